@@ -1,0 +1,3 @@
+// Package examples holds runnable programs built on the SDK: the reference HTTP server
+// (examples/server) and the load tool.
+package examples

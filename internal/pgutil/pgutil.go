@@ -1,0 +1,154 @@
+// Package pgutil holds the Postgres plumbing shared by the pgx adapters: pool construction,
+// the transaction helper and the translation of driver errors into domain errors.
+package pgutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync/atomic"
+
+	sq "github.com/Masterminds/squirrel"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/curhat/curhat"
+)
+
+// SQL is the squirrel statement builder with Postgres placeholders.
+var SQL = sq.StatementBuilder.PlaceholderFormat(sq.Dollar)
+
+// DB is what the adapters need from a pool or a transaction.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// NewPool parses url and opens a pool. Extra config (tracer, search_path) may be applied
+// through configure before the pool connects.
+func NewPool(ctx context.Context, url string, configure func(*pgxpool.Config)) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if configure != nil {
+		configure(cfg)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database pool: %w", err)
+	}
+	return pool, nil
+}
+
+// InTx runs fn in a transaction, committing when fn returns nil and rolling back otherwise.
+// Driver errors are translated with Translate.
+func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
+	return Translate(pgx.BeginFunc(ctx, pool, fn))
+}
+
+// Postgres error codes we translate.
+const (
+	codeUniqueViolation      = "23505"
+	codeSerializationFailure = "40001"
+	codeDeadlockDetected     = "40P01"
+	codeCheckViolation       = "23514"
+)
+
+// Translate maps driver errors to the shared domain errors:
+//   - pgx.ErrNoRows → curhat.ErrNotFound
+//   - unique violation → curhat.ErrConflict (wrapping the constraint name)
+//   - serialization failure / deadlock → curhat.ErrStaleWrite
+//   - connection failures → curhat.ErrUnavailable
+//
+// Domain errors and nil pass through unchanged.
+func Translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return curhat.ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case codeUniqueViolation:
+			return fmt.Errorf("%w: %s", curhat.ErrConflict, pgErr.ConstraintName)
+		case codeSerializationFailure, codeDeadlockDetected:
+			return fmt.Errorf("%w: %s", curhat.ErrStaleWrite, pgErr.Message)
+		case codeCheckViolation:
+			return &curhat.ValidationError{Field: pgErr.ConstraintName, Reason: "violates a database check"}
+		}
+		return err
+	}
+	if IsConnectionError(err) {
+		return fmt.Errorf("%w: %v", curhat.ErrUnavailable, err)
+	}
+	return err
+}
+
+// IsUniqueViolation reports whether err is a unique violation, and of which constraint.
+func IsUniqueViolation(err error) (constraint string, ok bool) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == codeUniqueViolation {
+		return pgErr.ConstraintName, true
+	}
+	return "", false
+}
+
+// IsConnectionError reports whether err means the database could not be reached or the
+// connection broke (as opposed to the server refusing a statement).
+func IsConnectionError(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 08xxx connection exceptions.
+		return pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" || pgErr.Code[:2] == "08"
+	}
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	if pgconn.SafeToRetry(err) {
+		return true
+	}
+	return errors.Is(err, net.ErrClosed)
+}
+
+// QueryCounter is a pgx tracer that counts statements sent to Postgres (queries, batches
+// and copies), so tests and the load tool can prove a hot path makes no round trip.
+type QueryCounter struct{ n atomic.Int64 }
+
+// Count returns the number of statements traced so far.
+func (c *QueryCounter) Count() int64 { return c.n.Load() }
+
+func (c *QueryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (c *QueryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (c *QueryCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (c *QueryCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (c *QueryCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+func (c *QueryCounter) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceCopyFromStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (c *QueryCounter) TraceCopyFromEnd(context.Context, *pgx.Conn, pgx.TraceCopyFromEndData) {}
