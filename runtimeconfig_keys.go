@@ -1,0 +1,149 @@
+package curhat
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ConfigKey names one operator-editable runtime setting (a row of app_config).
+type ConfigKey string
+
+// The runtime settings of SPEC §7. Their names are shared with an existing deployment.
+const (
+	// KeyPairingBlastTimeout: how long a blast waits for an accept (integer seconds, 1..3600).
+	KeyPairingBlastTimeout ConfigKey = "pairing_blast_timeout_seconds"
+	// KeyPairingTargetedTimeout: the "Curhat lagi" countdown (integer seconds, 1..600).
+	KeyPairingTargetedTimeout ConfigKey = "pairing_targeted_timeout_seconds"
+	// KeyPaymentSessionTTL: how long a payment session stays payable (integer seconds, 30..86400).
+	KeyPaymentSessionTTL ConfigKey = "payment_session_ttl_seconds"
+	// KeyExtensionAutoApprove: approve extensions at once when the mitra is reachable (bool).
+	KeyExtensionAutoApprove ConfigKey = "extension_auto_approve"
+	// KeyMitraMaxConcurrentSessions: default capacity of a mitra whose own maximum is NULL
+	// (integer, 1..100).
+	KeyMitraMaxConcurrentSessions ConfigKey = "mitra_max_concurrent_sessions"
+)
+
+// Defaults of the runtime settings, served while a key has never been set.
+const (
+	DefaultPairingBlastTimeout        = 60 * time.Second
+	DefaultPairingTargetedTimeout     = 20 * time.Second
+	DefaultPaymentSessionTTL          = 900 * time.Second
+	DefaultExtensionAutoApprove       = true
+	DefaultMitraMaxConcurrentSessions = 1
+)
+
+// ErrUnknownConfigKey is returned (wrapping a *ValidationError on field "key") when a key
+// is not one of ConfigKeys.
+var ErrUnknownConfigKey = errors.New("unknown config key")
+
+type configKind int
+
+const (
+	kindInt configKind = iota
+	kindBool
+)
+
+// configSpec describes one key: its type, range and default. The table below is the single
+// place that knows the settings; validation, defaults and List all read it.
+type configSpec struct {
+	key      ConfigKey
+	kind     configKind
+	min, max int64
+	def      any // int64 or bool
+}
+
+var configSpecs = []configSpec{
+	{key: KeyPairingBlastTimeout, kind: kindInt, min: 1, max: 3600, def: int64(DefaultPairingBlastTimeout / time.Second)},
+	{key: KeyPairingTargetedTimeout, kind: kindInt, min: 1, max: 600, def: int64(DefaultPairingTargetedTimeout / time.Second)},
+	{key: KeyPaymentSessionTTL, kind: kindInt, min: 30, max: 86400, def: int64(DefaultPaymentSessionTTL / time.Second)},
+	{key: KeyExtensionAutoApprove, kind: kindBool, def: DefaultExtensionAutoApprove},
+	{key: KeyMitraMaxConcurrentSessions, kind: kindInt, min: 1, max: 100, def: int64(DefaultMitraMaxConcurrentSessions)},
+}
+
+func lookupSpec(key ConfigKey) (configSpec, bool) {
+	for _, s := range configSpecs {
+		if s.key == key {
+			return s, true
+		}
+	}
+	return configSpec{}, false
+}
+
+// ConfigKeys returns every runtime setting, in a stable order (the order of List).
+func ConfigKeys() []ConfigKey {
+	keys := make([]ConfigKey, len(configSpecs))
+	for i, s := range configSpecs {
+		keys[i] = s.key
+	}
+	return keys
+}
+
+// ParseConfigKey returns the key named s, or an error wrapping ErrUnknownConfigKey and a
+// *ValidationError on field "key".
+func ParseConfigKey(s string) (ConfigKey, error) {
+	if _, ok := lookupSpec(ConfigKey(s)); ok {
+		return ConfigKey(s), nil
+	}
+	names := make([]string, len(configSpecs))
+	for i, sp := range configSpecs {
+		names[i] = string(sp.key)
+	}
+	return "", fmt.Errorf("%w %q: %w", ErrUnknownConfigKey, s,
+		&ValidationError{Field: "key", Reason: "must be one of " + strings.Join(names, ", ")})
+}
+
+// ValidateConfigValue checks raw against the type and range of key and returns its
+// canonical JSON encoding (what is stored). Errors are *ValidationError on field "value"
+// (or on "key", wrapping ErrUnknownConfigKey, for an unknown key).
+func ValidateConfigValue(key ConfigKey, raw json.RawMessage) (json.RawMessage, error) {
+	spec, ok := lookupSpec(key)
+	if !ok {
+		_, err := ParseConfigKey(string(key))
+		return nil, err
+	}
+	v, err := spec.parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	return spec.encode(v), nil
+}
+
+// parse decodes raw strictly: integers must be JSON integers (no strings, fractions or
+// exponents) within range, booleans must be true or false.
+func (s configSpec) parse(raw json.RawMessage) (any, error) {
+	raw = bytes.TrimSpace(raw)
+	switch s.kind {
+	case kindBool:
+		switch string(raw) {
+		case "true":
+			return true, nil
+		case "false":
+			return false, nil
+		}
+		return nil, Invalid("value", "%s must be true or false", s.key)
+	default:
+		n, err := strconv.ParseInt(string(raw), 10, 64)
+		if err != nil {
+			return nil, Invalid("value", "%s must be an integer between %d and %d", s.key, s.min, s.max)
+		}
+		if n < s.min || n > s.max {
+			return nil, Invalid("value", "%s must be between %d and %d, got %d", s.key, s.min, s.max, n)
+		}
+		return n, nil
+	}
+}
+
+func (s configSpec) encode(v any) json.RawMessage {
+	switch x := v.(type) {
+	case bool:
+		return json.RawMessage(strconv.FormatBool(x))
+	case int64:
+		return json.RawMessage(strconv.FormatInt(x, 10))
+	}
+	panic(fmt.Sprintf("curhat: config value of unexpected type %T", v))
+}
