@@ -1,0 +1,449 @@
+package curhat_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/clock"
+)
+
+// countingStore counts Gets and can be made to fail or to block.
+type countingStore struct {
+	curhat.ConfigStore
+	gets  atomic.Int64
+	mu    sync.Mutex
+	fail  error
+	block chan struct{}
+}
+
+func (s *countingStore) Get(ctx context.Context, key curhat.ConfigKey) (curhat.ConfigEntry, error) {
+	s.gets.Add(1)
+	s.mu.Lock()
+	fail, block := s.fail, s.block
+	s.mu.Unlock()
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return curhat.ConfigEntry{}, ctx.Err()
+		}
+	}
+	if fail != nil {
+		return curhat.ConfigEntry{}, fail
+	}
+	return s.ConfigStore.Get(ctx, key)
+}
+
+func (s *countingStore) setFail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail = err
+}
+
+type rcBundle struct {
+	store *countingStore
+	bus   *curhat.MemoryConfigBus
+	clock *clock.Fake
+	rc    *curhat.RuntimeConfig
+}
+
+// setupRC returns a started RuntimeConfig on memory implementations and a fake clock, with
+// its subscription established.
+func setupRC(t *testing.T) rcBundle {
+	t.Helper()
+	b := rcBundle{
+		store: &countingStore{ConfigStore: curhat.NewMemoryConfigStore()},
+		bus:   curhat.NewMemoryConfigBus(),
+		clock: clock.NewFake(time.Date(2026, 5, 25, 10, 0, 0, 0, time.UTC)),
+	}
+	b.rc = curhat.NewRuntimeConfig(b.store, b.bus, &curhat.RuntimeConfigOptions{Clock: b.clock})
+	startRC(t, b.rc)
+	return b
+}
+
+func startRC(t *testing.T, rc *curhat.RuntimeConfig) {
+	t.Helper()
+	require.NoError(t, rc.Start(context.Background()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		require.NoError(t, rc.Stop(ctx))
+	})
+	waitFor(t, 5*time.Second, "subscribed", rc.Subscribed)
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(2 * time.Millisecond) // polling interval, not a wait for an outcome
+	}
+}
+
+func TestRuntimeConfig_ServesDefaultsWhileUnset(t *testing.T) {
+	t.Parallel()
+	b := setupRC(t)
+	ctx := context.Background()
+	require.Equal(t, 60*time.Second, b.rc.BlastTimeout(ctx))
+	require.Equal(t, 20*time.Second, b.rc.TargetedTimeout(ctx))
+	require.Equal(t, 900*time.Second, b.rc.PaymentSessionTTL(ctx))
+	require.True(t, b.rc.ExtensionAutoApprove(ctx))
+	require.Equal(t, 1, b.rc.MitraMaxConcurrentSessions(ctx))
+
+	items, err := b.rc.List(ctx)
+	require.NoError(t, err)
+	require.Len(t, items, 5)
+	want := map[curhat.ConfigKey]string{
+		curhat.KeyPairingBlastTimeout:        `60`,
+		curhat.KeyPairingTargetedTimeout:     `20`,
+		curhat.KeyPaymentSessionTTL:          `900`,
+		curhat.KeyExtensionAutoApprove:       `true`,
+		curhat.KeyMitraMaxConcurrentSessions: `1`,
+	}
+	for i, it := range items {
+		require.Equal(t, curhat.ConfigKeys()[i], it.Key)
+		require.JSONEq(t, want[it.Key], string(it.Value), it.Key)
+		require.True(t, it.Default, it.Key)
+		require.Nil(t, it.UpdatedAt, it.Key)
+	}
+}
+
+func TestRuntimeConfig_SetIsReadBackByGettersAndList(t *testing.T) {
+	t.Parallel()
+	b := setupRC(t)
+	ctx := context.Background()
+	require.Equal(t, 60*time.Second, b.rc.BlastTimeout(ctx)) // cached now
+
+	sets := []struct {
+		key, value string
+	}{
+		{"pairing_blast_timeout_seconds", `120`},
+		{"pairing_targeted_timeout_seconds", `30`},
+		{"payment_session_ttl_seconds", `600`},
+		{"extension_auto_approve", `false`},
+		{"mitra_max_concurrent_sessions", `3`},
+	}
+	for _, s := range sets {
+		it, err := b.rc.Set(ctx, s.key, json.RawMessage(s.value), "op-7")
+		require.NoError(t, err)
+		require.Equal(t, curhat.ConfigKey(s.key), it.Key)
+		require.JSONEq(t, s.value, string(it.Value))
+		require.False(t, it.Default)
+		require.NotNil(t, it.UpdatedAt)
+		require.Equal(t, "op-7", it.UpdatedBy)
+	}
+	require.Equal(t, 120*time.Second, b.rc.BlastTimeout(ctx), "own write drops the cached copy at once")
+	require.Equal(t, 30*time.Second, b.rc.TargetedTimeout(ctx))
+	require.Equal(t, 600*time.Second, b.rc.PaymentSessionTTL(ctx))
+	require.False(t, b.rc.ExtensionAutoApprove(ctx))
+	require.Equal(t, 3, b.rc.MitraMaxConcurrentSessions(ctx))
+
+	items, err := b.rc.List(ctx)
+	require.NoError(t, err)
+	for i, it := range items {
+		require.JSONEq(t, sets[i].value, string(it.Value))
+		require.False(t, it.Default)
+		require.Equal(t, "op-7", it.UpdatedBy)
+	}
+}
+
+func TestRuntimeConfig_SetValidatesKeyAndValue(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		key     string
+		value   string
+		field   string // "" = accepted
+		unknown bool
+		stored  string
+	}{
+		{name: "unknown key", key: "pricing_session_tiers_json", value: `1`, field: "key", unknown: true},
+		{name: "empty key", key: "", value: `1`, field: "key", unknown: true},
+		{name: "int accepted", key: "pairing_blast_timeout_seconds", value: `90`, stored: `90`},
+		{name: "int padded accepted", key: "pairing_blast_timeout_seconds", value: " 90\n", stored: `90`},
+		{name: "int lower bound", key: "pairing_blast_timeout_seconds", value: `1`, stored: `1`},
+		{name: "int upper bound", key: "pairing_blast_timeout_seconds", value: `3600`, stored: `3600`},
+		{name: "int below range", key: "pairing_blast_timeout_seconds", value: `0`, field: "value"},
+		{name: "int above range", key: "pairing_blast_timeout_seconds", value: `3601`, field: "value"},
+		{name: "negative", key: "pairing_targeted_timeout_seconds", value: `-5`, field: "value"},
+		{name: "targeted above range", key: "pairing_targeted_timeout_seconds", value: `601`, field: "value"},
+		{name: "ttl below range", key: "payment_session_ttl_seconds", value: `29`, field: "value"},
+		{name: "ttl above range", key: "payment_session_ttl_seconds", value: `86401`, field: "value"},
+		{name: "capacity above range", key: "mitra_max_concurrent_sessions", value: `101`, field: "value"},
+		{name: "capacity zero", key: "mitra_max_concurrent_sessions", value: `0`, field: "value"},
+		{name: "int as string", key: "pairing_blast_timeout_seconds", value: `"60"`, field: "value"},
+		{name: "fraction", key: "pairing_blast_timeout_seconds", value: `60.5`, field: "value"},
+		{name: "exponent", key: "pairing_blast_timeout_seconds", value: `6e1`, field: "value"},
+		{name: "huge", key: "pairing_blast_timeout_seconds", value: `99999999999999999999999`, field: "value"},
+		{name: "null int", key: "pairing_blast_timeout_seconds", value: `null`, field: "value"},
+		{name: "bool for int", key: "pairing_blast_timeout_seconds", value: `true`, field: "value"},
+		{name: "empty value", key: "pairing_blast_timeout_seconds", value: ``, field: "value"},
+		{name: "object", key: "pairing_blast_timeout_seconds", value: `{"v":60}`, field: "value"},
+		{name: "bool true", key: "extension_auto_approve", value: `true`, stored: `true`},
+		{name: "bool false", key: "extension_auto_approve", value: `false`, stored: `false`},
+		{name: "bool as string", key: "extension_auto_approve", value: `"true"`, field: "value"},
+		{name: "int for bool", key: "extension_auto_approve", value: `1`, field: "value"},
+		{name: "null bool", key: "extension_auto_approve", value: `null`, field: "value"},
+		{name: "not json", key: "extension_auto_approve", value: `tru`, field: "value"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			store := curhat.NewMemoryConfigStore()
+			rc := curhat.NewRuntimeConfig(store, nil, nil)
+			it, err := rc.Set(context.Background(), tc.key, json.RawMessage(tc.value), "op")
+			if tc.field == "" {
+				require.NoError(t, err)
+				require.Equal(t, tc.stored, string(it.Value))
+				e, err := store.Get(context.Background(), curhat.ConfigKey(tc.key))
+				require.NoError(t, err)
+				require.Equal(t, tc.stored, string(e.Value), "stored canonically")
+				return
+			}
+			var ve *curhat.ValidationError
+			require.True(t, errors.As(err, &ve), "want a ValidationError, got %v", err)
+			require.Equal(t, tc.field, ve.Field)
+			require.Equal(t, tc.unknown, errors.Is(err, curhat.ErrUnknownConfigKey))
+			list, err := store.List(context.Background())
+			require.NoError(t, err)
+			require.Empty(t, list, "nothing written")
+		})
+	}
+}
+
+func TestRuntimeConfig_ReadsAreServedFromTheCache(t *testing.T) {
+	t.Parallel()
+	b := setupRC(t)
+	ctx := context.Background()
+	for range 100 {
+		require.Equal(t, 60*time.Second, b.rc.BlastTimeout(ctx))
+	}
+	require.EqualValues(t, 1, b.store.gets.Load())
+}
+
+func TestRuntimeConfig_ConcurrentMissesShareOneStoreRead(t *testing.T) {
+	t.Parallel()
+	b := setupRC(t)
+	block := make(chan struct{})
+	b.store.mu.Lock()
+	b.store.block = block
+	b.store.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			require.Equal(t, 1, b.rc.MitraMaxConcurrentSessions(context.Background()))
+		}()
+	}
+	waitFor(t, 5*time.Second, "the first read to start", func() bool { return b.store.gets.Load() == 1 })
+	close(block)
+	wg.Wait()
+	require.EqualValues(t, 1, b.store.gets.Load())
+}
+
+func TestRuntimeConfig_MaxAgeBoundsStalenessWithoutInvalidation(t *testing.T) {
+	t.Parallel()
+	b := setupRC(t)
+	ctx := context.Background()
+	require.Equal(t, 60*time.Second, b.rc.BlastTimeout(ctx))
+	// A write around the service (no publish): the cache keeps serving the old value...
+	_, err := b.store.Put(ctx, curhat.ConfigEntry{Key: curhat.KeyPairingBlastTimeout, Value: json.RawMessage(`45`)})
+	require.NoError(t, err)
+	b.clock.Advance(curhat.DefaultConfigMaxAge - time.Second)
+	require.Equal(t, 60*time.Second, b.rc.BlastTimeout(ctx))
+	// ...until MaxAge passes.
+	b.clock.Advance(time.Second)
+	require.Equal(t, 45*time.Second, b.rc.BlastTimeout(ctx))
+}
+
+func TestRuntimeConfig_LostSubscriptionDropsTheCacheAndShortensTrust(t *testing.T) {
+	t.Parallel()
+	b := setupRC(t)
+	ctx := context.Background()
+	require.Equal(t, 60*time.Second, b.rc.BlastTimeout(ctx))
+	_, err := b.store.Put(ctx, curhat.ConfigEntry{Key: curhat.KeyPairingBlastTimeout, Value: json.RawMessage(`45`)})
+	require.NoError(t, err)
+
+	b.bus.Disconnect()
+	waitFor(t, 5*time.Second, "unsubscribed", func() bool { return !b.rc.Subscribed() })
+	require.Equal(t, 45*time.Second, b.rc.BlastTimeout(ctx), "the whole cache was dropped")
+
+	// While unsubscribed, a cached value is trusted for UnsubscribedMaxAge only.
+	_, err = b.store.Put(ctx, curhat.ConfigEntry{Key: curhat.KeyPairingBlastTimeout, Value: json.RawMessage(`50`)})
+	require.NoError(t, err)
+	require.Equal(t, 45*time.Second, b.rc.BlastTimeout(ctx))
+	b.clock.Advance(curhat.DefaultConfigUnsubscribedMaxAge)
+	require.Equal(t, 50*time.Second, b.rc.BlastTimeout(ctx))
+
+	// Resubscribing drops the cache again (messages were lost meanwhile).
+	_, err = b.store.Put(ctx, curhat.ConfigEntry{Key: curhat.KeyPairingBlastTimeout, Value: json.RawMessage(`55`)})
+	require.NoError(t, err)
+	b.bus.Reconnect()
+	waitFor(t, 5*time.Second, "resubscribed and reread", func() bool {
+		return b.rc.Subscribed() && b.rc.BlastTimeout(ctx) == 55*time.Second
+	})
+	// Subscribed again: the long bound applies.
+	_, err = b.store.Put(ctx, curhat.ConfigEntry{Key: curhat.KeyPairingBlastTimeout, Value: json.RawMessage(`56`)})
+	require.NoError(t, err)
+	b.clock.Advance(curhat.DefaultConfigUnsubscribedMaxAge)
+	require.Equal(t, 55*time.Second, b.rc.BlastTimeout(ctx))
+}
+
+func TestRuntimeConfig_StoreFailureServesLastKnownValueThenDefault(t *testing.T) {
+	t.Parallel()
+	b := setupRC(t)
+	ctx := context.Background()
+
+	// Never read successfully: the default.
+	b.store.setFail(curhat.ErrUnavailable)
+	require.Equal(t, 1, b.rc.MitraMaxConcurrentSessions(ctx))
+
+	b.store.setFail(nil)
+	b.clock.Advance(curhat.DefaultConfigErrorRetry)
+	_, err := b.rc.Set(ctx, string(curhat.KeyMitraMaxConcurrentSessions), json.RawMessage(`4`), "op")
+	require.NoError(t, err)
+	require.Equal(t, 4, b.rc.MitraMaxConcurrentSessions(ctx))
+
+	// Read once, then the store fails: the last value read, not the default.
+	b.store.setFail(curhat.ErrUnavailable)
+	b.clock.Advance(curhat.DefaultConfigMaxAge)
+	require.Equal(t, 4, b.rc.MitraMaxConcurrentSessions(ctx))
+	// A failure is retried after ErrorRetry, not on every call.
+	gets := b.store.gets.Load()
+	for range 10 {
+		require.Equal(t, 4, b.rc.MitraMaxConcurrentSessions(ctx))
+	}
+	require.Equal(t, gets, b.store.gets.Load())
+	b.store.setFail(nil)
+	b.clock.Advance(curhat.DefaultConfigErrorRetry)
+	require.Equal(t, 4, b.rc.MitraMaxConcurrentSessions(ctx))
+	require.Equal(t, gets+1, b.store.gets.Load())
+}
+
+func TestRuntimeConfig_InvalidStoredValueServesTheDefault(t *testing.T) {
+	t.Parallel()
+	b := setupRC(t)
+	ctx := context.Background()
+	_, err := b.store.Put(ctx, curhat.ConfigEntry{Key: curhat.KeyPaymentSessionTTL, Value: json.RawMessage(`"soon"`)})
+	require.NoError(t, err)
+	require.Equal(t, curhat.DefaultPaymentSessionTTL, b.rc.PaymentSessionTTL(ctx))
+	items, err := b.rc.List(ctx)
+	require.NoError(t, err)
+	require.True(t, items[2].Default)
+	require.JSONEq(t, `900`, string(items[2].Value))
+}
+
+func TestRuntimeConfig_GetterReturnsWhenCallerContextEnds(t *testing.T) {
+	t.Parallel()
+	b := setupRC(t)
+	block := make(chan struct{})
+	defer close(block)
+	b.store.mu.Lock()
+	b.store.block = block
+	b.store.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.Equal(t, curhat.DefaultPairingTargetedTimeout, b.rc.TargetedTimeout(ctx))
+}
+
+func TestRuntimeConfig_OnChangeFiresForLocalAndRemoteWrites(t *testing.T) {
+	t.Parallel()
+	store := curhat.NewMemoryConfigStore()
+	bus := curhat.NewMemoryConfigBus()
+	a := curhat.NewRuntimeConfig(store, bus, nil)
+	b := curhat.NewRuntimeConfig(store, bus, nil)
+	startRC(t, a)
+	startRC(t, b)
+
+	var mu sync.Mutex
+	seen := map[curhat.ConfigKey]int{}
+	b.OnChange(func(k curhat.ConfigKey) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[k]++
+	})
+	count := func(k curhat.ConfigKey) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return seen[k]
+	}
+	_, err := a.Set(context.Background(), string(curhat.KeyMitraMaxConcurrentSessions), json.RawMessage(`2`), "op")
+	require.NoError(t, err)
+	waitFor(t, time.Second, "B notified of A's write", func() bool { return count(curhat.KeyMitraMaxConcurrentSessions) >= 1 })
+	require.Zero(t, count(curhat.KeyPairingBlastTimeout))
+
+	// A resubscription may hide changes: every key is announced.
+	bus.Disconnect()
+	waitFor(t, time.Second, "B unsubscribed", func() bool { return !b.Subscribed() })
+	bus.Reconnect()
+	waitFor(t, time.Second, "every key announced", func() bool {
+		for _, k := range curhat.ConfigKeys() {
+			if count(k) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestRuntimeConfig_Lifecycle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("StopBeforeStart", func(t *testing.T) {
+		t.Parallel()
+		rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), curhat.NewMemoryConfigBus(), nil)
+		require.NoError(t, rc.Stop(ctx))
+		require.NoError(t, rc.Stop(ctx))
+		<-rc.Stopped()
+		require.Error(t, rc.Start(ctx), "a stopped service does not start")
+	})
+
+	t.Run("StartTwiceFailsStopIsIdempotent", func(t *testing.T) {
+		t.Parallel()
+		rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), curhat.NewMemoryConfigBus(), nil)
+		require.NoError(t, rc.Start(ctx))
+		require.Error(t, rc.Start(ctx))
+		require.NoError(t, rc.Stop(ctx))
+		require.NoError(t, rc.Stop(ctx))
+		<-rc.Stopped()
+	})
+
+	t.Run("CancellingTheStartContextStops", func(t *testing.T) {
+		t.Parallel()
+		rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), curhat.NewMemoryConfigBus(), nil)
+		runCtx, cancel := context.WithCancel(ctx)
+		require.NoError(t, rc.Start(runCtx))
+		cancel()
+		select {
+		case <-rc.Stopped():
+		case <-time.After(5 * time.Second):
+			t.Fatal("not stopped after its context ended")
+		}
+		require.False(t, rc.Subscribed())
+	})
+
+	t.Run("WithoutBus", func(t *testing.T) {
+		t.Parallel()
+		rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), nil, nil)
+		require.NoError(t, rc.Start(ctx))
+		_, err := rc.Set(ctx, "pairing_blast_timeout_seconds", json.RawMessage(`61`), "op")
+		require.NoError(t, err)
+		require.Equal(t, 61*time.Second, rc.BlastTimeout(ctx))
+		require.NoError(t, rc.Stop(ctx))
+	})
+}
