@@ -1,0 +1,146 @@
+package payment
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Create stores a new session with the amounts of p frozen and expires_at = now + TTL,
+// then asks the gateway for the charge and records its reference and checkout URL.
+//
+// With an idempotency key, a retried Create by the same client returns the first call's
+// session with replayed=true and never charges again, also when identical calls race (the
+// store's unique key decides). A replay that arrives while the first call is still waiting
+// for the gateway waits for it (Config.ReplayWait, then ErrConflict). The parameters of a
+// replay are ignored: the key names the request.
+//
+// A session of amount 0 is created paid (paid_at = now) without a gateway call. Create
+// never calls the Handler: the caller sees Status paid and starts the next step itself.
+//
+// When the gateway fails, the session is marked failed (so nothing can pay it without a
+// provider reference), its idempotency key is released so that a retry with the same key
+// starts afresh, and the error wraps ErrUnavailable and the gateway's error. No Handler is
+// called: the caller learns it here.
+func (s *Service) Create(ctx context.Context, p CreateParams) (sess Session, replayed bool, err error) {
+	if err := p.validate(); err != nil {
+		return Session{}, false, err
+	}
+	now := s.now()
+	row := Session{
+		ID:             p.ID,
+		ClientID:       p.ClientID,
+		Purpose:        p.Purpose,
+		PairingID:      cloneID(p.PairingID),
+		ChatSessionID:  cloneID(p.ChatSessionID),
+		ExtensionID:    cloneID(p.ExtensionID),
+		TierID:         p.TierID,
+		Minutes:        p.Minutes,
+		BaseAmount:     p.BaseAmount,
+		DiscountAmount: p.DiscountAmount,
+		Amount:         p.Amount,
+		Currency:       p.Currency,
+		Status:         StatusPending,
+		IdempotencyKey: p.IdempotencyKey,
+		ExpiresAt:      now.Add(s.ttl(ctx)).Truncate(time.Microsecond),
+		CreatedAt:      now,
+		UpdatedAt:      now,
+	}
+	if row.ID == uuid.Nil {
+		row.ID = uuid.New()
+	}
+	if row.Amount == 0 {
+		row.Status = StatusPaid
+		row.PaidAt = &now
+	}
+
+	stored, inserted, err := s.store.Insert(ctx, row)
+	if err != nil {
+		return Session{}, false, fmt.Errorf("create payment: %w", err)
+	}
+	if !inserted {
+		stored, err = s.awaitCharge(ctx, stored)
+		return stored, true, err
+	}
+	if stored.Amount == 0 {
+		s.cfg.Logger.InfoContext(ctx, "payment: free session created paid", "payment_id", stored.ID, "purpose", stored.Purpose)
+		return stored, false, nil
+	}
+
+	charge, gwErr := s.gw.CreateCharge(ctx, ChargeRequest{
+		PaymentID: stored.ID, ClientID: stored.ClientID, Amount: stored.Amount, Currency: stored.Currency,
+	})
+	cctx, cancel := s.detached(ctx)
+	defer cancel()
+	if gwErr != nil {
+		s.cfg.Logger.WarnContext(ctx, "payment: gateway refused the charge; session marked failed", "payment_id", stored.ID, "err", gwErr)
+		failed, _, err := s.store.Transition(cctx, Transition{
+			ID: stored.ID, From: []Status{StatusPending}, To: StatusFailed, At: s.now(), ClearIdempotencyKey: true,
+		})
+		if err != nil {
+			return Session{}, false, fmt.Errorf("create charge for payment %s: %w (%w); marking it failed: %w", stored.ID, ErrUnavailable, gwErr, err)
+		}
+		return failed, false, fmt.Errorf("create charge for payment %s: %w (%w)", stored.ID, ErrUnavailable, gwErr)
+	}
+	stored, err = s.store.SetCharge(cctx, stored.ID, charge, s.now())
+	if err != nil {
+		return Session{}, false, fmt.Errorf("record charge of payment %s: %w", stored.ID, err)
+	}
+	s.cfg.Logger.InfoContext(ctx, "payment: session created", "payment_id", stored.ID, "purpose", stored.Purpose,
+		"amount", stored.Amount, "currency", stored.Currency, "expires_at", stored.ExpiresAt)
+	return stored, false, nil
+}
+
+// awaitCharge returns a replayed session once the first Create has recorded its charge
+// (or given up on it), polling the store for at most Config.ReplayWait.
+func (s *Service) awaitCharge(ctx context.Context, sess Session) (Session, error) {
+	charging := func(x Session) bool { return x.Status == StatusPending && x.ProviderRef == "" && x.Amount > 0 }
+	if !charging(sess) {
+		return s.replayOutcome(sess)
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, s.cfg.ReplayWait)
+	defer cancel()
+	delay := 5 * time.Millisecond
+	for {
+		t := time.NewTimer(delay)
+		select {
+		case <-waitCtx.Done():
+			t.Stop()
+			if err := ctx.Err(); err != nil {
+				return Session{}, fmt.Errorf("replay payment %s: %w", sess.ID, err)
+			}
+			return Session{}, fmt.Errorf("payment %s: a request with the same idempotency key is still charging: %w", sess.ID, ErrConflict)
+		case <-t.C:
+		}
+		cur, err := s.store.Get(waitCtx, sess.ID)
+		if err != nil {
+			if waitCtx.Err() != nil {
+				continue // the wait is over: the select above reports why
+			}
+			return Session{}, fmt.Errorf("replay payment %s: %w", sess.ID, err)
+		}
+		if !charging(cur) {
+			return s.replayOutcome(cur)
+		}
+		delay = min(2*delay, 200*time.Millisecond)
+	}
+}
+
+// replayOutcome is what a replayed Create reports: the session, unless the first call's
+// charge failed — then the same error the first call got.
+func (s *Service) replayOutcome(sess Session) (Session, error) {
+	if sess.Status == StatusFailed && sess.ProviderRef == "" && sess.Amount > 0 {
+		return sess, fmt.Errorf("create charge for payment %s: %w (the gateway refused the first request)", sess.ID, ErrUnavailable)
+	}
+	return sess, nil
+}
+
+func cloneID(id *uuid.UUID) *uuid.UUID {
+	if id == nil {
+		return nil
+	}
+	c := *id
+	return &c
+}

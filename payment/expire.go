@@ -1,0 +1,54 @@
+package payment
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// ExpireReport says what one ExpireStale pass did.
+type ExpireReport struct {
+	// Expired counts the sessions this pass moved from pending to expired.
+	Expired int
+	// HandlerErrors counts the Handler.PaymentClosed calls that failed (the sessions stay
+	// expired; Redeliver runs the handler again).
+	HandlerErrors int
+	Duration      time.Duration
+}
+
+// ExpireStale expires every pending session past its expires_at, in batches of
+// Config.ExpireBatchSize, and runs the purpose's Handler.PaymentClosed for each: their blast
+// pairing is cancelled, their pending_payment chat session cancelled, their extension
+// expired. It is safe to run on several instances at once: each session is expired, and
+// its handler called, by exactly one of them. The stale-payments sweep calls it.
+func (s *Service) ExpireStale(ctx context.Context) (ExpireReport, error) {
+	start := time.Now()
+	now := s.now()
+	var rep ExpireReport
+	var firstErr error
+	for {
+		rows, err := s.store.ExpirePending(ctx, now, s.cfg.ExpireBatchSize)
+		if err != nil {
+			rep.Duration = time.Since(start)
+			return rep, fmt.Errorf("expire stale payments: %w", err)
+		}
+		rep.Expired += len(rows)
+		for _, sess := range rows {
+			s.cfg.Logger.InfoContext(ctx, "payment: expired", "payment_id", sess.ID, "purpose", sess.Purpose)
+			if _, err := s.deliverClosed(ctx, sess); err != nil {
+				rep.HandlerErrors++
+				if firstErr == nil {
+					firstErr = err
+				}
+			}
+		}
+		if len(rows) < s.cfg.ExpireBatchSize {
+			break
+		}
+	}
+	rep.Duration = time.Since(start)
+	if firstErr != nil {
+		return rep, fmt.Errorf("expire stale payments: %d handler call(s) failed, first: %w", rep.HandlerErrors, firstErr)
+	}
+	return rep, nil
+}

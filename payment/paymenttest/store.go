@@ -1,0 +1,190 @@
+// Package paymenttest provides an in-memory payment.Store and a fake payment.Gateway for
+// tests and demos. The store keeps the rules of the Postgres one — a client's idempotency
+// key is unique, every write is a guarded compare-and-set, ExpirePending hands each row
+// to one caller — so code tested against it behaves the same on Postgres. Neither needs
+// a server; both are safe for concurrent use.
+package paymenttest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/payment"
+)
+
+// Store is an in-memory payment.Store. The zero value is not usable; call NewStore.
+type Store struct {
+	mu       sync.Mutex
+	sessions map[uuid.UUID]payment.Session
+	byKey    map[idemKey]uuid.UUID
+}
+
+type idemKey struct {
+	client uuid.UUID
+	key    string
+}
+
+var _ payment.Store = (*Store)(nil)
+
+// NewStore returns an empty store.
+func NewStore() *Store {
+	return &Store{sessions: map[uuid.UUID]payment.Session{}, byKey: map[idemKey]uuid.UUID{}}
+}
+
+// Len returns how many sessions the store holds.
+func (s *Store) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+func (s *Store) Insert(_ context.Context, sess payment.Session) (payment.Session, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sess.IdempotencyKey != "" {
+		if id, ok := s.byKey[idemKey{sess.ClientID, sess.IdempotencyKey}]; ok {
+			return clone(s.sessions[id]), false, nil
+		}
+	}
+	if _, ok := s.sessions[sess.ID]; ok {
+		return payment.Session{}, false, fmt.Errorf("insert payment session: %w: payment_sessions_pkey", curhat.ErrConflict)
+	}
+	sess = normalize(sess)
+	s.sessions[sess.ID] = sess
+	if sess.IdempotencyKey != "" {
+		s.byKey[idemKey{sess.ClientID, sess.IdempotencyKey}] = sess.ID
+	}
+	return clone(sess), true, nil
+}
+
+func (s *Store) Get(_ context.Context, id uuid.UUID) (payment.Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[id]
+	if !ok {
+		return payment.Session{}, fmt.Errorf("get payment session %s: %w", id, payment.ErrNotFound)
+	}
+	return clone(sess), nil
+}
+
+func (s *Store) FindByIdempotencyKey(_ context.Context, clientID uuid.UUID, key string) (payment.Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.byKey[idemKey{clientID, key}]
+	if !ok {
+		return payment.Session{}, fmt.Errorf("find payment session by idempotency key: %w", payment.ErrNotFound)
+	}
+	return clone(s.sessions[id]), nil
+}
+
+func (s *Store) SetCharge(_ context.Context, id uuid.UUID, charge payment.Charge, at time.Time) (payment.Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[id]
+	if !ok {
+		return payment.Session{}, fmt.Errorf("get payment session %s: %w", id, payment.ErrNotFound)
+	}
+	if sess.ProviderRef == "" {
+		sess.ProviderRef, sess.CheckoutURL, sess.UpdatedAt = charge.ProviderRef, charge.CheckoutURL, truncate(at)
+		s.sessions[id] = sess
+	}
+	return clone(sess), nil
+}
+
+func (s *Store) Transition(_ context.Context, t payment.Transition) (payment.Session, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[t.ID]
+	if !ok {
+		return payment.Session{}, false, fmt.Errorf("get payment session %s: %w", t.ID, payment.ErrNotFound)
+	}
+	at := truncate(t.At)
+	if !slices.Contains(t.From, sess.Status) || !t.Expiry.Holds(sess.ExpiresAt, at) {
+		return clone(sess), false, nil
+	}
+	sess.Status, sess.UpdatedAt = t.To, at
+	if t.ProviderRef != "" && sess.ProviderRef == "" {
+		sess.ProviderRef = t.ProviderRef
+	}
+	if t.SetPaidAt {
+		sess.PaidAt = &at
+	}
+	if t.ClearIdempotencyKey && sess.IdempotencyKey != "" {
+		delete(s.byKey, idemKey{sess.ClientID, sess.IdempotencyKey})
+		sess.IdempotencyKey = ""
+	}
+	s.sessions[t.ID] = sess
+	return clone(sess), true, nil
+}
+
+func (s *Store) ExpirePending(_ context.Context, now time.Time, limit int) ([]payment.Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now = truncate(now)
+	var due []payment.Session
+	for _, sess := range s.sessions {
+		if sess.Status == payment.StatusPending && !sess.ExpiresAt.After(now) {
+			due = append(due, sess)
+		}
+	}
+	slices.SortFunc(due, func(a, b payment.Session) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
+	if limit >= 0 && len(due) > limit {
+		due = due[:limit]
+	}
+	out := make([]payment.Session, 0, len(due))
+	for _, sess := range due {
+		sess.Status, sess.UpdatedAt = payment.StatusExpired, now
+		s.sessions[sess.ID] = sess
+		out = append(out, clone(sess))
+	}
+	return out, nil
+}
+
+func (s *Store) HasPaidChatStart(_ context.Context, clientID uuid.UUID) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sess := range s.sessions {
+		if sess.ClientID == clientID && sess.Purpose == payment.PurposeChatStart && sess.Status == payment.StatusPaid {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// normalize stores times as Postgres would: UTC, microsecond precision.
+func normalize(sess payment.Session) payment.Session {
+	sess.ExpiresAt, sess.CreatedAt, sess.UpdatedAt = truncate(sess.ExpiresAt), truncate(sess.CreatedAt), truncate(sess.UpdatedAt)
+	if sess.PaidAt != nil {
+		t := truncate(*sess.PaidAt)
+		sess.PaidAt = &t
+	}
+	return clone(sess)
+}
+
+func truncate(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// clone copies the pointer fields, so that callers never share memory with the store.
+func clone(sess payment.Session) payment.Session {
+	sess.PairingID = cloneID(sess.PairingID)
+	sess.ChatSessionID = cloneID(sess.ChatSessionID)
+	sess.ExtensionID = cloneID(sess.ExtensionID)
+	if sess.PaidAt != nil {
+		t := *sess.PaidAt
+		sess.PaidAt = &t
+	}
+	return sess
+}
+
+func cloneID(id *uuid.UUID) *uuid.UUID {
+	if id == nil {
+		return nil
+	}
+	c := *id
+	return &c
+}

@@ -1,0 +1,242 @@
+package payment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	sq "github.com/Masterminds/squirrel"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/pgutil"
+)
+
+// PostgresStore is the Store over the payment_sessions table.
+type PostgresStore struct {
+	db pgutil.DB
+}
+
+var _ Store = (*PostgresStore)(nil)
+
+// NewPostgresStore returns a Store over db (a *pgxpool.Pool). The schema comes from
+// curhat.Migrate.
+func NewPostgresStore(db pgutil.DB) *PostgresStore { return &PostgresStore{db: db} }
+
+var sessionColumns = []string{
+	"id", "client_id", "purpose", "pairing_id", "chat_session_id", "extension_id", "tier_id", "minutes",
+	"base_amount", "discount_amount", "amount", "currency", "status", "provider_ref", "checkout_url",
+	"idempotency_key", "expires_at", "paid_at", "created_at", "updated_at",
+}
+
+var returningSession = "RETURNING " + strings.Join(sessionColumns, ", ")
+
+// scanSession reads one row of sessionColumns.
+func scanSession(row pgx.Row) (Session, error) {
+	var (
+		s                                    Session
+		providerRef, checkoutURL, idempotent *string
+	)
+	err := row.Scan(&s.ID, &s.ClientID, &s.Purpose, &s.PairingID, &s.ChatSessionID, &s.ExtensionID, &s.TierID,
+		&s.Minutes, &s.BaseAmount, &s.DiscountAmount, &s.Amount, &s.Currency, &s.Status, &providerRef,
+		&checkoutURL, &idempotent, &s.ExpiresAt, &s.PaidAt, &s.CreatedAt, &s.UpdatedAt)
+	if err != nil {
+		return Session{}, err
+	}
+	s.ProviderRef, s.CheckoutURL, s.IdempotencyKey = deref(providerRef), deref(checkoutURL), deref(idempotent)
+	s.ExpiresAt, s.CreatedAt, s.UpdatedAt = s.ExpiresAt.UTC(), s.CreatedAt.UTC(), s.UpdatedAt.UTC()
+	if s.PaidAt != nil {
+		t := s.PaidAt.UTC()
+		s.PaidAt = &t
+	}
+	return s, nil
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// nullable maps "" to SQL NULL.
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func (p *PostgresStore) queryOne(ctx context.Context, b sq.Sqlizer) (Session, error) {
+	query, args, err := b.ToSql()
+	if err != nil {
+		return Session{}, fmt.Errorf("build payment query: %w", err)
+	}
+	s, err := scanSession(p.db.QueryRow(ctx, query, args...))
+	return s, translate(err)
+}
+
+func (p *PostgresStore) Insert(ctx context.Context, s Session) (Session, bool, error) {
+	insert := pgutil.SQL.Insert("payment_sessions").Columns(sessionColumns...).Values(
+		s.ID, s.ClientID, s.Purpose, s.PairingID, s.ChatSessionID, s.ExtensionID, s.TierID, s.Minutes,
+		s.BaseAmount, s.DiscountAmount, s.Amount, s.Currency, s.Status, nullable(s.ProviderRef),
+		nullable(s.CheckoutURL), nullable(s.IdempotencyKey), s.ExpiresAt, s.PaidAt, s.CreatedAt, s.UpdatedAt,
+	)
+	if s.IdempotencyKey == "" {
+		stored, err := p.queryOne(ctx, insert.Suffix(returningSession))
+		if err != nil {
+			return Session{}, false, fmt.Errorf("insert payment session: %w", err)
+		}
+		return stored, true, nil
+	}
+	insert = insert.Suffix("ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING " + returningSession)
+	// The conflicting row may lose its key (a failed charge releases it) between our
+	// insert and the reselect; then the insert can succeed on the next round.
+	for range 3 {
+		stored, err := p.queryOne(ctx, insert)
+		if err == nil {
+			return stored, true, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return Session{}, false, fmt.Errorf("insert payment session: %w", err)
+		}
+		existing, err := p.FindByIdempotencyKey(ctx, s.ClientID, s.IdempotencyKey)
+		if err == nil {
+			return existing, false, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return Session{}, false, err
+		}
+	}
+	return Session{}, false, fmt.Errorf("insert payment session: idempotency key kept changing hands: %w", curhat.ErrStaleWrite)
+}
+
+func (p *PostgresStore) Get(ctx context.Context, id uuid.UUID) (Session, error) {
+	s, err := p.queryOne(ctx, pgutil.SQL.Select(sessionColumns...).From("payment_sessions").Where(sq.Eq{"id": id}))
+	if err != nil {
+		return Session{}, fmt.Errorf("get payment session %s: %w", id, err)
+	}
+	return s, nil
+}
+
+func (p *PostgresStore) FindByIdempotencyKey(ctx context.Context, clientID uuid.UUID, key string) (Session, error) {
+	s, err := p.queryOne(ctx, pgutil.SQL.Select(sessionColumns...).From("payment_sessions").
+		Where(sq.Eq{"client_id": clientID, "idempotency_key": key}))
+	if err != nil {
+		return Session{}, fmt.Errorf("find payment session by idempotency key: %w", err)
+	}
+	return s, nil
+}
+
+func (p *PostgresStore) SetCharge(ctx context.Context, id uuid.UUID, charge Charge, at time.Time) (Session, error) {
+	s, err := p.queryOne(ctx, pgutil.SQL.Update("payment_sessions").
+		Set("provider_ref", nullable(charge.ProviderRef)).
+		Set("checkout_url", nullable(charge.CheckoutURL)).
+		Set("updated_at", at).
+		Where(sq.Eq{"id": id, "provider_ref": nil}).
+		Suffix(returningSession))
+	if errors.Is(err, ErrNotFound) {
+		return p.Get(ctx, id)
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("record charge of payment session %s: %w", id, err)
+	}
+	return s, nil
+}
+
+func (p *PostgresStore) Transition(ctx context.Context, t Transition) (Session, bool, error) {
+	from := make([]string, len(t.From))
+	for i, st := range t.From {
+		from[i] = string(st)
+	}
+	update := pgutil.SQL.Update("payment_sessions").
+		Set("status", t.To).
+		Set("updated_at", t.At).
+		Where(sq.Eq{"id": t.ID, "status": from})
+	if t.ProviderRef != "" {
+		update = update.Set("provider_ref", sq.Expr("COALESCE(provider_ref, ?)", t.ProviderRef))
+	}
+	if t.SetPaidAt {
+		update = update.Set("paid_at", t.At)
+	}
+	if t.ClearIdempotencyKey {
+		update = update.Set("idempotency_key", nil)
+	}
+	switch t.Expiry {
+	case BeforeExpiry:
+		update = update.Where(sq.Gt{"expires_at": t.At})
+	case AfterExpiry:
+		update = update.Where(sq.LtOrEq{"expires_at": t.At})
+	}
+	s, err := p.queryOne(ctx, update.Suffix(returningSession))
+	if errors.Is(err, ErrNotFound) {
+		// The guard did not hold (or there is no such row): report the row as it is.
+		cur, err := p.Get(ctx, t.ID)
+		return cur, false, err
+	}
+	if err != nil {
+		return Session{}, false, fmt.Errorf("payment session %s to %s: %w", t.ID, t.To, err)
+	}
+	return s, true, nil
+}
+
+// expirePendingSQL claims a batch with SKIP LOCKED so that concurrent sweeps split the
+// work instead of queueing behind each other; the outer status guard keeps the
+// transition exactly-once even so.
+var expirePendingSQL = `UPDATE payment_sessions SET status = 'expired', updated_at = $1
+WHERE id IN (
+    SELECT id FROM payment_sessions
+    WHERE status = 'pending' AND expires_at <= $1
+    ORDER BY expires_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+) AND status = 'pending' ` + returningSession
+
+func (p *PostgresStore) ExpirePending(ctx context.Context, now time.Time, limit int) ([]Session, error) {
+	rows, err := p.db.Query(ctx, expirePendingSQL, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("expire pending payment sessions: %w", translate(err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Session, error) { return scanSession(r) })
+	if err != nil {
+		return nil, fmt.Errorf("expire pending payment sessions: %w", translate(err))
+	}
+	return out, nil
+}
+
+func (p *PostgresStore) HasPaidChatStart(ctx context.Context, clientID uuid.UUID) (bool, error) {
+	var paid bool
+	err := p.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM payment_sessions
+WHERE client_id = $1 AND purpose = 'chat_start' AND status = 'paid')`, clientID).Scan(&paid)
+	if err != nil {
+		return false, fmt.Errorf("has paid chat start: %w", translate(err))
+	}
+	return paid, nil
+}
+
+// foreignKeyFields names the input behind each foreign key of payment_sessions.
+var foreignKeyFields = map[string]string{
+	"payment_sessions_client_id_fkey":       "client_id",
+	"payment_sessions_tier_id_fkey":         "tier_id",
+	"payment_sessions_pairing_id_fkey":      "pairing_id",
+	"payment_sessions_chat_session_id_fkey": "chat_session_id",
+	"payment_sessions_extension_id_fkey":    "extension_id",
+}
+
+// translate is pgutil.Translate plus foreign-key violations, which mean that a referenced
+// client, tier, pairing, chat session or extension does not exist.
+func translate(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		field, ok := foreignKeyFields[pgErr.ConstraintName]
+		if !ok {
+			field = pgErr.ConstraintName
+		}
+		return &curhat.ValidationError{Field: field, Reason: "refers to a row that does not exist"}
+	}
+	return pgutil.Translate(err)
+}

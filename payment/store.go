@@ -1,0 +1,77 @@
+package payment
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Store is the durable side of payments: the payment_sessions table. NewPostgresStore is
+// the Postgres implementation; paymenttest.NewStore is an in-memory one that behaves the
+// same. Every write is atomic and guarded, so several instances may share one store.
+type Store interface {
+	// Insert stores s as given (the Service fills every field). When s.IdempotencyKey is
+	// set and the client already has a session with that key, nothing is written and that
+	// session is returned with inserted=false — also when the two inserts race.
+	Insert(ctx context.Context, s Session) (stored Session, inserted bool, err error)
+	// Get returns the session, or ErrNotFound.
+	Get(ctx context.Context, id uuid.UUID) (Session, error)
+	// FindByIdempotencyKey returns the client's session created with key, or ErrNotFound.
+	FindByIdempotencyKey(ctx context.Context, clientID uuid.UUID, key string) (Session, error)
+	// SetCharge records the gateway's charge (provider_ref, checkout_url, updated_at = at)
+	// on a session that has no provider_ref yet, whatever its status, and returns the row.
+	// A session that already has one is returned unchanged.
+	SetCharge(ctx context.Context, id uuid.UUID, charge Charge, at time.Time) (Session, error)
+	// Transition applies t if the row's status is one of t.From and t.Expiry holds, and
+	// returns the new row with changed=true. Otherwise it changes nothing and returns the
+	// current row with changed=false. ErrNotFound when there is no such row.
+	Transition(ctx context.Context, t Transition) (s Session, changed bool, err error)
+	// ExpirePending moves at most limit pending sessions whose expires_at <= now to
+	// expired (updated_at = now) and returns exactly the rows this call changed: of two
+	// concurrent calls, each row is returned by one only.
+	ExpirePending(ctx context.Context, now time.Time, limit int) ([]Session, error)
+	// HasPaidChatStart reports whether the client has a chat_start session in status paid.
+	HasPaidChatStart(ctx context.Context, clientID uuid.UUID) (bool, error)
+}
+
+// Transition is one guarded status change: UPDATE … WHERE id = ID AND status IN From
+// [AND the expiry guard].
+type Transition struct {
+	ID     uuid.UUID
+	From   []Status
+	To     Status
+	Expiry ExpiryGuard
+	// At is the new updated_at, the instant the expiry guard compares with, and the
+	// paid_at written by SetPaidAt.
+	At time.Time
+	// ProviderRef is written when not empty and the row has none yet.
+	ProviderRef string
+	// SetPaidAt writes paid_at = At.
+	SetPaidAt bool
+	// ClearIdempotencyKey sets idempotency_key to NULL, so that the key may be used again.
+	ClearIdempotencyKey bool
+}
+
+// ExpiryGuard restricts a Transition by the row's expires_at compared with Transition.At.
+type ExpiryGuard int
+
+const (
+	// AnyExpiry: expires_at does not matter.
+	AnyExpiry ExpiryGuard = iota
+	// BeforeExpiry: only while expires_at > At (the session is still payable).
+	BeforeExpiry
+	// AfterExpiry: only once expires_at <= At.
+	AfterExpiry
+)
+
+// Holds reports whether a session expiring at expiresAt passes the guard at instant at.
+func (g ExpiryGuard) Holds(expiresAt, at time.Time) bool {
+	switch g {
+	case BeforeExpiry:
+		return expiresAt.After(at)
+	case AfterExpiry:
+		return !expiresAt.After(at)
+	}
+	return true
+}
