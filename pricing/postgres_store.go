@@ -62,7 +62,7 @@ func (s *PostgresStore) queryTiers(ctx context.Context, db pgutil.DB, q sq.Selec
 	if err != nil {
 		return nil, pgutil.Translate(err)
 	}
-	tiers, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Tier, error) { return scanTier(r) })
+	tiers, err := pgx.AppendRows([]Tier{}, rows, func(r pgx.CollectableRow) (Tier, error) { return scanTier(r) })
 	if err != nil {
 		return nil, pgutil.Translate(err)
 	}
@@ -280,7 +280,7 @@ func (s *PostgresStore) queryHistory(ctx context.Context, q sq.SelectBuilder, se
 	if err != nil {
 		return nil, pgutil.Translate(err)
 	}
-	hs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (HistoryEntry, error) {
+	hs, err := pgx.AppendRows([]HistoryEntry{}, rows, func(r pgx.CollectableRow) (HistoryEntry, error) {
 		var h HistoryEntry
 		var subject uuid.UUID
 		var kind string
@@ -296,9 +296,6 @@ func (s *PostgresStore) queryHistory(ctx context.Context, q sq.SelectBuilder, se
 	})
 	if err != nil {
 		return nil, pgutil.Translate(err)
-	}
-	if hs == nil {
-		hs = []HistoryEntry{}
 	}
 	return hs, nil
 }

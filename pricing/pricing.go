@@ -39,6 +39,10 @@ func (e *StaleWriteError) Error() string { return ErrStaleWrite.Error() }
 // Unwrap makes errors.Is(err, ErrStaleWrite) hold.
 func (e *StaleWriteError) Unwrap() error { return ErrStaleWrite }
 
+// CurrentValue returns Current, for error handlers that serve stale writes of several
+// packages through one interface (the reference server's 409 body).
+func (e *StaleWriteError) CurrentValue() any { return e.Current }
+
 // Config configures a PricingStore. The zero value works.
 type Config struct {
 	// Logger receives a line per successful mutation. Defaults to discarding.

@@ -19,6 +19,10 @@ func TestCreateTier_AppendsToModeOrderAndListsSessionFirst(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
+		empty, err := e.svc.ListTiers(ctx, pricing.ListTiersParams{})
+		require.NoError(t, err)
+		require.NotNil(t, empty, "an empty list, not nil (JSON [] rather than null)")
+		require.Empty(t, empty)
 		ext := e.mustCreate(t, pricing.ModeExtension, 10, 8000)
 		s30 := e.mustCreate(t, pricing.ModeSession, 30, 25000)
 		s15 := e.mustCreate(t, pricing.ModeSession, 15, 15000)
@@ -61,6 +65,40 @@ func TestCreateTier_DuplicateModeAndMinutesRefusedEvenWhenInactive(t *testing.T)
 		all, err := e.svc.ListTiers(ctx, pricing.ListTiersParams{IncludeInactive: true})
 		require.NoError(t, err)
 		require.Len(t, all, 2)
+	})
+}
+
+func TestCreateTier_ConcurrentTwinsOnlyOneIsCreated(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		const writers = 10
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		errs := make([]error, writers)
+		for i := range writers {
+			wg.Go(func() {
+				<-start
+				_, errs[i] = e.svc.CreateTier(ctx, pricing.CreateTierParams{Mode: pricing.ModeSession, Minutes: 30, Price: int64(1000 + i), ChangedBy: operator})
+			})
+		}
+		close(start)
+		wg.Wait()
+		created := 0
+		for _, err := range errs {
+			if err == nil {
+				created++
+				continue
+			}
+			require.ErrorIs(t, err, pricing.ErrDuplicateTier)
+		}
+		require.Equal(t, 1, created)
+		all, err := e.svc.ListTiers(ctx, pricing.ListTiersParams{IncludeInactive: true})
+		require.NoError(t, err)
+		require.Len(t, all, 1)
+		hs, err := e.svc.TierHistory(ctx, all[0].ID)
+		require.NoError(t, err)
+		require.Len(t, hs, 1)
 	})
 }
 
