@@ -305,7 +305,12 @@ func TestRuntimeConfig_LostSubscriptionDropsTheCacheAndShortensTrust(t *testing.
 
 func TestRuntimeConfig_StoreFailureServesLastKnownValueThenDefault(t *testing.T) {
 	t.Parallel()
-	b := setupRC(t)
+	// No bus: the echo of our own publish would drop the cache at a moment of its choosing.
+	b := rcBundle{
+		store: &countingStore{ConfigStore: curhat.NewMemoryConfigStore()},
+		clock: clock.NewFake(time.Date(2026, 5, 25, 10, 0, 0, 0, time.UTC)),
+	}
+	b.rc = curhat.NewRuntimeConfig(b.store, nil, &curhat.RuntimeConfigOptions{Clock: b.clock})
 	ctx := context.Background()
 
 	// Never read successfully: the default.

@@ -2,4 +2,26 @@
 // auto-offline, heartbeat mirror, online-mirror reseed, stale payments and timeouts. Each
 // sweep has a Start/Stop lifecycle, a jittered cadence, a per-run timeout, and reports what
 // it did to logs and hooks. All are idempotent and safe to run in several instances at once.
+//
+// The runner is generic: a Job is any func(ctx) (Report, error), and New wraps it in a
+// Sweep that
+//
+//   - runs it every Config.Interval (± Config.Jitter, 10% by default) after the previous
+//     run ended, so that runs of one sweep never overlap and instances started together
+//     drift apart;
+//   - bounds each run by Config.Timeout (the interval by default) and cancels it on Stop;
+//   - recovers a panicking job (reported as an error wrapping ErrPanic) and keeps going;
+//   - logs failures at error level, runs that did something at info and idle runs at debug,
+//     and nothing for a run interrupted by Stop;
+//   - hands every outcome to Config.Hooks, for metrics;
+//   - optionally takes a Locker (NewValkeyLocker) so that one instance per cycle does the
+//     work: the others skip the cycle (Report.Skipped). The lock is a saving, not a safety
+//     net: if it cannot be checked the job runs anyway.
+//
+// Start returns at once, Stop is idempotent and safe before Start, Stopped is closed when
+// the loop has ended, and RunOnce runs one cycle on demand (tests, admin endpoints).
+// The Default…Interval constants are the cadences of the specification; hosts map their
+// environment variables onto Config.Interval (the library reads none).
+//
+// Package sweepstest holds an in-memory Locker for tests.
 package sweeps

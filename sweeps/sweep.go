@@ -1,0 +1,309 @@
+package sweeps
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/curhat/curhat/internal/clock"
+)
+
+// Cadences of the sweeps of SPEC §6 (hosts map the environment variables onto them).
+const (
+	// DefaultAutoOfflineInterval: MITRA_AUTO_OFFLINE_SWEEP_SECONDS.
+	DefaultAutoOfflineInterval = 30 * time.Second
+	// DefaultHeartbeatMirrorInterval: HEARTBEAT_MIRROR_INTERVAL_SECONDS.
+	DefaultHeartbeatMirrorInterval = 60 * time.Second
+	// DefaultOnlineMirrorReseedInterval: VALKEY_ONLINE_MIRROR_SWEEP_SECONDS.
+	DefaultOnlineMirrorReseedInterval = 300 * time.Second
+	// DefaultPaymentSweepInterval: PAYMENT_SESSION_SWEEP_SECONDS.
+	DefaultPaymentSweepInterval = 60 * time.Second
+	// DefaultTimeoutsSweepInterval: PAIRING_SWEEP_SECONDS.
+	DefaultTimeoutsSweepInterval = 1 * time.Second
+)
+
+// Defaults of Config.
+const (
+	// DefaultInterval is the cadence of a Config without one.
+	DefaultInterval = time.Minute
+	// DefaultJitter spreads runs by ±10% of the interval, so that instances started
+	// together do not hit the stores in lockstep.
+	DefaultJitter = 0.1
+	// NoJitter disables jitter (a zero Jitter means DefaultJitter).
+	NoJitter = -1
+	// maxJitter keeps the shortest delay at half the interval.
+	maxJitter = 0.5
+)
+
+// ErrPanic is wrapped by the error reported for a job that panicked.
+var ErrPanic = errors.New("sweep job panicked")
+
+// Job is one pass of a sweep. It must be idempotent and safe to run in several instances at
+// once, stop promptly when ctx ends, and report what it did.
+type Job func(ctx context.Context) (Report, error)
+
+// Report says what one cycle did.
+type Report struct {
+	// Counts is what the job did, by name (for example {"offlined": 3}).
+	Counts map[string]int
+	// Duration is how long the job ran (set by the runner).
+	Duration time.Duration
+	// Skipped is set when another instance held the sweep's lock: the job did not run.
+	Skipped bool
+}
+
+// Hooks receives the outcome of every cycle (for metrics). SweepRun is called after each
+// run, failed run and skipped cycle, but not for a run interrupted by Stop.
+type Hooks interface {
+	SweepRun(name string, r Report, err error)
+}
+
+// HooksFunc adapts a function to Hooks.
+type HooksFunc func(name string, r Report, err error)
+
+// SweepRun implements Hooks.
+func (f HooksFunc) SweepRun(name string, r Report, err error) { f(name, r, err) }
+
+// Config configures a Sweep. The zero value works (a job run every minute).
+type Config struct {
+	// Name identifies the sweep in logs, hooks and lock keys. Defaults to "sweep".
+	Name string
+	// Interval is the pause between the end of one run and the start of the next, before
+	// jitter. Defaults to DefaultInterval (1 minute).
+	Interval time.Duration
+	// Jitter is the fraction of Interval by which each pause varies at random (±), at most
+	// 0.5. Defaults to DefaultJitter (0.1); NoJitter (any negative value) disables it.
+	Jitter float64
+	// Timeout bounds one run. Defaults to Interval. With a Lock it is capped by LockTTL,
+	// so that a run never outlives its lock.
+	Timeout time.Duration
+	// RunAtStart runs the job once as soon as the sweep starts.
+	RunAtStart bool
+	// Logger receives a line per run. Defaults to discarding.
+	Logger *slog.Logger
+	// Hooks receives every cycle's outcome. Optional.
+	Hooks Hooks
+	// Lock, when set, lets one instance per cycle run the job: the lock is taken before a
+	// run and kept until LockTTL expires (released early only when the run fails, so that
+	// another instance may retry). If the lock cannot be checked (Valkey down), the job
+	// runs anyway: sweeps are idempotent, the lock only saves duplicate work.
+	Lock Locker
+	// LockTTL is how long a run holds the lock. Defaults to the shortest jittered pause,
+	// Interval × (1 − Jitter).
+	LockTTL time.Duration
+	// Clock schedules the runs. Defaults to the wall clock.
+	Clock clock.Clock
+}
+
+// WithDefaults returns a copy of c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	c.Name = cmp.Or(c.Name, "sweep")
+	c.Interval = cmp.Or(c.Interval, DefaultInterval)
+	switch {
+	case c.Jitter == 0:
+		c.Jitter = DefaultJitter
+	case c.Jitter < 0:
+		c.Jitter = 0
+	case c.Jitter > maxJitter:
+		c.Jitter = maxJitter
+	}
+	c.Timeout = cmp.Or(c.Timeout, c.Interval)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
+	c.Clock = clock.Or(c.Clock)
+	if c.Lock != nil {
+		c.LockTTL = cmp.Or(c.LockTTL, time.Duration(float64(c.Interval)*(1-c.Jitter)))
+		c.Timeout = min(c.Timeout, c.LockTTL)
+	}
+	return c
+}
+
+// Sweep runs a Job on a jittered cadence until stopped.
+type Sweep struct {
+	job  Job
+	cfg  Config
+	slot chan struct{} // one cycle at a time in this instance
+
+	mu        sync.Mutex
+	started   bool
+	stopped   bool
+	cancel    context.CancelFunc
+	stoppedCh chan struct{}
+}
+
+// New returns a sweep of job; call Start to run it.
+func New(job Job, cfg Config) *Sweep {
+	if job == nil {
+		panic("sweeps: New with a nil job")
+	}
+	return &Sweep{job: job, cfg: cfg.WithDefaults(), slot: make(chan struct{}, 1), stoppedCh: make(chan struct{})}
+}
+
+// Name is the sweep's name.
+func (s *Sweep) Name() string { return s.cfg.Name }
+
+// Start runs the sweep in the background and returns at once. It stops on Stop or when
+// ctx ends. A sweep starts once: Start after Start or Stop fails.
+func (s *Sweep) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.stopped {
+		return fmt.Errorf("sweep %s: already started or stopped", s.cfg.Name)
+	}
+	s.started = true
+	runCtx, cancel := context.WithCancel(ctx)
+	s.cancel = cancel
+	go s.loop(runCtx)
+	return nil
+}
+
+// Stop cancels the running job, if any, and waits for the sweep to end (or for ctx). It is
+// idempotent and safe before Start.
+func (s *Sweep) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.started {
+		if !s.stopped {
+			s.stopped = true
+			close(s.stoppedCh)
+		}
+		s.mu.Unlock()
+		return nil
+	}
+	s.stopped = true
+	cancel := s.cancel
+	s.mu.Unlock()
+	cancel()
+	select {
+	case <-s.stoppedCh:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stopped is closed once the sweep has stopped (at once by a Stop before Start).
+func (s *Sweep) Stopped() <-chan struct{} { return s.stoppedCh }
+
+func (s *Sweep) loop(ctx context.Context) {
+	defer close(s.stoppedCh)
+	if s.cfg.RunAtStart {
+		_, _ = s.RunOnce(ctx)
+	}
+	wake := make(chan struct{}, 1)
+	for {
+		t := s.cfg.Clock.AfterFunc(s.nextDelay(), func() {
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		})
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-wake:
+		}
+		_, _ = s.RunOnce(ctx)
+	}
+}
+
+// nextDelay is Interval ± Jitter × Interval.
+func (s *Sweep) nextDelay() time.Duration {
+	if s.cfg.Jitter == 0 {
+		return s.cfg.Interval
+	}
+	f := 1 + s.cfg.Jitter*(2*rand.Float64()-1)
+	return time.Duration(float64(s.cfg.Interval) * f)
+}
+
+// RunOnce runs one cycle now, as the loop does: under the lock (a cycle another instance
+// holds is skipped, Report.Skipped), bounded by Timeout, with panics recovered, logged and
+// reported to the hooks. Cycles of one Sweep never overlap: RunOnce waits for a running one.
+func (s *Sweep) RunOnce(ctx context.Context) (Report, error) {
+	select {
+	case s.slot <- struct{}{}:
+	case <-ctx.Done():
+		return Report{}, ctx.Err()
+	}
+	defer func() { <-s.slot }()
+
+	var release func()
+	if s.cfg.Lock != nil {
+		rel, ok, err := s.cfg.Lock.TryLock(ctx, s.cfg.Name, s.cfg.LockTTL)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return Report{}, ctx.Err()
+		case err != nil:
+			s.cfg.Logger.Warn("sweep lock unavailable; running without it", "sweep", s.cfg.Name, "err", err)
+		case !ok:
+			r := Report{Skipped: true}
+			s.cfg.Logger.Debug("sweep skipped: another instance holds this cycle", "sweep", s.cfg.Name)
+			s.hook(r, nil)
+			return r, nil
+		default:
+			release = rel
+		}
+	}
+
+	r, err := s.run(ctx)
+	if err != nil && release != nil {
+		release() // let another instance retry this cycle
+	}
+	if err != nil && ctx.Err() != nil {
+		// Stopped mid-run: whatever the job returned stems from the cancellation, not a
+		// failure worth a log line or a metric.
+		s.cfg.Logger.Debug("sweep interrupted", "sweep", s.cfg.Name, "err", err)
+		return r, err
+	}
+	s.log(r, err)
+	s.hook(r, err)
+	return r, err
+}
+
+// run calls the job with the per-run timeout and turns a panic into an error.
+func (s *Sweep) run(ctx context.Context) (r Report, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	start := s.cfg.Clock.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.Logger.Error("sweep job panicked", "sweep", s.cfg.Name, "panic", p, "stack", string(debug.Stack()))
+			r, err = Report{}, fmt.Errorf("sweep %s: %w: %v", s.cfg.Name, ErrPanic, p)
+		}
+		r.Duration = s.cfg.Clock.Now().Sub(start)
+		r.Skipped = false
+	}()
+	return s.job(ctx)
+}
+
+func (s *Sweep) log(r Report, err error) {
+	if err != nil {
+		s.cfg.Logger.Error("sweep failed", "sweep", s.cfg.Name, "duration", r.Duration, "counts", r.Counts, "err", err)
+		return
+	}
+	level := slog.LevelDebug
+	for _, n := range r.Counts {
+		if n != 0 {
+			level = slog.LevelInfo // something happened: worth a line
+			break
+		}
+	}
+	s.cfg.Logger.Log(context.Background(), level, "sweep done", "sweep", s.cfg.Name, "duration", r.Duration, "counts", r.Counts)
+}
+
+func (s *Sweep) hook(r Report, err error) {
+	if s.cfg.Hooks == nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.Logger.Error("sweep hooks panicked", "sweep", s.cfg.Name, "panic", p)
+		}
+	}()
+	s.cfg.Hooks.SweepRun(s.cfg.Name, r, err)
+}
