@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +35,15 @@ var sessionColumns = []string{
 }
 
 var returningSession = "RETURNING " + strings.Join(sessionColumns, ", ")
+
+// qualified prefixes each column with the table alias.
+func qualified(alias string, columns []string) string {
+	out := make([]string, len(columns))
+	for i, c := range columns {
+		out[i] = alias + "." + c
+	}
+	return strings.Join(out, ", ")
+}
 
 // scanSession reads one row of sessionColumns.
 func scanSession(row pgx.Row) (Session, error) {
@@ -185,16 +195,20 @@ func (p *PostgresStore) Transition(ctx context.Context, t Transition) (Session, 
 }
 
 // expirePendingSQL claims a batch with SKIP LOCKED so that concurrent sweeps split the
-// work instead of queueing behind each other; the outer status guard keeps the
-// transition exactly-once even so.
-var expirePendingSQL = `UPDATE payment_sessions SET status = 'expired', updated_at = $1
-WHERE id IN (
+// work instead of queueing behind each other, and the status guard keeps each transition
+// exactly-once even so. The batch is a materialized CTE: as an IN (subquery) the planner
+// may rescan it per row and exceed the limit.
+var expirePendingSQL = `WITH due AS MATERIALIZED (
     SELECT id FROM payment_sessions
     WHERE status = 'pending' AND expires_at <= $1
     ORDER BY expires_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
-) AND status = 'pending' ` + returningSession
+)
+UPDATE payment_sessions AS p SET status = 'expired', updated_at = $1
+FROM due
+WHERE p.id = due.id AND p.status = 'pending'
+RETURNING ` + qualified("p", sessionColumns)
 
 func (p *PostgresStore) ExpirePending(ctx context.Context, now time.Time, limit int) ([]Session, error) {
 	rows, err := p.db.Query(ctx, expirePendingSQL, now, limit)
@@ -205,6 +219,7 @@ func (p *PostgresStore) ExpirePending(ctx context.Context, now time.Time, limit 
 	if err != nil {
 		return nil, fmt.Errorf("expire pending payment sessions: %w", translate(err))
 	}
+	slices.SortFunc(out, func(a, b Session) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
 	return out, nil
 }
 

@@ -28,8 +28,9 @@ type Store interface {
 	// current row with changed=false. ErrNotFound when there is no such row.
 	Transition(ctx context.Context, t Transition) (s Session, changed bool, err error)
 	// ExpirePending moves at most limit pending sessions whose expires_at <= now to
-	// expired (updated_at = now) and returns exactly the rows this call changed: of two
-	// concurrent calls, each row is returned by one only.
+	// expired (updated_at = now), the longest overdue first, and returns exactly the rows
+	// this call changed, ordered by expires_at: of two concurrent calls, each row is
+	// returned by one only.
 	ExpirePending(ctx context.Context, now time.Time, limit int) ([]Session, error)
 	// HasPaidChatStart reports whether the client has a chat_start session in status paid.
 	HasPaidChatStart(ctx context.Context, clientID uuid.UUID) (bool, error)

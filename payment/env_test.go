@@ -1,0 +1,263 @@
+package payment_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/testenv"
+	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/paymenttest"
+)
+
+func TestMain(m *testing.M) { testenv.VerifyNoLeaks(m) }
+
+// t0 is the fake clock's start.
+var t0 = time.Date(2026, 5, 25, 10, 0, 0, 0, time.UTC)
+
+// env is one backend (Postgres or in-memory) with the rows a payment session refers to.
+type env struct {
+	kind  string
+	store payment.Store
+	// sameData opens another Store over the same data: a second instance.
+	sameData func() payment.Store
+	// count returns how many payment sessions exist.
+	count func() int
+	// refs returns a client and the rows a session of purpose may point at.
+	refs func(purpose payment.Purpose) refs
+}
+
+// refs are existing rows for one session: a client, a tier and what the purpose pays for.
+type refs struct {
+	client, tier             uuid.UUID
+	pairing, chat, extension *uuid.UUID
+}
+
+type backend struct {
+	name string
+	open func(t *testing.T) *env
+}
+
+var backends = []backend{
+	{"memory", openMemory},
+	{"postgres", openPostgres},
+}
+
+// eachBackend runs fn once per backend, in parallel subtests.
+func eachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
+	t.Helper()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, b.open(t))
+		})
+	}
+}
+
+func openMemory(*testing.T) *env {
+	s := paymenttest.NewStore()
+	return &env{
+		kind:     "memory",
+		store:    s,
+		sameData: func() payment.Store { return s },
+		count:    s.Len,
+		refs: func(purpose payment.Purpose) refs {
+			r := refs{client: uuid.New(), tier: uuid.New()}
+			if purpose == payment.PurposeExtension {
+				r.chat, r.extension = ptr(uuid.New()), ptr(uuid.New())
+			} else {
+				r.pairing = ptr(uuid.New())
+			}
+			return r
+		},
+	}
+}
+
+func openPostgres(t *testing.T) *env {
+	db := testenv.PostgresWith(t, testenv.PGOptions{MaxConns: 24})
+	ctx := context.Background()
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		_, err := db.Pool.Exec(ctx, sql, args...)
+		require.NoError(t, err)
+	}
+	sessionTier, extensionTier := uuid.New(), uuid.New()
+	exec(`INSERT INTO pricing_tiers (id, mode, minutes, price) VALUES ($1, 'session', 30, 50000), ($2, 'extension', 15, 20000)`,
+		sessionTier, extensionTier)
+	mitra := uuid.New()
+	exec(`INSERT INTO mitras (id, display_name) VALUES ($1, 'bestie')`, mitra)
+	return &env{
+		kind:     "postgres",
+		store:    payment.NewPostgresStore(db.Pool),
+		sameData: func() payment.Store { return payment.NewPostgresStore(db.Pool) },
+		count: func() int {
+			var n int
+			require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM payment_sessions`).Scan(&n))
+			return n
+		},
+		refs: func(purpose payment.Purpose) refs {
+			r := refs{client: uuid.New(), tier: sessionTier, pairing: ptr(uuid.New())}
+			exec(`INSERT INTO clients (id, display_name) VALUES ($1, 'client')`, r.client)
+			exec(`INSERT INTO pairings (id, client_id, type, status, minutes) VALUES ($1, $2, 'blast', 'awaiting_payment', 30)`,
+				*r.pairing, r.client)
+			if purpose == payment.PurposeExtension {
+				r.tier, r.chat, r.extension = extensionTier, ptr(uuid.New()), ptr(uuid.New())
+				exec(`INSERT INTO chat_sessions (id, client_id, mitra_id, status, minutes, pairing_id) VALUES ($1, $2, $3, 'active', 30, $4)`,
+					*r.chat, r.client, mitra, *r.pairing)
+				exec(`INSERT INTO extensions (id, chat_session_id, tier_id, minutes, amount, status) VALUES ($1, $2, $3, 15, 20000, 'approved')`,
+					*r.extension, *r.chat, extensionTier)
+				r.pairing = nil
+			}
+			return r
+		},
+	}
+}
+
+// params returns valid CreateParams for a fresh client: a 30-minute chat for 50000 IDR.
+func (e *env) params(purpose payment.Purpose) payment.CreateParams {
+	r := e.refs(purpose)
+	return payment.CreateParams{
+		ClientID: r.client, Purpose: purpose, PairingID: r.pairing, ChatSessionID: r.chat, ExtensionID: r.extension,
+		TierID: r.tier, Minutes: 30, BaseAmount: 50000, DiscountAmount: 0, Amount: 50000, Currency: "IDR",
+	}
+}
+
+// rig is a Service over an env with a fake clock, a fake gateway and recording handlers.
+type rig struct {
+	*env
+	clock   *clock.Fake
+	gw      *paymenttest.FakeGateway
+	svc     *payment.Service
+	handler *recorder
+	refunds *hookCounter
+}
+
+func newRig(t *testing.T, e *env) *rig {
+	r := &rig{env: e, clock: clock.NewFake(t0), gw: paymenttest.NewGateway(), handler: newRecorder(), refunds: &hookCounter{}}
+	r.svc = r.service(e.store)
+	return r
+}
+
+// service returns another Service (an instance) sharing the rig's clock, gateway and handler.
+func (r *rig) service(store payment.Store) *payment.Service {
+	svc := payment.NewService(store, r.gw, &payment.Config{
+		Clock: r.clock,
+		Hooks: payment.Hooks{
+			RefundIssued: func(context.Context, payment.Session) { r.refunds.add(&r.refunds.issued) },
+			RefundFailed: func(context.Context, payment.Session, error) { r.refunds.add(&r.refunds.failed) },
+		},
+	})
+	svc.SetHandler(payment.PurposeChatStart, r.handler)
+	svc.SetHandler(payment.PurposeExtension, r.handler)
+	return svc
+}
+
+// create makes a pending, charged session.
+func (r *rig) create(t *testing.T) payment.Session {
+	t.Helper()
+	sess, replayed, err := r.svc.Create(context.Background(), r.params(payment.PurposeChatStart))
+	require.NoError(t, err)
+	require.False(t, replayed)
+	require.Equal(t, payment.StatusPending, sess.Status)
+	return sess
+}
+
+// recorder is a Handler counting its calls per session.
+type recorder struct {
+	mu       sync.Mutex
+	paid     map[uuid.UUID]int
+	closed   map[uuid.UUID]int
+	paidErr  error
+	lastPaid payment.Session
+}
+
+func newRecorder() *recorder {
+	return &recorder{paid: map[uuid.UUID]int{}, closed: map[uuid.UUID]int{}}
+}
+
+func (h *recorder) PaymentPaid(ctx context.Context, s payment.Session) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	h.paid[s.ID]++
+	h.lastPaid = s
+	return h.paidErr
+}
+
+func (h *recorder) PaymentClosed(ctx context.Context, s payment.Session) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	h.closed[s.ID]++
+	return nil
+}
+
+func (h *recorder) failPaid(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.paidErr = err
+}
+
+func (h *recorder) paidCalls(id uuid.UUID) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.paid[id]
+}
+
+func (h *recorder) closedCalls(id uuid.UUID) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed[id]
+}
+
+func (h *recorder) totalClosed() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, c := range h.closed {
+		n += c
+	}
+	return n
+}
+
+type hookCounter struct {
+	mu             sync.Mutex
+	issued, failed int
+}
+
+func (c *hookCounter) add(n *int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	*n++
+}
+
+func (c *hookCounter) counts() (issued, failed int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.issued, c.failed
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// parallel runs fn n times at once and waits for all.
+func parallel(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+}
