@@ -15,7 +15,8 @@ import (
 // session with replayed=true and never charges again, also when identical calls race (the
 // store's unique key decides). A replay that arrives while the first call is still waiting
 // for the gateway waits for it (Config.ReplayWait, then ErrConflict). The parameters of a
-// replay are ignored: the key names the request.
+// replay are ignored — the key names the request — except its purpose: a key the client
+// already used for the other purpose is refused with ErrConflict.
 //
 // A session of amount 0 is created paid (paid_at = now) without a gateway call. Create
 // never calls the Handler: the caller sees Status paid and starts the next step itself.
@@ -61,6 +62,10 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (sess Session, rep
 		return Session{}, false, fmt.Errorf("create payment: %w", err)
 	}
 	if !inserted {
+		if stored.Purpose != p.Purpose {
+			return Session{}, false, fmt.Errorf("idempotency key %q already names a %s payment, not a %s one: %w",
+				p.IdempotencyKey, stored.Purpose, p.Purpose, ErrConflict)
+		}
 		stored, err = s.awaitCharge(ctx, stored)
 		return stored, true, err
 	}

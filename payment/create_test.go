@@ -3,6 +3,7 @@ package payment_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -254,7 +255,9 @@ func TestCreate_RejectsBadInput(t *testing.T) {
 		{"amount mismatch", "amount", func(p *payment.CreateParams) { p.Amount = 1 }},
 		{"discount above base", "discount_amount", func(p *payment.CreateParams) { p.DiscountAmount, p.Amount = 60000, -10000 }},
 		{"no currency", "currency", func(p *payment.CreateParams) { p.Currency = "" }},
-		{"huge key", "idempotency_key", func(p *payment.CreateParams) { p.IdempotencyKey = string(make([]byte, 201)) }},
+		{"huge key", "idempotency_key", func(p *payment.CreateParams) { p.IdempotencyKey = strings.Repeat("k", 201) }},
+		{"key with NUL", "idempotency_key", func(p *payment.CreateParams) { p.IdempotencyKey = "a\x00b" }},
+		{"key not UTF-8", "idempotency_key", func(p *payment.CreateParams) { p.IdempotencyKey = "\xff" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -268,4 +271,19 @@ func TestCreate_RejectsBadInput(t *testing.T) {
 	}
 	require.Zero(t, r.store.(*paymenttest.Store).Len())
 	require.Empty(t, r.gw.Charges())
+}
+
+func TestCreate_KeyOfTheOtherPurposeIsAConflict(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, openMemory(t))
+	chat := r.params(payment.PurposeChatStart)
+	chat.IdempotencyKey = "k"
+	_, _, err := r.svc.Create(context.Background(), chat)
+	require.NoError(t, err)
+
+	ext := r.params(payment.PurposeExtension)
+	ext.ClientID, ext.IdempotencyKey = chat.ClientID, "k"
+	_, _, err = r.svc.Create(context.Background(), ext)
+	require.ErrorIs(t, err, payment.ErrConflict)
+	require.Len(t, r.gw.Charges(), 1)
 }

@@ -13,7 +13,8 @@ type ExpireReport struct {
 	// HandlerErrors counts the Handler.PaymentClosed calls that failed (the sessions stay
 	// expired; Redeliver runs the handler again).
 	HandlerErrors int
-	Duration      time.Duration
+	// Duration is the wall-clock time the pass took.
+	Duration time.Duration
 }
 
 // ExpireStale expires every pending session past its expires_at, in batches of

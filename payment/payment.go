@@ -1,7 +1,9 @@
 package payment
 
 import (
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -18,8 +20,8 @@ var (
 	ErrInvalidState = curhat.ErrInvalidState
 	// ErrUnavailable: the gateway or the store could not be reached; retry later.
 	ErrUnavailable = curhat.ErrUnavailable
-	// ErrConflict: a Create with the same idempotency key is still charging (see
-	// Config.ReplayWait); retry later.
+	// ErrConflict: the idempotency key of a Create is in use — by a request still charging
+	// (see Config.ReplayWait; retry later), or by a session of the other purpose.
 	ErrConflict = curhat.ErrConflict
 )
 
@@ -126,7 +128,7 @@ type CreateParams struct {
 	Amount   int64
 	Currency string
 	// IdempotencyKey, when set, makes a retried Create by the same client return the
-	// session of the first call instead of charging again (at most 200 characters).
+	// session of the first call instead of charging again (at most 200 bytes of text).
 	IdempotencyKey string
 }
 
@@ -158,7 +160,9 @@ func (p CreateParams) validate() error {
 	case p.Currency == "":
 		return curhat.Invalid("currency", "is required")
 	case len(p.IdempotencyKey) > maxIdempotencyKeyLen:
-		return curhat.Invalid("idempotency_key", "must be at most %d characters", maxIdempotencyKeyLen)
+		return curhat.Invalid("idempotency_key", "must be at most %d bytes", maxIdempotencyKeyLen)
+	case !utf8.ValidString(p.IdempotencyKey) || strings.ContainsRune(p.IdempotencyKey, 0):
+		return curhat.Invalid("idempotency_key", "must be UTF-8 text without NUL characters")
 	}
 	return nil
 }
