@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/internal/pgutil"
@@ -19,14 +20,13 @@ import (
 
 // PostgresStore is the Store over the payment_sessions table.
 type PostgresStore struct {
-	db pgutil.DB
+	db *pgxpool.Pool
 }
 
 var _ Store = (*PostgresStore)(nil)
 
-// NewPostgresStore returns a Store over db (a *pgxpool.Pool). The schema comes from
-// curhat.Migrate.
-func NewPostgresStore(db pgutil.DB) *PostgresStore { return &PostgresStore{db: db} }
+// NewPostgresStore returns a Store over pool. The schema comes from curhat.Migrate.
+func NewPostgresStore(pool *pgxpool.Pool) *PostgresStore { return &PostgresStore{db: pool} }
 
 var sessionColumns = []string{
 	"id", "client_id", "purpose", "pairing_id", "chat_session_id", "extension_id", "tier_id", "minutes",
