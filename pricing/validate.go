@@ -25,7 +25,6 @@ const (
 	fieldExpectedUpdatedAt = "expected_updated_at"
 	fieldTiers             = "tiers"
 	fieldChangedBy         = "changed_by"
-	fieldID                = "id"
 	fieldDiscountPercent   = "discount_percent"
 	fieldMaxDiscountAmount = "max_discount_amount"
 	fieldEligibleMinutes   = "eligible_minutes"
