@@ -1,0 +1,398 @@
+package availabilitytest
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/availability"
+)
+
+// journalRetention is how long the sync journal remembers a write, as in Valkey.
+const journalRetention = 10 * time.Minute
+
+// ErrDown is returned by every call of a Cache set down (SetDown), like a Valkey outage.
+var ErrDown = errors.New("availabilitytest: cache is down")
+
+// Cache is an in-memory availability.Cache with the same keys and rules as the Valkey one:
+// a seed marker (reads answer ErrNotSeeded without it), online/deactivated/at-capacity
+// sets, heartbeats only for online mitras and never moved back, a heartbeat index, the
+// sync journal and a beacon snapshot with a TTL. SetDown and Flush simulate an outage and
+// a data loss.
+type Cache struct {
+	mu sync.Mutex
+
+	down   bool
+	runID  string
+	marker *markerValue
+
+	online, deactivated, atCapacity map[uuid.UUID]bool
+	heartbeats                      map[uuid.UUID]time.Time
+	index                           map[uuid.UUID]int64
+	capacity                        map[uuid.UUID]int
+	journal                         map[uuid.UUID]time.Time
+
+	snapshot        *availability.Snapshot
+	snapshotExpires time.Time
+}
+
+type markerValue struct {
+	at         time.Time
+	defaultMax int
+}
+
+// NewCache returns an empty, unseeded Cache.
+func NewCache() *Cache {
+	c := &Cache{runID: uuid.NewString()}
+	c.clear()
+	return c
+}
+
+var _ availability.Cache = (*Cache)(nil)
+
+func (c *Cache) clear() {
+	c.marker = nil
+	c.online, c.deactivated, c.atCapacity = map[uuid.UUID]bool{}, map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
+	c.heartbeats = map[uuid.UUID]time.Time{}
+	c.index = map[uuid.UUID]int64{}
+	c.capacity = map[uuid.UUID]int{}
+	c.journal = map[uuid.UUID]time.Time{}
+	c.snapshot = nil
+}
+
+// SetDown makes every call fail with ErrDown (true) or work again (false); the data is
+// kept, like a network outage.
+func (c *Cache) SetDown(down bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.down = down
+}
+
+// Flush loses every key, seed marker included, like FLUSHALL.
+func (c *Cache) Flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.clear()
+}
+
+// Restart loses every key and changes the run id, like a restart without persistence.
+func (c *Cache) Restart() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.clear()
+	c.runID = uuid.NewString()
+}
+
+// lock takes the lock and reports a down cache or an expired context.
+func (c *Cache) lock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if c.down {
+		c.mu.Unlock()
+		return ErrDown
+	}
+	return nil
+}
+
+func (c *Cache) lockSeeded(ctx context.Context) error {
+	if err := c.lock(ctx); err != nil {
+		return err
+	}
+	if c.marker == nil {
+		c.mu.Unlock()
+		return availability.ErrNotSeeded
+	}
+	return nil
+}
+
+func ms(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+func (c *Cache) Probe(ctx context.Context) (availability.Probe, error) {
+	if err := c.lock(ctx); err != nil {
+		return availability.Probe{}, err
+	}
+	defer c.mu.Unlock()
+	p := availability.Probe{RunID: c.runID}
+	if c.marker != nil {
+		p.Seeded, p.SeededAt, p.DefaultMax = true, c.marker.at, c.marker.defaultMax
+	}
+	return p, nil
+}
+
+func (c *Cache) Heartbeat(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
+	if err := c.lockSeeded(ctx); err != nil {
+		return false, err
+	}
+	defer c.mu.Unlock()
+	if c.deactivated[id] {
+		return false, availability.ErrDeactivated
+	}
+	if !c.online[id] {
+		return false, nil
+	}
+	at = ms(at)
+	if cur, ok := c.heartbeats[id]; !ok || cur.Before(at) {
+		c.heartbeats[id] = at
+	}
+	if cur, ok := c.index[id]; !ok || cur < at.UnixMilli() {
+		c.index[id] = at.UnixMilli()
+	}
+	return true, nil
+}
+
+// applyOne writes one mitra's mirror; c.mu is held.
+func (c *Cache) applyOne(st availability.MitraState, defaultMax int) {
+	id := st.ID
+	switch {
+	case !st.IsActive:
+		c.deactivated[id] = true
+		c.dropOnline(id)
+	case st.IsOnline:
+		delete(c.deactivated, id)
+		c.online[id] = true
+		c.moveHeartbeat(id, st.LastHeartbeatAt)
+		score := int64(0)
+		if hb, ok := c.heartbeats[id]; ok {
+			score = hb.UnixMilli()
+		}
+		if cur, ok := c.index[id]; !ok || cur < score {
+			c.index[id] = score
+		}
+	default:
+		delete(c.deactivated, id)
+		c.dropOnline(id)
+	}
+	c.capacity[id] = st.OpenSessions
+	if st.AtCapacity(defaultMax) {
+		c.atCapacity[id] = true
+	} else {
+		delete(c.atCapacity, id)
+	}
+}
+
+func (c *Cache) dropOnline(id uuid.UUID) {
+	delete(c.online, id)
+	delete(c.index, id)
+	delete(c.heartbeats, id)
+}
+
+// moveHeartbeat sets the heartbeat to pg when that is later than what is held.
+func (c *Cache) moveHeartbeat(id uuid.UUID, pg *time.Time) {
+	if pg == nil {
+		return
+	}
+	at := ms(*pg)
+	if cur, ok := c.heartbeats[id]; !ok || cur.Before(at) {
+		c.heartbeats[id] = at
+	}
+}
+
+func (c *Cache) Apply(ctx context.Context, p availability.ApplyParams) error {
+	if err := c.lock(ctx); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	for _, st := range p.States {
+		c.applyOne(st, p.DefaultMax)
+		c.journal[st.ID] = ms(p.At)
+	}
+	for id, at := range c.journal {
+		if at.Before(p.At.Add(-journalRetention)) {
+			delete(c.journal, id)
+		}
+	}
+	return nil
+}
+
+func (c *Cache) Replace(ctx context.Context, seed availability.SeedData) ([]uuid.UUID, error) {
+	if err := c.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer c.mu.Unlock()
+	online, deactivated, atCapacity := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
+	index := map[uuid.UUID]int64{}
+	for _, st := range seed.States {
+		id := st.ID
+		if !st.IsActive {
+			deactivated[id] = true
+		}
+		if st.IsActive && st.IsOnline {
+			online[id] = true
+			c.moveHeartbeat(id, st.LastHeartbeatAt)
+			index[id] = 0
+			if hb, ok := c.heartbeats[id]; ok {
+				index[id] = hb.UnixMilli()
+			}
+		} else {
+			delete(c.heartbeats, id)
+		}
+		if st.AtCapacity(seed.DefaultMax) {
+			atCapacity[id] = true
+		}
+		c.capacity[id] = st.OpenSessions
+	}
+	c.online, c.deactivated, c.atCapacity, c.index = online, deactivated, atCapacity, index
+	c.marker = &markerValue{at: seed.Started, defaultMax: seed.DefaultMax}
+	c.snapshot = nil
+	var changed []uuid.UUID
+	for id, at := range c.journal {
+		if !at.Before(ms(seed.Started)) {
+			changed = append(changed, id)
+		}
+	}
+	return changed, nil
+}
+
+func (c *Cache) IsReachable(ctx context.Context, id uuid.UUID, freshAfter time.Time) (bool, error) {
+	if err := c.lockSeeded(ctx); err != nil {
+		return false, err
+	}
+	defer c.mu.Unlock()
+	hb, ok := c.heartbeats[id]
+	return ok && c.online[id] && !c.deactivated[id] && !hb.Before(ms(freshAfter)), nil
+}
+
+// available lists the fresh, available members of the index, freshest first; c.mu is held.
+func (c *Cache) available(freshAfter time.Time) []uuid.UUID {
+	cutoff := ms(freshAfter).UnixMilli()
+	var out []uuid.UUID
+	for id, score := range c.index {
+		if score >= cutoff && !c.deactivated[id] && !c.atCapacity[id] {
+			out = append(out, id)
+		}
+	}
+	slices.SortFunc(out, func(a, b uuid.UUID) int {
+		return cmp.Or(cmp.Compare(c.index[b], c.index[a]), cmp.Compare(b.String(), a.String()))
+	})
+	return out
+}
+
+func (c *Cache) FindAvailable(ctx context.Context, q availability.AvailableQuery) ([]uuid.UUID, error) {
+	if err := c.lockSeeded(ctx); err != nil {
+		return nil, err
+	}
+	defer c.mu.Unlock()
+	var out []uuid.UUID
+	for _, id := range c.available(q.FreshAfter) {
+		if slices.Contains(q.Exclude, id) {
+			continue
+		}
+		out = append(out, id)
+		if q.Limit > 0 && len(out) == q.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+func (c *Cache) CountAvailable(ctx context.Context, freshAfter time.Time) (int, error) {
+	if err := c.lockSeeded(ctx); err != nil {
+		return 0, err
+	}
+	defer c.mu.Unlock()
+	return len(c.available(freshAfter)), nil
+}
+
+func (c *Cache) OnlineCount(ctx context.Context) (int, error) {
+	if err := c.lockSeeded(ctx); err != nil {
+		return 0, err
+	}
+	defer c.mu.Unlock()
+	return len(c.online), nil
+}
+
+func (c *Cache) Snapshot(ctx context.Context) (availability.Snapshot, bool, error) {
+	if err := c.lock(ctx); err != nil {
+		return availability.Snapshot{}, false, err
+	}
+	defer c.mu.Unlock()
+	if c.snapshot == nil || !time.Now().Before(c.snapshotExpires) {
+		return availability.Snapshot{}, false, nil
+	}
+	return *c.snapshot, true, nil
+}
+
+func (c *Cache) StoreSnapshot(ctx context.Context, s availability.Snapshot, ttl time.Duration) error {
+	if err := c.lock(ctx); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	s.AsOf = ms(s.AsOf)
+	c.snapshot = &s
+	c.snapshotExpires = time.Now().Add(ttl)
+	return nil
+}
+
+func (c *Cache) StaleOnline(ctx context.Context, staleBefore time.Time) ([]uuid.UUID, error) {
+	if err := c.lockSeeded(ctx); err != nil {
+		return nil, err
+	}
+	defer c.mu.Unlock()
+	cutoff := ms(staleBefore).UnixMilli()
+	var out []uuid.UUID
+	for id, score := range c.index {
+		if score < cutoff {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+func (c *Cache) Offline(ctx context.Context, p availability.OfflineParams) (revived, failed []uuid.UUID, err error) {
+	if err := c.lock(ctx); err != nil {
+		return nil, p.IDs, err
+	}
+	defer c.mu.Unlock()
+	fresh := ms(p.StaleBefore)
+	for _, id := range p.IDs {
+		if hb, ok := c.heartbeats[id]; ok && !hb.Before(fresh) {
+			revived = append(revived, id)
+			continue
+		}
+		c.dropOnline(id)
+		c.journal[id] = ms(p.At)
+	}
+	return revived, nil, nil
+}
+
+func (c *Cache) Heartbeats(ctx context.Context) ([]availability.HeartbeatAt, error) {
+	if err := c.lockSeeded(ctx); err != nil {
+		return nil, err
+	}
+	defer c.mu.Unlock()
+	out := make([]availability.HeartbeatAt, 0, len(c.index))
+	for id, score := range c.index {
+		if score > 0 {
+			out = append(out, availability.HeartbeatAt{MitraID: id, At: time.UnixMilli(score).UTC()})
+		}
+	}
+	return out, nil
+}
+
+func (c *Cache) Dump(ctx context.Context, ids []uuid.UUID) (availability.Dump, error) {
+	if err := c.lock(ctx); err != nil {
+		return availability.Dump{}, err
+	}
+	defer c.mu.Unlock()
+	d := availability.Dump{
+		Seeded: c.marker != nil,
+		Online: copyMap(c.online), Deactivated: copyMap(c.deactivated), AtCapacity: copyMap(c.atCapacity),
+		Index: copyMap(c.index), Heartbeats: copyMap(c.heartbeats), Capacity: copyMap(c.capacity),
+	}
+	return d, nil
+}
+
+func copyMap[V any](m map[uuid.UUID]V) map[uuid.UUID]V {
+	out := make(map[uuid.UUID]V, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

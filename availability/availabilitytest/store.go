@@ -1,0 +1,366 @@
+// Package availabilitytest holds in-memory implementations of availability.Store and
+// availability.Cache that behave like the Postgres and Valkey ones, so that host code can
+// be tested without servers. They are safe for concurrent use.
+package availabilitytest
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/availability"
+)
+
+// Store is an in-memory availability.Store. Facts owned by other domains are plugged in:
+// SetOpenSessions gives a mitra's open chat-session count (capacity in use), and
+// SetOnDeactivate is called inside a deactivation to revoke the mitra's auth sessions.
+type Store struct {
+	mu     sync.Mutex
+	mitras map[uuid.UUID]*availability.Mitra
+	last   time.Time
+
+	// syncMu is the per-mitra lock of LockStates (one lock for all: simpler, same order).
+	syncMu sync.Mutex
+
+	hooksMu      sync.RWMutex
+	openSessions func(ctx context.Context, mitraID uuid.UUID) (int, error)
+	onDeactivate func(ctx context.Context, mitraID uuid.UUID) error
+}
+
+// NewStore returns an empty Store. Without SetOpenSessions every mitra has no open session.
+func NewStore() *Store {
+	return &Store{mitras: map[uuid.UUID]*availability.Mitra{}}
+}
+
+var _ availability.Store = (*Store)(nil)
+
+// SetOpenSessions sets the function counting a mitra's chat sessions in active or
+// pending_payment. It is called without any lock of the Store held.
+func (s *Store) SetOpenSessions(fn func(ctx context.Context, mitraID uuid.UUID) (int, error)) {
+	s.hooksMu.Lock()
+	defer s.hooksMu.Unlock()
+	s.openSessions = fn
+}
+
+// SetOnDeactivate sets the function called when a mitra is deactivated, to revoke its auth
+// sessions. It runs inside the deactivation: if it fails, the deactivation does not happen
+// (as a rolled-back transaction). It must not call back into the Store.
+func (s *Store) SetOnDeactivate(fn func(ctx context.Context, mitraID uuid.UUID) error) {
+	s.hooksMu.Lock()
+	defer s.hooksMu.Unlock()
+	s.onDeactivate = fn
+}
+
+func (s *Store) countOpen(ctx context.Context, id uuid.UUID) (int, error) {
+	s.hooksMu.RLock()
+	fn := s.openSessions
+	s.hooksMu.RUnlock()
+	if fn == nil {
+		return 0, nil
+	}
+	return fn(ctx, id)
+}
+
+// stamp returns a strictly increasing time, like updated_at in Postgres.
+func (s *Store) stamp() time.Time {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if !now.After(s.last) {
+		now = s.last.Add(time.Microsecond)
+	}
+	s.last = now
+	return now
+}
+
+func clone(m *availability.Mitra) availability.Mitra {
+	c := *m
+	if m.LastHeartbeatAt != nil {
+		t := *m.LastHeartbeatAt
+		c.LastHeartbeatAt = &t
+	}
+	if m.MaxConcurrentSessions != nil {
+		n := *m.MaxConcurrentSessions
+		c.MaxConcurrentSessions = &n
+	}
+	return c
+}
+
+func (s *Store) CreateMitra(ctx context.Context, p availability.CreateMitraParams) (availability.Mitra, error) {
+	p.DisplayName = strings.TrimSpace(p.DisplayName)
+	if err := p.Validate(); err != nil {
+		return availability.Mitra{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.stamp()
+	m := &availability.Mitra{ID: uuid.New(), DisplayName: p.DisplayName, IsActive: true, CreatedAt: now, UpdatedAt: now}
+	if p.MaxConcurrentSessions != nil {
+		n := *p.MaxConcurrentSessions
+		m.MaxConcurrentSessions = &n
+	}
+	s.mitras[m.ID] = m
+	return clone(m), nil
+}
+
+func (s *Store) GetMitra(ctx context.Context, id uuid.UUID) (availability.Mitra, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.mitras[id]
+	if !ok {
+		return availability.Mitra{}, availability.ErrNotFound
+	}
+	return clone(m), nil
+}
+
+func laterOf(cur *time.Time, at time.Time) *time.Time {
+	at = at.UTC().Truncate(time.Microsecond)
+	if cur != nil && !cur.Before(at) {
+		return cur
+	}
+	return &at
+}
+
+func (s *Store) SetOnline(ctx context.Context, id uuid.UUID, at time.Time) (availability.Mitra, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.mitras[id]
+	if !ok {
+		return availability.Mitra{}, availability.ErrNotFound
+	}
+	if !m.IsActive {
+		return availability.Mitra{}, availability.ErrDeactivated
+	}
+	m.IsOnline = true
+	m.LastHeartbeatAt = laterOf(m.LastHeartbeatAt, at)
+	m.UpdatedAt = s.stamp()
+	return clone(m), nil
+}
+
+func (s *Store) SetOffline(ctx context.Context, id uuid.UUID) (availability.Mitra, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.mitras[id]
+	if !ok {
+		return availability.Mitra{}, availability.ErrNotFound
+	}
+	m.IsOnline = false
+	m.UpdatedAt = s.stamp()
+	return clone(m), nil
+}
+
+func (s *Store) SetActive(ctx context.Context, id uuid.UUID, active bool) (availability.Mitra, error) {
+	s.hooksMu.RLock()
+	revoke := s.onDeactivate
+	s.hooksMu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.mitras[id]
+	if !ok {
+		return availability.Mitra{}, availability.ErrNotFound
+	}
+	if !active && revoke != nil {
+		if err := revoke(ctx, id); err != nil {
+			return availability.Mitra{}, err
+		}
+	}
+	m.IsActive = active
+	m.IsOnline = m.IsOnline && active
+	m.UpdatedAt = s.stamp()
+	return clone(m), nil
+}
+
+func (s *Store) Heartbeat(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.mitras[id]
+	switch {
+	case !ok:
+		return false, availability.ErrNotFound
+	case !m.IsActive:
+		return false, availability.ErrDeactivated
+	case !m.IsOnline:
+		return false, nil
+	}
+	m.LastHeartbeatAt = laterOf(m.LastHeartbeatAt, at)
+	return true, nil
+}
+
+// snapshot copies the rows of ids (nil: all) under the lock.
+func (s *Store) snapshot(ids []uuid.UUID) []availability.Mitra {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []availability.Mitra
+	if ids == nil {
+		for _, m := range s.mitras {
+			out = append(out, clone(m))
+		}
+		return out
+	}
+	seen := map[uuid.UUID]bool{}
+	for _, id := range ids {
+		if m, ok := s.mitras[id]; ok && !seen[id] {
+			seen[id] = true
+			out = append(out, clone(m))
+		}
+	}
+	return out
+}
+
+func (s *Store) states(ctx context.Context, ids []uuid.UUID) ([]availability.MitraState, error) {
+	rows := s.snapshot(ids)
+	out := make([]availability.MitraState, 0, len(rows))
+	for _, m := range rows {
+		n, err := s.countOpen(ctx, m.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, availability.MitraState{
+			ID: m.ID, IsActive: m.IsActive, IsOnline: m.IsOnline, LastHeartbeatAt: m.LastHeartbeatAt,
+			MaxConcurrentSessions: m.MaxConcurrentSessions, OpenSessions: n,
+		})
+	}
+	return out, nil
+}
+
+func (s *Store) States(ctx context.Context, ids []uuid.UUID) ([]availability.MitraState, error) {
+	if ids == nil {
+		ids = []uuid.UUID{}
+	}
+	return s.states(ctx, ids)
+}
+
+func (s *Store) LockStates(ctx context.Context, ids []uuid.UUID, fn func([]availability.MitraState) error) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	states, err := s.States(ctx, ids)
+	if err != nil {
+		return err
+	}
+	return fn(states)
+}
+
+func (s *Store) AllStates(ctx context.Context) ([]availability.MitraState, error) {
+	return s.states(ctx, nil)
+}
+
+func (s *Store) OfflineStale(ctx context.Context, ids []uuid.UUID, staleBefore time.Time) (availability.OfflineResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ids == nil {
+		for id, m := range s.mitras {
+			if m.IsOnline {
+				ids = append(ids, id)
+			}
+		}
+	}
+	var res availability.OfflineResult
+	seen := map[uuid.UUID]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		m, ok := s.mitras[id]
+		switch {
+		case ok && m.IsOnline && (m.LastHeartbeatAt == nil || m.LastHeartbeatAt.Before(staleBefore)):
+			m.IsOnline = false
+			m.UpdatedAt = s.stamp()
+			res.Offlined = append(res.Offlined, availability.OfflinedMitra{ID: id, UpdatedAt: m.UpdatedAt})
+		case !ok || !m.IsOnline || !m.IsActive:
+			res.Offline = append(res.Offline, id)
+		default:
+			res.Fresh = append(res.Fresh, id)
+		}
+	}
+	return res, nil
+}
+
+func (s *Store) RestoreOnline(ctx context.Context, rows []availability.OfflinedMitra) ([]uuid.UUID, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []uuid.UUID
+	for _, r := range rows {
+		m, ok := s.mitras[r.ID]
+		if ok && m.UpdatedAt.Equal(r.UpdatedAt) && !m.IsOnline && m.IsActive {
+			m.IsOnline = true
+			m.UpdatedAt = s.stamp()
+			out = append(out, r.ID)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) MirrorHeartbeats(ctx context.Context, hbs []availability.HeartbeatAt) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, h := range hbs {
+		m, ok := s.mitras[h.MitraID]
+		if !ok {
+			continue
+		}
+		if next := laterOf(m.LastHeartbeatAt, h.At); next != m.LastHeartbeatAt {
+			m.LastHeartbeatAt = next
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *Store) IsReachable(ctx context.Context, id uuid.UUID, freshAfter time.Time) (bool, error) {
+	st, err := s.States(ctx, []uuid.UUID{id})
+	if err != nil || len(st) == 0 {
+		return false, err
+	}
+	return st[0].Reachable(freshAfter), nil
+}
+
+func (s *Store) available(ctx context.Context, q availability.AvailableQuery) ([]availability.MitraState, error) {
+	all, err := s.AllStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, st := range all {
+		if st.Available(q.FreshAfter, q.DefaultMax) && !slices.Contains(q.Exclude, st.ID) {
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) FindAvailable(ctx context.Context, q availability.AvailableQuery) ([]uuid.UUID, error) {
+	av, err := s.available(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(av, func(a, b availability.MitraState) int { return b.LastHeartbeatAt.Compare(*a.LastHeartbeatAt) })
+	if q.Limit > 0 && len(av) > q.Limit {
+		av = av[:q.Limit]
+	}
+	out := make([]uuid.UUID, len(av))
+	for i, st := range av {
+		out[i] = st.ID
+	}
+	return out, nil
+}
+
+func (s *Store) CountAvailable(ctx context.Context, freshAfter time.Time, defaultMax int) (int, error) {
+	av, err := s.available(ctx, availability.AvailableQuery{FreshAfter: freshAfter, DefaultMax: defaultMax})
+	return len(av), err
+}
+
+func (s *Store) OnlineCount(ctx context.Context) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, m := range s.mitras {
+		if m.IsOnline && m.IsActive {
+			n++
+		}
+	}
+	return n, nil
+}

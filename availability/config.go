@@ -1,0 +1,129 @@
+package availability
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/curhat/curhat/internal/clock"
+)
+
+// Defaults of Config.
+const (
+	// DefaultStaleThreshold: a heartbeat older than this is stale (the mitra is no longer
+	// reachable, and the auto-offline sweep sets it offline). MITRA_HEARTBEAT_STALE_SECONDS.
+	DefaultStaleThreshold = 90 * time.Second
+	// DefaultSnapshotTTL is how long a beacon count is served (availability:snapshot TTL).
+	DefaultSnapshotTTL = 10 * time.Second
+	// DefaultValkeyTimeout bounds every single-round-trip Valkey call. It is also the bound
+	// on how long a read waits for a hung Valkey before answering from Postgres: a loopback
+	// round trip takes well under a millisecond, so 300 ms is generous for a healthy server
+	// and short enough for a request path.
+	DefaultValkeyTimeout = 300 * time.Millisecond
+	// DefaultValkeyBulkTimeout bounds the multi-round-trip Valkey work of the seed, the
+	// sweeps and Drift (each round trip is small; the whole is O(mitras)).
+	DefaultValkeyBulkTimeout = 15 * time.Second
+	// DefaultWatchdogInterval is how often the watchdog probes Valkey for a restart or a
+	// data loss.
+	DefaultWatchdogInterval = 2 * time.Second
+	// DefaultMaxSessions is the capacity of a mitra without its own maximum when
+	// Config.DefaultMaxSessions is nil (runtime config mitra_max_concurrent_sessions).
+	DefaultMaxSessions = 1
+	// seedCatchUpMargin widens the catch-up window of a seed so that a write transaction
+	// that began before the seed's snapshot but committed after it is re-synced.
+	seedCatchUpMargin = time.Minute
+)
+
+// Config configures a Mirror. The zero value (or nil) works.
+type Config struct {
+	// Logger receives Valkey failures, fallbacks and seeds. Defaults to discarding.
+	Logger *slog.Logger
+	// Clock stamps heartbeats and judges freshness. Defaults to the wall clock.
+	Clock clock.Clock
+	// StaleThreshold: see DefaultStaleThreshold. Defaults to 90 seconds.
+	StaleThreshold time.Duration
+	// SnapshotTTL: see DefaultSnapshotTTL. Defaults to 10 seconds.
+	SnapshotTTL time.Duration
+	// ValkeyTimeout: see DefaultValkeyTimeout. Defaults to 300 milliseconds.
+	ValkeyTimeout time.Duration
+	// ValkeyBulkTimeout: see DefaultValkeyBulkTimeout. Defaults to 15 seconds.
+	ValkeyBulkTimeout time.Duration
+	// WatchdogInterval: see DefaultWatchdogInterval. Defaults to 2 seconds.
+	WatchdogInterval time.Duration
+	// DefaultMaxSessions returns the runtime setting mitra_max_concurrent_sessions (for
+	// example RuntimeConfig.MitraMaxConcurrentSessions). Defaults to 1. A change of the
+	// value is picked up by the watchdog, which reseeds the at-capacity index.
+	DefaultMaxSessions func(ctx context.Context) int
+	// Hooks receives counts for metrics. Defaults to none.
+	Hooks Hooks
+}
+
+// WithDefaults returns a copy of c with every zero field set to its default.
+func (c *Config) WithDefaults() Config {
+	var out Config
+	if c != nil {
+		out = *c
+	}
+	out.Logger = cmp.Or(out.Logger, slog.New(slog.DiscardHandler))
+	out.Clock = clock.Or(out.Clock)
+	out.StaleThreshold = cmp.Or(out.StaleThreshold, DefaultStaleThreshold)
+	out.SnapshotTTL = cmp.Or(out.SnapshotTTL, DefaultSnapshotTTL)
+	out.ValkeyTimeout = cmp.Or(out.ValkeyTimeout, DefaultValkeyTimeout)
+	out.ValkeyBulkTimeout = cmp.Or(out.ValkeyBulkTimeout, DefaultValkeyBulkTimeout)
+	out.WatchdogInterval = cmp.Or(out.WatchdogInterval, DefaultWatchdogInterval)
+	if out.DefaultMaxSessions == nil {
+		out.DefaultMaxSessions = func(context.Context) int { return DefaultMaxSessions }
+	}
+	if out.Hooks == nil {
+		out.Hooks = NopHooks{}
+	}
+	return out
+}
+
+// Hooks receives what a metrics system counts. Implementations must be fast and safe for
+// concurrent use.
+type Hooks interface {
+	// ValkeyFallback: a read (op) was answered from Postgres because Valkey failed with err.
+	ValkeyFallback(op string, err error)
+	// ValkeyWriteFailed: a Valkey write after a Postgres commit failed; the mirror drifts
+	// until the next reseed (which the Mirror requests).
+	ValkeyWriteFailed(op string, err error)
+	// Seeded: a seed ran (err is nil when it succeeded).
+	Seeded(r SeedReport, err error)
+}
+
+// NopHooks ignores everything.
+type NopHooks struct{}
+
+func (NopHooks) ValkeyFallback(string, error)    {}
+func (NopHooks) ValkeyWriteFailed(string, error) {}
+func (NopHooks) Seeded(SeedReport, error)        {}
+
+// Counters is a Hooks that counts, for tests and simple metrics endpoints.
+type Counters struct {
+	fallbacks, writeFailures, seeds, seedFailures atomic.Int64
+}
+
+func (c *Counters) ValkeyFallback(string, error)    { c.fallbacks.Add(1) }
+func (c *Counters) ValkeyWriteFailed(string, error) { c.writeFailures.Add(1) }
+func (c *Counters) Seeded(_ SeedReport, err error) {
+	if err != nil {
+		c.seedFailures.Add(1)
+		return
+	}
+	c.seeds.Add(1)
+}
+
+// Fallbacks is the number of reads answered from Postgres.
+func (c *Counters) Fallbacks() int64 { return c.fallbacks.Load() }
+
+// WriteFailures is the number of Valkey writes that failed after a Postgres commit.
+func (c *Counters) WriteFailures() int64 { return c.writeFailures.Load() }
+
+// Seeds is the number of seeds that succeeded.
+func (c *Counters) Seeds() int64 { return c.seeds.Load() }
+
+// SeedFailures is the number of seeds that failed.
+func (c *Counters) SeedFailures() int64 { return c.seedFailures.Load() }

@@ -1,0 +1,74 @@
+package availability_test
+
+import (
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/availability/availabilitytest"
+	"github.com/curhat/curhat/availability/internal/contract"
+	"github.com/curhat/curhat/internal/testenv"
+	"github.com/curhat/curhat/internal/valkeyutil"
+)
+
+func TestStoreContract(t *testing.T) {
+	t.Parallel()
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		contract.RunStoreContract(t, func(t *testing.T) contract.StoreHarness {
+			db := testenv.Postgres(t)
+			f := newPGFacts(t, db.Pool)
+			return contract.StoreHarness{
+				Store:            availability.NewPostgresStore(db.Pool),
+				SetOpenSessions:  func(t *testing.T, id uuid.UUID, n int) { f.setOpen(t, id, n) },
+				AddAuthSession:   func(t *testing.T, id uuid.UUID) { f.addAuth(t, id) },
+				LiveAuthSessions: func(t *testing.T, id uuid.UUID) int { return f.liveAuth(t, id) },
+			}
+		})
+	})
+	t.Run("memory", func(t *testing.T) {
+		t.Parallel()
+		contract.RunStoreContract(t, func(t *testing.T) contract.StoreHarness {
+			s := availabilitytest.NewStore()
+			f := newMemFacts(s)
+			return contract.StoreHarness{
+				Store:            s,
+				SetOpenSessions:  func(t *testing.T, id uuid.UUID, n int) { f.setOpen(t, id, n) },
+				AddAuthSession:   func(t *testing.T, id uuid.UUID) { f.addAuth(t, id) },
+				LiveAuthSessions: func(t *testing.T, id uuid.UUID) int { return f.liveAuth(t, id) },
+			}
+		})
+	})
+}
+
+func TestCacheContract(t *testing.T) {
+	t.Parallel()
+	valkeyHarness := func(cluster, clientCache bool) func(t *testing.T) contract.CacheHarness {
+		return func(t *testing.T) contract.CacheHarness {
+			v := testenv.NewValkey(t)
+			names := valkeyutil.NewNames(v.Prefix, cluster)
+			// Small chunks and budgets so that the suite's few hundred mitras exercise the
+			// multi-window and multi-call paths.
+			c := availability.NewValkeyCache(v.Client, availability.CacheConfig{
+				Names: names, UseClientCache: clientCache, ChunkSize: 40, FindBudget: 16,
+			})
+			return contract.CacheHarness{Cache: c, Flush: func(*testing.T) { testenv.DeletePrefix(v.Client, names.Prefix()) }}
+		}
+	}
+	t.Run("valkey", func(t *testing.T) {
+		t.Parallel()
+		contract.RunCacheContract(t, valkeyHarness(false, false))
+	})
+	t.Run("valkey_hashtag_clientcache", func(t *testing.T) {
+		t.Parallel()
+		contract.RunCacheContract(t, valkeyHarness(true, true))
+	})
+	t.Run("memory", func(t *testing.T) {
+		t.Parallel()
+		contract.RunCacheContract(t, func(t *testing.T) contract.CacheHarness {
+			c := availabilitytest.NewCache()
+			return contract.CacheHarness{Cache: c, Flush: func(*testing.T) { c.Flush() }}
+		})
+	})
+}

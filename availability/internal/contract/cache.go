@@ -1,0 +1,470 @@
+package contract
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/curhat/curhat/availability"
+)
+
+// CacheHarness is one Cache under test.
+type CacheHarness struct {
+	Cache availability.Cache
+	// Flush loses every key of the cache (FLUSHALL).
+	Flush func(t *testing.T)
+}
+
+const stale = 90 * time.Second
+
+// st builds a state. hb is relative to T0 (nil: no heartbeat).
+func st(id uuid.UUID, active, online bool, hb *time.Duration, open int) availability.MitraState {
+	s := availability.MitraState{ID: id, IsActive: active, IsOnline: online, OpenSessions: open}
+	if hb != nil {
+		t := T0.Add(*hb)
+		s.LastHeartbeatAt = &t
+	}
+	return s
+}
+
+func d(x time.Duration) *time.Duration { return &x }
+
+func seed(t *testing.T, c availability.Cache, defaultMax int, states ...availability.MitraState) []uuid.UUID {
+	t.Helper()
+	changed, err := c.Replace(ctxT(t), availability.SeedData{States: states, DefaultMax: defaultMax, Started: T0.Add(-time.Hour)})
+	require.NoError(t, err)
+	return changed
+}
+
+func apply(t *testing.T, c availability.Cache, at time.Time, states ...availability.MitraState) {
+	t.Helper()
+	require.NoError(t, c.Apply(ctxT(t), availability.ApplyParams{States: states, DefaultMax: 1, At: at}))
+}
+
+func dump(t *testing.T, c availability.Cache, ids ...uuid.UUID) availability.Dump {
+	t.Helper()
+	dd, err := c.Dump(ctxT(t), ids)
+	require.NoError(t, err)
+	return dd
+}
+
+func newIDs(n int) []uuid.UUID {
+	ids := make([]uuid.UUID, n)
+	for i := range ids {
+		ids[i] = uuid.New()
+	}
+	return ids
+}
+
+// RunCacheContract runs the Cache conformance suite.
+func RunCacheContract(t *testing.T, newHarness func(t *testing.T) CacheHarness) {
+	t.Run("UnseededCacheAnswersNotSeeded", func(t *testing.T) {
+		t.Parallel()
+		c := newHarness(t).Cache
+		ctx := ctxT(t)
+		p, err := c.Probe(ctx)
+		require.NoError(t, err)
+		require.False(t, p.Seeded)
+
+		// Writes land (the next seed overwrites them); reads refuse to guess.
+		id := uuid.New()
+		apply(t, c, T0, st(id, true, true, d(0), 0))
+		_, err = c.Heartbeat(ctx, id, T0)
+		require.ErrorIs(t, err, availability.ErrNotSeeded)
+		_, err = c.IsReachable(ctx, id, T0.Add(-stale))
+		require.ErrorIs(t, err, availability.ErrNotSeeded)
+		_, err = c.FindAvailable(ctx, availability.AvailableQuery{FreshAfter: T0.Add(-stale)})
+		require.ErrorIs(t, err, availability.ErrNotSeeded)
+		_, err = c.FindAvailable(ctx, availability.AvailableQuery{FreshAfter: T0.Add(-stale), Limit: 5})
+		require.ErrorIs(t, err, availability.ErrNotSeeded)
+		_, err = c.CountAvailable(ctx, T0.Add(-stale))
+		require.ErrorIs(t, err, availability.ErrNotSeeded)
+		_, err = c.OnlineCount(ctx)
+		require.ErrorIs(t, err, availability.ErrNotSeeded)
+		_, err = c.StaleOnline(ctx, T0)
+		require.ErrorIs(t, err, availability.ErrNotSeeded)
+		_, err = c.Heartbeats(ctx)
+		require.ErrorIs(t, err, availability.ErrNotSeeded)
+	})
+
+	t.Run("ReplaceBuildsEveryKey", func(t *testing.T) {
+		t.Parallel()
+		c := newHarness(t).Cache
+		ctx := ctxT(t)
+		fresh, staleOne, offline, deact, full, ownMax := uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New()
+		own := st(ownMax, true, true, d(-time.Second), 1)
+		own.MaxConcurrentSessions = ptr(2)
+		seed(t, c, 1,
+			st(fresh, true, true, d(0), 0),
+			st(staleOne, true, true, d(-2*time.Minute), 0),
+			st(offline, true, false, d(-time.Hour), 0),
+			st(deact, false, false, d(-time.Hour), 0),
+			st(full, true, true, d(0), 1),
+			own,
+		)
+		p, err := c.Probe(ctx)
+		require.NoError(t, err)
+		require.True(t, p.Seeded)
+		require.Equal(t, 1, p.DefaultMax)
+
+		dd := dump(t, c, fresh, staleOne, offline, deact, full, ownMax)
+		require.True(t, dd.Seeded)
+		require.Equal(t, map[uuid.UUID]bool{fresh: true, staleOne: true, full: true, ownMax: true}, dd.Online)
+		require.Equal(t, map[uuid.UUID]bool{deact: true}, dd.Deactivated)
+		require.Equal(t, map[uuid.UUID]bool{full: true}, dd.AtCapacity)
+		require.Equal(t, map[uuid.UUID]int{fresh: 0, staleOne: 0, offline: 0, deact: 0, full: 1, ownMax: 1}, dd.Capacity)
+		require.Equal(t, map[uuid.UUID]time.Time{
+			fresh: T0, staleOne: T0.Add(-2 * time.Minute), full: T0, ownMax: T0.Add(-time.Second),
+		}, dd.Heartbeats)
+		for id, at := range dd.Heartbeats {
+			require.Equal(t, at.UnixMilli(), dd.Index[id])
+		}
+		require.Len(t, dd.Index, 4)
+
+		fa := T0.Add(-stale)
+		n, err := c.OnlineCount(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 4, n)
+		ids, err := c.FindAvailable(ctx, availability.AvailableQuery{FreshAfter: fa})
+		require.NoError(t, err)
+		require.ElementsMatch(t, []uuid.UUID{fresh, ownMax}, ids)
+		n, err = c.CountAvailable(ctx, fa)
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		for id, want := range map[uuid.UUID]bool{fresh: true, full: true, staleOne: false, offline: false, deact: false, uuid.New(): false} {
+			ok, err := c.IsReachable(ctx, id, fa)
+			require.NoError(t, err)
+			require.Equal(t, want, ok, id)
+		}
+	})
+
+	t.Run("ReplaceKeepsTheFresherHeartbeat", func(t *testing.T) {
+		t.Parallel()
+		c := newHarness(t).Cache
+		ctx := ctxT(t)
+		a, b := uuid.New(), uuid.New()
+		seed(t, c, 1, st(a, true, true, d(0), 0), st(b, true, true, d(0), 0))
+		_, err := c.Heartbeat(ctx, a, T0.Add(30*time.Second))
+		require.NoError(t, err)
+		// Postgres lags for a (mirror not run yet) and leads for b (a ping fell back to it).
+		seed(t, c, 1, st(a, true, true, d(0), 0), st(b, true, true, d(45*time.Second), 0))
+		dd := dump(t, c, a, b)
+		require.Equal(t, T0.Add(30*time.Second), dd.Heartbeats[a])
+		require.Equal(t, T0.Add(30*time.Second).UnixMilli(), dd.Index[a])
+		require.Equal(t, T0.Add(45*time.Second), dd.Heartbeats[b])
+		require.Equal(t, T0.Add(45*time.Second).UnixMilli(), dd.Index[b])
+	})
+
+	t.Run("ReplaceDropsWhatPostgresNoLongerHas", func(t *testing.T) {
+		t.Parallel()
+		c := newHarness(t).Cache
+		a, b := uuid.New(), uuid.New()
+		seed(t, c, 1, st(a, true, true, d(0), 1), st(b, false, false, nil, 0))
+		seed(t, c, 1, st(a, true, false, d(0), 0), st(b, true, false, nil, 0))
+		dd := dump(t, c, a, b)
+		require.Empty(t, dd.Online)
+		require.Empty(t, dd.Deactivated)
+		require.Empty(t, dd.AtCapacity)
+		require.Empty(t, dd.Index)
+		require.Empty(t, dd.Heartbeats)
+		require.Equal(t, 0, dd.Capacity[a])
+	})
+
+	t.Run("ReplaceReturnsMitrasWrittenSinceItStarted", func(t *testing.T) {
+		t.Parallel()
+		c := newHarness(t).Cache
+		ctx := ctxT(t)
+		before, during, offlined := uuid.New(), uuid.New(), uuid.New()
+		seed(t, c, 1, st(offlined, true, true, d(-5*time.Minute), 0))
+		apply(t, c, T0.Add(-time.Minute), st(before, true, false, nil, 0))
+		apply(t, c, T0.Add(time.Second), st(during, true, true, d(time.Second), 0))
+		_, _, err := c.Offline(ctx, availability.OfflineParams{IDs: []uuid.UUID{offlined}, StaleBefore: T0.Add(-stale), At: T0.Add(2 * time.Second)})
+		require.NoError(t, err)
+		changed, err := c.Replace(ctx, availability.SeedData{DefaultMax: 1, Started: T0})
+		require.NoError(t, err)
+		require.ElementsMatch(t, []uuid.UUID{during, offlined}, changed)
+	})
+
+	t.Run("HeartbeatRefusesDeactivatedAndWritesOnlyForOnline", func(t *testing.T) {
+		t.Parallel()
+		c := newHarness(t).Cache
+		ctx := ctxT(t)
+		on, off, deact, unknown := uuid.New(), uuid.New(), uuid.New(), uuid.New()
+		seed(t, c, 1, st(on, true, true, d(0), 0), st(off, true, false, nil, 0), st(deact, false, false, nil, 0))
+
+		_, err := c.Heartbeat(ctx, deact, T0)
+		require.ErrorIs(t, err, availability.ErrDeactivated)
+		for _, id := range []uuid.UUID{off, unknown} {
+			online, err := c.Heartbeat(ctx, id, T0)
+			require.NoError(t, err)
+			require.False(t, online)
+		}
+		online, err := c.Heartbeat(ctx, on, T0.Add(20*time.Second))
+		require.NoError(t, err)
+		require.True(t, online)
+		online, err = c.Heartbeat(ctx, on, T0.Add(10*time.Second)) // another instance, clock behind
+		require.NoError(t, err)
+		require.True(t, online)
+
+		dd := dump(t, c, on, off, deact, unknown)
+		require.Equal(t, map[uuid.UUID]time.Time{on: T0.Add(20 * time.Second)}, dd.Heartbeats, "only the online mitra, never moved back")
+		require.Equal(t, map[uuid.UUID]int64{on: T0.Add(20 * time.Second).UnixMilli()}, dd.Index)
+	})
+
+	t.Run("ApplyMirrorsEachTransition", func(t *testing.T) {
+		t.Parallel()
+		c := newHarness(t).Cache
+		ctx := ctxT(t)
+		id := uuid.New()
+		seed(t, c, 1)
+		apply(t, c, T0, st(id, true, true, d(0), 0))
+		_, err := c.Heartbeat(ctx, id, T0.Add(time.Minute))
+		require.NoError(t, err)
+		// A re-sync with the older Postgres heartbeat keeps the live one.
+		apply(t, c, T0, st(id, true, true, d(0), 1))
+		dd := dump(t, c, id)
+		require.True(t, dd.Online[id])
+		require.True(t, dd.AtCapacity[id])
+		require.Equal(t, 1, dd.Capacity[id])
+		require.Equal(t, T0.Add(time.Minute), dd.Heartbeats[id])
+		require.Equal(t, T0.Add(time.Minute).UnixMilli(), dd.Index[id])
+
+		apply(t, c, T0, st(id, true, false, d(0), 0))
+		dd = dump(t, c, id)
+		require.False(t, dd.Online[id])
+		require.False(t, dd.AtCapacity[id])
+		require.NotContains(t, dd.Heartbeats, id)
+		require.NotContains(t, dd.Index, id)
+
+		apply(t, c, T0, st(id, false, false, d(0), 0))
+		dd = dump(t, c, id)
+		require.True(t, dd.Deactivated[id])
+		_, err = c.Heartbeat(ctx, id, T0)
+		require.ErrorIs(t, err, availability.ErrDeactivated)
+
+		apply(t, c, T0, st(id, true, false, d(0), 0))
+		dd = dump(t, c, id)
+		require.False(t, dd.Deactivated[id])
+		online, err := c.Heartbeat(ctx, id, T0)
+		require.NoError(t, err)
+		require.False(t, online)
+	})
+
+	t.Run("FindAvailableFreshestFirstWithBoundedWork", func(t *testing.T) {
+		t.Parallel()
+		c := newHarness(t).Cache
+		ctx := ctxT(t)
+		ids := newIDs(300)
+		var states []availability.MitraState
+		want := map[uuid.UUID]bool{}
+		var order []uuid.UUID // available, freshest first
+		for i, id := range ids {
+			full := i%3 == 0
+			states = append(states, st(id, true, true, d(-time.Duration(i)*100*time.Millisecond), map[bool]int{true: 1}[full]))
+			if !full {
+				want[id] = true
+				order = append(order, id)
+			}
+		}
+		// Stale ones never come back, whatever the limit.
+		for _, id := range newIDs(50) {
+			states = append(states, st(id, true, true, d(-10*time.Minute), 0))
+		}
+		seed(t, c, 1, states...)
+		fa := T0.Add(-stale)
+
+		all, err := c.FindAvailable(ctx, availability.AvailableQuery{FreshAfter: fa})
+		require.NoError(t, err)
+		require.Len(t, all, len(want))
+		for _, id := range all {
+			require.True(t, want[id])
+		}
+		n, err := c.CountAvailable(ctx, fa)
+		require.NoError(t, err)
+		require.Equal(t, len(want), n)
+
+		top, err := c.FindAvailable(ctx, availability.AvailableQuery{FreshAfter: fa, Limit: 10})
+		require.NoError(t, err)
+		require.Equal(t, order[:10], top)
+
+		excl := order[:5]
+		top, err = c.FindAvailable(ctx, availability.AvailableQuery{FreshAfter: fa, Limit: 10, Exclude: excl})
+		require.NoError(t, err)
+		require.Equal(t, order[5:15], top)
+		all, err = c.FindAvailable(ctx, availability.AvailableQuery{FreshAfter: fa, Exclude: excl})
+		require.NoError(t, err)
+		require.Len(t, all, len(want)-5)
+		for _, id := range excl {
+			require.NotContains(t, all, id)
+		}
+
+		// A limit larger than what exists returns everything available.
+		top, err = c.FindAvailable(ctx, availability.AvailableQuery{FreshAfter: fa, Limit: 1000})
+		require.NoError(t, err)
+		require.Equal(t, order, top)
+	})
+
+	t.Run("FindAvailableCopesWithEqualHeartbeats", func(t *testing.T) {
+		t.Parallel()
+		c := newHarness(t).Cache
+		ctx := ctxT(t)
+		var states []availability.MitraState
+		ids := newIDs(260)
+		for i, id := range ids {
+			hb := d(0) // one long run of equal scores...
+			if i >= 200 {
+				hb = d(time.Duration(i) * time.Millisecond) // ...then distinct ones
+			}
+			states = append(states, st(id, true, true, hb, 0))
+		}
+		seed(t, c, 1, states...)
+		all, err := c.FindAvailable(ctx, availability.AvailableQuery{FreshAfter: T0.Add(-stale)})
+		require.NoError(t, err)
+		require.ElementsMatch(t, ids, all)
+		n, err := c.CountAvailable(ctx, T0.Add(-stale))
+		require.NoError(t, err)
+		require.Equal(t, len(ids), n)
+	})
+
+	t.Run("StaleOnlineAndGuardedOffline", func(t *testing.T) {
+		t.Parallel()
+		c := newHarness(t).Cache
+		ctx := ctxT(t)
+		a, b, fresh := uuid.New(), uuid.New(), uuid.New()
+		seed(t, c, 1, st(a, true, true, d(-2*time.Minute), 0), st(b, true, true, d(-100*time.Second), 0), st(fresh, true, true, d(0), 0))
+		staleBefore := T0.Add(-stale)
+		cands, err := c.StaleOnline(ctx, staleBefore)
+		require.NoError(t, err)
+		require.ElementsMatch(t, []uuid.UUID{a, b}, cands)
+
+		// b pings between the sweep's read and its write.
+		_, err = c.Heartbeat(ctx, b, T0)
+		require.NoError(t, err)
+		revived, failed, err := c.Offline(ctx, availability.OfflineParams{IDs: cands, StaleBefore: staleBefore, At: T0})
+		require.NoError(t, err)
+		require.Empty(t, failed)
+		require.Equal(t, []uuid.UUID{b}, revived)
+
+		dd := dump(t, c, a, b, fresh)
+		require.Equal(t, map[uuid.UUID]bool{b: true, fresh: true}, dd.Online)
+		require.NotContains(t, dd.Heartbeats, a)
+		require.NotContains(t, dd.Index, a)
+		cands, err = c.StaleOnline(ctx, staleBefore)
+		require.NoError(t, err)
+		require.Empty(t, cands)
+		online, err := c.Heartbeat(ctx, a, T0)
+		require.NoError(t, err)
+		require.False(t, online, "an auto-offlined mitra learns it from its next ping")
+	})
+
+	t.Run("HeartbeatsListsEveryOnlineMitra", func(t *testing.T) {
+		t.Parallel()
+		c := newHarness(t).Cache
+		ctx := ctxT(t)
+		ids := newIDs(120)
+		var states []availability.MitraState
+		want := map[uuid.UUID]time.Time{}
+		for i, id := range ids {
+			states = append(states, st(id, true, true, d(-time.Duration(i)*time.Second), 0))
+			want[id] = T0.Add(-time.Duration(i) * time.Second)
+		}
+		states = append(states, st(uuid.New(), true, false, d(0), 0))
+		seed(t, c, 1, states...)
+		hbs, err := c.Heartbeats(ctx)
+		require.NoError(t, err)
+		got := map[uuid.UUID]time.Time{}
+		for _, h := range hbs {
+			got[h.MitraID] = h.At
+		}
+		require.Equal(t, want, got)
+	})
+
+	t.Run("SnapshotRoundTripsAndExpires", func(t *testing.T) {
+		t.Parallel()
+		c := newHarness(t).Cache
+		ctx := ctxT(t)
+		_, ok, err := c.Snapshot(ctx)
+		require.NoError(t, err)
+		require.False(t, ok)
+		s := availability.Snapshot{AvailableCount: 7, AsOf: T0}
+		require.NoError(t, c.StoreSnapshot(ctx, s, time.Minute))
+		// Eventually: with client-side caching a read may be served from process memory
+		// until the server's invalidation arrives (milliseconds).
+		require.Eventually(t, func() bool {
+			got, ok, err := c.Snapshot(ctx)
+			return err == nil && ok && got == s
+		}, 5*time.Second, 5*time.Millisecond)
+
+		require.NoError(t, c.StoreSnapshot(ctx, availability.Snapshot{AvailableCount: 8, AsOf: T0}, 50*time.Millisecond))
+		require.Eventually(t, func() bool {
+			_, ok, err := c.Snapshot(ctx)
+			return err == nil && !ok
+		}, 5*time.Second, 10*time.Millisecond)
+	})
+
+	t.Run("SeedDropsTheSnapshot", func(t *testing.T) {
+		t.Parallel()
+		c := newHarness(t).Cache
+		ctx := ctxT(t)
+		require.NoError(t, c.StoreSnapshot(ctx, availability.Snapshot{AvailableCount: 7, AsOf: T0}, time.Minute))
+		seed(t, c, 1)
+		_, ok, err := c.Snapshot(ctx)
+		require.NoError(t, err)
+		require.False(t, ok)
+	})
+
+	t.Run("FlushLosesTheSeed", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		ctx := ctxT(t)
+		id := uuid.New()
+		seed(t, h.Cache, 1, st(id, true, true, d(0), 0))
+		h.Flush(t)
+		p, err := h.Cache.Probe(ctx)
+		require.NoError(t, err)
+		require.False(t, p.Seeded)
+		_, err = h.Cache.Heartbeat(ctx, id, T0)
+		require.ErrorIs(t, err, availability.ErrNotSeeded)
+	})
+
+	t.Run("ManyMitrasInOneApply", func(t *testing.T) {
+		t.Parallel()
+		c := newHarness(t).Cache
+		seed(t, c, 1)
+		ids := newIDs(150)
+		var states []availability.MitraState
+		for _, id := range ids {
+			states = append(states, st(id, true, true, d(0), 0))
+		}
+		apply(t, c, T0, states...)
+		n, err := c.OnlineCount(ctxT(t))
+		require.NoError(t, err)
+		require.Equal(t, len(ids), n)
+		got, err := c.FindAvailable(ctxT(t), availability.AvailableQuery{FreshAfter: T0.Add(-stale)})
+		require.NoError(t, err)
+		slices.SortFunc(got, func(a, b uuid.UUID) int { return compareIDs(a, b) })
+		slices.SortFunc(ids, func(a, b uuid.UUID) int { return compareIDs(a, b) })
+		require.Equal(t, ids, got)
+	})
+
+	t.Run("CallsHonourTheirContext", func(t *testing.T) {
+		t.Parallel()
+		c := newHarness(t).Cache
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := c.Probe(ctx)
+		require.Error(t, err)
+		_, err = c.Heartbeat(ctx, uuid.New(), T0)
+		require.Error(t, err)
+		require.NotErrorIs(t, err, availability.ErrDeactivated, fmt.Sprint(err))
+	})
+}
+
+func compareIDs(a, b uuid.UUID) int {
+	return slices.Compare(a[:], b[:])
+}

@@ -1,0 +1,235 @@
+package availability
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// syncTimeout bounds the re-read and mirror update that follow a committed write. It runs
+// detached from the caller's context: the caller may give up, the mirror must not.
+const syncTimeout = 5 * time.Second
+
+// Mirror is mitra availability: Postgres (the Store) is the truth, Valkey (the Cache)
+// mirrors it for the hot paths. See the package documentation for the design.
+type Mirror struct {
+	store Store
+	cache Cache // nil: Postgres only
+	cfg   Config
+	log   *slog.Logger
+
+	// beacon is the in-process copy of the snapshot; refresh is the one recompute in
+	// flight (no stampede).
+	beacon    atomic.Pointer[Snapshot]
+	refreshMu sync.Mutex
+	refresh   *refreshCall
+
+	seedMu sync.Mutex
+	// reseed is set when the mirror is known to drift (a failed write after a commit, an
+	// unseeded Valkey); the watchdog reseeds at its next pass, nudge wakes it.
+	reseed atomic.Bool
+	nudge  chan struct{}
+
+	life lifecycle
+}
+
+// NewMirror returns a Mirror over store and cache. cache may be nil: every call is then
+// served by Postgres alone.
+func NewMirror(store Store, cache Cache, cfg *Config) *Mirror {
+	c := cfg.WithDefaults()
+	return &Mirror{
+		store: store,
+		cache: cache,
+		cfg:   c,
+		log:   c.Logger.With("component", "availability"),
+		nudge: make(chan struct{}, 1),
+		life:  newLifecycle(),
+	}
+}
+
+// now is the current time at the precision the mirror stores (milliseconds).
+func (m *Mirror) now() time.Time { return m.cfg.Clock.Now().UTC().Truncate(time.Millisecond) }
+
+// freshAfter is the oldest heartbeat that still counts as alive.
+func (m *Mirror) freshAfter() time.Time { return m.now().Add(-m.cfg.StaleThreshold) }
+
+func (m *Mirror) defaultMax(ctx context.Context) int {
+	return max(m.cfg.DefaultMaxSessions(ctx), 1)
+}
+
+// valkeyCtx bounds one Valkey call.
+func (m *Mirror) valkeyCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, m.cfg.ValkeyTimeout)
+}
+
+// bulkCtx bounds a multi-round-trip Valkey operation.
+func (m *Mirror) bulkCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, m.cfg.ValkeyBulkTimeout)
+}
+
+// requestReseed asks the watchdog for a reseed at its next pass.
+func (m *Mirror) requestReseed() {
+	m.reseed.Store(true)
+	select {
+	case m.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// fallback records that a read is answered from Postgres.
+func (m *Mirror) fallback(op string, err error) {
+	m.cfg.Hooks.ValkeyFallback(op, err)
+	m.log.Debug("valkey read failed, answering from postgres", "op", op, "err", err)
+	if errors.Is(err, ErrNotSeeded) {
+		m.requestReseed()
+	}
+}
+
+// writeFailed records a Valkey write that failed after Postgres committed.
+func (m *Mirror) writeFailed(op string, err error) {
+	m.cfg.Hooks.ValkeyWriteFailed(op, err)
+	m.log.Warn("valkey mirror write failed after postgres commit; reseed requested", "op", op, "err", err)
+	m.requestReseed()
+}
+
+// readThrough asks Valkey, and Postgres when Valkey fails. The caller's own cancellation
+// is returned as is, not turned into a Postgres query.
+func readThrough[T any](ctx context.Context, m *Mirror, op string, fromValkey, fromPostgres func(context.Context) (T, error)) (T, error) {
+	if m.cache != nil {
+		vctx, cancel := m.valkeyCtx(ctx)
+		v, err := fromValkey(vctx)
+		cancel()
+		if err == nil {
+			return v, nil
+		}
+		if ctx.Err() != nil {
+			var zero T
+			return zero, ctx.Err()
+		}
+		m.fallback(op, err)
+	}
+	return fromPostgres(ctx)
+}
+
+// sync re-reads ids from Postgres under their per-mitra locks and applies them to Valkey
+// while holding the locks, so that concurrent writers' mirror updates land in Postgres
+// order. A Postgres error is returned; a Valkey error is counted and requests a reseed.
+func (m *Mirror) sync(ctx context.Context, op string, ids ...uuid.UUID) ([]MitraState, error) {
+	var out []MitraState
+	err := m.store.LockStates(ctx, ids, func(states []MitraState) error {
+		out = states
+		if m.cache == nil || len(states) == 0 {
+			return nil
+		}
+		vctx, cancel := m.valkeyCtx(ctx)
+		defer cancel()
+		if err := m.cache.Apply(vctx, ApplyParams{States: states, DefaultMax: m.defaultMax(ctx), At: m.now()}); err != nil {
+			m.writeFailed(op, err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// afterCommit mirrors a committed write. It never fails the caller: the write is durable.
+func (m *Mirror) afterCommit(ctx context.Context, op string, id uuid.UUID) {
+	if m.cache == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
+	defer cancel()
+	if _, err := m.sync(ctx, op, id); err != nil {
+		m.writeFailed(op, fmt.Errorf("re-read mitra %s: %w", id, err))
+	}
+}
+
+// CreateMitra creates an active, offline mitra (nothing to mirror yet).
+func (m *Mirror) CreateMitra(ctx context.Context, p CreateMitraParams) (Mitra, error) {
+	return m.store.CreateMitra(ctx, p)
+}
+
+// GetMitra returns the mitra as stored in Postgres.
+func (m *Mirror) GetMitra(ctx context.Context, id uuid.UUID) (Mitra, error) {
+	return m.store.GetMitra(ctx, id)
+}
+
+// SetOnline marks the mitra online with a fresh heartbeat: Postgres first, then Valkey
+// (best-effort). A deactivated mitra gets ErrDeactivated, an unknown one ErrNotFound, and
+// nothing changes.
+func (m *Mirror) SetOnline(ctx context.Context, id uuid.UUID) error {
+	if _, err := m.store.SetOnline(ctx, id, m.now()); err != nil {
+		return fmt.Errorf("set mitra %s online: %w", id, err)
+	}
+	m.afterCommit(ctx, "set_online", id)
+	return nil
+}
+
+// SetOffline marks the mitra offline: Postgres first, then Valkey (best-effort).
+func (m *Mirror) SetOffline(ctx context.Context, id uuid.UUID) error {
+	if _, err := m.store.SetOffline(ctx, id); err != nil {
+		return fmt.Errorf("set mitra %s offline: %w", id, err)
+	}
+	m.afterCommit(ctx, "set_offline", id)
+	return nil
+}
+
+// SetActive is operator (de)activation. Deactivation also sets the mitra offline and
+// revokes every auth session of the mitra in the same Postgres transaction; Valkey then
+// refuses its heartbeats. Ending its chat sessions is up to the caller (chat sessions).
+func (m *Mirror) SetActive(ctx context.Context, id uuid.UUID, active bool) (Mitra, error) {
+	mitra, err := m.store.SetActive(ctx, id, active)
+	if err != nil {
+		return Mitra{}, fmt.Errorf("set mitra %s active=%t: %w", id, active, err)
+	}
+	m.afterCommit(ctx, "set_active", id)
+	return mitra, nil
+}
+
+// Heartbeat records a ping. With Valkey up it is one Valkey round trip and no Postgres
+// query: a deactivated mitra is refused (ErrDeactivated), an online one has its heartbeat
+// moved forward and gets true, and any other (offline — for example auto-offlined — or
+// unknown) gets false with nothing written: the app must call SetOnline to come back.
+// When Valkey fails (or lost its data) the ping goes to Postgres: the full mitra lookup,
+// so a deactivated mitra is refused during an outage too, and a last_heartbeat_at update.
+func (m *Mirror) Heartbeat(ctx context.Context, id uuid.UUID) (bool, error) {
+	at := m.now()
+	if m.cache != nil {
+		vctx, cancel := m.valkeyCtx(ctx)
+		online, err := m.cache.Heartbeat(vctx, id, at)
+		cancel()
+		switch {
+		case err == nil:
+			return online, nil
+		case errors.Is(err, ErrDeactivated):
+			return false, ErrDeactivated
+		case ctx.Err() != nil:
+			return false, ctx.Err()
+		}
+		m.fallback("heartbeat", err)
+	}
+	online, err := m.store.Heartbeat(ctx, id, at)
+	if err != nil {
+		return false, fmt.Errorf("heartbeat of mitra %s: %w", id, err)
+	}
+	return online, nil
+}
+
+// RecomputeCapacity derives the mitra's capacity in use from chat_sessions (active +
+// pending_payment) and mirrors it. Call it after every chat-session transition. It is a
+// read of the truth, never an increment: concurrent calls converge on the last state.
+func (m *Mirror) RecomputeCapacity(ctx context.Context, mitraID uuid.UUID) (int, error) {
+	states, err := m.sync(ctx, "recompute_capacity", mitraID)
+	if err != nil {
+		return 0, fmt.Errorf("recompute capacity of mitra %s: %w", mitraID, err)
+	}
+	if len(states) == 0 {
+		return 0, fmt.Errorf("recompute capacity of mitra %s: %w", mitraID, ErrNotFound)
+	}
+	return states[0].OpenSessions, nil
+}

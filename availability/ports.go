@@ -1,0 +1,165 @@
+package availability
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Store is the durable truth about mitras: Postgres (NewPostgresStore) or memory
+// (availabilitytest.NewStore). Errors: ErrNotFound, ErrDeactivated, ErrUnavailable,
+// *curhat.ValidationError.
+type Store interface {
+	CreateMitra(ctx context.Context, p CreateMitraParams) (Mitra, error)
+	GetMitra(ctx context.Context, id uuid.UUID) (Mitra, error)
+	// SetOnline marks an active mitra online with a heartbeat at `at` (never moved back).
+	// ErrDeactivated or ErrNotFound leave everything unchanged.
+	SetOnline(ctx context.Context, id uuid.UUID, at time.Time) (Mitra, error)
+	SetOffline(ctx context.Context, id uuid.UUID) (Mitra, error)
+	// SetActive (de)activates a mitra. Deactivation also sets it offline and revokes every
+	// auth session of the mitra, in the same transaction.
+	SetActive(ctx context.Context, id uuid.UUID, active bool) (Mitra, error)
+	// Heartbeat is the Postgres fallback of Mirror.Heartbeat: the full mitra lookup (unknown
+	// → ErrNotFound, deactivated → ErrDeactivated), and for an online mitra a
+	// last_heartbeat_at update that never moves it back. It reports is_online.
+	Heartbeat(ctx context.Context, id uuid.UUID, at time.Time) (online bool, err error)
+
+	// States returns the state of each existing mitra among ids.
+	States(ctx context.Context, ids []uuid.UUID) ([]MitraState, error)
+	// LockStates reads the state of each existing mitra among ids while holding a lock per
+	// mitra, and keeps the locks until fn returns. Mirror updates of one mitra are applied to
+	// Valkey inside fn, so they reach Valkey in the order Postgres saw them, across
+	// instances.
+	LockStates(ctx context.Context, ids []uuid.UUID, fn func([]MitraState) error) error
+	// AllStates is one consistent snapshot of every mitra.
+	AllStates(ctx context.Context) ([]MitraState, error)
+
+	// OfflineStale sets offline each online mitra among ids (nil: every mitra) whose
+	// last_heartbeat_at is before staleBefore (or unset), and classifies the others.
+	OfflineStale(ctx context.Context, ids []uuid.UUID, staleBefore time.Time) (OfflineResult, error)
+	// RestoreOnline undoes OfflineStale for the given mitras, each only if its row is still
+	// exactly as OfflineStale left it (nothing else wrote it since). It returns the ids
+	// restored.
+	RestoreOnline(ctx context.Context, rows []OfflinedMitra) ([]uuid.UUID, error)
+	// MirrorHeartbeats moves last_heartbeat_at forward to the given times (never back), in
+	// one statement. It returns the number of rows changed.
+	MirrorHeartbeats(ctx context.Context, hbs []HeartbeatAt) (int, error)
+
+	// The read paths, used when Valkey cannot answer.
+	IsReachable(ctx context.Context, id uuid.UUID, freshAfter time.Time) (bool, error)
+	FindAvailable(ctx context.Context, q AvailableQuery) ([]uuid.UUID, error)
+	CountAvailable(ctx context.Context, freshAfter time.Time, defaultMax int) (int, error)
+	OnlineCount(ctx context.Context) (int, error)
+}
+
+// OfflineResult classifies the candidates of OfflineStale.
+type OfflineResult struct {
+	// Offlined went offline now.
+	Offlined []OfflinedMitra
+	// Offline were offline (or deactivated, or unknown) already.
+	Offline []uuid.UUID
+	// Fresh are online with a heartbeat in Postgres at or after staleBefore (a ping that
+	// fell back to Postgres).
+	Fresh []uuid.UUID
+}
+
+// OfflinedMitra is a mitra set offline by OfflineStale, with the updated_at it wrote: the
+// token RestoreOnline checks.
+type OfflinedMitra struct {
+	ID        uuid.UUID
+	UpdatedAt time.Time
+}
+
+// Cache is the Valkey side of the mirror: NewValkeyCache or availabilitytest.NewCache.
+// Every method is bounded by its ctx. A Cache whose data does not come from a complete seed
+// answers reads with ErrNotSeeded.
+type Cache interface {
+	// Probe tells whether the data comes from a complete seed and identifies the server
+	// process (a changed RunID means a restart).
+	Probe(ctx context.Context) (Probe, error)
+	// Heartbeat records a ping at `at`, in one round trip: a deactivated mitra is refused
+	// with ErrDeactivated; an online mitra's heartbeat moves forward (never back) and online
+	// is true; for any other mitra nothing is written and online is false.
+	Heartbeat(ctx context.Context, id uuid.UUID, at time.Time) (online bool, err error)
+	// Apply writes the mirror of each state (online, deactivated, heartbeat never moved back,
+	// capacity, derived indexes) and notes the write in the sync journal.
+	Apply(ctx context.Context, p ApplyParams) error
+	// Replace rebuilds the whole mirror from a Postgres snapshot: built aside, swapped in
+	// atomically, keeping any heartbeat fresher than Postgres's, and writes the seed marker.
+	// It returns the mitras written by Apply or Offline since seed.Started (their writes
+	// may have raced the snapshot): the caller re-syncs them.
+	Replace(ctx context.Context, seed SeedData) (changed []uuid.UUID, err error)
+
+	IsReachable(ctx context.Context, id uuid.UUID, freshAfter time.Time) (bool, error)
+	// FindAvailable ignores q.DefaultMax: capacity was judged when it was written.
+	FindAvailable(ctx context.Context, q AvailableQuery) ([]uuid.UUID, error)
+	CountAvailable(ctx context.Context, freshAfter time.Time) (int, error)
+	OnlineCount(ctx context.Context) (int, error)
+	// Snapshot returns the shared beacon value; ok is false when there is none.
+	Snapshot(ctx context.Context) (s Snapshot, ok bool, err error)
+	StoreSnapshot(ctx context.Context, s Snapshot, ttl time.Duration) error
+
+	// StaleOnline lists online mitras whose heartbeat is before staleBefore.
+	StaleOnline(ctx context.Context, staleBefore time.Time) ([]uuid.UUID, error)
+	// Offline removes each of p.IDs from the online mirror unless it pinged at or after
+	// p.StaleBefore meanwhile (then it is returned in revived and left alone), and notes the
+	// removals in the sync journal. On error, failed lists the ids whose outcome is unknown.
+	Offline(ctx context.Context, p OfflineParams) (revived, failed []uuid.UUID, err error)
+	// Heartbeats returns the heartbeat of every online mitra.
+	Heartbeats(ctx context.Context) ([]HeartbeatAt, error)
+	// Dump reads the mirror for Drift: the sets, the index, and the per-mitra keys of ids.
+	Dump(ctx context.Context, ids []uuid.UUID) (Dump, error)
+}
+
+// ApplyParams are the mirror writes of Cache.Apply.
+type ApplyParams struct {
+	States []MitraState
+	// DefaultMax is the capacity of a mitra without its own maximum.
+	DefaultMax int
+	// At stamps the writes in the sync journal.
+	At time.Time
+}
+
+// OfflineParams are the removals of Cache.Offline.
+type OfflineParams struct {
+	IDs         []uuid.UUID
+	StaleBefore time.Time
+	// At stamps the removals in the sync journal.
+	At time.Time
+}
+
+// Probe is what Cache.Probe found.
+type Probe struct {
+	// Seeded: the seed marker is present.
+	Seeded bool
+	// SeededAt and DefaultMax are read from the marker.
+	SeededAt   time.Time
+	DefaultMax int
+	// RunID identifies the server process ("" when unknown).
+	RunID string
+}
+
+// SeedData is what Cache.Replace rebuilds the mirror from.
+type SeedData struct {
+	States     []MitraState
+	DefaultMax int
+	// Started is a time before the Postgres snapshot was read: heartbeats written to the
+	// live index since then are merged into the new one at the swap, and the mitras written
+	// since then are returned for a re-sync.
+	Started time.Time
+}
+
+// Dump is the raw content of the mirror, for Drift.
+type Dump struct {
+	Seeded      bool
+	Online      map[uuid.UUID]bool
+	Deactivated map[uuid.UUID]bool
+	AtCapacity  map[uuid.UUID]bool
+	// Index is the derived heartbeat index (unix milliseconds).
+	Index map[uuid.UUID]int64
+	// Heartbeats and Capacity hold the per-mitra keys that exist, for the ids asked and
+	// every member of Online.
+	Heartbeats map[uuid.UUID]time.Time
+	Capacity   map[uuid.UUID]int
+}

@@ -1,0 +1,341 @@
+package availability
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/curhat/curhat/internal/pgutil"
+)
+
+// PostgresStore is the Store over the tables mitras, chat_sessions and auth_sessions. It
+// works inside the shared database where other packages write chat_sessions: capacity is
+// always counted from the rows (status active or pending_payment), never kept aside.
+type PostgresStore struct {
+	pool *pgxpool.Pool
+}
+
+// NewPostgresStore returns a Store over pool.
+func NewPostgresStore(pool *pgxpool.Pool) *PostgresStore { return &PostgresStore{pool: pool} }
+
+var _ Store = (*PostgresStore)(nil)
+
+const mitraColumns = `id, display_name, is_active, is_online, last_heartbeat_at, max_concurrent_sessions, created_at, updated_at`
+
+// bumpUpdatedAt makes updated_at strictly increase on every write, so that it can serve as
+// a token (RestoreOnline) even for two writes within one microsecond.
+const bumpUpdatedAt = `updated_at = GREATEST(now(), updated_at + interval '1 microsecond')`
+
+// openSessionsJoin counts the capacity in use per mitra.
+const openSessionsJoin = `LEFT JOIN (
+	SELECT mitra_id, count(*) AS n FROM chat_sessions
+	WHERE status IN ('active', 'pending_payment') GROUP BY mitra_id
+) s ON s.mitra_id = m.id`
+
+const stateColumns = `m.id, m.is_active, m.is_online, m.last_heartbeat_at, m.max_concurrent_sessions, COALESCE(s.n, 0)`
+
+// lockNamespace is the first key of the per-mitra advisory locks ("avl1").
+const lockNamespace = 0x61766c31
+
+func scanMitra(row pgx.Row) (Mitra, error) {
+	var m Mitra
+	err := row.Scan(&m.ID, &m.DisplayName, &m.IsActive, &m.IsOnline, &m.LastHeartbeatAt,
+		&m.MaxConcurrentSessions, &m.CreatedAt, &m.UpdatedAt)
+	if err != nil {
+		return Mitra{}, pgutil.Translate(err)
+	}
+	utcPtr(m.LastHeartbeatAt)
+	m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
+	return m, nil
+}
+
+func utcPtr(t *time.Time) {
+	if t != nil {
+		*t = t.UTC()
+	}
+}
+
+func (s *PostgresStore) CreateMitra(ctx context.Context, p CreateMitraParams) (Mitra, error) {
+	p.DisplayName = strings.TrimSpace(p.DisplayName)
+	if err := p.Validate(); err != nil {
+		return Mitra{}, err
+	}
+	m, err := scanMitra(s.pool.QueryRow(ctx,
+		`INSERT INTO mitras (display_name, max_concurrent_sessions) VALUES ($1, $2) RETURNING `+mitraColumns,
+		p.DisplayName, p.MaxConcurrentSessions))
+	if err != nil {
+		return Mitra{}, fmt.Errorf("create mitra: %w", err)
+	}
+	return m, nil
+}
+
+func (s *PostgresStore) GetMitra(ctx context.Context, id uuid.UUID) (Mitra, error) {
+	return scanMitra(s.pool.QueryRow(ctx, `SELECT `+mitraColumns+` FROM mitras WHERE id = $1`, id))
+}
+
+func (s *PostgresStore) SetOnline(ctx context.Context, id uuid.UUID, at time.Time) (Mitra, error) {
+	m, err := scanMitra(s.pool.QueryRow(ctx, `UPDATE mitras
+		SET is_online = true, last_heartbeat_at = GREATEST(last_heartbeat_at, $2), `+bumpUpdatedAt+`
+		WHERE id = $1 AND is_active RETURNING `+mitraColumns, id, at))
+	if errors.Is(err, ErrNotFound) {
+		// Deactivated, or unknown: tell which.
+		var active bool
+		if err := s.pool.QueryRow(ctx, `SELECT is_active FROM mitras WHERE id = $1`, id).Scan(&active); err != nil {
+			return Mitra{}, pgutil.Translate(err)
+		}
+		if !active {
+			return Mitra{}, ErrDeactivated
+		}
+		return Mitra{}, ErrStaleWrite // reactivated in between: the caller may retry
+	}
+	return m, err
+}
+
+func (s *PostgresStore) SetOffline(ctx context.Context, id uuid.UUID) (Mitra, error) {
+	return scanMitra(s.pool.QueryRow(ctx, `UPDATE mitras SET is_online = false, `+bumpUpdatedAt+`
+		WHERE id = $1 RETURNING `+mitraColumns, id))
+}
+
+func (s *PostgresStore) SetActive(ctx context.Context, id uuid.UUID, active bool) (Mitra, error) {
+	var m Mitra
+	err := pgutil.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		m, err = scanMitra(tx.QueryRow(ctx, `UPDATE mitras
+			SET is_active = $2, is_online = is_online AND $2, `+bumpUpdatedAt+`
+			WHERE id = $1 RETURNING `+mitraColumns, id, active))
+		if err != nil || active {
+			return err
+		}
+		// Revoking every session bounds how long a deactivated mitra's app can still act
+		// to the lifetime of the tokens it already verified.
+		_, err = tx.Exec(ctx, `UPDATE auth_sessions SET revoked_at = now()
+			WHERE subject_kind = 'mitra' AND subject_id = $1 AND revoked_at IS NULL`, id)
+		return err
+	})
+	if err != nil {
+		return Mitra{}, pgutil.Translate(err)
+	}
+	return m, nil
+}
+
+func (s *PostgresStore) Heartbeat(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
+	// One round trip: the outer SELECT reads the row as it was before the UPDATE, which
+	// changes neither flag.
+	var active, online bool
+	err := s.pool.QueryRow(ctx, `WITH u AS (
+			UPDATE mitras SET last_heartbeat_at = GREATEST(last_heartbeat_at, $2)
+			WHERE id = $1 AND is_active AND is_online RETURNING id)
+		SELECT is_active, is_online FROM mitras WHERE id = $1`, id, at).Scan(&active, &online)
+	if err != nil {
+		return false, pgutil.Translate(err)
+	}
+	if !active {
+		return false, ErrDeactivated
+	}
+	return online, nil
+}
+
+func scanStates(rows pgx.Rows) ([]MitraState, error) {
+	defer rows.Close()
+	var out []MitraState
+	for rows.Next() {
+		var st MitraState
+		var max *int32
+		var n int64
+		if err := rows.Scan(&st.ID, &st.IsActive, &st.IsOnline, &st.LastHeartbeatAt, &max, &n); err != nil {
+			return nil, pgutil.Translate(err)
+		}
+		utcPtr(st.LastHeartbeatAt)
+		if max != nil {
+			v := int(*max)
+			st.MaxConcurrentSessions = &v
+		}
+		st.OpenSessions = int(n)
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, pgutil.Translate(err)
+	}
+	return out, nil
+}
+
+func nonNil(ids []uuid.UUID) []uuid.UUID {
+	if ids == nil {
+		return []uuid.UUID{}
+	}
+	return ids
+}
+
+const statesByIDs = `SELECT ` + stateColumns + ` FROM mitras m ` + openSessionsJoin + ` WHERE m.id = ANY($1)`
+
+func (s *PostgresStore) States(ctx context.Context, ids []uuid.UUID) ([]MitraState, error) {
+	rows, err := s.pool.Query(ctx, statesByIDs, nonNil(ids))
+	if err != nil {
+		return nil, pgutil.Translate(err)
+	}
+	return scanStates(rows)
+}
+
+func (s *PostgresStore) LockStates(ctx context.Context, ids []uuid.UUID, fn func([]MitraState) error) error {
+	return pgutil.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		// Transaction-scoped advisory locks, taken in key order so that two overlapping
+		// batches cannot deadlock; they never block the row locks other packages take.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($2, k) FROM (
+				SELECT DISTINCT hashtext(x::text) AS k FROM unnest($1::uuid[]) AS x ORDER BY 1) AS keys`,
+			nonNil(ids), int32(lockNamespace)); err != nil {
+			return err
+		}
+		// A new statement, hence (READ COMMITTED) a snapshot taken after the locks: it sees
+		// every write whose mirror update was applied by the previous holder.
+		rows, err := tx.Query(ctx, statesByIDs, nonNil(ids))
+		if err != nil {
+			return err
+		}
+		states, err := scanStates(rows)
+		if err != nil {
+			return err
+		}
+		return fn(states)
+	})
+}
+
+func (s *PostgresStore) AllStates(ctx context.Context) ([]MitraState, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+stateColumns+` FROM mitras m `+openSessionsJoin)
+	if err != nil {
+		return nil, pgutil.Translate(err)
+	}
+	return scanStates(rows)
+}
+
+func (s *PostgresStore) OfflineStale(ctx context.Context, ids []uuid.UUID, staleBefore time.Time) (OfflineResult, error) {
+	// One statement. The final SELECT reads mitras as they were before the UPDATE, so the
+	// three classes are disjoint: offlined now, offline already, or fresh in Postgres.
+	rows, err := s.pool.Query(ctx, `WITH cand AS (
+			SELECT id FROM mitras WHERE $1::uuid[] IS NULL AND is_online
+			UNION SELECT unnest($1::uuid[])
+		), upd AS (
+			UPDATE mitras m SET is_online = false, `+bumpUpdatedAt+`
+			FROM cand WHERE m.id = cand.id AND m.is_online
+				AND (m.last_heartbeat_at IS NULL OR m.last_heartbeat_at < $2)
+			RETURNING m.id, m.updated_at)
+		SELECT cand.id,
+			CASE WHEN upd.id IS NOT NULL THEN 'offlined'
+				WHEN m.id IS NULL OR NOT m.is_online OR NOT m.is_active THEN 'offline'
+				ELSE 'fresh' END,
+			upd.updated_at
+		FROM cand LEFT JOIN mitras m ON m.id = cand.id LEFT JOIN upd ON upd.id = cand.id`,
+		ids, staleBefore)
+	if err != nil {
+		return OfflineResult{}, pgutil.Translate(err)
+	}
+	defer rows.Close()
+	var res OfflineResult
+	for rows.Next() {
+		var id uuid.UUID
+		var kind string
+		var at *time.Time
+		if err := rows.Scan(&id, &kind, &at); err != nil {
+			return OfflineResult{}, pgutil.Translate(err)
+		}
+		switch kind {
+		case "offlined":
+			res.Offlined = append(res.Offlined, OfflinedMitra{ID: id, UpdatedAt: at.UTC()})
+		case "offline":
+			res.Offline = append(res.Offline, id)
+		default:
+			res.Fresh = append(res.Fresh, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return OfflineResult{}, pgutil.Translate(err)
+	}
+	return res, nil
+}
+
+func (s *PostgresStore) RestoreOnline(ctx context.Context, rows []OfflinedMitra) ([]uuid.UUID, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	ids := make([]uuid.UUID, len(rows))
+	stamps := make([]time.Time, len(rows))
+	for i, r := range rows {
+		ids[i], stamps[i] = r.ID, r.UpdatedAt
+	}
+	res, err := s.pool.Query(ctx, `UPDATE mitras m SET is_online = true, `+bumpUpdatedAt+`
+		FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, stamp)
+		WHERE m.id = v.id AND m.updated_at = v.stamp AND NOT m.is_online AND m.is_active
+		RETURNING m.id`, ids, stamps)
+	if err != nil {
+		return nil, pgutil.Translate(err)
+	}
+	restored, err := pgx.CollectRows(res, pgx.RowTo[uuid.UUID])
+	return restored, pgutil.Translate(err)
+}
+
+func (s *PostgresStore) MirrorHeartbeats(ctx context.Context, hbs []HeartbeatAt) (int, error) {
+	if len(hbs) == 0 {
+		return 0, nil
+	}
+	ids := make([]uuid.UUID, len(hbs))
+	ats := make([]time.Time, len(hbs))
+	for i, h := range hbs {
+		ids[i], ats[i] = h.MitraID, h.At
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE mitras m SET last_heartbeat_at = v.at
+		FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, at)
+		WHERE m.id = v.id AND (m.last_heartbeat_at IS NULL OR m.last_heartbeat_at < v.at)`, ids, ats)
+	if err != nil {
+		return 0, pgutil.Translate(err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+func (s *PostgresStore) IsReachable(ctx context.Context, id uuid.UUID, freshAfter time.Time) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT is_online AND is_active AND last_heartbeat_at >= $2
+		FROM mitras WHERE id = $1`, id, freshAfter).Scan(&ok)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return ok, pgutil.Translate(err)
+}
+
+// availableWhere is the definition of an available mitra, in SQL ($1 fresh after, $2
+// default maximum, $3 excluded ids).
+const availableWhere = `m.is_online AND m.is_active AND m.last_heartbeat_at >= $1
+	AND COALESCE(s.n, 0) < COALESCE(m.max_concurrent_sessions, $2)
+	AND NOT (m.id = ANY($3))`
+
+func (s *PostgresStore) FindAvailable(ctx context.Context, q AvailableQuery) ([]uuid.UUID, error) {
+	var limit *int
+	if q.Limit > 0 {
+		limit = &q.Limit
+	}
+	rows, err := s.pool.Query(ctx, `SELECT m.id FROM mitras m `+openSessionsJoin+`
+		WHERE `+availableWhere+` ORDER BY m.last_heartbeat_at DESC LIMIT $4`,
+		q.FreshAfter, q.DefaultMax, nonNil(q.Exclude), limit)
+	if err != nil {
+		return nil, pgutil.Translate(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	return ids, pgutil.Translate(err)
+}
+
+func (s *PostgresStore) CountAvailable(ctx context.Context, freshAfter time.Time, defaultMax int) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM mitras m `+openSessionsJoin+` WHERE `+availableWhere,
+		freshAfter, defaultMax, []uuid.UUID{}).Scan(&n)
+	return n, pgutil.Translate(err)
+}
+
+func (s *PostgresStore) OnlineCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM mitras WHERE is_online AND is_active`).Scan(&n)
+	return n, pgutil.Translate(err)
+}

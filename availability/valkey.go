@@ -1,0 +1,764 @@
+package availability
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/valkey-io/valkey-go"
+
+	"github.com/curhat/curhat/internal/valkeyutil"
+)
+
+// Defaults of CacheConfig.
+const (
+	// DefaultChunkSize is how many mitras one Valkey command of a bulk operation handles.
+	// It bounds how long any single command holds Valkey (about a millisecond).
+	DefaultChunkSize = 1000
+	// DefaultFindBudget is how many index members one FindAvailable script call examines
+	// at most (plus the excluded ids) before handing back to Go.
+	DefaultFindBudget = 1000
+	// journalRetention is how long the sync journal remembers a write (a seed longer than
+	// this could miss a racing write; seeds take seconds).
+	journalRetention = 10 * time.Minute
+	// seedTempTTL bounds the life of a crashed seed's temporary keys.
+	seedTempTTL = 10 * time.Minute
+)
+
+// isoLayout is the heartbeat format of SPEC §4: ISO-8601 UTC with milliseconds.
+const isoLayout = "2006-01-02T15:04:05.000Z"
+
+// FormatHeartbeat renders t the way mitra:heartbeat:<id> stores it.
+func FormatHeartbeat(t time.Time) string { return t.UTC().Format(isoLayout) }
+
+// ParseHeartbeat parses a mitra:heartbeat:<id> value.
+func ParseHeartbeat(s string) (time.Time, error) {
+	t, err := time.Parse(isoLayout, s)
+	if err != nil {
+		t, err = time.Parse(time.RFC3339Nano, s)
+	}
+	return t.UTC(), err
+}
+
+// CacheConfig configures a ValkeyCache. The zero value works.
+type CacheConfig struct {
+	// Names gives the key names (prefix, cluster hash tag). Defaults to the names of SPEC §4.
+	Names valkeyutil.Names
+	// UseClientCache serves the beacon snapshot through valkey-go's server-assisted
+	// client-side cache (DoCache). It needs RESP3 and CLIENT TRACKING (Redis ≥ 6, Valkey);
+	// on a client built with caching disabled DoCache behaves like Do.
+	UseClientCache bool
+	// ChunkSize: see DefaultChunkSize. Defaults to 1000.
+	ChunkSize int
+	// FindBudget: see DefaultFindBudget. Defaults to 1000.
+	FindBudget int
+}
+
+// ValkeyCache is the Cache over Valkey (or Redis ≥ 7). Key names are those of SPEC §4 plus
+// the derived keys HeartbeatIndex (ZSET id → last ping, unix ms, online mitras only),
+// AtCapacity (SET), SeedMarker (STRING) and a sync journal (ZSET id → time of the last
+// mirror write, 10 minutes). Every method does a bounded number of round trips, each of
+// them a small command: nothing blocks Valkey for long whatever the number of mitras.
+type ValkeyCache struct {
+	c     valkey.Client
+	n     valkeyutil.Names
+	cfg   CacheConfig
+	keys  cacheKeys
+	hb    *valkey.Lua
+	apply *script
+	chunk *script
+	swap  *script
+	win   *script
+	filt  *script
+	fresh *script
+	off   *script
+}
+
+type cacheKeys struct {
+	online, deactivated, atCapacity, index, marker, snapshot, journal string
+}
+
+// NewValkeyCache returns a Cache over client.
+func NewValkeyCache(client valkey.Client, cfg CacheConfig) *ValkeyCache {
+	cfg.ChunkSize = cmp.Or(cfg.ChunkSize, DefaultChunkSize)
+	cfg.FindBudget = cmp.Or(cfg.FindBudget, DefaultFindBudget)
+	n := cfg.Names
+	return &ValkeyCache{
+		c: client, n: n, cfg: cfg,
+		keys: cacheKeys{
+			online: n.Online(), deactivated: n.Deactivated(), atCapacity: n.AtCapacity(),
+			index: n.HeartbeatIndex(), marker: n.SeedMarker(), snapshot: n.Snapshot(),
+			journal: n.Key("mitras:sync_journal"),
+		},
+		hb:    valkey.NewLuaScript(heartbeatScript),
+		apply: newScript(applyScript),
+		chunk: newScript(seedChunkScript),
+		swap:  newScript(seedSwapScript),
+		win:   newScript(windowsScript),
+		filt:  newScript(filterScript),
+		fresh: newScript(freshestScript),
+		off:   newScript(offlineScript),
+	}
+}
+
+var _ Cache = (*ValkeyCache)(nil)
+
+// translate turns a Valkey reply error into the domain's.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if ve, ok := valkey.IsValkeyErr(err); ok && strings.HasPrefix(ve.Error(), notSeededReply) {
+		return ErrNotSeeded
+	}
+	return err
+}
+
+// script is a Lua script run with EVALSHA, falling back to EVAL when the server lost it
+// (restart, SCRIPT FLUSH). Unlike valkey.Lua.ExecMulti it never sends SCRIPT LOAD to every
+// node first: a pipeline of calls stays one round trip in the usual case.
+type script struct {
+	lua *valkey.Lua
+	src string
+	sha string
+}
+
+func newScript(src string) *script {
+	l := valkey.NewLuaScript(src)
+	return &script{lua: l, src: src, sha: luaSHA(src)}
+}
+
+func luaSHA(src string) string {
+	sum := sha1.Sum([]byte(src))
+	return hex.EncodeToString(sum[:])
+}
+
+type scriptCall struct{ keys, args []string }
+
+func (s *script) exec(ctx context.Context, c valkey.Client, keys, args []string) valkey.ValkeyResult {
+	return s.lua.Exec(ctx, c, keys, args)
+}
+
+func (s *script) execMulti(ctx context.Context, c valkey.Client, calls []scriptCall) []valkey.ValkeyResult {
+	if len(calls) == 0 {
+		return nil
+	}
+	cmds := make(valkey.Commands, len(calls))
+	for i, call := range calls {
+		cmds[i] = c.B().Evalsha().Sha1(s.sha).Numkeys(int64(len(call.keys))).Key(call.keys...).Arg(call.args...).Build()
+	}
+	res := c.DoMulti(ctx, cmds...)
+	var retry []int
+	for i, r := range res {
+		if ve, ok := valkey.IsValkeyErr(r.Error()); ok && ve.IsNoScript() {
+			retry = append(retry, i)
+		}
+	}
+	if len(retry) > 0 {
+		again := make(valkey.Commands, len(retry))
+		for j, i := range retry {
+			call := calls[i]
+			again[j] = c.B().Eval().Script(s.src).Numkeys(int64(len(call.keys))).Key(call.keys...).Arg(call.args...).Build()
+		}
+		for j, r := range c.DoMulti(ctx, again...) {
+			res[retry[j]] = r
+		}
+	}
+	return res
+}
+
+// firstError returns the first error among results.
+func firstError(res []valkey.ValkeyResult) error {
+	for _, r := range res {
+		if err := r.Error(); err != nil {
+			return translate(err)
+		}
+	}
+	return nil
+}
+
+func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+func parseIDs(ss []string) []uuid.UUID {
+	out := make([]uuid.UUID, 0, len(ss))
+	for _, s := range ss {
+		if id, err := uuid.Parse(s); err == nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (v *ValkeyCache) seeded(r valkey.ValkeyResult) error {
+	n, err := r.AsInt64()
+	if err != nil {
+		return translate(err)
+	}
+	if n == 0 {
+		return ErrNotSeeded
+	}
+	return nil
+}
+
+// seedMarker is the value of the seed marker key.
+type seedMarker struct {
+	SeededAt   time.Time `json:"seeded_at"`
+	DefaultMax int       `json:"default_max"`
+}
+
+func (v *ValkeyCache) Probe(ctx context.Context) (Probe, error) {
+	res := v.c.DoMulti(ctx,
+		v.c.B().Get().Key(v.keys.marker).Build(),
+		v.c.B().Info().Section("server").Build())
+	var p Probe
+	raw, err := res[0].ToString()
+	switch {
+	case valkey.IsValkeyNil(err):
+	case err != nil:
+		return Probe{}, translate(err)
+	default:
+		p.Seeded = true
+		var m seedMarker
+		if json.Unmarshal([]byte(raw), &m) == nil {
+			p.SeededAt, p.DefaultMax = m.SeededAt, m.DefaultMax
+		}
+	}
+	// Servers without INFO server (miniredis) give no run id: restarts are then detected by
+	// the missing marker only.
+	if info, err := res[1].ToString(); err == nil {
+		for line := range strings.SplitSeq(info, "\n") {
+			if id, ok := strings.CutPrefix(strings.TrimSpace(line), "run_id:"); ok {
+				p.RunID = id
+			}
+		}
+	} else if _, isServerErr := valkey.IsValkeyErr(err); !isServerErr {
+		return Probe{}, err
+	}
+	return p, nil
+}
+
+func (v *ValkeyCache) Heartbeat(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
+	s := id.String()
+	n, err := v.hb.Exec(ctx, v.c,
+		[]string{v.keys.marker, v.keys.deactivated, v.keys.online, v.n.Heartbeat(s), v.keys.index},
+		[]string{s, FormatHeartbeat(at), ms(at)}).AsInt64()
+	if err != nil {
+		return false, translate(err)
+	}
+	if n < 0 {
+		return false, ErrDeactivated
+	}
+	return n == 1, nil
+}
+
+func bit(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func heartbeatArg(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return FormatHeartbeat(*t)
+}
+
+func (v *ValkeyCache) Apply(ctx context.Context, p ApplyParams) error {
+	now := ms(p.At)
+	retention := strconv.FormatInt(journalRetention.Milliseconds(), 10)
+	calls := make([]scriptCall, len(p.States))
+	for i, st := range p.States {
+		s := st.ID.String()
+		calls[i] = scriptCall{
+			keys: []string{v.keys.online, v.keys.deactivated, v.keys.atCapacity, v.keys.index,
+				v.n.Heartbeat(s), v.n.Capacity(s), v.keys.journal},
+			args: []string{s, bit(st.IsActive), bit(st.IsOnline), heartbeatArg(st.LastHeartbeatAt),
+				strconv.Itoa(st.OpenSessions), bit(st.AtCapacity(p.DefaultMax)), now, retention},
+		}
+	}
+	return firstError(v.apply.execMulti(ctx, v.c, calls))
+}
+
+func (v *ValkeyCache) Replace(ctx context.Context, seed SeedData) ([]uuid.UUID, error) {
+	run := "mitras:seed:" + uuid.NewString()
+	tmp := [4]string{v.n.Key(run + ":online"), v.n.Key(run + ":deactivated"), v.n.Key(run + ":at_capacity"), v.n.Key(run + ":index")}
+	ttl := strconv.Itoa(int(seedTempTTL.Seconds()))
+
+	// Build aside: chunks of rows, each one script call, many calls per round trip.
+	rowsPerCall := max(v.cfg.ChunkSize/2, 1) // a row costs about five commands
+	var calls []scriptCall
+	for start := 0; start < len(seed.States); start += rowsPerCall {
+		rows := seed.States[start:min(start+rowsPerCall, len(seed.States))]
+		keys := append(make([]string, 0, 4+2*len(rows)), tmp[:]...)
+		args := append(make([]string, 0, 1+4*len(rows)), ttl)
+		for _, st := range rows {
+			s := st.ID.String()
+			keys = append(keys, v.n.Heartbeat(s), v.n.Capacity(s))
+			flags := bit(st.IsActive) + bit(st.IsOnline) + bit(st.AtCapacity(seed.DefaultMax))
+			args = append(args, s, flags, heartbeatArg(st.LastHeartbeatAt), strconv.Itoa(st.OpenSessions))
+		}
+		calls = append(calls, scriptCall{keys: keys, args: args})
+	}
+	const callsPerRoundTrip = 20
+	for start := 0; start < len(calls); start += callsPerRoundTrip {
+		batch := calls[start:min(start+callsPerRoundTrip, len(calls))]
+		if err := firstError(v.chunk.execMulti(ctx, v.c, batch)); err != nil {
+			v.dropTemp(tmp)
+			return nil, fmt.Errorf("build seed: %w", err)
+		}
+	}
+
+	marker, _ := json.Marshal(seedMarker{SeededAt: seed.Started.UTC(), DefaultMax: seed.DefaultMax})
+	keys := []string{v.keys.online, v.keys.deactivated, v.keys.atCapacity, v.keys.index,
+		tmp[0], tmp[1], tmp[2], tmp[3],
+		v.n.Key(run + ":trash:online"), v.n.Key(run + ":trash:deactivated"), v.n.Key(run + ":trash:at_capacity"), v.n.Key(run + ":trash:index"),
+		v.keys.marker, v.keys.snapshot, v.keys.journal}
+	changed, err := v.swap.exec(ctx, v.c, keys, []string{ms(seed.Started), string(marker)}).AsStrSlice()
+	if err != nil {
+		v.dropTemp(tmp)
+		return nil, fmt.Errorf("swap seed: %w", translate(err))
+	}
+	return parseIDs(changed), nil
+}
+
+// dropTemp deletes a failed seed's temporary keys (best-effort: they expire anyway).
+func (v *ValkeyCache) dropTemp(tmp [4]string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	v.c.Do(ctx, v.c.B().Unlink().Key(tmp[:]...).Build())
+}
+
+func (v *ValkeyCache) IsReachable(ctx context.Context, id uuid.UUID, freshAfter time.Time) (bool, error) {
+	s := id.String()
+	res := v.c.DoMulti(ctx,
+		v.c.B().Exists().Key(v.keys.marker).Build(),
+		v.c.B().Sismember().Key(v.keys.online).Member(s).Build(),
+		v.c.B().Sismember().Key(v.keys.deactivated).Member(s).Build(),
+		v.c.B().Get().Key(v.n.Heartbeat(s)).Build())
+	if err := v.seeded(res[0]); err != nil {
+		return false, err
+	}
+	online, err := res[1].AsBool()
+	if err != nil {
+		return false, translate(err)
+	}
+	deactivated, err := res[2].AsBool()
+	if err != nil {
+		return false, translate(err)
+	}
+	raw, err := res[3].ToString()
+	if valkey.IsValkeyNil(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, translate(err)
+	}
+	at, err := ParseHeartbeat(raw)
+	if err != nil {
+		return false, nil // an unreadable heartbeat is no proof of life
+	}
+	return online && !deactivated && !at.Before(freshAfter), nil
+}
+
+// window is one slice of the fresh index: [min, max] as ZRANGE BYSCORE bounds, optionally
+// with a LIMIT (for a run of equal scores longer than a chunk).
+type window struct {
+	min, max      string
+	offset, count string
+}
+
+// windows splits the fresh part of the index into windows of about ChunkSize members.
+func (v *ValkeyCache) windows(ctx context.Context, freshAfter time.Time) (int, []window, error) {
+	chunk := v.cfg.ChunkSize
+	arr, err := v.win.exec(ctx, v.c, []string{v.keys.marker, v.keys.index},
+		[]string{ms(freshAfter), strconv.Itoa(chunk)}).ToArray()
+	if err != nil {
+		return 0, nil, translate(err)
+	}
+	if len(arr) != 2 {
+		return 0, nil, fmt.Errorf("windows script: unexpected reply of %d elements", len(arr))
+	}
+	fresh, err := arr[0].AsInt64()
+	if err != nil {
+		return 0, nil, err
+	}
+	bounds, err := arr[1].AsStrSlice()
+	if err != nil {
+		return 0, nil, err
+	}
+	if fresh == 0 {
+		return 0, nil, nil
+	}
+	// Windows are half-open score ranges [b(i), b(i+1)), the last one open-ended. Scores
+	// only grow (GT), so a member moving during the scan moves to a later window: nobody
+	// present throughout is missed. Equal boundaries (a run of equal scores) merge into one
+	// window read in LIMIT slices.
+	var out []window
+	lo, parts := ms(freshAfter), 1
+	emit := func(hi string) {
+		if parts == 1 {
+			out = append(out, window{min: lo, max: hi})
+			return
+		}
+		for p := range parts {
+			count := strconv.Itoa(chunk)
+			if p == parts-1 {
+				count = "-1" // the rest, however many joined meanwhile
+			}
+			out = append(out, window{min: lo, max: hi, offset: strconv.Itoa(p * chunk), count: count})
+		}
+	}
+	for _, b := range bounds {
+		if b == lo {
+			parts++
+			continue
+		}
+		emit("(" + b)
+		lo, parts = b, 1
+	}
+	emit("+inf")
+	return int(fresh), out, nil
+}
+
+func (v *ValkeyCache) filterCalls(ws []window, mode string) []scriptCall {
+	calls := make([]scriptCall, len(ws))
+	for i, w := range ws {
+		calls[i] = scriptCall{
+			keys: []string{v.keys.index, v.keys.deactivated, v.keys.atCapacity},
+			args: []string{w.min, w.max, w.offset, w.count, mode},
+		}
+	}
+	return calls
+}
+
+func (v *ValkeyCache) FindAvailable(ctx context.Context, q AvailableQuery) ([]uuid.UUID, error) {
+	if q.Limit > 0 {
+		return v.findFreshest(ctx, q)
+	}
+	_, ws, err := v.windows(ctx, q.FreshAfter)
+	if err != nil || len(ws) == 0 {
+		return nil, err
+	}
+	excluded := make(map[uuid.UUID]bool, len(q.Exclude))
+	for _, id := range q.Exclude {
+		excluded[id] = true
+	}
+	seen := map[uuid.UUID]bool{}
+	var out []uuid.UUID
+	for _, r := range v.filt.execMulti(ctx, v.c, v.filterCalls(ws, "ids")) {
+		ids, err := r.AsStrSlice()
+		if err != nil {
+			return nil, translate(err)
+		}
+		for _, id := range parseIDs(ids) {
+			if !excluded[id] && !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	return out, nil
+}
+
+// findFreshest asks the freshest script for q.Limit ids; each call examines a bounded
+// number of members, and another call continues only when many were skipped.
+func (v *ValkeyCache) findFreshest(ctx context.Context, q AvailableQuery) ([]uuid.UUID, error) {
+	keys := []string{v.keys.marker, v.keys.index, v.keys.deactivated, v.keys.atCapacity}
+	budget := strconv.Itoa(v.cfg.FindBudget + len(q.Exclude))
+	excl := make([]string, len(q.Exclude))
+	for i, id := range q.Exclude {
+		excl[i] = id.String()
+	}
+	seen := map[uuid.UUID]bool{}
+	var out []uuid.UUID
+	offset := int64(0)
+	for len(out) < q.Limit && offset >= 0 {
+		args := append([]string{ms(q.FreshAfter), strconv.Itoa(q.Limit - len(out)), budget, strconv.FormatInt(offset, 10)}, excl...)
+		arr, err := v.fresh.exec(ctx, v.c, keys, args).ToArray()
+		if err != nil {
+			return nil, translate(err)
+		}
+		if len(arr) != 2 {
+			return nil, fmt.Errorf("freshest script: unexpected reply of %d elements", len(arr))
+		}
+		if offset, err = arr[0].AsInt64(); err != nil {
+			return nil, err
+		}
+		ids, err := arr[1].AsStrSlice()
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range parseIDs(ids) {
+			if !seen[id] && len(out) < q.Limit {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (v *ValkeyCache) CountAvailable(ctx context.Context, freshAfter time.Time) (int, error) {
+	_, ws, err := v.windows(ctx, freshAfter)
+	if err != nil || len(ws) == 0 {
+		return 0, err
+	}
+	total := 0
+	for _, r := range v.filt.execMulti(ctx, v.c, v.filterCalls(ws, "count")) {
+		n, err := r.AsInt64()
+		if err != nil {
+			return 0, translate(err)
+		}
+		total += int(n)
+	}
+	return total, nil
+}
+
+func (v *ValkeyCache) OnlineCount(ctx context.Context) (int, error) {
+	res := v.c.DoMulti(ctx,
+		v.c.B().Exists().Key(v.keys.marker).Build(),
+		v.c.B().Scard().Key(v.keys.online).Build())
+	if err := v.seeded(res[0]); err != nil {
+		return 0, err
+	}
+	n, err := res[1].AsInt64()
+	return int(n), translate(err)
+}
+
+// snapshotJSON is the stored form of the beacon (SPEC §4).
+type snapshotJSON struct {
+	AvailableCount int    `json:"available_count"`
+	AsOf           string `json:"as_of"`
+}
+
+func (v *ValkeyCache) Snapshot(ctx context.Context) (Snapshot, bool, error) {
+	var res valkey.ValkeyResult
+	if v.cfg.UseClientCache {
+		res = v.c.DoCache(ctx, v.c.B().Get().Key(v.keys.snapshot).Cache(), DefaultSnapshotTTL)
+	} else {
+		res = v.c.Do(ctx, v.c.B().Get().Key(v.keys.snapshot).Build())
+	}
+	raw, err := res.ToString()
+	if valkey.IsValkeyNil(err) {
+		return Snapshot{}, false, nil
+	}
+	if err != nil {
+		return Snapshot{}, false, translate(err)
+	}
+	var sj snapshotJSON
+	if err := json.Unmarshal([]byte(raw), &sj); err != nil {
+		return Snapshot{}, false, nil // unreadable: recompute and overwrite it
+	}
+	at, err := time.Parse(time.RFC3339Nano, sj.AsOf)
+	if err != nil {
+		return Snapshot{}, false, nil
+	}
+	return Snapshot{AvailableCount: sj.AvailableCount, AsOf: at.UTC()}, true, nil
+}
+
+func (v *ValkeyCache) StoreSnapshot(ctx context.Context, s Snapshot, ttl time.Duration) error {
+	raw, _ := json.Marshal(snapshotJSON{AvailableCount: s.AvailableCount, AsOf: FormatHeartbeat(s.AsOf)})
+	return translate(v.c.Do(ctx, v.c.B().Set().Key(v.keys.snapshot).Value(string(raw)).
+		PxMilliseconds(max(ttl.Milliseconds(), 1)).Build()).Error())
+}
+
+// indexRange reads the index members of ascending ranks [0, n) with their scores, in
+// pipelined chunks.
+func (v *ValkeyCache) indexRange(ctx context.Context, n int64) ([]valkey.ZScore, error) {
+	chunk := int64(v.cfg.ChunkSize)
+	var cmds valkey.Commands
+	for r := int64(0); r < n; r += chunk {
+		cmds = append(cmds, v.c.B().Zrange().Key(v.keys.index).Min(strconv.FormatInt(r, 10)).
+			Max(strconv.FormatInt(min(r+chunk, n)-1, 10)).Withscores().Build())
+	}
+	var out []valkey.ZScore
+	for _, r := range v.c.DoMulti(ctx, cmds...) {
+		zs, err := r.AsZScores()
+		if err != nil {
+			return nil, translate(err)
+		}
+		out = append(out, zs...)
+	}
+	return out, nil
+}
+
+func (v *ValkeyCache) StaleOnline(ctx context.Context, staleBefore time.Time) ([]uuid.UUID, error) {
+	cutoff := staleBefore.UnixMilli()
+	res := v.c.DoMulti(ctx,
+		v.c.B().Exists().Key(v.keys.marker).Build(),
+		v.c.B().Zcount().Key(v.keys.index).Min("-inf").Max("("+strconv.FormatInt(cutoff, 10)).Build())
+	if err := v.seeded(res[0]); err != nil {
+		return nil, err
+	}
+	n, err := res[1].AsInt64()
+	if err != nil || n == 0 {
+		return nil, translate(err)
+	}
+	// The stale members are the lowest ranks. A member that pings meanwhile leaves that
+	// prefix (and may shift a stale one out of the ranks read: it waits for the next run).
+	zs, err := v.indexRange(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uuid.UUID, 0, len(zs))
+	for _, z := range zs {
+		if int64(z.Score) < cutoff {
+			if id, err := uuid.Parse(z.Member); err == nil {
+				out = append(out, id)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (v *ValkeyCache) Offline(ctx context.Context, p OfflineParams) (revived, failed []uuid.UUID, err error) {
+	ids := p.IDs
+	per := max(v.cfg.ChunkSize/4, 1)
+	now := ms(p.At)
+	var calls []scriptCall
+	var groups [][]uuid.UUID
+	for start := 0; start < len(ids); start += per {
+		group := ids[start:min(start+per, len(ids))]
+		keys := []string{v.keys.online, v.keys.index, v.keys.journal}
+		args := []string{FormatHeartbeat(p.StaleBefore), now}
+		for _, id := range group {
+			s := id.String()
+			keys = append(keys, v.n.Heartbeat(s))
+			args = append(args, s)
+		}
+		calls = append(calls, scriptCall{keys: keys, args: args})
+		groups = append(groups, group)
+	}
+	for i, r := range v.off.execMulti(ctx, v.c, calls) {
+		ss, e := r.AsStrSlice()
+		if e != nil {
+			failed = append(failed, groups[i]...)
+			err = cmp.Or(err, translate(e))
+			continue
+		}
+		revived = append(revived, parseIDs(ss)...)
+	}
+	return revived, failed, err
+}
+
+func (v *ValkeyCache) Heartbeats(ctx context.Context) ([]HeartbeatAt, error) {
+	res := v.c.DoMulti(ctx,
+		v.c.B().Exists().Key(v.keys.marker).Build(),
+		v.c.B().Zcard().Key(v.keys.index).Build())
+	if err := v.seeded(res[0]); err != nil {
+		return nil, err
+	}
+	n, err := res[1].AsInt64()
+	if err != nil || n == 0 {
+		return nil, translate(err)
+	}
+	zs, err := v.indexRange(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]HeartbeatAt, 0, len(zs))
+	for _, z := range zs {
+		id, err := uuid.Parse(z.Member)
+		if err != nil || z.Score <= 0 || z.Score > math.MaxInt64 {
+			continue
+		}
+		out = append(out, HeartbeatAt{MitraID: id, At: time.UnixMilli(int64(z.Score)).UTC()})
+	}
+	return out, nil
+}
+
+// members reads a whole set with SSCAN (never one long SMEMBERS).
+func (v *ValkeyCache) members(ctx context.Context, key string) (map[uuid.UUID]bool, error) {
+	out := map[uuid.UUID]bool{}
+	var cursor uint64
+	for {
+		e, err := v.c.Do(ctx, v.c.B().Sscan().Key(key).Cursor(cursor).Count(int64(v.cfg.ChunkSize)).Build()).AsScanEntry()
+		if err != nil {
+			return nil, translate(err)
+		}
+		for _, id := range parseIDs(e.Elements) {
+			out[id] = true
+		}
+		if cursor = e.Cursor; cursor == 0 {
+			return out, nil
+		}
+	}
+}
+
+func (v *ValkeyCache) Dump(ctx context.Context, ids []uuid.UUID) (Dump, error) {
+	d := Dump{Index: map[uuid.UUID]int64{}, Heartbeats: map[uuid.UUID]time.Time{}, Capacity: map[uuid.UUID]int{}}
+	n, err := v.c.Do(ctx, v.c.B().Exists().Key(v.keys.marker).Build()).AsInt64()
+	if err != nil {
+		return Dump{}, translate(err)
+	}
+	d.Seeded = n == 1
+	if d.Online, err = v.members(ctx, v.keys.online); err != nil {
+		return Dump{}, err
+	}
+	if d.Deactivated, err = v.members(ctx, v.keys.deactivated); err != nil {
+		return Dump{}, err
+	}
+	if d.AtCapacity, err = v.members(ctx, v.keys.atCapacity); err != nil {
+		return Dump{}, err
+	}
+	size, err := v.c.Do(ctx, v.c.B().Zcard().Key(v.keys.index).Build()).AsInt64()
+	if err != nil {
+		return Dump{}, translate(err)
+	}
+	zs, err := v.indexRange(ctx, size)
+	if err != nil {
+		return Dump{}, err
+	}
+	for _, z := range zs {
+		if id, err := uuid.Parse(z.Member); err == nil {
+			d.Index[id] = int64(z.Score)
+		}
+	}
+	all := map[uuid.UUID]bool{}
+	for _, id := range ids {
+		all[id] = true
+	}
+	for id := range d.Online {
+		all[id] = true
+	}
+	for id := range d.Index {
+		all[id] = true
+	}
+	list := make([]uuid.UUID, 0, len(all))
+	for id := range all {
+		list = append(list, id)
+	}
+	for start := 0; start < len(list); start += v.cfg.ChunkSize {
+		group := list[start:min(start+v.cfg.ChunkSize, len(list))]
+		cmds := make(valkey.Commands, 0, 2*len(group))
+		for _, id := range group {
+			s := id.String()
+			cmds = append(cmds, v.c.B().Get().Key(v.n.Heartbeat(s)).Build(), v.c.B().Get().Key(v.n.Capacity(s)).Build())
+		}
+		res := v.c.DoMulti(ctx, cmds...)
+		for i, id := range group {
+			if raw, err := res[2*i].ToString(); err == nil {
+				at, _ := ParseHeartbeat(raw)
+				d.Heartbeats[id] = at
+			} else if !valkey.IsValkeyNil(err) {
+				return Dump{}, translate(err)
+			}
+			if c, err := res[2*i+1].AsInt64(); err == nil {
+				d.Capacity[id] = int(c)
+			} else if !valkey.IsValkeyNil(err) {
+				return Dump{}, translate(err)
+			}
+		}
+	}
+	return d, nil
+}

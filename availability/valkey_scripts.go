@@ -1,0 +1,235 @@
+package availability
+
+// The Lua scripts of the Valkey mirror. Each runs atomically and touches only keys passed
+// in KEYS, all under one hash tag in cluster mode. Heartbeat strings are compared as
+// strings: the fixed-width ISO-8601 UTC format sorts like the time it encodes.
+
+// notSeededReply is the error a script returns when the seed marker is missing.
+const notSeededReply = "NOTSEEDED"
+
+// luaISOMillis parses "YYYY-MM-DDTHH:MM:SS.mmmZ" into unix milliseconds (days from civil,
+// proleptic Gregorian), or nil. Lua numbers are doubles: exact for these values.
+const luaISOMillis = `
+local function isoms(s)
+  local y, mo, d, h, mi, se, ms = string.match(s, '^(%d%d%d%d)-(%d%d)-(%d%d)T(%d%d):(%d%d):(%d%d)%.(%d%d%d)Z$')
+  if not y then return nil end
+  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+  if mo <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (mo + 9) % 12
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  local days = era * 146097 + doe - 719468
+  return ((days * 24 + tonumber(h)) * 60 + tonumber(mi)) * 60000 + tonumber(se) * 1000 + tonumber(ms)
+end
+`
+
+// heartbeatScript: the hot path, one round trip.
+// KEYS: marker, deactivated, online, heartbeat:<id>, heartbeat index. ARGV: id, iso, ms.
+// Returns -1 (deactivated), 0 (not online: nothing written) or 1 (online: recorded).
+const heartbeatScript = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NOTSEEDED availability mirror not seeded') end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return -1 end
+if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 0 then return 0 end
+local cur = redis.call('GET', KEYS[4])
+if (not cur) or cur < ARGV[2] then redis.call('SET', KEYS[4], ARGV[2]) end
+redis.call('ZADD', KEYS[5], 'GT', ARGV[3], ARGV[1])
+return 1
+`
+
+// applyScript writes the mirror of one mitra as Postgres implies it.
+// KEYS: online, deactivated, at-capacity, heartbeat index, heartbeat:<id>, capacity:<id>,
+// journal. ARGV: id, active (0/1), online (0/1), Postgres heartbeat iso or "", capacity,
+// at capacity (0/1), now ms, journal retention ms.
+const applyScript = luaISOMillis + `
+local id = ARGV[1]
+if ARGV[2] == '0' then
+  redis.call('SADD', KEYS[2], id)
+  redis.call('SREM', KEYS[1], id)
+  redis.call('ZREM', KEYS[4], id)
+  redis.call('DEL', KEYS[5])
+else
+  redis.call('SREM', KEYS[2], id)
+  if ARGV[3] == '1' then
+    redis.call('SADD', KEYS[1], id)
+    local cur = redis.call('GET', KEYS[5])
+    if ARGV[4] ~= '' and ((not cur) or cur < ARGV[4]) then
+      redis.call('SET', KEYS[5], ARGV[4])
+      cur = ARGV[4]
+    end
+    local ms = 0
+    if cur then ms = isoms(cur) or 0 end
+    redis.call('ZADD', KEYS[4], 'GT', ms, id)
+  else
+    redis.call('SREM', KEYS[1], id)
+    redis.call('ZREM', KEYS[4], id)
+    redis.call('DEL', KEYS[5])
+  end
+end
+redis.call('SET', KEYS[6], ARGV[5])
+if ARGV[6] == '1' then redis.call('SADD', KEYS[3], id) else redis.call('SREM', KEYS[3], id) end
+local now = tonumber(ARGV[7])
+redis.call('ZADD', KEYS[7], now, id)
+redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', '(' .. string.format('%d', now - tonumber(ARGV[8])))
+return 1
+`
+
+// seedChunkScript writes one chunk of a seed: the sets and the index into the temporary
+// keys (built aside), the per-mitra keys in place (their values are Postgres truth, and a
+// heartbeat is only ever moved forward).
+// KEYS: tmp online, tmp deactivated, tmp at-capacity, tmp index, then per row
+// heartbeat:<id>, capacity:<id>. ARGV: ttl seconds of the temporary keys, then per row id,
+// flags (active, online, at capacity as three 0/1 characters), Postgres heartbeat iso or "",
+// capacity.
+const seedChunkScript = luaISOMillis + `
+local rows = (#ARGV - 1) / 4
+for i = 0, rows - 1 do
+  local id, f, pg, c = ARGV[2 + i * 4], ARGV[3 + i * 4], ARGV[4 + i * 4], ARGV[5 + i * 4]
+  local hbk, capk = KEYS[5 + i * 2], KEYS[6 + i * 2]
+  local active = string.sub(f, 1, 1) == '1'
+  local online = string.sub(f, 2, 2) == '1'
+  if not active then redis.call('SADD', KEYS[2], id) end
+  if active and online then
+    redis.call('SADD', KEYS[1], id)
+    local cur = redis.call('GET', hbk)
+    if pg ~= '' and ((not cur) or cur < pg) then
+      redis.call('SET', hbk, pg)
+      cur = pg
+    end
+    local ms = 0
+    if cur then ms = isoms(cur) or 0 end
+    redis.call('ZADD', KEYS[4], ms, id)
+  else
+    redis.call('DEL', hbk)
+  end
+  if string.sub(f, 3, 3) == '1' then redis.call('SADD', KEYS[3], id) end
+  redis.call('SET', capk, c)
+end
+for k = 1, 4 do redis.call('EXPIRE', KEYS[k], ARGV[1]) end
+return rows
+`
+
+// seedSwapScript swaps the temporary sets in, atomically and in O(1) per set (the old value
+// is freed in the background by UNLINK), after merging into the new index the heartbeats
+// the live index received while the seed was building.
+// KEYS: live online, deactivated, at-capacity, index; tmp online, deactivated, at-capacity,
+// index; trash online, deactivated, at-capacity, index; marker, snapshot, journal.
+// ARGV: since ms (merge and journal), marker value.
+// Returns the ids in the journal since ARGV[1].
+const seedSwapScript = `
+local recent = redis.call('ZRANGE', KEYS[4], ARGV[1], '+inf', 'BYSCORE', 'WITHSCORES')
+for i = 1, #recent, 2 do
+  if redis.call('ZSCORE', KEYS[8], recent[i]) then
+    redis.call('ZADD', KEYS[8], 'GT', recent[i + 1], recent[i])
+  end
+end
+for j = 1, 4 do
+  local live, tmp, trash = KEYS[j], KEYS[4 + j], KEYS[8 + j]
+  if redis.call('EXISTS', tmp) == 1 then
+    if redis.call('EXISTS', live) == 1 then
+      redis.call('RENAME', live, trash)
+      redis.call('UNLINK', trash)
+    end
+    redis.call('RENAME', tmp, live)
+    redis.call('PERSIST', live)
+  else
+    redis.call('UNLINK', live)
+  end
+end
+redis.call('SET', KEYS[13], ARGV[2])
+redis.call('DEL', KEYS[14])
+return redis.call('ZRANGE', KEYS[15], ARGV[1], '+inf', 'BYSCORE')
+`
+
+// windowsScript splits the fresh part of the index into windows of about `chunk` members,
+// so that the scan of every available mitra is a pipeline of small commands whose number
+// does not depend on how many mitras are online.
+// KEYS: marker, index. ARGV: fresh-after ms, chunk.
+// Returns {fresh count, {boundary score, ...}} (ascending; boundaries at every chunk-th
+// fresh rank).
+const windowsScript = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NOTSEEDED availability mirror not seeded') end
+local n = redis.call('ZCARD', KEYS[2])
+local c = redis.call('ZCOUNT', KEYS[2], ARGV[1], '+inf')
+local chunk = tonumber(ARGV[2])
+local out = {}
+local r = n - c + chunk
+while r < n do
+  local e = redis.call('ZRANGE', KEYS[2], r, r, 'WITHSCORES')
+  if e[2] then out[#out + 1] = e[2] end
+  r = r + chunk
+end
+return {c, out}
+`
+
+// filterScript returns (or counts) the members of one index window that are neither
+// deactivated nor at capacity.
+// KEYS: index, deactivated, at-capacity. ARGV: min, max, offset, count ("" = no LIMIT),
+// mode ("ids" or "count").
+const filterScript = `
+local ids
+if ARGV[4] == '' then
+  ids = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2], 'BYSCORE')
+else
+  ids = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2], 'BYSCORE', 'LIMIT', ARGV[3], ARGV[4])
+end
+local out, n = {}, 0
+for _, id in ipairs(ids) do
+  if redis.call('SISMEMBER', KEYS[2], id) == 0 and redis.call('SISMEMBER', KEYS[3], id) == 0 then
+    n = n + 1
+    if ARGV[5] == 'ids' then out[n] = id end
+  end
+end
+if ARGV[5] == 'count' then return n end
+return out
+`
+
+// freshestScript walks the index from the freshest heartbeat and returns up to `want`
+// available mitras, examining at most `budget` members per call (bounded work whatever the
+// number of online mitras).
+// KEYS: marker, index, deactivated, at-capacity. ARGV: fresh-after ms, want, budget, offset,
+// excluded ids... Returns {next offset or -1 when the fresh part is exhausted, {id...}}.
+const freshestScript = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NOTSEEDED availability mirror not seeded') end
+local want, budget, off = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local ex = {}
+for i = 5, #ARGV do ex[ARGV[i]] = true end
+local out = {}
+local scanned = 0
+while scanned < budget do
+  local n = math.min(budget - scanned, math.max(want * 2, 64))
+  local ids = redis.call('ZRANGE', KEYS[2], '+inf', ARGV[1], 'BYSCORE', 'REV', 'LIMIT', off, n)
+  for _, id in ipairs(ids) do
+    off = off + 1
+    if not ex[id] and redis.call('SISMEMBER', KEYS[3], id) == 0 and redis.call('SISMEMBER', KEYS[4], id) == 0 then
+      out[#out + 1] = id
+      if #out >= want then return {off, out} end
+    end
+  end
+  scanned = scanned + #ids
+  if #ids < n then return {-1, out} end
+end
+return {off, out}
+`
+
+// offlineScript removes stale mitras from the online mirror, unless one pinged since the
+// sweep read it (it is returned as revived and left alone).
+// KEYS: online, index, journal, then heartbeat:<id> per id. ARGV: fresh-after iso, now ms,
+// then the ids. Returns the revived ids.
+const offlineScript = `
+local revived = {}
+for i = 1, #ARGV - 2 do
+  local id = ARGV[2 + i]
+  local hb = redis.call('GET', KEYS[3 + i])
+  if hb and hb >= ARGV[1] then
+    revived[#revived + 1] = id
+  else
+    redis.call('SREM', KEYS[1], id)
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('DEL', KEYS[3 + i])
+    redis.call('ZADD', KEYS[3], ARGV[2], id)
+  end
+end
+return revived
+`
