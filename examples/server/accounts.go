@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/pgutil"
+)
+
+// The reference server's own accounts: clients and bearer tokens (auth_sessions). Hosts
+// embedding the SDK bring their own authentication; this is what the mobile apps of the
+// reference deployment talk to.
+
+// SubjectKind is who a token belongs to.
+type SubjectKind string
+
+const (
+	SubjectClient   SubjectKind = "client"
+	SubjectMitra    SubjectKind = "mitra"
+	SubjectOperator SubjectKind = "operator"
+)
+
+// Client is a paying customer.
+type Client struct {
+	ID          uuid.UUID `json:"id"`
+	DisplayName string    `json:"display_name"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// authSession is one auth_sessions row.
+type authSession struct {
+	ID          uuid.UUID
+	SubjectKind SubjectKind
+	SubjectID   uuid.UUID
+	TokenHash   string
+	ExpiresAt   time.Time
+	RevokedAt   *time.Time
+}
+
+// accountStore is the durable side of clients and tokens.
+type accountStore interface {
+	CreateClient(ctx context.Context, displayName string, now time.Time) (Client, error)
+	GetClient(ctx context.Context, id uuid.UUID) (Client, error)
+	CreateAuthSession(ctx context.Context, s authSession, now time.Time) error
+	// LookupToken returns the session whose token_hash is hash (ErrNotFound if none).
+	LookupToken(ctx context.Context, hash string) (authSession, error)
+	// RevokeSubject revokes every token of a subject (idempotent).
+	RevokeSubject(ctx context.Context, kind SubjectKind, id uuid.UUID, now time.Time) error
+}
+
+// pgAccounts stores accounts in Postgres.
+type pgAccounts struct{ pool *pgxpool.Pool }
+
+func (s pgAccounts) CreateClient(ctx context.Context, name string, now time.Time) (Client, error) {
+	c := Client{ID: uuid.New(), DisplayName: name, CreatedAt: now}
+	_, err := s.pool.Exec(ctx, "INSERT INTO clients (id, display_name, created_at) VALUES ($1, $2, $3)", c.ID, c.DisplayName, c.CreatedAt)
+	return c, pgutil.Translate(err)
+}
+
+func (s pgAccounts) GetClient(ctx context.Context, id uuid.UUID) (Client, error) {
+	var c Client
+	err := s.pool.QueryRow(ctx, "SELECT id, display_name, created_at FROM clients WHERE id = $1", id).
+		Scan(&c.ID, &c.DisplayName, &c.CreatedAt)
+	return c, pgutil.Translate(err)
+}
+
+func (s pgAccounts) CreateAuthSession(ctx context.Context, a authSession, now time.Time) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO auth_sessions (id, subject_kind, subject_id, token_hash, expires_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, a.ID, a.SubjectKind, a.SubjectID, a.TokenHash, a.ExpiresAt, now)
+	return pgutil.Translate(err)
+}
+
+func (s pgAccounts) LookupToken(ctx context.Context, hash string) (authSession, error) {
+	var a authSession
+	err := s.pool.QueryRow(ctx, `SELECT id, subject_kind, subject_id, token_hash, expires_at, revoked_at
+		FROM auth_sessions WHERE token_hash = $1`, hash).
+		Scan(&a.ID, &a.SubjectKind, &a.SubjectID, &a.TokenHash, &a.ExpiresAt, &a.RevokedAt)
+	return a, pgutil.Translate(err)
+}
+
+func (s pgAccounts) RevokeSubject(ctx context.Context, kind SubjectKind, id uuid.UUID, now time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE auth_sessions SET revoked_at = $3
+		WHERE subject_kind = $1 AND subject_id = $2 AND revoked_at IS NULL`, kind, id, now)
+	return pgutil.Translate(err)
+}
+
+// memAccounts stores accounts in memory (in-memory mode and tests).
+type memAccounts struct {
+	mu       sync.Mutex
+	clients  map[uuid.UUID]Client
+	sessions map[string]*authSession // by token hash
+}
+
+func newMemAccounts() *memAccounts {
+	return &memAccounts{clients: map[uuid.UUID]Client{}, sessions: map[string]*authSession{}}
+}
+
+func (s *memAccounts) CreateClient(_ context.Context, name string, now time.Time) (Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := Client{ID: uuid.New(), DisplayName: name, CreatedAt: now}
+	s.clients[c.ID] = c
+	return c, nil
+}
+
+func (s *memAccounts) GetClient(_ context.Context, id uuid.UUID) (Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.clients[id]
+	if !ok {
+		return Client{}, curhat.ErrNotFound
+	}
+	return c, nil
+}
+
+func (s *memAccounts) CreateAuthSession(_ context.Context, a authSession, _ time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.sessions[a.TokenHash]; dup {
+		return curhat.ErrConflict
+	}
+	s.sessions[a.TokenHash] = &a
+	return nil
+}
+
+func (s *memAccounts) LookupToken(_ context.Context, hash string) (authSession, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.sessions[hash]
+	if !ok {
+		return authSession{}, curhat.ErrNotFound
+	}
+	return *a, nil
+}
+
+func (s *memAccounts) RevokeSubject(_ context.Context, kind SubjectKind, id uuid.UUID, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.sessions {
+		if a.SubjectKind == kind && a.SubjectID == id && a.RevokedAt == nil {
+			t := now
+			a.RevokedAt = &t
+		}
+	}
+	return nil
+}
+
+var errNoSuchSubject = errors.New("no such subject")

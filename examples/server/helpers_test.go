@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/pgutil"
+	"github.com/curhat/curhat/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.VerifyNoLeaks(m) }
+
+// testServer is a reference server behind httptest with helpers to call it.
+type testServer struct {
+	t     *testing.T
+	app   *App
+	srv   *Server
+	http  *httptest.Server
+	clock *clock.Fake
+	op    string // operator token
+}
+
+type backend int
+
+const (
+	memoryBackend backend = iota
+	realBackend           // Postgres + Valkey (skips without them)
+)
+
+func (b backend) String() string { return [...]string{"memory", "postgres+valkey"}[b] }
+
+// bothBackends runs fn against the in-memory server and the Postgres + Valkey one.
+func bothBackends(t *testing.T, fn func(t *testing.T, ts *testServer)) {
+	for _, b := range []backend{memoryBackend, realBackend} {
+		t.Run(b.String(), func(t *testing.T) {
+			t.Parallel()
+			fn(t, newTestServer(t, b))
+		})
+	}
+}
+
+type serverOption func(*Config)
+
+// newTestServer starts an App (sweeps off, fake clock) and an httptest server over it.
+func newTestServer(t *testing.T, b backend, opts ...serverOption) *testServer {
+	t.Helper()
+	cfg, err := configFromEnv(func(string) string { return "" })
+	require.NoError(t, err)
+	cfg.DemoData = false
+	cfg.Sweeps = false
+	appOpts := appOptions{Clock: clock.NewFake(time.Date(2026, 5, 25, 10, 0, 0, 0, time.UTC))}
+	if b == realBackend {
+		counter := &pgutil.QueryCounter{}
+		db := testenv.PostgresWith(t, testenv.PGOptions{Configure: func(c *pgxpool.Config) { c.ConnConfig.Tracer = counter }})
+		appOpts.PGCounter = counter
+		vk := testenv.NewValkey(t)
+		cfg.InMemory = false
+		cfg.DatabaseURL = db.URL
+		cfg.ValkeyURL = vk.URL
+		cfg.ValkeyKeyPrefix = vk.Prefix
+		appOpts.Pool = db.Pool
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	log := slog.New(slog.DiscardHandler)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	app, err := NewApp(ctx, cfg, log, appOpts)
+	require.NoError(t, err)
+	require.NoError(t, app.Start(ctx))
+	srv := NewServer(app)
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		hs.Close()
+		app.Close(context.Background())
+	})
+	return &testServer{t: t, app: app, srv: srv, http: hs, clock: appOpts.Clock.(*clock.Fake), op: cfg.OperatorToken}
+}
+
+// response is a decoded answer.
+type response struct {
+	Status int
+	Body   map[string]any
+	Raw    []byte
+}
+
+// ErrorCode returns error.code of an error body.
+func (r response) ErrorCode() string {
+	e, _ := r.Body["error"].(map[string]any)
+	s, _ := e["code"].(string)
+	return s
+}
+
+// do sends a request; body may be nil, a string (sent raw) or a value (JSON-encoded).
+func (ts *testServer) do(method, path, token string, body any) response {
+	ts.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		require.NoError(ts.t, err)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, ts.http.URL+path, rd)
+	require.NoError(ts.t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := ts.http.Client().Do(req)
+	require.NoError(ts.t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(ts.t, err)
+	out := response{Status: resp.StatusCode, Raw: raw}
+	if len(raw) > 0 && raw[0] == '{' {
+		require.NoError(ts.t, json.Unmarshal(raw, &out.Body), "body: %s", raw)
+	}
+	return out
+}
+
+// must sends a request and requires the status.
+func (ts *testServer) must(status int, method, path, token string, body any) map[string]any {
+	ts.t.Helper()
+	r := ts.do(method, path, token, body)
+	require.Equal(ts.t, status, r.Status, "%s %s: %s", method, path, r.Raw)
+	return r.Body
+}
+
+// newMitra creates a mitra through the API and returns its id and a token.
+func (ts *testServer) newMitra(name string) (uuid.UUID, string) {
+	ts.t.Helper()
+	m := ts.must(201, "POST", "/api/internal/mitras", ts.op, map[string]any{"display_name": name})
+	id := uuid.MustParse(m["id"].(string))
+	return id, ts.token("mitra", id)
+}
+
+// newClient creates a client through the API and returns its id and a token.
+func (ts *testServer) newClient(name string) (uuid.UUID, string) {
+	ts.t.Helper()
+	c := ts.must(201, "POST", "/api/internal/clients", ts.op, map[string]any{"display_name": name})
+	id := uuid.MustParse(c["id"].(string))
+	return id, ts.token("client", id)
+}
+
+// token mints a token for a subject through the API.
+func (ts *testServer) token(kind string, id uuid.UUID) string {
+	ts.t.Helper()
+	tok := ts.must(201, "POST", "/api/internal/tokens", ts.op, map[string]any{"subject_kind": kind, "subject_id": id.String()})
+	return tok["token"].(string)
+}

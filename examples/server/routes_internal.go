@@ -1,0 +1,209 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/availability"
+)
+
+type uuidT = uuid.UUID
+
+// Token lifetimes accepted by POST /api/internal/tokens.
+const (
+	defaultTokenTTL = 24 * time.Hour
+	maxTokenTTL     = 90 * 24 * time.Hour
+)
+
+func (s *Server) internalRoutes() {
+	s.handle("POST", "/api/internal/mitras", roleOperator, s.createMitra)
+	s.handle("GET", "/api/internal/mitras/{id}", roleOperator, s.getMitra)
+	s.handle("PATCH", "/api/internal/mitras/{id}/status", roleOperator, s.setMitraStatus)
+	s.handle("POST", "/api/internal/clients", roleOperator, s.createClient)
+	s.handle("POST", "/api/internal/tokens", roleOperator, s.createToken)
+	s.handle("GET", "/api/internal/config", roleOperator, s.listConfig)
+	s.handle("PUT", "/api/internal/config/{key}", roleOperator, s.putConfig)
+	s.handle("GET", "/api/internal/dashboard", roleOperator, s.dashboard)
+}
+
+// mitraJSON is the API shape of a mitra.
+type mitraJSON struct {
+	ID                    uuid.UUID  `json:"id"`
+	DisplayName           string     `json:"display_name"`
+	IsActive              bool       `json:"is_active"`
+	IsOnline              bool       `json:"is_online"`
+	LastHeartbeatAt       *time.Time `json:"last_heartbeat_at"`
+	MaxConcurrentSessions *int       `json:"max_concurrent_sessions"`
+	CreatedAt             time.Time  `json:"created_at"`
+	UpdatedAt             time.Time  `json:"updated_at"`
+}
+
+func toMitraJSON(m availability.Mitra) mitraJSON {
+	return mitraJSON{ID: m.ID, DisplayName: m.DisplayName, IsActive: m.IsActive, IsOnline: m.IsOnline,
+		LastHeartbeatAt: utcPtr(m.LastHeartbeatAt), MaxConcurrentSessions: m.MaxConcurrentSessions,
+		CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC()}
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func validDisplayName(name string) error {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > 200 {
+		return curhat.Invalid("display_name", "must be 1..200 characters")
+	}
+	return nil
+}
+
+func (s *Server) createMitra(w http.ResponseWriter, r *http.Request, _ caller) error {
+	var body struct {
+		DisplayName           string `json:"display_name"`
+		MaxConcurrentSessions *int   `json:"max_concurrent_sessions"`
+	}
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	if err := validDisplayName(body.DisplayName); err != nil {
+		return err
+	}
+	if m := body.MaxConcurrentSessions; m != nil && (*m < 1 || *m > 100) {
+		return curhat.Invalid("max_concurrent_sessions", "must be 1..100")
+	}
+	m, err := s.app.mirror.CreateMitra(r.Context(), availability.CreateMitraParams{
+		DisplayName: strings.TrimSpace(body.DisplayName), MaxConcurrentSessions: body.MaxConcurrentSessions})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, toMitraJSON(m))
+	return nil
+}
+
+func (s *Server) getMitra(w http.ResponseWriter, r *http.Request, _ caller) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	m, err := s.app.mirror.GetMitra(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toMitraJSON(m))
+	return nil
+}
+
+func (s *Server) setMitraStatus(w http.ResponseWriter, r *http.Request, _ caller) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var body struct {
+		IsActive *bool `json:"is_active"`
+	}
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	if body.IsActive == nil {
+		return curhat.Invalid("is_active", "is required")
+	}
+	m, err := s.app.setMitraActive(r.Context(), id, *body.IsActive)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toMitraJSON(m))
+	return nil
+}
+
+func (s *Server) createClient(w http.ResponseWriter, r *http.Request, _ caller) error {
+	var body struct {
+		DisplayName string `json:"display_name"`
+	}
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	if err := validDisplayName(body.DisplayName); err != nil {
+		return err
+	}
+	c, err := s.app.accounts.CreateClient(r.Context(), strings.TrimSpace(body.DisplayName), s.app.clock.Now().UTC().Truncate(time.Microsecond))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, c)
+	return nil
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ caller) error {
+	var body struct {
+		SubjectKind string `json:"subject_kind"`
+		SubjectID   string `json:"subject_id"`
+		TTLSeconds  *int64 `json:"ttl_seconds"`
+	}
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	kind := SubjectKind(body.SubjectKind)
+	if kind != SubjectClient && kind != SubjectMitra && kind != SubjectOperator {
+		return curhat.Invalid("subject_kind", "must be client, mitra or operator")
+	}
+	id, err := bodyID("subject_id", body.SubjectID)
+	if err != nil {
+		return err
+	}
+	ttl := defaultTokenTTL
+	if body.TTLSeconds != nil {
+		if *body.TTLSeconds < 1 || time.Duration(*body.TTLSeconds)*time.Second > maxTokenTTL {
+			return curhat.Invalid("ttl_seconds", "must be 1..%d", int64(maxTokenTTL/time.Second))
+		}
+		ttl = time.Duration(*body.TTLSeconds) * time.Second
+	}
+	if err := s.app.subjectExists(r, kind, id); err != nil {
+		return err
+	}
+	token, exp, err := s.app.auth.issue(r.Context(), kind, id, ttl)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"token": token, "expires_at": exp.UTC()})
+	return nil
+}
+
+func (s *Server) listConfig(w http.ResponseWriter, r *http.Request, _ caller) error {
+	items, err := s.app.runtime.List(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]map[string]any, 0, len(items))
+	for _, it := range items {
+		out = append(out, map[string]any{"key": it.Key, "value": it.Value, "updated_at": utcPtr(it.UpdatedAt)})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	return nil
+}
+
+func (s *Server) putConfig(w http.ResponseWriter, r *http.Request, c caller) error {
+	var body struct {
+		Value json.RawMessage `json:"value"`
+	}
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	if len(body.Value) == 0 {
+		return curhat.Invalid("value", "is required")
+	}
+	it, err := s.app.runtime.Set(r.Context(), r.PathValue("key"), body.Value, c.operatorName())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"key": it.Key, "value": it.Value, "updated_at": utcPtr(it.UpdatedAt)})
+	return nil
+}
