@@ -1,0 +1,51 @@
+package extension
+
+import (
+	"cmp"
+	"log/slog"
+	"time"
+
+	"github.com/curhat/curhat/internal/clock"
+)
+
+// Defaults of Config.
+const (
+	// DefaultOrphanTTL is how long an approved extension may stay without a payment
+	// session (the charge could not be recorded, or the process died between approving
+	// and charging) before SweepExpired expires it, so that it stops holding the
+	// session's one open slot.
+	DefaultOrphanTTL = 2 * time.Minute
+	// DefaultSweepBatch bounds the extensions one SweepExpired statement expires.
+	DefaultSweepBatch = 500
+	// DefaultTimerTimeout bounds the work done when a request's decision timer fires.
+	DefaultTimerTimeout = 30 * time.Second
+)
+
+// Config configures a Service. The zero value (or nil) works.
+type Config struct {
+	// Logger receives what the Service cannot return (timer work, notifications of
+	// handler outcomes). Defaults to discarding.
+	Logger *slog.Logger
+	// Clock stamps the rows and runs the decision timers. Defaults to the wall clock.
+	Clock clock.Clock
+	// OrphanTTL: see DefaultOrphanTTL. Defaults to 2 minutes.
+	OrphanTTL time.Duration
+	// SweepBatch: see DefaultSweepBatch. Defaults to 500.
+	SweepBatch int
+	// TimerTimeout: see DefaultTimerTimeout. Defaults to 30 seconds.
+	TimerTimeout time.Duration
+}
+
+// WithDefaults returns a copy of c with every zero field set to its default.
+func (c *Config) WithDefaults() Config {
+	var out Config
+	if c != nil {
+		out = *c
+	}
+	out.Logger = cmp.Or(out.Logger, slog.New(slog.DiscardHandler))
+	out.Clock = clock.Or(out.Clock)
+	out.OrphanTTL = cmp.Or(out.OrphanTTL, DefaultOrphanTTL)
+	out.SweepBatch = cmp.Or(out.SweepBatch, DefaultSweepBatch)
+	out.TimerTimeout = cmp.Or(out.TimerTimeout, DefaultTimerTimeout)
+	return out
+}

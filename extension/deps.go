@@ -1,0 +1,144 @@
+package extension
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/pricing"
+)
+
+// The Service's view of the services it works with. Each is a small interface owned here,
+// so that this package depends on nothing unfinished: *payment.Service satisfies Payments,
+// *pricing.PricingStore satisfies Quoter, *curhat.RuntimeConfig satisfies Settings and
+// availability's *Mirror satisfies Reachability; a host adapts its pairing service to
+// Sessions. extensiontest has in-memory fakes of Sessions, Reachability, Settings and
+// Notifier.
+
+// SessionActive is the chat-session status in which extensions may be requested and paid.
+const SessionActive = "active"
+
+// SessionInfo is what the Service needs to know about a chat session.
+type SessionInfo struct {
+	ID       uuid.UUID
+	ClientID uuid.UUID
+	MitraID  uuid.UUID
+	// Status is the chat_sessions.status: pending_payment, active, ended or cancelled.
+	Status string
+	// EndsAt is when an active session expires; nil before it started.
+	EndsAt *time.Time
+	// Minutes is the total bought, extensions included.
+	Minutes int
+}
+
+// Sessions reads chat sessions and is told when one was extended. The chat sessions
+// themselves — and their in-process expiry timers — belong to the pairing side.
+type Sessions interface {
+	// ChatSession returns the session, or an error wrapping ErrNotFound.
+	ChatSession(ctx context.Context, id uuid.UUID) (SessionInfo, error)
+	// SessionExtended is called after a paid extension moved the session's ends_at (to
+	// endsAt) and minutes (to the new total): the expiry timer must move with it. It is
+	// best effort (the session's expiry re-reads ends_at anyway), hence no error.
+	SessionExtended(ctx context.Context, id uuid.UUID, endsAt time.Time, minutes int)
+}
+
+// Reachability answers whether a mitra is reachable: online, not deactivated and its
+// heartbeat fresh (capacity ignored). availability.Mirror.IsReachable is Valkey-first with
+// a Postgres fallback; an error means neither could answer.
+type Reachability interface {
+	IsReachable(ctx context.Context, mitraID uuid.UUID) (bool, error)
+}
+
+// Payments creates and refunds payment sessions; *payment.Service satisfies it. Register
+// the Service as the payment service's Handler for payment.PurposeExtension.
+type Payments interface {
+	Create(ctx context.Context, p payment.CreateParams) (payment.Session, bool, error)
+	Refund(ctx context.Context, id uuid.UUID, reason string) (payment.Session, error)
+	// Cancel withdraws a pending session (a paid one is refunded).
+	Cancel(ctx context.Context, id uuid.UUID) (payment.Session, error)
+}
+
+// Quoter prices extensions; *pricing.PricingStore satisfies it.
+type Quoter interface {
+	// Quote prices (mode, minutes) for the client, failing with an error wrapping
+	// pricing.ErrNoTier when no active tier matches.
+	Quote(ctx context.Context, clientID uuid.UUID, mode pricing.Mode, minutes int) (pricing.Quote, error)
+	// GetTier returns a tier by id, active or not: a manual approval charges the amount
+	// frozen at request time in the tier's currency.
+	GetTier(ctx context.Context, id uuid.UUID) (pricing.Tier, error)
+}
+
+// Settings are the operator-editable runtime settings the Service reads (SPEC §7), at
+// every call; *curhat.RuntimeConfig satisfies it.
+type Settings interface {
+	// ExtensionAutoApprove: approve at once when the mitra is reachable (true), or let
+	// the mitra decide (false).
+	ExtensionAutoApprove(ctx context.Context) bool
+	// TargetedTimeout is how long a mitra has to decide on a requested extension.
+	TargetedTimeout(ctx context.Context) time.Duration
+}
+
+// DefaultSettings serves the runtime defaults of SPEC §7; it is what a Service uses when
+// Deps.Settings is nil.
+type DefaultSettings struct{}
+
+func (DefaultSettings) ExtensionAutoApprove(context.Context) bool {
+	return curhat.DefaultExtensionAutoApprove
+}
+
+func (DefaultSettings) TargetedTimeout(context.Context) time.Duration {
+	return curhat.DefaultPairingTargetedTimeout
+}
+
+// Event kinds sent through the Notifier.
+const (
+	// EventExtensionRequested: to the mitra — decide on this extension (auto-approval off).
+	EventExtensionRequested = "extension_requested"
+	// EventExtensionApproved: to the mitra when auto-approval decided (its card says
+	// "approved automatically"), to the client when the mitra approved (Data carries the
+	// payment to pay).
+	EventExtensionApproved = "extension_approved"
+	// EventExtensionRejected: to the client — the mitra rejected the extension.
+	EventExtensionRejected = "extension_rejected"
+	// EventExtensionExpired: to the client (and, for an undecided request, to the mitra)
+	// — nobody decided in time, the payment failed or expired, or the session ended first.
+	EventExtensionExpired = "extension_expired"
+	// EventSessionExtended: to both parties — the extension is paid; Data has the new
+	// ends_at and minutes.
+	EventSessionExtended = "session_extended"
+)
+
+// Event is one realtime notification. Its recipients are ClientID and/or MitraID (both
+// set: both parties get it). Data repeats the ids as strings so that it stands alone as a
+// payload.
+type Event struct {
+	Kind          string         `json:"kind"`
+	ClientID      *uuid.UUID     `json:"client_id,omitempty"`
+	MitraID       *uuid.UUID     `json:"mitra_id,omitempty"`
+	ChatSessionID *uuid.UUID     `json:"chat_session_id,omitempty"`
+	ExtensionID   *uuid.UUID     `json:"extension_id,omitempty"`
+	Data          map[string]any `json:"data"`
+}
+
+// Notifier delivers events, best effort: an app that misses one re-reads by polling.
+type Notifier interface {
+	Notify(ctx context.Context, e Event)
+}
+
+// Deps are the services a Service works with. Sessions, Reachability, Payments and Quoter
+// are required; Settings defaults to DefaultSettings, Notifier to dropping events.
+type Deps struct {
+	Sessions     Sessions
+	Reachability Reachability
+	Payments     Payments
+	Quoter       Quoter
+	Settings     Settings
+	Notifier     Notifier
+}
+
+type discardNotifier struct{}
+
+func (discardNotifier) Notify(context.Context, Event) {}

@@ -1,0 +1,230 @@
+package extensiontest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/extension"
+)
+
+// Sessions is an in-memory extension.Sessions: a table of chat sessions the test fills
+// with Add, which records every SessionExtended call. Its Extend method is what
+// Store.ExtendSession needs.
+type Sessions struct {
+	mu       sync.Mutex
+	sessions map[uuid.UUID]extension.SessionInfo
+	extended []Extended
+}
+
+// Extended is one SessionExtended call.
+type Extended struct {
+	ChatSessionID uuid.UUID
+	EndsAt        time.Time
+	Minutes       int
+}
+
+var _ extension.Sessions = (*Sessions)(nil)
+
+// NewSessions returns an empty table.
+func NewSessions() *Sessions { return &Sessions{sessions: map[uuid.UUID]extension.SessionInfo{}} }
+
+// Add stores (or replaces) a chat session.
+func (s *Sessions) Add(info extension.SessionInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions[info.ID] = cloneInfo(info)
+}
+
+// StartActive adds an active session between client and mitra that ends in minutes from
+// now and returns it.
+func (s *Sessions) StartActive(clientID, mitraID uuid.UUID, now time.Time, minutes int) extension.SessionInfo {
+	info := extension.SessionInfo{
+		ID: uuid.New(), ClientID: clientID, MitraID: mitraID, Status: extension.SessionActive,
+		EndsAt: new(normalTime(now.Add(time.Duration(minutes) * time.Minute))), Minutes: minutes,
+	}
+	s.Add(info)
+	return info
+}
+
+// SetStatus changes a session's status (for example to "ended").
+func (s *Sessions) SetStatus(id uuid.UUID, status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if info, ok := s.sessions[id]; ok {
+		info.Status = status
+		s.sessions[id] = info
+	}
+}
+
+// ChatSession returns the session, or ErrNotFound.
+func (s *Sessions) ChatSession(_ context.Context, id uuid.UUID) (extension.SessionInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	info, ok := s.sessions[id]
+	if !ok {
+		return extension.SessionInfo{}, fmt.Errorf("chat session %s: %w", id, curhat.ErrNotFound)
+	}
+	return cloneInfo(info), nil
+}
+
+// SessionExtended records the call.
+func (s *Sessions) SessionExtended(_ context.Context, id uuid.UUID, endsAt time.Time, minutes int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.extended = append(s.extended, Extended{ChatSessionID: id, EndsAt: endsAt, Minutes: minutes})
+}
+
+// ExtendedCalls returns the SessionExtended calls so far, oldest first.
+func (s *Sessions) ExtendedCalls() []Extended {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Extended(nil), s.extended...)
+}
+
+// Extend grows an active session's ends_at and minutes (Store.ExtendSession). A session
+// that is not active, or unknown, is left alone with ok=false.
+func (s *Sessions) Extend(_ context.Context, id uuid.UUID, minutes int) (extension.SessionInfo, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	info, ok := s.sessions[id]
+	if !ok || info.Status != extension.SessionActive || info.EndsAt == nil {
+		return extension.SessionInfo{}, false, nil
+	}
+	info.EndsAt = new(info.EndsAt.Add(time.Duration(minutes) * time.Minute))
+	info.Minutes += minutes
+	s.sessions[id] = info
+	return cloneInfo(info), true, nil
+}
+
+func cloneInfo(info extension.SessionInfo) extension.SessionInfo {
+	if info.EndsAt != nil {
+		info.EndsAt = new(*info.EndsAt)
+	}
+	return info
+}
+
+// Reachability is a fake extension.Reachability: every mitra is unreachable until Set
+// says otherwise, and Fail makes it answer with an error.
+type Reachability struct {
+	mu        sync.Mutex
+	reachable map[uuid.UUID]bool
+	err       error
+	calls     int
+}
+
+var _ extension.Reachability = (*Reachability)(nil)
+
+// NewReachability returns a fake where no mitra is reachable.
+func NewReachability() *Reachability { return &Reachability{reachable: map[uuid.UUID]bool{}} }
+
+// Set makes the mitra reachable or not.
+func (r *Reachability) Set(mitraID uuid.UUID, reachable bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reachable[mitraID] = reachable
+}
+
+// Fail makes IsReachable return err (nil: answer again).
+func (r *Reachability) Fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.err = err
+}
+
+// Calls returns how many times IsReachable was asked.
+func (r *Reachability) Calls() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls
+}
+
+func (r *Reachability) IsReachable(_ context.Context, mitraID uuid.UUID) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	if r.err != nil {
+		return false, r.err
+	}
+	return r.reachable[mitraID], nil
+}
+
+// Settings is a fake extension.Settings, starting at the runtime defaults (auto-approve
+// on, 20 s decision timeout).
+type Settings struct {
+	mu          sync.Mutex
+	autoApprove bool
+	timeout     time.Duration
+}
+
+var _ extension.Settings = (*Settings)(nil)
+
+// NewSettings returns settings at the runtime defaults.
+func NewSettings() *Settings {
+	return &Settings{autoApprove: curhat.DefaultExtensionAutoApprove, timeout: curhat.DefaultPairingTargetedTimeout}
+}
+
+// SetAutoApprove switches extension_auto_approve.
+func (s *Settings) SetAutoApprove(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.autoApprove = on
+}
+
+// SetTargetedTimeout sets pairing_targeted_timeout_seconds.
+func (s *Settings) SetTargetedTimeout(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.timeout = d
+}
+
+func (s *Settings) ExtensionAutoApprove(context.Context) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.autoApprove
+}
+
+func (s *Settings) TargetedTimeout(context.Context) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.timeout
+}
+
+// Notifier is an extension.Notifier that records every event.
+type Notifier struct {
+	mu     sync.Mutex
+	events []extension.Event
+}
+
+var _ extension.Notifier = (*Notifier)(nil)
+
+// NewNotifier returns an empty recorder.
+func NewNotifier() *Notifier { return &Notifier{} }
+
+func (n *Notifier) Notify(_ context.Context, e extension.Event) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.events = append(n.events, e)
+}
+
+// Events returns the events so far, oldest first.
+func (n *Notifier) Events() []extension.Event {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]extension.Event(nil), n.events...)
+}
+
+// Kinds returns the kinds of the events so far, oldest first.
+func (n *Notifier) Kinds() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]string, len(n.events))
+	for i, e := range n.events {
+		out[i] = e.Kind
+	}
+	return out
+}

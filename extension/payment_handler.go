@@ -1,0 +1,95 @@
+package extension
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/curhat/curhat/payment"
+)
+
+// PaymentPaid applies a paid extension payment; it is the payment.Handler method the
+// payment service calls once the provider confirmed the payment (register the Service
+// with SetHandler(payment.PurposeExtension, svc)).
+//
+// In one transaction the extension becomes paid and the chat session's ends_at and
+// minutes grow by the extension's minutes; then Sessions.SessionExtended moves the
+// session's expiry timer and both parties are told (EventSessionExtended). When the
+// session is no longer active (it ended before the payment arrived) or the extension no
+// longer waits for this payment, nothing changes and the payment is refunded — an
+// extension whose session ended is expired. A redelivery of a payment already applied
+// changes nothing.
+func (s *Service) PaymentPaid(ctx context.Context, p payment.Session) error {
+	if p.ExtensionID == nil {
+		return s.refund(ctx, p, "no_extension")
+	}
+	res, err := s.store.ApplyPayment(ctx, ApplyPayment{ExtensionID: *p.ExtensionID, PaymentSessionID: p.ID, At: s.now()})
+	if errors.Is(err, ErrNotFound) {
+		return s.refund(ctx, p, "no_extension")
+	}
+	if err != nil {
+		return fmt.Errorf("apply payment %s to extension %s: %w", p.ID, *p.ExtensionID, err)
+	}
+	e := res.Extension
+	switch res.Outcome {
+	case Applied:
+		sess := res.Session
+		s.log.InfoContext(ctx, "extension: paid, session extended", "extension_id", e.ID, "chat_session_id", sess.ID,
+			"payment_id", p.ID, "minutes", e.Minutes, "ends_at", sess.EndsAt)
+		if sess.EndsAt != nil {
+			s.sessions.SessionExtended(ctx, sess.ID, *sess.EndsAt, sess.Minutes)
+		}
+		data := extensionData(e)
+		data["ends_at"] = sess.EndsAt
+		data["total_minutes"] = sess.Minutes
+		s.notify(ctx, Event{
+			Kind: EventSessionExtended, ClientID: ptr(sess.ClientID), MitraID: ptr(sess.MitraID),
+			ChatSessionID: ptr(sess.ID), ExtensionID: ptr(e.ID), Data: data,
+		})
+		return nil
+	case AlreadyApplied:
+		return nil
+	case SessionNotActive:
+		expired, changed, err := s.store.Transition(ctx, Transition{
+			ID: e.ID, From: []Status{StatusApproved}, To: StatusExpired, PaymentSessionID: ptr(p.ID),
+		})
+		if err != nil {
+			s.log.WarnContext(ctx, "extension: expire the extension of an ended session", "extension_id", e.ID, "err", err)
+		} else if changed {
+			s.expired(ctx, expired, "session_ended")
+		}
+		return s.refund(ctx, p, "session_ended")
+	default: // NotApproved
+		return s.refund(ctx, p, "extension_not_open")
+	}
+}
+
+// refund gives back a payment nothing waits for.
+func (s *Service) refund(ctx context.Context, p payment.Session, reason string) error {
+	s.log.InfoContext(ctx, "extension: nothing waits for this payment; refunding", "payment_id", p.ID, "reason", reason)
+	if _, err := s.payments.Refund(ctx, p.ID, reason); err != nil {
+		return fmt.Errorf("refund payment %s (%s): %w", p.ID, reason, err)
+	}
+	return nil
+}
+
+// PaymentClosed expires the approved extension of a payment that failed or expired
+// unpaid (payment.Handler), and tells the client. Anything else changes nothing.
+func (s *Service) PaymentClosed(ctx context.Context, p payment.Session) error {
+	if p.ExtensionID == nil {
+		return nil
+	}
+	e, changed, err := s.store.Transition(ctx, Transition{
+		ID: *p.ExtensionID, From: []Status{StatusApproved}, To: StatusExpired, PaymentSessionID: ptr(p.ID),
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("expire extension %s of closed payment %s: %w", *p.ExtensionID, p.ID, err)
+	}
+	if changed {
+		s.expired(ctx, e, "payment_"+string(p.Status))
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package extension
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/payment"
+)
+
+// Service runs extensions: requests, the mitra's decision or auto-approval, the charge,
+// and what the payment's outcome does to the chat session. It is safe for concurrent use,
+// also by several instances over one database.
+type Service struct {
+	store    Store
+	sessions Sessions
+	reach    Reachability
+	payments Payments
+	quoter   Quoter
+	settings Settings
+	notifier Notifier
+	cfg      Config
+	log      *slog.Logger
+	clock    clock.Clock
+
+	mu     sync.Mutex
+	timers map[uuid.UUID]clock.Timer // decision deadlines of requested extensions
+	closed bool
+}
+
+// The Service is the payment handler of extension payments.
+var _ payment.Handler = (*Service)(nil)
+
+// NewService returns a Service over store (NewPostgresStore, or extensiontest.NewStore in
+// tests). It panics when a required dependency is missing. cfg may be nil.
+//
+// Register it with the payment service: payments.SetHandler(payment.PurposeExtension, svc).
+func NewService(store Store, deps Deps, cfg *Config) *Service {
+	switch {
+	case store == nil:
+		panic("extension: NewService needs a Store")
+	case deps.Sessions == nil:
+		panic("extension: NewService needs Deps.Sessions")
+	case deps.Reachability == nil:
+		panic("extension: NewService needs Deps.Reachability")
+	case deps.Payments == nil:
+		panic("extension: NewService needs Deps.Payments")
+	case deps.Quoter == nil:
+		panic("extension: NewService needs Deps.Quoter")
+	}
+	c := cfg.WithDefaults()
+	s := &Service{
+		store:    store,
+		sessions: deps.Sessions,
+		reach:    deps.Reachability,
+		payments: deps.Payments,
+		quoter:   deps.Quoter,
+		settings: deps.Settings,
+		notifier: deps.Notifier,
+		cfg:      c,
+		log:      c.Logger,
+		clock:    c.Clock,
+		timers:   map[uuid.UUID]clock.Timer{},
+	}
+	if s.settings == nil {
+		s.settings = DefaultSettings{}
+	}
+	if s.notifier == nil {
+		s.notifier = discardNotifier{}
+	}
+	return s
+}
+
+// Get returns an extension, or ErrNotFound. Whether the caller may see it is the caller's
+// business (the session's client and mitra may).
+func (s *Service) Get(ctx context.Context, id uuid.UUID) (Extension, error) {
+	e, err := s.store.Get(ctx, id)
+	if err != nil {
+		return Extension{}, fmt.Errorf("get extension %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// ListForSession returns a chat session's extensions, oldest first ([] when none).
+func (s *Service) ListForSession(ctx context.Context, chatSessionID uuid.UUID) ([]Extension, error) {
+	es, err := s.store.ListForSession(ctx, chatSessionID)
+	if err != nil {
+		return nil, fmt.Errorf("list extensions of chat session %s: %w", chatSessionID, err)
+	}
+	return es, nil
+}
+
+// Close stops the in-process decision timers; later requests arm none. Requests still
+// undecided are expired by SweepExpired (on this instance or another). Close is
+// idempotent.
+func (s *Service) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for id, t := range s.timers {
+		t.Stop()
+		delete(s.timers, id)
+	}
+}
+
+// now is the clock's time at Postgres precision, so that both stores compare alike.
+func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }
+
+func (s *Service) notify(ctx context.Context, e Event) { s.notifier.Notify(ctx, e) }
+
+// detached keeps ctx's values but not its cancellation, bounded by TimerTimeout: for the
+// work that must follow a committed transition.
+func (s *Service) detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), s.cfg.TimerTimeout)
+}
+
+func ptr[T any](v T) *T { return &v }
