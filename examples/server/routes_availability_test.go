@@ -1,0 +1,84 @@
+package main
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestAvailabilityRoutes_OnlineHeartbeatBeaconDashboard(t *testing.T) {
+	bothBackends(t, func(t *testing.T, ts *testServer) {
+		_, mitraTok := ts.newMitra("Ayu")
+		_, clientTok := ts.newClient("Dewi")
+
+		require.Equal(t, false, ts.must(200, "POST", "/api/mitra/status/heartbeat", mitraTok, nil)["online"],
+			"an offline mitra learns it is offline from its heartbeat")
+		require.Equal(t, true, ts.must(200, "POST", "/api/mitra/status/online", mitraTok, nil)["online"])
+		require.Equal(t, true, ts.must(200, "POST", "/api/mitra/status/heartbeat", mitraTok, nil)["online"])
+
+		st := ts.must(200, "GET", "/api/mitra/status", mitraTok, nil)
+		require.Equal(t, true, st["online"])
+		require.Equal(t, true, st["is_active"])
+		require.Equal(t, true, st["reachable"])
+		require.Equal(t, float64(0), st["active_sessions"])
+		require.Equal(t, float64(1), st["max_concurrent_sessions"])
+
+		// The beacon snapshot is cached for 10 s; step past it to see the change.
+		ts.clock.Advance(11 * time.Second)
+		ts.must(200, "POST", "/api/mitra/status/heartbeat", mitraTok, nil)
+		b := ts.must(200, "GET", "/api/client/mitra-availability", clientTok, nil)
+		require.Equal(t, true, b["available"])
+		require.Equal(t, float64(1), b["available_count"])
+		_, err := time.Parse(time.RFC3339Nano, b["as_of"].(string))
+		require.NoError(t, err)
+
+		d := ts.must(200, "GET", "/api/internal/dashboard", ts.op, nil)
+		require.Equal(t, float64(1), d["online_count"])
+
+		require.Equal(t, false, ts.must(200, "POST", "/api/mitra/status/offline", mitraTok, nil)["online"])
+		d = ts.must(200, "GET", "/api/internal/dashboard", ts.op, nil)
+		require.Equal(t, float64(0), d["online_count"])
+	})
+}
+
+func TestAvailabilityRoutes_DeactivatedMitraHeartbeatIs403(t *testing.T) {
+	bothBackends(t, func(t *testing.T, ts *testServer) {
+		id, tok := ts.newMitra("Ayu")
+		ts.must(200, "POST", "/api/mitra/status/online", tok, nil)
+		m := ts.must(200, "PATCH", "/api/internal/mitras/"+id.String()+"/status", ts.op, map[string]any{"is_active": false})
+		require.Equal(t, false, m["is_active"])
+		require.Equal(t, false, m["is_online"])
+		require.Equal(t, http.StatusUnauthorized, ts.do("POST", "/api/mitra/status/heartbeat", tok, nil).Status,
+			"deactivation revokes the mitra's tokens at once")
+
+		// A token minted after deactivation still cannot heartbeat.
+		fresh := ts.token("mitra", id)
+		r := ts.do("POST", "/api/mitra/status/heartbeat", fresh, nil)
+		require.Equal(t, http.StatusForbidden, r.Status)
+		require.Equal(t, "MITRA_DEACTIVATED", r.ErrorCode())
+		r = ts.do("POST", "/api/mitra/status/online", fresh, nil)
+		require.Equal(t, "MITRA_DEACTIVATED", r.ErrorCode())
+
+		ts.must(200, "PATCH", "/api/internal/mitras/"+id.String()+"/status", ts.op, map[string]any{"is_active": true})
+		require.Equal(t, true, ts.must(200, "POST", "/api/mitra/status/online", fresh, nil)["online"])
+	})
+}
+
+func TestAuth_SteadyStateBeaconSkipsPostgres(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, realBackend)
+	_, mitraTok := ts.newMitra("Ayu")
+	_, clientTok := ts.newClient("Dewi")
+	ts.must(200, "POST", "/api/mitra/status/online", mitraTok, nil)
+	ts.must(200, "GET", "/api/client/mitra-availability", clientTok, nil) // warms token cache and snapshot
+	before := ts.app.pgQueries()
+	for i := range 50 {
+		if i == 25 {
+			ts.clock.Advance(11 * time.Second) // the shared snapshot expires: recomputed from Valkey
+		}
+		ts.must(200, "GET", "/api/client/mitra-availability", clientTok, nil)
+	}
+	require.Equal(t, before, ts.app.pgQueries(), "beacon requests must not query Postgres")
+}
