@@ -82,7 +82,9 @@ func (f *memFacts) session(t testing.TB, id uuid.UUID) extension.SessionInfo {
 
 func (f *memFacts) tier(testing.TB, int, int64) uuid.UUID { return uuid.New() }
 
-func (f *memFacts) payment(testing.TB, extension.SessionInfo, extension.Extension) uuid.UUID { return uuid.New() }
+func (f *memFacts) payment(testing.TB, extension.SessionInfo, extension.Extension) uuid.UUID {
+	return uuid.New()
+}
 
 // pgFacts inserts clients, mitras, pairings, chat sessions and tiers with SQL, as the
 // pairing and pricing packages would.
