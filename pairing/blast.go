@@ -1,0 +1,378 @@
+package pairing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat"
+)
+
+// StartParams asks for a paid blast.
+type StartParams struct {
+	ClientID uuid.UUID
+	Minutes  int
+	// IdempotencyKey (optional, per client, at most 200 characters): a retried call with
+	// the same key returns the same pairing and payment, never a second charge — also when
+	// the calls run concurrently.
+	IdempotencyKey string
+}
+
+// maxIdempotencyKeyLen matches the payment side's bound.
+const maxIdempotencyKeyLen = 200
+
+// Namespaces of the ids derived from other ids, so that a retried request finds the row
+// its first attempt wrote.
+var (
+	blastNamespace   = uuid.MustParse("6f1f3c1e-1d7a-4d2e-9a53-0c6c8f3f6b10")
+	rerouteNamespace = uuid.MustParse("0b9f7a52-8f3e-4f55-b1a6-2f9d8f0e7c21")
+)
+
+// blastID is the pairing id of a keyed StartBlast: concurrent identical calls race for
+// one row instead of creating two.
+func blastID(clientID uuid.UUID, key string) uuid.UUID {
+	return uuid.NewSHA1(blastNamespace, append(clientID[:], key...))
+}
+
+// StartBlast creates a blast pairing in awaiting_payment and its chat_start payment
+// session (the two rows point at each other). Paying it (PaymentPaid) starts the search.
+//
+// It fails with a validation error for minutes outside 1..1440, ErrNoTier when no session
+// tier has that many minutes, and ErrInvalidState when the client already has an open
+// pairing (awaiting_payment, searching, targeted_waiting or targeted_unavailable): one
+// request at a time, so that a double tap never pays for two blasts. A payment that comes
+// back already paid (a free, fully discounted session) starts the search at once.
+//
+// With an IdempotencyKey, a retry returns the pairing and payment of the first call as
+// they are now. A key whose first call failed before any payment existed is spent:
+// ErrInvalidState, retry with a new key.
+func (p *Pairer) StartBlast(ctx context.Context, params StartParams) (Pairing, Payment, error) {
+	if err := errors.Join(requireID("client_id", params.ClientID), validateMinutes(params.Minutes)); err != nil {
+		return Pairing{}, Payment{}, err
+	}
+	if len(params.IdempotencyKey) > maxIdempotencyKeyLen {
+		return Pairing{}, Payment{}, curhat.Invalid("idempotency_key", "must be at most %d characters", maxIdempotencyKeyLen)
+	}
+	id := uuid.New()
+	if params.IdempotencyKey != "" {
+		id = blastID(params.ClientID, params.IdempotencyKey)
+		existing, err := p.store.GetPairing(ctx, id)
+		if err == nil {
+			return p.replayBlast(ctx, existing, params)
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return Pairing{}, Payment{}, fmt.Errorf("start blast: %w", err)
+		}
+	}
+	q, err := p.quote(ctx, params.ClientID, params.Minutes)
+	if err != nil {
+		return Pairing{}, Payment{}, fmt.Errorf("start blast: %w", err)
+	}
+	now := p.now()
+	pr, err := p.store.CreatePairing(ctx, Pairing{
+		ID: id, ClientID: params.ClientID, Type: TypeBlast, Status: StatusAwaitingPayment,
+		Minutes: params.Minutes, CreatedAt: now, UpdatedAt: now,
+	})
+	if errors.Is(err, ErrConflict) && params.IdempotencyKey != "" {
+		// An identical call won the race for the row: answer as its replay.
+		existing, gerr := p.store.GetPairing(ctx, id)
+		if gerr != nil {
+			return Pairing{}, Payment{}, fmt.Errorf("start blast: %w", gerr)
+		}
+		return p.replayBlast(ctx, existing, params)
+	}
+	if err != nil {
+		return Pairing{}, Payment{}, fmt.Errorf("start blast: %w", err)
+	}
+	pay, _, err := p.payments.Create(ctx, blastPaymentRequest(pr, q, params.IdempotencyKey))
+	if err != nil {
+		p.abandonUnpaid(ctx, pr.ID)
+		return Pairing{}, Payment{}, fmt.Errorf("start blast: create payment: %w", err)
+	}
+	return p.settleBlastPayment(ctx, pr.ID, pay)
+}
+
+func blastPaymentRequest(pr Pairing, q Quote, key string) PaymentRequest {
+	return PaymentRequest{
+		ClientID: pr.ClientID, Purpose: PurposeChatStart, PairingID: ptr(pr.ID),
+		TierID: q.TierID, Minutes: pr.Minutes, BaseAmount: q.BaseAmount, DiscountAmount: q.DiscountAmount,
+		Amount: q.Amount, Currency: q.Currency, IdempotencyKey: key,
+	}
+}
+
+// replayBlast answers a StartBlast whose key already has a pairing.
+func (p *Pairer) replayBlast(ctx context.Context, pr Pairing, params StartParams) (Pairing, Payment, error) {
+	if pr.PaymentSessionID != nil {
+		pay, err := p.payments.Get(ctx, *pr.PaymentSessionID)
+		if err != nil {
+			return Pairing{}, Payment{}, fmt.Errorf("start blast (replay): %w", err)
+		}
+		return pr, pay, nil
+	}
+	if pr.Status != StatusAwaitingPayment {
+		return Pairing{}, Payment{}, fmt.Errorf("start blast: an earlier request with this idempotency key failed (pairing %s is %s); retry with a new key: %w",
+			pr.ID, pr.Status, ErrInvalidState)
+	}
+	// The first call is still between its pairing and its payment (or died there): finish
+	// its work. The payment side's idempotency key makes both calls get one session.
+	pay, err := p.payments.FindByIdempotencyKey(ctx, pr.ClientID, params.IdempotencyKey)
+	if errors.Is(err, ErrNotFound) {
+		q, qerr := p.quote(ctx, pr.ClientID, pr.Minutes)
+		if qerr != nil {
+			return Pairing{}, Payment{}, fmt.Errorf("start blast (replay): %w", qerr)
+		}
+		pay, _, err = p.payments.Create(ctx, blastPaymentRequest(pr, q, params.IdempotencyKey))
+	}
+	if err != nil {
+		return Pairing{}, Payment{}, fmt.Errorf("start blast (replay): %w", err)
+	}
+	return p.settleBlastPayment(ctx, pr.ID, pay)
+}
+
+// settleBlastPayment links a blast's payment to it and applies what the payment already
+// is: paid (free session) starts the search, closed cancels the pairing, and a pairing
+// cancelled meanwhile withdraws the payment.
+func (p *Pairer) settleBlastPayment(ctx context.Context, pairingID uuid.UUID, pay Payment) (Pairing, Payment, error) {
+	pr, err := p.store.AttachPayment(ctx, pairingID, pay.ID, p.now())
+	if err != nil {
+		return Pairing{}, Payment{}, fmt.Errorf("start blast: attach payment: %w", err)
+	}
+	switch {
+	case pay.Status == PaymentPaid:
+		if err := p.blastPaid(ctx, pr, pay.ID); err != nil {
+			return Pairing{}, Payment{}, fmt.Errorf("start blast: free session: %w", err)
+		}
+	case pay.Status.Closed():
+		p.closeBlastPayment(ctx, pr, pay.Status)
+	case pay.Status == PaymentPending && pr.Status != StatusAwaitingPayment:
+		if cancelled, err := p.payments.Cancel(ctx, pay.ID); err == nil {
+			pay = cancelled
+		}
+	}
+	if pr, err = p.store.GetPairing(ctx, pairingID); err != nil {
+		return Pairing{}, Payment{}, fmt.Errorf("start blast: %w", err)
+	}
+	return pr, pay, nil
+}
+
+// abandonUnpaid cancels an awaiting_payment pairing that got no payment session, so that
+// it does not hold the client's open-pairing slot.
+func (p *Pairer) abandonUnpaid(ctx context.Context, id uuid.UUID) {
+	_, err := p.store.Transition(ctx, PairingTransition{
+		ID: id, From: []Status{StatusAwaitingPayment}, To: StatusCancelled,
+		FailureReason: ReasonPaymentNotCreated, Now: p.now(),
+	})
+	if err != nil && !isState(err) {
+		p.log.WarnContext(ctx, "cancel a pairing without payment; the timeouts sweep will", "pairing_id", id, "err", err)
+	}
+}
+
+// PaymentPaid is the chat_start "paid" handler (register it with the payment service):
+// a paid blast starts searching, a paid targeted chat becomes active. A payment for a
+// pairing that stopped waiting for it (cancelled meanwhile) is refunded and starts
+// nothing. Duplicate events are no-ops.
+func (p *Pairer) PaymentPaid(ctx context.Context, ev PaymentEvent) error {
+	if ev.PairingID == nil {
+		return fmt.Errorf("payment %s paid: no pairing: %w", ev.PaymentID, ErrNotFound)
+	}
+	pr, err := p.store.GetPairing(ctx, *ev.PairingID)
+	if err != nil {
+		return fmt.Errorf("payment %s paid: %w", ev.PaymentID, err)
+	}
+	if pr.PaymentSessionID != nil && *pr.PaymentSessionID != ev.PaymentID {
+		// Not the payment this pairing waits for: nothing may start from it.
+		p.log.WarnContext(ctx, "paid payment is not the pairing's; refunding", "payment_id", ev.PaymentID, "pairing_id", pr.ID)
+		p.refundIfPaid(ctx, ev.PaymentID, "payment not linked to its pairing")
+		return nil
+	}
+	if pr.Type == TypeTargeted && pr.Status == StatusMatched {
+		return p.targetedPaid(ctx, pr, ev)
+	}
+	if pr.PaymentSessionID == nil {
+		if pr, err = p.store.AttachPayment(ctx, pr.ID, ev.PaymentID, p.now()); err != nil {
+			return fmt.Errorf("payment %s paid: %w", ev.PaymentID, err)
+		}
+	}
+	return p.blastPaid(ctx, pr, ev.PaymentID)
+}
+
+// refundIfPaid refunds a payment that is (still) paid.
+func (p *Pairer) refundIfPaid(ctx context.Context, paymentID uuid.UUID, reason string) {
+	pay, err := p.payments.Get(ctx, paymentID)
+	if err != nil {
+		p.log.WarnContext(ctx, "read payment to refund", "payment_id", paymentID, "err", err)
+		return
+	}
+	if pay.Status == PaymentPaid {
+		p.refund(ctx, paymentID, reason)
+	}
+}
+
+// blastPaid moves a paid blast to searching and offers it.
+func (p *Pairer) blastPaid(ctx context.Context, pr Pairing, paymentID uuid.UUID) error {
+	now := p.now()
+	res, err := p.store.Transition(ctx, PairingTransition{
+		ID: pr.ID, From: []Status{StatusAwaitingPayment}, To: StatusSearching,
+		ExpiresAt: ptr(now.Add(p.settings.BlastTimeout(ctx))), Now: now,
+	})
+	if isState(err) {
+		cur, gerr := p.store.GetPairing(ctx, pr.ID)
+		if gerr != nil {
+			return gerr
+		}
+		if cur.Status == StatusCancelled {
+			// Cancelled while the payment was on its way: give the money back.
+			p.refundIfPaid(ctx, paymentID, "pairing cancelled before payment")
+		}
+		return nil // a duplicate event: the search started already
+	}
+	if err != nil {
+		return err
+	}
+	pr = res.Pairing
+	p.notify(ctx, Event{
+		Kind: EventPaymentPaid, ClientID: ptr(pr.ClientID), PairingID: ptr(pr.ID),
+		Data: map[string]any{"payment_id": paymentID.String(), "pairing_id": pr.ID.String()},
+	})
+	return p.fanOut(ctx, pr)
+}
+
+// fanOut starts a searching blast: its deadline timer, then offers to every available
+// mitra (up to FanoutCap). Nobody available fails it at once.
+func (p *Pairer) fanOut(ctx context.Context, pr Pairing) error {
+	p.armDeadline(pr)
+	exclude, err := p.store.OfferedMitras(ctx, pr.ID)
+	if err != nil {
+		return fmt.Errorf("blast %s: %w", pr.ID, err)
+	}
+	ids, err := p.avail.FindAvailable(ctx, p.cfg.FanoutCap, exclude)
+	if err != nil {
+		// The deadline still runs: the blast fails (and refunds) then if nobody joins.
+		return fmt.Errorf("blast %s: find available mitras: %w", pr.ID, err)
+	}
+	if len(ids) == 0 {
+		return p.failBlast(ctx, pr, ReasonNoMitraAvailable, nil)
+	}
+	offered, err := p.store.InsertOffers(ctx, pr.ID, ids, p.now())
+	if err != nil {
+		return fmt.Errorf("blast %s: offer: %w", pr.ID, err)
+	}
+	for _, m := range offered {
+		p.notifyOffer(ctx, pr, m)
+	}
+	return nil
+}
+
+func (p *Pairer) notifyOffer(ctx context.Context, pr Pairing, mitraID uuid.UUID) {
+	data := map[string]any{"pairing_id": pr.ID.String(), "type": string(pr.Type), "minutes": pr.Minutes}
+	if pr.ExpiresAt != nil {
+		data["expires_at"] = *pr.ExpiresAt
+	}
+	p.notify(ctx, Event{Kind: EventPairingOffer, MitraID: ptr(mitraID), PairingID: ptr(pr.ID), Data: data})
+}
+
+func (p *Pairer) notifyDismissed(ctx context.Context, pairingID uuid.UUID, mitras []uuid.UUID, reason string) {
+	for _, m := range mitras {
+		p.notify(ctx, Event{
+			Kind: EventOfferDismissed, MitraID: ptr(m), PairingID: ptr(pairingID),
+			Data: map[string]any{"pairing_id": pairingID.String(), "reason": reason},
+		})
+	}
+}
+
+// failBlast fails a searching blast: its offers expire and a failure row records it in
+// the same transaction (refund_status refund_failed while a charged amount is being
+// refunded), then the money goes back. dueBy guards a timeout against a moved deadline.
+func (p *Pairer) failBlast(ctx context.Context, pr Pairing, reason Reason, dueBy *time.Time) error {
+	var charged int64
+	if !pr.Prepaid && pr.PaymentSessionID != nil {
+		pay, err := p.payments.Get(ctx, *pr.PaymentSessionID)
+		if err != nil {
+			// Keep the pairing searching (past its deadline nobody can accept it) until
+			// the amount is known: the sweep retries.
+			return fmt.Errorf("fail blast %s: read payment: %w", pr.ID, err)
+		}
+		if pay.Status == PaymentPaid {
+			charged = pay.Amount
+		}
+	}
+	f := &Failure{Reason: reason, Amount: charged, RefundStatus: RefundNotCharged}
+	if charged > 0 {
+		f.RefundStatus = RefundFailed
+	}
+	res, err := p.store.Transition(ctx, PairingTransition{
+		ID: pr.ID, From: []Status{StatusSearching}, To: StatusFailed, DueBy: dueBy,
+		FailureReason: reason, OfferStatus: OfferExpired, Failure: f, Now: p.now(),
+	})
+	if isState(err) {
+		return nil // matched, cancelled or failed by someone else meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("fail blast %s: %w", pr.ID, err)
+	}
+	p.unschedule(timerKey{pairingDeadline, pr.ID})
+	failure := *res.Failure
+	if charged > 0 && p.refund(ctx, *pr.PaymentSessionID, "pairing "+string(reason)) {
+		if updated, err := p.store.SetFailureRefunded(ctx, failure.ID); err == nil {
+			failure = updated
+		} else {
+			p.log.WarnContext(ctx, "record refund of a failed pairing", "failure_id", failure.ID, "err", err)
+		}
+	}
+	p.notifyDismissed(ctx, pr.ID, res.Closed, "expired")
+	p.notify(ctx, Event{
+		Kind: EventPairingFailed, ClientID: ptr(pr.ClientID), PairingID: ptr(pr.ID),
+		Data: map[string]any{
+			"pairing_id": pr.ID.String(), "reason": string(reason),
+			"amount": failure.Amount, "refund_status": string(failure.RefundStatus),
+		},
+	})
+	return nil
+}
+
+// PaymentClosed is the chat_start "closed unpaid" handler (failed, expired or cancelled):
+// the blast waiting for it is cancelled, or the targeted chat waiting for it
+// (pending_payment) is cancelled and the mitra's capacity released. Nothing was charged.
+func (p *Pairer) PaymentClosed(ctx context.Context, ev PaymentEvent) error {
+	if ev.PairingID == nil {
+		return fmt.Errorf("payment %s closed: no pairing: %w", ev.PaymentID, ErrNotFound)
+	}
+	pr, err := p.store.GetPairing(ctx, *ev.PairingID)
+	if err != nil {
+		return fmt.Errorf("payment %s closed: %w", ev.PaymentID, err)
+	}
+	if pr.PaymentSessionID != nil && *pr.PaymentSessionID != ev.PaymentID {
+		return nil // not the payment this pairing waits for
+	}
+	if pr.Type == TypeTargeted && pr.Status == StatusMatched {
+		return p.targetedPaymentClosed(ctx, pr, ev)
+	}
+	p.closeBlastPayment(ctx, pr, ev.Status)
+	return nil
+}
+
+func (p *Pairer) closeBlastPayment(ctx context.Context, pr Pairing, status PaymentStatus) {
+	reason := ReasonPaymentExpired
+	switch status {
+	case PaymentFailed:
+		reason = ReasonPaymentFailed
+	case PaymentCancelled:
+		reason = ReasonPaymentCancelled
+	}
+	res, err := p.store.Transition(ctx, PairingTransition{
+		ID: pr.ID, From: []Status{StatusAwaitingPayment}, To: StatusCancelled, FailureReason: reason, Now: p.now(),
+	})
+	if err != nil {
+		if !isState(err) {
+			p.log.WarnContext(ctx, "cancel a pairing whose payment closed", "pairing_id", pr.ID, "err", err)
+		}
+		return
+	}
+	p.notify(ctx, Event{
+		Kind: EventPairingCancelled, ClientID: ptr(pr.ClientID), PairingID: ptr(pr.ID),
+		Data: map[string]any{"pairing_id": pr.ID.String(), "reason": string(res.Pairing.FailureReason)},
+	})
+}

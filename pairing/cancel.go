@@ -1,0 +1,73 @@
+package pairing
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// GetPairing returns a pairing by id (ownership is the caller's business).
+func (p *Pairer) GetPairing(ctx context.Context, id uuid.UUID) (Pairing, error) {
+	pr, err := p.store.GetPairing(ctx, id)
+	if err != nil {
+		return Pairing{}, fmt.Errorf("get pairing %s: %w", id, err)
+	}
+	return pr, nil
+}
+
+// Cancel withdraws the client's pairing in any pre-match state:
+//   - awaiting_payment: cancelled, and the payment session cancelled (the payment side
+//     refunds it if it got paid in between);
+//   - searching: cancelled, its offers dismissed (mitras told) and the payment refunded
+//     (a prepaid reroute blast has nothing to refund); cancellations write no failure row;
+//   - targeted_waiting, targeted_unavailable: cancelled, nothing was charged.
+//
+// A matched pairing gives ErrAlreadyMatched, a failed one ErrInvalidState, a cancelled one
+// is returned as is; another client's pairing is ErrNotFound. Cancel racing Accept ends in
+// exactly one outcome: both are guarded on the pairing row.
+func (p *Pairer) Cancel(ctx context.Context, clientID, pairingID uuid.UUID) (Pairing, error) {
+	// A pairing can move on between the read and the guarded write (paid, matched):
+	// re-read and decide again. It only moves forward, so this ends.
+	for {
+		pr, err := p.store.GetPairing(ctx, pairingID)
+		if err != nil {
+			return Pairing{}, fmt.Errorf("cancel pairing %s: %w", pairingID, err)
+		}
+		if pr.ClientID != clientID {
+			return Pairing{}, fmt.Errorf("cancel pairing %s: %w", pairingID, ErrNotFound)
+		}
+		switch pr.Status {
+		case StatusCancelled:
+			return pr, nil
+		case StatusMatched:
+			return Pairing{}, fmt.Errorf("cancel pairing %s: %w", pairingID, ErrAlreadyMatched)
+		case StatusFailed:
+			return Pairing{}, fmt.Errorf("cancel pairing %s: it failed already: %w", pairingID, ErrInvalidState)
+		}
+		res, err := p.store.Transition(ctx, PairingTransition{
+			ID: pr.ID, From: []Status{pr.Status}, To: StatusCancelled,
+			FailureReason: ReasonClientCancelled, OfferStatus: OfferDismissed, Now: p.now(),
+		})
+		if isState(err) {
+			continue
+		}
+		if err != nil {
+			return Pairing{}, fmt.Errorf("cancel pairing %s: %w", pairingID, err)
+		}
+		p.unschedule(timerKey{pairingDeadline, pr.ID})
+		p.notifyDismissed(ctx, pr.ID, res.Closed, "cancelled")
+		if pr.PaymentSessionID != nil && !pr.Prepaid {
+			switch pr.Status {
+			case StatusAwaitingPayment:
+				if _, err := p.payments.Cancel(ctx, *pr.PaymentSessionID); err != nil {
+					p.log.WarnContext(ctx, "cancel the payment of a cancelled pairing; it expires unpaid",
+						"pairing_id", pr.ID, "payment_id", *pr.PaymentSessionID, "err", err)
+				}
+			case StatusSearching:
+				p.refundIfPaid(ctx, *pr.PaymentSessionID, "pairing cancelled by the client")
+			}
+		}
+		return res.Pairing, nil
+	}
+}

@@ -1,0 +1,90 @@
+package pairing
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/clock"
+)
+
+// Defaults of Config.
+const (
+	// DefaultLateJoinBatch bounds how many still-searching blasts a mitra that just became
+	// available is offered at once.
+	DefaultLateJoinBatch = 5
+	// DefaultUnavailableTTL is how long a pairing may sit in targeted_unavailable (the
+	// client deciding between fallback-to-blast and cancel) before SweepTimeouts cancels
+	// it. Nothing was charged, so the bound only keeps the client's "one open pairing"
+	// slot from being held forever by an app that went away.
+	DefaultUnavailableTTL = 10 * time.Minute
+	// DefaultOrphanTTL is how long an awaiting_payment pairing may stay without a payment
+	// session (its creation failed or the process died in between) before SweepTimeouts
+	// cancels it.
+	DefaultOrphanTTL = 2 * time.Minute
+	// DefaultSweepBatch bounds the rows of each kind one SweepTimeouts pass handles.
+	DefaultSweepBatch = 500
+	// DefaultTimerTimeout bounds the work done when one in-process timer fires.
+	DefaultTimerTimeout = 30 * time.Second
+)
+
+// Config configures a Pairer. The zero value (or nil) works.
+type Config struct {
+	// Logger receives what the Pairer cannot return (timer work, best-effort refunds and
+	// capacity updates). Defaults to discarding.
+	Logger *slog.Logger
+	// Clock tells the time and runs the deadline and expiry timers. Defaults to the wall
+	// clock.
+	Clock clock.Clock
+	// FanoutCap bounds how many mitras one blast is offered to when it starts. Defaults
+	// to 0: every available mitra.
+	FanoutCap int
+	// LateJoinBatch: see DefaultLateJoinBatch. Defaults to 5.
+	LateJoinBatch int
+	// UnavailableTTL: see DefaultUnavailableTTL. Defaults to 10 minutes.
+	UnavailableTTL time.Duration
+	// OrphanTTL: see DefaultOrphanTTL. Defaults to 2 minutes.
+	OrphanTTL time.Duration
+	// SweepBatch: see DefaultSweepBatch. Defaults to 500.
+	SweepBatch int
+	// TimerTimeout: see DefaultTimerTimeout. Defaults to 30 seconds.
+	TimerTimeout time.Duration
+}
+
+// WithDefaults returns a copy of c with every zero field set to its default.
+func (c *Config) WithDefaults() Config {
+	var out Config
+	if c != nil {
+		out = *c
+	}
+	out.Logger = cmp.Or(out.Logger, slog.New(slog.DiscardHandler))
+	out.Clock = clock.Or(out.Clock)
+	out.LateJoinBatch = cmp.Or(out.LateJoinBatch, DefaultLateJoinBatch)
+	out.UnavailableTTL = cmp.Or(out.UnavailableTTL, DefaultUnavailableTTL)
+	out.OrphanTTL = cmp.Or(out.OrphanTTL, DefaultOrphanTTL)
+	out.SweepBatch = cmp.Or(out.SweepBatch, DefaultSweepBatch)
+	out.TimerTimeout = cmp.Or(out.TimerTimeout, DefaultTimerTimeout)
+	return out
+}
+
+// DefaultSettings serves the runtime defaults of SPEC §7; it is what a Pairer uses when
+// Deps.Settings is nil.
+type DefaultSettings struct{}
+
+func (DefaultSettings) BlastTimeout(context.Context) time.Duration {
+	return curhat.DefaultPairingBlastTimeout
+}
+
+func (DefaultSettings) TargetedTimeout(context.Context) time.Duration {
+	return curhat.DefaultPairingTargetedTimeout
+}
+
+func (DefaultSettings) MitraMaxConcurrentSessions(context.Context) int {
+	return curhat.DefaultMitraMaxConcurrentSessions
+}
+
+type discardNotifier struct{}
+
+func (discardNotifier) Notify(context.Context, Event) {}

@@ -1,0 +1,44 @@
+package pairing
+
+import (
+	"errors"
+
+	"github.com/curhat/curhat"
+)
+
+// Errors returned by the Pairer and its stores. The shared ones are the curhat sentinels,
+// so errors.Is works with either name. The HTTP layer maps each to one code of SPEC §13.
+var (
+	// ErrNotFound: no such pairing, offer, chat session or failure — or it belongs to
+	// somebody else (callers never learn that another client's row exists).
+	ErrNotFound = curhat.ErrNotFound
+	// ErrInvalidState: the row's current status does not allow the operation (for example
+	// cancelling a failed pairing, or starting a blast while another pairing is open).
+	ErrInvalidState = curhat.ErrInvalidState
+	// ErrDeactivated: the mitra was deactivated by an operator.
+	ErrDeactivated = curhat.ErrDeactivated
+	// ErrConflict: a row with the same id already exists (a concurrent identical request).
+	ErrConflict = curhat.ErrConflict
+	// ErrUnavailable: a dependency (store, payment provider) cannot be reached; retry later.
+	ErrUnavailable = curhat.ErrUnavailable
+
+	// ErrAlreadyMatched: another mitra accepted the pairing first (HTTP 409 ALREADY_MATCHED);
+	// also returned by Cancel once the pairing is matched.
+	ErrAlreadyMatched = errors.New("pairing already matched")
+	// ErrExpired: the offer is no longer live — its deadline passed, or the pairing was
+	// cancelled or failed meanwhile (HTTP 410 EXPIRED).
+	ErrExpired = errors.New("offer expired")
+	// ErrAtCapacity: the mitra already holds as many active or pending_payment chat
+	// sessions as it may (HTTP 409 AT_CAPACITY).
+	ErrAtCapacity = errors.New("mitra is at capacity")
+	// ErrNoTier: no active session price tier for the requested minutes (HTTP 409 NO_TIER).
+	// A Quoter adapter translates the pricing side's own sentinel into this one.
+	ErrNoTier = errors.New("no active price tier for this duration")
+	// ErrNoPreviousSession: "Curhat lagi" needs an ended chat session between the client
+	// and that mitra (HTTP 409 NO_PREVIOUS_SESSION).
+	ErrNoPreviousSession = errors.New("no previous chat session with this mitra")
+	// ErrMitraUnavailable: the requested mitra cannot take a chat at all — it has been
+	// deactivated (HTTP 409 MITRA_UNAVAILABLE). A mitra that is merely offline or busy gets
+	// a targeted_unavailable pairing instead, from which the client may fall back to a blast.
+	ErrMitraUnavailable = errors.New("mitra is not available")
+)

@@ -1,0 +1,131 @@
+package pairing
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat"
+)
+
+// Failure actions of operators.
+const (
+	// ActionRefund retries the refund of a refund_failed failure.
+	ActionRefund = "refund"
+	// ActionResolve closes a failure with a note.
+	ActionResolve = "resolve"
+)
+
+// maxNoteLen bounds an operator's note.
+const maxNoteLen = 2000
+
+// ListFailures returns one page of failed pairings, newest first, and how many match the
+// filter in all. Unknown reason, status or type values and a page size above 100 are
+// validation errors.
+func (p *Pairer) ListFailures(ctx context.Context, f FailureFilter) ([]Failure, int, error) {
+	f, err := normalizeFailureFilter(f)
+	if err != nil {
+		return nil, 0, err
+	}
+	items, total, err := p.store.ListFailures(ctx, f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list failed pairings: %w", err)
+	}
+	return items, total, nil
+}
+
+// normalizeFailureFilter validates f and fills its paging defaults.
+func normalizeFailureFilter(f FailureFilter) (FailureFilter, error) {
+	if f.Reason != "" && !slices.Contains(FailureReasons, Reason(f.Reason)) {
+		return f, curhat.Invalid("reason", "must be one of %s, not %q", joinReasons(), f.Reason)
+	}
+	if f.Status != "" && f.Status != string(FailureOpen) && f.Status != string(FailureResolved) {
+		return f, curhat.Invalid("status", "must be %q or %q, not %q", FailureOpen, FailureResolved, f.Status)
+	}
+	if f.Type != "" && f.Type != string(TypeBlast) && f.Type != string(TypeTargeted) {
+		return f, curhat.Invalid("type", "must be %q or %q, not %q", TypeBlast, TypeTargeted, f.Type)
+	}
+	if f.From != nil && f.To != nil && f.To.Before(*f.From) {
+		return f, curhat.Invalid("to", "must not be before from")
+	}
+	switch {
+	case f.Page < 0:
+		return f, curhat.Invalid("page", "must be at least 1, not %d", f.Page)
+	case f.Page == 0:
+		f.Page = 1
+	}
+	switch {
+	case f.PageSize < 0 || f.PageSize > MaxFailurePageSize:
+		return f, curhat.Invalid("page_size", "must be between 1 and %d, not %d", MaxFailurePageSize, f.PageSize)
+	case f.PageSize == 0:
+		f.PageSize = DefaultFailurePageSize
+	}
+	return f, nil
+}
+
+func joinReasons() string {
+	s := make([]string, len(FailureReasons))
+	for i, r := range FailureReasons {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
+}
+
+// FailureAction applies an operator's action to a failed pairing:
+//   - "refund" retries the refund of a refund_failed failure through Payments.Refund; a
+//     refund that fails again is returned as an error (the row stays refund_failed);
+//   - "resolve" closes it with the operator's id and note.
+//
+// Acting on a resolved failure, or refunding one that is not refund_failed, is
+// ErrInvalidState.
+func (p *Pairer) FailureAction(ctx context.Context, id uuid.UUID, action, note, operator string) (Failure, error) {
+	if len(note) > maxNoteLen {
+		return Failure{}, curhat.Invalid("note", "must be at most %d characters", maxNoteLen)
+	}
+	f, err := p.store.GetFailure(ctx, id)
+	if err != nil {
+		return Failure{}, fmt.Errorf("failed pairing %s: %w", id, err)
+	}
+	if f.Status == FailureResolved {
+		return Failure{}, fmt.Errorf("failed pairing %s: resolved already: %w", id, ErrInvalidState)
+	}
+	switch action {
+	case ActionRefund:
+		return p.retryRefund(ctx, f)
+	case ActionResolve:
+		if strings.TrimSpace(operator) == "" {
+			return Failure{}, curhat.Invalid("operator", "is required")
+		}
+		out, err := p.store.ResolveFailure(ctx, id, operator, note, p.now())
+		if err != nil {
+			return Failure{}, fmt.Errorf("resolve failed pairing %s: %w", id, err)
+		}
+		return out, nil
+	default:
+		return Failure{}, curhat.Invalid("action", "must be %q or %q, not %q", ActionRefund, ActionResolve, action)
+	}
+}
+
+func (p *Pairer) retryRefund(ctx context.Context, f Failure) (Failure, error) {
+	if f.RefundStatus != RefundFailed {
+		return Failure{}, fmt.Errorf("refund failed pairing %s: refund status is %s: %w", f.ID, f.RefundStatus, ErrInvalidState)
+	}
+	pr, err := p.store.GetPairing(ctx, f.PairingID)
+	if err != nil {
+		return Failure{}, fmt.Errorf("refund failed pairing %s: %w", f.ID, err)
+	}
+	if pr.PaymentSessionID == nil {
+		return Failure{}, fmt.Errorf("refund failed pairing %s: the pairing has no payment: %w", f.ID, ErrInvalidState)
+	}
+	if !p.refund(ctx, *pr.PaymentSessionID, "operator retry of a failed pairing refund") {
+		return Failure{}, fmt.Errorf("refund failed pairing %s: the payment provider did not refund; retry later: %w", f.ID, ErrUnavailable)
+	}
+	out, err := p.store.SetFailureRefunded(ctx, f.ID)
+	if err != nil {
+		return Failure{}, fmt.Errorf("refund failed pairing %s: %w", f.ID, err)
+	}
+	return out, nil
+}

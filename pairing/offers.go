@@ -1,0 +1,142 @@
+package pairing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// ListOffers returns the mitra's live offers: still waiting, deadline not passed.
+func (p *Pairer) ListOffers(ctx context.Context, mitraID uuid.UUID) ([]Offer, error) {
+	offers, err := p.store.ListOffers(ctx, mitraID, p.now())
+	if err != nil {
+		return nil, fmt.Errorf("list offers of mitra %s: %w", mitraID, err)
+	}
+	return offers, nil
+}
+
+// Accept claims a pairing for the mitra. Of any number of concurrent accepts (of one
+// pairing, or of several pairings by one mitra) exactly one wins per free slot; the
+// others get ErrAlreadyMatched, ErrExpired, ErrAtCapacity, ErrDeactivated or ErrNotFound
+// (no offer for this mitra) — see AcceptParams for the order of the checks. Accepting a
+// pairing already matched to this mitra returns its session again.
+//
+// A blast's chat session is active at once (ends_at = now + minutes); a targeted one waits
+// in pending_payment, holding the mitra's capacity, for the chat_start payment created
+// here. The other offers are dismissed and their mitras told.
+func (p *Pairer) Accept(ctx context.Context, mitraID, pairingID uuid.UUID) (ChatSession, error) {
+	pr, err := p.store.GetPairing(ctx, pairingID)
+	if err != nil {
+		return ChatSession{}, fmt.Errorf("accept pairing %s: %w", pairingID, err)
+	}
+	var from *uuid.UUID
+	if pr.Prepaid {
+		if from, err = p.rerouteOrigin(ctx, pr); err != nil {
+			return ChatSession{}, fmt.Errorf("accept pairing %s: %w", pairingID, err)
+		}
+	}
+	res, err := p.store.AcceptOffer(ctx, AcceptParams{
+		MitraID: mitraID, PairingID: pairingID, SessionID: uuid.New(), ReroutedFromID: from,
+		DefaultMaxSessions: p.settings.MitraMaxConcurrentSessions(ctx), Now: p.now(),
+	})
+	if err != nil {
+		return ChatSession{}, fmt.Errorf("accept pairing %s: %w", pairingID, err)
+	}
+	if res.Replayed {
+		return res.Session, nil
+	}
+	pr, s := res.Pairing, res.Session
+	p.unschedule(timerKey{pairingDeadline, pr.ID})
+	p.capacityChanged(ctx, mitraID, false)
+	p.notifyDismissed(ctx, pr.ID, res.Dismissed, "matched")
+	p.notify(ctx, Event{
+		Kind: EventPairingMatched, ClientID: ptr(s.ClientID), MitraID: ptr(s.MitraID),
+		PairingID: ptr(pr.ID), ChatSessionID: ptr(s.ID),
+		Data: map[string]any{
+			"pairing_id": pr.ID.String(), "chat_session_id": s.ID.String(),
+			"mitra_id": s.MitraID.String(), "status": string(s.Status),
+		},
+	})
+	if s.Status == SessionPendingPayment {
+		return p.chargeTargeted(ctx, pr, s)
+	}
+	p.sessionStarted(ctx, s)
+	return s, nil
+}
+
+func (p *Pairer) sessionStarted(ctx context.Context, s ChatSession) {
+	p.armExpiry(s)
+	data := map[string]any{"chat_session_id": s.ID.String(), "pairing_id": s.PairingID.String(), "minutes": s.Minutes}
+	if s.EndsAt != nil {
+		data["ends_at"] = *s.EndsAt
+	}
+	p.notify(ctx, Event{
+		Kind: EventSessionStarted, ClientID: ptr(s.ClientID), MitraID: ptr(s.MitraID),
+		PairingID: ptr(s.PairingID), ChatSessionID: ptr(s.ID), Data: data,
+	})
+}
+
+// Decline turns the mitra's live offer down. A declined "Curhat lagi" offer makes the
+// pairing targeted_unavailable (failure row targeted_declined, nothing charged); a
+// declined blast offer leaves the blast to the others.
+func (p *Pairer) Decline(ctx context.Context, mitraID, pairingID uuid.UUID) error {
+	pr, err := p.store.DeclineOffer(ctx, mitraID, pairingID, p.now())
+	if err != nil {
+		return fmt.Errorf("decline pairing %s: %w", pairingID, err)
+	}
+	if pr.Type == TypeTargeted && pr.Status == StatusTargetedWaiting {
+		if err := p.targetedUnavailable(ctx, pr, ReasonTargetedDeclined, nil); err != nil {
+			return fmt.Errorf("decline pairing %s: %w", pairingID, err)
+		}
+	}
+	return nil
+}
+
+// MitraAvailable offers a mitra that just became available (went online, or a session
+// of its ended) the blasts still searching that it was never offered: oldest first, at
+// most Config.LateJoinBatch, deadline not passed. Nothing happens unless the mitra is
+// reachable and under capacity. The Pairer calls it itself whenever it frees a slot; a
+// host calls it after availability's SetOnline.
+func (p *Pairer) MitraAvailable(ctx context.Context, mitraID uuid.UUID) error {
+	reachable, err := p.avail.IsReachable(ctx, mitraID)
+	if err != nil {
+		return fmt.Errorf("mitra %s available: %w", mitraID, err)
+	}
+	if !reachable {
+		return nil
+	}
+	info, err := p.store.MitraInfo(ctx, mitraID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mitra %s available: %w", mitraID, err)
+	}
+	if !info.Active || info.OpenSessions >= p.maxSessions(ctx, info) {
+		return nil
+	}
+	now := p.now()
+	pending, err := p.store.PairingsToOffer(ctx, mitraID, now, p.cfg.LateJoinBatch)
+	if err != nil {
+		return fmt.Errorf("mitra %s available: %w", mitraID, err)
+	}
+	for _, pr := range pending {
+		offered, err := p.store.InsertOffers(ctx, pr.ID, []uuid.UUID{mitraID}, now)
+		if err != nil {
+			return fmt.Errorf("mitra %s available: offer %s: %w", mitraID, pr.ID, err)
+		}
+		if len(offered) > 0 {
+			p.notifyOffer(ctx, pr, mitraID)
+		}
+	}
+	return nil
+}
+
+func (p *Pairer) maxSessions(ctx context.Context, info MitraInfo) int {
+	if info.MaxConcurrentSessions > 0 {
+		return info.MaxConcurrentSessions
+	}
+	return p.settings.MitraMaxConcurrentSessions(ctx)
+}

@@ -1,0 +1,251 @@
+package pairing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/clock"
+)
+
+// Pairer matches clients with mitras and runs the chat sessions that result (SPEC §10,
+// §11). It is safe for concurrent use, also by several instances over one database: every
+// transition is a guarded write in the Store, and in-process timers (pairing deadlines,
+// session expiry) are backed up by SweepTimeouts.
+type Pairer struct {
+	store    Store
+	avail    Availability
+	payments Payments
+	quoter   Quoter
+	settings Settings
+	notifier Notifier
+	cfg      Config
+	log      *slog.Logger
+	clock    clock.Clock
+
+	// base is the context of timer work; Stop cancels it.
+	base   context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	timers  map[timerKey]clock.Timer
+	stopped bool
+	running sync.WaitGroup // timer callbacks in flight
+}
+
+type timerKind uint8
+
+const (
+	pairingDeadline timerKind = iota + 1
+	sessionExpiry
+)
+
+type timerKey struct {
+	kind timerKind
+	id   uuid.UUID
+}
+
+// NewPairer returns a Pairer over store and deps. It panics when store,
+// deps.Availability, deps.Payments or deps.Quoter is nil (a wiring mistake).
+//
+// Call RestoreTimers once at startup (before serving requests), run SweepTimeouts
+// periodically, and Stop on shutdown.
+func NewPairer(store Store, deps Deps, cfg *Config) *Pairer {
+	switch {
+	case store == nil:
+		panic("pairing: NewPairer needs a Store")
+	case deps.Availability == nil:
+		panic("pairing: NewPairer needs Deps.Availability")
+	case deps.Payments == nil:
+		panic("pairing: NewPairer needs Deps.Payments")
+	case deps.Quoter == nil:
+		panic("pairing: NewPairer needs Deps.Quoter")
+	}
+	c := cfg.WithDefaults()
+	p := &Pairer{
+		store:    store,
+		avail:    deps.Availability,
+		payments: deps.Payments,
+		quoter:   deps.Quoter,
+		settings: deps.Settings,
+		notifier: deps.Notifier,
+		cfg:      c,
+		log:      c.Logger,
+		clock:    c.Clock,
+		timers:   map[timerKey]clock.Timer{},
+	}
+	if p.settings == nil {
+		p.settings = DefaultSettings{}
+	}
+	if p.notifier == nil {
+		p.notifier = discardNotifier{}
+	}
+	p.base, p.cancel = context.WithCancel(context.Background())
+	return p
+}
+
+// Stop stops every timer and waits (until ctx ends) for timer work in flight. It is
+// idempotent. The Pairer keeps serving calls afterwards but arms no more timers; the
+// timeouts sweep of another instance (or a restart's RestoreTimers) takes over.
+func (p *Pairer) Stop(ctx context.Context) error {
+	p.mu.Lock()
+	p.stopped = true
+	for k, t := range p.timers {
+		t.Stop()
+		delete(p.timers, k)
+	}
+	p.mu.Unlock()
+	p.cancel()
+
+	done := make(chan struct{})
+	go func() {
+		p.running.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// now is the Pairer's time, at the store's precision, so that what is written and what
+// is compared agree in memory and in Postgres.
+func (p *Pairer) now() time.Time { return p.clock.Now().UTC().Truncate(time.Microsecond) }
+
+// schedule (re)arms the timer of key to run fn at at. A timer that was replaced or
+// stopped meanwhile does nothing when it fires.
+func (p *Pairer) schedule(key timerKey, at time.Time, fn func(ctx context.Context)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return
+	}
+	if old, ok := p.timers[key]; ok {
+		old.Stop()
+	}
+	var t clock.Timer
+	t = p.clock.AfterFunc(max(at.Sub(p.clock.Now()), 0), func() {
+		p.mu.Lock()
+		if p.stopped || p.timers[key] != t {
+			p.mu.Unlock()
+			return
+		}
+		delete(p.timers, key)
+		p.running.Add(1)
+		p.mu.Unlock()
+		defer p.running.Done()
+
+		ctx, cancel := context.WithTimeout(p.base, p.cfg.TimerTimeout)
+		defer cancel()
+		fn(ctx)
+	})
+	p.timers[key] = t
+}
+
+func (p *Pairer) unschedule(key timerKey) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t, ok := p.timers[key]; ok {
+		t.Stop()
+		delete(p.timers, key)
+	}
+}
+
+// Timers reports how many in-process timers are armed (for tests and metrics).
+func (p *Pairer) Timers() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.timers)
+}
+
+func (p *Pairer) armDeadline(pr Pairing) {
+	if pr.ExpiresAt == nil || !pr.Status.Waiting() {
+		return
+	}
+	id := pr.ID
+	p.schedule(timerKey{pairingDeadline, id}, *pr.ExpiresAt, func(ctx context.Context) {
+		if err := p.expirePairing(ctx, id); err != nil {
+			p.log.ErrorContext(ctx, "pairing deadline; the timeouts sweep will retry", "pairing_id", id, "err", err)
+		}
+	})
+}
+
+func (p *Pairer) armExpiry(s ChatSession) {
+	if s.Status != SessionActive || s.EndsAt == nil {
+		return
+	}
+	id := s.ID
+	p.schedule(timerKey{sessionExpiry, id}, *s.EndsAt, func(ctx context.Context) {
+		if _, err := p.expireSession(ctx, id); err != nil {
+			p.log.ErrorContext(ctx, "session expiry; the timeouts sweep will retry", "chat_session_id", id, "err", err)
+		}
+	})
+}
+
+// capacityChanged mirrors the mitra's capacity after a chat-session transition and, when
+// the transition freed a slot, offers it the blasts still searching.
+func (p *Pairer) capacityChanged(ctx context.Context, mitraID uuid.UUID, freed bool) {
+	if _, err := p.avail.RecomputeCapacity(ctx, mitraID); err != nil {
+		p.log.WarnContext(ctx, "recompute capacity; the reseed sweep heals the mirror", "mitra_id", mitraID, "err", err)
+	}
+	if freed {
+		if err := p.MitraAvailable(ctx, mitraID); err != nil {
+			p.log.WarnContext(ctx, "offer searching blasts to a freed mitra", "mitra_id", mitraID, "err", err)
+		}
+	}
+}
+
+func (p *Pairer) notify(ctx context.Context, e Event) { p.notifier.Notify(ctx, e) }
+
+func ptr[T any](v T) *T { return &v }
+
+// refund gives a payment's money back and reports whether it is refunded now. Failures
+// are logged: the callers record them (failure rows) or the payment row shows them.
+func (p *Pairer) refund(ctx context.Context, paymentID uuid.UUID, reason string) bool {
+	pay, err := p.payments.Refund(ctx, paymentID, reason)
+	if err == nil && pay.Status == PaymentRefunded {
+		return true
+	}
+	if err != nil {
+		// It may have been refunded already (a duplicate event, another instance).
+		if cur, gerr := p.payments.Get(ctx, paymentID); gerr == nil && cur.Status == PaymentRefunded {
+			return true
+		}
+	}
+	p.log.WarnContext(ctx, "refund did not go through", "payment_id", paymentID, "reason", reason, "err", err)
+	return false
+}
+
+func validateMinutes(minutes int) error {
+	if minutes < 1 || minutes > 1440 {
+		return curhat.Invalid("minutes", "must be between 1 and 1440, not %d", minutes)
+	}
+	return nil
+}
+
+func requireID(field string, id uuid.UUID) error {
+	if id == uuid.Nil {
+		return curhat.Invalid(field, "is required")
+	}
+	return nil
+}
+
+// quote prices a chat; an error that is neither ErrNoTier nor a validation error from the
+// pricing side is reported as is.
+func (p *Pairer) quote(ctx context.Context, clientID uuid.UUID, minutes int) (Quote, error) {
+	q, err := p.quoter.Quote(ctx, clientID, QuoteModeSession, minutes)
+	if err != nil {
+		return Quote{}, fmt.Errorf("quote %d minutes: %w", minutes, err)
+	}
+	return q, nil
+}
+
+func isState(err error) bool { return errors.Is(err, ErrInvalidState) }

@@ -1,0 +1,528 @@
+package pairingtest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/pairing"
+)
+
+// Availability is an in-memory pairing.Availability: mitras are online (reachable) when
+// set so, and available when also active and under capacity as the Store tells.
+// RecomputeCapacity derives the count from the Store, like the real mirror, and records
+// every call.
+type Availability struct {
+	store      pairing.Store
+	defaultMax int
+	mu         sync.Mutex
+	online     []uuid.UUID // in the order they came online
+	capacity   map[uuid.UUID]int
+	recomputed []uuid.UUID
+	findErr    error
+	reachErr   error
+}
+
+var _ pairing.Availability = (*Availability)(nil)
+
+// NewAvailability returns an Availability over store (nil: everybody online is
+// available, capacity always 0). defaultMax is the capacity of a mitra with no maximum
+// of its own (0 means 1, the runtime default).
+func NewAvailability(store pairing.Store, defaultMax int) *Availability {
+	return &Availability{store: store, defaultMax: max(defaultMax, 1), capacity: map[uuid.UUID]int{}}
+}
+
+// SetOnline puts a mitra online (reachable) or offline.
+func (a *Availability) SetOnline(id uuid.UUID, online bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.online = slices.DeleteFunc(a.online, func(x uuid.UUID) bool { return x == id })
+	if online {
+		a.online = append(a.online, id)
+	}
+}
+
+// FailFind makes FindAvailable fail with err (nil: work again).
+func (a *Availability) FailFind(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.findErr = err
+}
+
+// FailReachable makes IsReachable fail with err (nil: work again).
+func (a *Availability) FailReachable(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.reachErr = err
+}
+
+func (a *Availability) FindAvailable(ctx context.Context, limit int, exclude []uuid.UUID) ([]uuid.UUID, error) {
+	a.mu.Lock()
+	online, err := slices.Clone(a.online), a.findErr
+	a.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	var out []uuid.UUID
+	for _, id := range online {
+		if slices.Contains(exclude, id) {
+			continue
+		}
+		ok, err := a.hasRoom(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, id)
+		}
+		if limit > 0 && len(out) == limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+func (a *Availability) hasRoom(ctx context.Context, id uuid.UUID) (bool, error) {
+	if a.store == nil {
+		return true, nil
+	}
+	info, err := a.store.MitraInfo(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	limit := a.defaultMax
+	if info.MaxConcurrentSessions > 0 {
+		limit = info.MaxConcurrentSessions
+	}
+	return info.Active && info.OpenSessions < limit, nil
+}
+
+func (a *Availability) IsReachable(ctx context.Context, id uuid.UUID) (bool, error) {
+	a.mu.Lock()
+	online, err := slices.Contains(a.online, id), a.reachErr
+	a.mu.Unlock()
+	if err != nil || !online || a.store == nil {
+		return online, err
+	}
+	info, err := a.store.MitraInfo(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	return info.Active, nil
+}
+
+func (a *Availability) RecomputeCapacity(ctx context.Context, id uuid.UUID) (int, error) {
+	n := 0
+	if a.store != nil {
+		info, err := a.store.MitraInfo(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		n = info.OpenSessions
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.recomputed = append(a.recomputed, id)
+	a.capacity[id] = n
+	return n, nil
+}
+
+// Recomputed returns the mitras RecomputeCapacity was called for, in call order.
+func (a *Availability) Recomputed() []uuid.UUID {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.recomputed)
+}
+
+// Capacity returns the count the last RecomputeCapacity of the mitra mirrored.
+func (a *Availability) Capacity(id uuid.UUID) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.capacity[id]
+}
+
+// PaymentHandler is what the payment service calls when a chat_start session is paid or
+// closes unpaid; *pairing.Pairer implements it.
+type PaymentHandler interface {
+	PaymentPaid(ctx context.Context, ev pairing.PaymentEvent) error
+	PaymentClosed(ctx context.Context, ev pairing.PaymentEvent) error
+}
+
+// Payments is an in-memory pairing.Payments behaving like the payment service: per-client
+// idempotency keys, sessions created paid when free, Cancel refunding a session paid in
+// between, a payment arriving after cancellation or expiry refunded at once and never
+// handed to the handler.
+type Payments struct {
+	// Now tells the time (defaults to the wall clock).
+	Now func() time.Time
+	// TTL is how long a session stays payable (defaults to 15 minutes).
+	TTL time.Duration
+
+	mu        sync.Mutex
+	handler   PaymentHandler
+	payments  map[uuid.UUID]pairing.Payment
+	keys      map[string]uuid.UUID
+	refunds   map[uuid.UUID]int
+	failRefs  bool
+	createErr error
+	created   int
+}
+
+var _ pairing.Payments = (*Payments)(nil)
+
+// NewPayments returns an empty Payments.
+func NewPayments() *Payments {
+	return &Payments{payments: map[uuid.UUID]pairing.Payment{}, keys: map[string]uuid.UUID{}, refunds: map[uuid.UUID]int{}}
+}
+
+// SetHandler registers the chat_start handler (a *pairing.Pairer).
+func (p *Payments) SetHandler(h PaymentHandler) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.handler = h
+}
+
+// FailRefunds makes the provider refuse refunds (sessions end refund_failed) while on.
+func (p *Payments) FailRefunds(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failRefs = on
+}
+
+// FailCreate makes Create fail with err (nil: work again).
+func (p *Payments) FailCreate(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.createErr = err
+}
+
+func (p *Payments) now() time.Time {
+	if p.Now != nil {
+		return p.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (p *Payments) Create(_ context.Context, req pairing.PaymentRequest) (pairing.Payment, bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.createErr != nil {
+		return pairing.Payment{}, false, p.createErr
+	}
+	if req.Amount != req.BaseAmount-req.DiscountAmount || req.Amount < 0 {
+		return pairing.Payment{}, false, curhat.Invalid("amount", "must equal base_amount - discount_amount")
+	}
+	key := req.ClientID.String() + "\x00" + req.IdempotencyKey
+	if req.IdempotencyKey != "" {
+		if id, ok := p.keys[key]; ok {
+			return p.payments[id], true, nil
+		}
+	}
+	now := p.now()
+	ttl := p.TTL
+	if ttl == 0 {
+		ttl = 15 * time.Minute
+	}
+	pay := pairing.Payment{
+		ID: uuid.New(), ClientID: req.ClientID, Purpose: req.Purpose, PairingID: req.PairingID, ChatSessionID: req.ChatSessionID,
+		TierID: req.TierID, Minutes: req.Minutes, BaseAmount: req.BaseAmount, DiscountAmount: req.DiscountAmount,
+		Amount: req.Amount, Currency: req.Currency, Status: pairing.PaymentPending, ExpiresAt: now.Add(ttl), CreatedAt: now,
+	}
+	if pay.Amount == 0 {
+		pay.Status, pay.PaidAt = pairing.PaymentPaid, &now
+	} else {
+		pay.CheckoutURL = "https://pay.example/checkout/" + pay.ID.String()
+	}
+	p.payments[pay.ID] = pay
+	if req.IdempotencyKey != "" {
+		p.keys[key] = pay.ID
+	}
+	p.created++
+	return pay, false, nil
+}
+
+func (p *Payments) Get(_ context.Context, id uuid.UUID) (pairing.Payment, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pay, ok := p.payments[id]
+	if !ok {
+		return pairing.Payment{}, fmt.Errorf("payment %s: %w", id, pairing.ErrNotFound)
+	}
+	return pay, nil
+}
+
+func (p *Payments) FindByIdempotencyKey(_ context.Context, clientID uuid.UUID, key string) (pairing.Payment, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	id, ok := p.keys[clientID.String()+"\x00"+key]
+	if !ok {
+		return pairing.Payment{}, fmt.Errorf("payment with key %q: %w", key, pairing.ErrNotFound)
+	}
+	return p.payments[id], nil
+}
+
+func (p *Payments) Cancel(_ context.Context, id uuid.UUID) (pairing.Payment, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pay, ok := p.payments[id]
+	if !ok {
+		return pairing.Payment{}, fmt.Errorf("payment %s: %w", id, pairing.ErrNotFound)
+	}
+	switch pay.Status {
+	case pairing.PaymentPending:
+		pay.Status = pairing.PaymentCancelled
+	case pairing.PaymentPaid:
+		pay = p.refundLocked(pay)
+	}
+	p.payments[id] = pay
+	return pay, nil
+}
+
+func (p *Payments) Refund(_ context.Context, id uuid.UUID, _ string) (pairing.Payment, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pay, ok := p.payments[id]
+	if !ok {
+		return pairing.Payment{}, fmt.Errorf("payment %s: %w", id, pairing.ErrNotFound)
+	}
+	if pay.Status != pairing.PaymentPaid && pay.Status != pairing.PaymentRefundFailed {
+		return pay, fmt.Errorf("refund payment %s: it is %s: %w", id, pay.Status, pairing.ErrInvalidState)
+	}
+	pay = p.refundLocked(pay)
+	p.payments[id] = pay
+	if pay.Status == pairing.PaymentRefundFailed {
+		return pay, fmt.Errorf("refund payment %s: the provider refused: %w", id, pairing.ErrUnavailable)
+	}
+	return pay, nil
+}
+
+func (p *Payments) refundLocked(pay pairing.Payment) pairing.Payment {
+	if p.failRefs {
+		pay.Status = pairing.PaymentRefundFailed
+		return pay
+	}
+	pay.Status = pairing.PaymentRefunded
+	p.refunds[pay.ID]++
+	return pay
+}
+
+// Pay confirms a payment, as the provider's webhook would: a pending session becomes
+// paid and the handler's PaymentPaid runs; a session closed meanwhile is refunded and
+// starts nothing; a paid one is a duplicate (the handler runs again, as a redelivered
+// webhook may make it).
+func (p *Payments) Pay(ctx context.Context, id uuid.UUID) error {
+	p.mu.Lock()
+	pay, ok := p.payments[id]
+	if !ok {
+		p.mu.Unlock()
+		return fmt.Errorf("payment %s: %w", id, pairing.ErrNotFound)
+	}
+	switch {
+	case pay.Status == pairing.PaymentPending:
+		now := p.now()
+		pay.Status, pay.PaidAt = pairing.PaymentPaid, &now
+	case pay.Status.Closed():
+		pay = p.refundLocked(pay)
+		p.payments[id] = pay
+		p.mu.Unlock()
+		return nil
+	case pay.Status != pairing.PaymentPaid:
+		p.mu.Unlock()
+		return nil
+	}
+	p.payments[id] = pay
+	h := p.handler
+	p.mu.Unlock()
+	if h == nil {
+		return nil
+	}
+	return h.PaymentPaid(ctx, event(pay))
+}
+
+// Expire closes a pending payment as expired (the stale-payments sweep) and tells the
+// handler; Fail does the same for a failed charge.
+func (p *Payments) Expire(ctx context.Context, id uuid.UUID) error {
+	return p.close(ctx, id, pairing.PaymentExpired)
+}
+
+func (p *Payments) Fail(ctx context.Context, id uuid.UUID) error {
+	return p.close(ctx, id, pairing.PaymentFailed)
+}
+
+func (p *Payments) close(ctx context.Context, id uuid.UUID, status pairing.PaymentStatus) error {
+	p.mu.Lock()
+	pay, ok := p.payments[id]
+	if !ok || pay.Status != pairing.PaymentPending {
+		p.mu.Unlock()
+		return nil
+	}
+	pay.Status = status
+	p.payments[id] = pay
+	h := p.handler
+	p.mu.Unlock()
+	if h == nil {
+		return nil
+	}
+	return h.PaymentClosed(ctx, event(pay))
+}
+
+func event(pay pairing.Payment) pairing.PaymentEvent {
+	ev := pairing.PaymentEvent{
+		PaymentID: pay.ID, PairingID: pay.PairingID, ChatSessionID: pay.ChatSessionID, Status: pay.Status, Amount: pay.Amount,
+	}
+	if pay.PaidAt != nil {
+		ev.PaidAt = *pay.PaidAt
+	}
+	return ev
+}
+
+// Created counts the sessions created (replays excluded): what would have been charged.
+func (p *Payments) Created() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.created
+}
+
+// Refunds counts the successful refunds of a payment.
+func (p *Payments) Refunds(id uuid.UUID) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refunds[id]
+}
+
+// All returns every payment session.
+func (p *Payments) All() []pairing.Payment {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]pairing.Payment, 0, len(p.payments))
+	for _, pay := range p.payments {
+		out = append(out, pay)
+	}
+	return out
+}
+
+// Quoter is an in-memory pairing.Quoter with one session tier per number of minutes.
+type Quoter struct {
+	mu       sync.Mutex
+	prices   map[int]int64
+	discount int64
+}
+
+var _ pairing.Quoter = (*Quoter)(nil)
+
+// NewQuoter returns a Quoter with the given price per minutes (IDR).
+func NewQuoter(prices map[int]int64) *Quoter {
+	q := &Quoter{prices: map[int]int64{}}
+	for m, p := range prices {
+		q.prices[m] = p
+	}
+	return q
+}
+
+// SetPrice adds or changes a tier; RemoveTier deactivates it.
+func (q *Quoter) SetPrice(minutes int, price int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.prices[minutes] = price
+}
+
+func (q *Quoter) RemoveTier(minutes int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.prices, minutes)
+}
+
+// SetDiscount takes amount off every quote (at most the price).
+func (q *Quoter) SetDiscount(amount int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.discount = amount
+}
+
+var tierNamespace = uuid.MustParse("3d0c8a0e-5a43-4b8e-9c4f-7f1f2f6f5a01")
+
+// TierID is the id of the tier of minutes.
+func TierID(minutes int) uuid.UUID {
+	return uuid.NewSHA1(tierNamespace, fmt.Appendf(nil, "session:%d", minutes))
+}
+
+func (q *Quoter) Quote(_ context.Context, _ uuid.UUID, mode string, minutes int) (pairing.Quote, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	price, ok := q.prices[minutes]
+	if mode != pairing.QuoteModeSession || !ok {
+		return pairing.Quote{}, fmt.Errorf("%s of %d minutes: %w", mode, minutes, pairing.ErrNoTier)
+	}
+	d := min(q.discount, price)
+	return pairing.Quote{TierID: TierID(minutes), Minutes: minutes, BaseAmount: price, DiscountAmount: d, Amount: price - d, Currency: "IDR"}, nil
+}
+
+// Settings is a fixed pairing.Settings; zero fields serve the runtime defaults.
+type Settings struct {
+	Blast       time.Duration
+	Targeted    time.Duration
+	MaxSessions int
+}
+
+var _ pairing.Settings = Settings{}
+
+func (s Settings) BlastTimeout(ctx context.Context) time.Duration {
+	if s.Blast > 0 {
+		return s.Blast
+	}
+	return pairing.DefaultSettings{}.BlastTimeout(ctx)
+}
+
+func (s Settings) TargetedTimeout(ctx context.Context) time.Duration {
+	if s.Targeted > 0 {
+		return s.Targeted
+	}
+	return pairing.DefaultSettings{}.TargetedTimeout(ctx)
+}
+
+func (s Settings) MitraMaxConcurrentSessions(ctx context.Context) int {
+	if s.MaxSessions > 0 {
+		return s.MaxSessions
+	}
+	return pairing.DefaultSettings{}.MitraMaxConcurrentSessions(ctx)
+}
+
+// Notifier records every event.
+type Notifier struct {
+	mu     sync.Mutex
+	events []pairing.Event
+}
+
+var _ pairing.Notifier = (*Notifier)(nil)
+
+func (n *Notifier) Notify(_ context.Context, e pairing.Event) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.events = append(n.events, e)
+}
+
+// Events returns the events recorded so far.
+func (n *Notifier) Events() []pairing.Event {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.events)
+}
+
+// Find returns the recorded events of kind sent to recipient (a client or mitra id).
+func (n *Notifier) Find(kind string, recipient uuid.UUID) []pairing.Event {
+	var out []pairing.Event
+	for _, e := range n.Events() {
+		if e.Kind != kind {
+			continue
+		}
+		if (e.ClientID != nil && *e.ClientID == recipient) || (e.MitraID != nil && *e.MitraID == recipient) {
+			out = append(out, e)
+		}
+	}
+	return out
+}

@@ -1,0 +1,644 @@
+package pairing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	sq "github.com/Masterminds/squirrel"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/curhat/curhat/internal/pgutil"
+)
+
+// PostgresStore is the Store on the pairings, pairing_offers, chat_sessions and
+// pairing_failures tables of SPEC §3 (pgx + squirrel). It reads mitras (is_active,
+// max_concurrent_sessions) and locks rows of mitras and clients to serialise accepts per
+// mitra and new pairings per client.
+type PostgresStore struct {
+	pool *pgxpool.Pool
+}
+
+var _ Store = (*PostgresStore)(nil)
+
+// NewPostgresStore returns a Store on pool, whose schema must be migrated (curhat.Migrate).
+func NewPostgresStore(pool *pgxpool.Pool) *PostgresStore { return &PostgresStore{pool: pool} }
+
+const (
+	pairingColumns = "id, client_id, type, target_mitra_id, status, minutes, payment_session_id, prepaid, expires_at, " +
+		"matched_mitra_id, chat_session_id, failure_reason, created_at, updated_at"
+	sessionColumns = "id, client_id, mitra_id, status, minutes, started_at, ends_at, ended_at, end_reason, pairing_id, " +
+		"rerouted_from_id, created_at, updated_at"
+	failureColumns = "id, pairing_id, client_id, type, target_mitra_id, reason, offered_count, amount, refund_status, " +
+		"status, resolved_by, resolved_at, note, created_at"
+)
+
+func scanPairing(row pgx.Row) (Pairing, error) {
+	var p Pairing
+	var typ, status string
+	var reason *string
+	if err := row.Scan(&p.ID, &p.ClientID, &typ, &p.TargetMitraID, &status, &p.Minutes, &p.PaymentSessionID, &p.Prepaid,
+		&p.ExpiresAt, &p.MatchedMitraID, &p.ChatSessionID, &reason, &p.CreatedAt, &p.UpdatedAt); err != nil {
+		return Pairing{}, err
+	}
+	p.Type, p.Status, p.FailureReason = Type(typ), Status(status), Reason(deref(reason))
+	p.ExpiresAt = utcPtr(p.ExpiresAt)
+	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
+	return p, nil
+}
+
+func scanSession(row pgx.Row) (ChatSession, error) {
+	var s ChatSession
+	var status string
+	var reason *string
+	if err := row.Scan(&s.ID, &s.ClientID, &s.MitraID, &status, &s.Minutes, &s.StartedAt, &s.EndsAt, &s.EndedAt, &reason,
+		&s.PairingID, &s.ReroutedFromID, &s.CreatedAt, &s.UpdatedAt); err != nil {
+		return ChatSession{}, err
+	}
+	s.Status, s.EndReason = SessionStatus(status), EndReason(deref(reason))
+	s.StartedAt, s.EndsAt, s.EndedAt = utcPtr(s.StartedAt), utcPtr(s.EndsAt), utcPtr(s.EndedAt)
+	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
+	return s, nil
+}
+
+func scanFailure(row pgx.Row) (Failure, error) {
+	var f Failure
+	var typ, reason, refund, status string
+	var by, note *string
+	if err := row.Scan(&f.ID, &f.PairingID, &f.ClientID, &typ, &f.TargetMitraID, &reason, &f.OfferedCount, &f.Amount,
+		&refund, &status, &by, &f.ResolvedAt, &note, &f.CreatedAt); err != nil {
+		return Failure{}, err
+	}
+	f.Type, f.Reason, f.RefundStatus, f.Status = Type(typ), Reason(reason), RefundStatus(refund), FailureStatus(status)
+	f.ResolvedBy, f.Note = deref(by), deref(note)
+	f.ResolvedAt = utcPtr(f.ResolvedAt)
+	f.CreatedAt = f.CreatedAt.UTC()
+	return f, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func statusStrings[T ~string](ss []T) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = string(s)
+	}
+	return out
+}
+
+func openStatusStrings() []string { return statusStrings(OpenStatuses) }
+
+// queryOne runs a built statement returning at most one row.
+func queryOne[T any](ctx context.Context, db pgutil.DB, b sq.Sqlizer, scan func(pgx.Row) (T, error)) (T, error) {
+	sql, args, err := b.ToSql()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return scan(db.QueryRow(ctx, sql, args...))
+}
+
+func queryAll[T any](ctx context.Context, db pgutil.DB, b sq.Sqlizer, scan func(pgx.Row) (T, error)) ([]T, error) {
+	sql, args, err := b.ToSql()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+}
+
+func scanUUID(row pgx.Row) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := row.Scan(&id)
+	return id, err
+}
+
+func (s *PostgresStore) getPairing(ctx context.Context, db pgutil.DB, id uuid.UUID, lock string) (Pairing, error) {
+	q := pgutil.SQL.Select(pairingColumns).From("pairings").Where(sq.Eq{"id": id})
+	if lock != "" {
+		q = q.Suffix(lock)
+	}
+	return queryOne(ctx, db, q, scanPairing)
+}
+
+func (s *PostgresStore) CreatePairing(ctx context.Context, p Pairing) (Pairing, error) {
+	var out Pairing
+	err := pgutil.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		// Serialise the open-pairing check per client (NO KEY UPDATE: foreign-key checks
+		// of other inserts that reference the client are not blocked).
+		var one int
+		if err := tx.QueryRow(ctx, "SELECT 1 FROM clients WHERE id = $1 FOR NO KEY UPDATE", p.ClientID).Scan(&one); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("client %s: %w", p.ClientID, ErrNotFound)
+			}
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pairings WHERE id = $1)", p.ID).Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			return fmt.Errorf("pairing %s exists: %w", p.ID, ErrConflict)
+		}
+		var open uuid.UUID
+		err := tx.QueryRow(ctx, "SELECT id FROM pairings WHERE client_id = $1 AND status = ANY($2) LIMIT 1",
+			p.ClientID, openStatusStrings()).Scan(&open)
+		if err == nil {
+			return fmt.Errorf("client %s already has an open pairing %s: %w", p.ClientID, open, ErrInvalidState)
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		out, err = insertPairing(ctx, tx, p)
+		return err
+	})
+	return out, err
+}
+
+func insertPairing(ctx context.Context, db pgutil.DB, p Pairing) (Pairing, error) {
+	return queryOne(ctx, db, pgutil.SQL.Insert("pairings").
+		Columns("id", "client_id", "type", "target_mitra_id", "status", "minutes", "payment_session_id", "prepaid",
+			"expires_at", "matched_mitra_id", "chat_session_id", "failure_reason", "created_at", "updated_at").
+		Values(p.ID, p.ClientID, string(p.Type), p.TargetMitraID, string(p.Status), p.Minutes, p.PaymentSessionID, p.Prepaid,
+			p.ExpiresAt, p.MatchedMitraID, p.ChatSessionID, nullable(string(p.FailureReason)), p.CreatedAt, p.UpdatedAt).
+		Suffix("RETURNING "+pairingColumns), scanPairing)
+}
+
+func (s *PostgresStore) GetPairing(ctx context.Context, id uuid.UUID) (Pairing, error) {
+	p, err := s.getPairing(ctx, s.pool, id, "")
+	return p, pgutil.Translate(err)
+}
+
+func (s *PostgresStore) ListPairings(ctx context.Context, q PairingQuery) ([]Pairing, error) {
+	b := pgutil.SQL.Select(pairingColumns).From("pairings").OrderBy("created_at", "id")
+	if len(q.Statuses) > 0 {
+		b = b.Where(sq.Eq{"status": statusStrings(q.Statuses)})
+	}
+	if q.DueBy != nil {
+		b = b.Where(sq.LtOrEq{"expires_at": *q.DueBy})
+	}
+	if q.UpdatedBefore != nil {
+		b = b.Where(sq.Lt{"updated_at": *q.UpdatedBefore})
+	}
+	if q.WithoutPayment {
+		b = b.Where(sq.Eq{"payment_session_id": nil})
+	}
+	if q.Limit > 0 {
+		b = b.Limit(uint64(q.Limit))
+	}
+	ps, err := queryAll(ctx, s.pool, b, scanPairing)
+	return ps, pgutil.Translate(err)
+}
+
+func (s *PostgresStore) AttachPayment(ctx context.Context, pairingID, paymentID uuid.UUID, now time.Time) (Pairing, error) {
+	p, err := queryOne(ctx, s.pool, pgutil.SQL.Update("pairings").
+		Set("payment_session_id", paymentID).Set("updated_at", now).
+		Where(sq.Eq{"id": pairingID}).
+		Where(sq.Or{sq.Eq{"payment_session_id": nil}, sq.Eq{"payment_session_id": paymentID}}).
+		Suffix("RETURNING "+pairingColumns), scanPairing)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, gerr := s.GetPairing(ctx, pairingID); gerr != nil {
+			return Pairing{}, gerr
+		}
+		return Pairing{}, fmt.Errorf("pairing %s has another payment: %w", pairingID, ErrInvalidState)
+	}
+	return p, pgutil.Translate(err)
+}
+
+func (s *PostgresStore) Transition(ctx context.Context, t PairingTransition) (TransitionResult, error) {
+	var res TransitionResult
+	err := pgutil.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		b := pgutil.SQL.Update("pairings").Set("status", string(t.To)).Set("updated_at", t.Now).
+			Where(sq.Eq{"id": t.ID, "status": statusStrings(t.From)})
+		if t.DueBy != nil {
+			b = b.Where(sq.LtOrEq{"expires_at": *t.DueBy})
+		}
+		if t.ExpiresAt != nil {
+			b = b.Set("expires_at", *t.ExpiresAt)
+		}
+		if t.FailureReason != "" {
+			b = b.Set("failure_reason", string(t.FailureReason))
+		}
+		p, err := queryOne(ctx, tx, b.Suffix("RETURNING "+pairingColumns), scanPairing)
+		if errors.Is(err, pgx.ErrNoRows) {
+			cur, gerr := s.getPairing(ctx, tx, t.ID, "")
+			if gerr != nil {
+				return gerr
+			}
+			return fmt.Errorf("pairing %s is %s: %w", t.ID, cur.Status, ErrInvalidState)
+		}
+		if err != nil {
+			return err
+		}
+		res.Pairing = p
+		if t.OfferStatus != "" {
+			res.Closed, err = queryAll(ctx, tx, pgutil.SQL.Update("pairing_offers").
+				Set("status", string(t.OfferStatus)).Set("updated_at", t.Now).
+				Where(sq.Eq{"pairing_id": t.ID, "status": string(OfferOffered)}).
+				Suffix("RETURNING mitra_id"), scanUUID)
+			if err != nil {
+				return err
+			}
+		}
+		if t.Failure != nil {
+			f := *t.Failure
+			if f.ID == uuid.Nil {
+				f.ID = uuid.New()
+			}
+			f, err = queryOne(ctx, tx, pgutil.SQL.Insert("pairing_failures").
+				Columns("id", "pairing_id", "client_id", "type", "target_mitra_id", "reason", "offered_count", "amount",
+					"refund_status", "status", "created_at").
+				Select(pgutil.SQL.Select().
+					Column("?::uuid, ?::uuid, ?::uuid, ?, ?::uuid, ?", f.ID, p.ID, p.ClientID, string(p.Type), p.TargetMitraID, string(f.Reason)).
+					Column("(SELECT count(*) FROM pairing_offers WHERE pairing_id = ?)", p.ID).
+					Column("?::bigint, ?, 'open', ?::timestamptz", f.Amount, string(f.RefundStatus), t.Now)).
+				Suffix("RETURNING "+failureColumns), scanFailure)
+			if err != nil {
+				return err
+			}
+			res.Failure = &f
+		}
+		return nil
+	})
+	return res, err
+}
+
+func (s *PostgresStore) FallbackToBlast(ctx context.Context, id uuid.UUID, now time.Time) (Pairing, error) {
+	p, err := queryOne(ctx, s.pool, pgutil.SQL.Update("pairings").
+		Set("type", string(TypeBlast)).Set("status", string(StatusAwaitingPayment)).
+		Set("payment_session_id", nil).Set("expires_at", nil).Set("failure_reason", nil).Set("updated_at", now).
+		Where(sq.Eq{"id": id, "status": string(StatusTargetedUnavailable)}).
+		Suffix("RETURNING "+pairingColumns), scanPairing)
+	if errors.Is(err, pgx.ErrNoRows) {
+		cur, gerr := s.GetPairing(ctx, id)
+		if gerr != nil {
+			return Pairing{}, gerr
+		}
+		return Pairing{}, fmt.Errorf("pairing %s is %s: %w", id, cur.Status, ErrInvalidState)
+	}
+	return p, pgutil.Translate(err)
+}
+
+func (s *PostgresStore) InsertOffers(ctx context.Context, pairingID uuid.UUID, mitraIDs []uuid.UUID, now time.Time) ([]uuid.UUID, error) {
+	if len(mitraIDs) == 0 {
+		return nil, nil
+	}
+	var offered []uuid.UUID
+	err := pgutil.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		// FOR SHARE waits for an accept or a transition holding the row, then sees its
+		// outcome: offers are never added to a pairing that stopped waiting.
+		p, err := s.getPairing(ctx, tx, pairingID, "FOR SHARE")
+		if err != nil {
+			return err
+		}
+		if !p.Status.Waiting() || p.ExpiresAt == nil || !p.ExpiresAt.After(now) {
+			return nil
+		}
+		rows, err := tx.Query(ctx, `
+			INSERT INTO pairing_offers (pairing_id, mitra_id, status, created_at, updated_at)
+			SELECT $1, m, 'offered', $3, $3 FROM unnest($2::uuid[]) AS m
+			ON CONFLICT (pairing_id, mitra_id) DO NOTHING
+			RETURNING mitra_id`, pairingID, mitraIDs, now)
+		if err != nil {
+			return err
+		}
+		offered, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (uuid.UUID, error) { return scanUUID(r) })
+		return err
+	})
+	return offered, err
+}
+
+func (s *PostgresStore) OfferedMitras(ctx context.Context, pairingID uuid.UUID) ([]uuid.UUID, error) {
+	ids, err := queryAll(ctx, s.pool, pgutil.SQL.Select("mitra_id").From("pairing_offers").
+		Where(sq.Eq{"pairing_id": pairingID}).OrderBy("created_at", "mitra_id"), scanUUID)
+	return ids, pgutil.Translate(err)
+}
+
+func (s *PostgresStore) ListOffers(ctx context.Context, mitraID uuid.UUID, now time.Time) ([]Offer, error) {
+	offers, err := queryAll(ctx, s.pool, pgutil.SQL.
+		Select("o.pairing_id", "p.type", "p.minutes", "p.expires_at", "o.created_at").
+		From("pairing_offers o").Join("pairings p ON p.id = o.pairing_id").
+		Where(sq.Eq{"o.mitra_id": mitraID, "o.status": string(OfferOffered),
+			"p.status": []string{string(StatusSearching), string(StatusTargetedWaiting)}}).
+		Where(sq.Gt{"p.expires_at": now}).
+		OrderBy("p.expires_at", "p.created_at", "o.pairing_id"),
+		func(row pgx.Row) (Offer, error) {
+			var o Offer
+			var typ string
+			err := row.Scan(&o.PairingID, &typ, &o.Minutes, &o.ExpiresAt, &o.OfferedAt)
+			o.Type, o.ExpiresAt, o.OfferedAt = Type(typ), o.ExpiresAt.UTC(), o.OfferedAt.UTC()
+			return o, err
+		})
+	return offers, pgutil.Translate(err)
+}
+
+func (s *PostgresStore) DeclineOffer(ctx context.Context, mitraID, pairingID uuid.UUID, now time.Time) (Pairing, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE pairing_offers SET status = 'declined', updated_at = $3
+		WHERE pairing_id = $1 AND mitra_id = $2 AND status = 'offered'`, pairingID, mitraID, now)
+	if err != nil {
+		return Pairing{}, pgutil.Translate(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return Pairing{}, fmt.Errorf("no live offer of pairing %s for mitra %s: %w", pairingID, mitraID, ErrNotFound)
+	}
+	return s.GetPairing(ctx, pairingID)
+}
+
+func (s *PostgresStore) PairingsToOffer(ctx context.Context, mitraID uuid.UUID, now time.Time, limit int) ([]Pairing, error) {
+	b := pgutil.SQL.Select(pairingColumns).From("pairings p").
+		Where(sq.Eq{"p.status": string(StatusSearching), "p.type": string(TypeBlast)}).
+		Where(sq.Gt{"p.expires_at": now}).
+		Where("NOT EXISTS (SELECT 1 FROM pairing_offers o WHERE o.pairing_id = p.id AND o.mitra_id = ?)", mitraID).
+		OrderBy("p.created_at", "p.id")
+	if limit > 0 {
+		b = b.Limit(uint64(limit))
+	}
+	ps, err := queryAll(ctx, s.pool, b, scanPairing)
+	return ps, pgutil.Translate(err)
+}
+
+func (s *PostgresStore) AcceptOffer(ctx context.Context, a AcceptParams) (AcceptResult, error) {
+	var res AcceptResult
+	err := pgutil.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		// One accept at a time per mitra: the capacity count below cannot be raced. The
+		// lock also waits for an operator's deactivation in flight.
+		var active bool
+		var max *int
+		err := tx.QueryRow(ctx, "SELECT is_active, max_concurrent_sessions FROM mitras WHERE id = $1 FOR NO KEY UPDATE",
+			a.MitraID).Scan(&active, &max)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("mitra %s: %w", a.MitraID, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		// Then the pairing: concurrent accepts of it, and its cancel or timeout, queue here.
+		p, err := s.getPairing(ctx, tx, a.PairingID, "FOR UPDATE")
+		if err != nil {
+			return err
+		}
+		var offer string
+		err = tx.QueryRow(ctx, "SELECT status FROM pairing_offers WHERE pairing_id = $1 AND mitra_id = $2",
+			a.PairingID, a.MitraID).Scan(&offer)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("no offer for mitra %s: %w", a.MitraID, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		var open int
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM chat_sessions WHERE mitra_id = $1 AND status IN ('active', 'pending_payment')",
+			a.MitraID).Scan(&open); err != nil {
+			return err
+		}
+		limit := a.DefaultMaxSessions
+		if max != nil {
+			limit = *max
+		}
+		replay, err := CheckAccept(AcceptCheck{
+			Pairing: p, MitraID: a.MitraID, Offer: OfferStatus(offer), MitraActive: active,
+			OpenSessions: open, MaxSessions: limit, Now: a.Now,
+		})
+		if err != nil {
+			return err
+		}
+		if replay {
+			sess, err := queryOne(ctx, tx, pgutil.SQL.Select(sessionColumns).From("chat_sessions").
+				Where(sq.Eq{"id": *p.ChatSessionID}), scanSession)
+			if err != nil {
+				return err
+			}
+			res = AcceptResult{Pairing: p, Session: sess, Replayed: true}
+			return nil
+		}
+		sess := NewAcceptedSession(p, a)
+		if sess, err = queryOne(ctx, tx, pgutil.SQL.Insert("chat_sessions").
+			Columns("id", "client_id", "mitra_id", "status", "minutes", "started_at", "ends_at", "pairing_id",
+				"rerouted_from_id", "created_at", "updated_at").
+			Values(sess.ID, sess.ClientID, sess.MitraID, string(sess.Status), sess.Minutes, sess.StartedAt, sess.EndsAt,
+				sess.PairingID, sess.ReroutedFromID, sess.CreatedAt, sess.UpdatedAt).
+			Suffix("RETURNING "+sessionColumns), scanSession); err != nil {
+			return err
+		}
+		if p, err = queryOne(ctx, tx, pgutil.SQL.Update("pairings").
+			Set("status", string(StatusMatched)).Set("matched_mitra_id", a.MitraID).Set("chat_session_id", sess.ID).
+			Set("updated_at", a.Now).Where(sq.Eq{"id": p.ID}).
+			Suffix("RETURNING "+pairingColumns), scanPairing); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE pairing_offers SET status = 'accepted', updated_at = $3
+			WHERE pairing_id = $1 AND mitra_id = $2`, p.ID, a.MitraID, a.Now); err != nil {
+			return err
+		}
+		dismissed, err := queryAll(ctx, tx, pgutil.SQL.Update("pairing_offers").
+			Set("status", string(OfferDismissed)).Set("updated_at", a.Now).
+			Where(sq.Eq{"pairing_id": p.ID, "status": string(OfferOffered)}).
+			Suffix("RETURNING mitra_id"), scanUUID)
+		if err != nil {
+			return err
+		}
+		res = AcceptResult{Pairing: p, Session: sess, Dismissed: dismissed}
+		return nil
+	})
+	return res, err
+}
+
+func (s *PostgresStore) MitraInfo(ctx context.Context, mitraID uuid.UUID) (MitraInfo, error) {
+	var info MitraInfo
+	var max *int
+	err := s.pool.QueryRow(ctx, `SELECT m.is_active, m.max_concurrent_sessions,
+			(SELECT count(*) FROM chat_sessions c WHERE c.mitra_id = m.id AND c.status IN ('active', 'pending_payment'))
+		FROM mitras m WHERE m.id = $1`, mitraID).Scan(&info.Active, &max, &info.OpenSessions)
+	if err != nil {
+		return MitraInfo{}, pgutil.Translate(err)
+	}
+	if max != nil {
+		info.MaxConcurrentSessions = *max
+	}
+	return info, nil
+}
+
+func (s *PostgresStore) GetChatSession(ctx context.Context, id uuid.UUID) (ChatSession, error) {
+	sess, err := queryOne(ctx, s.pool, pgutil.SQL.Select(sessionColumns).From("chat_sessions").Where(sq.Eq{"id": id}), scanSession)
+	return sess, pgutil.Translate(err)
+}
+
+func (s *PostgresStore) ListChatSessions(ctx context.Context, q ListSessionsParams) ([]ChatSession, error) {
+	b := pgutil.SQL.Select(sessionColumns).From("chat_sessions").OrderBy("created_at DESC", "id DESC")
+	if q.ClientID != nil {
+		b = b.Where(sq.Eq{"client_id": *q.ClientID})
+	}
+	if q.MitraID != nil {
+		b = b.Where(sq.Eq{"mitra_id": *q.MitraID})
+	}
+	if statuses := sessionStatuses(q); len(statuses) > 0 {
+		b = b.Where(sq.Eq{"status": statusStrings(statuses)})
+	}
+	if len(q.EndReasons) > 0 {
+		b = b.Where(sq.Eq{"end_reason": statusStrings(q.EndReasons)})
+	}
+	if q.EndsBy != nil {
+		b = b.Where(sq.LtOrEq{"ends_at": *q.EndsBy})
+	}
+	if q.Limit > 0 {
+		b = b.Limit(uint64(q.Limit))
+	}
+	ss, err := queryAll(ctx, s.pool, b, scanSession)
+	return ss, pgutil.Translate(err)
+}
+
+// sessionStatuses merges Status and Statuses of q.
+func sessionStatuses(q ListSessionsParams) []SessionStatus {
+	if q.Status == "" {
+		return q.Statuses
+	}
+	return append([]SessionStatus{q.Status}, q.Statuses...)
+}
+
+func (s *PostgresStore) HasEndedSession(ctx context.Context, clientID, mitraID uuid.UUID) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM chat_sessions
+		WHERE client_id = $1 AND mitra_id = $2 AND status = 'ended')`, clientID, mitraID).Scan(&ok)
+	return ok, pgutil.Translate(err)
+}
+
+func (s *PostgresStore) ActivateChatSession(ctx context.Context, id uuid.UUID, startedAt, endsAt, now time.Time) (ChatSession, error) {
+	return guardedSessionUpdate(ctx, s.pool, id, pgutil.SQL.Update("chat_sessions").
+		Set("status", string(SessionActive)).Set("started_at", startedAt).Set("ends_at", endsAt).Set("updated_at", now).
+		Where(sq.Eq{"id": id, "status": string(SessionPendingPayment)}))
+}
+
+func (s *PostgresStore) EndChatSession(ctx context.Context, t SessionTransition) (ChatSession, error) {
+	b := pgutil.SQL.Update("chat_sessions").
+		Set("status", string(t.To)).Set("end_reason", nullable(string(t.Reason))).
+		Set("ended_at", t.Now).Set("updated_at", t.Now).
+		Where(sq.Eq{"id": t.ID, "status": statusStrings(t.From)})
+	if t.DueBy != nil {
+		b = b.Where(sq.LtOrEq{"ends_at": *t.DueBy})
+	}
+	return guardedSessionUpdate(ctx, s.pool, t.ID, b)
+}
+
+// guardedSessionUpdate runs a guarded session update: no row means ErrNotFound or
+// ErrInvalidState.
+func guardedSessionUpdate(ctx context.Context, db pgutil.DB, id uuid.UUID, b sq.UpdateBuilder) (ChatSession, error) {
+	sess, err := queryOne(ctx, db, b.Suffix("RETURNING "+sessionColumns), scanSession)
+	if errors.Is(err, pgx.ErrNoRows) {
+		cur, gerr := queryOne(ctx, db, pgutil.SQL.Select(sessionColumns).From("chat_sessions").Where(sq.Eq{"id": id}), scanSession)
+		if gerr != nil {
+			return ChatSession{}, pgutil.Translate(gerr)
+		}
+		return ChatSession{}, fmt.Errorf("chat session %s is %s: %w", id, cur.Status, ErrInvalidState)
+	}
+	return sess, pgutil.Translate(err)
+}
+
+func (s *PostgresStore) Reroute(ctx context.Context, r RerouteParams) (ChatSession, Pairing, error) {
+	var sess ChatSession
+	var p Pairing
+	err := pgutil.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		sess, err = guardedSessionUpdate(ctx, tx, r.SessionID, pgutil.SQL.Update("chat_sessions").
+			Set("status", string(SessionEnded)).Set("end_reason", string(r.Reason)).
+			Set("ended_at", r.Now).Set("updated_at", r.Now).
+			Where(sq.Eq{"id": r.SessionID, "status": string(SessionActive)}))
+		if err != nil {
+			return err
+		}
+		p, err = insertPairing(ctx, tx, r.Pairing)
+		return err
+	})
+	return sess, p, err
+}
+
+func (s *PostgresStore) ListFailures(ctx context.Context, f FailureFilter) ([]Failure, int, error) {
+	where := sq.And{}
+	if f.Reason != "" {
+		where = append(where, sq.Eq{"reason": f.Reason})
+	}
+	if f.Status != "" {
+		where = append(where, sq.Eq{"status": f.Status})
+	}
+	if f.Type != "" {
+		where = append(where, sq.Eq{"type": f.Type})
+	}
+	if f.From != nil {
+		where = append(where, sq.GtOrEq{"created_at": *f.From})
+	}
+	if f.To != nil {
+		where = append(where, sq.Lt{"created_at": *f.To})
+	}
+	page, size := max(f.Page, 1), f.PageSize
+	if size <= 0 {
+		size = DefaultFailurePageSize
+	}
+	var total int
+	sql, args, err := pgutil.SQL.Select("count(*)").From("pairing_failures").Where(where).ToSql()
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := s.pool.QueryRow(ctx, sql, args...).Scan(&total); err != nil {
+		return nil, 0, pgutil.Translate(err)
+	}
+	items, err := queryAll(ctx, s.pool, pgutil.SQL.Select(failureColumns).From("pairing_failures").Where(where).
+		OrderBy("created_at DESC", "id DESC").Limit(uint64(size)).Offset(uint64((page-1)*size)), scanFailure)
+	if err != nil {
+		return nil, 0, pgutil.Translate(err)
+	}
+	return items, total, nil
+}
+
+func (s *PostgresStore) GetFailure(ctx context.Context, id uuid.UUID) (Failure, error) {
+	f, err := queryOne(ctx, s.pool, pgutil.SQL.Select(failureColumns).From("pairing_failures").Where(sq.Eq{"id": id}), scanFailure)
+	return f, pgutil.Translate(err)
+}
+
+func (s *PostgresStore) SetFailureRefunded(ctx context.Context, id uuid.UUID) (Failure, error) {
+	return s.guardedFailureUpdate(ctx, id, pgutil.SQL.Update("pairing_failures").
+		Set("refund_status", string(RefundRefunded)).
+		Where(sq.Eq{"id": id, "status": string(FailureOpen), "refund_status": string(RefundFailed)}))
+}
+
+func (s *PostgresStore) ResolveFailure(ctx context.Context, id uuid.UUID, by, note string, at time.Time) (Failure, error) {
+	return s.guardedFailureUpdate(ctx, id, pgutil.SQL.Update("pairing_failures").
+		Set("status", string(FailureResolved)).Set("resolved_by", by).Set("resolved_at", at).Set("note", nullable(note)).
+		Where(sq.Eq{"id": id, "status": string(FailureOpen)}))
+}
+
+func (s *PostgresStore) guardedFailureUpdate(ctx context.Context, id uuid.UUID, b sq.UpdateBuilder) (Failure, error) {
+	f, err := queryOne(ctx, s.pool, b.Suffix("RETURNING "+failureColumns), scanFailure)
+	if errors.Is(err, pgx.ErrNoRows) {
+		cur, gerr := s.GetFailure(ctx, id)
+		if gerr != nil {
+			return Failure{}, gerr
+		}
+		return Failure{}, fmt.Errorf("failure %s is %s (%s): %w", id, cur.Status, cur.RefundStatus, ErrInvalidState)
+	}
+	return f, pgutil.Translate(err)
+}

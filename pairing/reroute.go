@@ -1,0 +1,107 @@
+package pairing
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// errNothingLeft: the session has less than a whole minute left, so there is nothing to
+// continue elsewhere.
+var errNothingLeft = fmt.Errorf("less than a minute of the session is left: %w", ErrInvalidState)
+
+// rerouteID is the id of the prepaid blast continuing session: a session is rerouted at
+// most once, and the id leads from the blast back to the session (rerouteOrigin) with no
+// extra column.
+func rerouteID(sessionID uuid.UUID) uuid.UUID { return uuid.NewSHA1(rerouteNamespace, sessionID[:]) }
+
+// rerouteOrigin finds the session a prepaid blast continues.
+func (p *Pairer) rerouteOrigin(ctx context.Context, pr Pairing) (*uuid.UUID, error) {
+	ended, err := p.store.ListChatSessions(ctx, ListSessionsParams{
+		ClientID: &pr.ClientID, Status: SessionEnded, EndReasons: []EndReason{EndRerouted, EndMitraDeactivated},
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range ended {
+		if rerouteID(s.ID) == pr.ID {
+			return ptr(s.ID), nil
+		}
+	}
+	return nil, nil
+}
+
+// Reroute moves the client's active session to another mitra when its mitra is no
+// longer reachable: the session ends (rerouted) and a prepaid blast for its remaining
+// whole minutes starts searching at once, charging nothing. When a mitra accepts, the new
+// session's rerouted_from_id points at the old one.
+//
+// A reachable mitra, a session that is not active or has less than a whole minute left:
+// ErrInvalidState. Another client's session: ErrNotFound.
+//
+// If the prepaid blast fails or is cancelled, nothing is refunded automatically: the
+// original payment covered the whole session and the payment side refunds whole payments
+// only. Its failure row (amount 0, not_charged) tells operators, who settle it by hand.
+func (p *Pairer) Reroute(ctx context.Context, clientID, sessionID uuid.UUID) (Pairing, error) {
+	s, err := p.store.GetChatSession(ctx, sessionID)
+	if err != nil {
+		return Pairing{}, fmt.Errorf("reroute chat session %s: %w", sessionID, err)
+	}
+	if s.ClientID != clientID {
+		return Pairing{}, fmt.Errorf("reroute chat session %s: %w", sessionID, ErrNotFound)
+	}
+	if s.Status != SessionActive {
+		return Pairing{}, fmt.Errorf("reroute chat session %s: it is %s: %w", sessionID, s.Status, ErrInvalidState)
+	}
+	reachable, err := p.avail.IsReachable(ctx, s.MitraID)
+	if err != nil {
+		return Pairing{}, fmt.Errorf("reroute chat session %s: %w", sessionID, err)
+	}
+	if reachable {
+		return Pairing{}, fmt.Errorf("reroute chat session %s: its mitra is still reachable: %w", sessionID, ErrInvalidState)
+	}
+	_, pr, err := p.reroute(ctx, s, EndRerouted, p.now())
+	if err != nil {
+		return Pairing{}, fmt.Errorf("reroute chat session %s: %w", sessionID, err)
+	}
+	return pr, nil
+}
+
+// reroute ends an active session with reason and starts the prepaid blast for its
+// remaining minutes (errNothingLeft when there are none).
+func (p *Pairer) reroute(ctx context.Context, s ChatSession, reason EndReason, now time.Time) (ChatSession, Pairing, error) {
+	minutes := remainingMinutes(s, now)
+	if minutes < 1 {
+		return ChatSession{}, Pairing{}, errNothingLeft
+	}
+	ended, pr, err := p.store.Reroute(ctx, RerouteParams{
+		SessionID: s.ID, Reason: reason, Now: now,
+		Pairing: Pairing{
+			ID: rerouteID(s.ID), ClientID: s.ClientID, Type: TypeBlast, Status: StatusSearching,
+			Minutes: minutes, Prepaid: true, ExpiresAt: ptr(now.Add(p.settings.BlastTimeout(ctx))),
+			CreatedAt: now, UpdatedAt: now,
+		},
+	})
+	if err != nil {
+		return ChatSession{}, Pairing{}, err
+	}
+	p.sessionClosed(ctx, ended)
+	if err := p.fanOut(ctx, pr); err != nil {
+		p.log.WarnContext(ctx, "offer a rerouted blast; its deadline still runs", "pairing_id", pr.ID, "err", err)
+	}
+	if cur, err := p.store.GetPairing(ctx, pr.ID); err == nil {
+		pr = cur
+	}
+	return ended, pr, nil
+}
+
+// remainingMinutes is how many whole minutes of s are left at now (at most 1440, the
+// longest pairing).
+func remainingMinutes(s ChatSession, now time.Time) int {
+	if s.EndsAt == nil || !s.EndsAt.After(now) {
+		return 0
+	}
+	return min(int(s.EndsAt.Sub(now)/time.Minute), 1440)
+}

@@ -1,0 +1,196 @@
+package pairing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat"
+)
+
+// GetChatSession returns a chat session by id (ownership is the caller's business).
+func (p *Pairer) GetChatSession(ctx context.Context, id uuid.UUID) (ChatSession, error) {
+	s, err := p.store.GetChatSession(ctx, id)
+	if err != nil {
+		return ChatSession{}, fmt.Errorf("get chat session %s: %w", id, err)
+	}
+	return s, nil
+}
+
+// ListChatSessions returns chat sessions, newest first.
+func (p *Pairer) ListChatSessions(ctx context.Context, q ListSessionsParams) ([]ChatSession, error) {
+	ss, err := p.store.ListChatSessions(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("list chat sessions: %w", err)
+	}
+	return ss, nil
+}
+
+// EndParams ends a chat session on behalf of one of its parties.
+type EndParams struct {
+	SessionID uuid.UUID
+	By        Party
+	// CallerID is the client or mitra asking; a session of somebody else is ErrNotFound.
+	CallerID uuid.UUID
+}
+
+// EndSession ends an active session (end_reason client_ended or mitra_ended). A session
+// still waiting for its payment (pending_payment) is cancelled instead, and its payment
+// withdrawn. A session already over is ErrInvalidState.
+func (p *Pairer) EndSession(ctx context.Context, params EndParams) (ChatSession, error) {
+	reason := EndClientEnded
+	switch params.By {
+	case PartyClient:
+	case PartyMitra:
+		reason = EndMitraEnded
+	default:
+		return ChatSession{}, curhat.Invalid("by", "must be %q or %q, not %q", PartyClient, PartyMitra, params.By)
+	}
+	s, err := p.store.GetChatSession(ctx, params.SessionID)
+	if err != nil {
+		return ChatSession{}, fmt.Errorf("end chat session %s: %w", params.SessionID, err)
+	}
+	owner := s.ClientID
+	if params.By == PartyMitra {
+		owner = s.MitraID
+	}
+	if owner != params.CallerID {
+		return ChatSession{}, fmt.Errorf("end chat session %s: %w", params.SessionID, ErrNotFound)
+	}
+	if !s.Holds() {
+		return ChatSession{}, fmt.Errorf("end chat session %s: it is %s already: %w", params.SessionID, s.Status, ErrInvalidState)
+	}
+	to := SessionEnded
+	if s.Status == SessionPendingPayment {
+		to = SessionCancelled
+	}
+	ended, err := p.store.EndChatSession(ctx, SessionTransition{
+		ID: s.ID, From: []SessionStatus{s.Status}, To: to, Reason: reason, Now: p.now(),
+	})
+	if err != nil {
+		return ChatSession{}, fmt.Errorf("end chat session %s: %w", params.SessionID, err)
+	}
+	if to == SessionCancelled {
+		p.withdrawSessionPayment(ctx, ended)
+	}
+	p.sessionClosed(ctx, ended)
+	return ended, nil
+}
+
+// withdrawSessionPayment cancels the payment of a targeted session that stopped waiting
+// for it (the payment side refunds it if it got paid in between).
+func (p *Pairer) withdrawSessionPayment(ctx context.Context, s ChatSession) {
+	pr, err := p.store.GetPairing(ctx, s.PairingID)
+	if err != nil || pr.PaymentSessionID == nil {
+		return
+	}
+	if _, err := p.payments.Cancel(ctx, *pr.PaymentSessionID); err != nil {
+		p.log.WarnContext(ctx, "cancel the payment of a cancelled session", "chat_session_id", s.ID, "err", err)
+	}
+}
+
+// sessionClosed follows every transition that ends or cancels a session: timer off,
+// capacity mirrored, both parties told, the freed slot offered.
+func (p *Pairer) sessionClosed(ctx context.Context, s ChatSession) {
+	p.unschedule(timerKey{sessionExpiry, s.ID})
+	p.notify(ctx, Event{
+		Kind: EventSessionEnded, ClientID: ptr(s.ClientID), MitraID: ptr(s.MitraID),
+		PairingID: ptr(s.PairingID), ChatSessionID: ptr(s.ID),
+		Data: map[string]any{"chat_session_id": s.ID.String(), "status": string(s.Status), "reason": string(s.EndReason)},
+	})
+	p.capacityChanged(ctx, s.MitraID, true)
+}
+
+// expireSession ends an active session whose ends_at has come. A session extended
+// meanwhile gets its timer re-armed instead. It reports whether it ended the session.
+func (p *Pairer) expireSession(ctx context.Context, id uuid.UUID) (bool, error) {
+	now := p.now()
+	s, err := p.store.EndChatSession(ctx, SessionTransition{
+		ID: id, From: []SessionStatus{SessionActive}, To: SessionEnded, Reason: EndExpired, DueBy: &now, Now: now,
+	})
+	if isState(err) {
+		cur, gerr := p.store.GetChatSession(ctx, id)
+		if gerr != nil {
+			return false, gerr
+		}
+		p.armExpiry(cur) // still active: extended, expire at the new end
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	p.sessionClosed(ctx, s)
+	return true, nil
+}
+
+// RescheduleSession re-arms a session's expiry timer from its stored ends_at: call it
+// after an extension moved ends_at (a stale timer re-arms itself too, later).
+func (p *Pairer) RescheduleSession(ctx context.Context, id uuid.UUID) error {
+	s, err := p.store.GetChatSession(ctx, id)
+	if err != nil {
+		return fmt.Errorf("reschedule chat session %s: %w", id, err)
+	}
+	p.armExpiry(s)
+	return nil
+}
+
+// EndMitraSessions ends every session of a mitra that is being taken off duty, with
+// reason mitra_deactivated (operators deactivated it; each active session with a whole
+// minute left continues as a prepaid blast, as with Reroute) or mitra_ended. Its
+// pending_payment sessions are cancelled and their payments withdrawn. It returns the
+// sessions it ended or cancelled.
+func (p *Pairer) EndMitraSessions(ctx context.Context, mitraID uuid.UUID, reason EndReason) ([]ChatSession, error) {
+	if reason != EndMitraDeactivated && reason != EndMitraEnded {
+		return nil, curhat.Invalid("reason", "must be %q or %q, not %q", EndMitraDeactivated, EndMitraEnded, reason)
+	}
+	open, err := p.store.ListChatSessions(ctx, ListSessionsParams{
+		MitraID: &mitraID, Statuses: []SessionStatus{SessionActive, SessionPendingPayment},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("end sessions of mitra %s: %w", mitraID, err)
+	}
+	var ended []ChatSession
+	var errs []error
+	for _, s := range open {
+		out, err := p.endForMitra(ctx, s, reason)
+		if isState(err) {
+			continue // ended by someone else meanwhile
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ended = append(ended, out)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return ended, fmt.Errorf("end sessions of mitra %s: %w", mitraID, err)
+	}
+	return ended, nil
+}
+
+func (p *Pairer) endForMitra(ctx context.Context, s ChatSession, reason EndReason) (ChatSession, error) {
+	now := p.now()
+	if s.Status == SessionActive && reason == EndMitraDeactivated {
+		// Deactivation continues the client's chat elsewhere, like a reroute.
+		if out, _, err := p.reroute(ctx, s, reason, now); !errors.Is(err, errNothingLeft) {
+			return out, err
+		}
+	}
+	to := SessionEnded
+	if s.Status == SessionPendingPayment {
+		to = SessionCancelled
+	}
+	out, err := p.store.EndChatSession(ctx, SessionTransition{
+		ID: s.ID, From: []SessionStatus{s.Status}, To: to, Reason: reason, Now: now,
+	})
+	if err != nil {
+		return ChatSession{}, err
+	}
+	if to == SessionCancelled {
+		p.withdrawSessionPayment(ctx, out)
+	}
+	p.sessionClosed(ctx, out)
+	return out, nil
+}

@@ -1,0 +1,213 @@
+package pairing
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Store is the durable truth of pairings, offers, chat sessions and failures (Postgres:
+// NewPostgresStore; in memory: pairingtest.NewStore). Every method is atomic, and every
+// state change is guarded by the row's current status, so that concurrent callers on any
+// number of instances end in exactly one transition. Times come from the caller (the
+// Pairer's clock), never from the store.
+type Store interface {
+	// CreatePairing inserts p. It fails with ErrConflict when p.ID exists, and with
+	// ErrInvalidState when the client already has an open pairing (see OpenStatuses);
+	// both checks and the insert are serialised per client.
+	CreatePairing(ctx context.Context, p Pairing) (Pairing, error)
+	GetPairing(ctx context.Context, id uuid.UUID) (Pairing, error)
+	// ListPairings returns the pairings matching q, oldest first.
+	ListPairings(ctx context.Context, q PairingQuery) ([]Pairing, error)
+	// AttachPayment sets the pairing's payment session when it has none (or has this
+	// one already); another one attached → ErrInvalidState. The status is not checked.
+	AttachPayment(ctx context.Context, pairingID, paymentID uuid.UUID, now time.Time) (Pairing, error)
+	// Transition moves a pairing from one of t.From to t.To, closes its live offers and
+	// writes the failure row, all at once; see PairingTransition.
+	Transition(ctx context.Context, t PairingTransition) (TransitionResult, error)
+	// FallbackToBlast turns a targeted_unavailable pairing into a blast in
+	// awaiting_payment, with no payment, deadline or failure reason (else ErrInvalidState).
+	FallbackToBlast(ctx context.Context, id uuid.UUID, now time.Time) (Pairing, error)
+
+	// InsertOffers offers a waiting pairing (searching or targeted_waiting, deadline not
+	// passed at now) to mitras that have no offer for it yet, and returns those offered. A
+	// pairing no longer waiting gets no offers (and no error): an offer never outlives its
+	// pairing.
+	InsertOffers(ctx context.Context, pairingID uuid.UUID, mitraIDs []uuid.UUID, now time.Time) ([]uuid.UUID, error)
+	// OfferedMitras returns every mitra offered the pairing, whatever the offer's status.
+	OfferedMitras(ctx context.Context, pairingID uuid.UUID) ([]uuid.UUID, error)
+	// ListOffers returns the mitra's live offers at now, most urgent (earliest deadline)
+	// first, then oldest first.
+	ListOffers(ctx context.Context, mitraID uuid.UUID, now time.Time) ([]Offer, error)
+	// DeclineOffer marks the mitra's live offer declined and returns the pairing;
+	// ErrNotFound when there is no such live offer.
+	DeclineOffer(ctx context.Context, mitraID, pairingID uuid.UUID, now time.Time) (Pairing, error)
+	// PairingsToOffer returns searching blasts whose deadline is after now and that were
+	// never offered to the mitra, oldest first, at most limit.
+	PairingsToOffer(ctx context.Context, mitraID uuid.UUID, now time.Time, limit int) ([]Pairing, error)
+	// AcceptOffer claims a pairing for a mitra; see AcceptParams for the checks.
+	AcceptOffer(ctx context.Context, a AcceptParams) (AcceptResult, error)
+
+	// MitraInfo returns what the store knows of a mitra's capacity (ErrNotFound if none).
+	MitraInfo(ctx context.Context, mitraID uuid.UUID) (MitraInfo, error)
+
+	GetChatSession(ctx context.Context, id uuid.UUID) (ChatSession, error)
+	// ListChatSessions returns the sessions matching q, newest first.
+	ListChatSessions(ctx context.Context, q ListSessionsParams) ([]ChatSession, error)
+	// HasEndedSession reports whether the client has an ended chat session with the mitra.
+	HasEndedSession(ctx context.Context, clientID, mitraID uuid.UUID) (bool, error)
+	// ActivateChatSession moves a pending_payment session to active with the given start
+	// and end (else ErrInvalidState).
+	ActivateChatSession(ctx context.Context, id uuid.UUID, startedAt, endsAt, now time.Time) (ChatSession, error)
+	// EndChatSession moves a session from one of t.From to t.To (else ErrInvalidState).
+	EndChatSession(ctx context.Context, t SessionTransition) (ChatSession, error)
+	// Reroute ends an active session and inserts the prepaid blast that continues it, in
+	// one transaction (ErrInvalidState when the session is not active). The client's
+	// open-pairing rule does not apply: the minutes are already paid for.
+	Reroute(ctx context.Context, r RerouteParams) (ChatSession, Pairing, error)
+
+	// ListFailures returns one page of the failures matching f, newest first, and how
+	// many match in all.
+	ListFailures(ctx context.Context, f FailureFilter) ([]Failure, int, error)
+	GetFailure(ctx context.Context, id uuid.UUID) (Failure, error)
+	// SetFailureRefunded marks an open refund_failed failure refunded (else ErrInvalidState).
+	SetFailureRefunded(ctx context.Context, id uuid.UUID) (Failure, error)
+	// ResolveFailure closes an open failure (else ErrInvalidState).
+	ResolveFailure(ctx context.Context, id uuid.UUID, by, note string, at time.Time) (Failure, error)
+}
+
+// PairingQuery selects pairings (for sweeps and timer restore). Zero fields do not filter.
+type PairingQuery struct {
+	Statuses []Status
+	// DueBy keeps pairings whose deadline is at or before it.
+	DueBy *time.Time
+	// UpdatedBefore keeps pairings last changed strictly before it.
+	UpdatedBefore *time.Time
+	// WithoutPayment keeps pairings with no payment session.
+	WithoutPayment bool
+	// Limit bounds the result (0 = no bound).
+	Limit int
+}
+
+// PairingTransition is one guarded status change of a pairing.
+type PairingTransition struct {
+	ID uuid.UUID
+	// From: the pairing must be in one of these, else ErrInvalidState and nothing changes.
+	From []Status
+	To   Status
+	// DueBy, when set, also requires the pairing's deadline to be at or before it (a
+	// timeout never fires for a deadline that has moved).
+	DueBy *time.Time
+	// ExpiresAt, when set, becomes the pairing's deadline.
+	ExpiresAt *time.Time
+	// FailureReason, when set, is written to pairings.failure_reason.
+	FailureReason Reason
+	// OfferStatus, when set, is what the pairing's live offers become.
+	OfferStatus OfferStatus
+	// Failure, when set, is inserted in the same transaction; the store fills its ID
+	// (when zero), PairingID, ClientID, Type, TargetMitraID, OfferedCount (every offer of
+	// the pairing), Status (open) and CreatedAt (Now).
+	Failure *Failure
+	Now     time.Time
+}
+
+// TransitionResult is what a successful PairingTransition did.
+type TransitionResult struct {
+	Pairing Pairing
+	// Closed are the mitras whose live offers were closed.
+	Closed []uuid.UUID
+	// Failure is the inserted failure row, if any.
+	Failure *Failure
+}
+
+// AcceptParams claims a pairing for a mitra. In one transaction serialised per mitra, the
+// store checks, in this order: the mitra exists (ErrNotFound); it holds an offer for the
+// pairing that it did not decline (ErrNotFound); the pairing is not matched
+// (ErrAlreadyMatched — unless matched to this very mitra, which replays the result); the
+// pairing is waiting, the offer live and the deadline after Now (ErrExpired); the mitra is
+// active (ErrDeactivated); its active + pending_payment sessions are fewer than its
+// maximum, or DefaultMaxSessions when it has none (ErrAtCapacity). Then it inserts the chat
+// session — active from Now for a blast, pending_payment for a targeted pairing — marks the
+// pairing matched, the offer accepted and every other live offer dismissed.
+type AcceptParams struct {
+	MitraID            uuid.UUID
+	PairingID          uuid.UUID
+	SessionID          uuid.UUID
+	ReroutedFromID     *uuid.UUID
+	DefaultMaxSessions int
+	Now                time.Time
+}
+
+// AcceptResult is what a successful accept did.
+type AcceptResult struct {
+	Pairing Pairing
+	Session ChatSession
+	// Dismissed are the mitras whose offers were dismissed.
+	Dismissed []uuid.UUID
+	// Replayed: the pairing was already matched to this mitra; nothing changed.
+	Replayed bool
+}
+
+// MitraInfo is a mitra's capacity as the durable store sees it.
+type MitraInfo struct {
+	Active bool
+	// MaxConcurrentSessions is the mitra's own maximum; 0 means the runtime default.
+	MaxConcurrentSessions int
+	// OpenSessions counts its active and pending_payment chat sessions.
+	OpenSessions int
+}
+
+// ListSessionsParams selects chat sessions. Zero fields do not filter.
+type ListSessionsParams struct {
+	ClientID *uuid.UUID
+	MitraID  *uuid.UUID
+	Status   SessionStatus
+	// Statuses keeps sessions in any of these (with Status, in either).
+	Statuses []SessionStatus
+	// EndReasons keeps sessions that ended for one of these reasons.
+	EndReasons []EndReason
+	// EndsBy keeps sessions whose ends_at is at or before it.
+	EndsBy *time.Time
+	// Limit bounds the result (0 = no bound).
+	Limit int
+}
+
+// SessionTransition is one guarded status change of a chat session.
+type SessionTransition struct {
+	ID   uuid.UUID
+	From []SessionStatus
+	To   SessionStatus
+	// Reason is written to end_reason; ended_at becomes Now.
+	Reason EndReason
+	// DueBy, when set, also requires ends_at at or before it (expiry never ends a session
+	// that was extended meanwhile).
+	DueBy *time.Time
+	Now   time.Time
+}
+
+// RerouteParams ends an active session and starts the prepaid blast that continues it.
+type RerouteParams struct {
+	SessionID uuid.UUID
+	Reason    EndReason
+	Now       time.Time
+	// Pairing is the new prepaid blast, inserted as given.
+	Pairing Pairing
+}
+
+// MaxFailurePageSize bounds FailureFilter.PageSize.
+const (
+	DefaultFailurePageSize = 20
+	MaxFailurePageSize     = 100
+)
+
+// FailureFilter selects failed pairings for operators. Zero fields do not filter.
+type FailureFilter struct {
+	Reason string
+	Status string
+	Type   string
+	// From (inclusive) and To (exclusive) bound created_at.
+	From, To *time.Time
+	// Page starts at 1 (0 means 1); PageSize defaults to 20 and is at most 100.
+	Page, PageSize int
+}

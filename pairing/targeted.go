@@ -1,0 +1,255 @@
+package pairing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// chargeTargeted creates the chat_start payment of a targeted chat the mitra just
+// accepted. If it cannot, the pending session is cancelled (capacity released) and the
+// error returned; a free session is activated at once.
+func (p *Pairer) chargeTargeted(ctx context.Context, pr Pairing, s ChatSession) (ChatSession, error) {
+	pay, err := p.createTargetedPayment(ctx, pr, s)
+	if err != nil {
+		if out, cerr := p.store.EndChatSession(ctx, SessionTransition{
+			ID: s.ID, From: []SessionStatus{SessionPendingPayment}, To: SessionCancelled, Reason: EndPaymentFailed, Now: p.now(),
+		}); cerr == nil {
+			p.sessionClosed(ctx, out)
+		}
+		return ChatSession{}, fmt.Errorf("accept pairing %s: create payment: %w", pr.ID, err)
+	}
+	if pay.Status == PaymentPaid {
+		paidAt := p.now()
+		if pay.PaidAt != nil {
+			paidAt = *pay.PaidAt
+		}
+		if err := p.targetedPaid(ctx, pr, PaymentEvent{
+			PaymentID: pay.ID, PairingID: ptr(pr.ID), ChatSessionID: ptr(s.ID), Status: PaymentPaid, Amount: pay.Amount, PaidAt: paidAt,
+		}); err != nil {
+			return ChatSession{}, fmt.Errorf("accept pairing %s: free session: %w", pr.ID, err)
+		}
+		return p.store.GetChatSession(ctx, s.ID)
+	}
+	return s, nil
+}
+
+func (p *Pairer) createTargetedPayment(ctx context.Context, pr Pairing, s ChatSession) (Payment, error) {
+	q, err := p.quote(ctx, pr.ClientID, pr.Minutes)
+	if err != nil {
+		return Payment{}, err
+	}
+	req := blastPaymentRequest(pr, q, "curhat:targeted:"+pr.ID.String())
+	req.ChatSessionID = ptr(s.ID)
+	pay, _, err := p.payments.Create(ctx, req)
+	if err != nil {
+		return Payment{}, err
+	}
+	if _, err := p.store.AttachPayment(ctx, pr.ID, pay.ID, p.now()); err != nil {
+		return Payment{}, err
+	}
+	return pay, nil
+}
+
+// targetedPaid activates the pending_payment session of a paid targeted chat:
+// ends_at = paid_at + minutes. A session that stopped waiting (cancelled meanwhile) gets
+// the payment refunded.
+func (p *Pairer) targetedPaid(ctx context.Context, pr Pairing, ev PaymentEvent) error {
+	if pr.ChatSessionID == nil {
+		return fmt.Errorf("payment %s paid: pairing %s has no chat session: %w", ev.PaymentID, pr.ID, ErrInvalidState)
+	}
+	if pr.PaymentSessionID == nil {
+		if _, err := p.store.AttachPayment(ctx, pr.ID, ev.PaymentID, p.now()); err != nil {
+			return fmt.Errorf("payment %s paid: %w", ev.PaymentID, err)
+		}
+	}
+	paidAt := ev.PaidAt.UTC().Truncate(time.Microsecond)
+	if ev.PaidAt.IsZero() {
+		paidAt = p.now()
+	}
+	cur, err := p.store.GetChatSession(ctx, *pr.ChatSessionID)
+	if err != nil {
+		return fmt.Errorf("payment %s paid: %w", ev.PaymentID, err)
+	}
+	s, err := p.store.ActivateChatSession(ctx, cur.ID, paidAt, paidAt.Add(time.Duration(cur.Minutes)*time.Minute), p.now())
+	if isState(err) {
+		if cur, err = p.store.GetChatSession(ctx, cur.ID); err == nil && cur.Status == SessionCancelled {
+			p.refundIfPaid(ctx, ev.PaymentID, "chat session cancelled before payment")
+		}
+		return nil // a duplicate event, or refunded above
+	}
+	if err != nil {
+		return fmt.Errorf("payment %s paid: %w", ev.PaymentID, err)
+	}
+	p.capacityChanged(ctx, s.MitraID, false)
+	p.notify(ctx, Event{
+		Kind: EventPaymentPaid, ClientID: ptr(s.ClientID), PairingID: ptr(pr.ID), ChatSessionID: ptr(s.ID),
+		Data: map[string]any{"payment_id": ev.PaymentID.String(), "pairing_id": pr.ID.String(), "chat_session_id": s.ID.String()},
+	})
+	p.sessionStarted(ctx, s)
+	return nil
+}
+
+// targetedPaymentClosed cancels the pending_payment session of a targeted chat whose
+// payment closed unpaid, releasing the mitra's capacity.
+func (p *Pairer) targetedPaymentClosed(ctx context.Context, pr Pairing, ev PaymentEvent) error {
+	if pr.ChatSessionID == nil {
+		return nil
+	}
+	reason := EndPaymentExpired
+	if ev.Status == PaymentFailed {
+		reason = EndPaymentFailed
+	}
+	s, err := p.store.EndChatSession(ctx, SessionTransition{
+		ID: *pr.ChatSessionID, From: []SessionStatus{SessionPendingPayment}, To: SessionCancelled, Reason: reason, Now: p.now(),
+	})
+	if isState(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("payment %s closed: %w", ev.PaymentID, err)
+	}
+	p.sessionClosed(ctx, s)
+	return nil
+}
+
+// targetedUnavailable ends a targeted_waiting pairing: declined or timed out. A failure
+// row records it (nothing charged) and the client may fall back to a blast or cancel.
+func (p *Pairer) targetedUnavailable(ctx context.Context, pr Pairing, reason Reason, dueBy *time.Time) error {
+	res, err := p.store.Transition(ctx, PairingTransition{
+		ID: pr.ID, From: []Status{StatusTargetedWaiting}, To: StatusTargetedUnavailable, DueBy: dueBy,
+		FailureReason: reason, OfferStatus: OfferExpired,
+		Failure: &Failure{Reason: reason, RefundStatus: RefundNotCharged}, Now: p.now(),
+	})
+	if isState(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	p.unschedule(timerKey{pairingDeadline, pr.ID})
+	p.notifyDismissed(ctx, pr.ID, res.Closed, "expired")
+	p.notify(ctx, Event{
+		Kind: EventTargetedUnavailable, ClientID: ptr(pr.ClientID), PairingID: ptr(pr.ID),
+		Data: map[string]any{"pairing_id": pr.ID.String(), "reason": string(reason)},
+	})
+	return nil
+}
+
+// StartTargeted asks a previous mitra for another chat ("Curhat lagi"). Nothing is
+// charged until the mitra accepts.
+//
+// It fails with ErrNoPreviousSession unless the client has an ended chat session with the
+// mitra, ErrMitraUnavailable when the mitra has been deactivated, ErrNoTier when no tier
+// has that many minutes, and ErrInvalidState when the client already has an open pairing.
+// A mitra that is not reachable, or at capacity, gets no offer: the pairing is created
+// directly in targeted_unavailable (failure_reason mitra_unreachable, no failure row —
+// nobody was offered anything and nothing was charged), and the client may fall back to a
+// blast. Otherwise the pairing waits in targeted_waiting for TargetedTimeout.
+func (p *Pairer) StartTargeted(ctx context.Context, clientID, mitraID uuid.UUID, minutes int) (Pairing, error) {
+	if err := errors.Join(requireID("client_id", clientID), requireID("mitra_id", mitraID), validateMinutes(minutes)); err != nil {
+		return Pairing{}, err
+	}
+	had, err := p.store.HasEndedSession(ctx, clientID, mitraID)
+	if err != nil {
+		return Pairing{}, fmt.Errorf("start targeted: %w", err)
+	}
+	if !had {
+		return Pairing{}, fmt.Errorf("start targeted with mitra %s: %w", mitraID, ErrNoPreviousSession)
+	}
+	info, err := p.store.MitraInfo(ctx, mitraID)
+	if err != nil {
+		return Pairing{}, fmt.Errorf("start targeted with mitra %s: %w", mitraID, err)
+	}
+	if !info.Active {
+		return Pairing{}, fmt.Errorf("start targeted with mitra %s: %w", mitraID, ErrMitraUnavailable)
+	}
+	if _, err := p.quote(ctx, clientID, minutes); err != nil {
+		return Pairing{}, fmt.Errorf("start targeted: %w", err)
+	}
+	reachable, err := p.avail.IsReachable(ctx, mitraID)
+	if err != nil {
+		return Pairing{}, fmt.Errorf("start targeted with mitra %s: %w", mitraID, err)
+	}
+	now := p.now()
+	pr := Pairing{
+		ID: uuid.New(), ClientID: clientID, Type: TypeTargeted, TargetMitraID: ptr(mitraID),
+		Minutes: minutes, CreatedAt: now, UpdatedAt: now,
+	}
+	if reachable && info.OpenSessions < p.maxSessions(ctx, info) {
+		pr.Status = StatusTargetedWaiting
+		pr.ExpiresAt = ptr(now.Add(p.settings.TargetedTimeout(ctx)))
+	} else {
+		pr.Status, pr.FailureReason = StatusTargetedUnavailable, ReasonMitraUnreachable
+	}
+	if pr, err = p.store.CreatePairing(ctx, pr); err != nil {
+		return Pairing{}, fmt.Errorf("start targeted: %w", err)
+	}
+	if pr.Status == StatusTargetedUnavailable {
+		p.notify(ctx, Event{
+			Kind: EventTargetedUnavailable, ClientID: ptr(clientID), PairingID: ptr(pr.ID),
+			Data: map[string]any{"pairing_id": pr.ID.String(), "reason": string(pr.FailureReason)},
+		})
+		return pr, nil
+	}
+	p.armDeadline(pr)
+	offered, err := p.store.InsertOffers(ctx, pr.ID, []uuid.UUID{mitraID}, now)
+	if err != nil {
+		// The deadline turns it targeted_unavailable; the client can still fall back.
+		return pr, fmt.Errorf("start targeted: offer: %w", err)
+	}
+	if len(offered) > 0 {
+		p.notifyOffer(ctx, pr, mitraID)
+	}
+	return pr, nil
+}
+
+// FallbackToBlast turns the client's targeted_unavailable pairing into a blast in
+// awaiting_payment with a new chat_start payment session; paying it starts the blast. The
+// mitra that declined is not offered the blast again. A retried call returns the same
+// pairing and payment. Other states: ErrInvalidState; another client's pairing: ErrNotFound.
+func (p *Pairer) FallbackToBlast(ctx context.Context, clientID, pairingID uuid.UUID) (Pairing, Payment, error) {
+	pr, err := p.store.GetPairing(ctx, pairingID)
+	if err != nil {
+		return Pairing{}, Payment{}, fmt.Errorf("fallback pairing %s: %w", pairingID, err)
+	}
+	if pr.ClientID != clientID {
+		return Pairing{}, Payment{}, fmt.Errorf("fallback pairing %s: %w", pairingID, ErrNotFound)
+	}
+	fellBack := pr.Type == TypeBlast && pr.TargetMitraID != nil
+	switch {
+	case fellBack && pr.PaymentSessionID != nil:
+		pay, err := p.payments.Get(ctx, *pr.PaymentSessionID)
+		if err != nil {
+			return Pairing{}, Payment{}, fmt.Errorf("fallback pairing %s: %w", pairingID, err)
+		}
+		return pr, pay, nil // a retry
+	case fellBack && pr.Status == StatusAwaitingPayment:
+		// A retry after the payment could not be created: create it now.
+	case pr.Status != StatusTargetedUnavailable:
+		return Pairing{}, Payment{}, fmt.Errorf("fallback pairing %s: it is %s %s: %w", pairingID, pr.Type, pr.Status, ErrInvalidState)
+	}
+	q, err := p.quote(ctx, clientID, pr.Minutes)
+	if err != nil {
+		return Pairing{}, Payment{}, fmt.Errorf("fallback pairing %s: %w", pairingID, err)
+	}
+	if pr.Status == StatusTargetedUnavailable {
+		pr, err = p.store.FallbackToBlast(ctx, pr.ID, p.now())
+		if isState(err) {
+			return p.FallbackToBlast(ctx, clientID, pairingID) // a concurrent call got there first
+		}
+		if err != nil {
+			return Pairing{}, Payment{}, fmt.Errorf("fallback pairing %s: %w", pairingID, err)
+		}
+	}
+	pay, _, err := p.payments.Create(ctx, blastPaymentRequest(pr, q, "curhat:fallback:"+pr.ID.String()))
+	if err != nil {
+		// The pairing waits in awaiting_payment: a retry creates the payment, and the
+		// timeouts sweep cancels it after Config.OrphanTTL otherwise.
+		return Pairing{}, Payment{}, fmt.Errorf("fallback pairing %s: create payment: %w", pairingID, err)
+	}
+	return p.settleBlastPayment(ctx, pr.ID, pay)
+}

@@ -1,0 +1,232 @@
+package pairing
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Type is the kind of a pairing request (column pairings.type).
+type Type string
+
+const (
+	// TypeBlast is offered to every available mitra; the first accept wins.
+	TypeBlast Type = "blast"
+	// TypeTargeted ("Curhat lagi") is offered to one mitra the client has talked to before.
+	TypeTargeted Type = "targeted"
+)
+
+// Status is the state of a pairing (column pairings.status).
+//
+//	blast:     awaiting_payment ─paid─▶ searching ─accept─▶ matched
+//	               │                      ├─no mitra / deadline─▶ failed (refunded)
+//	               └─payment closed / cancel─▶ cancelled ◀─cancel─┘
+//	targeted:  targeted_waiting ─accept─▶ matched (chat session pending_payment)
+//	               └─decline / deadline─▶ targeted_unavailable ─fallback─▶ blast awaiting_payment
+//	                                          └─cancel / abandoned─▶ cancelled
+type Status string
+
+const (
+	StatusAwaitingPayment     Status = "awaiting_payment"
+	StatusSearching           Status = "searching"
+	StatusMatched             Status = "matched"
+	StatusFailed              Status = "failed"
+	StatusCancelled           Status = "cancelled"
+	StatusTargetedWaiting     Status = "targeted_waiting"
+	StatusTargetedUnavailable Status = "targeted_unavailable"
+)
+
+// OpenStatuses are the pre-match states: a client has at most one pairing in them.
+var OpenStatuses = []Status{StatusAwaitingPayment, StatusSearching, StatusTargetedWaiting, StatusTargetedUnavailable}
+
+// Open reports whether s is a pre-match state (see OpenStatuses).
+func (s Status) Open() bool {
+	switch s {
+	case StatusAwaitingPayment, StatusSearching, StatusTargetedWaiting, StatusTargetedUnavailable:
+		return true
+	}
+	return false
+}
+
+// Waiting reports whether a pairing in s has live offers and a running deadline.
+func (s Status) Waiting() bool { return s == StatusSearching || s == StatusTargetedWaiting }
+
+// Reason explains why a pairing stopped short of a match (column pairings.failure_reason,
+// and pairing_failures.reason for the first four).
+type Reason string
+
+const (
+	// ReasonNoMitraAvailable: nobody was available when the blast started (failure row).
+	ReasonNoMitraAvailable Reason = "no_mitra_available"
+	// ReasonTimeout: nobody accepted the blast before its deadline (failure row).
+	ReasonTimeout Reason = "timeout"
+	// ReasonTargetedDeclined: the mitra declined the "Curhat lagi" offer (failure row).
+	ReasonTargetedDeclined Reason = "targeted_declined"
+	// ReasonTargetedTimeout: the mitra let the "Curhat lagi" countdown run out (failure row).
+	ReasonTargetedTimeout Reason = "targeted_timeout"
+	// ReasonMitraUnreachable: the "Curhat lagi" mitra was offline or busy when the client
+	// asked, so the pairing started in targeted_unavailable (no failure row: nobody was
+	// offered anything and nothing was charged).
+	ReasonMitraUnreachable Reason = "mitra_unreachable"
+	// ReasonClientCancelled: the client cancelled.
+	ReasonClientCancelled Reason = "client_cancelled"
+	// ReasonPaymentExpired, ReasonPaymentFailed, ReasonPaymentCancelled: the payment the
+	// blast waited for closed unpaid.
+	ReasonPaymentExpired   Reason = "payment_expired"
+	ReasonPaymentFailed    Reason = "payment_failed"
+	ReasonPaymentCancelled Reason = "payment_cancelled"
+	// ReasonPaymentNotCreated: the payment session could not be created (or never got
+	// attached, see Config.OrphanTTL); nothing was charged.
+	ReasonPaymentNotCreated Reason = "payment_not_created"
+	// ReasonAbandoned: the client left a targeted_unavailable pairing alone for longer than
+	// Config.UnavailableTTL.
+	ReasonAbandoned Reason = "abandoned"
+)
+
+// FailureReasons are the reasons that write a pairing_failures row.
+var FailureReasons = []Reason{ReasonNoMitraAvailable, ReasonTimeout, ReasonTargetedDeclined, ReasonTargetedTimeout}
+
+// Pairing is one pairings row: a client's request to be matched with a mitra.
+//
+// Optional text columns are plain strings: "" stands for SQL NULL.
+type Pairing struct {
+	ID       uuid.UUID `json:"id"`
+	ClientID uuid.UUID `json:"client_id"`
+	Type     Type      `json:"type"`
+	// TargetMitraID is the "Curhat lagi" mitra; it stays set after a fallback to a blast.
+	TargetMitraID *uuid.UUID `json:"target_mitra_id"`
+	Status        Status     `json:"status"`
+	Minutes       int        `json:"minutes"`
+	// PaymentSessionID is the chat_start payment: of the blast, or of the targeted chat
+	// once the mitra accepted. Nil for prepaid (rerouted) blasts.
+	PaymentSessionID *uuid.UUID `json:"payment_session_id"`
+	// Prepaid marks a blast started by a reroute: the minutes were paid for by the
+	// original session, nothing is charged.
+	Prepaid bool `json:"prepaid"`
+	// ExpiresAt is the deadline of a searching or targeted_waiting pairing; offers never
+	// outlive it.
+	ExpiresAt      *time.Time `json:"expires_at"`
+	MatchedMitraID *uuid.UUID `json:"matched_mitra_id"`
+	ChatSessionID  *uuid.UUID `json:"chat_session_id"`
+	FailureReason  Reason     `json:"failure_reason"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+}
+
+// OfferStatus is the state of one offer (column pairing_offers.status).
+type OfferStatus string
+
+const (
+	OfferOffered   OfferStatus = "offered"
+	OfferAccepted  OfferStatus = "accepted"
+	OfferDeclined  OfferStatus = "declined"
+	OfferDismissed OfferStatus = "dismissed" // another mitra won, or the client cancelled
+	OfferExpired   OfferStatus = "expired"   // the pairing's deadline passed
+)
+
+// Offer is a live offer as a mitra sees it.
+type Offer struct {
+	PairingID uuid.UUID `json:"pairing_id"`
+	Type      Type      `json:"type"`
+	Minutes   int       `json:"minutes"`
+	ExpiresAt time.Time `json:"expires_at"`
+	OfferedAt time.Time `json:"offered_at"`
+}
+
+// SessionStatus is the state of a chat session (column chat_sessions.status).
+type SessionStatus string
+
+const (
+	// SessionPendingPayment: a targeted chat the mitra accepted, waiting for the client's
+	// payment; it holds the mitra's capacity.
+	SessionPendingPayment SessionStatus = "pending_payment"
+	SessionActive         SessionStatus = "active"
+	SessionEnded          SessionStatus = "ended"
+	SessionCancelled      SessionStatus = "cancelled"
+)
+
+// EndReason says why a chat session ended or was cancelled (column chat_sessions.end_reason).
+type EndReason string
+
+const (
+	EndExpired          EndReason = "expired"
+	EndClientEnded      EndReason = "client_ended"
+	EndMitraEnded       EndReason = "mitra_ended"
+	EndRerouted         EndReason = "rerouted"
+	EndMitraDeactivated EndReason = "mitra_deactivated"
+	EndPaymentExpired   EndReason = "payment_expired"
+	EndPaymentFailed    EndReason = "payment_failed"
+	EndCancelled        EndReason = "cancelled"
+)
+
+// ChatSession is one chat_sessions row.
+type ChatSession struct {
+	ID       uuid.UUID     `json:"id"`
+	ClientID uuid.UUID     `json:"client_id"`
+	MitraID  uuid.UUID     `json:"mitra_id"`
+	Status   SessionStatus `json:"status"`
+	// Minutes is the total bought, extensions included.
+	Minutes   int        `json:"minutes"`
+	StartedAt *time.Time `json:"started_at"`
+	EndsAt    *time.Time `json:"ends_at"`
+	EndedAt   *time.Time `json:"ended_at"`
+	EndReason EndReason  `json:"end_reason"`
+	PairingID uuid.UUID  `json:"pairing_id"`
+	// ReroutedFromID is the session this one continues after a reroute.
+	ReroutedFromID *uuid.UUID `json:"rerouted_from_id"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+}
+
+// Holds reports whether the session counts towards its mitra's capacity.
+func (s ChatSession) Holds() bool {
+	return s.Status == SessionActive || s.Status == SessionPendingPayment
+}
+
+// RefundStatus says what happened to the money of a failed pairing.
+type RefundStatus string
+
+const (
+	RefundNotCharged RefundStatus = "not_charged"
+	RefundRefunded   RefundStatus = "refunded"
+	// RefundFailed: the refund has not (yet) gone through. A failure row is written in the
+	// same transaction as the failure, with this status while the refund is attempted, so
+	// that a crash in between leaves a row operators can act on (FailureAction "refund").
+	RefundFailed RefundStatus = "refund_failed"
+)
+
+// FailureStatus is the operators' view of a failure row.
+type FailureStatus string
+
+const (
+	FailureOpen     FailureStatus = "open"
+	FailureResolved FailureStatus = "resolved"
+)
+
+// Failure is one pairing_failures row: a pairing that failed, for operators.
+type Failure struct {
+	ID            uuid.UUID  `json:"id"`
+	PairingID     uuid.UUID  `json:"pairing_id"`
+	ClientID      uuid.UUID  `json:"client_id"`
+	Type          Type       `json:"type"`
+	TargetMitraID *uuid.UUID `json:"target_mitra_id"`
+	Reason        Reason     `json:"reason"`
+	// OfferedCount is how many mitras were offered the pairing (over its whole life).
+	OfferedCount int `json:"offered_count"`
+	// Amount is what was charged (0 when nothing was).
+	Amount       int64         `json:"amount"`
+	RefundStatus RefundStatus  `json:"refund_status"`
+	Status       FailureStatus `json:"status"`
+	ResolvedBy   string        `json:"resolved_by"`
+	ResolvedAt   *time.Time    `json:"resolved_at"`
+	Note         string        `json:"note"`
+	CreatedAt    time.Time     `json:"created_at"`
+}
+
+// Party says who acts on a chat session.
+type Party string
+
+const (
+	PartyClient Party = "client"
+	PartyMitra  Party = "mitra"
+)
