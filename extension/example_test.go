@@ -1,0 +1,70 @@
+package extension_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/extension"
+	"github.com/curhat/curhat/extension/extensiontest"
+	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/paymenttest"
+	"github.com/curhat/curhat/pricing"
+	"github.com/curhat/curhat/pricing/pricingtest"
+)
+
+// Example wires a Service over the in-memory store with real payment and pricing services
+// and fakes of the chat sessions and of mitra reachability, then buys 15 more minutes.
+func Example() {
+	ctx := context.Background()
+
+	prices := pricing.NewPricingStore(pricingtest.NewStore(), nil)
+	if _, err := prices.CreateTier(ctx, pricing.CreateTierParams{
+		Mode: pricing.ModeExtension, Minutes: 15, Price: 10000, Label: "+15 menit", ChangedBy: "ops",
+	}); err != nil {
+		panic(err)
+	}
+	payments := payment.NewService(paymenttest.NewStore(), paymenttest.NewGateway(), nil)
+
+	store := extensiontest.NewStore()
+	sessions := extensiontest.NewSessions()
+	store.ExtendSession = sessions.Extend // the in-memory store cannot see chat sessions
+	reach := extensiontest.NewReachability()
+
+	svc := extension.NewService(store, extension.Deps{
+		Sessions: sessions, Reachability: reach, Payments: payments, Quoter: prices,
+	}, nil)
+	defer svc.Close()
+	payments.SetHandler(payment.PurposeExtension, svc)
+
+	client, mitra := uuid.New(), uuid.New()
+	start := time.Date(2026, 5, 3, 20, 0, 0, 0, time.UTC)
+	chat := sessions.StartActive(client, mitra, start, 30)
+
+	// The mitra went offline: the safeguard refuses, and charges nothing.
+	e, _, err := svc.Request(ctx, extension.RequestParams{ClientID: client, ChatSessionID: chat.ID, Minutes: 15})
+	fmt.Println(e.Status, e.RejectReason, errors.Is(err, extension.ErrMitraUnavailable))
+
+	// Back online: approved at once, and charged.
+	reach.Set(mitra, true)
+	e, pay, err := svc.Request(ctx, extension.RequestParams{ClientID: client, ChatSessionID: chat.ID, Minutes: 15})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(e.Status, e.DecidedBy, pay.Amount, pay.Currency)
+
+	// The provider confirms the payment: the session grows by 15 minutes.
+	if _, err := payments.MarkPaid(ctx, pay.ID, pay.ProviderRef); err != nil {
+		panic(err)
+	}
+	e, _ = svc.Get(ctx, e.ID)
+	chat, _ = sessions.ChatSession(ctx, chat.ID)
+	fmt.Println(e.Status, chat.Minutes, chat.EndsAt.Format("15:04"))
+	// Output:
+	// rejected mitra_offline true
+	// approved auto 10000 IDR
+	// paid 45 20:45
+}
