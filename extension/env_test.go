@@ -9,13 +9,25 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/availability"
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/extension/extensiontest"
 	"github.com/curhat/curhat/internal/pgutil"
 	"github.com/curhat/curhat/internal/testenv"
+	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/pricing"
 )
 
 func TestMain(m *testing.M) { testenv.VerifyNoLeaks(m) }
+
+// The services a host wires in satisfy the Service's interfaces as they are.
+var (
+	_ extension.Settings     = (*curhat.RuntimeConfig)(nil)
+	_ extension.Reachability = (*availability.Mirror)(nil)
+	_ extension.Payments     = (*payment.Service)(nil)
+	_ extension.Quoter       = (*pricing.PricingStore)(nil)
+)
 
 // t0 is the fake clock's start.
 var t0 = time.Date(2026, 5, 3, 23, 2, 49, 0, time.UTC)
