@@ -132,12 +132,16 @@ func (f pgFixtures) endedSession(t *testing.T, clientID, mitraID uuid.UUID) {
 	ctx := context.Background()
 	pid, sid := uuid.New(), uuid.New()
 	end := t0.Add(-time.Hour)
-	_, err := f.db.Pool.Exec(ctx, `INSERT INTO pairings (id, client_id, type, status, minutes, matched_mitra_id, chat_session_id, created_at, updated_at)
+	tx, err := f.db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = tx.Exec(ctx, `INSERT INTO pairings (id, client_id, type, status, minutes, matched_mitra_id, chat_session_id, created_at, updated_at)
 		VALUES ($1, $2, 'blast', 'matched', 10, $3, $4, $5, $5)`, pid, clientID, mitraID, sid, end.Add(-11*time.Minute))
 	require.NoError(t, err)
-	_, err = f.db.Pool.Exec(ctx, `INSERT INTO chat_sessions (id, client_id, mitra_id, status, minutes, started_at, ends_at, ended_at, end_reason, pairing_id, created_at, updated_at)
+	_, err = tx.Exec(ctx, `INSERT INTO chat_sessions (id, client_id, mitra_id, status, minutes, started_at, ends_at, ended_at, end_reason, pairing_id, created_at, updated_at)
 		VALUES ($1, $2, $3, 'ended', 10, $4, $5, $5, 'expired', $6, $4, $5)`, sid, clientID, mitraID, end.Add(-10*time.Minute), end, pid)
 	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
 }
 
 func ptr[T any](v T) *T { return &v }

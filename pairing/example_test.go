@@ -1,0 +1,48 @@
+package pairing_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/pairing/pairingtest"
+)
+
+// A paid blast from start to chat, on the in-memory store and fakes.
+func ExamplePairer_StartBlast() {
+	ctx := context.Background()
+	store := pairingtest.NewStore()
+	avail := pairingtest.NewAvailability(store, 1)
+	payments := pairingtest.NewPayments()
+	p := pairing.NewPairer(store, pairing.Deps{
+		Availability: avail,
+		Payments:     payments,
+		Quoter:       pairingtest.NewQuoter(map[int]int64{30: 25000}),
+	}, nil)
+	defer p.Stop(ctx)
+	payments.SetHandler(p) // the payment service calls the Pairer when a payment is paid
+
+	mitra := uuid.New()
+	store.PutMitra(pairingtest.Mitra{ID: mitra, Active: true})
+	avail.SetOnline(mitra, true)
+
+	client := uuid.New()
+	pr, pay, _ := p.StartBlast(ctx, pairing.StartParams{ClientID: client, Minutes: 30, IdempotencyKey: "tap-1"})
+	fmt.Println(pr.Status, pay.Amount, pay.Currency)
+
+	_ = payments.Pay(ctx, pay.ID) // the provider's webhook
+	offers, _ := p.ListOffers(ctx, mitra)
+	fmt.Println(len(offers), "offer of", offers[0].Minutes, "minutes")
+
+	session, _ := p.Accept(ctx, mitra, pr.ID)
+	fmt.Println(session.Status, session.Minutes)
+	pr, _ = p.GetPairing(ctx, pr.ID)
+	fmt.Println(pr.Status)
+	// Output:
+	// awaiting_payment 25000 IDR
+	// 1 offer of 30 minutes
+	// active 30
+	// matched
+}
