@@ -190,9 +190,12 @@ type setupOptions struct {
 	// redisURL: a private server (fault tests) instead of the shared one.
 	redisURL string
 	cfg      availability.Config
-	// wrapCache decorates the cache the Mirror uses.
+	// wrapCache and wrapStore decorate the cache and store the Mirror uses.
 	wrapCache func(availability.Cache) availability.Cache
+	wrapStore func(availability.Store) availability.Store
 	pgOptions testenv.PGOptions
+	// cacheCfg tunes the Valkey cache (Names is set by setup).
+	cacheCfg availability.CacheConfig
 }
 
 func setup(t testing.TB, kind string, o setupOptions) *bundle {
@@ -221,12 +224,17 @@ func setup(t testing.TB, kind string, o setupOptions) *bundle {
 			raw, b.names = v.Client, v.Names()
 		}
 		b.client = &countingClient{Client: raw}
-		b.cache = availability.NewValkeyCache(b.client, availability.CacheConfig{Names: b.names})
+		cc := o.cacheCfg
+		cc.Names = b.names
+		b.cache = availability.NewValkeyCache(b.client, cc)
 	default:
 		t.Fatalf("unknown kind %q", kind)
 	}
 	if o.wrapCache != nil {
 		b.cache = o.wrapCache(b.cache)
+	}
+	if o.wrapStore != nil {
+		b.store = o.wrapStore(b.store)
 	}
 	b.cfg = o.cfg
 	b.cfg.Clock = b.clock
@@ -279,4 +287,23 @@ func (b *bundle) takeDown(t testing.TB, down bool) {
 	t.Helper()
 	require.NotNil(t, b.mem, "takeDown needs the memory cache")
 	b.mem.SetDown(down)
+}
+
+// bulkMitras inserts n mitras with one statement: online (or not) with heartbeats spread
+// one millisecond apart below newest. It returns nothing: tests read ids back if needed.
+func bulkMitras(t testing.TB, pool *pgxpool.Pool, n int, online bool, newest time.Time) {
+	t.Helper()
+	_, err := pool.Exec(ctxT(t), `INSERT INTO mitras (display_name, is_online, last_heartbeat_at)
+		SELECT 'mitra ' || g, $2, $3::timestamptz - g * interval '1 millisecond' FROM generate_series(1, $1) AS g`,
+		n, online, newest)
+	require.NoError(t, err)
+}
+
+func forKinds(t *testing.T, fn func(t *testing.T, kind string)) {
+	for _, k := range kinds {
+		t.Run(k, func(t *testing.T) {
+			t.Parallel()
+			fn(t, k)
+		})
+	}
 }

@@ -26,6 +26,8 @@ const (
 	// DefaultFindBudget is how many index members one FindAvailable script call examines
 	// at most (plus the excluded ids) before handing back to Go.
 	DefaultFindBudget = 1000
+	// DefaultRoundTripTimeout: see CacheConfig.RoundTripTimeout.
+	DefaultRoundTripTimeout = time.Second
 	// journalRetention is how long the sync journal remembers a write (a seed longer than
 	// this could miss a racing write; seeds take seconds).
 	journalRetention = 10 * time.Minute
@@ -60,6 +62,11 @@ type CacheConfig struct {
 	ChunkSize int
 	// FindBudget: see DefaultFindBudget. Defaults to 1000.
 	FindBudget int
+	// RoundTripTimeout bounds each round trip of a multi-round-trip operation (seed,
+	// sweeps, drift), on top of the deadline of the whole operation: valkey-go retries a
+	// read until its context ends, so without it a sweep would wait out its whole budget
+	// while Valkey is down. Defaults to 1 second (a chunk takes about a millisecond).
+	RoundTripTimeout time.Duration
 }
 
 // ValkeyCache is the Cache over Valkey (or Redis ≥ 7). Key names are those of SPEC §4 plus
@@ -90,6 +97,7 @@ type cacheKeys struct {
 func NewValkeyCache(client valkey.Client, cfg CacheConfig) *ValkeyCache {
 	cfg.ChunkSize = cmp.Or(cfg.ChunkSize, DefaultChunkSize)
 	cfg.FindBudget = cmp.Or(cfg.FindBudget, DefaultFindBudget)
+	cfg.RoundTripTimeout = cmp.Or(cfg.RoundTripTimeout, DefaultRoundTripTimeout)
 	n := cfg.Names
 	return &ValkeyCache{
 		c: client, n: n, cfg: cfg,
@@ -98,18 +106,53 @@ func NewValkeyCache(client valkey.Client, cfg CacheConfig) *ValkeyCache {
 			index: n.HeartbeatIndex(), marker: n.SeedMarker(), snapshot: n.Snapshot(),
 			journal: n.Key("mitras:sync_journal"),
 		},
-		hb:    valkey.NewLuaScript(heartbeatScript),
-		apply: newScript(applyScript),
-		chunk: newScript(seedChunkScript),
-		swap:  newScript(seedSwapScript),
-		win:   newScript(windowsScript),
-		filt:  newScript(filterScript),
-		fresh: newScript(freshestScript),
-		off:   newScript(offlineScript),
+		// Every script is idempotent but the swap (a second RENAME would find no temporary
+		// key and drop the live set).
+		hb:    valkey.NewLuaScriptRetryable(heartbeatScript),
+		apply: newScript(applyScript, true),
+		chunk: newScript(seedChunkScript, true),
+		swap:  newScript(seedSwapScript, false),
+		win:   newScript(windowsScript, true),
+		filt:  newScript(filterScript, true),
+		fresh: newScript(freshestScript, true),
+		off:   newScript(offlineScript, true),
 	}
 }
 
 var _ Cache = (*ValkeyCache)(nil)
+
+// rt bounds one round trip of a bulk operation.
+func (v *ValkeyCache) rt(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, v.cfg.RoundTripTimeout)
+}
+
+// exec runs a script, bounded by RoundTripTimeout.
+func (v *ValkeyCache) exec(ctx context.Context, s *script, keys, args []string) valkey.ValkeyResult {
+	ctx, cancel := v.rt(ctx)
+	defer cancel()
+	return s.lua.Exec(ctx, v.c, keys, args)
+}
+
+// execMulti runs a pipeline of script calls, bounded by RoundTripTimeout.
+func (v *ValkeyCache) execMulti(ctx context.Context, s *script, calls []scriptCall) []valkey.ValkeyResult {
+	ctx, cancel := v.rt(ctx)
+	defer cancel()
+	return s.execMulti(ctx, v.c, calls)
+}
+
+// doMulti is DoMulti bounded by RoundTripTimeout.
+func (v *ValkeyCache) doMulti(ctx context.Context, cmds ...valkey.Completed) []valkey.ValkeyResult {
+	ctx, cancel := v.rt(ctx)
+	defer cancel()
+	return v.c.DoMulti(ctx, cmds...)
+}
+
+// do is Do bounded by RoundTripTimeout.
+func (v *ValkeyCache) do(ctx context.Context, cmd valkey.Completed) valkey.ValkeyResult {
+	ctx, cancel := v.rt(ctx)
+	defer cancel()
+	return v.c.Do(ctx, cmd)
+}
 
 // translate turns a Valkey reply error into the domain's.
 func translate(err error) error {
@@ -125,15 +168,29 @@ func translate(err error) error {
 // script is a Lua script run with EVALSHA, falling back to EVAL when the server lost it
 // (restart, SCRIPT FLUSH). Unlike valkey.Lua.ExecMulti it never sends SCRIPT LOAD to every
 // node first: a pipeline of calls stays one round trip in the usual case.
+//
+// An idempotent script is marked retryable: valkey-go then resends it when a connection
+// broke (the first command after a Valkey restart), within the caller's deadline.
 type script struct {
-	lua *valkey.Lua
-	src string
-	sha string
+	lua       *valkey.Lua
+	src       string
+	sha       string
+	retryable bool
 }
 
-func newScript(src string) *script {
+func newScript(src string, idempotent bool) *script {
 	l := valkey.NewLuaScript(src)
-	return &script{lua: l, src: src, sha: luaSHA(src)}
+	if idempotent {
+		l = valkey.NewLuaScriptRetryable(src)
+	}
+	return &script{lua: l, src: src, sha: luaSHA(src), retryable: idempotent}
+}
+
+func (s *script) mayRetry(cmd valkey.Completed) valkey.Completed {
+	if s.retryable {
+		return cmd.ToRetryable()
+	}
+	return cmd
 }
 
 func luaSHA(src string) string {
@@ -143,17 +200,14 @@ func luaSHA(src string) string {
 
 type scriptCall struct{ keys, args []string }
 
-func (s *script) exec(ctx context.Context, c valkey.Client, keys, args []string) valkey.ValkeyResult {
-	return s.lua.Exec(ctx, c, keys, args)
-}
-
 func (s *script) execMulti(ctx context.Context, c valkey.Client, calls []scriptCall) []valkey.ValkeyResult {
 	if len(calls) == 0 {
 		return nil
 	}
+
 	cmds := make(valkey.Commands, len(calls))
 	for i, call := range calls {
-		cmds[i] = c.B().Evalsha().Sha1(s.sha).Numkeys(int64(len(call.keys))).Key(call.keys...).Arg(call.args...).Build()
+		cmds[i] = s.mayRetry(c.B().Evalsha().Sha1(s.sha).Numkeys(int64(len(call.keys))).Key(call.keys...).Arg(call.args...).Build())
 	}
 	res := c.DoMulti(ctx, cmds...)
 	var retry []int
@@ -166,7 +220,7 @@ func (s *script) execMulti(ctx context.Context, c valkey.Client, calls []scriptC
 		again := make(valkey.Commands, len(retry))
 		for j, i := range retry {
 			call := calls[i]
-			again[j] = c.B().Eval().Script(s.src).Numkeys(int64(len(call.keys))).Key(call.keys...).Arg(call.args...).Build()
+			again[j] = s.mayRetry(c.B().Eval().Script(s.src).Numkeys(int64(len(call.keys))).Key(call.keys...).Arg(call.args...).Build())
 		}
 		for j, r := range c.DoMulti(ctx, again...) {
 			res[retry[j]] = r
@@ -215,7 +269,7 @@ type seedMarker struct {
 }
 
 func (v *ValkeyCache) Probe(ctx context.Context) (Probe, error) {
-	res := v.c.DoMulti(ctx,
+	res := v.doMulti(ctx,
 		v.c.B().Get().Key(v.keys.marker).Build(),
 		v.c.B().Info().Section("server").Build())
 	var p Probe
@@ -286,7 +340,7 @@ func (v *ValkeyCache) Apply(ctx context.Context, p ApplyParams) error {
 				strconv.Itoa(st.OpenSessions), bit(st.AtCapacity(p.DefaultMax)), now, retention},
 		}
 	}
-	return firstError(v.apply.execMulti(ctx, v.c, calls))
+	return firstError(v.execMulti(ctx, v.apply, calls))
 }
 
 func (v *ValkeyCache) Replace(ctx context.Context, seed SeedData) ([]uuid.UUID, error) {
@@ -312,7 +366,7 @@ func (v *ValkeyCache) Replace(ctx context.Context, seed SeedData) ([]uuid.UUID, 
 	const callsPerRoundTrip = 20
 	for start := 0; start < len(calls); start += callsPerRoundTrip {
 		batch := calls[start:min(start+callsPerRoundTrip, len(calls))]
-		if err := firstError(v.chunk.execMulti(ctx, v.c, batch)); err != nil {
+		if err := firstError(v.execMulti(ctx, v.chunk, batch)); err != nil {
 			v.dropTemp(tmp)
 			return nil, fmt.Errorf("build seed: %w", err)
 		}
@@ -323,7 +377,7 @@ func (v *ValkeyCache) Replace(ctx context.Context, seed SeedData) ([]uuid.UUID, 
 		tmp[0], tmp[1], tmp[2], tmp[3],
 		v.n.Key(run + ":trash:online"), v.n.Key(run + ":trash:deactivated"), v.n.Key(run + ":trash:at_capacity"), v.n.Key(run + ":trash:index"),
 		v.keys.marker, v.keys.snapshot, v.keys.journal}
-	changed, err := v.swap.exec(ctx, v.c, keys, []string{ms(seed.Started), string(marker)}).AsStrSlice()
+	changed, err := v.exec(ctx, v.swap, keys, []string{ms(seed.Started), string(marker)}).AsStrSlice()
 	if err != nil {
 		v.dropTemp(tmp)
 		return nil, fmt.Errorf("swap seed: %w", translate(err))
@@ -340,7 +394,7 @@ func (v *ValkeyCache) dropTemp(tmp [4]string) {
 
 func (v *ValkeyCache) IsReachable(ctx context.Context, id uuid.UUID, freshAfter time.Time) (bool, error) {
 	s := id.String()
-	res := v.c.DoMulti(ctx,
+	res := v.doMulti(ctx,
 		v.c.B().Exists().Key(v.keys.marker).Build(),
 		v.c.B().Sismember().Key(v.keys.online).Member(s).Build(),
 		v.c.B().Sismember().Key(v.keys.deactivated).Member(s).Build(),
@@ -380,7 +434,7 @@ type window struct {
 // windows splits the fresh part of the index into windows of about ChunkSize members.
 func (v *ValkeyCache) windows(ctx context.Context, freshAfter time.Time) (int, []window, error) {
 	chunk := v.cfg.ChunkSize
-	arr, err := v.win.exec(ctx, v.c, []string{v.keys.marker, v.keys.index},
+	arr, err := v.exec(ctx, v.win, []string{v.keys.marker, v.keys.index},
 		[]string{ms(freshAfter), strconv.Itoa(chunk)}).ToArray()
 	if err != nil {
 		return 0, nil, translate(err)
@@ -455,7 +509,7 @@ func (v *ValkeyCache) FindAvailable(ctx context.Context, q AvailableQuery) ([]uu
 	}
 	seen := map[uuid.UUID]bool{}
 	var out []uuid.UUID
-	for _, r := range v.filt.execMulti(ctx, v.c, v.filterCalls(ws, "ids")) {
+	for _, r := range v.execMulti(ctx, v.filt, v.filterCalls(ws, "ids")) {
 		ids, err := r.AsStrSlice()
 		if err != nil {
 			return nil, translate(err)
@@ -484,7 +538,7 @@ func (v *ValkeyCache) findFreshest(ctx context.Context, q AvailableQuery) ([]uui
 	offset := int64(0)
 	for len(out) < q.Limit && offset >= 0 {
 		args := append([]string{ms(q.FreshAfter), strconv.Itoa(q.Limit - len(out)), budget, strconv.FormatInt(offset, 10)}, excl...)
-		arr, err := v.fresh.exec(ctx, v.c, keys, args).ToArray()
+		arr, err := v.exec(ctx, v.fresh, keys, args).ToArray()
 		if err != nil {
 			return nil, translate(err)
 		}
@@ -514,7 +568,7 @@ func (v *ValkeyCache) CountAvailable(ctx context.Context, freshAfter time.Time) 
 		return 0, err
 	}
 	total := 0
-	for _, r := range v.filt.execMulti(ctx, v.c, v.filterCalls(ws, "count")) {
+	for _, r := range v.execMulti(ctx, v.filt, v.filterCalls(ws, "count")) {
 		n, err := r.AsInt64()
 		if err != nil {
 			return 0, translate(err)
@@ -525,7 +579,7 @@ func (v *ValkeyCache) CountAvailable(ctx context.Context, freshAfter time.Time) 
 }
 
 func (v *ValkeyCache) OnlineCount(ctx context.Context) (int, error) {
-	res := v.c.DoMulti(ctx,
+	res := v.doMulti(ctx,
 		v.c.B().Exists().Key(v.keys.marker).Build(),
 		v.c.B().Scard().Key(v.keys.online).Build())
 	if err := v.seeded(res[0]); err != nil {
@@ -546,7 +600,7 @@ func (v *ValkeyCache) Snapshot(ctx context.Context) (Snapshot, bool, error) {
 	if v.cfg.UseClientCache {
 		res = v.c.DoCache(ctx, v.c.B().Get().Key(v.keys.snapshot).Cache(), DefaultSnapshotTTL)
 	} else {
-		res = v.c.Do(ctx, v.c.B().Get().Key(v.keys.snapshot).Build())
+		res = v.do(ctx, v.c.B().Get().Key(v.keys.snapshot).Build())
 	}
 	raw, err := res.ToString()
 	if valkey.IsValkeyNil(err) {
@@ -568,7 +622,7 @@ func (v *ValkeyCache) Snapshot(ctx context.Context) (Snapshot, bool, error) {
 
 func (v *ValkeyCache) StoreSnapshot(ctx context.Context, s Snapshot, ttl time.Duration) error {
 	raw, _ := json.Marshal(snapshotJSON{AvailableCount: s.AvailableCount, AsOf: FormatHeartbeat(s.AsOf)})
-	return translate(v.c.Do(ctx, v.c.B().Set().Key(v.keys.snapshot).Value(string(raw)).
+	return translate(v.do(ctx, v.c.B().Set().Key(v.keys.snapshot).Value(string(raw)).
 		PxMilliseconds(max(ttl.Milliseconds(), 1)).Build()).Error())
 }
 
@@ -582,7 +636,7 @@ func (v *ValkeyCache) indexRange(ctx context.Context, n int64) ([]valkey.ZScore,
 			Max(strconv.FormatInt(min(r+chunk, n)-1, 10)).Withscores().Build())
 	}
 	var out []valkey.ZScore
-	for _, r := range v.c.DoMulti(ctx, cmds...) {
+	for _, r := range v.doMulti(ctx, cmds...) {
 		zs, err := r.AsZScores()
 		if err != nil {
 			return nil, translate(err)
@@ -594,7 +648,7 @@ func (v *ValkeyCache) indexRange(ctx context.Context, n int64) ([]valkey.ZScore,
 
 func (v *ValkeyCache) StaleOnline(ctx context.Context, staleBefore time.Time) ([]uuid.UUID, error) {
 	cutoff := staleBefore.UnixMilli()
-	res := v.c.DoMulti(ctx,
+	res := v.doMulti(ctx,
 		v.c.B().Exists().Key(v.keys.marker).Build(),
 		v.c.B().Zcount().Key(v.keys.index).Min("-inf").Max("("+strconv.FormatInt(cutoff, 10)).Build())
 	if err := v.seeded(res[0]); err != nil {
@@ -639,7 +693,7 @@ func (v *ValkeyCache) Offline(ctx context.Context, p OfflineParams) (revived, fa
 		calls = append(calls, scriptCall{keys: keys, args: args})
 		groups = append(groups, group)
 	}
-	for i, r := range v.off.execMulti(ctx, v.c, calls) {
+	for i, r := range v.execMulti(ctx, v.off, calls) {
 		ss, e := r.AsStrSlice()
 		if e != nil {
 			failed = append(failed, groups[i]...)
@@ -652,7 +706,7 @@ func (v *ValkeyCache) Offline(ctx context.Context, p OfflineParams) (revived, fa
 }
 
 func (v *ValkeyCache) Heartbeats(ctx context.Context) ([]HeartbeatAt, error) {
-	res := v.c.DoMulti(ctx,
+	res := v.doMulti(ctx,
 		v.c.B().Exists().Key(v.keys.marker).Build(),
 		v.c.B().Zcard().Key(v.keys.index).Build())
 	if err := v.seeded(res[0]); err != nil {
@@ -682,7 +736,7 @@ func (v *ValkeyCache) members(ctx context.Context, key string) (map[uuid.UUID]bo
 	out := map[uuid.UUID]bool{}
 	var cursor uint64
 	for {
-		e, err := v.c.Do(ctx, v.c.B().Sscan().Key(key).Cursor(cursor).Count(int64(v.cfg.ChunkSize)).Build()).AsScanEntry()
+		e, err := v.do(ctx, v.c.B().Sscan().Key(key).Cursor(cursor).Count(int64(v.cfg.ChunkSize)).Build()).AsScanEntry()
 		if err != nil {
 			return nil, translate(err)
 		}
@@ -697,7 +751,7 @@ func (v *ValkeyCache) members(ctx context.Context, key string) (map[uuid.UUID]bo
 
 func (v *ValkeyCache) Dump(ctx context.Context, ids []uuid.UUID) (Dump, error) {
 	d := Dump{Index: map[uuid.UUID]int64{}, Heartbeats: map[uuid.UUID]time.Time{}, Capacity: map[uuid.UUID]int{}}
-	n, err := v.c.Do(ctx, v.c.B().Exists().Key(v.keys.marker).Build()).AsInt64()
+	n, err := v.do(ctx, v.c.B().Exists().Key(v.keys.marker).Build()).AsInt64()
 	if err != nil {
 		return Dump{}, translate(err)
 	}
@@ -711,7 +765,7 @@ func (v *ValkeyCache) Dump(ctx context.Context, ids []uuid.UUID) (Dump, error) {
 	if d.AtCapacity, err = v.members(ctx, v.keys.atCapacity); err != nil {
 		return Dump{}, err
 	}
-	size, err := v.c.Do(ctx, v.c.B().Zcard().Key(v.keys.index).Build()).AsInt64()
+	size, err := v.do(ctx, v.c.B().Zcard().Key(v.keys.index).Build()).AsInt64()
 	if err != nil {
 		return Dump{}, translate(err)
 	}
@@ -745,7 +799,7 @@ func (v *ValkeyCache) Dump(ctx context.Context, ids []uuid.UUID) (Dump, error) {
 			s := id.String()
 			cmds = append(cmds, v.c.B().Get().Key(v.n.Heartbeat(s)).Build(), v.c.B().Get().Key(v.n.Capacity(s)).Build())
 		}
-		res := v.c.DoMulti(ctx, cmds...)
+		res := v.doMulti(ctx, cmds...)
 		for i, id := range group {
 			if raw, err := res[2*i].ToString(); err == nil {
 				at, _ := ParseHeartbeat(raw)
