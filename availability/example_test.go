@@ -1,0 +1,79 @@
+package availability_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/availability/availabilitytest"
+)
+
+// A Mirror over the in-memory Store and Cache: the same behaviour as Postgres + Valkey,
+// without servers.
+func ExampleMirror() {
+	ctx := context.Background()
+	mirror := availability.NewMirror(availabilitytest.NewStore(), availabilitytest.NewCache(), nil)
+	if _, err := mirror.SeedFromPostgres(ctx); err != nil { // at startup, before serving
+		panic(err)
+	}
+
+	m, _ := mirror.CreateMitra(ctx, availability.CreateMitraParams{DisplayName: "Sari"})
+	_ = mirror.SetOnline(ctx, m.ID)
+	online, _ := mirror.Heartbeat(ctx, m.ID) // the app pings every ~30 s
+	ids, _ := mirror.FindAvailable(ctx, availability.FindOptions{Limit: 50})
+	beacon, _ := mirror.CountAvailable(ctx)
+	fmt.Println("online:", online)
+	fmt.Println("available:", len(ids), beacon.AvailableCount)
+	// Output:
+	// online: true
+	// available: 1 1
+}
+
+// Deactivation revokes the mitra's sessions and refuses its pings from then on.
+func ExampleMirror_SetActive() {
+	ctx := context.Background()
+	store := availabilitytest.NewStore()
+	store.SetOnDeactivate(func(_ context.Context, _ uuid.UUID) error {
+		fmt.Println("auth sessions revoked")
+		return nil
+	})
+	mirror := availability.NewMirror(store, availabilitytest.NewCache(), nil)
+	_, _ = mirror.SeedFromPostgres(ctx)
+
+	m, _ := mirror.CreateMitra(ctx, availability.CreateMitraParams{DisplayName: "Budi"})
+	_ = mirror.SetOnline(ctx, m.ID)
+	_, _ = mirror.SetActive(ctx, m.ID, false)
+	_, err := mirror.Heartbeat(ctx, m.ID)
+	fmt.Println(errors.Is(err, availability.ErrDeactivated))
+	// Output:
+	// auth sessions revoked
+	// true
+}
+
+// Capacity is derived from the chat sessions, never counted up and down: after every
+// chat-session transition, RecomputeCapacity.
+func ExampleMirror_RecomputeCapacity() {
+	ctx := context.Background()
+	store := availabilitytest.NewStore()
+	open := 0 // the host's chat sessions of this one mitra
+	store.SetOpenSessions(func(context.Context, uuid.UUID) (int, error) { return open, nil })
+	mirror := availability.NewMirror(store, availabilitytest.NewCache(), nil)
+	_, _ = mirror.SeedFromPostgres(ctx)
+	m, _ := mirror.CreateMitra(ctx, availability.CreateMitraParams{DisplayName: "Citra"})
+	_ = mirror.SetOnline(ctx, m.ID)
+
+	open = 1 // a chat session started
+	n, _ := mirror.RecomputeCapacity(ctx, m.ID)
+	ids, _ := mirror.FindAvailable(ctx, availability.FindOptions{})
+	fmt.Println("open sessions:", n, "available:", len(ids))
+	open = 0 // it ended
+	_, _ = mirror.RecomputeCapacity(ctx, m.ID)
+	ids, _ = mirror.FindAvailable(ctx, availability.FindOptions{})
+	fmt.Println("available:", len(ids))
+	// Output:
+	// open sessions: 1 available: 0
+	// available: 1
+}
