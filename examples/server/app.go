@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -13,9 +14,11 @@ import (
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/availability"
 	"github.com/curhat/curhat/availability/availabilitytest"
+	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/internal/clock"
 	"github.com/curhat/curhat/internal/pgutil"
 	"github.com/curhat/curhat/internal/valkeyutil"
+	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/payment/paymenttest"
 	"github.com/curhat/curhat/pricing"
@@ -48,6 +51,8 @@ type App struct {
 	gateway  *paymenttest.FakeGateway
 	payments *payment.Service
 	events   *eventHub
+	pairer   *pairing.Pairer
+	exts     *extension.Service
 
 	sweeps []*sweeps.Sweep
 
@@ -138,6 +143,9 @@ func (a *App) wire() {
 	a.gateway = paymenttest.NewGateway()
 	pcfg := &payment.Config{Logger: a.log, Clock: a.clock, TTL: a.runtime.PaymentSessionTTL}
 
+	var pairStore pairing.Store
+	var extStore extension.Store
+
 	// Availability mirror.
 	mcfg := &availability.Config{
 		Logger:             a.log,
@@ -153,6 +161,7 @@ func (a *App) wire() {
 		a.mirror = availability.NewMirror(availability.NewPostgresStore(a.pool), cache, mcfg)
 		a.pricing = pricing.NewPricingStore(pricing.NewPostgresStore(a.pool), &pricing.Config{Logger: a.log, Clock: a.clock})
 		a.payments = payment.NewService(payment.NewPostgresStore(a.pool), a.gateway, pcfg)
+		pairStore, extStore = pairing.NewPostgresStore(a.pool), extension.NewPostgresStore(a.pool)
 	} else {
 		store := availabilitytest.NewStore()
 		store.SetOnDeactivate(func(ctx context.Context, id uuidT) error {
@@ -164,7 +173,9 @@ func (a *App) wire() {
 		priceStore := pricingtest.NewStore()
 		priceStore.HasPaidChatStart = a.payments.HasPaidChatStart
 		a.pricing = pricing.NewPricingStore(priceStore, &pricing.Config{Logger: a.log, Clock: a.clock})
+		pairStore, extStore = a.memoryPairingStores(store)
 	}
+	a.wirePairing(pairStore, extStore)
 }
 
 // Start restores what must run before the listener binds (timers, the Valkey seed) and
@@ -175,6 +186,13 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.auth.start(a.bgCtx)
 	a.events.start(a.bgCtx)
+	// Chat-session expiry timers come back before anything else: a session already past
+	// its end is ended now, and the seed below then sees the right capacities.
+	if n, err := a.pairer.RestoreTimers(ctx); err != nil {
+		return fmt.Errorf("restore chat session timers: %w", err)
+	} else if n > 0 {
+		a.log.Info("chat session timers restored", "count", n)
+	}
 	if _, err := a.mirror.SeedFromPostgres(ctx); err != nil {
 		// Not fatal: reads fall back to Postgres and the watchdog reseeds when Valkey answers.
 		a.log.Warn("initial Valkey seed failed; serving from Postgres until Valkey answers", "err", err)
@@ -206,6 +224,18 @@ func (a *App) startSweeps() {
 		r, err := a.mirror.SeedFromPostgres(ctx)
 		return sweeps.Report{Counts: map[string]int{"mitras": r.Mitras}}, err
 	})
+	add("stale_payments", a.cfg.PaymentSweepInterval, func(ctx context.Context) (sweeps.Report, error) {
+		r, err := a.payments.ExpireStale(ctx)
+		return sweeps.Report{Counts: map[string]int{"expired": r.Expired, "handler_errors": r.HandlerErrors}}, err
+	})
+	add("timeouts", a.cfg.TimeoutsSweepInterval, func(ctx context.Context) (sweeps.Report, error) {
+		r, err := a.pairer.SweepTimeouts(ctx)
+		n, extErr := a.exts.SweepExpired(ctx)
+		return sweeps.Report{Counts: map[string]int{
+			"pairings_timed_out": r.PairingsTimedOut, "sessions_expired": r.SessionsExpired,
+			"abandoned": r.Abandoned, "orphans": r.Orphans, "extensions_expired": n,
+		}}, errors.Join(err, extErr)
+	})
 }
 
 // Close stops the background work and closes connections.
@@ -216,6 +246,12 @@ func (a *App) Close(ctx context.Context) {
 		}
 		if a.mirror != nil {
 			a.mirror.Stop(ctx)
+		}
+		if a.pairer != nil {
+			a.pairer.Stop(ctx)
+		}
+		if a.exts != nil {
+			a.exts.Close()
 		}
 		if a.runtime != nil {
 			a.runtime.Stop(ctx)

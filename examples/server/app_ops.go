@@ -7,6 +7,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/internal/pgutil"
+	"github.com/curhat/curhat/pairing"
 )
 
 // setMitraActive de/re-activates a mitra. Deactivation revokes the mitra's tokens in the
@@ -19,13 +21,23 @@ func (a *App) setMitraActive(ctx context.Context, id uuid.UUID, active bool) (av
 	}
 	if !active {
 		a.auth.revoked(ctx, SubjectMitra, id)
+		// Its active sessions end (mitra_deactivated) and continue as prepaid blasts.
+		if _, err := a.pairer.EndMitraSessions(ctx, id, pairing.EndMitraDeactivated); err != nil {
+			// The deactivation itself committed; the timeouts sweep and the client's
+			// reroute cover sessions that could not be ended now.
+			a.log.WarnContext(ctx, "ending sessions of a deactivated mitra failed", "mitra", id, "err", err)
+		}
 	}
 	return m, nil
 }
 
 // mitraBecameAvailable is called when a mitra may have become available (went online, or a
 // session ended); searching blasts are offered to it.
-func (a *App) mitraBecameAvailable(ctx context.Context, id uuid.UUID) {}
+func (a *App) mitraBecameAvailable(ctx context.Context, id uuid.UUID) {
+	if err := a.pairer.MitraAvailable(ctx, id); err != nil {
+		a.log.WarnContext(ctx, "offering searching blasts to a mitra failed", "mitra", id, "err", err)
+	}
+}
 
 // subjectExists refuses tokens for unknown subjects.
 func (a *App) subjectExists(r *http.Request, kind SubjectKind, id uuid.UUID) error {
@@ -59,5 +71,26 @@ func (a *App) dashboard(ctx context.Context) (dashboardJSON, error) {
 		return d, err
 	}
 	d.AvailableCount = snap.AvailableCount
-	return d, nil
+	d.ActiveSessions, d.PendingPaymentSessions, err = a.countOpenSessions(ctx)
+	return d, err
+}
+
+// countOpenSessions counts chat sessions in active and pending_payment.
+func (a *App) countOpenSessions(ctx context.Context) (active, pending int, err error) {
+	if a.pool != nil {
+		err = pgutil.Translate(a.pool.QueryRow(ctx, `SELECT
+			count(*) FILTER (WHERE status = 'active'), count(*) FILTER (WHERE status = 'pending_payment')
+			FROM chat_sessions WHERE status IN ('active', 'pending_payment')`).Scan(&active, &pending))
+		return active, pending, err
+	}
+	open, err := a.pairer.ListChatSessions(ctx, pairing.ListSessionsParams{
+		Statuses: []pairing.SessionStatus{pairing.SessionActive, pairing.SessionPendingPayment}})
+	for _, s := range open {
+		if s.Status == pairing.SessionActive {
+			active++
+		} else {
+			pending++
+		}
+	}
+	return active, pending, err
 }

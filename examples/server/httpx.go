@@ -13,6 +13,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/extension"
+	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/pricing"
 )
 
 // maxBodyBytes bounds every request body; larger bodies get 413 PAYLOAD_TOO_LARGE.
@@ -45,7 +48,18 @@ type errorMapping struct {
 	code   string
 }
 
+// Rows are tried in order: specific domain errors first, then the shared sentinels (some
+// domain errors wrap them).
 var errorTable = []errorMapping{
+	{pricing.ErrDuplicateTier, http.StatusConflict, "DUPLICATE_TIER"},
+	{pricing.ErrNoTier, http.StatusConflict, "NO_TIER"},
+	{pairing.ErrNoTier, http.StatusConflict, "NO_TIER"},
+	{pairing.ErrAlreadyMatched, http.StatusConflict, "ALREADY_MATCHED"},
+	{pairing.ErrAtCapacity, http.StatusConflict, "AT_CAPACITY"},
+	{pairing.ErrExpired, http.StatusGone, "EXPIRED"},
+	{pairing.ErrNoPreviousSession, http.StatusConflict, "NO_PREVIOUS_SESSION"},
+	{pairing.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE"},
+	{extension.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE"},
 	{curhat.ErrNotFound, http.StatusNotFound, "NOT_FOUND"},
 	{curhat.ErrStaleWrite, http.StatusConflict, "STALE_WRITE"},
 	{curhat.ErrDeactivated, http.StatusForbidden, "MITRA_DEACTIVATED"},

@@ -15,12 +15,6 @@ import (
 
 // The pricing errors that the shared error table does not know yet (stale writes and
 // unknown tiers map through curhat.ErrStaleWrite and curhat.ErrNotFound already).
-func init() {
-	errorTable = append(errorTable,
-		errorMapping{pricing.ErrDuplicateTier, http.StatusConflict, "DUPLICATE_TIER"},
-		errorMapping{pricing.ErrNoTier, http.StatusConflict, "NO_TIER"},
-	)
-}
 
 // pricingAPI serves the pricing routes of SPEC §13.
 type pricingAPI struct {

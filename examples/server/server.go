@@ -61,6 +61,7 @@ func (s *Server) registerRoutes() {
 	s.internalRoutes()
 	s.availabilityRoutes()
 	s.webhookRoutes()
+	s.chatRoutes()
 	s.pricingRoutes()
 }
 
