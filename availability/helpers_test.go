@@ -182,9 +182,11 @@ type bundle struct {
 const (
 	kindMemory = "memory"
 	kindValkey = "postgres+valkey"
+	// kindCluster is kindValkey on a private 3-master Redis Cluster (hash-tagged names).
+	kindCluster = "postgres+valkey_cluster"
 )
 
-var kinds = []string{kindMemory, kindValkey}
+var kinds = []string{kindMemory, kindValkey, kindCluster}
 
 type setupOptions struct {
 	// redisURL: a private server (fault tests) instead of the shared one.
@@ -208,7 +210,7 @@ func setup(t testing.TB, kind string, o setupOptions) *bundle {
 		b.store = s
 		b.mem = availabilitytest.NewCache()
 		b.cache = b.mem
-	case kindValkey:
+	case kindValkey, kindCluster:
 		b.db = testenv.PostgresWith(t, o.pgOptions)
 		b.store = availability.NewPostgresStore(b.db.Pool)
 		b.pg = newPGFacts(t, b.db.Pool)
@@ -219,6 +221,9 @@ func setup(t testing.TB, kind string, o setupOptions) *bundle {
 			require.NoError(t, err)
 			t.Cleanup(c.Close)
 			raw, b.names = c, valkeyutil.NewNames("", false)
+		} else if kind == kindCluster {
+			v := testenv.StartCluster(t).NewValkey(t)
+			raw, b.names = v.Client, v.Names()
 		} else {
 			v := testenv.NewValkey(t)
 			raw, b.names = v.Client, v.Names()
