@@ -199,8 +199,8 @@ func (r DriftReport) Count() int { return len(r.Differences) }
 type Difference struct {
 	MitraID uuid.UUID
 	// Field: "online", "deactivated", "capacity", "at_capacity", "heartbeat" (missing for an
-	// online mitra, present for an offline one, or older than Postgres) or "heartbeat_index"
-	// (the derived index disagrees with the heartbeat key).
+	// online mitra, present for an offline one, or older than Postgres), "heartbeat_index"
+	// (the derived index disagrees with the heartbeat key) or "available_index".
 	Field    string
 	Postgres string
 	Valkey   string

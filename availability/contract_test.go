@@ -48,10 +48,10 @@ func TestCacheContract(t *testing.T) {
 		return func(t *testing.T) contract.CacheHarness {
 			v := testenv.NewValkey(t)
 			names := valkeyutil.NewNames(v.Prefix, cluster)
-			// Small chunks and budgets so that the suite's few hundred mitras exercise the
-			// multi-window and multi-call paths.
+			// Small chunks so that the suite's few hundred mitras exercise the multi-window
+			// and multi-call paths.
 			c := availability.NewValkeyCache(v.Client, availability.CacheConfig{
-				Names: names, UseClientCache: clientCache, ChunkSize: 40, FindBudget: 16,
+				Names: names, UseClientCache: clientCache, ChunkSize: 40,
 			})
 			return contract.CacheHarness{Cache: c, Flush: func(*testing.T) { testenv.DeletePrefix(v.Client, names.Prefix()) }}
 		}

@@ -76,6 +76,17 @@ func compare(states []MitraState, d Dump, defaultMax int) []Difference {
 		case !online && indexed:
 			add(id, "heartbeat_index", "none (offline)", indexString(score, indexed))
 		}
+		// The available index holds the indexed mitras that Valkey shows under capacity,
+		// with the same score.
+		avail, listed := d.Available[id]
+		wantListed := indexed && !d.AtCapacity[id] && !d.Deactivated[id]
+		if listed != wantListed || (listed && avail != score) {
+			want := "none"
+			if wantListed {
+				want = indexString(score, true)
+			}
+			add(id, "available_index", want, indexString(avail, listed))
+		}
 	}
 	unknown := func(field string, set map[uuid.UUID]bool) {
 		for id := range set {
@@ -90,6 +101,11 @@ func compare(states []MitraState, d Dump, defaultMax int) []Difference {
 	for id, score := range d.Index {
 		if !known[id] {
 			add(id, "heartbeat_index", "no such mitra", indexString(score, true))
+		}
+	}
+	for id, score := range d.Available {
+		if !known[id] {
+			add(id, "available_index", "no such mitra", indexString(score, true))
 		}
 	}
 	return diffs

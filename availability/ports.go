@@ -156,8 +156,9 @@ type Dump struct {
 	Online      map[uuid.UUID]bool
 	Deactivated map[uuid.UUID]bool
 	AtCapacity  map[uuid.UUID]bool
-	// Index is the derived heartbeat index (unix milliseconds).
-	Index map[uuid.UUID]int64
+	// Index is the derived heartbeat index (unix milliseconds); Available the derived
+	// index of online mitras under capacity (same scores).
+	Index, Available map[uuid.UUID]int64
 	// Heartbeats and Capacity hold the per-mitra keys that exist, for the ids asked and
 	// every member of Online.
 	Heartbeats map[uuid.UUID]time.Time

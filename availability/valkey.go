@@ -23,9 +23,6 @@ const (
 	// DefaultChunkSize is how many mitras one Valkey command of a bulk operation handles.
 	// It bounds how long any single command holds Valkey (about a millisecond).
 	DefaultChunkSize = 1000
-	// DefaultFindBudget is how many index members one FindAvailable script call examines
-	// at most (plus the excluded ids) before handing back to Go.
-	DefaultFindBudget = 1000
 	// DefaultRoundTripTimeout: see CacheConfig.RoundTripTimeout.
 	DefaultRoundTripTimeout = time.Second
 	// journalRetention is how long the sync journal remembers a write (a seed longer than
@@ -60,8 +57,6 @@ type CacheConfig struct {
 	UseClientCache bool
 	// ChunkSize: see DefaultChunkSize. Defaults to 1000.
 	ChunkSize int
-	// FindBudget: see DefaultFindBudget. Defaults to 1000.
-	FindBudget int
 	// RoundTripTimeout bounds each round trip of a multi-round-trip operation (seed,
 	// sweeps, drift), on top of the deadline of the whole operation: valkey-go retries a
 	// read until its context ends, so without it a sweep would wait out its whole budget
@@ -70,10 +65,19 @@ type CacheConfig struct {
 }
 
 // ValkeyCache is the Cache over Valkey (or Redis ≥ 7). Key names are those of SPEC §4 plus
-// the derived keys HeartbeatIndex (ZSET id → last ping, unix ms, online mitras only),
-// AtCapacity (SET), SeedMarker (STRING) and a sync journal (ZSET id → time of the last
-// mirror write, 10 minutes). Every method does a bounded number of round trips, each of
-// them a small command: nothing blocks Valkey for long whatever the number of mitras.
+// derived keys, all kept by the same scripts that keep the SPEC keys and rebuilt by the
+// seed:
+//
+//   - mitras:heartbeat_index (ZSET): online mitra → last ping, unix ms;
+//   - mitras:at_capacity (SET): mitras whose capacity in use reached their maximum;
+//   - mitras:available_index (ZSET): online mitras under capacity → last ping, unix ms —
+//     FindAvailable and CountAvailable read it without any per-mitra check;
+//   - mitras:seed_marker (STRING): written by the seed; missing means data loss;
+//   - mitras:sync_journal (ZSET): mitra → time of its last mirror write (10 minutes), so
+//     that a seed can re-sync what raced it.
+//
+// Every method does a bounded number of round trips, each of them a small command:
+// nothing blocks Valkey for long whatever the number of mitras.
 type ValkeyCache struct {
 	c     valkey.Client
 	n     valkeyutil.Names
@@ -84,26 +88,24 @@ type ValkeyCache struct {
 	chunk *script
 	swap  *script
 	win   *script
-	filt  *script
-	fresh *script
 	off   *script
 }
 
 type cacheKeys struct {
-	online, deactivated, atCapacity, index, marker, snapshot, journal string
+	online, deactivated, atCapacity, index, available, marker, snapshot, journal string
 }
 
 // NewValkeyCache returns a Cache over client.
 func NewValkeyCache(client valkey.Client, cfg CacheConfig) *ValkeyCache {
 	cfg.ChunkSize = cmp.Or(cfg.ChunkSize, DefaultChunkSize)
-	cfg.FindBudget = cmp.Or(cfg.FindBudget, DefaultFindBudget)
 	cfg.RoundTripTimeout = cmp.Or(cfg.RoundTripTimeout, DefaultRoundTripTimeout)
 	n := cfg.Names
 	return &ValkeyCache{
 		c: client, n: n, cfg: cfg,
 		keys: cacheKeys{
 			online: n.Online(), deactivated: n.Deactivated(), atCapacity: n.AtCapacity(),
-			index: n.HeartbeatIndex(), marker: n.SeedMarker(), snapshot: n.Snapshot(),
+			index: n.HeartbeatIndex(), available: n.Key("mitras:available_index"),
+			marker: n.SeedMarker(), snapshot: n.Snapshot(),
 			journal: n.Key("mitras:sync_journal"),
 		},
 		// Every script is idempotent but the swap (a second RENAME would find no temporary
@@ -113,8 +115,6 @@ func NewValkeyCache(client valkey.Client, cfg CacheConfig) *ValkeyCache {
 		chunk: newScript(seedChunkScript, true),
 		swap:  newScript(seedSwapScript, false),
 		win:   newScript(windowsScript, true),
-		filt:  newScript(filterScript, true),
-		fresh: newScript(freshestScript, true),
 		off:   newScript(offlineScript, true),
 	}
 }
@@ -302,7 +302,8 @@ func (v *ValkeyCache) Probe(ctx context.Context) (Probe, error) {
 func (v *ValkeyCache) Heartbeat(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
 	s := id.String()
 	n, err := v.hb.Exec(ctx, v.c,
-		[]string{v.keys.marker, v.keys.deactivated, v.keys.online, v.n.Heartbeat(s), v.keys.index},
+		[]string{v.keys.marker, v.keys.deactivated, v.keys.online, v.n.Heartbeat(s), v.keys.index,
+			v.keys.atCapacity, v.keys.available},
 		[]string{s, FormatHeartbeat(at), ms(at)}).AsInt64()
 	if err != nil {
 		return false, translate(err)
@@ -335,7 +336,7 @@ func (v *ValkeyCache) Apply(ctx context.Context, p ApplyParams) error {
 		s := st.ID.String()
 		calls[i] = scriptCall{
 			keys: []string{v.keys.online, v.keys.deactivated, v.keys.atCapacity, v.keys.index,
-				v.n.Heartbeat(s), v.n.Capacity(s), v.keys.journal},
+				v.n.Heartbeat(s), v.n.Capacity(s), v.keys.journal, v.keys.available},
 			args: []string{s, bit(st.IsActive), bit(st.IsOnline), heartbeatArg(st.LastHeartbeatAt),
 				strconv.Itoa(st.OpenSessions), bit(st.AtCapacity(p.DefaultMax)), now, retention},
 		}
@@ -345,7 +346,8 @@ func (v *ValkeyCache) Apply(ctx context.Context, p ApplyParams) error {
 
 func (v *ValkeyCache) Replace(ctx context.Context, seed SeedData) ([]uuid.UUID, error) {
 	run := "mitras:seed:" + uuid.NewString()
-	tmp := [4]string{v.n.Key(run + ":online"), v.n.Key(run + ":deactivated"), v.n.Key(run + ":at_capacity"), v.n.Key(run + ":index")}
+	tmp := [5]string{v.n.Key(run + ":online"), v.n.Key(run + ":deactivated"), v.n.Key(run + ":at_capacity"),
+		v.n.Key(run + ":index"), v.n.Key(run + ":available")}
 	ttl := strconv.Itoa(int(seedTempTTL.Seconds()))
 
 	// Build aside: chunks of rows, each one script call, many calls per round trip.
@@ -353,7 +355,7 @@ func (v *ValkeyCache) Replace(ctx context.Context, seed SeedData) ([]uuid.UUID, 
 	var calls []scriptCall
 	for start := 0; start < len(seed.States); start += rowsPerCall {
 		rows := seed.States[start:min(start+rowsPerCall, len(seed.States))]
-		keys := append(make([]string, 0, 4+2*len(rows)), tmp[:]...)
+		keys := append(make([]string, 0, len(tmp)+2*len(rows)), tmp[:]...)
 		args := append(make([]string, 0, 1+4*len(rows)), ttl)
 		for _, st := range rows {
 			s := st.ID.String()
@@ -373,10 +375,12 @@ func (v *ValkeyCache) Replace(ctx context.Context, seed SeedData) ([]uuid.UUID, 
 	}
 
 	marker, _ := json.Marshal(seedMarker{SeededAt: seed.Started.UTC(), DefaultMax: seed.DefaultMax})
-	keys := []string{v.keys.online, v.keys.deactivated, v.keys.atCapacity, v.keys.index,
-		tmp[0], tmp[1], tmp[2], tmp[3],
-		v.n.Key(run + ":trash:online"), v.n.Key(run + ":trash:deactivated"), v.n.Key(run + ":trash:at_capacity"), v.n.Key(run + ":trash:index"),
-		v.keys.marker, v.keys.snapshot, v.keys.journal}
+	keys := []string{v.keys.online, v.keys.deactivated, v.keys.atCapacity, v.keys.index, v.keys.available}
+	keys = append(keys, tmp[:]...)
+	for _, k := range tmp {
+		keys = append(keys, k+":trash")
+	}
+	keys = append(keys, v.keys.marker, v.keys.snapshot, v.keys.journal)
 	changed, err := v.exec(ctx, v.swap, keys, []string{ms(seed.Started), string(marker)}).AsStrSlice()
 	if err != nil {
 		v.dropTemp(tmp)
@@ -386,7 +390,7 @@ func (v *ValkeyCache) Replace(ctx context.Context, seed SeedData) ([]uuid.UUID, 
 }
 
 // dropTemp deletes a failed seed's temporary keys (best-effort: they expire anyway).
-func (v *ValkeyCache) dropTemp(tmp [4]string) {
+func (v *ValkeyCache) dropTemp(tmp [5]string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	v.c.Do(ctx, v.c.B().Unlink().Key(tmp[:]...).Build())
@@ -424,17 +428,19 @@ func (v *ValkeyCache) IsReachable(ctx context.Context, id uuid.UUID, freshAfter 
 	return online && !deactivated && !at.Before(freshAfter), nil
 }
 
-// window is one slice of the fresh index: [min, max] as ZRANGE BYSCORE bounds, optionally
+// window is one slice of the fresh available index: [min, max] as ZRANGE BYSCORE bounds, optionally
 // with a LIMIT (for a run of equal scores longer than a chunk).
 type window struct {
 	min, max      string
-	offset, count string
+	limited       bool
+	offset, count int64
 }
 
-// windows splits the fresh part of the index into windows of about ChunkSize members.
+// windows splits the fresh part of the available index into windows of about ChunkSize
+// members.
 func (v *ValkeyCache) windows(ctx context.Context, freshAfter time.Time) (int, []window, error) {
 	chunk := v.cfg.ChunkSize
-	arr, err := v.exec(ctx, v.win, []string{v.keys.marker, v.keys.index},
+	arr, err := v.exec(ctx, v.win, []string{v.keys.marker, v.keys.available},
 		[]string{ms(freshAfter), strconv.Itoa(chunk)}).ToArray()
 	if err != nil {
 		return 0, nil, translate(err)
@@ -465,11 +471,11 @@ func (v *ValkeyCache) windows(ctx context.Context, freshAfter time.Time) (int, [
 			return
 		}
 		for p := range parts {
-			count := strconv.Itoa(chunk)
+			count := int64(chunk)
 			if p == parts-1 {
-				count = "-1" // the rest, however many joined meanwhile
+				count = -1 // the rest, however many joined meanwhile
 			}
-			out = append(out, window{min: lo, max: hi, offset: strconv.Itoa(p * chunk), count: count})
+			out = append(out, window{min: lo, max: hi, limited: true, offset: int64(p * chunk), count: count})
 		}
 	}
 	for _, b := range bounds {
@@ -484,38 +490,57 @@ func (v *ValkeyCache) windows(ctx context.Context, freshAfter time.Time) (int, [
 	return int(fresh), out, nil
 }
 
-func (v *ValkeyCache) filterCalls(ws []window, mode string) []scriptCall {
-	calls := make([]scriptCall, len(ws))
-	for i, w := range ws {
-		calls[i] = scriptCall{
-			keys: []string{v.keys.index, v.keys.deactivated, v.keys.atCapacity},
-			args: []string{w.min, w.max, w.offset, w.count, mode},
+// FindAvailable reads the available index: online, active mitras under capacity, scored
+// by heartbeat (kept by the same scripts that keep the sets), so no per-mitra check is
+// left to do. With a Limit it is one ZRANGE from the freshest heartbeat, of Limit plus the
+// excluded ids; without, two round trips whatever the number of mitras: the window
+// boundaries, then every window in one pipeline.
+func (v *ValkeyCache) FindAvailable(ctx context.Context, q AvailableQuery) ([]uuid.UUID, error) {
+	var excluded map[uuid.UUID]bool
+	if len(q.Exclude) > 0 {
+		excluded = make(map[uuid.UUID]bool, len(q.Exclude))
+		for _, id := range q.Exclude {
+			excluded[id] = true
 		}
 	}
-	return calls
-}
-
-func (v *ValkeyCache) FindAvailable(ctx context.Context, q AvailableQuery) ([]uuid.UUID, error) {
+	var replies []valkey.ValkeyResult
+	expect := q.Limit
 	if q.Limit > 0 {
-		return v.findFreshest(ctx, q)
+		res := v.c.DoMulti(ctx,
+			v.c.B().Exists().Key(v.keys.marker).Build(),
+			v.c.B().Zrange().Key(v.keys.available).Min("+inf").Max(ms(q.FreshAfter)).Byscore().Rev().
+				Limit(0, int64(q.Limit+len(excluded))).Build())
+		if err := v.seeded(res[0]); err != nil {
+			return nil, err
+		}
+		replies = res[1:]
+	} else {
+		fresh, ws, err := v.windows(ctx, q.FreshAfter)
+		if err != nil || len(ws) == 0 {
+			return nil, err
+		}
+		expect = fresh
+		cmds := make(valkey.Commands, len(ws))
+		for i, w := range ws {
+			r := v.c.B().Zrange().Key(v.keys.available).Min(w.min).Max(w.max).Byscore()
+			if w.limited {
+				cmds[i] = r.Limit(w.offset, w.count).Build()
+			} else {
+				cmds[i] = r.Build()
+			}
+		}
+		replies = v.doMulti(ctx, cmds...)
 	}
-	_, ws, err := v.windows(ctx, q.FreshAfter)
-	if err != nil || len(ws) == 0 {
-		return nil, err
-	}
-	excluded := make(map[uuid.UUID]bool, len(q.Exclude))
-	for _, id := range q.Exclude {
-		excluded[id] = true
-	}
-	seen := map[uuid.UUID]bool{}
-	var out []uuid.UUID
-	for _, r := range v.execMulti(ctx, v.filt, v.filterCalls(ws, "ids")) {
+	// A member that pings during the scan moves to a later window and may be read twice.
+	seen := make(map[uuid.UUID]bool, expect)
+	out := make([]uuid.UUID, 0, expect)
+	for _, r := range replies {
 		ids, err := r.AsStrSlice()
 		if err != nil {
 			return nil, translate(err)
 		}
 		for _, id := range parseIDs(ids) {
-			if !excluded[id] && !seen[id] {
+			if !excluded[id] && !seen[id] && (q.Limit == 0 || len(out) < q.Limit) {
 				seen[id] = true
 				out = append(out, id)
 			}
@@ -524,58 +549,16 @@ func (v *ValkeyCache) FindAvailable(ctx context.Context, q AvailableQuery) ([]uu
 	return out, nil
 }
 
-// findFreshest asks the freshest script for q.Limit ids; each call examines a bounded
-// number of members, and another call continues only when many were skipped.
-func (v *ValkeyCache) findFreshest(ctx context.Context, q AvailableQuery) ([]uuid.UUID, error) {
-	keys := []string{v.keys.marker, v.keys.index, v.keys.deactivated, v.keys.atCapacity}
-	budget := strconv.Itoa(v.cfg.FindBudget + len(q.Exclude))
-	excl := make([]string, len(q.Exclude))
-	for i, id := range q.Exclude {
-		excl[i] = id.String()
-	}
-	seen := map[uuid.UUID]bool{}
-	var out []uuid.UUID
-	offset := int64(0)
-	for len(out) < q.Limit && offset >= 0 {
-		args := append([]string{ms(q.FreshAfter), strconv.Itoa(q.Limit - len(out)), budget, strconv.FormatInt(offset, 10)}, excl...)
-		arr, err := v.exec(ctx, v.fresh, keys, args).ToArray()
-		if err != nil {
-			return nil, translate(err)
-		}
-		if len(arr) != 2 {
-			return nil, fmt.Errorf("freshest script: unexpected reply of %d elements", len(arr))
-		}
-		if offset, err = arr[0].AsInt64(); err != nil {
-			return nil, err
-		}
-		ids, err := arr[1].AsStrSlice()
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range parseIDs(ids) {
-			if !seen[id] && len(out) < q.Limit {
-				seen[id] = true
-				out = append(out, id)
-			}
-		}
-	}
-	return out, nil
-}
-
+// CountAvailable is one ZCOUNT on the available index: O(log N).
 func (v *ValkeyCache) CountAvailable(ctx context.Context, freshAfter time.Time) (int, error) {
-	_, ws, err := v.windows(ctx, freshAfter)
-	if err != nil || len(ws) == 0 {
+	res := v.c.DoMulti(ctx,
+		v.c.B().Exists().Key(v.keys.marker).Build(),
+		v.c.B().Zcount().Key(v.keys.available).Min(ms(freshAfter)).Max("+inf").Build())
+	if err := v.seeded(res[0]); err != nil {
 		return 0, err
 	}
-	total := 0
-	for _, r := range v.execMulti(ctx, v.filt, v.filterCalls(ws, "count")) {
-		n, err := r.AsInt64()
-		if err != nil {
-			return 0, translate(err)
-		}
-		total += int(n)
-	}
-	return total, nil
+	n, err := res[1].AsInt64()
+	return int(n), translate(err)
 }
 
 func (v *ValkeyCache) OnlineCount(ctx context.Context) (int, error) {
@@ -626,13 +609,13 @@ func (v *ValkeyCache) StoreSnapshot(ctx context.Context, s Snapshot, ttl time.Du
 		PxMilliseconds(max(ttl.Milliseconds(), 1)).Build()).Error())
 }
 
-// indexRange reads the index members of ascending ranks [0, n) with their scores, in
-// pipelined chunks.
-func (v *ValkeyCache) indexRange(ctx context.Context, n int64) ([]valkey.ZScore, error) {
+// indexRange reads the members of ascending ranks [0, n) of a sorted set with their
+// scores, in pipelined chunks.
+func (v *ValkeyCache) indexRange(ctx context.Context, key string, n int64) ([]valkey.ZScore, error) {
 	chunk := int64(v.cfg.ChunkSize)
 	var cmds valkey.Commands
 	for r := int64(0); r < n; r += chunk {
-		cmds = append(cmds, v.c.B().Zrange().Key(v.keys.index).Min(strconv.FormatInt(r, 10)).
+		cmds = append(cmds, v.c.B().Zrange().Key(key).Min(strconv.FormatInt(r, 10)).
 			Max(strconv.FormatInt(min(r+chunk, n)-1, 10)).Withscores().Build())
 	}
 	var out []valkey.ZScore
@@ -660,7 +643,7 @@ func (v *ValkeyCache) StaleOnline(ctx context.Context, staleBefore time.Time) ([
 	}
 	// The stale members are the lowest ranks. A member that pings meanwhile leaves that
 	// prefix (and may shift a stale one out of the ranks read: it waits for the next run).
-	zs, err := v.indexRange(ctx, n)
+	zs, err := v.indexRange(ctx, v.keys.index, n)
 	if err != nil {
 		return nil, err
 	}
@@ -683,7 +666,7 @@ func (v *ValkeyCache) Offline(ctx context.Context, p OfflineParams) (revived, fa
 	var groups [][]uuid.UUID
 	for start := 0; start < len(ids); start += per {
 		group := ids[start:min(start+per, len(ids))]
-		keys := []string{v.keys.online, v.keys.index, v.keys.journal}
+		keys := []string{v.keys.online, v.keys.index, v.keys.journal, v.keys.available}
 		args := []string{FormatHeartbeat(p.StaleBefore), now}
 		for _, id := range group {
 			s := id.String()
@@ -716,7 +699,7 @@ func (v *ValkeyCache) Heartbeats(ctx context.Context) ([]HeartbeatAt, error) {
 	if err != nil || n == 0 {
 		return nil, translate(err)
 	}
-	zs, err := v.indexRange(ctx, n)
+	zs, err := v.indexRange(ctx, v.keys.index, n)
 	if err != nil {
 		return nil, err
 	}
@@ -750,7 +733,7 @@ func (v *ValkeyCache) members(ctx context.Context, key string) (map[uuid.UUID]bo
 }
 
 func (v *ValkeyCache) Dump(ctx context.Context, ids []uuid.UUID) (Dump, error) {
-	d := Dump{Index: map[uuid.UUID]int64{}, Heartbeats: map[uuid.UUID]time.Time{}, Capacity: map[uuid.UUID]int{}}
+	d := Dump{Index: map[uuid.UUID]int64{}, Available: map[uuid.UUID]int64{}, Heartbeats: map[uuid.UUID]time.Time{}, Capacity: map[uuid.UUID]int{}}
 	n, err := v.do(ctx, v.c.B().Exists().Key(v.keys.marker).Build()).AsInt64()
 	if err != nil {
 		return Dump{}, translate(err)
@@ -765,17 +748,19 @@ func (v *ValkeyCache) Dump(ctx context.Context, ids []uuid.UUID) (Dump, error) {
 	if d.AtCapacity, err = v.members(ctx, v.keys.atCapacity); err != nil {
 		return Dump{}, err
 	}
-	size, err := v.do(ctx, v.c.B().Zcard().Key(v.keys.index).Build()).AsInt64()
-	if err != nil {
-		return Dump{}, translate(err)
-	}
-	zs, err := v.indexRange(ctx, size)
-	if err != nil {
-		return Dump{}, err
-	}
-	for _, z := range zs {
-		if id, err := uuid.Parse(z.Member); err == nil {
-			d.Index[id] = int64(z.Score)
+	for key, into := range map[string]map[uuid.UUID]int64{v.keys.index: d.Index, v.keys.available: d.Available} {
+		size, err := v.do(ctx, v.c.B().Zcard().Key(key).Build()).AsInt64()
+		if err != nil {
+			return Dump{}, translate(err)
+		}
+		zs, err := v.indexRange(ctx, key, size)
+		if err != nil {
+			return Dump{}, err
+		}
+		for _, z := range zs {
+			if id, err := uuid.Parse(z.Member); err == nil {
+				into[id] = int64(z.Score)
+			}
 		}
 	}
 	all := map[uuid.UUID]bool{}

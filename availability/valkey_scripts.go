@@ -26,7 +26,8 @@ end
 `
 
 // heartbeatScript: the hot path, one round trip.
-// KEYS: marker, deactivated, online, heartbeat:<id>, heartbeat index. ARGV: id, iso, ms.
+// KEYS: marker, deactivated, online, heartbeat:<id>, heartbeat index, at-capacity,
+// available index. ARGV: id, iso, ms.
 // Returns -1 (deactivated), 0 (not online: nothing written) or 1 (online: recorded).
 const heartbeatScript = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NOTSEEDED availability mirror not seeded') end
@@ -35,15 +36,17 @@ if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 0 then return 0 end
 local cur = redis.call('GET', KEYS[4])
 if (not cur) or cur < ARGV[2] then redis.call('SET', KEYS[4], ARGV[2]) end
 redis.call('ZADD', KEYS[5], 'GT', ARGV[3], ARGV[1])
+if redis.call('SISMEMBER', KEYS[6], ARGV[1]) == 0 then redis.call('ZADD', KEYS[7], 'GT', ARGV[3], ARGV[1]) end
 return 1
 `
 
 // applyScript writes the mirror of one mitra as Postgres implies it.
 // KEYS: online, deactivated, at-capacity, heartbeat index, heartbeat:<id>, capacity:<id>,
-// journal. ARGV: id, active (0/1), online (0/1), Postgres heartbeat iso or "", capacity,
-// at capacity (0/1), now ms, journal retention ms.
+// journal, available index. ARGV: id, active (0/1), online (0/1), Postgres heartbeat iso
+// or "", capacity, at capacity (0/1), now ms, journal retention ms.
 const applyScript = luaISOMillis + `
 local id = ARGV[1]
+local listed = false
 if ARGV[2] == '0' then
   redis.call('SADD', KEYS[2], id)
   redis.call('SREM', KEYS[1], id)
@@ -61,6 +64,7 @@ else
     local ms = 0
     if cur then ms = isoms(cur) or 0 end
     redis.call('ZADD', KEYS[4], 'GT', ms, id)
+    listed = true
   else
     redis.call('SREM', KEYS[1], id)
     redis.call('ZREM', KEYS[4], id)
@@ -68,27 +72,34 @@ else
   end
 end
 redis.call('SET', KEYS[6], ARGV[5])
-if ARGV[6] == '1' then redis.call('SADD', KEYS[3], id) else redis.call('SREM', KEYS[3], id) end
+local full = ARGV[6] == '1'
+if full then redis.call('SADD', KEYS[3], id) else redis.call('SREM', KEYS[3], id) end
+if listed and not full then
+  redis.call('ZADD', KEYS[8], redis.call('ZSCORE', KEYS[4], id), id)
+else
+  redis.call('ZREM', KEYS[8], id)
+end
 local now = tonumber(ARGV[7])
 redis.call('ZADD', KEYS[7], now, id)
 redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', '(' .. string.format('%d', now - tonumber(ARGV[8])))
 return 1
 `
 
-// seedChunkScript writes one chunk of a seed: the sets and the index into the temporary
+// seedChunkScript writes one chunk of a seed: the sets and the indexes into the temporary
 // keys (built aside), the per-mitra keys in place (their values are Postgres truth, and a
 // heartbeat is only ever moved forward).
-// KEYS: tmp online, tmp deactivated, tmp at-capacity, tmp index, then per row
-// heartbeat:<id>, capacity:<id>. ARGV: ttl seconds of the temporary keys, then per row id,
-// flags (active, online, at capacity as three 0/1 characters), Postgres heartbeat iso or "",
-// capacity.
+// KEYS: tmp online, tmp deactivated, tmp at-capacity, tmp heartbeat index, tmp available
+// index, then per row heartbeat:<id>, capacity:<id>. ARGV: ttl seconds of the temporary
+// keys, then per row id, flags (active, online, at capacity as three 0/1 characters),
+// Postgres heartbeat iso or "", capacity.
 const seedChunkScript = luaISOMillis + `
 local rows = (#ARGV - 1) / 4
 for i = 0, rows - 1 do
   local id, f, pg, c = ARGV[2 + i * 4], ARGV[3 + i * 4], ARGV[4 + i * 4], ARGV[5 + i * 4]
-  local hbk, capk = KEYS[5 + i * 2], KEYS[6 + i * 2]
+  local hbk, capk = KEYS[6 + i * 2], KEYS[7 + i * 2]
   local active = string.sub(f, 1, 1) == '1'
   local online = string.sub(f, 2, 2) == '1'
+  local full = string.sub(f, 3, 3) == '1'
   if not active then redis.call('SADD', KEYS[2], id) end
   if active and online then
     redis.call('SADD', KEYS[1], id)
@@ -100,32 +111,33 @@ for i = 0, rows - 1 do
     local ms = 0
     if cur then ms = isoms(cur) or 0 end
     redis.call('ZADD', KEYS[4], ms, id)
+    if not full then redis.call('ZADD', KEYS[5], ms, id) end
   else
     redis.call('DEL', hbk)
   end
-  if string.sub(f, 3, 3) == '1' then redis.call('SADD', KEYS[3], id) end
+  if full then redis.call('SADD', KEYS[3], id) end
   redis.call('SET', capk, c)
 end
-for k = 1, 4 do redis.call('EXPIRE', KEYS[k], ARGV[1]) end
+for k = 1, 5 do redis.call('EXPIRE', KEYS[k], ARGV[1]) end
 return rows
 `
 
-// seedSwapScript swaps the temporary sets in, atomically and in O(1) per set (the old value
-// is freed in the background by UNLINK), after merging into the new index the heartbeats
-// the live index received while the seed was building.
-// KEYS: live online, deactivated, at-capacity, index; tmp online, deactivated, at-capacity,
-// index; trash online, deactivated, at-capacity, index; marker, snapshot, journal.
+// seedSwapScript swaps the temporary sets and indexes in, atomically and in O(1) per key
+// (the old value is freed in the background by UNLINK), after merging into the new indexes
+// the heartbeats the live index received while the seed was building.
+// KEYS: live online, deactivated, at-capacity, heartbeat index, available index (1-5); the
+// temporary ones (6-10); trash names (11-15); marker, snapshot, journal (16-18).
 // ARGV: since ms (merge and journal), marker value.
 // Returns the ids in the journal since ARGV[1].
 const seedSwapScript = `
 local recent = redis.call('ZRANGE', KEYS[4], ARGV[1], '+inf', 'BYSCORE', 'WITHSCORES')
 for i = 1, #recent, 2 do
-  if redis.call('ZSCORE', KEYS[8], recent[i]) then
-    redis.call('ZADD', KEYS[8], 'GT', recent[i + 1], recent[i])
-  end
+  local id, score = recent[i], recent[i + 1]
+  if redis.call('ZSCORE', KEYS[9], id) then redis.call('ZADD', KEYS[9], 'GT', score, id) end
+  if redis.call('ZSCORE', KEYS[10], id) then redis.call('ZADD', KEYS[10], 'GT', score, id) end
 end
-for j = 1, 4 do
-  local live, tmp, trash = KEYS[j], KEYS[4 + j], KEYS[8 + j]
+for j = 1, 5 do
+  local live, tmp, trash = KEYS[j], KEYS[5 + j], KEYS[10 + j]
   if redis.call('EXISTS', tmp) == 1 then
     if redis.call('EXISTS', live) == 1 then
       redis.call('RENAME', live, trash)
@@ -137,15 +149,15 @@ for j = 1, 4 do
     redis.call('UNLINK', live)
   end
 end
-redis.call('SET', KEYS[13], ARGV[2])
-redis.call('DEL', KEYS[14])
-return redis.call('ZRANGE', KEYS[15], ARGV[1], '+inf', 'BYSCORE')
+redis.call('SET', KEYS[16], ARGV[2])
+redis.call('DEL', KEYS[17])
+return redis.call('ZRANGE', KEYS[18], ARGV[1], '+inf', 'BYSCORE')
 `
 
-// windowsScript splits the fresh part of the index into windows of about `chunk` members,
-// so that the scan of every available mitra is a pipeline of small commands whose number
-// does not depend on how many mitras are online.
-// KEYS: marker, index. ARGV: fresh-after ms, chunk.
+// windowsScript splits the fresh part of the available index into windows of about
+// `chunk` members, so that listing every available mitra is a pipeline of small commands
+// whose number does not depend on how many mitras are online.
+// KEYS: marker, available index. ARGV: fresh-after ms, chunk.
 // Returns {fresh count, {boundary score, ...}} (ascending; boundaries at every chunk-th
 // fresh rank).
 const windowsScript = `
@@ -163,71 +175,22 @@ end
 return {c, out}
 `
 
-// filterScript returns (or counts) the members of one index window that are neither
-// deactivated nor at capacity.
-// KEYS: index, deactivated, at-capacity. ARGV: min, max, offset, count ("" = no LIMIT),
-// mode ("ids" or "count").
-const filterScript = `
-local ids
-if ARGV[4] == '' then
-  ids = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2], 'BYSCORE')
-else
-  ids = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2], 'BYSCORE', 'LIMIT', ARGV[3], ARGV[4])
-end
-local out, n = {}, 0
-for _, id in ipairs(ids) do
-  if redis.call('SISMEMBER', KEYS[2], id) == 0 and redis.call('SISMEMBER', KEYS[3], id) == 0 then
-    n = n + 1
-    if ARGV[5] == 'ids' then out[n] = id end
-  end
-end
-if ARGV[5] == 'count' then return n end
-return out
-`
-
-// freshestScript walks the index from the freshest heartbeat and returns up to `want`
-// available mitras, examining at most `budget` members per call (bounded work whatever the
-// number of online mitras).
-// KEYS: marker, index, deactivated, at-capacity. ARGV: fresh-after ms, want, budget, offset,
-// excluded ids... Returns {next offset or -1 when the fresh part is exhausted, {id...}}.
-const freshestScript = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NOTSEEDED availability mirror not seeded') end
-local want, budget, off = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local ex = {}
-for i = 5, #ARGV do ex[ARGV[i]] = true end
-local out = {}
-local scanned = 0
-while scanned < budget do
-  local n = math.min(budget - scanned, math.max(want * 2, 64))
-  local ids = redis.call('ZRANGE', KEYS[2], '+inf', ARGV[1], 'BYSCORE', 'REV', 'LIMIT', off, n)
-  for _, id in ipairs(ids) do
-    off = off + 1
-    if not ex[id] and redis.call('SISMEMBER', KEYS[3], id) == 0 and redis.call('SISMEMBER', KEYS[4], id) == 0 then
-      out[#out + 1] = id
-      if #out >= want then return {off, out} end
-    end
-  end
-  scanned = scanned + #ids
-  if #ids < n then return {-1, out} end
-end
-return {off, out}
-`
-
 // offlineScript removes stale mitras from the online mirror, unless one pinged since the
 // sweep read it (it is returned as revived and left alone).
-// KEYS: online, index, journal, then heartbeat:<id> per id. ARGV: fresh-after iso, now ms,
-// then the ids. Returns the revived ids.
+// KEYS: online, heartbeat index, journal, available index, then heartbeat:<id> per id.
+// ARGV: fresh-after iso, now ms, then the ids. Returns the revived ids.
 const offlineScript = `
 local revived = {}
 for i = 1, #ARGV - 2 do
   local id = ARGV[2 + i]
-  local hb = redis.call('GET', KEYS[3 + i])
+  local hb = redis.call('GET', KEYS[4 + i])
   if hb and hb >= ARGV[1] then
     revived[#revived + 1] = id
   else
     redis.call('SREM', KEYS[1], id)
     redis.call('ZREM', KEYS[2], id)
-    redis.call('DEL', KEYS[3 + i])
+    redis.call('ZREM', KEYS[4], id)
+    redis.call('DEL', KEYS[4 + i])
     redis.call('ZADD', KEYS[3], ARGV[2], id)
   end
 end

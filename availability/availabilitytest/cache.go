@@ -384,7 +384,14 @@ func (c *Cache) Dump(ctx context.Context, ids []uuid.UUID) (availability.Dump, e
 	d := availability.Dump{
 		Seeded: c.marker != nil,
 		Online: copyMap(c.online), Deactivated: copyMap(c.deactivated), AtCapacity: copyMap(c.atCapacity),
-		Index: copyMap(c.index), Heartbeats: copyMap(c.heartbeats), Capacity: copyMap(c.capacity),
+		Index: copyMap(c.index), Available: map[uuid.UUID]int64{},
+		Heartbeats: copyMap(c.heartbeats), Capacity: copyMap(c.capacity),
+	}
+	// The available index is derived in place here, as Valkey keeps it.
+	for id, score := range c.index {
+		if !c.atCapacity[id] && !c.deactivated[id] {
+			d.Available[id] = score
+		}
 	}
 	return d, nil
 }
