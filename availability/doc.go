@@ -3,4 +3,97 @@
 // paths (heartbeat, availability beacon, pairing blast, dashboard counts) never touch
 // Postgres. Writes go to Postgres first and to Valkey best-effort; reads go to Valkey first
 // and fall back to Postgres on any Valkey error.
+//
+// # Pieces
+//
+// [Mirror] is the service. It depends on a [Store] (the truth: [NewPostgresStore], or
+// availabilitytest.NewStore in memory) and an optional [Cache] (the mirror:
+// [NewValkeyCache], or availabilitytest.NewCache). With a nil Cache every call is served
+// by Postgres alone. Both in-memory implementations pass the same contract suites as the
+// real ones.
+//
+// # Keys
+//
+// The keys of SPEC §4 keep exactly their meaning (default names, or under a prefix; in
+// cluster mode every key carries one hash tag, so scripts and pipelines stay in one slot):
+//
+//	mitras:online           SET     online, active mitra ids
+//	mitras:deactivated      SET     deactivated mitra ids
+//	mitra:capacity:<id>     STRING  chat sessions in active + pending_payment
+//	mitra:heartbeat:<id>    STRING  last ping, "2026-05-25T10:07:55.123Z"; only for online mitras
+//	availability:snapshot   STRING  {"available_count":N,"as_of":"…"}, TTL 10 s
+//
+// Derived keys, written by the same scripts as the keys above (one round trip each) and
+// rebuilt by every seed:
+//
+//	mitras:heartbeat_index  ZSET    online mitra → last ping (unix ms): stale detection, mirror
+//	mitras:at_capacity      SET     mitras whose capacity in use reached their maximum
+//	mitras:available_index  ZSET    online mitras under capacity → last ping (unix ms)
+//	mitras:seed_marker      STRING  written by the seed; its absence means data loss
+//	mitras:sync_journal     ZSET    mitra → time of its last mirror write (10 minutes)
+//
+// # Hot paths
+//
+// Heartbeat is one Lua script, one round trip, no Postgres: a deactivated mitra is refused
+// (ErrDeactivated); an online one has its heartbeat moved forward (never back: instances'
+// clocks differ) and gets online=true; any other — offline, for example auto-offlined, or
+// unknown — gets online=false and nothing is written, so a heartbeat key exists only for an
+// online mitra. The app then calls SetOnline to come back.
+//
+// FindAvailable with a Limit is one ZRANGE of the available index from the freshest
+// heartbeat (Limit plus the excluded ids), whatever the number of online mitras. Without a
+// Limit it is two round trips: a script splitting the fresh part of the index into windows
+// of ChunkSize members by score, then every window in one pipeline of small ZRANGEs (no
+// command holds Valkey for long). Scores only grow, so a mitra that pings during the scan
+// moves to a later window and is never missed. CountAvailable recomputes with one ZCOUNT
+// (O(log N)) and is served from availability:snapshot, itself copied in process memory
+// until its as_of is SnapshotTTL old; a miss is recomputed once per instance at a time,
+// every concurrent caller waiting for that one result. CacheConfig.UseClientCache reads the
+// snapshot through valkey-go's server-assisted client-side cache (optional: it needs
+// CLIENT TRACKING).
+//
+// # Failures
+//
+// Every Valkey call carries a deadline: Config.ValkeyTimeout (300 ms) for a single round
+// trip; CacheConfig.RoundTripTimeout (1 s) for each round trip of the bulk operations, and
+// Config.ValkeyBulkTimeout (15 s) for the whole of one. valkey-go retries reads until their
+// context ends, so without deadlines a read would hang for as long as Valkey is down.
+//
+// A read that fails in Valkey — down, hung (bounded by ValkeyTimeout: a read answers within
+// ValkeyTimeout plus one Postgres query), or without the seed marker (restart, FLUSHALL) —
+// is answered by the equivalent Postgres query (one JOIN) and counted
+// (Hooks.ValkeyFallback). A heartbeat then goes to Postgres: the full mitra lookup (so a
+// deactivated mitra is refused during an outage too) and a last_heartbeat_at update.
+// After a Valkey failure the request paths skip Valkey for WatchdogInterval, so that an
+// outage costs one ValkeyTimeout per interval rather than one per request; the next call
+// after that tries Valkey again, and the watchdog ends the window as soon as it reaches it.
+//
+// A write commits in Postgres, then re-reads the mitra under a per-mitra advisory lock and
+// applies its whole state to Valkey while holding the lock: writers of one mitra reach
+// Valkey in Postgres order, across instances. A Valkey error after the commit is logged,
+// counted (Hooks.ValkeyWriteFailed) and never returned; it requests a reseed. Capacity is
+// always derived from chat_sessions (RecomputeCapacity), never incremented.
+//
+// # Seed and watchdog
+//
+// SeedFromPostgres builds the sets and indexes aside under temporary keys and swaps them in
+// with one script, so no reader sees a half-built set; it never replaces a heartbeat Valkey
+// holds with an older one from Postgres. A write that commits after the seed read Postgres
+// can reach the old sets just before the swap: every mirror write is noted in the sync
+// journal, the swap returns those written since the seed began, and the seed re-syncs them
+// from Postgres. What is left is a write whose own Valkey write failed: it requested a
+// reseed. The watchdog (Start) probes Valkey every WatchdogInterval (2 s) and reseeds when
+// Valkey is reachable again after an outage, lost its data (marker missing), restarted
+// (run_id changed), the default capacity changed, or a reseed was requested. The sweeps
+// package also reseeds periodically to heal any drift; Drift lists it.
+//
+// # Sweeps
+//
+// AutoOffline reads the stale mitras from Valkey (any Valkey error aborts the run before
+// anything is written), sets them offline in Postgres (unless Postgres holds a fresher
+// ping), then in Valkey with a script that keeps any mitra that pinged since the read; such
+// a mitra, and any whose Valkey write failed, is set back online in Postgres, guarded by the
+// updated_at the sweep wrote so that a later write by someone else is never undone.
+// MirrorHeartbeats copies the heartbeats to mitras.last_heartbeat_at in one UNNEST
+// statement that never moves a timestamp back.
 package availability

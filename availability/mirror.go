@@ -35,6 +35,11 @@ type Mirror struct {
 	// unseeded Valkey); the watchdog reseeds at its next pass, nudge wakes it.
 	reseed atomic.Bool
 	nudge  chan struct{}
+	// skipUntil (unix ns, Config.Clock) is set after a Valkey failure: until then the
+	// request paths go straight to Postgres instead of each waiting out ValkeyTimeout on a
+	// Valkey that is down. The first call after it tries Valkey again; the watchdog clears
+	// it as soon as a probe succeeds.
+	skipUntil atomic.Int64
 
 	life lifecycle
 }
@@ -98,13 +103,42 @@ func (m *Mirror) writeFailed(op string, err error) {
 	m.requestReseed()
 }
 
+// errSkipped: Valkey failed moments ago; the call went to Postgres without trying it.
+var errSkipped = errors.New("valkey skipped after a recent failure")
+
+// callValkey runs one Valkey call under ValkeyTimeout, unless Valkey failed moments ago
+// (errSkipped). A failure other than the refusals the domain expects (not seeded,
+// deactivated) or the caller's own cancellation makes the next calls skip Valkey for
+// WatchdogInterval.
+func (m *Mirror) callValkey(ctx context.Context, fn func(context.Context) error) error {
+	if m.cache == nil {
+		return errSkipped
+	}
+	if m.cfg.Clock.Now().UnixNano() < m.skipUntil.Load() {
+		return errSkipped
+	}
+	vctx, cancel := m.valkeyCtx(ctx)
+	err := fn(vctx)
+	cancel()
+	if err != nil && ctx.Err() == nil && !errors.Is(err, ErrNotSeeded) && !errors.Is(err, ErrDeactivated) {
+		m.skipUntil.Store(m.cfg.Clock.Now().Add(m.cfg.WatchdogInterval).UnixNano())
+	}
+	return err
+}
+
+// valkeyBack clears the skip window (the watchdog reached Valkey).
+func (m *Mirror) valkeyBack() { m.skipUntil.Store(0) }
+
 // readThrough asks Valkey, and Postgres when Valkey fails. The caller's own cancellation
 // is returned as is, not turned into a Postgres query.
 func readThrough[T any](ctx context.Context, m *Mirror, op string, fromValkey, fromPostgres func(context.Context) (T, error)) (T, error) {
 	if m.cache != nil {
-		vctx, cancel := m.valkeyCtx(ctx)
-		v, err := fromValkey(vctx)
-		cancel()
+		var v T
+		err := m.callValkey(ctx, func(ctx context.Context) error {
+			var err error
+			v, err = fromValkey(ctx)
+			return err
+		})
 		if err == nil {
 			return v, nil
 		}
@@ -127,9 +161,8 @@ func (m *Mirror) sync(ctx context.Context, op string, ids ...uuid.UUID) ([]Mitra
 		if m.cache == nil || len(states) == 0 {
 			return nil
 		}
-		vctx, cancel := m.valkeyCtx(ctx)
-		defer cancel()
-		if err := m.cache.Apply(vctx, ApplyParams{States: states, DefaultMax: m.defaultMax(ctx), At: m.now()}); err != nil {
+		p := ApplyParams{States: states, DefaultMax: m.defaultMax(ctx), At: m.now()}
+		if err := m.callValkey(ctx, func(ctx context.Context) error { return m.cache.Apply(ctx, p) }); err != nil {
 			m.writeFailed(op, err)
 		}
 		return nil
@@ -200,9 +233,12 @@ func (m *Mirror) SetActive(ctx context.Context, id uuid.UUID, active bool) (Mitr
 func (m *Mirror) Heartbeat(ctx context.Context, id uuid.UUID) (bool, error) {
 	at := m.now()
 	if m.cache != nil {
-		vctx, cancel := m.valkeyCtx(ctx)
-		online, err := m.cache.Heartbeat(vctx, id, at)
-		cancel()
+		var online bool
+		err := m.callValkey(ctx, func(ctx context.Context) error {
+			var err error
+			online, err = m.cache.Heartbeat(ctx, id, at)
+			return err
+		})
 		switch {
 		case err == nil:
 			return online, nil

@@ -128,9 +128,13 @@ func (m *Mirror) refreshBeacon(ctx context.Context) (Snapshot, error) {
 	// so a hung Valkey costs one ValkeyTimeout, not two.
 	useValkey := m.cache != nil
 	if useValkey {
-		vctx, cancel := m.valkeyCtx(ctx)
-		s, ok, err := m.cache.Snapshot(vctx)
-		cancel()
+		var s Snapshot
+		var ok bool
+		err := m.callValkey(ctx, func(ctx context.Context) error {
+			var err error
+			s, ok, err = m.cache.Snapshot(ctx)
+			return err
+		})
 		switch {
 		case err != nil:
 			m.fallback("count_available", err)
@@ -144,10 +148,11 @@ func (m *Mirror) refreshBeacon(ctx context.Context) (Snapshot, error) {
 	fresh := now.Add(-m.cfg.StaleThreshold)
 	n, counted := 0, false
 	if useValkey {
-		vctx, cancel := m.valkeyCtx(ctx)
-		var err error
-		n, err = m.cache.CountAvailable(vctx, fresh)
-		cancel()
+		err := m.callValkey(ctx, func(ctx context.Context) error {
+			var err error
+			n, err = m.cache.CountAvailable(ctx, fresh)
+			return err
+		})
 		if err != nil {
 			m.fallback("count_available", err)
 		}
@@ -162,11 +167,10 @@ func (m *Mirror) refreshBeacon(ctx context.Context) (Snapshot, error) {
 	s := Snapshot{AvailableCount: n, AsOf: now}
 	m.beacon.Store(&s)
 	if useValkey {
-		vctx, cancel := m.valkeyCtx(ctx)
-		if err := m.cache.StoreSnapshot(vctx, s, m.cfg.SnapshotTTL); err != nil {
+		err := m.callValkey(ctx, func(ctx context.Context) error { return m.cache.StoreSnapshot(ctx, s, m.cfg.SnapshotTTL) })
+		if err != nil {
 			m.log.Debug("store beacon snapshot in valkey", "err", err)
 		}
-		cancel()
 	}
 	return s, nil
 }

@@ -76,8 +76,10 @@ func (m *Mirror) watchPass(ctx context.Context, w *watchState) {
 			m.log.Warn("valkey unreachable: reads fall back to postgres until it is back and reseeded", "err", err)
 		}
 		w.unreachable = true
+		m.skipUntil.Store(m.cfg.Clock.Now().Add(m.cfg.WatchdogInterval).UnixNano())
 		return
 	}
+	m.valkeyBack()
 	reason := ""
 	switch {
 	case w.unreachable:
