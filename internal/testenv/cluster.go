@@ -139,8 +139,8 @@ func (c *Cluster) startNode(n *clusterNode) error {
 		// Generous: a loaded CI box (race detector on two cores) must not make the nodes
 		// declare each other failed mid-test.
 		"--cluster-node-timeout", "15000",
-		"--save", "", "--appendonly", "no", "--dir", c.dir, "--loglevel", "warning")
-	cmd.Stdout = os.Stderr
+		"--save", "", "--appendonly", "no", "--dir", c.dir, "--loglevel", "warning",
+		"--logfile", "redis-"+p+".log")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server on %s: %w", n.addr(), err)
