@@ -98,7 +98,10 @@ func (m *Mirror) watchPass(ctx context.Context, w *watchState) {
 		return
 	}
 	m.log.Info("reseeding availability mirror", "reason", reason)
-	if _, err := m.SeedFromPostgres(ctx); err != nil {
+	sctx, cancel := context.WithTimeout(ctx, 2*m.cfg.ValkeyBulkTimeout)
+	_, err = m.SeedFromPostgres(sctx)
+	cancel()
+	if err != nil {
 		// Keep the reason alive for the next pass.
 		m.reseed.Store(true)
 		return
