@@ -114,7 +114,7 @@ func (m *Mirror) callValkey(ctx context.Context, fn func(context.Context) error)
 	if m.cache == nil {
 		return errSkipped
 	}
-	if m.cfg.Clock.Now().UnixNano() < m.skipUntil.Load() {
+	if m.skippingValkey() {
 		return errSkipped
 	}
 	vctx, cancel := m.valkeyCtx(ctx)
@@ -125,6 +125,8 @@ func (m *Mirror) callValkey(ctx context.Context, fn func(context.Context) error)
 	}
 	return err
 }
+
+func (m *Mirror) skippingValkey() bool { return m.cfg.Clock.Now().UnixNano() < m.skipUntil.Load() }
 
 // valkeyBack clears the skip window (the watchdog reached Valkey).
 func (m *Mirror) valkeyBack() { m.skipUntil.Store(0) }
@@ -173,6 +175,10 @@ func (m *Mirror) sync(ctx context.Context, op string, ids ...uuid.UUID) ([]Mitra
 // afterCommit mirrors a committed write. It never fails the caller: the write is durable.
 func (m *Mirror) afterCommit(ctx context.Context, op string, id uuid.UUID) {
 	if m.cache == nil {
+		return
+	}
+	if m.skippingValkey() { // Valkey failed moments ago: the reseed that follows covers it
+		m.writeFailed(op, errSkipped)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
