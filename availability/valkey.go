@@ -30,6 +30,9 @@ const (
 	journalRetention = 10 * time.Minute
 	// seedTempTTL bounds the life of a crashed seed's temporary keys.
 	seedTempTTL = 10 * time.Minute
+	// scriptsPerRoundTrip bounds a pipeline of chunk-sized scripts (a few milliseconds of
+	// server time each), so that one round trip stays far below RoundTripTimeout.
+	scriptsPerRoundTrip = 8
 )
 
 // isoLayout is the heartbeat format of SPEC §4: ISO-8601 UTC with milliseconds.
@@ -365,9 +368,8 @@ func (v *ValkeyCache) Replace(ctx context.Context, seed SeedData) ([]uuid.UUID, 
 		}
 		calls = append(calls, scriptCall{keys: keys, args: args})
 	}
-	const callsPerRoundTrip = 20
-	for start := 0; start < len(calls); start += callsPerRoundTrip {
-		batch := calls[start:min(start+callsPerRoundTrip, len(calls))]
+	for start := 0; start < len(calls); start += scriptsPerRoundTrip {
+		batch := calls[start:min(start+scriptsPerRoundTrip, len(calls))]
 		if err := firstError(v.execMulti(ctx, v.chunk, batch)); err != nil {
 			v.dropTemp(tmp)
 			return nil, fmt.Errorf("build seed: %w", err)
@@ -676,14 +678,17 @@ func (v *ValkeyCache) Offline(ctx context.Context, p OfflineParams) (revived, fa
 		calls = append(calls, scriptCall{keys: keys, args: args})
 		groups = append(groups, group)
 	}
-	for i, r := range v.execMulti(ctx, v.off, calls) {
-		ss, e := r.AsStrSlice()
-		if e != nil {
-			failed = append(failed, groups[i]...)
-			err = cmp.Or(err, translate(e))
-			continue
+	for start := 0; start < len(calls); start += scriptsPerRoundTrip {
+		end := min(start+scriptsPerRoundTrip, len(calls))
+		for i, r := range v.execMulti(ctx, v.off, calls[start:end]) {
+			ss, e := r.AsStrSlice()
+			if e != nil {
+				failed = append(failed, groups[start+i]...)
+				err = cmp.Or(err, translate(e))
+				continue
+			}
+			revived = append(revived, parseIDs(ss)...)
 		}
-		revived = append(revived, parseIDs(ss)...)
 	}
 	return revived, failed, err
 }
