@@ -55,7 +55,7 @@
 // # Failures
 //
 // Every Valkey call carries a deadline: Config.ValkeyTimeout (300 ms) for a single round
-// trip; CacheConfig.RoundTripTimeout (1 s) for each round trip of the bulk operations, and
+// trip; CacheConfig.RoundTripTimeout (5 s) for each round trip of the bulk operations, and
 // Config.ValkeyBulkTimeout (15 s) for the whole of one. valkey-go retries reads until their
 // context ends, so without deadlines a read would hang for as long as Valkey is down.
 //

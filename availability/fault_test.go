@@ -78,7 +78,7 @@ const pausedReadBound = availability.DefaultValkeyTimeout + 2*time.Second
 
 func TestFault_ValkeyPaused_ReadsAnswerFromPostgresWithinTheBound(t *testing.T) {
 	t.Parallel()
-	o := setupOutage(t, outageRedis, setupOptions{})
+	o := setupOutage(t, outageRedis, setupOptions{cfg: availability.Config{ValkeyTimeout: availability.DefaultValkeyTimeout}})
 	ctx := ctxT(t)
 	id := o.onlineMitra(t)
 	deact := o.onlineMitra(t)

@@ -242,6 +242,11 @@ func setup(t testing.TB, kind string, o setupOptions) *bundle {
 		b.store = o.wrapStore(b.store)
 	}
 	b.cfg = o.cfg
+	if b.cfg.ValkeyTimeout == 0 {
+		// Generous for a loaded test machine: a fallback must come from a fault the test
+		// injects, not from a slow shared server. Timeout tests set their own.
+		b.cfg.ValkeyTimeout = 2 * time.Second
+	}
 	b.cfg.Clock = b.clock
 	b.cfg.Hooks = b.hooks
 	b.mirror = availability.NewMirror(b.store, b.cache, &b.cfg)

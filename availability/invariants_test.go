@@ -30,6 +30,9 @@ type outage struct {
 
 func setupOutage(t *testing.T, kind string, o setupOptions) *outage {
 	t.Helper()
+	if o.cfg.ValkeyTimeout == 0 {
+		o.cfg.ValkeyTimeout = time.Second // a call to a stopped server waits it out once
+	}
 	if kind == outageMemory {
 		return &outage{bundle: seeded(t, kindMemory, o)}
 	}
@@ -238,6 +241,57 @@ func TestInvariant4_MitraPingingThroughAnOutageAndRestartIsNeverAutoOfflined(t *
 		m, err := o.mirror.GetMitra(ctx, silent)
 		require.NoError(t, err)
 		require.False(t, m.IsOnline, "the silent one went offline once valkey was back")
+		o.requireNoDrift(t)
+	})
+}
+
+func TestInvariant4_MitraPingingThroughAnInstantRestartIsNeverAutoOfflined(t *testing.T) {
+	t.Parallel()
+	forOutages(t, func(t *testing.T, kind string) {
+		o := setupOutage(t, kind, setupOptions{cfg: availability.Config{WatchdogInterval: time.Second}})
+		ctx := ctxT(t)
+		o.clock.Advance(5 * time.Minute) // long after the first seed
+		pinger, silent := o.onlineMitra(t), o.onlineMitra(t)
+		require.NoError(t, o.mirror.Start(ctx))
+		t.Cleanup(func() { require.NoError(t, o.mirror.Stop(context.Background())) })
+
+		// Pings reach valkey only: postgres still says the heartbeat is from SetOnline.
+		for range 2 {
+			o.clock.Advance(30 * time.Second)
+			_, err := o.mirror.Heartbeat(ctx, pinger)
+			require.NoError(t, err)
+		}
+		// Valkey restarts empty between two pings and no ping falls back to postgres.
+		o.clock.Advance(20 * time.Second)
+		seeds := o.hooks.Seeds()
+		o.down(t)
+		o.up(t)
+		o.awaitSeed(t, seeds, 100*time.Millisecond)
+
+		// The heartbeat rebuilt from postgres is 80 s old; the next ping is due in 10 s. A
+		// sweep now must not take the pinger for stale.
+		o.clock.Advance(15 * time.Second)
+		rep, err := o.mirror.AutoOffline(ctx)
+		require.NoError(t, err)
+		require.Zero(t, rep.Offlined)
+		online, err := o.mirror.Heartbeat(ctx, pinger)
+		require.NoError(t, err)
+		require.True(t, online)
+
+		// Once a full threshold has passed since the recovery, the silent one goes.
+		for range 4 {
+			o.clock.Advance(30 * time.Second)
+			_, err := o.mirror.Heartbeat(ctx, pinger)
+			require.NoError(t, err)
+			_, err = o.mirror.AutoOffline(ctx)
+			require.NoError(t, err)
+		}
+		m, err := o.mirror.GetMitra(ctx, pinger)
+		require.NoError(t, err)
+		require.True(t, m.IsOnline)
+		m, err = o.mirror.GetMitra(ctx, silent)
+		require.NoError(t, err)
+		require.False(t, m.IsOnline)
 		o.requireNoDrift(t)
 	})
 }

@@ -136,6 +136,10 @@ type Probe struct {
 	// SeededAt and DefaultMax are read from the marker.
 	SeededAt   time.Time
 	DefaultMax int
+	// RecoveredAt is when a seed last rebuilt a Valkey that had lost its data (nil: never).
+	// Its heartbeats then came from Postgres, which lags the pings by up to one heartbeat
+	// mirror interval.
+	RecoveredAt *time.Time
 	// RunID identifies the server process ("" when unknown).
 	RunID string
 }
@@ -148,6 +152,9 @@ type SeedData struct {
 	// live index since then are merged into the new one at the swap, and the mitras written
 	// since then are returned for a re-sync.
 	Started time.Time
+	// At is when the seed ran: the marker's seeded_at, and its recovered_at when Valkey had
+	// no marker (data lost) — later seeds keep that recovered_at.
+	At time.Time
 }
 
 // Dump is the raw content of the mirror, for Drift.

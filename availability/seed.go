@@ -60,7 +60,8 @@ func (m *Mirror) SeedFromPostgres(ctx context.Context) (SeedReport, error) {
 }
 
 func (m *Mirror) seed(ctx context.Context) (SeedReport, error) {
-	started := m.now().Add(-seedClockSkew)
+	at := m.now()
+	started := at.Add(-seedClockSkew)
 	states, err := m.store.AllStates(ctx)
 	if err != nil {
 		return SeedReport{}, fmt.Errorf("read mitras: %w", err)
@@ -79,7 +80,7 @@ func (m *Mirror) seed(ctx context.Context) (SeedReport, error) {
 		}
 	}
 	bctx, cancel := m.bulkCtx(ctx)
-	changed, err := m.cache.Replace(bctx, SeedData{States: states, DefaultMax: dm, Started: started})
+	changed, err := m.cache.Replace(bctx, SeedData{States: states, DefaultMax: dm, Started: started, At: at})
 	cancel()
 	if err != nil {
 		return rep, err

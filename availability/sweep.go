@@ -54,6 +54,22 @@ func (m *Mirror) autoOffline(ctx context.Context) (AutoOfflineReport, error) {
 		return rep, nil
 	}
 
+	pctx, cancel := m.valkeyCtx(ctx)
+	p, err := m.cache.Probe(pctx)
+	cancel()
+	switch {
+	case err != nil:
+		return rep, fmt.Errorf("auto-offline aborted, nobody offlined: probe valkey: %w", err)
+	case !p.Seeded:
+		m.requestReseed()
+		return rep, fmt.Errorf("auto-offline aborted, nobody offlined: %w", ErrNotSeeded)
+	case p.RecoveredAt != nil && staleBefore.Before(*p.RecoveredAt):
+		// Valkey lost its pings not long ago and was rebuilt from Postgres, which lags them
+		// by up to one heartbeat mirror interval: a heartbeat older than the recovery says
+		// nothing yet. Once a full threshold has passed, every mitra still pinging has
+		// pinged since, and the others are stale for sure.
+		return rep, nil
+	}
 	bctx, cancel := m.bulkCtx(ctx)
 	ids, err := m.cache.StaleOnline(bctx, staleBefore)
 	cancel()

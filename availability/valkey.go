@@ -24,7 +24,7 @@ const (
 	// It bounds how long any single command holds Valkey (about a millisecond).
 	DefaultChunkSize = 1000
 	// DefaultRoundTripTimeout: see CacheConfig.RoundTripTimeout.
-	DefaultRoundTripTimeout = time.Second
+	DefaultRoundTripTimeout = 5 * time.Second
 	// journalRetention is how long the sync journal remembers a write (a seed longer than
 	// this could miss a racing write; seeds take seconds).
 	journalRetention = 10 * time.Minute
@@ -62,8 +62,9 @@ type CacheConfig struct {
 	ChunkSize int
 	// RoundTripTimeout bounds each round trip of a multi-round-trip operation (seed,
 	// sweeps, drift), on top of the deadline of the whole operation: valkey-go retries a
-	// read until its context ends, so without it a sweep would wait out its whole budget
-	// while Valkey is down. Defaults to 1 second (a chunk takes about a millisecond).
+	// read until its context ends, so without it a bulk operation would wait out its whole
+	// budget while Valkey is down. Defaults to 5 seconds (a round trip carries a few
+	// milliseconds of server work; the margin is for a loaded server).
 	RoundTripTimeout time.Duration
 }
 
@@ -267,8 +268,9 @@ func (v *ValkeyCache) seeded(r valkey.ValkeyResult) error {
 
 // seedMarker is the value of the seed marker key.
 type seedMarker struct {
-	SeededAt   time.Time `json:"seeded_at"`
-	DefaultMax int       `json:"default_max"`
+	SeededAt    time.Time  `json:"seeded_at"`
+	DefaultMax  int        `json:"default_max"`
+	RecoveredAt *time.Time `json:"recovered_at,omitempty"`
 }
 
 func (v *ValkeyCache) Probe(ctx context.Context) (Probe, error) {
@@ -285,7 +287,7 @@ func (v *ValkeyCache) Probe(ctx context.Context) (Probe, error) {
 		p.Seeded = true
 		var m seedMarker
 		if json.Unmarshal([]byte(raw), &m) == nil {
-			p.SeededAt, p.DefaultMax = m.SeededAt, m.DefaultMax
+			p.SeededAt, p.DefaultMax, p.RecoveredAt = m.SeededAt, m.DefaultMax, m.RecoveredAt
 		}
 	}
 	// Servers without INFO server (miniredis) give no run id: restarts are then detected by
@@ -376,14 +378,15 @@ func (v *ValkeyCache) Replace(ctx context.Context, seed SeedData) ([]uuid.UUID, 
 		}
 	}
 
-	marker, _ := json.Marshal(seedMarker{SeededAt: seed.Started.UTC(), DefaultMax: seed.DefaultMax})
+	marker, _ := json.Marshal(seedMarker{SeededAt: seed.At.UTC(), DefaultMax: seed.DefaultMax})
+	recovered, _ := json.Marshal(seed.At.UTC())
 	keys := []string{v.keys.online, v.keys.deactivated, v.keys.atCapacity, v.keys.index, v.keys.available}
 	keys = append(keys, tmp[:]...)
 	for _, k := range tmp {
 		keys = append(keys, k+":trash")
 	}
 	keys = append(keys, v.keys.marker, v.keys.snapshot, v.keys.journal)
-	changed, err := v.exec(ctx, v.swap, keys, []string{ms(seed.Started), string(marker)}).AsStrSlice()
+	changed, err := v.exec(ctx, v.swap, keys, []string{ms(seed.Started), string(marker), strings.Trim(string(recovered), `"`)}).AsStrSlice()
 	if err != nil {
 		v.dropTemp(tmp)
 		return nil, fmt.Errorf("swap seed: %w", translate(err))

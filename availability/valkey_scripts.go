@@ -127,7 +127,9 @@ return rows
 // the heartbeats the live index received while the seed was building.
 // KEYS: live online, deactivated, at-capacity, heartbeat index, available index (1-5); the
 // temporary ones (6-10); trash names (11-15); marker, snapshot, journal (16-18).
-// ARGV: since ms (merge and journal), marker value.
+// ARGV: since ms (merge and journal), marker value (JSON), seed time (for recovered_at).
+// The marker gets recovered_at: the seed time when there was no marker (the data was
+// lost), else the previous marker's recovered_at if any.
 // Returns the ids in the journal since ARGV[1].
 const seedSwapScript = `
 local recent = redis.call('ZRANGE', KEYS[4], ARGV[1], '+inf', 'BYSCORE', 'WITHSCORES')
@@ -149,7 +151,21 @@ for j = 1, 5 do
     redis.call('UNLINK', live)
   end
 end
-redis.call('SET', KEYS[16], ARGV[2])
+local marker, old, rec = ARGV[2], redis.call('GET', KEYS[16]), nil
+if not old then
+  rec = ARGV[3]
+else
+  local ok, o = pcall(cjson.decode, old)
+  if ok and type(o) == 'table' and type(o.recovered_at) == 'string' then rec = o.recovered_at end
+end
+if rec then
+  local ok, m = pcall(cjson.decode, marker)
+  if ok then
+    m.recovered_at = rec
+    marker = cjson.encode(m)
+  end
+end
+redis.call('SET', KEYS[16], marker)
 redis.call('DEL', KEYS[17])
 return redis.call('ZRANGE', KEYS[18], ARGV[1], '+inf', 'BYSCORE')
 `

@@ -42,8 +42,9 @@ type Cache struct {
 }
 
 type markerValue struct {
-	at         time.Time
-	defaultMax int
+	at          time.Time
+	defaultMax  int
+	recoveredAt *time.Time
 }
 
 // NewCache returns an empty, unseeded Cache.
@@ -122,6 +123,10 @@ func (c *Cache) Probe(ctx context.Context) (availability.Probe, error) {
 	p := availability.Probe{RunID: c.runID}
 	if c.marker != nil {
 		p.Seeded, p.SeededAt, p.DefaultMax = true, c.marker.at, c.marker.defaultMax
+		if r := c.marker.recoveredAt; r != nil {
+			at := *r
+			p.RecoveredAt = &at
+		}
 	}
 	return p, nil
 }
@@ -239,7 +244,11 @@ func (c *Cache) Replace(ctx context.Context, seed availability.SeedData) ([]uuid
 		c.capacity[id] = st.OpenSessions
 	}
 	c.online, c.deactivated, c.atCapacity, c.index = online, deactivated, atCapacity, index
-	c.marker = &markerValue{at: seed.Started, defaultMax: seed.DefaultMax}
+	recovered := &seed.At // the data was lost (or never seeded)
+	if c.marker != nil {
+		recovered = c.marker.recoveredAt
+	}
+	c.marker = &markerValue{at: seed.At, defaultMax: seed.DefaultMax, recoveredAt: recovered}
 	c.snapshot = nil
 	var changed []uuid.UUID
 	for id, at := range c.journal {

@@ -36,7 +36,7 @@ func d(x time.Duration) *time.Duration { return &x }
 
 func seed(t *testing.T, c availability.Cache, defaultMax int, states ...availability.MitraState) []uuid.UUID {
 	t.Helper()
-	changed, err := c.Replace(ctxT(t), availability.SeedData{States: states, DefaultMax: defaultMax, Started: T0.Add(-time.Hour)})
+	changed, err := c.Replace(ctxT(t), availability.SeedData{States: states, DefaultMax: defaultMax, Started: T0.Add(-time.Hour), At: T0})
 	require.NoError(t, err)
 	return changed
 }
@@ -416,6 +416,35 @@ func RunCacheContract(t *testing.T, newHarness func(t *testing.T) CacheHarness) 
 		_, ok, err := c.Snapshot(ctx)
 		require.NoError(t, err)
 		require.False(t, ok)
+	})
+
+	t.Run("MarkerRecordsTheLastRecoveryFromDataLoss", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		ctx := ctxT(t)
+		reseed := func(at time.Time) {
+			_, err := h.Cache.Replace(ctx, availability.SeedData{DefaultMax: 2, Started: at.Add(-time.Second), At: at})
+			require.NoError(t, err)
+		}
+		reseed(T0)
+		p, err := h.Cache.Probe(ctx)
+		require.NoError(t, err)
+		require.Equal(t, T0, p.SeededAt)
+		require.Equal(t, 2, p.DefaultMax)
+		require.NotNil(t, p.RecoveredAt, "the first seed rebuilds an empty valkey")
+		require.Equal(t, T0, *p.RecoveredAt)
+
+		reseed(T0.Add(time.Minute)) // a periodic reseed: nothing was lost
+		p, err = h.Cache.Probe(ctx)
+		require.NoError(t, err)
+		require.Equal(t, T0.Add(time.Minute), p.SeededAt)
+		require.Equal(t, T0, *p.RecoveredAt)
+
+		h.Flush(t)
+		reseed(T0.Add(2 * time.Minute))
+		p, err = h.Cache.Probe(ctx)
+		require.NoError(t, err)
+		require.Equal(t, T0.Add(2*time.Minute), *p.RecoveredAt)
 	})
 
 	t.Run("FlushLosesTheSeed", func(t *testing.T) {
