@@ -94,6 +94,11 @@
 // ping), then in Valkey with a script that keeps any mitra that pinged since the read; such
 // a mitra, and any whose Valkey write failed, is set back online in Postgres, guarded by the
 // updated_at the sweep wrote so that a later write by someone else is never undone.
+// After Valkey lost its data, its heartbeats are rebuilt from Postgres, which lags the
+// pings by up to one heartbeat mirror interval; for one stale threshold after such a
+// recovery (recorded in the seed marker) the sweep offlines nobody, so that a mitra whose
+// last pings were lost is not taken for silent. A mitra that really went silent is then
+// offlined up to that much later.
 // MirrorHeartbeats copies the heartbeats to mitras.last_heartbeat_at in one UNNEST
 // statement that never moves a timestamp back.
 package availability
