@@ -73,6 +73,7 @@ type appOptions struct {
 // services. Nothing runs in the background until Start.
 func NewApp(ctx context.Context, cfg Config, log *slog.Logger, opts appOptions) (*App, error) {
 	a := &App{cfg: cfg, log: log, clock: clock.Or(opts.Clock), hooks: noMetrics{}}
+	a.hooks = newPromMetrics(log, a.driftReport)
 	a.bgCtx, a.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
 	a.names = valkeyutil.NewNames(cfg.ValkeyKeyPrefix, cfg.ValkeyCluster)
 
@@ -141,7 +142,7 @@ func (a *App) wire() {
 
 	// Payments: the fake gateway stands in for a payment provider.
 	a.gateway = paymenttest.NewGateway()
-	pcfg := &payment.Config{Logger: a.log, Clock: a.clock, TTL: a.runtime.PaymentSessionTTL}
+	pcfg := &payment.Config{Logger: a.log, Clock: a.clock, TTL: a.runtime.PaymentSessionTTL, Hooks: paymentHooks(a.hooks)}
 
 	var pairStore pairing.Store
 	var extStore extension.Store
@@ -152,6 +153,7 @@ func (a *App) wire() {
 		Clock:              a.clock,
 		StaleThreshold:     a.cfg.HeartbeatStale,
 		DefaultMaxSessions: a.runtime.MitraMaxConcurrentSessions,
+		Hooks:              availabilityHooks(a.hooks),
 	}
 	if a.pool != nil {
 		var cache availability.Cache

@@ -58,6 +58,8 @@ type dashboardJSON struct {
 	AvailableCount         int `json:"available_count"`
 	ActiveSessions         int `json:"active_sessions"`
 	PendingPaymentSessions int `json:"pending_payment_sessions"`
+	// Drift compares the Valkey mirror with Postgres; null without Valkey (drift.go).
+	Drift *driftJSON `json:"drift"`
 }
 
 func (a *App) dashboard(ctx context.Context) (dashboardJSON, error) {
@@ -72,7 +74,11 @@ func (a *App) dashboard(ctx context.Context) (dashboardJSON, error) {
 	}
 	d.AvailableCount = snap.AvailableCount
 	d.ActiveSessions, d.PendingPaymentSessions, err = a.countOpenSessions(ctx)
-	return d, err
+	if err != nil {
+		return d, err
+	}
+	d.Drift = a.dashboardDrift(ctx)
+	return d, nil
 }
 
 // countOpenSessions counts chat sessions in active and pending_payment.

@@ -63,6 +63,8 @@ func (s *Server) registerRoutes() {
 	s.webhookRoutes()
 	s.chatRoutes()
 	s.pricingRoutes()
+	s.metricsRoutes()
+	s.openAPIRoutes()
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }

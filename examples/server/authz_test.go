@@ -1,0 +1,522 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+)
+
+// The authorization matrix: every registered route × every kind of caller → the expected
+// status. authzRows is keyed by the route as registered ("METHOD PATTERN"); a route added
+// without its row fails TestAuthz_MatrixCoversEveryRoute.
+
+// subject is a kind of caller.
+type subject int
+
+const (
+	subjNone             subject = iota // no Authorization header
+	subjExpired                         // a client token past its expires_at
+	subjRevoked                         // a client token revoked in the store
+	subjClient                          // the client owning the row's resources
+	subjOtherClient                     // a client owning none of them
+	subjMitra                           // the mitra owning the row's resources
+	subjOtherMitra                      // a mitra owning none of them
+	subjDeactivatedMitra                // a mitra deactivated after its token was minted
+	subjOperator                        // the bootstrap operator
+)
+
+var allSubjects = []subject{subjNone, subjExpired, subjRevoked, subjClient, subjOtherClient,
+	subjMitra, subjOtherMitra, subjDeactivatedMitra, subjOperator}
+
+func (s subject) String() string {
+	return [...]string{"no token", "expired token", "revoked token", "client", "another client",
+		"mitra", "another mitra", "deactivated mitra", "operator"}[s]
+}
+
+// role is the role the subject's token passes as; rolePublic when it passes as none.
+func (s subject) role() role {
+	switch s {
+	case subjClient, subjOtherClient:
+		return roleClient
+	case subjMitra, subjOtherMitra:
+		return roleMitra
+	case subjOperator:
+		return roleOperator
+	}
+	return rolePublic
+}
+
+// authzRow is the expectation of one route.
+type authzRow struct {
+	// setup makes what the route acts on (owned by "client" and "mitra") and returns the
+	// request. Nil: the registered path, no body.
+	setup func(f *authzFixture) authzRequest
+	// public is the status of a public route for every subject.
+	public int
+	// owner is the status for the subject of the route's role that owns the resources
+	// (client, mitra or operator); other is the status for the other client or mitra.
+	owner, other int
+	// after restores what the request changed that later rows rely on.
+	after func(f *authzFixture)
+}
+
+// authzRequest is one row's request.
+type authzRequest struct {
+	path string
+	body any
+	// client is the owning client's token when the row made a fresh one (a client has
+	// one open pairing at a time, so rows about pairings each need their own).
+	client string
+}
+
+const (
+	tiersPath = "/api/internal/pricing/tiers"
+	promoPath = "/api/internal/pricing/promotions/first-session"
+)
+
+func authzRows() map[string]authzRow {
+	path := func(p string) func(*authzFixture) authzRequest {
+		return func(*authzFixture) authzRequest { return authzRequest{path: p} }
+	}
+	req := func(p string, body any) func(*authzFixture) authzRequest {
+		return func(*authzFixture) authzRequest { return authzRequest{path: p, body: body} }
+	}
+	return map[string]authzRow{
+		// Public.
+		"GET /healthz":      {public: 200},
+		"GET /readyz":       {public: 200},
+		"GET /metrics":      {public: 200},
+		"GET /openapi.json": {public: 200},
+		"POST /api/payments/webhook": {public: 401, // no X-Signature, whatever the bearer token
+			setup: req("/api/payments/webhook", map[string]any{"payment_id": uuid.NewString(), "status": "paid"})},
+
+		// Operators.
+		"POST /api/internal/mitras": {owner: 201, setup: req("/api/internal/mitras", map[string]any{"display_name": "Matrix"})},
+		"GET /api/internal/mitras/{id}": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/mitras/" + f.mitra.String()}
+		}},
+		"PATCH /api/internal/mitras/{id}/status": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/mitras/" + f.mitra.String() + "/status", body: map[string]any{"is_active": true}}
+		}},
+		"POST /api/internal/clients": {owner: 201, setup: req("/api/internal/clients", map[string]any{"display_name": "Matrix"})},
+		"POST /api/internal/tokens": {owner: 201, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/tokens", body: map[string]any{"subject_kind": "client", "subject_id": f.client.String()}}
+		}},
+		"GET /api/internal/config": {owner: 200},
+		"PUT /api/internal/config/{key}": {owner: 200,
+			setup: req("/api/internal/config/pairing_blast_timeout_seconds", map[string]any{"value": 60})},
+		"GET /api/internal/dashboard":       {owner: 200},
+		"GET /api/internal/failed-pairings": {owner: 200},
+		"POST /api/internal/failed-pairings/{id}/actions": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			_, pairingID := f.declinedTargeted()
+			return authzRequest{path: "/api/internal/failed-pairings/" + f.failureOf(pairingID) + "/actions",
+				body: map[string]any{"action": "resolve", "note": "checked with the client"}}
+		}},
+		"GET " + tiersPath:  {owner: 200},
+		"POST " + tiersPath: {owner: 201, setup: req(tiersPath, map[string]any{"mode": "session", "minutes": 45, "price": 30000})},
+		"POST " + tiersPath + "/reorder": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: tiersPath + "/reorder", body: map[string]any{"mode": "extension", "tiers": []any{
+				map[string]any{"id": f.extTier, "expected_updated_at": f.tierUpdatedAt(f.extTier)},
+			}}}
+		}},
+		"PATCH " + tiersPath + "/{id}": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			t := f.ts.createTier("session", 61, 40000)
+			return authzRequest{path: tiersPath + "/" + t["id"].(string), body: map[string]any{"expected_updated_at": t["updated_at"], "price": 41000}}
+		}},
+		"POST " + tiersPath + "/{id}/deactivate": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			t := f.ts.createTier("session", 62, 40000)
+			return authzRequest{path: tiersPath + "/" + t["id"].(string) + "/deactivate", body: map[string]any{"expected_updated_at": t["updated_at"]}}
+		}},
+		"POST " + tiersPath + "/{id}/reactivate": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			t := f.ts.createTier("session", 63, 40000)
+			id := t["id"].(string)
+			off := f.ts.must(200, "POST", tiersPath+"/"+id+"/deactivate", f.ts.op, map[string]any{"expected_updated_at": t["updated_at"]})
+			return authzRequest{path: tiersPath + "/" + id + "/reactivate", body: map[string]any{"expected_updated_at": off["updated_at"]}}
+		}},
+		"GET " + tiersPath + "/{id}/history": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: tiersPath + "/" + f.extTier + "/history"}
+		}},
+		"GET " + promoPath: {owner: 200},
+		"PUT " + promoPath: {owner: 200, setup: func(f *authzFixture) authzRequest {
+			cur := f.ts.must(200, "GET", promoPath, f.ts.op, nil)
+			return authzRequest{path: promoPath, body: map[string]any{"expected_updated_at": cur["updated_at"], "enabled": false, "discount_percent": 0}}
+		}},
+		"GET " + promoPath + "/history": {owner: 200},
+
+		// Clients.
+		"GET /api/client/chat/pricing":       {owner: 200, other: 200},
+		"GET /api/client/mitra-availability": {owner: 200, other: 200},
+		"POST /api/client/chat/start": {owner: 201, other: 201, setup: func(f *authzFixture) authzRequest {
+			c := f.freshClient()
+			return authzRequest{path: "/api/client/chat/start", body: map[string]any{"minutes": 30}, client: c.tok}
+		}},
+		"POST /api/client/chat/returning": {owner: 201, other: 409, setup: func(f *authzFixture) authzRequest { // other: NO_PREVIOUS_SESSION
+			s := f.activeSession(f.mitraTok)
+			f.ts.must(200, "POST", "/api/client/chat-sessions/"+s.session+"/end", s.client.tok, nil)
+			return authzRequest{path: "/api/client/chat/returning", client: s.client.tok,
+				body: map[string]any{"mitra_id": f.mitra.String(), "minutes": 30}}
+		}},
+		"POST /api/client/chat/cancel": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
+			c := f.freshClient()
+			start := f.ts.must(201, "POST", "/api/client/chat/start", c.tok, map[string]any{"minutes": 30})
+			return authzRequest{path: "/api/client/chat/cancel", client: c.tok,
+				body: map[string]any{"pairing_id": start["pairing"].(map[string]any)["id"]}}
+		}},
+		"POST /api/client/chat/fallback-to-blast": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
+			c, pairingID := f.declinedTargeted()
+			return authzRequest{path: "/api/client/chat/fallback-to-blast", client: c.tok, body: map[string]any{"pairing_id": pairingID}}
+		}},
+		"GET /api/client/pairings/{id}": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
+			s := f.activeSession(f.mitraTok)
+			return authzRequest{path: "/api/client/pairings/" + s.pairing, client: s.client.tok}
+		}},
+		"GET /api/client/payments/{id}": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
+			s := f.activeSession(f.mitraTok)
+			return authzRequest{path: "/api/client/payments/" + s.payment, client: s.client.tok}
+		}},
+		"GET /api/client/chat-sessions/{id}": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
+			s := f.activeSession(f.mitraTok)
+			return authzRequest{path: "/api/client/chat-sessions/" + s.session, client: s.client.tok}
+		}},
+		"POST /api/client/chat-sessions/{id}/end": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
+			s := f.activeSession(f.mitraTok)
+			return authzRequest{path: "/api/client/chat-sessions/" + s.session + "/end", client: s.client.tok}
+		}},
+		"POST /api/client/chat-sessions/{id}/extensions": {owner: 201, other: 404, setup: func(f *authzFixture) authzRequest {
+			s := f.activeSession(f.mitraTok)
+			return authzRequest{path: "/api/client/chat-sessions/" + s.session + "/extensions", client: s.client.tok,
+				body: map[string]any{"minutes": 10}}
+		}},
+		"POST /api/client/chat-sessions/{id}/reroute": {owner: 201, other: 404, setup: func(f *authzFixture) authzRequest {
+			// The session's mitra (the spare one) goes offline: the client may reroute.
+			f.ts.must(200, "POST", "/api/mitra/status/online", f.spareTok, nil)
+			s := f.activeSession(f.spareTok)
+			f.ts.must(200, "POST", "/api/mitra/status/offline", f.spareTok, nil)
+			return authzRequest{path: "/api/client/chat-sessions/" + s.session + "/reroute", client: s.client.tok}
+		}},
+		"GET /api/client/events": {owner: 200, other: 200},
+
+		// Mitras.
+		"POST /api/mitra/status/online": {owner: 200, other: 200},
+		"POST /api/mitra/status/offline": {owner: 200, other: 200, after: func(f *authzFixture) {
+			f.ts.must(200, "POST", "/api/mitra/status/online", f.mitraTok, nil)
+		}},
+		"POST /api/mitra/status/heartbeat": {owner: 200, other: 200},
+		"GET /api/mitra/status":            {owner: 200, other: 200},
+		"GET /api/mitra/pairing-offers":    {owner: 200, other: 200},
+		"POST /api/mitra/pairing-offers/{pairing_id}/accept": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/mitra/pairing-offers/" + f.searchingBlast() + "/accept"}
+		}},
+		"POST /api/mitra/pairing-offers/{pairing_id}/decline": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/mitra/pairing-offers/" + f.searchingBlast() + "/decline"}
+		}},
+		"GET /api/mitra/chat-sessions": {owner: 200, other: 200, setup: path("/api/mitra/chat-sessions?status=active")},
+		"POST /api/mitra/chat-sessions/{id}/end": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/mitra/chat-sessions/" + f.activeSession(f.mitraTok).session + "/end"}
+		}},
+		"POST /api/mitra/extensions/{id}/approve": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/mitra/extensions/" + f.requestedExtension() + "/approve"}
+		}},
+		"POST /api/mitra/extensions/{id}/reject": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/mitra/extensions/" + f.requestedExtension() + "/reject"}
+		}},
+		"GET /api/mitra/events": {owner: 200, other: 200},
+	}
+}
+
+// expected is the status of route r called by s.
+func (row authzRow) expected(r route, s subject) int {
+	switch {
+	case r.Role == rolePublic:
+		return row.public
+	case s.role() == rolePublic:
+		return http.StatusUnauthorized
+	case s.role() != r.Role:
+		return http.StatusForbidden
+	case s == subjClient || s == subjMitra || s == subjOperator:
+		return row.owner
+	default:
+		return row.other
+	}
+}
+
+func TestAuthz_MatrixCoversEveryRoute(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, memoryBackend)
+	rows := authzRows()
+	registered := map[string]bool{}
+	for _, r := range ts.srv.routes {
+		key := r.Method + " " + r.Path
+		registered[key] = true
+		row, ok := rows[key]
+		require.True(t, ok, "route %s has no row in authzRows (authz_test.go): add its expected statuses", key)
+		if r.Role == rolePublic {
+			require.NotZero(t, row.public, "public route %s needs a public status", key)
+			continue
+		}
+		require.NotZero(t, row.owner, "%s needs an owner status", key)
+		if r.Role != roleOperator {
+			require.NotZero(t, row.other, "%s needs a status for the other %s", key, r.Role)
+		}
+		if strings.Contains(r.Path, "{") {
+			require.NotNil(t, row.setup, "%s has path parameters: its row must build the path", key)
+		}
+	}
+	for key := range rows {
+		require.True(t, registered[key], "authzRows has a row for %s, which is not registered", key)
+	}
+}
+
+func TestAuthz_EveryRouteRefusesOrServesEachKindOfCaller(t *testing.T) {
+	bothBackends(t, func(t *testing.T, ts *testServer) {
+		f := newAuthzFixture(t, ts)
+		rows := authzRows()
+		doc := fetchOpenAPI(t, ts)
+		for _, r := range ts.srv.routes {
+			key := r.Method + " " + r.Path
+			row, ok := rows[key]
+			require.True(t, ok, "no row for %s", key)
+			t.Run(key, func(t *testing.T) {
+				f.t = t
+				rq := authzRequest{path: r.Path}
+				if row.setup != nil {
+					rq = row.setup(f)
+				}
+				// The owner goes last: its request may change what the others would see.
+				order := slices.DeleteFunc(slices.Clone(allSubjects), func(s subject) bool {
+					return s == subjClient || s == subjMitra || s == subjOperator
+				})
+				order = append(order, subjOperator, subjMitra, subjClient)
+				for _, s := range order {
+					tok := f.tokens[s]
+					if s == subjClient && rq.client != "" {
+						tok = rq.client
+					}
+					status, body := f.call(r.Method, rq.path, tok, rq.body)
+					want := row.expected(r, s)
+					require.Equal(t, want, status, "%s %s as %s: %s", r.Method, rq.path, s, body)
+					// Every answer, refusals included, has the shape openapi.json documents.
+					require.Empty(t, responseSchemaErrors(doc, r, status, body), "%s %s as %s: %s", r.Method, rq.path, s, body)
+					if r.Role != rolePublic {
+						switch status {
+						case http.StatusUnauthorized:
+							require.Contains(t, string(body), `"UNAUTHENTICATED"`, "as %s", s)
+						case http.StatusForbidden:
+							require.Contains(t, string(body), `"FORBIDDEN"`, "as %s", s)
+						}
+					}
+				}
+				if row.after != nil {
+					row.after(f)
+				}
+			})
+		}
+	})
+}
+
+// authzFixture holds the callers of the matrix and builds what rows act on.
+type authzFixture struct {
+	t      *testing.T
+	ts     *testServer
+	tokens map[subject]string
+
+	client                   uuid.UUID // "client"
+	mitra                    uuid.UUID // "mitra": online, capacity 100
+	mitraTok, otherMitraTok  string
+	spareTok                 string // a third mitra, online only while a row needs it
+	extTier                  string // the extension tier's id
+	webhookSecret, ownerName string
+}
+
+type fixtureClient struct {
+	id  uuid.UUID
+	tok string
+}
+
+func newAuthzFixture(t *testing.T, ts *testServer) *authzFixture {
+	f := &authzFixture{t: t, ts: ts, tokens: map[subject]string{}, webhookSecret: ts.app.cfg.PaymentWebhookSecret}
+	ctx := context.Background()
+
+	// Expired first: the clock moves on past its lifetime before anything else exists.
+	expired := f.freshClient()
+	f.tokens[subjExpired] = ts.must(201, "POST", "/api/internal/tokens", ts.op,
+		map[string]any{"subject_kind": "client", "subject_id": expired.id.String(), "ttl_seconds": 60})["token"].(string)
+	ts.clock.Advance(61 * time.Second)
+
+	ts.createTier("session", 30, 25000)
+	f.extTier = ts.createTier("extension", 10, 8000)["id"].(string)
+
+	owner := f.freshClient()
+	f.client, f.tokens[subjClient] = owner.id, owner.tok
+	f.tokens[subjOtherClient] = f.freshClient().tok
+	revoked := f.freshClient()
+	f.tokens[subjRevoked] = revoked.tok
+	require.NoError(t, ts.app.accounts.RevokeSubject(ctx, SubjectClient, revoked.id, ts.clock.Now()))
+	ts.app.auth.revoked(ctx, SubjectClient, revoked.id)
+
+	f.mitra, f.mitraTok = f.newMitra()
+	ts.must(200, "POST", "/api/mitra/status/online", f.mitraTok, nil)
+	_, f.otherMitraTok = f.newMitra()
+	_, f.spareTok = f.newMitra()
+	deactivated, deactivatedTok := f.newMitra()
+	ts.must(200, "PATCH", "/api/internal/mitras/"+deactivated.String()+"/status", ts.op, map[string]any{"is_active": false})
+
+	f.tokens[subjMitra], f.tokens[subjOtherMitra] = f.mitraTok, f.otherMitraTok
+	f.tokens[subjDeactivatedMitra] = deactivatedTok
+	f.tokens[subjOperator] = ts.op
+	f.tokens[subjNone] = ""
+	return f
+}
+
+func (f *authzFixture) freshClient() fixtureClient {
+	id, tok := f.ts.newClient("Dewi")
+	return fixtureClient{id: id, tok: tok}
+}
+
+// newMitra creates a mitra that can hold many sessions (the matrix opens several).
+func (f *authzFixture) newMitra() (uuid.UUID, string) {
+	m := f.ts.must(201, "POST", "/api/internal/mitras", f.ts.op, map[string]any{"display_name": "Ayu", "max_concurrent_sessions": 100})
+	id := uuid.MustParse(m["id"].(string))
+	return id, f.ts.token("mitra", id)
+}
+
+// baseline puts the mitras where blasts expect them: "mitra" online, the others offline,
+// so that only "mitra" is offered what a row creates.
+func (f *authzFixture) baseline() {
+	f.ts.must(200, "POST", "/api/mitra/status/online", f.mitraTok, nil)
+	f.ts.must(200, "POST", "/api/mitra/status/offline", f.otherMitraTok, nil)
+}
+
+// call sends a request and returns the status and body. An event stream is closed as
+// soon as its headers arrive.
+func (f *authzFixture) call(method, path, tok string, body any) (int, []byte) {
+	f.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		require.NoError(f.t, err)
+		rd = bytes.NewReader(raw)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, f.ts.http.URL+path, rd)
+	require.NoError(f.t, err)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := f.ts.http.Client().Do(req)
+	require.NoError(f.t, err)
+	defer resp.Body.Close()
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		return resp.StatusCode, nil
+	}
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(f.t, err)
+	return resp.StatusCode, raw
+}
+
+// pay confirms a payment through the signed webhook.
+func (f *authzFixture) pay(paymentID string) {
+	f.t.Helper()
+	raw, _ := json.Marshal(map[string]any{"payment_id": paymentID, "status": "paid", "provider_ref": "fake"})
+	req, err := http.NewRequest("POST", f.ts.http.URL+"/api/payments/webhook", bytes.NewReader(raw))
+	require.NoError(f.t, err)
+	req.Header.Set("X-Signature", signBody(f.webhookSecret, raw))
+	resp, err := f.ts.http.Client().Do(req)
+	require.NoError(f.t, err)
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(f.t, http.StatusOK, resp.StatusCode, "webhook: %s", out)
+}
+
+type fixtureSession struct {
+	client                    fixtureClient
+	pairing, payment, session string
+}
+
+// activeSession: a fresh client pays a 30-minute blast and the mitra of acceptTok accepts.
+func (f *authzFixture) activeSession(acceptTok string) fixtureSession {
+	f.t.Helper()
+	c := f.freshClient()
+	start := f.ts.must(201, "POST", "/api/client/chat/start", c.tok, map[string]any{"minutes": 30})
+	s := fixtureSession{client: c, pairing: start["pairing"].(map[string]any)["id"].(string),
+		payment: start["payment"].(map[string]any)["id"].(string)}
+	f.pay(s.payment)
+	cs := f.ts.must(200, "POST", "/api/mitra/pairing-offers/"+s.pairing+"/accept", acceptTok, nil)
+	s.session = cs["chat_session"].(map[string]any)["id"].(string)
+	return s
+}
+
+// searchingBlast: a fresh client's paid blast, offered to "mitra" only.
+func (f *authzFixture) searchingBlast() string {
+	f.t.Helper()
+	f.baseline()
+	c := f.freshClient()
+	start := f.ts.must(201, "POST", "/api/client/chat/start", c.tok, map[string]any{"minutes": 30})
+	f.pay(start["payment"].(map[string]any)["id"].(string))
+	id := start["pairing"].(map[string]any)["id"].(string)
+	p := f.ts.must(200, "GET", "/api/client/pairings/"+id, c.tok, nil)["pairing"].(map[string]any)
+	require.Equal(f.t, "searching", p["status"])
+	return id
+}
+
+// declinedTargeted: a fresh client's "Curhat lagi" with "mitra", declined by it: the
+// pairing is targeted_unavailable with a failure row.
+func (f *authzFixture) declinedTargeted() (fixtureClient, string) {
+	f.t.Helper()
+	f.baseline()
+	s := f.activeSession(f.mitraTok)
+	f.ts.must(200, "POST", "/api/client/chat-sessions/"+s.session+"/end", s.client.tok, nil)
+	p := f.ts.must(201, "POST", "/api/client/chat/returning", s.client.tok,
+		map[string]any{"mitra_id": f.mitra.String(), "minutes": 30})["pairing"].(map[string]any)
+	require.Equal(f.t, "targeted_waiting", p["status"])
+	id := p["id"].(string)
+	f.ts.must(200, "POST", "/api/mitra/pairing-offers/"+id+"/decline", f.mitraTok, nil)
+	return s.client, id
+}
+
+// failureOf returns the id of the failure row of a pairing.
+func (f *authzFixture) failureOf(pairingID string) string {
+	f.t.Helper()
+	list := f.ts.must(200, "GET", "/api/internal/failed-pairings?page_size=100", f.ts.op, nil)
+	for _, it := range list["items"].([]any) {
+		if it := it.(map[string]any); it["pairing_id"] == pairingID {
+			return it["id"].(string)
+		}
+	}
+	f.t.Fatalf("no failure row for pairing %s", pairingID)
+	return ""
+}
+
+// requestedExtension: with auto-approval off, a client asks "mitra" for 10 more minutes.
+func (f *authzFixture) requestedExtension() string {
+	f.t.Helper()
+	f.baseline()
+	f.ts.must(200, "PUT", "/api/internal/config/extension_auto_approve", f.ts.op, map[string]any{"value": false})
+	s := f.activeSession(f.mitraTok)
+	ext := f.ts.must(201, "POST", "/api/client/chat-sessions/"+s.session+"/extensions", s.client.tok,
+		map[string]any{"minutes": 10})["extension"].(map[string]any)
+	require.Equal(f.t, "requested", ext["status"])
+	return ext["id"].(string)
+}
+
+// tierUpdatedAt reads a tier's current updated_at (its optimistic-lock token).
+func (f *authzFixture) tierUpdatedAt(id string) any {
+	f.t.Helper()
+	for _, it := range f.ts.must(200, "GET", tiersPath+"?include_inactive=true", f.ts.op, nil)["tiers"].([]any) {
+		if it := it.(map[string]any); it["id"] == id {
+			return it["updated_at"]
+		}
+	}
+	f.t.Fatalf("no tier %s", id)
+	return nil
+}

@@ -1,0 +1,300 @@
+package main
+
+// Prometheus metrics of the reference server. The SDK packages know nothing of Prometheus:
+// they report through small hook interfaces (sweeps.Hooks, availability.Hooks,
+// payment.Hooks), and this file turns those calls into series on a private registry,
+// served at GET /metrics.
+//
+// GET /metrics is public, on the API port, like /healthz: Prometheus scrapers usually carry
+// no bearer token, and nothing in it names a client, a mitra or an amount. Deployments that
+// must hide it block the path at their proxy.
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/sweeps"
+)
+
+const metricsNamespace = "curhat"
+
+// Drift is checked at scrape time, at most once per driftMaxAge (a check reads every
+// mitra from Postgres and Valkey: O(mitras)), and never for longer than driftTimeout.
+const (
+	driftMaxAge  = 30 * time.Second
+	driftTimeout = 2 * time.Second
+)
+
+// requestBuckets span a Valkey-only heartbeat (well under a millisecond) to a slow
+// Postgres write.
+var requestBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// promMetrics implements metrics (requests, sweeps), availability.Hooks and the payment
+// refund hooks on a private registry, and serves it.
+type promMetrics struct {
+	registry *prometheus.Registry
+	handler  http.Handler
+
+	requests       *prometheus.HistogramVec
+	sweepRuns      *prometheus.CounterVec
+	sweepDuration  *prometheus.HistogramVec
+	sweepCounts    *prometheus.CounterVec
+	fallbacks      *prometheus.CounterVec
+	writeFailures  *prometheus.CounterVec
+	seeds          *prometheus.CounterVec
+	seedMitras     prometheus.Gauge
+	refunds        *prometheus.CounterVec
+	refundedAmount prometheus.Counter
+
+	drift *driftCollector
+}
+
+// newPromMetrics builds the registry. drift reports the mirror's drift; it returns a nil
+// report when there is no Valkey mirror to compare.
+func newPromMetrics(log *slog.Logger, drift func(ctx context.Context) (*availability.DriftReport, error)) *promMetrics {
+	m := &promMetrics{registry: prometheus.NewRegistry()}
+	f := func(c prometheus.Collector) { m.registry.MustRegister(c) }
+	ns := metricsNamespace
+
+	m.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: ns, Name: "http_request_duration_seconds",
+		Help:    "Time to serve a request, by route pattern (SSE routes: the life of the stream).",
+		Buckets: requestBuckets,
+	}, []string{"route"})
+	m.sweepRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "sweep_runs_total",
+		Help: "Sweep cycles by outcome: ok, error, or skipped (another instance held the lock).",
+	}, []string{"sweep", "outcome"})
+	m.sweepDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: ns, Name: "sweep_duration_seconds",
+		Help:    "Duration of the sweep cycles that ran.",
+		Buckets: prometheus.ExponentialBuckets(.001, 4, 9), // 1 ms .. 65 s
+	}, []string{"sweep"})
+	m.sweepCounts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "sweep_items_total",
+		Help: "What the sweeps did, by sweep and count name (e.g. auto_offline/offlined).",
+	}, []string{"sweep", "count"})
+	m.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "valkey_fallbacks_total",
+		Help: "Reads answered from Postgres because Valkey failed, by operation.",
+	}, []string{"op"})
+	m.writeFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "valkey_write_failures_total",
+		Help: "Valkey mirror writes that failed after the Postgres commit (drift until the reseed), by operation.",
+	}, []string{"op"})
+	m.seeds = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "valkey_seeds_total",
+		Help: "Rebuilds of the Valkey mirror from Postgres, by outcome.",
+	}, []string{"outcome"})
+	m.seedMitras = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: ns, Name: "valkey_seed_mitras",
+		Help: "Mitras read by the last successful seed.",
+	})
+	m.refunds = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "payment_refunds_total",
+		Help: "Refunds asked of the payment gateway, by outcome (issued, failed).",
+	}, []string{"outcome"})
+	m.refundedAmount = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Name: "payment_refunded_amount_total",
+		Help: "Sum of the amounts refunded (minor units of the payment currency).",
+	})
+	for _, c := range []prometheus.Collector{m.requests, m.sweepRuns, m.sweepDuration, m.sweepCounts, m.fallbacks,
+		m.writeFailures, m.seeds, m.seedMitras, m.refunds, m.refundedAmount} {
+		f(c)
+	}
+	for _, outcome := range []string{"ok", "error"} {
+		m.seeds.WithLabelValues(outcome)
+	}
+	for _, outcome := range []string{"issued", "failed"} {
+		m.refunds.WithLabelValues(outcome)
+	}
+	m.drift = &driftCollector{check: drift, maxAge: driftMaxAge, timeout: driftTimeout}
+	f(m.drift)
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError, // a failed collector must not hide the others
+		Registry:      m.registry,               // promhttp's own scrape counters
+	})
+	return m
+}
+
+// RequestDone implements metrics.
+func (m *promMetrics) RequestDone(route string, d time.Duration) {
+	m.requests.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// SweepRun implements metrics (sweeps.Hooks).
+func (m *promMetrics) SweepRun(name string, r sweeps.Report, err error) {
+	switch {
+	case r.Skipped:
+		m.sweepRuns.WithLabelValues(name, "skipped").Inc()
+		return
+	case err != nil:
+		m.sweepRuns.WithLabelValues(name, "error").Inc()
+	default:
+		m.sweepRuns.WithLabelValues(name, "ok").Inc()
+	}
+	m.sweepDuration.WithLabelValues(name).Observe(r.Duration.Seconds())
+	for k, n := range r.Counts {
+		if n > 0 {
+			m.sweepCounts.WithLabelValues(name, k).Add(float64(n))
+		} else {
+			m.sweepCounts.WithLabelValues(name, k) // the series exists from the first run
+		}
+	}
+}
+
+// ValkeyFallback implements availability.Hooks.
+func (m *promMetrics) ValkeyFallback(op string, _ error) { m.fallbacks.WithLabelValues(op).Inc() }
+
+// ValkeyWriteFailed implements availability.Hooks.
+func (m *promMetrics) ValkeyWriteFailed(op string, _ error) {
+	m.writeFailures.WithLabelValues(op).Inc()
+}
+
+// Seeded implements availability.Hooks.
+func (m *promMetrics) Seeded(r availability.SeedReport, err error) {
+	if err != nil {
+		m.seeds.WithLabelValues("error").Inc()
+		return
+	}
+	m.seeds.WithLabelValues("ok").Inc()
+	m.seedMitras.Set(float64(r.Mitras))
+}
+
+func (m *promMetrics) refundIssued(_ context.Context, s payment.Session) {
+	m.refunds.WithLabelValues("issued").Inc()
+	m.refundedAmount.Add(float64(s.Amount))
+}
+
+func (m *promMetrics) refundFailed(context.Context, payment.Session, error) {
+	m.refunds.WithLabelValues("failed").Inc()
+}
+
+func (m *promMetrics) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
+
+// availabilityHooks returns the availability hooks of the server's metrics.
+func availabilityHooks(m metrics) availability.Hooks {
+	if h, ok := m.(availability.Hooks); ok {
+		return h
+	}
+	return availability.NopHooks{}
+}
+
+// paymentHooks returns the payment hooks of the server's metrics.
+func paymentHooks(m metrics) payment.Hooks {
+	if p, ok := m.(*promMetrics); ok {
+		return payment.Hooks{RefundIssued: p.refundIssued, RefundFailed: p.refundFailed}
+	}
+	return payment.Hooks{}
+}
+
+// metricsRoutes serves the registry (public: see the top of this file).
+func (s *Server) metricsRoutes() {
+	h, ok := s.app.hooks.(http.Handler)
+	if !ok {
+		h = http.NotFoundHandler()
+	}
+	s.handle("GET", "/metrics", rolePublic, func(w http.ResponseWriter, r *http.Request, _ caller) error {
+		h.ServeHTTP(w, r)
+		return nil
+	})
+}
+
+// driftCollector exports the mirror's drift, checked at scrape time and cached for maxAge.
+type driftCollector struct {
+	check   func(ctx context.Context) (*availability.DriftReport, error)
+	maxAge  time.Duration
+	timeout time.Duration
+
+	mu        sync.Mutex                // one check at a time; concurrent scrapes share its result
+	checkedAt time.Time                 // of the latest check
+	report    *availability.DriftReport // last successful check; nil before, or without Valkey
+	reportAt  time.Time                 // when report was taken
+	ok        bool                      // the latest check succeeded
+	checked   bool                      // a check ran
+}
+
+var (
+	driftDiffDesc = prometheus.NewDesc(metricsNamespace+"_mirror_drift_differences",
+		"Differences between the Valkey mirror and Postgres found by the last successful drift check, by field.",
+		[]string{"field"}, nil)
+	driftSeededDesc = prometheus.NewDesc(metricsNamespace+"_mirror_seeded",
+		"1 when the Valkey mirror carries its seed marker (0: every read falls back to Postgres).", nil, nil)
+	driftOKDesc = prometheus.NewDesc(metricsNamespace+"_mirror_drift_check_success",
+		"1 when the latest drift check succeeded.", nil, nil)
+	driftAgeDesc = prometheus.NewDesc(metricsNamespace+"_mirror_drift_checked_timestamp_seconds",
+		"When the last successful drift check ran (Unix time).", nil, nil)
+)
+
+// driftFields are always exported (0 when in agreement) so that the series exist.
+var driftFields = []string{"online", "deactivated", "capacity", "at_capacity", "heartbeat", "heartbeat_index"}
+
+func (c *driftCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- driftDiffDesc
+	ch <- driftSeededDesc
+	ch <- driftOKDesc
+	ch <- driftAgeDesc
+}
+
+func (c *driftCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.checked || time.Since(c.checkedAt) >= c.maxAge {
+		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+		rep, err := c.check(ctx)
+		cancel()
+		c.checked, c.ok, c.checkedAt = true, err == nil, time.Now()
+		if err == nil {
+			if rep == nil { // no Valkey: nothing to compare, nothing exported
+				c.report = nil
+				return
+			}
+			c.report, c.reportAt = rep, c.checkedAt
+		}
+	}
+	if c.report == nil && c.ok {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(driftOKDesc, prometheus.GaugeValue, boolGauge(c.ok))
+	if c.report == nil {
+		return
+	}
+	byField := map[string]int{}
+	for _, f := range driftFields {
+		byField[f] = 0
+	}
+	for _, d := range c.report.Differences {
+		byField[d.Field]++
+	}
+	fields := make([]string, 0, len(byField))
+	for f := range byField {
+		fields = append(fields, f)
+	}
+	slices.Sort(fields)
+	for _, f := range fields {
+		ch <- prometheus.MustNewConstMetric(driftDiffDesc, prometheus.GaugeValue, float64(byField[f]), f)
+	}
+	ch <- prometheus.MustNewConstMetric(driftSeededDesc, prometheus.GaugeValue, boolGauge(c.report.Seeded))
+	ch <- prometheus.MustNewConstMetric(driftAgeDesc, prometheus.GaugeValue, float64(c.reportAt.UnixNano())/1e9)
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/internal/testenv"
+)
+
+// scrape is one parsed text exposition of GET /metrics.
+type scrape struct {
+	raw    string
+	series []scrapedSeries
+}
+
+type scrapedSeries struct {
+	name   string
+	labels map[string]string
+	value  float64
+}
+
+var labelPair = regexp.MustCompile(`(\w+)="((?:[^"\\]|\\.)*)"`)
+
+func scrapeMetrics(t *testing.T, ts *testServer) scrape {
+	t.Helper()
+	r := ts.do("GET", "/metrics", "", nil)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Raw)
+	out := scrape{raw: string(r.Raw)}
+	for _, line := range strings.Split(out.raw, "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		cut := strings.LastIndexByte(line, ' ')
+		require.Positive(t, cut, "line %q", line)
+		v, err := strconv.ParseFloat(line[cut+1:], 64)
+		require.NoError(t, err, "line %q", line)
+		s := scrapedSeries{name: line[:cut], labels: map[string]string{}, value: v}
+		if i := strings.IndexByte(s.name, '{'); i >= 0 {
+			for _, m := range labelPair.FindAllStringSubmatch(s.name[i:], -1) {
+				s.labels[m[1]] = m[2]
+			}
+			s.name = s.name[:i]
+		}
+		out.series = append(out.series, s)
+	}
+	return out
+}
+
+// value returns the series name{labels} (labels given as "k", "v", …).
+func (s scrape) value(name string, labels ...string) (float64, bool) {
+next:
+	for _, se := range s.series {
+		if se.name != name {
+			continue
+		}
+		for i := 0; i+1 < len(labels); i += 2 {
+			if se.labels[labels[i]] != labels[i+1] {
+				continue next
+			}
+		}
+		return se.value, true
+	}
+	return 0, false
+}
+
+func (s scrape) must(t *testing.T, name string, labels ...string) float64 {
+	t.Helper()
+	v, ok := s.value(name, labels...)
+	require.True(t, ok, "no series %s%v in:\n%s", name, labels, s.raw)
+	return v
+}
+
+func TestMetrics_ScrapeShowsLatencyPerRoutePatternAndRefunds(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, memoryBackend)
+	f := newAuthzFixture(t, ts)
+	for range 3 {
+		ts.must(200, "GET", "/api/internal/mitras/"+f.mitra.String(), ts.op, nil)
+	}
+	ts.must(200, "GET", "/healthz", "", nil)
+
+	// A blast paid while nobody is available fails and is refunded; with the gateway
+	// refusing, the next one ends refund_failed.
+	ts.must(200, "POST", "/api/mitra/status/offline", f.mitraTok, nil)
+	paidBlast := func() {
+		c := f.freshClient()
+		start := ts.must(201, "POST", "/api/client/chat/start", c.tok, map[string]any{"minutes": 30})
+		f.pay(start["payment"].(map[string]any)["id"].(string))
+	}
+	paidBlast()
+	ts.app.gateway.FailRefunds(true)
+	paidBlast()
+
+	m := scrapeMetrics(t, ts)
+	// The route pattern, not the raw path: one series for every mitra id.
+	require.Equal(t, float64(3), m.must(t, "curhat_http_request_duration_seconds_count", "route", "GET /api/internal/mitras/{id}"))
+	require.Equal(t, float64(1), m.must(t, "curhat_http_request_duration_seconds_count", "route", "GET /healthz"))
+	require.Equal(t, float64(3), m.must(t, "curhat_http_request_duration_seconds_bucket", "route", "GET /api/internal/mitras/{id}", "le", "+Inf"))
+	require.NotContains(t, m.raw, f.mitra.String(), "no raw path, no id in the metrics")
+
+	require.Equal(t, float64(1), m.must(t, "curhat_payment_refunds_total", "outcome", "issued"))
+	require.Equal(t, float64(1), m.must(t, "curhat_payment_refunds_total", "outcome", "failed"))
+	require.Equal(t, float64(25000), m.must(t, "curhat_payment_refunded_amount_total"))
+	require.Equal(t, float64(1), m.must(t, "curhat_valkey_seeds_total", "outcome", "ok"), "the start-up seed")
+	_, hasDrift := m.value("curhat_mirror_drift_differences")
+	require.False(t, hasDrift, "no Valkey, no drift series")
+	require.Contains(t, m.raw, "go_goroutines")
+}
+
+func TestMetrics_SweepRunsDurationsAndCounts(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, memoryBackend, func(c *Config) {
+		c.Sweeps = true
+		c.TimeoutsSweepInterval = 10 * time.Millisecond
+		c.PaymentSweepInterval = 10 * time.Millisecond
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	var m scrape
+	for {
+		m = scrapeMetrics(t, ts)
+		_, a := m.value("curhat_sweep_runs_total", "sweep", "timeouts", "outcome", "ok")
+		_, b := m.value("curhat_sweep_runs_total", "sweep", "stale_payments", "outcome", "ok")
+		if a && b {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "sweeps never reported:\n%s", m.raw)
+		time.Sleep(10 * time.Millisecond) // polling a background loop, not waiting for an outcome
+	}
+	require.Positive(t, m.must(t, "curhat_sweep_duration_seconds_count", "sweep", "timeouts"))
+	// Counts exist from the first run, zero or not.
+	for _, count := range []string{"pairings_timed_out", "sessions_expired", "extensions_expired"} {
+		_, ok := m.value("curhat_sweep_items_total", "sweep", "timeouts", "count", count)
+		require.True(t, ok, "count %s missing:\n%s", count, m.raw)
+	}
+	_, ok := m.value("curhat_sweep_items_total", "sweep", "stale_payments", "count", "expired")
+	require.True(t, ok)
+}
+
+func TestMetrics_DriftAndValkeyFallbacks(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, realBackend)
+	_, tok := ts.newMitra("Ayu")
+	ts.must(200, "POST", "/api/mitra/status/online", tok, nil)
+
+	m := scrapeMetrics(t, ts)
+	for _, field := range driftFields {
+		require.Equal(t, float64(0), m.must(t, "curhat_mirror_drift_differences", "field", field), field)
+	}
+	require.Equal(t, float64(1), m.must(t, "curhat_mirror_seeded"))
+	require.Equal(t, float64(1), m.must(t, "curhat_mirror_drift_check_success"))
+
+	// A ghost in mitras:online: the next check (cache disabled) reports it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	vk := ts.app.valkey
+	require.NoError(t, vk.Do(ctx, vk.B().Sadd().Key(ts.app.names.Online()).Member(uuid.NewString()).Build()).Error())
+	d := ts.app.hooks.(*promMetrics).drift
+	d.mu.Lock()
+	d.maxAge = 0
+	d.mu.Unlock()
+	m = scrapeMetrics(t, ts)
+	require.Equal(t, float64(1), m.must(t, "curhat_mirror_drift_differences", "field", "online"))
+
+	dash := ts.must(200, "GET", "/api/internal/dashboard", ts.op, nil)
+	drift := dash["drift"].(map[string]any)
+	require.Equal(t, float64(1), drift["differences"])
+	require.Equal(t, map[string]any{"online": float64(1)}, drift["by_field"])
+	require.Equal(t, true, drift["seeded"])
+}
+
+func TestMetrics_CountsValkeyFallbacksWhileValkeyIsDown(t *testing.T) {
+	t.Parallel()
+	redis := testenv.StartRedis(t)
+	ts := newTestServer(t, realBackend, func(c *Config) { c.ValkeyURL = redis.URL() })
+	_, clientTok := ts.newClient("Dewi")
+	ts.must(200, "GET", "/api/client/mitra-availability", clientTok, nil)
+	_, mitraTok := ts.newMitra("Ayu")
+	ts.must(200, "POST", "/api/mitra/status/online", mitraTok, nil)
+	require.NoError(t, redis.Stop())
+	ts.must(200, "POST", "/api/mitra/status/heartbeat", mitraTok, nil) // answered from Postgres
+	ts.clock.Advance(availability.DefaultSnapshotTTL + time.Second)    // past the beacon's process-local copy
+	ts.must(200, "GET", "/api/client/mitra-availability", clientTok, nil)
+
+	m := scrapeMetrics(t, ts)
+	require.Positive(t, m.must(t, "curhat_valkey_fallbacks_total", "op", "heartbeat"))
+	require.Positive(t, m.must(t, "curhat_valkey_fallbacks_total", "op", "count_available"))
+	dash := ts.must(200, "GET", "/api/internal/dashboard", ts.op, nil)
+	drift := dash["drift"].(map[string]any)
+	require.Nil(t, drift["differences"], "a failed check is not a zero")
+	require.NotEmpty(t, drift["error"])
+}
+
+func TestDashboard_DriftIsNullWithoutValkeyAndZeroWhenInSync(t *testing.T) {
+	bothBackends(t, func(t *testing.T, ts *testServer) {
+		_, tok := ts.newMitra("Ayu")
+		ts.must(200, "POST", "/api/mitra/status/online", tok, nil)
+		dash := ts.must(200, "GET", "/api/internal/dashboard", ts.op, nil)
+		require.Contains(t, dash, "drift")
+		if ts.app.valkey == nil {
+			require.Nil(t, dash["drift"])
+			return
+		}
+		drift := dash["drift"].(map[string]any)
+		require.Equal(t, float64(0), drift["differences"])
+		require.Equal(t, float64(1), drift["mitras"])
+		require.Equal(t, true, drift["seeded"])
+	})
+}
