@@ -496,6 +496,9 @@ func (s *Server) failureAction(w http.ResponseWriter, r *http.Request, c caller)
 	if len(body.Note) > 2000 {
 		return curhat.Invalid("note", "must be at most 2000 characters")
 	}
+	if err := validText("note", body.Note); err != nil {
+		return err
+	}
 	f, err := s.app.pairer.FailureAction(r.Context(), id, body.Action, body.Note, c.operatorName())
 	if err != nil {
 		return err

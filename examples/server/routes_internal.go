@@ -63,7 +63,7 @@ func validDisplayName(name string) error {
 	if name == "" || utf8.RuneCountInString(name) > 200 {
 		return curhat.Invalid("display_name", "must be 1..200 characters")
 	}
-	return nil
+	return validText("display_name", name)
 }
 
 func (s *Server) createMitra(w http.ResponseWriter, r *http.Request, _ caller) error {

@@ -53,6 +53,9 @@ func (s *Server) paymentWebhook(w http.ResponseWriter, r *http.Request, _ caller
 	if len(body.ProviderRef) > 200 {
 		return curhat.Invalid("provider_ref", "must be at most 200 characters")
 	}
+	if err := validText("provider_ref", body.ProviderRef); err != nil {
+		return err
+	}
 	switch body.Status {
 	case "paid":
 		_, err = s.app.payments.MarkPaid(r.Context(), id, body.ProviderRef)
