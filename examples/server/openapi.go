@@ -18,29 +18,29 @@ import (
 // schema is a JSON Schema (2020-12, the dialect of OpenAPI 3.1) as a JSON object.
 type schema = map[string]any
 
-func ref(name string) schema { return schema{"$ref": "#/components/schemas/" + name} }
-func str(desc string) schema {
+func refS(name string) schema { return schema{"$ref": "#/components/schemas/" + name} }
+func stringS(desc string) schema {
 	s := schema{"type": "string"}
 	if desc != "" {
 		s["description"] = desc
 	}
 	return s
 }
-func enum(values ...string) schema { return schema{"type": "string", "enum": values} }
-func uuidS() schema                { return schema{"type": "string", "format": "uuid"} }
-func timeS() schema                { return schema{"type": "string", "format": "date-time"} }
-func boolS() schema                { return schema{"type": "boolean"} }
-func intS() schema                 { return schema{"type": "integer"} }
+func enumS(values ...string) schema { return schema{"type": "string", "enum": values} }
+func uuidS() schema                 { return schema{"type": "string", "format": "uuid"} }
+func timeS() schema                 { return schema{"type": "string", "format": "date-time"} }
+func boolS() schema                 { return schema{"type": "boolean"} }
+func intS() schema                  { return schema{"type": "integer"} }
 func intRange(min, max int64) schema {
 	return schema{"type": "integer", "minimum": min, "maximum": max}
 }
-func money() schema {
+func moneyS() schema {
 	return schema{"type": "integer", "format": "int64", "description": "in the smallest unit of the currency"}
 }
-func arrayOf(items schema) schema { return schema{"type": "array", "items": items} }
+func arrayS(items schema) schema { return schema{"type": "array", "items": items} }
 
-// nullable widens a schema to accept null.
-func nullable(s schema) schema {
+// nullableS widens a schema to accept null.
+func nullableS(s schema) schema {
 	if r, ok := s["$ref"]; ok {
 		return schema{"oneOf": []any{schema{"$ref": r}, schema{"type": "null"}}}
 	}
@@ -61,13 +61,13 @@ func nullable(s schema) schema {
 	return out
 }
 
-// object is a response object: every listed property is always present.
-func object(props map[string]schema) schema {
-	return schema{"type": "object", "properties": props, "required": sortedKeys(props)}
+// objectS is a response object: every listed property is always present.
+func objectS(props map[string]schema) schema {
+	return schema{"type": "object", "properties": props, "required": sortedSchemaKeys(props)}
 }
 
-// optional drops keys from the required properties of an object schema.
-func optional(s schema, keys ...string) schema {
+// optionalS drops keys from the required properties of an object schema.
+func optionalS(s schema, keys ...string) schema {
 	var req []string
 	for _, k := range s["required"].([]string) {
 		if !slices.Contains(keys, k) {
@@ -78,9 +78,9 @@ func optional(s schema, keys ...string) schema {
 	return s
 }
 
-// input is a request body: only required properties must be present, and unknown ones are
+// inputS is a request body: only required properties must be present, and unknown ones are
 // refused (400 VALIDATION_FAILED).
-func input(required []string, props map[string]schema) schema {
+func inputS(required []string, props map[string]schema) schema {
 	s := schema{"type": "object", "properties": props, "additionalProperties": false}
 	if len(required) > 0 {
 		s["required"] = required
@@ -88,7 +88,7 @@ func input(required []string, props map[string]schema) schema {
 	return s
 }
 
-func sortedKeys[V any](m map[string]V) []string {
+func sortedSchemaKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -108,109 +108,109 @@ var (
 )
 
 func componentSchemas() map[string]schema {
-	tier := object(map[string]schema{
-		"id": uuidS(), "mode": enum("session", "extension"), "minutes": intRange(1, 1440), "price": money(),
-		"currency": str("ISO 4217, e.g. IDR"), "label": str(""), "sort_order": intS(), "is_active": boolS(),
+	tier := objectS(map[string]schema{
+		"id": uuidS(), "mode": enumS("session", "extension"), "minutes": intRange(1, 1440), "price": moneyS(),
+		"currency": stringS("ISO 4217, e.g. IDR"), "label": stringS(""), "sort_order": intS(), "is_active": boolS(),
 		"created_at": timeS(), "updated_at": timeS(),
 	})
 	tier["description"] = "A price for (mode, minutes). updated_at is the optimistic-lock token of the next write."
 	return map[string]schema{
-		"Error": object(map[string]schema{"error": schema{
+		"Error": objectS(map[string]schema{"error": schema{
 			"type": "object", "required": []string{"code", "message"},
 			"properties": map[string]schema{
-				"code": enum("VALIDATION_FAILED", "INVALID_ID", "UNAUTHENTICATED", "FORBIDDEN", "MITRA_DEACTIVATED",
+				"code": enumS("VALIDATION_FAILED", "INVALID_ID", "UNAUTHENTICATED", "FORBIDDEN", "MITRA_DEACTIVATED",
 					"NOT_FOUND", "STALE_WRITE", "DUPLICATE_TIER", "INVALID_STATE", "ALREADY_MATCHED", "AT_CAPACITY",
 					"MITRA_UNAVAILABLE", "NO_PREVIOUS_SESSION", "NO_TIER", "EXPIRED", "PAYLOAD_TOO_LARGE", "UNAVAILABLE", "INTERNAL"),
-				"message": str("for people, not programs"),
-				"field":   str("VALIDATION_FAILED: the offending field (\"body\" for the body as a whole)"),
+				"message": stringS("for people, not programs"),
+				"field":   stringS("VALIDATION_FAILED: the offending field (\"body\" for the body as a whole)"),
 				"current": schema{"description": "STALE_WRITE: the current row(s), to retry with their updated_at"},
 			},
 		}}),
-		"Mitra": object(map[string]schema{
-			"id": uuidS(), "display_name": str(""), "is_active": boolS(), "is_online": boolS(),
-			"last_heartbeat_at": nullable(timeS()), "max_concurrent_sessions": nullable(intRange(1, 100)),
+		"Mitra": objectS(map[string]schema{
+			"id": uuidS(), "display_name": stringS(""), "is_active": boolS(), "is_online": boolS(),
+			"last_heartbeat_at": nullableS(timeS()), "max_concurrent_sessions": nullableS(intRange(1, 100)),
 			"created_at": timeS(), "updated_at": timeS(),
 		}),
-		"Client": object(map[string]schema{"id": uuidS(), "display_name": str(""), "created_at": timeS()}),
-		"Token":  object(map[string]schema{"token": str("opaque bearer token"), "expires_at": timeS()}),
-		"ConfigItem": object(map[string]schema{
-			"key": enum("pairing_blast_timeout_seconds", "pairing_targeted_timeout_seconds", "payment_session_ttl_seconds",
+		"Client": objectS(map[string]schema{"id": uuidS(), "display_name": stringS(""), "created_at": timeS()}),
+		"Token":  objectS(map[string]schema{"token": stringS("opaque bearer token"), "expires_at": timeS()}),
+		"ConfigItem": objectS(map[string]schema{
+			"key": enumS("pairing_blast_timeout_seconds", "pairing_targeted_timeout_seconds", "payment_session_ttl_seconds",
 				"extension_auto_approve", "mitra_max_concurrent_sessions"),
 			"value":      schema{"description": "a JSON number or boolean, by key"},
-			"updated_at": nullable(timeS()),
+			"updated_at": nullableS(timeS()),
 		}),
-		"Drift": optional(object(map[string]schema{
-			"differences": nullable(intS()), "by_field": schema{"type": "object", "additionalProperties": intS()},
-			"mitras": intS(), "seeded": boolS(), "error": str("why the check failed (differences is null then)"),
+		"Drift": optionalS(objectS(map[string]schema{
+			"differences": nullableS(intS()), "by_field": schema{"type": "object", "additionalProperties": intS()},
+			"mitras": intS(), "seeded": boolS(), "error": stringS("why the check failed (differences is null then)"),
 		}), "error"),
-		"Dashboard": object(map[string]schema{
+		"Dashboard": objectS(map[string]schema{
 			"online_count": intS(), "available_count": intS(), "active_sessions": intS(), "pending_payment_sessions": intS(),
-			"drift": nullable(ref("Drift")),
+			"drift": nullableS(refS("Drift")),
 		}),
 		"Tier":       tier,
-		"TierList":   object(map[string]schema{"tiers": arrayOf(ref("Tier"))}),
-		"StaleTiers": arrayOf(ref("Tier")),
+		"TierList":   objectS(map[string]schema{"tiers": arrayS(refS("Tier"))}),
+		"StaleTiers": arrayS(refS("Tier")),
 		"HistoryEntry": schema{"type": "object", "required": []string{"id", "change_kind", "changed_by", "changed_at", "before", "after"},
 			"properties": map[string]schema{
 				"id": uuidS(), "tier_id": uuidS(), "promotion_id": uuidS(),
-				"change_kind": enum("create", "update", "deactivate", "reactivate", "reorder"),
-				"changed_by":  str("operator:<id> or operator:bootstrap"), "changed_at": timeS(),
+				"change_kind": enumS("create", "update", "deactivate", "reactivate", "reorder"),
+				"changed_by":  stringS("operator:<id> or operator:bootstrap"), "changed_at": timeS(),
 				"before": schema{"description": "the row before the change (null on create)"},
 				"after":  schema{"description": "the row after the change"},
 			}},
-		"History": object(map[string]schema{"entries": arrayOf(ref("HistoryEntry"))}),
-		"Promotion": object(map[string]schema{
-			"id": uuidS(), "kind": enum("first_session_discount"), "enabled": boolS(), "discount_percent": intRange(0, 100),
-			"max_discount_amount": nullable(money()), "eligible_minutes": arrayOf(intRange(1, 1440)), "label": str(""),
+		"History": objectS(map[string]schema{"entries": arrayS(refS("HistoryEntry"))}),
+		"Promotion": objectS(map[string]schema{
+			"id": uuidS(), "kind": enumS("first_session_discount"), "enabled": boolS(), "discount_percent": intRange(0, 100),
+			"max_discount_amount": nullableS(moneyS()), "eligible_minutes": arrayS(intRange(1, 1440)), "label": stringS(""),
 			"updated_at": timeS(),
 		}),
-		"ClientPricing": object(map[string]schema{
-			"currency": str(""),
-			"session_tiers": arrayOf(object(map[string]schema{
-				"id": uuidS(), "minutes": intS(), "price": money(), "discounted_price": nullable(money()), "label": str(""),
+		"ClientPricing": objectS(map[string]schema{
+			"currency": stringS(""),
+			"session_tiers": arrayS(objectS(map[string]schema{
+				"id": uuidS(), "minutes": intS(), "price": moneyS(), "discounted_price": nullableS(moneyS()), "label": stringS(""),
 			})),
-			"extension_tiers": arrayOf(object(map[string]schema{"id": uuidS(), "minutes": intS(), "price": money(), "label": str("")})),
-			"first_session_discount": object(map[string]schema{
-				"eligible": boolS(), "discount_percent": intS(), "max_discount_amount": nullable(money()), "label": str(""),
+			"extension_tiers": arrayS(objectS(map[string]schema{"id": uuidS(), "minutes": intS(), "price": moneyS(), "label": stringS("")})),
+			"first_session_discount": objectS(map[string]schema{
+				"eligible": boolS(), "discount_percent": intS(), "max_discount_amount": nullableS(moneyS()), "label": stringS(""),
 			}),
 		}),
-		"Beacon": object(map[string]schema{"available": boolS(), "available_count": intS(), "as_of": timeS()}),
-		"Online": object(map[string]schema{"online": boolS()}),
-		"MitraStatus": object(map[string]schema{
+		"Beacon": objectS(map[string]schema{"available": boolS(), "available_count": intS(), "as_of": timeS()}),
+		"Online": objectS(map[string]schema{"online": boolS()}),
+		"MitraStatus": objectS(map[string]schema{
 			"online": boolS(), "is_active": boolS(), "reachable": boolS(), "active_sessions": intS(), "max_concurrent_sessions": intS(),
 		}),
-		"Pairing": object(map[string]schema{
-			"id": uuidS(), "type": enum("blast", "targeted"), "status": enum(pairingStatuses...),
-			"target_mitra_id": nullable(uuidS()), "minutes": intS(),
+		"Pairing": objectS(map[string]schema{
+			"id": uuidS(), "type": enumS("blast", "targeted"), "status": enumS(pairingStatuses...),
+			"target_mitra_id": nullableS(uuidS()), "minutes": intS(),
 			"prepaid":    schema{"type": "boolean", "description": "a rerouted chat's blast: already paid"},
-			"expires_at": nullable(timeS()), "chat_session_id": nullable(uuidS()),
-			"failure_reason": nullable(enum(pairingReasons...)), "created_at": timeS(),
+			"expires_at": nullableS(timeS()), "chat_session_id": nullableS(uuidS()),
+			"failure_reason": nullableS(enumS(pairingReasons...)), "created_at": timeS(),
 		}),
-		"Payment": object(map[string]schema{
-			"id": uuidS(), "purpose": enum("chat_start", "extension"), "status": enum(paymentStatuses...),
-			"base_amount": money(), "discount_amount": money(), "amount": money(), "currency": str(""),
-			"expires_at": timeS(), "checkout_url": nullable(str("")), "paid_at": nullable(timeS()), "created_at": timeS(),
+		"Payment": objectS(map[string]schema{
+			"id": uuidS(), "purpose": enumS("chat_start", "extension"), "status": enumS(paymentStatuses...),
+			"base_amount": moneyS(), "discount_amount": moneyS(), "amount": moneyS(), "currency": stringS(""),
+			"expires_at": timeS(), "checkout_url": nullableS(stringS("")), "paid_at": nullableS(timeS()), "created_at": timeS(),
 		}),
-		"ChatSession": object(map[string]schema{
-			"id": uuidS(), "client_id": uuidS(), "mitra_id": uuidS(), "status": enum(sessionStates...), "minutes": intS(),
-			"started_at": nullable(timeS()), "ends_at": nullable(timeS()), "ended_at": nullable(timeS()),
-			"end_reason": nullable(enum(endReasons...)),
+		"ChatSession": objectS(map[string]schema{
+			"id": uuidS(), "client_id": uuidS(), "mitra_id": uuidS(), "status": enumS(sessionStates...), "minutes": intS(),
+			"started_at": nullableS(timeS()), "ends_at": nullableS(timeS()), "ended_at": nullableS(timeS()),
+			"end_reason": nullableS(enumS(endReasons...)),
 		}),
-		"Extension": object(map[string]schema{
-			"id": uuidS(), "chat_session_id": uuidS(), "minutes": intS(), "amount": money(),
-			"status":        enum("requested", "approved", "rejected", "paid", "expired"),
-			"decided_by":    nullable(enum("auto", "mitra")),
-			"reject_reason": nullable(str("mitra_offline, mitra_declined, …")),
+		"Extension": objectS(map[string]schema{
+			"id": uuidS(), "chat_session_id": uuidS(), "minutes": intS(), "amount": moneyS(),
+			"status":        enumS("requested", "approved", "rejected", "paid", "expired"),
+			"decided_by":    nullableS(enumS("auto", "mitra")),
+			"reject_reason": nullableS(stringS("mitra_offline, mitra_declined, …")),
 		}),
-		"Offer": object(map[string]schema{
-			"pairing_id": uuidS(), "type": enum("blast", "targeted"), "minutes": intS(), "expires_at": timeS(),
+		"Offer": objectS(map[string]schema{
+			"pairing_id": uuidS(), "type": enumS("blast", "targeted"), "minutes": intS(), "expires_at": timeS(),
 		}),
-		"Failure": object(map[string]schema{
-			"id": uuidS(), "pairing_id": uuidS(), "client_id": uuidS(), "type": enum("blast", "targeted"),
-			"target_mitra_id": nullable(uuidS()), "reason": enum(failureReasons...), "offered_count": intS(),
-			"amount": money(), "refund_status": enum("not_charged", "refunded", "refund_failed"),
-			"status": enum("open", "resolved"), "resolved_by": str(""), "resolved_at": nullable(timeS()),
-			"note": str(""), "created_at": timeS(),
+		"Failure": objectS(map[string]schema{
+			"id": uuidS(), "pairing_id": uuidS(), "client_id": uuidS(), "type": enumS("blast", "targeted"),
+			"target_mitra_id": nullableS(uuidS()), "reason": enumS(failureReasons...), "offered_count": intS(),
+			"amount": moneyS(), "refund_status": enumS("not_charged", "refunded", "refund_failed"),
+			"status": enumS("open", "resolved"), "resolved_by": stringS(""), "resolved_at": nullableS(timeS()),
+			"note": stringS(""), "created_at": timeS(),
 		}),
 	}
 }
@@ -248,161 +248,161 @@ type queryParam struct {
 
 func apiOperations() []apiOp {
 	minutes := intRange(1, 1440)
-	expected := str("the updated_at last read (RFC 3339); a changed row answers 409 STALE_WRITE")
+	expected := stringS("the updated_at last read (RFC 3339); a changed row answers 409 STALE_WRITE")
 	expected["format"] = "date-time"
-	pairingID := input([]string{"pairing_id"}, map[string]schema{"pairing_id": uuidS()})
+	pairingID := inputS([]string{"pairing_id"}, map[string]schema{"pairing_id": uuidS()})
 	pb := "/api/internal/pricing"
 	return []apiOp{
 		// Public.
-		{Method: "GET", Path: "/healthz", Summary: "Liveness", Status: 200, Response: object(map[string]schema{"status": enum("ok")})},
+		{Method: "GET", Path: "/healthz", Summary: "Liveness", Status: 200, Response: objectS(map[string]schema{"status": enumS("ok")})},
 		{Method: "GET", Path: "/readyz", Summary: "Readiness: 503 when Postgres is down; Valkey down is degraded, still ready",
-			Status: 200, Response: object(map[string]schema{
-				"postgres": enum("ok", "down", "memory"), "valkey": enum("ok", "degraded", "disabled", "memory"),
+			Status: 200, Response: objectS(map[string]schema{
+				"postgres": enumS("ok", "down", "memory"), "valkey": enumS("ok", "degraded", "disabled", "memory"),
 			})},
 		{Method: "GET", Path: "/metrics", Summary: "Prometheus metrics (text exposition format)", Status: 200},
 		{Method: "GET", Path: "/openapi.json", Summary: "This document", Status: 200, Response: schema{"type": "object"}},
 		{Method: "POST", Path: "/api/payments/webhook",
 			Summary: "Payment provider confirmation, signed: X-Signature = hex(HMAC-SHA256(PAYMENT_WEBHOOK_SECRET, raw body)); idempotent",
-			Header:  []queryParam{{Name: "X-Signature", Schema: str("hex HMAC-SHA256 of the raw body"), Desc: "required"}},
-			Body: input([]string{"payment_id", "status"}, map[string]schema{
-				"payment_id": uuidS(), "status": enum("paid", "failed"), "provider_ref": schema{"type": "string", "maxLength": 200},
+			Header:  []queryParam{{Name: "X-Signature", Schema: stringS("hex HMAC-SHA256 of the raw body"), Desc: "required"}},
+			Body: inputS([]string{"payment_id", "status"}, map[string]schema{
+				"payment_id": uuidS(), "status": enumS("paid", "failed"), "provider_ref": schema{"type": "string", "maxLength": 200},
 			}),
-			Status: 200, Response: object(map[string]schema{"payment": ref("Payment")}), Errors: []int{404, 409}},
+			Status: 200, Response: objectS(map[string]schema{"payment": refS("Payment")}), Errors: []int{404, 409}},
 
 		// Operators.
 		{Method: "POST", Path: "/api/internal/mitras", Summary: "Create a mitra",
-			Body: input([]string{"display_name"}, map[string]schema{
+			Body: inputS([]string{"display_name"}, map[string]schema{
 				"display_name": schema{"type": "string", "minLength": 1, "maxLength": 200}, "max_concurrent_sessions": intRange(1, 100),
-			}), Status: 201, Response: ref("Mitra")},
-		{Method: "GET", Path: "/api/internal/mitras/{id}", Summary: "Get a mitra", Status: 200, Response: ref("Mitra")},
+			}), Status: 201, Response: refS("Mitra")},
+		{Method: "GET", Path: "/api/internal/mitras/{id}", Summary: "Get a mitra", Status: 200, Response: refS("Mitra")},
 		{Method: "PATCH", Path: "/api/internal/mitras/{id}/status",
 			Summary: "Deactivate (revokes its tokens, ends its sessions as prepaid blasts) or reactivate a mitra",
-			Body:    input([]string{"is_active"}, map[string]schema{"is_active": boolS()}), Status: 200, Response: ref("Mitra")},
+			Body:    inputS([]string{"is_active"}, map[string]schema{"is_active": boolS()}), Status: 200, Response: refS("Mitra")},
 		{Method: "POST", Path: "/api/internal/clients", Summary: "Create a client",
-			Body:   input([]string{"display_name"}, map[string]schema{"display_name": schema{"type": "string", "minLength": 1, "maxLength": 200}}),
-			Status: 201, Response: ref("Client")},
+			Body:   inputS([]string{"display_name"}, map[string]schema{"display_name": schema{"type": "string", "minLength": 1, "maxLength": 200}}),
+			Status: 201, Response: refS("Client")},
 		{Method: "POST", Path: "/api/internal/tokens", Summary: "Mint a bearer token for a subject",
-			Body: input([]string{"subject_kind", "subject_id"}, map[string]schema{
-				"subject_kind": enum("client", "mitra", "operator"), "subject_id": uuidS(),
+			Body: inputS([]string{"subject_kind", "subject_id"}, map[string]schema{
+				"subject_kind": enumS("client", "mitra", "operator"), "subject_id": uuidS(),
 				"ttl_seconds": intRange(1, int64(maxTokenTTL.Seconds())),
-			}), Status: 201, Response: ref("Token"), Errors: []int{404}},
+			}), Status: 201, Response: refS("Token"), Errors: []int{404}},
 		{Method: "GET", Path: "/api/internal/config", Summary: "Runtime settings",
-			Status: 200, Response: object(map[string]schema{"items": arrayOf(ref("ConfigItem"))})},
+			Status: 200, Response: objectS(map[string]schema{"items": arrayS(refS("ConfigItem"))})},
 		{Method: "PUT", Path: "/api/internal/config/{key}", Summary: "Change a runtime setting (every instance sees it at once)",
-			Body:   input([]string{"value"}, map[string]schema{"value": schema{"description": "a JSON number or boolean, by key"}}),
-			Status: 200, Response: ref("ConfigItem")},
+			Body:   inputS([]string{"value"}, map[string]schema{"value": schema{"description": "a JSON number or boolean, by key"}}),
+			Status: 200, Response: refS("ConfigItem")},
 		{Method: "GET", Path: "/api/internal/dashboard", Summary: "Live counts and the Valkey mirror's drift (null without Valkey)",
-			Status: 200, Response: ref("Dashboard")},
+			Status: 200, Response: refS("Dashboard")},
 		{Method: "GET", Path: pb + "/tiers", Summary: "Price tiers by sort order",
-			Query:  []queryParam{{Name: "mode", Schema: enum("session", "extension")}, {Name: "include_inactive", Schema: boolS()}},
-			Status: 200, Response: ref("TierList")},
+			Query:  []queryParam{{Name: "mode", Schema: enumS("session", "extension")}, {Name: "include_inactive", Schema: boolS()}},
+			Status: 200, Response: refS("TierList")},
 		{Method: "POST", Path: pb + "/tiers", Summary: "Create a tier",
-			Body: input([]string{"mode", "minutes", "price"}, map[string]schema{
-				"mode": enum("session", "extension"), "minutes": minutes, "price": intRange(0, 1_000_000_000),
+			Body: inputS([]string{"mode", "minutes", "price"}, map[string]schema{
+				"mode": enumS("session", "extension"), "minutes": minutes, "price": intRange(0, 1_000_000_000),
 				"label": schema{"type": "string", "maxLength": 100},
-			}), Status: 201, Response: ref("Tier"), Errors: []int{409}},
+			}), Status: 201, Response: refS("Tier"), Errors: []int{409}},
 		{Method: "POST", Path: pb + "/tiers/reorder", Summary: "Reorder every tier of a mode (all or nothing)",
-			Body: input([]string{"mode", "tiers"}, map[string]schema{
-				"mode": enum("session", "extension"),
-				"tiers": arrayOf(input([]string{"id", "expected_updated_at"}, map[string]schema{
+			Body: inputS([]string{"mode", "tiers"}, map[string]schema{
+				"mode": enumS("session", "extension"),
+				"tiers": arrayS(inputS([]string{"id", "expected_updated_at"}, map[string]schema{
 					"id": uuidS(), "expected_updated_at": expected,
 				})),
-			}), Status: 200, Response: ref("TierList"), Errors: []int{404, 409}},
+			}), Status: 200, Response: refS("TierList"), Errors: []int{404, 409}},
 		{Method: "PATCH", Path: pb + "/tiers/{id}", Summary: "Change a tier's price or label (mode and minutes are read-only)",
-			Body: input([]string{"expected_updated_at"}, map[string]schema{
+			Body: inputS([]string{"expected_updated_at"}, map[string]schema{
 				"expected_updated_at": expected, "price": intRange(0, 1_000_000_000), "label": schema{"type": "string", "maxLength": 100},
 				"mode": schema{"description": "refused: read-only"}, "minutes": schema{"description": "refused: read-only"},
-			}), Status: 200, Response: ref("Tier"), Errors: []int{409}},
+			}), Status: 200, Response: refS("Tier"), Errors: []int{409}},
 		{Method: "POST", Path: pb + "/tiers/{id}/deactivate", Summary: "Deactivate a tier (soft delete)",
-			Body:   input([]string{"expected_updated_at"}, map[string]schema{"expected_updated_at": expected}),
-			Status: 200, Response: ref("Tier"), Errors: []int{409}},
+			Body:   inputS([]string{"expected_updated_at"}, map[string]schema{"expected_updated_at": expected}),
+			Status: 200, Response: refS("Tier"), Errors: []int{409}},
 		{Method: "POST", Path: pb + "/tiers/{id}/reactivate", Summary: "Reactivate a tier",
-			Body:   input([]string{"expected_updated_at"}, map[string]schema{"expected_updated_at": expected}),
-			Status: 200, Response: ref("Tier"), Errors: []int{409}},
-		{Method: "GET", Path: pb + "/tiers/{id}/history", Summary: "A tier's audit history, newest first", Status: 200, Response: ref("History")},
-		{Method: "GET", Path: pb + "/promotions/first-session", Summary: "The first-session discount", Status: 200, Response: ref("Promotion")},
+			Body:   inputS([]string{"expected_updated_at"}, map[string]schema{"expected_updated_at": expected}),
+			Status: 200, Response: refS("Tier"), Errors: []int{409}},
+		{Method: "GET", Path: pb + "/tiers/{id}/history", Summary: "A tier's audit history, newest first", Status: 200, Response: refS("History")},
+		{Method: "GET", Path: pb + "/promotions/first-session", Summary: "The first-session discount", Status: 200, Response: refS("Promotion")},
 		{Method: "PUT", Path: pb + "/promotions/first-session", Summary: "Change the first-session discount",
-			Body: input([]string{"enabled", "discount_percent"}, map[string]schema{
+			Body: inputS([]string{"enabled", "discount_percent"}, map[string]schema{
 				"expected_updated_at": expected, "enabled": boolS(), "discount_percent": intRange(0, 100),
-				"max_discount_amount": nullable(money()), "eligible_minutes": arrayOf(minutes), "label": schema{"type": "string", "maxLength": 100},
-			}), Status: 200, Response: ref("Promotion"), Errors: []int{409}},
+				"max_discount_amount": nullableS(moneyS()), "eligible_minutes": arrayS(minutes), "label": schema{"type": "string", "maxLength": 100},
+			}), Status: 200, Response: refS("Promotion"), Errors: []int{409}},
 		{Method: "GET", Path: pb + "/promotions/first-session/history", Summary: "The discount's audit history, newest first",
-			Status: 200, Response: ref("History")},
+			Status: 200, Response: refS("History")},
 		{Method: "GET", Path: "/api/internal/failed-pairings", Summary: "Failed pairings, newest first",
 			Query: []queryParam{
-				{Name: "reason", Schema: enum(failureReasons...)}, {Name: "status", Schema: enum("open", "resolved")},
-				{Name: "type", Schema: enum("blast", "targeted")}, {Name: "from", Schema: timeS()}, {Name: "to", Schema: timeS()},
+				{Name: "reason", Schema: enumS(failureReasons...)}, {Name: "status", Schema: enumS("open", "resolved")},
+				{Name: "type", Schema: enumS("blast", "targeted")}, {Name: "from", Schema: timeS()}, {Name: "to", Schema: timeS()},
 				{Name: "page", Schema: intRange(1, 1_000_000)}, {Name: "page_size", Schema: intRange(1, 100)},
 			},
-			Status: 200, Response: object(map[string]schema{
-				"items": arrayOf(ref("Failure")), "page": intS(), "page_size": intS(), "total": intS(),
+			Status: 200, Response: objectS(map[string]schema{
+				"items": arrayS(refS("Failure")), "page": intS(), "page_size": intS(), "total": intS(),
 			})},
 		{Method: "POST", Path: "/api/internal/failed-pairings/{id}/actions",
 			Summary: "refund (retry a refund_failed refund) or resolve; a resolved failure answers 409 INVALID_STATE",
-			Body: input([]string{"action"}, map[string]schema{
-				"action": enum("refund", "resolve"), "note": schema{"type": "string", "maxLength": 2000},
-			}), Status: 200, Response: ref("Failure"), Errors: []int{409}},
+			Body: inputS([]string{"action"}, map[string]schema{
+				"action": enumS("refund", "resolve"), "note": schema{"type": "string", "maxLength": 2000},
+			}), Status: 200, Response: refS("Failure"), Errors: []int{409}},
 
 		// Clients.
 		{Method: "GET", Path: "/api/client/chat/pricing", Summary: "Active tiers and the caller's first-session discount",
-			Status: 200, Response: ref("ClientPricing")},
-		{Method: "GET", Path: "/api/client/mitra-availability", Summary: "The beacon: is anyone available?", Status: 200, Response: ref("Beacon")},
+			Status: 200, Response: refS("ClientPricing")},
+		{Method: "GET", Path: "/api/client/mitra-availability", Summary: "The beacon: is anyone available?", Status: 200, Response: refS("Beacon")},
 		{Method: "POST", Path: "/api/client/chat/start", Summary: "Start a paid blast: pay the returned payment, then the blast searches",
 			Header: []queryParam{{Name: "Idempotency-Key", Schema: schema{"type": "string", "maxLength": 200},
 				Desc: "a retry with the same key returns the same pairing and payment"}},
-			Body:   input([]string{"minutes"}, map[string]schema{"minutes": minutes}),
-			Status: 201, Response: object(map[string]schema{"pairing": ref("Pairing"), "payment": ref("Payment")}), Errors: []int{409}},
+			Body:   inputS([]string{"minutes"}, map[string]schema{"minutes": minutes}),
+			Status: 201, Response: objectS(map[string]schema{"pairing": refS("Pairing"), "payment": refS("Payment")}), Errors: []int{409}},
 		{Method: "POST", Path: "/api/client/chat/returning", Summary: "\"Curhat lagi\": ask a previous mitra again; charged only after it accepts",
-			Body:   input([]string{"mitra_id", "minutes"}, map[string]schema{"mitra_id": uuidS(), "minutes": minutes}),
-			Status: 201, Response: object(map[string]schema{"pairing": ref("Pairing")}), Errors: []int{404, 409}},
+			Body:   inputS([]string{"mitra_id", "minutes"}, map[string]schema{"mitra_id": uuidS(), "minutes": minutes}),
+			Status: 201, Response: objectS(map[string]schema{"pairing": refS("Pairing")}), Errors: []int{404, 409}},
 		{Method: "POST", Path: "/api/client/chat/cancel", Summary: "Cancel a pairing before the match; what was paid is refunded",
-			Body: pairingID, Status: 200, Response: object(map[string]schema{"pairing": ref("Pairing")}), Errors: []int{404, 409}},
+			Body: pairingID, Status: 200, Response: objectS(map[string]schema{"pairing": refS("Pairing")}), Errors: []int{404, 409}},
 		{Method: "POST", Path: "/api/client/chat/fallback-to-blast", Summary: "Turn a targeted_unavailable pairing into a blast awaiting payment",
-			Body: pairingID, Status: 200, Response: object(map[string]schema{"pairing": ref("Pairing"), "payment": ref("Payment")}),
+			Body: pairingID, Status: 200, Response: objectS(map[string]schema{"pairing": refS("Pairing"), "payment": refS("Payment")}),
 			Errors: []int{404, 409}},
 		{Method: "GET", Path: "/api/client/pairings/{id}", Summary: "One of the caller's pairings",
-			Status: 200, Response: object(map[string]schema{
-				"pairing": ref("Pairing"), "payment": nullable(ref("Payment")), "chat_session": nullable(ref("ChatSession")),
+			Status: 200, Response: objectS(map[string]schema{
+				"pairing": refS("Pairing"), "payment": nullableS(refS("Payment")), "chat_session": nullableS(refS("ChatSession")),
 			})},
-		{Method: "GET", Path: "/api/client/payments/{id}", Summary: "One of the caller's payment sessions", Status: 200, Response: ref("Payment")},
-		{Method: "GET", Path: "/api/client/chat-sessions/{id}", Summary: "One of the caller's chat sessions", Status: 200, Response: ref("ChatSession")},
+		{Method: "GET", Path: "/api/client/payments/{id}", Summary: "One of the caller's payment sessions", Status: 200, Response: refS("Payment")},
+		{Method: "GET", Path: "/api/client/chat-sessions/{id}", Summary: "One of the caller's chat sessions", Status: 200, Response: refS("ChatSession")},
 		{Method: "POST", Path: "/api/client/chat-sessions/{id}/end", Summary: "End the chat session",
-			Status: 200, Response: object(map[string]schema{"chat_session": ref("ChatSession")}), Errors: []int{409}},
+			Status: 200, Response: objectS(map[string]schema{"chat_session": refS("ChatSession")}), Errors: []int{409}},
 		{Method: "POST", Path: "/api/client/chat-sessions/{id}/extensions", Summary: "Ask for more minutes (an extension tier)",
-			Body:   input([]string{"minutes"}, map[string]schema{"minutes": minutes}),
-			Status: 201, Response: object(map[string]schema{"extension": ref("Extension"), "payment": nullable(ref("Payment"))}),
+			Body:   inputS([]string{"minutes"}, map[string]schema{"minutes": minutes}),
+			Status: 201, Response: objectS(map[string]schema{"extension": refS("Extension"), "payment": nullableS(refS("Payment"))}),
 			Errors: []int{409}},
 		{Method: "POST", Path: "/api/client/chat-sessions/{id}/reroute",
 			Summary: "The mitra is gone: end the session and blast the remaining minutes, prepaid",
-			Status:  201, Response: object(map[string]schema{"pairing": ref("Pairing")}), Errors: []int{409}},
+			Status:  201, Response: objectS(map[string]schema{"pairing": refS("Pairing")}), Errors: []int{409}},
 		{Method: "GET", Path: "/api/client/events", Summary: "Server-Sent Events for the caller", Status: 200, Stream: true},
 
 		// Mitras.
-		{Method: "POST", Path: "/api/mitra/status/online", Summary: "Go online", Status: 200, Response: ref("Online"), Errors: []int{404}},
-		{Method: "POST", Path: "/api/mitra/status/offline", Summary: "Go offline", Status: 200, Response: ref("Online"), Errors: []int{404}},
+		{Method: "POST", Path: "/api/mitra/status/online", Summary: "Go online", Status: 200, Response: refS("Online"), Errors: []int{404}},
+		{Method: "POST", Path: "/api/mitra/status/offline", Summary: "Go offline", Status: 200, Response: refS("Online"), Errors: []int{404}},
 		{Method: "POST", Path: "/api/mitra/status/heartbeat", Summary: "Heartbeat; says whether the mitra is still online",
-			Status: 200, Response: ref("Online"), Errors: []int{404}},
-		{Method: "GET", Path: "/api/mitra/status", Summary: "The caller's availability", Status: 200, Response: ref("MitraStatus"), Errors: []int{404}},
+			Status: 200, Response: refS("Online"), Errors: []int{404}},
+		{Method: "GET", Path: "/api/mitra/status", Summary: "The caller's availability", Status: 200, Response: refS("MitraStatus"), Errors: []int{404}},
 		{Method: "GET", Path: "/api/mitra/pairing-offers", Summary: "Live offers", Status: 200,
-			Response: object(map[string]schema{"offers": arrayOf(ref("Offer"))})},
+			Response: objectS(map[string]schema{"offers": arrayS(refS("Offer"))})},
 		{Method: "POST", Path: "/api/mitra/pairing-offers/{pairing_id}/accept", Summary: "Accept an offer (first accept wins)",
-			Status: 200, Response: object(map[string]schema{"chat_session": ref("ChatSession")}), Errors: []int{409, 410}},
+			Status: 200, Response: objectS(map[string]schema{"chat_session": refS("ChatSession")}), Errors: []int{409, 410}},
 		{Method: "POST", Path: "/api/mitra/pairing-offers/{pairing_id}/decline", Summary: "Decline an offer",
-			Status: 200, Response: object(map[string]schema{"declined": boolS()}), Errors: []int{409, 410}},
+			Status: 200, Response: objectS(map[string]schema{"declined": boolS()}), Errors: []int{409, 410}},
 		{Method: "GET", Path: "/api/mitra/chat-sessions", Summary: "The caller's chat sessions (at most 100)",
-			Query:  []queryParam{{Name: "status", Schema: enum(sessionStates...)}},
-			Status: 200, Response: object(map[string]schema{"chat_sessions": arrayOf(ref("ChatSession"))})},
+			Query:  []queryParam{{Name: "status", Schema: enumS(sessionStates...)}},
+			Status: 200, Response: objectS(map[string]schema{"chat_sessions": arrayS(refS("ChatSession"))})},
 		{Method: "POST", Path: "/api/mitra/chat-sessions/{id}/end", Summary: "End the chat session",
-			Status: 200, Response: object(map[string]schema{"chat_session": ref("ChatSession")}), Errors: []int{409}},
+			Status: 200, Response: objectS(map[string]schema{"chat_session": refS("ChatSession")}), Errors: []int{409}},
 		{Method: "POST", Path: "/api/mitra/extensions/{id}/approve", Summary: "Approve an extension (its payment session is created)",
-			Status: 200, Response: object(map[string]schema{"extension": ref("Extension"), "payment": ref("Payment")}), Errors: []int{409}},
+			Status: 200, Response: objectS(map[string]schema{"extension": refS("Extension"), "payment": refS("Payment")}), Errors: []int{409}},
 		{Method: "POST", Path: "/api/mitra/extensions/{id}/reject", Summary: "Reject an extension",
-			Status: 200, Response: object(map[string]schema{"extension": ref("Extension")}), Errors: []int{409}},
+			Status: 200, Response: objectS(map[string]schema{"extension": refS("Extension")}), Errors: []int{409}},
 		{Method: "GET", Path: "/api/mitra/events", Summary: "Server-Sent Events for the caller", Status: 200, Stream: true},
 	}
 }
 
-var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
+var openAPIPathParam = regexp.MustCompile(`\{([^}]+)\}`)
 
 // openAPIDocument builds the document; roles come from the route table.
 func openAPIDocument(routes []route) map[string]any {
@@ -433,7 +433,7 @@ func openAPIDocument(routes []route) map[string]any {
 	for _, e := range errorResponses {
 		components["responses"].(map[string]any)[e.name] = map[string]any{
 			"description": e.desc,
-			"content":     map[string]any{"application/json": map[string]any{"schema": ref("Error")}},
+			"content":     map[string]any{"application/json": map[string]any{"schema": refS("Error")}},
 		}
 	}
 	return map[string]any{
@@ -463,7 +463,7 @@ func (op apiOp) document(who role) map[string]any {
 		out["security"] = []any{map[string]any{who.String(): []string{}}}
 	}
 	var params []any
-	for _, m := range pathParam.FindAllStringSubmatch(op.Path, -1) {
+	for _, m := range openAPIPathParam.FindAllStringSubmatch(op.Path, -1) {
 		p := map[string]any{"name": m[1], "in": "path", "required": true, "schema": uuidS()}
 		if m[1] == "key" {
 			p["schema"] = componentSchemas()["ConfigItem"]["properties"].(map[string]schema)["key"]
@@ -494,9 +494,9 @@ func (op apiOp) document(who role) map[string]any {
 	switch {
 	case op.Stream:
 		ok["description"] = "an event stream: `event: <kind>` + `data: {\"kind\",\"data\",\"at\"}`; comments keep it open"
-		ok["content"] = map[string]any{"text/event-stream": map[string]any{"schema": str("")}}
+		ok["content"] = map[string]any{"text/event-stream": map[string]any{"schema": stringS("")}}
 	case op.Path == "/metrics":
-		ok["content"] = map[string]any{"text/plain": map[string]any{"schema": str("Prometheus text format")}}
+		ok["content"] = map[string]any{"text/plain": map[string]any{"schema": stringS("Prometheus text format")}}
 	case op.Response != nil:
 		ok["content"] = map[string]any{"application/json": map[string]any{"schema": op.Response}}
 	}

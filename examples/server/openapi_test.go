@@ -111,7 +111,7 @@ func TestOpenAPI_EveryReferenceAndPathParameterResolves(t *testing.T) {
 	walk(doc, "#")
 
 	for path, item := range doc["paths"].(map[string]any) {
-		want := pathParam.FindAllStringSubmatch(path, -1)
+		want := openAPIPathParam.FindAllStringSubmatch(path, -1)
 		for method, op := range item.(map[string]any) {
 			op := op.(map[string]any)
 			var declared []string
