@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync/atomic"
 
 	sq "github.com/Masterminds/squirrel"
@@ -81,6 +82,11 @@ func Translate(err error) error {
 			return fmt.Errorf("%w: %s", curhat.ErrStaleWrite, pgErr.Message)
 		case codeCheckViolation:
 			return &curhat.ValidationError{Field: pgErr.ConstraintName, Reason: "violates a database check"}
+		}
+		if strings.HasPrefix(pgErr.Code, "22") {
+			// Class 22, data exception: a value Postgres cannot store (a NUL byte in text,
+			// a number out of range). The caller's input, not the server, is at fault.
+			return &curhat.ValidationError{Field: "input", Reason: "a value cannot be stored: " + pgErr.Message}
 		}
 		return err
 	}
