@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/lifecycle"
 )
 
 // Defaults of RuntimeConfigOptions.
@@ -94,7 +95,7 @@ type RuntimeConfig struct {
 	resets     int // subscribe events seen (the first is not a change)
 	listeners  []func(ConfigKey)
 
-	life lifecycle
+	life *lifecycle.Lifecycle
 }
 
 type cachedValue struct {
@@ -119,19 +120,19 @@ func NewRuntimeConfig(store ConfigStore, bus ConfigBus, opts *RuntimeConfigOptio
 		cache:    map[ConfigKey]cachedValue{},
 		lastGood: map[ConfigKey]any{},
 		inflight: map[ConfigKey]*configLoad{},
-		life:     newLifecycle(),
+		life:     lifecycle.New(),
 	}
 }
 
 // Start follows the bus in the background and returns at once. The subscription ends on
 // Stop or when ctx ends. Without a bus, Start only marks the service started.
 func (c *RuntimeConfig) Start(ctx context.Context) error {
-	runCtx, ok := c.life.start(ctx)
+	runCtx, ok := c.life.Start(ctx)
 	if !ok {
 		return errors.New("runtime config: already started or stopped")
 	}
 	go func() {
-		defer c.life.finished()
+		defer c.life.Finished()
 		if c.bus == nil {
 			<-runCtx.Done()
 			return
@@ -143,10 +144,10 @@ func (c *RuntimeConfig) Start(ctx context.Context) error {
 
 // Stop ends the subscription and waits for it (or for ctx). It is idempotent and safe
 // before Start.
-func (c *RuntimeConfig) Stop(ctx context.Context) error { return c.life.stop(ctx) }
+func (c *RuntimeConfig) Stop(ctx context.Context) error { return c.life.Stop(ctx) }
 
 // Stopped is closed once the service has stopped (at once by a Stop before Start).
-func (c *RuntimeConfig) Stopped() <-chan struct{} { return c.life.stoppedCh }
+func (c *RuntimeConfig) Stopped() <-chan struct{} { return c.life.Stopped() }
 
 // follow runs the subscription, resubscribing if the bus ever returns before ctx ends.
 func (c *RuntimeConfig) follow(ctx context.Context) {
@@ -421,52 +422,4 @@ func (c *RuntimeConfig) fallback(key ConfigKey) any {
 	}
 	spec, _ := lookupSpec(key)
 	return spec.def
-}
-
-// lifecycle is the Start/Stop/Stopped contract: Start returns at once, Stop is idempotent
-// and safe before Start, Stopped closes when the background work has ended.
-type lifecycle struct {
-	mu        sync.Mutex
-	started   bool
-	stopped   bool
-	cancel    context.CancelFunc
-	stoppedCh chan struct{}
-}
-
-func newLifecycle() lifecycle { return lifecycle{stoppedCh: make(chan struct{})} }
-
-func (l *lifecycle) start(ctx context.Context) (context.Context, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.started || l.stopped {
-		return nil, false
-	}
-	l.started = true
-	runCtx, cancel := context.WithCancel(ctx)
-	l.cancel = cancel
-	return runCtx, true
-}
-
-func (l *lifecycle) finished() { close(l.stoppedCh) }
-
-func (l *lifecycle) stop(ctx context.Context) error {
-	l.mu.Lock()
-	if !l.started {
-		if !l.stopped {
-			l.stopped = true
-			close(l.stoppedCh)
-		}
-		l.mu.Unlock()
-		return nil
-	}
-	l.stopped = true
-	cancel := l.cancel
-	l.mu.Unlock()
-	cancel()
-	select {
-	case <-l.stoppedCh:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/internal/lifecycle"
 )
 
 // syncTimeout bounds the re-read and mirror update that follow a committed write. It runs
@@ -41,7 +43,7 @@ type Mirror struct {
 	// it as soon as a probe succeeds.
 	skipUntil atomic.Int64
 
-	life lifecycle
+	life *lifecycle.Lifecycle
 }
 
 // NewMirror returns a Mirror over store and cache. cache may be nil: every call is then
@@ -54,7 +56,7 @@ func NewMirror(store Store, cache Cache, cfg *Config) *Mirror {
 		cfg:   c,
 		log:   c.Logger.With("component", "availability"),
 		nudge: make(chan struct{}, 1),
-		life:  newLifecycle(),
+		life:  lifecycle.New(),
 	}
 }
 

@@ -3,7 +3,6 @@ package availability
 import (
 	"context"
 	"errors"
-	"sync"
 )
 
 // Start runs the watchdog in the background and returns at once. Every WatchdogInterval
@@ -19,14 +18,14 @@ import (
 // A failed seed is retried at the next pass. The watchdog ends on Stop or when ctx ends.
 // Without a Cache, Start only marks the Mirror started.
 func (m *Mirror) Start(ctx context.Context) error {
-	runCtx, ok := m.life.start(ctx)
+	runCtx, ok := m.life.Start(ctx)
 	if !ok {
 		return errors.New("availability: mirror watchdog already started or stopped")
 	}
 	if m.cache == nil {
 		go func() {
 			<-runCtx.Done()
-			m.life.finished()
+			m.life.Finished()
 		}()
 		return nil
 	}
@@ -36,13 +35,13 @@ func (m *Mirror) Start(ctx context.Context) error {
 
 // Stop ends the watchdog and waits for it (or for ctx). It is idempotent and safe before
 // Start.
-func (m *Mirror) Stop(ctx context.Context) error { return m.life.stop(ctx) }
+func (m *Mirror) Stop(ctx context.Context) error { return m.life.Stop(ctx) }
 
 // Stopped is closed once the watchdog has ended.
-func (m *Mirror) Stopped() <-chan struct{} { return m.life.stoppedCh }
+func (m *Mirror) Stopped() <-chan struct{} { return m.life.Stopped() }
 
 func (m *Mirror) watch(ctx context.Context) {
-	defer m.life.finished()
+	defer m.life.Finished()
 	w := watchState{}
 	for {
 		m.watchPass(ctx, &w)
@@ -108,52 +107,4 @@ func (m *Mirror) watchPass(ctx context.Context, w *watchState) {
 	}
 	w.unreachable = false
 	w.runID = p.RunID
-}
-
-// lifecycle is the Start/Stop/Stopped contract: Start returns at once, Stop is idempotent
-// and safe before Start, Stopped closes when the background work has ended.
-type lifecycle struct {
-	mu        sync.Mutex
-	started   bool
-	stopped   bool
-	cancel    context.CancelFunc
-	stoppedCh chan struct{}
-}
-
-func newLifecycle() lifecycle { return lifecycle{stoppedCh: make(chan struct{})} }
-
-func (l *lifecycle) start(ctx context.Context) (context.Context, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.started || l.stopped {
-		return nil, false
-	}
-	l.started = true
-	runCtx, cancel := context.WithCancel(ctx)
-	l.cancel = cancel
-	return runCtx, true
-}
-
-func (l *lifecycle) finished() { close(l.stoppedCh) }
-
-func (l *lifecycle) stop(ctx context.Context) error {
-	l.mu.Lock()
-	if !l.started {
-		if !l.stopped {
-			l.stopped = true
-			close(l.stoppedCh)
-		}
-		l.mu.Unlock()
-		return nil
-	}
-	l.stopped = true
-	cancel := l.cancel
-	l.mu.Unlock()
-	cancel()
-	select {
-	case <-l.stoppedCh:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
