@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -73,6 +74,11 @@ func Translate(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return curhat.ErrNotFound
 	}
+	// Before the server-error switch: a server shutting down answers with a PgError too
+	// (57P01, 57P02, 57P03, 08xxx), and that is an outage, not a refused statement.
+	if IsConnectionError(err) {
+		return fmt.Errorf("%w: %v", curhat.ErrUnavailable, err)
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
@@ -89,9 +95,6 @@ func Translate(err error) error {
 			return &curhat.ValidationError{Field: "input", Reason: "a value cannot be stored: " + pgErr.Message}
 		}
 		return err
-	}
-	if IsConnectionError(err) {
-		return fmt.Errorf("%w: %v", curhat.ErrUnavailable, err)
 	}
 	return err
 }
@@ -127,7 +130,8 @@ func IsConnectionError(err error) bool {
 	if pgconn.SafeToRetry(err) {
 		return true
 	}
-	return errors.Is(err, net.ErrClosed)
+	// A connection cut in the middle of a reply (the server crashed or was killed).
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
 // QueryCounter is a pgx tracer that counts statements sent to Postgres (queries, batches
