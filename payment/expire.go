@@ -10,9 +10,12 @@ import (
 type ExpireReport struct {
 	// Expired counts the sessions this pass moved from pending to expired.
 	Expired int
-	// HandlerErrors counts the Handler.PaymentClosed calls that failed (the sessions stay
-	// expired; Redeliver runs the handler again).
+	// HandlerErrors counts the handler calls that failed (they are delivered again on a
+	// later pass).
 	HandlerErrors int
+	// Redelivered counts outcomes delivered again because their handler had not succeeded
+	// within Config.RedeliverAfter.
+	Redelivered int
 	// Duration is the wall-clock time the pass took.
 	Duration time.Duration
 }
@@ -20,7 +23,8 @@ type ExpireReport struct {
 // ExpireStale expires every pending session past its expires_at, in batches of
 // Config.ExpireBatchSize, and runs the purpose's Handler.PaymentClosed for each: their blast
 // pairing is cancelled, their pending_payment chat session cancelled, their extension
-// expired. It is safe to run on several instances at once: each session is expired, and
+// expired. It then delivers again every paid, failed or expired outcome whose handler has
+// not succeeded for Config.RedeliverAfter. It is safe to run on several instances at once: each session is expired, and
 // its handler called, by exactly one of them. The stale-payments sweep calls it.
 func (s *Service) ExpireStale(ctx context.Context) (ExpireReport, error) {
 	start := time.Now()
@@ -45,6 +49,24 @@ func (s *Service) ExpireStale(ctx context.Context) (ExpireReport, error) {
 		}
 		if len(rows) < s.cfg.ExpireBatchSize {
 			break
+		}
+	}
+
+	// Outcomes whose handler failed earlier (or never ran: a crash between the two steps)
+	// are delivered again; handlers are idempotent.
+	undelivered, err := s.store.ListUndelivered(ctx, now.Add(-s.cfg.RedeliverAfter), s.cfg.ExpireBatchSize)
+	if err != nil {
+		rep.Duration = time.Since(start)
+		return rep, fmt.Errorf("list undelivered payments: %w", err)
+	}
+	for _, sess := range undelivered {
+		s.cfg.Logger.InfoContext(ctx, "payment: delivering an outcome again", "payment_id", sess.ID, "status", sess.Status)
+		rep.Redelivered++
+		if _, err := s.Redeliver(ctx, sess.ID); err != nil {
+			rep.HandlerErrors++
+			if firstErr == nil {
+				firstErr = err
+			}
 		}
 	}
 	rep.Duration = time.Since(start)

@@ -62,7 +62,12 @@ func (s *Service) MarkPaid(ctx context.Context, id uuid.UUID, providerRef string
 		// Neither guard held: the row changed between the two statements and back, which
 		// no transition does. Let the provider retry.
 		return Session{}, fmt.Errorf("mark payment %s paid: %w", id, curhat.ErrStaleWrite)
-	default: // paid, refunded, refund_failed
+	case sess.Status == StatusPaid && sess.HandledAt == nil:
+		// A duplicate confirmation of a payment whose handler has not succeeded yet (it
+		// failed, or the process stopped in between): deliver it again. Handlers are
+		// idempotent, so a delivery that did succeed but was not recorded is harmless.
+		return s.deliverPaid(ctx, sess)
+	default: // paid and delivered, refunded, refund_failed
 		return sess, closeErr
 	}
 }
@@ -108,9 +113,9 @@ func (s *Service) Cancel(ctx context.Context, id uuid.UUID) (Session, error) {
 
 // Redeliver calls the purpose's Handler again for the session's outcome: PaymentPaid for a
 // paid session (with the same automatic refund on ErrInvalidState), PaymentClosed for a
-// failed or expired one; nothing for any other status. It is for operators and
-// reconciliation after a handler failed (MarkPaid and the sweep never call a handler
-// twice on their own).
+// failed or expired one; nothing for any other status. ExpireStale and a duplicate
+// MarkPaid do this by themselves for outcomes whose handler has not succeeded yet; it is
+// also open to operators.
 func (s *Service) Redeliver(ctx context.Context, id uuid.UUID) (Session, error) {
 	sess, err := s.store.Get(ctx, id)
 	if err != nil {
@@ -131,14 +136,14 @@ func (s *Service) deliverPaid(ctx context.Context, sess Session) (Session, error
 	h := s.handler(sess.Purpose)
 	if h == nil {
 		s.cfg.Logger.WarnContext(ctx, "payment: no handler for purpose; nothing started", "payment_id", sess.ID, "purpose", sess.Purpose)
-		return sess, nil
+		return s.delivered(ctx, sess), nil
 	}
 	hctx, cancel := s.detached(ctx)
 	err := h.PaymentPaid(hctx, sess)
 	cancel()
 	switch {
 	case err == nil:
-		return sess, nil
+		return s.delivered(ctx, sess), nil
 	case errors.Is(err, ErrInvalidState):
 		s.cfg.Logger.InfoContext(ctx, "payment: nothing waits for this payment any more; refunding",
 			"payment_id", sess.ID, "purpose", sess.Purpose, "reason", err)
@@ -153,7 +158,7 @@ func (s *Service) deliverPaid(ctx context.Context, sess Session) (Session, error
 func (s *Service) deliverClosed(ctx context.Context, sess Session) (Session, error) {
 	h := s.handler(sess.Purpose)
 	if h == nil {
-		return sess, nil
+		return s.delivered(ctx, sess), nil
 	}
 	hctx, cancel := s.detached(ctx)
 	err := h.PaymentClosed(hctx, sess)
@@ -163,5 +168,20 @@ func (s *Service) deliverClosed(ctx context.Context, sess Session) (Session, err
 			"purpose", sess.Purpose, "status", sess.Status, "err", err)
 		return sess, fmt.Errorf("payment %s is %s, but its %s handler failed: %w", sess.ID, sess.Status, sess.Purpose, err)
 	}
-	return sess, nil
+	return s.delivered(ctx, sess), nil
+}
+
+// delivered records that the handler succeeded for sess's outcome. Failing to record it
+// only means one more (idempotent) delivery later.
+func (s *Service) delivered(ctx context.Context, sess Session) Session {
+	now := s.now()
+	dctx, cancel := s.detached(ctx)
+	defer cancel()
+	if err := s.store.MarkHandled(dctx, sess.ID, sess.Status, now); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "payment: could not record the delivery; it will be redelivered",
+			"payment_id", sess.ID, "err", err)
+		return sess
+	}
+	sess.HandledAt = &now
+	return sess
 }

@@ -211,26 +211,63 @@ func TestMarkPaid_HandlerWithNothingWaitingGetsThePaymentRefunded(t *testing.T) 
 	})
 }
 
-func TestMarkPaid_HandlerFailureIsReportedAndRedeliverRetriesIt(t *testing.T) {
+func TestMarkPaid_HandlerFailureIsRetriedByDuplicateWebhooksUntilItSucceeds(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, openMemory(t))
-	ctx := context.Background()
-	sess := r.create(t)
-	boom := errors.New("database unavailable")
-	r.handler.failPaid(boom)
-	got, err := r.svc.MarkPaid(ctx, sess.ID, "")
-	require.ErrorIs(t, err, boom)
-	require.Equal(t, payment.StatusPaid, got.Status, "the payment is recorded all the same")
+	eachBackend(t, func(t *testing.T, e *env) {
+		r := newRig(t, e)
+		ctx := context.Background()
+		sess := r.create(t)
+		boom := errors.New("database unavailable")
+		r.handler.failPaid(boom)
+		got, err := r.svc.MarkPaid(ctx, sess.ID, "")
+		require.ErrorIs(t, err, boom)
+		require.Equal(t, payment.StatusPaid, got.Status, "the payment is recorded all the same")
+		require.Nil(t, got.HandledAt)
 
-	_, err = r.svc.MarkPaid(ctx, sess.ID, "")
-	require.NoError(t, err)
-	require.Equal(t, 1, r.handler.paidCalls(sess.ID), "a duplicate webhook does not retry the handler")
+		// The provider retries while the handler keeps failing: each retry delivers again.
+		_, err = r.svc.MarkPaid(ctx, sess.ID, "")
+		require.ErrorIs(t, err, boom)
+		require.Equal(t, 2, r.handler.paidCalls(sess.ID))
 
-	r.handler.failPaid(nil)
-	_, err = r.svc.Redeliver(ctx, sess.ID)
-	require.NoError(t, err)
-	require.Equal(t, 2, r.handler.paidCalls(sess.ID))
-	require.Empty(t, r.gw.Refunds())
+		r.handler.failPaid(nil)
+		got, err = r.svc.MarkPaid(ctx, sess.ID, "")
+		require.NoError(t, err)
+		require.NotNil(t, got.HandledAt, "the successful delivery is recorded")
+		require.Equal(t, 3, r.handler.paidCalls(sess.ID))
+
+		_, err = r.svc.MarkPaid(ctx, sess.ID, "")
+		require.NoError(t, err)
+		require.Equal(t, 3, r.handler.paidCalls(sess.ID), "once delivered, duplicates change nothing")
+		require.Empty(t, r.gw.Refunds())
+	})
+}
+
+func TestExpireStale_RedeliversOutcomesWhoseHandlerFailed(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, e *env) {
+		r := newRig(t, e)
+		ctx := context.Background()
+		sess := r.create(t)
+		r.handler.failPaid(errors.New("database unavailable"))
+		_, err := r.svc.MarkPaid(ctx, sess.ID, "")
+		require.Error(t, err)
+
+		// Before RedeliverAfter nothing happens; after it, the sweep delivers once more.
+		r.handler.failPaid(nil)
+		rep, err := r.svc.ExpireStale(ctx)
+		require.NoError(t, err)
+		require.Zero(t, rep.Redelivered)
+		r.clock.Advance(payment.DefaultRedeliverAfter + time.Second)
+		rep, err = r.svc.ExpireStale(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Redelivered)
+		require.Equal(t, 2, r.handler.paidCalls(sess.ID))
+
+		rep, err = r.svc.ExpireStale(ctx)
+		require.NoError(t, err)
+		require.Zero(t, rep.Redelivered, "a delivered outcome is not delivered again")
+		require.Equal(t, 2, r.handler.paidCalls(sess.ID))
+	})
 }
 
 func TestMarkPaid_HandlerRunsEvenIfTheWebhookCallerHangsUp(t *testing.T) {

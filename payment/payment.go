@@ -104,7 +104,10 @@ type Session struct {
 	// ExpiresAt is when an unpaid session stops being payable.
 	ExpiresAt time.Time
 	// PaidAt is when the payment was confirmed — also for a late payment that was refunded.
-	PaidAt    *time.Time
+	PaidAt *time.Time
+	// HandledAt is when the purpose's handler last succeeded for the current outcome (paid,
+	// failed or expired); nil while that outcome still has to be delivered.
+	HandledAt *time.Time
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

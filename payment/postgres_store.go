@@ -31,7 +31,7 @@ func NewPostgresStore(pool *pgxpool.Pool) *PostgresStore { return &PostgresStore
 var sessionColumns = []string{
 	"id", "client_id", "purpose", "pairing_id", "chat_session_id", "extension_id", "tier_id", "minutes",
 	"base_amount", "discount_amount", "amount", "currency", "status", "provider_ref", "checkout_url",
-	"idempotency_key", "expires_at", "paid_at", "created_at", "updated_at",
+	"idempotency_key", "expires_at", "paid_at", "created_at", "updated_at", "handled_at",
 }
 
 var returningSession = "RETURNING " + strings.Join(sessionColumns, ", ")
@@ -53,7 +53,7 @@ func scanSession(row pgx.Row) (Session, error) {
 	)
 	err := row.Scan(&s.ID, &s.ClientID, &s.Purpose, &s.PairingID, &s.ChatSessionID, &s.ExtensionID, &s.TierID,
 		&s.Minutes, &s.BaseAmount, &s.DiscountAmount, &s.Amount, &s.Currency, &s.Status, &providerRef,
-		&checkoutURL, &idempotent, &s.ExpiresAt, &s.PaidAt, &s.CreatedAt, &s.UpdatedAt)
+		&checkoutURL, &idempotent, &s.ExpiresAt, &s.PaidAt, &s.CreatedAt, &s.UpdatedAt, &s.HandledAt)
 	if err != nil {
 		return Session{}, err
 	}
@@ -62,6 +62,10 @@ func scanSession(row pgx.Row) (Session, error) {
 	if s.PaidAt != nil {
 		t := s.PaidAt.UTC()
 		s.PaidAt = &t
+	}
+	if s.HandledAt != nil {
+		t := s.HandledAt.UTC()
+		s.HandledAt = &t
 	}
 	return s, nil
 }
@@ -95,6 +99,7 @@ func (p *PostgresStore) Insert(ctx context.Context, s Session) (Session, bool, e
 		s.ID, s.ClientID, s.Purpose, s.PairingID, s.ChatSessionID, s.ExtensionID, s.TierID, s.Minutes,
 		s.BaseAmount, s.DiscountAmount, s.Amount, s.Currency, s.Status, nullable(s.ProviderRef),
 		nullable(s.CheckoutURL), nullable(s.IdempotencyKey), s.ExpiresAt, s.PaidAt, s.CreatedAt, s.UpdatedAt,
+		s.HandledAt,
 	)
 	if s.IdempotencyKey == "" {
 		stored, err := p.queryOne(ctx, insert.Suffix(returningSession))
@@ -231,6 +236,29 @@ WHERE client_id = $1 AND purpose = 'chat_start' AND status = 'paid')`, clientID)
 		return false, fmt.Errorf("has paid chat start: %w", translate(err))
 	}
 	return paid, nil
+}
+
+func (p *PostgresStore) MarkHandled(ctx context.Context, id uuid.UUID, status Status, at time.Time) error {
+	_, err := p.db.Exec(ctx, `UPDATE payment_sessions SET handled_at = $3
+WHERE id = $1 AND status = $2 AND handled_at IS NULL`, id, status, at)
+	if err != nil {
+		return fmt.Errorf("mark payment session %s handled: %w", id, translate(err))
+	}
+	return nil
+}
+
+func (p *PostgresStore) ListUndelivered(ctx context.Context, changedBefore time.Time, limit int) ([]Session, error) {
+	rows, err := p.db.Query(ctx, `SELECT `+strings.Join(sessionColumns, ", ")+` FROM payment_sessions
+WHERE handled_at IS NULL AND status IN ('paid', 'failed', 'expired') AND updated_at <= $1
+ORDER BY updated_at LIMIT $2`, changedBefore, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list undelivered payment sessions: %w", translate(err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Session, error) { return scanSession(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list undelivered payment sessions: %w", translate(err))
+	}
+	return out, nil
 }
 
 // foreignKeyFields names the input behind each foreign key of payment_sessions.

@@ -23,6 +23,9 @@ const (
 	DefaultExpireBatchSize = 500
 	// DefaultDetachedTimeout bounds each piece of work that follows a committed transition.
 	DefaultDetachedTimeout = 10 * time.Second
+	// DefaultRedeliverAfter is how long an outcome may stay undelivered (its handler failed,
+	// or the process stopped between the two steps) before ExpireStale delivers it again.
+	DefaultRedeliverAfter = 30 * time.Second
 )
 
 // Config configures a Service. The zero value (or nil) works.
@@ -47,6 +50,10 @@ type Config struct {
 	// leave a paid session without its next step or a claimed refund unissued. Defaults to
 	// 10 seconds.
 	DetachedTimeout time.Duration
+	// RedeliverAfter is how long a paid, failed or expired session may stay without a
+	// successful handler call before ExpireStale calls the handler again. Handlers must be
+	// idempotent. Defaults to DefaultRedeliverAfter.
+	RedeliverAfter time.Duration
 	// Hooks report refunds, for metrics.
 	Hooks Hooks
 }
@@ -72,6 +79,9 @@ func (c *Config) WithDefaults() Config {
 	}
 	if out.ExpireBatchSize <= 0 {
 		out.ExpireBatchSize = DefaultExpireBatchSize
+	}
+	if out.RedeliverAfter <= 0 {
+		out.RedeliverAfter = DefaultRedeliverAfter
 	}
 	if out.DetachedTimeout <= 0 {
 		out.DetachedTimeout = DefaultDetachedTimeout

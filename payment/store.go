@@ -34,6 +34,12 @@ type Store interface {
 	ExpirePending(ctx context.Context, now time.Time, limit int) ([]Session, error)
 	// HasPaidChatStart reports whether the client has a chat_start session in status paid.
 	HasPaidChatStart(ctx context.Context, clientID uuid.UUID) (bool, error)
+	// MarkHandled records that the handler succeeded for the session's outcome: it sets
+	// handled_at = at when the session is still in status and has no handled_at.
+	MarkHandled(ctx context.Context, id uuid.UUID, status Status, at time.Time) error
+	// ListUndelivered returns at most limit sessions in paid, failed or expired without
+	// handled_at whose updated_at <= changedBefore, the oldest change first.
+	ListUndelivered(ctx context.Context, changedBefore time.Time, limit int) ([]Session, error)
 }
 
 // Transition is one guarded status change: UPDATE … WHERE id = ID AND status IN From

@@ -157,6 +157,37 @@ func (s *Store) HasPaidChatStart(_ context.Context, clientID uuid.UUID) (bool, e
 	return false, nil
 }
 
+func (s *Store) MarkHandled(_ context.Context, id uuid.UUID, status payment.Status, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[id]
+	if ok && sess.Status == status && sess.HandledAt == nil {
+		t := truncate(at)
+		sess.HandledAt = &t
+		s.sessions[id] = sess
+	}
+	return nil
+}
+
+func (s *Store) ListUndelivered(_ context.Context, changedBefore time.Time, limit int) ([]payment.Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []payment.Session
+	for _, sess := range s.sessions {
+		switch sess.Status {
+		case payment.StatusPaid, payment.StatusFailed, payment.StatusExpired:
+			if sess.HandledAt == nil && !sess.UpdatedAt.After(changedBefore) {
+				out = append(out, clone(sess))
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b payment.Session) int { return a.UpdatedAt.Compare(b.UpdatedAt) })
+	if limit >= 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
 // normalize stores times as Postgres would: UTC, microsecond precision.
 func normalize(sess payment.Session) payment.Session {
 	sess.ExpiresAt, sess.CreatedAt, sess.UpdatedAt = truncate(sess.ExpiresAt), truncate(sess.CreatedAt), truncate(sess.UpdatedAt)
@@ -177,6 +208,10 @@ func clone(sess payment.Session) payment.Session {
 	if sess.PaidAt != nil {
 		t := *sess.PaidAt
 		sess.PaidAt = &t
+	}
+	if sess.HandledAt != nil {
+		t := *sess.HandledAt
+		sess.HandledAt = &t
 	}
 	return sess
 }
