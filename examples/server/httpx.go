@@ -36,6 +36,7 @@ func newAPIError(status int, code, format string, args ...any) *apiError {
 }
 
 var (
+	errRequestCancelled = newAPIError(http.StatusServiceUnavailable, "UNAVAILABLE", "the request was cancelled")
 	errUnauthenticated = newAPIError(http.StatusUnauthorized, "UNAUTHENTICATED", "a valid bearer token is required")
 	errForbidden       = newAPIError(http.StatusForbidden, "FORBIDDEN", "this token may not use this route")
 )
@@ -99,6 +100,10 @@ func toAPIError(err error) *apiError {
 	if isTimeout(err) {
 		return newAPIError(http.StatusServiceUnavailable, "UNAVAILABLE", "a backing service did not answer in time")
 	}
+	if errors.Is(err, context.Canceled) {
+		// The caller went away; nobody reads this answer, and it is not a server fault.
+		return errRequestCancelled
+	}
 	return &apiError{Status: http.StatusInternalServerError, Code: "INTERNAL", Message: "internal error"}
 }
 
@@ -107,7 +112,7 @@ func isTimeout(err error) bool { return errors.Is(err, context.DeadlineExceeded)
 // writeError writes err as {"error":{"code","message",...}}; 5xx are logged.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	ae := toAPIError(err)
-	if ae.Status >= 500 {
+	if ae.Status >= 500 && ae != errRequestCancelled {
 		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", ae.Status, "err", err)
 	}
 	body := map[string]any{"code": ae.Code, "message": ae.Message}
