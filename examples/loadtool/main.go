@@ -1,0 +1,255 @@
+// Command loadtool measures every hot path of curhat beside its floor and its Postgres
+// twin, against real Postgres and Valkey on loopback, for N = 1k, 10k and 100k online
+// mitras, and prints one table per N:
+//
+//	go run ./examples/loadtool
+//	go run ./examples/loadtool -n 1000,10000 -duration 3s -concurrency 32
+//
+// For each N it creates its own Postgres schema and Valkey key prefix, bulk-inserts N
+// online mitras (one INSERT … SELECT generate_series; one in ten at capacity) and seeds the
+// mirror, then measures at the same concurrency:
+//
+//   - SDK heartbeat (Mirror.Heartbeat) beside a raw valkey-go SET loop;
+//   - FindAvailable (all, and Limit 50) and the CountAvailable recompute on the Valkey path
+//     beside the Postgres path (a Mirror without a cache), with Valkey round trips per call;
+//   - HTTP heartbeat and beacon through the reference server (built from
+//     ./examples/server and run as a child process with sweeps off) beside a bare net/http
+//     server in another child process (one Valkey SET; no I/O), with the Postgres round
+//     trips per request counted on the wire by a loopback proxy in front of Postgres;
+//   - the seed, the heartbeat mirror and the auto-offline sweep over N, against a private
+//     redis-server that logs every command in SLOWLOG (the longest single command).
+//
+// It targets loopback only, bounds its run time (-max-time), and drops its schema, keys,
+// processes and files at the end, also on Ctrl-C.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/valkey-io/valkey-go"
+
+	"github.com/curhat/curhat/internal/pgutil"
+	"github.com/curhat/curhat/internal/valkeyutil"
+)
+
+type options struct {
+	sizes       []int
+	duration    time.Duration
+	concurrency int
+	databaseURL string
+	valkeyURL   string
+	maxTime     time.Duration
+	redisServer string
+	serverBin   string
+	tokens      int
+}
+
+func main() {
+	var o options
+	var sizes string
+	var bareAddr, bareKey string
+	flag.StringVar(&sizes, "n", "1000,10000,100000", "numbers of online mitras, comma-separated: one table each")
+	flag.DurationVar(&o.duration, "duration", 2*time.Second, "length of each measurement")
+	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent callers of every measurement")
+	flag.StringVar(&o.databaseURL, "database-url", "postgres://127.0.0.1:5432/test", "PostgreSQL (loopback only); the tool creates and drops its own schema")
+	flag.StringVar(&o.valkeyURL, "valkey-url", "redis://127.0.0.1:6379", "Valkey or Redis ≥ 7 (loopback only); the tool uses and deletes its own key prefix")
+	flag.DurationVar(&o.maxTime, "max-time", 10*time.Minute, "bound on the whole run: what is left unmeasured then is skipped")
+	flag.StringVar(&o.redisServer, "redis-server", "redis-server", `redis-server binary for the sweep measurements (SLOWLOG); "" measures the sweeps on -valkey-url without SLOWLOG`)
+	flag.StringVar(&o.serverBin, "server-bin", "", "prebuilt reference server binary (default: go build ./examples/server)")
+	flag.IntVar(&o.tokens, "tokens", 1000, "mitras whose tokens the HTTP heartbeat load cycles through")
+	flag.StringVar(&bareAddr, "serve-bare", "", "internal: serve the bare floor handlers on this address")
+	flag.StringVar(&bareKey, "bare-key", "", "internal: the key the bare SET handler writes")
+	flag.Parse()
+
+	if bareAddr != "" {
+		if err := serveBare(bareAddr, o.valkeyURL, bareKey); err != nil {
+			fmt.Fprintln(os.Stderr, "bare server:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	for _, s := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 100 {
+			fmt.Fprintf(os.Stderr, "-n: %q is not a number ≥ 100\n", s)
+			os.Exit(2)
+		}
+		o.sizes = append(o.sizes, n)
+	}
+	o.concurrency = max(o.concurrency, 1)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() { // a second Ctrl-C while cleaning up exits at once
+		<-ctx.Done()
+		stop()
+	}()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtool:", err)
+		os.Exit(1)
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// tool is what every N shares: connections, child processes and the temporary folder.
+type tool struct {
+	o         options
+	admin     *pgxpool.Pool
+	valkey    valkey.Client
+	dir       string
+	serverBin string
+	bare      *child
+	bareURL   string
+	proxy     *pgProxy
+	redis     *privateRedis
+}
+
+func run(ctx context.Context, o options) error {
+	if err := requireLoopback("-database-url", o.databaseURL); err != nil {
+		return err
+	}
+	if err := requireLoopback("-valkey-url", o.valkeyURL); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.maxTime)
+	defer cancel()
+	t := &tool{o: o}
+	defer t.close()
+
+	var err error
+	if t.dir, err = os.MkdirTemp("", "curhat-loadtool-"); err != nil {
+		return err
+	}
+	if t.admin, err = pgutil.NewPool(ctx, o.databaseURL, func(c *pgxpool.Config) { c.MaxConns = 2 }); err != nil {
+		return err
+	}
+	if err := t.admin.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres at %s: %w", o.databaseURL, err)
+	}
+	if t.valkey, err = valkeyutil.NewClient(valkeyutil.Options{URL: o.valkeyURL, DisableCache: true}); err != nil {
+		return fmt.Errorf("valkey at %s: %w", o.valkeyURL, err)
+	}
+
+	t.serverBin = o.serverBin
+	if t.serverBin == "" {
+		logf("building the reference server (go build ./examples/server)")
+		if t.serverBin, err = buildServer(ctx, t.dir); err != nil {
+			return err
+		}
+	}
+	if err := t.startBare(ctx); err != nil {
+		return err
+	}
+	pgTarget, err := pgHostPort(o.databaseURL)
+	if err != nil {
+		return err
+	}
+	if t.proxy, err = startPGProxy(pgTarget); err != nil {
+		return err
+	}
+	if o.redisServer != "" {
+		if _, err := exec.LookPath(o.redisServer); err != nil {
+			logf("no %s binary: sweeps are measured on -valkey-url, without SLOWLOG", o.redisServer)
+		} else if t.redis, err = startPrivateRedis(ctx, o.redisServer, t.dir); err != nil {
+			return err
+		}
+	}
+
+	fmt.Println(t.machine(ctx))
+	for _, n := range o.sizes {
+		if ctx.Err() != nil {
+			logf("stopping: %v (N=%d and later not measured)", context.Cause(ctx), n)
+			break
+		}
+		if err := t.measureN(ctx, n); err != nil {
+			if ctx.Err() != nil {
+				logf("N=%d interrupted: %v", n, err)
+				break
+			}
+			return fmt.Errorf("N=%d: %w", n, err)
+		}
+	}
+	return nil
+}
+
+func pgHostPort(raw string) (string, error) {
+	cfg, err := pgxpool.ParseConfig(raw)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s:%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port), nil
+}
+
+func (t *tool) startBare(ctx context.Context) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	t.bare, err = startChild("bare server", t.dir+"/bare.log", nil, self,
+		"-serve-bare", addr, "-valkey-url", t.o.valkeyURL, "-bare-key", "loadtool"+randomHex(4)+":bare")
+	if err != nil {
+		return err
+	}
+	t.bareURL = "http://" + addr
+	return waitHTTP(ctx, t.bare, t.bareURL+"/noop", 15*time.Second)
+}
+
+// machine describes where the numbers come from.
+func (t *tool) machine(ctx context.Context) string {
+	var pgVersion string
+	_ = t.admin.QueryRow(ctx, "SHOW server_version").Scan(&pgVersion)
+	vkVersion := "?"
+	if info, err := t.valkey.Do(ctx, t.valkey.B().Info().Section("server").Build()).ToString(); err == nil {
+		for line := range strings.SplitSeq(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok {
+				vkVersion = "Redis-compatible " + v
+			}
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "valkey_version:"); ok {
+				vkVersion = "Valkey " + v
+			}
+		}
+	}
+	slow := "private redis-server with SLOWLOG on every command"
+	if t.redis == nil {
+		slow = "-valkey-url, longest command not measured"
+	}
+	return fmt.Sprintf("# curhat load tool\n\n%d CPUs, %s/%s, %s; Postgres %s; %s; loopback.\n"+
+		"Concurrency %d, %s per measurement. Sweeps: %s.\n",
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), strings.Fields(pgVersion + " ?")[0], vkVersion,
+		t.o.concurrency, t.o.duration, slow)
+}
+
+func (t *tool) close() {
+	if t.proxy != nil {
+		t.proxy.close()
+	}
+	t.bare.stop()
+	t.redis.close()
+	if t.valkey != nil {
+		t.valkey.Close()
+	}
+	if t.admin != nil {
+		t.admin.Close()
+	}
+	if t.dir != "" {
+		os.RemoveAll(t.dir)
+	}
+}

@@ -1,0 +1,370 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/valkeyutil"
+)
+
+// opTimeout bounds one operation of a measurement, like the SDK's own Valkey deadline.
+const opTimeout = 300 * time.Millisecond
+
+func (t *tool) measureN(ctx context.Context, n int) error {
+	logf("N=%d: creating the dataset", n)
+	began := time.Now()
+	d, err := createDataset(ctx, t.admin, t.o.databaseURL, n, min(t.o.tokens, n/2), t.o.concurrency)
+	if d != nil {
+		defer d.drop(t.admin, t.valkey)
+	}
+	if err != nil {
+		return err
+	}
+	logf("N=%d: %d mitras inserted in %s", n, n, time.Since(began).Round(time.Millisecond))
+	rep := &report{n: n, atCapacity: d.atCapacity, concurrency: t.o.concurrency, duration: t.o.duration}
+
+	// The SDK over the shared Valkey, under the dataset's prefix.
+	cc := &countingClient{Client: t.valkey}
+	cache := availability.NewValkeyCache(cc, availability.CacheConfig{Names: valkeyutil.NewNames(d.prefix, false)})
+	store := availability.NewPostgresStore(d.pool)
+	cfg := &availability.Config{ValkeyTimeout: 5 * time.Second}
+	vm := availability.NewMirror(store, cache, cfg)
+	pm := availability.NewMirror(store, nil, cfg)
+	seeded, err := vm.SeedFromPostgres(ctx)
+	if err != nil {
+		return err
+	}
+	rep.seedNote = fmt.Sprintf("first seed %s", seeded.Duration.Round(time.Millisecond))
+
+	if err := t.reads(ctx, d, rep, vm, pm, cache, store, cc); err != nil {
+		return err
+	}
+	if err := t.sdkHeartbeat(ctx, d, rep, vm); err != nil {
+		return err
+	}
+	if err := t.httpPaths(ctx, d, rep); err != nil {
+		return err
+	}
+	if err := t.sweeps(ctx, d, rep); err != nil {
+		return err
+	}
+	fmt.Println(rep.String())
+	return nil
+}
+
+func (t *tool) load(ctx context.Context, name string, op func(ctx context.Context, worker, i int) error) (result, error) {
+	r := runLoad(ctx, t.o.concurrency, t.o.duration, op)
+	if ctx.Err() != nil {
+		return r, ctx.Err()
+	}
+	if r.errs > 0 {
+		return r, fmt.Errorf("%s: %d of %d calls failed, first: %w", name, r.errs, r.errs+r.ops, r.firstErr)
+	}
+	if r.ops == 0 {
+		return r, fmt.Errorf("%s: no call completed in %s", name, t.o.duration)
+	}
+	return r, nil
+}
+
+// reads measures FindAvailable and the CountAvailable recompute, Valkey path beside the
+// Postgres path, and the Valkey round trips per call.
+func (t *tool) reads(ctx context.Context, d *dataset, rep *report, vm, pm *availability.Mirror,
+	cache *availability.ValkeyCache, store *availability.PostgresStore, cc *countingClient) error {
+	logf("N=%d: FindAvailable and CountAvailable", d.n)
+	wantAll := d.n - d.atCapacity
+	find := func(m *availability.Mirror, limit int) func(ctx context.Context, _, _ int) error {
+		return func(ctx context.Context, _, _ int) error {
+			ids, err := m.FindAvailable(ctx, availability.FindOptions{Limit: limit})
+			if err != nil {
+				return err
+			}
+			if want := wantAll; (limit == 0 && len(ids) != want) || (limit > 0 && len(ids) != min(limit, want)) {
+				return fmt.Errorf("FindAvailable(limit %d) returned %d ids, want %d", limit, len(ids), min(want, max(limit, want)))
+			}
+			return nil
+		}
+	}
+	fresh := func() time.Time { return time.Now().Add(-availability.DefaultStaleThreshold) }
+	cases := []struct {
+		name       string
+		valkey, pg func(ctx context.Context, w, i int) error
+	}{
+		{"FindAvailable, all", find(vm, 0), find(pm, 0)},
+		{"FindAvailable, Limit 50", find(vm, 50), find(pm, 50)},
+		{"CountAvailable recompute", func(ctx context.Context, _, _ int) error {
+			_, err := cache.CountAvailable(ctx, fresh())
+			return err
+		}, func(ctx context.Context, _, _ int) error {
+			_, err := store.CountAvailable(ctx, fresh(), availability.DefaultMaxSessions)
+			return err
+		}},
+	}
+	for _, c := range cases {
+		_ = c.valkey(ctx, 0, 0) // warm: scripts loaded, connections open, local copies built
+		before, pgBefore := cc.snapshot(), d.queries.Count()
+		vr, err := t.load(ctx, c.name+" (valkey)", c.valkey)
+		if err != nil {
+			return err
+		}
+		trips := cc.snapshot().since(before)
+		pgTrips := d.queries.Count() - pgBefore
+		pr, err := t.load(ctx, c.name+" (postgres)", c.pg)
+		if err != nil {
+			return err
+		}
+		rep.reads = append(rep.reads, readRow{name: c.name, valkey: vr, pg: pr,
+			valkeyTrips: float64(trips.trips) / float64(vr.ops), valkeyPG: float64(pgTrips) / float64(vr.ops)})
+	}
+	return nil
+}
+
+// sdkHeartbeat measures Mirror.Heartbeat beside a raw SET loop on the same client.
+func (t *tool) sdkHeartbeat(ctx context.Context, d *dataset, rep *report, vm *availability.Mirror) error {
+	logf("N=%d: SDK heartbeat and raw SET", d.n)
+	hb := func(ctx context.Context, w, i int) error {
+		online, err := vm.Heartbeat(ctx, d.sample[(w*7919+i)%len(d.sample)])
+		if err == nil && !online {
+			err = fmt.Errorf("heartbeat: mitra reported offline")
+		}
+		return err
+	}
+	_ = hb(ctx, 0, 0)
+	pgBefore := d.queries.Count()
+	var err error
+	if rep.sdkHB, err = t.load(ctx, "SDK heartbeat", hb); err != nil {
+		return err
+	}
+	rep.sdkHBPG = float64(d.queries.Count()-pgBefore) / float64(rep.sdkHB.ops)
+	key := d.prefix + "raw"
+	rep.rawSET, err = t.load(ctx, "raw SET", func(ctx context.Context, _, _ int) error {
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		return t.valkey.Do(ctx, t.valkey.B().Set().Key(key).Value(availability.FormatHeartbeat(time.Now())).Build()).Error()
+	})
+	return err
+}
+
+// httpPaths starts the reference server over the dataset and measures the heartbeat and the
+// beacon beside the bare server.
+func (t *tool) httpPaths(ctx context.Context, d *dataset, rep *report) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	proxied, err := withHost(d.schemaURL, t.proxy.addr())
+	if err != nil {
+		return err
+	}
+	if proxied, err = withParams(proxied, "sslmode", "disable"); err != nil {
+		return err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	logf("N=%d: starting the reference server on %s", d.n, addr)
+	srv, err := startChild("reference server", t.dir+"/server.log", []string{
+		"ADDR=" + addr, "DATABASE_URL=" + proxied, "VALKEY_URL=" + t.o.valkeyURL, "VALKEY_KEY_PREFIX=" + d.prefix,
+		"SWEEPS=0", "DEMO_DATA=0", "OPERATOR_TOKEN=" + randomHex(16), "PAYMENT_WEBHOOK_SECRET=" + randomHex(16),
+	}, t.serverBin)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	base := "http://" + addr
+	if err := waitHTTP(ctx, srv, base+"/healthz", 120*time.Second); err != nil {
+		return err
+	}
+
+	tr := &http.Transport{MaxIdleConns: 4 * t.o.concurrency, MaxIdleConnsPerHost: 2 * t.o.concurrency, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	mitraAuth := bearers(d.mitraToks)
+	clientAuth := bearers(d.clientToks)
+	call := func(ctx context.Context, method, url, auth string) error {
+		req, err := http.NewRequestWithContext(ctx, method, url, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", auth)
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s %s: status %d", method, url, resp.StatusCode)
+		}
+		return nil
+	}
+	heartbeat := func(ctx context.Context, w, i int) error {
+		return call(ctx, "POST", base+"/api/mitra/status/heartbeat", mitraAuth[(w*7919+i)%len(mitraAuth)])
+	}
+	beacon := func(ctx context.Context, w, i int) error {
+		return call(ctx, "GET", base+"/api/client/mitra-availability", clientAuth[(w+i)%len(clientAuth)])
+	}
+	// Warm: every token verified once (the server caches verified tokens).
+	for i := range mitraAuth {
+		if err := heartbeat(ctx, 0, i); err != nil {
+			return err
+		}
+	}
+	for i := range clientAuth {
+		if err := beacon(ctx, 0, i); err != nil {
+			return err
+		}
+	}
+
+	logf("N=%d: HTTP heartbeat and beacon", d.n)
+	before := t.proxy.trips.Load()
+	if rep.httpHB, err = t.load(ctx, "HTTP heartbeat", heartbeat); err != nil {
+		return err
+	}
+	rep.httpHBPG = float64(t.proxy.trips.Load()-before) / float64(rep.httpHB.ops)
+	if rep.bareSET, err = t.load(ctx, "bare one-SET handler", func(ctx context.Context, w, i int) error {
+		return call(ctx, "POST", t.bareURL+"/set", mitraAuth[(w*7919+i)%len(mitraAuth)])
+	}); err != nil {
+		return err
+	}
+	before = t.proxy.trips.Load()
+	if rep.beacon, err = t.load(ctx, "HTTP beacon", beacon); err != nil {
+		return err
+	}
+	rep.beaconPG = float64(t.proxy.trips.Load()-before) / float64(rep.beacon.ops)
+	rep.bareNoIO, err = t.load(ctx, "bare no-I/O handler", func(ctx context.Context, w, i int) error {
+		return call(ctx, "GET", t.bareURL+"/noop", clientAuth[(w+i)%len(clientAuth)])
+	})
+	return err
+}
+
+func bearers(toks []string) []string {
+	out := make([]string, len(toks))
+	for i, t := range toks {
+		out[i] = "Bearer " + t
+	}
+	return out
+}
+
+// sweeps measures the seed, the heartbeat mirror and auto-offline over N. Against the
+// private redis-server they run with the default key names and SLOWLOG on every command.
+// A fake clock places the pings: the seed before them, 90% of the mitras pinged 60 s after
+// the insert, auto-offline first with nobody stale, then with the other 10% stale.
+func (t *tool) sweeps(ctx context.Context, d *dataset, rep *report) error {
+	logf("N=%d: sweeps", d.n)
+	names := valkeyutil.NewNames(d.prefix, false)
+	client := t.valkey
+	if t.redis != nil {
+		names = valkeyutil.NewNames("", false)
+		client = t.redis.client
+		// A fresh server for every N: flush what the previous N left.
+		fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := client.Do(fctx, client.B().Flushall().Build()).Error()
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	cc := &countingClient{Client: client}
+	cache := availability.NewValkeyCache(cc, availability.CacheConfig{Names: names})
+	clk := clock.NewFake(d.insertedAt.Add(-200 * time.Second))
+	m := availability.NewMirror(availability.NewPostgresStore(d.pool), cache, &availability.Config{Clock: clk, ValkeyTimeout: 5 * time.Second})
+
+	measure := func(name string, fn func() (string, error)) error {
+		if t.redis != nil {
+			if err := t.redis.slowlogReset(ctx); err != nil {
+				return err
+			}
+		}
+		before, pgBefore := cc.snapshot(), d.queries.Count()
+		began := time.Now()
+		what, err := fn()
+		took := time.Since(began)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		row := sweepRow{name: name, what: what, took: took, valkey: cc.snapshot().since(before), pg: d.queries.Count() - pgBefore}
+		if t.redis != nil {
+			if row.slow, err = t.redis.slowlog(ctx); err != nil {
+				return err
+			}
+		}
+		rep.sweeps = append(rep.sweeps, row)
+		return nil
+	}
+	seed := func() (string, error) {
+		r, err := m.SeedFromPostgres(ctx)
+		return fmt.Sprintf("%d mitras", r.Mitras), err
+	}
+	if err := measure("seed (empty Valkey)", seed); err != nil {
+		return err
+	}
+
+	// 90% of the mitras ping (not measured).
+	rows, err := d.pool.Query(ctx, `SELECT id FROM mitras ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return err
+	}
+	clk.Set(d.insertedAt.Add(60 * time.Second))
+	var pinged []uuid.UUID
+	for i, id := range ids {
+		if i%10 != 5 {
+			pinged = append(pinged, id)
+		}
+	}
+	if err := pingAll(ctx, m, pinged, t.o.concurrency); err != nil {
+		return err
+	}
+
+	if err := measure("reseed", seed); err != nil {
+		return err
+	}
+	if err := measure("heartbeat mirror", func() (string, error) {
+		r, err := m.MirrorHeartbeats(ctx)
+		return fmt.Sprintf("%d read, %d rows moved", r.Read, r.Updated), err
+	}); err != nil {
+		return err
+	}
+	autoOffline := func() (string, error) {
+		r, err := m.AutoOffline(ctx)
+		return fmt.Sprintf("%d offlined", r.Offlined), err
+	}
+	if err := measure("auto-offline, nobody stale", autoOffline); err != nil {
+		return err
+	}
+	clk.Set(d.insertedAt.Add(availability.DefaultStaleThreshold + time.Second))
+	return measure("auto-offline, 10% stale", autoOffline)
+}
+
+// pingAll sends one heartbeat for each id, from `workers` goroutines.
+func pingAll(ctx context.Context, m *availability.Mirror, ids []uuid.UUID, workers int) error {
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			for i := w; i < len(ids); i += workers {
+				if _, err := m.Heartbeat(ctx, ids[i]); err != nil {
+					errs <- fmt.Errorf("ping %s: %w", ids[i], err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for range workers {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

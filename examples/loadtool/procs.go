@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/valkey-io/valkey-go"
+
+	"github.com/curhat/curhat/internal/valkeyutil"
+)
+
+// child is a process the tool started (reference server, bare server, redis-server).
+type child struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+}
+
+func startChild(name, logPath string, env []string, bin string, args ...string) (*child, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	dieWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	go func() { _ = cmd.Wait(); f.Close() }()
+	return &child{name: name, cmd: cmd, log: logPath}, nil
+}
+
+// stop asks the process to end (SIGTERM), then kills it after a grace period.
+func (c *child) stop() {
+	if c == nil || c.cmd.Process == nil {
+		return
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if c.cmd.ProcessState != nil || c.cmd.Process.Signal(syscall.Signal(0)) != nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond) // polling for the exit of a child process
+	}
+	_ = c.cmd.Process.Kill()
+}
+
+func (c *child) tail() string {
+	raw, err := os.ReadFile(c.log)
+	if err != nil {
+		return ""
+	}
+	s := string(raw)
+	if len(s) > 2000 {
+		s = s[len(s)-2000:]
+	}
+	return s
+}
+
+// freePort returns a TCP port that was free on 127.0.0.1 a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitHTTP polls url until it answers 200.
+func waitHTTP(ctx context.Context, c *child, url string, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if c.cmd.ProcessState != nil {
+			return fmt.Errorf("%s exited: %s", c.name, c.tail())
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not answer %s: %w\n%s", c.name, url, ctx.Err(), c.tail())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// buildServer compiles the reference server into dir.
+func buildServer(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "curhat-server")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/curhat/curhat/examples/server")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build ./examples/server: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// privateRedis is a redis-server of the tool's own, on a free loopback port, that logs
+// every command in SLOWLOG (slowlog-log-slower-than 0) so that the longest single command
+// of a sweep is measured by the server itself.
+type privateRedis struct {
+	*child
+	url    string
+	client valkey.Client
+}
+
+func startPrivateRedis(ctx context.Context, bin, dir string) (*privateRedis, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	c, err := startChild("redis-server", filepath.Join(dir, "redis.log"), nil, bin,
+		"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no",
+		"--dir", dir, "--protected-mode", "no", "--loglevel", "warning",
+		"--slowlog-log-slower-than", "0", "--slowlog-max-len", "1000000")
+	if err != nil {
+		return nil, err
+	}
+	r := &privateRedis{child: c, url: "redis://127.0.0.1:" + strconv.Itoa(port)}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		vc, err := valkeyutil.NewClient(valkeyutil.Options{URL: r.url})
+		if err == nil {
+			r.client = vc
+			return r, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			c.stop()
+			return nil, fmt.Errorf("private redis-server did not start: %w\n%s", err, c.tail())
+		}
+		time.Sleep(50 * time.Millisecond) // polling for readiness
+	}
+}
+
+// slowEntry is the longest command of a SLOWLOG read.
+type slowEntry struct {
+	count   int
+	longest time.Duration
+	command string
+}
+
+func (r *privateRedis) slowlogReset(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return r.client.Do(ctx, r.client.B().SlowlogReset().Build()).Error()
+}
+
+// slowlog reads every entry logged since the last reset and returns the longest.
+func (r *privateRedis) slowlog(ctx context.Context) (slowEntry, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	entries, err := r.client.Do(ctx, r.client.B().SlowlogGet().Count(-1).Build()).ToArray()
+	if err != nil {
+		return slowEntry{}, err
+	}
+	var out slowEntry
+	for _, e := range entries {
+		f, err := e.ToArray()
+		if err != nil || len(f) < 4 {
+			continue
+		}
+		args, _ := f[3].AsStrSlice()
+		if len(args) > 0 && strings.EqualFold(args[0], "slowlog") {
+			continue
+		}
+		out.count++
+		us, _ := f[2].AsInt64()
+		if d := time.Duration(us) * time.Microsecond; d > out.longest {
+			out.longest = d
+			out.command = describeCommand(args)
+		}
+	}
+	return out, nil
+}
+
+// describeCommand names a logged command briefly (a script by its first words).
+func describeCommand(args []string) string {
+	if len(args) == 0 {
+		return "?"
+	}
+	name := strings.ToUpper(args[0])
+	if (name == "EVALSHA" || name == "EVAL") && len(args) > 2 {
+		return fmt.Sprintf("%s (%s keys)", name, args[2])
+	}
+	if len(args) > 1 {
+		return name + " " + shortKey(args[1])
+	}
+	return name
+}
+
+func shortKey(k string) string {
+	if i := strings.LastIndex(k, "mitras:"); i >= 0 {
+		return k[i:]
+	}
+	return k
+}
+
+func (r *privateRedis) close() {
+	if r == nil {
+		return
+	}
+	r.client.Close()
+	r.stop()
+}
