@@ -37,8 +37,8 @@ func newAPIError(status int, code, format string, args ...any) *apiError {
 
 var (
 	errRequestCancelled = newAPIError(http.StatusServiceUnavailable, "UNAVAILABLE", "the request was cancelled")
-	errUnauthenticated = newAPIError(http.StatusUnauthorized, "UNAUTHENTICATED", "a valid bearer token is required")
-	errForbidden       = newAPIError(http.StatusForbidden, "FORBIDDEN", "this token may not use this route")
+	errUnauthenticated  = newAPIError(http.StatusUnauthorized, "UNAUTHENTICATED", "a valid bearer token is required")
+	errForbidden        = newAPIError(http.StatusForbidden, "FORBIDDEN", "this token may not use this route")
 )
 
 // errorMapping maps a domain error (matched with errors.Is) to its HTTP status and code.
