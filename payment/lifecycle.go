@@ -62,10 +62,12 @@ func (s *Service) MarkPaid(ctx context.Context, id uuid.UUID, providerRef string
 		// Neither guard held: the row changed between the two statements and back, which
 		// no transition does. Let the provider retry.
 		return Session{}, fmt.Errorf("mark payment %s paid: %w", id, curhat.ErrStaleWrite)
-	case sess.Status == StatusPaid && sess.HandledAt == nil:
-		// A duplicate confirmation of a payment whose handler has not succeeded yet (it
-		// failed, or the process stopped in between): deliver it again. Handlers are
-		// idempotent, so a delivery that did succeed but was not recorded is harmless.
+	case sess.Status == StatusPaid && sess.HandledAt == nil && !now.Before(sess.UpdatedAt.Add(s.cfg.DetachedTimeout)):
+		// A duplicate confirmation of a payment whose handler has not succeeded (it failed,
+		// or the process stopped in between) and can no longer be running (a delivery is
+		// bounded by DetachedTimeout): deliver it again. Handlers are idempotent, so a
+		// delivery that did succeed but was not recorded is harmless. A duplicate arriving
+		// while the first delivery may still run changes nothing.
 		return s.deliverPaid(ctx, sess)
 	default: // paid and delivered, refunded, refund_failed
 		return sess, closeErr

@@ -224,12 +224,19 @@ func TestMarkPaid_HandlerFailureIsRetriedByDuplicateWebhooksUntilItSucceeds(t *t
 		require.Equal(t, payment.StatusPaid, got.Status, "the payment is recorded all the same")
 		require.Nil(t, got.HandledAt)
 
-		// The provider retries while the handler keeps failing: each retry delivers again.
+		// A duplicate while the first delivery could still be running changes nothing.
+		_, err = r.svc.MarkPaid(ctx, sess.ID, "")
+		require.NoError(t, err)
+		require.Equal(t, 1, r.handler.paidCalls(sess.ID))
+
+		// The provider retries later while the handler keeps failing: each retry delivers again.
+		r.clock.Advance(payment.DefaultDetachedTimeout)
 		_, err = r.svc.MarkPaid(ctx, sess.ID, "")
 		require.ErrorIs(t, err, boom)
 		require.Equal(t, 2, r.handler.paidCalls(sess.ID))
 
 		r.handler.failPaid(nil)
+		r.clock.Advance(time.Second)
 		got, err = r.svc.MarkPaid(ctx, sess.ID, "")
 		require.NoError(t, err)
 		require.NotNil(t, got.HandledAt, "the successful delivery is recorded")
