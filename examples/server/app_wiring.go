@@ -24,7 +24,7 @@ func (a *App) wirePairing(pairStore pairing.Store, extStore extension.Store) {
 		Quoter:       pairingQuoter{a.pricing},
 		Settings:     a.runtime,
 		Notifier:     pairingNotifier{notify},
-	}, &pairing.Config{Logger: a.log, Clock: a.clock})
+	}, &pairing.Config{Logger: a.log, Clock: a.clock, FanoutCap: a.cfg.FanoutCap})
 	a.exts = extension.NewService(extStore, extension.Deps{
 		Sessions:     extensionSessions{a.pairer},
 		Reachability: a.mirror,

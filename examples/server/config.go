@@ -23,6 +23,7 @@ type Config struct {
 	AuthCacheTTL         time.Duration // AUTH_CACHE_SECONDS (30)
 	DemoData             bool          // DEMO_DATA (default: on in memory mode)
 	Sweeps               bool          // SWEEPS (default on)
+	FanoutCap            int           // PAIRING_FANOUT_CAP: most mitras a blast is offered to (0 = every available mitra)
 
 	HeartbeatStale         time.Duration // MITRA_HEARTBEAT_STALE_SECONDS (90)
 	AutoOfflineInterval    time.Duration // MITRA_AUTO_OFFLINE_SWEEP_SECONDS (30)
@@ -84,6 +85,13 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		if *d.dst, err = envSeconds(getenv, d.name, d.def); err != nil {
 			return c, err
 		}
+	}
+	if v := strings.TrimSpace(getenv("PAIRING_FANOUT_CAP")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 100_000 {
+			return c, fmt.Errorf("PAIRING_FANOUT_CAP=%q: want an integer in 0..100000 (0 = no cap)", v)
+		}
+		c.FanoutCap = n
 	}
 	if c.OperatorToken == "" {
 		c.OperatorToken = newToken()
