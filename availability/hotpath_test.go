@@ -75,7 +75,7 @@ func TestHotReads_RoundTripsDoNotGrowWithOnlineMitras(t *testing.T) {
 		require.Len(t, ids, 50)
 		require.Equal(t, id, ids[0], "freshest first")
 	})
-	measure("FindAvailable all", 2, func() {
+	measure("FindAvailable all", 1, func() {
 		ids, err := b.mirror.FindAvailable(ctx, availability.FindOptions{})
 		require.NoError(t, err)
 		require.Len(t, ids, 2501)

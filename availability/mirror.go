@@ -122,10 +122,15 @@ func (m *Mirror) callValkey(ctx context.Context, fn func(context.Context) error)
 	vctx, cancel := m.valkeyCtx(ctx)
 	err := fn(vctx)
 	cancel()
+	m.noteValkeyError(ctx, err)
+	return err
+}
+
+// noteValkeyError starts the skip window after a Valkey failure (see callValkey).
+func (m *Mirror) noteValkeyError(ctx context.Context, err error) {
 	if err != nil && ctx.Err() == nil && !errors.Is(err, ErrNotSeeded) && !errors.Is(err, ErrDeactivated) {
 		m.skipUntil.Store(m.cfg.Clock.Now().Add(m.cfg.WatchdogInterval).UnixNano())
 	}
-	return err
 }
 
 func (m *Mirror) skippingValkey() bool { return m.cfg.Clock.Now().UnixNano() < m.skipUntil.Load() }
@@ -241,12 +246,15 @@ func (m *Mirror) SetActive(ctx context.Context, id uuid.UUID, active bool) (Mitr
 func (m *Mirror) Heartbeat(ctx context.Context, id uuid.UUID) (bool, error) {
 	at := m.now()
 	if m.cache != nil {
+		// callValkey, inlined: the hot path allocates no closure.
+		err := errSkipped
 		var online bool
-		err := m.callValkey(ctx, func(ctx context.Context) error {
-			var err error
-			online, err = m.cache.Heartbeat(ctx, id, at)
-			return err
-		})
+		if !m.skippingValkey() {
+			vctx, cancel := m.valkeyCtx(ctx)
+			online, err = m.cache.Heartbeat(vctx, id, at)
+			cancel()
+			m.noteValkeyError(ctx, err)
+		}
 		switch {
 		case err == nil:
 			return online, nil

@@ -60,6 +60,10 @@ type CacheConfig struct {
 	UseClientCache bool
 	// ChunkSize: see DefaultChunkSize. Defaults to 1000.
 	ChunkSize int
+	// DisableLocalIndex turns off the process-memory copy of the available index's members
+	// that FindAvailable without a Limit is served from (see ValkeyCache). Without it, such
+	// a call reads the whole fresh part of the index from Valkey every time.
+	DisableLocalIndex bool
 	// RoundTripTimeout bounds each round trip of a multi-round-trip operation (seed,
 	// sweeps, drift), on top of the deadline of the whole operation: valkey-go retries a
 	// read until its context ends, so without it a bulk operation would wait out its whole
@@ -93,10 +97,16 @@ type ValkeyCache struct {
 	swap  *script
 	win   *script
 	off   *script
+	delta *script
+
+	local *localIndex // nil with DisableLocalIndex
 }
 
 type cacheKeys struct {
 	online, deactivated, atCapacity, index, available, marker, snapshot, journal string
+	// availableSeq counts the membership changes of the available index; availableChanges
+	// maps a mitra to the sequence number of its last one.
+	availableSeq, availableChanges string
 }
 
 // NewValkeyCache returns a Cache over client.
@@ -110,7 +120,8 @@ func NewValkeyCache(client valkey.Client, cfg CacheConfig) *ValkeyCache {
 			online: n.Online(), deactivated: n.Deactivated(), atCapacity: n.AtCapacity(),
 			index: n.HeartbeatIndex(), available: n.Key("mitras:available_index"),
 			marker: n.SeedMarker(), snapshot: n.Snapshot(),
-			journal: n.Key("mitras:sync_journal"),
+			journal:      n.Key("mitras:sync_journal"),
+			availableSeq: n.Key("mitras:available_seq"), availableChanges: n.Key("mitras:available_changes"),
 		},
 		// Every script is idempotent but the swap (a second RENAME would find no temporary
 		// key and drop the live set).
@@ -120,6 +131,8 @@ func NewValkeyCache(client valkey.Client, cfg CacheConfig) *ValkeyCache {
 		swap:  newScript(seedSwapScript, false),
 		win:   newScript(windowsScript, true),
 		off:   newScript(offlineScript, true),
+		delta: newScript(availableDeltaScript, true),
+		local: newLocalIndex(!cfg.DisableLocalIndex),
 	}
 }
 
@@ -266,8 +279,10 @@ func (v *ValkeyCache) seeded(r valkey.ValkeyResult) error {
 	return nil
 }
 
-// seedMarker is the value of the seed marker key.
+// seedMarker is the value of the seed marker key. Seed makes every seed's marker unique:
+// a process-memory copy of the available index is valid for one marker only.
 type seedMarker struct {
+	Seed        string     `json:"seed"`
 	SeededAt    time.Time  `json:"seeded_at"`
 	DefaultMax  int        `json:"default_max"`
 	RecoveredAt *time.Time `json:"recovered_at,omitempty"`
@@ -307,8 +322,7 @@ func (v *ValkeyCache) Probe(ctx context.Context) (Probe, error) {
 func (v *ValkeyCache) Heartbeat(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
 	s := id.String()
 	n, err := v.hb.Exec(ctx, v.c,
-		[]string{v.keys.marker, v.keys.deactivated, v.keys.online, v.n.Heartbeat(s), v.keys.index,
-			v.keys.atCapacity, v.keys.available},
+		[]string{v.keys.marker, v.keys.deactivated, v.n.Heartbeat(s), v.keys.index, v.keys.available},
 		[]string{s, FormatHeartbeat(at), ms(at)}).AsInt64()
 	if err != nil {
 		return false, translate(err)
@@ -341,7 +355,8 @@ func (v *ValkeyCache) Apply(ctx context.Context, p ApplyParams) error {
 		s := st.ID.String()
 		calls[i] = scriptCall{
 			keys: []string{v.keys.online, v.keys.deactivated, v.keys.atCapacity, v.keys.index,
-				v.n.Heartbeat(s), v.n.Capacity(s), v.keys.journal, v.keys.available},
+				v.n.Heartbeat(s), v.n.Capacity(s), v.keys.journal, v.keys.available,
+				v.keys.availableSeq, v.keys.availableChanges},
 			args: []string{s, bit(st.IsActive), bit(st.IsOnline), heartbeatArg(st.LastHeartbeatAt),
 				strconv.Itoa(st.OpenSessions), bit(st.AtCapacity(p.DefaultMax)), now, retention},
 		}
@@ -378,14 +393,14 @@ func (v *ValkeyCache) Replace(ctx context.Context, seed SeedData) ([]uuid.UUID, 
 		}
 	}
 
-	marker, _ := json.Marshal(seedMarker{SeededAt: seed.At.UTC(), DefaultMax: seed.DefaultMax})
+	marker, _ := json.Marshal(seedMarker{Seed: uuid.NewString(), SeededAt: seed.At.UTC(), DefaultMax: seed.DefaultMax})
 	recovered, _ := json.Marshal(seed.At.UTC())
 	keys := []string{v.keys.online, v.keys.deactivated, v.keys.atCapacity, v.keys.index, v.keys.available}
 	keys = append(keys, tmp[:]...)
 	for _, k := range tmp {
 		keys = append(keys, k+":trash")
 	}
-	keys = append(keys, v.keys.marker, v.keys.snapshot, v.keys.journal)
+	keys = append(keys, v.keys.marker, v.keys.snapshot, v.keys.journal, v.keys.availableChanges)
 	changed, err := v.exec(ctx, v.swap, keys, []string{ms(seed.Started), string(marker), strings.Trim(string(recovered), `"`)}).AsStrSlice()
 	if err != nil {
 		v.dropTemp(tmp)
@@ -441,38 +456,53 @@ type window struct {
 	offset, count int64
 }
 
-// windows splits the fresh part of the available index into windows of about ChunkSize
-// members.
-func (v *ValkeyCache) windows(ctx context.Context, freshAfter time.Time) (int, []window, error) {
+// windowsRead is what the windows script found.
+type windowsRead struct {
+	count   int
+	windows []window
+	marker  string
+	seq     int64
+}
+
+// windows splits the part of the available index scored at or above lo (unix ms, or
+// "-inf") into windows of about ChunkSize members.
+func (v *ValkeyCache) windows(ctx context.Context, lo string) (windowsRead, error) {
 	chunk := v.cfg.ChunkSize
-	arr, err := v.exec(ctx, v.win, []string{v.keys.marker, v.keys.available},
-		[]string{ms(freshAfter), strconv.Itoa(chunk)}).ToArray()
+	arr, err := v.exec(ctx, v.win, []string{v.keys.marker, v.keys.available, v.keys.availableSeq},
+		[]string{lo, strconv.Itoa(chunk)}).ToArray()
 	if err != nil {
-		return 0, nil, translate(err)
+		return windowsRead{}, translate(err)
 	}
-	if len(arr) != 2 {
-		return 0, nil, fmt.Errorf("windows script: unexpected reply of %d elements", len(arr))
+	if len(arr) != 4 {
+		return windowsRead{}, fmt.Errorf("windows script: unexpected reply of %d elements", len(arr))
 	}
+	var wr windowsRead
 	fresh, err := arr[0].AsInt64()
 	if err != nil {
-		return 0, nil, err
+		return windowsRead{}, err
 	}
 	bounds, err := arr[1].AsStrSlice()
 	if err != nil {
-		return 0, nil, err
+		return windowsRead{}, err
 	}
+	if wr.marker, err = arr[2].ToString(); err != nil {
+		return windowsRead{}, err
+	}
+	if wr.seq, err = arr[3].AsInt64(); err != nil {
+		return windowsRead{}, err
+	}
+	wr.count = int(fresh)
 	if fresh == 0 {
-		return 0, nil, nil
+		return wr, nil
 	}
 	// Windows are half-open score ranges [b(i), b(i+1)), the last one open-ended. Scores
 	// only grow (GT), so a member moving during the scan moves to a later window: nobody
 	// present throughout is missed. Equal boundaries (a run of equal scores) merge into one
 	// window read in LIMIT slices.
-	var out []window
-	lo, parts := ms(freshAfter), 1
+	parts := 1
 	emit := func(hi string) {
 		if parts == 1 {
-			out = append(out, window{min: lo, max: hi})
+			wr.windows = append(wr.windows, window{min: lo, max: hi})
 			return
 		}
 		for p := range parts {
@@ -480,7 +510,7 @@ func (v *ValkeyCache) windows(ctx context.Context, freshAfter time.Time) (int, [
 			if p == parts-1 {
 				count = -1 // the rest, however many joined meanwhile
 			}
-			out = append(out, window{min: lo, max: hi, limited: true, offset: int64(p * chunk), count: count})
+			wr.windows = append(wr.windows, window{min: lo, max: hi, limited: true, offset: int64(p * chunk), count: count})
 		}
 	}
 	for _, b := range bounds {
@@ -492,15 +522,42 @@ func (v *ValkeyCache) windows(ctx context.Context, freshAfter time.Time) (int, [
 		lo, parts = b, 1
 	}
 	emit("+inf")
-	return int(fresh), out, nil
+	return wr, nil
+}
+
+// readWindows reads every window in one pipeline, with the scores when asked.
+func (v *ValkeyCache) readWindows(ctx context.Context, ws []window, withScores bool) []valkey.ValkeyResult {
+	cmds := make(valkey.Commands, len(ws))
+	for i, w := range ws {
+		r := v.c.B().Zrange().Key(v.keys.available).Min(w.min).Max(w.max).Byscore()
+		switch {
+		case w.limited && withScores:
+			cmds[i] = r.Limit(w.offset, w.count).Withscores().Build()
+		case w.limited:
+			cmds[i] = r.Limit(w.offset, w.count).Build()
+		case withScores:
+			cmds[i] = r.Withscores().Build()
+		default:
+			cmds[i] = r.Build()
+		}
+	}
+	return v.doMulti(ctx, cmds...)
 }
 
 // FindAvailable reads the available index: online, active mitras under capacity, scored
 // by heartbeat (kept by the same scripts that keep the sets), so no per-mitra check is
 // left to do. With a Limit it is one ZRANGE from the freshest heartbeat, of Limit plus the
-// excluded ids; without, two round trips whatever the number of mitras: the window
-// boundaries, then every window in one pipeline.
+// excluded ids. Without, it is served from the process-memory copy of the index's members
+// (one round trip: the changes since the copy, and the few stale members), or, with
+// DisableLocalIndex, by reading the fresh part of the index: two round trips whatever the
+// number of mitras, the window boundaries, then every window in one pipeline.
 func (v *ValkeyCache) FindAvailable(ctx context.Context, q AvailableQuery) ([]uuid.UUID, error) {
+	if q.Limit == 0 && v.local != nil {
+		return v.findAllLocal(ctx, q)
+	}
+	if q.Limit == 0 {
+		return v.findFresh(ctx, q)
+	}
 	var excluded map[uuid.UUID]bool
 	if len(q.Exclude) > 0 {
 		excluded = make(map[uuid.UUID]bool, len(q.Exclude))
@@ -508,35 +565,33 @@ func (v *ValkeyCache) FindAvailable(ctx context.Context, q AvailableQuery) ([]uu
 			excluded[id] = true
 		}
 	}
-	var replies []valkey.ValkeyResult
-	expect := q.Limit
-	if q.Limit > 0 {
-		res := v.c.DoMulti(ctx,
-			v.c.B().Exists().Key(v.keys.marker).Build(),
-			v.c.B().Zrange().Key(v.keys.available).Min("+inf").Max(ms(q.FreshAfter)).Byscore().Rev().
-				Limit(0, int64(q.Limit+len(excluded))).Build())
-		if err := v.seeded(res[0]); err != nil {
-			return nil, err
-		}
-		replies = res[1:]
-	} else {
-		fresh, ws, err := v.windows(ctx, q.FreshAfter)
-		if err != nil || len(ws) == 0 {
-			return nil, err
-		}
-		expect = fresh
-		cmds := make(valkey.Commands, len(ws))
-		for i, w := range ws {
-			r := v.c.B().Zrange().Key(v.keys.available).Min(w.min).Max(w.max).Byscore()
-			if w.limited {
-				cmds[i] = r.Limit(w.offset, w.count).Build()
-			} else {
-				cmds[i] = r.Build()
-			}
-		}
-		replies = v.doMulti(ctx, cmds...)
+	res := v.c.DoMulti(ctx,
+		v.c.B().Exists().Key(v.keys.marker).Build(),
+		v.c.B().Zrange().Key(v.keys.available).Min("+inf").Max(ms(q.FreshAfter)).Byscore().Rev().
+			Limit(0, int64(q.Limit+len(excluded))).Build())
+	if err := v.seeded(res[0]); err != nil {
+		return nil, err
 	}
-	// A member that pings during the scan moves to a later window and may be read twice.
+	return collectIDs(res[1:], excluded, q.Limit, q.Limit)
+}
+
+// findFresh reads the whole fresh part of the available index, in windows.
+func (v *ValkeyCache) findFresh(ctx context.Context, q AvailableQuery) ([]uuid.UUID, error) {
+	wr, err := v.windows(ctx, ms(q.FreshAfter))
+	if err != nil || len(wr.windows) == 0 {
+		return nil, err
+	}
+	excluded := make(map[uuid.UUID]bool, len(q.Exclude))
+	for _, id := range q.Exclude {
+		excluded[id] = true
+	}
+	return collectIDs(v.readWindows(ctx, wr.windows, false), excluded, 0, wr.count)
+}
+
+// collectIDs parses the members of replies, without the excluded ids and duplicates (a
+// member that pings during a windowed scan moves to a later window and may be read twice),
+// up to limit (0: all).
+func collectIDs(replies []valkey.ValkeyResult, excluded map[uuid.UUID]bool, limit, expect int) ([]uuid.UUID, error) {
 	seen := make(map[uuid.UUID]bool, expect)
 	out := make([]uuid.UUID, 0, expect)
 	for _, r := range replies {
@@ -545,7 +600,7 @@ func (v *ValkeyCache) FindAvailable(ctx context.Context, q AvailableQuery) ([]uu
 			return nil, translate(err)
 		}
 		for _, id := range parseIDs(ids) {
-			if !excluded[id] && !seen[id] && (q.Limit == 0 || len(out) < q.Limit) {
+			if !excluded[id] && !seen[id] && (limit == 0 || len(out) < limit) {
 				seen[id] = true
 				out = append(out, id)
 			}
@@ -671,7 +726,7 @@ func (v *ValkeyCache) Offline(ctx context.Context, p OfflineParams) (revived, fa
 	var groups [][]uuid.UUID
 	for start := 0; start < len(ids); start += per {
 		group := ids[start:min(start+per, len(ids))]
-		keys := []string{v.keys.online, v.keys.index, v.keys.journal, v.keys.available}
+		keys := []string{v.keys.online, v.keys.index, v.keys.journal, v.keys.available, v.keys.availableSeq, v.keys.availableChanges}
 		args := []string{FormatHeartbeat(p.StaleBefore), now}
 		for _, id := range group {
 			s := id.String()

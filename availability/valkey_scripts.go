@@ -25,25 +25,38 @@ local function isoms(s)
 end
 `
 
-// heartbeatScript: the hot path, one round trip.
-// KEYS: marker, deactivated, online, heartbeat:<id>, heartbeat index, at-capacity,
-// available index. ARGV: id, iso, ms.
+// heartbeatScript: the hot path, one round trip, four commands for an online mitra.
+// KEYS: marker, deactivated, heartbeat:<id>, heartbeat index, available index.
+// ARGV: id, iso, ms.
 // Returns -1 (deactivated), 0 (not online: nothing written) or 1 (online: recorded).
+//
+// It leans on two facts every script keeps: the heartbeat index holds exactly the online
+// mitras (mitras:online), and its score is never behind the heartbeat string. So one
+// ZADD XX GT CH both checks that the mitra is online and tells whether this ping is newer:
+// only then is the string written (it never moves back) and the available index moved (XX:
+// an online mitra is in it exactly when it is under capacity). A ping that is not newer
+// than the last one of an online mitra writes nothing. The deactivated set is read only
+// for a mitra that is not online (a deactivated mitra is never online).
 const heartbeatScript = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NOTSEEDED availability mirror not seeded') end
+if redis.call('ZADD', KEYS[4], 'XX', 'GT', 'CH', ARGV[3], ARGV[1]) == 1 then
+  redis.call('SET', KEYS[3], ARGV[2])
+  redis.call('ZADD', KEYS[5], 'XX', 'GT', ARGV[3], ARGV[1])
+  return 1
+end
+if redis.call('ZSCORE', KEYS[4], ARGV[1]) then return 1 end
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return -1 end
-if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 0 then return 0 end
-local cur = redis.call('GET', KEYS[4])
-if (not cur) or cur < ARGV[2] then redis.call('SET', KEYS[4], ARGV[2]) end
-redis.call('ZADD', KEYS[5], 'GT', ARGV[3], ARGV[1])
-if redis.call('SISMEMBER', KEYS[6], ARGV[1]) == 0 then redis.call('ZADD', KEYS[7], 'GT', ARGV[3], ARGV[1]) end
-return 1
+return 0
 `
 
 // applyScript writes the mirror of one mitra as Postgres implies it.
 // KEYS: online, deactivated, at-capacity, heartbeat index, heartbeat:<id>, capacity:<id>,
-// journal, available index. ARGV: id, active (0/1), online (0/1), Postgres heartbeat iso
-// or "", capacity, at capacity (0/1), now ms, journal retention ms.
+// journal, available index, available sequence, available changes. ARGV: id, active
+// (0/1), online (0/1), Postgres heartbeat iso or "", capacity, at capacity (0/1), now ms,
+// journal retention ms.
+// A mitra entering or leaving the available index is logged in the available changes
+// (mitra → sequence number of its last change), which the process-memory copies of the
+// index follow.
 const applyScript = luaISOMillis + `
 local id = ARGV[1]
 local listed = false
@@ -74,11 +87,13 @@ end
 redis.call('SET', KEYS[6], ARGV[5])
 local full = ARGV[6] == '1'
 if full then redis.call('SADD', KEYS[3], id) else redis.call('SREM', KEYS[3], id) end
+local moved
 if listed and not full then
-  redis.call('ZADD', KEYS[8], redis.call('ZSCORE', KEYS[4], id), id)
+  moved = redis.call('ZADD', KEYS[8], redis.call('ZSCORE', KEYS[4], id), id)
 else
-  redis.call('ZREM', KEYS[8], id)
+  moved = redis.call('ZREM', KEYS[8], id)
 end
+if moved == 1 then redis.call('ZADD', KEYS[10], redis.call('INCR', KEYS[9]), id) end
 local now = tonumber(ARGV[7])
 redis.call('ZADD', KEYS[7], now, id)
 redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', '(' .. string.format('%d', now - tonumber(ARGV[8])))
@@ -126,7 +141,10 @@ return rows
 // (the old value is freed in the background by UNLINK), after merging into the new indexes
 // the heartbeats the live index received while the seed was building.
 // KEYS: live online, deactivated, at-capacity, heartbeat index, available index (1-5); the
-// temporary ones (6-10); trash names (11-15); marker, snapshot, journal (16-18).
+// temporary ones (6-10); trash names (11-15); marker, snapshot, journal, available changes
+// (16-19).
+// The available changes are dropped: the new marker (every seed's is unique) makes every
+// process-memory copy of the available index reload.
 // ARGV: since ms (merge and journal), marker value (JSON), seed time (for recovered_at).
 // The marker gets recovered_at: the seed time when there was no marker (the data was
 // lost), else the previous marker's recovered_at if any.
@@ -167,17 +185,20 @@ if rec then
 end
 redis.call('SET', KEYS[16], marker)
 redis.call('DEL', KEYS[17])
+redis.call('UNLINK', KEYS[19])
 return redis.call('ZRANGE', KEYS[18], ARGV[1], '+inf', 'BYSCORE')
 `
 
-// windowsScript splits the fresh part of the available index into windows of about
-// `chunk` members, so that listing every available mitra is a pipeline of small commands
-// whose number does not depend on how many mitras are online.
-// KEYS: marker, available index. ARGV: fresh-after ms, chunk.
-// Returns {fresh count, {boundary score, ...}} (ascending; boundaries at every chunk-th
-// fresh rank).
+// windowsScript splits the part of the available index at or above a score (a fresh-after
+// time, or -inf for all of it) into windows of about `chunk` members, so that listing them
+// is a pipeline of small commands whose number does not depend on how many mitras are
+// online.
+// KEYS: marker, available index, available sequence. ARGV: min score, chunk.
+// Returns {count, {boundary score, ...}, marker, sequence} (boundaries ascending, at every
+// chunk-th rank).
 const windowsScript = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NOTSEEDED availability mirror not seeded') end
+local m = redis.call('GET', KEYS[1])
+if not m then return redis.error_reply('NOTSEEDED availability mirror not seeded') end
 local n = redis.call('ZCARD', KEYS[2])
 local c = redis.call('ZCOUNT', KEYS[2], ARGV[1], '+inf')
 local chunk = tonumber(ARGV[2])
@@ -188,25 +209,53 @@ while r < n do
   if e[2] then out[#out + 1] = e[2] end
   r = r + chunk
 end
-return {c, out}
+return {c, out, m, redis.call('GET', KEYS[3]) or '0'}
+`
+
+// availableDeltaScript brings a process-memory copy of the available index's members up to
+// date and lists the stale members, in one atomic step.
+// KEYS: marker, available index, available sequence, available changes.
+// ARGV: the copy's marker, the copy's sequence, fresh-after ms, max changes, max stale.
+// Returns {marker, sequence, 1} when the copy must be reloaded (another seed, or more
+// changes than max), else {marker, sequence, 0, {changed id, ...}, {1 if now a member else
+// 0, ...}, {stale member, ...}} with at most max stale + 1 stale members.
+const availableDeltaScript = `
+local m = redis.call('GET', KEYS[1])
+if not m then return redis.error_reply('NOTSEEDED availability mirror not seeded') end
+local seq = redis.call('GET', KEYS[3]) or '0'
+if m ~= ARGV[1] then return {m, seq, 1} end
+local ch = redis.call('ZRANGE', KEYS[4], '(' .. ARGV[2], '+inf', 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[4]) + 1)
+if #ch > tonumber(ARGV[4]) then return {m, seq, 1} end
+local flags = {}
+if #ch > 0 then
+  local sc = redis.call('ZMSCORE', KEYS[2], unpack(ch))
+  for i = 1, #ch do
+    if sc[i] then flags[i] = 1 else flags[i] = 0 end
+  end
+end
+local stale = redis.call('ZRANGE', KEYS[2], '-inf', '(' .. ARGV[3], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[5]) + 1)
+return {m, seq, 0, ch, flags, stale}
 `
 
 // offlineScript removes stale mitras from the online mirror, unless one pinged since the
 // sweep read it (it is returned as revived and left alone).
-// KEYS: online, heartbeat index, journal, available index, then heartbeat:<id> per id.
+// KEYS: online, heartbeat index, journal, available index, available sequence, available
+// changes, then heartbeat:<id> per id.
 // ARGV: fresh-after iso, now ms, then the ids. Returns the revived ids.
 const offlineScript = `
 local revived = {}
 for i = 1, #ARGV - 2 do
   local id = ARGV[2 + i]
-  local hb = redis.call('GET', KEYS[4 + i])
+  local hb = redis.call('GET', KEYS[6 + i])
   if hb and hb >= ARGV[1] then
     revived[#revived + 1] = id
   else
     redis.call('SREM', KEYS[1], id)
     redis.call('ZREM', KEYS[2], id)
-    redis.call('ZREM', KEYS[4], id)
-    redis.call('DEL', KEYS[4 + i])
+    if redis.call('ZREM', KEYS[4], id) == 1 then
+      redis.call('ZADD', KEYS[6], redis.call('INCR', KEYS[5]), id)
+    end
+    redis.call('DEL', KEYS[6 + i])
     redis.call('ZADD', KEYS[3], ARGV[2], id)
   end
 end
