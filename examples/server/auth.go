@@ -56,8 +56,11 @@ type authenticator struct {
 	log           *slog.Logger
 
 	mu    sync.RWMutex
-	cache map[string]cachedToken
+	cache map[tokenHash]cachedToken // keyed by the raw hash: a cache hit allocates nothing
 }
+
+// tokenHash is the SHA-256 of a token; auth_sessions.token_hash holds its hex form.
+type tokenHash [sha256.Size]byte
 
 type cachedToken struct {
 	caller    caller
@@ -69,7 +72,7 @@ func newAuthenticator(store accountStore, clk clock.Clock, ttl time.Duration, bo
 	h := sha256.Sum256([]byte(bootstrapToken))
 	return &authenticator{
 		store: store, clock: clk, ttl: ttl, bootstrapHash: h[:], bus: bus, log: log,
-		cache: map[string]cachedToken{},
+		cache: map[tokenHash]cachedToken{},
 	}
 }
 
@@ -103,15 +106,14 @@ func (a *authenticator) verify(ctx context.Context, token string) (caller, error
 	if token == "" || len(token) > 512 {
 		return caller{}, errUnauthenticated
 	}
-	sum := sha256.Sum256([]byte(token))
+	sum := tokenHash(sha256.Sum256([]byte(token)))
 	if subtle.ConstantTimeCompare(sum[:], a.bootstrapHash) == 1 {
 		return caller{Kind: SubjectOperator}, nil
 	}
-	hash := hex.EncodeToString(sum[:])
 	now := a.clock.Now()
 
 	a.mu.RLock()
-	ct, ok := a.cache[hash]
+	ct, ok := a.cache[sum]
 	a.mu.RUnlock()
 	if ok && now.Before(ct.cachedAt.Add(a.ttl)) {
 		if !now.Before(ct.expiresAt) {
@@ -120,7 +122,7 @@ func (a *authenticator) verify(ctx context.Context, token string) (caller, error
 		return ct.caller, nil
 	}
 
-	s, err := a.store.LookupToken(ctx, hash)
+	s, err := a.store.LookupToken(ctx, hex.EncodeToString(sum[:]))
 	if errors.Is(err, curhat.ErrNotFound) {
 		return caller{}, errUnauthenticated
 	}
@@ -128,15 +130,15 @@ func (a *authenticator) verify(ctx context.Context, token string) (caller, error
 		return caller{}, err
 	}
 	if s.RevokedAt != nil || !now.Before(s.ExpiresAt) {
-		a.drop(hash)
+		a.drop(sum)
 		return caller{}, errUnauthenticated
 	}
 	c := caller{Kind: s.SubjectKind, ID: s.SubjectID}
 	a.mu.Lock()
 	if len(a.cache) >= maxCachedTokens {
-		a.cache = map[string]cachedToken{}
+		a.cache = map[tokenHash]cachedToken{}
 	}
-	a.cache[hash] = cachedToken{caller: c, expiresAt: s.ExpiresAt, cachedAt: now}
+	a.cache[sum] = cachedToken{caller: c, expiresAt: s.ExpiresAt, cachedAt: now}
 	a.mu.Unlock()
 	return c, nil
 }
@@ -164,7 +166,7 @@ func (a *authenticator) revoked(ctx context.Context, kind SubjectKind, id uuid.U
 	}
 }
 
-func (a *authenticator) drop(hash string) {
+func (a *authenticator) drop(hash tokenHash) {
 	a.mu.Lock()
 	delete(a.cache, hash)
 	a.mu.Unlock()
@@ -182,7 +184,7 @@ func (a *authenticator) dropSubject(kind SubjectKind, id uuid.UUID) {
 
 func (a *authenticator) dropAll() {
 	a.mu.Lock()
-	a.cache = map[string]cachedToken{}
+	a.cache = map[tokenHash]cachedToken{}
 	a.mu.Unlock()
 }
 

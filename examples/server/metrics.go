@@ -136,6 +136,26 @@ func (m *promMetrics) RequestDone(route string, d time.Duration) {
 	m.requests.WithLabelValues(route).Observe(d.Seconds())
 }
 
+// requestTimer implements routeTimers: the route's histogram is looked up once, not on
+// every request.
+func (m *promMetrics) requestTimer(route string) func(time.Duration) {
+	o := m.requests.WithLabelValues(route)
+	return func(d time.Duration) { o.Observe(d.Seconds()) }
+}
+
+// routeTimers is implemented by metrics that can resolve a route's series in advance.
+type routeTimers interface {
+	requestTimer(route string) func(time.Duration)
+}
+
+// requestTimer returns what records a request of route in m.
+func requestTimer(m metrics, route string) func(time.Duration) {
+	if rt, ok := m.(routeTimers); ok {
+		return rt.requestTimer(route)
+	}
+	return func(d time.Duration) { m.RequestDone(route, d) }
+}
+
 // SweepRun implements metrics (sweeps.Hooks).
 func (m *promMetrics) SweepRun(name string, r sweeps.Report, err error) {
 	switch {

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/curhat/curhat/availability"
 )
 
 func (s *Server) availabilityRoutes() {
@@ -34,6 +37,8 @@ func (s *Server) mitraOffline(w http.ResponseWriter, r *http.Request, c caller) 
 var (
 	onlineTrue  = []byte("{\"online\":true}\n")
 	onlineFalse = []byte("{\"online\":false}\n")
+	// jsonContentType is set as is on the hot paths (Header.Set allocates its slice).
+	jsonContentType = []string{"application/json"}
 )
 
 func (s *Server) mitraHeartbeat(w http.ResponseWriter, r *http.Request, c caller) error {
@@ -41,7 +46,7 @@ func (s *Server) mitraHeartbeat(w http.ResponseWriter, r *http.Request, c caller
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonContentType
 	if online {
 		_, _ = w.Write(onlineTrue)
 	} else {
@@ -62,15 +67,32 @@ func (s *Server) mitraStatus(w http.ResponseWriter, r *http.Request, c caller) e
 	return nil
 }
 
+// encodedBeacon is a beacon answer encoded once for every request that gets the same
+// snapshot (the snapshot changes at most once per SnapshotTTL).
+type encodedBeacon struct {
+	snap availability.Snapshot
+	body []byte
+}
+
 func (s *Server) beacon(w http.ResponseWriter, r *http.Request, _ caller) error {
 	snap, err := s.app.mirror.CountAvailable(r.Context())
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"available": snap.AvailableCount > 0, "available_count": snap.AvailableCount,
-		"as_of": snap.AsOf.UTC().Format(time.RFC3339Nano),
-	})
+	b := s.beaconBody.Load()
+	if b == nil || b.snap.AvailableCount != snap.AvailableCount || !b.snap.AsOf.Equal(snap.AsOf) {
+		raw, err := json.Marshal(map[string]any{
+			"available": snap.AvailableCount > 0, "available_count": snap.AvailableCount,
+			"as_of": snap.AsOf.UTC().Format(time.RFC3339Nano),
+		})
+		if err != nil {
+			return err
+		}
+		b = &encodedBeacon{snap: snap, body: append(raw, '\n')}
+		s.beaconBody.Store(b)
+	}
+	w.Header()["Content-Type"] = jsonContentType
+	_, _ = w.Write(b.body)
 	return nil
 }
 

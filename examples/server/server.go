@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 )
 
@@ -47,6 +48,8 @@ type Server struct {
 	mux    *http.ServeMux
 	routes []route
 	log    *slog.Logger
+
+	beaconBody atomic.Pointer[encodedBeacon] // the last beacon answer, encoded
 }
 
 // NewServer builds the HTTP handler for app.
@@ -72,14 +75,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // handle registers method+path for callers of role.
 func (s *Server) handle(method, path string, who role, h handlerFunc) {
 	s.routes = append(s.routes, route{Method: method, Path: path, Role: who})
-	s.mux.HandleFunc(method+" "+path, func(w http.ResponseWriter, r *http.Request) {
+	pattern := method + " " + path
+	done := requestTimer(s.app.hooks, pattern) // the route's series, resolved once
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.ErrorContext(r.Context(), "handler panic", "method", r.Method, "path", path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				writeError(w, r, s.log, fmt.Errorf("panic: %v", p))
 			}
-			s.app.hooks.RequestDone(method+" "+path, time.Since(start))
+			done(time.Since(start))
 		}()
 		c, err := s.authorize(r, who)
 		if err != nil {
@@ -92,6 +97,9 @@ func (s *Server) handle(method, path string, who role, h handlerFunc) {
 	})
 }
 
+// roleSubjects is the kind of subject each role admits.
+var roleSubjects = [...]SubjectKind{roleOperator: SubjectOperator, roleClient: SubjectClient, roleMitra: SubjectMitra}
+
 // authorize checks the bearer token against the route's role.
 func (s *Server) authorize(r *http.Request, who role) (caller, error) {
 	if who == rolePublic {
@@ -101,8 +109,7 @@ func (s *Server) authorize(r *http.Request, who role) (caller, error) {
 	if err != nil {
 		return caller{}, err
 	}
-	want := map[role]SubjectKind{roleOperator: SubjectOperator, roleClient: SubjectClient, roleMitra: SubjectMitra}[who]
-	if c.Kind != want {
+	if c.Kind != roleSubjects[who] {
 		return caller{}, errForbidden
 	}
 	return c, nil
