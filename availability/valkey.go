@@ -371,17 +371,22 @@ func (v *ValkeyCache) Replace(ctx context.Context, seed SeedData) ([]uuid.UUID, 
 	ttl := strconv.Itoa(int(seedTempTTL.Seconds()))
 
 	// Build aside: chunks of rows, each one script call, many calls per round trip.
-	rowsPerCall := max(v.cfg.ChunkSize/2, 1) // a row costs about five commands
+	rowsPerCall := max(v.cfg.ChunkSize/4, 1) // a few milliseconds of server time per call
 	var calls []scriptCall
 	for start := 0; start < len(seed.States); start += rowsPerCall {
 		rows := seed.States[start:min(start+rowsPerCall, len(seed.States))]
-		keys := append(make([]string, 0, len(tmp)+2*len(rows)), tmp[:]...)
-		args := append(make([]string, 0, 1+4*len(rows)), ttl)
+		keys := append(make([]string, 0, len(tmp)+1+2*len(rows)), tmp[:]...)
+		keys = append(keys, v.keys.index)
+		args := append(make([]string, 0, 1+5*len(rows)), ttl)
 		for _, st := range rows {
 			s := st.ID.String()
 			keys = append(keys, v.n.Heartbeat(s), v.n.Capacity(s))
 			flags := bit(st.IsActive) + bit(st.IsOnline) + bit(st.AtCapacity(seed.DefaultMax))
-			args = append(args, s, flags, heartbeatArg(st.LastHeartbeatAt), strconv.Itoa(st.OpenSessions))
+			pgMS := ""
+			if st.LastHeartbeatAt != nil {
+				pgMS = ms(*st.LastHeartbeatAt)
+			}
+			args = append(args, s, flags, heartbeatArg(st.LastHeartbeatAt), pgMS, strconv.Itoa(st.OpenSessions))
 		}
 		calls = append(calls, scriptCall{keys: keys, args: args})
 	}
@@ -401,12 +406,66 @@ func (v *ValkeyCache) Replace(ctx context.Context, seed SeedData) ([]uuid.UUID, 
 		keys = append(keys, k+":trash")
 	}
 	keys = append(keys, v.keys.marker, v.keys.snapshot, v.keys.journal, v.keys.availableChanges)
-	changed, err := v.exec(ctx, v.swap, keys, []string{ms(seed.Started), string(marker), strings.Trim(string(recovered), `"`)}).AsStrSlice()
+	oldIndex := tmp[3] + ":trash"
+	changed, err := v.exec(ctx, v.swap, keys, []string{ms(seed.Started), string(marker), strings.Trim(string(recovered), `"`), ttl}).AsStrSlice()
 	if err != nil {
 		v.dropTemp(tmp)
 		return nil, fmt.Errorf("swap seed: %w", translate(err))
 	}
+	if err := v.mergePings(ctx, oldIndex, seed.Started); err != nil {
+		return nil, fmt.Errorf("merge the pings received during the seed: %w", err)
+	}
 	return parseIDs(changed), nil
+}
+
+// mergePings moves the new indexes' scores forward to the pings the old heartbeat index
+// received since `since` (while the seed was building), then drops the old index. The
+// old index is no longer written, so it is read in pages of ranks; each write is one ZADD
+// XX GT of a page: only members of the new indexes, never backwards. Meanwhile the new
+// indexes may lag those pings (by at most the seed's duration); a new ping fixes that as
+// well, and the heartbeat strings were never behind.
+func (v *ValkeyCache) mergePings(ctx context.Context, oldIndex string, since time.Time) error {
+	res := v.doMulti(ctx,
+		v.c.B().Zcard().Key(oldIndex).Build(),
+		v.c.B().Zcount().Key(oldIndex).Min("-inf").Max("("+ms(since)).Build())
+	size, err := res[0].AsInt64()
+	if err != nil {
+		return translate(err)
+	}
+	older, err := res[1].AsInt64()
+	if err != nil {
+		return translate(err)
+	}
+	// Pages by rank (O(log N) each, unlike an offset into a score range).
+	chunk := int64(v.cfg.ChunkSize)
+	var reads valkey.Commands
+	for r := older; r < size; r += chunk {
+		reads = append(reads, v.c.B().Zrange().Key(oldIndex).Min(strconv.FormatInt(r, 10)).
+			Max(strconv.FormatInt(min(r+chunk, size)-1, 10)).Withscores().Build())
+	}
+	var writes valkey.Commands
+	for _, r := range v.doMulti(ctx, reads...) {
+		zs, err := r.AsZScores()
+		if err != nil {
+			return translate(err)
+		}
+		if len(zs) == 0 {
+			continue
+		}
+		idx := v.c.B().Zadd().Key(v.keys.index).Xx().Gt().ScoreMember()
+		avail := v.c.B().Zadd().Key(v.keys.available).Xx().Gt().ScoreMember()
+		for _, z := range zs {
+			idx = idx.ScoreMember(z.Score, z.Member)
+			avail = avail.ScoreMember(z.Score, z.Member)
+		}
+		writes = append(writes, idx.Build(), avail.Build())
+	}
+	for start := 0; start < len(writes); start += 2 * scriptsPerRoundTrip {
+		if err := firstError(v.doMulti(ctx, writes[start:min(start+2*scriptsPerRoundTrip, len(writes))]...)); err != nil {
+			return err
+		}
+	}
+	return translate(v.do(ctx, v.c.B().Unlink().Key(oldIndex).Build()).Error())
 }
 
 // dropTemp deletes a failed seed's temporary keys (best-effort: they expire anyway).
@@ -720,7 +779,7 @@ func (v *ValkeyCache) StaleOnline(ctx context.Context, staleBefore time.Time) ([
 
 func (v *ValkeyCache) Offline(ctx context.Context, p OfflineParams) (revived, failed []uuid.UUID, err error) {
 	ids := p.IDs
-	per := max(v.cfg.ChunkSize/4, 1)
+	per := max(v.cfg.ChunkSize/8, 1) // a removal costs about eight commands
 	now := ms(p.At)
 	var calls []scriptCall
 	var groups [][]uuid.UUID

@@ -102,66 +102,94 @@ return 1
 
 // seedChunkScript writes one chunk of a seed: the sets and the indexes into the temporary
 // keys (built aside), the per-mitra keys in place (their values are Postgres truth, and a
-// heartbeat is only ever moved forward).
+// heartbeat is only ever moved forward). It gathers each kind of write of the whole chunk
+// into one variadic command (SADD, ZADD, MGET, MSET, DEL), so that a row costs a few
+// microseconds of server time rather than a command each.
 // KEYS: tmp online, tmp deactivated, tmp at-capacity, tmp heartbeat index, tmp available
-// index, then per row heartbeat:<id>, capacity:<id>. ARGV: ttl seconds of the temporary
-// keys, then per row id, flags (active, online, at capacity as three 0/1 characters),
-// Postgres heartbeat iso or "", capacity.
+// index, live heartbeat index, then per row heartbeat:<id>, capacity:<id>. ARGV: ttl
+// seconds of the temporary keys, then per row id, flags (active, online, at capacity as
+// three 0/1 characters), Postgres heartbeat iso or "", the same in unix ms or "", capacity.
+// The score of a heartbeat that Valkey holds is read from the live index (the same ms as
+// the string), or parsed from the string if the index lacks it.
 const seedChunkScript = luaISOMillis + `
-local rows = (#ARGV - 1) / 4
+local rows = (#ARGV - 1) / 5
+local online, deact, full, capset, hbdel, onRows, hbkeys = {}, {}, {}, {}, {}, {}, {}
 for i = 0, rows - 1 do
-  local id, f, pg, c = ARGV[2 + i * 4], ARGV[3 + i * 4], ARGV[4 + i * 4], ARGV[5 + i * 4]
-  local hbk, capk = KEYS[6 + i * 2], KEYS[7 + i * 2]
+  local b = 2 + i * 5
+  local id, f = ARGV[b], ARGV[b + 1]
   local active = string.sub(f, 1, 1) == '1'
-  local online = string.sub(f, 2, 2) == '1'
-  local full = string.sub(f, 3, 3) == '1'
-  if not active then redis.call('SADD', KEYS[2], id) end
-  if active and online then
-    redis.call('SADD', KEYS[1], id)
-    local cur = redis.call('GET', hbk)
-    if pg ~= '' and ((not cur) or cur < pg) then
-      redis.call('SET', hbk, pg)
-      cur = pg
-    end
-    local ms = 0
-    if cur then ms = isoms(cur) or 0 end
-    redis.call('ZADD', KEYS[4], ms, id)
-    if not full then redis.call('ZADD', KEYS[5], ms, id) end
+  if not active then deact[#deact + 1] = id end
+  if string.sub(f, 3, 3) == '1' then full[#full + 1] = id end
+  capset[#capset + 1] = KEYS[8 + i * 2]
+  capset[#capset + 1] = ARGV[b + 4]
+  if active and string.sub(f, 2, 2) == '1' then
+    online[#online + 1] = id
+    onRows[#onRows + 1] = i
+    hbkeys[#hbkeys + 1] = KEYS[7 + i * 2]
   else
-    redis.call('DEL', hbk)
+    hbdel[#hbdel + 1] = KEYS[7 + i * 2]
   end
-  if full then redis.call('SADD', KEYS[3], id) end
-  redis.call('SET', capk, c)
 end
+if #online > 0 then
+  local cur = redis.call('MGET', unpack(hbkeys))
+  local live = redis.call('ZMSCORE', KEYS[6], unpack(online))
+  local idx, avail, hbset = {}, {}, {}
+  for j, i in ipairs(onRows) do
+    local b = 2 + i * 5
+    local pg, c, score = ARGV[b + 2], cur[j], 0
+    if pg ~= '' and ((not c) or c < pg) then
+      hbset[#hbset + 1] = hbkeys[j]
+      hbset[#hbset + 1] = pg
+      score = ARGV[b + 3]
+    elseif c then
+      score = live[j] or isoms(c) or 0
+    end
+    idx[#idx + 1] = score
+    idx[#idx + 1] = online[j]
+    if string.sub(ARGV[b + 1], 3, 3) ~= '1' then
+      avail[#avail + 1] = score
+      avail[#avail + 1] = online[j]
+    end
+  end
+  redis.call('SADD', KEYS[1], unpack(online))
+  redis.call('ZADD', KEYS[4], unpack(idx))
+  if #avail > 0 then redis.call('ZADD', KEYS[5], unpack(avail)) end
+  if #hbset > 0 then redis.call('MSET', unpack(hbset)) end
+end
+if #deact > 0 then redis.call('SADD', KEYS[2], unpack(deact)) end
+if #full > 0 then redis.call('SADD', KEYS[3], unpack(full)) end
+if #hbdel > 0 then redis.call('DEL', unpack(hbdel)) end
+if #capset > 0 then redis.call('MSET', unpack(capset)) end
 for k = 1, 5 do redis.call('EXPIRE', KEYS[k], ARGV[1]) end
 return rows
 `
 
 // seedSwapScript swaps the temporary sets and indexes in, atomically and in O(1) per key
-// (the old value is freed in the background by UNLINK), after merging into the new indexes
-// the heartbeats the live index received while the seed was building.
+// (an old value is freed in the background by UNLINK). The old heartbeat index is kept
+// under its trash name, expiring, for the pings it received while the seed was building:
+// the caller merges them into the new indexes afterwards, in chunks (a merge here would
+// hold Valkey for as long as there were pings to merge).
 // KEYS: live online, deactivated, at-capacity, heartbeat index, available index (1-5); the
 // temporary ones (6-10); trash names (11-15); marker, snapshot, journal, available changes
 // (16-19).
-// The available changes are dropped: the new marker (every seed's is unique) makes every
-// process-memory copy of the available index reload.
-// ARGV: since ms (merge and journal), marker value (JSON), seed time (for recovered_at).
+// ARGV: since ms (journal), marker value (JSON), seed time (for recovered_at), ttl seconds
+// of the kept heartbeat index.
 // The marker gets recovered_at: the seed time when there was no marker (the data was
-// lost), else the previous marker's recovered_at if any.
+// lost), else the previous marker's recovered_at if any. The available changes are
+// dropped: the new marker (every seed's is unique) makes every process-memory copy of the
+// available index reload.
 // Returns the ids in the journal since ARGV[1].
 const seedSwapScript = `
-local recent = redis.call('ZRANGE', KEYS[4], ARGV[1], '+inf', 'BYSCORE', 'WITHSCORES')
-for i = 1, #recent, 2 do
-  local id, score = recent[i], recent[i + 1]
-  if redis.call('ZSCORE', KEYS[9], id) then redis.call('ZADD', KEYS[9], 'GT', score, id) end
-  if redis.call('ZSCORE', KEYS[10], id) then redis.call('ZADD', KEYS[10], 'GT', score, id) end
-end
 for j = 1, 5 do
   local live, tmp, trash = KEYS[j], KEYS[5 + j], KEYS[10 + j]
   if redis.call('EXISTS', tmp) == 1 then
     if redis.call('EXISTS', live) == 1 then
       redis.call('RENAME', live, trash)
-      redis.call('UNLINK', trash)
+      if j == 4 then
+        redis.call('EXPIRE', trash, ARGV[4])
+      else
+        redis.call('UNLINK', trash)
+      end
     end
     redis.call('RENAME', tmp, live)
     redis.call('PERSIST', live)

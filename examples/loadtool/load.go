@@ -33,11 +33,11 @@ func (r result) pct(p float64) time.Duration {
 	return r.lat[min(max(i, 0), len(r.lat)-1)]
 }
 
-// runLoad calls op from `workers` goroutines for d (or until ctx ends), each call timed.
-// The worker index and a per-worker counter let op pick its target without sharing state.
+// runLoad calls op from `workers` goroutines for d, each call timed. Calls in flight at the
+// end are waited for and counted (a call slower than d still yields a sample); ctx ending
+// aborts the measurement. The worker index and a per-worker counter let op pick its
+// target without sharing state.
 func runLoad(ctx context.Context, workers int, d time.Duration, op func(ctx context.Context, worker, i int) error) result {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
 	type part struct {
 		lat  []time.Duration
 		errs int
@@ -46,6 +46,7 @@ func runLoad(ctx context.Context, workers int, d time.Duration, op func(ctx cont
 	parts := make([]part, workers)
 	var wg sync.WaitGroup
 	start := time.Now()
+	end := start.Add(d)
 	for w := range workers {
 		wg.Add(1)
 		go func() {
@@ -54,9 +55,12 @@ func runLoad(ctx context.Context, workers int, d time.Duration, op func(ctx cont
 			p.lat = make([]time.Duration, 0, 4096)
 			for i := 0; ctx.Err() == nil; i++ {
 				t0 := time.Now()
+				if !t0.Before(end) {
+					return
+				}
 				err := op(ctx, w, i)
 				if ctx.Err() != nil {
-					return // cut off by the end of the measurement: not counted
+					return
 				}
 				if err != nil {
 					p.errs++
@@ -81,4 +85,20 @@ func runLoad(ctx context.Context, workers int, d time.Duration, op func(ctx cont
 	r.ops = len(r.lat)
 	slices.Sort(r.lat)
 	return r
+}
+
+// merge adds up results measured in slices.
+func merge(rs ...result) result {
+	var out result
+	for _, r := range rs {
+		out.ops += r.ops
+		out.errs += r.errs
+		out.elapsed += r.elapsed
+		out.lat = append(out.lat, r.lat...)
+		if out.firstErr == nil {
+			out.firstErr = r.firstErr
+		}
+	}
+	slices.Sort(out.lat)
+	return out
 }

@@ -62,7 +62,11 @@ func (t *tool) measureN(ctx context.Context, n int) error {
 }
 
 func (t *tool) load(ctx context.Context, name string, op func(ctx context.Context, worker, i int) error) (result, error) {
-	r := runLoad(ctx, t.o.concurrency, t.o.duration, op)
+	return t.loadFor(ctx, name, t.o.duration, op)
+}
+
+func (t *tool) loadFor(ctx context.Context, name string, d time.Duration, op func(ctx context.Context, worker, i int) error) (result, error) {
+	r := runLoad(ctx, t.o.concurrency, d, op)
 	if ctx.Err() != nil {
 		return r, ctx.Err()
 	}
@@ -70,9 +74,30 @@ func (t *tool) load(ctx context.Context, name string, op func(ctx context.Contex
 		return r, fmt.Errorf("%s: %d of %d calls failed, first: %w", name, r.errs, r.errs+r.ops, r.firstErr)
 	}
 	if r.ops == 0 {
-		return r, fmt.Errorf("%s: no call completed in %s", name, t.o.duration)
+		return r, fmt.Errorf("%s: no call completed in %s", name, d)
 	}
 	return r, nil
+}
+
+// rounds is how many alternating slices a side-by-side measurement is cut into, so that
+// both sides see the same background load of a shared machine.
+const rounds = 4
+
+// pair measures a and b side by side: -duration each, in alternating slices.
+func (t *tool) pair(ctx context.Context, nameA, nameB string, a, b func(ctx context.Context, worker, i int) error) (result, result, error) {
+	var ra, rb []result
+	for range rounds {
+		r, err := t.loadFor(ctx, nameA, t.o.duration/rounds, a)
+		if err != nil {
+			return result{}, result{}, err
+		}
+		ra = append(ra, r)
+		if r, err = t.loadFor(ctx, nameB, t.o.duration/rounds, b); err != nil {
+			return result{}, result{}, err
+		}
+		rb = append(rb, r)
+	}
+	return merge(ra...), merge(rb...), nil
 }
 
 // reads measures FindAvailable and the CountAvailable recompute, Valkey path beside the
@@ -110,19 +135,14 @@ func (t *tool) reads(ctx context.Context, d *dataset, rep *report, vm, pm *avail
 	}
 	for _, c := range cases {
 		_ = c.valkey(ctx, 0, 0) // warm: scripts loaded, connections open, local copies built
-		before, pgBefore := cc.snapshot(), d.queries.Count()
-		vr, err := t.load(ctx, c.name+" (valkey)", c.valkey)
+		before := cc.snapshot()
+		vr, pr, err := t.pair(ctx, c.name+" (valkey)", c.name+" (postgres)", c.valkey, c.pg)
 		if err != nil {
 			return err
 		}
 		trips := cc.snapshot().since(before)
-		pgTrips := d.queries.Count() - pgBefore
-		pr, err := t.load(ctx, c.name+" (postgres)", c.pg)
-		if err != nil {
-			return err
-		}
 		rep.reads = append(rep.reads, readRow{name: c.name, valkey: vr, pg: pr,
-			valkeyTrips: float64(trips.trips) / float64(vr.ops), valkeyPG: float64(pgTrips) / float64(vr.ops)})
+			valkeyTrips: float64(trips.trips) / float64(vr.ops)})
 	}
 	return nil
 }
@@ -138,19 +158,19 @@ func (t *tool) sdkHeartbeat(ctx context.Context, d *dataset, rep *report, vm *av
 		return err
 	}
 	_ = hb(ctx, 0, 0)
-	pgBefore := d.queries.Count()
-	var err error
-	if rep.sdkHB, err = t.load(ctx, "SDK heartbeat", hb); err != nil {
-		return err
-	}
-	rep.sdkHBPG = float64(d.queries.Count()-pgBefore) / float64(rep.sdkHB.ops)
 	key := d.prefix + "raw"
-	rep.rawSET, err = t.load(ctx, "raw SET", func(ctx context.Context, _, _ int) error {
+	set := func(ctx context.Context, _, _ int) error {
 		ctx, cancel := context.WithTimeout(ctx, opTimeout)
 		defer cancel()
 		return t.valkey.Do(ctx, t.valkey.B().Set().Key(key).Value(availability.FormatHeartbeat(time.Now())).Build()).Error()
-	})
-	return err
+	}
+	pgBefore := d.queries.Count()
+	var err error
+	if rep.sdkHB, rep.rawSET, err = t.pair(ctx, "SDK heartbeat", "raw SET", hb, set); err != nil {
+		return err
+	}
+	rep.sdkHBPG = float64(d.queries.Count()-pgBefore) / float64(rep.sdkHB.ops)
+	return nil
 }
 
 // httpPaths starts the reference server over the dataset and measures the heartbeat and the
@@ -223,25 +243,27 @@ func (t *tool) httpPaths(ctx context.Context, d *dataset, rep *report) error {
 	}
 
 	logf("N=%d: HTTP heartbeat and beacon", d.n)
+	// The bare server has no Postgres: every round trip the proxy sees is the server's.
+	var hbPG, beaconPG int64
 	before := t.proxy.trips.Load()
-	if rep.httpHB, err = t.load(ctx, "HTTP heartbeat", heartbeat); err != nil {
+	bareSET := func(ctx context.Context, w, i int) error {
+		return call(ctx, "POST", t.bareURL+"/set", mitraAuth[(w*7919+i)%len(mitraAuth)])
+	}
+	if rep.httpHB, rep.bareSET, err = t.pair(ctx, "HTTP heartbeat", "bare one-SET handler", heartbeat, bareSET); err != nil {
 		return err
 	}
-	rep.httpHBPG = float64(t.proxy.trips.Load()-before) / float64(rep.httpHB.ops)
-	if rep.bareSET, err = t.load(ctx, "bare one-SET handler", func(ctx context.Context, w, i int) error {
-		return call(ctx, "POST", t.bareURL+"/set", mitraAuth[(w*7919+i)%len(mitraAuth)])
-	}); err != nil {
-		return err
+	hbPG = t.proxy.trips.Load() - before
+	rep.httpHBPG = float64(hbPG) / float64(rep.httpHB.ops)
+	bareNoIO := func(ctx context.Context, w, i int) error {
+		return call(ctx, "GET", t.bareURL+"/noop", clientAuth[(w+i)%len(clientAuth)])
 	}
 	before = t.proxy.trips.Load()
-	if rep.beacon, err = t.load(ctx, "HTTP beacon", beacon); err != nil {
+	if rep.beacon, rep.bareNoIO, err = t.pair(ctx, "HTTP beacon", "bare no-I/O handler", beacon, bareNoIO); err != nil {
 		return err
 	}
-	rep.beaconPG = float64(t.proxy.trips.Load()-before) / float64(rep.beacon.ops)
-	rep.bareNoIO, err = t.load(ctx, "bare no-I/O handler", func(ctx context.Context, w, i int) error {
-		return call(ctx, "GET", t.bareURL+"/noop", clientAuth[(w+i)%len(clientAuth)])
-	})
-	return err
+	beaconPG = t.proxy.trips.Load() - before
+	rep.beaconPG = float64(beaconPG) / float64(rep.beacon.ops)
+	return nil
 }
 
 func bearers(toks []string) []string {
@@ -253,9 +275,16 @@ func bearers(toks []string) []string {
 }
 
 // sweeps measures the seed, the heartbeat mirror and auto-offline over N. Against the
-// private redis-server they run with the default key names and SLOWLOG on every command.
-// A fake clock places the pings: the seed before them, 90% of the mitras pinged 60 s after
-// the insert, auto-offline first with nobody stale, then with the other 10% stale.
+// private redis-server they run with the default key names. A fake clock places the
+// pings (T is the insert, whose heartbeats are spread over the 10 s before it):
+//
+//   - T-200s: seed into an empty Valkey;
+//   - T+60s: 90% of the mitras ping (not measured); heartbeat mirror (90% of the rows
+//     move); auto-offline with nobody stale;
+//   - T+85s: a sixth of them ping again, as a 30 s ping cycle does in the 5 s before a
+//     reseed; T+90s: reseed (it merges the pings received while it was building, back to
+//     5 s before it began: clocks of other instances may lag);
+//   - T+91s: auto-offline with the 10% that did not ping stale.
 func (t *tool) sweeps(ctx context.Context, d *dataset, rep *report) error {
 	logf("N=%d: sweeps", d.n)
 	names := valkeyutil.NewNames(d.prefix, false)
@@ -275,6 +304,7 @@ func (t *tool) sweeps(ctx context.Context, d *dataset, rep *report) error {
 	cache := availability.NewValkeyCache(cc, availability.CacheConfig{Names: names})
 	clk := clock.NewFake(d.insertedAt.Add(-200 * time.Second))
 	m := availability.NewMirror(availability.NewPostgresStore(d.pool), cache, &availability.Config{Clock: clk, ValkeyTimeout: 5 * time.Second})
+	at := func(offset time.Duration) { clk.Set(d.insertedAt.Add(offset)) }
 
 	measure := func(name string, fn func() (string, error)) error {
 		if t.redis != nil {
@@ -302,11 +332,14 @@ func (t *tool) sweeps(ctx context.Context, d *dataset, rep *report) error {
 		r, err := m.SeedFromPostgres(ctx)
 		return fmt.Sprintf("%d mitras", r.Mitras), err
 	}
+	autoOffline := func() (string, error) {
+		r, err := m.AutoOffline(ctx)
+		return fmt.Sprintf("%d offlined", r.Offlined), err
+	}
 	if err := measure("seed (empty Valkey)", seed); err != nil {
 		return err
 	}
 
-	// 90% of the mitras ping (not measured).
 	rows, err := d.pool.Query(ctx, `SELECT id FROM mitras ORDER BY id`)
 	if err != nil {
 		return err
@@ -315,18 +348,17 @@ func (t *tool) sweeps(ctx context.Context, d *dataset, rep *report) error {
 	if err != nil {
 		return err
 	}
-	clk.Set(d.insertedAt.Add(60 * time.Second))
-	var pinged []uuid.UUID
+	var pinged, again []uuid.UUID
 	for i, id := range ids {
 		if i%10 != 5 {
 			pinged = append(pinged, id)
+			if i%6 == 0 {
+				again = append(again, id)
+			}
 		}
 	}
+	at(60 * time.Second)
 	if err := pingAll(ctx, m, pinged, t.o.concurrency); err != nil {
-		return err
-	}
-
-	if err := measure("reseed", seed); err != nil {
 		return err
 	}
 	if err := measure("heartbeat mirror", func() (string, error) {
@@ -335,14 +367,18 @@ func (t *tool) sweeps(ctx context.Context, d *dataset, rep *report) error {
 	}); err != nil {
 		return err
 	}
-	autoOffline := func() (string, error) {
-		r, err := m.AutoOffline(ctx)
-		return fmt.Sprintf("%d offlined", r.Offlined), err
-	}
 	if err := measure("auto-offline, nobody stale", autoOffline); err != nil {
 		return err
 	}
-	clk.Set(d.insertedAt.Add(availability.DefaultStaleThreshold + time.Second))
+	at(85 * time.Second)
+	if err := pingAll(ctx, m, again, t.o.concurrency); err != nil {
+		return err
+	}
+	at(90 * time.Second)
+	if err := measure(fmt.Sprintf("reseed (%d recent pings to merge)", len(again)), seed); err != nil {
+		return err
+	}
+	at(availability.DefaultStaleThreshold + time.Second)
 	return measure("auto-offline, 10% stale", autoOffline)
 }
 

@@ -114,9 +114,11 @@ func buildServer(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-// privateRedis is a redis-server of the tool's own, on a free loopback port, that logs
-// every command in SLOWLOG (slowlog-log-slower-than 0) so that the longest single command
-// of a sweep is measured by the server itself.
+// privateRedis is a redis-server of the tool's own, on a free loopback port, whose SLOWLOG
+// keeps every command slower than slowlogMicros, so that the longest single command of a
+// sweep is measured by the server itself (logging every command would slow the scripts
+// down: SLOWLOG also logs the commands a script runs), and whose INFO commandstats count
+// the commands run, scripts' own included.
 type privateRedis struct {
 	*child
 	url    string
@@ -131,7 +133,7 @@ func startPrivateRedis(ctx context.Context, bin, dir string) (*privateRedis, err
 	c, err := startChild("redis-server", filepath.Join(dir, "redis.log"), nil, bin,
 		"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no",
 		"--dir", dir, "--protected-mode", "no", "--loglevel", "warning",
-		"--slowlog-log-slower-than", "0", "--slowlog-max-len", "1000000")
+		"--slowlog-log-slower-than", strconv.Itoa(slowlogMicros), "--slowlog-max-len", "100000")
 	if err != nil {
 		return nil, err
 	}
@@ -151,38 +153,65 @@ func startPrivateRedis(ctx context.Context, bin, dir string) (*privateRedis, err
 	}
 }
 
-// slowEntry is the longest command of a SLOWLOG read.
+// slowlogMicros is the SLOWLOG threshold of the private server.
+const slowlogMicros = 100
+
+// slowEntry is what the server saw of a sweep: the commands it ran (from commandstats)
+// and the longest one (from SLOWLOG).
 type slowEntry struct {
 	count   int
 	longest time.Duration
 	command string
 }
 
+// slowlogReset clears SLOWLOG and the command statistics.
 func (r *privateRedis) slowlogReset(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return r.client.Do(ctx, r.client.B().SlowlogReset().Build()).Error()
+	return firstErr(r.client.DoMulti(ctx, r.client.B().SlowlogReset().Build(), r.client.B().ConfigResetstat().Build()))
 }
 
-// slowlog reads every entry logged since the last reset and returns the longest.
+func firstErr(rs []valkey.ValkeyResult) error {
+	for _, r := range rs {
+		if err := r.Error(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// slowlog reads the commands run and the longest command since the last reset.
 func (r *privateRedis) slowlog(ctx context.Context) (slowEntry, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	entries, err := r.client.Do(ctx, r.client.B().SlowlogGet().Count(-1).Build()).ToArray()
+	res := r.client.DoMulti(ctx, r.client.B().SlowlogGet().Count(-1).Build(), r.client.B().Info().Section("commandstats").Build())
+	entries, err := res[0].ToArray()
+	if err != nil {
+		return slowEntry{}, err
+	}
+	stats, err := res[1].ToString()
 	if err != nil {
 		return slowEntry{}, err
 	}
 	var out slowEntry
+	for line := range strings.SplitSeq(stats, "\n") {
+		if !strings.HasPrefix(line, "cmdstat_") || strings.HasPrefix(line, "cmdstat_slowlog") || strings.HasPrefix(line, "cmdstat_config") {
+			continue
+		}
+		if _, rest, ok := strings.Cut(line, "calls="); ok {
+			n, _ := strconv.Atoi(strings.SplitN(rest, ",", 2)[0])
+			out.count += n
+		}
+	}
 	for _, e := range entries {
 		f, err := e.ToArray()
 		if err != nil || len(f) < 4 {
 			continue
 		}
 		args, _ := f[3].AsStrSlice()
-		if len(args) > 0 && strings.EqualFold(args[0], "slowlog") {
-			continue
+		if len(args) > 0 && (strings.EqualFold(args[0], "slowlog") || strings.EqualFold(args[0], "config")) {
+			continue // the tool's own reset
 		}
-		out.count++
 		us, _ := f[2].AsInt64()
 		if d := time.Duration(us) * time.Microsecond; d > out.longest {
 			out.longest = d
