@@ -10,6 +10,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -370,32 +371,12 @@ func (v *ValkeyCache) Replace(ctx context.Context, seed SeedData) ([]uuid.UUID, 
 		v.n.Key(run + ":index"), v.n.Key(run + ":available")}
 	ttl := strconv.Itoa(int(seedTempTTL.Seconds()))
 
-	// Build aside: chunks of rows, each one script call, many calls per round trip.
-	rowsPerCall := max(v.cfg.ChunkSize/4, 1) // a few milliseconds of server time per call
-	var calls []scriptCall
-	for start := 0; start < len(seed.States); start += rowsPerCall {
-		rows := seed.States[start:min(start+rowsPerCall, len(seed.States))]
-		keys := append(make([]string, 0, len(tmp)+1+2*len(rows)), tmp[:]...)
-		keys = append(keys, v.keys.index)
-		args := append(make([]string, 0, 1+5*len(rows)), ttl)
-		for _, st := range rows {
-			s := st.ID.String()
-			keys = append(keys, v.n.Heartbeat(s), v.n.Capacity(s))
-			flags := bit(st.IsActive) + bit(st.IsOnline) + bit(st.AtCapacity(seed.DefaultMax))
-			pgMS := ""
-			if st.LastHeartbeatAt != nil {
-				pgMS = ms(*st.LastHeartbeatAt)
-			}
-			args = append(args, s, flags, heartbeatArg(st.LastHeartbeatAt), pgMS, strconv.Itoa(st.OpenSessions))
-		}
-		calls = append(calls, scriptCall{keys: keys, args: args})
-	}
-	for start := 0; start < len(calls); start += scriptsPerRoundTrip {
-		batch := calls[start:min(start+scriptsPerRoundTrip, len(calls))]
-		if err := firstError(v.execMulti(ctx, v.chunk, batch)); err != nil {
-			v.dropTemp(tmp)
-			return nil, fmt.Errorf("build seed: %w", err)
-		}
+	// Build aside: chunks of rows, each one script call, many calls per round trip. The
+	// calls of the next round trip are built while Valkey runs those of the previous one,
+	// and two round trips are in flight, so that Valkey does not wait for the client.
+	if err := v.buildSeed(ctx, seed, tmp, ttl); err != nil {
+		v.dropTemp(tmp)
+		return nil, fmt.Errorf("build seed: %w", err)
 	}
 
 	marker, _ := json.Marshal(seedMarker{Seed: uuid.NewString(), SeededAt: seed.At.UTC(), DefaultMax: seed.DefaultMax})
@@ -466,6 +447,73 @@ func (v *ValkeyCache) mergePings(ctx context.Context, oldIndex string, since tim
 		}
 	}
 	return translate(v.do(ctx, v.c.B().Unlink().Key(oldIndex).Build()).Error())
+}
+
+// seedRoundTripsInFlight is how many round trips of seed chunks are sent at a time.
+const seedRoundTripsInFlight = 2
+
+// buildSeed writes the seed's rows into the temporary keys tmp.
+func (v *ValkeyCache) buildSeed(ctx context.Context, seed SeedData, tmp [5]string, ttl string) error {
+	rowsPerCall := max(v.cfg.ChunkSize/4, 1) // a few milliseconds of server time per call
+	build := func(rows []MitraState) scriptCall {
+		keys := append(make([]string, 0, len(tmp)+1+2*len(rows)), tmp[:]...)
+		keys = append(keys, v.keys.index)
+		args := append(make([]string, 0, 1+5*len(rows)), ttl)
+		for _, st := range rows {
+			s := st.ID.String()
+			keys = append(keys, v.n.Heartbeat(s), v.n.Capacity(s))
+			flags := bit(st.IsActive) + bit(st.IsOnline) + bit(st.AtCapacity(seed.DefaultMax))
+			pgMS := ""
+			if st.LastHeartbeatAt != nil {
+				pgMS = ms(*st.LastHeartbeatAt)
+			}
+			args = append(args, s, flags, heartbeatArg(st.LastHeartbeatAt), pgMS, strconv.Itoa(st.OpenSessions))
+		}
+		return scriptCall{keys: keys, args: args}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []scriptCall)
+	errs := make(chan error, seedRoundTripsInFlight)
+	var wg sync.WaitGroup
+	for range seedRoundTripsInFlight {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for batch := range batches {
+				if err := firstError(v.execMulti(ctx, v.chunk, batch)); err != nil {
+					errs <- err
+					cancel()
+					for range batches { // let the producer finish
+					}
+					return
+				}
+			}
+		}()
+	}
+	perBatch := rowsPerCall * scriptsPerRoundTrip
+produce:
+	for start := 0; start < len(seed.States); start += perBatch {
+		rows := seed.States[start:min(start+perBatch, len(seed.States))]
+		batch := make([]scriptCall, 0, scriptsPerRoundTrip)
+		for at := 0; at < len(rows); at += rowsPerCall {
+			batch = append(batch, build(rows[at:min(at+rowsPerCall, len(rows))]))
+		}
+		select {
+		case batches <- batch:
+		case <-ctx.Done():
+			break produce
+		}
+	}
+	close(batches)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return ctx.Err()
+	}
 }
 
 // dropTemp deletes a failed seed's temporary keys (best-effort: they expire anyway).

@@ -121,8 +121,9 @@ func buildServer(ctx context.Context, dir string) (string, error) {
 // the commands run, scripts' own included.
 type privateRedis struct {
 	*child
-	url    string
-	client valkey.Client
+	url       string
+	client    valkey.Client
+	cpuBefore time.Duration
 }
 
 func startPrivateRedis(ctx context.Context, bin, dir string) (*privateRedis, error) {
@@ -162,13 +163,36 @@ type slowEntry struct {
 	count   int
 	longest time.Duration
 	command string
+	cpu     time.Duration // server CPU time (user + sys)
 }
 
-// slowlogReset clears SLOWLOG and the command statistics.
+// slowlogReset clears SLOWLOG and the command statistics and notes the server's CPU time.
 func (r *privateRedis) slowlogReset(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return firstErr(r.client.DoMulti(ctx, r.client.B().SlowlogReset().Build(), r.client.B().ConfigResetstat().Build()))
+	res := r.client.DoMulti(ctx, r.client.B().SlowlogReset().Build(), r.client.B().ConfigResetstat().Build(),
+		r.client.B().Info().Section("cpu").Build())
+	if err := firstErr(res); err != nil {
+		return err
+	}
+	info, _ := res[2].ToString()
+	r.cpuBefore = serverCPU(info)
+	return nil
+}
+
+// serverCPU reads used_cpu_user + used_cpu_sys from INFO cpu.
+func serverCPU(info string) time.Duration {
+	var total float64
+	for line := range strings.SplitSeq(info, "\n") {
+		line = strings.TrimSpace(line)
+		for _, k := range []string{"used_cpu_user:", "used_cpu_sys:"} {
+			if v, ok := strings.CutPrefix(line, k); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				total += f
+			}
+		}
+	}
+	return time.Duration(total * float64(time.Second))
 }
 
 func firstErr(rs []valkey.ValkeyResult) error {
@@ -184,7 +208,8 @@ func firstErr(rs []valkey.ValkeyResult) error {
 func (r *privateRedis) slowlog(ctx context.Context) (slowEntry, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	res := r.client.DoMulti(ctx, r.client.B().SlowlogGet().Count(-1).Build(), r.client.B().Info().Section("commandstats").Build())
+	res := r.client.DoMulti(ctx, r.client.B().SlowlogGet().Count(-1).Build(), r.client.B().Info().Section("commandstats").Build(),
+		r.client.B().Info().Section("cpu").Build())
 	entries, err := res[0].ToArray()
 	if err != nil {
 		return slowEntry{}, err
@@ -194,6 +219,9 @@ func (r *privateRedis) slowlog(ctx context.Context) (slowEntry, error) {
 		return slowEntry{}, err
 	}
 	var out slowEntry
+	if info, err := res[2].ToString(); err == nil {
+		out.cpu = serverCPU(info) - r.cpuBefore
+	}
 	for line := range strings.SplitSeq(stats, "\n") {
 		if !strings.HasPrefix(line, "cmdstat_") || strings.HasPrefix(line, "cmdstat_slowlog") || strings.HasPrefix(line, "cmdstat_config") {
 			continue

@@ -88,19 +88,19 @@ func (r *report) String() string {
 		p("| %s | %s | %s | %s | %s | %.1f× | %.2f |", rr.name, lat(rr.valkey), lat(rr.pg), rate(rr.valkey), rate(rr.pg), speed, rr.valkeyTrips)
 	}
 	p("")
-	p("| sweep over N | result | duration | Valkey round trips | Valkey commands sent | commands run (incl. in scripts) | longest single command | Postgres statements |")
-	p("|---|---|---|---|---|---|---|---|")
+	p("| sweep over N | result | duration | Valkey round trips | Valkey commands sent | commands run (incl. in scripts) | Valkey CPU | longest single command | Postgres statements |")
+	p("|---|---|---|---|---|---|---|---|---|")
 	for _, s := range r.sweeps {
 		longest := "not measured"
-		run := "—"
+		run, cpu := "—", "—"
 		if s.slow.count > 0 {
 			longest = fmt.Sprintf("< %d µs", slowlogMicros)
 			if s.slow.longest > 0 {
 				longest = fmt.Sprintf("%s (%s)", ms(s.slow.longest), s.slow.command)
 			}
-			run = fmt.Sprint(s.slow.count)
+			run, cpu = fmt.Sprint(s.slow.count), ms(s.slow.cpu)
 		}
-		p("| %s | %s | %s | %d | %d | %s | %s | %d |", s.name, s.what, ms(s.took), s.valkey.trips, s.valkey.cmds, run, longest, s.pg)
+		p("| %s | %s | %s | %d | %d | %s | %s | %s | %d |", s.name, s.what, ms(s.took), s.valkey.trips, s.valkey.cmds, run, cpu, longest, s.pg)
 	}
 	return b.String()
 }
