@@ -105,6 +105,8 @@ type ValkeyCache struct {
 
 type cacheKeys struct {
 	online, deactivated, atCapacity, index, available, marker, snapshot, journal string
+	// heartbeatPrefix is mitra:heartbeat:<id> without the id.
+	heartbeatPrefix string
 	// availableSeq counts the membership changes of the available index; availableChanges
 	// maps a mitra to the sequence number of its last one.
 	availableSeq, availableChanges string
@@ -123,6 +125,7 @@ func NewValkeyCache(client valkey.Client, cfg CacheConfig) *ValkeyCache {
 			marker: n.SeedMarker(), snapshot: n.Snapshot(),
 			journal:      n.Key("mitras:sync_journal"),
 			availableSeq: n.Key("mitras:available_seq"), availableChanges: n.Key("mitras:available_changes"),
+			heartbeatPrefix: n.Heartbeat(""),
 		},
 		// Every script is idempotent but the swap (a second RENAME would find no temporary
 		// key and drop the live set).
@@ -321,10 +324,24 @@ func (v *ValkeyCache) Probe(ctx context.Context) (Probe, error) {
 }
 
 func (v *ValkeyCache) Heartbeat(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
-	s := id.String()
-	n, err := v.hb.Exec(ctx, v.c,
-		[]string{v.keys.marker, v.keys.deactivated, v.n.Heartbeat(s), v.keys.index, v.keys.available},
-		[]string{s, FormatHeartbeat(at), ms(at)}).AsInt64()
+	// The hot path: the key, the id and the time in both forms are one allocation, the
+	// argument lists another.
+	hbKey := v.keys.heartbeatPrefix
+	var scratch [64]byte
+	var sb strings.Builder
+	sb.Grow(len(hbKey) + 36 + len(isoLayout) + 13)
+	sb.WriteString(hbKey)
+	sb.Write(uuidAppend(scratch[:0], id))
+	sb.Write(at.UTC().AppendFormat(scratch[:0], isoLayout))
+	sb.Write(strconv.AppendInt(scratch[:0], at.UnixMilli(), 10))
+	all := sb.String()
+	idEnd := len(hbKey) + 36
+	isoEnd := idEnd + len(isoLayout)
+	var lists [8]string
+	keys, args := lists[:5], lists[5:]
+	keys[0], keys[1], keys[2], keys[3], keys[4] = v.keys.marker, v.keys.deactivated, all[:idEnd], v.keys.index, v.keys.available
+	args[0], args[1], args[2] = all[len(hbKey):idEnd], all[idEnd:isoEnd], all[isoEnd:]
+	n, err := v.hb.Exec(ctx, v.c, keys, args).AsInt64()
 	if err != nil {
 		return false, translate(err)
 	}
@@ -332,6 +349,21 @@ func (v *ValkeyCache) Heartbeat(ctx context.Context, id uuid.UUID, at time.Time)
 		return false, ErrDeactivated
 	}
 	return n == 1, nil
+}
+
+// uuidAppend appends the canonical form of id (as id.String) to b.
+func uuidAppend(b []byte, id uuid.UUID) []byte {
+	var tmp [36]byte
+	hex.Encode(tmp[0:8], id[0:4])
+	tmp[8] = '-'
+	hex.Encode(tmp[9:13], id[4:6])
+	tmp[13] = '-'
+	hex.Encode(tmp[14:18], id[6:8])
+	tmp[18] = '-'
+	hex.Encode(tmp[19:23], id[8:10])
+	tmp[23] = '-'
+	hex.Encode(tmp[24:], id[10:])
+	return append(b, tmp[:]...)
 }
 
 func bit(b bool) string {

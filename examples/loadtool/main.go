@@ -17,7 +17,7 @@
 //     server in another child process (one Valkey SET; no I/O), with the Postgres round
 //     trips per request counted on the wire by a loopback proxy in front of Postgres;
 //   - the seed, the heartbeat mirror and the auto-offline sweep over N, against a private
-//     redis-server that logs every command in SLOWLOG (the longest single command).
+//     redis-server of its own (SLOWLOG: the longest single command; commandstats; CPU).
 //
 // It targets loopback only, bounds its run time (-max-time), and drops its schema, keys,
 // processes and files at the end, also on Ctrl-C.
@@ -227,7 +227,7 @@ func (t *tool) machine(ctx context.Context) string {
 			}
 		}
 	}
-	slow := "private redis-server with SLOWLOG on every command"
+	slow := fmt.Sprintf("private redis-server (SLOWLOG of commands over %d µs, commandstats, INFO cpu)", slowlogMicros)
 	if t.redis == nil {
 		slow = "-valkey-url, longest command not measured"
 	}
