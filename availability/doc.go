@@ -29,8 +29,10 @@
 //	mitras:heartbeat_index  ZSET    online mitra → last ping (unix ms): stale detection, mirror
 //	mitras:at_capacity      SET     mitras whose capacity in use reached their maximum
 //	mitras:available_index  ZSET    online mitras under capacity → last ping (unix ms)
-//	mitras:seed_marker      STRING  written by the seed; its absence means data loss
+//	mitras:seed_marker      STRING  written by the seed (unique per seed); its absence means data loss
 //	mitras:sync_journal     ZSET    mitra → time of its last mirror write (10 minutes)
+//	mitras:available_seq    STRING  count of the membership changes of the available index
+//	mitras:available_changes ZSET   mitra → number of its last such change (reset by each seed)
 //
 // # Hot paths
 //
@@ -38,14 +40,25 @@
 // (ErrDeactivated); an online one has its heartbeat moved forward (never back: instances'
 // clocks differ) and gets online=true; any other — offline, for example auto-offlined, or
 // unknown — gets online=false and nothing is written, so a heartbeat key exists only for an
-// online mitra. The app then calls SetOnline to come back.
+// online mitra. The app then calls SetOnline to come back. For an online mitra the script
+// runs four commands: the marker check, one ZADD XX GT CH on the heartbeat index (which holds
+// exactly the online mitras, never behind the string) that both finds the mitra online and
+// tells whether the ping is newer, then the string and the available index (XX).
 //
 // FindAvailable with a Limit is one ZRANGE of the available index from the freshest
 // heartbeat (Limit plus the excluded ids), whatever the number of online mitras. Without a
-// Limit it is two round trips: a script splitting the fresh part of the index into windows
-// of ChunkSize members by score, then every window in one pipeline of small ZRANGEs (no
-// command holds Valkey for long). Scores only grow, so a mitra that pings during the scan
-// moves to a later window and is never missed. CountAvailable recomputes with one ZCOUNT
+// Limit it is served from a process-memory copy of the available index's members: their
+// set changes only when a mitra goes on or offline, is (de)activated or reaches or leaves
+// its capacity, never on a heartbeat. Every script that changes it logs the change
+// (mitras:available_seq, mitras:available_changes); one script per call returns the changes
+// since the copy and the stale members, as of one instant, so the answer is as fresh as
+// reading the index itself in one round trip. A new seed marker, or more than ChunkSize
+// changes, reloads the copy (in windows, below); more than ChunkSize stale members make the
+// call read the fresh part of the index instead: a script splits it into windows of
+// ChunkSize members by score, then every window is read in one pipeline of small ZRANGEs
+// (no command holds Valkey for long). Scores only grow, so a mitra that pings during the
+// scan moves to a later window and is never missed. CacheConfig.DisableLocalIndex turns the
+// copy off (about 5 MB at 100k available mitras). CountAvailable recomputes with one ZCOUNT
 // (O(log N)) and is served from availability:snapshot, itself copied in process memory
 // until its as_of is SnapshotTTL old; a miss is recomputed once per instance at a time,
 // every concurrent caller waiting for that one result. CacheConfig.UseClientCache reads the
@@ -76,9 +89,12 @@
 //
 // # Seed and watchdog
 //
-// SeedFromPostgres builds the sets and indexes aside under temporary keys and swaps them in
-// with one script, so no reader sees a half-built set; it never replaces a heartbeat Valkey
-// holds with an older one from Postgres. A write that commits after the seed read Postgres
+// SeedFromPostgres builds the sets and indexes aside under temporary keys (one script per
+// chunk of rows, each kind of key written with one variadic command) and swaps them in with
+// one script, so no reader sees a half-built set; it never replaces a heartbeat Valkey
+// holds with an older one from Postgres. The swap keeps the old heartbeat index for a
+// moment: the pings it received while the seed was building are merged into the new
+// indexes afterwards, a page at a time (ZADD XX GT), so that the swap itself stays O(1). A write that commits after the seed read Postgres
 // can reach the old sets just before the swap: every mirror write is noted in the sync
 // journal, the swap returns those written since the seed began, and the seed re-syncs them
 // from Postgres. What is left is a write whose own Valkey write failed: it requested a
