@@ -83,7 +83,10 @@ type CacheConfig struct {
 //     FindAvailable and CountAvailable read it without any per-mitra check;
 //   - mitras:seed_marker (STRING): written by the seed; missing means data loss;
 //   - mitras:sync_journal (ZSET): mitra → time of its last mirror write (10 minutes), so
-//     that a seed can re-sync what raced it.
+//     that a seed can re-sync what raced it;
+//   - mitras:available_seq (STRING) and mitras:available_changes (ZSET): the log of the
+//     membership changes of the available index, which the process-memory copy behind
+//     FindAvailable follows (see localIndex).
 //
 // Every method does a bounded number of round trips, each of them a small command:
 // nothing blocks Valkey for long whatever the number of mitras.
