@@ -113,6 +113,7 @@ type tool struct {
 	serverBin string
 	bare      *child
 	bareURL   string
+	bareKey   string
 	proxy     *pgProxy
 	redis     *privateRedis
 }
@@ -203,8 +204,9 @@ func (t *tool) startBare(ctx context.Context) error {
 		return err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
+	t.bareKey = "loadtool" + randomHex(4) + ":bare"
 	t.bare, err = startChild("bare server", t.dir+"/bare.log", nil, self,
-		"-serve-bare", addr, "-valkey-url", t.o.valkeyURL, "-bare-key", "loadtool"+randomHex(4)+":bare")
+		"-serve-bare", addr, "-valkey-url", t.o.valkeyURL, "-bare-key", t.bareKey)
 	if err != nil {
 		return err
 	}
@@ -244,6 +246,11 @@ func (t *tool) close() {
 	t.bare.stop()
 	t.redis.close()
 	if t.valkey != nil {
+		if t.bareKey != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			t.valkey.Do(ctx, t.valkey.B().Unlink().Key(t.bareKey).Build())
+			cancel()
+		}
 		t.valkey.Close()
 	}
 	if t.admin != nil {

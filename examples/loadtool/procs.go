@@ -23,6 +23,7 @@ type child struct {
 	name string
 	cmd  *exec.Cmd
 	log  string
+	done chan struct{} // closed when the process has exited
 }
 
 func startChild(name, logPath string, env []string, bin string, args ...string) (*child, error) {
@@ -38,8 +39,13 @@ func startChild(name, logPath string, env []string, bin string, args ...string) 
 		f.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	go func() { _ = cmd.Wait(); f.Close() }()
-	return &child{name: name, cmd: cmd, log: logPath}, nil
+	c := &child{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		f.Close()
+		close(c.done)
+	}()
+	return c, nil
 }
 
 // stop asks the process to end (SIGTERM), then kills it after a grace period.
@@ -48,14 +54,21 @@ func (c *child) stop() {
 		return
 	}
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if c.cmd.ProcessState != nil || c.cmd.Process.Signal(syscall.Signal(0)) != nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond) // polling for the exit of a child process
+	select {
+	case <-c.done:
+	case <-time.After(5 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.done
 	}
-	_ = c.cmd.Process.Kill()
+}
+
+func (c *child) exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
 }
 
 func (c *child) tail() string {
@@ -92,7 +105,7 @@ func waitHTTP(ctx context.Context, c *child, url string, limit time.Duration) er
 				return nil
 			}
 		}
-		if c.cmd.ProcessState != nil {
+		if c.exited() {
 			return fmt.Errorf("%s exited: %s", c.name, c.tail())
 		}
 		select {
