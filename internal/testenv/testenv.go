@@ -184,6 +184,8 @@ func NewValkey(t testing.TB) *Valkey {
 	v.Client = c
 	t.Cleanup(func() {
 		DeletePrefix(c, v.Prefix)
+		// Tests may name keys in cluster form under the same prefix ({t…}:).
+		DeletePrefix(c, valkeyutil.NewNames(v.Prefix, true).Prefix())
 		c.Close()
 	})
 	return v
