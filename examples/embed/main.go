@@ -2,7 +2,7 @@
 // runtime config, the availability mirror and pricing over Postgres + Valkey, pings once
 // and prints what it sees.
 //
-//	DATABASE_URL=postgres://127.0.0.1:5432/test VALKEY_URL=127.0.0.1:6379 go run ./examples/embed
+//	DATABASE_URL=postgres://127.0.0.1:5432/test VALKEY_URL=redis://127.0.0.1:6379 go run ./examples/embed
 package main
 
 import (
@@ -40,7 +40,12 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 
-	vk, err := valkey.NewClient(valkey.ClientOption{InitAddress: []string{os.Getenv("VALKEY_URL")}, ForceSingleClient: true})
+	opt, err := valkey.ParseURL(os.Getenv("VALKEY_URL")) // redis://host:port, as the reference server takes it
+	if err != nil {
+		return err
+	}
+	opt.ForceSingleClient = true
+	vk, err := valkey.NewClient(opt)
 	if err != nil {
 		return err
 	}
