@@ -4,6 +4,7 @@
 package testenv
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -32,17 +33,10 @@ const (
 func RequireServices() bool { return os.Getenv("CURHAT_REQUIRE_SERVICES") == "1" }
 
 // DatabaseURL is TEST_DATABASE_URL or the local default.
-func DatabaseURL() string { return cmpOr(os.Getenv("TEST_DATABASE_URL"), DefaultDatabaseURL) }
+func DatabaseURL() string { return cmp.Or(os.Getenv("TEST_DATABASE_URL"), DefaultDatabaseURL) }
 
 // ValkeyURL is TEST_VALKEY_URL or the local default.
-func ValkeyURL() string { return cmpOr(os.Getenv("TEST_VALKEY_URL"), DefaultValkeyURL) }
-
-func cmpOr(s, def string) string {
-	if s != "" {
-		return s
-	}
-	return def
-}
+func ValkeyURL() string { return cmp.Or(os.Getenv("TEST_VALKEY_URL"), DefaultValkeyURL) }
 
 // unavailable skips (or fails, under CURHAT_REQUIRE_SERVICES=1) the test.
 func unavailable(t testing.TB, service string, err error) {

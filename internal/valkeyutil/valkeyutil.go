@@ -3,6 +3,7 @@
 package valkeyutil
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -23,9 +24,9 @@ type Options struct {
 	// DisableCache turns off server-assisted client-side caching (needed for servers
 	// without CLIENT TRACKING).
 	DisableCache bool
-	// DialTimeout bounds connecting. Defaults to 1 second.
+	// DialTimeout bounds connecting. Defaults to 1 second (also when negative).
 	DialTimeout time.Duration
-	// WriteTimeout bounds a blocked socket write. Defaults to 1 second.
+	// WriteTimeout bounds a blocked socket write. Defaults to 1 second (also when negative).
 	WriteTimeout time.Duration
 	// OnDial, when set, is called after every successful dial (a reconnect signal).
 	OnDial func()
@@ -39,8 +40,8 @@ func NewClient(o Options) (valkey.Client, error) {
 	}
 	opt.ForceSingleClient = !o.Cluster
 	opt.DisableCache = opt.DisableCache || o.DisableCache
-	opt.Dialer.Timeout = cmpOr(o.DialTimeout, time.Second)
-	opt.ConnWriteTimeout = cmpOr(o.WriteTimeout, time.Second)
+	opt.Dialer.Timeout = cmp.Or(max(o.DialTimeout, 0), time.Second)
+	opt.ConnWriteTimeout = cmp.Or(max(o.WriteTimeout, 0), time.Second)
 	if o.OnDial != nil {
 		inner := opt.DialCtxFn
 		opt.DialCtxFn = func(ctx context.Context, addr string, d *net.Dialer, cfg *tls.Config) (net.Conn, error) {
@@ -64,13 +65,6 @@ func NewClient(o Options) (valkey.Client, error) {
 		return nil, fmt.Errorf("connect valkey: %w", err)
 	}
 	return c, nil
-}
-
-func cmpOr(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }
 
 // Names is curhat.KeyNames (kept here so the adapters read naturally).
