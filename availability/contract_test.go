@@ -68,6 +68,7 @@ func TestCacheContract(t *testing.T) {
 		t.Parallel()
 		contract.RunCacheContract(t, func(t *testing.T) contract.CacheHarness {
 			c := availabilitytest.NewCache()
+			c.Flush() // as a fresh Valkey: no seed marker
 			return contract.CacheHarness{Cache: c, Flush: func(*testing.T) { c.Flush() }}
 		})
 	})

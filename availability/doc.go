@@ -10,7 +10,9 @@
 // availabilitytest.NewStore in memory) and an optional [Cache] (the mirror:
 // [NewValkeyCache], or availabilitytest.NewCache). With a nil Cache every call is served
 // by Postgres alone. Both in-memory implementations pass the same contract suites as the
-// real ones.
+// real ones; availabilitytest.NewCache, unlike a fresh Valkey, starts seeded (it mirrors
+// an empty store), so a Store filled before the Mirror is built still needs
+// [Mirror.SeedFromPostgres].
 //
 // # Keys
 //
@@ -75,7 +77,8 @@
 // A read that fails in Valkey — down, hung (bounded by ValkeyTimeout: a read answers within
 // ValkeyTimeout plus one Postgres query), or without the seed marker (restart, FLUSHALL) —
 // is answered by the equivalent Postgres query (one JOIN) and counted
-// (Hooks.ValkeyFallback). A heartbeat then goes to Postgres: the full mitra lookup (so a
+// (Hooks.ValkeyFallback). A cache found without the seed marker also requests a reseed and
+// logs a warning, at most one a minute, for the host that never seeds (nor runs Start). A heartbeat then goes to Postgres: the full mitra lookup (so a
 // deactivated mitra is refused during an outage too) and a last_heartbeat_at update.
 // After a Valkey failure the request paths skip Valkey for WatchdogInterval, so that an
 // outage costs one ValkeyTimeout per interval rather than one per request; the next call

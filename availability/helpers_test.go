@@ -2,6 +2,7 @@ package availability_test
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -209,6 +210,7 @@ func setup(t testing.TB, kind string, o setupOptions) *bundle {
 		b.facts = newMemFacts(s)
 		b.store = s
 		b.mem = availabilitytest.NewCache()
+		b.mem.Flush() // unseeded, as the fresh Valkey of the other kinds
 		b.cache = b.mem
 	case kindValkey, kindCluster:
 		b.db = testenv.PostgresWith(t, o.pgOptions)
@@ -316,4 +318,35 @@ func forKinds(t *testing.T, fn func(t *testing.T, kind string)) {
 			fn(t, k)
 		})
 	}
+}
+
+// logRecorder is a slog.Handler that keeps every record, for tests that pin what is logged.
+type logRecorder struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.records = append(h.records, r.Clone())
+	return nil
+}
+
+func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *logRecorder) WithGroup(string) slog.Handler      { return h }
+
+// count is the number of records of the level and message.
+func (h *logRecorder) count(level slog.Level, msg string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, r := range h.records {
+		if r.Level == level && r.Message == msg {
+			n++
+		}
+	}
+	return n
 }

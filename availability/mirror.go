@@ -18,6 +18,10 @@ import (
 // detached from the caller's context: the caller may give up, the mirror must not.
 const syncTimeout = 5 * time.Second
 
+// notSeededWarnEvery spaces the warnings about an unseeded cache: one per interval, however
+// many reads fall back meanwhile.
+const notSeededWarnEvery = time.Minute
+
 // Mirror is mitra availability: Postgres (the Store) is the truth, Valkey (the Cache)
 // mirrors it for the hot paths. See the package documentation for the design.
 type Mirror struct {
@@ -42,6 +46,8 @@ type Mirror struct {
 	// Valkey that is down. The first call after it tries Valkey again; the watchdog clears
 	// it as soon as a probe succeeds.
 	skipUntil atomic.Int64
+	// notSeededWarned (unix ns, Config.Clock) is when the last not-seeded warning was logged.
+	notSeededWarned atomic.Int64
 
 	life *lifecycle.Lifecycle
 }
@@ -94,8 +100,24 @@ func (m *Mirror) fallback(op string, err error) {
 	m.cfg.Hooks.ValkeyFallback(op, err)
 	m.log.Debug("valkey read failed, answering from postgres", "op", op, "err", err)
 	if errors.Is(err, ErrNotSeeded) {
-		m.requestReseed()
+		m.notSeeded(op)
 	}
+}
+
+// notSeeded handles a cache found without a seed: it requests a reseed and warns, once per
+// notSeededWarnEvery. The warning is for the host that never seeds: without Start (whose
+// watchdog reseeds) every read would fall back to the Store for good, and quietly.
+func (m *Mirror) notSeeded(op string) {
+	m.requestReseed()
+	now := m.cfg.Clock.Now().UnixNano()
+	last := m.notSeededWarned.Load()
+	if last != 0 && now-last < int64(notSeededWarnEvery) {
+		return
+	}
+	if !m.notSeededWarned.CompareAndSwap(last, now) {
+		return // a concurrent call warns
+	}
+	m.log.Warn("valkey mirror not seeded: reads fall back to the store until SeedFromPostgres runs", "op", op)
 }
 
 // writeFailed records a Valkey write that failed after Postgres committed.

@@ -133,7 +133,8 @@ type OfflineParams struct {
 type Probe struct {
 	// Seeded: the seed marker is present.
 	Seeded bool
-	// SeededAt and DefaultMax are read from the marker.
+	// SeededAt and DefaultMax are read from the marker (DefaultMax 0: not known, as for
+	// an in-memory cache seeded empty that nothing was written to yet).
 	SeededAt   time.Time
 	DefaultMax int
 	// RecoveredAt is when a seed last rebuilt a Valkey that had lost its data (nil: never).

@@ -61,7 +61,7 @@ func (m *Mirror) autoOffline(ctx context.Context) (AutoOfflineReport, error) {
 	case err != nil:
 		return rep, fmt.Errorf("auto-offline aborted, nobody offlined: probe valkey: %w", err)
 	case !p.Seeded:
-		m.requestReseed()
+		m.notSeeded("auto_offline")
 		return rep, fmt.Errorf("auto-offline aborted, nobody offlined: %w", ErrNotSeeded)
 	case p.RecoveredAt != nil && staleBefore.Before(*p.RecoveredAt):
 		// Valkey lost its pings not long ago and was rebuilt from Postgres, which lags them

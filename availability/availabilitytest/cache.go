@@ -24,6 +24,8 @@ var ErrDown = errors.New("availabilitytest: cache is down")
 // sets, heartbeats only for online mitras and never moved back, a heartbeat index, the
 // sync journal and a beacon snapshot with a TTL. SetDown and Flush simulate an outage and
 // a data loss.
+//
+// Unlike a fresh Valkey, a new Cache is seeded: see NewCache.
 type Cache struct {
 	mu sync.Mutex
 
@@ -42,15 +44,25 @@ type Cache struct {
 }
 
 type markerValue struct {
-	at          time.Time
+	at time.Time
+	// defaultMax is the default capacity the at-capacity set was built with (0: none yet,
+	// for a cache seeded empty).
 	defaultMax  int
 	recoveredAt *time.Time
 }
 
-// NewCache returns an empty, unseeded Cache.
+// NewCache returns an empty Cache that mirrors an empty Store: it holds a seed marker, so a
+// Mirror over it serves reads from it at once, with no SeedFromPostgres and no fallback to
+// the Store. A host that puts mitras into its Store before building the Mirror must call
+// Mirror.SeedFromPostgres, as with Valkey: until then the Cache knows none of them.
+//
+// For the state of a fresh or emptied Valkey — no seed marker, every read answering
+// availability.ErrNotSeeded and the Mirror falling back to the Store until a seed — call
+// Flush on the new Cache.
 func NewCache() *Cache {
 	c := &Cache{runID: uuid.NewString()}
 	c.clear()
+	c.marker = &markerValue{at: ms(time.Now())}
 	return c
 }
 
@@ -204,6 +216,11 @@ func (c *Cache) Apply(ctx context.Context, p availability.ApplyParams) error {
 		return err
 	}
 	defer c.mu.Unlock()
+	if c.marker != nil && c.marker.defaultMax == 0 {
+		// Seeded empty: the first write fixes the default capacity the at-capacity set
+		// follows, so that the watchdog reseeds when it changes, as after a real seed.
+		c.marker.defaultMax = p.DefaultMax
+	}
 	for _, st := range p.States {
 		c.applyOne(st, p.DefaultMax)
 		c.journal[st.ID] = ms(p.At)

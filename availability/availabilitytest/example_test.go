@@ -12,6 +12,21 @@ import (
 
 func TestMain(m *testing.M) { testenv.VerifyNoLeaks(m) }
 
+// A new Cache mirrors an empty Store: a Mirror over the two serves reads from the cache at
+// once, without a seed. A Store filled before the Mirror is built needs
+// Mirror.SeedFromPostgres first.
+func ExampleNewCache() {
+	ctx := context.Background()
+	hooks := &availability.Counters{}
+	mirror := availability.NewMirror(availabilitytest.NewStore(), availabilitytest.NewCache(), &availability.Config{Hooks: hooks})
+	m, _ := mirror.CreateMitra(ctx, availability.CreateMitraParams{DisplayName: "Fajar"})
+	_ = mirror.SetOnline(ctx, m.ID)
+
+	n, err := mirror.OnlineCount(ctx)
+	fmt.Println(n, err, hooks.Fallbacks())
+	// Output: 1 <nil> 0
+}
+
 // A Cache set down behaves like a Valkey outage: the Mirror answers from the Store and
 // counts the fallback.
 func ExampleCache_SetDown() {

@@ -1,6 +1,3 @@
-// Package availabilitytest holds in-memory implementations of availability.Store and
-// availability.Cache that behave like the Postgres and Valkey ones, so that host code can
-// be tested without servers. They are safe for concurrent use.
 package availabilitytest
 
 import (
