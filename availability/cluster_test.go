@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/curhat/curhat/availability"
-	"github.com/curhat/curhat/availability/internal/contract"
+	"github.com/curhat/curhat/availability/availabilitytest"
 	"github.com/curhat/curhat/internal/testenv"
 	"github.com/curhat/curhat/internal/valkeyutil"
 )
@@ -19,8 +19,8 @@ import (
 
 func TestCacheContract_Cluster(t *testing.T) {
 	t.Parallel()
-	harness := func(clientCache bool) func(t *testing.T) contract.CacheHarness {
-		return func(t *testing.T) contract.CacheHarness {
+	harness := func(clientCache bool) func(t *testing.T) availabilitytest.CacheHarness {
+		return func(t *testing.T) availabilitytest.CacheHarness {
 			c := testenv.StartCluster(t)
 			v := c.NewValkey(t)
 			client := v.Client
@@ -34,7 +34,7 @@ func TestCacheContract_Cluster(t *testing.T) {
 			cache := availability.NewValkeyCache(client, availability.CacheConfig{
 				Names: names, UseClientCache: clientCache, ChunkSize: 40,
 			})
-			return contract.CacheHarness{Cache: cache, Flush: func(*testing.T) {
+			return availabilitytest.CacheHarness{Cache: cache, Flush: func(*testing.T) {
 				for _, node := range v.Client.Nodes() {
 					testenv.DeletePrefix(node, names.Prefix())
 				}
@@ -43,11 +43,11 @@ func TestCacheContract_Cluster(t *testing.T) {
 	}
 	t.Run("valkey_cluster", func(t *testing.T) {
 		t.Parallel()
-		contract.RunCacheContract(t, harness(false))
+		availabilitytest.RunCacheContract(t, harness(false))
 	})
 	t.Run("valkey_cluster_clientcache", func(t *testing.T) {
 		t.Parallel()
-		contract.RunCacheContract(t, harness(true))
+		availabilitytest.RunCacheContract(t, harness(true))
 	})
 }
 

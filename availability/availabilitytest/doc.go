@@ -7,4 +7,8 @@
 // fills the Store before building the Mirror must call Mirror.SeedFromPostgres, as with
 // Valkey. Cache.Flush gives the unseeded state of a fresh Valkey; the Mirror then answers
 // from the Store and logs a warning until a seed runs.
+//
+// RunStoreContract and RunCacheContract are the conformance suites of the two ports: the
+// Postgres and Valkey adapters and the implementations here pass them, and a host with
+// its own Store or Cache can run them from its tests. They use no assertion library.
 package availabilitytest
