@@ -26,13 +26,11 @@ const operator = "op-7f3a"
 // env is one PricingStore over one Store implementation, with the means to record
 // payments the way the payment package would.
 type env struct {
-	store pricing.Store
+	pricingtest.StoreHarness
 	svc   *pricing.PricingStore
 	clock *clock.Fake
 	// db is set for the Postgres store only.
 	db *testenv.DB
-	// pay records a payment_sessions row of clientID for tierID with purpose and status.
-	pay func(t *testing.T, clientID, tierID uuid.UUID, purpose, status string)
 }
 
 type storeKind string
@@ -42,9 +40,12 @@ const (
 	postgresStore storeKind = "postgres"
 )
 
-func newEnv(t *testing.T, kind storeKind) *env {
+var storeKinds = []storeKind{memoryStore, postgresStore}
+
+// newHarness returns a fresh store of kind with its AddPayment fact; db is set for the
+// Postgres store only.
+func newHarness(t *testing.T, kind storeKind) (h pricingtest.StoreHarness, db *testenv.DB) {
 	t.Helper()
-	e := &env{clock: clock.NewFake(t0)}
 	switch kind {
 	case memoryStore:
 		s := pricingtest.NewStore()
@@ -55,8 +56,8 @@ func newEnv(t *testing.T, kind storeKind) *env {
 			defer mu.Unlock()
 			return paid[clientID], nil
 		}
-		e.store = s
-		e.pay = func(_ *testing.T, clientID, _ uuid.UUID, purpose, status string) {
+		h.Store = s
+		h.AddPayment = func(_ *testing.T, clientID, _ uuid.UUID, purpose, status string) {
 			mu.Lock()
 			defer mu.Unlock()
 			if purpose == "chat_start" && status == "paid" {
@@ -64,15 +65,21 @@ func newEnv(t *testing.T, kind storeKind) *env {
 			}
 		}
 	case postgresStore:
-		e.db = testenv.PostgresWith(t, testenv.PGOptions{MaxConns: 24})
-		e.store = pricing.NewPostgresStore(e.db.Pool)
-		e.pay = func(t *testing.T, clientID, tierID uuid.UUID, purpose, status string) {
+		db = testenv.PostgresWith(t, testenv.PGOptions{MaxConns: 24})
+		h.Store = pricing.NewPostgresStore(db.Pool)
+		h.AddPayment = func(t *testing.T, clientID, tierID uuid.UUID, purpose, status string) {
 			t.Helper()
-			insertPayment(t, e.db, clientID, tierID, purpose, status)
+			insertPayment(t, db, clientID, tierID, purpose, status)
 		}
 	}
-	e.svc = pricing.NewPricingStore(e.store, &pricing.Config{Clock: e.clock})
-	return e
+	return h, db
+}
+
+func newEnv(t *testing.T, kind storeKind) *env {
+	t.Helper()
+	h, db := newHarness(t, kind)
+	c := clock.NewFake(t0)
+	return &env{StoreHarness: h, svc: pricing.NewPricingStore(h.Store, &pricing.Config{Clock: c}), clock: c, db: db}
 }
 
 // insertPayment writes a client (if new) and one payment_sessions row with plain SQL, as
@@ -96,7 +103,7 @@ func insertPayment(t *testing.T, db *testenv.DB, clientID, tierID uuid.UUID, pur
 // eachStore runs fn against the in-memory and the Postgres store, in parallel.
 func eachStore(t *testing.T, fn func(t *testing.T, e *env)) {
 	t.Helper()
-	for _, kind := range []storeKind{memoryStore, postgresStore} {
+	for _, kind := range storeKinds {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Parallel()
 			fn(t, newEnv(t, kind))

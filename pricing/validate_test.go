@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/curhat/curhat/internal/check"
 	"github.com/curhat/curhat/pricing"
 	"github.com/curhat/curhat/pricing/pricingtest"
 )
@@ -99,7 +100,7 @@ func TestValidation_EveryBadInputNamesItsField(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			requireInvalid(t, tt.call(), tt.field)
+			check.Invalid(t, tt.call(), tt.field)
 		})
 	}
 

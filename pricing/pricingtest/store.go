@@ -2,6 +2,10 @@
 // the same rules as the Postgres store — unique (mode, minutes), compare-and-swap on
 // updated_at at microsecond precision, all-or-nothing multi-row writes, one history row
 // per write — so code tested against it behaves the same on Postgres.
+//
+// RunStoreContract is the conformance suite of pricing.Store that pins those rules: the
+// Postgres store and this one pass it, and a host with its own Store can run it from its
+// tests. It uses no assertion library.
 package pricingtest
 
 import (
