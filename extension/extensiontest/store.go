@@ -4,6 +4,10 @@
 // session, every write a guarded compare-and-set, ExpireDue handing each row to one
 // caller, ApplyPayment all-or-nothing — so code tested against it behaves the same on
 // Postgres. Nothing here needs a server; everything is safe for concurrent use.
+//
+// RunStoreContract is the conformance suite of extension.Store that pins those rules: the
+// Postgres store and this one pass it, and a host with its own Store can run it from its
+// tests. It uses no assertion library.
 package extensiontest
 
 import (
