@@ -30,6 +30,9 @@ type env struct {
 	count func() int
 	// refs returns a client and the rows a session of purpose may point at.
 	refs func(purpose payment.Purpose) refs
+	// deliver makes what a charged session paid for happen: a chat session of its pairing
+	// starts (chat_start), its extension is applied (extension).
+	deliver func(t *testing.T, s payment.Session)
 }
 
 // refs are existing rows for one session: a client, a tier and what the purpose pays for.
@@ -61,8 +64,14 @@ func eachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 
 func openMemory(*testing.T) *env {
 	s := paymenttest.NewStore()
+	var delivered sync.Map
+	s.Delivered = func(_ context.Context, p payment.Session) (bool, error) {
+		_, ok := delivered.Load(p.ID)
+		return ok, nil
+	}
 	return &env{
 		kind:     "memory",
+		deliver:  func(_ *testing.T, p payment.Session) { delivered.Store(p.ID, true) },
 		store:    s,
 		sameData: func() payment.Store { return s },
 		count:    s.Len,
@@ -92,7 +101,19 @@ func openPostgres(t *testing.T) *env {
 	mitra := uuid.New()
 	exec(`INSERT INTO mitras (id, display_name) VALUES ($1, 'bestie')`, mitra)
 	return &env{
-		kind:     "postgres",
+		kind: "postgres",
+		deliver: func(t *testing.T, p payment.Session) {
+			t.Helper()
+			if p.Purpose == payment.PurposeExtension {
+				exec(`UPDATE extensions SET status = 'paid', payment_session_id = $2 WHERE id = $1`, *p.ExtensionID, p.ID)
+				return
+			}
+			chat := uuid.New()
+			exec(`INSERT INTO chat_sessions (id, client_id, mitra_id, status, minutes, started_at, pairing_id)
+				VALUES ($1, $2, $3, 'active', 30, now(), $4)`, chat, p.ClientID, mitra, *p.PairingID)
+			exec(`UPDATE pairings SET status = 'matched', payment_session_id = $2, chat_session_id = $3 WHERE id = $1`,
+				*p.PairingID, p.ID, chat)
+		},
 		store:    payment.NewPostgresStore(db.Pool),
 		sameData: func() payment.Store { return payment.NewPostgresStore(db.Pool) },
 		count: func() int {
@@ -148,8 +169,8 @@ func (r *rig) service(store payment.Store) *payment.Service {
 	svc := payment.NewService(store, r.gw, &payment.Config{
 		Clock: r.clock,
 		Hooks: payment.Hooks{
-			RefundIssued: func(context.Context, payment.Session) { r.refunds.add(&r.refunds.issued) },
-			RefundFailed: func(context.Context, payment.Session, error) { r.refunds.add(&r.refunds.failed) },
+			RefundIssued: func(context.Context, payment.Refund) { r.refunds.add(&r.refunds.issued) },
+			RefundFailed: func(context.Context, payment.Refund, error) { r.refunds.add(&r.refunds.failed) },
 		},
 	})
 	svc.SetHandler(payment.PurposeChatStart, r.handler)

@@ -9,16 +9,19 @@ import (
 // Gateway hides the payment provider. paymenttest.NewGateway is a fake one for tests and
 // the reference server.
 //
-// Both calls carry the payment session id; an implementation over a real provider should
-// pass it as the provider's idempotency key, so that a call retried after a timeout never
+// A charge carries the payment session id and a refund its own id (RefundRequest.RefundID,
+// stable across retries); an implementation over a real provider should pass them as the
+// provider's idempotency keys, so that a call retried after a timeout or a crash never
 // charges or refunds twice at the provider either.
 type Gateway interface {
 	// CreateCharge asks the provider for a charge and returns its reference and the URL
 	// where the client pays. The provider later confirms through the webhook that ends in
 	// Service.MarkPaid or Service.MarkFailed.
 	CreateCharge(ctx context.Context, req ChargeRequest) (Charge, error)
-	// Refund gives a confirmed payment back. An error means the refund was not made.
-	Refund(ctx context.Context, req RefundRequest) error
+	// Refund gives back req.Amount of a confirmed payment (all of it, or a part). An error
+	// means the refund was not made; it is retried later with the same RefundID, which
+	// must then not refund twice (a provider's idempotency key).
+	Refund(ctx context.Context, req RefundRequest) (RefundReceipt, error)
 }
 
 // ChargeRequest is what the provider needs to create a charge.
@@ -35,12 +38,22 @@ type Charge struct {
 	CheckoutURL string
 }
 
-// RefundRequest is what the provider needs to refund a payment.
+// RefundRequest is what the provider needs to refund (part of) a payment.
 type RefundRequest struct {
-	PaymentID   uuid.UUID
+	// RefundID names this refund: the same on every retry of it.
+	RefundID  uuid.UUID
+	PaymentID uuid.UUID
+	// ProviderRef is the charge's reference (from CreateCharge).
 	ProviderRef string
-	Amount      int64
-	Currency    string
+	// Amount is what to give back: the whole payment or a part of it.
+	Amount   int64
+	Currency string
 	// Reason is free text for the provider's records (for example "late_payment").
 	Reason string
+}
+
+// RefundReceipt is the provider's answer to a refund it made.
+type RefundReceipt struct {
+	// ProviderRef is the provider's reference of the refund (may be empty).
+	ProviderRef string
 }

@@ -18,8 +18,10 @@ import (
 //   - pending but past expires_at: the session is expired first (Handler.PaymentClosed
 //     runs, as the sweep would have done), then handled as below;
 //   - expired, cancelled or failed (a confirmation arriving late or out of order): the
-//     payment is refunded through the gateway and nothing is started — the session ends
-//     refunded, or refund_failed if the gateway refuses;
+//     payment is refunded through the gateway and nothing is started — in one transaction
+//     the session becomes paid (and handled: nothing starts from it) with its refund
+//     recorded, then the refund is sent; the session ends refunded, or refund_failed if
+//     the gateway refuses (RetryRefunds retries it);
 //   - paid, refunded or refund_failed: a duplicate; nothing happens.
 //
 // providerRef is recorded when the session has none yet. A refusal by the gateway is an
@@ -58,6 +60,17 @@ func (s *Service) MarkPaid(ctx context.Context, id uuid.UUID, providerRef string
 	case sess.Status.Closed():
 		sess, err = s.refundLate(ctx, sess, providerRef)
 		return sess, errors.Join(closeErr, err)
+	case sess.Status == StatusPaid && sess.HandledAt != nil && sess.RefundedAmount < sess.Amount:
+		// A duplicate confirmation of a late payment whose refund may not have been sent
+		// (the first confirmation stopped after recording it): send it now.
+		if err := s.attemptAll(ctx, RefundFilter{PaymentID: &sess.ID}, ClaimFirst); err != nil {
+			return sess, errors.Join(closeErr, err)
+		}
+		cur, err := s.store.Get(ctx, id)
+		if err != nil {
+			return sess, errors.Join(closeErr, err)
+		}
+		return cur, closeErr
 	case sess.Status == StatusPending:
 		// Neither guard held: the row changed between the two statements and back, which
 		// no transition does. Let the provider retry.
@@ -72,6 +85,32 @@ func (s *Service) MarkPaid(ctx context.Context, id uuid.UUID, providerRef string
 	default: // paid and delivered, refunded, refund_failed
 		return sess, closeErr
 	}
+}
+
+// refundLate refunds a payment confirmed for a session that had already closed (failed,
+// expired or cancelled). Nothing is started for it: the session becomes paid and handled,
+// with its refund recorded, in one transaction; then the refund is sent.
+func (s *Service) refundLate(ctx context.Context, sess Session, providerRef string) (Session, error) {
+	recorded, err := s.record(ctx, RefundRecord{
+		RefundOrder: RefundOrder{Cause: CauseLatePayment, Reason: "late_payment", From: []uuid.UUID{sess.ID}},
+		At:          s.now(), Late: true, ProviderRef: providerRef,
+	})
+	if errors.Is(err, ErrInvalidState) {
+		return s.store.Get(ctx, sess.ID) // moved on meanwhile (another confirmation)
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("refund late payment %s: %w", sess.ID, err)
+	}
+	s.cfg.Logger.WarnContext(ctx, "payment: confirmed after the session closed; refunding",
+		"payment_id", sess.ID, "purpose", sess.Purpose, "closed_as", sess.Status)
+	for _, r := range recorded {
+		if r.Status == RefundPending && r.Attempts == 0 {
+			if _, err := s.attempt(ctx, r.ID, ClaimFirst); err != nil {
+				return Session{}, fmt.Errorf("refund late payment %s: %w", sess.ID, err)
+			}
+		}
+	}
+	return s.store.Get(ctx, sess.ID)
 }
 
 // MarkFailed records the provider's report that a payment failed. A pending session
@@ -149,7 +188,14 @@ func (s *Service) deliverPaid(ctx context.Context, sess Session) (Session, error
 	case errors.Is(err, ErrInvalidState):
 		s.cfg.Logger.InfoContext(ctx, "payment: nothing waits for this payment any more; refunding",
 			"payment_id", sess.ID, "purpose", sess.Purpose, "reason", err)
-		return s.Refund(ctx, sess.ID, "nothing_waits")
+		refunded, err := s.Refund(ctx, sess.ID, "nothing_waits")
+		if err != nil {
+			return sess, err // still paid and undelivered: delivered again later
+		}
+		// The refund is recorded: this outcome is handled (a refund that could not be sent
+		// yet is RetryRefunds' business, not a redelivery's).
+		s.delivered(ctx, sess)
+		return refunded, nil
 	default:
 		s.cfg.Logger.ErrorContext(ctx, "payment: paid, but the handler failed", "payment_id", sess.ID, "purpose", sess.Purpose, "err", err)
 		return sess, fmt.Errorf("payment %s is paid, but its %s handler failed: %w", sess.ID, sess.Purpose, err)

@@ -100,7 +100,8 @@ func TestMarkPaid_AfterFailedRefundsAndStartsNothing(t *testing.T) {
 		require.Zero(t, r.handler.paidCalls(sess.ID))
 		require.Equal(t, 1, r.gw.RefundsFor(sess.ID))
 		refund := r.gw.Refunds()[0]
-		require.Equal(t, payment.RefundRequest{PaymentID: sess.ID, ProviderRef: sess.ProviderRef, Amount: sess.Amount, Currency: "IDR", Reason: "late_payment"}, refund)
+		require.Equal(t, payment.RefundRequest{RefundID: payment.RefundID(sess.ID, payment.CauseLatePayment), PaymentID: sess.ID,
+			ProviderRef: sess.ProviderRef, Amount: sess.Amount, Currency: "IDR", Reason: "late_payment"}, refund)
 
 		_, err = r.svc.MarkPaid(ctx, sess.ID, sess.ProviderRef)
 		require.NoError(t, err)
@@ -189,8 +190,13 @@ func TestMarkPaid_ConcurrentLateConfirmationsRefundOnce(t *testing.T) {
 		parallel(10, func(int) {
 			got, err := r.svc.MarkPaid(context.Background(), sess.ID, sess.ProviderRef)
 			require.NoError(t, err)
-			require.Equal(t, payment.StatusRefunded, got.Status)
+			// Paid with its refund in flight (another confirmation is sending it), or refunded.
+			require.Contains(t, []payment.Status{payment.StatusPaid, payment.StatusRefunded}, got.Status)
 		})
+		got, err := r.svc.Get(context.Background(), sess.ID)
+		require.NoError(t, err)
+		require.Equal(t, payment.StatusRefunded, got.Status)
+		require.Equal(t, sess.Amount, got.RefundedAmount)
 		require.Equal(t, 1, r.gw.RefundsFor(sess.ID))
 		require.Equal(t, 1, r.handler.closedCalls(sess.ID))
 		require.Zero(t, r.handler.paidCalls(sess.ID))

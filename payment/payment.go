@@ -52,16 +52,22 @@ const (
 	StatusExpired Status = "expired"
 	// StatusCancelled: the caller withdrew the session before it was paid.
 	StatusCancelled Status = "cancelled"
-	// StatusRefunded: the money went back (a refund, or a payment that arrived too late).
+	// StatusPartiallyRefunded: paid, and part of the amount went back (the unused minutes
+	// of a reroute that found nobody); RefundedAmount says how much.
+	StatusPartiallyRefunded Status = "partially_refunded"
+	// StatusRefunded: all the money went back: the succeeded refunds add up to the amount
+	// (a refund, or a payment that arrived too late).
 	StatusRefunded Status = "refunded"
-	// StatusRefundFailed: the gateway refused the refund; Refund retries it.
+	// StatusRefundFailed: a refund of the payment was refused by the gateway and has not
+	// gone through yet; RetryRefunds retries it with backoff.
 	StatusRefundFailed Status = "refund_failed"
 )
 
 // Valid reports whether s is one of the known statuses.
 func (s Status) Valid() bool {
 	switch s {
-	case StatusPending, StatusPaid, StatusFailed, StatusExpired, StatusCancelled, StatusRefunded, StatusRefundFailed:
+	case StatusPending, StatusPaid, StatusFailed, StatusExpired, StatusCancelled, StatusPartiallyRefunded,
+		StatusRefunded, StatusRefundFailed:
 		return true
 	}
 	return false
@@ -71,6 +77,16 @@ func (s Status) Valid() bool {
 // or cancelled. A payment confirmed for a closed session is refunded.
 func (s Status) Closed() bool {
 	return s == StatusFailed || s == StatusExpired || s == StatusCancelled
+}
+
+// Charged reports whether a session in status s holds (or held) the client's money: paid,
+// and possibly refunded in part or in full since. Only such a session can be refunded.
+func (s Status) Charged() bool {
+	switch s {
+	case StatusPaid, StatusPartiallyRefunded, StatusRefunded, StatusRefundFailed:
+		return true
+	}
+	return false
 }
 
 // Session is one payment_sessions row. The amounts are frozen at creation: a later price
@@ -96,6 +112,8 @@ type Session struct {
 	Amount         int64
 	Currency       string
 	Status         Status
+	// RefundedAmount is the sum of the session's succeeded refunds (0..Amount).
+	RefundedAmount int64
 	// ProviderRef is the gateway's reference of the charge.
 	ProviderRef string
 	// CheckoutURL is where the client pays.

@@ -31,7 +31,7 @@ func NewPostgresStore(pool *pgxpool.Pool) *PostgresStore { return &PostgresStore
 var sessionColumns = []string{
 	"id", "client_id", "purpose", "pairing_id", "chat_session_id", "extension_id", "tier_id", "minutes",
 	"base_amount", "discount_amount", "amount", "currency", "status", "provider_ref", "checkout_url",
-	"idempotency_key", "expires_at", "paid_at", "created_at", "updated_at", "handled_at",
+	"idempotency_key", "expires_at", "paid_at", "created_at", "updated_at", "handled_at", "refunded_amount",
 }
 
 var returningSession = "RETURNING " + strings.Join(sessionColumns, ", ")
@@ -53,11 +53,16 @@ func scanSession(row pgx.Row) (Session, error) {
 	)
 	err := row.Scan(&s.ID, &s.ClientID, &s.Purpose, &s.PairingID, &s.ChatSessionID, &s.ExtensionID, &s.TierID,
 		&s.Minutes, &s.BaseAmount, &s.DiscountAmount, &s.Amount, &s.Currency, &s.Status, &providerRef,
-		&checkoutURL, &idempotent, &s.ExpiresAt, &s.PaidAt, &s.CreatedAt, &s.UpdatedAt, &s.HandledAt)
+		&checkoutURL, &idempotent, &s.ExpiresAt, &s.PaidAt, &s.CreatedAt, &s.UpdatedAt, &s.HandledAt, &s.RefundedAmount)
 	if err != nil {
 		return Session{}, err
 	}
 	s.ProviderRef, s.CheckoutURL, s.IdempotencyKey = deref(providerRef), deref(checkoutURL), deref(idempotent)
+	return normalizeScanned(s), nil
+}
+
+// normalizeScanned puts the times of a scanned row in UTC.
+func normalizeScanned(s Session) Session {
 	s.ExpiresAt, s.CreatedAt, s.UpdatedAt = s.ExpiresAt.UTC(), s.CreatedAt.UTC(), s.UpdatedAt.UTC()
 	if s.PaidAt != nil {
 		t := s.PaidAt.UTC()
@@ -67,7 +72,7 @@ func scanSession(row pgx.Row) (Session, error) {
 		t := s.HandledAt.UTC()
 		s.HandledAt = &t
 	}
-	return s, nil
+	return s
 }
 
 func deref(p *string) string {
@@ -99,7 +104,7 @@ func (p *PostgresStore) Insert(ctx context.Context, s Session) (Session, bool, e
 		s.ID, s.ClientID, s.Purpose, s.PairingID, s.ChatSessionID, s.ExtensionID, s.TierID, s.Minutes,
 		s.BaseAmount, s.DiscountAmount, s.Amount, s.Currency, s.Status, nullable(s.ProviderRef),
 		nullable(s.CheckoutURL), nullable(s.IdempotencyKey), s.ExpiresAt, s.PaidAt, s.CreatedAt, s.UpdatedAt,
-		s.HandledAt,
+		s.HandledAt, s.RefundedAmount,
 	)
 	if s.IdempotencyKey == "" {
 		stored, err := p.queryOne(ctx, insert.Suffix(returningSession))
@@ -228,10 +233,15 @@ func (p *PostgresStore) ExpirePending(ctx context.Context, now time.Time, limit 
 	return out, nil
 }
 
+// hasPaidChatStartSQL: a chat_start that was paid and is not (being) given back in full.
+// A free session (amount 0) that is paid counts. pricing's Postgres store asks the same.
+const hasPaidChatStartSQL = `SELECT EXISTS (SELECT 1 FROM payment_sessions p
+WHERE p.client_id = $1 AND p.purpose = 'chat_start' AND p.status IN ('paid', 'partially_refunded', 'refund_failed')
+AND (p.amount = 0 OR p.amount > (SELECT COALESCE(sum(r.amount), 0) FROM payment_refunds r WHERE r.payment_id = p.id)))`
+
 func (p *PostgresStore) HasPaidChatStart(ctx context.Context, clientID uuid.UUID) (bool, error) {
 	var paid bool
-	err := p.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM payment_sessions
-WHERE client_id = $1 AND purpose = 'chat_start' AND status = 'paid')`, clientID).Scan(&paid)
+	err := p.db.QueryRow(ctx, hasPaidChatStartSQL, clientID).Scan(&paid)
 	if err != nil {
 		return false, fmt.Errorf("has paid chat start: %w", translate(err))
 	}

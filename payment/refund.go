@@ -3,95 +3,429 @@ package payment
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat"
 )
 
-// Refund gives a paid session's money back through the gateway.
+// Refunds (SPEC §18). Every paid amount ends in exactly one of: what it paid for delivered,
+// or a refund — never neither, never twice. A refund is a payment_refunds row, recorded
+// before the gateway is asked (an outbox):
 //
-//   - paid: refunded; refund_failed if the gateway refuses;
-//   - refund_failed: the refund is retried;
+//   - it is recorded in one transaction with the payment row locked, and the sum of a
+//     payment's refunds, whatever their status, never exceeds its amount — a failed refund
+//     is retried and may still go through, so it keeps its share;
+//   - its id is derived from the payment and a cause (RefundID), so a refund decided twice
+//     (two instances, a retried handler, a duplicate webhook) is one row, sent once;
+//   - whoever records it sends it right after the commit (ClaimFirst). If that process
+//     dies in between, or the gateway refuses, RetryRefunds sends it later: a refund never
+//     attempted is due Config.RefundLease after it was recorded, a refused one after an
+//     exponential backoff, an attempt that showed no outcome (a crash during the call)
+//     when its lease ends;
+//   - each attempt is claimed in the store first (attempts + 1, a lease in
+//     next_attempt_at), so two instances never attempt one refund at once, and the gateway
+//     gets the refund's id as its idempotency key, so a retry after a crash during the
+//     call does not refund twice at the provider either.
+//
+// A domain that decides a refund in its own Postgres transaction (the pairing store's
+// transition of a blast that fails) records it in that very transaction with
+// RecordRefundTx: a crash after its commit loses nothing. A domain that learns in a
+// payment handler that nothing waits for the payment returns ErrInvalidState and the
+// payment side refunds it (the handler is redelivered until that is recorded).
+
+// RefundStatus is the state of one refund (column payment_refunds.status).
+type RefundStatus string
+
+const (
+	// RefundPending: recorded, not gone through yet (never attempted, or an attempt in
+	// flight).
+	RefundPending RefundStatus = "pending"
+	// RefundSucceeded: the gateway made the refund. Final.
+	RefundSucceeded RefundStatus = "succeeded"
+	// RefundFailed: the gateway refused the last attempt. Retried with backoff until
+	// Config.RefundMaxAttempts attempts, then it stays failed until an operator retries it.
+	RefundFailed RefundStatus = "failed"
+)
+
+// Valid reports whether s is one of the known refund statuses.
+func (s RefundStatus) Valid() bool {
+	return s == RefundPending || s == RefundSucceeded || s == RefundFailed
+}
+
+// Refund is one payment_refunds row.
+type Refund struct {
+	ID        uuid.UUID
+	PaymentID uuid.UUID
+	// Amount is what this refund gives back (> 0).
+	Amount int64
+	// Currency is the payment's.
+	Currency string
+	// Cause is the machine key of why the money goes back (with PaymentID it makes ID).
+	Cause string
+	// Reason is free text for people.
+	Reason string
+	Status RefundStatus
+	// ProviderRef is the gateway's reference of the refund once it succeeded ("" before).
+	ProviderRef string
+	// Attempts counts the gateway calls claimed so far.
+	Attempts int
+	// NextAttemptAt is when RetryRefunds may attempt it next: the end of the running
+	// attempt's lease, or of the backoff after a refusal. Nil for a refund never attempted
+	// (due Config.RefundLease after CreatedAt), a succeeded one, and a failed one that
+	// used up its attempts.
+	NextAttemptAt *time.Time
+	// LastError is the gateway's answer to the last refused attempt ("" if none).
+	LastError string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// ChargeRef is the payment's provider_ref: the charge this refund gives back.
+	ChargeRef string
+}
+
+// Causes of the refunds the payment service decides by itself.
+const (
+	// CauseFull: Refund, all that remains of one payment.
+	CauseFull = "full"
+	// CauseLatePayment: a payment confirmed after its session closed unpaid.
+	CauseLatePayment = "late_payment"
+)
+
+// Bounds of the text of a refund.
+const (
+	maxCauseLen  = 200
+	maxReasonLen = 500
+	maxErrorLen  = 500
+)
+
+// refundNamespace derives refund ids.
+var refundNamespace = uuid.MustParse("5b7f0c1a-2e3d-4c6b-8a9f-1d2e3f4a5b6c")
+
+// RefundID is the id of the refund of payment for cause. Deciding the same refund again
+// finds this row instead of adding one.
+func RefundID(paymentID uuid.UUID, cause string) uuid.UUID {
+	return uuid.NewSHA1(refundNamespace, append(paymentID[:], cause...))
+}
+
+// RefundOrder asks for money back.
+type RefundOrder struct {
+	// Cause names why (at most 200 bytes); with a payment id it makes the refund's id, so
+	// one cause never refunds a payment twice.
+	Cause string
+	// Reason is free text for operators and the provider's records (at most 500 bytes).
+	Reason string
+	// From are the payments to take the money from, in order: each gives at most what
+	// remains of it (its amount less all its refunds). Payments never charged are skipped.
+	From []uuid.UUID
+	// Amount is the total to give back; 0 means all that remains of every payment in From.
+	Amount int64
+}
+
+// Validate reports what is wrong with o (a *curhat.ValidationError naming the field), or nil.
+func (o RefundOrder) Validate() error {
+	switch {
+	case o.Cause == "" || len(o.Cause) > maxCauseLen || !utf8.ValidString(o.Cause) || strings.ContainsRune(o.Cause, 0):
+		return curhat.Invalid("cause", "must be 1..%d bytes of UTF-8 text", maxCauseLen)
+	case len(o.Reason) > maxReasonLen || !utf8.ValidString(o.Reason) || strings.ContainsRune(o.Reason, 0):
+		return curhat.Invalid("reason", "must be at most %d bytes of UTF-8 text", maxReasonLen)
+	case len(o.From) == 0:
+		return curhat.Invalid("from", "names no payment")
+	case o.Amount < 0:
+		return curhat.Invalid("amount", "must not be negative, not %d", o.Amount)
+	}
+	for _, id := range o.From {
+		if id == uuid.Nil {
+			return curhat.Invalid("from", "holds a nil payment id")
+		}
+	}
+	return nil
+}
+
+// RefundRecord is what Store.RecordRefund and RecordRefundTx write.
+type RefundRecord struct {
+	RefundOrder
+	// At stamps the rows.
+	At time.Time
+	// Late: From is one payment that closed unpaid (failed, expired or cancelled) and is
+	// confirmed now. In the same transaction it becomes paid (paid_at = At, ProviderRef
+	// recorded when it has none) and handled — nothing may start from it — and all of it
+	// is refunded. A payment in any other status is ErrInvalidState, unless the refund of
+	// this cause exists already (a duplicate confirmation: it is returned).
+	Late        bool
+	ProviderRef string
+}
+
+// Validate reports what is wrong with r (a *curhat.ValidationError naming the field), or nil.
+func (r RefundRecord) Validate() error {
+	if err := r.RefundOrder.Validate(); err != nil {
+		return err
+	}
+	if r.Late && (len(r.From) != 1 || r.Amount != 0) {
+		return curhat.Invalid("from", "a late payment is refunded alone and in full")
+	}
+	return nil
+}
+
+// ClaimMode says which refunds ClaimRefund may take.
+type ClaimMode int
+
+const (
+	// ClaimFirst takes a pending refund never attempted: its recorder sends it right
+	// after the commit.
+	ClaimFirst ClaimMode = iota + 1
+	// ClaimNow takes a refund for an attempt now, whatever its backoff or attempts: a
+	// failed one, or a pending one not in flight (never attempted, or its last attempt's
+	// lease is over). An operator's retry.
+	ClaimNow
+)
+
+// RefundClaim takes one refund for an attempt (Store.ClaimRefund).
+type RefundClaim struct {
+	ID   uuid.UUID
+	Mode ClaimMode
+	At   time.Time
+	// Lease: next_attempt_at becomes At + Lease while the attempt runs.
+	Lease time.Duration
+}
+
+// RefundAttempt is the outcome of one attempt (Store.FinishRefund).
+type RefundAttempt struct {
+	ID uuid.UUID
+	// Attempt is the refund's Attempts as claimed for this attempt.
+	Attempt   int
+	Succeeded bool
+	// ProviderRef is the gateway's reference of the refund (success).
+	ProviderRef string
+	// Error is the gateway's refusal (failure).
+	Error string
+	At    time.Time
+	// NextAttemptAt is when a refused refund is due again; nil: never (it used up its
+	// attempts).
+	NextAttemptAt *time.Time
+}
+
+// Paging of ListRefunds.
+const (
+	DefaultRefundPageSize = 20
+	MaxRefundPageSize     = 100
+)
+
+// RefundFilter selects refunds. Zero fields do not filter.
+type RefundFilter struct {
+	Status    RefundStatus
+	PaymentID *uuid.UUID
+	Cause     string
+	// Page starts at 1 (0 means 1); PageSize defaults to 20 and is at most 100.
+	Page, PageSize int
+}
+
+func (f RefundFilter) normalize() (RefundFilter, error) {
+	if f.Status != "" && !f.Status.Valid() {
+		return f, curhat.Invalid("status", "must be %q, %q or %q, not %q", RefundPending, RefundSucceeded, RefundFailed, f.Status)
+	}
+	switch {
+	case f.Page < 0:
+		return f, curhat.Invalid("page", "must be at least 1, not %d", f.Page)
+	case f.Page == 0:
+		f.Page = 1
+	}
+	switch {
+	case f.PageSize < 0 || f.PageSize > MaxRefundPageSize:
+		return f, curhat.Invalid("page_size", "must be between 1 and %d, not %d", MaxRefundPageSize, f.PageSize)
+	case f.PageSize == 0:
+		f.PageSize = DefaultRefundPageSize
+	}
+	return f, nil
+}
+
+// RefundSummary is how the refunds of one cause stand (SettleRefunds).
+type RefundSummary struct {
+	// Recorded is the sum of the refunds recorded; Succeeded of those that went through.
+	Recorded, Succeeded int64
+	// Pending and Failed count the refunds that have not gone through.
+	Pending, Failed int
+}
+
+// Settled reports whether something was recorded and all of it went through.
+func (s RefundSummary) Settled() bool { return s.Recorded > 0 && s.Succeeded == s.Recorded }
+
+// Refund gives back all that remains of a charged session through the gateway (the
+// refund of cause CauseFull), and attempts at once every refund of the session that has
+// not gone through — the new one, and one the gateway refused before:
+//
+//   - paid, partially_refunded, refund_failed: the rest of the amount is refunded; the
+//     session ends refunded, or refund_failed if the gateway refuses;
 //   - refunded: nothing happens;
+//   - a free session (amount 0) that is paid becomes refunded without a gateway call;
 //   - any other status (nothing was paid): ErrInvalidState.
 //
-// The transition is claimed in the store before the gateway is called, so however many
-// Refund calls race (a cancel, an operator, a handler), the gateway is asked once. The
-// outcome is the returned session's status: a refusal by the gateway is recorded as
-// refund_failed and reported through Hooks.RefundFailed, not returned as an error. reason
-// goes to the gateway and the log.
-//
-// A process that dies between the claim and the gateway's answer leaves the session
-// refunded without having asked the gateway; the log line "payment: refund claimed"
-// precedes every gateway call so that reconciliation with the provider can find it.
+// However many Refund calls race (a cancel, an operator, a handler, several instances),
+// the payment is refunded once: the refund is one row and each attempt is claimed before
+// the gateway is called. A refusal by the gateway is an outcome (refund_failed, reported
+// through Hooks.RefundFailed, retried by RetryRefunds), not an error. reason goes to the
+// gateway and the log.
 func (s *Service) Refund(ctx context.Context, id uuid.UUID, reason string) (Session, error) {
-	sess, changed, err := s.store.Transition(ctx, Transition{
-		ID: id, From: []Status{StatusPaid, StatusRefundFailed}, To: StatusRefunded, At: s.now(),
-	})
+	if _, err := s.record(ctx, RefundRecord{
+		RefundOrder: RefundOrder{Cause: CauseFull, Reason: reason, From: []uuid.UUID{id}}, At: s.now(),
+	}); err != nil {
+		return Session{}, fmt.Errorf("refund payment %s: %w", id, err)
+	}
+	sess, err := s.store.Get(ctx, id)
 	if err != nil {
 		return Session{}, fmt.Errorf("refund payment %s: %w", id, err)
 	}
-	if !changed {
-		if sess.Status == StatusRefunded {
-			return sess, nil
-		}
+	if !sess.Status.Charged() {
 		return Session{}, fmt.Errorf("refund payment %s: it is %s, not paid: %w", id, sess.Status, ErrInvalidState)
 	}
-	return s.issueRefund(ctx, sess, reason)
-}
-
-// refundLate refunds a payment confirmed for a session that had already closed (failed,
-// expired or cancelled). Nothing is started for it.
-func (s *Service) refundLate(ctx context.Context, sess Session, providerRef string) (Session, error) {
-	claimed, changed, err := s.store.Transition(ctx, Transition{
-		ID: sess.ID, From: []Status{StatusFailed, StatusExpired, StatusCancelled}, To: StatusRefunded,
-		At: s.now(), ProviderRef: providerRef, SetPaidAt: true,
-	})
-	if err != nil {
-		return Session{}, fmt.Errorf("refund late payment %s: %w", sess.ID, err)
-	}
-	if !changed {
-		return claimed, nil // a duplicate confirmation got here first
-	}
-	s.cfg.Logger.WarnContext(ctx, "payment: confirmed after the session closed; refunding",
-		"payment_id", sess.ID, "purpose", sess.Purpose, "closed_as", sess.Status)
-	return s.issueRefund(ctx, claimed, "late_payment")
-}
-
-// issueRefund asks the gateway to refund a session this call has just claimed (moved to
-// refunded), and records a refusal as refund_failed. The work is detached from ctx's
-// cancellation: the claim is committed, so the refund must be attempted.
-func (s *Service) issueRefund(ctx context.Context, claimed Session, reason string) (Session, error) {
-	if claimed.Amount == 0 {
-		s.cfg.Logger.InfoContext(ctx, "payment: free session refunded (no money moved)", "payment_id", claimed.ID)
-		return claimed, nil
-	}
-	dctx, cancel := s.detached(ctx)
-	defer cancel()
-	s.cfg.Logger.InfoContext(ctx, "payment: refund claimed", "payment_id", claimed.ID,
-		"provider_ref", claimed.ProviderRef, "amount", claimed.Amount, "reason", reason)
-	gwErr := s.gw.Refund(dctx, RefundRequest{
-		PaymentID: claimed.ID, ProviderRef: claimed.ProviderRef, Amount: claimed.Amount,
-		Currency: claimed.Currency, Reason: reason,
-	})
-	if gwErr == nil {
-		s.cfg.Logger.InfoContext(ctx, "payment: refunded", "payment_id", claimed.ID, "amount", claimed.Amount)
-		if h := s.cfg.Hooks.RefundIssued; h != nil {
-			h(ctx, claimed)
+	if sess.Amount == 0 {
+		if sess.Status == StatusPaid {
+			sess, _, err = s.store.Transition(ctx, Transition{ID: id, From: []Status{StatusPaid}, To: StatusRefunded, At: s.now()})
+			if err != nil {
+				return Session{}, fmt.Errorf("refund payment %s: %w", id, err)
+			}
+			s.cfg.Logger.InfoContext(ctx, "payment: free session refunded (no money moved)", "payment_id", id)
 		}
-		return claimed, nil
+		return sess, nil
 	}
+	if err := s.attemptAll(ctx, RefundFilter{PaymentID: &id}, ClaimNow); err != nil {
+		return Session{}, fmt.Errorf("refund payment %s: %w", id, err)
+	}
+	return s.store.Get(ctx, id)
+}
 
-	failed, _, err := s.store.Transition(dctx, Transition{
-		ID: claimed.ID, From: []Status{StatusRefunded}, To: StatusRefundFailed, At: s.now(),
-	})
+// RefundPart records the refunds of o and attempts them at once (see RefundOrder and
+// RecordRefunds). It returns the refunds as they stand after the attempt; a refusal is
+// their status (failed, retried by RetryRefunds), not an error.
+func (s *Service) RefundPart(ctx context.Context, o RefundOrder) ([]Refund, error) {
+	recorded, err := s.RecordRefunds(ctx, o)
 	if err != nil {
-		s.cfg.Logger.ErrorContext(ctx, "payment: gateway refused the refund and recording it failed; the row says refunded",
-			"payment_id", claimed.ID, "gateway_err", gwErr, "err", err)
-		return Session{}, fmt.Errorf("payment %s: gateway refused the refund (%w), and recording refund_failed failed: %w", claimed.ID, gwErr, err)
+		return nil, err
 	}
-	s.cfg.Logger.WarnContext(ctx, "payment: gateway refused the refund", "payment_id", claimed.ID, "err", gwErr)
-	if h := s.cfg.Hooks.RefundFailed; h != nil {
-		h(ctx, failed, gwErr)
+	out := make([]Refund, 0, len(recorded))
+	for _, r := range recorded {
+		if r.Status == RefundPending && r.Attempts == 0 {
+			if r, err = s.attempt(ctx, r.ID, ClaimFirst); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, r)
 	}
-	return failed, nil
+	return out, nil
+}
+
+// RecordRefunds records the refunds of o without sending them (the outbox half of
+// RefundPart): each payment of o.From gives at most what remains of it, in order, until
+// o.Amount is reached (0: all that remains of each). A cause already recorded for a
+// payment returns that refund instead (whatever amount is asked now). Send them with
+// SettleRefunds; if nobody does, RetryRefunds does after Config.RefundLease.
+func (s *Service) RecordRefunds(ctx context.Context, o RefundOrder) ([]Refund, error) {
+	out, err := s.record(ctx, RefundRecord{RefundOrder: o, At: s.now()})
+	if err != nil {
+		return nil, fmt.Errorf("record refunds (%s): %w", o.Cause, err)
+	}
+	return out, nil
+}
+
+func (s *Service) record(ctx context.Context, r RefundRecord) ([]Refund, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	out, err := s.store.RecordRefund(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range out {
+		s.cfg.Logger.InfoContext(ctx, "payment: refund recorded", "refund_id", x.ID, "payment_id", x.PaymentID,
+			"amount", x.Amount, "cause", x.Cause, "status", x.Status)
+	}
+	return out, nil
+}
+
+// SettleRefunds attempts now the refunds of cause that were never attempted (their
+// recorder sends them: this is that send) — and, with retryFailed, those the gateway
+// refused, whatever their backoff — then reports how the cause's refunds stand.
+func (s *Service) SettleRefunds(ctx context.Context, cause string, retryFailed bool) (RefundSummary, error) {
+	mode := ClaimFirst
+	if retryFailed {
+		mode = ClaimNow
+	}
+	if err := s.attemptAll(ctx, RefundFilter{Cause: cause}, mode); err != nil {
+		return RefundSummary{}, fmt.Errorf("settle refunds (%s): %w", cause, err)
+	}
+	all, err := s.listAll(ctx, RefundFilter{Cause: cause})
+	if err != nil {
+		return RefundSummary{}, fmt.Errorf("settle refunds (%s): %w", cause, err)
+	}
+	var sum RefundSummary
+	for _, r := range all {
+		sum.Recorded += r.Amount
+		switch r.Status {
+		case RefundSucceeded:
+			sum.Succeeded += r.Amount
+		case RefundFailed:
+			sum.Failed++
+		default:
+			sum.Pending++
+		}
+	}
+	return sum, nil
+}
+
+// GetRefund returns a refund, or ErrNotFound.
+func (s *Service) GetRefund(ctx context.Context, id uuid.UUID) (Refund, error) {
+	r, err := s.store.GetRefund(ctx, id)
+	if err != nil {
+		return Refund{}, fmt.Errorf("get refund %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// ListRefunds returns one page of refunds, newest first, and how many match f in all. An
+// unknown status or a page size above 100 is a validation error.
+func (s *Service) ListRefunds(ctx context.Context, f RefundFilter) ([]Refund, int, error) {
+	f, err := f.normalize()
+	if err != nil {
+		return nil, 0, err
+	}
+	items, total, err := s.store.ListRefunds(ctx, f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list refunds: %w", err)
+	}
+	return items, total, nil
+}
+
+// listAll returns every refund matching f (a payment's or a cause's: a handful).
+func (s *Service) listAll(ctx context.Context, f RefundFilter) ([]Refund, error) {
+	f.PageSize = MaxRefundPageSize
+	var out []Refund
+	for f.Page = 1; ; f.Page++ {
+		items, total, err := s.store.ListRefunds(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+		if len(items) == 0 || len(out) >= total {
+			return out, nil
+		}
+	}
+}
+
+// attemptAll attempts, as mode allows, every refund matching f that has not succeeded.
+func (s *Service) attemptAll(ctx context.Context, f RefundFilter, mode ClaimMode) error {
+	all, err := s.listAll(ctx, f)
+	if err != nil {
+		return err
+	}
+	for _, r := range all {
+		if r.Status == RefundSucceeded {
+			continue
+		}
+		if _, err := s.attempt(ctx, r.ID, mode); err != nil {
+			return err
+		}
+	}
+	return nil
 }

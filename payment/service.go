@@ -26,6 +26,16 @@ const (
 	// DefaultRedeliverAfter is how long an outcome may stay undelivered (its handler failed,
 	// or the process stopped between the two steps) before ExpireStale delivers it again.
 	DefaultRedeliverAfter = 30 * time.Second
+	// DefaultRefundRetryBase is the backoff after a refund's first refusal; it doubles with
+	// every refusal (PAYMENT_REFUND_RETRY_SECONDS of the reference server).
+	DefaultRefundRetryBase = 60 * time.Second
+	// MaxRefundBackoff bounds the wait between two attempts of a refused refund.
+	MaxRefundBackoff = time.Hour
+	// DefaultRefundMaxAttempts is how many times RetryRefunds attempts a refund before it
+	// leaves it failed for operators.
+	DefaultRefundMaxAttempts = 10
+	// DefaultRefundBatchSize is how many refunds RetryRefunds claims per statement.
+	DefaultRefundBatchSize = 100
 )
 
 // Config configures a Service. The zero value (or nil) works.
@@ -54,16 +64,31 @@ type Config struct {
 	// successful handler call before ExpireStale calls the handler again. Handlers must be
 	// idempotent. Defaults to DefaultRedeliverAfter.
 	RedeliverAfter time.Duration
+	// RefundRetryBase is the wait after a refund's first refusal; each further refusal
+	// doubles it, up to MaxRefundBackoff. Defaults to 60 seconds.
+	RefundRetryBase time.Duration
+	// RefundMaxAttempts is how many attempts RetryRefunds makes before a refused refund
+	// stays failed (an operator may still retry it). Defaults to 10.
+	RefundMaxAttempts int
+	// RefundLease is how long an attempt may run before another one may be made: the
+	// attempt's process died or lost the database after claiming it. A refund recorded but
+	// never attempted is due that long after it was recorded (its recorder sends it at
+	// once, unless it died). It must exceed the time a gateway call and its recording take.
+	// Defaults to 2 × DetachedTimeout.
+	RefundLease time.Duration
+	// RefundBatchSize is how many refunds RetryRefunds claims at a time. Defaults to 100.
+	RefundBatchSize int
 	// Hooks report refunds, for metrics.
 	Hooks Hooks
 }
 
 // Hooks are optional callbacks for metrics. They run synchronously: keep them cheap.
 type Hooks struct {
-	// RefundIssued is called after the gateway accepted a refund (s is refunded).
-	RefundIssued func(ctx context.Context, s Session)
-	// RefundFailed is called when the gateway refused a refund (s is refund_failed).
-	RefundFailed func(ctx context.Context, s Session, err error)
+	// RefundIssued is called after the gateway made a refund (r succeeded; r.Amount is
+	// what went back).
+	RefundIssued func(ctx context.Context, r Refund)
+	// RefundFailed is called when the gateway refused an attempt (r is failed).
+	RefundFailed func(ctx context.Context, r Refund, err error)
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.
@@ -85,6 +110,18 @@ func (c *Config) WithDefaults() Config {
 	}
 	if out.DetachedTimeout <= 0 {
 		out.DetachedTimeout = DefaultDetachedTimeout
+	}
+	if out.RefundRetryBase <= 0 {
+		out.RefundRetryBase = DefaultRefundRetryBase
+	}
+	if out.RefundMaxAttempts <= 0 {
+		out.RefundMaxAttempts = DefaultRefundMaxAttempts
+	}
+	if out.RefundLease <= 0 {
+		out.RefundLease = 2 * out.DetachedTimeout
+	}
+	if out.RefundBatchSize <= 0 {
+		out.RefundBatchSize = DefaultRefundBatchSize
 	}
 	return out
 }
@@ -111,8 +148,9 @@ type Service struct {
 	gw    Gateway
 	cfg   Config
 
-	mu       sync.RWMutex
-	handlers map[Purpose]Handler
+	mu             sync.RWMutex
+	handlers       map[Purpose]Handler
+	refundListener func(ctx context.Context, r Refund)
 }
 
 // NewService returns a Service over store (NewPostgresStore, or paymenttest.NewStore in
@@ -151,7 +189,8 @@ func (s *Service) FindByIdempotencyKey(ctx context.Context, clientID uuid.UUID, 
 }
 
 // HasPaidChatStart reports whether the client has a paid chat_start session (then the
-// first-session discount is used up). Refunded payments do not count.
+// first-session discount is used up). A payment given back in full (or being given back)
+// does not count; one refunded in part (a chat delivered, then rerouted to nobody) does.
 func (s *Service) HasPaidChatStart(ctx context.Context, clientID uuid.UUID) (bool, error) {
 	return s.store.HasPaidChatStart(ctx, clientID)
 }

@@ -32,7 +32,9 @@ type Store interface {
 	// this call changed, ordered by expires_at: of two concurrent calls, each row is
 	// returned by one only.
 	ExpirePending(ctx context.Context, now time.Time, limit int) ([]Session, error)
-	// HasPaidChatStart reports whether the client has a chat_start session in status paid.
+	// HasPaidChatStart reports whether the client has a chat_start session that was paid
+	// and is not (being) given back in full: paid (a free session included), partially
+	// refunded, or refund_failed with refunds that do not cover its amount.
 	HasPaidChatStart(ctx context.Context, clientID uuid.UUID) (bool, error)
 	// MarkHandled records that the handler succeeded for the session's outcome: it sets
 	// handled_at = at when the session is still in status and has no handled_at.
@@ -40,6 +42,33 @@ type Store interface {
 	// ListUndelivered returns at most limit sessions in paid, failed or expired without
 	// handled_at whose updated_at <= changedBefore, the oldest change first.
 	ListUndelivered(ctx context.Context, changedBefore time.Time, limit int) ([]Session, error)
+
+	// RecordRefund records the refunds of r in one transaction, the payments of r.From
+	// locked: see RefundRecord. It returns the refund of each payment that gives
+	// something, including refunds recorded earlier for the same cause (a replay).
+	RecordRefund(ctx context.Context, r RefundRecord) ([]Refund, error)
+	// ClaimRefund takes one refund for an attempt, as c.Mode allows: attempts + 1 and
+	// next_attempt_at = c.At + c.Lease, so that nobody else attempts it meanwhile. It
+	// returns the row and whether this call claimed it; ErrNotFound when there is none.
+	ClaimRefund(ctx context.Context, c RefundClaim) (Refund, bool, error)
+	// ClaimDueRefunds claims, like ClaimRefund, at most limit refunds due at at: pending
+	// or failed with next_attempt_at <= at, and pending ones never attempted created at
+	// or before at - lease (their recorder died before sending them). Concurrent callers
+	// never claim one refund twice.
+	ClaimDueRefunds(ctx context.Context, at time.Time, lease time.Duration, limit int) ([]Refund, error)
+	// FinishRefund records the outcome of an attempt and, in the same transaction, the
+	// payment's refunded_amount and status. A success applies to a refund not yet
+	// succeeded; a failure only to the attempt that is still the last one. It returns the
+	// refund and whether it changed.
+	FinishRefund(ctx context.Context, o RefundAttempt) (Refund, bool, error)
+	// GetRefund returns a refund, or ErrNotFound.
+	GetRefund(ctx context.Context, id uuid.UUID) (Refund, error)
+	// ListRefunds returns one page of the refunds matching f, newest first, and how many
+	// match in all.
+	ListRefunds(ctx context.Context, f RefundFilter) ([]Refund, int, error)
+	// Reconcile returns the charged sessions that have no outcome as of cutoff (see
+	// Service.Reconcile), oldest payment first.
+	Reconcile(ctx context.Context, cutoff time.Time) ([]Unsettled, error)
 }
 
 // Transition is one guarded status change: UPDATE … WHERE id = ID AND status IN From

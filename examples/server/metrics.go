@@ -195,12 +195,12 @@ func (m *promMetrics) Seeded(r availability.SeedReport, err error) {
 	m.seedMitras.Set(float64(r.Mitras))
 }
 
-func (m *promMetrics) refundIssued(_ context.Context, s payment.Session) {
+func (m *promMetrics) refundIssued(_ context.Context, r payment.Refund) {
 	m.refunds.WithLabelValues("issued").Inc()
-	m.refundedAmount.Add(float64(s.Amount))
+	m.refundedAmount.Add(float64(r.Amount))
 }
 
-func (m *promMetrics) refundFailed(context.Context, payment.Session, error) {
+func (m *promMetrics) refundFailed(context.Context, payment.Refund, error) {
 	m.refunds.WithLabelValues("failed").Inc()
 }
 

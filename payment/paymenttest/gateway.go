@@ -20,20 +20,27 @@ var (
 const CheckoutBaseURL = "https://pay.example.invalid/checkout/"
 
 // FakeGateway is a fake payment.Gateway. It records the charges and refunds it accepted, and
-// can be told to refuse them. Safe for concurrent use.
+// can be told to refuse them. Like a provider honouring idempotency keys, it makes a
+// refund once per RefundID: a refund sent again after it went through (the answer was
+// lost) is answered with the same receipt and not made twice. Safe for concurrent use.
 type FakeGateway struct {
-	mu            sync.Mutex
-	charges       []payment.ChargeRequest
-	refunds       []payment.RefundRequest
-	failCharges   bool
-	failRefunds   bool
-	refusedRefund int
+	mu              sync.Mutex
+	charges         []payment.ChargeRequest
+	refunds         []payment.RefundRequest
+	made            map[uuid.UUID]bool // refund ids made
+	calls           map[uuid.UUID]int  // Refund calls per refund id, whatever the answer
+	failCharges     bool
+	failRefunds     bool
+	failNextRefunds int
+	refusedRefund   int
 }
 
 var _ payment.Gateway = (*FakeGateway)(nil)
 
 // NewGateway returns a fake gateway that accepts everything.
-func NewGateway() *FakeGateway { return &FakeGateway{} }
+func NewGateway() *FakeGateway {
+	return &FakeGateway{made: map[uuid.UUID]bool{}, calls: map[uuid.UUID]int{}}
+}
 
 // CreateCharge returns the reference "fake_ch_<payment id>" and a checkout URL under
 // CheckoutBaseURL, or ErrChargeDeclined while FailCharges is on.
@@ -53,19 +60,32 @@ func (g *FakeGateway) CreateCharge(ctx context.Context, req payment.ChargeReques
 	}, nil
 }
 
-// Refund records the refund, or returns ErrRefundDeclined while FailRefunds is on.
-func (g *FakeGateway) Refund(ctx context.Context, req payment.RefundRequest) error {
+// Refund records the refund and answers the reference "fake_rf_<refund id>", or returns
+// ErrRefundDeclined while FailRefunds is on or FailNextRefunds has refusals left. A
+// refund id already made is answered again without a second refund.
+func (g *FakeGateway) Refund(ctx context.Context, req payment.RefundRequest) (payment.RefundReceipt, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return payment.RefundReceipt{}, err
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.failRefunds {
+	g.calls[req.RefundID]++
+	receipt := payment.RefundReceipt{ProviderRef: "fake_rf_" + req.RefundID.String()}
+	if req.RefundID != uuid.Nil && g.made[req.RefundID] {
+		return receipt, nil
+	}
+	if g.failRefunds || g.failNextRefunds > 0 {
+		if g.failNextRefunds > 0 {
+			g.failNextRefunds--
+		}
 		g.refusedRefund++
-		return ErrRefundDeclined
+		return payment.RefundReceipt{}, ErrRefundDeclined
+	}
+	if req.RefundID != uuid.Nil {
+		g.made[req.RefundID] = true
 	}
 	g.refunds = append(g.refunds, req)
-	return nil
+	return receipt, nil
 }
 
 // FailCharges makes CreateCharge refuse (true) or accept (false) from now on.
@@ -80,6 +100,14 @@ func (g *FakeGateway) FailRefunds(fail bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.failRefunds = fail
+}
+
+// FailNextRefunds makes Refund refuse the next n refunds (whichever they are), then
+// accept again; n = 0 cancels the refusals still pending. Negative n counts as 0.
+func (g *FakeGateway) FailNextRefunds(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.failNextRefunds = max(n, 0)
 }
 
 // Charges returns the accepted charges, oldest first.
@@ -122,7 +150,29 @@ func (g *FakeGateway) RefundsFor(paymentID uuid.UUID) int {
 	return n
 }
 
-// RefusedRefunds counts the refunds refused while FailRefunds was on.
+// RefundedAmount sums the accepted refunds of one payment session.
+func (g *FakeGateway) RefundedAmount(paymentID uuid.UUID) int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var n int64
+	for _, r := range g.refunds {
+		if r.PaymentID == paymentID {
+			n += r.Amount
+		}
+	}
+	return n
+}
+
+// RefundCalls counts the Refund calls made for one refund id, whatever their answer
+// (refused, made, or answered again): a sender that never sends a refund twice keeps it
+// at 1 per successful attempt.
+func (g *FakeGateway) RefundCalls(refundID uuid.UUID) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.calls[refundID]
+}
+
+// RefusedRefunds counts the refunds refused (FailRefunds, FailNextRefunds).
 func (g *FakeGateway) RefusedRefunds() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()

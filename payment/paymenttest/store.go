@@ -20,9 +20,16 @@ import (
 
 // Store is an in-memory payment.Store. The zero value is not usable; call NewStore.
 type Store struct {
+	// Delivered, when set, tells Reconcile whether what a charged session paid for
+	// happened: a chat session of its pairing started (chat_start), its extension applied
+	// (extension) — what the Postgres store reads from those tables. It is called without
+	// the store's lock held, so it may use other stores. Nil: nothing counts as delivered.
+	Delivered func(ctx context.Context, s payment.Session) (bool, error)
+
 	mu       sync.Mutex
 	sessions map[uuid.UUID]payment.Session
 	byKey    map[idemKey]uuid.UUID
+	refunds  map[uuid.UUID]payment.Refund
 }
 
 type idemKey struct {
@@ -34,7 +41,7 @@ var _ payment.Store = (*Store)(nil)
 
 // NewStore returns an empty store.
 func NewStore() *Store {
-	return &Store{sessions: map[uuid.UUID]payment.Session{}, byKey: map[idemKey]uuid.UUID{}}
+	return &Store{sessions: map[uuid.UUID]payment.Session{}, byKey: map[idemKey]uuid.UUID{}, refunds: map[uuid.UUID]payment.Refund{}}
 }
 
 // Len returns how many sessions the store holds.
@@ -150,8 +157,14 @@ func (s *Store) HasPaidChatStart(_ context.Context, clientID uuid.UUID) (bool, e
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, sess := range s.sessions {
-		if sess.ClientID == clientID && sess.Purpose == payment.PurposeChatStart && sess.Status == payment.StatusPaid {
-			return true, nil
+		if sess.ClientID != clientID || sess.Purpose != payment.PurposeChatStart {
+			continue
+		}
+		switch sess.Status {
+		case payment.StatusPaid, payment.StatusPartiallyRefunded, payment.StatusRefundFailed:
+			if sess.Amount == 0 || sess.Amount > s.reserved(sess.ID) {
+				return true, nil
+			}
 		}
 	}
 	return false, nil

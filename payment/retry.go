@@ -1,0 +1,199 @@
+package payment
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// RetryReport says what one RetryRefunds pass did.
+type RetryReport struct {
+	// Attempted counts the refunds sent to the gateway.
+	Attempted int
+	// Succeeded and Failed split them by the gateway's answer.
+	Succeeded, Failed int
+	// GaveUp counts the refused refunds that used up Config.RefundMaxAttempts: they stay
+	// failed until an operator retries them (RetryRefund).
+	GaveUp int
+	// Errors counts the attempts whose outcome could not be recorded (they are attempted
+	// again when their lease ends).
+	Errors int
+	// Duration is the wall-clock time the pass took.
+	Duration time.Duration
+}
+
+// RetryRefunds sends every refund that is due, whatever decided it (a cancelled search, a
+// late payment, a failed blast, an extension, a reroute): refunds the gateway refused,
+// once their backoff is over (Config.RefundRetryBase·2^(attempts-1), at most an hour
+// apart, up to Config.RefundMaxAttempts attempts); refunds never attempted
+// Config.RefundLease after they were recorded (their recorder died before sending them);
+// and attempts that showed no outcome when their lease ends. Run it every
+// PAYMENT_REFUND_RETRY_SECONDS. Safe on several instances at once: each refund is claimed
+// (FOR UPDATE SKIP LOCKED) by one of them per attempt.
+func (s *Service) RetryRefunds(ctx context.Context) (RetryReport, error) {
+	start := time.Now()
+	var rep RetryReport
+	var firstErr error
+	now := s.now()
+	for {
+		due, err := s.store.ClaimDueRefunds(ctx, now, s.cfg.RefundLease, s.cfg.RefundBatchSize)
+		if err != nil {
+			rep.Duration = time.Since(start)
+			return rep, fmt.Errorf("retry refunds: %w", err)
+		}
+		for _, r := range due {
+			rep.Attempted++
+			done, err := s.send(ctx, r)
+			switch {
+			case err != nil:
+				rep.Errors++
+				if firstErr == nil {
+					firstErr = err
+				}
+			case done.Status == RefundSucceeded:
+				rep.Succeeded++
+			default:
+				rep.Failed++
+				if done.NextAttemptAt == nil {
+					rep.GaveUp++
+				}
+			}
+		}
+		if len(due) < s.cfg.RefundBatchSize || ctx.Err() != nil {
+			break
+		}
+	}
+	rep.Duration = time.Since(start)
+	if firstErr != nil {
+		return rep, fmt.Errorf("retry refunds: %d outcome(s) not recorded, first: %w", rep.Errors, firstErr)
+	}
+	return rep, nil
+}
+
+// RetryRefund attempts one refund now, whatever its backoff or attempts (an operator's
+// retry), and returns it as it stands after the attempt: succeeded, or failed with the
+// gateway's answer in LastError. A refund that succeeded already, or whose attempt is in
+// flight, is ErrInvalidState; an unknown one ErrNotFound.
+func (s *Service) RetryRefund(ctx context.Context, id uuid.UUID) (Refund, error) {
+	r, claimed, err := s.store.ClaimRefund(ctx, RefundClaim{ID: id, Mode: ClaimNow, At: s.now(), Lease: s.cfg.RefundLease})
+	if err != nil {
+		return Refund{}, fmt.Errorf("retry refund %s: %w", id, err)
+	}
+	if !claimed {
+		if r.Status == RefundSucceeded {
+			return Refund{}, fmt.Errorf("retry refund %s: it succeeded already: %w", id, ErrInvalidState)
+		}
+		return Refund{}, fmt.Errorf("retry refund %s: an attempt is in flight (until %s): %w", id, fmtTime(r.NextAttemptAt), ErrInvalidState)
+	}
+	return s.send(ctx, r)
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// SetRefundListener registers fn, called after a refund's success was recorded, on the
+// instance that recorded it (nil removes it). It is best effort: a crash between the two
+// skips the call. Register it at wiring time.
+func (s *Service) SetRefundListener(fn func(ctx context.Context, r Refund)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refundListener = fn
+}
+
+func (s *Service) listener() func(ctx context.Context, r Refund) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.refundListener
+}
+
+// attempt claims a refund as mode allows and, if claimed, sends it. A refund this call
+// may not claim is returned as it is.
+func (s *Service) attempt(ctx context.Context, id uuid.UUID, mode ClaimMode) (Refund, error) {
+	r, claimed, err := s.store.ClaimRefund(ctx, RefundClaim{ID: id, Mode: mode, At: s.now(), Lease: s.cfg.RefundLease})
+	if err != nil {
+		return Refund{}, fmt.Errorf("claim refund %s: %w", id, err)
+	}
+	if !claimed {
+		return r, nil
+	}
+	return s.send(ctx, r)
+}
+
+// send asks the gateway for a refund this call claimed, and records the answer (with the
+// payment's refunded_amount and status) in one transaction. The work is detached from
+// ctx's cancellation: the claim is committed, so the attempt must finish. If recording the
+// answer fails, the refund is attempted again when the claim's lease ends; the gateway
+// gets the same RefundID then, so a refund that did go through is not made twice.
+func (s *Service) send(ctx context.Context, r Refund) (Refund, error) {
+	dctx, cancel := s.detached(ctx)
+	defer cancel()
+	s.cfg.Logger.InfoContext(ctx, "payment: refund claimed", "refund_id", r.ID, "payment_id", r.PaymentID,
+		"provider_ref", r.ChargeRef, "amount", r.Amount, "attempt", r.Attempts, "reason", r.Reason)
+	receipt, gwErr := s.gw.Refund(dctx, RefundRequest{
+		RefundID: r.ID, PaymentID: r.PaymentID, ProviderRef: r.ChargeRef, Amount: r.Amount,
+		Currency: r.Currency, Reason: r.Reason,
+	})
+	now := s.now()
+	o := RefundAttempt{ID: r.ID, Attempt: r.Attempts, At: now}
+	if gwErr == nil {
+		o.Succeeded, o.ProviderRef = true, receipt.ProviderRef
+	} else {
+		o.Error = truncateText(gwErr.Error(), maxErrorLen)
+		if r.Attempts < s.cfg.RefundMaxAttempts {
+			next := now.Add(s.backoff(r.Attempts))
+			o.NextAttemptAt = &next
+		}
+	}
+	done, changed, err := s.store.FinishRefund(dctx, o)
+	if err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "payment: recording a refund's outcome failed; it is attempted again when its lease ends",
+			"refund_id", r.ID, "payment_id", r.PaymentID, "gateway_err", gwErr, "err", err)
+		return r, fmt.Errorf("refund %s of payment %s: recording the gateway's answer (%v): %w", r.ID, r.PaymentID, gwErr, err)
+	}
+	if !changed {
+		return done, nil // a later attempt decided meanwhile
+	}
+	if gwErr == nil {
+		s.cfg.Logger.InfoContext(ctx, "payment: refunded", "refund_id", r.ID, "payment_id", r.PaymentID, "amount", r.Amount)
+		if h := s.cfg.Hooks.RefundIssued; h != nil {
+			h(ctx, done)
+		}
+		if l := s.listener(); l != nil {
+			l(dctx, done)
+		}
+		return done, nil
+	}
+	s.cfg.Logger.WarnContext(ctx, "payment: gateway refused the refund", "refund_id", r.ID, "payment_id", r.PaymentID,
+		"attempt", r.Attempts, "next_attempt_at", fmtTime(done.NextAttemptAt), "err", gwErr)
+	if h := s.cfg.Hooks.RefundFailed; h != nil {
+		h(ctx, done, gwErr)
+	}
+	return done, nil
+}
+
+// backoff is the wait after the attempts-th refused attempt:
+// RefundRetryBase·2^(attempts-1), at most MaxRefundBackoff.
+func (s *Service) backoff(attempts int) time.Duration {
+	d := s.cfg.RefundRetryBase
+	for i := 1; i < attempts && d < MaxRefundBackoff; i++ {
+		d *= 2
+	}
+	return min(d, MaxRefundBackoff)
+}
+
+// truncateText cuts s to at most n bytes on a rune boundary.
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
