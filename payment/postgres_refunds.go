@@ -332,7 +332,7 @@ func (p *PostgresStore) ListRefunds(ctx context.Context, f RefundFilter) ([]Refu
 	}
 	query, args, err = pgutil.SQL.Select(refundColumns).From("payment_refunds r").
 		Join("payment_sessions p ON p.id = r.payment_id").Where(where).
-		OrderBy("r.created_at DESC", "r.id DESC").Limit(uint64(size)).Offset(uint64((page-1)*size)).ToSql()
+		OrderBy("r.created_at DESC", "r.id DESC").Limit(uint64(size)).Offset(uint64((page - 1) * size)).ToSql()
 	if err != nil {
 		return nil, 0, err
 	}
