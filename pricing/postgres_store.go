@@ -241,8 +241,12 @@ func (s *PostgresStore) PromotionHistory(ctx context.Context, kind PromotionKind
 
 func (s *PostgresStore) ClientHasPaidChatStart(ctx context.Context, clientID uuid.UUID) (bool, error) {
 	var paid bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (
-		SELECT 1 FROM payment_sessions WHERE client_id = $1 AND purpose = 'chat_start' AND status = 'paid')`,
+	// The payment side's rule (payment.Store.HasPaidChatStart): a chat_start that was paid
+	// and is not (being) given back in full — a free one included, one refunded in part
+	// (a chat delivered, then rerouted to nobody) too.
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM payment_sessions p
+		WHERE p.client_id = $1 AND p.purpose = 'chat_start' AND p.status IN ('paid', 'partially_refunded', 'refund_failed')
+		AND (p.amount = 0 OR p.amount > (SELECT COALESCE(sum(r.amount), 0) FROM payment_refunds r WHERE r.payment_id = p.id)))`,
 		clientID).Scan(&paid)
 	if err != nil {
 		return false, pgutil.Translate(err)

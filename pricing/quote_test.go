@@ -2,6 +2,7 @@ package pricing_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/google/uuid"
@@ -206,4 +207,49 @@ func TestPostgres_FirstSessionDiscountFromRowsWrittenWithSQL(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, q.DiscountAmount)
 	require.Equal(t, int64(25000), q.Amount)
+}
+
+func TestPostgresStore_AChatRefundedInPartStillUsesUpTheFirstSession(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, postgresStore)
+	ctx := context.Background()
+	s30 := e.mustCreate(t, pricing.ModeSession, 30, 25000)
+	type refund struct {
+		amount int64
+		status string
+	}
+	// paymentOf records a paid 25000 chat_start of a new client, in status, with refunds.
+	paymentOf := func(status string, refunds ...refund) uuid.UUID {
+		t.Helper()
+		client := uuid.New()
+		insertPayment(t, e.db, client, s30.ID, "chat_start", "paid")
+		var succeeded int64
+		for i, r := range refunds {
+			_, err := e.db.Pool.Exec(ctx, `INSERT INTO payment_refunds (id, payment_id, amount, cause, status)
+				SELECT gen_random_uuid(), id, $2, $3, $4 FROM payment_sessions WHERE client_id = $1`,
+				client, r.amount, fmt.Sprint("cause-", i), r.status)
+			require.NoError(t, err)
+			if r.status == "succeeded" {
+				succeeded += r.amount
+			}
+		}
+		_, err := e.db.Pool.Exec(ctx, `UPDATE payment_sessions SET status = $2, refunded_amount = $3 WHERE client_id = $1`,
+			client, status, succeeded)
+		require.NoError(t, err)
+		return client
+	}
+	for name, c := range map[string]struct {
+		client uuid.UUID
+		paid   bool
+	}{
+		"delivered, then rerouted to nobody": {paymentOf("partially_refunded", refund{5000, "succeeded"}), true},
+		"a part refund refused":              {paymentOf("refund_failed", refund{5000, "failed"}), true},
+		"being refunded in full":             {paymentOf("paid", refund{25000, "pending"}), false},
+		"a full refund refused":              {paymentOf("refund_failed", refund{25000, "failed"}), false},
+		"refunded in two parts":              {paymentOf("refunded", refund{5000, "succeeded"}, refund{20000, "succeeded"}), false},
+	} {
+		got, err := e.Store.ClientHasPaidChatStart(ctx, c.client)
+		require.NoError(t, err)
+		require.Equal(t, c.paid, got, name)
+	}
 }

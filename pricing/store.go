@@ -46,8 +46,10 @@ type Store interface {
 	// PromotionHistory returns the audit rows of the promotion of kind, newest first.
 	PromotionHistory(ctx context.Context, kind PromotionKind) ([]HistoryEntry, error)
 
-	// ClientHasPaidChatStart reports whether the client has a payment_sessions row with
-	// purpose 'chat_start' and status 'paid' (then the first-session discount is used up).
+	// ClientHasPaidChatStart reports whether the client has a chat_start payment that was
+	// paid and is not (being) given back in full (then the first-session discount is used
+	// up): paid, partially_refunded, or refund_failed with refunds that do not cover it —
+	// the rule of payment.Store.HasPaidChatStart.
 	ClientHasPaidChatStart(ctx context.Context, clientID uuid.UUID) (bool, error)
 }
 
