@@ -52,11 +52,12 @@ type Reachability interface {
 	IsReachable(ctx context.Context, mitraID uuid.UUID) (bool, error)
 }
 
-// Payments creates and refunds payment sessions; *payment.Service satisfies it. Register
-// the Service as the payment service's Handler for payment.PurposeExtension.
+// Payments creates and withdraws payment sessions; *payment.Service satisfies it.
+// Register the Service as the payment service's Handler for payment.PurposeExtension: a
+// payment that arrives when nothing waits for it any more is refunded by the payment side
+// (PaymentPaid answers ErrInvalidState).
 type Payments interface {
 	Create(ctx context.Context, p payment.CreateParams) (payment.Session, bool, error)
-	Refund(ctx context.Context, id uuid.UUID, reason string) (payment.Session, error)
 	// Cancel withdraws a pending session (a paid one is refunded).
 	Cancel(ctx context.Context, id uuid.UUID) (payment.Session, error)
 }

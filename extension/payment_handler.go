@@ -16,9 +16,11 @@ import (
 // minutes grow by the extension's minutes; then Sessions.SessionExtended moves the
 // session's expiry timer and both parties are told (EventSessionExtended). When the
 // session is no longer active (it ended before the payment arrived) or the extension no
-// longer waits for this payment, nothing changes and the payment is refunded — an
-// extension whose session ended is expired. A redelivery of a payment already applied
-// changes nothing.
+// longer waits for this payment, nothing changes — an extension whose session ended is
+// expired — and PaymentPaid answers ErrInvalidState: the payment side refunds the payment
+// (payment.Handler's contract), and until that refund is recorded the payment stays
+// undelivered and is delivered again, so a crash in between loses nothing. A redelivery
+// of a payment already applied changes nothing.
 func (s *Service) PaymentPaid(ctx context.Context, p payment.Session) error {
 	if p.ExtensionID == nil {
 		return s.refund(ctx, p, "no_extension")
@@ -64,13 +66,10 @@ func (s *Service) PaymentPaid(ctx context.Context, p payment.Session) error {
 	}
 }
 
-// refund gives back a payment nothing waits for.
+// refund says that nothing waits for a payment: the payment side refunds it.
 func (s *Service) refund(ctx context.Context, p payment.Session, reason string) error {
-	s.log.InfoContext(ctx, "extension: nothing waits for this payment; refunding", "payment_id", p.ID, "reason", reason)
-	if _, err := s.payments.Refund(ctx, p.ID, reason); err != nil {
-		return fmt.Errorf("refund payment %s (%s): %w", p.ID, reason, err)
-	}
-	return nil
+	s.log.InfoContext(ctx, "extension: nothing waits for this payment; it is refunded", "payment_id", p.ID, "reason", reason)
+	return fmt.Errorf("payment %s: %s: %w", p.ID, reason, ErrInvalidState)
 }
 
 // PaymentClosed expires the approved extension of a payment that failed or expired

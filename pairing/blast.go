@@ -142,7 +142,12 @@ func (p *Pairer) settleBlastPayment(ctx context.Context, pairingID uuid.UUID, pa
 	}
 	switch {
 	case pay.Status == PaymentPaid:
-		if err := p.blastPaid(ctx, pr, pay.ID); err != nil {
+		if err := p.blastPaid(ctx, pr, pay.ID); isState(err) {
+			// A free session for a pairing cancelled meanwhile: nothing to start.
+			if pay, err = p.payments.Refund(ctx, pay.ID, "pairing cancelled"); err != nil {
+				return Pairing{}, Payment{}, fmt.Errorf("start blast: free session: %w", err)
+			}
+		} else if err != nil {
 			return Pairing{}, Payment{}, fmt.Errorf("start blast: free session: %w", err)
 		}
 	case pay.Status.Closed():
@@ -172,8 +177,10 @@ func (p *Pairer) abandonUnpaid(ctx context.Context, id uuid.UUID) {
 
 // PaymentPaid is the chat_start "paid" handler (register it with the payment service):
 // a paid blast starts searching, a paid targeted chat becomes active. A payment for a
-// pairing that stopped waiting for it (cancelled meanwhile) is refunded and starts
-// nothing. Duplicate events are no-ops.
+// pairing that stopped waiting for it (cancelled meanwhile), or that is not the pairing's
+// payment, starts nothing: PaymentPaid answers ErrInvalidState and the payment side
+// refunds it (payment.Handler's contract; a failure to record that refund leaves the
+// payment undelivered, so it is delivered again). Duplicate events are no-ops.
 func (p *Pairer) PaymentPaid(ctx context.Context, ev PaymentEvent) error {
 	if ev.PairingID == nil {
 		return fmt.Errorf("payment %s paid: no pairing: %w", ev.PaymentID, ErrNotFound)
@@ -184,9 +191,8 @@ func (p *Pairer) PaymentPaid(ctx context.Context, ev PaymentEvent) error {
 	}
 	if pr.PaymentSessionID != nil && *pr.PaymentSessionID != ev.PaymentID {
 		// Not the payment this pairing waits for: nothing may start from it.
-		p.log.WarnContext(ctx, "paid payment is not the pairing's; refunding", "payment_id", ev.PaymentID, "pairing_id", pr.ID)
-		p.refundIfPaid(ctx, ev.PaymentID, "payment not linked to its pairing")
-		return nil
+		p.log.WarnContext(ctx, "paid payment is not the pairing's; it is refunded", "payment_id", ev.PaymentID, "pairing_id", pr.ID)
+		return fmt.Errorf("payment %s is not the payment of pairing %s: %w", ev.PaymentID, pr.ID, ErrInvalidState)
 	}
 	if pr.Type == TypeTargeted && pr.Status == StatusMatched {
 		return p.targetedPaid(ctx, pr, ev)
@@ -197,18 +203,6 @@ func (p *Pairer) PaymentPaid(ctx context.Context, ev PaymentEvent) error {
 		}
 	}
 	return p.blastPaid(ctx, pr, ev.PaymentID)
-}
-
-// refundIfPaid refunds a payment that is (still) paid.
-func (p *Pairer) refundIfPaid(ctx context.Context, paymentID uuid.UUID, reason string) {
-	pay, err := p.payments.Get(ctx, paymentID)
-	if err != nil {
-		p.log.WarnContext(ctx, "read payment to refund", "payment_id", paymentID, "err", err)
-		return
-	}
-	if pay.Status == PaymentPaid {
-		p.refund(ctx, paymentID, reason)
-	}
 }
 
 // blastPaid moves a paid blast to searching and offers it.
@@ -224,8 +218,9 @@ func (p *Pairer) blastPaid(ctx context.Context, pr Pairing, paymentID uuid.UUID)
 			return gerr
 		}
 		if cur.Status == StatusCancelled {
-			// Cancelled while the payment was on its way: give the money back.
-			p.refundIfPaid(ctx, paymentID, "pairing cancelled before payment")
+			// Cancelled while the payment was on its way: nothing waits for the money, the
+			// payment side gives it back.
+			return fmt.Errorf("pairing %s was cancelled before its payment %s: %w", pr.ID, paymentID, ErrInvalidState)
 		}
 		return nil // a duplicate event: the search started already
 	}
@@ -283,29 +278,22 @@ func (p *Pairer) notifyDismissed(ctx context.Context, pairingID uuid.UUID, mitra
 	}
 }
 
-// failBlast fails a searching blast: its offers expire and a failure row records it in
-// the same transaction (refund_status refund_failed while a charged amount is being
-// refunded), then the money goes back. dueBy guards a timeout against a moved deadline.
+// failBlast fails a searching blast: its offers expire, and in the same transaction a
+// failure row records it and the refund it owes is recorded (see refund.go: all of a paid
+// blast's payment, the unused part of a prepaid blast's session); then the refund is sent.
+// The failure row carries the amount, refund_failed until the refund went through.
+// dueBy guards a timeout against a moved deadline. When what is owed cannot be read, the
+// pairing stays searching (past its deadline nobody can accept it) and the error makes
+// the caller (a timer, the sweep) try again.
 func (p *Pairer) failBlast(ctx context.Context, pr Pairing, reason Reason, dueBy *time.Time) error {
-	var charged int64
-	if !pr.Prepaid && pr.PaymentSessionID != nil {
-		pay, err := p.payments.Get(ctx, *pr.PaymentSessionID)
-		if err != nil {
-			// Keep the pairing searching (past its deadline nobody can accept it) until
-			// the amount is known: the sweep retries.
-			return fmt.Errorf("fail blast %s: read payment: %w", pr.ID, err)
-		}
-		if pay.Status == PaymentPaid {
-			charged = pay.Amount
-		}
-	}
-	f := &Failure{Reason: reason, Amount: charged, RefundStatus: RefundNotCharged}
-	if charged > 0 {
-		f.RefundStatus = RefundFailed
+	intent, err := p.refundIntent(ctx, pr, "pairing "+string(reason))
+	if err != nil {
+		return fmt.Errorf("fail blast %s: %w", pr.ID, err)
 	}
 	res, err := p.store.Transition(ctx, PairingTransition{
 		ID: pr.ID, From: []Status{StatusSearching}, To: StatusFailed, DueBy: dueBy,
-		FailureReason: reason, OfferStatus: OfferExpired, Failure: f, Now: p.now(),
+		FailureReason: reason, OfferStatus: OfferExpired, Now: p.now(),
+		Failure: &Failure{Reason: reason, RefundStatus: RefundNotCharged}, Refund: intent,
 	})
 	if isState(err) {
 		return nil // matched, cancelled or failed by someone else meanwhile
@@ -315,12 +303,8 @@ func (p *Pairer) failBlast(ctx context.Context, pr Pairing, reason Reason, dueBy
 	}
 	p.unschedule(timerKey{pairingDeadline, pr.ID})
 	failure := *res.Failure
-	if charged > 0 && p.refund(ctx, *pr.PaymentSessionID, "pairing "+string(reason)) {
-		if updated, err := p.store.SetFailureRefunded(ctx, failure.ID); err == nil {
-			failure = updated
-		} else {
-			p.log.WarnContext(ctx, "record refund of a failed pairing", "failure_id", failure.ID, "err", err)
-		}
+	if len(res.Refunds) > 0 && p.settleRefunds(ctx, pr.ID) {
+		failure = p.markRefunded(ctx, failure)
 	}
 	p.notifyDismissed(ctx, pr.ID, res.Closed, "expired")
 	p.notify(ctx, Event{

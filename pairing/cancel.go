@@ -19,13 +19,16 @@ func (p *Pairer) GetPairing(ctx context.Context, id uuid.UUID) (Pairing, error) 
 // Cancel withdraws the client's pairing in any pre-match state:
 //   - awaiting_payment: cancelled, and the payment session cancelled (the payment side
 //     refunds it if it got paid in between);
-//   - searching: cancelled, its offers dismissed (mitras told) and the payment refunded
-//     (a prepaid reroute blast has nothing to refund); cancellations write no failure row;
+//   - searching: cancelled, its offers dismissed (mitras told), and the refund it owes
+//     recorded in the same transaction and sent (see refund.go: all of a paid blast's
+//     payment; the unused part of the session a prepaid blast continues);
+//     cancellations write no failure row;
 //   - targeted_waiting, targeted_unavailable: cancelled, nothing was charged.
 //
 // A matched pairing gives ErrAlreadyMatched, a failed one ErrInvalidState, a cancelled one
 // is returned as is; another client's pairing is ErrNotFound. Cancel racing Accept ends in
-// exactly one outcome: both are guarded on the pairing row.
+// exactly one outcome: both are guarded on the pairing row. When what a searching
+// pairing owes cannot be read, nothing changes and the error is returned.
 func (p *Pairer) Cancel(ctx context.Context, clientID, pairingID uuid.UUID) (Pairing, error) {
 	// A pairing can move on between the read and the guarded write (paid, matched):
 	// re-read and decide again. It only moves forward, so this ends.
@@ -45,9 +48,15 @@ func (p *Pairer) Cancel(ctx context.Context, clientID, pairingID uuid.UUID) (Pai
 		case StatusFailed:
 			return Pairing{}, fmt.Errorf("cancel pairing %s: it failed already: %w", pairingID, ErrInvalidState)
 		}
+		var intent *RefundIntent
+		if pr.Status == StatusSearching {
+			if intent, err = p.refundIntent(ctx, pr, "pairing cancelled by the client"); err != nil {
+				return Pairing{}, fmt.Errorf("cancel pairing %s: %w", pairingID, err)
+			}
+		}
 		res, err := p.store.Transition(ctx, PairingTransition{
 			ID: pr.ID, From: []Status{pr.Status}, To: StatusCancelled,
-			FailureReason: ReasonClientCancelled, OfferStatus: OfferDismissed, Now: p.now(),
+			FailureReason: ReasonClientCancelled, OfferStatus: OfferDismissed, Refund: intent, Now: p.now(),
 		})
 		if isState(err) {
 			continue
@@ -57,15 +66,13 @@ func (p *Pairer) Cancel(ctx context.Context, clientID, pairingID uuid.UUID) (Pai
 		}
 		p.unschedule(timerKey{pairingDeadline, pr.ID})
 		p.notifyDismissed(ctx, pr.ID, res.Closed, "cancelled")
-		if pr.PaymentSessionID != nil && !pr.Prepaid {
-			switch pr.Status {
-			case StatusAwaitingPayment:
-				if _, err := p.payments.Cancel(ctx, *pr.PaymentSessionID); err != nil {
-					p.log.WarnContext(ctx, "cancel the payment of a cancelled pairing; it expires unpaid",
-						"pairing_id", pr.ID, "payment_id", *pr.PaymentSessionID, "err", err)
-				}
-			case StatusSearching:
-				p.refundIfPaid(ctx, *pr.PaymentSessionID, "pairing cancelled by the client")
+		if len(res.Refunds) > 0 {
+			p.settleRefunds(ctx, pr.ID)
+		}
+		if pr.Status == StatusAwaitingPayment && pr.PaymentSessionID != nil {
+			if _, err := p.payments.Cancel(ctx, *pr.PaymentSessionID); err != nil {
+				p.log.WarnContext(ctx, "cancel the payment of a cancelled pairing; it expires unpaid",
+					"pairing_id", pr.ID, "payment_id", *pr.PaymentSessionID, "err", err)
 			}
 		}
 		return res.Pairing, nil

@@ -36,6 +36,8 @@ const (
 	PaymentCancelled    PaymentStatus = "cancelled"
 	PaymentRefunded     PaymentStatus = "refunded"
 	PaymentRefundFailed PaymentStatus = "refund_failed"
+	// PaymentPartiallyRefunded: paid, and part of it went back (see RefundedAmount).
+	PaymentPartiallyRefunded PaymentStatus = "partially_refunded"
 )
 
 // Closed reports whether a payment in status s closed without being paid.
@@ -61,10 +63,12 @@ type Payment struct {
 	Amount         int64         `json:"amount"`
 	Currency       string        `json:"currency"`
 	Status         PaymentStatus `json:"status"`
-	CheckoutURL    string        `json:"checkout_url"`
-	ExpiresAt      time.Time     `json:"expires_at"`
-	PaidAt         *time.Time    `json:"paid_at"`
-	CreatedAt      time.Time     `json:"created_at"`
+	// RefundedAmount is what went back of Amount so far.
+	RefundedAmount int64      `json:"refunded_amount"`
+	CheckoutURL    string     `json:"checkout_url"`
+	ExpiresAt      time.Time  `json:"expires_at"`
+	PaidAt         *time.Time `json:"paid_at"`
+	CreatedAt      time.Time  `json:"created_at"`
 }
 
 // PaymentRequest asks for a new chat_start payment session, priced by a Quote.
@@ -93,9 +97,31 @@ type Payments interface {
 	FindByIdempotencyKey(ctx context.Context, clientID uuid.UUID, key string) (Payment, error)
 	// Cancel withdraws a pending session; one that got paid in between is refunded.
 	Cancel(ctx context.Context, id uuid.UUID) (Payment, error)
-	// Refund gives a paid session's money back (the whole amount). A refund the provider
-	// refuses leaves the session refund_failed (returned with or without an error).
+	// Refund gives back all that remains of a paid session. A refund the provider refuses
+	// leaves the session refund_failed (returned with or without an error); it is retried.
 	Refund(ctx context.Context, id uuid.UUID, reason string) (Payment, error)
+	// SettleRefunds sends the refunds recorded under cause that were never attempted (a
+	// Store transition recorded them: see PairingTransition.Refund) — and, with
+	// retryFailed, those the provider refused, at once — and reports how they stand.
+	// *payment.Service's SettleRefunds, adapted.
+	SettleRefunds(ctx context.Context, cause string, retryFailed bool) (RefundSummary, error)
+}
+
+// Extensions tells what was paid on top of a chat session: its applied extensions. The
+// refund of a reroute that finds nobody counts them (SPEC §18). Optional: without it a
+// session's value is its chat_start payment alone.
+type Extensions interface {
+	// PaidExtensions returns the extensions applied to the chat session (paid, its
+	// ends_at and minutes grown), oldest first.
+	PaidExtensions(ctx context.Context, chatSessionID uuid.UUID) ([]PaidExtension, error)
+}
+
+// PaidExtension is one applied extension of a chat session.
+type PaidExtension struct {
+	// PaymentID is its extension payment; Amount what that payment charged.
+	PaymentID uuid.UUID
+	Amount    int64
+	Minutes   int
 }
 
 // PaymentEvent is what the payment service tells the Pairer about a chat_start payment:
@@ -169,11 +195,12 @@ type Notifier interface {
 
 // Deps are the services a Pairer works with. Availability, Payments and Quoter are
 // required; Settings defaults to the documented runtime defaults, Notifier to dropping
-// events.
+// events, Extensions to none.
 type Deps struct {
 	Availability Availability
 	Payments     Payments
 	Quoter       Quoter
 	Settings     Settings
 	Notifier     Notifier
+	Extensions   Extensions
 }

@@ -29,9 +29,15 @@
 // Availability.RecomputeCapacity, and offers a mitra whose slot was freed the blasts still
 // searching (MitraAvailable).
 //
-// Money: a paid blast that fails is refunded automatically and recorded in
-// pairing_failures (written in the same transaction as the failure, refund_status
-// refund_failed until the refund went through, so a crash in between leaves something
-// for operators: ListFailures, FailureAction). Cancellations refund too, with no failure
-// row. A prepaid blast (Reroute) charges nothing and refunds nothing.
+// Money (SPEC §18): a blast that stops searching without a match gives back what it was
+// paid with — all of a paid blast's payment; for a prepaid blast (Reroute, or a
+// deactivated mitra's session continuing) the unused part of the session it continues,
+// floor(paid × remaining / total minutes), extensions included (refund.go). The refund is
+// recorded in the same transaction as the failure or cancellation (the Store's
+// PairingTransition.Refund, payment.RecordRefundTx in Postgres) and sent right after the
+// commit; the payment side's retry sweep sends what a crash or the provider held back. A
+// failure also writes a pairing_failures row (amount, refund_status refund_failed until the
+// refund went through: ListFailures, FailureAction). A payment that arrives for a pairing
+// that no longer waits for it is refunded by the payment side (PaymentPaid answers
+// ErrInvalidState).
 package pairing

@@ -16,6 +16,7 @@ func ExamplePairer_StartBlast() {
 	store := pairingtest.NewStore()
 	avail := pairingtest.NewAvailability(store, 1)
 	payments := pairingtest.NewPayments()
+	store.RecordRefunds = payments.RecordRefunds // refunds owed are recorded with the transition
 	p := pairing.NewPairer(store, pairing.Deps{
 		Availability: avail,
 		Payments:     payments,

@@ -75,8 +75,12 @@ func joinReasons() string {
 }
 
 // FailureAction applies an operator's action to a failed pairing:
-//   - "refund" retries the refund of a refund_failed failure through Payments.Refund; a
-//     refund that fails again is returned as an error (the row stays refund_failed);
+//   - "refund" sends at once the refunds the failure recorded that have not gone through
+//     (those the provider refused, whatever their backoff) — a paid blast's payment or the
+//     unused part of a prepaid blast's session alike; a failure recorded before refunds
+//     had rows of their own refunds its blast's payment in full. When they all went
+//     through the row says refunded; otherwise the error wraps ErrUnavailable and the
+//     row stays refund_failed (the payment side keeps retrying);
 //   - "resolve" closes it with the operator's id and note.
 //
 // Acting on a resolved failure, or refunding one that is not refund_failed, is
@@ -113,17 +117,31 @@ func (p *Pairer) retryRefund(ctx context.Context, f Failure) (Failure, error) {
 	if f.RefundStatus != RefundFailed {
 		return Failure{}, fmt.Errorf("refund failed pairing %s: refund status is %s: %w", f.ID, f.RefundStatus, ErrInvalidState)
 	}
-	pr, err := p.store.GetPairing(ctx, f.PairingID)
+	sum, err := p.payments.SettleRefunds(ctx, RefundCause(f.PairingID), true)
 	if err != nil {
 		return Failure{}, fmt.Errorf("refund failed pairing %s: %w", f.ID, err)
 	}
-	if pr.PaymentSessionID == nil {
-		return Failure{}, fmt.Errorf("refund failed pairing %s: the pairing has no payment: %w", f.ID, ErrInvalidState)
-	}
-	if !p.refund(ctx, *pr.PaymentSessionID, "operator retry of a failed pairing refund") {
-		return Failure{}, fmt.Errorf("refund failed pairing %s: the payment provider did not refund; retry later: %w", f.ID, ErrUnavailable)
+	switch {
+	case sum.Recorded == 0:
+		// Recorded before refunds had rows of their own: the blast's payment, in full.
+		pr, err := p.store.GetPairing(ctx, f.PairingID)
+		if err != nil {
+			return Failure{}, fmt.Errorf("refund failed pairing %s: %w", f.ID, err)
+		}
+		if pr.PaymentSessionID == nil {
+			return Failure{}, fmt.Errorf("refund failed pairing %s: the pairing has no payment: %w", f.ID, ErrInvalidState)
+		}
+		if !p.refund(ctx, *pr.PaymentSessionID, "operator retry of a failed pairing refund") {
+			return Failure{}, fmt.Errorf("refund failed pairing %s: the payment provider did not refund; retry later: %w", f.ID, ErrUnavailable)
+		}
+	case !sum.Settled():
+		return Failure{}, fmt.Errorf("refund failed pairing %s: the payment provider did not refund (%d of %d went back); retry later: %w",
+			f.ID, sum.Succeeded, sum.Recorded, ErrUnavailable)
 	}
 	out, err := p.store.SetFailureRefunded(ctx, f.ID)
+	if isState(err) {
+		return p.store.GetFailure(ctx, f.ID) // marked meanwhile (RefundSucceeded)
+	}
 	if err != nil {
 		return Failure{}, fmt.Errorf("refund failed pairing %s: %w", f.ID, err)
 	}

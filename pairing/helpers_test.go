@@ -2,7 +2,6 @@ package pairing_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/curhat/curhat/internal/testenv"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/pairing/pairingtest"
+	"github.com/curhat/curhat/payment"
 )
 
 func TestMain(m *testing.M) { testenv.VerifyNoLeaks(m) }
@@ -35,9 +35,12 @@ type fixtures interface {
 	// endedSession inserts an ended chat session between client and mitra (history that
 	// allows "Curhat lagi").
 	endedSession(t *testing.T, clientID, mitraID uuid.UUID)
-	// paymentCreated writes what the payment service would have (the pairings row
-	// references payment_sessions).
-	paymentCreated(ctx context.Context, pay pairing.Payment) error
+	// tierCreated writes the price tier a payment session refers to.
+	tierCreated(ctx context.Context, req pairing.PaymentRequest) error
+	// payments returns the payment service over the backend's payment store (Postgres:
+	// the refunds a transition records land next to the payments), wired into the
+	// pairing store where it needs a hook.
+	payments() *pairingtest.Payments
 }
 
 var backends = []backend{
@@ -87,21 +90,24 @@ func (f memFixtures) endedSession(t *testing.T, clientID, mitraID uuid.UUID) {
 	})
 }
 
-func (memFixtures) paymentCreated(context.Context, pairing.Payment) error { return nil }
+func (memFixtures) tierCreated(context.Context, pairing.PaymentRequest) error { return nil }
+
+func (f memFixtures) payments() *pairingtest.Payments {
+	pays := pairingtest.NewPayments()
+	f.s.RecordRefunds = pays.RecordRefunds
+	return pays
+}
 
 type pgFixtures struct{ db *testenv.DB }
 
-func (f pgFixtures) paymentCreated(ctx context.Context, pay pairing.Payment) error {
-	if _, err := f.db.Pool.Exec(ctx, `INSERT INTO pricing_tiers (id, mode, minutes, price) VALUES ($1, 'session', $2, $3)
-		ON CONFLICT DO NOTHING`, pay.TierID, pay.Minutes, pay.BaseAmount); err != nil {
-		return err
-	}
-	_, err := f.db.Pool.Exec(ctx, `INSERT INTO payment_sessions (id, client_id, purpose, pairing_id, chat_session_id, tier_id,
-		minutes, base_amount, discount_amount, amount, currency, status, expires_at, created_at, updated_at)
-		VALUES ($1, $2, 'chat_start', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)`,
-		pay.ID, pay.ClientID, pay.PairingID, pay.ChatSessionID, pay.TierID, pay.Minutes, pay.BaseAmount, pay.DiscountAmount,
-		pay.Amount, pay.Currency, string(pay.Status), pay.ExpiresAt, pay.CreatedAt)
+func (f pgFixtures) tierCreated(ctx context.Context, req pairing.PaymentRequest) error {
+	_, err := f.db.Pool.Exec(ctx, `INSERT INTO pricing_tiers (id, mode, minutes, price) VALUES ($1, 'session', $2, $3)
+		ON CONFLICT DO NOTHING`, req.TierID, req.Minutes, req.BaseAmount)
 	return err
+}
+
+func (f pgFixtures) payments() *pairingtest.Payments {
+	return pairingtest.NewPaymentsOver(payment.NewPostgresStore(f.db.Pool))
 }
 
 func (f pgFixtures) client(t *testing.T) uuid.UUID {
@@ -159,7 +165,8 @@ type env struct {
 	settings pairingtest.Settings
 	cfg      pairing.Config
 	p        *pairing.Pairer
-	createMu sync.Mutex
+	// extensions are the applied extensions the Pairer is told of.
+	extensions *pairingtest.Extensions
 }
 
 type envOption func(*env)
@@ -172,7 +179,7 @@ func newEnv(t *testing.T, b backend, opts ...envOption) *env {
 	t.Helper()
 	store, fx := b.open(t)
 	e := &env{
-		store: store, fx: fx, clock: clock.NewFake(t0),
+		store: store, fx: fx, clock: clock.NewFake(t0), extensions: pairingtest.NewExtensions(),
 		quoter:   pairingtest.NewQuoter(map[int]int64{5: 5000, 10: 10000, 15: 15000, 30: 25000}),
 		notifier: &pairingtest.Notifier{},
 		settings: pairingtest.Settings{Blast: 60 * time.Second, Targeted: 20 * time.Second, MaxSessions: 1},
@@ -181,7 +188,7 @@ func newEnv(t *testing.T, b backend, opts ...envOption) *env {
 		o(e)
 	}
 	e.avail = pairingtest.NewAvailability(store, e.settings.MaxSessions)
-	e.payments = pairingtest.NewPayments()
+	e.payments = fx.payments()
 	e.payments.Now = e.clock.Now
 	e.cfg.Clock = e.clock
 	e.p = e.newPairer(t)
@@ -189,35 +196,25 @@ func newEnv(t *testing.T, b backend, opts ...envOption) *env {
 	return e
 }
 
-// recordingPayments writes every new payment session where the store can see it.
-// Create and the write are one step, as in the payment service (a replay never returns
-// a session not yet written).
+// recordingPayments writes the price tier a new payment session refers to before the
+// payment service creates it (the quoter's tiers are not rows of their own).
 type recordingPayments struct {
 	*pairingtest.Payments
 	fx fixtures
-	mu *sync.Mutex
 }
 
 func (r recordingPayments) Create(ctx context.Context, req pairing.PaymentRequest) (pairing.Payment, bool, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	pay, replayed, err := r.Payments.Create(ctx, req)
-	if err == nil && !replayed {
-		err = r.fx.paymentCreated(ctx, pay)
+	if err := r.fx.tierCreated(ctx, req); err != nil {
+		return pairing.Payment{}, false, err
 	}
-	return pay, replayed, err
-}
-
-func (r recordingPayments) FindByIdempotencyKey(ctx context.Context, clientID uuid.UUID, key string) (pairing.Payment, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.Payments.FindByIdempotencyKey(ctx, clientID, key)
+	return r.Payments.Create(ctx, req)
 }
 
 // newPairer returns another Pairer over the same store and fakes (a restarted instance).
 func (e *env) newPairer(t *testing.T) *pairing.Pairer {
 	p := pairing.NewPairer(e.store, pairing.Deps{
-		Availability: e.avail, Payments: recordingPayments{e.payments, e.fx, &e.createMu}, Quoter: e.quoter, Settings: e.settings, Notifier: e.notifier,
+		Availability: e.avail, Payments: recordingPayments{e.payments, e.fx}, Quoter: e.quoter, Settings: e.settings, Notifier: e.notifier,
+		Extensions: e.extensions,
 	}, &e.cfg)
 	t.Cleanup(func() { require.NoError(t, p.Stop(context.Background())) })
 	return p

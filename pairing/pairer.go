@@ -25,9 +25,11 @@ type Pairer struct {
 	quoter   Quoter
 	settings Settings
 	notifier Notifier
-	cfg      Config
-	log      *slog.Logger
-	clock    clock.Clock
+	// extensions is optional (Deps.Extensions).
+	extensions Extensions
+	cfg        Config
+	log        *slog.Logger
+	clock      clock.Clock
 
 	// base is the context of timer work; Stop cancels it.
 	base   context.Context
@@ -69,16 +71,17 @@ func NewPairer(store Store, deps Deps, cfg *Config) *Pairer {
 	}
 	c := cfg.WithDefaults()
 	p := &Pairer{
-		store:    store,
-		avail:    deps.Availability,
-		payments: deps.Payments,
-		quoter:   deps.Quoter,
-		settings: deps.Settings,
-		notifier: deps.Notifier,
-		cfg:      c,
-		log:      c.Logger,
-		clock:    c.Clock,
-		timers:   map[timerKey]clock.Timer{},
+		store:      store,
+		avail:      deps.Availability,
+		payments:   deps.Payments,
+		quoter:     deps.Quoter,
+		settings:   deps.Settings,
+		notifier:   deps.Notifier,
+		extensions: deps.Extensions,
+		cfg:        c,
+		log:        c.Logger,
+		clock:      c.Clock,
+		timers:     map[timerKey]clock.Timer{},
 	}
 	if p.settings == nil {
 		p.settings = DefaultSettings{}
@@ -207,8 +210,8 @@ func (p *Pairer) notify(ctx context.Context, e Event) { p.notifier.Notify(ctx, e
 
 func ptr[T any](v T) *T { return &v }
 
-// refund gives a payment's money back and reports whether it is refunded now. Failures
-// are logged: the callers record them (failure rows) or the payment row shows them.
+// refund gives back all that remains of a payment and reports whether it is refunded now.
+// Failures are logged: the payment side retries them.
 func (p *Pairer) refund(ctx context.Context, paymentID uuid.UUID, reason string) bool {
 	pay, err := p.payments.Refund(ctx, paymentID, reason)
 	if err == nil && pay.Status == PaymentRefunded {

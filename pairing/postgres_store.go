@@ -12,12 +12,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/curhat/curhat/internal/pgutil"
+	"github.com/curhat/curhat/payment"
 )
 
 // PostgresStore is the Store on the pairings, pairing_offers, chat_sessions and
 // pairing_failures tables of SPEC §3 (pgx + squirrel). It reads mitras (is_active,
 // max_concurrent_sessions) and locks rows of mitras and clients to serialise accepts per
-// mitra and new pairings per client.
+// mitra and new pairings per client. A transition that owes a refund records it in its own
+// transaction with payment.RecordRefundTx (payment_refunds, locking the payment rows).
 type PostgresStore struct {
 	pool *pgxpool.Pool
 }
@@ -257,6 +259,17 @@ func (s *PostgresStore) Transition(ctx context.Context, t PairingTransition) (Tr
 			return err
 		}
 		res.Pairing = p
+		if t.Refund != nil {
+			recorded, err := payment.RecordRefundTx(ctx, tx, payment.RefundRecord{RefundOrder: payment.RefundOrder{
+				Cause: t.Refund.Cause, Reason: t.Refund.Reason, From: t.Refund.From, Amount: t.Refund.Amount,
+			}, At: t.Now})
+			if err != nil {
+				return fmt.Errorf("record the refund of pairing %s: %w", t.ID, err)
+			}
+			for _, r := range recorded {
+				res.Refunds = append(res.Refunds, RecordedRefund{ID: r.ID, PaymentID: r.PaymentID, Amount: r.Amount})
+			}
+		}
 		if t.OfferStatus != "" {
 			res.Closed, err = queryAll(ctx, tx, pgutil.SQL.Update("pairing_offers").
 				Set("status", string(t.OfferStatus)).Set("updated_at", t.Now).
@@ -267,7 +280,7 @@ func (s *PostgresStore) Transition(ctx context.Context, t PairingTransition) (Tr
 			}
 		}
 		if t.Failure != nil {
-			f := *t.Failure
+			f := t.Failure.WithRecordedRefunds(t.Refund, res.Refunds)
 			if f.ID == uuid.Nil {
 				f.ID = uuid.New()
 			}
@@ -588,6 +601,9 @@ func (s *PostgresStore) ListFailures(ctx context.Context, f FailureFilter) ([]Fa
 	if f.Type != "" {
 		where = append(where, sq.Eq{"type": f.Type})
 	}
+	if f.PairingID != nil {
+		where = append(where, sq.Eq{"pairing_id": *f.PairingID})
+	}
 	if f.From != nil {
 		where = append(where, sq.GtOrEq{"created_at": *f.From})
 	}
@@ -622,7 +638,7 @@ func (s *PostgresStore) GetFailure(ctx context.Context, id uuid.UUID) (Failure, 
 func (s *PostgresStore) SetFailureRefunded(ctx context.Context, id uuid.UUID) (Failure, error) {
 	return s.guardedFailureUpdate(ctx, id, pgutil.SQL.Update("pairing_failures").
 		Set("refund_status", string(RefundRefunded)).
-		Where(sq.Eq{"id": id, "status": string(FailureOpen), "refund_status": string(RefundFailed)}))
+		Where(sq.Eq{"id": id, "refund_status": string(RefundFailed)}))
 }
 
 func (s *PostgresStore) ResolveFailure(ctx context.Context, id uuid.UUID, by, note string, at time.Time) (Failure, error) {

@@ -41,9 +41,11 @@ func (p *Pairer) rerouteOrigin(ctx context.Context, pr Pairing) (*uuid.UUID, err
 // A reachable mitra, a session that is not active or has less than a whole minute left:
 // ErrInvalidState. Another client's session: ErrNotFound.
 //
-// If the prepaid blast fails or is cancelled, nothing is refunded automatically: the
-// original payment covered the whole session and the payment side refunds whole payments
-// only. Its failure row (amount 0, not_charged) tells operators, who settle it by hand.
+// If the prepaid blast fails (nobody available, nobody accepting before its deadline) or
+// the client cancels it, the unused minutes are refunded: floor(what the session was paid
+// × the blast's minutes / the session's minutes), extensions included in both, taken from
+// the session's payments (refund.go). A failure row carries that amount, refund_failed
+// until the refund went through.
 func (p *Pairer) Reroute(ctx context.Context, clientID, sessionID uuid.UUID) (Pairing, error) {
 	s, err := p.store.GetChatSession(ctx, sessionID)
 	if err != nil {

@@ -71,44 +71,6 @@ func TestReroute_ContinuesTheRemainingWholeMinutesAsAPrepaidBlast(t *testing.T) 
 	})
 }
 
-func TestReroute_PrepaidBlastThatFailsIsRecordedNotRefunded(t *testing.T) {
-	t.Parallel()
-	eachBackend(t, func(t *testing.T, b backend) {
-		e := newEnv(t, b)
-		ctx := context.Background()
-		s := e.matched(t, 10)
-		orig := *e.pairing(t, s.PairingID).PaymentSessionID
-		e.avail.SetOnline(s.MitraID, false)
-		pr, err := e.p.Reroute(ctx, s.ClientID, s.ID)
-		require.NoError(t, err)
-		require.Equal(t, pairing.StatusFailed, pr.Status, "nobody else is online")
-		require.Equal(t, pairing.ReasonNoMitraAvailable, pr.FailureReason)
-		fs := e.failures(t, pairing.FailureFilter{})
-		require.Len(t, fs, 1)
-		require.Zero(t, fs[0].Amount)
-		require.Equal(t, pairing.RefundNotCharged, fs[0].RefundStatus)
-		require.Equal(t, pairing.PaymentPaid, e.payment(t, orig).Status, "the original payment stays")
-	})
-}
-
-func TestReroute_CancellingAPrepaidBlastRefundsNothing(t *testing.T) {
-	t.Parallel()
-	eachBackend(t, func(t *testing.T, b backend) {
-		e := newEnv(t, b)
-		ctx := context.Background()
-		s := e.matched(t, 10)
-		e.onlineMitra(t)
-		e.avail.SetOnline(s.MitraID, false)
-		pr, err := e.p.Reroute(ctx, s.ClientID, s.ID)
-		require.NoError(t, err)
-		got, err := e.p.Cancel(ctx, s.ClientID, pr.ID)
-		require.NoError(t, err)
-		require.Equal(t, pairing.StatusCancelled, got.Status)
-		orig := *e.pairing(t, s.PairingID).PaymentSessionID
-		require.Zero(t, e.payments.Refunds(orig))
-	})
-}
-
 func TestEndMitraSessions_DeactivationReroutesActiveSessionsAndCancelsPendingOnes(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {

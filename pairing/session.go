@@ -138,7 +138,8 @@ func (p *Pairer) RescheduleSession(ctx context.Context, id uuid.UUID) error {
 
 // EndMitraSessions ends every session of a mitra that is being taken off duty, with
 // reason mitra_deactivated (operators deactivated it; each active session with a whole
-// minute left continues as a prepaid blast, as with Reroute) or mitra_ended. Its
+// minute left continues as a prepaid blast, as with Reroute — if nobody takes it, its
+// unused minutes are refunded) or mitra_ended. Its
 // pending_payment sessions are cancelled and their payments withdrawn. It returns the
 // sessions it ended or cancelled.
 func (p *Pairer) EndMitraSessions(ctx context.Context, mitraID uuid.UUID, reason EndReason) ([]ChatSession, error) {

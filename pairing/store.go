@@ -71,7 +71,8 @@ type Store interface {
 	// many match in all.
 	ListFailures(ctx context.Context, f FailureFilter) ([]Failure, int, error)
 	GetFailure(ctx context.Context, id uuid.UUID) (Failure, error)
-	// SetFailureRefunded marks an open refund_failed failure refunded (else ErrInvalidState).
+	// SetFailureRefunded marks a refund_failed failure refunded, open or resolved (else
+	// ErrInvalidState).
 	SetFailureRefunded(ctx context.Context, id uuid.UUID) (Failure, error)
 	// ResolveFailure closes an open failure (else ErrInvalidState).
 	ResolveFailure(ctx context.Context, id uuid.UUID, by, note string, at time.Time) (Failure, error)
@@ -107,9 +108,16 @@ type PairingTransition struct {
 	OfferStatus OfferStatus
 	// Failure, when set, is inserted in the same transaction; the store fills its ID
 	// (when zero), PairingID, ClientID, Type, TargetMitraID, OfferedCount (every offer of
-	// the pairing), Status (open) and CreatedAt (Now).
+	// the pairing), Status (open) and CreatedAt (Now). With Refund, its Amount is what the
+	// refunds recorded add up to, and its RefundStatus refund_failed when that is more than
+	// 0 (until they went through: SetFailureRefunded).
 	Failure *Failure
-	Now     time.Time
+	// Refund, when set, is recorded in the same transaction (the Postgres store calls
+	// payment.RecordRefundTx; the in-memory one its RecordRefunds hook): the money a
+	// pairing owes when it fails or is cancelled goes back even if the process dies right
+	// after the commit. TransitionResult.Refunds lists what was recorded.
+	Refund *RefundIntent
+	Now    time.Time
 }
 
 // TransitionResult is what a successful PairingTransition did.
@@ -119,6 +127,9 @@ type TransitionResult struct {
 	Closed []uuid.UUID
 	// Failure is the inserted failure row, if any.
 	Failure *Failure
+	// Refunds are the refunds recorded for PairingTransition.Refund (none: nothing was
+	// left to give back).
+	Refunds []RecordedRefund
 }
 
 // AcceptParams claims a pairing for a mitra. In one transaction serialised per mitra, the
@@ -206,6 +217,8 @@ type FailureFilter struct {
 	Reason string
 	Status string
 	Type   string
+	// PairingID keeps the failure of one pairing.
+	PairingID *uuid.UUID
 	// From (inclusive) and To (exclusive) bound created_at.
 	From, To *time.Time
 	// Page starts at 1 (0 means 1); PageSize defaults to 20 and is at most 100.

@@ -55,8 +55,8 @@ func (p *Pairer) createTargetedPayment(ctx context.Context, pr Pairing, s ChatSe
 }
 
 // targetedPaid activates the pending_payment session of a paid targeted chat:
-// ends_at = paid_at + minutes. A session that stopped waiting (cancelled meanwhile) gets
-// the payment refunded.
+// ends_at = paid_at + minutes. A session that stopped waiting (cancelled meanwhile) answers
+// ErrInvalidState: the payment side refunds the payment.
 func (p *Pairer) targetedPaid(ctx context.Context, pr Pairing, ev PaymentEvent) error {
 	if pr.ChatSessionID == nil {
 		return fmt.Errorf("payment %s paid: pairing %s has no chat session: %w", ev.PaymentID, pr.ID, ErrInvalidState)
@@ -76,10 +76,14 @@ func (p *Pairer) targetedPaid(ctx context.Context, pr Pairing, ev PaymentEvent) 
 	}
 	s, err := p.store.ActivateChatSession(ctx, cur.ID, paidAt, paidAt.Add(time.Duration(cur.Minutes)*time.Minute), p.now())
 	if isState(err) {
-		if cur, err = p.store.GetChatSession(ctx, cur.ID); err == nil && cur.Status == SessionCancelled {
-			p.refundIfPaid(ctx, ev.PaymentID, "chat session cancelled before payment")
+		if cur, err = p.store.GetChatSession(ctx, cur.ID); err != nil {
+			return fmt.Errorf("payment %s paid: %w", ev.PaymentID, err)
 		}
-		return nil // a duplicate event, or refunded above
+		if cur.Status == SessionCancelled {
+			// Nothing waits for the money: the payment side gives it back.
+			return fmt.Errorf("chat session %s was cancelled before its payment %s: %w", cur.ID, ev.PaymentID, ErrInvalidState)
+		}
+		return nil // a duplicate event
 	}
 	if err != nil {
 		return fmt.Errorf("payment %s paid: %w", ev.PaymentID, err)

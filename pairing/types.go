@@ -203,6 +203,25 @@ const (
 	FailureResolved FailureStatus = "resolved"
 )
 
+// WithRecordedRefunds is the failure row a Store writes for a transition that recorded
+// refunds for intent: its amount is what they add up to, refund_failed (until they went
+// through) when that is more than 0, not_charged otherwise. Without intent, f as is.
+func (f Failure) WithRecordedRefunds(intent *RefundIntent, recorded []RecordedRefund) Failure {
+	if intent == nil {
+		return f
+	}
+	f.Amount = 0
+	for _, r := range recorded {
+		f.Amount += r.Amount
+	}
+	if f.Amount > 0 {
+		f.RefundStatus = RefundFailed
+	} else {
+		f.RefundStatus = RefundNotCharged
+	}
+	return f
+}
+
 // Failure is one pairing_failures row: a pairing that failed, for operators.
 type Failure struct {
 	ID            uuid.UUID  `json:"id"`

@@ -32,6 +32,12 @@ type Store struct {
 	// MitraFunc, when set, is asked about mitras not registered with PutMitra (for
 	// example a host's own in-memory mitra registry). It must not call the Store.
 	MitraFunc func(id uuid.UUID) (Mitra, bool)
+	// RecordRefunds records the refund a transition owes (PairingTransition.Refund), as
+	// the Postgres store does in its transaction: wire it to the payment store
+	// (Payments.RecordRefunds does). It is called under the Store's lock, after the
+	// transition's guard held and before anything changed, so a failure changes nothing;
+	// it must not call the Store. A transition with a refund fails while it is nil.
+	RecordRefunds func(ctx context.Context, r pairing.RefundIntent, at time.Time) ([]pairing.RecordedRefund, error)
 
 	mu       sync.Mutex
 	mitras   map[uuid.UUID]Mitra
@@ -163,7 +169,7 @@ func (s *Store) AttachPayment(_ context.Context, pairingID, paymentID uuid.UUID,
 	return p, nil
 }
 
-func (s *Store) Transition(_ context.Context, t pairing.PairingTransition) (pairing.TransitionResult, error) {
+func (s *Store) Transition(ctx context.Context, t pairing.PairingTransition) (pairing.TransitionResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.pairings[t.ID]
@@ -173,6 +179,16 @@ func (s *Store) Transition(_ context.Context, t pairing.PairingTransition) (pair
 	if !slices.Contains(t.From, p.Status) || (t.DueBy != nil && (p.ExpiresAt == nil || p.ExpiresAt.After(*t.DueBy))) {
 		return pairing.TransitionResult{}, fmt.Errorf("pairing %s is %s: %w", t.ID, p.Status, pairing.ErrInvalidState)
 	}
+	var refunds []pairing.RecordedRefund
+	if t.Refund != nil {
+		if s.RecordRefunds == nil {
+			return pairing.TransitionResult{}, fmt.Errorf("pairing %s owes a refund but pairingtest.Store.RecordRefunds is not set", t.ID)
+		}
+		var err error
+		if refunds, err = s.RecordRefunds(ctx, *t.Refund, t.Now); err != nil {
+			return pairing.TransitionResult{}, fmt.Errorf("record the refund of pairing %s: %w", t.ID, err)
+		}
+	}
 	p.Status, p.UpdatedAt = t.To, t.Now
 	if t.ExpiresAt != nil {
 		p.ExpiresAt = t.ExpiresAt
@@ -181,7 +197,7 @@ func (s *Store) Transition(_ context.Context, t pairing.PairingTransition) (pair
 		p.FailureReason = t.FailureReason
 	}
 	s.pairings[p.ID] = p
-	res := pairing.TransitionResult{Pairing: p}
+	res := pairing.TransitionResult{Pairing: p, Refunds: refunds}
 	offered := 0
 	for _, k := range s.offerKeys(p.ID) {
 		offered++
@@ -193,7 +209,7 @@ func (s *Store) Transition(_ context.Context, t pairing.PairingTransition) (pair
 		}
 	}
 	if t.Failure != nil {
-		f := *t.Failure
+		f := t.Failure.WithRecordedRefunds(t.Refund, refunds)
 		if f.ID == uuid.Nil {
 			f.ID = uuid.New()
 		}
@@ -498,6 +514,7 @@ func (s *Store) ListFailures(_ context.Context, f pairing.FailureFilter) ([]pair
 		case f.Reason != "" && string(x.Reason) != f.Reason:
 		case f.Status != "" && string(x.Status) != f.Status:
 		case f.Type != "" && string(x.Type) != f.Type:
+		case f.PairingID != nil && x.PairingID != *f.PairingID:
 		case f.From != nil && x.CreatedAt.Before(*f.From):
 		case f.To != nil && !x.CreatedAt.Before(*f.To):
 		default:
@@ -533,7 +550,7 @@ func (s *Store) SetFailureRefunded(_ context.Context, id uuid.UUID) (pairing.Fai
 	if !ok {
 		return pairing.Failure{}, notFound("failure", id)
 	}
-	if f.Status != pairing.FailureOpen || f.RefundStatus != pairing.RefundFailed {
+	if f.RefundStatus != pairing.RefundFailed {
 		return pairing.Failure{}, fmt.Errorf("failure %s is %s (%s): %w", id, f.Status, f.RefundStatus, pairing.ErrInvalidState)
 	}
 	f.RefundStatus = pairing.RefundRefunded

@@ -1,0 +1,298 @@
+package pairingtest
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/paymenttest"
+)
+
+// PaymentHandler is what the payment service calls when a chat_start session is paid or
+// closes unpaid; *pairing.Pairer implements it.
+type PaymentHandler interface {
+	PaymentPaid(ctx context.Context, ev pairing.PaymentEvent) error
+	PaymentClosed(ctx context.Context, ev pairing.PaymentEvent) error
+}
+
+// RefundListener is told when a refund went through; *pairing.Pairer implements it.
+type RefundListener interface {
+	RefundSucceeded(ctx context.Context, cause string) error
+}
+
+// Payments is a pairing.Payments backed by the real payment service over an in-memory
+// payment store (or a given one) and a fake gateway: per-client idempotency keys, sessions
+// created paid when free, Cancel refunding a session paid in between, a payment arriving
+// after cancellation or expiry refunded at once and never handed to the handler, partial
+// refunds recorded before they are sent and retried by RetryRefunds. Wire its
+// RecordRefunds into the pairing store's (Store.RecordRefunds) so that the refunds a
+// transition owes are recorded with it.
+type Payments struct {
+	// Now tells the time (defaults to the wall clock).
+	Now func() time.Time
+	// TTL is how long a session stays payable (defaults to 15 minutes).
+	TTL time.Duration
+
+	store   payment.Store
+	gateway *paymenttest.FakeGateway
+	svc     *payment.Service
+
+	mu        sync.Mutex
+	handler   PaymentHandler
+	createErr error
+	created   []uuid.UUID
+}
+
+var _ pairing.Payments = (*Payments)(nil)
+
+// NewPayments returns a Payments over an empty in-memory payment store.
+func NewPayments() *Payments { return NewPaymentsOver(paymenttest.NewStore()) }
+
+// NewPaymentsOver returns a Payments over store — payment.NewPostgresStore when the
+// pairing store is Postgres, so that the refunds its transitions record
+// (payment.RecordRefundTx) land next to the payments.
+func NewPaymentsOver(store payment.Store) *Payments {
+	p := &Payments{store: store, gateway: paymenttest.NewGateway()}
+	p.svc = payment.NewService(store, p.gateway, &payment.Config{
+		Clock: funcClock{p.now},
+		TTL:   func(context.Context) time.Duration { return p.TTL },
+	})
+	p.svc.SetHandler(payment.PurposeChatStart, handlerAdapter{p})
+	return p
+}
+
+// Service is the payment service behind p (for RetryRefunds, ListRefunds, Reconcile).
+func (p *Payments) Service() *payment.Service { return p.svc }
+
+// Gateway is the fake gateway behind p.
+func (p *Payments) Gateway() *paymenttest.FakeGateway { return p.gateway }
+
+// SetHandler registers the chat_start handler (a *pairing.Pairer). A handler that is also
+// a RefundListener is told of the refunds that went through.
+func (p *Payments) SetHandler(h PaymentHandler) {
+	p.mu.Lock()
+	p.handler = h
+	p.mu.Unlock()
+	if l, ok := h.(RefundListener); ok {
+		p.svc.SetRefundListener(func(ctx context.Context, r payment.Refund) { _ = l.RefundSucceeded(ctx, r.Cause) })
+	}
+}
+
+// FailRefunds makes the provider refuse refunds (sessions end refund_failed) while on.
+func (p *Payments) FailRefunds(on bool) { p.gateway.FailRefunds(on) }
+
+// FailCreate makes Create fail with err (nil: work again).
+func (p *Payments) FailCreate(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.createErr = err
+}
+
+func (p *Payments) now() time.Time {
+	if p.Now != nil {
+		return p.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (p *Payments) Create(ctx context.Context, req pairing.PaymentRequest) (pairing.Payment, bool, error) {
+	p.mu.Lock()
+	createErr := p.createErr
+	p.mu.Unlock()
+	if createErr != nil {
+		return pairing.Payment{}, false, createErr
+	}
+	s, replayed, err := p.svc.Create(ctx, payment.CreateParams{
+		ClientID: req.ClientID, Purpose: payment.Purpose(req.Purpose), PairingID: req.PairingID,
+		ChatSessionID: req.ChatSessionID, TierID: req.TierID, Minutes: req.Minutes, BaseAmount: req.BaseAmount,
+		DiscountAmount: req.DiscountAmount, Amount: req.Amount, Currency: req.Currency, IdempotencyKey: req.IdempotencyKey,
+	})
+	if err == nil && !replayed {
+		p.mu.Lock()
+		p.created = append(p.created, s.ID)
+		p.mu.Unlock()
+	}
+	return ToPayment(s), replayed, err
+}
+
+func (p *Payments) Get(ctx context.Context, id uuid.UUID) (pairing.Payment, error) {
+	s, err := p.svc.Get(ctx, id)
+	return ToPayment(s), err
+}
+
+func (p *Payments) FindByIdempotencyKey(ctx context.Context, clientID uuid.UUID, key string) (pairing.Payment, error) {
+	s, err := p.svc.FindByIdempotencyKey(ctx, clientID, key)
+	return ToPayment(s), err
+}
+
+func (p *Payments) Cancel(ctx context.Context, id uuid.UUID) (pairing.Payment, error) {
+	s, err := p.svc.Cancel(ctx, id)
+	return ToPayment(s), err
+}
+
+func (p *Payments) Refund(ctx context.Context, id uuid.UUID, reason string) (pairing.Payment, error) {
+	s, err := p.svc.Refund(ctx, id, reason)
+	return ToPayment(s), err
+}
+
+func (p *Payments) SettleRefunds(ctx context.Context, cause string, retryFailed bool) (pairing.RefundSummary, error) {
+	sum, err := p.svc.SettleRefunds(ctx, cause, retryFailed)
+	return pairing.RefundSummary{Recorded: sum.Recorded, Succeeded: sum.Succeeded, Pending: sum.Pending, Failed: sum.Failed}, err
+}
+
+// RecordRefunds records a refund intent in the payment store: the hook of the in-memory
+// pairing store (Store.RecordRefunds).
+func (p *Payments) RecordRefunds(ctx context.Context, r pairing.RefundIntent, at time.Time) ([]pairing.RecordedRefund, error) {
+	return RecordRefunds(ctx, p.store, r, at)
+}
+
+// RecordRefunds records a refund intent in a payment store and returns what it recorded:
+// what a Store.RecordRefunds hook does.
+func RecordRefunds(ctx context.Context, store payment.Store, r pairing.RefundIntent, at time.Time) ([]pairing.RecordedRefund, error) {
+	out, err := store.RecordRefund(ctx, payment.RefundRecord{RefundOrder: payment.RefundOrder{
+		Cause: r.Cause, Reason: r.Reason, From: r.From, Amount: r.Amount,
+	}, At: at})
+	if err != nil {
+		return nil, err
+	}
+	recorded := make([]pairing.RecordedRefund, len(out))
+	for i, x := range out {
+		recorded[i] = pairing.RecordedRefund{ID: x.ID, PaymentID: x.PaymentID, Amount: x.Amount}
+	}
+	return recorded, nil
+}
+
+// Pay confirms a payment, as the provider's webhook would: a pending session becomes
+// paid and the handler's PaymentPaid runs; a session closed meanwhile is refunded and
+// starts nothing; a paid one is a duplicate.
+func (p *Payments) Pay(ctx context.Context, id uuid.UUID) error {
+	_, err := p.svc.MarkPaid(ctx, id, "")
+	return err
+}
+
+// Expire closes a pending payment as expired (the stale-payments sweep) and tells the
+// handler; Fail does the same for a failed charge.
+func (p *Payments) Expire(ctx context.Context, id uuid.UUID) error {
+	_, changed, err := p.store.Transition(ctx, payment.Transition{
+		ID: id, From: []payment.Status{payment.StatusPending}, To: payment.StatusExpired, At: p.now(),
+	})
+	if err != nil || !changed {
+		return err
+	}
+	_, err = p.svc.Redeliver(ctx, id)
+	return err
+}
+
+func (p *Payments) Fail(ctx context.Context, id uuid.UUID) error {
+	_, err := p.svc.MarkFailed(ctx, id, "")
+	return err
+}
+
+// Created counts the sessions created (replays excluded): what would have been charged.
+func (p *Payments) Created() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.created)
+}
+
+// Refunds counts the refunds the provider made of a payment.
+func (p *Payments) Refunds(id uuid.UUID) int { return p.gateway.RefundsFor(id) }
+
+// RefundedAmount sums what the provider gave back of a payment.
+func (p *Payments) RefundedAmount(id uuid.UUID) int64 { return p.gateway.RefundedAmount(id) }
+
+// All returns every payment session created through p.
+func (p *Payments) All() []pairing.Payment {
+	p.mu.Lock()
+	ids := append([]uuid.UUID(nil), p.created...)
+	p.mu.Unlock()
+	out := make([]pairing.Payment, 0, len(ids))
+	for _, id := range ids {
+		if s, err := p.svc.Get(context.Background(), id); err == nil {
+			out = append(out, ToPayment(s))
+		}
+	}
+	return out
+}
+
+// ToPayment is a payment session as the Pairer sees it.
+func ToPayment(s payment.Session) pairing.Payment {
+	return pairing.Payment{
+		ID: s.ID, ClientID: s.ClientID, Purpose: string(s.Purpose), PairingID: s.PairingID,
+		ChatSessionID: s.ChatSessionID, TierID: s.TierID, Minutes: s.Minutes,
+		BaseAmount: s.BaseAmount, DiscountAmount: s.DiscountAmount, Amount: s.Amount, Currency: s.Currency,
+		Status: pairing.PaymentStatus(s.Status), RefundedAmount: s.RefundedAmount, CheckoutURL: s.CheckoutURL,
+		ExpiresAt: s.ExpiresAt, PaidAt: s.PaidAt, CreatedAt: s.CreatedAt,
+	}
+}
+
+// PaymentEvent is what the payment service tells the Pairer about a chat_start session.
+func PaymentEvent(s payment.Session) pairing.PaymentEvent {
+	ev := pairing.PaymentEvent{PaymentID: s.ID, PairingID: s.PairingID, ChatSessionID: s.ChatSessionID,
+		Status: pairing.PaymentStatus(s.Status), Amount: s.Amount}
+	if s.PaidAt != nil {
+		ev.PaidAt = *s.PaidAt
+	}
+	return ev
+}
+
+// handlerAdapter hands chat_start outcomes to the registered PaymentHandler.
+type handlerAdapter struct{ p *Payments }
+
+func (h handlerAdapter) get() PaymentHandler {
+	h.p.mu.Lock()
+	defer h.p.mu.Unlock()
+	return h.p.handler
+}
+
+func (h handlerAdapter) PaymentPaid(ctx context.Context, s payment.Session) error {
+	if hd := h.get(); hd != nil {
+		return hd.PaymentPaid(ctx, PaymentEvent(s))
+	}
+	return nil
+}
+
+func (h handlerAdapter) PaymentClosed(ctx context.Context, s payment.Session) error {
+	if hd := h.get(); hd != nil {
+		return hd.PaymentClosed(ctx, PaymentEvent(s))
+	}
+	return nil
+}
+
+// funcClock is a clock.Clock telling the time of a func (the payment service only asks
+// the time).
+type funcClock struct{ now func() time.Time }
+
+func (c funcClock) Now() time.Time { return c.now() }
+
+func (c funcClock) AfterFunc(d time.Duration, f func()) clock.Timer { return time.AfterFunc(d, f) }
+
+// Extensions is an in-memory pairing.Extensions: the extensions applied to each chat
+// session, as a test declares them.
+type Extensions struct {
+	mu   sync.Mutex
+	paid map[uuid.UUID][]pairing.PaidExtension
+}
+
+var _ pairing.Extensions = (*Extensions)(nil)
+
+// NewExtensions returns an Extensions with none applied.
+func NewExtensions() *Extensions { return &Extensions{paid: map[uuid.UUID][]pairing.PaidExtension{}} }
+
+// Applied records an extension applied to a chat session.
+func (e *Extensions) Applied(chatSessionID uuid.UUID, x pairing.PaidExtension) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.paid[chatSessionID] = append(e.paid[chatSessionID], x)
+}
+
+func (e *Extensions) PaidExtensions(_ context.Context, chatSessionID uuid.UUID) ([]pairing.PaidExtension, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]pairing.PaidExtension(nil), e.paid[chatSessionID]...), nil
+}

@@ -1,0 +1,237 @@
+package pairing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// Money a pairing owes (SPEC §18). A blast that stops searching without a match — it
+// fails (nobody available, deadline) or the client cancels it — gives back what it was
+// paid with:
+//
+//   - a paid blast: all that remains of its chat_start payment;
+//   - a prepaid blast (Reroute, or a deactivated mitra's session continuing elsewhere):
+//     the unused part of what the client paid for the session it continues,
+//     floor(paid × remaining_minutes / total_minutes), where paid is the session's
+//     chat_start payment plus its applied extensions, total_minutes the session's minutes
+//     (extensions included) and remaining_minutes the prepaid blast's minutes.
+//
+// A chain — a continued session rerouted again — carries value over proportionally: a
+// session that continues another one was paid with that one's value × the minutes
+// carried over / its total minutes, plus its own extensions. The money is taken from the
+// chain's payments newest first (the latest session's extensions, then those before, the
+// first chat_start last), each giving at most what remains of it.
+//
+// The refund is recorded in the same transaction as the transition that decides it (the
+// Store's PairingTransition.Refund), under the cause RefundCause(pairing id), and sent
+// right after the commit; the payment side's retry sweep sends it if that did not
+// happen or the provider refused. A failure row carries its amount, refund_failed until
+// every part went through.
+
+// maxRerouteChain bounds how far back a chain of continued sessions is followed.
+const maxRerouteChain = 64
+
+const refundCausePrefix = "pairing:"
+
+// RefundCause is the cause under which the refunds a pairing owes are recorded.
+func RefundCause(pairingID uuid.UUID) string { return refundCausePrefix + pairingID.String() }
+
+// PairingOfRefundCause returns the pairing of a cause made by RefundCause.
+func PairingOfRefundCause(cause string) (uuid.UUID, bool) {
+	rest, ok := strings.CutPrefix(cause, refundCausePrefix)
+	if !ok {
+		return uuid.Nil, false
+	}
+	id, err := uuid.Parse(rest)
+	return id, err == nil
+}
+
+// RefundIntent is money to give back, recorded by the Store with a transition.
+type RefundIntent struct {
+	// Cause is RefundCause of the pairing; with a payment id it names the refund, so a
+	// transition replayed never records it twice.
+	Cause string
+	// Reason is free text for operators and the provider.
+	Reason string
+	// From are the payments to take it from, in order, each giving at most what remains
+	// of it; payments never charged give nothing.
+	From []uuid.UUID
+	// Amount is the total; 0 means all that remains of every payment in From.
+	Amount int64
+}
+
+// RecordedRefund is one refund a transition recorded.
+type RecordedRefund struct {
+	ID        uuid.UUID
+	PaymentID uuid.UUID
+	Amount    int64
+}
+
+// RefundSummary is how the refunds of one cause stand.
+type RefundSummary struct {
+	// Recorded sums the refunds recorded, Succeeded those that went through.
+	Recorded, Succeeded int64
+	// Pending and Failed count those that have not gone through.
+	Pending, Failed int
+}
+
+// Settled reports whether something was recorded and all of it went through.
+func (s RefundSummary) Settled() bool { return s.Recorded > 0 && s.Succeeded == s.Recorded }
+
+// refundIntent is what a searching blast owes its client if it stops now (nil: nothing).
+// A read failing is an error, never "nothing": the caller keeps the pairing as it is and
+// tries again (the timeouts sweep, or the client's retry).
+func (p *Pairer) refundIntent(ctx context.Context, pr Pairing, reason string) (*RefundIntent, error) {
+	if !pr.Prepaid {
+		if pr.PaymentSessionID == nil {
+			return nil, nil
+		}
+		return &RefundIntent{Cause: RefundCause(pr.ID), Reason: reason, From: []uuid.UUID{*pr.PaymentSessionID}}, nil
+	}
+	value, from, err := p.prepaidValue(ctx, pr, 0)
+	if err != nil {
+		return nil, fmt.Errorf("what prepaid pairing %s carries: %w", pr.ID, err)
+	}
+	amount := new(big.Int).Quo(value.Num(), value.Denom()) // floor: the value is not negative
+	if amount.Sign() <= 0 || len(from) == 0 {
+		return nil, nil
+	}
+	return &RefundIntent{Cause: RefundCause(pr.ID), Reason: "unused minutes of a rerouted chat: " + reason,
+		From: from, Amount: amount.Int64()}, nil
+}
+
+// prepaidValue is what a prepaid pairing carries: the value of the session it continues
+// × its minutes / that session's minutes, and the payments behind it, newest first.
+func (p *Pairer) prepaidValue(ctx context.Context, pr Pairing, depth int) (*big.Rat, []uuid.UUID, error) {
+	if depth > maxRerouteChain {
+		return nil, nil, fmt.Errorf("a chain of more than %d rerouted sessions: %w", maxRerouteChain, ErrInvalidState)
+	}
+	origin, err := p.rerouteOrigin(ctx, pr)
+	if err != nil {
+		return nil, nil, err
+	}
+	if origin == nil {
+		// No session ended into this pairing: nothing was paid for it.
+		p.log.WarnContext(ctx, "a prepaid pairing continues no session; it carries nothing", "pairing_id", pr.ID)
+		return new(big.Rat), nil, nil
+	}
+	s, err := p.store.GetChatSession(ctx, *origin)
+	if err != nil {
+		return nil, nil, err
+	}
+	value, from, err := p.sessionValue(ctx, s, depth)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.Minutes < 1 {
+		return new(big.Rat), from, nil
+	}
+	return value.Mul(value, big.NewRat(int64(pr.Minutes), int64(s.Minutes))), from, nil
+}
+
+// sessionValue is what the client paid for a chat session — its pairing's payment, or
+// what a prepaid pairing carried, plus its applied extensions — and the payments behind
+// it, newest first.
+func (p *Pairer) sessionValue(ctx context.Context, s ChatSession, depth int) (*big.Rat, []uuid.UUID, error) {
+	value := new(big.Rat)
+	var from []uuid.UUID
+	if p.extensions != nil {
+		exts, err := p.extensions.PaidExtensions(ctx, s.ID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("extensions of chat session %s: %w", s.ID, err)
+		}
+		for i := len(exts) - 1; i >= 0; i-- {
+			value.Add(value, new(big.Rat).SetInt64(exts[i].Amount))
+			from = append(from, exts[i].PaymentID)
+		}
+	}
+	pr, err := p.store.GetPairing(ctx, s.PairingID)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case pr.Prepaid:
+		carried, before, err := p.prepaidValue(ctx, pr, depth+1)
+		if err != nil {
+			return nil, nil, err
+		}
+		value.Add(value, carried)
+		from = append(from, before...)
+	case pr.PaymentSessionID != nil:
+		pay, err := p.payments.Get(ctx, *pr.PaymentSessionID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("payment of chat session %s: %w", s.ID, err)
+		}
+		value.Add(value, new(big.Rat).SetInt64(pay.Amount))
+		from = append(from, pay.ID)
+	}
+	return value, from, nil
+}
+
+// settleRefunds sends the refunds a transition of the pairing just recorded, and reports
+// whether they all went through. What did not is logged: the payment side retries it.
+// The work is detached from ctx's cancellation: the decision is committed.
+func (p *Pairer) settleRefunds(ctx context.Context, pairingID uuid.UUID) bool {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.TimerTimeout)
+	defer cancel()
+	sum, err := p.payments.SettleRefunds(dctx, RefundCause(pairingID), false)
+	if err != nil {
+		p.log.WarnContext(ctx, "send the refunds of a pairing; the payment side retries them", "pairing_id", pairingID, "err", err)
+		return false
+	}
+	if !sum.Settled() {
+		p.log.WarnContext(ctx, "refunds of a pairing did not all go through; the payment side retries them",
+			"pairing_id", pairingID, "recorded", sum.Recorded, "succeeded", sum.Succeeded, "failed", sum.Failed, "pending", sum.Pending)
+	}
+	return sum.Settled()
+}
+
+// markRefunded records on a failure row that its refunds went through.
+func (p *Pairer) markRefunded(ctx context.Context, f Failure) Failure {
+	updated, err := p.store.SetFailureRefunded(ctx, f.ID)
+	switch {
+	case err == nil:
+		return updated
+	case isState(err):
+		if cur, gerr := p.store.GetFailure(ctx, f.ID); gerr == nil {
+			return cur // marked meanwhile (RefundSucceeded)
+		}
+	default:
+		p.log.WarnContext(ctx, "record refund of a failed pairing", "failure_id", f.ID, "err", err)
+	}
+	return f
+}
+
+// RefundSucceeded is told that a refund recorded under cause went through (register it
+// with the payment service: payment.Service.SetRefundListener). When cause is a
+// pairing's and all its refunds went through, the pairing's failure row says refunded —
+// also when the payment side's retry sweep, not the failure itself, made the refund.
+// Other causes are ignored.
+func (p *Pairer) RefundSucceeded(ctx context.Context, cause string) error {
+	pairingID, ok := PairingOfRefundCause(cause)
+	if !ok {
+		return nil
+	}
+	items, _, err := p.store.ListFailures(ctx, FailureFilter{PairingID: &pairingID, Page: 1, PageSize: 1})
+	if err != nil {
+		return fmt.Errorf("failure of pairing %s: %w", pairingID, err)
+	}
+	if len(items) == 0 || items[0].RefundStatus != RefundFailed {
+		return nil
+	}
+	sum, err := p.payments.SettleRefunds(ctx, cause, false)
+	if err != nil {
+		return fmt.Errorf("refunds of pairing %s: %w", pairingID, err)
+	}
+	if sum.Settled() {
+		if _, err := p.store.SetFailureRefunded(ctx, items[0].ID); err != nil && !errors.Is(err, ErrInvalidState) {
+			return fmt.Errorf("failure of pairing %s: %w", pairingID, err)
+		}
+	}
+	return nil
+}
