@@ -26,6 +26,9 @@ const (
 	DefaultPaymentSweepInterval = 60 * time.Second
 	// DefaultTimeoutsSweepInterval: PAIRING_SWEEP_SECONDS.
 	DefaultTimeoutsSweepInterval = 1 * time.Second
+	// DefaultPaymentRefundRetryInterval: PAYMENT_REFUND_RETRY_SECONDS, the cadence of the
+	// refund retry sweep (SPEC §18) and the base of its backoff.
+	DefaultPaymentRefundRetryInterval = 60 * time.Second
 )
 
 // Defaults of Config.

@@ -39,7 +39,7 @@ func toPairingPayment(p payment.Session) pairing.Payment {
 		ID: p.ID, ClientID: p.ClientID, Purpose: string(p.Purpose), PairingID: p.PairingID,
 		ChatSessionID: p.ChatSessionID, TierID: p.TierID, Minutes: p.Minutes,
 		BaseAmount: p.BaseAmount, DiscountAmount: p.DiscountAmount, Amount: p.Amount, Currency: p.Currency,
-		Status: pairing.PaymentStatus(p.Status), CheckoutURL: p.CheckoutURL, ExpiresAt: p.ExpiresAt,
+		Status: pairing.PaymentStatus(p.Status), RefundedAmount: p.RefundedAmount, CheckoutURL: p.CheckoutURL, ExpiresAt: p.ExpiresAt,
 		PaidAt: p.PaidAt, CreatedAt: p.CreatedAt,
 	}
 }
@@ -71,6 +71,29 @@ func (a pairingPayments) Cancel(ctx context.Context, id uuid.UUID) (pairing.Paym
 func (a pairingPayments) Refund(ctx context.Context, id uuid.UUID, reason string) (pairing.Payment, error) {
 	s, err := a.s.Refund(ctx, id, reason)
 	return toPairingPayment(s), err
+}
+
+func (a pairingPayments) SettleRefunds(ctx context.Context, cause string, retryFailed bool) (pairing.RefundSummary, error) {
+	s, err := a.s.SettleRefunds(ctx, cause, retryFailed)
+	return pairing.RefundSummary{Recorded: s.Recorded, Succeeded: s.Succeeded, Pending: s.Pending, Failed: s.Failed}, err
+}
+
+// pairingExtensions tells the pairer the extensions applied to a chat session (the
+// refund of a reroute that finds nobody counts them).
+type pairingExtensions struct{ a *App }
+
+func (x pairingExtensions) PaidExtensions(ctx context.Context, chatSessionID uuid.UUID) ([]pairing.PaidExtension, error) {
+	es, err := x.a.exts.ListForSession(ctx, chatSessionID)
+	if err != nil {
+		return nil, err
+	}
+	var out []pairing.PaidExtension
+	for _, e := range es {
+		if e.Status == extension.StatusPaid && e.PaymentSessionID != nil {
+			out = append(out, pairing.PaidExtension{PaymentID: *e.PaymentSessionID, Amount: e.Amount, Minutes: e.Minutes})
+		}
+	}
+	return out, nil
 }
 
 // pairingQuoter adapts pricing.PricingStore to pairing.Quoter.

@@ -48,11 +48,14 @@ type App struct {
 	runtime  *curhat.RuntimeConfig
 	mirror   *availability.Mirror
 	pricing  *pricing.PricingStore
-	gateway  *paymenttest.FakeGateway
-	payments *payment.Service
-	events   *eventHub
-	pairer   *pairing.Pairer
-	exts     *extension.Service
+	gateway  payment.Gateway
+	// fakeGateway is gateway when it is the fake one (always, unless a test swaps it):
+	// POST /api/internal/fake-gateway/refund-failures needs it.
+	fakeGateway *paymenttest.FakeGateway
+	payments    *payment.Service
+	events      *eventHub
+	pairer      *pairing.Pairer
+	exts        *extension.Service
 
 	sweeps []*sweeps.Sweep
 
@@ -67,12 +70,15 @@ type appOptions struct {
 	Pool  *pgxpool.Pool // use this pool instead of opening DATABASE_URL
 	// PGCounter is the statement counter installed as Pool's tracer.
 	PGCounter *pgutil.QueryCounter
+	// Gateway replaces the fake payment gateway (several instances sharing one fake, as
+	// they would share one provider; or a gateway that is not the fake).
+	Gateway payment.Gateway
 }
 
 // NewApp connects to the configured backends (or builds the in-memory ones) and wires the
 // services. Nothing runs in the background until Start.
 func NewApp(ctx context.Context, cfg Config, log *slog.Logger, opts appOptions) (*App, error) {
-	a := &App{cfg: cfg, log: log, clock: clock.Or(opts.Clock), hooks: noMetrics{}}
+	a := &App{cfg: cfg, log: log, clock: clock.Or(opts.Clock), hooks: noMetrics{}, gateway: opts.Gateway}
 	a.hooks = newPromMetrics(log, a.driftReport)
 	a.bgCtx, a.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
 	a.names = valkeyutil.NewNames(cfg.ValkeyKeyPrefix, cfg.ValkeyCluster)
@@ -141,8 +147,12 @@ func (a *App) wire() {
 	a.events = newEventHub(a.bus, a.log)
 
 	// Payments: the fake gateway stands in for a payment provider.
-	a.gateway = paymenttest.NewGateway()
-	pcfg := &payment.Config{Logger: a.log, Clock: a.clock, TTL: a.runtime.PaymentSessionTTL, Hooks: paymentHooks(a.hooks)}
+	if a.gateway == nil {
+		a.gateway = paymenttest.NewGateway()
+	}
+	a.fakeGateway, _ = a.gateway.(*paymenttest.FakeGateway)
+	pcfg := &payment.Config{Logger: a.log, Clock: a.clock, TTL: a.runtime.PaymentSessionTTL, Hooks: paymentHooks(a.hooks),
+		RefundRetryBase: a.cfg.PaymentRefundRetry}
 
 	var pairStore pairing.Store
 	var extStore extension.Store
@@ -171,11 +181,12 @@ func (a *App) wire() {
 		})
 		a.mirror = availability.NewMirror(store, availabilitytest.NewCache(), mcfg)
 		payStore := paymenttest.NewStore()
+		payStore.Delivered = a.delivered // what Postgres reads from chat_sessions and extensions
 		a.payments = payment.NewService(payStore, a.gateway, pcfg)
 		priceStore := pricingtest.NewStore()
 		priceStore.HasPaidChatStart = a.payments.HasPaidChatStart
 		a.pricing = pricing.NewPricingStore(priceStore, &pricing.Config{Logger: a.log, Clock: a.clock})
-		pairStore, extStore = a.memoryPairingStores(store)
+		pairStore, extStore = a.memoryPairingStores(store, payStore)
 	}
 	a.wirePairing(pairStore, extStore)
 }
@@ -229,6 +240,12 @@ func (a *App) startSweeps() {
 	add("stale_payments", a.cfg.PaymentSweepInterval, func(ctx context.Context) (sweeps.Report, error) {
 		r, err := a.payments.ExpireStale(ctx)
 		return sweeps.Report{Counts: map[string]int{"expired": r.Expired, "handler_errors": r.HandlerErrors}}, err
+	})
+	add("refund_retry", a.cfg.PaymentRefundRetry, func(ctx context.Context) (sweeps.Report, error) {
+		r, err := a.payments.RetryRefunds(ctx)
+		return sweeps.Report{Counts: map[string]int{
+			"attempted": r.Attempted, "succeeded": r.Succeeded, "failed": r.Failed, "gave_up": r.GaveUp,
+		}}, err
 	})
 	add("timeouts", a.cfg.TimeoutsSweepInterval, func(ctx context.Context) (sweeps.Report, error) {
 		r, err := a.pairer.SweepTimeouts(ctx)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -52,12 +53,22 @@ func (a *App) subjectExists(r *http.Request, kind SubjectKind, id uuid.UUID) err
 	return nil
 }
 
+// dashboardUnsettledGrace is how long paid money may go without an outcome before the
+// dashboard counts it in unsettled_payments: longer than a blast searches (60 s by
+// default), a payment stays payable (15 min is its TTL, but a confirmation is handled at
+// once) and the first refund retries take (1 + 2 + 4 min with the default 60 s base).
+const dashboardUnsettledGrace = 10 * time.Minute
+
 // dashboardJSON is GET /api/internal/dashboard.
 type dashboardJSON struct {
 	OnlineCount            int `json:"online_count"`
 	AvailableCount         int `json:"available_count"`
 	ActiveSessions         int `json:"active_sessions"`
 	PendingPaymentSessions int `json:"pending_payment_sessions"`
+	// UnsettledPayments counts payment.Service.Reconcile's answer with a grace of
+	// dashboardUnsettledGrace: paid money with neither its chat or extension delivered nor
+	// refunds adding up to it, and refunds that have not gone through.
+	UnsettledPayments int `json:"unsettled_payments"`
 	// Drift compares the Valkey mirror with Postgres; null without Valkey (drift.go).
 	Drift *driftJSON `json:"drift"`
 }
@@ -77,6 +88,11 @@ func (a *App) dashboard(ctx context.Context) (dashboardJSON, error) {
 	if err != nil {
 		return d, err
 	}
+	unsettled, err := a.payments.Reconcile(ctx, dashboardUnsettledGrace)
+	if err != nil {
+		return d, err
+	}
+	d.UnsettledPayments = len(unsettled)
 	d.Drift = a.dashboardDrift(ctx)
 	return d, nil
 }

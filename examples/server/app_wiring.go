@@ -2,16 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/availability/availabilitytest"
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/extension/extensiontest"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/pairing/pairingtest"
 	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/paymenttest"
 )
 
 // wirePairing builds the pairer and the extension service over their stores and registers
@@ -24,6 +27,7 @@ func (a *App) wirePairing(pairStore pairing.Store, extStore extension.Store) {
 		Quoter:       pairingQuoter{a.pricing},
 		Settings:     a.runtime,
 		Notifier:     pairingNotifier{notify},
+		Extensions:   pairingExtensions{a},
 	}, &pairing.Config{Logger: a.log, Clock: a.clock, FanoutCap: a.cfg.FanoutCap})
 	a.exts = extension.NewService(extStore, extension.Deps{
 		Sessions:     extensionSessions{a.pairer},
@@ -35,14 +39,55 @@ func (a *App) wirePairing(pairStore pairing.Store, extStore extension.Store) {
 	}, &extension.Config{Logger: a.log, Clock: a.clock})
 	a.payments.SetHandler(payment.PurposeChatStart, chatStartHandler{a.pairer})
 	a.payments.SetHandler(payment.PurposeExtension, a.exts)
+	// A refund the retry sweep made settles the failure row of the pairing that owed it.
+	a.payments.SetRefundListener(func(ctx context.Context, r payment.Refund) {
+		if err := a.pairer.RefundSucceeded(ctx, r.Cause); err != nil {
+			a.log.WarnContext(ctx, "record a refund on its failed pairing", "refund_id", r.ID, "err", err)
+		}
+	})
+}
+
+// delivered tells the in-memory payment store whether what a charged session paid for
+// happened (Reconcile): a chat session of its pairing started, its extension applied. The
+// Postgres store reads the same from its tables.
+func (a *App) delivered(ctx context.Context, s payment.Session) (bool, error) {
+	switch {
+	case s.Purpose == payment.PurposeChatStart && s.PairingID != nil:
+		pr, err := a.pairer.GetPairing(ctx, *s.PairingID)
+		if errors.Is(err, curhat.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil || pr.PaymentSessionID == nil || *pr.PaymentSessionID != s.ID || pr.ChatSessionID == nil {
+			return false, err
+		}
+		cs, err := a.pairer.GetChatSession(ctx, *pr.ChatSessionID)
+		if err != nil {
+			return false, err
+		}
+		return cs.StartedAt != nil, nil
+	case s.Purpose == payment.PurposeExtension && s.ExtensionID != nil:
+		e, err := a.exts.Get(ctx, *s.ExtensionID)
+		if errors.Is(err, curhat.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return e.Status == extension.StatusPaid && e.PaymentSessionID != nil && *e.PaymentSessionID == s.ID, nil
+	}
+	return false, nil
 }
 
 // memoryPairingStores builds the in-memory pairing and extension stores and connects the
 // cross-domain facts the in-memory stores cannot see by themselves (in Postgres they are
-// joins): a mitra's state for the pairing store, a mitra's open sessions for the
-// availability store, and session growth for the extension store.
-func (a *App) memoryPairingStores(avail *availabilitytest.Store) (*pairingtest.Store, *extensiontest.Store) {
+// joins, or one transaction): a mitra's state for the pairing store, a mitra's open
+// sessions for the availability store, session growth for the extension store, and the
+// refunds a pairing transition records in the payment store.
+func (a *App) memoryPairingStores(avail *availabilitytest.Store, pay *paymenttest.Store) (*pairingtest.Store, *extensiontest.Store) {
 	ps := pairingtest.NewStore()
+	ps.RecordRefunds = func(ctx context.Context, r pairing.RefundIntent, at time.Time) ([]pairing.RecordedRefund, error) {
+		return pairingtest.RecordRefunds(ctx, pay, r, at)
+	}
 	ps.MitraFunc = func(id uuid.UUID) (pairingtest.Mitra, bool) {
 		m, err := avail.GetMitra(context.Background(), id)
 		if err != nil {

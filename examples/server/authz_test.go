@@ -116,6 +116,12 @@ func authzRows() map[string]authzRow {
 			setup: req("/api/internal/config/pairing_blast_timeout_seconds", map[string]any{"value": 60})},
 		"GET /api/internal/dashboard":       {owner: 200},
 		"GET /api/internal/failed-pairings": {owner: 200},
+		"GET /api/internal/refunds":         {owner: 200},
+		"POST /api/internal/refunds/{id}/retry": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/refunds/" + f.failedRefund() + "/retry"}
+		}},
+		"POST /api/internal/fake-gateway/refund-failures": {owner: 200,
+			setup: req("/api/internal/fake-gateway/refund-failures", map[string]any{"count": 0})},
 		"POST /api/internal/failed-pairings/{id}/actions": {owner: 200, setup: func(f *authzFixture) authzRequest {
 			_, pairingID := f.declinedTargeted()
 			return authzRequest{path: "/api/internal/failed-pairings/" + f.failureOf(pairingID) + "/actions",
@@ -482,6 +488,27 @@ func (f *authzFixture) declinedTargeted() (fixtureClient, string) {
 	id := p["id"].(string)
 	f.ts.must(200, "POST", "/api/mitra/pairing-offers/"+id+"/decline", f.mitraTok, nil)
 	return s.client, id
+}
+
+// failedRefund: a fresh client's paid blast fails (nobody online) and the gateway refuses
+// its refund; it returns the refund's id.
+func (f *authzFixture) failedRefund() string {
+	f.t.Helper()
+	f.ts.must(200, "POST", "/api/mitra/status/offline", f.mitraTok, nil)
+	f.ts.must(200, "POST", "/api/mitra/status/offline", f.otherMitraTok, nil)
+	defer f.baseline()
+	c := f.freshClient()
+	start := f.ts.must(201, "POST", "/api/client/chat/start", c.tok, map[string]any{"minutes": 30})
+	payID := start["payment"].(map[string]any)["id"].(string)
+	f.ts.must(200, "POST", "/api/internal/fake-gateway/refund-failures", f.ts.op, map[string]any{"count": 1})
+	f.pay(payID)
+	for _, it := range f.ts.must(200, "GET", "/api/internal/refunds?status=failed&page_size=100", f.ts.op, nil)["items"].([]any) {
+		if it := it.(map[string]any); it["payment_id"] == payID {
+			return it["id"].(string)
+		}
+	}
+	f.t.Fatalf("no failed refund of payment %s", payID)
+	return ""
 }
 
 // failureOf returns the id of the failure row of a pairing.

@@ -533,7 +533,7 @@ func (c *chaos) outcomes() string {
 	}
 	refunds := 0
 	for _, node := range c.f.nodes {
-		refunds += len(node.app.gateway.Refunds())
+		refunds += len(node.app.fakeGateway.Refunds())
 	}
 	fmt.Fprintf(&b, "  gateway refunds: %d", refunds)
 	return b.String()

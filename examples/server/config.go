@@ -31,6 +31,7 @@ type Config struct {
 	OnlineMirrorReseed     time.Duration // VALKEY_ONLINE_MIRROR_SWEEP_SECONDS (300)
 	PaymentSweepInterval   time.Duration // PAYMENT_SESSION_SWEEP_SECONDS (60)
 	TimeoutsSweepInterval  time.Duration // PAIRING_SWEEP_SECONDS (1)
+	PaymentRefundRetry     time.Duration // PAYMENT_REFUND_RETRY_SECONDS (60): refund retry sweep, base of its backoff
 	ShutdownGrace          time.Duration // SHUTDOWN_GRACE_SECONDS (10)
 	InMemory               bool          // derived: no DATABASE_URL and no VALKEY_URL
 	OperatorTokenGenerated bool          // derived
@@ -79,6 +80,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		{"VALKEY_ONLINE_MIRROR_SWEEP_SECONDS", &c.OnlineMirrorReseed, sweeps.DefaultOnlineMirrorReseedInterval},
 		{"PAYMENT_SESSION_SWEEP_SECONDS", &c.PaymentSweepInterval, sweeps.DefaultPaymentSweepInterval},
 		{"PAIRING_SWEEP_SECONDS", &c.TimeoutsSweepInterval, sweeps.DefaultTimeoutsSweepInterval},
+		{"PAYMENT_REFUND_RETRY_SECONDS", &c.PaymentRefundRetry, sweeps.DefaultPaymentRefundRetryInterval},
 		{"SHUTDOWN_GRACE_SECONDS", &c.ShutdownGrace, 10 * time.Second},
 	}
 	for _, d := range durations {

@@ -14,6 +14,7 @@ type paymentJSON struct {
 	BaseAmount     int64      `json:"base_amount"`
 	DiscountAmount int64      `json:"discount_amount"`
 	Amount         int64      `json:"amount"`
+	RefundedAmount int64      `json:"refunded_amount"`
 	Currency       string     `json:"currency"`
 	ExpiresAt      time.Time  `json:"expires_at"`
 	CheckoutURL    *string    `json:"checkout_url"`
@@ -24,8 +25,8 @@ type paymentJSON struct {
 func toPaymentJSON(p payment.Session) paymentJSON {
 	out := paymentJSON{
 		ID: p.ID.String(), Purpose: string(p.Purpose), Status: string(p.Status),
-		BaseAmount: p.BaseAmount, DiscountAmount: p.DiscountAmount, Amount: p.Amount, Currency: p.Currency,
-		ExpiresAt: p.ExpiresAt.UTC(), PaidAt: utcPtr(p.PaidAt), CreatedAt: p.CreatedAt.UTC(),
+		BaseAmount: p.BaseAmount, DiscountAmount: p.DiscountAmount, Amount: p.Amount, RefundedAmount: p.RefundedAmount,
+		Currency: p.Currency, ExpiresAt: p.ExpiresAt.UTC(), PaidAt: utcPtr(p.PaidAt), CreatedAt: p.CreatedAt.UTC(),
 	}
 	if p.CheckoutURL != "" {
 		u := p.CheckoutURL

@@ -97,7 +97,7 @@ func TestMetrics_ScrapeShowsLatencyPerRoutePatternAndRefunds(t *testing.T) {
 		f.pay(start["payment"].(map[string]any)["id"].(string))
 	}
 	paidBlast()
-	ts.app.gateway.FailRefunds(true)
+	ts.app.fakeGateway.FailRefunds(true)
 	paidBlast()
 
 	m := scrapeMetrics(t, ts)

@@ -359,7 +359,7 @@ func (f *fleet) sumTally(key string) int {
 func (f *fleet) refundsFor(paymentID uuid.UUID) int {
 	n := 0
 	for _, node := range f.nodes {
-		n += node.app.gateway.RefundsFor(paymentID)
+		n += node.app.fakeGateway.RefundsFor(paymentID)
 	}
 	return n
 }

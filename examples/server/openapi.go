@@ -101,7 +101,7 @@ var (
 	pairingStatuses = []string{"awaiting_payment", "searching", "matched", "failed", "cancelled", "targeted_waiting", "targeted_unavailable"}
 	pairingReasons  = []string{"no_mitra_available", "timeout", "targeted_declined", "targeted_timeout", "mitra_unreachable",
 		"client_cancelled", "payment_expired", "payment_failed", "payment_cancelled", "payment_not_created", "abandoned"}
-	paymentStatuses = []string{"pending", "paid", "failed", "expired", "cancelled", "refunded", "refund_failed"}
+	paymentStatuses = []string{"pending", "paid", "failed", "expired", "cancelled", "partially_refunded", "refunded", "refund_failed"}
 	sessionStates   = []string{"pending_payment", "active", "ended", "cancelled"}
 	endReasons      = []string{"expired", "client_ended", "mitra_ended", "rerouted", "mitra_deactivated", "payment_expired", "payment_failed", "cancelled"}
 	failureReasons  = []string{"no_mitra_available", "timeout", "targeted_declined", "targeted_timeout"}
@@ -145,6 +145,8 @@ func componentSchemas() map[string]schema {
 		}), "error"),
 		"Dashboard": objectS(map[string]schema{
 			"online_count": intS(), "available_count": intS(), "active_sessions": intS(), "pending_payment_sessions": intS(),
+			"unsettled_payments": schema{"type": "integer", "description": "paid money without an outcome after 10 minutes: " +
+				"neither its chat or extension delivered nor refunds adding up to it, or a refund that has not gone through"},
 			"drift": nullableS(refS("Drift")),
 		}),
 		"Tier":       tier,
@@ -189,8 +191,17 @@ func componentSchemas() map[string]schema {
 		"Payment": objectS(map[string]schema{
 			"id": uuidS(), "purpose": enumS("chat_start", "extension"), "status": enumS(paymentStatuses...),
 			"base_amount": moneyS(), "discount_amount": moneyS(), "amount": moneyS(), "currency": stringS(""),
-			"expires_at": timeS(), "checkout_url": nullableS(stringS("")), "paid_at": nullableS(timeS()), "created_at": timeS(),
+			"refunded_amount": schema{"type": "integer", "format": "int64", "description": "the sum of the succeeded refunds (0..amount)"},
+			"expires_at":      timeS(), "checkout_url": nullableS(stringS("")), "paid_at": nullableS(timeS()), "created_at": timeS(),
 		}),
+		"Refund": optionalS(objectS(map[string]schema{
+			"id": uuidS(), "payment_id": uuidS(), "amount": moneyS(), "currency": stringS(""),
+			"reason": stringS("why the money goes back"), "status": enumS("pending", "succeeded", "failed"),
+			"attempts":        schema{"type": "integer", "description": "gateway calls so far"},
+			"next_attempt_at": nullableS(schema{"type": "string", "format": "date-time", "description": "when the retry sweep may attempt it next (null: never attempted yet, succeeded, or out of attempts)"}),
+			"last_error":      stringS("the gateway's answer to the last refused attempt"),
+			"created_at":      timeS(), "updated_at": timeS(),
+		}), "last_error"),
 		"ChatSession": objectS(map[string]schema{
 			"id": uuidS(), "client_id": uuidS(), "mitra_id": uuidS(), "status": enumS(sessionStates...), "minutes": intS(),
 			"started_at": nullableS(timeS()), "ends_at": nullableS(timeS()), "ended_at": nullableS(timeS()),
@@ -337,8 +348,23 @@ func apiOperations() []apiOp {
 			Status: 200, Response: objectS(map[string]schema{
 				"items": arrayS(refS("Failure")), "page": intS(), "page_size": intS(), "total": intS(),
 			})},
+		{Method: "GET", Path: "/api/internal/refunds", Summary: "Refunds, newest first (failed ones: refused by the gateway; retried with backoff, at most 10 times)",
+			Query: []queryParam{
+				{Name: "status", Schema: enumS("pending", "succeeded", "failed")},
+				{Name: "page", Schema: intRange(1, 1_000_000)}, {Name: "page_size", Schema: intRange(1, 100)},
+			},
+			Status: 200, Response: objectS(map[string]schema{
+				"items": arrayS(refS("Refund")), "page": intS(), "page_size": intS(), "total": intS(),
+			})},
+		{Method: "POST", Path: "/api/internal/refunds/{id}/retry",
+			Summary: "Attempt a refund now, whatever its backoff; a succeeded refund (or one in flight) answers 409 INVALID_STATE",
+			Status:  200, Response: refS("Refund"), Errors: []int{409}},
+		{Method: "POST", Path: "/api/internal/fake-gateway/refund-failures",
+			Summary: "The fake payment gateway refuses the next count refunds (0 stops); 404 unless the fake gateway is in use",
+			Body:    inputS([]string{"count"}, map[string]schema{"count": intRange(0, maxFakeRefundFailures)}),
+			Status:  200, Response: objectS(map[string]schema{"count": intS()}), Errors: []int{404}},
 		{Method: "POST", Path: "/api/internal/failed-pairings/{id}/actions",
-			Summary: "refund (retry a refund_failed refund) or resolve; a resolved failure answers 409 INVALID_STATE",
+			Summary: "refund (retry a refund_failed refund now) or resolve; a resolved failure answers 409 INVALID_STATE",
 			Body: inputS([]string{"action"}, map[string]schema{
 				"action": enumS("refund", "resolve"), "note": schema{"type": "string", "maxLength": 2000},
 			}), Status: 200, Response: refS("Failure"), Errors: []int{409}},

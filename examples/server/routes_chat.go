@@ -104,8 +104,8 @@ func strPtr(s string) *string {
 
 func pairingPaymentJSON(p pairing.Payment) paymentJSON {
 	return toPaymentJSON(payment.Session{ID: p.ID, Purpose: payment.Purpose(p.Purpose), Status: payment.Status(p.Status),
-		BaseAmount: p.BaseAmount, DiscountAmount: p.DiscountAmount, Amount: p.Amount, Currency: p.Currency,
-		ExpiresAt: p.ExpiresAt, CheckoutURL: p.CheckoutURL, PaidAt: p.PaidAt, CreatedAt: p.CreatedAt})
+		BaseAmount: p.BaseAmount, DiscountAmount: p.DiscountAmount, Amount: p.Amount, RefundedAmount: p.RefundedAmount,
+		Currency: p.Currency, ExpiresAt: p.ExpiresAt, CheckoutURL: p.CheckoutURL, PaidAt: p.PaidAt, CreatedAt: p.CreatedAt})
 }
 
 // validMinutes checks a minutes field of a request body.

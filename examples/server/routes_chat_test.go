@@ -82,7 +82,7 @@ func TestChatFlow_BlastPayAcceptExtendEnd(t *testing.T) {
 		require.Equal(t, "blast", p["type"])
 		require.Equal(t, "pending", pay["status"])
 		require.Equal(t, float64(25000), pay["amount"])
-		require.Equal(t, 1, ts.app.gateway.ChargesFor(uuid.MustParse(pay["id"].(string))))
+		require.Equal(t, 1, ts.app.fakeGateway.ChargesFor(uuid.MustParse(pay["id"].(string))))
 
 		require.Equal(t, 200, ts.webhook(pay["id"], "paid").Status)
 		require.Equal(t, 200, ts.webhook(pay["id"], "paid").Status, "a duplicate webhook is a no-op")
@@ -179,7 +179,7 @@ func TestChatFlow_NoMitraFailsRefundsAndOperatorsResolve(t *testing.T) {
 		require.Equal(t, "failed", obj(got, "pairing")["status"])
 		require.Equal(t, "no_mitra_available", obj(got, "pairing")["failure_reason"])
 		require.Equal(t, "refunded", obj(got, "payment")["status"])
-		require.Equal(t, 1, ts.app.gateway.RefundsFor(uuid.MustParse(payID)))
+		require.Equal(t, 1, ts.app.fakeGateway.RefundsFor(uuid.MustParse(payID)))
 
 		list := ts.must(200, "GET", "/api/internal/failed-pairings?reason=no_mitra_available&status=open", ts.op, nil)
 		require.Equal(t, float64(1), list["total"])
@@ -215,11 +215,11 @@ func TestChatFlow_ReturningDeclineFallbackAndCancel(t *testing.T) {
 		cs := obj(ts.must(200, "POST", "/api/mitra/pairing-offers/"+pid+"/accept", tokA, nil), "chat_session")
 		ts.must(200, "POST", "/api/mitra/chat-sessions/"+cs["id"].(string)+"/end", tokA, nil)
 
-		charges := len(ts.app.gateway.Charges())
+		charges := len(ts.app.fakeGateway.Charges())
 		tp := obj(ts.must(201, "POST", "/api/client/chat/returning", clientTok, map[string]any{"mitra_id": mitraA.String(), "minutes": 30}), "pairing")
 		require.Equal(t, "targeted_waiting", tp["status"])
 		require.Equal(t, "targeted", tp["type"])
-		require.Equal(t, charges, len(ts.app.gateway.Charges()), "nothing is charged before the mitra accepts")
+		require.Equal(t, charges, len(ts.app.fakeGateway.Charges()), "nothing is charged before the mitra accepts")
 		tpid := tp["id"].(string)
 		ts.must(200, "POST", "/api/mitra/pairing-offers/"+tpid+"/decline", tokA, nil)
 		got := obj(ts.must(200, "GET", "/api/client/pairings/"+tpid, clientTok, nil), "pairing")

@@ -65,6 +65,7 @@ func (s *Server) registerRoutes() {
 	s.availabilityRoutes()
 	s.webhookRoutes()
 	s.chatRoutes()
+	s.refundRoutes()
 	s.pricingRoutes()
 	s.metricsRoutes()
 	s.openAPIRoutes()
