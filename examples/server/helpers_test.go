@@ -56,6 +56,13 @@ type serverOption func(*Config)
 // newTestServer starts an App (sweeps off, fake clock) and an httptest server over it.
 func newTestServer(t *testing.T, b backend, opts ...serverOption) *testServer {
 	t.Helper()
+	return newTestServerWith(t, b, nil, opts...)
+}
+
+// newTestServerWith is newTestServer with seams: seam, when set, adjusts the App's test
+// options (the gateway, for example) before the App is built.
+func newTestServerWith(t *testing.T, b backend, seam func(*appOptions), opts ...serverOption) *testServer {
+	t.Helper()
 	cfg, err := configFromEnv(func(string) string { return "" })
 	require.NoError(t, err)
 	cfg.DemoData = false
@@ -74,6 +81,9 @@ func newTestServer(t *testing.T, b backend, opts ...serverOption) *testServer {
 	}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if seam != nil {
+		seam(&appOpts)
 	}
 	log := slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/paymenttest"
+)
+
+// refuseRefunds tells the fake gateway, through the operator route, to refuse the next n
+// refunds.
+func (ts *testServer) refuseRefunds(n int) {
+	ts.t.Helper()
+	ts.must(200, "POST", "/api/internal/fake-gateway/refund-failures", ts.op, map[string]any{"count": n})
+}
+
+// refunds lists the refunds of a status (all of them: "") through the operator route.
+func (ts *testServer) refunds(status string) []map[string]any {
+	ts.t.Helper()
+	body := ts.must(200, "GET", "/api/internal/refunds?page_size=100&status="+status, ts.op, nil)
+	var out []map[string]any
+	for _, it := range body["items"].([]any) {
+		out = append(out, it.(map[string]any))
+	}
+	return out
+}
+
+// requireSettled requires that every paid amount has an outcome: payment.Reconcile with no
+// grace is empty.
+func (ts *testServer) requireSettled() {
+	ts.t.Helper()
+	unsettled, err := ts.app.payments.Reconcile(context.Background(), 0)
+	require.NoError(ts.t, err)
+	require.Empty(ts.t, unsettled)
+}
+
+// failedBlast: a fresh client pays a blast while nobody is online; it returns the
+// client's token and the payment id.
+func (ts *testServer) failedBlast() (string, string) {
+	ts.t.Helper()
+	_, tok := ts.newClient("Dewi")
+	start := ts.must(201, "POST", "/api/client/chat/start", tok, map[string]any{"minutes": 30})
+	payID := obj(start, "payment")["id"].(string)
+	require.Equal(ts.t, 200, ts.webhook(payID, "paid").Status)
+	require.Equal(ts.t, "failed", obj(ts.must(200, "GET", "/api/client/pairings/"+obj(start, "pairing")["id"].(string), tok, nil), "pairing")["status"])
+	return tok, payID
+}
+
+// activeSession: a fresh client's paid blast accepted by the mitra of mitraTok.
+func (ts *testServer) activeSession(mitraTok string) (clientTok, sessionID, paymentID string) {
+	ts.t.Helper()
+	_, clientTok = ts.newClient("Dewi")
+	start := ts.must(201, "POST", "/api/client/chat/start", clientTok, map[string]any{"minutes": 30})
+	paymentID = obj(start, "payment")["id"].(string)
+	ts.webhook(paymentID, "paid")
+	pid := obj(start, "pairing")["id"].(string)
+	sessionID = obj(ts.must(200, "POST", "/api/mitra/pairing-offers/"+pid+"/accept", mitraTok, nil), "chat_session")["id"].(string)
+	return clientTok, sessionID, paymentID
+}
+
+func TestRefundRoutes_ListTheFailedRefundsAndRetryOneNow(t *testing.T) {
+	bothBackends(t, func(t *testing.T, ts *testServer) {
+		ts.tiers()
+		ts.refuseRefunds(1)
+		clientTok, payID := ts.failedBlast()
+
+		failed := ts.refunds("failed")
+		require.Len(t, failed, 1)
+		r := failed[0]
+		require.Equal(t, payID, r["payment_id"])
+		require.Equal(t, float64(25000), r["amount"])
+		require.Equal(t, "IDR", r["currency"])
+		require.Equal(t, "failed", r["status"])
+		require.Equal(t, float64(1), r["attempts"])
+		require.Equal(t, ts.clock.Now().Add(time.Minute).UTC().Format(time.RFC3339Nano), r["next_attempt_at"], "retried after the 60 s base")
+		require.Contains(t, r["last_error"], "declined")
+		require.Equal(t, "pairing no_mitra_available", r["reason"])
+		pay := ts.must(200, "GET", "/api/client/payments/"+payID, clientTok, nil)
+		require.Equal(t, "refund_failed", pay["status"])
+		require.Equal(t, float64(0), pay["refunded_amount"])
+
+		for _, q := range []string{"status=bogus", "page=0", "page=x", "page_size=101", "page_size=0", "page=1000001"} {
+			res := ts.do("GET", "/api/internal/refunds?"+q, ts.op, nil)
+			require.Equal(t, 400, res.Status, q)
+			require.Equal(t, "VALIDATION_FAILED", res.ErrorCode(), q)
+		}
+
+		id := r["id"].(string)
+		done := ts.must(200, "POST", "/api/internal/refunds/"+id+"/retry", ts.op, nil)
+		require.Equal(t, "succeeded", done["status"])
+		require.Equal(t, float64(2), done["attempts"])
+		require.Nil(t, done["next_attempt_at"])
+		require.NotContains(t, done, "last_error")
+		pay = ts.must(200, "GET", "/api/client/payments/"+payID, clientTok, nil)
+		require.Equal(t, "refunded", pay["status"])
+		require.Equal(t, float64(25000), pay["refunded_amount"])
+		fails := ts.must(200, "GET", "/api/internal/failed-pairings", ts.op, nil)["items"].([]any)
+		require.Equal(t, "refunded", fails[0].(map[string]any)["refund_status"], "the failure row follows its refund")
+
+		res := ts.do("POST", "/api/internal/refunds/"+id+"/retry", ts.op, nil)
+		require.Equal(t, 409, res.Status)
+		require.Equal(t, "INVALID_STATE", res.ErrorCode(), "a succeeded refund is not retried")
+		require.Equal(t, 404, ts.do("POST", "/api/internal/refunds/"+uuid.NewString()+"/retry", ts.op, nil).Status)
+		require.Equal(t, "INVALID_ID", ts.do("POST", "/api/internal/refunds/nope/retry", ts.op, nil).ErrorCode())
+
+		all := ts.must(200, "GET", "/api/internal/refunds", ts.op, nil)
+		require.Equal(t, float64(1), all["total"])
+		require.Equal(t, float64(1), all["page"])
+		require.Equal(t, float64(20), all["page_size"])
+		require.Equal(t, 1, ts.app.fakeGateway.RefundsFor(uuid.MustParse(payID)))
+		ts.requireSettled()
+	})
+}
+
+func TestFakeGatewayRoute_RefusesTheNextRefunds(t *testing.T) {
+	ts := newTestServer(t, memoryBackend)
+	ts.tiers()
+	for _, body := range []any{map[string]any{}, map[string]any{"count": -1}, map[string]any{"count": 1001},
+		map[string]any{"count": "2"}, map[string]any{"count": 2, "extra": true}} {
+		res := ts.do("POST", "/api/internal/fake-gateway/refund-failures", ts.op, body)
+		require.Equal(t, 400, res.Status, "%v", body)
+		require.Equal(t, "VALIDATION_FAILED", res.ErrorCode(), "%v", body)
+	}
+	require.Equal(t, float64(2), ts.must(200, "POST", "/api/internal/fake-gateway/refund-failures", ts.op,
+		map[string]any{"count": 2})["count"])
+	ts.failedBlast()
+	ts.failedBlast()
+	_, third := ts.failedBlast()
+	require.Len(t, ts.refunds("failed"), 2, "the next two refunds were refused")
+	require.Len(t, ts.refunds("succeeded"), 1)
+	require.Equal(t, 1, ts.app.fakeGateway.RefundsFor(uuid.MustParse(third)))
+
+	ts.refuseRefunds(5)
+	ts.refuseRefunds(0) // stops refusing
+	ts.failedBlast()
+	require.Len(t, ts.refunds("succeeded"), 2)
+}
+
+// providerGateway stands for a real provider's gateway: not the fake one.
+type providerGateway struct{ payment.Gateway }
+
+func TestFakeGatewayRoute_IsNotFoundWithoutTheFakeGateway(t *testing.T) {
+	ts := newTestServerWith(t, memoryBackend, func(o *appOptions) { o.Gateway = providerGateway{paymenttest.NewGateway()} })
+	require.Nil(t, ts.app.fakeGateway)
+	res := ts.do("POST", "/api/internal/fake-gateway/refund-failures", ts.op, map[string]any{"count": 1})
+	require.Equal(t, 404, res.Status)
+	require.Equal(t, "NOT_FOUND", res.ErrorCode())
+	_, clientTok := ts.newClient("Dewi")
+	res = ts.do("POST", "/api/internal/fake-gateway/refund-failures", clientTok, map[string]any{"count": 1})
+	require.Equal(t, 403, res.Status, "operators only")
+}
+
+func TestDashboard_CountsPaidMoneyWithoutAnOutcomeAfterTenMinutes(t *testing.T) {
+	bothBackends(t, func(t *testing.T, ts *testServer) {
+		ts.tiers()
+		unsettled := func() any { return ts.must(200, "GET", "/api/internal/dashboard", ts.op, nil)["unsettled_payments"] }
+		require.Equal(t, float64(0), unsettled())
+		ts.refuseRefunds(1000)
+		ts.failedBlast()
+		require.Equal(t, float64(0), unsettled(), "within the grace")
+		ts.clock.Advance(dashboardUnsettledGrace + time.Second)
+		require.Equal(t, float64(1), unsettled(), "a refund that has not gone through for ten minutes")
+
+		ts.refuseRefunds(0)
+		ts.must(200, "POST", "/api/internal/refunds/"+ts.refunds("failed")[0]["id"].(string)+"/retry", ts.op, nil)
+		require.Equal(t, float64(0), unsettled())
+	})
+}
+
+func TestReroute_DeactivatingTheOnlyBusyMitraRefundsTheUnusedMinutesAndExtension(t *testing.T) {
+	bothBackends(t, func(t *testing.T, ts *testServer) {
+		ts.tiers() // 30 minutes for 25000, 10 more for 10000
+		mitraID, mitraTok := ts.onlineMitra("Ayu")
+		clientTok, sid, chatPay := ts.activeSession(mitraTok)
+		ext := ts.must(201, "POST", "/api/client/chat-sessions/"+sid+"/extensions", clientTok, map[string]any{"minutes": 10})
+		extPay := obj(ext, "payment")["id"].(string)
+		require.Equal(t, 200, ts.webhook(extPay, "paid").Status)
+		require.Equal(t, float64(40), ts.must(200, "GET", "/api/client/chat-sessions/"+sid, clientTok, nil)["minutes"])
+
+		ts.clock.Advance(12*time.Minute + 30*time.Second) // 27.5 of 40 minutes left
+		ts.must(200, "PATCH", "/api/internal/mitras/"+mitraID.String()+"/status", ts.op, map[string]any{"is_active": false})
+		old := ts.must(200, "GET", "/api/client/chat-sessions/"+sid, clientTok, nil)
+		require.Equal(t, "mitra_deactivated", old["end_reason"])
+
+		// Nobody is free: the prepaid blast of 27 minutes fails at once and refunds
+		// floor(35000 × 27 / 40) = 23625: the extension's 10000, then 13625 of the chat.
+		fails := ts.must(200, "GET", "/api/internal/failed-pairings", ts.op, nil)["items"].([]any)
+		require.Len(t, fails, 1)
+		f := fails[0].(map[string]any)
+		require.Equal(t, "no_mitra_available", f["reason"])
+		require.Equal(t, float64(23625), f["amount"])
+		require.Equal(t, "refunded", f["refund_status"])
+		p := ts.must(200, "GET", "/api/client/payments/"+extPay, clientTok, nil)
+		require.Equal(t, "refunded", p["status"])
+		require.Equal(t, float64(10000), p["refunded_amount"])
+		p = ts.must(200, "GET", "/api/client/payments/"+chatPay, clientTok, nil)
+		require.Equal(t, "partially_refunded", p["status"])
+		require.Equal(t, float64(13625), p["refunded_amount"])
+		require.Equal(t, int64(13625), ts.app.fakeGateway.RefundedAmount(uuid.MustParse(chatPay)))
+		require.Equal(t, int64(10000), ts.app.fakeGateway.RefundedAmount(uuid.MustParse(extPay)))
+		ts.requireSettled()
+	})
+}
+
+func TestRefunds_EverySourceIsRetriedUntilItGoesThrough(t *testing.T) {
+	bothBackends(t, func(t *testing.T, ts *testServer) {
+		ctx := context.Background()
+		ts.tiers()
+		ts.refuseRefunds(1000)
+
+		// A blast that found nobody.
+		ts.failedBlast()
+		// A search the client cancelled.
+		_, m1 := ts.onlineMitra("Ayu")
+		_, clientTok := ts.newClient("Dewi")
+		start := ts.must(201, "POST", "/api/client/chat/start", clientTok, map[string]any{"minutes": 30})
+		ts.webhook(obj(start, "payment")["id"], "paid")
+		ts.must(200, "POST", "/api/client/chat/cancel", clientTok, map[string]any{"pairing_id": obj(start, "pairing")["id"]})
+		// An extension paid after its session ended.
+		extClient, sid, _ := ts.activeSession(m1)
+		ext := ts.must(201, "POST", "/api/client/chat-sessions/"+sid+"/extensions", extClient, map[string]any{"minutes": 10})
+		ts.must(200, "POST", "/api/client/chat-sessions/"+sid+"/end", extClient, nil)
+		require.Equal(t, 200, ts.webhook(obj(ext, "payment")["id"], "paid").Status)
+		// A reroute that found nobody (the mitra deactivated).
+		m2ID, m2 := ts.onlineMitra("Bima")
+		ts.must(200, "POST", "/api/mitra/status/offline", m1, nil)
+		ts.activeSession(m2)
+		ts.clock.Advance(5 * time.Minute)
+		ts.must(200, "PATCH", "/api/internal/mitras/"+m2ID.String()+"/status", ts.op, map[string]any{"is_active": false})
+		// A payment confirmed after its session expired.
+		_, lateTok := ts.newClient("Eko")
+		late := ts.must(201, "POST", "/api/client/chat/start", lateTok, map[string]any{"minutes": 30})
+		ts.clock.Advance(16 * time.Minute)
+		require.Equal(t, 200, ts.webhook(obj(late, "payment")["id"], "paid").Status)
+
+		failed := ts.refunds("failed")
+		require.Len(t, failed, 5, "one refused refund per source")
+		unsettled, err := ts.app.payments.Reconcile(ctx, 0)
+		require.NoError(t, err)
+		require.Len(t, unsettled, 5)
+
+		ts.refuseRefunds(0)
+		ts.clock.Advance(payment.DefaultRefundRetryBase)
+		rep, err := ts.app.payments.RetryRefunds(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 5, rep.Succeeded)
+		require.Empty(t, ts.refunds("failed"))
+		require.Len(t, ts.refunds("succeeded"), 5)
+		for _, it := range ts.must(200, "GET", "/api/internal/failed-pairings", ts.op, nil)["items"].([]any) {
+			require.Equal(t, "refunded", it.(map[string]any)["refund_status"])
+		}
+		ts.requireSettled()
+	})
+}
