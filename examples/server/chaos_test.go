@@ -21,8 +21,11 @@ import (
 
 // The chaos test drives the client and mitra flows across three instances while it kills,
 // restarts and freezes Valkey and restarts Postgres (private servers on free loopback
-// ports: the shared ones are never touched), then checks that nothing was lost or charged
-// twice (SPEC §16).
+// ports: the shared ones are never touched), deactivates busy mitras (their chats continue
+// as prepaid blasts, refunded in part when nobody takes them) and makes the payment
+// provider refuse some refunds, then checks that nothing was lost or charged twice (SPEC
+// §16) and that every paid amount ended in what it paid for or in refunds adding up to it
+// (SPEC §18: payment.Reconcile is empty).
 //
 // Load duration: CURHAT_CHAOS_DURATION (a Go duration, e.g. 10m) when set; otherwise 30 s,
 // or 12 s with -short. Setup, draining and the final checks add 20–40 s.
@@ -41,6 +44,8 @@ const (
 	chaosPGGrace = 3 * time.Second
 	// chaosBlastTimeout: a searching blast nobody accepts fails (and is refunded) quickly.
 	chaosBlastTimeout = 4
+	// chaosRefusalGap: how often the payment provider is told to refuse a few refunds.
+	chaosRefusalGap = 3 * time.Second
 )
 
 func chaosLoadDuration(t *testing.T) time.Duration {
@@ -383,6 +388,194 @@ func (c *chaos) pgOutage(stop func() error, hold func()) error {
 	return c.pg.Start()
 }
 
+// refuseRefunds makes the payment provider refuse a few of the next refunds, every few
+// seconds, until ctx ends (the refunds are retried by the sweeps).
+func (c *chaos) refuseRefunds(ctx context.Context, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 4))
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(chaosRefusalGap):
+		}
+		if r, ok := c.do(ctx, rng, "POST", "/api/internal/fake-gateway/refund-failures", c.f.op(),
+			map[string]any{"count": 1 + rng.IntN(3)}); ok && r.Status == 200 {
+			c.scenario("provider told to refuse refunds")
+		}
+	}
+}
+
+// deactivationAgent brings a fresh mitra online, lets it take a chat, and has an operator
+// deactivate it: the chat continues as a prepaid blast (taken by another mitra, or
+// refunded in part), until load ends.
+func (c *chaos) deactivationAgent(load, ctx context.Context, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 5))
+	for load.Err() == nil {
+		c.deactivateBusyMitra(ctx, rng)
+	}
+}
+
+// chaosMitra creates a mitra that holds one chat at a time, and its token.
+func (c *chaos) chaosMitra(ctx context.Context, rng *rand.Rand, name string) (id, tok string, ok bool) {
+	m, ok := c.do(ctx, rng, "POST", "/api/internal/mitras", c.f.op(), map[string]any{"display_name": name, "max_concurrent_sessions": 1})
+	if !ok || m.Status != 201 {
+		return "", "", false
+	}
+	id = m.Body["id"].(string)
+	t, ok := c.do(ctx, rng, "POST", "/api/internal/tokens", c.f.op(), map[string]any{"subject_kind": "mitra", "subject_id": id})
+	if !ok || t.Status != 201 {
+		return "", "", false
+	}
+	return id, t.Body["token"].(string), true
+}
+
+// acceptOne keeps the mitra pinging and accepts the first offer it gets (only want, when
+// set) until within ends; it returns the chat session's id ("" when none).
+func (c *chaos) acceptOne(ctx context.Context, rng *rand.Rand, tok, want string, within time.Duration) string {
+	c.do(ctx, rng, "POST", "/api/mitra/status/online", tok, nil)
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if r, ok := c.do(ctx, rng, "POST", "/api/mitra/status/heartbeat", tok, nil); ok && r.Status == 200 && r.Body["online"] == false {
+			c.do(ctx, rng, "POST", "/api/mitra/status/online", tok, nil)
+		}
+		if r, ok := c.do(ctx, rng, "GET", "/api/mitra/pairing-offers", tok, nil); ok && r.Status == 200 {
+			offers, _ := r.Body["offers"].([]any)
+			for _, o := range offers {
+				pid := o.(map[string]any)["pairing_id"].(string)
+				if want != "" && pid != want {
+					continue
+				}
+				if a, ok := c.do(ctx, rng, "POST", "/api/mitra/pairing-offers/"+pid+"/accept", tok, nil); ok && a.Status == 200 {
+					return fleetObj(a.Body, "chat_session")["id"].(string)
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond) // app polling interval
+	}
+	return ""
+}
+
+func (c *chaos) deactivateBusyMitra(ctx context.Context, rng *rand.Rand) {
+	id, tok, ok := c.chaosMitra(ctx, rng, "chaos mitra to deactivate")
+	if !ok {
+		return
+	}
+	if c.acceptOne(ctx, rng, tok, "", 10*time.Second) != "" {
+		time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond) // some of the chat happens
+		c.scenario("busy mitra deactivated")
+	} else {
+		c.scenario("idle mitra deactivated")
+	}
+	// Its token is revoked now: the agent never uses it again.
+	c.do(ctx, rng, "PATCH", "/api/internal/mitras/"+id+"/status", c.f.op(), map[string]any{"is_active": false})
+}
+
+// retryGivenUpRefunds has an operator retry, through the API, the refunds the sweeps
+// stopped retrying (they used up their attempts while the provider refused).
+func (c *chaos) retryGivenUpRefunds() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rng := rand.New(rand.NewPCG(1, 7))
+	r, ok := c.do(ctx, rng, "GET", "/api/internal/refunds?status=failed&page_size=100", c.f.op(), nil)
+	if !ok || r.Status != 200 {
+		return
+	}
+	items, _ := r.Body["items"].([]any)
+	for _, it := range items {
+		if it := it.(map[string]any); it["next_attempt_at"] == nil {
+			c.do(ctx, rng, "POST", "/api/internal/refunds/"+it["id"].(string)+"/retry", c.f.op(), nil)
+		}
+	}
+}
+
+// nobodyFree is the reroute that finds nobody: its client's payments and what they
+// must have given back.
+type nobodyFree struct {
+	clientID, session, chatPay, extPay string
+}
+
+// rerouteToNobody runs once the mitra agents stopped: a fresh mitra takes a 30-minute chat,
+// the client buys 10 more minutes, the provider is told to refuse the next refunds, and an
+// operator deactivates the mitra. Nobody accepts the prepaid blast that continues the
+// chat: it fails and refunds floor(35000 × remaining / 40), retried by the sweeps.
+func (c *chaos) rerouteToNobody(ctx context.Context) (nobodyFree, bool) {
+	rng := rand.New(rand.NewPCG(99, 6))
+	id, mitraTok, ok := c.chaosMitra(ctx, rng, "chaos mitra, the last one")
+	if !ok {
+		return nobodyFree{}, false
+	}
+	cl, ok := c.do(ctx, rng, "POST", "/api/internal/clients", c.f.op(), map[string]any{"display_name": "chaos client, the last one"})
+	if !ok || cl.Status != 201 {
+		return nobodyFree{}, false
+	}
+	var out nobodyFree
+	out.clientID = cl.Body["id"].(string)
+	t, ok := c.do(ctx, rng, "POST", "/api/internal/tokens", c.f.op(), map[string]any{"subject_kind": "client", "subject_id": out.clientID})
+	if !ok || t.Status != 201 {
+		return nobodyFree{}, false
+	}
+	clientTok := t.Body["token"].(string)
+	c.do(ctx, rng, "POST", "/api/mitra/status/online", mitraTok, nil)
+	start, ok := c.do(ctx, rng, "POST", "/api/client/chat/start", clientTok, map[string]any{"minutes": 30}, "Idempotency-Key", uuid.NewString())
+	if !ok || start.Status != 201 {
+		return nobodyFree{}, false
+	}
+	out.chatPay = fleetObj(start.Body, "payment")["id"].(string)
+	if !c.webhook(ctx, rng, out.chatPay, "paid") {
+		return nobodyFree{}, false
+	}
+	if out.session = c.acceptOne(ctx, rng, mitraTok, fleetObj(start.Body, "pairing")["id"].(string), 15*time.Second); out.session == "" {
+		return nobodyFree{}, false
+	}
+	ext, ok := c.do(ctx, rng, "POST", "/api/client/chat-sessions/"+out.session+"/extensions", clientTok, map[string]any{"minutes": 10})
+	if !ok || ext.Status != 201 || fleetObj(ext.Body, "payment") == nil {
+		return nobodyFree{}, false
+	}
+	out.extPay = fleetObj(ext.Body, "payment")["id"].(string)
+	if !c.webhook(ctx, rng, out.extPay, "paid") {
+		return nobodyFree{}, false
+	}
+	c.do(ctx, rng, "POST", "/api/internal/fake-gateway/refund-failures", c.f.op(), map[string]any{"count": 2})
+	r, ok := c.do(ctx, rng, "PATCH", "/api/internal/mitras/"+id+"/status", c.f.op(), map[string]any{"is_active": false})
+	if !ok || r.Status != 200 {
+		return nobodyFree{}, false
+	}
+	c.scenario("reroute that finds nobody")
+	return out, true
+}
+
+// nobodyFreeViolations checks the reroute that found nobody: its prepaid blast failed and
+// refunded floor(35000 × its minutes / 40) from the extension first, then the chat.
+func (c *chaos) nobodyFreeViolations(ctx context.Context, nf nobodyFree) []string {
+	var status string
+	var minutes, total int
+	var amount int64
+	var refundStatus string
+	err := c.f.db.QueryRow(ctx, `SELECT pr.status, pr.minutes, cs.minutes, COALESCE(f.amount, -1), COALESCE(f.refund_status, '')
+		FROM pairings pr
+		JOIN chat_sessions cs ON cs.id = $2
+		LEFT JOIN pairing_failures f ON f.pairing_id = pr.id
+		WHERE pr.client_id = $1 AND pr.prepaid`, nf.clientID, nf.session).Scan(&status, &minutes, &total, &amount, &refundStatus)
+	if err != nil {
+		return []string{fmt.Sprintf("the reroute that found nobody: %v", err)}
+	}
+	want := int64(35000) * int64(minutes) / int64(total)
+	var out []string
+	if status != "failed" || amount != want || refundStatus != "refunded" {
+		out = append(out, fmt.Sprintf("the reroute that found nobody: prepaid blast %s, failure amount %d (%s); want failed, %d = floor(35000 × %d / %d), refunded",
+			status, amount, refundStatus, want, minutes, total))
+	}
+	var ext, chat int64
+	if err := c.f.db.QueryRow(ctx, `SELECT (SELECT refunded_amount FROM payment_sessions WHERE id = $1),
+		(SELECT refunded_amount FROM payment_sessions WHERE id = $2)`, nf.extPay, nf.chatPay).Scan(&ext, &chat); err != nil {
+		return append(out, fmt.Sprintf("the reroute that found nobody: %v", err))
+	}
+	if ext != min(want, 10000) || chat != want-min(want, 10000) {
+		out = append(out, fmt.Sprintf("the reroute that found nobody: extension refunded %d, chat %d; want %d from the extension first", ext, chat, want))
+	}
+	return out
+}
+
 // violations lists every broken invariant (empty when all hold).
 func (c *chaos) violations() []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -407,62 +600,85 @@ func (c *chaos) violations() []string {
 			out = append(out, fmt.Sprintf("%s: %v", what, err))
 		}
 	}
-	// Every paid chat_start has exactly one outcome: a chat session, or a refund.
-	list("paid chat_start without exactly one outcome", `
-		SELECT p.id::text, p.status, pr.status,
-			(SELECT count(*) FROM chat_sessions cs WHERE cs.pairing_id = pr.id) AS sessions
-		FROM payment_sessions p JOIN pairings pr ON pr.id = p.pairing_id
-		WHERE p.purpose = 'chat_start' AND p.paid_at IS NOT NULL
-		AND NOT (
-			(p.status = 'paid' AND pr.status = 'matched' AND pr.payment_session_id = p.id AND
-				(SELECT count(*) FROM chat_sessions cs WHERE cs.pairing_id = pr.id AND cs.status IN ('active', 'ended')) = 1)
-			OR (p.status = 'refunded' AND pr.status IN ('failed', 'cancelled') AND
-				NOT EXISTS (SELECT 1 FROM chat_sessions cs WHERE cs.pairing_id = pr.id AND cs.status IN ('active', 'ended'))))`)
-	// Every paid extension either grew its session or was refunded.
-	list("paid extension without exactly one outcome", `
-		SELECT p.id::text, p.status, e.status FROM payment_sessions p JOIN extensions e ON e.id = p.extension_id
-		WHERE p.purpose = 'extension' AND p.paid_at IS NOT NULL
-		AND NOT ((p.status = 'paid' AND e.status = 'paid') OR (p.status = 'refunded' AND e.status <> 'paid'))`)
+	// Every charged payment ends in what it paid for (a chat session started, the extension
+	// applied) or in refunds adding up to it; a delivered one may be refunded in part (the
+	// unused minutes of a chat whose mitra was deactivated with nobody to take over).
+	list("paid payment without exactly one outcome", `
+		WITH charged AS (
+			SELECT p.id, p.purpose, p.status, p.amount, p.refunded_amount,
+				CASE WHEN p.purpose = 'chat_start' THEN
+					(SELECT count(*) FROM pairings pr JOIN chat_sessions cs ON cs.pairing_id = pr.id
+					 WHERE pr.id = p.pairing_id AND pr.payment_session_id = p.id AND pr.status = 'matched'
+					 AND cs.started_at IS NOT NULL) = 1
+				ELSE EXISTS (SELECT 1 FROM extensions e WHERE e.id = p.extension_id AND e.payment_session_id = p.id AND e.status = 'paid')
+				END AS delivered
+			FROM payment_sessions p WHERE p.paid_at IS NOT NULL AND p.amount > 0)
+		SELECT id::text, purpose, status, amount, refunded_amount, delivered FROM charged
+		WHERE NOT ((delivered AND status IN ('paid', 'partially_refunded', 'refunded') AND refunded_amount <= amount)
+			OR (NOT delivered AND status = 'refunded' AND refunded_amount = amount))`)
+	list("refunds of a payment adding up to more than its amount", `
+		SELECT p.id::text, p.amount, sum(r.amount) FROM payment_refunds r JOIN payment_sessions p ON p.id = r.payment_id
+		GROUP BY p.id, p.amount HAVING sum(r.amount) > p.amount`)
+	list("refund not gone through", `SELECT id::text, payment_id::text, status, attempts, last_error FROM payment_refunds WHERE status <> 'succeeded'`)
+	list("a partial refund of a chat that was not rerouted", `
+		SELECT p.id::text FROM payment_sessions p JOIN pairings pr ON pr.id = p.pairing_id
+		JOIN chat_sessions cs ON cs.pairing_id = pr.id
+		WHERE p.purpose = 'chat_start' AND p.status = 'partially_refunded'
+		AND cs.end_reason IS DISTINCT FROM 'mitra_deactivated' AND cs.end_reason IS DISTINCT FROM 'rerouted'
+		AND NOT EXISTS (SELECT 1 FROM chat_sessions later WHERE later.rerouted_from_id = cs.id)`)
 	// Nothing started or grew without a payment.
 	list("chat session started without a paid chat_start", `
 		SELECT cs.id::text, cs.status FROM chat_sessions cs JOIN pairings pr ON pr.id = cs.pairing_id
-		WHERE cs.status IN ('active', 'ended')
-		AND NOT EXISTS (SELECT 1 FROM payment_sessions p WHERE p.pairing_id = pr.id AND p.purpose = 'chat_start' AND p.status = 'paid')`)
+		WHERE cs.status IN ('active', 'ended') AND NOT pr.prepaid
+		AND NOT EXISTS (SELECT 1 FROM payment_sessions p WHERE p.pairing_id = pr.id AND p.purpose = 'chat_start' AND p.paid_at IS NOT NULL
+			AND pr.payment_session_id = p.id)`)
+	list("continued chat session without the session it continues", `
+		SELECT cs.id::text FROM chat_sessions cs JOIN pairings pr ON pr.id = cs.pairing_id
+		WHERE pr.prepaid AND cs.status IN ('active', 'ended') AND cs.rerouted_from_id IS NULL`)
 	list("extension applied without a paid payment", `
 		SELECT e.id::text FROM extensions e LEFT JOIN payment_sessions p ON p.id = e.payment_session_id
-		WHERE e.status = 'paid' AND p.status IS DISTINCT FROM 'paid'`)
+		WHERE e.status = 'paid' AND p.paid_at IS NULL`)
 	// Nobody charged twice: one paid chat_start per pairing, one session per pairing.
 	list("pairing with two paid chat_start payments", `
-		SELECT pairing_id::text, count(*) FROM payment_sessions WHERE purpose = 'chat_start' AND status = 'paid'
+		SELECT pairing_id::text, count(*) FROM payment_sessions WHERE purpose = 'chat_start' AND status IN ('paid', 'partially_refunded')
 		GROUP BY pairing_id HAVING count(*) > 1`)
 	list("pairing with two chat sessions", `
 		SELECT pairing_id::text, count(*) FROM chat_sessions GROUP BY pairing_id HAVING count(*) > 1`)
-	list("refund failed", `SELECT id::text FROM payment_sessions WHERE status = 'refund_failed'`)
 	list("paid blast still searching", `
 		SELECT pr.id::text FROM pairings pr JOIN payment_sessions p ON p.id = pr.payment_session_id
 		WHERE pr.status = 'searching' AND p.status = 'paid'`)
+	list("failed pairing whose refund shows as not gone through", `
+		SELECT id::text, amount FROM pairing_failures WHERE refund_status = 'refund_failed'`)
 
-	// Refunds at the gateways: exactly one per refunded payment, none for the others.
-	rows, err := c.f.db.Query(ctx, `SELECT id, status FROM payment_sessions`)
+	// Refunds at the provider: each succeeded refund made once, and exactly what the
+	// payment rows say went back.
+	rows, err := c.f.db.Query(ctx, `SELECT p.id, p.status, p.refunded_amount,
+		(SELECT count(*) FROM payment_refunds r WHERE r.payment_id = p.id AND r.status = 'succeeded') FROM payment_sessions p`)
 	if err == nil {
 		for rows.Next() {
 			var id uuid.UUID
 			var status string
-			if err := rows.Scan(&id, &status); err != nil {
+			var refunded int64
+			var succeeded int
+			if err := rows.Scan(&id, &status, &refunded, &succeeded); err != nil {
 				break
 			}
-			want := 0
-			if status == "refunded" {
-				want = 1
+			if got := c.f.refundsFor(id); got != succeeded {
+				out = append(out, fmt.Sprintf("payment %s (%s): %d refunds made by the provider, %d succeeded in the store", id, status, got, succeeded))
 			}
-			if got := c.f.refundsFor(id); got != want {
-				out = append(out, fmt.Sprintf("payment %s (%s) refunded %d times at the gateways", id, status, got))
+			if got := c.f.gateway.RefundedAmount(id); got != refunded {
+				out = append(out, fmt.Sprintf("payment %s (%s): the provider gave back %d, the store says %d", id, status, got, refunded))
 			}
 		}
 		rows.Close()
 	}
 	if err != nil || rows.Err() != nil {
 		out = append(out, fmt.Sprintf("list payments: %v %v", err, rows.Err()))
+	}
+	for _, u := range c.f.unsettled() {
+		out = append(out, fmt.Sprintf("unsettled payment (Reconcile): %s %s %s amount %d refunded %d delivered %v failed refunds %d stuck %d",
+			u.Payment.ID, u.Payment.Purpose, u.Payment.Status, u.Payment.Amount, u.Payment.RefundedAmount, u.Delivered,
+			u.FailedRefunds, u.StuckRefunds))
 	}
 
 	// Capacity in Valkey equals Postgres, read directly; and the mirror reports no drift.
@@ -514,6 +730,8 @@ func (c *chaos) outcomes() string {
 		{"payments", `SELECT purpose || '/' || status, count(*) FROM payment_sessions GROUP BY 1 ORDER BY 1`},
 		{"chat sessions", `SELECT status || coalesce('/' || end_reason, ''), count(*) FROM chat_sessions GROUP BY 1 ORDER BY 1`},
 		{"extensions", `SELECT status, count(*) FROM extensions GROUP BY 1 ORDER BY 1`},
+		{"refunds", `SELECT status || '/attempts ' || attempts, count(*) FROM payment_refunds GROUP BY 1 ORDER BY 1`},
+		{"prepaid pairings", `SELECT status || coalesce('/' || failure_reason, ''), count(*) FROM pairings WHERE prepaid GROUP BY 1 ORDER BY 1`},
 	} {
 		rows, err := c.f.db.Query(ctx, q.sql)
 		if err != nil {
@@ -531,11 +749,7 @@ func (c *chaos) outcomes() string {
 		rows.Close()
 		fmt.Fprintf(&b, "  %s: %s\n", q.name, strings.Join(parts, " "))
 	}
-	refunds := 0
-	for _, node := range c.f.nodes {
-		refunds += len(node.app.fakeGateway.Refunds())
-	}
-	fmt.Fprintf(&b, "  gateway refunds: %d", refunds)
+	fmt.Fprintf(&b, "  gateway refunds: %d made, %d refused", len(c.f.gateway.Refunds()), c.f.gateway.RefusedRefunds())
 	return b.String()
 }
 
@@ -577,27 +791,40 @@ func TestChaos_FlowsAcrossInstancesSurviveValkeyAndPostgresFaults(t *testing.T) 
 		mitras.Add(1)
 		go func() { defer mitras.Done(); c.mitraAgent(mitraCtx, tok, uint64(k)) }()
 	}
-	faults.Add(1)
+	faults.Add(2)
 	go func() { defer faults.Done(); c.inject(loadCtx) }()
+	go func() { defer faults.Done(); c.refuseRefunds(loadCtx, 7) }()
 	for k := range chaosClients {
 		clients.Add(1)
 		go func() { defer clients.Done(); c.clientAgent(loadCtx, drainCtx, uint64(100+k)) }()
 	}
+	clients.Add(1)
+	go func() { defer clients.Done(); c.deactivationAgent(loadCtx, drainCtx, 200) }()
 	faults.Wait() // the injector leaves both servers up
 	clients.Wait()
 	stopMitras()
 	mitras.Wait()
 	drained := drainCtx.Err() == nil
+	// The mitras stopped: a chat whose mitra is deactivated now finds nobody.
+	nobodyCtx, stopNobody := context.WithTimeout(context.Background(), 90*time.Second)
+	nobody, nobodyRan := c.rerouteToNobody(nobodyCtx)
+	stopNobody()
 	loadEnded := time.Now()
 
 	// The system heals by itself: the watchdog reseeds, the sweeps settle what the
-	// outages left (blast deadlines, refunds). Poll until every invariant holds.
+	// outages left (blast deadlines, refunds: retried with backoff). A refund that used up
+	// its attempts is retried by an operator. Poll until every invariant holds.
 	var last []string
-	healDeadline := time.Now().Add(60 * time.Second)
+	healDeadline := time.Now().Add(90 * time.Second)
 	for {
-		if last = c.violations(); len(last) == 0 || time.Now().After(healDeadline) {
+		last = c.violations()
+		if nobodyRan {
+			last = append(last, c.nobodyFreeViolations(context.Background(), nobody)...)
+		}
+		if len(last) == 0 || time.Now().After(healDeadline) {
 			break
 		}
+		c.retryGivenUpRefunds()
 		time.Sleep(500 * time.Millisecond) // polling interval, not a wait for an outcome
 	}
 
@@ -615,6 +842,7 @@ func TestChaos_FlowsAcrossInstancesSurviveValkeyAndPostgresFaults(t *testing.T) 
 	t.Logf("chaos: outcomes:\n%s", c.outcomes())
 
 	require.True(t, drained, "the scenarios under way finished within the drain bound")
+	require.True(t, nobodyRan, "the reroute that finds nobody ran")
 	require.Empty(t, last, "invariants still broken %v after the load ended", 60*time.Second)
 	require.Positive(t, nFaults, "faults were injected")
 	require.Empty(t, internal, "no 500: a Postgres or Valkey outage must surface as 503 UNAVAILABLE "+

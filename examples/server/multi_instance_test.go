@@ -23,6 +23,8 @@ import (
 
 	"github.com/curhat/curhat/internal/testenv"
 	"github.com/curhat/curhat/internal/valkeyutil"
+	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/paymenttest"
 	"github.com/curhat/curhat/sweeps"
 )
 
@@ -38,6 +40,7 @@ var fleetSweepTimings = func(c *Config) {
 	c.OnlineMirrorReseed = 2 * time.Second
 	c.PaymentSweepInterval = 200 * time.Millisecond
 	c.TimeoutsSweepInterval = 100 * time.Millisecond
+	c.PaymentRefundRetry = 200 * time.Millisecond
 }
 
 // fleetOptions shape a fleet. Zero values: 3 instances, a fresh schema on the shared
@@ -61,6 +64,9 @@ type fleet struct {
 	db     *pgxpool.Pool // the test's own pool, for SQL assertions
 	valkey valkey.Client // the test's own client, for inspection
 	names  valkeyutil.Names
+	// gateway is the fake payment provider every instance talks to (one provider, as in
+	// production: a refund it made once is not made again under the same refund id).
+	gateway *paymenttest.FakeGateway
 }
 
 // fleetNode is one instance.
@@ -129,7 +135,7 @@ func newFleet(t *testing.T, o fleetOptions) *fleet {
 	cfg.InMemory, cfg.DemoData, cfg.Sweeps = false, false, true
 	fleetSweepTimings(&cfg)
 
-	f := &fleet{t: t}
+	f := &fleet{t: t, gateway: paymenttest.NewGateway()}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cfg.DatabaseURL = o.DatabaseURL
@@ -163,7 +169,7 @@ func newFleet(t *testing.T, o fleetOptions) *fleet {
 	t.Cleanup(f.db.Close)
 
 	for i := range n {
-		app, err := NewApp(ctx, cfg, fleetLogger(), appOptions{})
+		app, err := NewApp(ctx, cfg, fleetLogger(), appOptions{Gateway: f.gateway})
 		require.NoError(t, err, "instance %d", i)
 		tally := &fleetTally{metrics: app.hooks, counts: map[string]int{}, errs: map[string]int{}}
 		app.hooks = tally
@@ -354,14 +360,28 @@ func (f *fleet) sumTally(key string) int {
 	return n
 }
 
-// refundsFor sums the refunds of a payment over the instances' gateways (each App has
-// its own fake gateway: whichever instance refunds, it goes through its own).
-func (f *fleet) refundsFor(paymentID uuid.UUID) int {
-	n := 0
-	for _, node := range f.nodes {
-		n += node.app.fakeGateway.RefundsFor(paymentID)
+// refundsFor counts the refunds the provider made of a payment, whichever instance asked.
+func (f *fleet) refundsFor(paymentID uuid.UUID) int { return f.gateway.RefundsFor(paymentID) }
+
+// unsettled is payment.Reconcile with no grace, as instance 0 sees it (nil when it fails).
+func (f *fleet) unsettled() []payment.Unsettled {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := f.nodes[0].app.payments.Reconcile(ctx, 0)
+	if err != nil {
+		f.t.Logf("reconcile: %v", err)
+		return []payment.Unsettled{{}}
 	}
-	return n
+	return out
+}
+
+// requireFleetSettled requires that every paid amount ends in what it paid for or a
+// refund: Reconcile is empty (polled: a refund may still be on its way).
+func requireFleetSettled(t *testing.T, f *fleet) {
+	t.Helper()
+	fleetEventually(t, 20*time.Second, "every paid amount has an outcome (Reconcile is empty)", func() bool {
+		return len(f.unsettled()) == 0
+	})
 }
 
 // fleetEventually polls cond every 20 ms until it holds, failing the test after within.
@@ -494,6 +514,7 @@ func TestMultiInstance_AutoOfflineHappensOnceAcrossInstances(t *testing.T) {
 		requireFleetNoDrift(t, f)
 		require.Equal(t, silent, f.sumTally("auto_offline/offlined"),
 			"each mitra was offlined by exactly one instance's sweep")
+		requireFleetSettled(t, f)
 	})
 }
 
@@ -590,6 +611,7 @@ func TestMultiInstance_ExpiryAndRefundHappenOnceAcrossInstances(t *testing.T) {
 		require.Equal(t, 1, f.refundsFor(uuid.MustParse(latePay)), "the late payment refunded exactly once")
 		require.Zero(t, f.scalar(`SELECT count(*) FROM chat_sessions WHERE pairing_id = $1`, fleetObj(start, "pairing")["id"]),
 			"a late payment never starts anything")
+		requireFleetSettled(t, f)
 	})
 }
 
@@ -610,6 +632,7 @@ func TestMultiInstance_ConfigChangeIsSeenByEveryInstance(t *testing.T) {
 				})
 			}
 		}
+		requireFleetSettled(t, f)
 	})
 }
 
@@ -703,6 +726,7 @@ func TestMultiInstance_OfferAcceptedExactlyOnceWhateverTheInstance(t *testing.T)
 			require.Equal(t, sid, cs["id"])
 		}
 		requireOneSession(pid2)
+		requireFleetSettled(t, f)
 	})
 }
 
@@ -721,6 +745,49 @@ func TestMultiInstance_EventsReachSubscribersOnAnyInstance(t *testing.T) {
 		fleetAwaitEvent(t, clientEvents, 5*time.Second, "payment_paid", pid)
 		f.must(0, 200, "POST", "/api/mitra/pairing-offers/"+pid+"/accept", mtok, nil)
 		fleetAwaitEvent(t, clientEvents, 5*time.Second, "pairing_matched", pid)
+		requireFleetSettled(t, f)
+	})
+}
+
+func TestMultiInstance_RefusedRefundsAreRetriedAndMadeOnceAcrossInstances(t *testing.T) {
+	t.Parallel()
+	forFleets(t, func(t *testing.T, cluster bool) {
+		f := newFleet(t, fleetOptions{Cluster: cluster})
+		f.tiers()
+		// Nobody is online: every paid blast fails at once and is refunded. The provider
+		// refuses the first refunds; every instance's retry sweep races for the rest.
+		f.must(0, 200, "POST", "/api/internal/fake-gateway/refund-failures", f.op(), map[string]any{"count": 8})
+		var pays []uuid.UUID
+		for k := range 4 {
+			_, ctok := f.newClient(k, fmt.Sprint("client ", k))
+			_, payID := f.paidBlast(k, ctok)
+			pays = append(pays, uuid.MustParse(payID))
+		}
+		fleetEventually(t, 20*time.Second, "every refund went through", func() bool {
+			return f.scalar(`SELECT count(*) FROM payment_refunds WHERE status = 'succeeded'`) == len(pays)
+		})
+		for _, id := range pays {
+			require.Equal(t, 1, f.refundsFor(id), "refunded once")
+			require.Equal(t, 1, f.scalar(`SELECT count(*) FROM payment_sessions WHERE id = $1 AND status = 'refunded'`, id))
+		}
+		// Each attempt claimed in the store is one call at the provider: no instance sent a
+		// refund another one was sending.
+		rows, err := f.db.Query(context.Background(), `SELECT id, attempts FROM payment_refunds`)
+		require.NoError(t, err)
+		defer rows.Close()
+		calls := 0
+		for rows.Next() {
+			var id uuid.UUID
+			var attempts int
+			require.NoError(t, rows.Scan(&id, &attempts))
+			require.Equal(t, attempts, f.gateway.RefundCalls(id), "refund %s: one provider call per attempt", id)
+			calls += attempts
+		}
+		require.NoError(t, rows.Err())
+		require.Equal(t, len(pays)+8, calls, "the refused attempts and one success each")
+		require.Equal(t, 4, f.scalar(`SELECT count(*) FROM pairing_failures WHERE refund_status = 'refunded'`),
+			"the failure rows follow the retries")
+		requireFleetSettled(t, f)
 	})
 }
 
