@@ -1,23 +1,31 @@
 // Package payment manages payment sessions: created from a pricing quote with the amounts
 // frozen, paid or failed through a provider webhook (idempotently), expired by a sweep, and
-// refunded automatically when a payment arrives for something that no longer waits for it.
+// refunded — in full or in part — whenever what a payment paid for will not be delivered.
 //
 // A Service sits over two ports: a Store (NewPostgresStore, or paymenttest.NewStore in
 // tests) and a Gateway that hides the payment provider (paymenttest.NewGateway is a fake
 // one). What a payment unlocks is not this package's business: the pairing and extension
 // packages register a Handler per Purpose, called once when a session is paid
-// (PaymentPaid) and once when it closes unpaid (PaymentClosed).
+// (PaymentPaid) and once when it closes unpaid (PaymentClosed). A handler answering
+// ErrInvalidState (nothing waits for this payment any more) gets the payment refunded.
 //
 // Every state change is one guarded compare-and-set on the row's status, so the same
 // webhook delivered twice, two instances sweeping at once, or a refund racing itself all
 // end in exactly one transition, one handler call and at most one gateway refund.
 //
+// Money safety (SPEC §18): every paid amount ends in what it paid for or in refunds that
+// add up to it, never neither, never twice. Refunds are rows of their own (refund.go):
+// recorded before the gateway is asked, idempotent per cause, capped by the payment's
+// amount in one transaction, sent right after they are recorded and retried by
+// RetryRefunds with exponential backoff (retry.go); Reconcile (reconcile.go) lists paid
+// money without an outcome.
+//
 // Lifecycle of a session:
 //
-//	pending ──paid──▶ paid ──refund──▶ refunded
-//	   │                │        └─gateway refuses─▶ refund_failed ──retry──▶ refunded
+//	pending ──paid──▶ paid ──refunds go through──▶ partially_refunded ──▶ refunded
+//	   │                │  └─ the gateway refuses one ─▶ refund_failed ──retried──┘
 //	   ├──failed──▶ failed  ┐
-//	   ├──expired─▶ expired ├─ a payment arriving now is refunded: ──▶ refunded
+//	   ├──expired─▶ expired ├─ a payment arriving now: paid (nothing starts) and refunded in full
 //	   └─cancel──▶ cancelled┘
 //
 // A session whose amount is 0 (a full discount) is created paid and never reaches the
