@@ -48,6 +48,11 @@ func normalizeFailureFilter(f FailureFilter) (FailureFilter, error) {
 	if f.Type != "" && f.Type != string(TypeBlast) && f.Type != string(TypeTargeted) {
 		return f, curhat.Invalid("type", "must be %q or %q, not %q", TypeBlast, TypeTargeted, f.Type)
 	}
+	switch f.RefundStatus {
+	case "", RefundNotCharged, RefundRefunded, RefundFailed:
+	default:
+		return f, curhat.Invalid("refund_status", "must be %q, %q or %q, not %q", RefundNotCharged, RefundRefunded, RefundFailed, f.RefundStatus)
+	}
 	if f.From != nil && f.To != nil && f.To.Before(*f.From) {
 		return f, curhat.Invalid("to", "must not be before from")
 	}

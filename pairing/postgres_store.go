@@ -604,6 +604,9 @@ func (s *PostgresStore) ListFailures(ctx context.Context, f FailureFilter) ([]Fa
 	if f.PairingID != nil {
 		where = append(where, sq.Eq{"pairing_id": *f.PairingID})
 	}
+	if f.RefundStatus != "" {
+		where = append(where, sq.Eq{"refund_status": string(f.RefundStatus)})
+	}
 	if f.From != nil {
 		where = append(where, sq.GtOrEq{"created_at": *f.From})
 	}

@@ -207,6 +207,44 @@ func (p *Pairer) markRefunded(ctx context.Context, f Failure) Failure {
 	return f
 }
 
+// DefaultFailureSyncBatch bounds how many refund_failed failure rows SyncFailureRefunds
+// looks at per pass (the newest first).
+const DefaultFailureSyncBatch = 100
+
+// SyncFailureRefunds marks refunded the failure rows (refund_failed, the newest
+// DefaultFailureSyncBatch) whose refunds all went through — what RefundSucceeded does as
+// each refund succeeds, for the successes whose notice was lost (a crash, or the database
+// unreachable right after the refund was recorded). Run it with the payment side's retry
+// sweep. It sends never-attempted refunds of those rows too (their recorder died). It
+// returns how many rows it marked.
+func (p *Pairer) SyncFailureRefunds(ctx context.Context) (int, error) {
+	items, _, err := p.store.ListFailures(ctx, FailureFilter{RefundStatus: RefundFailed, Page: 1, PageSize: DefaultFailureSyncBatch})
+	if err != nil {
+		return 0, fmt.Errorf("sync failure refunds: %w", err)
+	}
+	marked := 0
+	var errs []error
+	for _, f := range items {
+		sum, err := p.payments.SettleRefunds(ctx, RefundCause(f.PairingID), false)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("failure %s: %w", f.ID, err))
+			continue
+		}
+		if !sum.Settled() {
+			continue
+		}
+		if _, err := p.store.SetFailureRefunded(ctx, f.ID); err != nil && !isState(err) {
+			errs = append(errs, fmt.Errorf("failure %s: %w", f.ID, err))
+			continue
+		}
+		marked++
+	}
+	if err := errors.Join(errs...); err != nil {
+		return marked, fmt.Errorf("sync failure refunds: %w", err)
+	}
+	return marked, nil
+}
+
 // RefundSucceeded is told that a refund recorded under cause went through (register it
 // with the payment service: payment.Service.SetRefundListener). When cause is a
 // pairing's and all its refunds went through, the pairing's failure row says refunded —

@@ -335,3 +335,33 @@ func TestReroute_PrepaidBlastWaitsUntilWhatItOwesCanBeRead(t *testing.T) {
 		require.Equal(t, int64(5000), e.payments.RefundedAmount(pay.ID))
 	})
 }
+
+func TestSyncFailureRefunds_MarksRowsWhoseRefundWentThroughUnnoticed(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		e.payments.Gateway().FailNextRefunds(1)
+		_, pay := e.paidBlast(t, 10) // nobody online: fails, its refund refused
+		require.Equal(t, pairing.RefundFailed, e.failures(t, pairing.FailureFilter{})[0].RefundStatus)
+		n, err := e.p.SyncFailureRefunds(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n, "the refund has not gone through")
+
+		// The retry succeeds, but its notice to the pairing side is lost.
+		e.payments.Service().SetRefundListener(nil)
+		e.clock.Advance(payment.DefaultRefundRetryBase)
+		rep, err := e.payments.Service().RetryRefunds(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Succeeded)
+		require.Equal(t, pairing.RefundFailed, e.failures(t, pairing.FailureFilter{})[0].RefundStatus)
+
+		n, err = e.p.SyncFailureRefunds(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Equal(t, pairing.RefundRefunded, e.failures(t, pairing.FailureFilter{})[0].RefundStatus)
+		require.Equal(t, pairing.PaymentRefunded, e.payment(t, pay.ID).Status)
+		_, _, err = e.p.ListFailures(ctx, pairing.FailureFilter{RefundStatus: "bogus"})
+		require.Error(t, err)
+	})
+}

@@ -219,6 +219,8 @@ type FailureFilter struct {
 	Type   string
 	// PairingID keeps the failure of one pairing.
 	PairingID *uuid.UUID
+	// RefundStatus keeps failures whose refund is in that state.
+	RefundStatus RefundStatus
 	// From (inclusive) and To (exclusive) bound created_at.
 	From, To *time.Time
 	// Page starts at 1 (0 means 1); PageSize defaults to 20 and is at most 100.

@@ -243,9 +243,12 @@ func (a *App) startSweeps() {
 	})
 	add("refund_retry", a.cfg.PaymentRefundRetry, func(ctx context.Context) (sweeps.Report, error) {
 		r, err := a.payments.RetryRefunds(ctx)
+		// Failure rows whose refunds went through while the notice was lost say so now.
+		n, syncErr := a.pairer.SyncFailureRefunds(ctx)
 		return sweeps.Report{Counts: map[string]int{
 			"attempted": r.Attempted, "succeeded": r.Succeeded, "failed": r.Failed, "gave_up": r.GaveUp,
-		}}, err
+			"failure_rows_refunded": n,
+		}}, errors.Join(err, syncErr)
 	})
 	add("timeouts", a.cfg.TimeoutsSweepInterval, func(ctx context.Context) (sweeps.Report, error) {
 		r, err := a.pairer.SweepTimeouts(ctx)

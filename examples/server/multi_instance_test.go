@@ -785,8 +785,9 @@ func TestMultiInstance_RefusedRefundsAreRetriedAndMadeOnceAcrossInstances(t *tes
 		}
 		require.NoError(t, rows.Err())
 		require.Equal(t, len(pays)+8, calls, "the refused attempts and one success each")
-		require.Equal(t, 4, f.scalar(`SELECT count(*) FROM pairing_failures WHERE refund_status = 'refunded'`),
-			"the failure rows follow the retries")
+		fleetEventually(t, 5*time.Second, "the failure rows follow the retries", func() bool {
+			return f.scalar(`SELECT count(*) FROM pairing_failures WHERE refund_status = 'refunded'`) == len(pays)
+		})
 		requireFleetSettled(t, f)
 	})
 }

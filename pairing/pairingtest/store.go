@@ -515,6 +515,7 @@ func (s *Store) ListFailures(_ context.Context, f pairing.FailureFilter) ([]pair
 		case f.Status != "" && string(x.Status) != f.Status:
 		case f.Type != "" && string(x.Type) != f.Type:
 		case f.PairingID != nil && x.PairingID != *f.PairingID:
+		case f.RefundStatus != "" && x.RefundStatus != f.RefundStatus:
 		case f.From != nil && x.CreatedAt.Before(*f.From):
 		case f.To != nil && !x.CreatedAt.Before(*f.To):
 		default:
