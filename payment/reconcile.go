@@ -30,9 +30,10 @@ type Unsettled struct {
 //
 // An empty answer means every paid amount ended in what it paid for or in a refund. The
 // Postgres store answers in one query that also reads pairings, chat_sessions and
-// extensions; the in-memory one asks its Delivered hook. Dashboards call it with a grace
-// longer than a blast's search and a few refund retries (the reference server: 10
-// minutes); a test at rest may call it with 0.
+// extensions; the in-memory one asks its Delivered hook. It reads every charged payment
+// not refunded in full, so a dashboard should not call it more often than every few
+// seconds. Dashboards call it with a grace longer than a blast's search and a few refund
+// retries (the reference server: 10 minutes); a test at rest may call it with 0.
 func (s *Service) Reconcile(ctx context.Context, olderThan time.Duration) ([]Unsettled, error) {
 	if olderThan < 0 {
 		return nil, curhat.Invalid("older_than", "must not be negative, not %s", olderThan)

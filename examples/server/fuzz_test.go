@@ -285,6 +285,7 @@ var fuzzTargets = map[string]fuzzTarget{
 		{"PUT", "/api/internal/config/payment_session_ttl_seconds", roleOperator},
 		{"PUT", "/api/internal/config/extension_auto_approve", roleOperator},
 		{"PUT", "/api/internal/config/mitra_max_concurrent_sessions", roleOperator},
+		{"POST", "/api/internal/fake-gateway/refund-failures", roleOperator},
 	}, nil),
 	"FuzzPricingBodies": bodyTarget([]fuzzRoute{
 		{"POST", tiersPath, roleOperator},
@@ -348,6 +349,7 @@ var queryRoutes = []fuzzRoute{
 	{"GET", "/api/internal/failed-pairings", roleOperator},
 	{"GET", "/api/mitra/chat-sessions", roleMitra},
 	{"GET", tiersPath, roleOperator},
+	{"GET", "/api/internal/refunds", roleOperator},
 }
 
 // runQuery: (selector uint8, query string) — the filters of failed pairings, a mitra's
