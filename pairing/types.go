@@ -190,8 +190,10 @@ const (
 	RefundNotCharged RefundStatus = "not_charged"
 	RefundRefunded   RefundStatus = "refunded"
 	// RefundFailed: the refund has not (yet) gone through. A failure row is written in the
-	// same transaction as the failure, with this status while the refund is attempted, so
-	// that a crash in between leaves a row operators can act on (FailureAction "refund").
+	// same transaction as the failure and its refund, with this status until the refund
+	// went through — sent right after the commit, or by the payment side's retry sweep
+	// (then RefundSucceeded or SyncFailureRefunds flips it); operators may retry at once
+	// (FailureAction "refund").
 	RefundFailed RefundStatus = "refund_failed"
 )
 
@@ -232,7 +234,8 @@ type Failure struct {
 	Reason        Reason     `json:"reason"`
 	// OfferedCount is how many mitras were offered the pairing (over its whole life).
 	OfferedCount int `json:"offered_count"`
-	// Amount is what was charged (0 when nothing was).
+	// Amount is what the failure refunds: all of a paid blast's payment, the unused part
+	// of a prepaid blast's session (0 when nothing was owed).
 	Amount       int64         `json:"amount"`
 	RefundStatus RefundStatus  `json:"refund_status"`
 	Status       FailureStatus `json:"status"`
