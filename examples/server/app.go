@@ -72,6 +72,9 @@ type appOptions struct {
 // NewApp connects to the configured backends (or builds the in-memory ones) and wires the
 // services. Nothing runs in the background until Start.
 func NewApp(ctx context.Context, cfg Config, log *slog.Logger, opts appOptions) (*App, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	a := &App{cfg: cfg, log: log, clock: clock.Or(opts.Clock), hooks: noMetrics{}}
 	a.hooks = newPromMetrics(log, a.driftReport)
 	a.bgCtx, a.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
