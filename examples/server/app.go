@@ -140,8 +140,7 @@ func (a *App) wire() {
 	}
 	a.runtime = curhat.NewRuntimeConfig(cfgStore, cfgBus, &curhat.RuntimeConfigOptions{Logger: a.log, Clock: a.clock})
 
-	a.auth = newAuthenticator(a.accounts, a.clock, a.cfg.AuthCacheTTL, a.cfg.OperatorToken, a.bus, a.log)
-	a.events = newEventHub(a.bus, a.log)
+	a.wireAuth()
 
 	// Payments: the fake gateway stands in for a payment provider.
 	a.gateway = paymenttest.NewGateway()
@@ -307,11 +306,11 @@ func (a *App) pgQueries() int64 {
 
 // metrics receives what operators watch; the Prometheus adapter implements it.
 type metrics interface {
-	RequestDone(route string, d time.Duration)
+	RequestDone(route string, status int, d time.Duration)
 	SweepRun(name string, r sweeps.Report, err error)
 }
 
 type noMetrics struct{}
 
-func (noMetrics) RequestDone(string, time.Duration)     {}
-func (noMetrics) SweepRun(string, sweeps.Report, error) {}
+func (noMetrics) RequestDone(string, int, time.Duration) {}
+func (noMetrics) SweepRun(string, sweeps.Report, error)  {}
