@@ -192,9 +192,10 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, c caller) erro
 	defer s.app.events.unsubscribe(st)
 
 	// The server's read timeout bounds a request's headers and body; a stream has nothing
-	// left to read, and net/http's background read of the idle connection would hit the
-	// deadline and cancel the stream. Writes get a deadline each instead (cleared at the
-	// end: the connection may serve further requests).
+	// left to read, and a read of the idle connection that hit the deadline would cancel
+	// the stream. (The net/http of Go 1.26 clears the deadline itself when it starts its
+	// background read; older releases did not, and nothing documents it.) Writes get a
+	// deadline each instead, cleared at the end: the connection may serve further requests.
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
