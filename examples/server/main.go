@@ -2,7 +2,8 @@
 // serves the API that the client, mitra and control-center apps talk to.
 //
 //	go run ./examples/server                                   # in memory, with demo data
-//	DATABASE_URL=postgres://127.0.0.1:5432/test VALKEY_URL=redis://127.0.0.1:6379 go run ./examples/server
+//	DATABASE_URL=postgres://127.0.0.1:5432/test VALKEY_URL=redis://127.0.0.1:6379 \
+//	OPERATOR_TOKEN=$(openssl rand -base64 32) PAYMENT_WEBHOOK_SECRET=$(openssl rand -base64 32) go run ./examples/server
 package main
 
 import (

@@ -5,8 +5,11 @@ package main
 //      method `func (s *Server) <domain>Routes()` that calls s.handle(...) for each route.
 //   2. Add that method to the list in registerRoutes below (one line).
 //   3. Handlers have the signature handlerFunc: return an error instead of writing one;
-//      toAPIError (httpx.go) maps it — add a row to errorTable for a new domain error.
-//   4. Decode bodies with decodeJSON, parse ids with pathID / bodyID, answer with writeJSON.
+//      toAPIError (httpx.go) maps it — add a row to errorTable for a new domain error. The
+//      answer's message is the row's fixed sentence; the error itself goes to the log
+//      under the request's X-Request-Id.
+//   4. Decode bodies with decodeJSON (jsonbody.go), parse ids with pathID / bodyID, answer
+//      with writeJSON.
 // Every route is declared with the role allowed to call it; the route table (s.routes) is
 // what the authorization tests walk.
 
