@@ -268,7 +268,11 @@ func metricsServer(app *App) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", app.metricsHandler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeError(w, r, app.log, errNoRoute) })
-	return mux
+	var ids requestIDs
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()[requestIDHeader] = ids.next()
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // driftCollector exports the mirror's drift, checked at scrape time and cached for maxAge.
