@@ -41,6 +41,9 @@ type authSession struct {
 	TokenHash   string
 	ExpiresAt   time.Time
 	RevokedAt   *time.Time
+	// MitraDeactivated: the subject is a mitra that an operator deactivated (LookupToken
+	// fills it, so that the answer can say so instead of "sign in again").
+	MitraDeactivated bool
 }
 
 // accountStore is the durable side of clients and tokens.
@@ -48,8 +51,12 @@ type accountStore interface {
 	CreateClient(ctx context.Context, displayName string, now time.Time) (Client, error)
 	GetClient(ctx context.Context, id uuid.UUID) (Client, error)
 	CreateAuthSession(ctx context.Context, s authSession, now time.Time) error
-	// LookupToken returns the session whose token_hash is hash (ErrNotFound if none).
+	// LookupToken returns the session whose token_hash is hash (ErrNotFound if none), in
+	// one round trip with whether its subject is a deactivated mitra.
 	LookupToken(ctx context.Context, hash string) (authSession, error)
+	// RevokeToken revokes the token whose token_hash is hash (idempotent; ErrNotFound if
+	// there is none).
+	RevokeToken(ctx context.Context, hash string, now time.Time) error
 	// RevokeSubject revokes every token of a subject (idempotent).
 	RevokeSubject(ctx context.Context, kind SubjectKind, id uuid.UUID, now time.Time) error
 }
@@ -78,10 +85,23 @@ func (s pgAccounts) CreateAuthSession(ctx context.Context, a authSession, now ti
 
 func (s pgAccounts) LookupToken(ctx context.Context, hash string) (authSession, error) {
 	var a authSession
-	err := s.pool.QueryRow(ctx, `SELECT id, subject_kind, subject_id, token_hash, expires_at, revoked_at
-		FROM auth_sessions WHERE token_hash = $1`, hash).
-		Scan(&a.ID, &a.SubjectKind, &a.SubjectID, &a.TokenHash, &a.ExpiresAt, &a.RevokedAt)
+	err := s.pool.QueryRow(ctx, `SELECT a.id, a.subject_kind, a.subject_id, a.token_hash, a.expires_at, a.revoked_at,
+			coalesce(NOT m.is_active, false)
+		FROM auth_sessions a LEFT JOIN mitras m ON a.subject_kind = 'mitra' AND m.id = a.subject_id
+		WHERE a.token_hash = $1`, hash).
+		Scan(&a.ID, &a.SubjectKind, &a.SubjectID, &a.TokenHash, &a.ExpiresAt, &a.RevokedAt, &a.MitraDeactivated)
 	return a, pgutil.Translate(err)
+}
+
+func (s pgAccounts) RevokeToken(ctx context.Context, hash string, now time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE auth_sessions SET revoked_at = coalesce(revoked_at, $2) WHERE token_hash = $1`, hash, now)
+	if err != nil {
+		return pgutil.Translate(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return curhat.ErrNotFound
+	}
+	return nil
 }
 
 func (s pgAccounts) RevokeSubject(ctx context.Context, kind SubjectKind, id uuid.UUID, now time.Time) error {
@@ -92,6 +112,10 @@ func (s pgAccounts) RevokeSubject(ctx context.Context, kind SubjectKind, id uuid
 
 // memAccounts stores accounts in memory (in-memory mode and tests).
 type memAccounts struct {
+	// mitraActive tells whether a mitra is active (the availability store knows); nil:
+	// every mitra is. Called without mu held: deactivation calls RevokeSubject.
+	mitraActive func(ctx context.Context, id uuid.UUID) bool
+
 	mu       sync.Mutex
 	clients  map[uuid.UUID]Client
 	sessions map[string]*authSession // by token hash
@@ -129,14 +153,35 @@ func (s *memAccounts) CreateAuthSession(_ context.Context, a authSession, _ time
 	return nil
 }
 
-func (s *memAccounts) LookupToken(_ context.Context, hash string) (authSession, error) {
+func (s *memAccounts) LookupToken(ctx context.Context, hash string) (authSession, error) {
+	s.mu.Lock()
+	a, ok := s.sessions[hash]
+	var out authSession
+	if ok {
+		out = *a
+	}
+	s.mu.Unlock()
+	if !ok {
+		return authSession{}, curhat.ErrNotFound
+	}
+	if out.SubjectKind == SubjectMitra && s.mitraActive != nil {
+		out.MitraDeactivated = !s.mitraActive(ctx, out.SubjectID)
+	}
+	return out, nil
+}
+
+func (s *memAccounts) RevokeToken(_ context.Context, hash string, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, ok := s.sessions[hash]
 	if !ok {
-		return authSession{}, curhat.ErrNotFound
+		return curhat.ErrNotFound
 	}
-	return *a, nil
+	if a.RevokedAt == nil {
+		t := now
+		a.RevokedAt = &t
+	}
+	return nil
 }
 
 func (s *memAccounts) RevokeSubject(_ context.Context, kind SubjectKind, id uuid.UUID, now time.Time) error {

@@ -78,6 +78,9 @@ type appOptions struct {
 // NewApp connects to the configured backends (or builds the in-memory ones) and wires the
 // services. Nothing runs in the background until Start.
 func NewApp(ctx context.Context, cfg Config, log *slog.Logger, opts appOptions) (*App, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	a := &App{cfg: cfg, log: log, clock: clock.Or(opts.Clock), hooks: noMetrics{}, gateway: opts.Gateway}
 	a.hooks = newPromMetrics(log, a.driftReport)
 	a.bgCtx, a.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -143,8 +146,7 @@ func (a *App) wire() {
 	}
 	a.runtime = curhat.NewRuntimeConfig(cfgStore, cfgBus, &curhat.RuntimeConfigOptions{Logger: a.log, Clock: a.clock})
 
-	a.auth = newAuthenticator(a.accounts, a.clock, a.cfg.AuthCacheTTL, a.cfg.OperatorToken, a.bus, a.log)
-	a.events = newEventHub(a.bus, a.log)
+	a.wireAuth()
 
 	// Payments: the fake gateway stands in for a payment provider.
 	if a.gateway == nil {
@@ -324,11 +326,11 @@ func (a *App) pgQueries() int64 {
 
 // metrics receives what operators watch; the Prometheus adapter implements it.
 type metrics interface {
-	RequestDone(route string, d time.Duration)
+	RequestDone(route string, status int, d time.Duration)
 	SweepRun(name string, r sweeps.Report, err error)
 }
 
 type noMetrics struct{}
 
-func (noMetrics) RequestDone(string, time.Duration)     {}
-func (noMetrics) SweepRun(string, sweeps.Report, error) {}
+func (noMetrics) RequestDone(string, int, time.Duration) {}
+func (noMetrics) SweepRun(string, sweeps.Report, error)  {}

@@ -24,6 +24,9 @@ import (
 type caller struct {
 	Kind SubjectKind
 	ID   uuid.UUID // uuid.Nil for the bootstrap operator
+	// token is the hash of the bearer token the request came with (zero for the bootstrap
+	// operator): logout revokes it, and an event stream is closed when it is revoked.
+	token tokenHash
 }
 
 // operatorName identifies an operator in audit rows (changed_by, resolved_by).
@@ -40,53 +43,94 @@ func (c caller) operatorName() string {
 // so a revoked token can pass for at most this long.
 const DefaultAuthCacheTTL = 30 * time.Second
 
-// maxCachedTokens bounds the verified-token cache.
-const maxCachedTokens = 200_000
+// DefaultRefusedTokenTTL is how long a token that Postgres does not know (or knows as
+// revoked, expired or deactivated) is refused from memory: a client retrying with a bad
+// token costs one lookup per this interval, not one per request.
+const DefaultRefusedTokenTTL = 5 * time.Second
+
+// Bounds of the token caches; past them the least recently used entry makes room.
+const (
+	maxCachedTokens  = 200_000
+	maxRefusedTokens = 20_000
+)
 
 const revokeTopic = "auth:revoke"
+
+// revokeTokenPrefix starts the revocation message of one token ("token:<hex hash>"); the
+// revocation of a subject's tokens is "<kind>:<id>".
+const revokeTokenPrefix = "token:"
+
+// revocation is what a revocation message revoked: one token, or every token of a subject.
+type revocation struct {
+	byToken bool
+	token   tokenHash
+	subject subjectKey
+}
 
 // authenticator verifies bearer tokens: Postgres (auth_sessions, token hash only) on a cache
 // miss, process memory otherwise, so a steady-state request makes no Postgres round trip.
 type authenticator struct {
 	store         accountStore
 	clock         clock.Clock
-	ttl           time.Duration
+	ttl           time.Duration // of a verified token in memory
+	refusedTTL    time.Duration // of a refused token in memory
 	bootstrapHash []byte
 	bus           broadcaster
 	log           *slog.Logger
+	// onRevoke is told of every revocation, this instance's and the others' (the event
+	// hub closes the streams opened with the revoked tokens).
+	onRevoke func(revocation)
 
-	mu    sync.RWMutex
-	cache map[tokenHash]cachedToken // keyed by the raw hash: a cache hit allocates nothing
+	mu       sync.Mutex
+	verified *tokenCache[cachedToken]  // keyed by the raw hash: a cache hit allocates nothing
+	refused  *tokenCache[refusedToken] // tokens Postgres refused, for refusedTTL
 }
 
 // tokenHash is the SHA-256 of a token; auth_sessions.token_hash holds its hex form.
 type tokenHash [sha256.Size]byte
 
-type cachedToken struct {
-	caller    caller
-	expiresAt time.Time
-	cachedAt  time.Time
-}
-
 func newAuthenticator(store accountStore, clk clock.Clock, ttl time.Duration, bootstrapToken string, bus broadcaster, log *slog.Logger) *authenticator {
 	h := sha256.Sum256([]byte(bootstrapToken))
 	return &authenticator{
-		store: store, clock: clk, ttl: ttl, bootstrapHash: h[:], bus: bus, log: log,
-		cache: map[tokenHash]cachedToken{},
+		store: store, clock: clk, ttl: ttl, refusedTTL: DefaultRefusedTokenTTL, bootstrapHash: h[:], bus: bus, log: log,
+		verified: newTokenCache[cachedToken](maxCachedTokens),
+		refused:  newTokenCache[refusedToken](maxRefusedTokens),
 	}
 }
 
 // start follows revocations published by every instance until ctx ends.
 func (a *authenticator) start(ctx context.Context) {
 	a.bus.Subscribe(ctx, revokeTopic, func(msg []byte) {
-		kind, id, ok := strings.Cut(string(msg), ":")
-		if !ok {
-			return
-		}
-		if sid, err := uuid.Parse(id); err == nil {
-			a.dropSubject(SubjectKind(kind), sid)
+		if rv, ok := parseRevocation(string(msg)); ok {
+			a.apply(rv)
 		}
 	}, a.dropAll)
+}
+
+func parseRevocation(msg string) (revocation, bool) {
+	if hexHash, ok := strings.CutPrefix(msg, revokeTokenPrefix); ok {
+		var h tokenHash
+		if n, err := hex.Decode(h[:], []byte(hexHash)); err != nil || n != len(h) {
+			return revocation{}, false
+		}
+		return revocation{byToken: true, token: h}, true
+	}
+	kind, id, ok := strings.Cut(msg, ":")
+	if !ok {
+		return revocation{}, false
+	}
+	sid, err := uuid.Parse(id)
+	if err != nil {
+		return revocation{}, false
+	}
+	return revocation{subject: subjectKey{SubjectKind(kind), sid}}, true
+}
+
+func (rv revocation) message() string {
+	if rv.byToken {
+		return revokeTokenPrefix + hex.EncodeToString(rv.token[:])
+	}
+	return string(rv.subject.Kind) + ":" + rv.subject.ID.String()
 }
 
 func hashToken(token string) string {
@@ -94,97 +138,186 @@ func hashToken(token string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// newToken returns a random opaque token.
+// tokenLen is the length of the tokens newToken mints.
+const tokenLen = 43
+
+// newToken returns a random opaque token: 32 bytes, base64url without padding.
 func newToken() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// verify returns the caller a token belongs to, or errUnauthenticated.
+// wellFormed reports whether token could have been minted by newToken; anything else is
+// refused without a lookup.
+func wellFormed(token string) bool {
+	if len(token) != tokenLen {
+		return false
+	}
+	for i := 0; i < len(token); i++ {
+		switch c := token[i]; {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// sumToken hashes a token (at most 512 bytes) without allocating.
+func sumToken(token string) tokenHash {
+	var buf [512]byte
+	n := copy(buf[:], token)
+	return sha256.Sum256(buf[:n])
+}
+
+// verify returns the caller a token belongs to, errUnauthenticated, or
+// errMitraDeactivated for a token of a mitra that an operator deactivated.
 func (a *authenticator) verify(ctx context.Context, token string) (caller, error) {
 	if token == "" || len(token) > 512 {
 		return caller{}, errUnauthenticated
 	}
-	sum := tokenHash(sha256.Sum256([]byte(token)))
+	sum := sumToken(token)
 	if subtle.ConstantTimeCompare(sum[:], a.bootstrapHash) == 1 {
 		return caller{Kind: SubjectOperator}, nil
 	}
+	if !wellFormed(token) {
+		return caller{}, errUnauthenticated
+	}
 	now := a.clock.Now()
 
-	a.mu.RLock()
-	ct, ok := a.cache[sum]
-	a.mu.RUnlock()
+	a.mu.Lock()
+	ct, ok := a.verified.get(sum)
+	var refusal refusedToken
+	if !ok {
+		refusal, _ = a.refused.get(sum)
+	}
+	a.mu.Unlock()
 	if ok && now.Before(ct.cachedAt.Add(a.ttl)) {
 		if !now.Before(ct.expiresAt) {
 			return caller{}, errUnauthenticated
 		}
 		return ct.caller, nil
 	}
+	if refusal.err != nil && now.Before(refusal.until) {
+		return caller{}, refusal.err
+	}
 
 	s, err := a.store.LookupToken(ctx, hex.EncodeToString(sum[:]))
 	if errors.Is(err, curhat.ErrNotFound) {
-		return caller{}, errUnauthenticated
+		return caller{}, a.refuse(sum, refusedToken{err: errUnauthenticated}, now)
 	}
 	if err != nil {
 		return caller{}, err
 	}
-	if s.RevokedAt != nil || !now.Before(s.ExpiresAt) {
-		a.drop(sum)
-		return caller{}, errUnauthenticated
+	who := subjectKey{s.SubjectKind, s.SubjectID}
+	switch {
+	case s.MitraDeactivated:
+		// Whether or not the deactivation revoked this token: the app must tell "you were
+		// deactivated" from "sign in again".
+		return caller{}, a.refuse(sum, refusedToken{err: errMitraDeactivated, who: who}, now)
+	case s.RevokedAt != nil || !now.Before(s.ExpiresAt):
+		return caller{}, a.refuse(sum, refusedToken{err: errUnauthenticated, who: who}, now)
 	}
-	c := caller{Kind: s.SubjectKind, ID: s.SubjectID}
+	c := caller{Kind: s.SubjectKind, ID: s.SubjectID, token: sum}
 	a.mu.Lock()
-	if len(a.cache) >= maxCachedTokens {
-		a.cache = map[tokenHash]cachedToken{}
-	}
-	a.cache[sum] = cachedToken{caller: c, expiresAt: s.ExpiresAt, cachedAt: now}
+	a.verified.put(sum, cachedToken{caller: c, expiresAt: s.ExpiresAt, cachedAt: now})
 	a.mu.Unlock()
 	return c, nil
+}
+
+// refuse remembers for refusedTTL that a token is refused, and returns the refusal.
+func (a *authenticator) refuse(sum tokenHash, rt refusedToken, now time.Time) error {
+	rt.until = now.Add(a.refusedTTL)
+	a.mu.Lock()
+	a.verified.drop(sum)
+	a.refused.put(sum, rt)
+	a.mu.Unlock()
+	return rt.err
 }
 
 // issue mints a token for a subject.
 func (a *authenticator) issue(ctx context.Context, kind SubjectKind, id uuid.UUID, ttl time.Duration) (string, time.Time, error) {
 	token := newToken()
-	now := a.clock.Now()
-	exp := now.Add(ttl).UTC().Truncate(time.Microsecond)
-	err := a.store.CreateAuthSession(ctx, authSession{
-		ID: uuid.New(), SubjectKind: kind, SubjectID: id, TokenHash: hashToken(token), ExpiresAt: exp,
-	}, now)
+	exp, err := a.issueToken(ctx, token, kind, id, ttl)
 	if err != nil {
 		return "", time.Time{}, err
 	}
 	return token, exp, nil
 }
 
-// revoked tells every instance that a subject's tokens were revoked in Postgres.
-func (a *authenticator) revoked(ctx context.Context, kind SubjectKind, id uuid.UUID) {
-	a.dropSubject(kind, id)
-	if err := a.bus.Publish(ctx, revokeTopic, []byte(string(kind)+":"+id.String())); err != nil {
-		a.log.WarnContext(ctx, "publish token revocation failed; other instances trust cached tokens until the cache bound",
-			"subject", id, "bound", a.ttl, "err", err)
+// issueToken stores token for a subject. A refusal remembered for its hash is forgotten
+// (tokens are random, so that would take a token presented before it was minted).
+func (a *authenticator) issueToken(ctx context.Context, token string, kind SubjectKind, id uuid.UUID, ttl time.Duration) (time.Time, error) {
+	now := a.clock.Now()
+	exp := now.Add(ttl).UTC().Truncate(time.Microsecond)
+	sum := sumToken(token)
+	err := a.store.CreateAuthSession(ctx, authSession{
+		ID: uuid.New(), SubjectKind: kind, SubjectID: id, TokenHash: hex.EncodeToString(sum[:]), ExpiresAt: exp,
+	}, now)
+	if err != nil {
+		return time.Time{}, err
 	}
-}
-
-func (a *authenticator) drop(hash tokenHash) {
 	a.mu.Lock()
-	delete(a.cache, hash)
+	a.refused.drop(sum)
 	a.mu.Unlock()
+	return exp, nil
 }
 
-func (a *authenticator) dropSubject(kind SubjectKind, id uuid.UUID) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for h, ct := range a.cache {
-		if ct.caller.Kind == kind && ct.caller.ID == id {
-			delete(a.cache, h)
-		}
+// revokeToken revokes one token in Postgres and tells every instance.
+func (a *authenticator) revokeToken(ctx context.Context, sum tokenHash) error {
+	if err := a.store.RevokeToken(ctx, hex.EncodeToString(sum[:]), a.clock.Now()); err != nil {
+		return err
+	}
+	a.refuse(sum, refusedToken{err: errUnauthenticated}, a.clock.Now())
+	a.broadcast(ctx, revocation{byToken: true, token: sum})
+	return nil
+}
+
+// revokeSubject revokes every token of a subject in Postgres and tells every instance.
+func (a *authenticator) revokeSubject(ctx context.Context, kind SubjectKind, id uuid.UUID) error {
+	if err := a.store.RevokeSubject(ctx, kind, id, a.clock.Now()); err != nil {
+		return err
+	}
+	a.revoked(ctx, kind, id)
+	return nil
+}
+
+// revoked tells every instance that a subject's tokens were revoked in Postgres (or that
+// what they were refused for changed: a mitra was reactivated), so that they forget what
+// they remember of them.
+func (a *authenticator) revoked(ctx context.Context, kind SubjectKind, id uuid.UUID) {
+	a.broadcast(ctx, revocation{subject: subjectKey{kind, id}})
+}
+
+// broadcast applies a revocation here at once and publishes it to the other instances.
+func (a *authenticator) broadcast(ctx context.Context, rv revocation) {
+	a.apply(rv)
+	if err := a.bus.Publish(ctx, revokeTopic, []byte(rv.message())); err != nil {
+		a.log.WarnContext(ctx, "publish token revocation failed; other instances trust cached tokens until the cache bound",
+			"subject", rv.subject.ID, "bound", a.ttl, "err", err)
 	}
 }
 
+// apply forgets revoked tokens and closes what was opened with them.
+func (a *authenticator) apply(rv revocation) {
+	a.mu.Lock()
+	if rv.byToken {
+		a.verified.drop(rv.token)
+	} else {
+		a.verified.dropSubject(rv.subject)
+		a.refused.dropSubject(rv.subject) // a reactivated mitra's tokens are no longer "deactivated"
+	}
+	a.mu.Unlock()
+	if a.onRevoke != nil {
+		a.onRevoke(rv)
+	}
+}
+
+// dropAll forgets every verified token (revocations may have been missed).
 func (a *authenticator) dropAll() {
 	a.mu.Lock()
-	a.cache = map[tokenHash]cachedToken{}
+	a.verified.clear()
 	a.mu.Unlock()
 }
 
@@ -196,4 +329,19 @@ func bearer(r *http.Request) string {
 		return ""
 	}
 	return strings.TrimSpace(h[len(p):])
+}
+
+// wireAuth builds the authenticator and the event hub: a revocation ends the event streams
+// opened with the revoked tokens.
+func (a *App) wireAuth() {
+	if m, ok := a.accounts.(*memAccounts); ok {
+		// In Postgres, LookupToken joins mitras; in memory the availability store knows.
+		m.mitraActive = func(ctx context.Context, id uuid.UUID) bool {
+			mt, err := a.mirror.GetMitra(ctx, id)
+			return err != nil || mt.IsActive
+		}
+	}
+	a.auth = newAuthenticator(a.accounts, a.clock, a.cfg.AuthCacheTTL, a.cfg.OperatorToken, a.bus, a.log)
+	a.events = newEventHub(a.bus, a.log, a.cfg.SSEMaxStreamsPerSubject, a.cfg.SSEMaxStreams)
+	a.auth.onRevoke = a.events.revoke
 }

@@ -30,7 +30,7 @@ const (
 	subjOtherClient                     // a client owning none of them
 	subjMitra                           // the mitra owning the row's resources
 	subjOtherMitra                      // a mitra owning none of them
-	subjDeactivatedMitra                // a mitra deactivated after its token was minted
+	subjDeactivatedMitra                // a mitra deactivated after its token was minted (403 MITRA_DEACTIVATED)
 	subjOperator                        // the bootstrap operator
 )
 
@@ -76,6 +76,9 @@ type authzRequest struct {
 	// client is the owning client's token when the row made a fresh one (a client has
 	// one open pairing at a time, so rows about pairings each need their own).
 	client string
+	// tokens replace the fixture's tokens of some subjects for this row (a logout revokes
+	// the token it is called with).
+	tokens map[subject]string
 }
 
 const (
@@ -110,6 +113,9 @@ func authzRows() map[string]authzRow {
 		"POST /api/internal/clients": {owner: 201, setup: req("/api/internal/clients", map[string]any{"display_name": "Matrix"})},
 		"POST /api/internal/tokens": {owner: 201, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: "/api/internal/tokens", body: map[string]any{"subject_kind": "client", "subject_id": f.client.String()}}
+		}},
+		"POST /api/internal/tokens/revoke": {owner: 204, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/tokens/revoke", body: map[string]any{"subject_kind": "client", "subject_id": f.freshClient().id.String()}}
 		}},
 		"GET /api/internal/config": {owner: 200},
 		"PUT /api/internal/config/{key}": {owner: 200,
@@ -210,6 +216,10 @@ func authzRows() map[string]authzRow {
 			return authzRequest{path: "/api/client/chat-sessions/" + s.session + "/reroute", client: s.client.tok}
 		}},
 		"GET /api/client/events": {owner: 200, other: 200},
+		"POST /api/client/logout": {owner: 204, other: 204, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/client/logout", tokens: map[subject]string{
+				subjClient: f.freshClient().tok, subjOtherClient: f.freshClient().tok}}
+		}},
 
 		// Mitras.
 		"POST /api/mitra/status/online": {owner: 200, other: 200},
@@ -236,6 +246,10 @@ func authzRows() map[string]authzRow {
 			return authzRequest{path: "/api/mitra/extensions/" + f.requestedExtension() + "/reject"}
 		}},
 		"GET /api/mitra/events": {owner: 200, other: 200},
+		"POST /api/mitra/logout": {owner: 204, other: 204, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/mitra/logout", tokens: map[subject]string{
+				subjMitra: f.ts.token("mitra", f.mitra), subjOtherMitra: f.ts.token("mitra", f.otherMitra)}}
+		}},
 	}
 }
 
@@ -244,6 +258,8 @@ func (row authzRow) expected(r route, s subject) int {
 	switch {
 	case r.Role == rolePublic:
 		return row.public
+	case s == subjDeactivatedMitra:
+		return http.StatusForbidden
 	case s.role() == rolePublic:
 		return http.StatusUnauthorized
 	case s.role() != r.Role:
@@ -307,6 +323,9 @@ func TestAuthz_EveryRouteRefusesOrServesEachKindOfCaller(t *testing.T) {
 					if s == subjClient && rq.client != "" {
 						tok = rq.client
 					}
+					if t, ok := rq.tokens[s]; ok {
+						tok = t
+					}
 					status, body := f.call(r.Method, rq.path, tok, rq.body)
 					want := row.expected(r, s)
 					require.Equal(t, want, status, "%s %s as %s: %s", r.Method, rq.path, s, body)
@@ -317,7 +336,11 @@ func TestAuthz_EveryRouteRefusesOrServesEachKindOfCaller(t *testing.T) {
 						case http.StatusUnauthorized:
 							require.Contains(t, string(body), `"UNAUTHENTICATED"`, "as %s", s)
 						case http.StatusForbidden:
-							require.Contains(t, string(body), `"FORBIDDEN"`, "as %s", s)
+							code := `"FORBIDDEN"`
+							if s == subjDeactivatedMitra {
+								code = `"MITRA_DEACTIVATED"`
+							}
+							require.Contains(t, string(body), code, "as %s", s)
 						}
 					}
 				}
@@ -337,6 +360,7 @@ type authzFixture struct {
 
 	client                   uuid.UUID // "client"
 	mitra                    uuid.UUID // "mitra": online, capacity 100
+	otherMitra               uuid.UUID
 	mitraTok, otherMitraTok  string
 	spareTok                 string // a third mitra, online only while a row needs it
 	extTier                  string // the extension tier's id
@@ -371,7 +395,7 @@ func newAuthzFixture(t *testing.T, ts *testServer) *authzFixture {
 
 	f.mitra, f.mitraTok = f.newMitra()
 	ts.must(200, "POST", "/api/mitra/status/online", f.mitraTok, nil)
-	_, f.otherMitraTok = f.newMitra()
+	f.otherMitra, f.otherMitraTok = f.newMitra()
 	_, f.spareTok = f.newMitra()
 	deactivated, deactivatedTok := f.newMitra()
 	ts.must(200, "PATCH", "/api/internal/mitras/"+deactivated.String()+"/status", ts.op, map[string]any{"is_active": false})
@@ -433,7 +457,7 @@ func (f *authzFixture) call(method, path, tok string, body any) (int, []byte) {
 // pay confirms a payment through the signed webhook.
 func (f *authzFixture) pay(paymentID string) {
 	f.t.Helper()
-	raw, _ := json.Marshal(map[string]any{"payment_id": paymentID, "status": "paid", "provider_ref": "fake"})
+	raw, _ := json.Marshal(map[string]any{"payment_id": paymentID, "status": "paid", "provider_ref": "fake_ch_" + paymentID})
 	req, err := http.NewRequest("POST", f.ts.http.URL+"/api/payments/webhook", bytes.NewReader(raw))
 	require.NoError(f.t, err)
 	req.Header.Set("X-Signature", signBody(f.webhookSecret, raw))

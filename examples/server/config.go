@@ -18,24 +18,28 @@ type Config struct {
 	ValkeyCluster        bool          // VALKEY_CLUSTER=1: cluster mode, hash-tagged key names
 	ValkeyKeyPrefix      string        // VALKEY_KEY_PREFIX
 	ValkeyClientCache    bool          // VALKEY_CLIENT_CACHE (default on): server-assisted client-side caching
-	OperatorToken        string        // OPERATOR_TOKEN; generated and printed when empty
-	PaymentWebhookSecret string        // PAYMENT_WEBHOOK_SECRET; generated and printed when empty
+	OperatorToken        string        // OPERATOR_TOKEN; ≥ 32 bytes with DATABASE_URL, generated and printed in memory mode
+	PaymentWebhookSecret string        // PAYMENT_WEBHOOK_SECRET; same rule
 	AuthCacheTTL         time.Duration // AUTH_CACHE_SECONDS (30)
 	DemoData             bool          // DEMO_DATA (default: on in memory mode)
 	Sweeps               bool          // SWEEPS (default on)
 	FanoutCap            int           // PAIRING_FANOUT_CAP: most mitras a blast is offered to (0 = every available mitra)
 
-	HeartbeatStale         time.Duration // MITRA_HEARTBEAT_STALE_SECONDS (90)
-	AutoOfflineInterval    time.Duration // MITRA_AUTO_OFFLINE_SWEEP_SECONDS (30)
-	HeartbeatMirrorEvery   time.Duration // HEARTBEAT_MIRROR_INTERVAL_SECONDS (60)
-	OnlineMirrorReseed     time.Duration // VALKEY_ONLINE_MIRROR_SWEEP_SECONDS (300)
-	PaymentSweepInterval   time.Duration // PAYMENT_SESSION_SWEEP_SECONDS (60)
-	TimeoutsSweepInterval  time.Duration // PAIRING_SWEEP_SECONDS (1)
-	PaymentRefundRetry     time.Duration // PAYMENT_REFUND_RETRY_SECONDS (60): refund retry sweep, base of its backoff
-	ShutdownGrace          time.Duration // SHUTDOWN_GRACE_SECONDS (10)
-	InMemory               bool          // derived: no DATABASE_URL and no VALKEY_URL
-	OperatorTokenGenerated bool          // derived
-	WebhookSecretGenerated bool          // derived
+	HeartbeatStale          time.Duration // MITRA_HEARTBEAT_STALE_SECONDS (90)
+	AutoOfflineInterval     time.Duration // MITRA_AUTO_OFFLINE_SWEEP_SECONDS (30)
+	HeartbeatMirrorEvery    time.Duration // HEARTBEAT_MIRROR_INTERVAL_SECONDS (60)
+	OnlineMirrorReseed      time.Duration // VALKEY_ONLINE_MIRROR_SWEEP_SECONDS (300)
+	PaymentSweepInterval    time.Duration // PAYMENT_SESSION_SWEEP_SECONDS (60)
+	TimeoutsSweepInterval   time.Duration // PAIRING_SWEEP_SECONDS (1)
+	PaymentRefundRetry      time.Duration // PAYMENT_REFUND_RETRY_SECONDS (60): refund retry sweep, base of its backoff
+	ShutdownGrace           time.Duration // SHUTDOWN_GRACE_SECONDS (10)
+	ReadTimeout             time.Duration // HTTP_READ_TIMEOUT_SECONDS (10): headers and body of a request
+	MetricsAddr             string        // METRICS_ADDR: serve GET /metrics there instead of on ADDR
+	SSEMaxStreamsPerSubject int           // SSE_MAX_STREAMS_PER_SUBJECT (5): open event streams of one client or mitra, per instance
+	SSEMaxStreams           int           // SSE_MAX_STREAMS (20000): open event streams of an instance
+	InMemory                bool          // derived: no DATABASE_URL and no VALKEY_URL
+	OperatorTokenGenerated  bool          // derived
+	WebhookSecretGenerated  bool          // derived
 }
 
 // configFromEnv maps environment variables to Config. getenv is os.Getenv in main.
@@ -82,18 +86,43 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		{"PAIRING_SWEEP_SECONDS", &c.TimeoutsSweepInterval, sweeps.DefaultTimeoutsSweepInterval},
 		{"PAYMENT_REFUND_RETRY_SECONDS", &c.PaymentRefundRetry, sweeps.DefaultPaymentRefundRetryInterval},
 		{"SHUTDOWN_GRACE_SECONDS", &c.ShutdownGrace, 10 * time.Second},
+		{"HTTP_READ_TIMEOUT_SECONDS", &c.ReadTimeout, DefaultReadTimeout},
 	}
 	for _, d := range durations {
 		if *d.dst, err = envSeconds(getenv, d.name, d.def); err != nil {
 			return c, err
 		}
 	}
-	if v := strings.TrimSpace(getenv("PAIRING_FANOUT_CAP")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 100_000 {
-			return c, fmt.Errorf("PAIRING_FANOUT_CAP=%q: want an integer in 0..100000 (0 = no cap)", v)
+	ints := []struct {
+		name     string
+		dst      *int
+		def      int
+		min, max int
+		hint     string
+	}{
+		{"PAIRING_FANOUT_CAP", &c.FanoutCap, 0, 0, 100_000, " (0 = no cap)"},
+		{"SSE_MAX_STREAMS_PER_SUBJECT", &c.SSEMaxStreamsPerSubject, DefaultSSEMaxStreamsPerSubject, 1, 1000, ""},
+		{"SSE_MAX_STREAMS", &c.SSEMaxStreams, DefaultSSEMaxStreams, 1, 1_000_000, ""},
+	}
+	for _, n := range ints {
+		if *n.dst, err = envInt(getenv, n.name, n.def, n.min, n.max, n.hint); err != nil {
+			return c, err
 		}
-		c.FanoutCap = n
+	}
+	c.MetricsAddr = strings.TrimSpace(getenv("METRICS_ADDR"))
+	if c.MetricsAddr != "" && c.MetricsAddr == c.Addr {
+		return c, fmt.Errorf("METRICS_ADDR=%q is ADDR: give the metrics their own address, or leave METRICS_ADDR unset to serve them on ADDR", c.MetricsAddr)
+	}
+	if !c.InMemory {
+		// Generated secrets are printed at start and change at every restart: fine for a
+		// demo in memory, not for a server whose tokens and webhooks outlive it.
+		for _, s := range []struct{ name, value string }{
+			{"OPERATOR_TOKEN", c.OperatorToken}, {"PAYMENT_WEBHOOK_SECRET", c.PaymentWebhookSecret},
+		} {
+			if s.value == "" {
+				return c, fmt.Errorf("%s is required with DATABASE_URL (at least %d bytes, e.g. `openssl rand -base64 32`)", s.name, minSecretBytes)
+			}
+		}
 	}
 	if c.OperatorToken == "" {
 		c.OperatorToken = newToken()
@@ -103,7 +132,54 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		c.PaymentWebhookSecret = newToken()
 		c.WebhookSecretGenerated = true
 	}
-	return c, nil
+	return c, c.validate()
+}
+
+// minSecretBytes is the shortest OPERATOR_TOKEN and PAYMENT_WEBHOOK_SECRET accepted with
+// DATABASE_URL: 256 bits, as long as the tokens the server mints.
+const minSecretBytes = 32
+
+// Defaults of the server's own settings.
+const (
+	// DefaultReadTimeout bounds the read of a request, headers and body: a body trickled
+	// byte by byte cannot hold a connection longer. Event streams clear it.
+	DefaultReadTimeout = 10 * time.Second
+	// DefaultSSEMaxStreamsPerSubject is how many event streams one client or mitra may hold
+	// open on one instance (an app reconnecting leaves a few half-closed ones behind).
+	DefaultSSEMaxStreamsPerSubject = 5
+	// DefaultSSEMaxStreams bounds the event streams of one instance (each holds a
+	// connection, a goroutine and a buffered channel).
+	DefaultSSEMaxStreams = 20_000
+)
+
+// validate reports a configuration the server must not start with. NewApp calls it too, so
+// a Config built in code gets the same checks as one read from the environment.
+func (c Config) validate() error {
+	if !c.InMemory {
+		for _, s := range []struct{ name, value string }{
+			{"OPERATOR_TOKEN", c.OperatorToken}, {"PAYMENT_WEBHOOK_SECRET", c.PaymentWebhookSecret},
+		} {
+			if len(s.value) < minSecretBytes {
+				return fmt.Errorf("%s must be at least %d bytes with DATABASE_URL (it is %d)", s.name, minSecretBytes, len(s.value))
+			}
+		}
+	}
+	if c.SSEMaxStreamsPerSubject < 0 || c.SSEMaxStreams < 0 {
+		return fmt.Errorf("SSE_MAX_STREAMS_PER_SUBJECT and SSE_MAX_STREAMS must not be negative")
+	}
+	return nil
+}
+
+func envInt(getenv func(string) string, name string, def, min, max int, hint string) (int, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		return 0, fmt.Errorf("%s=%q: want an integer in %d..%d%s", name, v, min, max, hint)
+	}
+	return n, nil
 }
 
 func or(s, def string) string {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -32,22 +34,44 @@ type wireEvent struct {
 
 const eventsTopic = "events"
 
-// sseHeartbeatEvery keeps idle streams open through proxies.
+// sseHeartbeatEvery keeps idle streams open through proxies; at each beat the stream's
+// token is checked again (from memory: a revocation message lost while Valkey was down
+// closes the stream within AUTH_CACHE_SECONDS plus this).
 const sseHeartbeatEvery = 15 * time.Second
+
+// sseWriteTimeout bounds one write to a stream: a client that stops reading loses its
+// stream instead of holding a goroutine forever.
+const sseWriteTimeout = 10 * time.Second
 
 // eventHub fans events out to the Server-Sent-Event streams of this instance; events are
 // published on the broadcaster so that a subscriber connected to any instance gets them.
 // A disconnected app loses nothing it cannot re-read through the polling routes.
 type eventHub struct {
-	bus broadcaster
-	log *slog.Logger
+	bus           broadcaster
+	log           *slog.Logger
+	maxPerSubject int // open streams of one subject on this instance
+	maxStreams    int // open streams on this instance
 
-	mu      sync.RWMutex
-	streams map[uuid.UUID]map[chan event]struct{} // subject id → open streams
+	mu       sync.RWMutex
+	streams  map[subjectKey]map[*stream]struct{}
+	open     int  // streams in the map
+	shutdown bool // no new streams: the server is shutting down
 }
 
-func newEventHub(bus broadcaster, log *slog.Logger) *eventHub {
-	return &eventHub{bus: bus, log: log, streams: map[uuid.UUID]map[chan event]struct{}{}}
+// stream is one open event stream.
+type stream struct {
+	who   subjectKey
+	token tokenHash // of the token it was opened with
+	ch    chan event
+	done  chan struct{} // closed when the stream must end: revocation or shutdown
+	once  sync.Once
+}
+
+func (st *stream) end() { st.once.Do(func() { close(st.done) }) }
+
+func newEventHub(bus broadcaster, log *slog.Logger, maxPerSubject, maxStreams int) *eventHub {
+	return &eventHub{bus: bus, log: log, maxPerSubject: cmp.Or(maxPerSubject, DefaultSSEMaxStreamsPerSubject),
+		maxStreams: cmp.Or(maxStreams, DefaultSSEMaxStreams), streams: map[subjectKey]map[*stream]struct{}{}}
 }
 
 func (h *eventHub) start(ctx context.Context) {
@@ -74,76 +98,147 @@ func (h *eventHub) publish(ctx context.Context, e event) {
 func (h *eventHub) deliver(e event) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	for ch := range h.streams[e.SubjectID] {
+	for st := range h.streams[subjectKey{e.Recipient, e.SubjectID}] {
 		select {
-		case ch <- e:
+		case st.ch <- e:
 		default: // a stream too slow to keep up drops events; the app re-reads by polling
 		}
 	}
 }
 
-func (h *eventHub) subscribe(id uuid.UUID) chan event {
-	ch := make(chan event, 64)
+// subscribe opens a stream for the caller: errTooManyStreams past the subject's bound,
+// errStreamsUnavailable past the instance's or while shutting down.
+func (h *eventHub) subscribe(c caller) (*stream, error) {
+	st := &stream{who: subjectKey{c.Kind, c.ID}, token: c.token, ch: make(chan event, 64), done: make(chan struct{})}
 	h.mu.Lock()
-	if h.streams[id] == nil {
-		h.streams[id] = map[chan event]struct{}{}
+	defer h.mu.Unlock()
+	switch {
+	case h.shutdown || h.open >= h.maxStreams:
+		return nil, errStreamsUnavailable
+	case len(h.streams[st.who]) >= h.maxPerSubject:
+		return nil, errTooManyStreams
 	}
-	h.streams[id][ch] = struct{}{}
-	h.mu.Unlock()
-	return ch
+	if h.streams[st.who] == nil {
+		h.streams[st.who] = map[*stream]struct{}{}
+	}
+	h.streams[st.who][st] = struct{}{}
+	h.open++
+	return st, nil
 }
 
-func (h *eventHub) unsubscribe(id uuid.UUID, ch chan event) {
+func (h *eventHub) unsubscribe(st *stream) {
 	h.mu.Lock()
-	delete(h.streams[id], ch)
-	if len(h.streams[id]) == 0 {
-		delete(h.streams, id)
+	if _, ok := h.streams[st.who][st]; ok {
+		delete(h.streams[st.who], st)
+		h.open--
+		if len(h.streams[st.who]) == 0 {
+			delete(h.streams, st.who)
+		}
 	}
 	h.mu.Unlock()
+	st.end()
 }
 
-// subscribers returns how many streams this instance holds for id (tests).
-func (h *eventHub) subscribers(id uuid.UUID) int {
+// revoke ends the streams opened with a revoked token (or with any token of a revoked
+// subject).
+func (h *eventHub) revoke(rv revocation) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	return len(h.streams[id])
+	if !rv.byToken {
+		for st := range h.streams[rv.subject] {
+			st.end()
+		}
+		return
+	}
+	for _, set := range h.streams {
+		for st := range set {
+			if st.token == rv.token {
+				st.end()
+			}
+		}
+	}
 }
 
-// serveSSE streams the caller's events until the request ends.
+// closeAll ends every stream and refuses new ones: the server is shutting down, and a
+// stream would otherwise hold its connection until the shutdown grace runs out.
+func (h *eventHub) closeAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.shutdown = true
+	for _, set := range h.streams {
+		for st := range set {
+			st.end()
+		}
+	}
+}
+
+// subscribers returns how many streams this instance holds for a subject (tests).
+func (h *eventHub) subscribers(kind SubjectKind, id uuid.UUID) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.streams[subjectKey{kind, id}])
+}
+
+// serveSSE streams the caller's events until the request ends, the caller's token is
+// revoked, or the server shuts down.
 func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, c caller) error {
-	fl, ok := w.(http.Flusher)
-	if !ok {
+	if _, ok := w.(http.Flusher); !ok {
 		return fmt.Errorf("streaming unsupported")
 	}
-	ch := s.app.events.subscribe(c.ID)
-	defer s.app.events.unsubscribe(c.ID, ch)
+	st, err := s.app.events.subscribe(c)
+	if err != nil {
+		return err
+	}
+	defer s.app.events.unsubscribe(st)
+
+	// The server's read timeout bounds a request's headers and body; a stream has nothing
+	// left to read, and a read of the idle connection that hit the deadline would cancel
+	// the stream. (The net/http of Go 1.26 clears the deadline itself when it starts its
+	// background read; older releases did not, and nothing documents it.) Writes get a
+	// deadline each instead, cleared at the end: the connection may serve further requests.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
+	send := func(format string, args ...any) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout))
+		if _, err := fmt.Fprintf(w, format, args...); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
 
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	_, _ = fmt.Fprint(w, ": connected\n\n")
-	fl.Flush()
+	if !send(": connected\n\n") {
+		return nil
+	}
 
+	token := bearer(r)
 	tick := time.NewTicker(sseHeartbeatEvery)
 	defer tick.Stop()
 	for {
 		select {
 		case <-r.Context().Done():
 			return nil
+		case <-st.done:
+			return nil
 		case <-s.app.bgCtx.Done():
 			return nil
 		case <-tick.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+			var ae *apiError
+			if _, err := s.app.auth.verify(r.Context(), token); errors.As(err, &ae) {
+				return nil // revoked, expired or deactivated since the stream opened
+			}
+			if !send(": keep-alive\n\n") {
 				return nil
 			}
-			fl.Flush()
-		case e := <-ch:
+		case e := <-st.ch:
 			data, _ := json.Marshal(map[string]any{"kind": e.Kind, "data": e.Data, "at": e.At.UTC()})
-			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Kind, data); err != nil {
+			if !send("event: %s\ndata: %s\n\n", e.Kind, data) {
 				return nil
 			}
-			fl.Flush()
 		}
 	}
 }

@@ -56,18 +56,45 @@ type serverOption func(*Config)
 // newTestServer starts an App (sweeps off, fake clock) and an httptest server over it.
 func newTestServer(t *testing.T, b backend, opts ...serverOption) *testServer {
 	t.Helper()
-	return newTestServerWith(t, b, nil, opts...)
+	return startTestServer(t, b, slog.New(slog.DiscardHandler), nil, opts...)
 }
 
 // newTestServerWith is newTestServer with seams: seam, when set, adjusts the App's test
 // options (the gateway, for example) before the App is built.
 func newTestServerWith(t *testing.T, b backend, seam func(*appOptions), opts ...serverOption) *testServer {
 	t.Helper()
+	return startTestServer(t, b, slog.New(slog.DiscardHandler), seam, opts...)
+}
+
+// newLoggedTestServer is newTestServer with the App logging to log.
+func newLoggedTestServer(t *testing.T, b backend, log *slog.Logger, opts ...serverOption) *testServer {
+	t.Helper()
+	return startTestServer(t, b, log, nil, opts...)
+}
+
+func startTestServer(t *testing.T, b backend, log *slog.Logger, seam func(*appOptions), opts ...serverOption) *testServer {
+	t.Helper()
+	app, clk := startTestApp(t, b, log, seam, opts...)
+	srv := NewServer(app)
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close) // before the App closes: cleanups run last-in first-out
+	return &testServer{t: t, app: app, srv: srv, http: hs, clock: clk, op: app.cfg.OperatorToken}
+}
+
+// newTestApp starts an App (sweeps off, fake clock), closed when the test ends.
+func newTestApp(t *testing.T, b backend, opts ...serverOption) (*App, *clock.Fake) {
+	t.Helper()
+	return startTestApp(t, b, slog.New(slog.DiscardHandler), nil, opts...)
+}
+
+func startTestApp(t *testing.T, b backend, log *slog.Logger, seam func(*appOptions), opts ...serverOption) (*App, *clock.Fake) {
+	t.Helper()
 	cfg, err := configFromEnv(func(string) string { return "" })
 	require.NoError(t, err)
 	cfg.DemoData = false
 	cfg.Sweeps = false
-	appOpts := appOptions{Clock: clock.NewFake(time.Date(2026, 5, 25, 10, 0, 0, 0, time.UTC))}
+	clk := clock.NewFake(time.Date(2026, 5, 25, 10, 0, 0, 0, time.UTC))
+	appOpts := appOptions{Clock: clk}
 	if b == realBackend {
 		counter := &pgutil.QueryCounter{}
 		db := testenv.PostgresWith(t, testenv.PGOptions{Configure: func(c *pgxpool.Config) { c.ConnConfig.Tracer = counter }})
@@ -85,24 +112,19 @@ func newTestServerWith(t *testing.T, b backend, seam func(*appOptions), opts ...
 	if seam != nil {
 		seam(&appOpts)
 	}
-	log := slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	app, err := NewApp(ctx, cfg, log, appOpts)
 	require.NoError(t, err)
+	t.Cleanup(func() { app.Close(context.Background()) })
 	require.NoError(t, app.Start(ctx))
-	srv := NewServer(app)
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		hs.Close()
-		app.Close(context.Background())
-	})
-	return &testServer{t: t, app: app, srv: srv, http: hs, clock: appOpts.Clock.(*clock.Fake), op: cfg.OperatorToken}
+	return app, clk
 }
 
 // response is a decoded answer.
 type response struct {
 	Status int
+	Header http.Header
 	Body   map[string]any
 	Raw    []byte
 }
@@ -142,7 +164,7 @@ func (ts *testServer) do(method, path, token string, body any) response {
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(ts.t, err)
-	out := response{Status: resp.StatusCode, Raw: raw}
+	out := response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
 	if len(raw) > 0 && raw[0] == '{' {
 		require.NoError(ts.t, json.Unmarshal(raw, &out.Body), "body: %s", raw)
 	}

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -17,9 +15,6 @@ import (
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/pricing"
 )
-
-// maxBodyBytes bounds every request body; larger bodies get 413 PAYLOAD_TOO_LARGE.
-const maxBodyBytes = 1 << 20
 
 // apiError is an error with its HTTP status and code, as written to the client.
 type apiError struct {
@@ -36,84 +31,107 @@ func newAPIError(status int, code, format string, args ...any) *apiError {
 }
 
 var (
-	errRequestCancelled = newAPIError(http.StatusServiceUnavailable, "UNAVAILABLE", "the request was cancelled")
-	errUnauthenticated  = newAPIError(http.StatusUnauthorized, "UNAUTHENTICATED", "a valid bearer token is required")
-	errForbidden        = newAPIError(http.StatusForbidden, "FORBIDDEN", "this token may not use this route")
+	errRequestCancelled   = newAPIError(http.StatusServiceUnavailable, "UNAVAILABLE", "the request was cancelled")
+	errUnauthenticated    = newAPIError(http.StatusUnauthorized, "UNAUTHENTICATED", "a valid bearer token is required")
+	errForbidden          = newAPIError(http.StatusForbidden, "FORBIDDEN", "this token may not use this route")
+	errMitraDeactivated   = newAPIError(http.StatusForbidden, "MITRA_DEACTIVATED", "this mitra account is deactivated")
+	errNoRoute            = newAPIError(http.StatusNotFound, "NOT_FOUND", "no such route")
+	errMethodNotAllowed   = newAPIError(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "this route does not accept this method; see the Allow header")
+	errRequestTimeout     = newAPIError(http.StatusRequestTimeout, "REQUEST_TIMEOUT", "the request body was not received in time")
+	errBodyUnreadable     = newAPIError(http.StatusBadRequest, "VALIDATION_FAILED", "the request body could not be read")
+	errTimedOut           = newAPIError(http.StatusServiceUnavailable, "UNAVAILABLE", "a backing service did not answer in time; retry later")
+	errInternal           = newAPIError(http.StatusInternalServerError, "INTERNAL", "internal error")
+	errTooManyStreams     = newAPIError(http.StatusTooManyRequests, "TOO_MANY_STREAMS", "too many open event streams for this account; close one first")
+	errStreamsUnavailable = newAPIError(http.StatusServiceUnavailable, "UNAVAILABLE", "this instance holds as many event streams as it may; retry later")
 )
 
-// errorMapping maps a domain error (matched with errors.Is) to its HTTP status and code.
-// This table is the one place where domain errors become API errors; add rows here.
+// errorMapping maps a domain error (matched with errors.Is) to its HTTP status, code and
+// message. The message is fixed: a domain error's own text names internal ids and wraps
+// driver errors (a Postgres outage would show its user, database and host), so it goes to
+// the log with the request id instead.
 type errorMapping struct {
-	err    error
-	status int
-	code   string
+	err     error
+	status  int
+	code    string
+	message string
 }
 
 // Rows are tried in order: specific domain errors first, then the shared sentinels (some
-// domain errors wrap them).
+// domain errors wrap them). This table is the one place where domain errors become API
+// errors; add rows here.
 var errorTable = []errorMapping{
-	{pricing.ErrDuplicateTier, http.StatusConflict, "DUPLICATE_TIER"},
-	{pricing.ErrNoTier, http.StatusConflict, "NO_TIER"},
-	{pairing.ErrNoTier, http.StatusConflict, "NO_TIER"},
-	{pairing.ErrAlreadyMatched, http.StatusConflict, "ALREADY_MATCHED"},
-	{pairing.ErrAtCapacity, http.StatusConflict, "AT_CAPACITY"},
-	{pairing.ErrExpired, http.StatusGone, "EXPIRED"},
-	{pairing.ErrNoPreviousSession, http.StatusConflict, "NO_PREVIOUS_SESSION"},
-	{pairing.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE"},
-	{extension.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE"},
-	{curhat.ErrNotFound, http.StatusNotFound, "NOT_FOUND"},
-	{curhat.ErrStaleWrite, http.StatusConflict, "STALE_WRITE"},
-	{curhat.ErrDeactivated, http.StatusForbidden, "MITRA_DEACTIVATED"},
-	{curhat.ErrInvalidState, http.StatusConflict, "INVALID_STATE"},
-	{curhat.ErrConflict, http.StatusConflict, "INVALID_STATE"},
-	{curhat.ErrUnavailable, http.StatusServiceUnavailable, "UNAVAILABLE"},
+	{pricing.ErrDuplicateTier, http.StatusConflict, "DUPLICATE_TIER", "a tier with this mode and minutes already exists"},
+	{pricing.ErrNoTier, http.StatusConflict, "NO_TIER", "no active price tier for these minutes"},
+	{pairing.ErrNoTier, http.StatusConflict, "NO_TIER", "no active price tier for these minutes"},
+	{pairing.ErrAlreadyMatched, http.StatusConflict, "ALREADY_MATCHED", "the pairing is already matched"},
+	{pairing.ErrAtCapacity, http.StatusConflict, "AT_CAPACITY", "the mitra has no free session slot"},
+	{pairing.ErrExpired, http.StatusGone, "EXPIRED", "the deadline has passed"},
+	{pairing.ErrNoPreviousSession, http.StatusConflict, "NO_PREVIOUS_SESSION", "no previous chat session with this mitra"},
+	{pairing.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE", "the mitra is not available"},
+	{extension.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE", "the mitra is not available"},
+	{curhat.ErrNotFound, http.StatusNotFound, "NOT_FOUND", "not found"},
+	{curhat.ErrStaleWrite, http.StatusConflict, "STALE_WRITE", "the row changed since it was read; retry with its current updated_at"},
+	{curhat.ErrDeactivated, http.StatusForbidden, "MITRA_DEACTIVATED", "this mitra account is deactivated"},
+	{curhat.ErrInvalidState, http.StatusConflict, "INVALID_STATE", "not allowed in the current state"},
+	{curhat.ErrConflict, http.StatusConflict, "INVALID_STATE", "not allowed in the current state"},
+	{curhat.ErrUnavailable, http.StatusServiceUnavailable, "UNAVAILABLE", "a backing service is unavailable; retry later"},
 }
 
 // staleCurrent lets a stale-write error carry the current row into the 409 body.
 type staleCurrent interface{ CurrentValue() any }
 
-// toAPIError maps any error to the API error written to the client.
-func toAPIError(err error) *apiError {
-	var ae *apiError
+// toAPIError maps any error to the API error written to the client. hidden reports that
+// err's own text is not in the answer (so that it is worth logging).
+func toAPIError(err error) (ae *apiError, hidden bool) {
 	if errors.As(err, &ae) {
-		return ae
+		return ae, false
 	}
 	var ve *curhat.ValidationError
 	if errors.As(err, &ve) {
+		// The caller's input: the field and the rule, never the chain around it.
 		return &apiError{Status: http.StatusBadRequest, Code: "VALIDATION_FAILED", Message: ve.Error(),
-			Details: map[string]any{"field": ve.Field}}
+			Details: map[string]any{"field": ve.Field}}, false
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return newAPIError(http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "request body exceeds %d bytes", maxBodyBytes)
+		return newAPIError(http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "request body exceeds %d bytes", maxBodyBytes), false
 	}
 	for _, m := range errorTable {
 		if errors.Is(err, m.err) {
-			out := &apiError{Status: m.status, Code: m.code, Message: err.Error()}
+			out := &apiError{Status: m.status, Code: m.code, Message: m.message}
 			var sc staleCurrent
 			if errors.As(err, &sc) {
 				out.Details = map[string]any{"current": sc.CurrentValue()}
 			}
-			return out
+			return out, true
 		}
 	}
 	if isTimeout(err) {
-		return newAPIError(http.StatusServiceUnavailable, "UNAVAILABLE", "a backing service did not answer in time")
+		return errTimedOut, true
 	}
 	if errors.Is(err, context.Canceled) {
 		// The caller went away; nobody reads this answer, and it is not a server fault.
-		return errRequestCancelled
+		return errRequestCancelled, true
 	}
-	return &apiError{Status: http.StatusInternalServerError, Code: "INTERNAL", Message: "internal error"}
+	return errInternal, true
 }
 
 func isTimeout(err error) bool { return errors.Is(err, context.DeadlineExceeded) }
 
-// writeError writes err as {"error":{"code","message",...}}; 5xx are logged.
+// requestIDHeader is the response header that names a request in the server's log.
+const requestIDHeader = "X-Request-Id"
+
+// writeError writes err as {"error":{"code","message",...}}. What the answer leaves out goes
+// to the log with the request id: 5xx as errors, refused domain operations at info level.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	ae := toAPIError(err)
-	if ae.Status >= 500 && ae != errRequestCancelled {
-		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", ae.Status, "err", err)
+	ae, hidden := toAPIError(err)
+	switch {
+	case ae.Status >= 500 && ae != errRequestCancelled:
+		log.ErrorContext(r.Context(), "request failed", "request_id", w.Header().Get(requestIDHeader),
+			"method", r.Method, "path", r.URL.Path, "status", ae.Status, "code", ae.Code, "err", err)
+	case hidden && ae != errRequestCancelled:
+		log.InfoContext(r.Context(), "request refused", "request_id", w.Header().Get(requestIDHeader),
+			"method", r.Method, "path", r.URL.Path, "status", ae.Status, "code", ae.Code, "err", err)
 	}
 	body := map[string]any{"code": ae.Code, "message": ae.Message}
 	for k, v := range ae.Details {
@@ -126,65 +144,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// decodeJSON reads exactly one JSON object from the body into v: unknown fields, trailing
-// data, wrong types and bodies over 1 MiB are refused with 4xx errors naming the problem.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
-	}
-	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return &curhat.ValidationError{Field: "body", Reason: "must contain a single JSON object"}
-	}
-	return nil
-}
-
-func decodeError(err error) error {
-	var mbe *http.MaxBytesError
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &mbe):
-		return err
-	case errors.Is(err, io.EOF):
-		return &curhat.ValidationError{Field: "body", Reason: "a JSON object is required"}
-	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
-		return &curhat.ValidationError{Field: "body", Reason: "malformed JSON"}
-	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			field = "body"
-		}
-		return &curhat.ValidationError{Field: field, Reason: "must be " + jsonKind(typ.Type.Kind().String())}
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return &curhat.ValidationError{Field: name, Reason: "unknown field"}
-	default:
-		return &curhat.ValidationError{Field: "body", Reason: "invalid JSON: " + err.Error()}
-	}
-}
-
-func jsonKind(k string) string {
-	switch k {
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
-		return "a number"
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	case "slice", "array":
-		return "an array"
-	default:
-		return "an object"
-	}
 }
 
 // pathID parses the {name} path value as a UUID (400 INVALID_ID otherwise).

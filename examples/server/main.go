@@ -2,10 +2,12 @@
 // serves the API that the client, mitra and control-center apps talk to.
 //
 //	go run ./examples/server                                   # in memory, with demo data
-//	DATABASE_URL=postgres://127.0.0.1:5432/test VALKEY_URL=redis://127.0.0.1:6379 go run ./examples/server
+//	DATABASE_URL=postgres://127.0.0.1:5432/test VALKEY_URL=redis://127.0.0.1:6379 \
+//	OPERATOR_TOKEN=$(openssl rand -base64 32) PAYMENT_WEBHOOK_SECRET=$(openssl rand -base64 32) go run ./examples/server
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -63,10 +65,13 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           NewServer(app),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+	var metricsLn net.Listener
+	if cfg.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		log.Info("metrics", "addr", metricsLn.Addr().String())
 	}
 	mode := "in-memory"
 	if !cfg.InMemory {
@@ -76,19 +81,64 @@ func run(log *slog.Logger) error {
 		}
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "mode", mode)
+	return serve(ctx, app, ln, metricsLn)
+}
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+// serve answers the API on ln (and GET /metrics on metricsLn, when not nil) until ctx ends,
+// then shuts down: the listeners close, open event streams end at once, and requests in
+// flight get cfg.ShutdownGrace to finish before their connections are cut. It returns an
+// error when a listener fails or the grace runs out.
+func serve(ctx context.Context, app *App, ln, metricsLn net.Listener) error {
+	api := newHTTPServer(app.cfg, NewServer(app), app.log)
+	// An event stream never finishes by itself: without this, every open stream would hold
+	// the shutdown until the grace runs out.
+	api.RegisterOnShutdown(app.events.closeAll)
+	servers, listeners := []*http.Server{api}, []net.Listener{ln}
+	if metricsLn != nil {
+		servers = append(servers, newHTTPServer(app.cfg, metricsServer(app), app.log))
+		listeners = append(listeners, metricsLn)
+	}
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
+
+	var errs []error
+	returned := 0
 	select {
-	case err := <-errc:
-		return err
+	case err := <-errc: // a listener failed
+		returned++
+		errs = append(errs, err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutCtx, cancelShut := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-	defer cancelShut()
-	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	app.log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), app.cfg.ShutdownGrace)
+	defer cancel()
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutCtx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+			_ = srv.Close() // the grace ran out: cut what is left
+		}
 	}
-	return nil
+	for ; returned < len(servers); returned++ {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// newHTTPServer is the http.Server of the API (and of METRICS_ADDR). ReadTimeout bounds the
+// read of a whole request, headers and body: a body trickled a byte at a time is cut
+// there. Event streams clear it for their own connection (serveSSE). There is no
+// WriteTimeout for the same reason: a stream sets a deadline per write instead.
+func newHTTPServer(cfg Config, h http.Handler, log *slog.Logger) *http.Server {
+	read := cmp.Or(cfg.ReadTimeout, DefaultReadTimeout)
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: min(10*time.Second, read),
+		ReadTimeout:       read,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }

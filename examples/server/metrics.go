@@ -5,9 +5,10 @@ package main
 // payment.Hooks), and this file turns those calls into series on a private registry,
 // served at GET /metrics.
 //
-// GET /metrics is public, on the API port, like /healthz: Prometheus scrapers usually carry
-// no bearer token, and nothing in it names a client, a mitra or an amount. Deployments that
-// must hide it block the path at their proxy.
+// GET /metrics is public, on the API port by default, like /healthz: Prometheus scrapers
+// usually carry no bearer token, and nothing in it names a client, a mitra or an amount.
+// With METRICS_ADDR it is served on that address only (a port the proxy does not expose)
+// and the API port answers 404 for it.
 
 import (
 	"context"
@@ -68,9 +69,9 @@ func newPromMetrics(log *slog.Logger, drift func(ctx context.Context) (*availabi
 
 	m.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: ns, Name: "http_request_duration_seconds",
-		Help:    "Time to serve a request, by route pattern (SSE routes: the life of the stream).",
+		Help:    "Time to serve a request, by route pattern and status class (SSE routes: the life of the stream).",
 		Buckets: requestBuckets,
-	}, []string{"route"})
+	}, []string{"route", "class"})
 	m.sweepRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Name: "sweep_runs_total",
 		Help: "Sweep cycles by outcome: ok, error, or skipped (another instance held the lock).",
@@ -132,28 +133,51 @@ func newPromMetrics(log *slog.Logger, drift func(ctx context.Context) (*availabi
 }
 
 // RequestDone implements metrics.
-func (m *promMetrics) RequestDone(route string, d time.Duration) {
-	m.requests.WithLabelValues(route).Observe(d.Seconds())
+func (m *promMetrics) RequestDone(route string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, statusClass(status)).Observe(d.Seconds())
 }
 
-// requestTimer implements routeTimers: the route's histogram is looked up once, not on
-// every request.
-func (m *promMetrics) requestTimer(route string) func(time.Duration) {
-	o := m.requests.WithLabelValues(route)
-	return func(d time.Duration) { o.Observe(d.Seconds()) }
+// statusClasses label the status classes; 0 stands for a handler that wrote nothing
+// (net/http answers 200 then).
+var statusClasses = [...]string{"2xx", "1xx", "2xx", "3xx", "4xx", "5xx"}
+
+func statusClass(status int) string {
+	if c := status / 100; c >= 0 && c < len(statusClasses) {
+		return statusClasses[c]
+	}
+	return "5xx"
+}
+
+// requestTimer implements routeTimers: the route's histograms are looked up once, not on
+// every request. The 2xx, 4xx and 5xx series exist from the start (a 5xx alert needs no
+// first failure to have a series); 1xx and 3xx, which no route answers today, are looked
+// up when they happen.
+func (m *promMetrics) requestTimer(route string) func(status int, d time.Duration) {
+	var byClass [len(statusClasses)]prometheus.Observer
+	for _, c := range []int{2, 4, 5} {
+		byClass[c] = m.requests.WithLabelValues(route, statusClasses[c])
+	}
+	byClass[0] = byClass[2]
+	return func(status int, d time.Duration) {
+		if c := status / 100; c >= 0 && c < len(byClass) && byClass[c] != nil {
+			byClass[c].Observe(d.Seconds())
+			return
+		}
+		m.RequestDone(route, status, d)
+	}
 }
 
 // routeTimers is implemented by metrics that can resolve a route's series in advance.
 type routeTimers interface {
-	requestTimer(route string) func(time.Duration)
+	requestTimer(route string) func(status int, d time.Duration)
 }
 
 // requestTimer returns what records a request of route in m.
-func requestTimer(m metrics, route string) func(time.Duration) {
+func requestTimer(m metrics, route string) func(status int, d time.Duration) {
 	if rt, ok := m.(routeTimers); ok {
 		return rt.requestTimer(route)
 	}
-	return func(d time.Duration) { m.RequestDone(route, d) }
+	return func(status int, d time.Duration) { m.RequestDone(route, status, d) }
 }
 
 // SweepRun implements metrics (sweeps.Hooks).
@@ -222,15 +246,32 @@ func paymentHooks(m metrics) payment.Hooks {
 	return payment.Hooks{}
 }
 
-// metricsRoutes serves the registry (public: see the top of this file).
+// metricsRoutes serves the registry on the API port (public: see the top of this file).
 func (s *Server) metricsRoutes() {
-	h, ok := s.app.hooks.(http.Handler)
-	if !ok {
-		h = http.NotFoundHandler()
-	}
+	h := s.app.metricsHandler()
 	s.handle("GET", "/metrics", rolePublic, func(w http.ResponseWriter, r *http.Request, _ caller) error {
 		h.ServeHTTP(w, r)
 		return nil
+	})
+}
+
+// metricsHandler serves the registry.
+func (a *App) metricsHandler() http.Handler {
+	if h, ok := a.hooks.(http.Handler); ok {
+		return h
+	}
+	return http.NotFoundHandler()
+}
+
+// metricsServer is the handler of METRICS_ADDR: GET /metrics, and the JSON 404 for the rest.
+func metricsServer(app *App) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", app.metricsHandler())
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeError(w, r, app.log, errNoRoute) })
+	var ids requestIDs
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()[requestIDHeader] = ids.next()
+		mux.ServeHTTP(w, r)
 	})
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -102,9 +103,9 @@ func TestMetrics_ScrapeShowsLatencyPerRoutePatternAndRefunds(t *testing.T) {
 
 	m := scrapeMetrics(t, ts)
 	// The route pattern, not the raw path: one series for every mitra id.
-	require.Equal(t, float64(3), m.must(t, "curhat_http_request_duration_seconds_count", "route", "GET /api/internal/mitras/{id}"))
-	require.Equal(t, float64(1), m.must(t, "curhat_http_request_duration_seconds_count", "route", "GET /healthz"))
-	require.Equal(t, float64(3), m.must(t, "curhat_http_request_duration_seconds_bucket", "route", "GET /api/internal/mitras/{id}", "le", "+Inf"))
+	require.Equal(t, float64(3), m.must(t, "curhat_http_request_duration_seconds_count", "route", "GET /api/internal/mitras/{id}", "class", "2xx"))
+	require.Equal(t, float64(1), m.must(t, "curhat_http_request_duration_seconds_count", "route", "GET /healthz", "class", "2xx"))
+	require.Equal(t, float64(3), m.must(t, "curhat_http_request_duration_seconds_bucket", "route", "GET /api/internal/mitras/{id}", "class", "2xx", "le", "+Inf"))
 	require.NotContains(t, m.raw, f.mitra.String(), "no raw path, no id in the metrics")
 
 	require.Equal(t, float64(1), m.must(t, "curhat_payment_refunds_total", "outcome", "issued"))
@@ -214,4 +215,66 @@ func TestDashboard_DriftIsNullWithoutValkeyAndZeroWhenInSync(t *testing.T) {
 		require.Equal(t, float64(1), drift["mitras"])
 		require.Equal(t, true, drift["seeded"])
 	})
+}
+
+func TestMetrics_StatusClassLabel(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, memoryBackend, func(c *Config) { c.SSEMaxStreams = 1 })
+	id, _ := ts.newMitra("Ayu")
+	const route = "GET /api/internal/mitras/{id}"
+	ts.must(200, "GET", "/api/internal/mitras/"+id.String(), ts.op, nil)
+	ts.must(200, "GET", "/api/internal/mitras/"+id.String(), ts.op, nil)
+	ts.must(404, "GET", "/api/internal/mitras/"+uuid.NewString(), ts.op, nil)
+	ts.must(401, "GET", "/api/internal/mitras/"+id.String(), "", nil)
+	ts.must(404, "GET", "/no/such/route", "", nil)
+	// A 5xx: the instance's one event stream is taken.
+	_, clientTok := ts.newClient("Dewi")
+	openStream(t, ts.http.Client(), ts.http.URL+"/api/client/events", clientTok)
+	_, otherTok := ts.newClient("Eko")
+	_, r := tryStream(t, ts.http.Client(), ts.http.URL+"/api/client/events", otherTok)
+	require.Equal(t, 503, r.Status)
+
+	m := scrapeMetrics(t, ts)
+	count := func(route, class string) float64 {
+		return m.must(t, "curhat_http_request_duration_seconds_count", "route", route, "class", class)
+	}
+	require.Equal(t, float64(2), count(route, "2xx"))
+	require.Equal(t, float64(2), count(route, "4xx"))
+	require.Equal(t, float64(0), count(route, "5xx"), "the 5xx series exists before the first failure")
+	require.Equal(t, float64(1), count("GET /api/client/events", "5xx"))
+	require.Equal(t, float64(1), count("unmatched", "4xx"), "what no route matched")
+}
+
+func TestMetrics_SeparateAddress(t *testing.T) {
+	t.Parallel()
+	app, _ := newTestApp(t, memoryBackend, func(c *Config) { c.MetricsAddr = "127.0.0.1:0" })
+	s := startServe(t, app)
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := s.client.Get(url)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(raw)
+	}
+	status, body := get(s.base + "/healthz")
+	require.Equal(t, 200, status, body)
+
+	status, body = get(s.metrics + "/metrics")
+	require.Equal(t, 200, status, body)
+	require.Contains(t, body, `curhat_http_request_duration_seconds_count{class="2xx",route="GET /healthz"} 1`)
+
+	status, body = get(s.base + "/metrics")
+	require.Equal(t, 404, status, "the API no longer serves the metrics")
+	require.Contains(t, body, `"NOT_FOUND"`)
+	status, _ = get(s.metrics + "/healthz")
+	require.Equal(t, 404, status, "the metrics address serves the metrics only")
+
+	srv := NewServer(app)
+	for _, r := range srv.routes {
+		require.NotEqual(t, "/metrics", r.Path)
+	}
+	_, documented := openAPIDocument(srv.routes)["paths"].(map[string]map[string]any)["/metrics"]
+	require.False(t, documented, "not documented where it is not served")
 }

@@ -262,7 +262,8 @@ func (n *fleetNode) call(ctx context.Context, method, path, token string, body a
 
 // webhook posts a signed payment confirmation to the instance.
 func (n *fleetNode) webhook(ctx context.Context, paymentID, status string) (fleetResp, error) {
-	body, err := json.Marshal(map[string]any{"payment_id": paymentID, "status": status, "provider_ref": "ref-" + paymentID[:8]})
+	// The fake gateway's reference of the charge: a different one is refused (409).
+	body, err := json.Marshal(map[string]any{"payment_id": paymentID, "status": status, "provider_ref": "fake_ch_" + paymentID})
 	if err != nil {
 		return fleetResp{}, err
 	}

@@ -88,6 +88,13 @@ func inputS(required []string, props map[string]schema) schema {
 	return s
 }
 
+// lenientS lets a request body carry properties beyond the listed ones (ignored): the
+// payment provider may add fields to its webhook.
+func lenientS(s schema) schema {
+	delete(s, "additionalProperties")
+	return s
+}
+
 func sortedSchemaKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -119,9 +126,11 @@ func componentSchemas() map[string]schema {
 			"type": "object", "required": []string{"code", "message"},
 			"properties": map[string]schema{
 				"code": enumS("VALIDATION_FAILED", "INVALID_ID", "UNAUTHENTICATED", "FORBIDDEN", "MITRA_DEACTIVATED",
-					"NOT_FOUND", "STALE_WRITE", "DUPLICATE_TIER", "INVALID_STATE", "ALREADY_MATCHED", "AT_CAPACITY",
-					"MITRA_UNAVAILABLE", "NO_PREVIOUS_SESSION", "NO_TIER", "EXPIRED", "PAYLOAD_TOO_LARGE", "UNAVAILABLE", "INTERNAL"),
-				"message": stringS("for people, not programs"),
+					"NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "STALE_WRITE", "DUPLICATE_TIER", "INVALID_STATE",
+					"ALREADY_MATCHED", "AT_CAPACITY", "MITRA_UNAVAILABLE", "NO_PREVIOUS_SESSION", "NO_TIER", "PROVIDER_REF_MISMATCH",
+					"EXPIRED", "PAYLOAD_TOO_LARGE", "TOO_MANY_STREAMS", "UNAVAILABLE", "INTERNAL"),
+				"message": stringS("for people, not programs: a fixed sentence per code (VALIDATION_FAILED names the field and the rule); " +
+					"the detail is in the server's log under the answer's X-Request-Id"),
 				"field":   stringS("VALIDATION_FAILED: the offending field (\"body\" for the body as a whole)"),
 				"current": schema{"description": "STALE_WRITE: the current row(s), to retry with their updated_at"},
 			},
@@ -229,13 +238,16 @@ func componentSchemas() map[string]schema {
 // errorResponses are the shared error answers, by status.
 var errorResponses = map[int]struct{ name, desc string }{
 	400: {"BadRequest", "VALIDATION_FAILED (malformed JSON, unknown field, wrong type, out-of-range value; error.field names it) or INVALID_ID"},
-	401: {"Unauthenticated", "UNAUTHENTICATED: missing, unknown, expired or revoked bearer token (webhook: missing or invalid X-Signature)"},
-	403: {"Forbidden", "FORBIDDEN: the token's subject may not use this route; MITRA_DEACTIVATED"},
+	401: {"Unauthenticated", "UNAUTHENTICATED: missing, unknown, expired or revoked bearer token (webhook: missing or invalid X-Signature): sign in again"},
+	403: {"Forbidden", "FORBIDDEN: the token's subject may not use this route; MITRA_DEACTIVATED: the token is a deactivated mitra's (signing in again will not help)"},
 	404: {"NotFound", "NOT_FOUND: no such resource, or not the caller's"},
-	409: {"Conflict", "STALE_WRITE (error.current holds the current row), DUPLICATE_TIER, INVALID_STATE, ALREADY_MATCHED, AT_CAPACITY, MITRA_UNAVAILABLE, NO_PREVIOUS_SESSION, NO_TIER"},
+	405: {"MethodNotAllowed", "METHOD_NOT_ALLOWED: the path exists for other methods, listed in the Allow header"},
+	408: {"RequestTimeout", "REQUEST_TIMEOUT: the body was not received within HTTP_READ_TIMEOUT_SECONDS"},
+	409: {"Conflict", "STALE_WRITE (error.current holds the current row), DUPLICATE_TIER, INVALID_STATE, ALREADY_MATCHED, AT_CAPACITY, MITRA_UNAVAILABLE, NO_PREVIOUS_SESSION, NO_TIER; webhook: PROVIDER_REF_MISMATCH"},
 	410: {"Gone", "EXPIRED: the offer's deadline passed"},
 	413: {"PayloadTooLarge", "PAYLOAD_TOO_LARGE: the body exceeds 1 MiB"},
-	503: {"Unavailable", "UNAVAILABLE: Postgres is unreachable or did not answer in time"},
+	429: {"TooManyStreams", "TOO_MANY_STREAMS: the caller already holds SSE_MAX_STREAMS_PER_SUBJECT event streams on this instance"},
+	503: {"Unavailable", "UNAVAILABLE: Postgres is unreachable or did not answer in time (or, for an event stream, the instance holds SSE_MAX_STREAMS)"},
 }
 
 // apiOp documents one route.
@@ -275,9 +287,10 @@ func apiOperations() []apiOp {
 		{Method: "POST", Path: "/api/payments/webhook",
 			Summary: "Payment provider confirmation, signed: X-Signature = hex(HMAC-SHA256(PAYMENT_WEBHOOK_SECRET, raw body)); idempotent",
 			Header:  []queryParam{{Name: "X-Signature", Schema: stringS("hex HMAC-SHA256 of the raw body"), Desc: "required"}},
-			Body: inputS([]string{"payment_id", "status"}, map[string]schema{
-				"payment_id": uuidS(), "status": enumS("paid", "failed"), "provider_ref": schema{"type": "string", "maxLength": 200},
-			}),
+			Body: lenientS(inputS([]string{"payment_id", "status"}, map[string]schema{
+				"payment_id": uuidS(), "status": enumS("paid", "failed"),
+				"provider_ref": schema{"type": "string", "maxLength": 200, "description": "when the payment already has one, they must be equal (409 PROVIDER_REF_MISMATCH)"},
+			})),
 			Status: 200, Response: objectS(map[string]schema{"payment": refS("Payment")}), Errors: []int{404, 409}},
 
 		// Operators.
@@ -297,6 +310,11 @@ func apiOperations() []apiOp {
 				"subject_kind": enumS("client", "mitra", "operator"), "subject_id": uuidS(),
 				"ttl_seconds": intRange(1, int64(maxTokenTTL.Seconds())),
 			}), Status: 201, Response: refS("Token"), Errors: []int{404}},
+		{Method: "POST", Path: "/api/internal/tokens/revoke",
+			Summary: "Revoke every token of a subject: every instance refuses them at once and closes their event streams (204)",
+			Body: inputS([]string{"subject_kind", "subject_id"}, map[string]schema{
+				"subject_kind": enumS("client", "mitra", "operator"), "subject_id": uuidS(),
+			}), Status: 204, Errors: []int{404}},
 		{Method: "GET", Path: "/api/internal/config", Summary: "Runtime settings",
 			Status: 200, Response: objectS(map[string]schema{"items": arrayS(refS("ConfigItem"))})},
 		{Method: "PUT", Path: "/api/internal/config/{key}", Summary: "Change a runtime setting (every instance sees it at once)",
@@ -401,7 +419,8 @@ func apiOperations() []apiOp {
 		{Method: "POST", Path: "/api/client/chat-sessions/{id}/reroute",
 			Summary: "The mitra is gone: end the session and blast the remaining minutes, prepaid",
 			Status:  201, Response: objectS(map[string]schema{"pairing": refS("Pairing")}), Errors: []int{409}},
-		{Method: "GET", Path: "/api/client/events", Summary: "Server-Sent Events for the caller", Status: 200, Stream: true},
+		{Method: "GET", Path: "/api/client/events", Summary: "Server-Sent Events for the caller", Status: 200, Stream: true, Errors: []int{429}},
+		{Method: "POST", Path: "/api/client/logout", Summary: "Revoke the token of this request (204); its event streams close", Status: 204},
 
 		// Mitras.
 		{Method: "POST", Path: "/api/mitra/status/online", Summary: "Go online", Status: 200, Response: refS("Online"), Errors: []int{404}},
@@ -424,7 +443,8 @@ func apiOperations() []apiOp {
 			Status: 200, Response: objectS(map[string]schema{"extension": refS("Extension"), "payment": refS("Payment")}), Errors: []int{409}},
 		{Method: "POST", Path: "/api/mitra/extensions/{id}/reject", Summary: "Reject an extension",
 			Status: 200, Response: objectS(map[string]schema{"extension": refS("Extension")}), Errors: []int{409}},
-		{Method: "GET", Path: "/api/mitra/events", Summary: "Server-Sent Events for the caller", Status: 200, Stream: true},
+		{Method: "GET", Path: "/api/mitra/events", Summary: "Server-Sent Events for the caller", Status: 200, Stream: true, Errors: []int{429}},
+		{Method: "POST", Path: "/api/mitra/logout", Summary: "Revoke the token of this request (204); its event streams close", Status: 204},
 	}
 }
 
@@ -439,6 +459,9 @@ func openAPIDocument(routes []route) map[string]any {
 	paths := map[string]map[string]any{}
 	for _, op := range apiOperations() {
 		who, ok := roles[op.Method+" "+op.Path]
+		if !ok && op.Path == "/metrics" {
+			continue // served on METRICS_ADDR, not by this API
+		}
 		if !ok {
 			who = rolePublic // documented but not registered: the test names it
 		}
@@ -459,6 +482,7 @@ func openAPIDocument(routes []route) map[string]any {
 	for _, e := range errorResponses {
 		components["responses"].(map[string]any)[e.name] = map[string]any{
 			"description": e.desc,
+			"headers":     requestIDHeaderDoc(),
 			"content":     map[string]any{"application/json": map[string]any{"schema": refS("Error")}},
 		}
 	}
@@ -470,7 +494,10 @@ func openAPIDocument(routes []route) map[string]any {
 			"version": "1",
 			"description": "Paid 1:1 live chat between clients and listeners (mitra). JSON in and out; ids are UUIDs, " +
 				"times RFC 3339 UTC, money an integer amount in the currency's smallest unit. Every error is " +
-				"{\"error\":{\"code\",\"message\",...}}; bad input never yields a 5xx.",
+				"{\"error\":{\"code\",\"message\",...}}, unknown paths (404 NOT_FOUND) and methods (405 METHOD_NOT_ALLOWED, " +
+				"with Allow) included; bad input never yields a 5xx. Request bodies are refused with duplicate keys or keys " +
+				"that differ from a property's name only in case. Every answer carries X-Request-Id, the request's name " +
+				"in the server's log.",
 		},
 		"paths":      paths,
 		"components": components,
@@ -516,7 +543,7 @@ func (op apiOp) document(who role) map[string]any {
 			"content":  map[string]any{"application/json": map[string]any{"schema": op.Body}},
 		}
 	}
-	ok := map[string]any{"description": http.StatusText(op.Status)}
+	ok := map[string]any{"description": http.StatusText(op.Status), "headers": requestIDHeaderDoc()}
 	switch {
 	case op.Stream:
 		ok["description"] = "an event stream: `event: <kind>` + `data: {\"kind\",\"data\",\"at\"}`; comments keep it open"
@@ -541,7 +568,7 @@ func (op apiOp) document(who role) map[string]any {
 		errs[401], errs[503] = true, true
 	}
 	if op.Body != nil {
-		errs[400], errs[413] = true, true
+		errs[400], errs[408], errs[413] = true, true, true
 	}
 	if strings.Contains(op.Path, "{id}") || strings.Contains(op.Path, "{pairing_id}") {
 		errs[400], errs[404] = true, true
@@ -554,6 +581,13 @@ func (op apiOp) document(who role) map[string]any {
 	}
 	out["responses"] = responses
 	return out
+}
+
+// requestIDHeaderDoc documents X-Request-Id, on every answer.
+func requestIDHeaderDoc() map[string]any {
+	return map[string]any{requestIDHeader: map[string]any{
+		"description": "names the request in the server's log (16 hex digits)", "schema": stringS(""),
+	}}
 }
 
 // operationID is e.g. "postApiClientChatStart" for POST /api/client/chat/start.

@@ -50,12 +50,13 @@ func TestAvailabilityRoutes_DeactivatedMitraHeartbeatIs403(t *testing.T) {
 		m := ts.must(200, "PATCH", "/api/internal/mitras/"+id.String()+"/status", ts.op, map[string]any{"is_active": false})
 		require.Equal(t, false, m["is_active"])
 		require.Equal(t, false, m["is_online"])
-		require.Equal(t, http.StatusUnauthorized, ts.do("POST", "/api/mitra/status/heartbeat", tok, nil).Status,
-			"deactivation revokes the mitra's tokens at once")
+		r := ts.do("POST", "/api/mitra/status/heartbeat", tok, nil)
+		require.Equal(t, http.StatusForbidden, r.Status, "deactivation revokes the mitra's tokens at once, and says why")
+		require.Equal(t, "MITRA_DEACTIVATED", r.ErrorCode())
 
 		// A token minted after deactivation still cannot heartbeat.
 		fresh := ts.token("mitra", id)
-		r := ts.do("POST", "/api/mitra/status/heartbeat", fresh, nil)
+		r = ts.do("POST", "/api/mitra/status/heartbeat", fresh, nil)
 		require.Equal(t, http.StatusForbidden, r.Status)
 		require.Equal(t, "MITRA_DEACTIVATED", r.ErrorCode())
 		r = ts.do("POST", "/api/mitra/status/online", fresh, nil)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,7 +17,8 @@ import (
 // webhook posts a signed payment confirmation.
 func (ts *testServer) webhook(paymentID any, status string) response {
 	ts.t.Helper()
-	body, err := json.Marshal(map[string]any{"payment_id": paymentID, "status": status, "provider_ref": "ref-1"})
+	// The fake gateway's reference of the charge: a different one is refused (409).
+	body, err := json.Marshal(map[string]any{"payment_id": paymentID, "status": status, "provider_ref": fmt.Sprint("fake_ch_", paymentID)})
 	require.NoError(ts.t, err)
 	req, err := http.NewRequest("POST", ts.http.URL+"/api/payments/webhook", strings.NewReader(string(body)))
 	require.NoError(ts.t, err)
@@ -275,7 +277,7 @@ func TestEvents_MitraReceivesOfferOverSSE(t *testing.T) {
 		line, err := rd.ReadString('\n') // ": connected"
 		require.NoError(t, err)
 		require.Contains(t, line, "connected")
-		require.Equal(t, 1, ts.app.events.subscribers(mitraID))
+		require.Equal(t, 1, ts.app.events.subscribers(SubjectMitra, mitraID))
 
 		start := ts.must(201, "POST", "/api/client/chat/start", clientTok, map[string]any{"minutes": 30})
 		ts.webhook(obj(start, "payment")["id"], "paid")

@@ -120,6 +120,11 @@ func (s *Server) setMitraStatus(w http.ResponseWriter, r *http.Request, _ caller
 	if err != nil {
 		return err
 	}
+	if *body.IsActive {
+		// Every instance forgets that the mitra's tokens were refused as deactivated: the
+		// ones minted since answer at once, the ones the deactivation revoked say 401.
+		s.app.auth.revoked(r.Context(), SubjectMitra, id)
+	}
 	writeJSON(w, http.StatusOK, toMitraJSON(m))
 	return nil
 }
@@ -161,7 +166,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ caller) e
 	}
 	ttl := defaultTokenTTL
 	if body.TTLSeconds != nil {
-		if *body.TTLSeconds < 1 || time.Duration(*body.TTLSeconds)*time.Second > maxTokenTTL {
+		// Compared in seconds: a huge value times time.Second would overflow into a
+		// negative duration and slip past a comparison of durations.
+		if *body.TTLSeconds < 1 || *body.TTLSeconds > int64(maxTokenTTL/time.Second) {
 			return curhat.Invalid("ttl_seconds", "must be 1..%d", int64(maxTokenTTL/time.Second))
 		}
 		ttl = time.Duration(*body.TTLSeconds) * time.Second

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"net/http"
 
 	"github.com/curhat/curhat"
@@ -24,11 +22,17 @@ func signBody(secret string, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
+// errProviderRefMismatch: the webhook names a charge other than the one the payment was
+// created with — a misrouted or forged-by-replay confirmation, not to be applied.
+var errProviderRefMismatch = newAPIError(http.StatusConflict, "PROVIDER_REF_MISMATCH",
+	"provider_ref does not match the payment's charge")
+
 // paymentWebhook receives the provider's confirmation. The signature is checked over the
 // raw body before anything is parsed; duplicates are no-ops (MarkPaid/MarkFailed are
-// idempotent).
+// idempotent). Fields the provider adds are ignored; provider_ref, when both the payment
+// and the webhook have one, must be the payment's.
 func (s *Server) paymentWebhook(w http.ResponseWriter, r *http.Request, _ caller) error {
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	raw, err := readBody(w, r)
 	if err != nil {
 		return err
 	}
@@ -37,13 +41,12 @@ func (s *Server) paymentWebhook(w http.ResponseWriter, r *http.Request, _ caller
 	if err != nil || len(got) == 0 || !hmac.Equal(got, want) {
 		return errBadSignature
 	}
-	r.Body = io.NopCloser(bytes.NewReader(raw))
 	var body struct {
 		PaymentID   string `json:"payment_id"`
 		Status      string `json:"status"`
 		ProviderRef string `json:"provider_ref"`
 	}
-	if err := decodeJSON(w, r, &body); err != nil {
+	if err := unmarshalBody(raw, &body, false); err != nil {
 		return err
 	}
 	id, err := bodyID("payment_id", body.PaymentID)
@@ -56,13 +59,24 @@ func (s *Server) paymentWebhook(w http.ResponseWriter, r *http.Request, _ caller
 	if err := validText("provider_ref", body.ProviderRef); err != nil {
 		return err
 	}
-	switch body.Status {
-	case "paid":
-		_, err = s.app.payments.MarkPaid(r.Context(), id, body.ProviderRef)
-	case "failed":
-		_, err = s.app.payments.MarkFailed(r.Context(), id, body.ProviderRef)
-	default:
+	if body.Status != "paid" && body.Status != "failed" {
 		return curhat.Invalid("status", "must be paid or failed")
+	}
+	if body.ProviderRef != "" {
+		p, err := s.app.payments.Get(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		if p.ProviderRef != "" && p.ProviderRef != body.ProviderRef {
+			s.log.WarnContext(r.Context(), "webhook refused: provider_ref is not the payment's", "request_id", w.Header().Get(requestIDHeader),
+				"payment", id, "status", body.Status, "payment_provider_ref", p.ProviderRef, "webhook_provider_ref", body.ProviderRef)
+			return errProviderRefMismatch
+		}
+	}
+	if body.Status == "paid" {
+		_, err = s.app.payments.MarkPaid(r.Context(), id, body.ProviderRef)
+	} else {
+		_, err = s.app.payments.MarkFailed(r.Context(), id, body.ProviderRef)
 	}
 	if err != nil {
 		return err

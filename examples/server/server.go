@@ -5,8 +5,11 @@ package main
 //      method `func (s *Server) <domain>Routes()` that calls s.handle(...) for each route.
 //   2. Add that method to the list in registerRoutes below (one line).
 //   3. Handlers have the signature handlerFunc: return an error instead of writing one;
-//      toAPIError (httpx.go) maps it — add a row to errorTable for a new domain error.
-//   4. Decode bodies with decodeJSON, parse ids with pathID / bodyID, answer with writeJSON.
+//      toAPIError (httpx.go) maps it — add a row to errorTable for a new domain error. The
+//      answer's message is the row's fixed sentence; the error itself goes to the log
+//      under the request's X-Request-Id.
+//   4. Decode bodies with decodeJSON (jsonbody.go), parse ids with pathID / bodyID, answer
+//      with writeJSON.
 // Every route is declared with the role allowed to call it; the route table (s.routes) is
 // what the authorization tests walk.
 
@@ -15,6 +18,8 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -48,6 +53,7 @@ type Server struct {
 	mux    *http.ServeMux
 	routes []route
 	log    *slog.Logger
+	ids    requestIDs
 
 	beaconBody atomic.Pointer[encodedBeacon] // the last beacon answer, encoded
 }
@@ -56,6 +62,8 @@ type Server struct {
 func NewServer(app *App) *Server {
 	s := &Server{app: app, mux: http.NewServeMux(), log: app.log}
 	s.registerRoutes()
+	// Whatever no route matches: the JSON error envelope instead of the mux's plain text.
+	s.mux.Handle("/", s.wrap("unmatched", rolePublic, s.noRoute))
 	return s
 }
 
@@ -67,36 +75,118 @@ func (s *Server) registerRoutes() {
 	s.chatRoutes()
 	s.refundRoutes()
 	s.pricingRoutes()
-	s.metricsRoutes()
+	s.tokenRoutes()
+	if s.app.cfg.MetricsAddr == "" {
+		s.metricsRoutes()
+	}
 	s.openAPIRoutes()
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP names the request (X-Request-Id, on every answer and in the log lines about it)
+// and routes it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header()[requestIDHeader] = s.ids.next()
+	s.mux.ServeHTTP(w, r)
+}
 
 // handle registers method+path for callers of role.
 func (s *Server) handle(method, path string, who role, h handlerFunc) {
 	s.routes = append(s.routes, route{Method: method, Path: path, Role: who})
 	pattern := method + " " + path
-	done := requestTimer(s.app.hooks, pattern) // the route's series, resolved once
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	s.mux.Handle(pattern, s.wrap(pattern, who, h))
+}
+
+// wrap is what every route runs: the role check, the handler, its error answer, a panic
+// turned into a 500, and the route's metrics by status class.
+func (s *Server) wrap(name string, who role, h handlerFunc) http.HandlerFunc {
+	done := requestTimer(s.app.hooks, name) // the route's series, resolved once
+	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		sw := newStatusWriter(w)
 		defer func() {
 			if p := recover(); p != nil {
-				s.log.ErrorContext(r.Context(), "handler panic", "method", r.Method, "path", path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				writeError(w, r, s.log, fmt.Errorf("panic: %v", p))
+				s.log.ErrorContext(r.Context(), "handler panic", "request_id", w.Header().Get(requestIDHeader),
+					"method", r.Method, "route", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				writeError(sw, r, s.log, fmt.Errorf("panic: %v", p))
 			}
-			done(time.Since(start))
+			done(sw.status, time.Since(start))
+			sw.release()
 		}()
 		c, err := s.authorize(r, who)
 		if err != nil {
-			writeError(w, r, s.log, err)
+			writeError(sw, r, s.log, err)
 			return
 		}
-		if err := h(w, r, c); err != nil {
-			writeError(w, r, s.log, err)
+		if err := h(sw, r, c); err != nil {
+			writeError(sw, r, s.log, err)
 		}
-	})
+	}
 }
+
+// noRoute answers what no route matches: 405 with Allow when the path exists for other
+// methods, 404 otherwise.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request, _ caller) error {
+	var allow []string
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		return errNoRoute
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	return errMethodNotAllowed
+}
+
+// statusWriter remembers the status a handler answered, for the request metrics. It is
+// pooled: the hot paths allocate nothing for it. Unwrap lets http.ResponseController reach
+// the connection (event streams clear their read deadline through it).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
+
+func newStatusWriter(w http.ResponseWriter) *statusWriter {
+	sw := statusWriters.Get().(*statusWriter)
+	sw.ResponseWriter, sw.status = w, 0
+	return sw
+}
+
+// release returns the writer to the pool; the handler has returned.
+func (w *statusWriter) release() {
+	w.ResponseWriter = nil
+	statusWriters.Put(w)
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // roleSubjects is the kind of subject each role admits.
 var roleSubjects = [...]SubjectKind{roleOperator: SubjectOperator, roleClient: SubjectClient, roleMitra: SubjectMitra}

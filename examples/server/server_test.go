@@ -32,10 +32,20 @@ func TestAuth_RefusesMissingWrongExpiredAndRevokedTokens(t *testing.T) {
 		ts.clock.Advance(61 * time.Second)
 		require.Equal(t, http.StatusUnauthorized, ts.do("GET", path, short, nil).Status)
 
-		// Revoked: deactivation revokes every token of the mitra at once (cache included).
+		// Revoked: a token signed out no longer passes (cache included); its sibling does.
+		other := ts.token("mitra", mitraID)
+		ts.must(http.StatusOK, "GET", path, other, nil)
+		ts.must(http.StatusNoContent, "POST", "/api/mitra/logout", other, nil)
+		r = ts.do("GET", path, other, nil)
+		require.Equal(t, http.StatusUnauthorized, r.Status, "revoked token must not pass: %s", r.Raw)
+		require.Equal(t, "UNAUTHENTICATED", r.ErrorCode())
+		ts.must(http.StatusOK, "GET", path, mitraTok, nil)
+
+		// Deactivation revokes every token of the mitra at once, and says so.
 		ts.must(http.StatusOK, "PATCH", "/api/internal/mitras/"+mitraID.String()+"/status", ts.op, map[string]any{"is_active": false})
 		r = ts.do("GET", path, mitraTok, nil)
-		require.Equal(t, http.StatusUnauthorized, r.Status, "revoked token must not pass: %s", r.Raw)
+		require.Equal(t, http.StatusForbidden, r.Status, "a deactivated mitra's token must not pass: %s", r.Raw)
+		require.Equal(t, "MITRA_DEACTIVATED", r.ErrorCode())
 	})
 }
 

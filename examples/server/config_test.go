@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func envOf(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+
+func TestConfig_RequiresStrongSecretsWithDatabase(t *testing.T) {
+	t.Parallel()
+	strong := strings.Repeat("s", minSecretBytes)
+	db := "postgres://127.0.0.1:5432/test"
+	cases := []struct {
+		name    string
+		env     map[string]string
+		wantErr string // "" = starts
+	}{
+		{"memory mode generates both", map[string]string{}, ""},
+		{"database without operator token", map[string]string{"DATABASE_URL": db, "PAYMENT_WEBHOOK_SECRET": strong}, "OPERATOR_TOKEN is required"},
+		{"database without webhook secret", map[string]string{"DATABASE_URL": db, "OPERATOR_TOKEN": strong}, "PAYMENT_WEBHOOK_SECRET is required"},
+		{"database without either", map[string]string{"DATABASE_URL": db}, "OPERATOR_TOKEN is required"},
+		{"short operator token", map[string]string{"DATABASE_URL": db, "OPERATOR_TOKEN": strong[1:], "PAYMENT_WEBHOOK_SECRET": strong}, "OPERATOR_TOKEN must be at least 32 bytes"},
+		{"short webhook secret", map[string]string{"DATABASE_URL": db, "OPERATOR_TOKEN": strong, "PAYMENT_WEBHOOK_SECRET": "secret"}, "PAYMENT_WEBHOOK_SECRET must be at least 32 bytes"},
+		{"database with both", map[string]string{"DATABASE_URL": db, "OPERATOR_TOKEN": strong, "PAYMENT_WEBHOOK_SECRET": strong}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := configFromEnv(envOf(c.env))
+			if c.wantErr != "" {
+				require.ErrorContains(t, err, c.wantErr)
+				require.NotContains(t, err.Error(), strong[1:], "the error must not echo the secret")
+				return
+			}
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, len(cfg.OperatorToken), minSecretBytes)
+			require.GreaterOrEqual(t, len(cfg.PaymentWebhookSecret), minSecretBytes)
+			require.Equal(t, cfg.InMemory, cfg.OperatorTokenGenerated, "secrets are generated in memory mode only")
+			require.Equal(t, cfg.InMemory, cfg.WebhookSecretGenerated)
+		})
+	}
+
+	// A Config built in code gets the same check before anything connects.
+	cfg, err := configFromEnv(envOf(nil))
+	require.NoError(t, err)
+	cfg.InMemory, cfg.DatabaseURL, cfg.OperatorToken = false, db, "short"
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = NewApp(ctx, cfg, slog.New(slog.DiscardHandler), appOptions{})
+	require.ErrorContains(t, err, "OPERATOR_TOKEN must be at least 32 bytes")
+}
+
+func TestConfig_ServerSettingsFromEnvironment(t *testing.T) {
+	t.Parallel()
+	cfg, err := configFromEnv(envOf(nil))
+	require.NoError(t, err)
+	require.Equal(t, DefaultReadTimeout, cfg.ReadTimeout)
+	require.Equal(t, DefaultSSEMaxStreamsPerSubject, cfg.SSEMaxStreamsPerSubject)
+	require.Equal(t, DefaultSSEMaxStreams, cfg.SSEMaxStreams)
+	require.Empty(t, cfg.MetricsAddr)
+
+	cfg, err = configFromEnv(envOf(map[string]string{"HTTP_READ_TIMEOUT_SECONDS": "2.5", "SSE_MAX_STREAMS_PER_SUBJECT": "2",
+		"SSE_MAX_STREAMS": "100", "METRICS_ADDR": "127.0.0.1:9090"}))
+	require.NoError(t, err)
+	require.Equal(t, 2500*time.Millisecond, cfg.ReadTimeout)
+	require.Equal(t, 2, cfg.SSEMaxStreamsPerSubject)
+	require.Equal(t, 100, cfg.SSEMaxStreams)
+	require.Equal(t, "127.0.0.1:9090", cfg.MetricsAddr)
+
+	for env, want := range map[string]string{
+		"HTTP_READ_TIMEOUT_SECONDS":   "HTTP_READ_TIMEOUT_SECONDS",
+		"SSE_MAX_STREAMS_PER_SUBJECT": "SSE_MAX_STREAMS_PER_SUBJECT",
+		"SSE_MAX_STREAMS":             "SSE_MAX_STREAMS",
+	} {
+		for _, bad := range []string{"0", "-1", "x", "99999999999"} {
+			_, err := configFromEnv(envOf(map[string]string{env: bad}))
+			require.ErrorContains(t, err, want, "%s=%s", env, bad)
+		}
+	}
+	_, err = configFromEnv(envOf(map[string]string{"ADDR": ":9000", "METRICS_ADDR": ":9000"}))
+	require.ErrorContains(t, err, "METRICS_ADDR")
+}
