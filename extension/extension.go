@@ -25,7 +25,7 @@ var (
 	// ErrUnavailable: a dependency cannot be reached; retry later (HTTP 503).
 	ErrUnavailable = curhat.ErrUnavailable
 	// ErrNoTier: there is no active extension tier for the minutes asked for, or its price
-	// is 0 — extensions are never free (HTTP 409 NO_TIER).
+	// is 0 — extensions are never free (the reference server answers 400 VALIDATION_FAILED, field minutes).
 	ErrNoTier = pricing.ErrNoTier
 	// ErrMitraUnavailable: auto-approval found the session's mitra not reachable (offline,
 	// deactivated or its heartbeat stale). The extension is stored rejected with

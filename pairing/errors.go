@@ -31,7 +31,7 @@ var (
 	// ErrAtCapacity: the mitra already holds as many active or pending_payment chat
 	// sessions as it may (HTTP 409 AT_CAPACITY).
 	ErrAtCapacity = errors.New("mitra is at capacity")
-	// ErrNoTier: no active session price tier for the requested minutes (HTTP 409 NO_TIER).
+	// ErrNoTier: no active session price tier for the requested minutes (the reference server answers 400 VALIDATION_FAILED, field minutes).
 	// A Quoter adapter translates the pricing side's own sentinel into this one.
 	ErrNoTier = errors.New("no active price tier for this duration")
 	// ErrNoPreviousSession: "Curhat lagi" needs an ended chat session between the client

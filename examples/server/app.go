@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -52,12 +53,17 @@ type App struct {
 	// fakeGateway is gateway when it is the fake one (always, unless a test swaps it):
 	// POST /api/internal/fake-gateway/refund-failures needs it.
 	fakeGateway *paymenttest.FakeGateway
-	payments    *payment.Service
-	events      *eventHub
-	pairer      *pairing.Pairer
-	exts        *extension.Service
+	// checkout is the gateway when the fake is in use: its checkout URLs open this
+	// server's checkout page (fake_checkout.go).
+	checkout *fakeCheckout
+	payments *payment.Service
+	events   *eventHub
+	pairer   *pairing.Pairer
+	exts     *extension.Service
 
 	sweeps []*sweeps.Sweep
+
+	wrapHandler func(http.Handler) http.Handler // appOptions.WrapHandler
 
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
@@ -73,6 +79,9 @@ type appOptions struct {
 	// Gateway replaces the fake payment gateway (several instances sharing one fake, as
 	// they would share one provider; or a gateway that is not the fake).
 	Gateway payment.Gateway
+	// WrapHandler wraps the API handler that serve builds (tests check every exchange
+	// against openapi.json).
+	WrapHandler func(http.Handler) http.Handler
 }
 
 // NewApp connects to the configured backends (or builds the in-memory ones) and wires the
@@ -81,7 +90,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger, opts appOptions) 
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, clock: clock.Or(opts.Clock), hooks: noMetrics{}, gateway: opts.Gateway}
+	a := &App{cfg: cfg, log: log, clock: clock.Or(opts.Clock), hooks: noMetrics{}, gateway: opts.Gateway, wrapHandler: opts.WrapHandler}
 	a.hooks = newPromMetrics(log, a.driftReport)
 	a.bgCtx, a.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
 	a.names = valkeyutil.NewNames(cfg.ValkeyKeyPrefix, cfg.ValkeyCluster)
@@ -153,6 +162,10 @@ func (a *App) wire() {
 		a.gateway = paymenttest.NewGateway()
 	}
 	a.fakeGateway, _ = a.gateway.(*paymenttest.FakeGateway)
+	if a.fakeGateway != nil {
+		a.checkout = newFakeCheckout(a.gateway, a.cfg.PublicURL)
+		a.gateway = a.checkout
+	}
 	pcfg := &payment.Config{Logger: a.log, Clock: a.clock, TTL: a.runtime.PaymentSessionTTL, Hooks: paymentHooks(a.hooks),
 		RefundRetryBase: a.cfg.PaymentRefundRetry}
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +24,8 @@ type Config struct {
 	PaymentWebhookSecret string        // PAYMENT_WEBHOOK_SECRET; same rule
 	AuthCacheTTL         time.Duration // AUTH_CACHE_SECONDS (30)
 	DemoData             bool          // DEMO_DATA (default: on in memory mode)
+	DemoMitras           string        // DEMO_MITRAS: auto (default with demo data: the demo mitras heartbeat and accept offers) or off
+	PublicURL            string        // PUBLIC_URL: how clients reach this server (the fake gateway's checkout URLs); default http://localhost<ADDR's port>
 	Sweeps               bool          // SWEEPS (default on)
 	FanoutCap            int           // PAIRING_FANOUT_CAP: most mitras a blast is offered to (0 = every available mitra)
 
@@ -108,6 +112,14 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		if *n.dst, err = envInt(getenv, n.name, n.def, n.min, n.max, n.hint); err != nil {
 			return c, err
 		}
+	}
+	switch c.DemoMitras = strings.ToLower(or(strings.TrimSpace(getenv("DEMO_MITRAS")), DemoMitrasAuto)); c.DemoMitras {
+	case DemoMitrasAuto, DemoMitrasOff:
+	default:
+		return c, fmt.Errorf("DEMO_MITRAS=%q: want auto (the demo mitras heartbeat and accept offers) or off (drive them yourself)", c.DemoMitras)
+	}
+	if c.PublicURL, err = publicURL(getenv("PUBLIC_URL"), c.Addr); err != nil {
+		return c, err
 	}
 	c.MetricsAddr = strings.TrimSpace(getenv("METRICS_ADDR"))
 	if c.MetricsAddr != "" && c.MetricsAddr == c.Addr {
@@ -211,4 +223,27 @@ func envSeconds(getenv func(string) string, name string, def time.Duration) (tim
 		return 0, fmt.Errorf("%s=%q: want a number of seconds in (0, 86400]", name, v)
 	}
 	return time.Duration(f * float64(time.Second)), nil
+}
+
+// DEMO_MITRAS values.
+const (
+	DemoMitrasAuto = "auto"
+	DemoMitrasOff  = "off"
+)
+
+// publicURL is PUBLIC_URL without its trailing slash, or http://localhost with the port of
+// addr.
+func publicURL(v, addr string) (string, error) {
+	if v = strings.TrimRight(strings.TrimSpace(v), "/"); v != "" {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return "", fmt.Errorf("PUBLIC_URL=%q: want an absolute http(s) URL such as https://api.example.com", v)
+		}
+		return v, nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || port == "0" {
+		port = "8080"
+	}
+	return "http://localhost:" + port, nil
 }

@@ -78,10 +78,12 @@ func TestErrors_NoInternalsInMessages(t *testing.T) {
 		ts := newLoggedTestServer(t, memoryBackend, log)
 		_, clientTok := ts.newClient("Dewi")
 
-		// No tier for 20 minutes: the domain error is "start blast: quote 20 minutes: …".
+		// No tier for 20 minutes: the domain error is "start blast: quote 20 minutes: …"; the
+		// answer is about the input.
 		r := ts.do("POST", "/api/client/chat/start", clientTok, map[string]any{"minutes": 20})
-		require.Equal(t, http.StatusConflict, r.Status)
-		requireSafeError(t, r, "NO_TIER", logs, "quote")
+		require.Equal(t, http.StatusBadRequest, r.Status)
+		requireSafeError(t, r, "VALIDATION_FAILED", logs, "quote")
+		require.Equal(t, "minutes", r.Body["error"].(map[string]any)["field"])
 
 		missing := uuid.NewString()
 		r = ts.do("GET", "/api/client/pairings/"+missing, clientTok, nil)

@@ -50,6 +50,8 @@ const fuzzSlowRequest = 3 * time.Second
 type fuzzServer struct {
 	app                     *App
 	srv                     *Server
+	h                       http.Handler // srv, every exchange checked against openapi.json
+	problems                []string     // what the check found since the last fs.check
 	op, clientTok, mitraTok string
 	secret                  string
 	ids                     map[string]string // placeholder → value
@@ -86,7 +88,11 @@ func newFuzzServer(tb testing.TB, b backend) *fuzzServer {
 		tb.Fatal(err)
 	}
 	fs := &fuzzServer{app: app, srv: NewServer(app), op: cfg.OperatorToken, secret: cfg.PaymentWebhookSecret, ids: map[string]string{}}
+	fs.h = checkedHandler(mustContract(tb), fs.srv, func(problem string) { fs.problems = append(fs.problems, problem) })
 	fs.buildFixture(tb)
+	if len(fs.problems) > 0 {
+		tb.Fatal(strings.Join(fs.problems, "\n"))
+	}
 	return fs
 }
 
@@ -210,6 +216,7 @@ func (fs *fuzzServer) serve(method, target, tok string, body []byte, header map[
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
+	fs.problems = nil // what an earlier iteration left, already reported
 	req := httptest.NewRequest(method, target, rd)
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
@@ -220,7 +227,7 @@ func (fs *fuzzServer) serve(method, target, tok string, body []byte, header map[
 	}
 	rec := httptest.NewRecorder()
 	began := time.Now()
-	fs.srv.ServeHTTP(rec, req)
+	fs.h.ServeHTTP(rec, req)
 	if d := time.Since(began); d > fuzzSlowRequest {
 		// A request that hangs on hostile input is a denial of service: answer it as a 5xx
 		// so that check fails.
@@ -235,6 +242,10 @@ func (fs *fuzzServer) serve(method, target, tok string, body []byte, header map[
 // every 2xx. It also follows the latest pairing and payment answered.
 func (fs *fuzzServer) check(t *testing.T, rec *httptest.ResponseRecorder, what string) {
 	t.Helper()
+	if problems := fs.problems; len(problems) > 0 {
+		fs.problems = nil
+		t.Fatalf("%s: %s", what, strings.Join(problems, "\n"))
+	}
 	if rec.Code >= 500 {
 		t.Fatalf("%s: %d %s", what, rec.Code, rec.Body)
 	}

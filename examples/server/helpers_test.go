@@ -76,8 +76,11 @@ func startTestServer(t *testing.T, b backend, log *slog.Logger, seam func(*appOp
 	t.Helper()
 	app, clk := startTestApp(t, b, log, seam, opts...)
 	srv := NewServer(app)
-	hs := httptest.NewServer(srv)
+	hs := httptest.NewServer(contractHandler(t, srv))
 	t.Cleanup(hs.Close) // before the App closes: cleanups run last-in first-out
+	if app.checkout != nil {
+		app.checkout.setBase(hs.URL) // checkout_url opens this server's page
+	}
 	return &testServer{t: t, app: app, srv: srv, http: hs, clock: clk, op: app.cfg.OperatorToken}
 }
 
@@ -94,7 +97,7 @@ func startTestApp(t *testing.T, b backend, log *slog.Logger, seam func(*appOptio
 	cfg.DemoData = false
 	cfg.Sweeps = false
 	clk := clock.NewFake(time.Date(2026, 5, 25, 10, 0, 0, 0, time.UTC))
-	appOpts := appOptions{Clock: clk}
+	appOpts := appOptions{Clock: clk, WrapHandler: func(h http.Handler) http.Handler { return contractHandler(t, h) }}
 	if b == realBackend {
 		counter := &pgutil.QueryCounter{}
 		db := testenv.PostgresWith(t, testenv.PGOptions{Configure: func(c *pgxpool.Config) { c.ConnConfig.Tracer = counter }})

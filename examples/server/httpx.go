@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -54,27 +56,30 @@ type errorMapping struct {
 	status  int
 	code    string
 	message string
+	field   string // VALIDATION_FAILED: the input the error is about
 }
 
 // Rows are tried in order: specific domain errors first, then the shared sentinels (some
 // domain errors wrap them). This table is the one place where domain errors become API
 // errors; add rows here.
 var errorTable = []errorMapping{
-	{pricing.ErrDuplicateTier, http.StatusConflict, "DUPLICATE_TIER", "a tier with this mode and minutes already exists"},
-	{pricing.ErrNoTier, http.StatusConflict, "NO_TIER", "no active price tier for these minutes"},
-	{pairing.ErrNoTier, http.StatusConflict, "NO_TIER", "no active price tier for these minutes"},
-	{pairing.ErrAlreadyMatched, http.StatusConflict, "ALREADY_MATCHED", "the pairing is already matched"},
-	{pairing.ErrAtCapacity, http.StatusConflict, "AT_CAPACITY", "the mitra has no free session slot"},
-	{pairing.ErrExpired, http.StatusGone, "EXPIRED", "the deadline has passed"},
-	{pairing.ErrNoPreviousSession, http.StatusConflict, "NO_PREVIOUS_SESSION", "no previous chat session with this mitra"},
-	{pairing.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE", "the mitra is not available"},
-	{extension.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE", "the mitra is not available"},
-	{curhat.ErrNotFound, http.StatusNotFound, "NOT_FOUND", "not found"},
-	{curhat.ErrStaleWrite, http.StatusConflict, "STALE_WRITE", "the row changed since it was read; retry with its current updated_at"},
-	{curhat.ErrDeactivated, http.StatusForbidden, "MITRA_DEACTIVATED", "this mitra account is deactivated"},
-	{curhat.ErrInvalidState, http.StatusConflict, "INVALID_STATE", "not allowed in the current state"},
-	{curhat.ErrConflict, http.StatusConflict, "INVALID_STATE", "not allowed in the current state"},
-	{curhat.ErrUnavailable, http.StatusServiceUnavailable, "UNAVAILABLE", "a backing service is unavailable; retry later"},
+	{pricing.ErrDuplicateTier, http.StatusConflict, "DUPLICATE_TIER", "a tier with this mode and minutes already exists", ""},
+	// Minutes that no active tier sells are a request that cannot be served as asked: the
+	// app offers the minutes of GET /api/client/chat/pricing.
+	{pricing.ErrNoTier, http.StatusBadRequest, "VALIDATION_FAILED", "no active price tier for these minutes", "minutes"},
+	{pairing.ErrNoTier, http.StatusBadRequest, "VALIDATION_FAILED", "no active price tier for these minutes", "minutes"},
+	{pairing.ErrAlreadyMatched, http.StatusConflict, "ALREADY_MATCHED", "the pairing is already matched", ""},
+	{pairing.ErrAtCapacity, http.StatusConflict, "AT_CAPACITY", "the mitra has no free session slot", ""},
+	{pairing.ErrExpired, http.StatusGone, "EXPIRED", "the deadline has passed", ""},
+	{pairing.ErrNoPreviousSession, http.StatusConflict, "NO_PREVIOUS_SESSION", "no previous chat session with this mitra", ""},
+	{pairing.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE", "the mitra is not available", ""},
+	{extension.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE", "the mitra is not available", ""},
+	{curhat.ErrNotFound, http.StatusNotFound, "NOT_FOUND", "not found", ""},
+	{curhat.ErrStaleWrite, http.StatusConflict, "STALE_WRITE", "the row changed since it was read; retry with its current updated_at", ""},
+	{curhat.ErrDeactivated, http.StatusForbidden, "MITRA_DEACTIVATED", "this mitra account is deactivated", ""},
+	{curhat.ErrInvalidState, http.StatusConflict, "INVALID_STATE", "not allowed in the current state", ""},
+	{curhat.ErrConflict, http.StatusConflict, "INVALID_STATE", "not allowed in the current state", ""},
+	{curhat.ErrUnavailable, http.StatusServiceUnavailable, "UNAVAILABLE", "a backing service is unavailable; retry later", ""},
 }
 
 // staleCurrent lets a stale-write error carry the current row into the 409 body.
@@ -99,6 +104,9 @@ func toAPIError(err error) (ae *apiError, hidden bool) {
 	for _, m := range errorTable {
 		if errors.Is(err, m.err) {
 			out := &apiError{Status: m.status, Code: m.code, Message: m.message}
+			if m.field != "" {
+				out.Details = map[string]any{"field": m.field}
+			}
 			var sc staleCurrent
 			if errors.As(err, &sc) {
 				out.Details = map[string]any{"current": sc.CurrentValue()}
@@ -161,6 +169,22 @@ func parseID(s string) (uuid.UUID, error) {
 		return uuid.Nil, errors.New("not a canonical UUID")
 	}
 	return uuid.Parse(s)
+}
+
+// rfc3339 is the date-time of RFC 3339 (and of the OpenAPI document): time.Parse alone
+// also takes one-digit hours and other forms the document does not allow.
+var rfc3339 = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$`)
+
+// parseTime parses an RFC 3339 time given in field.
+func parseTime(field, s string) (time.Time, error) {
+	if !rfc3339.MatchString(s) {
+		return time.Time{}, curhat.Invalid(field, "must be an RFC 3339 time")
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, curhat.Invalid(field, "must be an RFC 3339 time")
+	}
+	return t, nil
 }
 
 // bodyID validates a UUID given in a JSON body field.

@@ -89,7 +89,11 @@ func run(log *slog.Logger) error {
 // flight get cfg.ShutdownGrace to finish before their connections are cut. It returns an
 // error when a listener fails or the grace runs out.
 func serve(ctx context.Context, app *App, ln, metricsLn net.Listener) error {
-	api := newHTTPServer(app.cfg, NewServer(app), app.log)
+	var handler http.Handler = NewServer(app)
+	if app.wrapHandler != nil {
+		handler = app.wrapHandler(handler)
+	}
+	api := newHTTPServer(app.cfg, handler, app.log)
 	// An event stream never finishes by itself: without this, every open stream would hold
 	// the shutdown until the grace runs out.
 	api.RegisterOnShutdown(app.events.closeAll)

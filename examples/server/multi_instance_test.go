@@ -175,7 +175,7 @@ func newFleet(t *testing.T, o fleetOptions) *fleet {
 		app.hooks = tally
 		node := &fleetNode{i: i, app: app, tally: tally}
 		require.NoError(t, app.Start(ctx), "instance %d", i)
-		node.srv = httptest.NewServer(NewServer(app))
+		node.srv = httptest.NewServer(contractHandler(t, NewServer(app)))
 		f.nodes = append(f.nodes, node)
 	}
 	t.Cleanup(func() {

@@ -448,9 +448,9 @@ func (s *Server) listFailures(w http.ResponseWriter, r *http.Request, _ caller) 
 		dst  **time.Time
 	}{{"from", &f.From}, {"to", &f.To}} {
 		if v := q.Get(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
+			t, err := parseTime(p.name, v)
 			if err != nil {
-				return curhat.Invalid(p.name, "must be an RFC 3339 time")
+				return err
 			}
 			*p.dst = &t
 		}

@@ -42,11 +42,7 @@ func parseToken(field string, s *string) (time.Time, error) {
 	if s == nil || *s == "" {
 		return time.Time{}, curhat.Invalid(field, "is required (the updated_at last read)")
 	}
-	t, err := time.Parse(time.RFC3339Nano, *s)
-	if err != nil {
-		return time.Time{}, curhat.Invalid(field, "must be an RFC 3339 time")
-	}
-	return t, nil
+	return parseTime(field, *s)
 }
 
 func (api *pricingAPI) listTiers(w http.ResponseWriter, r *http.Request, _ caller) error {

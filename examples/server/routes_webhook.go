@@ -13,7 +13,33 @@ func (s *Server) webhookRoutes() {
 	s.handle("POST", "/api/payments/webhook", rolePublic, s.paymentWebhook)
 }
 
-var errBadSignature = newAPIError(http.StatusUnauthorized, "UNAUTHENTICATED", "missing or invalid X-Signature")
+// The webhook's signature errors say which part is wrong, never what the right value is
+// (the secret stays out of every answer).
+var (
+	errSignatureMissing = newAPIError(http.StatusUnauthorized, "UNAUTHENTICATED",
+		"X-Signature is missing: send the lowercase hex of HMAC-SHA256(PAYMENT_WEBHOOK_SECRET, raw body)")
+	errSignatureNotHex = newAPIError(http.StatusUnauthorized, "UNAUTHENTICATED",
+		"X-Signature is not 64 hex digits: send the hex digest alone, without a prefix such as sha256= or the rest of the openssl output")
+	errSignatureMismatch = newAPIError(http.StatusUnauthorized, "UNAUTHENTICATED",
+		"X-Signature does not match the body: sign the exact bytes sent with PAYMENT_WEBHOOK_SECRET (printf '%%s' \"$BODY\", not echo, which adds a newline)")
+)
+
+// checkSignature checks header, the X-Signature of raw.
+func checkSignature(secret string, raw []byte, header string) error {
+	if header == "" {
+		return errSignatureMissing
+	}
+	got, err := hex.DecodeString(header)
+	if err != nil || len(got) != sha256.Size {
+		return errSignatureNotHex
+	}
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(raw)
+	if !hmac.Equal(got, m.Sum(nil)) {
+		return errSignatureMismatch
+	}
+	return nil
+}
 
 // signBody returns hex(HMAC-SHA256(secret, body)), the X-Signature of a webhook.
 func signBody(secret string, body []byte) string {
@@ -36,10 +62,8 @@ func (s *Server) paymentWebhook(w http.ResponseWriter, r *http.Request, _ caller
 	if err != nil {
 		return err
 	}
-	got, err := hex.DecodeString(r.Header.Get("X-Signature"))
-	want, _ := hex.DecodeString(signBody(s.app.cfg.PaymentWebhookSecret, raw))
-	if err != nil || len(got) == 0 || !hmac.Equal(got, want) {
-		return errBadSignature
+	if err := checkSignature(s.app.cfg.PaymentWebhookSecret, raw, r.Header.Get("X-Signature")); err != nil {
+		return err
 	}
 	var body struct {
 		PaymentID   string `json:"payment_id"`

@@ -149,7 +149,7 @@ trickle:
 
 	// The stream opened before has outlived the read timeout: it still gets its events.
 	ping(app, SubjectClient, clientID, "after the cut")
-	stream.requireEvent(t, 2*time.Second, "after the cut")
+	stream.requireEvent(t, 2*time.Second, pingID("after the cut"))
 
 	// And an ordinary request on a kept-alive connection is not hurt by the deadline.
 	for range 2 {

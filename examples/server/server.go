@@ -76,6 +76,7 @@ func (s *Server) registerRoutes() {
 	s.refundRoutes()
 	s.pricingRoutes()
 	s.tokenRoutes()
+	s.fakeCheckoutRoutes()
 	if s.app.cfg.MetricsAddr == "" {
 		s.metricsRoutes()
 	}

@@ -104,11 +104,15 @@ func (s *testStream) requireEvent(t *testing.T, d time.Duration, want string) {
 	}
 }
 
-// ping publishes an event to a subject through app, as the SDK's notifiers do.
+// ping publishes an event to a subject through app, as the SDK's notifiers do: a
+// session_ended (a kind both streams carry) whose chat_session_id is pingID(marker).
 func ping(app *App, kind SubjectKind, id uuid.UUID, marker string) {
-	app.events.publish(context.Background(), event{Kind: "test_ping", Recipient: kind, SubjectID: id,
-		Data: map[string]any{"marker": marker}, At: time.Now()})
+	app.events.publish(context.Background(), event{Kind: "session_ended", Recipient: kind, SubjectID: id,
+		Data: map[string]any{"chat_session_id": pingID(marker), "status": "ended", "reason": "expired"}, At: time.Now()})
 }
+
+// pingID is the chat_session_id of ping's event for marker.
+func pingID(marker string) string { return uuid.NewSHA1(uuid.NameSpaceOID, []byte(marker)).String() }
 
 func TestSSE_TooManyStreamsPerSubject(t *testing.T) {
 	t.Parallel()
@@ -156,7 +160,7 @@ func TestSSE_StreamsAreKeyedBySubjectKindAndID(t *testing.T) {
 	ping(ts.app, SubjectMitra, id, "for the mitra")
 	select {
 	case e := <-mitra.ch:
-		require.Equal(t, "for the mitra", e.Data["marker"])
+		require.Equal(t, pingID("for the mitra"), e.Data["chat_session_id"])
 	case <-time.After(5 * time.Second):
 		t.Fatal("the mitra's stream got nothing")
 	}
@@ -197,8 +201,8 @@ func TestSSE_RevokedTokenClosesStreamOnEveryInstance(t *testing.T) {
 	a0.requireClosedWithin(t, within, "token A on instance 0")
 	a1.requireClosedWithin(t, within, "token A on instance 1")
 	ping(f.node(0).app, SubjectClient, clientID, "still here")
-	b0.requireEvent(t, within, "still here")
-	b1.requireEvent(t, within, "still here")
+	b0.requireEvent(t, within, pingID("still here"))
+	b1.requireEvent(t, within, pingID("still here"))
 	for i := range 2 {
 		require.Equal(t, "UNAUTHENTICATED", f.call(t, i, "GET", "/api/client/mitra-availability", tokA).code())
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -99,4 +100,48 @@ func TestWebhook_ToleratesUnknownFields(t *testing.T) {
 		r = ts.signedWebhook([]byte(`{"payment_id":"` + other + `","status":"paid","provider_ref":5,"extra":true}`))
 		require.Equal(t, "VALIDATION_FAILED", r.ErrorCode())
 	})
+}
+
+// The three usual mistakes get three different answers, none with the secret.
+func TestWebhook_SignatureErrorsSayWhichPartIsWrong(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, memoryBackend)
+	ts.tiers()
+	id := ts.pendingPayment()
+	body := jsonBody(map[string]any{"payment_id": id, "status": "paid"})
+	secret := ts.app.cfg.PaymentWebhookSecret
+	send := func(sig string, set bool) response {
+		req, err := http.NewRequest("POST", ts.http.URL+"/api/payments/webhook", bytes.NewReader(body))
+		require.NoError(t, err)
+		if set {
+			req.Header.Set("X-Signature", sig)
+		}
+		resp, err := ts.http.Client().Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		out := response{Status: resp.StatusCode, Raw: raw}
+		require.NoError(t, json.Unmarshal(raw, &out.Body))
+		return out
+	}
+	message := func(r response) string {
+		require.Equal(t, http.StatusUnauthorized, r.Status, "%s", r.Raw)
+		require.Equal(t, "UNAUTHENTICATED", r.ErrorCode())
+		require.NotContains(t, string(r.Raw), secret)
+		return r.Body["error"].(map[string]any)["message"].(string)
+	}
+	good := signBody(secret, body)
+	missing := message(send("", false))
+	require.Contains(t, missing, "missing")
+	prefixed := message(send("sha256="+good, true))
+	require.Contains(t, prefixed, "not 64 hex digits")
+	require.Contains(t, message(send("SHA2-256(stdin)= "+good, true)), "not 64 hex digits", "the whole openssl line")
+	echoed := message(send(signBody(secret, append(bytes.Clone(body), '\n')), true))
+	require.Contains(t, echoed, "does not match the body")
+	require.Contains(t, echoed, "echo")
+	require.Len(t, map[string]bool{missing: true, prefixed: true, echoed: true}, 3)
+
+	require.Equal(t, http.StatusOK, send(good, true).Status)
+	require.Equal(t, http.StatusOK, send(strings.ToUpper(good), true).Status, "hex digits in either case")
 }
