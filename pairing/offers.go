@@ -51,19 +51,39 @@ func (p *Pairer) Accept(ctx context.Context, mitraID, pairingID uuid.UUID) (Chat
 	p.unschedule(timerKey{pairingDeadline, pr.ID})
 	p.capacityChanged(ctx, mitraID, false)
 	p.notifyDismissed(ctx, pr.ID, res.Dismissed, "matched")
-	p.notify(ctx, Event{
-		Kind: EventPairingMatched, ClientID: ptr(s.ClientID), MitraID: ptr(s.MitraID),
-		PairingID: ptr(pr.ID), ChatSessionID: ptr(s.ID),
-		Data: map[string]any{
-			"pairing_id": pr.ID.String(), "chat_session_id": s.ID.String(),
-			"mitra_id": s.MitraID.String(), "status": string(s.Status),
-		},
-	})
 	if s.Status == SessionPendingPayment {
-		return p.chargeTargeted(ctx, pr, s)
+		return p.chargeTargeted(ctx, pr, s) // tells both parties, the client with the payment
 	}
+	p.notifyMatched(ctx, pr, s, nil)
 	p.sessionStarted(ctx, s)
 	return s, nil
+}
+
+// notifyMatched tells both parties that the pairing matched. With pay (a targeted chat,
+// whose payment is created at the match) the client's event carries the payment to pay,
+// so the app can open its checkout at once instead of polling for it; the mitra's does
+// not.
+func (p *Pairer) notifyMatched(ctx context.Context, pr Pairing, s ChatSession, pay *Payment) {
+	data := func() map[string]any {
+		return map[string]any{
+			"pairing_id": pr.ID.String(), "chat_session_id": s.ID.String(),
+			"mitra_id": s.MitraID.String(), "status": string(s.Status),
+		}
+	}
+	if pay == nil {
+		p.notify(ctx, Event{
+			Kind: EventPairingMatched, ClientID: ptr(s.ClientID), MitraID: ptr(s.MitraID),
+			PairingID: ptr(pr.ID), ChatSessionID: ptr(s.ID), Data: data(),
+		})
+		return
+	}
+	client := data()
+	client["payment"] = map[string]any{
+		"id": pay.ID.String(), "status": string(pay.Status), "amount": pay.Amount, "currency": pay.Currency,
+		"checkout_url": pay.CheckoutURL, "expires_at": pay.ExpiresAt,
+	}
+	p.notify(ctx, Event{Kind: EventPairingMatched, ClientID: ptr(s.ClientID), PairingID: ptr(pr.ID), ChatSessionID: ptr(s.ID), Data: client})
+	p.notify(ctx, Event{Kind: EventPairingMatched, MitraID: ptr(s.MitraID), PairingID: ptr(pr.ID), ChatSessionID: ptr(s.ID), Data: data()})
 }
 
 func (p *Pairer) sessionStarted(ctx context.Context, s ChatSession) {

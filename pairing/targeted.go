@@ -15,6 +15,7 @@ import (
 func (p *Pairer) chargeTargeted(ctx context.Context, pr Pairing, s ChatSession) (ChatSession, error) {
 	pay, err := p.createTargetedPayment(ctx, pr, s)
 	if err != nil {
+		p.notifyMatched(ctx, pr, s, nil)
 		if out, cerr := p.store.EndChatSession(ctx, SessionTransition{
 			ID: s.ID, From: []SessionStatus{SessionPendingPayment}, To: SessionCancelled, Reason: EndPaymentFailed, Now: p.now(),
 		}); cerr == nil {
@@ -22,6 +23,7 @@ func (p *Pairer) chargeTargeted(ctx context.Context, pr Pairing, s ChatSession) 
 		}
 		return ChatSession{}, fmt.Errorf("accept pairing %s: create payment: %w", pr.ID, err)
 	}
+	p.notifyMatched(ctx, pr, s, &pay)
 	if pay.Status == PaymentPaid {
 		paidAt := p.now()
 		if pay.PaidAt != nil {

@@ -122,7 +122,15 @@ func TestTargeted_AcceptHoldsCapacityInPendingPaymentAndPaymentActivates(t *test
 		require.Equal(t, &s.ID, pay.ChatSessionID)
 		require.Equal(t, int64(10000), pay.Amount)
 		require.Equal(t, 1, e.payments.Created())
-		require.Len(t, e.notifier.Find(pairing.EventPairingMatched, client), 1)
+		matched := e.notifier.Find(pairing.EventPairingMatched, client)
+		require.Len(t, matched, 1)
+		require.Equal(t, map[string]any{
+			"id": pay.ID.String(), "status": string(pay.Status), "amount": int64(10000), "currency": pay.Currency,
+			"checkout_url": pay.CheckoutURL, "expires_at": pay.ExpiresAt,
+		}, matched[0].Data["payment"], "the client pays without polling for the payment")
+		mitraMatched := e.notifier.Find(pairing.EventPairingMatched, m)
+		require.Len(t, mitraMatched, 1)
+		require.NotContains(t, mitraMatched[0].Data, "payment", "the mitra does not pay")
 		require.Empty(t, e.notifier.Find(pairing.EventSessionStarted, client), "not before payment")
 		require.Zero(t, e.p.Timers(), "the targeted deadline is off")
 

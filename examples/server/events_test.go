@@ -1,0 +1,201 @@
+package main
+
+import (
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// sdkEventKinds returns the event kinds the SDK declares: every string constant named
+// Event… in a package of the module outside examples and internal.
+func sdkEventKinds(t *testing.T) []string {
+	t.Helper()
+	root := filepath.Join("..", "..")
+	var kinds []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case "examples", "internal", "testdata", ".git":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		for _, decl := range f.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, name := range vs.Names {
+					if !strings.HasPrefix(name.Name, "Event") || i >= len(vs.Values) {
+						continue
+					}
+					if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						v, _ := strconv.Unquote(lit.Value)
+						kinds = append(kinds, v)
+					}
+				}
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	slices.Sort(kinds)
+	return slices.Compact(kinds)
+}
+
+// documentedEventKinds returns the kinds of a stream's schema (ClientEvent, MitraEvent).
+func documentedEventKinds(t *testing.T, union string) []string {
+	t.Helper()
+	s := mustContract(t).doc.Components.Schemas[union]
+	require.NotNil(t, s, union)
+	require.Equal(t, "kind", s.Value.Discriminator.PropertyName)
+	kinds := slices.Sorted(maps.Keys(s.Value.Discriminator.Mapping))
+	require.Len(t, s.Value.OneOf, len(kinds), "%s: one schema per kind", union)
+	return kinds
+}
+
+func TestEvents_EveryKindTheServerEmitsIsDocumented(t *testing.T) {
+	t.Parallel()
+	client, mitra := documentedEventKinds(t, "ClientEvent"), documentedEventKinds(t, "MitraEvent")
+	documented := slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(client), mitra...))))
+	emitted := sdkEventKinds(t)
+	require.NotEmpty(t, emitted)
+	require.Equal(t, emitted, documented, "the kinds of the SDK (Event… constants) and of openapi.json")
+	schemas := mustContract(t).doc.Components.Schemas
+	for _, kind := range documented {
+		name := ""
+		for _, part := range strings.Split(kind, "_") {
+			name += strings.ToUpper(part[:1]) + part[1:]
+		}
+		s := schemas[name+"Event"]
+		require.NotNil(t, s, "%s has no schema %sEvent", kind, name)
+		require.Equal(t, []any{kind}, s.Value.Properties["kind"].Value.Enum, name+"Event")
+		require.ElementsMatch(t, []string{"kind", "data", "at"}, s.Value.Required, name+"Event")
+	}
+}
+
+// eventLog collects the kinds a stream delivered; the contract check validates each
+// frame against the document on the way.
+type eventLog struct {
+	mu    sync.Mutex
+	kinds map[string]int
+}
+
+func collectEvents(s *testStream) *eventLog {
+	l := &eventLog{kinds: map[string]int{}}
+	go func() {
+		for {
+			select {
+			case data := <-s.events:
+				var e struct {
+					Kind string `json:"kind"`
+				}
+				_ = json.Unmarshal([]byte(data), &e)
+				l.mu.Lock()
+				l.kinds[e.Kind]++
+				l.mu.Unlock()
+			case <-s.closed:
+				return
+			}
+		}
+	}()
+	return l
+}
+
+func (l *eventLog) seen() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Sorted(maps.Keys(l.kinds))
+}
+
+// Every kind of each stream is sent at least once by a walk through the product, and each
+// payload matches its schema (the contract check fails the test otherwise).
+func TestEvents_EveryDocumentedKindIsSentAndMatchesItsSchema(t *testing.T) {
+	bothBackends(t, func(t *testing.T, ts *testServer) {
+		ts.tiers()
+		ayuID, ayu := ts.onlineMitra("Ayu")
+		_, bima := ts.onlineMitra("Bima")
+		_, dewi := ts.newClient("Dewi")
+		url := ts.http.URL
+		clientEvents := collectEvents(openStream(t, ts.http.Client(), url+"/api/client/events", dewi))
+		ayuEvents := collectEvents(openStream(t, ts.http.Client(), url+"/api/mitra/events", ayu))
+		bimaEvents := collectEvents(openStream(t, ts.http.Client(), url+"/api/mitra/events", bima))
+
+		// A paid blast: offered to both, Ayu wins, Bima's offer is dismissed.
+		start := ts.must(201, "POST", "/api/client/chat/start", dewi, map[string]any{"minutes": 30})
+		require.Equal(t, 200, ts.webhook(obj(start, "payment")["id"], "paid").Status)
+		pairingID := obj(start, "pairing")["id"].(string)
+		accepted := ts.must(200, "POST", "/api/mitra/pairing-offers/"+pairingID+"/accept", ayu, nil)
+		sessionID := obj(accepted, "chat_session")["id"].(string)
+		extensions := "/api/client/chat-sessions/" + sessionID + "/extensions"
+
+		// An extension approved automatically, paid.
+		ext := ts.must(201, "POST", extensions, dewi, map[string]any{"minutes": 10})
+		require.Equal(t, 200, ts.webhook(obj(ext, "payment")["id"], "paid").Status)
+
+		// With the mitra deciding: one rejected, one approved whose payment fails, one
+		// nobody decides in time.
+		ts.must(200, "PUT", "/api/internal/config/extension_auto_approve", ts.op, map[string]any{"value": false})
+		ext = ts.must(201, "POST", extensions, dewi, map[string]any{"minutes": 10})
+		ts.must(200, "POST", "/api/mitra/extensions/"+obj(ext, "extension")["id"].(string)+"/reject", ayu, nil)
+		ext = ts.must(201, "POST", extensions, dewi, map[string]any{"minutes": 10})
+		approved := ts.must(200, "POST", "/api/mitra/extensions/"+obj(ext, "extension")["id"].(string)+"/approve", ayu, nil)
+		require.Equal(t, 200, ts.webhook(obj(approved, "payment")["id"], "failed").Status)
+		ts.must(201, "POST", extensions, dewi, map[string]any{"minutes": 10})
+		ts.clock.Advance(time.Minute)
+		_, err := ts.app.exts.SweepExpired(t.Context())
+		require.NoError(t, err)
+		ts.must(200, "POST", "/api/client/chat-sessions/"+sessionID+"/end", dewi, nil)
+
+		// "Curhat lagi": declined, then the fallback blast's payment fails.
+		returning := ts.must(201, "POST", "/api/client/chat/returning", dewi, map[string]any{"mitra_id": ayuID.String(), "minutes": 30})
+		targetedID := obj(returning, "pairing")["id"].(string)
+		ts.must(200, "POST", "/api/mitra/pairing-offers/"+targetedID+"/decline", ayu, nil)
+		fallback := ts.must(200, "POST", "/api/client/chat/fallback-to-blast", dewi, map[string]any{"pairing_id": targetedID})
+		require.Equal(t, 200, ts.webhook(obj(fallback, "payment")["id"], "failed").Status)
+
+		// "Curhat lagi" accepted: the client's pairing_matched carries the payment.
+		returning = ts.must(201, "POST", "/api/client/chat/returning", dewi, map[string]any{"mitra_id": ayuID.String(), "minutes": 30})
+		accepted = ts.must(200, "POST", "/api/mitra/pairing-offers/"+obj(returning, "pairing")["id"].(string)+"/accept", ayu, nil)
+		pairing := ts.must(200, "GET", "/api/client/pairings/"+obj(returning, "pairing")["id"].(string), dewi, nil)
+		require.Equal(t, 200, ts.webhook(obj(pairing, "payment")["id"], "paid").Status)
+		ts.must(200, "POST", "/api/mitra/chat-sessions/"+obj(accepted, "chat_session")["id"].(string)+"/end", ayu, nil)
+
+		// Nobody available: the paid blast fails and is refunded.
+		ts.must(200, "POST", "/api/mitra/status/offline", ayu, nil)
+		ts.must(200, "POST", "/api/mitra/status/offline", bima, nil)
+		start = ts.must(201, "POST", "/api/client/chat/start", dewi, map[string]any{"minutes": 30})
+		require.Equal(t, 200, ts.webhook(obj(start, "payment")["id"], "paid").Status)
+
+		want := map[string][]string{"client": documentedEventKinds(t, "ClientEvent"), "mitra": documentedEventKinds(t, "MitraEvent")}
+		require.Eventually(t, func() bool {
+			mitra := slices.Compact(slices.Sorted(slices.Values(append(ayuEvents.seen(), bimaEvents.seen()...))))
+			return slices.Equal(want["client"], clientEvents.seen()) && slices.Equal(want["mitra"], mitra)
+		}, 5*time.Second, 10*time.Millisecond, "client saw %v, Ayu %v, Bima %v; want %v",
+			clientEvents.seen(), ayuEvents.seen(), bimaEvents.seen(), want)
+	})
+}
