@@ -38,6 +38,17 @@ func (m *Mirror) OnlineCount(ctx context.Context) (int, error) {
 
 func (m *Mirror) cacheOnlineCount(ctx context.Context) (int, error) { return m.cache.OnlineCount(ctx) }
 
+// AvailableCount counts the available mitras now: unlike CountAvailable, the clients'
+// beacon, it is never served from a snapshot up to SnapshotTTL old, so an operator's
+// dashboard sees a session end or a mitra go offline at once. One Valkey round trip
+// (Postgres when Valkey fails); call it for operators, not on a client's hot path.
+func (m *Mirror) AvailableCount(ctx context.Context) (int, error) {
+	fresh := m.freshAfter()
+	return readThrough(ctx, m, "available_count",
+		func(ctx context.Context) (int, error) { return m.cache.CountAvailable(ctx, fresh) },
+		func(ctx context.Context) (int, error) { return m.store.CountAvailable(ctx, fresh, m.defaultMax(ctx)) })
+}
+
 // Status is a mitra's own view of its status. Online, IsActive and the capacity come from
 // Postgres; Reachable from the live heartbeat in Valkey (Postgres when Valkey fails).
 func (m *Mirror) Status(ctx context.Context, id uuid.UUID) (MitraStatus, error) {

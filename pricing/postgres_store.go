@@ -108,47 +108,53 @@ func (s *PostgresStore) InsertTier(ctx context.Context, w TierWrite) error {
 			}
 			return err
 		}
-		return insertHistory(ctx, tx, "pricing_tiers_history", "tier_id", t.ID, w.History)
+		if err := insertHistory(ctx, tx, "pricing_tiers_history", "tier_id", t.ID, w.History); err != nil {
+			return err
+		}
+		return s.updateTiers(ctx, tx, w.Moved)
 	})
 }
 
 func (s *PostgresStore) UpdateTiers(ctx context.Context, ws []TierWrite) error {
+	return pgutil.InTx(ctx, s.pool, func(tx pgx.Tx) error { return s.updateTiers(ctx, tx, ws) })
+}
+
+// updateTiers writes ws in tx (UpdateTiers).
+func (s *PostgresStore) updateTiers(ctx context.Context, tx pgx.Tx, ws []TierWrite) error {
 	// Lock rows in one global order so that concurrent multi-row writes cannot deadlock.
 	ws = slices.SortedFunc(slices.Values(ws), func(a, b TierWrite) int {
 		return bytes.Compare(a.Tier.ID[:], b.Tier.ID[:])
 	})
-	return pgutil.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		for _, w := range ws {
-			t := w.Tier
-			sql, args, err := pgutil.SQL.Update("pricing_tiers").
-				Set("price", t.Price).
-				Set("label", t.Label).
-				Set("sort_order", t.SortOrder).
-				Set("is_active", t.IsActive).
-				Set("updated_at", t.UpdatedAt).
-				Where(sq.Eq{"id": t.ID, "updated_at": w.ExpectedUpdatedAt}).
-				ToSql()
-			if err != nil {
-				return err
-			}
-			tag, err := tx.Exec(ctx, sql, args...)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				// Missing, or changed since it was read: say which, with the row as it is now.
-				cur, err := s.getTier(ctx, tx, t.ID)
-				if err != nil {
-					return err
-				}
-				return &StaleWriteError{Current: cur}
-			}
-			if err := insertHistory(ctx, tx, "pricing_tiers_history", "tier_id", t.ID, w.History); err != nil {
-				return err
-			}
+	for _, w := range ws {
+		t := w.Tier
+		sql, args, err := pgutil.SQL.Update("pricing_tiers").
+			Set("price", t.Price).
+			Set("label", t.Label).
+			Set("sort_order", t.SortOrder).
+			Set("is_active", t.IsActive).
+			Set("updated_at", t.UpdatedAt).
+			Where(sq.Eq{"id": t.ID, "updated_at": w.ExpectedUpdatedAt}).
+			ToSql()
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+		tag, err := tx.Exec(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			// Missing, or changed since it was read: say which, with the row as it is now.
+			cur, err := s.getTier(ctx, tx, t.ID)
+			if err != nil {
+				return err
+			}
+			return &StaleWriteError{Current: cur}
+		}
+		if err := insertHistory(ctx, tx, "pricing_tiers_history", "tier_id", t.ID, w.History); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *PostgresStore) TierHistory(ctx context.Context, tierID uuid.UUID) ([]HistoryEntry, error) {

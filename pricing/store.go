@@ -25,8 +25,10 @@ type Store interface {
 	GetTier(ctx context.Context, id uuid.UUID) (Tier, error)
 	// ActiveTier returns the active tier of (mode, minutes), or ErrNotFound.
 	ActiveTier(ctx context.Context, mode Mode, minutes int) (Tier, error)
-	// InsertTier inserts w.Tier and w.History atomically. A row with the same (mode, minutes)
-	// — active or not — makes it fail with ErrDuplicateTier.
+	// InsertTier inserts w.Tier and w.History and writes w.Moved as UpdateTiers would, all
+	// in one transaction. A row with the same (mode, minutes) — active or not — makes it
+	// fail with ErrDuplicateTier; a moved row that is missing or carries another token
+	// (ErrNotFound, *StaleWriteError) makes it write nothing.
 	InsertTier(ctx context.Context, w TierWrite) error
 	// UpdateTiers writes every w.Tier (price, label, sort_order, is_active, updated_at) whose
 	// row still has w.ExpectedUpdatedAt, and its w.History, all in one transaction. If any
@@ -63,6 +65,9 @@ type TierWrite struct {
 	ExpectedUpdatedAt time.Time
 	// History is the audit row written in the same transaction.
 	History HistoryEntry
+	// Moved are the other tiers of the mode whose sort_order a new tier shifts (InsertTier
+	// only; see PricingStore.CreateTier).
+	Moved []TierWrite
 }
 
 // PromotionWrite is a promotion row written by Store.SavePromotion with its audit row.

@@ -1,9 +1,11 @@
 package pricing
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -99,8 +101,12 @@ func (p *PricingStore) GetTier(ctx context.Context, id uuid.UUID) (Tier, error) 
 	return t, nil
 }
 
-// CreateTier adds an active tier at the end of its mode's order. A tier with the same
-// (mode, minutes) — even an inactive one — makes it fail with ErrDuplicateTier.
+// CreateTier adds an active tier. While its mode's tiers are in order of minutes (nobody
+// reordered them otherwise), the new tier takes its place by minutes and the tiers after
+// it move one place down — each move a write with its own token and history row (change
+// kind reorder), in the same transaction as the insert; once an operator has chosen
+// another order, a new tier goes to the end. A tier with the same (mode, minutes) — even
+// an inactive one — makes it fail with ErrDuplicateTier.
 func (p *PricingStore) CreateTier(ctx context.Context, params CreateTierParams) (Tier, error) {
 	if err := validateMode(params.Mode); err != nil {
 		return Tier{}, err
@@ -113,16 +119,30 @@ func (p *PricingStore) CreateTier(ctx context.Context, params CreateTierParams) 
 	); err != nil {
 		return Tier{}, err
 	}
+	// A concurrent write to a tier this one moves makes the insert write nothing: read
+	// the order again and retry.
+	for attempt := 1; ; attempt++ {
+		tier, err := p.createTier(ctx, params)
+		if (errors.Is(err, ErrStaleWrite) || errors.Is(err, ErrNotFound)) && attempt < createTierAttempts {
+			continue
+		}
+		return tier, err
+	}
+}
+
+// createTierAttempts bounds CreateTier's retries when concurrent writes move its mode's
+// tiers.
+const createTierAttempts = 5
+
+func (p *PricingStore) createTier(ctx context.Context, params CreateTierParams) (Tier, error) {
 	existing, err := p.store.ListTiers(ctx, ListTiersParams{Mode: params.Mode, IncludeInactive: true})
 	if err != nil {
 		return Tier{}, fmt.Errorf("create tier: %w", err)
 	}
-	sortOrder := 1
 	for _, t := range existing {
 		if t.Minutes == params.Minutes {
 			return Tier{}, fmt.Errorf("create %s tier of %d minutes: %w", params.Mode, params.Minutes, ErrDuplicateTier)
 		}
-		sortOrder = max(sortOrder, t.SortOrder+1)
 	}
 	now := p.now()
 	tier := Tier{
@@ -132,21 +152,60 @@ func (p *PricingStore) CreateTier(ctx context.Context, params CreateTierParams) 
 		Price:     params.Price,
 		Currency:  p.cfg.Currency,
 		Label:     params.Label,
-		SortOrder: sortOrder,
 		IsActive:  true,
 		CreatedAt: now,
 		UpdatedAt: now,
+	}
+	var moved []TierWrite
+	tier.SortOrder, moved, err = placeTier(existing, tier, now, params.ChangedBy)
+	if err != nil {
+		return Tier{}, err
 	}
 	h, err := tierHistory(ChangeCreate, params.ChangedBy, nil, tier)
 	if err != nil {
 		return Tier{}, err
 	}
-	if err := p.store.InsertTier(ctx, TierWrite{Tier: tier, History: h}); err != nil {
+	if err := p.store.InsertTier(ctx, TierWrite{Tier: tier, History: h, Moved: moved}); err != nil {
 		return Tier{}, fmt.Errorf("create %s tier of %d minutes: %w", params.Mode, params.Minutes, err)
 	}
 	p.cfg.Logger.InfoContext(ctx, "pricing tier created", "tier_id", tier.ID, "mode", tier.Mode,
-		"minutes", tier.Minutes, "price", tier.Price, "changed_by", params.ChangedBy)
+		"minutes", tier.Minutes, "price", tier.Price, "sort_order", tier.SortOrder, "moved", len(moved),
+		"changed_by", params.ChangedBy)
 	return tier, nil
+}
+
+// placeTier returns the sort_order of a new tier among existing (its mode's tiers, in
+// order) and the writes that move the others. In order of minutes: its place by minutes,
+// the mode renumbered 1..n; otherwise: after the last.
+func placeTier(existing []Tier, tier Tier, now time.Time, changedBy string) (int, []TierWrite, error) {
+	byMinutes := slices.IsSortedFunc(existing, func(a, b Tier) int { return cmp.Compare(a.Minutes, b.Minutes) })
+	if !byMinutes {
+		last := 0
+		for _, t := range existing {
+			last = max(last, t.SortOrder)
+		}
+		return last + 1, nil, nil
+	}
+	at, _ := slices.BinarySearchFunc(existing, tier.Minutes, func(t Tier, m int) int { return cmp.Compare(t.Minutes, m) })
+	var moved []TierWrite
+	for i, cur := range existing {
+		want := i + 1
+		if i >= at {
+			want = i + 2
+		}
+		if cur.SortOrder == want {
+			continue
+		}
+		next := cur
+		next.SortOrder = want
+		next.UpdatedAt = nextToken(now, cur.UpdatedAt)
+		h, err := tierHistory(ChangeReorder, changedBy, &cur, next)
+		if err != nil {
+			return 0, nil, err
+		}
+		moved = append(moved, TierWrite{Tier: next, ExpectedUpdatedAt: cur.UpdatedAt, History: h})
+	}
+	return at + 1, moved, nil
 }
 
 // UpdateTier changes a tier's price and/or label if it still carries ExpectedUpdatedAt;

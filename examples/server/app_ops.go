@@ -79,11 +79,10 @@ func (a *App) dashboard(ctx context.Context) (dashboardJSON, error) {
 	if d.OnlineCount, err = a.mirror.OnlineCount(ctx); err != nil {
 		return d, err
 	}
-	snap, err := a.mirror.CountAvailable(ctx)
-	if err != nil {
+	// Counted now: the clients' beacon may be SnapshotTTL old, an operator's view is not.
+	if d.AvailableCount, err = a.mirror.AvailableCount(ctx); err != nil {
 		return d, err
 	}
-	d.AvailableCount = snap.AvailableCount
 	d.ActiveSessions, d.PendingPaymentSessions, err = a.countOpenSessions(ctx)
 	if err != nil {
 		return d, err

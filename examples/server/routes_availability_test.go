@@ -83,3 +83,30 @@ func TestAuth_SteadyStateBeaconSkipsPostgres(t *testing.T) {
 	}
 	require.Equal(t, before, ts.app.pgQueries(), "beacon requests must not query Postgres")
 }
+
+// The beacon may be SnapshotTTL old for clients; the dashboard counts now.
+func TestDashboard_AvailableCountIsFreshWhileTheBeaconIsCached(t *testing.T) {
+	bothBackends(t, func(t *testing.T, ts *testServer) {
+		ts.tiers()
+		_, mitraTok := ts.onlineMitra("Ayu")
+		_, clientTok := ts.newClient("Dewi")
+		available := func() any { return ts.must(200, "GET", "/api/internal/dashboard", ts.op, nil)["available_count"] }
+		beacon := func() any {
+			return ts.must(200, "GET", "/api/client/mitra-availability", clientTok, nil)["available_count"]
+		}
+		require.Equal(t, float64(1), beacon())
+		require.Equal(t, float64(1), available())
+
+		_, sessionID, _ := ts.activeSession(mitraTok)
+		require.Equal(t, float64(0), available(), "the mitra's one slot is taken")
+		require.Equal(t, float64(1), beacon(), "the clients' beacon is still the cached snapshot")
+
+		ts.must(200, "POST", "/api/mitra/chat-sessions/"+sessionID+"/end", mitraTok, nil)
+		require.Equal(t, float64(1), available(), "free again at once")
+		ts.must(200, "POST", "/api/mitra/status/offline", mitraTok, nil)
+		require.Equal(t, float64(0), available())
+		require.Equal(t, float64(1), beacon(), "still cached")
+		ts.clock.Advance(11 * time.Second)
+		require.Equal(t, float64(0), beacon())
+	})
+}

@@ -282,3 +282,17 @@ func TestPricingRoutes_InternalRoutesAreOperatorOnly(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, ts.do("GET", "/api/client/chat/pricing", "", nil).Status)
 	ts.must(200, "GET", "/api/client/chat/pricing", clientTok, nil)
 }
+
+func TestPricingRoutes_NewTierTakesItsPlaceByMinutes(t *testing.T) {
+	bothBackends(t, func(t *testing.T, ts *testServer) {
+		for _, m := range []int{15, 30, 60, 45} {
+			ts.createTier("session", m, int64(m)*1000)
+		}
+		_, clientTok := ts.newClient("Dewi")
+		var minutes []float64
+		for _, tier := range ts.must(200, "GET", "/api/client/chat/pricing", clientTok, nil)["session_tiers"].([]any) {
+			minutes = append(minutes, tier.(map[string]any)["minutes"].(float64))
+		}
+		require.Equal(t, []float64{15, 30, 45, 60}, minutes, "the 45-minute tier between 30 and 60")
+	})
+}

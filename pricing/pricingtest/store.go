@@ -115,14 +115,27 @@ func (s *Store) InsertTier(_ context.Context, w pricing.TierWrite) error {
 			return pricing.ErrDuplicateTier
 		}
 	}
+	if err := s.checkTiers(w.Moved); err != nil {
+		return err
+	}
 	s.tiers[t.ID] = t
 	s.tierHistory = append(s.tierHistory, copyHistory(w.History, t.ID, uuid.Nil))
+	s.writeTiers(w.Moved)
 	return nil
 }
 
 func (s *Store) UpdateTiers(_ context.Context, ws []pricing.TierWrite) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.checkTiers(ws); err != nil {
+		return err
+	}
+	s.writeTiers(ws)
+	return nil
+}
+
+// checkTiers tells whether every row of ws still carries its expected token.
+func (s *Store) checkTiers(ws []pricing.TierWrite) error {
 	// Check every row first: all or nothing.
 	for _, w := range ws {
 		cur, ok := s.tiers[w.Tier.ID]
@@ -133,6 +146,11 @@ func (s *Store) UpdateTiers(_ context.Context, ws []pricing.TierWrite) error {
 			return &pricing.StaleWriteError{Current: cur}
 		}
 	}
+	return nil
+}
+
+// writeTiers applies ws, checked.
+func (s *Store) writeTiers(ws []pricing.TierWrite) {
 	for _, w := range ws {
 		cur := s.tiers[w.Tier.ID]
 		next := normaliseTier(w.Tier)
@@ -141,7 +159,6 @@ func (s *Store) UpdateTiers(_ context.Context, ws []pricing.TierWrite) error {
 		s.tiers[cur.ID] = cur
 		s.tierHistory = append(s.tierHistory, copyHistory(w.History, cur.ID, uuid.Nil))
 	}
-	return nil
 }
 
 func (s *Store) TierHistory(_ context.Context, tierID uuid.UUID) ([]pricing.HistoryEntry, error) {

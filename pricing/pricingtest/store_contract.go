@@ -62,7 +62,7 @@ func (e *env) mustCreate(t *testing.T, mode pricing.Mode, minutes int, price int
 // parallel subtest over its own harness from newHarness; most drive the store through a
 // pricing.PricingStore, as production does.
 func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) {
-	t.Run("CreateTierAppendsToModeOrderAndListsSessionFirst", func(t *testing.T) {
+	t.Run("CreateTierTakesItsPlaceByMinutesAndListsSessionFirst", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, newHarness)
 		ctx := check.Context(t)
@@ -72,19 +72,39 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 		check.Len(t, empty, 0)
 		ext := e.mustCreate(t, pricing.ModeExtension, 10, 8000)
 		s30 := e.mustCreate(t, pricing.ModeSession, 30, 25000)
-		s15 := e.mustCreate(t, pricing.ModeSession, 15, 15000)
+		s60 := e.mustCreate(t, pricing.ModeSession, 60, 45000)
 
 		check.Equal(t, 1, s30.SortOrder)
-		check.Equal(t, 2, s15.SortOrder, "a new tier goes to the end of its mode")
+		check.Equal(t, 2, s60.SortOrder)
 		check.Equal(t, 1, ext.SortOrder)
 		check.Equal(t, pricing.DefaultCurrency, s30.Currency)
 		check.True(t, s30.IsActive)
 		check.Equal(t, t0, s30.CreatedAt)
 		check.Equal(t, t0, s30.UpdatedAt)
 
+		// A 15-minute tier goes first, a 45-minute one between 30 and 60: the others move
+		// down, each with a new token and a history row.
+		s15 := e.mustCreate(t, pricing.ModeSession, 15, 15000)
+		s45 := e.mustCreate(t, pricing.ModeSession, 45, 35000)
+		check.Equal(t, 1, s15.SortOrder)
+		check.Equal(t, 3, s45.SortOrder)
 		all, err := e.svc.ListTiers(ctx, pricing.ListTiersParams{})
 		check.NoError(t, err)
-		check.Equal(t, []pricing.Tier{s30, s15, ext}, all)
+		check.Len(t, all, 5)
+		var minutes, orders []int
+		for _, tier := range all {
+			minutes, orders = append(minutes, tier.Minutes), append(orders, tier.SortOrder)
+		}
+		check.Equal(t, []int{15, 30, 45, 60, 10}, minutes, "session tiers by minutes, then the extension tiers")
+		check.Equal(t, []int{1, 2, 3, 4, 1}, orders)
+		check.Equal(t, s15, all[0])
+		check.Equal(t, s45, all[2])
+		check.Equal(t, ext, all[4], "the other mode does not move")
+		check.True(t, all[3].UpdatedAt.After(s60.UpdatedAt), "a moved tier has a new token")
+		history, err := e.svc.TierHistory(ctx, s60.ID)
+		check.NoError(t, err)
+		check.Len(t, history, 3, "create, and one move per tier placed before it")
+		check.Equal(t, pricing.ChangeReorder, history[0].ChangeKind)
 
 		got, err := e.svc.GetTier(ctx, s15.ID)
 		check.NoError(t, err)
@@ -93,6 +113,42 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 		onlyExt, err := e.svc.ListTiers(ctx, pricing.ListTiersParams{Mode: pricing.ModeExtension})
 		check.NoError(t, err)
 		check.Equal(t, []pricing.Tier{ext}, onlyExt)
+	})
+
+	t.Run("CreateTierGoesLastOnceAnOperatorReordered", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, newHarness)
+		ctx := check.Context(t)
+		s30 := e.mustCreate(t, pricing.ModeSession, 30, 25000)
+		s60 := e.mustCreate(t, pricing.ModeSession, 60, 45000)
+		reordered, err := e.svc.ReorderTiers(ctx, pricing.ReorderParams{Mode: pricing.ModeSession, ChangedBy: operator,
+			Tiers: []pricing.ReorderItem{{ID: s60.ID, ExpectedUpdatedAt: s60.UpdatedAt}, {ID: s30.ID, ExpectedUpdatedAt: s30.UpdatedAt}}})
+		check.NoError(t, err)
+		s45 := e.mustCreate(t, pricing.ModeSession, 45, 35000)
+		check.Equal(t, 3, s45.SortOrder, "the operator's order stays; the new tier goes to the end")
+		all, err := e.svc.ListTiers(ctx, pricing.ListTiersParams{Mode: pricing.ModeSession})
+		check.NoError(t, err)
+		check.Equal(t, []pricing.Tier{reordered[0], reordered[1], s45}, all, "nobody moved")
+	})
+
+	t.Run("InsertTierWithAStaleMoveWritesNothing", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, newHarness)
+		ctx := check.Context(t)
+		s30 := e.mustCreate(t, pricing.ModeSession, 30, 25000)
+		moved := s30
+		moved.SortOrder = 2
+		moved.UpdatedAt = t0.Add(time.Second)
+		fresh := pricing.Tier{ID: uuid.New(), Mode: pricing.ModeSession, Minutes: 15, Price: 1, Currency: pricing.DefaultCurrency,
+			SortOrder: 1, IsActive: true, CreatedAt: t0, UpdatedAt: t0}
+		err := e.Store.InsertTier(ctx, pricing.TierWrite{Tier: fresh, History: pricing.HistoryEntry{ID: uuid.New(),
+			ChangeKind: pricing.ChangeCreate, ChangedBy: operator, ChangedAt: t0, After: []byte(`{}`)},
+			Moved: []pricing.TierWrite{{Tier: moved, ExpectedUpdatedAt: t0.Add(-time.Second), History: pricing.HistoryEntry{ID: uuid.New(),
+				ChangeKind: pricing.ChangeReorder, ChangedBy: operator, ChangedAt: t0, Before: []byte(`{}`), After: []byte(`{}`)}}}})
+		check.ErrorIs(t, err, pricing.ErrStaleWrite)
+		all, err := e.svc.ListTiers(ctx, pricing.ListTiersParams{IncludeInactive: true})
+		check.NoError(t, err)
+		check.Equal(t, []pricing.Tier{s30}, all, "neither the insert nor the move")
 	})
 
 	t.Run("DuplicateModeAndMinutesRefusedEvenWhenInactive", func(t *testing.T) {
