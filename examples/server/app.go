@@ -65,6 +65,9 @@ type App struct {
 
 	wrapHandler func(http.Handler) http.Handler // appOptions.WrapHandler
 
+	demoMu sync.Mutex
+	demo   *demoPlayer // DEMO_MITRAS=auto (demo.go)
+
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
 	closeMu  sync.Once
@@ -278,6 +281,7 @@ func (a *App) startSweeps() {
 // Close stops the background work and closes connections.
 func (a *App) Close(ctx context.Context) {
 	a.closeMu.Do(func() {
+		a.stopDemo()
 		for _, s := range a.sweeps {
 			s.Stop(ctx)
 		}

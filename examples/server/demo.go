@@ -5,15 +5,32 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/pricing"
 )
 
+// demoPace is how the server plays the demo mitras (DEMO_MITRAS=auto).
+type demoPace struct {
+	Poll      time.Duration // how often their offers are read
+	Heartbeat time.Duration // how often they heartbeat (under MITRA_HEARTBEAT_STALE_SECONDS)
+	MinDelay  time.Duration // an offer is accepted after a random delay in [MinDelay, MaxDelay)
+	MaxDelay  time.Duration
+}
+
+// defaultDemoPace: a mitra reads the offer, thinks a second or three, accepts.
+var defaultDemoPace = demoPace{Poll: 500 * time.Millisecond, Heartbeat: 20 * time.Second, MinDelay: time.Second, MaxDelay: 4 * time.Second}
+
 // seedDemo creates a few mitras and clients with long-lived tokens and prints them, so a
-// newcomer can curl the API at once.
-func (a *App) seedDemo(ctx context.Context, out io.Writer) error {
+// newcomer can curl the API at once. With DEMO_MITRAS=auto the server then plays the
+// online demo mitras (playDemoMitras) until it closes.
+func (a *App) seedDemo(ctx context.Context, out io.Writer, pace demoPace) error {
 	const ttl = 30 * 24 * time.Hour
 	fmt.Fprintln(out, "demo data (tokens valid 30 days):")
 	tiers := []pricing.CreateTierParams{
@@ -30,21 +47,25 @@ func (a *App) seedDemo(ctx context.Context, out io.Writer) error {
 		}
 	}
 	fmt.Fprintln(out, "  pricing: session tiers 15/30/60 min, extension tiers 10/15 min (IDR)")
+	auto := a.cfg.DemoMitras == DemoMitrasAuto
+	var played []uuid.UUID
 	for i, name := range []string{"Bestie Ayu", "Bestie Bima", "Bestie Citra"} {
 		m, err := a.mirror.CreateMitra(ctx, availability.CreateMitraParams{DisplayName: name})
 		if err != nil {
 			return err
 		}
-		if i < 2 {
+		online := i < 2
+		if online {
 			if err := a.mirror.SetOnline(ctx, m.ID); err != nil {
 				return err
 			}
+			played = append(played, m.ID)
 		}
 		tok, _, err := a.auth.issue(ctx, SubjectMitra, m.ID, ttl)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "  mitra  %-14s id=%s online=%-5v token=%s\n", name, m.ID, i < 2, tok)
+		fmt.Fprintf(out, "  mitra  %-14s id=%s online=%-5v token=%s\n", name, m.ID, online, tok)
 	}
 	for _, name := range []string{"Client Dewi", "Client Eko"} {
 		c, err := a.accounts.CreateClient(ctx, name, a.clock.Now().UTC().Truncate(time.Microsecond))
@@ -57,5 +78,99 @@ func (a *App) seedDemo(ctx context.Context, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "  client %-14s id=%s token=%s\n", name, c.ID, tok)
 	}
+	if auto {
+		fmt.Fprintf(out, "  DEMO_MITRAS=auto: the server plays the online mitras: they heartbeat and accept offers after %v–%v (DEMO_MITRAS=off to drive them yourself)\n",
+			pace.MinDelay, pace.MaxDelay)
+		a.playDemoMitras(played, pace)
+	} else {
+		fmt.Fprintln(out, "  DEMO_MITRAS=off: drive the mitras with their tokens; a mitra that sends no heartbeat for MITRA_HEARTBEAT_STALE_SECONDS (90 s) goes offline")
+	}
+	fmt.Fprintln(out, "  payments: open a payment's checkout_url (the fake gateway's page on this server) to pay it or make it fail")
 	return nil
+}
+
+// demoPlayer plays the demo mitras: heartbeats, and accepting offers after a short random
+// delay. It runs until the App closes (stopDemo).
+type demoPlayer struct {
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+// playDemoMitras starts the demo player for mitras.
+func (a *App) playDemoMitras(mitras []uuid.UUID, pace demoPace) {
+	ctx, cancel := context.WithCancel(a.bgCtx)
+	p := &demoPlayer{stop: cancel}
+	a.demoMu.Lock()
+	a.demo = p
+	a.demoMu.Unlock()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		a.runDemoMitras(ctx, mitras, pace)
+	}()
+}
+
+// stopDemo stops the demo player, if any, and waits for it.
+func (a *App) stopDemo() {
+	a.demoMu.Lock()
+	p := a.demo
+	a.demoMu.Unlock()
+	if p != nil {
+		p.stop()
+		p.wg.Wait()
+	}
+}
+
+func (a *App) runDemoMitras(ctx context.Context, mitras []uuid.UUID, pace demoPace) {
+	poll := time.NewTicker(pace.Poll)
+	defer poll.Stop()
+	var lastBeat time.Time
+	due := map[uuid.UUID]time.Time{} // pairing → when its mitra accepts
+	mitraOf := map[uuid.UUID]uuid.UUID{}
+	for {
+		now := time.Now()
+		if now.Sub(lastBeat) >= pace.Heartbeat {
+			lastBeat = now
+			for _, id := range mitras {
+				if _, err := a.mirror.Heartbeat(ctx, id); err != nil && ctx.Err() == nil {
+					a.log.WarnContext(ctx, "demo mitra heartbeat", "mitra", id, "err", err)
+				}
+			}
+		}
+		for _, id := range mitras {
+			offers, err := a.pairer.ListOffers(ctx, id)
+			if err != nil {
+				continue
+			}
+			for _, o := range offers {
+				if _, ok := due[o.PairingID]; !ok {
+					due[o.PairingID] = now.Add(pace.MinDelay + rand.N(max(pace.MaxDelay-pace.MinDelay, 1)))
+					mitraOf[o.PairingID] = id
+				}
+			}
+		}
+		for pid, at := range due {
+			if now.Before(at) {
+				continue
+			}
+			mitra := mitraOf[pid]
+			delete(due, pid)
+			delete(mitraOf, pid)
+			_, err := a.pairer.Accept(ctx, mitra, pid)
+			switch {
+			case err == nil:
+				a.log.InfoContext(ctx, "demo mitra accepted an offer", "mitra", mitra, "pairing", pid)
+			case errors.Is(err, pairing.ErrAlreadyMatched), errors.Is(err, pairing.ErrExpired), errors.Is(err, pairing.ErrAtCapacity),
+				ctx.Err() != nil:
+				// Someone else was quicker, or the offer went: as it happens to a person.
+			default:
+				a.log.WarnContext(ctx, "demo mitra accept", "pairing", pid, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-poll.C:
+		}
+	}
 }

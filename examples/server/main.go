@@ -56,7 +56,7 @@ func run(log *slog.Logger) error {
 		fmt.Printf("PAYMENT_WEBHOOK_SECRET=%s\n", cfg.PaymentWebhookSecret)
 	}
 	if cfg.DemoData {
-		if err := app.seedDemo(startCtx, os.Stdout); err != nil {
+		if err := app.seedDemo(startCtx, os.Stdout, defaultDemoPace); err != nil {
 			return fmt.Errorf("demo data: %w", err)
 		}
 	}
