@@ -124,6 +124,13 @@ func (c *apiContract) check(r *http.Request, body []byte, rec *contractWriter) [
 		req.Header.Set("Content-Type", "application/json") // the server reads bodies as JSON whatever their type
 	}
 	route, params, err := c.router.FindRoute(req)
+	if err == nil && len(body) > 0 && route.Operation.RequestBody != nil {
+		// The server reads a JSON body whatever its Content-Type (curl -d sends
+		// application/x-www-form-urlencoded), as the document says.
+		if content := route.Operation.RequestBody.Value.Content; len(content) == 1 && content.Get("application/json") != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+	}
 	if err != nil {
 		// Not in the document: the server must say so, in the error envelope.
 		if status != http.StatusNotFound && status != http.StatusMethodNotAllowed {

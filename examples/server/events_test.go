@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"io/fs"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -198,4 +199,13 @@ func TestEvents_EveryDocumentedKindIsSentAndMatchesItsSchema(t *testing.T) {
 		}, 5*time.Second, 10*time.Millisecond, "client saw %v, Ayu %v, Bima %v; want %v",
 			clientEvents.seen(), ayuEvents.seen(), bimaEvents.seen(), want)
 	})
+}
+
+func TestEvents_EveryKindIsInTheReadme(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	for _, kind := range sdkEventKinds(t) {
+		require.Contains(t, string(raw), "| `"+kind+"` |", "README.md's table of events lacks %s", kind)
+	}
 }
