@@ -27,7 +27,7 @@ type instance struct {
 	rc    *curhat.RuntimeConfig
 }
 
-func newPGInstance(t *testing.T, dbURL string, bus curhat.ConfigBus) instance {
+func newPGInstance(t *testing.T, dbURL string, bus curhat.Bus) instance {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -63,9 +63,9 @@ func TestRuntimeConfig_CrossInstanceInvalidation(t *testing.T) {
 		t.Parallel()
 		db := testenv.Postgres(t)
 		v := testenv.NewValkey(t)
-		channel := v.Names().ConfigInvalidate()
-		a := newPGInstance(t, db.URL, curhat.NewValkeyConfigBus(v.Client, channel))
-		b := newPGInstance(t, db.URL, curhat.NewValkeyConfigBus(newValkeyClient(t, v.URL), channel))
+		names := curhat.NewKeyNames(v.Prefix, false)
+		a := newPGInstance(t, db.URL, curhat.NewValkeyBus(v.Client, names, nil))
+		b := newPGInstance(t, db.URL, curhat.NewValkeyBus(newValkeyClient(t, v.URL), names, nil))
 
 		require.Equal(t, 60*time.Second, b.rc.BlastTimeout(ctx)) // B caches the default
 		for i, secs := range []int{120, 90, 3600} {
@@ -78,7 +78,7 @@ func TestRuntimeConfig_CrossInstanceInvalidation(t *testing.T) {
 	t.Run("MemoryBus", func(t *testing.T) {
 		t.Parallel()
 		store := curhat.NewMemoryConfigStore()
-		bus := curhat.NewMemoryConfigBus()
+		bus := curhat.NewMemoryBus()
 		a := curhat.NewRuntimeConfig(store, bus, noExpiry)
 		b := curhat.NewRuntimeConfig(store, bus, noExpiry)
 		startRC(t, a)
@@ -96,9 +96,9 @@ func TestRuntimeConfig_CrossInstanceInvalidation(t *testing.T) {
 		t.Parallel()
 		db := testenv.Postgres(t)
 		srv := testenv.StartRedis(t)
-		channel := valkeyutil.NewNames("", false).ConfigInvalidate()
-		a := newPGInstance(t, db.URL, curhat.NewValkeyConfigBus(newValkeyClient(t, srv.URL()), channel))
-		b := newPGInstance(t, db.URL, curhat.NewValkeyConfigBus(newValkeyClient(t, srv.URL()), channel))
+		names := curhat.NewKeyNames("", false)
+		a := newPGInstance(t, db.URL, curhat.NewValkeyBus(newValkeyClient(t, srv.URL()), names, nil))
+		b := newPGInstance(t, db.URL, curhat.NewValkeyBus(newValkeyClient(t, srv.URL()), names, nil))
 
 		require.Equal(t, 60*time.Second, b.rc.BlastTimeout(ctx))
 		// A write that bypasses the bus: B, subscribed and with a long MaxAge, keeps its copy.
@@ -118,23 +118,75 @@ func TestRuntimeConfig_CrossInstanceInvalidation(t *testing.T) {
 	})
 }
 
-func TestValkeyConfigBus_PublishFailsFastWhenValkeyIsDown(t *testing.T) {
+func TestValkeyBus_PublishFailsFastWhenValkeyIsDown(t *testing.T) {
 	t.Parallel()
 	srv := testenv.StartRedis(t)
-	bus := curhat.NewValkeyConfigBus(newValkeyClient(t, srv.URL()), "config:invalidate")
-	require.NoError(t, bus.Publish(context.Background(), curhat.KeyPaymentSessionTTL))
+	bus := curhat.NewValkeyBus(newValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil)
+	require.NoError(t, bus.Publish(context.Background(), "config:invalidate", []byte(curhat.KeyPaymentSessionTTL)))
 	require.NoError(t, srv.Stop())
 	start := time.Now()
-	err := bus.Publish(context.Background(), curhat.KeyPaymentSessionTTL)
+	err := bus.Publish(context.Background(), "config:invalidate", []byte(curhat.KeyPaymentSessionTTL))
 	require.ErrorIs(t, err, curhat.ErrUnavailable)
 	require.Less(t, time.Since(start), 3*time.Second)
+
+	// A write is not held up by the bus either: the store has it, the publish is logged.
+	rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), bus, noExpiry)
+	start = time.Now()
+	_, err = rc.Set(context.Background(), string(curhat.KeyPaymentSessionTTL), json.RawMessage(`600`), "op")
+	require.NoError(t, err)
+	require.Less(t, time.Since(start), 3*time.Second)
+	require.Equal(t, 600*time.Second, rc.PaymentSessionTTL(context.Background()))
+}
+
+// TestRuntimeConfig_InvalidatesOnTheSpecChannel listens on SPEC §4's channel with a plain
+// SUBSCRIBE (an instance of an existing deployment would): with the default key names a
+// write is announced on "config:invalidate", the key as the message.
+func TestRuntimeConfig_InvalidatesOnTheSpecChannel(t *testing.T) {
+	t.Parallel()
+	srv := testenv.StartRedis(t) // a private server: the channel carries no test prefix
+	raw := newValkeyClient(t, srv.URL())
+	got := make(chan string, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	subscribed := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		hooked := valkey.WithOnSubscriptionHook(ctx, func(valkey.PubSubSubscription) {
+			select {
+			case subscribed <- struct{}{}:
+			default:
+			}
+		})
+		done <- raw.Receive(hooked, raw.B().Subscribe().Channel("config:invalidate").Build(), func(m valkey.PubSubMessage) {
+			got <- m.Message
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	select {
+	case <-subscribed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("not subscribed to config:invalidate")
+	}
+
+	rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(),
+		curhat.NewValkeyBus(newValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil), noExpiry)
+	_, err := rc.Set(context.Background(), string(curhat.KeyMitraMaxConcurrentSessions), json.RawMessage(`2`), "op")
+	require.NoError(t, err)
+	select {
+	case m := <-got:
+		require.Equal(t, string(curhat.KeyMitraMaxConcurrentSessions), m)
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing published on config:invalidate")
+	}
 }
 
 func TestRuntimeConfig_FrozenValkeyIsNoticedAsALostSubscription(t *testing.T) {
 	t.Parallel()
 	srv := testenv.StartRedis(t)
 	rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(),
-		curhat.NewValkeyConfigBus(newValkeyClient(t, srv.URL()), "config:invalidate"), noExpiry)
+		curhat.NewValkeyBus(newValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil), noExpiry)
 	startRC(t, rc)
 
 	require.NoError(t, srv.Pause())

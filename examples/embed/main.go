@@ -53,7 +53,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	names := curhat.NewKeyNames("", false) // the default key names; NewKeyNames("app:", true) for a cluster
 
 	runtime := curhat.NewRuntimeConfig(curhat.NewPostgresConfigStore(pool),
-		curhat.NewValkeyConfigBus(vk, names.ConfigInvalidate()), &curhat.RuntimeConfigOptions{Logger: log})
+		curhat.NewValkeyBus(vk, names, &curhat.BusConfig{Logger: log}), &curhat.RuntimeConfigOptions{Logger: log})
 	if err := runtime.Start(ctx); err != nil {
 		return err
 	}
