@@ -9,11 +9,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
-	"github.com/valkey-io/valkey-go"
 
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/internal/testenv"
-	"github.com/curhat/curhat/internal/valkeyutil"
 )
 
 // Long bounds, so that a value seen through B can only come from an invalidation, never
@@ -40,14 +38,6 @@ func newPGInstance(t *testing.T, dbURL string, bus curhat.Bus) instance {
 	return instance{store: store, rc: rc}
 }
 
-func newValkeyClient(t *testing.T, url string) valkey.Client {
-	t.Helper()
-	c, err := valkeyutil.NewClient(valkeyutil.Options{URL: url})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	return c
-}
-
 // requireSeenWithin polls B's getter: the write must show within d.
 func requireSeenWithin(t *testing.T, d time.Duration, rc *curhat.RuntimeConfig, want time.Duration) {
 	t.Helper()
@@ -65,7 +55,7 @@ func TestRuntimeConfig_CrossInstanceInvalidation(t *testing.T) {
 		v := testenv.NewValkey(t)
 		names := curhat.NewKeyNames(v.Prefix, false)
 		a := newPGInstance(t, db.URL, curhat.NewValkeyBus(v.Client, names, nil))
-		b := newPGInstance(t, db.URL, curhat.NewValkeyBus(newValkeyClient(t, v.URL), names, nil))
+		b := newPGInstance(t, db.URL, curhat.NewValkeyBus(testenv.ValkeyClient(t, v.URL), names, nil))
 
 		require.Equal(t, 60*time.Second, b.rc.BlastTimeout(ctx)) // B caches the default
 		for i, secs := range []int{120, 90, 3600} {
@@ -97,8 +87,8 @@ func TestRuntimeConfig_CrossInstanceInvalidation(t *testing.T) {
 		db := testenv.Postgres(t)
 		srv := testenv.StartRedis(t)
 		names := curhat.NewKeyNames("", false)
-		a := newPGInstance(t, db.URL, curhat.NewValkeyBus(newValkeyClient(t, srv.URL()), names, nil))
-		b := newPGInstance(t, db.URL, curhat.NewValkeyBus(newValkeyClient(t, srv.URL()), names, nil))
+		a := newPGInstance(t, db.URL, curhat.NewValkeyBus(testenv.ValkeyClient(t, srv.URL()), names, nil))
+		b := newPGInstance(t, db.URL, curhat.NewValkeyBus(testenv.ValkeyClient(t, srv.URL()), names, nil))
 
 		require.Equal(t, 60*time.Second, b.rc.BlastTimeout(ctx))
 		// A write that bypasses the bus: B, subscribed and with a long MaxAge, keeps its copy.
@@ -121,7 +111,7 @@ func TestRuntimeConfig_CrossInstanceInvalidation(t *testing.T) {
 func TestValkeyBus_PublishFailsFastWhenValkeyIsDown(t *testing.T) {
 	t.Parallel()
 	srv := testenv.StartRedis(t)
-	bus := curhat.NewValkeyBus(newValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil)
+	bus := curhat.NewValkeyBus(testenv.ValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil)
 	require.NoError(t, bus.Publish(context.Background(), "config:invalidate", []byte(curhat.KeyPaymentSessionTTL)))
 	require.NoError(t, srv.Stop())
 	start := time.Now()
@@ -144,34 +134,10 @@ func TestValkeyBus_PublishFailsFastWhenValkeyIsDown(t *testing.T) {
 func TestRuntimeConfig_InvalidatesOnTheSpecChannel(t *testing.T) {
 	t.Parallel()
 	srv := testenv.StartRedis(t) // a private server: the channel carries no test prefix
-	raw := newValkeyClient(t, srv.URL())
-	got := make(chan string, 4)
-	ctx, cancel := context.WithCancel(context.Background())
-	subscribed := make(chan struct{}, 1)
-	done := make(chan error, 1)
-	go func() {
-		hooked := valkey.WithOnSubscriptionHook(ctx, func(valkey.PubSubSubscription) {
-			select {
-			case subscribed <- struct{}{}:
-			default:
-			}
-		})
-		done <- raw.Receive(hooked, raw.B().Subscribe().Channel("config:invalidate").Build(), func(m valkey.PubSubMessage) {
-			got <- m.Message
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	select {
-	case <-subscribed:
-	case <-time.After(5 * time.Second):
-		t.Fatal("not subscribed to config:invalidate")
-	}
+	got := testenv.Listen(t, testenv.ValkeyClient(t, srv.URL()), "config:invalidate")
 
 	rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(),
-		curhat.NewValkeyBus(newValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil), noExpiry)
+		curhat.NewValkeyBus(testenv.ValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil), noExpiry)
 	_, err := rc.Set(context.Background(), string(curhat.KeyMitraMaxConcurrentSessions), json.RawMessage(`2`), "op")
 	require.NoError(t, err)
 	select {
@@ -186,7 +152,7 @@ func TestRuntimeConfig_FrozenValkeyIsNoticedAsALostSubscription(t *testing.T) {
 	t.Parallel()
 	srv := testenv.StartRedis(t)
 	rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(),
-		curhat.NewValkeyBus(newValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil), noExpiry)
+		curhat.NewValkeyBus(testenv.ValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil), noExpiry)
 	startRC(t, rc)
 
 	require.NoError(t, srv.Pause())

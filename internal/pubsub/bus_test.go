@@ -13,7 +13,6 @@ import (
 
 	"github.com/curhat/curhat/internal/pubsub"
 	"github.com/curhat/curhat/internal/testenv"
-	"github.com/curhat/curhat/internal/valkeyutil"
 )
 
 func TestMain(m *testing.M) { testenv.VerifyNoLeaks(m) }
@@ -32,12 +31,7 @@ var deployments = []struct {
 	}},
 	{"valkey", func(t *testing.T, cfg *pubsub.Config) func() pubsub.Bus {
 		v := testenv.NewValkey(t) // a fresh prefix on the shared server
-		return func() pubsub.Bus {
-			c, err := valkeyutil.NewClient(valkeyutil.Options{URL: v.URL})
-			require.NoError(t, err)
-			t.Cleanup(c.Close)
-			return pubsub.NewValkey(c, v.Prefix, cfg)
-		}
+		return func() pubsub.Bus { return pubsub.NewValkey(testenv.ValkeyClient(t, v.URL), v.Prefix, cfg) }
 	}},
 	{"valkey_cluster", func(t *testing.T, cfg *pubsub.Config) func() pubsub.Bus {
 		cluster := testenv.StartCluster(t)

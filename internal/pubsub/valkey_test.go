@@ -13,7 +13,6 @@ import (
 
 	"github.com/curhat/curhat/internal/pubsub"
 	"github.com/curhat/curhat/internal/testenv"
-	"github.com/curhat/curhat/internal/valkeyutil"
 )
 
 // dialLog records when a client tried to connect, successfully or not.
@@ -53,21 +52,13 @@ func countingClient(t *testing.T, addr string, log *dialLog) valkey.Client {
 	return c
 }
 
-func newClient(t *testing.T, url string) valkey.Client {
-	t.Helper()
-	c, err := valkeyutil.NewClient(valkeyutil.Options{URL: url})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	return c
-}
-
 func TestValkey_RestartIsReportedAndResubscribedWithBackoff(t *testing.T) {
 	t.Parallel()
 	srv := testenv.StartRedis(t)
 	var dials dialLog
 	cfg := &pubsub.Config{BackoffMin: 40 * time.Millisecond, BackoffMax: 800 * time.Millisecond}
 	sub := pubsub.NewValkey(countingClient(t, srv.Addr(), &dials), "", cfg)
-	pub := pubsub.NewValkey(newClient(t, srv.URL()), "", cfg)
+	pub := pubsub.NewValkey(testenv.ValkeyClient(t, srv.URL()), "", cfg)
 	r := &recorder{}
 	subscribe(t, sub, "config:invalidate", r)
 	publish(t, pub, "config:invalidate", "before")
@@ -110,7 +101,7 @@ func TestValkey_RestartIsReportedAndResubscribedWithBackoff(t *testing.T) {
 func TestValkey_FrozenServerIsReportedAndPublishStaysBounded(t *testing.T) {
 	t.Parallel()
 	srv := testenv.StartRedis(t)
-	bus := pubsub.NewValkey(newClient(t, srv.URL()), "", &pubsub.Config{PublishTimeout: 300 * time.Millisecond})
+	bus := pubsub.NewValkey(testenv.ValkeyClient(t, srv.URL()), "", &pubsub.Config{PublishTimeout: 300 * time.Millisecond})
 	r := &recorder{}
 	subscribe(t, bus, "events", r)
 
@@ -137,32 +128,8 @@ func TestValkey_FrozenServerIsReportedAndPublishStaysBounded(t *testing.T) {
 func TestValkey_ChannelIsThePrefixAndTheTopic(t *testing.T) {
 	t.Parallel()
 	v := testenv.NewValkey(t)
-	bus := pubsub.NewValkey(v.Client, v.Prefix, nil)
-	raw := newClient(t, v.URL)
-	got := make(chan string, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	subscribed := make(chan struct{})
-	var once sync.Once
-	done := make(chan error, 1)
-	go func() {
-		hooked := valkey.WithOnSubscriptionHook(ctx, func(valkey.PubSubSubscription) { once.Do(func() { close(subscribed) }) })
-		done <- raw.Receive(hooked, raw.B().Subscribe().Channel(v.Prefix+"config:invalidate").Build(), func(m valkey.PubSubMessage) {
-			select {
-			case got <- m.Message:
-			default:
-			}
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	select {
-	case <-subscribed:
-	case <-time.After(5 * time.Second):
-		t.Fatal("raw subscription not confirmed")
-	}
-	publish(t, bus, "config:invalidate", "payment_session_ttl_seconds")
+	got := testenv.Listen(t, testenv.ValkeyClient(t, v.URL), v.Prefix+"config:invalidate")
+	publish(t, pubsub.NewValkey(v.Client, v.Prefix, nil), "config:invalidate", "payment_session_ttl_seconds")
 	select {
 	case m := <-got:
 		require.Equal(t, "payment_session_ttl_seconds", m)
