@@ -96,6 +96,7 @@ func (q *queue) signal() {
 // run delivers the queued events to h, in order, until ctx ends.
 func (q *queue) run(ctx context.Context, h Handler) {
 	var batch []event
+	down := false // the last reset delivered said the subscription was lost
 	for {
 		select {
 		case <-ctx.Done():
@@ -109,9 +110,9 @@ func (q *queue) run(ctx context.Context, h Handler) {
 			if ctx.Err() != nil {
 				return
 			}
-			if e.isReset && e.reset.Dropped > 0 {
-				q.log.Warn("pubsub: subscriber fell behind; messages dropped and reported as a reset",
-					"topic", q.topic, "dropped", e.reset.Dropped)
+			if e.isReset {
+				q.logReset(e.reset, down)
+				down = !e.reset.Subscribed
 			}
 			switch {
 			case e.isReset && h.Reset != nil:
@@ -121,5 +122,19 @@ func (q *queue) run(ctx context.Context, h Handler) {
 			}
 			batch[i] = event{}
 		}
+	}
+}
+
+// logReset tells the log what a subscriber is told, on its goroutine (never on the
+// transport's receive path).
+func (q *queue) logReset(r Reset, wasDown bool) {
+	switch {
+	case r.Dropped > 0:
+		q.log.Warn("pubsub: subscriber fell behind; messages dropped and reported as a reset",
+			"topic", q.topic, "dropped", r.Dropped, "subscribed", r.Subscribed)
+	case !r.Subscribed:
+		q.log.Warn("pubsub: subscription lost; the subscriber drops what it cached", "topic", q.topic)
+	case wasDown:
+		q.log.Info("pubsub: resubscribed", "topic", q.topic)
 	}
 }

@@ -76,7 +76,7 @@ func (b *Valkey) Subscribe(ctx context.Context, topic string, h Handler) error {
 // follow holds the subscription until ctx ends, resubscribing with backoff.
 func (b *Valkey) follow(ctx context.Context, channel string, q *queue) {
 	bo := backoff{min: b.cfg.BackoffMin, max: b.cfg.BackoffMax, next: b.cfg.BackoffMin}
-	lost := false // since the last time the subscription was up: log once per outage
+	quiet := false // an outage is logged once, at its first failed attempt
 	for {
 		start := time.Now()
 		up, err := b.attempt(ctx, channel, q)
@@ -85,18 +85,15 @@ func (b *Valkey) follow(ctx context.Context, channel string, q *queue) {
 		}
 		q.state(false)
 		if up {
-			if lost {
-				b.cfg.Logger.Info("pubsub: resubscribed", "channel", channel)
-			}
-			lost = false
+			quiet = false
 			if time.Since(start) >= b.cfg.BackoffMax {
 				bo.next = bo.min
 			}
 		}
 		wait := bo.wait()
-		if !lost {
-			b.cfg.Logger.Warn("pubsub: not subscribed; retrying with backoff", "channel", channel, "retry_in", wait, "err", err)
-			lost = true
+		if !quiet {
+			b.cfg.Logger.Info("pubsub: not subscribed; retrying with backoff", "channel", channel, "retry_in", wait, "err", err)
+			quiet = true
 		} else {
 			b.cfg.Logger.Debug("pubsub: subscription attempt failed", "channel", channel, "retry_in", wait, "err", err)
 		}
