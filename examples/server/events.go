@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -54,6 +55,10 @@ type eventHub struct {
 	maxPerSubject int // open streams of one subject on this instance
 	maxStreams    int // open streams on this instance
 
+	// following tells whether the bus subscription is up (events of other instances, and
+	// of this one, arrive only then).
+	following atomic.Bool
+
 	mu       sync.RWMutex
 	streams  map[subjectKey]map[*stream]struct{}
 	open     int  // streams in the map
@@ -81,13 +86,16 @@ func newEventHub(bus curhat.Bus, log *slog.Logger, maxPerSubject, maxStreams int
 // behind, are lost (the bus logs it): the apps re-read the state through the polling
 // routes, as after a dropped stream.
 func (h *eventHub) follow(ctx context.Context) {
-	_ = h.bus.Subscribe(ctx, eventsTopic, curhat.BusHandler{Message: func(raw []byte) {
-		var w wireEvent
-		if err := json.Unmarshal(raw, &w); err != nil {
-			return
-		}
-		h.deliver(event{Kind: w.Kind, Recipient: w.Recipient, SubjectID: w.SubjectID, Data: w.Data, At: w.At})
-	}})
+	_ = h.bus.Subscribe(ctx, eventsTopic, curhat.BusHandler{
+		Message: func(raw []byte) {
+			var w wireEvent
+			if err := json.Unmarshal(raw, &w); err != nil {
+				return
+			}
+			h.deliver(event{Kind: w.Kind, Recipient: w.Recipient, SubjectID: w.SubjectID, Data: w.Data, At: w.At})
+		},
+		Reset: func(r curhat.BusReset) { h.following.Store(r.Subscribed) },
+	})
 }
 
 // publish sends an event to its recipient on whichever instance it is connected to.

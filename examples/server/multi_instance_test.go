@@ -175,6 +175,7 @@ func newFleet(t *testing.T, o fleetOptions) *fleet {
 		app.hooks = tally
 		node := &fleetNode{i: i, app: app, tally: tally}
 		require.NoError(t, app.Start(ctx), "instance %d", i)
+		require.Eventually(t, app.busFollowed, 10*time.Second, time.Millisecond, "instance %d: bus subscriptions up", i)
 		node.srv = httptest.NewServer(NewServer(app))
 		f.nodes = append(f.nodes, node)
 	}
@@ -863,7 +864,6 @@ func TestMultiInstance_RevocationHoldsWhileValkeyIsDown(t *testing.T) {
 	const path = "/api/client/mitra-availability"
 	clientID, tok := f.newClient(0, "Dewi")
 	for i := range f.nodes {
-		fleetEventually(t, 10*time.Second, "following revocations", f.node(i).app.auth.revocationsFollowed)
 		f.must(i, 200, "GET", path, tok, nil)
 	}
 
