@@ -50,12 +50,16 @@ const (
 )
 
 // NewMemoryBus returns a connected in-process bus.
-func NewMemoryBus() *MemoryBus { return pubsub.NewMemory(nil) }
+func NewMemoryBus() *MemoryBus {
+	b, _ := pubsub.NewMemory(nil) // the zero config is valid
+	return b
+}
 
 // NewValkeyBus returns a bus over Valkey pub/sub whose channels are the topics under the
 // key prefix of names (names.ConfigInvalidate() is the runtime config's channel: with the
 // default names, SPEC §4's "config:invalidate" byte for byte). On a cluster client it uses
-// sharded pub/sub, which keeps each channel's messages in order. cfg may be nil.
-func NewValkeyBus(client valkey.Client, names KeyNames, cfg *BusConfig) *ValkeyBus {
+// sharded pub/sub, which keeps each channel's messages in order. cfg may be nil. It fails
+// for a nil client or a negative setting in cfg, naming it.
+func NewValkeyBus(client valkey.Client, names KeyNames, cfg *BusConfig) (*ValkeyBus, error) {
 	return pubsub.NewValkey(client, names.Prefix(), cfg)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+	"github.com/valkey-io/valkey-go"
 
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/internal/testenv"
@@ -38,6 +39,14 @@ func newPGInstance(t *testing.T, dbURL string, bus curhat.Bus) instance {
 	return instance{store: store, rc: rc}
 }
 
+// valkeyBus is curhat.NewValkeyBus, which must not fail here.
+func valkeyBus(t *testing.T, c valkey.Client, names curhat.KeyNames, cfg *curhat.BusConfig) *curhat.ValkeyBus {
+	t.Helper()
+	b, err := curhat.NewValkeyBus(c, names, cfg)
+	require.NoError(t, err)
+	return b
+}
+
 // requireSeenWithin polls B's getter: the write must show within d.
 func requireSeenWithin(t *testing.T, d time.Duration, rc *curhat.RuntimeConfig, want time.Duration) {
 	t.Helper()
@@ -54,8 +63,8 @@ func TestRuntimeConfig_CrossInstanceInvalidation(t *testing.T) {
 		db := testenv.Postgres(t)
 		v := testenv.NewValkey(t)
 		names := curhat.NewKeyNames(v.Prefix, false)
-		a := newPGInstance(t, db.URL, curhat.NewValkeyBus(v.Client, names, nil))
-		b := newPGInstance(t, db.URL, curhat.NewValkeyBus(testenv.ValkeyClient(t, v.URL), names, nil))
+		a := newPGInstance(t, db.URL, valkeyBus(t, v.Client, names, nil))
+		b := newPGInstance(t, db.URL, valkeyBus(t, testenv.ValkeyClient(t, v.URL), names, nil))
 
 		require.Equal(t, 60*time.Second, b.rc.BlastTimeout(ctx)) // B caches the default
 		for i, secs := range []int{120, 90, 3600} {
@@ -87,8 +96,8 @@ func TestRuntimeConfig_CrossInstanceInvalidation(t *testing.T) {
 		db := testenv.Postgres(t)
 		srv := testenv.StartRedis(t)
 		names := curhat.NewKeyNames("", false)
-		a := newPGInstance(t, db.URL, curhat.NewValkeyBus(testenv.ValkeyClient(t, srv.URL()), names, nil))
-		b := newPGInstance(t, db.URL, curhat.NewValkeyBus(testenv.ValkeyClient(t, srv.URL()), names, nil))
+		a := newPGInstance(t, db.URL, valkeyBus(t, testenv.ValkeyClient(t, srv.URL()), names, nil))
+		b := newPGInstance(t, db.URL, valkeyBus(t, testenv.ValkeyClient(t, srv.URL()), names, nil))
 
 		require.Equal(t, 60*time.Second, b.rc.BlastTimeout(ctx))
 		// A write that bypasses the bus: B, subscribed and with a long MaxAge, keeps its copy.
@@ -111,7 +120,7 @@ func TestRuntimeConfig_CrossInstanceInvalidation(t *testing.T) {
 func TestValkeyBus_PublishFailsFastWhenValkeyIsDown(t *testing.T) {
 	t.Parallel()
 	srv := testenv.StartRedis(t)
-	bus := curhat.NewValkeyBus(testenv.ValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil)
+	bus := valkeyBus(t, testenv.ValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil)
 	require.NoError(t, bus.Publish(context.Background(), "config:invalidate", []byte(curhat.KeyPaymentSessionTTL)))
 	require.NoError(t, srv.Stop())
 	start := time.Now()
@@ -137,7 +146,7 @@ func TestRuntimeConfig_InvalidatesOnTheSpecChannel(t *testing.T) {
 	got := testenv.Listen(t, testenv.ValkeyClient(t, srv.URL()), "config:invalidate")
 
 	rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(),
-		curhat.NewValkeyBus(testenv.ValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil), noExpiry)
+		valkeyBus(t, testenv.ValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil), noExpiry)
 	_, err := rc.Set(context.Background(), string(curhat.KeyMitraMaxConcurrentSessions), json.RawMessage(`2`), "op")
 	require.NoError(t, err)
 	select {
@@ -152,7 +161,7 @@ func TestRuntimeConfig_FrozenValkeyIsNoticedAsALostSubscription(t *testing.T) {
 	t.Parallel()
 	srv := testenv.StartRedis(t)
 	rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(),
-		curhat.NewValkeyBus(testenv.ValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil), noExpiry)
+		valkeyBus(t, testenv.ValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil), noExpiry)
 	startRC(t, rc)
 
 	require.NoError(t, srv.Pause())

@@ -27,7 +27,7 @@ func TestRuntimeConfig_CrossInstanceInvalidationOverValkeyCluster(t *testing.T) 
 
 	var rcs []*curhat.RuntimeConfig
 	for range 3 {
-		bus := curhat.NewValkeyBus(cluster.Client(t), names, nil)
+		bus := valkeyBus(t, cluster.Client(t), names, nil)
 		rcs = append(rcs, newPGInstance(t, db.URL, bus).rc)
 	}
 	for _, rc := range rcs {

@@ -133,8 +133,8 @@ func (a *App) connect(ctx context.Context, opts appOptions) error {
 		return fmt.Errorf("valkey: %w", err)
 	}
 	a.valkey = vc
-	a.bus = curhat.NewValkeyBus(vc, a.names, &curhat.BusConfig{Logger: a.log, PublishTimeout: valkeyTimeout, Buffer: busBuffer})
-	return nil
+	a.bus, err = curhat.NewValkeyBus(vc, a.names, &curhat.BusConfig{Logger: a.log, PublishTimeout: valkeyTimeout, Buffer: busBuffer})
+	return err
 }
 
 func (a *App) wire() {

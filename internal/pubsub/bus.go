@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -80,18 +81,49 @@ type Config struct {
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default (and
-// BackoffMax raised to BackoffMin when below it).
+// BackoffMax raised to BackoffMin when only BackoffMin is set above its default).
 func (c *Config) WithDefaults() Config {
 	var out Config
 	if c != nil {
 		out = *c
 	}
 	out.Logger = cmp.Or(out.Logger, slog.New(slog.DiscardHandler))
-	out.Buffer = cmp.Or(max(out.Buffer, 0), DefaultBuffer)
-	out.PublishTimeout = cmp.Or(max(out.PublishTimeout, 0), DefaultPublishTimeout)
-	out.BackoffMin = cmp.Or(max(out.BackoffMin, 0), DefaultBackoffMin)
-	out.BackoffMax = max(cmp.Or(max(out.BackoffMax, 0), DefaultBackoffMax), out.BackoffMin)
+	out.Buffer = cmp.Or(out.Buffer, DefaultBuffer)
+	out.PublishTimeout = cmp.Or(out.PublishTimeout, DefaultPublishTimeout)
+	out.BackoffMin = cmp.Or(out.BackoffMin, DefaultBackoffMin)
+	out.BackoffMax = cmp.Or(out.BackoffMax, max(DefaultBackoffMax, out.BackoffMin))
 	return out
+}
+
+// validate refuses what the defaults cannot mean, naming the field.
+func (c Config) validate() error {
+	switch {
+	case c.Buffer < 0:
+		return fmt.Errorf("pubsub config: Buffer is %d; want 0 (the default) or more", c.Buffer)
+	case c.PublishTimeout < 0:
+		return fmt.Errorf("pubsub config: PublishTimeout is %v; want 0 (the default) or more", c.PublishTimeout)
+	case c.BackoffMin < 0:
+		return fmt.Errorf("pubsub config: BackoffMin is %v; want 0 (the default) or more", c.BackoffMin)
+	case c.BackoffMax < 0:
+		return fmt.Errorf("pubsub config: BackoffMax is %v; want 0 (the default) or more", c.BackoffMax)
+	}
+	d := c.WithDefaults()
+	if d.BackoffMax < d.BackoffMin {
+		return fmt.Errorf("pubsub config: BackoffMax (%v) is below BackoffMin (%v)", d.BackoffMax, d.BackoffMin)
+	}
+	return nil
+}
+
+// configured validates cfg (nil is the zero Config) and returns it with its defaults.
+func configured(cfg *Config) (Config, error) {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	if err := c.validate(); err != nil {
+		return Config{}, err
+	}
+	return c.WithDefaults(), nil
 }
 
 // checkTopic refuses an empty topic (it would subscribe to the bare key prefix).

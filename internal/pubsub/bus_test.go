@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/valkey-io/valkey-go"
 
 	"github.com/curhat/curhat/internal/pubsub"
 	"github.com/curhat/curhat/internal/testenv"
@@ -26,18 +27,32 @@ var deployments = []struct {
 	open deployment
 }{
 	{"memory", func(t *testing.T, cfg *pubsub.Config) func() pubsub.Bus {
-		b := pubsub.NewMemory(cfg) // one process: its instances share the bus
+		b := newMemory(t, cfg) // one process: its instances share the bus
 		return func() pubsub.Bus { return b }
 	}},
 	{"valkey", func(t *testing.T, cfg *pubsub.Config) func() pubsub.Bus {
 		v := testenv.NewValkey(t) // a fresh prefix on the shared server
-		return func() pubsub.Bus { return pubsub.NewValkey(testenv.ValkeyClient(t, v.URL), v.Prefix, cfg) }
+		return func() pubsub.Bus { return newValkey(t, testenv.ValkeyClient(t, v.URL), v.Prefix, cfg) }
 	}},
 	{"valkey_cluster", func(t *testing.T, cfg *pubsub.Config) func() pubsub.Bus {
 		cluster := testenv.StartCluster(t)
 		v := cluster.NewValkey(t) // a hash-tagged prefix, as in cluster mode
-		return func() pubsub.Bus { return pubsub.NewValkey(cluster.Client(t), v.Prefix, cfg) }
+		return func() pubsub.Bus { return newValkey(t, cluster.Client(t), v.Prefix, cfg) }
 	}},
+}
+
+func newMemory(t *testing.T, cfg *pubsub.Config) *pubsub.Memory {
+	t.Helper()
+	b, err := pubsub.NewMemory(cfg)
+	require.NoError(t, err)
+	return b
+}
+
+func newValkey(t *testing.T, c valkey.Client, prefix string, cfg *pubsub.Config) *pubsub.Valkey {
+	t.Helper()
+	b, err := pubsub.NewValkey(c, prefix, cfg)
+	require.NoError(t, err)
+	return b
 }
 
 // eachDeployment runs fn once per implementation, in parallel subtests.
@@ -271,7 +286,7 @@ func TestBus_SubscribeReturnsWhenItsContextEnds(t *testing.T) {
 
 func TestMemory_DisconnectIsReportedAndLosesMessagesUntilReconnect(t *testing.T) {
 	t.Parallel()
-	b := pubsub.NewMemory(nil)
+	b := newMemory(t, nil)
 	r := &recorder{}
 	subscribe(t, b, "t", r)
 	publish(t, b, "t", "before")

@@ -19,9 +19,13 @@ type Memory struct {
 }
 
 // NewMemory returns a connected in-process bus. cfg may be nil; only Logger, Buffer and
-// OnDrop apply.
-func NewMemory(cfg *Config) *Memory {
-	return &Memory{cfg: cfg.WithDefaults(), subs: map[string]map[*queue]struct{}{}}
+// OnDrop apply. It fails only for an invalid cfg.
+func NewMemory(cfg *Config) (*Memory, error) {
+	c, err := configured(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Memory{cfg: c, subs: map[string]map[*queue]struct{}{}}, nil
 }
 
 // Publish implements Bus. While disconnected the message is lost, as with Valkey, and

@@ -105,7 +105,19 @@ func TestConfig_WithDefaults(t *testing.T) {
 	require.Equal(t, DefaultBackoffMin, c.BackoffMin)
 	require.Equal(t, DefaultBackoffMax, c.BackoffMax)
 	require.NotNil(t, c.Logger)
-	c = (&Config{Buffer: -1, BackoffMin: 10 * time.Second}).WithDefaults()
-	require.Equal(t, DefaultBuffer, c.Buffer)
-	require.Equal(t, 10*time.Second, c.BackoffMax, "never below the minimum")
+	c = (&Config{BackoffMin: 10 * time.Second}).WithDefaults()
+	require.Equal(t, 10*time.Second, c.BackoffMax, "by default never below the minimum")
+
+	for field, bad := range map[string]Config{
+		"Buffer":         {Buffer: -1},
+		"PublishTimeout": {PublishTimeout: -time.Second},
+		"BackoffMin":     {BackoffMin: -time.Second},
+		"BackoffMax":     {BackoffMax: -time.Second},
+		"BackoffMax (":   {BackoffMin: time.Second, BackoffMax: time.Millisecond},
+	} {
+		_, err := NewMemory(&bad)
+		require.ErrorContains(t, err, field)
+	}
+	_, err := NewValkey(nil, "", nil)
+	require.ErrorContains(t, err, "nil Valkey client")
 }

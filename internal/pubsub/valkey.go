@@ -2,6 +2,7 @@ package pubsub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
@@ -27,8 +28,16 @@ type Valkey struct {
 }
 
 // NewValkey returns a bus over client whose channels are prefix + topic. cfg may be nil.
-func NewValkey(client valkey.Client, prefix string, cfg *Config) *Valkey {
-	return &Valkey{client: client, prefix: prefix, sharded: client.Mode() == valkey.ClientModeCluster, cfg: cfg.WithDefaults()}
+// It fails for a nil client or an invalid cfg.
+func NewValkey(client valkey.Client, prefix string, cfg *Config) (*Valkey, error) {
+	if client == nil {
+		return nil, errors.New("pubsub: nil Valkey client")
+	}
+	c, err := configured(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Valkey{client: client, prefix: prefix, sharded: client.Mode() == valkey.ClientModeCluster, cfg: c}, nil
 }
 
 // Publish implements Bus, bounded by Config.PublishTimeout.

@@ -57,8 +57,8 @@ func TestValkey_RestartIsReportedAndResubscribedWithBackoff(t *testing.T) {
 	srv := testenv.StartRedis(t)
 	var dials dialLog
 	cfg := &pubsub.Config{BackoffMin: 40 * time.Millisecond, BackoffMax: 800 * time.Millisecond}
-	sub := pubsub.NewValkey(countingClient(t, srv.Addr(), &dials), "", cfg)
-	pub := pubsub.NewValkey(testenv.ValkeyClient(t, srv.URL()), "", cfg)
+	sub := newValkey(t, countingClient(t, srv.Addr(), &dials), "", cfg)
+	pub := newValkey(t, testenv.ValkeyClient(t, srv.URL()), "", cfg)
 	r := &recorder{}
 	subscribe(t, sub, "config:invalidate", r)
 	publish(t, pub, "config:invalidate", "before")
@@ -101,7 +101,7 @@ func TestValkey_RestartIsReportedAndResubscribedWithBackoff(t *testing.T) {
 func TestValkey_FrozenServerIsReportedAndPublishStaysBounded(t *testing.T) {
 	t.Parallel()
 	srv := testenv.StartRedis(t)
-	bus := pubsub.NewValkey(testenv.ValkeyClient(t, srv.URL()), "", &pubsub.Config{PublishTimeout: 300 * time.Millisecond})
+	bus := newValkey(t, testenv.ValkeyClient(t, srv.URL()), "", &pubsub.Config{PublishTimeout: 300 * time.Millisecond})
 	r := &recorder{}
 	subscribe(t, bus, "events", r)
 
@@ -129,7 +129,7 @@ func TestValkey_ChannelIsThePrefixAndTheTopic(t *testing.T) {
 	t.Parallel()
 	v := testenv.NewValkey(t)
 	got := testenv.Listen(t, testenv.ValkeyClient(t, v.URL), v.Prefix+"config:invalidate")
-	publish(t, pubsub.NewValkey(v.Client, v.Prefix, nil), "config:invalidate", "payment_session_ttl_seconds")
+	publish(t, newValkey(t, v.Client, v.Prefix, nil), "config:invalidate", "payment_session_ttl_seconds")
 	select {
 	case m := <-got:
 		require.Equal(t, "payment_session_ttl_seconds", m)
