@@ -39,14 +39,15 @@
 // Each subscription holds its own dedicated connection, so that the bus, not the client's
 // retry policy, decides when to reconnect, and a slow subscriber never delays the host's
 // commands. A lost subscription is retried with exponential backoff: BackoffMin after a
-// subscription that had been up for at least BackoffMax, doubling after every attempt that
-// fails, at most BackoffMax, each wait jittered between half and all of it so that the
-// instances of a deployment do not reconnect in step. A frozen server is noticed by
+// subscription that had been up for at least BackoffMax (one that keeps dropping sooner
+// keeps the longer wait), doubling after every attempt that fails, at most BackoffMax,
+// each wait jittered between half and all of it so that the instances of a deployment do
+// not reconnect in step. A frozen server is noticed by
 // valkey-go's background PING, which closes the connection.
 //
 // # Publishing
 //
-// Publish is bounded by Config.PublishTimeout (or the caller's deadline, when sooner) and
-// fails with an error wrapping ErrUnavailable; it is never retried, since a late message
+// A Valkey publish is bounded by Config.PublishTimeout (or the caller's deadline, when
+// sooner) and fails with an error wrapping ErrUnavailable; it is never retried, since a late message
 // is worth less than a subscriber's own safety net (a reset, a cache bound).
 package pubsub
