@@ -175,9 +175,9 @@ func newFleet(t *testing.T, o fleetOptions) *fleet {
 		app.hooks = tally
 		node := &fleetNode{i: i, app: app, tally: tally}
 		require.NoError(t, app.Start(ctx), "instance %d", i)
-		require.Eventually(t, app.busFollowed, 10*time.Second, time.Millisecond, "instance %d: bus subscriptions up", i)
 		node.srv = httptest.NewServer(NewServer(app))
 		f.nodes = append(f.nodes, node)
+		require.Eventually(t, app.busFollowed, 10*time.Second, time.Millisecond, "instance %d: bus subscriptions up", i)
 	}
 	t.Cleanup(func() {
 		for _, node := range f.nodes {
