@@ -3,6 +3,8 @@ package curhat
 import (
 	"errors"
 	"fmt"
+
+	"github.com/curhat/curhat/internal/pubsub"
 )
 
 // Sentinel errors shared by every domain package. Domain packages re-export the ones they
@@ -16,8 +18,9 @@ var (
 	ErrInvalidState = errors.New("invalid state for this operation")
 	// ErrDeactivated: the mitra has been deactivated by an operator.
 	ErrDeactivated = errors.New("mitra is deactivated")
-	// ErrUnavailable: the durable store (Postgres) cannot be reached; retry later.
-	ErrUnavailable = errors.New("service temporarily unavailable")
+	// ErrUnavailable: a backend (Postgres, or Valkey for the Bus) cannot be reached; retry
+	// later. It is declared beside the bus, which cannot import this package.
+	ErrUnavailable = pubsub.ErrUnavailable
 	// ErrConflict: a uniqueness rule refused the write (for example a duplicate tier).
 	ErrConflict = errors.New("conflict")
 )

@@ -72,18 +72,20 @@ type ConfigItem struct {
 }
 
 // RuntimeConfig serves the operator-editable settings of SPEC §7 from an in-process cache
-// over a ConfigStore, kept coherent across instances by a ConfigBus:
+// over a ConfigStore, kept coherent across instances by a Bus (topic "config:invalidate";
+// the message is the key that changed):
 //
 //   - a write (Set) goes to the store, then publishes the key; every instance drops that
 //     key and rereads it on the next access;
-//   - a lost or re-established subscription drops the whole cache, and while the
-//     subscription is down a cached value is trusted for UnsubscribedMaxAge only;
+//   - every reset of the subscription (lost, re-established, or messages dropped because
+//     this instance fell behind) drops the whole cache, and while the subscription is
+//     down a cached value is trusted for UnsubscribedMaxAge only;
 //   - MaxAge bounds staleness in any case.
 //
 // Without a bus (nil) only this instance's own writes and MaxAge refresh the cache.
 type RuntimeConfig struct {
 	store ConfigStore
-	bus   ConfigBus
+	bus   Bus
 	opts  RuntimeConfigOptions
 
 	mu         sync.Mutex
@@ -110,9 +112,17 @@ type configLoad struct {
 	value any
 }
 
+// configTopic is the bus topic of invalidations: on Valkey, with the default key names,
+// the channel "config:invalidate" of SPEC §4.
+const configTopic = "config:invalidate"
+
+// configResubscribeDelay is the pause before subscribing again when a Bus's Subscribe
+// returns before its context ends (the SDK's buses do not; a host's might).
+const configResubscribeDelay = time.Second
+
 // NewRuntimeConfig returns a RuntimeConfig over store; bus may be nil (single instance).
 // Call Start to follow the bus.
-func NewRuntimeConfig(store ConfigStore, bus ConfigBus, opts *RuntimeConfigOptions) *RuntimeConfig {
+func NewRuntimeConfig(store ConfigStore, bus Bus, opts *RuntimeConfigOptions) *RuntimeConfig {
 	return &RuntimeConfig{
 		store:    store,
 		bus:      bus,
@@ -151,14 +161,18 @@ func (c *RuntimeConfig) Stopped() <-chan struct{} { return c.life.Stopped() }
 
 // follow runs the subscription, resubscribing if the bus ever returns before ctx ends.
 func (c *RuntimeConfig) follow(ctx context.Context) {
+	h := BusHandler{
+		Message: func(payload []byte) { c.onBusKey(ConfigKey(payload)) },
+		Reset:   func(r BusReset) { c.onBusReset(r.Subscribed) },
+	}
 	for ctx.Err() == nil {
-		err := c.bus.Subscribe(ctx, c.onBusKey, c.onBusReset)
+		err := c.bus.Subscribe(ctx, configTopic, h)
 		c.onBusReset(false)
 		if ctx.Err() != nil {
 			return
 		}
 		c.opts.Logger.Warn("runtime config: subscription ended; resubscribing", "err", err)
-		t := time.NewTimer(configResubscribeMin)
+		t := time.NewTimer(configResubscribeDelay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -291,7 +305,7 @@ func (c *RuntimeConfig) Set(ctx context.Context, key string, value json.RawMessa
 	}
 	c.invalidate(k)
 	if c.bus != nil {
-		if err := c.bus.Publish(ctx, k); err != nil {
+		if err := c.bus.Publish(ctx, configTopic, []byte(k)); err != nil {
 			c.opts.Logger.Warn("runtime config: publish invalidation failed; other instances refresh within MaxAge",
 				"key", k, "err", err)
 		}

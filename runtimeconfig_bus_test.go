@@ -13,7 +13,6 @@ import (
 
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/internal/testenv"
-	"github.com/curhat/curhat/internal/valkeyutil"
 )
 
 // Long bounds, so that a value seen through B can only come from an invalidation, never
@@ -27,7 +26,7 @@ type instance struct {
 	rc    *curhat.RuntimeConfig
 }
 
-func newPGInstance(t *testing.T, dbURL string, bus curhat.ConfigBus) instance {
+func newPGInstance(t *testing.T, dbURL string, bus curhat.Bus) instance {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -40,12 +39,12 @@ func newPGInstance(t *testing.T, dbURL string, bus curhat.ConfigBus) instance {
 	return instance{store: store, rc: rc}
 }
 
-func newValkeyClient(t *testing.T, url string) valkey.Client {
+// valkeyBus is curhat.NewValkeyBus, which must not fail here.
+func valkeyBus(t *testing.T, c valkey.Client, names curhat.KeyNames, cfg *curhat.BusConfig) *curhat.ValkeyBus {
 	t.Helper()
-	c, err := valkeyutil.NewClient(valkeyutil.Options{URL: url})
+	b, err := curhat.NewValkeyBus(c, names, cfg)
 	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	return c
+	return b
 }
 
 // requireSeenWithin polls B's getter: the write must show within d.
@@ -63,9 +62,9 @@ func TestRuntimeConfig_CrossInstanceInvalidation(t *testing.T) {
 		t.Parallel()
 		db := testenv.Postgres(t)
 		v := testenv.NewValkey(t)
-		channel := v.Names().ConfigInvalidate()
-		a := newPGInstance(t, db.URL, curhat.NewValkeyConfigBus(v.Client, channel))
-		b := newPGInstance(t, db.URL, curhat.NewValkeyConfigBus(newValkeyClient(t, v.URL), channel))
+		names := curhat.NewKeyNames(v.Prefix, false)
+		a := newPGInstance(t, db.URL, valkeyBus(t, v.Client, names, nil))
+		b := newPGInstance(t, db.URL, valkeyBus(t, testenv.ValkeyClient(t, v.URL), names, nil))
 
 		require.Equal(t, 60*time.Second, b.rc.BlastTimeout(ctx)) // B caches the default
 		for i, secs := range []int{120, 90, 3600} {
@@ -78,7 +77,7 @@ func TestRuntimeConfig_CrossInstanceInvalidation(t *testing.T) {
 	t.Run("MemoryBus", func(t *testing.T) {
 		t.Parallel()
 		store := curhat.NewMemoryConfigStore()
-		bus := curhat.NewMemoryConfigBus()
+		bus := curhat.NewMemoryBus()
 		a := curhat.NewRuntimeConfig(store, bus, noExpiry)
 		b := curhat.NewRuntimeConfig(store, bus, noExpiry)
 		startRC(t, a)
@@ -96,9 +95,9 @@ func TestRuntimeConfig_CrossInstanceInvalidation(t *testing.T) {
 		t.Parallel()
 		db := testenv.Postgres(t)
 		srv := testenv.StartRedis(t)
-		channel := valkeyutil.NewNames("", false).ConfigInvalidate()
-		a := newPGInstance(t, db.URL, curhat.NewValkeyConfigBus(newValkeyClient(t, srv.URL()), channel))
-		b := newPGInstance(t, db.URL, curhat.NewValkeyConfigBus(newValkeyClient(t, srv.URL()), channel))
+		names := curhat.NewKeyNames("", false)
+		a := newPGInstance(t, db.URL, valkeyBus(t, testenv.ValkeyClient(t, srv.URL()), names, nil))
+		b := newPGInstance(t, db.URL, valkeyBus(t, testenv.ValkeyClient(t, srv.URL()), names, nil))
 
 		require.Equal(t, 60*time.Second, b.rc.BlastTimeout(ctx))
 		// A write that bypasses the bus: B, subscribed and with a long MaxAge, keeps its copy.
@@ -118,23 +117,51 @@ func TestRuntimeConfig_CrossInstanceInvalidation(t *testing.T) {
 	})
 }
 
-func TestValkeyConfigBus_PublishFailsFastWhenValkeyIsDown(t *testing.T) {
+func TestValkeyBus_PublishFailsFastWhenValkeyIsDown(t *testing.T) {
 	t.Parallel()
 	srv := testenv.StartRedis(t)
-	bus := curhat.NewValkeyConfigBus(newValkeyClient(t, srv.URL()), "config:invalidate")
-	require.NoError(t, bus.Publish(context.Background(), curhat.KeyPaymentSessionTTL))
+	bus := valkeyBus(t, testenv.ValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil)
+	require.NoError(t, bus.Publish(context.Background(), "config:invalidate", []byte(curhat.KeyPaymentSessionTTL)))
 	require.NoError(t, srv.Stop())
 	start := time.Now()
-	err := bus.Publish(context.Background(), curhat.KeyPaymentSessionTTL)
+	err := bus.Publish(context.Background(), "config:invalidate", []byte(curhat.KeyPaymentSessionTTL))
 	require.ErrorIs(t, err, curhat.ErrUnavailable)
 	require.Less(t, time.Since(start), 3*time.Second)
+
+	// A write is not held up by the bus either: the store has it, the publish is logged.
+	rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), bus, noExpiry)
+	start = time.Now()
+	_, err = rc.Set(context.Background(), string(curhat.KeyPaymentSessionTTL), json.RawMessage(`600`), "op")
+	require.NoError(t, err)
+	require.Less(t, time.Since(start), 3*time.Second)
+	require.Equal(t, 600*time.Second, rc.PaymentSessionTTL(context.Background()))
+}
+
+// TestRuntimeConfig_InvalidatesOnTheSpecChannel listens on SPEC §4's channel with a plain
+// SUBSCRIBE (an instance of an existing deployment would): with the default key names a
+// write is announced on "config:invalidate", the key as the message.
+func TestRuntimeConfig_InvalidatesOnTheSpecChannel(t *testing.T) {
+	t.Parallel()
+	srv := testenv.StartRedis(t) // a private server: the channel carries no test prefix
+	got := testenv.Listen(t, testenv.ValkeyClient(t, srv.URL()), "config:invalidate")
+
+	rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(),
+		valkeyBus(t, testenv.ValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil), noExpiry)
+	_, err := rc.Set(context.Background(), string(curhat.KeyMitraMaxConcurrentSessions), json.RawMessage(`2`), "op")
+	require.NoError(t, err)
+	select {
+	case m := <-got:
+		require.Equal(t, string(curhat.KeyMitraMaxConcurrentSessions), m)
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing published on config:invalidate")
+	}
 }
 
 func TestRuntimeConfig_FrozenValkeyIsNoticedAsALostSubscription(t *testing.T) {
 	t.Parallel()
 	srv := testenv.StartRedis(t)
 	rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(),
-		curhat.NewValkeyConfigBus(newValkeyClient(t, srv.URL()), "config:invalidate"), noExpiry)
+		valkeyBus(t, testenv.ValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil), noExpiry)
 	startRC(t, rc)
 
 	require.NoError(t, srv.Pause())

@@ -11,7 +11,6 @@ import (
 
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/internal/testenv"
-	"github.com/curhat/curhat/internal/valkeyutil"
 )
 
 // TestRuntimeConfig_CrossInstanceInvalidationOverValkeyCluster runs the invalidation bus on
@@ -24,11 +23,11 @@ func TestRuntimeConfig_CrossInstanceInvalidationOverValkeyCluster(t *testing.T) 
 	db := testenv.Postgres(t)
 	cluster := testenv.StartCluster(t)
 	v := cluster.NewValkey(t)
-	channel := valkeyutil.NewNames(v.Prefix, true).ConfigInvalidate()
+	names := curhat.NewKeyNames(v.Prefix, true)
 
 	var rcs []*curhat.RuntimeConfig
 	for range 3 {
-		bus := curhat.NewValkeyConfigBus(cluster.Client(t), channel)
+		bus := valkeyBus(t, cluster.Client(t), names, nil)
 		rcs = append(rcs, newPGInstance(t, db.URL, bus).rc)
 	}
 	for _, rc := range rcs {

@@ -11,9 +11,9 @@ import (
 
 func ExampleRuntimeConfig() {
 	ctx := context.Background()
-	// In production: NewPostgresConfigStore(pool) and NewValkeyConfigBus(client,
-	// names.ConfigInvalidate()), shared by every instance.
-	rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), curhat.NewMemoryConfigBus(), nil)
+	// In production: NewPostgresConfigStore(pool) and NewValkeyBus(client, names, nil),
+	// shared by every instance.
+	rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), curhat.NewMemoryBus(), nil)
 	if err := rc.Start(ctx); err != nil {
 		panic(err)
 	}

@@ -50,7 +50,7 @@ func (s *countingStore) setFail(err error) {
 
 type rcBundle struct {
 	store *countingStore
-	bus   *curhat.MemoryConfigBus
+	bus   *curhat.MemoryBus
 	clock *clock.Fake
 	rc    *curhat.RuntimeConfig
 }
@@ -61,7 +61,7 @@ func setupRC(t *testing.T) rcBundle {
 	t.Helper()
 	b := rcBundle{
 		store: &countingStore{ConfigStore: curhat.NewMemoryConfigStore()},
-		bus:   curhat.NewMemoryConfigBus(),
+		bus:   curhat.NewMemoryBus(),
 		clock: clock.NewFake(time.Date(2026, 5, 25, 10, 0, 0, 0, time.UTC)),
 	}
 	b.rc = curhat.NewRuntimeConfig(b.store, b.bus, &curhat.RuntimeConfigOptions{Clock: b.clock})
@@ -368,7 +368,7 @@ func TestRuntimeConfig_GetterReturnsWhenCallerContextEnds(t *testing.T) {
 func TestRuntimeConfig_OnChangeFiresForLocalAndRemoteWrites(t *testing.T) {
 	t.Parallel()
 	store := curhat.NewMemoryConfigStore()
-	bus := curhat.NewMemoryConfigBus()
+	bus := curhat.NewMemoryBus()
 	a := curhat.NewRuntimeConfig(store, bus, nil)
 	b := curhat.NewRuntimeConfig(store, bus, nil)
 	startRC(t, a)
@@ -411,7 +411,7 @@ func TestRuntimeConfig_Lifecycle(t *testing.T) {
 
 	t.Run("StopBeforeStart", func(t *testing.T) {
 		t.Parallel()
-		rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), curhat.NewMemoryConfigBus(), nil)
+		rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), curhat.NewMemoryBus(), nil)
 		require.NoError(t, rc.Stop(ctx))
 		require.NoError(t, rc.Stop(ctx))
 		<-rc.Stopped()
@@ -420,7 +420,7 @@ func TestRuntimeConfig_Lifecycle(t *testing.T) {
 
 	t.Run("StartTwiceFailsStopIsIdempotent", func(t *testing.T) {
 		t.Parallel()
-		rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), curhat.NewMemoryConfigBus(), nil)
+		rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), curhat.NewMemoryBus(), nil)
 		require.NoError(t, rc.Start(ctx))
 		require.Error(t, rc.Start(ctx))
 		require.NoError(t, rc.Stop(ctx))
@@ -430,7 +430,7 @@ func TestRuntimeConfig_Lifecycle(t *testing.T) {
 
 	t.Run("CancellingTheStartContextStops", func(t *testing.T) {
 		t.Parallel()
-		rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), curhat.NewMemoryConfigBus(), nil)
+		rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), curhat.NewMemoryBus(), nil)
 		runCtx, cancel := context.WithCancel(ctx)
 		require.NoError(t, rc.Start(runCtx))
 		cancel()

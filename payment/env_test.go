@@ -29,16 +29,10 @@ type env struct {
 	// count returns how many payment sessions exist.
 	count func() int
 	// refs returns a client and the rows a session of purpose may point at.
-	refs func(purpose payment.Purpose) refs
+	refs func(purpose payment.Purpose) paymenttest.Refs
 	// deliver makes what a charged session paid for happen: a chat session of its pairing
 	// starts (chat_start), its extension is applied (extension).
 	deliver func(t *testing.T, s payment.Session)
-}
-
-// refs are existing rows for one session: a client, a tier and what the purpose pays for.
-type refs struct {
-	client, tier             uuid.UUID
-	pairing, chat, extension *uuid.UUID
 }
 
 type backend struct {
@@ -75,12 +69,12 @@ func openMemory(*testing.T) *env {
 		store:    s,
 		sameData: func() payment.Store { return s },
 		count:    s.Len,
-		refs: func(purpose payment.Purpose) refs {
-			r := refs{client: uuid.New(), tier: uuid.New()}
+		refs: func(purpose payment.Purpose) paymenttest.Refs {
+			r := paymenttest.Refs{ClientID: uuid.New(), TierID: uuid.New()}
 			if purpose == payment.PurposeExtension {
-				r.chat, r.extension = ptr(uuid.New()), ptr(uuid.New())
+				r.ChatSessionID, r.ExtensionID = ptr(uuid.New()), ptr(uuid.New())
 			} else {
-				r.pairing = ptr(uuid.New())
+				r.PairingID = ptr(uuid.New())
 			}
 			return r
 		},
@@ -121,18 +115,18 @@ func openPostgres(t *testing.T) *env {
 			require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM payment_sessions`).Scan(&n))
 			return n
 		},
-		refs: func(purpose payment.Purpose) refs {
-			r := refs{client: uuid.New(), tier: sessionTier, pairing: ptr(uuid.New())}
-			exec(`INSERT INTO clients (id, display_name) VALUES ($1, 'client')`, r.client)
+		refs: func(purpose payment.Purpose) paymenttest.Refs {
+			r := paymenttest.Refs{ClientID: uuid.New(), TierID: sessionTier, PairingID: ptr(uuid.New())}
+			exec(`INSERT INTO clients (id, display_name) VALUES ($1, 'client')`, r.ClientID)
 			exec(`INSERT INTO pairings (id, client_id, type, status, minutes) VALUES ($1, $2, 'blast', 'awaiting_payment', 30)`,
-				*r.pairing, r.client)
+				*r.PairingID, r.ClientID)
 			if purpose == payment.PurposeExtension {
-				r.tier, r.chat, r.extension = extensionTier, ptr(uuid.New()), ptr(uuid.New())
+				r.TierID, r.ChatSessionID, r.ExtensionID = extensionTier, ptr(uuid.New()), ptr(uuid.New())
 				exec(`INSERT INTO chat_sessions (id, client_id, mitra_id, status, minutes, pairing_id) VALUES ($1, $2, $3, 'active', 30, $4)`,
-					*r.chat, r.client, mitra, *r.pairing)
+					*r.ChatSessionID, r.ClientID, mitra, *r.PairingID)
 				exec(`INSERT INTO extensions (id, chat_session_id, tier_id, minutes, amount, status) VALUES ($1, $2, $3, 15, 20000, 'approved')`,
-					*r.extension, *r.chat, extensionTier)
-				r.pairing = nil
+					*r.ExtensionID, *r.ChatSessionID, extensionTier)
+				r.PairingID = nil
 			}
 			return r
 		},
@@ -143,8 +137,8 @@ func openPostgres(t *testing.T) *env {
 func (e *env) params(purpose payment.Purpose) payment.CreateParams {
 	r := e.refs(purpose)
 	return payment.CreateParams{
-		ClientID: r.client, Purpose: purpose, PairingID: r.pairing, ChatSessionID: r.chat, ExtensionID: r.extension,
-		TierID: r.tier, Minutes: 30, BaseAmount: 50000, DiscountAmount: 0, Amount: 50000, Currency: "IDR",
+		ClientID: r.ClientID, Purpose: purpose, PairingID: r.PairingID, ChatSessionID: r.ChatSessionID, ExtensionID: r.ExtensionID,
+		TierID: r.TierID, Minutes: 30, BaseAmount: 50000, DiscountAmount: 0, Amount: 50000, Currency: "IDR",
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/curhat/curhat/payment"
@@ -301,7 +302,7 @@ func TestMarkPaidAndMarkFailed_UnknownSessionIsNotFound(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
 		r := newRig(t, e)
 		ctx := context.Background()
-		id := e.row(payment.PurposeChatStart).ID
+		id := uuid.New()
 		_, err := r.svc.MarkPaid(ctx, id, "")
 		require.ErrorIs(t, err, payment.ErrNotFound)
 		_, err = r.svc.MarkFailed(ctx, id, "")

@@ -52,8 +52,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	defer vk.Close()
 	names := curhat.NewKeyNames("", false) // the default key names; NewKeyNames("app:", true) for a cluster
 
-	runtime := curhat.NewRuntimeConfig(curhat.NewPostgresConfigStore(pool),
-		curhat.NewValkeyConfigBus(vk, names.ConfigInvalidate()), &curhat.RuntimeConfigOptions{Logger: log})
+	bus, err := curhat.NewValkeyBus(vk, names, &curhat.BusConfig{Logger: log}) // config:invalidate and the host's topics
+	if err != nil {
+		return err
+	}
+	runtime := curhat.NewRuntimeConfig(curhat.NewPostgresConfigStore(pool), bus, &curhat.RuntimeConfigOptions{Logger: log})
 	if err := runtime.Start(ctx); err != nil {
 		return err
 	}

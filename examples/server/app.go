@@ -30,6 +30,10 @@ import (
 // valkeyTimeout bounds every Valkey call the server itself makes (pub/sub publish, ping).
 const valkeyTimeout = 300 * time.Millisecond
 
+// busBuffer is how many events may wait for one bus subscriber: a blast publishes one
+// event per offered mitra at once.
+const busBuffer = 16 * 1024
+
 // App wires every SDK service for the reference server, in memory or over Postgres + Valkey.
 type App struct {
 	cfg   Config
@@ -43,7 +47,7 @@ type App struct {
 	valkey   valkey.Client // nil without VALKEY_URL
 	names    valkeyutil.Names
 
-	bus      broadcaster
+	bus      curhat.Bus // config invalidations, token revocations and events, across instances
 	accounts accountStore
 	auth     *authenticator
 	runtime  *curhat.RuntimeConfig
@@ -62,6 +66,9 @@ type App struct {
 	exts     *extension.Service
 
 	sweeps []*sweeps.Sweep
+	// subscriptions are the bus subscriptions of the authenticator and the event hub; they
+	// end with bgCtx.
+	subscriptions sync.WaitGroup
 
 	wrapHandler func(http.Handler) http.Handler // appOptions.WrapHandler
 
@@ -109,7 +116,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger, opts appOptions) 
 
 func (a *App) connect(ctx context.Context, opts appOptions) error {
 	if a.cfg.InMemory {
-		a.bus = newMemBus()
+		a.bus = curhat.NewMemoryBus()
 		a.accounts = newMemAccounts()
 		return nil
 	}
@@ -129,7 +136,7 @@ func (a *App) connect(ctx context.Context, opts appOptions) error {
 	a.accounts = pgAccounts{pool: a.pool}
 	if a.cfg.ValkeyURL == "" {
 		a.log.Warn("VALKEY_URL unset: running on Postgres only (no mirror, no cross-instance events)")
-		a.bus = newMemBus()
+		a.bus = curhat.NewMemoryBus()
 		return nil
 	}
 	vc, err := valkeyutil.NewClient(valkeyutil.Options{URL: a.cfg.ValkeyURL, Cluster: a.cfg.ValkeyCluster, DisableCache: !a.cfg.ValkeyClientCache})
@@ -138,25 +145,19 @@ func (a *App) connect(ctx context.Context, opts appOptions) error {
 		return fmt.Errorf("valkey: %w", err)
 	}
 	a.valkey = vc
-	a.bus = &valkeyBus{client: vc, prefix: a.names.Prefix(), timeout: valkeyTimeout, log: a.log}
-	return nil
+	a.bus, err = curhat.NewValkeyBus(vc, a.names, &curhat.BusConfig{Logger: a.log, PublishTimeout: valkeyTimeout, Buffer: busBuffer})
+	return err
 }
 
 func (a *App) wire() {
 	// Runtime config.
 	var cfgStore curhat.ConfigStore
-	var cfgBus curhat.ConfigBus
 	if a.pool != nil {
 		cfgStore = curhat.NewPostgresConfigStore(a.pool)
 	} else {
 		cfgStore = curhat.NewMemoryConfigStore()
 	}
-	if a.valkey != nil {
-		cfgBus = curhat.NewValkeyConfigBus(a.valkey, a.names.ConfigInvalidate())
-	} else {
-		cfgBus = curhat.NewMemoryConfigBus()
-	}
-	a.runtime = curhat.NewRuntimeConfig(cfgStore, cfgBus, &curhat.RuntimeConfigOptions{Logger: a.log, Clock: a.clock})
+	a.runtime = curhat.NewRuntimeConfig(cfgStore, a.bus, &curhat.RuntimeConfigOptions{Logger: a.log, Clock: a.clock})
 
 	a.wireAuth()
 
@@ -215,8 +216,8 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.runtime.Start(a.bgCtx); err != nil {
 		return err
 	}
-	a.auth.start(a.bgCtx)
-	a.events.start(a.bgCtx)
+	a.subscriptions.Go(func() { a.auth.follow(a.bgCtx) })
+	a.subscriptions.Go(func() { a.events.follow(a.bgCtx) })
 	// Chat-session expiry timers come back before anything else: a session already past
 	// its end is ended now, and the seed below then sees the right capacities.
 	if n, err := a.pairer.RestoreTimers(ctx); err != nil {
@@ -298,9 +299,7 @@ func (a *App) Close(ctx context.Context) {
 			a.runtime.Stop(ctx)
 		}
 		a.bgCancel()
-		if vb, ok := a.bus.(*valkeyBus); ok {
-			vb.wait()
-		}
+		a.subscriptions.Wait()
 		if a.valkey != nil {
 			a.valkey.Close()
 		}

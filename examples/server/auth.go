@@ -38,10 +38,16 @@ func (c caller) operatorName() string {
 }
 
 // DefaultAuthCacheTTL bounds how long a verified token is trusted from process memory
-// without asking Postgres. Revocations are pushed to every instance at once over Valkey
-// pub/sub; this bound only matters if such a message is lost (Valkey down at that moment),
-// so a revoked token can pass for at most this long.
+// without asking Postgres. Revocations are pushed to every instance at once over the bus
+// (Valkey pub/sub); this bound only matters if such a message is lost without the
+// instance noticing, so a revoked token can pass for at most this long.
 const DefaultAuthCacheTTL = 30 * time.Second
+
+// unsubscribedTokenTTL bounds how long a verified token is trusted from memory while the
+// revocation subscription is down (Valkey unreachable): no revocation can reach this
+// instance then, so it asks Postgres again after this long. The cache is also dropped
+// when the subscription is lost and again when it is back.
+const unsubscribedTokenTTL = time.Second
 
 // DefaultRefusedTokenTTL is how long a token that Postgres does not know (or knows as
 // revoked, expired or deactivated) is refused from memory: a client retrying with a bad
@@ -75,7 +81,7 @@ type authenticator struct {
 	ttl           time.Duration // of a verified token in memory
 	refusedTTL    time.Duration // of a refused token in memory
 	bootstrapHash []byte
-	bus           broadcaster
+	bus           curhat.Bus
 	log           *slog.Logger
 	// onRevoke is told of every revocation, this instance's and the others' (the event
 	// hub closes the streams opened with the revoked tokens).
@@ -84,12 +90,15 @@ type authenticator struct {
 	mu       sync.Mutex
 	verified *tokenCache[cachedToken]  // keyed by the raw hash: a cache hit allocates nothing
 	refused  *tokenCache[refusedToken] // tokens Postgres refused, for refusedTTL
+	// subscribed tells whether revocations from other instances can arrive; until the bus
+	// says so, verified tokens are trusted for unsubscribedTokenTTL only.
+	subscribed bool
 }
 
 // tokenHash is the SHA-256 of a token; auth_sessions.token_hash holds its hex form.
 type tokenHash [sha256.Size]byte
 
-func newAuthenticator(store accountStore, clk clock.Clock, ttl time.Duration, bootstrapToken string, bus broadcaster, log *slog.Logger) *authenticator {
+func newAuthenticator(store accountStore, clk clock.Clock, ttl time.Duration, bootstrapToken string, bus curhat.Bus, log *slog.Logger) *authenticator {
 	h := sha256.Sum256([]byte(bootstrapToken))
 	return &authenticator{
 		store: store, clock: clk, ttl: ttl, refusedTTL: DefaultRefusedTokenTTL, bootstrapHash: h[:], bus: bus, log: log,
@@ -98,13 +107,16 @@ func newAuthenticator(store accountStore, clk clock.Clock, ttl time.Duration, bo
 	}
 }
 
-// start follows revocations published by every instance until ctx ends.
-func (a *authenticator) start(ctx context.Context) {
-	a.bus.Subscribe(ctx, revokeTopic, func(msg []byte) {
-		if rv, ok := parseRevocation(string(msg)); ok {
-			a.apply(rv)
-		}
-	}, a.dropAll)
+// follow applies the revocations published by every instance until ctx ends.
+func (a *authenticator) follow(ctx context.Context) {
+	_ = a.bus.Subscribe(ctx, revokeTopic, curhat.BusHandler{
+		Message: func(msg []byte) {
+			if rv, ok := parseRevocation(string(msg)); ok {
+				a.apply(rv)
+			}
+		},
+		Reset: a.reset,
+	})
 }
 
 func parseRevocation(msg string) (revocation, bool) {
@@ -192,8 +204,12 @@ func (a *authenticator) verify(ctx context.Context, token string) (caller, error
 	if !ok {
 		refusal, _ = a.refused.get(sum)
 	}
+	trust := a.ttl
+	if !a.subscribed {
+		trust = min(trust, unsubscribedTokenTTL)
+	}
 	a.mu.Unlock()
-	if ok && now.Before(ct.cachedAt.Add(a.ttl)) {
+	if ok && now.Before(ct.cachedAt.Add(trust)) {
 		if !now.Before(ct.expiresAt) {
 			return caller{}, errUnauthenticated
 		}
@@ -314,11 +330,25 @@ func (a *authenticator) apply(rv revocation) {
 	}
 }
 
-// dropAll forgets every verified token (revocations may have been missed).
-func (a *authenticator) dropAll() {
+// reset forgets every verified token, since revocations may have been missed (the
+// subscription was lost, re-established, or fell behind), and records whether
+// revocations can arrive now.
+func (a *authenticator) reset(r curhat.BusReset) {
 	a.mu.Lock()
 	a.verified.clear()
+	a.subscribed = r.Subscribed
 	a.mu.Unlock()
+	if !r.Subscribed {
+		a.log.Warn("token revocations cannot arrive: verified tokens are trusted from memory for " +
+			unsubscribedTokenTTL.String() + " only until the subscription is back")
+	}
+}
+
+// revocationsFollowed reports whether revocations from other instances can arrive.
+func (a *authenticator) revocationsFollowed() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.subscribed
 }
 
 // bearer extracts the token of an "Authorization: Bearer <token>" header.

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/internal/clock"
 )
 
@@ -37,7 +38,7 @@ func TestLogout_RevokesPresentedToken(t *testing.T) {
 		ts.must(http.StatusOK, "GET", "/api/mitra/status", mitraSibling, nil)
 
 		// A new instance (an empty cache) asks the store: revoked there too.
-		fresh := newAuthenticator(ts.app.accounts, ts.clock, time.Minute, ts.op, newMemBus(), slog.New(slog.DiscardHandler))
+		fresh := newAuthenticator(ts.app.accounts, ts.clock, time.Minute, ts.op, curhat.NewMemoryBus(), slog.New(slog.DiscardHandler))
 		_, err := fresh.verify(context.Background(), tok)
 		require.Equal(t, errUnauthenticated, err)
 
@@ -166,7 +167,7 @@ func TestAuth_CacheEvictsLeastRecentlyUsed(t *testing.T) {
 	ctx := context.Background()
 	clk := clock.NewFake(time.Date(2026, 5, 25, 10, 0, 0, 0, time.UTC))
 	store := &countingAccounts{accountStore: newMemAccounts()}
-	a := newAuthenticator(store, clk, time.Hour, newToken(), newMemBus(), slog.New(slog.DiscardHandler))
+	a := newAuthenticator(store, clk, time.Hour, newToken(), curhat.NewMemoryBus(), slog.New(slog.DiscardHandler))
 	a.verified = newTokenCache[cachedToken](3)
 
 	subject := func() uuid.UUID { return uuid.New() }
@@ -236,4 +237,58 @@ func TestAuth_RevocationMessages(t *testing.T) {
 		_, ok := parseRevocation(bad)
 		require.False(t, ok, bad)
 	}
+}
+
+func TestAuth_LostRevocationSubscriptionShortensTrustInCachedTokens(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := clock.NewFake(time.Date(2026, 5, 25, 10, 0, 0, 0, time.UTC))
+	store := &countingAccounts{accountStore: newMemAccounts()}
+	bus := curhat.NewMemoryBus()
+	a := newAuthenticator(store, clk, time.Hour, newToken(), bus, slog.New(slog.DiscardHandler))
+	followCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); a.follow(followCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(time.Millisecond) // polling interval, not a wait for an outcome
+		}
+	}
+	waitFor("subscribed", a.revocationsFollowed)
+
+	tok, _, err := a.issue(ctx, SubjectClient, uuid.New(), 24*time.Hour)
+	require.NoError(t, err)
+	lookups := func() int64 {
+		before := store.lookups.Load()
+		_, err := a.verify(ctx, tok)
+		require.NoError(t, err)
+		return store.lookups.Load() - before
+	}
+	require.Equal(t, int64(1), lookups())
+	clk.Advance(10 * time.Minute)
+	require.Equal(t, int64(0), lookups(), "subscribed: trusted for the cache TTL")
+
+	// Revocations cannot arrive: the cache is dropped, and what is verified meanwhile is
+	// trusted for a second only.
+	bus.Disconnect()
+	waitFor("unsubscribed", func() bool { return !a.revocationsFollowed() })
+	require.Equal(t, int64(1), lookups(), "the cache was dropped")
+	clk.Advance(unsubscribedTokenTTL / 2)
+	require.Equal(t, int64(0), lookups())
+	clk.Advance(unsubscribedTokenTTL)
+	require.Equal(t, int64(1), lookups(), "asked again past the short bound")
+
+	// Back: revocations may have been missed meanwhile, so the cache is dropped again,
+	// then trusted for the full TTL.
+	bus.Reconnect()
+	waitFor("resubscribed", a.revocationsFollowed)
+	require.Equal(t, int64(1), lookups())
+	clk.Advance(10 * time.Minute)
+	require.Equal(t, int64(0), lookups())
 }

@@ -9,9 +9,12 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat"
 )
 
 // event is one realtime message for one recipient (a client or a mitra).
@@ -44,13 +47,17 @@ const sseHeartbeatEvery = 15 * time.Second
 const sseWriteTimeout = 10 * time.Second
 
 // eventHub fans events out to the Server-Sent-Event streams of this instance; events are
-// published on the broadcaster so that a subscriber connected to any instance gets them.
+// published on the bus so that a subscriber connected to any instance gets them.
 // A disconnected app loses nothing it cannot re-read through the polling routes.
 type eventHub struct {
-	bus           broadcaster
+	bus           curhat.Bus
 	log           *slog.Logger
 	maxPerSubject int // open streams of one subject on this instance
 	maxStreams    int // open streams on this instance
+
+	// following tells whether the bus subscription is up (events of other instances, and
+	// of this one, arrive only then).
+	following atomic.Bool
 
 	mu       sync.RWMutex
 	streams  map[subjectKey]map[*stream]struct{}
@@ -69,19 +76,26 @@ type stream struct {
 
 func (st *stream) end() { st.once.Do(func() { close(st.done) }) }
 
-func newEventHub(bus broadcaster, log *slog.Logger, maxPerSubject, maxStreams int) *eventHub {
+func newEventHub(bus curhat.Bus, log *slog.Logger, maxPerSubject, maxStreams int) *eventHub {
 	return &eventHub{bus: bus, log: log, maxPerSubject: cmp.Or(maxPerSubject, DefaultSSEMaxStreamsPerSubject),
 		maxStreams: cmp.Or(maxStreams, DefaultSSEMaxStreams), streams: map[subjectKey]map[*stream]struct{}{}}
 }
 
-func (h *eventHub) start(ctx context.Context) {
-	h.bus.Subscribe(ctx, eventsTopic, func(raw []byte) {
-		var w wireEvent
-		if err := json.Unmarshal(raw, &w); err != nil {
-			return
-		}
-		h.deliver(event{Kind: w.Kind, Recipient: w.Recipient, SubjectID: w.SubjectID, Data: w.Data, At: w.At})
-	}, nil)
+// follow delivers the events of every instance to this instance's streams until ctx ends.
+// Events published while the subscription is down, or dropped because this instance fell
+// behind, are lost (the bus logs it): the apps re-read the state through the polling
+// routes, as after a dropped stream.
+func (h *eventHub) follow(ctx context.Context) {
+	_ = h.bus.Subscribe(ctx, eventsTopic, curhat.BusHandler{
+		Message: func(raw []byte) {
+			var w wireEvent
+			if err := json.Unmarshal(raw, &w); err != nil {
+				return
+			}
+			h.deliver(event{Kind: w.Kind, Recipient: w.Recipient, SubjectID: w.SubjectID, Data: w.Data, At: w.At})
+		},
+		Reset: func(r curhat.BusReset) { h.following.Store(r.Subscribed) },
+	})
 }
 
 // publish sends an event to its recipient on whichever instance it is connected to.

@@ -121,7 +121,16 @@ func startTestApp(t *testing.T, b backend, log *slog.Logger, seam func(*appOptio
 	require.NoError(t, err)
 	t.Cleanup(func() { app.Close(context.Background()) })
 	require.NoError(t, app.Start(ctx))
+	// The tests begin once the bus subscriptions are up: one that came up later would drop
+	// the token and config caches (as it must), costing a test that counts Postgres
+	// statements a lookup, and until then a token is trusted from memory for a second only.
+	require.Eventually(t, app.busFollowed, 10*time.Second, time.Millisecond, "bus subscriptions up")
 	return app, clk
+}
+
+// busFollowed reports whether every bus subscription of the App is up.
+func (a *App) busFollowed() bool {
+	return a.auth.revocationsFollowed() && a.events.following.Load() && a.runtime.Subscribed()
 }
 
 // response is a decoded answer.

@@ -177,6 +177,7 @@ func newFleet(t *testing.T, o fleetOptions) *fleet {
 		require.NoError(t, app.Start(ctx), "instance %d", i)
 		node.srv = httptest.NewServer(contractHandler(t, NewServer(app)))
 		f.nodes = append(f.nodes, node)
+		require.Eventually(t, app.busFollowed, 10*time.Second, time.Millisecond, "instance %d: bus subscriptions up", i)
 	}
 	t.Cleanup(func() {
 		for _, node := range f.nodes {
@@ -815,4 +816,82 @@ func requireFleetNoDrift(t *testing.T, f *fleet) {
 func fleetObj(body map[string]any, key string) map[string]any {
 	v, _ := body[key].(map[string]any)
 	return v
+}
+
+func TestMultiInstance_RevocationReachesEveryInstance(t *testing.T) {
+	t.Parallel()
+	forFleets(t, func(t *testing.T, cluster bool) {
+		f := newFleet(t, fleetOptions{Cluster: cluster})
+		const path = "/api/client/mitra-availability"
+		clientID, tok := f.newClient(0, "Dewi")
+		sibling := f.must(1, 201, "POST", "/api/internal/tokens", f.op(),
+			map[string]any{"subject_kind": "client", "subject_id": clientID.String()})["token"].(string)
+		for i := range f.nodes {
+			f.must(i, 200, "GET", path, tok, nil) // cached on every instance (for 30 s)
+			f.must(i, 200, "GET", path, sibling, nil)
+		}
+		refusedEverywhere := func(tok string) func() bool {
+			return func() bool {
+				for i := range f.nodes {
+					r, err := f.node(i).call(context.Background(), "GET", path, tok, nil)
+					if err != nil || r.Status != 401 {
+						return false
+					}
+				}
+				return true
+			}
+		}
+		f.must(1, 204, "POST", "/api/client/logout", tok, nil)
+		fleetEventually(t, 2*time.Second, "the signed-out token refused by every instance", refusedEverywhere(tok))
+		for i := range f.nodes {
+			f.must(i, 200, "GET", path, sibling, nil) // the subject's other token still passes
+		}
+		f.must(2, 204, "POST", "/api/internal/tokens/revoke", f.op(),
+			map[string]any{"subject_kind": "client", "subject_id": clientID.String()})
+		fleetEventually(t, 2*time.Second, "the subject's tokens refused by every instance", refusedEverywhere(sibling))
+		requireFleetSettled(t, f)
+	})
+}
+
+// TestMultiInstance_RevocationHoldsWhileValkeyIsDown: a revocation published while Valkey
+// is down is lost, but no instance trusts a cached token for long meanwhile: losing the
+// subscription dropped the cache, and a token verified while unsubscribed is asked for
+// again after a second.
+func TestMultiInstance_RevocationHoldsWhileValkeyIsDown(t *testing.T) {
+	t.Parallel()
+	srv := testenv.StartRedis(t)
+	f := newFleet(t, fleetOptions{Instances: 2, ValkeyURL: srv.URL()})
+	const path = "/api/client/mitra-availability"
+	clientID, tok := f.newClient(0, "Dewi")
+	for i := range f.nodes {
+		f.must(i, 200, "GET", path, tok, nil)
+	}
+
+	require.NoError(t, srv.Stop())
+	for i := range f.nodes {
+		fleetEventually(t, 10*time.Second, "the lost subscription noticed", func() bool {
+			return !f.node(i).app.auth.revocationsFollowed()
+		})
+	}
+	f.must(1, 200, "GET", path, tok, nil) // verified again, and cached, while unsubscribed
+	f.must(0, 204, "POST", "/api/client/logout", tok, nil)
+	fleetEventually(t, 3*time.Second, "the other instance refuses the token within the short bound", func() bool {
+		r, err := f.node(1).call(context.Background(), "GET", path, tok, nil)
+		return err == nil && r.Status == 401
+	})
+
+	// Back: revocations flow again.
+	require.NoError(t, srv.Start())
+	for i := range f.nodes {
+		fleetEventually(t, 15*time.Second, "resubscribed", f.node(i).app.auth.revocationsFollowed)
+	}
+	sibling := f.must(1, 201, "POST", "/api/internal/tokens", f.op(),
+		map[string]any{"subject_kind": "client", "subject_id": clientID.String()})["token"].(string)
+	f.must(1, 200, "GET", path, sibling, nil)
+	f.must(0, 204, "POST", "/api/internal/tokens/revoke", f.op(),
+		map[string]any{"subject_kind": "client", "subject_id": clientID.String()})
+	fleetEventually(t, 2*time.Second, "the revocation reached the other instance", func() bool {
+		r, err := f.node(1).call(context.Background(), "GET", path, sibling, nil)
+		return err == nil && r.Status == 401
+	})
 }

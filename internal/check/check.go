@@ -180,6 +180,14 @@ func NotContains[E comparable](t testing.TB, s []E, e E, msgAndArgs ...any) {
 	}
 }
 
+// HasKey fails the test unless m has the key k.
+func HasKey[K comparable, V any](t testing.TB, m map[K]V, k K, msgAndArgs ...any) {
+	t.Helper()
+	if _, ok := m[k]; !ok {
+		t.Fatalf("no key %s in %s%s", show(k), show(m), message(msgAndArgs))
+	}
+}
+
 // NoKey fails the test if m has the key k.
 func NoKey[K comparable, V any](t testing.TB, m map[K]V, k K, msgAndArgs ...any) {
 	t.Helper()

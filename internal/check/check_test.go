@@ -77,6 +77,8 @@ func TestAssertionsPassAndFailWithAClearMessage(t *testing.T) {
 		{"Contains fails", func(t testing.TB) { check.Contains(t, []string{"a"}, "b") }, []string{`does not contain "b"`}},
 		{"NotContains holds", func(t testing.TB) { check.NotContains(t, []int{1}, 2) }, nil},
 		{"NotContains fails", func(t testing.TB) { check.NotContains(t, []int{1, 2}, 2) }, []string{"contains 2"}},
+		{"HasKey holds", func(t testing.TB) { check.HasKey(t, map[string]int{"a": 1}, "a") }, nil},
+		{"HasKey fails", func(t testing.TB) { check.HasKey(t, map[string]int{"a": 1}, "b") }, []string{`no key "b" in map[a:1]`}},
 		{"NoKey holds", func(t testing.TB) { check.NoKey(t, map[string]int{"a": 1}, "b") }, nil},
 		{"NoKey fails", func(t testing.TB) { check.NoKey(t, map[string]int{"a": 1}, "a") }, []string{`unexpected key "a" (value 1)`}},
 		{"ElementsMatch holds in any order", func(t testing.TB) { check.ElementsMatch(t, []int{1, 2, 2}, []int{2, 1, 2}) }, nil},

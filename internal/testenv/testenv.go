@@ -185,6 +185,19 @@ func NewValkey(t testing.TB) *Valkey {
 	return v
 }
 
+// ValkeyClient returns another client of the server at url (standalone, as
+// valkeyutil.NewClient builds it), closed when the test ends: a second instance of a
+// deployment has its own connections.
+func ValkeyClient(t testing.TB, url string) valkey.Client {
+	t.Helper()
+	c, err := valkeyutil.NewClient(valkeyutil.Options{URL: url})
+	if err != nil {
+		t.Fatalf("connect to valkey at %s: %v", url, err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 // DeletePrefix deletes every key starting with prefix (SCAN + UNLINK).
 func DeletePrefix(c valkey.Client, prefix string) {
 	if prefix == "" || strings.ContainsAny(prefix, "*?[") {

@@ -2,6 +2,12 @@
 // pairing package without servers: a Store that behaves like the Postgres one, and fakes
 // of the services a Pairer depends on (Availability, Payments, Quoter, Settings,
 // Notifier).
+//
+// RunStoreContract is the conformance suite of pairing.Store that pins its rules — one open
+// pairing per client, guarded transitions that close offers and write the failure row in
+// one step, offers only before the deadline, a race-free accept checked in order, atomic
+// reroutes: the Postgres store and this one pass it, and a host with its own Store can run
+// it from its tests. It uses no assertion library.
 package pairingtest
 
 import (

@@ -3,6 +3,12 @@
 // key is unique, every write is a guarded compare-and-set, ExpirePending hands each row
 // to one caller — so code tested against it behaves the same on Postgres. Neither needs
 // a server; both are safe for concurrent use.
+//
+// RunStoreContract is the conformance suite of payment.Store that pins those rules, and
+// the refunds' (recorded once per cause and capped by the amount, claimed for one attempt
+// at a time, settling the payment's status, found by Reconcile): the Postgres store and
+// this one pass it, and a host with its own Store can run it from its tests. It uses no
+// assertion library.
 package paymenttest
 
 import (

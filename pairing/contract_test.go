@@ -1,0 +1,24 @@
+package pairing_test
+
+import (
+	"testing"
+
+	"github.com/curhat/curhat/pairing/pairingtest"
+)
+
+// TestStoreContract runs one suite against every Store implementation: the in-memory one
+// must behave like Postgres.
+func TestStoreContract(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		pairingtest.RunStoreContract(t, func(t *testing.T) pairingtest.StoreHarness {
+			s, fx := b.open(t)
+			return pairingtest.StoreHarness{
+				Store:     s,
+				Client:    fx.client,
+				Mitra:     fx.mitra,
+				SetActive: fx.setActive,
+			}
+		})
+	})
+}
