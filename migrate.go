@@ -9,22 +9,11 @@ import (
 )
 
 // Migration is one embedded, numbered, forward-only SQL migration.
-type Migration struct {
-	Version int
-	Name    string
-	SQL     string
-}
+type Migration = schema.Migration
 
 // Migrations returns the embedded migrations in the order they must be applied, for hosts
 // that run their own migration tool.
-func Migrations() []Migration {
-	ms := schema.Migrations()
-	out := make([]Migration, len(ms))
-	for i, m := range ms {
-		out[i] = Migration(m)
-	}
-	return out
-}
+func Migrations() []Migration { return schema.Migrations() }
 
 // Migrate applies every migration not yet applied to the database behind pool (tracked in
 // the table curhat_schema_migrations of the pool's search_path). It is safe to call from

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"sort"
 	"sync"
 	"time"
@@ -14,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/curhat/curhat/internal/pgutil"
 )
 
 // ConfigEntry is one stored row of app_config.
@@ -111,29 +112,14 @@ func scanConfigEntry(row pgx.CollectableRow) (ConfigEntry, error) {
 	return e, nil
 }
 
-// translatePG maps the driver errors this store can meet to the shared errors. The root
-// package cannot use internal/pgutil (which imports it), so this is the small subset the
-// app_config queries need.
+// translatePG is pgutil.Translate, except that a value Postgres cannot read as JSON is
+// the caller's "value" that is not JSON.
 func translatePG(err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return ErrNotFound
-	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch {
-		case pgErr.Code == "22P02": // invalid_text_representation: not JSON
-			return Invalid("value", "must be JSON")
-		case pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" || pgErr.Code[:2] == "08":
-			return fmt.Errorf("%w: %v", ErrUnavailable, err)
-		}
-		return err
+	if errors.As(err, &pgErr) && pgErr.Code == "22P02" { // invalid_text_representation
+		return Invalid("value", "must be JSON")
 	}
-	var connErr *pgconn.ConnectError
-	var netErr net.Error
-	if errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) || errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	return err
+	return pgutil.Translate(err)
 }
 
 // NewMemoryConfigStore returns an in-process ConfigStore that behaves like the Postgres one

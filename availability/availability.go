@@ -6,21 +6,21 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Errors returned by the Mirror, its Store and its Cache. The sentinels are the shared ones
 // of package curhat, so errors.Is works with either name.
 var (
 	// ErrNotFound: no mitra has this id.
-	ErrNotFound = curhat.ErrNotFound
+	ErrNotFound = core.ErrNotFound
 	// ErrDeactivated: the mitra has been deactivated by an operator.
-	ErrDeactivated = curhat.ErrDeactivated
+	ErrDeactivated = core.ErrDeactivated
 	// ErrUnavailable: Postgres cannot be reached (Valkey failures never surface: reads fall
 	// back to Postgres and writes after a Postgres commit are best-effort).
-	ErrUnavailable = curhat.ErrUnavailable
+	ErrUnavailable = core.ErrUnavailable
 	// ErrStaleWrite: Postgres refused a write because of a concurrent one; retry.
-	ErrStaleWrite = curhat.ErrStaleWrite
+	ErrStaleWrite = core.ErrStaleWrite
 	// ErrNotSeeded is returned by a Cache whose data does not come from a complete seed
 	// (fresh server, restart, FLUSHALL): its answers cannot be trusted, so the Mirror answers
 	// from Postgres and asks for a reseed.
@@ -67,10 +67,10 @@ const (
 func (p CreateMitraParams) Validate() error {
 	n := len([]rune(p.DisplayName))
 	if n == 0 || n > MaxDisplayNameLength {
-		return curhat.Invalid("display_name", "must be 1 to %d characters", MaxDisplayNameLength)
+		return core.Invalid("display_name", "must be 1 to %d characters", MaxDisplayNameLength)
 	}
 	if p.MaxConcurrentSessions != nil && (*p.MaxConcurrentSessions < 1 || *p.MaxConcurrentSessions > MaxSessionsLimit) {
-		return curhat.Invalid("max_concurrent_sessions", "must be between 1 and %d", MaxSessionsLimit)
+		return core.Invalid("max_concurrent_sessions", "must be between 1 and %d", MaxSessionsLimit)
 	}
 	return nil
 }

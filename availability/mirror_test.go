@@ -12,8 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/pgutil"
 	"github.com/curhat/curhat/internal/testenv"
 )
@@ -359,7 +359,7 @@ func TestFindAvailable_RejectsANegativeLimit(t *testing.T) {
 	t.Parallel()
 	b := seeded(t, kindMemory, setupOptions{})
 	_, err := b.mirror.FindAvailable(ctxT(t), availability.FindOptions{Limit: -1})
-	var ve *curhat.ValidationError
+	var ve *core.ValidationError
 	require.ErrorAs(t, err, &ve)
 	require.Equal(t, "limit", ve.Field)
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/payment"
 )
 
@@ -79,7 +79,7 @@ func (s *Service) Reject(ctx context.Context, mitraID, extensionID uuid.UUID, re
 		reason = RejectMitraDeclined
 	}
 	if len(reason) > maxRejectReasonLen {
-		return Extension{}, curhat.Invalid("reason", "must be at most %d characters", maxRejectReasonLen)
+		return Extension{}, core.Invalid("reason", "must be at most %d characters", maxRejectReasonLen)
 	}
 	e, sess, err := s.loadForMitra(ctx, mitraID, extensionID)
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/pricing"
 )
@@ -87,11 +87,11 @@ type Settings interface {
 type DefaultSettings struct{}
 
 func (DefaultSettings) ExtensionAutoApprove(context.Context) bool {
-	return curhat.DefaultExtensionAutoApprove
+	return core.DefaultExtensionAutoApprove
 }
 
 func (DefaultSettings) TargetedTimeout(context.Context) time.Duration {
-	return curhat.DefaultPairingTargetedTimeout
+	return core.DefaultPairingTargetedTimeout
 }
 
 // Event kinds sent through the Notifier.

@@ -6,27 +6,26 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
-	"github.com/curhat/curhat/pricing"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Errors returned by the Service and the stores. The shared ones are the curhat sentinels
-// (and ErrNoTier is pricing's), so errors.Is works with either name. The HTTP layer maps
+// (ErrNoTier too: pricing returns the same value), so errors.Is works with either name. The HTTP layer maps
 // each to one code of SPEC §13.
 var (
 	// ErrNotFound: no such extension or chat session — or it belongs to somebody else
 	// (a client never learns that another client's session exists, a mitra that another
 	// mitra's extension does).
-	ErrNotFound = curhat.ErrNotFound
+	ErrNotFound = core.ErrNotFound
 	// ErrInvalidState: the row's status does not allow the operation: the chat session is
 	// not active, another extension of the session is still open, or the extension was
 	// already decided or has expired (HTTP 409 INVALID_STATE).
-	ErrInvalidState = curhat.ErrInvalidState
+	ErrInvalidState = core.ErrInvalidState
 	// ErrUnavailable: a dependency cannot be reached; retry later (HTTP 503).
-	ErrUnavailable = curhat.ErrUnavailable
+	ErrUnavailable = core.ErrUnavailable
 	// ErrNoTier: there is no active extension tier for the minutes asked for, or its price
 	// is 0 — extensions are never free (HTTP 409 NO_TIER).
-	ErrNoTier = pricing.ErrNoTier
+	ErrNoTier = core.ErrNoTier
 	// ErrMitraUnavailable: auto-approval found the session's mitra not reachable (offline,
 	// deactivated or its heartbeat stale). The extension is stored rejected with
 	// reject_reason mitra_offline and nothing is charged (HTTP 409 MITRA_UNAVAILABLE).
@@ -130,11 +129,11 @@ const (
 func (p RequestParams) validate() error {
 	switch {
 	case p.ClientID == uuid.Nil:
-		return curhat.Invalid("client_id", "is required")
+		return core.Invalid("client_id", "is required")
 	case p.ChatSessionID == uuid.Nil:
-		return curhat.Invalid("chat_session_id", "is required")
+		return core.Invalid("chat_session_id", "is required")
 	case p.Minutes < minMinutes || p.Minutes > maxMinutes:
-		return curhat.Invalid("minutes", "must be between %d and %d, not %d", minMinutes, maxMinutes, p.Minutes)
+		return core.Invalid("minutes", "must be between %d and %d, not %d", minMinutes, maxMinutes, p.Minutes)
 	}
 	return nil
 }

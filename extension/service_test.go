@@ -10,10 +10,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/extension/extensiontest"
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/payment/paymenttest"
 	"github.com/curhat/curhat/pricing"
@@ -286,7 +286,7 @@ func TestRequest_ValidatesItsParameters(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := b.svc.Request(ctxT(t), tc.p)
-			var verr *curhat.ValidationError
+			var verr *core.ValidationError
 			require.ErrorAs(t, err, &verr)
 			require.Equal(t, tc.field, verr.Field)
 		})

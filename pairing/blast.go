@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // StartParams asks for a paid blast.
@@ -54,7 +54,7 @@ func (p *Pairer) StartBlast(ctx context.Context, params StartParams) (Pairing, P
 		return Pairing{}, Payment{}, err
 	}
 	if len(params.IdempotencyKey) > maxIdempotencyKeyLen {
-		return Pairing{}, Payment{}, curhat.Invalid("idempotency_key", "must be at most %d characters", maxIdempotencyKeyLen)
+		return Pairing{}, Payment{}, core.Invalid("idempotency_key", "must be at most %d characters", maxIdempotencyKeyLen)
 	}
 	id := uuid.New()
 	if params.IdempotencyKey != "" {

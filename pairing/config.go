@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Defaults of Config.
@@ -74,15 +74,15 @@ func (c *Config) WithDefaults() Config {
 type DefaultSettings struct{}
 
 func (DefaultSettings) BlastTimeout(context.Context) time.Duration {
-	return curhat.DefaultPairingBlastTimeout
+	return core.DefaultPairingBlastTimeout
 }
 
 func (DefaultSettings) TargetedTimeout(context.Context) time.Duration {
-	return curhat.DefaultPairingTargetedTimeout
+	return core.DefaultPairingTargetedTimeout
 }
 
 func (DefaultSettings) MitraMaxConcurrentSessions(context.Context) int {
-	return curhat.DefaultMitraMaxConcurrentSessions
+	return core.DefaultMitraMaxConcurrentSessions
 }
 
 type discardNotifier struct{}

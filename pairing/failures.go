@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Failure actions of operators.
@@ -40,31 +40,31 @@ func (p *Pairer) ListFailures(ctx context.Context, f FailureFilter) ([]Failure, 
 // normalizeFailureFilter validates f and fills its paging defaults.
 func normalizeFailureFilter(f FailureFilter) (FailureFilter, error) {
 	if f.Reason != "" && !slices.Contains(FailureReasons, Reason(f.Reason)) {
-		return f, curhat.Invalid("reason", "must be one of %s, not %q", joinReasons(), f.Reason)
+		return f, core.Invalid("reason", "must be one of %s, not %q", joinReasons(), f.Reason)
 	}
 	if f.Status != "" && f.Status != string(FailureOpen) && f.Status != string(FailureResolved) {
-		return f, curhat.Invalid("status", "must be %q or %q, not %q", FailureOpen, FailureResolved, f.Status)
+		return f, core.Invalid("status", "must be %q or %q, not %q", FailureOpen, FailureResolved, f.Status)
 	}
 	if f.Type != "" && f.Type != string(TypeBlast) && f.Type != string(TypeTargeted) {
-		return f, curhat.Invalid("type", "must be %q or %q, not %q", TypeBlast, TypeTargeted, f.Type)
+		return f, core.Invalid("type", "must be %q or %q, not %q", TypeBlast, TypeTargeted, f.Type)
 	}
 	switch f.RefundStatus {
 	case "", RefundNotCharged, RefundRefunded, RefundFailed:
 	default:
-		return f, curhat.Invalid("refund_status", "must be %q, %q or %q, not %q", RefundNotCharged, RefundRefunded, RefundFailed, f.RefundStatus)
+		return f, core.Invalid("refund_status", "must be %q, %q or %q, not %q", RefundNotCharged, RefundRefunded, RefundFailed, f.RefundStatus)
 	}
 	if f.From != nil && f.To != nil && f.To.Before(*f.From) {
-		return f, curhat.Invalid("to", "must not be before from")
+		return f, core.Invalid("to", "must not be before from")
 	}
 	switch {
 	case f.Page < 0:
-		return f, curhat.Invalid("page", "must be at least 1, not %d", f.Page)
+		return f, core.Invalid("page", "must be at least 1, not %d", f.Page)
 	case f.Page == 0:
 		f.Page = 1
 	}
 	switch {
 	case f.PageSize < 0 || f.PageSize > MaxFailurePageSize:
-		return f, curhat.Invalid("page_size", "must be between 1 and %d, not %d", MaxFailurePageSize, f.PageSize)
+		return f, core.Invalid("page_size", "must be between 1 and %d, not %d", MaxFailurePageSize, f.PageSize)
 	case f.PageSize == 0:
 		f.PageSize = DefaultFailurePageSize
 	}
@@ -92,7 +92,7 @@ func joinReasons() string {
 // ErrInvalidState.
 func (p *Pairer) FailureAction(ctx context.Context, id uuid.UUID, action, note, operator string) (Failure, error) {
 	if len(note) > maxNoteLen {
-		return Failure{}, curhat.Invalid("note", "must be at most %d characters", maxNoteLen)
+		return Failure{}, core.Invalid("note", "must be at most %d characters", maxNoteLen)
 	}
 	f, err := p.store.GetFailure(ctx, id)
 	if err != nil {
@@ -106,7 +106,7 @@ func (p *Pairer) FailureAction(ctx context.Context, id uuid.UUID, action, note, 
 		return p.retryRefund(ctx, f)
 	case ActionResolve:
 		if strings.TrimSpace(operator) == "" {
-			return Failure{}, curhat.Invalid("operator", "is required")
+			return Failure{}, core.Invalid("operator", "is required")
 		}
 		out, err := p.store.ResolveFailure(ctx, id, operator, note, p.now())
 		if err != nil {
@@ -114,7 +114,7 @@ func (p *Pairer) FailureAction(ctx context.Context, id uuid.UUID, action, note, 
 		}
 		return out, nil
 	default:
-		return Failure{}, curhat.Invalid("action", "must be %q or %q, not %q", ActionRefund, ActionResolve, action)
+		return Failure{}, core.Invalid("action", "must be %q or %q, not %q", ActionRefund, ActionResolve, action)
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/pairing"
 )
 
@@ -49,7 +49,7 @@ func TestListFailures_FiltersPagesAndValidates(t *testing.T) {
 			{From: ptr(t0), To: ptr(t0.Add(-time.Second))},
 		} {
 			_, _, err := e.p.ListFailures(ctx, f)
-			var verr *curhat.ValidationError
+			var verr *core.ValidationError
 			require.ErrorAs(t, err, &verr, "%+v", f)
 		}
 	})
@@ -66,7 +66,7 @@ func TestFailureAction_RefundRetriesARefusedRefund(t *testing.T) {
 		require.Equal(t, pairing.RefundFailed, f.RefundStatus)
 
 		_, err := e.p.FailureAction(ctx, f.ID, pairing.ActionRefund, "", "op-1")
-		require.ErrorIs(t, err, curhat.ErrUnavailable, "the provider still refuses")
+		require.ErrorIs(t, err, core.ErrUnavailable, "the provider still refuses")
 		require.Equal(t, pairing.RefundFailed, e.failures(t, pairing.FailureFilter{})[0].RefundStatus)
 
 		e.payments.FailRefunds(false)
@@ -93,7 +93,7 @@ func TestFailureAction_ResolveOnceThenEveryActionIsInvalidState(t *testing.T) {
 		f := e.failures(t, pairing.FailureFilter{})[0]
 
 		_, err := e.p.FailureAction(ctx, f.ID, pairing.ActionResolve, "note", "")
-		var verr *curhat.ValidationError
+		var verr *core.ValidationError
 		require.ErrorAs(t, err, &verr, "an operator is required")
 		_, err = e.p.FailureAction(ctx, f.ID, "delete", "", "op-1")
 		require.ErrorAs(t, err, &verr)

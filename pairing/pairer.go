@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Pairer matches clients with mitras and runs the chat sessions that result (SPEC §10,
@@ -229,14 +229,14 @@ func (p *Pairer) refund(ctx context.Context, paymentID uuid.UUID, reason string)
 
 func validateMinutes(minutes int) error {
 	if minutes < 1 || minutes > 1440 {
-		return curhat.Invalid("minutes", "must be between 1 and 1440, not %d", minutes)
+		return core.Invalid("minutes", "must be between 1 and 1440, not %d", minutes)
 	}
 	return nil
 }
 
 func requireID(field string, id uuid.UUID) error {
 	if id == uuid.Nil {
-		return curhat.Invalid(field, "is required")
+		return core.Invalid(field, "is required")
 	}
 	return nil
 }

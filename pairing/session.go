@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // GetChatSession returns a chat session by id (ownership is the caller's business).
@@ -46,7 +46,7 @@ func (p *Pairer) EndSession(ctx context.Context, params EndParams) (ChatSession,
 	case PartyMitra:
 		reason = EndMitraEnded
 	default:
-		return ChatSession{}, curhat.Invalid("by", "must be %q or %q, not %q", PartyClient, PartyMitra, params.By)
+		return ChatSession{}, core.Invalid("by", "must be %q or %q, not %q", PartyClient, PartyMitra, params.By)
 	}
 	s, err := p.store.GetChatSession(ctx, params.SessionID)
 	if err != nil {
@@ -144,7 +144,7 @@ func (p *Pairer) RescheduleSession(ctx context.Context, id uuid.UUID) error {
 // sessions it ended or cancelled.
 func (p *Pairer) EndMitraSessions(ctx context.Context, mitraID uuid.UUID, reason EndReason) ([]ChatSession, error) {
 	if reason != EndMitraDeactivated && reason != EndMitraEnded {
-		return nil, curhat.Invalid("reason", "must be %q or %q, not %q", EndMitraDeactivated, EndMitraEnded, reason)
+		return nil, core.Invalid("reason", "must be %q or %q, not %q", EndMitraDeactivated, EndMitraEnded, reason)
 	}
 	open, err := p.store.ListChatSessions(ctx, ListSessionsParams{
 		MitraID: &mitraID, Statuses: []SessionStatus{SessionActive, SessionPendingPayment},

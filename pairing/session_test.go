@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/pairing/pairingtest"
 )
@@ -73,7 +73,7 @@ func TestEndSession_SomebodyElsesSessionIsNotFound(t *testing.T) {
 			require.ErrorIs(t, err, pairing.ErrNotFound)
 		}
 		_, err := e.p.EndSession(ctx, pairing.EndParams{SessionID: s.ID, By: "operator", CallerID: s.ClientID})
-		var verr *curhat.ValidationError
+		var verr *core.ValidationError
 		require.ErrorAs(t, err, &verr)
 		require.Equal(t, pairing.SessionActive, e.session(t, s.ID).Status)
 	})
@@ -274,7 +274,7 @@ func TestEndMitraSessions_DeactivationEndsEveryOpenSession(t *testing.T) {
 		require.Zero(t, e.p.Timers())
 
 		_, err = e.p.EndMitraSessions(ctx, m, pairing.EndExpired)
-		var verr *curhat.ValidationError
+		var verr *core.ValidationError
 		require.ErrorAs(t, err, &verr)
 	})
 }

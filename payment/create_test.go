@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/payment/paymenttest"
 )
@@ -264,7 +264,7 @@ func TestCreate_RejectsBadInput(t *testing.T) {
 			p := valid
 			tt.edit(&p)
 			_, _, err := r.svc.Create(context.Background(), p)
-			var verr *curhat.ValidationError
+			var verr *core.ValidationError
 			require.True(t, errors.As(err, &verr), "got %v", err)
 			require.Equal(t, tt.field, verr.Field)
 		})

@@ -7,22 +7,22 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Errors returned by the Service and the stores. They are the shared curhat sentinels, so
 // errors.Is works with either name.
 var (
 	// ErrNotFound: no payment session with that id (or idempotency key).
-	ErrNotFound = curhat.ErrNotFound
+	ErrNotFound = core.ErrNotFound
 	// ErrInvalidState: the session's status does not allow the operation (for example a
 	// refund of a session that was never paid).
-	ErrInvalidState = curhat.ErrInvalidState
+	ErrInvalidState = core.ErrInvalidState
 	// ErrUnavailable: the gateway or the store could not be reached; retry later.
-	ErrUnavailable = curhat.ErrUnavailable
+	ErrUnavailable = core.ErrUnavailable
 	// ErrConflict: the idempotency key of a Create is in use — by a request still charging
 	// (see Config.ReplayWait; retry later), or by a session of the other purpose.
-	ErrConflict = curhat.ErrConflict
+	ErrConflict = core.ErrConflict
 )
 
 // Purpose says what a payment session pays for, and so which Handler it triggers.
@@ -159,31 +159,31 @@ const maxIdempotencyKeyLen = 200
 func (p CreateParams) validate() error {
 	switch {
 	case p.ClientID == uuid.Nil:
-		return curhat.Invalid("client_id", "is required")
+		return core.Invalid("client_id", "is required")
 	case !p.Purpose.Valid():
-		return curhat.Invalid("purpose", "must be %q or %q, not %q", PurposeChatStart, PurposeExtension, p.Purpose)
+		return core.Invalid("purpose", "must be %q or %q, not %q", PurposeChatStart, PurposeExtension, p.Purpose)
 	case p.Purpose == PurposeChatStart && isNil(p.PairingID):
-		return curhat.Invalid("pairing_id", "is required for a chat_start payment")
+		return core.Invalid("pairing_id", "is required for a chat_start payment")
 	case p.Purpose == PurposeExtension && isNil(p.ExtensionID):
-		return curhat.Invalid("extension_id", "is required for an extension payment")
+		return core.Invalid("extension_id", "is required for an extension payment")
 	case p.TierID == uuid.Nil:
-		return curhat.Invalid("tier_id", "is required")
+		return core.Invalid("tier_id", "is required")
 	case p.Minutes < 1:
-		return curhat.Invalid("minutes", "must be at least 1, not %d", p.Minutes)
+		return core.Invalid("minutes", "must be at least 1, not %d", p.Minutes)
 	case p.BaseAmount < 0:
-		return curhat.Invalid("base_amount", "must not be negative")
+		return core.Invalid("base_amount", "must not be negative")
 	case p.DiscountAmount < 0:
-		return curhat.Invalid("discount_amount", "must not be negative")
+		return core.Invalid("discount_amount", "must not be negative")
 	case p.Amount != p.BaseAmount-p.DiscountAmount:
-		return curhat.Invalid("amount", "must equal base_amount - discount_amount (%d), not %d", p.BaseAmount-p.DiscountAmount, p.Amount)
+		return core.Invalid("amount", "must equal base_amount - discount_amount (%d), not %d", p.BaseAmount-p.DiscountAmount, p.Amount)
 	case p.Amount < 0:
-		return curhat.Invalid("discount_amount", "must not exceed base_amount")
+		return core.Invalid("discount_amount", "must not exceed base_amount")
 	case p.Currency == "":
-		return curhat.Invalid("currency", "is required")
+		return core.Invalid("currency", "is required")
 	case len(p.IdempotencyKey) > maxIdempotencyKeyLen:
-		return curhat.Invalid("idempotency_key", "must be at most %d bytes", maxIdempotencyKeyLen)
+		return core.Invalid("idempotency_key", "must be at most %d bytes", maxIdempotencyKeyLen)
 	case !utf8.ValidString(p.IdempotencyKey) || strings.ContainsRune(p.IdempotencyKey, 0):
-		return curhat.Invalid("idempotency_key", "must be UTF-8 text without NUL characters")
+		return core.Invalid("idempotency_key", "must be UTF-8 text without NUL characters")
 	}
 	return nil
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/pgutil"
 )
 
@@ -132,7 +132,7 @@ func (p *PostgresStore) Insert(ctx context.Context, s Session) (Session, bool, e
 			return Session{}, false, err
 		}
 	}
-	return Session{}, false, fmt.Errorf("insert payment session: idempotency key kept changing hands: %w", curhat.ErrStaleWrite)
+	return Session{}, false, fmt.Errorf("insert payment session: idempotency key kept changing hands: %w", core.ErrStaleWrite)
 }
 
 func (p *PostgresStore) Get(ctx context.Context, id uuid.UUID) (Session, error) {
@@ -289,7 +289,7 @@ func translate(err error) error {
 		if !ok {
 			field = pgErr.ConstraintName
 		}
-		return &curhat.ValidationError{Field: field, Reason: "refers to a row that does not exist"}
+		return &core.ValidationError{Field: field, Reason: "refers to a row that does not exist"}
 	}
 	return pgutil.Translate(err)
 }

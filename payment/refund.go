@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Refunds (SPEC §18). Every paid amount ends in exactly one of: what it paid for delivered,
@@ -124,21 +124,21 @@ type RefundOrder struct {
 	Amount int64
 }
 
-// Validate reports what is wrong with o (a *curhat.ValidationError naming the field), or nil.
+// Validate reports what is wrong with o (a *core.ValidationError naming the field), or nil.
 func (o RefundOrder) Validate() error {
 	switch {
 	case o.Cause == "" || len(o.Cause) > maxCauseLen || !utf8.ValidString(o.Cause) || strings.ContainsRune(o.Cause, 0):
-		return curhat.Invalid("cause", "must be 1..%d bytes of UTF-8 text", maxCauseLen)
+		return core.Invalid("cause", "must be 1..%d bytes of UTF-8 text", maxCauseLen)
 	case len(o.Reason) > maxReasonLen || !utf8.ValidString(o.Reason) || strings.ContainsRune(o.Reason, 0):
-		return curhat.Invalid("reason", "must be at most %d bytes of UTF-8 text", maxReasonLen)
+		return core.Invalid("reason", "must be at most %d bytes of UTF-8 text", maxReasonLen)
 	case len(o.From) == 0:
-		return curhat.Invalid("from", "names no payment")
+		return core.Invalid("from", "names no payment")
 	case o.Amount < 0:
-		return curhat.Invalid("amount", "must not be negative, not %d", o.Amount)
+		return core.Invalid("amount", "must not be negative, not %d", o.Amount)
 	}
 	for _, id := range o.From {
 		if id == uuid.Nil {
-			return curhat.Invalid("from", "holds a nil payment id")
+			return core.Invalid("from", "holds a nil payment id")
 		}
 	}
 	return nil
@@ -158,13 +158,13 @@ type RefundRecord struct {
 	ProviderRef string
 }
 
-// Validate reports what is wrong with r (a *curhat.ValidationError naming the field), or nil.
+// Validate reports what is wrong with r (a *core.ValidationError naming the field), or nil.
 func (r RefundRecord) Validate() error {
 	if err := r.RefundOrder.Validate(); err != nil {
 		return err
 	}
 	if r.Late && (len(r.From) != 1 || r.Amount != 0) {
-		return curhat.Invalid("from", "a late payment is refunded alone and in full")
+		return core.Invalid("from", "a late payment is refunded alone and in full")
 	}
 	return nil
 }
@@ -224,17 +224,17 @@ type RefundFilter struct {
 
 func (f RefundFilter) normalize() (RefundFilter, error) {
 	if f.Status != "" && !f.Status.Valid() {
-		return f, curhat.Invalid("status", "must be %q, %q or %q, not %q", RefundPending, RefundSucceeded, RefundFailed, f.Status)
+		return f, core.Invalid("status", "must be %q, %q or %q, not %q", RefundPending, RefundSucceeded, RefundFailed, f.Status)
 	}
 	switch {
 	case f.Page < 0:
-		return f, curhat.Invalid("page", "must be at least 1, not %d", f.Page)
+		return f, core.Invalid("page", "must be at least 1, not %d", f.Page)
 	case f.Page == 0:
 		f.Page = 1
 	}
 	switch {
 	case f.PageSize < 0 || f.PageSize > MaxRefundPageSize:
-		return f, curhat.Invalid("page_size", "must be between 1 and %d, not %d", MaxRefundPageSize, f.PageSize)
+		return f, core.Invalid("page_size", "must be between 1 and %d, not %d", MaxRefundPageSize, f.PageSize)
 	case f.PageSize == 0:
 		f.PageSize = DefaultRefundPageSize
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/payment"
 )
 
@@ -76,7 +76,7 @@ func TestStoreContract_DuplicateIDIsAConflict(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
 		s := e.insert(t, e.row(payment.PurposeChatStart))
 		_, _, err := e.store.Insert(context.Background(), s)
-		require.ErrorIs(t, err, curhat.ErrConflict)
+		require.ErrorIs(t, err, core.ErrConflict)
 	})
 }
 
@@ -348,7 +348,7 @@ func TestPostgresStore_MissingReferencedRowIsAValidationError(t *testing.T) {
 	s := e.row(payment.PurposeChatStart)
 	s.PairingID = ptr(uuid.New())
 	_, _, err := e.store.Insert(context.Background(), s)
-	var verr *curhat.ValidationError
+	var verr *core.ValidationError
 	require.ErrorAs(t, err, &verr)
 	require.Equal(t, "pairing_id", verr.Field)
 }

@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // DefaultCurrency is the currency of new tiers when Config.Currency is empty.
@@ -17,14 +17,15 @@ const DefaultCurrency = "IDR"
 // matches ErrStaleWrite with errors.Is.
 var (
 	// ErrNotFound: no tier with that id (or no promotion row).
-	ErrNotFound = curhat.ErrNotFound
+	ErrNotFound = core.ErrNotFound
 	// ErrStaleWrite: the expected updated_at no longer matches the row; nothing was written.
-	ErrStaleWrite = curhat.ErrStaleWrite
+	ErrStaleWrite = core.ErrStaleWrite
 	// ErrDuplicateTier: a tier with the same (mode, minutes) exists, active or not.
 	// Reactivate it instead of creating a twin.
 	ErrDuplicateTier = errors.New("a tier with this mode and minutes already exists")
-	// ErrNoTier: there is no active tier for the (mode, minutes) asked for.
-	ErrNoTier = errors.New("no active price tier for this duration")
+	// ErrNoTier: there is no active tier for the (mode, minutes) asked for. It is the one
+	// value pairing and extension return too (core.ErrNoTier).
+	ErrNoTier = core.ErrNoTier
 )
 
 // StaleWriteError is returned when an optimistic-lock token no longer matches. Current

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // PromotionKind names a row of pricing_promotions.
@@ -101,7 +101,7 @@ func (p *PricingStore) UpdateFirstSessionDiscount(ctx context.Context, params Up
 	expected := Token(params.ExpectedUpdatedAt)
 	exists := !cur.UpdatedAt.IsZero()
 	if exists && expected.IsZero() {
-		return Promotion{}, curhat.Invalid(fieldExpectedUpdatedAt, "is required (the updated_at last read)")
+		return Promotion{}, core.Invalid(fieldExpectedUpdatedAt, "is required (the updated_at last read)")
 	}
 	if !cur.UpdatedAt.Equal(expected) {
 		return Promotion{}, fmt.Errorf("update first-session discount: %w", &StaleWriteError{Current: cur})
@@ -159,10 +159,10 @@ func (p *PricingStore) PromotionHistory(ctx context.Context) ([]HistoryEntry, er
 // validatePromotion checks params and returns the eligible minutes sorted and deduplicated.
 func validatePromotion(params UpdatePromotionParams) ([]int, error) {
 	if params.DiscountPercent < 0 || params.DiscountPercent > 100 {
-		return nil, curhat.Invalid(fieldDiscountPercent, "must be between 0 and 100")
+		return nil, core.Invalid(fieldDiscountPercent, "must be between 0 and 100")
 	}
 	if params.MaxDiscountAmount != nil && *params.MaxDiscountAmount < 0 {
-		return nil, curhat.Invalid(fieldMaxDiscountAmount, "must be 0 or more, or null for no cap")
+		return nil, core.Invalid(fieldMaxDiscountAmount, "must be 0 or more, or null for no cap")
 	}
 	for _, m := range params.EligibleMinutes {
 		if err := validateMinutes(fieldEligibleMinutes, m); err != nil {

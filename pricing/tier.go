@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Mode says what a tier prices: a new chat session or an extension of a running one.
@@ -154,16 +154,16 @@ func (p *PricingStore) CreateTier(ctx context.Context, params CreateTierParams) 
 // An update that changes nothing writes nothing (no new token, no history row).
 func (p *PricingStore) UpdateTier(ctx context.Context, params UpdateTierParams) (Tier, error) {
 	if params.Mode != nil {
-		return Tier{}, curhat.Invalid(fieldMode, "is read-only: deactivate the tier and create another")
+		return Tier{}, core.Invalid(fieldMode, "is read-only: deactivate the tier and create another")
 	}
 	if params.Minutes != nil {
-		return Tier{}, curhat.Invalid(fieldMinutes, "is read-only: deactivate the tier and create another")
+		return Tier{}, core.Invalid(fieldMinutes, "is read-only: deactivate the tier and create another")
 	}
 	if err := validateToken(params.ExpectedUpdatedAt); err != nil {
 		return Tier{}, err
 	}
 	if params.Price != nil && (*params.Price < 0 || *params.Price > MaxPrice) {
-		return Tier{}, curhat.Invalid(fieldPrice, "must be between 0 and %d", MaxPrice)
+		return Tier{}, core.Invalid(fieldPrice, "must be between 0 and %d", MaxPrice)
 	}
 	if params.Label != nil {
 		if err := validateLabel(*params.Label); err != nil {
@@ -256,15 +256,15 @@ func (p *PricingStore) ReorderTiers(ctx context.Context, params ReorderParams) (
 		return nil, err
 	}
 	if len(params.Tiers) == 0 {
-		return nil, curhat.Invalid(fieldTiers, "must list every tier of the mode")
+		return nil, core.Invalid(fieldTiers, "must list every tier of the mode")
 	}
 	seen := make(map[uuid.UUID]bool, len(params.Tiers))
 	for _, it := range params.Tiers {
 		if it.ExpectedUpdatedAt.IsZero() {
-			return nil, curhat.Invalid(fieldExpectedUpdatedAt, "is required for tier %s", it.ID)
+			return nil, core.Invalid(fieldExpectedUpdatedAt, "is required for tier %s", it.ID)
 		}
 		if seen[it.ID] {
-			return nil, curhat.Invalid(fieldTiers, "lists tier %s twice", it.ID)
+			return nil, core.Invalid(fieldTiers, "lists tier %s twice", it.ID)
 		}
 		seen[it.ID] = true
 	}
@@ -277,13 +277,13 @@ func (p *PricingStore) ReorderTiers(ctx context.Context, params ReorderParams) (
 	for _, t := range current {
 		byID[t.ID] = t
 		if !seen[t.ID] {
-			return nil, curhat.Invalid(fieldTiers, "must list every %s tier: %s is missing", params.Mode, t.ID)
+			return nil, core.Invalid(fieldTiers, "must list every %s tier: %s is missing", params.Mode, t.ID)
 		}
 	}
 	if len(params.Tiers) != len(current) {
 		for _, it := range params.Tiers {
 			if _, ok := byID[it.ID]; !ok {
-				return nil, curhat.Invalid(fieldTiers, "%s is not a %s tier", it.ID, params.Mode)
+				return nil, core.Invalid(fieldTiers, "%s is not a %s tier", it.ID, params.Mode)
 			}
 		}
 	}

@@ -8,8 +8,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/extension"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Sessions is an in-memory extension.Sessions: a table of chat sessions the test fills
@@ -67,7 +67,7 @@ func (s *Sessions) ChatSession(_ context.Context, id uuid.UUID) (extension.Sessi
 	defer s.mu.Unlock()
 	info, ok := s.sessions[id]
 	if !ok {
-		return extension.SessionInfo{}, fmt.Errorf("chat session %s: %w", id, curhat.ErrNotFound)
+		return extension.SessionInfo{}, fmt.Errorf("chat session %s: %w", id, core.ErrNotFound)
 	}
 	return cloneInfo(info), nil
 }
@@ -165,7 +165,7 @@ var _ extension.Settings = (*Settings)(nil)
 
 // NewSettings returns settings at the runtime defaults.
 func NewSettings() *Settings {
-	return &Settings{autoApprove: curhat.DefaultExtensionAutoApprove, timeout: curhat.DefaultPairingTargetedTimeout}
+	return &Settings{autoApprove: core.DefaultExtensionAutoApprove, timeout: core.DefaultPairingTargetedTimeout}
 }
 
 // SetAutoApprove switches extension_auto_approve.

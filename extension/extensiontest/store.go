@@ -22,8 +22,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/extension"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Store is an in-memory extension.Store. The zero value is not usable; call NewStore.
@@ -65,7 +65,7 @@ func (s *Store) Insert(_ context.Context, e extension.Extension) (extension.Exte
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.rows[e.ID]; ok {
-		return extension.Extension{}, fmt.Errorf("insert extension: %w: extensions_pkey", curhat.ErrConflict)
+		return extension.Extension{}, fmt.Errorf("insert extension: %w: extensions_pkey", core.ErrConflict)
 	}
 	if e.Status.Open() {
 		if _, ok := s.openLocked(e.ChatSessionID); ok {
@@ -237,5 +237,5 @@ func clone(e extension.Extension) extension.Extension {
 }
 
 func checkViolation(constraint string) error {
-	return &curhat.ValidationError{Field: constraint, Reason: "violates a database check"}
+	return &core.ValidationError{Field: constraint, Reason: "violates a database check"}
 }

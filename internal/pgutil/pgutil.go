@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // SQL is the squirrel statement builder with Postgres placeholders.
@@ -61,10 +61,10 @@ const (
 )
 
 // Translate maps driver errors to the shared domain errors:
-//   - pgx.ErrNoRows → curhat.ErrNotFound
-//   - unique violation → curhat.ErrConflict (wrapping the constraint name)
-//   - serialization failure / deadlock → curhat.ErrStaleWrite
-//   - connection failures → curhat.ErrUnavailable
+//   - pgx.ErrNoRows → core.ErrNotFound
+//   - unique violation → core.ErrConflict (wrapping the constraint name)
+//   - serialization failure / deadlock → core.ErrStaleWrite
+//   - connection failures → core.ErrUnavailable
 //
 // Domain errors and nil pass through unchanged.
 func Translate(err error) error {
@@ -72,27 +72,27 @@ func Translate(err error) error {
 		return nil
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
-		return curhat.ErrNotFound
+		return core.ErrNotFound
 	}
 	// Before the server-error switch: a server shutting down answers with a PgError too
 	// (57P01, 57P02, 57P03, 08xxx), and that is an outage, not a refused statement.
 	if IsConnectionError(err) {
-		return fmt.Errorf("%w: %v", curhat.ErrUnavailable, err)
+		return fmt.Errorf("%w: %v", core.ErrUnavailable, err)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case codeUniqueViolation:
-			return fmt.Errorf("%w: %s", curhat.ErrConflict, pgErr.ConstraintName)
+			return fmt.Errorf("%w: %s", core.ErrConflict, pgErr.ConstraintName)
 		case codeSerializationFailure, codeDeadlockDetected:
-			return fmt.Errorf("%w: %s", curhat.ErrStaleWrite, pgErr.Message)
+			return fmt.Errorf("%w: %s", core.ErrStaleWrite, pgErr.Message)
 		case codeCheckViolation:
-			return &curhat.ValidationError{Field: pgErr.ConstraintName, Reason: "violates a database check"}
+			return &core.ValidationError{Field: pgErr.ConstraintName, Reason: "violates a database check"}
 		}
 		if strings.HasPrefix(pgErr.Code, "22") {
 			// Class 22, data exception: a value Postgres cannot store (a NUL byte in text,
 			// a number out of range). The caller's input, not the server, is at fault.
-			return &curhat.ValidationError{Field: "input", Reason: "a value cannot be stored: " + pgErr.Message}
+			return &core.ValidationError{Field: "input", Reason: "a value cannot be stored: " + pgErr.Message}
 		}
 		return err
 	}

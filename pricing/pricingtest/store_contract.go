@@ -7,9 +7,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/internal/check"
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/pricing"
 )
 
@@ -185,7 +185,7 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 
 		_, err = e.svc.UpdateTier(ctx, pricing.UpdateTierParams{ID: tier.ID, ExpectedUpdatedAt: tier.UpdatedAt, Price: new(int64(1)), ChangedBy: "op-other"})
 		check.ErrorIs(t, err, pricing.ErrStaleWrite)
-		check.ErrorIs(t, err, curhat.ErrStaleWrite)
+		check.ErrorIs(t, err, core.ErrStaleWrite)
 		var stale *pricing.StaleWriteError
 		check.ErrorAs(t, err, &stale)
 		check.Equal(t, first, stale.Current)
