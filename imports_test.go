@@ -73,6 +73,22 @@ func TestImports_DomainsDoNotImportTheRoot(t *testing.T) {
 	}
 }
 
+func TestImports_DomainsDoNotImportEachOther(t *testing.T) {
+	for _, p := range listPackages(t) {
+		d := domainOf(p.ImportPath)
+		// The …test packages (in-memory implementations and fakes for host tests) may build
+		// on another domain's real service; the domain packages themselves may not.
+		if d == "" || strings.HasSuffix(p.ImportPath, "test") {
+			continue
+		}
+		for _, imp := range p.Imports {
+			if other := domainOf(imp); other != "" && other != d {
+				t.Errorf("%s imports %s: what two domains share belongs in internal/core", p.ImportPath, imp)
+			}
+		}
+	}
+}
+
 func TestImports_InternalPackagesDoNotImportTheRoot(t *testing.T) {
 	for _, p := range listPackages(t) {
 		rel, ok := strings.CutPrefix(p.ImportPath, module+"/internal/")

@@ -63,12 +63,12 @@ func (o *RuntimeConfigOptions) WithDefaults() RuntimeConfigOptions {
 
 // ConfigItem is one runtime setting as operators see it.
 type ConfigItem struct {
-	Key   ConfigKey       `json:"key"`
-	Value json.RawMessage `json:"value"`
+	Key   ConfigKey
+	Value json.RawMessage
 	// UpdatedAt is nil while the key has never been set (Default is then true).
-	UpdatedAt *time.Time `json:"updated_at"`
-	UpdatedBy string     `json:"updated_by,omitempty"`
-	Default   bool       `json:"default"`
+	UpdatedAt *time.Time
+	UpdatedBy string
+	Default   bool
 }
 
 // RuntimeConfig serves the operator-editable settings of SPEC §7 from an in-process cache

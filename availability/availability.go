@@ -35,18 +35,18 @@ const (
 
 // Mitra is a listener as stored in Postgres.
 type Mitra struct {
-	ID          uuid.UUID `json:"id"`
-	DisplayName string    `json:"display_name"`
+	ID          uuid.UUID
+	DisplayName string
 	// IsActive is false once an operator deactivated the mitra.
-	IsActive bool `json:"is_active"`
-	IsOnline bool `json:"is_online"`
+	IsActive bool
+	IsOnline bool
 	// LastHeartbeatAt is the last ping known to Postgres. Pings go to Valkey and are copied
 	// here by MirrorHeartbeats, so it may lag the live value by one mirror interval.
-	LastHeartbeatAt *time.Time `json:"last_heartbeat_at"`
+	LastHeartbeatAt *time.Time
 	// MaxConcurrentSessions is nil when the runtime default applies.
-	MaxConcurrentSessions *int      `json:"max_concurrent_sessions"`
-	CreatedAt             time.Time `json:"created_at"`
-	UpdatedAt             time.Time `json:"updated_at"`
+	MaxConcurrentSessions *int
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
 }
 
 // CreateMitraParams are the fields of a new mitra.
@@ -136,19 +136,19 @@ type AvailableQuery struct {
 
 // Snapshot is the availability beacon: how many mitras were available, and when.
 type Snapshot struct {
-	AvailableCount int       `json:"available_count"`
-	AsOf           time.Time `json:"as_of"`
+	AvailableCount int
+	AsOf           time.Time
 }
 
 // MitraStatus is a mitra's own view of its status (GET /api/mitra/status).
 type MitraStatus struct {
-	Online    bool `json:"online"`
-	IsActive  bool `json:"is_active"`
-	Reachable bool `json:"reachable"`
+	Online    bool
+	IsActive  bool
+	Reachable bool
 	// ActiveSessions counts the chat sessions holding capacity (active + pending_payment).
-	ActiveSessions int `json:"active_sessions"`
+	ActiveSessions int
 	// MaxConcurrentSessions is the effective maximum (the mitra's own, or the default).
-	MaxConcurrentSessions int `json:"max_concurrent_sessions"`
+	MaxConcurrentSessions int
 }
 
 // SeedReport says what SeedFromPostgres did.

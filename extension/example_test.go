@@ -61,7 +61,7 @@ func Example() {
 		panic(err)
 	}
 	e, _ = svc.Get(ctx, e.ID)
-	chat, _ = sessions.ChatSession(ctx, chat.ID)
+	chat, _ = sessions.GetChatSession(ctx, chat.ID)
 	fmt.Println(e.Status, chat.Minutes, chat.EndsAt.Format("15:04"))
 	// Output:
 	// rejected mitra_offline true

@@ -95,20 +95,20 @@ const maxRejectReasonLen = 200
 // Optional columns: DecidedBy and RejectReason are "" for SQL NULL; PaymentSessionID and
 // DecidedAt are nil until set.
 type Extension struct {
-	ID            uuid.UUID `json:"id"`
-	ChatSessionID uuid.UUID `json:"chat_session_id"`
-	TierID        uuid.UUID `json:"tier_id"`
-	Minutes       int       `json:"minutes"`
+	ID            uuid.UUID
+	ChatSessionID uuid.UUID
+	TierID        uuid.UUID
+	Minutes       int
 	// Amount is the tier's price when the extension was requested, in the currency's
 	// smallest unit; it is what the payment session charges.
-	Amount       int64     `json:"amount"`
-	Status       Status    `json:"status"`
-	DecidedBy    DecidedBy `json:"decided_by"`
-	RejectReason string    `json:"reject_reason"`
+	Amount       int64
+	Status       Status
+	DecidedBy    DecidedBy
+	RejectReason string
 	// PaymentSessionID is the payment session of an approved extension.
-	PaymentSessionID *uuid.UUID `json:"payment_session_id"`
-	CreatedAt        time.Time  `json:"created_at"`
-	DecidedAt        *time.Time `json:"decided_at"`
+	PaymentSessionID *uuid.UUID
+	CreatedAt        time.Time
+	DecidedAt        *time.Time
 }
 
 // RequestParams asks for more minutes on a chat session.

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/curhat/curhat/internal/pgutil"
+	"github.com/curhat/curhat/internal/sessionsql"
 )
 
 // PostgresStore is the Store over the extensions table (and chat_sessions, for
@@ -220,19 +221,15 @@ func (p *PostgresStore) ApplyPayment(ctx context.Context, a ApplyPayment) (Apply
 
 // extendSession grows an active chat session's ends_at and minutes; ErrNotFound when it
 // is not active (or has no end yet).
-func extendSession(ctx context.Context, tx pgx.Tx, id uuid.UUID, minutes int, at time.Time) (SessionInfo, error) {
-	var s SessionInfo
-	err := tx.QueryRow(ctx, `
+func extendSession(ctx context.Context, tx pgx.Tx, id uuid.UUID, minutes int, at time.Time) (ChatSession, error) {
+	s, err := sessionsql.Scan(tx.QueryRow(ctx, `
 		UPDATE chat_sessions
 		   SET ends_at = ends_at + $2::int * interval '1 minute', minutes = minutes + $2::int, updated_at = $3
 		 WHERE id = $1 AND status = 'active' AND ends_at IS NOT NULL
-		RETURNING id, client_id, mitra_id, status, ends_at, minutes`,
-		id, minutes, at).Scan(&s.ID, &s.ClientID, &s.MitraID, &s.Status, &s.EndsAt, &s.Minutes)
+		RETURNING `+sessionsql.Columns, id, minutes, at))
 	if err != nil {
-		return SessionInfo{}, translate(err)
+		return ChatSession{}, translate(err)
 	}
-	t := s.EndsAt.UTC()
-	s.EndsAt = &t
 	return s, nil
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat/internal/clock"
-	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Service runs extensions: requests, the mitra's decision or auto-approval, the charge,
@@ -32,9 +32,6 @@ type Service struct {
 	timers map[uuid.UUID]clock.Timer // decision deadlines of requested extensions
 	closed bool
 }
-
-// The Service is the payment handler of extension payments.
-var _ payment.Handler = (*Service)(nil)
 
 // NewService returns a Service over store (NewPostgresStore, or extensiontest.NewStore in
 // tests). It panics when a required dependency is missing. cfg may be nil.
@@ -71,7 +68,7 @@ func NewService(store Store, deps Deps, cfg *Config) *Service {
 		s.settings = DefaultSettings{}
 	}
 	if s.notifier == nil {
-		s.notifier = discardNotifier{}
+		s.notifier = core.DiscardNotifier{}
 	}
 	return s
 }
@@ -84,6 +81,23 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (Extension, error) {
 		return Extension{}, fmt.Errorf("get extension %s: %w", id, err)
 	}
 	return e, nil
+}
+
+// PaidExtensions returns the extensions applied to a chat session (paid: its ends_at and
+// minutes grew), oldest first — what the refund of a reroute that finds nobody counts
+// (*Service satisfies pairing.Extensions).
+func (s *Service) PaidExtensions(ctx context.Context, chatSessionID uuid.UUID) ([]core.PaidExtension, error) {
+	es, err := s.ListForSession(ctx, chatSessionID)
+	if err != nil {
+		return nil, err
+	}
+	var out []core.PaidExtension
+	for _, e := range es {
+		if e.Status == StatusPaid && e.PaymentSessionID != nil {
+			out = append(out, core.PaidExtension{PaymentID: *e.PaymentSessionID, Amount: e.Amount, Minutes: e.Minutes})
+		}
+	}
+	return out, nil
 }
 
 // ListForSession returns a chat session's extensions, oldest first ([] when none).

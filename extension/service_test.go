@@ -80,14 +80,14 @@ func (b *bundle) instance(t *testing.T) *extension.Service {
 }
 
 // start opens an active 30-minute chat session whose mitra is reachable.
-func (b *bundle) start(t *testing.T) extension.SessionInfo {
+func (b *bundle) start(t *testing.T) extension.ChatSession {
 	t.Helper()
 	s := b.facts.startSession(t, nil, b.clock.Now(), 30)
 	b.reach.Set(s.MitraID, true)
 	return s
 }
 
-func (b *bundle) request(t *testing.T, s extension.SessionInfo) (extension.Extension, *payment.Session, error) {
+func (b *bundle) request(t *testing.T, s extension.ChatSession) (extension.Extension, *payment.Session, error) {
 	t.Helper()
 	return b.svc.Request(ctxT(t), extension.RequestParams{ClientID: s.ClientID, ChatSessionID: s.ID, Minutes: tierMinutes})
 }

@@ -100,7 +100,7 @@ func (o ApplyOutcome) String() string {
 type ApplyResult struct {
 	Outcome   ApplyOutcome
 	Extension Extension
-	Session   SessionInfo
+	Session   ChatSession
 }
 
 // ExpireQuery selects the extensions SweepExpired expires.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/payment"
 )
 
 func TestStartBlast_CreatesAwaitingPaymentPairingAndPaymentLinkedBothWays(t *testing.T) {
@@ -27,7 +28,7 @@ func TestStartBlast_CreatesAwaitingPaymentPairingAndPaymentLinkedBothWays(t *tes
 		require.Equal(t, client, pr.ClientID)
 		require.Equal(t, &pay.ID, pr.PaymentSessionID)
 		require.Equal(t, &pr.ID, pay.PairingID)
-		require.Equal(t, pairing.PurposeChatStart, pay.Purpose)
+		require.Equal(t, payment.PurposeChatStart, pay.Purpose)
 		require.Equal(t, int64(10000), pay.Amount)
 		require.Equal(t, pairing.PaymentPending, pay.Status)
 		require.Nil(t, pr.ExpiresAt, "the search deadline starts when paid")

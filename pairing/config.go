@@ -84,7 +84,3 @@ func (DefaultSettings) TargetedTimeout(context.Context) time.Duration {
 func (DefaultSettings) MitraMaxConcurrentSessions(context.Context) int {
 	return core.DefaultMitraMaxConcurrentSessions
 }
-
-type discardNotifier struct{}
-
-func (discardNotifier) Notify(context.Context, Event) {}

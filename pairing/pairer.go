@@ -87,7 +87,7 @@ func NewPairer(store Store, deps Deps, cfg *Config) *Pairer {
 		p.settings = DefaultSettings{}
 	}
 	if p.notifier == nil {
-		p.notifier = discardNotifier{}
+		p.notifier = core.DiscardNotifier{}
 	}
 	p.base, p.cancel = context.WithCancel(context.Background())
 	return p
@@ -244,7 +244,7 @@ func requireID(field string, id uuid.UUID) error {
 // quote prices a chat; an error that is neither ErrNoTier nor a validation error from the
 // pricing side is reported as is.
 func (p *Pairer) quote(ctx context.Context, clientID uuid.UUID, minutes int) (Quote, error) {
-	q, err := p.quoter.Quote(ctx, clientID, QuoteModeSession, minutes)
+	q, err := p.quoter.Quote(ctx, clientID, core.ModeSession, minutes)
 	if err != nil {
 		return Quote{}, fmt.Errorf("quote %d minutes: %w", minutes, err)
 	}

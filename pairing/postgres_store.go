@@ -11,15 +11,17 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/pgutil"
-	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/internal/refundtx"
+	"github.com/curhat/curhat/internal/sessionsql"
 )
 
 // PostgresStore is the Store on the pairings, pairing_offers, chat_sessions and
 // pairing_failures tables of SPEC §3 (pgx + squirrel). It reads mitras (is_active,
 // max_concurrent_sessions) and locks rows of mitras and clients to serialise accepts per
 // mitra and new pairings per client. A transition that owes a refund records it in its own
-// transaction with payment.RecordRefundTx (payment_refunds, locking the payment rows).
+// transaction, as payment.RecordRefundTx does (payment_refunds, locking the payment rows).
 type PostgresStore struct {
 	pool *pgxpool.Pool
 }
@@ -32,8 +34,7 @@ func NewPostgresStore(pool *pgxpool.Pool) *PostgresStore { return &PostgresStore
 const (
 	pairingColumns = "id, client_id, type, target_mitra_id, status, minutes, payment_session_id, prepaid, expires_at, " +
 		"matched_mitra_id, chat_session_id, failure_reason, created_at, updated_at"
-	sessionColumns = "id, client_id, mitra_id, status, minutes, started_at, ends_at, ended_at, end_reason, pairing_id, " +
-		"rerouted_from_id, created_at, updated_at"
+	sessionColumns = sessionsql.Columns
 	failureColumns = "id, pairing_id, client_id, type, target_mitra_id, reason, offered_count, amount, refund_status, " +
 		"status, resolved_by, resolved_at, note, created_at"
 )
@@ -46,25 +47,13 @@ func scanPairing(row pgx.Row) (Pairing, error) {
 		&p.ExpiresAt, &p.MatchedMitraID, &p.ChatSessionID, &reason, &p.CreatedAt, &p.UpdatedAt); err != nil {
 		return Pairing{}, err
 	}
-	p.Type, p.Status, p.FailureReason = Type(typ), Status(status), Reason(deref(reason))
-	p.ExpiresAt = utcPtr(p.ExpiresAt)
+	p.Type, p.Status, p.FailureReason = Type(typ), Status(status), Reason(pgutil.Deref(reason))
+	p.ExpiresAt = pgutil.UTCPtr(p.ExpiresAt)
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	return p, nil
 }
 
-func scanSession(row pgx.Row) (ChatSession, error) {
-	var s ChatSession
-	var status string
-	var reason *string
-	if err := row.Scan(&s.ID, &s.ClientID, &s.MitraID, &status, &s.Minutes, &s.StartedAt, &s.EndsAt, &s.EndedAt, &reason,
-		&s.PairingID, &s.ReroutedFromID, &s.CreatedAt, &s.UpdatedAt); err != nil {
-		return ChatSession{}, err
-	}
-	s.Status, s.EndReason = SessionStatus(status), EndReason(deref(reason))
-	s.StartedAt, s.EndsAt, s.EndedAt = utcPtr(s.StartedAt), utcPtr(s.EndsAt), utcPtr(s.EndedAt)
-	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
-	return s, nil
-}
+func scanSession(row pgx.Row) (ChatSession, error) { return sessionsql.Scan(row) }
 
 func scanFailure(row pgx.Row) (Failure, error) {
 	var f Failure
@@ -75,32 +64,10 @@ func scanFailure(row pgx.Row) (Failure, error) {
 		return Failure{}, err
 	}
 	f.Type, f.Reason, f.RefundStatus, f.Status = Type(typ), Reason(reason), RefundStatus(refund), FailureStatus(status)
-	f.ResolvedBy, f.Note = deref(by), deref(note)
-	f.ResolvedAt = utcPtr(f.ResolvedAt)
+	f.ResolvedBy, f.Note = pgutil.Deref(by), pgutil.Deref(note)
+	f.ResolvedAt = pgutil.UTCPtr(f.ResolvedAt)
 	f.CreatedAt = f.CreatedAt.UTC()
 	return f, nil
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-func nullable(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
 }
 
 func statusStrings[T ~string](ss []T) []string {
@@ -188,7 +155,7 @@ func insertPairing(ctx context.Context, db pgutil.DB, p Pairing) (Pairing, error
 		Columns("id", "client_id", "type", "target_mitra_id", "status", "minutes", "payment_session_id", "prepaid",
 			"expires_at", "matched_mitra_id", "chat_session_id", "failure_reason", "created_at", "updated_at").
 		Values(p.ID, p.ClientID, string(p.Type), p.TargetMitraID, string(p.Status), p.Minutes, p.PaymentSessionID, p.Prepaid,
-			p.ExpiresAt, p.MatchedMitraID, p.ChatSessionID, nullable(string(p.FailureReason)), p.CreatedAt, p.UpdatedAt).
+			p.ExpiresAt, p.MatchedMitraID, p.ChatSessionID, pgutil.Nullable(string(p.FailureReason)), p.CreatedAt, p.UpdatedAt).
 		Suffix("RETURNING "+pairingColumns), scanPairing)
 }
 
@@ -260,14 +227,12 @@ func (s *PostgresStore) Transition(ctx context.Context, t PairingTransition) (Tr
 		}
 		res.Pairing = p
 		if t.Refund != nil {
-			recorded, err := payment.RecordRefundTx(ctx, tx, payment.RefundRecord{RefundOrder: payment.RefundOrder{
-				Cause: t.Refund.Cause, Reason: t.Refund.Reason, From: t.Refund.From, Amount: t.Refund.Amount,
-			}, At: t.Now})
-			if err != nil {
-				return fmt.Errorf("record the refund of pairing %s: %w", t.ID, err)
+			rec := core.RefundRecord{RefundOrder: *t.Refund, At: t.Now}
+			if err := rec.Validate(); err != nil {
+				return err
 			}
-			for _, r := range recorded {
-				res.Refunds = append(res.Refunds, RecordedRefund{ID: r.ID, PaymentID: r.PaymentID, Amount: r.Amount})
+			if res.Refunds, err = refundtx.Record(ctx, tx, rec); err != nil {
+				return fmt.Errorf("record the refund of pairing %s: %w", t.ID, err)
 			}
 		}
 		if t.OfferStatus != "" {
@@ -549,7 +514,7 @@ func (s *PostgresStore) ActivateChatSession(ctx context.Context, id uuid.UUID, s
 
 func (s *PostgresStore) EndChatSession(ctx context.Context, t SessionTransition) (ChatSession, error) {
 	b := pgutil.SQL.Update("chat_sessions").
-		Set("status", string(t.To)).Set("end_reason", nullable(string(t.Reason))).
+		Set("status", string(t.To)).Set("end_reason", pgutil.Nullable(string(t.Reason))).
 		Set("ended_at", t.Now).Set("updated_at", t.Now).
 		Where(sq.Eq{"id": t.ID, "status": statusStrings(t.From)})
 	if t.DueBy != nil {
@@ -646,7 +611,7 @@ func (s *PostgresStore) SetFailureRefunded(ctx context.Context, id uuid.UUID) (F
 
 func (s *PostgresStore) ResolveFailure(ctx context.Context, id uuid.UUID, by, note string, at time.Time) (Failure, error) {
 	return s.guardedFailureUpdate(ctx, id, pgutil.SQL.Update("pairing_failures").
-		Set("status", string(FailureResolved)).Set("resolved_by", by).Set("resolved_at", at).Set("note", nullable(note)).
+		Set("status", string(FailureResolved)).Set("resolved_by", by).Set("resolved_at", at).Set("note", pgutil.Nullable(note)).
 		Where(sq.Eq{"id": id, "status": string(FailureOpen)}))
 }
 

@@ -113,7 +113,8 @@ func TestSessionExpiry_AnExtendedSessionIsNotEndedEarly(t *testing.T) {
 		// Told explicitly, the timer moves at once.
 		s = e.matched(t, 10)
 		extendSession(t, e, s.ID, 5*time.Minute)
-		require.NoError(t, e.p.RescheduleSession(ctx, s.ID))
+		ext := e.session(t, s.ID)
+		e.p.SessionExtended(ctx, s.ID, *ext.EndsAt, ext.Minutes)
 		e.clock.Advance(15 * time.Minute)
 		require.Equal(t, pairing.EndExpired, e.session(t, s.ID).EndReason)
 	})

@@ -26,7 +26,7 @@ import (
 // starts afresh, and the error wraps ErrUnavailable and the gateway's error. No Handler is
 // called: the caller learns it here.
 func (s *Service) Create(ctx context.Context, p CreateParams) (sess Session, replayed bool, err error) {
-	if err := p.validate(); err != nil {
+	if err := p.Validate(); err != nil {
 		return Session{}, false, err
 	}
 	now := s.now()

@@ -57,37 +57,15 @@ func scanSession(row pgx.Row) (Session, error) {
 	if err != nil {
 		return Session{}, err
 	}
-	s.ProviderRef, s.CheckoutURL, s.IdempotencyKey = deref(providerRef), deref(checkoutURL), deref(idempotent)
+	s.ProviderRef, s.CheckoutURL, s.IdempotencyKey = pgutil.Deref(providerRef), pgutil.Deref(checkoutURL), pgutil.Deref(idempotent)
 	return normalizeScanned(s), nil
 }
 
 // normalizeScanned puts the times of a scanned row in UTC.
 func normalizeScanned(s Session) Session {
 	s.ExpiresAt, s.CreatedAt, s.UpdatedAt = s.ExpiresAt.UTC(), s.CreatedAt.UTC(), s.UpdatedAt.UTC()
-	if s.PaidAt != nil {
-		t := s.PaidAt.UTC()
-		s.PaidAt = &t
-	}
-	if s.HandledAt != nil {
-		t := s.HandledAt.UTC()
-		s.HandledAt = &t
-	}
+	s.PaidAt, s.HandledAt = pgutil.UTCPtr(s.PaidAt), pgutil.UTCPtr(s.HandledAt)
 	return s
-}
-
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
-// nullable maps "" to SQL NULL.
-func nullable(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }
 
 func (p *PostgresStore) queryOne(ctx context.Context, b sq.Sqlizer) (Session, error) {
@@ -102,8 +80,8 @@ func (p *PostgresStore) queryOne(ctx context.Context, b sq.Sqlizer) (Session, er
 func (p *PostgresStore) Insert(ctx context.Context, s Session) (Session, bool, error) {
 	insert := pgutil.SQL.Insert("payment_sessions").Columns(sessionColumns...).Values(
 		s.ID, s.ClientID, s.Purpose, s.PairingID, s.ChatSessionID, s.ExtensionID, s.TierID, s.Minutes,
-		s.BaseAmount, s.DiscountAmount, s.Amount, s.Currency, s.Status, nullable(s.ProviderRef),
-		nullable(s.CheckoutURL), nullable(s.IdempotencyKey), s.ExpiresAt, s.PaidAt, s.CreatedAt, s.UpdatedAt,
+		s.BaseAmount, s.DiscountAmount, s.Amount, s.Currency, s.Status, pgutil.Nullable(s.ProviderRef),
+		pgutil.Nullable(s.CheckoutURL), pgutil.Nullable(s.IdempotencyKey), s.ExpiresAt, s.PaidAt, s.CreatedAt, s.UpdatedAt,
 		s.HandledAt, s.RefundedAmount,
 	)
 	if s.IdempotencyKey == "" {
@@ -154,8 +132,8 @@ func (p *PostgresStore) FindByIdempotencyKey(ctx context.Context, clientID uuid.
 
 func (p *PostgresStore) SetCharge(ctx context.Context, id uuid.UUID, charge Charge, at time.Time) (Session, error) {
 	s, err := p.queryOne(ctx, pgutil.SQL.Update("payment_sessions").
-		Set("provider_ref", nullable(charge.ProviderRef)).
-		Set("checkout_url", nullable(charge.CheckoutURL)).
+		Set("provider_ref", pgutil.Nullable(charge.ProviderRef)).
+		Set("checkout_url", pgutil.Nullable(charge.CheckoutURL)).
 		Set("updated_at", at).
 		Where(sq.Eq{"id": id, "provider_ref": nil}).
 		Suffix(returningSession))

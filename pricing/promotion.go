@@ -22,17 +22,17 @@ const KindFirstSessionDiscount PromotionKind = "first_session_discount"
 // with no paid chat_start payment yet gets DiscountPercent off an eligible session tier,
 // capped at MaxDiscountAmount when set.
 type Promotion struct {
-	ID                uuid.UUID     `json:"id"`
-	Kind              PromotionKind `json:"kind"`
-	Enabled           bool          `json:"enabled"`
-	DiscountPercent   int           `json:"discount_percent"`
-	MaxDiscountAmount *int64        `json:"max_discount_amount"` // nil: no cap
+	ID                uuid.UUID
+	Kind              PromotionKind
+	Enabled           bool
+	DiscountPercent   int
+	MaxDiscountAmount *int64 // nil: no cap
 	// EligibleMinutes lists the session durations the discount applies to; empty means
 	// every session tier. Sorted, without duplicates.
-	EligibleMinutes []int  `json:"eligible_minutes"`
-	Label           string `json:"label"`
+	EligibleMinutes []int
+	Label           string
 	// UpdatedAt is the optimistic-lock token (zero when the row does not exist yet).
-	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedAt time.Time
 }
 
 // AppliesTo reports whether the promotion discounts a tier of (mode, minutes), for a
@@ -132,11 +132,11 @@ func (p *PricingStore) UpdateFirstSessionDiscount(ctx context.Context, params Up
 
 	h := HistoryEntry{ID: uuid.New(), PromotionID: next.ID, ChangeKind: kind, ChangedBy: params.ChangedBy, ChangedAt: next.UpdatedAt}
 	if before != nil {
-		if h.Before, err = snapshot(*before); err != nil {
+		if h.Before, err = snapshot(promotionRow(*before)); err != nil {
 			return Promotion{}, err
 		}
 	}
-	if h.After, err = snapshot(next); err != nil {
+	if h.After, err = snapshot(promotionRow(next)); err != nil {
 		return Promotion{}, err
 	}
 	if err := p.store.SavePromotion(ctx, PromotionWrite{Promotion: next, ExpectedUpdatedAt: expected, History: h}); err != nil {

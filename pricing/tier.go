@@ -12,28 +12,16 @@ import (
 )
 
 // Mode says what a tier prices: a new chat session or an extension of a running one.
-type Mode string
+type Mode = core.Mode
 
 const (
-	ModeSession   Mode = "session"
-	ModeExtension Mode = "extension"
+	ModeSession   = core.ModeSession
+	ModeExtension = core.ModeExtension
 )
 
 // Tier is the price of (mode, minutes). Mode and Minutes are its natural key and never
 // change; to change a duration, deactivate the tier and create another.
-type Tier struct {
-	ID        uuid.UUID `json:"id"`
-	Mode      Mode      `json:"mode"`
-	Minutes   int       `json:"minutes"`
-	Price     int64     `json:"price"` // in the currency's smallest unit
-	Currency  string    `json:"currency"`
-	Label     string    `json:"label"`
-	SortOrder int       `json:"sort_order"`
-	IsActive  bool      `json:"is_active"`
-	CreatedAt time.Time `json:"created_at"`
-	// UpdatedAt is the optimistic-lock token: pass it back as ExpectedUpdatedAt.
-	UpdatedAt time.Time `json:"updated_at"`
-}
+type Tier = core.Tier
 
 // ListTiersParams filters ListTiers.
 type ListTiersParams struct {

@@ -21,23 +21,25 @@ import (
 // them as the handlers of chat_start and extension payments.
 func (a *App) wirePairing(pairStore pairing.Store, extStore extension.Store) {
 	notify := hubNotifier{hub: a.events, clock: a.clock.Now}
+	exts := &lateExtensions{}
 	a.pairer = pairing.NewPairer(pairStore, pairing.Deps{
 		Availability: pairingAvailability{a.mirror},
-		Payments:     pairingPayments{a.payments},
-		Quoter:       pairingQuoter{a.pricing},
+		Payments:     a.payments,
+		Quoter:       a.pricing,
 		Settings:     a.runtime,
-		Notifier:     pairingNotifier{notify},
-		Extensions:   pairingExtensions{a},
+		Notifier:     notify,
+		Extensions:   exts,
 	}, &pairing.Config{Logger: a.log, Clock: a.clock, FanoutCap: a.cfg.FanoutCap})
 	a.exts = extension.NewService(extStore, extension.Deps{
-		Sessions:     extensionSessions{a.pairer},
+		Sessions:     a.pairer,
 		Reachability: a.mirror,
 		Payments:     a.payments,
 		Quoter:       a.pricing,
 		Settings:     a.runtime,
-		Notifier:     extensionNotifier{notify},
+		Notifier:     notify,
 	}, &extension.Config{Logger: a.log, Clock: a.clock})
-	a.payments.SetHandler(payment.PurposeChatStart, chatStartHandler{a.pairer})
+	exts.svc = a.exts
+	a.payments.SetHandler(payment.PurposeChatStart, a.pairer)
 	a.payments.SetHandler(payment.PurposeExtension, a.exts)
 	// A refund the retry sweep made settles the failure row of the pairing that owed it.
 	a.payments.SetRefundListener(func(ctx context.Context, r payment.Refund) {
@@ -104,21 +106,28 @@ func (a *App) memoryPairingStores(avail *availabilitytest.Store, pay *paymenttes
 		return info.OpenSessions, err
 	})
 	es := extensiontest.NewStore()
-	es.ExtendSession = func(ctx context.Context, id uuid.UUID, minutes int) (extension.SessionInfo, bool, error) {
+	es.ExtendSession = func(ctx context.Context, id uuid.UUID, minutes int) (extension.ChatSession, bool, error) {
 		s, err := ps.GetChatSession(ctx, id)
 		if err != nil {
-			return extension.SessionInfo{}, false, err
+			return extension.ChatSession{}, false, err
 		}
 		if s.Status != pairing.SessionActive || s.EndsAt == nil {
-			return extension.SessionInfo{}, false, nil
+			return extension.ChatSession{}, false, nil
 		}
 		ends := s.EndsAt.Add(time.Duration(minutes) * time.Minute)
 		s.EndsAt = &ends
 		s.Minutes += minutes
 		s.UpdatedAt = a.clock.Now()
 		ps.PutChatSession(s)
-		return extension.SessionInfo{ID: s.ID, ClientID: s.ClientID, MitraID: s.MitraID, Status: string(s.Status),
-			EndsAt: s.EndsAt, Minutes: s.Minutes}, true, nil
+		return s, true, nil
 	}
 	return ps, es
+}
+
+// lateExtensions is the pairer's view of the extension service, which is built after the
+// pairer (it needs the pairer's chat sessions).
+type lateExtensions struct{ svc *extension.Service }
+
+func (l *lateExtensions) PaidExtensions(ctx context.Context, chatSessionID uuid.UUID) ([]pairing.PaidExtension, error) {
+	return l.svc.PaidExtensions(ctx, chatSessionID)
 }

@@ -61,8 +61,7 @@ type errorMapping struct {
 // errors; add rows here.
 var errorTable = []errorMapping{
 	{pricing.ErrDuplicateTier, http.StatusConflict, "DUPLICATE_TIER", "a tier with this mode and minutes already exists"},
-	{pricing.ErrNoTier, http.StatusConflict, "NO_TIER", "no active price tier for these minutes"},
-	{pairing.ErrNoTier, http.StatusConflict, "NO_TIER", "no active price tier for these minutes"},
+	{curhat.ErrNoTier, http.StatusConflict, "NO_TIER", "no active price tier for these minutes"},
 	{pairing.ErrAlreadyMatched, http.StatusConflict, "ALREADY_MATCHED", "the pairing is already matched"},
 	{pairing.ErrAtCapacity, http.StatusConflict, "AT_CAPACITY", "the mitra has no free session slot"},
 	{pairing.ErrExpired, http.StatusGone, "EXPIRED", "the deadline has passed"},
@@ -101,7 +100,7 @@ func toAPIError(err error) (ae *apiError, hidden bool) {
 			out := &apiError{Status: m.status, Code: m.code, Message: m.message}
 			var sc staleCurrent
 			if errors.As(err, &sc) {
-				out.Details = map[string]any{"current": sc.CurrentValue()}
+				out.Details = map[string]any{"current": staleCurrentJSON(sc.CurrentValue())}
 			}
 			return out, true
 		}

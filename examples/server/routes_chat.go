@@ -471,10 +471,11 @@ func (s *Server) listFailures(w http.ResponseWriter, r *http.Request, _ caller) 
 	if err != nil {
 		return err
 	}
-	if items == nil {
-		items = []pairing.Failure{}
+	out := make([]failureJSON, len(items))
+	for i, f := range items {
+		out[i] = failureJSON(f)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items, "page": f.Page, "page_size": f.PageSize, "total": total})
+	writeJSON(w, http.StatusOK, map[string]any{"items": out, "page": f.Page, "page_size": f.PageSize, "total": total})
 	return nil
 }
 
@@ -503,6 +504,6 @@ func (s *Server) failureAction(w http.ResponseWriter, r *http.Request, c caller)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, f)
+	writeJSON(w, http.StatusOK, failureJSON(f))
 	return nil
 }

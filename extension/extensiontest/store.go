@@ -35,7 +35,7 @@ type Store struct {
 	// returns the session as it is now with ok=true; a session that is not active is
 	// left alone with ok=false. ApplyPayment calls it under the store's lock, so the
 	// extension and the session change together or not at all.
-	ExtendSession func(ctx context.Context, sessionID uuid.UUID, minutes int) (s extension.SessionInfo, ok bool, err error)
+	ExtendSession func(ctx context.Context, sessionID uuid.UUID, minutes int) (s extension.ChatSession, ok bool, err error)
 
 	mu   sync.Mutex
 	rows map[uuid.UUID]extension.Extension

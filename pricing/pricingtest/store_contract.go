@@ -573,15 +573,15 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 
 func tierFromJSON(t *testing.T, raw json.RawMessage) pricing.Tier {
 	t.Helper()
-	var tr pricing.Tier
-	check.NoError(t, json.Unmarshal(raw, &tr))
+	tr, err := pricing.TierSnapshot(raw)
+	check.NoError(t, err)
 	return tr
 }
 
 func promotionFromJSON(t *testing.T, raw json.RawMessage) pricing.Promotion {
 	t.Helper()
-	var pr pricing.Promotion
-	check.NoError(t, json.Unmarshal(raw, &pr))
+	pr, err := pricing.PromotionSnapshot(raw)
+	check.NoError(t, err)
 	return pr
 }
 
