@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/lifecycle"
 )
 
@@ -44,6 +45,19 @@ type RuntimeConfigOptions struct {
 	StoreTimeout time.Duration
 	// ErrorRetry: see DefaultConfigErrorRetry. Defaults to 1 second.
 	ErrorRetry time.Duration
+}
+
+// validate reports a field no default can stand for: a negative duration.
+func (o *RuntimeConfigOptions) validate() error {
+	if o == nil {
+		return nil
+	}
+	return core.FirstError(
+		core.NotNegative("RuntimeConfigOptions.MaxAge", o.MaxAge),
+		core.NotNegative("RuntimeConfigOptions.UnsubscribedMaxAge", o.UnsubscribedMaxAge),
+		core.NotNegative("RuntimeConfigOptions.StoreTimeout", o.StoreTimeout),
+		core.NotNegative("RuntimeConfigOptions.ErrorRetry", o.ErrorRetry),
+	)
 }
 
 // WithDefaults returns a copy of o with every zero field set to its default.
@@ -111,8 +125,12 @@ type configLoad struct {
 }
 
 // NewRuntimeConfig returns a RuntimeConfig over store; bus may be nil (single instance).
-// Call Start to follow the bus.
-func NewRuntimeConfig(store ConfigStore, bus ConfigBus, opts *RuntimeConfigOptions) *RuntimeConfig {
+// Call Start to follow the bus. It fails, naming the field, when store is nil or opts
+// holds a negative duration.
+func NewRuntimeConfig(store ConfigStore, bus ConfigBus, opts *RuntimeConfigOptions) (*RuntimeConfig, error) {
+	if err := core.FirstError(core.Required("store", store == nil), opts.validate()); err != nil {
+		return nil, fmt.Errorf("curhat.NewRuntimeConfig: %w", err)
+	}
 	return &RuntimeConfig{
 		store:    store,
 		bus:      bus,
@@ -121,7 +139,7 @@ func NewRuntimeConfig(store ConfigStore, bus ConfigBus, opts *RuntimeConfigOptio
 		lastGood: map[ConfigKey]any{},
 		inflight: map[ConfigKey]*configLoad{},
 		life:     lifecycle.New(),
-	}
+	}, nil
 }
 
 // Start follows the bus in the background and returns at once. The subscription ends on

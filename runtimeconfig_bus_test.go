@@ -35,7 +35,8 @@ func newPGInstance(t *testing.T, dbURL string, bus curhat.ConfigBus) instance {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	store := curhat.NewPostgresConfigStore(pool)
-	rc := curhat.NewRuntimeConfig(store, bus, noExpiry)
+	rc, err := curhat.NewRuntimeConfig(store, bus, noExpiry)
+	require.NoError(t, err)
 	startRC(t, rc)
 	return instance{store: store, rc: rc}
 }
@@ -79,8 +80,10 @@ func TestRuntimeConfig_CrossInstanceInvalidation(t *testing.T) {
 		t.Parallel()
 		store := curhat.NewMemoryConfigStore()
 		bus := curhat.NewMemoryConfigBus()
-		a := curhat.NewRuntimeConfig(store, bus, noExpiry)
-		b := curhat.NewRuntimeConfig(store, bus, noExpiry)
+		a, err := curhat.NewRuntimeConfig(store, bus, noExpiry)
+		require.NoError(t, err)
+		b, err := curhat.NewRuntimeConfig(store, bus, noExpiry)
+		require.NoError(t, err)
 		startRC(t, a)
 		startRC(t, b)
 
@@ -133,8 +136,9 @@ func TestValkeyConfigBus_PublishFailsFastWhenValkeyIsDown(t *testing.T) {
 func TestRuntimeConfig_FrozenValkeyIsNoticedAsALostSubscription(t *testing.T) {
 	t.Parallel()
 	srv := testenv.StartRedis(t)
-	rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(),
+	rc, err := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(),
 		curhat.NewValkeyConfigBus(newValkeyClient(t, srv.URL()), "config:invalidate"), noExpiry)
+	require.NoError(t, err)
 	startRC(t, rc)
 
 	require.NoError(t, srv.Pause())

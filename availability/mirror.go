@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/lifecycle"
 )
 
@@ -53,8 +54,12 @@ type Mirror struct {
 }
 
 // NewMirror returns a Mirror over store and cache. cache may be nil: every call is then
-// served by Postgres alone.
-func NewMirror(store Store, cache Cache, cfg *Config) *Mirror {
+// served by Postgres alone. It fails, naming the field, when store is nil or cfg holds a
+// negative duration.
+func NewMirror(store Store, cache Cache, cfg *Config) (*Mirror, error) {
+	if err := core.FirstError(core.Required("store", store == nil), cfg.validate()); err != nil {
+		return nil, fmt.Errorf("availability.NewMirror: %w", err)
+	}
 	c := cfg.WithDefaults()
 	return &Mirror{
 		store: store,
@@ -63,7 +68,7 @@ func NewMirror(store Store, cache Cache, cfg *Config) *Mirror {
 		log:   c.Logger.With("component", "availability"),
 		nudge: make(chan struct{}, 1),
 		life:  lifecycle.New(),
-	}
+	}, nil
 }
 
 // now is the current time at the precision the mirror stores (milliseconds).

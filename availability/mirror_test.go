@@ -443,7 +443,8 @@ func TestCountAvailable_SnapshotIsSharedAcrossInstances(t *testing.T) {
 	// A second instance on the same Postgres and Valkey.
 	spy := newSpy(availability.NewValkeyCache(a.client, availability.CacheConfig{Names: a.names}))
 	cfg := availability.Config{Clock: a.clock}
-	other := availability.NewMirror(a.store, spy, &cfg)
+	other, err := availability.NewMirror(a.store, spy, &cfg)
+	require.NoError(t, err)
 	got, err := other.CountAvailable(ctx)
 	require.NoError(t, err)
 	require.Equal(t, first, got)

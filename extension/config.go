@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Defaults of Config.
@@ -34,6 +35,18 @@ type Config struct {
 	SweepBatch int
 	// TimerTimeout: see DefaultTimerTimeout. Defaults to 30 seconds.
 	TimerTimeout time.Duration
+}
+
+// validate reports a field no default can stand for: a negative duration or count.
+func (c *Config) validate() error {
+	if c == nil {
+		return nil
+	}
+	return core.FirstError(
+		core.NotNegative("Config.OrphanTTL", c.OrphanTTL),
+		core.NotNegative("Config.SweepBatch", c.SweepBatch),
+		core.NotNegative("Config.TimerTimeout", c.TimerTimeout),
+	)
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.

@@ -162,7 +162,7 @@ func (s *Service) SweepExpired(ctx context.Context) (int, error) {
 func (s *Service) arm(id uuid.UUID, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.stopped {
 		return
 	}
 	s.timers[id] = s.clock.AfterFunc(d, func() { s.deadlinePassed(id) })
@@ -181,8 +181,14 @@ func (s *Service) disarm(id uuid.UUID) {
 // deadlinePassed expires a request nobody decided on in time.
 func (s *Service) deadlinePassed(id uuid.UUID) {
 	s.mu.Lock()
+	if _, armed := s.timers[id]; !armed || s.stopped {
+		s.mu.Unlock()
+		return // disarmed or stopped meanwhile
+	}
 	delete(s.timers, id)
+	s.running.Add(1)
 	s.mu.Unlock()
+	defer s.running.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.TimerTimeout)
 	defer cancel()
 	s.expireRequest(ctx, id, "timeout")

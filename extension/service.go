@@ -28,27 +28,28 @@ type Service struct {
 	log      *slog.Logger
 	clock    clock.Clock
 
-	mu     sync.Mutex
-	timers map[uuid.UUID]clock.Timer // decision deadlines of requested extensions
-	closed bool
+	mu      sync.Mutex
+	timers  map[uuid.UUID]clock.Timer // decision deadlines of requested extensions
+	stopped bool
+	running sync.WaitGroup // deadline work in flight
 }
 
 // NewService returns a Service over store (NewPostgresStore, or extensiontest.NewStore in
-// tests). It panics when a required dependency is missing. cfg may be nil.
+// tests). cfg may be nil. It fails, naming the field, when store, deps.Sessions,
+// deps.Reachability, deps.Payments or deps.Quoter is nil, or cfg holds a negative
+// duration or count.
 //
 // Register it with the payment service: payments.SetHandler(payment.PurposeExtension, svc).
-func NewService(store Store, deps Deps, cfg *Config) *Service {
-	switch {
-	case store == nil:
-		panic("extension: NewService needs a Store")
-	case deps.Sessions == nil:
-		panic("extension: NewService needs Deps.Sessions")
-	case deps.Reachability == nil:
-		panic("extension: NewService needs Deps.Reachability")
-	case deps.Payments == nil:
-		panic("extension: NewService needs Deps.Payments")
-	case deps.Quoter == nil:
-		panic("extension: NewService needs Deps.Quoter")
+func NewService(store Store, deps Deps, cfg *Config) (*Service, error) {
+	if err := core.FirstError(
+		core.Required("store", store == nil),
+		core.Required("Deps.Sessions", deps.Sessions == nil),
+		core.Required("Deps.Reachability", deps.Reachability == nil),
+		core.Required("Deps.Payments", deps.Payments == nil),
+		core.Required("Deps.Quoter", deps.Quoter == nil),
+		cfg.validate(),
+	); err != nil {
+		return nil, fmt.Errorf("extension.NewService: %w", err)
 	}
 	c := cfg.WithDefaults()
 	s := &Service{
@@ -70,7 +71,7 @@ func NewService(store Store, deps Deps, cfg *Config) *Service {
 	if s.notifier == nil {
 		s.notifier = core.DiscardNotifier{}
 	}
-	return s
+	return s, nil
 }
 
 // Get returns an extension, or ErrNotFound. Whether the caller may see it is the caller's
@@ -109,16 +110,27 @@ func (s *Service) ListForSession(ctx context.Context, chatSessionID uuid.UUID) (
 	return es, nil
 }
 
-// Close stops the in-process decision timers; later requests arm none. Requests still
-// undecided are expired by SweepExpired (on this instance or another). Close is
-// idempotent.
-func (s *Service) Close() {
+// Stop stops the in-process decision timers and waits (until ctx ends) for the work of
+// those that fired; later requests arm none. Requests still undecided are expired by
+// SweepExpired (on this instance or another). Stop is idempotent.
+func (s *Service) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
+	s.stopped = true
 	for id, t := range s.timers {
 		t.Stop()
 		delete(s.timers, id)
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.running.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

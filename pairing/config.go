@@ -53,6 +53,21 @@ type Config struct {
 	TimerTimeout time.Duration
 }
 
+// validate reports a field no default can stand for: a negative duration or count.
+func (c *Config) validate() error {
+	if c == nil {
+		return nil
+	}
+	return core.FirstError(
+		core.NotNegative("Config.FanoutCap", c.FanoutCap),
+		core.NotNegative("Config.LateJoinBatch", c.LateJoinBatch),
+		core.NotNegative("Config.UnavailableTTL", c.UnavailableTTL),
+		core.NotNegative("Config.OrphanTTL", c.OrphanTTL),
+		core.NotNegative("Config.SweepBatch", c.SweepBatch),
+		core.NotNegative("Config.TimerTimeout", c.TimerTimeout),
+	)
+}
+
 // WithDefaults returns a copy of c with every zero field set to its default.
 func (c *Config) WithDefaults() Config {
 	var out Config

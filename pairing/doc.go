@@ -29,7 +29,7 @@
 // capacity, and Cancel racing Accept ends either matched or cancelled-and-refunded.
 //
 // Time: pairing deadlines and session ends are in-process timers on the injected clock,
-// backed up by SweepTimeouts (run it every second) and re-armed by RestoreTimers at
+// backed up by SweepTimeouts (run it every second) and re-armed by Start at
 // startup. After every chat-session transition the Pairer calls
 // Availability.RecomputeCapacity, and offers a mitra whose slot was freed the blasts still
 // searching (MitraAvailable).

@@ -79,6 +79,18 @@ func joinReasons() string {
 	return strings.Join(s, ", ")
 }
 
+// FailureActionParams is an operator's action on a failed pairing.
+type FailureActionParams struct {
+	// ID is the failure's (pairing_failures.id).
+	ID uuid.UUID
+	// Action is ActionRefund or ActionResolve.
+	Action string
+	// Note is the operator's note (at most 2000 characters; kept by "resolve").
+	Note string
+	// Operator names who acts (resolved_by); required by "resolve".
+	Operator string
+}
+
 // FailureAction applies an operator's action to a failed pairing:
 //   - "refund" sends at once the refunds the failure recorded that have not gone through
 //     (those the provider refused, whatever their backoff) — a paid blast's payment or the
@@ -90,8 +102,9 @@ func joinReasons() string {
 //
 // Acting on a resolved failure, or refunding one that is not refund_failed, is
 // ErrInvalidState.
-func (p *Pairer) FailureAction(ctx context.Context, id uuid.UUID, action, note, operator string) (Failure, error) {
-	if len(note) > maxNoteLen {
+func (p *Pairer) FailureAction(ctx context.Context, params FailureActionParams) (Failure, error) {
+	id := params.ID
+	if len(params.Note) > maxNoteLen {
 		return Failure{}, core.Invalid("note", "must be at most %d characters", maxNoteLen)
 	}
 	f, err := p.store.GetFailure(ctx, id)
@@ -101,20 +114,20 @@ func (p *Pairer) FailureAction(ctx context.Context, id uuid.UUID, action, note, 
 	if f.Status == FailureResolved {
 		return Failure{}, fmt.Errorf("failed pairing %s: resolved already: %w", id, ErrInvalidState)
 	}
-	switch action {
+	switch params.Action {
 	case ActionRefund:
 		return p.retryRefund(ctx, f)
 	case ActionResolve:
-		if strings.TrimSpace(operator) == "" {
+		if strings.TrimSpace(params.Operator) == "" {
 			return Failure{}, core.Invalid("operator", "is required")
 		}
-		out, err := p.store.ResolveFailure(ctx, id, operator, note, p.now())
+		out, err := p.store.ResolveFailure(ctx, id, params.Operator, params.Note, p.now())
 		if err != nil {
 			return Failure{}, fmt.Errorf("resolve failed pairing %s: %w", id, err)
 		}
 		return out, nil
 	default:
-		return Failure{}, core.Invalid("action", "must be %q or %q, not %q", ActionRefund, ActionResolve, action)
+		return Failure{}, core.Invalid("action", "must be %q or %q, not %q", ActionRefund, ActionResolve, params.Action)
 	}
 }
 

@@ -211,11 +211,15 @@ func (r recordingPayments) Create(ctx context.Context, req pairing.CreatePayment
 }
 
 // newPairer returns another Pairer over the same store and fakes (a restarted instance).
-func (e *env) newPairer(t *testing.T) *pairing.Pairer {
-	p := pairing.NewPairer(e.store, pairing.Deps{
+func (e *env) newPairer(t *testing.T) *pairing.Pairer { return e.newPairerWith(t, &e.cfg) }
+
+// newPairerWith is newPairer with another Config.
+func (e *env) newPairerWith(t *testing.T, cfg *pairing.Config) *pairing.Pairer {
+	p, err := pairing.NewPairer(e.store, pairing.Deps{
 		Availability: e.avail, Payments: recordingPayments{e.payments, e.fx}, Quoter: e.quoter, Settings: e.settings, Notifier: e.notifier,
 		Extensions: e.extensions,
-	}, &e.cfg)
+	}, cfg)
+	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, p.Stop(context.Background())) })
 	return p
 }

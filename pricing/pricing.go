@@ -3,7 +3,9 @@ package pricing
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/curhat/curhat/internal/clock"
@@ -76,9 +78,24 @@ type PricingStore struct {
 }
 
 // NewPricingStore returns a PricingStore over store (NewPostgresStore, or
-// pricingtest.NewStore in tests). cfg may be nil.
-func NewPricingStore(store Store, cfg *Config) *PricingStore {
-	return &PricingStore{store: store, cfg: cfg.WithDefaults()}
+// pricingtest.NewStore in tests). cfg may be nil. It fails, naming the field, when store
+// is nil or cfg.Currency is not three upper-case letters.
+func NewPricingStore(store Store, cfg *Config) (*PricingStore, error) {
+	if err := core.FirstError(core.Required("store", store == nil), cfg.validate()); err != nil {
+		return nil, fmt.Errorf("pricing.NewPricingStore: %w", err)
+	}
+	return &PricingStore{store: store, cfg: cfg.WithDefaults()}, nil
+}
+
+// validate reports a field no default can stand for.
+func (c *Config) validate() error {
+	if c == nil || c.Currency == "" {
+		return nil
+	}
+	if len(c.Currency) != 3 || strings.ContainsFunc(c.Currency, func(r rune) bool { return r < 'A' || r > 'Z' }) {
+		return core.Invalid("Config.Currency", "must be an ISO 4217 code of three upper-case letters, not %q", c.Currency)
+	}
+	return nil
 }
 
 // now is the clock's time at Postgres precision (microseconds, UTC).

@@ -169,7 +169,7 @@ func validatePromotion(params UpdatePromotionParams) ([]int, error) {
 			return nil, err
 		}
 	}
-	if err := firstErr(validateLabel(params.Label), validateChangedBy(params.ChangedBy)); err != nil {
+	if err := core.FirstError(validateLabel(params.Label), validateChangedBy(params.ChangedBy)); err != nil {
 		return nil, err
 	}
 	eligible := slices.Clone(params.EligibleMinutes)

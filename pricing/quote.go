@@ -19,7 +19,7 @@ type Quote = core.Quote
 // session tier when the client has no paid chat_start payment yet. It fails with ErrNoTier
 // when no active tier matches, and with a validation error for a bad mode or minutes.
 func (p *PricingStore) Quote(ctx context.Context, clientID uuid.UUID, mode Mode, minutes int) (Quote, error) {
-	if err := firstErr(validateMode(mode), validateMinutes(fieldMinutes, minutes)); err != nil {
+	if err := core.FirstError(validateMode(mode), validateMinutes(fieldMinutes, minutes)); err != nil {
 		return Quote{}, err
 	}
 	tier, err := p.store.ActiveTier(ctx, mode, minutes)

@@ -93,7 +93,7 @@ func (p *PricingStore) CreateTier(ctx context.Context, params CreateTierParams) 
 	if err := validateMode(params.Mode); err != nil {
 		return Tier{}, err
 	}
-	if err := firstErr(
+	if err := core.FirstError(
 		validateMinutes(fieldMinutes, params.Minutes),
 		validatePrice(params.Mode, params.Price),
 		validateLabel(params.Label),
@@ -187,7 +187,7 @@ func (p *PricingStore) ReactivateTier(ctx context.Context, id uuid.UUID, expecte
 }
 
 func (p *PricingStore) setActive(ctx context.Context, id uuid.UUID, expected time.Time, by string, active bool) (Tier, error) {
-	if err := firstErr(validateToken(expected), validateChangedBy(by)); err != nil {
+	if err := core.FirstError(validateToken(expected), validateChangedBy(by)); err != nil {
 		return Tier{}, err
 	}
 	kind := ChangeDeactivate
@@ -318,14 +318,4 @@ func (p *PricingStore) TierHistory(ctx context.Context, tierID uuid.UUID) ([]His
 		return nil, fmt.Errorf("tier %s history: %w", tierID, err)
 	}
 	return hs, nil
-}
-
-// firstErr returns the first non-nil error.
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -52,16 +52,22 @@ func run(ctx context.Context, log *slog.Logger) error {
 	defer vk.Close()
 	names := curhat.NewKeyNames("", false) // the default key names; NewKeyNames("app:", true) for a cluster
 
-	runtime := curhat.NewRuntimeConfig(curhat.NewPostgresConfigStore(pool),
+	runtime, err := curhat.NewRuntimeConfig(curhat.NewPostgresConfigStore(pool),
 		curhat.NewValkeyConfigBus(vk, names.ConfigInvalidate()), &curhat.RuntimeConfigOptions{Logger: log})
+	if err != nil {
+		return err
+	}
 	if err := runtime.Start(ctx); err != nil {
 		return err
 	}
 	defer runtime.Stop(context.Background())
 
-	mirror := availability.NewMirror(availability.NewPostgresStore(pool),
+	mirror, err := availability.NewMirror(availability.NewPostgresStore(pool),
 		availability.NewValkeyCache(vk, availability.CacheConfig{Names: names}),
 		&availability.Config{Logger: log, DefaultMaxSessions: runtime.MitraMaxConcurrentSessions})
+	if err != nil {
+		return err
+	}
 	if _, err := mirror.SeedFromPostgres(ctx); err != nil {
 		log.Warn("seed failed; reads fall back to Postgres meanwhile", "err", err)
 	}
@@ -86,7 +92,10 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 
-	prices := pricing.NewPricingStore(pricing.NewPostgresStore(pool), &pricing.Config{Logger: log})
+	prices, err := pricing.NewPricingStore(pricing.NewPostgresStore(pool), &pricing.Config{Logger: log})
+	if err != nil {
+		return err
+	}
 	tiers, err := prices.ListTiers(ctx, pricing.ListTiersParams{Mode: pricing.ModeSession})
 	if err != nil {
 		return err

@@ -91,7 +91,10 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger, opts appOptions) 
 		a.Close(ctx)
 		return nil, err
 	}
-	a.wire()
+	if err = a.wire(); err != nil {
+		a.Close(ctx)
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -130,7 +133,7 @@ func (a *App) connect(ctx context.Context, opts appOptions) error {
 	return nil
 }
 
-func (a *App) wire() {
+func (a *App) wire() error {
 	// Runtime config.
 	var cfgStore curhat.ConfigStore
 	var cfgBus curhat.ConfigBus
@@ -144,7 +147,10 @@ func (a *App) wire() {
 	} else {
 		cfgBus = curhat.NewMemoryConfigBus()
 	}
-	a.runtime = curhat.NewRuntimeConfig(cfgStore, cfgBus, &curhat.RuntimeConfigOptions{Logger: a.log, Clock: a.clock})
+	var err error
+	if a.runtime, err = curhat.NewRuntimeConfig(cfgStore, cfgBus, &curhat.RuntimeConfigOptions{Logger: a.log, Clock: a.clock}); err != nil {
+		return err
+	}
 
 	a.wireAuth()
 
@@ -172,25 +178,37 @@ func (a *App) wire() {
 		if a.valkey != nil {
 			cache = availability.NewValkeyCache(a.valkey, availability.CacheConfig{Names: a.names, UseClientCache: a.cfg.ValkeyClientCache})
 		}
-		a.mirror = availability.NewMirror(availability.NewPostgresStore(a.pool), cache, mcfg)
-		a.pricing = pricing.NewPricingStore(pricing.NewPostgresStore(a.pool), &pricing.Config{Logger: a.log, Clock: a.clock})
-		a.payments = payment.NewService(payment.NewPostgresStore(a.pool), a.gateway, pcfg)
+		if a.mirror, err = availability.NewMirror(availability.NewPostgresStore(a.pool), cache, mcfg); err != nil {
+			return err
+		}
+		if a.pricing, err = pricing.NewPricingStore(pricing.NewPostgresStore(a.pool), &pricing.Config{Logger: a.log, Clock: a.clock}); err != nil {
+			return err
+		}
+		if a.payments, err = payment.NewService(payment.NewPostgresStore(a.pool), a.gateway, pcfg); err != nil {
+			return err
+		}
 		pairStore, extStore = pairing.NewPostgresStore(a.pool), extension.NewPostgresStore(a.pool)
 	} else {
 		store := availabilitytest.NewStore()
 		store.SetOnDeactivate(func(ctx context.Context, id uuidT) error {
 			return a.accounts.RevokeSubject(ctx, SubjectMitra, id, a.clock.Now())
 		})
-		a.mirror = availability.NewMirror(store, availabilitytest.NewCache(), mcfg)
+		if a.mirror, err = availability.NewMirror(store, availabilitytest.NewCache(), mcfg); err != nil {
+			return err
+		}
 		payStore := paymenttest.NewStore()
 		payStore.Delivered = a.delivered // what Postgres reads from chat_sessions and extensions
-		a.payments = payment.NewService(payStore, a.gateway, pcfg)
+		if a.payments, err = payment.NewService(payStore, a.gateway, pcfg); err != nil {
+			return err
+		}
 		priceStore := pricingtest.NewStore()
 		priceStore.HasPaidChatStart = a.payments.HasPaidChatStart
-		a.pricing = pricing.NewPricingStore(priceStore, &pricing.Config{Logger: a.log, Clock: a.clock})
+		if a.pricing, err = pricing.NewPricingStore(priceStore, &pricing.Config{Logger: a.log, Clock: a.clock}); err != nil {
+			return err
+		}
 		pairStore, extStore = a.memoryPairingStores(store, payStore)
 	}
-	a.wirePairing(pairStore, extStore)
+	return a.wirePairing(pairStore, extStore)
 }
 
 // Start restores what must run before the listener binds (timers, the Valkey seed) and
@@ -203,10 +221,8 @@ func (a *App) Start(ctx context.Context) error {
 	a.events.start(a.bgCtx)
 	// Chat-session expiry timers come back before anything else: a session already past
 	// its end is ended now, and the seed below then sees the right capacities.
-	if n, err := a.pairer.RestoreTimers(ctx); err != nil {
+	if err := a.pairer.Start(ctx); err != nil {
 		return fmt.Errorf("restore chat session timers: %w", err)
-	} else if n > 0 {
-		a.log.Info("chat session timers restored", "count", n)
 	}
 	if _, err := a.mirror.SeedFromPostgres(ctx); err != nil {
 		// Not fatal: reads fall back to Postgres and the watchdog reseeds when Valkey answers.
@@ -216,16 +232,20 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	if a.cfg.Sweeps {
-		a.startSweeps()
+		return a.startSweeps()
 	}
 	return nil
 }
 
-func (a *App) startSweeps() {
+func (a *App) startSweeps() error {
+	var errs []error
 	add := func(name string, every time.Duration, job sweeps.Job) {
-		s := sweeps.New(job, sweeps.Config{Name: name, Interval: every, Logger: a.log, Hooks: a.hooks})
-		a.sweeps = append(a.sweeps, s)
-		_ = s.Start(a.bgCtx)
+		s, err := sweeps.New(job, sweeps.Config{Name: name, Interval: every, Logger: a.log, Hooks: a.hooks})
+		if err == nil {
+			a.sweeps = append(a.sweeps, s)
+			err = s.Start(a.bgCtx)
+		}
+		errs = append(errs, err)
 	}
 	add("auto_offline", a.cfg.AutoOfflineInterval, func(ctx context.Context) (sweeps.Report, error) {
 		r, err := a.mirror.AutoOffline(ctx)
@@ -260,6 +280,7 @@ func (a *App) startSweeps() {
 			"abandoned": r.Abandoned, "orphans": r.Orphans, "extensions_expired": n,
 		}}, errors.Join(err, extErr)
 	})
+	return errors.Join(errs...)
 }
 
 // Close stops the background work and closes connections.
@@ -275,7 +296,7 @@ func (a *App) Close(ctx context.Context) {
 			a.pairer.Stop(ctx)
 		}
 		if a.exts != nil {
-			a.exts.Close()
+			a.exts.Stop(ctx)
 		}
 		if a.runtime != nil {
 			a.runtime.Stop(ctx)

@@ -19,10 +19,11 @@ import (
 
 // wirePairing builds the pairer and the extension service over their stores and registers
 // them as the handlers of chat_start and extension payments.
-func (a *App) wirePairing(pairStore pairing.Store, extStore extension.Store) {
+func (a *App) wirePairing(pairStore pairing.Store, extStore extension.Store) error {
 	notify := hubNotifier{hub: a.events, clock: a.clock.Now}
 	exts := &lateExtensions{}
-	a.pairer = pairing.NewPairer(pairStore, pairing.Deps{
+	var err error
+	a.pairer, err = pairing.NewPairer(pairStore, pairing.Deps{
 		Availability: pairingAvailability{a.mirror},
 		Payments:     a.payments,
 		Quoter:       a.pricing,
@@ -30,7 +31,10 @@ func (a *App) wirePairing(pairStore pairing.Store, extStore extension.Store) {
 		Notifier:     notify,
 		Extensions:   exts,
 	}, &pairing.Config{Logger: a.log, Clock: a.clock, FanoutCap: a.cfg.FanoutCap})
-	a.exts = extension.NewService(extStore, extension.Deps{
+	if err != nil {
+		return err
+	}
+	a.exts, err = extension.NewService(extStore, extension.Deps{
 		Sessions:     a.pairer,
 		Reachability: a.mirror,
 		Payments:     a.payments,
@@ -38,6 +42,9 @@ func (a *App) wirePairing(pairStore pairing.Store, extStore extension.Store) {
 		Settings:     a.runtime,
 		Notifier:     notify,
 	}, &extension.Config{Logger: a.log, Clock: a.clock})
+	if err != nil {
+		return err
+	}
 	exts.svc = a.exts
 	a.payments.SetHandler(payment.PurposeChatStart, a.pairer)
 	a.payments.SetHandler(payment.PurposeExtension, a.exts)
@@ -47,6 +54,7 @@ func (a *App) wirePairing(pairStore pairing.Store, extStore extension.Store) {
 			a.log.WarnContext(ctx, "record a refund on its failed pairing", "refund_id", r.ID, "err", err)
 		}
 	})
+	return nil
 }
 
 // delivered tells the in-memory payment store whether what a charged session paid for

@@ -500,7 +500,9 @@ func (s *Server) failureAction(w http.ResponseWriter, r *http.Request, c caller)
 	if err := validText("note", body.Note); err != nil {
 		return err
 	}
-	f, err := s.app.pairer.FailureAction(r.Context(), id, body.Action, body.Note, c.operatorName())
+	f, err := s.app.pairer.FailureAction(r.Context(), pairing.FailureActionParams{
+		ID: id, Action: body.Action, Note: body.Note, Operator: c.operatorName(),
+	})
 	if err != nil {
 		return err
 	}

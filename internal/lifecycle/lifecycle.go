@@ -1,5 +1,5 @@
 // Package lifecycle implements the Start/Stop/Stopped contract shared by the background
-// services (runtime config subscription, availability watchdog): Start returns at once,
+// services (runtime config subscription, availability watchdog, sweeps): Start returns at once,
 // Stop is idempotent and safe before Start, Stopped closes when the background work ended.
 package lifecycle
 

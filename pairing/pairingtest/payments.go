@@ -48,13 +48,20 @@ func NewPayments() *Payments { return NewPaymentsOver(paymenttest.NewStore()) }
 
 // NewPaymentsOver returns a Payments over store — payment.NewPostgresStore when the
 // pairing store is Postgres, so that the refunds its transitions record
-// (payment.RecordRefundTx) land next to the payments.
+// (payment.RecordRefundTx) land next to the payments. A nil store is an empty in-memory one.
 func NewPaymentsOver(store payment.Store) *Payments {
+	if store == nil {
+		store = paymenttest.NewStore()
+	}
 	p := &Payments{store: store, gateway: paymenttest.NewGateway()}
-	p.svc = payment.NewService(store, p.gateway, &payment.Config{
+	svc, err := payment.NewService(store, p.gateway, &payment.Config{
 		Clock: funcClock{p.now},
 		TTL:   func(context.Context) time.Duration { return p.TTL },
 	})
+	if err != nil {
+		panic(err) // a store, a gateway and a fixed config: unreachable
+	}
+	p.svc = svc
 	p.svc.SetHandler(payment.PurposeChatStart, handlerAdapter{p})
 	return p
 }

@@ -44,7 +44,9 @@ type env struct {
 func newEnv(t *testing.T, newHarness func(t *testing.T) StoreHarness) *env {
 	h := newHarness(t)
 	c := clock.NewFake(t0)
-	return &env{StoreHarness: h, svc: pricing.NewPricingStore(h.Store, &pricing.Config{Clock: c}), clock: c}
+	svc, err := pricing.NewPricingStore(h.Store, &pricing.Config{Clock: c})
+	check.NoError(t, err)
+	return &env{StoreHarness: h, svc: svc, clock: c}
 }
 
 // mustCreate creates a tier or fails the test.
