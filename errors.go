@@ -21,6 +21,8 @@ var (
 	// ErrNoTier: no active price tier for the (mode, minutes) asked for (pricing, pairing
 	// and extensions all return this one value).
 	ErrNoTier = core.ErrNoTier
+	// ErrNoTx: a …Tx method was called on a service whose store is not the Postgres one.
+	ErrNoTx = core.ErrNoTx
 )
 
 // ValidationError reports one invalid input field. Use errors.As to read Field.

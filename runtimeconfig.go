@@ -35,7 +35,8 @@ const (
 type RuntimeConfigOptions struct {
 	// Logger receives store and bus failures. Defaults to discarding.
 	Logger *slog.Logger
-	// Clock tells the age of cached values. Defaults to the wall clock.
+	// Clock tells the age of cached values (a curhat.Clock, which a host may
+	// implement). Defaults to the wall clock.
 	Clock clock.Clock
 	// MaxAge: see DefaultConfigMaxAge. Defaults to 1 minute.
 	MaxAge time.Duration

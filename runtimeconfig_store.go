@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/curhat/curhat/internal/pgutil"
 )
@@ -40,11 +39,11 @@ type ConfigStore interface {
 
 const systemActor = "system"
 
-// NewPostgresConfigStore returns the ConfigStore on the app_config table of pool's
-// search_path.
-func NewPostgresConfigStore(pool *pgxpool.Pool) ConfigStore { return &pgConfigStore{pool: pool} }
+// NewPostgresConfigStore returns the ConfigStore on the app_config table of db's
+// search_path (a *pgxpool.Pool, or a pgx.Tx whose commit or rollback decides its writes).
+func NewPostgresConfigStore(db DB) ConfigStore { return &pgConfigStore{db: db} }
 
-type pgConfigStore struct{ pool *pgxpool.Pool }
+type pgConfigStore struct{ db DB }
 
 const (
 	sqlConfigList = `SELECT key, value, updated_at, updated_by FROM app_config ORDER BY key`
@@ -62,7 +61,7 @@ RETURNING key, value, updated_at, updated_by`
 )
 
 func (s *pgConfigStore) List(ctx context.Context) ([]ConfigEntry, error) {
-	rows, err := s.pool.Query(ctx, sqlConfigList)
+	rows, err := s.db.Query(ctx, sqlConfigList)
 	if err != nil {
 		return nil, fmt.Errorf("list app_config: %w", translatePG(err))
 	}
@@ -74,7 +73,7 @@ func (s *pgConfigStore) List(ctx context.Context) ([]ConfigEntry, error) {
 }
 
 func (s *pgConfigStore) Get(ctx context.Context, key ConfigKey) (ConfigEntry, error) {
-	rows, _ := s.pool.Query(ctx, sqlConfigGet, string(key))
+	rows, _ := s.db.Query(ctx, sqlConfigGet, string(key))
 	e, err := pgx.CollectExactlyOneRow(rows, scanConfigEntry)
 	if err != nil {
 		return ConfigEntry{}, fmt.Errorf("get app_config %s: %w", key, translatePG(err))
@@ -90,7 +89,7 @@ func (s *pgConfigStore) Put(ctx context.Context, e ConfigEntry) (ConfigEntry, er
 	if by == "" {
 		by = systemActor
 	}
-	rows, _ := s.pool.Query(ctx, sqlConfigPut, string(e.Key), string(e.Value), by)
+	rows, _ := s.db.Query(ctx, sqlConfigPut, string(e.Key), string(e.Value), by)
 	out, err := pgx.CollectExactlyOneRow(rows, scanConfigEntry)
 	if err != nil {
 		return ConfigEntry{}, fmt.Errorf("put app_config %s: %w", e.Key, translatePG(err))

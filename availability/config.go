@@ -41,7 +41,8 @@ const (
 type Config struct {
 	// Logger receives Valkey failures, fallbacks and seeds. Defaults to discarding.
 	Logger *slog.Logger
-	// Clock stamps heartbeats and judges freshness. Defaults to the wall clock.
+	// Clock stamps heartbeats and judges freshness (a curhat.Clock, which a host may
+	// implement). Defaults to the wall clock.
 	Clock clock.Clock
 	// StaleThreshold: see DefaultStaleThreshold. Defaults to 90 seconds.
 	StaleThreshold time.Duration

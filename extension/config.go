@@ -27,7 +27,8 @@ type Config struct {
 	// Logger receives what the Service cannot return (timer work, notifications of
 	// handler outcomes). Defaults to discarding.
 	Logger *slog.Logger
-	// Clock stamps the rows and runs the decision timers. Defaults to the wall clock.
+	// Clock stamps the rows and runs the decision timers (a curhat.Clock, which a host may
+	// implement). Defaults to the wall clock.
 	Clock clock.Clock
 	// OrphanTTL: see DefaultOrphanTTL. Defaults to 2 minutes.
 	OrphanTTL time.Duration

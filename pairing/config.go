@@ -35,8 +35,8 @@ type Config struct {
 	// Logger receives what the Pairer cannot return (timer work, best-effort refunds and
 	// capacity updates). Defaults to discarding.
 	Logger *slog.Logger
-	// Clock tells the time and runs the deadline and expiry timers. Defaults to the wall
-	// clock.
+	// Clock tells the time and runs the deadline and expiry timers (a curhat.Clock, which a
+	// host may implement). Defaults to the wall clock.
 	Clock clock.Clock
 	// FanoutCap bounds how many mitras one blast is offered to when it starts. Defaults
 	// to 0: every available mitra.

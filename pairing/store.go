@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/internal/pgutil"
 )
 
 // Store is the durable truth of pairings, offers, chat sessions and failures (Postgres:
@@ -226,3 +228,6 @@ type FailureFilter struct {
 	// Page starts at 1 (0 means 1); PageSize defaults to 20 and is at most 100.
 	Page, PageSize int
 }
+
+// DB is what NewPostgresStore takes: a *pgxpool.Pool, or a pgx.Tx (curhat.DB).
+type DB = pgutil.DB

@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/pgutil"
@@ -20,13 +19,17 @@ import (
 
 // PostgresStore is the Store over the payment_sessions table.
 type PostgresStore struct {
-	db *pgxpool.Pool
+	db DB
 }
 
 var _ Store = (*PostgresStore)(nil)
 
-// NewPostgresStore returns a Store over pool. The schema comes from curhat.Migrate.
-func NewPostgresStore(pool *pgxpool.Pool) *PostgresStore { return &PostgresStore{db: pool} }
+// NewPostgresStore returns a Store over db: a *pgxpool.Pool, or a pgx.Tx whose commit or
+// rollback decides the store's writes. The schema comes from curhat.Migrate.
+func NewPostgresStore(db DB) *PostgresStore { return &PostgresStore{db: db} }
+
+// WithTx returns a copy of p whose every statement runs in tx, the caller's transaction.
+func (p *PostgresStore) WithTx(tx pgx.Tx) *PostgresStore { return &PostgresStore{db: tx} }
 
 var sessionColumns = []string{
 	"id", "client_id", "purpose", "pairing_id", "chat_session_id", "extension_id", "tier_id", "minutes",

@@ -44,7 +44,8 @@ const (
 type Config struct {
 	// Logger receives a line per transition and per refund. Defaults to discarding.
 	Logger *slog.Logger
-	// Clock stamps the rows and decides expiry. Defaults to the wall clock.
+	// Clock stamps the rows and decides expiry (a curhat.Clock, which a host may
+	// implement). Defaults to the wall clock.
 	Clock clock.Clock
 	// TTL returns how long a new session stays payable, read at each Create (wire it to
 	// the runtime setting payment_session_ttl_seconds). Nil, or a non-positive result,

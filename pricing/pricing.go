@@ -50,7 +50,8 @@ func (e *StaleWriteError) CurrentValue() any { return e.Current }
 type Config struct {
 	// Logger receives a line per successful mutation. Defaults to discarding.
 	Logger *slog.Logger
-	// Clock stamps updated_at and history rows. Defaults to the wall clock.
+	// Clock stamps updated_at and history rows (a curhat.Clock, which a host may
+	// implement). Defaults to the wall clock.
 	Clock clock.Clock
 	// Currency of new tiers and of the client catalog. Defaults to DefaultCurrency.
 	Currency string

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/curhat/curhat/internal/core"
 )
@@ -135,6 +136,36 @@ func (p *PricingStore) CreateTier(ctx context.Context, params CreateTierParams) 
 	p.cfg.Logger.InfoContext(ctx, "pricing tier created", "tier_id", tier.ID, "mode", tier.Mode,
 		"minutes", tier.Minutes, "price", tier.Price, "changed_by", params.ChangedBy)
 	return tier, nil
+}
+
+// CreateTierTx is CreateTier inside tx, the caller's transaction: the tier and its history
+// row commit or roll back with it (an operator action the host records in its own tables
+// too). It needs the Postgres store (else ErrNoTx).
+func (p *PricingStore) CreateTierTx(ctx context.Context, tx pgx.Tx, params CreateTierParams) (Tier, error) {
+	inTx, err := p.inTx(tx)
+	if err != nil {
+		return Tier{}, fmt.Errorf("create tier: %w", err)
+	}
+	return inTx.CreateTier(ctx, params)
+}
+
+// UpdateTierTx is UpdateTier inside tx, the caller's transaction: the row is locked and
+// written, with its history row, in tx. It needs the Postgres store (else ErrNoTx).
+func (p *PricingStore) UpdateTierTx(ctx context.Context, tx pgx.Tx, params UpdateTierParams) (Tier, error) {
+	inTx, err := p.inTx(tx)
+	if err != nil {
+		return Tier{}, fmt.Errorf("update tier %s: %w", params.ID, err)
+	}
+	return inTx.UpdateTier(ctx, params)
+}
+
+// inTx is p over its Postgres store joined to tx.
+func (p *PricingStore) inTx(tx pgx.Tx) (*PricingStore, error) {
+	ps, ok := p.store.(*PostgresStore)
+	if !ok {
+		return nil, fmt.Errorf("a store of type %T: %w", p.store, core.ErrNoTx)
+	}
+	return &PricingStore{store: ps.WithTx(tx), cfg: p.cfg}, nil
 }
 
 // UpdateTier changes a tier's price and/or label if it still carries ExpectedUpdatedAt;

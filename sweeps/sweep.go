@@ -101,7 +101,8 @@ type Config struct {
 	// LockTTL is how long a run holds the lock. Defaults to the shortest jittered pause,
 	// Interval × (1 − Jitter).
 	LockTTL time.Duration
-	// Clock schedules the runs. Defaults to the wall clock.
+	// Clock schedules the runs (a curhat.Clock, which a host may
+	// implement). Defaults to the wall clock.
 	Clock clock.Clock
 }
 

@@ -24,6 +24,9 @@ var (
 	// ErrNoTier: there is no active price tier for the (mode, minutes) asked for — or, for
 	// an extension, its price is 0 (extensions are never free).
 	ErrNoTier = errors.New("no active price tier for this duration")
+	// ErrNoTx: a …Tx method was called on a service whose store cannot join the caller's
+	// transaction (only the Postgres stores can).
+	ErrNoTx = errors.New("this service's store cannot run in the caller's transaction: only the Postgres store can")
 )
 
 // ValidationError reports one invalid input field. Use errors.As to read Field.

@@ -23,11 +23,15 @@ import (
 // SQL is the squirrel statement builder with Postgres placeholders.
 var SQL = sq.StatementBuilder.PlaceholderFormat(sq.Dollar)
 
-// DB is what the adapters need from a pool or a transaction.
+// DB is what the Postgres stores need: a *pgxpool.Pool, or a pgx.Tx (a store over a
+// transaction runs every write in it — its own transactions become savepoints — so that a
+// host's transaction commits or rolls back the SDK's writes with its own).
 type DB interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	// Begin starts a transaction (a savepoint inside a pgx.Tx).
+	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
 // NewPool parses url and opens a pool. Extra config (tracer, search_path) may be applied
@@ -47,10 +51,10 @@ func NewPool(ctx context.Context, url string, configure func(*pgxpool.Config)) (
 	return pool, nil
 }
 
-// InTx runs fn in a transaction, committing when fn returns nil and rolling back otherwise.
-// Driver errors are translated with Translate.
-func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
-	return Translate(pgx.BeginFunc(ctx, pool, fn))
+// InTx runs fn in a transaction (a savepoint when db is one), committing when fn returns
+// nil and rolling back otherwise. Driver errors are translated with Translate.
+func InTx(ctx context.Context, db DB, fn func(tx pgx.Tx) error) error {
+	return Translate(pgx.BeginFunc(ctx, db, fn))
 }
 
 // Postgres error codes we translate.
