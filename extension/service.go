@@ -32,6 +32,9 @@ type Service struct {
 	timers  map[uuid.UUID]clock.Timer // decision deadlines of requested extensions
 	stopped bool
 	running sync.WaitGroup // deadline work in flight
+
+	stoppedCh chan struct{} // closed once Stop ended the timers and their work
+	drain     sync.Once
 }
 
 // NewService returns a Service over store (NewPostgresStore, or extensiontest.NewStore in
@@ -64,6 +67,8 @@ func NewService(store Store, deps Deps, cfg *Config) (*Service, error) {
 		log:      c.Logger,
 		clock:    c.Clock,
 		timers:   map[uuid.UUID]clock.Timer{},
+
+		stoppedCh: make(chan struct{}),
 	}
 	if s.settings == nil {
 		s.settings = DefaultSettings{}
@@ -121,18 +126,22 @@ func (s *Service) Stop(ctx context.Context) error {
 		delete(s.timers, id)
 	}
 	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		s.running.Wait()
-		close(done)
-	}()
+	s.drain.Do(func() {
+		go func() {
+			s.running.Wait()
+			close(s.stoppedCh)
+		}()
+	})
 	select {
-	case <-done:
+	case <-s.stoppedCh:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
+
+// Stopped is closed once Stop has stopped the timers and the work of those that fired.
+func (s *Service) Stopped() <-chan struct{} { return s.stoppedCh }
 
 // now is the clock's time at Postgres precision, so that both stores compare alike.
 func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }
