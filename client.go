@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/curhat/curhat/availability"
@@ -61,6 +62,11 @@ type Config struct {
 	Currency string
 	// UnsettledGrace: see DefaultUnsettledGrace. Defaults to 10 minutes.
 	UnsettledGrace time.Duration
+	// OnMitraDeactivated, when set, is called by SetMitraActive once a deactivation
+	// committed, before the mitra's sessions end: the host drops what it holds of the
+	// mitra (its cached tokens, its open streams). With Postgres the mitra's auth sessions
+	// are revoked in the deactivation's transaction already.
+	OnMitraDeactivated func(ctx context.Context, mitraID uuid.UUID)
 	// AvailabilityHooks, PaymentHooks and SweepHooks report to a metrics system.
 	// Optional.
 	AvailabilityHooks availability.Hooks

@@ -15,8 +15,9 @@ import (
 // another, is one call of the Client.
 
 // SetMitraActive de/re-activates a mitra (an operator's action). Deactivation sets it
-// offline and, with Postgres, revokes its auth sessions in the same transaction; then its
-// chat sessions end (mitra_deactivated): each active one with a whole minute left
+// offline and, with Postgres, revokes its auth sessions in the same transaction; then
+// Config.OnMitraDeactivated runs; then its chat sessions end (mitra_deactivated): each
+// active one with a whole minute left
 // continues as a prepaid blast, and is refunded its unused minutes if nobody takes it. The
 // deactivation is returned once it committed: a failure to end the sessions is logged (the
 // timeouts sweep and the client's reroute cover them).
@@ -24,6 +25,9 @@ func (c *Client) SetMitraActive(ctx context.Context, id uuid.UUID, active bool) 
 	m, err := c.mirror.SetActive(ctx, id, active)
 	if err != nil || active {
 		return m, err
+	}
+	if c.cfg.OnMitraDeactivated != nil {
+		c.cfg.OnMitraDeactivated(ctx, id)
 	}
 	if _, err := c.pairer.EndMitraSessions(ctx, id, pairing.EndMitraDeactivated); err != nil {
 		c.log.WarnContext(ctx, "ending sessions of a deactivated mitra failed", "mitra", id, "err", err)

@@ -18,5 +18,8 @@ type Timer = clock.Timer
 // order, inside Advance and Set, so a test sees their effects as soon as the call returns.
 type FakeClock = clock.Fake
 
+// WallClock is the real time: what a nil Clock stands for.
+func WallClock() Clock { return clock.Real{} }
+
 // NewFakeClock returns a FakeClock set to t (UTC).
 func NewFakeClock(t time.Time) *FakeClock { return clock.NewFake(t) }

@@ -100,3 +100,23 @@ func TestImports_InternalPackagesDoNotImportTheRoot(t *testing.T) {
 		}
 	}
 }
+
+// A host team copies any program under examples/ into its own module and it builds: its
+// non-test files import only public packages of the SDK.
+func TestImports_ExamplesImportOnlyPublicPackages(t *testing.T) {
+	seen := 0
+	for _, p := range listPackages(t) {
+		if !strings.HasPrefix(p.ImportPath, module+"/examples/") {
+			continue
+		}
+		seen++
+		for _, imp := range p.Imports {
+			if strings.HasPrefix(imp, module+"/") && strings.Contains(imp+"/", "/internal/") {
+				t.Errorf("%s imports %s, which a host's module cannot import", p.ImportPath, imp)
+			}
+		}
+	}
+	if seen < 2 {
+		t.Fatalf("found %d example programs; the check looks at the wrong packages", seen)
+	}
+}

@@ -7,26 +7,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat"
-	"github.com/curhat/curhat/availability"
 )
 
-// pairingAvailability adapts availability.Mirror to pairing.Availability.
-type pairingAvailability struct{ m *availability.Mirror }
-
-func (a pairingAvailability) FindAvailable(ctx context.Context, limit int, exclude []uuid.UUID) ([]uuid.UUID, error) {
-	return a.m.FindAvailable(ctx, availability.FindOptions{Limit: limit, Exclude: exclude})
-}
-
-func (a pairingAvailability) IsReachable(ctx context.Context, id uuid.UUID) (bool, error) {
-	return a.m.IsReachable(ctx, id)
-}
-
-func (a pairingAvailability) RecomputeCapacity(ctx context.Context, id uuid.UUID) (int, error) {
-	return a.m.RecomputeCapacity(ctx, id)
-}
-
-// hubNotifier publishes SDK events (pairing and extensions alike) to the SSE streams of
-// their recipients.
+// hubNotifier publishes the SDK's events (pairing and extensions alike) to the event
+// streams of their recipients.
 type hubNotifier struct {
 	hub   *eventHub
 	clock func() time.Time
