@@ -16,6 +16,7 @@ import (
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/internal/clock"
 	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/internal/lifecycle"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/pricing"
@@ -277,12 +278,7 @@ func (c *Client) Stop(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("curhat: stop: %w", err)
 	}
-	select {
-	case <-c.stoppedCh:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return lifecycle.Wait(ctx, c.stoppedCh)
 }
 
 // Stopped is closed once Stop has ended all the background work (at once by a Stop before

@@ -186,7 +186,7 @@ func (s *Service) deadlinePassed(id uuid.UUID) {
 		return // disarmed or stopped meanwhile
 	}
 	delete(s.timers, id)
-	s.running.Add(1)
+	s.running.Add()
 	s.mu.Unlock()
 	defer s.running.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.TimerTimeout)

@@ -251,7 +251,7 @@ func (p *PostgresStore) ExpireDue(ctx context.Context, q ExpireQuery) ([]Extensi
 		         LIMIT $3
 		           FOR UPDATE SKIP LOCKED) due
 		 WHERE e.id = due.id AND e.status IN ('requested', 'approved')
-		RETURNING ` + qualified("e", extensionColumns)
+		RETURNING ` + pgutil.Qualified("e", extensionColumns)
 	out, err := queryMany(ctx, p.db, sq.Expr(query, q.RequestedBefore, q.UnchargedBefore, q.Limit))
 	if err != nil {
 		return nil, fmt.Errorf("expire due extensions: %w", err)
@@ -261,12 +261,4 @@ func (p *PostgresStore) ExpireDue(ctx context.Context, q ExpireQuery) ([]Extensi
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID.String(), b.ID.String()))
 	})
 	return out, nil
-}
-
-func qualified(alias string, columns []string) string {
-	out := make([]string, len(columns))
-	for i, c := range columns {
-		out[i] = alias + "." + c
-	}
-	return strings.Join(out, ", ")
 }

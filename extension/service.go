@@ -11,6 +11,7 @@ import (
 
 	"github.com/curhat/curhat/internal/clock"
 	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/internal/lifecycle"
 )
 
 // Service runs extensions: requests, the mitra's decision or auto-approval, the charge,
@@ -31,10 +32,7 @@ type Service struct {
 	mu      sync.Mutex
 	timers  map[uuid.UUID]clock.Timer // decision deadlines of requested extensions
 	stopped bool
-	running sync.WaitGroup // deadline work in flight
-
-	stoppedCh chan struct{} // closed once Stop ended the timers and their work
-	drain     sync.Once
+	running *lifecycle.InFlight // deadline work in flight
 }
 
 // NewService returns a Service over store (NewPostgresStore, or extensiontest.NewStore in
@@ -67,8 +65,7 @@ func NewService(store Store, deps Deps, cfg *Config) (*Service, error) {
 		log:      c.Logger,
 		clock:    c.Clock,
 		timers:   map[uuid.UUID]clock.Timer{},
-
-		stoppedCh: make(chan struct{}),
+		running:  lifecycle.NewInFlight(),
 	}
 	if s.settings == nil {
 		s.settings = DefaultSettings{}
@@ -126,22 +123,11 @@ func (s *Service) Stop(ctx context.Context) error {
 		delete(s.timers, id)
 	}
 	s.mu.Unlock()
-	s.drain.Do(func() {
-		go func() {
-			s.running.Wait()
-			close(s.stoppedCh)
-		}()
-	})
-	select {
-	case <-s.stoppedCh:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return s.running.Drain(ctx)
 }
 
 // Stopped is closed once Stop has stopped the timers and the work of those that fired.
-func (s *Service) Stopped() <-chan struct{} { return s.stoppedCh }
+func (s *Service) Stopped() <-chan struct{} { return s.running.Drained() }
 
 // now is the clock's time at Postgres precision, so that both stores compare alike.
 func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }

@@ -56,19 +56,9 @@ func normalizeFailureFilter(f FailureFilter) (FailureFilter, error) {
 	if f.From != nil && f.To != nil && f.To.Before(*f.From) {
 		return f, core.Invalid("to", "must not be before from")
 	}
-	switch {
-	case f.Page < 0:
-		return f, core.Invalid("page", "must be at least 1, not %d", f.Page)
-	case f.Page == 0:
-		f.Page = 1
-	}
-	switch {
-	case f.PageSize < 0 || f.PageSize > MaxFailurePageSize:
-		return f, core.Invalid("page_size", "must be between 1 and %d, not %d", MaxFailurePageSize, f.PageSize)
-	case f.PageSize == 0:
-		f.PageSize = DefaultFailurePageSize
-	}
-	return f, nil
+	var err error
+	f.Page, f.PageSize, err = core.NormalizePage(f.Page, f.PageSize)
+	return f, err
 }
 
 func joinReasons() string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/curhat/curhat/internal/clock"
 	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/internal/lifecycle"
 )
 
 // Pairer matches clients with mitras and runs the chat sessions that result (SPEC §10,
@@ -39,10 +40,7 @@ type Pairer struct {
 	timers  map[timerKey]clock.Timer
 	started bool
 	stopped bool
-	running sync.WaitGroup // timer callbacks in flight
-
-	stoppedCh chan struct{} // closed once Stop ended every timer and its work
-	drain     sync.Once
+	running *lifecycle.InFlight // timer callbacks in flight
 }
 
 type timerKind uint8
@@ -87,7 +85,7 @@ func NewPairer(store Store, deps Deps, cfg *Config) (*Pairer, error) {
 		log:        c.Logger,
 		clock:      c.Clock,
 		timers:     map[timerKey]clock.Timer{},
-		stoppedCh:  make(chan struct{}),
+		running:    lifecycle.NewInFlight(),
 	}
 	if p.settings == nil {
 		p.settings = DefaultSettings{}
@@ -130,23 +128,11 @@ func (p *Pairer) Stop(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 	p.cancel()
-
-	p.drain.Do(func() {
-		go func() {
-			p.running.Wait()
-			close(p.stoppedCh)
-		}()
-	})
-	select {
-	case <-p.stoppedCh:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return p.running.Drain(ctx)
 }
 
 // Stopped is closed once Stop has stopped every timer and the work of those that fired.
-func (p *Pairer) Stopped() <-chan struct{} { return p.stoppedCh }
+func (p *Pairer) Stopped() <-chan struct{} { return p.running.Drained() }
 
 // now is the Pairer's time, at the store's precision, so that what is written and what
 // is compared agree in memory and in Postgres.
@@ -171,7 +157,7 @@ func (p *Pairer) schedule(key timerKey, at time.Time, fn func(ctx context.Contex
 			return
 		}
 		delete(p.timers, key)
-		p.running.Add(1)
+		p.running.Add()
 		p.mu.Unlock()
 		defer p.running.Done()
 

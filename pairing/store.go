@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/pgutil"
 )
 
@@ -208,10 +209,11 @@ type RerouteParams struct {
 	Pairing Pairing
 }
 
-// MaxFailurePageSize bounds FailureFilter.PageSize.
+// Paging of ListFailures: FailureFilter.PageSize defaults to DefaultFailurePageSize and is
+// at most MaxFailurePageSize (the paging of every operator list).
 const (
-	DefaultFailurePageSize = 20
-	MaxFailurePageSize     = 100
+	DefaultFailurePageSize = core.DefaultPageSize
+	MaxFailurePageSize     = core.MaxPageSize
 )
 
 // FailureFilter selects failed pairings for operators. Zero fields do not filter.

@@ -203,7 +203,7 @@ func (p *PostgresStore) ListRefunds(ctx context.Context, f RefundFilter) ([]Refu
 // the pairing still naming it as its payment) and extensions (an extension payment is
 // delivered once its extension is paid). Fully refunded payments are settled by
 // definition and are not read.
-var reconcileSQL = `SELECT ` + qualified("p", sessionColumns) + `, d.delivered, f.failed, f.stuck
+var reconcileSQL = `SELECT ` + pgutil.Qualified("p", sessionColumns) + `, d.delivered, f.failed, f.stuck
 FROM payment_sessions p
 CROSS JOIN LATERAL (SELECT CASE WHEN p.purpose = 'chat_start' THEN EXISTS (
         SELECT 1 FROM pairings pr JOIN chat_sessions cs ON cs.pairing_id = pr.id

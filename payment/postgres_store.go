@@ -39,15 +39,6 @@ var sessionColumns = []string{
 
 var returningSession = "RETURNING " + strings.Join(sessionColumns, ", ")
 
-// qualified prefixes each column with the table alias.
-func qualified(alias string, columns []string) string {
-	out := make([]string, len(columns))
-	for i, c := range columns {
-		out[i] = alias + "." + c
-	}
-	return strings.Join(out, ", ")
-}
-
 // scanSession reads one row of sessionColumns.
 func scanSession(row pgx.Row) (Session, error) {
 	var (
@@ -199,7 +190,7 @@ var expirePendingSQL = `WITH due AS MATERIALIZED (
 UPDATE payment_sessions AS p SET status = 'expired', updated_at = $1
 FROM due
 WHERE p.id = due.id AND p.status = 'pending'
-RETURNING ` + qualified("p", sessionColumns)
+RETURNING ` + pgutil.Qualified("p", sessionColumns)
 
 func (p *PostgresStore) ExpirePending(ctx context.Context, now time.Time, limit int) ([]Session, error) {
 	rows, err := p.db.Query(ctx, expirePendingSQL, now, limit)

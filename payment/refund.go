@@ -114,10 +114,10 @@ type RefundAttempt struct {
 	NextAttemptAt *time.Time
 }
 
-// Paging of ListRefunds.
+// Paging of ListRefunds (the paging of every operator list).
 const (
-	DefaultRefundPageSize = 20
-	MaxRefundPageSize     = 100
+	DefaultRefundPageSize = core.DefaultPageSize
+	MaxRefundPageSize     = core.MaxPageSize
 )
 
 // RefundFilter selects refunds. Zero fields do not filter.
@@ -133,19 +133,9 @@ func (f RefundFilter) normalize() (RefundFilter, error) {
 	if f.Status != "" && !f.Status.Valid() {
 		return f, core.Invalid("status", "must be %q, %q or %q, not %q", RefundPending, RefundSucceeded, RefundFailed, f.Status)
 	}
-	switch {
-	case f.Page < 0:
-		return f, core.Invalid("page", "must be at least 1, not %d", f.Page)
-	case f.Page == 0:
-		f.Page = 1
-	}
-	switch {
-	case f.PageSize < 0 || f.PageSize > MaxRefundPageSize:
-		return f, core.Invalid("page_size", "must be between 1 and %d, not %d", MaxRefundPageSize, f.PageSize)
-	case f.PageSize == 0:
-		f.PageSize = DefaultRefundPageSize
-	}
-	return f, nil
+	var err error
+	f.Page, f.PageSize, err = core.NormalizePage(f.Page, f.PageSize)
+	return f, err
 }
 
 // RefundSummary is how the refunds of one cause stand (SettleRefunds).

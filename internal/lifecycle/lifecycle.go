@@ -55,10 +55,5 @@ func (l *Lifecycle) Stop(ctx context.Context) error {
 	cancel := l.cancel
 	l.mu.Unlock()
 	cancel()
-	select {
-	case <-l.stoppedCh:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return Wait(ctx, l.stoppedCh)
 }

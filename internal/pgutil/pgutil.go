@@ -192,3 +192,12 @@ func UTCPtr(t *time.Time) *time.Time {
 	u := t.UTC()
 	return &u
 }
+
+// Qualified lists columns prefixed with a table alias: "p.id, p.status, …".
+func Qualified(alias string, columns []string) string {
+	out := make([]string, len(columns))
+	for i, c := range columns {
+		out[i] = alias + "." + c
+	}
+	return strings.Join(out, ", ")
+}
