@@ -156,7 +156,7 @@ func TestSessionEnd_OffersTheFreedMitraTheBlastsStillSearching(t *testing.T) {
 	})
 }
 
-func TestRestoreTimers_ANewPairerOverTheSameStoreExpiresSessions(t *testing.T) {
+func TestStart_ANewPairerOverTheSameStoreExpiresSessions(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
@@ -189,7 +189,7 @@ func TestRestoreTimers_ANewPairerOverTheSameStoreExpiresSessions(t *testing.T) {
 	})
 }
 
-func TestRestoreTimers_RestoresPairingDeadlines(t *testing.T) {
+func TestStart_RestoresPairingDeadlines(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
