@@ -39,8 +39,8 @@ func main() {
 // run is the whole product: build, start, and one paid blast from the client's tap to the
 // mitra's accept.
 func run(ctx context.Context, out io.Writer, log *slog.Logger, databaseURL, valkeyURL string) error {
-	cfg := &curhat.Config{Logger: log, Gateway: paymenttest.NewGateway()} // your provider's adapter in production
-	c, newAccount, closeAll, err := open(ctx, cfg, databaseURL, valkeyURL)
+	gateway := paymenttest.NewGateway() // your payment provider's adapter in production
+	c, newAccount, closeAll, err := open(ctx, &curhat.Config{Logger: log, Gateway: gateway}, databaseURL, valkeyURL)
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,6 @@ func run(ctx context.Context, out io.Writer, log *slog.Logger, databaseURL, valk
 		return err
 	}
 	defer c.Stop(context.Background())
-
 	_, err = c.Pricing().CreateTier(ctx, pricing.CreateTierParams{Mode: pricing.ModeSession, Minutes: 30, Price: 25000, ChangedBy: "ops"})
 	if err != nil && !errors.Is(err, pricing.ErrDuplicateTier) {
 		return err
