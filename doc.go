@@ -1,10 +1,20 @@
-// Package curhat holds what every part of the curhat SDK shares: the embedded SQL schema
-// and the way to apply it, the pub/sub Bus that carries messages between the instances of
-// a deployment, the runtime configuration service (app_config, invalidated across
-// instances through the bus), and the error vocabulary that the domain packages
-// (availability, pricing, pairing, payment, extension) return.
+// Package curhat is the SDK of a paid 1:1 live-chat marketplace, as one client.
 //
-// The domain packages each expose a typed service over small Store (Postgres) and Cache
-// (Valkey) ports, with pgx/valkey-go adapters and in-memory implementations for tests.
-// The reference HTTP server in examples/server wires them all together.
+// NewClient(pool, valkeyClient, cfg) builds every service over Postgres and Valkey — the
+// runtime config, the availability mirror, pricing, payments, pairing and extensions —
+// wires them to each other (the payment handlers, the chat sessions of extensions, the
+// runtime settings), and owns the background sweeps; NewMemoryClient does the same over
+// in-memory stores for tests and demos. Start runs the background work, Stop ends it;
+// the accessors (Pairing, Payments, …) reach each service, and the Client's own methods
+// run the flows that span several (SetMitraActive, SetMitraOnline, Dashboard, Drift).
+//
+// Each service stays usable alone: the domain packages (availability, pricing, payment,
+// pairing, extension, sweeps) each expose a typed service over small Store (Postgres) and
+// Cache (Valkey) ports, with pgx/valkey-go adapters and in-memory implementations for
+// tests (the …test packages). This package also holds what they share: the error
+// vocabulary (ErrNotFound, *ValidationError, …), the value types that travel between them
+// (Payment, Quote, ChatSession, Event, … — the very types the domains use), the Clock and
+// DB interfaces a host may implement or pass (a pool, or its own transaction), the Bus
+// that carries messages between the instances of a deployment, the embedded SQL schema
+// (Migrate, Migrations), the Valkey key names, and the runtime configuration service.
 package curhat

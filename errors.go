@@ -1,39 +1,33 @@
 package curhat
 
-import (
-	"errors"
-	"fmt"
+import "github.com/curhat/curhat/internal/core"
 
-	"github.com/curhat/curhat/internal/pubsub"
-)
-
-// Sentinel errors shared by every domain package. Domain packages re-export the ones they
-// return (availability.ErrNotFound == curhat.ErrNotFound), so errors.Is works with either.
+// Sentinel errors shared by every domain package. They are the very values the domain
+// packages return (availability.ErrNotFound == curhat.ErrNotFound), so errors.Is works
+// with either name.
 var (
 	// ErrNotFound: the addressed row does not exist (or is not visible to the caller).
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = core.ErrNotFound
 	// ErrStaleWrite: an optimistic-lock token (updated_at) no longer matches the row.
-	ErrStaleWrite = errors.New("stale write: the row changed since it was read")
+	ErrStaleWrite = core.ErrStaleWrite
 	// ErrInvalidState: the operation is not allowed in the row's current state.
-	ErrInvalidState = errors.New("invalid state for this operation")
+	ErrInvalidState = core.ErrInvalidState
 	// ErrDeactivated: the mitra has been deactivated by an operator.
-	ErrDeactivated = errors.New("mitra is deactivated")
+	ErrDeactivated = core.ErrDeactivated
 	// ErrUnavailable: a backend (Postgres, or Valkey for the Bus) cannot be reached; retry
-	// later. It is declared beside the bus, which cannot import this package.
-	ErrUnavailable = pubsub.ErrUnavailable
+	// later.
+	ErrUnavailable = core.ErrUnavailable
 	// ErrConflict: a uniqueness rule refused the write (for example a duplicate tier).
-	ErrConflict = errors.New("conflict")
+	ErrConflict = core.ErrConflict
+	// ErrNoTier: no active price tier for the (mode, minutes) asked for (pricing, pairing
+	// and extensions all return this one value).
+	ErrNoTier = core.ErrNoTier
+	// ErrNoTx: a …Tx method was called on a service whose store is not the Postgres one.
+	ErrNoTx = core.ErrNoTx
 )
 
 // ValidationError reports one invalid input field. Use errors.As to read Field.
-type ValidationError struct {
-	Field  string
-	Reason string
-}
-
-func (e *ValidationError) Error() string { return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason) }
+type ValidationError = core.ValidationError
 
 // Invalid returns a *ValidationError for field.
-func Invalid(field, format string, args ...any) error {
-	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
-}
+func Invalid(field, format string, args ...any) error { return core.Invalid(field, format, args...) }

@@ -1,61 +1,15 @@
 package curhat
 
-import "strings"
+import "github.com/curhat/curhat/internal/valkeyutil"
 
-// KeyNames builds the Valkey key names of the product. The zero value gives the default names of SPEC §4 byte for byte.
-type KeyNames struct {
-	prefix string
-}
+// KeyNames builds the Valkey key names of the product. The zero value gives the default
+// names of SPEC §4 byte for byte.
+type KeyNames = valkeyutil.Names
 
 // DefaultClusterTag is the hash tag used in cluster mode when no prefix is given.
-const DefaultClusterTag = "curhat"
+const DefaultClusterTag = valkeyutil.DefaultClusterTag
 
-// NewKeyNames returns key names under prefix. In cluster mode every key carries one hash tag
-// (the prefix inside braces) so that multi-key commands and scripts stay in one slot:
+// NewKeyNames returns key names under prefix. In cluster mode every key carries one hash
+// tag (the prefix inside braces) so that multi-key commands and scripts stay in one slot:
 // NewKeyNames("", true) names "{curhat}:mitras:online".
-func NewKeyNames(prefix string, cluster bool) KeyNames {
-	if cluster && !strings.Contains(prefix, "{") {
-		tag := strings.TrimSuffix(prefix, ":")
-		if tag == "" {
-			tag = DefaultClusterTag
-		}
-		prefix = "{" + tag + "}:"
-	}
-	return KeyNames{prefix: prefix}
-}
-
-// Prefix returns the prefix put before every name.
-func (n KeyNames) Prefix() string { return n.prefix }
-
-// Online is the SET of online, active mitra ids.
-func (n KeyNames) Online() string { return n.prefix + "mitras:online" }
-
-// Deactivated is the SET of deactivated mitra ids.
-func (n KeyNames) Deactivated() string { return n.prefix + "mitras:deactivated" }
-
-// Capacity is the STRING count of a mitra's active + pending_payment chat sessions.
-func (n KeyNames) Capacity(id string) string { return n.prefix + "mitra:capacity:" + id }
-
-// Heartbeat is the STRING ISO-8601 time of a mitra's last ping.
-func (n KeyNames) Heartbeat(id string) string { return n.prefix + "mitra:heartbeat:" + id }
-
-// Snapshot is the beacon cache {"available_count":N,"as_of":"…"}.
-func (n KeyNames) Snapshot() string { return n.prefix + "availability:snapshot" }
-
-// ConfigInvalidate is the pub/sub channel carrying changed app_config keys.
-func (n KeyNames) ConfigInvalidate() string { return n.prefix + "config:invalidate" }
-
-// HeartbeatIndex is a derived ZSET: online mitra id → last heartbeat (unix ms).
-func (n KeyNames) HeartbeatIndex() string { return n.prefix + "mitras:heartbeat_index" }
-
-// AtCapacity is a derived SET of mitras whose capacity reached their maximum.
-func (n KeyNames) AtCapacity() string { return n.prefix + "mitras:at_capacity" }
-
-// SeedMarker is written by every seed; its absence means Valkey lost its data.
-func (n KeyNames) SeedMarker() string { return n.prefix + "mitras:seed_marker" }
-
-// Channel names a pub/sub channel under the prefix.
-func (n KeyNames) Channel(name string) string { return n.prefix + name }
-
-// Key names any other key under the prefix.
-func (n KeyNames) Key(name string) string { return n.prefix + name }
+func NewKeyNames(prefix string, cluster bool) KeyNames { return valkeyutil.NewNames(prefix, cluster) }

@@ -3,33 +3,22 @@ package curhat
 import (
 	"context"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/curhat/curhat/internal/schema"
 )
 
 // Migration is one embedded, numbered, forward-only SQL migration.
-type Migration struct {
-	Version int
-	Name    string
-	SQL     string
-}
+type Migration = schema.Migration
 
 // Migrations returns the embedded migrations in the order they must be applied, for hosts
 // that run their own migration tool.
-func Migrations() []Migration {
-	ms := schema.Migrations()
-	out := make([]Migration, len(ms))
-	for i, m := range ms {
-		out[i] = Migration(m)
-	}
-	return out
-}
+func Migrations() []Migration { return schema.Migrations() }
 
-// Migrate applies every migration not yet applied to the database behind pool (tracked in
-// the table curhat_schema_migrations of the pool's search_path). It is safe to call from
-// several processes at once (a Postgres advisory lock serialises them) and a no-op when the
-// schema is current. It returns the versions it applied.
-func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
-	return schema.Apply(ctx, pool)
-}
+// Migrate applies every migration not yet applied to the database behind db (tracked in
+// the table curhat_schema_migrations of its search_path). It is safe to call from several
+// processes at once (a Postgres advisory lock serialises them) and a no-op when the schema
+// is current. It returns the versions it applied.
+//
+// db is a *pgxpool.Pool (each migration in a transaction of its own) or the host's pgx.Tx
+// (each migration a savepoint in it: the schema commits or rolls back with the host's
+// own migrations).
+func Migrate(ctx context.Context, db DB) ([]int, error) { return schema.Apply(ctx, db) }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/lifecycle"
 )
 
@@ -34,7 +35,8 @@ const (
 type RuntimeConfigOptions struct {
 	// Logger receives store and bus failures. Defaults to discarding.
 	Logger *slog.Logger
-	// Clock tells the age of cached values. Defaults to the wall clock.
+	// Clock tells the age of cached values (a curhat.Clock, which a host may
+	// implement). Defaults to the wall clock.
 	Clock clock.Clock
 	// MaxAge: see DefaultConfigMaxAge. Defaults to 1 minute.
 	MaxAge time.Duration
@@ -44,6 +46,19 @@ type RuntimeConfigOptions struct {
 	StoreTimeout time.Duration
 	// ErrorRetry: see DefaultConfigErrorRetry. Defaults to 1 second.
 	ErrorRetry time.Duration
+}
+
+// validate reports a field no default can stand for: a negative duration.
+func (o *RuntimeConfigOptions) validate() error {
+	if o == nil {
+		return nil
+	}
+	return core.FirstError(
+		core.NotNegative("RuntimeConfigOptions.MaxAge", o.MaxAge),
+		core.NotNegative("RuntimeConfigOptions.UnsubscribedMaxAge", o.UnsubscribedMaxAge),
+		core.NotNegative("RuntimeConfigOptions.StoreTimeout", o.StoreTimeout),
+		core.NotNegative("RuntimeConfigOptions.ErrorRetry", o.ErrorRetry),
+	)
 }
 
 // WithDefaults returns a copy of o with every zero field set to its default.
@@ -63,12 +78,12 @@ func (o *RuntimeConfigOptions) WithDefaults() RuntimeConfigOptions {
 
 // ConfigItem is one runtime setting as operators see it.
 type ConfigItem struct {
-	Key   ConfigKey       `json:"key"`
-	Value json.RawMessage `json:"value"`
+	Key   ConfigKey
+	Value json.RawMessage
 	// UpdatedAt is nil while the key has never been set (Default is then true).
-	UpdatedAt *time.Time `json:"updated_at"`
-	UpdatedBy string     `json:"updated_by,omitempty"`
-	Default   bool       `json:"default"`
+	UpdatedAt *time.Time
+	UpdatedBy string
+	Default   bool
 }
 
 // RuntimeConfig serves the operator-editable settings of SPEC §7 from an in-process cache
@@ -121,8 +136,12 @@ const configTopic = "config:invalidate"
 const configResubscribeDelay = time.Second
 
 // NewRuntimeConfig returns a RuntimeConfig over store; bus may be nil (single instance).
-// Call Start to follow the bus.
-func NewRuntimeConfig(store ConfigStore, bus Bus, opts *RuntimeConfigOptions) *RuntimeConfig {
+// Call Start to follow the bus. It fails, naming the field, when store is nil or opts
+// holds a negative duration.
+func NewRuntimeConfig(store ConfigStore, bus Bus, opts *RuntimeConfigOptions) (*RuntimeConfig, error) {
+	if err := core.FirstError(core.Required("store", store == nil), opts.validate()); err != nil {
+		return nil, fmt.Errorf("curhat.NewRuntimeConfig: %w", err)
+	}
 	return &RuntimeConfig{
 		store:    store,
 		bus:      bus,
@@ -131,7 +150,7 @@ func NewRuntimeConfig(store ConfigStore, bus Bus, opts *RuntimeConfigOptions) *R
 		lastGood: map[ConfigKey]any{},
 		inflight: map[ConfigKey]*configLoad{},
 		life:     lifecycle.New(),
-	}
+	}, nil
 }
 
 // Start follows the bus in the background and returns at once. The subscription ends on

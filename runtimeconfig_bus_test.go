@@ -34,7 +34,8 @@ func newPGInstance(t *testing.T, dbURL string, bus curhat.Bus) instance {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	store := curhat.NewPostgresConfigStore(pool)
-	rc := curhat.NewRuntimeConfig(store, bus, noExpiry)
+	rc, err := curhat.NewRuntimeConfig(store, bus, noExpiry)
+	require.NoError(t, err)
 	startRC(t, rc)
 	return instance{store: store, rc: rc}
 }
@@ -78,8 +79,10 @@ func TestRuntimeConfig_CrossInstanceInvalidation(t *testing.T) {
 		t.Parallel()
 		store := curhat.NewMemoryConfigStore()
 		bus := curhat.NewMemoryBus()
-		a := curhat.NewRuntimeConfig(store, bus, noExpiry)
-		b := curhat.NewRuntimeConfig(store, bus, noExpiry)
+		a, err := curhat.NewRuntimeConfig(store, bus, noExpiry)
+		require.NoError(t, err)
+		b, err := curhat.NewRuntimeConfig(store, bus, noExpiry)
+		require.NoError(t, err)
 		startRC(t, a)
 		startRC(t, b)
 
@@ -129,7 +132,8 @@ func TestValkeyBus_PublishFailsFastWhenValkeyIsDown(t *testing.T) {
 	require.Less(t, time.Since(start), 3*time.Second)
 
 	// A write is not held up by the bus either: the store has it, the publish is logged.
-	rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), bus, noExpiry)
+	rc, err := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), bus, noExpiry)
+	require.NoError(t, err)
 	start = time.Now()
 	_, err = rc.Set(context.Background(), string(curhat.KeyPaymentSessionTTL), json.RawMessage(`600`), "op")
 	require.NoError(t, err)
@@ -145,9 +149,10 @@ func TestRuntimeConfig_InvalidatesOnTheSpecChannel(t *testing.T) {
 	srv := testenv.StartRedis(t) // a private server: the channel carries no test prefix
 	got := testenv.Listen(t, testenv.ValkeyClient(t, srv.URL()), "config:invalidate")
 
-	rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(),
+	rc, err := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(),
 		valkeyBus(t, testenv.ValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil), noExpiry)
-	_, err := rc.Set(context.Background(), string(curhat.KeyMitraMaxConcurrentSessions), json.RawMessage(`2`), "op")
+	require.NoError(t, err)
+	_, err = rc.Set(context.Background(), string(curhat.KeyMitraMaxConcurrentSessions), json.RawMessage(`2`), "op")
 	require.NoError(t, err)
 	select {
 	case m := <-got:
@@ -160,8 +165,9 @@ func TestRuntimeConfig_InvalidatesOnTheSpecChannel(t *testing.T) {
 func TestRuntimeConfig_FrozenValkeyIsNoticedAsALostSubscription(t *testing.T) {
 	t.Parallel()
 	srv := testenv.StartRedis(t)
-	rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(),
+	rc, err := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(),
 		valkeyBus(t, testenv.ValkeyClient(t, srv.URL()), curhat.NewKeyNames("", false), nil), noExpiry)
+	require.NoError(t, err)
 	startRC(t, rc)
 
 	require.NoError(t, srv.Pause())

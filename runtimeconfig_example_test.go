@@ -13,7 +13,11 @@ func ExampleRuntimeConfig() {
 	ctx := context.Background()
 	// In production: NewPostgresConfigStore(pool) and NewValkeyBus(client, names, nil),
 	// shared by every instance.
-	rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), curhat.NewMemoryBus(), nil)
+	rc, err := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), curhat.NewMemoryBus(), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	if err := rc.Start(ctx); err != nil {
 		panic(err)
 	}
@@ -25,7 +29,7 @@ func ExampleRuntimeConfig() {
 	}
 	fmt.Println(rc.MitraMaxConcurrentSessions(ctx))
 
-	_, err := rc.Set(ctx, "mitra_max_concurrent_sessions", json.RawMessage(`"many"`), "operator-1")
+	_, err = rc.Set(ctx, "mitra_max_concurrent_sessions", json.RawMessage(`"many"`), "operator-1")
 	var ve *curhat.ValidationError
 	fmt.Println(errors.As(err, &ve), ve.Field)
 	_, err = rc.Set(ctx, "no_such_key", json.RawMessage(`1`), "operator-1")

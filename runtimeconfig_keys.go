@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/curhat/curhat/internal/core"
 )
 
 // ConfigKey names one operator-editable runtime setting (a row of app_config).
@@ -30,11 +32,11 @@ const (
 
 // Defaults of the runtime settings, served while a key has never been set.
 const (
-	DefaultPairingBlastTimeout        = 60 * time.Second
-	DefaultPairingTargetedTimeout     = 20 * time.Second
-	DefaultPaymentSessionTTL          = 900 * time.Second
-	DefaultExtensionAutoApprove       = true
-	DefaultMitraMaxConcurrentSessions = 1
+	DefaultPairingBlastTimeout        = core.DefaultPairingBlastTimeout
+	DefaultPairingTargetedTimeout     = core.DefaultPairingTargetedTimeout
+	DefaultPaymentSessionTTL          = core.DefaultPaymentSessionTTL
+	DefaultExtensionAutoApprove       = core.DefaultExtensionAutoApprove
+	DefaultMitraMaxConcurrentSessions = core.DefaultMitraMaxConcurrentSessions
 )
 
 // ErrUnknownConfigKey is returned (wrapping a *ValidationError on field "key") when a key

@@ -6,14 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/curhat/curhat/internal/pgutil"
 )
 
 // ConfigEntry is one stored row of app_config.
@@ -39,11 +39,11 @@ type ConfigStore interface {
 
 const systemActor = "system"
 
-// NewPostgresConfigStore returns the ConfigStore on the app_config table of pool's
-// search_path.
-func NewPostgresConfigStore(pool *pgxpool.Pool) ConfigStore { return &pgConfigStore{pool: pool} }
+// NewPostgresConfigStore returns the ConfigStore on the app_config table of db's
+// search_path (a *pgxpool.Pool, or a pgx.Tx whose commit or rollback decides its writes).
+func NewPostgresConfigStore(db DB) ConfigStore { return &pgConfigStore{db: db} }
 
-type pgConfigStore struct{ pool *pgxpool.Pool }
+type pgConfigStore struct{ db DB }
 
 const (
 	sqlConfigList = `SELECT key, value, updated_at, updated_by FROM app_config ORDER BY key`
@@ -61,7 +61,7 @@ RETURNING key, value, updated_at, updated_by`
 )
 
 func (s *pgConfigStore) List(ctx context.Context) ([]ConfigEntry, error) {
-	rows, err := s.pool.Query(ctx, sqlConfigList)
+	rows, err := s.db.Query(ctx, sqlConfigList)
 	if err != nil {
 		return nil, fmt.Errorf("list app_config: %w", translatePG(err))
 	}
@@ -73,7 +73,7 @@ func (s *pgConfigStore) List(ctx context.Context) ([]ConfigEntry, error) {
 }
 
 func (s *pgConfigStore) Get(ctx context.Context, key ConfigKey) (ConfigEntry, error) {
-	rows, _ := s.pool.Query(ctx, sqlConfigGet, string(key))
+	rows, _ := s.db.Query(ctx, sqlConfigGet, string(key))
 	e, err := pgx.CollectExactlyOneRow(rows, scanConfigEntry)
 	if err != nil {
 		return ConfigEntry{}, fmt.Errorf("get app_config %s: %w", key, translatePG(err))
@@ -89,7 +89,7 @@ func (s *pgConfigStore) Put(ctx context.Context, e ConfigEntry) (ConfigEntry, er
 	if by == "" {
 		by = systemActor
 	}
-	rows, _ := s.pool.Query(ctx, sqlConfigPut, string(e.Key), string(e.Value), by)
+	rows, _ := s.db.Query(ctx, sqlConfigPut, string(e.Key), string(e.Value), by)
 	out, err := pgx.CollectExactlyOneRow(rows, scanConfigEntry)
 	if err != nil {
 		return ConfigEntry{}, fmt.Errorf("put app_config %s: %w", e.Key, translatePG(err))
@@ -111,29 +111,14 @@ func scanConfigEntry(row pgx.CollectableRow) (ConfigEntry, error) {
 	return e, nil
 }
 
-// translatePG maps the driver errors this store can meet to the shared errors. The root
-// package cannot use internal/pgutil (which imports it), so this is the small subset the
-// app_config queries need.
+// translatePG is pgutil.Translate, except that a value Postgres cannot read as JSON is
+// the caller's "value" that is not JSON.
 func translatePG(err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return ErrNotFound
-	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch {
-		case pgErr.Code == "22P02": // invalid_text_representation: not JSON
-			return Invalid("value", "must be JSON")
-		case pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" || pgErr.Code[:2] == "08":
-			return fmt.Errorf("%w: %v", ErrUnavailable, err)
-		}
-		return err
+	if errors.As(err, &pgErr) && pgErr.Code == "22P02" { // invalid_text_representation
+		return Invalid("value", "must be JSON")
 	}
-	var connErr *pgconn.ConnectError
-	var netErr net.Error
-	if errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) || errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	return err
+	return pgutil.Translate(err)
 }
 
 // NewMemoryConfigStore returns an in-process ConfigStore that behaves like the Postgres one

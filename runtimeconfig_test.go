@@ -64,7 +64,9 @@ func setupRC(t *testing.T) rcBundle {
 		bus:   curhat.NewMemoryBus(),
 		clock: clock.NewFake(time.Date(2026, 5, 25, 10, 0, 0, 0, time.UTC)),
 	}
-	b.rc = curhat.NewRuntimeConfig(b.store, b.bus, &curhat.RuntimeConfigOptions{Clock: b.clock})
+	var err error
+	b.rc, err = curhat.NewRuntimeConfig(b.store, b.bus, &curhat.RuntimeConfigOptions{Clock: b.clock})
+	require.NoError(t, err)
 	startRC(t, b.rc)
 	return b
 }
@@ -202,7 +204,8 @@ func TestRuntimeConfig_SetValidatesKeyAndValue(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			store := curhat.NewMemoryConfigStore()
-			rc := curhat.NewRuntimeConfig(store, nil, nil)
+			rc, err := curhat.NewRuntimeConfig(store, nil, nil)
+			require.NoError(t, err)
 			it, err := rc.Set(context.Background(), tc.key, json.RawMessage(tc.value), "op")
 			if tc.field == "" {
 				require.NoError(t, err)
@@ -310,7 +313,9 @@ func TestRuntimeConfig_StoreFailureServesLastKnownValueThenDefault(t *testing.T)
 		store: &countingStore{ConfigStore: curhat.NewMemoryConfigStore()},
 		clock: clock.NewFake(time.Date(2026, 5, 25, 10, 0, 0, 0, time.UTC)),
 	}
-	b.rc = curhat.NewRuntimeConfig(b.store, nil, &curhat.RuntimeConfigOptions{Clock: b.clock})
+	var err error
+	b.rc, err = curhat.NewRuntimeConfig(b.store, nil, &curhat.RuntimeConfigOptions{Clock: b.clock})
+	require.NoError(t, err)
 	ctx := context.Background()
 
 	// Never read successfully: the default.
@@ -319,7 +324,7 @@ func TestRuntimeConfig_StoreFailureServesLastKnownValueThenDefault(t *testing.T)
 
 	b.store.setFail(nil)
 	b.clock.Advance(curhat.DefaultConfigErrorRetry)
-	_, err := b.rc.Set(ctx, string(curhat.KeyMitraMaxConcurrentSessions), json.RawMessage(`4`), "op")
+	_, err = b.rc.Set(ctx, string(curhat.KeyMitraMaxConcurrentSessions), json.RawMessage(`4`), "op")
 	require.NoError(t, err)
 	require.Equal(t, 4, b.rc.MitraMaxConcurrentSessions(ctx))
 
@@ -369,8 +374,10 @@ func TestRuntimeConfig_OnChangeFiresForLocalAndRemoteWrites(t *testing.T) {
 	t.Parallel()
 	store := curhat.NewMemoryConfigStore()
 	bus := curhat.NewMemoryBus()
-	a := curhat.NewRuntimeConfig(store, bus, nil)
-	b := curhat.NewRuntimeConfig(store, bus, nil)
+	a, err := curhat.NewRuntimeConfig(store, bus, nil)
+	require.NoError(t, err)
+	b, err := curhat.NewRuntimeConfig(store, bus, nil)
+	require.NoError(t, err)
 	startRC(t, a)
 	startRC(t, b)
 
@@ -386,7 +393,7 @@ func TestRuntimeConfig_OnChangeFiresForLocalAndRemoteWrites(t *testing.T) {
 		defer mu.Unlock()
 		return seen[k]
 	}
-	_, err := a.Set(context.Background(), string(curhat.KeyMitraMaxConcurrentSessions), json.RawMessage(`2`), "op")
+	_, err = a.Set(context.Background(), string(curhat.KeyMitraMaxConcurrentSessions), json.RawMessage(`2`), "op")
 	require.NoError(t, err)
 	waitFor(t, time.Second, "B notified of A's write", func() bool { return count(curhat.KeyMitraMaxConcurrentSessions) >= 1 })
 	require.Zero(t, count(curhat.KeyPairingBlastTimeout))
@@ -411,7 +418,8 @@ func TestRuntimeConfig_Lifecycle(t *testing.T) {
 
 	t.Run("StopBeforeStart", func(t *testing.T) {
 		t.Parallel()
-		rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), curhat.NewMemoryBus(), nil)
+		rc, err := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), curhat.NewMemoryBus(), nil)
+		require.NoError(t, err)
 		require.NoError(t, rc.Stop(ctx))
 		require.NoError(t, rc.Stop(ctx))
 		<-rc.Stopped()
@@ -420,7 +428,8 @@ func TestRuntimeConfig_Lifecycle(t *testing.T) {
 
 	t.Run("StartTwiceFailsStopIsIdempotent", func(t *testing.T) {
 		t.Parallel()
-		rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), curhat.NewMemoryBus(), nil)
+		rc, err := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), curhat.NewMemoryBus(), nil)
+		require.NoError(t, err)
 		require.NoError(t, rc.Start(ctx))
 		require.Error(t, rc.Start(ctx))
 		require.NoError(t, rc.Stop(ctx))
@@ -430,7 +439,8 @@ func TestRuntimeConfig_Lifecycle(t *testing.T) {
 
 	t.Run("CancellingTheStartContextStops", func(t *testing.T) {
 		t.Parallel()
-		rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), curhat.NewMemoryBus(), nil)
+		rc, err := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), curhat.NewMemoryBus(), nil)
+		require.NoError(t, err)
 		runCtx, cancel := context.WithCancel(ctx)
 		require.NoError(t, rc.Start(runCtx))
 		cancel()
@@ -444,9 +454,10 @@ func TestRuntimeConfig_Lifecycle(t *testing.T) {
 
 	t.Run("WithoutBus", func(t *testing.T) {
 		t.Parallel()
-		rc := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), nil, nil)
+		rc, err := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), nil, nil)
+		require.NoError(t, err)
 		require.NoError(t, rc.Start(ctx))
-		_, err := rc.Set(ctx, "pairing_blast_timeout_seconds", json.RawMessage(`61`), "op")
+		_, err = rc.Set(ctx, "pairing_blast_timeout_seconds", json.RawMessage(`61`), "op")
 		require.NoError(t, err)
 		require.Equal(t, 61*time.Second, rc.BlastTimeout(ctx))
 		require.NoError(t, rc.Stop(ctx))

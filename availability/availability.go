@@ -6,21 +6,21 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Errors returned by the Mirror, its Store and its Cache. The sentinels are the shared ones
 // of package curhat, so errors.Is works with either name.
 var (
 	// ErrNotFound: no mitra has this id.
-	ErrNotFound = curhat.ErrNotFound
+	ErrNotFound = core.ErrNotFound
 	// ErrDeactivated: the mitra has been deactivated by an operator.
-	ErrDeactivated = curhat.ErrDeactivated
+	ErrDeactivated = core.ErrDeactivated
 	// ErrUnavailable: Postgres cannot be reached (Valkey failures never surface: reads fall
 	// back to Postgres and writes after a Postgres commit are best-effort).
-	ErrUnavailable = curhat.ErrUnavailable
+	ErrUnavailable = core.ErrUnavailable
 	// ErrStaleWrite: Postgres refused a write because of a concurrent one; retry.
-	ErrStaleWrite = curhat.ErrStaleWrite
+	ErrStaleWrite = core.ErrStaleWrite
 	// ErrNotSeeded is returned by a Cache whose data does not come from a complete seed
 	// (fresh server, restart, FLUSHALL): its answers cannot be trusted, so the Mirror answers
 	// from Postgres and asks for a reseed.
@@ -35,18 +35,18 @@ const (
 
 // Mitra is a listener as stored in Postgres.
 type Mitra struct {
-	ID          uuid.UUID `json:"id"`
-	DisplayName string    `json:"display_name"`
+	ID          uuid.UUID
+	DisplayName string
 	// IsActive is false once an operator deactivated the mitra.
-	IsActive bool `json:"is_active"`
-	IsOnline bool `json:"is_online"`
+	IsActive bool
+	IsOnline bool
 	// LastHeartbeatAt is the last ping known to Postgres. Pings go to Valkey and are copied
 	// here by MirrorHeartbeats, so it may lag the live value by one mirror interval.
-	LastHeartbeatAt *time.Time `json:"last_heartbeat_at"`
+	LastHeartbeatAt *time.Time
 	// MaxConcurrentSessions is nil when the runtime default applies.
-	MaxConcurrentSessions *int      `json:"max_concurrent_sessions"`
-	CreatedAt             time.Time `json:"created_at"`
-	UpdatedAt             time.Time `json:"updated_at"`
+	MaxConcurrentSessions *int
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
 }
 
 // CreateMitraParams are the fields of a new mitra.
@@ -67,10 +67,10 @@ const (
 func (p CreateMitraParams) Validate() error {
 	n := len([]rune(p.DisplayName))
 	if n == 0 || n > MaxDisplayNameLength {
-		return curhat.Invalid("display_name", "must be 1 to %d characters", MaxDisplayNameLength)
+		return core.Invalid("display_name", "must be 1 to %d characters", MaxDisplayNameLength)
 	}
 	if p.MaxConcurrentSessions != nil && (*p.MaxConcurrentSessions < 1 || *p.MaxConcurrentSessions > MaxSessionsLimit) {
-		return curhat.Invalid("max_concurrent_sessions", "must be between 1 and %d", MaxSessionsLimit)
+		return core.Invalid("max_concurrent_sessions", "must be between 1 and %d", MaxSessionsLimit)
 	}
 	return nil
 }
@@ -136,19 +136,19 @@ type AvailableQuery struct {
 
 // Snapshot is the availability beacon: how many mitras were available, and when.
 type Snapshot struct {
-	AvailableCount int       `json:"available_count"`
-	AsOf           time.Time `json:"as_of"`
+	AvailableCount int
+	AsOf           time.Time
 }
 
 // MitraStatus is a mitra's own view of its status (GET /api/mitra/status).
 type MitraStatus struct {
-	Online    bool `json:"online"`
-	IsActive  bool `json:"is_active"`
-	Reachable bool `json:"reachable"`
+	Online    bool
+	IsActive  bool
+	Reachable bool
 	// ActiveSessions counts the chat sessions holding capacity (active + pending_payment).
-	ActiveSessions int `json:"active_sessions"`
+	ActiveSessions int
 	// MaxConcurrentSessions is the effective maximum (the mitra's own, or the default).
-	MaxConcurrentSessions int `json:"max_concurrent_sessions"`
+	MaxConcurrentSessions int
 }
 
 // SeedReport says what SeedFromPostgres did.

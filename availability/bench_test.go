@@ -71,8 +71,10 @@ func newBenchEnv(b *testing.B, n int) *benchEnv {
 	// finds an empty Valkey) is over when the benchmarks run, at now.
 	clk := clock.NewFake(now.Add(-2 * availability.DefaultStaleThreshold))
 	cfg := &availability.Config{Clock: clk, ValkeyTimeout: 5 * time.Second}
-	e.valkeyMirror = availability.NewMirror(e.store, e.cache, cfg)
-	e.pgMirror = availability.NewMirror(e.store, nil, cfg)
+	e.valkeyMirror, err = availability.NewMirror(e.store, e.cache, cfg)
+	require.NoError(b, err)
+	e.pgMirror, err = availability.NewMirror(e.store, nil, cfg)
+	require.NoError(b, err)
 	e.freshAfter = now.Add(-availability.DefaultStaleThreshold)
 	seedStart := time.Now()
 	rep, err := e.valkeyMirror.SeedFromPostgres(ctx)

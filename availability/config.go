@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Defaults of Config.
@@ -40,7 +41,8 @@ const (
 type Config struct {
 	// Logger receives Valkey failures, fallbacks and seeds. Defaults to discarding.
 	Logger *slog.Logger
-	// Clock stamps heartbeats and judges freshness. Defaults to the wall clock.
+	// Clock stamps heartbeats and judges freshness (a curhat.Clock, which a host may
+	// implement). Defaults to the wall clock.
 	Clock clock.Clock
 	// StaleThreshold: see DefaultStaleThreshold. Defaults to 90 seconds.
 	StaleThreshold time.Duration
@@ -58,6 +60,20 @@ type Config struct {
 	DefaultMaxSessions func(ctx context.Context) int
 	// Hooks receives counts for metrics. Defaults to none.
 	Hooks Hooks
+}
+
+// validate reports a field no default can stand for: a negative duration.
+func (c *Config) validate() error {
+	if c == nil {
+		return nil
+	}
+	return core.FirstError(
+		core.NotNegative("Config.StaleThreshold", c.StaleThreshold),
+		core.NotNegative("Config.SnapshotTTL", c.SnapshotTTL),
+		core.NotNegative("Config.ValkeyTimeout", c.ValkeyTimeout),
+		core.NotNegative("Config.ValkeyBulkTimeout", c.ValkeyBulkTimeout),
+		core.NotNegative("Config.WatchdogInterval", c.WatchdogInterval),
+	)
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.

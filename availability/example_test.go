@@ -15,7 +15,11 @@ import (
 // without servers.
 func ExampleMirror() {
 	ctx := context.Background()
-	mirror := availability.NewMirror(availabilitytest.NewStore(), availabilitytest.NewCache(), nil)
+	mirror, err := availability.NewMirror(availabilitytest.NewStore(), availabilitytest.NewCache(), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	if _, err := mirror.SeedFromPostgres(ctx); err != nil { // at startup, before serving
 		panic(err)
 	}
@@ -40,13 +44,17 @@ func ExampleMirror_SetActive() {
 		fmt.Println("auth sessions revoked")
 		return nil
 	})
-	mirror := availability.NewMirror(store, availabilitytest.NewCache(), nil)
+	mirror, err := availability.NewMirror(store, availabilitytest.NewCache(), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	_, _ = mirror.SeedFromPostgres(ctx)
 
 	m, _ := mirror.CreateMitra(ctx, availability.CreateMitraParams{DisplayName: "Budi"})
 	_ = mirror.SetOnline(ctx, m.ID)
 	_, _ = mirror.SetActive(ctx, m.ID, false)
-	_, err := mirror.Heartbeat(ctx, m.ID)
+	_, err = mirror.Heartbeat(ctx, m.ID)
 	fmt.Println(errors.Is(err, availability.ErrDeactivated))
 	// Output:
 	// auth sessions revoked
@@ -60,7 +68,11 @@ func ExampleMirror_RecomputeCapacity() {
 	store := availabilitytest.NewStore()
 	open := 0 // the host's chat sessions of this one mitra
 	store.SetOpenSessions(func(context.Context, uuid.UUID) (int, error) { return open, nil })
-	mirror := availability.NewMirror(store, availabilitytest.NewCache(), nil)
+	mirror, err := availability.NewMirror(store, availabilitytest.NewCache(), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	_, _ = mirror.SeedFromPostgres(ctx)
 	m, _ := mirror.CreateMitra(ctx, availability.CreateMitraParams{DisplayName: "Citra"})
 	_ = mirror.SetOnline(ctx, m.ID)

@@ -251,7 +251,9 @@ func setup(t testing.TB, kind string, o setupOptions) *bundle {
 	}
 	b.cfg.Clock = b.clock
 	b.cfg.Hooks = b.hooks
-	b.mirror = availability.NewMirror(b.store, b.cache, &b.cfg)
+	var err error
+	b.mirror, err = availability.NewMirror(b.store, b.cache, &b.cfg)
+	require.NoError(t, err)
 	return b
 }
 
@@ -290,7 +292,11 @@ func (b *bundle) requireNoDrift(t testing.TB) {
 func (b *bundle) postgresOnly() *availability.Mirror {
 	cfg := b.cfg
 	cfg.Hooks = nil
-	return availability.NewMirror(b.store, nil, &cfg)
+	m, err := availability.NewMirror(b.store, nil, &cfg)
+	if err != nil {
+		panic(err) // the bundle's config was valid for its own mirror
+	}
+	return m
 }
 
 // takeDown makes Valkey fail. For the shared server it swaps nothing: only kinds with

@@ -27,7 +27,8 @@ func TestFindAvailable_AllFollowsChangesMadeThroughAnotherInstance(t *testing.T)
 		}
 		cfg := b.cfg
 		cfg.Hooks = nil
-		other := availability.NewMirror(b.store, otherCache, &cfg)
+		other, err := availability.NewMirror(b.store, otherCache, &cfg)
+		require.NoError(t, err)
 		ref := b.postgresOnly()
 		check := func(want ...uuid.UUID) {
 			t.Helper()
@@ -49,7 +50,7 @@ func TestFindAvailable_AllFollowsChangesMadeThroughAnotherInstance(t *testing.T)
 		require.NoError(t, b.mirror.SetOffline(ctx, m1))
 		check(m2, m3)
 		b.facts.setOpen(t, m3, 1)
-		_, err := b.mirror.RecomputeCapacity(ctx, m3)
+		_, err = b.mirror.RecomputeCapacity(ctx, m3)
 		require.NoError(t, err)
 		check(m2)
 		m4, m5 := b.onlineMitra(t), b.onlineMitra(t)

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/lifecycle"
 )
 
@@ -53,8 +55,12 @@ type Mirror struct {
 }
 
 // NewMirror returns a Mirror over store and cache. cache may be nil: every call is then
-// served by Postgres alone.
-func NewMirror(store Store, cache Cache, cfg *Config) *Mirror {
+// served by Postgres alone. It fails, naming the field, when store is nil or cfg holds a
+// negative duration.
+func NewMirror(store Store, cache Cache, cfg *Config) (*Mirror, error) {
+	if err := core.FirstError(core.Required("store", store == nil), cfg.validate()); err != nil {
+		return nil, fmt.Errorf("availability.NewMirror: %w", err)
+	}
 	c := cfg.WithDefaults()
 	return &Mirror{
 		store: store,
@@ -63,7 +69,7 @@ func NewMirror(store Store, cache Cache, cfg *Config) *Mirror {
 		log:   c.Logger.With("component", "availability"),
 		nudge: make(chan struct{}, 1),
 		life:  lifecycle.New(),
-	}
+	}, nil
 }
 
 // now is the current time at the precision the mirror stores (milliseconds).
@@ -220,6 +226,17 @@ func (m *Mirror) afterCommit(ctx context.Context, op string, id uuid.UUID) {
 // CreateMitra creates an active, offline mitra (nothing to mirror yet).
 func (m *Mirror) CreateMitra(ctx context.Context, p CreateMitraParams) (Mitra, error) {
 	return m.store.CreateMitra(ctx, p)
+}
+
+// CreateMitraTx is CreateMitra inside tx, the caller's transaction: the mitra exists when
+// tx commits, and not at all if it rolls back (a host creating its own account row for the
+// mitra in the same transaction). It needs the Postgres store (else ErrNoTx).
+func (m *Mirror) CreateMitraTx(ctx context.Context, tx pgx.Tx, p CreateMitraParams) (Mitra, error) {
+	ps, ok := m.store.(*PostgresStore)
+	if !ok {
+		return Mitra{}, fmt.Errorf("create mitra: a store of type %T: %w", m.store, core.ErrNoTx)
+	}
+	return ps.WithTx(tx).CreateMitra(ctx, p)
 }
 
 // GetMitra returns the mitra as stored in Postgres.

@@ -12,8 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/pgutil"
 	"github.com/curhat/curhat/internal/testenv"
 )
@@ -359,7 +359,7 @@ func TestFindAvailable_RejectsANegativeLimit(t *testing.T) {
 	t.Parallel()
 	b := seeded(t, kindMemory, setupOptions{})
 	_, err := b.mirror.FindAvailable(ctxT(t), availability.FindOptions{Limit: -1})
-	var ve *curhat.ValidationError
+	var ve *core.ValidationError
 	require.ErrorAs(t, err, &ve)
 	require.Equal(t, "limit", ve.Field)
 }
@@ -443,7 +443,8 @@ func TestCountAvailable_SnapshotIsSharedAcrossInstances(t *testing.T) {
 	// A second instance on the same Postgres and Valkey.
 	spy := newSpy(availability.NewValkeyCache(a.client, availability.CacheConfig{Names: a.names}))
 	cfg := availability.Config{Clock: a.clock}
-	other := availability.NewMirror(a.store, spy, &cfg)
+	other, err := availability.NewMirror(a.store, spy, &cfg)
+	require.NoError(t, err)
 	got, err := other.CountAvailable(ctx)
 	require.NoError(t, err)
 	require.Equal(t, first, got)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/internal/pgutil"
 )
 
 // Store is the durable truth about mitras: Postgres (NewPostgresStore) or memory
@@ -172,3 +174,6 @@ type Dump struct {
 	Heartbeats map[uuid.UUID]time.Time
 	Capacity   map[uuid.UUID]int
 }
+
+// DB is what NewPostgresStore takes: a *pgxpool.Pool, or a pgx.Tx (curhat.DB).
+type DB = pgutil.DB

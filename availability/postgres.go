@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/curhat/curhat/internal/pgutil"
 )
@@ -20,11 +19,15 @@ import (
 // works inside the shared database where other packages write chat_sessions: capacity is
 // always counted from the rows (status active or pending_payment), never kept aside.
 type PostgresStore struct {
-	pool *pgxpool.Pool
+	db DB
 }
 
-// NewPostgresStore returns a Store over pool.
-func NewPostgresStore(pool *pgxpool.Pool) *PostgresStore { return &PostgresStore{pool: pool} }
+// NewPostgresStore returns a Store over db: a *pgxpool.Pool, or a pgx.Tx whose commit or
+// rollback decides the store's writes.
+func NewPostgresStore(db DB) *PostgresStore { return &PostgresStore{db: db} }
+
+// WithTx returns a copy of s whose every statement runs in tx, the caller's transaction.
+func (s *PostgresStore) WithTx(tx pgx.Tx) *PostgresStore { return &PostgresStore{db: tx} }
 
 var _ Store = (*PostgresStore)(nil)
 
@@ -68,7 +71,7 @@ func (s *PostgresStore) CreateMitra(ctx context.Context, p CreateMitraParams) (M
 	if err := p.Validate(); err != nil {
 		return Mitra{}, err
 	}
-	m, err := scanMitra(s.pool.QueryRow(ctx,
+	m, err := scanMitra(s.db.QueryRow(ctx,
 		`INSERT INTO mitras (display_name, max_concurrent_sessions) VALUES ($1, $2) RETURNING `+mitraColumns,
 		p.DisplayName, p.MaxConcurrentSessions))
 	if err != nil {
@@ -78,17 +81,17 @@ func (s *PostgresStore) CreateMitra(ctx context.Context, p CreateMitraParams) (M
 }
 
 func (s *PostgresStore) GetMitra(ctx context.Context, id uuid.UUID) (Mitra, error) {
-	return scanMitra(s.pool.QueryRow(ctx, `SELECT `+mitraColumns+` FROM mitras WHERE id = $1`, id))
+	return scanMitra(s.db.QueryRow(ctx, `SELECT `+mitraColumns+` FROM mitras WHERE id = $1`, id))
 }
 
 func (s *PostgresStore) SetOnline(ctx context.Context, id uuid.UUID, at time.Time) (Mitra, error) {
-	m, err := scanMitra(s.pool.QueryRow(ctx, `UPDATE mitras
+	m, err := scanMitra(s.db.QueryRow(ctx, `UPDATE mitras
 		SET is_online = true, last_heartbeat_at = GREATEST(last_heartbeat_at, $2), `+bumpUpdatedAt+`
 		WHERE id = $1 AND is_active RETURNING `+mitraColumns, id, at))
 	if errors.Is(err, ErrNotFound) {
 		// Deactivated, or unknown: tell which.
 		var active bool
-		if err := s.pool.QueryRow(ctx, `SELECT is_active FROM mitras WHERE id = $1`, id).Scan(&active); err != nil {
+		if err := s.db.QueryRow(ctx, `SELECT is_active FROM mitras WHERE id = $1`, id).Scan(&active); err != nil {
 			return Mitra{}, pgutil.Translate(err)
 		}
 		if !active {
@@ -100,13 +103,13 @@ func (s *PostgresStore) SetOnline(ctx context.Context, id uuid.UUID, at time.Tim
 }
 
 func (s *PostgresStore) SetOffline(ctx context.Context, id uuid.UUID) (Mitra, error) {
-	return scanMitra(s.pool.QueryRow(ctx, `UPDATE mitras SET is_online = false, `+bumpUpdatedAt+`
+	return scanMitra(s.db.QueryRow(ctx, `UPDATE mitras SET is_online = false, `+bumpUpdatedAt+`
 		WHERE id = $1 RETURNING `+mitraColumns, id))
 }
 
 func (s *PostgresStore) SetActive(ctx context.Context, id uuid.UUID, active bool) (Mitra, error) {
 	var m Mitra
-	err := pgutil.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgutil.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		var err error
 		m, err = scanMitra(tx.QueryRow(ctx, `UPDATE mitras
 			SET is_active = $2, is_online = is_online AND $2, `+bumpUpdatedAt+`
@@ -130,7 +133,7 @@ func (s *PostgresStore) Heartbeat(ctx context.Context, id uuid.UUID, at time.Tim
 	// One round trip: the outer SELECT reads the row as it was before the UPDATE, which
 	// changes neither flag.
 	var active, online bool
-	err := s.pool.QueryRow(ctx, `WITH u AS (
+	err := s.db.QueryRow(ctx, `WITH u AS (
 			UPDATE mitras SET last_heartbeat_at = GREATEST(last_heartbeat_at, $2)
 			WHERE id = $1 AND is_active AND is_online RETURNING id)
 		SELECT is_active, is_online FROM mitras WHERE id = $1`, id, at).Scan(&active, &online)
@@ -177,7 +180,7 @@ func nonNil(ids []uuid.UUID) []uuid.UUID {
 const statesByIDs = `SELECT ` + stateColumns + ` FROM mitras m ` + openSessionsJoin + ` WHERE m.id = ANY($1)`
 
 func (s *PostgresStore) States(ctx context.Context, ids []uuid.UUID) ([]MitraState, error) {
-	rows, err := s.pool.Query(ctx, statesByIDs, nonNil(ids))
+	rows, err := s.db.Query(ctx, statesByIDs, nonNil(ids))
 	if err != nil {
 		return nil, pgutil.Translate(err)
 	}
@@ -185,7 +188,7 @@ func (s *PostgresStore) States(ctx context.Context, ids []uuid.UUID) ([]MitraSta
 }
 
 func (s *PostgresStore) LockStates(ctx context.Context, ids []uuid.UUID, fn func([]MitraState) error) error {
-	return pgutil.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgutil.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		// Transaction-scoped advisory locks, taken in key order so that two overlapping
 		// batches cannot deadlock; they never block the row locks other packages take.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($2, k) FROM (
@@ -208,7 +211,7 @@ func (s *PostgresStore) LockStates(ctx context.Context, ids []uuid.UUID, fn func
 }
 
 func (s *PostgresStore) AllStates(ctx context.Context) ([]MitraState, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+stateColumns+` FROM mitras m `+openSessionsJoin)
+	rows, err := s.db.Query(ctx, `SELECT `+stateColumns+` FROM mitras m `+openSessionsJoin)
 	if err != nil {
 		return nil, pgutil.Translate(err)
 	}
@@ -218,7 +221,7 @@ func (s *PostgresStore) AllStates(ctx context.Context) ([]MitraState, error) {
 func (s *PostgresStore) OfflineStale(ctx context.Context, ids []uuid.UUID, staleBefore time.Time) (OfflineResult, error) {
 	// One statement. The final SELECT reads mitras as they were before the UPDATE, so the
 	// three classes are disjoint: offlined now, offline already, or fresh in Postgres.
-	rows, err := s.pool.Query(ctx, `WITH cand AS (
+	rows, err := s.db.Query(ctx, `WITH cand AS (
 			SELECT id FROM mitras WHERE $1::uuid[] IS NULL AND is_online
 			UNION SELECT unnest($1::uuid[])
 		), upd AS (
@@ -269,7 +272,7 @@ func (s *PostgresStore) RestoreOnline(ctx context.Context, rows []OfflinedMitra)
 	for i, r := range rows {
 		ids[i], stamps[i] = r.ID, r.UpdatedAt
 	}
-	res, err := s.pool.Query(ctx, `UPDATE mitras m SET is_online = true, `+bumpUpdatedAt+`
+	res, err := s.db.Query(ctx, `UPDATE mitras m SET is_online = true, `+bumpUpdatedAt+`
 		FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, stamp)
 		WHERE m.id = v.id AND m.updated_at = v.stamp AND NOT m.is_online AND m.is_active
 		RETURNING m.id`, ids, stamps)
@@ -293,7 +296,7 @@ func (s *PostgresStore) MirrorHeartbeats(ctx context.Context, hbs []HeartbeatAt)
 	for i, h := range sorted {
 		ids[i], ats[i] = h.MitraID, h.At
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE mitras m SET last_heartbeat_at = v.at
+	tag, err := s.db.Exec(ctx, `UPDATE mitras m SET last_heartbeat_at = v.at
 		FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, at)
 		WHERE m.id = v.id AND (m.last_heartbeat_at IS NULL OR m.last_heartbeat_at < v.at)`, ids, ats)
 	if err != nil {
@@ -304,7 +307,7 @@ func (s *PostgresStore) MirrorHeartbeats(ctx context.Context, hbs []HeartbeatAt)
 
 func (s *PostgresStore) IsReachable(ctx context.Context, id uuid.UUID, freshAfter time.Time) (bool, error) {
 	var ok bool
-	err := s.pool.QueryRow(ctx, `SELECT is_online AND is_active AND last_heartbeat_at >= $2
+	err := s.db.QueryRow(ctx, `SELECT is_online AND is_active AND last_heartbeat_at >= $2
 		FROM mitras WHERE id = $1`, id, freshAfter).Scan(&ok)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
@@ -323,7 +326,7 @@ func (s *PostgresStore) FindAvailable(ctx context.Context, q AvailableQuery) ([]
 	if q.Limit > 0 {
 		limit = &q.Limit
 	}
-	rows, err := s.pool.Query(ctx, `SELECT m.id FROM mitras m `+openSessionsJoin+`
+	rows, err := s.db.Query(ctx, `SELECT m.id FROM mitras m `+openSessionsJoin+`
 		WHERE `+availableWhere+` ORDER BY m.last_heartbeat_at DESC LIMIT $4`,
 		q.FreshAfter, q.DefaultMax, nonNil(q.Exclude), limit)
 	if err != nil {
@@ -335,13 +338,13 @@ func (s *PostgresStore) FindAvailable(ctx context.Context, q AvailableQuery) ([]
 
 func (s *PostgresStore) CountAvailable(ctx context.Context, freshAfter time.Time, defaultMax int) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM mitras m `+openSessionsJoin+` WHERE `+availableWhere,
+	err := s.db.QueryRow(ctx, `SELECT count(*) FROM mitras m `+openSessionsJoin+` WHERE `+availableWhere,
 		freshAfter, defaultMax, []uuid.UUID{}).Scan(&n)
 	return n, pgutil.Translate(err)
 }
 
 func (s *PostgresStore) OnlineCount(ctx context.Context) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM mitras WHERE is_online AND is_active`).Scan(&n)
+	err := s.db.QueryRow(ctx, `SELECT count(*) FROM mitras WHERE is_online AND is_active`).Scan(&n)
 	return n, pgutil.Translate(err)
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // IsReachable reports whether the mitra is online, not deactivated and pinged within the
@@ -23,7 +23,7 @@ func (m *Mirror) IsReachable(ctx context.Context, id uuid.UUID) (bool, error) {
 // Valkey work does not grow with the number of online mitras.
 func (m *Mirror) FindAvailable(ctx context.Context, opts FindOptions) ([]uuid.UUID, error) {
 	if opts.Limit < 0 {
-		return nil, curhat.Invalid("limit", "must not be negative")
+		return nil, core.Invalid("limit", "must not be negative")
 	}
 	q := AvailableQuery{FreshAfter: m.freshAfter(), DefaultMax: m.defaultMax(ctx), Limit: opts.Limit, Exclude: opts.Exclude}
 	return readThrough(ctx, m, "find_available",

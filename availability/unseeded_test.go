@@ -67,7 +67,11 @@ func TestUnseededCache_ReadsFallBackWithOneWarningPerInterval(t *testing.T) {
 // newMemoryMirror is a Mirror over the in-memory Store and a cache as NewCache returns it.
 func newMemoryMirror(store availability.Store, logs *logRecorder, hooks *availability.Counters) (*availability.Mirror, *availabilitytest.Cache) {
 	cache := availabilitytest.NewCache()
-	return availability.NewMirror(store, cache, &availability.Config{Clock: clock.NewFake(T0), Logger: slog.New(logs), Hooks: hooks}), cache
+	m, err := availability.NewMirror(store, cache, &availability.Config{Clock: clock.NewFake(T0), Logger: slog.New(logs), Hooks: hooks})
+	if err != nil {
+		panic(err) // a valid config
+	}
+	return m, cache
 }
 
 func TestNewCache_MirrorsAnEmptyStoreWithoutASeed(t *testing.T) {
@@ -118,7 +122,8 @@ func TestNewCache_StoreFilledBeforeTheMirrorNeedsASeed(t *testing.T) {
 	t.Parallel()
 	store := availabilitytest.NewStore()
 	ctx := ctxT(t)
-	before := availability.NewMirror(store, nil, &availability.Config{Clock: clock.NewFake(T0)})
+	before, err := availability.NewMirror(store, nil, &availability.Config{Clock: clock.NewFake(T0)})
+	require.NoError(t, err)
 	m, err := before.CreateMitra(ctx, availability.CreateMitraParams{DisplayName: "mitra"})
 	require.NoError(t, err)
 	require.NoError(t, before.SetOnline(ctx, m.ID))

@@ -1,3 +1,3 @@
-// Package examples holds runnable programs built on the SDK: the reference HTTP server
-// (examples/server) and the load tool.
+// Package examples holds runnable programs built on the public packages of the SDK only:
+// the reference HTTP server (examples/server) and the embedding example (examples/embed).
 package examples

@@ -28,8 +28,9 @@ func TestIntegration_OfflineSafeguardFollowsTheAvailabilityMirrorWithValkeyUpAnd
 	f := newPGFacts(db.Pool)
 	b := setup(t, extension.NewPostgresStore(db.Pool), f, db.Pool)
 	counters := &availability.Counters{}
-	mirror := availability.NewMirror(availability.NewPostgresStore(db.Pool),
+	mirror, err := availability.NewMirror(availability.NewPostgresStore(db.Pool),
 		availability.NewValkeyCache(client, availability.CacheConfig{}), &availability.Config{Clock: b.clock, Hooks: counters})
+	require.NoError(t, err)
 	ctx := ctxT(t)
 	_, err = mirror.SeedFromPostgres(ctx)
 	require.NoError(t, err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Defaults of Config.
@@ -26,7 +27,8 @@ type Config struct {
 	// Logger receives what the Service cannot return (timer work, notifications of
 	// handler outcomes). Defaults to discarding.
 	Logger *slog.Logger
-	// Clock stamps the rows and runs the decision timers. Defaults to the wall clock.
+	// Clock stamps the rows and runs the decision timers (a curhat.Clock, which a host may
+	// implement). Defaults to the wall clock.
 	Clock clock.Clock
 	// OrphanTTL: see DefaultOrphanTTL. Defaults to 2 minutes.
 	OrphanTTL time.Duration
@@ -34,6 +36,18 @@ type Config struct {
 	SweepBatch int
 	// TimerTimeout: see DefaultTimerTimeout. Defaults to 30 seconds.
 	TimerTimeout time.Duration
+}
+
+// validate reports a field no default can stand for: a negative duration or count.
+func (c *Config) validate() error {
+	if c == nil {
+		return nil
+	}
+	return core.FirstError(
+		core.NotNegative("Config.OrphanTTL", c.OrphanTTL),
+		core.NotNegative("Config.SweepBatch", c.SweepBatch),
+		core.NotNegative("Config.TimerTimeout", c.TimerTimeout),
+	)
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.

@@ -27,13 +27,13 @@ func TestStoreContract(t *testing.T) {
 func storeHarness(store extension.Store, f facts) extensiontest.StoreHarness {
 	return extensiontest.StoreHarness{
 		Store: store,
-		StartSession: func(t *testing.T, now time.Time, minutes int) extension.SessionInfo {
+		StartSession: func(t *testing.T, now time.Time, minutes int) extension.ChatSession {
 			return f.startSession(t, nil, now, minutes)
 		},
 		EndSession: func(t *testing.T, id uuid.UUID) { f.endSession(t, id) },
-		Session:    func(t *testing.T, id uuid.UUID) extension.SessionInfo { return f.session(t, id) },
+		Session:    func(t *testing.T, id uuid.UUID) extension.ChatSession { return f.session(t, id) },
 		Tier:       func(t *testing.T, minutes int, price int64) uuid.UUID { return f.tier(t, minutes, price) },
-		Payment: func(t *testing.T, s extension.SessionInfo, e extension.Extension) uuid.UUID {
+		Payment: func(t *testing.T, s extension.ChatSession, e extension.Extension) uuid.UUID {
 			return f.payment(t, s, e)
 		},
 	}

@@ -7,8 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
-	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Approve is the mitra's yes to a requested extension (auto-approval off). Only the
@@ -20,43 +19,43 @@ import (
 // Approval charges: the returned payment session, created with the amount frozen when
 // the extension was requested, is what the client pays; the client is told
 // (EventExtensionApproved, with the payment in Data).
-func (s *Service) Approve(ctx context.Context, mitraID, extensionID uuid.UUID) (Extension, payment.Session, error) {
+func (s *Service) Approve(ctx context.Context, mitraID, extensionID uuid.UUID) (Extension, Payment, error) {
 	e, sess, err := s.loadForMitra(ctx, mitraID, extensionID)
 	if err != nil {
-		return Extension{}, payment.Session{}, fmt.Errorf("approve extension %s: %w", extensionID, err)
+		return Extension{}, Payment{}, fmt.Errorf("approve extension %s: %w", extensionID, err)
 	}
 	if e.Status != StatusRequested {
-		return Extension{}, payment.Session{}, fmt.Errorf("approve extension %s: it is %s: %w", e.ID, e.Status, ErrInvalidState)
+		return Extension{}, Payment{}, fmt.Errorf("approve extension %s: it is %s: %w", e.ID, e.Status, ErrInvalidState)
 	}
 	now := s.now()
 	switch {
 	case sess.Status != SessionActive:
 		s.expireRequest(ctx, e.ID, "session_not_active")
-		return Extension{}, payment.Session{}, fmt.Errorf("approve extension %s: chat session %s is %s: %w",
+		return Extension{}, Payment{}, fmt.Errorf("approve extension %s: chat session %s is %s: %w",
 			e.ID, sess.ID, sess.Status, ErrInvalidState)
 	case !now.Before(e.CreatedAt.Add(s.settings.TargetedTimeout(ctx))):
 		// Another instance's timer or the sweep will get there too; no late charge.
 		s.expireRequest(ctx, e.ID, "timeout")
-		return Extension{}, payment.Session{}, fmt.Errorf("approve extension %s: its decision deadline passed: %w", e.ID, ErrInvalidState)
+		return Extension{}, Payment{}, fmt.Errorf("approve extension %s: its decision deadline passed: %w", e.ID, ErrInvalidState)
 	}
 	// Read before the approval, so that a failure here changes nothing.
 	tier, err := s.quoter.GetTier(ctx, e.TierID)
 	if err != nil {
-		return Extension{}, payment.Session{}, fmt.Errorf("approve extension %s: tier %s: %w", e.ID, e.TierID, err)
+		return Extension{}, Payment{}, fmt.Errorf("approve extension %s: tier %s: %w", e.ID, e.TierID, err)
 	}
 	approved, changed, err := s.store.Transition(ctx, Transition{
 		ID: e.ID, From: []Status{StatusRequested}, To: StatusApproved, DecidedBy: DecidedByMitra, DecidedAt: &now,
 	})
 	if err != nil {
-		return Extension{}, payment.Session{}, fmt.Errorf("approve extension %s: %w", e.ID, err)
+		return Extension{}, Payment{}, fmt.Errorf("approve extension %s: %w", e.ID, err)
 	}
 	if !changed {
-		return Extension{}, payment.Session{}, fmt.Errorf("approve extension %s: it is %s: %w", e.ID, approved.Status, ErrInvalidState)
+		return Extension{}, Payment{}, fmt.Errorf("approve extension %s: it is %s: %w", e.ID, approved.Status, ErrInvalidState)
 	}
 	s.disarm(e.ID)
 	linked, pay, err := s.charge(ctx, approved, sess.ClientID, tier.Currency)
 	if err != nil {
-		return Extension{}, payment.Session{}, fmt.Errorf("approve extension %s: %w", e.ID, err)
+		return Extension{}, Payment{}, fmt.Errorf("approve extension %s: %w", e.ID, err)
 	}
 	s.log.InfoContext(ctx, "extension: approved by the mitra", "extension_id", linked.ID, "chat_session_id", sess.ID,
 		"payment_id", pay.ID, "minutes", linked.Minutes, "amount", linked.Amount)
@@ -79,7 +78,7 @@ func (s *Service) Reject(ctx context.Context, mitraID, extensionID uuid.UUID, re
 		reason = RejectMitraDeclined
 	}
 	if len(reason) > maxRejectReasonLen {
-		return Extension{}, curhat.Invalid("reason", "must be at most %d characters", maxRejectReasonLen)
+		return Extension{}, core.Invalid("reason", "must be at most %d characters", maxRejectReasonLen)
 	}
 	e, sess, err := s.loadForMitra(ctx, mitraID, extensionID)
 	if err != nil {
@@ -109,17 +108,17 @@ func (s *Service) Reject(ctx context.Context, mitraID, extensionID uuid.UUID, re
 }
 
 // loadForMitra returns the extension and its session if mitraID is the session's mitra.
-func (s *Service) loadForMitra(ctx context.Context, mitraID, extensionID uuid.UUID) (Extension, SessionInfo, error) {
+func (s *Service) loadForMitra(ctx context.Context, mitraID, extensionID uuid.UUID) (Extension, ChatSession, error) {
 	e, err := s.store.Get(ctx, extensionID)
 	if err != nil {
-		return Extension{}, SessionInfo{}, err
+		return Extension{}, ChatSession{}, err
 	}
-	sess, err := s.sessions.ChatSession(ctx, e.ChatSessionID)
+	sess, err := s.sessions.GetChatSession(ctx, e.ChatSessionID)
 	if err != nil {
-		return Extension{}, SessionInfo{}, fmt.Errorf("chat session %s: %w", e.ChatSessionID, err)
+		return Extension{}, ChatSession{}, fmt.Errorf("chat session %s: %w", e.ChatSessionID, err)
 	}
 	if sess.MitraID != mitraID {
-		return Extension{}, SessionInfo{}, ErrNotFound
+		return Extension{}, ChatSession{}, ErrNotFound
 	}
 	return e, sess, nil
 }
@@ -163,7 +162,7 @@ func (s *Service) SweepExpired(ctx context.Context) (int, error) {
 func (s *Service) arm(id uuid.UUID, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.stopped {
 		return
 	}
 	s.timers[id] = s.clock.AfterFunc(d, func() { s.deadlinePassed(id) })
@@ -182,8 +181,14 @@ func (s *Service) disarm(id uuid.UUID) {
 // deadlinePassed expires a request nobody decided on in time.
 func (s *Service) deadlinePassed(id uuid.UUID) {
 	s.mu.Lock()
+	if _, armed := s.timers[id]; !armed || s.stopped {
+		s.mu.Unlock()
+		return // disarmed or stopped meanwhile
+	}
 	delete(s.timers, id)
+	s.running.Add()
 	s.mu.Unlock()
+	defer s.running.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.TimerTimeout)
 	defer cancel()
 	s.expireRequest(ctx, id, "timeout")
@@ -207,7 +212,7 @@ func (s *Service) expireRequest(ctx context.Context, id uuid.UUID, reason string
 // mitra too when it was still waiting for the mitra's decision (its card goes away).
 func (s *Service) expired(ctx context.Context, e Extension, reason string) {
 	s.log.InfoContext(ctx, "extension: expired", "extension_id", e.ID, "chat_session_id", e.ChatSessionID, "reason", reason)
-	sess, err := s.sessions.ChatSession(ctx, e.ChatSessionID)
+	sess, err := s.sessions.GetChatSession(ctx, e.ChatSessionID)
 	if err != nil {
 		s.log.WarnContext(ctx, "extension: expired, but its chat session could not be read to notify the parties",
 			"extension_id", e.ID, "err", err)
@@ -225,7 +230,7 @@ func (s *Service) expired(ctx context.Context, e Extension, reason string) {
 }
 
 // paymentData is the event payload describing a payment session to pay.
-func paymentData(p payment.Session) map[string]any {
+func paymentData(p Payment) map[string]any {
 	return map[string]any{
 		"id":           p.ID.String(),
 		"status":       string(p.Status),

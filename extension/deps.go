@@ -6,39 +6,29 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
-	"github.com/curhat/curhat/payment"
-	"github.com/curhat/curhat/pricing"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // The Service's view of the services it works with. Each is a small interface owned here,
-// so that this package depends on nothing unfinished: *payment.Service satisfies Payments,
-// *pricing.PricingStore satisfies Quoter, *curhat.RuntimeConfig satisfies Settings and
-// availability's *Mirror satisfies Reachability; a host adapts its pairing service to
-// Sessions. extensiontest has in-memory fakes of Sessions, Reachability, Settings and
-// Notifier.
+// satisfied by the SDK's own services: *pairing.Pairer satisfies Sessions,
+// *payment.Service Payments, *pricing.PricingStore Quoter, *curhat.RuntimeConfig Settings
+// and *availability.Mirror Reachability. extensiontest has in-memory fakes of Sessions,
+// Reachability, Settings and Notifier.
+
+// ChatSession is a chat session as the pairing side stores it (pairing.ChatSession).
+type ChatSession = core.ChatSession
+
+// SessionStatus is the state of a chat session (pairing.SessionStatus).
+type SessionStatus = core.SessionStatus
 
 // SessionActive is the chat-session status in which extensions may be requested and paid.
-const SessionActive = "active"
-
-// SessionInfo is what the Service needs to know about a chat session.
-type SessionInfo struct {
-	ID       uuid.UUID
-	ClientID uuid.UUID
-	MitraID  uuid.UUID
-	// Status is the chat_sessions.status: pending_payment, active, ended or cancelled.
-	Status string
-	// EndsAt is when an active session expires; nil before it started.
-	EndsAt *time.Time
-	// Minutes is the total bought, extensions included.
-	Minutes int
-}
+const SessionActive = core.SessionActive
 
 // Sessions reads chat sessions and is told when one was extended. The chat sessions
 // themselves — and their in-process expiry timers — belong to the pairing side.
 type Sessions interface {
-	// ChatSession returns the session, or an error wrapping ErrNotFound.
-	ChatSession(ctx context.Context, id uuid.UUID) (SessionInfo, error)
+	// GetChatSession returns the session, or an error wrapping ErrNotFound.
+	GetChatSession(ctx context.Context, id uuid.UUID) (ChatSession, error)
 	// SessionExtended is called after a paid extension moved the session's ends_at (to
 	// endsAt) and minutes (to the new total): the expiry timer must move with it. It is
 	// best effort (the session's expiry re-reads ends_at anyway), hence no error.
@@ -52,24 +42,38 @@ type Reachability interface {
 	IsReachable(ctx context.Context, mitraID uuid.UUID) (bool, error)
 }
 
+// Payment is a payment session (payment.Session).
+type Payment = core.Payment
+
+// CreatePaymentParams asks for a new payment session (payment.CreateParams).
+type CreatePaymentParams = core.CreatePaymentParams
+
 // Payments creates and withdraws payment sessions; *payment.Service satisfies it.
 // Register the Service as the payment service's Handler for payment.PurposeExtension: a
 // payment that arrives when nothing waits for it any more is refunded by the payment side
 // (PaymentPaid answers ErrInvalidState).
 type Payments interface {
-	Create(ctx context.Context, p payment.CreateParams) (payment.Session, bool, error)
+	Create(ctx context.Context, p CreatePaymentParams) (Payment, bool, error)
 	// Cancel withdraws a pending session (a paid one is refunded).
-	Cancel(ctx context.Context, id uuid.UUID) (payment.Session, error)
+	Cancel(ctx context.Context, id uuid.UUID) (Payment, error)
 }
+
+// Quote is a frozen price (pricing.Quote); Tier a price tier (pricing.Tier); PriceMode
+// what a tier prices (pricing.Mode).
+type (
+	Quote     = core.Quote
+	Tier      = core.Tier
+	PriceMode = core.Mode
+)
 
 // Quoter prices extensions; *pricing.PricingStore satisfies it.
 type Quoter interface {
 	// Quote prices (mode, minutes) for the client, failing with an error wrapping
-	// pricing.ErrNoTier when no active tier matches.
-	Quote(ctx context.Context, clientID uuid.UUID, mode pricing.Mode, minutes int) (pricing.Quote, error)
+	// ErrNoTier when no active tier matches.
+	Quote(ctx context.Context, clientID uuid.UUID, mode PriceMode, minutes int) (Quote, error)
 	// GetTier returns a tier by id, active or not: a manual approval charges the amount
 	// frozen at request time in the tier's currency.
-	GetTier(ctx context.Context, id uuid.UUID) (pricing.Tier, error)
+	GetTier(ctx context.Context, id uuid.UUID) (Tier, error)
 }
 
 // Settings are the operator-editable runtime settings the Service reads (SPEC §7), at
@@ -87,11 +91,11 @@ type Settings interface {
 type DefaultSettings struct{}
 
 func (DefaultSettings) ExtensionAutoApprove(context.Context) bool {
-	return curhat.DefaultExtensionAutoApprove
+	return core.DefaultExtensionAutoApprove
 }
 
 func (DefaultSettings) TargetedTimeout(context.Context) time.Duration {
-	return curhat.DefaultPairingTargetedTimeout
+	return core.DefaultPairingTargetedTimeout
 }
 
 // Event kinds sent through the Notifier.
@@ -112,22 +116,13 @@ const (
 	EventSessionExtended = "session_extended"
 )
 
-// Event is one realtime notification. Its recipients are ClientID and/or MitraID (both
-// set: both parties get it). Data repeats the ids as strings so that it stands alone as a
-// payload.
-type Event struct {
-	Kind          string         `json:"kind"`
-	ClientID      *uuid.UUID     `json:"client_id,omitempty"`
-	MitraID       *uuid.UUID     `json:"mitra_id,omitempty"`
-	ChatSessionID *uuid.UUID     `json:"chat_session_id,omitempty"`
-	ExtensionID   *uuid.UUID     `json:"extension_id,omitempty"`
-	Data          map[string]any `json:"data"`
-}
+// Event is one realtime notification (the type pairing sends too). Its recipients are
+// ClientID and/or MitraID (both set: both parties get it). Data repeats the ids as
+// strings so that it stands alone as a payload.
+type Event = core.Event
 
 // Notifier delivers events, best effort: an app that misses one re-reads by polling.
-type Notifier interface {
-	Notify(ctx context.Context, e Event)
-}
+type Notifier = core.Notifier
 
 // Deps are the services a Service works with. Sessions, Reachability, Payments and Quoter
 // are required; Settings defaults to DefaultSettings, Notifier to dropping events.
@@ -139,7 +134,3 @@ type Deps struct {
 	Settings     Settings
 	Notifier     Notifier
 }
-
-type discardNotifier struct{}
-
-func (discardNotifier) Notify(context.Context, Event) {}

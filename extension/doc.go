@@ -3,9 +3,10 @@
 // extensions.
 //
 // A Service sits over a Store (NewPostgresStore, or extensiontest.NewStore in tests) and
-// the small interfaces of Deps: the chat sessions (owned by the pairing side), mitra
-// reachability (availability.Mirror), payments (*payment.Service), prices
-// (*pricing.PricingStore), the runtime settings (*curhat.RuntimeConfig) and a Notifier.
+// the small interfaces of Deps: the chat sessions (*pairing.Pairer), mitra reachability
+// (*availability.Mirror), payments (*payment.Service), prices (*pricing.PricingStore), the
+// runtime settings (*curhat.RuntimeConfig) and a Notifier — each satisfied by that
+// service as it is.
 //
 // Life of an extension:
 //
@@ -27,7 +28,7 @@
 // Wiring:
 //
 //	svc := extension.NewService(extension.NewPostgresStore(pool), extension.Deps{
-//		Sessions: sessionsAdapter, Reachability: mirror, Payments: payments,
+//		Sessions: pairer, Reachability: mirror, Payments: payments,
 //		Quoter: prices, Settings: runtimeConfig, Notifier: hub,
 //	}, &extension.Config{Logger: logger})
 //	payments.SetHandler(payment.PurposeExtension, svc)

@@ -14,6 +14,7 @@ import (
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/extension/extensiontest"
 	"github.com/curhat/curhat/internal/pgutil"
+	"github.com/curhat/curhat/internal/sessionsql"
 	"github.com/curhat/curhat/internal/testenv"
 	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/pricing"
@@ -46,16 +47,16 @@ type facts interface {
 	sessions() sessionsView
 	// startSession creates an active chat session between a new client and mitra (or
 	// mitraID when set) that ends minutes after now.
-	startSession(t testing.TB, mitraID *uuid.UUID, now time.Time, minutes int) extension.SessionInfo
+	startSession(t testing.TB, mitraID *uuid.UUID, now time.Time, minutes int) extension.ChatSession
 	// endSession ends an active chat session.
 	endSession(t testing.TB, id uuid.UUID)
 	// session reads a chat session as it is now.
-	session(t testing.TB, id uuid.UUID) extension.SessionInfo
+	session(t testing.TB, id uuid.UUID) extension.ChatSession
 	// tier returns the id of the extension tier of the given minutes, creating it or setting
 	// its price.
 	tier(t testing.TB, minutes int, price int64) uuid.UUID
 	// payment returns the id of a pending payment session for extension e of session s.
-	payment(t testing.TB, s extension.SessionInfo, e extension.Extension) uuid.UUID
+	payment(t testing.TB, s extension.ChatSession, e extension.Extension) uuid.UUID
 }
 
 type sessionsView interface {
@@ -76,7 +77,7 @@ func newMemFacts(store *extensiontest.Store) *memFacts {
 
 func (f *memFacts) sessions() sessionsView { return f.s }
 
-func (f *memFacts) startSession(_ testing.TB, mitraID *uuid.UUID, now time.Time, minutes int) extension.SessionInfo {
+func (f *memFacts) startSession(_ testing.TB, mitraID *uuid.UUID, now time.Time, minutes int) extension.ChatSession {
 	m := uuid.New()
 	if mitraID != nil {
 		m = *mitraID
@@ -86,15 +87,15 @@ func (f *memFacts) startSession(_ testing.TB, mitraID *uuid.UUID, now time.Time,
 
 func (f *memFacts) endSession(_ testing.TB, id uuid.UUID) { f.s.SetStatus(id, "ended") }
 
-func (f *memFacts) session(t testing.TB, id uuid.UUID) extension.SessionInfo {
-	s, err := f.s.ChatSession(ctxT(t), id)
+func (f *memFacts) session(t testing.TB, id uuid.UUID) extension.ChatSession {
+	s, err := f.s.GetChatSession(ctxT(t), id)
 	require.NoError(t, err)
 	return s
 }
 
 func (f *memFacts) tier(testing.TB, int, int64) uuid.UUID { return uuid.New() }
 
-func (f *memFacts) payment(testing.TB, extension.SessionInfo, extension.Extension) uuid.UUID {
+func (f *memFacts) payment(testing.TB, extension.ChatSession, extension.Extension) uuid.UUID {
 	return uuid.New()
 }
 
@@ -111,7 +112,7 @@ func newPGFacts(pool *pgxpool.Pool) *pgFacts {
 
 func (f *pgFacts) sessions() sessionsView { return f.view }
 
-func (f *pgFacts) startSession(t testing.TB, mitraID *uuid.UUID, now time.Time, minutes int) extension.SessionInfo {
+func (f *pgFacts) startSession(t testing.TB, mitraID *uuid.UUID, now time.Time, minutes int) extension.ChatSession {
 	t.Helper()
 	ctx := ctxT(t)
 	var client, mitra, pairing, session uuid.UUID
@@ -138,9 +139,9 @@ func (f *pgFacts) endSession(t testing.TB, id uuid.UUID) {
 	require.EqualValues(t, 1, tag.RowsAffected())
 }
 
-func (f *pgFacts) session(t testing.TB, id uuid.UUID) extension.SessionInfo {
+func (f *pgFacts) session(t testing.TB, id uuid.UUID) extension.ChatSession {
 	t.Helper()
-	s, err := f.view.ChatSession(ctxT(t), id)
+	s, err := f.view.GetChatSession(ctxT(t), id)
 	require.NoError(t, err)
 	return s
 }
@@ -154,7 +155,7 @@ func (f *pgFacts) tier(t testing.TB, minutes int, price int64) uuid.UUID {
 	return id
 }
 
-func (f *pgFacts) payment(t testing.TB, s extension.SessionInfo, e extension.Extension) uuid.UUID {
+func (f *pgFacts) payment(t testing.TB, s extension.ChatSession, e extension.Extension) uuid.UUID {
 	t.Helper()
 	var id uuid.UUID
 	require.NoError(t, f.pool.QueryRow(ctxT(t), `INSERT INTO payment_sessions
@@ -171,16 +172,10 @@ type pgSessions struct {
 	pool *pgxpool.Pool
 }
 
-func (p *pgSessions) ChatSession(ctx context.Context, id uuid.UUID) (extension.SessionInfo, error) {
-	var s extension.SessionInfo
-	err := p.pool.QueryRow(ctx, `SELECT id, client_id, mitra_id, status, ends_at, minutes FROM chat_sessions WHERE id = $1`, id).
-		Scan(&s.ID, &s.ClientID, &s.MitraID, &s.Status, &s.EndsAt, &s.Minutes)
+func (p *pgSessions) GetChatSession(ctx context.Context, id uuid.UUID) (extension.ChatSession, error) {
+	s, err := sessionsql.Scan(p.pool.QueryRow(ctx, `SELECT `+sessionsql.Columns+` FROM chat_sessions WHERE id = $1`, id))
 	if err != nil {
-		return extension.SessionInfo{}, pgutil.Translate(err)
-	}
-	if s.EndsAt != nil {
-		t := s.EndsAt.UTC()
-		s.EndsAt = &t
+		return extension.ChatSession{}, pgutil.Translate(err)
 	}
 	return s, nil
 }

@@ -21,23 +21,35 @@ import (
 func Example() {
 	ctx := context.Background()
 
-	prices := pricing.NewPricingStore(pricingtest.NewStore(), nil)
+	prices, err := pricing.NewPricingStore(pricingtest.NewStore(), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	if _, err := prices.CreateTier(ctx, pricing.CreateTierParams{
 		Mode: pricing.ModeExtension, Minutes: 15, Price: 10000, Label: "+15 menit", ChangedBy: "ops",
 	}); err != nil {
 		panic(err)
 	}
-	payments := payment.NewService(paymenttest.NewStore(), paymenttest.NewGateway(), nil)
+	payments, err := payment.NewService(paymenttest.NewStore(), paymenttest.NewGateway(), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	store := extensiontest.NewStore()
 	sessions := extensiontest.NewSessions()
 	store.ExtendSession = sessions.Extend // the in-memory store cannot see chat sessions
 	reach := extensiontest.NewReachability()
 
-	svc := extension.NewService(store, extension.Deps{
+	svc, err := extension.NewService(store, extension.Deps{
 		Sessions: sessions, Reachability: reach, Payments: payments, Quoter: prices,
 	}, nil)
-	defer svc.Close()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer func() { _ = svc.Stop(ctx) }()
 	payments.SetHandler(payment.PurposeExtension, svc)
 
 	client, mitra := uuid.New(), uuid.New()
@@ -61,7 +73,7 @@ func Example() {
 		panic(err)
 	}
 	e, _ = svc.Get(ctx, e.ID)
-	chat, _ = sessions.ChatSession(ctx, chat.ID)
+	chat, _ = sessions.GetChatSession(ctx, chat.ID)
 	fmt.Println(e.Status, chat.Minutes, chat.EndsAt.Format("15:04"))
 	// Output:
 	// rejected mitra_offline true

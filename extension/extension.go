@@ -6,27 +6,27 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
-	"github.com/curhat/curhat/pricing"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Errors returned by the Service and the stores. The shared ones are the curhat sentinels
-// (and ErrNoTier is pricing's), so errors.Is works with either name. The HTTP layer maps
+// (ErrNoTier too: pricing returns the same value), so errors.Is works with either name. The HTTP layer maps
 // each to one code of SPEC §13.
 var (
 	// ErrNotFound: no such extension or chat session — or it belongs to somebody else
 	// (a client never learns that another client's session exists, a mitra that another
 	// mitra's extension does).
-	ErrNotFound = curhat.ErrNotFound
+	ErrNotFound = core.ErrNotFound
 	// ErrInvalidState: the row's status does not allow the operation: the chat session is
 	// not active, another extension of the session is still open, or the extension was
 	// already decided or has expired (HTTP 409 INVALID_STATE).
-	ErrInvalidState = curhat.ErrInvalidState
+	ErrInvalidState = core.ErrInvalidState
 	// ErrUnavailable: a dependency cannot be reached; retry later (HTTP 503).
-	ErrUnavailable = curhat.ErrUnavailable
+	ErrUnavailable = core.ErrUnavailable
 	// ErrNoTier: there is no active extension tier for the minutes asked for, or its price
-	// is 0 — extensions are never free (the reference server answers 400 VALIDATION_FAILED, field minutes).
-	ErrNoTier = pricing.ErrNoTier
+	// is 0 — extensions are never free (the reference server answers 400 VALIDATION_FAILED,
+	// field minutes).
+	ErrNoTier = core.ErrNoTier
 	// ErrMitraUnavailable: auto-approval found the session's mitra not reachable (offline,
 	// deactivated or its heartbeat stale). The extension is stored rejected with
 	// reject_reason mitra_offline and nothing is charged (HTTP 409 MITRA_UNAVAILABLE).
@@ -96,20 +96,20 @@ const maxRejectReasonLen = 200
 // Optional columns: DecidedBy and RejectReason are "" for SQL NULL; PaymentSessionID and
 // DecidedAt are nil until set.
 type Extension struct {
-	ID            uuid.UUID `json:"id"`
-	ChatSessionID uuid.UUID `json:"chat_session_id"`
-	TierID        uuid.UUID `json:"tier_id"`
-	Minutes       int       `json:"minutes"`
+	ID            uuid.UUID
+	ChatSessionID uuid.UUID
+	TierID        uuid.UUID
+	Minutes       int
 	// Amount is the tier's price when the extension was requested, in the currency's
 	// smallest unit; it is what the payment session charges.
-	Amount       int64     `json:"amount"`
-	Status       Status    `json:"status"`
-	DecidedBy    DecidedBy `json:"decided_by"`
-	RejectReason string    `json:"reject_reason"`
+	Amount       int64
+	Status       Status
+	DecidedBy    DecidedBy
+	RejectReason string
 	// PaymentSessionID is the payment session of an approved extension.
-	PaymentSessionID *uuid.UUID `json:"payment_session_id"`
-	CreatedAt        time.Time  `json:"created_at"`
-	DecidedAt        *time.Time `json:"decided_at"`
+	PaymentSessionID *uuid.UUID
+	CreatedAt        time.Time
+	DecidedAt        *time.Time
 }
 
 // RequestParams asks for more minutes on a chat session.
@@ -130,11 +130,11 @@ const (
 func (p RequestParams) validate() error {
 	switch {
 	case p.ClientID == uuid.Nil:
-		return curhat.Invalid("client_id", "is required")
+		return core.Invalid("client_id", "is required")
 	case p.ChatSessionID == uuid.Nil:
-		return curhat.Invalid("chat_session_id", "is required")
+		return core.Invalid("chat_session_id", "is required")
 	case p.Minutes < minMinutes || p.Minutes > maxMinutes:
-		return curhat.Invalid("minutes", "must be between %d and %d, not %d", minMinutes, maxMinutes, p.Minutes)
+		return core.Invalid("minutes", "must be between %d and %d, not %d", minMinutes, maxMinutes, p.Minutes)
 	}
 	return nil
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/curhat/curhat/payment"
 )
 
 // PaymentPaid applies a paid extension payment; it is the payment.Handler method the
@@ -21,7 +19,7 @@ import (
 // (payment.Handler's contract), and until that refund is recorded the payment stays
 // undelivered and is delivered again, so a crash in between loses nothing. A redelivery
 // of a payment already applied changes nothing.
-func (s *Service) PaymentPaid(ctx context.Context, p payment.Session) error {
+func (s *Service) PaymentPaid(ctx context.Context, p Payment) error {
 	if p.ExtensionID == nil {
 		return s.refund(ctx, p, "no_extension")
 	}
@@ -67,14 +65,14 @@ func (s *Service) PaymentPaid(ctx context.Context, p payment.Session) error {
 }
 
 // refund says that nothing waits for a payment: the payment side refunds it.
-func (s *Service) refund(ctx context.Context, p payment.Session, reason string) error {
+func (s *Service) refund(ctx context.Context, p Payment, reason string) error {
 	s.log.InfoContext(ctx, "extension: nothing waits for this payment; it is refunded", "payment_id", p.ID, "reason", reason)
 	return fmt.Errorf("payment %s: %s: %w", p.ID, reason, ErrInvalidState)
 }
 
 // PaymentClosed expires the approved extension of a payment that failed or expired
 // unpaid (payment.Handler), and tells the client. Anything else changes nothing.
-func (s *Service) PaymentClosed(ctx context.Context, p payment.Session) error {
+func (s *Service) PaymentClosed(ctx context.Context, p Payment) error {
 	if p.ExtensionID == nil {
 		return nil
 	}

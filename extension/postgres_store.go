@@ -12,21 +12,25 @@ import (
 	sq "github.com/Masterminds/squirrel"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/curhat/curhat/internal/pgutil"
+	"github.com/curhat/curhat/internal/sessionsql"
 )
 
 // PostgresStore is the Store over the extensions table (and chat_sessions, for
 // ApplyPayment).
 type PostgresStore struct {
-	pool *pgxpool.Pool
+	db DB
 }
 
 var _ Store = (*PostgresStore)(nil)
 
-// NewPostgresStore returns a Store over pool. The schema comes from curhat.Migrate.
-func NewPostgresStore(pool *pgxpool.Pool) *PostgresStore { return &PostgresStore{pool: pool} }
+// NewPostgresStore returns a Store over db: a *pgxpool.Pool, or a pgx.Tx whose commit or
+// rollback decides the store's writes. The schema comes from curhat.Migrate.
+func NewPostgresStore(db DB) *PostgresStore { return &PostgresStore{db: db} }
+
+// WithTx returns a copy of p whose every statement runs in tx, the caller's transaction.
+func (p *PostgresStore) WithTx(tx pgx.Tx) *PostgresStore { return &PostgresStore{db: tx} }
 
 // openIndex is the partial unique index allowing one open extension per chat session.
 const openIndex = "extensions_open_uidx"
@@ -113,7 +117,7 @@ func queryMany(ctx context.Context, db pgutil.DB, b sq.Sqlizer) ([]Extension, er
 }
 
 func (p *PostgresStore) Insert(ctx context.Context, e Extension) (Extension, error) {
-	stored, err := queryOne(ctx, p.pool, pgutil.SQL.Insert("extensions").Columns(extensionColumns...).Values(
+	stored, err := queryOne(ctx, p.db, pgutil.SQL.Insert("extensions").Columns(extensionColumns...).Values(
 		e.ID, e.ChatSessionID, e.TierID, e.Minutes, e.Amount, e.Status, nullable(e.DecidedBy), nullable(e.RejectReason),
 		e.PaymentSessionID, e.CreatedAt, e.DecidedAt,
 	).Suffix(returningColumns))
@@ -124,21 +128,21 @@ func (p *PostgresStore) Insert(ctx context.Context, e Extension) (Extension, err
 }
 
 func (p *PostgresStore) Get(ctx context.Context, id uuid.UUID) (Extension, error) {
-	return queryOne(ctx, p.pool, pgutil.SQL.Select(extensionColumns...).From("extensions").Where(sq.Eq{"id": id}))
+	return queryOne(ctx, p.db, pgutil.SQL.Select(extensionColumns...).From("extensions").Where(sq.Eq{"id": id}))
 }
 
 func (p *PostgresStore) ListForSession(ctx context.Context, chatSessionID uuid.UUID) ([]Extension, error) {
-	return queryMany(ctx, p.pool, pgutil.SQL.Select(extensionColumns...).From("extensions").
+	return queryMany(ctx, p.db, pgutil.SQL.Select(extensionColumns...).From("extensions").
 		Where(sq.Eq{"chat_session_id": chatSessionID}).OrderBy("created_at", "id"))
 }
 
 func (p *PostgresStore) OpenForSession(ctx context.Context, chatSessionID uuid.UUID) (Extension, error) {
-	return queryOne(ctx, p.pool, pgutil.SQL.Select(extensionColumns...).From("extensions").
+	return queryOne(ctx, p.db, pgutil.SQL.Select(extensionColumns...).From("extensions").
 		Where(sq.Eq{"chat_session_id": chatSessionID, "status": openStatuses}))
 }
 
 func (p *PostgresStore) Transition(ctx context.Context, t Transition) (Extension, bool, error) {
-	return transition(ctx, p.pool, t)
+	return transition(ctx, p.db, t)
 }
 
 // transition runs one guarded UPDATE; when it matches nothing it reads the row to tell
@@ -178,7 +182,7 @@ func transition(ctx context.Context, db pgutil.DB, t Transition) (Extension, boo
 
 func (p *PostgresStore) ApplyPayment(ctx context.Context, a ApplyPayment) (ApplyResult, error) {
 	var res ApplyResult
-	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, p.db, func(tx pgx.Tx) error {
 		// The row lock orders this against a concurrent transition of the extension
 		// (a payment closing, the sweep), so the checks below stay true until commit.
 		e, err := queryOne(ctx, tx, pgutil.SQL.Select(extensionColumns...).From("extensions").
@@ -220,19 +224,15 @@ func (p *PostgresStore) ApplyPayment(ctx context.Context, a ApplyPayment) (Apply
 
 // extendSession grows an active chat session's ends_at and minutes; ErrNotFound when it
 // is not active (or has no end yet).
-func extendSession(ctx context.Context, tx pgx.Tx, id uuid.UUID, minutes int, at time.Time) (SessionInfo, error) {
-	var s SessionInfo
-	err := tx.QueryRow(ctx, `
+func extendSession(ctx context.Context, tx pgx.Tx, id uuid.UUID, minutes int, at time.Time) (ChatSession, error) {
+	s, err := sessionsql.Scan(tx.QueryRow(ctx, `
 		UPDATE chat_sessions
 		   SET ends_at = ends_at + $2::int * interval '1 minute', minutes = minutes + $2::int, updated_at = $3
 		 WHERE id = $1 AND status = 'active' AND ends_at IS NOT NULL
-		RETURNING id, client_id, mitra_id, status, ends_at, minutes`,
-		id, minutes, at).Scan(&s.ID, &s.ClientID, &s.MitraID, &s.Status, &s.EndsAt, &s.Minutes)
+		RETURNING `+sessionsql.Columns, id, minutes, at))
 	if err != nil {
-		return SessionInfo{}, translate(err)
+		return ChatSession{}, translate(err)
 	}
-	t := s.EndsAt.UTC()
-	s.EndsAt = &t
 	return s, nil
 }
 
@@ -251,8 +251,8 @@ func (p *PostgresStore) ExpireDue(ctx context.Context, q ExpireQuery) ([]Extensi
 		         LIMIT $3
 		           FOR UPDATE SKIP LOCKED) due
 		 WHERE e.id = due.id AND e.status IN ('requested', 'approved')
-		RETURNING ` + qualified("e", extensionColumns)
-	out, err := queryMany(ctx, p.pool, sq.Expr(query, q.RequestedBefore, q.UnchargedBefore, q.Limit))
+		RETURNING ` + pgutil.Qualified("e", extensionColumns)
+	out, err := queryMany(ctx, p.db, sq.Expr(query, q.RequestedBefore, q.UnchargedBefore, q.Limit))
 	if err != nil {
 		return nil, fmt.Errorf("expire due extensions: %w", err)
 	}
@@ -261,12 +261,4 @@ func (p *PostgresStore) ExpireDue(ctx context.Context, q ExpireQuery) ([]Extensi
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID.String(), b.ID.String()))
 	})
 	return out, nil
-}
-
-func qualified(alias string, columns []string) string {
-	out := make([]string, len(columns))
-	for i, c := range columns {
-		out[i] = alias + "." + c
-	}
-	return strings.Join(out, ", ")
 }

@@ -10,7 +10,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat/internal/clock"
-	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/internal/lifecycle"
 )
 
 // Service runs extensions: requests, the mitra's decision or auto-approval, the charge,
@@ -28,30 +29,28 @@ type Service struct {
 	log      *slog.Logger
 	clock    clock.Clock
 
-	mu     sync.Mutex
-	timers map[uuid.UUID]clock.Timer // decision deadlines of requested extensions
-	closed bool
+	mu      sync.Mutex
+	timers  map[uuid.UUID]clock.Timer // decision deadlines of requested extensions
+	stopped bool
+	running *lifecycle.InFlight // deadline work in flight
 }
 
-// The Service is the payment handler of extension payments.
-var _ payment.Handler = (*Service)(nil)
-
 // NewService returns a Service over store (NewPostgresStore, or extensiontest.NewStore in
-// tests). It panics when a required dependency is missing. cfg may be nil.
+// tests). cfg may be nil. It fails, naming the field, when store, deps.Sessions,
+// deps.Reachability, deps.Payments or deps.Quoter is nil, or cfg holds a negative
+// duration or count.
 //
 // Register it with the payment service: payments.SetHandler(payment.PurposeExtension, svc).
-func NewService(store Store, deps Deps, cfg *Config) *Service {
-	switch {
-	case store == nil:
-		panic("extension: NewService needs a Store")
-	case deps.Sessions == nil:
-		panic("extension: NewService needs Deps.Sessions")
-	case deps.Reachability == nil:
-		panic("extension: NewService needs Deps.Reachability")
-	case deps.Payments == nil:
-		panic("extension: NewService needs Deps.Payments")
-	case deps.Quoter == nil:
-		panic("extension: NewService needs Deps.Quoter")
+func NewService(store Store, deps Deps, cfg *Config) (*Service, error) {
+	if err := core.FirstError(
+		core.Required("store", store == nil),
+		core.Required("Deps.Sessions", deps.Sessions == nil),
+		core.Required("Deps.Reachability", deps.Reachability == nil),
+		core.Required("Deps.Payments", deps.Payments == nil),
+		core.Required("Deps.Quoter", deps.Quoter == nil),
+		cfg.validate(),
+	); err != nil {
+		return nil, fmt.Errorf("extension.NewService: %w", err)
 	}
 	c := cfg.WithDefaults()
 	s := &Service{
@@ -66,14 +65,15 @@ func NewService(store Store, deps Deps, cfg *Config) *Service {
 		log:      c.Logger,
 		clock:    c.Clock,
 		timers:   map[uuid.UUID]clock.Timer{},
+		running:  lifecycle.NewInFlight(),
 	}
 	if s.settings == nil {
 		s.settings = DefaultSettings{}
 	}
 	if s.notifier == nil {
-		s.notifier = discardNotifier{}
+		s.notifier = core.DiscardNotifier{}
 	}
-	return s
+	return s, nil
 }
 
 // Get returns an extension, or ErrNotFound. Whether the caller may see it is the caller's
@@ -86,6 +86,23 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (Extension, error) {
 	return e, nil
 }
 
+// PaidExtensions returns the extensions applied to a chat session (paid: its ends_at and
+// minutes grew), oldest first — what the refund of a reroute that finds nobody counts
+// (*Service satisfies pairing.Extensions).
+func (s *Service) PaidExtensions(ctx context.Context, chatSessionID uuid.UUID) ([]core.PaidExtension, error) {
+	es, err := s.ListForSession(ctx, chatSessionID)
+	if err != nil {
+		return nil, err
+	}
+	var out []core.PaidExtension
+	for _, e := range es {
+		if e.Status == StatusPaid && e.PaymentSessionID != nil {
+			out = append(out, core.PaidExtension{PaymentID: *e.PaymentSessionID, Amount: e.Amount, Minutes: e.Minutes})
+		}
+	}
+	return out, nil
+}
+
 // ListForSession returns a chat session's extensions, oldest first ([] when none).
 func (s *Service) ListForSession(ctx context.Context, chatSessionID uuid.UUID) ([]Extension, error) {
 	es, err := s.store.ListForSession(ctx, chatSessionID)
@@ -95,18 +112,22 @@ func (s *Service) ListForSession(ctx context.Context, chatSessionID uuid.UUID) (
 	return es, nil
 }
 
-// Close stops the in-process decision timers; later requests arm none. Requests still
-// undecided are expired by SweepExpired (on this instance or another). Close is
-// idempotent.
-func (s *Service) Close() {
+// Stop stops the in-process decision timers and waits (until ctx ends) for the work of
+// those that fired; later requests arm none. Requests still undecided are expired by
+// SweepExpired (on this instance or another). Stop is idempotent.
+func (s *Service) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
+	s.stopped = true
 	for id, t := range s.timers {
 		t.Stop()
 		delete(s.timers, id)
 	}
+	s.mu.Unlock()
+	return s.running.Drain(ctx)
 }
+
+// Stopped is closed once Stop has stopped the timers and the work of those that fired.
+func (s *Service) Stopped() <-chan struct{} { return s.running.Drained() }
 
 // now is the clock's time at Postgres precision, so that both stores compare alike.
 func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }

@@ -10,10 +10,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/extension/extensiontest"
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/payment/paymenttest"
 	"github.com/curhat/curhat/pricing"
@@ -56,9 +56,11 @@ func setup(t *testing.T, store extension.Store, f facts, pool *pgxpool.Pool) *bu
 	if pool != nil {
 		payStore, priceStore = payment.NewPostgresStore(pool), pricing.NewPostgresStore(pool)
 	}
-	b.payments = payment.NewService(payStore, b.gateway, &payment.Config{Clock: b.clock})
-	b.prices = pricing.NewPricingStore(priceStore, &pricing.Config{Clock: b.clock})
 	var err error
+	b.payments, err = payment.NewService(payStore, b.gateway, &payment.Config{Clock: b.clock})
+	require.NoError(t, err)
+	b.prices, err = pricing.NewPricingStore(priceStore, &pricing.Config{Clock: b.clock})
+	require.NoError(t, err)
 	b.tier, err = b.prices.CreateTier(ctxT(t), pricing.CreateTierParams{
 		Mode: pricing.ModeExtension, Minutes: tierMinutes, Price: tierPrice, Label: "+15", ChangedBy: "test",
 	})
@@ -74,20 +76,21 @@ func setup(t *testing.T, store extension.Store, f facts, pool *pgxpool.Pool) *bu
 
 // instance returns another Service over the same data (a second server instance).
 func (b *bundle) instance(t *testing.T) *extension.Service {
-	svc := extension.NewService(b.store, b.deps, &extension.Config{Clock: b.clock})
-	t.Cleanup(svc.Close)
+	svc, err := extension.NewService(b.store, b.deps, &extension.Config{Clock: b.clock})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, svc.Stop(context.Background())) })
 	return svc
 }
 
 // start opens an active 30-minute chat session whose mitra is reachable.
-func (b *bundle) start(t *testing.T) extension.SessionInfo {
+func (b *bundle) start(t *testing.T) extension.ChatSession {
 	t.Helper()
 	s := b.facts.startSession(t, nil, b.clock.Now(), 30)
 	b.reach.Set(s.MitraID, true)
 	return s
 }
 
-func (b *bundle) request(t *testing.T, s extension.SessionInfo) (extension.Extension, *payment.Session, error) {
+func (b *bundle) request(t *testing.T, s extension.ChatSession) (extension.Extension, *payment.Session, error) {
 	t.Helper()
 	return b.svc.Request(ctxT(t), extension.RequestParams{ClientID: s.ClientID, ChatSessionID: s.ID, Minutes: tierMinutes})
 }
@@ -261,9 +264,10 @@ func TestRequest_RefusesAFreeExtension(t *testing.T) {
 	b := setup(t, store, newMemFacts(store), nil)
 	deps := b.deps
 	deps.Quoter = freeQuoter{b.prices}
-	svc := extension.NewService(store, deps, &extension.Config{Clock: b.clock})
+	svc, err := extension.NewService(store, deps, &extension.Config{Clock: b.clock})
+	require.NoError(t, err)
 	s := b.start(t)
-	_, _, err := svc.Request(ctxT(t), extension.RequestParams{ClientID: s.ClientID, ChatSessionID: s.ID, Minutes: tierMinutes})
+	_, _, err = svc.Request(ctxT(t), extension.RequestParams{ClientID: s.ClientID, ChatSessionID: s.ID, Minutes: tierMinutes})
 	require.ErrorIs(t, err, extension.ErrNoTier)
 	require.Zero(t, store.Len())
 }
@@ -286,7 +290,7 @@ func TestRequest_ValidatesItsParameters(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := b.svc.Request(ctxT(t), tc.p)
-			var verr *curhat.ValidationError
+			var verr *core.ValidationError
 			require.ErrorAs(t, err, &verr)
 			require.Equal(t, tc.field, verr.Field)
 		})
@@ -485,7 +489,7 @@ func TestManual_ApprovalPastTheDeadlineIsRefusedWithoutATimer(t *testing.T) {
 		e, _, err := b.request(t, s)
 		require.NoError(t, err)
 		// Another instance, which never armed a timer, gets the late approval.
-		b.svc.Close()
+		require.NoError(t, b.svc.Stop(ctxT(t)))
 		other := b.instance(t)
 		b.clock.Advance(21 * time.Second)
 		require.Equal(t, extension.StatusRequested, b.get(t, e.ID).Status)
@@ -507,7 +511,7 @@ func TestManual_SweepExpiresRequestsWhoseTimerWasLost(t *testing.T) {
 		b.clock.Advance(10 * time.Second)
 		e2, _, err := b.request(t, s2)
 		require.NoError(t, err)
-		b.svc.Close() // a restart: the in-process timers are gone
+		require.NoError(t, b.svc.Stop(ctxT(t))) // a restart: the in-process timers are gone
 
 		b.clock.Advance(15 * time.Second)
 		restarted := b.instance(t)
@@ -806,23 +810,46 @@ func TestService_ListsAndGetsExtensions(t *testing.T) {
 	})
 }
 
-func TestNewService_PanicsWithoutARequiredDependency(t *testing.T) {
+func TestNewService_RefusesAMissingDependencyOrABadConfigByName(t *testing.T) {
 	t.Parallel()
+	payments, err := payment.NewService(paymenttest.NewStore(), paymenttest.NewGateway(), nil)
+	require.NoError(t, err)
+	prices, err := pricing.NewPricingStore(pricingtest.NewStore(), nil)
+	require.NoError(t, err)
 	full := extension.Deps{
 		Sessions: extensiontest.NewSessions(), Reachability: extensiontest.NewReachability(),
-		Payments: payment.NewService(paymenttest.NewStore(), paymenttest.NewGateway(), nil),
-		Quoter:   pricing.NewPricingStore(pricingtest.NewStore(), nil),
+		Payments: payments, Quoter: prices,
 	}
-	require.NotPanics(t, func() { extension.NewService(extensiontest.NewStore(), full, nil).Close() })
-	for name, drop := range map[string]func(*extension.Deps){
-		"Sessions":     func(d *extension.Deps) { d.Sessions = nil },
-		"Reachability": func(d *extension.Deps) { d.Reachability = nil },
-		"Payments":     func(d *extension.Deps) { d.Payments = nil },
-		"Quoter":       func(d *extension.Deps) { d.Quoter = nil },
+	svc, err := extension.NewService(extensiontest.NewStore(), full, nil)
+	require.NoError(t, err)
+	require.NoError(t, svc.Stop(context.Background()))
+	require.NoError(t, svc.Stop(context.Background()), "Stop is idempotent")
+	for field, drop := range map[string]func(*extension.Deps){
+		"Deps.Sessions":     func(d *extension.Deps) { d.Sessions = nil },
+		"Deps.Reachability": func(d *extension.Deps) { d.Reachability = nil },
+		"Deps.Payments":     func(d *extension.Deps) { d.Payments = nil },
+		"Deps.Quoter":       func(d *extension.Deps) { d.Quoter = nil },
 	} {
 		d := full
 		drop(&d)
-		require.PanicsWithValue(t, "extension: NewService needs Deps."+name, func() { extension.NewService(extensiontest.NewStore(), d, nil) })
+		_, err := extension.NewService(extensiontest.NewStore(), d, nil)
+		requireInvalid(t, err, field)
 	}
-	require.Panics(t, func() { extension.NewService(nil, full, nil) })
+	_, err = extension.NewService(nil, full, nil)
+	requireInvalid(t, err, "store")
+	for field, cfg := range map[string]*extension.Config{
+		"Config.OrphanTTL":    {OrphanTTL: -time.Second},
+		"Config.SweepBatch":   {SweepBatch: -1},
+		"Config.TimerTimeout": {TimerTimeout: -time.Second},
+	} {
+		_, err := extension.NewService(extensiontest.NewStore(), full, cfg)
+		requireInvalid(t, err, field)
+	}
+}
+
+func requireInvalid(t *testing.T, err error, field string) {
+	t.Helper()
+	var ve *core.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Equal(t, field, ve.Field)
 }

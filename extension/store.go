@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/internal/pgutil"
 )
 
 // Store is the durable side of extensions: the extensions table, plus the one write that
@@ -100,7 +102,7 @@ func (o ApplyOutcome) String() string {
 type ApplyResult struct {
 	Outcome   ApplyOutcome
 	Extension Extension
-	Session   SessionInfo
+	Session   ChatSession
 }
 
 // ExpireQuery selects the extensions SweepExpired expires.
@@ -113,3 +115,6 @@ type ExpireQuery struct {
 	UnchargedBefore time.Time
 	Limit           int
 }
+
+// DB is what NewPostgresStore takes: a *pgxpool.Pool, or a pgx.Tx (curhat.DB).
+type DB = pgutil.DB

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // StartParams asks for a paid blast.
@@ -54,7 +54,7 @@ func (p *Pairer) StartBlast(ctx context.Context, params StartParams) (Pairing, P
 		return Pairing{}, Payment{}, err
 	}
 	if len(params.IdempotencyKey) > maxIdempotencyKeyLen {
-		return Pairing{}, Payment{}, curhat.Invalid("idempotency_key", "must be at most %d characters", maxIdempotencyKeyLen)
+		return Pairing{}, Payment{}, core.Invalid("idempotency_key", "must be at most %d characters", maxIdempotencyKeyLen)
 	}
 	id := uuid.New()
 	if params.IdempotencyKey != "" {
@@ -95,9 +95,9 @@ func (p *Pairer) StartBlast(ctx context.Context, params StartParams) (Pairing, P
 	return p.settleBlastPayment(ctx, pr.ID, pay)
 }
 
-func blastPaymentRequest(pr Pairing, q Quote, key string) PaymentRequest {
-	return PaymentRequest{
-		ClientID: pr.ClientID, Purpose: PurposeChatStart, PairingID: ptr(pr.ID),
+func blastPaymentRequest(pr Pairing, q Quote, key string) CreatePaymentParams {
+	return CreatePaymentParams{
+		ClientID: pr.ClientID, Purpose: core.PurposeChatStart, PairingID: ptr(pr.ID),
 		TierID: q.TierID, Minutes: pr.Minutes, BaseAmount: q.BaseAmount, DiscountAmount: q.DiscountAmount,
 		Amount: q.Amount, Currency: q.Currency, IdempotencyKey: key,
 	}
@@ -175,34 +175,35 @@ func (p *Pairer) abandonUnpaid(ctx context.Context, id uuid.UUID) {
 	}
 }
 
-// PaymentPaid is the chat_start "paid" handler (register it with the payment service):
-// a paid blast starts searching, a paid targeted chat becomes active. A payment for a
-// pairing that stopped waiting for it (cancelled meanwhile), or that is not the pairing's
-// payment, starts nothing: PaymentPaid answers ErrInvalidState and the payment side
-// refunds it (payment.Handler's contract; a failure to record that refund leaves the
-// payment undelivered, so it is delivered again). Duplicate events are no-ops.
-func (p *Pairer) PaymentPaid(ctx context.Context, ev PaymentEvent) error {
-	if ev.PairingID == nil {
-		return fmt.Errorf("payment %s paid: no pairing: %w", ev.PaymentID, ErrNotFound)
+// PaymentPaid is the chat_start "paid" handler (payment.Handler: register the Pairer
+// with the payment service for payment.PurposeChatStart): a paid blast starts searching, a
+// paid targeted chat becomes active. A payment for a pairing that stopped waiting for it
+// (cancelled meanwhile), or that is not the pairing's payment, starts nothing: PaymentPaid
+// answers ErrInvalidState and the payment side refunds it (payment.Handler's contract; a
+// failure to record that refund leaves the payment undelivered, so it is delivered
+// again). Duplicate events are no-ops.
+func (p *Pairer) PaymentPaid(ctx context.Context, pay Payment) error {
+	if pay.PairingID == nil {
+		return fmt.Errorf("payment %s paid: no pairing: %w", pay.ID, ErrNotFound)
 	}
-	pr, err := p.store.GetPairing(ctx, *ev.PairingID)
+	pr, err := p.store.GetPairing(ctx, *pay.PairingID)
 	if err != nil {
-		return fmt.Errorf("payment %s paid: %w", ev.PaymentID, err)
+		return fmt.Errorf("payment %s paid: %w", pay.ID, err)
 	}
-	if pr.PaymentSessionID != nil && *pr.PaymentSessionID != ev.PaymentID {
+	if pr.PaymentSessionID != nil && *pr.PaymentSessionID != pay.ID {
 		// Not the payment this pairing waits for: nothing may start from it.
-		p.log.WarnContext(ctx, "paid payment is not the pairing's; it is refunded", "payment_id", ev.PaymentID, "pairing_id", pr.ID)
-		return fmt.Errorf("payment %s is not the payment of pairing %s: %w", ev.PaymentID, pr.ID, ErrInvalidState)
+		p.log.WarnContext(ctx, "paid payment is not the pairing's; it is refunded", "payment_id", pay.ID, "pairing_id", pr.ID)
+		return fmt.Errorf("payment %s is not the payment of pairing %s: %w", pay.ID, pr.ID, ErrInvalidState)
 	}
 	if pr.Type == TypeTargeted && pr.Status == StatusMatched {
-		return p.targetedPaid(ctx, pr, ev)
+		return p.targetedPaid(ctx, pr, pay)
 	}
 	if pr.PaymentSessionID == nil {
-		if pr, err = p.store.AttachPayment(ctx, pr.ID, ev.PaymentID, p.now()); err != nil {
-			return fmt.Errorf("payment %s paid: %w", ev.PaymentID, err)
+		if pr, err = p.store.AttachPayment(ctx, pr.ID, pay.ID, p.now()); err != nil {
+			return fmt.Errorf("payment %s paid: %w", pay.ID, err)
 		}
 	}
-	return p.blastPaid(ctx, pr, ev.PaymentID)
+	return p.blastPaid(ctx, pr, pay.ID)
 }
 
 // blastPaid moves a paid blast to searching and offers it.
@@ -317,24 +318,24 @@ func (p *Pairer) failBlast(ctx context.Context, pr Pairing, reason Reason, dueBy
 	return nil
 }
 
-// PaymentClosed is the chat_start "closed unpaid" handler (failed, expired or cancelled):
-// the blast waiting for it is cancelled, or the targeted chat waiting for it
+// PaymentClosed is the chat_start "closed unpaid" handler (failed or expired; see
+// PaymentPaid): the blast waiting for it is cancelled, or the targeted chat waiting for it
 // (pending_payment) is cancelled and the mitra's capacity released. Nothing was charged.
-func (p *Pairer) PaymentClosed(ctx context.Context, ev PaymentEvent) error {
-	if ev.PairingID == nil {
-		return fmt.Errorf("payment %s closed: no pairing: %w", ev.PaymentID, ErrNotFound)
+func (p *Pairer) PaymentClosed(ctx context.Context, pay Payment) error {
+	if pay.PairingID == nil {
+		return fmt.Errorf("payment %s closed: no pairing: %w", pay.ID, ErrNotFound)
 	}
-	pr, err := p.store.GetPairing(ctx, *ev.PairingID)
+	pr, err := p.store.GetPairing(ctx, *pay.PairingID)
 	if err != nil {
-		return fmt.Errorf("payment %s closed: %w", ev.PaymentID, err)
+		return fmt.Errorf("payment %s closed: %w", pay.ID, err)
 	}
-	if pr.PaymentSessionID != nil && *pr.PaymentSessionID != ev.PaymentID {
+	if pr.PaymentSessionID != nil && *pr.PaymentSessionID != pay.ID {
 		return nil // not the payment this pairing waits for
 	}
 	if pr.Type == TypeTargeted && pr.Status == StatusMatched {
-		return p.targetedPaymentClosed(ctx, pr, ev)
+		return p.targetedPaymentClosed(ctx, pr, pay)
 	}
-	p.closeBlastPayment(ctx, pr, ev.Status)
+	p.closeBlastPayment(ctx, pr, pay.Status)
 	return nil
 }
 

@@ -11,8 +11,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/payment"
 )
 
 func TestStartBlast_CreatesAwaitingPaymentPairingAndPaymentLinkedBothWays(t *testing.T) {
@@ -27,7 +28,7 @@ func TestStartBlast_CreatesAwaitingPaymentPairingAndPaymentLinkedBothWays(t *tes
 		require.Equal(t, client, pr.ClientID)
 		require.Equal(t, &pay.ID, pr.PaymentSessionID)
 		require.Equal(t, &pr.ID, pay.PairingID)
-		require.Equal(t, pairing.PurposeChatStart, pay.Purpose)
+		require.Equal(t, payment.PurposeChatStart, pay.Purpose)
 		require.Equal(t, int64(10000), pay.Amount)
 		require.Equal(t, pairing.PaymentPending, pay.Status)
 		require.Nil(t, pr.ExpiresAt, "the search deadline starts when paid")
@@ -40,7 +41,7 @@ func TestStartBlast_RejectsMinutesOutsideOneToADay(t *testing.T) {
 	e := newEnv(t, backends[0])
 	for _, minutes := range []int{-1, 0, 1441} {
 		_, _, err := e.p.StartBlast(context.Background(), pairing.StartParams{ClientID: uuid.New(), Minutes: minutes})
-		var verr *curhat.ValidationError
+		var verr *core.ValidationError
 		require.ErrorAs(t, err, &verr, "minutes %d", minutes)
 		require.Equal(t, "minutes", verr.Field)
 	}
@@ -167,9 +168,9 @@ func TestStartBlast_KeyOfAFailedFirstAttemptIsSpent(t *testing.T) {
 		e := newEnv(t, b)
 		ctx := context.Background()
 		client := e.fx.client(t)
-		e.payments.FailCreate(fmt.Errorf("gateway down: %w", curhat.ErrUnavailable))
+		e.payments.FailCreate(fmt.Errorf("gateway down: %w", core.ErrUnavailable))
 		_, _, err := e.p.StartBlast(ctx, pairing.StartParams{ClientID: client, Minutes: 10, IdempotencyKey: "k"})
-		require.ErrorIs(t, err, curhat.ErrUnavailable)
+		require.ErrorIs(t, err, core.ErrUnavailable)
 		e.payments.FailCreate(nil)
 
 		_, _, err = e.p.StartBlast(ctx, pairing.StartParams{ClientID: client, Minutes: 10, IdempotencyKey: "k"})
@@ -586,7 +587,7 @@ func TestAccept_RefusesADeactivatedMitra(t *testing.T) {
 		e.fx.setActive(t, m, false)
 		_, err := e.p.Accept(context.Background(), m, pr.ID)
 		require.ErrorIs(t, err, pairing.ErrDeactivated)
-		require.ErrorIs(t, err, curhat.ErrDeactivated)
+		require.ErrorIs(t, err, core.ErrDeactivated)
 		require.Equal(t, pairing.StatusSearching, e.pairing(t, pr.ID).Status)
 	})
 }

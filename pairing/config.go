@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Defaults of Config.
@@ -35,8 +35,8 @@ type Config struct {
 	// Logger receives what the Pairer cannot return (timer work, best-effort refunds and
 	// capacity updates). Defaults to discarding.
 	Logger *slog.Logger
-	// Clock tells the time and runs the deadline and expiry timers. Defaults to the wall
-	// clock.
+	// Clock tells the time and runs the deadline and expiry timers (a curhat.Clock, which a
+	// host may implement). Defaults to the wall clock.
 	Clock clock.Clock
 	// FanoutCap bounds how many mitras one blast is offered to when it starts. Defaults
 	// to 0: every available mitra.
@@ -51,6 +51,21 @@ type Config struct {
 	SweepBatch int
 	// TimerTimeout: see DefaultTimerTimeout. Defaults to 30 seconds.
 	TimerTimeout time.Duration
+}
+
+// validate reports a field no default can stand for: a negative duration or count.
+func (c *Config) validate() error {
+	if c == nil {
+		return nil
+	}
+	return core.FirstError(
+		core.NotNegative("Config.FanoutCap", c.FanoutCap),
+		core.NotNegative("Config.LateJoinBatch", c.LateJoinBatch),
+		core.NotNegative("Config.UnavailableTTL", c.UnavailableTTL),
+		core.NotNegative("Config.OrphanTTL", c.OrphanTTL),
+		core.NotNegative("Config.SweepBatch", c.SweepBatch),
+		core.NotNegative("Config.TimerTimeout", c.TimerTimeout),
+	)
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.
@@ -74,17 +89,13 @@ func (c *Config) WithDefaults() Config {
 type DefaultSettings struct{}
 
 func (DefaultSettings) BlastTimeout(context.Context) time.Duration {
-	return curhat.DefaultPairingBlastTimeout
+	return core.DefaultPairingBlastTimeout
 }
 
 func (DefaultSettings) TargetedTimeout(context.Context) time.Duration {
-	return curhat.DefaultPairingTargetedTimeout
+	return core.DefaultPairingTargetedTimeout
 }
 
 func (DefaultSettings) MitraMaxConcurrentSessions(context.Context) int {
-	return curhat.DefaultMitraMaxConcurrentSessions
+	return core.DefaultMitraMaxConcurrentSessions
 }
-
-type discardNotifier struct{}
-
-func (discardNotifier) Notify(context.Context, Event) {}

@@ -5,11 +5,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/internal/core"
 )
 
-// The Pairer's view of the services it works with. Each is a small interface owned here;
-// a host wires its availability mirror, payment service, pricing store and runtime config
-// in through thin adapters (pairingtest has in-memory fakes of each).
+// The Pairer's view of the services it works with. Each is a small interface owned here,
+// satisfied by the SDK's own services (*payment.Service, *pricing.PricingStore,
+// *extension.Service, *curhat.RuntimeConfig; availability.Mirror through curhat.NewClient's
+// wiring); pairingtest has in-memory fakes of each.
 
 // Availability answers who can take a chat, and keeps the capacity mirror fresh.
 type Availability interface {
@@ -25,73 +28,37 @@ type Availability interface {
 	RecomputeCapacity(ctx context.Context, mitraID uuid.UUID) (int, error)
 }
 
-// PaymentStatus is the state of a payment session.
-type PaymentStatus string
+// Payment is a payment session: the very value *payment.Service returns (payment.Session),
+// handed back to callers of StartBlast and FallbackToBlast (it carries what an app needs
+// to pay).
+type Payment = core.Payment
 
+// PaymentStatus is the state of a payment session (payment.Status).
+type PaymentStatus = core.PaymentStatus
+
+// The payment statuses the Pairer acts on.
 const (
-	PaymentPending      PaymentStatus = "pending"
-	PaymentPaid         PaymentStatus = "paid"
-	PaymentFailed       PaymentStatus = "failed"
-	PaymentExpired      PaymentStatus = "expired"
-	PaymentCancelled    PaymentStatus = "cancelled"
-	PaymentRefunded     PaymentStatus = "refunded"
-	PaymentRefundFailed PaymentStatus = "refund_failed"
-	// PaymentPartiallyRefunded: paid, and part of it went back (see RefundedAmount).
-	PaymentPartiallyRefunded PaymentStatus = "partially_refunded"
+	PaymentPending           = core.PaymentPending
+	PaymentPaid              = core.PaymentPaid
+	PaymentFailed            = core.PaymentFailed
+	PaymentExpired           = core.PaymentExpired
+	PaymentCancelled         = core.PaymentCancelled
+	PaymentRefunded          = core.PaymentRefunded
+	PaymentRefundFailed      = core.PaymentRefundFailed
+	PaymentPartiallyRefunded = core.PaymentPartiallyRefunded
 )
 
-// Closed reports whether a payment in status s closed without being paid.
-func (s PaymentStatus) Closed() bool {
-	return s == PaymentFailed || s == PaymentExpired || s == PaymentCancelled
-}
+// CreatePaymentParams asks for a new payment session (payment.CreateParams): the Pairer
+// asks for chat_start sessions, priced by a Quote.
+type CreatePaymentParams = core.CreatePaymentParams
 
-// PurposeChatStart is the purpose of every payment the Pairer creates.
-const PurposeChatStart = "chat_start"
-
-// Payment is a payment session as the Pairer sees it (and hands back to callers of
-// StartBlast and FallbackToBlast, so it carries what an app needs to pay).
-type Payment struct {
-	ID             uuid.UUID     `json:"id"`
-	ClientID       uuid.UUID     `json:"client_id"`
-	Purpose        string        `json:"purpose"`
-	PairingID      *uuid.UUID    `json:"pairing_id"`
-	ChatSessionID  *uuid.UUID    `json:"chat_session_id"`
-	TierID         uuid.UUID     `json:"tier_id"`
-	Minutes        int           `json:"minutes"`
-	BaseAmount     int64         `json:"base_amount"`
-	DiscountAmount int64         `json:"discount_amount"`
-	Amount         int64         `json:"amount"`
-	Currency       string        `json:"currency"`
-	Status         PaymentStatus `json:"status"`
-	// RefundedAmount is what went back of Amount so far.
-	RefundedAmount int64      `json:"refunded_amount"`
-	CheckoutURL    string     `json:"checkout_url"`
-	ExpiresAt      time.Time  `json:"expires_at"`
-	PaidAt         *time.Time `json:"paid_at"`
-	CreatedAt      time.Time  `json:"created_at"`
-}
-
-// PaymentRequest asks for a new chat_start payment session, priced by a Quote.
-type PaymentRequest struct {
-	ClientID       uuid.UUID
-	Purpose        string
-	PairingID      *uuid.UUID
-	ChatSessionID  *uuid.UUID
-	TierID         uuid.UUID
-	Minutes        int
-	BaseAmount     int64
-	DiscountAmount int64
-	Amount         int64
-	Currency       string
-	// IdempotencyKey (per client): a second Create with the same key returns the first
-	// session (replayed = true) and never charges twice.
-	IdempotencyKey string
-}
-
-// Payments creates, reads, cancels and refunds payment sessions.
+// Payments creates, reads, cancels and refunds payment sessions; *payment.Service
+// satisfies it.
 type Payments interface {
 	// Create opens a payment session. A session whose amount is 0 comes back already paid.
-	Create(ctx context.Context, req PaymentRequest) (p Payment, replayed bool, err error)
+	// With an IdempotencyKey (per client), a second Create with the same key returns the
+	// first session (replayed = true) and never charges twice.
+	Create(ctx context.Context, p CreatePaymentParams) (pay Payment, replayed bool, err error)
 	Get(ctx context.Context, id uuid.UUID) (Payment, error)
 	// FindByIdempotencyKey returns the client's session created with key, or ErrNotFound.
 	FindByIdempotencyKey(ctx context.Context, clientID uuid.UUID, key string) (Payment, error)
@@ -103,57 +70,33 @@ type Payments interface {
 	// SettleRefunds sends the refunds recorded under cause that were never attempted (a
 	// Store transition recorded them: see PairingTransition.Refund) — and, with
 	// retryFailed, those the provider refused, at once — and reports how they stand.
-	// *payment.Service's SettleRefunds, adapted.
 	SettleRefunds(ctx context.Context, cause string, retryFailed bool) (RefundSummary, error)
 }
 
 // Extensions tells what was paid on top of a chat session: its applied extensions. The
-// refund of a reroute that finds nobody counts them (SPEC §18). Optional: without it a
-// session's value is its chat_start payment alone.
+// refund of a reroute that finds nobody counts them (SPEC §18); *extension.Service
+// satisfies it. Optional: without it a session's value is its chat_start payment alone.
 type Extensions interface {
 	// PaidExtensions returns the extensions applied to the chat session (paid, its
 	// ends_at and minutes grown), oldest first.
 	PaidExtensions(ctx context.Context, chatSessionID uuid.UUID) ([]PaidExtension, error)
 }
 
-// PaidExtension is one applied extension of a chat session.
-type PaidExtension struct {
-	// PaymentID is its extension payment; Amount what that payment charged.
-	PaymentID uuid.UUID
-	Amount    int64
-	Minutes   int
-}
+// PaidExtension is one applied extension of a chat session: its payment, what that
+// payment charged and the minutes it added.
+type PaidExtension = core.PaidExtension
 
-// PaymentEvent is what the payment service tells the Pairer about a chat_start payment:
-// register Pairer.PaymentPaid and Pairer.PaymentClosed as its chat_start handler.
-type PaymentEvent struct {
-	PaymentID     uuid.UUID
-	PairingID     *uuid.UUID
-	ChatSessionID *uuid.UUID
-	// Status is the payment's status now (paid, or failed / expired / cancelled).
-	Status PaymentStatus
-	Amount int64
-	// PaidAt is when the payment was confirmed (zero: now).
-	PaidAt time.Time
-}
+// Quote is the frozen price of a chat for one client (pricing.Quote).
+type Quote = core.Quote
 
-// QuoteModeSession is the pricing mode of a new chat.
-const QuoteModeSession = "session"
+// PriceMode is what a quote prices (pricing.Mode); the Pairer asks for
+// pricing.ModeSession.
+type PriceMode = core.Mode
 
-// Quote is the frozen price of a chat for one client.
-type Quote struct {
-	TierID         uuid.UUID
-	Minutes        int
-	BaseAmount     int64
-	DiscountAmount int64
-	Amount         int64
-	Currency       string
-}
-
-// Quoter prices a chat. An adapter over the pricing store must translate "no active tier"
-// into ErrNoTier (errors.Is(err, pricing.ErrNoTier) → pairing.ErrNoTier).
+// Quoter prices a chat; *pricing.PricingStore satisfies it. No active tier for the
+// minutes is an error wrapping ErrNoTier (the value pricing returns).
 type Quoter interface {
-	Quote(ctx context.Context, clientID uuid.UUID, mode string, minutes int) (Quote, error)
+	Quote(ctx context.Context, clientID uuid.UUID, mode PriceMode, minutes int) (Quote, error)
 }
 
 // Settings are the operator-editable runtime settings the Pairer reads (SPEC §7);
@@ -178,20 +121,12 @@ const (
 )
 
 // Event is one realtime notification. Its recipients are ClientID and/or MitraID (both set:
-// both parties get it). Data repeats the ids as strings so that it stands alone as a payload.
-type Event struct {
-	Kind          string         `json:"kind"`
-	ClientID      *uuid.UUID     `json:"client_id,omitempty"`
-	MitraID       *uuid.UUID     `json:"mitra_id,omitempty"`
-	PairingID     *uuid.UUID     `json:"pairing_id,omitempty"`
-	ChatSessionID *uuid.UUID     `json:"chat_session_id,omitempty"`
-	Data          map[string]any `json:"data"`
-}
+// both parties get it). Data repeats the ids as strings so that it stands alone as a
+// payload. It is the type the extension service sends too.
+type Event = core.Event
 
 // Notifier delivers events, best effort: an app that misses one re-reads by polling.
-type Notifier interface {
-	Notify(ctx context.Context, e Event)
-}
+type Notifier = core.Notifier
 
 // Deps are the services a Pairer works with. Availability, Payments and Quoter are
 // required; Settings defaults to the documented runtime defaults, Notifier to dropping

@@ -3,8 +3,13 @@
 // previous mitra with fallback to a blast. It also owns the chat session lifecycle.
 //
 // A Pairer sits over a Store (NewPostgresStore, or pairingtest.NewStore in tests) and
-// small interfaces of the services it uses — Availability, Payments, Quoter, Settings and
-// Notifier — that a host satisfies with thin adapters.
+// small interfaces of the services it uses — Availability, Payments, Quoter, Settings,
+// Extensions and Notifier. The SDK's own services satisfy them as they are
+// (*payment.Service, *pricing.PricingStore, *extension.Service, *curhat.RuntimeConfig),
+// and the Pairer is in turn the payment handler of chat_start payments (payment.Handler)
+// and the chat sessions of the extension service (extension.Sessions): the payment,
+// quote and chat-session values are one type across the domains. curhat.NewClient wires
+// it all.
 //
 // Blast (pay first, then blast):
 //
@@ -24,7 +29,7 @@
 // capacity, and Cancel racing Accept ends either matched or cancelled-and-refunded.
 //
 // Time: pairing deadlines and session ends are in-process timers on the injected clock,
-// backed up by SweepTimeouts (run it every second) and re-armed by RestoreTimers at
+// backed up by SweepTimeouts (run it every second) and re-armed by Start at
 // startup. After every chat-session transition the Pairer calls
 // Availability.RecomputeCapacity, and offers a mitra whose slot was freed the blasts still
 // searching (MitraAvailable).
@@ -34,10 +39,10 @@
 // deactivated mitra's session continuing) the unused part of the session it continues,
 // floor(paid × remaining / total minutes), extensions included (refund.go). The refund is
 // recorded in the same transaction as the failure or cancellation (the Store's
-// PairingTransition.Refund, payment.RecordRefundTx in Postgres) and sent right after the
-// commit; the payment side's retry sweep sends what a crash or the provider held back. A
-// failure also writes a pairing_failures row (amount, refund_status refund_failed until the
-// refund went through: ListFailures, FailureAction). A payment that arrives for a pairing
-// that no longer waits for it is refunded by the payment side (PaymentPaid answers
-// ErrInvalidState).
+// PairingTransition.Refund; in Postgres as payment.RecordRefundTx records it) and sent
+// right after the commit; the payment side's retry sweep sends what a crash or the
+// provider held back. A failure also writes a pairing_failures row (amount, refund_status
+// refund_failed until the refund went through: ListFailures, FailureAction). A payment
+// that arrives for a pairing that no longer waits for it is refunded by the payment side
+// (PaymentPaid answers ErrInvalidState).
 package pairing

@@ -3,7 +3,7 @@ package pairing
 import (
 	"errors"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Errors returned by the Pairer and its stores. The shared ones are the curhat sentinels,
@@ -11,16 +11,16 @@ import (
 var (
 	// ErrNotFound: no such pairing, offer, chat session or failure — or it belongs to
 	// somebody else (callers never learn that another client's row exists).
-	ErrNotFound = curhat.ErrNotFound
+	ErrNotFound = core.ErrNotFound
 	// ErrInvalidState: the row's current status does not allow the operation (for example
 	// cancelling a failed pairing, or starting a blast while another pairing is open).
-	ErrInvalidState = curhat.ErrInvalidState
+	ErrInvalidState = core.ErrInvalidState
 	// ErrDeactivated: the mitra was deactivated by an operator.
-	ErrDeactivated = curhat.ErrDeactivated
+	ErrDeactivated = core.ErrDeactivated
 	// ErrConflict: a row with the same id already exists (a concurrent identical request).
-	ErrConflict = curhat.ErrConflict
+	ErrConflict = core.ErrConflict
 	// ErrUnavailable: a dependency (store, payment provider) cannot be reached; retry later.
-	ErrUnavailable = curhat.ErrUnavailable
+	ErrUnavailable = core.ErrUnavailable
 
 	// ErrAlreadyMatched: another mitra accepted the pairing first (HTTP 409 ALREADY_MATCHED);
 	// also returned by Cancel once the pairing is matched.
@@ -31,9 +31,10 @@ var (
 	// ErrAtCapacity: the mitra already holds as many active or pending_payment chat
 	// sessions as it may (HTTP 409 AT_CAPACITY).
 	ErrAtCapacity = errors.New("mitra is at capacity")
-	// ErrNoTier: no active session price tier for the requested minutes (the reference server answers 400 VALIDATION_FAILED, field minutes).
-	// A Quoter adapter translates the pricing side's own sentinel into this one.
-	ErrNoTier = errors.New("no active price tier for this duration")
+	// ErrNoTier: no active session price tier for the requested minutes (the reference
+	// server answers 400 VALIDATION_FAILED, field minutes); the value
+	// pricing.PricingStore.Quote returns, so a Quoter passes it on as is.
+	ErrNoTier = core.ErrNoTier
 	// ErrNoPreviousSession: "Curhat lagi" needs an ended chat session between the client
 	// and that mitra (HTTP 409 NO_PREVIOUS_SESSION).
 	ErrNoPreviousSession = errors.New("no previous chat session with this mitra")

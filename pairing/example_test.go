@@ -17,11 +17,15 @@ func ExamplePairer_StartBlast() {
 	avail := pairingtest.NewAvailability(store, 1)
 	payments := pairingtest.NewPayments()
 	store.RecordRefunds = payments.RecordRefunds // refunds owed are recorded with the transition
-	p := pairing.NewPairer(store, pairing.Deps{
+	p, err := pairing.NewPairer(store, pairing.Deps{
 		Availability: avail,
 		Payments:     payments,
 		Quoter:       pairingtest.NewQuoter(map[int]int64{30: 25000}),
 	}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer p.Stop(ctx)
 	payments.SetHandler(p) // the payment service calls the Pairer when a payment is paid
 

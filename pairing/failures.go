@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Failure actions of operators.
@@ -40,35 +40,25 @@ func (p *Pairer) ListFailures(ctx context.Context, f FailureFilter) ([]Failure, 
 // normalizeFailureFilter validates f and fills its paging defaults.
 func normalizeFailureFilter(f FailureFilter) (FailureFilter, error) {
 	if f.Reason != "" && !slices.Contains(FailureReasons, Reason(f.Reason)) {
-		return f, curhat.Invalid("reason", "must be one of %s, not %q", joinReasons(), f.Reason)
+		return f, core.Invalid("reason", "must be one of %s, not %q", joinReasons(), f.Reason)
 	}
 	if f.Status != "" && f.Status != string(FailureOpen) && f.Status != string(FailureResolved) {
-		return f, curhat.Invalid("status", "must be %q or %q, not %q", FailureOpen, FailureResolved, f.Status)
+		return f, core.Invalid("status", "must be %q or %q, not %q", FailureOpen, FailureResolved, f.Status)
 	}
 	if f.Type != "" && f.Type != string(TypeBlast) && f.Type != string(TypeTargeted) {
-		return f, curhat.Invalid("type", "must be %q or %q, not %q", TypeBlast, TypeTargeted, f.Type)
+		return f, core.Invalid("type", "must be %q or %q, not %q", TypeBlast, TypeTargeted, f.Type)
 	}
 	switch f.RefundStatus {
 	case "", RefundNotCharged, RefundRefunded, RefundFailed:
 	default:
-		return f, curhat.Invalid("refund_status", "must be %q, %q or %q, not %q", RefundNotCharged, RefundRefunded, RefundFailed, f.RefundStatus)
+		return f, core.Invalid("refund_status", "must be %q, %q or %q, not %q", RefundNotCharged, RefundRefunded, RefundFailed, f.RefundStatus)
 	}
 	if f.From != nil && f.To != nil && f.To.Before(*f.From) {
-		return f, curhat.Invalid("to", "must not be before from")
+		return f, core.Invalid("to", "must not be before from")
 	}
-	switch {
-	case f.Page < 0:
-		return f, curhat.Invalid("page", "must be at least 1, not %d", f.Page)
-	case f.Page == 0:
-		f.Page = 1
-	}
-	switch {
-	case f.PageSize < 0 || f.PageSize > MaxFailurePageSize:
-		return f, curhat.Invalid("page_size", "must be between 1 and %d, not %d", MaxFailurePageSize, f.PageSize)
-	case f.PageSize == 0:
-		f.PageSize = DefaultFailurePageSize
-	}
-	return f, nil
+	var err error
+	f.Page, f.PageSize, err = core.NormalizePage(f.Page, f.PageSize)
+	return f, err
 }
 
 func joinReasons() string {
@@ -77,6 +67,18 @@ func joinReasons() string {
 		s[i] = string(r)
 	}
 	return strings.Join(s, ", ")
+}
+
+// FailureActionParams is an operator's action on a failed pairing.
+type FailureActionParams struct {
+	// ID is the failure's (pairing_failures.id).
+	ID uuid.UUID
+	// Action is ActionRefund or ActionResolve.
+	Action string
+	// Note is the operator's note (at most 2000 characters; kept by "resolve").
+	Note string
+	// Operator names who acts (resolved_by); required by "resolve".
+	Operator string
 }
 
 // FailureAction applies an operator's action to a failed pairing:
@@ -90,9 +92,10 @@ func joinReasons() string {
 //
 // Acting on a resolved failure, or refunding one that is not refund_failed, is
 // ErrInvalidState.
-func (p *Pairer) FailureAction(ctx context.Context, id uuid.UUID, action, note, operator string) (Failure, error) {
-	if len(note) > maxNoteLen {
-		return Failure{}, curhat.Invalid("note", "must be at most %d characters", maxNoteLen)
+func (p *Pairer) FailureAction(ctx context.Context, params FailureActionParams) (Failure, error) {
+	id := params.ID
+	if len(params.Note) > maxNoteLen {
+		return Failure{}, core.Invalid("note", "must be at most %d characters", maxNoteLen)
 	}
 	f, err := p.store.GetFailure(ctx, id)
 	if err != nil {
@@ -101,20 +104,20 @@ func (p *Pairer) FailureAction(ctx context.Context, id uuid.UUID, action, note, 
 	if f.Status == FailureResolved {
 		return Failure{}, fmt.Errorf("failed pairing %s: resolved already: %w", id, ErrInvalidState)
 	}
-	switch action {
+	switch params.Action {
 	case ActionRefund:
 		return p.retryRefund(ctx, f)
 	case ActionResolve:
-		if strings.TrimSpace(operator) == "" {
-			return Failure{}, curhat.Invalid("operator", "is required")
+		if strings.TrimSpace(params.Operator) == "" {
+			return Failure{}, core.Invalid("operator", "is required")
 		}
-		out, err := p.store.ResolveFailure(ctx, id, operator, note, p.now())
+		out, err := p.store.ResolveFailure(ctx, id, params.Operator, params.Note, p.now())
 		if err != nil {
 			return Failure{}, fmt.Errorf("resolve failed pairing %s: %w", id, err)
 		}
 		return out, nil
 	default:
-		return Failure{}, curhat.Invalid("action", "must be %q or %q, not %q", ActionRefund, ActionResolve, action)
+		return Failure{}, core.Invalid("action", "must be %q or %q, not %q", ActionRefund, ActionResolve, params.Action)
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/pairing"
 )
 
@@ -49,7 +49,7 @@ func TestListFailures_FiltersPagesAndValidates(t *testing.T) {
 			{From: ptr(t0), To: ptr(t0.Add(-time.Second))},
 		} {
 			_, _, err := e.p.ListFailures(ctx, f)
-			var verr *curhat.ValidationError
+			var verr *core.ValidationError
 			require.ErrorAs(t, err, &verr, "%+v", f)
 		}
 	})
@@ -65,19 +65,19 @@ func TestFailureAction_RefundRetriesARefusedRefund(t *testing.T) {
 		f := e.failures(t, pairing.FailureFilter{})[0]
 		require.Equal(t, pairing.RefundFailed, f.RefundStatus)
 
-		_, err := e.p.FailureAction(ctx, f.ID, pairing.ActionRefund, "", "op-1")
-		require.ErrorIs(t, err, curhat.ErrUnavailable, "the provider still refuses")
+		_, err := e.p.FailureAction(ctx, pairing.FailureActionParams{ID: f.ID, Action: pairing.ActionRefund, Note: "", Operator: "op-1"})
+		require.ErrorIs(t, err, core.ErrUnavailable, "the provider still refuses")
 		require.Equal(t, pairing.RefundFailed, e.failures(t, pairing.FailureFilter{})[0].RefundStatus)
 
 		e.payments.FailRefunds(false)
-		got, err := e.p.FailureAction(ctx, f.ID, pairing.ActionRefund, "", "op-1")
+		got, err := e.p.FailureAction(ctx, pairing.FailureActionParams{ID: f.ID, Action: pairing.ActionRefund, Note: "", Operator: "op-1"})
 		require.NoError(t, err)
 		require.Equal(t, pairing.RefundRefunded, got.RefundStatus)
 		require.Equal(t, pairing.FailureOpen, got.Status)
 		require.Equal(t, pairing.PaymentRefunded, e.payment(t, pay.ID).Status)
 		require.Equal(t, 1, e.payments.Refunds(pay.ID))
 
-		_, err = e.p.FailureAction(ctx, f.ID, pairing.ActionRefund, "", "op-1")
+		_, err = e.p.FailureAction(ctx, pairing.FailureActionParams{ID: f.ID, Action: pairing.ActionRefund, Note: "", Operator: "op-1"})
 		require.ErrorIs(t, err, pairing.ErrInvalidState, "nothing left to refund")
 		require.Equal(t, 1, e.payments.Refunds(pay.ID))
 	})
@@ -92,16 +92,16 @@ func TestFailureAction_ResolveOnceThenEveryActionIsInvalidState(t *testing.T) {
 		e.paidBlast(t, 10)
 		f := e.failures(t, pairing.FailureFilter{})[0]
 
-		_, err := e.p.FailureAction(ctx, f.ID, pairing.ActionResolve, "note", "")
-		var verr *curhat.ValidationError
+		_, err := e.p.FailureAction(ctx, pairing.FailureActionParams{ID: f.ID, Action: pairing.ActionResolve, Note: "note", Operator: ""})
+		var verr *core.ValidationError
 		require.ErrorAs(t, err, &verr, "an operator is required")
-		_, err = e.p.FailureAction(ctx, f.ID, "delete", "", "op-1")
+		_, err = e.p.FailureAction(ctx, pairing.FailureActionParams{ID: f.ID, Action: "delete", Note: "", Operator: "op-1"})
 		require.ErrorAs(t, err, &verr)
-		_, err = e.p.FailureAction(ctx, uuid.New(), pairing.ActionResolve, "", "op-1")
+		_, err = e.p.FailureAction(ctx, pairing.FailureActionParams{ID: uuid.New(), Action: pairing.ActionResolve, Note: "", Operator: "op-1"})
 		require.ErrorIs(t, err, pairing.ErrNotFound)
 
 		e.clock.Advance(time.Hour)
-		got, err := e.p.FailureAction(ctx, f.ID, pairing.ActionResolve, "refunded by bank transfer", "op-7")
+		got, err := e.p.FailureAction(ctx, pairing.FailureActionParams{ID: f.ID, Action: pairing.ActionResolve, Note: "refunded by bank transfer", Operator: "op-7"})
 		require.NoError(t, err)
 		require.Equal(t, pairing.FailureResolved, got.Status)
 		require.Equal(t, "op-7", got.ResolvedBy)
@@ -109,7 +109,7 @@ func TestFailureAction_ResolveOnceThenEveryActionIsInvalidState(t *testing.T) {
 		require.Equal(t, e.clock.Now(), *got.ResolvedAt)
 
 		for _, action := range []string{pairing.ActionResolve, pairing.ActionRefund} {
-			_, err = e.p.FailureAction(ctx, f.ID, action, "again", "op-8")
+			_, err = e.p.FailureAction(ctx, pairing.FailureActionParams{ID: f.ID, Action: action, Note: "again", Operator: "op-8"})
 			require.ErrorIs(t, err, pairing.ErrInvalidState, action)
 		}
 	})
@@ -125,7 +125,7 @@ func TestFailureAction_RefundOfANotChargedFailureIsInvalidState(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, e.p.Decline(ctx, m, pr.ID))
 		f := e.failures(t, pairing.FailureFilter{})[0]
-		_, err = e.p.FailureAction(ctx, f.ID, pairing.ActionRefund, "", "op-1")
+		_, err = e.p.FailureAction(ctx, pairing.FailureActionParams{ID: f.ID, Action: pairing.ActionRefund, Note: "", Operator: "op-1"})
 		require.ErrorIs(t, err, pairing.ErrInvalidState)
 	})
 }

@@ -36,7 +36,7 @@ type fixtures interface {
 	// allows "Curhat lagi").
 	endedSession(t *testing.T, clientID, mitraID uuid.UUID)
 	// tierCreated writes the price tier a payment session refers to.
-	tierCreated(ctx context.Context, req pairing.PaymentRequest) error
+	tierCreated(ctx context.Context, req pairing.CreatePaymentParams) error
 	// payments returns the payment service over the backend's payment store (Postgres:
 	// the refunds a transition records land next to the payments), wired into the
 	// pairing store where it needs a hook.
@@ -90,7 +90,7 @@ func (f memFixtures) endedSession(t *testing.T, clientID, mitraID uuid.UUID) {
 	})
 }
 
-func (memFixtures) tierCreated(context.Context, pairing.PaymentRequest) error { return nil }
+func (memFixtures) tierCreated(context.Context, pairing.CreatePaymentParams) error { return nil }
 
 func (f memFixtures) payments() *pairingtest.Payments {
 	pays := pairingtest.NewPayments()
@@ -100,7 +100,7 @@ func (f memFixtures) payments() *pairingtest.Payments {
 
 type pgFixtures struct{ db *testenv.DB }
 
-func (f pgFixtures) tierCreated(ctx context.Context, req pairing.PaymentRequest) error {
+func (f pgFixtures) tierCreated(ctx context.Context, req pairing.CreatePaymentParams) error {
 	_, err := f.db.Pool.Exec(ctx, `INSERT INTO pricing_tiers (id, mode, minutes, price) VALUES ($1, 'session', $2, $3)
 		ON CONFLICT DO NOTHING`, req.TierID, req.Minutes, req.BaseAmount)
 	return err
@@ -203,7 +203,7 @@ type recordingPayments struct {
 	fx fixtures
 }
 
-func (r recordingPayments) Create(ctx context.Context, req pairing.PaymentRequest) (pairing.Payment, bool, error) {
+func (r recordingPayments) Create(ctx context.Context, req pairing.CreatePaymentParams) (pairing.Payment, bool, error) {
 	if err := r.fx.tierCreated(ctx, req); err != nil {
 		return pairing.Payment{}, false, err
 	}
@@ -211,11 +211,15 @@ func (r recordingPayments) Create(ctx context.Context, req pairing.PaymentReques
 }
 
 // newPairer returns another Pairer over the same store and fakes (a restarted instance).
-func (e *env) newPairer(t *testing.T) *pairing.Pairer {
-	p := pairing.NewPairer(e.store, pairing.Deps{
+func (e *env) newPairer(t *testing.T) *pairing.Pairer { return e.newPairerWith(t, &e.cfg) }
+
+// newPairerWith is newPairer with another Config.
+func (e *env) newPairerWith(t *testing.T, cfg *pairing.Config) *pairing.Pairer {
+	p, err := pairing.NewPairer(e.store, pairing.Deps{
 		Availability: e.avail, Payments: recordingPayments{e.payments, e.fx}, Quoter: e.quoter, Settings: e.settings, Notifier: e.notifier,
 		Extensions: e.extensions,
-	}, &e.cfg)
+	}, cfg)
+	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, p.Stop(context.Background())) })
 	return p
 }

@@ -10,8 +10,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/internal/lifecycle"
 )
 
 // Pairer matches clients with mitras and runs the chat sessions that result (SPEC §10,
@@ -37,8 +38,9 @@ type Pairer struct {
 
 	mu      sync.Mutex
 	timers  map[timerKey]clock.Timer
+	started bool
 	stopped bool
-	running sync.WaitGroup // timer callbacks in flight
+	running *lifecycle.InFlight // timer callbacks in flight
 }
 
 type timerKind uint8
@@ -53,21 +55,22 @@ type timerKey struct {
 	id   uuid.UUID
 }
 
-// NewPairer returns a Pairer over store and deps. It panics when store,
-// deps.Availability, deps.Payments or deps.Quoter is nil (a wiring mistake).
+// NewPairer returns a Pairer over store and deps. It fails, naming the field, when store,
+// deps.Availability, deps.Payments or deps.Quoter is nil, or cfg holds a negative
+// duration or count.
 //
-// Call RestoreTimers once at startup (before serving requests), run SweepTimeouts
-// periodically, and Stop on shutdown.
-func NewPairer(store Store, deps Deps, cfg *Config) *Pairer {
-	switch {
-	case store == nil:
-		panic("pairing: NewPairer needs a Store")
-	case deps.Availability == nil:
-		panic("pairing: NewPairer needs Deps.Availability")
-	case deps.Payments == nil:
-		panic("pairing: NewPairer needs Deps.Payments")
-	case deps.Quoter == nil:
-		panic("pairing: NewPairer needs Deps.Quoter")
+// Call Start once at startup (before serving requests: it restores the timers), run
+// SweepTimeouts periodically, and Stop on shutdown. A Pairer serves calls (and arms
+// timers) without Start too; Start only brings back the timers of an earlier process.
+func NewPairer(store Store, deps Deps, cfg *Config) (*Pairer, error) {
+	if err := core.FirstError(
+		core.Required("store", store == nil),
+		core.Required("Deps.Availability", deps.Availability == nil),
+		core.Required("Deps.Payments", deps.Payments == nil),
+		core.Required("Deps.Quoter", deps.Quoter == nil),
+		cfg.validate(),
+	); err != nil {
+		return nil, fmt.Errorf("pairing.NewPairer: %w", err)
 	}
 	c := cfg.WithDefaults()
 	p := &Pairer{
@@ -82,20 +85,40 @@ func NewPairer(store Store, deps Deps, cfg *Config) *Pairer {
 		log:        c.Logger,
 		clock:      c.Clock,
 		timers:     map[timerKey]clock.Timer{},
+		running:    lifecycle.NewInFlight(),
 	}
 	if p.settings == nil {
 		p.settings = DefaultSettings{}
 	}
 	if p.notifier == nil {
-		p.notifier = discardNotifier{}
+		p.notifier = core.DiscardNotifier{}
 	}
 	p.base, p.cancel = context.WithCancel(context.Background())
-	return p
+	return p, nil
+}
+
+// Start re-arms, from the store, the timers of every active chat session and every
+// waiting pairing; those already past their time are ended at once. ctx bounds that work
+// only: the timers run until Stop. It returns the first error of the restore (what it
+// could restore is restored), and fails when the Pairer was started or stopped already.
+func (p *Pairer) Start(ctx context.Context) error {
+	p.mu.Lock()
+	if p.started || p.stopped {
+		p.mu.Unlock()
+		return errors.New("pairing: Pairer already started or stopped")
+	}
+	p.started = true
+	p.mu.Unlock()
+	n, err := p.restoreTimers(ctx)
+	if n > 0 {
+		p.log.InfoContext(ctx, "chat session and pairing timers restored", "count", n)
+	}
+	return err
 }
 
 // Stop stops every timer and waits (until ctx ends) for timer work in flight. It is
-// idempotent. The Pairer keeps serving calls afterwards but arms no more timers; the
-// timeouts sweep of another instance (or a restart's RestoreTimers) takes over.
+// idempotent and safe before Start. The Pairer keeps serving calls afterwards but arms no
+// more timers; the timeouts sweep of another instance (or a restart's Start) takes over.
 func (p *Pairer) Stop(ctx context.Context) error {
 	p.mu.Lock()
 	p.stopped = true
@@ -105,19 +128,11 @@ func (p *Pairer) Stop(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 	p.cancel()
-
-	done := make(chan struct{})
-	go func() {
-		p.running.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return p.running.Drain(ctx)
 }
+
+// Stopped is closed once Stop has stopped every timer and the work of those that fired.
+func (p *Pairer) Stopped() <-chan struct{} { return p.running.Drained() }
 
 // now is the Pairer's time, at the store's precision, so that what is written and what
 // is compared agree in memory and in Postgres.
@@ -142,7 +157,7 @@ func (p *Pairer) schedule(key timerKey, at time.Time, fn func(ctx context.Contex
 			return
 		}
 		delete(p.timers, key)
-		p.running.Add(1)
+		p.running.Add()
 		p.mu.Unlock()
 		defer p.running.Done()
 
@@ -229,14 +244,14 @@ func (p *Pairer) refund(ctx context.Context, paymentID uuid.UUID, reason string)
 
 func validateMinutes(minutes int) error {
 	if minutes < 1 || minutes > 1440 {
-		return curhat.Invalid("minutes", "must be between 1 and 1440, not %d", minutes)
+		return core.Invalid("minutes", "must be between 1 and 1440, not %d", minutes)
 	}
 	return nil
 }
 
 func requireID(field string, id uuid.UUID) error {
 	if id == uuid.Nil {
-		return curhat.Invalid(field, "is required")
+		return core.Invalid(field, "is required")
 	}
 	return nil
 }
@@ -244,7 +259,7 @@ func requireID(field string, id uuid.UUID) error {
 // quote prices a chat; an error that is neither ErrNoTier nor a validation error from the
 // pricing side is reported as is.
 func (p *Pairer) quote(ctx context.Context, clientID uuid.UUID, minutes int) (Quote, error) {
-	q, err := p.quoter.Quote(ctx, clientID, QuoteModeSession, minutes)
+	q, err := p.quoter.Quote(ctx, clientID, core.ModeSession, minutes)
 	if err != nil {
 		return Quote{}, fmt.Errorf("quote %d minutes: %w", minutes, err)
 	}

@@ -9,31 +9,35 @@ import (
 	sq "github.com/Masterminds/squirrel"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/pgutil"
-	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/internal/refundtx"
+	"github.com/curhat/curhat/internal/sessionsql"
 )
 
 // PostgresStore is the Store on the pairings, pairing_offers, chat_sessions and
 // pairing_failures tables of SPEC §3 (pgx + squirrel). It reads mitras (is_active,
 // max_concurrent_sessions) and locks rows of mitras and clients to serialise accepts per
 // mitra and new pairings per client. A transition that owes a refund records it in its own
-// transaction with payment.RecordRefundTx (payment_refunds, locking the payment rows).
+// transaction, as payment.RecordRefundTx does (payment_refunds, locking the payment rows).
 type PostgresStore struct {
-	pool *pgxpool.Pool
+	db DB
 }
 
 var _ Store = (*PostgresStore)(nil)
 
-// NewPostgresStore returns a Store on pool, whose schema must be migrated (curhat.Migrate).
-func NewPostgresStore(pool *pgxpool.Pool) *PostgresStore { return &PostgresStore{pool: pool} }
+// NewPostgresStore returns a Store on db (a *pgxpool.Pool, or a pgx.Tx whose commit or
+// rollback decides the store's writes), whose schema must be migrated (curhat.Migrate).
+func NewPostgresStore(db DB) *PostgresStore { return &PostgresStore{db: db} }
+
+// WithTx returns a copy of s whose every statement runs in tx, the caller's transaction.
+func (s *PostgresStore) WithTx(tx pgx.Tx) *PostgresStore { return &PostgresStore{db: tx} }
 
 const (
 	pairingColumns = "id, client_id, type, target_mitra_id, status, minutes, payment_session_id, prepaid, expires_at, " +
 		"matched_mitra_id, chat_session_id, failure_reason, created_at, updated_at"
-	sessionColumns = "id, client_id, mitra_id, status, minutes, started_at, ends_at, ended_at, end_reason, pairing_id, " +
-		"rerouted_from_id, created_at, updated_at"
+	sessionColumns = sessionsql.Columns
 	failureColumns = "id, pairing_id, client_id, type, target_mitra_id, reason, offered_count, amount, refund_status, " +
 		"status, resolved_by, resolved_at, note, created_at"
 )
@@ -46,25 +50,13 @@ func scanPairing(row pgx.Row) (Pairing, error) {
 		&p.ExpiresAt, &p.MatchedMitraID, &p.ChatSessionID, &reason, &p.CreatedAt, &p.UpdatedAt); err != nil {
 		return Pairing{}, err
 	}
-	p.Type, p.Status, p.FailureReason = Type(typ), Status(status), Reason(deref(reason))
-	p.ExpiresAt = utcPtr(p.ExpiresAt)
+	p.Type, p.Status, p.FailureReason = Type(typ), Status(status), Reason(pgutil.Deref(reason))
+	p.ExpiresAt = pgutil.UTCPtr(p.ExpiresAt)
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	return p, nil
 }
 
-func scanSession(row pgx.Row) (ChatSession, error) {
-	var s ChatSession
-	var status string
-	var reason *string
-	if err := row.Scan(&s.ID, &s.ClientID, &s.MitraID, &status, &s.Minutes, &s.StartedAt, &s.EndsAt, &s.EndedAt, &reason,
-		&s.PairingID, &s.ReroutedFromID, &s.CreatedAt, &s.UpdatedAt); err != nil {
-		return ChatSession{}, err
-	}
-	s.Status, s.EndReason = SessionStatus(status), EndReason(deref(reason))
-	s.StartedAt, s.EndsAt, s.EndedAt = utcPtr(s.StartedAt), utcPtr(s.EndsAt), utcPtr(s.EndedAt)
-	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
-	return s, nil
-}
+func scanSession(row pgx.Row) (ChatSession, error) { return sessionsql.Scan(row) }
 
 func scanFailure(row pgx.Row) (Failure, error) {
 	var f Failure
@@ -75,32 +67,10 @@ func scanFailure(row pgx.Row) (Failure, error) {
 		return Failure{}, err
 	}
 	f.Type, f.Reason, f.RefundStatus, f.Status = Type(typ), Reason(reason), RefundStatus(refund), FailureStatus(status)
-	f.ResolvedBy, f.Note = deref(by), deref(note)
-	f.ResolvedAt = utcPtr(f.ResolvedAt)
+	f.ResolvedBy, f.Note = pgutil.Deref(by), pgutil.Deref(note)
+	f.ResolvedAt = pgutil.UTCPtr(f.ResolvedAt)
 	f.CreatedAt = f.CreatedAt.UTC()
 	return f, nil
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-func nullable(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
 }
 
 func statusStrings[T ~string](ss []T) []string {
@@ -151,7 +121,7 @@ func (s *PostgresStore) getPairing(ctx context.Context, db pgutil.DB, id uuid.UU
 
 func (s *PostgresStore) CreatePairing(ctx context.Context, p Pairing) (Pairing, error) {
 	var out Pairing
-	err := pgutil.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgutil.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		// Serialise the open-pairing check per client (NO KEY UPDATE: foreign-key checks
 		// of other inserts that reference the client are not blocked).
 		var one int
@@ -188,12 +158,12 @@ func insertPairing(ctx context.Context, db pgutil.DB, p Pairing) (Pairing, error
 		Columns("id", "client_id", "type", "target_mitra_id", "status", "minutes", "payment_session_id", "prepaid",
 			"expires_at", "matched_mitra_id", "chat_session_id", "failure_reason", "created_at", "updated_at").
 		Values(p.ID, p.ClientID, string(p.Type), p.TargetMitraID, string(p.Status), p.Minutes, p.PaymentSessionID, p.Prepaid,
-			p.ExpiresAt, p.MatchedMitraID, p.ChatSessionID, nullable(string(p.FailureReason)), p.CreatedAt, p.UpdatedAt).
+			p.ExpiresAt, p.MatchedMitraID, p.ChatSessionID, pgutil.Nullable(string(p.FailureReason)), p.CreatedAt, p.UpdatedAt).
 		Suffix("RETURNING "+pairingColumns), scanPairing)
 }
 
 func (s *PostgresStore) GetPairing(ctx context.Context, id uuid.UUID) (Pairing, error) {
-	p, err := s.getPairing(ctx, s.pool, id, "")
+	p, err := s.getPairing(ctx, s.db, id, "")
 	return p, pgutil.Translate(err)
 }
 
@@ -214,12 +184,12 @@ func (s *PostgresStore) ListPairings(ctx context.Context, q PairingQuery) ([]Pai
 	if q.Limit > 0 {
 		b = b.Limit(uint64(q.Limit))
 	}
-	ps, err := queryAll(ctx, s.pool, b, scanPairing)
+	ps, err := queryAll(ctx, s.db, b, scanPairing)
 	return ps, pgutil.Translate(err)
 }
 
 func (s *PostgresStore) AttachPayment(ctx context.Context, pairingID, paymentID uuid.UUID, now time.Time) (Pairing, error) {
-	p, err := queryOne(ctx, s.pool, pgutil.SQL.Update("pairings").
+	p, err := queryOne(ctx, s.db, pgutil.SQL.Update("pairings").
 		Set("payment_session_id", paymentID).Set("updated_at", now).
 		Where(sq.Eq{"id": pairingID}).
 		Where(sq.Or{sq.Eq{"payment_session_id": nil}, sq.Eq{"payment_session_id": paymentID}}).
@@ -235,7 +205,7 @@ func (s *PostgresStore) AttachPayment(ctx context.Context, pairingID, paymentID 
 
 func (s *PostgresStore) Transition(ctx context.Context, t PairingTransition) (TransitionResult, error) {
 	var res TransitionResult
-	err := pgutil.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgutil.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		b := pgutil.SQL.Update("pairings").Set("status", string(t.To)).Set("updated_at", t.Now).
 			Where(sq.Eq{"id": t.ID, "status": statusStrings(t.From)})
 		if t.DueBy != nil {
@@ -260,14 +230,12 @@ func (s *PostgresStore) Transition(ctx context.Context, t PairingTransition) (Tr
 		}
 		res.Pairing = p
 		if t.Refund != nil {
-			recorded, err := payment.RecordRefundTx(ctx, tx, payment.RefundRecord{RefundOrder: payment.RefundOrder{
-				Cause: t.Refund.Cause, Reason: t.Refund.Reason, From: t.Refund.From, Amount: t.Refund.Amount,
-			}, At: t.Now})
-			if err != nil {
-				return fmt.Errorf("record the refund of pairing %s: %w", t.ID, err)
+			rec := core.RefundRecord{RefundOrder: *t.Refund, At: t.Now}
+			if err := rec.Validate(); err != nil {
+				return err
 			}
-			for _, r := range recorded {
-				res.Refunds = append(res.Refunds, RecordedRefund{ID: r.ID, PaymentID: r.PaymentID, Amount: r.Amount})
+			if res.Refunds, err = refundtx.Record(ctx, tx, rec); err != nil {
+				return fmt.Errorf("record the refund of pairing %s: %w", t.ID, err)
 			}
 		}
 		if t.OfferStatus != "" {
@@ -303,7 +271,7 @@ func (s *PostgresStore) Transition(ctx context.Context, t PairingTransition) (Tr
 }
 
 func (s *PostgresStore) FallbackToBlast(ctx context.Context, id uuid.UUID, now time.Time) (Pairing, error) {
-	p, err := queryOne(ctx, s.pool, pgutil.SQL.Update("pairings").
+	p, err := queryOne(ctx, s.db, pgutil.SQL.Update("pairings").
 		Set("type", string(TypeBlast)).Set("status", string(StatusAwaitingPayment)).
 		Set("payment_session_id", nil).Set("expires_at", nil).Set("failure_reason", nil).Set("updated_at", now).
 		Where(sq.Eq{"id": id, "status": string(StatusTargetedUnavailable)}).
@@ -323,7 +291,7 @@ func (s *PostgresStore) InsertOffers(ctx context.Context, pairingID uuid.UUID, m
 		return nil, nil
 	}
 	var offered []uuid.UUID
-	err := pgutil.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgutil.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		// FOR SHARE waits for an accept or a transition holding the row, then sees its
 		// outcome: offers are never added to a pairing that stopped waiting.
 		p, err := s.getPairing(ctx, tx, pairingID, "FOR SHARE")
@@ -348,13 +316,13 @@ func (s *PostgresStore) InsertOffers(ctx context.Context, pairingID uuid.UUID, m
 }
 
 func (s *PostgresStore) OfferedMitras(ctx context.Context, pairingID uuid.UUID) ([]uuid.UUID, error) {
-	ids, err := queryAll(ctx, s.pool, pgutil.SQL.Select("mitra_id").From("pairing_offers").
+	ids, err := queryAll(ctx, s.db, pgutil.SQL.Select("mitra_id").From("pairing_offers").
 		Where(sq.Eq{"pairing_id": pairingID}).OrderBy("created_at", "mitra_id"), scanUUID)
 	return ids, pgutil.Translate(err)
 }
 
 func (s *PostgresStore) ListOffers(ctx context.Context, mitraID uuid.UUID, now time.Time) ([]Offer, error) {
-	offers, err := queryAll(ctx, s.pool, pgutil.SQL.
+	offers, err := queryAll(ctx, s.db, pgutil.SQL.
 		Select("o.pairing_id", "p.type", "p.minutes", "p.expires_at", "o.created_at").
 		From("pairing_offers o").Join("pairings p ON p.id = o.pairing_id").
 		Where(sq.Eq{"o.mitra_id": mitraID, "o.status": string(OfferOffered),
@@ -372,7 +340,7 @@ func (s *PostgresStore) ListOffers(ctx context.Context, mitraID uuid.UUID, now t
 }
 
 func (s *PostgresStore) DeclineOffer(ctx context.Context, mitraID, pairingID uuid.UUID, now time.Time) (Pairing, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE pairing_offers SET status = 'declined', updated_at = $3
+	tag, err := s.db.Exec(ctx, `UPDATE pairing_offers SET status = 'declined', updated_at = $3
 		WHERE pairing_id = $1 AND mitra_id = $2 AND status = 'offered'`, pairingID, mitraID, now)
 	if err != nil {
 		return Pairing{}, pgutil.Translate(err)
@@ -392,13 +360,13 @@ func (s *PostgresStore) PairingsToOffer(ctx context.Context, mitraID uuid.UUID, 
 	if limit > 0 {
 		b = b.Limit(uint64(limit))
 	}
-	ps, err := queryAll(ctx, s.pool, b, scanPairing)
+	ps, err := queryAll(ctx, s.db, b, scanPairing)
 	return ps, pgutil.Translate(err)
 }
 
 func (s *PostgresStore) AcceptOffer(ctx context.Context, a AcceptParams) (AcceptResult, error) {
 	var res AcceptResult
-	err := pgutil.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgutil.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		// One accept at a time per mitra: the capacity count below cannot be raced. The
 		// lock also waits for an operator's deactivation in flight.
 		var active bool
@@ -485,7 +453,7 @@ func (s *PostgresStore) AcceptOffer(ctx context.Context, a AcceptParams) (Accept
 func (s *PostgresStore) MitraInfo(ctx context.Context, mitraID uuid.UUID) (MitraInfo, error) {
 	var info MitraInfo
 	var max *int
-	err := s.pool.QueryRow(ctx, `SELECT m.is_active, m.max_concurrent_sessions,
+	err := s.db.QueryRow(ctx, `SELECT m.is_active, m.max_concurrent_sessions,
 			(SELECT count(*) FROM chat_sessions c WHERE c.mitra_id = m.id AND c.status IN ('active', 'pending_payment'))
 		FROM mitras m WHERE m.id = $1`, mitraID).Scan(&info.Active, &max, &info.OpenSessions)
 	if err != nil {
@@ -498,7 +466,7 @@ func (s *PostgresStore) MitraInfo(ctx context.Context, mitraID uuid.UUID) (Mitra
 }
 
 func (s *PostgresStore) GetChatSession(ctx context.Context, id uuid.UUID) (ChatSession, error) {
-	sess, err := queryOne(ctx, s.pool, pgutil.SQL.Select(sessionColumns).From("chat_sessions").Where(sq.Eq{"id": id}), scanSession)
+	sess, err := queryOne(ctx, s.db, pgutil.SQL.Select(sessionColumns).From("chat_sessions").Where(sq.Eq{"id": id}), scanSession)
 	return sess, pgutil.Translate(err)
 }
 
@@ -522,7 +490,7 @@ func (s *PostgresStore) ListChatSessions(ctx context.Context, q ListSessionsPara
 	if q.Limit > 0 {
 		b = b.Limit(uint64(q.Limit))
 	}
-	ss, err := queryAll(ctx, s.pool, b, scanSession)
+	ss, err := queryAll(ctx, s.db, b, scanSession)
 	return ss, pgutil.Translate(err)
 }
 
@@ -536,26 +504,26 @@ func sessionStatuses(q ListSessionsParams) []SessionStatus {
 
 func (s *PostgresStore) HasEndedSession(ctx context.Context, clientID, mitraID uuid.UUID) (bool, error) {
 	var ok bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM chat_sessions
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM chat_sessions
 		WHERE client_id = $1 AND mitra_id = $2 AND status = 'ended')`, clientID, mitraID).Scan(&ok)
 	return ok, pgutil.Translate(err)
 }
 
 func (s *PostgresStore) ActivateChatSession(ctx context.Context, id uuid.UUID, startedAt, endsAt, now time.Time) (ChatSession, error) {
-	return guardedSessionUpdate(ctx, s.pool, id, pgutil.SQL.Update("chat_sessions").
+	return guardedSessionUpdate(ctx, s.db, id, pgutil.SQL.Update("chat_sessions").
 		Set("status", string(SessionActive)).Set("started_at", startedAt).Set("ends_at", endsAt).Set("updated_at", now).
 		Where(sq.Eq{"id": id, "status": string(SessionPendingPayment)}))
 }
 
 func (s *PostgresStore) EndChatSession(ctx context.Context, t SessionTransition) (ChatSession, error) {
 	b := pgutil.SQL.Update("chat_sessions").
-		Set("status", string(t.To)).Set("end_reason", nullable(string(t.Reason))).
+		Set("status", string(t.To)).Set("end_reason", pgutil.Nullable(string(t.Reason))).
 		Set("ended_at", t.Now).Set("updated_at", t.Now).
 		Where(sq.Eq{"id": t.ID, "status": statusStrings(t.From)})
 	if t.DueBy != nil {
 		b = b.Where(sq.LtOrEq{"ends_at": *t.DueBy})
 	}
-	return guardedSessionUpdate(ctx, s.pool, t.ID, b)
+	return guardedSessionUpdate(ctx, s.db, t.ID, b)
 }
 
 // guardedSessionUpdate runs a guarded session update: no row means ErrNotFound or
@@ -575,7 +543,7 @@ func guardedSessionUpdate(ctx context.Context, db pgutil.DB, id uuid.UUID, b sq.
 func (s *PostgresStore) Reroute(ctx context.Context, r RerouteParams) (ChatSession, Pairing, error) {
 	var sess ChatSession
 	var p Pairing
-	err := pgutil.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgutil.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		var err error
 		sess, err = guardedSessionUpdate(ctx, tx, r.SessionID, pgutil.SQL.Update("chat_sessions").
 			Set("status", string(SessionEnded)).Set("end_reason", string(r.Reason)).
@@ -622,10 +590,10 @@ func (s *PostgresStore) ListFailures(ctx context.Context, f FailureFilter) ([]Fa
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := s.pool.QueryRow(ctx, sql, args...).Scan(&total); err != nil {
+	if err := s.db.QueryRow(ctx, sql, args...).Scan(&total); err != nil {
 		return nil, 0, pgutil.Translate(err)
 	}
-	items, err := queryAll(ctx, s.pool, pgutil.SQL.Select(failureColumns).From("pairing_failures").Where(where).
+	items, err := queryAll(ctx, s.db, pgutil.SQL.Select(failureColumns).From("pairing_failures").Where(where).
 		OrderBy("created_at DESC", "id DESC").Limit(uint64(size)).Offset(uint64((page-1)*size)), scanFailure)
 	if err != nil {
 		return nil, 0, pgutil.Translate(err)
@@ -634,7 +602,7 @@ func (s *PostgresStore) ListFailures(ctx context.Context, f FailureFilter) ([]Fa
 }
 
 func (s *PostgresStore) GetFailure(ctx context.Context, id uuid.UUID) (Failure, error) {
-	f, err := queryOne(ctx, s.pool, pgutil.SQL.Select(failureColumns).From("pairing_failures").Where(sq.Eq{"id": id}), scanFailure)
+	f, err := queryOne(ctx, s.db, pgutil.SQL.Select(failureColumns).From("pairing_failures").Where(sq.Eq{"id": id}), scanFailure)
 	return f, pgutil.Translate(err)
 }
 
@@ -646,12 +614,12 @@ func (s *PostgresStore) SetFailureRefunded(ctx context.Context, id uuid.UUID) (F
 
 func (s *PostgresStore) ResolveFailure(ctx context.Context, id uuid.UUID, by, note string, at time.Time) (Failure, error) {
 	return s.guardedFailureUpdate(ctx, id, pgutil.SQL.Update("pairing_failures").
-		Set("status", string(FailureResolved)).Set("resolved_by", by).Set("resolved_at", at).Set("note", nullable(note)).
+		Set("status", string(FailureResolved)).Set("resolved_by", by).Set("resolved_at", at).Set("note", pgutil.Nullable(note)).
 		Where(sq.Eq{"id": id, "status": string(FailureOpen)}))
 }
 
 func (s *PostgresStore) guardedFailureUpdate(ctx context.Context, id uuid.UUID, b sq.UpdateBuilder) (Failure, error) {
-	f, err := queryOne(ctx, s.pool, b.Suffix("RETURNING "+failureColumns), scanFailure)
+	f, err := queryOne(ctx, s.db, b.Suffix("RETURNING "+failureColumns), scanFailure)
 	if errors.Is(err, pgx.ErrNoRows) {
 		cur, gerr := s.GetFailure(ctx, id)
 		if gerr != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Money a pairing owes (SPEC §18). A blast that stops searching without a match — it
@@ -51,37 +53,18 @@ func PairingOfRefundCause(cause string) (uuid.UUID, bool) {
 	return id, err == nil
 }
 
-// RefundIntent is money to give back, recorded by the Store with a transition.
-type RefundIntent struct {
-	// Cause is RefundCause of the pairing; with a payment id it names the refund, so a
-	// transition replayed never records it twice.
-	Cause string
-	// Reason is free text for operators and the provider.
-	Reason string
-	// From are the payments to take it from, in order, each giving at most what remains
-	// of it; payments never charged give nothing.
-	From []uuid.UUID
-	// Amount is the total; 0 means all that remains of every payment in From.
-	Amount int64
-}
+// RefundIntent is money to give back, recorded by the Store with a transition
+// (payment.RefundOrder): Cause is RefundCause of the pairing (with a payment id it names
+// the refund, so a transition replayed never records it twice), Reason free text, From
+// the payments to take it from in order (each gives at most what remains of it; payments
+// never charged give nothing), Amount the total (0: all that remains of every payment).
+type RefundIntent = core.RefundOrder
 
-// RecordedRefund is one refund a transition recorded.
-type RecordedRefund struct {
-	ID        uuid.UUID
-	PaymentID uuid.UUID
-	Amount    int64
-}
+// RecordedRefund is one refund a transition recorded (payment.Refund).
+type RecordedRefund = core.Refund
 
-// RefundSummary is how the refunds of one cause stand.
-type RefundSummary struct {
-	// Recorded sums the refunds recorded, Succeeded those that went through.
-	Recorded, Succeeded int64
-	// Pending and Failed count those that have not gone through.
-	Pending, Failed int
-}
-
-// Settled reports whether something was recorded and all of it went through.
-func (s RefundSummary) Settled() bool { return s.Recorded > 0 && s.Succeeded == s.Recorded }
+// RefundSummary is how the refunds of one cause stand (payment.RefundSummary).
+type RefundSummary = core.RefundSummary
 
 // refundIntent is what a searching blast owes its client if it stops now (nil: nothing).
 // A read failing is an error, never "nothing": the caller keeps the pairing as it is and

@@ -235,10 +235,10 @@ func TestFailureAction_RefundRetriesAPrepaidFailureNow(t *testing.T) {
 		f := e.failures(t, pairing.FailureFilter{})[0]
 		require.Equal(t, pairing.RefundFailed, f.RefundStatus)
 
-		_, err := e.p.FailureAction(ctx, f.ID, pairing.ActionRefund, "", "op")
+		_, err := e.p.FailureAction(ctx, pairing.FailureActionParams{ID: f.ID, Action: pairing.ActionRefund, Note: "", Operator: "op"})
 		require.ErrorIs(t, err, pairing.ErrUnavailable, "the provider still refuses")
 		e.payments.FailRefunds(false)
-		got, err := e.p.FailureAction(ctx, f.ID, pairing.ActionRefund, "", "op")
+		got, err := e.p.FailureAction(ctx, pairing.FailureActionParams{ID: f.ID, Action: pairing.ActionRefund, Note: "", Operator: "op"})
 		require.NoError(t, err)
 		require.Equal(t, pairing.RefundRefunded, got.RefundStatus)
 		require.Equal(t, int64(5000), e.payments.RefundedAmount(orig))
@@ -258,10 +258,11 @@ func TestFailBlast_RefundDecidedBeforeACrashIsSentByTheRetrySweep(t *testing.T) 
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		ctx := context.Background()
-		crashing := pairing.NewPairer(e.store, pairing.Deps{
+		crashing, err := pairing.NewPairer(e.store, pairing.Deps{
 			Availability: e.avail, Payments: forgetfulPayments{recordingPayments{e.payments, e.fx}}, Quoter: e.quoter,
 			Settings: e.settings, Notifier: e.notifier,
 		}, &e.cfg)
+		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, crashing.Stop(ctx)) })
 		e.payments.SetHandler(crashing)
 
@@ -304,10 +305,11 @@ func TestReroute_PrepaidBlastWaitsUntilWhatItOwesCanBeRead(t *testing.T) {
 		e := newEnv(t, b)
 		ctx := context.Background()
 		fail := false
-		p := pairing.NewPairer(e.store, pairing.Deps{
+		p, err := pairing.NewPairer(e.store, pairing.Deps{
 			Availability: e.avail, Payments: failingReads{recordingPayments{e.payments, e.fx}, &fail}, Quoter: e.quoter,
 			Settings: e.settings, Notifier: e.notifier,
 		}, &e.cfg)
+		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, p.Stop(ctx)) })
 		e.payments.SetHandler(p)
 		m := e.onlineMitra(t)

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // GetChatSession returns a chat session by id (ownership is the caller's business).
@@ -46,7 +47,7 @@ func (p *Pairer) EndSession(ctx context.Context, params EndParams) (ChatSession,
 	case PartyMitra:
 		reason = EndMitraEnded
 	default:
-		return ChatSession{}, curhat.Invalid("by", "must be %q or %q, not %q", PartyClient, PartyMitra, params.By)
+		return ChatSession{}, core.Invalid("by", "must be %q or %q, not %q", PartyClient, PartyMitra, params.By)
 	}
 	s, err := p.store.GetChatSession(ctx, params.SessionID)
 	if err != nil {
@@ -125,15 +126,19 @@ func (p *Pairer) expireSession(ctx context.Context, id uuid.UUID) (bool, error) 
 	return true, nil
 }
 
-// RescheduleSession re-arms a session's expiry timer from its stored ends_at: call it
-// after an extension moved ends_at (a stale timer re-arms itself too, later).
-func (p *Pairer) RescheduleSession(ctx context.Context, id uuid.UUID) error {
+// SessionExtended is told that a paid extension moved a chat session's ends_at (to endsAt)
+// and minutes: the session's expiry timer moves with it. The extension service calls it
+// (*Pairer satisfies extension.Sessions). It re-reads the session rather than trusting
+// endsAt, and is best effort — a timer that fires early re-arms itself at the stored
+// ends_at — so a failure is logged, not returned.
+func (p *Pairer) SessionExtended(ctx context.Context, id uuid.UUID, endsAt time.Time, minutes int) {
 	s, err := p.store.GetChatSession(ctx, id)
 	if err != nil {
-		return fmt.Errorf("reschedule chat session %s: %w", id, err)
+		p.log.WarnContext(ctx, "re-arm the expiry of an extended chat session; its old timer re-arms it",
+			"chat_session_id", id, "ends_at", endsAt, "minutes", minutes, "err", err)
+		return
 	}
 	p.armExpiry(s)
-	return nil
 }
 
 // EndMitraSessions ends every session of a mitra that is being taken off duty, with
@@ -144,7 +149,7 @@ func (p *Pairer) RescheduleSession(ctx context.Context, id uuid.UUID) error {
 // sessions it ended or cancelled.
 func (p *Pairer) EndMitraSessions(ctx context.Context, mitraID uuid.UUID, reason EndReason) ([]ChatSession, error) {
 	if reason != EndMitraDeactivated && reason != EndMitraEnded {
-		return nil, curhat.Invalid("reason", "must be %q or %q, not %q", EndMitraDeactivated, EndMitraEnded, reason)
+		return nil, core.Invalid("reason", "must be %q or %q, not %q", EndMitraDeactivated, EndMitraEnded, reason)
 	}
 	open, err := p.store.ListChatSessions(ctx, ListSessionsParams{
 		MitraID: &mitraID, Statuses: []SessionStatus{SessionActive, SessionPendingPayment},

@@ -1,14 +1,17 @@
 package pairing_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/pairing/pairingtest"
 )
@@ -73,7 +76,7 @@ func TestEndSession_SomebodyElsesSessionIsNotFound(t *testing.T) {
 			require.ErrorIs(t, err, pairing.ErrNotFound)
 		}
 		_, err := e.p.EndSession(ctx, pairing.EndParams{SessionID: s.ID, By: "operator", CallerID: s.ClientID})
-		var verr *curhat.ValidationError
+		var verr *core.ValidationError
 		require.ErrorAs(t, err, &verr)
 		require.Equal(t, pairing.SessionActive, e.session(t, s.ID).Status)
 	})
@@ -113,7 +116,8 @@ func TestSessionExpiry_AnExtendedSessionIsNotEndedEarly(t *testing.T) {
 		// Told explicitly, the timer moves at once.
 		s = e.matched(t, 10)
 		extendSession(t, e, s.ID, 5*time.Minute)
-		require.NoError(t, e.p.RescheduleSession(ctx, s.ID))
+		ext := e.session(t, s.ID)
+		e.p.SessionExtended(ctx, s.ID, *ext.EndsAt, ext.Minutes)
 		e.clock.Advance(15 * time.Minute)
 		require.Equal(t, pairing.EndExpired, e.session(t, s.ID).EndReason)
 	})
@@ -152,7 +156,7 @@ func TestSessionEnd_OffersTheFreedMitraTheBlastsStillSearching(t *testing.T) {
 	})
 }
 
-func TestRestoreTimers_ANewPairerOverTheSameStoreExpiresSessions(t *testing.T) {
+func TestStart_ANewPairerOverTheSameStoreExpiresSessions(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
@@ -164,10 +168,13 @@ func TestRestoreTimers_ANewPairerOverTheSameStoreExpiresSessions(t *testing.T) {
 		require.NoError(t, e.p.Stop(ctx)) // the instance goes down
 
 		e.clock.Advance(6 * time.Minute) // the short session ends while nobody runs
-		restarted := e.newPairer(t)
-		n, err := restarted.RestoreTimers(ctx)
-		require.NoError(t, err)
-		require.Equal(t, 3, n)
+		logs := &syncBuffer{}
+		cfg := e.cfg
+		cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+		restarted := e.newPairerWith(t, &cfg)
+		require.NoError(t, restarted.Start(ctx))
+		require.Contains(t, logs.String(), `"msg":"chat session and pairing timers restored","count":3`)
+		require.Error(t, restarted.Start(ctx), "a Pairer starts once")
 
 		require.Equal(t, pairing.SessionEnded, e.session(t, short.ID).Status, "already past: ended at once")
 		require.Equal(t, pairing.EndExpired, e.session(t, short.ID).EndReason)
@@ -182,7 +189,7 @@ func TestRestoreTimers_ANewPairerOverTheSameStoreExpiresSessions(t *testing.T) {
 	})
 }
 
-func TestRestoreTimers_RestoresPairingDeadlines(t *testing.T) {
+func TestStart_RestoresPairingDeadlines(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
@@ -191,11 +198,49 @@ func TestRestoreTimers_RestoresPairingDeadlines(t *testing.T) {
 		pr, _ := e.paidBlast(t, 10)
 		require.NoError(t, e.p.Stop(ctx))
 		restarted := e.newPairer(t)
-		_, err := restarted.RestoreTimers(ctx)
-		require.NoError(t, err)
+		require.NoError(t, restarted.Start(ctx))
 		e.clock.Advance(time.Minute)
 		require.Equal(t, pairing.StatusFailed, e.pairing(t, pr.ID).Status)
 	})
+}
+
+func TestPairer_StopIsIdempotentSafeBeforeStartAndEndsTheTimers(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		fresh := e.newPairer(t)
+		require.NoError(t, fresh.Stop(ctx), "safe before Start")
+		require.NoError(t, fresh.Stop(ctx), "idempotent")
+		<-fresh.Stopped()
+		require.Error(t, fresh.Start(ctx), "a stopped Pairer does not start")
+
+		s := e.matched(t, 10)
+		require.Equal(t, 1, e.p.Timers())
+		require.NoError(t, e.p.Stop(ctx))
+		<-e.p.Stopped()
+		require.Zero(t, e.p.Timers())
+		e.clock.Advance(time.Hour)
+		require.Equal(t, pairing.SessionActive, e.session(t, s.ID).Status, "no timer runs after Stop")
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes (a slog handler's output).
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func TestSweepTimeouts_ExpiresSessionsPastEndsAt(t *testing.T) {
@@ -274,7 +319,7 @@ func TestEndMitraSessions_DeactivationEndsEveryOpenSession(t *testing.T) {
 		require.Zero(t, e.p.Timers())
 
 		_, err = e.p.EndMitraSessions(ctx, m, pairing.EndExpired)
-		var verr *curhat.ValidationError
+		var verr *core.ValidationError
 		require.ErrorAs(t, err, &verr)
 	})
 }

@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/internal/pgutil"
 )
 
 // Store is the durable truth of pairings, offers, chat sessions and failures (Postgres:
@@ -206,10 +209,11 @@ type RerouteParams struct {
 	Pairing Pairing
 }
 
-// MaxFailurePageSize bounds FailureFilter.PageSize.
+// Paging of ListFailures: FailureFilter.PageSize defaults to DefaultFailurePageSize and is
+// at most MaxFailurePageSize (the paging of every operator list).
 const (
-	DefaultFailurePageSize = 20
-	MaxFailurePageSize     = 100
+	DefaultFailurePageSize = core.DefaultPageSize
+	MaxFailurePageSize     = core.MaxPageSize
 )
 
 // FailureFilter selects failed pairings for operators. Zero fields do not filter.
@@ -226,3 +230,6 @@ type FailureFilter struct {
 	// Page starts at 1 (0 means 1); PageSize defaults to 20 and is at most 100.
 	Page, PageSize int
 }
+
+// DB is what NewPostgresStore takes: a *pgxpool.Pool, or a pgx.Tx (curhat.DB).
+type DB = pgutil.DB

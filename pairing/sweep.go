@@ -142,10 +142,10 @@ func (p *Pairer) cancelStale(ctx context.Context, q PairingQuery, reason Reason)
 	return n, errors.Join(errs...)
 }
 
-// RestoreTimers re-arms, from the store, the timers of every active chat session and
-// every waiting pairing; those already past their time are ended at once. Call it at
-// startup before serving requests. It returns how many sessions and pairings it handled.
-func (p *Pairer) RestoreTimers(ctx context.Context) (int, error) {
+// restoreTimers re-arms, from the store, the timers of every active chat session and
+// every waiting pairing; those already past their time are ended at once (Start). It
+// returns how many sessions and pairings it handled.
+func (p *Pairer) restoreTimers(ctx context.Context) (int, error) {
 	sessions, err := p.store.ListChatSessions(ctx, ListSessionsParams{Status: SessionActive})
 	if err != nil {
 		return 0, fmt.Errorf("restore timers: %w", err)

@@ -25,13 +25,7 @@ func (p *Pairer) chargeTargeted(ctx context.Context, pr Pairing, s ChatSession) 
 	}
 	p.notifyMatched(ctx, pr, s, &pay)
 	if pay.Status == PaymentPaid {
-		paidAt := p.now()
-		if pay.PaidAt != nil {
-			paidAt = *pay.PaidAt
-		}
-		if err := p.targetedPaid(ctx, pr, PaymentEvent{
-			PaymentID: pay.ID, PairingID: ptr(pr.ID), ChatSessionID: ptr(s.ID), Status: PaymentPaid, Amount: pay.Amount, PaidAt: paidAt,
-		}); err != nil {
+		if err := p.targetedPaid(ctx, pr, pay); err != nil {
 			return ChatSession{}, fmt.Errorf("accept pairing %s: free session: %w", pr.ID, err)
 		}
 		return p.store.GetChatSession(ctx, s.ID)
@@ -59,41 +53,41 @@ func (p *Pairer) createTargetedPayment(ctx context.Context, pr Pairing, s ChatSe
 // targetedPaid activates the pending_payment session of a paid targeted chat:
 // ends_at = paid_at + minutes. A session that stopped waiting (cancelled meanwhile) answers
 // ErrInvalidState: the payment side refunds the payment.
-func (p *Pairer) targetedPaid(ctx context.Context, pr Pairing, ev PaymentEvent) error {
+func (p *Pairer) targetedPaid(ctx context.Context, pr Pairing, pay Payment) error {
 	if pr.ChatSessionID == nil {
-		return fmt.Errorf("payment %s paid: pairing %s has no chat session: %w", ev.PaymentID, pr.ID, ErrInvalidState)
+		return fmt.Errorf("payment %s paid: pairing %s has no chat session: %w", pay.ID, pr.ID, ErrInvalidState)
 	}
 	if pr.PaymentSessionID == nil {
-		if _, err := p.store.AttachPayment(ctx, pr.ID, ev.PaymentID, p.now()); err != nil {
-			return fmt.Errorf("payment %s paid: %w", ev.PaymentID, err)
+		if _, err := p.store.AttachPayment(ctx, pr.ID, pay.ID, p.now()); err != nil {
+			return fmt.Errorf("payment %s paid: %w", pay.ID, err)
 		}
 	}
-	paidAt := ev.PaidAt.UTC().Truncate(time.Microsecond)
-	if ev.PaidAt.IsZero() {
-		paidAt = p.now()
+	paidAt := p.now()
+	if pay.PaidAt != nil {
+		paidAt = pay.PaidAt.UTC().Truncate(time.Microsecond)
 	}
 	cur, err := p.store.GetChatSession(ctx, *pr.ChatSessionID)
 	if err != nil {
-		return fmt.Errorf("payment %s paid: %w", ev.PaymentID, err)
+		return fmt.Errorf("payment %s paid: %w", pay.ID, err)
 	}
 	s, err := p.store.ActivateChatSession(ctx, cur.ID, paidAt, paidAt.Add(time.Duration(cur.Minutes)*time.Minute), p.now())
 	if isState(err) {
 		if cur, err = p.store.GetChatSession(ctx, cur.ID); err != nil {
-			return fmt.Errorf("payment %s paid: %w", ev.PaymentID, err)
+			return fmt.Errorf("payment %s paid: %w", pay.ID, err)
 		}
 		if cur.Status == SessionCancelled {
 			// Nothing waits for the money: the payment side gives it back.
-			return fmt.Errorf("chat session %s was cancelled before its payment %s: %w", cur.ID, ev.PaymentID, ErrInvalidState)
+			return fmt.Errorf("chat session %s was cancelled before its payment %s: %w", cur.ID, pay.ID, ErrInvalidState)
 		}
 		return nil // a duplicate event
 	}
 	if err != nil {
-		return fmt.Errorf("payment %s paid: %w", ev.PaymentID, err)
+		return fmt.Errorf("payment %s paid: %w", pay.ID, err)
 	}
 	p.capacityChanged(ctx, s.MitraID, false)
 	p.notify(ctx, Event{
 		Kind: EventPaymentPaid, ClientID: ptr(s.ClientID), PairingID: ptr(pr.ID), ChatSessionID: ptr(s.ID),
-		Data: map[string]any{"payment_id": ev.PaymentID.String(), "pairing_id": pr.ID.String(), "chat_session_id": s.ID.String()},
+		Data: map[string]any{"payment_id": pay.ID.String(), "pairing_id": pr.ID.String(), "chat_session_id": s.ID.String()},
 	})
 	p.sessionStarted(ctx, s)
 	return nil
@@ -101,12 +95,12 @@ func (p *Pairer) targetedPaid(ctx context.Context, pr Pairing, ev PaymentEvent) 
 
 // targetedPaymentClosed cancels the pending_payment session of a targeted chat whose
 // payment closed unpaid, releasing the mitra's capacity.
-func (p *Pairer) targetedPaymentClosed(ctx context.Context, pr Pairing, ev PaymentEvent) error {
+func (p *Pairer) targetedPaymentClosed(ctx context.Context, pr Pairing, pay Payment) error {
 	if pr.ChatSessionID == nil {
 		return nil
 	}
 	reason := EndPaymentExpired
-	if ev.Status == PaymentFailed {
+	if pay.Status == PaymentFailed {
 		reason = EndPaymentFailed
 	}
 	s, err := p.store.EndChatSession(ctx, SessionTransition{
@@ -116,7 +110,7 @@ func (p *Pairer) targetedPaymentClosed(ctx context.Context, pr Pairing, ev Payme
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("payment %s closed: %w", ev.PaymentID, err)
+		return fmt.Errorf("payment %s closed: %w", pay.ID, err)
 	}
 	p.sessionClosed(ctx, s)
 	return nil

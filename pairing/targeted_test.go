@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/pairing"
 )
 
@@ -58,7 +58,7 @@ func TestStartTargeted_RefusesDeactivatedMitraAndUnpricedMinutes(t *testing.T) {
 		_, err = e.p.StartTargeted(ctx, client, m, 10)
 		require.ErrorIs(t, err, pairing.ErrMitraUnavailable)
 		_, err = e.p.StartTargeted(ctx, client, m, 0)
-		var verr *curhat.ValidationError
+		var verr *core.ValidationError
 		require.ErrorAs(t, err, &verr)
 	})
 }
@@ -249,9 +249,9 @@ func TestTargeted_PaymentCreationFailureReleasesTheMitra(t *testing.T) {
 		client, m := e.returning(t)
 		pr, err := e.p.StartTargeted(ctx, client, m, 10)
 		require.NoError(t, err)
-		e.payments.FailCreate(curhat.ErrUnavailable)
+		e.payments.FailCreate(core.ErrUnavailable)
 		_, err = e.p.Accept(ctx, m, pr.ID)
-		require.ErrorIs(t, err, curhat.ErrUnavailable)
+		require.ErrorIs(t, err, core.ErrUnavailable)
 		sessions := e.sessionsOf(t, pr.ID)
 		require.Len(t, sessions, 1)
 		require.Equal(t, pairing.SessionCancelled, sessions[0].Status)
@@ -370,9 +370,9 @@ func TestFallbackToBlast_PaymentCreationFailureCanBeRetried(t *testing.T) {
 		e.avail.SetOnline(m, false)
 		pr, err := e.p.StartTargeted(ctx, client, m, 10)
 		require.NoError(t, err)
-		e.payments.FailCreate(curhat.ErrUnavailable)
+		e.payments.FailCreate(core.ErrUnavailable)
 		_, _, err = e.p.FallbackToBlast(ctx, client, pr.ID)
-		require.ErrorIs(t, err, curhat.ErrUnavailable)
+		require.ErrorIs(t, err, core.ErrUnavailable)
 		e.payments.FailCreate(nil)
 		blast, pay, err := e.p.FallbackToBlast(ctx, client, pr.ID)
 		require.NoError(t, err)

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Type is the kind of a pairing request (column pairings.type).
@@ -90,27 +92,27 @@ var FailureReasons = []Reason{ReasonNoMitraAvailable, ReasonTimeout, ReasonTarge
 //
 // Optional text columns are plain strings: "" stands for SQL NULL.
 type Pairing struct {
-	ID       uuid.UUID `json:"id"`
-	ClientID uuid.UUID `json:"client_id"`
-	Type     Type      `json:"type"`
+	ID       uuid.UUID
+	ClientID uuid.UUID
+	Type     Type
 	// TargetMitraID is the "Curhat lagi" mitra; it stays set after a fallback to a blast.
-	TargetMitraID *uuid.UUID `json:"target_mitra_id"`
-	Status        Status     `json:"status"`
-	Minutes       int        `json:"minutes"`
+	TargetMitraID *uuid.UUID
+	Status        Status
+	Minutes       int
 	// PaymentSessionID is the chat_start payment: of the blast, or of the targeted chat
 	// once the mitra accepted. Nil for prepaid (rerouted) blasts.
-	PaymentSessionID *uuid.UUID `json:"payment_session_id"`
+	PaymentSessionID *uuid.UUID
 	// Prepaid marks a blast started by a reroute: the minutes were paid for by the
 	// original session, nothing is charged.
-	Prepaid bool `json:"prepaid"`
+	Prepaid bool
 	// ExpiresAt is the deadline of a searching or targeted_waiting pairing; offers never
 	// outlive it.
-	ExpiresAt      *time.Time `json:"expires_at"`
-	MatchedMitraID *uuid.UUID `json:"matched_mitra_id"`
-	ChatSessionID  *uuid.UUID `json:"chat_session_id"`
-	FailureReason  Reason     `json:"failure_reason"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
+	ExpiresAt      *time.Time
+	MatchedMitraID *uuid.UUID
+	ChatSessionID  *uuid.UUID
+	FailureReason  Reason
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // OfferStatus is the state of one offer (column pairing_offers.status).
@@ -126,62 +128,42 @@ const (
 
 // Offer is a live offer as a mitra sees it.
 type Offer struct {
-	PairingID uuid.UUID `json:"pairing_id"`
-	Type      Type      `json:"type"`
-	Minutes   int       `json:"minutes"`
-	ExpiresAt time.Time `json:"expires_at"`
-	OfferedAt time.Time `json:"offered_at"`
+	PairingID uuid.UUID
+	Type      Type
+	Minutes   int
+	ExpiresAt time.Time
+	OfferedAt time.Time
 }
 
 // SessionStatus is the state of a chat session (column chat_sessions.status).
-type SessionStatus string
+type SessionStatus = core.SessionStatus
 
 const (
 	// SessionPendingPayment: a targeted chat the mitra accepted, waiting for the client's
 	// payment; it holds the mitra's capacity.
-	SessionPendingPayment SessionStatus = "pending_payment"
-	SessionActive         SessionStatus = "active"
-	SessionEnded          SessionStatus = "ended"
-	SessionCancelled      SessionStatus = "cancelled"
+	SessionPendingPayment = core.SessionPendingPayment
+	SessionActive         = core.SessionActive
+	SessionEnded          = core.SessionEnded
+	SessionCancelled      = core.SessionCancelled
 )
 
 // EndReason says why a chat session ended or was cancelled (column chat_sessions.end_reason).
-type EndReason string
+type EndReason = core.EndReason
 
 const (
-	EndExpired          EndReason = "expired"
-	EndClientEnded      EndReason = "client_ended"
-	EndMitraEnded       EndReason = "mitra_ended"
-	EndRerouted         EndReason = "rerouted"
-	EndMitraDeactivated EndReason = "mitra_deactivated"
-	EndPaymentExpired   EndReason = "payment_expired"
-	EndPaymentFailed    EndReason = "payment_failed"
-	EndCancelled        EndReason = "cancelled"
+	EndExpired          = core.EndExpired
+	EndClientEnded      = core.EndClientEnded
+	EndMitraEnded       = core.EndMitraEnded
+	EndRerouted         = core.EndRerouted
+	EndMitraDeactivated = core.EndMitraDeactivated
+	EndPaymentExpired   = core.EndPaymentExpired
+	EndPaymentFailed    = core.EndPaymentFailed
+	EndCancelled        = core.EndCancelled
 )
 
-// ChatSession is one chat_sessions row.
-type ChatSession struct {
-	ID       uuid.UUID     `json:"id"`
-	ClientID uuid.UUID     `json:"client_id"`
-	MitraID  uuid.UUID     `json:"mitra_id"`
-	Status   SessionStatus `json:"status"`
-	// Minutes is the total bought, extensions included.
-	Minutes   int        `json:"minutes"`
-	StartedAt *time.Time `json:"started_at"`
-	EndsAt    *time.Time `json:"ends_at"`
-	EndedAt   *time.Time `json:"ended_at"`
-	EndReason EndReason  `json:"end_reason"`
-	PairingID uuid.UUID  `json:"pairing_id"`
-	// ReroutedFromID is the session this one continues after a reroute.
-	ReroutedFromID *uuid.UUID `json:"rerouted_from_id"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
-}
-
-// Holds reports whether the session counts towards its mitra's capacity.
-func (s ChatSession) Holds() bool {
-	return s.Status == SessionActive || s.Status == SessionPendingPayment
-}
+// ChatSession is one chat_sessions row (Holds reports whether it counts towards its
+// mitra's capacity). The extension service reads the same value.
+type ChatSession = core.ChatSession
 
 // RefundStatus says what happened to the money of a failed pairing.
 type RefundStatus string
@@ -226,23 +208,23 @@ func (f Failure) WithRecordedRefunds(intent *RefundIntent, recorded []RecordedRe
 
 // Failure is one pairing_failures row: a pairing that failed, for operators.
 type Failure struct {
-	ID            uuid.UUID  `json:"id"`
-	PairingID     uuid.UUID  `json:"pairing_id"`
-	ClientID      uuid.UUID  `json:"client_id"`
-	Type          Type       `json:"type"`
-	TargetMitraID *uuid.UUID `json:"target_mitra_id"`
-	Reason        Reason     `json:"reason"`
+	ID            uuid.UUID
+	PairingID     uuid.UUID
+	ClientID      uuid.UUID
+	Type          Type
+	TargetMitraID *uuid.UUID
+	Reason        Reason
 	// OfferedCount is how many mitras were offered the pairing (over its whole life).
-	OfferedCount int `json:"offered_count"`
+	OfferedCount int
 	// Amount is what the failure refunds: all of a paid blast's payment, the unused part
 	// of a prepaid blast's session (0 when nothing was owed).
-	Amount       int64         `json:"amount"`
-	RefundStatus RefundStatus  `json:"refund_status"`
-	Status       FailureStatus `json:"status"`
-	ResolvedBy   string        `json:"resolved_by"`
-	ResolvedAt   *time.Time    `json:"resolved_at"`
-	Note         string        `json:"note"`
-	CreatedAt    time.Time     `json:"created_at"`
+	Amount       int64
+	RefundStatus RefundStatus
+	Status       FailureStatus
+	ResolvedBy   string
+	ResolvedAt   *time.Time
+	Note         string
+	CreatedAt    time.Time
 }
 
 // Party says who acts on a chat session.

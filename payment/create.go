@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Create stores a new session with the amounts of p frozen and expires_at = now + TTL,
@@ -26,7 +29,26 @@ import (
 // starts afresh, and the error wraps ErrUnavailable and the gateway's error. No Handler is
 // called: the caller learns it here.
 func (s *Service) Create(ctx context.Context, p CreateParams) (sess Session, replayed bool, err error) {
-	if err := p.validate(); err != nil {
+	return s.create(ctx, s.store, p)
+}
+
+// CreateTx is Create with the session written in tx, the caller's transaction: it exists
+// when tx commits, and not at all if tx rolls back (a host recording its own order in the
+// same transaction). The gateway is still asked for the charge during the call, with the
+// session id as its idempotency key: if tx rolls back, that charge has no session, and a
+// confirmation of it answers ErrNotFound (nothing can be paid for it through the SDK). It
+// needs the Postgres store (else ErrNoTx).
+func (s *Service) CreateTx(ctx context.Context, tx pgx.Tx, p CreateParams) (sess Session, replayed bool, err error) {
+	ps, ok := s.store.(*PostgresStore)
+	if !ok {
+		return Session{}, false, fmt.Errorf("create payment: a store of type %T: %w", s.store, core.ErrNoTx)
+	}
+	return s.create(ctx, ps.WithTx(tx), p)
+}
+
+// create is Create over store (the Service's own, or the Postgres store in a transaction).
+func (s *Service) create(ctx context.Context, store Store, p CreateParams) (sess Session, replayed bool, err error) {
+	if err := p.Validate(); err != nil {
 		return Session{}, false, err
 	}
 	now := s.now()
@@ -57,7 +79,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (sess Session, rep
 		row.PaidAt = &now
 	}
 
-	stored, inserted, err := s.store.Insert(ctx, row)
+	stored, inserted, err := store.Insert(ctx, row)
 	if err != nil {
 		return Session{}, false, fmt.Errorf("create payment: %w", err)
 	}
@@ -66,7 +88,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (sess Session, rep
 			return Session{}, false, fmt.Errorf("idempotency key %q already names a %s payment, not a %s one: %w",
 				p.IdempotencyKey, stored.Purpose, p.Purpose, ErrConflict)
 		}
-		stored, err = s.awaitCharge(ctx, stored)
+		stored, err = s.awaitCharge(ctx, store, stored)
 		return stored, true, err
 	}
 	if stored.Amount == 0 {
@@ -81,7 +103,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (sess Session, rep
 	defer cancel()
 	if gwErr != nil {
 		s.cfg.Logger.WarnContext(ctx, "payment: gateway refused the charge; session marked failed", "payment_id", stored.ID, "err", gwErr)
-		failed, _, err := s.store.Transition(cctx, Transition{
+		failed, _, err := store.Transition(cctx, Transition{
 			ID: stored.ID, From: []Status{StatusPending}, To: StatusFailed, At: s.now(), ClearIdempotencyKey: true,
 		})
 		if err != nil {
@@ -89,7 +111,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (sess Session, rep
 		}
 		return failed, false, fmt.Errorf("create charge for payment %s: %w (%w)", stored.ID, ErrUnavailable, gwErr)
 	}
-	stored, err = s.store.SetCharge(cctx, stored.ID, charge, s.now())
+	stored, err = store.SetCharge(cctx, stored.ID, charge, s.now())
 	if err != nil {
 		return Session{}, false, fmt.Errorf("record charge of payment %s: %w", stored.ID, err)
 	}
@@ -100,7 +122,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (sess Session, rep
 
 // awaitCharge returns a replayed session once the first Create has recorded its charge
 // (or given up on it), polling the store for at most Config.ReplayWait.
-func (s *Service) awaitCharge(ctx context.Context, sess Session) (Session, error) {
+func (s *Service) awaitCharge(ctx context.Context, store Store, sess Session) (Session, error) {
 	charging := func(x Session) bool { return x.Status == StatusPending && x.ProviderRef == "" && x.Amount > 0 }
 	if !charging(sess) {
 		return s.replayOutcome(sess)
@@ -119,7 +141,7 @@ func (s *Service) awaitCharge(ctx context.Context, sess Session) (Session, error
 			return Session{}, fmt.Errorf("payment %s: a request with the same idempotency key is still charging: %w", sess.ID, ErrConflict)
 		case <-t.C:
 		}
-		cur, err := s.store.Get(waitCtx, sess.ID)
+		cur, err := store.Get(waitCtx, sess.ID)
 		if err != nil {
 			if waitCtx.Err() != nil {
 				continue // the wait is over: the select above reports why

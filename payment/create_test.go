@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/payment/paymenttest"
 )
@@ -50,10 +50,11 @@ func TestCreate_ExpiresAfterTheConfiguredTTL(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, openMemory(t))
 	ttl := 90 * time.Second
-	svc := payment.NewService(r.store, r.gw, &payment.Config{
+	svc, err := payment.NewService(r.store, r.gw, &payment.Config{
 		Clock: r.clock,
 		TTL:   func(context.Context) time.Duration { return ttl },
 	})
+	require.NoError(t, err)
 	sess, _, err := svc.Create(context.Background(), r.params(payment.PurposeChatStart))
 	require.NoError(t, err)
 	require.Equal(t, t0.Add(90*time.Second), sess.ExpiresAt)
@@ -178,8 +179,10 @@ func TestCreate_ReplayWaitsForTheFirstChargeThenGivesUp(t *testing.T) {
 	p := e.params(payment.PurposeChatStart)
 	p.IdempotencyKey = "slow"
 
-	impatient := payment.NewService(store, gw, &payment.Config{ReplayWait: 20 * time.Millisecond})
-	patient := payment.NewService(store, gw, nil)
+	impatient, err := payment.NewService(store, gw, &payment.Config{ReplayWait: 20 * time.Millisecond})
+	require.NoError(t, err)
+	patient, err := payment.NewService(store, gw, nil)
+	require.NoError(t, err)
 
 	firstDone := make(chan payment.Session)
 	go func() {
@@ -189,7 +192,7 @@ func TestCreate_ReplayWaitsForTheFirstChargeThenGivesUp(t *testing.T) {
 	}()
 	<-gw.entered
 
-	_, _, err := impatient.Create(context.Background(), p)
+	_, _, err = impatient.Create(context.Background(), p)
 	require.ErrorIs(t, err, payment.ErrConflict, "the first request is still charging")
 
 	replayDone := make(chan payment.Session)
@@ -264,7 +267,7 @@ func TestCreate_RejectsBadInput(t *testing.T) {
 			p := valid
 			tt.edit(&p)
 			_, _, err := r.svc.Create(context.Background(), p)
-			var verr *curhat.ValidationError
+			var verr *core.ValidationError
 			require.True(t, errors.As(err, &verr), "got %v", err)
 			require.Equal(t, tt.field, verr.Field)
 		})

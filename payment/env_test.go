@@ -160,13 +160,16 @@ func newRig(t *testing.T, e *env) *rig {
 
 // service returns another Service (an instance) sharing the rig's clock, gateway and handler.
 func (r *rig) service(store payment.Store) *payment.Service {
-	svc := payment.NewService(store, r.gw, &payment.Config{
+	svc, err := payment.NewService(store, r.gw, &payment.Config{
 		Clock: r.clock,
 		Hooks: payment.Hooks{
 			RefundIssued: func(context.Context, payment.Refund) { r.refunds.add(&r.refunds.issued) },
 			RefundFailed: func(context.Context, payment.Refund, error) { r.refunds.add(&r.refunds.failed) },
 		},
 	})
+	if err != nil {
+		panic(err) // the rig's config is valid
+	}
 	svc.SetHandler(payment.PurposeChatStart, r.handler)
 	svc.SetHandler(payment.PurposeExtension, r.handler)
 	return svc

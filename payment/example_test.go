@@ -26,7 +26,11 @@ func (startChat) PaymentClosed(_ context.Context, s payment.Session) error {
 func Example() {
 	ctx := context.Background()
 	gateway := paymenttest.NewGateway()
-	svc := payment.NewService(paymenttest.NewStore(), gateway, nil)
+	svc, err := payment.NewService(paymenttest.NewStore(), gateway, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	svc.SetHandler(payment.PurposeChatStart, startChat{})
 
 	pairingID := uuid.New()

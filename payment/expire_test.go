@@ -72,7 +72,9 @@ func TestExpireStale_TwoInstancesRacingReleaseEachSessionOnce(t *testing.T) {
 
 		instances := make([]*payment.Service, 2)
 		for i := range instances {
-			instances[i] = payment.NewService(e.sameData(), r.gw, &payment.Config{Clock: r.clock, ExpireBatchSize: 4})
+			var err error
+			instances[i], err = payment.NewService(e.sameData(), r.gw, &payment.Config{Clock: r.clock, ExpireBatchSize: 4})
+			require.NoError(t, err)
 			instances[i].SetHandler(payment.PurposeChatStart, r.handler)
 		}
 		var (
@@ -130,7 +132,8 @@ func TestExpireStale_WithoutHandlerOnlyUpdatesRows(t *testing.T) {
 	t.Parallel()
 	store := paymenttest.NewStore()
 	r := newRig(t, openMemory(t))
-	svc := payment.NewService(store, r.gw, &payment.Config{Clock: r.clock})
+	svc, err := payment.NewService(store, r.gw, &payment.Config{Clock: r.clock})
+	require.NoError(t, err)
 	sess, _, err := svc.Create(context.Background(), r.params(payment.PurposeExtension))
 	require.NoError(t, err)
 	r.clock.Advance(time.Hour)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // MarkPaid records the provider's confirmation of a payment (the webhook). It is
@@ -74,7 +74,7 @@ func (s *Service) MarkPaid(ctx context.Context, id uuid.UUID, providerRef string
 	case sess.Status == StatusPending:
 		// Neither guard held: the row changed between the two statements and back, which
 		// no transition does. Let the provider retry.
-		return Session{}, fmt.Errorf("mark payment %s paid: %w", id, curhat.ErrStaleWrite)
+		return Session{}, fmt.Errorf("mark payment %s paid: %w", id, core.ErrStaleWrite)
 	case sess.Status == StatusPaid && sess.HandledAt == nil && !now.Before(sess.UpdatedAt.Add(s.cfg.DetachedTimeout)):
 		// A duplicate confirmation of a payment whose handler has not succeeded (it failed,
 		// or the process stopped in between) and can no longer be running (a delivery is

@@ -13,40 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/curhat/curhat/internal/pgutil"
+	"github.com/curhat/curhat/internal/refundtx"
 )
-
-// refundColumns reads a refund with its payment's currency and charge reference: the
-// refunds table is r, the payment p.
-const refundColumns = `r.id, r.payment_id, r.amount, p.currency, r.cause, r.reason, r.status, r.provider_ref, r.attempts,
-r.next_attempt_at, r.last_error, r.created_at, r.updated_at, p.provider_ref`
-
-const selectRefunds = `SELECT ` + refundColumns + ` FROM payment_refunds r JOIN payment_sessions p ON p.id = r.payment_id`
-
-func scanRefund(row pgx.Row) (Refund, error) {
-	var (
-		r                               Refund
-		providerRef, lastErr, chargeRef *string
-	)
-	err := row.Scan(&r.ID, &r.PaymentID, &r.Amount, &r.Currency, &r.Cause, &r.Reason, &r.Status, &providerRef, &r.Attempts,
-		&r.NextAttemptAt, &lastErr, &r.CreatedAt, &r.UpdatedAt, &chargeRef)
-	if err != nil {
-		return Refund{}, err
-	}
-	r.ProviderRef, r.LastError, r.ChargeRef = deref(providerRef), deref(lastErr), deref(chargeRef)
-	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
-	if r.NextAttemptAt != nil {
-		t := r.NextAttemptAt.UTC()
-		r.NextAttemptAt = &t
-	}
-	return r, nil
-}
-
-func collectRefunds(rows pgx.Rows, err error) ([]Refund, error) {
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Refund, error) { return scanRefund(r) })
-}
 
 // RecordRefundTx records the refunds of r inside tx, the caller's transaction — for a
 // domain whose own transaction decides the refund (a pairing failing while it searched),
@@ -62,121 +30,8 @@ func RecordRefundTx(ctx context.Context, tx pgx.Tx, r RefundRecord) ([]Refund, e
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	out, err := recordRefund(ctx, tx, r)
+	out, err := refundtx.Record(ctx, tx, r)
 	return out, translate(err)
-}
-
-// refundable is a payment row as RecordRefund sees it, locked.
-type refundable struct {
-	status   Status
-	amount   int64
-	reserved int64 // the sum of all its refunds
-}
-
-func recordRefund(ctx context.Context, db pgutil.DB, r RefundRecord) ([]Refund, error) {
-	from := dedupe(r.From)
-	at := r.At.UTC().Truncate(time.Microsecond)
-	// Lock first, then read the refunds in a statement of their own: under READ COMMITTED
-	// a statement that waited for a lock still reads with the snapshot it started with, so
-	// sums read by the locking statement could miss a refund committed meanwhile.
-	if _, err := db.Exec(ctx, `SELECT 1 FROM payment_sessions WHERE id = ANY($1) ORDER BY id FOR UPDATE`, from); err != nil {
-		return nil, err
-	}
-	rows, err := db.Query(ctx, `SELECT p.id, p.status, p.amount,
-		(SELECT COALESCE(sum(x.amount), 0) FROM payment_refunds x WHERE x.payment_id = p.id)
-		FROM payment_sessions p WHERE p.id = ANY($1)`, from)
-	if err != nil {
-		return nil, err
-	}
-	payments := map[uuid.UUID]*refundable{}
-	for rows.Next() {
-		var id uuid.UUID
-		var p refundable
-		if err := rows.Scan(&id, &p.status, &p.amount, &p.reserved); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		payments[id] = &p
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	ids := make([]uuid.UUID, len(from))
-	for i, id := range from {
-		if payments[id] == nil {
-			return nil, fmt.Errorf("payment %s: %w", id, ErrNotFound)
-		}
-		ids[i] = RefundID(id, r.Cause)
-	}
-	existing, err := collectRefunds(db.Query(ctx, selectRefunds+` WHERE r.id = ANY($1)`, ids))
-	if err != nil {
-		return nil, err
-	}
-	byID := map[uuid.UUID]Refund{}
-	for _, x := range existing {
-		byID[x.ID] = x
-	}
-
-	wanted := r.Amount // 0: all that remains of each
-	var recorded []uuid.UUID
-	for i, id := range from {
-		if x, ok := byID[ids[i]]; ok {
-			recorded = append(recorded, x.ID)
-			wanted -= x.Amount
-			continue
-		}
-		if r.Amount > 0 && wanted <= 0 {
-			break
-		}
-		p := payments[id]
-		switch {
-		case r.Late && !p.status.Closed():
-			return nil, fmt.Errorf("late payment %s is %s, not closed: %w", id, p.status, ErrInvalidState)
-		case r.Late:
-			if _, err := db.Exec(ctx, `UPDATE payment_sessions SET status = 'paid', paid_at = $2, handled_at = $2, updated_at = $2,
-				provider_ref = COALESCE(provider_ref, $3) WHERE id = $1`, id, at, nullable(r.ProviderRef)); err != nil {
-				return nil, err
-			}
-		case !p.status.Charged():
-			continue // never charged: nothing to give back
-		}
-		take := p.amount - p.reserved
-		if r.Amount > 0 {
-			take = min(take, wanted)
-		}
-		if take <= 0 {
-			continue
-		}
-		if _, err := db.Exec(ctx, `INSERT INTO payment_refunds (id, payment_id, amount, cause, reason, status, attempts,
-			created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6) ON CONFLICT (id) DO NOTHING`,
-			ids[i], id, take, r.Cause, r.Reason, at); err != nil {
-			return nil, err
-		}
-		p.reserved += take
-		wanted -= take
-		recorded = append(recorded, ids[i])
-	}
-	if len(recorded) == 0 {
-		return nil, nil
-	}
-	out, err := collectRefunds(db.Query(ctx, selectRefunds+` WHERE r.id = ANY($1)`, recorded))
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(out, func(a, b Refund) int {
-		return slices.Index(recorded, a.ID) - slices.Index(recorded, b.ID)
-	})
-	return out, nil
-}
-
-func dedupe(ids []uuid.UUID) []uuid.UUID {
-	out := make([]uuid.UUID, 0, len(ids))
-	for _, id := range ids {
-		if !slices.Contains(out, id) {
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 func (p *PostgresStore) RecordRefund(ctx context.Context, r RefundRecord) ([]Refund, error) {
@@ -186,7 +41,7 @@ func (p *PostgresStore) RecordRefund(ctx context.Context, r RefundRecord) ([]Ref
 	var out []Refund
 	err := pgutil.InTx(ctx, p.db, func(tx pgx.Tx) error {
 		var err error
-		out, err = recordRefund(ctx, tx, r)
+		out, err = refundtx.Record(ctx, tx, r)
 		return err
 	})
 	if err != nil {
@@ -206,9 +61,9 @@ func (p *PostgresStore) ClaimRefund(ctx context.Context, c RefundClaim) (Refund,
 	default:
 		return Refund{}, false, fmt.Errorf("claim refund %s: unknown claim mode %d", c.ID, c.Mode)
 	}
-	r, err := scanRefund(p.db.QueryRow(ctx, `UPDATE payment_refunds r SET attempts = r.attempts + 1, next_attempt_at = $3,
+	r, err := refundtx.Scan(p.db.QueryRow(ctx, `UPDATE payment_refunds r SET attempts = r.attempts + 1, next_attempt_at = $3,
 		updated_at = $2 FROM payment_sessions p WHERE p.id = r.payment_id AND r.id = $1 AND `+guard+`
-		RETURNING `+refundColumns, c.ID, at, at.Add(c.Lease)))
+		RETURNING `+refundtx.Columns, c.ID, at, at.Add(c.Lease)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		cur, err := p.GetRefund(ctx, c.ID)
 		return cur, false, err
@@ -234,11 +89,11 @@ const claimDueRefundsSQL = `WITH due AS MATERIALIZED (
 UPDATE payment_refunds r SET attempts = r.attempts + 1, next_attempt_at = $4, updated_at = $1
 FROM due, payment_sessions p
 WHERE r.id = due.id AND p.id = r.payment_id
-RETURNING ` + refundColumns
+RETURNING ` + refundtx.Columns
 
 func (p *PostgresStore) ClaimDueRefunds(ctx context.Context, at time.Time, lease time.Duration, limit int) ([]Refund, error) {
 	at = at.UTC().Truncate(time.Microsecond)
-	out, err := collectRefunds(p.db.Query(ctx, claimDueRefundsSQL, at, at.Add(-lease), limit, at.Add(lease)))
+	out, err := refundtx.Collect(p.db.Query(ctx, claimDueRefundsSQL, at, at.Add(-lease), limit, at.Add(lease)))
 	if err != nil {
 		return nil, fmt.Errorf("claim due refunds: %w", translate(err))
 	}
@@ -277,11 +132,11 @@ func (p *PostgresStore) FinishRefund(ctx context.Context, o RefundAttempt) (Refu
 		if o.Succeeded {
 			tag, err = tx.Exec(ctx, `UPDATE payment_refunds SET status = 'succeeded', provider_ref = $2, next_attempt_at = NULL,
 				last_error = NULL, updated_at = $3 WHERE id = $1 AND status IN ('pending', 'failed')`,
-				o.ID, nullable(o.ProviderRef), at)
+				o.ID, pgutil.Nullable(o.ProviderRef), at)
 		} else {
 			tag, err = tx.Exec(ctx, `UPDATE payment_refunds SET status = 'failed', last_error = $2, next_attempt_at = $3,
 				updated_at = $4 WHERE id = $1 AND status IN ('pending', 'failed') AND attempts = $5`,
-				o.ID, nullable(o.Error), o.NextAttemptAt, at, o.Attempt)
+				o.ID, pgutil.Nullable(o.Error), o.NextAttemptAt, at, o.Attempt)
 		}
 		if err != nil {
 			return err
@@ -300,7 +155,7 @@ func (p *PostgresStore) FinishRefund(ctx context.Context, o RefundAttempt) (Refu
 }
 
 func (p *PostgresStore) GetRefund(ctx context.Context, id uuid.UUID) (Refund, error) {
-	r, err := scanRefund(p.db.QueryRow(ctx, selectRefunds+` WHERE r.id = $1`, id))
+	r, err := refundtx.Scan(p.db.QueryRow(ctx, refundtx.Select+` WHERE r.id = $1`, id))
 	if err != nil {
 		return Refund{}, fmt.Errorf("get refund %s: %w", id, translate(err))
 	}
@@ -330,13 +185,13 @@ func (p *PostgresStore) ListRefunds(ctx context.Context, f RefundFilter) ([]Refu
 	if err := p.db.QueryRow(ctx, query, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count refunds: %w", translate(err))
 	}
-	query, args, err = pgutil.SQL.Select(refundColumns).From("payment_refunds r").
+	query, args, err = pgutil.SQL.Select(refundtx.Columns).From("payment_refunds r").
 		Join("payment_sessions p ON p.id = r.payment_id").Where(where).
 		OrderBy("r.created_at DESC", "r.id DESC").Limit(uint64(size)).Offset(uint64((page - 1) * size)).ToSql()
 	if err != nil {
 		return nil, 0, err
 	}
-	items, err := collectRefunds(p.db.Query(ctx, query, args...))
+	items, err := refundtx.Collect(p.db.Query(ctx, query, args...))
 	if err != nil {
 		return nil, 0, fmt.Errorf("list refunds: %w", translate(err))
 	}
@@ -348,7 +203,7 @@ func (p *PostgresStore) ListRefunds(ctx context.Context, f RefundFilter) ([]Refu
 // the pairing still naming it as its payment) and extensions (an extension payment is
 // delivered once its extension is paid). Fully refunded payments are settled by
 // definition and are not read.
-var reconcileSQL = `SELECT ` + qualified("p", sessionColumns) + `, d.delivered, f.failed, f.stuck
+var reconcileSQL = `SELECT ` + pgutil.Qualified("p", sessionColumns) + `, d.delivered, f.failed, f.stuck
 FROM payment_sessions p
 CROSS JOIN LATERAL (SELECT CASE WHEN p.purpose = 'chat_start' THEN EXISTS (
         SELECT 1 FROM pairings pr JOIN chat_sessions cs ON cs.pairing_id = pr.id
@@ -381,7 +236,7 @@ func (p *PostgresStore) Reconcile(ctx context.Context, cutoff time.Time) ([]Unse
 		if err != nil {
 			return Unsettled{}, err
 		}
-		s.ProviderRef, s.CheckoutURL, s.IdempotencyKey = deref(providerRef), deref(checkout), deref(idem)
+		s.ProviderRef, s.CheckoutURL, s.IdempotencyKey = pgutil.Deref(providerRef), pgutil.Deref(checkout), pgutil.Deref(idem)
 		u.Payment = normalizeScanned(s)
 		return u, nil
 	})

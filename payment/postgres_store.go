@@ -12,21 +12,24 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/pgutil"
 )
 
 // PostgresStore is the Store over the payment_sessions table.
 type PostgresStore struct {
-	db *pgxpool.Pool
+	db DB
 }
 
 var _ Store = (*PostgresStore)(nil)
 
-// NewPostgresStore returns a Store over pool. The schema comes from curhat.Migrate.
-func NewPostgresStore(pool *pgxpool.Pool) *PostgresStore { return &PostgresStore{db: pool} }
+// NewPostgresStore returns a Store over db: a *pgxpool.Pool, or a pgx.Tx whose commit or
+// rollback decides the store's writes. The schema comes from curhat.Migrate.
+func NewPostgresStore(db DB) *PostgresStore { return &PostgresStore{db: db} }
+
+// WithTx returns a copy of p whose every statement runs in tx, the caller's transaction.
+func (p *PostgresStore) WithTx(tx pgx.Tx) *PostgresStore { return &PostgresStore{db: tx} }
 
 var sessionColumns = []string{
 	"id", "client_id", "purpose", "pairing_id", "chat_session_id", "extension_id", "tier_id", "minutes",
@@ -35,15 +38,6 @@ var sessionColumns = []string{
 }
 
 var returningSession = "RETURNING " + strings.Join(sessionColumns, ", ")
-
-// qualified prefixes each column with the table alias.
-func qualified(alias string, columns []string) string {
-	out := make([]string, len(columns))
-	for i, c := range columns {
-		out[i] = alias + "." + c
-	}
-	return strings.Join(out, ", ")
-}
 
 // scanSession reads one row of sessionColumns.
 func scanSession(row pgx.Row) (Session, error) {
@@ -57,37 +51,15 @@ func scanSession(row pgx.Row) (Session, error) {
 	if err != nil {
 		return Session{}, err
 	}
-	s.ProviderRef, s.CheckoutURL, s.IdempotencyKey = deref(providerRef), deref(checkoutURL), deref(idempotent)
+	s.ProviderRef, s.CheckoutURL, s.IdempotencyKey = pgutil.Deref(providerRef), pgutil.Deref(checkoutURL), pgutil.Deref(idempotent)
 	return normalizeScanned(s), nil
 }
 
 // normalizeScanned puts the times of a scanned row in UTC.
 func normalizeScanned(s Session) Session {
 	s.ExpiresAt, s.CreatedAt, s.UpdatedAt = s.ExpiresAt.UTC(), s.CreatedAt.UTC(), s.UpdatedAt.UTC()
-	if s.PaidAt != nil {
-		t := s.PaidAt.UTC()
-		s.PaidAt = &t
-	}
-	if s.HandledAt != nil {
-		t := s.HandledAt.UTC()
-		s.HandledAt = &t
-	}
+	s.PaidAt, s.HandledAt = pgutil.UTCPtr(s.PaidAt), pgutil.UTCPtr(s.HandledAt)
 	return s
-}
-
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
-// nullable maps "" to SQL NULL.
-func nullable(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }
 
 func (p *PostgresStore) queryOne(ctx context.Context, b sq.Sqlizer) (Session, error) {
@@ -102,8 +74,8 @@ func (p *PostgresStore) queryOne(ctx context.Context, b sq.Sqlizer) (Session, er
 func (p *PostgresStore) Insert(ctx context.Context, s Session) (Session, bool, error) {
 	insert := pgutil.SQL.Insert("payment_sessions").Columns(sessionColumns...).Values(
 		s.ID, s.ClientID, s.Purpose, s.PairingID, s.ChatSessionID, s.ExtensionID, s.TierID, s.Minutes,
-		s.BaseAmount, s.DiscountAmount, s.Amount, s.Currency, s.Status, nullable(s.ProviderRef),
-		nullable(s.CheckoutURL), nullable(s.IdempotencyKey), s.ExpiresAt, s.PaidAt, s.CreatedAt, s.UpdatedAt,
+		s.BaseAmount, s.DiscountAmount, s.Amount, s.Currency, s.Status, pgutil.Nullable(s.ProviderRef),
+		pgutil.Nullable(s.CheckoutURL), pgutil.Nullable(s.IdempotencyKey), s.ExpiresAt, s.PaidAt, s.CreatedAt, s.UpdatedAt,
 		s.HandledAt, s.RefundedAmount,
 	)
 	if s.IdempotencyKey == "" {
@@ -132,7 +104,7 @@ func (p *PostgresStore) Insert(ctx context.Context, s Session) (Session, bool, e
 			return Session{}, false, err
 		}
 	}
-	return Session{}, false, fmt.Errorf("insert payment session: idempotency key kept changing hands: %w", curhat.ErrStaleWrite)
+	return Session{}, false, fmt.Errorf("insert payment session: idempotency key kept changing hands: %w", core.ErrStaleWrite)
 }
 
 func (p *PostgresStore) Get(ctx context.Context, id uuid.UUID) (Session, error) {
@@ -154,8 +126,8 @@ func (p *PostgresStore) FindByIdempotencyKey(ctx context.Context, clientID uuid.
 
 func (p *PostgresStore) SetCharge(ctx context.Context, id uuid.UUID, charge Charge, at time.Time) (Session, error) {
 	s, err := p.queryOne(ctx, pgutil.SQL.Update("payment_sessions").
-		Set("provider_ref", nullable(charge.ProviderRef)).
-		Set("checkout_url", nullable(charge.CheckoutURL)).
+		Set("provider_ref", pgutil.Nullable(charge.ProviderRef)).
+		Set("checkout_url", pgutil.Nullable(charge.CheckoutURL)).
 		Set("updated_at", at).
 		Where(sq.Eq{"id": id, "provider_ref": nil}).
 		Suffix(returningSession))
@@ -218,7 +190,7 @@ var expirePendingSQL = `WITH due AS MATERIALIZED (
 UPDATE payment_sessions AS p SET status = 'expired', updated_at = $1
 FROM due
 WHERE p.id = due.id AND p.status = 'pending'
-RETURNING ` + qualified("p", sessionColumns)
+RETURNING ` + pgutil.Qualified("p", sessionColumns)
 
 func (p *PostgresStore) ExpirePending(ctx context.Context, now time.Time, limit int) ([]Session, error) {
 	rows, err := p.db.Query(ctx, expirePendingSQL, now, limit)
@@ -289,7 +261,7 @@ func translate(err error) error {
 		if !ok {
 			field = pgErr.ConstraintName
 		}
-		return &curhat.ValidationError{Field: field, Reason: "refers to a row that does not exist"}
+		return &core.ValidationError{Field: field, Reason: "refers to a row that does not exist"}
 	}
 	return pgutil.Translate(err)
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Unsettled is a charged payment whose money has no outcome (Reconcile).
@@ -36,7 +36,7 @@ type Unsettled struct {
 // retries (the reference server: 10 minutes); a test at rest may call it with 0.
 func (s *Service) Reconcile(ctx context.Context, olderThan time.Duration) ([]Unsettled, error) {
 	if olderThan < 0 {
-		return nil, curhat.Invalid("older_than", "must not be negative, not %s", olderThan)
+		return nil, core.Invalid("older_than", "must not be negative, not %s", olderThan)
 	}
 	out, err := s.store.Reconcile(ctx, s.now().Add(-olderThan))
 	if err != nil {

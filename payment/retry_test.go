@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/payment"
 )
 
@@ -285,6 +285,6 @@ func TestReconcile_RefusesANegativeGrace(t *testing.T) {
 	r := newRig(t, openMemory(t))
 	_, err := r.svc.Reconcile(context.Background(), -time.Second)
 	require.Error(t, err)
-	var ve *curhat.ValidationError
+	var ve *core.ValidationError
 	require.ErrorAs(t, err, &ve)
 }

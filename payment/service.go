@@ -3,6 +3,7 @@ package payment
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Defaults of Config.
@@ -42,7 +44,8 @@ const (
 type Config struct {
 	// Logger receives a line per transition and per refund. Defaults to discarding.
 	Logger *slog.Logger
-	// Clock stamps the rows and decides expiry. Defaults to the wall clock.
+	// Clock stamps the rows and decides expiry (a curhat.Clock, which a host may
+	// implement). Defaults to the wall clock.
 	Clock clock.Clock
 	// TTL returns how long a new session stays payable, read at each Create (wire it to
 	// the runtime setting payment_session_ttl_seconds). Nil, or a non-positive result,
@@ -89,6 +92,23 @@ type Hooks struct {
 	RefundIssued func(ctx context.Context, r Refund)
 	// RefundFailed is called when the gateway refused an attempt (r is failed).
 	RefundFailed func(ctx context.Context, r Refund, err error)
+}
+
+// validate reports a field no default can stand for: a negative duration or count.
+func (c *Config) validate() error {
+	if c == nil {
+		return nil
+	}
+	return core.FirstError(
+		core.NotNegative("Config.ReplayWait", c.ReplayWait),
+		core.NotNegative("Config.ExpireBatchSize", c.ExpireBatchSize),
+		core.NotNegative("Config.DetachedTimeout", c.DetachedTimeout),
+		core.NotNegative("Config.RedeliverAfter", c.RedeliverAfter),
+		core.NotNegative("Config.RefundRetryBase", c.RefundRetryBase),
+		core.NotNegative("Config.RefundMaxAttempts", c.RefundMaxAttempts),
+		core.NotNegative("Config.RefundLease", c.RefundLease),
+		core.NotNegative("Config.RefundBatchSize", c.RefundBatchSize),
+	)
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.
@@ -154,9 +174,13 @@ type Service struct {
 }
 
 // NewService returns a Service over store (NewPostgresStore, or paymenttest.NewStore in
-// tests) and gw (paymenttest.NewGateway in tests). cfg may be nil.
-func NewService(store Store, gw Gateway, cfg *Config) *Service {
-	return &Service{store: store, gw: gw, cfg: cfg.WithDefaults(), handlers: map[Purpose]Handler{}}
+// tests) and gw (paymenttest.NewGateway in tests). cfg may be nil. It fails, naming the
+// field, when store or gw is nil or cfg holds a negative duration or count.
+func NewService(store Store, gw Gateway, cfg *Config) (*Service, error) {
+	if err := core.FirstError(core.Required("store", store == nil), core.Required("gateway", gw == nil), cfg.validate()); err != nil {
+		return nil, fmt.Errorf("payment.NewService: %w", err)
+	}
+	return &Service{store: store, gw: gw, cfg: cfg.WithDefaults(), handlers: map[Purpose]Handler{}}, nil
 }
 
 // SetHandler registers h for the sessions of purpose p (nil removes it). Register

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/internal/pgutil"
 )
 
 // Store is the durable side of payments: the payment_sessions table. NewPostgresStore is
@@ -111,3 +113,6 @@ func (g ExpiryGuard) Holds(expiresAt, at time.Time) bool {
 	}
 	return true
 }
+
+// DB is what NewPostgresStore takes: a *pgxpool.Pool, or a pgx.Tx (curhat.DB).
+type DB = pgutil.DB

@@ -79,7 +79,9 @@ func newEnv(t *testing.T, kind storeKind) *env {
 	t.Helper()
 	h, db := newHarness(t, kind)
 	c := clock.NewFake(t0)
-	return &env{StoreHarness: h, svc: pricing.NewPricingStore(h.Store, &pricing.Config{Clock: c}), clock: c, db: db}
+	svc, err := pricing.NewPricingStore(h.Store, &pricing.Config{Clock: c})
+	require.NoError(t, err)
+	return &env{StoreHarness: h, svc: svc, clock: c, db: db}
 }
 
 // insertPayment writes a client (if new) and one payment_sessions row with plain SQL, as

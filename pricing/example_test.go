@@ -14,7 +14,11 @@ import (
 func Example() {
 	ctx := context.Background()
 	store := pricingtest.NewStore() // pricing.NewPostgresStore(pool) in production
-	prices := pricing.NewPricingStore(store, nil)
+	prices, err := pricing.NewPricingStore(store, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	tier, _ := prices.CreateTier(ctx, pricing.CreateTierParams{
 		Mode: pricing.ModeSession, Minutes: 30, Price: 25000, Label: "30 menit", ChangedBy: "op-1",
@@ -25,7 +29,7 @@ func Example() {
 	edited, _ := prices.UpdateTier(ctx, pricing.UpdateTierParams{
 		ID: tier.ID, ExpectedUpdatedAt: tier.UpdatedAt, Price: new(int64(20000)), ChangedBy: "op-1",
 	})
-	_, err := prices.UpdateTier(ctx, pricing.UpdateTierParams{
+	_, err = prices.UpdateTier(ctx, pricing.UpdateTierParams{
 		ID: tier.ID, ExpectedUpdatedAt: tier.UpdatedAt, Price: new(int64(1)), ChangedBy: "op-2",
 	})
 	var stale *pricing.StaleWriteError

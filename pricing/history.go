@@ -20,23 +20,68 @@ const (
 )
 
 // HistoryEntry is one audit row: who changed what, when, and the row before and after
-// (JSON of Tier or Promotion; Before is null for a create).
+// (Before is null for a create). Before and After are the JSON the history tables keep:
+// TierSnapshot and PromotionSnapshot decode them.
 //
 // ChangedAt equals the row's new updated_at, which always moves forward, so the history
 // of one row has a strict order even when several writes share a microsecond.
 type HistoryEntry struct {
-	ID uuid.UUID `json:"id"`
+	ID uuid.UUID
 	// TierID is set for tier history, PromotionID for promotion history.
-	TierID      uuid.UUID       `json:"tier_id,omitzero"`
-	PromotionID uuid.UUID       `json:"promotion_id,omitzero"`
-	ChangeKind  ChangeKind      `json:"change_kind"`
-	ChangedBy   string          `json:"changed_by"`
-	ChangedAt   time.Time       `json:"changed_at"`
-	Before      json.RawMessage `json:"before"`
-	After       json.RawMessage `json:"after"`
+	TierID      uuid.UUID
+	PromotionID uuid.UUID
+	ChangeKind  ChangeKind
+	ChangedBy   string
+	ChangedAt   time.Time
+	Before      json.RawMessage
+	After       json.RawMessage
 }
 
-// snapshot is the JSON image of a row for the history tables.
+// tierRow and promotionRow are the JSON of a tier and a promotion in the history tables.
+// The key names are stored: they never change with the Go types.
+type tierRow struct {
+	ID        uuid.UUID `json:"id"`
+	Mode      Mode      `json:"mode"`
+	Minutes   int       `json:"minutes"`
+	Price     int64     `json:"price"`
+	Currency  string    `json:"currency"`
+	Label     string    `json:"label"`
+	SortOrder int       `json:"sort_order"`
+	IsActive  bool      `json:"is_active"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+type promotionRow struct {
+	ID                uuid.UUID     `json:"id"`
+	Kind              PromotionKind `json:"kind"`
+	Enabled           bool          `json:"enabled"`
+	DiscountPercent   int           `json:"discount_percent"`
+	MaxDiscountAmount *int64        `json:"max_discount_amount"`
+	EligibleMinutes   []int         `json:"eligible_minutes"`
+	Label             string        `json:"label"`
+	UpdatedAt         time.Time     `json:"updated_at"`
+}
+
+// TierSnapshot decodes the Before or After of a tier's history entry.
+func TierSnapshot(raw json.RawMessage) (Tier, error) {
+	var r tierRow
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return Tier{}, fmt.Errorf("decode tier snapshot: %w", err)
+	}
+	return Tier(r), nil
+}
+
+// PromotionSnapshot decodes the Before or After of a promotion's history entry.
+func PromotionSnapshot(raw json.RawMessage) (Promotion, error) {
+	var r promotionRow
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return Promotion{}, fmt.Errorf("decode promotion snapshot: %w", err)
+	}
+	return Promotion(r), nil
+}
+
+// snapshot is the JSON image of a row (a tierRow or a promotionRow) for the history tables.
 func snapshot(v any) (json.RawMessage, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -50,10 +95,10 @@ func tierHistory(kind ChangeKind, by string, before *Tier, after Tier) (HistoryE
 	h := HistoryEntry{ID: uuid.New(), TierID: after.ID, ChangeKind: kind, ChangedBy: by, ChangedAt: after.UpdatedAt}
 	var err error
 	if before != nil {
-		if h.Before, err = snapshot(*before); err != nil {
+		if h.Before, err = snapshot(tierRow(*before)); err != nil {
 			return HistoryEntry{}, err
 		}
 	}
-	h.After, err = snapshot(after)
+	h.After, err = snapshot(tierRow(after))
 	return h, err
 }

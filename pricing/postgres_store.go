@@ -9,21 +9,23 @@ import (
 	sq "github.com/Masterminds/squirrel"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/curhat/curhat/internal/pgutil"
 )
 
 // PostgresStore is the Store on the pricing_* tables of SPEC §3 (pgx + squirrel).
 type PostgresStore struct {
-	pool *pgxpool.Pool
+	db DB
 }
 
 var _ Store = (*PostgresStore)(nil)
 
-// NewPostgresStore returns a Store on pool, whose schema must be migrated
-// (curhat.Migrate).
-func NewPostgresStore(pool *pgxpool.Pool) *PostgresStore { return &PostgresStore{pool: pool} }
+// NewPostgresStore returns a Store on db (a *pgxpool.Pool, or a pgx.Tx whose commit or
+// rollback decides the store's writes), whose schema must be migrated (curhat.Migrate).
+func NewPostgresStore(db DB) *PostgresStore { return &PostgresStore{db: db} }
+
+// WithTx returns a copy of s whose every statement runs in tx, the caller's transaction.
+func (s *PostgresStore) WithTx(tx pgx.Tx) *PostgresStore { return &PostgresStore{db: tx} }
 
 const tierColumns = "id, mode, minutes, price, currency, label, sort_order, is_active, created_at, updated_at"
 
@@ -50,7 +52,7 @@ func (s *PostgresStore) ListTiers(ctx context.Context, params ListTiersParams) (
 	if !params.IncludeInactive {
 		q = q.Where(sq.Eq{"is_active": true})
 	}
-	return s.queryTiers(ctx, s.pool, q)
+	return s.queryTiers(ctx, s.db, q)
 }
 
 func (s *PostgresStore) queryTiers(ctx context.Context, db pgutil.DB, q sq.SelectBuilder) ([]Tier, error) {
@@ -70,7 +72,7 @@ func (s *PostgresStore) queryTiers(ctx context.Context, db pgutil.DB, q sq.Selec
 }
 
 func (s *PostgresStore) GetTier(ctx context.Context, id uuid.UUID) (Tier, error) {
-	return s.getTier(ctx, s.pool, id)
+	return s.getTier(ctx, s.db, id)
 }
 
 func (s *PostgresStore) getTier(ctx context.Context, db pgutil.DB, id uuid.UUID) (Tier, error) {
@@ -88,13 +90,13 @@ func (s *PostgresStore) ActiveTier(ctx context.Context, mode Mode, minutes int) 
 	if err != nil {
 		return Tier{}, err
 	}
-	t, err := scanTier(s.pool.QueryRow(ctx, sql, args...))
+	t, err := scanTier(s.db.QueryRow(ctx, sql, args...))
 	return t, pgutil.Translate(err)
 }
 
 func (s *PostgresStore) InsertTier(ctx context.Context, w TierWrite) error {
 	t := w.Tier
-	return pgutil.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgutil.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		sql, args, err := pgutil.SQL.Insert("pricing_tiers").
 			Columns("id", "mode", "minutes", "price", "currency", "label", "sort_order", "is_active", "created_at", "updated_at").
 			Values(t.ID, string(t.Mode), t.Minutes, t.Price, t.Currency, t.Label, t.SortOrder, t.IsActive, t.CreatedAt, t.UpdatedAt).
@@ -116,7 +118,7 @@ func (s *PostgresStore) InsertTier(ctx context.Context, w TierWrite) error {
 }
 
 func (s *PostgresStore) UpdateTiers(ctx context.Context, ws []TierWrite) error {
-	return pgutil.InTx(ctx, s.pool, func(tx pgx.Tx) error { return s.updateTiers(ctx, tx, ws) })
+	return pgutil.InTx(ctx, s.db, func(tx pgx.Tx) error { return s.updateTiers(ctx, tx, ws) })
 }
 
 // updateTiers writes ws in tx (UpdateTiers).
@@ -181,7 +183,7 @@ func scanPromotion(row pgx.Row) (Promotion, error) {
 }
 
 func (s *PostgresStore) Promotion(ctx context.Context, kind PromotionKind) (Promotion, error) {
-	return s.promotion(ctx, s.pool, kind)
+	return s.promotion(ctx, s.db, kind)
 }
 
 func (s *PostgresStore) promotion(ctx context.Context, db pgutil.DB, kind PromotionKind) (Promotion, error) {
@@ -200,7 +202,7 @@ func (s *PostgresStore) SavePromotion(ctx context.Context, w PromotionWrite) err
 	if eligible == nil {
 		eligible = []int{}
 	}
-	return pgutil.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgutil.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		var q sq.Sqlizer
 		if w.ExpectedUpdatedAt.IsZero() {
 			q = pgutil.SQL.Insert("pricing_promotions").
@@ -250,7 +252,7 @@ func (s *PostgresStore) ClientHasPaidChatStart(ctx context.Context, clientID uui
 	// The payment side's rule (payment.Store.HasPaidChatStart): a chat_start that was paid
 	// and is not (being) given back in full — a free one included, one refunded in part
 	// (a chat delivered, then rerouted to nobody) too.
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM payment_sessions p
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM payment_sessions p
 		WHERE p.client_id = $1 AND p.purpose = 'chat_start' AND p.status IN ('paid', 'partially_refunded', 'refund_failed')
 		AND (p.amount = 0 OR p.amount > (SELECT COALESCE(sum(r.amount), 0) FROM payment_refunds r WHERE r.payment_id = p.id)))`,
 		clientID).Scan(&paid)
@@ -286,7 +288,7 @@ func (s *PostgresStore) queryHistory(ctx context.Context, q sq.SelectBuilder, se
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, sql, args...)
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, pgutil.Translate(err)
 	}

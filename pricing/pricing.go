@@ -3,11 +3,13 @@ package pricing
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
-	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // DefaultCurrency is the currency of new tiers when Config.Currency is empty.
@@ -17,14 +19,15 @@ const DefaultCurrency = "IDR"
 // matches ErrStaleWrite with errors.Is.
 var (
 	// ErrNotFound: no tier with that id (or no promotion row).
-	ErrNotFound = curhat.ErrNotFound
+	ErrNotFound = core.ErrNotFound
 	// ErrStaleWrite: the expected updated_at no longer matches the row; nothing was written.
-	ErrStaleWrite = curhat.ErrStaleWrite
+	ErrStaleWrite = core.ErrStaleWrite
 	// ErrDuplicateTier: a tier with the same (mode, minutes) exists, active or not.
 	// Reactivate it instead of creating a twin.
 	ErrDuplicateTier = errors.New("a tier with this mode and minutes already exists")
-	// ErrNoTier: there is no active tier for the (mode, minutes) asked for.
-	ErrNoTier = errors.New("no active price tier for this duration")
+	// ErrNoTier: there is no active tier for the (mode, minutes) asked for. It is the one
+	// value pairing and extension return too (core.ErrNoTier).
+	ErrNoTier = core.ErrNoTier
 )
 
 // StaleWriteError is returned when an optimistic-lock token no longer matches. Current
@@ -47,7 +50,8 @@ func (e *StaleWriteError) CurrentValue() any { return e.Current }
 type Config struct {
 	// Logger receives a line per successful mutation. Defaults to discarding.
 	Logger *slog.Logger
-	// Clock stamps updated_at and history rows. Defaults to the wall clock.
+	// Clock stamps updated_at and history rows (a curhat.Clock, which a host may
+	// implement). Defaults to the wall clock.
 	Clock clock.Clock
 	// Currency of new tiers and of the client catalog. Defaults to DefaultCurrency.
 	Currency string
@@ -75,9 +79,24 @@ type PricingStore struct {
 }
 
 // NewPricingStore returns a PricingStore over store (NewPostgresStore, or
-// pricingtest.NewStore in tests). cfg may be nil.
-func NewPricingStore(store Store, cfg *Config) *PricingStore {
-	return &PricingStore{store: store, cfg: cfg.WithDefaults()}
+// pricingtest.NewStore in tests). cfg may be nil. It fails, naming the field, when store
+// is nil or cfg.Currency is not three upper-case letters.
+func NewPricingStore(store Store, cfg *Config) (*PricingStore, error) {
+	if err := core.FirstError(core.Required("store", store == nil), cfg.validate()); err != nil {
+		return nil, fmt.Errorf("pricing.NewPricingStore: %w", err)
+	}
+	return &PricingStore{store: store, cfg: cfg.WithDefaults()}, nil
+}
+
+// validate reports a field no default can stand for.
+func (c *Config) validate() error {
+	if c == nil || c.Currency == "" {
+		return nil
+	}
+	if len(c.Currency) != 3 || strings.ContainsFunc(c.Currency, func(r rune) bool { return r < 'A' || r > 'Z' }) {
+		return core.Invalid("Config.Currency", "must be an ISO 4217 code of three upper-case letters, not %q", c.Currency)
+	}
+	return nil
 }
 
 // now is the clock's time at Postgres precision (microseconds, UTC).

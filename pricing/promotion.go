@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // PromotionKind names a row of pricing_promotions.
@@ -22,17 +22,17 @@ const KindFirstSessionDiscount PromotionKind = "first_session_discount"
 // with no paid chat_start payment yet gets DiscountPercent off an eligible session tier,
 // capped at MaxDiscountAmount when set.
 type Promotion struct {
-	ID                uuid.UUID     `json:"id"`
-	Kind              PromotionKind `json:"kind"`
-	Enabled           bool          `json:"enabled"`
-	DiscountPercent   int           `json:"discount_percent"`
-	MaxDiscountAmount *int64        `json:"max_discount_amount"` // nil: no cap
+	ID                uuid.UUID
+	Kind              PromotionKind
+	Enabled           bool
+	DiscountPercent   int
+	MaxDiscountAmount *int64 // nil: no cap
 	// EligibleMinutes lists the session durations the discount applies to; empty means
 	// every session tier. Sorted, without duplicates.
-	EligibleMinutes []int  `json:"eligible_minutes"`
-	Label           string `json:"label"`
+	EligibleMinutes []int
+	Label           string
 	// UpdatedAt is the optimistic-lock token (zero when the row does not exist yet).
-	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedAt time.Time
 }
 
 // AppliesTo reports whether the promotion discounts a tier of (mode, minutes), for a
@@ -101,7 +101,7 @@ func (p *PricingStore) UpdateFirstSessionDiscount(ctx context.Context, params Up
 	expected := Token(params.ExpectedUpdatedAt)
 	exists := !cur.UpdatedAt.IsZero()
 	if exists && expected.IsZero() {
-		return Promotion{}, curhat.Invalid(fieldExpectedUpdatedAt, "is required (the updated_at last read)")
+		return Promotion{}, core.Invalid(fieldExpectedUpdatedAt, "is required (the updated_at last read)")
 	}
 	if !cur.UpdatedAt.Equal(expected) {
 		return Promotion{}, fmt.Errorf("update first-session discount: %w", &StaleWriteError{Current: cur})
@@ -132,11 +132,11 @@ func (p *PricingStore) UpdateFirstSessionDiscount(ctx context.Context, params Up
 
 	h := HistoryEntry{ID: uuid.New(), PromotionID: next.ID, ChangeKind: kind, ChangedBy: params.ChangedBy, ChangedAt: next.UpdatedAt}
 	if before != nil {
-		if h.Before, err = snapshot(*before); err != nil {
+		if h.Before, err = snapshot(promotionRow(*before)); err != nil {
 			return Promotion{}, err
 		}
 	}
-	if h.After, err = snapshot(next); err != nil {
+	if h.After, err = snapshot(promotionRow(next)); err != nil {
 		return Promotion{}, err
 	}
 	if err := p.store.SavePromotion(ctx, PromotionWrite{Promotion: next, ExpectedUpdatedAt: expected, History: h}); err != nil {
@@ -159,17 +159,17 @@ func (p *PricingStore) PromotionHistory(ctx context.Context) ([]HistoryEntry, er
 // validatePromotion checks params and returns the eligible minutes sorted and deduplicated.
 func validatePromotion(params UpdatePromotionParams) ([]int, error) {
 	if params.DiscountPercent < 0 || params.DiscountPercent > 100 {
-		return nil, curhat.Invalid(fieldDiscountPercent, "must be between 0 and 100")
+		return nil, core.Invalid(fieldDiscountPercent, "must be between 0 and 100")
 	}
 	if params.MaxDiscountAmount != nil && *params.MaxDiscountAmount < 0 {
-		return nil, curhat.Invalid(fieldMaxDiscountAmount, "must be 0 or more, or null for no cap")
+		return nil, core.Invalid(fieldMaxDiscountAmount, "must be 0 or more, or null for no cap")
 	}
 	for _, m := range params.EligibleMinutes {
 		if err := validateMinutes(fieldEligibleMinutes, m); err != nil {
 			return nil, err
 		}
 	}
-	if err := firstErr(validateLabel(params.Label), validateChangedBy(params.ChangedBy)); err != nil {
+	if err := core.FirstError(validateLabel(params.Label), validateChangedBy(params.ChangedBy)); err != nil {
 		return nil, err
 	}
 	eligible := slices.Clone(params.EligibleMinutes)

@@ -6,26 +6,20 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Quote is the price of a session or extension for one client, ready to be frozen into a
-// payment session.
-type Quote struct {
-	TierID         uuid.UUID `json:"tier_id"`
-	Mode           Mode      `json:"mode"`
-	Minutes        int       `json:"minutes"`
-	BaseAmount     int64     `json:"base_amount"`
-	DiscountAmount int64     `json:"discount_amount"`
-	Amount         int64     `json:"amount"` // BaseAmount - DiscountAmount
-	Currency       string    `json:"currency"`
-}
+// payment session (payment.CreateParams).
+type Quote = core.Quote
 
 // Quote prices (mode, minutes) for a client from the current rows (no cache: an operator
 // edit applies to the very next quote). The first-session discount applies to an eligible
 // session tier when the client has no paid chat_start payment yet. It fails with ErrNoTier
 // when no active tier matches, and with a validation error for a bad mode or minutes.
 func (p *PricingStore) Quote(ctx context.Context, clientID uuid.UUID, mode Mode, minutes int) (Quote, error) {
-	if err := firstErr(validateMode(mode), validateMinutes(fieldMinutes, minutes)); err != nil {
+	if err := core.FirstError(validateMode(mode), validateMinutes(fieldMinutes, minutes)); err != nil {
 		return Quote{}, err
 	}
 	tier, err := p.store.ActiveTier(ctx, mode, minutes)
@@ -97,7 +91,7 @@ type CatalogTier struct {
 	Tier
 	// DiscountedPrice is the price after the first-session discount, or nil when no
 	// discount applies to this client and tier.
-	DiscountedPrice *int64 `json:"discounted_price"`
+	DiscountedPrice *int64
 }
 
 // Catalog returns the client's price list (SPEC §13 GET /api/client/chat/pricing).

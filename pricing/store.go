@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/internal/pgutil"
 )
 
 // Store is the durable side of pricing: the pricing_tiers, pricing_promotions and history
@@ -78,3 +80,6 @@ type PromotionWrite struct {
 	ExpectedUpdatedAt time.Time
 	History           HistoryEntry
 }
+
+// DB is what NewPostgresStore takes: a *pgxpool.Pool, or a pgx.Tx (curhat.DB).
+type DB = pgutil.DB

@@ -9,33 +9,22 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Mode says what a tier prices: a new chat session or an extension of a running one.
-type Mode string
+type Mode = core.Mode
 
 const (
-	ModeSession   Mode = "session"
-	ModeExtension Mode = "extension"
+	ModeSession   = core.ModeSession
+	ModeExtension = core.ModeExtension
 )
 
 // Tier is the price of (mode, minutes). Mode and Minutes are its natural key and never
 // change; to change a duration, deactivate the tier and create another.
-type Tier struct {
-	ID        uuid.UUID `json:"id"`
-	Mode      Mode      `json:"mode"`
-	Minutes   int       `json:"minutes"`
-	Price     int64     `json:"price"` // in the currency's smallest unit
-	Currency  string    `json:"currency"`
-	Label     string    `json:"label"`
-	SortOrder int       `json:"sort_order"`
-	IsActive  bool      `json:"is_active"`
-	CreatedAt time.Time `json:"created_at"`
-	// UpdatedAt is the optimistic-lock token: pass it back as ExpectedUpdatedAt.
-	UpdatedAt time.Time `json:"updated_at"`
-}
+type Tier = core.Tier
 
 // ListTiersParams filters ListTiers.
 type ListTiersParams struct {
@@ -111,7 +100,7 @@ func (p *PricingStore) CreateTier(ctx context.Context, params CreateTierParams) 
 	if err := validateMode(params.Mode); err != nil {
 		return Tier{}, err
 	}
-	if err := firstErr(
+	if err := core.FirstError(
 		validateMinutes(fieldMinutes, params.Minutes),
 		validatePrice(params.Mode, params.Price),
 		validateLabel(params.Label),
@@ -208,21 +197,51 @@ func placeTier(existing []Tier, tier Tier, now time.Time, changedBy string) (int
 	return at + 1, moved, nil
 }
 
+// CreateTierTx is CreateTier inside tx, the caller's transaction: the tier and its history
+// row commit or roll back with it (an operator action the host records in its own tables
+// too). It needs the Postgres store (else ErrNoTx).
+func (p *PricingStore) CreateTierTx(ctx context.Context, tx pgx.Tx, params CreateTierParams) (Tier, error) {
+	inTx, err := p.inTx(tx)
+	if err != nil {
+		return Tier{}, fmt.Errorf("create tier: %w", err)
+	}
+	return inTx.CreateTier(ctx, params)
+}
+
+// UpdateTierTx is UpdateTier inside tx, the caller's transaction: the row is locked and
+// written, with its history row, in tx. It needs the Postgres store (else ErrNoTx).
+func (p *PricingStore) UpdateTierTx(ctx context.Context, tx pgx.Tx, params UpdateTierParams) (Tier, error) {
+	inTx, err := p.inTx(tx)
+	if err != nil {
+		return Tier{}, fmt.Errorf("update tier %s: %w", params.ID, err)
+	}
+	return inTx.UpdateTier(ctx, params)
+}
+
+// inTx is p over its Postgres store joined to tx.
+func (p *PricingStore) inTx(tx pgx.Tx) (*PricingStore, error) {
+	ps, ok := p.store.(*PostgresStore)
+	if !ok {
+		return nil, fmt.Errorf("a store of type %T: %w", p.store, core.ErrNoTx)
+	}
+	return &PricingStore{store: ps.WithTx(tx), cfg: p.cfg}, nil
+}
+
 // UpdateTier changes a tier's price and/or label if it still carries ExpectedUpdatedAt;
 // otherwise nothing is written and the error is a *StaleWriteError with the current tier.
 // An update that changes nothing writes nothing (no new token, no history row).
 func (p *PricingStore) UpdateTier(ctx context.Context, params UpdateTierParams) (Tier, error) {
 	if params.Mode != nil {
-		return Tier{}, curhat.Invalid(fieldMode, "is read-only: deactivate the tier and create another")
+		return Tier{}, core.Invalid(fieldMode, "is read-only: deactivate the tier and create another")
 	}
 	if params.Minutes != nil {
-		return Tier{}, curhat.Invalid(fieldMinutes, "is read-only: deactivate the tier and create another")
+		return Tier{}, core.Invalid(fieldMinutes, "is read-only: deactivate the tier and create another")
 	}
 	if err := validateToken(params.ExpectedUpdatedAt); err != nil {
 		return Tier{}, err
 	}
 	if params.Price != nil && (*params.Price < 0 || *params.Price > MaxPrice) {
-		return Tier{}, curhat.Invalid(fieldPrice, "must be between 0 and %d", MaxPrice)
+		return Tier{}, core.Invalid(fieldPrice, "must be between 0 and %d", MaxPrice)
 	}
 	if params.Label != nil {
 		if err := validateLabel(*params.Label); err != nil {
@@ -258,7 +277,7 @@ func (p *PricingStore) ReactivateTier(ctx context.Context, id uuid.UUID, expecte
 }
 
 func (p *PricingStore) setActive(ctx context.Context, id uuid.UUID, expected time.Time, by string, active bool) (Tier, error) {
-	if err := firstErr(validateToken(expected), validateChangedBy(by)); err != nil {
+	if err := core.FirstError(validateToken(expected), validateChangedBy(by)); err != nil {
 		return Tier{}, err
 	}
 	kind := ChangeDeactivate
@@ -315,15 +334,15 @@ func (p *PricingStore) ReorderTiers(ctx context.Context, params ReorderParams) (
 		return nil, err
 	}
 	if len(params.Tiers) == 0 {
-		return nil, curhat.Invalid(fieldTiers, "must list every tier of the mode")
+		return nil, core.Invalid(fieldTiers, "must list every tier of the mode")
 	}
 	seen := make(map[uuid.UUID]bool, len(params.Tiers))
 	for _, it := range params.Tiers {
 		if it.ExpectedUpdatedAt.IsZero() {
-			return nil, curhat.Invalid(fieldExpectedUpdatedAt, "is required for tier %s", it.ID)
+			return nil, core.Invalid(fieldExpectedUpdatedAt, "is required for tier %s", it.ID)
 		}
 		if seen[it.ID] {
-			return nil, curhat.Invalid(fieldTiers, "lists tier %s twice", it.ID)
+			return nil, core.Invalid(fieldTiers, "lists tier %s twice", it.ID)
 		}
 		seen[it.ID] = true
 	}
@@ -336,13 +355,13 @@ func (p *PricingStore) ReorderTiers(ctx context.Context, params ReorderParams) (
 	for _, t := range current {
 		byID[t.ID] = t
 		if !seen[t.ID] {
-			return nil, curhat.Invalid(fieldTiers, "must list every %s tier: %s is missing", params.Mode, t.ID)
+			return nil, core.Invalid(fieldTiers, "must list every %s tier: %s is missing", params.Mode, t.ID)
 		}
 	}
 	if len(params.Tiers) != len(current) {
 		for _, it := range params.Tiers {
 			if _, ok := byID[it.ID]; !ok {
-				return nil, curhat.Invalid(fieldTiers, "%s is not a %s tier", it.ID, params.Mode)
+				return nil, core.Invalid(fieldTiers, "%s is not a %s tier", it.ID, params.Mode)
 			}
 		}
 	}
@@ -389,14 +408,4 @@ func (p *PricingStore) TierHistory(ctx context.Context, tierID uuid.UUID) ([]His
 		return nil, fmt.Errorf("tier %s history: %w", tierID, err)
 	}
 	return hs, nil
-}
-
-// firstErr returns the first non-nil error.
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -5,7 +5,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Validation limits (SPEC §8).
@@ -16,7 +16,7 @@ const (
 	MaxLabelLength = 100 // characters (runes), like Postgres length()
 )
 
-// Field names used in *curhat.ValidationError, matching the JSON of the HTTP API.
+// Field names used in *core.ValidationError, matching the JSON of the HTTP API.
 const (
 	fieldMode              = "mode"
 	fieldMinutes           = "minutes"
@@ -32,14 +32,14 @@ const (
 
 func validateMode(m Mode) error {
 	if m != ModeSession && m != ModeExtension {
-		return curhat.Invalid(fieldMode, "must be %q or %q", ModeSession, ModeExtension)
+		return core.Invalid(fieldMode, "must be %q or %q", ModeSession, ModeExtension)
 	}
 	return nil
 }
 
 func validateMinutes(field string, n int) error {
 	if n < MinMinutes || n > MaxMinutes {
-		return curhat.Invalid(field, "must be between %d and %d", MinMinutes, MaxMinutes)
+		return core.Invalid(field, "must be between %d and %d", MinMinutes, MaxMinutes)
 	}
 	return nil
 }
@@ -47,10 +47,10 @@ func validateMinutes(field string, n int) error {
 // validatePrice checks price for a tier of mode (mode must already be valid).
 func validatePrice(mode Mode, price int64) error {
 	if price < 0 || price > MaxPrice {
-		return curhat.Invalid(fieldPrice, "must be between 0 and %d", MaxPrice)
+		return core.Invalid(fieldPrice, "must be between 0 and %d", MaxPrice)
 	}
 	if mode == ModeExtension && price == 0 {
-		return curhat.Invalid(fieldPrice, "must be greater than 0 for extension tiers (no free extensions)")
+		return core.Invalid(fieldPrice, "must be greater than 0 for extension tiers (no free extensions)")
 	}
 	return nil
 }
@@ -58,25 +58,25 @@ func validatePrice(mode Mode, price int64) error {
 func validateLabel(label string) error {
 	switch {
 	case !utf8.ValidString(label):
-		return curhat.Invalid(fieldLabel, "must be valid UTF-8")
+		return core.Invalid(fieldLabel, "must be valid UTF-8")
 	case strings.ContainsRune(label, 0):
-		return curhat.Invalid(fieldLabel, "must not contain NUL characters")
+		return core.Invalid(fieldLabel, "must not contain NUL characters")
 	case utf8.RuneCountInString(label) > MaxLabelLength:
-		return curhat.Invalid(fieldLabel, "must be at most %d characters", MaxLabelLength)
+		return core.Invalid(fieldLabel, "must be at most %d characters", MaxLabelLength)
 	}
 	return nil
 }
 
 func validateChangedBy(by string) error {
 	if strings.TrimSpace(by) == "" {
-		return curhat.Invalid(fieldChangedBy, "is required (the operator making the change)")
+		return core.Invalid(fieldChangedBy, "is required (the operator making the change)")
 	}
 	return nil
 }
 
 func validateToken(t time.Time) error {
 	if t.IsZero() {
-		return curhat.Invalid(fieldExpectedUpdatedAt, "is required (the updated_at last read)")
+		return core.Invalid(fieldExpectedUpdatedAt, "is required (the updated_at last read)")
 	}
 	return nil
 }

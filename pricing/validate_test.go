@@ -15,7 +15,8 @@ import (
 func TestValidation_EveryBadInputNamesItsField(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	svc := pricing.NewPricingStore(pricingtest.NewStore(), nil)
+	svc, err := pricing.NewPricingStore(pricingtest.NewStore(), nil)
+	require.NoError(t, err)
 	session, err := svc.CreateTier(ctx, pricing.CreateTierParams{Mode: pricing.ModeSession, Minutes: 30, Price: 25000, ChangedBy: operator})
 	require.NoError(t, err)
 	ext, err := svc.CreateTier(ctx, pricing.CreateTierParams{Mode: pricing.ModeExtension, Minutes: 10, Price: 8000, ChangedBy: operator})

@@ -20,8 +20,9 @@
 //
 // Start returns at once, Stop is idempotent and safe before Start, Stopped is closed when
 // the loop has ended, and RunOnce runs one cycle on demand (tests, admin endpoints).
-// The Default…Interval constants are the cadences of the specification; hosts map their
-// environment variables onto Config.Interval (the library reads none).
+// The Default…Interval constants are the cadences of the specification: curhat.Client runs
+// the six sweeps at them unless its SweepsConfig says otherwise (hosts map their
+// environment variables onto it; the library reads none).
 //
 // Package sweepstest holds an in-memory Locker for tests.
 package sweeps

@@ -15,7 +15,7 @@ func Example() {
 		// ... expire stale payment sessions ...
 		return sweeps.Report{Counts: map[string]int{"expired": 2}}, nil
 	}
-	s := sweeps.New(job, sweeps.Config{
+	s, err := sweeps.New(job, sweeps.Config{
 		Name:     "stale_payments",
 		Interval: sweeps.DefaultPaymentSweepInterval,
 		Lock:     locker,
@@ -23,6 +23,10 @@ func Example() {
 			fmt.Println(name, r.Counts, r.Skipped, err)
 		}),
 	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	ctx := context.Background()
 	if err := s.Start(ctx); err != nil {
 		panic(err)

@@ -8,10 +8,11 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/internal/lifecycle"
 )
 
 // Cadences of the sweeps of SPEC §6 (hosts map the environment variables onto them).
@@ -100,8 +101,19 @@ type Config struct {
 	// LockTTL is how long a run holds the lock. Defaults to the shortest jittered pause,
 	// Interval × (1 − Jitter).
 	LockTTL time.Duration
-	// Clock schedules the runs. Defaults to the wall clock.
+	// Clock schedules the runs (a curhat.Clock, which a host may
+	// implement). Defaults to the wall clock.
 	Clock clock.Clock
+}
+
+// validate reports a field no default can stand for: a negative duration. (A jitter above
+// 0.5 is capped by WithDefaults.)
+func (c Config) validate() error {
+	return core.FirstError(
+		core.NotNegative("Config.Interval", c.Interval),
+		core.NotNegative("Config.Timeout", c.Timeout),
+		core.NotNegative("Config.LockTTL", c.LockTTL),
+	)
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.
@@ -131,69 +143,46 @@ type Sweep struct {
 	job  Job
 	cfg  Config
 	slot chan struct{} // one cycle at a time in this instance
-
-	mu        sync.Mutex
-	started   bool
-	stopped   bool
-	cancel    context.CancelFunc
-	stoppedCh chan struct{}
+	life *lifecycle.Lifecycle
 }
 
-// New returns a sweep of job; call Start to run it.
-func New(job Job, cfg Config) *Sweep {
-	if job == nil {
-		panic("sweeps: New with a nil job")
+// New returns a sweep of job; call Start to run it. It fails, naming the field, when job
+// is nil or cfg holds a negative duration.
+func New(job Job, cfg Config) (*Sweep, error) {
+	if err := core.FirstError(core.Required("job", job == nil), cfg.validate()); err != nil {
+		return nil, fmt.Errorf("sweeps.New: %w", err)
 	}
-	return &Sweep{job: job, cfg: cfg.WithDefaults(), slot: make(chan struct{}, 1), stoppedCh: make(chan struct{})}
+	return &Sweep{job: job, cfg: cfg.WithDefaults(), slot: make(chan struct{}, 1), life: lifecycle.New()}, nil
 }
 
 // Name is the sweep's name.
 func (s *Sweep) Name() string { return s.cfg.Name }
 
+// Interval is the sweep's cadence, before jitter.
+func (s *Sweep) Interval() time.Duration { return s.cfg.Interval }
+
 // Start runs the sweep in the background and returns at once. It stops on Stop or when
 // ctx ends. A sweep starts once: Start after Start or Stop fails.
 func (s *Sweep) Start(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.started || s.stopped {
+	runCtx, ok := s.life.Start(ctx)
+	if !ok {
 		return fmt.Errorf("sweep %s: already started or stopped", s.cfg.Name)
 	}
-	s.started = true
-	runCtx, cancel := context.WithCancel(ctx)
-	s.cancel = cancel
-	go s.loop(runCtx)
+	go func() {
+		defer s.life.Finished()
+		s.loop(runCtx)
+	}()
 	return nil
 }
 
 // Stop cancels the running job, if any, and waits for the sweep to end (or for ctx). It is
 // idempotent and safe before Start.
-func (s *Sweep) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	if !s.started {
-		if !s.stopped {
-			s.stopped = true
-			close(s.stoppedCh)
-		}
-		s.mu.Unlock()
-		return nil
-	}
-	s.stopped = true
-	cancel := s.cancel
-	s.mu.Unlock()
-	cancel()
-	select {
-	case <-s.stoppedCh:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (s *Sweep) Stop(ctx context.Context) error { return s.life.Stop(ctx) }
 
 // Stopped is closed once the sweep has stopped (at once by a Stop before Start).
-func (s *Sweep) Stopped() <-chan struct{} { return s.stoppedCh }
+func (s *Sweep) Stopped() <-chan struct{} { return s.life.Stopped() }
 
 func (s *Sweep) loop(ctx context.Context) {
-	defer close(s.stoppedCh)
 	if s.cfg.RunAtStart {
 		_, _ = s.RunOnce(ctx)
 	}

@@ -102,7 +102,8 @@ func TestSweep_RunsOnItsCadenceUntilStopped(t *testing.T) {
 	t.Parallel()
 	var runs atomic.Int64
 	hooks := &recorder{}
-	s := sweeps.New(countingJob(&runs), sweeps.Config{Name: "tick", Interval: 5 * time.Millisecond, Hooks: hooks})
+	s, err := sweeps.New(countingJob(&runs), sweeps.Config{Name: "tick", Interval: 5 * time.Millisecond, Hooks: hooks})
+	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	waitFor(t, 5*time.Second, "3 runs", func() bool { return runs.Load() >= 3 })
 	stopSweep(t, s)
@@ -124,7 +125,8 @@ func TestSweep_RunsOnItsCadenceUntilStopped(t *testing.T) {
 func TestSweep_RunAtStartRunsBeforeTheFirstInterval(t *testing.T) {
 	t.Parallel()
 	var runs atomic.Int64
-	s := sweeps.New(countingJob(&runs), sweeps.Config{Interval: time.Hour, RunAtStart: true})
+	s, err := sweeps.New(countingJob(&runs), sweeps.Config{Interval: time.Hour, RunAtStart: true})
+	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	defer stopSweep(t, s)
 	waitFor(t, 5*time.Second, "the first run", func() bool { return runs.Load() == 1 })
@@ -133,7 +135,8 @@ func TestSweep_RunAtStartRunsBeforeTheFirstInterval(t *testing.T) {
 func TestSweep_StopBeforeStartIsSafe(t *testing.T) {
 	t.Parallel()
 	var runs atomic.Int64
-	s := sweeps.New(countingJob(&runs), sweeps.Config{Interval: time.Millisecond, RunAtStart: true})
+	s, err := sweeps.New(countingJob(&runs), sweeps.Config{Interval: time.Millisecond, RunAtStart: true})
+	require.NoError(t, err)
 	stopSweep(t, s)
 	stopSweep(t, s)
 	require.Error(t, s.Start(context.Background()), "a stopped sweep does not start")
@@ -143,7 +146,8 @@ func TestSweep_StopBeforeStartIsSafe(t *testing.T) {
 func TestSweep_StartTwiceFails(t *testing.T) {
 	t.Parallel()
 	var runs atomic.Int64
-	s := sweeps.New(countingJob(&runs), sweeps.Config{Interval: time.Hour})
+	s, err := sweeps.New(countingJob(&runs), sweeps.Config{Interval: time.Hour})
+	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	require.Error(t, s.Start(context.Background()))
 	stopSweep(t, s)
@@ -152,7 +156,8 @@ func TestSweep_StartTwiceFails(t *testing.T) {
 func TestSweep_CancellingTheStartContextStops(t *testing.T) {
 	t.Parallel()
 	var runs atomic.Int64
-	s := sweeps.New(countingJob(&runs), sweeps.Config{Interval: time.Millisecond})
+	s, err := sweeps.New(countingJob(&runs), sweeps.Config{Interval: time.Millisecond})
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, s.Start(ctx))
 	cancel()
@@ -168,10 +173,11 @@ func TestSweep_RunOnceReportsCountsAndDuration(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 5, 25, 10, 0, 0, 0, time.UTC))
 	hooks := &recorder{}
-	s := sweeps.New(func(context.Context) (sweeps.Report, error) {
+	s, err := sweeps.New(func(context.Context) (sweeps.Report, error) {
 		clk.Advance(250 * time.Millisecond)
 		return sweeps.Report{Counts: map[string]int{"offlined": 3}}, nil
 	}, sweeps.Config{Name: "auto_offline", Clock: clk, Hooks: hooks})
+	require.NoError(t, err)
 
 	r, err := s.RunOnce(context.Background())
 	require.NoError(t, err)
@@ -187,12 +193,13 @@ func TestSweep_JobErrorIsReportedAndTheLoopContinues(t *testing.T) {
 	var runs atomic.Int64
 	hooks := &recorder{}
 	log, logs := newLogger(slog.LevelInfo)
-	s := sweeps.New(func(context.Context) (sweeps.Report, error) {
+	s, err := sweeps.New(func(context.Context) (sweeps.Report, error) {
 		if runs.Add(1) == 1 {
 			return sweeps.Report{}, boom
 		}
 		return sweeps.Report{}, nil
 	}, sweeps.Config{Name: "auto_offline", Interval: 2 * time.Millisecond, RunAtStart: true, Hooks: hooks, Logger: log})
+	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	waitFor(t, 5*time.Second, "runs after the failure", func() bool { return runs.Load() >= 3 })
 	stopSweep(t, s)
@@ -210,15 +217,16 @@ func TestSweep_PanickingJobIsRecoveredAndTheLoopContinues(t *testing.T) {
 	t.Parallel()
 	var runs atomic.Int64
 	hooks := &recorder{}
-	s := sweeps.New(func(context.Context) (sweeps.Report, error) {
+	s, err := sweeps.New(func(context.Context) (sweeps.Report, error) {
 		runs.Add(1)
 		panic("nil map")
 	}, sweeps.Config{Name: "payments", Interval: 2 * time.Millisecond, RunAtStart: true, Hooks: hooks})
+	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	waitFor(t, 5*time.Second, "runs after the panic", func() bool { return runs.Load() >= 3 })
 	stopSweep(t, s)
 
-	_, err := s.RunOnce(context.Background())
+	_, err = s.RunOnce(context.Background())
 	require.ErrorIs(t, err, sweeps.ErrPanic)
 	require.Contains(t, err.Error(), "nil map")
 	for _, c := range hooks.snapshot() {
@@ -230,11 +238,12 @@ func TestSweep_TimeoutBoundsOneRun(t *testing.T) {
 	t.Parallel()
 	hooks := &recorder{}
 	log, logs := newLogger(slog.LevelInfo)
-	s := sweeps.New(func(ctx context.Context) (sweeps.Report, error) {
+	s, err := sweeps.New(func(ctx context.Context) (sweeps.Report, error) {
 		<-ctx.Done()
 		return sweeps.Report{}, ctx.Err()
 	}, sweeps.Config{Name: "reseed", Timeout: 10 * time.Millisecond, Hooks: hooks, Logger: log})
-	_, err := s.RunOnce(context.Background())
+	require.NoError(t, err)
+	_, err = s.RunOnce(context.Background())
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Len(t, hooks.snapshot(), 1, "a timed-out run is a failure worth reporting")
 	require.Contains(t, logs.String(), "sweep failed")
@@ -246,12 +255,13 @@ func TestSweep_StopCancelsARunningJobWithoutNoise(t *testing.T) {
 	var finished atomic.Bool
 	hooks := &recorder{}
 	log, logs := newLogger(slog.LevelInfo)
-	s := sweeps.New(func(ctx context.Context) (sweeps.Report, error) {
+	s, err := sweeps.New(func(ctx context.Context) (sweeps.Report, error) {
 		close(started)
 		<-ctx.Done()
 		finished.Store(true)
 		return sweeps.Report{}, ctx.Err()
 	}, sweeps.Config{Name: "heartbeat_mirror", Interval: time.Hour, RunAtStart: true, Hooks: hooks, Logger: log})
+	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	<-started
 	stopSweep(t, s)
@@ -263,7 +273,7 @@ func TestSweep_StopCancelsARunningJobWithoutNoise(t *testing.T) {
 func TestSweep_RunsOfOneSweepNeverOverlap(t *testing.T) {
 	t.Parallel()
 	var running, maxRunning, runs atomic.Int64
-	s := sweeps.New(func(context.Context) (sweeps.Report, error) {
+	s, err := sweeps.New(func(context.Context) (sweeps.Report, error) {
 		n := running.Add(1)
 		defer running.Add(-1)
 		for {
@@ -276,6 +286,7 @@ func TestSweep_RunsOfOneSweepNeverOverlap(t *testing.T) {
 		time.Sleep(time.Millisecond) // hold the run open so that overlaps would show
 		return sweeps.Report{}, nil
 	}, sweeps.Config{Interval: time.Millisecond, Jitter: sweeps.NoJitter})
+	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	var wg sync.WaitGroup
 	errs := make(chan error, 40)
@@ -304,7 +315,8 @@ func TestSweep_FakeClockDrivesTheJitteredCadence(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 5, 25, 10, 0, 0, 0, time.UTC))
 	var runs atomic.Int64
 	const interval = 10 * time.Second
-	s := sweeps.New(countingJob(&runs), sweeps.Config{Interval: interval, Jitter: 0.5, Clock: clk})
+	s, err := sweeps.New(countingJob(&runs), sweeps.Config{Interval: interval, Jitter: 0.5, Clock: clk})
+	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	defer stopSweep(t, s)
 
@@ -376,8 +388,9 @@ func TestSweep_LockLetsOneInstancePerCycleRun(t *testing.T) {
 	// Two instances: each its own Valkey client, one lock key.
 	for _, c := range []valkey.Client{v.Client, other} {
 		l := recordingLocker{Locker: sweeps.NewValkeyLocker(c, v.Prefix), mu: &mu, grants: &grants}
-		s := sweeps.New(job, sweeps.Config{Name: "reseed", Interval: interval, Jitter: sweeps.NoJitter,
+		s, err := sweeps.New(job, sweeps.Config{Name: "reseed", Interval: interval, Jitter: sweeps.NoJitter,
 			RunAtStart: true, Lock: l, Hooks: hooks})
+		require.NoError(t, err)
 		require.NoError(t, s.Start(context.Background()))
 		ss = append(ss, s)
 	}
@@ -428,7 +441,10 @@ func TestSweep_LockHeldByAnotherInstanceSkipsTheCycle(t *testing.T) {
 				return sweeps.Report{}, <-release
 			}
 			cfg := sweeps.Config{Name: "payments", Interval: time.Hour, Lock: locker, LockTTL: time.Hour}
-			a, b := sweeps.New(job, cfg), sweeps.New(job, cfg)
+			a, err := sweeps.New(job, cfg)
+			require.NoError(t, err)
+			b, err := sweeps.New(job, cfg)
+			require.NoError(t, err)
 
 			// A holds the cycle; B, at the same time, skips it.
 			done := make(chan error, 1)
@@ -454,13 +470,15 @@ func TestSweep_FailedRunReleasesTheLockForAnotherInstance(t *testing.T) {
 	t.Parallel()
 	locker := sweepstest.NewLocker(nil)
 	var runs atomic.Int64
-	fail := sweeps.New(func(context.Context) (sweeps.Report, error) {
+	fail, err := sweeps.New(func(context.Context) (sweeps.Report, error) {
 		runs.Add(1)
 		return sweeps.Report{}, errors.New("postgres down")
 	}, sweeps.Config{Name: "timeouts", Interval: time.Hour, Lock: locker})
-	ok := sweeps.New(countingJob(&runs), sweeps.Config{Name: "timeouts", Interval: time.Hour, Lock: locker})
+	require.NoError(t, err)
+	ok, err := sweeps.New(countingJob(&runs), sweeps.Config{Name: "timeouts", Interval: time.Hour, Lock: locker})
+	require.NoError(t, err)
 
-	_, err := fail.RunOnce(context.Background())
+	_, err = fail.RunOnce(context.Background())
 	require.Error(t, err)
 	require.False(t, locker.Held("timeouts"))
 	r, err := ok.RunOnce(context.Background())
@@ -480,7 +498,8 @@ func TestSweep_UnavailableLockRunsTheJobAnyway(t *testing.T) {
 	t.Parallel()
 	var runs atomic.Int64
 	log, logs := newLogger(slog.LevelInfo)
-	s := sweeps.New(countingJob(&runs), sweeps.Config{Name: "reseed", Lock: brokenLocker{}, Logger: log})
+	s, err := sweeps.New(countingJob(&runs), sweeps.Config{Name: "reseed", Lock: brokenLocker{}, Logger: log})
+	require.NoError(t, err)
 	r, err := s.RunOnce(context.Background())
 	require.NoError(t, err)
 	require.False(t, r.Skipped)

@@ -18,7 +18,11 @@ func TestMain(m *testing.M) { testenv.VerifyNoLeaks(m) }
 func ExampleNewCache() {
 	ctx := context.Background()
 	hooks := &availability.Counters{}
-	mirror := availability.NewMirror(availabilitytest.NewStore(), availabilitytest.NewCache(), &availability.Config{Hooks: hooks})
+	mirror, err := availability.NewMirror(availabilitytest.NewStore(), availabilitytest.NewCache(), &availability.Config{Hooks: hooks})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	m, _ := mirror.CreateMitra(ctx, availability.CreateMitraParams{DisplayName: "Fajar"})
 	_ = mirror.SetOnline(ctx, m.ID)
 
@@ -33,7 +37,11 @@ func ExampleCache_SetDown() {
 	ctx := context.Background()
 	cache := availabilitytest.NewCache()
 	hooks := &availability.Counters{}
-	mirror := availability.NewMirror(availabilitytest.NewStore(), cache, &availability.Config{Hooks: hooks})
+	mirror, err := availability.NewMirror(availabilitytest.NewStore(), cache, &availability.Config{Hooks: hooks})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	_, _ = mirror.SeedFromPostgres(ctx)
 	m, _ := mirror.CreateMitra(ctx, availability.CreateMitraParams{DisplayName: "Dewi"})
 	_ = mirror.SetOnline(ctx, m.ID)
@@ -49,7 +57,11 @@ func ExampleCache_SetDown() {
 func ExampleCache_Flush() {
 	ctx := context.Background()
 	cache := availabilitytest.NewCache()
-	mirror := availability.NewMirror(availabilitytest.NewStore(), cache, nil)
+	mirror, err := availability.NewMirror(availabilitytest.NewStore(), cache, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	_, _ = mirror.SeedFromPostgres(ctx)
 	m, _ := mirror.CreateMitra(ctx, availability.CreateMitraParams{DisplayName: "Eka"})
 	_ = mirror.SetOnline(ctx, m.ID)

@@ -1,99 +1,123 @@
-// Command embed is the README's embedding example as a program that compiles: it wires the
-// runtime config, the availability mirror and pricing over Postgres + Valkey, pings once
-// and prints what it sees.
+// Command embed builds the whole product with one curhat.Client and runs a paid blast end
+// to end: a tier, a mitra online, a client who pays, the mitra who accepts. It runs on the
+// in-memory stores by default; with DATABASE_URL (and VALKEY_URL) on Postgres and Valkey.
 //
+//	go run ./examples/embed
 //	DATABASE_URL=postgres://127.0.0.1:5432/test VALKEY_URL=redis://127.0.0.1:6379 go run ./examples/embed
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/payment/paymenttest"
 	"github.com/curhat/curhat/pricing"
 )
 
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(ctx, log); err != nil {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := run(ctx, os.Stdout, log, os.Getenv("DATABASE_URL"), os.Getenv("VALKEY_URL")); err != nil {
 		log.Error("embed example failed", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, log *slog.Logger) error {
-	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+// run is the whole product: build, start, and one paid blast from the client's tap to the
+// mitra's accept.
+func run(ctx context.Context, out io.Writer, log *slog.Logger, databaseURL, valkeyURL string) error {
+	gateway := paymenttest.NewGateway() // your payment provider's adapter in production
+	c, newAccount, closeAll, err := open(ctx, &curhat.Config{Logger: log, Gateway: gateway}, databaseURL, valkeyURL)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if _, err := curhat.Migrate(ctx, pool); err != nil { // or hand curhat.Migrations() to your tool
+	defer closeAll()
+	if err := c.Start(ctx); err != nil { // timers, Valkey seed, watchdog, every sweep
 		return err
 	}
-
-	opt, err := valkey.ParseURL(os.Getenv("VALKEY_URL")) // redis://host:port, as the reference server takes it
+	defer c.Stop(context.Background())
+	_, err = c.Pricing().CreateTier(ctx, pricing.CreateTierParams{Mode: pricing.ModeSession, Minutes: 30, Price: 25000, ChangedBy: "ops"})
+	if err != nil && !errors.Is(err, pricing.ErrDuplicateTier) {
+		return err
+	}
+	mitra, err := c.Availability().CreateMitra(ctx, availability.CreateMitraParams{DisplayName: "Ayu"})
 	if err != nil {
 		return err
 	}
-	opt.ForceSingleClient = true
-	vk, err := valkey.NewClient(opt)
+	if err := c.SetMitraOnline(ctx, mitra.ID); err != nil { // and offered the blasts still searching
+		return err
+	}
+	client, err := newAccount(ctx)
 	if err != nil {
 		return err
 	}
-	defer vk.Close()
-	names := curhat.NewKeyNames("", false) // the default key names; NewKeyNames("app:", true) for a cluster
-
-	bus, err := curhat.NewValkeyBus(vk, names, &curhat.BusConfig{Logger: log}) // config:invalidate and the host's topics
+	pr, pay, err := c.Pairing().StartBlast(ctx, pairing.StartParams{ClientID: client, Minutes: 30})
 	if err != nil {
 		return err
 	}
-	runtime := curhat.NewRuntimeConfig(curhat.NewPostgresConfigStore(pool), bus, &curhat.RuntimeConfigOptions{Logger: log})
-	if err := runtime.Start(ctx); err != nil {
+	if _, err := c.Payments().MarkPaid(ctx, pay.ID, pay.ProviderRef); err != nil { // your payment webhook
 		return err
 	}
-	defer runtime.Stop(context.Background())
-
-	mirror := availability.NewMirror(availability.NewPostgresStore(pool),
-		availability.NewValkeyCache(vk, availability.CacheConfig{Names: names}),
-		&availability.Config{Logger: log, DefaultMaxSessions: runtime.MitraMaxConcurrentSessions})
-	if _, err := mirror.SeedFromPostgres(ctx); err != nil {
-		log.Warn("seed failed; reads fall back to Postgres meanwhile", "err", err)
-	}
-	if err := mirror.Start(ctx); err != nil { // reseeds when Valkey restarts or loses its data
-		return err
-	}
-	defer mirror.Stop(context.Background())
-
-	m, err := mirror.CreateMitra(ctx, availability.CreateMitraParams{DisplayName: "Ayu"})
+	chat, err := c.Pairing().Accept(ctx, mitra.ID, pr.ID)
 	if err != nil {
 		return err
 	}
-	if err := mirror.SetOnline(ctx, m.ID); err != nil {
-		return err
-	}
-	online, err := mirror.Heartbeat(ctx, m.ID) // 1 Valkey round trip, 0 Postgres
-	if err != nil {
-		return err
-	}
-	ids, err := mirror.FindAvailable(ctx, availability.FindOptions{Limit: 50})
-	if err != nil {
-		return err
-	}
-
-	prices := pricing.NewPricingStore(pricing.NewPostgresStore(pool), &pricing.Config{Logger: log})
-	tiers, err := prices.ListTiers(ctx, pricing.ListTiersParams{Mode: pricing.ModeSession})
-	if err != nil {
-		return err
-	}
-	fmt.Printf("mitra %s online=%v; %d available; %d session tiers\n", m.ID, online, len(ids), len(tiers))
+	fmt.Fprintf(out, "paid %d %s; chat %s for %d minutes with %s\n", pay.Amount, pay.Currency, chat.Status, chat.Minutes, mitra.DisplayName)
 	return nil
+}
+
+// open builds the Client: in memory, or over Postgres (migrated) and Valkey. newAccount
+// creates the host's own client account (a row of clients in Postgres).
+func open(ctx context.Context, cfg *curhat.Config, databaseURL, valkeyURL string) (
+	c *curhat.Client, newAccount func(context.Context) (uuid.UUID, error), closeAll func(), err error,
+) {
+	if databaseURL == "" {
+		c, err = curhat.NewMemoryClient(cfg)
+		return c, func(context.Context) (uuid.UUID, error) { return uuid.New(), nil }, func() {}, err
+	}
+	pool, err := pgxpool.New(ctx, databaseURL)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	closeAll = pool.Close
+	if _, err := curhat.Migrate(ctx, pool); err != nil { // or hand curhat.Migrations() to your tool
+		closeAll()
+		return nil, nil, nil, err
+	}
+	var vk valkey.Client
+	if valkeyURL != "" {
+		opt, err := valkey.ParseURL(valkeyURL)
+		if err != nil {
+			closeAll()
+			return nil, nil, nil, err
+		}
+		opt.ForceSingleClient = true
+		if vk, err = valkey.NewClient(opt); err != nil {
+			closeAll()
+			return nil, nil, nil, err
+		}
+		closeAll = func() { vk.Close(); pool.Close() }
+	}
+	newAccount = func(ctx context.Context) (id uuid.UUID, err error) {
+		err = pool.QueryRow(ctx, `INSERT INTO clients (display_name) VALUES ('Dewi') RETURNING id`).Scan(&id)
+		return id, err
+	}
+	if c, err = curhat.NewClient(pool, vk, cfg); err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	return c, newAccount, closeAll, nil
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/curhat/curhat"
-	"github.com/curhat/curhat/internal/pgutil"
 )
 
 // The reference server's own accounts: clients and bearer tokens (auth_sessions). Hosts
@@ -67,20 +66,20 @@ type pgAccounts struct{ pool *pgxpool.Pool }
 func (s pgAccounts) CreateClient(ctx context.Context, name string, now time.Time) (Client, error) {
 	c := Client{ID: uuid.New(), DisplayName: name, CreatedAt: now}
 	_, err := s.pool.Exec(ctx, "INSERT INTO clients (id, display_name, created_at) VALUES ($1, $2, $3)", c.ID, c.DisplayName, c.CreatedAt)
-	return c, pgutil.Translate(err)
+	return c, curhat.TranslatePostgresError(err)
 }
 
 func (s pgAccounts) GetClient(ctx context.Context, id uuid.UUID) (Client, error) {
 	var c Client
 	err := s.pool.QueryRow(ctx, "SELECT id, display_name, created_at FROM clients WHERE id = $1", id).
 		Scan(&c.ID, &c.DisplayName, &c.CreatedAt)
-	return c, pgutil.Translate(err)
+	return c, curhat.TranslatePostgresError(err)
 }
 
 func (s pgAccounts) CreateAuthSession(ctx context.Context, a authSession, now time.Time) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO auth_sessions (id, subject_kind, subject_id, token_hash, expires_at, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`, a.ID, a.SubjectKind, a.SubjectID, a.TokenHash, a.ExpiresAt, now)
-	return pgutil.Translate(err)
+	return curhat.TranslatePostgresError(err)
 }
 
 func (s pgAccounts) LookupToken(ctx context.Context, hash string) (authSession, error) {
@@ -90,13 +89,13 @@ func (s pgAccounts) LookupToken(ctx context.Context, hash string) (authSession, 
 		FROM auth_sessions a LEFT JOIN mitras m ON a.subject_kind = 'mitra' AND m.id = a.subject_id
 		WHERE a.token_hash = $1`, hash).
 		Scan(&a.ID, &a.SubjectKind, &a.SubjectID, &a.TokenHash, &a.ExpiresAt, &a.RevokedAt, &a.MitraDeactivated)
-	return a, pgutil.Translate(err)
+	return a, curhat.TranslatePostgresError(err)
 }
 
 func (s pgAccounts) RevokeToken(ctx context.Context, hash string, now time.Time) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE auth_sessions SET revoked_at = coalesce(revoked_at, $2) WHERE token_hash = $1`, hash, now)
 	if err != nil {
-		return pgutil.Translate(err)
+		return curhat.TranslatePostgresError(err)
 	}
 	if tag.RowsAffected() == 0 {
 		return curhat.ErrNotFound
@@ -107,7 +106,7 @@ func (s pgAccounts) RevokeToken(ctx context.Context, hash string, now time.Time)
 func (s pgAccounts) RevokeSubject(ctx context.Context, kind SubjectKind, id uuid.UUID, now time.Time) error {
 	_, err := s.pool.Exec(ctx, `UPDATE auth_sessions SET revoked_at = $3
 		WHERE subject_kind = $1 AND subject_id = $2 AND revoked_at IS NULL`, kind, id, now)
-	return pgutil.Translate(err)
+	return curhat.TranslatePostgresError(err)
 }
 
 // memAccounts stores accounts in memory (in-memory mode and tests).

@@ -2,28 +2,23 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/availability"
-	"github.com/curhat/curhat/availability/availabilitytest"
 	"github.com/curhat/curhat/extension"
-	"github.com/curhat/curhat/internal/clock"
-	"github.com/curhat/curhat/internal/pgutil"
-	"github.com/curhat/curhat/internal/valkeyutil"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/payment/paymenttest"
 	"github.com/curhat/curhat/pricing"
-	"github.com/curhat/curhat/pricing/pricingtest"
 	"github.com/curhat/curhat/sweeps"
 )
 
@@ -34,25 +29,26 @@ const valkeyTimeout = 300 * time.Millisecond
 // event per offered mitra at once.
 const busBuffer = 16 * 1024
 
-// App wires every SDK service for the reference server, in memory or over Postgres + Valkey.
+// App is the reference server's backends and the SDK client over them, in memory or over
+// Postgres + Valkey, plus what the server adds itself: accounts, tokens, event streams,
+// the fake gateway's checkout page and the demo mitras.
 type App struct {
 	cfg   Config
 	log   *slog.Logger
-	clock clock.Clock
+	clock curhat.Clock
 	hooks metrics
 
 	pool     *pgxpool.Pool // nil in memory mode
 	ownsPool bool          // the App opened pool and closes it
-	pgCount  *pgutil.QueryCounter
+	pgCount  statementCounter
 	valkey   valkey.Client // nil without VALKEY_URL
-	names    valkeyutil.Names
+	names    curhat.KeyNames
 
+	client   *curhat.Client
 	bus      curhat.Bus // config invalidations, token revocations and events, across instances
 	accounts accountStore
 	auth     *authenticator
-	runtime  *curhat.RuntimeConfig
-	mirror   *availability.Mirror
-	pricing  *pricing.PricingStore
+	events   *eventHub
 	gateway  payment.Gateway
 	// fakeGateway is gateway when it is the fake one (always, unless a test swaps it):
 	// POST /api/internal/fake-gateway/refund-failures needs it.
@@ -60,12 +56,15 @@ type App struct {
 	// checkout is the gateway when the fake is in use: its checkout URLs open this
 	// server's checkout page (fake_checkout.go).
 	checkout *fakeCheckout
+
+	// The client's services, as the handlers use them.
+	runtime  *curhat.RuntimeConfig
+	mirror   *availability.Mirror
+	pricing  *pricing.PricingStore
 	payments *payment.Service
-	events   *eventHub
 	pairer   *pairing.Pairer
 	exts     *extension.Service
 
-	sweeps []*sweeps.Sweep
 	// subscriptions are the bus subscriptions of the authenticator and the event hub; they
 	// end with bgCtx.
 	subscriptions sync.WaitGroup
@@ -80,12 +79,15 @@ type App struct {
 	closeMu  sync.Once
 }
 
+// statementCounter counts the statements sent to Postgres (a test's pgx tracer).
+type statementCounter interface{ Count() int64 }
+
 // appOptions are test seams.
 type appOptions struct {
-	Clock clock.Clock
+	Clock curhat.Clock
 	Pool  *pgxpool.Pool // use this pool instead of opening DATABASE_URL
 	// PGCounter is the statement counter installed as Pool's tracer.
-	PGCounter *pgutil.QueryCounter
+	PGCounter statementCounter
 	// Gateway replaces the fake payment gateway (several instances sharing one fake, as
 	// they would share one provider; or a gateway that is not the fake).
 	Gateway payment.Gateway
@@ -94,23 +96,27 @@ type appOptions struct {
 	WrapHandler func(http.Handler) http.Handler
 }
 
-// NewApp connects to the configured backends (or builds the in-memory ones) and wires the
-// services. Nothing runs in the background until Start.
+// NewApp connects to the configured backends (or none, in memory) and builds the SDK
+// client over them. Nothing runs in the background until Start.
 func NewApp(ctx context.Context, cfg Config, log *slog.Logger, opts appOptions) (*App, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, clock: clock.Or(opts.Clock), hooks: noMetrics{}, gateway: opts.Gateway, wrapHandler: opts.WrapHandler}
+	a := &App{cfg: cfg, log: log, clock: opts.Clock, hooks: noMetrics{}, gateway: opts.Gateway, wrapHandler: opts.WrapHandler}
+	if a.clock == nil {
+		a.clock = curhat.WallClock()
+	}
 	a.hooks = newPromMetrics(log, a.driftReport)
 	a.bgCtx, a.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
-	a.names = valkeyutil.NewNames(cfg.ValkeyKeyPrefix, cfg.ValkeyCluster)
-
-	var err error
-	if err = a.connect(ctx, opts); err != nil {
+	a.names = curhat.NewKeyNames(cfg.ValkeyKeyPrefix, cfg.ValkeyCluster)
+	if err := a.connect(ctx, opts); err != nil {
 		a.Close(ctx)
 		return nil, err
 	}
-	a.wire()
+	if err := a.build(); err != nil {
+		a.Close(ctx)
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -122,8 +128,7 @@ func (a *App) connect(ctx context.Context, opts appOptions) error {
 	}
 	a.pool, a.pgCount = opts.Pool, opts.PGCounter
 	if a.pool == nil {
-		a.pgCount = &pgutil.QueryCounter{}
-		pool, err := pgutil.NewPool(ctx, a.cfg.DatabaseURL, func(c *pgxpool.Config) { c.ConnConfig.Tracer = a.pgCount })
+		pool, err := pgxpool.New(ctx, a.cfg.DatabaseURL)
 		if err != nil {
 			return fmt.Errorf("DATABASE_URL: %w", err)
 		}
@@ -139,7 +144,7 @@ func (a *App) connect(ctx context.Context, opts appOptions) error {
 		a.bus = curhat.NewMemoryBus()
 		return nil
 	}
-	vc, err := valkeyutil.NewClient(valkeyutil.Options{URL: a.cfg.ValkeyURL, Cluster: a.cfg.ValkeyCluster, DisableCache: !a.cfg.ValkeyClientCache})
+	vc, err := newValkeyClient(a.cfg)
 	if err != nil {
 		// Valkey is a disposable mirror: the server still works without it, slower.
 		return fmt.Errorf("valkey: %w", err)
@@ -149,19 +154,23 @@ func (a *App) connect(ctx context.Context, opts appOptions) error {
 	return err
 }
 
-func (a *App) wire() {
-	// Runtime config.
-	var cfgStore curhat.ConfigStore
-	if a.pool != nil {
-		cfgStore = curhat.NewPostgresConfigStore(a.pool)
-	} else {
-		cfgStore = curhat.NewMemoryConfigStore()
+// newValkeyClient connects to VALKEY_URL: standalone unless VALKEY_CLUSTER, dials and
+// blocked writes bounded by a second.
+func newValkeyClient(cfg Config) (valkey.Client, error) {
+	opt, err := valkey.ParseURL(cfg.ValkeyURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse VALKEY_URL: %w", err)
 	}
-	a.runtime = curhat.NewRuntimeConfig(cfgStore, a.bus, &curhat.RuntimeConfigOptions{Logger: a.log, Clock: a.clock})
+	opt.ForceSingleClient = !cfg.ValkeyCluster
+	opt.DisableCache = opt.DisableCache || !cfg.ValkeyClientCache
+	opt.Dialer.Timeout, opt.ConnWriteTimeout = time.Second, time.Second
+	return valkey.NewClient(opt)
+}
 
+// build makes the accounts' authenticator, the event hub and the SDK client.
+func (a *App) build() error {
 	a.wireAuth()
-
-	// Payments: the fake gateway stands in for a payment provider.
+	// The fake gateway stands in for a payment provider.
 	if a.gateway == nil {
 		a.gateway = paymenttest.NewGateway()
 	}
@@ -170,133 +179,81 @@ func (a *App) wire() {
 		a.checkout = newFakeCheckout(a.gateway, a.cfg.PublicURL)
 		a.gateway = a.checkout
 	}
-	pcfg := &payment.Config{Logger: a.log, Clock: a.clock, TTL: a.runtime.PaymentSessionTTL, Hooks: paymentHooks(a.hooks),
-		RefundRetryBase: a.cfg.PaymentRefundRetry}
-
-	var pairStore pairing.Store
-	var extStore extension.Store
-
-	// Availability mirror.
-	mcfg := &availability.Config{
+	cfg := &curhat.Config{
 		Logger:             a.log,
 		Clock:              a.clock,
+		KeyNames:           a.names,
+		ValkeyClientCache:  a.cfg.ValkeyClientCache,
+		Gateway:            a.gateway,
+		Bus:                a.bus,
+		Notifier:           hubNotifier{hub: a.events, clock: a.clock.Now},
 		StaleThreshold:     a.cfg.HeartbeatStale,
-		DefaultMaxSessions: a.runtime.MitraMaxConcurrentSessions,
-		Hooks:              availabilityHooks(a.hooks),
+		FanoutCap:          a.cfg.FanoutCap,
+		AvailabilityHooks:  availabilityHooks(a.hooks),
+		PaymentHooks:       paymentHooks(a.hooks),
+		SweepHooks:         sweeps.HooksFunc(a.sweepRun),
+		OnMitraDeactivated: a.mitraDeactivated,
+		Sweeps: curhat.SweepsConfig{
+			Disabled:           !a.cfg.Sweeps,
+			AutoOffline:        a.cfg.AutoOfflineInterval,
+			HeartbeatMirror:    a.cfg.HeartbeatMirrorEvery,
+			OnlineMirrorReseed: a.cfg.OnlineMirrorReseed,
+			StalePayments:      a.cfg.PaymentSweepInterval,
+			Timeouts:           a.cfg.TimeoutsSweepInterval,
+			RefundRetry:        a.cfg.PaymentRefundRetry,
+		},
 	}
-	if a.pool != nil {
-		var cache availability.Cache
-		if a.valkey != nil {
-			cache = availability.NewValkeyCache(a.valkey, availability.CacheConfig{Names: a.names, UseClientCache: a.cfg.ValkeyClientCache})
-		}
-		a.mirror = availability.NewMirror(availability.NewPostgresStore(a.pool), cache, mcfg)
-		a.pricing = pricing.NewPricingStore(pricing.NewPostgresStore(a.pool), &pricing.Config{Logger: a.log, Clock: a.clock})
-		a.payments = payment.NewService(payment.NewPostgresStore(a.pool), a.gateway, pcfg)
-		pairStore, extStore = pairing.NewPostgresStore(a.pool), extension.NewPostgresStore(a.pool)
-	} else {
-		store := availabilitytest.NewStore()
-		store.SetOnDeactivate(func(ctx context.Context, id uuidT) error {
-			return a.accounts.RevokeSubject(ctx, SubjectMitra, id, a.clock.Now())
-		})
-		a.mirror = availability.NewMirror(store, availabilitytest.NewCache(), mcfg)
-		payStore := paymenttest.NewStore()
-		payStore.Delivered = a.delivered // what Postgres reads from chat_sessions and extensions
-		a.payments = payment.NewService(payStore, a.gateway, pcfg)
-		priceStore := pricingtest.NewStore()
-		priceStore.HasPaidChatStart = a.payments.HasPaidChatStart
-		a.pricing = pricing.NewPricingStore(priceStore, &pricing.Config{Logger: a.log, Clock: a.clock})
-		pairStore, extStore = a.memoryPairingStores(store, payStore)
+	var err error
+	switch {
+	case a.cfg.InMemory:
+		a.client, err = curhat.NewMemoryClient(cfg)
+	case a.valkey != nil:
+		a.client, err = curhat.NewClient(a.pool, a.valkey, cfg)
+	default:
+		a.client, err = curhat.NewClient(a.pool, nil, cfg)
 	}
-	a.wirePairing(pairStore, extStore)
-}
-
-// Start restores what must run before the listener binds (timers, the Valkey seed) and
-// starts the background work (subscriptions, watchdog, sweeps).
-func (a *App) Start(ctx context.Context) error {
-	if err := a.runtime.Start(a.bgCtx); err != nil {
+	if err != nil {
 		return err
 	}
-	a.subscriptions.Go(func() { a.auth.follow(a.bgCtx) })
-	a.subscriptions.Go(func() { a.events.follow(a.bgCtx) })
-	// Chat-session expiry timers come back before anything else: a session already past
-	// its end is ended now, and the seed below then sees the right capacities.
-	if n, err := a.pairer.RestoreTimers(ctx); err != nil {
-		return fmt.Errorf("restore chat session timers: %w", err)
-	} else if n > 0 {
-		a.log.Info("chat session timers restored", "count", n)
-	}
-	if _, err := a.mirror.SeedFromPostgres(ctx); err != nil {
-		// Not fatal: reads fall back to Postgres and the watchdog reseeds when Valkey answers.
-		a.log.Warn("initial Valkey seed failed; serving from Postgres until Valkey answers", "err", err)
-	}
-	if err := a.mirror.Start(a.bgCtx); err != nil {
-		return err
-	}
-	if a.cfg.Sweeps {
-		a.startSweeps()
-	}
+	c := a.client
+	a.runtime, a.mirror, a.pricing, a.payments, a.pairer, a.exts =
+		c.Runtime(), c.Availability(), c.Pricing(), c.Payments(), c.Pairing(), c.Extensions()
 	return nil
 }
 
-func (a *App) startSweeps() {
-	add := func(name string, every time.Duration, job sweeps.Job) {
-		s := sweeps.New(job, sweeps.Config{Name: name, Interval: every, Logger: a.log, Hooks: a.hooks})
-		a.sweeps = append(a.sweeps, s)
-		_ = s.Start(a.bgCtx)
+// sweepRun reports a sweep's cycle to the metrics the App holds then (a test may wrap
+// them after NewApp).
+func (a *App) sweepRun(name string, r sweeps.Report, err error) { a.hooks.SweepRun(name, r, err) }
+
+// mitraDeactivated runs when an operator's deactivation committed: every instance forgets
+// the mitra's cached tokens and closes its event streams. (In Postgres the deactivation
+// revoked its tokens in the same transaction; the in-memory accounts revoke them here.)
+func (a *App) mitraDeactivated(ctx context.Context, id uuid.UUID) {
+	if m, ok := a.accounts.(*memAccounts); ok {
+		if err := m.RevokeSubject(ctx, SubjectMitra, id, a.clock.Now()); err != nil {
+			a.log.WarnContext(ctx, "revoke the tokens of a deactivated mitra", "mitra", id, "err", err)
+		}
 	}
-	add("auto_offline", a.cfg.AutoOfflineInterval, func(ctx context.Context) (sweeps.Report, error) {
-		r, err := a.mirror.AutoOffline(ctx)
-		return sweeps.Report{Counts: map[string]int{"offlined": r.Offlined}}, err
-	})
-	add("heartbeat_mirror", a.cfg.HeartbeatMirrorEvery, func(ctx context.Context) (sweeps.Report, error) {
-		r, err := a.mirror.MirrorHeartbeats(ctx)
-		return sweeps.Report{Counts: map[string]int{"updated": r.Updated}}, err
-	})
-	add("online_mirror_reseed", a.cfg.OnlineMirrorReseed, func(ctx context.Context) (sweeps.Report, error) {
-		r, err := a.mirror.SeedFromPostgres(ctx)
-		return sweeps.Report{Counts: map[string]int{"mitras": r.Mitras}}, err
-	})
-	add("stale_payments", a.cfg.PaymentSweepInterval, func(ctx context.Context) (sweeps.Report, error) {
-		r, err := a.payments.ExpireStale(ctx)
-		return sweeps.Report{Counts: map[string]int{"expired": r.Expired, "handler_errors": r.HandlerErrors}}, err
-	})
-	add("refund_retry", a.cfg.PaymentRefundRetry, func(ctx context.Context) (sweeps.Report, error) {
-		r, err := a.payments.RetryRefunds(ctx)
-		// Failure rows whose refunds went through while the notice was lost say so now.
-		n, syncErr := a.pairer.SyncFailureRefunds(ctx)
-		return sweeps.Report{Counts: map[string]int{
-			"attempted": r.Attempted, "succeeded": r.Succeeded, "failed": r.Failed, "gave_up": r.GaveUp,
-			"failure_rows_refunded": n,
-		}}, errors.Join(err, syncErr)
-	})
-	add("timeouts", a.cfg.TimeoutsSweepInterval, func(ctx context.Context) (sweeps.Report, error) {
-		r, err := a.pairer.SweepTimeouts(ctx)
-		n, extErr := a.exts.SweepExpired(ctx)
-		return sweeps.Report{Counts: map[string]int{
-			"pairings_timed_out": r.PairingsTimedOut, "sessions_expired": r.SessionsExpired,
-			"abandoned": r.Abandoned, "orphans": r.Orphans, "extensions_expired": n,
-		}}, errors.Join(err, extErr)
-	})
+	a.auth.revoked(ctx, SubjectMitra, id)
+}
+
+// Start starts the server's own subscriptions (token revocations, events), then the
+// client: what must hold before the listener binds (timers, the Valkey seed) and the
+// background work (subscriptions, watchdog, sweeps).
+func (a *App) Start(ctx context.Context) error {
+	a.subscriptions.Go(func() { a.auth.follow(a.bgCtx) })
+	a.subscriptions.Go(func() { a.events.follow(a.bgCtx) })
+	return a.client.Start(ctx)
 }
 
 // Close stops the background work and closes connections.
 func (a *App) Close(ctx context.Context) {
 	a.closeMu.Do(func() {
 		a.stopDemo()
-		for _, s := range a.sweeps {
-			s.Stop(ctx)
-		}
-		if a.mirror != nil {
-			a.mirror.Stop(ctx)
-		}
-		if a.pairer != nil {
-			a.pairer.Stop(ctx)
-		}
-		if a.exts != nil {
-			a.exts.Close()
-		}
-		if a.runtime != nil {
-			a.runtime.Stop(ctx)
+		if a.client != nil {
+			if err := a.client.Stop(ctx); err != nil {
+				a.log.WarnContext(ctx, "stopping the SDK client", "err", err)
+			}
 		}
 		a.bgCancel()
 		a.subscriptions.Wait()
@@ -332,7 +289,8 @@ func (a *App) readiness(ctx context.Context) (pg, vk string) {
 	return pg, vk
 }
 
-// pgQueries returns the number of statements sent to Postgres so far (0 in memory mode).
+// pgQueries returns the number of statements sent to Postgres so far (0 without a test's
+// counter).
 func (a *App) pgQueries() int64 {
 	if a.pgCount == nil {
 		return 0

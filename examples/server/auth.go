@@ -17,7 +17,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat"
-	"github.com/curhat/curhat/internal/clock"
 )
 
 // caller is the authenticated subject of a request.
@@ -77,7 +76,7 @@ type revocation struct {
 // miss, process memory otherwise, so a steady-state request makes no Postgres round trip.
 type authenticator struct {
 	store         accountStore
-	clock         clock.Clock
+	clock         curhat.Clock
 	ttl           time.Duration // of a verified token in memory
 	refusedTTL    time.Duration // of a refused token in memory
 	bootstrapHash []byte
@@ -98,7 +97,7 @@ type authenticator struct {
 // tokenHash is the SHA-256 of a token; auth_sessions.token_hash holds its hex form.
 type tokenHash [sha256.Size]byte
 
-func newAuthenticator(store accountStore, clk clock.Clock, ttl time.Duration, bootstrapToken string, bus curhat.Bus, log *slog.Logger) *authenticator {
+func newAuthenticator(store accountStore, clk curhat.Clock, ttl time.Duration, bootstrapToken string, bus curhat.Bus, log *slog.Logger) *authenticator {
 	h := sha256.Sum256([]byte(bootstrapToken))
 	return &authenticator{
 		store: store, clock: clk, ttl: ttl, refusedTTL: DefaultRefusedTokenTTL, bootstrapHash: h[:], bus: bus, log: log,

@@ -18,7 +18,7 @@ import (
 
 // Benchmarks of the two hot requests through the whole handler (routing, token check,
 // mirror, metrics) over Postgres + Valkey, without the network: allocations per request
-// and Postgres statements per request. The load tool (examples/loadtool) measures them
+// and Postgres statements per request. The load tool (internal/loadtool) measures them
 // over loopback beside a bare handler.
 //
 //	go test -run '^$' -bench Request -benchmem ./examples/server/

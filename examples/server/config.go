@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/url"
@@ -49,7 +50,7 @@ type Config struct {
 // configFromEnv maps environment variables to Config. getenv is os.Getenv in main.
 func configFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		Addr:                 or(getenv("ADDR"), ":8080"),
+		Addr:                 cmp.Or(getenv("ADDR"), ":8080"),
 		DatabaseURL:          getenv("DATABASE_URL"),
 		ValkeyURL:            getenv("VALKEY_URL"),
 		ValkeyKeyPrefix:      getenv("VALKEY_KEY_PREFIX"),
@@ -113,7 +114,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 			return c, err
 		}
 	}
-	switch c.DemoMitras = strings.ToLower(or(strings.TrimSpace(getenv("DEMO_MITRAS")), DemoMitrasAuto)); c.DemoMitras {
+	switch c.DemoMitras = strings.ToLower(cmp.Or(strings.TrimSpace(getenv("DEMO_MITRAS")), DemoMitrasAuto)); c.DemoMitras {
 	case DemoMitrasAuto, DemoMitrasOff:
 	default:
 		return c, fmt.Errorf("DEMO_MITRAS=%q: want auto (the demo mitras heartbeat and accept offers) or off (drive them yourself)", c.DemoMitras)
@@ -192,13 +193,6 @@ func envInt(getenv func(string) string, name string, def, min, max int, hint str
 		return 0, fmt.Errorf("%s=%q: want an integer in %d..%d%s", name, v, min, max, hint)
 	}
 	return n, nil
-}
-
-func or(s, def string) string {
-	if s != "" {
-		return s
-	}
-	return def
 }
 
 func envBool(getenv func(string) string, name string, def bool) (bool, error) {

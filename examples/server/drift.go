@@ -15,14 +15,10 @@ const dashboardDriftTimeout = 5 * time.Second
 // driftReport compares the Valkey mirror with Postgres. It returns a nil report when there
 // is no Valkey (in-memory and Postgres-only modes): there is no mirror to drift.
 func (a *App) driftReport(ctx context.Context) (*availability.DriftReport, error) {
-	if a.valkey == nil {
-		return nil, nil
+	if a.client == nil {
+		return nil, nil // scraped before the client exists
 	}
-	rep, err := a.mirror.Drift(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &rep, nil
+	return a.client.Drift(ctx)
 }
 
 // driftJSON is the drift field of GET /api/internal/dashboard (null without Valkey).

@@ -66,8 +66,7 @@ var errorTable = []errorMapping{
 	{pricing.ErrDuplicateTier, http.StatusConflict, "DUPLICATE_TIER", "a tier with this mode and minutes already exists", ""},
 	// Minutes that no active tier sells are a request that cannot be served as asked: the
 	// app offers the minutes of GET /api/client/chat/pricing.
-	{pricing.ErrNoTier, http.StatusBadRequest, "VALIDATION_FAILED", "no active price tier for these minutes", "minutes"},
-	{pairing.ErrNoTier, http.StatusBadRequest, "VALIDATION_FAILED", "no active price tier for these minutes", "minutes"},
+	{curhat.ErrNoTier, http.StatusBadRequest, "VALIDATION_FAILED", "no active price tier for these minutes", "minutes"},
 	{pairing.ErrAlreadyMatched, http.StatusConflict, "ALREADY_MATCHED", "the pairing is already matched", ""},
 	{pairing.ErrAtCapacity, http.StatusConflict, "AT_CAPACITY", "the mitra has no free session slot", ""},
 	{pairing.ErrExpired, http.StatusGone, "EXPIRED", "the deadline has passed", ""},
@@ -109,7 +108,7 @@ func toAPIError(err error) (ae *apiError, hidden bool) {
 			}
 			var sc staleCurrent
 			if errors.As(err, &sc) {
-				out.Details = map[string]any{"current": sc.CurrentValue()}
+				out.Details = map[string]any{"current": staleCurrentJSON(sc.CurrentValue())}
 			}
 			return out, true
 		}

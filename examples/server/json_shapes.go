@@ -1,9 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/pricing"
 )
 
 // paymentJSON is the API shape of a payment session.
@@ -40,4 +45,89 @@ func optPayment(p *payment.Session) any {
 		return nil
 	}
 	return toPaymentJSON(*p)
+}
+
+// tierJSON is the API shape of a price tier (the fields of pricing.Tier, in order).
+type tierJSON struct {
+	ID        uuid.UUID    `json:"id"`
+	Mode      pricing.Mode `json:"mode"`
+	Minutes   int          `json:"minutes"`
+	Price     int64        `json:"price"`
+	Currency  string       `json:"currency"`
+	Label     string       `json:"label"`
+	SortOrder int          `json:"sort_order"`
+	IsActive  bool         `json:"is_active"`
+	CreatedAt time.Time    `json:"created_at"`
+	UpdatedAt time.Time    `json:"updated_at"`
+}
+
+func toTiersJSON(ts []pricing.Tier) []tierJSON {
+	out := make([]tierJSON, len(ts))
+	for i, t := range ts {
+		out[i] = tierJSON(t)
+	}
+	return out
+}
+
+// promotionJSON is the API shape of a promotion (the fields of pricing.Promotion).
+type promotionJSON struct {
+	ID                uuid.UUID             `json:"id"`
+	Kind              pricing.PromotionKind `json:"kind"`
+	Enabled           bool                  `json:"enabled"`
+	DiscountPercent   int                   `json:"discount_percent"`
+	MaxDiscountAmount *int64                `json:"max_discount_amount"`
+	EligibleMinutes   []int                 `json:"eligible_minutes"`
+	Label             string                `json:"label"`
+	UpdatedAt         time.Time             `json:"updated_at"`
+}
+
+// historyJSON is the API shape of a pricing audit row (the fields of pricing.HistoryEntry).
+type historyJSON struct {
+	ID          uuid.UUID          `json:"id"`
+	TierID      uuid.UUID          `json:"tier_id,omitzero"`
+	PromotionID uuid.UUID          `json:"promotion_id,omitzero"`
+	ChangeKind  pricing.ChangeKind `json:"change_kind"`
+	ChangedBy   string             `json:"changed_by"`
+	ChangedAt   time.Time          `json:"changed_at"`
+	Before      json.RawMessage    `json:"before"`
+	After       json.RawMessage    `json:"after"`
+}
+
+func toHistoryJSON(hs []pricing.HistoryEntry) []historyJSON {
+	out := make([]historyJSON, len(hs))
+	for i, h := range hs {
+		out[i] = historyJSON(h)
+	}
+	return out
+}
+
+// failureJSON is the API shape of a failed pairing (the fields of pairing.Failure).
+type failureJSON struct {
+	ID            uuid.UUID             `json:"id"`
+	PairingID     uuid.UUID             `json:"pairing_id"`
+	ClientID      uuid.UUID             `json:"client_id"`
+	Type          pairing.Type          `json:"type"`
+	TargetMitraID *uuid.UUID            `json:"target_mitra_id"`
+	Reason        pairing.Reason        `json:"reason"`
+	OfferedCount  int                   `json:"offered_count"`
+	Amount        int64                 `json:"amount"`
+	RefundStatus  pairing.RefundStatus  `json:"refund_status"`
+	Status        pairing.FailureStatus `json:"status"`
+	ResolvedBy    string                `json:"resolved_by"`
+	ResolvedAt    *time.Time            `json:"resolved_at"`
+	Note          string                `json:"note"`
+	CreatedAt     time.Time             `json:"created_at"`
+}
+
+// staleCurrentJSON is the "current" row of a 409 STALE_WRITE body in its API shape.
+func staleCurrentJSON(v any) any {
+	switch x := v.(type) {
+	case pricing.Tier:
+		return tierJSON(x)
+	case []pricing.Tier:
+		return toTiersJSON(x)
+	case pricing.Promotion:
+		return promotionJSON(x)
+	}
+	return v
 }

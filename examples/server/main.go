@@ -1,5 +1,7 @@
-// Command server is the curhat reference HTTP server: it wires every SDK service and
-// serves the API that the client, mitra and control-center apps talk to.
+// Command server is the curhat reference HTTP server: over one curhat.Client (every SDK
+// service, wired, with its sweeps) it serves the API that the client, mitra and
+// control-center apps talk to, and adds what a host adds: accounts, bearer tokens and
+// event streams. Its non-test files import only public packages: copy it into your module.
 //
 //	go run ./examples/server                                   # in memory, with demo data
 //	DATABASE_URL=postgres://127.0.0.1:5432/test VALKEY_URL=redis://127.0.0.1:6379 \

@@ -134,6 +134,9 @@ func TestMetrics_SweepRunsDurationsAndCounts(t *testing.T) {
 			break
 		}
 		require.True(t, time.Now().Before(deadline), "sweeps never reported:\n%s", m.raw)
+		// The sweeps run on the App's clock: moving it fires those that armed their timer;
+		// the loop polls until the runs it started have reported.
+		ts.clock.Advance(10 * time.Millisecond)
 		time.Sleep(10 * time.Millisecond) // polling a background loop, not waiting for an outcome
 	}
 	require.Positive(t, m.must(t, "curhat_sweep_duration_seconds_count", "sweep", "timeouts"))

@@ -17,10 +17,9 @@ func (s *Server) availabilityRoutes() {
 }
 
 func (s *Server) mitraOnline(w http.ResponseWriter, r *http.Request, c caller) error {
-	if err := s.app.mirror.SetOnline(r.Context(), c.ID); err != nil {
+	if err := s.app.client.SetMitraOnline(r.Context(), c.ID); err != nil {
 		return err
 	}
-	s.app.mitraBecameAvailable(r.Context(), c.ID)
 	writeJSON(w, http.StatusOK, map[string]bool{"online": true})
 	return nil
 }

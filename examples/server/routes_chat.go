@@ -471,10 +471,11 @@ func (s *Server) listFailures(w http.ResponseWriter, r *http.Request, _ caller) 
 	if err != nil {
 		return err
 	}
-	if items == nil {
-		items = []pairing.Failure{}
+	out := make([]failureJSON, len(items))
+	for i, f := range items {
+		out[i] = failureJSON(f)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items, "page": f.Page, "page_size": f.PageSize, "total": total})
+	writeJSON(w, http.StatusOK, map[string]any{"items": out, "page": f.Page, "page_size": f.PageSize, "total": total})
 	return nil
 }
 
@@ -499,10 +500,12 @@ func (s *Server) failureAction(w http.ResponseWriter, r *http.Request, c caller)
 	if err := validText("note", body.Note); err != nil {
 		return err
 	}
-	f, err := s.app.pairer.FailureAction(r.Context(), id, body.Action, body.Note, c.operatorName())
+	f, err := s.app.pairer.FailureAction(r.Context(), pairing.FailureActionParams{
+		ID: id, Action: body.Action, Note: body.Note, Operator: c.operatorName(),
+	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, f)
+	writeJSON(w, http.StatusOK, failureJSON(f))
 	return nil
 }

@@ -59,7 +59,7 @@ func (api *pricingAPI) listTiers(w http.ResponseWriter, r *http.Request, _ calle
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tiers": tiers})
+	writeJSON(w, http.StatusOK, map[string]any{"tiers": toTiersJSON(tiers)})
 	return nil
 }
 
@@ -85,7 +85,7 @@ func (api *pricingAPI) createTier(w http.ResponseWriter, r *http.Request, c call
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, tier)
+	writeJSON(w, http.StatusCreated, tierJSON(tier))
 	return nil
 }
 
@@ -116,7 +116,7 @@ func (api *pricingAPI) updateTier(w http.ResponseWriter, r *http.Request, c call
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, tier)
+	writeJSON(w, http.StatusOK, tierJSON(tier))
 	return nil
 }
 
@@ -148,7 +148,7 @@ func (api *pricingAPI) setActive(w http.ResponseWriter, r *http.Request, c calle
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, tier)
+	writeJSON(w, http.StatusOK, tierJSON(tier))
 	return nil
 }
 
@@ -181,7 +181,7 @@ func (api *pricingAPI) reorderTiers(w http.ResponseWriter, r *http.Request, c ca
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tiers": tiers})
+	writeJSON(w, http.StatusOK, map[string]any{"tiers": toTiersJSON(tiers)})
 	return nil
 }
 
@@ -194,7 +194,7 @@ func (api *pricingAPI) tierHistory(w http.ResponseWriter, r *http.Request, _ cal
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+	writeJSON(w, http.StatusOK, map[string]any{"entries": toHistoryJSON(entries)})
 	return nil
 }
 
@@ -203,7 +203,7 @@ func (api *pricingAPI) getFirstSession(w http.ResponseWriter, r *http.Request, _
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, pr)
+	writeJSON(w, http.StatusOK, promotionJSON(pr))
 	return nil
 }
 
@@ -240,7 +240,7 @@ func (api *pricingAPI) putFirstSession(w http.ResponseWriter, r *http.Request, c
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, pr)
+	writeJSON(w, http.StatusOK, promotionJSON(pr))
 	return nil
 }
 
@@ -249,7 +249,7 @@ func (api *pricingAPI) firstSessionHistory(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+	writeJSON(w, http.StatusOK, map[string]any{"entries": toHistoryJSON(entries)})
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/payment/paymenttest"
 )
@@ -163,7 +164,7 @@ func TestDashboard_CountsPaidMoneyWithoutAnOutcomeAfterTenMinutes(t *testing.T) 
 		ts.refuseRefunds(1000)
 		ts.failedBlast()
 		require.Equal(t, float64(0), unsettled(), "within the grace")
-		ts.clock.Advance(dashboardUnsettledGrace + time.Second)
+		ts.clock.Advance(curhat.DefaultUnsettledGrace + time.Second)
 		require.Equal(t, float64(1), unsettled(), "a refund that has not gone through for ten minutes")
 
 		ts.refuseRefunds(0)

@@ -8,8 +8,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/extension"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Sessions is an in-memory extension.Sessions: a table of chat sessions the test fills
@@ -17,7 +17,7 @@ import (
 // Store.ExtendSession needs.
 type Sessions struct {
 	mu       sync.Mutex
-	sessions map[uuid.UUID]extension.SessionInfo
+	sessions map[uuid.UUID]extension.ChatSession
 	extended []Extended
 }
 
@@ -31,10 +31,10 @@ type Extended struct {
 var _ extension.Sessions = (*Sessions)(nil)
 
 // NewSessions returns an empty table.
-func NewSessions() *Sessions { return &Sessions{sessions: map[uuid.UUID]extension.SessionInfo{}} }
+func NewSessions() *Sessions { return &Sessions{sessions: map[uuid.UUID]extension.ChatSession{}} }
 
 // Add stores (or replaces) a chat session.
-func (s *Sessions) Add(info extension.SessionInfo) {
+func (s *Sessions) Add(info extension.ChatSession) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sessions[info.ID] = cloneInfo(info)
@@ -42,17 +42,19 @@ func (s *Sessions) Add(info extension.SessionInfo) {
 
 // StartActive adds an active session between client and mitra that ends in minutes from
 // now and returns it.
-func (s *Sessions) StartActive(clientID, mitraID uuid.UUID, now time.Time, minutes int) extension.SessionInfo {
-	info := extension.SessionInfo{
+func (s *Sessions) StartActive(clientID, mitraID uuid.UUID, now time.Time, minutes int) extension.ChatSession {
+	start := normalTime(now)
+	info := extension.ChatSession{
 		ID: uuid.New(), ClientID: clientID, MitraID: mitraID, Status: extension.SessionActive,
-		EndsAt: new(normalTime(now.Add(time.Duration(minutes) * time.Minute))), Minutes: minutes,
+		StartedAt: new(start), EndsAt: new(normalTime(now.Add(time.Duration(minutes) * time.Minute))), Minutes: minutes,
+		PairingID: uuid.New(), CreatedAt: start, UpdatedAt: start,
 	}
 	s.Add(info)
 	return info
 }
 
 // SetStatus changes a session's status (for example to "ended").
-func (s *Sessions) SetStatus(id uuid.UUID, status string) {
+func (s *Sessions) SetStatus(id uuid.UUID, status extension.SessionStatus) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if info, ok := s.sessions[id]; ok {
@@ -61,13 +63,13 @@ func (s *Sessions) SetStatus(id uuid.UUID, status string) {
 	}
 }
 
-// ChatSession returns the session, or ErrNotFound.
-func (s *Sessions) ChatSession(_ context.Context, id uuid.UUID) (extension.SessionInfo, error) {
+// GetChatSession returns the session, or ErrNotFound.
+func (s *Sessions) GetChatSession(_ context.Context, id uuid.UUID) (extension.ChatSession, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	info, ok := s.sessions[id]
 	if !ok {
-		return extension.SessionInfo{}, fmt.Errorf("chat session %s: %w", id, curhat.ErrNotFound)
+		return extension.ChatSession{}, fmt.Errorf("chat session %s: %w", id, core.ErrNotFound)
 	}
 	return cloneInfo(info), nil
 }
@@ -88,12 +90,12 @@ func (s *Sessions) ExtendedCalls() []Extended {
 
 // Extend grows an active session's ends_at and minutes (Store.ExtendSession). A session
 // that is not active, or unknown, is left alone with ok=false.
-func (s *Sessions) Extend(_ context.Context, id uuid.UUID, minutes int) (extension.SessionInfo, bool, error) {
+func (s *Sessions) Extend(_ context.Context, id uuid.UUID, minutes int) (extension.ChatSession, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	info, ok := s.sessions[id]
 	if !ok || info.Status != extension.SessionActive || info.EndsAt == nil {
-		return extension.SessionInfo{}, false, nil
+		return extension.ChatSession{}, false, nil
 	}
 	info.EndsAt = new(info.EndsAt.Add(time.Duration(minutes) * time.Minute))
 	info.Minutes += minutes
@@ -101,9 +103,11 @@ func (s *Sessions) Extend(_ context.Context, id uuid.UUID, minutes int) (extensi
 	return cloneInfo(info), true, nil
 }
 
-func cloneInfo(info extension.SessionInfo) extension.SessionInfo {
-	if info.EndsAt != nil {
-		info.EndsAt = new(*info.EndsAt)
+func cloneInfo(info extension.ChatSession) extension.ChatSession {
+	for _, t := range []**time.Time{&info.StartedAt, &info.EndsAt, &info.EndedAt} {
+		if *t != nil {
+			*t = new(**t)
+		}
 	}
 	return info
 }
@@ -165,7 +169,7 @@ var _ extension.Settings = (*Settings)(nil)
 
 // NewSettings returns settings at the runtime defaults.
 func NewSettings() *Settings {
-	return &Settings{autoApprove: curhat.DefaultExtensionAutoApprove, timeout: curhat.DefaultPairingTargetedTimeout}
+	return &Settings{autoApprove: core.DefaultExtensionAutoApprove, timeout: core.DefaultPairingTargetedTimeout}
 }
 
 // SetAutoApprove switches extension_auto_approve.

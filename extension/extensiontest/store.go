@@ -22,8 +22,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/extension"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // Store is an in-memory extension.Store. The zero value is not usable; call NewStore.
@@ -35,7 +35,7 @@ type Store struct {
 	// returns the session as it is now with ok=true; a session that is not active is
 	// left alone with ok=false. ApplyPayment calls it under the store's lock, so the
 	// extension and the session change together or not at all.
-	ExtendSession func(ctx context.Context, sessionID uuid.UUID, minutes int) (s extension.SessionInfo, ok bool, err error)
+	ExtendSession func(ctx context.Context, sessionID uuid.UUID, minutes int) (s extension.ChatSession, ok bool, err error)
 
 	mu   sync.Mutex
 	rows map[uuid.UUID]extension.Extension
@@ -65,7 +65,7 @@ func (s *Store) Insert(_ context.Context, e extension.Extension) (extension.Exte
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.rows[e.ID]; ok {
-		return extension.Extension{}, fmt.Errorf("insert extension: %w: extensions_pkey", curhat.ErrConflict)
+		return extension.Extension{}, fmt.Errorf("insert extension: %w: extensions_pkey", core.ErrConflict)
 	}
 	if e.Status.Open() {
 		if _, ok := s.openLocked(e.ChatSessionID); ok {
@@ -237,5 +237,5 @@ func clone(e extension.Extension) extension.Extension {
 }
 
 func checkViolation(constraint string) error {
-	return &curhat.ValidationError{Field: constraint, Reason: "violates a database check"}
+	return &core.ValidationError{Field: constraint, Reason: "violates a database check"}
 }

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // CallTimeout bounds each context returned by Context, so that a store call that hangs
@@ -65,10 +65,10 @@ func ErrorAs(t testing.TB, err error, target any, msgAndArgs ...any) {
 	}
 }
 
-// Invalid fails the test unless err is a *curhat.ValidationError naming field.
+// Invalid fails the test unless err is a *core.ValidationError naming field.
 func Invalid(t testing.TB, err error, field string, msgAndArgs ...any) {
 	t.Helper()
-	var ve *curhat.ValidationError
+	var ve *core.ValidationError
 	if !errors.As(err, &ve) {
 		t.Fatalf("error %v is not a validation error of %s%s", err, field, message(msgAndArgs))
 		return

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/internal/check"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // recorder stands in for a *testing.T: it records the first failure instead of stopping
@@ -84,9 +84,9 @@ func TestAssertionsPassAndFailWithAClearMessage(t *testing.T) {
 		{"ElementsMatch holds in any order", func(t testing.TB) { check.ElementsMatch(t, []int{1, 2, 2}, []int{2, 1, 2}) }, nil},
 		{"ElementsMatch counts duplicates", func(t testing.TB) { check.ElementsMatch(t, []int{1, 2, 2}, []int{1, 1, 2}) }, []string{"missing: [2]", "extra:   [1]"}},
 		{"Invalid holds", func(t testing.TB) {
-			check.Invalid(t, fmt.Errorf("w: %w", curhat.Invalid("price", "negative")), "price")
+			check.Invalid(t, fmt.Errorf("w: %w", core.Invalid("price", "negative")), "price")
 		}, nil},
-		{"Invalid fails on another field", func(t testing.TB) { check.Invalid(t, curhat.Invalid("label", "long"), "price") }, []string{"names label, want price"}},
+		{"Invalid fails on another field", func(t testing.TB) { check.Invalid(t, core.Invalid("label", "long"), "price") }, []string{"names label, want price"}},
 		{"Invalid fails on another error", func(t testing.TB) { check.Invalid(t, sentinel, "price") }, []string{"sentinel is not a validation error of price"}},
 		{"OneSucceeds holds", func(t testing.TB) {
 			if i := check.OneSucceeds(t, []error{wrapped, nil, sentinel}, sentinel); i != 1 {

@@ -1,5 +1,5 @@
 // Package lifecycle implements the Start/Stop/Stopped contract shared by the background
-// services (runtime config subscription, availability watchdog): Start returns at once,
+// services (runtime config subscription, availability watchdog, sweeps): Start returns at once,
 // Stop is idempotent and safe before Start, Stopped closes when the background work ended.
 package lifecycle
 
@@ -55,10 +55,5 @@ func (l *Lifecycle) Stop(ctx context.Context) error {
 	cancel := l.cancel
 	l.mu.Unlock()
 	cancel()
-	select {
-	case <-l.stoppedCh:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return Wait(ctx, l.stoppedCh)
 }

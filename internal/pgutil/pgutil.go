@@ -10,23 +10,28 @@ import (
 	"net"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	sq "github.com/Masterminds/squirrel"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 )
 
 // SQL is the squirrel statement builder with Postgres placeholders.
 var SQL = sq.StatementBuilder.PlaceholderFormat(sq.Dollar)
 
-// DB is what the adapters need from a pool or a transaction.
+// DB is what the Postgres stores need: a *pgxpool.Pool, or a pgx.Tx (a store over a
+// transaction runs every write in it — its own transactions become savepoints — so that a
+// host's transaction commits or rolls back the SDK's writes with its own).
 type DB interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	// Begin starts a transaction (a savepoint inside a pgx.Tx).
+	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
 // NewPool parses url and opens a pool. Extra config (tracer, search_path) may be applied
@@ -46,10 +51,10 @@ func NewPool(ctx context.Context, url string, configure func(*pgxpool.Config)) (
 	return pool, nil
 }
 
-// InTx runs fn in a transaction, committing when fn returns nil and rolling back otherwise.
-// Driver errors are translated with Translate.
-func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
-	return Translate(pgx.BeginFunc(ctx, pool, fn))
+// InTx runs fn in a transaction (a savepoint when db is one), committing when fn returns
+// nil and rolling back otherwise. Driver errors are translated with Translate.
+func InTx(ctx context.Context, db DB, fn func(tx pgx.Tx) error) error {
+	return Translate(pgx.BeginFunc(ctx, db, fn))
 }
 
 // Postgres error codes we translate.
@@ -61,10 +66,10 @@ const (
 )
 
 // Translate maps driver errors to the shared domain errors:
-//   - pgx.ErrNoRows → curhat.ErrNotFound
-//   - unique violation → curhat.ErrConflict (wrapping the constraint name)
-//   - serialization failure / deadlock → curhat.ErrStaleWrite
-//   - connection failures → curhat.ErrUnavailable
+//   - pgx.ErrNoRows → core.ErrNotFound
+//   - unique violation → core.ErrConflict (wrapping the constraint name)
+//   - serialization failure / deadlock → core.ErrStaleWrite
+//   - connection failures → core.ErrUnavailable
 //
 // Domain errors and nil pass through unchanged.
 func Translate(err error) error {
@@ -72,27 +77,27 @@ func Translate(err error) error {
 		return nil
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
-		return curhat.ErrNotFound
+		return core.ErrNotFound
 	}
 	// Before the server-error switch: a server shutting down answers with a PgError too
 	// (57P01, 57P02, 57P03, 08xxx), and that is an outage, not a refused statement.
 	if IsConnectionError(err) {
-		return fmt.Errorf("%w: %v", curhat.ErrUnavailable, err)
+		return fmt.Errorf("%w: %v", core.ErrUnavailable, err)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case codeUniqueViolation:
-			return fmt.Errorf("%w: %s", curhat.ErrConflict, pgErr.ConstraintName)
+			return fmt.Errorf("%w: %s", core.ErrConflict, pgErr.ConstraintName)
 		case codeSerializationFailure, codeDeadlockDetected:
-			return fmt.Errorf("%w: %s", curhat.ErrStaleWrite, pgErr.Message)
+			return fmt.Errorf("%w: %s", core.ErrStaleWrite, pgErr.Message)
 		case codeCheckViolation:
-			return &curhat.ValidationError{Field: pgErr.ConstraintName, Reason: "violates a database check"}
+			return &core.ValidationError{Field: pgErr.ConstraintName, Reason: "violates a database check"}
 		}
 		if strings.HasPrefix(pgErr.Code, "22") {
 			// Class 22, data exception: a value Postgres cannot store (a NUL byte in text,
 			// a number out of range). The caller's input, not the server, is at fault.
-			return &curhat.ValidationError{Field: "input", Reason: "a value cannot be stored: " + pgErr.Message}
+			return &core.ValidationError{Field: "input", Reason: "a value cannot be stored: " + pgErr.Message}
 		}
 		return err
 	}
@@ -162,3 +167,37 @@ func (c *QueryCounter) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, _ pg
 }
 
 func (c *QueryCounter) TraceCopyFromEnd(context.Context, *pgx.Conn, pgx.TraceCopyFromEndData) {}
+
+// Deref maps a NULL text column (nil) to "".
+func Deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// Nullable maps "" to SQL NULL.
+func Nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// UTCPtr returns t in UTC (nil stays nil).
+func UTCPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// Qualified lists columns prefixed with a table alias: "p.id, p.status, …".
+func Qualified(alias string, columns []string) string {
+	out := make([]string, len(columns))
+	for i, c := range columns {
+		out[i] = alias + "." + c
+	}
+	return strings.Join(out, ", ")
+}

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/curhat/curhat/internal/core"
 )
 
 // ErrUnavailable: the bus cannot carry the message now (Valkey unreachable, or a Memory
-// bus disconnected). The root package re-exports it as curhat.ErrUnavailable.
-var ErrUnavailable = errors.New("service temporarily unavailable")
+// bus disconnected). It is the shared core.ErrUnavailable (curhat.ErrUnavailable).
+var ErrUnavailable = core.ErrUnavailable
 
 // Bus carries small messages between the instances of a deployment on named topics. See
 // the package documentation for what a subscriber may rely on.

@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/curhat/curhat/internal/pgutil"
 )
 
 //go:embed migrations/*.sql
@@ -55,17 +57,26 @@ func Migrations() []Migration {
 	return out
 }
 
-// Apply runs every migration not yet recorded in curhat_schema_migrations, each in its own
-// transaction, while holding a session advisory lock so that two processes starting at once
-// apply each migration exactly once. Applying an up-to-date schema is a no-op.
-// It returns the versions it applied.
-func Apply(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
+// Apply runs every migration not yet recorded in curhat_schema_migrations, while holding
+// an advisory lock so that two processes starting at once apply each migration exactly
+// once. Applying an up-to-date schema is a no-op. It returns the versions it applied.
+//
+// Over a pool, each migration runs in its own transaction under a session lock. Over a
+// transaction (the host's own), the lock lasts until that transaction ends and each
+// migration is a savepoint: the schema commits or rolls back with the host's work.
+func Apply(ctx context.Context, db pgutil.DB) ([]int, error) {
+	pool, ok := db.(*pgxpool.Pool)
+	if !ok {
+		if _, err := db.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", advisoryLockKey); err != nil {
+			return nil, fmt.Errorf("migrate: advisory lock: %w", err)
+		}
+		return apply(ctx, db)
+	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: acquire connection: %w", err)
 	}
 	defer conn.Release()
-
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", advisoryLockKey); err != nil {
 		return nil, fmt.Errorf("migrate: advisory lock: %w", err)
 	}
@@ -73,15 +84,19 @@ func Apply(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 		// Unlock on a fresh context: the caller's may already be done.
 		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", advisoryLockKey)
 	}()
+	return apply(ctx, conn)
+}
 
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS curhat_schema_migrations (
+// apply runs the missing migrations on db, the lock held.
+func apply(ctx context.Context, db pgutil.DB) ([]int, error) {
+	if _, err := db.Exec(ctx, `CREATE TABLE IF NOT EXISTS curhat_schema_migrations (
 		version    integer PRIMARY KEY,
 		name       text NOT NULL,
 		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return nil, fmt.Errorf("migrate: create version table: %w", err)
 	}
 	applied := map[int]bool{}
-	rows, err := conn.Query(ctx, "SELECT version FROM curhat_schema_migrations")
+	rows, err := db.Query(ctx, "SELECT version FROM curhat_schema_migrations")
 	if err != nil {
 		return nil, fmt.Errorf("migrate: read versions: %w", err)
 	}
@@ -98,7 +113,7 @@ func Apply(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 		if applied[m.Version] {
 			continue
 		}
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}

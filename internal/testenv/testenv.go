@@ -19,7 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/valkey-io/valkey-go"
 
-	"github.com/curhat/curhat"
+	migrations "github.com/curhat/curhat/internal/schema"
 	"github.com/curhat/curhat/internal/valkeyutil"
 )
 
@@ -142,7 +142,7 @@ func PostgresWith(t testing.TB, o PGOptions) *DB {
 		t.Fatalf("open pool: %v", err)
 	}
 	t.Cleanup(db.Pool.Close)
-	if _, err := curhat.Migrate(ctx, db.Pool); err != nil {
+	if _, err := migrations.Apply(ctx, db.Pool); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	return db

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/valkey-io/valkey-go"
-
-	"github.com/curhat/curhat"
 )
 
 // Options configures NewClient.
@@ -67,12 +65,3 @@ func NewClient(o Options) (valkey.Client, error) {
 	}
 	return c, nil
 }
-
-// Names is curhat.KeyNames (kept here so the adapters read naturally).
-type Names = curhat.KeyNames
-
-// NewNames is curhat.NewKeyNames.
-func NewNames(prefix string, cluster bool) Names { return curhat.NewKeyNames(prefix, cluster) }
-
-// DefaultClusterTag is the hash tag used in cluster mode when no prefix is given.
-const DefaultClusterTag = curhat.DefaultClusterTag

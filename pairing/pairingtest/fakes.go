@@ -183,6 +183,9 @@ func (q *Quoter) SetDiscount(amount int64) {
 	q.discount = amount
 }
 
+// sessionMode is what the Pairer quotes (pricing.ModeSession).
+const sessionMode pairing.PriceMode = "session"
+
 var tierNamespace = uuid.MustParse("3d0c8a0e-5a43-4b8e-9c4f-7f1f2f6f5a01")
 
 // TierID is the id of the tier of minutes.
@@ -190,15 +193,16 @@ func TierID(minutes int) uuid.UUID {
 	return uuid.NewSHA1(tierNamespace, fmt.Appendf(nil, "session:%d", minutes))
 }
 
-func (q *Quoter) Quote(_ context.Context, _ uuid.UUID, mode string, minutes int) (pairing.Quote, error) {
+func (q *Quoter) Quote(_ context.Context, _ uuid.UUID, mode pairing.PriceMode, minutes int) (pairing.Quote, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	price, ok := q.prices[minutes]
-	if mode != pairing.QuoteModeSession || !ok {
+	if mode != sessionMode || !ok {
 		return pairing.Quote{}, fmt.Errorf("%s of %d minutes: %w", mode, minutes, pairing.ErrNoTier)
 	}
 	d := min(q.discount, price)
-	return pairing.Quote{TierID: TierID(minutes), Minutes: minutes, BaseAmount: price, DiscountAmount: d, Amount: price - d, Currency: "IDR"}, nil
+	return pairing.Quote{TierID: TierID(minutes), Mode: mode, Minutes: minutes, BaseAmount: price, DiscountAmount: d,
+		Amount: price - d, Currency: "IDR"}, nil
 }
 
 // Settings is a fixed pairing.Settings; zero fields serve the runtime defaults.

@@ -13,13 +13,6 @@ import (
 	"github.com/curhat/curhat/payment/paymenttest"
 )
 
-// PaymentHandler is what the payment service calls when a chat_start session is paid or
-// closes unpaid; *pairing.Pairer implements it.
-type PaymentHandler interface {
-	PaymentPaid(ctx context.Context, ev pairing.PaymentEvent) error
-	PaymentClosed(ctx context.Context, ev pairing.PaymentEvent) error
-}
-
 // RefundListener is told when a refund went through; *pairing.Pairer implements it.
 type RefundListener interface {
 	RefundSucceeded(ctx context.Context, cause string) error
@@ -43,7 +36,7 @@ type Payments struct {
 	svc     *payment.Service
 
 	mu        sync.Mutex
-	handler   PaymentHandler
+	handler   payment.Handler
 	createErr error
 	created   []uuid.UUID
 }
@@ -55,13 +48,20 @@ func NewPayments() *Payments { return NewPaymentsOver(paymenttest.NewStore()) }
 
 // NewPaymentsOver returns a Payments over store — payment.NewPostgresStore when the
 // pairing store is Postgres, so that the refunds its transitions record
-// (payment.RecordRefundTx) land next to the payments.
+// (payment.RecordRefundTx) land next to the payments. A nil store is an empty in-memory one.
 func NewPaymentsOver(store payment.Store) *Payments {
+	if store == nil {
+		store = paymenttest.NewStore()
+	}
 	p := &Payments{store: store, gateway: paymenttest.NewGateway()}
-	p.svc = payment.NewService(store, p.gateway, &payment.Config{
+	svc, err := payment.NewService(store, p.gateway, &payment.Config{
 		Clock: funcClock{p.now},
 		TTL:   func(context.Context) time.Duration { return p.TTL },
 	})
+	if err != nil {
+		panic(err) // a store, a gateway and a fixed config: unreachable
+	}
+	p.svc = svc
 	p.svc.SetHandler(payment.PurposeChatStart, handlerAdapter{p})
 	return p
 }
@@ -74,7 +74,7 @@ func (p *Payments) Gateway() *paymenttest.FakeGateway { return p.gateway }
 
 // SetHandler registers the chat_start handler (a *pairing.Pairer). A handler that is also
 // a RefundListener is told of the refunds that went through.
-func (p *Payments) SetHandler(h PaymentHandler) {
+func (p *Payments) SetHandler(h payment.Handler) {
 	p.mu.Lock()
 	p.handler = h
 	p.mu.Unlock()
@@ -100,49 +100,40 @@ func (p *Payments) now() time.Time {
 	return time.Now().UTC()
 }
 
-func (p *Payments) Create(ctx context.Context, req pairing.PaymentRequest) (pairing.Payment, bool, error) {
+func (p *Payments) Create(ctx context.Context, params pairing.CreatePaymentParams) (pairing.Payment, bool, error) {
 	p.mu.Lock()
 	createErr := p.createErr
 	p.mu.Unlock()
 	if createErr != nil {
 		return pairing.Payment{}, false, createErr
 	}
-	s, replayed, err := p.svc.Create(ctx, payment.CreateParams{
-		ClientID: req.ClientID, Purpose: payment.Purpose(req.Purpose), PairingID: req.PairingID,
-		ChatSessionID: req.ChatSessionID, TierID: req.TierID, Minutes: req.Minutes, BaseAmount: req.BaseAmount,
-		DiscountAmount: req.DiscountAmount, Amount: req.Amount, Currency: req.Currency, IdempotencyKey: req.IdempotencyKey,
-	})
+	s, replayed, err := p.svc.Create(ctx, params)
 	if err == nil && !replayed {
 		p.mu.Lock()
 		p.created = append(p.created, s.ID)
 		p.mu.Unlock()
 	}
-	return ToPayment(s), replayed, err
+	return s, replayed, err
 }
 
 func (p *Payments) Get(ctx context.Context, id uuid.UUID) (pairing.Payment, error) {
-	s, err := p.svc.Get(ctx, id)
-	return ToPayment(s), err
+	return p.svc.Get(ctx, id)
 }
 
 func (p *Payments) FindByIdempotencyKey(ctx context.Context, clientID uuid.UUID, key string) (pairing.Payment, error) {
-	s, err := p.svc.FindByIdempotencyKey(ctx, clientID, key)
-	return ToPayment(s), err
+	return p.svc.FindByIdempotencyKey(ctx, clientID, key)
 }
 
 func (p *Payments) Cancel(ctx context.Context, id uuid.UUID) (pairing.Payment, error) {
-	s, err := p.svc.Cancel(ctx, id)
-	return ToPayment(s), err
+	return p.svc.Cancel(ctx, id)
 }
 
 func (p *Payments) Refund(ctx context.Context, id uuid.UUID, reason string) (pairing.Payment, error) {
-	s, err := p.svc.Refund(ctx, id, reason)
-	return ToPayment(s), err
+	return p.svc.Refund(ctx, id, reason)
 }
 
 func (p *Payments) SettleRefunds(ctx context.Context, cause string, retryFailed bool) (pairing.RefundSummary, error) {
-	sum, err := p.svc.SettleRefunds(ctx, cause, retryFailed)
-	return pairing.RefundSummary{Recorded: sum.Recorded, Succeeded: sum.Succeeded, Pending: sum.Pending, Failed: sum.Failed}, err
+	return p.svc.SettleRefunds(ctx, cause, retryFailed)
 }
 
 // RecordRefunds records a refund intent in the payment store: the hook of the in-memory
@@ -154,17 +145,7 @@ func (p *Payments) RecordRefunds(ctx context.Context, r pairing.RefundIntent, at
 // RecordRefunds records a refund intent in a payment store and returns what it recorded:
 // what a Store.RecordRefunds hook does.
 func RecordRefunds(ctx context.Context, store payment.Store, r pairing.RefundIntent, at time.Time) ([]pairing.RecordedRefund, error) {
-	out, err := store.RecordRefund(ctx, payment.RefundRecord{RefundOrder: payment.RefundOrder{
-		Cause: r.Cause, Reason: r.Reason, From: r.From, Amount: r.Amount,
-	}, At: at})
-	if err != nil {
-		return nil, err
-	}
-	recorded := make([]pairing.RecordedRefund, len(out))
-	for i, x := range out {
-		recorded[i] = pairing.RecordedRefund{ID: x.ID, PaymentID: x.PaymentID, Amount: x.Amount}
-	}
-	return recorded, nil
+	return store.RecordRefund(ctx, payment.RefundRecord{RefundOrder: r, At: at})
 }
 
 // Pay confirms a payment, as the provider's webhook would: a pending session becomes
@@ -214,37 +195,16 @@ func (p *Payments) All() []pairing.Payment {
 	out := make([]pairing.Payment, 0, len(ids))
 	for _, id := range ids {
 		if s, err := p.svc.Get(context.Background(), id); err == nil {
-			out = append(out, ToPayment(s))
+			out = append(out, s)
 		}
 	}
 	return out
 }
 
-// ToPayment is a payment session as the Pairer sees it.
-func ToPayment(s payment.Session) pairing.Payment {
-	return pairing.Payment{
-		ID: s.ID, ClientID: s.ClientID, Purpose: string(s.Purpose), PairingID: s.PairingID,
-		ChatSessionID: s.ChatSessionID, TierID: s.TierID, Minutes: s.Minutes,
-		BaseAmount: s.BaseAmount, DiscountAmount: s.DiscountAmount, Amount: s.Amount, Currency: s.Currency,
-		Status: pairing.PaymentStatus(s.Status), RefundedAmount: s.RefundedAmount, CheckoutURL: s.CheckoutURL,
-		ExpiresAt: s.ExpiresAt, PaidAt: s.PaidAt, CreatedAt: s.CreatedAt,
-	}
-}
-
-// PaymentEvent is what the payment service tells the Pairer about a chat_start session.
-func PaymentEvent(s payment.Session) pairing.PaymentEvent {
-	ev := pairing.PaymentEvent{PaymentID: s.ID, PairingID: s.PairingID, ChatSessionID: s.ChatSessionID,
-		Status: pairing.PaymentStatus(s.Status), Amount: s.Amount}
-	if s.PaidAt != nil {
-		ev.PaidAt = *s.PaidAt
-	}
-	return ev
-}
-
 // handlerAdapter hands chat_start outcomes to the registered PaymentHandler.
 type handlerAdapter struct{ p *Payments }
 
-func (h handlerAdapter) get() PaymentHandler {
+func (h handlerAdapter) get() payment.Handler {
 	h.p.mu.Lock()
 	defer h.p.mu.Unlock()
 	return h.p.handler
@@ -252,14 +212,14 @@ func (h handlerAdapter) get() PaymentHandler {
 
 func (h handlerAdapter) PaymentPaid(ctx context.Context, s payment.Session) error {
 	if hd := h.get(); hd != nil {
-		return hd.PaymentPaid(ctx, PaymentEvent(s))
+		return hd.PaymentPaid(ctx, s)
 	}
 	return nil
 }
 
 func (h handlerAdapter) PaymentClosed(ctx context.Context, s payment.Session) error {
 	if hd := h.get(); hd != nil {
-		return hd.PaymentClosed(ctx, PaymentEvent(s))
+		return hd.PaymentClosed(ctx, s)
 	}
 	return nil
 }

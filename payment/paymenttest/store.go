@@ -20,7 +20,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/payment"
 )
 
@@ -66,7 +66,7 @@ func (s *Store) Insert(_ context.Context, sess payment.Session) (payment.Session
 		}
 	}
 	if _, ok := s.sessions[sess.ID]; ok {
-		return payment.Session{}, false, fmt.Errorf("insert payment session: %w: payment_sessions_pkey", curhat.ErrConflict)
+		return payment.Session{}, false, fmt.Errorf("insert payment session: %w: payment_sessions_pkey", core.ErrConflict)
 	}
 	sess = normalize(sess)
 	s.sessions[sess.ID] = sess

@@ -8,8 +8,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/internal/check"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/payment"
 )
 
@@ -193,7 +193,7 @@ func runSessionContract(t *testing.T, newHarness func(t *testing.T) StoreHarness
 		e := env{newHarness(t)}
 		s := e.insert(t, e.row(t, payment.PurposeChatStart))
 		_, _, err := e.Store.Insert(check.Context(t), s)
-		check.ErrorIs(t, err, curhat.ErrConflict)
+		check.ErrorIs(t, err, core.ErrConflict)
 	})
 
 	t.Run("IdempotencyKeyIsUniquePerClient", func(t *testing.T) {

@@ -7,9 +7,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/internal/check"
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/pricing"
 )
 
@@ -44,7 +44,9 @@ type env struct {
 func newEnv(t *testing.T, newHarness func(t *testing.T) StoreHarness) *env {
 	h := newHarness(t)
 	c := clock.NewFake(t0)
-	return &env{StoreHarness: h, svc: pricing.NewPricingStore(h.Store, &pricing.Config{Clock: c}), clock: c}
+	svc, err := pricing.NewPricingStore(h.Store, &pricing.Config{Clock: c})
+	check.NoError(t, err)
+	return &env{StoreHarness: h, svc: svc, clock: c}
 }
 
 // mustCreate creates a tier or fails the test.
@@ -241,7 +243,7 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 
 		_, err = e.svc.UpdateTier(ctx, pricing.UpdateTierParams{ID: tier.ID, ExpectedUpdatedAt: tier.UpdatedAt, Price: new(int64(1)), ChangedBy: "op-other"})
 		check.ErrorIs(t, err, pricing.ErrStaleWrite)
-		check.ErrorIs(t, err, curhat.ErrStaleWrite)
+		check.ErrorIs(t, err, core.ErrStaleWrite)
 		var stale *pricing.StaleWriteError
 		check.ErrorAs(t, err, &stale)
 		check.Equal(t, first, stale.Current)
@@ -629,15 +631,15 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 
 func tierFromJSON(t *testing.T, raw json.RawMessage) pricing.Tier {
 	t.Helper()
-	var tr pricing.Tier
-	check.NoError(t, json.Unmarshal(raw, &tr))
+	tr, err := pricing.TierSnapshot(raw)
+	check.NoError(t, err)
 	return tr
 }
 
 func promotionFromJSON(t *testing.T, raw json.RawMessage) pricing.Promotion {
 	t.Helper()
-	var pr pricing.Promotion
-	check.NoError(t, json.Unmarshal(raw, &pr))
+	pr, err := pricing.PromotionSnapshot(raw)
+	check.NoError(t, err)
 	return pr
 }
 

@@ -37,8 +37,14 @@ func (t *tool) measureN(ctx context.Context, n int) error {
 	cache := availability.NewValkeyCache(cc, availability.CacheConfig{Names: valkeyutil.NewNames(d.prefix, false)})
 	store := availability.NewPostgresStore(d.pool)
 	cfg := &availability.Config{ValkeyTimeout: 5 * time.Second}
-	vm := availability.NewMirror(store, cache, cfg)
-	pm := availability.NewMirror(store, nil, cfg)
+	vm, err := availability.NewMirror(store, cache, cfg)
+	if err != nil {
+		return err
+	}
+	pm, err := availability.NewMirror(store, nil, cfg)
+	if err != nil {
+		return err
+	}
 	seeded, err := vm.SeedFromPostgres(ctx)
 	if err != nil {
 		return err
@@ -306,7 +312,10 @@ func (t *tool) sweeps(ctx context.Context, d *dataset, rep *report) error {
 	cc := &countingClient{Client: client}
 	cache := availability.NewValkeyCache(cc, availability.CacheConfig{Names: names})
 	clk := clock.NewFake(d.insertedAt.Add(-200 * time.Second))
-	m := availability.NewMirror(availability.NewPostgresStore(d.pool), cache, &availability.Config{Clock: clk, ValkeyTimeout: 5 * time.Second})
+	m, err := availability.NewMirror(availability.NewPostgresStore(d.pool), cache, &availability.Config{Clock: clk, ValkeyTimeout: 5 * time.Second})
+	if err != nil {
+		return err
+	}
 	at := func(offset time.Duration) { clk.Set(d.insertedAt.Add(offset)) }
 
 	measure := func(name string, fn func() (string, error)) error {

@@ -2,8 +2,8 @@
 // twin, against real Postgres and Valkey on loopback, for N = 1k, 10k and 100k online
 // mitras, and prints one table per N:
 //
-//	go run ./examples/loadtool
-//	go run ./examples/loadtool -n 1000,10000 -duration 3s -concurrency 32
+//	go run ./internal/loadtool
+//	go run ./internal/loadtool -n 1000,10000 -duration 3s -concurrency 32
 //
 // For each N it creates its own Postgres schema and Valkey key prefix, bulk-inserts N
 // online mitras (one INSERT … SELECT generate_series; one in ten at capacity) and seeds the

@@ -1,0 +1,324 @@
+package curhat
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/valkey-io/valkey-go"
+
+	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/extension"
+	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/internal/lifecycle"
+	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/pricing"
+	"github.com/curhat/curhat/sweeps"
+)
+
+// DefaultUnsettledGrace is how long paid money may go without an outcome before
+// Client.Dashboard counts it in UnsettledPayments: longer than a blast searches (60 s by
+// default), a confirmation takes to be handled and the first refund retries take (1 + 2 +
+// 4 minutes with the default 60 s base).
+const DefaultUnsettledGrace = 10 * time.Minute
+
+// SweepOff, as the cadence of one sweep in SweepsConfig, turns that sweep off (any
+// negative duration does).
+const SweepOff time.Duration = -1
+
+// Config configures a Client. The zero value works, but for Gateway: every field has a
+// default, the sweeps run at the cadences of the specification.
+type Config struct {
+	// Logger receives what every service logs. Defaults to discarding.
+	Logger *slog.Logger
+	// Clock tells the time to every service and runs their timers and the sweeps.
+	// Defaults to the wall clock.
+	Clock Clock
+	// KeyNames are the Valkey key names (NewKeyNames for a prefix or a cluster). The zero
+	// value gives the default names of SPEC §4.
+	KeyNames KeyNames
+	// ValkeyClientCache serves the hot availability reads from valkey-go's server-assisted
+	// client-side cache; the Valkey client must have it enabled (it is by default, and
+	// needs CLIENT TRACKING on the server). Defaults to off.
+	ValkeyClientCache bool
+	// Gateway is the payment provider (paymenttest.NewGateway is a fake one). Required.
+	Gateway payment.Gateway
+	// Notifier receives the pairing and extension events (best effort). Defaults to
+	// dropping them.
+	Notifier Notifier
+	// Bus carries the runtime config's invalidations between instances, and is what
+	// Client.Bus returns for the host's own broadcasts (token revocations, realtime
+	// events). Defaults to NewValkeyBus over the Valkey client given to NewClient (a
+	// MemoryBus without one, and for NewMemoryClient).
+	Bus Bus
+	// StaleThreshold: a heartbeat older than this is stale (MITRA_HEARTBEAT_STALE_SECONDS).
+	// Defaults to availability.DefaultStaleThreshold (90 seconds).
+	StaleThreshold time.Duration
+	// FanoutCap bounds how many mitras one blast is offered to, freshest heartbeat first.
+	// Defaults to 0: every available mitra.
+	FanoutCap int
+	// Currency of new price tiers. Defaults to pricing.DefaultCurrency (IDR).
+	Currency string
+	// UnsettledGrace: see DefaultUnsettledGrace. Defaults to 10 minutes.
+	UnsettledGrace time.Duration
+	// OnMitraDeactivated, when set, is called by SetMitraActive once a deactivation
+	// committed, before the mitra's sessions end: the host drops what it holds of the
+	// mitra (its cached tokens, its open streams). With Postgres the mitra's auth sessions
+	// are revoked in the deactivation's transaction already.
+	OnMitraDeactivated func(ctx context.Context, mitraID uuid.UUID)
+	// AvailabilityHooks, PaymentHooks and SweepHooks report to a metrics system.
+	// Optional.
+	AvailabilityHooks availability.Hooks
+	PaymentHooks      payment.Hooks
+	SweepHooks        sweeps.Hooks
+	// Sweeps sets the cadences of the background sweeps the Client owns.
+	Sweeps SweepsConfig
+}
+
+// SweepsConfig sets the cadence of each sweep (0: the default of SPEC §6; SweepOff, or any
+// negative duration: that sweep does not run).
+type SweepsConfig struct {
+	// Disabled turns every sweep off (tests that drive time themselves; an instance that
+	// leaves the background work to others).
+	Disabled bool
+	// AutoOffline sets offline the mitras whose heartbeat went stale. Defaults to
+	// sweeps.DefaultAutoOfflineInterval (30 s).
+	AutoOffline time.Duration
+	// HeartbeatMirror copies Valkey heartbeats to Postgres. Defaults to
+	// sweeps.DefaultHeartbeatMirrorInterval (60 s).
+	HeartbeatMirror time.Duration
+	// OnlineMirrorReseed rebuilds the Valkey mirror from Postgres (drift repair).
+	// Defaults to sweeps.DefaultOnlineMirrorReseedInterval (300 s).
+	OnlineMirrorReseed time.Duration
+	// StalePayments expires unpaid payment sessions and redelivers outcomes whose
+	// handler failed. Defaults to sweeps.DefaultPaymentSweepInterval (60 s).
+	StalePayments time.Duration
+	// Timeouts applies pairing deadlines, session expiry and extension deadlines (it backs
+	// up the in-process timers). Defaults to sweeps.DefaultTimeoutsSweepInterval (1 s).
+	Timeouts time.Duration
+	// RefundRetry retries refused and unsent refunds; it is also the base of their
+	// backoff. Defaults to sweeps.DefaultPaymentRefundRetryInterval (60 s).
+	RefundRetry time.Duration
+	// Lock, when set, lets one instance per cycle run each sweep (sweeps.NewValkeyLocker).
+	Lock sweeps.Locker
+}
+
+// validate reports a field no default can stand for.
+func (c *Config) validate() error {
+	if c == nil {
+		return core.Required("Config.Gateway", true)
+	}
+	return core.FirstError(
+		core.Required("Config.Gateway", c.Gateway == nil),
+		core.NotNegative("Config.StaleThreshold", c.StaleThreshold),
+		core.NotNegative("Config.FanoutCap", c.FanoutCap),
+		core.NotNegative("Config.UnsettledGrace", c.UnsettledGrace),
+	)
+}
+
+// withDefaults returns a copy of c with every zero field set to its default.
+func (c *Config) withDefaults() Config {
+	out := *c
+	out.Logger = cmp.Or(out.Logger, slog.New(slog.DiscardHandler))
+	out.Clock = clock.Or(out.Clock)
+	out.UnsettledGrace = cmp.Or(out.UnsettledGrace, DefaultUnsettledGrace)
+	if out.Notifier == nil {
+		out.Notifier = core.DiscardNotifier{}
+	}
+	s := &out.Sweeps
+	s.AutoOffline = cmp.Or(s.AutoOffline, sweeps.DefaultAutoOfflineInterval)
+	s.HeartbeatMirror = cmp.Or(s.HeartbeatMirror, sweeps.DefaultHeartbeatMirrorInterval)
+	s.OnlineMirrorReseed = cmp.Or(s.OnlineMirrorReseed, sweeps.DefaultOnlineMirrorReseedInterval)
+	s.StalePayments = cmp.Or(s.StalePayments, sweeps.DefaultPaymentSweepInterval)
+	s.Timeouts = cmp.Or(s.Timeouts, sweeps.DefaultTimeoutsSweepInterval)
+	s.RefundRetry = cmp.Or(s.RefundRetry, sweeps.DefaultPaymentRefundRetryInterval)
+	return out
+}
+
+// Client is the whole product in one value: the runtime config, the availability mirror,
+// pricing, payments, pairing and extensions, wired to each other, and the sweeps that keep
+// them consistent. NewClient builds it over Postgres (and Valkey), NewMemoryClient over
+// in-memory stores. Start runs the background work; Stop ends it.
+//
+// Each service stays usable on its own: the accessors return them (Pairing, Payments, …)
+// for everything the Client does not wrap, and a host that wants one piece only builds
+// that service itself (availability.NewMirror, pricing.NewPricingStore, …).
+type Client struct {
+	cfg    Config
+	log    *slog.Logger
+	db     DB            // nil in memory
+	valkey valkey.Client // nil without Valkey
+	bus    Bus
+
+	runtime  *RuntimeConfig
+	mirror   *availability.Mirror
+	pricing  *pricing.PricingStore
+	payments *payment.Service
+	pairer   *pairing.Pairer
+	exts     *extension.Service
+	sweeps   []*sweeps.Sweep
+
+	mu        sync.Mutex
+	started   bool
+	stopped   bool
+	stoppedCh chan struct{}
+	stopOnce  sync.Once
+}
+
+// NewClient builds a Client over Postgres (db: a *pgxpool.Pool whose schema Migrate
+// applied) and Valkey (vk; nil: every read is served by Postgres, and the runtime config
+// is not invalidated across instances). It fails, naming the field, when db or
+// cfg.Gateway is missing or a setting is out of range. Nothing runs until Start.
+func NewClient(db DB, vk valkey.Client, cfg *Config) (*Client, error) {
+	if err := core.FirstError(core.Required("db", db == nil), cfg.validate()); err != nil {
+		return nil, fmt.Errorf("curhat.NewClient: %w", err)
+	}
+	c := newClient(cfg)
+	c.db, c.valkey = db, vk
+	var cache availability.Cache
+	bus := c.cfg.Bus
+	if vk != nil {
+		cache = availability.NewValkeyCache(vk, availability.CacheConfig{Names: c.cfg.KeyNames, UseClientCache: c.cfg.ValkeyClientCache})
+		if bus == nil {
+			vb, err := NewValkeyBus(vk, c.cfg.KeyNames, &BusConfig{Logger: c.log})
+			if err != nil {
+				return nil, fmt.Errorf("curhat.NewClient: %w", err)
+			}
+			bus = vb
+		}
+	}
+	err := c.build(stores{
+		config:  NewPostgresConfigStore(db),
+		bus:     bus,
+		avail:   availability.NewPostgresStore(db),
+		cache:   cache,
+		prices:  pricing.NewPostgresStore(db),
+		pays:    payment.NewPostgresStore(db),
+		pairing: pairing.NewPostgresStore(db),
+		exts:    extension.NewPostgresStore(db),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("curhat.NewClient: %w", err)
+	}
+	return c, nil
+}
+
+func newClient(cfg *Config) *Client {
+	c := &Client{cfg: cfg.withDefaults(), stoppedCh: make(chan struct{})}
+	c.log = c.cfg.Logger
+	return c
+}
+
+// Start runs what must hold before the first request and starts the background work, in
+// this order: the runtime config subscription; the chat-session and pairing timers,
+// restored from the store (one already past its time is ended now); the Valkey seed (a
+// failed seed is logged, not returned: reads fall back to Postgres and the mirror's
+// watchdog reseeds when Valkey answers); the mirror's watchdog; the sweeps. ctx bounds the
+// start-up work only: the background work runs until Stop. A failure stops what started
+// and is returned; a Client starts once.
+func (c *Client) Start(ctx context.Context) error {
+	c.mu.Lock()
+	if c.started || c.stopped {
+		c.mu.Unlock()
+		return errors.New("curhat: Client already started or stopped")
+	}
+	c.started = true
+	c.mu.Unlock()
+	bg := context.WithoutCancel(ctx)
+	if err := c.start(ctx, bg); err != nil {
+		stopCtx, cancel := context.WithTimeout(bg, 10*time.Second)
+		defer cancel()
+		return errors.Join(fmt.Errorf("curhat: start: %w", err), c.Stop(stopCtx))
+	}
+	return nil
+}
+
+func (c *Client) start(ctx, bg context.Context) error {
+	if err := c.runtime.Start(bg); err != nil {
+		return fmt.Errorf("runtime config: %w", err)
+	}
+	// The timers come back before the seed: a session already past its end is ended now,
+	// and the seed then sees the right capacities.
+	if err := c.pairer.Start(ctx); err != nil {
+		return fmt.Errorf("restore chat session timers: %w", err)
+	}
+	if _, err := c.mirror.SeedFromPostgres(ctx); err != nil {
+		c.log.WarnContext(ctx, "initial Valkey seed failed; serving from Postgres until Valkey answers", "err", err)
+	}
+	if err := c.mirror.Start(bg); err != nil {
+		return fmt.Errorf("availability watchdog: %w", err)
+	}
+	for _, s := range c.sweeps {
+		if err := s.Start(bg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop ends the sweeps, the mirror's watchdog, the in-process timers and the runtime
+// config subscription, and waits for them (or for ctx). It is idempotent and safe before
+// Start. The services keep answering calls afterwards (nothing runs in the background).
+// The Client closes neither db nor the Valkey client: they are the host's.
+func (c *Client) Stop(ctx context.Context) error {
+	c.mu.Lock()
+	c.stopped = true
+	c.mu.Unlock()
+	var errs []error
+	var done []<-chan struct{}
+	for _, s := range c.sweeps {
+		errs = append(errs, s.Stop(ctx))
+		done = append(done, s.Stopped())
+	}
+	errs = append(errs, c.mirror.Stop(ctx), c.pairer.Stop(ctx), c.exts.Stop(ctx), c.runtime.Stop(ctx))
+	done = append(done, c.mirror.Stopped(), c.pairer.Stopped(), c.exts.Stopped(), c.runtime.Stopped())
+	c.stopOnce.Do(func() {
+		go func() {
+			for _, ch := range done {
+				<-ch
+			}
+			close(c.stoppedCh)
+		}()
+	})
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("curhat: stop: %w", err)
+	}
+	return lifecycle.Wait(ctx, c.stoppedCh)
+}
+
+// Stopped is closed once Stop has ended all the background work (at once by a Stop before
+// Start).
+func (c *Client) Stopped() <-chan struct{} { return c.stoppedCh }
+
+// Bus is the pub/sub bus the Client's runtime config uses (Config.Bus), for the host's
+// own messages between instances: its topics must not be "config:invalidate".
+func (c *Client) Bus() Bus { return c.bus }
+
+// Runtime is the operator-editable settings (SPEC §7).
+func (c *Client) Runtime() *RuntimeConfig { return c.runtime }
+
+// Availability is the mitra availability mirror.
+func (c *Client) Availability() *availability.Mirror { return c.mirror }
+
+// Pricing is the price tiers, the first-session discount and quotes.
+func (c *Client) Pricing() *pricing.PricingStore { return c.pricing }
+
+// Payments is the payment sessions, the webhook side (MarkPaid, MarkFailed) and refunds.
+func (c *Client) Payments() *payment.Service { return c.payments }
+
+// Pairing is blasts, "Curhat lagi", chat sessions and failed pairings.
+func (c *Client) Pairing() *pairing.Pairer { return c.pairer }
+
+// Extensions is the extensions of running chat sessions.
+func (c *Client) Extensions() *extension.Service { return c.exts }
+
+// Sweeps are the background sweeps the Client runs (none when SweepsConfig.Disabled),
+// for RunOnce (an operator's "run now", a test) and their names and cadences.
+func (c *Client) Sweeps() []*sweeps.Sweep { return append([]*sweeps.Sweep(nil), c.sweeps...) }

@@ -1,0 +1,128 @@
+package curhat
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/internal/pgutil"
+	"github.com/curhat/curhat/pairing"
+)
+
+// The flows that span several domains: what a host did by hand, calling one service after
+// another, is one call of the Client.
+
+// SetMitraActive de/re-activates a mitra (an operator's action). Deactivation sets it
+// offline and, with Postgres, revokes its auth sessions in the same transaction; then
+// Config.OnMitraDeactivated runs; then its chat sessions end (mitra_deactivated): each
+// active one with a whole minute left
+// continues as a prepaid blast, and is refunded its unused minutes if nobody takes it. The
+// deactivation is returned once it committed: a failure to end the sessions is logged (the
+// timeouts sweep and the client's reroute cover them).
+func (c *Client) SetMitraActive(ctx context.Context, id uuid.UUID, active bool) (availability.Mitra, error) {
+	m, err := c.mirror.SetActive(ctx, id, active)
+	if err != nil || active {
+		return m, err
+	}
+	if c.cfg.OnMitraDeactivated != nil {
+		c.cfg.OnMitraDeactivated(ctx, id)
+	}
+	if _, err := c.pairer.EndMitraSessions(ctx, id, pairing.EndMitraDeactivated); err != nil {
+		c.log.WarnContext(ctx, "ending sessions of a deactivated mitra failed", "mitra", id, "err", err)
+	}
+	return m, nil
+}
+
+// SetMitraOnline marks a mitra online with a fresh heartbeat, then offers it the blasts
+// still searching (at most pairing.Config.LateJoinBatch of them). A failure to offer them
+// is logged: the mitra is online either way.
+func (c *Client) SetMitraOnline(ctx context.Context, id uuid.UUID) error {
+	if err := c.mirror.SetOnline(ctx, id); err != nil {
+		return err
+	}
+	c.MitraMayBeAvailable(ctx, id)
+	return nil
+}
+
+// MitraMayBeAvailable offers a mitra that may have become available the blasts still
+// searching. The pairer does it by itself when one of the mitra's sessions ends; a host
+// calls it after changing a mitra's availability by other means. Failures are logged.
+func (c *Client) MitraMayBeAvailable(ctx context.Context, id uuid.UUID) {
+	if err := c.pairer.MitraAvailable(ctx, id); err != nil {
+		c.log.WarnContext(ctx, "offering searching blasts to a mitra failed", "mitra", id, "err", err)
+	}
+}
+
+// Dashboard is what operators watch (GET /api/internal/dashboard of the reference server).
+type Dashboard struct {
+	// OnlineCount is the mitras online; AvailableCount those that can take a chat now.
+	OnlineCount, AvailableCount int
+	// ActiveSessions and PendingPaymentSessions count the chat sessions holding capacity.
+	ActiveSessions, PendingPaymentSessions int
+	// UnsettledPayments is what payment.Service.Reconcile finds with a grace of
+	// Config.UnsettledGrace: paid money with neither its chat or extension delivered nor
+	// refunds adding up to it, and refunds that have not gone through. It should stay 0.
+	UnsettledPayments int
+}
+
+// Dashboard counts the mitras online and available (from the mirror: no Postgres round
+// trip while Valkey answers), the chat sessions holding capacity, and the unsettled
+// payments.
+func (c *Client) Dashboard(ctx context.Context) (Dashboard, error) {
+	var d Dashboard
+	var err error
+	if d.OnlineCount, err = c.mirror.OnlineCount(ctx); err != nil {
+		return d, fmt.Errorf("dashboard: %w", err)
+	}
+	// Counted now: the clients' beacon (CountAvailable) may be a snapshot SnapshotTTL old,
+	// an operator's view is not.
+	if d.AvailableCount, err = c.mirror.AvailableCount(ctx); err != nil {
+		return d, fmt.Errorf("dashboard: %w", err)
+	}
+	if d.ActiveSessions, d.PendingPaymentSessions, err = c.countOpenSessions(ctx); err != nil {
+		return d, fmt.Errorf("dashboard: %w", err)
+	}
+	unsettled, err := c.payments.Reconcile(ctx, c.cfg.UnsettledGrace)
+	if err != nil {
+		return d, fmt.Errorf("dashboard: %w", err)
+	}
+	d.UnsettledPayments = len(unsettled)
+	return d, nil
+}
+
+// countOpenSessions counts the chat sessions in active and pending_payment: one statement
+// in Postgres, a scan of the store in memory.
+func (c *Client) countOpenSessions(ctx context.Context) (active, pending int, err error) {
+	if c.db != nil {
+		err = pgutil.Translate(c.db.QueryRow(ctx, `SELECT
+			count(*) FILTER (WHERE status = 'active'), count(*) FILTER (WHERE status = 'pending_payment')
+			FROM chat_sessions WHERE status IN ('active', 'pending_payment')`).Scan(&active, &pending))
+		return active, pending, err
+	}
+	open, err := c.pairer.ListChatSessions(ctx, pairing.ListSessionsParams{
+		Statuses: []pairing.SessionStatus{pairing.SessionActive, pairing.SessionPendingPayment}})
+	for _, s := range open {
+		if s.Status == pairing.SessionActive {
+			active++
+		} else {
+			pending++
+		}
+	}
+	return active, pending, err
+}
+
+// Drift compares the Valkey mirror with what Postgres implies (availability.Mirror.Drift).
+// It returns a nil report without Valkey (in memory, or Postgres alone): there is no
+// mirror to drift.
+func (c *Client) Drift(ctx context.Context) (*availability.DriftReport, error) {
+	if c.valkey == nil {
+		return nil, nil
+	}
+	rep, err := c.mirror.Drift(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &rep, nil
+}

@@ -1,0 +1,122 @@
+package curhat_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/curhat/curhat"
+
+// The domains of the SDK. Each imports internal/… and the standard library and third-party
+// drivers only: never the root package (which imports them all, to compose them) and never
+// another domain — what two domains share is declared once in internal/core.
+var domains = []string{"availability", "pricing", "payment", "pairing", "extension", "sweeps"}
+
+type listedPackage struct {
+	ImportPath string
+	Imports    []string
+}
+
+// listPackages runs `go list` over the module: every package with the imports of its
+// non-test files.
+func listPackages(t *testing.T) []listedPackage {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("the go command is not on PATH")
+	}
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", module+"/...").Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("go list: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []listedPackage
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var p listedPackage
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("go list output: %v", err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+// domainOf returns the domain a package path belongs to ("pairing" for pairing and
+// pairing/pairingtest), or "".
+func domainOf(path string) string {
+	rel, ok := strings.CutPrefix(path, module+"/")
+	if !ok {
+		return ""
+	}
+	first, _, _ := strings.Cut(rel, "/")
+	if slices.Contains(domains, first) {
+		return first
+	}
+	return ""
+}
+
+func TestImports_DomainsDoNotImportTheRoot(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if domainOf(p.ImportPath) != "" && slices.Contains(p.Imports, module) {
+			t.Errorf("%s imports the root package", p.ImportPath)
+		}
+	}
+}
+
+func TestImports_DomainsDoNotImportEachOther(t *testing.T) {
+	for _, p := range listPackages(t) {
+		d := domainOf(p.ImportPath)
+		// The …test packages (in-memory implementations and fakes for host tests) may build
+		// on another domain's real service; the domain packages themselves may not.
+		if d == "" || strings.HasSuffix(p.ImportPath, "test") {
+			continue
+		}
+		for _, imp := range p.Imports {
+			if other := domainOf(imp); other != "" && other != d {
+				t.Errorf("%s imports %s: what two domains share belongs in internal/core", p.ImportPath, imp)
+			}
+		}
+	}
+}
+
+func TestImports_InternalPackagesDoNotImportTheRoot(t *testing.T) {
+	for _, p := range listPackages(t) {
+		rel, ok := strings.CutPrefix(p.ImportPath, module+"/internal/")
+		if !ok || rel == "loadtool" { // the load tool is a program: nothing imports it
+			continue
+		}
+		if slices.Contains(p.Imports, module) {
+			t.Errorf("%s imports the root package (a domain test using it would be an import cycle)", p.ImportPath)
+		}
+	}
+}
+
+// A host team copies any program under examples/ into its own module and it builds: its
+// non-test files import only public packages of the SDK.
+func TestImports_ExamplesImportOnlyPublicPackages(t *testing.T) {
+	seen := 0
+	for _, p := range listPackages(t) {
+		if !strings.HasPrefix(p.ImportPath, module+"/examples/") {
+			continue
+		}
+		seen++
+		for _, imp := range p.Imports {
+			if strings.HasPrefix(imp, module+"/") && strings.Contains(imp+"/", "/internal/") {
+				t.Errorf("%s imports %s, which a host's module cannot import", p.ImportPath, imp)
+			}
+		}
+	}
+	if seen < 2 {
+		t.Fatalf("found %d example programs; the check looks at the wrong packages", seen)
+	}
+}
