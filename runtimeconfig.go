@@ -182,11 +182,11 @@ func (c *RuntimeConfig) Stopped() <-chan struct{} { return c.life.Stopped() }
 func (c *RuntimeConfig) follow(ctx context.Context) {
 	h := BusHandler{
 		Message: func(payload []byte) { c.onBusKey(ConfigKey(payload)) },
-		Reset:   func(r BusReset) { c.onBusReset(r.Subscribed) },
+		Reset:   func(r BusReset) { c.onBusReset(r.Subscribed, ctx.Err() != nil) },
 	}
 	for ctx.Err() == nil {
 		err := c.bus.Subscribe(ctx, configTopic, h)
-		c.onBusReset(false)
+		c.onBusReset(false, ctx.Err() != nil)
 		if ctx.Err() != nil {
 			return
 		}
@@ -208,7 +208,9 @@ func (c *RuntimeConfig) onBusKey(key ConfigKey) {
 	c.notify(key)
 }
 
-func (c *RuntimeConfig) onBusReset(subscribed bool) {
+// onBusReset drops the cache on any reset; stopping silences the warning of a
+// subscription that ends because the service stops.
+func (c *RuntimeConfig) onBusReset(subscribed, stopping bool) {
 	c.mu.Lock()
 	c.gen++
 	clear(c.cache)
@@ -222,7 +224,7 @@ func (c *RuntimeConfig) onBusReset(subscribed bool) {
 		changed = c.resets > 1
 	}
 	c.mu.Unlock()
-	if wasSubscribed && !subscribed {
+	if wasSubscribed && !subscribed && !stopping {
 		c.opts.Logger.Warn("runtime config: invalidation subscription lost; cache bounded to " + c.opts.UnsubscribedMaxAge.String())
 	}
 	if changed {
