@@ -63,6 +63,7 @@ const dashboardUnsettledGrace = 10 * time.Minute
 type dashboardJSON struct {
 	OnlineCount            int `json:"online_count"`
 	AvailableCount         int `json:"available_count"`
+	BusyCount              int `json:"busy_count"` // online with every slot taken (busyCount)
 	ActiveSessions         int `json:"active_sessions"`
 	PendingPaymentSessions int `json:"pending_payment_sessions"`
 	// UnsettledPayments counts payment.Service.Reconcile's answer with a grace of
@@ -81,6 +82,9 @@ func (a *App) dashboard(ctx context.Context) (dashboardJSON, error) {
 	}
 	// Counted now: the clients' beacon may be SnapshotTTL old, an operator's view is not.
 	if d.AvailableCount, err = a.mirror.AvailableCount(ctx); err != nil {
+		return d, err
+	}
+	if d.BusyCount, err = a.busyCount(ctx); err != nil {
 		return d, err
 	}
 	d.ActiveSessions, d.PendingPaymentSessions, err = a.countOpenSessions(ctx)
