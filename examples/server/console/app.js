@@ -69,9 +69,10 @@ async function render() {
     if (err && err.name === "AbortError") return;
     root.append(Object.assign(document.createElement("p"), { className: "error", textContent: describe(err) }));
   }
-  // Move focus to the page's heading so that keyboard and screen-reader users start there.
+  // Move focus to the page's heading so that keyboard and screen-reader users start there,
+  // unless the operator already went into the page while it loaded.
   const heading = root.querySelector("h1");
-  if (heading && !controller.signal.aborted) {
+  if (heading && !controller.signal.aborted && !root.contains(document.activeElement)) {
     heading.tabIndex = -1;
     heading.focus();
   }
