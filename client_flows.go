@@ -57,8 +57,9 @@ func (c *Client) MitraMayBeAvailable(ctx context.Context, id uuid.UUID) {
 
 // Dashboard is what operators watch (GET /api/internal/dashboard of the reference server).
 type Dashboard struct {
-	// OnlineCount is the mitras online; AvailableCount those that can take a chat now.
-	OnlineCount, AvailableCount int
+	// OnlineCount is the mitras online; AvailableCount those that can take a chat now;
+	// BusyCount those online with every session slot taken.
+	OnlineCount, AvailableCount, BusyCount int
 	// ActiveSessions and PendingPaymentSessions count the chat sessions holding capacity.
 	ActiveSessions, PendingPaymentSessions int
 	// UnsettledPayments is what payment.Service.Reconcile finds with a grace of
@@ -67,10 +68,24 @@ type Dashboard struct {
 	UnsettledPayments int
 }
 
-// Dashboard counts the mitras online and available (from the mirror: no Postgres round
-// trip while Valkey answers), the chat sessions holding capacity, and the unsettled
-// payments.
+// Dashboard counts the mitras online, available and busy (from the mirror: no Postgres
+// round trip for the first two while Valkey answers), the chat sessions holding capacity,
+// and the unsettled payments.
 func (c *Client) Dashboard(ctx context.Context) (Dashboard, error) {
+	d, err := c.DashboardCounts(ctx)
+	if err != nil {
+		return d, err
+	}
+	if d.UnsettledPayments, err = c.UnsettledPayments(ctx); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+// DashboardCounts is Dashboard without UnsettledPayments, which costs more (it reads every
+// charged payment): for a live view that refreshes the counts often and the unsettled
+// payments now and then.
+func (c *Client) DashboardCounts(ctx context.Context) (Dashboard, error) {
 	var d Dashboard
 	var err error
 	if d.OnlineCount, err = c.mirror.OnlineCount(ctx); err != nil {
@@ -81,15 +96,25 @@ func (c *Client) Dashboard(ctx context.Context) (Dashboard, error) {
 	if d.AvailableCount, err = c.mirror.AvailableCount(ctx); err != nil {
 		return d, fmt.Errorf("dashboard: %w", err)
 	}
-	if d.ActiveSessions, d.PendingPaymentSessions, err = c.countOpenSessions(ctx); err != nil {
-		return d, fmt.Errorf("dashboard: %w", err)
-	}
-	unsettled, err := c.payments.Reconcile(ctx, c.cfg.UnsettledGrace)
+	busy, err := c.mirror.ListMitras(ctx, availability.ListMitrasParams{Online: ptrTo(true), AtCapacity: ptrTo(true), PageSize: 1})
 	if err != nil {
 		return d, fmt.Errorf("dashboard: %w", err)
 	}
-	d.UnsettledPayments = len(unsettled)
+	d.BusyCount = busy.Total
+	if d.ActiveSessions, d.PendingPaymentSessions, err = c.countOpenSessions(ctx); err != nil {
+		return d, fmt.Errorf("dashboard: %w", err)
+	}
 	return d, nil
+}
+
+// UnsettledPayments counts what payment.Service.Reconcile finds with a grace of
+// Config.UnsettledGrace.
+func (c *Client) UnsettledPayments(ctx context.Context) (int, error) {
+	unsettled, err := c.payments.Reconcile(ctx, c.cfg.UnsettledGrace)
+	if err != nil {
+		return 0, fmt.Errorf("unsettled payments: %w", err)
+	}
+	return len(unsettled), nil
 }
 
 // countOpenSessions counts the chat sessions in active and pending_payment: one statement
@@ -126,3 +151,5 @@ func (c *Client) Drift(ctx context.Context) (*availability.DriftReport, error) {
 	}
 	return &rep, nil
 }
+
+func ptrTo[T any](v T) *T { return &v }

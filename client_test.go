@@ -138,7 +138,7 @@ func TestClient_PaidBlastEndToEnd(t *testing.T) {
 
 			d, err := c.Dashboard(ctx)
 			require.NoError(t, err)
-			require.Equal(t, curhat.Dashboard{OnlineCount: 1, AvailableCount: 0, ActiveSessions: 1}, d,
+			require.Equal(t, curhat.Dashboard{OnlineCount: 1, AvailableCount: 0, BusyCount: 1, ActiveSessions: 1}, d,
 				"the mitra is online but busy; the paid chat is delivered (nothing unsettled)")
 			// The capacity the pairer recomputed is mirrored: the mitra is not available.
 			ids, err := c.Availability().FindAvailable(ctx, availability.FindOptions{})

@@ -53,6 +53,11 @@ type Store interface {
 	FindAvailable(ctx context.Context, q AvailableQuery) ([]uuid.UUID, error)
 	CountAvailable(ctx context.Context, freshAfter time.Time, defaultMax int) (int, error)
 	OnlineCount(ctx context.Context) (int, error)
+
+	// ListMitras returns the mitras matching q, newest first (created_at, then id, both
+	// descending), from q.Offset, at most q.Limit of them (Reachable left false), and how
+	// many match in all.
+	ListMitras(ctx context.Context, q MitraListQuery) ([]ListedMitra, int, error)
 }
 
 // OfflineResult classifies the candidates of OfflineStale.

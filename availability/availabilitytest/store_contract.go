@@ -353,4 +353,77 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 		check.NoError(t, <-done)
 		check.Zero(t, overlaps.Load())
 	})
+
+	t.Run("ListMitrasFiltersPagesAndCounts", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		ctx := check.Context(t)
+		sari := createMitra(t, h.Store, "Sari Dewi")
+		ayu := createMitra(t, h.Store, "Ayu")
+		dewa := createMitra(t, h.Store, "dewa")
+		budi := createMitra(t, h.Store, "Budi")
+		_, err := h.Store.SetOnline(ctx, sari.ID, t0)
+		check.NoError(t, err)
+		_, err = h.Store.SetOnline(ctx, ayu.ID, t0)
+		check.NoError(t, err)
+		h.SetOpenSessions(t, ayu.ID, 1)
+		_, err = h.Store.SetActive(ctx, budi.ID, false)
+		check.NoError(t, err)
+
+		list := func(q availability.MitraListQuery) ([]uuid.UUID, int) {
+			t.Helper()
+			if q.Limit == 0 {
+				q.Limit = 10
+			}
+			if q.DefaultMax == 0 {
+				q.DefaultMax = 1
+			}
+			rows, total, err := h.Store.ListMitras(ctx, q)
+			check.NoError(t, err)
+			ids := []uuid.UUID{}
+			for _, r := range rows {
+				ids = append(ids, r.ID)
+			}
+			return ids, total
+		}
+		yes, no := new(true), new(false)
+
+		// Newest first.
+		ids, total := list(availability.MitraListQuery{})
+		check.Equal(t, []uuid.UUID{budi.ID, dewa.ID, ayu.ID, sari.ID}, ids)
+		check.Equal(t, 4, total)
+		// Pages, and the total past the last one.
+		ids, total = list(availability.MitraListQuery{Offset: 1, Limit: 2})
+		check.Equal(t, []uuid.UUID{dewa.ID, ayu.ID}, ids)
+		check.Equal(t, 4, total)
+		ids, total = list(availability.MitraListQuery{Offset: 8, Limit: 2})
+		check.Len(t, ids, 0)
+		check.Equal(t, 4, total)
+		// The name, ignoring case; or the id.
+		ids, total = list(availability.MitraListQuery{Query: "DEW"})
+		check.Equal(t, []uuid.UUID{dewa.ID, sari.ID}, ids)
+		check.Equal(t, 2, total)
+		ids, _ = list(availability.MitraListQuery{Query: ayu.ID.String()})
+		check.Equal(t, []uuid.UUID{ayu.ID}, ids)
+		ids, _ = list(availability.MitraListQuery{Query: "%"})
+		check.Len(t, ids, 0, "a query is text, not a pattern")
+		// Filters.
+		ids, _ = list(availability.MitraListQuery{IsActive: no})
+		check.Equal(t, []uuid.UUID{budi.ID}, ids)
+		ids, _ = list(availability.MitraListQuery{Online: yes})
+		check.Equal(t, []uuid.UUID{ayu.ID, sari.ID}, ids)
+		ids, _ = list(availability.MitraListQuery{Online: yes, AtCapacity: yes})
+		check.Equal(t, []uuid.UUID{ayu.ID}, ids)
+		ids, _ = list(availability.MitraListQuery{Online: yes, AtCapacity: yes, DefaultMax: 2})
+		check.Len(t, ids, 0, "one open session of two is not at capacity")
+		ids, _ = list(availability.MitraListQuery{Online: no, IsActive: yes})
+		check.Equal(t, []uuid.UUID{dewa.ID}, ids)
+
+		rows, _, err := h.Store.ListMitras(ctx, availability.MitraListQuery{Query: "ayu", Limit: 1, DefaultMax: 1})
+		check.NoError(t, err)
+		check.Len(t, rows, 1)
+		check.Equal(t, 1, rows[0].OpenSessions)
+		check.True(t, rows[0].IsOnline)
+		check.Equal(t, "Ayu", rows[0].DisplayName)
+	})
 }

@@ -33,6 +33,7 @@ func (a *App) subjectExists(r *http.Request, kind SubjectKind, id uuid.UUID) err
 type dashboardJSON struct {
 	OnlineCount            int `json:"online_count"`
 	AvailableCount         int `json:"available_count"`
+	BusyCount              int `json:"busy_count"` // online with every slot taken
 	ActiveSessions         int `json:"active_sessions"`
 	PendingPaymentSessions int `json:"pending_payment_sessions"`
 	// UnsettledPayments counts payment.Service.Reconcile's answer with a grace of
@@ -49,7 +50,7 @@ func (a *App) dashboard(ctx context.Context) (dashboardJSON, error) {
 		return dashboardJSON{}, err
 	}
 	return dashboardJSON{
-		OnlineCount: d.OnlineCount, AvailableCount: d.AvailableCount, ActiveSessions: d.ActiveSessions,
+		OnlineCount: d.OnlineCount, AvailableCount: d.AvailableCount, BusyCount: d.BusyCount, ActiveSessions: d.ActiveSessions,
 		PendingPaymentSessions: d.PendingPaymentSessions, UnsettledPayments: d.UnsettledPayments,
 		Drift: a.dashboardDrift(ctx),
 	}, nil

@@ -95,10 +95,13 @@ func authzRows() map[string]authzRow {
 	}
 	return map[string]authzRow{
 		// Public.
-		"GET /healthz":      {public: 200},
-		"GET /readyz":       {public: 200},
-		"GET /metrics":      {public: 200},
-		"GET /openapi.json": {public: 200},
+		"GET /healthz":        {public: 200},
+		"GET /readyz":         {public: 200},
+		"GET /metrics":        {public: 200},
+		"GET /openapi.json":   {public: 200},
+		"GET /console":        {public: 200}, // redirected to /console/ (the client follows)
+		"GET /console/{$}":    {public: 200, setup: path("/console/")},
+		"GET /console/{file}": {public: 200, setup: path("/console/app.js")},
 		"GET /fake-gateway/checkout/{payment_id}": {public: 200, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: "/fake-gateway/checkout/" + f.activeSession(f.mitraTok).payment}
 		}},
@@ -127,6 +130,8 @@ func authzRows() map[string]authzRow {
 		"PUT /api/internal/config/{key}": {owner: 200,
 			setup: req("/api/internal/config/pairing_blast_timeout_seconds", map[string]any{"value": 60})},
 		"GET /api/internal/dashboard":       {owner: 200},
+		"GET /api/internal/mitras":          {owner: 200, setup: path("/api/internal/mitras?online=true&page_size=5")},
+		"GET /api/internal/events":          {owner: 200},
 		"GET /api/internal/failed-pairings": {owner: 200},
 		"GET /api/internal/refunds":         {owner: 200},
 		"POST /api/internal/refunds/{id}/retry": {owner: 200, setup: func(f *authzFixture) authzRequest {

@@ -29,6 +29,7 @@ type Config struct {
 	PublicURL            string        // PUBLIC_URL: how clients reach this server (the fake gateway's checkout URLs); default http://localhost<ADDR's port>
 	Sweeps               bool          // SWEEPS (default on)
 	FanoutCap            int           // PAIRING_FANOUT_CAP: most mitras a blast is offered to (0 = every available mitra)
+	CORSAllowedOrigins   []string      // CORS_ALLOWED_ORIGINS: origins of a console served elsewhere (comma-separated; empty = same origin only)
 
 	HeartbeatStale          time.Duration // MITRA_HEARTBEAT_STALE_SECONDS (90)
 	AutoOfflineInterval     time.Duration // MITRA_AUTO_OFFLINE_SWEEP_SECONDS (30)
@@ -120,6 +121,9 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("DEMO_MITRAS=%q: want auto (the demo mitras heartbeat and accept offers) or off (drive them yourself)", c.DemoMitras)
 	}
 	if c.PublicURL, err = publicURL(getenv("PUBLIC_URL"), c.Addr); err != nil {
+		return c, err
+	}
+	if c.CORSAllowedOrigins, err = parseCORSOrigins(getenv("CORS_ALLOWED_ORIGINS")); err != nil {
 		return c, err
 	}
 	c.MetricsAddr = strings.TrimSpace(getenv("METRICS_ADDR"))

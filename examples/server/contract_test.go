@@ -38,8 +38,11 @@ import (
 )
 
 func init() {
-	// The fake gateway's checkout page answers HTML; its schema is a string.
-	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
+	// The fake gateway's checkout page answers HTML; its schema is a string. So do the
+	// operator console's files.
+	for _, ct := range []string{"text/html", "text/javascript", "text/css", "image/svg+xml"} {
+		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
+	}
 }
 
 // apiContract is openapi.json, loaded and validated once.
@@ -69,7 +72,7 @@ var loadContract = sync.OnceValues(func() (*apiContract, error) {
 		return nil, fmt.Errorf("route openapi.json: %w", err)
 	}
 	c := &apiContract{doc: doc, router: router, events: map[string]*openapi3.Schema{}}
-	for _, p := range []string{"/api/client/events", "/api/mitra/events"} {
+	for _, p := range []string{"/api/client/events", "/api/mitra/events", "/api/internal/events"} {
 		c.events[p] = doc.Paths.Find(p).Get.Responses.Status(200).Value.Content.Get("text/event-stream").Schema.Value
 	}
 	c.errSch = doc.Components.Schemas["Error"].Value
@@ -112,6 +115,9 @@ func (c *apiContract) check(r *http.Request, body []byte, rec *contractWriter) [
 	status := rec.status()
 	if rec.Header().Get(requestIDHeader) == "" {
 		problems = append(problems, "no X-Request-Id")
+	}
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		return problems // a CORS preflight (cors.go) is the browser's question, not an API operation
 	}
 	if (status == http.StatusMovedPermanently || status == http.StatusTemporaryRedirect || status == http.StatusPermanentRedirect) &&
 		path.Clean(r.URL.Path) != r.URL.Path {

@@ -83,6 +83,7 @@ func run(log *slog.Logger) error {
 		}
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "mode", mode)
+	fmt.Printf("console: %s (sign in with OPERATOR_TOKEN)\n", consoleURL(ln.Addr()))
 	return serve(ctx, app, ln, metricsLn)
 }
 

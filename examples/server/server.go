@@ -56,6 +56,7 @@ type Server struct {
 	ids    requestIDs
 
 	beaconBody atomic.Pointer[encodedBeacon] // the last beacon answer, encoded
+	feed       *operatorFeed                 // what the operators' event streams are told (console_feed.go)
 }
 
 // NewServer builds the HTTP handler for app.
@@ -81,12 +82,16 @@ func (s *Server) registerRoutes() {
 		s.metricsRoutes()
 	}
 	s.openAPIRoutes()
+	s.consoleRoutes()
 }
 
 // ServeHTTP names the request (X-Request-Id, on every answer and in the log lines about it)
 // and routes it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header()[requestIDHeader] = s.ids.next()
+	if s.cors(w, r) {
+		return // a preflight, answered
+	}
 	s.mux.ServeHTTP(w, r)
 }
 

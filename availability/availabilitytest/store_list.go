@@ -1,0 +1,46 @@
+package availabilitytest
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/curhat/curhat/availability"
+)
+
+// ListMitras filters, sorts and pages in memory, as the Postgres store does in SQL.
+func (s *Store) ListMitras(ctx context.Context, q availability.MitraListQuery) ([]availability.ListedMitra, int, error) {
+	query := strings.ToLower(q.Query)
+	var match []availability.ListedMitra
+	for _, m := range s.snapshot(nil) {
+		if query != "" && !strings.Contains(strings.ToLower(m.DisplayName), query) && m.ID.String() != query {
+			continue
+		}
+		if q.IsActive != nil && m.IsActive != *q.IsActive {
+			continue
+		}
+		if q.Online != nil && (m.IsOnline && m.IsActive) != *q.Online {
+			continue
+		}
+		open, err := s.countOpen(ctx, m.ID)
+		if err != nil {
+			return nil, 0, err
+		}
+		st := availability.MitraState{MaxConcurrentSessions: m.MaxConcurrentSessions, OpenSessions: open}
+		if q.AtCapacity != nil && st.AtCapacity(q.DefaultMax) != *q.AtCapacity {
+			continue
+		}
+		match = append(match, availability.ListedMitra{Mitra: m, OpenSessions: open})
+	}
+	slices.SortFunc(match, func(a, b availability.ListedMitra) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.ID.String(), a.ID.String())
+	})
+	total := len(match)
+	start := min(q.Offset, total)
+	end := min(start+q.Limit, total)
+	return slices.Clip(append([]availability.ListedMitra{}, match[start:end]...)), total, nil
+}

@@ -1,0 +1,157 @@
+// Calls to the reference server's API with the operator token.
+//
+// The token lives in sessionStorage only (this tab, until sign-out or the tab closes) and
+// travels in the Authorization header: never in a URL, a cookie, or anything logged.
+// A console served from another origin is pointed at the API with ?api=<the API origin>
+// (the API must list the console's origin in CORS_ALLOWED_ORIGINS).
+
+const TOKEN_KEY = "curhat.operatorToken";
+
+function apiBase() {
+  const given = new URLSearchParams(location.search).get("api");
+  if (!given) return "";
+  try {
+    const u = new URL(given);
+    if (u.protocol === "http:" || u.protocol === "https:") return u.origin;
+  } catch {
+    // not a URL: same origin
+  }
+  return "";
+}
+
+export const base = apiBase();
+
+export function getToken() {
+  return sessionStorage.getItem(TOKEN_KEY) || "";
+}
+
+export function setToken(token) {
+  sessionStorage.setItem(TOKEN_KEY, token);
+}
+
+export function clearToken() {
+  sessionStorage.removeItem(TOKEN_KEY);
+}
+
+// ApiError is an answer other than 2xx: the API's error envelope, or a network failure
+// (status 0).
+export class ApiError extends Error {
+  constructor(status, body, requestId) {
+    const e = (body && body.error) || {};
+    super(e.message || (status ? `the server answered ${status}` : "the server could not be reached"));
+    this.status = status;
+    this.code = e.code || (status ? "HTTP_" + status : "NETWORK");
+    this.field = e.field || "";
+    this.current = e.current;
+    this.requestId = requestId || "";
+  }
+}
+
+let onSignedOut = () => {};
+
+// whenSignedOut sets what happens when the API refuses the stored token (revoked or
+// expired): the app shows the sign-in page.
+export function whenSignedOut(fn) {
+  onSignedOut = fn;
+}
+
+// call sends one request. body, when given, is sent as JSON. options.token replaces the
+// stored token (sign-in checks a token before storing it).
+export async function call(method, path, body, options = {}) {
+  const token = options.token ?? getToken();
+  const headers = { Authorization: "Bearer " + token, Accept: "application/json" };
+  const init = { method, headers, cache: "no-store", signal: options.signal };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(base + path, init);
+  } catch (err) {
+    if (err && err.name === "AbortError") throw err;
+    throw new ApiError(0, null);
+  }
+  const text = await res.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!res.ok) {
+    const err = new ApiError(res.status, data, res.headers.get("X-Request-Id"));
+    if (res.status === 401 && options.token === undefined) onSignedOut(err);
+    throw err;
+  }
+  return data;
+}
+
+// query builds "?a=1&b=2" from the non-empty values of params.
+export function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
+  }
+  const s = q.toString();
+  return s ? "?" + s : "";
+}
+
+// stream reads the Server-Sent Events of path through fetch (EventSource cannot send the
+// Authorization header) and calls onEvent(kind, payload) for each event, onOpen() once
+// the stream is open. It returns when the stream ends; it throws ApiError when the
+// stream is refused, and AbortError when signal aborts.
+export async function stream(path, { signal, onOpen, onEvent }) {
+  let res;
+  try {
+    res = await fetch(base + path, {
+      headers: { Authorization: "Bearer " + getToken(), Accept: "text/event-stream" },
+      cache: "no-store",
+      signal,
+    });
+  } catch (err) {
+    if (err && err.name === "AbortError") throw err;
+    throw new ApiError(0, null);
+  }
+  if (!res.ok || !res.body) {
+    let data = null;
+    try {
+      data = await res.json();
+    } catch {
+      data = null;
+    }
+    const err = new ApiError(res.status, data, res.headers.get("X-Request-Id"));
+    if (res.status === 401) onSignedOut(err);
+    throw err;
+  }
+  onOpen();
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += value.replace(/\r\n/g, "\n");
+    let cut;
+    while ((cut = buf.indexOf("\n\n")) >= 0) {
+      const frame = buf.slice(0, cut);
+      buf = buf.slice(cut + 2);
+      let kind = "message";
+      const data = [];
+      for (const line of frame.split("\n")) {
+        if (line.startsWith(":")) continue;
+        if (line.startsWith("event:")) kind = line.slice(6).trim();
+        else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+      }
+      if (data.length === 0) continue;
+      let payload;
+      try {
+        payload = JSON.parse(data.join("\n"));
+      } catch {
+        continue; // a frame that is not JSON is skipped
+      }
+      onEvent(kind, payload);
+    }
+  }
+}

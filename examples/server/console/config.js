@@ -1,0 +1,86 @@
+// Config: every app_config key with an input of its type; the API validates, and its
+// message shows beside the input.
+
+import { call } from "./api.js";
+import { announce, describe, field, h, time } from "./ui.js";
+
+export const title = "Config";
+
+const help = {
+  pairing_blast_timeout_seconds: "How long a blast waits for a mitra to accept (seconds).",
+  pairing_targeted_timeout_seconds: "The “Curhat lagi” countdown on the mitra app (seconds).",
+  payment_session_ttl_seconds: "How long a payment stays payable (seconds).",
+  extension_auto_approve: "Approve extensions at once when the mitra is reachable; otherwise the mitra decides.",
+  mitra_max_concurrent_sessions: "Sessions a mitra may hold at once, unless the mitra has its own maximum.",
+};
+
+function humanize(key) {
+  const s = key.replaceAll("_", " ").replace(/\bttl\b/, "TTL");
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+export async function mount(root, signal) {
+  const { items } = await call("GET", "/api/internal/config", undefined, { signal });
+  root.append(
+    h("h1", { text: "Config" }),
+    h("p", { class: "hint", text: "Runtime settings, read by every instance; a change applies at once." }),
+  );
+  const list = h("div", { id: "config-list" });
+  for (const item of items) list.append(configRow(item));
+  root.append(list);
+}
+
+function configRow(item) {
+  const isBool = typeof item.value === "boolean";
+  const isNumber = typeof item.value === "number";
+  const id = "config-" + item.key;
+  const input = isBool
+    ? h("input", { type: "checkbox", id, checked: item.value })
+    : h("input", { type: isNumber ? "number" : "text", id, class: "medium", value: String(item.value), step: isNumber ? "1" : null });
+  const f = field(humanize(item.key), input, { hint: help[item.key] || "" });
+  if (isBool) {
+    // A checkbox reads best with its label after it.
+    const label = f.wrap.querySelector("label");
+    f.wrap.classList.add("check-field");
+    f.wrap.prepend(h("div", { class: "check" }, input, label));
+  }
+  const updated = h("span", { class: "muted", text: item.updated_at ? `updated ${time(item.updated_at)}` : "default" });
+  const status = h("span", { class: "status-ok", "aria-live": "polite" });
+  const save = h("button", { type: "submit", class: "small", text: "Save", "aria-label": `Save ${humanize(item.key)}` });
+  const form = h(
+    "form",
+    { class: "panel", "data-key": item.key, novalidate: true, "aria-label": humanize(item.key) },
+    f.wrap,
+    h("p", { class: "muted" }, h("code", { text: item.key }), " · ", updated),
+    h("div", { class: "actions" }, save, status),
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    f.error.textContent = "";
+    input.removeAttribute("aria-invalid");
+    status.textContent = "";
+    let value;
+    if (isBool) value = input.checked;
+    else if (isNumber) {
+      // What was typed goes to the API as it is (a number when it is one): the API says
+      // what it accepts.
+      const raw = input.value.trim();
+      value = raw !== "" && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+    } else value = input.value;
+    let saved;
+    try {
+      saved = await call("PUT", `/api/internal/config/${encodeURIComponent(item.key)}`, { value });
+    } catch (err) {
+      f.error.textContent = describe(err);
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      return;
+    }
+    if (isBool) input.checked = saved.value;
+    else input.value = String(saved.value);
+    updated.textContent = `updated ${time(saved.updated_at)}`;
+    status.textContent = "Saved.";
+    announce(`${humanize(item.key)} saved.`);
+  });
+  return form;
+}

@@ -1,0 +1,180 @@
+// Small DOM helpers. API data only ever reaches the page as text (textContent, value),
+// never as HTML.
+
+let uid = 0;
+
+// nextId returns a fresh element id with the given prefix.
+export function nextId(prefix) {
+  uid += 1;
+  return `${prefix}-${uid}`;
+}
+
+// h creates an element. props: class, text, on (event → handler), and attributes
+// (a boolean true sets an empty attribute, false or null leaves it out; "hidden",
+// "disabled", "checked" and "value" are set as properties). children: nodes or strings.
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") el.className = v;
+    else if (k === "text") el.textContent = String(v);
+    else if (k === "on") for (const [ev, fn] of Object.entries(v)) el.addEventListener(ev, fn);
+    else if (k === "hidden" || k === "disabled" || k === "checked" || k === "value") el[k] = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+// announce tells screen readers (and the tests) about an outcome that has no place of
+// its own on the page.
+export function announce(message) {
+  const a = document.getElementById("announcer");
+  a.textContent = "";
+  // A new text node on the next frame: the same message twice is announced twice.
+  requestAnimationFrame(() => {
+    a.textContent = message;
+  });
+}
+
+// field builds a labelled input with its error line: { wrap, input, error }.
+export function field(labelText, input, { hint } = {}) {
+  const id = input.id || nextId("f");
+  input.id = id;
+  const error = h("p", { class: "error", id: id + "-error", "aria-live": "polite" });
+  const described = [error.id];
+  let hintEl = null;
+  if (hint) {
+    hintEl = h("span", { class: "hint", id: id + "-hint", text: hint });
+    described.unshift(hintEl.id);
+  }
+  input.setAttribute("aria-describedby", described.join(" "));
+  const wrap = h("div", { class: "field" }, h("label", { for: id, text: labelText }), input, hintEl, error);
+  return { wrap, input, error };
+}
+
+// showError puts an error's message beside an input (or clears it with null).
+export function showError(f, err) {
+  if (!err) {
+    f.error.textContent = "";
+    f.input.removeAttribute("aria-invalid");
+    return;
+  }
+  f.error.textContent = describe(err);
+  f.input.setAttribute("aria-invalid", "true");
+}
+
+// describe turns an error into the sentence shown to the operator: the API's message,
+// and the request id to find it in the server's log when the server failed.
+export function describe(err) {
+  if (!err) return "";
+  if (err.status >= 500 && err.requestId) return `${err.message} (request ${err.requestId})`;
+  return err.message || String(err);
+}
+
+export function money(amount, currency) {
+  if (amount === null || amount === undefined) return "—";
+  return `${Number(amount).toLocaleString("en-US")} ${currency || ""}`.trim();
+}
+
+// time shows an RFC 3339 time as "2026-05-25 10:07 UTC".
+export function time(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+}
+
+export function badge(on, yes, no) {
+  return h("span", { class: "badge " + (on ? "yes" : "no"), text: on ? yes : no });
+}
+
+// confirm asks a yes/no question in a modal dialog; it resolves to true when the
+// operator confirms. Escape and "Cancel" resolve to false; focus returns where it was.
+export function confirm({ title, message, confirmLabel, danger = false }) {
+  return new Promise((resolve) => {
+    const back = document.activeElement;
+    const titleId = nextId("dlg");
+    const yes = h("button", { type: "button", class: danger ? "danger" : "", text: confirmLabel });
+    const no = h("button", { type: "button", class: "secondary", text: "Cancel" });
+    const dlg = h(
+      "dialog",
+      { "aria-labelledby": titleId },
+      h("h2", { id: titleId, text: title }),
+      h("p", { text: message }),
+      h("div", { class: "actions" }, yes, no),
+    );
+    const done = (answer) => {
+      dlg.close();
+      dlg.remove();
+      if (back && back.isConnected) back.focus();
+      resolve(answer);
+    };
+    yes.addEventListener("click", () => done(true));
+    no.addEventListener("click", () => done(false));
+    dlg.addEventListener("cancel", (e) => {
+      e.preventDefault();
+      done(false);
+    });
+    document.body.append(dlg);
+    dlg.showModal();
+    no.focus();
+  });
+}
+
+// prompt asks for a text in a modal dialog; it resolves to the text, or null when
+// cancelled. check(text) may return an error message that keeps the dialog open.
+export function promptText({ title, message, label, confirmLabel, check }) {
+  return new Promise((resolve) => {
+    const back = document.activeElement;
+    const titleId = nextId("dlg");
+    const input = h("textarea", { maxlength: "2000" });
+    const f = field(label, input);
+    const yes = h("button", { type: "submit", text: confirmLabel });
+    const no = h("button", { type: "button", class: "secondary", text: "Cancel" });
+    const form = h("form", { method: "dialog", novalidate: true }, h("p", { text: message }), f.wrap, h("div", { class: "actions" }, yes, no));
+    const dlg = h("dialog", { "aria-labelledby": titleId }, h("h2", { id: titleId, text: title }), form);
+    const done = (answer) => {
+      dlg.close();
+      dlg.remove();
+      if (back && back.isConnected) back.focus();
+      resolve(answer);
+    };
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const problem = check ? await check(input.value) : "";
+      if (problem) {
+        showError(f, { message: problem });
+        return;
+      }
+      done(input.value);
+    });
+    no.addEventListener("click", () => done(null));
+    dlg.addEventListener("cancel", (e) => {
+      e.preventDefault();
+      done(null);
+    });
+    document.body.append(dlg);
+    dlg.showModal();
+    input.focus();
+  });
+}
+
+// pager builds "Previous / Page x of y / Next" for a list answer {page, page_size, total}.
+export function pager(list, noun, go) {
+  const pages = Math.max(1, Math.ceil(list.total / list.page_size));
+  const prev = h("button", { type: "button", class: "secondary small", text: "Previous page", disabled: list.page <= 1, on: { click: () => go(list.page - 1) } });
+  const next = h("button", { type: "button", class: "secondary small", text: "Next page", disabled: list.page >= pages, on: { click: () => go(list.page + 1) } });
+  return h("nav", { class: "pager", "aria-label": `${noun} pages` }, prev, h("span", { text: `Page ${list.page} of ${pages} · ${list.total} ${noun}` }), next);
+}
+
+// select builds a <select> from [value, text] pairs.
+export function select(options, value, id) {
+  const s = h("select", { id });
+  for (const [v, t] of options) s.append(h("option", { value: v, text: t }));
+  s.value = value ?? "";
+  return s;
+}
