@@ -80,10 +80,24 @@ type Cache interface {
 	// Probe tells whether the data comes from a complete seed and identifies the server
 	// process (a changed RunID means a restart).
 	Probe(ctx context.Context) (Probe, error)
-	// Heartbeat records a ping at `at`, in one round trip: a deactivated mitra is refused
-	// with ErrDeactivated; an online mitra's heartbeat moves forward (never back) and online
-	// is true; for any other mitra nothing is written and online is false.
-	Heartbeat(ctx context.Context, id uuid.UUID, at time.Time) (online bool, err error)
+	// Heartbeat records a ping of one device at p.At, in one round trip: a deactivated
+	// mitra is refused with ErrDeactivated; an online mitra's heartbeat and the device's
+	// lease move forward (never back) and online is true; for any other mitra nothing is
+	// written and online is false. A device beyond p.MaxDevices evicts the lease that
+	// ends first.
+	Heartbeat(ctx context.Context, p HeartbeatParams) (online bool, err error)
+	// Streams writes the leases of event streams, in one round trip per ChunkSize: an
+	// open stream refreshes its device's lease as a ping would; a closed one keeps its
+	// last contact and is marked closed. A stream keeps a lease alive, it never creates
+	// one: nothing is written for a mitra that is not online, or a device without a lease.
+	Streams(ctx context.Context, p StreamsParams) ([]StreamResult, error)
+	// EndDevice ends a device's lease (or only its closed stream's): the mitra's heartbeat
+	// becomes its freshest lease left — unless the heartbeat was fresher than every lease
+	// before (pings Valkey holds per mitra only, as after a seed from Postgres), then it
+	// stays. It reports whether no lease is left.
+	EndDevice(ctx context.Context, p EndDeviceParams) (DeviceEnd, error)
+	// Devices returns the device leases of each mitra among ids (none for an offline one).
+	Devices(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]DeviceLease, error)
 	// Apply writes the mirror of each state (online, deactivated, heartbeat never moved back,
 	// capacity, derived indexes) and notes the write in the sync journal.
 	Apply(ctx context.Context, p ApplyParams) error
@@ -173,6 +187,8 @@ type Dump struct {
 	// every member of Online.
 	Heartbeats map[uuid.UUID]time.Time
 	Capacity   map[uuid.UUID]int
+	// Devices holds the device leases that exist, for the same mitras.
+	Devices map[uuid.UUID][]DeviceLease
 }
 
 // DB is what NewPostgresStore takes: a *pgxpool.Pool, or a pgx.Tx (curhat.DB).
