@@ -123,13 +123,16 @@ type EndDeviceParams struct {
 	// refreshed it since (a reconnect). Unset, the device's whole lease ends (the device
 	// signed off).
 	StreamClosedAt *time.Time
+	// FreshAfter: a lease older than this is stale, it keeps nobody online.
+	FreshAfter time.Time
 }
 
 // DeviceEnd is what Cache.EndDevice found.
 type DeviceEnd struct {
 	// Online: the mitra is still online in the mirror (false when it was not).
 	Online bool
-	// Last: no lease of the mitra is left (the caller sets it offline, Postgres first).
+	// Last: no live lease of the mitra is left, every one ended or went stale (the caller
+	// sets it offline, Postgres first).
 	Last bool
 	// Reconnected: a stream of the device refreshed its lease since StreamClosedAt:
 	// nothing ended.

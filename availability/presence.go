@@ -96,7 +96,7 @@ func (m *Mirror) EndDevice(ctx context.Context, id uuid.UUID, device string) (bo
 		var end DeviceEnd
 		err := m.callValkey(ctx, func(ctx context.Context) error {
 			var err error
-			end, err = m.cache.EndDevice(ctx, EndDeviceParams{MitraID: id, Device: device})
+			end, err = m.cache.EndDevice(ctx, EndDeviceParams{MitraID: id, Device: device, FreshAfter: m.freshAfter()})
 			return err
 		})
 		switch {

@@ -210,7 +210,8 @@ func (m *Mirror) endGrace(key streamKey, closedAt time.Time, g *grace) {
 	var end DeviceEnd
 	err := m.callValkey(ctx, func(ctx context.Context) error {
 		var err error
-		end, err = m.cache.EndDevice(ctx, EndDeviceParams{MitraID: key.mitra, Device: key.device, StreamClosedAt: &closedAt})
+		end, err = m.cache.EndDevice(ctx, EndDeviceParams{MitraID: key.mitra, Device: key.device,
+			StreamClosedAt: &closedAt, FreshAfter: m.freshAfter()})
 		return err
 	})
 	if err != nil {

@@ -75,7 +75,7 @@ func (v *ValkeyCache) EndDevice(ctx context.Context, p EndDeviceParams) (DeviceE
 	}
 	arr, err := v.end.Exec(ctx, v.c,
 		[]string{v.keys.marker, v.n.Heartbeat(s), v.keys.index, v.keys.available, v.n.Devices(s)},
-		[]string{s, p.Device, part}).ToArray()
+		[]string{s, p.Device, part, ms(p.FreshAfter)}).ToArray()
 	if err != nil {
 		return DeviceEnd{}, translate(err)
 	}

@@ -151,9 +151,9 @@ return {1, part}
 // its stream's (ARGV[3] is the stream part a close wrote: the grace passed; if the part
 // changed, a stream of the device refreshed it since, and nothing ends).
 // KEYS: marker, heartbeat:<id>, heartbeat index, available index, devices:<id>.
-// ARGV: id, device, stream part or "".
-// Returns {0} (not online), {2} (reconnected: nothing ended), {-1} (no lease left: the
-// caller sets the mitra offline, Postgres first) or {1, heartbeat ms}.
+// ARGV: id, device, stream part or "", fresh-after ms.
+// Returns {0} (not online), {2} (reconnected: nothing ended), {-1} (no live lease left:
+// the caller sets the mitra offline, Postgres first) or {1, heartbeat ms}.
 // The mitra's heartbeat is its freshest lease: when the lease that ended was it, the
 // heartbeat, the index and the available index move back to the freshest lease left (XX,
 // not GT). When the heartbeat was fresher than every lease — pings the mirror holds per
@@ -164,6 +164,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NOTSEEDED a
 local cur = redis.call('ZSCORE', KEYS[3], ARGV[1])
 if not cur then return {0} end
 cur = tonumber(cur)
+local fresh = tonumber(ARGV[4])
 local v = redis.call('HGET', KEYS[5], ARGV[2])
 if ARGV[3] ~= '' and ((not v) or string.sub(v, 15) ~= ARGV[3]) then return {2} end
 local all = redis.call('HGETALL', KEYS[5])
@@ -175,15 +176,15 @@ for i = 1, #all, 2 do
 end
 if v then
   local hb = string.sub(v, 1, 13)
-  if ARGV[3] == '' or hb == ZERO then
+  if ARGV[3] == '' or tonumber(hb) < fresh then
     redis.call('HDEL', KEYS[5], ARGV[2])
   else
     redis.call('HSET', KEYS[5], ARGV[2], hb .. ':' .. ZERO .. ':0')
     if tonumber(hb) > after then after = tonumber(hb) end
   end
 end
-if cur > before then return {1, cur} end
-if after == 0 then return {-1} end
+if cur > before then after = cur end
+if after < fresh or after == 0 then return {-1} end
 if after < cur then
   redis.call('ZADD', KEYS[3], 'XX', after, ARGV[1])
   redis.call('ZADD', KEYS[4], 'XX', after, ARGV[1])

@@ -286,18 +286,19 @@ func (c *Cache) EndDevice(ctx context.Context, p availability.EndDeviceParams) (
 			after = max(after, at)
 		}
 	}
+	fresh := msOf(ms(p.FreshAfter))
 	if l != nil {
-		if p.StreamClosedAt == nil || l.heartbeat.IsZero() {
+		if p.StreamClosedAt == nil || msOf(l.heartbeat) < fresh {
 			delete(ls, p.Device)
 		} else {
 			l.stream, l.open = time.Time{}, false
 			after = max(after, msOf(l.heartbeat))
 		}
 	}
-	if cur > before {
-		return availability.DeviceEnd{Online: true, Heartbeat: time.UnixMilli(cur).UTC()}, nil
+	if cur > before { // a heartbeat no lease explains: some device's, unnamed
+		after = cur
 	}
-	if after == 0 {
+	if after < fresh || after == 0 {
 		return availability.DeviceEnd{Online: true, Last: true}, nil
 	}
 	if after < cur {

@@ -488,6 +488,8 @@ func RunCacheContract(t *testing.T, newHarness func(t *testing.T) CacheHarness) 
 		check.Equal(t, ids, got)
 	})
 
+	runDeviceContract(t, newHarness)
+
 	t.Run("CallsHonourTheirContext", func(t *testing.T) {
 		t.Parallel()
 		c := newHarness(t).Cache
