@@ -23,6 +23,13 @@ const (
 	// beyond it evicts the lease that ends first (an open stream's last), so that a
 	// client inventing ids cannot grow a mitra's leases without bound.
 	DefaultMaxDevices = 10
+	// UnnamedDevice holds the lease a seed gives an online mitra whose heartbeat in
+	// Postgres is fresher than every lease Valkey holds (after Valkey lost its data, or
+	// pings that fell back to Postgres during an outage): some device sent that ping, and
+	// Postgres knows no devices. It is no valid device id, Devices does not list it, and
+	// it ends when it goes stale, so that a device signing off meanwhile cannot take the
+	// mitra offline under its other devices' feet.
+	UnnamedDevice = "*"
 	// DefaultReconnectGrace is how long a mitra whose last event stream dropped stays
 	// reachable on that stream's lease: a reconnect within it changes nothing anybody sees
 	// (MITRA_RECONNECT_GRACE_SECONDS).
@@ -91,7 +98,7 @@ type StreamWrite struct {
 	MitraID uuid.UUID
 	Device  string
 	// Closed: the stream closed at StreamsParams.At (its reconnect grace begins); else it
-	// is open and refreshes its lease.
+	// is open and refreshes its device's lease.
 	Closed bool
 }
 
@@ -99,14 +106,16 @@ type StreamWrite struct {
 type StreamsParams struct {
 	Writes []StreamWrite
 	At     time.Time
+	// MaxDevices bounds each mitra's device leases (0: DefaultMaxDevices).
+	MaxDevices int
 }
 
 // StreamResult is what Cache.Streams did with one write.
 type StreamResult struct {
-	// Online: the mitra is online and the device holds a lease, which the write
-	// refreshed. Otherwise nothing is written: the mitra is offline (or unknown, or
-	// deactivated), or the device holds no lease (it never went online, signed off, or
-	// its lease ended) — a stream keeps a lease alive, it does not create one.
+	// Online: the mitra is online and the write refreshed the device's lease (an open
+	// stream creates it if the device had none). Otherwise nothing is written: the mitra
+	// is offline (or unknown, or deactivated), or the device signed off (EndDevice) and
+	// has not sent a heartbeat since, or a closing stream's device holds no lease.
 	Online bool
 	// Deactivated: the mitra is deactivated.
 	Deactivated bool
@@ -125,6 +134,9 @@ type EndDeviceParams struct {
 	StreamClosedAt *time.Time
 	// FreshAfter: a lease older than this is stale, it keeps nobody online.
 	FreshAfter time.Time
+	// MaxDevices bounds the mitra's device leases (0: DefaultMaxDevices): the empty lease
+	// a signed-off device keeps is not kept beyond it.
+	MaxDevices int
 }
 
 // DeviceEnd is what Cache.EndDevice found.

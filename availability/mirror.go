@@ -67,10 +67,10 @@ func NewMirror(store Store, cache Cache, cfg *Config) (*Mirror, error) {
 	}
 	c := cfg.WithDefaults()
 	return &Mirror{
-		store: store,
-		cache: cache,
-		cfg:   c,
-		log:   c.Logger.With("component", "availability"),
+		store:   store,
+		cache:   cache,
+		cfg:     c,
+		log:     c.Logger.With("component", "availability"),
 		nudge:   make(chan struct{}, 1),
 		life:    lifecycle.New(),
 		streams: newStreamRegistry(),

@@ -47,6 +47,10 @@ type Store interface {
 	// MirrorHeartbeats moves last_heartbeat_at forward to the given times (never back), in
 	// one statement. It returns the number of rows changed.
 	MirrorHeartbeats(ctx context.Context, hbs []HeartbeatAt) (int, error)
+	// LowerHeartbeat moves last_heartbeat_at back to at when it is later (updated_at
+	// untouched): a device's lease ended, and the mitra's heartbeat is now the freshest
+	// lease left. It reports whether the row changed.
+	LowerHeartbeat(ctx context.Context, id uuid.UUID, at time.Time) (bool, error)
 
 	// The read paths, used when Valkey cannot answer.
 	IsReachable(ctx context.Context, id uuid.UUID, freshAfter time.Time) (bool, error)
@@ -87,16 +91,19 @@ type Cache interface {
 	// ends first.
 	Heartbeat(ctx context.Context, p HeartbeatParams) (online bool, err error)
 	// Streams writes the leases of event streams, in one round trip per ChunkSize: an
-	// open stream refreshes its device's lease as a ping would; a closed one keeps its
-	// last contact and is marked closed. A stream keeps a lease alive, it never creates
-	// one: nothing is written for a mitra that is not online, or a device without a lease.
+	// open stream refreshes its device's lease as a ping would (creating it if the device
+	// had none); a closed one keeps its last contact and is marked closed. Nothing is
+	// written for a mitra that is not online, nor for a device that signed off (EndDevice
+	// leaves it an empty lease, until the device's next heartbeat), so that a stream kept
+	// open after signing off does not bring the device back.
 	Streams(ctx context.Context, p StreamsParams) ([]StreamResult, error)
 	// EndDevice ends a device's lease (or only its closed stream's): the mitra's heartbeat
 	// becomes its freshest lease left — unless the heartbeat was fresher than every lease
 	// before (pings Valkey holds per mitra only, as after a seed from Postgres), then it
 	// stays. It reports whether no lease is left.
 	EndDevice(ctx context.Context, p EndDeviceParams) (DeviceEnd, error)
-	// Devices returns the device leases of each mitra among ids (none for an offline one).
+	// Devices returns the device leases of each mitra among ids (none for an offline one;
+	// a device that signed off has an empty one).
 	Devices(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]DeviceLease, error)
 	// Apply writes the mirror of each state (online, deactivated, heartbeat never moved back,
 	// capacity, derived indexes) and notes the write in the sync journal.

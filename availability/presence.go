@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -96,11 +97,13 @@ func (m *Mirror) EndDevice(ctx context.Context, id uuid.UUID, device string) (bo
 		var end DeviceEnd
 		err := m.callValkey(ctx, func(ctx context.Context) error {
 			var err error
-			end, err = m.cache.EndDevice(ctx, EndDeviceParams{MitraID: id, Device: device, FreshAfter: m.freshAfter()})
+			end, err = m.cache.EndDevice(ctx, EndDeviceParams{MitraID: id, Device: device,
+				FreshAfter: m.freshAfter(), MaxDevices: m.cfg.MaxDevices})
 			return err
 		})
 		switch {
 		case err == nil && end.Online && !end.Last:
+			m.heartbeatMovedBack(ctx, id, end.Heartbeat)
 			return true, nil
 		case err != nil && ctx.Err() != nil:
 			return false, ctx.Err()
@@ -147,7 +150,7 @@ func (m *Mirror) DevicesOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]
 		var devs []Device
 		for _, l := range ls {
 			seen := l.Lease()
-			if seen.Before(fresh) {
+			if seen.Before(fresh) || l.Device == UnnamedDevice {
 				continue
 			}
 			// A stream open for longer than a grace without a refresh belongs to an
@@ -166,4 +169,17 @@ func (m *Mirror) DevicesOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]
 		}
 	}
 	return out, nil
+}
+
+// heartbeatMovedBack follows, in Postgres, the mitra's heartbeat back to its freshest lease
+// left after one ended: a later re-sync or reseed would otherwise raise Valkey's again from
+// Postgres, and the lease that ended would hold the mitra until it went stale. A failure
+// is logged: the lease then ends when it goes stale.
+func (m *Mirror) heartbeatMovedBack(ctx context.Context, id uuid.UUID, at time.Time) {
+	if at.IsZero() {
+		return
+	}
+	if _, err := m.store.LowerHeartbeat(context.WithoutCancel(ctx), id, at); err != nil {
+		m.log.Warn("a device's lease ended: move last_heartbeat_at back in postgres", "mitra", id, "err", err)
+	}
 }

@@ -46,9 +46,10 @@ type Stream struct {
 func (s *Stream) Device() string { return s.key.device }
 
 // Online reports whether, at the stream's last lease write, the mitra was online with the
-// stream's device holding a lease. A stream keeps a lease alive but does not create one:
-// a device whose stream opens while it holds none (it never went online, signed off, or
-// its lease ended) is not online until it goes online or sends a heartbeat.
+// stream's device holding a lease. It is false for a mitra that is offline (the app goes
+// online to come back: a stream does not bring it), and for a device that signed off
+// (EndDevice) while the mitra stays online on others, until the device sends a heartbeat
+// or goes online again.
 func (s *Stream) Online() bool { return s.online.Load() }
 
 func (s *Stream) setOnline(online bool) {
@@ -164,7 +165,8 @@ func (s *Stream) Close() {
 	}
 	ctx, cancel := m.valkeyCtx(context.Background())
 	defer cancel()
-	res, err := m.cache.Streams(ctx, StreamsParams{Writes: []StreamWrite{{MitraID: s.key.mitra, Device: s.key.device, Closed: true}}, At: m.now()})
+	res, err := m.cache.Streams(ctx, StreamsParams{Writes: []StreamWrite{{MitraID: s.key.mitra, Device: s.key.device, Closed: true}},
+		At: m.now(), MaxDevices: m.cfg.MaxDevices})
 	m.noteValkeyError(context.Background(), err)
 	if err != nil || !res[0].Online {
 		return // no lease to keep, or it lasts until it goes stale
@@ -211,7 +213,7 @@ func (m *Mirror) endGrace(key streamKey, closedAt time.Time, g *grace) {
 	err := m.callValkey(ctx, func(ctx context.Context) error {
 		var err error
 		end, err = m.cache.EndDevice(ctx, EndDeviceParams{MitraID: key.mitra, Device: key.device,
-			StreamClosedAt: &closedAt, FreshAfter: m.freshAfter()})
+			StreamClosedAt: &closedAt, FreshAfter: m.freshAfter(), MaxDevices: m.cfg.MaxDevices})
 		return err
 	})
 	if err != nil {
@@ -220,6 +222,9 @@ func (m *Mirror) endGrace(key streamKey, closedAt time.Time, g *grace) {
 		return
 	}
 	if !end.Last {
+		if end.Online && !end.Reconnected {
+			m.heartbeatMovedBack(ctx, key.mitra, end.Heartbeat)
+		}
 		return
 	}
 	if err := m.SetOffline(ctx, key.mitra); err != nil {
@@ -316,7 +321,7 @@ func (m *Mirror) refreshStreams() {
 	for i, k := range keys {
 		writes[i] = StreamWrite{MitraID: k.mitra, Device: k.device}
 	}
-	ctx, cancel := m.bulkCtx(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.ValkeyBulkTimeout)
 	res, err := m.writeStreams(ctx, writes, true)
 	cancel()
 	if err != nil {
@@ -336,12 +341,14 @@ func (m *Mirror) refreshStreams() {
 func (m *Mirror) writeStreams(ctx context.Context, writes []StreamWrite, bulk bool) ([]StreamResult, error) {
 	at := m.now()
 	if m.cache != nil && !m.skippingValkey() {
-		bound := m.valkeyCtx
+		// ValkeyTimeout per round trip (a pass sends DefaultChunkSize writes per round
+		// trip): a Valkey that hangs costs the pass that much, then Postgres answers.
+		bound := m.cfg.ValkeyTimeout
 		if bulk {
-			bound = m.bulkCtx
+			bound = min(bound*time.Duration(1+len(writes)/DefaultChunkSize), m.cfg.ValkeyBulkTimeout)
 		}
-		vctx, cancel := bound(ctx)
-		res, err := m.cache.Streams(vctx, StreamsParams{Writes: writes, At: at})
+		vctx, cancel := context.WithTimeout(ctx, bound)
+		res, err := m.cache.Streams(vctx, StreamsParams{Writes: writes, At: at, MaxDevices: m.cfg.MaxDevices})
 		cancel()
 		m.noteValkeyError(ctx, err)
 		if err == nil {

@@ -126,9 +126,11 @@ func NewValkeyCache(client valkey.Client, cfg CacheConfig) *ValkeyCache {
 		win:   valkeyutil.NewScript(windowsScript, true),
 		off:   valkeyutil.NewScript(offlineScript, true),
 		delta: valkeyutil.NewScript(availableDeltaScript, true),
-		strm:  valkeyutil.NewScript(streamScript, true),
+		// A stream's refresh is lost rather than resent: the next pass comes in seconds,
+		// and a pass must not wait on a Valkey that went away.
+		strm: valkeyutil.NewScript(streamScript, false),
 		// A second run of an end would find the lease gone and answer differently.
-		end: valkeyutil.NewScript(endDeviceScript, false),
+		end:   valkeyutil.NewScript(endDeviceScript, false),
 		local: newLocalIndex(!cfg.DisableLocalIndex),
 	}
 }

@@ -21,6 +21,7 @@ func (v *ValkeyCache) Streams(ctx context.Context, p StreamsParams) ([]StreamRes
 		return nil, nil
 	}
 	iso, at := FormatHeartbeat(p.At), string(appendMillis13(nil, p.At))
+	limit := strconv.Itoa(maxDevices(p.MaxDevices))
 	calls := make([]valkeyutil.Call, len(p.Writes))
 	for i, w := range p.Writes {
 		s := w.MitraID.String()
@@ -30,7 +31,7 @@ func (v *ValkeyCache) Streams(ctx context.Context, p StreamsParams) ([]StreamRes
 		}
 		calls[i] = valkeyutil.Call{
 			Keys: []string{v.keys.marker, v.keys.deactivated, v.n.Heartbeat(s), v.keys.index, v.keys.available, v.n.Devices(s)},
-			Args: []string{s, iso, at, w.Device, open},
+			Args: []string{s, iso, at, w.Device, open, limit},
 		}
 	}
 	out := make([]StreamResult, len(p.Writes))
@@ -75,7 +76,7 @@ func (v *ValkeyCache) EndDevice(ctx context.Context, p EndDeviceParams) (DeviceE
 	}
 	arr, err := v.end.Exec(ctx, v.c,
 		[]string{v.keys.marker, v.n.Heartbeat(s), v.keys.index, v.keys.available, v.n.Devices(s)},
-		[]string{s, p.Device, part, ms(p.FreshAfter)}).ToArray()
+		[]string{s, p.Device, part, ms(p.FreshAfter), strconv.Itoa(maxDevices(p.MaxDevices))}).ToArray()
 	if err != nil {
 		return DeviceEnd{}, translate(err)
 	}

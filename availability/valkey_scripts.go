@@ -55,8 +55,11 @@ end
 // → "HHHHHHHHHHHHH:SSSSSSSSSSSSS:O": the device's last heartbeat and the last contact of
 // its event stream (unix ms, 13 digits, zero when none: fixed width, so they compare as
 // strings), and 1 while that stream is open. A device's lease is the later of the two.
+// TOMB, both zero, is a device that signed off while the mitra stays online (a heartbeat
+// of the device overwrites it; nothing else does).
 const luaDevices = `
 local ZERO = '0000000000000'
+local TOMB = ZERO .. ':' .. ZERO .. ':0'
 local function leaseof(v)
   local hb, st = string.sub(v, 1, 13), string.sub(v, 15, 27)
   if st > hb then return tonumber(st) end
@@ -118,40 +121,46 @@ end
 return 1
 `
 
-// streamScript writes one event stream's lease, if its device holds one: a stream keeps a
-// lease alive, it never creates one (the device does, by a heartbeat or by going online),
-// so that a device that signed off stays off with its stream still open. The stream's
-// contact at ARGV[3] is then a ping of the mitra, and the device's stream part becomes that
-// contact (never moved back) with the stream open (ARGV[5] = '1', a refresh) or closed
-// ('0': its reconnect grace begins).
-// KEYS and ARGV[1-4] as heartbeatScript.
-// Returns {-1} (deactivated), {0} (not online), {3} (the device holds no lease): nothing
-// written; or {1, stream part}: the "SSSSSSSSSSSSS:O" written, which the end of a grace
-// checks is still there.
-const streamScript = `
+// streamScript writes one event stream's lease: the stream's contact at ARGV[3] is a ping
+// of the mitra, and the device's stream part becomes that contact (never moved back) with
+// the stream open (ARGV[5] = '1', a refresh, which creates the device's lease if it has
+// none — after a data loss, say) or closed ('0': its reconnect grace begins). A device
+// that signed off keeps the empty lease TOMB while the mitra is online: its stream, left
+// open for the events of a chat, does not bring it back.
+// KEYS as heartbeatScript. ARGV: id, iso, ms (13 digits), device, '1' or '0', max devices.
+// Returns {-1} (deactivated), {0} (not online), {3} (the device signed off, or a close of
+// a device without a lease): nothing written; or {1, stream part}: the "SSSSSSSSSSSSS:O"
+// written, which the end of a grace checks is still there.
+const streamScript = luaDevices + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NOTSEEDED availability mirror not seeded') end
 if not redis.call('ZSCORE', KEYS[4], ARGV[1]) then
   if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return {-1} end
   return {0}
 end
 local v = redis.call('HGET', KEYS[6], ARGV[4])
-if not v then return {3} end
+if v == TOMB or ((not v) and ARGV[5] == '0') then return {3} end
 if redis.call('ZADD', KEYS[4], 'XX', 'GT', 'CH', ARGV[3], ARGV[1]) == 1 then
   redis.call('SET', KEYS[3], ARGV[2])
   redis.call('ZADD', KEYS[5], 'XX', 'GT', ARGV[3], ARGV[1])
 end
-local st = ARGV[3]
-if string.sub(v, 15, 27) > st then st = string.sub(v, 15, 27) end
+local hb, st = ZERO, ARGV[3]
+if v then
+  hb = string.sub(v, 1, 13)
+  if string.sub(v, 15, 27) > st then st = string.sub(v, 15, 27) end
+end
 local part = st .. ':' .. ARGV[5]
-redis.call('HSET', KEYS[6], ARGV[4], string.sub(v, 1, 14) .. part)
+redis.call('HSET', KEYS[6], ARGV[4], hb .. ':' .. part)
+if not v and redis.call('HLEN', KEYS[6]) > tonumber(ARGV[6]) then evict(KEYS[6], ARGV[4], tonumber(ARGV[6])) end
 return {1, part}
 `
 
-// endDeviceScript ends a device's lease (ARGV[3] empty: the device signed off), or only
-// its stream's (ARGV[3] is the stream part a close wrote: the grace passed; if the part
-// changed, a stream of the device refreshed it since, and nothing ends).
+// endDeviceScript ends a device's lease (ARGV[3] empty: the device signed off, and keeps
+// TOMB), or only its stream's (ARGV[3] is the stream part a close wrote: the grace passed;
+// if the part changed, a stream of the device refreshed it since, and nothing ends; the
+// device's own heartbeat stays if it is fresh, else the device goes).
 // KEYS: marker, heartbeat:<id>, heartbeat index, available index, devices:<id>.
-// ARGV: id, device, stream part or "", fresh-after ms.
+// ARGV: id, device, stream part or "", fresh-after ms, max devices (a tombstone beyond it
+// is not kept).
 // Returns {0} (not online), {2} (reconnected: nothing ended), {-1} (no live lease left:
 // the caller sets the mitra offline, Postgres first) or {1, heartbeat ms}.
 // The mitra's heartbeat is its freshest lease: when the lease that ended was it, the
@@ -174,9 +183,11 @@ for i = 1, #all, 2 do
   if l > before then before = l end
   if all[i] ~= ARGV[2] and l > after then after = l end
 end
-if v then
+if ARGV[3] == '' then
+  if v or #all / 2 < tonumber(ARGV[5]) then redis.call('HSET', KEYS[5], ARGV[2], TOMB) end
+elseif v then
   local hb = string.sub(v, 1, 13)
-  if ARGV[3] == '' or tonumber(hb) < fresh then
+  if tonumber(hb) < fresh then
     redis.call('HDEL', KEYS[5], ARGV[2])
   else
     redis.call('HSET', KEYS[5], ARGV[2], hb .. ':' .. ZERO .. ':0')
@@ -253,10 +264,12 @@ return 1
 // KEYS: tmp online, tmp deactivated, tmp at-capacity, tmp heartbeat index, tmp available
 // index, live heartbeat index, then per row heartbeat:<id>, capacity:<id>, devices:<id>.
 // A mitra that is not online loses its heartbeat and device leases; an online one keeps
-// its device leases (Postgres knows no devices: after a data loss they are empty, and the
-// heartbeat rebuilt from Postgres stands as the lease of a device not named yet). ARGV: ttl
+// its device leases, and when Postgres holds a fresher heartbeat than Valkey (after a data
+// loss, or pings that fell back to Postgres) that ping gets the unnamed lease "*": some
+// device sent it, which the mirror cannot name (Postgres knows no devices). ARGV: ttl
 // seconds of the temporary keys, then per row id, flags (active, online, at capacity as
-// three 0/1 characters), Postgres heartbeat iso or "", the same in unix ms or "", capacity.
+// three 0/1 characters), Postgres heartbeat iso or "", the same in unix ms (13 digits) or
+// "", capacity.
 // The score of a heartbeat that Valkey holds is read from the live index (the same ms as
 // the string), or parsed from the string if the index lacks it.
 const seedChunkScript = luaISOMillis + `
@@ -290,6 +303,7 @@ if #online > 0 then
       hbset[#hbset + 1] = hbkeys[j]
       hbset[#hbset + 1] = pg
       score = ARGV[b + 3]
+      redis.call('HSET', KEYS[9 + i * 3], '*', ARGV[b + 3] .. ':0000000000000:0')
     elseif c then
       score = live[j] or isoms(c) or 0
     end

@@ -161,7 +161,7 @@ func (v *ValkeyCache) buildSeed(ctx context.Context, seed SeedData, tmp [5]strin
 			flags := bit(st.IsActive) + bit(st.IsOnline) + bit(st.AtCapacity(seed.DefaultMax))
 			pgMS := ""
 			if st.LastHeartbeatAt != nil {
-				pgMS = ms(*st.LastHeartbeatAt)
+				pgMS = string(appendMillis13(nil, *st.LastHeartbeatAt))
 			}
 			args = append(args, s, flags, heartbeatArg(st.LastHeartbeatAt), pgMS, strconv.Itoa(st.OpenSessions))
 		}

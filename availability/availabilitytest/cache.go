@@ -52,6 +52,9 @@ type lease struct {
 	open              bool
 }
 
+// signedOff: the empty lease of a device that signed off while its mitra stays online.
+func (l *lease) signedOff() bool { return l.heartbeat.IsZero() && l.stream.IsZero() }
+
 func (l *lease) at() time.Time {
 	if l.stream.After(l.heartbeat) {
 		return l.stream
@@ -246,9 +249,19 @@ func (c *Cache) Streams(ctx context.Context, p availability.StreamsParams) ([]av
 			out[i].Deactivated = c.deactivated[id]
 			continue
 		}
-		l := c.devices[id][w.Device]
+		ls := c.devices[id]
+		if ls == nil {
+			ls = map[string]*lease{}
+			c.devices[id] = ls
+		}
+		l := ls[w.Device]
+		if (l == nil && w.Closed) || (l != nil && l.signedOff()) {
+			continue
+		}
 		if l == nil {
-			continue // a stream keeps a lease alive, it does not create one
+			l = &lease{}
+			ls[w.Device] = l
+			defer evict(ls, w.Device, p.MaxDevices)
 		}
 		c.ping(id, at)
 		if l.stream.Before(at) {
@@ -287,10 +300,23 @@ func (c *Cache) EndDevice(ctx context.Context, p availability.EndDeviceParams) (
 		}
 	}
 	fresh := msOf(ms(p.FreshAfter))
+	limit := p.MaxDevices
+	if limit <= 0 {
+		limit = availability.DefaultMaxDevices
+	}
+	if p.StreamClosedAt == nil && (l != nil || len(ls) < limit) {
+		if ls == nil {
+			ls = map[string]*lease{}
+			c.devices[id] = ls
+		}
+		ls[p.Device] = &lease{} // signed off: its stream does not bring it back
+	}
 	if l != nil {
-		if p.StreamClosedAt == nil || msOf(l.heartbeat) < fresh {
+		switch {
+		case p.StreamClosedAt == nil:
+		case msOf(l.heartbeat) < fresh:
 			delete(ls, p.Device)
-		} else {
+		default:
 			l.stream, l.open = time.Time{}, false
 			after = max(after, msOf(l.heartbeat))
 		}
@@ -423,6 +449,13 @@ func (c *Cache) Replace(ctx context.Context, seed availability.SeedData) ([]uuid
 		}
 		if st.IsActive && st.IsOnline {
 			online[id] = true
+			if hb, ok := c.heartbeats[id]; st.LastHeartbeatAt != nil && (!ok || hb.Before(ms(*st.LastHeartbeatAt))) {
+				// A ping only Postgres saw: some device's, unnamed.
+				if c.devices[id] == nil {
+					c.devices[id] = map[string]*lease{}
+				}
+				c.devices[id][availability.UnnamedDevice] = &lease{heartbeat: ms(*st.LastHeartbeatAt)}
+			}
 			c.moveHeartbeat(id, st.LastHeartbeatAt)
 			index[id] = 0
 			if hb, ok := c.heartbeats[id]; ok {

@@ -18,8 +18,22 @@ func devicePing(id uuid.UUID, device string, at time.Time) availability.Heartbea
 	return availability.HeartbeatParams{MitraID: id, Device: device, At: at}
 }
 
-// leasesOf returns a mitra's device leases by device.
+// leasesOf returns a mitra's device leases by device, the unnamed one (a first seed gives
+// one to every online mitra: Valkey held no heartbeat) and the empty ones of devices that
+// signed off aside.
 func leasesOf(t *testing.T, c availability.Cache, id uuid.UUID) map[string]availability.DeviceLease {
+	t.Helper()
+	out := allLeasesOf(t, c, id)
+	delete(out, availability.UnnamedDevice)
+	for device, l := range out {
+		if l.Lease().IsZero() {
+			delete(out, device)
+		}
+	}
+	return out
+}
+
+func allLeasesOf(t *testing.T, c availability.Cache, id uuid.UUID) map[string]availability.DeviceLease {
 	t.Helper()
 	all, err := c.Devices(check.Context(t), []uuid.UUID{id})
 	check.NoError(t, err)
@@ -118,7 +132,7 @@ func runDeviceContract(t *testing.T, newHarness func(t *testing.T) CacheHarness)
 		c := newHarness(t).Cache
 		ctx := check.Context(t)
 		id, other := uuid.New(), uuid.New()
-		seed(t, c, 1, st(id, true, true, d(0), 0), st(other, true, true, d(0), 0))
+		seed(t, c, 1, st(id, true, true, d(-5*time.Minute), 0), st(other, true, true, d(0), 0))
 		_, err := c.Heartbeat(ctx, devicePing(id, "tablet", t0.Add(10*time.Second)))
 		check.NoError(t, err)
 		_, err = c.Heartbeat(ctx, devicePing(id, "phone", t0.Add(30*time.Second)))
@@ -165,35 +179,47 @@ func runDeviceContract(t *testing.T, newHarness func(t *testing.T) CacheHarness)
 		check.Equal(t, availability.DeviceEnd{Online: true, Last: true}, end, "the tablet's lease is stale")
 	})
 
-	t.Run("EndDeviceKeepsAHeartbeatNoLeaseExplains", func(t *testing.T) {
+	t.Run("ASeedGivesAPingOnlyPostgresHadAnUnnamedLease", func(t *testing.T) {
 		t.Parallel()
 		c := newHarness(t).Cache
 		ctx := check.Context(t)
 		id, lost := uuid.New(), uuid.New()
-		// After a data loss the seed rebuilds the heartbeat from Postgres, and no lease:
-		// the ping came from a device the mirror cannot name. It stands.
+		// After a data loss the seed rebuilds the heartbeat from Postgres: some device sent
+		// that ping, which Valkey cannot name. It holds the mitra until it goes stale.
 		seed(t, c, 1, st(lost, true, true, d(-20*time.Second), 0))
+		check.Equal(t, map[string]availability.DeviceLease{
+			availability.UnnamedDevice: {Device: availability.UnnamedDevice, Heartbeat: t0.Add(-20 * time.Second)},
+		}, allLeasesOf(t, c, lost))
 		end := endDevice(t, c, availability.EndDeviceParams{MitraID: lost, Device: "phone"})
 		check.Equal(t, availability.DeviceEnd{Online: true, Heartbeat: t0.Add(-20 * time.Second)}, end)
 
-		// A ping that fell back to Postgres (a reseed brought it) is fresher than every
+		// A ping that fell back to Postgres (a reseed brings it) is fresher than every
 		// lease: it stands when the phone leaves.
-		seed(t, c, 1, st(id, true, true, d(0), 0))
+		seed(t, c, 1, st(id, true, true, d(-5*time.Minute), 0))
 		_, err := c.Heartbeat(ctx, devicePing(id, "phone", t0.Add(5*time.Second)))
 		check.NoError(t, err)
-		seed(t, c, 1, st(id, true, true, d(40*time.Second), 0), st(lost, true, true, d(-20*time.Second), 0))
-		end = endDevice(t, c, availability.EndDeviceParams{MitraID: id, Device: "phone"})
-		check.Equal(t, availability.DeviceEnd{Online: true, Heartbeat: t0.Add(40 * time.Second)}, end)
-		check.Equal(t, t0.Add(40*time.Second), dump(t, c, id).Heartbeats[id])
-
-		// Explained by the phone, it goes with the phone.
+		seed(t, c, 1, st(id, true, true, d(40*time.Second), 0))
+		check.Equal(t, availability.DeviceLease{Device: availability.UnnamedDevice, Heartbeat: t0.Add(40 * time.Second)},
+			allLeasesOf(t, c, id)[availability.UnnamedDevice])
 		_, err = c.Heartbeat(ctx, devicePing(id, "phone", t0.Add(50*time.Second)))
 		check.NoError(t, err)
 		end = endDevice(t, c, availability.EndDeviceParams{MitraID: id, Device: "phone"})
+		check.Equal(t, availability.DeviceEnd{Online: true, Heartbeat: t0.Add(40 * time.Second)}, end)
+		check.Equal(t, t0.Add(40*time.Second), dump(t, c, id).Heartbeats[id])
+		// Once it is stale, nothing is left.
+		_, err = c.Heartbeat(ctx, devicePing(id, "phone", t0.Add(60*time.Second)))
+		check.NoError(t, err)
+		end = endDevice(t, c, availability.EndDeviceParams{MitraID: id, Device: "phone", FreshAfter: t0.Add(45 * time.Second)})
 		check.Equal(t, availability.DeviceEnd{Online: true, Last: true}, end)
+
+		// A heartbeat that no lease explains at all (a host's cache seeded before it knew of
+		// devices) stands the same way.
+		apply(t, c, t0, st(lost, true, true, d(0), 0))
+		end = endDevice(t, c, availability.EndDeviceParams{MitraID: lost, Device: availability.UnnamedDevice})
+		check.Equal(t, availability.DeviceEnd{Online: true, Heartbeat: t0}, end)
 	})
 
-	t.Run("StreamsKeepLeasesAliveAndNeverCreateThem", func(t *testing.T) {
+	t.Run("StreamsKeepLeasesAliveButDoNotBringBackADeviceThatSignedOff", func(t *testing.T) {
 		t.Parallel()
 		c := newHarness(t).Cache
 		ctx := check.Context(t)
@@ -201,16 +227,23 @@ func runDeviceContract(t *testing.T, newHarness func(t *testing.T) CacheHarness)
 		seed(t, c, 1, st(id, true, true, d(0), 0), st(off, true, false, nil, 0), st(deact, false, false, nil, 0))
 		_, err := c.Heartbeat(ctx, devicePing(id, "phone", t0))
 		check.NoError(t, err)
+		_, err = c.Heartbeat(ctx, devicePing(id, "watch", t0))
+		check.NoError(t, err)
+		end := endDevice(t, c, availability.EndDeviceParams{MitraID: id, Device: "watch"})
+		check.True(t, end.Online && !end.Last)
+		check.Equal(t, availability.DeviceLease{Device: "watch"}, allLeasesOf(t, c, id)["watch"], "an empty lease")
 
 		res := streams(t, c, t0.Add(40*time.Second),
 			availability.StreamWrite{MitraID: id, Device: "phone"},
 			availability.StreamWrite{MitraID: id, Device: "tablet"},
+			availability.StreamWrite{MitraID: id, Device: "watch"},
 			availability.StreamWrite{MitraID: off, Device: "phone"},
 			availability.StreamWrite{MitraID: deact, Device: "phone"})
-		check.Equal(t, []availability.StreamResult{{Online: true}, {}, {}, {Deactivated: true}}, res)
+		check.Equal(t, []availability.StreamResult{{Online: true}, {Online: true}, {}, {}, {Deactivated: true}}, res)
 		check.Equal(t, map[string]availability.DeviceLease{
-			"phone": {Device: "phone", Heartbeat: t0, Stream: t0.Add(40 * time.Second), StreamOpen: true},
-		}, leasesOf(t, c, id), "the tablet holds no lease: its stream creates none")
+			"phone":  {Device: "phone", Heartbeat: t0, Stream: t0.Add(40 * time.Second), StreamOpen: true},
+			"tablet": {Device: "tablet", Stream: t0.Add(40 * time.Second), StreamOpen: true},
+		}, leasesOf(t, c, id), "the watch signed off: its stream does not bring it back")
 		dd := dump(t, c, id)
 		check.Equal(t, t0.Add(40*time.Second), dd.Heartbeats[id], "a stream's contact is a ping")
 		check.Equal(t, t0.Add(40*time.Second).UnixMilli(), dd.Index[id])
@@ -218,10 +251,19 @@ func runDeviceContract(t *testing.T, newHarness func(t *testing.T) CacheHarness)
 
 		// Another instance with a clock behind refreshes it: nothing moves back.
 		streams(t, c, t0.Add(35*time.Second), availability.StreamWrite{MitraID: id, Device: "phone"})
-		res = streams(t, c, t0.Add(50*time.Second), availability.StreamWrite{MitraID: id, Device: "phone", Closed: true})
-		check.Equal(t, []availability.StreamResult{{Online: true, ClosedAt: t0.Add(50 * time.Second)}}, res)
+		res = streams(t, c, t0.Add(50*time.Second),
+			availability.StreamWrite{MitraID: id, Device: "phone", Closed: true},
+			availability.StreamWrite{MitraID: id, Device: "laptop", Closed: true})
+		check.Equal(t, []availability.StreamResult{{Online: true, ClosedAt: t0.Add(50 * time.Second)}, {}}, res,
+			"the close of a device without a lease writes nothing")
 		check.Equal(t, availability.DeviceLease{Device: "phone", Heartbeat: t0, Stream: t0.Add(50 * time.Second)},
 			leasesOf(t, c, id)["phone"])
+
+		// A heartbeat of the watch brings it back, and its stream with it.
+		_, err = c.Heartbeat(ctx, devicePing(id, "watch", t0.Add(55*time.Second)))
+		check.NoError(t, err)
+		res = streams(t, c, t0.Add(60*time.Second), availability.StreamWrite{MitraID: id, Device: "watch"})
+		check.Equal(t, []availability.StreamResult{{Online: true}}, res)
 	})
 
 	t.Run("TheGraceEndsOnlyAStreamNothingRefreshedSince", func(t *testing.T) {
