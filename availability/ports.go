@@ -99,17 +99,20 @@ type Cache interface {
 	Streams(ctx context.Context, p StreamsParams) ([]StreamResult, error)
 	// EndDevice ends a device's lease (or only its closed stream's): the mitra's heartbeat
 	// becomes its freshest lease left — unless the heartbeat was fresher than every lease
-	// before (pings Valkey holds per mitra only, as after a seed from Postgres), then it
-	// stays. It reports whether no lease is left.
+	// before (a ping no device lease explains), then it stays. It reports whether no live
+	// lease is left (the caller sets the mitra offline).
 	EndDevice(ctx context.Context, p EndDeviceParams) (DeviceEnd, error)
 	// Devices returns the device leases of each mitra among ids (none for an offline one;
 	// a device that signed off has an empty one).
 	Devices(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]DeviceLease, error)
 	// Apply writes the mirror of each state (online, deactivated, heartbeat never moved back,
-	// capacity, derived indexes) and notes the write in the sync journal.
+	// capacity, derived indexes; the device leases of a mitra that is not online deleted)
+	// and notes the write in the sync journal.
 	Apply(ctx context.Context, p ApplyParams) error
 	// Replace rebuilds the whole mirror from a Postgres snapshot: built aside, swapped in
 	// atomically, keeping any heartbeat fresher than Postgres's, and writes the seed marker.
+	// The device leases of online mitras stay, the others' go; a heartbeat only Postgres
+	// had gets the UnnamedDevice lease.
 	// It returns the mitras written by Apply or Offline since seed.Started (their writes
 	// may have raced the snapshot): the caller re-syncs them.
 	Replace(ctx context.Context, seed SeedData) (changed []uuid.UUID, err error)
@@ -125,7 +128,7 @@ type Cache interface {
 
 	// StaleOnline lists online mitras whose heartbeat is before staleBefore.
 	StaleOnline(ctx context.Context, staleBefore time.Time) ([]uuid.UUID, error)
-	// Offline removes each of p.IDs from the online mirror unless it pinged at or after
+	// Offline removes each of p.IDs (and its device leases) from the online mirror unless it pinged at or after
 	// p.StaleBefore meanwhile (then it is returned in revived and left alone), and notes the
 	// removals in the sync journal. On error, failed lists the ids whose outcome is unknown.
 	Offline(ctx context.Context, p OfflineParams) (revived, failed []uuid.UUID, err error)
