@@ -128,9 +128,10 @@ type Cache interface {
 
 	// StaleOnline lists online mitras whose heartbeat is before staleBefore.
 	StaleOnline(ctx context.Context, staleBefore time.Time) ([]uuid.UUID, error)
-	// Offline removes each of p.IDs (and its device leases) from the online mirror unless it pinged at or after
-	// p.StaleBefore meanwhile (then it is returned in revived and left alone), and notes the
-	// removals in the sync journal. On error, failed lists the ids whose outcome is unknown.
+	// Offline removes each of p.IDs (and its device leases) from the online mirror unless
+	// it pinged at or after p.StaleBefore meanwhile (then it is returned in revived and
+	// left alone), and notes the removals in the sync journal. On error, failed lists the
+	// ids whose outcome is unknown.
 	Offline(ctx context.Context, p OfflineParams) (revived, failed []uuid.UUID, err error)
 	// Heartbeats returns the heartbeat of every online mitra.
 	Heartbeats(ctx context.Context) ([]HeartbeatAt, error)
