@@ -20,6 +20,10 @@ import (
 // reconnect within it (on any instance) changes nothing anybody sees, and past it the
 // stream's lease ends (the mitra goes offline if it was the last).
 
+// EventPresence is the kind of the event a host sends an app on its stream with what
+// OnPresence reports (the reference server's "presence": {device_id, online}).
+const EventPresence = "presence"
+
 // StreamParams describe the event stream of Mirror.OpenStream.
 type StreamParams struct {
 	MitraID uuid.UUID
@@ -64,8 +68,12 @@ type streamKey struct {
 	device string
 }
 
-// grace is the pending end of a closed stream's lease.
-type grace struct{ t clock.Timer }
+// grace is the pending end of a closed stream's lease; closedAt is the close it follows
+// (zero until the close is written).
+type grace struct {
+	t        clock.Timer
+	closedAt time.Time
+}
 
 // streamRegistry is the event streams open on this instance.
 type streamRegistry struct {
@@ -163,25 +171,39 @@ func (s *Stream) Close() {
 	if !m.forget(s) || m.cache == nil || m.skippingValkey() {
 		return
 	}
+	// The grace's timer is set before the close is written: whoever sees the close sees
+	// the grace running. It ends nothing until the write tells which close it follows.
+	r := &m.streams
+	g := &grace{}
+	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		g = nil
+	} else {
+		if old := r.graces[s.key]; old != nil {
+			old.t.Stop()
+		}
+		r.graces[s.key] = g
+		key := s.key
+		g.t = m.cfg.Clock.AfterFunc(m.grace(), func() { m.endGrace(key, g) })
+		r.mu.Unlock()
+	}
 	ctx, cancel := m.valkeyCtx(context.Background())
 	defer cancel()
 	res, err := m.cache.Streams(ctx, StreamsParams{Writes: []StreamWrite{{MitraID: s.key.mitra, Device: s.key.device, Closed: true}},
 		At: m.now(), MaxDevices: m.cfg.MaxDevices})
 	m.noteValkeyError(context.Background(), err)
-	if err != nil || !res[0].Online {
-		return // no lease to keep, or it lasts until it goes stale
-	}
-	r := &m.streams
+	written := err == nil && res[0].Online
 	r.mu.Lock()
 	reopened := r.open[s.key] != nil
-	if !reopened && !r.stopped {
-		g := &grace{}
-		if old := r.graces[s.key]; old != nil {
-			old.t.Stop()
+	if g != nil {
+		switch {
+		case written && !reopened:
+			g.closedAt = res[0].ClosedAt
+		case r.graces[s.key] == g: // nothing to keep, or a stream reopened: no grace
+			g.t.Stop()
+			delete(r.graces, s.key)
 		}
-		r.graces[s.key] = g
-		key, closedAt := s.key, res[0].ClosedAt
-		g.t = m.cfg.Clock.AfterFunc(m.grace(), func() { m.endGrace(key, closedAt, g) })
 	}
 	r.mu.Unlock()
 	if reopened { // a stream of the device opened meanwhile; its write may have come first
@@ -191,7 +213,7 @@ func (s *Stream) Close() {
 
 // endGrace ends the lease of a closed stream whose grace passed, unless a stream of its
 // device refreshed it since (a reconnect, here or elsewhere).
-func (m *Mirror) endGrace(key streamKey, closedAt time.Time, g *grace) {
+func (m *Mirror) endGrace(key streamKey, g *grace) {
 	r := &m.streams
 	r.mu.Lock()
 	if r.graces[key] != g {
@@ -199,7 +221,8 @@ func (m *Mirror) endGrace(key streamKey, closedAt time.Time, g *grace) {
 		return
 	}
 	delete(r.graces, key)
-	if r.stopped || r.open[key] != nil {
+	closedAt := g.closedAt
+	if r.stopped || r.open[key] != nil || closedAt.IsZero() {
 		r.mu.Unlock()
 		return
 	}
