@@ -60,13 +60,18 @@ end
 const luaDevices = `
 local ZERO = '0000000000000'
 local TOMB = ZERO .. ':' .. ZERO .. ':0'
+` + luaEvict
+
+// luaEvict defines leaseof (a device value's lease, as a number) and evict, which drops
+// the leases that end first (an open stream's last) until cap are left, never keep's (the
+// device just written). The heartbeat script defines them only on the rare path that
+// needs them: a Lua function is made anew at every run of the code that defines it.
+const luaEvict = `
 local function leaseof(v)
   local hb, st = string.sub(v, 1, 13), string.sub(v, 15, 27)
   if st > hb then return tonumber(st) end
   return tonumber(hb)
 end
--- evict drops the leases that end first (an open stream's last) until cap are left,
--- never keep's (the device just written).
 local function evict(key, keep, cap)
   local all = redis.call('HGETALL', key)
   local n = #all / 2
@@ -102,7 +107,7 @@ end
 // device's heartbeat moves forward (one HGET, and an HSET when newer: the string compare
 // of fixed-width milliseconds); a new device beyond the maximum evicts the lease that ends
 // first.
-const heartbeatScript = luaDevices + `
+const heartbeatScript = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NOTSEEDED availability mirror not seeded') end
 if redis.call('ZADD', KEYS[4], 'XX', 'GT', 'CH', ARGV[3], ARGV[1]) == 1 then
   redis.call('SET', KEYS[3], ARGV[2])
@@ -113,8 +118,11 @@ elseif not redis.call('ZSCORE', KEYS[4], ARGV[1]) then
 end
 local v = redis.call('HGET', KEYS[6], ARGV[4])
 if not v then
-  redis.call('HSET', KEYS[6], ARGV[4], ARGV[3] .. ':' .. ZERO .. ':0')
-  if redis.call('HLEN', KEYS[6]) > tonumber(ARGV[5]) then evict(KEYS[6], ARGV[4], tonumber(ARGV[5])) end
+  redis.call('HSET', KEYS[6], ARGV[4], ARGV[3] .. ':0000000000000:0')
+  if redis.call('HLEN', KEYS[6]) > tonumber(ARGV[5]) then
+` + luaEvict + `
+    evict(KEYS[6], ARGV[4], tonumber(ARGV[5]))
+  end
 elseif string.sub(v, 1, 13) < ARGV[3] then
   redis.call('HSET', KEYS[6], ARGV[4], ARGV[3] .. string.sub(v, 14))
 end
