@@ -29,18 +29,18 @@ type report struct {
 	duration      time.Duration
 	seedNote      string
 
-	sdkHB, rawSET    result
-	sdkHBPG          float64
-	httpHB, bareSET  result
-	httpHBPG         float64
+	sdkHB, rawSET   result
+	sdkHBPG         float64
+	httpHB, bareSET result
+	httpHBPG        float64
 	// The device heartbeat beside the single-device one, measured as a pair of their own.
 	sdkDeviceHB, sdkHB1   result
 	httpDeviceHB, httpHB1 result
 	httpDeviceHBPG        float64
-	beacon, bareNoIO result
-	beaconPG         float64
-	reads            []readRow
-	sweeps           []sweepRow
+	beacon, bareNoIO      result
+	beaconPG              float64
+	reads                 []readRow
+	sweeps                []sweepRow
 }
 
 func ms(d time.Duration) string {
