@@ -82,9 +82,12 @@ func (m *Mirror) SetOnlineDevice(ctx context.Context, id uuid.UUID, device strin
 }
 
 // EndDevice ends one device's lease: the device signed off. The mitra stays online while
-// another lease is fresh (it stops being reachable, and the auto-offline sweep takes it
-// offline, once they are all stale) and goes offline when this was the last one. It
-// reports whether the mitra is still online.
+// another lease is fresh — its heartbeat becomes the freshest lease left, so it stops
+// being reachable when that one goes stale, and the auto-offline sweep takes it offline —
+// and goes offline now (Postgres first) when no live lease is left: this was the last, or
+// the others are stale. It reports whether the mitra is still online. The device keeps an
+// empty lease while the mitra stays online, so that its event stream, if left open, does
+// not bring it back; its next heartbeat, or going online, does.
 //
 // When the mirror cannot tell which leases are left — Valkey down or unseeded, or no
 // Valkey at all — it is the seed's offline (the device ignored): the other devices learn
