@@ -61,6 +61,10 @@ type Config struct {
 	// StaleThreshold: a heartbeat older than this is stale (MITRA_HEARTBEAT_STALE_SECONDS).
 	// Defaults to availability.DefaultStaleThreshold (90 seconds).
 	StaleThreshold time.Duration
+	// ReconnectGrace: how long a mitra whose last event stream dropped stays reachable on
+	// it (MITRA_RECONNECT_GRACE_SECONDS). Defaults to availability.DefaultReconnectGrace
+	// (20 seconds).
+	ReconnectGrace time.Duration
 	// FanoutCap bounds how many mitras one blast is offered to, freshest heartbeat first.
 	// Defaults to 0: every available mitra.
 	FanoutCap int
@@ -118,6 +122,7 @@ func (c *Config) validate() error {
 	return core.FirstError(
 		core.Required("Config.Gateway", c.Gateway == nil),
 		core.NotNegative("Config.StaleThreshold", c.StaleThreshold),
+		core.NotNegative("Config.ReconnectGrace", c.ReconnectGrace),
 		core.NotNegative("Config.FanoutCap", c.FanoutCap),
 		core.NotNegative("Config.UnsettledGrace", c.UnsettledGrace),
 	)

@@ -39,7 +39,13 @@ func (c *Client) SetMitraActive(ctx context.Context, id uuid.UUID, active bool) 
 // still searching (at most pairing.Config.LateJoinBatch of them). A failure to offer them
 // is logged: the mitra is online either way.
 func (c *Client) SetMitraOnline(ctx context.Context, id uuid.UUID) error {
-	if err := c.mirror.SetOnline(ctx, id); err != nil {
+	return c.SetMitraOnlineDevice(ctx, id, availability.DefaultDevice)
+}
+
+// SetMitraOnlineDevice is SetMitraOnline from one of the mitra's devices, which gets its
+// own lease (availability.Mirror.SetOnlineDevice).
+func (c *Client) SetMitraOnlineDevice(ctx context.Context, id uuid.UUID, device string) error {
+	if err := c.mirror.SetOnlineDevice(ctx, id, device); err != nil {
 		return err
 	}
 	c.MitraMayBeAvailable(ctx, id)

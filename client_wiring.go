@@ -57,7 +57,7 @@ func (c *Client) build(s stores) error {
 		return err
 	}
 	if c.mirror, err = availability.NewMirror(s.avail, s.cache, &availability.Config{
-		Logger: log, Clock: clk, StaleThreshold: cfg.StaleThreshold,
+		Logger: log, Clock: clk, StaleThreshold: cfg.StaleThreshold, ReconnectGrace: cfg.ReconnectGrace,
 		DefaultMaxSessions: c.runtime.MitraMaxConcurrentSessions, Hooks: cfg.AvailabilityHooks,
 	}); err != nil {
 		return err

@@ -27,7 +27,7 @@ func TestKeyNames_ClusterModePutsEveryKeyUnderOneHashTag(t *testing.T) {
 	for _, prefix := range []string{"", "app:", "{x}:"} {
 		n := curhat.NewKeyNames(prefix, true)
 		keys := []string{n.Online(), n.Deactivated(), n.Capacity("a"), n.Heartbeat("a"), n.Snapshot(),
-			n.HeartbeatIndex(), n.AtCapacity(), n.SeedMarker()}
+			n.HeartbeatIndex(), n.AtCapacity(), n.SeedMarker(), n.Devices("a")}
 		tag := hashTag(keys[0])
 		require.NotEmpty(t, tag, prefix)
 		for _, k := range keys {

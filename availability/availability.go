@@ -149,6 +149,8 @@ type MitraStatus struct {
 	ActiveSessions int
 	// MaxConcurrentSessions is the effective maximum (the mitra's own, or the default).
 	MaxConcurrentSessions int
+	// Devices hold a live lease of the mitra, most recently seen first (Mirror.Devices).
+	Devices []Device
 }
 
 // SeedReport says what SeedFromPostgres did.
@@ -200,7 +202,8 @@ type Difference struct {
 	MitraID uuid.UUID
 	// Field: "online", "deactivated", "capacity", "at_capacity", "heartbeat" (missing for an
 	// online mitra, present for an offline one, or older than Postgres), "heartbeat_index"
-	// (the derived index disagrees with the heartbeat key) or "available_index".
+	// (the derived index disagrees with the heartbeat key), "available_index" or "devices"
+	// (a device lease of an offline mitra, or one fresher than the heartbeat).
 	Field    string
 	Postgres string
 	Valkey   string

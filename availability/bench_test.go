@@ -121,6 +121,18 @@ func BenchmarkMirror(b *testing.B) {
 					})
 				})
 			}
+			// Three devices per mitra taking turns (the devices of a mitra found, the hash
+			// small): against the Heartbeat above, what naming the device costs.
+			devices := []string{"phone", "tablet", "laptop"}
+			for _, p := range paths {
+				b.Run("HeartbeatDevice/"+p.name, func(b *testing.B) {
+					e.run(b, func(i int) {
+						if _, err := p.mirror.HeartbeatDevice(ctx, e.ids[i%len(e.ids)], devices[(i/len(e.ids))%len(devices)]); err != nil {
+							b.Fatal(err)
+						}
+					})
+				})
+			}
 			for _, p := range paths {
 				b.Run("IsReachable/"+p.name, func(b *testing.B) {
 					e.run(b, func(i int) {

@@ -58,6 +58,11 @@ type Config struct {
 	// example RuntimeConfig.MitraMaxConcurrentSessions). Defaults to 1. A change of the
 	// value is picked up by the watchdog, which reseeds the at-capacity index.
 	DefaultMaxSessions func(ctx context.Context) int
+	// ReconnectGrace: see DefaultReconnectGrace. Defaults to 20 seconds; a grace longer
+	// than StaleThreshold ends with the stream's lease, at StaleThreshold.
+	ReconnectGrace time.Duration
+	// MaxDevices: see DefaultMaxDevices. Defaults to 10.
+	MaxDevices int
 	// Hooks receives counts for metrics. Defaults to none.
 	Hooks Hooks
 }
@@ -73,6 +78,8 @@ func (c *Config) validate() error {
 		core.NotNegative("Config.ValkeyTimeout", c.ValkeyTimeout),
 		core.NotNegative("Config.ValkeyBulkTimeout", c.ValkeyBulkTimeout),
 		core.NotNegative("Config.WatchdogInterval", c.WatchdogInterval),
+		core.NotNegative("Config.ReconnectGrace", c.ReconnectGrace),
+		core.NotNegative("Config.MaxDevices", c.MaxDevices),
 	)
 }
 
@@ -89,6 +96,8 @@ func (c *Config) WithDefaults() Config {
 	out.ValkeyTimeout = cmp.Or(out.ValkeyTimeout, DefaultValkeyTimeout)
 	out.ValkeyBulkTimeout = cmp.Or(out.ValkeyBulkTimeout, DefaultValkeyBulkTimeout)
 	out.WatchdogInterval = cmp.Or(out.WatchdogInterval, DefaultWatchdogInterval)
+	out.ReconnectGrace = cmp.Or(out.ReconnectGrace, DefaultReconnectGrace)
+	out.MaxDevices = cmp.Or(out.MaxDevices, DefaultMaxDevices)
 	if out.DefaultMaxSessions == nil {
 		out.DefaultMaxSessions = func(context.Context) int { return DefaultMaxSessions }
 	}

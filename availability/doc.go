@@ -35,6 +35,7 @@
 //	mitras:sync_journal     ZSET    mitra → time of its last mirror write (10 minutes)
 //	mitras:available_seq    STRING  count of the membership changes of the available index
 //	mitras:available_changes ZSET   mitra → number of its last such change (reset by each seed)
+//	mitra:devices:<id>      HASH    an online mitra's device leases (see Devices)
 //
 // # Hot paths
 //
@@ -43,9 +44,52 @@
 // clocks differ) and gets online=true; any other — offline, for example auto-offlined, or
 // unknown — gets online=false and nothing is written, so a heartbeat key exists only for an
 // online mitra. The app then calls SetOnline to come back. For an online mitra the script
-// runs four commands: the marker check, one ZADD XX GT CH on the heartbeat index (which holds
+// runs five commands: the marker check, one ZADD XX GT CH on the heartbeat index (which holds
 // exactly the online mitras, never behind the string) that both finds the mitra online and
-// tells whether the ping is newer, then the string and the available index (XX).
+// tells whether the ping is newer, then the string and the available index (XX), then the
+// device's lease (an HGET, and an HSET when the ping is newer than the device's last).
+//
+// # Devices
+//
+// A mitra may be signed in on several devices (a phone and a tablet). Each device holds its
+// own lease in mitra:devices:<id>, a HASH device → "HHHHHHHHHHHHH:SSSSSSSSSSSSS:O": the
+// device's last heartbeat and the last contact of its event stream (unix milliseconds, 13
+// digits: they compare as strings) and whether that stream is open. A device's lease is the
+// later of the two, and the mitra's heartbeat — mitra:heartbeat:<id> and the index, keeping
+// their meaning — is its freshest lease: every write of a lease is a ping of the mitra, and
+// none is ever fresher than the heartbeat. The key shares the hash tag of every other key in
+// cluster mode, so each script stays in one slot; it exists only for an online mitra (every
+// script that takes a mitra offline deletes it), and holds at most Config.MaxDevices leases
+// (10): a new device beyond them evicts the lease that ends first, an open stream's last.
+//
+//   - HeartbeatDevice (Heartbeat: DefaultDevice) pings from one device, creating its lease;
+//     SetOnlineDevice (SetOnline) goes online from one. Still one round trip.
+//   - EndDevice ends one device's lease (it signed off); the device keeps an empty lease
+//     while the mitra stays online, so that its event stream, left open for a chat's
+//     events, does not bring it back. If the lease was the mitra's freshest, the heartbeat,
+//     the index and the available index move back to the freshest lease left (and
+//     last_heartbeat_at in Postgres, Store.LowerHeartbeat: a re-sync must not raise it
+//     again); when no live lease is left — none, or only stale ones — the mitra goes
+//     offline (SetOffline, Postgres first). SetOffline is every device's offline.
+//   - An event stream is a lease for its device (OpenStream): the refresh passes of Start
+//     write the leases of every stream open on this instance in one pipeline per pass,
+//     twice per ReconnectGrace. When a device's last stream closes (Stream.Close) its lease
+//     is marked closed and kept for ReconnectGrace (20 s): a stream of the device opening
+//     within it, on any instance, refreshes it and nothing anybody sees changes (the online
+//     set, the available index, Postgres); past it, a timer of the closing instance ends
+//     the stream's lease (the device's own heartbeat, if fresh, stays), and the mitra goes
+//     offline if it was the last. If that instance stops first, the lease lasts until it
+//     goes stale, as a silent heartbeat does.
+//   - Postgres knows no devices. A seed keeps the leases of online mitras and deletes the
+//     others'; when Postgres holds a heartbeat fresher than Valkey's (after a data loss, or
+//     pings that fell back to Postgres) it gives it the unnamed lease UnnamedDevice, some
+//     device's that nobody can name, which holds the mitra until it goes stale rather than
+//     let a device signing off take it offline under its other devices' feet. A heartbeat no
+//     lease explains stands the same way.
+//   - When Valkey fails, device ids are ignored: a ping goes to Postgres as before, a
+//     stream's refresh moves last_heartbeat_at forward (one statement per pass), and a
+//     device signing off is the seed's offline (the other devices learn it at their next
+//     ping, and go online again).
 //
 // FindAvailable with a Limit is one ZRANGE of the available index from the freshest
 // heartbeat (Limit plus the excluded ids), whatever the number of online mitras. Without a
@@ -108,8 +152,8 @@
 //
 // # Sweeps
 //
-// AutoOffline reads the stale mitras from Valkey (any Valkey error aborts the run before
-// anything is written), sets them offline in Postgres (unless Postgres holds a fresher
+// AutoOffline reads the stale mitras (every lease stale) from Valkey (any Valkey error
+// aborts the run before anything is written), sets them offline in Postgres (unless Postgres holds a fresher
 // ping), then in Valkey with a script that keeps any mitra that pinged since the read; such
 // a mitra, and any whose Valkey write failed, is set back online in Postgres, guarded by the
 // updated_at the sweep wrote so that a later write by someone else is never undone.

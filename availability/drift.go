@@ -76,6 +76,16 @@ func compare(states []MitraState, d Dump, defaultMax int) []Difference {
 		case !online && indexed:
 			add(id, "heartbeat_index", "none (offline)", indexString(score, indexed))
 		}
+		// Device leases exist for an online mitra only, and none is fresher than its
+		// heartbeat (the heartbeat is the freshest lease, or fresher).
+		for _, l := range d.Devices[id] {
+			switch {
+			case !online:
+				add(id, "devices", "none (offline)", l.Device)
+			case hasHB && l.Lease().After(hb):
+				add(id, "devices", FormatHeartbeat(hb), l.Device+" "+FormatHeartbeat(l.Lease())+" (fresher than the heartbeat)")
+			}
+		}
 		// The available index holds the indexed mitras that Valkey shows under capacity,
 		// with the same score.
 		avail, listed := d.Available[id]

@@ -89,3 +89,54 @@ func ExampleMirror_RecomputeCapacity() {
 	// open sessions: 1 available: 0
 	// available: 1
 }
+
+// A mitra on two devices: the phone signing off leaves the mitra online on the tablet;
+// the last device signing off takes it offline.
+func ExampleMirror_EndDevice() {
+	ctx := context.Background()
+	mirror, err := availability.NewMirror(availabilitytest.NewStore(), availabilitytest.NewCache(), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m, _ := mirror.CreateMitra(ctx, availability.CreateMitraParams{DisplayName: "Dian"})
+	_ = mirror.SetOnlineDevice(ctx, m.ID, "phone")
+	_, _ = mirror.HeartbeatDevice(ctx, m.ID, "tablet") // the tablet pings too
+
+	online, _ := mirror.EndDevice(ctx, m.ID, "phone")
+	devices, _ := mirror.Devices(ctx, m.ID)
+	fmt.Println("online:", online, "devices:", len(devices), devices[0].ID)
+	online, _ = mirror.EndDevice(ctx, m.ID, "tablet")
+	fmt.Println("online:", online)
+	// Output:
+	// online: true devices: 1 tablet
+	// online: false
+}
+
+// An open event stream holds its device's lease: no heartbeat is needed while it is open.
+// Start runs the refreshes; Close keeps the lease for the reconnect grace.
+func ExampleMirror_OpenStream() {
+	ctx := context.Background()
+	mirror, err := availability.NewMirror(availabilitytest.NewStore(), availabilitytest.NewCache(), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_ = mirror.Start(ctx)
+	defer func() { _ = mirror.Stop(ctx) }()
+	m, _ := mirror.CreateMitra(ctx, availability.CreateMitraParams{DisplayName: "Eka"})
+	_ = mirror.SetOnlineDevice(ctx, m.ID, "phone")
+
+	stream, _ := mirror.OpenStream(ctx, availability.StreamParams{
+		MitraID: m.ID, Device: "phone",
+		OnPresence: func(online bool) { fmt.Println("tell the app: online", online) },
+	})
+	devices, _ := mirror.Devices(ctx, m.ID)
+	fmt.Println("online:", stream.Online(), "streaming:", devices[0].Streaming)
+	stream.Close() // the mitra stays reachable for Config.ReconnectGrace
+	ok, _ := mirror.IsReachable(ctx, m.ID)
+	fmt.Println("reachable:", ok)
+	// Output:
+	// online: true streaming: true
+	// reachable: true
+}

@@ -19,7 +19,9 @@ func TestFault_ValkeyRestart_WatchdogRebuildsTheMirror(t *testing.T) {
 	t.Parallel()
 	o := setupOutage(t, outageRedis, setupOptions{cfg: availability.Config{WatchdogInterval: time.Second}})
 	ctx := ctxT(t)
-	id := o.onlineMitra(t)
+	id := o.deviceOnline(t, "phone")
+	_, err := o.mirror.HeartbeatDevice(ctx, id, "tablet")
+	require.NoError(t, err)
 	require.NoError(t, o.mirror.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, o.mirror.Stop(context.Background())) })
 
@@ -28,6 +30,9 @@ func TestFault_ValkeyRestart_WatchdogRebuildsTheMirror(t *testing.T) {
 	ok, err := o.mirror.IsReachable(ctx, id)
 	require.NoError(t, err)
 	require.True(t, ok, "answered from postgres until the reseed")
+	online, err := o.mirror.HeartbeatDevice(ctx, id, "tablet")
+	require.NoError(t, err)
+	require.True(t, online, "a device's ping falls back to postgres until the reseed")
 	o.awaitSeed(t, seeds, 100*time.Millisecond)
 	o.requireNoDrift(t)
 
@@ -36,14 +41,29 @@ func TestFault_ValkeyRestart_WatchdogRebuildsTheMirror(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, fallbacks, o.hooks.Fallbacks(), "served by valkey again")
+
+	// The leases went with the data; the devices' next pings bring them back, and one
+	// device leaving keeps the mitra online on the other.
+	for _, d := range []string{"phone", "tablet"} {
+		online, err := o.mirror.HeartbeatDevice(ctx, id, d)
+		require.NoError(t, err)
+		require.True(t, online)
+	}
+	online, err = o.mirror.EndDevice(ctx, id, "phone")
+	require.NoError(t, err)
+	require.True(t, online)
+	require.Equal(t, []string{"tablet"}, o.deviceIDs(t, id))
+	o.requireNoDrift(t)
 }
 
 func TestFault_ValkeyFlushAll_WatchdogRebuildsTheMirror(t *testing.T) {
 	t.Parallel()
 	o := setupOutage(t, outageRedis, setupOptions{cfg: availability.Config{WatchdogInterval: time.Second}})
 	ctx := ctxT(t)
-	pinger, deact := o.onlineMitra(t), o.onlineMitra(t)
-	_, err := o.mirror.SetActive(ctx, deact, false)
+	pinger, deact := o.deviceOnline(t, "phone"), o.deviceOnline(t, "phone")
+	_, err := o.mirror.HeartbeatDevice(ctx, pinger, "tablet")
+	require.NoError(t, err)
+	_, err = o.mirror.SetActive(ctx, deact, false)
 	require.NoError(t, err)
 	require.NoError(t, o.mirror.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, o.mirror.Stop(context.Background())) })
@@ -54,21 +74,34 @@ func TestFault_ValkeyFlushAll_WatchdogRebuildsTheMirror(t *testing.T) {
 	require.Equal(t, "+OK\r\n", reply)
 
 	// Server up, data gone: pings and reads must not trust the empty sets.
-	online, err := o.mirror.Heartbeat(ctx, pinger)
+	online, err := o.mirror.HeartbeatDevice(ctx, pinger, "tablet")
 	require.NoError(t, err)
 	require.True(t, online, "an empty valkey must not tell a mitra it is offline")
-	_, err = o.mirror.Heartbeat(ctx, deact)
+	_, err = o.mirror.HeartbeatDevice(ctx, deact, "phone")
 	require.ErrorIs(t, err, availability.ErrDeactivated)
-	o.awaitSeed(t, seeds, 100*time.Millisecond)
-	o.requireNoDrift(t)
-	o.clock.Advance(2 * time.Minute)
-	_, err = o.mirror.Heartbeat(ctx, pinger)
-	require.NoError(t, err)
-	_, err = o.mirror.AutoOffline(ctx)
+	// A device leaving: until the watchdog's reseed (which the unseeded ping above asked
+	// for, and which may already have run) nobody knows the tablet, and it is the seed's
+	// offline, which the tablet learns and undoes; after it, the heartbeat rebuilt from
+	// Postgres holds the mitra for the unnamed tablet.
+	online, err = o.mirror.EndDevice(ctx, pinger, "phone")
 	require.NoError(t, err)
 	m, err := o.mirror.GetMitra(ctx, pinger)
 	require.NoError(t, err)
+	require.Equal(t, online, m.IsOnline)
+	if !online {
+		require.NoError(t, o.mirror.SetOnlineDevice(ctx, pinger, "tablet"))
+	}
+	o.awaitSeed(t, seeds, 100*time.Millisecond)
+	o.requireNoDrift(t)
+	o.clock.Advance(2 * time.Minute)
+	_, err = o.mirror.HeartbeatDevice(ctx, pinger, "tablet")
+	require.NoError(t, err)
+	_, err = o.mirror.AutoOffline(ctx)
+	require.NoError(t, err)
+	m, err = o.mirror.GetMitra(ctx, pinger)
+	require.NoError(t, err)
 	require.True(t, m.IsOnline, "the mitra that kept pinging is not auto-offlined afterwards")
+	require.Equal(t, []string{"tablet"}, o.deviceIDs(t, pinger))
 }
 
 // pausedReadBound is the documented bound on a read while Valkey hangs: one ValkeyTimeout
@@ -124,6 +157,29 @@ func TestFault_ValkeyPaused_ReadsAnswerFromPostgresWithinTheBound(t *testing.T) 
 		_, err := o.mirror.Heartbeat(ctx, deact)
 		require.ErrorIs(t, err, availability.ErrDeactivated)
 		return nil
+	})
+	timed("HeartbeatDevice", func() error {
+		online, err := o.mirror.HeartbeatDevice(ctx, id, "tablet")
+		require.True(t, online)
+		return err
+	})
+	timed("Devices", func() error {
+		devs, err := o.mirror.Devices(ctx, id)
+		require.Empty(t, devs, "postgres knows no devices")
+		return err
+	})
+	timed("OpenStream", func() error {
+		s, err := o.mirror.OpenStream(ctx, availability.StreamParams{MitraID: id, Device: "tablet"})
+		if err == nil {
+			require.True(t, s.Online())
+			s.Close()
+		}
+		return err
+	})
+	timed("EndDevice", func() error {
+		online, err := o.mirror.EndDevice(ctx, id, "tablet")
+		require.False(t, online, "without the mirror: the seed's offline")
+		return err
 	})
 	require.NoError(t, o.srv.Resume())
 }

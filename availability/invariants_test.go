@@ -97,9 +97,17 @@ func TestInvariant1_MirrorEqualsPostgresAfterWrites(t *testing.T) {
 				require.NoError(t, err)
 			}
 		}
-		for step := range 120 {
+		devices := []string{"phone", "tablet", "laptop"}
+		var open []*availability.Stream
+		defer func() {
+			for _, s := range open {
+				s.Close()
+			}
+		}()
+		for step := range 160 {
 			id := ids[rng.IntN(len(ids))]
-			switch op := rng.IntN(10); op {
+			device := devices[rng.IntN(len(devices))]
+			switch op := rng.IntN(15); op {
 			case 0, 1:
 				expected(b.mirror.SetOnline(ctx, id))
 			case 2:
@@ -124,6 +132,26 @@ func TestInvariant1_MirrorEqualsPostgresAfterWrites(t *testing.T) {
 			case 9:
 				_, err := b.mirror.SeedFromPostgres(ctx)
 				require.NoError(t, err)
+			case 10:
+				expected(b.mirror.SetOnlineDevice(ctx, id, device))
+			case 11:
+				_, err := b.mirror.HeartbeatDevice(ctx, id, device)
+				expected(err)
+			case 12:
+				_, err := b.mirror.EndDevice(ctx, id, device)
+				require.NoError(t, err)
+			case 13:
+				s, err := b.mirror.OpenStream(ctx, availability.StreamParams{MitraID: id, Device: device})
+				expected(err)
+				if err == nil {
+					open = append(open, s)
+				}
+			case 14: // a stream closes; its grace may end at a later step's clock advance
+				if len(open) > 0 {
+					i := rng.IntN(len(open))
+					open[i].Close()
+					open = append(open[:i], open[i+1:]...)
+				}
 			}
 			rep, err := b.mirror.Drift(ctx)
 			require.NoError(t, err)
@@ -212,12 +240,15 @@ func TestInvariant4_MitraPingingThroughAnOutageAndRestartIsNeverAutoOfflined(t *
 		require.NoError(t, o.mirror.Start(ctx))
 		t.Cleanup(func() { require.NoError(t, o.mirror.Stop(context.Background())) })
 
+		pings := 0
 		requirePingerOnline := func(when string) {
 			t.Helper()
 			m, err := o.mirror.GetMitra(ctx, pinger)
 			require.NoError(t, err)
 			require.True(t, m.IsOnline, when)
-			online, err := o.mirror.Heartbeat(ctx, pinger)
+			// Two devices take turns: each pings every minute, the mitra every 30 s.
+			pings++
+			online, err := o.mirror.HeartbeatDevice(ctx, pinger, []string{"phone", "tablet"}[pings%2])
 			require.NoError(t, err)
 			require.True(t, online, when)
 		}
@@ -301,12 +332,16 @@ func TestInvariant5_SilentMitraIsAutoOfflinedWithinThresholdPlusCadence(t *testi
 	forKinds(t, func(t *testing.T, kind string) {
 		b := seeded(t, kind, setupOptions{})
 		ctx := ctxT(t)
-		silent, pinger := b.onlineMitra(t), b.onlineMitra(t)
+		silent, pinger := b.deviceOnline(t, "phone"), b.deviceOnline(t, "phone")
+		for _, id := range []uuid.UUID{silent, pinger} {
+			_, err := b.mirror.HeartbeatDevice(ctx, id, "tablet")
+			require.NoError(t, err)
+		}
 		const cadence = 30 * time.Second // MITRA_AUTO_OFFLINE_SWEEP_SECONDS
 		var offlineAt time.Duration
 		for elapsed := cadence; elapsed <= availability.DefaultStaleThreshold+cadence; elapsed += cadence {
 			b.clock.Advance(cadence)
-			_, err := b.mirror.Heartbeat(ctx, pinger)
+			_, err := b.mirror.HeartbeatDevice(ctx, pinger, "tablet") // the phone went silent too
 			require.NoError(t, err)
 			_, err = b.mirror.AutoOffline(ctx)
 			require.NoError(t, err)
@@ -341,8 +376,12 @@ func TestInvariant6_ValkeyErrorDuringAutoOfflineOfflinesNobody(t *testing.T) {
 				spy := (*spyCache)(nil)
 				o := setupOutage(t, kind, setupOptions{wrapCache: func(c availability.Cache) availability.Cache { spy = newSpy(c); return spy }})
 				ctx := ctxT(t)
-				ids := []uuid.UUID{o.onlineMitra(t), o.onlineMitra(t), o.onlineMitra(t)}
-				o.clock.Advance(5 * time.Minute) // every one of them is stale
+				ids := []uuid.UUID{o.deviceOnline(t, "phone"), o.deviceOnline(t, "phone"), o.deviceOnline(t, "phone")}
+				for _, id := range ids {
+					_, err := o.mirror.HeartbeatDevice(ctx, id, "tablet")
+					require.NoError(t, err)
+				}
+				o.clock.Advance(5 * time.Minute) // every lease of every one of them is stale
 				switch phase {
 				case "read":
 					o.down(t)

@@ -52,6 +52,10 @@ type Mirror struct {
 	notSeededWarned atomic.Int64
 
 	life *lifecycle.Lifecycle
+
+	// streams are the event streams open on this instance, whose device leases the Mirror
+	// keeps alive (stream.go).
+	streams streamRegistry
 }
 
 // NewMirror returns a Mirror over store and cache. cache may be nil: every call is then
@@ -63,12 +67,13 @@ func NewMirror(store Store, cache Cache, cfg *Config) (*Mirror, error) {
 	}
 	c := cfg.WithDefaults()
 	return &Mirror{
-		store: store,
-		cache: cache,
-		cfg:   c,
-		log:   c.Logger.With("component", "availability"),
-		nudge: make(chan struct{}, 1),
-		life:  lifecycle.New(),
+		store:   store,
+		cache:   cache,
+		cfg:     c,
+		log:     c.Logger.With("component", "availability"),
+		nudge:   make(chan struct{}, 1),
+		life:    lifecycle.New(),
+		streams: newStreamRegistry(),
 	}, nil
 }
 
@@ -245,17 +250,14 @@ func (m *Mirror) GetMitra(ctx context.Context, id uuid.UUID) (Mitra, error) {
 }
 
 // SetOnline marks the mitra online with a fresh heartbeat: Postgres first, then Valkey
-// (best-effort). A deactivated mitra gets ErrDeactivated, an unknown one ErrNotFound, and
-// nothing changes.
+// (best-effort), where DefaultDevice gets its lease (SetOnlineDevice names the device). A
+// deactivated mitra gets ErrDeactivated, an unknown one ErrNotFound, and nothing changes.
 func (m *Mirror) SetOnline(ctx context.Context, id uuid.UUID) error {
-	if _, err := m.store.SetOnline(ctx, id, m.now()); err != nil {
-		return fmt.Errorf("set mitra %s online: %w", id, err)
-	}
-	m.afterCommit(ctx, "set_online", id)
-	return nil
+	return m.SetOnlineDevice(ctx, id, DefaultDevice)
 }
 
-// SetOffline marks the mitra offline: Postgres first, then Valkey (best-effort).
+// SetOffline marks the mitra offline: Postgres first, then Valkey (best-effort). Every
+// device's lease ends with it (EndDevice ends one device's only).
 func (m *Mirror) SetOffline(ctx context.Context, id uuid.UUID) error {
 	if _, err := m.store.SetOffline(ctx, id); err != nil {
 		return fmt.Errorf("set mitra %s offline: %w", id, err)
@@ -276,39 +278,15 @@ func (m *Mirror) SetActive(ctx context.Context, id uuid.UUID, active bool) (Mitr
 	return mitra, nil
 }
 
-// Heartbeat records a ping. With Valkey up it is one Valkey round trip and no Postgres
-// query: a deactivated mitra is refused (ErrDeactivated), an online one has its heartbeat
-// moved forward and gets true, and any other (offline — for example auto-offlined — or
-// unknown) gets false with nothing written: the app must call SetOnline to come back.
-// When Valkey fails (or lost its data) the ping goes to Postgres: the full mitra lookup,
-// so a deactivated mitra is refused during an outage too, and a last_heartbeat_at update.
+// Heartbeat records a ping of DefaultDevice (HeartbeatDevice names the device). With
+// Valkey up it is one Valkey round trip and no Postgres query: a deactivated mitra is
+// refused (ErrDeactivated), an online one has its heartbeat and the device's lease moved
+// forward and gets true, and any other (offline — for example auto-offlined — or unknown)
+// gets false with nothing written: the app must call SetOnline to come back. When Valkey
+// fails (or lost its data) the ping goes to Postgres: the full mitra lookup, so a
+// deactivated mitra is refused during an outage too, and a last_heartbeat_at update.
 func (m *Mirror) Heartbeat(ctx context.Context, id uuid.UUID) (bool, error) {
-	at := m.now()
-	if m.cache != nil {
-		// callValkey, inlined: the hot path allocates no closure.
-		err := errSkipped
-		var online bool
-		if !m.skippingValkey() {
-			vctx, cancel := m.valkeyCtx(ctx)
-			online, err = m.cache.Heartbeat(vctx, id, at)
-			cancel()
-			m.noteValkeyError(ctx, err)
-		}
-		switch {
-		case err == nil:
-			return online, nil
-		case errors.Is(err, ErrDeactivated):
-			return false, ErrDeactivated
-		case ctx.Err() != nil:
-			return false, ctx.Err()
-		}
-		m.fallback("heartbeat", err)
-	}
-	online, err := m.store.Heartbeat(ctx, id, at)
-	if err != nil {
-		return false, fmt.Errorf("heartbeat of mitra %s: %w", id, err)
-	}
-	return online, nil
+	return m.HeartbeatDevice(ctx, id, DefaultDevice)
 }
 
 // RecomputeCapacity derives the mitra's capacity in use from chat_sessions (active +

@@ -47,6 +47,10 @@ type Store interface {
 	// MirrorHeartbeats moves last_heartbeat_at forward to the given times (never back), in
 	// one statement. It returns the number of rows changed.
 	MirrorHeartbeats(ctx context.Context, hbs []HeartbeatAt) (int, error)
+	// LowerHeartbeat moves last_heartbeat_at back to at when it is later (updated_at
+	// untouched): a device's lease ended, and the mitra's heartbeat is now the freshest
+	// lease left. It reports whether the row changed.
+	LowerHeartbeat(ctx context.Context, id uuid.UUID, at time.Time) (bool, error)
 
 	// The read paths, used when Valkey cannot answer.
 	IsReachable(ctx context.Context, id uuid.UUID, freshAfter time.Time) (bool, error)
@@ -85,15 +89,35 @@ type Cache interface {
 	// Probe tells whether the data comes from a complete seed and identifies the server
 	// process (a changed RunID means a restart).
 	Probe(ctx context.Context) (Probe, error)
-	// Heartbeat records a ping at `at`, in one round trip: a deactivated mitra is refused
-	// with ErrDeactivated; an online mitra's heartbeat moves forward (never back) and online
-	// is true; for any other mitra nothing is written and online is false.
-	Heartbeat(ctx context.Context, id uuid.UUID, at time.Time) (online bool, err error)
+	// Heartbeat records a ping of one device at p.At, in one round trip: a deactivated
+	// mitra is refused with ErrDeactivated; an online mitra's heartbeat and the device's
+	// lease move forward (never back) and online is true; for any other mitra nothing is
+	// written and online is false. A device beyond p.MaxDevices evicts the lease that
+	// ends first.
+	Heartbeat(ctx context.Context, p HeartbeatParams) (online bool, err error)
+	// Streams writes the leases of event streams, in one round trip per ChunkSize: an
+	// open stream refreshes its device's lease as a ping would (creating it if the device
+	// had none); a closed one keeps its last contact and is marked closed. Nothing is
+	// written for a mitra that is not online, nor for a device that signed off (EndDevice
+	// leaves it an empty lease, until the device's next heartbeat), so that a stream kept
+	// open after signing off does not bring the device back.
+	Streams(ctx context.Context, p StreamsParams) ([]StreamResult, error)
+	// EndDevice ends a device's lease (or only its closed stream's): the mitra's heartbeat
+	// becomes its freshest lease left — unless the heartbeat was fresher than every lease
+	// before (a ping no device lease explains), then it stays. It reports whether no live
+	// lease is left (the caller sets the mitra offline).
+	EndDevice(ctx context.Context, p EndDeviceParams) (DeviceEnd, error)
+	// Devices returns the device leases of each mitra among ids (none for an offline one;
+	// a device that signed off has an empty one).
+	Devices(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]DeviceLease, error)
 	// Apply writes the mirror of each state (online, deactivated, heartbeat never moved back,
-	// capacity, derived indexes) and notes the write in the sync journal.
+	// capacity, derived indexes; the device leases of a mitra that is not online deleted)
+	// and notes the write in the sync journal.
 	Apply(ctx context.Context, p ApplyParams) error
 	// Replace rebuilds the whole mirror from a Postgres snapshot: built aside, swapped in
 	// atomically, keeping any heartbeat fresher than Postgres's, and writes the seed marker.
+	// The device leases of online mitras stay, the others' go; a heartbeat only Postgres
+	// had gets the UnnamedDevice lease.
 	// It returns the mitras written by Apply or Offline since seed.Started (their writes
 	// may have raced the snapshot): the caller re-syncs them.
 	Replace(ctx context.Context, seed SeedData) (changed []uuid.UUID, err error)
@@ -109,9 +133,10 @@ type Cache interface {
 
 	// StaleOnline lists online mitras whose heartbeat is before staleBefore.
 	StaleOnline(ctx context.Context, staleBefore time.Time) ([]uuid.UUID, error)
-	// Offline removes each of p.IDs from the online mirror unless it pinged at or after
-	// p.StaleBefore meanwhile (then it is returned in revived and left alone), and notes the
-	// removals in the sync journal. On error, failed lists the ids whose outcome is unknown.
+	// Offline removes each of p.IDs (and its device leases) from the online mirror unless
+	// it pinged at or after p.StaleBefore meanwhile (then it is returned in revived and
+	// left alone), and notes the removals in the sync journal. On error, failed lists the
+	// ids whose outcome is unknown.
 	Offline(ctx context.Context, p OfflineParams) (revived, failed []uuid.UUID, err error)
 	// Heartbeats returns the heartbeat of every online mitra.
 	Heartbeats(ctx context.Context) ([]HeartbeatAt, error)
@@ -178,6 +203,8 @@ type Dump struct {
 	// every member of Online.
 	Heartbeats map[uuid.UUID]time.Time
 	Capacity   map[uuid.UUID]int
+	// Devices holds the device leases that exist, for the same mitras.
+	Devices map[uuid.UUID][]DeviceLease
 }
 
 // DB is what NewPostgresStore takes: a *pgxpool.Pool, or a pgx.Tx (curhat.DB).

@@ -305,6 +305,14 @@ func (s *PostgresStore) MirrorHeartbeats(ctx context.Context, hbs []HeartbeatAt)
 	return int(tag.RowsAffected()), nil
 }
 
+func (s *PostgresStore) LowerHeartbeat(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE mitras SET last_heartbeat_at = $2 WHERE id = $1 AND last_heartbeat_at > $2`, id, at)
+	if err != nil {
+		return false, pgutil.Translate(err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
 func (s *PostgresStore) IsReachable(ctx context.Context, id uuid.UUID, freshAfter time.Time) (bool, error) {
 	var ok bool
 	err := s.db.QueryRow(ctx, `SELECT is_online AND is_active AND last_heartbeat_at >= $2

@@ -50,7 +50,8 @@ func (m *Mirror) AvailableCount(ctx context.Context) (int, error) {
 }
 
 // Status is a mitra's own view of its status. Online, IsActive and the capacity come from
-// Postgres; Reachable from the live heartbeat in Valkey (Postgres when Valkey fails).
+// Postgres; Reachable from the live heartbeat in Valkey (Postgres when Valkey fails);
+// Devices from Valkey (none when Valkey fails).
 func (m *Mirror) Status(ctx context.Context, id uuid.UUID) (MitraStatus, error) {
 	states, err := m.store.States(ctx, []uuid.UUID{id})
 	if err != nil {
@@ -67,12 +68,17 @@ func (m *Mirror) Status(ctx context.Context, id uuid.UUID) (MitraStatus, error) 
 	if err != nil {
 		return MitraStatus{}, err
 	}
+	devices, err := m.Devices(ctx, id)
+	if err != nil {
+		return MitraStatus{}, err
+	}
 	return MitraStatus{
 		Online:                s.IsOnline && s.IsActive,
 		IsActive:              s.IsActive,
 		Reachable:             reachable,
 		ActiveSessions:        s.OpenSessions,
 		MaxConcurrentSessions: s.MaxSessions(m.defaultMax(ctx)),
+		Devices:               devices,
 	}, nil
 }
 

@@ -72,12 +72,28 @@ func (s *spyCache) setAfter(name string, fn func()) {
 	s.after[name] = fn
 }
 
-func (s *spyCache) Heartbeat(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
+func (s *spyCache) Heartbeat(ctx context.Context, p availability.HeartbeatParams) (bool, error) {
 	if err := s.enter("Heartbeat"); err != nil {
 		return false, err
 	}
 	defer s.leave("Heartbeat")
-	return s.Cache.Heartbeat(ctx, id, at)
+	return s.Cache.Heartbeat(ctx, p)
+}
+
+func (s *spyCache) Streams(ctx context.Context, p availability.StreamsParams) ([]availability.StreamResult, error) {
+	if err := s.enter("Streams"); err != nil {
+		return nil, err
+	}
+	defer s.leave("Streams")
+	return s.Cache.Streams(ctx, p)
+}
+
+func (s *spyCache) EndDevice(ctx context.Context, p availability.EndDeviceParams) (availability.DeviceEnd, error) {
+	if err := s.enter("EndDevice"); err != nil {
+		return availability.DeviceEnd{}, err
+	}
+	defer s.leave("EndDevice")
+	return s.Cache.EndDevice(ctx, p)
 }
 
 func (s *spyCache) Apply(ctx context.Context, p availability.ApplyParams) error {

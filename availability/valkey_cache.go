@@ -68,7 +68,9 @@ type CacheConfig struct {
 //     that a seed can re-sync what raced it;
 //   - mitras:available_seq (STRING) and mitras:available_changes (ZSET): the log of the
 //     membership changes of the available index, which the process-memory copy behind
-//     FindAvailable follows (see localIndex).
+//     FindAvailable follows (see localIndex);
+//   - mitra:devices:<id> (HASH): an online mitra's device leases, device → last
+//     heartbeat, last stream contact, stream open (see luaDevices).
 //
 // Every method does a bounded number of round trips, each of them a small command:
 // nothing blocks Valkey for long whatever the number of mitras.
@@ -84,14 +86,17 @@ type ValkeyCache struct {
 	win   *valkeyutil.Script
 	off   *valkeyutil.Script
 	delta *valkeyutil.Script
+	strm  *valkeyutil.Script
+	end   *valkeyutil.Script
 
 	local *localIndex // nil with DisableLocalIndex
 }
 
 type cacheKeys struct {
 	online, deactivated, atCapacity, index, available, marker, snapshot, journal string
-	// heartbeatPrefix is mitra:heartbeat:<id> without the id.
-	heartbeatPrefix string
+	// heartbeatPrefix is mitra:heartbeat:<id> without the id; devicesPrefix
+	// mitra:devices:<id>.
+	heartbeatPrefix, devicesPrefix string
 	// availableSeq counts the membership changes of the available index; availableChanges
 	// maps a mitra to the sequence number of its last one.
 	availableSeq, availableChanges string
@@ -110,7 +115,7 @@ func NewValkeyCache(client valkey.Client, cfg CacheConfig) *ValkeyCache {
 			marker: n.SeedMarker(), snapshot: n.Snapshot(),
 			journal:      n.Key("mitras:sync_journal"),
 			availableSeq: n.Key("mitras:available_seq"), availableChanges: n.Key("mitras:available_changes"),
-			heartbeatPrefix: n.Heartbeat(""),
+			heartbeatPrefix: n.Heartbeat(""), devicesPrefix: n.Devices(""),
 		},
 		// Every script is idempotent but the swap (a second RENAME would find no temporary
 		// key and drop the live set).
@@ -121,6 +126,11 @@ func NewValkeyCache(client valkey.Client, cfg CacheConfig) *ValkeyCache {
 		win:   valkeyutil.NewScript(windowsScript, true),
 		off:   valkeyutil.NewScript(offlineScript, true),
 		delta: valkeyutil.NewScript(availableDeltaScript, true),
+		// A stream's refresh is lost rather than resent: the next pass comes in seconds,
+		// and a pass must not wait on a Valkey that went away.
+		strm: valkeyutil.NewScript(streamScript, false),
+		// A second run of an end would find the lease gone and answer differently.
+		end:   valkeyutil.NewScript(endDeviceScript, false),
 		local: newLocalIndex(!cfg.DisableLocalIndex),
 	}
 }

@@ -29,7 +29,8 @@ func (v *ValkeyCache) members(ctx context.Context, key string) (map[uuid.UUID]bo
 }
 
 func (v *ValkeyCache) Dump(ctx context.Context, ids []uuid.UUID) (Dump, error) {
-	d := Dump{Index: map[uuid.UUID]int64{}, Available: map[uuid.UUID]int64{}, Heartbeats: map[uuid.UUID]time.Time{}, Capacity: map[uuid.UUID]int{}}
+	d := Dump{Index: map[uuid.UUID]int64{}, Available: map[uuid.UUID]int64{}, Heartbeats: map[uuid.UUID]time.Time{},
+		Capacity: map[uuid.UUID]int{}, Devices: map[uuid.UUID][]DeviceLease{}}
 	n, err := v.do(ctx, v.c.B().Exists().Key(v.keys.marker).Build()).AsInt64()
 	if err != nil {
 		return Dump{}, translate(err)
@@ -75,23 +76,31 @@ func (v *ValkeyCache) Dump(ctx context.Context, ids []uuid.UUID) (Dump, error) {
 	}
 	for start := 0; start < len(list); start += v.cfg.ChunkSize {
 		group := list[start:min(start+v.cfg.ChunkSize, len(list))]
-		cmds := make(valkey.Commands, 0, 2*len(group))
+		cmds := make(valkey.Commands, 0, 3*len(group))
 		for _, id := range group {
 			s := id.String()
-			cmds = append(cmds, v.c.B().Get().Key(v.n.Heartbeat(s)).Build(), v.c.B().Get().Key(v.n.Capacity(s)).Build())
+			cmds = append(cmds, v.c.B().Get().Key(v.n.Heartbeat(s)).Build(), v.c.B().Get().Key(v.n.Capacity(s)).Build(),
+				v.c.B().Hgetall().Key(v.n.Devices(s)).Build())
 		}
 		res := v.doMulti(ctx, cmds...)
 		for i, id := range group {
-			if raw, err := res[2*i].ToString(); err == nil {
+			if raw, err := res[3*i].ToString(); err == nil {
 				at, _ := ParseHeartbeat(raw)
 				d.Heartbeats[id] = at
 			} else if !valkey.IsValkeyNil(err) {
 				return Dump{}, translate(err)
 			}
-			if c, err := res[2*i+1].AsInt64(); err == nil {
+			if c, err := res[3*i+1].AsInt64(); err == nil {
 				d.Capacity[id] = int(c)
 			} else if !valkey.IsValkeyNil(err) {
 				return Dump{}, translate(err)
+			}
+			m, err := res[3*i+2].AsStrMap()
+			if err != nil {
+				return Dump{}, translate(err)
+			}
+			if leases := parseLeases(m); len(leases) > 0 {
+				d.Devices[id] = leases
 			}
 		}
 	}

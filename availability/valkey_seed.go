@@ -152,16 +152,16 @@ const seedRoundTripsInFlight = 2
 func (v *ValkeyCache) buildSeed(ctx context.Context, seed SeedData, tmp [5]string, ttl string) error {
 	rowsPerCall := max(v.cfg.ChunkSize/4, 1) // a few milliseconds of server time per call
 	build := func(rows []MitraState) valkeyutil.Call {
-		keys := append(make([]string, 0, len(tmp)+1+2*len(rows)), tmp[:]...)
+		keys := append(make([]string, 0, len(tmp)+1+3*len(rows)), tmp[:]...)
 		keys = append(keys, v.keys.index)
 		args := append(make([]string, 0, 1+5*len(rows)), ttl)
 		for _, st := range rows {
 			s := st.ID.String()
-			keys = append(keys, v.n.Heartbeat(s), v.n.Capacity(s))
+			keys = append(keys, v.n.Heartbeat(s), v.n.Capacity(s), v.n.Devices(s))
 			flags := bit(st.IsActive) + bit(st.IsOnline) + bit(st.AtCapacity(seed.DefaultMax))
 			pgMS := ""
 			if st.LastHeartbeatAt != nil {
-				pgMS = ms(*st.LastHeartbeatAt)
+				pgMS = string(appendMillis13(nil, *st.LastHeartbeatAt))
 			}
 			args = append(args, s, flags, heartbeatArg(st.LastHeartbeatAt), pgMS, strconv.Itoa(st.OpenSessions))
 		}

@@ -56,7 +56,7 @@ func (v *ValkeyCache) Offline(ctx context.Context, p OfflineParams) (revived, fa
 		args := []string{FormatHeartbeat(p.StaleBefore), now}
 		for _, id := range group {
 			s := id.String()
-			keys = append(keys, v.n.Heartbeat(s))
+			keys = append(keys, v.n.Heartbeat(s), v.n.Devices(s))
 			args = append(args, s)
 		}
 		calls = append(calls, valkeyutil.Call{Keys: keys, Args: args})

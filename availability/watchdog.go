@@ -16,12 +16,14 @@ import (
 //   - a Valkey write failed after a Postgres commit, or a read found Valkey unseeded.
 //
 // A failed seed is retried at the next pass. The watchdog ends on Stop or when ctx ends.
-// Without a Cache, Start only marks the Mirror started.
+// Start also runs the refresh passes that keep the leases of open event streams alive
+// (OpenStream), without a Cache too (in Postgres, the devices ignored).
 func (m *Mirror) Start(ctx context.Context) error {
 	runCtx, ok := m.life.Start(ctx)
 	if !ok {
 		return errors.New("availability: mirror watchdog already started or stopped")
 	}
+	m.startStreams()
 	if m.cache == nil {
 		go func() {
 			<-runCtx.Done()
@@ -33,9 +35,11 @@ func (m *Mirror) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the watchdog and waits for it (or for ctx). It is idempotent and safe before
-// Start.
-func (m *Mirror) Stop(ctx context.Context) error { return m.life.Stop(ctx) }
+// Stop ends the watchdog and the refresh of the event streams' leases, and waits for them
+// (or for ctx). It is idempotent and safe before Start.
+func (m *Mirror) Stop(ctx context.Context) error {
+	return errors.Join(m.life.Stop(ctx), m.stopStreams(ctx))
+}
 
 // Stopped is closed once the watchdog has ended.
 func (m *Mirror) Stopped() <-chan struct{} { return m.life.Stopped() }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,7 +22,8 @@ var ErrDown = errors.New("availabilitytest: cache is down")
 
 // Cache is an in-memory availability.Cache with the same keys and rules as the Valkey one:
 // a seed marker (reads answer ErrNotSeeded without it), online/deactivated/at-capacity
-// sets, heartbeats only for online mitras and never moved back, a heartbeat index, the
+// sets, heartbeats only for online mitras and never moved back, a heartbeat index, device
+// leases (bounded per mitra, kept alive by streams, ended by a device or a grace), the
 // sync journal and a beacon snapshot with a TTL. SetDown and Flush simulate an outage and
 // a data loss.
 //
@@ -38,9 +40,26 @@ type Cache struct {
 	index                           map[uuid.UUID]int64
 	capacity                        map[uuid.UUID]int
 	journal                         map[uuid.UUID]time.Time
+	devices                         map[uuid.UUID]map[string]*lease
 
 	snapshot        *availability.Snapshot
 	snapshotExpires time.Time
+}
+
+// lease is one device's lease, as mitra:devices:<id> holds it.
+type lease struct {
+	heartbeat, stream time.Time // zero: none
+	open              bool
+}
+
+// signedOff: the empty lease of a device that signed off while its mitra stays online.
+func (l *lease) signedOff() bool { return l.heartbeat.IsZero() && l.stream.IsZero() }
+
+func (l *lease) at() time.Time {
+	if l.stream.After(l.heartbeat) {
+		return l.stream
+	}
+	return l.heartbeat
 }
 
 type markerValue struct {
@@ -75,6 +94,7 @@ func (c *Cache) clear() {
 	c.index = map[uuid.UUID]int64{}
 	c.capacity = map[uuid.UUID]int{}
 	c.journal = map[uuid.UUID]time.Time{}
+	c.devices = map[uuid.UUID]map[string]*lease{}
 	c.snapshot = nil
 }
 
@@ -143,25 +163,206 @@ func (c *Cache) Probe(ctx context.Context) (availability.Probe, error) {
 	return p, nil
 }
 
-func (c *Cache) Heartbeat(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
+func (c *Cache) Heartbeat(ctx context.Context, p availability.HeartbeatParams) (bool, error) {
 	if err := c.lockSeeded(ctx); err != nil {
 		return false, err
 	}
 	defer c.mu.Unlock()
+	id := p.MitraID
 	if c.deactivated[id] {
 		return false, availability.ErrDeactivated
 	}
 	if !c.online[id] {
 		return false, nil
 	}
-	at = ms(at)
+	at := ms(p.At)
+	c.ping(id, at)
+	ls := c.devices[id]
+	if ls == nil {
+		ls = map[string]*lease{}
+		c.devices[id] = ls
+	}
+	switch l := ls[p.Device]; {
+	case l == nil:
+		ls[p.Device] = &lease{heartbeat: at}
+		evict(ls, p.Device, p.MaxDevices)
+	case l.heartbeat.Before(at):
+		l.heartbeat = at
+	}
+	return true, nil
+}
+
+// ping moves an online mitra's heartbeat and index forward to at; c.mu is held.
+func (c *Cache) ping(id uuid.UUID, at time.Time) {
 	if cur, ok := c.heartbeats[id]; !ok || cur.Before(at) {
 		c.heartbeats[id] = at
 	}
 	if cur, ok := c.index[id]; !ok || cur < at.UnixMilli() {
 		c.index[id] = at.UnixMilli()
 	}
-	return true, nil
+}
+
+// evict drops the leases that end first (open streams' last) until limit are left
+// (availability.DefaultMaxDevices when limit is 0), never keep's.
+func evict(ls map[string]*lease, keep string, limit int) {
+	if limit <= 0 {
+		limit = availability.DefaultMaxDevices
+	}
+	if len(ls) <= limit {
+		return
+	}
+	type cand struct {
+		device string
+		open   bool
+		at     time.Time
+	}
+	var cs []cand
+	for device, l := range ls {
+		if device != keep {
+			cs = append(cs, cand{device, l.open, l.at()})
+		}
+	}
+	slices.SortFunc(cs, func(a, b cand) int {
+		if a.open != b.open {
+			if a.open {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Or(a.at.Compare(b.at), strings.Compare(a.device, b.device))
+	})
+	for _, x := range cs[:len(ls)-limit] {
+		delete(ls, x.device)
+	}
+}
+
+func (c *Cache) Streams(ctx context.Context, p availability.StreamsParams) ([]availability.StreamResult, error) {
+	if err := c.lockSeeded(ctx); err != nil {
+		return nil, err
+	}
+	defer c.mu.Unlock()
+	at := ms(p.At)
+	out := make([]availability.StreamResult, len(p.Writes))
+	for i, w := range p.Writes {
+		id := w.MitraID
+		if !c.online[id] {
+			out[i].Deactivated = c.deactivated[id]
+			continue
+		}
+		ls := c.devices[id]
+		if ls == nil {
+			ls = map[string]*lease{}
+			c.devices[id] = ls
+		}
+		l := ls[w.Device]
+		if (l == nil && w.Closed) || (l != nil && l.signedOff()) {
+			continue
+		}
+		if l == nil {
+			l = &lease{}
+			ls[w.Device] = l
+			defer evict(ls, w.Device, p.MaxDevices)
+		}
+		c.ping(id, at)
+		if l.stream.Before(at) {
+			l.stream = at
+		}
+		l.open = !w.Closed
+		out[i].Online = true
+		if w.Closed {
+			out[i].ClosedAt = l.stream
+		}
+	}
+	return out, nil
+}
+
+func (c *Cache) EndDevice(ctx context.Context, p availability.EndDeviceParams) (availability.DeviceEnd, error) {
+	if err := c.lockSeeded(ctx); err != nil {
+		return availability.DeviceEnd{}, err
+	}
+	defer c.mu.Unlock()
+	id := p.MitraID
+	cur, online := c.index[id]
+	if !online {
+		return availability.DeviceEnd{}, nil
+	}
+	ls := c.devices[id]
+	l := ls[p.Device]
+	if p.StreamClosedAt != nil && (l == nil || l.open || !l.stream.Equal(ms(*p.StreamClosedAt))) {
+		return availability.DeviceEnd{Online: true, Reconnected: true}, nil
+	}
+	var before, after int64
+	for device, x := range ls {
+		at := msOf(x.at())
+		before = max(before, at)
+		if device != p.Device {
+			after = max(after, at)
+		}
+	}
+	fresh := msOf(ms(p.FreshAfter))
+	limit := p.MaxDevices
+	if limit <= 0 {
+		limit = availability.DefaultMaxDevices
+	}
+	if p.StreamClosedAt == nil && (l != nil || len(ls) < limit) {
+		if ls == nil {
+			ls = map[string]*lease{}
+			c.devices[id] = ls
+		}
+		ls[p.Device] = &lease{} // signed off: its stream does not bring it back
+	}
+	if l != nil {
+		switch {
+		case p.StreamClosedAt == nil:
+		case msOf(l.heartbeat) < fresh:
+			delete(ls, p.Device)
+		default:
+			l.stream, l.open = time.Time{}, false
+			after = max(after, msOf(l.heartbeat))
+		}
+	}
+	if cur > before { // a heartbeat no lease explains: some device's, unnamed
+		after = cur
+	}
+	if after < fresh || after == 0 {
+		return availability.DeviceEnd{Online: true, Last: true}, nil
+	}
+	if after < cur {
+		c.index[id] = after
+		c.heartbeats[id] = time.UnixMilli(after).UTC()
+	}
+	return availability.DeviceEnd{Online: true, Heartbeat: time.UnixMilli(after).UTC()}, nil
+}
+
+// msOf is t in unix milliseconds, 0 for the zero time.
+func msOf(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func (c *Cache) Devices(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]availability.DeviceLease, error) {
+	if err := c.lockSeeded(ctx); err != nil {
+		return nil, err
+	}
+	defer c.mu.Unlock()
+	out := map[uuid.UUID][]availability.DeviceLease{}
+	for _, id := range ids {
+		if ls := c.leases(id); len(ls) > 0 {
+			out[id] = ls
+		}
+	}
+	return out, nil
+}
+
+// leases copies a mitra's device leases; c.mu is held.
+func (c *Cache) leases(id uuid.UUID) []availability.DeviceLease {
+	var out []availability.DeviceLease
+	for device, l := range c.devices[id] {
+		out = append(out, availability.DeviceLease{Device: device, Heartbeat: l.heartbeat, Stream: l.stream, StreamOpen: l.open})
+	}
+	return out
 }
 
 // applyOne writes one mitra's mirror; c.mu is held.
@@ -198,6 +399,7 @@ func (c *Cache) dropOnline(id uuid.UUID) {
 	delete(c.online, id)
 	delete(c.index, id)
 	delete(c.heartbeats, id)
+	delete(c.devices, id)
 }
 
 // moveHeartbeat sets the heartbeat to pg when that is later than what is held.
@@ -247,6 +449,13 @@ func (c *Cache) Replace(ctx context.Context, seed availability.SeedData) ([]uuid
 		}
 		if st.IsActive && st.IsOnline {
 			online[id] = true
+			if hb, ok := c.heartbeats[id]; st.LastHeartbeatAt != nil && (!ok || hb.Before(ms(*st.LastHeartbeatAt))) {
+				// A ping only Postgres saw: some device's, unnamed.
+				if c.devices[id] == nil {
+					c.devices[id] = map[string]*lease{}
+				}
+				c.devices[id][availability.UnnamedDevice] = &lease{heartbeat: ms(*st.LastHeartbeatAt)}
+			}
 			c.moveHeartbeat(id, st.LastHeartbeatAt)
 			index[id] = 0
 			if hb, ok := c.heartbeats[id]; ok {
@@ -254,6 +463,7 @@ func (c *Cache) Replace(ctx context.Context, seed availability.SeedData) ([]uuid
 			}
 		} else {
 			delete(c.heartbeats, id)
+			delete(c.devices, id)
 		}
 		if st.AtCapacity(seed.DefaultMax) {
 			atCapacity[id] = true
@@ -412,6 +622,12 @@ func (c *Cache) Dump(ctx context.Context, ids []uuid.UUID) (availability.Dump, e
 		Online: copyMap(c.online), Deactivated: copyMap(c.deactivated), AtCapacity: copyMap(c.atCapacity),
 		Index: copyMap(c.index), Available: map[uuid.UUID]int64{},
 		Heartbeats: copyMap(c.heartbeats), Capacity: copyMap(c.capacity),
+		Devices: map[uuid.UUID][]availability.DeviceLease{},
+	}
+	for id := range c.devices {
+		if ls := c.leases(id); len(ls) > 0 {
+			d.Devices[id] = ls
+		}
 	}
 	// The available index is derived in place here, as Valkey keeps it.
 	for id, score := range c.index {

@@ -81,7 +81,7 @@ func RunCacheContract(t *testing.T, newHarness func(t *testing.T) CacheHarness) 
 		// Writes land (the next seed overwrites them); reads refuse to guess.
 		id := uuid.New()
 		apply(t, c, t0, st(id, true, true, d(0), 0))
-		_, err = c.Heartbeat(ctx, id, t0)
+		_, err = c.Heartbeat(ctx, ping(id, t0))
 		check.ErrorIs(t, err, availability.ErrNotSeeded)
 		_, err = c.IsReachable(ctx, id, t0.Add(-staleAfter))
 		check.ErrorIs(t, err, availability.ErrNotSeeded)
@@ -156,7 +156,7 @@ func RunCacheContract(t *testing.T, newHarness func(t *testing.T) CacheHarness) 
 		ctx := check.Context(t)
 		a, b := uuid.New(), uuid.New()
 		seed(t, c, 1, st(a, true, true, d(0), 0), st(b, true, true, d(0), 0))
-		_, err := c.Heartbeat(ctx, a, t0.Add(30*time.Second))
+		_, err := c.Heartbeat(ctx, ping(a, t0.Add(30*time.Second)))
 		check.NoError(t, err)
 		// Postgres lags for a (mirror not run yet) and leads for b (a ping fell back to it).
 		seed(t, c, 1, st(a, true, true, d(0), 0), st(b, true, true, d(45*time.Second), 0))
@@ -204,17 +204,17 @@ func RunCacheContract(t *testing.T, newHarness func(t *testing.T) CacheHarness) 
 		on, off, deact, unknown := uuid.New(), uuid.New(), uuid.New(), uuid.New()
 		seed(t, c, 1, st(on, true, true, d(0), 0), st(off, true, false, nil, 0), st(deact, false, false, nil, 0))
 
-		_, err := c.Heartbeat(ctx, deact, t0)
+		_, err := c.Heartbeat(ctx, ping(deact, t0))
 		check.ErrorIs(t, err, availability.ErrDeactivated)
 		for _, id := range []uuid.UUID{off, unknown} {
-			online, err := c.Heartbeat(ctx, id, t0)
+			online, err := c.Heartbeat(ctx, ping(id, t0))
 			check.NoError(t, err)
 			check.False(t, online)
 		}
-		online, err := c.Heartbeat(ctx, on, t0.Add(20*time.Second))
+		online, err := c.Heartbeat(ctx, ping(on, t0.Add(20*time.Second)))
 		check.NoError(t, err)
 		check.True(t, online)
-		online, err = c.Heartbeat(ctx, on, t0.Add(10*time.Second)) // another instance, clock behind
+		online, err = c.Heartbeat(ctx, ping(on, t0.Add(10*time.Second))) // another instance, clock behind
 		check.NoError(t, err)
 		check.True(t, online)
 
@@ -230,7 +230,7 @@ func RunCacheContract(t *testing.T, newHarness func(t *testing.T) CacheHarness) 
 		id := uuid.New()
 		seed(t, c, 1)
 		apply(t, c, t0, st(id, true, true, d(0), 0))
-		_, err := c.Heartbeat(ctx, id, t0.Add(time.Minute))
+		_, err := c.Heartbeat(ctx, ping(id, t0.Add(time.Minute)))
 		check.NoError(t, err)
 		// A re-sync with the older Postgres heartbeat keeps the live one.
 		apply(t, c, t0, st(id, true, true, d(0), 1))
@@ -251,13 +251,13 @@ func RunCacheContract(t *testing.T, newHarness func(t *testing.T) CacheHarness) 
 		apply(t, c, t0, st(id, false, false, d(0), 0))
 		dd = dump(t, c, id)
 		check.True(t, dd.Deactivated[id])
-		_, err = c.Heartbeat(ctx, id, t0)
+		_, err = c.Heartbeat(ctx, ping(id, t0))
 		check.ErrorIs(t, err, availability.ErrDeactivated)
 
 		apply(t, c, t0, st(id, true, false, d(0), 0))
 		dd = dump(t, c, id)
 		check.False(t, dd.Deactivated[id])
-		online, err := c.Heartbeat(ctx, id, t0)
+		online, err := c.Heartbeat(ctx, ping(id, t0))
 		check.NoError(t, err)
 		check.False(t, online)
 	})
@@ -350,7 +350,7 @@ func RunCacheContract(t *testing.T, newHarness func(t *testing.T) CacheHarness) 
 		check.ElementsMatch(t, []uuid.UUID{a, b}, cands)
 
 		// b pings between the sweep's read and its write.
-		_, err = c.Heartbeat(ctx, b, t0)
+		_, err = c.Heartbeat(ctx, ping(b, t0))
 		check.NoError(t, err)
 		revived, failed, err := c.Offline(ctx, availability.OfflineParams{IDs: cands, StaleBefore: staleBefore, At: t0})
 		check.NoError(t, err)
@@ -364,7 +364,7 @@ func RunCacheContract(t *testing.T, newHarness func(t *testing.T) CacheHarness) 
 		cands, err = c.StaleOnline(ctx, staleBefore)
 		check.NoError(t, err)
 		check.Len(t, cands, 0)
-		online, err := c.Heartbeat(ctx, a, t0)
+		online, err := c.Heartbeat(ctx, ping(a, t0))
 		check.NoError(t, err)
 		check.False(t, online, "an auto-offlined mitra learns it from its next ping")
 	})
@@ -464,7 +464,7 @@ func RunCacheContract(t *testing.T, newHarness func(t *testing.T) CacheHarness) 
 		p, err := h.Cache.Probe(ctx)
 		check.NoError(t, err)
 		check.False(t, p.Seeded)
-		_, err = h.Cache.Heartbeat(ctx, id, t0)
+		_, err = h.Cache.Heartbeat(ctx, ping(id, t0))
 		check.ErrorIs(t, err, availability.ErrNotSeeded)
 	})
 
@@ -488,6 +488,8 @@ func RunCacheContract(t *testing.T, newHarness func(t *testing.T) CacheHarness) 
 		check.Equal(t, ids, got)
 	})
 
+	runDeviceContract(t, newHarness)
+
 	t.Run("CallsHonourTheirContext", func(t *testing.T) {
 		t.Parallel()
 		c := newHarness(t).Cache
@@ -495,7 +497,7 @@ func RunCacheContract(t *testing.T, newHarness func(t *testing.T) CacheHarness) 
 		cancel()
 		_, err := c.Probe(ctx)
 		check.Error(t, err)
-		_, err = c.Heartbeat(ctx, uuid.New(), t0)
+		_, err = c.Heartbeat(ctx, ping(uuid.New(), t0))
 		check.Error(t, err)
 		check.False(t, errors.Is(err, availability.ErrDeactivated), err)
 	})
@@ -503,4 +505,9 @@ func RunCacheContract(t *testing.T, newHarness func(t *testing.T) CacheHarness) 
 
 func compareIDs(a, b uuid.UUID) int {
 	return slices.Compare(a[:], b[:])
+}
+
+// ping is a heartbeat of the default device.
+func ping(id uuid.UUID, at time.Time) availability.HeartbeatParams {
+	return availability.HeartbeatParams{MitraID: id, Device: availability.DefaultDevice, At: at}
 }

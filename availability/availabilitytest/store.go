@@ -307,6 +307,21 @@ func (s *Store) MirrorHeartbeats(ctx context.Context, hbs []availability.Heartbe
 	return n, nil
 }
 
+func (s *Store) LowerHeartbeat(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.mitras[id]
+	at = at.UTC().Truncate(time.Microsecond)
+	if !ok || m.LastHeartbeatAt == nil || !m.LastHeartbeatAt.After(at) {
+		return false, nil
+	}
+	m.LastHeartbeatAt = &at
+	return true, nil
+}
+
 func (s *Store) IsReachable(ctx context.Context, id uuid.UUID, freshAfter time.Time) (bool, error) {
 	st, err := s.States(ctx, []uuid.UUID{id})
 	if err != nil || len(st) == 0 {

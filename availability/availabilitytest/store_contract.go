@@ -330,6 +330,32 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 		check.Zero(t, n)
 	})
 
+	t.Run("LowerHeartbeatOnlyMovesBack", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		ctx := check.Context(t)
+		a, b := createMitra(t, h.Store, "a").ID, createMitra(t, h.Store, "b").ID
+		m, err := h.Store.SetOnline(ctx, a, t0)
+		check.NoError(t, err)
+		lowered, err := h.Store.LowerHeartbeat(ctx, a, t0.Add(time.Second))
+		check.NoError(t, err)
+		check.False(t, lowered, "never forward")
+		lowered, err = h.Store.LowerHeartbeat(ctx, a, t0.Add(-time.Minute))
+		check.NoError(t, err)
+		check.True(t, lowered)
+		after := stateOf(t, h.Store, a)
+		check.True(t, after.LastHeartbeatAt.Equal(t0.Add(-time.Minute)))
+		check.True(t, after.IsOnline)
+		got, err := h.Store.GetMitra(ctx, a)
+		check.NoError(t, err)
+		check.True(t, got.UpdatedAt.Equal(m.UpdatedAt), "a heartbeat, not a change of the mitra")
+		for _, id := range []uuid.UUID{b, uuid.New()} { // no heartbeat; unknown
+			lowered, err = h.Store.LowerHeartbeat(ctx, id, t0)
+			check.NoError(t, err)
+			check.False(t, lowered)
+		}
+	})
+
 	t.Run("ConcurrentLockStatesSerialisePerMitra", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)

@@ -188,6 +188,7 @@ func (a *App) build() error {
 		Bus:                a.bus,
 		Notifier:           hubNotifier{hub: a.events, clock: a.clock.Now},
 		StaleThreshold:     a.cfg.HeartbeatStale,
+		ReconnectGrace:     a.cfg.ReconnectGrace,
 		FanoutCap:          a.cfg.FanoutCap,
 		AvailabilityHooks:  availabilityHooks(a.hooks),
 		PaymentHooks:       paymentHooks(a.hooks),

@@ -101,6 +101,16 @@ func BenchmarkHeartbeatRequest(b *testing.B) {
 	s.run(b, req)
 }
 
+// BenchmarkDeviceHeartbeatRequest is the heartbeat of a named device: the header costs no
+// allocation.
+func BenchmarkDeviceHeartbeatRequest(b *testing.B) {
+	s := newBenchServer(b)
+	req := httptest.NewRequest("POST", "/api/mitra/status/heartbeat", nil)
+	req.Header.Set("Authorization", s.mitra)
+	req.Header.Set(deviceHeader, "pixel-8")
+	s.run(b, req)
+}
+
 func BenchmarkBeaconRequest(b *testing.B) {
 	s := newBenchServer(b)
 	req := httptest.NewRequest("GET", "/api/client/mitra-availability", nil)

@@ -32,6 +32,7 @@ type Config struct {
 	CORSAllowedOrigins   []string      // CORS_ALLOWED_ORIGINS: origins of a console served elsewhere (comma-separated; empty = same origin only)
 
 	HeartbeatStale          time.Duration // MITRA_HEARTBEAT_STALE_SECONDS (90)
+	ReconnectGrace          time.Duration // MITRA_RECONNECT_GRACE_SECONDS (20): a mitra whose last event stream dropped stays reachable that long
 	AutoOfflineInterval     time.Duration // MITRA_AUTO_OFFLINE_SWEEP_SECONDS (30)
 	HeartbeatMirrorEvery    time.Duration // HEARTBEAT_MIRROR_INTERVAL_SECONDS (60)
 	OnlineMirrorReseed      time.Duration // VALKEY_ONLINE_MIRROR_SWEEP_SECONDS (300)
@@ -85,6 +86,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	}{
 		{"AUTH_CACHE_SECONDS", &c.AuthCacheTTL, DefaultAuthCacheTTL},
 		{"MITRA_HEARTBEAT_STALE_SECONDS", &c.HeartbeatStale, availability.DefaultStaleThreshold},
+		{"MITRA_RECONNECT_GRACE_SECONDS", &c.ReconnectGrace, availability.DefaultReconnectGrace},
 		{"MITRA_AUTO_OFFLINE_SWEEP_SECONDS", &c.AutoOfflineInterval, sweeps.DefaultAutoOfflineInterval},
 		{"HEARTBEAT_MIRROR_INTERVAL_SECONDS", &c.HeartbeatMirrorEvery, sweeps.DefaultHeartbeatMirrorInterval},
 		{"VALKEY_ONLINE_MIRROR_SWEEP_SECONDS", &c.OnlineMirrorReseed, sweeps.DefaultOnlineMirrorReseedInterval},

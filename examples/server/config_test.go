@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/curhat/curhat/availability"
 )
 
 func envOf(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
@@ -63,19 +65,22 @@ func TestConfig_ServerSettingsFromEnvironment(t *testing.T) {
 	require.Equal(t, DefaultSSEMaxStreamsPerSubject, cfg.SSEMaxStreamsPerSubject)
 	require.Equal(t, DefaultSSEMaxStreams, cfg.SSEMaxStreams)
 	require.Empty(t, cfg.MetricsAddr)
+	require.Equal(t, availability.DefaultReconnectGrace, cfg.ReconnectGrace)
 
 	cfg, err = configFromEnv(envOf(map[string]string{"HTTP_READ_TIMEOUT_SECONDS": "2.5", "SSE_MAX_STREAMS_PER_SUBJECT": "2",
-		"SSE_MAX_STREAMS": "100", "METRICS_ADDR": "127.0.0.1:9090"}))
+		"SSE_MAX_STREAMS": "100", "METRICS_ADDR": "127.0.0.1:9090", "MITRA_RECONNECT_GRACE_SECONDS": "5"}))
 	require.NoError(t, err)
+	require.Equal(t, 5*time.Second, cfg.ReconnectGrace)
 	require.Equal(t, 2500*time.Millisecond, cfg.ReadTimeout)
 	require.Equal(t, 2, cfg.SSEMaxStreamsPerSubject)
 	require.Equal(t, 100, cfg.SSEMaxStreams)
 	require.Equal(t, "127.0.0.1:9090", cfg.MetricsAddr)
 
 	for env, want := range map[string]string{
-		"HTTP_READ_TIMEOUT_SECONDS":   "HTTP_READ_TIMEOUT_SECONDS",
-		"SSE_MAX_STREAMS_PER_SUBJECT": "SSE_MAX_STREAMS_PER_SUBJECT",
-		"SSE_MAX_STREAMS":             "SSE_MAX_STREAMS",
+		"HTTP_READ_TIMEOUT_SECONDS":     "HTTP_READ_TIMEOUT_SECONDS",
+		"MITRA_RECONNECT_GRACE_SECONDS": "MITRA_RECONNECT_GRACE_SECONDS",
+		"SSE_MAX_STREAMS_PER_SUBJECT":   "SSE_MAX_STREAMS_PER_SUBJECT",
+		"SSE_MAX_STREAMS":               "SSE_MAX_STREAMS",
 	} {
 		for _, bad := range []string{"0", "-1", "x", "99999999999"} {
 			_, err := configFromEnv(envOf(map[string]string{env: bad}))

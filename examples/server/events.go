@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/availability"
 )
 
 // event is one realtime message for one recipient (a client or a mitra).
@@ -199,11 +200,33 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, c caller) erro
 	if _, ok := w.(http.Flusher); !ok {
 		return fmt.Errorf("streaming unsupported")
 	}
+	var device string
+	if c.Kind == SubjectMitra {
+		var err error
+		if device, err = deviceOf(r); err != nil {
+			return err
+		}
+	}
 	st, err := s.app.events.subscribe(c)
 	if err != nil {
 		return err
 	}
 	defer s.app.events.unsubscribe(st)
+	// A mitra's stream is a lease of its device (SPEC §20): no heartbeat is needed while
+	// it is open, and when it closes the mitra stays reachable for the reconnect grace.
+	// The app is told whether it is online now, and whenever that changes.
+	var presence chan bool
+	var lease *availability.Stream
+	if c.Kind == SubjectMitra {
+		presence = make(chan bool, 1)
+		lease, err = s.app.mirror.OpenStream(r.Context(), availability.StreamParams{MitraID: c.ID, Device: device,
+			OnPresence: func(online bool) { latest(presence, online) }})
+		if err != nil {
+			return err
+		}
+		defer lease.Close()
+		latest(presence, lease.Online())
+	}
 
 	// The server's read timeout bounds a request's headers and body; a stream has nothing
 	// left to read, and a read of the idle connection that hit the deadline would cancel
@@ -253,6 +276,32 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, c caller) erro
 			if !send("event: %s\ndata: %s\n\n", e.Kind, data) {
 				return nil
 			}
+		case online := <-presence: // nil, never ready, on a client's stream
+			data, _ := json.Marshal(map[string]any{"kind": eventPresence,
+				"data": map[string]any{"device_id": device, "online": online}, "at": s.app.clock.Now().UTC()})
+			if !send("event: %s\ndata: %s\n\n", eventPresence, data) {
+				return nil
+			}
+		}
+	}
+}
+
+// eventPresence tells a mitra's stream whether the mitra is online on the stream's device:
+// when it opens, and when a refresh of its lease finds that changed.
+const eventPresence = availability.EventPresence
+
+// latest puts v in a channel of one, replacing what is there: a slow reader gets the last
+// value, not a backlog.
+func latest[T any](ch chan T, v T) {
+	for {
+		select {
+		case ch <- v:
+			return
+		default:
+		}
+		select {
+		case <-ch:
+		default:
 		}
 	}
 }

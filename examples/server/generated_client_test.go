@@ -158,7 +158,8 @@ func run(ctx context.Context) error {
 	}
 	asClient := bearer(clientTok.JSON201.Token)
 
-	online, err := api.GoOnlineWithResponse(ctx, asMitra)
+	phone := "phone"
+	online, err := api.GoOnlineWithResponse(ctx, &curhatapi.GoOnlineParams{XDeviceId: &phone}, asMitra)
 	if err != nil {
 		return err
 	}

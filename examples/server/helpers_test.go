@@ -151,6 +151,12 @@ func (r response) ErrorCode() string {
 // do sends a request; body may be nil, a string (sent raw) or a value (JSON-encoded).
 func (ts *testServer) do(method, path, token string, body any) response {
 	ts.t.Helper()
+	return ts.doWith(method, path, token, body)
+}
+
+// doWith is do with request headers: name, value, … (a name may repeat).
+func (ts *testServer) doWith(method, path, token string, body any, header ...string) response {
+	ts.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -170,6 +176,9 @@ func (ts *testServer) do(method, path, token string, body any) response {
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header[header[i]] = append(req.Header[header[i]], header[i+1])
 	}
 	resp, err := ts.http.Client().Do(req)
 	require.NoError(ts.t, err)

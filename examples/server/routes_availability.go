@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"time"
 
+	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/availability"
 )
 
@@ -16,19 +18,64 @@ func (s *Server) availabilityRoutes() {
 	s.handle("GET", "/api/client/mitra-availability", roleClient, s.beacon)
 }
 
+// deviceHeader names the mitra's device on a heartbeat, going online and an event stream
+// (SPEC §20); without it the request is the default device's.
+const deviceHeader = "X-Device-Id"
+
+// deviceOf returns the device a mitra's request names: availability.DefaultDevice without
+// the header; 400 VALIDATION_FAILED for a header sent twice, empty, or not 1–64 characters
+// of [A-Za-z0-9._-]. It allocates nothing for a valid header (the heartbeat's hot path).
+func deviceOf(r *http.Request) (string, error) {
+	switch vs := r.Header[deviceHeader]; {
+	case len(vs) == 0:
+		return availability.DefaultDevice, nil
+	case len(vs) > 1:
+		return "", curhat.Invalid(deviceHeader, "must be sent once")
+	case availability.ValidateDeviceID(vs[0]) != nil:
+		return "", curhat.Invalid(deviceHeader, "must be 1 to %d characters of A-Z, a-z, 0-9, '.', '_' and '-'", availability.MaxDeviceIDLength)
+	default:
+		return vs[0], nil
+	}
+}
+
 func (s *Server) mitraOnline(w http.ResponseWriter, r *http.Request, c caller) error {
-	if err := s.app.client.SetMitraOnline(r.Context(), c.ID); err != nil {
+	device, err := deviceOf(r)
+	if err != nil {
+		return err
+	}
+	if err := s.app.client.SetMitraOnlineDevice(r.Context(), c.ID, device); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"online": true})
 	return nil
 }
 
+// mitraOffline ends one device's lease with {"device_id": "…"} (the mitra stays online
+// while another device's lease is fresh), or, without a body, takes the mitra offline on
+// every device.
 func (s *Server) mitraOffline(w http.ResponseWriter, r *http.Request, c caller) error {
-	if err := s.app.mirror.SetOffline(r.Context(), c.ID); err != nil {
+	raw, err := readBody(w, r)
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]bool{"online": false})
+	var body struct {
+		DeviceID *string `json:"device_id"`
+	}
+	if len(bytes.TrimSpace(raw)) > 0 {
+		if err := unmarshalBody(raw, &body, true); err != nil {
+			return err
+		}
+	}
+	online := false
+	if body.DeviceID == nil {
+		err = s.app.mirror.SetOffline(r.Context(), c.ID)
+	} else {
+		online, err = s.app.mirror.EndDevice(r.Context(), c.ID, *body.DeviceID)
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"online": online})
 	return nil
 }
 
@@ -41,7 +88,11 @@ var (
 )
 
 func (s *Server) mitraHeartbeat(w http.ResponseWriter, r *http.Request, c caller) error {
-	online, err := s.app.mirror.Heartbeat(r.Context(), c.ID)
+	device, err := deviceOf(r)
+	if err != nil {
+		return err
+	}
+	online, err := s.app.mirror.HeartbeatDevice(r.Context(), c.ID, device)
 	if err != nil {
 		return err
 	}
@@ -59,11 +110,23 @@ func (s *Server) mitraStatus(w http.ResponseWriter, r *http.Request, c caller) e
 	if err != nil {
 		return err
 	}
+	devices := make([]deviceJSON, len(st.Devices))
+	for i, d := range st.Devices {
+		devices[i] = deviceJSON{DeviceID: d.ID, LastSeenAt: d.LastSeenAt.UTC(), Streaming: d.Streaming}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"online": st.Online, "is_active": st.IsActive, "reachable": st.Reachable,
 		"active_sessions": st.ActiveSessions, "max_concurrent_sessions": st.MaxConcurrentSessions,
+		"devices": devices,
 	})
 	return nil
+}
+
+// deviceJSON is one device holding a live lease of the mitra (GET /api/mitra/status).
+type deviceJSON struct {
+	DeviceID   string    `json:"device_id"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	Streaming  bool      `json:"streaming"`
 }
 
 // encodedBeacon is a beacon answer encoded once for every request that gets the same

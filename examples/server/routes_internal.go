@@ -42,6 +42,8 @@ type mitraJSON struct {
 	MaxConcurrentSessions *int       `json:"max_concurrent_sessions"`
 	CreatedAt             time.Time  `json:"created_at"`
 	UpdatedAt             time.Time  `json:"updated_at"`
+	// DeviceCount is the devices holding a live lease (GET /api/internal/mitras/{id} only).
+	DeviceCount *int `json:"device_count,omitempty"`
 }
 
 func toMitraJSON(m availability.Mitra) mitraJSON {
@@ -98,7 +100,13 @@ func (s *Server) getMitra(w http.ResponseWriter, r *http.Request, _ caller) erro
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toMitraJSON(m))
+	devices, err := s.app.mirror.Devices(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	out := toMitraJSON(m)
+	out.DeviceCount = new(len(devices))
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -21,13 +21,17 @@ type testStream struct {
 	stop   func()
 }
 
-// tryStream opens an event stream: the stream, or nil and the refusal.
-func tryStream(t *testing.T, client *http.Client, url, token string) (*testStream, response) {
+// tryStream opens an event stream: the stream, or nil and the refusal. header is name,
+// value, ….
+func tryStream(t *testing.T, client *http.Client, url, token string, header ...string) (*testStream, response) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+token)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Add(header[i], header[i+1])
+	}
 	resp, err := client.Do(req)
 	require.NoError(t, err)
 	if resp.StatusCode != http.StatusOK {
@@ -69,9 +73,9 @@ func tryStream(t *testing.T, client *http.Client, url, token string) (*testStrea
 }
 
 // openStream opens an event stream and requires that it opens.
-func openStream(t *testing.T, client *http.Client, url, token string) *testStream {
+func openStream(t *testing.T, client *http.Client, url, token string, header ...string) *testStream {
 	t.Helper()
-	s, r := tryStream(t, client, url, token)
+	s, r := tryStream(t, client, url, token, header...)
 	require.NotNil(t, s, "stream refused: %d %s", r.Status, r.Raw)
 	return s
 }

@@ -9,13 +9,15 @@
 // online mitras (one INSERT … SELECT generate_series; one in ten at capacity) and seeds the
 // mirror, then measures at the same concurrency:
 //
-//   - SDK heartbeat (Mirror.Heartbeat) beside a raw valkey-go SET loop;
+//   - SDK heartbeat (Mirror.Heartbeat) beside a raw valkey-go SET loop, and the device
+//     heartbeat (Mirror.HeartbeatDevice, three devices a mitra) beside the single-device one;
 //   - FindAvailable (all, and Limit 50) and the CountAvailable recompute on the Valkey path
 //     beside the Postgres path (a Mirror without a cache), with Valkey round trips per call;
 //   - HTTP heartbeat and beacon through the reference server (built from
 //     ./examples/server and run as a child process with sweeps off) beside a bare net/http
 //     server in another child process (one Valkey SET; no I/O), with the Postgres round
-//     trips per request counted on the wire by a loopback proxy in front of Postgres;
+//     trips per request counted on the wire by a loopback proxy in front of Postgres, and
+//     the heartbeat with X-Device-Id (three devices a mitra) beside the one without;
 //   - the seed, the heartbeat mirror and the auto-offline sweep over N, against a private
 //     redis-server of its own (SLOWLOG: the longest single command; commandstats; CPU).
 //

@@ -176,8 +176,31 @@ func (t *tool) sdkHeartbeat(ctx context.Context, d *dataset, rep *report, vm *av
 		return err
 	}
 	rep.sdkHBPG = float64(d.queries.Count()-pgBefore) / float64(rep.sdkHB.ops)
+
+	// The same pings from three devices a mitra: each device's lease written beside the
+	// mitra's heartbeat, in the same single round trip.
+	logf("N=%d: SDK device heartbeat beside the single-device heartbeat", d.n)
+	deviceHB := func(ctx context.Context, w, i int) error {
+		k := w*7919 + i
+		online, err := vm.HeartbeatDevice(ctx, d.sample[k%len(d.sample)], loadDevices[(k/len(d.sample))%len(loadDevices)])
+		if err == nil && !online {
+			err = fmt.Errorf("device heartbeat: mitra reported offline")
+		}
+		return err
+	}
+	for k := range len(d.sample) * len(loadDevices) { // every device's lease exists: the steady state
+		if err := deviceHB(ctx, 0, k); err != nil {
+			return err
+		}
+	}
+	if rep.sdkDeviceHB, rep.sdkHB1, err = t.pair(ctx, "SDK device heartbeat", "SDK heartbeat", deviceHB, hb); err != nil {
+		return err
+	}
 	return nil
 }
+
+// loadDevices are the devices of each mitra in the device heartbeat measurements.
+var loadDevices = []string{"phone", "tablet", "laptop"}
 
 // httpPaths starts the reference server over the dataset and measures the heartbeat and the
 // beacon beside the bare server.
@@ -213,12 +236,15 @@ func (t *tool) httpPaths(ctx context.Context, d *dataset, rep *report) error {
 	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	mitraAuth := bearers(d.mitraToks)
 	clientAuth := bearers(d.clientToks)
-	call := func(ctx context.Context, method, url, auth string) error {
+	call := func(ctx context.Context, method, url, auth string, header ...string) error {
 		req, err := http.NewRequestWithContext(ctx, method, url, nil)
 		if err != nil {
 			return err
 		}
 		req.Header.Set("Authorization", auth)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
 		resp, err := hc.Do(req)
 		if err != nil {
 			return err
@@ -260,6 +286,21 @@ func (t *tool) httpPaths(ctx context.Context, d *dataset, rep *report) error {
 		return err
 	}
 	rep.httpHBPG = float64(t.proxy.trips.Load()-before) / float64(rep.httpHB.ops)
+
+	logf("N=%d: HTTP device heartbeat beside the single-device heartbeat", d.n)
+	deviceHeartbeat := func(ctx context.Context, w, i int) error {
+		k := w*7919 + i
+		return call(ctx, "POST", base+"/api/mitra/status/heartbeat", mitraAuth[k%len(mitraAuth)],
+			"X-Device-Id", loadDevices[(k/len(mitraAuth))%len(loadDevices)])
+	}
+	if err := warm(deviceHeartbeat, len(mitraAuth)*len(loadDevices)); err != nil {
+		return err
+	}
+	before = t.proxy.trips.Load()
+	if rep.httpDeviceHB, rep.httpHB1, err = t.pair(ctx, "HTTP device heartbeat", "HTTP heartbeat", deviceHeartbeat, heartbeat); err != nil {
+		return err
+	}
+	rep.httpDeviceHBPG = float64(t.proxy.trips.Load()-before) / float64(rep.httpDeviceHB.ops)
 
 	bareNoIO := func(ctx context.Context, w, i int) error {
 		return call(ctx, "GET", t.bareURL+"/noop", clientAuth[(w+i)%len(clientAuth)])

@@ -46,6 +46,12 @@ func (n Names) Snapshot() string { return n.prefix + "availability:snapshot" }
 // ConfigInvalidate is the pub/sub channel carrying changed app_config keys.
 func (n Names) ConfigInvalidate() string { return n.prefix + "config:invalidate" }
 
+// Devices is a derived HASH of a mitra's device leases: device id → the device's last
+// heartbeat, the contact time of its event stream and whether that stream is open. It
+// exists only for an online mitra; in cluster mode it shares the hash tag of every other
+// key, so the scripts that touch one mitra stay in one slot.
+func (n Names) Devices(id string) string { return n.prefix + "mitra:devices:" + id }
+
 // HeartbeatIndex is a derived ZSET: online mitra id → last heartbeat (unix ms).
 func (n Names) HeartbeatIndex() string { return n.prefix + "mitras:heartbeat_index" }
 
