@@ -132,6 +132,7 @@ func (s *Store) SetOnline(ctx context.Context, id uuid.UUID, at time.Time) (avai
 	}
 	m.IsOnline = true
 	m.LastHeartbeatAt = laterOf(m.LastHeartbeatAt, at)
+	m.AwayReason = ""
 	m.UpdatedAt = s.stamp()
 	return clone(m), nil
 }
@@ -144,6 +145,25 @@ func (s *Store) SetOffline(ctx context.Context, id uuid.UUID) (availability.Mitr
 		return availability.Mitra{}, availability.ErrNotFound
 	}
 	m.IsOnline = false
+	m.UpdatedAt = s.stamp()
+	return clone(m), nil
+}
+
+func (s *Store) SetAway(ctx context.Context, id uuid.UUID, reason string) (availability.Mitra, error) {
+	if err := availability.ValidAwayReason(reason); err != nil {
+		return availability.Mitra{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.mitras[id]
+	if !ok {
+		return availability.Mitra{}, availability.ErrNotFound
+	}
+	if !m.IsOnline {
+		return clone(m), nil
+	}
+	m.IsOnline = false
+	m.AwayReason = reason
 	m.UpdatedAt = s.stamp()
 	return clone(m), nil
 }
