@@ -18,8 +18,8 @@ type AcceptCheck struct {
 	// OfferExpiresAt is the offer's own deadline (offers of queued pairings); nil: the
 	// pairing's deadline is the offer's.
 	OfferExpiresAt *time.Time
-	MitraActive  bool
-	OpenSessions int
+	MitraActive    bool
+	OpenSessions   int
 	// MaxSessions is the mitra's own maximum, or AcceptParams.DefaultMaxSessions.
 	MaxSessions int
 	Now         time.Time
