@@ -28,14 +28,18 @@ func ValidAwayReason(reason string) error {
 // SetAway takes an online mitra offline because the system decided so (reason, one of
 // AwayReasons): Postgres first (is_online false and away_reason, in one statement), then
 // Valkey, as SetOffline. The reason shows in GetMitra and Status until the mitra goes
-// online again. A mitra that is offline already keeps its state (and reason).
-func (m *Mirror) SetAway(ctx context.Context, id uuid.UUID, reason string) error {
+// online again. A mitra that is offline already keeps its state (and reason): changed
+// is false.
+func (m *Mirror) SetAway(ctx context.Context, id uuid.UUID, reason string) (changed bool, err error) {
 	if err := ValidAwayReason(reason); err != nil {
-		return err
+		return false, err
 	}
-	if _, err := m.store.SetAway(ctx, id, reason); err != nil {
-		return fmt.Errorf("set mitra %s away (%s): %w", id, reason, err)
+	_, changed, err = m.store.SetAway(ctx, id, reason)
+	if err != nil {
+		return false, fmt.Errorf("set mitra %s away (%s): %w", id, reason, err)
 	}
-	m.afterCommit(ctx, "set_away", id)
-	return nil
+	if changed {
+		m.afterCommit(ctx, "set_away", id)
+	}
+	return changed, nil
 }

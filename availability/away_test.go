@@ -16,10 +16,15 @@ func TestSetAway_TakesTheMitraOfflineWithItsReasonUntilItGoesOnline(t *testing.T
 		ctx := ctxT(t)
 		id := b.onlineMitra(t)
 
-		err := b.mirror.SetAway(ctx, id, "bored")
+		_, err := b.mirror.SetAway(ctx, id, "bored")
 		var ve *core.ValidationError
 		require.ErrorAs(t, err, &ve)
-		require.NoError(t, b.mirror.SetAway(ctx, id, availability.AwayMissedOffers))
+		changed, err := b.mirror.SetAway(ctx, id, availability.AwayMissedOffers)
+		require.NoError(t, err)
+		require.True(t, changed)
+		changed, err = b.mirror.SetAway(ctx, id, availability.AwayMissedOffers)
+		require.NoError(t, err)
+		require.False(t, changed, "offline already")
 
 		reachable, err := b.mirror.IsReachable(ctx, id)
 		require.NoError(t, err)

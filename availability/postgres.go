@@ -351,14 +351,15 @@ func (s *PostgresStore) OnlineCount(ctx context.Context) (int, error) {
 	return n, pgutil.Translate(err)
 }
 
-func (s *PostgresStore) SetAway(ctx context.Context, id uuid.UUID, reason string) (Mitra, error) {
+func (s *PostgresStore) SetAway(ctx context.Context, id uuid.UUID, reason string) (Mitra, bool, error) {
 	if err := ValidAwayReason(reason); err != nil {
-		return Mitra{}, err
+		return Mitra{}, false, err
 	}
 	m, err := scanMitra(s.db.QueryRow(ctx, `UPDATE mitras SET is_online = false, away_reason = $2, `+bumpUpdatedAt+`
 		WHERE id = $1 AND is_online RETURNING `+mitraColumns, id, reason))
 	if errors.Is(err, ErrNotFound) {
-		return s.GetMitra(ctx, id) // offline already (or unknown: ErrNotFound)
+		m, err = s.GetMitra(ctx, id) // offline already (or unknown: ErrNotFound)
+		return m, false, err
 	}
-	return m, err
+	return m, err == nil, err
 }

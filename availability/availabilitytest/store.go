@@ -149,23 +149,23 @@ func (s *Store) SetOffline(ctx context.Context, id uuid.UUID) (availability.Mitr
 	return clone(m), nil
 }
 
-func (s *Store) SetAway(ctx context.Context, id uuid.UUID, reason string) (availability.Mitra, error) {
+func (s *Store) SetAway(ctx context.Context, id uuid.UUID, reason string) (availability.Mitra, bool, error) {
 	if err := availability.ValidAwayReason(reason); err != nil {
-		return availability.Mitra{}, err
+		return availability.Mitra{}, false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, ok := s.mitras[id]
 	if !ok {
-		return availability.Mitra{}, availability.ErrNotFound
+		return availability.Mitra{}, false, availability.ErrNotFound
 	}
 	if !m.IsOnline {
-		return clone(m), nil
+		return clone(m), false, nil
 	}
 	m.IsOnline = false
 	m.AwayReason = reason
 	m.UpdatedAt = s.stamp()
-	return clone(m), nil
+	return clone(m), true, nil
 }
 
 func (s *Store) SetActive(ctx context.Context, id uuid.UUID, active bool) (availability.Mitra, error) {
