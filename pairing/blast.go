@@ -297,7 +297,8 @@ func (p *Pairer) nobodyAvailable(ctx context.Context, pr Pairing) error {
 }
 
 func (p *Pairer) notifyOffer(ctx context.Context, pr Pairing, mitraID uuid.UUID) {
-	data := map[string]any{"pairing_id": pr.ID.String(), "type": string(pr.Type), "minutes": pr.Minutes}
+	data := map[string]any{"pairing_id": pr.ID.String(), "type": string(pr.Type), "minutes": pr.Minutes,
+		"queued": pr.Status == StatusQueued}
 	if pr.ExpiresAt != nil {
 		data["expires_at"] = *pr.ExpiresAt
 	}

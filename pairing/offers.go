@@ -62,10 +62,11 @@ func (p *Pairer) Accept(ctx context.Context, mitraID, pairingID uuid.UUID) (Chat
 	return s, nil
 }
 
-// matchedPolicies follows a match for the pairing policies: the ring it matched at, the
-// queue it left, and the queued pairings the mitra let go (Released) offered elsewhere.
+// matchedPolicies follows a match for the pairing policies: the ring it matched at (a
+// blast matched from the queue matched at none), the queue it left, and the queued
+// pairings the mitra let go (Released) offered elsewhere.
 func (p *Pairer) matchedPolicies(ctx context.Context, pr Pairing, res AcceptResult) {
-	if pr.Rings > 0 {
+	if pr.Rings > 0 && pr.QueuedAt == nil {
 		if h := p.cfg.Hooks.MatchedAtRing; h != nil {
 			h(pr.Rings - 1)
 		}

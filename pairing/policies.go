@@ -102,7 +102,7 @@ type Hooks struct {
 	// QueueLeft: a pairing left the queue after waiting waited since it was paid.
 	QueueLeft func(outcome QueueOutcome, waited time.Duration)
 	// MatchedAtRing: a blast offered ring by ring matched while its latest ring was ring
-	// (0 for the first).
+	// (0 for the first); one that went through the queue first is not counted.
 	MatchedAtRing func(ring int)
 	// MitraAway: a mitra was taken offline (reason: AwayMissedOffers).
 	MitraAway func(reason string)
