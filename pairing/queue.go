@@ -299,8 +299,8 @@ func compareUUID(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) }
 // transitions committed (Store.LockQueueEntries). A failure makes the index untrusted
 // here and elsewhere until it is rebuilt.
 func (p *Pairer) syncQueue(ctx context.Context, ids ...uuid.UUID) {
-	if p.index == nil {
-		return
+	if !p.indexUsable() {
+		return // not trusted until its rebuild, which reads everything again
 	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.TimerTimeout)
 	defer cancel()
@@ -325,10 +325,17 @@ func (p *Pairer) indexUnusable(ctx context.Context, op string, err error) {
 
 // RebuildQueueIndex rebuilds the QueueIndex from the Store (nothing without one). The
 // client runs it at start and with the reseed sweep; SweepTimeouts runs it after a failed
-// write or read.
+// write or read. While it runs (about a second at 100k queued pairings) the mirroring of
+// queue changes waits for it.
 func (p *Pairer) RebuildQueueIndex(ctx context.Context) error {
 	if p.index == nil {
 		return nil
+	}
+	// A rebuild holds back the mirroring of every queue change (on every instance) while
+	// it runs: first make sure the index answers at all.
+	if _, err := p.index.Length(ctx); err != nil && !errors.Is(err, ErrQueueIndexNotBuilt) {
+		p.indexDirty.Store(true)
+		return fmt.Errorf("rebuild the queue index: %w", err)
 	}
 	if err := p.store.SnapshotQueue(ctx, func(es []QueueEntry) error { return p.index.Replace(ctx, es) }); err != nil {
 		p.indexDirty.Store(true)

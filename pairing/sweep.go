@@ -66,7 +66,11 @@ func (p *Pairer) SweepTimeouts(ctx context.Context) (TimeoutReport, error) {
 	now := p.now()
 
 	if p.index != nil && p.indexDirty.Load() {
-		errs = append(errs, p.RebuildQueueIndex(ctx))
+		// Not an error of the sweep: the store answers meanwhile, and the failure that
+		// made the index dirty was logged.
+		if err := p.RebuildQueueIndex(ctx); err != nil {
+			p.log.DebugContext(ctx, "queue index not rebuilt yet", "err", err)
+		}
 	}
 
 	due, err := p.store.ListPairings(ctx, PairingQuery{

@@ -15,10 +15,12 @@ import (
 
 // Defaults of ValkeyQueueConfig.
 const (
-	// DefaultQueueIndexTimeout bounds one read of the index (a position, the length).
+	// DefaultQueueIndexTimeout bounds one call of the index on a request's path: a read
+	// (a position, the length), the write that follows a transition (made while the
+	// pairing's row is locked), an invalidation.
 	DefaultQueueIndexTimeout = 300 * time.Millisecond
-	// DefaultQueueIndexRoundTrip bounds each round trip of a write or a rebuild.
-	DefaultQueueIndexRoundTrip = 5 * time.Second
+	// DefaultQueueIndexRebuildTimeout bounds each round trip of a rebuild.
+	DefaultQueueIndexRebuildTimeout = 5 * time.Second
 	// DefaultQueueIndexChunk is how many pairings one command of a rebuild adds.
 	DefaultQueueIndexChunk = 500
 )
@@ -28,10 +30,10 @@ type ValkeyQueueConfig struct {
 	// Names gives the key names (prefix, cluster hash tag). Defaults to the unprefixed
 	// names.
 	Names valkeyutil.Names
-	// ReadTimeout: see DefaultQueueIndexTimeout. Defaults to 300 ms.
-	ReadTimeout time.Duration
-	// RoundTripTimeout: see DefaultQueueIndexRoundTrip. Defaults to 5 seconds.
-	RoundTripTimeout time.Duration
+	// Timeout: see DefaultQueueIndexTimeout. Defaults to 300 ms.
+	Timeout time.Duration
+	// RebuildTimeout: see DefaultQueueIndexRebuildTimeout. Defaults to 5 seconds.
+	RebuildTimeout time.Duration
 	// ChunkSize: see DefaultQueueIndexChunk. Defaults to 500.
 	ChunkSize int
 }
@@ -49,11 +51,10 @@ type ValkeyQueueConfig struct {
 //
 // With cluster names (one hash tag) the three keys share a slot.
 type ValkeyQueueIndex struct {
-	c                        valkey.Client
-	cfg                      ValkeyQueueConfig
-	queue, built, building   string
-	swap                     *valkeyutil.Script
-	readTimeout, writeBudget time.Duration
+	c                      valkey.Client
+	cfg                    ValkeyQueueConfig
+	queue, built, building string
+	swap                   *valkeyutil.Script
 }
 
 var _ QueueIndex = (*ValkeyQueueIndex)(nil)
@@ -70,8 +71,8 @@ return 1`
 
 // NewValkeyQueueIndex returns a QueueIndex over client.
 func NewValkeyQueueIndex(client valkey.Client, cfg ValkeyQueueConfig) *ValkeyQueueIndex {
-	cfg.ReadTimeout = cmp.Or(cfg.ReadTimeout, DefaultQueueIndexTimeout)
-	cfg.RoundTripTimeout = cmp.Or(cfg.RoundTripTimeout, DefaultQueueIndexRoundTrip)
+	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultQueueIndexTimeout)
+	cfg.RebuildTimeout = cmp.Or(cfg.RebuildTimeout, DefaultQueueIndexRebuildTimeout)
 	cfg.ChunkSize = cmp.Or(cfg.ChunkSize, DefaultQueueIndexChunk)
 	n := cfg.Names
 	return &ValkeyQueueIndex{
@@ -86,7 +87,7 @@ func score(paidAt time.Time) string { return strconv.FormatInt(paidAt.UnixMicro(
 
 // read runs a read with the index's marker: ErrQueueIndexNotBuilt without it.
 func (x *ValkeyQueueIndex) read(ctx context.Context, cmd valkey.Completed) (valkey.ValkeyResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, x.cfg.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, x.cfg.Timeout)
 	defer cancel()
 	res := x.c.DoMulti(ctx, x.c.B().Exists().Key(x.built).Build(), cmd)
 	built, err := res[0].AsInt64()
@@ -130,7 +131,7 @@ func (x *ValkeyQueueIndex) Apply(ctx context.Context, entries []QueueEntry) erro
 	if len(entries) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, x.cfg.RoundTripTimeout)
+	ctx, cancel := context.WithTimeout(ctx, x.cfg.Timeout)
 	defer cancel()
 	cmds := make(valkey.Commands, 0, len(entries))
 	for _, e := range entries {
@@ -149,7 +150,7 @@ func (x *ValkeyQueueIndex) Apply(ctx context.Context, entries []QueueEntry) erro
 }
 
 func (x *ValkeyQueueIndex) Replace(ctx context.Context, entries []QueueEntry) error {
-	if err := x.roundTrip(ctx, x.c.B().Del().Key(x.building).Build()); err != nil {
+	if err := x.roundTrip(ctx, x.cfg.RebuildTimeout, x.c.B().Del().Key(x.building).Build()); err != nil {
 		return err
 	}
 	for start := 0; start < len(entries); start += x.cfg.ChunkSize {
@@ -158,11 +159,11 @@ func (x *ValkeyQueueIndex) Replace(ctx context.Context, entries []QueueEntry) er
 		for _, e := range chunk {
 			z = z.ScoreMember(float64(e.PaidAt.UnixMicro()), e.ID.String())
 		}
-		if err := x.roundTrip(ctx, z.Build()); err != nil {
+		if err := x.roundTrip(ctx, x.cfg.RebuildTimeout, z.Build()); err != nil {
 			return err
 		}
 	}
-	rctx, cancel := context.WithTimeout(ctx, x.cfg.RoundTripTimeout)
+	rctx, cancel := context.WithTimeout(ctx, x.cfg.RebuildTimeout)
 	defer cancel()
 	marker := strconv.FormatInt(time.Now().UnixNano(), 10)
 	if err := x.swap.Exec(rctx, x.c, []string{x.building, x.queue, x.built}, []string{marker}).Error(); err != nil {
@@ -171,8 +172,8 @@ func (x *ValkeyQueueIndex) Replace(ctx context.Context, entries []QueueEntry) er
 	return nil
 }
 
-func (x *ValkeyQueueIndex) roundTrip(ctx context.Context, cmd valkey.Completed) error {
-	ctx, cancel := context.WithTimeout(ctx, x.cfg.RoundTripTimeout)
+func (x *ValkeyQueueIndex) roundTrip(ctx context.Context, timeout time.Duration, cmd valkey.Completed) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := x.c.Do(ctx, cmd).Error(); err != nil {
 		return fmt.Errorf("queue index: %w", err)
@@ -181,5 +182,5 @@ func (x *ValkeyQueueIndex) roundTrip(ctx context.Context, cmd valkey.Completed) 
 }
 
 func (x *ValkeyQueueIndex) Invalidate(ctx context.Context) error {
-	return x.roundTrip(ctx, x.c.B().Del().Key(x.built).Build())
+	return x.roundTrip(ctx, x.cfg.Timeout, x.c.B().Del().Key(x.built).Build())
 }

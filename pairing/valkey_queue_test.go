@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/curhat/curhat/internal/testenv"
+	"github.com/curhat/curhat/internal/valkeyutil"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/pairing/pairingtest"
 )
@@ -142,4 +143,49 @@ func TestQueueIndex_PositionsComeFromTheIndexWhichIsRebuiltWhenLost(t *testing.T
 		require.NoError(t, err)
 		require.Equal(t, 2, n)
 	})
+}
+
+// A Valkey that stops answering costs the queue nothing but speed: positions and the
+// length come from the Store, transitions go through, and the index is rebuilt once
+// Valkey is back.
+func TestQueueIndex_ValkeyDownFallsBackToTheStoreAndIsRebuiltWhenBack(t *testing.T) {
+	t.Parallel()
+	srv := testenv.StartRedis(t)
+	client, err := valkeyutil.NewClient(valkeyutil.Options{URL: srv.URL(), DialTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(client.Close)
+	ctx := context.Background()
+	e := newEnv(t, backends[1], policies(pairingtest.Settings{Queue: true}))
+	idx := &countingIndex{QueueIndex: pairing.NewValkeyQueueIndex(client, pairing.ValkeyQueueConfig{Timeout: 200 * time.Millisecond})}
+	p, err := pairing.NewPairer(e.store, pairing.Deps{
+		Availability: e.avail, Payments: recordingPayments{e.payments, e.fx}, Quoter: e.quoter, Settings: e.settings,
+		Notifier: e.notifier, QueueIndex: idx,
+	}, &e.cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, p.Stop(context.Background())) })
+	e.p = p
+	e.payments.SetHandler(p)
+	require.NoError(t, p.RebuildQueueIndex(ctx))
+	first, _ := e.paidBlast(t, 10)
+	require.Equal(t, 1, e.queueStatus(t, first.ID).Position)
+	require.EqualValues(t, 1, idx.answered.Load())
+
+	require.NoError(t, srv.Stop())
+	e.clock.Advance(time.Second)
+	second, _ := e.paidBlast(t, 10)
+	require.Equal(t, pairing.StatusQueued, second.Status, "queued while Valkey is down")
+	require.Equal(t, 2, e.queueStatus(t, second.ID).Position, "from the store")
+	n, err := p.QueueLength(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	_, err = p.SweepTimeouts(ctx)
+	require.NoError(t, err, "the timeouts go on; the rebuild waits for Valkey")
+	require.EqualValues(t, 1, idx.answered.Load())
+
+	require.NoError(t, srv.Start())
+	require.Eventually(t, func() bool {
+		_, err := p.SweepTimeouts(ctx)
+		require.NoError(t, err)
+		return e.queueStatus(t, second.ID).Position == 2 && idx.answered.Load() > 1
+	}, 10*time.Second, 50*time.Millisecond, "rebuilt once Valkey is back, and answering")
 }
