@@ -32,9 +32,11 @@ const (
 	// their new place (EventQueuePosition) when the queue changes; those further back
 	// read it from QueueStatus, and are told once they come within.
 	DefaultQueueNotifyLimit = 1000
-	// DefaultDispatchBatch bounds how many available mitras one pass of the queue's
-	// dispatch asks to take queued pairings.
-	DefaultDispatchBatch = 100
+	// DefaultDispatchBatch bounds how many available mitras (the longest idle first) one
+	// pass of the queue's dispatch asks to take queued pairings: one transaction each. A
+	// mitra whose slot frees is asked by itself (MitraAvailable), so the dispatch is for
+	// the queued pairings a declined or lapsed offer let go.
+	DefaultDispatchBatch = 50
 )
 
 // Config configures a Pairer. The zero value (or nil) works.
@@ -60,7 +62,7 @@ type Config struct {
 	TimerTimeout time.Duration
 	// QueueNotifyLimit: see DefaultQueueNotifyLimit. Defaults to 1000.
 	QueueNotifyLimit int
-	// DispatchBatch: see DefaultDispatchBatch. Defaults to 100.
+	// DispatchBatch: see DefaultDispatchBatch. Defaults to 50.
 	DispatchBatch int
 	// Hooks report what the pairing policies do (queue waits, rings, mitras sent away).
 	Hooks Hooks

@@ -27,8 +27,10 @@ import (
 // queue is Postgres's: an offer is made in one transaction serialised per mitra that
 // skips pairings another instance is offering, so a queued pairing is offered by one
 // instance at a time. QueueMaxWait after its payment a queued blast fails (queue_timeout)
-// and is refunded; a start while QueueMaxLength blasts wait is ErrQueueFull. Turning the
-// queue off stops new blasts from queueing; those queued keep being offered.
+// and is refunded; a start (or a fallback to a blast) while QueueMaxLength blasts wait is
+// ErrQueueFull, before anything is charged — a reroute is never refused, its minutes are
+// paid already. Turning the queue off stops new blasts from queueing; those queued keep
+// being offered.
 //
 // Ring offers (OfferPolicy "ring"). A blast is offered to the RingSize available mitras
 // idle longest (since their last session ended or they came online, whichever is later;

@@ -6,8 +6,10 @@
 // RunStoreContract is the conformance suite of pairing.Store that pins its rules — one open
 // pairing per client, guarded transitions that close offers and write the failure row in
 // one step, offers only before the deadline, a race-free accept checked in order, atomic
-// reroutes: the Postgres store and this one pass it, and a host with its own Store can run
-// it from its tests. It uses no assertion library.
+// reroutes, and what the pairing policies keep (the queue's order and positions, offers of
+// queued pairings filling free slots once, lapses, rings, missed offers, idle order, the
+// wait estimate): the Postgres store and this one pass it, and a host with its own Store
+// can run it from its tests. It uses no assertion library.
 package pairingtest
 
 import (
