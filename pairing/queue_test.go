@@ -376,3 +376,23 @@ func TestQueue_StaysOffByDefault(t *testing.T) {
 		require.Empty(t, e.notifier.Find(pairing.EventQueuePosition, pr.ClientID))
 	})
 }
+
+func TestQueue_AFallbackBeyondTheMaxLengthIsRefusedBeforeAnyPayment(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b, policies(pairingtest.Settings{Queue: true, MaxLength: 1}))
+		ctx := context.Background()
+		m := e.newMitra(t)
+		client := e.fx.client(t)
+		e.fx.endedSession(t, client, m)
+		targeted, err := e.p.StartTargeted(ctx, client, m, 10) // m is offline
+		require.NoError(t, err)
+		e.paidBlast(t, 10) // another client waits
+		created := e.payments.Created()
+
+		_, _, err = e.p.FallbackToBlast(ctx, client, targeted.ID)
+		require.ErrorIs(t, err, pairing.ErrQueueFull)
+		require.Equal(t, created, e.payments.Created(), "no payment session")
+		require.Equal(t, pairing.StatusTargetedUnavailable, e.pairing(t, targeted.ID).Status, "the client may try again later")
+	})
+}
