@@ -77,10 +77,11 @@ type Config struct {
 	// mitra (its cached tokens, its open streams). With Postgres the mitra's auth sessions
 	// are revoked in the deactivation's transaction already.
 	OnMitraDeactivated func(ctx context.Context, mitraID uuid.UUID)
-	// AvailabilityHooks, PaymentHooks and SweepHooks report to a metrics system.
-	// Optional.
+	// AvailabilityHooks, PaymentHooks, PairingHooks and SweepHooks report to a metrics
+	// system. Optional.
 	AvailabilityHooks availability.Hooks
 	PaymentHooks      payment.Hooks
+	PairingHooks      pairing.Hooks
 	SweepHooks        sweeps.Hooks
 	// Sweeps sets the cadences of the background sweeps the Client owns.
 	Sweeps SweepsConfig
@@ -207,12 +208,21 @@ func NewClient(db DB, vk valkey.Client, cfg *Config) (*Client, error) {
 		prices:  pricing.NewPostgresStore(db),
 		pays:    payment.NewPostgresStore(db),
 		pairing: pairing.NewPostgresStore(db),
+		queue:   queueIndex(vk, c.cfg.KeyNames),
 		exts:    extension.NewPostgresStore(db),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("curhat.NewClient: %w", err)
 	}
 	return c, nil
+}
+
+// queueIndex is the pairing queue's index in Valkey (nil without Valkey).
+func queueIndex(vk valkey.Client, names KeyNames) pairing.QueueIndex {
+	if vk == nil {
+		return nil
+	}
+	return pairing.NewValkeyQueueIndex(vk, pairing.ValkeyQueueConfig{Names: names})
 }
 
 func newClient(cfg *Config) *Client {
@@ -223,9 +233,10 @@ func newClient(cfg *Config) *Client {
 
 // Start runs what must hold before the first request and starts the background work, in
 // this order: the runtime config subscription; the chat-session and pairing timers,
-// restored from the store (one already past its time is ended now); the Valkey seed (a
-// failed seed is logged, not returned: reads fall back to Postgres and the mirror's
-// watchdog reseeds when Valkey answers); the mirror's watchdog; the sweeps. ctx bounds the
+// restored from the store (one already past its time is ended now); the Valkey seed and
+// the pairing queue's index (a failure is logged, not returned: reads fall back to
+// Postgres, the mirror's watchdog reseeds and the timeouts sweep rebuilds the index when
+// Valkey answers); the mirror's watchdog; the sweeps. ctx bounds the
 // start-up work only: the background work runs until Stop. A failure stops what started
 // and is returned; a Client starts once.
 func (c *Client) Start(ctx context.Context) error {
@@ -256,6 +267,9 @@ func (c *Client) start(ctx, bg context.Context) error {
 	}
 	if _, err := c.mirror.SeedFromPostgres(ctx); err != nil {
 		c.log.WarnContext(ctx, "initial Valkey seed failed; serving from Postgres until Valkey answers", "err", err)
+	}
+	if err := c.pairer.RebuildQueueIndex(ctx); err != nil {
+		c.log.WarnContext(ctx, "initial build of the queue index failed; queue positions come from Postgres until it is rebuilt", "err", err)
 	}
 	if err := c.mirror.Start(bg); err != nil {
 		return fmt.Errorf("availability watchdog: %w", err)

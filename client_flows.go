@@ -23,8 +23,12 @@ import (
 // timeouts sweep and the client's reroute cover them).
 func (c *Client) SetMitraActive(ctx context.Context, id uuid.UUID, active bool) (availability.Mitra, error) {
 	m, err := c.mirror.SetActive(ctx, id, active)
-	if err != nil || active {
+	if err != nil {
 		return m, err
+	}
+	if active {
+		c.MitraMayBeAvailable(ctx, id)
+		return m, nil
 	}
 	if c.cfg.OnMitraDeactivated != nil {
 		c.cfg.OnMitraDeactivated(ctx, id)
@@ -35,20 +39,30 @@ func (c *Client) SetMitraActive(ctx context.Context, id uuid.UUID, active bool) 
 	return m, nil
 }
 
-// SetMitraOnline marks a mitra online with a fresh heartbeat, then offers it the blasts
-// still searching (at most pairing.Config.LateJoinBatch of them). A failure to offer them
-// is logged: the mitra is online either way.
+// SetMitraOnline marks a mitra online with a fresh heartbeat (clearing why the system
+// took it offline, if it did), forgives its missed offers, and — when it was offline —
+// makes it idle from now for the ring policy; then offers it what waits: the head of the
+// pairing queue, the blasts still searching (pairing.Pairer.MitraOnline). A failure after
+// the mitra went online is logged: it is online either way.
 func (c *Client) SetMitraOnline(ctx context.Context, id uuid.UUID) error {
 	return c.SetMitraOnlineDevice(ctx, id, availability.DefaultDevice)
 }
 
 // SetMitraOnlineDevice is SetMitraOnline from one of the mitra's devices, which gets its
-// own lease (availability.Mirror.SetOnlineDevice).
+// own lease (availability.Mirror.SetOnlineDevice). What waits is offered as by
+// SetMitraOnline; the mitra counts as idle from now only when this device brought it
+// online.
 func (c *Client) SetMitraOnlineDevice(ctx context.Context, id uuid.UUID, device string) error {
+	before, err := c.mirror.GetMitra(ctx, id)
+	if err != nil {
+		return err
+	}
 	if err := c.mirror.SetOnlineDevice(ctx, id, device); err != nil {
 		return err
 	}
-	c.MitraMayBeAvailable(ctx, id)
+	if err := c.pairer.MitraOnline(ctx, id, !before.IsOnline); err != nil {
+		c.log.WarnContext(ctx, "offering what waits to a mitra that went online failed", "mitra", id, "err", err)
+	}
 	return nil
 }
 

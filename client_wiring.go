@@ -22,6 +22,8 @@ var (
 	_ pairing.Quoter         = (*pricing.PricingStore)(nil)
 	_ pairing.Extensions     = (*extension.Service)(nil)
 	_ pairing.Settings       = (*RuntimeConfig)(nil)
+	_ pairing.Policies       = (*RuntimeConfig)(nil)
+	_ pairing.Away           = (*availability.Mirror)(nil)
 	_ payment.Handler        = (*pairing.Pairer)(nil)
 	_ payment.Handler        = (*extension.Service)(nil)
 	_ extension.Sessions     = (*pairing.Pairer)(nil)
@@ -40,7 +42,9 @@ type stores struct {
 	prices  pricing.Store
 	pays    payment.Store
 	pairing pairing.Store
-	exts    extension.Store
+	// queue indexes the pairing queue in Valkey (nil: positions come from the store).
+	queue pairing.QueueIndex
+	exts  extension.Store
 }
 
 // build makes every service over s and wires them to each other: the runtime settings
@@ -78,7 +82,9 @@ func (c *Client) build(s stores) error {
 		Settings:     c.runtime,
 		Notifier:     cfg.Notifier,
 		Extensions:   laterExtensions{c},
-	}, &pairing.Config{Logger: log, Clock: clk, FanoutCap: cfg.FanoutCap}); err != nil {
+		Away:         c.mirror,
+		QueueIndex:   s.queue,
+	}, &pairing.Config{Logger: log, Clock: clk, FanoutCap: cfg.FanoutCap, Hooks: cfg.PairingHooks}); err != nil {
 		return err
 	}
 	if c.exts, err = extension.NewService(s.exts, extension.Deps{
@@ -154,7 +160,8 @@ func (c *Client) buildSweeps() error {
 	})
 	add("online_mirror_reseed", sc.OnlineMirrorReseed, func(ctx context.Context) (sweeps.Report, error) {
 		r, err := c.mirror.SeedFromPostgres(ctx)
-		return sweeps.Report{Counts: map[string]int{"mitras": r.Mitras}}, err
+		// The pairing queue's index is as disposable as the mirror: rebuilt with it.
+		return sweeps.Report{Counts: map[string]int{"mitras": r.Mitras}}, errors.Join(err, c.pairer.RebuildQueueIndex(ctx))
 	})
 	add("stale_payments", sc.StalePayments, func(ctx context.Context) (sweeps.Report, error) {
 		r, err := c.payments.ExpireStale(ctx)
@@ -175,6 +182,7 @@ func (c *Client) buildSweeps() error {
 		return sweeps.Report{Counts: map[string]int{
 			"pairings_timed_out": r.PairingsTimedOut, "sessions_expired": r.SessionsExpired,
 			"abandoned": r.Abandoned, "orphans": r.Orphans, "extensions_expired": n,
+			"rings_added": r.RingsAdded, "queued_offers_lapsed": r.OffersLapsed,
 		}}, errors.Join(err, extErr)
 	})
 	return errors.Join(errs...)

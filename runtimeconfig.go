@@ -116,7 +116,7 @@ type RuntimeConfig struct {
 }
 
 type cachedValue struct {
-	value    any // int64 or bool
+	value    any // int64, bool or string
 	loadedAt time.Time
 	failed   bool // the store failed: value is a fallback, retried after ErrorRetry
 }
@@ -368,6 +368,42 @@ func (c *RuntimeConfig) ExtensionAutoApprove(ctx context.Context) bool {
 // MitraMaxConcurrentSessions is the capacity of a mitra whose own maximum is not set.
 func (c *RuntimeConfig) MitraMaxConcurrentSessions(ctx context.Context) int {
 	return int(c.value(ctx, KeyMitraMaxConcurrentSessions).(int64))
+}
+
+// QueueEnabled tells whether paid blasts that find nobody wait in the queue.
+func (c *RuntimeConfig) QueueEnabled(ctx context.Context) bool {
+	return c.value(ctx, KeyPairingQueueEnabled).(bool)
+}
+
+// QueueMaxWait is how long a queued blast may wait from its payment before it fails.
+func (c *RuntimeConfig) QueueMaxWait(ctx context.Context) time.Duration {
+	return time.Duration(c.value(ctx, KeyPairingQueueMaxWait).(int64)) * time.Second
+}
+
+// QueueMaxLength is how many blasts may wait before a new one is refused.
+func (c *RuntimeConfig) QueueMaxLength(ctx context.Context) int {
+	return int(c.value(ctx, KeyPairingQueueMaxLength).(int64))
+}
+
+// OfferPolicy is who gets a blast's offers: "blast" or "ring".
+func (c *RuntimeConfig) OfferPolicy(ctx context.Context) string {
+	return c.value(ctx, KeyPairingOfferPolicy).(string)
+}
+
+// RingSize is how many mitras each ring of a ring-policy blast adds.
+func (c *RuntimeConfig) RingSize(ctx context.Context) int {
+	return int(c.value(ctx, KeyPairingRingSize).(int64))
+}
+
+// RingInterval is when the next ring of a ring-policy blast joins.
+func (c *RuntimeConfig) RingInterval(ctx context.Context) time.Duration {
+	return time.Duration(c.value(ctx, KeyPairingRingInterval).(int64)) * time.Second
+}
+
+// MissedOffersBeforeAway is how many offers a mitra may miss in a row before it is taken
+// offline (0: never).
+func (c *RuntimeConfig) MissedOffersBeforeAway(ctx context.Context) int {
+	return int(c.value(ctx, KeyMitraMissedOffersBeforeAway).(int64))
 }
 
 // value returns the current value of key: from the cache while it is trusted, otherwise

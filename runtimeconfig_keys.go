@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,13 +31,44 @@ const (
 	KeyMitraMaxConcurrentSessions ConfigKey = "mitra_max_concurrent_sessions"
 )
 
+// The pairing policies of SPEC §19, each off by default (the defaults keep the seed's
+// blast: every available mitra at once, a failure and a refund when nobody takes it).
+const (
+	// KeyPairingQueueEnabled: a paid blast that finds nobody, or whose offers all lapse,
+	// waits in the queue instead of failing (bool).
+	KeyPairingQueueEnabled ConfigKey = "pairing_queue_enabled"
+	// KeyPairingQueueMaxWait: how long a paid blast may wait, from its payment, before it
+	// fails (queue_timeout) and is refunded (integer seconds, 10..3600).
+	KeyPairingQueueMaxWait ConfigKey = "pairing_queue_max_wait_seconds"
+	// KeyPairingQueueMaxLength: a new blast is refused (QUEUE_FULL) while this many wait
+	// (integer, 1..100000).
+	KeyPairingQueueMaxLength ConfigKey = "pairing_queue_max_length"
+	// KeyPairingOfferPolicy: who gets a blast's offers: "blast" (every available mitra at
+	// once) or "ring" (the longest idle first, a ring at a time).
+	KeyPairingOfferPolicy ConfigKey = "pairing_offer_policy"
+	// KeyPairingRingSize: mitras per ring (integer, 1..100).
+	KeyPairingRingSize ConfigKey = "pairing_ring_size"
+	// KeyPairingRingInterval: when the next ring joins (integer seconds, 1..300).
+	KeyPairingRingInterval ConfigKey = "pairing_ring_interval_seconds"
+	// KeyMitraMissedOffersBeforeAway: offers missed in a row that take a mitra offline
+	// (integer, 0..100; 0 turns the policy off).
+	KeyMitraMissedOffersBeforeAway ConfigKey = "mitra_missed_offers_before_away"
+)
+
 // Defaults of the runtime settings, served while a key has never been set.
 const (
-	DefaultPairingBlastTimeout        = core.DefaultPairingBlastTimeout
-	DefaultPairingTargetedTimeout     = core.DefaultPairingTargetedTimeout
-	DefaultPaymentSessionTTL          = core.DefaultPaymentSessionTTL
-	DefaultExtensionAutoApprove       = core.DefaultExtensionAutoApprove
-	DefaultMitraMaxConcurrentSessions = core.DefaultMitraMaxConcurrentSessions
+	DefaultPairingBlastTimeout         = core.DefaultPairingBlastTimeout
+	DefaultPairingTargetedTimeout      = core.DefaultPairingTargetedTimeout
+	DefaultPaymentSessionTTL           = core.DefaultPaymentSessionTTL
+	DefaultExtensionAutoApprove        = core.DefaultExtensionAutoApprove
+	DefaultMitraMaxConcurrentSessions  = core.DefaultMitraMaxConcurrentSessions
+	DefaultPairingQueueEnabled         = core.DefaultPairingQueueEnabled
+	DefaultPairingQueueMaxWait         = core.DefaultPairingQueueMaxWait
+	DefaultPairingQueueMaxLength       = core.DefaultPairingQueueMaxLength
+	DefaultPairingOfferPolicy          = core.DefaultPairingOfferPolicy
+	DefaultPairingRingSize             = core.DefaultPairingRingSize
+	DefaultPairingRingInterval         = core.DefaultPairingRingInterval
+	DefaultMitraMissedOffersBeforeAway = core.DefaultMitraMissedOffersBeforeAway
 )
 
 // ErrUnknownConfigKey is returned (wrapping a *ValidationError on field "key") when a key
@@ -48,6 +80,7 @@ type configKind int
 const (
 	kindInt configKind = iota
 	kindBool
+	kindEnum
 )
 
 // configSpec describes one key: its type, range and default. The table below is the single
@@ -56,7 +89,8 @@ type configSpec struct {
 	key      ConfigKey
 	kind     configKind
 	min, max int64
-	def      any // int64 or bool
+	values   []string // kindEnum: the allowed strings
+	def      any      // int64, bool or string
 }
 
 var configSpecs = []configSpec{
@@ -65,6 +99,13 @@ var configSpecs = []configSpec{
 	{key: KeyPaymentSessionTTL, kind: kindInt, min: 30, max: 86400, def: int64(DefaultPaymentSessionTTL / time.Second)},
 	{key: KeyExtensionAutoApprove, kind: kindBool, def: DefaultExtensionAutoApprove},
 	{key: KeyMitraMaxConcurrentSessions, kind: kindInt, min: 1, max: 100, def: int64(DefaultMitraMaxConcurrentSessions)},
+	{key: KeyPairingQueueEnabled, kind: kindBool, def: DefaultPairingQueueEnabled},
+	{key: KeyPairingQueueMaxWait, kind: kindInt, min: 10, max: 3600, def: int64(DefaultPairingQueueMaxWait / time.Second)},
+	{key: KeyPairingQueueMaxLength, kind: kindInt, min: 1, max: 100000, def: int64(DefaultPairingQueueMaxLength)},
+	{key: KeyPairingOfferPolicy, kind: kindEnum, values: []string{core.OfferPolicyBlast, core.OfferPolicyRing}, def: DefaultPairingOfferPolicy},
+	{key: KeyPairingRingSize, kind: kindInt, min: 1, max: 100, def: int64(DefaultPairingRingSize)},
+	{key: KeyPairingRingInterval, kind: kindInt, min: 1, max: 300, def: int64(DefaultPairingRingInterval / time.Second)},
+	{key: KeyMitraMissedOffersBeforeAway, kind: kindInt, min: 0, max: 100, def: int64(DefaultMitraMissedOffersBeforeAway)},
 }
 
 func lookupSpec(key ConfigKey) (configSpec, bool) {
@@ -116,7 +157,7 @@ func ValidateConfigValue(key ConfigKey, raw json.RawMessage) (json.RawMessage, e
 }
 
 // parse decodes raw strictly: integers must be JSON integers (no strings, fractions or
-// exponents) within range, booleans must be true or false.
+// exponents) within range, booleans must be true or false, an enum one of its strings.
 func (s configSpec) parse(raw json.RawMessage) (any, error) {
 	raw = bytes.TrimSpace(raw)
 	switch s.kind {
@@ -128,6 +169,12 @@ func (s configSpec) parse(raw json.RawMessage) (any, error) {
 			return false, nil
 		}
 		return nil, Invalid("value", "%s must be true or false", s.key)
+	case kindEnum:
+		var v string
+		if err := json.Unmarshal(raw, &v); err == nil && len(raw) > 0 && raw[0] == '"' && slices.Contains(s.values, v) {
+			return v, nil
+		}
+		return nil, Invalid("value", "%s must be one of the strings %s", s.key, strings.Join(quoted(s.values), ", "))
 	default:
 		n, err := strconv.ParseInt(string(raw), 10, 64)
 		if err != nil {
@@ -146,6 +193,16 @@ func (s configSpec) encode(v any) json.RawMessage {
 		return json.RawMessage(strconv.FormatBool(x))
 	case int64:
 		return json.RawMessage(strconv.FormatInt(x, 10))
+	case string:
+		return json.RawMessage(strconv.Quote(x))
 	}
 	panic(fmt.Sprintf("curhat: config value of unexpected type %T", v))
+}
+
+func quoted(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strconv.Quote(s)
+	}
+	return out
 }

@@ -103,16 +103,30 @@ func TestRuntimeConfig_ServesDefaultsWhileUnset(t *testing.T) {
 	require.Equal(t, 900*time.Second, b.rc.PaymentSessionTTL(ctx))
 	require.True(t, b.rc.ExtensionAutoApprove(ctx))
 	require.Equal(t, 1, b.rc.MitraMaxConcurrentSessions(ctx))
+	require.False(t, b.rc.QueueEnabled(ctx), "every pairing policy is off by default")
+	require.Equal(t, 300*time.Second, b.rc.QueueMaxWait(ctx))
+	require.Equal(t, 100, b.rc.QueueMaxLength(ctx))
+	require.Equal(t, "blast", b.rc.OfferPolicy(ctx))
+	require.Equal(t, 3, b.rc.RingSize(ctx))
+	require.Equal(t, 10*time.Second, b.rc.RingInterval(ctx))
+	require.Zero(t, b.rc.MissedOffersBeforeAway(ctx))
 
 	items, err := b.rc.List(ctx)
 	require.NoError(t, err)
-	require.Len(t, items, 5)
+	require.Len(t, items, 12)
 	want := map[curhat.ConfigKey]string{
-		curhat.KeyPairingBlastTimeout:        `60`,
-		curhat.KeyPairingTargetedTimeout:     `20`,
-		curhat.KeyPaymentSessionTTL:          `900`,
-		curhat.KeyExtensionAutoApprove:       `true`,
-		curhat.KeyMitraMaxConcurrentSessions: `1`,
+		curhat.KeyPairingBlastTimeout:         `60`,
+		curhat.KeyPairingTargetedTimeout:      `20`,
+		curhat.KeyPaymentSessionTTL:           `900`,
+		curhat.KeyExtensionAutoApprove:        `true`,
+		curhat.KeyMitraMaxConcurrentSessions:  `1`,
+		curhat.KeyPairingQueueEnabled:         `false`,
+		curhat.KeyPairingQueueMaxWait:         `300`,
+		curhat.KeyPairingQueueMaxLength:       `100`,
+		curhat.KeyPairingOfferPolicy:          `"blast"`,
+		curhat.KeyPairingRingSize:             `3`,
+		curhat.KeyPairingRingInterval:         `10`,
+		curhat.KeyMitraMissedOffersBeforeAway: `0`,
 	}
 	for i, it := range items {
 		require.Equal(t, curhat.ConfigKeys()[i], it.Key)
@@ -136,6 +150,13 @@ func TestRuntimeConfig_SetIsReadBackByGettersAndList(t *testing.T) {
 		{"payment_session_ttl_seconds", `600`},
 		{"extension_auto_approve", `false`},
 		{"mitra_max_concurrent_sessions", `3`},
+		{"pairing_queue_enabled", `true`},
+		{"pairing_queue_max_wait_seconds", `120`},
+		{"pairing_queue_max_length", `7`},
+		{"pairing_offer_policy", `"ring"`},
+		{"pairing_ring_size", `2`},
+		{"pairing_ring_interval_seconds", `5`},
+		{"mitra_missed_offers_before_away", `3`},
 	}
 	for _, s := range sets {
 		it, err := b.rc.Set(ctx, s.key, json.RawMessage(s.value), "op-7")
@@ -151,6 +172,13 @@ func TestRuntimeConfig_SetIsReadBackByGettersAndList(t *testing.T) {
 	require.Equal(t, 600*time.Second, b.rc.PaymentSessionTTL(ctx))
 	require.False(t, b.rc.ExtensionAutoApprove(ctx))
 	require.Equal(t, 3, b.rc.MitraMaxConcurrentSessions(ctx))
+	require.True(t, b.rc.QueueEnabled(ctx))
+	require.Equal(t, 120*time.Second, b.rc.QueueMaxWait(ctx))
+	require.Equal(t, 7, b.rc.QueueMaxLength(ctx))
+	require.Equal(t, "ring", b.rc.OfferPolicy(ctx))
+	require.Equal(t, 2, b.rc.RingSize(ctx))
+	require.Equal(t, 5*time.Second, b.rc.RingInterval(ctx))
+	require.Equal(t, 3, b.rc.MissedOffersBeforeAway(ctx))
 
 	items, err := b.rc.List(ctx)
 	require.NoError(t, err)
@@ -199,6 +227,28 @@ func TestRuntimeConfig_SetValidatesKeyAndValue(t *testing.T) {
 		{name: "int for bool", key: "extension_auto_approve", value: `1`, field: "value"},
 		{name: "null bool", key: "extension_auto_approve", value: `null`, field: "value"},
 		{name: "not json", key: "extension_auto_approve", value: `tru`, field: "value"},
+		{name: "queue wait lower bound", key: "pairing_queue_max_wait_seconds", value: `10`, stored: `10`},
+		{name: "queue wait below range", key: "pairing_queue_max_wait_seconds", value: `9`, field: "value"},
+		{name: "queue wait above range", key: "pairing_queue_max_wait_seconds", value: `3601`, field: "value"},
+		{name: "queue length upper bound", key: "pairing_queue_max_length", value: `100000`, stored: `100000`},
+		{name: "queue length zero", key: "pairing_queue_max_length", value: `0`, field: "value"},
+		{name: "queue length above range", key: "pairing_queue_max_length", value: `100001`, field: "value"},
+		{name: "queue enabled as int", key: "pairing_queue_enabled", value: `1`, field: "value"},
+		{name: "policy ring", key: "pairing_offer_policy", value: `"ring"`, stored: `"ring"`},
+		{name: "policy blast padded", key: "pairing_offer_policy", value: " \"blast\"\n", stored: `"blast"`},
+		{name: "policy unknown", key: "pairing_offer_policy", value: `"round_robin"`, field: "value"},
+		{name: "policy case", key: "pairing_offer_policy", value: `"Ring"`, field: "value"},
+		{name: "policy bare word", key: "pairing_offer_policy", value: `ring`, field: "value"},
+		{name: "policy null", key: "pairing_offer_policy", value: `null`, field: "value"},
+		{name: "policy int", key: "pairing_offer_policy", value: `1`, field: "value"},
+		{name: "policy escaped", key: "pairing_offer_policy", value: `"\u0072ing"`, stored: `"ring"`},
+		{name: "ring size zero", key: "pairing_ring_size", value: `0`, field: "value"},
+		{name: "ring size above range", key: "pairing_ring_size", value: `101`, field: "value"},
+		{name: "ring interval lower bound", key: "pairing_ring_interval_seconds", value: `1`, stored: `1`},
+		{name: "ring interval above range", key: "pairing_ring_interval_seconds", value: `301`, field: "value"},
+		{name: "missed offers off", key: "mitra_missed_offers_before_away", value: `0`, stored: `0`},
+		{name: "missed offers above range", key: "mitra_missed_offers_before_away", value: `101`, field: "value"},
+		{name: "missed offers negative", key: "mitra_missed_offers_before_away", value: `-1`, field: "value"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -45,8 +45,11 @@ type Mitra struct {
 	LastHeartbeatAt *time.Time
 	// MaxConcurrentSessions is nil when the runtime default applies.
 	MaxConcurrentSessions *int
-	CreatedAt             time.Time
-	UpdatedAt             time.Time
+	// AwayReason says why the system took the mitra offline (AwayMissedOffers); "" when
+	// it did not. Going online clears it.
+	AwayReason string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // CreateMitraParams are the fields of a new mitra.
@@ -151,6 +154,8 @@ type MitraStatus struct {
 	MaxConcurrentSessions int
 	// Devices hold a live lease of the mitra, most recently seen first (Mirror.Devices).
 	Devices []Device
+	// AwayReason is why the system took the offline mitra offline (see Mitra.AwayReason).
+	AwayReason string
 }
 
 // SeedReport says what SeedFromPostgres did.

@@ -19,6 +19,12 @@ type Store interface {
 	// ErrDeactivated or ErrNotFound leave everything unchanged.
 	SetOnline(ctx context.Context, id uuid.UUID, at time.Time) (Mitra, error)
 	SetOffline(ctx context.Context, id uuid.UUID) (Mitra, error)
+	// SetAway takes an online mitra offline for a reason of the system's (AwayReasons):
+	// the reason is kept until the mitra goes online again (SetOnline clears it). A mitra
+	// that is offline already is returned unchanged, changed false. ErrNotFound for an
+	// unknown mitra; a reason that is not one of the AwayReasons is a
+	// *curhat.ValidationError.
+	SetAway(ctx context.Context, id uuid.UUID, reason string) (m Mitra, changed bool, err error)
 	// SetActive (de)activates a mitra. Deactivation also sets it offline and revokes every
 	// auth session of the mitra, in the same transaction.
 	SetActive(ctx context.Context, id uuid.UUID, active bool) (Mitra, error)

@@ -31,7 +31,7 @@ func (s *PostgresStore) WithTx(tx pgx.Tx) *PostgresStore { return &PostgresStore
 
 var _ Store = (*PostgresStore)(nil)
 
-const mitraColumns = `id, display_name, is_active, is_online, last_heartbeat_at, max_concurrent_sessions, created_at, updated_at`
+const mitraColumns = `id, display_name, is_active, is_online, last_heartbeat_at, max_concurrent_sessions, away_reason, created_at, updated_at`
 
 // bumpUpdatedAt makes updated_at strictly increase on every write, so that it can serve as
 // a token (RestoreOnline) even for two writes within one microsecond.
@@ -50,11 +50,13 @@ const lockNamespace = 0x61766c31
 
 func scanMitra(row pgx.Row) (Mitra, error) {
 	var m Mitra
+	var away *string
 	err := row.Scan(&m.ID, &m.DisplayName, &m.IsActive, &m.IsOnline, &m.LastHeartbeatAt,
-		&m.MaxConcurrentSessions, &m.CreatedAt, &m.UpdatedAt)
+		&m.MaxConcurrentSessions, &away, &m.CreatedAt, &m.UpdatedAt)
 	if err != nil {
 		return Mitra{}, pgutil.Translate(err)
 	}
+	m.AwayReason = pgutil.Deref(away)
 	utcPtr(m.LastHeartbeatAt)
 	m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
 	return m, nil
@@ -86,7 +88,7 @@ func (s *PostgresStore) GetMitra(ctx context.Context, id uuid.UUID) (Mitra, erro
 
 func (s *PostgresStore) SetOnline(ctx context.Context, id uuid.UUID, at time.Time) (Mitra, error) {
 	m, err := scanMitra(s.db.QueryRow(ctx, `UPDATE mitras
-		SET is_online = true, last_heartbeat_at = GREATEST(last_heartbeat_at, $2), `+bumpUpdatedAt+`
+		SET is_online = true, last_heartbeat_at = GREATEST(last_heartbeat_at, $2), away_reason = NULL, `+bumpUpdatedAt+`
 		WHERE id = $1 AND is_active RETURNING `+mitraColumns, id, at))
 	if errors.Is(err, ErrNotFound) {
 		// Deactivated, or unknown: tell which.
@@ -355,4 +357,17 @@ func (s *PostgresStore) OnlineCount(ctx context.Context) (int, error) {
 	var n int
 	err := s.db.QueryRow(ctx, `SELECT count(*) FROM mitras WHERE is_online AND is_active`).Scan(&n)
 	return n, pgutil.Translate(err)
+}
+
+func (s *PostgresStore) SetAway(ctx context.Context, id uuid.UUID, reason string) (Mitra, bool, error) {
+	if err := ValidAwayReason(reason); err != nil {
+		return Mitra{}, false, err
+	}
+	m, err := scanMitra(s.db.QueryRow(ctx, `UPDATE mitras SET is_online = false, away_reason = $2, `+bumpUpdatedAt+`
+		WHERE id = $1 AND is_online RETURNING `+mitraColumns, id, reason))
+	if errors.Is(err, ErrNotFound) {
+		m, err = s.GetMitra(ctx, id) // offline already (or unknown: ErrNotFound)
+		return m, false, err
+	}
+	return m, err == nil, err
 }

@@ -72,7 +72,17 @@ func (m *Mirror) Status(ctx context.Context, id uuid.UUID) (MitraStatus, error) 
 	if err != nil {
 		return MitraStatus{}, err
 	}
+	var away string
+	if !s.IsOnline {
+		// Only an offline mitra has one; the common case (online) costs no query.
+		mitra, err := m.store.GetMitra(ctx, id)
+		if err != nil {
+			return MitraStatus{}, fmt.Errorf("status of mitra %s: %w", id, err)
+		}
+		away = mitra.AwayReason
+	}
 	return MitraStatus{
+		AwayReason:            away,
 		Online:                s.IsOnline && s.IsActive,
 		IsActive:              s.IsActive,
 		Reachable:             reachable,

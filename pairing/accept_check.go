@@ -14,9 +14,12 @@ type AcceptCheck struct {
 	MitraID uuid.UUID
 	// Offer is the status of the mitra's offer for the pairing (the store reports
 	// ErrNotFound itself when there is none).
-	Offer        OfferStatus
-	MitraActive  bool
-	OpenSessions int
+	Offer OfferStatus
+	// OfferExpiresAt is the offer's own deadline (offers of queued pairings); nil: the
+	// pairing's deadline is the offer's.
+	OfferExpiresAt *time.Time
+	MitraActive    bool
+	OpenSessions   int
 	// MaxSessions is the mitra's own maximum, or AcceptParams.DefaultMaxSessions.
 	MaxSessions int
 	Now         time.Time
@@ -34,7 +37,9 @@ func CheckAccept(c AcceptCheck) (replay bool, err error) {
 		return false, ErrAlreadyMatched
 	case c.Offer == OfferDeclined:
 		return false, fmt.Errorf("the offer was declined: %w", ErrNotFound)
-	case !p.Status.Waiting():
+	case p.Status == StatusQueued && (c.OfferExpiresAt == nil || !c.Now.Before(*c.OfferExpiresAt)):
+		return false, fmt.Errorf("the offer of a queued pairing lapsed: %w", ErrExpired)
+	case !p.Status.Deadlined():
 		return false, fmt.Errorf("the pairing is %s: %w", p.Status, ErrExpired)
 	case c.Offer != OfferOffered:
 		return false, fmt.Errorf("the offer is %s: %w", c.Offer, ErrExpired)

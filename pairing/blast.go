@@ -49,6 +49,9 @@ func blastID(clientID uuid.UUID, key string) uuid.UUID {
 // With an IdempotencyKey, a retry returns the pairing and payment of the first call as
 // they are now. A key whose first call failed before any payment existed is spent:
 // ErrInvalidState, retry with a new key.
+//
+// With the queue on (Policies), a start while QueueMaxLength paid blasts wait fails with
+// ErrQueueFull before anything is created or charged.
 func (p *Pairer) StartBlast(ctx context.Context, params StartParams) (Pairing, Payment, error) {
 	if err := errors.Join(requireID("client_id", params.ClientID), validateMinutes(params.Minutes)); err != nil {
 		return Pairing{}, Payment{}, err
@@ -66,6 +69,9 @@ func (p *Pairer) StartBlast(ctx context.Context, params StartParams) (Pairing, P
 		if !errors.Is(err, ErrNotFound) {
 			return Pairing{}, Payment{}, fmt.Errorf("start blast: %w", err)
 		}
+	}
+	if err := p.checkQueueRoom(ctx); err != nil {
+		return Pairing{}, Payment{}, fmt.Errorf("start blast: %w", err)
 	}
 	q, err := p.quote(ctx, params.ClientID, params.Minutes)
 	if err != nil {
@@ -142,7 +148,7 @@ func (p *Pairer) settleBlastPayment(ctx context.Context, pairingID uuid.UUID, pa
 	}
 	switch {
 	case pay.Status == PaymentPaid:
-		if err := p.blastPaid(ctx, pr, pay.ID); isState(err) {
+		if err := p.blastPaid(ctx, pr, pay); isState(err) {
 			// A free session for a pairing cancelled meanwhile: nothing to start.
 			if pay, err = p.payments.Refund(ctx, pay.ID, "pairing cancelled"); err != nil {
 				return Pairing{}, Payment{}, fmt.Errorf("start blast: free session: %w", err)
@@ -203,15 +209,21 @@ func (p *Pairer) PaymentPaid(ctx context.Context, pay Payment) error {
 			return fmt.Errorf("payment %s paid: %w", pay.ID, err)
 		}
 	}
-	return p.blastPaid(ctx, pr, pay.ID)
+	return p.blastPaid(ctx, pr, pay)
 }
 
-// blastPaid moves a paid blast to searching and offers it.
-func (p *Pairer) blastPaid(ctx context.Context, pr Pairing, paymentID uuid.UUID) error {
+// blastPaid moves a paid blast to searching (paid at the payment's time, its place in the
+// queue should it wait there) and offers it.
+func (p *Pairer) blastPaid(ctx context.Context, pr Pairing, pay Payment) error {
+	paymentID := pay.ID
 	now := p.now()
+	paidAt := now
+	if pay.PaidAt != nil {
+		paidAt = pay.PaidAt.UTC().Truncate(time.Microsecond)
+	}
 	res, err := p.store.Transition(ctx, PairingTransition{
 		ID: pr.ID, From: []Status{StatusAwaitingPayment}, To: StatusSearching,
-		ExpiresAt: ptr(now.Add(p.settings.BlastTimeout(ctx))), Now: now,
+		ExpiresAt: ptr(now.Add(p.settings.BlastTimeout(ctx))), PaidAt: &paidAt, Now: now,
 	})
 	if isState(err) {
 		cur, gerr := p.store.GetPairing(ctx, pr.ID)
@@ -237,9 +249,23 @@ func (p *Pairer) blastPaid(ctx context.Context, pr Pairing, paymentID uuid.UUID)
 }
 
 // fanOut starts a searching blast: its deadline timer, then offers to every available
-// mitra (up to FanoutCap). Nobody available fails it at once.
+// mitra (up to FanoutCap), or to its first ring under the ring policy. Nobody available
+// fails it at once — or, with the queue on, queues it; so does a queue where others wait.
 func (p *Pairer) fanOut(ctx context.Context, pr Pairing) error {
 	p.armDeadline(pr)
+	if p.queueFirst(ctx) {
+		return p.nobodyAvailable(ctx, pr)
+	}
+	if p.ringPolicy(ctx) {
+		n, claimed, err := p.offerRing(ctx, pr)
+		if err != nil {
+			return err // the deadline still runs, and the next ring
+		}
+		if claimed && n == 0 && pr.Rings == 0 {
+			return p.nobodyAvailable(ctx, pr)
+		}
+		return nil
+	}
 	exclude, err := p.store.OfferedMitras(ctx, pr.ID)
 	if err != nil {
 		return fmt.Errorf("blast %s: %w", pr.ID, err)
@@ -250,7 +276,7 @@ func (p *Pairer) fanOut(ctx context.Context, pr Pairing) error {
 		return fmt.Errorf("blast %s: find available mitras: %w", pr.ID, err)
 	}
 	if len(ids) == 0 {
-		return p.failBlast(ctx, pr, ReasonNoMitraAvailable, nil)
+		return p.nobodyAvailable(ctx, pr)
 	}
 	offered, err := p.store.InsertOffers(ctx, pr.ID, ids, p.now())
 	if err != nil {
@@ -262,8 +288,17 @@ func (p *Pairer) fanOut(ctx context.Context, pr Pairing) error {
 	return nil
 }
 
+// nobodyAvailable queues a blast that found nobody (queue on) or fails it.
+func (p *Pairer) nobodyAvailable(ctx context.Context, pr Pairing) error {
+	if queued, err := p.enqueue(ctx, pr, nil); queued || err != nil {
+		return err
+	}
+	return p.failBlast(ctx, pr, ReasonNoMitraAvailable, nil)
+}
+
 func (p *Pairer) notifyOffer(ctx context.Context, pr Pairing, mitraID uuid.UUID) {
-	data := map[string]any{"pairing_id": pr.ID.String(), "type": string(pr.Type), "minutes": pr.Minutes}
+	data := map[string]any{"pairing_id": pr.ID.String(), "type": string(pr.Type), "minutes": pr.Minutes,
+		"queued": pr.Status == StatusQueued}
 	if pr.ExpiresAt != nil {
 		data["expires_at"] = *pr.ExpiresAt
 	}
@@ -279,35 +314,44 @@ func (p *Pairer) notifyDismissed(ctx context.Context, pairingID uuid.UUID, mitra
 	}
 }
 
-// failBlast fails a searching blast: its offers expire, and in the same transaction a
-// failure row records it and the refund it owes is recorded (see refund.go: all of a paid
-// blast's payment, the unused part of a prepaid blast's session); then the refund is sent.
-// The failure row carries the amount, refund_failed until the refund went through.
-// dueBy guards a timeout against a moved deadline. When what is owed cannot be read, the
-// pairing stays searching (past its deadline nobody can accept it) and the error makes
-// the caller (a timer, the sweep) try again.
+// failBlast fails a searching (or queued) blast: its offers expire, and in the same
+// transaction a failure row records it and the refund it owes is recorded (see
+// refund.go: all of a paid blast's payment, the unused part of a prepaid blast's
+// session); then the refund is sent. The failure row carries the amount, refund_failed
+// until the refund went through. dueBy guards a timeout against a moved deadline. When
+// what is owed cannot be read, the pairing stays as it is (past its deadline nobody can
+// accept it) and the error makes the caller (a timer, the sweep) try again.
 func (p *Pairer) failBlast(ctx context.Context, pr Pairing, reason Reason, dueBy *time.Time) error {
 	intent, err := p.refundIntent(ctx, pr, "pairing "+string(reason))
 	if err != nil {
 		return fmt.Errorf("fail blast %s: %w", pr.ID, err)
 	}
+	from := StatusSearching
+	if pr.Status == StatusQueued {
+		from = StatusQueued
+	}
 	res, err := p.store.Transition(ctx, PairingTransition{
-		ID: pr.ID, From: []Status{StatusSearching}, To: StatusFailed, DueBy: dueBy,
+		ID: pr.ID, From: []Status{from}, To: StatusFailed, DueBy: dueBy,
 		FailureReason: reason, OfferStatus: OfferExpired, Now: p.now(),
 		Failure: &Failure{Reason: reason, RefundStatus: RefundNotCharged}, Refund: intent,
 	})
 	if isState(err) {
-		return nil // matched, cancelled or failed by someone else meanwhile
+		return nil // matched, cancelled, queued or failed by someone else meanwhile
 	}
 	if err != nil {
 		return fmt.Errorf("fail blast %s: %w", pr.ID, err)
 	}
 	p.unschedule(timerKey{pairingDeadline, pr.ID})
+	p.unschedule(timerKey{ringTick, pr.ID})
 	failure := *res.Failure
 	if len(res.Refunds) > 0 && p.settleRefunds(ctx, pr.ID) {
 		failure = p.markRefunded(ctx, failure)
 	}
 	p.notifyDismissed(ctx, pr.ID, res.Closed, "expired")
+	p.offersMissed(ctx, res.Closed)
+	if from == StatusQueued {
+		defer p.leftQueue(ctx, pr, QueueTimedOut, res.Closed)
+	}
 	p.notify(ctx, Event{
 		Kind: EventPairingFailed, ClientID: ptr(pr.ClientID), PairingID: ptr(pr.ID),
 		Data: map[string]any{

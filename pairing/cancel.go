@@ -19,10 +19,10 @@ func (p *Pairer) GetPairing(ctx context.Context, id uuid.UUID) (Pairing, error) 
 // Cancel withdraws the client's pairing in any pre-match state:
 //   - awaiting_payment: cancelled, and the payment session cancelled (the payment side
 //     refunds it if it got paid in between);
-//   - searching: cancelled, its offers dismissed (mitras told), and the refund it owes
-//     recorded in the same transaction and sent (see refund.go: all of a paid blast's
-//     payment; the unused part of the session a prepaid blast continues);
-//     cancellations write no failure row;
+//   - searching or queued: cancelled, its offers dismissed (mitras told), and the refund
+//     it owes recorded in the same transaction and sent (see refund.go: all of a paid
+//     blast's payment; the unused part of the session a prepaid blast continues);
+//     cancellations write no failure row; a queued one leaves its place to those behind;
 //   - targeted_waiting, targeted_unavailable: cancelled, nothing was charged.
 //
 // A matched pairing gives ErrAlreadyMatched, a failed one ErrInvalidState, a cancelled one
@@ -49,7 +49,7 @@ func (p *Pairer) Cancel(ctx context.Context, clientID, pairingID uuid.UUID) (Pai
 			return Pairing{}, fmt.Errorf("cancel pairing %s: it failed already: %w", pairingID, ErrInvalidState)
 		}
 		var intent *RefundIntent
-		if pr.Status == StatusSearching {
+		if pr.Status == StatusSearching || pr.Status == StatusQueued {
 			if intent, err = p.refundIntent(ctx, pr, "pairing cancelled by the client"); err != nil {
 				return Pairing{}, fmt.Errorf("cancel pairing %s: %w", pairingID, err)
 			}
@@ -65,9 +65,13 @@ func (p *Pairer) Cancel(ctx context.Context, clientID, pairingID uuid.UUID) (Pai
 			return Pairing{}, fmt.Errorf("cancel pairing %s: %w", pairingID, err)
 		}
 		p.unschedule(timerKey{pairingDeadline, pr.ID})
+		p.unschedule(timerKey{ringTick, pr.ID})
 		p.notifyDismissed(ctx, pr.ID, res.Closed, "cancelled")
 		if len(res.Refunds) > 0 {
 			p.settleRefunds(ctx, pr.ID)
+		}
+		if pr.Status == StatusQueued {
+			p.leftQueue(ctx, pr, QueueCancelled, res.Closed)
 		}
 		if pr.Status == StatusAwaitingPayment && pr.PaymentSessionID != nil {
 			if _, err := p.payments.Cancel(ctx, *pr.PaymentSessionID); err != nil {

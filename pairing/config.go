@@ -28,6 +28,15 @@ const (
 	DefaultSweepBatch = 500
 	// DefaultTimerTimeout bounds the work done when one in-process timer fires.
 	DefaultTimerTimeout = 30 * time.Second
+	// DefaultQueueNotifyLimit bounds how many queued pairings, from the head, are told
+	// their new place (EventQueuePosition) when the queue changes; those further back
+	// read it from QueueStatus, and are told once they come within.
+	DefaultQueueNotifyLimit = 1000
+	// DefaultDispatchBatch bounds how many available mitras (the longest idle first) one
+	// pass of the queue's dispatch asks to take queued pairings: one transaction each. A
+	// mitra whose slot frees is asked by itself (MitraAvailable), so the dispatch is for
+	// the queued pairings a declined or lapsed offer let go.
+	DefaultDispatchBatch = 50
 )
 
 // Config configures a Pairer. The zero value (or nil) works.
@@ -51,6 +60,12 @@ type Config struct {
 	SweepBatch int
 	// TimerTimeout: see DefaultTimerTimeout. Defaults to 30 seconds.
 	TimerTimeout time.Duration
+	// QueueNotifyLimit: see DefaultQueueNotifyLimit. Defaults to 1000.
+	QueueNotifyLimit int
+	// DispatchBatch: see DefaultDispatchBatch. Defaults to 50.
+	DispatchBatch int
+	// Hooks report what the pairing policies do (queue waits, rings, mitras sent away).
+	Hooks Hooks
 }
 
 // validate reports a field no default can stand for: a negative duration or count.
@@ -65,6 +80,8 @@ func (c *Config) validate() error {
 		core.NotNegative("Config.OrphanTTL", c.OrphanTTL),
 		core.NotNegative("Config.SweepBatch", c.SweepBatch),
 		core.NotNegative("Config.TimerTimeout", c.TimerTimeout),
+		core.NotNegative("Config.QueueNotifyLimit", c.QueueNotifyLimit),
+		core.NotNegative("Config.DispatchBatch", c.DispatchBatch),
 	)
 }
 
@@ -81,6 +98,8 @@ func (c *Config) WithDefaults() Config {
 	out.OrphanTTL = cmp.Or(out.OrphanTTL, DefaultOrphanTTL)
 	out.SweepBatch = cmp.Or(out.SweepBatch, DefaultSweepBatch)
 	out.TimerTimeout = cmp.Or(out.TimerTimeout, DefaultTimerTimeout)
+	out.QueueNotifyLimit = cmp.Or(out.QueueNotifyLimit, DefaultQueueNotifyLimit)
+	out.DispatchBatch = cmp.Or(out.DispatchBatch, DefaultDispatchBatch)
 	return out
 }
 

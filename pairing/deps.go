@@ -118,6 +118,8 @@ const (
 	EventPaymentPaid         = "payment_paid"         // to the client
 	EventSessionStarted      = "session_started"      // to both parties
 	EventSessionEnded        = "session_ended"        // to both parties (Data reason)
+	EventQueuePosition       = "queue_position"       // to the client: its queued blast's place and the wait estimate changed
+	EventMitraAway           = "mitra_away"           // to a mitra: it was taken offline (Data reason: missed_offers)
 )
 
 // Event is one realtime notification. Its recipients are ClientID and/or MitraID (both set:
@@ -130,7 +132,9 @@ type Notifier = core.Notifier
 
 // Deps are the services a Pairer works with. Availability, Payments and Quoter are
 // required; Settings defaults to the documented runtime defaults, Notifier to dropping
-// events, Extensions to none.
+// events, Extensions to none. Policies defaults to Settings when it implements Policies
+// (as *curhat.RuntimeConfig does), else to every policy off; Away to Availability when it
+// implements Away; QueueIndex to none (queue positions are read from the Store).
 type Deps struct {
 	Availability Availability
 	Payments     Payments
@@ -138,4 +142,7 @@ type Deps struct {
 	Settings     Settings
 	Notifier     Notifier
 	Extensions   Extensions
+	Policies     Policies
+	Away         Away
+	QueueIndex   QueueIndex
 }

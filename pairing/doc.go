@@ -15,7 +15,9 @@
 //
 //	StartBlast ──▶ awaiting_payment ──PaymentPaid──▶ searching ──Accept──▶ matched (session active)
 //	                 │                                  ├─ nobody available / deadline ─▶ failed + refund + failure row
-//	                 └─ PaymentClosed / Cancel ─▶ cancelled ◀─ Cancel (refund) ┘
+//	                 │                                  ├─ (queue on) ─▶ queued ──Accept──▶ matched
+//	                 │                                  │                  └─ max wait ─▶ failed (queue_timeout) + refund
+//	                 └─ PaymentClosed / Cancel ─▶ cancelled ◀─ Cancel (refund) ┘ ◀─ Cancel (refund)
 //
 // Targeted ("Curhat lagi", charge only after the mitra accepts):
 //
@@ -33,6 +35,13 @@
 // startup. After every chat-session transition the Pairer calls
 // Availability.RecomputeCapacity, and offers a mitra whose slot was freed the blasts still
 // searching (MitraAvailable).
+//
+// Policies (SPEC §19), each off by default and read at every decision from Policies
+// (*curhat.RuntimeConfig): a paid waiting queue with exact positions (QueueStatus; a
+// QueueIndex such as NewValkeyQueueIndex answers them in O(log n)) and a shared wait
+// estimate, whose head each free slot of an available mitra is offered; ring offers to the
+// mitras idle longest; and mitras taken offline (Away) after missed offers. See Policies
+// for the rules, PolicyStore for what the Store keeps.
 //
 // Money (SPEC §18): a blast that stops searching without a match gives back what it was
 // paid with — all of a paid blast's payment; for a prepaid blast (Reroute, or a

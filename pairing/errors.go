@@ -42,4 +42,7 @@ var (
 	// deactivated (HTTP 409 MITRA_UNAVAILABLE). A mitra that is merely offline or busy gets
 	// a targeted_unavailable pairing instead, from which the client may fall back to a blast.
 	ErrMitraUnavailable = errors.New("mitra is not available")
+	// ErrQueueFull: the queue of paid blasts holds pairing_queue_max_length pairings
+	// already; nothing was created or charged (HTTP 409 QUEUE_FULL).
+	ErrQueueFull = errors.New("the pairing queue is full")
 )

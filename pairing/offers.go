@@ -49,14 +49,43 @@ func (p *Pairer) Accept(ctx context.Context, mitraID, pairingID uuid.UUID) (Chat
 	}
 	pr, s := res.Pairing, res.Session
 	p.unschedule(timerKey{pairingDeadline, pr.ID})
+	p.unschedule(timerKey{ringTick, pr.ID})
 	p.capacityChanged(ctx, mitraID, false)
 	p.notifyDismissed(ctx, pr.ID, res.Dismissed, "matched")
+	p.answered(ctx, mitraID)
+	p.matchedPolicies(ctx, pr, res)
 	if s.Status == SessionPendingPayment {
 		return p.chargeTargeted(ctx, pr, s) // tells both parties, the client with the payment
 	}
 	p.notifyMatched(ctx, pr, s, nil)
 	p.sessionStarted(ctx, s)
 	return s, nil
+}
+
+// matchedPolicies follows a match for the pairing policies: the ring it matched at (a
+// blast matched from the queue matched at none), the queue it left, and the queued
+// pairings the mitra let go (Released) offered elsewhere.
+func (p *Pairer) matchedPolicies(ctx context.Context, pr Pairing, res AcceptResult) {
+	if pr.Rings > 0 && pr.QueuedAt == nil {
+		if h := p.cfg.Hooks.MatchedAtRing; h != nil {
+			h(pr.Rings - 1)
+		}
+	}
+	if pr.QueuedAt != nil {
+		// A matched pairing with a queue time was matched from the queue: it never
+		// leaves the queue any other way than by leaving its open states.
+		p.leftQueue(ctx, pr, QueueMatched, nil)
+	}
+	if len(res.Released) == 0 {
+		return
+	}
+	for _, r := range res.Released {
+		p.unschedule(timerKey{queuedOfferDeadline, r.PairingID})
+		p.notifyDismissed(ctx, r.PairingID, []uuid.UUID{r.MitraID}, "matched")
+	}
+	if err := p.dispatchQueue(ctx, res.Session.MitraID); err != nil {
+		p.log.WarnContext(ctx, "offer released queued pairings elsewhere; the timeouts sweep does it again", "err", err)
+	}
 }
 
 // notifyMatched tells both parties that the pairing matched. With pay (a targeted chat,
@@ -100,11 +129,21 @@ func (p *Pairer) sessionStarted(ctx context.Context, s ChatSession) {
 
 // Decline turns the mitra's live offer down. A declined "Curhat lagi" offer makes the
 // pairing targeted_unavailable (failure row targeted_declined, nothing charged); a
-// declined blast offer leaves the blast to the others.
+// declined blast offer leaves the blast to the others. A declined offer of a queued
+// pairing leaves the pairing in its place, offered to another free slot, and the mitra's
+// slot takes the next queued pairing.
 func (p *Pairer) Decline(ctx context.Context, mitraID, pairingID uuid.UUID) error {
 	pr, err := p.store.DeclineOffer(ctx, mitraID, pairingID, p.now())
 	if err != nil {
 		return fmt.Errorf("decline pairing %s: %w", pairingID, err)
+	}
+	p.answered(ctx, mitraID)
+	if pr.Status == StatusQueued {
+		p.unschedule(timerKey{queuedOfferDeadline, pr.ID})
+		if err := errors.Join(p.dispatchQueue(ctx, mitraID), p.MitraAvailable(ctx, mitraID)); err != nil {
+			p.log.WarnContext(ctx, "offer the queue after a decline; the timeouts sweep does it again", "pairing_id", pr.ID, "err", err)
+		}
+		return nil
 	}
 	if pr.Type == TypeTargeted && pr.Status == StatusTargetedWaiting {
 		if err := p.targetedUnavailable(ctx, pr, ReasonTargetedDeclined, nil); err != nil {
@@ -115,10 +154,13 @@ func (p *Pairer) Decline(ctx context.Context, mitraID, pairingID uuid.UUID) erro
 }
 
 // MitraAvailable offers a mitra that just became available (went online, or a session
-// of its ended) the blasts still searching that it was never offered: oldest first, at
-// most Config.LateJoinBatch, deadline not passed. Nothing happens unless the mitra is
-// reachable and under capacity. The Pairer calls it itself whenever it frees a slot; a
-// host calls it after availability's SetOnline.
+// of its ended) what waits for it. With the queue on (Policies), each of its free slots is
+// offered the head of the queue first; when every free slot holds a queued pairing,
+// nothing newer is offered. Then the blasts still searching that it was never offered:
+// oldest first, at most Config.LateJoinBatch, deadline not passed (a blast offered ring by
+// ring is left to its rings). Nothing happens unless the mitra is reachable and under
+// capacity. The Pairer calls it itself whenever it frees a slot; a host calls it after
+// availability's SetOnline (or calls MitraOnline).
 func (p *Pairer) MitraAvailable(ctx context.Context, mitraID uuid.UUID) error {
 	reachable, err := p.avail.IsReachable(ctx, mitraID)
 	if err != nil {
@@ -136,6 +178,15 @@ func (p *Pairer) MitraAvailable(ctx context.Context, mitraID uuid.UUID) error {
 	}
 	if !info.Active || info.OpenSessions >= p.maxSessions(ctx, info) {
 		return nil
+	}
+	if p.policies.QueueEnabled(ctx) {
+		res, err := p.offerQueued(ctx, mitraID)
+		if err != nil {
+			return fmt.Errorf("mitra %s available: %w", mitraID, err)
+		}
+		if res.FreeSlots == 0 {
+			return nil // its free slots hold queued pairings: nothing newer goes first
+		}
 	}
 	now := p.now()
 	pending, err := p.store.PairingsToOffer(ctx, mitraID, now, p.cfg.LateJoinBatch)

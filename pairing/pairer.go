@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,9 +29,15 @@ type Pairer struct {
 	notifier Notifier
 	// extensions is optional (Deps.Extensions).
 	extensions Extensions
+	policies   Policies
+	away       Away       // nil: the missed-offer policy cannot take a mitra offline
+	index      QueueIndex // nil: positions and the length come from the Store
 	cfg        Config
 	log        *slog.Logger
 	clock      clock.Clock
+
+	// indexDirty is set when a write to the queue index failed: SweepTimeouts rebuilds it.
+	indexDirty atomic.Bool
 
 	// base is the context of timer work; Stop cancels it.
 	base   context.Context
@@ -48,6 +55,10 @@ type timerKind uint8
 const (
 	pairingDeadline timerKind = iota + 1
 	sessionExpiry
+	// ringTick adds the next ring of a ring-policy blast.
+	ringTick
+	// queuedOfferDeadline ends the live offer of a queued pairing (one at a time).
+	queuedOfferDeadline
 )
 
 type timerKey struct {
@@ -81,6 +92,9 @@ func NewPairer(store Store, deps Deps, cfg *Config) (*Pairer, error) {
 		settings:   deps.Settings,
 		notifier:   deps.Notifier,
 		extensions: deps.Extensions,
+		policies:   deps.Policies,
+		away:       deps.Away,
+		index:      deps.QueueIndex,
 		cfg:        c,
 		log:        c.Logger,
 		clock:      c.Clock,
@@ -92,6 +106,16 @@ func NewPairer(store Store, deps Deps, cfg *Config) (*Pairer, error) {
 	}
 	if p.notifier == nil {
 		p.notifier = core.DiscardNotifier{}
+	}
+	if p.policies == nil {
+		if sp, ok := p.settings.(Policies); ok {
+			p.policies = sp
+		} else {
+			p.policies = DefaultPolicies{}
+		}
+	}
+	if p.away == nil {
+		p.away, _ = deps.Availability.(Away)
 	}
 	p.base, p.cancel = context.WithCancel(context.Background())
 	return p, nil
@@ -185,7 +209,7 @@ func (p *Pairer) Timers() int {
 }
 
 func (p *Pairer) armDeadline(pr Pairing) {
-	if pr.ExpiresAt == nil || !pr.Status.Waiting() {
+	if pr.ExpiresAt == nil || !pr.Status.Deadlined() {
 		return
 	}
 	id := pr.ID
@@ -209,12 +233,16 @@ func (p *Pairer) armExpiry(s ChatSession) {
 }
 
 // capacityChanged mirrors the mitra's capacity after a chat-session transition and, when
-// the transition freed a slot, offers it the blasts still searching.
+// the transition freed a slot, records the mitra idle from now (the ring policy's order)
+// and offers it what waits: the head of the queue, then the blasts still searching.
 func (p *Pairer) capacityChanged(ctx context.Context, mitraID uuid.UUID, freed bool) {
 	if _, err := p.avail.RecomputeCapacity(ctx, mitraID); err != nil {
 		p.log.WarnContext(ctx, "recompute capacity; the reseed sweep heals the mirror", "mitra_id", mitraID, "err", err)
 	}
 	if freed {
+		if err := p.store.MarkIdle(ctx, mitraID, p.now()); err != nil {
+			p.log.WarnContext(ctx, "record a mitra idle; the ring order sees it later", "mitra_id", mitraID, "err", err)
+		}
 		if err := p.MitraAvailable(ctx, mitraID); err != nil {
 			p.log.WarnContext(ctx, "offer searching blasts to a freed mitra", "mitra_id", mitraID, "err", err)
 		}

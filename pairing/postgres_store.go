@@ -36,7 +36,7 @@ func (s *PostgresStore) WithTx(tx pgx.Tx) *PostgresStore { return &PostgresStore
 
 const (
 	pairingColumns = "id, client_id, type, target_mitra_id, status, minutes, payment_session_id, prepaid, expires_at, " +
-		"matched_mitra_id, chat_session_id, failure_reason, created_at, updated_at"
+		"matched_mitra_id, chat_session_id, failure_reason, paid_at, queued_at, rings, next_ring_at, created_at, updated_at"
 	sessionColumns = sessionsql.Columns
 	failureColumns = "id, pairing_id, client_id, type, target_mitra_id, reason, offered_count, amount, refund_status, " +
 		"status, resolved_by, resolved_at, note, created_at"
@@ -47,11 +47,13 @@ func scanPairing(row pgx.Row) (Pairing, error) {
 	var typ, status string
 	var reason *string
 	if err := row.Scan(&p.ID, &p.ClientID, &typ, &p.TargetMitraID, &status, &p.Minutes, &p.PaymentSessionID, &p.Prepaid,
-		&p.ExpiresAt, &p.MatchedMitraID, &p.ChatSessionID, &reason, &p.CreatedAt, &p.UpdatedAt); err != nil {
+		&p.ExpiresAt, &p.MatchedMitraID, &p.ChatSessionID, &reason, &p.PaidAt, &p.QueuedAt, &p.Rings, &p.NextRingAt,
+		&p.CreatedAt, &p.UpdatedAt); err != nil {
 		return Pairing{}, err
 	}
 	p.Type, p.Status, p.FailureReason = Type(typ), Status(status), Reason(pgutil.Deref(reason))
-	p.ExpiresAt = pgutil.UTCPtr(p.ExpiresAt)
+	p.ExpiresAt, p.PaidAt, p.QueuedAt, p.NextRingAt = pgutil.UTCPtr(p.ExpiresAt), pgutil.UTCPtr(p.PaidAt),
+		pgutil.UTCPtr(p.QueuedAt), pgutil.UTCPtr(p.NextRingAt)
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	return p, nil
 }
@@ -156,9 +158,11 @@ func (s *PostgresStore) CreatePairing(ctx context.Context, p Pairing) (Pairing, 
 func insertPairing(ctx context.Context, db pgutil.DB, p Pairing) (Pairing, error) {
 	return queryOne(ctx, db, pgutil.SQL.Insert("pairings").
 		Columns("id", "client_id", "type", "target_mitra_id", "status", "minutes", "payment_session_id", "prepaid",
-			"expires_at", "matched_mitra_id", "chat_session_id", "failure_reason", "created_at", "updated_at").
+			"expires_at", "matched_mitra_id", "chat_session_id", "failure_reason", "paid_at", "queued_at", "rings",
+			"next_ring_at", "created_at", "updated_at").
 		Values(p.ID, p.ClientID, string(p.Type), p.TargetMitraID, string(p.Status), p.Minutes, p.PaymentSessionID, p.Prepaid,
-			p.ExpiresAt, p.MatchedMitraID, p.ChatSessionID, pgutil.Nullable(string(p.FailureReason)), p.CreatedAt, p.UpdatedAt).
+			p.ExpiresAt, p.MatchedMitraID, p.ChatSessionID, pgutil.Nullable(string(p.FailureReason)), p.PaidAt, p.QueuedAt,
+			p.Rings, p.NextRingAt, p.CreatedAt, p.UpdatedAt).
 		Suffix("RETURNING "+pairingColumns), scanPairing)
 }
 
@@ -180,6 +184,9 @@ func (s *PostgresStore) ListPairings(ctx context.Context, q PairingQuery) ([]Pai
 	}
 	if q.WithoutPayment {
 		b = b.Where(sq.Eq{"payment_session_id": nil})
+	}
+	if q.RingDueBy != nil {
+		b = b.Where(sq.LtOrEq{"next_ring_at": *q.RingDueBy})
 	}
 	if q.Limit > 0 {
 		b = b.Limit(uint64(q.Limit))
@@ -216,6 +223,18 @@ func (s *PostgresStore) Transition(ctx context.Context, t PairingTransition) (Tr
 		}
 		if t.FailureReason != "" {
 			b = b.Set("failure_reason", string(t.FailureReason))
+		}
+		if t.PaidAt != nil {
+			b = b.Set("paid_at", *t.PaidAt)
+		}
+		if t.To == StatusQueued {
+			b = b.Set("queued_at", sq.Expr("COALESCE(queued_at, ?::timestamptz)", t.Now))
+			if t.PaidAt == nil {
+				b = b.Set("paid_at", sq.Expr("COALESCE(paid_at, ?::timestamptz)", t.Now))
+			}
+		}
+		if t.To != StatusSearching {
+			b = b.Set("next_ring_at", nil)
 		}
 		p, err := queryOne(ctx, tx, b.Suffix("RETURNING "+pairingColumns), scanPairing)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -322,17 +341,23 @@ func (s *PostgresStore) OfferedMitras(ctx context.Context, pairingID uuid.UUID) 
 }
 
 func (s *PostgresStore) ListOffers(ctx context.Context, mitraID uuid.UUID, now time.Time) ([]Offer, error) {
+	// An offer of a queued pairing ends at its own deadline; every other one at its
+	// pairing's.
+	const deadline = "LEAST(COALESCE(o.expires_at, p.expires_at), p.expires_at)"
 	offers, err := queryAll(ctx, s.db, pgutil.SQL.
-		Select("o.pairing_id", "p.type", "p.minutes", "p.expires_at", "o.created_at").
+		Select("o.pairing_id", "p.type", "p.minutes", deadline, "o.created_at", "p.status = 'queued'").
 		From("pairing_offers o").Join("pairings p ON p.id = o.pairing_id").
-		Where(sq.Eq{"o.mitra_id": mitraID, "o.status": string(OfferOffered),
-			"p.status": []string{string(StatusSearching), string(StatusTargetedWaiting)}}).
-		Where(sq.Gt{"p.expires_at": now}).
-		OrderBy("p.expires_at", "p.created_at", "o.pairing_id"),
+		Where(sq.Eq{"o.mitra_id": mitraID, "o.status": string(OfferOffered)}).
+		Where(sq.Or{
+			sq.Eq{"p.status": []string{string(StatusSearching), string(StatusTargetedWaiting)}},
+			sq.And{sq.Eq{"p.status": string(StatusQueued)}, sq.NotEq{"o.expires_at": nil}},
+		}).
+		Where(deadline+" > ?", now).
+		OrderBy(deadline, "p.created_at", "o.pairing_id"),
 		func(row pgx.Row) (Offer, error) {
 			var o Offer
 			var typ string
-			err := row.Scan(&o.PairingID, &typ, &o.Minutes, &o.ExpiresAt, &o.OfferedAt)
+			err := row.Scan(&o.PairingID, &typ, &o.Minutes, &o.ExpiresAt, &o.OfferedAt, &o.Queued)
 			o.Type, o.ExpiresAt, o.OfferedAt = Type(typ), o.ExpiresAt.UTC(), o.OfferedAt.UTC()
 			return o, err
 		})
@@ -353,7 +378,7 @@ func (s *PostgresStore) DeclineOffer(ctx context.Context, mitraID, pairingID uui
 
 func (s *PostgresStore) PairingsToOffer(ctx context.Context, mitraID uuid.UUID, now time.Time, limit int) ([]Pairing, error) {
 	b := pgutil.SQL.Select(pairingColumns).From("pairings p").
-		Where(sq.Eq{"p.status": string(StatusSearching), "p.type": string(TypeBlast)}).
+		Where(sq.Eq{"p.status": string(StatusSearching), "p.type": string(TypeBlast), "p.rings": 0}).
 		Where(sq.Gt{"p.expires_at": now}).
 		Where("NOT EXISTS (SELECT 1 FROM pairing_offers o WHERE o.pairing_id = p.id AND o.mitra_id = ?)", mitraID).
 		OrderBy("p.created_at", "p.id")
@@ -385,8 +410,9 @@ func (s *PostgresStore) AcceptOffer(ctx context.Context, a AcceptParams) (Accept
 			return err
 		}
 		var offer string
-		err = tx.QueryRow(ctx, "SELECT status FROM pairing_offers WHERE pairing_id = $1 AND mitra_id = $2",
-			a.PairingID, a.MitraID).Scan(&offer)
+		var offerExpires *time.Time
+		err = tx.QueryRow(ctx, "SELECT status, expires_at FROM pairing_offers WHERE pairing_id = $1 AND mitra_id = $2",
+			a.PairingID, a.MitraID).Scan(&offer, &offerExpires)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("no offer for mitra %s: %w", a.MitraID, ErrNotFound)
 		}
@@ -403,7 +429,7 @@ func (s *PostgresStore) AcceptOffer(ctx context.Context, a AcceptParams) (Accept
 			limit = *max
 		}
 		replay, err := CheckAccept(AcceptCheck{
-			Pairing: p, MitraID: a.MitraID, Offer: OfferStatus(offer), MitraActive: active,
+			Pairing: p, MitraID: a.MitraID, Offer: OfferStatus(offer), OfferExpiresAt: offerExpires, MitraActive: active,
 			OpenSessions: open, MaxSessions: limit, Now: a.Now,
 		})
 		if err != nil {
@@ -445,7 +471,8 @@ func (s *PostgresStore) AcceptOffer(ctx context.Context, a AcceptParams) (Accept
 			return err
 		}
 		res = AcceptResult{Pairing: p, Session: sess, Dismissed: dismissed}
-		return nil
+		res.Released, err = releaseQueuedOffers(ctx, tx, a.MitraID, limit-open-1, a.Now)
+		return err
 	})
 	return res, err
 }

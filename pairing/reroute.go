@@ -83,7 +83,7 @@ func (p *Pairer) reroute(ctx context.Context, s ChatSession, reason EndReason, n
 		Pairing: Pairing{
 			ID: rerouteID(s.ID), ClientID: s.ClientID, Type: TypeBlast, Status: StatusSearching,
 			Minutes: minutes, Prepaid: true, ExpiresAt: ptr(now.Add(p.settings.BlastTimeout(ctx))),
-			CreatedAt: now, UpdatedAt: now,
+			PaidAt: ptr(now), CreatedAt: now, UpdatedAt: now,
 		},
 	})
 	if err != nil {

@@ -40,14 +40,16 @@ type Store interface {
 	InsertOffers(ctx context.Context, pairingID uuid.UUID, mitraIDs []uuid.UUID, now time.Time) ([]uuid.UUID, error)
 	// OfferedMitras returns every mitra offered the pairing, whatever the offer's status.
 	OfferedMitras(ctx context.Context, pairingID uuid.UUID) ([]uuid.UUID, error)
-	// ListOffers returns the mitra's live offers at now, most urgent (earliest deadline)
-	// first, then oldest first.
+	// ListOffers returns the mitra's live offers at now — of waiting pairings, and of queued
+	// ones before their own deadline — most urgent (earliest deadline) first, then oldest
+	// first.
 	ListOffers(ctx context.Context, mitraID uuid.UUID, now time.Time) ([]Offer, error)
 	// DeclineOffer marks the mitra's live offer declined and returns the pairing;
 	// ErrNotFound when there is no such live offer.
 	DeclineOffer(ctx context.Context, mitraID, pairingID uuid.UUID, now time.Time) (Pairing, error)
 	// PairingsToOffer returns searching blasts whose deadline is after now and that were
-	// never offered to the mitra, oldest first, at most limit.
+	// never offered to the mitra, oldest first, at most limit. Blasts offered ring by ring
+	// (Rings > 0) are not: their rings pick who is offered next.
 	PairingsToOffer(ctx context.Context, mitraID uuid.UUID, now time.Time, limit int) ([]Pairing, error)
 	// AcceptOffer claims a pairing for a mitra; see AcceptParams for the checks.
 	AcceptOffer(ctx context.Context, a AcceptParams) (AcceptResult, error)
@@ -79,6 +81,9 @@ type Store interface {
 	SetFailureRefunded(ctx context.Context, id uuid.UUID) (Failure, error)
 	// ResolveFailure closes an open failure (else ErrInvalidState).
 	ResolveFailure(ctx context.Context, id uuid.UUID, by, note string, at time.Time) (Failure, error)
+
+	// The pairing policies: the queue, rings, missed offers (see PolicyStore).
+	PolicyStore
 }
 
 // PairingQuery selects pairings (for sweeps and timer restore). Zero fields do not filter.
@@ -90,11 +95,15 @@ type PairingQuery struct {
 	UpdatedBefore *time.Time
 	// WithoutPayment keeps pairings with no payment session.
 	WithoutPayment bool
+	// RingDueBy keeps pairings whose next ring is due at or before it.
+	RingDueBy *time.Time
 	// Limit bounds the result (0 = no bound).
 	Limit int
 }
 
-// PairingTransition is one guarded status change of a pairing.
+// PairingTransition is one guarded status change of a pairing. Entering StatusQueued
+// stamps QueuedAt (the first time only) and PaidAt if the pairing has none; every status
+// but StatusSearching clears NextRingAt.
 type PairingTransition struct {
 	ID uuid.UUID
 	// From: the pairing must be in one of these, else ErrInvalidState and nothing changes.
@@ -105,6 +114,8 @@ type PairingTransition struct {
 	DueBy *time.Time
 	// ExpiresAt, when set, becomes the pairing's deadline.
 	ExpiresAt *time.Time
+	// PaidAt, when set, becomes the pairing's PaidAt.
+	PaidAt *time.Time
 	// FailureReason, when set, is written to pairings.failure_reason.
 	FailureReason Reason
 	// OfferStatus, when set, is what the pairing's live offers become.
@@ -139,11 +150,14 @@ type TransitionResult struct {
 // store checks, in this order: the mitra exists (ErrNotFound); it holds an offer for the
 // pairing that it did not decline (ErrNotFound); the pairing is not matched
 // (ErrAlreadyMatched — unless matched to this very mitra, which replays the result); the
-// pairing is waiting, the offer live and the deadline after Now (ErrExpired); the mitra is
-// active (ErrDeactivated); its active + pending_payment sessions are fewer than its
-// maximum, or DefaultMaxSessions when it has none (ErrAtCapacity). Then it inserts the chat
-// session — active from Now for a blast, pending_payment for a targeted pairing — marks the
-// pairing matched, the offer accepted and every other live offer dismissed.
+// pairing is waiting (or queued), the offer live and the deadlines — the pairing's, and
+// the offer's own for a queued pairing — after Now (ErrExpired); the mitra is active
+// (ErrDeactivated); its active + pending_payment sessions are fewer than its maximum, or
+// DefaultMaxSessions when it has none (ErrAtCapacity). Then it inserts the chat session —
+// active from Now for a blast, pending_payment for a targeted pairing — marks the pairing
+// matched, the offer accepted and every other live offer dismissed. Last, when the mitra's
+// live offers of queued pairings now outnumber its free slots, those furthest back in the
+// queue are dismissed (AcceptResult.Released): an offer of a queued pairing holds a slot.
 type AcceptParams struct {
 	MitraID            uuid.UUID
 	PairingID          uuid.UUID
@@ -159,6 +173,9 @@ type AcceptResult struct {
 	Session ChatSession
 	// Dismissed are the mitras whose offers were dismissed.
 	Dismissed []uuid.UUID
+	// Released are the offers of queued pairings the mitra held that the accept left
+	// without a free slot, dismissed.
+	Released []OfferRef
 	// Replayed: the pairing was already matched to this mitra; nothing changed.
 	Replayed bool
 }

@@ -22,7 +22,13 @@ func (p *Pairer) expirePairing(ctx context.Context, id uuid.UUID) error {
 	}
 	switch pr.Status {
 	case StatusSearching:
+		// Nobody accepted: into the queue when it is on, else the blast fails.
+		if queued, err := p.enqueue(ctx, pr, &now); queued || err != nil {
+			return err
+		}
 		return p.failBlast(ctx, pr, ReasonTimeout, &now)
+	case StatusQueued:
+		return p.failBlast(ctx, pr, ReasonQueueTimeout, &now)
 	case StatusTargetedWaiting:
 		return p.targetedUnavailable(ctx, pr, ReasonTargetedTimeout, &now)
 	}
@@ -31,8 +37,13 @@ func (p *Pairer) expirePairing(ctx context.Context, id uuid.UUID) error {
 
 // TimeoutReport is what one SweepTimeouts pass did.
 type TimeoutReport struct {
-	// PairingsTimedOut: blasts failed (timeout) and "Curhat lagi" offers run out.
+	// PairingsTimedOut: blasts failed (timeout) or queued, queued blasts failed
+	// (queue_timeout), and "Curhat lagi" offers run out.
 	PairingsTimedOut int
+	// RingsAdded: rings of ring-policy blasts offered by the sweep (their timer had not).
+	RingsAdded int
+	// OffersLapsed: offers of queued pairings ended at their own deadline.
+	OffersLapsed int
 	// SessionsExpired: active chat sessions ended at their ends_at.
 	SessionsExpired int
 	// Abandoned: targeted_unavailable pairings cancelled after Config.UnavailableTTL.
@@ -42,9 +53,11 @@ type TimeoutReport struct {
 }
 
 // SweepTimeouts backs up the in-process timers (run it every PAIRING_SWEEP_SECONDS):
-// waiting pairings past their deadline time out, active sessions past ends_at expire, and
-// stale pairings (targeted_unavailable past Config.UnavailableTTL, awaiting_payment with
-// no payment past Config.OrphanTTL) are cancelled. Each kind handles at most
+// waiting and queued pairings past their deadline time out, the rings and the offers of
+// queued pairings that are due are handled, the queue's head is offered to free slots,
+// active sessions past ends_at expire, and stale pairings (targeted_unavailable past
+// Config.UnavailableTTL, awaiting_payment with no payment past Config.OrphanTTL) are
+// cancelled; a queue index that failed is rebuilt. Each kind handles at most
 // Config.SweepBatch rows per pass. Safe on several instances at once: every change is a
 // guarded transition, done once.
 func (p *Pairer) SweepTimeouts(ctx context.Context) (TimeoutReport, error) {
@@ -52,8 +65,16 @@ func (p *Pairer) SweepTimeouts(ctx context.Context) (TimeoutReport, error) {
 	var errs []error
 	now := p.now()
 
+	if p.index != nil && p.indexDirty.Load() {
+		// Not an error of the sweep: the store answers meanwhile, and the failure that
+		// made the index dirty was logged.
+		if err := p.RebuildQueueIndex(ctx); err != nil {
+			p.log.DebugContext(ctx, "queue index not rebuilt yet", "err", err)
+		}
+	}
+
 	due, err := p.store.ListPairings(ctx, PairingQuery{
-		Statuses: []Status{StatusSearching, StatusTargetedWaiting}, DueBy: &now, Limit: p.cfg.SweepBatch,
+		Statuses: []Status{StatusSearching, StatusTargetedWaiting, StatusQueued}, DueBy: &now, Limit: p.cfg.SweepBatch,
 	})
 	errs = append(errs, err)
 	for _, pr := range due {
@@ -66,6 +87,25 @@ func (p *Pairer) SweepTimeouts(ctx context.Context) (TimeoutReport, error) {
 			rep.PairingsTimedOut++
 		}
 	}
+
+	rings, err := p.store.ListPairings(ctx, PairingQuery{
+		Statuses: []Status{StatusSearching}, RingDueBy: &now, Limit: p.cfg.SweepBatch,
+	})
+	errs = append(errs, err)
+	for _, pr := range rings {
+		_, claimed, err := p.offerRing(ctx, pr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("pairing %s: %w", pr.ID, err))
+		}
+		if claimed {
+			rep.RingsAdded++
+		}
+	}
+
+	lapsed, err := p.expireLapsed(ctx, nil)
+	rep.OffersLapsed = lapsed
+	errs = append(errs, err)
+	errs = append(errs, p.dispatchQueue(ctx))
 
 	sessions, err := p.store.ListChatSessions(ctx, ListSessionsParams{Status: SessionActive, EndsBy: &now, Limit: p.cfg.SweepBatch})
 	errs = append(errs, err)
@@ -150,7 +190,7 @@ func (p *Pairer) restoreTimers(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("restore timers: %w", err)
 	}
-	pairings, err := p.store.ListPairings(ctx, PairingQuery{Statuses: []Status{StatusSearching, StatusTargetedWaiting}})
+	pairings, err := p.store.ListPairings(ctx, PairingQuery{Statuses: []Status{StatusSearching, StatusTargetedWaiting, StatusQueued}})
 	if err != nil {
 		return 0, fmt.Errorf("restore timers: %w", err)
 	}
@@ -173,6 +213,7 @@ func (p *Pairer) restoreTimers(ctx context.Context) (int, error) {
 			continue
 		}
 		p.armDeadline(pr)
+		p.armRing(pr)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return len(sessions) + len(pairings), fmt.Errorf("restore timers: %w", err)

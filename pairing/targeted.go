@@ -132,6 +132,7 @@ func (p *Pairer) targetedUnavailable(ctx context.Context, pr Pairing, reason Rea
 	}
 	p.unschedule(timerKey{pairingDeadline, pr.ID})
 	p.notifyDismissed(ctx, pr.ID, res.Closed, "expired")
+	p.offersMissed(ctx, res.Closed)
 	p.notify(ctx, Event{
 		Kind: EventTargetedUnavailable, ClientID: ptr(pr.ClientID), PairingID: ptr(pr.ID),
 		Data: map[string]any{"pairing_id": pr.ID.String(), "reason": string(reason)},
@@ -234,6 +235,9 @@ func (p *Pairer) FallbackToBlast(ctx context.Context, clientID, pairingID uuid.U
 	}
 	q, err := p.quote(ctx, clientID, pr.Minutes)
 	if err != nil {
+		return Pairing{}, Payment{}, fmt.Errorf("fallback pairing %s: %w", pairingID, err)
+	}
+	if err := p.checkQueueRoom(ctx); err != nil {
 		return Pairing{}, Payment{}, fmt.Errorf("fallback pairing %s: %w", pairingID, err)
 	}
 	if pr.Status == StatusTargetedUnavailable {

@@ -22,6 +22,9 @@ const (
 //
 //	blast:     awaiting_payment ─paid─▶ searching ─accept─▶ matched
 //	               │                      ├─no mitra / deadline─▶ failed (refunded)
+//	               │                      ├─no mitra / deadline, queue on─▶ queued ─accept─▶ matched
+//	               │                      │                                   ├─max wait─▶ failed (refunded)
+//	               │                      │                                   └─cancel─▶ cancelled (refunded)
 //	               └─payment closed / cancel─▶ cancelled ◀─cancel─┘
 //	targeted:  targeted_waiting ─accept─▶ matched (chat session pending_payment)
 //	               └─decline / deadline─▶ targeted_unavailable ─fallback─▶ blast awaiting_payment
@@ -36,22 +39,32 @@ const (
 	StatusCancelled           Status = "cancelled"
 	StatusTargetedWaiting     Status = "targeted_waiting"
 	StatusTargetedUnavailable Status = "targeted_unavailable"
+	// StatusQueued: a paid blast waiting in the queue (the pairing policy
+	// pairing_queue_enabled) in the order it was paid. Each free slot of an available mitra
+	// is offered the head of the queue, one queued pairing at a time; see Pairer.
+	StatusQueued Status = "queued"
 )
 
 // OpenStatuses are the pre-match states: a client has at most one pairing in them.
-var OpenStatuses = []Status{StatusAwaitingPayment, StatusSearching, StatusTargetedWaiting, StatusTargetedUnavailable}
+var OpenStatuses = []Status{StatusAwaitingPayment, StatusSearching, StatusTargetedWaiting, StatusTargetedUnavailable, StatusQueued}
 
 // Open reports whether s is a pre-match state (see OpenStatuses).
 func (s Status) Open() bool {
 	switch s {
-	case StatusAwaitingPayment, StatusSearching, StatusTargetedWaiting, StatusTargetedUnavailable:
+	case StatusAwaitingPayment, StatusSearching, StatusTargetedWaiting, StatusTargetedUnavailable, StatusQueued:
 		return true
 	}
 	return false
 }
 
-// Waiting reports whether a pairing in s has live offers and a running deadline.
+// Waiting reports whether a pairing in s has live offers and a running deadline that the
+// offers share. A queued pairing has a deadline too, but its offers (one at a time) each
+// have their own: see Deadlined.
 func (s Status) Waiting() bool { return s == StatusSearching || s == StatusTargetedWaiting }
+
+// Deadlined reports whether a pairing in s ends at its ExpiresAt: a waiting pairing, or a
+// queued one (its queue deadline).
+func (s Status) Deadlined() bool { return s.Waiting() || s == StatusQueued }
 
 // Reason explains why a pairing stopped short of a match (column pairings.failure_reason,
 // and pairing_failures.reason for the first four).
@@ -66,6 +79,9 @@ const (
 	ReasonTargetedDeclined Reason = "targeted_declined"
 	// ReasonTargetedTimeout: the mitra let the "Curhat lagi" countdown run out (failure row).
 	ReasonTargetedTimeout Reason = "targeted_timeout"
+	// ReasonQueueTimeout: the blast waited in the queue for pairing_queue_max_wait_seconds
+	// from its payment without a match (failure row; refunded).
+	ReasonQueueTimeout Reason = "queue_timeout"
 	// ReasonMitraUnreachable: the "Curhat lagi" mitra was offline or busy when the client
 	// asked, so the pairing started in targeted_unavailable (no failure row: nobody was
 	// offered anything and nothing was charged).
@@ -86,7 +102,7 @@ const (
 )
 
 // FailureReasons are the reasons that write a pairing_failures row.
-var FailureReasons = []Reason{ReasonNoMitraAvailable, ReasonTimeout, ReasonTargetedDeclined, ReasonTargetedTimeout}
+var FailureReasons = []Reason{ReasonNoMitraAvailable, ReasonTimeout, ReasonTargetedDeclined, ReasonTargetedTimeout, ReasonQueueTimeout}
 
 // Pairing is one pairings row: a client's request to be matched with a mitra.
 //
@@ -105,14 +121,24 @@ type Pairing struct {
 	// Prepaid marks a blast started by a reroute: the minutes were paid for by the
 	// original session, nothing is charged.
 	Prepaid bool
-	// ExpiresAt is the deadline of a searching or targeted_waiting pairing; offers never
-	// outlive it.
+	// ExpiresAt is the deadline of a searching or targeted_waiting pairing, or of a queued
+	// one (PaidAt + pairing_queue_max_wait_seconds); offers never outlive it.
 	ExpiresAt      *time.Time
 	MatchedMitraID *uuid.UUID
 	ChatSessionID  *uuid.UUID
 	FailureReason  Reason
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// PaidAt is when the blast was paid (a prepaid one: when it started), the order of
+	// the queue. Nil before the payment, and for targeted pairings.
+	PaidAt *time.Time
+	// QueuedAt is when the blast first entered the queue (nil: it never did).
+	QueuedAt *time.Time
+	// Rings counts the rings of mitras a searching blast was offered to under the ring
+	// policy (0: the blast policy, every available mitra at once); NextRingAt is when the
+	// next ring joins (nil: no further ring).
+	Rings      int
+	NextRingAt *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // OfferStatus is the state of one offer (column pairing_offers.status).
@@ -131,8 +157,12 @@ type Offer struct {
 	PairingID uuid.UUID
 	Type      Type
 	Minutes   int
+	// ExpiresAt is the offer's deadline: its pairing's, or for the offer of a queued
+	// pairing its own (sooner).
 	ExpiresAt time.Time
 	OfferedAt time.Time
+	// Queued marks the offer of a queued pairing (it holds one of the mitra's free slots).
+	Queued bool
 }
 
 // SessionStatus is the state of a chat session (column chat_sessions.status).

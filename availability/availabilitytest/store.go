@@ -132,6 +132,7 @@ func (s *Store) SetOnline(ctx context.Context, id uuid.UUID, at time.Time) (avai
 	}
 	m.IsOnline = true
 	m.LastHeartbeatAt = laterOf(m.LastHeartbeatAt, at)
+	m.AwayReason = ""
 	m.UpdatedAt = s.stamp()
 	return clone(m), nil
 }
@@ -146,6 +147,25 @@ func (s *Store) SetOffline(ctx context.Context, id uuid.UUID) (availability.Mitr
 	m.IsOnline = false
 	m.UpdatedAt = s.stamp()
 	return clone(m), nil
+}
+
+func (s *Store) SetAway(ctx context.Context, id uuid.UUID, reason string) (availability.Mitra, bool, error) {
+	if err := availability.ValidAwayReason(reason); err != nil {
+		return availability.Mitra{}, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.mitras[id]
+	if !ok {
+		return availability.Mitra{}, false, availability.ErrNotFound
+	}
+	if !m.IsOnline {
+		return clone(m), false, nil
+	}
+	m.IsOnline = false
+	m.AwayReason = reason
+	m.UpdatedAt = s.stamp()
+	return clone(m), true, nil
 }
 
 func (s *Store) SetActive(ctx context.Context, id uuid.UUID, active bool) (availability.Mitra, error) {

@@ -112,6 +112,44 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 		check.ErrorIs(t, err, availability.ErrNotFound)
 	})
 
+	t.Run("SetAwayTakesOfflineWithItsReasonUntilOnlineAgain", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		ctx := check.Context(t)
+		m := createMitra(t, h.Store, "a")
+		_, err := h.Store.SetOnline(ctx, m.ID, t0)
+		check.NoError(t, err)
+
+		_, _, err = h.Store.SetAway(ctx, m.ID, "sleepy")
+		check.Invalid(t, err, "reason")
+		check.True(t, stateOf(t, h.Store, m.ID).IsOnline, "an unknown reason changes nothing")
+
+		away, changed, err := h.Store.SetAway(ctx, m.ID, availability.AwayMissedOffers)
+		check.NoError(t, err)
+		check.True(t, changed)
+		check.False(t, away.IsOnline)
+		check.Equal(t, availability.AwayMissedOffers, away.AwayReason)
+		check.False(t, stateOf(t, h.Store, m.ID).IsOnline)
+		got, err := h.Store.GetMitra(ctx, m.ID)
+		check.NoError(t, err)
+		check.Equal(t, availability.AwayMissedOffers, got.AwayReason)
+
+		again, changed, err := h.Store.SetAway(ctx, m.ID, availability.AwayMissedOffers)
+		check.NoError(t, err, "offline already: unchanged")
+		check.False(t, changed)
+		check.Equal(t, away.UpdatedAt, again.UpdatedAt)
+
+		on, err := h.Store.SetOnline(ctx, m.ID, t0.Add(time.Second))
+		check.NoError(t, err)
+		check.Equal(t, "", on.AwayReason, "going online clears the reason")
+		off, err := h.Store.SetOffline(ctx, m.ID)
+		check.NoError(t, err)
+		check.Equal(t, "", off.AwayReason, "a mitra that went offline itself has no reason")
+
+		_, _, err = h.Store.SetAway(ctx, uuid.New(), availability.AwayMissedOffers)
+		check.ErrorIs(t, err, availability.ErrNotFound)
+	})
+
 	t.Run("DeactivationSetsOfflineAndRevokesAuthSessions", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)

@@ -106,7 +106,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger, opts appOptions) 
 	if a.clock == nil {
 		a.clock = curhat.WallClock()
 	}
-	a.hooks = newPromMetrics(log, a.driftReport)
+	a.hooks = newPromMetrics(log, a.driftReport, a.queueLength)
 	a.bgCtx, a.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
 	a.names = curhat.NewKeyNames(cfg.ValkeyKeyPrefix, cfg.ValkeyCluster)
 	if err := a.connect(ctx, opts); err != nil {
@@ -192,6 +192,7 @@ func (a *App) build() error {
 		FanoutCap:          a.cfg.FanoutCap,
 		AvailabilityHooks:  availabilityHooks(a.hooks),
 		PaymentHooks:       paymentHooks(a.hooks),
+		PairingHooks:       pairingHooks(a.hooks),
 		SweepHooks:         sweeps.HooksFunc(a.sweepRun),
 		OnMitraDeactivated: a.mitraDeactivated,
 		Sweeps: curhat.SweepsConfig{
@@ -220,6 +221,14 @@ func (a *App) build() error {
 	a.runtime, a.mirror, a.pricing, a.payments, a.pairer, a.exts =
 		c.Runtime(), c.Availability(), c.Pricing(), c.Payments(), c.Pairing(), c.Extensions()
 	return nil
+}
+
+// queueLength counts the pairing queue (0 before the client is built).
+func (a *App) queueLength(ctx context.Context) (int, error) {
+	if a.pairer == nil {
+		return 0, nil
+	}
+	return a.pairer.QueueLength(ctx)
 }
 
 // sweepRun reports a sweep's cycle to the metrics the App holds then (a test may wrap

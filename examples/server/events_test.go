@@ -192,6 +192,15 @@ func TestEvents_EveryDocumentedKindIsSentAndMatchesItsSchema(t *testing.T) {
 		start = ts.must(201, "POST", "/api/client/chat/start", dewi, map[string]any{"minutes": 30})
 		require.Equal(t, 200, ts.webhook(obj(start, "payment")["id"], "paid").Status)
 
+		// With the queue on, nobody available: the paid blast waits in the queue; a mitra
+		// that lets its one-to-one offer of it lapse is taken offline.
+		ts.must(200, "PUT", "/api/internal/config/pairing_queue_enabled", ts.op, map[string]any{"value": true})
+		ts.must(200, "PUT", "/api/internal/config/mitra_missed_offers_before_away", ts.op, map[string]any{"value": 1})
+		start = ts.must(201, "POST", "/api/client/chat/start", dewi, map[string]any{"minutes": 30})
+		require.Equal(t, 200, ts.webhook(obj(start, "payment")["id"], "paid").Status)
+		ts.must(200, "POST", "/api/mitra/status/online", ayu, nil)
+		ts.clock.Advance(20 * time.Second)
+
 		want := map[string][]string{"client": documentedEventKinds(t, "ClientEvent"), "mitra": documentedEventKinds(t, "MitraEvent")}
 		require.Eventually(t, func() bool {
 			mitra := slices.Compact(slices.Sorted(slices.Values(append(ayuEvents.seen(), bimaEvents.seen()...))))

@@ -72,6 +72,7 @@ var errorTable = []errorMapping{
 	{pairing.ErrExpired, http.StatusGone, "EXPIRED", "the deadline has passed", ""},
 	{pairing.ErrNoPreviousSession, http.StatusConflict, "NO_PREVIOUS_SESSION", "no previous chat session with this mitra", ""},
 	{pairing.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE", "the mitra is not available", ""},
+	{pairing.ErrQueueFull, http.StatusConflict, "QUEUE_FULL", "too many paid chats are waiting for a bestie; try again later", ""},
 	{extension.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE", "the mitra is not available", ""},
 	{curhat.ErrNotFound, http.StatusNotFound, "NOT_FOUND", "not found", ""},
 	{curhat.ErrStaleWrite, http.StatusConflict, "STALE_WRITE", "the row changed since it was read; retry with its current updated_at", ""},

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/sweeps"
 )
@@ -57,12 +58,24 @@ type promMetrics struct {
 	refunds        *prometheus.CounterVec
 	refundedAmount prometheus.Counter
 
+	// The pairing policies: how long paid blasts waited in the queue, the ring a blast
+	// matched at, mitras taken offline after missed offers; the queue's length is read at
+	// scrape time.
+	queueWait   *prometheus.HistogramVec
+	ringMatched prometheus.Histogram
+	mitrasAway  *prometheus.CounterVec
+
 	drift *driftCollector
 }
 
+// queueWaitBuckets span a queue that empties within seconds to the longest wait allowed
+// (pairing_queue_max_wait_seconds, 3600).
+var queueWaitBuckets = []float64{1, 5, 10, 30, 60, 120, 300, 600, 1200, 3600}
+
 // newPromMetrics builds the registry. drift reports the mirror's drift; it returns a nil
-// report when there is no Valkey mirror to compare.
-func newPromMetrics(log *slog.Logger, drift func(ctx context.Context) (*availability.DriftReport, error)) *promMetrics {
+// report when there is no Valkey mirror to compare. queueLength counts the pairing queue.
+func newPromMetrics(log *slog.Logger, drift func(ctx context.Context) (*availability.DriftReport, error),
+	queueLength func(ctx context.Context) (int, error)) *promMetrics {
 	m := &promMetrics{registry: prometheus.NewRegistry()}
 	f := func(c prometheus.Collector) { m.registry.MustRegister(c) }
 	ns := metricsNamespace
@@ -109,10 +122,40 @@ func newPromMetrics(log *slog.Logger, drift func(ctx context.Context) (*availabi
 		Namespace: ns, Name: "payment_refunded_amount_total",
 		Help: "Sum of the amounts refunded (minor units of the payment currency).",
 	})
+	m.queueWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: ns, Name: "pairing_queue_wait_seconds",
+		Help:    "How long paid blasts waited in the queue, from their payment, by how they left it (matched, timeout, cancelled).",
+		Buckets: queueWaitBuckets,
+	}, []string{"outcome"})
+	m.ringMatched = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: ns, Name: "pairing_ring_at_match",
+		Help:    "The ring (0 for the first) a blast offered ring by ring had reached when it matched.",
+		Buckets: []float64{0, 1, 2, 3, 5, 10, 20},
+	})
+	m.mitrasAway = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "mitras_sent_away_total",
+		Help: "Mitras taken offline by the system, by reason (missed_offers).",
+	}, []string{"reason"})
+	queueLen := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: ns, Name: "pairing_queue_length",
+		Help: "Paid blasts waiting in the queue (read at scrape time; -1 when it cannot be counted).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), driftTimeout)
+		defer cancel()
+		n, err := queueLength(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
 	for _, c := range []prometheus.Collector{m.requests, m.sweepRuns, m.sweepDuration, m.sweepCounts, m.fallbacks,
-		m.writeFailures, m.seeds, m.seedMitras, m.refunds, m.refundedAmount} {
+		m.writeFailures, m.seeds, m.seedMitras, m.refunds, m.refundedAmount, m.queueWait, m.ringMatched, m.mitrasAway, queueLen} {
 		f(c)
 	}
+	for _, outcome := range []pairing.QueueOutcome{pairing.QueueMatched, pairing.QueueTimedOut, pairing.QueueCancelled} {
+		m.queueWait.WithLabelValues(string(outcome))
+	}
+	m.mitrasAway.WithLabelValues(pairing.AwayMissedOffers)
 	for _, outcome := range []string{"ok", "error"} {
 		m.seeds.WithLabelValues(outcome)
 	}
@@ -229,6 +272,21 @@ func (m *promMetrics) refundFailed(context.Context, payment.Refund, error) {
 }
 
 func (m *promMetrics) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
+
+// pairingHooks returns the pairing policy hooks of the server's metrics.
+func pairingHooks(m metrics) pairing.Hooks {
+	p, ok := m.(*promMetrics)
+	if !ok {
+		return pairing.Hooks{}
+	}
+	return pairing.Hooks{
+		QueueLeft: func(outcome pairing.QueueOutcome, waited time.Duration) {
+			p.queueWait.WithLabelValues(string(outcome)).Observe(waited.Seconds())
+		},
+		MatchedAtRing: func(ring int) { p.ringMatched.Observe(float64(ring)) },
+		MitraAway:     func(reason string) { p.mitrasAway.WithLabelValues(reason).Inc() },
+	}
+}
 
 // availabilityHooks returns the availability hooks of the server's metrics.
 func availabilityHooks(m metrics) availability.Hooks {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -89,4 +90,48 @@ func TestReadme_WalkThroughIt(t *testing.T) {
 		require.Contains(t, string(out), want)
 	}
 	require.Regexp(t, `(?m)^\{"status":"active","ends_at":"[^"]+"\}$`, string(out), "the fallback blast is taken")
+}
+
+// The README's "Pairing policies" examples, run as written against a server: each sets
+// the key it shows, and the config list then serves the values.
+func TestReadme_PairingPolicyExamples(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"bash", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CURHAT_REQUIRE_SERVICES") == "1" {
+				t.Fatalf("the README's examples need %s", tool)
+			}
+			t.Skipf("the README's examples need %s (CURHAT_REQUIRE_SERVICES=1 makes this a failure)", tool)
+		}
+	}
+	raw, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(raw), "\n## Pairing policies\n")
+	require.True(t, ok, "README.md has no \"Pairing policies\" section")
+	section, _, _ = strings.Cut(section, "\n## ")
+	var script strings.Builder
+	script.WriteString("set -euo pipefail\n")
+	for _, m := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(section, -1) {
+		script.WriteString(m[1])
+	}
+	ts := newTestServer(t, memoryBackend)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-c", script.String())
+	cmd.Env = append(os.Environ(), "OP="+ts.op, "BASE="+ts.http.URL)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "the README's examples failed:\n%s", out)
+
+	got := map[string]string{}
+	for _, it := range ts.must(200, "GET", "/api/internal/config", ts.op, nil)["items"].([]any) {
+		m := it.(map[string]any)
+		got[m["key"].(string)] = fmt.Sprint(m["value"])
+	}
+	require.Equal(t, map[string]string{"pairing_queue_enabled": "true", "pairing_queue_max_wait_seconds": "600",
+		"pairing_queue_max_length": "500", "pairing_offer_policy": "ring", "pairing_ring_size": "2",
+		"pairing_ring_interval_seconds": "15", "mitra_missed_offers_before_away": "3"},
+		map[string]string{"pairing_queue_enabled": got["pairing_queue_enabled"], "pairing_queue_max_wait_seconds": got["pairing_queue_max_wait_seconds"],
+			"pairing_queue_max_length": got["pairing_queue_max_length"], "pairing_offer_policy": got["pairing_offer_policy"],
+			"pairing_ring_size": got["pairing_ring_size"], "pairing_ring_interval_seconds": got["pairing_ring_interval_seconds"],
+			"mitra_missed_offers_before_away": got["mitra_missed_offers_before_away"]})
 }

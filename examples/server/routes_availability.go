@@ -117,7 +117,8 @@ func (s *Server) mitraStatus(w http.ResponseWriter, r *http.Request, c caller) e
 	writeJSON(w, http.StatusOK, map[string]any{
 		"online": st.Online, "is_active": st.IsActive, "reachable": st.Reachable,
 		"active_sessions": st.ActiveSessions, "max_concurrent_sessions": st.MaxConcurrentSessions,
-		"devices": devices,
+		"devices":     devices,
+		"away_reason": strPtr(st.AwayReason),
 	})
 	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -55,6 +56,11 @@ type pairingJSON struct {
 	ChatSessionID *uuid.UUID `json:"chat_session_id"`
 	FailureReason *string    `json:"failure_reason"`
 	CreatedAt     time.Time  `json:"created_at"`
+	// QueuePosition and EstimatedWaitSeconds: while queued (GET /api/client/pairings/{id}),
+	// its 1-based place and the estimated wait; null otherwise, and the estimate until
+	// known.
+	QueuePosition        *int   `json:"queue_position"`
+	EstimatedWaitSeconds *int64 `json:"estimated_wait_seconds"`
 }
 
 func toPairingJSON(p pairing.Pairing) pairingJSON {
@@ -217,7 +223,20 @@ func (s *Server) clientPairing(w http.ResponseWriter, r *http.Request, c caller)
 	if p.ClientID != c.ID {
 		return curhat.ErrNotFound
 	}
-	out := map[string]any{"pairing": toPairingJSON(p), "payment": nil, "chat_session": nil}
+	pj := toPairingJSON(p)
+	if p.Status == pairing.StatusQueued {
+		st, err := s.app.pairer.QueueStatus(r.Context(), p.ID)
+		switch {
+		case err == nil:
+			pj.QueuePosition = &st.Position
+			if st.EstimatedWait != nil {
+				pj.EstimatedWaitSeconds = new(pairing.WaitSeconds(*st.EstimatedWait))
+			}
+		case !errors.Is(err, curhat.ErrInvalidState): // matched or cancelled since the read: no place
+			return err
+		}
+	}
+	out := map[string]any{"pairing": pj, "payment": nil, "chat_session": nil}
 	if p.PaymentSessionID != nil {
 		pay, err := s.app.payments.Get(r.Context(), *p.PaymentSessionID)
 		if err != nil {
@@ -371,7 +390,8 @@ func (s *Server) listOffers(w http.ResponseWriter, r *http.Request, c caller) er
 	}
 	out := make([]map[string]any, 0, len(offers))
 	for _, o := range offers {
-		out = append(out, map[string]any{"pairing_id": o.PairingID, "type": o.Type, "minutes": o.Minutes, "expires_at": o.ExpiresAt.UTC()})
+		out = append(out, map[string]any{"pairing_id": o.PairingID, "type": o.Type, "minutes": o.Minutes,
+			"expires_at": o.ExpiresAt.UTC(), "queued": o.Queued})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"offers": out})
 	return nil
@@ -459,7 +479,7 @@ func (s *Server) listFailures(w http.ResponseWriter, r *http.Request, _ caller) 
 		name, value string
 		allowed     []string
 	}{
-		{"reason", f.Reason, []string{"no_mitra_available", "timeout", "targeted_declined", "targeted_timeout"}},
+		{"reason", f.Reason, []string{"no_mitra_available", "timeout", "targeted_declined", "targeted_timeout", "queue_timeout"}},
 		{"status", f.Status, []string{"open", "resolved"}},
 		{"type", f.Type, []string{"blast", "targeted"}},
 	} {

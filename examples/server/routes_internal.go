@@ -40,8 +40,11 @@ type mitraJSON struct {
 	IsOnline              bool       `json:"is_online"`
 	LastHeartbeatAt       *time.Time `json:"last_heartbeat_at"`
 	MaxConcurrentSessions *int       `json:"max_concurrent_sessions"`
-	CreatedAt             time.Time  `json:"created_at"`
-	UpdatedAt             time.Time  `json:"updated_at"`
+	// AwayReason is why the system took the mitra offline (missed_offers); null when it
+	// did not, or the mitra went online since.
+	AwayReason *string   `json:"away_reason"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 	// DeviceCount is the devices holding a live lease (GET /api/internal/mitras/{id} only).
 	DeviceCount *int `json:"device_count,omitempty"`
 }
@@ -49,7 +52,7 @@ type mitraJSON struct {
 func toMitraJSON(m availability.Mitra) mitraJSON {
 	return mitraJSON{ID: m.ID, DisplayName: m.DisplayName, IsActive: m.IsActive, IsOnline: m.IsOnline,
 		LastHeartbeatAt: utcPtr(m.LastHeartbeatAt), MaxConcurrentSessions: m.MaxConcurrentSessions,
-		CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC()}
+		AwayReason: strPtr(m.AwayReason), CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC()}
 }
 
 func utcPtr(t *time.Time) *time.Time {

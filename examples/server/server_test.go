@@ -131,7 +131,7 @@ func TestConfig_ListAndPut(t *testing.T) {
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		list := ts.must(200, "GET", "/api/internal/config", ts.op, nil)
 		items := list["items"].([]any)
-		require.Len(t, items, 5)
+		require.Len(t, items, 12)
 		ts.must(200, "PUT", "/api/internal/config/pairing_blast_timeout_seconds", ts.op, map[string]any{"value": 45})
 		require.Equal(t, 45*time.Second, ts.app.runtime.BlastTimeout(context.Background()))
 	})

@@ -11,3 +11,23 @@ const (
 	DefaultExtensionAutoApprove       = true
 	DefaultMitraMaxConcurrentSessions = 1
 )
+
+// Defaults of the pairing policies (SPEC §19): each is off, so that the seed's blast is
+// what a deployment gets until an operator turns one on.
+const (
+	DefaultPairingQueueEnabled         = false
+	DefaultPairingQueueMaxWait         = 300 * time.Second
+	DefaultPairingQueueMaxLength       = 100
+	DefaultPairingOfferPolicy          = OfferPolicyBlast
+	DefaultPairingRingSize             = 3
+	DefaultPairingRingInterval         = 10 * time.Second
+	DefaultMitraMissedOffersBeforeAway = 0
+)
+
+// The values of the pairing_offer_policy setting.
+const (
+	// OfferPolicyBlast offers a blast to every available mitra at once.
+	OfferPolicyBlast = "blast"
+	// OfferPolicyRing offers a blast to the mitras idle longest, a ring at a time.
+	OfferPolicyRing = "ring"
+)

@@ -1,6 +1,7 @@
 package pairingtest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -23,11 +24,15 @@ type Availability struct {
 	online     []uuid.UUID // in the order they came online
 	capacity   map[uuid.UUID]int
 	recomputed []uuid.UUID
+	away       map[uuid.UUID]string
 	findErr    error
 	reachErr   error
 }
 
-var _ pairing.Availability = (*Availability)(nil)
+var (
+	_ pairing.Availability = (*Availability)(nil)
+	_ pairing.Away         = (*Availability)(nil)
+)
 
 // NewAvailability returns an Availability over store (nil: everybody online is
 // available, capacity always 0). defaultMax is the capacity of a mitra with no maximum
@@ -43,6 +48,7 @@ func (a *Availability) SetOnline(id uuid.UUID, online bool) {
 	a.online = slices.DeleteFunc(a.online, func(x uuid.UUID) bool { return x == id })
 	if online {
 		a.online = append(a.online, id)
+		delete(a.away, id)
 	}
 }
 
@@ -131,6 +137,30 @@ func (a *Availability) RecomputeCapacity(ctx context.Context, id uuid.UUID) (int
 	return n, nil
 }
 
+// SetAway takes an online mitra offline (pairing.Away), remembering the reason; false
+// when it was offline already.
+func (a *Availability) SetAway(_ context.Context, id uuid.UUID, reason string) (bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !slices.Contains(a.online, id) {
+		return false, nil
+	}
+	a.online = slices.DeleteFunc(a.online, func(x uuid.UUID) bool { return x == id })
+	if a.away == nil {
+		a.away = map[uuid.UUID]string{}
+	}
+	a.away[id] = reason
+	return true, nil
+}
+
+// AwayReason returns why SetAway took the mitra offline ("" if it did not, or the mitra
+// went online since).
+func (a *Availability) AwayReason(id uuid.UUID) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.away[id]
+}
+
 // Recomputed returns the mitras RecomputeCapacity was called for, in call order.
 func (a *Availability) Recomputed() []uuid.UUID {
 	a.mu.Lock()
@@ -205,14 +235,56 @@ func (q *Quoter) Quote(_ context.Context, _ uuid.UUID, mode pairing.PriceMode, m
 		Amount: price - d, Currency: "IDR"}, nil
 }
 
-// Settings is a fixed pairing.Settings; zero fields serve the runtime defaults.
+// Settings is a fixed pairing.Settings and pairing.Policies; zero fields serve the
+// runtime defaults (every pairing policy off).
 type Settings struct {
 	Blast       time.Duration
 	Targeted    time.Duration
 	MaxSessions int
+
+	// Queue turns the queue on; MaxWait and MaxLength bound it.
+	Queue     bool
+	MaxWait   time.Duration
+	MaxLength int
+	// Ring selects the ring policy; Size and Interval shape it.
+	Ring     bool
+	Size     int
+	Interval time.Duration
+	// MissedBeforeAway is mitra_missed_offers_before_away (0: off).
+	MissedBeforeAway int
 }
 
-var _ pairing.Settings = Settings{}
+var (
+	_ pairing.Settings = Settings{}
+	_ pairing.Policies = Settings{}
+)
+
+func (s Settings) QueueEnabled(context.Context) bool { return s.Queue }
+
+func (s Settings) QueueMaxWait(ctx context.Context) time.Duration {
+	return cmp.Or(s.MaxWait, pairing.DefaultPolicies{}.QueueMaxWait(ctx))
+}
+
+func (s Settings) QueueMaxLength(ctx context.Context) int {
+	return cmp.Or(s.MaxLength, pairing.DefaultPolicies{}.QueueMaxLength(ctx))
+}
+
+func (s Settings) OfferPolicy(context.Context) string {
+	if s.Ring {
+		return pairing.OfferPolicyRing
+	}
+	return pairing.OfferPolicyBlast
+}
+
+func (s Settings) RingSize(ctx context.Context) int {
+	return cmp.Or(s.Size, pairing.DefaultPolicies{}.RingSize(ctx))
+}
+
+func (s Settings) RingInterval(ctx context.Context) time.Duration {
+	return cmp.Or(s.Interval, pairing.DefaultPolicies{}.RingInterval(ctx))
+}
+
+func (s Settings) MissedOffersBeforeAway(context.Context) int { return s.MissedBeforeAway }
 
 func (s Settings) BlastTimeout(ctx context.Context) time.Duration {
 	if s.Blast > 0 {

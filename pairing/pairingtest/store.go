@@ -6,8 +6,10 @@
 // RunStoreContract is the conformance suite of pairing.Store that pins its rules — one open
 // pairing per client, guarded transitions that close offers and write the failure row in
 // one step, offers only before the deadline, a race-free accept checked in order, atomic
-// reroutes: the Postgres store and this one pass it, and a host with its own Store can run
-// it from its tests. It uses no assertion library.
+// reroutes, and what the pairing policies keep (the queue's order and positions, offers of
+// queued pairings filling free slots once, lapses, rings, missed offers, idle order, the
+// wait estimate): the Postgres store and this one pass it, and a host with its own Store
+// can run it from its tests. It uses no assertion library.
 package pairingtest
 
 import (
@@ -51,6 +53,10 @@ type Store struct {
 	offers   map[offerKey]offer
 	sessions map[uuid.UUID]pairing.ChatSession
 	failures map[uuid.UUID]pairing.Failure
+	stats    map[uuid.UUID]mitraStats
+	// estimate is the shared wait estimate in seconds; samples 0: none yet.
+	estimate float64
+	samples  int
 }
 
 type offerKey struct{ pairingID, mitraID uuid.UUID }
@@ -59,6 +65,14 @@ type offer struct {
 	status    pairing.OfferStatus
 	createdAt time.Time
 	updatedAt time.Time
+	// expiresAt is the offer's own deadline (offers of queued pairings).
+	expiresAt *time.Time
+}
+
+// mitraStats is what the pairing policies keep per mitra.
+type mitraStats struct {
+	missed    int
+	idleSince *time.Time
 }
 
 var _ pairing.Store = (*Store)(nil)
@@ -71,6 +85,7 @@ func NewStore() *Store {
 		offers:   map[offerKey]offer{},
 		sessions: map[uuid.UUID]pairing.ChatSession{},
 		failures: map[uuid.UUID]pairing.Failure{},
+		stats:    map[uuid.UUID]mitraStats{},
 	}
 }
 
@@ -138,6 +153,7 @@ func (s *Store) ListPairings(_ context.Context, q pairing.PairingQuery) ([]pairi
 		case q.DueBy != nil && (p.ExpiresAt == nil || p.ExpiresAt.After(*q.DueBy)):
 		case q.UpdatedBefore != nil && !p.UpdatedAt.Before(*q.UpdatedBefore):
 		case q.WithoutPayment && p.PaymentSessionID != nil:
+		case q.RingDueBy != nil && (p.NextRingAt == nil || p.NextRingAt.After(*q.RingDueBy)):
 		default:
 			out = append(out, p)
 		}
@@ -201,6 +217,16 @@ func (s *Store) Transition(ctx context.Context, t pairing.PairingTransition) (pa
 	}
 	if t.FailureReason != "" {
 		p.FailureReason = t.FailureReason
+	}
+	if t.PaidAt != nil {
+		p.PaidAt = t.PaidAt
+	}
+	if t.To == pairing.StatusQueued {
+		p.QueuedAt = cmp.Or(p.QueuedAt, &t.Now)
+		p.PaidAt = cmp.Or(p.PaidAt, &t.Now)
+	}
+	if t.To != pairing.StatusSearching {
+		p.NextRingAt = nil
 	}
 	s.pairings[p.ID] = p
 	res := pairing.TransitionResult{Pairing: p, Refunds: refunds}
@@ -299,16 +325,38 @@ func (s *Store) ListOffers(_ context.Context, mitraID uuid.UUID, now time.Time) 
 			continue
 		}
 		p := s.pairings[k.pairingID]
-		if !p.Status.Waiting() || p.ExpiresAt == nil || !p.ExpiresAt.After(now) {
+		deadline, live := offerDeadline(p, o, now)
+		if !live {
 			continue
 		}
-		out = append(out, pairing.Offer{PairingID: p.ID, Type: p.Type, Minutes: p.Minutes, ExpiresAt: *p.ExpiresAt, OfferedAt: o.createdAt})
+		out = append(out, pairing.Offer{PairingID: p.ID, Type: p.Type, Minutes: p.Minutes, ExpiresAt: deadline,
+			OfferedAt: o.createdAt, Queued: p.Status == pairing.StatusQueued})
 	}
 	slices.SortFunc(out, func(a, b pairing.Offer) int {
 		pa, pb := s.pairings[a.PairingID], s.pairings[b.PairingID]
 		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), pa.CreatedAt.Compare(pb.CreatedAt), compareIDs(a.PairingID, b.PairingID))
 	})
 	return out, nil
+}
+
+// offerDeadline is when a live offer (status offered) of p ends, and whether it is still
+// live at now: a waiting pairing's offers end at its deadline, a queued pairing's at their
+// own (never later than the pairing's).
+func offerDeadline(p pairing.Pairing, o offer, now time.Time) (time.Time, bool) {
+	if p.ExpiresAt == nil {
+		return time.Time{}, false
+	}
+	switch {
+	case p.Status.Waiting():
+		return *p.ExpiresAt, p.ExpiresAt.After(now)
+	case p.Status == pairing.StatusQueued && o.expiresAt != nil:
+		d := *o.expiresAt
+		if p.ExpiresAt.Before(d) {
+			d = *p.ExpiresAt
+		}
+		return d, d.After(now)
+	}
+	return time.Time{}, false
 }
 
 func (s *Store) DeclineOffer(_ context.Context, mitraID, pairingID uuid.UUID, now time.Time) (pairing.Pairing, error) {
@@ -329,7 +377,7 @@ func (s *Store) PairingsToOffer(_ context.Context, mitraID uuid.UUID, now time.T
 	defer s.mu.Unlock()
 	var out []pairing.Pairing
 	for _, p := range s.pairings {
-		if p.Status != pairing.StatusSearching || p.Type != pairing.TypeBlast || p.ExpiresAt == nil || !p.ExpiresAt.After(now) {
+		if p.Status != pairing.StatusSearching || p.Type != pairing.TypeBlast || p.ExpiresAt == nil || !p.ExpiresAt.After(now) || p.Rings > 0 {
 			continue
 		}
 		if _, offered := s.offers[offerKey{p.ID, mitraID}]; offered {
@@ -362,7 +410,7 @@ func (s *Store) AcceptOffer(_ context.Context, a pairing.AcceptParams) (pairing.
 		maxSessions = m.MaxConcurrentSessions
 	}
 	replay, err := pairing.CheckAccept(pairing.AcceptCheck{
-		Pairing: p, MitraID: a.MitraID, Offer: o.status, MitraActive: m.Active,
+		Pairing: p, MitraID: a.MitraID, Offer: o.status, OfferExpiresAt: o.expiresAt, MitraActive: m.Active,
 		OpenSessions: s.openSessions(a.MitraID), MaxSessions: maxSessions, Now: a.Now,
 	})
 	if err != nil {
@@ -386,7 +434,42 @@ func (s *Store) AcceptOffer(_ context.Context, a pairing.AcceptParams) (pairing.
 			res.Dismissed = append(res.Dismissed, ok.mitraID)
 		}
 	}
+	res.Released = s.releaseQueuedOffers(a.MitraID, maxSessions, a.Now)
 	return res, nil
+}
+
+// releaseQueuedOffers dismisses the live offers of queued pairings the mitra holds beyond
+// its free slots, those furthest back in the queue first.
+func (s *Store) releaseQueuedOffers(mitraID uuid.UUID, maxSessions int, now time.Time) []pairing.OfferRef {
+	held := s.heldQueuedOffers(mitraID, now)
+	excess := len(held) - max(maxSessions-s.openSessions(mitraID), 0)
+	var out []pairing.OfferRef
+	for i := len(held) - excess; excess > 0 && i < len(held); i++ {
+		k := held[i]
+		o := s.offers[k]
+		o.status, o.updatedAt = pairing.OfferDismissed, now
+		s.offers[k] = o
+		out = append(out, pairing.OfferRef{PairingID: k.pairingID, MitraID: k.mitraID})
+	}
+	return out
+}
+
+// heldQueuedOffers returns the live offers of queued pairings the mitra holds, in queue
+// order.
+func (s *Store) heldQueuedOffers(mitraID uuid.UUID, now time.Time) []offerKey {
+	var held []offerKey
+	for k, o := range s.offers {
+		if k.mitraID != mitraID || o.status != pairing.OfferOffered {
+			continue
+		}
+		if p := s.pairings[k.pairingID]; p.Status == pairing.StatusQueued {
+			if _, live := offerDeadline(p, o, now); live {
+				held = append(held, k)
+			}
+		}
+	}
+	slices.SortFunc(held, func(a, b offerKey) int { return queueOrder(s.pairings[a.pairingID], s.pairings[b.pairingID]) })
+	return held
 }
 
 func (s *Store) openSessions(mitraID uuid.UUID) int {

@@ -573,6 +573,8 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 		_, err = c.Store.GetFailure(check.Context(t), uuid.New())
 		check.ErrorIs(t, err, pairing.ErrNotFound)
 	})
+
+	runPolicyContract(t, newHarness)
 }
 
 func ptr[T any](v T) *T { return &v }

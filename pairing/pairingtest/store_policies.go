@@ -1,0 +1,288 @@
+package pairingtest
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/pairing"
+)
+
+// The pairing policies of the in-memory Store (pairing.PolicyStore).
+
+// queueOrder sorts queued pairings as the queue does: paid first, then by id.
+func queueOrder(a, b pairing.Pairing) int {
+	return cmp.Or(timeOf(a.PaidAt).Compare(timeOf(b.PaidAt)), compareIDs(a.ID, b.ID))
+}
+
+func timeOf(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+// paidOrCreated is when p was paid, or created if it was not (yet).
+func paidOrCreated(p pairing.Pairing) time.Time {
+	if p.PaidAt != nil {
+		return *p.PaidAt
+	}
+	return p.CreatedAt
+}
+
+// queue returns the queued pairings in queue order.
+func (s *Store) queue() []pairing.Pairing {
+	var out []pairing.Pairing
+	for _, p := range s.pairings {
+		if p.Status == pairing.StatusQueued {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, queueOrder)
+	return out
+}
+
+func (s *Store) QueueLength(context.Context) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue()), nil
+}
+
+func (s *Store) QueuePosition(_ context.Context, id uuid.UUID) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.pairings[id]
+	if !ok {
+		return 0, notFound("pairing", id)
+	}
+	if p.Status != pairing.StatusQueued {
+		return 0, fmt.Errorf("pairing %s is %s, not queued: %w", id, p.Status, pairing.ErrInvalidState)
+	}
+	n := 1
+	for _, q := range s.pairings {
+		if q.Status == pairing.StatusQueued && queueOrder(q, p) < 0 {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *Store) ListQueue(_ context.Context, n int) ([]pairing.Pairing, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return limit(s.queue(), n), nil
+}
+
+// held reports whether a live offer holds the queued pairing.
+func (s *Store) held(p pairing.Pairing, now time.Time) bool {
+	for _, k := range s.offerKeys(p.ID) {
+		if o := s.offers[k]; o.status == pairing.OfferOffered {
+			if _, live := offerDeadline(p, o, now); live {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (s *Store) OfferQueued(_ context.Context, q pairing.OfferQueuedParams) (pairing.OfferQueuedResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.mitra(q.MitraID)
+	if !ok {
+		return pairing.OfferQueuedResult{}, notFound("mitra", q.MitraID)
+	}
+	var res pairing.OfferQueuedResult
+	queue := s.queue()
+	if m.Active {
+		maxSessions := q.DefaultMaxSessions
+		if m.MaxConcurrentSessions > 0 {
+			maxSessions = m.MaxConcurrentSessions
+		}
+		free := maxSessions - s.openSessions(q.MitraID) - len(s.heldQueuedOffers(q.MitraID, q.Now))
+		for _, p := range queue {
+			if free <= 0 {
+				break
+			}
+			if p.ExpiresAt == nil || !p.ExpiresAt.After(q.Now) || s.held(p, q.Now) {
+				continue
+			}
+			k := offerKey{p.ID, q.MitraID}
+			o, exists := s.offers[k]
+			if exists && o.status != pairing.OfferExpired && o.status != pairing.OfferDismissed {
+				continue // declined, accepted, or a lapse not yet processed
+			}
+			deadline := q.Now.Add(q.OfferTTL)
+			if p.ExpiresAt.Before(deadline) {
+				deadline = *p.ExpiresAt
+			}
+			if !exists {
+				o.createdAt = q.Now
+			}
+			o.status, o.updatedAt, o.expiresAt = pairing.OfferOffered, q.Now, &deadline
+			s.offers[k] = o
+			res.Offered = append(res.Offered, pairing.QueuedOffer{Pairing: p, ExpiresAt: deadline})
+			free--
+		}
+		res.FreeSlots = max(free, 0)
+	}
+	for _, p := range queue {
+		if p.ExpiresAt != nil && p.ExpiresAt.After(q.Now) && !s.held(p, q.Now) {
+			res.Waiting = true
+			break
+		}
+	}
+	return res, nil
+}
+
+func (s *Store) ExpireLapsedOffers(_ context.Context, q pairing.LapsedOffersParams) ([]pairing.OfferRef, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var keys []offerKey
+	for k, o := range s.offers {
+		if o.status != pairing.OfferOffered || o.expiresAt == nil || o.expiresAt.After(q.Now) {
+			continue
+		}
+		if q.PairingID != nil && k.pairingID != *q.PairingID {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b offerKey) int {
+		return cmp.Or(s.offers[a].expiresAt.Compare(*s.offers[b].expiresAt), compareIDs(a.pairingID, b.pairingID), compareIDs(a.mitraID, b.mitraID))
+	})
+	keys = limit(keys, q.Limit)
+	out := make([]pairing.OfferRef, 0, len(keys))
+	for _, k := range keys {
+		o := s.offers[k]
+		o.status, o.updatedAt = pairing.OfferExpired, q.Now
+		s.offers[k] = o
+		out = append(out, pairing.OfferRef{PairingID: k.pairingID, MitraID: k.mitraID})
+	}
+	return out, nil
+}
+
+func (s *Store) LockQueueEntries(_ context.Context, ids []uuid.UUID, fn func([]pairing.QueueEntry) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var entries []pairing.QueueEntry
+	for _, id := range ids {
+		if p, ok := s.pairings[id]; ok {
+			entries = append(entries, pairing.QueueEntry{ID: id, Queued: p.Status == pairing.StatusQueued, PaidAt: paidOrCreated(p)})
+		}
+	}
+	return fn(entries)
+}
+
+func (s *Store) SnapshotQueue(_ context.Context, fn func([]pairing.QueueEntry) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	queue := s.queue()
+	entries := make([]pairing.QueueEntry, len(queue))
+	for i, p := range queue {
+		entries[i] = pairing.QueueEntry{ID: p.ID, Queued: true, PaidAt: paidOrCreated(p)}
+	}
+	return fn(entries)
+}
+
+func (s *Store) AdvanceRing(_ context.Context, r pairing.RingParams) (pairing.Pairing, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.pairings[r.ID]
+	if !ok {
+		return pairing.Pairing{}, notFound("pairing", r.ID)
+	}
+	if p.Status != pairing.StatusSearching || p.Rings != r.From {
+		return pairing.Pairing{}, fmt.Errorf("pairing %s is %s at ring %d: %w", r.ID, p.Status, p.Rings, pairing.ErrInvalidState)
+	}
+	p.Rings, p.NextRingAt, p.UpdatedAt = r.From+1, r.NextRingAt, r.Now
+	s.pairings[p.ID] = p
+	return p, nil
+}
+
+func (s *Store) RecordMissedOffers(_ context.Context, mitraIDs []uuid.UUID, _ time.Time) ([]pairing.MissedOffers, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []pairing.MissedOffers
+	seen := map[uuid.UUID]int{}
+	for _, id := range mitraIDs {
+		st := s.stats[id]
+		st.missed++
+		s.stats[id] = st
+		if i, ok := seen[id]; ok {
+			out[i].Missed = st.missed
+			continue
+		}
+		seen[id] = len(out)
+		out = append(out, pairing.MissedOffers{MitraID: id, Missed: st.missed})
+	}
+	return out, nil
+}
+
+func (s *Store) ResetMissedOffers(_ context.Context, mitraID uuid.UUID, _ time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.stats[mitraID]; ok {
+		st.missed = 0
+		s.stats[mitraID] = st
+	}
+	return nil
+}
+
+func (s *Store) MarkIdle(_ context.Context, mitraID uuid.UUID, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats[mitraID]
+	if st.idleSince == nil || st.idleSince.Before(at) {
+		st.idleSince = &at
+	}
+	s.stats[mitraID] = st
+	return nil
+}
+
+func (s *Store) IdleOrder(_ context.Context, mitraIDs []uuid.UUID, n int) ([]uuid.UUID, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := slices.Clone(mitraIDs)
+	slices.SortFunc(out, func(a, b uuid.UUID) int {
+		sa, sb := s.stats[a].idleSince, s.stats[b].idleSince
+		switch {
+		case sa == nil && sb != nil:
+			return -1
+		case sa != nil && sb == nil:
+			return 1
+		case sa != nil && !sa.Equal(*sb):
+			return sa.Compare(*sb)
+		}
+		return compareIDs(a, b)
+	})
+	return limit(slices.Compact(out), n), nil
+}
+
+func (s *Store) RecordQueueWait(_ context.Context, wait time.Duration, _ time.Time) (time.Duration, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := max(wait, 0).Seconds()
+	if s.samples == 0 {
+		s.estimate = w
+	} else {
+		s.estimate = 0.9*s.estimate + 0.1*w
+	}
+	s.samples++
+	return seconds(s.estimate), nil
+}
+
+func (s *Store) QueueWaitEstimate(context.Context) (time.Duration, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return seconds(s.estimate), s.samples > 0, nil
+}
+
+// seconds is a duration of s seconds, to the microsecond (what Postgres keeps).
+func seconds(s float64) time.Duration {
+	return time.Duration(s * float64(time.Second)).Round(time.Microsecond)
+}
