@@ -18,7 +18,7 @@ const listWhere = `($1 = '' OR strpos(lower(m.display_name), lower($1)) > 0 OR m
 func (s *PostgresStore) ListMitras(ctx context.Context, q MitraListQuery) ([]ListedMitra, int, error) {
 	args := []any{q.Query, q.IsActive, q.Online, q.AtCapacity, q.DefaultMax}
 	rows, err := s.db.Query(ctx, `SELECT m.id, m.display_name, m.is_active, m.is_online, m.last_heartbeat_at,
-			m.max_concurrent_sessions, m.created_at, m.updated_at, COALESCE(s.n, 0), count(*) OVER ()
+			m.max_concurrent_sessions, m.away_reason, m.created_at, m.updated_at, COALESCE(s.n, 0), count(*) OVER ()
 		FROM mitras m `+openSessionsJoin+`
 		WHERE `+listWhere+`
 		ORDER BY m.created_at DESC, m.id DESC LIMIT $6 OFFSET $7`, append(args, q.Limit, q.Offset)...)
@@ -31,10 +31,12 @@ func (s *PostgresStore) ListMitras(ctx context.Context, q MitraListQuery) ([]Lis
 	for rows.Next() {
 		var r ListedMitra
 		var open int64
+		var away *string
 		if err := rows.Scan(&r.ID, &r.DisplayName, &r.IsActive, &r.IsOnline, &r.LastHeartbeatAt,
-			&r.MaxConcurrentSessions, &r.CreatedAt, &r.UpdatedAt, &open, &total); err != nil {
+			&r.MaxConcurrentSessions, &away, &r.CreatedAt, &r.UpdatedAt, &open, &total); err != nil {
 			return nil, 0, pgutil.Translate(err)
 		}
+		r.AwayReason = pgutil.Deref(away)
 		utcPtr(r.LastHeartbeatAt)
 		r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
 		r.OpenSessions = int(open)

@@ -489,5 +489,15 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 		check.Equal(t, 1, rows[0].OpenSessions)
 		check.True(t, rows[0].IsOnline)
 		check.Equal(t, "Ayu", rows[0].DisplayName)
+		check.Equal(t, "", rows[0].AwayReason)
+
+		// A mitra the system sent away carries its reason in the list.
+		_, _, err = h.Store.SetAway(ctx, sari.ID, availability.AwayMissedOffers)
+		check.NoError(t, err)
+		rows, _, err = h.Store.ListMitras(ctx, availability.MitraListQuery{Query: sari.ID.String(), Limit: 1, DefaultMax: 1})
+		check.NoError(t, err)
+		check.Len(t, rows, 1)
+		check.Equal(t, availability.AwayMissedOffers, rows[0].AwayReason)
+		check.False(t, rows[0].IsOnline)
 	})
 }

@@ -23,8 +23,13 @@ type mitraRowJSON struct {
 	// ActiveSessions counts the chat sessions holding a slot (active + pending_payment).
 	ActiveSessions int `json:"active_sessions"`
 	// MaxConcurrentSessions is the effective maximum: the mitra's own, or the default.
-	MaxConcurrentSessions int       `json:"max_concurrent_sessions"`
-	CreatedAt             time.Time `json:"created_at"`
+	MaxConcurrentSessions int `json:"max_concurrent_sessions"`
+	// AwayReason is why the system took the mitra offline (missed_offers); null when it
+	// did not, or the mitra went online since.
+	AwayReason *string `json:"away_reason"`
+	// DeviceCount is the devices holding a live lease (SPEC §20).
+	DeviceCount int       `json:"device_count"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // listMitras is GET /api/internal/mitras?q=&is_active=&online=&page=&page_size=.
@@ -65,11 +70,20 @@ func (s *Server) listMitras(w http.ResponseWriter, r *http.Request, _ caller) er
 	if err != nil {
 		return err
 	}
+	ids := make([]uuid.UUID, len(list.Items))
+	for i, m := range list.Items {
+		ids[i] = m.ID
+	}
+	devices, err := s.app.mirror.DevicesOf(r.Context(), ids) // one Valkey round trip for the page
+	if err != nil {
+		return err
+	}
 	items := make([]mitraRowJSON, 0, len(list.Items))
 	for _, m := range list.Items {
 		items = append(items, mitraRowJSON{ID: m.ID, DisplayName: m.DisplayName, IsActive: m.IsActive,
 			Online: m.IsOnline && m.IsActive, Reachable: m.Reachable, ActiveSessions: m.OpenSessions,
-			MaxConcurrentSessions: m.MaxSessions, CreatedAt: m.CreatedAt.UTC()})
+			MaxConcurrentSessions: m.MaxSessions, AwayReason: strPtr(m.AwayReason),
+			DeviceCount: len(devices[m.ID]), CreatedAt: m.CreatedAt.UTC()})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "page": p.Page, "page_size": p.PageSize, "total": list.Total})
 	return nil

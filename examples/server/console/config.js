@@ -12,6 +12,13 @@ const help = {
   payment_session_ttl_seconds: "How long a payment stays payable (seconds).",
   extension_auto_approve: "Approve extensions at once when the mitra is reachable; otherwise the mitra decides.",
   mitra_max_concurrent_sessions: "Sessions a mitra may hold at once, unless the mitra has its own maximum.",
+  pairing_queue_enabled: "Paid blasts that find nobody wait in a queue (first paid, first offered) instead of failing.",
+  pairing_queue_max_wait_seconds: "The longest a paid chat waits in the queue, from payment; then it fails and is refunded (10–3600).",
+  pairing_queue_max_length: "Chats the queue holds; a start beyond it is refused before any payment (1–100000).",
+  pairing_offer_policy: "blast: every available mitra at once; ring: the longest idle first, a ring at a time.",
+  pairing_ring_size: "Mitras per ring (1–100).",
+  pairing_ring_interval_seconds: "When the next ring joins (seconds, 1–300).",
+  mitra_missed_offers_before_away: "Offers a mitra may let lapse in a row before going offline as away; 0 turns it off (0–100).",
 };
 
 function humanize(key) {

@@ -64,7 +64,7 @@ export async function mount(root, signal) {
   const table = (list) => {
     const body = h("tbody");
     for (const m of list.items) body.append(row(m));
-    if (list.items.length === 0) body.append(h("tr", {}, h("td", { colspan: "7", class: "muted", text: "No mitra matches." })));
+    if (list.items.length === 0) body.append(h("tr", {}, h("td", { colspan: "8", class: "muted", text: "No mitra matches." })));
     return h(
       "div",
       { class: "table-wrap" },
@@ -81,6 +81,7 @@ export async function mount(root, signal) {
             h("th", { scope: "col", text: "Name" }),
             h("th", { scope: "col", text: "Online" }),
             h("th", { scope: "col", text: "Reachable" }),
+            h("th", { scope: "col", class: "num", text: "Devices" }),
             h("th", { scope: "col", class: "num", text: "Sessions in use / max" }),
             h("th", { scope: "col", text: "Account" }),
             h("th", { scope: "col", text: "Created" }),
@@ -125,8 +126,9 @@ export async function mount(root, signal) {
       "tr",
       { class: m.is_active ? "" : "inactive", "data-id": m.id },
       h("th", { scope: "row", text: m.display_name }),
-      h("td", {}, badge(m.online, "online", "offline")),
+      h("td", {}, badge(m.online, "online", m.away_reason === "missed_offers" ? "away: missed offers" : "offline")),
       h("td", {}, badge(m.reachable, "reachable", "not reachable")),
+      h("td", { class: "num", text: String(m.device_count) }),
       h("td", { class: "num", text: `${m.active_sessions} / ${m.max_concurrent_sessions}` }),
       h("td", {}, m.is_active ? badge(true, "active", "") : h("span", { class: "badge bad", text: "deactivated" })),
       h("td", { text: time(m.created_at) }),
