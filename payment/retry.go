@@ -37,8 +37,13 @@ func (s *Service) RetryRefunds(ctx context.Context) (RetryReport, error) {
 	var rep RetryReport
 	var firstErr error
 	now := s.now()
-	for {
-		due, err := s.store.ClaimDueRefunds(ctx, now, s.cfg.RefundLease, s.cfg.RefundBatchSize)
+	for ctx.Err() == nil {
+		// A claim that committed must be followed by its sends: it is not cut short by
+		// ctx (a sweep's per-run timeout), or the claimed refunds would wait out their
+		// lease.
+		cctx, cancel := s.detached(ctx)
+		due, err := s.store.ClaimDueRefunds(cctx, now, s.cfg.RefundLease, s.cfg.RefundBatchSize)
+		cancel()
 		if err != nil {
 			rep.Duration = time.Since(start)
 			return rep, fmt.Errorf("retry refunds: %w", err)
@@ -77,7 +82,9 @@ func (s *Service) RetryRefunds(ctx context.Context) (RetryReport, error) {
 // gateway's answer in LastError. A refund that succeeded already, or whose attempt is in
 // flight, is ErrInvalidState; an unknown one ErrNotFound.
 func (s *Service) RetryRefund(ctx context.Context, id uuid.UUID) (Refund, error) {
-	r, claimed, err := s.store.ClaimRefund(ctx, RefundClaim{ID: id, Mode: ClaimNow, At: s.now(), Lease: s.cfg.RefundLease})
+	cctx, cancel := s.detached(ctx) // a committed claim is followed by its send (see RetryRefunds)
+	r, claimed, err := s.store.ClaimRefund(cctx, RefundClaim{ID: id, Mode: ClaimNow, At: s.now(), Lease: s.cfg.RefundLease})
+	cancel()
 	if err != nil {
 		return Refund{}, fmt.Errorf("retry refund %s: %w", id, err)
 	}
@@ -115,7 +122,9 @@ func (s *Service) listener() func(ctx context.Context, r Refund) {
 // attempt claims a refund as mode allows and, if claimed, sends it. A refund this call
 // may not claim is returned as it is.
 func (s *Service) attempt(ctx context.Context, id uuid.UUID, mode ClaimMode) (Refund, error) {
-	r, claimed, err := s.store.ClaimRefund(ctx, RefundClaim{ID: id, Mode: mode, At: s.now(), Lease: s.cfg.RefundLease})
+	cctx, cancel := s.detached(ctx) // a committed claim is followed by its send (see RetryRefunds)
+	r, claimed, err := s.store.ClaimRefund(cctx, RefundClaim{ID: id, Mode: mode, At: s.now(), Lease: s.cfg.RefundLease})
+	cancel()
 	if err != nil {
 		return Refund{}, fmt.Errorf("claim refund %s: %w", id, err)
 	}

@@ -288,3 +288,42 @@ func TestReconcile_RefusesANegativeGrace(t *testing.T) {
 	var ve *core.ValidationError
 	require.ErrorAs(t, err, &ve)
 }
+
+// cancelAfterClaim is a Store whose claims end the caller's context right after they
+// committed, as a sweep's per-run timeout can: the claimed refunds must still be sent.
+type cancelAfterClaim struct {
+	payment.Store
+	cancel context.CancelFunc
+}
+
+func (s cancelAfterClaim) ClaimDueRefunds(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]payment.Refund, error) {
+	rs, err := s.Store.ClaimDueRefunds(ctx, now, lease, limit)
+	s.cancel()
+	if err == nil {
+		err = ctx.Err() // what a driver reports when the deadline fires as the reply arrives
+	}
+	return rs, err
+}
+
+func TestRetryRefunds_AClaimIsSentEvenWhenThePassIsCutShortRightAfterIt(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, e *env) {
+		r := newRig(t, e)
+		ctx := context.Background()
+		sess := r.paidSession(t)
+		r.gw.FailNextRefunds(1)
+		refund, err := r.svc.RefundPart(ctx, payment.RefundOrder{Cause: "pairing:z", From: []uuid.UUID{sess.ID}})
+		require.NoError(t, err)
+		require.Len(t, refund, 1)
+		require.Equal(t, payment.RefundFailed, refund[0].Status)
+		r.clock.Advance(payment.DefaultRefundRetryBase)
+
+		passCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		svc := r.service(cancelAfterClaim{Store: e.store, cancel: cancel})
+		rep, err := svc.RetryRefunds(passCtx)
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Succeeded, "the claimed refund went out in the same pass")
+		require.Equal(t, sess.Amount, r.gw.RefundedAmount(sess.ID))
+	})
+}
