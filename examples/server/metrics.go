@@ -14,6 +14,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"slices"
 	"sync"
 	"time"
@@ -164,7 +165,11 @@ func newPromMetrics(log *slog.Logger, drift func(ctx context.Context) (*availabi
 	}
 	m.drift = &driftCollector{check: drift, maxAge: driftMaxAge, timeout: driftTimeout}
 	f(m.drift)
-	f(collectors.NewGoCollector())
+	// The Go runtime's own figures, and from runtime/metrics the live heap, goroutine stacks
+	// and goroutines: what one idle event stream costs is their growth per stream.
+	f(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{
+		Matcher: runtimeMetrics,
+	})))
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{
@@ -332,6 +337,12 @@ func metricsServer(app *App) http.Handler {
 		mux.ServeHTTP(w, r)
 	})
 }
+
+// runtimeMetrics selects the runtime/metrics exported beside the classic Go collector:
+// go_gc_heap_live_bytes (heap marked live by the last GC), go_memory_classes_heap_objects_bytes,
+// go_memory_classes_heap_stacks_bytes, go_sched_goroutines_goroutines and
+// go_gc_cycles_total_gc_cycles_total.
+var runtimeMetrics = regexp.MustCompile(`^/(gc/heap/live:bytes|memory/classes/heap/(objects|stacks):bytes|sched/goroutines:goroutines|gc/cycles/total:gc-cycles)$`)
 
 // driftCollector exports the mirror's drift, checked at scrape time and cached for maxAge.
 type driftCollector struct {

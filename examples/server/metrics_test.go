@@ -115,6 +115,14 @@ func TestMetrics_ScrapeShowsLatencyPerRoutePatternAndRefunds(t *testing.T) {
 	_, hasDrift := m.value("curhat_mirror_drift_differences")
 	require.False(t, hasDrift, "no Valkey, no drift series")
 	require.Contains(t, m.raw, "go_goroutines")
+	for _, name := range []string{"go_gc_heap_live_bytes", "go_memory_classes_heap_objects_bytes",
+		"go_memory_classes_heap_stacks_bytes", "go_sched_goroutines_goroutines", "go_gc_cycles_total_gc_cycles_total"} {
+		v, ok := m.value(name)
+		require.True(t, ok, "runtime metric %s", name)
+		if name != "go_gc_cycles_total_gc_cycles_total" && name != "go_gc_heap_live_bytes" {
+			require.Positive(t, v, name)
+		}
+	}
 }
 
 func TestMetrics_SweepRunsDurationsAndCounts(t *testing.T) {
