@@ -131,6 +131,12 @@ func (l laterExtensions) PaidExtensions(ctx context.Context, chatSessionID uuid.
 	return l.c.exts.PaidExtensions(ctx, chatSessionID)
 }
 
+// minSweepRunTimeout is the least time one run of a sweep gets, however short its
+// interval: a run cut short at every cycle (a loaded database, a slow gateway) would never
+// get through its first due row, and the rows behind it would wait forever. With a Lock the
+// run is still capped by the lock's TTL.
+const minSweepRunTimeout = 2 * time.Second
+
 // buildSweeps makes the sweeps of SPEC §6 at their cadences (none when disabled).
 func (c *Client) buildSweeps() error {
 	sc := c.cfg.Sweeps
@@ -143,7 +149,8 @@ func (c *Client) buildSweeps() error {
 			return // SweepOff
 		}
 		s, err := sweeps.New(job, sweeps.Config{
-			Name: name, Interval: every, Logger: c.log, Hooks: c.cfg.SweepHooks, Lock: sc.Lock, Clock: c.cfg.Clock,
+			Name: name, Interval: every, Timeout: max(every, minSweepRunTimeout),
+			Logger: c.log, Hooks: c.cfg.SweepHooks, Lock: sc.Lock, Clock: c.cfg.Clock,
 		})
 		errs = append(errs, err)
 		if err == nil {
