@@ -46,7 +46,11 @@ import (
 )
 
 type options struct {
+	scenarios   []string
 	sizes       []int
+	streams     []int
+	blasts      int
+	fanouts     []int
 	duration    time.Duration
 	concurrency int
 	databaseURL string
@@ -59,9 +63,13 @@ type options struct {
 
 func main() {
 	var o options
-	var sizes string
+	var sizes, streams, fanouts, scen string
 	var bareAddr, bareKey string
-	flag.StringVar(&sizes, "n", "1000,10000,100000", "numbers of online mitras, comma-separated: one table each")
+	flag.StringVar(&scen, "scenario", "all", "scenarios to run, comma-separated ("+scenarioNames()+"), or all")
+	flag.StringVar(&sizes, "n", "1000,10000,100000", "numbers of online mitras of hot-paths and sweeps, comma-separated: one table each")
+	flag.StringVar(&streams, "streams", "1000,10000", "open mitra event streams of offer-delivery, comma-separated (stream-cost uses the largest)")
+	flag.IntVar(&o.blasts, "blasts", 20, "paid blasts measured per stream count in offer-delivery")
+	flag.StringVar(&fanouts, "fanouts", "10,1000,10000", "fan-outs of pairing-statements, comma-separated")
 	flag.DurationVar(&o.duration, "duration", 2*time.Second, "length of each measurement")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent callers of every measurement")
 	flag.StringVar(&o.databaseURL, "database-url", "postgres://127.0.0.1:5432/test", "PostgreSQL (loopback only); the tool creates and drops its own schema")
@@ -81,22 +89,28 @@ func main() {
 		}
 		return
 	}
-	for _, s := range strings.Split(sizes, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 100 {
-			fmt.Fprintf(os.Stderr, "-n: %q is not a number ≥ 100\n", s)
-			os.Exit(2)
+	var err error
+	if o.sizes, err = parseSizes("-n", sizes, 100); err == nil {
+		if o.streams, err = parseSizes("-streams", streams, 1); err == nil {
+			if o.fanouts, err = parseSizes("-fanouts", fanouts, 1); err == nil {
+				o.scenarios, err = parseScenarios(scen)
+			}
 		}
-		o.sizes = append(o.sizes, n)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
 	}
 	o.concurrency = max(o.concurrency, 1)
+	o.blasts = max(o.blasts, 1)
+	raiseFileLimit()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() { // a second Ctrl-C while cleaning up exits at once
 		<-ctx.Done()
 		stop()
 	}()
-	if err := run(ctx, o); err != nil {
+	if err = run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtool:", err)
 		os.Exit(1)
 	}
@@ -172,20 +186,21 @@ func run(ctx context.Context, o options) error {
 	}
 
 	fmt.Println(t.machine(ctx))
-	for _, n := range o.sizes {
-		if ctx.Err() != nil {
-			logf("stopping: %v (N=%d and later not measured)", context.Cause(ctx), n)
-			break
-		}
-		if err := t.measureN(ctx, n); err != nil {
-			if ctx.Err() != nil {
-				logf("N=%d interrupted: %v", n, err)
-				break
-			}
-			return fmt.Errorf("N=%d: %w", n, err)
-		}
-	}
+	t.runScenarios(ctx)
 	return nil
+}
+
+// parseSizes reads a comma-separated list of numbers ≥ least.
+func parseSizes(flagName, raw string, least int) ([]int, error) {
+	var out []int
+	for s := range strings.SplitSeq(raw, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < least {
+			return nil, fmt.Errorf("%s: %q is not a number ≥ %d", flagName, s, least)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func pgHostPort(raw string) (string, error) {

@@ -1,0 +1,444 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// pairingEnv is the environment of the reference server in the pairing scenarios: mitras
+// stay fresh without heartbeats, tokens stay verified for the whole run.
+var pairingEnv = []string{"MITRA_HEARTBEAT_STALE_SECONDS=86400", "AUTH_CACHE_SECONDS=3600"}
+
+// pairing-statements counts statementReps pairings at each fan-out, after statementWarm
+// uncounted ones (the server's connections prepare their statements on first use).
+const (
+	statementReps = 5
+	statementWarm = 3
+)
+
+// pairingStatements counts, on the wire, the Postgres round trips of one pairing from
+// chat/start to matched (start, the webhook that pays it and offers it, one accept) for
+// blasts offered to each -fanouts number of mitras.
+func (t *tool) pairingStatements(ctx context.Context) error {
+	fmt.Printf("# pairing-statements\n\n")
+	fmt.Printf("Postgres statements (round trips on the wire: one per Sync or simple Query) of one pairing, %d pairings per fan-out after %d uncounted ones, each from a fresh client whose token "+
+		"was verified before: chat/start, the webhook that pays it (and offers it to PAIRING_FANOUT_CAP mitras), one mitra's accept (its token verified beforehand, outside the count). "+
+		"Ranges are min–max over the pairings; the goal compares the fewest (a statement the first time on a pooled connection adds a round trip).\n\n", statementReps, statementWarm)
+	fmt.Println("| fan-out | offers per blast | chat/start | webhook (pay + offers) | accept | per pairing | fewest | webhook p50 / max |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	maxF := slices.Max(t.o.fanouts)
+	per := statementReps + statementWarm
+	mitras := maxF + per*len(t.o.fanouts)
+	logf("pairing-statements: creating the dataset (%d mitras)", mitras)
+	d, err := createDataset(ctx, t.admin, t.o.databaseURL, mitras, 0, mitras, per*len(t.o.fanouts))
+	if d != nil {
+		defer d.drop(t.admin, t.valkey)
+	}
+	if err != nil {
+		fmt.Printf("| skipped: %v | | | | | | |\n\n", oneLine(err))
+		return nil
+	}
+	tokenOf := map[uuid.UUID]string{}
+	for i, id := range d.sample {
+		tokenOf[id] = d.mitraToks[i]
+	}
+	var totals []float64
+	var summary []string
+	for k, f := range t.o.fanouts {
+		if ctx.Err() != nil {
+			fmt.Printf("| %d | skipped: %v | | | | | | |\n", f, context.Cause(ctx))
+			continue
+		}
+		row, perPairing, err := t.statementsAt(ctx, d, f, d.clientToks[k*per:(k+1)*per], tokenOf)
+		if err != nil {
+			fmt.Printf("| %d | skipped: %v | | | | | | |\n", f, oneLine(err))
+			continue
+		}
+		fmt.Println(row)
+		fewest := slices.Min(perPairing)
+		totals = append(totals, fewest)
+		summary = append(summary, fmt.Sprintf("%d → %g", f, fewest))
+	}
+	fmt.Printf("\nFewest statements per pairing by fan-out: %s; the same at every fan-out (no statement per mitra): %s.\n\n",
+		strings.Join(summary, ", "), check(len(summary) == len(t.o.fanouts) && sameCounts(totals)))
+	return nil
+}
+
+func (t *tool) statementsAt(ctx context.Context, d *dataset, fanout int, clients []string, tokenOf map[uuid.UUID]string) (string, []float64, error) {
+	s, err := t.startServer(ctx, d, fmt.Sprintf("statements-%d", fanout), append(pairingEnv, "PAIRING_FANOUT_CAP="+strconv.Itoa(fanout))...)
+	if err != nil {
+		return "", nil, err
+	}
+	defer s.close()
+	if err := s.sessionTier(ctx); err != nil {
+		return "", nil, err
+	}
+	if err := s.warm(ctx, "/api/client/mitra-availability", clients); err != nil {
+		return "", nil, err
+	}
+	var start, pay, accept, total, offers []float64
+	var webhook []time.Duration
+	for k, tok := range clients {
+		if k == statementWarm {
+			start, pay, accept, total, offers, webhook = nil, nil, nil, nil, nil, nil
+		}
+		c0 := t.proxy.trips.Load()
+		pairingID, paymentID, err := s.startBlast(ctx, tok)
+		if err != nil {
+			return "", nil, err
+		}
+		c1 := t.proxy.trips.Load()
+		began := time.Now()
+		if err := s.pay(ctx, paymentID); err != nil {
+			return "", nil, err
+		}
+		webhook = append(webhook, time.Since(began))
+		c2 := t.proxy.trips.Load()
+		var n int
+		var mitra uuid.UUID
+		if err := d.pool.QueryRow(ctx, `SELECT count(*), (array_agg(mitra_id))[1] FROM pairing_offers WHERE pairing_id = $1`, pairingID).Scan(&n, &mitra); err != nil {
+			return "", nil, fmt.Errorf("offers of %s: %w", pairingID, err)
+		}
+		mtok, ok := tokenOf[mitra]
+		if !ok {
+			return "", nil, fmt.Errorf("no token for mitra %s", mitra)
+		}
+		if _, err := s.must(ctx, http.StatusOK, "GET", "/api/mitra/status", mtok, nil); err != nil {
+			return "", nil, err
+		}
+		c3 := t.proxy.trips.Load()
+		if _, err := s.must(ctx, http.StatusOK, "POST", "/api/mitra/pairing-offers/"+pairingID+"/accept", mtok, nil); err != nil {
+			return "", nil, err
+		}
+		c4 := t.proxy.trips.Load()
+		start = append(start, float64(c1-c0))
+		pay = append(pay, float64(c2-c1))
+		accept = append(accept, float64(c4-c3))
+		total = append(total, float64(c2-c0+c4-c3))
+		offers = append(offers, float64(n))
+	}
+	slices.Sort(webhook)
+	return fmt.Sprintf("| %d | %s | %s | %s | %s | %s | **%g** | %s / %s |", fanout, minMax(offers), minMax(start), minMax(pay), minMax(accept), minMax(total),
+		slices.Min(total), ms(percentile(webhook, 50)), ms(webhook[len(webhook)-1])), total, nil
+}
+
+// Accept burst: this many mitras accept one offer at once, this many times.
+const (
+	burstMitras = 100
+	burstRounds = 10
+)
+
+// acceptBurst: 100 mitras accept one offer at the same instant; one gets 200, the others
+// 409. Latency of each answer, from a barrier the 100 requests wait on, over pre-opened
+// keep-alive connections.
+func (t *tool) acceptBurst(ctx context.Context) error {
+	fmt.Printf("# accept-burst\n\n")
+	fmt.Printf("%d mitras accept the same offer at once (released together, connections open beforehand), %d blasts; the winner ends its session before the next.\n\n", burstMitras, burstRounds)
+	fmt.Println("| answer | count | p50 / p99 | max |")
+	fmt.Println("|---|---|---|---|")
+	win, lose, other, err := t.acceptBurstRun(ctx)
+	if err != nil {
+		fmt.Printf("| skipped: %v | | | |\n\n", oneLine(err))
+		return nil
+	}
+	row := func(name string, ds []time.Duration) {
+		s := sortedCopy(ds)
+		mx := "—"
+		if len(s) > 0 {
+			mx = ms(s[len(s)-1])
+		}
+		fmt.Printf("| %s | %d | %s | %s |\n", name, len(s), p50p99(s), mx)
+	}
+	row("winner's 200", win)
+	row("losers' 409", lose)
+	if len(other) > 0 {
+		var parts []string
+		for code, n := range other {
+			parts = append(parts, fmt.Sprintf("%s: %d", code, n))
+		}
+		sort.Strings(parts)
+		fmt.Printf("| other answers | %s | | |\n", strings.Join(parts, ", "))
+	}
+	fmt.Println()
+	return nil
+}
+
+func (t *tool) acceptBurstRun(ctx context.Context) (win, lose []time.Duration, other map[string]int, err error) {
+	other = map[string]int{}
+	d, err := createDataset(ctx, t.admin, t.o.databaseURL, burstMitras+20, 0, burstMitras, burstRounds)
+	if d != nil {
+		defer d.drop(t.admin, t.valkey)
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	s, err := t.startServer(ctx, d, "accept-burst", pairingEnv...)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer s.close()
+	if err := s.sessionTier(ctx); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := s.warm(ctx, "/api/client/mitra-availability", d.clientToks); err != nil {
+		return nil, nil, nil, err
+	}
+	// Open one keep-alive connection per mitra: all of them at once.
+	if err := s.burst(ctx, d.mitraToks, func(i int) (int, string, error) {
+		code, _, err := s.call(ctx, "GET", "/api/mitra/status", d.mitraToks[i], nil)
+		return code, "", err
+	}, nil); err != nil {
+		return nil, nil, nil, err
+	}
+	var mu sync.Mutex
+	for round := range burstRounds {
+		if ctx.Err() != nil {
+			return nil, nil, nil, ctx.Err()
+		}
+		pairingID, paymentID, err := s.startBlast(ctx, d.clientToks[round])
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if err := s.pay(ctx, paymentID); err != nil {
+			return nil, nil, nil, err
+		}
+		var n int
+		if err := d.pool.QueryRow(ctx, `SELECT count(*) FROM pairing_offers WHERE pairing_id = $1 AND mitra_id = ANY($2)`, pairingID, d.sample).Scan(&n); err != nil {
+			return nil, nil, nil, err
+		}
+		if n != len(d.sample) {
+			return nil, nil, nil, fmt.Errorf("round %d: %d of the %d mitras got the offer", round+1, n, len(d.sample))
+		}
+		var sessionID, winnerTok string
+		err = s.burst(ctx, d.mitraToks, func(i int) (int, string, error) {
+			code, m, err := s.call(ctx, "POST", "/api/mitra/pairing-offers/"+pairingID+"/accept", d.mitraToks[i], nil)
+			if code == http.StatusOK {
+				id, _ := field(m, "chat_session", "id").(string)
+				mu.Lock()
+				sessionID, winnerTok = id, d.mitraToks[i]
+				mu.Unlock()
+			}
+			return code, fmt.Sprint(field(m, "error", "code")), err
+		}, func(code int, apiCode string, took time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch code {
+			case http.StatusOK:
+				win = append(win, took)
+			case http.StatusConflict:
+				lose = append(lose, took)
+			default:
+				other[fmt.Sprintf("%d %s", code, apiCode)]++
+			}
+		})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if sessionID == "" {
+			return nil, nil, nil, fmt.Errorf("round %d: nobody won the offer", round+1)
+		}
+		if _, err := s.must(ctx, http.StatusOK, "POST", "/api/mitra/chat-sessions/"+sessionID+"/end", winnerTok, nil); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return win, lose, other, nil
+}
+
+// burst runs op(i) for every token at the same instant (one goroutine each, released
+// together) and reports each answer's status and latency.
+func (s *refServer) burst(ctx context.Context, toks []string, op func(i int) (int, string, error), report func(code int, apiCode string, took time.Duration)) error {
+	var ready, done sync.WaitGroup
+	gate := make(chan struct{})
+	errs := make([]error, len(toks))
+	for i := range toks {
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			ready.Done()
+			<-gate
+			began := time.Now()
+			code, apiCode, err := op(i)
+			took := time.Since(began)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if report != nil {
+				report(code, apiCode, took)
+			}
+		}()
+	}
+	ready.Wait()
+	close(gate)
+	done.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// Match throughput: mitras that accept every offer, and how long the clients load.
+const (
+	throughputMitras = 1000
+	throughputWait   = 30 * time.Second // a client's bound on waiting for its match
+)
+
+// matchThroughput: 1k mitras with an event stream each accept every offer the moment it
+// is read (one at a time each; the winner ends its session at once, which frees it); 32
+// clients start and pay blasts in a loop, each waiting for its match. Matched blasts per
+// second and Postgres statements per match (the whole cycle: start, pay, every mitra's
+// accept, the session's end).
+func (t *tool) matchThroughput(ctx context.Context) error {
+	window := 5 * t.o.duration
+	fmt.Printf("# match-throughput\n\n")
+	fmt.Printf("%d mitras with an open event stream each accept every offer as soon as they read it (one accept at a time per mitra; the winner ends the session at once); "+
+		"%d clients each start, pay and wait for the match (at most %s), in a loop, for %s; at the end the blasts still waiting are cancelled (not counted) and the mitras stop accepting. "+
+		"Statements per match: every Postgres round trip of the window (starts, webhooks, all the accepts, the ends, the cancels) / matches.\n\n",
+		throughputMitras, t.o.concurrency, throughputWait, window)
+	fmt.Println("| mitras | clients | matched | matched/s | webhook → matched p50 / p99 | accepts per match (200 + 409) | Postgres statements per match | not matched in time |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	row, err := t.matchThroughputRun(ctx, window)
+	if err != nil {
+		fmt.Printf("| %d | skipped: %v | | | | | | |\n\n", throughputMitras, oneLine(err))
+		return nil
+	}
+	fmt.Println(row)
+	fmt.Println()
+	return nil
+}
+
+func (t *tool) matchThroughputRun(ctx context.Context, window time.Duration) (string, error) {
+	d, err := createDataset(ctx, t.admin, t.o.databaseURL, throughputMitras, 0, throughputMitras, t.o.concurrency)
+	if d != nil {
+		defer d.drop(t.admin, t.valkey)
+	}
+	if err != nil {
+		return "", err
+	}
+	s, err := t.startServer(ctx, d, "match-throughput", append(pairingEnv, "SSE_MAX_STREAMS="+strconv.Itoa(throughputMitras+1000))...)
+	if err != nil {
+		return "", err
+	}
+	defer s.close()
+	if err := s.sessionTier(ctx); err != nil {
+		return "", err
+	}
+	if err := s.warm(ctx, "/api/client/mitra-availability", d.clientToks); err != nil {
+		return "", err
+	}
+	var mu sync.Mutex
+	waiting := map[string]chan struct{}{} // pairing id → closed when matched
+	var accepts, won atomic.Int64
+	var acceptErr atomic.Value
+	var stopped atomic.Bool // past the window: offers still queued on the streams are ignored
+	onEvent := func(i int, kind string, data []byte, _ time.Time) {
+		if kind != "pairing_offer" || ctx.Err() != nil || stopped.Load() {
+			return
+		}
+		pairingID := pairingIDOf(data)
+		code, m, err := s.call(ctx, "POST", "/api/mitra/pairing-offers/"+pairingID+"/accept", d.mitraToks[i], nil)
+		if err != nil {
+			if ctx.Err() == nil {
+				acceptErr.CompareAndSwap(nil, err)
+			}
+			return
+		}
+		accepts.Add(1)
+		if code != http.StatusOK {
+			return
+		}
+		won.Add(1)
+		if id, _ := field(m, "chat_session", "id").(string); id != "" {
+			_, _, _ = s.call(ctx, "POST", "/api/mitra/chat-sessions/"+id+"/end", d.mitraToks[i], nil)
+		}
+		mu.Lock()
+		if ch, ok := waiting[pairingID]; ok {
+			close(ch)
+			delete(waiting, pairingID)
+		}
+		mu.Unlock()
+	}
+	logf("match-throughput: opening %d streams", throughputMitras)
+	ss, err := openStreams(ctx, s.addr, "/api/mitra/events", d.mitraToks, onEvent)
+	if err != nil {
+		return "", err
+	}
+	defer ss.close()
+
+	var matched, missed atomic.Int64
+	var lats []time.Duration
+	var latMu sync.Mutex
+	var firstErr atomic.Value
+	trips0, accepts0 := t.proxy.trips.Load(), accepts.Load()
+	began := time.Now()
+	end := began.Add(window)
+	var wg sync.WaitGroup
+	for w := range t.o.concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok := d.clientToks[w]
+			for time.Now().Before(end) && ctx.Err() == nil {
+				pairingID, paymentID, err := s.startBlast(ctx, tok)
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				ch := make(chan struct{})
+				mu.Lock()
+				waiting[pairingID] = ch
+				mu.Unlock()
+				paid := time.Now()
+				if err := s.pay(ctx, paymentID); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				if waitFor(ctx, ch, min(throughputWait, time.Until(end))) {
+					matched.Add(1)
+					latMu.Lock()
+					lats = append(lats, time.Since(paid))
+					latMu.Unlock()
+					continue
+				}
+				if time.Now().Before(end) {
+					missed.Add(1)
+				}
+				mu.Lock()
+				delete(waiting, pairingID)
+				mu.Unlock()
+				// Not matched in time (nobody was free, or it failed): end it so that the
+				// client may start again.
+				_, _, _ = s.call(ctx, "POST", "/api/client/chat/cancel", tok, map[string]any{"pairing_id": pairingID})
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(began)
+	stopped.Store(true)
+	trips := t.proxy.trips.Load() - trips0
+	if v := firstErr.Load(); v != nil {
+		return "", v.(error)
+	}
+	if v := acceptErr.Load(); v != nil {
+		logf("match-throughput: an accept failed: %v", v)
+	}
+	m := matched.Load()
+	if m == 0 {
+		return "", fmt.Errorf("no blast matched in %s (%d not matched in time)", elapsed.Round(time.Millisecond), missed.Load())
+	}
+	return fmt.Sprintf("| %d | %d | %d in %s | **%.1f/s** | %s | %.0f | **%.1f** | %d |", throughputMitras, t.o.concurrency, m, elapsed.Round(time.Millisecond),
+		float64(m)/elapsed.Seconds(), p50p99(lats), float64(accepts.Load()-accepts0)/float64(m), float64(trips)/float64(m), missed.Load()), nil
+}
