@@ -116,21 +116,19 @@ func (s *streamSet) open(ctx context.Context, i int, addr, path, token string, o
 // ends, calling on for each; comments are skipped.
 func readEvents(r *bufio.Reader, on func(kind string, data []byte, at time.Time)) error {
 	var kind string
-	var data []byte
+	var data, long []byte
 	for {
 		line, err := r.ReadSlice('\n')
-		if err != nil {
-			if errors.Is(err, bufio.ErrBufferFull) {
-				// A line longer than the buffer: keep reading it (only its start is kept).
-				data = append(data[:0], line...)
-				for errors.Is(err, bufio.ErrBufferFull) {
-					_, err = r.ReadSlice('\n')
-				}
-				if err != nil {
-					return err
-				}
-				continue
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A line longer than the buffer: gather it.
+			long = append(long[:0], line...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = r.ReadSlice('\n')
+				long = append(long, line...)
 			}
+			line = long
+		}
+		if err != nil {
 			return err
 		}
 		line = bytes.TrimRight(line, "\r\n")
