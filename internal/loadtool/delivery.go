@@ -352,7 +352,7 @@ func (t *tool) streamCost(ctx context.Context) error {
 	const gogc = 10
 	fmt.Printf("# stream-cost\n\n")
 	fmt.Printf("%d idle mitra event streams; the server runs with GOGC=%d so that a GC re-marks the heap soon after the streams open, and the tokens are verified before the first sample (their cache is not the streams' cost). "+
-		"Per stream = Δ(live heap + goroutine stacks) / streams, from runtime/metrics in /metrics, each sample after a GC cycle that ended after it was asked for.\n\n", n, gogc)
+		"Per stream = Δ(live heap + goroutine stacks) / streams, from runtime/metrics in /metrics, each sample read once two GC cycles have completed since it was asked for.\n\n", n, gogc)
 	fmt.Println("| streams | live heap before → after | stacks before → after | goroutines per stream | heap objects Δ per stream | per idle stream | goal |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	row, err := t.streamCostAt(ctx, n, gogc)

@@ -178,3 +178,27 @@ func TestParseScenariosAndSizes(t *testing.T) {
 	_, err = parseSizes("-n", "10", 100)
 	assert.Error(t, err)
 }
+
+func TestMitraApp_OldestFirstAndDismissedWithdrawn(t *testing.T) {
+	a := &mitraApp{wake: make(chan struct{}, 1)}
+	a.offered("p1")
+	a.offered("p2")
+	a.offered("p3")
+	a.dismissed("p2")
+	a.dismissed("unknown")
+	done := make(chan struct{})
+	var got []string
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		a.work(done, func(id string) {
+			got = append(got, id)
+			if len(got) == 2 {
+				close(done)
+			}
+		})
+	}()
+	<-finished
+	assert.Equal(t, []string{"p1", "p3"}, got)
+	assert.Equal(t, "", a.next())
+}

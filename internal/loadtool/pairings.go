@@ -294,7 +294,7 @@ func (s *refServer) burst(ctx context.Context, toks []string, op func(i int) (in
 const (
 	throughputMitras = 1000
 	throughputWait   = 30 * time.Second // a client's bound on waiting for its match
-	throughputWindow = 15 * time.Second // how long the clients start blasts
+	throughputWindow = 30 * time.Second // how long the clients start blasts
 )
 
 // matchThroughput: 1k mitras with an event stream each accept every offer the moment it
@@ -305,9 +305,9 @@ const (
 func (t *tool) matchThroughput(ctx context.Context) error {
 	window := throughputWindow
 	fmt.Printf("# match-throughput\n\n")
-	fmt.Printf("%d mitras with an open event stream each accept every offer as soon as they read it (one accept at a time per mitra; the winner ends the session at once); "+
-		"%d clients each start, pay and wait for the match (at most %s), in a loop, for %s; at the end the blasts still waiting are cancelled (not counted) and the mitras stop accepting. "+
-		"Statements per match: every Postgres round trip of the window (starts, webhooks, all the accepts, the ends, the cancels) / matches.\n\n",
+	fmt.Printf("%d mitras with an open event stream each accept every offer they hold (one accept at a time per mitra, oldest first; an offer_dismissed read meanwhile withdraws it; the winner ends the session at once); "+
+		"%d clients each start, pay and wait for the match (at most %s), in a loop, for %s; at its end the clients' calls are cut and the mitras stop accepting. "+
+		"Matched: blasts accepted within the window (from the webhook request to the winner's 200); blasts paid: webhooks answered within it. Accepts and statements per match: every accept answered and every Postgres round trip of the window (starts, webhooks, all the accepts, the ends) / matches.\n\n",
 		throughputMitras, t.o.concurrency, throughputWait, window)
 	fmt.Println("| mitras | clients | blasts paid | matched | matched/s | webhook → matched p50 / p99 | accepts per match (200 + 409) | Postgres statements per match | waited out |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
@@ -341,15 +341,17 @@ func (t *tool) matchThroughputRun(ctx context.Context, window time.Duration) (st
 		return "", err
 	}
 	var mu sync.Mutex
-	waiting := map[string]chan struct{}{} // pairing id → closed when matched
+	type wait struct {
+		ch   chan struct{} // closed when matched
+		paid time.Time     // when its webhook was sent
+	}
+	waiting := map[string]wait{}
+	var matched atomic.Int64
+	var lats []time.Duration
 	var accepts atomic.Int64
 	var acceptErr atomic.Value
 	var stopped atomic.Bool // past the window: offers still queued on the streams are ignored
-	onEvent := func(i int, kind string, data []byte, _ time.Time) {
-		if kind != "pairing_offer" || ctx.Err() != nil || stopped.Load() {
-			return
-		}
-		pairingID := pairingIDOf(data)
+	accept := func(i int, pairingID string) {
 		code, m, err := s.call(ctx, "POST", "/api/mitra/pairing-offers/"+pairingID+"/accept", d.mitraToks[i], nil)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -362,13 +364,46 @@ func (t *tool) matchThroughputRun(ctx context.Context, window time.Duration) (st
 			return
 		}
 		mu.Lock()
-		if ch, ok := waiting[pairingID]; ok {
-			close(ch)
+		if w, ok := waiting[pairingID]; ok {
+			close(w.ch)
 			delete(waiting, pairingID)
+			if !stopped.Load() {
+				matched.Add(1)
+				lats = append(lats, time.Since(w.paid))
+			}
 		}
 		mu.Unlock()
 		if id, _ := field(m, "chat_session", "id").(string); id != "" {
 			_, _, _ = s.call(ctx, "POST", "/api/mitra/chat-sessions/"+id+"/end", d.mitraToks[i], nil)
+		}
+	}
+	// Each mitra is an app: its stream's reader keeps the offers it holds (an offer leaves
+	// on its offer_dismissed), its worker accepts them one at a time, oldest first.
+	apps := make([]*mitraApp, len(d.mitraToks))
+	appsDone := make(chan struct{})
+	var workers sync.WaitGroup
+	for i := range apps {
+		apps[i] = &mitraApp{wake: make(chan struct{}, 1)}
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			apps[i].work(appsDone, func(id string) {
+				if !stopped.Load() {
+					accept(i, id)
+				}
+			})
+		}()
+	}
+	defer func() {
+		close(appsDone)
+		workers.Wait()
+	}()
+	onEvent := func(i int, kind string, data []byte, _ time.Time) {
+		switch kind {
+		case "pairing_offer":
+			apps[i].offered(pairingIDOf(data))
+		case "offer_dismissed":
+			apps[i].dismissed(pairingIDOf(data))
 		}
 	}
 	logf("match-throughput: opening %d streams", throughputMitras)
@@ -378,58 +413,68 @@ func (t *tool) matchThroughputRun(ctx context.Context, window time.Duration) (st
 	}
 	defer ss.close()
 
-	var matched, missed, paidN atomic.Int64
-	var lats []time.Duration
-	var latMu sync.Mutex
+	var missed, paidN atomic.Int64
 	var firstErr atomic.Value
 	trips0, accepts0 := t.proxy.trips.Load(), accepts.Load()
-	began := time.Now()
-	end := began.Add(window)
+	// The window: the clients' calls are cut at its end; what the server did by then counts.
+	wctx, cancel := context.WithTimeout(ctx, window)
+	defer cancel()
+	var trips, acceptsIn atomic.Int64
+	snapped := make(chan struct{})
+	stop := time.AfterFunc(window, func() {
+		stopped.Store(true)
+		trips.Store(t.proxy.trips.Load() - trips0)
+		acceptsIn.Store(accepts.Load() - accepts0)
+		close(snapped)
+	})
+	defer stop.Stop()
 	var wg sync.WaitGroup
 	for w := range t.o.concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			tok := d.clientToks[w]
-			for time.Now().Before(end) && ctx.Err() == nil {
-				pairingID, paymentID, err := s.startBlast(ctx, tok)
+			for wctx.Err() == nil {
+				pairingID, paymentID, err := s.startBlast(wctx, tok)
 				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
+					if wctx.Err() == nil {
+						firstErr.CompareAndSwap(nil, err)
+					}
 					return
 				}
 				ch := make(chan struct{})
 				mu.Lock()
-				waiting[pairingID] = ch
+				waiting[pairingID] = wait{ch: ch, paid: time.Now()}
 				mu.Unlock()
-				paid := time.Now()
-				if err := s.pay(ctx, paymentID); err != nil {
-					firstErr.CompareAndSwap(nil, err)
+				if err := s.pay(wctx, paymentID); err != nil {
+					if wctx.Err() == nil {
+						firstErr.CompareAndSwap(nil, err)
+					}
 					return
 				}
 				paidN.Add(1)
-				if waitFor(ctx, ch, min(throughputWait, time.Until(end))) {
-					matched.Add(1)
-					latMu.Lock()
-					lats = append(lats, time.Since(paid))
-					latMu.Unlock()
+				if waitFor(wctx, ch, throughputWait) {
 					continue
 				}
-				if time.Now().Before(end) {
-					missed.Add(1)
+				if wctx.Err() != nil {
+					return // the window ended: the server stops with its blasts as they are
 				}
+				missed.Add(1)
 				mu.Lock()
 				delete(waiting, pairingID)
 				mu.Unlock()
 				// Not matched in time (nobody was free, or it failed): end it so that the
 				// client may start again.
-				_, _, _ = s.call(ctx, "POST", "/api/client/chat/cancel", tok, map[string]any{"pairing_id": pairingID})
+				_, _, _ = s.call(wctx, "POST", "/api/client/chat/cancel", tok, map[string]any{"pairing_id": pairingID})
 			}
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(began)
-	stopped.Store(true)
-	trips := t.proxy.trips.Load() - trips0
+	select {
+	case <-snapped:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 	if v := firstErr.Load(); v != nil {
 		return "", v.(error)
 	}
@@ -437,12 +482,71 @@ func (t *tool) matchThroughputRun(ctx context.Context, window time.Duration) (st
 		logf("match-throughput: an accept failed: %v", v)
 	}
 	m := matched.Load()
+	mu.Lock()
+	lats = slices.Clone(lats)
+	mu.Unlock()
 	perMatch := func(x int64) string {
 		if m == 0 {
 			return fmt.Sprintf("— (%d in all)", x)
 		}
 		return fmt.Sprintf("%.1f", float64(x)/float64(m))
 	}
-	return fmt.Sprintf("| %d | %d | %d | %d in %s | **%.2f/s** | %s | %s | **%s** | %d |", throughputMitras, t.o.concurrency, paidN.Load(), m, elapsed.Round(time.Millisecond),
-		float64(m)/elapsed.Seconds(), p50p99(lats), perMatch(accepts.Load()-accepts0), perMatch(trips), missed.Load()), nil
+	return fmt.Sprintf("| %d | %d | %d | %d | **%.2f/s** | %s | %s | **%s** | %d |", throughputMitras, t.o.concurrency, paidN.Load(), m,
+		float64(m)/window.Seconds(), p50p99(lats), perMatch(acceptsIn.Load()), perMatch(trips.Load()), missed.Load()), nil
+}
+
+// mitraApp holds the offers a mitra's app has and not yet tried.
+type mitraApp struct {
+	mu      sync.Mutex
+	pending []string
+	wake    chan struct{}
+}
+
+func (a *mitraApp) offered(id string) {
+	a.mu.Lock()
+	a.pending = append(a.pending, id)
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (a *mitraApp) dismissed(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if i := slices.Index(a.pending, id); i >= 0 {
+		a.pending = slices.Delete(a.pending, i, i+1)
+	}
+}
+
+// next takes the oldest offer held ("" when none).
+func (a *mitraApp) next() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.pending) == 0 {
+		return ""
+	}
+	id := a.pending[0]
+	a.pending = a.pending[1:]
+	return id
+}
+
+// work accepts the offers as they come, one at a time, until done is closed.
+func (a *mitraApp) work(done <-chan struct{}, accept func(id string)) {
+	for {
+		select {
+		case <-done:
+			return
+		case <-a.wake:
+		}
+		for id := a.next(); id != ""; id = a.next() {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			accept(id)
+		}
+	}
 }
