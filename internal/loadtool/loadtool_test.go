@@ -202,3 +202,26 @@ func TestMitraApp_OldestFirstAndDismissedWithdrawn(t *testing.T) {
 	assert.Equal(t, []string{"p1", "p3"}, got)
 	assert.Equal(t, "", a.next())
 }
+
+func TestPGProxy_CountsRoundTripsAndPings(t *testing.T) {
+	var in []byte
+	startup := []byte{0, 0, 0, 8, 0, 3, 0, 0} // length 8, protocol 3.0, no parameters
+	in = append(in, startup...)
+	msg := func(typ byte, body string) {
+		n := len(body) + 4
+		in = append(in, typ, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+		in = append(in, body...)
+	}
+	msg('Q', "-- ping\x00")
+	msg('Q', "SELECT 1\x00")
+	msg('P', "\x00SELECT $1\x00\x00\x00")
+	msg('S', "")
+	p := &pgProxy{}
+	var out strings.Builder
+	err := p.frontend(bufio.NewReader(strings.NewReader(string(in))), &out)
+	require.Error(t, err, "EOF at the end")
+	assert.Equal(t, int64(3), p.trips.Load())
+	assert.Equal(t, int64(1), p.pings.Load())
+	assert.Equal(t, int64(2), p.statements())
+	assert.Equal(t, string(in), out.String(), "everything forwarded as it came")
+}

@@ -74,7 +74,7 @@ func main() {
 	flag.StringVar(&scen, "scenario", "all", "scenarios to run, comma-separated ("+scenarioNames()+"), or all")
 	flag.StringVar(&sizes, "n", "1000,10000,100000", "numbers of online mitras of hot-paths and sweeps, comma-separated: one table each")
 	flag.StringVar(&streams, "streams", "1000,10000", "open mitra event streams of offer-delivery, comma-separated (stream-cost uses the largest)")
-	flag.IntVar(&o.blasts, "blasts", 10, "paid blasts measured per stream count in offer-delivery")
+	flag.IntVar(&o.blasts, "blasts", 8, "paid blasts measured per stream count in offer-delivery")
 	flag.StringVar(&fanouts, "fanouts", "10,1000,10000", "fan-outs of pairing-statements, comma-separated")
 	flag.DurationVar(&o.duration, "duration", 2*time.Second, "length of each measurement")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent callers of every measurement")

@@ -31,9 +31,10 @@ const (
 // blasts offered to each -fanouts number of mitras.
 func (t *tool) pairingStatements(ctx context.Context) error {
 	fmt.Printf("# pairing-statements\n\n")
-	fmt.Printf("Postgres statements (round trips on the wire: one per Sync or simple Query) of one pairing, %d pairings per fan-out after %d uncounted ones, each from a fresh client whose token "+
-		"was verified before: chat/start, the webhook that pays it (and offers it to PAIRING_FANOUT_CAP mitras), one mitra's accept (its token verified beforehand, outside the count). "+
-		"Ranges are min–max over the pairings; the goal compares the fewest (a statement the first time on a pooled connection adds a round trip).\n\n", statementReps, statementWarm)
+	fmt.Printf("Postgres statements (round trips on the wire: one per Sync or simple Query, less the pool's liveness pings of connections idle for over a second) of one pairing, %d pairings per fan-out after %d uncounted ones, each from a fresh client whose token "+
+		"was verified before: chat/start, the webhook that pays it (and offers it to PAIRING_FANOUT_CAP mitras), one mitra's accept (its token verified beforehand, outside the count); "+
+		"after each step the tool waits until the server has sent nothing to Postgres for %s, so that what a step leaves running counts as its own. "+
+		"Ranges are min–max over the pairings; the goal compares the fewest (a statement the first time on a pooled connection adds a round trip).\n\n", statementReps, statementWarm, quietFor)
 	fmt.Println("| fan-out | offers per blast | chat/start | webhook (pay + offers) | accept | per pairing | fewest | webhook p50 / max |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	maxF := slices.Max(t.o.fanouts)
@@ -92,18 +93,20 @@ func (t *tool) statementsAt(ctx context.Context, d *dataset, fanout int, clients
 		if k == statementWarm {
 			start, pay, accept, total, offers, webhook = nil, nil, nil, nil, nil, nil
 		}
-		c0 := t.proxy.trips.Load()
+		t.proxy.quiet(ctx)
+		c0 := t.proxy.statements()
 		pairingID, paymentID, err := s.startBlast(ctx, tok)
 		if err != nil {
 			return "", nil, err
 		}
-		c1 := t.proxy.trips.Load()
+		c1 := t.proxy.statements()
 		began := time.Now()
 		if err := s.pay(ctx, paymentID); err != nil {
 			return "", nil, err
 		}
 		webhook = append(webhook, time.Since(began))
-		c2 := t.proxy.trips.Load()
+		t.proxy.quiet(ctx) // what the webhook left running counts as the webhook's
+		c2 := t.proxy.statements()
 		var n int
 		var mitra uuid.UUID
 		if err := d.pool.QueryRow(ctx, `SELECT count(*), (array_agg(mitra_id))[1] FROM pairing_offers WHERE pairing_id = $1`, pairingID).Scan(&n, &mitra); err != nil {
@@ -116,11 +119,13 @@ func (t *tool) statementsAt(ctx context.Context, d *dataset, fanout int, clients
 		if _, err := s.must(ctx, http.StatusOK, "GET", "/api/mitra/status", mtok, nil); err != nil {
 			return "", nil, err
 		}
-		c3 := t.proxy.trips.Load()
+		t.proxy.quiet(ctx)
+		c3 := t.proxy.statements()
 		if _, err := s.must(ctx, http.StatusOK, "POST", "/api/mitra/pairing-offers/"+pairingID+"/accept", mtok, nil); err != nil {
 			return "", nil, err
 		}
-		c4 := t.proxy.trips.Load()
+		t.proxy.quiet(ctx) // and what the accept left running, the accept's
+		c4 := t.proxy.statements()
 		start = append(start, float64(c1-c0))
 		pay = append(pay, float64(c2-c1))
 		accept = append(accept, float64(c4-c3))
@@ -294,7 +299,7 @@ func (s *refServer) burst(ctx context.Context, toks []string, op func(i int) (in
 const (
 	throughputMitras = 1000
 	throughputWait   = 30 * time.Second // a client's bound on waiting for its match
-	throughputWindow = 30 * time.Second // how long the clients start blasts
+	throughputWindow = 20 * time.Second // how long the clients start blasts
 )
 
 // matchThroughput: 1k mitras with an event stream each accept every offer the moment it
@@ -415,7 +420,7 @@ func (t *tool) matchThroughputRun(ctx context.Context, window time.Duration) (st
 
 	var missed, paidN atomic.Int64
 	var firstErr atomic.Value
-	trips0, accepts0 := t.proxy.trips.Load(), accepts.Load()
+	trips0, accepts0 := t.proxy.statements(), accepts.Load()
 	// The window: the clients' calls are cut at its end; what the server did by then counts.
 	wctx, cancel := context.WithTimeout(ctx, window)
 	defer cancel()
@@ -423,7 +428,7 @@ func (t *tool) matchThroughputRun(ctx context.Context, window time.Duration) (st
 	snapped := make(chan struct{})
 	stop := time.AfterFunc(window, func() {
 		stopped.Store(true)
-		trips.Store(t.proxy.trips.Load() - trips0)
+		trips.Store(t.proxy.statements() - trips0)
 		acceptsIn.Store(accepts.Load() - accepts0)
 		close(snapped)
 	})

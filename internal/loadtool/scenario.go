@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -63,14 +62,6 @@ func parseScenarios(raw string) ([]string, error) {
 	return out, nil
 }
 
-// errSkipped marks a part of a scenario that could not be measured; the scenario prints
-// it as "skipped: reason" and the run goes on.
-type skipError struct{ reason string }
-
-func (e skipError) Error() string { return e.reason }
-
-func skipf(format string, args ...any) error { return skipError{fmt.Sprintf(format, args...)} }
-
 // runScenarios runs the selected scenarios one after another. A scenario that fails prints
 // "skipped: reason" and the next one runs; the end of ctx (-max-time, Ctrl-C) skips what
 // is left.
@@ -87,11 +78,10 @@ func (t *tool) runScenarios(ctx context.Context) {
 		err := s.run(t, ctx)
 		logf("scenario %s took %s", s.name, time.Since(began).Round(time.Second))
 		if err != nil {
-			var sk skipError
-			if ctx.Err() != nil && !errors.As(err, &sk) {
+			if ctx.Err() != nil {
 				err = fmt.Errorf("%w (%v)", err, context.Cause(ctx))
 			}
-			fmt.Printf("%s: skipped: %v\n\n", s.name, err)
+			fmt.Printf("%s: skipped: %v\n\n", s.name, oneLine(err))
 		}
 	}
 }
