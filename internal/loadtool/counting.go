@@ -58,6 +58,7 @@ type pgProxy struct {
 	ln     net.Listener
 	target string
 	trips  atomic.Int64
+	pings  atomic.Int64 // of the trips, the pool's liveness checks (pgx: "-- ping")
 	wg     sync.WaitGroup
 
 	mu    sync.Mutex
@@ -124,6 +125,13 @@ func (p *pgProxy) handle(client net.Conn) {
 	<-done
 }
 
+// pgPing is the body of the simple Query a pgx pool sends to check a connection that sat
+// idle for more than a second before handing it out: a round trip, not a statement.
+const pgPing = "-- ping\x00"
+
+// statements is the round trips so far less the pool's pings.
+func (p *pgProxy) statements() int64 { return p.trips.Load() - p.pings.Load() }
+
 // Protocol codes of the untyped messages that may precede the StartupMessage.
 const (
 	pgSSLRequest    = 80877103
@@ -177,7 +185,18 @@ func (p *pgProxy) frontend(client *bufio.Reader, conn io.Writer) error {
 		if _, err := server.Write(hdr[:5]); err != nil {
 			return err
 		}
-		if _, err := io.CopyN(server, client, int64(n-4)); err != nil {
+		if hdr[0] == 'Q' && n-4 == len(pgPing) {
+			body := make([]byte, n-4)
+			if _, err := io.ReadFull(client, body); err != nil {
+				return err
+			}
+			if string(body) == pgPing {
+				p.pings.Add(1)
+			}
+			if _, err := server.Write(body); err != nil {
+				return err
+			}
+		} else if _, err := io.CopyN(server, client, int64(n-4)); err != nil {
 			return err
 		}
 		if err := flush(); err != nil {
@@ -194,4 +213,28 @@ func (p *pgProxy) close() {
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
+}
+
+// quietFor is how long the proxy must see no round trip for quiet to return.
+const quietFor = 300 * time.Millisecond
+
+// quiet waits until no round trip has gone through the proxy for quietFor (at most ten
+// seconds): work a request left running in the background has ended.
+func (p *pgProxy) quiet(ctx context.Context) {
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	last, since := p.trips.Load(), time.Now()
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if n := p.trips.Load(); n != last {
+			last, since = n, time.Now()
+		} else if time.Since(since) >= quietFor {
+			return
+		}
+	}
 }

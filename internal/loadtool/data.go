@@ -83,9 +83,9 @@ type dataset struct {
 }
 
 // createDataset creates the schema (migrated), bulk-inserts n online mitras — heartbeats
-// spread over the last 10 seconds, one in ten at capacity with an active chat session —
-// and tokens for a sample of mitras and for clients.
-func createDataset(ctx context.Context, admin *pgxpool.Pool, databaseURL string, n, tokens, clients int) (*dataset, error) {
+// spread over the last 10 seconds, the first atCapacity of them at capacity with an active
+// chat session — and tokens for a sample of the others and for clients.
+func createDataset(ctx context.Context, admin *pgxpool.Pool, databaseURL string, n, atCapacity, tokens, clients int) (*dataset, error) {
 	d := &dataset{n: n, schema: "loadtool_" + randomHex(5), prefix: "loadtool" + randomHex(4) + ":", queries: &pgutil.QueryCounter{}}
 	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+d.schema); err != nil {
 		return nil, fmt.Errorf("create schema: %w", err)
@@ -113,7 +113,7 @@ func createDataset(ctx context.Context, admin *pgxpool.Pool, databaseURL string,
 		FROM generate_series(1, $1) AS g`, n, d.insertedAt); err != nil {
 		return d, fmt.Errorf("insert mitras: %w", err)
 	}
-	d.atCapacity = n / 10
+	d.atCapacity = atCapacity
 	if _, err := d.pool.Exec(ctx, `WITH c AS (INSERT INTO clients (display_name) VALUES ('loadtool') RETURNING id),
 		m AS (SELECT id FROM mitras ORDER BY id LIMIT $1),
 		p AS (INSERT INTO pairings (client_id, type, status, minutes, matched_mitra_id)

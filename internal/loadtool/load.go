@@ -25,13 +25,7 @@ func (r result) rate() float64 {
 }
 
 // pct returns the p-th percentile latency (0 < p ≤ 100).
-func (r result) pct(p float64) time.Duration {
-	if len(r.lat) == 0 {
-		return 0
-	}
-	i := int(float64(len(r.lat))*p/100+0.5) - 1
-	return r.lat[min(max(i, 0), len(r.lat)-1)]
-}
+func (r result) pct(p float64) time.Duration { return percentile(r.lat, p) }
 
 // runLoad calls op from `workers` goroutines for d, each call timed. Calls in flight at the
 // end are waited for and counted (a call slower than d still yields a sample); ctx ending

@@ -1,28 +1,34 @@
-// Command loadtool measures every hot path of curhat beside its floor and its Postgres
-// twin, against real Postgres and Valkey on loopback, for N = 1k, 10k and 100k online
-// mitras, and prints one table per N:
+// Command loadtool measures curhat against real Postgres and Valkey on loopback, each
+// measurement beside its floor, and prints one table per scenario:
 //
 //	go run ./internal/loadtool
-//	go run ./internal/loadtool -n 1000,10000 -duration 3s -concurrency 32
+//	go run ./internal/loadtool -scenario hot-paths -n 1000,10000 -duration 3s -concurrency 32
+//	go run ./internal/loadtool -scenario offer-delivery,stream-cost -streams 10000
 //
-// For each N it creates its own Postgres schema and Valkey key prefix, bulk-inserts N
-// online mitras (one INSERT … SELECT generate_series; one in ten at capacity) and seeds the
-// mirror, then measures at the same concurrency:
+// Scenarios (-scenario, default all, in this order):
 //
-//   - SDK heartbeat (Mirror.Heartbeat) beside a raw valkey-go SET loop, and the device
-//     heartbeat (Mirror.HeartbeatDevice, three devices a mitra) beside the single-device one;
-//   - FindAvailable (all, and Limit 50) and the CountAvailable recompute on the Valkey path
-//     beside the Postgres path (a Mirror without a cache), with Valkey round trips per call;
-//   - HTTP heartbeat and beacon through the reference server (built from
-//     ./examples/server and run as a child process with sweeps off) beside a bare net/http
-//     server in another child process (one Valkey SET; no I/O), with the Postgres round
-//     trips per request counted on the wire by a loopback proxy in front of Postgres, and
-//     the heartbeat with X-Device-Id (three devices a mitra) beside the one without;
-//   - the seed, the heartbeat mirror and the auto-offline sweep over N, against a private
-//     redis-server of its own (SLOWLOG: the longest single command; commandstats; CPU).
+//   - hot-paths, for each -n N online mitras: SDK heartbeat (Mirror.Heartbeat) beside a raw
+//     valkey-go SET loop, the device heartbeat beside the single-device one; FindAvailable
+//     (all, Limit 50) and the CountAvailable recompute on the Valkey path beside the
+//     Postgres path; HTTP heartbeat and beacon through the reference server beside a bare
+//     net/http server, Postgres round trips per request counted on the wire;
+//   - sweeps, for each -n: the seed, the heartbeat mirror and auto-offline over N, against a
+//     private redis-server (SLOWLOG: the longest single command; commandstats; CPU);
+//   - offer-delivery, for each -streams N: N mitras with an open event stream each, paid
+//     blasts through the webhook, webhook → offer read on each stream (first and last
+//     mitra), beside a bare net/http SSE broadcaster writing the same bytes to N streams;
+//   - stream-cost: live heap plus goroutine stacks per idle stream, from the server's
+//     runtime/metrics in /metrics;
+//   - pairing-statements: Postgres statements from chat/start to matched for each -fanouts;
+//   - accept-burst: 100 mitras accept one offer at once (the winner's 200, the losers' 409);
+//   - match-throughput: 1k mitras accepting every offer, -concurrency clients paying blasts;
+//   - queue: position, length and offer-the-head with 10k queued pairings.
 //
-// It targets loopback only, bounds its run time (-max-time), and drops its schema, keys,
-// processes and files at the end, also on Ctrl-C.
+// The reference server is built from ./examples/server and run as a child process (sweeps
+// off), its Postgres behind a loopback proxy that counts round trips; the floors run in
+// another child process (the tool re-executed with -serve-bare). It targets loopback only,
+// raises its open-file limit to the hard limit, bounds every wait and the whole run
+// (-max-time), and drops its schemas, keys, processes and files at the end, also on Ctrl-C.
 package main
 
 import (
@@ -46,7 +52,11 @@ import (
 )
 
 type options struct {
+	scenarios   []string
 	sizes       []int
+	streams     []int
+	blasts      int
+	fanouts     []int
 	duration    time.Duration
 	concurrency int
 	databaseURL string
@@ -59,9 +69,13 @@ type options struct {
 
 func main() {
 	var o options
-	var sizes string
+	var sizes, streams, fanouts, scen string
 	var bareAddr, bareKey string
-	flag.StringVar(&sizes, "n", "1000,10000,100000", "numbers of online mitras, comma-separated: one table each")
+	flag.StringVar(&scen, "scenario", "all", "scenarios to run, comma-separated ("+scenarioNames()+"), or all")
+	flag.StringVar(&sizes, "n", "1000,10000,100000", "numbers of online mitras of hot-paths and sweeps, comma-separated: one table each")
+	flag.StringVar(&streams, "streams", "1000,10000", "open mitra event streams of offer-delivery, comma-separated (stream-cost uses the largest)")
+	flag.IntVar(&o.blasts, "blasts", 8, "paid blasts measured per stream count in offer-delivery")
+	flag.StringVar(&fanouts, "fanouts", "10,1000,10000", "fan-outs of pairing-statements, comma-separated")
 	flag.DurationVar(&o.duration, "duration", 2*time.Second, "length of each measurement")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent callers of every measurement")
 	flag.StringVar(&o.databaseURL, "database-url", "postgres://127.0.0.1:5432/test", "PostgreSQL (loopback only); the tool creates and drops its own schema")
@@ -81,22 +95,28 @@ func main() {
 		}
 		return
 	}
-	for _, s := range strings.Split(sizes, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 100 {
-			fmt.Fprintf(os.Stderr, "-n: %q is not a number ≥ 100\n", s)
-			os.Exit(2)
+	var err error
+	if o.sizes, err = parseSizes("-n", sizes, 100); err == nil {
+		if o.streams, err = parseSizes("-streams", streams, 1); err == nil {
+			if o.fanouts, err = parseSizes("-fanouts", fanouts, 1); err == nil {
+				o.scenarios, err = parseScenarios(scen)
+			}
 		}
-		o.sizes = append(o.sizes, n)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
 	}
 	o.concurrency = max(o.concurrency, 1)
+	o.blasts = max(o.blasts, 1)
+	raiseFileLimit()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() { // a second Ctrl-C while cleaning up exits at once
 		<-ctx.Done()
 		stop()
 	}()
-	if err := run(ctx, o); err != nil {
+	if err = run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtool:", err)
 		os.Exit(1)
 	}
@@ -172,20 +192,21 @@ func run(ctx context.Context, o options) error {
 	}
 
 	fmt.Println(t.machine(ctx))
-	for _, n := range o.sizes {
-		if ctx.Err() != nil {
-			logf("stopping: %v (N=%d and later not measured)", context.Cause(ctx), n)
-			break
-		}
-		if err := t.measureN(ctx, n); err != nil {
-			if ctx.Err() != nil {
-				logf("N=%d interrupted: %v", n, err)
-				break
-			}
-			return fmt.Errorf("N=%d: %w", n, err)
-		}
-	}
+	t.runScenarios(ctx)
 	return nil
+}
+
+// parseSizes reads a comma-separated list of numbers ≥ least.
+func parseSizes(flagName, raw string, least int) ([]int, error) {
+	var out []int
+	for s := range strings.SplitSeq(raw, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < least {
+			return nil, fmt.Errorf("%s: %q is not a number ≥ %d", flagName, s, least)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func pgHostPort(raw string) (string, error) {

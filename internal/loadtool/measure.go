@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,51 +18,72 @@ import (
 // opTimeout bounds one operation of a measurement, like the SDK's own Valkey deadline.
 const opTimeout = 300 * time.Millisecond
 
-func (t *tool) measureN(ctx context.Context, n int) error {
-	logf("N=%d: creating the dataset", n)
-	began := time.Now()
-	d, err := createDataset(ctx, t.admin, t.o.databaseURL, n, min(t.o.tokens, n/2), t.o.concurrency)
-	if d != nil {
-		defer d.drop(t.admin, t.valkey)
-	}
-	if err != nil {
-		return err
-	}
-	logf("N=%d: %d mitras inserted in %s", n, n, time.Since(began).Round(time.Millisecond))
-	rep := &report{n: n, atCapacity: d.atCapacity, concurrency: t.o.concurrency, duration: t.o.duration}
+// hotPaths is the scenario of the hot paths: for each -n, a dataset of N online mitras,
+// the reads, the SDK heartbeat and the HTTP paths beside their floors.
+func (t *tool) hotPaths(ctx context.Context) error {
+	fmt.Printf("# hot-paths\n\n")
+	return t.perN(ctx, func(ctx context.Context, d *dataset, rep *report) error {
+		// The SDK over the shared Valkey, under the dataset's prefix.
+		cc := &countingClient{Client: t.valkey}
+		cache := availability.NewValkeyCache(cc, availability.CacheConfig{Names: valkeyutil.NewNames(d.prefix, false)})
+		store := availability.NewPostgresStore(d.pool)
+		cfg := &availability.Config{ValkeyTimeout: 5 * time.Second}
+		vm, err := availability.NewMirror(store, cache, cfg)
+		if err != nil {
+			return err
+		}
+		pm, err := availability.NewMirror(store, nil, cfg)
+		if err != nil {
+			return err
+		}
+		seeded, err := vm.SeedFromPostgres(ctx)
+		if err != nil {
+			return err
+		}
+		rep.seedNote = fmt.Sprintf("first seed %s", seeded.Duration.Round(time.Millisecond))
+		if err := t.reads(ctx, d, rep, vm, pm, cache, store, cc); err != nil {
+			return err
+		}
+		if err := t.sdkHeartbeat(ctx, d, rep, vm); err != nil {
+			return err
+		}
+		return t.httpPaths(ctx, d, rep)
+	})
+}
 
-	// The SDK over the shared Valkey, under the dataset's prefix.
-	cc := &countingClient{Client: t.valkey}
-	cache := availability.NewValkeyCache(cc, availability.CacheConfig{Names: valkeyutil.NewNames(d.prefix, false)})
-	store := availability.NewPostgresStore(d.pool)
-	cfg := &availability.Config{ValkeyTimeout: 5 * time.Second}
-	vm, err := availability.NewMirror(store, cache, cfg)
-	if err != nil {
-		return err
-	}
-	pm, err := availability.NewMirror(store, nil, cfg)
-	if err != nil {
-		return err
-	}
-	seeded, err := vm.SeedFromPostgres(ctx)
-	if err != nil {
-		return err
-	}
-	rep.seedNote = fmt.Sprintf("first seed %s", seeded.Duration.Round(time.Millisecond))
+// sweepsScenario measures the sweeps over N for each -n.
+func (t *tool) sweepsScenario(ctx context.Context) error {
+	fmt.Printf("# sweeps\n\n")
+	return t.perN(ctx, func(ctx context.Context, d *dataset, rep *report) error {
+		rep.seedNote = "sweeps against " + map[bool]string{true: "the private redis-server", false: "-valkey-url"}[t.redis != nil]
+		return t.sweeps(ctx, d, rep)
+	})
+}
 
-	if err := t.reads(ctx, d, rep, vm, pm, cache, store, cc); err != nil {
-		return err
+// perN creates a dataset for each -n, runs measure on it and prints its report.
+func (t *tool) perN(ctx context.Context, measure func(ctx context.Context, d *dataset, rep *report) error) error {
+	for _, n := range t.o.sizes {
+		if ctx.Err() != nil {
+			fmt.Printf("N = %d: skipped: %v\n\n", n, context.Cause(ctx))
+			continue
+		}
+		logf("N=%d: creating the dataset", n)
+		began := time.Now()
+		d, err := createDataset(ctx, t.admin, t.o.databaseURL, n, n/10, min(t.o.tokens, n/2), t.o.concurrency)
+		if err == nil {
+			logf("N=%d: %d mitras inserted in %s", n, n, time.Since(began).Round(time.Millisecond))
+			rep := &report{n: n, atCapacity: d.atCapacity, concurrency: t.o.concurrency, duration: t.o.duration}
+			if err = measure(ctx, d, rep); err == nil {
+				fmt.Println(rep.String())
+			}
+		}
+		if d != nil {
+			d.drop(t.admin, t.valkey)
+		}
+		if err != nil {
+			fmt.Printf("N = %d: skipped: %v\n\n", n, err)
+		}
 	}
-	if err := t.sdkHeartbeat(ctx, d, rep, vm); err != nil {
-		return err
-	}
-	if err := t.httpPaths(ctx, d, rep); err != nil {
-		return err
-	}
-	if err := t.sweeps(ctx, d, rep); err != nil {
-		return err
-	}
-	fmt.Println(rep.String())
 	return nil
 }
 
@@ -205,31 +225,12 @@ var loadDevices = []string{"phone", "tablet", "laptop"}
 // httpPaths starts the reference server over the dataset and measures the heartbeat and the
 // beacon beside the bare server.
 func (t *tool) httpPaths(ctx context.Context, d *dataset, rep *report) error {
-	port, err := freePort()
+	srv, err := t.startServer(ctx, d, fmt.Sprintf("hot-paths-%d", d.n))
 	if err != nil {
 		return err
 	}
-	proxied, err := withHost(d.schemaURL, t.proxy.addr())
-	if err != nil {
-		return err
-	}
-	if proxied, err = withParams(proxied, "sslmode", "disable"); err != nil {
-		return err
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	logf("N=%d: starting the reference server on %s", d.n, addr)
-	srv, err := startChild("reference server", t.dir+"/server.log", []string{
-		"ADDR=" + addr, "DATABASE_URL=" + proxied, "VALKEY_URL=" + t.o.valkeyURL, "VALKEY_KEY_PREFIX=" + d.prefix,
-		"SWEEPS=0", "DEMO_DATA=0", "OPERATOR_TOKEN=" + randomHex(16), "PAYMENT_WEBHOOK_SECRET=" + randomHex(16),
-	}, t.serverBin)
-	if err != nil {
-		return err
-	}
-	defer srv.stop()
-	base := "http://" + addr
-	if err := waitHTTP(ctx, srv, base+"/healthz", 120*time.Second); err != nil {
-		return err
-	}
+	defer srv.close()
+	base := srv.base
 
 	tr := &http.Transport{MaxIdleConns: 4 * t.o.concurrency, MaxIdleConnsPerHost: 2 * t.o.concurrency, DisableCompression: true}
 	defer tr.CloseIdleConnections()

@@ -70,6 +70,12 @@ func (r *report) String() string {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	p("## N = %d online mitras (%d at capacity)", r.n, r.atCapacity)
 	p("")
+	if len(r.sweeps) > 0 && r.sdkHB.ops == 0 {
+		p("%s.", r.seedNote)
+		p("")
+		r.sweepTable(p)
+		return b.String()
+	}
 	p("%d concurrent callers, %s per measurement; %s.", r.concurrency, r.duration, r.seedNote)
 	p("")
 	p("| throughput | ours | floor | ratio | target |")
@@ -101,7 +107,14 @@ func (r *report) String() string {
 		speed := float64(rr.pg.pct(50)) / float64(max(rr.valkey.pct(50), 1))
 		p("| %s | %s | %s | %s | %s | %.1f× | %.2f |", rr.name, lat(rr.valkey), lat(rr.pg), rate(rr.valkey), rate(rr.pg), speed, rr.valkeyTrips)
 	}
-	p("")
+	if len(r.sweeps) > 0 {
+		p("")
+		r.sweepTable(p)
+	}
+	return b.String()
+}
+
+func (r *report) sweepTable(p func(format string, args ...any)) {
 	p("| sweep over N | result | duration | Valkey round trips | Valkey commands sent | commands run (incl. in scripts) | Valkey CPU | longest single command | Postgres statements |")
 	p("|---|---|---|---|---|---|---|---|---|")
 	for _, s := range r.sweeps {
@@ -116,5 +129,4 @@ func (r *report) String() string {
 		}
 		p("| %s | %s | %s | %d | %d | %s | %s | %s | %d |", s.name, s.what, ms(s.took), s.valkey.trips, s.valkey.cmds, run, cpu, longest, s.pg)
 	}
-	return b.String()
 }
