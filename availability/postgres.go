@@ -289,8 +289,10 @@ func (s *PostgresStore) MirrorHeartbeats(ctx context.Context, hbs []HeartbeatAt)
 	if len(hbs) == 0 {
 		return 0, nil
 	}
-	// In primary-key order, the index lookups and the row updates walk the table in
-	// order (measured: about a fifth faster at 100k rows).
+	// In primary-key order, the row updates walk the table in order (measured: about a
+	// fifth faster at 100k rows). The arrays are unnested in the select list (ProjectSet)
+	// rather than by a two-array unnest in FROM, which materialises every row into a
+	// tuplestore first (a 4 MB temporary file at 90k rows).
 	sorted := slices.Clone(hbs)
 	slices.SortFunc(sorted, func(a, b HeartbeatAt) int { return bytes.Compare(a.MitraID[:], b.MitraID[:]) })
 	ids := make([]uuid.UUID, len(sorted))
@@ -299,7 +301,7 @@ func (s *PostgresStore) MirrorHeartbeats(ctx context.Context, hbs []HeartbeatAt)
 		ids[i], ats[i] = h.MitraID, h.At
 	}
 	tag, err := s.db.Exec(ctx, `UPDATE mitras m SET last_heartbeat_at = v.at
-		FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, at)
+		FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::timestamptz[]) AS at) AS v
 		WHERE m.id = v.id AND (m.last_heartbeat_at IS NULL OR m.last_heartbeat_at < v.at)`, ids, ats)
 	if err != nil {
 		return 0, pgutil.Translate(err)

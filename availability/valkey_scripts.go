@@ -279,7 +279,11 @@ return 1
 // three 0/1 characters), Postgres heartbeat iso or "", the same in unix ms (13 digits) or
 // "", capacity.
 // The score of a heartbeat that Valkey holds is read from the live index (the same ms as
-// the string), or parsed from the string if the index lacks it.
+// the string), or parsed from the string if the index lacks it. The string itself is read
+// only where the live index does not settle the row: a positive live score at or after
+// Postgres's heartbeat keeps the heartbeat Valkey holds (every script that writes a
+// positive score writes the string, every one that deletes the string drops the member),
+// so a reseed reads the strings of the mitras that pinged only through Postgres, not all.
 const seedChunkScript = luaISOMillis + `
 local rows = (#ARGV - 1) / 5
 local online, deact, full, capset, hbdel, onRows, hbkeys = {}, {}, {}, {}, {}, {}, {}
@@ -301,13 +305,28 @@ for i = 0, rows - 1 do
   end
 end
 if #online > 0 then
-  local cur = redis.call('MGET', unpack(hbkeys))
   local live = redis.call('ZMSCORE', KEYS[6], unpack(online))
+  local cur, settled, need, at = {}, {}, {}, {}
+  for j, i in ipairs(onRows) do
+    local s, pgms = live[j], ARGV[5 + i * 5]
+    if s and tonumber(s) > 0 and (pgms == '' or tonumber(pgms) <= tonumber(s)) then
+      settled[j] = true
+    else
+      need[#need + 1] = hbkeys[j]
+      at[#at + 1] = j
+    end
+  end
+  if #need > 0 then
+    local got = redis.call('MGET', unpack(need))
+    for k, j in ipairs(at) do cur[j] = got[k] end
+  end
   local idx, avail, hbset = {}, {}, {}
   for j, i in ipairs(onRows) do
     local b = 2 + i * 5
     local pg, c, score = ARGV[b + 2], cur[j], 0
-    if pg ~= '' and ((not c) or c < pg) then
+    if settled[j] then
+      score = live[j]
+    elseif pg ~= '' and ((not c) or c < pg) then
       hbset[#hbset + 1] = hbkeys[j]
       hbset[#hbset + 1] = pg
       score = ARGV[b + 3]

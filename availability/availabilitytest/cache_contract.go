@@ -154,17 +154,22 @@ func RunCacheContract(t *testing.T, newHarness func(t *testing.T) CacheHarness) 
 		t.Parallel()
 		c := newHarness(t).Cache
 		ctx := check.Context(t)
-		a, b := uuid.New(), uuid.New()
-		seed(t, c, 1, st(a, true, true, d(0), 0), st(b, true, true, d(0), 0))
-		_, err := c.Heartbeat(ctx, ping(a, t0.Add(30*time.Second)))
-		check.NoError(t, err)
-		// Postgres lags for a (mirror not run yet) and leads for b (a ping fell back to it).
-		seed(t, c, 1, st(a, true, true, d(0), 0), st(b, true, true, d(45*time.Second), 0))
-		dd := dump(t, c, a, b)
+		a, b, e := uuid.New(), uuid.New(), uuid.New()
+		seed(t, c, 1, st(a, true, true, d(0), 0), st(b, true, true, d(0), 0), st(e, true, true, d(0), 0))
+		for _, id := range []uuid.UUID{a, e} {
+			_, err := c.Heartbeat(ctx, ping(id, t0.Add(30*time.Second)))
+			check.NoError(t, err)
+		}
+		// Postgres lags for a (mirror not run yet), leads for b (a ping fell back to it) and
+		// holds what Valkey holds for e (the mirror ran).
+		seed(t, c, 1, st(a, true, true, d(0), 0), st(b, true, true, d(45*time.Second), 0), st(e, true, true, d(30*time.Second), 0))
+		dd := dump(t, c, a, b, e)
 		check.Equal(t, t0.Add(30*time.Second), dd.Heartbeats[a])
 		check.Equal(t, t0.Add(30*time.Second).UnixMilli(), dd.Index[a])
 		check.Equal(t, t0.Add(45*time.Second), dd.Heartbeats[b])
 		check.Equal(t, t0.Add(45*time.Second).UnixMilli(), dd.Index[b])
+		check.Equal(t, t0.Add(30*time.Second), dd.Heartbeats[e])
+		check.Equal(t, t0.Add(30*time.Second).UnixMilli(), dd.Index[e])
 	})
 
 	t.Run("ReplaceDropsWhatPostgresNoLongerHas", func(t *testing.T) {
