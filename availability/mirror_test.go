@@ -605,6 +605,49 @@ func TestMirrorHeartbeats_OneStatementAndNeverBackwards(t *testing.T) {
 	require.Zero(t, rep.Updated, "idempotent")
 }
 
+// A large mirror is cut into runs written by parallel statements (the split is lowered
+// here to two rows): every run lands, none moves a heartbeat back, and a second mirror
+// finds nothing to do.
+func TestMirrorHeartbeats_LargeMirrorsAreWrittenByParallelStatements(t *testing.T) {
+	t.Parallel()
+	var qc pgutil.QueryCounter
+	b := seeded(t, kindValkey, setupOptions{pgOptions: testenv.PGOptions{Configure: func(c *pgxpool.Config) { c.ConnConfig.Tracer = &qc }}})
+	availability.SetMirrorSplit(b.store.(*availability.PostgresStore), 2)
+	ctx := ctxT(t)
+	var pinged []uuid.UUID
+	for range 7 {
+		pinged = append(pinged, b.onlineMitra(t))
+	}
+	ahead := b.onlineMitra(t)
+	b.clock.Advance(30 * time.Second)
+	for _, id := range pinged {
+		_, err := b.mirror.Heartbeat(ctx, id)
+		require.NoError(t, err)
+	}
+	later := T0.Add(time.Minute)
+	_, err := b.db.Pool.Exec(ctx, `UPDATE mitras SET last_heartbeat_at = $2 WHERE id = $1`, ahead, later)
+	require.NoError(t, err)
+
+	before := qc.Count()
+	rep, err := b.mirror.MirrorHeartbeats(ctx)
+	require.NoError(t, err)
+	require.Greater(t, qc.Count()-before, int64(1), "more than one statement")
+	require.LessOrEqual(t, qc.Count()-before, int64(4), "at most four")
+	require.Equal(t, 8, rep.Read)
+	require.Equal(t, 7, rep.Updated, "every run counted")
+	for _, id := range pinged {
+		m, err := b.mirror.GetMitra(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, T0.Add(30*time.Second), *m.LastHeartbeatAt)
+	}
+	m, err := b.mirror.GetMitra(ctx, ahead)
+	require.NoError(t, err)
+	require.Equal(t, later, *m.LastHeartbeatAt, "never moved back")
+	rep, err = b.mirror.MirrorHeartbeats(ctx)
+	require.NoError(t, err)
+	require.Zero(t, rep.Updated, "idempotent")
+}
+
 func TestMirrorHeartbeats_ValkeyErrorWritesNothing(t *testing.T) {
 	t.Parallel()
 	b := seeded(t, kindMemory, setupOptions{})

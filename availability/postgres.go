@@ -5,12 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/curhat/curhat/internal/pgutil"
 )
@@ -20,14 +23,21 @@ import (
 // always counted from the rows (status active or pending_payment), never kept aside.
 type PostgresStore struct {
 	db DB
+	// mirrorSplit: a heartbeat mirror of at least this many rows is written by parallel
+	// statements (see MirrorHeartbeats).
+	mirrorSplit int
 }
 
 // NewPostgresStore returns a Store over db: a *pgxpool.Pool, or a pgx.Tx whose commit or
 // rollback decides the store's writes.
-func NewPostgresStore(db DB) *PostgresStore { return &PostgresStore{db: db} }
+func NewPostgresStore(db DB) *PostgresStore {
+	return &PostgresStore{db: db, mirrorSplit: mirrorParallelMin}
+}
 
 // WithTx returns a copy of s whose every statement runs in tx, the caller's transaction.
-func (s *PostgresStore) WithTx(tx pgx.Tx) *PostgresStore { return &PostgresStore{db: tx} }
+func (s *PostgresStore) WithTx(tx pgx.Tx) *PostgresStore {
+	return &PostgresStore{db: tx, mirrorSplit: s.mirrorSplit}
+}
 
 var _ Store = (*PostgresStore)(nil)
 
@@ -299,6 +309,43 @@ func (s *PostgresStore) MirrorHeartbeats(ctx context.Context, hbs []HeartbeatAt)
 	ats := make([]time.Time, len(sorted))
 	for i, h := range sorted {
 		ids[i], ats[i] = h.MitraID, h.At
+	}
+	// A large mirror on a pool is cut into contiguous runs of the key order, one statement
+	// each on its own connection, at once: the row updates are Postgres CPU, and one
+	// statement uses one core. Each run still locks its rows in key order, so two
+	// instances mirroring at once cannot deadlock; a run that fails leaves the others
+	// written, which the next mirror (or the reseed) completes, as after any failed mirror.
+	parts := 1
+	if _, pooled := s.db.(*pgxpool.Pool); pooled && s.mirrorSplit > 0 && len(sorted) >= s.mirrorSplit {
+		parts = min(mirrorParallelMax, max(2, runtime.NumCPU()))
+	}
+	size := (len(sorted) + parts - 1) / parts
+	counts := make([]int, parts)
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		lo, hi := min(i*size, len(sorted)), min((i+1)*size, len(sorted))
+		wg.Go(func() { counts[i], errs[i] = s.mirrorRun(ctx, ids[lo:hi], ats[lo:hi]) })
+	}
+	wg.Wait()
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	return total, errors.Join(errs...)
+}
+
+// mirrorParallelMin is the size from which a heartbeat mirror is written by parallel
+// statements; mirrorParallelMax bounds how many.
+const (
+	mirrorParallelMin = 20_000
+	mirrorParallelMax = 4
+)
+
+// mirrorRun writes one run of heartbeats, sorted by id, in one statement.
+func (s *PostgresStore) mirrorRun(ctx context.Context, ids []uuid.UUID, ats []time.Time) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
 	}
 	tag, err := s.db.Exec(ctx, `UPDATE mitras m SET last_heartbeat_at = v.at
 		FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::timestamptz[]) AS at) AS v
