@@ -31,8 +31,7 @@ type event struct {
 }
 
 // encodeFrame is the Server-Sent-Events frame of an event, encoded once and written as it
-// is to every stream that gets it. Its capacity is its length: a stream that appends to
-// it copies it.
+// is to every stream that gets it.
 func encodeFrame(kind string, data map[string]any, at time.Time) []byte {
 	body, err := json.Marshal(map[string]any{"kind": kind, "data": data, "at": at.UTC()})
 	if err != nil {
@@ -74,6 +73,7 @@ var (
 	frameConnected = []byte(": connected\n\n")
 	frameKeepAlive = []byte(": keep-alive\n\n")
 )
+
 
 // eventHub fans events out to the Server-Sent-Event streams of this instance; events are
 // published on the bus so that a subscriber connected to any instance gets them.
@@ -165,7 +165,7 @@ func (st *stream) queue(frame []byte) (kick bool) {
 		return false
 	}
 	if len(st.pending) == 0 {
-		st.pending = frame // shared, not copied: an append copies it (cap == len)
+		st.pending = frame[:len(frame):len(frame)] // shared, not copied: an append copies it
 	} else {
 		st.pending = append(st.pending, frame...)
 	}
@@ -202,13 +202,16 @@ func (st *stream) kick() {
 	st.hub.ready <- st // never blocks: a stream is in it at most once, and it holds every stream
 }
 
-// take returns the pending bytes and releases the hold: what is sent next is handed over
-// again.
-func (st *stream) take() []byte {
+// next returns the pending bytes for the stream's writer, which holds the stream until
+// next returns nil: one writer at a time writes a stream, in order.
+func (st *stream) next() []byte {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	buf := st.pending
-	st.pending, st.held = nil, false
+	st.pending = nil
+	if len(buf) == 0 {
+		st.held = false // what is sent next is handed over again
+	}
 	return buf
 }
 
@@ -242,7 +245,7 @@ func (h *eventHub) follow(ctx context.Context) {
 			if err := json.Unmarshal(raw, &w); err != nil || len(w.Subjects)%16 != 0 || len(w.Frame) == 0 {
 				return
 			}
-			h.deliver(w.Recipient, w.Subjects, slices.Clip(w.Frame))
+			h.deliver(w.Recipient, w.Subjects, w.Frame)
 		},
 		Reset: func(r curhat.BusReset) { h.following.Store(r.Subscribed) },
 	})
@@ -392,14 +395,15 @@ func (h *eventHub) write(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case st := <-h.ready:
-			buf := st.take()
+			buf := st.next()
 			if len(buf) == 0 {
-				continue // ended meanwhile
+				continue // released
 			}
 			_ = st.conn.SetWriteDeadline(time.Now().Add(h.writeTimeout))
 			if _, err := st.conn.Write(buf); err != nil {
 				st.end() // gone, or not reading: the watcher cleans up
 			}
+			h.ready <- st // again, after the others waiting: what was sent meanwhile, or its release
 		}
 	}
 }
@@ -583,8 +587,10 @@ func (s *Server) serveHandlerStream(w http.ResponseWriter, r *http.Request, st *
 		case <-s.app.bgCtx.Done():
 			return nil
 		case <-st.wake:
-			if buf := st.take(); len(buf) > 0 && !write(buf) {
-				return nil
+			for buf := st.next(); buf != nil; buf = st.next() {
+				if !write(buf) {
+					return nil
+				}
 			}
 		}
 	}
