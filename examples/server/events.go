@@ -74,7 +74,6 @@ var (
 	frameKeepAlive = []byte(": keep-alive\n\n")
 )
 
-
 // eventHub fans events out to the Server-Sent-Event streams of this instance; events are
 // published on the bus so that a subscriber connected to any instance gets them.
 // A disconnected app loses nothing it cannot re-read through the polling routes.
