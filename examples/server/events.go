@@ -285,11 +285,11 @@ func (h *eventHub) deliver(kind SubjectKind, subjects []byte, frame []byte) {
 	}
 }
 
-// subscribe opens a stream for the caller: errTooManyStreams past the subject's bound,
-// errStreamsUnavailable past the instance's or while shutting down. Nothing is handed
-// to a writer before serve releases it.
-func (h *eventHub) subscribe(c caller) (*stream, error) {
-	st := &stream{who: subjectKey{c.Kind, c.ID}, token: c.token, hub: h, done: make(chan struct{}), held: true}
+// subscribe opens a stream for the caller, who came with token: errTooManyStreams past
+// the subject's bound, errStreamsUnavailable past the instance's or while shutting down.
+// Nothing is handed to a writer before serve releases it.
+func (h *eventHub) subscribe(c caller, token string) (*stream, error) {
+	st := &stream{who: subjectKey{c.Kind, c.ID}, token: c.token, bearer: token, hub: h, done: make(chan struct{}), held: true}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
@@ -450,11 +450,10 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, c caller, o
 		}
 	}
 	hub := s.app.events
-	st, err := hub.subscribe(c)
+	st, err := hub.subscribe(c, bearer(r))
 	if err != nil {
 		return err
 	}
-	st.bearer = bearer(r)
 	// A mitra's stream is a lease of its device (SPEC §20): no heartbeat is needed while
 	// it is open, and when it closes the mitra stays reachable for the reconnect grace.
 	// The app is told whether it is online now, and whenever that changes.

@@ -154,10 +154,10 @@ func TestSSE_StreamsAreKeyedBySubjectKindAndID(t *testing.T) {
 	ts := newTestServer(t, memoryBackend)
 	// A client and a mitra with the same id (ids are random; the hub must not rely on it).
 	id := uuid.New()
-	client, err := ts.app.events.subscribe(caller{Kind: SubjectClient, ID: id})
+	client, err := ts.app.events.subscribe(caller{Kind: SubjectClient, ID: id}, "")
 	require.NoError(t, err)
 	defer ts.app.events.unsubscribe(client)
-	mitra, err := ts.app.events.subscribe(caller{Kind: SubjectMitra, ID: id})
+	mitra, err := ts.app.events.subscribe(caller{Kind: SubjectMitra, ID: id}, "")
 	require.NoError(t, err)
 	defer ts.app.events.unsubscribe(mitra)
 

@@ -361,3 +361,24 @@ func TestEvents_PostgresStatementsFromStartToMatchedDoNotGrowWithTheFanOut(t *te
 	few, many := measure(3), measure(60)
 	require.Equal(t, few, many, "statements from chat/start to matched: %d with 3 mitras, %d with 60", few, many)
 }
+
+func TestEvents_HTTP2StreamsAreWrittenByTheirHandler(t *testing.T) {
+	t.Parallel()
+	app, _ := newTestApp(t, memoryBackend)
+	hs := httptest.NewUnstartedServer(NewServer(app))
+	hs.EnableHTTP2 = true
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+	id, tok := newSubjectToken(t, app)
+	st := openStream(t, hs.Client(), hs.URL+"/api/client/events", tok)
+	require.Zero(t, app.events.hijacked(), "an HTTP/2 stream cannot be taken over")
+	for i := range 3 {
+		ping(app, SubjectClient, id, fmt.Sprint("h2 ", i))
+		st.requireEvent(t, 5*time.Second, pingID(fmt.Sprint("h2 ", i)))
+	}
+	app.events.keepAlive(context.Background())
+	ping(app, SubjectClient, id, "after the keep-alive")
+	st.requireEvent(t, 5*time.Second, pingID("after the keep-alive"))
+	st.stop()
+	require.Eventually(t, func() bool { return app.events.subscribers(SubjectClient, id) == 0 }, 5*time.Second, time.Millisecond)
+}
