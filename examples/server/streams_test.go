@@ -220,12 +220,16 @@ func TestEvents_AStreamWhoseClientStopsReadingIsDroppedWithoutDelayingOthers(t *
 	hs := plainServer(t, app)
 	slowID, slowTok := newSubjectToken(t, app)
 	healthyID, healthyTok := newSubjectToken(t, app)
-	rawStream(t, hs.URL, slowTok) // never read again
+	slowConn, _ := rawStream(t, hs.URL, slowTok) // never read again
+	require.NoError(t, slowConn.(*net.TCPConn).SetReadBuffer(4096))
 	healthy := openStream(t, hs.Client(), hs.URL+"/api/client/events", healthyTok)
 	slow := app.events.streamOf(SubjectClient, slowID)
 	require.NotNil(t, slow)
+	slow.mu.Lock()
+	require.NoError(t, slow.conn.(*net.TCPConn).SetWriteBuffer(4096)) // small buffers fill at once
+	slow.mu.Unlock()
 
-	// Comments of 64 KiB until the slow stream's writer blocks: its bytes pile up.
+	// Comments of 64 KiB until the slow stream's writer is stuck: its bytes pile up.
 	pad := []byte(": " + strings.Repeat("x", 64<<10) + "\n\n")
 	blocked := func() bool {
 		slow.mu.Lock()
@@ -241,9 +245,11 @@ func TestEvents_AStreamWhoseClientStopsReadingIsDroppedWithoutDelayingOthers(t *
 		ping(app, SubjectClient, healthyID, fmt.Sprint("healthy ", i))
 		healthy.requireEvent(t, writeTimeout/4, pingID(fmt.Sprint("healthy ", i)))
 	}
-	// And the stuck write gives up: the stream is closed.
-	require.Eventually(t, func() bool { return app.events.subscribers(SubjectClient, slowID) == 0 },
-		writeTimeout+20*time.Second, 10*time.Millisecond)
+	// And the stuck write gives up: the stream is closed (the events keep coming).
+	require.Eventually(t, func() bool {
+		app.events.deliver(SubjectClient, slowID[:], pad)
+		return app.events.subscribers(SubjectClient, slowID) == 0
+	}, writeTimeout+60*time.Second, 10*time.Millisecond)
 	ping(app, SubjectClient, healthyID, "after")
 	healthy.requireEvent(t, 5*time.Second, pingID("after"))
 }
