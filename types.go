@@ -1,6 +1,9 @@
 package curhat
 
-import "github.com/curhat/curhat/internal/core"
+import (
+	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/pairing"
+)
 
 // The value types that travel between the domains, declared once and re-exported here and
 // by each domain that uses them (payment.Session, pricing.Quote, pairing.ChatSession are
@@ -36,4 +39,8 @@ type (
 	Event = core.Event
 	// Notifier delivers Events, best effort (pairing.Notifier, extension.Notifier).
 	Notifier = core.Notifier
+	// MitrasNotifier is a Notifier that sends one event to many mitras in one call (a
+	// blast's offers and their dismissals); Config.Notifier may implement it
+	// (pairing.MitrasNotifier).
+	MitrasNotifier = pairing.MitrasNotifier
 )

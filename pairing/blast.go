@@ -282,9 +282,7 @@ func (p *Pairer) fanOut(ctx context.Context, pr Pairing) error {
 	if err != nil {
 		return fmt.Errorf("blast %s: offer: %w", pr.ID, err)
 	}
-	for _, m := range offered {
-		p.notifyOffer(ctx, pr, m)
-	}
+	p.notifyOffers(ctx, pr, offered)
 	return nil
 }
 
@@ -297,21 +295,24 @@ func (p *Pairer) nobodyAvailable(ctx context.Context, pr Pairing) error {
 }
 
 func (p *Pairer) notifyOffer(ctx context.Context, pr Pairing, mitraID uuid.UUID) {
+	p.notifyOffers(ctx, pr, []uuid.UUID{mitraID})
+}
+
+// notifyOffers tells each of mitras of its new offer of pr: one event for them all.
+func (p *Pairer) notifyOffers(ctx context.Context, pr Pairing, mitras []uuid.UUID) {
 	data := map[string]any{"pairing_id": pr.ID.String(), "type": string(pr.Type), "minutes": pr.Minutes,
 		"queued": pr.Status == StatusQueued}
 	if pr.ExpiresAt != nil {
 		data["expires_at"] = *pr.ExpiresAt
 	}
-	p.notify(ctx, Event{Kind: EventPairingOffer, MitraID: ptr(mitraID), PairingID: ptr(pr.ID), Data: data})
+	p.notifyMitras(ctx, Event{Kind: EventPairingOffer, PairingID: ptr(pr.ID), Data: data}, mitras)
 }
 
 func (p *Pairer) notifyDismissed(ctx context.Context, pairingID uuid.UUID, mitras []uuid.UUID, reason string) {
-	for _, m := range mitras {
-		p.notify(ctx, Event{
-			Kind: EventOfferDismissed, MitraID: ptr(m), PairingID: ptr(pairingID),
-			Data: map[string]any{"pairing_id": pairingID.String(), "reason": reason},
-		})
-	}
+	p.notifyMitras(ctx, Event{
+		Kind: EventOfferDismissed, PairingID: ptr(pairingID),
+		Data: map[string]any{"pairing_id": pairingID.String(), "reason": reason},
+	}, mitras)
 }
 
 // failBlast fails a searching (or queued) blast: its offers expire, and in the same

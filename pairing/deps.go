@@ -130,6 +130,16 @@ type Event = core.Event
 // Notifier delivers events, best effort: an app that misses one re-reads by polling.
 type Notifier = core.Notifier
 
+// MitrasNotifier is a Notifier that can send one event to many mitras in one call: the
+// offers of a blast (or of a ring) and their dismissals, which go to every offered mitra
+// at once. The Pairer calls NotifyMitras when its Notifier implements it — e has no
+// MitraID, and each mitra of mitras gets e as if it were its MitraID — and one Notify per
+// mitra otherwise. A host that fans events out (a pub/sub bus, push notifications) sends
+// one message for a blast to 10 000 mitras instead of 10 000.
+type MitrasNotifier interface {
+	NotifyMitras(ctx context.Context, e Event, mitras []uuid.UUID)
+}
+
 // Deps are the services a Pairer works with. Availability, Payments and Quoter are
 // required; Settings defaults to the documented runtime defaults, Notifier to dropping
 // events, Extensions to none. Policies defaults to Settings when it implements Policies

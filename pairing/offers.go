@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/google/uuid"
 )
@@ -27,20 +28,7 @@ func (p *Pairer) ListOffers(ctx context.Context, mitraID uuid.UUID) ([]Offer, er
 // in pending_payment, holding the mitra's capacity, for the chat_start payment created
 // here. The other offers are dismissed and their mitras told.
 func (p *Pairer) Accept(ctx context.Context, mitraID, pairingID uuid.UUID) (ChatSession, error) {
-	pr, err := p.store.GetPairing(ctx, pairingID)
-	if err != nil {
-		return ChatSession{}, fmt.Errorf("accept pairing %s: %w", pairingID, err)
-	}
-	var from *uuid.UUID
-	if pr.Prepaid {
-		if from, err = p.rerouteOrigin(ctx, pr); err != nil {
-			return ChatSession{}, fmt.Errorf("accept pairing %s: %w", pairingID, err)
-		}
-	}
-	res, err := p.store.AcceptOffer(ctx, AcceptParams{
-		MitraID: mitraID, PairingID: pairingID, SessionID: uuid.New(), ReroutedFromID: from,
-		DefaultMaxSessions: p.settings.MitraMaxConcurrentSessions(ctx), Now: p.now(),
-	})
+	res, err := p.claim(ctx, mitraID, pairingID)
 	if err != nil {
 		return ChatSession{}, fmt.Errorf("accept pairing %s: %w", pairingID, err)
 	}
@@ -60,6 +48,91 @@ func (p *Pairer) Accept(ctx context.Context, mitraID, pairingID uuid.UUID) (Chat
 	p.notifyMatched(ctx, pr, s, nil)
 	p.sessionStarted(ctx, s)
 	return s, nil
+}
+
+// claim is the Store's accept, one at a time per pairing on this instance (acceptGates):
+// when many mitras accept one offer at once, the first claims it and the others, whose
+// offers that claim dismissed, are answered ErrAlreadyMatched from memory — what the
+// Store would answer once the winner's locks were released — instead of each waiting for
+// a connection and the pairing's row lock. Accepts on other instances still meet in the
+// Store.
+func (p *Pairer) claim(ctx context.Context, mitraID, pairingID uuid.UUID) (AcceptResult, error) {
+	g := p.gates.enter(pairingID)
+	defer p.gates.leave(pairingID, g)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, lost := g.dismissed[mitraID]; lost {
+		return AcceptResult{}, ErrAlreadyMatched
+	}
+	pr, err := p.store.GetPairing(ctx, pairingID)
+	if err != nil {
+		return AcceptResult{}, err
+	}
+	var from *uuid.UUID
+	if pr.Prepaid {
+		if from, err = p.rerouteOrigin(ctx, pr); err != nil {
+			return AcceptResult{}, err
+		}
+	}
+	res, err := p.store.AcceptOffer(ctx, AcceptParams{
+		MitraID: mitraID, PairingID: pairingID, SessionID: uuid.New(), ReroutedFromID: from,
+		DefaultMaxSessions: p.settings.MitraMaxConcurrentSessions(ctx), Now: p.now(),
+	})
+	if err == nil && !res.Replayed && g.waiting() {
+		g.dismissed = make(map[uuid.UUID]struct{}, len(res.Dismissed))
+		for _, m := range res.Dismissed {
+			g.dismissed[m] = struct{}{}
+		}
+	}
+	return res, err
+}
+
+// acceptGates holds a gate per pairing with accepts in flight on this instance.
+type acceptGates struct {
+	mu    sync.Mutex
+	gates map[uuid.UUID]*acceptGate
+}
+
+// acceptGate lets one accept of its pairing at a time reach the Store.
+type acceptGate struct {
+	mu sync.Mutex // held by the accept reaching the Store
+	// refs counts the accepts holding the gate or waiting for it (acceptGates.mu).
+	refs int
+	// dismissed are the mitras whose offers the pairing's match dismissed: their accepts
+	// lost (mu).
+	dismissed map[uuid.UUID]struct{}
+	others    *acceptGates
+}
+
+// waiting reports whether other accepts of the pairing wait for the gate (worth
+// remembering the losers for).
+func (g *acceptGate) waiting() bool {
+	g.others.mu.Lock()
+	defer g.others.mu.Unlock()
+	return g.refs > 1
+}
+
+func (a *acceptGates) enter(id uuid.UUID) *acceptGate {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.gates == nil {
+		a.gates = map[uuid.UUID]*acceptGate{}
+	}
+	g := a.gates[id]
+	if g == nil {
+		g = &acceptGate{others: a}
+		a.gates[id] = g
+	}
+	g.refs++
+	return g
+}
+
+func (a *acceptGates) leave(id uuid.UUID, g *acceptGate) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if g.refs--; g.refs == 0 {
+		delete(a.gates, id)
+	}
 }
 
 // matchedPolicies follows a match for the pairing policies: the ring it matched at (a

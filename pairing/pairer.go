@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,9 @@ type Pairer struct {
 	cfg        Config
 	log        *slog.Logger
 	clock      clock.Clock
+
+	// gates serialise the accepts of one pairing on this instance (claim).
+	gates acceptGates
 
 	// indexDirty is set when a write to the queue index failed: SweepTimeouts rebuilds it.
 	indexDirty atomic.Bool
@@ -250,6 +254,24 @@ func (p *Pairer) capacityChanged(ctx context.Context, mitraID uuid.UUID, freed b
 }
 
 func (p *Pairer) notify(ctx context.Context, e Event) { p.notifier.Notify(ctx, e) }
+
+// notifyMitras sends e (MitraID unset) to every mitra of mitras: in one call when the
+// Notifier is a MitrasNotifier, else one Notify per mitra (each its own copy of Data).
+func (p *Pairer) notifyMitras(ctx context.Context, e Event, mitras []uuid.UUID) {
+	if len(mitras) == 0 {
+		return
+	}
+	if mn, ok := p.notifier.(MitrasNotifier); ok {
+		mn.NotifyMitras(ctx, e, mitras)
+		return
+	}
+	for _, m := range mitras {
+		one := e
+		one.MitraID = ptr(m)
+		one.Data = maps.Clone(e.Data)
+		p.notify(ctx, one)
+	}
+}
 
 func ptr[T any](v T) *T { return &v }
 

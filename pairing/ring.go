@@ -72,9 +72,7 @@ func (p *Pairer) offerRingTo(ctx context.Context, pr Pairing, ring int, now time
 	if err != nil {
 		return 0, fmt.Errorf("ring %d of blast %s: offer: %w", ring, pr.ID, err)
 	}
-	for _, m := range offered {
-		p.notifyOffer(ctx, pr, m)
-	}
+	p.notifyOffers(ctx, pr, offered)
 	return len(offered), nil
 }
 

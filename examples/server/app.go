@@ -25,8 +25,8 @@ import (
 // valkeyTimeout bounds every Valkey call the server itself makes (pub/sub publish, ping).
 const valkeyTimeout = 300 * time.Millisecond
 
-// busBuffer is how many events may wait for one bus subscriber: a blast publishes one
-// event per offered mitra at once.
+// busBuffer is how many messages may wait for one bus subscriber (a blast's offers are
+// one message).
 const busBuffer = 16 * 1024
 
 // App is the reference server's backends and the SDK client over them, in memory or over
@@ -253,6 +253,7 @@ func (a *App) mitraDeactivated(ctx context.Context, id uuid.UUID) {
 func (a *App) Start(ctx context.Context) error {
 	a.subscriptions.Go(func() { a.auth.follow(a.bgCtx) })
 	a.subscriptions.Go(func() { a.events.follow(a.bgCtx) })
+	a.subscriptions.Go(func() { a.events.run(a.bgCtx) })
 	return a.client.Start(ctx)
 }
 

@@ -373,4 +373,8 @@ func (a *App) wireAuth() {
 	a.auth = newAuthenticator(a.accounts, a.clock, a.cfg.AuthCacheTTL, a.cfg.OperatorToken, a.bus, a.log)
 	a.events = newEventHub(a.bus, a.log, a.cfg.SSEMaxStreamsPerSubject, a.cfg.SSEMaxStreams)
 	a.auth.onRevoke = a.events.revoke
+	a.events.verify = func(ctx context.Context, token string) error {
+		_, err := a.auth.verify(ctx, token)
+		return err
+	}
 }

@@ -178,7 +178,7 @@ func (f *operatorFeed) send(kind string, v any) {
 	if err := json.Unmarshal(raw, &data); err != nil {
 		return
 	}
-	f.app.events.deliverToKind(SubjectOperator, event{Kind: kind, Recipient: SubjectOperator, Data: data, At: f.app.clock.Now()})
+	f.app.events.deliverToKind(SubjectOperator, encodeFrame(kind, data, f.app.clock.Now()))
 }
 
 // countKind returns how many streams of subjects of kind this instance holds.
@@ -196,7 +196,10 @@ func (h *eventHub) countKind(kind SubjectKind) int {
 
 // deliverToKind hands e to every stream of a subject of kind on this instance (operators
 // all see the same console events, whichever operator they are).
-func (h *eventHub) deliverToKind(kind SubjectKind, e event) {
+func (h *eventHub) deliverToKind(kind SubjectKind, frame []byte) {
+	if frame == nil {
+		return
+	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for who, set := range h.streams {
@@ -204,10 +207,7 @@ func (h *eventHub) deliverToKind(kind SubjectKind, e event) {
 			continue
 		}
 		for st := range set {
-			select {
-			case st.ch <- e:
-			default: // too slow to keep up: the console re-reads the dashboard when it reconnects
-			}
+			st.send(frame) // too slow to keep up: dropped; the console re-reads the dashboard when it reconnects
 		}
 	}
 }
@@ -216,30 +216,7 @@ func (h *eventHub) deliverToKind(kind SubjectKind, e event) {
 func (s *Server) operatorEvents(w http.ResponseWriter, r *http.Request, c caller) error {
 	// The watcher starts before the stream subscribes; its first pass may come before the
 	// subscription and miss it, so the stream-opened flag is raised again once subscribed
-	// (serveSSE's first write), and the next pass sends the dashboard.
+	// (once its head is written), and the next pass sends the dashboard.
 	s.feed.streamOpened()
-	return s.serveSSE(&openedWriter{ResponseWriter: w, opened: s.feed.streamOpened}, r, c)
+	return s.serveStream(w, r, c, s.feed.streamOpened)
 }
-
-// openedWriter calls opened once, when the stream's headers are written: the stream is
-// subscribed by then.
-type openedWriter struct {
-	http.ResponseWriter
-	opened func()
-	once   sync.Once
-}
-
-func (w *openedWriter) WriteHeader(code int) {
-	w.ResponseWriter.WriteHeader(code)
-	if code == http.StatusOK {
-		w.once.Do(w.opened)
-	}
-}
-
-func (w *openedWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (w *openedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

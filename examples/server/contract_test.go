@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"path"
 	"strings"
@@ -100,7 +101,9 @@ func checkedHandler(c *apiContract, h http.Handler, report func(problem string))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reqBody := &teeBody{rc: r.Body}
 		r.Body = reqBody
-		rec := &contractWriter{ResponseWriter: w, c: c, path: r.URL.Path}
+		rec := &contractWriter{ResponseWriter: w, c: c, path: r.URL.Path, report: func(problem string) {
+			report(fmt.Sprintf("openapi.json contract: %s %s (hijacked stream): %s", r.Method, r.URL.RequestURI(), problem))
+		}}
 		h.ServeHTTP(rec, r)
 		rec.finishStream()
 		for _, problem := range c.check(r, reqBody.buf.Bytes(), rec) {
@@ -246,6 +249,70 @@ type contractWriter struct {
 	// pending is the part of the stream after the last complete frame.
 	pending        bytes.Buffer
 	streamProblems []string
+	// report tells a problem of a hijacked stream as it is written (after the exchange's
+	// check).
+	report func(problem string)
+}
+
+// Hijack is the server taking an event stream's connection over: what it writes there is
+// checked as it goes, the response head and then each frame.
+func (w *contractWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	w.code = http.StatusOK
+	if w.stream = w.c.events[w.path]; w.stream == nil {
+		w.streamProblems = append(w.streamProblems, "a hijacked connection where the document has no event stream")
+		return conn, rw, nil
+	}
+	return &checkedConn{Conn: conn, w: w}, rw, nil
+}
+
+// checkedConn checks what a hijacked event stream writes.
+type checkedConn struct {
+	net.Conn
+	w *contractWriter
+
+	mu      sync.Mutex
+	head    bool // the response head was written
+	pending bytes.Buffer
+}
+
+func (c *checkedConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.pending.Write(p)
+	if !c.head {
+		head, rest, ok := bytes.Cut(c.pending.Bytes(), []byte("\r\n\r\n"))
+		if ok {
+			c.head = true
+			resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(append(bytes.Clone(head), "\r\n\r\n"...))), nil)
+			switch {
+			case err != nil:
+				c.w.report("unreadable response head: " + err.Error())
+			case resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" ||
+				resp.Header.Get(requestIDHeader) == "":
+				c.w.report(fmt.Sprintf("response head: %q", head))
+			}
+			rest = bytes.Clone(rest)
+			c.pending.Reset()
+			c.pending.Write(rest)
+		}
+	}
+	for c.head {
+		frame, rest, ok := bytes.Cut(c.pending.Bytes(), []byte("\n\n"))
+		if !ok {
+			break
+		}
+		if problem := c.w.checkFrame(string(frame)); problem != "" {
+			c.w.report(problem)
+		}
+		rest = bytes.Clone(rest)
+		c.pending.Reset()
+		c.pending.Write(rest)
+	}
+	c.mu.Unlock()
+	return c.Conn.Write(p)
 }
 
 func (w *contractWriter) status() int {

@@ -16,15 +16,28 @@ type hubNotifier struct {
 	clock func() time.Time
 }
 
+var _ curhat.MitrasNotifier = hubNotifier{}
+
 func (n hubNotifier) Notify(ctx context.Context, e curhat.Event) {
-	now := n.clock().UTC()
-	data := eventData(e.Data, "pairing_id", e.PairingID, "chat_session_id", e.ChatSessionID, "extension_id", e.ExtensionID)
+	frame := n.frame(e)
 	if e.ClientID != nil {
-		n.hub.publish(ctx, event{Kind: e.Kind, Recipient: SubjectClient, SubjectID: *e.ClientID, Data: data, At: now})
+		n.hub.publishTo(ctx, e.Kind, SubjectClient, []uuid.UUID{*e.ClientID}, frame)
 	}
 	if e.MitraID != nil {
-		n.hub.publish(ctx, event{Kind: e.Kind, Recipient: SubjectMitra, SubjectID: *e.MitraID, Data: data, At: now})
+		n.hub.publishTo(ctx, e.Kind, SubjectMitra, []uuid.UUID{*e.MitraID}, frame)
 	}
+}
+
+// NotifyMitras sends one event to many mitras (a blast's offers, their dismissals): it is
+// encoded once and published in one bus message, whatever the number of mitras.
+func (n hubNotifier) NotifyMitras(ctx context.Context, e curhat.Event, mitras []uuid.UUID) {
+	n.hub.publishTo(ctx, e.Kind, SubjectMitra, mitras, n.frame(e))
+}
+
+// frame is the event's SSE frame; its data carries the ids of what it is about.
+func (n hubNotifier) frame(e curhat.Event) []byte {
+	data := eventData(e.Data, "pairing_id", e.PairingID, "chat_session_id", e.ChatSessionID, "extension_id", e.ExtensionID)
+	return encodeFrame(e.Kind, data, n.clock())
 }
 
 // eventData adds the ids to an event's data (as strings, absent when nil).

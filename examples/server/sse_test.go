@@ -154,25 +154,22 @@ func TestSSE_StreamsAreKeyedBySubjectKindAndID(t *testing.T) {
 	ts := newTestServer(t, memoryBackend)
 	// A client and a mitra with the same id (ids are random; the hub must not rely on it).
 	id := uuid.New()
-	client, err := ts.app.events.subscribe(caller{Kind: SubjectClient, ID: id})
+	client, err := ts.app.events.subscribe(caller{Kind: SubjectClient, ID: id}, "")
 	require.NoError(t, err)
 	defer ts.app.events.unsubscribe(client)
-	mitra, err := ts.app.events.subscribe(caller{Kind: SubjectMitra, ID: id})
+	mitra, err := ts.app.events.subscribe(caller{Kind: SubjectMitra, ID: id}, "")
 	require.NoError(t, err)
 	defer ts.app.events.unsubscribe(mitra)
 
 	ping(ts.app, SubjectMitra, id, "for the mitra")
-	select {
-	case e := <-mitra.ch:
-		require.Equal(t, pingID("for the mitra"), e.Data["chat_session_id"])
-	case <-time.After(5 * time.Second):
-		t.Fatal("the mitra's stream got nothing")
-	}
-	select {
-	case e := <-client.ch:
-		t.Fatalf("the client's stream got the mitra's event %v", e)
-	default:
-	}
+	require.Eventually(t, func() bool {
+		mitra.mu.Lock()
+		defer mitra.mu.Unlock()
+		return strings.Contains(string(mitra.pending), pingID("for the mitra"))
+	}, 5*time.Second, time.Millisecond, "the mitra's stream got nothing")
+	client.mu.Lock()
+	require.Empty(t, client.pending, "the client's stream got the mitra's event")
+	client.mu.Unlock()
 	require.Equal(t, 1, ts.app.events.subscribers(SubjectClient, id))
 	require.Equal(t, 1, ts.app.events.subscribers(SubjectMitra, id))
 
