@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -224,4 +226,29 @@ func TestPGProxy_CountsRoundTripsAndPings(t *testing.T) {
 	assert.Equal(t, int64(1), p.pings.Load())
 	assert.Equal(t, int64(2), p.statements())
 	assert.Equal(t, string(in), out.String(), "everything forwarded as it came")
+}
+
+func TestInParallel_CallsEveryIndexOnceAndReturnsTheFirstError(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[int]int{}
+	require.NoError(t, inParallel(103, 8, func(i int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[i]++
+		return nil
+	}))
+	require.Len(t, seen, 103)
+	for i, n := range seen {
+		require.Equal(t, 1, n, "index %d", i)
+	}
+
+	boom := errors.New("boom")
+	err := inParallel(50, 4, func(i int) error {
+		if i == 17 {
+			return boom
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, boom)
+	require.NoError(t, inParallel(0, 4, func(int) error { return boom }), "nothing to do")
 }

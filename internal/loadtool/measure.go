@@ -438,12 +438,24 @@ func (t *tool) sweeps(ctx context.Context, d *dataset, rep *report) error {
 
 // pingAll sends one heartbeat for each id, from `workers` goroutines.
 func pingAll(ctx context.Context, m *availability.Mirror, ids []uuid.UUID, workers int) error {
+	return inParallel(len(ids), workers, func(i int) error {
+		if _, err := m.Heartbeat(ctx, ids[i]); err != nil {
+			return fmt.Errorf("ping %s: %w", ids[i], err)
+		}
+		return nil
+	})
+}
+
+// inParallel calls do(i) for every i in [0, n) from `workers` goroutines (worker w takes
+// w, w+workers, …); a worker stops at its first error, and the first error is returned
+// once every worker has stopped.
+func inParallel(n, workers int, do func(i int) error) error {
 	errs := make(chan error, workers)
 	for w := range workers {
 		go func() {
-			for i := w; i < len(ids); i += workers {
-				if _, err := m.Heartbeat(ctx, ids[i]); err != nil {
-					errs <- fmt.Errorf("ping %s: %w", ids[i], err)
+			for i := w; i < n; i += workers {
+				if err := do(i); err != nil {
+					errs <- err
 					return
 				}
 			}

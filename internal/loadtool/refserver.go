@@ -173,26 +173,10 @@ func (s *refServer) cancel(ctx context.Context, clientTok, pairingID string) err
 // warm verifies every token once (the server then trusts it from memory for
 // AUTH_CACHE_SECONDS), from a few goroutines.
 func (s *refServer) warm(ctx context.Context, path string, toks []string) error {
-	const workers = 16
-	errs := make(chan error, workers)
-	for w := range workers {
-		go func() {
-			for i := w; i < len(toks); i += workers {
-				if _, err := s.must(ctx, http.StatusOK, "GET", path, toks[i], nil); err != nil {
-					errs <- err
-					return
-				}
-			}
-			errs <- nil
-		}()
-	}
-	var first error
-	for range workers {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	return inParallel(len(toks), 16, func(i int) error {
+		_, err := s.must(ctx, http.StatusOK, "GET", path, toks[i], nil)
+		return err
+	})
 }
 
 // field reads m[k0][k1]….
