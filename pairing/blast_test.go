@@ -634,6 +634,56 @@ func TestAccept_HundredConcurrentAcceptsMakeExactlyOneSession(t *testing.T) {
 	})
 }
 
+// blockingAccepts is a Store whose AcceptOffer waits until released.
+type blockingAccepts struct {
+	pairing.Store
+	entered, release chan struct{}
+}
+
+func (b blockingAccepts) AcceptOffer(ctx context.Context, p pairing.AcceptParams) (pairing.AcceptResult, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	return b.Store.AcceptOffer(ctx, p)
+}
+
+// Accepts of one pairing take turns on an instance; one waiting for its turn gives up
+// when its context ends, and the accept ahead of it is not disturbed.
+func TestAccept_WaitingForTheAcceptAheadRespectsTheContext(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, backends[0])
+	first, second := e.onlineMitra(t), e.onlineMitra(t)
+	pr, _ := e.paidBlast(t, 10)
+	slow := blockingAccepts{Store: e.store, entered: make(chan struct{}, 2), release: make(chan struct{})}
+	e.store = slow
+	p := e.newPairer(t)
+
+	won := make(chan error, 1)
+	go func() {
+		_, err := p.Accept(context.Background(), first, pr.ID)
+		won <- err
+	}()
+	<-slow.entered // the first accept is at the store, holding the pairing's turn
+
+	ctx, cancel := context.WithCancel(context.Background())
+	waited := make(chan error, 1)
+	go func() {
+		_, err := p.Accept(ctx, second, pr.ID)
+		waited <- err
+	}()
+	cancel()
+	select {
+	case err := <-waited:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(5 * time.Second):
+		t.Fatal("an accept waiting for its turn ignored its context")
+	}
+	require.Empty(t, slow.entered, "the cancelled accept never reached the store")
+
+	close(slow.release)
+	require.NoError(t, <-won)
+	require.Len(t, e.sessionsOf(t, pr.ID), 1)
+}
+
 func TestAccept_MitraWithCapacityOneCannotAcceptTwoBlastsAtOnce(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {

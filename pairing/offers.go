@@ -59,8 +59,12 @@ func (p *Pairer) Accept(ctx context.Context, mitraID, pairingID uuid.UUID) (Chat
 func (p *Pairer) claim(ctx context.Context, mitraID, pairingID uuid.UUID) (AcceptResult, error) {
 	g := p.gates.enter(pairingID)
 	defer p.gates.leave(pairingID, g)
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	select {
+	case g.turn <- struct{}{}:
+		defer func() { <-g.turn }()
+	case <-ctx.Done():
+		return AcceptResult{}, ctx.Err() // gave up waiting for the accept ahead of it
+	}
 	if _, lost := g.dismissed[mitraID]; lost {
 		return AcceptResult{}, ErrAlreadyMatched
 	}
@@ -95,11 +99,13 @@ type acceptGates struct {
 
 // acceptGate lets one accept of its pairing at a time reach the Store.
 type acceptGate struct {
-	mu sync.Mutex // held by the accept reaching the Store
+	// turn holds a token while an accept of the pairing is at the Store; the others wait
+	// for it (or for their context).
+	turn chan struct{}
 	// refs counts the accepts holding the gate or waiting for it (acceptGates.mu).
 	refs int
 	// dismissed are the mitras whose offers the pairing's match dismissed: their accepts
-	// lost (mu).
+	// lost (read and written with the turn held).
 	dismissed map[uuid.UUID]struct{}
 	others    *acceptGates
 }
@@ -120,7 +126,7 @@ func (a *acceptGates) enter(id uuid.UUID) *acceptGate {
 	}
 	g := a.gates[id]
 	if g == nil {
-		g = &acceptGate{others: a}
+		g = &acceptGate{turn: make(chan struct{}, 1), others: a}
 		a.gates[id] = g
 	}
 	g.refs++

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"runtime"
@@ -529,13 +530,7 @@ func streamHead(r *http.Request, h http.Header) []byte {
 		proto = "HTTP/1.0"
 	}
 	buf := []byte(proto + " 200 OK\r\n")
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range h {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(h)) {
 		for _, v := range h[k] {
 			buf = fmt.Appendf(buf, "%s: %s\r\n", k, v)
 		}
