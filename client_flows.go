@@ -80,8 +80,19 @@ type Dashboard struct {
 	// OnlineCount is the mitras online; AvailableCount those that can take a chat now;
 	// BusyCount those online with every session slot taken.
 	OnlineCount, AvailableCount, BusyCount int
-	// ActiveSessions and PendingPaymentSessions count the chat sessions holding capacity.
-	ActiveSessions, PendingPaymentSessions int
+	// ActiveSessions and AwaitingPaymentSessions count the chat sessions holding capacity:
+	// those running, and those a mitra accepted that wait for the client's payment
+	// (pending_payment, a targeted chat).
+	ActiveSessions, AwaitingPaymentSessions int
+	// PendingPaymentSessions is AwaitingPaymentSessions.
+	//
+	// Deprecated: use AwaitingPaymentSessions (the same number): the name read as a count of
+	// payments. It goes in the next release.
+	PendingPaymentSessions int
+	// PendingPayments counts the payments of every purpose (chat start, extension) that
+	// wait for their client and can still be paid: a blast's payment is one before any
+	// chat session exists.
+	PendingPayments int
 	// UnsettledPayments is what payment.Service.Reconcile finds with a grace of
 	// Config.UnsettledGrace: paid money with neither its chat or extension delivered nor
 	// refunds adding up to it, and refunds that have not gone through. It should stay 0.
@@ -90,7 +101,7 @@ type Dashboard struct {
 
 // Dashboard counts the mitras online, available and busy (from the mirror: no Postgres
 // round trip for the first two while Valkey answers), the chat sessions holding capacity,
-// and the unsettled payments.
+// the payments waiting for their client, and the unsettled payments.
 func (c *Client) Dashboard(ctx context.Context) (Dashboard, error) {
 	d, err := c.DashboardCounts(ctx)
 	if err != nil {
@@ -121,7 +132,11 @@ func (c *Client) DashboardCounts(ctx context.Context) (Dashboard, error) {
 		return d, fmt.Errorf("dashboard: %w", err)
 	}
 	d.BusyCount = busy.Total
-	if d.ActiveSessions, d.PendingPaymentSessions, err = c.countOpenSessions(ctx); err != nil {
+	if d.ActiveSessions, d.AwaitingPaymentSessions, err = c.countOpenSessions(ctx); err != nil {
+		return d, fmt.Errorf("dashboard: %w", err)
+	}
+	d.PendingPaymentSessions = d.AwaitingPaymentSessions
+	if d.PendingPayments, err = c.payments.CountPending(ctx); err != nil {
 		return d, fmt.Errorf("dashboard: %w", err)
 	}
 	return d, nil

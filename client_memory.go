@@ -51,21 +51,9 @@ func NewMemoryClient(cfg *Config) (*Client, error) {
 		info, err := pairs.MitraInfo(ctx, id)
 		return info.OpenSessions, err
 	})
-	exts.ExtendSession = func(ctx context.Context, id uuid.UUID, minutes int) (extension.ChatSession, bool, error) {
-		s, err := pairs.GetChatSession(ctx, id)
-		if err != nil {
-			return extension.ChatSession{}, false, err
-		}
-		if s.Status != pairing.SessionActive || s.EndsAt == nil {
-			return extension.ChatSession{}, false, nil
-		}
-		ends := s.EndsAt.Add(time.Duration(minutes) * time.Minute)
-		s.EndsAt = &ends
-		s.Minutes += minutes
-		s.UpdatedAt = c.cfg.Clock.Now().UTC().Truncate(time.Microsecond)
-		pairs.PutChatSession(s)
-		return s, true, nil
-	}
+	// One guarded write under the pairing store's lock: a read-then-put would let a
+	// reroute or an expiry in between be overwritten, reviving the session.
+	exts.ExtendSession = pairs.ExtendChatSession
 	pays.Delivered = c.delivered
 
 	err := c.build(stores{

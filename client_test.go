@@ -120,6 +120,10 @@ func TestClient_PaidBlastEndToEnd(t *testing.T) {
 			require.Equal(t, pairing.StatusAwaitingPayment, pr.Status)
 			require.Equal(t, int64(25000), pay.Amount)
 			require.Len(t, b.gateway.Charges(), 1, "the fake provider was asked for the charge")
+			d, err := c.DashboardCounts(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 1, d.PendingPayments, "the blast's payment waits for the client")
+			require.Zero(t, d.AwaitingPaymentSessions, "no chat session yet")
 
 			// The provider confirms: the payment handler the Client registered starts the search.
 			paid, err := c.Payments().MarkPaid(ctx, pay.ID, pay.ProviderRef)
@@ -136,7 +140,7 @@ func TestClient_PaidBlastEndToEnd(t *testing.T) {
 			require.Equal(t, []string{pairing.EventPaymentPaid, pairing.EventPairingMatched, pairing.EventSessionStarted},
 				b.events.kinds(client))
 
-			d, err := c.Dashboard(ctx)
+			d, err = c.Dashboard(ctx)
 			require.NoError(t, err)
 			require.Equal(t, curhat.Dashboard{OnlineCount: 1, AvailableCount: 0, BusyCount: 1, ActiveSessions: 1}, d,
 				"the mitra is online but busy; the paid chat is delivered (nothing unsettled)")

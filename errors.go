@@ -19,6 +19,11 @@ var (
 	ErrUnavailable = core.ErrUnavailable
 	// ErrConflict: a uniqueness rule refused the write (for example a duplicate tier).
 	ErrConflict = core.ErrConflict
+	// ErrPaymentDeclined: the payment provider declined the charge (a card refused, a
+	// wallet without funds). Nothing was charged and the same request gets the same answer:
+	// the client pays another way. A gateway wraps it for a decline; an outage or a timeout
+	// of the provider is ErrUnavailable instead.
+	ErrPaymentDeclined = core.ErrPaymentDeclined
 	// ErrNoTier: no active price tier for the (mode, minutes) asked for (pricing, pairing
 	// and extensions all return this one value).
 	ErrNoTier = core.ErrNoTier

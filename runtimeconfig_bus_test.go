@@ -172,8 +172,10 @@ func TestRuntimeConfig_FrozenValkeyIsNoticedAsALostSubscription(t *testing.T) {
 
 	require.NoError(t, srv.Pause())
 	t.Cleanup(func() { _ = srv.Resume() })
-	// valkey-go's background PING closes a connection that stops answering.
-	waitFor(t, 15*time.Second, "unsubscribed", func() bool { return !rc.Subscribed() })
+	// valkey-go's background PING closes a connection that stops answering (about 2 s with
+	// the 1 s write timeout; the bound leaves room for a loaded machine running every
+	// package at once).
+	waitFor(t, 45*time.Second, "unsubscribed", func() bool { return !rc.Subscribed() })
 	require.NoError(t, srv.Resume())
 	waitFor(t, 15*time.Second, "resubscribed", rc.Subscribed)
 }

@@ -79,7 +79,9 @@
 //     set, the available index, Postgres); past it, a timer of the closing instance ends
 //     the stream's lease (the device's own heartbeat, if fresh, stays), and the mitra goes
 //     offline if it was the last. If that instance stops first, the lease lasts until it
-//     goes stale, as a silent heartbeat does.
+//     goes stale, as a silent heartbeat does. Each refresh tells a stream whether its
+//     device is online (StreamParams.OnPresence); RefreshStreams refreshes one mitra's
+//     streams at once, for a host that changed its presence and will not wait for a pass.
 //   - Postgres knows no devices. A seed keeps the leases of online mitras and deletes the
 //     others'; when Postgres holds a heartbeat fresher than Valkey's (after a data loss, or
 //     pings that fell back to Postgres) it gives it the unnamed lease UnnamedDevice, some

@@ -3,6 +3,7 @@ package availability
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,7 +33,10 @@ type StreamParams struct {
 	// OnPresence, when set, is called with Stream.Online each time a refresh finds it
 	// changed — the mitra was taken offline (auto-offline, another device, an operator),
 	// or the device signed off, or it went online again — so that the host can tell the
-	// app through its stream. It runs on the refresher's goroutine: it must not block.
+	// app through its stream. A refresh is a pass of Start's (every StaleThreshold/3 or
+	// half ReconnectGrace at most), or Mirror.RefreshStreams, which a host calls after a
+	// change it made, so that the app hears of it at once. It runs on the refresher's
+	// goroutine: it must not block.
 	OnPresence func(online bool)
 }
 
@@ -77,8 +81,11 @@ type grace struct {
 
 // streamRegistry is the event streams open on this instance.
 type streamRegistry struct {
-	mu      sync.Mutex
-	open    map[streamKey]map[*Stream]struct{}
+	mu   sync.Mutex
+	open map[streamKey]map[*Stream]struct{}
+	// devices are the devices of each mitra in open: RefreshStreams finds a mitra's
+	// streams without a scan of every stream of the instance.
+	devices map[uuid.UUID]map[string]struct{}
 	graces  map[streamKey]*grace
 	refresh clock.Timer // the next refresh pass; nil before Start
 	started bool
@@ -88,8 +95,8 @@ type streamRegistry struct {
 }
 
 func newStreamRegistry() streamRegistry {
-	return streamRegistry{open: map[streamKey]map[*Stream]struct{}{}, graces: map[streamKey]*grace{},
-		inflight: lifecycle.NewInFlight()}
+	return streamRegistry{open: map[streamKey]map[*Stream]struct{}{}, devices: map[uuid.UUID]map[string]struct{}{},
+		graces: map[streamKey]*grace{}, inflight: lifecycle.NewInFlight()}
 }
 
 // grace is the reconnect grace in effect: a stream's lease lasts the stale threshold at
@@ -119,6 +126,12 @@ func (m *Mirror) OpenStream(ctx context.Context, p StreamParams) (*Stream, error
 	if set == nil {
 		set = map[*Stream]struct{}{}
 		r.open[s.key] = set
+		devs := r.devices[s.key.mitra]
+		if devs == nil {
+			devs = map[string]struct{}{}
+			r.devices[s.key.mitra] = devs
+		}
+		devs[s.key.device] = struct{}{}
 	}
 	set[s] = struct{}{}
 	if g := r.graces[s.key]; g != nil { // a reconnect on this instance
@@ -153,6 +166,12 @@ func (m *Mirror) forget(s *Stream) bool {
 		return false
 	}
 	delete(r.open, s.key)
+	if devs := r.devices[s.key.mitra]; devs != nil {
+		delete(devs, s.key.device)
+		if len(devs) == 0 {
+			delete(r.devices, s.key.mitra)
+		}
+	}
 	return true
 }
 
@@ -277,6 +296,46 @@ func (m *Mirror) refreshLocal(ctx context.Context, key streamKey) {
 	for _, s := range streams {
 		s.setOnline(res[0].Online)
 	}
+}
+
+// RefreshStreams refreshes now, as a refresh pass would, the leases of the mitra's event
+// streams open on this instance, every device's: a stream whose Online changed — the
+// mitra went offline or online, a device signed off — reports it through OnPresence now
+// rather than at the next pass. Call it after such a change on every instance (the change
+// happened on one, the mitra's streams may be on others: the reference server sends the
+// mitra's id on its bus). It costs nothing when no stream of the mitra is open here, one
+// Valkey round trip otherwise (Postgres when Valkey fails, as a pass does).
+func (m *Mirror) RefreshStreams(ctx context.Context, mitraID uuid.UUID) error {
+	r := &m.streams
+	r.mu.Lock()
+	if r.stopped || len(r.devices[mitraID]) == 0 {
+		r.mu.Unlock()
+		return nil
+	}
+	var writes []StreamWrite
+	var streams [][]*Stream
+	for device := range r.devices[mitraID] {
+		set := r.open[streamKey{mitra: mitraID, device: device}]
+		ss := make([]*Stream, 0, len(set))
+		for s := range set {
+			ss = append(ss, s)
+		}
+		writes = append(writes, StreamWrite{MitraID: mitraID, Device: device})
+		streams = append(streams, ss)
+	}
+	r.inflight.Add()
+	r.mu.Unlock()
+	defer r.inflight.Done()
+	res, err := m.writeStreams(ctx, writes, false)
+	if err != nil {
+		return fmt.Errorf("refresh the event streams of mitra %s: %w", mitraID, err)
+	}
+	for i, ss := range streams {
+		for _, s := range ss {
+			s.setOnline(res[i].Online)
+		}
+	}
+	return nil
 }
 
 // startStreams starts the refresh passes.

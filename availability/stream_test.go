@@ -281,3 +281,33 @@ func TestStream_StopEndsTheRefreshesAndTheGraces(t *testing.T) {
 	require.NoError(t, err)
 	b.requireOnline(t, id, false)
 }
+
+func TestStream_RefreshStreamsTellsTheMitrasStreamsOfAChangeAtOnce(t *testing.T) {
+	t.Parallel()
+	forKinds(t, func(t *testing.T, kind string) {
+		b := started(t, kind)
+		ctx := ctxT(t)
+		id := b.deviceOnline(t, "phone")
+		require.NoError(t, b.mirror.SetOnlineDevice(ctx, id, "tablet"))
+		_, phoneLog := b.openStream(t, id, "phone")
+		tablet, tabletLog := b.openStream(t, id, "tablet")
+		other := b.deviceOnline(t, "phone")
+		_, otherLog := b.openStream(t, other, "phone")
+
+		// No clock advance: no refresh pass runs, RefreshStreams alone tells the streams.
+		_, err := b.mirror.EndDevice(ctx, id, "phone")
+		require.NoError(t, err)
+		require.NoError(t, b.mirror.RefreshStreams(ctx, id))
+		require.Equal(t, []bool{false}, phoneLog.changes(), "the phone signed off")
+		require.Empty(t, tabletLog.changes(), "the tablet still holds the mitra")
+
+		require.NoError(t, b.mirror.SetOffline(ctx, id))
+		require.NoError(t, b.mirror.RefreshStreams(ctx, id))
+		require.Equal(t, []bool{false}, tabletLog.changes(), "every device's offline")
+		require.False(t, tablet.Online())
+		require.Empty(t, otherLog.changes(), "another mitra's streams are not touched")
+
+		tablet.Close()
+		require.NoError(t, b.mirror.RefreshStreams(ctx, uuid.New()), "no stream of the mitra here: nothing to do")
+	})
+}

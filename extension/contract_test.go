@@ -5,9 +5,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
 
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/extension/extensiontest"
+	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/pairing/pairingtest"
 )
 
 func TestStoreContract(t *testing.T) {
@@ -37,4 +40,42 @@ func storeHarness(store extension.Store, f facts) extensiontest.StoreHarness {
 			return f.payment(t, s, e)
 		},
 	}
+}
+
+// TestStoreContract_InMemoryOverThePairingStore runs the suite over the in-memory store
+// wired as curhat.NewMemoryClient wires it: the chat sessions are pairingtest.Store's,
+// grown by its ExtendChatSession.
+func TestStoreContract_InMemoryOverThePairingStore(t *testing.T) {
+	t.Parallel()
+	extensiontest.RunStoreContract(t, func(t *testing.T) extensiontest.StoreHarness {
+		sessions, store := pairingtest.NewStore(), extensiontest.NewStore()
+		store.ExtendSession = sessions.ExtendChatSession
+		return extensiontest.StoreHarness{
+			Store: store,
+			StartSession: func(t *testing.T, now time.Time, minutes int) extension.ChatSession {
+				start := now.UTC().Truncate(time.Microsecond)
+				s := pairing.ChatSession{
+					ID: uuid.New(), ClientID: uuid.New(), MitraID: uuid.New(), Status: pairing.SessionActive,
+					Minutes: minutes, StartedAt: &start, EndsAt: new(start.Add(time.Duration(minutes) * time.Minute)),
+					PairingID: uuid.New(), CreatedAt: start, UpdatedAt: start,
+				}
+				sessions.PutChatSession(s)
+				return s
+			},
+			EndSession: func(t *testing.T, id uuid.UUID) {
+				_, err := sessions.EndChatSession(ctxT(t), pairing.SessionTransition{
+					ID: id, From: []pairing.SessionStatus{pairing.SessionActive}, To: pairing.SessionEnded,
+					Reason: pairing.EndClientEnded, Now: t0,
+				})
+				require.NoError(t, err)
+			},
+			Session: func(t *testing.T, id uuid.UUID) extension.ChatSession {
+				s, err := sessions.GetChatSession(ctxT(t), id)
+				require.NoError(t, err)
+				return s
+			},
+			Tier:    func(*testing.T, int, int64) uuid.UUID { return uuid.New() },
+			Payment: func(*testing.T, extension.ChatSession, extension.Extension) uuid.UUID { return uuid.New() },
+		}
+	})
 }

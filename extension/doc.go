@@ -22,7 +22,8 @@
 //   - PaymentPaid (the Service is the payment.Handler of payment.PurposeExtension): in one
 //     transaction the extension becomes paid and the session's ends_at and minutes grow;
 //     then the session's expiry timer moves (Sessions.SessionExtended) and both parties
-//     hear of it. A payment that arrives after the session ended is refunded.
+//     hear of it. A payment that arrives after the session ended — or after its ends_at,
+//     before its expiry ended it — is refunded and extends nothing.
 //   - PaymentClosed: a payment that failed or expired unpaid expires its extension.
 //
 // Wiring:

@@ -53,8 +53,7 @@ func Example() {
 	payments.SetHandler(payment.PurposeExtension, svc)
 
 	client, mitra := uuid.New(), uuid.New()
-	start := time.Date(2026, 5, 3, 20, 0, 0, 0, time.UTC)
-	chat := sessions.StartActive(client, mitra, start, 30)
+	chat := sessions.StartActive(client, mitra, time.Now(), 30) // a paid extension needs a session not over yet
 
 	// The mitra went offline: the safeguard refuses, and charges nothing.
 	e, _, err := svc.Request(ctx, extension.RequestParams{ClientID: client, ChatSessionID: chat.ID, Minutes: 15})
@@ -74,9 +73,9 @@ func Example() {
 	}
 	e, _ = svc.Get(ctx, e.ID)
 	chat, _ = sessions.GetChatSession(ctx, chat.ID)
-	fmt.Println(e.Status, chat.Minutes, chat.EndsAt.Format("15:04"))
+	fmt.Println(e.Status, chat.Minutes, chat.EndsAt.Sub(*chat.StartedAt))
 	// Output:
 	// rejected mitra_offline true
 	// approved auto 10000 IDR
-	// paid 45 20:45
+	// paid 45 45m0s
 }

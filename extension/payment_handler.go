@@ -13,9 +13,10 @@ import (
 // In one transaction the extension becomes paid and the chat session's ends_at and
 // minutes grow by the extension's minutes; then Sessions.SessionExtended moves the
 // session's expiry timer and both parties are told (EventSessionExtended). When the
-// session is no longer active (it ended before the payment arrived) or the extension no
-// longer waits for this payment, nothing changes — an extension whose session ended is
-// expired — and PaymentPaid answers ErrInvalidState: the payment side refunds the payment
+// session is no longer active (it ended before the payment arrived, or its ends_at passed
+// and its expiry has yet to end it) or the extension no longer waits for this payment,
+// nothing changes — an extension whose session is over is expired — and PaymentPaid
+// answers ErrInvalidState: the payment side refunds the payment
 // (payment.Handler's contract), and until that refund is recorded the payment stays
 // undelivered and is delivered again, so a crash in between loses nothing. A redelivery
 // of a payment already applied changes nothing.

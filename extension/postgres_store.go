@@ -222,13 +222,14 @@ func (p *PostgresStore) ApplyPayment(ctx context.Context, a ApplyPayment) (Apply
 	return res, nil
 }
 
-// extendSession grows an active chat session's ends_at and minutes; ErrNotFound when it
-// is not active (or has no end yet).
+// extendSession grows the ends_at and minutes of a chat session that is active and ends
+// after at; ErrNotFound otherwise. A session past its ends_at is over even while its
+// expiry has not ended it yet: an extension must not revive it.
 func extendSession(ctx context.Context, tx pgx.Tx, id uuid.UUID, minutes int, at time.Time) (ChatSession, error) {
 	s, err := sessionsql.Scan(tx.QueryRow(ctx, `
 		UPDATE chat_sessions
 		   SET ends_at = ends_at + $2::int * interval '1 minute', minutes = minutes + $2::int, updated_at = $3
-		 WHERE id = $1 AND status = 'active' AND ends_at IS NOT NULL
+		 WHERE id = $1 AND status = 'active' AND ends_at > $3
 		RETURNING `+sessionsql.Columns, id, minutes, at))
 	if err != nil {
 		return ChatSession{}, translate(err)

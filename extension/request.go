@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -43,6 +44,11 @@ func (s *Service) Request(ctx context.Context, p RequestParams) (Extension, *Pay
 	if sess.Status != SessionActive {
 		return Extension{}, nil, fmt.Errorf("request extension: chat session %s is %s, not active: %w",
 			sess.ID, sess.Status, ErrInvalidState)
+	}
+	if sess.EndsAt != nil && !s.now().Before(*sess.EndsAt) {
+		// Its expiry has not run yet, but a payment now could only be refunded.
+		return Extension{}, nil, fmt.Errorf("request extension: chat session %s ended at %s: %w",
+			sess.ID, sess.EndsAt.Format(time.RFC3339), ErrInvalidState)
 	}
 	q, err := s.quoter.Quote(ctx, p.ClientID, core.ModeExtension, p.Minutes)
 	if err != nil {

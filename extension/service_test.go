@@ -229,6 +229,17 @@ func TestRequest_RefusesASessionThatIsNotActive(t *testing.T) {
 	})
 }
 
+func TestRequest_RefusesASessionPastItsEndBeforeItsExpiryRuns(t *testing.T) {
+	t.Parallel()
+	eachBundle(t, func(t *testing.T, b *bundle) {
+		s := b.start(t) // 30 minutes
+		b.clock.Advance(30 * time.Minute)
+		_, _, err := b.request(t, s)
+		require.ErrorIs(t, err, extension.ErrInvalidState)
+		require.Empty(t, b.gateway.Charges(), "nothing charged that could only be refunded")
+	})
+}
+
 func TestRequest_NeedsAnExtensionTier(t *testing.T) {
 	t.Parallel()
 	eachBundle(t, func(t *testing.T, b *bundle) {
@@ -368,11 +379,16 @@ func TestRequest_ChargeRefusedByTheGatewayFreesTheSlot(t *testing.T) {
 		s := b.start(t)
 		b.gateway.FailCharges(true)
 		_, _, err := b.request(t, s)
-		require.ErrorIs(t, err, payment.ErrUnavailable)
+		require.ErrorIs(t, err, payment.ErrPaymentDeclined, "a decline, not an outage")
+		require.NotErrorIs(t, err, payment.ErrUnavailable)
 		all, err := b.svc.ListForSession(ctxT(t), s.ID)
 		require.NoError(t, err)
 		require.Len(t, all, 1)
 		require.Equal(t, extension.StatusExpired, all[0].Status)
+		require.NotNil(t, all[0].PaymentSessionID, "the declined payment stays linked")
+		declined, err := b.payments.Get(ctxT(t), *all[0].PaymentSessionID)
+		require.NoError(t, err)
+		require.Equal(t, payment.StatusFailed, declined.Status)
 
 		b.gateway.FailCharges(false)
 		e, pay, err := b.request(t, s)
@@ -695,6 +711,33 @@ func TestPaid_AfterTheSessionEndedIsRefunded(t *testing.T) {
 		_, err = b.payments.Redeliver(ctxT(t), pay.ID)
 		require.NoError(t, err)
 		require.Equal(t, 1, b.gateway.RefundsFor(pay.ID), "refunded once")
+	})
+}
+
+func TestPaid_AfterTheSessionsEndIsRefundedBeforeItsExpiryRuns(t *testing.T) {
+	t.Parallel()
+	eachBundle(t, func(t *testing.T, b *bundle) {
+		s := b.start(t)
+		b.clock.Advance(29 * time.Minute)
+		e, pay, err := b.request(t, s)
+		require.NoError(t, err)
+		// The 30 minutes are over; the session's expiry has not ended it yet.
+		b.clock.Advance(time.Minute)
+		require.Equal(t, extension.SessionActive, b.facts.session(t, s.ID).Status)
+
+		_, err = b.payments.MarkPaid(ctxT(t), pay.ID, pay.ProviderRef)
+		require.NoError(t, err)
+		require.Equal(t, payment.StatusRefunded, b.payment(t, pay.ID).Status)
+		require.Equal(t, 1, b.gateway.RefundsFor(pay.ID))
+		require.Equal(t, extension.StatusExpired, b.get(t, e.ID).Status)
+		over := b.facts.session(t, s.ID)
+		require.Equal(t, 30, over.Minutes, "the session is not extended")
+		require.Equal(t, *s.EndsAt, *over.EndsAt)
+		require.Empty(t, b.facts.sessions().ExtendedCalls())
+		require.Empty(t, eventsOf(b.notes, extension.EventSessionExtended))
+		expired := eventsOf(b.notes, extension.EventExtensionExpired)
+		require.Len(t, expired, 1)
+		require.Equal(t, "session_ended", expired[0].Data["reason"])
 	})
 }
 

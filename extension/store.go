@@ -33,8 +33,8 @@ type Store interface {
 	// ApplyPayment applies a paid payment session to its extension in one transaction:
 	// the extension becomes paid (guarded on approved, and on its payment_session_id
 	// being unset or p.PaymentSessionID) and the chat session's ends_at and minutes grow
-	// by the extension's minutes (guarded on the session being active). When a guard
-	// fails nothing changes and the result's Outcome says which.
+	// by the extension's minutes (guarded on the session being active and ending after
+	// p.At). When a guard fails nothing changes and the result's Outcome says which.
 	ApplyPayment(ctx context.Context, p ApplyPayment) (ApplyResult, error)
 	// ExpireDue moves to expired at most q.Limit extensions that are requested and
 	// created at or before q.RequestedBefore, or approved without a payment session and
@@ -62,7 +62,8 @@ type Transition struct {
 type ApplyPayment struct {
 	ExtensionID      uuid.UUID
 	PaymentSessionID uuid.UUID
-	// At is the chat session's new updated_at.
+	// At is now: the chat session must end after it (a session past its ends_at is over,
+	// even before its expiry ends it), and it becomes the session's updated_at.
 	At time.Time
 }
 
@@ -78,8 +79,8 @@ const (
 	// NotApproved: the extension is not waiting for this payment (expired, rejected,
 	// or paid by another session); nothing changed.
 	NotApproved
-	// SessionNotActive: the chat session is no longer active (it ended meanwhile);
-	// nothing changed.
+	// SessionNotActive: the chat session is no longer active — it ended meanwhile, or
+	// its ends_at has passed though its expiry has not ended it yet; nothing changed.
 	SessionNotActive
 )
 

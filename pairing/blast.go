@@ -50,6 +50,10 @@ func blastID(clientID uuid.UUID, key string) uuid.UUID {
 // they are now. A key whose first call failed before any payment existed is spent:
 // ErrInvalidState, retry with a new key.
 //
+// A charge the provider declines is ErrPaymentDeclined: the payment session is failed, the
+// pairing cancelled (ReasonPaymentDeclined), and a retry with the same key answers the same
+// error without a second charge attempt. A new key starts a new attempt.
+//
 // With the queue on (Policies), a start while QueueMaxLength paid blasts wait fails with
 // ErrQueueFull before anything is created or charged.
 func (p *Pairer) StartBlast(ctx context.Context, params StartParams) (Pairing, Payment, error) {
@@ -94,6 +98,9 @@ func (p *Pairer) StartBlast(ctx context.Context, params StartParams) (Pairing, P
 		return Pairing{}, Payment{}, fmt.Errorf("start blast: %w", err)
 	}
 	pay, _, err := p.payments.Create(ctx, blastPaymentRequest(pr, q, params.IdempotencyKey))
+	if errors.Is(err, ErrPaymentDeclined) {
+		return p.declineBlast(ctx, pr.ID, pay, fmt.Errorf("start blast: create payment: %w", err))
+	}
 	if err != nil {
 		p.abandonUnpaid(ctx, pr.ID)
 		return Pairing{}, Payment{}, fmt.Errorf("start blast: create payment: %w", err)
@@ -112,6 +119,10 @@ func blastPaymentRequest(pr Pairing, q Quote, key string) CreatePaymentParams {
 // replayBlast answers a StartBlast whose key already has a pairing.
 func (p *Pairer) replayBlast(ctx context.Context, pr Pairing, params StartParams) (Pairing, Payment, error) {
 	if pr.PaymentSessionID != nil {
+		if pr.FailureReason == ReasonPaymentDeclined {
+			return Pairing{}, Payment{}, fmt.Errorf("start blast (replay): the provider declined the payment of pairing %s: %w",
+				pr.ID, ErrPaymentDeclined)
+		}
 		pay, err := p.payments.Get(ctx, *pr.PaymentSessionID)
 		if err != nil {
 			return Pairing{}, Payment{}, fmt.Errorf("start blast (replay): %w", err)
@@ -123,19 +134,66 @@ func (p *Pairer) replayBlast(ctx context.Context, pr Pairing, params StartParams
 			pr.ID, pr.Status, ErrInvalidState)
 	}
 	// The first call is still between its pairing and its payment (or died there): finish
-	// its work. The payment side's idempotency key makes both calls get one session.
-	pay, err := p.payments.FindByIdempotencyKey(ctx, pr.ClientID, params.IdempotencyKey)
-	if errors.Is(err, ErrNotFound) {
-		q, qerr := p.quote(ctx, pr.ClientID, pr.Minutes)
-		if qerr != nil {
-			return Pairing{}, Payment{}, fmt.Errorf("start blast (replay): %w", qerr)
-		}
-		pay, _, err = p.payments.Create(ctx, blastPaymentRequest(pr, q, params.IdempotencyKey))
+	// its work. Create with the same key is the payment side's replay: both calls get one
+	// session, a charge still in flight is waited for, and a decline answered as the first
+	// call was.
+	req, err := p.replayPaymentRequest(ctx, pr, params.IdempotencyKey)
+	if err != nil {
+		return Pairing{}, Payment{}, fmt.Errorf("start blast (replay): %w", err)
+	}
+	pay, _, err := p.payments.Create(ctx, req)
+	if errors.Is(err, ErrPaymentDeclined) {
+		return p.declineBlast(ctx, pr.ID, pay, fmt.Errorf("start blast (replay): %w", err))
 	}
 	if err != nil {
 		return Pairing{}, Payment{}, fmt.Errorf("start blast (replay): %w", err)
 	}
 	return p.settleBlastPayment(ctx, pr.ID, pay)
+}
+
+// replayPaymentRequest is the payment request of a replayed StartBlast: the first call's,
+// with the amounts its session froze, when that session exists (a price changed since must
+// not matter); else one at today's quote.
+func (p *Pairer) replayPaymentRequest(ctx context.Context, pr Pairing, key string) (CreatePaymentParams, error) {
+	pay, err := p.payments.FindByIdempotencyKey(ctx, pr.ClientID, key)
+	if err == nil {
+		return blastPaymentRequest(pr, Quote{TierID: pay.TierID, BaseAmount: pay.BaseAmount, DiscountAmount: pay.DiscountAmount,
+			Amount: pay.Amount, Currency: pay.Currency}, key), nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return CreatePaymentParams{}, err
+	}
+	q, err := p.quote(ctx, pr.ClientID, pr.Minutes)
+	if err != nil {
+		return CreatePaymentParams{}, err
+	}
+	return blastPaymentRequest(pr, q, key), nil
+}
+
+// declineBlast records a blast whose charge the provider declined, and returns err (which
+// wraps ErrPaymentDeclined): the failed payment session is attached and the pairing
+// cancelled with ReasonPaymentDeclined, so that a retry with the same key finds both and
+// answers the same decline (replayBlast, FallbackToBlast).
+func (p *Pairer) declineBlast(ctx context.Context, pairingID uuid.UUID, pay Payment, err error) (Pairing, Payment, error) {
+	if pay.ID != uuid.Nil {
+		if _, aerr := p.store.AttachPayment(ctx, pairingID, pay.ID, p.now()); aerr != nil {
+			p.log.WarnContext(ctx, "attach a declined payment to its pairing", "pairing_id", pairingID, "payment_id", pay.ID, "err", aerr)
+		}
+	}
+	res, terr := p.store.Transition(ctx, PairingTransition{
+		ID: pairingID, From: []Status{StatusAwaitingPayment}, To: StatusCancelled,
+		FailureReason: ReasonPaymentDeclined, Now: p.now(),
+	})
+	switch {
+	case terr == nil:
+		p.notify(ctx, Event{
+			Kind: EventPairingCancelled, ClientID: ptr(res.Pairing.ClientID), PairingID: ptr(pairingID),
+			Data: map[string]any{"pairing_id": pairingID.String(), "reason": string(ReasonPaymentDeclined)},
+		})
+	case !isState(terr):
+		p.log.WarnContext(ctx, "cancel a pairing whose payment was declined; the sweeps will", "pairing_id", pairingID, "err", terr)
+	}
+	return Pairing{}, Payment{}, err
 }
 
 // settleBlastPayment links a blast's payment to it and applies what the payment already

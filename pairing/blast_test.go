@@ -180,6 +180,69 @@ func TestStartBlast_KeyOfAFailedFirstAttemptIsSpent(t *testing.T) {
 	})
 }
 
+func TestStartBlast_DeclinedPaymentCancelsThePairingAndTheSameKeyReplaysTheDecline(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		client := e.fx.client(t)
+		params := pairing.StartParams{ClientID: client, Minutes: 10, IdempotencyKey: "card-1"}
+		e.payments.Gateway().FailCharges(true)
+		_, _, err := e.p.StartBlast(ctx, params)
+		require.ErrorIs(t, err, pairing.ErrPaymentDeclined)
+		require.NotErrorIs(t, err, pairing.ErrUnavailable)
+
+		pay, err := e.payments.FindByIdempotencyKey(ctx, client, "card-1")
+		require.NoError(t, err, "the key stays mapped")
+		require.Equal(t, pairing.PaymentFailed, pay.Status)
+		pr := e.pairing(t, *pay.PairingID)
+		require.Equal(t, pairing.StatusCancelled, pr.Status)
+		require.Equal(t, pairing.ReasonPaymentDeclined, pr.FailureReason)
+		require.Equal(t, &pay.ID, pr.PaymentSessionID)
+		cancelled := e.notifier.Find(pairing.EventPairingCancelled, client)
+		require.Len(t, cancelled, 1)
+		require.Equal(t, string(pairing.ReasonPaymentDeclined), cancelled[0].Data["reason"])
+
+		e.payments.Gateway().FailCharges(false)
+		_, _, err = e.p.StartBlast(ctx, params)
+		require.ErrorIs(t, err, pairing.ErrPaymentDeclined, "the same key replays the decline")
+		require.Empty(t, e.payments.Gateway().Charges(), "without asking the provider again")
+
+		params.IdempotencyKey = "card-2"
+		fresh, freshPay, err := e.p.StartBlast(ctx, params)
+		require.NoError(t, err, "a new key is a new attempt; the declined pairing holds no open slot")
+		require.NotEqual(t, pr.ID, fresh.ID)
+		require.Equal(t, pairing.StatusAwaitingPayment, fresh.Status)
+		require.Equal(t, pairing.PaymentPending, freshPay.Status)
+	})
+}
+
+func TestFallbackToBlast_DeclinedPaymentCancelsThePairingAndARetryAnswersTheDecline(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		client, m := e.returning(t)
+		e.avail.SetOnline(m, false)
+		pr, err := e.p.StartTargeted(ctx, client, m, 10)
+		require.NoError(t, err)
+		e.payments.Gateway().FailCharges(true)
+		_, _, err = e.p.FallbackToBlast(ctx, client, pr.ID)
+		require.ErrorIs(t, err, pairing.ErrPaymentDeclined)
+
+		got := e.pairing(t, pr.ID)
+		require.Equal(t, pairing.StatusCancelled, got.Status)
+		require.Equal(t, pairing.ReasonPaymentDeclined, got.FailureReason)
+		require.NotNil(t, got.PaymentSessionID)
+		require.Equal(t, pairing.PaymentFailed, e.payment(t, *got.PaymentSessionID).Status)
+
+		e.payments.Gateway().FailCharges(false)
+		_, _, err = e.p.FallbackToBlast(ctx, client, pr.ID)
+		require.ErrorIs(t, err, pairing.ErrPaymentDeclined, "a retry answers the same decline")
+		require.Empty(t, e.payments.Gateway().Charges())
+	})
+}
+
 func TestStartBlast_FreeSessionStartsSearchingAtOnce(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {

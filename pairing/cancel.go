@@ -25,6 +25,10 @@ func (p *Pairer) GetPairing(ctx context.Context, id uuid.UUID) (Pairing, error) 
 //     cancellations write no failure row; a queued one leaves its place to those behind;
 //   - targeted_waiting, targeted_unavailable: cancelled, nothing was charged.
 //
+// The client is told (EventPairingCancelled, reason client_cancelled) as when the system
+// cancels a pairing: its other devices, and a screen still offering the fallback of a
+// targeted_unavailable pairing, learn it from the event.
+//
 // A matched pairing gives ErrAlreadyMatched, a failed one ErrInvalidState, a cancelled one
 // is returned as is; another client's pairing is ErrNotFound. Cancel racing Accept ends in
 // exactly one outcome: both are guarded on the pairing row. When what a searching
@@ -67,6 +71,10 @@ func (p *Pairer) Cancel(ctx context.Context, clientID, pairingID uuid.UUID) (Pai
 		p.unschedule(timerKey{pairingDeadline, pr.ID})
 		p.unschedule(timerKey{ringTick, pr.ID})
 		p.notifyDismissed(ctx, pr.ID, res.Closed, "cancelled")
+		p.notify(ctx, Event{
+			Kind: EventPairingCancelled, ClientID: ptr(pr.ClientID), PairingID: ptr(pr.ID),
+			Data: map[string]any{"pairing_id": pr.ID.String(), "reason": string(res.Pairing.FailureReason)},
+		})
 		if len(res.Refunds) > 0 {
 			p.settleRefunds(ctx, pr.ID)
 		}

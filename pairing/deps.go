@@ -113,7 +113,7 @@ const (
 	EventOfferDismissed      = "offer_dismissed"      // to a mitra: an offer is gone (Data reason: matched, cancelled, expired)
 	EventPairingMatched      = "pairing_matched"      // to both parties; a targeted chat's client gets its payment (Data payment)
 	EventPairingFailed       = "pairing_failed"       // to the client: a blast failed (refund status in Data)
-	EventPairingCancelled    = "pairing_cancelled"    // to the client: the system cancelled the pairing (payment closed, abandoned)
+	EventPairingCancelled    = "pairing_cancelled"    // to the client: the pairing was cancelled (by the client, payment closed, abandoned)
 	EventTargetedUnavailable = "targeted_unavailable" // to the client: "Curhat lagi" mitra unavailable, fallback possible
 	EventPaymentPaid         = "payment_paid"         // to the client
 	EventSessionStarted      = "session_started"      // to both parties

@@ -21,6 +21,10 @@ var (
 	ErrConflict = core.ErrConflict
 	// ErrUnavailable: a dependency (store, payment provider) cannot be reached; retry later.
 	ErrUnavailable = core.ErrUnavailable
+	// ErrPaymentDeclined: the payment provider declined the chat_start charge (HTTP 402
+	// PAYMENT_DECLINED). A blast's pairing is then cancelled (ReasonPaymentDeclined), and
+	// a retry with the same idempotency key gets this error again; a new key is a new try.
+	ErrPaymentDeclined = core.ErrPaymentDeclined
 
 	// ErrAlreadyMatched: another mitra accepted the pairing first (HTTP 409 ALREADY_MATCHED);
 	// also returned by Cancel once the pairing is matched.

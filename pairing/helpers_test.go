@@ -175,6 +175,11 @@ func withFanoutCap(n int) envOption { return func(e *env) { e.cfg.FanoutCap = n 
 
 func withSettings(s pairingtest.Settings) envOption { return func(e *env) { e.settings = s } }
 
+// withStore puts wrap(store) between the Pairer and the backend's store.
+func withStore(wrap func(pairing.Store) pairing.Store) envOption {
+	return func(e *env) { e.store = wrap(e.store) }
+}
+
 func newEnv(t *testing.T, b backend, opts ...envOption) *env {
 	t.Helper()
 	store, fx := b.open(t)

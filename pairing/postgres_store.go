@@ -550,6 +550,9 @@ func (s *PostgresStore) EndChatSession(ctx context.Context, t SessionTransition)
 	if t.DueBy != nil {
 		b = b.Where(sq.LtOrEq{"ends_at": *t.DueBy})
 	}
+	if t.EndsAt != nil {
+		b = b.Where(sq.Eq{"ends_at": *t.EndsAt})
+	}
 	return guardedSessionUpdate(ctx, s.db, t.ID, b)
 }
 
@@ -562,9 +565,19 @@ func guardedSessionUpdate(ctx context.Context, db pgutil.DB, id uuid.UUID, b sq.
 		if gerr != nil {
 			return ChatSession{}, pgutil.Translate(gerr)
 		}
-		return ChatSession{}, fmt.Errorf("chat session %s is %s: %w", id, cur.Status, ErrInvalidState)
+		return ChatSession{}, sessionStateError(cur)
 	}
 	return sess, pgutil.Translate(err)
+}
+
+// sessionStateError says why a guarded session update matched nothing: the session as it
+// is now.
+func sessionStateError(cur ChatSession) error {
+	if cur.EndsAt == nil {
+		return fmt.Errorf("chat session %s is %s: %w", cur.ID, cur.Status, ErrInvalidState)
+	}
+	return fmt.Errorf("chat session %s is %s, %d minutes ending at %s: %w", cur.ID, cur.Status, cur.Minutes,
+		cur.EndsAt.Format(time.RFC3339Nano), ErrInvalidState)
 }
 
 func (s *PostgresStore) Reroute(ctx context.Context, r RerouteParams) (ChatSession, Pairing, error) {
@@ -575,7 +588,7 @@ func (s *PostgresStore) Reroute(ctx context.Context, r RerouteParams) (ChatSessi
 		sess, err = guardedSessionUpdate(ctx, tx, r.SessionID, pgutil.SQL.Update("chat_sessions").
 			Set("status", string(SessionEnded)).Set("end_reason", string(r.Reason)).
 			Set("ended_at", r.Now).Set("updated_at", r.Now).
-			Where(sq.Eq{"id": r.SessionID, "status": string(SessionActive)}))
+			Where(sq.Eq{"id": r.SessionID, "status": string(SessionActive), "ends_at": r.EndsAt, "minutes": r.Minutes}))
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package pairing_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,5 +112,126 @@ func TestEndMitraSessions_DeactivationReroutesActiveSessionsAndCancelsPendingOne
 		require.NoError(t, err)
 		require.Equal(t, &active.ID, ns.ReroutedFromID)
 		require.Equal(t, blast.ClientID, ns.ClientID)
+	})
+}
+
+// extensionRace is a Store that runs a paid extension once, right before the first
+// write that ends a chat session (Reroute, EndChatSession) after it is armed: the payment
+// of an extension racing a reroute or a deactivation, landing between the Pairer's read
+// of the session and its write.
+type extensionRace struct {
+	pairing.Store
+	mu  sync.Mutex
+	run func()
+}
+
+func (r *extensionRace) wrap(s pairing.Store) pairing.Store {
+	r.Store = s
+	return r
+}
+
+// arm makes the next ending write run apply first.
+func (r *extensionRace) arm(apply func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.run = apply
+}
+
+func (r *extensionRace) fire() {
+	r.mu.Lock()
+	run := r.run
+	r.run = nil
+	r.mu.Unlock()
+	if run != nil {
+		run()
+	}
+}
+
+func (r *extensionRace) Reroute(ctx context.Context, p pairing.RerouteParams) (pairing.ChatSession, pairing.Pairing, error) {
+	r.fire()
+	return r.Store.Reroute(ctx, p)
+}
+
+func (r *extensionRace) EndChatSession(ctx context.Context, t pairing.SessionTransition) (pairing.ChatSession, error) {
+	r.fire()
+	return r.Store.EndChatSession(ctx, t)
+}
+
+func TestReroute_CarriesAnExtensionPaidBetweenItsReadAndItsWrite(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		race := &extensionRace{}
+		e := newEnv(t, b, withStore(race.wrap))
+		ctx := context.Background()
+		s := e.matched(t, 10) // 10000 for 10 minutes
+		orig := *e.pairing(t, s.PairingID).PaymentSessionID
+		e.avail.SetOnline(s.MitraID, false) // nobody else is online: the continuation fails
+		e.clock.Advance(3*time.Minute + 30*time.Second)
+		var ext pairing.Payment
+		race.arm(func() { ext = e.extend(t, s, 5, 5000) }) // 15000 for 15 minutes
+
+		pr, err := e.p.Reroute(ctx, s.ClientID, s.ID)
+		require.NoError(t, err)
+		require.Equal(t, 11, pr.Minutes, "11.5 minutes left, the extension's included")
+		require.Equal(t, pairing.StatusFailed, pr.Status)
+		old := e.session(t, s.ID)
+		require.Equal(t, pairing.EndRerouted, old.EndReason)
+		require.Equal(t, 15, old.Minutes)
+
+		// floor(15000 × 11 / 15) = 11000: the extension's 5000, then 6000 of the chat.
+		fs := e.failures(t, pairing.FailureFilter{})
+		require.Len(t, fs, 1)
+		require.Equal(t, int64(11000), fs[0].Amount)
+		require.Equal(t, int64(5000), e.payments.RefundedAmount(ext.ID))
+		require.Equal(t, int64(6000), e.payments.RefundedAmount(orig))
+	})
+}
+
+func TestEndMitraSessions_DeactivationCarriesAnExtensionPaidBetweenItsReadAndItsWrite(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		race := &extensionRace{}
+		e := newEnv(t, b, withStore(race.wrap))
+		s := e.matched(t, 10) // 10000 for 10 minutes
+		orig := *e.pairing(t, s.PairingID).PaymentSessionID
+		e.clock.Advance(3*time.Minute + 30*time.Second)
+		var ext pairing.Payment
+		race.arm(func() { ext = e.extend(t, s, 5, 5000) }) // 15000 for 15 minutes
+
+		ended := e.deactivate(t, s.MitraID)
+		require.Len(t, ended, 1)
+		require.Equal(t, pairing.EndMitraDeactivated, ended[0].EndReason)
+		require.Equal(t, 15, ended[0].Minutes)
+		pr := e.prepaidOf(t, s)
+		require.Equal(t, 11, pr.Minutes, "11.5 minutes left, the extension's included")
+		require.Equal(t, pairing.StatusFailed, pr.Status)
+
+		fs := e.failures(t, pairing.FailureFilter{})
+		require.Len(t, fs, 1)
+		require.Equal(t, int64(11000), fs[0].Amount, "floor(15000 × 11 / 15)")
+		require.Equal(t, int64(5000), e.payments.RefundedAmount(ext.ID))
+		require.Equal(t, int64(6000), e.payments.RefundedAmount(orig))
+	})
+}
+
+func TestEndMitraSessions_ExtensionPaidInTheLastMinuteIsContinuedNotEnded(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		race := &extensionRace{}
+		e := newEnv(t, b, withStore(race.wrap))
+		s := e.matched(t, 10) // 10000 for 10 minutes
+		// Half a minute left: nothing to continue, so the deactivation would just end it.
+		e.clock.Advance(9*time.Minute + 30*time.Second)
+		var ext pairing.Payment
+		race.arm(func() { ext = e.extend(t, s, 5, 5000) }) // 15000 for 15 minutes
+
+		ended := e.deactivate(t, s.MitraID)
+		require.Len(t, ended, 1)
+		require.Equal(t, pairing.SessionEnded, ended[0].Status)
+		pr := e.prepaidOf(t, s)
+		require.Equal(t, 5, pr.Minutes, "the extension's 5.5 minutes continue")
+		require.Equal(t, pairing.StatusFailed, pr.Status)
+		require.Equal(t, int64(5000), e.failures(t, pairing.FailureFilter{})[0].Amount, "floor(15000 × 5 / 15)")
+		require.Equal(t, int64(5000), e.payments.RefundedAmount(ext.ID))
 	})
 }

@@ -178,23 +178,37 @@ func (p *Pairer) EndMitraSessions(ctx context.Context, mitraID uuid.UUID, reason
 
 func (p *Pairer) endForMitra(ctx context.Context, s ChatSession, reason EndReason) (ChatSession, error) {
 	now := p.now()
-	if s.Status == SessionActive && reason == EndMitraDeactivated {
-		// Deactivation continues the client's chat elsewhere, like a reroute.
-		if out, _, err := p.reroute(ctx, s, reason, now); !errors.Is(err, errNothingLeft) {
-			return out, err
+	var out ChatSession
+	var next *Pairing
+	err := p.onSessionAsRead(ctx, s, func(s ChatSession) error {
+		out, next = ChatSession{}, nil
+		t := SessionTransition{ID: s.ID, From: []SessionStatus{s.Status}, To: SessionEnded, Reason: reason, Now: now}
+		switch {
+		case s.Status == SessionPendingPayment:
+			t.To = SessionCancelled
+		case reason == EndMitraDeactivated:
+			// Deactivation continues the client's chat elsewhere, like a reroute.
+			ended, pr, err := p.rerouteWrite(ctx, s, reason, now)
+			if !errors.Is(err, errNothingLeft) {
+				out, next = ended, &pr
+				return err
+			}
+			// Less than a whole minute left: the session just ends — unless an extension
+			// paid since the read gave it more, which the guard sees.
+			t.EndsAt = s.EndsAt
 		}
-	}
-	to := SessionEnded
-	if s.Status == SessionPendingPayment {
-		to = SessionCancelled
-	}
-	out, err := p.store.EndChatSession(ctx, SessionTransition{
-		ID: s.ID, From: []SessionStatus{s.Status}, To: to, Reason: reason, Now: now,
+		var err error
+		out, err = p.store.EndChatSession(ctx, t)
+		return err
 	})
 	if err != nil {
 		return ChatSession{}, err
 	}
-	if to == SessionCancelled {
+	if next != nil {
+		p.rerouted(ctx, out, *next)
+		return out, nil
+	}
+	if out.Status == SessionCancelled {
 		p.withdrawSessionPayment(ctx, out)
 	}
 	p.sessionClosed(ctx, out)

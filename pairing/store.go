@@ -68,8 +68,9 @@ type Store interface {
 	// EndChatSession moves a session from one of t.From to t.To (else ErrInvalidState).
 	EndChatSession(ctx context.Context, t SessionTransition) (ChatSession, error)
 	// Reroute ends an active session and inserts the prepaid blast that continues it, in
-	// one transaction (ErrInvalidState when the session is not active). The client's
-	// open-pairing rule does not apply: the minutes are already paid for.
+	// one transaction (ErrInvalidState when the session is not active, or its ends_at or
+	// minutes are not the ones the caller read). The client's open-pairing rule does not
+	// apply: the minutes are already paid for.
 	Reroute(ctx context.Context, r RerouteParams) (ChatSession, Pairing, error)
 
 	// ListFailures returns one page of the failures matching f, newest first, and how
@@ -214,7 +215,11 @@ type SessionTransition struct {
 	// DueBy, when set, also requires ends_at at or before it (expiry never ends a session
 	// that was extended meanwhile).
 	DueBy *time.Time
-	Now   time.Time
+	// EndsAt, when set, also requires ends_at to be exactly it: the caller decided on the
+	// session as it read it, and a paid extension that moved ends_at since changes the
+	// decision.
+	EndsAt *time.Time
+	Now    time.Time
 }
 
 // RerouteParams ends an active session and starts the prepaid blast that continues it.
@@ -222,6 +227,12 @@ type RerouteParams struct {
 	SessionID uuid.UUID
 	Reason    EndReason
 	Now       time.Time
+	// EndsAt and Minutes are the session's as the caller read them to count the minutes
+	// the blast carries: the session must still have exactly these, else ErrInvalidState
+	// and nothing changes. An extension paid between the read and the write moved them,
+	// and the blast would carry minutes (and a refund) counted without it.
+	EndsAt  time.Time
+	Minutes int
 	// Pairing is the new prepaid blast, inserted as given.
 	Pairing Pairing
 }

@@ -212,6 +212,8 @@ func (p *Pairer) StartTargeted(ctx context.Context, clientID, mitraID uuid.UUID,
 // awaiting_payment with a new chat_start payment session; paying it starts the blast. The
 // mitra that declined is not offered the blast again. A retried call returns the same
 // pairing and payment. Other states: ErrInvalidState; another client's pairing: ErrNotFound.
+// A charge the provider declines is ErrPaymentDeclined, and cancels the pairing
+// (ReasonPaymentDeclined): a retried call answers it again; the client starts a new blast.
 func (p *Pairer) FallbackToBlast(ctx context.Context, clientID, pairingID uuid.UUID) (Pairing, Payment, error) {
 	pr, err := p.store.GetPairing(ctx, pairingID)
 	if err != nil {
@@ -222,6 +224,8 @@ func (p *Pairer) FallbackToBlast(ctx context.Context, clientID, pairingID uuid.U
 	}
 	fellBack := pr.Type == TypeBlast && pr.TargetMitraID != nil
 	switch {
+	case fellBack && pr.PaymentSessionID != nil && pr.FailureReason == ReasonPaymentDeclined:
+		return Pairing{}, Payment{}, fmt.Errorf("fallback pairing %s: the provider declined its payment: %w", pairingID, ErrPaymentDeclined)
 	case fellBack && pr.PaymentSessionID != nil:
 		pay, err := p.payments.Get(ctx, *pr.PaymentSessionID)
 		if err != nil {
@@ -250,6 +254,9 @@ func (p *Pairer) FallbackToBlast(ctx context.Context, clientID, pairingID uuid.U
 		}
 	}
 	pay, _, err := p.payments.Create(ctx, blastPaymentRequest(pr, q, "curhat:fallback:"+pr.ID.String()))
+	if errors.Is(err, ErrPaymentDeclined) {
+		return p.declineBlast(ctx, pr.ID, pay, fmt.Errorf("fallback pairing %s: create payment: %w", pairingID, err))
+	}
 	if err != nil {
 		// The pairing waits in awaiting_payment: a retry creates the payment, and the
 		// timeouts sweep cancels it after Config.OrphanTTL otherwise.

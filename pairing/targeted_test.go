@@ -406,6 +406,31 @@ func TestCancel_TargetedPairingsChargeNothing(t *testing.T) {
 	})
 }
 
+func TestCancel_TargetedUnavailableTellsTheClient(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		client, m := e.returning(t)
+		e.avail.SetOnline(m, false)
+		pr, err := e.p.StartTargeted(ctx, client, m, 10)
+		require.NoError(t, err)
+		require.Equal(t, pairing.StatusTargetedUnavailable, pr.Status)
+
+		got, err := e.p.Cancel(ctx, client, pr.ID)
+		require.NoError(t, err)
+		require.Equal(t, pairing.StatusCancelled, got.Status)
+		cancelled := e.notifier.Find(pairing.EventPairingCancelled, client)
+		require.Len(t, cancelled, 1)
+		require.Equal(t, pr.ID.String(), cancelled[0].Data["pairing_id"])
+		require.Equal(t, string(pairing.ReasonClientCancelled), cancelled[0].Data["reason"])
+
+		_, err = e.p.Cancel(ctx, client, pr.ID)
+		require.NoError(t, err)
+		require.Len(t, e.notifier.Find(pairing.EventPairingCancelled, client), 1, "told once")
+	})
+}
+
 func TestCancel_FallbackBlastRefundsExactlyOnce(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {

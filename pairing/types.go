@@ -96,6 +96,10 @@ const (
 	// ReasonPaymentNotCreated: the payment session could not be created (or never got
 	// attached, see Config.OrphanTTL); nothing was charged.
 	ReasonPaymentNotCreated Reason = "payment_not_created"
+	// ReasonPaymentDeclined: the payment provider declined the charge as the payment
+	// session was created (ErrPaymentDeclined); the failed session stays attached and
+	// nothing was charged.
+	ReasonPaymentDeclined Reason = "payment_declined"
 	// ReasonAbandoned: the client left a targeted_unavailable pairing alone for longer than
 	// Config.UnavailableTTL.
 	ReasonAbandoned Reason = "abandoned"

@@ -2,6 +2,7 @@ package payment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,9 +26,14 @@ import (
 // never calls the Handler: the caller sees Status paid and starts the next step itself.
 //
 // When the gateway fails, the session is marked failed (so nothing can pay it without a
-// provider reference), its idempotency key is released so that a retry with the same key
-// starts afresh, and the error wraps ErrUnavailable and the gateway's error. No Handler is
-// called: the caller learns it here.
+// provider reference) and no Handler is called: the caller learns it here, from an error
+// that wraps the gateway's. Two kinds of failure differ in what a retry gets:
+//   - a decline (the gateway's error wraps ErrPaymentDeclined) is the provider's answer
+//     about this request: the error wraps ErrPaymentDeclined, never ErrUnavailable, and
+//     the idempotency key stays on the failed session, so that a retry with the same key
+//     replays the decline without asking the provider again. A new key is a new attempt.
+//   - any other error is an outage: the error wraps ErrUnavailable, and the key is
+//     released so that a retry with the same key starts afresh.
 func (s *Service) Create(ctx context.Context, p CreateParams) (sess Session, replayed bool, err error) {
 	return s.create(ctx, s.store, p)
 }
@@ -102,14 +108,7 @@ func (s *Service) create(ctx context.Context, store Store, p CreateParams) (sess
 	cctx, cancel := s.detached(ctx)
 	defer cancel()
 	if gwErr != nil {
-		s.cfg.Logger.WarnContext(ctx, "payment: gateway refused the charge; session marked failed", "payment_id", stored.ID, "err", gwErr)
-		failed, _, err := store.Transition(cctx, Transition{
-			ID: stored.ID, From: []Status{StatusPending}, To: StatusFailed, At: s.now(), ClearIdempotencyKey: true,
-		})
-		if err != nil {
-			return Session{}, false, fmt.Errorf("create charge for payment %s: %w (%w); marking it failed: %w", stored.ID, ErrUnavailable, gwErr, err)
-		}
-		return failed, false, fmt.Errorf("create charge for payment %s: %w (%w)", stored.ID, ErrUnavailable, gwErr)
+		return s.chargeFailed(ctx, cctx, store, stored, gwErr)
 	}
 	stored, err = store.SetCharge(cctx, stored.ID, charge, s.now())
 	if err != nil {
@@ -118,6 +117,27 @@ func (s *Service) create(ctx context.Context, store Store, p CreateParams) (sess
 	s.cfg.Logger.InfoContext(ctx, "payment: session created", "payment_id", stored.ID, "purpose", stored.Purpose,
 		"amount", stored.Amount, "currency", stored.Currency, "expires_at", stored.ExpiresAt)
 	return stored, false, nil
+}
+
+// chargeFailed marks a session failed after the gateway's error gwErr, and returns what
+// Create answers: a decline with its key kept (a replay finds it), an outage with its key
+// released (a retry starts afresh).
+func (s *Service) chargeFailed(ctx, cctx context.Context, store Store, sess Session, gwErr error) (Session, bool, error) {
+	declined := errors.Is(gwErr, ErrPaymentDeclined)
+	cause := fmt.Errorf("create charge for payment %s: %w", sess.ID, gwErr)
+	if declined {
+		s.cfg.Logger.InfoContext(ctx, "payment: the provider declined the charge; session marked failed", "payment_id", sess.ID, "err", gwErr)
+	} else {
+		s.cfg.Logger.WarnContext(ctx, "payment: gateway unavailable; session marked failed", "payment_id", sess.ID, "err", gwErr)
+		cause = fmt.Errorf("create charge for payment %s: %w (%w)", sess.ID, ErrUnavailable, gwErr)
+	}
+	failed, _, err := store.Transition(cctx, Transition{
+		ID: sess.ID, From: []Status{StatusPending}, To: StatusFailed, At: s.now(), ClearIdempotencyKey: !declined,
+	})
+	if err != nil {
+		return Session{}, false, fmt.Errorf("%w; marking it failed: %w", cause, err)
+	}
+	return failed, false, cause
 }
 
 // awaitCharge returns a replayed session once the first Create has recorded its charge
@@ -156,12 +176,17 @@ func (s *Service) awaitCharge(ctx context.Context, store Store, sess Session) (S
 }
 
 // replayOutcome is what a replayed Create reports: the session, unless the first call's
-// charge failed — then the same error the first call got.
+// charge failed (failed without a provider reference) — then the kind of error the first
+// call got. The key tells them apart: a decline keeps it on the session, an outage
+// releases it (a replay waiting for that first call sees it go).
 func (s *Service) replayOutcome(sess Session) (Session, error) {
-	if sess.Status == StatusFailed && sess.ProviderRef == "" && sess.Amount > 0 {
-		return sess, fmt.Errorf("create charge for payment %s: %w (the gateway refused the first request)", sess.ID, ErrUnavailable)
+	if sess.Status != StatusFailed || sess.ProviderRef != "" || sess.Amount == 0 {
+		return sess, nil
 	}
-	return sess, nil
+	if sess.IdempotencyKey != "" {
+		return sess, fmt.Errorf("create charge for payment %s: the provider declined the first request: %w", sess.ID, ErrPaymentDeclined)
+	}
+	return sess, fmt.Errorf("create charge for payment %s: %w (the gateway failed the first request)", sess.ID, ErrUnavailable)
 }
 
 func cloneID(id *uuid.UUID) *uuid.UUID {

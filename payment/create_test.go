@@ -209,17 +209,18 @@ func TestCreate_ReplayWaitsForTheFirstChargeThenGivesUp(t *testing.T) {
 	require.Len(t, gw.Charges(), 1)
 }
 
-func TestCreate_GatewayFailureMarksTheSessionFailedAndReleasesTheKey(t *testing.T) {
+func TestCreate_GatewayOutageMarksTheSessionFailedAndReleasesTheKey(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *env) {
 		r := newRig(t, e)
 		ctx := context.Background()
 		p := e.params(payment.PurposeChatStart)
 		p.IdempotencyKey = "flaky"
-		r.gw.FailCharges(true)
+		r.gw.FailChargesWith(paymenttest.ErrChargeUnreachable)
 		failed, _, err := r.svc.Create(ctx, p)
 		require.ErrorIs(t, err, payment.ErrUnavailable)
-		require.ErrorIs(t, err, paymenttest.ErrChargeDeclined)
+		require.ErrorIs(t, err, paymenttest.ErrChargeUnreachable)
+		require.NotErrorIs(t, err, payment.ErrPaymentDeclined)
 		require.Equal(t, payment.StatusFailed, failed.Status, "never payable without a provider reference")
 		require.Zero(t, r.handler.closedCalls(failed.ID), "the caller learns it from the error")
 
@@ -228,13 +229,56 @@ func TestCreate_GatewayFailureMarksTheSessionFailedAndReleasesTheKey(t *testing.
 		require.Equal(t, payment.StatusFailed, stored.Status)
 		require.Empty(t, stored.IdempotencyKey)
 
-		r.gw.FailCharges(false)
+		r.gw.FailChargesWith(nil)
 		retry, replayed, err := r.svc.Create(ctx, p)
 		require.NoError(t, err)
 		require.False(t, replayed, "the retry starts afresh")
 		require.NotEqual(t, failed.ID, retry.ID)
 		require.Equal(t, payment.StatusPending, retry.Status)
 		require.NotEmpty(t, retry.CheckoutURL)
+	})
+}
+
+// A decline is the provider's final answer about this request, not an outage: the session
+// fails, the key stays on it, and a retry with the same key gets the same decline — even
+// once the provider would accept — without a second charge attempt. A new key is a new
+// attempt.
+func TestCreate_DeclinedChargeWrapsErrPaymentDeclinedAndKeepsTheKey(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, e *env) {
+		r := newRig(t, e)
+		ctx := context.Background()
+		p := e.params(payment.PurposeChatStart)
+		p.IdempotencyKey = "card-1"
+		r.gw.FailCharges(true)
+		declined, replayed, err := r.svc.Create(ctx, p)
+		require.ErrorIs(t, err, payment.ErrPaymentDeclined)
+		require.ErrorIs(t, err, paymenttest.ErrChargeDeclined)
+		require.NotErrorIs(t, err, payment.ErrUnavailable, "a decline is not an outage")
+		require.False(t, replayed)
+		require.Equal(t, payment.StatusFailed, declined.Status)
+		require.Zero(t, r.handler.closedCalls(declined.ID), "the caller learns it from the error")
+
+		stored, err := r.svc.FindByIdempotencyKey(ctx, p.ClientID, p.IdempotencyKey)
+		require.NoError(t, err, "the key stays mapped to the declined session")
+		require.Equal(t, declined.ID, stored.ID)
+		require.Equal(t, payment.StatusFailed, stored.Status)
+
+		r.gw.FailCharges(false)
+		again, replayed, err := r.svc.Create(ctx, p)
+		require.ErrorIs(t, err, payment.ErrPaymentDeclined, "the same key replays the decline")
+		require.NotErrorIs(t, err, payment.ErrUnavailable)
+		require.True(t, replayed)
+		require.Equal(t, declined.ID, again.ID)
+		require.Empty(t, r.gw.Charges(), "a replay never asks the provider again")
+
+		p.IdempotencyKey = "card-2"
+		fresh, replayed, err := r.svc.Create(ctx, p)
+		require.NoError(t, err, "a new key is a new attempt")
+		require.False(t, replayed)
+		require.NotEqual(t, declined.ID, fresh.ID)
+		require.Equal(t, payment.StatusPending, fresh.Status)
+		require.Len(t, r.gw.Charges(), 1)
 	})
 }
 

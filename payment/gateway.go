@@ -4,7 +4,14 @@ import (
 	"context"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/internal/core"
 )
+
+// ErrPaymentDeclined: the provider declined the charge. A Gateway wraps it in the error of
+// a decline (fmt.Errorf("…: %w", payment.ErrPaymentDeclined)); Create then answers it,
+// never ErrUnavailable. It is the curhat sentinel, so errors.Is works with either name.
+var ErrPaymentDeclined = core.ErrPaymentDeclined
 
 // Gateway hides the payment provider. paymenttest.NewGateway is a fake one for tests and
 // the reference server.
@@ -17,6 +24,10 @@ type Gateway interface {
 	// CreateCharge asks the provider for a charge and returns its reference and the URL
 	// where the client pays. The provider later confirms through the webhook that ends in
 	// Service.MarkPaid or Service.MarkFailed.
+	//
+	// A charge the provider declines (a final answer about this payment) is an error
+	// wrapping ErrPaymentDeclined; any other error (the provider unreachable, a timeout, a
+	// 5xx) counts as an outage, after which the same request may be retried.
 	CreateCharge(ctx context.Context, req ChargeRequest) (Charge, error)
 	// Refund gives back req.Amount of a confirmed payment (all of it, or a part). An error
 	// means the refund was not made; it is retried later with the same RefundID, which

@@ -1,9 +1,13 @@
 package payment
 
-import "github.com/curhat/curhat/internal/core"
+import (
+	"fmt"
 
-// Errors returned by the Service and the stores. They are the shared curhat sentinels, so
-// errors.Is works with either name.
+	"github.com/curhat/curhat/internal/core"
+)
+
+// Errors returned by the Service and the stores. All but ErrRefundInFlight are the shared
+// curhat sentinels, so errors.Is works with either name; ErrRefundInFlight wraps one.
 var (
 	// ErrNotFound: no payment session with that id (or idempotency key).
 	ErrNotFound = core.ErrNotFound
@@ -13,8 +17,14 @@ var (
 	// ErrUnavailable: the gateway or the store could not be reached; retry later.
 	ErrUnavailable = core.ErrUnavailable
 	// ErrConflict: the idempotency key of a Create is in use — by a request still charging
-	// (see Config.ReplayWait; retry later), or by a session of the other purpose.
+	// (see Config.ReplayWait; retry later), or by a session of the other purpose; or a
+	// refund's attempt is in flight (ErrRefundInFlight).
 	ErrConflict = core.ErrConflict
+	// ErrRefundInFlight: a refund is claimed for an attempt that has not ended and whose
+	// lease (next_attempt_at) is not over — another caller, maybe on another instance, is
+	// sending it. It wraps ErrConflict: ask again once that attempt ended, or its lease did
+	// (its process died).
+	ErrRefundInFlight = fmt.Errorf("an attempt of the refund is in flight: %w", core.ErrConflict)
 )
 
 // Purpose says what a payment session pays for, and so which Handler it triggers.

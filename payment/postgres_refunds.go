@@ -50,23 +50,32 @@ func (p *PostgresStore) RecordRefund(ctx context.Context, r RefundRecord) ([]Ref
 	return out, nil
 }
 
+// ClaimRefund is one guarded UPDATE (a compare-and-set): of concurrent claims, on any
+// instance, the first to lock the row takes it, and the others re-check the guard against
+// the row it wrote — pending, its lease in the future — and take nothing.
 func (p *PostgresStore) ClaimRefund(ctx context.Context, c RefundClaim) (Refund, bool, error) {
-	at := c.At.UTC().Truncate(time.Microsecond)
+	c.At = c.At.UTC().Truncate(time.Microsecond)
+	at := c.At
 	var guard string
 	switch c.Mode {
 	case ClaimFirst:
 		guard = `r.status = 'pending' AND r.attempts = 0`
 	case ClaimNow:
+		// Failed (an attempt that ended refused: whatever its backoff), or pending and not
+		// in flight (never attempted, or the lease of its last attempt is over).
 		guard = `(r.status = 'failed' OR (r.status = 'pending' AND (r.attempts = 0 OR r.next_attempt_at IS NULL OR r.next_attempt_at <= $2)))`
 	default:
 		return Refund{}, false, fmt.Errorf("claim refund %s: unknown claim mode %d", c.ID, c.Mode)
 	}
-	r, err := refundtx.Scan(p.db.QueryRow(ctx, `UPDATE payment_refunds r SET attempts = r.attempts + 1, next_attempt_at = $3,
-		updated_at = $2 FROM payment_sessions p WHERE p.id = r.payment_id AND r.id = $1 AND `+guard+`
+	r, err := refundtx.Scan(p.db.QueryRow(ctx, `UPDATE payment_refunds r SET status = 'pending', attempts = r.attempts + 1,
+		next_attempt_at = $3, updated_at = $2 FROM payment_sessions p WHERE p.id = r.payment_id AND r.id = $1 AND `+guard+`
 		RETURNING `+refundtx.Columns, c.ID, at, at.Add(c.Lease)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		cur, err := p.GetRefund(ctx, c.ID)
-		return cur, false, err
+		if err != nil {
+			return Refund{}, false, err
+		}
+		return cur, false, claimRefused(c, cur)
 	}
 	if err != nil {
 		return Refund{}, false, fmt.Errorf("claim refund %s: %w", c.ID, translate(err))
@@ -74,9 +83,22 @@ func (p *PostgresStore) ClaimRefund(ctx context.Context, c RefundClaim) (Refund,
 	return r, true, nil
 }
 
+// claimRefused is the error of claim c that did not take the refund, cur as read after
+// the guarded UPDATE missed. The guard of ClaimNow refuses a succeeded refund and a
+// refund in flight only, so any other cur was in flight when the UPDATE ran (the attempt
+// may have ended since); ClaimFirst refuses every attempted refund, in flight or not.
+func claimRefused(c RefundClaim, cur Refund) error {
+	inFlight := cur.Status == RefundPending && cur.Attempts > 0 && cur.NextAttemptAt != nil && cur.NextAttemptAt.After(c.At)
+	if inFlight || (c.Mode == ClaimNow && cur.Status != RefundSucceeded) {
+		return fmt.Errorf("claim refund %s: %w", c.ID, ErrRefundInFlight)
+	}
+	return nil
+}
+
 // claimDueRefundsSQL claims with SKIP LOCKED so that concurrent sweeps split the work
 // instead of queueing behind each other; a claimed row's lease (next_attempt_at in the
-// future) keeps the next pass and the other instances off it while the attempt runs.
+// future, the row pending) keeps the next pass, the other instances and ClaimRefund off it
+// while the attempt runs.
 const claimDueRefundsSQL = `WITH due AS MATERIALIZED (
     SELECT id FROM payment_refunds
     WHERE status IN ('pending', 'failed')
@@ -86,7 +108,7 @@ const claimDueRefundsSQL = `WITH due AS MATERIALIZED (
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 )
-UPDATE payment_refunds r SET attempts = r.attempts + 1, next_attempt_at = $4, updated_at = $1
+UPDATE payment_refunds r SET status = 'pending', attempts = r.attempts + 1, next_attempt_at = $4, updated_at = $1
 FROM due, payment_sessions p
 WHERE r.id = due.id AND p.id = r.payment_id
 RETURNING ` + refundtx.Columns

@@ -205,6 +205,15 @@ func (p *PostgresStore) ExpirePending(ctx context.Context, now time.Time, limit 
 	return out, nil
 }
 
+func (p *PostgresStore) CountPending(ctx context.Context, at time.Time) (int, error) {
+	var n int
+	err := p.db.QueryRow(ctx, `SELECT count(*) FROM payment_sessions WHERE status = 'pending' AND expires_at > $1`, at).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count pending payment sessions: %w", translate(err))
+	}
+	return n, nil
+}
+
 // hasPaidChatStartSQL: a chat_start that was paid and is not (being) given back in full.
 // A free session (amount 0) that is paid counts. pricing's Postgres store asks the same.
 const hasPaidChatStartSQL = `SELECT EXISTS (SELECT 1 FROM payment_sessions p

@@ -24,10 +24,14 @@ import (
 //     attempted is due Config.RefundLease after it was recorded, a refused one after an
 //     exponential backoff, an attempt that showed no outcome (a crash during the call)
 //     when its lease ends;
-//   - each attempt is claimed in the store first (attempts + 1, a lease in
-//     next_attempt_at), so two instances never attempt one refund at once, and the gateway
-//     gets the refund's id as its idempotency key, so a retry after a crash during the
-//     call does not refund twice at the provider either.
+//   - each attempt is claimed in the store first, in one compare-and-set (pending,
+//     attempts + 1, a lease in next_attempt_at), so two callers or instances never
+//     attempt one refund at once: whoever asks while it is in flight (an operator's retry:
+//     ErrRefundInFlight) is turned away until its outcome is recorded or its lease ends
+//     (its process died). The gateway gets the refund's id as its idempotency key, so a
+//     retry after a crash during the call does not refund twice at the provider either.
+//     While a refused refund's retry is in flight its payment stays refund_failed: the
+//     payment's status follows each outcome, not the claims.
 //
 // A domain that decides a refund in its own Postgres transaction (the pairing store's
 // transition of a blast that fails) records it in that very transaction with
@@ -46,6 +50,7 @@ const (
 	RefundSucceeded = core.RefundSucceeded
 	// RefundFailed: the gateway refused the last attempt. Retried with backoff until
 	// Config.RefundMaxAttempts attempts, then it stays failed until an operator retries it.
+	// A retry's claim makes it pending again while the attempt is in flight.
 	RefundFailed = core.RefundFailed
 )
 
@@ -85,7 +90,7 @@ const (
 	ClaimFirst ClaimMode = iota + 1
 	// ClaimNow takes a refund for an attempt now, whatever its backoff or attempts: a
 	// failed one, or a pending one not in flight (never attempted, or its last attempt's
-	// lease is over). An operator's retry.
+	// lease is over). An operator's retry. One in flight is ErrRefundInFlight.
 	ClaimNow
 )
 

@@ -2,6 +2,7 @@ package payment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -79,22 +80,27 @@ func (s *Service) RetryRefunds(ctx context.Context) (RetryReport, error) {
 
 // RetryRefund attempts one refund now, whatever its backoff or attempts (an operator's
 // retry), and returns it as it stands after the attempt: succeeded, or failed with the
-// gateway's answer in LastError. A refund that succeeded already, or whose attempt is in
-// flight, is ErrInvalidState; an unknown one ErrNotFound.
+// gateway's answer in LastError. It claims the refund as every sender does, so of
+// concurrent retries, on any instance, at most one attempt is in flight: while it is,
+// RetryRefund is ErrRefundInFlight (an ErrConflict) — also when its process died, until
+// the attempt's lease (Config.RefundLease) is over. A refund that succeeded already is
+// ErrInvalidState; an unknown one ErrNotFound.
 func (s *Service) RetryRefund(ctx context.Context, id uuid.UUID) (Refund, error) {
 	cctx, cancel := s.detached(ctx) // a committed claim is followed by its send (see RetryRefunds)
 	r, claimed, err := s.store.ClaimRefund(cctx, RefundClaim{ID: id, Mode: ClaimNow, At: s.now(), Lease: s.cfg.RefundLease})
 	cancel()
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrRefundInFlight):
+		return Refund{}, fmt.Errorf("retry refund %s (leased until %s): %w", id, fmtTime(r.NextAttemptAt), err)
+	case err != nil:
 		return Refund{}, fmt.Errorf("retry refund %s: %w", id, err)
+	case claimed:
+		return s.send(ctx, r)
+	case r.Status == RefundSucceeded:
+		return Refund{}, fmt.Errorf("retry refund %s: it succeeded already: %w", id, ErrInvalidState)
 	}
-	if !claimed {
-		if r.Status == RefundSucceeded {
-			return Refund{}, fmt.Errorf("retry refund %s: it succeeded already: %w", id, ErrInvalidState)
-		}
-		return Refund{}, fmt.Errorf("retry refund %s: an attempt is in flight (until %s): %w", id, fmtTime(r.NextAttemptAt), ErrInvalidState)
-	}
-	return s.send(ctx, r)
+	// A ClaimNow refuses only a succeeded refund and one in flight.
+	return Refund{}, fmt.Errorf("retry refund %s (leased until %s): %w", id, fmtTime(r.NextAttemptAt), ErrRefundInFlight)
 }
 
 func fmtTime(t *time.Time) string {
@@ -120,11 +126,15 @@ func (s *Service) listener() func(ctx context.Context, r Refund) {
 }
 
 // attempt claims a refund as mode allows and, if claimed, sends it. A refund this call
-// may not claim is returned as it is.
+// may not claim — in flight elsewhere, succeeded, or (ClaimFirst) attempted already — is
+// returned as it is: its sender, or the retry sweep, sees it through.
 func (s *Service) attempt(ctx context.Context, id uuid.UUID, mode ClaimMode) (Refund, error) {
 	cctx, cancel := s.detached(ctx) // a committed claim is followed by its send (see RetryRefunds)
 	r, claimed, err := s.store.ClaimRefund(cctx, RefundClaim{ID: id, Mode: mode, At: s.now(), Lease: s.cfg.RefundLease})
 	cancel()
+	if errors.Is(err, ErrRefundInFlight) {
+		return r, nil
+	}
 	if err != nil {
 		return Refund{}, fmt.Errorf("claim refund %s: %w", id, err)
 	}

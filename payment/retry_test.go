@@ -2,6 +2,7 @@ package payment_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/paymenttest"
 )
 
 // paidSession creates a session and confirms it.
@@ -188,6 +190,122 @@ func TestRetryRefunds_StopsAfterTenAttemptsAndAnOperatorRetryStillWorks(t *testi
 		unsettled, err = r.svc.Reconcile(ctx, 0)
 		require.NoError(t, err)
 		require.Empty(t, unsettled)
+	})
+}
+
+// heldGateway holds the first refund sent through it until release is closed (or the
+// call's context ends), so that an attempt stays in flight while others try; the calls
+// after it go straight to the fake.
+type heldGateway struct {
+	*paymenttest.FakeGateway
+	once    sync.Once
+	entered chan struct{} // closed when the held call arrived
+	release chan struct{}
+}
+
+func newHeldGateway(fake *paymenttest.FakeGateway) *heldGateway {
+	return &heldGateway{FakeGateway: fake, entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (g *heldGateway) Refund(ctx context.Context, req payment.RefundRequest) (payment.RefundReceipt, error) {
+	held := false
+	g.once.Do(func() { held = true; close(g.entered) })
+	if held {
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return payment.RefundReceipt{}, ctx.Err()
+		}
+	}
+	return g.FakeGateway.Refund(ctx, req)
+}
+
+func TestRetryRefund_ConcurrentRetriesOfOneRefundCallTheGatewayOnce(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, e *env) {
+		r := newRig(t, e)
+		ctx := context.Background()
+		sess := r.paidSession(t)
+		r.gw.FailNextRefunds(1)
+		got, err := r.svc.Refund(ctx, sess.ID, "pairing timeout")
+		require.NoError(t, err)
+		require.Equal(t, payment.StatusRefundFailed, got.Status)
+		ref := r.onlyRefund(t, sess.ID)
+		require.Equal(t, 1, r.gw.RefundCalls(ref.ID))
+
+		// Two instances over the same data and one provider; the lease outlasts the backoff,
+		// so that the sweep finds the refund due but in flight.
+		gw := newHeldGateway(r.gw)
+		var releaseOnce sync.Once
+		release := func() { releaseOnce.Do(func() { close(gw.release) }) }
+		t.Cleanup(release)
+		instances := make([]*payment.Service, 2)
+		for i, store := range []payment.Store{e.store, e.sameData()} {
+			svc, err := payment.NewService(store, gw, &payment.Config{Clock: r.clock, RefundLease: 2 * time.Hour})
+			require.NoError(t, err)
+			instances[i] = svc
+		}
+
+		type result struct {
+			ref payment.Refund
+			err error
+		}
+		const n = 8
+		results := make(chan result, n)
+		start := make(chan struct{})
+		for i := range n {
+			go func() {
+				<-start
+				done, err := instances[i%2].RetryRefund(ctx, ref.ID)
+				results <- result{done, err}
+			}()
+		}
+		close(start)
+		deadline := time.After(10 * time.Second)
+		select {
+		case <-gw.entered:
+		case <-deadline:
+			t.Fatal("no retry reached the gateway")
+		}
+		var inFlight int
+		for range n - 1 {
+			select {
+			case res := <-results:
+				if errors.Is(res.err, payment.ErrRefundInFlight) {
+					inFlight++
+				}
+			case <-deadline:
+				t.Fatal("the retries that lost the claim did not return while the attempt was in flight")
+			}
+		}
+		require.Equal(t, 1, r.gw.RefundCalls(ref.ID), "no retry reached the provider beside the held one")
+		require.Equal(t, n-1, inFlight, "every other retry was told an attempt is in flight")
+		// While the attempt is held: another instance's Refund and a sweep pass after the
+		// backoff leave it to its claimer.
+		got, err = instances[1].Refund(ctx, sess.ID, "again")
+		require.NoError(t, err, "Refund leaves an attempt in flight to its sender")
+		require.Equal(t, payment.StatusRefundFailed, got.Status, "its outcome is not known yet")
+		r.clock.Advance(payment.DefaultRefundRetryBase)
+		rep, err := instances[0].RetryRefunds(ctx)
+		require.NoError(t, err)
+		require.Zero(t, rep.Attempted, "the sweep leaves an attempt in flight alone")
+		require.Equal(t, 1, r.gw.RefundCalls(ref.ID), "the held attempt has not reached the provider yet")
+
+		release()
+		var winner result
+		select {
+		case winner = <-results:
+		case <-deadline:
+			t.Fatal("the held retry did not return")
+		}
+		require.NoError(t, winner.err)
+		require.Equal(t, payment.RefundSucceeded, winner.ref.Status)
+		require.Equal(t, 2, winner.ref.Attempts, "the refused attempt and this one")
+		require.Equal(t, 2, r.gw.RefundCalls(ref.ID), "one provider call per attempt")
+		require.Equal(t, 1, r.gw.RefundsFor(sess.ID))
+		got, err = r.svc.Get(ctx, sess.ID)
+		require.NoError(t, err)
+		require.Equal(t, payment.StatusRefunded, got.Status)
 	})
 }
 

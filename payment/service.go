@@ -219,6 +219,12 @@ func (s *Service) HasPaidChatStart(ctx context.Context, clientID uuid.UUID) (boo
 	return s.store.HasPaidChatStart(ctx, clientID)
 }
 
+// CountPending counts the sessions of every purpose (chat_start, extension) that wait for
+// their client to pay and still can: pending, not yet expired.
+func (s *Service) CountPending(ctx context.Context) (int, error) {
+	return s.store.CountPending(ctx, s.now())
+}
+
 // now is the clock's time at Postgres precision, so that both stores compare alike.
 func (s *Service) now() time.Time { return s.cfg.Clock.Now().UTC().Truncate(time.Microsecond) }
 

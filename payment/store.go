@@ -34,6 +34,11 @@ type Store interface {
 	// this call changed, ordered by expires_at: of two concurrent calls, each row is
 	// returned by one only.
 	ExpirePending(ctx context.Context, now time.Time, limit int) ([]Session, error)
+	// CountPending counts the pending sessions of every purpose still payable at at
+	// (expires_at > at): what operators see as payments waiting for their client. It
+	// must stay cheap (Postgres answers it from the partial index on pending sessions):
+	// a live dashboard asks it every second.
+	CountPending(ctx context.Context, at time.Time) (int, error)
 	// HasPaidChatStart reports whether the client has a chat_start session that was paid
 	// and is not (being) given back in full: paid (a free session included), partially
 	// refunded, or refund_failed with refunds that do not cover its amount.
@@ -49,9 +54,13 @@ type Store interface {
 	// locked: see RefundRecord. It returns the refund of each payment that gives
 	// something, including refunds recorded earlier for the same cause (a replay).
 	RecordRefund(ctx context.Context, r RefundRecord) ([]Refund, error)
-	// ClaimRefund takes one refund for an attempt, as c.Mode allows: attempts + 1 and
-	// next_attempt_at = c.At + c.Lease, so that nobody else attempts it meanwhile. It
-	// returns the row and whether this call claimed it; ErrNotFound when there is none.
+	// ClaimRefund takes one refund for an attempt, as c.Mode allows, in one atomic
+	// compare-and-set: status pending, attempts + 1 and next_attempt_at = c.At + c.Lease
+	// (the attempt's lease), so that nobody else — another caller, another instance, the
+	// retry sweep — attempts it until its outcome is recorded or the lease is over. It
+	// returns the row and whether this call claimed it. A refund with an attempt in flight
+	// (pending, attempted, next_attempt_at after c.At) is not claimed: the row comes back
+	// with an error wrapping ErrRefundInFlight. ErrNotFound when there is none.
 	ClaimRefund(ctx context.Context, c RefundClaim) (Refund, bool, error)
 	// ClaimDueRefunds claims, like ClaimRefund, at most limit refunds due at at: pending
 	// or failed with next_attempt_at <= at, and pending ones never attempted created at

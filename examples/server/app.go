@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -50,10 +52,11 @@ type App struct {
 	auth     *authenticator
 	events   *eventHub
 	gateway  payment.Gateway
-	// fakeGateway is gateway when it is the fake one (always, unless a test swaps it):
-	// POST /api/internal/fake-gateway/refund-failures needs it.
+	// fakeGateway is the fake gateway while it is the one in use (PAYMENT_GATEWAY=fake, or a
+	// test's): the fake's routes exist only then (fake_checkout.go), and
+	// POST /api/internal/fake-gateway/refund-failures drives it.
 	fakeGateway *paymenttest.FakeGateway
-	// checkout is the gateway when the fake is in use: its checkout URLs open this
+	// checkout is the gateway when the fake is in use: its checkout links open this
 	// server's checkout page (fake_checkout.go).
 	checkout *fakeCheckout
 
@@ -65,9 +68,11 @@ type App struct {
 	pairer   *pairing.Pairer
 	exts     *extension.Service
 
-	// subscriptions are the bus subscriptions of the authenticator and the event hub; they
-	// end with bgCtx.
+	// subscriptions are the bus subscriptions of the authenticator, the event hub and the
+	// presence changes (presence.go); they end with bgCtx.
 	subscriptions sync.WaitGroup
+	// presenceFollowed tells whether the presence changes' subscription is up.
+	presenceFollowed atomic.Bool
 
 	wrapHandler func(http.Handler) http.Handler // appOptions.WrapHandler
 
@@ -88,8 +93,9 @@ type appOptions struct {
 	Pool  *pgxpool.Pool // use this pool instead of opening DATABASE_URL
 	// PGCounter is the statement counter installed as Pool's tracer.
 	PGCounter statementCounter
-	// Gateway replaces the fake payment gateway (several instances sharing one fake, as
-	// they would share one provider; or a gateway that is not the fake).
+	// Gateway replaces the gateway PAYMENT_GATEWAY names (several instances sharing one
+	// fake, as they would share one provider; or a gateway that is not the fake, whose
+	// server then has none of the fake's routes).
 	Gateway payment.Gateway
 	// WrapHandler wraps the API handler that serve builds (tests check every exchange
 	// against openapi.json).
@@ -170,13 +176,19 @@ func newValkeyClient(cfg Config) (valkey.Client, error) {
 // build makes the accounts' authenticator, the event hub and the SDK client.
 func (a *App) build() error {
 	a.wireAuth()
-	// The fake gateway stands in for a payment provider.
+	// The gateway PAYMENT_GATEWAY names (validate knows it), unless a test gave its own.
+	// In memory the fake is the default.
 	if a.gateway == nil {
-		a.gateway = paymenttest.NewGateway()
+		switch cmp.Or(a.cfg.PaymentGateway, GatewayFake) {
+		case GatewayFake:
+			a.gateway = paymenttest.NewGateway()
+		default:
+			return fmt.Errorf("PAYMENT_GATEWAY=%q: no such gateway", a.cfg.PaymentGateway)
+		}
 	}
 	a.fakeGateway, _ = a.gateway.(*paymenttest.FakeGateway)
 	if a.fakeGateway != nil {
-		a.checkout = newFakeCheckout(a.gateway, a.cfg.PublicURL)
+		a.checkout = newFakeCheckout(a.gateway, a.cfg.PublicURL, a.cfg.PaymentWebhookSecret)
 		a.gateway = a.checkout
 	}
 	cfg := &curhat.Config{
@@ -236,15 +248,16 @@ func (a *App) queueLength(ctx context.Context) (int, error) {
 func (a *App) sweepRun(name string, r sweeps.Report, err error) { a.hooks.SweepRun(name, r, err) }
 
 // mitraDeactivated runs when an operator's deactivation committed: every instance forgets
-// the mitra's cached tokens and closes its event streams. (In Postgres the deactivation
-// revoked its tokens in the same transaction; the in-memory accounts revoke them here.)
+// the mitra's cached tokens and closes its event streams, each with an account_closed
+// event saying why. (In Postgres the deactivation revoked its tokens in the same
+// transaction; the in-memory accounts revoke them here.)
 func (a *App) mitraDeactivated(ctx context.Context, id uuid.UUID) {
 	if m, ok := a.accounts.(*memAccounts); ok {
 		if err := m.RevokeSubject(ctx, SubjectMitra, id, a.clock.Now()); err != nil {
 			a.log.WarnContext(ctx, "revoke the tokens of a deactivated mitra", "mitra", id, "err", err)
 		}
 	}
-	a.auth.revoked(ctx, SubjectMitra, id)
+	a.auth.accountClosed(ctx, SubjectMitra, id, reasonMitraDeactivated)
 }
 
 // Start starts the server's own subscriptions (token revocations, events), then the
@@ -254,6 +267,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.subscriptions.Go(func() { a.auth.follow(a.bgCtx) })
 	a.subscriptions.Go(func() { a.events.follow(a.bgCtx) })
 	a.subscriptions.Go(func() { a.events.run(a.bgCtx) })
+	a.subscriptions.Go(func() { a.followPresence(a.bgCtx) })
 	return a.client.Start(ctx)
 }
 

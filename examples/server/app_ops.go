@@ -31,11 +31,18 @@ func (a *App) subjectExists(r *http.Request, kind SubjectKind, id uuid.UUID) err
 
 // dashboardJSON is GET /api/internal/dashboard.
 type dashboardJSON struct {
-	OnlineCount            int `json:"online_count"`
-	AvailableCount         int `json:"available_count"`
-	BusyCount              int `json:"busy_count"` // online with every slot taken
-	ActiveSessions         int `json:"active_sessions"`
+	OnlineCount    int `json:"online_count"`
+	AvailableCount int `json:"available_count"`
+	BusyCount      int `json:"busy_count"` // online with every slot taken
+	ActiveSessions int `json:"active_sessions"`
+	// AwaitingPaymentSessions counts the chat sessions a mitra accepted that wait for
+	// the client's payment (pending_payment).
+	AwaitingPaymentSessions int `json:"awaiting_payment_sessions"`
+	// PendingPaymentSessions is AwaitingPaymentSessions under its old name, kept one more
+	// release for clients that read it (deprecated in openapi.json).
 	PendingPaymentSessions int `json:"pending_payment_sessions"`
+	// PendingPayments counts the payments of every purpose still waiting for their client.
+	PendingPayments int `json:"pending_payments"`
 	// UnsettledPayments counts payment.Service.Reconcile's answer with a grace of
 	// curhat.DefaultUnsettledGrace: paid money with neither its chat or extension delivered
 	// nor refunds adding up to it, and refunds that have not gone through.
@@ -51,7 +58,8 @@ func (a *App) dashboard(ctx context.Context) (dashboardJSON, error) {
 	}
 	return dashboardJSON{
 		OnlineCount: d.OnlineCount, AvailableCount: d.AvailableCount, BusyCount: d.BusyCount, ActiveSessions: d.ActiveSessions,
-		PendingPaymentSessions: d.PendingPaymentSessions, UnsettledPayments: d.UnsettledPayments,
+		AwaitingPaymentSessions: d.AwaitingPaymentSessions, PendingPaymentSessions: d.AwaitingPaymentSessions,
+		PendingPayments: d.PendingPayments, UnsettledPayments: d.UnsettledPayments,
 		Drift: a.dashboardDrift(ctx),
 	}, nil
 }

@@ -53,6 +53,12 @@ const unsubscribedTokenTTL = time.Second
 // token costs one lookup per this interval, not one per request.
 const DefaultRefusedTokenTTL = 5 * time.Second
 
+// maxTokenLookups bounds the Postgres lookups of one verification. A lookup overtaken by a
+// revocation (one was applied here while it ran) is not remembered, and is asked again:
+// what it read may be older than the revocation. Past the bound the last answer stands for
+// the request but is not remembered.
+const maxTokenLookups = 3
+
 // Bounds of the token caches; past them the least recently used entry makes room.
 const (
 	maxCachedTokens  = 200_000
@@ -62,14 +68,22 @@ const (
 const revokeTopic = "auth:revoke"
 
 // revokeTokenPrefix starts the revocation message of one token ("token:<hex hash>"); the
-// revocation of a subject's tokens is "<kind>:<id>".
+// revocation of a subject's tokens is "<kind>:<id>", or "<kind>:<id>:<reason>" when its
+// account was closed.
 const revokeTokenPrefix = "token:"
+
+// reasonMitraDeactivated is why a deactivated mitra's account was closed: its event
+// streams get an account_closed event with this reason before they close.
+const reasonMitraDeactivated = "mitra_deactivated"
 
 // revocation is what a revocation message revoked: one token, or every token of a subject.
 type revocation struct {
 	byToken bool
 	token   tokenHash
 	subject subjectKey
+	// closed says why the subject's account was closed (reasonMitraDeactivated), for a
+	// subject revocation that closed one; empty otherwise.
+	closed string
 }
 
 // authenticator verifies bearer tokens: Postgres (auth_sessions, token hash only) on a cache
@@ -92,6 +106,12 @@ type authenticator struct {
 	// subscribed tells whether revocations from other instances can arrive; until the bus
 	// says so, verified tokens are trusted for unsubscribedTokenTTL only.
 	subscribed bool
+	// epoch counts the revocations applied here and the resets of the subscription. A
+	// lookup remembers its answer only if the epoch did not move while it asked Postgres:
+	// a revocation that committed after the lookup read the token, and was applied (its
+	// cache drop finding nothing yet) before the answer was remembered, would otherwise be
+	// undone by it.
+	epoch uint64
 }
 
 // tokenHash is the SHA-256 of a token; auth_sessions.token_hash holds its hex form.
@@ -126,22 +146,30 @@ func parseRevocation(msg string) (revocation, bool) {
 		}
 		return revocation{byToken: true, token: h}, true
 	}
-	kind, id, ok := strings.Cut(msg, ":")
+	kind, rest, ok := strings.Cut(msg, ":")
 	if !ok {
 		return revocation{}, false
 	}
+	id, closed, _ := strings.Cut(rest, ":")
 	sid, err := uuid.Parse(id)
 	if err != nil {
 		return revocation{}, false
 	}
-	return revocation{subject: subjectKey{SubjectKind(kind), sid}}, true
+	if closed != reasonMitraDeactivated {
+		closed = "" // a reason this instance does not know: the tokens are revoked all the same
+	}
+	return revocation{subject: subjectKey{SubjectKind(kind), sid}, closed: closed}, true
 }
 
 func (rv revocation) message() string {
 	if rv.byToken {
 		return revokeTokenPrefix + hex.EncodeToString(rv.token[:])
 	}
-	return string(rv.subject.Kind) + ":" + rv.subject.ID.String()
+	msg := string(rv.subject.Kind) + ":" + rv.subject.ID.String()
+	if rv.closed != "" {
+		msg += ":" + rv.closed
+	}
+	return msg
 }
 
 func hashToken(token string) string {
@@ -207,6 +235,7 @@ func (a *authenticator) verify(ctx context.Context, token string) (caller, error
 	if !a.subscribed {
 		trust = min(trust, unsubscribedTokenTTL)
 	}
+	epoch := a.epoch
 	a.mu.Unlock()
 	if ok && now.Before(ct.cachedAt.Add(trust)) {
 		if !now.Before(ct.expiresAt) {
@@ -218,27 +247,56 @@ func (a *authenticator) verify(ctx context.Context, token string) (caller, error
 		return caller{}, refusal.err
 	}
 
+	// The answer is remembered only if no revocation was applied (and no reset dropped the
+	// cache) since the epoch was read, before the lookup: one applied meanwhile may have
+	// committed after the lookup read the token. A refusal stands as it is; a pass is
+	// asked again.
+	for lookups := 1; ; lookups++ {
+		entry, rt, err := a.lookup(ctx, sum, now)
+		if err != nil {
+			return caller{}, err
+		}
+		a.mu.Lock()
+		current := a.epoch == epoch
+		epoch = a.epoch
+		switch {
+		case !current:
+		case rt.err != nil:
+			a.verified.drop(sum)
+			a.refused.put(sum, rt)
+		default:
+			a.verified.put(sum, entry)
+		}
+		a.mu.Unlock()
+		switch {
+		case rt.err != nil:
+			return caller{}, rt.err
+		case current || lookups == maxTokenLookups:
+			return entry.caller, nil
+		}
+	}
+}
+
+// lookup asks Postgres about a token: its cache entry if it passes, its refusal if not.
+func (a *authenticator) lookup(ctx context.Context, sum tokenHash, now time.Time) (cachedToken, refusedToken, error) {
 	s, err := a.store.LookupToken(ctx, hex.EncodeToString(sum[:]))
 	if errors.Is(err, curhat.ErrNotFound) {
-		return caller{}, a.refuse(sum, refusedToken{err: errUnauthenticated}, now)
+		return cachedToken{}, refusedToken{err: errUnauthenticated, until: now.Add(a.refusedTTL)}, nil
 	}
 	if err != nil {
-		return caller{}, err
+		return cachedToken{}, refusedToken{}, err
 	}
 	who := subjectKey{s.SubjectKind, s.SubjectID}
 	switch {
 	case s.MitraDeactivated:
 		// Whether or not the deactivation revoked this token: the app must tell "you were
 		// deactivated" from "sign in again".
-		return caller{}, a.refuse(sum, refusedToken{err: errMitraDeactivated, who: who}, now)
+		return cachedToken{}, refusedToken{err: errMitraDeactivated, until: now.Add(a.refusedTTL), who: who}, nil
 	case s.RevokedAt != nil || !now.Before(s.ExpiresAt):
-		return caller{}, a.refuse(sum, refusedToken{err: errUnauthenticated, who: who}, now)
+		return cachedToken{}, refusedToken{err: errUnauthenticated, until: now.Add(a.refusedTTL), who: who}, nil
 	}
 	c := caller{Kind: s.SubjectKind, ID: s.SubjectID, token: sum}
-	a.mu.Lock()
-	a.verified.put(sum, cachedToken{caller: c, expiresAt: s.ExpiresAt, cachedAt: now})
-	a.mu.Unlock()
-	return c, nil
+	return cachedToken{caller: c, expiresAt: s.ExpiresAt, cachedAt: now}, refusedToken{}, nil
 }
 
 // refuse remembers for refusedTTL that a token is refused, and returns the refusal.
@@ -305,6 +363,12 @@ func (a *authenticator) revoked(ctx context.Context, kind SubjectKind, id uuid.U
 	a.broadcast(ctx, revocation{subject: subjectKey{kind, id}})
 }
 
+// accountClosed is revoked for a subject whose account was closed (its tokens revoked in
+// Postgres) for reason: its event streams are told why before they close.
+func (a *authenticator) accountClosed(ctx context.Context, kind SubjectKind, id uuid.UUID, reason string) {
+	a.broadcast(ctx, revocation{subject: subjectKey{kind, id}, closed: reason})
+}
+
 // broadcast applies a revocation here at once and publishes it to the other instances.
 func (a *authenticator) broadcast(ctx context.Context, rv revocation) {
 	a.apply(rv)
@@ -314,9 +378,11 @@ func (a *authenticator) broadcast(ctx context.Context, rv revocation) {
 	}
 }
 
-// apply forgets revoked tokens and closes what was opened with them.
+// apply forgets revoked tokens and closes what was opened with them. A lookup that began
+// before it will not remember its answer (the epoch moved).
 func (a *authenticator) apply(rv revocation) {
 	a.mu.Lock()
+	a.epoch++
 	if rv.byToken {
 		a.verified.drop(rv.token)
 	} else {
@@ -331,9 +397,10 @@ func (a *authenticator) apply(rv revocation) {
 
 // reset forgets every verified token, since revocations may have been missed (the
 // subscription was lost, re-established, or fell behind), and records whether
-// revocations can arrive now.
+// revocations can arrive now. A lookup that began before it will not remember its answer.
 func (a *authenticator) reset(r curhat.BusReset) {
 	a.mu.Lock()
+	a.epoch++
 	a.verified.clear()
 	a.subscribed = r.Subscribed
 	a.mu.Unlock()
@@ -371,7 +438,7 @@ func (a *App) wireAuth() {
 		}
 	}
 	a.auth = newAuthenticator(a.accounts, a.clock, a.cfg.AuthCacheTTL, a.cfg.OperatorToken, a.bus, a.log)
-	a.events = newEventHub(a.bus, a.log, a.cfg.SSEMaxStreamsPerSubject, a.cfg.SSEMaxStreams)
+	a.events = newEventHub(a.bus, a.clock, a.log, a.cfg.SSEMaxStreamsPerSubject, a.cfg.SSEMaxStreams)
 	a.auth.onRevoke = a.events.revoke
 	a.events.verify = func(ctx context.Context, token string) error {
 		_, err := a.auth.verify(ctx, token)

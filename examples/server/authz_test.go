@@ -102,11 +102,11 @@ func authzRows() map[string]authzRow {
 		"GET /console":        {public: 200}, // redirected to /console/ (the client follows)
 		"GET /console/{$}":    {public: 200, setup: path("/console/")},
 		"GET /console/{file}": {public: 200, setup: path("/console/app.js")},
-		"GET /fake-gateway/checkout/{payment_id}": {public: 200, setup: func(f *authzFixture) authzRequest {
-			return authzRequest{path: "/fake-gateway/checkout/" + f.activeSession(f.mitraTok).payment}
+		"GET /fake-gateway/checkout/{token}": {public: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: f.checkoutPath(f.activeSession(f.mitraTok).payment)}
 		}},
-		"POST /fake-gateway/checkout/{payment_id}": {public: 400, setup: func(f *authzFixture) authzRequest { // no outcome field
-			return authzRequest{path: "/fake-gateway/checkout/" + f.activeSession(f.mitraTok).payment, body: map[string]any{}}
+		"POST /fake-gateway/checkout/{token}": {public: 400, setup: func(f *authzFixture) authzRequest { // no outcome field
+			return authzRequest{path: f.checkoutPath(f.activeSession(f.mitraTok).payment), body: map[string]any{}}
 		}},
 		"POST /api/payments/webhook": {public: 401, // no X-Signature, whatever the bearer token
 			setup: req("/api/payments/webhook", map[string]any{"payment_id": uuid.NewString(), "status": "paid"})},
@@ -479,6 +479,11 @@ func (f *authzFixture) pay(paymentID string) {
 type fixtureSession struct {
 	client                    fixtureClient
 	pairing, payment, session string
+}
+
+// checkoutPath is the path of the fake checkout link of payment.
+func (f *authzFixture) checkoutPath(payment string) string {
+	return fakeCheckoutPath + f.ts.app.checkout.links.token(uuid.MustParse(payment))
 }
 
 // activeSession: a fresh client pays a 30-minute blast and the mitra of acceptTok accepts.

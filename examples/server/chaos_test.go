@@ -402,6 +402,7 @@ func (c *chaos) refuseRefunds(ctx context.Context, seed uint64) {
 			map[string]any{"count": 1 + rng.IntN(3)}); ok && r.Status == 200 {
 			c.scenario("provider told to refuse refunds")
 		}
+		c.retryFailedRefunds(ctx, rng)
 	}
 }
 
@@ -460,14 +461,62 @@ func (c *chaos) deactivateBusyMitra(ctx context.Context, rng *rand.Rand) {
 	if !ok {
 		return
 	}
-	if c.acceptOne(ctx, rng, tok, "", 10*time.Second) != "" {
+	deactivate := func() {
+		// Its token is revoked now: the agent never uses it again.
+		c.do(ctx, rng, "PATCH", "/api/internal/mitras/"+id+"/status", c.f.op(), map[string]any{"is_active": false})
+	}
+	sid := c.acceptOne(ctx, rng, tok, "", 10*time.Second)
+	switch {
+	case sid == "":
+		c.scenario("idle mitra deactivated")
+	case rng.IntN(2) == 0 && c.extensionRacesDeactivation(ctx, rng, tok, sid, deactivate):
+		return
+	default:
 		time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond) // some of the chat happens
 		c.scenario("busy mitra deactivated")
-	} else {
-		c.scenario("idle mitra deactivated")
 	}
-	// Its token is revoked now: the agent never uses it again.
-	c.do(ctx, rng, "PATCH", "/api/internal/mitras/"+id+"/status", c.f.op(), map[string]any{"is_active": false})
+	deactivate()
+}
+
+// extensionRacesDeactivation has the client of session sid buy an extension and the
+// provider confirm its payment while an operator deactivates the session's mitra: the
+// paid minutes end in the continuation (or in its refund), never lost. It reports whether
+// the race ran (the extension was charged and deactivate was called).
+func (c *chaos) extensionRacesDeactivation(ctx context.Context, rng *rand.Rand, mitraTok, sid string, deactivate func()) bool {
+	r, ok := c.do(ctx, rng, "GET", "/api/mitra/chat-sessions?status=active", mitraTok, nil)
+	if !ok || r.Status != 200 {
+		return false
+	}
+	var clientID string
+	list, _ := r.Body["chat_sessions"].([]any)
+	for _, it := range list {
+		if s := it.(map[string]any); s["id"] == sid {
+			clientID, _ = s["client_id"].(string)
+		}
+	}
+	if clientID == "" {
+		return false
+	}
+	t, ok := c.do(ctx, rng, "POST", "/api/internal/tokens", c.f.op(), map[string]any{"subject_kind": "client", "subject_id": clientID})
+	if !ok || t.Status != 201 {
+		return false
+	}
+	ext, ok := c.do(ctx, rng, "POST", "/api/client/chat-sessions/"+sid+"/extensions", t.Body["token"].(string), map[string]any{"minutes": 10})
+	if !ok || ext.Status != 201 {
+		return false
+	}
+	pay := fleetObj(ext.Body, "payment")
+	if pay == nil {
+		return false
+	}
+	c.scenario("extension paid while its mitra is deactivated")
+	var wg sync.WaitGroup
+	wg.Add(2)
+	seed := rng.Uint64()
+	go func() { defer wg.Done(); c.webhook(ctx, rand.New(rand.NewPCG(seed, 8)), pay["id"].(string), "paid") }()
+	go func() { defer wg.Done(); deactivate() }()
+	wg.Wait()
+	return true
 }
 
 // retryGivenUpRefunds has an operator retry, through the API, the refunds the sweeps
@@ -483,8 +532,37 @@ func (c *chaos) retryGivenUpRefunds() {
 	items, _ := r.Body["items"].([]any)
 	for _, it := range items {
 		if it := it.(map[string]any); it["next_attempt_at"] == nil {
-			c.do(ctx, rng, "POST", "/api/internal/refunds/"+it["id"].(string)+"/retry", c.f.op(), nil)
+			c.retryRefundConcurrently(ctx, rng, it["id"].(string))
 		}
+	}
+}
+
+// retryRefundConcurrently has operators on every instance retry one refund at once: one
+// attempt goes to the provider, the others are told it is in flight (409).
+func (c *chaos) retryRefundConcurrently(ctx context.Context, rng *rand.Rand, id string) {
+	var wg sync.WaitGroup
+	for range 2 * len(c.f.nodes) {
+		seed := rng.Uint64()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.do(ctx, rand.New(rand.NewPCG(seed, 9)), "POST", "/api/internal/refunds/"+id+"/retry", c.f.op(), nil)
+		}()
+	}
+	wg.Wait()
+}
+
+// retryFailedRefunds retries, concurrently from every instance, the refunds the provider
+// refused that the sweeps would retry later anyway.
+func (c *chaos) retryFailedRefunds(ctx context.Context, rng *rand.Rand) {
+	r, ok := c.do(ctx, rng, "GET", "/api/internal/refunds?status=failed&page_size=20", c.f.op(), nil)
+	if !ok || r.Status != 200 {
+		return
+	}
+	items, _ := r.Body["items"].([]any)
+	for _, it := range items {
+		c.scenario("refund retried from every instance at once")
+		c.retryRefundConcurrently(ctx, rng, it.(map[string]any)["id"].(string))
 	}
 }
 
@@ -644,6 +722,13 @@ func (c *chaos) violations() []string {
 		GROUP BY pairing_id HAVING count(*) > 1`)
 	list("pairing with two chat sessions", `
 		SELECT pairing_id::text, count(*) FROM chat_sessions GROUP BY pairing_id HAVING count(*) > 1`)
+	// A chat continued elsewhere carries every minute it had left, paid extensions included,
+	// whatever raced its end (an extension's payment, the mitra's deactivation).
+	list("continuation without the minutes its session had left", `
+		SELECT cs.id::text, cs.end_reason, cs.ends_at, cs.ended_at, pr.minutes FROM chat_sessions cs
+		JOIN pairings pr ON pr.prepaid AND pr.client_id = cs.client_id AND pr.created_at = cs.ended_at
+		WHERE cs.end_reason IN ('rerouted', 'mitra_deactivated')
+		AND pr.minutes <> LEAST(floor(extract(epoch FROM cs.ends_at - cs.ended_at) / 60), 1440)`)
 	list("paid blast still searching", `
 		SELECT pr.id::text FROM pairings pr JOIN payment_sessions p ON p.id = pr.payment_session_id
 		WHERE pr.status = 'searching' AND p.status = 'paid'`)

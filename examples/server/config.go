@@ -22,11 +22,12 @@ type Config struct {
 	ValkeyKeyPrefix      string        // VALKEY_KEY_PREFIX
 	ValkeyClientCache    bool          // VALKEY_CLIENT_CACHE (default on): server-assisted client-side caching
 	OperatorToken        string        // OPERATOR_TOKEN; ≥ 32 bytes with DATABASE_URL, generated and printed in memory mode
-	PaymentWebhookSecret string        // PAYMENT_WEBHOOK_SECRET; same rule
+	PaymentGateway       string        // PAYMENT_GATEWAY: GatewayFake (the only one so far); default fake in memory mode, required with DATABASE_URL
+	PaymentWebhookSecret string        // PAYMENT_WEBHOOK_SECRET: signs the fake gateway's webhook and checkout links; same rule as OPERATOR_TOKEN
 	AuthCacheTTL         time.Duration // AUTH_CACHE_SECONDS (30)
 	DemoData             bool          // DEMO_DATA (default: on in memory mode)
 	DemoMitras           string        // DEMO_MITRAS: auto (default with demo data: the demo mitras heartbeat and accept offers) or off
-	PublicURL            string        // PUBLIC_URL: how clients reach this server (the fake gateway's checkout URLs); default http://localhost<ADDR's port>
+	PublicURL            string        // PUBLIC_URL: how clients reach this server (the fake gateway's checkout links); default http://localhost<ADDR's port>
 	Sweeps               bool          // SWEEPS (default on)
 	FanoutCap            int           // PAIRING_FANOUT_CAP: most mitras a blast is offered to (0 = every available mitra)
 	CORSAllowedOrigins   []string      // CORS_ALLOWED_ORIGINS: origins of a console served elsewhere (comma-separated; empty = same origin only)
@@ -62,6 +63,15 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	c.InMemory = c.DatabaseURL == "" && c.ValkeyURL == ""
 	if c.DatabaseURL == "" && c.ValkeyURL != "" {
 		return c, fmt.Errorf("VALKEY_URL is set but DATABASE_URL is not: Valkey only mirrors Postgres; set both, or neither for in-memory mode")
+	}
+	// Which gateway takes the money is never guessed for a server whose data outlives it:
+	// the fake one marks payments paid for nothing.
+	c.PaymentGateway = strings.ToLower(strings.TrimSpace(getenv("PAYMENT_GATEWAY")))
+	if c.PaymentGateway == "" && c.InMemory {
+		c.PaymentGateway = GatewayFake
+	}
+	if err := c.validateGateway(); err != nil {
+		return c, err
 	}
 	var err error
 	bools := []struct {
@@ -135,9 +145,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	if !c.InMemory {
 		// Generated secrets are printed at start and change at every restart: fine for a
 		// demo in memory, not for a server whose tokens and webhooks outlive it.
-		for _, s := range []struct{ name, value string }{
-			{"OPERATOR_TOKEN", c.OperatorToken}, {"PAYMENT_WEBHOOK_SECRET", c.PaymentWebhookSecret},
-		} {
+		for _, s := range c.secrets() {
 			if s.value == "" {
 				return c, fmt.Errorf("%s is required with DATABASE_URL (at least %d bytes, e.g. `openssl rand -base64 32`)", s.name, minSecretBytes)
 			}
@@ -158,6 +166,39 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 // DATABASE_URL: 256 bits, as long as the tokens the server mints.
 const minSecretBytes = 32
 
+// PAYMENT_GATEWAY values.
+const (
+	// GatewayFake is paymenttest's fake gateway behind this server's own checkout page and
+	// signed webhook: nothing is charged, and anyone with a checkout link can mark its
+	// payment paid. For demos and tests.
+	GatewayFake = "fake"
+)
+
+// validateGateway checks PaymentGateway: required with DATABASE_URL, one of the known
+// values.
+func (c Config) validateGateway() error {
+	switch c.PaymentGateway {
+	case GatewayFake:
+		return nil
+	case "":
+		if c.InMemory {
+			return nil // configFromEnv fills in the default
+		}
+		return fmt.Errorf("PAYMENT_GATEWAY is required with DATABASE_URL: set PAYMENT_GATEWAY=%s to take payments through the fake gateway (nothing is charged; for demos and tests)", GatewayFake)
+	}
+	return fmt.Errorf("PAYMENT_GATEWAY=%q: want %s (the fake gateway; nothing is charged)", c.PaymentGateway, GatewayFake)
+}
+
+// secrets are the secrets the configuration needs: the operator token, and the webhook
+// secret while the fake gateway (whose webhook and checkout links it signs) is in use.
+func (c Config) secrets() []struct{ name, value string } {
+	out := []struct{ name, value string }{{"OPERATOR_TOKEN", c.OperatorToken}}
+	if c.PaymentGateway == GatewayFake {
+		out = append(out, struct{ name, value string }{"PAYMENT_WEBHOOK_SECRET", c.PaymentWebhookSecret})
+	}
+	return out
+}
+
 // Defaults of the server's own settings.
 const (
 	// DefaultReadTimeout bounds the read of a request, headers and body: a body trickled
@@ -174,10 +215,11 @@ const (
 // validate reports a configuration the server must not start with. NewApp calls it too, so
 // a Config built in code gets the same checks as one read from the environment.
 func (c Config) validate() error {
+	if err := c.validateGateway(); err != nil {
+		return err
+	}
 	if !c.InMemory {
-		for _, s := range []struct{ name, value string }{
-			{"OPERATOR_TOKEN", c.OperatorToken}, {"PAYMENT_WEBHOOK_SECRET", c.PaymentWebhookSecret},
-		} {
+		for _, s := range c.secrets() {
 			if len(s.value) < minSecretBytes {
 				return fmt.Errorf("%s must be at least %d bytes with DATABASE_URL (it is %d)", s.name, minSecretBytes, len(s.value))
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,9 @@ func TestConfig_RequiresStrongSecretsWithDatabase(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			if c.env["DATABASE_URL"] != "" {
+				c.env["PAYMENT_GATEWAY"] = GatewayFake // TestConfig_RefusesPostgresModeWithoutPaymentGateway covers its absence
+			}
 			cfg, err := configFromEnv(envOf(c.env))
 			if c.wantErr != "" {
 				require.ErrorContains(t, err, c.wantErr)
@@ -55,6 +59,56 @@ func TestConfig_RequiresStrongSecretsWithDatabase(t *testing.T) {
 	defer cancel()
 	_, err = NewApp(ctx, cfg, slog.New(slog.DiscardHandler), appOptions{})
 	require.ErrorContains(t, err, "OPERATOR_TOKEN must be at least 32 bytes")
+}
+
+// The gateway decides whether payments take money, so a server whose data outlives it
+// never guesses it: with DATABASE_URL it refuses to start until PAYMENT_GATEWAY names one.
+func TestConfig_RefusesPostgresModeWithoutPaymentGateway(t *testing.T) {
+	t.Parallel()
+	strong := strings.Repeat("s", minSecretBytes)
+	postgres := map[string]string{"DATABASE_URL": "postgres://127.0.0.1:5432/test", "OPERATOR_TOKEN": strong, "PAYMENT_WEBHOOK_SECRET": strong}
+	with := func(kv ...string) map[string]string {
+		env := maps.Clone(postgres)
+		for i := 0; i+1 < len(kv); i += 2 {
+			env[kv[i]] = kv[i+1]
+		}
+		return env
+	}
+	cases := []struct {
+		name    string
+		env     map[string]string
+		want    string // the gateway, when it starts
+		wantErr string
+	}{
+		{"memory mode defaults to the fake", map[string]string{}, GatewayFake, ""},
+		{"memory mode, named", map[string]string{"PAYMENT_GATEWAY": "fake"}, GatewayFake, ""},
+		{"postgres without it", postgres, "", "PAYMENT_GATEWAY is required with DATABASE_URL"},
+		{"postgres with blanks", with("PAYMENT_GATEWAY", "  "), "", "PAYMENT_GATEWAY is required with DATABASE_URL"},
+		{"postgres with the fake", with("PAYMENT_GATEWAY", "fake"), GatewayFake, ""},
+		{"case does not matter", with("PAYMENT_GATEWAY", " Fake "), GatewayFake, ""},
+		{"unknown value", with("PAYMENT_GATEWAY", "stripe"), "", `PAYMENT_GATEWAY="stripe": want fake`},
+		{"unknown value in memory", map[string]string{"PAYMENT_GATEWAY": "xendit"}, "", `PAYMENT_GATEWAY="xendit": want fake`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := configFromEnv(envOf(c.env))
+			if c.wantErr != "" {
+				require.ErrorContains(t, err, c.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, c.want, cfg.PaymentGateway)
+		})
+	}
+
+	// A Config built in code gets the same check before anything connects.
+	cfg, err := configFromEnv(envOf(nil))
+	require.NoError(t, err)
+	cfg.InMemory, cfg.DatabaseURL, cfg.OperatorToken, cfg.PaymentGateway = false, postgres["DATABASE_URL"], strong, ""
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = NewApp(ctx, cfg, slog.New(slog.DiscardHandler), appOptions{})
+	require.ErrorContains(t, err, "PAYMENT_GATEWAY is required with DATABASE_URL")
 }
 
 func TestConfig_ServerSettingsFromEnvironment(t *testing.T) {

@@ -515,6 +515,7 @@ var consoleScenarios = []consoleScenario{
 	{name: "FailedPairings_FilterRefundResolveAndRetryARefund", run: scenarioFailures},
 	{name: "Dashboard_CountsFollowAMitraGoingOnline", run: scenarioDashboardLive},
 	{name: "CORS_ConsoleOnAnotherOriginEditsAPrice", run: scenarioCrossOrigin, memoryOnly: true},
+	{name: "Safety_AnAPIOriginInTheAddressIsIgnored", run: scenarioAPIParameterIgnored, memoryOnly: true},
 }
 
 // TestConsole_Browser runs the scenarios in one Chromium: all of them in memory, the
@@ -1015,6 +1016,15 @@ func scenarioDashboardLive(t *testing.T, b *consoleBrowser, be backend) {
 	tb.waitText("#count-online", "2")
 	tb.waitText("#count-available", "2")
 
+	// A blast waiting for its payment: a pending payment, and no chat session awaiting one.
+	_, waitingTok := env.ts.newClient("Client Waiting")
+	env.ts.must(201, "POST", "/api/client/chat/start", waitingTok, map[string]any{"minutes": 30})
+	tb.waitText("#count-pending-payments", "1")
+	tb.waitText("#count-awaiting-payment-sessions", "0")
+	for id, label := range map[string]string{"count-pending-payments": "Pending payments", "count-awaiting-payment-sessions": "Sessions awaiting payment"} {
+		tb.waitFor("the card of "+id, fmt.Sprintf(`document.getElementById(%s).previousElementSibling.textContent === %s`, js(id), js(label)))
+	}
+
 	// Both take a chat: busy.
 	for range 2 {
 		_, clientTok := env.ts.newClient("Client")
@@ -1037,16 +1047,14 @@ func scenarioDashboardLive(t *testing.T, b *consoleBrowser, be backend) {
 	tb.requireClean()
 }
 
-// scenarioCrossOrigin serves the console from another origin (its own static server,
-// whose CSP lets it connect to the API) and points it at the API with ?api=: the API
-// allows that origin (CORS_ALLOWED_ORIGINS), so the browser's preflights pass and a
-// PATCH goes through — the seed's console silently lost those.
-func scenarioCrossOrigin(t *testing.T, b *consoleBrowser, be backend) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	origin := "http://" + ln.Addr().String()
-	env := newConsoleEnv(t, b, be, func(c *Config) { c.CORSAllowedOrigins = []string{origin} })
-	api := env.ts.http.URL
+// consoleElsewhere serves the console's files on ln, as a host serving them from its own
+// origin does: with csp, and index.html naming the API's origin api (its curhat-api meta).
+func consoleElsewhere(t *testing.T, ln net.Listener, api, csp string) {
+	t.Helper()
+	const emptyMeta = `<meta name="curhat-api" content="">`
+	index := string(consoleAssets()["index.html"].body)
+	require.Contains(t, index, emptyMeta)
+	index = strings.Replace(index, emptyMeta, `<meta name="curhat-api" content="`+api+`">`, 1)
 	static := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, "/")
 		if name == "" {
@@ -1057,14 +1065,31 @@ func scenarioCrossOrigin(t *testing.T, b *consoleBrowser, be backend) {
 			http.NotFound(w, r)
 			return
 		}
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; connect-src "+api)
+		body := a.body
+		if name == "index.html" {
+			body = []byte(index)
+		}
+		w.Header().Set("Content-Security-Policy", csp)
 		w.Header().Set("Content-Type", a.contentType)
-		_, _ = w.Write(a.body)
+		_, _ = w.Write(body)
 	})}}
 	static.Start()
 	t.Cleanup(static.Close)
+}
 
-	tb := b.openTab(t, origin+"/?api="+api, "memory-cross-origin")
+// scenarioCrossOrigin serves the console from another origin (its own static server,
+// whose CSP lets it connect to the API) and points it at the API with its curhat-api
+// meta: the API allows that origin (CORS_ALLOWED_ORIGINS), so the browser's preflights
+// pass and a PATCH goes through — the seed's console silently lost those.
+func scenarioCrossOrigin(t *testing.T, b *consoleBrowser, be backend) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	origin := "http://" + ln.Addr().String()
+	env := newConsoleEnv(t, b, be, func(c *Config) { c.CORSAllowedOrigins = []string{origin} })
+	api := env.ts.http.URL
+	consoleElsewhere(t, ln, api, "default-src 'self'; connect-src "+api)
+
+	tb := b.openTab(t, origin+"/", "memory-cross-origin")
 	tb.signIn(env.ts.op)
 	tb.waitText("#live-state", "Live")
 	tb.goTo("Pricing")
@@ -1077,4 +1102,42 @@ func scenarioCrossOrigin(t *testing.T, b *consoleBrowser, be backend) {
 	tb.click("button", "Deactivate")
 	tb.byRole("button", "Reactivate Bestie Citra")
 	tb.requireClean()
+}
+
+// scenarioAPIParameterIgnored opens the console with ?api= naming another origin, as a
+// link anybody can write: the console calls its own API (the one its host named, or its
+// own origin) and nothing, the operator's token least of all, goes to the other origin.
+// First as served by a host whose CSP would let the page connect anywhere, so that only
+// the console itself stands between the link and the token; then as this server serves it.
+func scenarioAPIParameterIgnored(t *testing.T, b *consoleBrowser, be backend) {
+	var foreignHits atomic.Int64
+	foreign := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		foreignHits.Add(1)
+		// As welcoming as can be: a console that called it would send it the token.
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(foreign.Close)
+
+	// A console served elsewhere, by a host with a lax CSP, pointed at the API by its meta.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	origin := "http://" + ln.Addr().String()
+	env := newConsoleEnv(t, b, be, func(c *Config) { c.CORSAllowedOrigins = []string{origin} })
+	consoleElsewhere(t, ln, env.ts.http.URL, "default-src 'self'; connect-src *")
+	elsewhere := b.openTab(t, origin+"/?api="+foreign.URL, "api-parameter-elsewhere")
+	elsewhere.signIn(env.ts.op)
+	require.Zero(t, foreignHits.Load(), "the origin named by ?api= was called")
+	elsewhere.waitText("#live-state", "Live")
+	elsewhere.waitText("#count-online", "1")
+	elsewhere.requireClean()
+
+	// The server's own console.
+	tb := b.openTab(t, env.ts.http.URL+"/console/?api="+foreign.URL, "api-parameter")
+	tb.signIn(env.ts.op)
+	tb.waitText("#live-state", "Live")
+	tb.waitText("#count-online", "1")
+	tb.requireClean()
+	require.Zero(t, foreignHits.Load(), "the origin named by ?api= was called")
 }

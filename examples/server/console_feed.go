@@ -121,7 +121,8 @@ func (f *operatorFeed) pass(ctx context.Context) {
 	}
 	d := f.dash
 	d.OnlineCount, d.AvailableCount, d.BusyCount = counts.OnlineCount, counts.AvailableCount, counts.BusyCount
-	d.ActiveSessions, d.PendingPaymentSessions = counts.ActiveSessions, counts.PendingPaymentSessions
+	d.ActiveSessions, d.AwaitingPaymentSessions, d.PendingPayments = counts.ActiveSessions, counts.AwaitingPaymentSessions, counts.PendingPayments
+	d.PendingPaymentSessions = counts.AwaitingPaymentSessions
 	if f.sent == nil || now.Sub(f.slowAt) >= operatorFeedSlowEvery {
 		if d.UnsettledPayments, err = a.client.UnsettledPayments(ctx); err != nil {
 			f.passFailed(ctx, err)

@@ -99,6 +99,7 @@ func TestConsole_FilesNeedNoInlineCodeNoOtherHostAndInsertNoHTML(t *testing.T) {
 			require.NotContains(t, src, "localStorage.setItem", "%s: the token stays in sessionStorage", name)
 			require.NotContains(t, src, "document.cookie", "%s: no cookie", name)
 			require.NotContains(t, src, "console.log", "%s: nothing logged (the token must never be)", name)
+			require.NotContains(t, src, "location.search", "%s: the page's address must not choose where the token goes", name)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,20 +19,38 @@ import (
 
 // demoPace is how the server plays the demo mitras (DEMO_MITRAS=auto).
 type demoPace struct {
-	Poll      time.Duration // how often their offers are read
-	Heartbeat time.Duration // how often they heartbeat (under MITRA_HEARTBEAT_STALE_SECONDS)
+	Poll time.Duration // how often their offers are read
+	// Heartbeat is how often they heartbeat; 0 means a third of the stale threshold
+	// (MITRA_HEARTBEAT_STALE_SECONDS), whatever it is, so that a beat or two may come late
+	// without a demo mitra going stale.
+	Heartbeat time.Duration
 	MinDelay  time.Duration // an offer is accepted after a random delay in [MinDelay, MaxDelay)
 	MaxDelay  time.Duration
 }
 
 // defaultDemoPace: a mitra reads the offer, thinks a second or three, accepts.
-var defaultDemoPace = demoPace{Poll: 500 * time.Millisecond, Heartbeat: 20 * time.Second, MinDelay: time.Second, MaxDelay: 4 * time.Second}
+var defaultDemoPace = demoPace{Poll: 500 * time.Millisecond, MinDelay: time.Second, MaxDelay: 4 * time.Second}
+
+// staleThreshold is the stale threshold the mirror applies: MITRA_HEARTBEAT_STALE_SECONDS,
+// or availability's default when the Config leaves it zero.
+func (a *App) staleThreshold() time.Duration {
+	return cmp.Or(a.cfg.HeartbeatStale, availability.DefaultStaleThreshold)
+}
+
+// withDefaults fills a zero Heartbeat from the stale threshold in effect.
+func (p demoPace) withDefaults(stale time.Duration) demoPace {
+	if p.Heartbeat <= 0 {
+		p.Heartbeat = stale / 3
+	}
+	return p
+}
 
 // seedDemo creates a few mitras and clients with long-lived tokens and prints them, so a
 // newcomer can curl the API at once. With DEMO_MITRAS=auto the server then plays the
 // online demo mitras (playDemoMitras) until it closes.
 func (a *App) seedDemo(ctx context.Context, out io.Writer, pace demoPace) error {
 	const ttl = 30 * 24 * time.Hour
+	pace = pace.withDefaults(a.staleThreshold())
 	fmt.Fprintln(out, "demo data (tokens valid 30 days):")
 	tiers := []pricing.CreateTierParams{
 		{Mode: pricing.ModeSession, Minutes: 15, Price: 15_000, Label: "15 menit"},
@@ -79,11 +98,12 @@ func (a *App) seedDemo(ctx context.Context, out io.Writer, pace demoPace) error 
 		fmt.Fprintf(out, "  client %-14s id=%s token=%s\n", name, c.ID, tok)
 	}
 	if auto {
-		fmt.Fprintf(out, "  DEMO_MITRAS=auto: the server plays the online mitras: they heartbeat and accept offers after %v–%v (DEMO_MITRAS=off to drive them yourself)\n",
-			pace.MinDelay, pace.MaxDelay)
+		fmt.Fprintf(out, "  DEMO_MITRAS=auto: the server plays the online mitras: they heartbeat every %v and accept offers after %v–%v (DEMO_MITRAS=off to drive them yourself)\n",
+			pace.Heartbeat, pace.MinDelay, pace.MaxDelay)
 		a.playDemoMitras(played, pace)
 	} else {
-		fmt.Fprintln(out, "  DEMO_MITRAS=off: drive the mitras with their tokens; a mitra that sends no heartbeat for MITRA_HEARTBEAT_STALE_SECONDS (90 s) goes offline")
+		fmt.Fprintf(out, "  DEMO_MITRAS=off: drive the mitras with their tokens; a mitra that sends no heartbeat for MITRA_HEARTBEAT_STALE_SECONDS (%v) goes offline\n",
+			a.staleThreshold())
 	}
 	fmt.Fprintln(out, "  payments: open a payment's checkout_url (the fake gateway's page on this server) to pay it or make it fail")
 	return nil
@@ -122,7 +142,9 @@ func (a *App) stopDemo() {
 }
 
 func (a *App) runDemoMitras(ctx context.Context, mitras []uuid.UUID, pace demoPace) {
-	poll := time.NewTicker(pace.Poll)
+	// The loop turns at least twice per heartbeat, so that a beat is at most half a period
+	// late: a threshold of a second or two asks for beats closer together than the poll.
+	poll := time.NewTicker(max(min(pace.Poll, pace.Heartbeat/2), time.Millisecond))
 	defer poll.Stop()
 	var lastBeat time.Time
 	due := map[uuid.UUID]time.Time{} // pairing → when its mitra accepts

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"regexp"
 	"testing"
 	"time"
@@ -92,4 +93,33 @@ func TestConfig_DemoMitrasAndPublicURL(t *testing.T) {
 	require.ErrorContains(t, err, "DEMO_MITRAS")
 	_, err = configFromEnv(env("PUBLIC_URL", "api.example.com"))
 	require.ErrorContains(t, err, "PUBLIC_URL")
+}
+
+// The demo mitras heartbeat at a third of MITRA_HEARTBEAT_STALE_SECONDS: with a threshold
+// of 2 s (on the wall clock) they stay reachable, where a fixed 20 s beat let them go
+// stale at once.
+func TestDemo_MitrasHeartbeatAtAThirdOfTheStaleThreshold(t *testing.T) {
+	t.Parallel()
+	const stale = 2 * time.Second
+	ts := newTestServerWith(t, memoryBackend, func(o *appOptions) { o.Clock = nil }, func(c *Config) {
+		c.DemoData, c.DemoMitras, c.HeartbeatStale = true, DemoMitrasAuto, stale
+	})
+	var out bytes.Buffer
+	require.NoError(t, ts.app.seedDemo(t.Context(), &out, defaultDemoPace))
+	require.Equal(t, stale/3, defaultDemoPace.withDefaults(ts.app.staleThreshold()).Heartbeat)
+	require.Contains(t, out.String(), fmt.Sprintf("heartbeat every %v", stale/3))
+
+	var online []uuid.UUID
+	for _, m := range regexp.MustCompile(`mitra  Bestie \w+ +id=(\S+) online=true`).FindAllStringSubmatch(out.String(), -1) {
+		online = append(online, uuid.MustParse(m[1]))
+	}
+	require.Len(t, online, 2)
+	require.Never(t, func() bool {
+		for _, id := range online {
+			if ok, err := ts.app.mirror.IsReachable(t.Context(), id); err != nil || !ok {
+				return true
+			}
+		}
+		return false
+	}, 2*stale, 20*time.Millisecond, "a demo mitra went stale")
 }

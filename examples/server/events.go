@@ -88,6 +88,7 @@ var (
 // the handler's goroutine writes the stream instead, fed the same way.
 type eventHub struct {
 	bus           curhat.Bus
+	clock         curhat.Clock // stamps the events the hub sends itself (account_closed)
 	log           *slog.Logger
 	maxPerSubject int // open streams of one subject on this instance
 	maxStreams    int // open streams on this instance
@@ -130,6 +131,9 @@ type stream struct {
 	// stream's head is not written yet).
 	held  bool
 	ended bool
+	// closing: the pending bytes are the stream's last event; it ends once they are
+	// written, and nothing is queued after them.
+	closing bool
 	// presenceReady: the stream's first presence event is queued; later changes follow it.
 	presenceReady bool
 }
@@ -158,10 +162,28 @@ func (st *stream) send(frame []byte) {
 	}
 }
 
+// finish ends the stream after one last event, frame: what waits to be written is dropped
+// (as by end), and nothing sent after it is queued.
+func (st *stream) finish(frame []byte) {
+	st.mu.Lock()
+	if st.ended || st.closing {
+		st.mu.Unlock()
+		return
+	}
+	st.closing = true
+	st.pending = frame[:len(frame):len(frame)]
+	kick := !st.held
+	st.held = true
+	st.mu.Unlock()
+	if kick {
+		st.kick()
+	}
+}
+
 // queue appends frame to the pending bytes (st.mu held) and reports whether the stream
 // must be handed to its writer.
 func (st *stream) queue(frame []byte) (kick bool) {
-	if st.ended || len(st.pending)+len(frame) > ssePendingMax {
+	if st.ended || st.closing || len(st.pending)+len(frame) > ssePendingMax {
 		return false
 	}
 	if len(st.pending) == 0 {
@@ -203,14 +225,19 @@ func (st *stream) kick() {
 }
 
 // next returns the pending bytes for the stream's writer, which holds the stream until
-// next returns nil: one writer at a time writes a stream, in order.
+// next returns nil: one writer at a time writes a stream, in order. A finished stream
+// ends once its last event is written.
 func (st *stream) next() []byte {
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	buf := st.pending
 	st.pending = nil
+	last := len(buf) == 0 && st.closing
 	if len(buf) == 0 {
 		st.held = false // what is sent next is handed over again
+	}
+	st.mu.Unlock()
+	if last {
+		st.end()
 	}
 	return buf
 }
@@ -226,8 +253,8 @@ func (st *stream) release() {
 	}
 }
 
-func newEventHub(bus curhat.Bus, log *slog.Logger, maxPerSubject, maxStreams int) *eventHub {
-	h := &eventHub{bus: bus, log: log, maxPerSubject: cmp.Or(maxPerSubject, DefaultSSEMaxStreamsPerSubject),
+func newEventHub(bus curhat.Bus, clk curhat.Clock, log *slog.Logger, maxPerSubject, maxStreams int) *eventHub {
+	h := &eventHub{bus: bus, clock: clk, log: log, maxPerSubject: cmp.Or(maxPerSubject, DefaultSSEMaxStreamsPerSubject),
 		maxStreams: cmp.Or(maxStreams, DefaultSSEMaxStreams), writeTimeout: sseWriteTimeout,
 		streams: map[subjectKey]map[*stream]struct{}{}}
 	h.ready = make(chan *stream, h.maxStreams)
@@ -307,6 +334,17 @@ func (h *eventHub) subscribe(c caller, token string) (*stream, error) {
 	return st, nil
 }
 
+// confirm verifies a stream's token again once the stream is subscribed: a revocation
+// applied between the request's check and the subscription found no stream to close, and
+// the token is refused now (the revocation's cache drop holds, see authenticator.epoch).
+// A revocation applied after the subscription closes the stream itself.
+func (h *eventHub) confirm(ctx context.Context, st *stream) error {
+	if h.verify == nil || st.bearer == "" {
+		return nil
+	}
+	return h.verify(ctx, st.bearer)
+}
+
 func (h *eventHub) unsubscribe(st *stream) {
 	h.mu.Lock()
 	if _, ok := h.streams[st.who][st]; ok {
@@ -321,13 +359,21 @@ func (h *eventHub) unsubscribe(st *stream) {
 }
 
 // revoke ends the streams opened with a revoked token (or with any token of a revoked
-// subject).
+// subject). The streams of a closed account are told why first (account_closed).
 func (h *eventHub) revoke(rv revocation) {
+	var last []byte
+	if rv.closed != "" {
+		last = h.accountClosedFrame(rv.closed)
+	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if !rv.byToken {
 		for st := range h.streams[rv.subject] {
-			st.end()
+			if last != nil {
+				st.finish(last)
+			} else {
+				st.end()
+			}
 		}
 		return
 	}
@@ -409,7 +455,8 @@ func (h *eventHub) write(ctx context.Context) {
 }
 
 // keepAlive is one pass over every stream: a stream whose token was revoked, expired or
-// whose subject was deactivated since it opened is closed, the others get a keep-alive.
+// whose subject was deactivated since it opened is closed (a deactivated mitra's after an
+// account_closed event), the others get a keep-alive.
 func (h *eventHub) keepAlive(ctx context.Context) {
 	h.mu.RLock()
 	all := make([]*stream, 0, h.open)
@@ -425,7 +472,11 @@ func (h *eventHub) keepAlive(ctx context.Context) {
 			err := h.verify(vctx, st.bearer)
 			cancel()
 			var ae *apiError
-			if errors.As(err, &ae) {
+			switch {
+			case errors.Is(err, errMitraDeactivated):
+				st.finish(h.accountClosedFrame(reasonMitraDeactivated))
+				continue
+			case errors.As(err, &ae):
 				st.end()
 				continue
 			}
@@ -453,6 +504,10 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, c caller, o
 	hub := s.app.events
 	st, err := hub.subscribe(c, bearer(r))
 	if err != nil {
+		return err
+	}
+	if err := hub.confirm(r.Context(), st); err != nil {
+		hub.unsubscribe(st)
 		return err
 	}
 	// A mitra's stream is a lease of its device (SPEC §20): no heartbeat is needed while
@@ -607,6 +662,16 @@ func (s *Server) sendPresence(st *stream, device string, lease *availability.Str
 	if kick {
 		st.kick()
 	}
+}
+
+// eventAccountClosed is a stream's last event when its subject's account was closed (a
+// mitra deactivated): data {reason}. A stream closed because its token was revoked (a
+// logout) gets none.
+const eventAccountClosed = "account_closed"
+
+// accountClosedFrame is the account_closed event for reason.
+func (h *eventHub) accountClosedFrame(reason string) []byte {
+	return encodeFrame(eventAccountClosed, map[string]any{"reason": reason}, h.clock.Now())
 }
 
 // eventPresence tells a mitra's stream whether the mitra is online on the stream's device:

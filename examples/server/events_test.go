@@ -79,13 +79,16 @@ func documentedEventKinds(t *testing.T, union string) []string {
 	return kinds
 }
 
+// serverEventKinds are the kinds the reference server sends itself, besides the SDK's.
+var serverEventKinds = []string{eventAccountClosed}
+
 func TestEvents_EveryKindTheServerEmitsIsDocumented(t *testing.T) {
 	t.Parallel()
 	client, mitra := documentedEventKinds(t, "ClientEvent"), documentedEventKinds(t, "MitraEvent")
 	documented := slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(client), mitra...))))
-	emitted := sdkEventKinds(t)
+	emitted := slices.Sorted(slices.Values(append(sdkEventKinds(t), serverEventKinds...)))
 	require.NotEmpty(t, emitted)
-	require.Equal(t, emitted, documented, "the kinds of the SDK (Event… constants) and of openapi.json")
+	require.Equal(t, emitted, documented, "the kinds of the SDK (Event… constants) and the server's, and of openapi.json")
 	schemas := mustContract(t).doc.Components.Schemas
 	for _, kind := range documented {
 		name := ""
@@ -112,19 +115,30 @@ func collectEvents(s *testStream) *eventLog {
 		for {
 			select {
 			case data := <-s.events:
-				var e struct {
-					Kind string `json:"kind"`
-				}
-				_ = json.Unmarshal([]byte(data), &e)
-				l.mu.Lock()
-				l.kinds[e.Kind]++
-				l.mu.Unlock()
+				l.record(data)
 			case <-s.closed:
-				return
+				for {
+					select {
+					case data := <-s.events: // what came before the close (account_closed)
+						l.record(data)
+					default:
+						return
+					}
+				}
 			}
 		}
 	}()
 	return l
+}
+
+func (l *eventLog) record(data string) {
+	var e struct {
+		Kind string `json:"kind"`
+	}
+	_ = json.Unmarshal([]byte(data), &e)
+	l.mu.Lock()
+	l.kinds[e.Kind]++
+	l.mu.Unlock()
 }
 
 func (l *eventLog) seen() []string {
@@ -139,7 +153,7 @@ func TestEvents_EveryDocumentedKindIsSentAndMatchesItsSchema(t *testing.T) {
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		ayuID, ayu := ts.onlineMitra("Ayu")
-		_, bima := ts.onlineMitra("Bima")
+		bimaID, bima := ts.onlineMitra("Bima")
 		_, dewi := ts.newClient("Dewi")
 		url := ts.http.URL
 		clientEvents := collectEvents(openStream(t, ts.http.Client(), url+"/api/client/events", dewi))
@@ -201,6 +215,9 @@ func TestEvents_EveryDocumentedKindIsSentAndMatchesItsSchema(t *testing.T) {
 		ts.must(200, "POST", "/api/mitra/status/online", ayu, nil)
 		ts.clock.Advance(20 * time.Second)
 
+		// Bima is deactivated: its stream is told so, then closed.
+		ts.must(200, "PATCH", "/api/internal/mitras/"+bimaID.String()+"/status", ts.op, map[string]any{"is_active": false})
+
 		want := map[string][]string{"client": documentedEventKinds(t, "ClientEvent"), "mitra": documentedEventKinds(t, "MitraEvent")}
 		require.Eventually(t, func() bool {
 			mitra := slices.Compact(slices.Sorted(slices.Values(append(ayuEvents.seen(), bimaEvents.seen()...))))
@@ -214,7 +231,7 @@ func TestEvents_EveryKindIsInTheReadme(t *testing.T) {
 	t.Parallel()
 	raw, err := os.ReadFile("../../README.md")
 	require.NoError(t, err)
-	for _, kind := range sdkEventKinds(t) {
+	for _, kind := range append(sdkEventKinds(t), serverEventKinds...) {
 		require.Contains(t, string(raw), "| `"+kind+"` |", "README.md's table of events lacks %s", kind)
 	}
 }

@@ -1,11 +1,17 @@
 package main
 
-// The fake payment gateway's checkout page. A real provider hosts the page behind a
-// payment's checkout_url and confirms the payment through the signed webhook; with the
-// fake gateway (the reference server's) this server plays the provider: checkout_url opens
-// a small page here whose two buttons pay the payment or make it fail, and the answer goes
-// through POST /api/payments/webhook, signed with PAYMENT_WEBHOOK_SECRET, like a real
-// confirmation. A newcomer can run the whole client flow with a browser or curl.
+// The fake payment gateway's routes: its checkout page, its signed webhook and the
+// operators' switch that makes it refuse refunds. A real provider hosts the page behind a
+// payment's checkout_url and confirms the payment through its webhook; with the fake
+// gateway (PAYMENT_GATEWAY=fake) this server plays the provider: checkout_url opens a small
+// page here whose two buttons pay the payment or make it fail, and the answer goes through
+// POST /api/payments/webhook, signed with PAYMENT_WEBHOOK_SECRET, like a real confirmation.
+// A newcomer can run the whole client flow with a browser or curl.
+//
+// Anyone who can open a checkout page can mark its payment paid for nothing, so these
+// routes exist only while the fake is the gateway in use, and a page is reached through
+// its link alone (a provider's invoice URL is no more guessable), never through the
+// payment id.
 //
 // The page loads nothing from elsewhere and runs no script: its Content-Security-Policy
 // allows nothing but posting its own forms back here.
@@ -13,6 +19,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"html/template"
 	"io"
@@ -21,21 +30,25 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/google/uuid"
+
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/payment"
 )
 
-// fakeCheckoutPath is where the checkout page of payment {payment_id} is.
+// fakeCheckoutPath is where the checkout page of a link's {token} is.
 const fakeCheckoutPath = "/fake-gateway/checkout/"
 
-// fakeCheckout is the fake gateway with its checkout URLs pointing at this server's page.
+// fakeCheckout is the fake gateway with its checkout links pointing at this server's page.
 type fakeCheckout struct {
 	payment.Gateway
-	base atomic.Pointer[string] // PUBLIC_URL
+	links checkoutLinks
+	base  atomic.Pointer[string] // PUBLIC_URL
 }
 
-func newFakeCheckout(g payment.Gateway, publicURL string) *fakeCheckout {
-	fc := &fakeCheckout{Gateway: g}
+// newFakeCheckout wraps the fake gateway g; secret (PAYMENT_WEBHOOK_SECRET) keys its links.
+func newFakeCheckout(g payment.Gateway, publicURL, secret string) *fakeCheckout {
+	fc := &fakeCheckout{Gateway: g, links: newCheckoutLinks(secret)}
 	fc.setBase(publicURL)
 	return fc
 }
@@ -50,26 +63,65 @@ func (g *fakeCheckout) setBase(publicURL string) {
 func (g *fakeCheckout) CreateCharge(ctx context.Context, req payment.ChargeRequest) (payment.Charge, error) {
 	c, err := g.Gateway.CreateCharge(ctx, req)
 	if err == nil {
-		c.CheckoutURL = *g.base.Load() + fakeCheckoutPath + req.PaymentID.String()
+		c.CheckoutURL = *g.base.Load() + fakeCheckoutPath + g.links.token(req.PaymentID)
 	}
 	return c, err
 }
 
-func (s *Server) fakeCheckoutRoutes() {
-	s.handle("GET", fakeCheckoutPath+"{payment_id}", rolePublic, s.fakeCheckoutPage)
-	s.handle("POST", fakeCheckoutPath+"{payment_id}", rolePublic, s.fakeCheckoutComplete)
+// checkoutLinks make and read the tokens of the checkout links. A token is the payment id
+// followed by an HMAC-SHA256 of it (128 bits) under a key derived from
+// PAYMENT_WEBHOOK_SECRET, base64url-encoded: every instance sharing the secret opens every
+// instance's links, and nobody without it makes one from a payment id.
+type checkoutLinks struct{ key []byte }
+
+func newCheckoutLinks(secret string) checkoutLinks {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("curhat fake gateway checkout links")) // not the webhook's key itself
+	return checkoutLinks{key: m.Sum(nil)}
 }
 
-var errNoFakeGateway = newAPIError(http.StatusNotFound, "NOT_FOUND", "the payment gateway is not the fake one")
+const checkoutMACBytes = 16
 
-// checkoutPayment is the payment of the page, while the fake gateway is in use.
-func (s *Server) checkoutPayment(r *http.Request) (payment.Session, error) {
-	if s.app.checkout == nil {
-		return payment.Session{}, errNoFakeGateway
+func (l checkoutLinks) mac(id uuid.UUID) []byte {
+	m := hmac.New(sha256.New, l.key)
+	m.Write(id[:])
+	return m.Sum(nil)[:checkoutMACBytes]
+}
+
+// token is the link token of payment id.
+func (l checkoutLinks) token(id uuid.UUID) string {
+	return base64.RawURLEncoding.EncodeToString(append(id[:], l.mac(id)...))
+}
+
+// payment is the payment id that token names, false for a token these links did not make.
+func (l checkoutLinks) payment(token string) (uuid.UUID, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(raw) != len(uuid.UUID{})+checkoutMACBytes {
+		return uuid.Nil, false
 	}
-	id, err := pathID(r, "payment_id")
-	if err != nil {
-		return payment.Session{}, err
+	id := uuid.UUID(raw[:len(uuid.UUID{})])
+	return id, hmac.Equal(raw[len(id):], l.mac(id))
+}
+
+// fakeGatewayRoutes registers the fake gateway's routes; registerRoutes calls it only
+// while the fake is the gateway in use, so that a server over a real provider answers
+// 404 on every one of them.
+func (s *Server) fakeGatewayRoutes() {
+	s.handle("GET", fakeCheckoutPath+"{token}", rolePublic, s.fakeCheckoutPage)
+	s.handle("POST", fakeCheckoutPath+"{token}", rolePublic, s.fakeCheckoutComplete)
+	s.webhookRoutes()
+	s.handle("POST", "/api/internal/fake-gateway/refund-failures", roleOperator, s.fakeRefundFailures)
+}
+
+// errNoCheckout: the token names no payment (a link this server did not make, or the old
+// form that named the payment id).
+var errNoCheckout = newAPIError(http.StatusNotFound, "NOT_FOUND", "no such checkout page")
+
+// checkoutPayment is the payment of the page's link.
+func (s *Server) checkoutPayment(r *http.Request) (payment.Session, error) {
+	id, ok := s.app.checkout.links.payment(r.PathValue("token"))
+	if !ok {
+		return payment.Session{}, errNoCheckout
 	}
 	return s.app.payments.Get(r.Context(), id)
 }
@@ -79,7 +131,7 @@ func (s *Server) fakeCheckoutPage(w http.ResponseWriter, r *http.Request, _ call
 	if err != nil {
 		return err
 	}
-	return writeCheckoutPage(w, p, "")
+	return writeCheckoutPage(w, p, r.URL.Path, "")
 }
 
 // fakeCheckoutComplete pays the payment or makes it fail (form field outcome), through the
@@ -123,7 +175,7 @@ func (s *Server) fakeCheckoutComplete(w http.ResponseWriter, r *http.Request, _ 
 	if p, err = s.app.payments.Get(r.Context(), p.ID); err != nil {
 		return err
 	}
-	return writeCheckoutPage(w, p, outcome)
+	return writeCheckoutPage(w, p, r.URL.Path, outcome)
 }
 
 // bufferedResponse is the answer of a request the server sends itself.
@@ -163,11 +215,12 @@ var checkoutPage = template.Must(template.New("checkout").Parse(`<!doctype html>
 </html>
 `))
 
-func writeCheckoutPage(w http.ResponseWriter, p payment.Session, outcome string) error {
+// writeCheckoutPage writes the page of payment p, reached at path.
+func writeCheckoutPage(w http.ResponseWriter, p payment.Session, path, outcome string) error {
 	var buf bytes.Buffer
 	err := checkoutPage.Execute(&buf, map[string]any{
 		"ID": p.ID, "Purpose": strings.ReplaceAll(string(p.Purpose), "_", " "), "Amount": p.Amount, "Currency": p.Currency,
-		"Discount": p.DiscountAmount, "Status": string(p.Status), "Outcome": outcome, "Path": fakeCheckoutPath + p.ID.String(),
+		"Discount": p.DiscountAmount, "Status": string(p.Status), "Outcome": outcome, "Path": path,
 	})
 	if err != nil {
 		return err

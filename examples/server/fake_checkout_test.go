@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -38,7 +39,7 @@ func TestFakeCheckout_PageIsSelfContainedAndPaysThroughTheWebhook(t *testing.T) 
 		start := ts.must(201, "POST", "/api/client/chat/start", clientTok, map[string]any{"minutes": 30})
 		pay := obj(start, "payment")
 		checkoutURL := pay["checkout_url"].(string)
-		require.Equal(t, ts.http.URL+"/fake-gateway/checkout/"+pay["id"].(string), checkoutURL)
+		require.True(t, strings.HasPrefix(checkoutURL, ts.http.URL+fakeCheckoutPath), checkoutURL)
 
 		status, h, page := ts.checkout(checkoutURL, "")
 		require.Equal(t, 200, status, page)
@@ -77,20 +78,93 @@ func TestFakeCheckout_PageIsSelfContainedAndPaysThroughTheWebhook(t *testing.T) 
 		status, _, page = ts.checkout(checkoutURL, "maybe")
 		require.Equal(t, 400, status)
 		require.Contains(t, page, `"field":"outcome"`)
-		status, _, _ = ts.checkout(ts.http.URL+"/fake-gateway/checkout/"+uuid.NewString(), "")
-		require.Equal(t, 404, status)
+		status, _, _ = ts.checkout(ts.http.URL+fakeCheckoutPath+ts.app.checkout.links.token(uuid.New()), "")
+		require.Equal(t, 404, status, "a link to no payment")
 	})
 }
 
-func TestFakeCheckout_IsNotFoundWithoutTheFakeGateway(t *testing.T) {
+// Whoever opens a checkout page can mark its payment paid for nothing, so the page is
+// reached through its link, like a provider's invoice URL: a token the server signs, which
+// the payment id alone does not give. The old form, the payment id in the path, is gone.
+func TestFakeCheckout_LinkIsAnUnguessableTokenNotThePaymentID(t *testing.T) {
+	bothBackends(t, func(t *testing.T, ts *testServer) {
+		ts.tiers()
+		_, clientTok := ts.newClient("Dewi")
+		start := ts.must(201, "POST", "/api/client/chat/start", clientTok, map[string]any{"minutes": 30})
+		pay := obj(start, "payment")
+		payID := pay["id"].(string)
+		checkoutURL := pay["checkout_url"].(string)
+		token, ok := strings.CutPrefix(checkoutURL, ts.http.URL+fakeCheckoutPath)
+		require.True(t, ok, checkoutURL)
+		require.NotContains(t, checkoutURL, payID)
+		require.NotContains(t, checkoutURL, strings.ReplaceAll(payID, "-", ""))
+		require.GreaterOrEqual(t, len(token), 43, "at least 256 bits in the link")
+
+		// The payment id in the path, as before: no page, and nothing paid.
+		byID := ts.http.URL + fakeCheckoutPath + payID
+		for _, outcome := range []string{"", "paid"} {
+			status, _, body := ts.checkout(byID, outcome)
+			require.Equal(t, 404, status, "outcome %q: %s", outcome, body)
+			require.Contains(t, body, `"NOT_FOUND"`)
+		}
+		// A token altered by one character, or signed with another secret.
+		flipped := []byte(token)
+		flipped[len(flipped)-1] = map[bool]byte{true: 'B', false: 'A'}[flipped[len(flipped)-1] == 'A']
+		other := newCheckoutLinks(strings.Repeat("x", minSecretBytes)).token(uuid.MustParse(payID))
+		for _, forged := range []string{string(flipped), other, token[:len(token)-1]} {
+			status, _, body := ts.checkout(ts.http.URL+fakeCheckoutPath+forged, "paid")
+			require.Equal(t, 404, status, "%q: %s", forged, body)
+		}
+		got := ts.must(200, "GET", "/api/client/payments/"+payID, clientTok, nil)
+		require.Equal(t, "pending", got["status"], "no forged link paid it")
+
+		// The link itself works.
+		status, _, page := ts.checkout(checkoutURL, "")
+		require.Equal(t, 200, status, page)
+		require.Contains(t, page, "curl -d outcome=paid "+fakeCheckoutPath+token)
+		status, _, page = ts.checkout(checkoutURL, "paid")
+		require.Equal(t, 200, status, page)
+		require.Contains(t, page, "Paid.")
+		got = ts.must(200, "GET", "/api/client/payments/"+payID, clientTok, nil)
+		require.NotEqual(t, "pending", got["status"], "the link paid it (and, with nobody online, the blast refunded it)")
+	})
+}
+
+// With a gateway that is not the fake, none of the fake's routes exist: not its checkout
+// page (even behind a link signed as the fake would sign it), not its signed webhook, not
+// the operators' refund switch — 404 for everybody, as for any unknown path.
+func TestFakeGatewayRoutes_AreNotMountedWithoutTheFakeGateway(t *testing.T) {
 	t.Parallel()
 	ts := newTestServerWith(t, memoryBackend, func(o *appOptions) { o.Gateway = providerGateway{paymenttest.NewGateway()} })
 	require.Nil(t, ts.app.checkout)
+	require.Nil(t, ts.app.fakeGateway)
+	for _, r := range ts.srv.routes {
+		require.NotContains(t, r.Path, "fake-gateway", "%s %s", r.Method, r.Path)
+		require.NotEqual(t, "/api/payments/webhook", r.Path)
+	}
 	ts.tiers()
 	_, clientTok := ts.newClient("Dewi")
 	start := ts.must(201, "POST", "/api/client/chat/start", clientTok, map[string]any{"minutes": 30})
-	require.NotContains(t, obj(start, "payment")["checkout_url"], "/fake-gateway/", "the provider's own page")
-	status, _, body := ts.checkout(ts.http.URL+"/fake-gateway/checkout/"+obj(start, "payment")["id"].(string), "")
-	require.Equal(t, 404, status)
-	require.Contains(t, body, `"NOT_FOUND"`)
+	pay := obj(start, "payment")
+	require.NotContains(t, pay["checkout_url"], "/fake-gateway/", "the provider's own page")
+
+	signed := newCheckoutLinks(ts.app.cfg.PaymentWebhookSecret).token(uuid.MustParse(pay["id"].(string)))
+	for _, path := range []string{fakeCheckoutPath + signed, fakeCheckoutPath + pay["id"].(string)} {
+		for _, outcome := range []string{"", "paid"} {
+			status, _, body := ts.checkout(ts.http.URL+path, outcome)
+			require.Equal(t, 404, status, "%s %q: %s", path, outcome, body)
+			require.Contains(t, body, `"NOT_FOUND"`)
+		}
+	}
+	body, err := json.Marshal(map[string]string{"payment_id": pay["id"].(string), "status": "paid"})
+	require.NoError(t, err)
+	res := ts.doWith("POST", "/api/payments/webhook", "", body, "X-Signature", signBody(ts.app.cfg.PaymentWebhookSecret, body))
+	require.Equal(t, 404, res.Status, "%s", res.Raw)
+	require.Equal(t, "NOT_FOUND", res.ErrorCode())
+	for _, tok := range []string{ts.op, clientTok} {
+		res = ts.do("POST", "/api/internal/fake-gateway/refund-failures", tok, map[string]any{"count": 1})
+		require.Equal(t, 404, res.Status, "%s", res.Raw)
+	}
+	got := ts.must(200, "GET", "/api/client/payments/"+pay["id"].(string), clientTok, nil)
+	require.Equal(t, "pending", got["status"])
 }

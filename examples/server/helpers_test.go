@@ -130,7 +130,7 @@ func startTestApp(t *testing.T, b backend, log *slog.Logger, seam func(*appOptio
 
 // busFollowed reports whether every bus subscription of the App is up.
 func (a *App) busFollowed() bool {
-	return a.auth.revocationsFollowed() && a.events.following.Load() && a.runtime.Subscribed()
+	return a.auth.revocationsFollowed() && a.events.following.Load() && a.presenceFollowed.Load() && a.runtime.Subscribed()
 }
 
 // response is a decoded answer.

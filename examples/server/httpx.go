@@ -15,6 +15,7 @@ import (
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/pricing"
 )
 
@@ -74,11 +75,15 @@ var errorTable = []errorMapping{
 	{pairing.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE", "the mitra is not available", ""},
 	{pairing.ErrQueueFull, http.StatusConflict, "QUEUE_FULL", "too many paid chats are waiting for a bestie; try again later", ""},
 	{extension.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE", "the mitra is not available", ""},
+	{payment.ErrRefundInFlight, http.StatusConflict, "REFUND_IN_FLIGHT", "an attempt of this refund is in flight; retry once it ended", ""},
 	{curhat.ErrNotFound, http.StatusNotFound, "NOT_FOUND", "not found", ""},
 	{curhat.ErrStaleWrite, http.StatusConflict, "STALE_WRITE", "the row changed since it was read; retry with its current updated_at", ""},
 	{curhat.ErrDeactivated, http.StatusForbidden, "MITRA_DEACTIVATED", "this mitra account is deactivated", ""},
 	{curhat.ErrInvalidState, http.StatusConflict, "INVALID_STATE", "not allowed in the current state", ""},
 	{curhat.ErrConflict, http.StatusConflict, "INVALID_STATE", "not allowed in the current state", ""},
+	// A decline is the provider's answer, not an outage: the same request (the same
+	// Idempotency-Key) gets it again, and nothing was charged.
+	{curhat.ErrPaymentDeclined, http.StatusPaymentRequired, "PAYMENT_DECLINED", "the payment provider declined the charge and nothing was charged; pay another way", ""},
 	{curhat.ErrUnavailable, http.StatusServiceUnavailable, "UNAVAILABLE", "a backing service is unavailable; retry later", ""},
 }
 

@@ -4,7 +4,7 @@
 // event streams. Its non-test files import only public packages: copy it into your module.
 //
 //	go run ./examples/server                                   # in memory, with demo data
-//	DATABASE_URL=postgres://127.0.0.1:5432/test VALKEY_URL=redis://127.0.0.1:6379 \
+//	DATABASE_URL=postgres://127.0.0.1:5432/test VALKEY_URL=redis://127.0.0.1:6379 PAYMENT_GATEWAY=fake \
 //	OPERATOR_TOKEN=$(openssl rand -base64 32) PAYMENT_WEBHOOK_SECRET=$(openssl rand -base64 32) go run ./examples/server
 package main
 
@@ -82,8 +82,11 @@ func run(log *slog.Logger) error {
 			mode = "postgres"
 		}
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "mode", mode)
-	fmt.Printf("console: %s (sign in with OPERATOR_TOKEN)\n", consoleURL(ln.Addr()))
+	log.Info("listening", "addr", ln.Addr().String(), "mode", mode, "payment_gateway", cfg.PaymentGateway)
+	printBanner(os.Stdout, ln.Addr(), os.Getpid())
+	if cfg.PaymentGateway == GatewayFake {
+		fmt.Printf("payments: PAYMENT_GATEWAY=%s: nothing is charged; checkout links open a page on this server that pays or fails them\n", GatewayFake)
+	}
 	return serve(ctx, app, ln, metricsLn)
 }
 

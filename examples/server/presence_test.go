@@ -319,3 +319,47 @@ func TestMultiInstance_AStreamOnOneInstanceAndHeartbeatsOnAnotherAgree(t *testin
 		}, 10*time.Second, 20*time.Millisecond, "offline everywhere once the grace passed")
 	})
 }
+
+// POST /api/mitra/status/offline (and online) sends the mitra's streams their presence
+// event with the write. The test servers' clock is fake and never advanced here, so no
+// refresh pass of the streams' leases runs: the event cannot come from one.
+func TestPresence_GoingOfflineOrOnlineSendsThePresenceEventAtOnce(t *testing.T) {
+	bothBackends(t, func(t *testing.T, ts *testServer) {
+		_, tok := ts.newMitra("Ayu")
+		url := ts.http.URL + "/api/mitra/events"
+		ts.deviceDo(200, "POST", "/api/mitra/status/online", tok, "phone", nil)
+		ts.deviceDo(200, "POST", "/api/mitra/status/online", tok, "tablet", nil)
+		phone := openStream(t, ts.http.Client(), url, tok, device("phone")...)
+		phone.requireEvent(t, 5*time.Second, `{"device_id":"phone","online":true}`)
+		tablet := openStream(t, ts.http.Client(), url, tok, device("tablet")...)
+		tablet.requireEvent(t, 5*time.Second, `{"device_id":"tablet","online":true}`)
+
+		// The phone signs off: its stream is told, with the tablet holding the mitra.
+		require.Equal(t, true, ts.must(200, "POST", "/api/mitra/status/offline", tok, map[string]any{"device_id": "phone"})["online"])
+		phone.requireEvent(t, 2*time.Second, `{"device_id":"phone","online":false}`)
+
+		// Every device's offline: the tablet's stream is told.
+		require.Equal(t, false, ts.must(200, "POST", "/api/mitra/status/offline", tok, nil)["online"])
+		tablet.requireEvent(t, 2*time.Second, `{"device_id":"tablet","online":false}`)
+
+		// Online again from the phone: its stream is told.
+		ts.deviceDo(200, "POST", "/api/mitra/status/online", tok, "phone", nil)
+		phone.requireEvent(t, 2*time.Second, `{"device_id":"phone","online":true}`)
+	})
+}
+
+// The mitra's stream is on one instance, its app goes offline through another: the
+// stream's instance hears of it on the bus. The refresh passes run every 30 s here (a
+// stale threshold of 90 s, a grace of 60 s), far after the event is due.
+func TestMultiInstance_GoingOfflineOnOneInstanceReachesTheStreamOnAnother(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, fleetOptions{Instances: 2, Configure: func(c *Config) {
+		c.HeartbeatStale, c.ReconnectGrace = 90*time.Second, time.Minute
+	}})
+	_, tok := f.newMitra(0, "Ayu")
+	f.must(1, 200, "POST", "/api/mitra/status/online", tok, nil)
+	s := openStream(t, f.node(0).srv.Client(), f.node(0).srv.URL+"/api/mitra/events", tok)
+	s.requireEvent(t, 5*time.Second, `"online":true`)
+	f.must(1, 200, "POST", "/api/mitra/status/offline", tok, nil)
+	s.requireEvent(t, 3*time.Second, `"online":false`)
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -46,13 +47,15 @@ func (s *Server) mitraOnline(w http.ResponseWriter, r *http.Request, c caller) e
 	if err := s.app.client.SetMitraOnlineDevice(r.Context(), c.ID, device); err != nil {
 		return err
 	}
+	s.app.presenceChanged(context.WithoutCancel(r.Context()), c.ID) // presence.go
 	writeJSON(w, http.StatusOK, map[string]bool{"online": true})
 	return nil
 }
 
 // mitraOffline ends one device's lease with {"device_id": "…"} (the mitra stays online
 // while another device's lease is fresh), or, without a body, takes the mitra offline on
-// every device.
+// every device. The mitra's event streams, on whichever instance, get their presence
+// event at once (presence.go).
 func (s *Server) mitraOffline(w http.ResponseWriter, r *http.Request, c caller) error {
 	raw, err := readBody(w, r)
 	if err != nil {
@@ -75,6 +78,7 @@ func (s *Server) mitraOffline(w http.ResponseWriter, r *http.Request, c caller) 
 	if err != nil {
 		return err
 	}
+	s.app.presenceChanged(context.WithoutCancel(r.Context()), c.ID)
 	writeJSON(w, http.StatusOK, map[string]bool{"online": online})
 	return nil
 }

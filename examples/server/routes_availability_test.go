@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/curhat/curhat/payment"
 )
 
 func TestAvailabilityRoutes_OnlineHeartbeatBeaconDashboard(t *testing.T) {
@@ -108,5 +110,47 @@ func TestDashboard_AvailableCountIsFreshWhileTheBeaconIsCached(t *testing.T) {
 		require.Equal(t, float64(1), beacon(), "still cached")
 		ts.clock.Advance(11 * time.Second)
 		require.Equal(t, float64(0), beacon())
+	})
+}
+
+// The dashboard counts payments waiting for their client (every purpose) apart from the
+// chat sessions waiting for their payment: a blast's payment is pending before any chat
+// session exists, a targeted chat's session waits for its payment.
+func TestDashboard_PendingPaymentsCountsPaymentsNotTheSessionsAwaitingPayment(t *testing.T) {
+	bothBackends(t, func(t *testing.T, ts *testServer) {
+		ts.tiers()
+		_, clientTok := ts.newClient("Dewi")
+		mitraID, mitraTok := ts.onlineMitra("Ayu")
+		type counts struct{ pendingPayments, awaiting, deprecated, active any }
+		dashboard := func() counts {
+			d := ts.must(200, "GET", "/api/internal/dashboard", ts.op, nil)
+			return counts{d["pending_payments"], d["awaiting_payment_sessions"], d["pending_payment_sessions"], d["active_sessions"]}
+		}
+		require.Equal(t, counts{float64(0), float64(0), float64(0), float64(0)}, dashboard())
+
+		// A blast's payment waits: one pending payment, no session yet.
+		start := ts.must(201, "POST", "/api/client/chat/start", clientTok, map[string]any{"minutes": 30})
+		require.Equal(t, counts{float64(1), float64(0), float64(0), float64(0)}, dashboard())
+		require.Equal(t, 200, ts.webhook(obj(start, "payment")["id"], "paid").Status)
+		accepted := ts.must(200, "POST", "/api/mitra/pairing-offers/"+obj(start, "pairing")["id"].(string)+"/accept", mitraTok, nil)
+		require.Equal(t, counts{float64(0), float64(0), float64(0), float64(1)}, dashboard())
+		ts.must(200, "POST", "/api/mitra/chat-sessions/"+obj(accepted, "chat_session")["id"].(string)+"/end", mitraTok, nil)
+
+		// "Curhat lagi" accepted: the session awaits its payment, which is pending.
+		returning := ts.must(201, "POST", "/api/client/chat/returning", clientTok, map[string]any{"mitra_id": mitraID.String(), "minutes": 30})
+		pairingID := obj(returning, "pairing")["id"].(string)
+		ts.must(200, "POST", "/api/mitra/pairing-offers/"+pairingID+"/accept", mitraTok, nil)
+		require.Equal(t, counts{float64(1), float64(1), float64(1), float64(0)}, dashboard())
+		pairing := ts.must(200, "GET", "/api/client/pairings/"+pairingID, clientTok, nil)
+		require.Equal(t, 200, ts.webhook(obj(pairing, "payment")["id"], "paid").Status)
+		require.Equal(t, counts{float64(0), float64(0), float64(0), float64(1)}, dashboard())
+
+		// An extension's payment is a pending payment too, until it can no longer be paid.
+		sessionID := obj(pairing, "chat_session")["id"].(string)
+		ts.must(201, "POST", "/api/client/chat-sessions/"+sessionID+"/extensions", clientTok, map[string]any{"minutes": 10})
+		require.Equal(t, counts{float64(1), float64(0), float64(0), float64(1)}, dashboard())
+		ts.clock.Advance(payment.DefaultTTL)
+		require.Equal(t, float64(0), ts.must(200, "GET", "/api/internal/dashboard", ts.op, nil)["pending_payments"],
+			"past its expiry, before the sweep marks it expired")
 	})
 }

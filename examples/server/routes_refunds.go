@@ -20,7 +20,8 @@ const maxFakeRefundFailures = 1000
 func (s *Server) refundRoutes() {
 	s.handle("GET", "/api/internal/refunds", roleOperator, s.listRefunds)
 	s.handle("POST", "/api/internal/refunds/{id}/retry", roleOperator, s.retryRefund)
-	s.handle("POST", "/api/internal/fake-gateway/refund-failures", roleOperator, s.fakeRefundFailures)
+	// POST /api/internal/fake-gateway/refund-failures is among the fake gateway's routes
+	// (fake_checkout.go): it exists only while the fake is in use.
 }
 
 // refundJSON is the API shape of a refund.
@@ -76,7 +77,8 @@ func (s *Server) listRefunds(w http.ResponseWriter, r *http.Request, _ caller) e
 }
 
 // retryRefund makes one attempt now, whatever the refund's backoff or attempts; a
-// refund that succeeded already (or whose attempt is in flight) is 409 INVALID_STATE.
+// refund that succeeded already is 409 INVALID_STATE, one with an attempt in flight on
+// any instance 409 REFUND_IN_FLIGHT (payment.ErrRefundInFlight).
 func (s *Server) retryRefund(w http.ResponseWriter, r *http.Request, _ caller) error {
 	id, err := pathID(r, "id")
 	if err != nil {

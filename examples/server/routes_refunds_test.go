@@ -2,6 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,6 +125,156 @@ func TestRefundRoutes_ListTheFailedRefundsAndRetryOneNow(t *testing.T) {
 	})
 }
 
+// heldRefunds is the fake provider with a switch: once hold is called, the next refund
+// sent waits until release (or its context ends), so that its attempt stays in flight
+// while other requests try; every other call goes straight through.
+type heldRefunds struct {
+	*paymenttest.FakeGateway
+	armed    atomic.Bool
+	once     sync.Once
+	entered  chan struct{} // closed when the held call arrived
+	released chan struct{}
+	release  func()
+}
+
+func newHeldRefunds() *heldRefunds {
+	g := &heldRefunds{FakeGateway: paymenttest.NewGateway(), entered: make(chan struct{}), released: make(chan struct{})}
+	var once sync.Once
+	g.release = func() { once.Do(func() { close(g.released) }) }
+	return g
+}
+
+func (g *heldRefunds) hold() { g.armed.Store(true) }
+
+func (g *heldRefunds) Refund(ctx context.Context, req payment.RefundRequest) (payment.RefundReceipt, error) {
+	held := false
+	if g.armed.Load() {
+		g.once.Do(func() { held = true; close(g.entered) })
+	}
+	if held {
+		select {
+		case <-g.released:
+		case <-ctx.Done():
+			return payment.RefundReceipt{}, ctx.Err()
+		}
+	}
+	return g.FakeGateway.Refund(ctx, req)
+}
+
+// sibling starts another instance over ts's Postgres and Valkey, on ts's clock, with
+// gateway as its provider; it stops when the test ends.
+func (ts *testServer) sibling(gateway payment.Gateway) *testServer {
+	ts.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	app, err := NewApp(ctx, ts.app.cfg, slog.New(slog.DiscardHandler), appOptions{Clock: ts.clock, Pool: ts.app.pool,
+		Gateway: gateway, WrapHandler: func(h http.Handler) http.Handler { return contractHandler(ts.t, h) }})
+	require.NoError(ts.t, err)
+	ts.t.Cleanup(func() { app.Close(context.Background()) })
+	require.NoError(ts.t, app.Start(ctx))
+	require.Eventually(ts.t, app.busFollowed, 10*time.Second, time.Millisecond, "bus subscriptions up")
+	srv := NewServer(app)
+	hs := httptest.NewServer(contractHandler(ts.t, srv))
+	ts.t.Cleanup(hs.Close)
+	return &testServer{t: ts.t, app: app, srv: srv, http: hs, clock: ts.clock, op: ts.op}
+}
+
+func TestRefundRoutes_ConcurrentRetriesOfOneRefundMakeOneAttempt(t *testing.T) {
+	for _, b := range []backend{memoryBackend, realBackend} {
+		t.Run(b.String(), func(t *testing.T) {
+			t.Parallel()
+			gw := newHeldRefunds()
+			t.Cleanup(gw.release)
+			ts := newTestServerWith(t, b, func(o *appOptions) { o.Gateway = gw })
+			ts.tiers()
+			gw.FailNextRefunds(1)
+			// A blast paid while nobody is online fails and is refunded; the provider refuses.
+			// (Its confirmation goes to the service: a server whose gateway is not the bare
+			// fake has none of the fake's routes.)
+			_, tok := ts.newClient("Dewi")
+			start := ts.must(201, "POST", "/api/client/chat/start", tok, map[string]any{"minutes": 30})
+			payID := obj(start, "payment")["id"].(string)
+			_, err := ts.app.payments.MarkPaid(context.Background(), uuid.MustParse(payID), "fake_ch_"+payID)
+			require.NoError(t, err)
+			failed := ts.refunds("failed")
+			require.Len(t, failed, 1)
+			id := failed[0]["id"].(string)
+			// Postgres: operators on two instances. In memory there is one instance.
+			instances := []*testServer{ts}
+			if b == realBackend {
+				instances = append(instances, ts.sibling(gw))
+			}
+
+			type answer struct {
+				status int
+				code   string
+				err    error
+			}
+			retry := func(srv *testServer) answer {
+				req, err := http.NewRequest("POST", srv.http.URL+"/api/internal/refunds/"+id+"/retry", nil)
+				if err != nil {
+					return answer{err: err}
+				}
+				req.Header.Set("Authorization", "Bearer "+srv.op)
+				resp, err := srv.http.Client().Do(req)
+				if err != nil {
+					return answer{err: err}
+				}
+				defer resp.Body.Close()
+				var body struct {
+					Error struct{ Code string } `json:"error"`
+				}
+				err = json.NewDecoder(resp.Body).Decode(&body)
+				return answer{status: resp.StatusCode, code: body.Error.Code, err: err}
+			}
+
+			gw.hold()
+			const n = 8
+			answers := make(chan answer, n)
+			begin := make(chan struct{})
+			for i := range n {
+				go func() {
+					<-begin
+					answers <- retry(instances[i%len(instances)])
+				}()
+			}
+			close(begin)
+			deadline := time.After(20 * time.Second)
+			select {
+			case <-gw.entered:
+			case <-deadline:
+				t.Fatal("no retry reached the provider")
+			}
+			var got []answer
+			for range n - 1 {
+				select {
+				case a := <-answers:
+					got = append(got, a)
+				case <-deadline:
+					t.Fatal("the retries that lost the claim did not answer while the attempt was in flight")
+				}
+			}
+			gw.release()
+			select {
+			case a := <-answers:
+				got = append(got, a)
+			case <-deadline:
+				t.Fatal("the held retry did not answer")
+			}
+			byAnswer := map[string]int{}
+			for _, a := range got {
+				require.NoError(t, a.err)
+				byAnswer[fmt.Sprint(a.status, " ", a.code)]++
+			}
+			require.Equal(t, map[string]int{"200 ": 1, "409 REFUND_IN_FLIGHT": n - 1}, byAnswer)
+			require.Equal(t, 2, gw.RefundCalls(uuid.MustParse(id)), "the refused attempt and one retry reached the provider")
+			require.Equal(t, "succeeded", ts.refunds("")[0]["status"])
+			require.Equal(t, 1, gw.RefundsFor(uuid.MustParse(payID)))
+			ts.requireSettled()
+		})
+	}
+}
+
 func TestFakeGatewayRoute_RefusesTheNextRefunds(t *testing.T) {
 	ts := newTestServer(t, memoryBackend)
 	ts.tiers()
@@ -153,7 +310,7 @@ func TestFakeGatewayRoute_IsNotFoundWithoutTheFakeGateway(t *testing.T) {
 	require.Equal(t, "NOT_FOUND", res.ErrorCode())
 	_, clientTok := ts.newClient("Dewi")
 	res = ts.do("POST", "/api/internal/fake-gateway/refund-failures", clientTok, map[string]any{"count": 1})
-	require.Equal(t, 403, res.Status, "operators only")
+	require.Equal(t, 404, res.Status, "the route does not exist, for anybody")
 }
 
 func TestDashboard_CountsPaidMoneyWithoutAnOutcomeAfterTenMinutes(t *testing.T) {

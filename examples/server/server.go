@@ -72,12 +72,13 @@ func (s *Server) registerRoutes() {
 	s.healthRoutes()
 	s.internalRoutes()
 	s.availabilityRoutes()
-	s.webhookRoutes()
 	s.chatRoutes()
 	s.refundRoutes()
 	s.pricingRoutes()
 	s.tokenRoutes()
-	s.fakeCheckoutRoutes()
+	if s.app.fakeGateway != nil {
+		s.fakeGatewayRoutes() // its checkout page, its webhook: only while it is in use
+	}
 	if s.app.cfg.MetricsAddr == "" {
 		s.metricsRoutes()
 	}

@@ -88,17 +88,19 @@ func (s *Sessions) ExtendedCalls() []Extended {
 	return append([]Extended(nil), s.extended...)
 }
 
-// Extend grows an active session's ends_at and minutes (Store.ExtendSession). A session
-// that is not active, or unknown, is left alone with ok=false.
-func (s *Sessions) Extend(_ context.Context, id uuid.UUID, minutes int) (extension.ChatSession, bool, error) {
+// Extend grows the ends_at and minutes of a session that is active and ends after at
+// (Store.ExtendSession). Any other session, or an unknown one, is left alone with
+// ok=false.
+func (s *Sessions) Extend(_ context.Context, id uuid.UUID, minutes int, at time.Time) (extension.ChatSession, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	info, ok := s.sessions[id]
-	if !ok || info.Status != extension.SessionActive || info.EndsAt == nil {
+	if !ok || info.Status != extension.SessionActive || info.EndsAt == nil || !info.EndsAt.After(at) {
 		return extension.ChatSession{}, false, nil
 	}
 	info.EndsAt = new(info.EndsAt.Add(time.Duration(minutes) * time.Minute))
 	info.Minutes += minutes
+	info.UpdatedAt = normalTime(at)
 	s.sessions[id] = info
 	return cloneInfo(info), true, nil
 }

@@ -31,11 +31,12 @@ import (
 // It cannot see chat sessions, so ApplyPayment asks ExtendSession to grow one: set it
 // before payments are applied (Sessions.Extend fits).
 type Store struct {
-	// ExtendSession grows an active chat session's ends_at and minutes by minutes and
-	// returns the session as it is now with ok=true; a session that is not active is
-	// left alone with ok=false. ApplyPayment calls it under the store's lock, so the
-	// extension and the session change together or not at all.
-	ExtendSession func(ctx context.Context, sessionID uuid.UUID, minutes int) (s extension.ChatSession, ok bool, err error)
+	// ExtendSession grows the ends_at and minutes of a chat session that is active and
+	// ends after at by minutes and returns the session as it is now with ok=true; any
+	// other session is left alone with ok=false. ApplyPayment calls it under the store's
+	// lock with ApplyPayment.At, so the extension and the session change together or not
+	// at all. pairingtest.Store.ExtendChatSession and Sessions.Extend fit.
+	ExtendSession func(ctx context.Context, sessionID uuid.UUID, minutes int, at time.Time) (s extension.ChatSession, ok bool, err error)
 
 	mu   sync.Mutex
 	rows map[uuid.UUID]extension.Extension
@@ -171,7 +172,7 @@ func (s *Store) ApplyPayment(ctx context.Context, a extension.ApplyPayment) (ext
 	if s.ExtendSession == nil {
 		return extension.ApplyResult{}, errors.New("extensiontest: Store.ExtendSession is not set; it is needed to apply payments")
 	}
-	sess, ok, err := s.ExtendSession(ctx, e.ChatSessionID, e.Minutes)
+	sess, ok, err := s.ExtendSession(ctx, e.ChatSessionID, e.Minutes, a.At)
 	if err != nil {
 		return extension.ApplyResult{}, fmt.Errorf("extend chat session %s: %w", e.ChatSessionID, err)
 	}

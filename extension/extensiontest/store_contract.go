@@ -308,6 +308,36 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 		check.Equal(t, *x.sess.EndsAt, *ended.EndsAt)
 	})
 
+	t.Run("ApplyPaymentLeavesASessionPastItsEndAlone", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		x := newFixture(t, h)
+		e := x.insert(t, x.ext(extension.StatusApproved, t0))
+		pay := h.Payment(t, x.sess, e)
+
+		// The session is still active: its expiry has not run, but its time is up.
+		for _, at := range []time.Time{*x.sess.EndsAt, x.sess.EndsAt.Add(time.Second)} {
+			res, err := h.Store.ApplyPayment(check.Context(t), extension.ApplyPayment{ExtensionID: e.ID, PaymentSessionID: pay, At: at})
+			check.NoError(t, err)
+			check.Equal(t, extension.SessionNotActive, res.Outcome)
+			check.Equal(t, extension.StatusApproved, res.Extension.Status)
+			got, err := h.Store.Get(check.Context(t), e.ID)
+			check.NoError(t, err)
+			check.Equal(t, extension.StatusApproved, got.Status, "the extension is not marked paid")
+			over := h.Session(t, x.sess.ID)
+			check.Equal(t, extension.SessionActive, over.Status)
+			check.Equal(t, 30, over.Minutes)
+			check.Equal(t, *x.sess.EndsAt, *over.EndsAt)
+		}
+
+		res, err := h.Store.ApplyPayment(check.Context(t), extension.ApplyPayment{
+			ExtensionID: e.ID, PaymentSessionID: pay, At: x.sess.EndsAt.Add(-time.Microsecond),
+		})
+		check.NoError(t, err)
+		check.Equal(t, extension.Applied, res.Outcome, "up to its last instant")
+		check.Equal(t, 45, res.Session.Minutes)
+	})
+
 	t.Run("ExpireDueTakesOverdueRequestsAndUnchargedApprovals", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)

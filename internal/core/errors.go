@@ -21,6 +21,10 @@ var (
 	ErrUnavailable = errors.New("service temporarily unavailable")
 	// ErrConflict: a uniqueness rule refused the write (for example a duplicate tier).
 	ErrConflict = errors.New("conflict")
+	// ErrPaymentDeclined: the payment provider declined the charge. Nothing was charged,
+	// and retrying the same request will not change the answer; the client pays another
+	// way. Not an outage: that is ErrUnavailable.
+	ErrPaymentDeclined = errors.New("payment declined by the provider")
 	// ErrNoTier: there is no active price tier for the (mode, minutes) asked for — or, for
 	// an extension, its price is 0 (extensions are never free).
 	ErrNoTier = errors.New("no active price tier for this duration")

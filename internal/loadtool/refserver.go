@@ -46,6 +46,7 @@ func (t *tool) startServer(ctx context.Context, d *dataset, label string, env ..
 	base := []string{
 		"ADDR=" + s.addr, "DATABASE_URL=" + proxied, "VALKEY_URL=" + t.o.valkeyURL, "VALKEY_KEY_PREFIX=" + d.prefix,
 		"SWEEPS=0", "DEMO_DATA=0", "OPERATOR_TOKEN=" + s.opToken, "PAYMENT_WEBHOOK_SECRET=" + s.webhookSecret,
+		"PAYMENT_GATEWAY=fake", // the blasts are paid through the fake gateway's signed webhook
 	}
 	if s.child, err = startChild("reference server", t.dir+"/server-"+label+".log", append(base, env...), t.serverBin); err != nil {
 		return nil, err

@@ -6,10 +6,11 @@
 // RunStoreContract is the conformance suite of pairing.Store that pins its rules — one open
 // pairing per client, guarded transitions that close offers and write the failure row in
 // one step, offers only before the deadline, a race-free accept checked in order, atomic
-// reroutes, and what the pairing policies keep (the queue's order and positions, offers of
-// queued pairings filling free slots once, lapses, rings, missed offers, idle order, the
-// wait estimate): the Postgres store and this one pass it, and a host with its own Store
-// can run it from its tests. It uses no assertion library.
+// reroutes guarded on the session as the caller read it, and what the pairing policies
+// keep (the queue's order and positions, offers of queued pairings filling free slots
+// once, lapses, rings, missed offers, idle order, the wait estimate): the Postgres store
+// and this one pass it, and a host with its own Store can run it from its tests. It uses
+// no assertion library.
 package pairingtest
 
 import (
@@ -541,7 +542,7 @@ func (s *Store) HasEndedSession(_ context.Context, clientID, mitraID uuid.UUID) 
 func (s *Store) ActivateChatSession(_ context.Context, id uuid.UUID, startedAt, endsAt, now time.Time) (pairing.ChatSession, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, err := s.guardSession(id, []pairing.SessionStatus{pairing.SessionPendingPayment}, nil)
+	c, err := s.guardSession(id, []pairing.SessionStatus{pairing.SessionPendingPayment}, nil, nil)
 	if err != nil {
 		return pairing.ChatSession{}, err
 	}
@@ -550,15 +551,26 @@ func (s *Store) ActivateChatSession(_ context.Context, id uuid.UUID, startedAt, 
 	return c, nil
 }
 
-func (s *Store) guardSession(id uuid.UUID, from []pairing.SessionStatus, dueBy *time.Time) (pairing.ChatSession, error) {
+// guardSession returns the session when it is in one of from, ends at or before dueBy
+// (when set) and at exactly endsAt (when set); else ErrNotFound or ErrInvalidState.
+func (s *Store) guardSession(id uuid.UUID, from []pairing.SessionStatus, dueBy, endsAt *time.Time) (pairing.ChatSession, error) {
 	c, ok := s.sessions[id]
 	if !ok {
 		return pairing.ChatSession{}, notFound("chat session", id)
 	}
-	if !slices.Contains(from, c.Status) || (dueBy != nil && (c.EndsAt == nil || c.EndsAt.After(*dueBy))) {
-		return pairing.ChatSession{}, fmt.Errorf("chat session %s is %s: %w", id, c.Status, pairing.ErrInvalidState)
+	if !slices.Contains(from, c.Status) || (dueBy != nil && (c.EndsAt == nil || c.EndsAt.After(*dueBy))) ||
+		(endsAt != nil && (c.EndsAt == nil || !c.EndsAt.Equal(*endsAt))) {
+		return pairing.ChatSession{}, sessionStateError(c)
 	}
 	return c, nil
+}
+
+func sessionStateError(c pairing.ChatSession) error {
+	if c.EndsAt == nil {
+		return fmt.Errorf("chat session %s is %s: %w", c.ID, c.Status, pairing.ErrInvalidState)
+	}
+	return fmt.Errorf("chat session %s is %s, %d minutes ending at %s: %w", c.ID, c.Status, c.Minutes,
+		c.EndsAt.Format(time.RFC3339Nano), pairing.ErrInvalidState)
 }
 
 func (s *Store) EndChatSession(_ context.Context, t pairing.SessionTransition) (pairing.ChatSession, error) {
@@ -568,7 +580,7 @@ func (s *Store) EndChatSession(_ context.Context, t pairing.SessionTransition) (
 }
 
 func (s *Store) endSession(t pairing.SessionTransition) (pairing.ChatSession, error) {
-	c, err := s.guardSession(t.ID, t.From, t.DueBy)
+	c, err := s.guardSession(t.ID, t.From, t.DueBy, t.EndsAt)
 	if err != nil {
 		return pairing.ChatSession{}, err
 	}
@@ -584,14 +596,38 @@ func (s *Store) Reroute(_ context.Context, r pairing.RerouteParams) (pairing.Cha
 	if _, ok := s.pairings[r.Pairing.ID]; ok {
 		return pairing.ChatSession{}, pairing.Pairing{}, fmt.Errorf("pairing %s exists: %w", r.Pairing.ID, pairing.ErrConflict)
 	}
+	if c, ok := s.sessions[r.SessionID]; ok && c.Minutes != r.Minutes {
+		return pairing.ChatSession{}, pairing.Pairing{}, sessionStateError(c)
+	}
 	c, err := s.endSession(pairing.SessionTransition{
-		ID: r.SessionID, From: []pairing.SessionStatus{pairing.SessionActive}, To: pairing.SessionEnded, Reason: r.Reason, Now: r.Now,
+		ID: r.SessionID, From: []pairing.SessionStatus{pairing.SessionActive}, To: pairing.SessionEnded, Reason: r.Reason,
+		EndsAt: &r.EndsAt, Now: r.Now,
 	})
 	if err != nil {
 		return pairing.ChatSession{}, pairing.Pairing{}, err
 	}
 	s.pairings[r.Pairing.ID] = r.Pairing
 	return c, r.Pairing, nil
+}
+
+// ExtendChatSession grows an active chat session that ends after at by minutes (its
+// ends_at, its minutes; updated_at becomes at) and returns it with ok=true, as the
+// Postgres extension store does in the transaction that marks an extension paid. Any other
+// session, or none, is left alone with ok=false: a session past its ends_at is over even
+// before its expiry ends it, and an extension paid for it is refunded. It is what
+// extensiontest.Store.ExtendSession needs, so that an extension and a reroute of the same
+// session are serialised by this Store's lock as Postgres serialises them on the row.
+func (s *Store) ExtendChatSession(_ context.Context, id uuid.UUID, minutes int, at time.Time) (pairing.ChatSession, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.sessions[id]
+	if !ok || c.Status != pairing.SessionActive || c.EndsAt == nil || !c.EndsAt.After(at) {
+		return pairing.ChatSession{}, false, nil
+	}
+	ends := c.EndsAt.Add(time.Duration(minutes) * time.Minute)
+	c.EndsAt, c.Minutes, c.UpdatedAt = &ends, c.Minutes+minutes, at
+	s.sessions[id] = c
+	return c, true, nil
 }
 
 func (s *Store) ListFailures(_ context.Context, f pairing.FailureFilter) ([]pairing.Failure, int, error) {

@@ -360,9 +360,15 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 		})
 		check.ErrorIs(t, err, pairing.ErrInvalidState)
 		due := t0.Add(10 * time.Minute)
+		read := due.Add(-5 * time.Minute) // its end before an extension moved it
+		_, err = c.Store.EndChatSession(check.Context(t), pairing.SessionTransition{
+			ID: res.Session.ID, From: []pairing.SessionStatus{pairing.SessionActive}, To: pairing.SessionEnded,
+			Reason: pairing.EndMitraDeactivated, EndsAt: &read, Now: early,
+		})
+		check.ErrorIs(t, err, pairing.ErrInvalidState, "ends_at is not the one read")
 		s, err := c.Store.EndChatSession(check.Context(t), pairing.SessionTransition{
 			ID: res.Session.ID, From: []pairing.SessionStatus{pairing.SessionActive}, To: pairing.SessionEnded,
-			Reason: pairing.EndExpired, DueBy: &due, Now: due,
+			Reason: pairing.EndExpired, DueBy: &due, EndsAt: &due, Now: due,
 		})
 		check.NoError(t, err)
 		check.Equal(t, pairing.SessionEnded, s.Status)
@@ -429,7 +435,11 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 			ID: uuid.New(), ClientID: p.ClientID, Type: pairing.TypeBlast, Status: pairing.StatusSearching, Minutes: 6,
 			Prepaid: true, ExpiresAt: ptr(at.Add(time.Minute)), CreatedAt: at, UpdatedAt: at,
 		}
-		s, got, err := c.Store.Reroute(check.Context(t), pairing.RerouteParams{SessionID: res.Session.ID, Reason: pairing.EndRerouted, Now: at, Pairing: next})
+		read := pairing.RerouteParams{
+			SessionID: res.Session.ID, Reason: pairing.EndRerouted, Now: at, EndsAt: *res.Session.EndsAt,
+			Minutes: res.Session.Minutes, Pairing: next,
+		}
+		s, got, err := c.Store.Reroute(check.Context(t), read)
 		check.NoError(t, err)
 		check.Equal(t, pairing.SessionEnded, s.Status)
 		check.Equal(t, pairing.EndRerouted, s.EndReason)
@@ -437,10 +447,55 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 
 		again := next
 		again.ID = uuid.New()
-		_, _, err = c.Store.Reroute(check.Context(t), pairing.RerouteParams{SessionID: res.Session.ID, Reason: pairing.EndRerouted, Now: at, Pairing: again})
+		read.Pairing = again
+		_, _, err = c.Store.Reroute(check.Context(t), read)
 		check.ErrorIs(t, err, pairing.ErrInvalidState)
 		_, err = c.Store.GetPairing(check.Context(t), again.ID)
 		check.ErrorIs(t, err, pairing.ErrNotFound, "nothing inserted when the session was not active")
+	})
+
+	t.Run("RerouteIsGuardedOnTheEndAndMinutesTheCallerRead", func(t *testing.T) {
+		t.Parallel()
+		c := contract{newHarness(t)}
+		p := c.searching(t)
+		m := c.Mitra(t, 0)
+		c.offer(t, p, m)
+		res, err := c.accept(t, m, p, t0)
+		check.NoError(t, err)
+		at := t0.Add(4 * time.Minute)
+		next := pairing.Pairing{
+			ID: uuid.New(), ClientID: p.ClientID, Type: pairing.TypeBlast, Status: pairing.StatusSearching, Minutes: 6,
+			Prepaid: true, ExpiresAt: ptr(at.Add(time.Minute)), CreatedAt: at, UpdatedAt: at,
+		}
+		// The caller read the session before an extension of 5 minutes was applied (or
+		// after: either way not the row as it is).
+		for _, stale := range []struct {
+			endsAt  time.Time
+			minutes int
+		}{
+			{res.Session.EndsAt.Add(-5 * time.Minute), res.Session.Minutes - 5},
+			{*res.Session.EndsAt, res.Session.Minutes - 5},
+			{res.Session.EndsAt.Add(-5 * time.Minute), res.Session.Minutes},
+		} {
+			_, _, err = c.Store.Reroute(check.Context(t), pairing.RerouteParams{
+				SessionID: res.Session.ID, Reason: pairing.EndRerouted, Now: at, EndsAt: stale.endsAt, Minutes: stale.minutes,
+				Pairing: next,
+			})
+			check.ErrorIs(t, err, pairing.ErrInvalidState)
+			_, err = c.Store.GetPairing(check.Context(t), next.ID)
+			check.ErrorIs(t, err, pairing.ErrNotFound, "no blast for minutes counted on a stale read")
+			got, err := c.Store.GetChatSession(check.Context(t), res.Session.ID)
+			check.NoError(t, err)
+			check.Equal(t, res.Session, got, "the session is left as it is")
+		}
+
+		s, got, err := c.Store.Reroute(check.Context(t), pairing.RerouteParams{
+			SessionID: res.Session.ID, Reason: pairing.EndRerouted, Now: at, EndsAt: *res.Session.EndsAt,
+			Minutes: res.Session.Minutes, Pairing: next,
+		})
+		check.NoError(t, err)
+		check.Equal(t, pairing.SessionEnded, s.Status)
+		check.Equal(t, next, got)
 	})
 
 	t.Run("ListPairingsSelectsForSweeps", func(t *testing.T) {

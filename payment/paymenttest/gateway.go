@@ -3,6 +3,7 @@ package paymenttest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/google/uuid"
@@ -12,8 +13,13 @@ import (
 
 // Errors of the fake gateway while told to fail.
 var (
-	ErrChargeDeclined = errors.New("fake gateway: charge declined")
-	ErrRefundDeclined = errors.New("fake gateway: refund declined")
+	// ErrChargeDeclined is a decline (FailCharges): it wraps payment.ErrPaymentDeclined, as
+	// a real gateway's decline must.
+	ErrChargeDeclined = fmt.Errorf("fake gateway: charge declined: %w", payment.ErrPaymentDeclined)
+	// ErrChargeUnreachable stands for an outage of the provider (FailChargesWith): not a
+	// decline, so Create answers payment.ErrUnavailable.
+	ErrChargeUnreachable = errors.New("fake gateway: the provider cannot be reached")
+	ErrRefundDeclined    = errors.New("fake gateway: refund declined")
 )
 
 // CheckoutBaseURL prefixes the fake checkout URLs: CheckoutBaseURL + payment id.
@@ -29,7 +35,7 @@ type FakeGateway struct {
 	refunds         []payment.RefundRequest
 	made            map[uuid.UUID]bool // refund ids made
 	calls           map[uuid.UUID]int  // Refund calls per refund id, whatever the answer
-	failCharges     bool
+	failCharges     error              // CreateCharge's answer while not nil
 	failRefunds     bool
 	failNextRefunds int
 	refusedRefund   int
@@ -43,15 +49,16 @@ func NewGateway() *FakeGateway {
 }
 
 // CreateCharge returns the reference "fake_ch_<payment id>" and a checkout URL under
-// CheckoutBaseURL, or ErrChargeDeclined while FailCharges is on.
+// CheckoutBaseURL, or ErrChargeDeclined while FailCharges is on (the error of
+// FailChargesWith while that is set).
 func (g *FakeGateway) CreateCharge(ctx context.Context, req payment.ChargeRequest) (payment.Charge, error) {
 	if err := ctx.Err(); err != nil {
 		return payment.Charge{}, err
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.failCharges {
-		return payment.Charge{}, ErrChargeDeclined
+	if g.failCharges != nil {
+		return payment.Charge{}, g.failCharges
 	}
 	g.charges = append(g.charges, req)
 	return payment.Charge{
@@ -88,11 +95,22 @@ func (g *FakeGateway) Refund(ctx context.Context, req payment.RefundRequest) (pa
 	return receipt, nil
 }
 
-// FailCharges makes CreateCharge refuse (true) or accept (false) from now on.
+// FailCharges makes CreateCharge decline (true: ErrChargeDeclined) or accept (false)
+// from now on.
 func (g *FakeGateway) FailCharges(fail bool) {
+	var err error
+	if fail {
+		err = ErrChargeDeclined
+	}
+	g.FailChargesWith(err)
+}
+
+// FailChargesWith makes CreateCharge answer err from now on (ErrChargeUnreachable for an
+// outage, for example); nil accepts again.
+func (g *FakeGateway) FailChargesWith(err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.failCharges = fail
+	g.failCharges = err
 }
 
 // FailRefunds makes Refund refuse (true) or accept (false) from now on.

@@ -104,25 +104,31 @@ func (s *Store) ClaimRefund(_ context.Context, c payment.RefundClaim) (payment.R
 		return payment.Refund{}, false, fmt.Errorf("get refund %s: %w", c.ID, payment.ErrNotFound)
 	}
 	at := truncate(c.At)
+	// In flight: claimed for an attempt whose outcome is not recorded and whose lease is
+	// not over. Checked and claimed under the one lock, as Postgres does in one UPDATE.
+	inFlight := r.Status == payment.RefundPending && r.Attempts > 0 && r.NextAttemptAt != nil && r.NextAttemptAt.After(at)
 	var may bool
 	switch c.Mode {
 	case payment.ClaimFirst:
 		may = r.Status == payment.RefundPending && r.Attempts == 0
 	case payment.ClaimNow:
-		may = r.Status == payment.RefundFailed || (r.Status == payment.RefundPending &&
-			(r.Attempts == 0 || r.NextAttemptAt == nil || !r.NextAttemptAt.After(at)))
+		may = r.Status == payment.RefundFailed || (r.Status == payment.RefundPending && !inFlight)
 	default:
 		return payment.Refund{}, false, fmt.Errorf("claim refund %s: unknown claim mode %d", c.ID, c.Mode)
 	}
-	if !may {
-		return s.view(r), false, nil
+	switch {
+	case may:
+		return s.claim(r, at, c.Lease), true, nil
+	case inFlight:
+		return s.view(r), false, fmt.Errorf("claim refund %s: %w", c.ID, payment.ErrRefundInFlight)
 	}
-	return s.claim(r, at, c.Lease), true, nil
+	return s.view(r), false, nil
 }
 
+// claim starts an attempt of r: pending while in flight, its lease in NextAttemptAt.
 func (s *Store) claim(r payment.Refund, at time.Time, lease time.Duration) payment.Refund {
 	next := at.Add(lease)
-	r.Attempts, r.NextAttemptAt, r.UpdatedAt = r.Attempts+1, &next, at
+	r.Status, r.Attempts, r.NextAttemptAt, r.UpdatedAt = payment.RefundPending, r.Attempts+1, &next, at
 	s.refunds[r.ID] = r
 	return s.view(r)
 }

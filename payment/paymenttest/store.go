@@ -159,6 +159,19 @@ func (s *Store) ExpirePending(_ context.Context, now time.Time, limit int) ([]pa
 	return out, nil
 }
 
+func (s *Store) CountPending(_ context.Context, at time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at = truncate(at)
+	n := 0
+	for _, sess := range s.sessions {
+		if sess.Status == payment.StatusPending && sess.ExpiresAt.After(at) {
+			n++
+		}
+	}
+	return n, nil
+}
+
 func (s *Store) HasPaidChatStart(_ context.Context, clientID uuid.UUID) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

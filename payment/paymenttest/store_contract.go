@@ -351,6 +351,32 @@ func runSessionContract(t *testing.T, newHarness func(t *testing.T) StoreHarness
 		e.insert(t, next)
 	})
 
+	t.Run("CountPendingCountsPayableSessionsOfEveryPurpose", func(t *testing.T) {
+		t.Parallel()
+		e := env{newHarness(t)}
+		count := func(at time.Time) int {
+			t.Helper()
+			n, err := e.Store.CountPending(check.Context(t), at)
+			check.NoError(t, err)
+			return n
+		}
+		check.Equal(t, 0, count(t0))
+		e.insert(t, e.row(t, payment.PurposeChatStart))
+		ext := e.insert(t, e.row(t, payment.PurposeExtension))
+		soon := e.row(t, payment.PurposeChatStart)
+		soon.ExpiresAt = t0.Add(time.Minute)
+		e.insert(t, soon)
+		e.paid(t, payment.PurposeChatStart)
+		check.Equal(t, 3, count(t0), "pending, of both purposes; not the paid one")
+		check.Equal(t, 2, count(t0.Add(time.Minute)), "one past its expiry, though not yet swept")
+
+		_, changed, err := e.Store.Transition(check.Context(t), payment.Transition{ID: ext.ID,
+			From: []payment.Status{payment.StatusPending}, To: payment.StatusFailed, At: t0})
+		check.NoError(t, err)
+		check.True(t, changed)
+		check.Equal(t, 2, count(t0), "a failed payment waits for nothing")
+	})
+
 	t.Run("ExpirePendingTakesDueRowsOnceInBatches", func(t *testing.T) {
 		t.Parallel()
 		e := env{newHarness(t)}
@@ -565,14 +591,20 @@ func runRefundContract(t *testing.T, newHarness func(t *testing.T) StoreHarness)
 			check.NoError(t, err)
 			return got, ok
 		}
+		inFlight := func(mode payment.ClaimMode, at time.Time, msg string) {
+			t.Helper()
+			got, ok, err := e.Store.ClaimRefund(check.Context(t), payment.RefundClaim{ID: r.ID, Mode: mode, At: at, Lease: lease})
+			check.ErrorIs(t, err, payment.ErrRefundInFlight, msg)
+			check.False(t, ok, msg)
+			check.Equal(t, r.ID, got.ID, msg)
+		}
 		first, ok := claim(payment.ClaimFirst, t0)
 		check.True(t, ok)
 		check.Equal(t, 1, first.Attempts)
+		check.Equal(t, payment.RefundPending, first.Status)
 		check.Equal(t, t0.Add(lease), *first.NextAttemptAt, "the attempt's lease")
-		_, ok = claim(payment.ClaimFirst, t0)
-		check.False(t, ok, "attempted already")
-		_, ok = claim(payment.ClaimNow, t0.Add(lease-time.Second))
-		check.False(t, ok, "in flight until its lease ends")
+		inFlight(payment.ClaimFirst, t0, "attempted already, and in flight")
+		inFlight(payment.ClaimNow, t0.Add(lease-time.Second), "in flight until its lease ends")
 
 		second, ok := claim(payment.ClaimNow, t0.Add(lease))
 		check.True(t, ok, "the first attempt showed no outcome within its lease")
@@ -591,8 +623,12 @@ func runRefundContract(t *testing.T, newHarness func(t *testing.T) StoreHarness)
 		check.Equal(t, next, *failed.NextAttemptAt)
 		check.Equal(t, payment.StatusRefundFailed, e.get(t, p.ID).Status)
 
+		_, ok = claim(payment.ClaimFirst, t0.Add(lease))
+		check.False(t, ok, "attempted already and not in flight: left to the retries")
 		third, ok := claim(payment.ClaimNow, t0.Add(lease))
 		check.True(t, ok, "a failed refund may be retried now, whatever its backoff")
+		check.Equal(t, payment.RefundPending, third.Status, "in flight again")
+		check.Equal(t, payment.StatusRefundFailed, e.get(t, p.ID).Status, "the payment follows outcomes, not claims")
 		done, changed, err := e.Store.FinishRefund(check.Context(t), payment.RefundAttempt{ID: r.ID, Attempt: third.Attempts, Succeeded: true, ProviderRef: "rf-1", At: t0.Add(lease)})
 		check.NoError(t, err)
 		check.True(t, changed)
@@ -615,6 +651,70 @@ func runRefundContract(t *testing.T, newHarness func(t *testing.T) StoreHarness)
 		check.ErrorIs(t, err, payment.ErrNotFound)
 		_, err = e.Store.GetRefund(check.Context(t), uuid.New())
 		check.ErrorIs(t, err, payment.ErrNotFound)
+	})
+
+	t.Run("ConcurrentClaimsOfOneRefundLeaveOneAttemptInFlight", func(t *testing.T) {
+		t.Parallel()
+		e := env{newHarness(t)}
+		p := e.paid(t, payment.PurposeChatStart)
+		r := e.record(t, payment.RefundOrder{Cause: "a", From: []uuid.UUID{p.ID}, Amount: 10000}, t0)[0]
+		// Refused, due again after a backoff longer than the lease: a retry now may claim it.
+		r = e.settleRefund(t, r, t0, false, ptr(t0.Add(time.Hour)))
+		check.Equal(t, payment.RefundFailed, r.Status)
+
+		const n = 8
+		at := t0.Add(time.Second)
+		got := make([]payment.Refund, n)
+		claimed := make([]bool, n)
+		errs := check.Concurrently(n, func(i int) error {
+			var err error
+			got[i], claimed[i], err = e.sameData().ClaimRefund(check.Context(t),
+				payment.RefundClaim{ID: r.ID, Mode: payment.ClaimNow, At: at, Lease: lease})
+			return err
+		})
+		w := check.OneSucceeds(t, errs, payment.ErrRefundInFlight, "one attempt at a time, whichever instance asks")
+		check.True(t, claimed[w])
+		check.Equal(t, r.Attempts+1, got[w].Attempts)
+		check.Equal(t, payment.RefundPending, got[w].Status, "an attempt in flight is pending")
+		check.Equal(t, at.Add(lease), *got[w].NextAttemptAt, "the attempt's lease")
+		for i, err := range errs {
+			if i != w {
+				check.ErrorIs(t, err, payment.ErrConflict)
+				check.False(t, claimed[i])
+				check.Equal(t, r.ID, got[i].ID, "the refund as it stands comes with the error")
+			}
+		}
+
+		claimNow := func(at time.Time) (payment.Refund, bool, error) {
+			return e.Store.ClaimRefund(check.Context(t), payment.RefundClaim{ID: r.ID, Mode: payment.ClaimNow, At: at, Lease: lease})
+		}
+		_, ok, err := claimNow(at.Add(lease - time.Second))
+		check.ErrorIs(t, err, payment.ErrRefundInFlight, "in flight until its lease ends")
+		check.False(t, ok)
+		due, err := e.Store.ClaimDueRefunds(check.Context(t), at.Add(lease-time.Second), lease, 10)
+		check.NoError(t, err)
+		check.Len(t, due, 0, "the sweep leaves an attempt in flight alone")
+
+		// The winner's process dies during its attempt: once the lease is over, the refund
+		// may be claimed again, once.
+		errs = check.Concurrently(n, func(i int) error {
+			var err error
+			got[i], claimed[i], err = e.sameData().ClaimRefund(check.Context(t),
+				payment.RefundClaim{ID: r.ID, Mode: payment.ClaimNow, At: at.Add(lease), Lease: lease})
+			return err
+		})
+		w = check.OneSucceeds(t, errs, payment.ErrRefundInFlight, "a lease that ended is taken over once")
+		check.True(t, claimed[w])
+		check.Equal(t, r.Attempts+2, got[w].Attempts)
+		done, changed, err := e.Store.FinishRefund(check.Context(t), payment.RefundAttempt{
+			ID: r.ID, Attempt: got[w].Attempts, Succeeded: true, ProviderRef: "rf", At: at.Add(lease),
+		})
+		check.NoError(t, err)
+		check.True(t, changed)
+		check.Equal(t, payment.RefundSucceeded, done.Status)
+		_, ok, err = claimNow(at.Add(lease))
+		check.NoError(t, err, "a succeeded refund is not in flight")
+		check.False(t, ok)
 	})
 
 	t.Run("RefundOutcomesSettleThePaymentStatus", func(t *testing.T) {

@@ -2,13 +2,17 @@
 //
 // The token lives in sessionStorage only (this tab, until sign-out or the tab closes) and
 // travels in the Authorization header: never in a URL, a cookie, or anything logged.
-// A console served from another origin is pointed at the API with ?api=<the API origin>
-// (the API must list the console's origin in CORS_ALLOWED_ORIGINS).
+//
+// The API is the page's own origin. A console served from another origin names the API's
+// origin in its index.html, <meta name="curhat-api" content="<the API's origin>">,
+// written by whoever serves the files (the API must list the console's origin in
+// CORS_ALLOWED_ORIGINS). Never from the page's address: anybody can write a link, and the
+// token would go to whatever origin it named.
 
 const TOKEN_KEY = "curhat.operatorToken";
 
 function apiBase() {
-  const given = new URLSearchParams(location.search).get("api");
+  const given = document.querySelector('meta[name="curhat-api"]')?.getAttribute("content");
   if (!given) return "";
   try {
     const u = new URL(given);

@@ -14,7 +14,8 @@ const counts = [
   ["available_count", "Available", "count-available"],
   ["busy_count", "Busy", "count-busy"],
   ["active_sessions", "Active sessions", "count-active-sessions"],
-  ["pending_payment_sessions", "Pending payments", "count-pending-payments"],
+  ["pending_payments", "Pending payments", "count-pending-payments"],
+  ["awaiting_payment_sessions", "Sessions awaiting payment", "count-awaiting-payment-sessions"],
   ["drift", "Mirror drift", "count-drift"],
   ["unsettled_payments", "Unsettled payments", "count-unsettled"],
 ];
