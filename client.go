@@ -48,7 +48,7 @@ type Config struct {
 	// client-side cache; the Valkey client must have it enabled (it is by default, and
 	// needs CLIENT TRACKING on the server). Defaults to off.
 	ValkeyClientCache bool
-	// Gateway is the payment provider (paymenttest.NewGateway is a fake one). Required.
+	// Gateway is the payment provider (payment.NewFakeGateway is a fake one). Required.
 	Gateway payment.Gateway
 	// Notifier receives the pairing and extension events (best effort). Defaults to
 	// dropping them.

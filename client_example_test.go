@@ -9,7 +9,7 @@ import (
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/availability"
 	"github.com/curhat/curhat/pairing"
-	"github.com/curhat/curhat/payment/paymenttest"
+	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/pricing"
 )
 
@@ -18,7 +18,7 @@ import (
 // Client.
 func ExampleNewMemoryClient() {
 	ctx := context.Background()
-	c, err := curhat.NewMemoryClient(&curhat.Config{Gateway: paymenttest.NewGateway()})
+	c, err := curhat.NewMemoryClient(&curhat.Config{Gateway: payment.NewFakeGateway()})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -8,18 +8,15 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat/availability/availabilitytest"
+	"github.com/curhat/curhat/availability"
 	"github.com/curhat/curhat/extension"
-	"github.com/curhat/curhat/extension/extensiontest"
 	"github.com/curhat/curhat/pairing"
-	"github.com/curhat/curhat/pairing/pairingtest"
 	"github.com/curhat/curhat/payment"
-	"github.com/curhat/curhat/payment/paymenttest"
-	"github.com/curhat/curhat/pricing/pricingtest"
+	"github.com/curhat/curhat/pricing"
 )
 
 // NewMemoryClient builds a Client over the in-memory stores of the …test packages, for
-// tests and demos: the whole product without a server (paymenttest.NewGateway is a fake
+// tests and demos: the whole product without a server (payment.NewFakeGateway is a fake
 // payment provider for cfg.Gateway). What Postgres answers with a join or within one
 // transaction, the Client joins itself: a mitra's state and open sessions between the
 // availability and pairing stores, a chat session's growth for the extension store, the
@@ -30,22 +27,22 @@ func NewMemoryClient(cfg *Config) (*Client, error) {
 		return nil, fmt.Errorf("curhat.NewMemoryClient: %w", err)
 	}
 	c := newClient(cfg)
-	avail, pays, prices := availabilitytest.NewStore(), paymenttest.NewStore(), pricingtest.NewStore()
-	pairs, exts := pairingtest.NewStore(), extensiontest.NewStore()
+	avail, pays, prices := availability.NewMemoryStore(), payment.NewMemoryStore(), pricing.NewMemoryStore()
+	pairs, exts := pairing.NewMemoryStore(), extension.NewMemoryStore()
 
 	pairs.RecordRefunds = func(ctx context.Context, r pairing.RefundIntent, at time.Time) ([]pairing.RecordedRefund, error) {
-		return pairingtest.RecordRefunds(ctx, pays, r, at)
+		return pays.RecordRefund(ctx, payment.RefundRecord{RefundOrder: r, At: at})
 	}
-	pairs.MitraFunc = func(id uuid.UUID) (pairingtest.Mitra, bool) {
+	pairs.MitraFunc = func(id uuid.UUID) (pairing.MemoryMitra, bool) {
 		m, err := avail.GetMitra(context.Background(), id)
 		if err != nil {
-			return pairingtest.Mitra{}, false
+			return pairing.MemoryMitra{}, false
 		}
 		max := 0
 		if m.MaxConcurrentSessions != nil {
 			max = *m.MaxConcurrentSessions
 		}
-		return pairingtest.Mitra{ID: m.ID, Active: m.IsActive, MaxConcurrentSessions: max}, true
+		return pairing.MemoryMitra{ID: m.ID, Active: m.IsActive, MaxConcurrentSessions: max}, true
 	}
 	avail.SetOpenSessions(func(ctx context.Context, id uuid.UUID) (int, error) {
 		info, err := pairs.MitraInfo(ctx, id)
@@ -58,7 +55,7 @@ func NewMemoryClient(cfg *Config) (*Client, error) {
 
 	err := c.build(stores{
 		config: NewMemoryConfigStore(), bus: c.cfg.Bus,
-		avail: avail, cache: availabilitytest.NewCache(),
+		avail: avail, cache: availability.NewMemoryCache(),
 		prices: prices, pays: pays, pairing: pairs, exts: exts,
 	})
 	if err != nil {

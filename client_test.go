@@ -16,7 +16,6 @@ import (
 	"github.com/curhat/curhat/internal/testenv"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
-	"github.com/curhat/curhat/payment/paymenttest"
 	"github.com/curhat/curhat/pricing"
 	"github.com/curhat/curhat/sweeps"
 )
@@ -48,15 +47,15 @@ func (e *events) kinds(recipient uuid.UUID) []string {
 // clientBundle is a started Client with what a test needs around it.
 type clientBundle struct {
 	c       *curhat.Client
-	gateway *paymenttest.FakeGateway
+	gateway *payment.FakeGateway
 	events  *events
 	clock   *curhat.FakeClock
 	// newClient returns the id of a new client account (a host's row in Postgres).
 	newClient func(t *testing.T) uuid.UUID
 }
 
-func testConfig() (*curhat.Config, *paymenttest.FakeGateway, *events, *curhat.FakeClock) {
-	gw, ev := paymenttest.NewGateway(), &events{}
+func testConfig() (*curhat.Config, *payment.FakeGateway, *events, *curhat.FakeClock) {
+	gw, ev := payment.NewFakeGateway(), &events{}
 	clk := curhat.NewFakeClock(time.Date(2026, 5, 25, 10, 0, 0, 0, time.UTC))
 	return &curhat.Config{Gateway: gw, Notifier: ev, Clock: clk, Sweeps: curhat.SweepsConfig{Disabled: true}}, gw, ev, clk
 }
@@ -199,7 +198,7 @@ func TestClient_OwnsEverySweepAtItsDefaultCadenceUnlessTheHostSaysOtherwise(t *t
 		}
 		return out
 	}
-	c, err := curhat.NewMemoryClient(&curhat.Config{Gateway: paymenttest.NewGateway()})
+	c, err := curhat.NewMemoryClient(&curhat.Config{Gateway: payment.NewFakeGateway()})
 	require.NoError(t, err)
 	require.Equal(t, map[string]time.Duration{
 		"auto_offline":         sweeps.DefaultAutoOfflineInterval,
@@ -211,7 +210,7 @@ func TestClient_OwnsEverySweepAtItsDefaultCadenceUnlessTheHostSaysOtherwise(t *t
 	}, cadences(c))
 	require.NoError(t, c.Stop(context.Background()), "never started: Stop is safe")
 
-	c, err = curhat.NewMemoryClient(&curhat.Config{Gateway: paymenttest.NewGateway(), Sweeps: curhat.SweepsConfig{
+	c, err = curhat.NewMemoryClient(&curhat.Config{Gateway: payment.NewFakeGateway(), Sweeps: curhat.SweepsConfig{
 		Timeouts: 5 * time.Second, HeartbeatMirror: curhat.SweepOff,
 	}})
 	require.NoError(t, err)
@@ -220,7 +219,7 @@ func TestClient_OwnsEverySweepAtItsDefaultCadenceUnlessTheHostSaysOtherwise(t *t
 	require.NotContains(t, got, "heartbeat_mirror")
 	require.Len(t, got, 5)
 
-	c, err = curhat.NewMemoryClient(&curhat.Config{Gateway: paymenttest.NewGateway(), Sweeps: curhat.SweepsConfig{Disabled: true}})
+	c, err = curhat.NewMemoryClient(&curhat.Config{Gateway: payment.NewFakeGateway(), Sweeps: curhat.SweepsConfig{Disabled: true}})
 	require.NoError(t, err)
 	require.Empty(t, c.Sweeps())
 }
@@ -230,7 +229,7 @@ func TestClient_TheSweepsRunOnTheClientsClock(t *testing.T) {
 	clk := curhat.NewFakeClock(time.Date(2026, 5, 25, 10, 0, 0, 0, time.UTC))
 	ran := make(chan string, 16)
 	c, err := curhat.NewMemoryClient(&curhat.Config{
-		Gateway: paymenttest.NewGateway(), Clock: clk,
+		Gateway: payment.NewFakeGateway(), Clock: clk,
 		SweepHooks: sweeps.HooksFunc(func(name string, _ sweeps.Report, err error) {
 			if err == nil {
 				ran <- name
@@ -265,7 +264,7 @@ func TestClient_StartReturnsItsErrorAndStopsWhatStarted(t *testing.T) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	defer pool.Close()
-	c, err := curhat.NewClient(pool, nil, &curhat.Config{Gateway: paymenttest.NewGateway()})
+	c, err := curhat.NewClient(pool, nil, &curhat.Config{Gateway: payment.NewFakeGateway()})
 	require.NoError(t, err)
 
 	err = c.Start(ctx)
@@ -283,14 +282,14 @@ func TestClient_StartReturnsItsErrorAndStopsWhatStarted(t *testing.T) {
 func TestClient_StopIsIdempotentAndSafeBeforeStart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	c, err := curhat.NewMemoryClient(&curhat.Config{Gateway: paymenttest.NewGateway()})
+	c, err := curhat.NewMemoryClient(&curhat.Config{Gateway: payment.NewFakeGateway()})
 	require.NoError(t, err)
 	require.NoError(t, c.Stop(ctx))
 	require.NoError(t, c.Stop(ctx))
 	<-c.Stopped()
 	require.Error(t, c.Start(ctx), "a stopped Client does not start")
 
-	c, err = curhat.NewMemoryClient(&curhat.Config{Gateway: paymenttest.NewGateway()})
+	c, err = curhat.NewMemoryClient(&curhat.Config{Gateway: payment.NewFakeGateway()})
 	require.NoError(t, err)
 	require.NoError(t, c.Start(ctx)) // sweeps on, at their default cadences
 	require.NoError(t, c.Stop(ctx))
@@ -311,15 +310,15 @@ func TestClient_RefusesAMissingGatewayOrDatabaseByName(t *testing.T) {
 		{"memory without a gateway", func() error { _, err := curhat.NewMemoryClient(&curhat.Config{}); return err }, "Config.Gateway"},
 		{"memory with a nil config", func() error { _, err := curhat.NewMemoryClient(nil); return err }, "Config.Gateway"},
 		{"postgres without a database", func() error {
-			_, err := curhat.NewClient(nil, nil, &curhat.Config{Gateway: paymenttest.NewGateway()})
+			_, err := curhat.NewClient(nil, nil, &curhat.Config{Gateway: payment.NewFakeGateway()})
 			return err
 		}, "db"},
 		{"a negative stale threshold", func() error {
-			_, err := curhat.NewMemoryClient(&curhat.Config{Gateway: paymenttest.NewGateway(), StaleThreshold: -time.Second})
+			_, err := curhat.NewMemoryClient(&curhat.Config{Gateway: payment.NewFakeGateway(), StaleThreshold: -time.Second})
 			return err
 		}, "Config.StaleThreshold"},
 		{"a currency a domain refuses", func() error {
-			_, err := curhat.NewMemoryClient(&curhat.Config{Gateway: paymenttest.NewGateway(), Currency: "idr"})
+			_, err := curhat.NewMemoryClient(&curhat.Config{Gateway: payment.NewFakeGateway(), Currency: "idr"})
 			return err
 		}, "Config.Currency"},
 	} {

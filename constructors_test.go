@@ -8,15 +8,12 @@ import (
 
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/availability"
-	"github.com/curhat/curhat/availability/availabilitytest"
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/extension/extensiontest"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/pairing/pairingtest"
 	"github.com/curhat/curhat/payment"
-	"github.com/curhat/curhat/payment/paymenttest"
 	"github.com/curhat/curhat/pricing"
-	"github.com/curhat/curhat/pricing/pricingtest"
 	"github.com/curhat/curhat/sweeps"
 )
 
@@ -24,13 +21,13 @@ import (
 // default can stand for comes back as an error naming the field.
 func TestConstructors_RefuseBadInputNamingTheField(t *testing.T) {
 	job := func(context.Context) (sweeps.Report, error) { return sweeps.Report{}, nil }
-	pairStore := pairingtest.NewStore()
+	pairStore := pairing.NewMemoryStore()
 	pairDeps := pairing.Deps{
 		Availability: pairingtest.NewAvailability(pairStore, 1), Payments: pairingtest.NewPayments(),
 		Quoter: pairingtest.NewQuoter(nil),
 	}
 	payments := pairingtest.NewPayments().Service()
-	prices, err := pricing.NewPricingStore(pricingtest.NewStore(), nil)
+	prices, err := pricing.NewPricingStore(pricing.NewMemoryStore(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,19 +43,19 @@ func TestConstructors_RefuseBadInputNamingTheField(t *testing.T) {
 	}{
 		{"mirror without a store", func() error { return ignore(availability.NewMirror(nil, nil, nil)) }, "store"},
 		{"mirror with a negative stale threshold", func() error {
-			return ignore(availability.NewMirror(availabilitytest.NewStore(), nil, &availability.Config{StaleThreshold: -time.Second}))
+			return ignore(availability.NewMirror(availability.NewMemoryStore(), nil, &availability.Config{StaleThreshold: -time.Second}))
 		}, "Config.StaleThreshold"},
 		{"mirror with a negative watchdog interval", func() error {
-			return ignore(availability.NewMirror(availabilitytest.NewStore(), nil, &availability.Config{WatchdogInterval: -1}))
+			return ignore(availability.NewMirror(availability.NewMemoryStore(), nil, &availability.Config{WatchdogInterval: -1}))
 		}, "Config.WatchdogInterval"},
 		{"pricing without a store", func() error { return ignore(pricing.NewPricingStore(nil, nil)) }, "store"},
 		{"pricing with a currency that is not ISO 4217", func() error {
-			return ignore(pricing.NewPricingStore(pricingtest.NewStore(), &pricing.Config{Currency: "rupiah"}))
+			return ignore(pricing.NewPricingStore(pricing.NewMemoryStore(), &pricing.Config{Currency: "rupiah"}))
 		}, "Config.Currency"},
-		{"payments without a store", func() error { return ignore(payment.NewService(nil, paymenttest.NewGateway(), nil)) }, "store"},
-		{"payments without a gateway", func() error { return ignore(payment.NewService(paymenttest.NewStore(), nil, nil)) }, "gateway"},
+		{"payments without a store", func() error { return ignore(payment.NewService(nil, payment.NewFakeGateway(), nil)) }, "store"},
+		{"payments without a gateway", func() error { return ignore(payment.NewService(payment.NewMemoryStore(), nil, nil)) }, "gateway"},
 		{"payments with negative refund attempts", func() error {
-			return ignore(payment.NewService(paymenttest.NewStore(), paymenttest.NewGateway(), &payment.Config{RefundMaxAttempts: -1}))
+			return ignore(payment.NewService(payment.NewMemoryStore(), payment.NewFakeGateway(), &payment.Config{RefundMaxAttempts: -1}))
 		}, "Config.RefundMaxAttempts"},
 		{"pairer without a store", func() error { return ignore(pairing.NewPairer(nil, pairDeps, nil)) }, "store"},
 		{"pairer without payments", func() error {
@@ -72,10 +69,10 @@ func TestConstructors_RefuseBadInputNamingTheField(t *testing.T) {
 		{"extensions without sessions", func() error {
 			d := extDeps
 			d.Sessions = nil
-			return ignore(extension.NewService(extensiontest.NewStore(), d, nil))
+			return ignore(extension.NewService(extension.NewMemoryStore(), d, nil))
 		}, "Deps.Sessions"},
 		{"extensions with a negative orphan TTL", func() error {
-			return ignore(extension.NewService(extensiontest.NewStore(), extDeps, &extension.Config{OrphanTTL: -time.Minute}))
+			return ignore(extension.NewService(extension.NewMemoryStore(), extDeps, &extension.Config{OrphanTTL: -time.Minute}))
 		}, "Config.OrphanTTL"},
 		{"sweep without a job", func() error { return ignore(sweeps.New(nil, sweeps.Config{})) }, "job"},
 		{"sweep with a negative interval", func() error { return ignore(sweeps.New(job, sweeps.Config{Interval: -time.Second})) }, "Config.Interval"},

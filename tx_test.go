@@ -12,13 +12,10 @@ import (
 
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/availability"
-	"github.com/curhat/curhat/availability/availabilitytest"
 	"github.com/curhat/curhat/internal/testenv"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
-	"github.com/curhat/curhat/payment/paymenttest"
 	"github.com/curhat/curhat/pricing"
-	"github.com/curhat/curhat/pricing/pricingtest"
 )
 
 // written is what one host transaction wrote through the SDK, next to its own row.
@@ -34,7 +31,7 @@ func TestTx_SDKWritesCommitAndRollBackWithTheHostTransaction(t *testing.T) {
 	require.NoError(t, err)
 	prices, err := pricing.NewPricingStore(pricing.NewPostgresStore(db.Pool), nil)
 	require.NoError(t, err)
-	payments, err := payment.NewService(payment.NewPostgresStore(db.Pool), paymenttest.NewGateway(), nil)
+	payments, err := payment.NewService(payment.NewPostgresStore(db.Pool), payment.NewFakeGateway(), nil)
 	require.NoError(t, err)
 
 	// write runs, in one host transaction, the host's own insert and one SDK write of each
@@ -113,17 +110,17 @@ func TestTx_SDKWritesCommitAndRollBackWithTheHostTransaction(t *testing.T) {
 func TestTx_AServiceOverAnInMemoryStoreRefusesATransaction(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	mirror, err := availability.NewMirror(availabilitytest.NewStore(), nil, nil)
+	mirror, err := availability.NewMirror(availability.NewMemoryStore(), nil, nil)
 	require.NoError(t, err)
 	_, err = mirror.CreateMitraTx(ctx, nil, availability.CreateMitraParams{DisplayName: "Ayu"})
 	require.ErrorIs(t, err, curhat.ErrNoTx)
-	prices, err := pricing.NewPricingStore(pricingtest.NewStore(), nil)
+	prices, err := pricing.NewPricingStore(pricing.NewMemoryStore(), nil)
 	require.NoError(t, err)
 	_, err = prices.CreateTierTx(ctx, nil, pricing.CreateTierParams{Mode: pricing.ModeSession, Minutes: 30, Price: 1, ChangedBy: "op"})
 	require.ErrorIs(t, err, curhat.ErrNoTx)
 	_, err = prices.UpdateTierTx(ctx, nil, pricing.UpdateTierParams{ID: uuid.New(), ChangedBy: "op"})
 	require.ErrorIs(t, err, curhat.ErrNoTx)
-	payments, err := payment.NewService(paymenttest.NewStore(), paymenttest.NewGateway(), nil)
+	payments, err := payment.NewService(payment.NewMemoryStore(), payment.NewFakeGateway(), nil)
 	require.NoError(t, err)
 	_, _, err = payments.CreateTx(ctx, nil, payment.CreateParams{})
 	require.ErrorIs(t, err, curhat.ErrNoTx)

@@ -23,7 +23,7 @@ func TestStoreContract(t *testing.T) {
 	t.Run("memory", func(t *testing.T) {
 		t.Parallel()
 		availabilitytest.RunStoreContract(t, func(t *testing.T) availabilitytest.StoreHarness {
-			s := availabilitytest.NewStore()
+			s := availability.NewMemoryStore()
 			return storeHarness(s, newMemFacts(s))
 		})
 	})
@@ -64,7 +64,7 @@ func TestCacheContract(t *testing.T) {
 	t.Run("memory", func(t *testing.T) {
 		t.Parallel()
 		availabilitytest.RunCacheContract(t, func(t *testing.T) availabilitytest.CacheHarness {
-			c := availabilitytest.NewCache()
+			c := availability.NewMemoryCache()
 			c.Flush() // as a fresh Valkey: no seed marker
 			return availabilitytest.CacheHarness{Cache: c, Flush: func(*testing.T) { c.Flush() }}
 		})

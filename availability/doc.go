@@ -7,10 +7,10 @@
 // # Pieces
 //
 // [Mirror] is the service. It depends on a [Store] (the truth: [NewPostgresStore], or
-// availabilitytest.NewStore in memory) and an optional [Cache] (the mirror:
-// [NewValkeyCache], or availabilitytest.NewCache). With a nil Cache every call is served
+// NewMemoryStore in memory) and an optional [Cache] (the mirror:
+// [NewValkeyCache], or NewMemoryCache). With a nil Cache every call is served
 // by Postgres alone. Both in-memory implementations pass the same contract suites as the
-// real ones; availabilitytest.NewCache, unlike a fresh Valkey, starts seeded (it mirrors
+// real ones; NewMemoryCache, unlike a fresh Valkey, starts seeded (it mirrors
 // an empty store), so a Store filled before the Mirror is built still needs
 // [Mirror.SeedFromPostgres].
 //

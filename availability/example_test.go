@@ -8,14 +8,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat/availability"
-	"github.com/curhat/curhat/availability/availabilitytest"
 )
 
 // A Mirror over the in-memory Store and Cache: the same behaviour as Postgres + Valkey,
 // without servers.
 func ExampleMirror() {
 	ctx := context.Background()
-	mirror, err := availability.NewMirror(availabilitytest.NewStore(), availabilitytest.NewCache(), nil)
+	mirror, err := availability.NewMirror(availability.NewMemoryStore(), availability.NewMemoryCache(), nil)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -39,12 +38,12 @@ func ExampleMirror() {
 // Deactivation revokes the mitra's sessions and refuses its pings from then on.
 func ExampleMirror_SetActive() {
 	ctx := context.Background()
-	store := availabilitytest.NewStore()
+	store := availability.NewMemoryStore()
 	store.SetOnDeactivate(func(_ context.Context, _ uuid.UUID) error {
 		fmt.Println("auth sessions revoked")
 		return nil
 	})
-	mirror, err := availability.NewMirror(store, availabilitytest.NewCache(), nil)
+	mirror, err := availability.NewMirror(store, availability.NewMemoryCache(), nil)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -65,10 +64,10 @@ func ExampleMirror_SetActive() {
 // chat-session transition, RecomputeCapacity.
 func ExampleMirror_RecomputeCapacity() {
 	ctx := context.Background()
-	store := availabilitytest.NewStore()
+	store := availability.NewMemoryStore()
 	open := 0 // the host's chat sessions of this one mitra
 	store.SetOpenSessions(func(context.Context, uuid.UUID) (int, error) { return open, nil })
-	mirror, err := availability.NewMirror(store, availabilitytest.NewCache(), nil)
+	mirror, err := availability.NewMirror(store, availability.NewMemoryCache(), nil)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -94,7 +93,7 @@ func ExampleMirror_RecomputeCapacity() {
 // the last device signing off takes it offline.
 func ExampleMirror_EndDevice() {
 	ctx := context.Background()
-	mirror, err := availability.NewMirror(availabilitytest.NewStore(), availabilitytest.NewCache(), nil)
+	mirror, err := availability.NewMirror(availability.NewMemoryStore(), availability.NewMemoryCache(), nil)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -117,7 +116,7 @@ func ExampleMirror_EndDevice() {
 // Start runs the refreshes; Close keeps the lease for the reconnect grace.
 func ExampleMirror_OpenStream() {
 	ctx := context.Background()
-	mirror, err := availability.NewMirror(availabilitytest.NewStore(), availabilitytest.NewCache(), nil)
+	mirror, err := availability.NewMirror(availability.NewMemoryStore(), availability.NewMemoryCache(), nil)
 	if err != nil {
 		fmt.Println(err)
 		return

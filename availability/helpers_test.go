@@ -14,7 +14,6 @@ import (
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/curhat/curhat/availability"
-	"github.com/curhat/curhat/availability/availabilitytest"
 	"github.com/curhat/curhat/internal/clock"
 	"github.com/curhat/curhat/internal/testenv"
 	"github.com/curhat/curhat/internal/valkeyutil"
@@ -96,14 +95,14 @@ func (f *pgFacts) liveAuth(t testing.TB, mitraID uuid.UUID) int {
 	return n
 }
 
-// memFacts plugs the same facts into an availabilitytest.Store, as a host would.
+// memFacts plugs the same facts into an availability.MemoryStore, as a host would.
 type memFacts struct {
 	mu   sync.Mutex
 	open map[uuid.UUID]int
 	auth map[uuid.UUID]int
 }
 
-func newMemFacts(s *availabilitytest.Store) *memFacts {
+func newMemFacts(s *availability.MemoryStore) *memFacts {
 	f := &memFacts{open: map[uuid.UUID]int{}, auth: map[uuid.UUID]int{}}
 	s.SetOpenSessions(func(_ context.Context, id uuid.UUID) (int, error) {
 		f.mu.Lock()
@@ -173,8 +172,8 @@ type bundle struct {
 	facts  facts
 	cfg    availability.Config
 
-	mem    *availabilitytest.Cache // memory kind
-	db     *testenv.DB             // valkey kind
+	mem    *availability.MemoryCache // memory kind
+	db     *testenv.DB               // valkey kind
 	pg     *pgFacts
 	client *countingClient
 	names  valkeyutil.Names
@@ -206,10 +205,10 @@ func setup(t testing.TB, kind string, o setupOptions) *bundle {
 	b := &bundle{kind: kind, clock: clock.NewFake(T0), hooks: &availability.Counters{}}
 	switch kind {
 	case kindMemory:
-		s := availabilitytest.NewStore()
+		s := availability.NewMemoryStore()
 		b.facts = newMemFacts(s)
 		b.store = s
-		b.mem = availabilitytest.NewCache()
+		b.mem = availability.NewMemoryCache()
 		b.mem.Flush() // unseeded, as the fresh Valkey of the other kinds
 		b.cache = b.mem
 	case kindValkey, kindCluster:

@@ -10,7 +10,7 @@ import (
 )
 
 // Store is the durable truth about mitras: Postgres (NewPostgresStore) or memory
-// (availabilitytest.NewStore). Errors: ErrNotFound, ErrDeactivated, ErrUnavailable,
+// (NewMemoryStore). Errors: ErrNotFound, ErrDeactivated, ErrUnavailable,
 // *curhat.ValidationError.
 type Store interface {
 	CreateMitra(ctx context.Context, p CreateMitraParams) (Mitra, error)
@@ -88,7 +88,7 @@ type OfflinedMitra struct {
 	UpdatedAt time.Time
 }
 
-// Cache is the Valkey side of the mirror: NewValkeyCache or availabilitytest.NewCache.
+// Cache is the Valkey side of the mirror: NewValkeyCache or NewMemoryCache.
 // Every method is bounded by its ctx. A Cache whose data does not come from a complete seed
 // answers reads with ErrNotSeeded.
 type Cache interface {

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/curhat/curhat/availability"
-	"github.com/curhat/curhat/availability/availabilitytest"
 	"github.com/curhat/curhat/internal/clock"
 )
 
@@ -65,8 +64,8 @@ func TestUnseededCache_ReadsFallBackWithOneWarningPerInterval(t *testing.T) {
 }
 
 // newMemoryMirror is a Mirror over the in-memory Store and a cache as NewCache returns it.
-func newMemoryMirror(store availability.Store, logs *logRecorder, hooks *availability.Counters) (*availability.Mirror, *availabilitytest.Cache) {
-	cache := availabilitytest.NewCache()
+func newMemoryMirror(store availability.Store, logs *logRecorder, hooks *availability.Counters) (*availability.Mirror, *availability.MemoryCache) {
+	cache := availability.NewMemoryCache()
 	m, err := availability.NewMirror(store, cache, &availability.Config{Clock: clock.NewFake(T0), Logger: slog.New(logs), Hooks: hooks})
 	if err != nil {
 		panic(err) // a valid config
@@ -77,7 +76,7 @@ func newMemoryMirror(store availability.Store, logs *logRecorder, hooks *availab
 func TestNewCache_MirrorsAnEmptyStoreWithoutASeed(t *testing.T) {
 	t.Parallel()
 	logs, hooks := &logRecorder{}, &availability.Counters{}
-	mirror, cache := newMemoryMirror(availabilitytest.NewStore(), logs, hooks)
+	mirror, cache := newMemoryMirror(availability.NewMemoryStore(), logs, hooks)
 	ctx := ctxT(t)
 
 	n, err := mirror.OnlineCount(ctx)
@@ -120,7 +119,7 @@ func TestNewCache_MirrorsAnEmptyStoreWithoutASeed(t *testing.T) {
 
 func TestNewCache_StoreFilledBeforeTheMirrorNeedsASeed(t *testing.T) {
 	t.Parallel()
-	store := availabilitytest.NewStore()
+	store := availability.NewMemoryStore()
 	ctx := ctxT(t)
 	before, err := availability.NewMirror(store, nil, &availability.Config{Clock: clock.NewFake(T0)})
 	require.NoError(t, err)

@@ -10,7 +10,6 @@ import (
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/extension/extensiontest"
 	"github.com/curhat/curhat/pairing"
-	"github.com/curhat/curhat/pairing/pairingtest"
 )
 
 func TestStoreContract(t *testing.T) {
@@ -43,12 +42,12 @@ func storeHarness(store extension.Store, f facts) extensiontest.StoreHarness {
 }
 
 // TestStoreContract_InMemoryOverThePairingStore runs the suite over the in-memory store
-// wired as curhat.NewMemoryClient wires it: the chat sessions are pairingtest.Store's,
+// wired as curhat.NewMemoryClient wires it: the chat sessions are pairing.MemoryStore's,
 // grown by its ExtendChatSession.
 func TestStoreContract_InMemoryOverThePairingStore(t *testing.T) {
 	t.Parallel()
 	extensiontest.RunStoreContract(t, func(t *testing.T) extensiontest.StoreHarness {
-		sessions, store := pairingtest.NewStore(), extensiontest.NewStore()
+		sessions, store := pairing.NewMemoryStore(), extension.NewMemoryStore()
 		store.ExtendSession = sessions.ExtendChatSession
 		return extensiontest.StoreHarness{
 			Store: store,

@@ -2,7 +2,7 @@
 // data-driven auto-approval guarded by the mitra's reachability, and charges only approved
 // extensions.
 //
-// A Service sits over a Store (NewPostgresStore, or extensiontest.NewStore in tests) and
+// A Service sits over a Store (NewPostgresStore, or NewMemoryStore in tests) and
 // the small interfaces of Deps: the chat sessions (*pairing.Pairer), mitra reachability
 // (*availability.Mirror), payments (*payment.Service), prices (*pricing.PricingStore), the
 // runtime settings (*curhat.RuntimeConfig) and a Notifier — each satisfied by that

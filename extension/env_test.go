@@ -69,7 +69,7 @@ type memFacts struct {
 	s *extensiontest.Sessions
 }
 
-func newMemFacts(store *extensiontest.Store) *memFacts {
+func newMemFacts(store *extension.MemoryStore) *memFacts {
 	f := &memFacts{s: extensiontest.NewSessions()}
 	store.ExtendSession = f.s.Extend
 	return f
@@ -188,7 +188,7 @@ type backend struct {
 
 var backends = []backend{
 	{"memory", func(*testing.T) (extension.Store, facts, *pgxpool.Pool) {
-		s := extensiontest.NewStore()
+		s := extension.NewMemoryStore()
 		return s, newMemFacts(s), nil
 	}},
 	{"postgres", func(t *testing.T) (extension.Store, facts, *pgxpool.Pool) {

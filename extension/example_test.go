@@ -11,9 +11,7 @@ import (
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/extension/extensiontest"
 	"github.com/curhat/curhat/payment"
-	"github.com/curhat/curhat/payment/paymenttest"
 	"github.com/curhat/curhat/pricing"
-	"github.com/curhat/curhat/pricing/pricingtest"
 )
 
 // Example wires a Service over the in-memory store with real payment and pricing services
@@ -21,7 +19,7 @@ import (
 func Example() {
 	ctx := context.Background()
 
-	prices, err := pricing.NewPricingStore(pricingtest.NewStore(), nil)
+	prices, err := pricing.NewPricingStore(pricing.NewMemoryStore(), nil)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -31,13 +29,13 @@ func Example() {
 	}); err != nil {
 		panic(err)
 	}
-	payments, err := payment.NewService(paymenttest.NewStore(), paymenttest.NewGateway(), nil)
+	payments, err := payment.NewService(payment.NewMemoryStore(), payment.NewFakeGateway(), nil)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 
-	store := extensiontest.NewStore()
+	store := extension.NewMemoryStore()
 	sessions := extensiontest.NewSessions()
 	store.ExtendSession = sessions.Extend // the in-memory store cannot see chat sessions
 	reach := extensiontest.NewReachability()

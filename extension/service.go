@@ -35,7 +35,7 @@ type Service struct {
 	running *lifecycle.InFlight // deadline work in flight
 }
 
-// NewService returns a Service over store (NewPostgresStore, or extensiontest.NewStore in
+// NewService returns a Service over store (NewPostgresStore, or NewMemoryStore in
 // tests). cfg may be nil. It fails, naming the field, when store, deps.Sessions,
 // deps.Reachability, deps.Payments or deps.Quoter is nil, or cfg holds a negative
 // duration or count.

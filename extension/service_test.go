@@ -15,9 +15,7 @@ import (
 	"github.com/curhat/curhat/internal/clock"
 	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/payment"
-	"github.com/curhat/curhat/payment/paymenttest"
 	"github.com/curhat/curhat/pricing"
-	"github.com/curhat/curhat/pricing/pricingtest"
 )
 
 // Prices of the extension tier every bundle has.
@@ -34,7 +32,7 @@ type bundle struct {
 	facts    facts
 	clock    *clock.Fake
 	payments *payment.Service
-	gateway  *paymenttest.FakeGateway
+	gateway  *payment.FakeGateway
 	prices   *pricing.PricingStore
 	reach    *extensiontest.Reachability
 	settings *extensiontest.Settings
@@ -46,12 +44,12 @@ type bundle struct {
 func setup(t *testing.T, store extension.Store, f facts, pool *pgxpool.Pool) *bundle {
 	t.Helper()
 	b := &bundle{
-		store: store, facts: f, clock: clock.NewFake(t0), gateway: paymenttest.NewGateway(),
+		store: store, facts: f, clock: clock.NewFake(t0), gateway: payment.NewFakeGateway(),
 		reach: extensiontest.NewReachability(), settings: extensiontest.NewSettings(), notes: extensiontest.NewNotifier(),
 	}
 	var (
-		payStore   payment.Store = paymenttest.NewStore()
-		priceStore pricing.Store = pricingtest.NewStore()
+		payStore   payment.Store = payment.NewMemoryStore()
+		priceStore pricing.Store = pricing.NewMemoryStore()
 	)
 	if pool != nil {
 		payStore, priceStore = payment.NewPostgresStore(pool), pricing.NewPostgresStore(pool)
@@ -271,7 +269,7 @@ func (q freeQuoter) Quote(ctx context.Context, client uuid.UUID, mode pricing.Mo
 
 func TestRequest_RefusesAFreeExtension(t *testing.T) {
 	t.Parallel()
-	store := extensiontest.NewStore()
+	store := extension.NewMemoryStore()
 	b := setup(t, store, newMemFacts(store), nil)
 	deps := b.deps
 	deps.Quoter = freeQuoter{b.prices}
@@ -285,7 +283,7 @@ func TestRequest_RefusesAFreeExtension(t *testing.T) {
 
 func TestRequest_ValidatesItsParameters(t *testing.T) {
 	t.Parallel()
-	store := extensiontest.NewStore()
+	store := extension.NewMemoryStore()
 	b := setup(t, store, newMemFacts(store), nil)
 	s := b.start(t)
 	for _, tc := range []struct {
@@ -855,15 +853,15 @@ func TestService_ListsAndGetsExtensions(t *testing.T) {
 
 func TestNewService_RefusesAMissingDependencyOrABadConfigByName(t *testing.T) {
 	t.Parallel()
-	payments, err := payment.NewService(paymenttest.NewStore(), paymenttest.NewGateway(), nil)
+	payments, err := payment.NewService(payment.NewMemoryStore(), payment.NewFakeGateway(), nil)
 	require.NoError(t, err)
-	prices, err := pricing.NewPricingStore(pricingtest.NewStore(), nil)
+	prices, err := pricing.NewPricingStore(pricing.NewMemoryStore(), nil)
 	require.NoError(t, err)
 	full := extension.Deps{
 		Sessions: extensiontest.NewSessions(), Reachability: extensiontest.NewReachability(),
 		Payments: payments, Quoter: prices,
 	}
-	svc, err := extension.NewService(extensiontest.NewStore(), full, nil)
+	svc, err := extension.NewService(extension.NewMemoryStore(), full, nil)
 	require.NoError(t, err)
 	require.NoError(t, svc.Stop(context.Background()))
 	require.NoError(t, svc.Stop(context.Background()), "Stop is idempotent")
@@ -875,7 +873,7 @@ func TestNewService_RefusesAMissingDependencyOrABadConfigByName(t *testing.T) {
 	} {
 		d := full
 		drop(&d)
-		_, err := extension.NewService(extensiontest.NewStore(), d, nil)
+		_, err := extension.NewService(extension.NewMemoryStore(), d, nil)
 		requireInvalid(t, err, field)
 	}
 	_, err = extension.NewService(nil, full, nil)
@@ -885,7 +883,7 @@ func TestNewService_RefusesAMissingDependencyOrABadConfigByName(t *testing.T) {
 		"Config.SweepBatch":   {SweepBatch: -1},
 		"Config.TimerTimeout": {TimerTimeout: -time.Second},
 	} {
-		_, err := extension.NewService(extensiontest.NewStore(), full, cfg)
+		_, err := extension.NewService(extension.NewMemoryStore(), full, cfg)
 		requireInvalid(t, err, field)
 	}
 }

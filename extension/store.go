@@ -11,7 +11,7 @@ import (
 
 // Store is the durable side of extensions: the extensions table, plus the one write that
 // must touch chat_sessions in the same transaction (ApplyPayment). NewPostgresStore is the
-// Postgres implementation; extensiontest.NewStore is an in-memory one that behaves the
+// Postgres implementation; NewMemoryStore is an in-memory one that behaves the
 // same. Every write is atomic and guarded, so several instances may share one store.
 type Store interface {
 	// Insert stores e as given (the Service fills every field). When e is open

@@ -2,7 +2,7 @@
 // available mitra where the first accept wins, or a targeted "Curhat lagi" offer to a
 // previous mitra with fallback to a blast. It also owns the chat session lifecycle.
 //
-// A Pairer sits over a Store (NewPostgresStore, or pairingtest.NewStore in tests) and
+// A Pairer sits over a Store (NewPostgresStore, or NewMemoryStore in tests) and
 // small interfaces of the services it uses — Availability, Payments, Quoter, Settings,
 // Extensions and Notifier. The SDK's own services satisfy them as they are
 // (*payment.Service, *pricing.PricingStore, *extension.Service, *curhat.RuntimeConfig),

@@ -13,7 +13,7 @@ import (
 // A paid blast from start to chat, on the in-memory store and fakes.
 func ExamplePairer_StartBlast() {
 	ctx := context.Background()
-	store := pairingtest.NewStore()
+	store := pairing.NewMemoryStore()
 	avail := pairingtest.NewAvailability(store, 1)
 	payments := pairingtest.NewPayments()
 	store.RecordRefunds = payments.RecordRefunds // refunds owed are recorded with the transition
@@ -30,7 +30,7 @@ func ExamplePairer_StartBlast() {
 	payments.SetHandler(p) // the payment service calls the Pairer when a payment is paid
 
 	mitra := uuid.New()
-	store.PutMitra(pairingtest.Mitra{ID: mitra, Active: true})
+	store.PutMitra(pairing.MemoryMitra{ID: mitra, Active: true})
 	avail.SetOnline(mitra, true)
 
 	client := uuid.New()

@@ -45,7 +45,7 @@ type fixtures interface {
 
 var backends = []backend{
 	{name: "memory", open: func(t *testing.T) (pairing.Store, fixtures) {
-		s := pairingtest.NewStore()
+		s := pairing.NewMemoryStore()
 		return s, memFixtures{s}
 	}},
 	{name: "postgres", open: func(t *testing.T) (pairing.Store, fixtures) {
@@ -65,20 +65,20 @@ func eachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 	}
 }
 
-type memFixtures struct{ s *pairingtest.Store }
+type memFixtures struct{ s *pairing.MemoryStore }
 
 func (f memFixtures) client(*testing.T) uuid.UUID { return uuid.New() }
 
 func (f memFixtures) mitra(_ *testing.T, maxSessions int) uuid.UUID {
 	id := uuid.New()
-	f.s.PutMitra(pairingtest.Mitra{ID: id, Active: true, MaxConcurrentSessions: maxSessions})
+	f.s.PutMitra(pairing.MemoryMitra{ID: id, Active: true, MaxConcurrentSessions: maxSessions})
 	return id
 }
 
 func (f memFixtures) setActive(t *testing.T, id uuid.UUID, active bool) {
 	info, err := f.s.MitraInfo(context.Background(), id)
 	require.NoError(t, err)
-	f.s.PutMitra(pairingtest.Mitra{ID: id, Active: active, MaxConcurrentSessions: info.MaxConcurrentSessions})
+	f.s.PutMitra(pairing.MemoryMitra{ID: id, Active: active, MaxConcurrentSessions: info.MaxConcurrentSessions})
 }
 
 func (f memFixtures) endedSession(t *testing.T, clientID, mitraID uuid.UUID) {

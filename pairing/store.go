@@ -11,7 +11,7 @@ import (
 )
 
 // Store is the durable truth of pairings, offers, chat sessions and failures (Postgres:
-// NewPostgresStore; in memory: pairingtest.NewStore). Every method is atomic, and every
+// NewPostgresStore; in memory: NewMemoryStore). Every method is atomic, and every
 // state change is guarded by the row's current status, so that concurrent callers on any
 // number of instances end in exactly one transition. Times come from the caller (the
 // Pairer's clock), never from the store.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/payment"
-	"github.com/curhat/curhat/payment/paymenttest"
 )
 
 func TestCreate_FreezesAmountsAndChargesOnce(t *testing.T) {
@@ -34,7 +33,7 @@ func TestCreate_FreezesAmountsAndChargesOnce(t *testing.T) {
 		require.Equal(t, t0.Add(payment.DefaultTTL), sess.ExpiresAt, "no TTL source: the default")
 		require.Nil(t, sess.PaidAt)
 		require.Equal(t, "fake_ch_"+sess.ID.String(), sess.ProviderRef)
-		require.Equal(t, paymenttest.CheckoutBaseURL+sess.ID.String(), sess.CheckoutURL)
+		require.Equal(t, payment.FakeCheckoutBaseURL+sess.ID.String(), sess.CheckoutURL)
 
 		charges := r.gw.Charges()
 		require.Len(t, charges, 1)
@@ -160,7 +159,7 @@ func TestCreate_ConcurrentIdenticalRequestsChargeOnce(t *testing.T) {
 
 // blockingGateway holds CreateCharge until release is closed.
 type blockingGateway struct {
-	*paymenttest.FakeGateway
+	*payment.FakeGateway
 	entered chan struct{}
 	release chan struct{}
 }
@@ -173,8 +172,8 @@ func (g *blockingGateway) CreateCharge(ctx context.Context, req payment.ChargeRe
 
 func TestCreate_ReplayWaitsForTheFirstChargeThenGivesUp(t *testing.T) {
 	t.Parallel()
-	store := paymenttest.NewStore()
-	gw := &blockingGateway{FakeGateway: paymenttest.NewGateway(), entered: make(chan struct{}), release: make(chan struct{})}
+	store := payment.NewMemoryStore()
+	gw := &blockingGateway{FakeGateway: payment.NewFakeGateway(), entered: make(chan struct{}), release: make(chan struct{})}
 	e := openMemory(t)
 	p := e.params(payment.PurposeChatStart)
 	p.IdempotencyKey = "slow"
@@ -216,10 +215,10 @@ func TestCreate_GatewayOutageMarksTheSessionFailedAndReleasesTheKey(t *testing.T
 		ctx := context.Background()
 		p := e.params(payment.PurposeChatStart)
 		p.IdempotencyKey = "flaky"
-		r.gw.FailChargesWith(paymenttest.ErrChargeUnreachable)
+		r.gw.FailChargesWith(payment.ErrFakeChargeUnreachable)
 		failed, _, err := r.svc.Create(ctx, p)
 		require.ErrorIs(t, err, payment.ErrUnavailable)
-		require.ErrorIs(t, err, paymenttest.ErrChargeUnreachable)
+		require.ErrorIs(t, err, payment.ErrFakeChargeUnreachable)
 		require.NotErrorIs(t, err, payment.ErrPaymentDeclined)
 		require.Equal(t, payment.StatusFailed, failed.Status, "never payable without a provider reference")
 		require.Zero(t, r.handler.closedCalls(failed.ID), "the caller learns it from the error")
@@ -253,7 +252,7 @@ func TestCreate_DeclinedChargeWrapsErrPaymentDeclinedAndKeepsTheKey(t *testing.T
 		r.gw.FailCharges(true)
 		declined, replayed, err := r.svc.Create(ctx, p)
 		require.ErrorIs(t, err, payment.ErrPaymentDeclined)
-		require.ErrorIs(t, err, paymenttest.ErrChargeDeclined)
+		require.ErrorIs(t, err, payment.ErrFakeChargeDeclined)
 		require.NotErrorIs(t, err, payment.ErrUnavailable, "a decline is not an outage")
 		require.False(t, replayed)
 		require.Equal(t, payment.StatusFailed, declined.Status)
@@ -316,7 +315,7 @@ func TestCreate_RejectsBadInput(t *testing.T) {
 			require.Equal(t, tt.field, verr.Field)
 		})
 	}
-	require.Zero(t, r.store.(*paymenttest.Store).Len())
+	require.Zero(t, r.store.(*payment.MemoryStore).Len())
 	require.Empty(t, r.gw.Charges())
 }
 

@@ -2,8 +2,8 @@
 // frozen, paid or failed through a provider webhook (idempotently), expired by a sweep, and
 // refunded — in full or in part — whenever what a payment paid for will not be delivered.
 //
-// A Service sits over two ports: a Store (NewPostgresStore, or paymenttest.NewStore in
-// tests) and a Gateway that hides the payment provider (paymenttest.NewGateway is a fake
+// A Service sits over two ports: a Store (NewPostgresStore, or NewMemoryStore in
+// tests) and a Gateway that hides the payment provider (NewFakeGateway is a fake
 // one). What a payment unlocks is not this package's business: the pairing and extension
 // packages register a Handler per Purpose, called once when a session is paid
 // (PaymentPaid) and once when it closes unpaid (PaymentClosed). A handler answering

@@ -57,7 +57,7 @@ func eachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 }
 
 func openMemory(*testing.T) *env {
-	s := paymenttest.NewStore()
+	s := payment.NewMemoryStore()
 	var delivered sync.Map
 	s.Delivered = func(_ context.Context, p payment.Session) (bool, error) {
 		_, ok := delivered.Load(p.ID)
@@ -146,14 +146,14 @@ func (e *env) params(purpose payment.Purpose) payment.CreateParams {
 type rig struct {
 	*env
 	clock   *clock.Fake
-	gw      *paymenttest.FakeGateway
+	gw      *payment.FakeGateway
 	svc     *payment.Service
 	handler *recorder
 	refunds *hookCounter
 }
 
 func newRig(t *testing.T, e *env) *rig {
-	r := &rig{env: e, clock: clock.NewFake(t0), gw: paymenttest.NewGateway(), handler: newRecorder(), refunds: &hookCounter{}}
+	r := &rig{env: e, clock: clock.NewFake(t0), gw: payment.NewFakeGateway(), handler: newRecorder(), refunds: &hookCounter{}}
 	r.svc = r.service(e.store)
 	return r
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat/payment"
-	"github.com/curhat/curhat/payment/paymenttest"
 )
 
 // startChat is what a pairing package registers: it starts the blast once the chat is paid.
@@ -25,8 +24,8 @@ func (startChat) PaymentClosed(_ context.Context, s payment.Session) error {
 
 func Example() {
 	ctx := context.Background()
-	gateway := paymenttest.NewGateway()
-	svc, err := payment.NewService(paymenttest.NewStore(), gateway, nil)
+	gateway := payment.NewFakeGateway()
+	svc, err := payment.NewService(payment.NewMemoryStore(), gateway, nil)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/curhat/curhat/payment"
-	"github.com/curhat/curhat/payment/paymenttest"
 )
 
 func TestExpireStale_ExpiresOnlyOverdueSessionsAndReleasesEachOnce(t *testing.T) {
@@ -130,7 +129,7 @@ func TestExpireStale_HandlerFailureIsCountedAndTheRestStillRun(t *testing.T) {
 
 func TestExpireStale_WithoutHandlerOnlyUpdatesRows(t *testing.T) {
 	t.Parallel()
-	store := paymenttest.NewStore()
+	store := payment.NewMemoryStore()
 	r := newRig(t, openMemory(t))
 	svc, err := payment.NewService(store, r.gw, &payment.Config{Clock: r.clock})
 	require.NoError(t, err)

@@ -13,7 +13,7 @@ import (
 // never ErrUnavailable. It is the curhat sentinel, so errors.Is works with either name.
 var ErrPaymentDeclined = core.ErrPaymentDeclined
 
-// Gateway hides the payment provider. paymenttest.NewGateway is a fake one for tests and
+// Gateway hides the payment provider. NewFakeGateway is a fake one for tests and
 // the reference server.
 //
 // A charge carries the payment session id and a refund its own id (RefundRequest.RefundID,

@@ -13,7 +13,6 @@ import (
 
 	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/payment"
-	"github.com/curhat/curhat/payment/paymenttest"
 )
 
 // paidSession creates a session and confirms it.
@@ -197,13 +196,13 @@ func TestRetryRefunds_StopsAfterTenAttemptsAndAnOperatorRetryStillWorks(t *testi
 // call's context ends), so that an attempt stays in flight while others try; the calls
 // after it go straight to the fake.
 type heldGateway struct {
-	*paymenttest.FakeGateway
+	*payment.FakeGateway
 	once    sync.Once
 	entered chan struct{} // closed when the held call arrived
 	release chan struct{}
 }
 
-func newHeldGateway(fake *paymenttest.FakeGateway) *heldGateway {
+func newHeldGateway(fake *payment.FakeGateway) *heldGateway {
 	return &heldGateway{FakeGateway: fake, entered: make(chan struct{}), release: make(chan struct{})}
 }
 

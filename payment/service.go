@@ -173,8 +173,8 @@ type Service struct {
 	refundListener func(ctx context.Context, r Refund)
 }
 
-// NewService returns a Service over store (NewPostgresStore, or paymenttest.NewStore in
-// tests) and gw (paymenttest.NewGateway in tests). cfg may be nil. It fails, naming the
+// NewService returns a Service over store (NewPostgresStore, or NewMemoryStore in
+// tests) and gw (NewFakeGateway in tests). cfg may be nil. It fails, naming the
 // field, when store or gw is nil or cfg holds a negative duration or count.
 func NewService(store Store, gw Gateway, cfg *Config) (*Service, error) {
 	if err := core.FirstError(core.Required("store", store == nil), core.Required("gateway", gw == nil), cfg.validate()); err != nil {

@@ -10,7 +10,7 @@ import (
 )
 
 // Store is the durable side of payments: the payment_sessions table. NewPostgresStore is
-// the Postgres implementation; paymenttest.NewStore is an in-memory one that behaves the
+// the Postgres implementation; NewMemoryStore is an in-memory one that behaves the
 // same. Every write is atomic and guarded, so several instances may share one store.
 type Store interface {
 	// Insert stores s as given (the Service fills every field). When s.IdempotencyKey is

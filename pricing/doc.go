@@ -4,7 +4,7 @@
 //
 // PricingStore is the service. It depends on a Store: NewPostgresStore for the
 // pricing_tiers, pricing_promotions and history tables of the embedded schema, or
-// pricingtest.NewStore in tests and demos.
+// NewMemoryStore in tests and demos.
 //
 // Every mutation carries the updated_at the caller last read. If the row changed since,
 // nothing is written and the error is a *StaleWriteError (errors.Is ErrStaleWrite) holding

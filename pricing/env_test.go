@@ -48,7 +48,7 @@ func newHarness(t *testing.T, kind storeKind) (h pricingtest.StoreHarness, db *t
 	t.Helper()
 	switch kind {
 	case memoryStore:
-		s := pricingtest.NewStore()
+		s := pricing.NewMemoryStore()
 		var mu sync.Mutex
 		paid := map[uuid.UUID]bool{}
 		s.HasPaidChatStart = func(_ context.Context, clientID uuid.UUID) (bool, error) {

@@ -8,12 +8,11 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat/pricing"
-	"github.com/curhat/curhat/pricing/pricingtest"
 )
 
 func Example() {
 	ctx := context.Background()
-	store := pricingtest.NewStore() // pricing.NewPostgresStore(pool) in production
+	store := pricing.NewMemoryStore() // pricing.NewPostgresStore(pool) in production
 	prices, err := pricing.NewPricingStore(store, nil)
 	if err != nil {
 		fmt.Println(err)

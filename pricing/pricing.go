@@ -79,7 +79,7 @@ type PricingStore struct {
 }
 
 // NewPricingStore returns a PricingStore over store (NewPostgresStore, or
-// pricingtest.NewStore in tests). cfg may be nil. It fails, naming the field, when store
+// NewMemoryStore in tests). cfg may be nil. It fails, naming the field, when store
 // is nil or cfg.Currency is not three upper-case letters.
 func NewPricingStore(store Store, cfg *Config) (*PricingStore, error) {
 	if err := core.FirstError(core.Required("store", store == nil), cfg.validate()); err != nil {

@@ -11,7 +11,7 @@ import (
 
 // Store is the durable side of pricing: the pricing_tiers, pricing_promotions and history
 // tables, plus the one question pricing asks of payments (has this client ever paid for a
-// chat?). NewPostgresStore is the Postgres implementation; pricingtest.NewStore is an
+// chat?). NewPostgresStore is the Postgres implementation; NewMemoryStore is an
 // in-memory one that behaves the same.
 //
 // Writes are compare-and-swap: PricingStore computes the complete new row (its new

@@ -9,13 +9,12 @@ import (
 
 	"github.com/curhat/curhat/internal/check"
 	"github.com/curhat/curhat/pricing"
-	"github.com/curhat/curhat/pricing/pricingtest"
 )
 
 func TestValidation_EveryBadInputNamesItsField(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	svc, err := pricing.NewPricingStore(pricingtest.NewStore(), nil)
+	svc, err := pricing.NewPricingStore(pricing.NewMemoryStore(), nil)
 	require.NoError(t, err)
 	session, err := svc.CreateTier(ctx, pricing.CreateTierParams{Mode: pricing.ModeSession, Minutes: 30, Price: 25000, ChangedBy: operator})
 	require.NoError(t, err)

@@ -22,7 +22,7 @@ import (
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/availability"
 	"github.com/curhat/curhat/pairing"
-	"github.com/curhat/curhat/payment/paymenttest"
+	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/pricing"
 )
 
@@ -39,7 +39,7 @@ func main() {
 // run is the whole product: build, start, and one paid blast from the client's tap to the
 // mitra's accept.
 func run(ctx context.Context, out io.Writer, log *slog.Logger, databaseURL, valkeyURL string) error {
-	gateway := paymenttest.NewGateway() // your payment provider's adapter in production
+	gateway := payment.NewFakeGateway() // your payment provider's adapter in production
 	c, newAccount, closeAll, err := open(ctx, &curhat.Config{Logger: log, Gateway: gateway}, databaseURL, valkeyURL)
 	if err != nil {
 		return err

@@ -19,7 +19,6 @@ import (
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
-	"github.com/curhat/curhat/payment/paymenttest"
 	"github.com/curhat/curhat/pricing"
 	"github.com/curhat/curhat/sweeps"
 )
@@ -55,7 +54,7 @@ type App struct {
 	// fakeGateway is the fake gateway while it is the one in use (PAYMENT_GATEWAY=fake, or a
 	// test's): the fake's routes exist only then (fake_checkout.go), and
 	// POST /api/internal/fake-gateway/refund-failures drives it.
-	fakeGateway *paymenttest.FakeGateway
+	fakeGateway *payment.FakeGateway
 	// checkout is the gateway when the fake is in use: its checkout links open this
 	// server's checkout page (fake_checkout.go).
 	checkout *fakeCheckout
@@ -181,12 +180,12 @@ func (a *App) build() error {
 	if a.gateway == nil {
 		switch cmp.Or(a.cfg.PaymentGateway, GatewayFake) {
 		case GatewayFake:
-			a.gateway = paymenttest.NewGateway()
+			a.gateway = payment.NewFakeGateway()
 		default:
 			return fmt.Errorf("PAYMENT_GATEWAY=%q: no such gateway", a.cfg.PaymentGateway)
 		}
 	}
-	a.fakeGateway, _ = a.gateway.(*paymenttest.FakeGateway)
+	a.fakeGateway, _ = a.gateway.(*payment.FakeGateway)
 	if a.fakeGateway != nil {
 		a.checkout = newFakeCheckout(a.gateway, a.cfg.PublicURL, a.cfg.PaymentWebhookSecret)
 		a.gateway = a.checkout

@@ -393,16 +393,24 @@ func (c *chaos) pgOutage(stop func() error, hold func()) error {
 func (c *chaos) refuseRefunds(ctx context.Context, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 4))
 	for ctx.Err() == nil {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(chaosRefusalGap):
+		// Between refusals, operators retry the refused refunds from every instance at once,
+		// racing each other and the sweeps.
+		gap := time.After(chaosRefusalGap)
+	retries:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-gap:
+				break retries
+			case <-time.After(100 * time.Millisecond):
+				c.retryFailedRefunds(ctx, rng)
+			}
 		}
 		if r, ok := c.do(ctx, rng, "POST", "/api/internal/fake-gateway/refund-failures", c.f.op(),
 			map[string]any{"count": 1 + rng.IntN(3)}); ok && r.Status == 200 {
 			c.scenario("provider told to refuse refunds")
 		}
-		c.retryFailedRefunds(ctx, rng)
 	}
 }
 

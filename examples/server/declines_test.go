@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/curhat/curhat/extension"
-	"github.com/curhat/curhat/payment/paymenttest"
+	"github.com/curhat/curhat/payment"
 )
 
 // startKeyed posts chat/start for 30 minutes with an Idempotency-Key, whatever the answer.
@@ -61,7 +61,7 @@ func TestChatStart_GatewayOutageIs503NotADecline(t *testing.T) {
 	ts := newTestServer(t, memoryBackend)
 	ts.tiers()
 	_, clientTok := ts.newClient("Dewi")
-	ts.app.fakeGateway.FailChargesWith(paymenttest.ErrChargeUnreachable)
+	ts.app.fakeGateway.FailChargesWith(payment.ErrFakeChargeUnreachable)
 	res := ts.startKeyed(clientTok, "tap-1")
 	require.Equal(t, 503, res.Status, "%s", res.Raw)
 	require.Equal(t, "UNAVAILABLE", res.ErrorCode())

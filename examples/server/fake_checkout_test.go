@@ -8,10 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/curhat/curhat/payment"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
-
-	"github.com/curhat/curhat/payment/paymenttest"
 )
 
 // checkout opens a checkout URL (GET) or posts its form with outcome (POST).
@@ -135,7 +134,7 @@ func TestFakeCheckout_LinkIsAnUnguessableTokenNotThePaymentID(t *testing.T) {
 // the operators' refund switch — 404 for everybody, as for any unknown path.
 func TestFakeGatewayRoutes_AreNotMountedWithoutTheFakeGateway(t *testing.T) {
 	t.Parallel()
-	ts := newTestServerWith(t, memoryBackend, func(o *appOptions) { o.Gateway = providerGateway{paymenttest.NewGateway()} })
+	ts := newTestServerWith(t, memoryBackend, func(o *appOptions) { o.Gateway = providerGateway{payment.NewFakeGateway()} })
 	require.Nil(t, ts.app.checkout)
 	require.Nil(t, ts.app.fakeGateway)
 	for _, r := range ts.srv.routes {

@@ -24,7 +24,6 @@ import (
 	"github.com/curhat/curhat/internal/testenv"
 	"github.com/curhat/curhat/internal/valkeyutil"
 	"github.com/curhat/curhat/payment"
-	"github.com/curhat/curhat/payment/paymenttest"
 	"github.com/curhat/curhat/sweeps"
 )
 
@@ -66,7 +65,7 @@ type fleet struct {
 	names  valkeyutil.Names
 	// gateway is the fake payment provider every instance talks to (one provider, as in
 	// production: a refund it made once is not made again under the same refund id).
-	gateway *paymenttest.FakeGateway
+	gateway *payment.FakeGateway
 }
 
 // fleetNode is one instance.
@@ -135,7 +134,7 @@ func newFleet(t *testing.T, o fleetOptions) *fleet {
 	cfg.InMemory, cfg.DemoData, cfg.Sweeps = false, false, true
 	fleetSweepTimings(&cfg)
 
-	f := &fleet{t: t, gateway: paymenttest.NewGateway()}
+	f := &fleet{t: t, gateway: payment.NewFakeGateway()}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cfg.DatabaseURL = o.DatabaseURL

@@ -17,7 +17,6 @@ import (
 
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/payment"
-	"github.com/curhat/curhat/payment/paymenttest"
 )
 
 // refuseRefunds tells the fake gateway, through the operator route, to refuse the next n
@@ -129,7 +128,7 @@ func TestRefundRoutes_ListTheFailedRefundsAndRetryOneNow(t *testing.T) {
 // sent waits until release (or its context ends), so that its attempt stays in flight
 // while other requests try; every other call goes straight through.
 type heldRefunds struct {
-	*paymenttest.FakeGateway
+	*payment.FakeGateway
 	armed    atomic.Bool
 	once     sync.Once
 	entered  chan struct{} // closed when the held call arrived
@@ -138,7 +137,7 @@ type heldRefunds struct {
 }
 
 func newHeldRefunds() *heldRefunds {
-	g := &heldRefunds{FakeGateway: paymenttest.NewGateway(), entered: make(chan struct{}), released: make(chan struct{})}
+	g := &heldRefunds{FakeGateway: payment.NewFakeGateway(), entered: make(chan struct{}), released: make(chan struct{})}
 	var once sync.Once
 	g.release = func() { once.Do(func() { close(g.released) }) }
 	return g
@@ -303,7 +302,7 @@ func TestFakeGatewayRoute_RefusesTheNextRefunds(t *testing.T) {
 type providerGateway struct{ payment.Gateway }
 
 func TestFakeGatewayRoute_IsNotFoundWithoutTheFakeGateway(t *testing.T) {
-	ts := newTestServerWith(t, memoryBackend, func(o *appOptions) { o.Gateway = providerGateway{paymenttest.NewGateway()} })
+	ts := newTestServerWith(t, memoryBackend, func(o *appOptions) { o.Gateway = providerGateway{payment.NewFakeGateway()} })
 	require.Nil(t, ts.app.fakeGateway)
 	res := ts.do("POST", "/api/internal/fake-gateway/refund-failures", ts.op, map[string]any{"count": 1})
 	require.Equal(t, 404, res.Status)

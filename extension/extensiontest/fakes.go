@@ -234,3 +234,6 @@ func (n *Notifier) Kinds() []string {
 	}
 	return out
 }
+
+// normalTime is t as Postgres keeps a timestamptz: UTC, microseconds.
+func normalTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

@@ -10,7 +10,6 @@ import (
 	"github.com/curhat/curhat/internal/clock"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
-	"github.com/curhat/curhat/payment/paymenttest"
 )
 
 // RefundListener is told when a refund went through; *pairing.Pairer implements it.
@@ -32,7 +31,7 @@ type Payments struct {
 	TTL time.Duration
 
 	store   payment.Store
-	gateway *paymenttest.FakeGateway
+	gateway *payment.FakeGateway
 	svc     *payment.Service
 
 	mu        sync.Mutex
@@ -44,16 +43,16 @@ type Payments struct {
 var _ pairing.Payments = (*Payments)(nil)
 
 // NewPayments returns a Payments over an empty in-memory payment store.
-func NewPayments() *Payments { return NewPaymentsOver(paymenttest.NewStore()) }
+func NewPayments() *Payments { return NewPaymentsOver(payment.NewMemoryStore()) }
 
 // NewPaymentsOver returns a Payments over store — payment.NewPostgresStore when the
 // pairing store is Postgres, so that the refunds its transitions record
 // (payment.RecordRefundTx) land next to the payments. A nil store is an empty in-memory one.
 func NewPaymentsOver(store payment.Store) *Payments {
 	if store == nil {
-		store = paymenttest.NewStore()
+		store = payment.NewMemoryStore()
 	}
-	p := &Payments{store: store, gateway: paymenttest.NewGateway()}
+	p := &Payments{store: store, gateway: payment.NewFakeGateway()}
 	svc, err := payment.NewService(store, p.gateway, &payment.Config{
 		Clock: funcClock{p.now},
 		TTL:   func(context.Context) time.Duration { return p.TTL },
@@ -70,7 +69,7 @@ func NewPaymentsOver(store payment.Store) *Payments {
 func (p *Payments) Service() *payment.Service { return p.svc }
 
 // Gateway is the fake gateway behind p.
-func (p *Payments) Gateway() *paymenttest.FakeGateway { return p.gateway }
+func (p *Payments) Gateway() *payment.FakeGateway { return p.gateway }
 
 // SetHandler registers the chat_start handler (a *pairing.Pairer). A handler that is also
 // a RefundListener is told of the refunds that went through.

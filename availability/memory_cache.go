@@ -1,4 +1,4 @@
-package availabilitytest
+package availability
 
 import (
 	"cmp"
@@ -10,25 +10,20 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/curhat/curhat/availability"
 )
 
-// journalRetention is how long the sync journal remembers a write, as in Valkey.
-const journalRetention = 10 * time.Minute
+// ErrMemoryCacheDown is returned by every call of a MemoryCache set down (SetDown), like a Valkey outage.
+var ErrMemoryCacheDown = errors.New("availability: the in-memory cache is down")
 
-// ErrDown is returned by every call of a Cache set down (SetDown), like a Valkey outage.
-var ErrDown = errors.New("availabilitytest: cache is down")
-
-// Cache is an in-memory availability.Cache with the same keys and rules as the Valkey one:
+// MemoryCache is an in-memory Cache with the same keys and rules as the Valkey one:
 // a seed marker (reads answer ErrNotSeeded without it), online/deactivated/at-capacity
 // sets, heartbeats only for online mitras and never moved back, a heartbeat index, device
 // leases (bounded per mitra, kept alive by streams, ended by a device or a grace), the
 // sync journal and a beacon snapshot with a TTL. SetDown and Flush simulate an outage and
 // a data loss.
 //
-// Unlike a fresh Valkey, a new Cache is seeded: see NewCache.
-type Cache struct {
+// Unlike a fresh Valkey, a new MemoryCache is seeded: see NewMemoryCache.
+type MemoryCache struct {
 	mu sync.Mutex
 
 	down   bool
@@ -42,7 +37,7 @@ type Cache struct {
 	journal                         map[uuid.UUID]time.Time
 	devices                         map[uuid.UUID]map[string]*lease
 
-	snapshot        *availability.Snapshot
+	snapshot        *Snapshot
 	snapshotExpires time.Time
 }
 
@@ -70,24 +65,24 @@ type markerValue struct {
 	recoveredAt *time.Time
 }
 
-// NewCache returns an empty Cache that mirrors an empty Store: it holds a seed marker, so a
+// NewMemoryCache returns an empty MemoryCache that mirrors an empty MemoryStore: it holds a seed marker, so a
 // Mirror over it serves reads from it at once, with no SeedFromPostgres and no fallback to
-// the Store. A host that puts mitras into its Store before building the Mirror must call
-// Mirror.SeedFromPostgres, as with Valkey: until then the Cache knows none of them.
+// the MemoryStore. A host that puts mitras into its MemoryStore before building the Mirror must call
+// Mirror.SeedFromPostgres, as with Valkey: until then the MemoryCache knows none of them.
 //
 // For the state of a fresh or emptied Valkey — no seed marker, every read answering
-// availability.ErrNotSeeded and the Mirror falling back to the Store until a seed — call
-// Flush on the new Cache.
-func NewCache() *Cache {
-	c := &Cache{runID: uuid.NewString()}
+// ErrNotSeeded and the Mirror falling back to the MemoryStore until a seed — call
+// Flush on the new MemoryCache.
+func NewMemoryCache() *MemoryCache {
+	c := &MemoryCache{runID: uuid.NewString()}
 	c.clear()
-	c.marker = &markerValue{at: ms(time.Now())}
+	c.marker = &markerValue{at: atMillis(time.Now())}
 	return c
 }
 
-var _ availability.Cache = (*Cache)(nil)
+var _ Cache = (*MemoryCache)(nil)
 
-func (c *Cache) clear() {
+func (c *MemoryCache) clear() {
 	c.marker = nil
 	c.online, c.deactivated, c.atCapacity = map[uuid.UUID]bool{}, map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
 	c.heartbeats = map[uuid.UUID]time.Time{}
@@ -98,23 +93,23 @@ func (c *Cache) clear() {
 	c.snapshot = nil
 }
 
-// SetDown makes every call fail with ErrDown (true) or work again (false); the data is
+// SetDown makes every call fail with ErrMemoryCacheDown (true) or work again (false); the data is
 // kept, like a network outage.
-func (c *Cache) SetDown(down bool) {
+func (c *MemoryCache) SetDown(down bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.down = down
 }
 
 // Flush loses every key, seed marker included, like FLUSHALL.
-func (c *Cache) Flush() {
+func (c *MemoryCache) Flush() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.clear()
 }
 
 // Restart loses every key and changes the run id, like a restart without persistence.
-func (c *Cache) Restart() {
+func (c *MemoryCache) Restart() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.clear()
@@ -122,37 +117,38 @@ func (c *Cache) Restart() {
 }
 
 // lock takes the lock and reports a down cache or an expired context.
-func (c *Cache) lock(ctx context.Context) error {
+func (c *MemoryCache) lock(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	c.mu.Lock()
 	if c.down {
 		c.mu.Unlock()
-		return ErrDown
+		return ErrMemoryCacheDown
 	}
 	return nil
 }
 
-func (c *Cache) lockSeeded(ctx context.Context) error {
+func (c *MemoryCache) lockSeeded(ctx context.Context) error {
 	if err := c.lock(ctx); err != nil {
 		return err
 	}
 	if c.marker == nil {
 		c.mu.Unlock()
-		return availability.ErrNotSeeded
+		return ErrNotSeeded
 	}
 	return nil
 }
 
-func ms(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+// atMillis is t at the millisecond precision Valkey keeps.
+func atMillis(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
-func (c *Cache) Probe(ctx context.Context) (availability.Probe, error) {
+func (c *MemoryCache) Probe(ctx context.Context) (Probe, error) {
 	if err := c.lock(ctx); err != nil {
-		return availability.Probe{}, err
+		return Probe{}, err
 	}
 	defer c.mu.Unlock()
-	p := availability.Probe{RunID: c.runID}
+	p := Probe{RunID: c.runID}
 	if c.marker != nil {
 		p.Seeded, p.SeededAt, p.DefaultMax = true, c.marker.at, c.marker.defaultMax
 		if r := c.marker.recoveredAt; r != nil {
@@ -163,19 +159,19 @@ func (c *Cache) Probe(ctx context.Context) (availability.Probe, error) {
 	return p, nil
 }
 
-func (c *Cache) Heartbeat(ctx context.Context, p availability.HeartbeatParams) (bool, error) {
+func (c *MemoryCache) Heartbeat(ctx context.Context, p HeartbeatParams) (bool, error) {
 	if err := c.lockSeeded(ctx); err != nil {
 		return false, err
 	}
 	defer c.mu.Unlock()
 	id := p.MitraID
 	if c.deactivated[id] {
-		return false, availability.ErrDeactivated
+		return false, ErrDeactivated
 	}
 	if !c.online[id] {
 		return false, nil
 	}
-	at := ms(p.At)
+	at := atMillis(p.At)
 	c.ping(id, at)
 	ls := c.devices[id]
 	if ls == nil {
@@ -193,7 +189,7 @@ func (c *Cache) Heartbeat(ctx context.Context, p availability.HeartbeatParams) (
 }
 
 // ping moves an online mitra's heartbeat and index forward to at; c.mu is held.
-func (c *Cache) ping(id uuid.UUID, at time.Time) {
+func (c *MemoryCache) ping(id uuid.UUID, at time.Time) {
 	if cur, ok := c.heartbeats[id]; !ok || cur.Before(at) {
 		c.heartbeats[id] = at
 	}
@@ -203,10 +199,10 @@ func (c *Cache) ping(id uuid.UUID, at time.Time) {
 }
 
 // evict drops the leases that end first (open streams' last) until limit are left
-// (availability.DefaultMaxDevices when limit is 0), never keep's.
+// (DefaultMaxDevices when limit is 0), never keep's.
 func evict(ls map[string]*lease, keep string, limit int) {
 	if limit <= 0 {
-		limit = availability.DefaultMaxDevices
+		limit = DefaultMaxDevices
 	}
 	if len(ls) <= limit {
 		return
@@ -236,13 +232,13 @@ func evict(ls map[string]*lease, keep string, limit int) {
 	}
 }
 
-func (c *Cache) Streams(ctx context.Context, p availability.StreamsParams) ([]availability.StreamResult, error) {
+func (c *MemoryCache) Streams(ctx context.Context, p StreamsParams) ([]StreamResult, error) {
 	if err := c.lockSeeded(ctx); err != nil {
 		return nil, err
 	}
 	defer c.mu.Unlock()
-	at := ms(p.At)
-	out := make([]availability.StreamResult, len(p.Writes))
+	at := atMillis(p.At)
+	out := make([]StreamResult, len(p.Writes))
 	for i, w := range p.Writes {
 		id := w.MitraID
 		if !c.online[id] {
@@ -276,20 +272,20 @@ func (c *Cache) Streams(ctx context.Context, p availability.StreamsParams) ([]av
 	return out, nil
 }
 
-func (c *Cache) EndDevice(ctx context.Context, p availability.EndDeviceParams) (availability.DeviceEnd, error) {
+func (c *MemoryCache) EndDevice(ctx context.Context, p EndDeviceParams) (DeviceEnd, error) {
 	if err := c.lockSeeded(ctx); err != nil {
-		return availability.DeviceEnd{}, err
+		return DeviceEnd{}, err
 	}
 	defer c.mu.Unlock()
 	id := p.MitraID
 	cur, online := c.index[id]
 	if !online {
-		return availability.DeviceEnd{}, nil
+		return DeviceEnd{}, nil
 	}
 	ls := c.devices[id]
 	l := ls[p.Device]
-	if p.StreamClosedAt != nil && (l == nil || l.open || !l.stream.Equal(ms(*p.StreamClosedAt))) {
-		return availability.DeviceEnd{Online: true, Reconnected: true}, nil
+	if p.StreamClosedAt != nil && (l == nil || l.open || !l.stream.Equal(atMillis(*p.StreamClosedAt))) {
+		return DeviceEnd{Online: true, Reconnected: true}, nil
 	}
 	var before, after int64
 	for device, x := range ls {
@@ -299,10 +295,10 @@ func (c *Cache) EndDevice(ctx context.Context, p availability.EndDeviceParams) (
 			after = max(after, at)
 		}
 	}
-	fresh := msOf(ms(p.FreshAfter))
+	fresh := msOf(atMillis(p.FreshAfter))
 	limit := p.MaxDevices
 	if limit <= 0 {
-		limit = availability.DefaultMaxDevices
+		limit = DefaultMaxDevices
 	}
 	if p.StreamClosedAt == nil && (l != nil || len(ls) < limit) {
 		if ls == nil {
@@ -325,13 +321,13 @@ func (c *Cache) EndDevice(ctx context.Context, p availability.EndDeviceParams) (
 		after = cur
 	}
 	if after < fresh || after == 0 {
-		return availability.DeviceEnd{Online: true, Last: true}, nil
+		return DeviceEnd{Online: true, Last: true}, nil
 	}
 	if after < cur {
 		c.index[id] = after
 		c.heartbeats[id] = time.UnixMilli(after).UTC()
 	}
-	return availability.DeviceEnd{Online: true, Heartbeat: time.UnixMilli(after).UTC()}, nil
+	return DeviceEnd{Online: true, Heartbeat: time.UnixMilli(after).UTC()}, nil
 }
 
 // msOf is t in unix milliseconds, 0 for the zero time.
@@ -342,12 +338,12 @@ func msOf(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
-func (c *Cache) Devices(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]availability.DeviceLease, error) {
+func (c *MemoryCache) Devices(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]DeviceLease, error) {
 	if err := c.lockSeeded(ctx); err != nil {
 		return nil, err
 	}
 	defer c.mu.Unlock()
-	out := map[uuid.UUID][]availability.DeviceLease{}
+	out := map[uuid.UUID][]DeviceLease{}
 	for _, id := range ids {
 		if ls := c.leases(id); len(ls) > 0 {
 			out[id] = ls
@@ -357,16 +353,16 @@ func (c *Cache) Devices(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]a
 }
 
 // leases copies a mitra's device leases; c.mu is held.
-func (c *Cache) leases(id uuid.UUID) []availability.DeviceLease {
-	var out []availability.DeviceLease
+func (c *MemoryCache) leases(id uuid.UUID) []DeviceLease {
+	var out []DeviceLease
 	for device, l := range c.devices[id] {
-		out = append(out, availability.DeviceLease{Device: device, Heartbeat: l.heartbeat, Stream: l.stream, StreamOpen: l.open})
+		out = append(out, DeviceLease{Device: device, Heartbeat: l.heartbeat, Stream: l.stream, StreamOpen: l.open})
 	}
 	return out
 }
 
 // applyOne writes one mitra's mirror; c.mu is held.
-func (c *Cache) applyOne(st availability.MitraState, defaultMax int) {
+func (c *MemoryCache) applyOne(st MitraState, defaultMax int) {
 	id := st.ID
 	switch {
 	case !st.IsActive:
@@ -395,7 +391,7 @@ func (c *Cache) applyOne(st availability.MitraState, defaultMax int) {
 	}
 }
 
-func (c *Cache) dropOnline(id uuid.UUID) {
+func (c *MemoryCache) dropOnline(id uuid.UUID) {
 	delete(c.online, id)
 	delete(c.index, id)
 	delete(c.heartbeats, id)
@@ -403,17 +399,17 @@ func (c *Cache) dropOnline(id uuid.UUID) {
 }
 
 // moveHeartbeat sets the heartbeat to pg when that is later than what is held.
-func (c *Cache) moveHeartbeat(id uuid.UUID, pg *time.Time) {
+func (c *MemoryCache) moveHeartbeat(id uuid.UUID, pg *time.Time) {
 	if pg == nil {
 		return
 	}
-	at := ms(*pg)
+	at := atMillis(*pg)
 	if cur, ok := c.heartbeats[id]; !ok || cur.Before(at) {
 		c.heartbeats[id] = at
 	}
 }
 
-func (c *Cache) Apply(ctx context.Context, p availability.ApplyParams) error {
+func (c *MemoryCache) Apply(ctx context.Context, p ApplyParams) error {
 	if err := c.lock(ctx); err != nil {
 		return err
 	}
@@ -425,7 +421,7 @@ func (c *Cache) Apply(ctx context.Context, p availability.ApplyParams) error {
 	}
 	for _, st := range p.States {
 		c.applyOne(st, p.DefaultMax)
-		c.journal[st.ID] = ms(p.At)
+		c.journal[st.ID] = atMillis(p.At)
 	}
 	for id, at := range c.journal {
 		if at.Before(p.At.Add(-journalRetention)) {
@@ -435,7 +431,7 @@ func (c *Cache) Apply(ctx context.Context, p availability.ApplyParams) error {
 	return nil
 }
 
-func (c *Cache) Replace(ctx context.Context, seed availability.SeedData) ([]uuid.UUID, error) {
+func (c *MemoryCache) Replace(ctx context.Context, seed SeedData) ([]uuid.UUID, error) {
 	if err := c.lock(ctx); err != nil {
 		return nil, err
 	}
@@ -449,12 +445,12 @@ func (c *Cache) Replace(ctx context.Context, seed availability.SeedData) ([]uuid
 		}
 		if st.IsActive && st.IsOnline {
 			online[id] = true
-			if hb, ok := c.heartbeats[id]; st.LastHeartbeatAt != nil && (!ok || hb.Before(ms(*st.LastHeartbeatAt))) {
+			if hb, ok := c.heartbeats[id]; st.LastHeartbeatAt != nil && (!ok || hb.Before(atMillis(*st.LastHeartbeatAt))) {
 				// A ping only Postgres saw: some device's, unnamed.
 				if c.devices[id] == nil {
 					c.devices[id] = map[string]*lease{}
 				}
-				c.devices[id][availability.UnnamedDevice] = &lease{heartbeat: ms(*st.LastHeartbeatAt)}
+				c.devices[id][UnnamedDevice] = &lease{heartbeat: atMillis(*st.LastHeartbeatAt)}
 			}
 			c.moveHeartbeat(id, st.LastHeartbeatAt)
 			index[id] = 0
@@ -479,25 +475,25 @@ func (c *Cache) Replace(ctx context.Context, seed availability.SeedData) ([]uuid
 	c.snapshot = nil
 	var changed []uuid.UUID
 	for id, at := range c.journal {
-		if !at.Before(ms(seed.Started)) {
+		if !at.Before(atMillis(seed.Started)) {
 			changed = append(changed, id)
 		}
 	}
 	return changed, nil
 }
 
-func (c *Cache) IsReachable(ctx context.Context, id uuid.UUID, freshAfter time.Time) (bool, error) {
+func (c *MemoryCache) IsReachable(ctx context.Context, id uuid.UUID, freshAfter time.Time) (bool, error) {
 	if err := c.lockSeeded(ctx); err != nil {
 		return false, err
 	}
 	defer c.mu.Unlock()
 	hb, ok := c.heartbeats[id]
-	return ok && c.online[id] && !c.deactivated[id] && !hb.Before(ms(freshAfter)), nil
+	return ok && c.online[id] && !c.deactivated[id] && !hb.Before(atMillis(freshAfter)), nil
 }
 
 // available lists the fresh, available members of the index, freshest first; c.mu is held.
-func (c *Cache) available(freshAfter time.Time) []uuid.UUID {
-	cutoff := ms(freshAfter).UnixMilli()
+func (c *MemoryCache) available(freshAfter time.Time) []uuid.UUID {
+	cutoff := atMillis(freshAfter).UnixMilli()
 	var out []uuid.UUID
 	for id, score := range c.index {
 		if score >= cutoff && !c.deactivated[id] && !c.atCapacity[id] {
@@ -510,7 +506,7 @@ func (c *Cache) available(freshAfter time.Time) []uuid.UUID {
 	return out
 }
 
-func (c *Cache) FindAvailable(ctx context.Context, q availability.AvailableQuery) ([]uuid.UUID, error) {
+func (c *MemoryCache) FindAvailable(ctx context.Context, q AvailableQuery) ([]uuid.UUID, error) {
 	if err := c.lockSeeded(ctx); err != nil {
 		return nil, err
 	}
@@ -528,7 +524,7 @@ func (c *Cache) FindAvailable(ctx context.Context, q availability.AvailableQuery
 	return out, nil
 }
 
-func (c *Cache) CountAvailable(ctx context.Context, freshAfter time.Time) (int, error) {
+func (c *MemoryCache) CountAvailable(ctx context.Context, freshAfter time.Time) (int, error) {
 	if err := c.lockSeeded(ctx); err != nil {
 		return 0, err
 	}
@@ -536,7 +532,7 @@ func (c *Cache) CountAvailable(ctx context.Context, freshAfter time.Time) (int, 
 	return len(c.available(freshAfter)), nil
 }
 
-func (c *Cache) OnlineCount(ctx context.Context) (int, error) {
+func (c *MemoryCache) OnlineCount(ctx context.Context) (int, error) {
 	if err := c.lockSeeded(ctx); err != nil {
 		return 0, err
 	}
@@ -544,34 +540,34 @@ func (c *Cache) OnlineCount(ctx context.Context) (int, error) {
 	return len(c.online), nil
 }
 
-func (c *Cache) Snapshot(ctx context.Context) (availability.Snapshot, bool, error) {
+func (c *MemoryCache) Snapshot(ctx context.Context) (Snapshot, bool, error) {
 	if err := c.lock(ctx); err != nil {
-		return availability.Snapshot{}, false, err
+		return Snapshot{}, false, err
 	}
 	defer c.mu.Unlock()
 	if c.snapshot == nil || !time.Now().Before(c.snapshotExpires) {
-		return availability.Snapshot{}, false, nil
+		return Snapshot{}, false, nil
 	}
 	return *c.snapshot, true, nil
 }
 
-func (c *Cache) StoreSnapshot(ctx context.Context, s availability.Snapshot, ttl time.Duration) error {
+func (c *MemoryCache) StoreSnapshot(ctx context.Context, s Snapshot, ttl time.Duration) error {
 	if err := c.lock(ctx); err != nil {
 		return err
 	}
 	defer c.mu.Unlock()
-	s.AsOf = ms(s.AsOf)
+	s.AsOf = atMillis(s.AsOf)
 	c.snapshot = &s
 	c.snapshotExpires = time.Now().Add(ttl)
 	return nil
 }
 
-func (c *Cache) StaleOnline(ctx context.Context, staleBefore time.Time) ([]uuid.UUID, error) {
+func (c *MemoryCache) StaleOnline(ctx context.Context, staleBefore time.Time) ([]uuid.UUID, error) {
 	if err := c.lockSeeded(ctx); err != nil {
 		return nil, err
 	}
 	defer c.mu.Unlock()
-	cutoff := ms(staleBefore).UnixMilli()
+	cutoff := atMillis(staleBefore).UnixMilli()
 	var out []uuid.UUID
 	for id, score := range c.index {
 		if score < cutoff {
@@ -581,48 +577,48 @@ func (c *Cache) StaleOnline(ctx context.Context, staleBefore time.Time) ([]uuid.
 	return out, nil
 }
 
-func (c *Cache) Offline(ctx context.Context, p availability.OfflineParams) (revived, failed []uuid.UUID, err error) {
+func (c *MemoryCache) Offline(ctx context.Context, p OfflineParams) (revived, failed []uuid.UUID, err error) {
 	if err := c.lock(ctx); err != nil {
 		return nil, p.IDs, err
 	}
 	defer c.mu.Unlock()
-	fresh := ms(p.StaleBefore)
+	fresh := atMillis(p.StaleBefore)
 	for _, id := range p.IDs {
 		if hb, ok := c.heartbeats[id]; ok && !hb.Before(fresh) {
 			revived = append(revived, id)
 			continue
 		}
 		c.dropOnline(id)
-		c.journal[id] = ms(p.At)
+		c.journal[id] = atMillis(p.At)
 	}
 	return revived, nil, nil
 }
 
-func (c *Cache) Heartbeats(ctx context.Context) ([]availability.HeartbeatAt, error) {
+func (c *MemoryCache) Heartbeats(ctx context.Context) ([]HeartbeatAt, error) {
 	if err := c.lockSeeded(ctx); err != nil {
 		return nil, err
 	}
 	defer c.mu.Unlock()
-	out := make([]availability.HeartbeatAt, 0, len(c.index))
+	out := make([]HeartbeatAt, 0, len(c.index))
 	for id, score := range c.index {
 		if score > 0 {
-			out = append(out, availability.HeartbeatAt{MitraID: id, At: time.UnixMilli(score).UTC()})
+			out = append(out, HeartbeatAt{MitraID: id, At: time.UnixMilli(score).UTC()})
 		}
 	}
 	return out, nil
 }
 
-func (c *Cache) Dump(ctx context.Context, ids []uuid.UUID) (availability.Dump, error) {
+func (c *MemoryCache) Dump(ctx context.Context, ids []uuid.UUID) (Dump, error) {
 	if err := c.lock(ctx); err != nil {
-		return availability.Dump{}, err
+		return Dump{}, err
 	}
 	defer c.mu.Unlock()
-	d := availability.Dump{
+	d := Dump{
 		Seeded: c.marker != nil,
 		Online: copyMap(c.online), Deactivated: copyMap(c.deactivated), AtCapacity: copyMap(c.atCapacity),
 		Index: copyMap(c.index), Available: map[uuid.UUID]int64{},
 		Heartbeats: copyMap(c.heartbeats), Capacity: copyMap(c.capacity),
-		Devices: map[uuid.UUID][]availability.DeviceLease{},
+		Devices: map[uuid.UUID][]DeviceLease{},
 	}
 	for id := range c.devices {
 		if ls := c.leases(id); len(ls) > 0 {

@@ -1,12 +1,4 @@
-// Package pricingtest provides an in-memory pricing.Store for tests and demos. It keeps
-// the same rules as the Postgres store — unique (mode, minutes), compare-and-swap on
-// updated_at at microsecond precision, all-or-nothing multi-row writes, one history row
-// per write — so code tested against it behaves the same on Postgres.
-//
-// RunStoreContract is the conformance suite of pricing.Store that pins those rules: the
-// Postgres store and this one pass it, and a host with its own Store can run it from its
-// tests. It uses no assertion library.
-package pricingtest
+package pricing
 
 import (
 	"bytes"
@@ -18,45 +10,43 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/curhat/curhat/pricing"
 )
 
-// Store is an in-memory pricing.Store. The zero value is not usable; call NewStore.
-type Store struct {
+// MemoryStore is an in-memory Store. The zero value is not usable; call NewMemoryStore.
+type MemoryStore struct {
 	// HasPaidChatStart answers ClientHasPaidChatStart (whether the client has a paid
 	// chat_start payment). Nil means no client has paid yet. Set it before use.
 	HasPaidChatStart func(ctx context.Context, clientID uuid.UUID) (bool, error)
 
 	mu               sync.Mutex
-	tiers            map[uuid.UUID]pricing.Tier
-	tierHistory      []pricing.HistoryEntry
-	promotions       map[pricing.PromotionKind]pricing.Promotion
-	promotionHistory []pricing.HistoryEntry
+	tiers            map[uuid.UUID]Tier
+	tierHistory      []HistoryEntry
+	promotions       map[PromotionKind]Promotion
+	promotionHistory []HistoryEntry
 }
 
-var _ pricing.Store = (*Store)(nil)
+var _ Store = (*MemoryStore)(nil)
 
-// NewStore returns an empty store holding, like a freshly migrated database, the
+// NewMemoryStore returns an empty store holding, like a freshly migrated database, the
 // disabled first-session discount row.
-func NewStore() *Store {
-	return &Store{
-		tiers: map[uuid.UUID]pricing.Tier{},
-		promotions: map[pricing.PromotionKind]pricing.Promotion{
-			pricing.KindFirstSessionDiscount: {
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{
+		tiers: map[uuid.UUID]Tier{},
+		promotions: map[PromotionKind]Promotion{
+			KindFirstSessionDiscount: {
 				ID:              uuid.New(),
-				Kind:            pricing.KindFirstSessionDiscount,
+				Kind:            KindFirstSessionDiscount,
 				EligibleMinutes: []int{},
-				UpdatedAt:       pricing.Token(time.Now()),
+				UpdatedAt:       Token(time.Now()),
 			},
 		},
 	}
 }
 
-func (s *Store) ListTiers(_ context.Context, params pricing.ListTiersParams) ([]pricing.Tier, error) {
+func (s *MemoryStore) ListTiers(_ context.Context, params ListTiersParams) ([]Tier, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := []pricing.Tier{}
+	out := []Tier{}
 	for _, t := range s.tiers {
 		if (params.Mode == "" || t.Mode == params.Mode) && (params.IncludeInactive || t.IsActive) {
 			out = append(out, t)
@@ -67,9 +57,9 @@ func (s *Store) ListTiers(_ context.Context, params pricing.ListTiersParams) ([]
 }
 
 // compareTiers is the Postgres ORDER BY: session first, sort_order, minutes, id.
-func compareTiers(a, b pricing.Tier) int {
-	rank := func(m pricing.Mode) int {
-		if m == pricing.ModeSession {
+func compareTiers(a, b Tier) int {
+	rank := func(m Mode) int {
+		if m == ModeSession {
 			return 0
 		}
 		return 1
@@ -82,17 +72,17 @@ func compareTiers(a, b pricing.Tier) int {
 	)
 }
 
-func (s *Store) GetTier(_ context.Context, id uuid.UUID) (pricing.Tier, error) {
+func (s *MemoryStore) GetTier(_ context.Context, id uuid.UUID) (Tier, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.tiers[id]
 	if !ok {
-		return pricing.Tier{}, pricing.ErrNotFound
+		return Tier{}, ErrNotFound
 	}
 	return t, nil
 }
 
-func (s *Store) ActiveTier(_ context.Context, mode pricing.Mode, minutes int) (pricing.Tier, error) {
+func (s *MemoryStore) ActiveTier(_ context.Context, mode Mode, minutes int) (Tier, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, t := range s.tiers {
@@ -100,19 +90,19 @@ func (s *Store) ActiveTier(_ context.Context, mode pricing.Mode, minutes int) (p
 			return t, nil
 		}
 	}
-	return pricing.Tier{}, pricing.ErrNotFound
+	return Tier{}, ErrNotFound
 }
 
-func (s *Store) InsertTier(_ context.Context, w pricing.TierWrite) error {
+func (s *MemoryStore) InsertTier(_ context.Context, w TierWrite) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := normaliseTier(w.Tier)
 	if _, ok := s.tiers[t.ID]; ok {
-		return pricing.ErrDuplicateTier
+		return ErrDuplicateTier
 	}
 	for _, other := range s.tiers {
 		if other.Mode == t.Mode && other.Minutes == t.Minutes {
-			return pricing.ErrDuplicateTier
+			return ErrDuplicateTier
 		}
 	}
 	if err := s.checkTiers(w.Moved); err != nil {
@@ -124,7 +114,7 @@ func (s *Store) InsertTier(_ context.Context, w pricing.TierWrite) error {
 	return nil
 }
 
-func (s *Store) UpdateTiers(_ context.Context, ws []pricing.TierWrite) error {
+func (s *MemoryStore) UpdateTiers(_ context.Context, ws []TierWrite) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.checkTiers(ws); err != nil {
@@ -135,22 +125,22 @@ func (s *Store) UpdateTiers(_ context.Context, ws []pricing.TierWrite) error {
 }
 
 // checkTiers tells whether every row of ws still carries its expected token.
-func (s *Store) checkTiers(ws []pricing.TierWrite) error {
+func (s *MemoryStore) checkTiers(ws []TierWrite) error {
 	// Check every row first: all or nothing.
 	for _, w := range ws {
 		cur, ok := s.tiers[w.Tier.ID]
 		if !ok {
-			return pricing.ErrNotFound
+			return ErrNotFound
 		}
-		if !cur.UpdatedAt.Equal(pricing.Token(w.ExpectedUpdatedAt)) {
-			return &pricing.StaleWriteError{Current: cur}
+		if !cur.UpdatedAt.Equal(Token(w.ExpectedUpdatedAt)) {
+			return &StaleWriteError{Current: cur}
 		}
 	}
 	return nil
 }
 
 // writeTiers applies ws, checked.
-func (s *Store) writeTiers(ws []pricing.TierWrite) {
+func (s *MemoryStore) writeTiers(ws []TierWrite) {
 	for _, w := range ws {
 		cur := s.tiers[w.Tier.ID]
 		next := normaliseTier(w.Tier)
@@ -161,52 +151,52 @@ func (s *Store) writeTiers(ws []pricing.TierWrite) {
 	}
 }
 
-func (s *Store) TierHistory(_ context.Context, tierID uuid.UUID) ([]pricing.HistoryEntry, error) {
+func (s *MemoryStore) TierHistory(_ context.Context, tierID uuid.UUID) ([]HistoryEntry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return newestFirst(s.tierHistory, func(h pricing.HistoryEntry) bool { return h.TierID == tierID }), nil
+	return newestFirst(s.tierHistory, func(h HistoryEntry) bool { return h.TierID == tierID }), nil
 }
 
-func (s *Store) Promotion(_ context.Context, kind pricing.PromotionKind) (pricing.Promotion, error) {
+func (s *MemoryStore) Promotion(_ context.Context, kind PromotionKind) (Promotion, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pr, ok := s.promotions[kind]
 	if !ok {
-		return pricing.Promotion{}, pricing.ErrNotFound
+		return Promotion{}, ErrNotFound
 	}
 	return copyPromotion(pr), nil
 }
 
-func (s *Store) SavePromotion(_ context.Context, w pricing.PromotionWrite) error {
+func (s *MemoryStore) SavePromotion(_ context.Context, w PromotionWrite) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	next := copyPromotion(w.Promotion)
-	next.UpdatedAt = pricing.Token(next.UpdatedAt)
+	next.UpdatedAt = Token(next.UpdatedAt)
 	cur, exists := s.promotions[next.Kind]
-	expected := pricing.Token(w.ExpectedUpdatedAt)
+	expected := Token(w.ExpectedUpdatedAt)
 	switch {
 	case expected.IsZero() && exists,
 		!expected.IsZero() && exists && (cur.ID != next.ID || !cur.UpdatedAt.Equal(expected)):
-		return &pricing.StaleWriteError{Current: copyPromotion(cur)}
+		return &StaleWriteError{Current: copyPromotion(cur)}
 	case !expected.IsZero() && !exists:
-		return pricing.ErrNotFound
+		return ErrNotFound
 	}
 	s.promotions[next.Kind] = next
 	s.promotionHistory = append(s.promotionHistory, copyHistory(w.History, uuid.Nil, next.ID))
 	return nil
 }
 
-func (s *Store) PromotionHistory(_ context.Context, kind pricing.PromotionKind) ([]pricing.HistoryEntry, error) {
+func (s *MemoryStore) PromotionHistory(_ context.Context, kind PromotionKind) ([]HistoryEntry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pr, ok := s.promotions[kind]
 	if !ok {
-		return []pricing.HistoryEntry{}, nil
+		return []HistoryEntry{}, nil
 	}
-	return newestFirst(s.promotionHistory, func(h pricing.HistoryEntry) bool { return h.PromotionID == pr.ID }), nil
+	return newestFirst(s.promotionHistory, func(h HistoryEntry) bool { return h.PromotionID == pr.ID }), nil
 }
 
-func (s *Store) ClientHasPaidChatStart(ctx context.Context, clientID uuid.UUID) (bool, error) {
+func (s *MemoryStore) ClientHasPaidChatStart(ctx context.Context, clientID uuid.UUID) (bool, error) {
 	if s.HasPaidChatStart == nil {
 		return false, nil
 	}
@@ -214,12 +204,12 @@ func (s *Store) ClientHasPaidChatStart(ctx context.Context, clientID uuid.UUID) 
 }
 
 // normaliseTier stores times the way Postgres does: UTC, microsecond precision.
-func normaliseTier(t pricing.Tier) pricing.Tier {
-	t.CreatedAt, t.UpdatedAt = pricing.Token(t.CreatedAt), pricing.Token(t.UpdatedAt)
+func normaliseTier(t Tier) Tier {
+	t.CreatedAt, t.UpdatedAt = Token(t.CreatedAt), Token(t.UpdatedAt)
 	return t
 }
 
-func copyPromotion(pr pricing.Promotion) pricing.Promotion {
+func copyPromotion(pr Promotion) Promotion {
 	pr.EligibleMinutes = append([]int{}, pr.EligibleMinutes...)
 	if pr.MaxDiscountAmount != nil {
 		v := *pr.MaxDiscountAmount
@@ -228,9 +218,9 @@ func copyPromotion(pr pricing.Promotion) pricing.Promotion {
 	return pr
 }
 
-func copyHistory(h pricing.HistoryEntry, tierID, promotionID uuid.UUID) pricing.HistoryEntry {
+func copyHistory(h HistoryEntry, tierID, promotionID uuid.UUID) HistoryEntry {
 	h.TierID, h.PromotionID = tierID, promotionID
-	h.ChangedAt = pricing.Token(h.ChangedAt)
+	h.ChangedAt = Token(h.ChangedAt)
 	h.Before = cloneJSON(h.Before)
 	h.After = cloneJSON(h.After)
 	return h
@@ -245,13 +235,13 @@ func cloneJSON(b json.RawMessage) json.RawMessage {
 
 // newestFirst returns the matching entries by changed_at descending (later insert first on
 // a tie), as copies.
-func newestFirst(all []pricing.HistoryEntry, match func(pricing.HistoryEntry) bool) []pricing.HistoryEntry {
-	out := []pricing.HistoryEntry{}
+func newestFirst(all []HistoryEntry, match func(HistoryEntry) bool) []HistoryEntry {
+	out := []HistoryEntry{}
 	for i := len(all) - 1; i >= 0; i-- {
 		if match(all[i]) {
 			out = append(out, copyHistory(all[i], all[i].TierID, all[i].PromotionID))
 		}
 	}
-	slices.SortStableFunc(out, func(a, b pricing.HistoryEntry) int { return b.ChangedAt.Compare(a.ChangedAt) })
+	slices.SortStableFunc(out, func(a, b HistoryEntry) int { return b.ChangedAt.Compare(a.ChangedAt) })
 	return out
 }

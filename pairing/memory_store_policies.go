@@ -1,4 +1,4 @@
-package pairingtest
+package pairing
 
 import (
 	"cmp"
@@ -8,14 +8,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/curhat/curhat/pairing"
 )
 
-// The pairing policies of the in-memory Store (pairing.PolicyStore).
+// The pairing policies of the in-memory MemoryStore (PolicyStore).
 
 // queueOrder sorts queued pairings as the queue does: paid first, then by id.
-func queueOrder(a, b pairing.Pairing) int {
+func queueOrder(a, b Pairing) int {
 	return cmp.Or(timeOf(a.PaidAt).Compare(timeOf(b.PaidAt)), compareIDs(a.ID, b.ID))
 }
 
@@ -27,7 +25,7 @@ func timeOf(t *time.Time) time.Time {
 }
 
 // paidOrCreated is when p was paid, or created if it was not (yet).
-func paidOrCreated(p pairing.Pairing) time.Time {
+func paidOrCreated(p Pairing) time.Time {
 	if p.PaidAt != nil {
 		return *p.PaidAt
 	}
@@ -35,10 +33,10 @@ func paidOrCreated(p pairing.Pairing) time.Time {
 }
 
 // queue returns the queued pairings in queue order.
-func (s *Store) queue() []pairing.Pairing {
-	var out []pairing.Pairing
+func (s *MemoryStore) queue() []Pairing {
+	var out []Pairing
 	for _, p := range s.pairings {
-		if p.Status == pairing.StatusQueued {
+		if p.Status == StatusQueued {
 			out = append(out, p)
 		}
 	}
@@ -46,41 +44,41 @@ func (s *Store) queue() []pairing.Pairing {
 	return out
 }
 
-func (s *Store) QueueLength(context.Context) (int, error) {
+func (s *MemoryStore) QueueLength(context.Context) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.queue()), nil
 }
 
-func (s *Store) QueuePosition(_ context.Context, id uuid.UUID) (int, error) {
+func (s *MemoryStore) QueuePosition(_ context.Context, id uuid.UUID) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.pairings[id]
 	if !ok {
 		return 0, notFound("pairing", id)
 	}
-	if p.Status != pairing.StatusQueued {
-		return 0, fmt.Errorf("pairing %s is %s, not queued: %w", id, p.Status, pairing.ErrInvalidState)
+	if p.Status != StatusQueued {
+		return 0, fmt.Errorf("pairing %s is %s, not queued: %w", id, p.Status, ErrInvalidState)
 	}
 	n := 1
 	for _, q := range s.pairings {
-		if q.Status == pairing.StatusQueued && queueOrder(q, p) < 0 {
+		if q.Status == StatusQueued && queueOrder(q, p) < 0 {
 			n++
 		}
 	}
 	return n, nil
 }
 
-func (s *Store) ListQueue(_ context.Context, n int) ([]pairing.Pairing, error) {
+func (s *MemoryStore) ListQueue(_ context.Context, n int) ([]Pairing, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return limit(s.queue(), n), nil
 }
 
 // held reports whether a live offer holds the queued pairing.
-func (s *Store) held(p pairing.Pairing, now time.Time) bool {
+func (s *MemoryStore) held(p Pairing, now time.Time) bool {
 	for _, k := range s.offerKeys(p.ID) {
-		if o := s.offers[k]; o.status == pairing.OfferOffered {
+		if o := s.offers[k]; o.status == OfferOffered {
 			if _, live := offerDeadline(p, o, now); live {
 				return true
 			}
@@ -89,14 +87,14 @@ func (s *Store) held(p pairing.Pairing, now time.Time) bool {
 	return false
 }
 
-func (s *Store) OfferQueued(_ context.Context, q pairing.OfferQueuedParams) (pairing.OfferQueuedResult, error) {
+func (s *MemoryStore) OfferQueued(_ context.Context, q OfferQueuedParams) (OfferQueuedResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, ok := s.mitra(q.MitraID)
 	if !ok {
-		return pairing.OfferQueuedResult{}, notFound("mitra", q.MitraID)
+		return OfferQueuedResult{}, notFound("mitra", q.MitraID)
 	}
-	var res pairing.OfferQueuedResult
+	var res OfferQueuedResult
 	queue := s.queue()
 	if m.Active {
 		maxSessions := q.DefaultMaxSessions
@@ -113,7 +111,7 @@ func (s *Store) OfferQueued(_ context.Context, q pairing.OfferQueuedParams) (pai
 			}
 			k := offerKey{p.ID, q.MitraID}
 			o, exists := s.offers[k]
-			if exists && o.status != pairing.OfferExpired && o.status != pairing.OfferDismissed {
+			if exists && o.status != OfferExpired && o.status != OfferDismissed {
 				continue // declined, accepted, or a lapse not yet processed
 			}
 			deadline := q.Now.Add(q.OfferTTL)
@@ -123,9 +121,9 @@ func (s *Store) OfferQueued(_ context.Context, q pairing.OfferQueuedParams) (pai
 			if !exists {
 				o.createdAt = q.Now
 			}
-			o.status, o.updatedAt, o.expiresAt = pairing.OfferOffered, q.Now, &deadline
+			o.status, o.updatedAt, o.expiresAt = OfferOffered, q.Now, &deadline
 			s.offers[k] = o
-			res.Offered = append(res.Offered, pairing.QueuedOffer{Pairing: p, ExpiresAt: deadline})
+			res.Offered = append(res.Offered, QueuedOffer{Pairing: p, ExpiresAt: deadline})
 			free--
 		}
 		res.FreeSlots = max(free, 0)
@@ -139,12 +137,12 @@ func (s *Store) OfferQueued(_ context.Context, q pairing.OfferQueuedParams) (pai
 	return res, nil
 }
 
-func (s *Store) ExpireLapsedOffers(_ context.Context, q pairing.LapsedOffersParams) ([]pairing.OfferRef, error) {
+func (s *MemoryStore) ExpireLapsedOffers(_ context.Context, q LapsedOffersParams) ([]OfferRef, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var keys []offerKey
 	for k, o := range s.offers {
-		if o.status != pairing.OfferOffered || o.expiresAt == nil || o.expiresAt.After(q.Now) {
+		if o.status != OfferOffered || o.expiresAt == nil || o.expiresAt.After(q.Now) {
 			continue
 		}
 		if q.PairingID != nil && k.pairingID != *q.PairingID {
@@ -156,58 +154,58 @@ func (s *Store) ExpireLapsedOffers(_ context.Context, q pairing.LapsedOffersPara
 		return cmp.Or(s.offers[a].expiresAt.Compare(*s.offers[b].expiresAt), compareIDs(a.pairingID, b.pairingID), compareIDs(a.mitraID, b.mitraID))
 	})
 	keys = limit(keys, q.Limit)
-	out := make([]pairing.OfferRef, 0, len(keys))
+	out := make([]OfferRef, 0, len(keys))
 	for _, k := range keys {
 		o := s.offers[k]
-		o.status, o.updatedAt = pairing.OfferExpired, q.Now
+		o.status, o.updatedAt = OfferExpired, q.Now
 		s.offers[k] = o
-		out = append(out, pairing.OfferRef{PairingID: k.pairingID, MitraID: k.mitraID})
+		out = append(out, OfferRef{PairingID: k.pairingID, MitraID: k.mitraID})
 	}
 	return out, nil
 }
 
-func (s *Store) LockQueueEntries(_ context.Context, ids []uuid.UUID, fn func([]pairing.QueueEntry) error) error {
+func (s *MemoryStore) LockQueueEntries(_ context.Context, ids []uuid.UUID, fn func([]QueueEntry) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var entries []pairing.QueueEntry
+	var entries []QueueEntry
 	for _, id := range ids {
 		if p, ok := s.pairings[id]; ok {
-			entries = append(entries, pairing.QueueEntry{ID: id, Queued: p.Status == pairing.StatusQueued, PaidAt: paidOrCreated(p)})
+			entries = append(entries, QueueEntry{ID: id, Queued: p.Status == StatusQueued, PaidAt: paidOrCreated(p)})
 		}
 	}
 	return fn(entries)
 }
 
-func (s *Store) SnapshotQueue(_ context.Context, fn func([]pairing.QueueEntry) error) error {
+func (s *MemoryStore) SnapshotQueue(_ context.Context, fn func([]QueueEntry) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	queue := s.queue()
-	entries := make([]pairing.QueueEntry, len(queue))
+	entries := make([]QueueEntry, len(queue))
 	for i, p := range queue {
-		entries[i] = pairing.QueueEntry{ID: p.ID, Queued: true, PaidAt: paidOrCreated(p)}
+		entries[i] = QueueEntry{ID: p.ID, Queued: true, PaidAt: paidOrCreated(p)}
 	}
 	return fn(entries)
 }
 
-func (s *Store) AdvanceRing(_ context.Context, r pairing.RingParams) (pairing.Pairing, error) {
+func (s *MemoryStore) AdvanceRing(_ context.Context, r RingParams) (Pairing, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.pairings[r.ID]
 	if !ok {
-		return pairing.Pairing{}, notFound("pairing", r.ID)
+		return Pairing{}, notFound("pairing", r.ID)
 	}
-	if p.Status != pairing.StatusSearching || p.Rings != r.From {
-		return pairing.Pairing{}, fmt.Errorf("pairing %s is %s at ring %d: %w", r.ID, p.Status, p.Rings, pairing.ErrInvalidState)
+	if p.Status != StatusSearching || p.Rings != r.From {
+		return Pairing{}, fmt.Errorf("pairing %s is %s at ring %d: %w", r.ID, p.Status, p.Rings, ErrInvalidState)
 	}
 	p.Rings, p.NextRingAt, p.UpdatedAt = r.From+1, r.NextRingAt, r.Now
 	s.pairings[p.ID] = p
 	return p, nil
 }
 
-func (s *Store) RecordMissedOffers(_ context.Context, mitraIDs []uuid.UUID, _ time.Time) ([]pairing.MissedOffers, error) {
+func (s *MemoryStore) RecordMissedOffers(_ context.Context, mitraIDs []uuid.UUID, _ time.Time) ([]MissedOffers, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []pairing.MissedOffers
+	var out []MissedOffers
 	seen := map[uuid.UUID]int{}
 	for _, id := range mitraIDs {
 		st := s.stats[id]
@@ -218,12 +216,12 @@ func (s *Store) RecordMissedOffers(_ context.Context, mitraIDs []uuid.UUID, _ ti
 			continue
 		}
 		seen[id] = len(out)
-		out = append(out, pairing.MissedOffers{MitraID: id, Missed: st.missed})
+		out = append(out, MissedOffers{MitraID: id, Missed: st.missed})
 	}
 	return out, nil
 }
 
-func (s *Store) ResetMissedOffers(_ context.Context, mitraID uuid.UUID, _ time.Time) error {
+func (s *MemoryStore) ResetMissedOffers(_ context.Context, mitraID uuid.UUID, _ time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st, ok := s.stats[mitraID]; ok {
@@ -233,7 +231,7 @@ func (s *Store) ResetMissedOffers(_ context.Context, mitraID uuid.UUID, _ time.T
 	return nil
 }
 
-func (s *Store) MarkIdle(_ context.Context, mitraID uuid.UUID, at time.Time) error {
+func (s *MemoryStore) MarkIdle(_ context.Context, mitraID uuid.UUID, at time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats[mitraID]
@@ -244,7 +242,7 @@ func (s *Store) MarkIdle(_ context.Context, mitraID uuid.UUID, at time.Time) err
 	return nil
 }
 
-func (s *Store) IdleOrder(_ context.Context, mitraIDs []uuid.UUID, n int) ([]uuid.UUID, error) {
+func (s *MemoryStore) IdleOrder(_ context.Context, mitraIDs []uuid.UUID, n int) ([]uuid.UUID, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := slices.Clone(mitraIDs)
@@ -263,7 +261,7 @@ func (s *Store) IdleOrder(_ context.Context, mitraIDs []uuid.UUID, n int) ([]uui
 	return limit(slices.Compact(out), n), nil
 }
 
-func (s *Store) RecordQueueWait(_ context.Context, wait time.Duration, _ time.Time) (time.Duration, error) {
+func (s *MemoryStore) RecordQueueWait(_ context.Context, wait time.Duration, _ time.Time) (time.Duration, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := max(wait, 0).Seconds()
@@ -276,7 +274,7 @@ func (s *Store) RecordQueueWait(_ context.Context, wait time.Duration, _ time.Ti
 	return seconds(s.estimate), nil
 }
 
-func (s *Store) QueueWaitEstimate(context.Context) (time.Duration, bool, error) {
+func (s *MemoryStore) QueueWaitEstimate(context.Context) (time.Duration, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return seconds(s.estimate), s.samples > 0, nil

@@ -1,4 +1,4 @@
-package availabilitytest
+package availability
 
 import (
 	"context"
@@ -8,16 +8,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/curhat/curhat/availability"
 )
 
-// Store is an in-memory availability.Store. Facts owned by other domains are plugged in:
+// MemoryStore is an in-memory Store. Facts owned by other domains are plugged in:
 // SetOpenSessions gives a mitra's open chat-session count (capacity in use), and
 // SetOnDeactivate is called inside a deactivation to revoke the mitra's auth sessions.
-type Store struct {
+type MemoryStore struct {
 	mu     sync.Mutex
-	mitras map[uuid.UUID]*availability.Mitra
+	mitras map[uuid.UUID]*Mitra
 	last   time.Time
 
 	// syncMu is the per-mitra lock of LockStates (one lock for all: simpler, same order).
@@ -28,16 +26,16 @@ type Store struct {
 	onDeactivate func(ctx context.Context, mitraID uuid.UUID) error
 }
 
-// NewStore returns an empty Store. Without SetOpenSessions every mitra has no open session.
-func NewStore() *Store {
-	return &Store{mitras: map[uuid.UUID]*availability.Mitra{}}
+// NewMemoryStore returns an empty MemoryStore. Without SetOpenSessions every mitra has no open session.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{mitras: map[uuid.UUID]*Mitra{}}
 }
 
-var _ availability.Store = (*Store)(nil)
+var _ Store = (*MemoryStore)(nil)
 
 // SetOpenSessions sets the function counting a mitra's chat sessions in active or
-// pending_payment. It is called without any lock of the Store held.
-func (s *Store) SetOpenSessions(fn func(ctx context.Context, mitraID uuid.UUID) (int, error)) {
+// pending_payment. It is called without any lock of the MemoryStore held.
+func (s *MemoryStore) SetOpenSessions(fn func(ctx context.Context, mitraID uuid.UUID) (int, error)) {
 	s.hooksMu.Lock()
 	defer s.hooksMu.Unlock()
 	s.openSessions = fn
@@ -45,14 +43,14 @@ func (s *Store) SetOpenSessions(fn func(ctx context.Context, mitraID uuid.UUID) 
 
 // SetOnDeactivate sets the function called when a mitra is deactivated, to revoke its auth
 // sessions. It runs inside the deactivation: if it fails, the deactivation does not happen
-// (as a rolled-back transaction). It must not call back into the Store.
-func (s *Store) SetOnDeactivate(fn func(ctx context.Context, mitraID uuid.UUID) error) {
+// (as a rolled-back transaction). It must not call back into the MemoryStore.
+func (s *MemoryStore) SetOnDeactivate(fn func(ctx context.Context, mitraID uuid.UUID) error) {
 	s.hooksMu.Lock()
 	defer s.hooksMu.Unlock()
 	s.onDeactivate = fn
 }
 
-func (s *Store) countOpen(ctx context.Context, id uuid.UUID) (int, error) {
+func (s *MemoryStore) countOpen(ctx context.Context, id uuid.UUID) (int, error) {
 	s.hooksMu.RLock()
 	fn := s.openSessions
 	s.hooksMu.RUnlock()
@@ -63,7 +61,7 @@ func (s *Store) countOpen(ctx context.Context, id uuid.UUID) (int, error) {
 }
 
 // stamp returns a strictly increasing time, like updated_at in Postgres.
-func (s *Store) stamp() time.Time {
+func (s *MemoryStore) stamp() time.Time {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	if !now.After(s.last) {
 		now = s.last.Add(time.Microsecond)
@@ -72,7 +70,7 @@ func (s *Store) stamp() time.Time {
 	return now
 }
 
-func clone(m *availability.Mitra) availability.Mitra {
+func clone(m *Mitra) Mitra {
 	c := *m
 	if m.LastHeartbeatAt != nil {
 		t := *m.LastHeartbeatAt
@@ -85,15 +83,15 @@ func clone(m *availability.Mitra) availability.Mitra {
 	return c
 }
 
-func (s *Store) CreateMitra(ctx context.Context, p availability.CreateMitraParams) (availability.Mitra, error) {
+func (s *MemoryStore) CreateMitra(ctx context.Context, p CreateMitraParams) (Mitra, error) {
 	p.DisplayName = strings.TrimSpace(p.DisplayName)
 	if err := p.Validate(); err != nil {
-		return availability.Mitra{}, err
+		return Mitra{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.stamp()
-	m := &availability.Mitra{ID: uuid.New(), DisplayName: p.DisplayName, IsActive: true, CreatedAt: now, UpdatedAt: now}
+	m := &Mitra{ID: uuid.New(), DisplayName: p.DisplayName, IsActive: true, CreatedAt: now, UpdatedAt: now}
 	if p.MaxConcurrentSessions != nil {
 		n := *p.MaxConcurrentSessions
 		m.MaxConcurrentSessions = &n
@@ -102,12 +100,12 @@ func (s *Store) CreateMitra(ctx context.Context, p availability.CreateMitraParam
 	return clone(m), nil
 }
 
-func (s *Store) GetMitra(ctx context.Context, id uuid.UUID) (availability.Mitra, error) {
+func (s *MemoryStore) GetMitra(ctx context.Context, id uuid.UUID) (Mitra, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, ok := s.mitras[id]
 	if !ok {
-		return availability.Mitra{}, availability.ErrNotFound
+		return Mitra{}, ErrNotFound
 	}
 	return clone(m), nil
 }
@@ -120,15 +118,15 @@ func laterOf(cur *time.Time, at time.Time) *time.Time {
 	return &at
 }
 
-func (s *Store) SetOnline(ctx context.Context, id uuid.UUID, at time.Time) (availability.Mitra, error) {
+func (s *MemoryStore) SetOnline(ctx context.Context, id uuid.UUID, at time.Time) (Mitra, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, ok := s.mitras[id]
 	if !ok {
-		return availability.Mitra{}, availability.ErrNotFound
+		return Mitra{}, ErrNotFound
 	}
 	if !m.IsActive {
-		return availability.Mitra{}, availability.ErrDeactivated
+		return Mitra{}, ErrDeactivated
 	}
 	m.IsOnline = true
 	m.LastHeartbeatAt = laterOf(m.LastHeartbeatAt, at)
@@ -137,27 +135,27 @@ func (s *Store) SetOnline(ctx context.Context, id uuid.UUID, at time.Time) (avai
 	return clone(m), nil
 }
 
-func (s *Store) SetOffline(ctx context.Context, id uuid.UUID) (availability.Mitra, error) {
+func (s *MemoryStore) SetOffline(ctx context.Context, id uuid.UUID) (Mitra, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, ok := s.mitras[id]
 	if !ok {
-		return availability.Mitra{}, availability.ErrNotFound
+		return Mitra{}, ErrNotFound
 	}
 	m.IsOnline = false
 	m.UpdatedAt = s.stamp()
 	return clone(m), nil
 }
 
-func (s *Store) SetAway(ctx context.Context, id uuid.UUID, reason string) (availability.Mitra, bool, error) {
-	if err := availability.ValidAwayReason(reason); err != nil {
-		return availability.Mitra{}, false, err
+func (s *MemoryStore) SetAway(ctx context.Context, id uuid.UUID, reason string) (Mitra, bool, error) {
+	if err := ValidAwayReason(reason); err != nil {
+		return Mitra{}, false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, ok := s.mitras[id]
 	if !ok {
-		return availability.Mitra{}, false, availability.ErrNotFound
+		return Mitra{}, false, ErrNotFound
 	}
 	if !m.IsOnline {
 		return clone(m), false, nil
@@ -168,7 +166,7 @@ func (s *Store) SetAway(ctx context.Context, id uuid.UUID, reason string) (avail
 	return clone(m), true, nil
 }
 
-func (s *Store) SetActive(ctx context.Context, id uuid.UUID, active bool) (availability.Mitra, error) {
+func (s *MemoryStore) SetActive(ctx context.Context, id uuid.UUID, active bool) (Mitra, error) {
 	s.hooksMu.RLock()
 	revoke := s.onDeactivate
 	s.hooksMu.RUnlock()
@@ -176,11 +174,11 @@ func (s *Store) SetActive(ctx context.Context, id uuid.UUID, active bool) (avail
 	defer s.mu.Unlock()
 	m, ok := s.mitras[id]
 	if !ok {
-		return availability.Mitra{}, availability.ErrNotFound
+		return Mitra{}, ErrNotFound
 	}
 	if !active && revoke != nil {
 		if err := revoke(ctx, id); err != nil {
-			return availability.Mitra{}, err
+			return Mitra{}, err
 		}
 	}
 	m.IsActive = active
@@ -189,15 +187,15 @@ func (s *Store) SetActive(ctx context.Context, id uuid.UUID, active bool) (avail
 	return clone(m), nil
 }
 
-func (s *Store) Heartbeat(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
+func (s *MemoryStore) Heartbeat(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, ok := s.mitras[id]
 	switch {
 	case !ok:
-		return false, availability.ErrNotFound
+		return false, ErrNotFound
 	case !m.IsActive:
-		return false, availability.ErrDeactivated
+		return false, ErrDeactivated
 	case !m.IsOnline:
 		return false, nil
 	}
@@ -206,10 +204,10 @@ func (s *Store) Heartbeat(ctx context.Context, id uuid.UUID, at time.Time) (bool
 }
 
 // snapshot copies the rows of ids (nil: all) under the lock.
-func (s *Store) snapshot(ids []uuid.UUID) []availability.Mitra {
+func (s *MemoryStore) snapshot(ids []uuid.UUID) []Mitra {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []availability.Mitra
+	var out []Mitra
 	if ids == nil {
 		for _, m := range s.mitras {
 			out = append(out, clone(m))
@@ -226,15 +224,15 @@ func (s *Store) snapshot(ids []uuid.UUID) []availability.Mitra {
 	return out
 }
 
-func (s *Store) states(ctx context.Context, ids []uuid.UUID) ([]availability.MitraState, error) {
+func (s *MemoryStore) states(ctx context.Context, ids []uuid.UUID) ([]MitraState, error) {
 	rows := s.snapshot(ids)
-	out := make([]availability.MitraState, 0, len(rows))
+	out := make([]MitraState, 0, len(rows))
 	for _, m := range rows {
 		n, err := s.countOpen(ctx, m.ID)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, availability.MitraState{
+		out = append(out, MitraState{
 			ID: m.ID, IsActive: m.IsActive, IsOnline: m.IsOnline, LastHeartbeatAt: m.LastHeartbeatAt,
 			MaxConcurrentSessions: m.MaxConcurrentSessions, OpenSessions: n,
 		})
@@ -242,14 +240,14 @@ func (s *Store) states(ctx context.Context, ids []uuid.UUID) ([]availability.Mit
 	return out, nil
 }
 
-func (s *Store) States(ctx context.Context, ids []uuid.UUID) ([]availability.MitraState, error) {
+func (s *MemoryStore) States(ctx context.Context, ids []uuid.UUID) ([]MitraState, error) {
 	if ids == nil {
 		ids = []uuid.UUID{}
 	}
 	return s.states(ctx, ids)
 }
 
-func (s *Store) LockStates(ctx context.Context, ids []uuid.UUID, fn func([]availability.MitraState) error) error {
+func (s *MemoryStore) LockStates(ctx context.Context, ids []uuid.UUID, fn func([]MitraState) error) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	states, err := s.States(ctx, ids)
@@ -259,11 +257,11 @@ func (s *Store) LockStates(ctx context.Context, ids []uuid.UUID, fn func([]avail
 	return fn(states)
 }
 
-func (s *Store) AllStates(ctx context.Context) ([]availability.MitraState, error) {
+func (s *MemoryStore) AllStates(ctx context.Context) ([]MitraState, error) {
 	return s.states(ctx, nil)
 }
 
-func (s *Store) OfflineStale(ctx context.Context, ids []uuid.UUID, staleBefore time.Time) (availability.OfflineResult, error) {
+func (s *MemoryStore) OfflineStale(ctx context.Context, ids []uuid.UUID, staleBefore time.Time) (OfflineResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ids == nil {
@@ -273,7 +271,7 @@ func (s *Store) OfflineStale(ctx context.Context, ids []uuid.UUID, staleBefore t
 			}
 		}
 	}
-	var res availability.OfflineResult
+	var res OfflineResult
 	seen := map[uuid.UUID]bool{}
 	for _, id := range ids {
 		if seen[id] {
@@ -285,7 +283,7 @@ func (s *Store) OfflineStale(ctx context.Context, ids []uuid.UUID, staleBefore t
 		case ok && m.IsOnline && (m.LastHeartbeatAt == nil || m.LastHeartbeatAt.Before(staleBefore)):
 			m.IsOnline = false
 			m.UpdatedAt = s.stamp()
-			res.Offlined = append(res.Offlined, availability.OfflinedMitra{ID: id, UpdatedAt: m.UpdatedAt})
+			res.Offlined = append(res.Offlined, OfflinedMitra{ID: id, UpdatedAt: m.UpdatedAt})
 		case !ok || !m.IsOnline || !m.IsActive:
 			res.Offline = append(res.Offline, id)
 		default:
@@ -295,7 +293,7 @@ func (s *Store) OfflineStale(ctx context.Context, ids []uuid.UUID, staleBefore t
 	return res, nil
 }
 
-func (s *Store) RestoreOnline(ctx context.Context, rows []availability.OfflinedMitra) ([]uuid.UUID, error) {
+func (s *MemoryStore) RestoreOnline(ctx context.Context, rows []OfflinedMitra) ([]uuid.UUID, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []uuid.UUID
@@ -310,7 +308,7 @@ func (s *Store) RestoreOnline(ctx context.Context, rows []availability.OfflinedM
 	return out, nil
 }
 
-func (s *Store) MirrorHeartbeats(ctx context.Context, hbs []availability.HeartbeatAt) (int, error) {
+func (s *MemoryStore) MirrorHeartbeats(ctx context.Context, hbs []HeartbeatAt) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
@@ -327,7 +325,7 @@ func (s *Store) MirrorHeartbeats(ctx context.Context, hbs []availability.Heartbe
 	return n, nil
 }
 
-func (s *Store) LowerHeartbeat(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
+func (s *MemoryStore) LowerHeartbeat(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
@@ -342,7 +340,7 @@ func (s *Store) LowerHeartbeat(ctx context.Context, id uuid.UUID, at time.Time) 
 	return true, nil
 }
 
-func (s *Store) IsReachable(ctx context.Context, id uuid.UUID, freshAfter time.Time) (bool, error) {
+func (s *MemoryStore) IsReachable(ctx context.Context, id uuid.UUID, freshAfter time.Time) (bool, error) {
 	st, err := s.States(ctx, []uuid.UUID{id})
 	if err != nil || len(st) == 0 {
 		return false, err
@@ -350,7 +348,7 @@ func (s *Store) IsReachable(ctx context.Context, id uuid.UUID, freshAfter time.T
 	return st[0].Reachable(freshAfter), nil
 }
 
-func (s *Store) available(ctx context.Context, q availability.AvailableQuery) ([]availability.MitraState, error) {
+func (s *MemoryStore) available(ctx context.Context, q AvailableQuery) ([]MitraState, error) {
 	all, err := s.AllStates(ctx)
 	if err != nil {
 		return nil, err
@@ -364,12 +362,12 @@ func (s *Store) available(ctx context.Context, q availability.AvailableQuery) ([
 	return out, nil
 }
 
-func (s *Store) FindAvailable(ctx context.Context, q availability.AvailableQuery) ([]uuid.UUID, error) {
+func (s *MemoryStore) FindAvailable(ctx context.Context, q AvailableQuery) ([]uuid.UUID, error) {
 	av, err := s.available(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(av, func(a, b availability.MitraState) int { return b.LastHeartbeatAt.Compare(*a.LastHeartbeatAt) })
+	slices.SortFunc(av, func(a, b MitraState) int { return b.LastHeartbeatAt.Compare(*a.LastHeartbeatAt) })
 	if q.Limit > 0 && len(av) > q.Limit {
 		av = av[:q.Limit]
 	}
@@ -380,12 +378,12 @@ func (s *Store) FindAvailable(ctx context.Context, q availability.AvailableQuery
 	return out, nil
 }
 
-func (s *Store) CountAvailable(ctx context.Context, freshAfter time.Time, defaultMax int) (int, error) {
-	av, err := s.available(ctx, availability.AvailableQuery{FreshAfter: freshAfter, DefaultMax: defaultMax})
+func (s *MemoryStore) CountAvailable(ctx context.Context, freshAfter time.Time, defaultMax int) (int, error) {
+	av, err := s.available(ctx, AvailableQuery{FreshAfter: freshAfter, DefaultMax: defaultMax})
 	return len(av), err
 }
 
-func (s *Store) OnlineCount(ctx context.Context) (int, error) {
+func (s *MemoryStore) OnlineCount(ctx context.Context) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0

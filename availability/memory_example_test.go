@@ -1,24 +1,19 @@
-package availabilitytest_test
+package availability_test
 
 import (
 	"context"
 	"fmt"
-	"testing"
 
 	"github.com/curhat/curhat/availability"
-	"github.com/curhat/curhat/availability/availabilitytest"
-	"github.com/curhat/curhat/internal/testenv"
 )
-
-func TestMain(m *testing.M) { testenv.VerifyNoLeaks(m) }
 
 // A new Cache mirrors an empty Store: a Mirror over the two serves reads from the cache at
 // once, without a seed. A Store filled before the Mirror is built needs
 // Mirror.SeedFromPostgres first.
-func ExampleNewCache() {
+func ExampleNewMemoryCache() {
 	ctx := context.Background()
 	hooks := &availability.Counters{}
-	mirror, err := availability.NewMirror(availabilitytest.NewStore(), availabilitytest.NewCache(), &availability.Config{Hooks: hooks})
+	mirror, err := availability.NewMirror(availability.NewMemoryStore(), availability.NewMemoryCache(), &availability.Config{Hooks: hooks})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -33,11 +28,11 @@ func ExampleNewCache() {
 
 // A Cache set down behaves like a Valkey outage: the Mirror answers from the Store and
 // counts the fallback.
-func ExampleCache_SetDown() {
+func ExampleMemoryCache_SetDown() {
 	ctx := context.Background()
-	cache := availabilitytest.NewCache()
+	cache := availability.NewMemoryCache()
 	hooks := &availability.Counters{}
-	mirror, err := availability.NewMirror(availabilitytest.NewStore(), cache, &availability.Config{Hooks: hooks})
+	mirror, err := availability.NewMirror(availability.NewMemoryStore(), cache, &availability.Config{Hooks: hooks})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -54,10 +49,10 @@ func ExampleCache_SetDown() {
 }
 
 // Flush loses the data, like FLUSHALL: reads answer from the Store until the next seed.
-func ExampleCache_Flush() {
+func ExampleMemoryCache_Flush() {
 	ctx := context.Background()
-	cache := availabilitytest.NewCache()
-	mirror, err := availability.NewMirror(availabilitytest.NewStore(), cache, nil)
+	cache := availability.NewMemoryCache()
+	mirror, err := availability.NewMirror(availability.NewMemoryStore(), cache, nil)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,4 +1,4 @@
-package paymenttest
+package payment
 
 import (
 	"cmp"
@@ -8,15 +8,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/curhat/curhat/payment"
 )
 
-// The refunds of the in-memory Store: the rules of the Postgres one, each call atomic
+// The refunds of the in-memory MemoryStore: the rules of the Postgres one, each call atomic
 // under the store's lock.
 
 // reserved sums every refund of a payment, whatever its status.
-func (s *Store) reserved(paymentID uuid.UUID) int64 {
+func (s *MemoryStore) reserved(paymentID uuid.UUID) int64 {
 	var n int64
 	for _, r := range s.refunds {
 		if r.PaymentID == paymentID {
@@ -27,7 +25,7 @@ func (s *Store) reserved(paymentID uuid.UUID) int64 {
 }
 
 // view is a refund as returned: with its payment's currency and charge reference.
-func (s *Store) view(r payment.Refund) payment.Refund {
+func (s *MemoryStore) view(r Refund) Refund {
 	p := s.sessions[r.PaymentID]
 	r.Currency, r.ChargeRef = p.Currency, p.ProviderRef
 	if r.NextAttemptAt != nil {
@@ -37,7 +35,7 @@ func (s *Store) view(r payment.Refund) payment.Refund {
 	return r
 }
 
-func (s *Store) RecordRefund(_ context.Context, r payment.RefundRecord) ([]payment.Refund, error) {
+func (s *MemoryStore) RecordRefund(_ context.Context, r RefundRecord) ([]Refund, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
@@ -52,13 +50,13 @@ func (s *Store) RecordRefund(_ context.Context, r payment.RefundRecord) ([]payme
 	}
 	for _, id := range from {
 		if _, ok := s.sessions[id]; !ok {
-			return nil, fmt.Errorf("record refund (%s): payment %s: %w", r.Cause, id, payment.ErrNotFound)
+			return nil, fmt.Errorf("record refund (%s): payment %s: %w", r.Cause, id, ErrNotFound)
 		}
 	}
 	wanted := r.Amount
-	var out []payment.Refund
+	var out []Refund
 	for _, id := range from {
-		rid := payment.RefundID(id, r.Cause)
+		rid := RefundID(id, r.Cause)
 		if x, ok := s.refunds[rid]; ok {
 			out = append(out, s.view(x))
 			wanted -= x.Amount
@@ -70,9 +68,9 @@ func (s *Store) RecordRefund(_ context.Context, r payment.RefundRecord) ([]payme
 		p := s.sessions[id]
 		switch {
 		case r.Late && !p.Status.Closed():
-			return nil, fmt.Errorf("record refund (%s): late payment %s is %s, not closed: %w", r.Cause, id, p.Status, payment.ErrInvalidState)
+			return nil, fmt.Errorf("record refund (%s): late payment %s is %s, not closed: %w", r.Cause, id, p.Status, ErrInvalidState)
 		case r.Late:
-			p.Status, p.PaidAt, p.HandledAt, p.UpdatedAt = payment.StatusPaid, &at, &at, at
+			p.Status, p.PaidAt, p.HandledAt, p.UpdatedAt = StatusPaid, &at, &at, at
 			if p.ProviderRef == "" {
 				p.ProviderRef = r.ProviderRef
 			}
@@ -87,8 +85,8 @@ func (s *Store) RecordRefund(_ context.Context, r payment.RefundRecord) ([]payme
 		if take <= 0 {
 			continue
 		}
-		x := payment.Refund{ID: rid, PaymentID: id, Amount: take, Cause: r.Cause, Reason: r.Reason,
-			Status: payment.RefundPending, CreatedAt: at, UpdatedAt: at}
+		x := Refund{ID: rid, PaymentID: id, Amount: take, Cause: r.Cause, Reason: r.Reason,
+			Status: RefundPending, CreatedAt: at, UpdatedAt: at}
 		s.refunds[rid] = x
 		wanted -= take
 		out = append(out, s.view(x))
@@ -96,84 +94,84 @@ func (s *Store) RecordRefund(_ context.Context, r payment.RefundRecord) ([]payme
 	return out, nil
 }
 
-func (s *Store) ClaimRefund(_ context.Context, c payment.RefundClaim) (payment.Refund, bool, error) {
+func (s *MemoryStore) ClaimRefund(_ context.Context, c RefundClaim) (Refund, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.refunds[c.ID]
 	if !ok {
-		return payment.Refund{}, false, fmt.Errorf("get refund %s: %w", c.ID, payment.ErrNotFound)
+		return Refund{}, false, fmt.Errorf("get refund %s: %w", c.ID, ErrNotFound)
 	}
 	at := truncate(c.At)
 	// In flight: claimed for an attempt whose outcome is not recorded and whose lease is
 	// not over. Checked and claimed under the one lock, as Postgres does in one UPDATE.
-	inFlight := r.Status == payment.RefundPending && r.Attempts > 0 && r.NextAttemptAt != nil && r.NextAttemptAt.After(at)
+	inFlight := r.Status == RefundPending && r.Attempts > 0 && r.NextAttemptAt != nil && r.NextAttemptAt.After(at)
 	var may bool
 	switch c.Mode {
-	case payment.ClaimFirst:
-		may = r.Status == payment.RefundPending && r.Attempts == 0
-	case payment.ClaimNow:
-		may = r.Status == payment.RefundFailed || (r.Status == payment.RefundPending && !inFlight)
+	case ClaimFirst:
+		may = r.Status == RefundPending && r.Attempts == 0
+	case ClaimNow:
+		may = r.Status == RefundFailed || (r.Status == RefundPending && !inFlight)
 	default:
-		return payment.Refund{}, false, fmt.Errorf("claim refund %s: unknown claim mode %d", c.ID, c.Mode)
+		return Refund{}, false, fmt.Errorf("claim refund %s: unknown claim mode %d", c.ID, c.Mode)
 	}
 	switch {
 	case may:
 		return s.claim(r, at, c.Lease), true, nil
 	case inFlight:
-		return s.view(r), false, fmt.Errorf("claim refund %s: %w", c.ID, payment.ErrRefundInFlight)
+		return s.view(r), false, fmt.Errorf("claim refund %s: %w", c.ID, ErrRefundInFlight)
 	}
 	return s.view(r), false, nil
 }
 
 // claim starts an attempt of r: pending while in flight, its lease in NextAttemptAt.
-func (s *Store) claim(r payment.Refund, at time.Time, lease time.Duration) payment.Refund {
+func (s *MemoryStore) claim(r Refund, at time.Time, lease time.Duration) Refund {
 	next := at.Add(lease)
-	r.Status, r.Attempts, r.NextAttemptAt, r.UpdatedAt = payment.RefundPending, r.Attempts+1, &next, at
+	r.Status, r.Attempts, r.NextAttemptAt, r.UpdatedAt = RefundPending, r.Attempts+1, &next, at
 	s.refunds[r.ID] = r
 	return s.view(r)
 }
 
-func (s *Store) ClaimDueRefunds(_ context.Context, at time.Time, lease time.Duration, limit int) ([]payment.Refund, error) {
+func (s *MemoryStore) ClaimDueRefunds(_ context.Context, at time.Time, lease time.Duration, limit int) ([]Refund, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	at = truncate(at)
-	var due []payment.Refund
+	var due []Refund
 	for _, r := range s.refunds {
 		switch {
-		case r.Status != payment.RefundPending && r.Status != payment.RefundFailed:
+		case r.Status != RefundPending && r.Status != RefundFailed:
 		case r.NextAttemptAt != nil && !r.NextAttemptAt.After(at):
 			due = append(due, r)
-		case r.Status == payment.RefundPending && r.NextAttemptAt == nil && !r.CreatedAt.After(at.Add(-lease)):
+		case r.Status == RefundPending && r.NextAttemptAt == nil && !r.CreatedAt.After(at.Add(-lease)):
 			due = append(due, r)
 		}
 	}
-	slices.SortFunc(due, func(a, b payment.Refund) int {
+	slices.SortFunc(due, func(a, b Refund) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), slices.Compare(a.ID[:], b.ID[:]))
 	})
 	if limit >= 0 && len(due) > limit {
 		due = due[:limit]
 	}
-	out := make([]payment.Refund, 0, len(due))
+	out := make([]Refund, 0, len(due))
 	for _, r := range due {
 		out = append(out, s.claim(r, at, lease))
 	}
 	return out, nil
 }
 
-func (s *Store) FinishRefund(_ context.Context, o payment.RefundAttempt) (payment.Refund, bool, error) {
+func (s *MemoryStore) FinishRefund(_ context.Context, o RefundAttempt) (Refund, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.refunds[o.ID]
 	if !ok {
-		return payment.Refund{}, false, fmt.Errorf("get refund %s: %w", o.ID, payment.ErrNotFound)
+		return Refund{}, false, fmt.Errorf("get refund %s: %w", o.ID, ErrNotFound)
 	}
 	at := truncate(o.At)
-	open := r.Status == payment.RefundPending || r.Status == payment.RefundFailed
+	open := r.Status == RefundPending || r.Status == RefundFailed
 	switch {
 	case o.Succeeded && open:
-		r.Status, r.ProviderRef, r.NextAttemptAt, r.LastError = payment.RefundSucceeded, o.ProviderRef, nil, ""
+		r.Status, r.ProviderRef, r.NextAttemptAt, r.LastError = RefundSucceeded, o.ProviderRef, nil, ""
 	case !o.Succeeded && open && r.Attempts == o.Attempt:
-		r.Status, r.LastError = payment.RefundFailed, o.Error
+		r.Status, r.LastError = RefundFailed, o.Error
 		r.NextAttemptAt = nil
 		if o.NextAttemptAt != nil {
 			t := truncate(*o.NextAttemptAt)
@@ -189,7 +187,7 @@ func (s *Store) FinishRefund(_ context.Context, o payment.RefundAttempt) (paymen
 }
 
 // settle derives a charged payment's refunded_amount and status from its refunds.
-func (s *Store) settle(paymentID uuid.UUID, at time.Time) {
+func (s *MemoryStore) settle(paymentID uuid.UUID, at time.Time) {
 	p := s.sessions[paymentID]
 	if !p.Status.Charged() {
 		return
@@ -201,40 +199,40 @@ func (s *Store) settle(paymentID uuid.UUID, at time.Time) {
 			continue
 		}
 		switch r.Status {
-		case payment.RefundSucceeded:
+		case RefundSucceeded:
 			succeeded += r.Amount
-		case payment.RefundFailed:
+		case RefundFailed:
 			failed++
 		}
 	}
 	p.RefundedAmount, p.UpdatedAt = succeeded, at
 	switch {
 	case failed > 0:
-		p.Status = payment.StatusRefundFailed
+		p.Status = StatusRefundFailed
 	case succeeded >= p.Amount:
-		p.Status = payment.StatusRefunded
+		p.Status = StatusRefunded
 	case succeeded > 0:
-		p.Status = payment.StatusPartiallyRefunded
+		p.Status = StatusPartiallyRefunded
 	default:
-		p.Status = payment.StatusPaid
+		p.Status = StatusPaid
 	}
 	s.sessions[paymentID] = p
 }
 
-func (s *Store) GetRefund(_ context.Context, id uuid.UUID) (payment.Refund, error) {
+func (s *MemoryStore) GetRefund(_ context.Context, id uuid.UUID) (Refund, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.refunds[id]
 	if !ok {
-		return payment.Refund{}, fmt.Errorf("get refund %s: %w", id, payment.ErrNotFound)
+		return Refund{}, fmt.Errorf("get refund %s: %w", id, ErrNotFound)
 	}
 	return s.view(r), nil
 }
 
-func (s *Store) ListRefunds(_ context.Context, f payment.RefundFilter) ([]payment.Refund, int, error) {
+func (s *MemoryStore) ListRefunds(_ context.Context, f RefundFilter) ([]Refund, int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var all []payment.Refund
+	var all []Refund
 	for _, r := range s.refunds {
 		switch {
 		case f.Status != "" && r.Status != f.Status:
@@ -244,12 +242,12 @@ func (s *Store) ListRefunds(_ context.Context, f payment.RefundFilter) ([]paymen
 			all = append(all, s.view(r))
 		}
 	}
-	slices.SortFunc(all, func(a, b payment.Refund) int {
+	slices.SortFunc(all, func(a, b Refund) int {
 		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), slices.Compare(b.ID[:], a.ID[:]))
 	})
 	page, size := max(f.Page, 1), f.PageSize
 	if size <= 0 {
-		size = payment.DefaultRefundPageSize
+		size = DefaultRefundPageSize
 	}
 	start := min((page-1)*size, len(all))
 	end := min(start+size, len(all))
@@ -258,9 +256,9 @@ func (s *Store) ListRefunds(_ context.Context, f payment.RefundFilter) ([]paymen
 
 // Reconcile asks the Delivered hook about every charged session not yet refunded in full,
 // outside the store's lock, then applies the rules of the Postgres store.
-func (s *Store) Reconcile(ctx context.Context, cutoff time.Time) ([]payment.Unsettled, error) {
+func (s *MemoryStore) Reconcile(ctx context.Context, cutoff time.Time) ([]Unsettled, error) {
 	type candidate struct {
-		u      payment.Unsettled
+		u      Unsettled
 		refund bool
 	}
 	s.mu.Lock()
@@ -270,19 +268,19 @@ func (s *Store) Reconcile(ctx context.Context, cutoff time.Time) ([]payment.Unse
 			continue
 		}
 		switch p.Status {
-		case payment.StatusPaid, payment.StatusPartiallyRefunded, payment.StatusRefundFailed:
+		case StatusPaid, StatusPartiallyRefunded, StatusRefundFailed:
 		default:
 			continue
 		}
-		c := candidate{u: payment.Unsettled{Payment: clone(p)}}
+		c := candidate{u: Unsettled{Payment: clone(p)}}
 		for _, r := range s.refunds {
 			if r.PaymentID != p.ID || r.CreatedAt.After(cutoff) {
 				continue
 			}
 			switch r.Status {
-			case payment.RefundFailed:
+			case RefundFailed:
 				c.u.FailedRefunds++
-			case payment.RefundPending:
+			case RefundPending:
 				c.u.StuckRefunds++
 			}
 		}
@@ -291,7 +289,7 @@ func (s *Store) Reconcile(ctx context.Context, cutoff time.Time) ([]payment.Unse
 	}
 	s.mu.Unlock()
 
-	var out []payment.Unsettled
+	var out []Unsettled
 	for _, c := range cands {
 		p := c.u.Payment
 		if s.Delivered != nil {
@@ -306,7 +304,7 @@ func (s *Store) Reconcile(ctx context.Context, cutoff time.Time) ([]payment.Unse
 			out = append(out, c.u)
 		}
 	}
-	slices.SortFunc(out, func(a, b payment.Unsettled) int {
+	slices.SortFunc(out, func(a, b Unsettled) int {
 		return cmp.Or(a.Payment.PaidAt.Compare(*b.Payment.PaidAt), slices.Compare(a.Payment.ID[:], b.Payment.ID[:]))
 	})
 	return out, nil

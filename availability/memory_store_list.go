@@ -1,18 +1,16 @@
-package availabilitytest
+package availability
 
 import (
 	"cmp"
 	"context"
 	"slices"
 	"strings"
-
-	"github.com/curhat/curhat/availability"
 )
 
 // ListMitras filters, sorts and pages in memory, as the Postgres store does in SQL.
-func (s *Store) ListMitras(ctx context.Context, q availability.MitraListQuery) ([]availability.ListedMitra, int, error) {
+func (s *MemoryStore) ListMitras(ctx context.Context, q MitraListQuery) ([]ListedMitra, int, error) {
 	query := strings.ToLower(q.Query)
-	var match []availability.ListedMitra
+	var match []ListedMitra
 	for _, m := range s.snapshot(nil) {
 		if query != "" && !strings.Contains(strings.ToLower(m.DisplayName), query) && m.ID.String() != query {
 			continue
@@ -27,13 +25,13 @@ func (s *Store) ListMitras(ctx context.Context, q availability.MitraListQuery) (
 		if err != nil {
 			return nil, 0, err
 		}
-		st := availability.MitraState{MaxConcurrentSessions: m.MaxConcurrentSessions, OpenSessions: open}
+		st := MitraState{MaxConcurrentSessions: m.MaxConcurrentSessions, OpenSessions: open}
 		if q.AtCapacity != nil && st.AtCapacity(q.DefaultMax) != *q.AtCapacity {
 			continue
 		}
-		match = append(match, availability.ListedMitra{Mitra: m, OpenSessions: open})
+		match = append(match, ListedMitra{Mitra: m, OpenSessions: open})
 	}
-	slices.SortFunc(match, func(a, b availability.ListedMitra) int {
+	slices.SortFunc(match, func(a, b ListedMitra) int {
 		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
 			return c
 		}
@@ -42,5 +40,5 @@ func (s *Store) ListMitras(ctx context.Context, q availability.MitraListQuery) (
 	total := len(match)
 	start := min(q.Offset, total)
 	end := min(start+q.Limit, total)
-	return slices.Clip(append([]availability.ListedMitra{}, match[start:end]...)), total, nil
+	return slices.Clip(append([]ListedMitra{}, match[start:end]...)), total, nil
 }

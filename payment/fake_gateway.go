@@ -1,4 +1,4 @@
-package paymenttest
+package payment
 
 import (
 	"context"
@@ -7,32 +7,30 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
-
-	"github.com/curhat/curhat/payment"
 )
 
 // Errors of the fake gateway while told to fail.
 var (
-	// ErrChargeDeclined is a decline (FailCharges): it wraps payment.ErrPaymentDeclined, as
+	// ErrFakeChargeDeclined is a decline (FailCharges): it wraps ErrPaymentDeclined, as
 	// a real gateway's decline must.
-	ErrChargeDeclined = fmt.Errorf("fake gateway: charge declined: %w", payment.ErrPaymentDeclined)
-	// ErrChargeUnreachable stands for an outage of the provider (FailChargesWith): not a
-	// decline, so Create answers payment.ErrUnavailable.
-	ErrChargeUnreachable = errors.New("fake gateway: the provider cannot be reached")
-	ErrRefundDeclined    = errors.New("fake gateway: refund declined")
+	ErrFakeChargeDeclined = fmt.Errorf("fake gateway: charge declined: %w", ErrPaymentDeclined)
+	// ErrFakeChargeUnreachable stands for an outage of the provider (FailChargesWith): not a
+	// decline, so Create answers ErrUnavailable.
+	ErrFakeChargeUnreachable = errors.New("fake gateway: the provider cannot be reached")
+	ErrFakeRefundDeclined    = errors.New("fake gateway: refund declined")
 )
 
-// CheckoutBaseURL prefixes the fake checkout URLs: CheckoutBaseURL + payment id.
-const CheckoutBaseURL = "https://pay.example.invalid/checkout/"
+// FakeCheckoutBaseURL prefixes the fake checkout URLs: FakeCheckoutBaseURL + payment id.
+const FakeCheckoutBaseURL = "https://pay.example.invalid/checkout/"
 
-// FakeGateway is a fake payment.Gateway. It records the charges and refunds it accepted, and
+// FakeGateway is a fake Gateway. It records the charges and refunds it accepted, and
 // can be told to refuse them. Like a provider honouring idempotency keys, it makes a
 // refund once per RefundID: a refund sent again after it went through (the answer was
 // lost) is answered with the same receipt and not made twice. Safe for concurrent use.
 type FakeGateway struct {
 	mu              sync.Mutex
-	charges         []payment.ChargeRequest
-	refunds         []payment.RefundRequest
+	charges         []ChargeRequest
+	refunds         []RefundRequest
 	made            map[uuid.UUID]bool // refund ids made
 	calls           map[uuid.UUID]int  // Refund calls per refund id, whatever the answer
 	failCharges     error              // CreateCharge's answer while not nil
@@ -41,43 +39,43 @@ type FakeGateway struct {
 	refusedRefund   int
 }
 
-var _ payment.Gateway = (*FakeGateway)(nil)
+var _ Gateway = (*FakeGateway)(nil)
 
-// NewGateway returns a fake gateway that accepts everything.
-func NewGateway() *FakeGateway {
+// NewFakeGateway returns a fake gateway that accepts everything.
+func NewFakeGateway() *FakeGateway {
 	return &FakeGateway{made: map[uuid.UUID]bool{}, calls: map[uuid.UUID]int{}}
 }
 
 // CreateCharge returns the reference "fake_ch_<payment id>" and a checkout URL under
-// CheckoutBaseURL, or ErrChargeDeclined while FailCharges is on (the error of
+// FakeCheckoutBaseURL, or ErrFakeChargeDeclined while FailCharges is on (the error of
 // FailChargesWith while that is set).
-func (g *FakeGateway) CreateCharge(ctx context.Context, req payment.ChargeRequest) (payment.Charge, error) {
+func (g *FakeGateway) CreateCharge(ctx context.Context, req ChargeRequest) (Charge, error) {
 	if err := ctx.Err(); err != nil {
-		return payment.Charge{}, err
+		return Charge{}, err
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.failCharges != nil {
-		return payment.Charge{}, g.failCharges
+		return Charge{}, g.failCharges
 	}
 	g.charges = append(g.charges, req)
-	return payment.Charge{
+	return Charge{
 		ProviderRef: "fake_ch_" + req.PaymentID.String(),
-		CheckoutURL: CheckoutBaseURL + req.PaymentID.String(),
+		CheckoutURL: FakeCheckoutBaseURL + req.PaymentID.String(),
 	}, nil
 }
 
 // Refund records the refund and answers the reference "fake_rf_<refund id>", or returns
-// ErrRefundDeclined while FailRefunds is on or FailNextRefunds has refusals left. A
+// ErrFakeRefundDeclined while FailRefunds is on or FailNextRefunds has refusals left. A
 // refund id already made is answered again without a second refund.
-func (g *FakeGateway) Refund(ctx context.Context, req payment.RefundRequest) (payment.RefundReceipt, error) {
+func (g *FakeGateway) Refund(ctx context.Context, req RefundRequest) (RefundReceipt, error) {
 	if err := ctx.Err(); err != nil {
-		return payment.RefundReceipt{}, err
+		return RefundReceipt{}, err
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.calls[req.RefundID]++
-	receipt := payment.RefundReceipt{ProviderRef: "fake_rf_" + req.RefundID.String()}
+	receipt := RefundReceipt{ProviderRef: "fake_rf_" + req.RefundID.String()}
 	if req.RefundID != uuid.Nil && g.made[req.RefundID] {
 		return receipt, nil
 	}
@@ -86,7 +84,7 @@ func (g *FakeGateway) Refund(ctx context.Context, req payment.RefundRequest) (pa
 			g.failNextRefunds--
 		}
 		g.refusedRefund++
-		return payment.RefundReceipt{}, ErrRefundDeclined
+		return RefundReceipt{}, ErrFakeRefundDeclined
 	}
 	if req.RefundID != uuid.Nil {
 		g.made[req.RefundID] = true
@@ -95,17 +93,17 @@ func (g *FakeGateway) Refund(ctx context.Context, req payment.RefundRequest) (pa
 	return receipt, nil
 }
 
-// FailCharges makes CreateCharge decline (true: ErrChargeDeclined) or accept (false)
+// FailCharges makes CreateCharge decline (true: ErrFakeChargeDeclined) or accept (false)
 // from now on.
 func (g *FakeGateway) FailCharges(fail bool) {
 	var err error
 	if fail {
-		err = ErrChargeDeclined
+		err = ErrFakeChargeDeclined
 	}
 	g.FailChargesWith(err)
 }
 
-// FailChargesWith makes CreateCharge answer err from now on (ErrChargeUnreachable for an
+// FailChargesWith makes CreateCharge answer err from now on (ErrFakeChargeUnreachable for an
 // outage, for example); nil accepts again.
 func (g *FakeGateway) FailChargesWith(err error) {
 	g.mu.Lock()
@@ -129,10 +127,10 @@ func (g *FakeGateway) FailNextRefunds(n int) {
 }
 
 // Charges returns the accepted charges, oldest first.
-func (g *FakeGateway) Charges() []payment.ChargeRequest {
+func (g *FakeGateway) Charges() []ChargeRequest {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return append([]payment.ChargeRequest(nil), g.charges...)
+	return append([]ChargeRequest(nil), g.charges...)
 }
 
 // ChargesFor counts the accepted charges of one payment session.
@@ -149,10 +147,10 @@ func (g *FakeGateway) ChargesFor(paymentID uuid.UUID) int {
 }
 
 // Refunds returns the accepted refunds, oldest first.
-func (g *FakeGateway) Refunds() []payment.RefundRequest {
+func (g *FakeGateway) Refunds() []RefundRequest {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return append([]payment.RefundRequest(nil), g.refunds...)
+	return append([]RefundRequest(nil), g.refunds...)
 }
 
 // RefundsFor counts the accepted refunds of one payment session.
