@@ -120,3 +120,23 @@ func TestImports_ExamplesImportOnlyPublicPackages(t *testing.T) {
 		t.Fatalf("found %d example programs; the check looks at the wrong packages", seen)
 	}
 }
+
+// No production binary links the testing package: the root package (what a host imports)
+// and the reference server build without it, so the in-memory implementations live in the
+// domains and the …test packages keep only contract suites and fakes.
+func TestImports_ProductionBinariesDoNotLinkTesting(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("the go command is not on PATH")
+	}
+	for _, pkg := range []string{module, module + "/examples/server"} {
+		out, err := exec.Command("go", "list", "-deps", pkg).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", pkg, err)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if dep == "testing" {
+				t.Errorf("%s links testing: follow `go list -deps` to the package that imports it", pkg)
+			}
+		}
+	}
+}
