@@ -16,10 +16,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// readmeWalk returns the shell blocks of the README's "Walk through it" section.
+// readmeWalk returns the shell blocks of the "Walk through it" section of this
+// directory's README.md.
 func readmeWalk(t *testing.T) []string {
 	t.Helper()
-	raw, err := os.ReadFile("../../README.md")
+	raw, err := os.ReadFile("README.md")
 	require.NoError(t, err)
 	_, section, ok := strings.Cut(string(raw), "\n## Walk through it\n")
 	require.True(t, ok, "README.md has no \"Walk through it\" section")
@@ -32,9 +33,10 @@ func readmeWalk(t *testing.T) []string {
 	return blocks
 }
 
-// The README's walk, run as written: its first block starts the server, which the test
-// does in process with the same settings; every other block runs in bash with curl, jq
-// and openssl against it, and every request it makes is checked against openapi.json.
+// The walk of examples/server/README.md, run as written: its first block starts the
+// server, which the test does in process with the same settings; every other block (the
+// wait for /healthz included) runs in bash with curl, jq and openssl against it, and every
+// request it makes is checked against openapi.json.
 func TestReadme_WalkThroughIt(t *testing.T) {
 	t.Parallel()
 	for _, tool := range []string{"bash", "curl", "jq", "openssl"} {
@@ -92,8 +94,8 @@ func TestReadme_WalkThroughIt(t *testing.T) {
 	require.Regexp(t, `(?m)^\{"status":"active","ends_at":"[^"]+"\}$`, string(out), "the fallback blast is taken")
 }
 
-// The README's "Pairing policies" examples, run as written against a server: each sets
-// the key it shows, and the config list then serves the values.
+// The "Pairing policies" examples of examples/server/README.md, run as written against a
+// server: each sets the key it shows, and the config list then serves the values.
 func TestReadme_PairingPolicyExamples(t *testing.T) {
 	t.Parallel()
 	for _, tool := range []string{"bash", "curl"} {
@@ -104,7 +106,7 @@ func TestReadme_PairingPolicyExamples(t *testing.T) {
 			t.Skipf("the README's examples need %s (CURHAT_REQUIRE_SERVICES=1 makes this a failure)", tool)
 		}
 	}
-	raw, err := os.ReadFile("../../README.md")
+	raw, err := os.ReadFile("README.md")
 	require.NoError(t, err)
 	_, section, ok := strings.Cut(string(raw), "\n## Pairing policies\n")
 	require.True(t, ok, "README.md has no \"Pairing policies\" section")
