@@ -42,7 +42,7 @@ type Config struct {
 	// Defaults to the wall clock.
 	Clock Clock
 	// KeyNames are the Valkey key names (NewKeyNames for a prefix or a cluster). The zero
-	// value gives the default names of SPEC §4.
+	// value gives the default names existing deployments read.
 	KeyNames KeyNames
 	// ValkeyClientCache serves the hot availability reads from valkey-go's server-assisted
 	// client-side cache; the Valkey client must have it enabled (it is by default, and
@@ -52,7 +52,7 @@ type Config struct {
 	Gateway payment.Gateway
 	// Notifier receives the pairing and extension events (best effort). Defaults to
 	// dropping them.
-	Notifier Notifier
+	Notifier pairing.Notifier
 	// Bus carries the runtime config's invalidations between instances, and is what
 	// Client.Bus returns for the host's own broadcasts (token revocations, realtime
 	// events). Defaults to NewValkeyBus over the Valkey client given to NewClient (a
@@ -87,7 +87,7 @@ type Config struct {
 	Sweeps SweepsConfig
 }
 
-// SweepsConfig sets the cadence of each sweep (0: the default of SPEC §6; SweepOff, or any
+// SweepsConfig sets the cadence of each sweep (0: the default; SweepOff, or any
 // negative duration: that sweep does not run).
 type SweepsConfig struct {
 	// Disabled turns every sweep off (tests that drive time themselves; an instance that
@@ -132,11 +132,10 @@ func (c *Config) validate() error {
 // withDefaults returns a copy of c with every zero field set to its default.
 func (c *Config) withDefaults() Config {
 	out := *c
-	out.Logger = cmp.Or(out.Logger, slog.New(slog.DiscardHandler))
-	out.Clock = clock.Or(out.Clock)
+	out.Logger, out.Clock = core.LoggerOr(out.Logger), clock.Or(out.Clock)
 	out.UnsettledGrace = cmp.Or(out.UnsettledGrace, DefaultUnsettledGrace)
 	if out.Notifier == nil {
-		out.Notifier = core.DiscardNotifier{}
+		out.Notifier = pairing.DiscardNotifier{}
 	}
 	s := &out.Sweeps
 	s.AutoOffline = cmp.Or(s.AutoOffline, sweeps.DefaultAutoOfflineInterval)
@@ -159,7 +158,6 @@ func (c *Config) withDefaults() Config {
 type Client struct {
 	cfg    Config
 	log    *slog.Logger
-	db     DB            // nil in memory
 	valkey valkey.Client // nil without Valkey
 	bus    Bus
 
@@ -187,7 +185,7 @@ func NewClient(db DB, vk valkey.Client, cfg *Config) (*Client, error) {
 		return nil, fmt.Errorf("curhat.NewClient: %w", err)
 	}
 	c := newClient(cfg)
-	c.db, c.valkey = db, vk
+	c.valkey = vk
 	var cache availability.Cache
 	bus := c.cfg.Bus
 	if vk != nil {
@@ -320,7 +318,7 @@ func (c *Client) Stopped() <-chan struct{} { return c.stoppedCh }
 // own messages between instances: its topics must not be "config:invalidate".
 func (c *Client) Bus() Bus { return c.bus }
 
-// Runtime is the operator-editable settings (SPEC §7).
+// Runtime is the operator-editable settings.
 func (c *Client) Runtime() *RuntimeConfig { return c.runtime }
 
 // Availability is the mitra availability mirror.

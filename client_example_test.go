@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/uuid"
-
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/availability"
 	"github.com/curhat/curhat/pairing"
@@ -33,7 +31,8 @@ func ExampleNewMemoryClient() {
 	mitra, _ := c.Availability().CreateMitra(ctx, availability.CreateMitraParams{DisplayName: "Ayu"})
 	_ = c.SetMitraOnline(ctx, mitra.ID)
 
-	pr, pay, _ := c.Pairing().StartBlast(ctx, pairing.StartParams{ClientID: uuid.New(), Minutes: 30})
+	client, _ := c.RegisterClient(ctx, pairing.RegisterClientParams{DisplayName: "Dewi"}) // once, at the host's sign-up
+	pr, pay, _ := c.Pairing().StartBlast(ctx, pairing.StartParams{ClientID: client.ID, Minutes: 30})
 	fmt.Println(pr.Status, pay.Amount, pay.Currency)
 	_, _ = c.Payments().MarkPaid(ctx, pay.ID, pay.ProviderRef) // the provider's webhook
 	offers, _ := c.Pairing().ListOffers(ctx, mitra.ID)

@@ -7,7 +7,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat/availability"
-	"github.com/curhat/curhat/internal/pgutil"
 	"github.com/curhat/curhat/pairing"
 )
 
@@ -132,9 +131,11 @@ func (c *Client) DashboardCounts(ctx context.Context) (Dashboard, error) {
 		return d, fmt.Errorf("dashboard: %w", err)
 	}
 	d.BusyCount = busy.Total
-	if d.ActiveSessions, d.AwaitingPaymentSessions, err = c.countOpenSessions(ctx); err != nil {
+	open, err := c.pairer.CountOpenSessions(ctx)
+	if err != nil {
 		return d, fmt.Errorf("dashboard: %w", err)
 	}
+	d.ActiveSessions, d.AwaitingPaymentSessions = open.Active, open.PendingPayment
 	d.PendingPaymentSessions = d.AwaitingPaymentSessions
 	if d.PendingPayments, err = c.payments.CountPending(ctx); err != nil {
 		return d, fmt.Errorf("dashboard: %w", err)
@@ -150,27 +151,6 @@ func (c *Client) UnsettledPayments(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("unsettled payments: %w", err)
 	}
 	return len(unsettled), nil
-}
-
-// countOpenSessions counts the chat sessions in active and pending_payment: one statement
-// in Postgres, a scan of the store in memory.
-func (c *Client) countOpenSessions(ctx context.Context) (active, pending int, err error) {
-	if c.db != nil {
-		err = pgutil.Translate(c.db.QueryRow(ctx, `SELECT
-			count(*) FILTER (WHERE status = 'active'), count(*) FILTER (WHERE status = 'pending_payment')
-			FROM chat_sessions WHERE status IN ('active', 'pending_payment')`).Scan(&active, &pending))
-		return active, pending, err
-	}
-	open, err := c.pairer.ListChatSessions(ctx, pairing.ListSessionsParams{
-		Statuses: []pairing.SessionStatus{pairing.SessionActive, pairing.SessionPendingPayment}})
-	for _, s := range open {
-		if s.Status == pairing.SessionActive {
-			active++
-		} else {
-			pending++
-		}
-	}
-	return active, pending, err
 }
 
 // Drift compares the Valkey mirror with what Postgres implies (availability.Mirror.Drift).

@@ -23,10 +23,10 @@ import (
 // events records what the Client notifies.
 type events struct {
 	mu   sync.Mutex
-	list []curhat.Event
+	list []pairing.Event
 }
 
-func (e *events) Notify(_ context.Context, ev curhat.Event) {
+func (e *events) Notify(_ context.Context, ev pairing.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.list = append(e.list, ev)
@@ -50,8 +50,14 @@ type clientBundle struct {
 	gateway *payment.FakeGateway
 	events  *events
 	clock   *curhat.FakeClock
-	// newClient returns the id of a new client account (a host's row in Postgres).
-	newClient func(t *testing.T) uuid.UUID
+}
+
+// newClient registers a new client, as a host does at its sign-up, and returns its id.
+func (b clientBundle) newClient(t *testing.T) uuid.UUID {
+	t.Helper()
+	c, err := b.c.RegisterClient(context.Background(), pairing.RegisterClientParams{DisplayName: "Dewi"})
+	require.NoError(t, err)
+	return c.ID
 }
 
 func testConfig() (*curhat.Config, *payment.FakeGateway, *events, *curhat.FakeClock) {
@@ -75,7 +81,7 @@ func newMemoryBundle(t *testing.T) clientBundle {
 	c, err := curhat.NewMemoryClient(cfg)
 	require.NoError(t, err)
 	startClient(t, c)
-	return clientBundle{c: c, gateway: gw, events: ev, clock: clk, newClient: func(*testing.T) uuid.UUID { return uuid.New() }}
+	return clientBundle{c: c, gateway: gw, events: ev, clock: clk}
 }
 
 func newPostgresBundle(t *testing.T) clientBundle {
@@ -86,12 +92,7 @@ func newPostgresBundle(t *testing.T) clientBundle {
 	c, err := curhat.NewClient(db.Pool, vk.Client, cfg)
 	require.NoError(t, err)
 	startClient(t, c)
-	return clientBundle{c: c, gateway: gw, events: ev, clock: clk, newClient: func(t *testing.T) uuid.UUID {
-		var id uuid.UUID
-		require.NoError(t, db.Pool.QueryRow(context.Background(),
-			`INSERT INTO clients (display_name) VALUES ('Dewi') RETURNING id`).Scan(&id))
-		return id
-	}}
+	return clientBundle{c: c, gateway: gw, events: ev, clock: clk}
 }
 
 func TestClient_PaidBlastEndToEnd(t *testing.T) {

@@ -137,7 +137,7 @@ func (l laterExtensions) PaidExtensions(ctx context.Context, chatSessionID uuid.
 // run is still capped by the lock's TTL.
 const minSweepRunTimeout = 2 * time.Second
 
-// buildSweeps makes the sweeps of SPEC §6 at their cadences (none when disabled).
+// buildSweeps makes the sweeps at their cadences (none when disabled).
 func (c *Client) buildSweeps() error {
 	sc := c.cfg.Sweeps
 	if sc.Disabled {

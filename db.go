@@ -7,7 +7,13 @@ import "github.com/curhat/curhat/internal/pgutil"
 // or store.WithTx(tx)) runs every statement in it, its own transactions becoming
 // savepoints, so that the host's commit or rollback decides the SDK's writes with its
 // own. The services' …Tx methods do this for one call: Mirror.CreateMitraTx,
-// PricingStore.CreateTierTx and UpdateTierTx, payment.Service.CreateTx.
+// PricingStore.CreateTierTx and UpdateTierTx, payment.Service.CreateTx, over any store
+// that is the domain's TxStore (the Postgres store, or a host's wrapper with a WithTx).
+//
+// Its methods are pgx's: Exec(ctx, sql, args...) (pgconn.CommandTag, error),
+// Query(ctx, sql, args...) (pgx.Rows, error) and QueryRow(ctx, sql, args...) pgx.Row run
+// a statement; Begin(ctx) (pgx.Tx, error) starts a transaction (a savepoint inside a
+// pgx.Tx).
 type DB = pgutil.DB
 
 // TranslatePostgresError maps a pgx error to the SDK's errors, as the SDK's own stores do,

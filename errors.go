@@ -27,11 +27,15 @@ var (
 	// ErrNoTier: no active price tier for the (mode, minutes) asked for (pricing, pairing
 	// and extensions all return this one value).
 	ErrNoTier = core.ErrNoTier
-	// ErrNoTx: a …Tx method was called on a service whose store is not the Postgres one.
+	// ErrNoTx: a …Tx method was called on a service whose store cannot run in the caller's
+	// transaction: it is not the domain's TxStore (the Postgres store, or a wrapper of it
+	// with a WithTx method).
 	ErrNoTx = core.ErrNoTx
 )
 
-// ValidationError reports one invalid input field. Use errors.As to read Field.
+// ValidationError reports one invalid input field: Field names it (as the HTTP API's JSON
+// does), Reason says what is wrong; Error returns "invalid <Field>: <Reason>". Use
+// errors.As to read it.
 type ValidationError = core.ValidationError
 
 // Invalid returns a *ValidationError for field.

@@ -3,7 +3,11 @@ package curhat
 import "github.com/curhat/curhat/internal/valkeyutil"
 
 // KeyNames builds the Valkey key names of the product. The zero value gives the default
-// names of SPEC §4 byte for byte.
+// names existing deployments read, byte for byte. Prefix returns what precedes every name. The sets and
+// keys of the availability mirror: Online, Deactivated, HeartbeatIndex, AtCapacity,
+// Snapshot, SeedMarker, and per mitra id Capacity(id), Heartbeat(id) and Devices(id).
+// ConfigInvalidate is the runtime config's pub/sub channel; Channel(name) and Key(name)
+// put a host's own channel or key under the same prefix.
 type KeyNames = valkeyutil.Names
 
 // DefaultClusterTag is the hash tag used in cluster mode when no prefix is given.

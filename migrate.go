@@ -6,7 +6,8 @@ import (
 	"github.com/curhat/curhat/internal/schema"
 )
 
-// Migration is one embedded, numbered, forward-only SQL migration.
+// Migration is one embedded, numbered, forward-only SQL migration: Version orders it,
+// Name is its file's, SQL its statements.
 type Migration = schema.Migration
 
 // Migrations returns the embedded migrations in the order they must be applied, for hosts

@@ -63,12 +63,8 @@ func (o *RuntimeConfigOptions) validate() error {
 
 // WithDefaults returns a copy of o with every zero field set to its default.
 func (o *RuntimeConfigOptions) WithDefaults() RuntimeConfigOptions {
-	var out RuntimeConfigOptions
-	if o != nil {
-		out = *o
-	}
-	out.Logger = cmp.Or(out.Logger, slog.New(slog.DiscardHandler))
-	out.Clock = clock.Or(out.Clock)
+	out := core.Deref(o)
+	out.Logger, out.Clock = core.LoggerOr(out.Logger), clock.Or(out.Clock)
 	out.MaxAge = cmp.Or(out.MaxAge, DefaultConfigMaxAge)
 	out.UnsubscribedMaxAge = cmp.Or(out.UnsubscribedMaxAge, DefaultConfigUnsubscribedMaxAge)
 	out.StoreTimeout = cmp.Or(out.StoreTimeout, DefaultConfigStoreTimeout)
@@ -86,7 +82,7 @@ type ConfigItem struct {
 	Default   bool
 }
 
-// RuntimeConfig serves the operator-editable settings of SPEC §7 from an in-process cache
+// RuntimeConfig serves the operator-editable settings from an in-process cache
 // over a ConfigStore, kept coherent across instances by a Bus (topic "config:invalidate";
 // the message is the key that changed):
 //
@@ -128,7 +124,7 @@ type configLoad struct {
 }
 
 // configTopic is the bus topic of invalidations: on Valkey, with the default key names,
-// the channel "config:invalidate" of SPEC §4.
+// the channel "config:invalidate" existing deployments listen on.
 const configTopic = "config:invalidate"
 
 // configResubscribeDelay is the pause before subscribing again when a Bus's Subscribe

@@ -141,7 +141,7 @@ func TestValkeyBus_PublishFailsFastWhenValkeyIsDown(t *testing.T) {
 	require.Equal(t, 600*time.Second, rc.PaymentSessionTTL(context.Background()))
 }
 
-// TestRuntimeConfig_InvalidatesOnTheSpecChannel listens on SPEC §4's channel with a plain
+// TestRuntimeConfig_InvalidatesOnTheSpecChannel listens on the shared channel with a plain
 // SUBSCRIBE (an instance of an existing deployment would): with the default key names a
 // write is announced on "config:invalidate", the key as the message.
 func TestRuntimeConfig_InvalidatesOnTheSpecChannel(t *testing.T) {

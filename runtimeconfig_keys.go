@@ -16,7 +16,7 @@ import (
 // ConfigKey names one operator-editable runtime setting (a row of app_config).
 type ConfigKey string
 
-// The runtime settings of SPEC §7. Their names are shared with an existing deployment.
+// The runtime settings. Their names are shared with an existing deployment.
 const (
 	// KeyPairingBlastTimeout: how long a blast waits for an accept (integer seconds, 1..3600).
 	KeyPairingBlastTimeout ConfigKey = "pairing_blast_timeout_seconds"
@@ -31,7 +31,7 @@ const (
 	KeyMitraMaxConcurrentSessions ConfigKey = "mitra_max_concurrent_sessions"
 )
 
-// The pairing policies of SPEC §19, each off by default (the defaults keep the seed's
+// The pairing policies, each off by default (the defaults keep the seed's
 // blast: every available mitra at once, a failure and a refund when nobody takes it).
 const (
 	// KeyPairingQueueEnabled: a paid blast that finds nobody, or whose offers all lapse,

@@ -2,18 +2,15 @@ package curhat
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/curhat/curhat/internal/pgutil"
+	"github.com/curhat/curhat/internal/configsql"
 )
 
 // ConfigEntry is one stored row of app_config.
@@ -43,82 +40,42 @@ const systemActor = "system"
 // search_path (a *pgxpool.Pool, or a pgx.Tx whose commit or rollback decides its writes).
 func NewPostgresConfigStore(db DB) ConfigStore { return &pgConfigStore{db: db} }
 
+// pgConfigStore is the ConfigStore over internal/configsql, which holds its SQL.
 type pgConfigStore struct{ db DB }
 
-const (
-	sqlConfigList = `SELECT key, value, updated_at, updated_by FROM app_config ORDER BY key`
-	sqlConfigGet  = `SELECT key, value, updated_at, updated_by FROM app_config WHERE key = $1`
-	// updated_at moves forward on every write, even two in the same microsecond, so that a
-	// reader can order writes by it.
-	sqlConfigPut = `
-INSERT INTO app_config (key, value, updated_at, updated_by)
-VALUES ($1, $2::jsonb, clock_timestamp(), $3)
-ON CONFLICT (key) DO UPDATE
-   SET value      = EXCLUDED.value,
-       updated_at = greatest(EXCLUDED.updated_at, app_config.updated_at + interval '1 microsecond'),
-       updated_by = EXCLUDED.updated_by
-RETURNING key, value, updated_at, updated_by`
-)
-
 func (s *pgConfigStore) List(ctx context.Context) ([]ConfigEntry, error) {
-	rows, err := s.db.Query(ctx, sqlConfigList)
+	rows, err := configsql.List(ctx, s.db)
 	if err != nil {
-		return nil, fmt.Errorf("list app_config: %w", translatePG(err))
+		return nil, fmt.Errorf("list app_config: %w", err)
 	}
-	entries, err := pgx.CollectRows(rows, scanConfigEntry)
-	if err != nil {
-		return nil, fmt.Errorf("list app_config: %w", translatePG(err))
+	entries := make([]ConfigEntry, len(rows))
+	for i, r := range rows {
+		entries[i] = fromRow(r)
 	}
 	return entries, nil
 }
 
 func (s *pgConfigStore) Get(ctx context.Context, key ConfigKey) (ConfigEntry, error) {
-	rows, _ := s.db.Query(ctx, sqlConfigGet, string(key))
-	e, err := pgx.CollectExactlyOneRow(rows, scanConfigEntry)
+	r, err := configsql.Get(ctx, s.db, string(key))
 	if err != nil {
-		return ConfigEntry{}, fmt.Errorf("get app_config %s: %w", key, translatePG(err))
+		return ConfigEntry{}, fmt.Errorf("get app_config %s: %w", key, err)
 	}
-	return e, nil
+	return fromRow(r), nil
 }
 
 func (s *pgConfigStore) Put(ctx context.Context, e ConfigEntry) (ConfigEntry, error) {
 	if !json.Valid(e.Value) {
 		return ConfigEntry{}, Invalid("value", "must be JSON")
 	}
-	by := e.UpdatedBy
-	if by == "" {
-		by = systemActor
-	}
-	rows, _ := s.db.Query(ctx, sqlConfigPut, string(e.Key), string(e.Value), by)
-	out, err := pgx.CollectExactlyOneRow(rows, scanConfigEntry)
+	r, err := configsql.Put(ctx, s.db, configsql.Row{Key: string(e.Key), Value: e.Value, UpdatedBy: cmp.Or(e.UpdatedBy, systemActor)})
 	if err != nil {
-		return ConfigEntry{}, fmt.Errorf("put app_config %s: %w", e.Key, translatePG(err))
+		return ConfigEntry{}, fmt.Errorf("put app_config %s: %w", e.Key, err)
 	}
-	return out, nil
+	return fromRow(r), nil
 }
 
-func scanConfigEntry(row pgx.CollectableRow) (ConfigEntry, error) {
-	var (
-		e     ConfigEntry
-		key   string
-		value []byte
-	)
-	if err := row.Scan(&key, &value, &e.UpdatedAt, &e.UpdatedBy); err != nil {
-		return ConfigEntry{}, err
-	}
-	e.Key = ConfigKey(key)
-	e.Value = json.RawMessage(value)
-	return e, nil
-}
-
-// translatePG is pgutil.Translate, except that a value Postgres cannot read as JSON is
-// the caller's "value" that is not JSON.
-func translatePG(err error) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "22P02" { // invalid_text_representation
-		return Invalid("value", "must be JSON")
-	}
-	return pgutil.Translate(err)
+func fromRow(r configsql.Row) ConfigEntry {
+	return ConfigEntry{Key: ConfigKey(r.Key), Value: json.RawMessage(r.Value), UpdatedAt: r.UpdatedAt, UpdatedBy: r.UpdatedBy}
 }
 
 // NewMemoryConfigStore returns an in-process ConfigStore that behaves like the Postgres one

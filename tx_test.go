@@ -3,6 +3,7 @@ package curhat_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,6 +122,130 @@ func TestTx_AServiceOverAnInMemoryStoreRefusesATransaction(t *testing.T) {
 	_, err = prices.UpdateTierTx(ctx, nil, pricing.UpdateTierParams{ID: uuid.New(), ChangedBy: "op"})
 	require.ErrorIs(t, err, curhat.ErrNoTx)
 	payments, err := payment.NewService(payment.NewMemoryStore(), payment.NewFakeGateway(), nil)
+	require.NoError(t, err)
+	_, _, err = payments.CreateTx(ctx, nil, payment.CreateParams{})
+	require.ErrorIs(t, err, curhat.ErrNoTx)
+}
+
+// A host wraps a store (tracing, metrics) the way these do: each counts the writes that go
+// through it and, by its own WithTx, stays around the store inside the host's transaction.
+type (
+	tracedMitras struct {
+		availability.Store
+		writes *atomic.Int32
+	}
+	tracedTiers struct {
+		pricing.Store
+		writes *atomic.Int32
+	}
+	tracedPayments struct {
+		payment.Store
+		writes *atomic.Int32
+	}
+)
+
+func (s tracedMitras) CreateMitra(ctx context.Context, p availability.CreateMitraParams) (availability.Mitra, error) {
+	s.writes.Add(1)
+	return s.Store.CreateMitra(ctx, p)
+}
+
+func (s tracedMitras) WithTx(tx pgx.Tx) availability.Store {
+	return tracedMitras{Store: s.Store.(availability.TxStore).WithTx(tx), writes: s.writes}
+}
+
+func (s tracedTiers) InsertTier(ctx context.Context, w pricing.TierWrite) error {
+	s.writes.Add(1)
+	return s.Store.InsertTier(ctx, w)
+}
+
+func (s tracedTiers) UpdateTiers(ctx context.Context, ws []pricing.TierWrite) error {
+	s.writes.Add(1)
+	return s.Store.UpdateTiers(ctx, ws)
+}
+
+func (s tracedTiers) WithTx(tx pgx.Tx) pricing.Store {
+	return tracedTiers{Store: s.Store.(pricing.TxStore).WithTx(tx), writes: s.writes}
+}
+
+func (s tracedPayments) Insert(ctx context.Context, sess payment.Session) (payment.Session, bool, error) {
+	s.writes.Add(1)
+	return s.Store.Insert(ctx, sess)
+}
+
+func (s tracedPayments) WithTx(tx pgx.Tx) payment.Store {
+	return tracedPayments{Store: s.Store.(payment.TxStore).WithTx(tx), writes: s.writes}
+}
+
+var (
+	_ availability.TxStore = tracedMitras{}
+	_ pricing.TxStore      = tracedTiers{}
+	_ payment.TxStore      = tracedPayments{}
+)
+
+func TestTx_AHostsWrapperOfThePostgresStoreKeepsTheTxMethods(t *testing.T) {
+	t.Parallel()
+	db := testenv.Postgres(t)
+	ctx := context.Background()
+	var mitraWrites, tierWrites, paymentWrites atomic.Int32
+	mirror, err := availability.NewMirror(tracedMitras{availability.NewPostgresStore(db.Pool), &mitraWrites}, nil, nil)
+	require.NoError(t, err)
+	prices, err := pricing.NewPricingStore(tracedTiers{pricing.NewPostgresStore(db.Pool), &tierWrites}, nil)
+	require.NoError(t, err)
+	payments, err := payment.NewService(tracedPayments{payment.NewPostgresStore(db.Pool), &paymentWrites},
+		payment.NewFakeGateway(), nil)
+	require.NoError(t, err)
+
+	tx, err := db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	var client uuid.UUID
+	require.NoError(t, tx.QueryRow(ctx, `INSERT INTO clients (display_name) VALUES ('host account') RETURNING id`).Scan(&client))
+	m, err := mirror.CreateMitraTx(ctx, tx, availability.CreateMitraParams{DisplayName: "Ayu"})
+	require.NoError(t, err)
+	tier, err := prices.CreateTierTx(ctx, tx, pricing.CreateTierParams{
+		Mode: pricing.ModeSession, Minutes: 30, Price: 25000, Label: "host tier", ChangedBy: "op-1",
+	})
+	require.NoError(t, err)
+	tier, err = prices.UpdateTierTx(ctx, tx, pricing.UpdateTierParams{
+		ID: tier.ID, ExpectedUpdatedAt: tier.UpdatedAt, Price: new(int64(20000)), ChangedBy: "op-1",
+	})
+	require.NoError(t, err)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	pr, err := pairing.NewPostgresStore(tx).CreatePairing(ctx, pairing.Pairing{
+		ID: uuid.New(), ClientID: client, Type: pairing.TypeBlast, Status: pairing.StatusAwaitingPayment,
+		Minutes: 30, CreatedAt: now, UpdatedAt: now,
+	})
+	require.NoError(t, err)
+	pay, _, err := payments.CreateTx(ctx, tx, payment.CreateParams{
+		ClientID: client, Purpose: payment.PurposeChatStart, PairingID: &pr.ID, TierID: tier.ID, Minutes: 30,
+		BaseAmount: tier.Price, Amount: tier.Price, Currency: tier.Currency,
+	})
+	require.NoError(t, err)
+	require.Equal(t, []int32{1, 2, 1}, []int32{mitraWrites.Load(), tierWrites.Load(), paymentWrites.Load()},
+		"every write went through the host's wrapper")
+	require.NoError(t, tx.Rollback(ctx))
+
+	_, mErr := mirror.GetMitra(ctx, m.ID)
+	_, tErr := prices.GetTier(ctx, tier.ID)
+	_, pErr := payments.Get(ctx, pay.ID)
+	for _, err := range []error{mErr, tErr, pErr} {
+		require.ErrorIs(t, err, curhat.ErrNotFound, "written in the host's transaction, rolled back with it")
+	}
+}
+
+func TestTx_AWrapperWithoutWithTxRefusesATransaction(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	// Wrappers that forward the Store methods only: the transaction cannot reach the
+	// Postgres store inside them.
+	mirror, err := availability.NewMirror(struct{ availability.Store }{availability.NewPostgresStore(nil)}, nil, nil)
+	require.NoError(t, err)
+	_, err = mirror.CreateMitraTx(ctx, nil, availability.CreateMitraParams{DisplayName: "Ayu"})
+	require.ErrorIs(t, err, curhat.ErrNoTx)
+	prices, err := pricing.NewPricingStore(struct{ pricing.Store }{pricing.NewPostgresStore(nil)}, nil)
+	require.NoError(t, err)
+	_, err = prices.CreateTierTx(ctx, nil, pricing.CreateTierParams{Mode: pricing.ModeSession, Minutes: 30, Price: 1, ChangedBy: "op"})
+	require.ErrorIs(t, err, curhat.ErrNoTx)
+	payments, err := payment.NewService(struct{ payment.Store }{payment.NewPostgresStore(nil)}, payment.NewFakeGateway(), nil)
 	require.NoError(t, err)
 	_, _, err = payments.CreateTx(ctx, nil, payment.CreateParams{})
 	require.ErrorIs(t, err, curhat.ErrNoTx)

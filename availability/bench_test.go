@@ -17,8 +17,8 @@ import (
 	"github.com/curhat/curhat/internal/testenv"
 )
 
-// Benchmarks of the hot paths, the Valkey path and the Postgres-only path side by side
-// (SPEC §15). They run only with -bench (the 100k case is skipped under -short):
+// Benchmarks of the hot paths, the Valkey path and the Postgres-only path side by side.
+// They run only with -bench (the 100k case is skipped under -short):
 //
 //	go test -run '^$' -bench . -benchtime 2s ./availability/
 //

@@ -12,7 +12,7 @@ import (
 	"github.com/curhat/curhat/internal/valkeyutil"
 )
 
-// The Valkey Cluster runs of the suite (SPEC §4): the cache contract here, and every
+// The Valkey Cluster runs of the suite: the cache contract here, and every
 // forKinds test of the package through kindCluster (a Mirror over Postgres and a private
 // 3-master cluster with hash-tagged key names). A command that crosses slots would panic
 // in valkey-go's builder and fail these tests.

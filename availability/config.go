@@ -85,12 +85,8 @@ func (c *Config) validate() error {
 
 // WithDefaults returns a copy of c with every zero field set to its default.
 func (c *Config) WithDefaults() Config {
-	var out Config
-	if c != nil {
-		out = *c
-	}
-	out.Logger = cmp.Or(out.Logger, slog.New(slog.DiscardHandler))
-	out.Clock = clock.Or(out.Clock)
+	out := core.Deref(c)
+	out.Logger, out.Clock = core.LoggerOr(out.Logger), clock.Or(out.Clock)
 	out.StaleThreshold = cmp.Or(out.StaleThreshold, DefaultStaleThreshold)
 	out.SnapshotTTL = cmp.Or(out.SnapshotTTL, DefaultSnapshotTTL)
 	out.ValkeyTimeout = cmp.Or(out.ValkeyTimeout, DefaultValkeyTimeout)

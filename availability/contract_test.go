@@ -1,14 +1,19 @@
 package availability_test
 
 import (
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
 
 	"github.com/curhat/curhat/availability"
 	"github.com/curhat/curhat/availability/availabilitytest"
+	"github.com/curhat/curhat/internal/memdb"
 	"github.com/curhat/curhat/internal/testenv"
 	"github.com/curhat/curhat/internal/valkeyutil"
+	"github.com/curhat/curhat/pairing"
 )
 
 func TestStoreContract(t *testing.T) {
@@ -27,6 +32,48 @@ func TestStoreContract(t *testing.T) {
 			return storeHarness(s, newMemFacts(s))
 		})
 	})
+	// Over one database with the pairing store, as curhat.NewMemoryClient builds it: the
+	// open sessions are counted from the pairing store's chat sessions.
+	t.Run("memory_shared", func(t *testing.T) {
+		t.Parallel()
+		availabilitytest.RunStoreContract(t, func(t *testing.T) availabilitytest.StoreHarness {
+			db := memdb.New()
+			s := availability.NewMemoryStoreIn(db)
+			return storeHarness(s, &sessionFacts{memFacts: newMemFacts(s), pairs: pairing.NewMemoryStoreIn(db)})
+		})
+	})
+}
+
+// sessionFacts keeps a mitra's open sessions as rows of the pairing store's chat_sessions.
+type sessionFacts struct {
+	*memFacts
+	pairs *pairing.MemoryStore
+	mu    sync.Mutex
+	held  map[uuid.UUID][]uuid.UUID
+}
+
+func (f *sessionFacts) setOpen(t testing.TB, mitraID uuid.UUID, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.held == nil {
+		f.held = map[uuid.UUID][]uuid.UUID{}
+	}
+	for _, id := range f.held[mitraID] {
+		_, err := f.pairs.EndChatSession(ctxT(t), pairing.SessionTransition{
+			ID: id, From: []pairing.SessionStatus{pairing.SessionActive}, To: pairing.SessionEnded,
+			Reason: pairing.EndClientEnded, Now: T0,
+		})
+		require.NoError(t, err)
+	}
+	f.held[mitraID] = nil
+	for range n {
+		s := pairing.ChatSession{
+			ID: uuid.New(), ClientID: uuid.New(), MitraID: mitraID, Status: pairing.SessionActive, Minutes: 30,
+			StartedAt: &T0, EndsAt: new(T0.Add(30 * time.Minute)), PairingID: uuid.New(), CreatedAt: T0, UpdatedAt: T0,
+		}
+		f.pairs.PutChatSession(s)
+		f.held[mitraID] = append(f.held[mitraID], s.ID)
+	}
 }
 
 // storeHarness hands a store and the facts of its backend to the contract suite.

@@ -16,7 +16,7 @@
 //
 // # Keys
 //
-// The keys of SPEC §4 keep exactly their meaning (default names, or under a prefix; in
+// The keys existing deployments read keep exactly their meaning (default names, or under a prefix; in
 // cluster mode every key carries one hash tag, so scripts and pipelines stay in one slot):
 //
 //	mitras:online           SET     online, active mitra ids

@@ -14,7 +14,7 @@ import (
 	"github.com/curhat/curhat/internal/testenv"
 )
 
-// The invariants of SPEC §5, one test each, against the in-memory cache and against a
+// The invariants, one test each, against the in-memory cache and against a
 // private redis-server that the tests stop and restart.
 
 const (
@@ -302,7 +302,16 @@ func TestInvariant4_MitraPingingThroughAnInstantRestartIsNeverAutoOfflined(t *te
 		// The heartbeat rebuilt from postgres is 80 s old; the next ping is due in 10 s. A
 		// sweep now must not take the pinger for stale.
 		o.clock.Advance(15 * time.Second)
-		rep, err := o.mirror.AutoOffline(ctx)
+		// A connection that died with the old server may still fail one command (EOF):
+		// the sweep then aborts offlining nobody, and the next run decides.
+		var rep availability.AutoOfflineReport
+		var err error
+		for range 3 {
+			if rep, err = o.mirror.AutoOffline(ctx); err == nil {
+				break
+			}
+			require.Zero(t, rep.Offlined, "an aborted sweep offlines nobody")
+		}
 		require.NoError(t, err)
 		require.Zero(t, rep.Offlined)
 		online, err := o.mirror.Heartbeat(ctx, pinger)

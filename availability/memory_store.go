@@ -8,14 +8,21 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/internal/memdb"
 )
 
-// MemoryStore is an in-memory Store. Facts owned by other domains are plugged in:
-// SetOpenSessions gives a mitra's open chat-session count (capacity in use), and
-// SetOnDeactivate is called inside a deactivation to revoke the mitra's auth sessions.
+// MemoryStore is an in-memory Store over a memdb database: its table mitras and, in the
+// same transaction, the chat sessions of the pairing domain that hold a mitra's capacity
+// (what its Postgres twin counts). SetOnDeactivate is called inside a deactivation to
+// revoke the mitra's auth sessions (the host's).
+//
+// Over the database curhat.NewMemoryClient shares, chat_sessions is the pairing store's. A
+// store built alone (NewMemoryStore) has no chat sessions: SetOpenSessions gives the
+// count, or every mitra has none.
 type MemoryStore struct {
-	mu     sync.Mutex
-	mitras map[uuid.UUID]*Mitra
+	db     *memdb.DB
+	mitras memdb.Table[uuid.UUID, *Mitra]
 	last   time.Time
 
 	// syncMu is the per-mitra lock of LockStates (one lock for all: simpler, same order).
@@ -26,15 +33,24 @@ type MemoryStore struct {
 	onDeactivate func(ctx context.Context, mitraID uuid.UUID) error
 }
 
-// NewMemoryStore returns an empty MemoryStore. Without SetOpenSessions every mitra has no open session.
-func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{mitras: map[uuid.UUID]*Mitra{}}
+// NewMemoryStore returns an empty MemoryStore over a database of its own.
+func NewMemoryStore() *MemoryStore { return NewMemoryStoreIn(memdb.New()) }
+
+// NewMemoryStoreIn returns a MemoryStore over db, whose tables it shares with the stores of
+// the other domains built over it (curhat.NewMemoryClient builds them all over one), and
+// with any other availability MemoryStore over db (a second instance). Hosts call
+// NewMemoryStore, or curhat.NewMemoryClient for the whole product.
+func NewMemoryStoreIn(db *memdb.DB) *MemoryStore {
+	return &MemoryStore{db: db, mitras: memdb.NewTable[uuid.UUID, *Mitra](db, "mitras", func(m *Mitra) memdb.Row {
+		return memdb.Row{"is_active": m.IsActive, "max_concurrent_sessions": m.MaxConcurrentSessions}
+	})}
 }
 
 var _ Store = (*MemoryStore)(nil)
 
 // SetOpenSessions sets the function counting a mitra's chat sessions in active or
-// pending_payment. It is called without any lock of the MemoryStore held.
+// pending_payment when the store's database has no chat_sessions table (a store built
+// alone). It is called outside the store's transactions.
 func (s *MemoryStore) SetOpenSessions(fn func(ctx context.Context, mitraID uuid.UUID) (int, error)) {
 	s.hooksMu.Lock()
 	defer s.hooksMu.Unlock()
@@ -43,14 +59,20 @@ func (s *MemoryStore) SetOpenSessions(fn func(ctx context.Context, mitraID uuid.
 
 // SetOnDeactivate sets the function called when a mitra is deactivated, to revoke its auth
 // sessions. It runs inside the deactivation: if it fails, the deactivation does not happen
-// (as a rolled-back transaction). It must not call back into the MemoryStore.
+// (as a rolled-back transaction). It must not call a store of the MemoryStore's database.
 func (s *MemoryStore) SetOnDeactivate(fn func(ctx context.Context, mitraID uuid.UUID) error) {
 	s.hooksMu.Lock()
 	defer s.hooksMu.Unlock()
 	s.onDeactivate = fn
 }
 
-func (s *MemoryStore) countOpen(ctx context.Context, id uuid.UUID) (int, error) {
+// countOpen returns the open sessions of a mitra: from open, the counts of a snapshot, or
+// (nil: the database has no chat sessions) from SetOpenSessions' function, called outside
+// the transaction.
+func (s *MemoryStore) countOpen(ctx context.Context, open map[uuid.UUID]int, id uuid.UUID) (int, error) {
+	if open != nil {
+		return open[id], nil
+	}
 	s.hooksMu.RLock()
 	fn := s.openSessions
 	s.hooksMu.RUnlock()
@@ -58,6 +80,22 @@ func (s *MemoryStore) countOpen(ctx context.Context, id uuid.UUID) (int, error) 
 		return 0, nil
 	}
 	return fn(ctx, id)
+}
+
+// openCounts counts the open chat sessions (active, pending_payment) of every mitra that
+// has one, from chat_sessions; false when the database has no such table.
+func openCounts(tx *memdb.Tx) (map[uuid.UUID]int, bool) {
+	if !tx.Has("chat_sessions") {
+		return nil, false
+	}
+	n := map[uuid.UUID]int{}
+	for row := range tx.Rows("chat_sessions") {
+		switch memdb.Col[string](row, "status") {
+		case "active", "pending_payment":
+			n[memdb.Col[uuid.UUID](row, "mitra_id")]++
+		}
+	}
+	return n, true
 }
 
 // stamp returns a strictly increasing time, like updated_at in Postgres.
@@ -88,8 +126,7 @@ func (s *MemoryStore) CreateMitra(ctx context.Context, p CreateMitraParams) (Mit
 	if err := p.Validate(); err != nil {
 		return Mitra{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	now := s.stamp()
 	m := &Mitra{ID: uuid.New(), DisplayName: p.DisplayName, IsActive: true, CreatedAt: now, UpdatedAt: now}
 	if p.MaxConcurrentSessions != nil {
@@ -101,8 +138,7 @@ func (s *MemoryStore) CreateMitra(ctx context.Context, p CreateMitraParams) (Mit
 }
 
 func (s *MemoryStore) GetMitra(ctx context.Context, id uuid.UUID) (Mitra, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	m, ok := s.mitras[id]
 	if !ok {
 		return Mitra{}, ErrNotFound
@@ -119,8 +155,7 @@ func laterOf(cur *time.Time, at time.Time) *time.Time {
 }
 
 func (s *MemoryStore) SetOnline(ctx context.Context, id uuid.UUID, at time.Time) (Mitra, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	m, ok := s.mitras[id]
 	if !ok {
 		return Mitra{}, ErrNotFound
@@ -136,8 +171,7 @@ func (s *MemoryStore) SetOnline(ctx context.Context, id uuid.UUID, at time.Time)
 }
 
 func (s *MemoryStore) SetOffline(ctx context.Context, id uuid.UUID) (Mitra, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	m, ok := s.mitras[id]
 	if !ok {
 		return Mitra{}, ErrNotFound
@@ -151,8 +185,7 @@ func (s *MemoryStore) SetAway(ctx context.Context, id uuid.UUID, reason string) 
 	if err := ValidAwayReason(reason); err != nil {
 		return Mitra{}, false, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	m, ok := s.mitras[id]
 	if !ok {
 		return Mitra{}, false, ErrNotFound
@@ -170,8 +203,7 @@ func (s *MemoryStore) SetActive(ctx context.Context, id uuid.UUID, active bool) 
 	s.hooksMu.RLock()
 	revoke := s.onDeactivate
 	s.hooksMu.RUnlock()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	m, ok := s.mitras[id]
 	if !ok {
 		return Mitra{}, ErrNotFound
@@ -188,8 +220,7 @@ func (s *MemoryStore) SetActive(ctx context.Context, id uuid.UUID, active bool) 
 }
 
 func (s *MemoryStore) Heartbeat(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	m, ok := s.mitras[id]
 	switch {
 	case !ok:
@@ -203,10 +234,16 @@ func (s *MemoryStore) Heartbeat(ctx context.Context, id uuid.UUID, at time.Time)
 	return true, nil
 }
 
-// snapshot copies the rows of ids (nil: all) under the lock.
-func (s *MemoryStore) snapshot(ids []uuid.UUID) []Mitra {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// snapshot copies the rows of ids (nil: all) in one transaction, with their open
+// sessions when the database has chat sessions (open is nil otherwise).
+func (s *MemoryStore) snapshot(ids []uuid.UUID) (rows []Mitra, open map[uuid.UUID]int) {
+	tx := s.db.Begin()
+	defer tx.End()
+	open, _ = openCounts(tx)
+	return s.rows(ids), open
+}
+
+func (s *MemoryStore) rows(ids []uuid.UUID) []Mitra {
 	var out []Mitra
 	if ids == nil {
 		for _, m := range s.mitras {
@@ -225,10 +262,10 @@ func (s *MemoryStore) snapshot(ids []uuid.UUID) []Mitra {
 }
 
 func (s *MemoryStore) states(ctx context.Context, ids []uuid.UUID) ([]MitraState, error) {
-	rows := s.snapshot(ids)
+	rows, open := s.snapshot(ids)
 	out := make([]MitraState, 0, len(rows))
 	for _, m := range rows {
-		n, err := s.countOpen(ctx, m.ID)
+		n, err := s.countOpen(ctx, open, m.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -262,8 +299,7 @@ func (s *MemoryStore) AllStates(ctx context.Context) ([]MitraState, error) {
 }
 
 func (s *MemoryStore) OfflineStale(ctx context.Context, ids []uuid.UUID, staleBefore time.Time) (OfflineResult, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	if ids == nil {
 		for id, m := range s.mitras {
 			if m.IsOnline {
@@ -294,8 +330,7 @@ func (s *MemoryStore) OfflineStale(ctx context.Context, ids []uuid.UUID, staleBe
 }
 
 func (s *MemoryStore) RestoreOnline(ctx context.Context, rows []OfflinedMitra) ([]uuid.UUID, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	var out []uuid.UUID
 	for _, r := range rows {
 		m, ok := s.mitras[r.ID]
@@ -309,8 +344,7 @@ func (s *MemoryStore) RestoreOnline(ctx context.Context, rows []OfflinedMitra) (
 }
 
 func (s *MemoryStore) MirrorHeartbeats(ctx context.Context, hbs []HeartbeatAt) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	n := 0
 	for _, h := range hbs {
 		m, ok := s.mitras[h.MitraID]
@@ -329,8 +363,7 @@ func (s *MemoryStore) LowerHeartbeat(ctx context.Context, id uuid.UUID, at time.
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	m, ok := s.mitras[id]
 	at = at.UTC().Truncate(time.Microsecond)
 	if !ok || m.LastHeartbeatAt == nil || !m.LastHeartbeatAt.After(at) {
@@ -384,8 +417,7 @@ func (s *MemoryStore) CountAvailable(ctx context.Context, freshAfter time.Time, 
 }
 
 func (s *MemoryStore) OnlineCount(ctx context.Context) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	n := 0
 	for _, m := range s.mitras {
 		if m.IsOnline && m.IsActive {

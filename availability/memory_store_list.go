@@ -11,7 +11,8 @@ import (
 func (s *MemoryStore) ListMitras(ctx context.Context, q MitraListQuery) ([]ListedMitra, int, error) {
 	query := strings.ToLower(q.Query)
 	var match []ListedMitra
-	for _, m := range s.snapshot(nil) {
+	rows, counts := s.snapshot(nil)
+	for _, m := range rows {
 		if query != "" && !strings.Contains(strings.ToLower(m.DisplayName), query) && m.ID.String() != query {
 			continue
 		}
@@ -21,7 +22,7 @@ func (s *MemoryStore) ListMitras(ctx context.Context, q MitraListQuery) ([]Liste
 		if q.Online != nil && (m.IsOnline && m.IsActive) != *q.Online {
 			continue
 		}
-		open, err := s.countOpen(ctx, m.ID)
+		open, err := s.countOpen(ctx, counts, m.ID)
 		if err != nil {
 			return nil, 0, err
 		}

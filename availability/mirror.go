@@ -235,13 +235,13 @@ func (m *Mirror) CreateMitra(ctx context.Context, p CreateMitraParams) (Mitra, e
 
 // CreateMitraTx is CreateMitra inside tx, the caller's transaction: the mitra exists when
 // tx commits, and not at all if it rolls back (a host creating its own account row for the
-// mitra in the same transaction). It needs the Postgres store (else ErrNoTx).
+// mitra in the same transaction). It needs a TxStore (else ErrNoTx).
 func (m *Mirror) CreateMitraTx(ctx context.Context, tx pgx.Tx, p CreateMitraParams) (Mitra, error) {
-	ps, ok := m.store.(*PostgresStore)
+	ts, ok := m.store.(TxStore)
 	if !ok {
 		return Mitra{}, fmt.Errorf("create mitra: a store of type %T: %w", m.store, core.ErrNoTx)
 	}
-	return ps.WithTx(tx).CreateMitra(ctx, p)
+	return ts.WithTx(tx).CreateMitra(ctx, p)
 }
 
 // GetMitra returns the mitra as stored in Postgres.

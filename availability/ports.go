@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/curhat/curhat/internal/pgutil"
 )
@@ -68,6 +69,18 @@ type Store interface {
 	// descending), from q.Offset, at most q.Limit of them (Reachable left false), and how
 	// many match in all.
 	ListMitras(ctx context.Context, q MitraListQuery) ([]ListedMitra, int, error)
+}
+
+// TxStore is a Store that can run in the caller's transaction: what Mirror.CreateMitraTx
+// needs of the store (else ErrNoTx). PostgresStore is one. A host's wrapper around it
+// (tracing, metrics) keeps the …Tx methods by being one too: embedding *PostgresStore
+// gives it WithTx, and a WithTx of its own that wraps what the inner store's returns keeps
+// the wrapper in the transaction as well.
+type TxStore interface {
+	Store
+	// WithTx returns the store with every statement run in tx, the caller's transaction
+	// (the store's own transactions become savepoints of it).
+	WithTx(tx pgx.Tx) Store
 }
 
 // OfflineResult classifies the candidates of OfflineStale.
@@ -213,5 +226,7 @@ type Dump struct {
 	Devices map[uuid.UUID][]DeviceLease
 }
 
-// DB is what NewPostgresStore takes: a *pgxpool.Pool, or a pgx.Tx (curhat.DB).
+// DB is what NewPostgresStore takes: a *pgxpool.Pool, or a pgx.Tx (curhat.DB). Its
+// methods are pgx's: Exec, Query and QueryRow run a statement; Begin starts a transaction
+// (a savepoint inside a pgx.Tx).
 type DB = pgutil.DB

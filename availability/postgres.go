@@ -35,11 +35,11 @@ func NewPostgresStore(db DB) *PostgresStore {
 }
 
 // WithTx returns a copy of s whose every statement runs in tx, the caller's transaction.
-func (s *PostgresStore) WithTx(tx pgx.Tx) *PostgresStore {
+func (s *PostgresStore) WithTx(tx pgx.Tx) Store {
 	return &PostgresStore{db: tx, mirrorSplit: s.mirrorSplit}
 }
 
-var _ Store = (*PostgresStore)(nil)
+var _ TxStore = (*PostgresStore)(nil)
 
 const mitraColumns = `id, display_name, is_active, is_online, last_heartbeat_at, max_concurrent_sessions, away_reason, created_at, updated_at`
 

@@ -35,7 +35,7 @@ const (
 
 // CacheConfig configures a ValkeyCache. The zero value works.
 type CacheConfig struct {
-	// Names gives the key names (prefix, cluster hash tag). Defaults to the names of SPEC §4.
+	// Names gives the key names (prefix, cluster hash tag). Defaults to the names existing deployments read.
 	Names valkeyutil.Names
 	// UseClientCache serves the beacon snapshot through valkey-go's server-assisted
 	// client-side cache (DoCache). It needs RESP3 and CLIENT TRACKING (Redis ≥ 6, Valkey);
@@ -55,8 +55,8 @@ type CacheConfig struct {
 	RoundTripTimeout time.Duration
 }
 
-// ValkeyCache is the Cache over Valkey (or Redis ≥ 7). Key names are those of SPEC §4 plus
-// derived keys, all kept by the same scripts that keep the SPEC keys and rebuilt by the
+// ValkeyCache is the Cache over Valkey (or Redis ≥ 7). Key names are the ones existing deployments read plus
+// derived keys, all kept by the same scripts that keep those keys and rebuilt by the
 // seed:
 //
 //   - mitras:heartbeat_index (ZSET): online mitra → last ping, unix ms;

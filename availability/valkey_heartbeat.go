@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// isoLayout is the heartbeat format of SPEC §4: ISO-8601 UTC with milliseconds.
+// isoLayout is the heartbeat format existing deployments read: ISO-8601 UTC with milliseconds.
 const isoLayout = "2006-01-02T15:04:05.000Z"
 
 // FormatHeartbeat renders t the way mitra:heartbeat:<id> stores it.

@@ -230,7 +230,7 @@ func (v *ValkeyCache) OnlineCount(ctx context.Context) (int, error) {
 	return int(n), translate(err)
 }
 
-// snapshotJSON is the stored form of the beacon (SPEC §4).
+// snapshotJSON is the stored form of the beacon.
 type snapshotJSON struct {
 	AvailableCount int    `json:"available_count"`
 	AsOf           string `json:"as_of"`

@@ -52,12 +52,8 @@ func (c *Config) validate() error {
 
 // WithDefaults returns a copy of c with every zero field set to its default.
 func (c *Config) WithDefaults() Config {
-	var out Config
-	if c != nil {
-		out = *c
-	}
-	out.Logger = cmp.Or(out.Logger, slog.New(slog.DiscardHandler))
-	out.Clock = clock.Or(out.Clock)
+	out := core.Deref(c)
+	out.Logger, out.Clock = core.LoggerOr(out.Logger), clock.Or(out.Clock)
 	out.OrphanTTL = cmp.Or(out.OrphanTTL, DefaultOrphanTTL)
 	out.SweepBatch = cmp.Or(out.SweepBatch, DefaultSweepBatch)
 	out.TimerTimeout = cmp.Or(out.TimerTimeout, DefaultTimerTimeout)

@@ -8,6 +8,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/payment"
 )
 
 // Approve is the mitra's yes to a requested extension (auto-approval off). Only the
@@ -19,49 +21,49 @@ import (
 // Approval charges: the returned payment session, created with the amount frozen when
 // the extension was requested, is what the client pays; the client is told
 // (EventExtensionApproved, with the payment in Data).
-func (s *Service) Approve(ctx context.Context, mitraID, extensionID uuid.UUID) (Extension, Payment, error) {
+func (s *Service) Approve(ctx context.Context, mitraID, extensionID uuid.UUID) (Extension, payment.Session, error) {
 	e, sess, err := s.loadForMitra(ctx, mitraID, extensionID)
 	if err != nil {
-		return Extension{}, Payment{}, fmt.Errorf("approve extension %s: %w", extensionID, err)
+		return Extension{}, payment.Session{}, fmt.Errorf("approve extension %s: %w", extensionID, err)
 	}
 	if e.Status != StatusRequested {
-		return Extension{}, Payment{}, fmt.Errorf("approve extension %s: it is %s: %w", e.ID, e.Status, ErrInvalidState)
+		return Extension{}, payment.Session{}, fmt.Errorf("approve extension %s: it is %s: %w", e.ID, e.Status, ErrInvalidState)
 	}
 	now := s.now()
 	switch {
-	case sess.Status != SessionActive:
+	case sess.Status != pairing.SessionActive:
 		s.expireRequest(ctx, e.ID, "session_not_active")
-		return Extension{}, Payment{}, fmt.Errorf("approve extension %s: chat session %s is %s: %w",
+		return Extension{}, payment.Session{}, fmt.Errorf("approve extension %s: chat session %s is %s: %w",
 			e.ID, sess.ID, sess.Status, ErrInvalidState)
 	case !now.Before(e.CreatedAt.Add(s.settings.TargetedTimeout(ctx))):
 		// Another instance's timer or the sweep will get there too; no late charge.
 		s.expireRequest(ctx, e.ID, "timeout")
-		return Extension{}, Payment{}, fmt.Errorf("approve extension %s: its decision deadline passed: %w", e.ID, ErrInvalidState)
+		return Extension{}, payment.Session{}, fmt.Errorf("approve extension %s: its decision deadline passed: %w", e.ID, ErrInvalidState)
 	}
 	// Read before the approval, so that a failure here changes nothing.
 	tier, err := s.quoter.GetTier(ctx, e.TierID)
 	if err != nil {
-		return Extension{}, Payment{}, fmt.Errorf("approve extension %s: tier %s: %w", e.ID, e.TierID, err)
+		return Extension{}, payment.Session{}, fmt.Errorf("approve extension %s: tier %s: %w", e.ID, e.TierID, err)
 	}
 	approved, changed, err := s.store.Transition(ctx, Transition{
 		ID: e.ID, From: []Status{StatusRequested}, To: StatusApproved, DecidedBy: DecidedByMitra, DecidedAt: &now,
 	})
 	if err != nil {
-		return Extension{}, Payment{}, fmt.Errorf("approve extension %s: %w", e.ID, err)
+		return Extension{}, payment.Session{}, fmt.Errorf("approve extension %s: %w", e.ID, err)
 	}
 	if !changed {
-		return Extension{}, Payment{}, fmt.Errorf("approve extension %s: it is %s: %w", e.ID, approved.Status, ErrInvalidState)
+		return Extension{}, payment.Session{}, fmt.Errorf("approve extension %s: it is %s: %w", e.ID, approved.Status, ErrInvalidState)
 	}
 	s.disarm(e.ID)
 	linked, pay, err := s.charge(ctx, approved, sess.ClientID, tier.Currency)
 	if err != nil {
-		return Extension{}, Payment{}, fmt.Errorf("approve extension %s: %w", e.ID, err)
+		return Extension{}, payment.Session{}, fmt.Errorf("approve extension %s: %w", e.ID, err)
 	}
 	s.log.InfoContext(ctx, "extension: approved by the mitra", "extension_id", linked.ID, "chat_session_id", sess.ID,
 		"payment_id", pay.ID, "minutes", linked.Minutes, "amount", linked.Amount)
 	data := extensionData(linked)
 	data["payment"] = paymentData(pay)
-	s.notify(ctx, Event{
+	s.notify(ctx, pairing.Event{
 		Kind: EventExtensionApproved, ClientID: ptr(sess.ClientID), ChatSessionID: ptr(sess.ID), ExtensionID: ptr(linked.ID),
 		Data: data,
 	})
@@ -100,7 +102,7 @@ func (s *Service) Reject(ctx context.Context, mitraID, extensionID uuid.UUID, re
 	}
 	s.disarm(e.ID)
 	s.log.InfoContext(ctx, "extension: rejected by the mitra", "extension_id", e.ID, "chat_session_id", sess.ID, "reason", reason)
-	s.notify(ctx, Event{
+	s.notify(ctx, pairing.Event{
 		Kind: EventExtensionRejected, ClientID: ptr(sess.ClientID), ChatSessionID: ptr(sess.ID), ExtensionID: ptr(e.ID),
 		Data: extensionData(rejected),
 	})
@@ -108,17 +110,17 @@ func (s *Service) Reject(ctx context.Context, mitraID, extensionID uuid.UUID, re
 }
 
 // loadForMitra returns the extension and its session if mitraID is the session's mitra.
-func (s *Service) loadForMitra(ctx context.Context, mitraID, extensionID uuid.UUID) (Extension, ChatSession, error) {
+func (s *Service) loadForMitra(ctx context.Context, mitraID, extensionID uuid.UUID) (Extension, pairing.ChatSession, error) {
 	e, err := s.store.Get(ctx, extensionID)
 	if err != nil {
-		return Extension{}, ChatSession{}, err
+		return Extension{}, pairing.ChatSession{}, err
 	}
 	sess, err := s.sessions.GetChatSession(ctx, e.ChatSessionID)
 	if err != nil {
-		return Extension{}, ChatSession{}, fmt.Errorf("chat session %s: %w", e.ChatSessionID, err)
+		return Extension{}, pairing.ChatSession{}, fmt.Errorf("chat session %s: %w", e.ChatSessionID, err)
 	}
 	if sess.MitraID != mitraID {
-		return Extension{}, ChatSession{}, ErrNotFound
+		return Extension{}, pairing.ChatSession{}, ErrNotFound
 	}
 	return e, sess, nil
 }
@@ -218,7 +220,7 @@ func (s *Service) expired(ctx context.Context, e Extension, reason string) {
 			"extension_id", e.ID, "err", err)
 		return
 	}
-	ev := Event{
+	ev := pairing.Event{
 		Kind: EventExtensionExpired, ClientID: ptr(sess.ClientID), ChatSessionID: ptr(sess.ID), ExtensionID: ptr(e.ID),
 		Data: extensionData(e),
 	}
@@ -230,7 +232,7 @@ func (s *Service) expired(ctx context.Context, e Extension, reason string) {
 }
 
 // paymentData is the event payload describing a payment session to pay.
-func paymentData(p Payment) map[string]any {
+func paymentData(p payment.Session) map[string]any {
 	return map[string]any{
 		"id":           p.ID.String(),
 		"status":       string(p.Status),

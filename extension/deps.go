@@ -7,6 +7,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/pricing"
 )
 
 // The Service's view of the services it works with. Each is a small interface owned here,
@@ -15,20 +18,11 @@ import (
 // and *availability.Mirror Reachability. extensiontest has in-memory fakes of Sessions,
 // Reachability, Settings and Notifier.
 
-// ChatSession is a chat session as the pairing side stores it (pairing.ChatSession).
-type ChatSession = core.ChatSession
-
-// SessionStatus is the state of a chat session (pairing.SessionStatus).
-type SessionStatus = core.SessionStatus
-
-// SessionActive is the chat-session status in which extensions may be requested and paid.
-const SessionActive = core.SessionActive
-
 // Sessions reads chat sessions and is told when one was extended. The chat sessions
 // themselves — and their in-process expiry timers — belong to the pairing side.
 type Sessions interface {
 	// GetChatSession returns the session, or an error wrapping ErrNotFound.
-	GetChatSession(ctx context.Context, id uuid.UUID) (ChatSession, error)
+	GetChatSession(ctx context.Context, id uuid.UUID) (pairing.ChatSession, error)
 	// SessionExtended is called after a paid extension moved the session's ends_at (to
 	// endsAt) and minutes (to the new total): the expiry timer must move with it. It is
 	// best effort (the session's expiry re-reads ends_at anyway), hence no error.
@@ -42,41 +36,27 @@ type Reachability interface {
 	IsReachable(ctx context.Context, mitraID uuid.UUID) (bool, error)
 }
 
-// Payment is a payment session (payment.Session).
-type Payment = core.Payment
-
-// CreatePaymentParams asks for a new payment session (payment.CreateParams).
-type CreatePaymentParams = core.CreatePaymentParams
-
 // Payments creates and withdraws payment sessions; *payment.Service satisfies it.
 // Register the Service as the payment service's Handler for payment.PurposeExtension: a
 // payment that arrives when nothing waits for it any more is refunded by the payment side
 // (PaymentPaid answers ErrInvalidState).
 type Payments interface {
-	Create(ctx context.Context, p CreatePaymentParams) (Payment, bool, error)
+	Create(ctx context.Context, p payment.CreateParams) (payment.Session, bool, error)
 	// Cancel withdraws a pending session (a paid one is refunded).
-	Cancel(ctx context.Context, id uuid.UUID) (Payment, error)
+	Cancel(ctx context.Context, id uuid.UUID) (payment.Session, error)
 }
-
-// Quote is a frozen price (pricing.Quote); Tier a price tier (pricing.Tier); PriceMode
-// what a tier prices (pricing.Mode).
-type (
-	Quote     = core.Quote
-	Tier      = core.Tier
-	PriceMode = core.Mode
-)
 
 // Quoter prices extensions; *pricing.PricingStore satisfies it.
 type Quoter interface {
 	// Quote prices (mode, minutes) for the client, failing with an error wrapping
 	// ErrNoTier when no active tier matches.
-	Quote(ctx context.Context, clientID uuid.UUID, mode PriceMode, minutes int) (Quote, error)
+	Quote(ctx context.Context, clientID uuid.UUID, mode pricing.Mode, minutes int) (pricing.Quote, error)
 	// GetTier returns a tier by id, active or not: a manual approval charges the amount
 	// frozen at request time in the tier's currency.
-	GetTier(ctx context.Context, id uuid.UUID) (Tier, error)
+	GetTier(ctx context.Context, id uuid.UUID) (pricing.Tier, error)
 }
 
-// Settings are the operator-editable runtime settings the Service reads (SPEC §7), at
+// Settings are the operator-editable runtime settings the Service reads, at
 // every call; *curhat.RuntimeConfig satisfies it.
 type Settings interface {
 	// ExtensionAutoApprove: approve at once when the mitra is reachable (true), or let
@@ -86,7 +66,7 @@ type Settings interface {
 	TargetedTimeout(ctx context.Context) time.Duration
 }
 
-// DefaultSettings serves the runtime defaults of SPEC §7; it is what a Service uses when
+// DefaultSettings serves the runtime defaults; it is what a Service uses when
 // Deps.Settings is nil.
 type DefaultSettings struct{}
 
@@ -116,14 +96,6 @@ const (
 	EventSessionExtended = "session_extended"
 )
 
-// Event is one realtime notification (the type pairing sends too). Its recipients are
-// ClientID and/or MitraID (both set: both parties get it). Data repeats the ids as
-// strings so that it stands alone as a payload.
-type Event = core.Event
-
-// Notifier delivers events, best effort: an app that misses one re-reads by polling.
-type Notifier = core.Notifier
-
 // Deps are the services a Service works with. Sessions, Reachability, Payments and Quoter
 // are required; Settings defaults to DefaultSettings, Notifier to dropping events.
 type Deps struct {
@@ -132,5 +104,5 @@ type Deps struct {
 	Payments     Payments
 	Quoter       Quoter
 	Settings     Settings
-	Notifier     Notifier
+	Notifier     pairing.Notifier
 }

@@ -2,6 +2,7 @@ package extension_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -13,9 +14,11 @@ import (
 	"github.com/curhat/curhat/availability"
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/extension/extensiontest"
+	"github.com/curhat/curhat/internal/memdb"
 	"github.com/curhat/curhat/internal/pgutil"
 	"github.com/curhat/curhat/internal/sessionsql"
 	"github.com/curhat/curhat/internal/testenv"
+	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/pricing"
 )
@@ -45,18 +48,20 @@ type facts interface {
 	// sessions is what the Service reads chat sessions through; it records
 	// SessionExtended calls.
 	sessions() sessionsView
+	// stores returns the payment and pricing stores over the backend's data.
+	stores() (payment.Store, pricing.Store)
 	// startSession creates an active chat session between a new client and mitra (or
 	// mitraID when set) that ends minutes after now.
-	startSession(t testing.TB, mitraID *uuid.UUID, now time.Time, minutes int) extension.ChatSession
+	startSession(t testing.TB, mitraID *uuid.UUID, now time.Time, minutes int) pairing.ChatSession
 	// endSession ends an active chat session.
 	endSession(t testing.TB, id uuid.UUID)
 	// session reads a chat session as it is now.
-	session(t testing.TB, id uuid.UUID) extension.ChatSession
+	session(t testing.TB, id uuid.UUID) pairing.ChatSession
 	// tier returns the id of the extension tier of the given minutes, creating it or setting
 	// its price.
 	tier(t testing.TB, minutes int, price int64) uuid.UUID
 	// payment returns the id of a pending payment session for extension e of session s.
-	payment(t testing.TB, s extension.ChatSession, e extension.Extension) uuid.UUID
+	payment(t testing.TB, s pairing.ChatSession, e extension.Extension) uuid.UUID
 }
 
 type sessionsView interface {
@@ -64,39 +69,108 @@ type sessionsView interface {
 	ExtendedCalls() []extensiontest.Extended
 }
 
-// memFacts keeps chat sessions in extensiontest.Sessions; tier ids are free-standing.
+// memFacts writes the rows through the in-memory stores of the other domains, over one
+// database with the extension store as curhat.NewMemoryClient builds it: the extension
+// store's foreign keys and its growing of chat sessions work on them as on Postgres.
 type memFacts struct {
-	s *extensiontest.Sessions
+	pairs    *pairing.MemoryStore
+	mitras   *availability.MemoryStore
+	prices   *pricing.MemoryStore
+	payments *payment.MemoryStore
+	view     *memSessions
 }
 
-func newMemFacts(store *extension.MemoryStore) *memFacts {
-	f := &memFacts{s: extensiontest.NewSessions()}
-	store.ExtendSession = f.s.Extend
-	return f
-}
-
-func (f *memFacts) sessions() sessionsView { return f.s }
-
-func (f *memFacts) startSession(_ testing.TB, mitraID *uuid.UUID, now time.Time, minutes int) extension.ChatSession {
-	m := uuid.New()
-	if mitraID != nil {
-		m = *mitraID
+// openMemory returns an extension store over a new in-memory database, and its facts.
+func openMemory() (*extension.MemoryStore, *memFacts) {
+	db := memdb.New()
+	pairs := pairing.NewMemoryStoreIn(db)
+	return extension.NewMemoryStoreIn(db), &memFacts{
+		pairs: pairs, mitras: availability.NewMemoryStoreIn(db), prices: pricing.NewMemoryStoreIn(db),
+		payments: payment.NewMemoryStoreIn(db), view: &memSessions{Sessions: extensiontest.NewSessions(), pairs: pairs},
 	}
-	return f.s.StartActive(uuid.New(), m, now, minutes)
 }
 
-func (f *memFacts) endSession(_ testing.TB, id uuid.UUID) { f.s.SetStatus(id, "ended") }
+func (f *memFacts) sessions() sessionsView { return f.view }
 
-func (f *memFacts) session(t testing.TB, id uuid.UUID) extension.ChatSession {
-	s, err := f.s.GetChatSession(ctxT(t), id)
+func (f *memFacts) stores() (payment.Store, pricing.Store) { return f.payments, f.prices }
+
+func (f *memFacts) startSession(t testing.TB, mitraID *uuid.UUID, now time.Time, minutes int) pairing.ChatSession {
+	t.Helper()
+	ctx := ctxT(t)
+	start := now.UTC().Truncate(time.Microsecond)
+	client, err := f.pairs.CreateClient(ctx, pairing.Client{ID: uuid.New(), DisplayName: "client", CreatedAt: start})
+	require.NoError(t, err)
+	if mitraID == nil {
+		m, err := f.mitras.CreateMitra(ctx, availability.CreateMitraParams{DisplayName: "mitra"})
+		require.NoError(t, err)
+		mitraID = &m.ID
+	}
+	p, err := f.pairs.CreatePairing(ctx, pairing.Pairing{
+		ID: uuid.New(), ClientID: client.ID, Type: pairing.TypeBlast, Status: pairing.StatusMatched, Minutes: minutes,
+		MatchedMitraID: mitraID, CreatedAt: start, UpdatedAt: start,
+	})
+	require.NoError(t, err)
+	s := pairing.ChatSession{
+		ID: uuid.New(), ClientID: client.ID, MitraID: *mitraID, Status: pairing.SessionActive, Minutes: minutes,
+		StartedAt: &start, EndsAt: new(start.Add(time.Duration(minutes) * time.Minute)), PairingID: p.ID,
+		CreatedAt: start, UpdatedAt: start,
+	}
+	f.pairs.PutChatSession(s)
+	return s
+}
+
+func (f *memFacts) endSession(t testing.TB, id uuid.UUID) {
+	t.Helper()
+	_, err := f.pairs.EndChatSession(ctxT(t), pairing.SessionTransition{
+		ID: id, From: []pairing.SessionStatus{pairing.SessionActive}, To: pairing.SessionEnded,
+		Reason: pairing.EndClientEnded, Now: time.Now().UTC().Truncate(time.Microsecond),
+	})
+	require.NoError(t, err)
+}
+
+func (f *memFacts) session(t testing.TB, id uuid.UUID) pairing.ChatSession {
+	t.Helper()
+	s, err := f.pairs.GetChatSession(ctxT(t), id)
 	require.NoError(t, err)
 	return s
 }
 
-func (f *memFacts) tier(testing.TB, int, int64) uuid.UUID { return uuid.New() }
+func (f *memFacts) tier(t testing.TB, minutes int, price int64) uuid.UUID {
+	t.Helper()
+	ctx := ctxT(t)
+	prices, err := pricing.NewPricingStore(f.prices, nil)
+	require.NoError(t, err)
+	created, err := prices.CreateTier(ctx, pricing.CreateTierParams{Mode: pricing.ModeExtension, Minutes: minutes, Price: price, ChangedBy: "test"})
+	if errors.Is(err, pricing.ErrDuplicateTier) {
+		existing, err := f.prices.ActiveTier(ctx, pricing.ModeExtension, minutes)
+		require.NoError(t, err)
+		return existing.ID
+	}
+	require.NoError(t, err)
+	return created.ID
+}
 
-func (f *memFacts) payment(testing.TB, extension.ChatSession, extension.Extension) uuid.UUID {
-	return uuid.New()
+func (f *memFacts) payment(t testing.TB, s pairing.ChatSession, e extension.Extension) uuid.UUID {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	pay, _, err := f.payments.Insert(ctxT(t), payment.Session{
+		ID: uuid.New(), ClientID: s.ClientID, Purpose: payment.PurposeExtension, ChatSessionID: &s.ID, ExtensionID: &e.ID,
+		TierID: e.TierID, Minutes: e.Minutes, BaseAmount: e.Amount, Amount: e.Amount, Currency: "IDR",
+		Status: payment.StatusPending, ExpiresAt: now.Add(15 * time.Minute), CreatedAt: now, UpdatedAt: now,
+	})
+	require.NoError(t, err)
+	return pay.ID
+}
+
+// memSessions reads chat sessions from the pairing store (what the pairing side serves)
+// and records SessionExtended calls.
+type memSessions struct {
+	*extensiontest.Sessions
+	pairs *pairing.MemoryStore
+}
+
+func (m *memSessions) GetChatSession(ctx context.Context, id uuid.UUID) (pairing.ChatSession, error) {
+	return m.pairs.GetChatSession(ctx, id)
 }
 
 // pgFacts inserts clients, mitras, pairings, chat sessions and tiers with SQL, as the
@@ -112,7 +186,11 @@ func newPGFacts(pool *pgxpool.Pool) *pgFacts {
 
 func (f *pgFacts) sessions() sessionsView { return f.view }
 
-func (f *pgFacts) startSession(t testing.TB, mitraID *uuid.UUID, now time.Time, minutes int) extension.ChatSession {
+func (f *pgFacts) stores() (payment.Store, pricing.Store) {
+	return payment.NewPostgresStore(f.pool), pricing.NewPostgresStore(f.pool)
+}
+
+func (f *pgFacts) startSession(t testing.TB, mitraID *uuid.UUID, now time.Time, minutes int) pairing.ChatSession {
 	t.Helper()
 	ctx := ctxT(t)
 	var client, mitra, pairing, session uuid.UUID
@@ -139,7 +217,7 @@ func (f *pgFacts) endSession(t testing.TB, id uuid.UUID) {
 	require.EqualValues(t, 1, tag.RowsAffected())
 }
 
-func (f *pgFacts) session(t testing.TB, id uuid.UUID) extension.ChatSession {
+func (f *pgFacts) session(t testing.TB, id uuid.UUID) pairing.ChatSession {
 	t.Helper()
 	s, err := f.view.GetChatSession(ctxT(t), id)
 	require.NoError(t, err)
@@ -155,7 +233,7 @@ func (f *pgFacts) tier(t testing.TB, minutes int, price int64) uuid.UUID {
 	return id
 }
 
-func (f *pgFacts) payment(t testing.TB, s extension.ChatSession, e extension.Extension) uuid.UUID {
+func (f *pgFacts) payment(t testing.TB, s pairing.ChatSession, e extension.Extension) uuid.UUID {
 	t.Helper()
 	var id uuid.UUID
 	require.NoError(t, f.pool.QueryRow(ctxT(t), `INSERT INTO payment_sessions
@@ -172,12 +250,12 @@ type pgSessions struct {
 	pool *pgxpool.Pool
 }
 
-func (p *pgSessions) GetChatSession(ctx context.Context, id uuid.UUID) (extension.ChatSession, error) {
-	s, err := sessionsql.Scan(p.pool.QueryRow(ctx, `SELECT `+sessionsql.Columns+` FROM chat_sessions WHERE id = $1`, id))
+func (p *pgSessions) GetChatSession(ctx context.Context, id uuid.UUID) (pairing.ChatSession, error) {
+	s, err := sessionsql.Scan[pairing.SessionStatus, pairing.EndReason](p.pool.QueryRow(ctx, `SELECT `+sessionsql.Columns+` FROM chat_sessions WHERE id = $1`, id))
 	if err != nil {
-		return extension.ChatSession{}, pgutil.Translate(err)
+		return pairing.ChatSession{}, pgutil.Translate(err)
 	}
-	return s, nil
+	return pairing.ChatSession(s), nil
 }
 
 // backend opens one store with its facts.
@@ -188,8 +266,8 @@ type backend struct {
 
 var backends = []backend{
 	{"memory", func(*testing.T) (extension.Store, facts, *pgxpool.Pool) {
-		s := extension.NewMemoryStore()
-		return s, newMemFacts(s), nil
+		s, f := openMemory()
+		return s, f, nil
 	}},
 	{"postgres", func(t *testing.T) (extension.Store, facts, *pgxpool.Pool) {
 		db := testenv.Postgres(t)

@@ -11,7 +11,7 @@ import (
 
 // Errors returned by the Service and the stores. The shared ones are the curhat sentinels
 // (ErrNoTier too: pricing returns the same value), so errors.Is works with either name. The HTTP layer maps
-// each to one code of SPEC §13.
+// each to one error code of the HTTP API.
 var (
 	// ErrNotFound: no such extension or chat session — or it belongs to somebody else
 	// (a client never learns that another client's session exists, a mitra that another

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/payment"
 )
 
 // PaymentPaid applies a paid extension payment; it is the payment.Handler method the
@@ -20,7 +23,7 @@ import (
 // (payment.Handler's contract), and until that refund is recorded the payment stays
 // undelivered and is delivered again, so a crash in between loses nothing. A redelivery
 // of a payment already applied changes nothing.
-func (s *Service) PaymentPaid(ctx context.Context, p Payment) error {
+func (s *Service) PaymentPaid(ctx context.Context, p payment.Session) error {
 	if p.ExtensionID == nil {
 		return s.refund(ctx, p, "no_extension")
 	}
@@ -43,7 +46,7 @@ func (s *Service) PaymentPaid(ctx context.Context, p Payment) error {
 		data := extensionData(e)
 		data["ends_at"] = sess.EndsAt
 		data["total_minutes"] = sess.Minutes
-		s.notify(ctx, Event{
+		s.notify(ctx, pairing.Event{
 			Kind: EventSessionExtended, ClientID: ptr(sess.ClientID), MitraID: ptr(sess.MitraID),
 			ChatSessionID: ptr(sess.ID), ExtensionID: ptr(e.ID), Data: data,
 		})
@@ -66,14 +69,14 @@ func (s *Service) PaymentPaid(ctx context.Context, p Payment) error {
 }
 
 // refund says that nothing waits for a payment: the payment side refunds it.
-func (s *Service) refund(ctx context.Context, p Payment, reason string) error {
+func (s *Service) refund(ctx context.Context, p payment.Session, reason string) error {
 	s.log.InfoContext(ctx, "extension: nothing waits for this payment; it is refunded", "payment_id", p.ID, "reason", reason)
 	return fmt.Errorf("payment %s: %s: %w", p.ID, reason, ErrInvalidState)
 }
 
 // PaymentClosed expires the approved extension of a payment that failed or expired
 // unpaid (payment.Handler), and tells the client. Anything else changes nothing.
-func (s *Service) PaymentClosed(ctx context.Context, p Payment) error {
+func (s *Service) PaymentClosed(ctx context.Context, p payment.Session) error {
 	if p.ExtensionID == nil {
 		return nil
 	}

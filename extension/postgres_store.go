@@ -15,6 +15,7 @@ import (
 
 	"github.com/curhat/curhat/internal/pgutil"
 	"github.com/curhat/curhat/internal/sessionsql"
+	"github.com/curhat/curhat/pairing"
 )
 
 // PostgresStore is the Store over the extensions table (and chat_sessions, for
@@ -166,12 +167,18 @@ func transition(ctx context.Context, db pgutil.DB, t Transition) (Extension, boo
 	if t.DecidedAt != nil {
 		upd = upd.Set("decided_at", *t.DecidedAt)
 	}
-	e, err := queryOne(ctx, db, upd.Suffix(returningColumns))
+	query, args, err := upd.Suffix(returningColumns).ToSql()
+	if err != nil {
+		return Extension{}, false, fmt.Errorf("build extension query: %w", err)
+	}
+	// No row back (pgx.ErrNoRows, before translation: a payment that does not exist is
+	// ErrNotFound too) means the guard did not hold.
+	e, err := scanExtension(db.QueryRow(ctx, query, args...))
 	if err == nil {
 		return e, true, nil
 	}
-	if !errors.Is(err, ErrNotFound) {
-		return Extension{}, false, fmt.Errorf("update extension %s: %w", t.ID, err)
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return Extension{}, false, fmt.Errorf("update extension %s: %w", t.ID, translate(err))
 	}
 	cur, err := queryOne(ctx, db, pgutil.SQL.Select(extensionColumns...).From("extensions").Where(sq.Eq{"id": t.ID}))
 	if err != nil {
@@ -225,16 +232,16 @@ func (p *PostgresStore) ApplyPayment(ctx context.Context, a ApplyPayment) (Apply
 // extendSession grows the ends_at and minutes of a chat session that is active and ends
 // after at; ErrNotFound otherwise. A session past its ends_at is over even while its
 // expiry has not ended it yet: an extension must not revive it.
-func extendSession(ctx context.Context, tx pgx.Tx, id uuid.UUID, minutes int, at time.Time) (ChatSession, error) {
-	s, err := sessionsql.Scan(tx.QueryRow(ctx, `
+func extendSession(ctx context.Context, tx pgx.Tx, id uuid.UUID, minutes int, at time.Time) (pairing.ChatSession, error) {
+	s, err := sessionsql.Scan[pairing.SessionStatus, pairing.EndReason](tx.QueryRow(ctx, `
 		UPDATE chat_sessions
 		   SET ends_at = ends_at + $2::int * interval '1 minute', minutes = minutes + $2::int, updated_at = $3
 		 WHERE id = $1 AND status = 'active' AND ends_at > $3
 		RETURNING `+sessionsql.Columns, id, minutes, at))
 	if err != nil {
-		return ChatSession{}, translate(err)
+		return pairing.ChatSession{}, translate(err)
 	}
-	return s, nil
+	return pairing.ChatSession(s), nil
 }
 
 func (p *PostgresStore) ExpireDue(ctx context.Context, q ExpireQuery) ([]Extension, error) {

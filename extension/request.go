@@ -8,7 +8,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/pricing"
 )
 
 // Request asks for more minutes on the client's active chat session.
@@ -30,7 +32,7 @@ import (
 //   - off: the extension is requested, the mitra is told (EventExtensionRequested) and
 //     has the targeted timeout (pairing_targeted_timeout_seconds) to Approve or Reject it
 //     before it expires. No payment session yet: the charge comes with the approval.
-func (s *Service) Request(ctx context.Context, p RequestParams) (Extension, *Payment, error) {
+func (s *Service) Request(ctx context.Context, p RequestParams) (Extension, *payment.Session, error) {
 	if err := p.validate(); err != nil {
 		return Extension{}, nil, err
 	}
@@ -41,7 +43,7 @@ func (s *Service) Request(ctx context.Context, p RequestParams) (Extension, *Pay
 	if sess.ClientID != p.ClientID {
 		return Extension{}, nil, fmt.Errorf("request extension of chat session %s: %w", p.ChatSessionID, ErrNotFound)
 	}
-	if sess.Status != SessionActive {
+	if sess.Status != pairing.SessionActive {
 		return Extension{}, nil, fmt.Errorf("request extension: chat session %s is %s, not active: %w",
 			sess.ID, sess.Status, ErrInvalidState)
 	}
@@ -50,7 +52,7 @@ func (s *Service) Request(ctx context.Context, p RequestParams) (Extension, *Pay
 		return Extension{}, nil, fmt.Errorf("request extension: chat session %s ended at %s: %w",
 			sess.ID, sess.EndsAt.Format(time.RFC3339), ErrInvalidState)
 	}
-	q, err := s.quoter.Quote(ctx, p.ClientID, core.ModeExtension, p.Minutes)
+	q, err := s.quoter.Quote(ctx, p.ClientID, pricing.ModeExtension, p.Minutes)
 	if err != nil {
 		return Extension{}, nil, fmt.Errorf("request extension of %d minutes: %w", p.Minutes, err)
 	}
@@ -105,7 +107,7 @@ func (s *Service) Request(ctx context.Context, p RequestParams) (Extension, *Pay
 	}
 	s.log.InfoContext(ctx, "extension: approved automatically", "extension_id", linked.ID,
 		"chat_session_id", sess.ID, "payment_id", pay.ID, "minutes", linked.Minutes, "amount", linked.Amount)
-	s.notify(ctx, Event{
+	s.notify(ctx, pairing.Event{
 		Kind: EventExtensionApproved, MitraID: ptr(sess.MitraID), ChatSessionID: ptr(sess.ID), ExtensionID: ptr(linked.ID),
 		Data: extensionData(linked),
 	})
@@ -114,7 +116,7 @@ func (s *Service) Request(ctx context.Context, p RequestParams) (Extension, *Pay
 
 // requestDecision stores a requested extension, arms its decision deadline and asks the
 // mitra.
-func (s *Service) requestDecision(ctx context.Context, e Extension, sess ChatSession) (Extension, *Payment, error) {
+func (s *Service) requestDecision(ctx context.Context, e Extension, sess pairing.ChatSession) (Extension, *payment.Session, error) {
 	e.Status = StatusRequested
 	stored, err := s.store.Insert(ctx, e)
 	if err != nil {
@@ -126,7 +128,7 @@ func (s *Service) requestDecision(ctx context.Context, e Extension, sess ChatSes
 		"mitra_id", sess.MitraID, "timeout", timeout)
 	data := extensionData(stored)
 	data["expires_at"] = stored.CreatedAt.Add(timeout)
-	s.notify(ctx, Event{
+	s.notify(ctx, pairing.Event{
 		Kind: EventExtensionRequested, MitraID: ptr(sess.MitraID), ChatSessionID: ptr(sess.ID), ExtensionID: ptr(stored.ID),
 		Data: data,
 	})
@@ -137,9 +139,9 @@ func (s *Service) requestDecision(ctx context.Context, e Extension, sess ChatSes
 // the extension row, and links it. When there is nothing to pay (the gateway refused the
 // charge, or the extension stopped waiting meanwhile) the extension is expired so that
 // the session's open slot is free again, and the error says why.
-func (s *Service) charge(ctx context.Context, e Extension, clientID uuid.UUID, currency string) (Extension, Payment, error) {
-	pay, _, err := s.payments.Create(ctx, CreatePaymentParams{
-		ClientID: clientID, Purpose: core.PurposeExtension, ChatSessionID: ptr(e.ChatSessionID),
+func (s *Service) charge(ctx context.Context, e Extension, clientID uuid.UUID, currency string) (Extension, payment.Session, error) {
+	pay, _, err := s.payments.Create(ctx, payment.CreateParams{
+		ClientID: clientID, Purpose: payment.PurposeExtension, ChatSessionID: ptr(e.ChatSessionID),
 		ExtensionID: ptr(e.ID), TierID: e.TierID, Minutes: e.Minutes,
 		BaseAmount: e.Amount, Amount: e.Amount, Currency: currency,
 	})
@@ -156,19 +158,19 @@ func (s *Service) charge(ctx context.Context, e Extension, clientID uuid.UUID, c
 			s.log.ErrorContext(ctx, "extension: charge failed and expiring the extension failed; the sweep will",
 				"extension_id", e.ID, "err", terr)
 		}
-		return Extension{}, Payment{}, fmt.Errorf("charge extension %s: %w", e.ID, err)
+		return Extension{}, payment.Session{}, fmt.Errorf("charge extension %s: %w", e.ID, err)
 	}
 	linked, changed, err := s.store.Transition(dctx, Transition{
 		ID: e.ID, From: []Status{StatusApproved}, To: StatusApproved, PaymentSessionID: ptr(pay.ID),
 	})
 	if err != nil {
 		s.withdraw(dctx, pay.ID)
-		return Extension{}, Payment{}, fmt.Errorf("link payment %s to extension %s: %w", pay.ID, e.ID, err)
+		return Extension{}, payment.Session{}, fmt.Errorf("link payment %s to extension %s: %w", pay.ID, e.ID, err)
 	}
 	if !changed && !samePayment(linked.PaymentSessionID, pay.ID) {
 		// The orphan sweep expired it while the gateway was slow.
 		s.withdraw(dctx, pay.ID)
-		return Extension{}, Payment{}, fmt.Errorf("charge extension %s: it is %s: %w", e.ID, linked.Status, ErrInvalidState)
+		return Extension{}, payment.Session{}, fmt.Errorf("charge extension %s: it is %s: %w", e.ID, linked.Status, ErrInvalidState)
 	}
 	// !changed with our payment linked: it was paid (and applied) already.
 	return linked, pay, nil

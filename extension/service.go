@@ -12,6 +12,7 @@ import (
 	"github.com/curhat/curhat/internal/clock"
 	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/lifecycle"
+	"github.com/curhat/curhat/pairing"
 )
 
 // Service runs extensions: requests, the mitra's decision or auto-approval, the charge,
@@ -24,7 +25,7 @@ type Service struct {
 	payments Payments
 	quoter   Quoter
 	settings Settings
-	notifier Notifier
+	notifier pairing.Notifier
 	cfg      Config
 	log      *slog.Logger
 	clock    clock.Clock
@@ -71,7 +72,7 @@ func NewService(store Store, deps Deps, cfg *Config) (*Service, error) {
 		s.settings = DefaultSettings{}
 	}
 	if s.notifier == nil {
-		s.notifier = core.DiscardNotifier{}
+		s.notifier = pairing.DiscardNotifier{}
 	}
 	return s, nil
 }
@@ -89,15 +90,15 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (Extension, error) {
 // PaidExtensions returns the extensions applied to a chat session (paid: its ends_at and
 // minutes grew), oldest first — what the refund of a reroute that finds nobody counts
 // (*Service satisfies pairing.Extensions).
-func (s *Service) PaidExtensions(ctx context.Context, chatSessionID uuid.UUID) ([]core.PaidExtension, error) {
+func (s *Service) PaidExtensions(ctx context.Context, chatSessionID uuid.UUID) ([]pairing.PaidExtension, error) {
 	es, err := s.ListForSession(ctx, chatSessionID)
 	if err != nil {
 		return nil, err
 	}
-	var out []core.PaidExtension
+	var out []pairing.PaidExtension
 	for _, e := range es {
 		if e.Status == StatusPaid && e.PaymentSessionID != nil {
-			out = append(out, core.PaidExtension{PaymentID: *e.PaymentSessionID, Amount: e.Amount, Minutes: e.Minutes})
+			out = append(out, pairing.PaidExtension{PaymentID: *e.PaymentSessionID, Amount: e.Amount, Minutes: e.Minutes})
 		}
 	}
 	return out, nil
@@ -132,7 +133,7 @@ func (s *Service) Stopped() <-chan struct{} { return s.running.Drained() }
 // now is the clock's time at Postgres precision, so that both stores compare alike.
 func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }
 
-func (s *Service) notify(ctx context.Context, e Event) { s.notifier.Notify(ctx, e) }
+func (s *Service) notify(ctx context.Context, e pairing.Event) { s.notifier.Notify(ctx, e) }
 
 // detached keeps ctx's values but not its cancellation, bounded by TimerTimeout: for the
 // work that must follow a committed transition.

@@ -14,6 +14,8 @@ import (
 	"github.com/curhat/curhat/extension/extensiontest"
 	"github.com/curhat/curhat/internal/clock"
 	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/pairing/pairingtest"
 	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/pricing"
 )
@@ -36,7 +38,7 @@ type bundle struct {
 	prices   *pricing.PricingStore
 	reach    *extensiontest.Reachability
 	settings *extensiontest.Settings
-	notes    *extensiontest.Notifier
+	notes    *pairingtest.Notifier
 	deps     extension.Deps
 	tier     pricing.Tier
 }
@@ -45,15 +47,9 @@ func setup(t *testing.T, store extension.Store, f facts, pool *pgxpool.Pool) *bu
 	t.Helper()
 	b := &bundle{
 		store: store, facts: f, clock: clock.NewFake(t0), gateway: payment.NewFakeGateway(),
-		reach: extensiontest.NewReachability(), settings: extensiontest.NewSettings(), notes: extensiontest.NewNotifier(),
+		reach: extensiontest.NewReachability(), settings: extensiontest.NewSettings(), notes: &pairingtest.Notifier{},
 	}
-	var (
-		payStore   payment.Store = payment.NewMemoryStore()
-		priceStore pricing.Store = pricing.NewMemoryStore()
-	)
-	if pool != nil {
-		payStore, priceStore = payment.NewPostgresStore(pool), pricing.NewPostgresStore(pool)
-	}
+	payStore, priceStore := f.stores()
 	var err error
 	b.payments, err = payment.NewService(payStore, b.gateway, &payment.Config{Clock: b.clock})
 	require.NoError(t, err)
@@ -81,14 +77,14 @@ func (b *bundle) instance(t *testing.T) *extension.Service {
 }
 
 // start opens an active 30-minute chat session whose mitra is reachable.
-func (b *bundle) start(t *testing.T) extension.ChatSession {
+func (b *bundle) start(t *testing.T) pairing.ChatSession {
 	t.Helper()
 	s := b.facts.startSession(t, nil, b.clock.Now(), 30)
 	b.reach.Set(s.MitraID, true)
 	return s
 }
 
-func (b *bundle) request(t *testing.T, s extension.ChatSession) (extension.Extension, *payment.Session, error) {
+func (b *bundle) request(t *testing.T, s pairing.ChatSession) (extension.Extension, *payment.Session, error) {
 	t.Helper()
 	return b.svc.Request(ctxT(t), extension.RequestParams{ClientID: s.ClientID, ChatSessionID: s.ID, Minutes: tierMinutes})
 }
@@ -115,8 +111,8 @@ func eachBundle(t *testing.T, fn func(t *testing.T, b *bundle)) {
 	})
 }
 
-func eventsOf(n *extensiontest.Notifier, kind string) []extension.Event {
-	var out []extension.Event
+func eventsOf(n *pairingtest.Notifier, kind string) []pairing.Event {
+	var out []pairing.Event
 	for _, e := range n.Events() {
 		if e.Kind == kind {
 			out = append(out, e)
@@ -269,8 +265,8 @@ func (q freeQuoter) Quote(ctx context.Context, client uuid.UUID, mode pricing.Mo
 
 func TestRequest_RefusesAFreeExtension(t *testing.T) {
 	t.Parallel()
-	store := extension.NewMemoryStore()
-	b := setup(t, store, newMemFacts(store), nil)
+	store, f := openMemory()
+	b := setup(t, store, f, nil)
 	deps := b.deps
 	deps.Quoter = freeQuoter{b.prices}
 	svc, err := extension.NewService(store, deps, &extension.Config{Clock: b.clock})
@@ -283,8 +279,8 @@ func TestRequest_RefusesAFreeExtension(t *testing.T) {
 
 func TestRequest_ValidatesItsParameters(t *testing.T) {
 	t.Parallel()
-	store := extension.NewMemoryStore()
-	b := setup(t, store, newMemFacts(store), nil)
+	store, f := openMemory()
+	b := setup(t, store, f, nil)
 	s := b.start(t)
 	for _, tc := range []struct {
 		name  string
@@ -721,7 +717,7 @@ func TestPaid_AfterTheSessionsEndIsRefundedBeforeItsExpiryRuns(t *testing.T) {
 		require.NoError(t, err)
 		// The 30 minutes are over; the session's expiry has not ended it yet.
 		b.clock.Advance(time.Minute)
-		require.Equal(t, extension.SessionActive, b.facts.session(t, s.ID).Status)
+		require.Equal(t, pairing.SessionActive, b.facts.session(t, s.ID).Status)
 
 		_, err = b.payments.MarkPaid(ctxT(t), pay.ID, pay.ProviderRef)
 		require.NoError(t, err)

@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat/internal/pgutil"
+	"github.com/curhat/curhat/pairing"
 )
 
 // Store is the durable side of extensions: the extensions table, plus the one write that
@@ -103,7 +104,7 @@ func (o ApplyOutcome) String() string {
 type ApplyResult struct {
 	Outcome   ApplyOutcome
 	Extension Extension
-	Session   ChatSession
+	Session   pairing.ChatSession
 }
 
 // ExpireQuery selects the extensions SweepExpired expires.
@@ -117,5 +118,7 @@ type ExpireQuery struct {
 	Limit           int
 }
 
-// DB is what NewPostgresStore takes: a *pgxpool.Pool, or a pgx.Tx (curhat.DB).
+// DB is what NewPostgresStore takes: a *pgxpool.Pool, or a pgx.Tx (curhat.DB). Its
+// methods are pgx's: Exec, Query and QueryRow run a statement; Begin starts a transaction
+// (a savepoint inside a pgx.Tx).
 type DB = pgutil.DB

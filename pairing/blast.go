@@ -9,6 +9,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/pricing"
 )
 
 // StartParams asks for a paid blast.
@@ -56,12 +58,12 @@ func blastID(clientID uuid.UUID, key string) uuid.UUID {
 //
 // With the queue on (Policies), a start while QueueMaxLength paid blasts wait fails with
 // ErrQueueFull before anything is created or charged.
-func (p *Pairer) StartBlast(ctx context.Context, params StartParams) (Pairing, Payment, error) {
+func (p *Pairer) StartBlast(ctx context.Context, params StartParams) (Pairing, payment.Session, error) {
 	if err := errors.Join(requireID("client_id", params.ClientID), validateMinutes(params.Minutes)); err != nil {
-		return Pairing{}, Payment{}, err
+		return Pairing{}, payment.Session{}, err
 	}
 	if len(params.IdempotencyKey) > maxIdempotencyKeyLen {
-		return Pairing{}, Payment{}, core.Invalid("idempotency_key", "must be at most %d characters", maxIdempotencyKeyLen)
+		return Pairing{}, payment.Session{}, core.Invalid("idempotency_key", "must be at most %d characters", maxIdempotencyKeyLen)
 	}
 	id := uuid.New()
 	if params.IdempotencyKey != "" {
@@ -71,15 +73,15 @@ func (p *Pairer) StartBlast(ctx context.Context, params StartParams) (Pairing, P
 			return p.replayBlast(ctx, existing, params)
 		}
 		if !errors.Is(err, ErrNotFound) {
-			return Pairing{}, Payment{}, fmt.Errorf("start blast: %w", err)
+			return Pairing{}, payment.Session{}, fmt.Errorf("start blast: %w", err)
 		}
 	}
 	if err := p.checkQueueRoom(ctx); err != nil {
-		return Pairing{}, Payment{}, fmt.Errorf("start blast: %w", err)
+		return Pairing{}, payment.Session{}, fmt.Errorf("start blast: %w", err)
 	}
 	q, err := p.quote(ctx, params.ClientID, params.Minutes)
 	if err != nil {
-		return Pairing{}, Payment{}, fmt.Errorf("start blast: %w", err)
+		return Pairing{}, payment.Session{}, fmt.Errorf("start blast: %w", err)
 	}
 	now := p.now()
 	pr, err := p.store.CreatePairing(ctx, Pairing{
@@ -90,12 +92,12 @@ func (p *Pairer) StartBlast(ctx context.Context, params StartParams) (Pairing, P
 		// An identical call won the race for the row: answer as its replay.
 		existing, gerr := p.store.GetPairing(ctx, id)
 		if gerr != nil {
-			return Pairing{}, Payment{}, fmt.Errorf("start blast: %w", gerr)
+			return Pairing{}, payment.Session{}, fmt.Errorf("start blast: %w", gerr)
 		}
 		return p.replayBlast(ctx, existing, params)
 	}
 	if err != nil {
-		return Pairing{}, Payment{}, fmt.Errorf("start blast: %w", err)
+		return Pairing{}, payment.Session{}, fmt.Errorf("start blast: %w", err)
 	}
 	pay, _, err := p.payments.Create(ctx, blastPaymentRequest(pr, q, params.IdempotencyKey))
 	if errors.Is(err, ErrPaymentDeclined) {
@@ -103,34 +105,34 @@ func (p *Pairer) StartBlast(ctx context.Context, params StartParams) (Pairing, P
 	}
 	if err != nil {
 		p.abandonUnpaid(ctx, pr.ID)
-		return Pairing{}, Payment{}, fmt.Errorf("start blast: create payment: %w", err)
+		return Pairing{}, payment.Session{}, fmt.Errorf("start blast: create payment: %w", err)
 	}
 	return p.settleBlastPayment(ctx, pr.ID, pay)
 }
 
-func blastPaymentRequest(pr Pairing, q Quote, key string) CreatePaymentParams {
-	return CreatePaymentParams{
-		ClientID: pr.ClientID, Purpose: core.PurposeChatStart, PairingID: ptr(pr.ID),
+func blastPaymentRequest(pr Pairing, q pricing.Quote, key string) payment.CreateParams {
+	return payment.CreateParams{
+		ClientID: pr.ClientID, Purpose: payment.PurposeChatStart, PairingID: ptr(pr.ID),
 		TierID: q.TierID, Minutes: pr.Minutes, BaseAmount: q.BaseAmount, DiscountAmount: q.DiscountAmount,
 		Amount: q.Amount, Currency: q.Currency, IdempotencyKey: key,
 	}
 }
 
 // replayBlast answers a StartBlast whose key already has a pairing.
-func (p *Pairer) replayBlast(ctx context.Context, pr Pairing, params StartParams) (Pairing, Payment, error) {
+func (p *Pairer) replayBlast(ctx context.Context, pr Pairing, params StartParams) (Pairing, payment.Session, error) {
 	if pr.PaymentSessionID != nil {
 		if pr.FailureReason == ReasonPaymentDeclined {
-			return Pairing{}, Payment{}, fmt.Errorf("start blast (replay): the provider declined the payment of pairing %s: %w",
+			return Pairing{}, payment.Session{}, fmt.Errorf("start blast (replay): the provider declined the payment of pairing %s: %w",
 				pr.ID, ErrPaymentDeclined)
 		}
 		pay, err := p.payments.Get(ctx, *pr.PaymentSessionID)
 		if err != nil {
-			return Pairing{}, Payment{}, fmt.Errorf("start blast (replay): %w", err)
+			return Pairing{}, payment.Session{}, fmt.Errorf("start blast (replay): %w", err)
 		}
 		return pr, pay, nil
 	}
 	if pr.Status != StatusAwaitingPayment {
-		return Pairing{}, Payment{}, fmt.Errorf("start blast: an earlier request with this idempotency key failed (pairing %s is %s); retry with a new key: %w",
+		return Pairing{}, payment.Session{}, fmt.Errorf("start blast: an earlier request with this idempotency key failed (pairing %s is %s); retry with a new key: %w",
 			pr.ID, pr.Status, ErrInvalidState)
 	}
 	// The first call is still between its pairing and its payment (or died there): finish
@@ -139,14 +141,14 @@ func (p *Pairer) replayBlast(ctx context.Context, pr Pairing, params StartParams
 	// call was.
 	req, err := p.replayPaymentRequest(ctx, pr, params.IdempotencyKey)
 	if err != nil {
-		return Pairing{}, Payment{}, fmt.Errorf("start blast (replay): %w", err)
+		return Pairing{}, payment.Session{}, fmt.Errorf("start blast (replay): %w", err)
 	}
 	pay, _, err := p.payments.Create(ctx, req)
 	if errors.Is(err, ErrPaymentDeclined) {
 		return p.declineBlast(ctx, pr.ID, pay, fmt.Errorf("start blast (replay): %w", err))
 	}
 	if err != nil {
-		return Pairing{}, Payment{}, fmt.Errorf("start blast (replay): %w", err)
+		return Pairing{}, payment.Session{}, fmt.Errorf("start blast (replay): %w", err)
 	}
 	return p.settleBlastPayment(ctx, pr.ID, pay)
 }
@@ -154,18 +156,18 @@ func (p *Pairer) replayBlast(ctx context.Context, pr Pairing, params StartParams
 // replayPaymentRequest is the payment request of a replayed StartBlast: the first call's,
 // with the amounts its session froze, when that session exists (a price changed since must
 // not matter); else one at today's quote.
-func (p *Pairer) replayPaymentRequest(ctx context.Context, pr Pairing, key string) (CreatePaymentParams, error) {
+func (p *Pairer) replayPaymentRequest(ctx context.Context, pr Pairing, key string) (payment.CreateParams, error) {
 	pay, err := p.payments.FindByIdempotencyKey(ctx, pr.ClientID, key)
 	if err == nil {
-		return blastPaymentRequest(pr, Quote{TierID: pay.TierID, BaseAmount: pay.BaseAmount, DiscountAmount: pay.DiscountAmount,
+		return blastPaymentRequest(pr, pricing.Quote{TierID: pay.TierID, BaseAmount: pay.BaseAmount, DiscountAmount: pay.DiscountAmount,
 			Amount: pay.Amount, Currency: pay.Currency}, key), nil
 	}
 	if !errors.Is(err, ErrNotFound) {
-		return CreatePaymentParams{}, err
+		return payment.CreateParams{}, err
 	}
 	q, err := p.quote(ctx, pr.ClientID, pr.Minutes)
 	if err != nil {
-		return CreatePaymentParams{}, err
+		return payment.CreateParams{}, err
 	}
 	return blastPaymentRequest(pr, q, key), nil
 }
@@ -174,7 +176,7 @@ func (p *Pairer) replayPaymentRequest(ctx context.Context, pr Pairing, key strin
 // wraps ErrPaymentDeclined): the failed payment session is attached and the pairing
 // cancelled with ReasonPaymentDeclined, so that a retry with the same key finds both and
 // answers the same decline (replayBlast, FallbackToBlast).
-func (p *Pairer) declineBlast(ctx context.Context, pairingID uuid.UUID, pay Payment, err error) (Pairing, Payment, error) {
+func (p *Pairer) declineBlast(ctx context.Context, pairingID uuid.UUID, pay payment.Session, err error) (Pairing, payment.Session, error) {
 	if pay.ID != uuid.Nil {
 		if _, aerr := p.store.AttachPayment(ctx, pairingID, pay.ID, p.now()); aerr != nil {
 			p.log.WarnContext(ctx, "attach a declined payment to its pairing", "pairing_id", pairingID, "payment_id", pay.ID, "err", aerr)
@@ -193,36 +195,36 @@ func (p *Pairer) declineBlast(ctx context.Context, pairingID uuid.UUID, pay Paym
 	case !isState(terr):
 		p.log.WarnContext(ctx, "cancel a pairing whose payment was declined; the sweeps will", "pairing_id", pairingID, "err", terr)
 	}
-	return Pairing{}, Payment{}, err
+	return Pairing{}, payment.Session{}, err
 }
 
 // settleBlastPayment links a blast's payment to it and applies what the payment already
 // is: paid (free session) starts the search, closed cancels the pairing, and a pairing
 // cancelled meanwhile withdraws the payment.
-func (p *Pairer) settleBlastPayment(ctx context.Context, pairingID uuid.UUID, pay Payment) (Pairing, Payment, error) {
+func (p *Pairer) settleBlastPayment(ctx context.Context, pairingID uuid.UUID, pay payment.Session) (Pairing, payment.Session, error) {
 	pr, err := p.store.AttachPayment(ctx, pairingID, pay.ID, p.now())
 	if err != nil {
-		return Pairing{}, Payment{}, fmt.Errorf("start blast: attach payment: %w", err)
+		return Pairing{}, payment.Session{}, fmt.Errorf("start blast: attach payment: %w", err)
 	}
 	switch {
-	case pay.Status == PaymentPaid:
+	case pay.Status == payment.StatusPaid:
 		if err := p.blastPaid(ctx, pr, pay); isState(err) {
 			// A free session for a pairing cancelled meanwhile: nothing to start.
 			if pay, err = p.payments.Refund(ctx, pay.ID, "pairing cancelled"); err != nil {
-				return Pairing{}, Payment{}, fmt.Errorf("start blast: free session: %w", err)
+				return Pairing{}, payment.Session{}, fmt.Errorf("start blast: free session: %w", err)
 			}
 		} else if err != nil {
-			return Pairing{}, Payment{}, fmt.Errorf("start blast: free session: %w", err)
+			return Pairing{}, payment.Session{}, fmt.Errorf("start blast: free session: %w", err)
 		}
 	case pay.Status.Closed():
 		p.closeBlastPayment(ctx, pr, pay.Status)
-	case pay.Status == PaymentPending && pr.Status != StatusAwaitingPayment:
+	case pay.Status == payment.StatusPending && pr.Status != StatusAwaitingPayment:
 		if cancelled, err := p.payments.Cancel(ctx, pay.ID); err == nil {
 			pay = cancelled
 		}
 	}
 	if pr, err = p.store.GetPairing(ctx, pairingID); err != nil {
-		return Pairing{}, Payment{}, fmt.Errorf("start blast: %w", err)
+		return Pairing{}, payment.Session{}, fmt.Errorf("start blast: %w", err)
 	}
 	return pr, pay, nil
 }
@@ -246,7 +248,7 @@ func (p *Pairer) abandonUnpaid(ctx context.Context, id uuid.UUID) {
 // answers ErrInvalidState and the payment side refunds it (payment.Handler's contract; a
 // failure to record that refund leaves the payment undelivered, so it is delivered
 // again). Duplicate events are no-ops.
-func (p *Pairer) PaymentPaid(ctx context.Context, pay Payment) error {
+func (p *Pairer) PaymentPaid(ctx context.Context, pay payment.Session) error {
 	if pay.PairingID == nil {
 		return fmt.Errorf("payment %s paid: no pairing: %w", pay.ID, ErrNotFound)
 	}
@@ -272,7 +274,7 @@ func (p *Pairer) PaymentPaid(ctx context.Context, pay Payment) error {
 
 // blastPaid moves a paid blast to searching (paid at the payment's time, its place in the
 // queue should it wait there) and offers it.
-func (p *Pairer) blastPaid(ctx context.Context, pr Pairing, pay Payment) error {
+func (p *Pairer) blastPaid(ctx context.Context, pr Pairing, pay payment.Session) error {
 	paymentID := pay.ID
 	now := p.now()
 	paidAt := now
@@ -424,7 +426,7 @@ func (p *Pairer) failBlast(ctx context.Context, pr Pairing, reason Reason, dueBy
 // PaymentClosed is the chat_start "closed unpaid" handler (failed or expired; see
 // PaymentPaid): the blast waiting for it is cancelled, or the targeted chat waiting for it
 // (pending_payment) is cancelled and the mitra's capacity released. Nothing was charged.
-func (p *Pairer) PaymentClosed(ctx context.Context, pay Payment) error {
+func (p *Pairer) PaymentClosed(ctx context.Context, pay payment.Session) error {
 	if pay.PairingID == nil {
 		return fmt.Errorf("payment %s closed: no pairing: %w", pay.ID, ErrNotFound)
 	}
@@ -442,12 +444,12 @@ func (p *Pairer) PaymentClosed(ctx context.Context, pay Payment) error {
 	return nil
 }
 
-func (p *Pairer) closeBlastPayment(ctx context.Context, pr Pairing, status PaymentStatus) {
+func (p *Pairer) closeBlastPayment(ctx context.Context, pr Pairing, status payment.Status) {
 	reason := ReasonPaymentExpired
 	switch status {
-	case PaymentFailed:
+	case payment.StatusFailed:
 		reason = ReasonPaymentFailed
-	case PaymentCancelled:
+	case payment.StatusCancelled:
 		reason = ReasonPaymentCancelled
 	}
 	res, err := p.store.Transition(ctx, PairingTransition{

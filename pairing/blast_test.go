@@ -30,7 +30,7 @@ func TestStartBlast_CreatesAwaitingPaymentPairingAndPaymentLinkedBothWays(t *tes
 		require.Equal(t, &pr.ID, pay.PairingID)
 		require.Equal(t, payment.PurposeChatStart, pay.Purpose)
 		require.Equal(t, int64(10000), pay.Amount)
-		require.Equal(t, pairing.PaymentPending, pay.Status)
+		require.Equal(t, payment.StatusPending, pay.Status)
 		require.Nil(t, pr.ExpiresAt, "the search deadline starts when paid")
 		require.Empty(t, e.notifier.Events())
 	})
@@ -130,7 +130,7 @@ func TestStartBlast_SameIdempotencyKeyReplaysWithoutSecondCharge(t *testing.T) {
 		pr3, pay3, err := e.p.StartBlast(ctx, params)
 		require.NoError(t, err)
 		require.Equal(t, pr1.ID, pr3.ID)
-		require.Equal(t, pairing.PaymentPaid, pay3.Status)
+		require.Equal(t, payment.StatusPaid, pay3.Status)
 		require.NotEqual(t, pairing.StatusAwaitingPayment, pr3.Status)
 		require.Equal(t, 1, e.payments.Created())
 	})
@@ -194,7 +194,7 @@ func TestStartBlast_DeclinedPaymentCancelsThePairingAndTheSameKeyReplaysTheDecli
 
 		pay, err := e.payments.FindByIdempotencyKey(ctx, client, "card-1")
 		require.NoError(t, err, "the key stays mapped")
-		require.Equal(t, pairing.PaymentFailed, pay.Status)
+		require.Equal(t, payment.StatusFailed, pay.Status)
 		pr := e.pairing(t, *pay.PairingID)
 		require.Equal(t, pairing.StatusCancelled, pr.Status)
 		require.Equal(t, pairing.ReasonPaymentDeclined, pr.FailureReason)
@@ -213,7 +213,7 @@ func TestStartBlast_DeclinedPaymentCancelsThePairingAndTheSameKeyReplaysTheDecli
 		require.NoError(t, err, "a new key is a new attempt; the declined pairing holds no open slot")
 		require.NotEqual(t, pr.ID, fresh.ID)
 		require.Equal(t, pairing.StatusAwaitingPayment, fresh.Status)
-		require.Equal(t, pairing.PaymentPending, freshPay.Status)
+		require.Equal(t, payment.StatusPending, freshPay.Status)
 	})
 }
 
@@ -234,7 +234,7 @@ func TestFallbackToBlast_DeclinedPaymentCancelsThePairingAndARetryAnswersTheDecl
 		require.Equal(t, pairing.StatusCancelled, got.Status)
 		require.Equal(t, pairing.ReasonPaymentDeclined, got.FailureReason)
 		require.NotNil(t, got.PaymentSessionID)
-		require.Equal(t, pairing.PaymentFailed, e.payment(t, *got.PaymentSessionID).Status)
+		require.Equal(t, payment.StatusFailed, e.payment(t, *got.PaymentSessionID).Status)
 
 		e.payments.Gateway().FailCharges(false)
 		_, _, err = e.p.FallbackToBlast(ctx, client, pr.ID)
@@ -251,7 +251,7 @@ func TestStartBlast_FreeSessionStartsSearchingAtOnce(t *testing.T) {
 		e.quoter.SetDiscount(1_000_000)
 		pr, pay, err := e.p.StartBlast(context.Background(), pairing.StartParams{ClientID: e.fx.client(t), Minutes: 10})
 		require.NoError(t, err)
-		require.Equal(t, pairing.PaymentPaid, pay.Status)
+		require.Equal(t, payment.StatusPaid, pay.Status)
 		require.Zero(t, pay.Amount)
 		require.Equal(t, pairing.StatusSearching, pr.Status)
 		require.Len(t, e.offers(t, m), 1)
@@ -306,7 +306,7 @@ func TestPaymentPaid_DuplicateEventChangesNothing(t *testing.T) {
 		require.Equal(t, before, len(e.notifier.Events()))
 		require.Equal(t, pr, e.pairing(t, pr.ID))
 		require.Len(t, e.offers(t, m), 1)
-		require.Equal(t, pairing.PaymentPaid, e.payment(t, pay.ID).Status)
+		require.Equal(t, payment.StatusPaid, e.payment(t, pay.ID).Status)
 	})
 }
 
@@ -318,7 +318,7 @@ func TestPaymentPaid_WithNoAvailableMitraFailsRefundsAndRecordsTheFailure(t *tes
 
 		require.Equal(t, pairing.StatusFailed, pr.Status)
 		require.Equal(t, pairing.ReasonNoMitraAvailable, pr.FailureReason)
-		require.Equal(t, pairing.PaymentRefunded, pay.Status)
+		require.Equal(t, payment.StatusRefunded, pay.Status)
 		require.Equal(t, 1, e.payments.Refunds(pay.ID))
 
 		fs := e.failures(t, pairing.FailureFilter{})
@@ -346,7 +346,7 @@ func TestPaymentPaid_RefundRefusedByProviderLeavesFailureRefundFailed(t *testing
 		e := newEnv(t, b)
 		e.payments.FailRefunds(true)
 		_, pay := e.paidBlast(t, 10)
-		require.Equal(t, pairing.PaymentRefundFailed, pay.Status)
+		require.Equal(t, payment.StatusRefundFailed, pay.Status)
 		fs := e.failures(t, pairing.FailureFilter{})
 		require.Len(t, fs, 1)
 		require.Equal(t, pairing.RefundFailed, fs[0].RefundStatus)
@@ -371,7 +371,7 @@ func TestPaymentPaid_AfterThePairingWasCancelledRefundsAndStartsNothing(t *testi
 		require.NoError(t, e.payments.Pay(ctx, pay.ID))
 
 		require.Equal(t, pairing.StatusCancelled, e.pairing(t, pr.ID).Status)
-		require.Equal(t, pairing.PaymentRefunded, e.payment(t, pay.ID).Status)
+		require.Equal(t, payment.StatusRefunded, e.payment(t, pay.ID).Status)
 		require.Empty(t, e.offers(t, m))
 		require.Empty(t, e.failures(t, pairing.FailureFilter{}), "a cancellation is not a failure")
 	})
@@ -389,10 +389,10 @@ func TestCancel_PaymentPaidAfterClientCancelIsRefunded(t *testing.T) {
 		cancelled, err := e.p.Cancel(ctx, client, pr.ID)
 		require.NoError(t, err)
 		require.Equal(t, pairing.StatusCancelled, cancelled.Status)
-		require.Equal(t, pairing.PaymentCancelled, e.payment(t, pay.ID).Status)
+		require.Equal(t, payment.StatusCancelled, e.payment(t, pay.ID).Status)
 
 		require.NoError(t, e.payments.Pay(ctx, pay.ID)) // the money arrives anyway
-		require.Equal(t, pairing.PaymentRefunded, e.payment(t, pay.ID).Status)
+		require.Equal(t, payment.StatusRefunded, e.payment(t, pay.ID).Status)
 		require.Equal(t, pairing.StatusCancelled, e.pairing(t, pr.ID).Status)
 		require.Empty(t, e.offers(t, m))
 	})
@@ -436,7 +436,7 @@ func TestBlastTimeout_FailsRefundsAndExpiresOffersAtTheDeadline(t *testing.T) {
 		got := e.pairing(t, pr.ID)
 		require.Equal(t, pairing.StatusFailed, got.Status)
 		require.Equal(t, pairing.ReasonTimeout, got.FailureReason)
-		require.Equal(t, pairing.PaymentRefunded, e.payment(t, pay.ID).Status)
+		require.Equal(t, payment.StatusRefunded, e.payment(t, pay.ID).Status)
 		for _, m := range []uuid.UUID{m1, m2} {
 			require.Empty(t, e.offers(t, m))
 			dismissed := e.notifier.Find(pairing.EventOfferDismissed, m)
@@ -468,7 +468,7 @@ func TestSweepTimeouts_FailsSearchingBlastsPastTheirDeadlineWithoutTimers(t *tes
 		require.NoError(t, err)
 		require.Equal(t, 1, rep.PairingsTimedOut)
 		require.Equal(t, pairing.StatusFailed, e.pairing(t, pr.ID).Status)
-		require.Equal(t, pairing.PaymentRefunded, e.payment(t, pay.ID).Status)
+		require.Equal(t, payment.StatusRefunded, e.payment(t, pay.ID).Status)
 
 		rep, err = other.SweepTimeouts(ctx)
 		require.NoError(t, err)
@@ -791,7 +791,7 @@ func TestAccept_RacingCancelEndsInExactlyOneOutcome(t *testing.T) {
 
 			sessions := e.sessionsOf(t, pr.ID)
 			got := e.pairing(t, pr.ID)
-			refunded := e.payment(t, pay.ID).Status == pairing.PaymentRefunded
+			refunded := e.payment(t, pay.ID).Status == payment.StatusRefunded
 			if acceptErr == nil {
 				matched++
 				require.ErrorIs(t, cancelErr, pairing.ErrAlreadyMatched)
@@ -825,7 +825,7 @@ func TestCancel_SearchingBlastIsRefundedAndItsOffersDismissed(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, pairing.StatusCancelled, got.Status)
 		require.Equal(t, pairing.ReasonClientCancelled, got.FailureReason)
-		require.Equal(t, pairing.PaymentRefunded, e.payment(t, pay.ID).Status)
+		require.Equal(t, payment.StatusRefunded, e.payment(t, pay.ID).Status)
 		require.Empty(t, e.offers(t, m))
 		dismissed := e.notifier.Find(pairing.EventOfferDismissed, m)
 		require.Len(t, dismissed, 1)

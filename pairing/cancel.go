@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/payment"
 )
 
 // GetPairing returns a pairing by id (ownership is the caller's business).
@@ -52,7 +54,7 @@ func (p *Pairer) Cancel(ctx context.Context, clientID, pairingID uuid.UUID) (Pai
 		case StatusFailed:
 			return Pairing{}, fmt.Errorf("cancel pairing %s: it failed already: %w", pairingID, ErrInvalidState)
 		}
-		var intent *RefundIntent
+		var intent *payment.RefundOrder
 		if pr.Status == StatusSearching || pr.Status == StatusQueued {
 			if intent, err = p.refundIntent(ctx, pr, "pairing cancelled by the client"); err != nil {
 				return Pairing{}, fmt.Errorf("cancel pairing %s: %w", pairingID, err)

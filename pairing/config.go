@@ -87,12 +87,8 @@ func (c *Config) validate() error {
 
 // WithDefaults returns a copy of c with every zero field set to its default.
 func (c *Config) WithDefaults() Config {
-	var out Config
-	if c != nil {
-		out = *c
-	}
-	out.Logger = cmp.Or(out.Logger, slog.New(slog.DiscardHandler))
-	out.Clock = clock.Or(out.Clock)
+	out := core.Deref(c)
+	out.Logger, out.Clock = core.LoggerOr(out.Logger), clock.Or(out.Clock)
 	out.LateJoinBatch = cmp.Or(out.LateJoinBatch, DefaultLateJoinBatch)
 	out.UnavailableTTL = cmp.Or(out.UnavailableTTL, DefaultUnavailableTTL)
 	out.OrphanTTL = cmp.Or(out.OrphanTTL, DefaultOrphanTTL)
@@ -103,7 +99,7 @@ func (c *Config) WithDefaults() Config {
 	return out
 }
 
-// DefaultSettings serves the runtime defaults of SPEC §7; it is what a Pairer uses when
+// DefaultSettings serves the runtime defaults; it is what a Pairer uses when
 // Deps.Settings is nil.
 type DefaultSettings struct{}
 

@@ -6,7 +6,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/pricing"
 )
 
 // The Pairer's view of the services it works with. Each is a small interface owned here,
@@ -28,53 +29,29 @@ type Availability interface {
 	RecomputeCapacity(ctx context.Context, mitraID uuid.UUID) (int, error)
 }
 
-// Payment is a payment session: the very value *payment.Service returns (payment.Session),
-// handed back to callers of StartBlast and FallbackToBlast (it carries what an app needs
-// to pay).
-type Payment = core.Payment
-
-// PaymentStatus is the state of a payment session (payment.Status).
-type PaymentStatus = core.PaymentStatus
-
-// The payment statuses the Pairer acts on.
-const (
-	PaymentPending           = core.PaymentPending
-	PaymentPaid              = core.PaymentPaid
-	PaymentFailed            = core.PaymentFailed
-	PaymentExpired           = core.PaymentExpired
-	PaymentCancelled         = core.PaymentCancelled
-	PaymentRefunded          = core.PaymentRefunded
-	PaymentRefundFailed      = core.PaymentRefundFailed
-	PaymentPartiallyRefunded = core.PaymentPartiallyRefunded
-)
-
-// CreatePaymentParams asks for a new payment session (payment.CreateParams): the Pairer
-// asks for chat_start sessions, priced by a Quote.
-type CreatePaymentParams = core.CreatePaymentParams
-
 // Payments creates, reads, cancels and refunds payment sessions; *payment.Service
 // satisfies it.
 type Payments interface {
 	// Create opens a payment session. A session whose amount is 0 comes back already paid.
 	// With an IdempotencyKey (per client), a second Create with the same key returns the
 	// first session (replayed = true) and never charges twice.
-	Create(ctx context.Context, p CreatePaymentParams) (pay Payment, replayed bool, err error)
-	Get(ctx context.Context, id uuid.UUID) (Payment, error)
+	Create(ctx context.Context, p payment.CreateParams) (pay payment.Session, replayed bool, err error)
+	Get(ctx context.Context, id uuid.UUID) (payment.Session, error)
 	// FindByIdempotencyKey returns the client's session created with key, or ErrNotFound.
-	FindByIdempotencyKey(ctx context.Context, clientID uuid.UUID, key string) (Payment, error)
+	FindByIdempotencyKey(ctx context.Context, clientID uuid.UUID, key string) (payment.Session, error)
 	// Cancel withdraws a pending session; one that got paid in between is refunded.
-	Cancel(ctx context.Context, id uuid.UUID) (Payment, error)
+	Cancel(ctx context.Context, id uuid.UUID) (payment.Session, error)
 	// Refund gives back all that remains of a paid session. A refund the provider refuses
 	// leaves the session refund_failed (returned with or without an error); it is retried.
-	Refund(ctx context.Context, id uuid.UUID, reason string) (Payment, error)
+	Refund(ctx context.Context, id uuid.UUID, reason string) (payment.Session, error)
 	// SettleRefunds sends the refunds recorded under cause that were never attempted (a
 	// Store transition recorded them: see PairingTransition.Refund) — and, with
 	// retryFailed, those the provider refused, at once — and reports how they stand.
-	SettleRefunds(ctx context.Context, cause string, retryFailed bool) (RefundSummary, error)
+	SettleRefunds(ctx context.Context, cause string, retryFailed bool) (payment.RefundSummary, error)
 }
 
 // Extensions tells what was paid on top of a chat session: its applied extensions. The
-// refund of a reroute that finds nobody counts them (SPEC §18); *extension.Service
+// refund of a reroute that finds nobody counts them; *extension.Service
 // satisfies it. Optional: without it a session's value is its chat_start payment alone.
 type Extensions interface {
 	// PaidExtensions returns the extensions applied to the chat session (paid, its
@@ -82,24 +59,22 @@ type Extensions interface {
 	PaidExtensions(ctx context.Context, chatSessionID uuid.UUID) ([]PaidExtension, error)
 }
 
-// PaidExtension is one applied extension of a chat session: its payment, what that
-// payment charged and the minutes it added.
-type PaidExtension = core.PaidExtension
-
-// Quote is the frozen price of a chat for one client (pricing.Quote).
-type Quote = core.Quote
-
-// PriceMode is what a quote prices (pricing.Mode); the Pairer asks for
-// pricing.ModeSession.
-type PriceMode = core.Mode
+// PaidExtension is one applied extension of a chat session: what it added on top of the
+// session's chat_start payment.
+type PaidExtension struct {
+	// PaymentID is its extension payment; Amount what that payment charged.
+	PaymentID uuid.UUID
+	Amount    int64
+	Minutes   int
+}
 
 // Quoter prices a chat; *pricing.PricingStore satisfies it. No active tier for the
 // minutes is an error wrapping ErrNoTier (the value pricing returns).
 type Quoter interface {
-	Quote(ctx context.Context, clientID uuid.UUID, mode PriceMode, minutes int) (Quote, error)
+	Quote(ctx context.Context, clientID uuid.UUID, mode pricing.Mode, minutes int) (pricing.Quote, error)
 }
 
-// Settings are the operator-editable runtime settings the Pairer reads (SPEC §7);
+// Settings are the operator-editable runtime settings the Pairer reads;
 // *curhat.RuntimeConfig satisfies it.
 type Settings interface {
 	BlastTimeout(ctx context.Context) time.Duration
@@ -122,13 +97,30 @@ const (
 	EventMitraAway           = "mitra_away"           // to a mitra: it was taken offline (Data reason: missed_offers)
 )
 
-// Event is one realtime notification. Its recipients are ClientID and/or MitraID (both set:
-// both parties get it). Data repeats the ids as strings so that it stands alone as a
-// payload. It is the type the extension service sends too.
-type Event = core.Event
+// Event is one realtime notification, from the Pairer or from the extension service. Its
+// recipients are ClientID and/or MitraID (both set: both parties get it). The other ids
+// say what it is about; Data repeats them as strings so that it stands alone as a payload.
+type Event struct {
+	// Kind is one of the Event… constants here or in package extension.
+	Kind          string
+	ClientID      *uuid.UUID
+	MitraID       *uuid.UUID
+	PairingID     *uuid.UUID
+	ChatSessionID *uuid.UUID
+	ExtensionID   *uuid.UUID
+	Data          map[string]any
+}
 
 // Notifier delivers events, best effort: an app that misses one re-reads by polling.
-type Notifier = core.Notifier
+type Notifier interface {
+	Notify(ctx context.Context, e Event)
+}
+
+// DiscardNotifier drops every event: what a service uses when its Deps.Notifier is nil.
+type DiscardNotifier struct{}
+
+// Notify drops e.
+func (DiscardNotifier) Notify(context.Context, Event) {}
 
 // MitrasNotifier is a Notifier that can send one event to many mitras in one call: the
 // offers of a blast (or of a ring) and their dismissals, which go to every offered mitra

@@ -11,6 +11,10 @@
 // quote and chat-session values are one type across the domains. curhat.NewClient wires
 // it all.
 //
+// Clients: a host registers each of its paying clients once (RegisterClient, under its own
+// account id or one the SDK makes) before the client's first pairing; a pairing of an id
+// never registered is ErrNotFound, in memory as on Postgres.
+//
 // Blast (pay first, then blast):
 //
 //	StartBlast ──▶ awaiting_payment ──PaymentPaid──▶ searching ──Accept──▶ matched (session active)
@@ -36,14 +40,14 @@
 // Availability.RecomputeCapacity, and offers a mitra whose slot was freed the blasts still
 // searching (MitraAvailable).
 //
-// Policies (SPEC §19), each off by default and read at every decision from Policies
+// Policies, each off by default and read at every decision from Policies
 // (*curhat.RuntimeConfig): a paid waiting queue with exact positions (QueueStatus; a
 // QueueIndex such as NewValkeyQueueIndex answers them in O(log n)) and a shared wait
 // estimate, whose head each free slot of an available mitra is offered; ring offers to the
 // mitras idle longest; and mitras taken offline (Away) after missed offers. See Policies
 // for the rules, PolicyStore for what the Store keeps.
 //
-// Money (SPEC §18): a blast that stops searching without a match gives back what it was
+// Money: a blast that stops searching without a match gives back what it was
 // paid with — all of a paid blast's payment; for a prepaid blast (Reroute, or a
 // deactivated mitra's session continuing) the unused part of the session it continues,
 // floor(paid × remaining / total minutes), extensions included (refund.go). The refund is

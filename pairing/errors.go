@@ -7,7 +7,7 @@ import (
 )
 
 // Errors returned by the Pairer and its stores. The shared ones are the curhat sentinels,
-// so errors.Is works with either name. The HTTP layer maps each to one code of SPEC §13.
+// so errors.Is works with either name. The HTTP layer maps each to one error code of the HTTP API.
 var (
 	// ErrNotFound: no such pairing, offer, chat session or failure — or it belongs to
 	// somebody else (callers never learn that another client's row exists).

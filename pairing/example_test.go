@@ -33,8 +33,8 @@ func ExamplePairer_StartBlast() {
 	store.PutMitra(pairing.MemoryMitra{ID: mitra, Active: true})
 	avail.SetOnline(mitra, true)
 
-	client := uuid.New()
-	pr, pay, _ := p.StartBlast(ctx, pairing.StartParams{ClientID: client, Minutes: 30, IdempotencyKey: "tap-1"})
+	client, _ := p.RegisterClient(ctx, pairing.RegisterClientParams{DisplayName: "Dewi"}) // once, at the host's sign-up
+	pr, pay, _ := p.StartBlast(ctx, pairing.StartParams{ClientID: client.ID, Minutes: 30, IdempotencyKey: "tap-1"})
 	fmt.Println(pr.Status, pay.Amount, pay.Currency)
 
 	_ = payments.Pay(ctx, pay.ID) // the provider's webhook

@@ -10,6 +10,7 @@ import (
 
 	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/payment"
 )
 
 func TestListFailures_FiltersPagesAndValidates(t *testing.T) {
@@ -74,7 +75,7 @@ func TestFailureAction_RefundRetriesARefusedRefund(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, pairing.RefundRefunded, got.RefundStatus)
 		require.Equal(t, pairing.FailureOpen, got.Status)
-		require.Equal(t, pairing.PaymentRefunded, e.payment(t, pay.ID).Status)
+		require.Equal(t, payment.StatusRefunded, e.payment(t, pay.ID).Status)
 		require.Equal(t, 1, e.payments.Refunds(pay.ID))
 
 		_, err = e.p.FailureAction(ctx, pairing.FailureActionParams{ID: f.ID, Action: pairing.ActionRefund, Note: "", Operator: "op-1"})

@@ -8,7 +8,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/curhat/curhat/availability"
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/memdb"
 	"github.com/curhat/curhat/internal/testenv"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/pairing/pairingtest"
@@ -36,7 +38,7 @@ type fixtures interface {
 	// allows "Curhat lagi").
 	endedSession(t *testing.T, clientID, mitraID uuid.UUID)
 	// tierCreated writes the price tier a payment session refers to.
-	tierCreated(ctx context.Context, req pairing.CreatePaymentParams) error
+	tierCreated(ctx context.Context, req payment.CreateParams) error
 	// payments returns the payment service over the backend's payment store (Postgres:
 	// the refunds a transition records land next to the payments), wired into the
 	// pairing store where it needs a hook.
@@ -45,8 +47,12 @@ type fixtures interface {
 
 var backends = []backend{
 	{name: "memory", open: func(t *testing.T) (pairing.Store, fixtures) {
-		s := pairing.NewMemoryStore()
-		return s, memFixtures{s}
+		// One database under the pairing, payment and availability stores, as
+		// curhat.NewMemoryClient builds it: the foreign keys and the refunds a transition
+		// records work as on Postgres.
+		db := memdb.New()
+		s := pairing.NewMemoryStoreIn(db)
+		return s, memFixtures{s: s, db: db, mitras: availability.NewMemoryStoreIn(db)}
 	}},
 	{name: "postgres", open: func(t *testing.T) (pairing.Store, fixtures) {
 		db := testenv.Postgres(t)
@@ -65,20 +71,31 @@ func eachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 	}
 }
 
-type memFixtures struct{ s *pairing.MemoryStore }
+type memFixtures struct {
+	s      *pairing.MemoryStore
+	db     *memdb.DB
+	mitras *availability.MemoryStore
+}
 
-func (f memFixtures) client(*testing.T) uuid.UUID { return uuid.New() }
+func (f memFixtures) client(t *testing.T) uuid.UUID {
+	c, err := f.s.CreateClient(context.Background(), pairing.Client{ID: uuid.New(), DisplayName: "client", CreatedAt: t0})
+	require.NoError(t, err)
+	return c.ID
+}
 
-func (f memFixtures) mitra(_ *testing.T, maxSessions int) uuid.UUID {
-	id := uuid.New()
-	f.s.PutMitra(pairing.MemoryMitra{ID: id, Active: true, MaxConcurrentSessions: maxSessions})
-	return id
+func (f memFixtures) mitra(t *testing.T, maxSessions int) uuid.UUID {
+	p := availability.CreateMitraParams{DisplayName: "mitra"}
+	if maxSessions > 0 {
+		p.MaxConcurrentSessions = &maxSessions
+	}
+	m, err := f.mitras.CreateMitra(context.Background(), p)
+	require.NoError(t, err)
+	return m.ID
 }
 
 func (f memFixtures) setActive(t *testing.T, id uuid.UUID, active bool) {
-	info, err := f.s.MitraInfo(context.Background(), id)
+	_, err := f.mitras.SetActive(context.Background(), id, active)
 	require.NoError(t, err)
-	f.s.PutMitra(pairing.MemoryMitra{ID: id, Active: active, MaxConcurrentSessions: info.MaxConcurrentSessions})
 }
 
 func (f memFixtures) endedSession(t *testing.T, clientID, mitraID uuid.UUID) {
@@ -90,17 +107,15 @@ func (f memFixtures) endedSession(t *testing.T, clientID, mitraID uuid.UUID) {
 	})
 }
 
-func (memFixtures) tierCreated(context.Context, pairing.CreatePaymentParams) error { return nil }
+func (memFixtures) tierCreated(context.Context, payment.CreateParams) error { return nil }
 
 func (f memFixtures) payments() *pairingtest.Payments {
-	pays := pairingtest.NewPayments()
-	f.s.RecordRefunds = pays.RecordRefunds
-	return pays
+	return pairingtest.NewPaymentsOver(payment.NewMemoryStoreIn(f.db))
 }
 
 type pgFixtures struct{ db *testenv.DB }
 
-func (f pgFixtures) tierCreated(ctx context.Context, req pairing.CreatePaymentParams) error {
+func (f pgFixtures) tierCreated(ctx context.Context, req payment.CreateParams) error {
 	_, err := f.db.Pool.Exec(ctx, `INSERT INTO pricing_tiers (id, mode, minutes, price) VALUES ($1, 'session', $2, $3)
 		ON CONFLICT DO NOTHING`, req.TierID, req.Minutes, req.BaseAmount)
 	return err
@@ -208,9 +223,9 @@ type recordingPayments struct {
 	fx fixtures
 }
 
-func (r recordingPayments) Create(ctx context.Context, req pairing.CreatePaymentParams) (pairing.Payment, bool, error) {
+func (r recordingPayments) Create(ctx context.Context, req payment.CreateParams) (payment.Session, bool, error) {
 	if err := r.fx.tierCreated(ctx, req); err != nil {
-		return pairing.Payment{}, false, err
+		return payment.Session{}, false, err
 	}
 	return r.Payments.Create(ctx, req)
 }
@@ -237,7 +252,7 @@ func (e *env) onlineMitra(t *testing.T) uuid.UUID {
 }
 
 // paidBlast starts a blast for a new client and pays it.
-func (e *env) paidBlast(t *testing.T, minutes int) (pairing.Pairing, pairing.Payment) {
+func (e *env) paidBlast(t *testing.T, minutes int) (pairing.Pairing, payment.Session) {
 	t.Helper()
 	ctx := context.Background()
 	pr, pay, err := e.p.StartBlast(ctx, pairing.StartParams{ClientID: e.fx.client(t), Minutes: minutes})
@@ -257,7 +272,7 @@ func (e *env) pairing(t *testing.T, id uuid.UUID) pairing.Pairing {
 	return pr
 }
 
-func (e *env) payment(t *testing.T, id uuid.UUID) pairing.Payment {
+func (e *env) payment(t *testing.T, id uuid.UUID) payment.Session {
 	t.Helper()
 	pay, err := e.payments.Get(context.Background(), id)
 	require.NoError(t, err)

@@ -3,15 +3,21 @@ package pairing
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/internal/memdb"
+	"github.com/curhat/curhat/payment"
 )
 
-// MemoryMitra is what the MemoryStore needs to know of a mitra (the mitras table is not its own).
+// MemoryMitra is a mitra as PutMitra registers it in a MemoryStore built alone: what the
+// store reads of a row of mitras, a table of the availability domain.
 type MemoryMitra struct {
 	ID     uuid.UUID
 	Active bool
@@ -19,30 +25,37 @@ type MemoryMitra struct {
 	MaxConcurrentSessions int
 }
 
-// MemoryStore is an in-memory Store. Every method runs under one lock, so it is atomic
-// like the Postgres transactions. Mitras must be registered with PutMitra (or looked up
-// through MitraFunc), as rows of the mitras table would be.
+// MemoryStore is an in-memory Store over a memdb database: its tables (clients, pairings,
+// pairing_offers, chat_sessions, pairing_failures, pairing_mitra_stats and
+// pairing_queue_estimate) and, in the same transaction, those of other domains that its
+// Postgres twin reads or writes: mitras (capacity, and the foreign keys of offers and
+// targets), payment_sessions (the foreign key of AttachPayment) and the refunds a
+// transition owes (payment_refunds). Every method is one transaction, atomic like the
+// Postgres ones.
+//
+// Over the database curhat.NewMemoryClient shares, those tables are the other domains'
+// stores'. A store built alone (NewMemoryStore) has its own mitras, registered with
+// PutMitra, and no payment tables: a transition that owes a refund records it through
+// RecordRefunds, and AttachPayment does not check that the payment exists.
 type MemoryStore struct {
-	// MitraFunc, when set, is asked about mitras not registered with PutMitra (for
-	// example a host's own in-memory mitra registry). It must not call the MemoryStore.
-	MitraFunc func(id uuid.UUID) (MemoryMitra, bool)
-	// RecordRefunds records the refund a transition owes (PairingTransition.Refund), as
-	// the Postgres store does in its transaction: wire it to the payment store
-	// (Payments.RecordRefunds does). It is called under the MemoryStore's lock, after the
-	// transition's guard held and before anything changed, so a failure changes nothing;
-	// it must not call the MemoryStore. A transition with a refund fails while it is nil.
-	RecordRefunds func(ctx context.Context, r RefundIntent, at time.Time) ([]RecordedRefund, error)
+	// RecordRefunds records the refund a transition owes (PairingTransition.Refund) when
+	// the store's database has no payment tables (a store built alone): wire it to a
+	// payment store (pairingtest.Payments.RecordRefunds does). It is called in the
+	// transition's transaction, after the guard held and before anything changed, so a
+	// failure changes nothing; it must not call a store of this database. Such a
+	// transition fails while it is nil.
+	RecordRefunds func(ctx context.Context, r payment.RefundOrder, at time.Time) ([]payment.Refund, error)
 
-	mu       sync.Mutex
-	mitras   map[uuid.UUID]MemoryMitra
-	pairings map[uuid.UUID]Pairing
-	offers   map[offerKey]offer
-	sessions map[uuid.UUID]ChatSession
-	failures map[uuid.UUID]Failure
-	stats    map[uuid.UUID]mitraStats
-	// estimate is the shared wait estimate in seconds; samples 0: none yet.
-	estimate float64
-	samples  int
+	db       *memdb.DB
+	mitras   memdb.Table[uuid.UUID, MemoryMitra] // a store built alone only
+	clients  memdb.Table[uuid.UUID, Client]
+	pairings memdb.Table[uuid.UUID, Pairing]
+	offers   memdb.Table[offerKey, offer]
+	sessions memdb.Table[uuid.UUID, ChatSession]
+	failures memdb.Table[uuid.UUID, Failure]
+	stats    memdb.Table[uuid.UUID, mitraStats]
+	// estimate is the one row of the shared wait estimate.
+	estimate memdb.Table[bool, queueEstimate]
 }
 
 type offerKey struct{ pairingID, mitraID uuid.UUID }
@@ -61,52 +74,151 @@ type mitraStats struct {
 	idleSince *time.Time
 }
 
+// queueEstimate is the wait estimate in seconds over samples waits.
+type queueEstimate struct {
+	seconds float64
+	samples int
+}
+
 var _ Store = (*MemoryStore)(nil)
 
-// NewMemoryStore returns an empty MemoryStore.
+// NewMemoryStore returns an empty MemoryStore over a database of its own, with mitras of
+// its own (PutMitra).
 func NewMemoryStore() *MemoryStore {
+	db := memdb.New()
+	s := NewMemoryStoreIn(db)
+	s.mitras = memdb.NewTable[uuid.UUID, MemoryMitra](db, "mitras", func(m MemoryMitra) memdb.Row {
+		var max *int
+		if m.MaxConcurrentSessions > 0 {
+			max = &m.MaxConcurrentSessions
+		}
+		return memdb.Row{"is_active": m.Active, "max_concurrent_sessions": max}
+	})
+	return s
+}
+
+// NewMemoryStoreIn returns a MemoryStore over db, whose tables it shares with the stores of
+// the other domains built over it (curhat.NewMemoryClient builds them all over one), and
+// with any other pairing MemoryStore over db (a second instance). Hosts call
+// NewMemoryStore, or curhat.NewMemoryClient for the whole product.
+func NewMemoryStoreIn(db *memdb.DB) *MemoryStore {
 	return &MemoryStore{
-		mitras:   map[uuid.UUID]MemoryMitra{},
-		pairings: map[uuid.UUID]Pairing{},
-		offers:   map[offerKey]offer{},
-		sessions: map[uuid.UUID]ChatSession{},
-		failures: map[uuid.UUID]Failure{},
-		stats:    map[uuid.UUID]mitraStats{},
+		db:       db,
+		clients:  memdb.NewTable[uuid.UUID, Client](db, "clients", nil),
+		pairings: memdb.NewTable[uuid.UUID, Pairing](db, "pairings", memPairingColumns),
+		offers:   memdb.NewTable[offerKey, offer](db, "pairing_offers", nil),
+		sessions: memdb.NewTable[uuid.UUID, ChatSession](db, "chat_sessions", memSessionColumns),
+		failures: memdb.NewTable[uuid.UUID, Failure](db, "pairing_failures", nil),
+		stats:    memdb.NewTable[uuid.UUID, mitraStats](db, "pairing_mitra_stats", nil),
+		estimate: memdb.NewTable[bool, queueEstimate](db, "pairing_queue_estimate", nil),
 	}
 }
 
-// PutMitra registers or replaces a mitra.
+// memPairingColumns is what the payment store reads of a pairing (Reconcile).
+func memPairingColumns(p Pairing) memdb.Row {
+	return memdb.Row{"payment_session_id": p.PaymentSessionID}
+}
+
+// memSessionColumns is what other domains read of a chat session: availability counts a
+// mitra's open sessions, the payment store's Reconcile asks whether one started.
+func memSessionColumns(c ChatSession) memdb.Row {
+	return memdb.Row{"mitra_id": c.MitraID, "pairing_id": c.PairingID, "status": string(c.Status), "started_at": c.StartedAt}
+}
+
+// PutMitra registers or replaces a mitra of a store built alone (NewMemoryStore). Over a
+// shared database the mitras are the availability store's: PutMitra panics.
 func (s *MemoryStore) PutMitra(m MemoryMitra) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if s.mitras == nil {
+		panic("pairing: PutMitra on a MemoryStore over a shared database: create mitras with the availability store")
+	}
+	defer s.db.Begin().End()
 	s.mitras[m.ID] = m
 }
 
-// PutChatSession inserts or replaces a chat session as is (to set up tests, e.g. an
-// ended session that allows "Curhat lagi", or an extension that moved ends_at).
+// PutChatSession inserts or replaces a chat session as is, without the checks of the
+// Store's methods (to set up tests, e.g. an ended session that allows "Curhat lagi", or an
+// extension that moved ends_at).
 func (s *MemoryStore) PutChatSession(c ChatSession) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	s.sessions[c.ID] = c
 }
 
-func (s *MemoryStore) mitra(id uuid.UUID) (MemoryMitra, bool) {
-	if m, ok := s.mitras[id]; ok {
-		return m, true
+// memoryMitra reads a row of mitras, whichever store owns the table.
+func memoryMitra(tx *memdb.Tx, id uuid.UUID) (MemoryMitra, bool) {
+	row, ok := tx.Lookup("mitras", id)
+	if !ok {
+		return MemoryMitra{}, false
 	}
-	if s.MitraFunc != nil {
-		return s.MitraFunc(id)
+	m := MemoryMitra{ID: id, Active: memdb.Col[bool](row, "is_active")}
+	if max := memdb.Col[*int](row, "max_concurrent_sessions"); max != nil {
+		m.MaxConcurrentSessions = *max
 	}
-	return MemoryMitra{}, false
+	return m, true
 }
 
 func notFound(what string, id uuid.UUID) error {
 	return fmt.Errorf("%s %s: %w", what, id, ErrNotFound)
 }
 
+func (s *MemoryStore) CreateClient(_ context.Context, c Client) (Client, error) {
+	if n := utf8.RuneCountInString(c.DisplayName); n < 1 || n > MaxClientNameLength {
+		return Client{}, checkViolation("clients_display_name_check")
+	}
+	defer s.db.Begin().End()
+	if cur, ok := s.clients[c.ID]; ok {
+		if cur.DisplayName != c.DisplayName {
+			return Client{}, fmt.Errorf("client %s is registered with another display name: %w", c.ID, ErrConflict)
+		}
+		return cur, nil
+	}
+	c.CreatedAt = c.CreatedAt.UTC().Truncate(time.Microsecond)
+	s.clients[c.ID] = c
+	return c, nil
+}
+
+func (s *MemoryStore) GetClient(_ context.Context, id uuid.UUID) (Client, error) {
+	defer s.db.Begin().End()
+	c, ok := s.clients[id]
+	if !ok {
+		return Client{}, notFound("client", id)
+	}
+	return c, nil
+}
+
+// checkViolation is the error of a value outside a column's check, as pgutil.Translate
+// reports it from Postgres.
+func checkViolation(constraint string) error {
+	return &core.ValidationError{Field: constraint, Reason: "violates a database check"}
+}
+
+// checkPairing applies the checks and foreign keys of pairings to a row to insert.
+func checkPairing(tx *memdb.Tx, p Pairing) error {
+	switch {
+	case p.Type != TypeBlast && p.Type != TypeTargeted:
+		return checkViolation("pairings_type_check")
+	case !p.Status.Open() && p.Status != StatusMatched && p.Status != StatusFailed && p.Status != StatusCancelled:
+		return checkViolation("pairings_status_check")
+	case p.Minutes < 1 || p.Minutes > 1440:
+		return checkViolation("pairings_minutes_check")
+	case p.Rings < 0:
+		return checkViolation("pairings_rings_check")
+	case tx.Missing("clients", p.ClientID):
+		return notFound("client", p.ClientID)
+	case p.TargetMitraID != nil && tx.Missing("mitras", *p.TargetMitraID):
+		return notFound("mitra", *p.TargetMitraID)
+	case p.PaymentSessionID != nil && tx.Missing("payment_sessions", *p.PaymentSessionID):
+		return notFound("payment session", *p.PaymentSessionID)
+	}
+	return nil
+}
+
 func (s *MemoryStore) CreatePairing(_ context.Context, p Pairing) (Pairing, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	tx := s.db.Begin()
+	defer tx.End()
+	// In the order of the Postgres store: the client, the id, the open pairing, the row.
+	if tx.Missing("clients", p.ClientID) {
+		return Pairing{}, notFound("client", p.ClientID)
+	}
 	if _, ok := s.pairings[p.ID]; ok {
 		return Pairing{}, fmt.Errorf("pairing %s exists: %w", p.ID, ErrConflict)
 	}
@@ -115,13 +227,15 @@ func (s *MemoryStore) CreatePairing(_ context.Context, p Pairing) (Pairing, erro
 			return Pairing{}, fmt.Errorf("client %s already has an open pairing %s: %w", p.ClientID, o.ID, ErrInvalidState)
 		}
 	}
+	if err := checkPairing(tx, p); err != nil {
+		return Pairing{}, err
+	}
 	s.pairings[p.ID] = p
 	return p, nil
 }
 
 func (s *MemoryStore) GetPairing(_ context.Context, id uuid.UUID) (Pairing, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	p, ok := s.pairings[id]
 	if !ok {
 		return Pairing{}, notFound("pairing", id)
@@ -130,8 +244,7 @@ func (s *MemoryStore) GetPairing(_ context.Context, id uuid.UUID) (Pairing, erro
 }
 
 func (s *MemoryStore) ListPairings(_ context.Context, q PairingQuery) ([]Pairing, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	var out []Pairing
 	for _, p := range s.pairings {
 		switch {
@@ -162,14 +275,17 @@ func limit[T any](items []T, n int) []T {
 }
 
 func (s *MemoryStore) AttachPayment(_ context.Context, pairingID, paymentID uuid.UUID, now time.Time) (Pairing, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	tx := s.db.Begin()
+	defer tx.End()
 	p, ok := s.pairings[pairingID]
 	if !ok {
 		return Pairing{}, notFound("pairing", pairingID)
 	}
 	if p.PaymentSessionID != nil && *p.PaymentSessionID != paymentID {
 		return Pairing{}, fmt.Errorf("pairing %s has another payment: %w", pairingID, ErrInvalidState)
+	}
+	if tx.Missing("payment_sessions", paymentID) {
+		return Pairing{}, notFound("payment session", paymentID)
 	}
 	p.PaymentSessionID = &paymentID
 	p.UpdatedAt = now
@@ -178,8 +294,8 @@ func (s *MemoryStore) AttachPayment(_ context.Context, pairingID, paymentID uuid
 }
 
 func (s *MemoryStore) Transition(ctx context.Context, t PairingTransition) (TransitionResult, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	tx := s.db.Begin()
+	defer tx.End()
 	p, ok := s.pairings[t.ID]
 	if !ok {
 		return TransitionResult{}, notFound("pairing", t.ID)
@@ -187,13 +303,18 @@ func (s *MemoryStore) Transition(ctx context.Context, t PairingTransition) (Tran
 	if !slices.Contains(t.From, p.Status) || (t.DueBy != nil && (p.ExpiresAt == nil || p.ExpiresAt.After(*t.DueBy))) {
 		return TransitionResult{}, fmt.Errorf("pairing %s is %s: %w", t.ID, p.Status, ErrInvalidState)
 	}
-	var refunds []RecordedRefund
+	var refunds []payment.Refund
 	if t.Refund != nil {
-		if s.RecordRefunds == nil {
-			return TransitionResult{}, fmt.Errorf("pairing %s owes a refund but MemoryStore.RecordRefunds is not set", t.ID)
-		}
 		var err error
-		if refunds, err = s.RecordRefunds(ctx, *t.Refund, t.Now); err != nil {
+		switch {
+		case tx.Has("payment_sessions"):
+			refunds, err = payment.RecordRefundIn(tx, payment.RefundRecord{RefundOrder: *t.Refund, At: t.Now})
+		case s.RecordRefunds != nil:
+			refunds, err = s.RecordRefunds(ctx, *t.Refund, t.Now)
+		default:
+			err = errors.New("the store has no payment tables and MemoryStore.RecordRefunds is not set")
+		}
+		if err != nil {
 			return TransitionResult{}, fmt.Errorf("record the refund of pairing %s: %w", t.ID, err)
 		}
 	}
@@ -255,8 +376,7 @@ func (s *MemoryStore) offerKeys(pairingID uuid.UUID) []offerKey {
 }
 
 func (s *MemoryStore) FallbackToBlast(_ context.Context, id uuid.UUID, now time.Time) (Pairing, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	p, ok := s.pairings[id]
 	if !ok {
 		return Pairing{}, notFound("pairing", id)
@@ -271,14 +391,22 @@ func (s *MemoryStore) FallbackToBlast(_ context.Context, id uuid.UUID, now time.
 }
 
 func (s *MemoryStore) InsertOffers(_ context.Context, pairingID uuid.UUID, mitraIDs []uuid.UUID, now time.Time) ([]uuid.UUID, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if len(mitraIDs) == 0 {
+		return nil, nil
+	}
+	tx := s.db.Begin()
+	defer tx.End()
 	p, ok := s.pairings[pairingID]
 	if !ok {
 		return nil, notFound("pairing", pairingID)
 	}
 	if !p.Status.Waiting() || p.ExpiresAt == nil || !p.ExpiresAt.After(now) {
 		return nil, nil
+	}
+	for _, m := range mitraIDs {
+		if tx.Missing("mitras", m) {
+			return nil, notFound("mitra", m)
+		}
 	}
 	var offered []uuid.UUID
 	for _, m := range mitraIDs {
@@ -293,8 +421,7 @@ func (s *MemoryStore) InsertOffers(_ context.Context, pairingID uuid.UUID, mitra
 }
 
 func (s *MemoryStore) OfferedMitras(_ context.Context, pairingID uuid.UUID) ([]uuid.UUID, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	var ids []uuid.UUID
 	for _, k := range s.offerKeys(pairingID) {
 		ids = append(ids, k.mitraID)
@@ -303,8 +430,7 @@ func (s *MemoryStore) OfferedMitras(_ context.Context, pairingID uuid.UUID) ([]u
 }
 
 func (s *MemoryStore) ListOffers(_ context.Context, mitraID uuid.UUID, now time.Time) ([]Offer, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	var out []Offer
 	for k, o := range s.offers {
 		if k.mitraID != mitraID || o.status != OfferOffered {
@@ -346,8 +472,7 @@ func offerDeadline(p Pairing, o offer, now time.Time) (time.Time, bool) {
 }
 
 func (s *MemoryStore) DeclineOffer(_ context.Context, mitraID, pairingID uuid.UUID, now time.Time) (Pairing, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	k := offerKey{pairingID, mitraID}
 	o, ok := s.offers[k]
 	if !ok || o.status != OfferOffered {
@@ -359,8 +484,7 @@ func (s *MemoryStore) DeclineOffer(_ context.Context, mitraID, pairingID uuid.UU
 }
 
 func (s *MemoryStore) PairingsToOffer(_ context.Context, mitraID uuid.UUID, now time.Time, n int) ([]Pairing, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	var out []Pairing
 	for _, p := range s.pairings {
 		if p.Status != StatusSearching || p.Type != TypeBlast || p.ExpiresAt == nil || !p.ExpiresAt.After(now) || p.Rings > 0 {
@@ -376,9 +500,9 @@ func (s *MemoryStore) PairingsToOffer(_ context.Context, mitraID uuid.UUID, now 
 }
 
 func (s *MemoryStore) AcceptOffer(_ context.Context, a AcceptParams) (AcceptResult, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, ok := s.mitra(a.MitraID)
+	tx := s.db.Begin()
+	defer tx.End()
+	m, ok := memoryMitra(tx, a.MitraID)
 	if !ok {
 		return AcceptResult{}, notFound("mitra", a.MitraID)
 	}
@@ -406,6 +530,12 @@ func (s *MemoryStore) AcceptOffer(_ context.Context, a AcceptParams) (AcceptResu
 		return AcceptResult{Pairing: p, Session: s.sessions[*p.ChatSessionID], Replayed: true}, nil
 	}
 	sess := NewAcceptedSession(p, a)
+	if _, ok := s.sessions[sess.ID]; ok {
+		return AcceptResult{}, fmt.Errorf("chat session %s exists: %w", sess.ID, ErrConflict)
+	}
+	if sess.ReroutedFromID != nil && tx.Missing("chat_sessions", *sess.ReroutedFromID) {
+		return AcceptResult{}, notFound("chat session", *sess.ReroutedFromID)
+	}
 	s.sessions[sess.ID] = sess
 	p.Status, p.MatchedMitraID, p.ChatSessionID, p.UpdatedAt = StatusMatched, &a.MitraID, &sess.ID, a.Now
 	s.pairings[p.ID] = p
@@ -469,9 +599,9 @@ func (s *MemoryStore) openSessions(mitraID uuid.UUID) int {
 }
 
 func (s *MemoryStore) MitraInfo(_ context.Context, mitraID uuid.UUID) (MitraInfo, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, ok := s.mitra(mitraID)
+	tx := s.db.Begin()
+	defer tx.End()
+	m, ok := memoryMitra(tx, mitraID)
 	if !ok {
 		return MitraInfo{}, notFound("mitra", mitraID)
 	}
@@ -479,8 +609,7 @@ func (s *MemoryStore) MitraInfo(_ context.Context, mitraID uuid.UUID) (MitraInfo
 }
 
 func (s *MemoryStore) GetChatSession(_ context.Context, id uuid.UUID) (ChatSession, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	c, ok := s.sessions[id]
 	if !ok {
 		return ChatSession{}, notFound("chat session", id)
@@ -489,8 +618,7 @@ func (s *MemoryStore) GetChatSession(_ context.Context, id uuid.UUID) (ChatSessi
 }
 
 func (s *MemoryStore) ListChatSessions(_ context.Context, q ListSessionsParams) ([]ChatSession, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	statuses := q.Statuses
 	if q.Status != "" {
 		statuses = append([]SessionStatus{q.Status}, statuses...)
@@ -514,8 +642,7 @@ func (s *MemoryStore) ListChatSessions(_ context.Context, q ListSessionsParams) 
 }
 
 func (s *MemoryStore) HasEndedSession(_ context.Context, clientID, mitraID uuid.UUID) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	for _, c := range s.sessions {
 		if c.ClientID == clientID && c.MitraID == mitraID && c.Status == SessionEnded {
 			return true, nil
@@ -524,9 +651,21 @@ func (s *MemoryStore) HasEndedSession(_ context.Context, clientID, mitraID uuid.
 	return false, nil
 }
 
+func (s *MemoryStore) CountOpenSessions(ctx context.Context) (OpenSessionCounts, error) {
+	open, err := s.ListChatSessions(ctx, ListSessionsParams{Statuses: []SessionStatus{SessionActive, SessionPendingPayment}})
+	var n OpenSessionCounts
+	for _, c := range open {
+		if c.Status == SessionActive {
+			n.Active++
+		} else {
+			n.PendingPayment++
+		}
+	}
+	return n, err
+}
+
 func (s *MemoryStore) ActivateChatSession(_ context.Context, id uuid.UUID, startedAt, endsAt, now time.Time) (ChatSession, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	c, err := s.guardSession(id, []SessionStatus{SessionPendingPayment}, nil, nil)
 	if err != nil {
 		return ChatSession{}, err
@@ -551,8 +690,7 @@ func (s *MemoryStore) guardSession(id uuid.UUID, from []SessionStatus, dueBy, en
 }
 
 func (s *MemoryStore) EndChatSession(_ context.Context, t SessionTransition) (ChatSession, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	return s.endSession(t)
 }
 
@@ -568,13 +706,20 @@ func (s *MemoryStore) endSession(t SessionTransition) (ChatSession, error) {
 }
 
 func (s *MemoryStore) Reroute(_ context.Context, r RerouteParams) (ChatSession, Pairing, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	tx := s.db.Begin()
+	defer tx.End()
 	if _, ok := s.pairings[r.Pairing.ID]; ok {
 		return ChatSession{}, Pairing{}, fmt.Errorf("pairing %s exists: %w", r.Pairing.ID, ErrConflict)
 	}
 	if c, ok := s.sessions[r.SessionID]; ok && c.Minutes != r.Minutes {
 		return ChatSession{}, Pairing{}, sessionStateError(c)
+	}
+	// As the Postgres store: the session's guard first, then the new pairing's row.
+	if _, err := s.guardSession(r.SessionID, []SessionStatus{SessionActive}, nil, &r.EndsAt); err != nil {
+		return ChatSession{}, Pairing{}, err
+	}
+	if err := checkPairing(tx, r.Pairing); err != nil {
+		return ChatSession{}, Pairing{}, err
 	}
 	c, err := s.endSession(SessionTransition{
 		ID: r.SessionID, From: []SessionStatus{SessionActive}, To: SessionEnded, Reason: r.Reason,
@@ -587,29 +732,8 @@ func (s *MemoryStore) Reroute(_ context.Context, r RerouteParams) (ChatSession, 
 	return c, r.Pairing, nil
 }
 
-// ExtendChatSession grows an active chat session that ends after at by minutes (its
-// ends_at, its minutes; updated_at becomes at) and returns it with ok=true, as the
-// Postgres extension store does in the transaction that marks an extension paid. Any other
-// session, or none, is left alone with ok=false: a session past its ends_at is over even
-// before its expiry ends it, and an extension paid for it is refunded. It is what
-// extension.MemoryStore.ExtendSession needs, so that an extension and a reroute of the same
-// session are serialised by this MemoryStore's lock as Postgres serialises them on the row.
-func (s *MemoryStore) ExtendChatSession(_ context.Context, id uuid.UUID, minutes int, at time.Time) (ChatSession, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.sessions[id]
-	if !ok || c.Status != SessionActive || c.EndsAt == nil || !c.EndsAt.After(at) {
-		return ChatSession{}, false, nil
-	}
-	ends := c.EndsAt.Add(time.Duration(minutes) * time.Minute)
-	c.EndsAt, c.Minutes, c.UpdatedAt = &ends, c.Minutes+minutes, at
-	s.sessions[id] = c
-	return c, true, nil
-}
-
 func (s *MemoryStore) ListFailures(_ context.Context, f FailureFilter) ([]Failure, int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	var all []Failure
 	for _, x := range s.failures {
 		switch {
@@ -637,8 +761,7 @@ func (s *MemoryStore) ListFailures(_ context.Context, f FailureFilter) ([]Failur
 }
 
 func (s *MemoryStore) GetFailure(_ context.Context, id uuid.UUID) (Failure, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	f, ok := s.failures[id]
 	if !ok {
 		return Failure{}, notFound("failure", id)
@@ -647,8 +770,7 @@ func (s *MemoryStore) GetFailure(_ context.Context, id uuid.UUID) (Failure, erro
 }
 
 func (s *MemoryStore) SetFailureRefunded(_ context.Context, id uuid.UUID) (Failure, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	f, ok := s.failures[id]
 	if !ok {
 		return Failure{}, notFound("failure", id)
@@ -662,8 +784,7 @@ func (s *MemoryStore) SetFailureRefunded(_ context.Context, id uuid.UUID) (Failu
 }
 
 func (s *MemoryStore) ResolveFailure(_ context.Context, id uuid.UUID, by, note string, at time.Time) (Failure, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	f, ok := s.failures[id]
 	if !ok {
 		return Failure{}, notFound("failure", id)

@@ -45,14 +45,12 @@ func (s *MemoryStore) queue() []Pairing {
 }
 
 func (s *MemoryStore) QueueLength(context.Context) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	return len(s.queue()), nil
 }
 
 func (s *MemoryStore) QueuePosition(_ context.Context, id uuid.UUID) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	p, ok := s.pairings[id]
 	if !ok {
 		return 0, notFound("pairing", id)
@@ -70,8 +68,7 @@ func (s *MemoryStore) QueuePosition(_ context.Context, id uuid.UUID) (int, error
 }
 
 func (s *MemoryStore) ListQueue(_ context.Context, n int) ([]Pairing, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	return limit(s.queue(), n), nil
 }
 
@@ -88,9 +85,9 @@ func (s *MemoryStore) held(p Pairing, now time.Time) bool {
 }
 
 func (s *MemoryStore) OfferQueued(_ context.Context, q OfferQueuedParams) (OfferQueuedResult, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, ok := s.mitra(q.MitraID)
+	tx := s.db.Begin()
+	defer tx.End()
+	m, ok := memoryMitra(tx, q.MitraID)
 	if !ok {
 		return OfferQueuedResult{}, notFound("mitra", q.MitraID)
 	}
@@ -138,8 +135,7 @@ func (s *MemoryStore) OfferQueued(_ context.Context, q OfferQueuedParams) (Offer
 }
 
 func (s *MemoryStore) ExpireLapsedOffers(_ context.Context, q LapsedOffersParams) ([]OfferRef, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	var keys []offerKey
 	for k, o := range s.offers {
 		if o.status != OfferOffered || o.expiresAt == nil || o.expiresAt.After(q.Now) {
@@ -165,8 +161,7 @@ func (s *MemoryStore) ExpireLapsedOffers(_ context.Context, q LapsedOffersParams
 }
 
 func (s *MemoryStore) LockQueueEntries(_ context.Context, ids []uuid.UUID, fn func([]QueueEntry) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	var entries []QueueEntry
 	for _, id := range ids {
 		if p, ok := s.pairings[id]; ok {
@@ -177,8 +172,7 @@ func (s *MemoryStore) LockQueueEntries(_ context.Context, ids []uuid.UUID, fn fu
 }
 
 func (s *MemoryStore) SnapshotQueue(_ context.Context, fn func([]QueueEntry) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	queue := s.queue()
 	entries := make([]QueueEntry, len(queue))
 	for i, p := range queue {
@@ -188,8 +182,7 @@ func (s *MemoryStore) SnapshotQueue(_ context.Context, fn func([]QueueEntry) err
 }
 
 func (s *MemoryStore) AdvanceRing(_ context.Context, r RingParams) (Pairing, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	p, ok := s.pairings[r.ID]
 	if !ok {
 		return Pairing{}, notFound("pairing", r.ID)
@@ -203,8 +196,13 @@ func (s *MemoryStore) AdvanceRing(_ context.Context, r RingParams) (Pairing, err
 }
 
 func (s *MemoryStore) RecordMissedOffers(_ context.Context, mitraIDs []uuid.UUID, _ time.Time) ([]MissedOffers, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	tx := s.db.Begin()
+	defer tx.End()
+	for _, id := range mitraIDs {
+		if tx.Missing("mitras", id) {
+			return nil, notFound("mitra", id)
+		}
+	}
 	var out []MissedOffers
 	seen := map[uuid.UUID]int{}
 	for _, id := range mitraIDs {
@@ -222,8 +220,7 @@ func (s *MemoryStore) RecordMissedOffers(_ context.Context, mitraIDs []uuid.UUID
 }
 
 func (s *MemoryStore) ResetMissedOffers(_ context.Context, mitraID uuid.UUID, _ time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	if st, ok := s.stats[mitraID]; ok {
 		st.missed = 0
 		s.stats[mitraID] = st
@@ -232,8 +229,11 @@ func (s *MemoryStore) ResetMissedOffers(_ context.Context, mitraID uuid.UUID, _ 
 }
 
 func (s *MemoryStore) MarkIdle(_ context.Context, mitraID uuid.UUID, at time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	tx := s.db.Begin()
+	defer tx.End()
+	if tx.Missing("mitras", mitraID) {
+		return notFound("mitra", mitraID)
+	}
 	st := s.stats[mitraID]
 	if st.idleSince == nil || st.idleSince.Before(at) {
 		st.idleSince = &at
@@ -243,8 +243,7 @@ func (s *MemoryStore) MarkIdle(_ context.Context, mitraID uuid.UUID, at time.Tim
 }
 
 func (s *MemoryStore) IdleOrder(_ context.Context, mitraIDs []uuid.UUID, n int) ([]uuid.UUID, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	out := slices.Clone(mitraIDs)
 	slices.SortFunc(out, func(a, b uuid.UUID) int {
 		sa, sb := s.stats[a].idleSince, s.stats[b].idleSince
@@ -262,22 +261,23 @@ func (s *MemoryStore) IdleOrder(_ context.Context, mitraIDs []uuid.UUID, n int) 
 }
 
 func (s *MemoryStore) RecordQueueWait(_ context.Context, wait time.Duration, _ time.Time) (time.Duration, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	w := max(wait, 0).Seconds()
-	if s.samples == 0 {
-		s.estimate = w
+	e := s.estimate[true]
+	if e.samples == 0 {
+		e.seconds = w
 	} else {
-		s.estimate = 0.9*s.estimate + 0.1*w
+		e.seconds = 0.9*e.seconds + 0.1*w
 	}
-	s.samples++
-	return seconds(s.estimate), nil
+	e.samples++
+	s.estimate[true] = e
+	return seconds(e.seconds), nil
 }
 
 func (s *MemoryStore) QueueWaitEstimate(context.Context) (time.Duration, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return seconds(s.estimate), s.samples > 0, nil
+	defer s.db.Begin().End()
+	e := s.estimate[true]
+	return seconds(e.seconds), e.samples > 0, nil
 }
 
 // seconds is a duration of s seconds, to the microsecond (what Postgres keeps).

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/payment"
 )
 
 // ListOffers returns the mitra's live offers: still waiting, deadline not passed.
@@ -171,7 +173,7 @@ func (p *Pairer) matchedPolicies(ctx context.Context, pr Pairing, res AcceptResu
 // whose payment is created at the match) the client's event carries the payment to pay,
 // so the app can open its checkout at once instead of polling for it; the mitra's does
 // not.
-func (p *Pairer) notifyMatched(ctx context.Context, pr Pairing, s ChatSession, pay *Payment) {
+func (p *Pairer) notifyMatched(ctx context.Context, pr Pairing, s ChatSession, pay *payment.Session) {
 	data := func() map[string]any {
 		return map[string]any{
 			"pairing_id": pr.ID.String(), "chat_session_id": s.ID.String(),

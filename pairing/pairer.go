@@ -15,10 +15,12 @@ import (
 	"github.com/curhat/curhat/internal/clock"
 	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/lifecycle"
+	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/pricing"
 )
 
-// Pairer matches clients with mitras and runs the chat sessions that result (SPEC §10,
-// §11). It is safe for concurrent use, also by several instances over one database: every
+// Pairer matches clients with mitras and runs the chat sessions that result. It
+// is safe for concurrent use, also by several instances over one database: every
 // transition is a guarded write in the Store, and in-process timers (pairing deadlines,
 // session expiry) are backed up by SweepTimeouts.
 type Pairer struct {
@@ -109,7 +111,7 @@ func NewPairer(store Store, deps Deps, cfg *Config) (*Pairer, error) {
 		p.settings = DefaultSettings{}
 	}
 	if p.notifier == nil {
-		p.notifier = core.DiscardNotifier{}
+		p.notifier = DiscardNotifier{}
 	}
 	if p.policies == nil {
 		if sp, ok := p.settings.(Policies); ok {
@@ -279,12 +281,12 @@ func ptr[T any](v T) *T { return &v }
 // Failures are logged: the payment side retries them.
 func (p *Pairer) refund(ctx context.Context, paymentID uuid.UUID, reason string) bool {
 	pay, err := p.payments.Refund(ctx, paymentID, reason)
-	if err == nil && pay.Status == PaymentRefunded {
+	if err == nil && pay.Status == payment.StatusRefunded {
 		return true
 	}
 	if err != nil {
 		// It may have been refunded already (a duplicate event, another instance).
-		if cur, gerr := p.payments.Get(ctx, paymentID); gerr == nil && cur.Status == PaymentRefunded {
+		if cur, gerr := p.payments.Get(ctx, paymentID); gerr == nil && cur.Status == payment.StatusRefunded {
 			return true
 		}
 	}
@@ -308,10 +310,10 @@ func requireID(field string, id uuid.UUID) error {
 
 // quote prices a chat; an error that is neither ErrNoTier nor a validation error from the
 // pricing side is reported as is.
-func (p *Pairer) quote(ctx context.Context, clientID uuid.UUID, minutes int) (Quote, error) {
-	q, err := p.quoter.Quote(ctx, clientID, core.ModeSession, minutes)
+func (p *Pairer) quote(ctx context.Context, clientID uuid.UUID, minutes int) (pricing.Quote, error) {
+	q, err := p.quoter.Quote(ctx, clientID, pricing.ModeSession, minutes)
 	if err != nil {
-		return Quote{}, fmt.Errorf("quote %d minutes: %w", minutes, err)
+		return pricing.Quote{}, fmt.Errorf("quote %d minutes: %w", minutes, err)
 	}
 	return q, nil
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/curhat/curhat/internal/core"
 )
 
-// Policies are the operator-editable pairing policies of SPEC §19, each off by default
-// (the blast of SPEC §10: every available mitra at once, a failure and a refund when
+// Policies are the operator-editable pairing policies, each off by default
+// (the default blast: every available mitra at once, a failure and a refund when
 // nobody takes it); *curhat.RuntimeConfig satisfies it.
 //
 // The queue (QueueEnabled). A paid blast that finds nobody available, or whose offers
@@ -72,7 +72,7 @@ type Away interface {
 	SetAway(ctx context.Context, mitraID uuid.UUID, reason string) (changed bool, err error)
 }
 
-// DefaultPolicies serves the defaults of SPEC §19: every policy off.
+// DefaultPolicies serves the defaults: every policy off.
 type DefaultPolicies struct{}
 
 func (DefaultPolicies) QueueEnabled(context.Context) bool { return core.DefaultPairingQueueEnabled }

@@ -10,17 +10,16 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/pgutil"
-	"github.com/curhat/curhat/internal/refundtx"
 	"github.com/curhat/curhat/internal/sessionsql"
+	"github.com/curhat/curhat/payment"
 )
 
 // PostgresStore is the Store on the pairings, pairing_offers, chat_sessions and
-// pairing_failures tables of SPEC §3 (pgx + squirrel). It reads mitras (is_active,
+// pairing_failures tables (pgx + squirrel). It reads mitras (is_active,
 // max_concurrent_sessions) and locks rows of mitras and clients to serialise accepts per
 // mitra and new pairings per client. A transition that owes a refund records it in its own
-// transaction, as payment.RecordRefundTx does (payment_refunds, locking the payment rows).
+// transaction with payment.RecordRefundTx (payment_refunds, locking the payment rows).
 type PostgresStore struct {
 	db DB
 }
@@ -58,7 +57,10 @@ func scanPairing(row pgx.Row) (Pairing, error) {
 	return p, nil
 }
 
-func scanSession(row pgx.Row) (ChatSession, error) { return sessionsql.Scan(row) }
+func scanSession(row pgx.Row) (ChatSession, error) {
+	s, err := sessionsql.Scan[SessionStatus, EndReason](row)
+	return ChatSession(s), err
+}
 
 func scanFailure(row pgx.Row) (Failure, error) {
 	var f Failure
@@ -249,11 +251,8 @@ func (s *PostgresStore) Transition(ctx context.Context, t PairingTransition) (Tr
 		}
 		res.Pairing = p
 		if t.Refund != nil {
-			rec := core.RefundRecord{RefundOrder: *t.Refund, At: t.Now}
-			if err := rec.Validate(); err != nil {
-				return err
-			}
-			if res.Refunds, err = refundtx.Record(ctx, tx, rec); err != nil {
+			rec := payment.RefundRecord{RefundOrder: *t.Refund, At: t.Now}
+			if res.Refunds, err = payment.RecordRefundTx(ctx, tx, rec); err != nil {
 				return fmt.Errorf("record the refund of pairing %s: %w", t.ID, err)
 			}
 		}
@@ -534,6 +533,14 @@ func (s *PostgresStore) HasEndedSession(ctx context.Context, clientID, mitraID u
 	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM chat_sessions
 		WHERE client_id = $1 AND mitra_id = $2 AND status = 'ended')`, clientID, mitraID).Scan(&ok)
 	return ok, pgutil.Translate(err)
+}
+
+func (s *PostgresStore) CountOpenSessions(ctx context.Context) (OpenSessionCounts, error) {
+	var n OpenSessionCounts
+	err := s.db.QueryRow(ctx, `SELECT
+			count(*) FILTER (WHERE status = 'active'), count(*) FILTER (WHERE status = 'pending_payment')
+		FROM chat_sessions WHERE status IN ('active', 'pending_payment')`).Scan(&n.Active, &n.PendingPayment)
+	return n, pgutil.Translate(err)
 }
 
 func (s *PostgresStore) ActivateChatSession(ctx context.Context, id uuid.UUID, startedAt, endsAt, now time.Time) (ChatSession, error) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/pairing/pairingtest"
+	"github.com/curhat/curhat/payment"
 )
 
 // policies returns the env's default settings with the pairing policies of p.
@@ -70,7 +71,7 @@ func TestQueue_TwoPaidClientsWithNobodyOnlineGetPositionsOneAndTwo(t *testing.T)
 		second, _ := e.paidBlast(t, 10)
 
 		require.Equal(t, pairing.StatusQueued, first.Status, "nobody available: queued, not failed")
-		require.Equal(t, pairing.PaymentPaid, e.payment(t, pay1.ID).Status, "nothing refunded")
+		require.Equal(t, payment.StatusPaid, e.payment(t, pay1.ID).Status, "nothing refunded")
 		require.Equal(t, t0.Add(5*time.Minute), *first.ExpiresAt, "max wait from the payment")
 		require.Equal(t, pairing.QueueStatus{Position: 1}, e.queueStatus(t, first.ID), "no estimate before a queued match")
 		require.Equal(t, pairing.QueueStatus{Position: 2}, e.queueStatus(t, second.ID))
@@ -143,7 +144,7 @@ func TestQueue_MaxWaitFailsWithQueueTimeoutAndRefundsExactlyOnce(t *testing.T) {
 		got := e.pairing(t, pr.ID)
 		require.Equal(t, pairing.StatusFailed, got.Status)
 		require.Equal(t, pairing.ReasonQueueTimeout, got.FailureReason)
-		require.Equal(t, pairing.PaymentRefunded, e.payment(t, pay.ID).Status)
+		require.Equal(t, payment.StatusRefunded, e.payment(t, pay.ID).Status)
 		require.Equal(t, 1, e.payments.Refunds(pay.ID))
 		fails := e.failures(t, pairing.FailureFilter{PairingID: &pr.ID})
 		require.Len(t, fails, 1)
@@ -201,7 +202,7 @@ func TestQueue_CancelWhileQueuedRefunds(t *testing.T) {
 		got, err := e.p.Cancel(context.Background(), first.ClientID, first.ID)
 		require.NoError(t, err)
 		require.Equal(t, pairing.StatusCancelled, got.Status)
-		require.Equal(t, pairing.PaymentRefunded, e.payment(t, pay1.ID).Status)
+		require.Equal(t, payment.StatusRefunded, e.payment(t, pay1.ID).Status)
 		require.Equal(t, 1, e.payments.Refunds(pay1.ID))
 		require.Empty(t, e.failures(t, pairing.FailureFilter{PairingID: &first.ID}), "a cancellation is not a failure")
 		dismissed := e.notifier.Find(pairing.EventOfferDismissed, m)
@@ -300,7 +301,7 @@ func TestQueue_ABlastWhoseOffersAllLapseIsQueuedFromItsPayment(t *testing.T) {
 		require.Equal(t, pairing.StatusQueued, got.Status, "not failed")
 		require.Equal(t, t0.Add(5*time.Minute), *got.ExpiresAt, "the max wait runs from the payment")
 		require.Equal(t, t0.Add(60*time.Second), *got.QueuedAt)
-		require.Equal(t, pairing.PaymentPaid, e.payment(t, pay.ID).Status)
+		require.Equal(t, payment.StatusPaid, e.payment(t, pay.ID).Status)
 		dismissed := e.notifier.Find(pairing.EventOfferDismissed, m)
 		require.Len(t, dismissed, 1)
 		require.Equal(t, "expired", dismissed[0].Data["reason"])
@@ -371,7 +372,7 @@ func TestQueue_StaysOffByDefault(t *testing.T) {
 		pr, pay := e.paidBlast(t, 10)
 		require.Equal(t, pairing.StatusFailed, pr.Status)
 		require.Equal(t, pairing.ReasonNoMitraAvailable, pr.FailureReason)
-		require.Equal(t, pairing.PaymentRefunded, pay.Status)
+		require.Equal(t, payment.StatusRefunded, pay.Status)
 		require.Nil(t, pr.QueuedAt)
 		require.Empty(t, e.notifier.Find(pairing.EventQueuePosition, pr.ClientID))
 	})

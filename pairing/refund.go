@@ -9,10 +9,10 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/payment"
 )
 
-// Money a pairing owes (SPEC §18). A blast that stops searching without a match — it
+// Money a pairing owes. A blast that stops searching without a match — it
 // fails (nobody available, deadline) or the client cancels it — gives back what it was
 // paid with:
 //
@@ -53,28 +53,15 @@ func PairingOfRefundCause(cause string) (uuid.UUID, bool) {
 	return id, err == nil
 }
 
-// RefundIntent is money to give back, recorded by the Store with a transition
-// (payment.RefundOrder): Cause is RefundCause of the pairing (with a payment id it names
-// the refund, so a transition replayed never records it twice), Reason free text, From
-// the payments to take it from in order (each gives at most what remains of it; payments
-// never charged give nothing), Amount the total (0: all that remains of every payment).
-type RefundIntent = core.RefundOrder
-
-// RecordedRefund is one refund a transition recorded (payment.Refund).
-type RecordedRefund = core.Refund
-
-// RefundSummary is how the refunds of one cause stand (payment.RefundSummary).
-type RefundSummary = core.RefundSummary
-
 // refundIntent is what a searching blast owes its client if it stops now (nil: nothing).
 // A read failing is an error, never "nothing": the caller keeps the pairing as it is and
 // tries again (the timeouts sweep, or the client's retry).
-func (p *Pairer) refundIntent(ctx context.Context, pr Pairing, reason string) (*RefundIntent, error) {
+func (p *Pairer) refundIntent(ctx context.Context, pr Pairing, reason string) (*payment.RefundOrder, error) {
 	if !pr.Prepaid {
 		if pr.PaymentSessionID == nil {
 			return nil, nil
 		}
-		return &RefundIntent{Cause: RefundCause(pr.ID), Reason: reason, From: []uuid.UUID{*pr.PaymentSessionID}}, nil
+		return &payment.RefundOrder{Cause: RefundCause(pr.ID), Reason: reason, From: []uuid.UUID{*pr.PaymentSessionID}}, nil
 	}
 	value, from, err := p.prepaidValue(ctx, pr, 0)
 	if err != nil {
@@ -84,7 +71,7 @@ func (p *Pairer) refundIntent(ctx context.Context, pr Pairing, reason string) (*
 	if amount.Sign() <= 0 || len(from) == 0 {
 		return nil, nil
 	}
-	return &RefundIntent{Cause: RefundCause(pr.ID), Reason: "unused minutes of a rerouted chat: " + reason,
+	return &payment.RefundOrder{Cause: RefundCause(pr.ID), Reason: "unused minutes of a rerouted chat: " + reason,
 		From: from, Amount: amount.Int64()}, nil
 }
 

@@ -16,7 +16,7 @@ import (
 // extend applies a paid extension to an active session, as the extension service would:
 // an extension payment is paid, the session's minutes and ends_at grow, and the Pairer's
 // Extensions dependency reports it.
-func (e *env) extend(t *testing.T, s pairing.ChatSession, minutes int, amount int64) pairing.Payment {
+func (e *env) extend(t *testing.T, s pairing.ChatSession, minutes int, amount int64) payment.Session {
 	t.Helper()
 	ctx := context.Background()
 	tierID, extensionID := uuid.New(), uuid.New()
@@ -102,7 +102,7 @@ func TestReroute_FailedPrepaidBlastRefundsUnusedMinutes(t *testing.T) {
 		require.Equal(t, int64(want), fs[0].Amount)
 		require.Equal(t, pairing.RefundRefunded, fs[0].RefundStatus)
 		pay := e.payment(t, orig)
-		require.Equal(t, pairing.PaymentPartiallyRefunded, pay.Status, "the delivered minutes stay paid")
+		require.Equal(t, payment.StatusPartiallyRefunded, pay.Status, "the delivered minutes stay paid")
 		require.Equal(t, int64(want), pay.RefundedAmount)
 		require.Equal(t, int64(want), e.payments.RefundedAmount(orig))
 		ev := e.notifier.Find(pairing.EventPairingFailed, s.ClientID)
@@ -130,9 +130,9 @@ func TestReroute_FailedPrepaidBlastRefundsUnusedMinutesWithExtensions(t *testing
 		require.Len(t, fs, 1)
 		require.Equal(t, int64(11000), fs[0].Amount)
 		require.Equal(t, pairing.RefundRefunded, fs[0].RefundStatus)
-		require.Equal(t, pairing.PaymentRefunded, e.payment(t, ext.ID).Status)
+		require.Equal(t, payment.StatusRefunded, e.payment(t, ext.ID).Status)
 		require.Equal(t, int64(5000), e.payments.RefundedAmount(ext.ID))
-		require.Equal(t, pairing.PaymentPartiallyRefunded, e.payment(t, orig).Status)
+		require.Equal(t, payment.StatusPartiallyRefunded, e.payment(t, orig).Status)
 		require.Equal(t, int64(6000), e.payments.RefundedAmount(orig))
 	})
 }
@@ -155,7 +155,7 @@ func TestReroute_CancelledPrepaidBlastRefundsUnusedMinutes(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, pairing.StatusCancelled, got.Status)
 		require.Equal(t, int64(6000), e.payments.RefundedAmount(orig), "floor(10000 × 6 / 10)")
-		require.Equal(t, pairing.PaymentPartiallyRefunded, e.payment(t, orig).Status)
+		require.Equal(t, payment.StatusPartiallyRefunded, e.payment(t, orig).Status)
 		require.Empty(t, e.failures(t, pairing.FailureFilter{}), "a cancellation writes no failure row")
 
 		again, err := e.p.Cancel(ctx, s.ClientID, pr.ID)
@@ -209,7 +209,7 @@ func TestReroute_RefusedRefundOfAFailedPrepaidBlastIsRetriedUntilTheRowSaysRefun
 		require.Len(t, fs, 1)
 		require.Equal(t, int64(5000), fs[0].Amount)
 		require.Equal(t, pairing.RefundFailed, fs[0].RefundStatus)
-		require.Equal(t, pairing.PaymentRefundFailed, e.payment(t, orig).Status)
+		require.Equal(t, payment.StatusRefundFailed, e.payment(t, orig).Status)
 
 		e.clock.Advance(payment.DefaultRefundRetryBase)
 		rep, err := e.payments.Service().RetryRefunds(ctx)
@@ -217,7 +217,7 @@ func TestReroute_RefusedRefundOfAFailedPrepaidBlastIsRetriedUntilTheRowSaysRefun
 		require.Equal(t, 1, rep.Succeeded)
 		require.Equal(t, pairing.RefundRefunded, e.failures(t, pairing.FailureFilter{})[0].RefundStatus,
 			"the retry sweep's success reaches the failure row")
-		require.Equal(t, pairing.PaymentPartiallyRefunded, e.payment(t, orig).Status)
+		require.Equal(t, payment.StatusPartiallyRefunded, e.payment(t, orig).Status)
 		require.Equal(t, int64(5000), e.payments.RefundedAmount(orig))
 	})
 }
@@ -249,8 +249,8 @@ func TestFailureAction_RefundRetriesAPrepaidFailureNow(t *testing.T) {
 // stopped right after the commit.
 type forgetfulPayments struct{ recordingPayments }
 
-func (forgetfulPayments) SettleRefunds(context.Context, string, bool) (pairing.RefundSummary, error) {
-	return pairing.RefundSummary{}, errors.New("the process stopped")
+func (forgetfulPayments) SettleRefunds(context.Context, string, bool) (payment.RefundSummary, error) {
+	return payment.RefundSummary{}, errors.New("the process stopped")
 }
 
 func TestFailBlast_RefundDecidedBeforeACrashIsSentByTheRetrySweep(t *testing.T) {
@@ -280,7 +280,7 @@ func TestFailBlast_RefundDecidedBeforeACrashIsSentByTheRetrySweep(t *testing.T) 
 		rep, err := e.payments.Service().RetryRefunds(ctx)
 		require.NoError(t, err)
 		require.Equal(t, 1, rep.Succeeded)
-		require.Equal(t, pairing.PaymentRefunded, e.payment(t, pay.ID).Status)
+		require.Equal(t, payment.StatusRefunded, e.payment(t, pay.ID).Status)
 		require.Equal(t, 1, e.payments.Refunds(pay.ID))
 		require.Equal(t, pairing.RefundRefunded, e.failures(t, pairing.FailureFilter{})[0].RefundStatus)
 	})
@@ -292,9 +292,9 @@ type failingReads struct {
 	fail *bool
 }
 
-func (f failingReads) Get(ctx context.Context, id uuid.UUID) (pairing.Payment, error) {
+func (f failingReads) Get(ctx context.Context, id uuid.UUID) (payment.Session, error) {
 	if *f.fail {
-		return pairing.Payment{}, errors.New("database unavailable")
+		return payment.Session{}, errors.New("database unavailable")
 	}
 	return f.recordingPayments.Get(ctx, id)
 }
@@ -362,7 +362,7 @@ func TestSyncFailureRefunds_MarksRowsWhoseRefundWentThroughUnnoticed(t *testing.
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 		require.Equal(t, pairing.RefundRefunded, e.failures(t, pairing.FailureFilter{})[0].RefundStatus)
-		require.Equal(t, pairing.PaymentRefunded, e.payment(t, pay.ID).Status)
+		require.Equal(t, payment.StatusRefunded, e.payment(t, pay.ID).Status)
 		_, _, err = e.p.ListFailures(ctx, pairing.FailureFilter{RefundStatus: "bogus"})
 		require.Error(t, err)
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/payment"
 )
 
 func TestReroute_RefusedWhileTheMitraIsReachable(t *testing.T) {
@@ -102,7 +103,7 @@ func TestEndMitraSessions_DeactivationReroutesActiveSessionsAndCancelsPendingOne
 		got = e.session(t, pending.ID)
 		require.Equal(t, pairing.SessionCancelled, got.Status)
 		require.Equal(t, pairing.EndMitraDeactivated, got.EndReason)
-		require.Equal(t, pairing.PaymentCancelled, e.payment(t, *e.pairing(t, targeted.ID).PaymentSessionID).Status)
+		require.Equal(t, payment.StatusCancelled, e.payment(t, *e.pairing(t, targeted.ID).PaymentSessionID).Status)
 		e.requireCapacityMirrored(t, m, 0)
 
 		offers := e.offers(t, next)
@@ -167,7 +168,7 @@ func TestReroute_CarriesAnExtensionPaidBetweenItsReadAndItsWrite(t *testing.T) {
 		orig := *e.pairing(t, s.PairingID).PaymentSessionID
 		e.avail.SetOnline(s.MitraID, false) // nobody else is online: the continuation fails
 		e.clock.Advance(3*time.Minute + 30*time.Second)
-		var ext pairing.Payment
+		var ext payment.Session
 		race.arm(func() { ext = e.extend(t, s, 5, 5000) }) // 15000 for 15 minutes
 
 		pr, err := e.p.Reroute(ctx, s.ClientID, s.ID)
@@ -195,7 +196,7 @@ func TestEndMitraSessions_DeactivationCarriesAnExtensionPaidBetweenItsReadAndIts
 		s := e.matched(t, 10) // 10000 for 10 minutes
 		orig := *e.pairing(t, s.PairingID).PaymentSessionID
 		e.clock.Advance(3*time.Minute + 30*time.Second)
-		var ext pairing.Payment
+		var ext payment.Session
 		race.arm(func() { ext = e.extend(t, s, 5, 5000) }) // 15000 for 15 minutes
 
 		ended := e.deactivate(t, s.MitraID)
@@ -222,7 +223,7 @@ func TestEndMitraSessions_ExtensionPaidInTheLastMinuteIsContinuedNotEnded(t *tes
 		s := e.matched(t, 10) // 10000 for 10 minutes
 		// Half a minute left: nothing to continue, so the deactivation would just end it.
 		e.clock.Advance(9*time.Minute + 30*time.Second)
-		var ext pairing.Payment
+		var ext payment.Session
 		race.arm(func() { ext = e.extend(t, s, 5, 5000) }) // 15000 for 15 minutes
 
 		ended := e.deactivate(t, s.MitraID)

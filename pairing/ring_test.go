@@ -162,7 +162,7 @@ func TestRing_CurhatLagiFallbackPutsTheRequestedMitraInTheFirstRing(t *testing.T
 	})
 }
 
-// Fairness (SPEC §19): with 10 equally available mitras that always accept, 200
+// Fairness: with 10 equally available mitras that always accept, 200
 // sequential blasts match each of them between 10 and 30 times.
 func TestRing_FairnessTenMitrasTwoHundredBlastsEachMatchedTenToThirtyTimes(t *testing.T) {
 	t.Parallel()

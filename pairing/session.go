@@ -29,6 +29,16 @@ func (p *Pairer) ListChatSessions(ctx context.Context, q ListSessionsParams) ([]
 	return ss, nil
 }
 
+// CountOpenSessions counts the chat sessions holding capacity, active and pending_payment
+// (what an operator's dashboard shows).
+func (p *Pairer) CountOpenSessions(ctx context.Context) (OpenSessionCounts, error) {
+	n, err := p.store.CountOpenSessions(ctx)
+	if err != nil {
+		return OpenSessionCounts{}, fmt.Errorf("count open chat sessions: %w", err)
+	}
+	return n, nil
+}
+
 // EndParams ends a chat session on behalf of one of its parties.
 type EndParams struct {
 	SessionID uuid.UUID

@@ -14,6 +14,7 @@ import (
 	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/pairing/pairingtest"
+	"github.com/curhat/curhat/payment"
 )
 
 // matched returns an active blast session between a new client and a new mitra.
@@ -179,7 +180,7 @@ func TestStart_ANewPairerOverTheSameStoreExpiresSessions(t *testing.T) {
 		require.Equal(t, pairing.SessionEnded, e.session(t, short.ID).Status, "already past: ended at once")
 		require.Equal(t, pairing.EndExpired, e.session(t, short.ID).EndReason)
 		require.Equal(t, pairing.StatusFailed, e.pairing(t, searching.ID).Status, "its deadline passed too")
-		require.Equal(t, pairing.PaymentRefunded, e.payment(t, searchingPay.ID).Status)
+		require.Equal(t, payment.StatusRefunded, e.payment(t, searchingPay.ID).Status)
 		require.Equal(t, pairing.SessionActive, e.session(t, long.ID).Status)
 		require.Equal(t, 1, restarted.Timers())
 
@@ -287,6 +288,32 @@ func TestListChatSessions_FiltersByPartyAndStatusNewestFirst(t *testing.T) {
 		byClient, err := e.p.ListChatSessions(ctx, pairing.ListSessionsParams{ClientID: &second.ClientID, Status: pairing.SessionEnded})
 		require.NoError(t, err)
 		require.Empty(t, byClient)
+	})
+}
+
+func TestCountOpenSessions_CountsActiveAndPendingPaymentApart(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		n, err := e.p.CountOpenSessions(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n)
+
+		ended := e.matched(t, 10)
+		e.matched(t, 10)
+		_, err = e.p.EndSession(ctx, pairing.EndParams{SessionID: ended.ID, By: pairing.PartyClient, CallerID: ended.ClientID})
+		require.NoError(t, err)
+		client, m := e.returning(t)
+		pr, err := e.p.StartTargeted(ctx, client, m, 10)
+		require.NoError(t, err)
+		waiting, err := e.p.Accept(ctx, m, pr.ID)
+		require.NoError(t, err)
+		require.Equal(t, pairing.SessionPendingPayment, waiting.Status)
+
+		n, err = e.p.CountOpenSessions(ctx)
+		require.NoError(t, err)
+		require.Equal(t, pairing.OpenSessionCounts{Active: 1, PendingPayment: 1}, n, "ended sessions hold no capacity")
 	})
 }
 

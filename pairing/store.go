@@ -8,17 +8,29 @@ import (
 
 	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/pgutil"
+	"github.com/curhat/curhat/payment"
 )
 
-// Store is the durable truth of pairings, offers, chat sessions and failures (Postgres:
-// NewPostgresStore; in memory: NewMemoryStore). Every method is atomic, and every
-// state change is guarded by the row's current status, so that concurrent callers on any
-// number of instances end in exactly one transition. Times come from the caller (the
-// Pairer's clock), never from the store.
+// Store is the durable truth of clients, pairings, offers, chat sessions and failures
+// (Postgres: NewPostgresStore; in memory: NewMemoryStore). Every method is atomic, and
+// every state change is guarded by the row's current status, so that concurrent callers on
+// any number of instances end in exactly one transition. Times come from the caller (the
+// Pairer's clock), never from the store. A row that refers to a client, a mitra or a
+// payment that does not exist is refused with ErrNotFound, as the foreign keys of the
+// schema refuse it, and a value outside a column's check (a status, minutes) with a
+// *ValidationError naming the check.
 type Store interface {
-	// CreatePairing inserts p. It fails with ErrConflict when p.ID exists, and with
-	// ErrInvalidState when the client already has an open pairing (see OpenStatuses);
-	// both checks and the insert are serialised per client.
+	// CreateClient inserts c. When c.ID exists it inserts nothing and returns the stored
+	// client if its display name is c.DisplayName (a retried registration), else
+	// ErrConflict.
+	CreateClient(ctx context.Context, c Client) (Client, error)
+	// GetClient returns a client, or ErrNotFound.
+	GetClient(ctx context.Context, id uuid.UUID) (Client, error)
+
+	// CreatePairing inserts p. It fails with ErrNotFound when its client (or target mitra)
+	// does not exist, with ErrConflict when p.ID exists, and with ErrInvalidState when the
+	// client already has an open pairing (see OpenStatuses); the checks and the insert are
+	// serialised per client.
 	CreatePairing(ctx context.Context, p Pairing) (Pairing, error)
 	GetPairing(ctx context.Context, id uuid.UUID) (Pairing, error)
 	// ListPairings returns the pairings matching q, oldest first.
@@ -62,6 +74,9 @@ type Store interface {
 	ListChatSessions(ctx context.Context, q ListSessionsParams) ([]ChatSession, error)
 	// HasEndedSession reports whether the client has an ended chat session with the mitra.
 	HasEndedSession(ctx context.Context, clientID, mitraID uuid.UUID) (bool, error)
+	// CountOpenSessions counts the chat sessions holding a mitra's capacity, across every
+	// mitra: those active and those pending_payment.
+	CountOpenSessions(ctx context.Context) (OpenSessionCounts, error)
 	// ActivateChatSession moves a pending_payment session to active with the given start
 	// and end (else ErrInvalidState).
 	ActivateChatSession(ctx context.Context, id uuid.UUID, startedAt, endsAt, now time.Time) (ChatSession, error)
@@ -128,10 +143,11 @@ type PairingTransition struct {
 	// 0 (until they went through: SetFailureRefunded).
 	Failure *Failure
 	// Refund, when set, is recorded in the same transaction (the Postgres store calls
-	// payment.RecordRefundTx; the in-memory one its RecordRefunds hook): the money a
+	// payment.RecordRefundTx, the in-memory one payment.RecordRefundIn — or its
+	// RecordRefunds hook when it is built alone, without payment tables): the money a
 	// pairing owes when it fails or is cancelled goes back even if the process dies right
 	// after the commit. TransitionResult.Refunds lists what was recorded.
-	Refund *RefundIntent
+	Refund *payment.RefundOrder
 	Now    time.Time
 }
 
@@ -144,7 +160,7 @@ type TransitionResult struct {
 	Failure *Failure
 	// Refunds are the refunds recorded for PairingTransition.Refund (none: nothing was
 	// left to give back).
-	Refunds []RecordedRefund
+	Refunds []payment.Refund
 }
 
 // AcceptParams claims a pairing for a mitra. In one transaction serialised per mitra, the
@@ -205,6 +221,15 @@ type ListSessionsParams struct {
 	Limit int
 }
 
+// OpenSessionCounts counts the chat sessions holding capacity, by status.
+type OpenSessionCounts struct {
+	// Active counts the sessions running.
+	Active int
+	// PendingPayment counts the targeted sessions a mitra accepted that wait for the
+	// client's payment.
+	PendingPayment int
+}
+
 // SessionTransition is one guarded status change of a chat session.
 type SessionTransition struct {
 	ID   uuid.UUID
@@ -259,5 +284,7 @@ type FailureFilter struct {
 	Page, PageSize int
 }
 
-// DB is what NewPostgresStore takes: a *pgxpool.Pool, or a pgx.Tx (curhat.DB).
+// DB is what NewPostgresStore takes: a *pgxpool.Pool, or a pgx.Tx (curhat.DB). Its
+// methods are pgx's: Exec, Query and QueryRow run a statement; Begin starts a transaction
+// (a savepoint inside a pgx.Tx).
 type DB = pgutil.DB

@@ -7,7 +7,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// PolicyStore is what the pairing policies (SPEC §19) keep durably; part of Store. Every
+// PolicyStore is what the pairing policies keep durably; part of Store. Every
 // method is atomic and safe on several instances at once.
 //
 // The queue is the pairings in StatusQueued, in the order they were paid: PaidAt, then

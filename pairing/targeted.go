@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/payment"
 )
 
 // chargeTargeted creates the chat_start payment of a targeted chat the mitra just
@@ -24,7 +26,7 @@ func (p *Pairer) chargeTargeted(ctx context.Context, pr Pairing, s ChatSession) 
 		return ChatSession{}, fmt.Errorf("accept pairing %s: create payment: %w", pr.ID, err)
 	}
 	p.notifyMatched(ctx, pr, s, &pay)
-	if pay.Status == PaymentPaid {
+	if pay.Status == payment.StatusPaid {
 		if err := p.targetedPaid(ctx, pr, pay); err != nil {
 			return ChatSession{}, fmt.Errorf("accept pairing %s: free session: %w", pr.ID, err)
 		}
@@ -33,19 +35,19 @@ func (p *Pairer) chargeTargeted(ctx context.Context, pr Pairing, s ChatSession) 
 	return s, nil
 }
 
-func (p *Pairer) createTargetedPayment(ctx context.Context, pr Pairing, s ChatSession) (Payment, error) {
+func (p *Pairer) createTargetedPayment(ctx context.Context, pr Pairing, s ChatSession) (payment.Session, error) {
 	q, err := p.quote(ctx, pr.ClientID, pr.Minutes)
 	if err != nil {
-		return Payment{}, err
+		return payment.Session{}, err
 	}
 	req := blastPaymentRequest(pr, q, "curhat:targeted:"+pr.ID.String())
 	req.ChatSessionID = ptr(s.ID)
 	pay, _, err := p.payments.Create(ctx, req)
 	if err != nil {
-		return Payment{}, err
+		return payment.Session{}, err
 	}
 	if _, err := p.store.AttachPayment(ctx, pr.ID, pay.ID, p.now()); err != nil {
-		return Payment{}, err
+		return payment.Session{}, err
 	}
 	return pay, nil
 }
@@ -53,7 +55,7 @@ func (p *Pairer) createTargetedPayment(ctx context.Context, pr Pairing, s ChatSe
 // targetedPaid activates the pending_payment session of a paid targeted chat:
 // ends_at = paid_at + minutes. A session that stopped waiting (cancelled meanwhile) answers
 // ErrInvalidState: the payment side refunds the payment.
-func (p *Pairer) targetedPaid(ctx context.Context, pr Pairing, pay Payment) error {
+func (p *Pairer) targetedPaid(ctx context.Context, pr Pairing, pay payment.Session) error {
 	if pr.ChatSessionID == nil {
 		return fmt.Errorf("payment %s paid: pairing %s has no chat session: %w", pay.ID, pr.ID, ErrInvalidState)
 	}
@@ -95,12 +97,12 @@ func (p *Pairer) targetedPaid(ctx context.Context, pr Pairing, pay Payment) erro
 
 // targetedPaymentClosed cancels the pending_payment session of a targeted chat whose
 // payment closed unpaid, releasing the mitra's capacity.
-func (p *Pairer) targetedPaymentClosed(ctx context.Context, pr Pairing, pay Payment) error {
+func (p *Pairer) targetedPaymentClosed(ctx context.Context, pr Pairing, pay payment.Session) error {
 	if pr.ChatSessionID == nil {
 		return nil
 	}
 	reason := EndPaymentExpired
-	if pay.Status == PaymentFailed {
+	if pay.Status == payment.StatusFailed {
 		reason = EndPaymentFailed
 	}
 	s, err := p.store.EndChatSession(ctx, SessionTransition{
@@ -214,35 +216,35 @@ func (p *Pairer) StartTargeted(ctx context.Context, clientID, mitraID uuid.UUID,
 // pairing and payment. Other states: ErrInvalidState; another client's pairing: ErrNotFound.
 // A charge the provider declines is ErrPaymentDeclined, and cancels the pairing
 // (ReasonPaymentDeclined): a retried call answers it again; the client starts a new blast.
-func (p *Pairer) FallbackToBlast(ctx context.Context, clientID, pairingID uuid.UUID) (Pairing, Payment, error) {
+func (p *Pairer) FallbackToBlast(ctx context.Context, clientID, pairingID uuid.UUID) (Pairing, payment.Session, error) {
 	pr, err := p.store.GetPairing(ctx, pairingID)
 	if err != nil {
-		return Pairing{}, Payment{}, fmt.Errorf("fallback pairing %s: %w", pairingID, err)
+		return Pairing{}, payment.Session{}, fmt.Errorf("fallback pairing %s: %w", pairingID, err)
 	}
 	if pr.ClientID != clientID {
-		return Pairing{}, Payment{}, fmt.Errorf("fallback pairing %s: %w", pairingID, ErrNotFound)
+		return Pairing{}, payment.Session{}, fmt.Errorf("fallback pairing %s: %w", pairingID, ErrNotFound)
 	}
 	fellBack := pr.Type == TypeBlast && pr.TargetMitraID != nil
 	switch {
 	case fellBack && pr.PaymentSessionID != nil && pr.FailureReason == ReasonPaymentDeclined:
-		return Pairing{}, Payment{}, fmt.Errorf("fallback pairing %s: the provider declined its payment: %w", pairingID, ErrPaymentDeclined)
+		return Pairing{}, payment.Session{}, fmt.Errorf("fallback pairing %s: the provider declined its payment: %w", pairingID, ErrPaymentDeclined)
 	case fellBack && pr.PaymentSessionID != nil:
 		pay, err := p.payments.Get(ctx, *pr.PaymentSessionID)
 		if err != nil {
-			return Pairing{}, Payment{}, fmt.Errorf("fallback pairing %s: %w", pairingID, err)
+			return Pairing{}, payment.Session{}, fmt.Errorf("fallback pairing %s: %w", pairingID, err)
 		}
 		return pr, pay, nil // a retry
 	case fellBack && pr.Status == StatusAwaitingPayment:
 		// A retry after the payment could not be created: create it now.
 	case pr.Status != StatusTargetedUnavailable:
-		return Pairing{}, Payment{}, fmt.Errorf("fallback pairing %s: it is %s %s: %w", pairingID, pr.Type, pr.Status, ErrInvalidState)
+		return Pairing{}, payment.Session{}, fmt.Errorf("fallback pairing %s: it is %s %s: %w", pairingID, pr.Type, pr.Status, ErrInvalidState)
 	}
 	q, err := p.quote(ctx, clientID, pr.Minutes)
 	if err != nil {
-		return Pairing{}, Payment{}, fmt.Errorf("fallback pairing %s: %w", pairingID, err)
+		return Pairing{}, payment.Session{}, fmt.Errorf("fallback pairing %s: %w", pairingID, err)
 	}
 	if err := p.checkQueueRoom(ctx); err != nil {
-		return Pairing{}, Payment{}, fmt.Errorf("fallback pairing %s: %w", pairingID, err)
+		return Pairing{}, payment.Session{}, fmt.Errorf("fallback pairing %s: %w", pairingID, err)
 	}
 	if pr.Status == StatusTargetedUnavailable {
 		pr, err = p.store.FallbackToBlast(ctx, pr.ID, p.now())
@@ -250,7 +252,7 @@ func (p *Pairer) FallbackToBlast(ctx context.Context, clientID, pairingID uuid.U
 			return p.FallbackToBlast(ctx, clientID, pairingID) // a concurrent call got there first
 		}
 		if err != nil {
-			return Pairing{}, Payment{}, fmt.Errorf("fallback pairing %s: %w", pairingID, err)
+			return Pairing{}, payment.Session{}, fmt.Errorf("fallback pairing %s: %w", pairingID, err)
 		}
 	}
 	pay, _, err := p.payments.Create(ctx, blastPaymentRequest(pr, q, "curhat:fallback:"+pr.ID.String()))
@@ -260,7 +262,7 @@ func (p *Pairer) FallbackToBlast(ctx context.Context, clientID, pairingID uuid.U
 	if err != nil {
 		// The pairing waits in awaiting_payment: a retry creates the payment, and the
 		// timeouts sweep cancels it after Config.OrphanTTL otherwise.
-		return Pairing{}, Payment{}, fmt.Errorf("fallback pairing %s: create payment: %w", pairingID, err)
+		return Pairing{}, payment.Session{}, fmt.Errorf("fallback pairing %s: create payment: %w", pairingID, err)
 	}
 	return p.settleBlastPayment(ctx, pr.ID, pay)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/payment"
 )
 
 // returning sets up a client with an ended session with an online mitra.
@@ -177,7 +178,7 @@ func TestTargeted_PaymentExpiryCancelsThePendingSessionAndReleasesCapacity(t *te
 		require.Len(t, e.notifier.Find(pairing.EventSessionEnded, m), 1)
 
 		require.NoError(t, e.payments.Pay(ctx, payID), "paid too late")
-		require.Equal(t, pairing.PaymentRefunded, e.payment(t, payID).Status)
+		require.Equal(t, payment.StatusRefunded, e.payment(t, payID).Status)
 		require.Equal(t, pairing.SessionCancelled, e.session(t, s.ID).Status)
 	})
 }
@@ -201,7 +202,7 @@ func TestTargeted_PaymentArrivingForACancelledSessionIsRefunded(t *testing.T) {
 		})
 		require.NoError(t, err)
 		require.NoError(t, e.payments.Pay(ctx, payID))
-		require.Equal(t, pairing.PaymentRefunded, e.payment(t, payID).Status)
+		require.Equal(t, payment.StatusRefunded, e.payment(t, payID).Status)
 		require.Equal(t, pairing.SessionCancelled, e.session(t, s.ID).Status)
 	})
 }
@@ -220,7 +221,7 @@ func TestTargeted_ClientEndingAPendingSessionCancelsItAndItsPayment(t *testing.T
 		require.NoError(t, err)
 		require.Equal(t, pairing.SessionCancelled, got.Status)
 		require.Equal(t, pairing.EndClientEnded, got.EndReason)
-		require.Equal(t, pairing.PaymentCancelled, e.payment(t, *e.pairing(t, pr.ID).PaymentSessionID).Status)
+		require.Equal(t, payment.StatusCancelled, e.payment(t, *e.pairing(t, pr.ID).PaymentSessionID).Status)
 		e.requireCapacityMirrored(t, m, 0)
 	})
 }
@@ -341,7 +342,7 @@ func TestFallbackToBlast_ReusesThePairingWithANewPayment(t *testing.T) {
 		require.Equal(t, pairing.StatusAwaitingPayment, blast.Status)
 		require.Equal(t, &pay.ID, blast.PaymentSessionID)
 		require.Equal(t, &pr.ID, pay.PairingID)
-		require.Equal(t, pairing.PaymentPending, pay.Status)
+		require.Equal(t, payment.StatusPending, pay.Status)
 		require.Empty(t, blast.FailureReason)
 		require.Nil(t, blast.ExpiresAt)
 
@@ -452,7 +453,7 @@ func TestCancel_FallbackBlastRefundsExactlyOnce(t *testing.T) {
 		_, err = e.p.SweepTimeouts(ctx)
 		require.NoError(t, err)
 		require.Equal(t, 1, e.payments.Refunds(pay.ID))
-		require.Equal(t, pairing.PaymentRefunded, e.payment(t, pay.ID).Status)
+		require.Equal(t, payment.StatusRefunded, e.payment(t, pay.ID).Status)
 	})
 }
 

@@ -5,7 +5,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/payment"
 )
 
 // Type is the kind of a pairing request (column pairings.type).
@@ -170,34 +170,57 @@ type Offer struct {
 }
 
 // SessionStatus is the state of a chat session (column chat_sessions.status).
-type SessionStatus = core.SessionStatus
+type SessionStatus string
 
 const (
 	// SessionPendingPayment: a targeted chat the mitra accepted, waiting for the client's
 	// payment; it holds the mitra's capacity.
-	SessionPendingPayment = core.SessionPendingPayment
-	SessionActive         = core.SessionActive
-	SessionEnded          = core.SessionEnded
-	SessionCancelled      = core.SessionCancelled
+	SessionPendingPayment SessionStatus = "pending_payment"
+	// SessionActive: the chat runs until EndsAt; extensions may be requested and paid.
+	SessionActive    SessionStatus = "active"
+	SessionEnded     SessionStatus = "ended"
+	SessionCancelled SessionStatus = "cancelled"
 )
 
 // EndReason says why a chat session ended or was cancelled (column chat_sessions.end_reason).
-type EndReason = core.EndReason
+type EndReason string
 
 const (
-	EndExpired          = core.EndExpired
-	EndClientEnded      = core.EndClientEnded
-	EndMitraEnded       = core.EndMitraEnded
-	EndRerouted         = core.EndRerouted
-	EndMitraDeactivated = core.EndMitraDeactivated
-	EndPaymentExpired   = core.EndPaymentExpired
-	EndPaymentFailed    = core.EndPaymentFailed
-	EndCancelled        = core.EndCancelled
+	EndExpired          EndReason = "expired"
+	EndClientEnded      EndReason = "client_ended"
+	EndMitraEnded       EndReason = "mitra_ended"
+	EndRerouted         EndReason = "rerouted"
+	EndMitraDeactivated EndReason = "mitra_deactivated"
+	EndPaymentExpired   EndReason = "payment_expired"
+	EndPaymentFailed    EndReason = "payment_failed"
+	EndCancelled        EndReason = "cancelled"
 )
 
-// ChatSession is one chat_sessions row (Holds reports whether it counts towards its
-// mitra's capacity). The extension service reads the same value.
-type ChatSession = core.ChatSession
+// ChatSession is one chat_sessions row: a paid conversation between a client and a mitra.
+// The extension service reads and grows the same value.
+type ChatSession struct {
+	ID       uuid.UUID
+	ClientID uuid.UUID
+	MitraID  uuid.UUID
+	Status   SessionStatus
+	// Minutes is the total bought, extensions included.
+	Minutes   int
+	StartedAt *time.Time
+	// EndsAt is when an active session expires; nil before it started.
+	EndsAt    *time.Time
+	EndedAt   *time.Time
+	EndReason EndReason
+	PairingID uuid.UUID
+	// ReroutedFromID is the session this one continues after a reroute.
+	ReroutedFromID *uuid.UUID
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Holds reports whether the session counts towards its mitra's capacity.
+func (s ChatSession) Holds() bool {
+	return s.Status == SessionActive || s.Status == SessionPendingPayment
+}
 
 // RefundStatus says what happened to the money of a failed pairing.
 type RefundStatus string
@@ -224,7 +247,7 @@ const (
 // WithRecordedRefunds is the failure row a Store writes for a transition that recorded
 // refunds for intent: its amount is what they add up to, refund_failed (until they went
 // through) when that is more than 0, not_charged otherwise. Without intent, f as is.
-func (f Failure) WithRecordedRefunds(intent *RefundIntent, recorded []RecordedRefund) Failure {
+func (f Failure) WithRecordedRefunds(intent *payment.RefundOrder, recorded []payment.Refund) Failure {
 	if intent == nil {
 		return f
 	}

@@ -43,16 +43,16 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (sess Session, rep
 // same transaction). The gateway is still asked for the charge during the call, with the
 // session id as its idempotency key: if tx rolls back, that charge has no session, and a
 // confirmation of it answers ErrNotFound (nothing can be paid for it through the SDK). It
-// needs the Postgres store (else ErrNoTx).
+// needs a TxStore (else ErrNoTx).
 func (s *Service) CreateTx(ctx context.Context, tx pgx.Tx, p CreateParams) (sess Session, replayed bool, err error) {
-	ps, ok := s.store.(*PostgresStore)
+	ts, ok := s.store.(TxStore)
 	if !ok {
 		return Session{}, false, fmt.Errorf("create payment: a store of type %T: %w", s.store, core.ErrNoTx)
 	}
-	return s.create(ctx, ps.WithTx(tx), p)
+	return s.create(ctx, ts.WithTx(tx), p)
 }
 
-// create is Create over store (the Service's own, or the Postgres store in a transaction).
+// create is Create over store (the Service's own, or what its TxStore's WithTx returned).
 func (s *Service) create(ctx context.Context, store Store, p CreateParams) (sess Session, replayed bool, err error) {
 	if err := p.Validate(); err != nil {
 		return Session{}, false, err

@@ -13,7 +13,7 @@
 // webhook delivered twice, two instances sweeping at once, or a refund racing itself all
 // end in exactly one transition, one handler call and at most one gateway refund.
 //
-// Money safety (SPEC §18): every paid amount ends in what it paid for or in refunds that
+// Money safety: every paid amount ends in what it paid for or in refunds that
 // add up to it, never neither, never twice. Refunds are rows of their own (refund.go):
 // recorded before the gateway is asked, idempotent per cause, capped by the payment's
 // amount in one transaction, sent right after they are recorded and retried by

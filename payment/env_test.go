@@ -9,10 +9,15 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/memdb"
 	"github.com/curhat/curhat/internal/testenv"
+	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/payment/paymenttest"
+	"github.com/curhat/curhat/pricing"
 )
 
 func TestMain(m *testing.M) { testenv.VerifyNoLeaks(m) }
@@ -56,25 +61,69 @@ func eachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
-func openMemory(*testing.T) *env {
-	s := payment.NewMemoryStore()
-	var delivered sync.Map
-	s.Delivered = func(_ context.Context, p payment.Session) (bool, error) {
-		_, ok := delivered.Load(p.ID)
-		return ok, nil
+// openMemory builds the payment store over one in-memory database with the stores of the
+// domains it refers to, as curhat.NewMemoryClient does: its foreign keys and Reconcile's
+// reads of pairings, chat sessions and extensions hold as on Postgres.
+func openMemory(t *testing.T) *env {
+	ctx := context.Background()
+	db := memdb.New()
+	s := payment.NewMemoryStoreIn(db)
+	pairs, exts := pairing.NewMemoryStoreIn(db), extension.NewMemoryStoreIn(db)
+	prices, err := pricing.NewPricingStore(pricing.NewMemoryStoreIn(db), nil)
+	require.NoError(t, err)
+	tier := func(mode pricing.Mode, minutes int, price int64) uuid.UUID {
+		tr, err := prices.CreateTier(ctx, pricing.CreateTierParams{Mode: mode, Minutes: minutes, Price: price, ChangedBy: "ops"})
+		require.NoError(t, err)
+		return tr.ID
+	}
+	sessionTier, extensionTier := tier(pricing.ModeSession, 30, 50000), tier(pricing.ModeExtension, 15, 20000)
+	mitra, err := availability.NewMemoryStoreIn(db).CreateMitra(ctx, availability.CreateMitraParams{DisplayName: "bestie"})
+	require.NoError(t, err)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	chatSession := func(client, pairingID uuid.UUID) pairing.ChatSession {
+		return pairing.ChatSession{
+			ID: uuid.New(), ClientID: client, MitraID: mitra.ID, Status: pairing.SessionActive, Minutes: 30,
+			StartedAt: &now, EndsAt: new(now.Add(30 * time.Minute)), PairingID: pairingID, CreatedAt: now, UpdatedAt: now,
+		}
 	}
 	return &env{
-		kind:     "memory",
-		deliver:  func(_ *testing.T, p payment.Session) { delivered.Store(p.ID, true) },
+		kind: "memory",
+		deliver: func(t *testing.T, p payment.Session) {
+			t.Helper()
+			if p.Purpose == payment.PurposeExtension {
+				_, changed, err := exts.Transition(ctx, extension.Transition{
+					ID: *p.ExtensionID, From: []extension.Status{extension.StatusApproved}, To: extension.StatusPaid,
+					PaymentSessionID: &p.ID,
+				})
+				require.NoError(t, err)
+				require.True(t, changed)
+				return
+			}
+			_, err := pairs.AttachPayment(ctx, *p.PairingID, p.ID, now)
+			require.NoError(t, err)
+			pairs.PutChatSession(chatSession(p.ClientID, *p.PairingID))
+		},
 		store:    s,
-		sameData: func() payment.Store { return s },
+		sameData: func() payment.Store { return payment.NewMemoryStoreIn(db) },
 		count:    s.Len,
 		refs: func(purpose payment.Purpose) paymenttest.Refs {
-			r := paymenttest.Refs{ClientID: uuid.New(), TierID: uuid.New()}
+			c, err := pairs.CreateClient(ctx, pairing.Client{ID: uuid.New(), DisplayName: "client", CreatedAt: now})
+			require.NoError(t, err)
+			pr, err := pairs.CreatePairing(ctx, pairing.Pairing{
+				ID: uuid.New(), ClientID: c.ID, Type: pairing.TypeBlast, Status: pairing.StatusAwaitingPayment, Minutes: 30,
+				CreatedAt: now, UpdatedAt: now,
+			})
+			require.NoError(t, err)
+			r := paymenttest.Refs{ClientID: c.ID, TierID: sessionTier, PairingID: &pr.ID}
 			if purpose == payment.PurposeExtension {
-				r.ChatSessionID, r.ExtensionID = ptr(uuid.New()), ptr(uuid.New())
-			} else {
-				r.PairingID = ptr(uuid.New())
+				chat := chatSession(c.ID, pr.ID)
+				pairs.PutChatSession(chat)
+				e, err := exts.Insert(ctx, extension.Extension{
+					ID: uuid.New(), ChatSessionID: chat.ID, TierID: extensionTier, Minutes: 15, Amount: 20000,
+					Status: extension.StatusApproved, CreatedAt: now,
+				})
+				require.NoError(t, err)
+				r.TierID, r.ChatSessionID, r.ExtensionID, r.PairingID = extensionTier, &chat.ID, &e.ID, nil
 			}
 			return r
 		},

@@ -3,18 +3,21 @@ package payment
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/internal/memdb"
 )
 
-// The refunds of the in-memory MemoryStore: the rules of the Postgres one, each call atomic
-// under the store's lock.
+// The refunds of the in-memory MemoryStore: the rules of the Postgres one, each call one
+// transaction.
 
 // reserved sums every refund of a payment, whatever its status.
-func (s *MemoryStore) reserved(paymentID uuid.UUID) int64 {
+func (s memTables) reserved(paymentID uuid.UUID) int64 {
 	var n int64
 	for _, r := range s.refunds {
 		if r.PaymentID == paymentID {
@@ -25,7 +28,7 @@ func (s *MemoryStore) reserved(paymentID uuid.UUID) int64 {
 }
 
 // view is a refund as returned: with its payment's currency and charge reference.
-func (s *MemoryStore) view(r Refund) Refund {
+func (s memTables) view(r Refund) Refund {
 	p := s.sessions[r.PaymentID]
 	r.Currency, r.ChargeRef = p.Currency, p.ProviderRef
 	if r.NextAttemptAt != nil {
@@ -39,8 +42,28 @@ func (s *MemoryStore) RecordRefund(_ context.Context, r RefundRecord) ([]Refund,
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
+	return s.record(r)
+}
+
+// RecordRefundIn records the refunds of r inside tx, a transaction of the in-memory
+// database of curhat.NewMemoryClient: what RecordRefundTx does in a Postgres transaction,
+// for the pairing store's transitions that owe a refund. It fails when no payment store
+// registered its tables in tx's database.
+func RecordRefundIn(tx *memdb.Tx, r RefundRecord) ([]Refund, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	sessions, ok := memdb.Open[uuid.UUID, Session](tx, "payment_sessions")
+	refunds, ok2 := memdb.Open[uuid.UUID, Refund](tx, "payment_refunds")
+	if !ok || !ok2 {
+		return nil, errors.New("record refund: no payment store over this database")
+	}
+	return memTables{sessions: sessions, refunds: refunds}.record(r)
+}
+
+// record records the refunds of r, validated (Store.RecordRefund).
+func (s memTables) record(r RefundRecord) ([]Refund, error) {
 	at := truncate(r.At)
 	var from []uuid.UUID
 	for _, id := range r.From {
@@ -95,8 +118,7 @@ func (s *MemoryStore) RecordRefund(_ context.Context, r RefundRecord) ([]Refund,
 }
 
 func (s *MemoryStore) ClaimRefund(_ context.Context, c RefundClaim) (Refund, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	r, ok := s.refunds[c.ID]
 	if !ok {
 		return Refund{}, false, fmt.Errorf("get refund %s: %w", c.ID, ErrNotFound)
@@ -132,8 +154,7 @@ func (s *MemoryStore) claim(r Refund, at time.Time, lease time.Duration) Refund 
 }
 
 func (s *MemoryStore) ClaimDueRefunds(_ context.Context, at time.Time, lease time.Duration, limit int) ([]Refund, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	at = truncate(at)
 	var due []Refund
 	for _, r := range s.refunds {
@@ -159,8 +180,7 @@ func (s *MemoryStore) ClaimDueRefunds(_ context.Context, at time.Time, lease tim
 }
 
 func (s *MemoryStore) FinishRefund(_ context.Context, o RefundAttempt) (Refund, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	r, ok := s.refunds[o.ID]
 	if !ok {
 		return Refund{}, false, fmt.Errorf("get refund %s: %w", o.ID, ErrNotFound)
@@ -220,8 +240,7 @@ func (s *MemoryStore) settle(paymentID uuid.UUID, at time.Time) {
 }
 
 func (s *MemoryStore) GetRefund(_ context.Context, id uuid.UUID) (Refund, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	r, ok := s.refunds[id]
 	if !ok {
 		return Refund{}, fmt.Errorf("get refund %s: %w", id, ErrNotFound)
@@ -230,8 +249,7 @@ func (s *MemoryStore) GetRefund(_ context.Context, id uuid.UUID) (Refund, error)
 }
 
 func (s *MemoryStore) ListRefunds(_ context.Context, f RefundFilter) ([]Refund, int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	var all []Refund
 	for _, r := range s.refunds {
 		switch {
@@ -254,14 +272,19 @@ func (s *MemoryStore) ListRefunds(_ context.Context, f RefundFilter) ([]Refund, 
 	return slices.Clone(all[start:end]), len(all), nil
 }
 
-// Reconcile asks the Delivered hook about every charged session not yet refunded in full,
-// outside the store's lock, then applies the rules of the Postgres store.
+// Reconcile applies the rules of the Postgres store's statement in one transaction,
+// reading whether each charged session delivered from the tables of pairing (a chat
+// session of its pairing started) and extension (its extension paid by it). A store
+// without those tables (built alone) asks Delivered instead, outside the transaction.
 func (s *MemoryStore) Reconcile(ctx context.Context, cutoff time.Time) ([]Unsettled, error) {
 	type candidate struct {
 		u      Unsettled
 		refund bool
+		// ask: Delivered decides, after the transaction.
+		ask bool
 	}
-	s.mu.Lock()
+	tx := s.db.Begin()
+	started := startedByPairing(tx)
 	var cands []candidate
 	for _, p := range s.sessions {
 		if p.Amount == 0 || p.PaidAt == nil {
@@ -285,14 +308,19 @@ func (s *MemoryStore) Reconcile(ctx context.Context, cutoff time.Time) ([]Unsett
 			}
 		}
 		c.refund = c.u.FailedRefunds > 0 || c.u.StuckRefunds > 0
+		if p.Purpose == PurposeChatStart && tx.Has("pairings") || p.Purpose == PurposeExtension && tx.Has("extensions") {
+			c.u.Delivered = delivered(tx, p, started)
+		} else {
+			c.ask = s.Delivered != nil
+		}
 		cands = append(cands, c)
 	}
-	s.mu.Unlock()
+	tx.End()
 
 	var out []Unsettled
 	for _, c := range cands {
 		p := c.u.Payment
-		if s.Delivered != nil {
+		if c.ask {
 			ok, err := s.Delivered(ctx, p)
 			if err != nil {
 				return nil, fmt.Errorf("reconcile payment %s: %w", p.ID, err)
@@ -308,4 +336,36 @@ func (s *MemoryStore) Reconcile(ctx context.Context, cutoff time.Time) ([]Unsett
 		return cmp.Or(a.Payment.PaidAt.Compare(*b.Payment.PaidAt), slices.Compare(a.Payment.ID[:], b.Payment.ID[:]))
 	})
 	return out, nil
+}
+
+// startedByPairing returns the pairings whose chat session started (chat_sessions joined
+// on pairing_id, as the Postgres statement joins them).
+func startedByPairing(tx *memdb.Tx) map[uuid.UUID]bool {
+	started := map[uuid.UUID]bool{}
+	for row := range tx.Rows("chat_sessions") {
+		if memdb.Col[*time.Time](row, "started_at") != nil {
+			started[memdb.Col[uuid.UUID](row, "pairing_id")] = true
+		}
+	}
+	return started
+}
+
+// delivered reports whether what p paid for happened: its pairing, pointing back at it,
+// has a chat session that started (chat_start); its extension is paid by it (extension).
+func delivered(tx *memdb.Tx, p Session, started map[uuid.UUID]bool) bool {
+	switch {
+	case p.Purpose == PurposeChatStart && p.PairingID != nil:
+		row, ok := tx.Lookup("pairings", *p.PairingID)
+		return ok && pointsAt(row, p.ID) && started[*p.PairingID]
+	case p.Purpose == PurposeExtension && p.ExtensionID != nil:
+		row, ok := tx.Lookup("extensions", *p.ExtensionID)
+		return ok && pointsAt(row, p.ID) && memdb.Col[string](row, "status") == "paid"
+	}
+	return false
+}
+
+// pointsAt reports whether the row's payment_session_id is id.
+func pointsAt(row memdb.Row, id uuid.UUID) bool {
+	ref := memdb.Col[*uuid.UUID](row, "payment_session_id")
+	return ref != nil && *ref == id
 }

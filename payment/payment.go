@@ -2,6 +2,11 @@ package payment
 
 import (
 	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/curhat/curhat/internal/core"
 )
@@ -28,46 +33,174 @@ var (
 )
 
 // Purpose says what a payment session pays for, and so which Handler it triggers.
-type Purpose = core.PaymentPurpose
+type Purpose string
 
 const (
 	// PurposeChatStart pays for a new chat: a blast, or a targeted session the mitra accepted.
-	PurposeChatStart = core.PurposeChatStart
+	PurposeChatStart Purpose = "chat_start"
 	// PurposeExtension pays for more minutes on an active chat session.
-	PurposeExtension = core.PurposeExtension
+	PurposeExtension Purpose = "extension"
 )
+
+// Valid reports whether p is one of the known purposes.
+func (p Purpose) Valid() bool { return p == PurposeChatStart || p == PurposeExtension }
 
 // Status is the state of a payment session (column payment_sessions.status). Closed
 // reports a session that closed unpaid (failed, expired, cancelled), Charged one that
 // holds or held the client's money.
-type Status = core.PaymentStatus
+type Status string
 
 const (
 	// StatusPending: created, waiting for the provider's confirmation.
-	StatusPending = core.PaymentPending
+	StatusPending Status = "pending"
 	// StatusPaid: confirmed in time; the purpose's next step was triggered.
-	StatusPaid = core.PaymentPaid
+	StatusPaid Status = "paid"
 	// StatusFailed: the provider reported a failure (or the charge could not be created).
-	StatusFailed = core.PaymentFailed
+	StatusFailed Status = "failed"
 	// StatusExpired: nobody paid before expires_at.
-	StatusExpired = core.PaymentExpired
+	StatusExpired Status = "expired"
 	// StatusCancelled: the caller withdrew the session before it was paid.
-	StatusCancelled = core.PaymentCancelled
+	StatusCancelled Status = "cancelled"
 	// StatusPartiallyRefunded: paid, and part of the amount went back (the unused minutes
-	// of a reroute that found nobody); RefundedAmount says how much.
-	StatusPartiallyRefunded = core.PaymentPartiallyRefunded
+	// of a reroute that found nobody); Session.RefundedAmount says how much.
+	StatusPartiallyRefunded Status = "partially_refunded"
 	// StatusRefunded: all the money went back: the succeeded refunds add up to the amount
 	// (a refund, or a payment that arrived too late).
-	StatusRefunded = core.PaymentRefunded
+	StatusRefunded Status = "refunded"
 	// StatusRefundFailed: a refund of the payment was refused by the gateway and has not
 	// gone through yet; RetryRefunds retries it with backoff.
-	StatusRefundFailed = core.PaymentRefundFailed
+	StatusRefundFailed Status = "refund_failed"
 )
 
-// Session is one payment_sessions row. The amounts are frozen at creation: a later price
-// change never alters what a session charges. It is the value pairing and extension
-// handle as a payment (pairing.Payment is the same type).
-type Session = core.Payment
+// Valid reports whether s is one of the known statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusPending, StatusPaid, StatusFailed, StatusExpired, StatusCancelled, StatusPartiallyRefunded,
+		StatusRefunded, StatusRefundFailed:
+		return true
+	}
+	return false
+}
+
+// Closed reports whether a session in status s closed without being paid: failed, expired
+// or cancelled. A payment confirmed for a closed session is refunded.
+func (s Status) Closed() bool {
+	return s == StatusFailed || s == StatusExpired || s == StatusCancelled
+}
+
+// Charged reports whether a session in status s holds (or held) the client's money: paid,
+// and possibly refunded in part or in full since. Only such a session can be refunded.
+func (s Status) Charged() bool {
+	switch s {
+	case StatusPaid, StatusPartiallyRefunded, StatusRefunded, StatusRefundFailed:
+		return true
+	}
+	return false
+}
+
+// Session is one payment_sessions row: the payment pairing and extension hand to their
+// callers. The amounts are frozen at creation: a later price change never alters what a
+// session charges.
+//
+// Optional text columns are plain strings: "" stands for SQL NULL (ProviderRef before the
+// charge exists, CheckoutURL of a free session, IdempotencyKey when the caller gave none).
+type Session struct {
+	ID       uuid.UUID
+	ClientID uuid.UUID
+	Purpose  Purpose
+	// PairingID is set for chat_start sessions; ChatSessionID for targeted chat_start
+	// sessions (the chat waiting in pending_payment) and for extensions; ExtensionID for
+	// extensions.
+	PairingID     *uuid.UUID
+	ChatSessionID *uuid.UUID
+	ExtensionID   *uuid.UUID
+	TierID        uuid.UUID
+	Minutes       int
+	// Amount = BaseAmount - DiscountAmount, in the currency's smallest unit.
+	BaseAmount     int64
+	DiscountAmount int64
+	Amount         int64
+	Currency       string
+	Status         Status
+	// RefundedAmount is the sum of the session's succeeded refunds (0..Amount).
+	RefundedAmount int64
+	// ProviderRef is the gateway's reference of the charge.
+	ProviderRef string
+	// CheckoutURL is where the client pays.
+	CheckoutURL    string
+	IdempotencyKey string
+	// ExpiresAt is when an unpaid session stops being payable.
+	ExpiresAt time.Time
+	// PaidAt is when the payment was confirmed — also for a late payment that was refunded.
+	PaidAt *time.Time
+	// HandledAt is when the purpose's handler last succeeded for the current outcome (paid,
+	// failed or expired); nil while that outcome still has to be delivered.
+	HandledAt *time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
 
 // CreateParams describes a new payment session. The amounts come from a pricing quote.
-type CreateParams = core.CreatePaymentParams
+type CreateParams struct {
+	// ID of the new session; generated when zero. A caller that must write the id
+	// elsewhere first (a pairing row) may choose it.
+	ID       uuid.UUID
+	ClientID uuid.UUID
+	Purpose  Purpose
+	// PairingID is required for chat_start; ExtensionID for extension.
+	PairingID      *uuid.UUID
+	ChatSessionID  *uuid.UUID
+	ExtensionID    *uuid.UUID
+	TierID         uuid.UUID
+	Minutes        int
+	BaseAmount     int64
+	DiscountAmount int64
+	// Amount must equal BaseAmount - DiscountAmount.
+	Amount   int64
+	Currency string
+	// IdempotencyKey, when set, makes a retried create by the same client return the
+	// session of the first call instead of charging again (at most 200 bytes of text).
+	IdempotencyKey string
+}
+
+// MaxIdempotencyKeyLen bounds CreateParams.IdempotencyKey.
+const MaxIdempotencyKeyLen = 200
+
+// Validate reports what is wrong with p (a *ValidationError naming the field), or nil.
+func (p CreateParams) Validate() error {
+	switch {
+	case p.ClientID == uuid.Nil:
+		return core.Invalid("client_id", "is required")
+	case !p.Purpose.Valid():
+		return core.Invalid("purpose", "must be %q or %q, not %q", PurposeChatStart, PurposeExtension, p.Purpose)
+	case p.Purpose == PurposeChatStart && isNil(p.PairingID):
+		return core.Invalid("pairing_id", "is required for a chat_start payment")
+	case p.Purpose == PurposeExtension && isNil(p.ExtensionID):
+		return core.Invalid("extension_id", "is required for an extension payment")
+	case p.TierID == uuid.Nil:
+		return core.Invalid("tier_id", "is required")
+	case p.Minutes < 1:
+		return core.Invalid("minutes", "must be at least 1, not %d", p.Minutes)
+	case p.BaseAmount < 0:
+		return core.Invalid("base_amount", "must not be negative")
+	case p.DiscountAmount < 0:
+		return core.Invalid("discount_amount", "must not be negative")
+	case p.Amount != p.BaseAmount-p.DiscountAmount:
+		return core.Invalid("amount", "must equal base_amount - discount_amount (%d), not %d", p.BaseAmount-p.DiscountAmount, p.Amount)
+	case p.Amount < 0:
+		return core.Invalid("discount_amount", "must not exceed base_amount")
+	case p.Currency == "":
+		return core.Invalid("currency", "is required")
+	case len(p.IdempotencyKey) > MaxIdempotencyKeyLen:
+		return core.Invalid("idempotency_key", "must be at most %d bytes", MaxIdempotencyKeyLen)
+	case !validText(p.IdempotencyKey):
+		return core.Invalid("idempotency_key", "must be UTF-8 text without NUL characters")
+	}
+	return nil
+}
+
+// validText reports whether s is UTF-8 without NUL characters (what a Postgres text
+// column stores).
+func validText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+func isNil(id *uuid.UUID) bool { return id == nil || *id == uuid.Nil }

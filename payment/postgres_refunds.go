@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/curhat/curhat/internal/pgutil"
-	"github.com/curhat/curhat/internal/refundtx"
 )
 
 // RecordRefundTx records the refunds of r inside tx, the caller's transaction — for a
@@ -30,7 +29,7 @@ func RecordRefundTx(ctx context.Context, tx pgx.Tx, r RefundRecord) ([]Refund, e
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	out, err := refundtx.Record(ctx, tx, r)
+	out, err := recordRefunds(ctx, tx, r)
 	return out, translate(err)
 }
 
@@ -41,7 +40,7 @@ func (p *PostgresStore) RecordRefund(ctx context.Context, r RefundRecord) ([]Ref
 	var out []Refund
 	err := pgutil.InTx(ctx, p.db, func(tx pgx.Tx) error {
 		var err error
-		out, err = refundtx.Record(ctx, tx, r)
+		out, err = recordRefunds(ctx, tx, r)
 		return err
 	})
 	if err != nil {
@@ -67,9 +66,9 @@ func (p *PostgresStore) ClaimRefund(ctx context.Context, c RefundClaim) (Refund,
 	default:
 		return Refund{}, false, fmt.Errorf("claim refund %s: unknown claim mode %d", c.ID, c.Mode)
 	}
-	r, err := refundtx.Scan(p.db.QueryRow(ctx, `UPDATE payment_refunds r SET status = 'pending', attempts = r.attempts + 1,
+	r, err := scanRefund(p.db.QueryRow(ctx, `UPDATE payment_refunds r SET status = 'pending', attempts = r.attempts + 1,
 		next_attempt_at = $3, updated_at = $2 FROM payment_sessions p WHERE p.id = r.payment_id AND r.id = $1 AND `+guard+`
-		RETURNING `+refundtx.Columns, c.ID, at, at.Add(c.Lease)))
+		RETURNING `+refundColumns, c.ID, at, at.Add(c.Lease)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		cur, err := p.GetRefund(ctx, c.ID)
 		if err != nil {
@@ -111,11 +110,11 @@ const claimDueRefundsSQL = `WITH due AS MATERIALIZED (
 UPDATE payment_refunds r SET status = 'pending', attempts = r.attempts + 1, next_attempt_at = $4, updated_at = $1
 FROM due, payment_sessions p
 WHERE r.id = due.id AND p.id = r.payment_id
-RETURNING ` + refundtx.Columns
+RETURNING ` + refundColumns
 
 func (p *PostgresStore) ClaimDueRefunds(ctx context.Context, at time.Time, lease time.Duration, limit int) ([]Refund, error) {
 	at = at.UTC().Truncate(time.Microsecond)
-	out, err := refundtx.Collect(p.db.Query(ctx, claimDueRefundsSQL, at, at.Add(-lease), limit, at.Add(lease)))
+	out, err := collectRefunds(p.db.Query(ctx, claimDueRefundsSQL, at, at.Add(-lease), limit, at.Add(lease)))
 	if err != nil {
 		return nil, fmt.Errorf("claim due refunds: %w", translate(err))
 	}
@@ -177,7 +176,7 @@ func (p *PostgresStore) FinishRefund(ctx context.Context, o RefundAttempt) (Refu
 }
 
 func (p *PostgresStore) GetRefund(ctx context.Context, id uuid.UUID) (Refund, error) {
-	r, err := refundtx.Scan(p.db.QueryRow(ctx, refundtx.Select+` WHERE r.id = $1`, id))
+	r, err := scanRefund(p.db.QueryRow(ctx, selectRefunds+` WHERE r.id = $1`, id))
 	if err != nil {
 		return Refund{}, fmt.Errorf("get refund %s: %w", id, translate(err))
 	}
@@ -207,13 +206,13 @@ func (p *PostgresStore) ListRefunds(ctx context.Context, f RefundFilter) ([]Refu
 	if err := p.db.QueryRow(ctx, query, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count refunds: %w", translate(err))
 	}
-	query, args, err = pgutil.SQL.Select(refundtx.Columns).From("payment_refunds r").
+	query, args, err = pgutil.SQL.Select(refundColumns).From("payment_refunds r").
 		Join("payment_sessions p ON p.id = r.payment_id").Where(where).
 		OrderBy("r.created_at DESC", "r.id DESC").Limit(uint64(size)).Offset(uint64((page - 1) * size)).ToSql()
 	if err != nil {
 		return nil, 0, err
 	}
-	items, err := refundtx.Collect(p.db.Query(ctx, query, args...))
+	items, err := collectRefunds(p.db.Query(ctx, query, args...))
 	if err != nil {
 		return nil, 0, fmt.Errorf("list refunds: %w", translate(err))
 	}

@@ -22,14 +22,14 @@ type PostgresStore struct {
 	db DB
 }
 
-var _ Store = (*PostgresStore)(nil)
+var _ TxStore = (*PostgresStore)(nil)
 
 // NewPostgresStore returns a Store over db: a *pgxpool.Pool, or a pgx.Tx whose commit or
 // rollback decides the store's writes. The schema comes from curhat.Migrate.
 func NewPostgresStore(db DB) *PostgresStore { return &PostgresStore{db: db} }
 
 // WithTx returns a copy of p whose every statement runs in tx, the caller's transaction.
-func (p *PostgresStore) WithTx(tx pgx.Tx) *PostgresStore { return &PostgresStore{db: tx} }
+func (p *PostgresStore) WithTx(tx pgx.Tx) Store { return &PostgresStore{db: tx} }
 
 var sessionColumns = []string{
 	"id", "client_id", "purpose", "pairing_id", "chat_session_id", "extension_id", "tier_id", "minutes",
@@ -88,13 +88,19 @@ func (p *PostgresStore) Insert(ctx context.Context, s Session) (Session, bool, e
 	insert = insert.Suffix("ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING " + returningSession)
 	// The conflicting row may lose its key (a failed charge releases it) between our
 	// insert and the reselect; then the insert can succeed on the next round.
+	query, args, err := insert.ToSql()
+	if err != nil {
+		return Session{}, false, fmt.Errorf("build payment query: %w", err)
+	}
 	for range 3 {
-		stored, err := p.queryOne(ctx, insert)
+		// No row back (pgx.ErrNoRows, before translation: an unknown client is
+		// ErrNotFound too) means the key is taken.
+		stored, err := scanSession(p.db.QueryRow(ctx, query, args...))
 		if err == nil {
 			return stored, true, nil
 		}
-		if !errors.Is(err, ErrNotFound) {
-			return Session{}, false, fmt.Errorf("insert payment session: %w", err)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return Session{}, false, fmt.Errorf("insert payment session: %w", translate(err))
 		}
 		existing, err := p.FindByIdempotencyKey(ctx, s.ClientID, s.IdempotencyKey)
 		if err == nil {
@@ -254,7 +260,6 @@ ORDER BY updated_at LIMIT $2`, changedBefore, limit)
 
 // foreignKeyFields names the input behind each foreign key of payment_sessions.
 var foreignKeyFields = map[string]string{
-	"payment_sessions_client_id_fkey":       "client_id",
 	"payment_sessions_tier_id_fkey":         "tier_id",
 	"payment_sessions_pairing_id_fkey":      "pairing_id",
 	"payment_sessions_chat_session_id_fkey": "chat_session_id",
@@ -262,10 +267,15 @@ var foreignKeyFields = map[string]string{
 }
 
 // translate is pgutil.Translate plus foreign-key violations, which mean that a referenced
-// client, tier, pairing, chat session or extension does not exist.
+// client, tier, pairing, chat session or extension does not exist: an unknown client is
+// ErrNotFound, as it is for a pairing (nobody to charge), any other row a
+// *ValidationError naming the field that refers to it.
 func translate(err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		if pgErr.ConstraintName == "payment_sessions_client_id_fkey" {
+			return fmt.Errorf("client: %w", ErrNotFound)
+		}
 		field, ok := foreignKeyFields[pgErr.ConstraintName]
 		if !ok {
 			field = pgErr.ConstraintName

@@ -10,7 +10,7 @@ import (
 	"github.com/curhat/curhat/internal/core"
 )
 
-// Refunds (SPEC §18). Every paid amount ends in exactly one of: what it paid for delivered,
+// Refunds. Every paid amount ends in exactly one of: what it paid for delivered,
 // or a refund — never neither, never twice. A refund is a payment_refunds row, recorded
 // before the gateway is asked (an outbox):
 //
@@ -40,22 +40,54 @@ import (
 // payment side refunds it (the handler is redelivered until that is recorded).
 
 // RefundStatus is the state of one refund (column payment_refunds.status).
-type RefundStatus = core.RefundStatus
+type RefundStatus string
 
 const (
 	// RefundPending: recorded, not gone through yet (never attempted, or an attempt in
 	// flight).
-	RefundPending = core.RefundPending
+	RefundPending RefundStatus = "pending"
 	// RefundSucceeded: the gateway made the refund. Final.
-	RefundSucceeded = core.RefundSucceeded
+	RefundSucceeded RefundStatus = "succeeded"
 	// RefundFailed: the gateway refused the last attempt. Retried with backoff until
 	// Config.RefundMaxAttempts attempts, then it stays failed until an operator retries it.
 	// A retry's claim makes it pending again while the attempt is in flight.
-	RefundFailed = core.RefundFailed
+	RefundFailed RefundStatus = "failed"
 )
 
+// Valid reports whether s is one of the known refund statuses.
+func (s RefundStatus) Valid() bool {
+	return s == RefundPending || s == RefundSucceeded || s == RefundFailed
+}
+
 // Refund is one payment_refunds row.
-type Refund = core.Refund
+type Refund struct {
+	ID        uuid.UUID
+	PaymentID uuid.UUID
+	// Amount is what this refund gives back (> 0).
+	Amount int64
+	// Currency is the payment's.
+	Currency string
+	// Cause is the machine key of why the money goes back (with PaymentID it makes ID).
+	Cause string
+	// Reason is free text for people.
+	Reason string
+	Status RefundStatus
+	// ProviderRef is the gateway's reference of the refund once it succeeded ("" before).
+	ProviderRef string
+	// Attempts counts the gateway calls claimed so far.
+	Attempts int
+	// NextAttemptAt is when the retry sweep may attempt it next: the end of the running
+	// attempt's lease, or of the backoff after a refusal. Nil for a refund never attempted
+	// (due a lease after CreatedAt), a succeeded one, and a failed one that used up its
+	// attempts.
+	NextAttemptAt *time.Time
+	// LastError is the gateway's answer to the last refused attempt ("" if none).
+	LastError string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// ChargeRef is the payment's provider_ref: the charge this refund gives back.
+	ChargeRef string
+}
 
 // Causes of the refunds the payment service decides by itself.
 const (
@@ -68,18 +100,82 @@ const (
 // maxErrorLen bounds the gateway's answer kept in LastError.
 const maxErrorLen = 500
 
+// refundNamespace derives refund ids.
+var refundNamespace = uuid.MustParse("5b7f0c1a-2e3d-4c6b-8a9f-1d2e3f4a5b6c")
+
 // RefundID is the id of the refund of payment for cause. Deciding the same refund again
 // finds this row instead of adding one.
-func RefundID(paymentID uuid.UUID, cause string) uuid.UUID { return core.RefundID(paymentID, cause) }
+func RefundID(paymentID uuid.UUID, cause string) uuid.UUID {
+	return uuid.NewSHA1(refundNamespace, append(paymentID[:], cause...))
+}
 
-// RefundOrder asks for money back: Cause (with a payment id it makes the refund's id, so
-// one cause never refunds a payment twice), Reason, the payments to take it From (in
-// order, each giving at most what remains of it) and the Amount (0: all that remains).
-type RefundOrder = core.RefundOrder
+// Bounds of the text of a refund.
+const (
+	MaxRefundCauseLen  = 200
+	MaxRefundReasonLen = 500
+)
+
+// RefundOrder asks for money back. A domain that decides a refund in its own transaction
+// (a pairing that stops searching) hands one to its store, which records it with the
+// transition.
+type RefundOrder struct {
+	// Cause names why (at most 200 bytes); with a payment id it makes the refund's id, so
+	// one cause never refunds a payment twice.
+	Cause string
+	// Reason is free text for operators and the provider's records (at most 500 bytes).
+	Reason string
+	// From are the payments to take the money from, in order: each gives at most what
+	// remains of it (its amount less all its refunds). Payments never charged are skipped.
+	From []uuid.UUID
+	// Amount is the total to give back; 0 means all that remains of every payment in From.
+	Amount int64
+}
+
+// Validate reports what is wrong with o (a *ValidationError naming the field), or nil.
+func (o RefundOrder) Validate() error {
+	switch {
+	case o.Cause == "" || len(o.Cause) > MaxRefundCauseLen || !validText(o.Cause):
+		return core.Invalid("cause", "must be 1..%d bytes of UTF-8 text", MaxRefundCauseLen)
+	case len(o.Reason) > MaxRefundReasonLen || !validText(o.Reason):
+		return core.Invalid("reason", "must be at most %d bytes of UTF-8 text", MaxRefundReasonLen)
+	case len(o.From) == 0:
+		return core.Invalid("from", "names no payment")
+	case o.Amount < 0:
+		return core.Invalid("amount", "must not be negative, not %d", o.Amount)
+	}
+	for _, id := range o.From {
+		if id == uuid.Nil {
+			return core.Invalid("from", "holds a nil payment id")
+		}
+	}
+	return nil
+}
 
 // RefundRecord is what Store.RecordRefund and RecordRefundTx write: a RefundOrder, the
 // time, and for a late payment (Late) the confirmation that closes it.
-type RefundRecord = core.RefundRecord
+type RefundRecord struct {
+	RefundOrder
+	// At stamps the rows.
+	At time.Time
+	// Late: From is one payment that closed unpaid (failed, expired or cancelled) and is
+	// confirmed now. In the same transaction it becomes paid (paid_at = At, ProviderRef
+	// recorded when it has none) and handled — nothing may start from it — and all of it
+	// is refunded. A payment in any other status is ErrInvalidState, unless the refund of
+	// this cause exists already (a duplicate confirmation: it is returned).
+	Late        bool
+	ProviderRef string
+}
+
+// Validate reports what is wrong with r (a *ValidationError naming the field), or nil.
+func (r RefundRecord) Validate() error {
+	if err := r.RefundOrder.Validate(); err != nil {
+		return err
+	}
+	if r.Late && (len(r.From) != 1 || r.Amount != 0) {
+		return core.Invalid("from", "a late payment is refunded alone and in full")
+	}
+	return nil
+}
 
 // ClaimMode says which refunds ClaimRefund may take.
 type ClaimMode int
@@ -144,7 +240,15 @@ func (f RefundFilter) normalize() (RefundFilter, error) {
 }
 
 // RefundSummary is how the refunds of one cause stand (SettleRefunds).
-type RefundSummary = core.RefundSummary
+type RefundSummary struct {
+	// Recorded is the sum of the refunds recorded; Succeeded of those that went through.
+	Recorded, Succeeded int64
+	// Pending and Failed count the refunds that have not gone through.
+	Pending, Failed int
+}
+
+// Settled reports whether something was recorded and all of it went through.
+func (s RefundSummary) Settled() bool { return s.Recorded > 0 && s.Succeeded == s.Recorded }
 
 // Refund gives back all that remains of a charged session through the gateway (the
 // refund of cause CauseFull), and attempts at once every refund of the session that has

@@ -1,7 +1,6 @@
 package payment
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -113,12 +112,8 @@ func (c *Config) validate() error {
 
 // WithDefaults returns a copy of c with every zero field set to its default.
 func (c *Config) WithDefaults() Config {
-	var out Config
-	if c != nil {
-		out = *c
-	}
-	out.Logger = cmp.Or(out.Logger, slog.New(slog.DiscardHandler))
-	out.Clock = clock.Or(out.Clock)
+	out := core.Deref(c)
+	out.Logger, out.Clock = core.LoggerOr(out.Logger), clock.Or(out.Clock)
 	if out.ReplayWait <= 0 {
 		out.ReplayWait = DefaultReplayWait
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/curhat/curhat/internal/pgutil"
 )
@@ -82,6 +83,18 @@ type Store interface {
 	Reconcile(ctx context.Context, cutoff time.Time) ([]Unsettled, error)
 }
 
+// TxStore is a Store that can run in the caller's transaction: what Service.CreateTx needs
+// of the store (else ErrNoTx). PostgresStore is one. A host's wrapper around it (tracing,
+// metrics) keeps the …Tx methods by being one too: embedding *PostgresStore gives it
+// WithTx, and a WithTx of its own that wraps what the inner store's returns keeps the
+// wrapper in the transaction as well.
+type TxStore interface {
+	Store
+	// WithTx returns the store with every statement run in tx, the caller's transaction
+	// (the store's own transactions become savepoints of it).
+	WithTx(tx pgx.Tx) Store
+}
+
 // Transition is one guarded status change: UPDATE … WHERE id = ID AND status IN From
 // [AND the expiry guard].
 type Transition struct {
@@ -123,5 +136,7 @@ func (g ExpiryGuard) Holds(expiresAt, at time.Time) bool {
 	return true
 }
 
-// DB is what NewPostgresStore takes: a *pgxpool.Pool, or a pgx.Tx (curhat.DB).
+// DB is what NewPostgresStore takes: a *pgxpool.Pool, or a pgx.Tx (curhat.DB). Its
+// methods are pgx's: Exec, Query and QueryRow run a statement; Begin starts a transaction
+// (a savepoint inside a pgx.Tx).
 type DB = pgutil.DB

@@ -2,7 +2,6 @@ package pricing_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -10,7 +9,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/internal/memdb"
 	"github.com/curhat/curhat/internal/testenv"
+	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/pricing"
 	"github.com/curhat/curhat/pricing/pricingtest"
 )
@@ -48,21 +50,28 @@ func newHarness(t *testing.T, kind storeKind) (h pricingtest.StoreHarness, db *t
 	t.Helper()
 	switch kind {
 	case memoryStore:
-		s := pricing.NewMemoryStore()
-		var mu sync.Mutex
-		paid := map[uuid.UUID]bool{}
-		s.HasPaidChatStart = func(_ context.Context, clientID uuid.UUID) (bool, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			return paid[clientID], nil
-		}
+		// The pricing store over one in-memory database with the payment store, as
+		// curhat.NewMemoryClient builds it: ClientHasPaidChatStart reads the payment
+		// tables as the Postgres store's statement does.
+		db := memdb.New()
+		s := pricing.NewMemoryStoreIn(db)
+		clients, payments := pairing.NewMemoryStoreIn(db), payment.NewMemoryStoreIn(db)
 		h.Store = s
-		h.AddPayment = func(_ *testing.T, clientID, _ uuid.UUID, purpose, status string) {
-			mu.Lock()
-			defer mu.Unlock()
-			if purpose == "chat_start" && status == "paid" {
-				paid[clientID] = true
+		h.AddPayment = func(t *testing.T, clientID, tierID uuid.UUID, purpose, status string) {
+			t.Helper()
+			ctx := context.Background()
+			_, err := clients.CreateClient(ctx, pairing.Client{ID: clientID, DisplayName: "Client", CreatedAt: t0})
+			require.NoError(t, err)
+			p := payment.Session{
+				ID: uuid.New(), ClientID: clientID, Purpose: payment.Purpose(purpose), TierID: tierID, Minutes: 30,
+				BaseAmount: 25000, Amount: 25000, Currency: "IDR", Status: payment.Status(status),
+				ExpiresAt: t0.Add(15 * time.Minute), CreatedAt: t0, UpdatedAt: t0,
 			}
+			if status == "paid" {
+				p.PaidAt = &t0
+			}
+			_, _, err = payments.Insert(ctx, p)
+			require.NoError(t, err)
 		}
 	case postgresStore:
 		db = testenv.PostgresWith(t, testenv.PGOptions{MaxConns: 24})

@@ -6,46 +6,67 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/internal/memdb"
 )
 
-// MemoryStore is an in-memory Store. The zero value is not usable; call NewMemoryStore.
+// MemoryStore is an in-memory Store over a memdb database: its tables (pricing_tiers,
+// pricing_promotions and their histories) and, in the same transaction, the payment
+// tables that ClientHasPaidChatStart reads as its Postgres twin does. Every method is one
+// transaction.
+//
+// Over the database curhat.NewMemoryClient shares, the payment tables are the payment
+// store's. A store built alone (NewMemoryStore) has none: ClientHasPaidChatStart asks
+// HasPaidChatStart.
 type MemoryStore struct {
 	// HasPaidChatStart answers ClientHasPaidChatStart (whether the client has a paid
-	// chat_start payment). Nil means no client has paid yet. Set it before use.
+	// chat_start payment) when the store's database has no payment tables (a store built
+	// alone). Nil means no client has paid yet.
 	HasPaidChatStart func(ctx context.Context, clientID uuid.UUID) (bool, error)
 
-	mu               sync.Mutex
-	tiers            map[uuid.UUID]Tier
-	tierHistory      []HistoryEntry
-	promotions       map[PromotionKind]Promotion
-	promotionHistory []HistoryEntry
+	db    *memdb.DB
+	tiers memdb.Table[uuid.UUID, Tier]
+	// The histories are keyed by their order of insertion: 0, 1, 2, …
+	tierHistory      memdb.Table[int, HistoryEntry]
+	promotions       memdb.Table[PromotionKind, Promotion]
+	promotionHistory memdb.Table[int, HistoryEntry]
 }
 
 var _ Store = (*MemoryStore)(nil)
 
-// NewMemoryStore returns an empty store holding, like a freshly migrated database, the
-// disabled first-session discount row.
-func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{
-		tiers: map[uuid.UUID]Tier{},
-		promotions: map[PromotionKind]Promotion{
-			KindFirstSessionDiscount: {
-				ID:              uuid.New(),
-				Kind:            KindFirstSessionDiscount,
-				EligibleMinutes: []int{},
-				UpdatedAt:       Token(time.Now()),
-			},
-		},
+// NewMemoryStore returns an empty store over a database of its own, holding, like a
+// freshly migrated database, the disabled first-session discount row.
+func NewMemoryStore() *MemoryStore { return NewMemoryStoreIn(memdb.New()) }
+
+// NewMemoryStoreIn returns a MemoryStore over db, whose tables it shares with the stores of
+// the other domains built over it (curhat.NewMemoryClient builds them all over one), and
+// with any other pricing MemoryStore over db (a second instance). The first store over db
+// writes the disabled first-session discount row, as the migration does. Hosts call
+// NewMemoryStore, or curhat.NewMemoryClient for the whole product.
+func NewMemoryStoreIn(db *memdb.DB) *MemoryStore {
+	s := &MemoryStore{
+		db:               db,
+		tiers:            memdb.NewTable[uuid.UUID, Tier](db, "pricing_tiers", nil),
+		tierHistory:      memdb.NewTable[int, HistoryEntry](db, "pricing_tiers_history", nil),
+		promotions:       memdb.NewTable[PromotionKind, Promotion](db, "pricing_promotions", nil),
+		promotionHistory: memdb.NewTable[int, HistoryEntry](db, "pricing_promotions_history", nil),
 	}
+	defer db.Begin().End()
+	if _, ok := s.promotions[KindFirstSessionDiscount]; !ok {
+		s.promotions[KindFirstSessionDiscount] = Promotion{
+			ID: uuid.New(), Kind: KindFirstSessionDiscount, EligibleMinutes: []int{}, UpdatedAt: Token(time.Now()),
+		}
+	}
+	return s
 }
 
 func (s *MemoryStore) ListTiers(_ context.Context, params ListTiersParams) ([]Tier, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	out := []Tier{}
 	for _, t := range s.tiers {
 		if (params.Mode == "" || t.Mode == params.Mode) && (params.IncludeInactive || t.IsActive) {
@@ -73,8 +94,7 @@ func compareTiers(a, b Tier) int {
 }
 
 func (s *MemoryStore) GetTier(_ context.Context, id uuid.UUID) (Tier, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	t, ok := s.tiers[id]
 	if !ok {
 		return Tier{}, ErrNotFound
@@ -83,8 +103,7 @@ func (s *MemoryStore) GetTier(_ context.Context, id uuid.UUID) (Tier, error) {
 }
 
 func (s *MemoryStore) ActiveTier(_ context.Context, mode Mode, minutes int) (Tier, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	for _, t := range s.tiers {
 		if t.Mode == mode && t.Minutes == minutes && t.IsActive {
 			return t, nil
@@ -94,9 +113,11 @@ func (s *MemoryStore) ActiveTier(_ context.Context, mode Mode, minutes int) (Tie
 }
 
 func (s *MemoryStore) InsertTier(_ context.Context, w TierWrite) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	t := normaliseTier(w.Tier)
+	if err := checkTier(t); err != nil {
+		return err
+	}
 	if _, ok := s.tiers[t.ID]; ok {
 		return ErrDuplicateTier
 	}
@@ -109,14 +130,13 @@ func (s *MemoryStore) InsertTier(_ context.Context, w TierWrite) error {
 		return err
 	}
 	s.tiers[t.ID] = t
-	s.tierHistory = append(s.tierHistory, copyHistory(w.History, t.ID, uuid.Nil))
+	s.tierHistory[len(s.tierHistory)] = copyHistory(w.History, t.ID, uuid.Nil)
 	s.writeTiers(w.Moved)
 	return nil
 }
 
 func (s *MemoryStore) UpdateTiers(_ context.Context, ws []TierWrite) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	if err := s.checkTiers(ws); err != nil {
 		return err
 	}
@@ -135,6 +155,32 @@ func (s *MemoryStore) checkTiers(ws []TierWrite) error {
 		if !cur.UpdatedAt.Equal(Token(w.ExpectedUpdatedAt)) {
 			return &StaleWriteError{Current: cur}
 		}
+		next := cur
+		next.Price, next.Label = w.Tier.Price, w.Tier.Label
+		if err := checkTier(next); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkTier applies the checks of pricing_tiers to a row, as Postgres reports them
+// (pgutil.Translate).
+func checkTier(t Tier) error {
+	check := func(name string) error {
+		return &core.ValidationError{Field: "pricing_tiers_" + name, Reason: "violates a database check"}
+	}
+	switch {
+	case t.Mode != ModeSession && t.Mode != ModeExtension:
+		return check("mode_check")
+	case t.Minutes < 1 || t.Minutes > 1440:
+		return check("minutes_check")
+	case t.Price < 0 || t.Price > 1_000_000_000:
+		return check("price_check")
+	case utf8.RuneCountInString(t.Label) > 100:
+		return check("label_check")
+	case t.Mode == ModeExtension && t.Price <= 0:
+		return check("check")
 	}
 	return nil
 }
@@ -147,19 +193,17 @@ func (s *MemoryStore) writeTiers(ws []TierWrite) {
 		// Mode, minutes, currency and created_at are never rewritten, as in Postgres.
 		cur.Price, cur.Label, cur.SortOrder, cur.IsActive, cur.UpdatedAt = next.Price, next.Label, next.SortOrder, next.IsActive, next.UpdatedAt
 		s.tiers[cur.ID] = cur
-		s.tierHistory = append(s.tierHistory, copyHistory(w.History, cur.ID, uuid.Nil))
+		s.tierHistory[len(s.tierHistory)] = copyHistory(w.History, cur.ID, uuid.Nil)
 	}
 }
 
 func (s *MemoryStore) TierHistory(_ context.Context, tierID uuid.UUID) ([]HistoryEntry, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	return newestFirst(s.tierHistory, func(h HistoryEntry) bool { return h.TierID == tierID }), nil
 }
 
 func (s *MemoryStore) Promotion(_ context.Context, kind PromotionKind) (Promotion, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	pr, ok := s.promotions[kind]
 	if !ok {
 		return Promotion{}, ErrNotFound
@@ -168,8 +212,7 @@ func (s *MemoryStore) Promotion(_ context.Context, kind PromotionKind) (Promotio
 }
 
 func (s *MemoryStore) SavePromotion(_ context.Context, w PromotionWrite) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	next := copyPromotion(w.Promotion)
 	next.UpdatedAt = Token(next.UpdatedAt)
 	cur, exists := s.promotions[next.Kind]
@@ -182,13 +225,12 @@ func (s *MemoryStore) SavePromotion(_ context.Context, w PromotionWrite) error {
 		return ErrNotFound
 	}
 	s.promotions[next.Kind] = next
-	s.promotionHistory = append(s.promotionHistory, copyHistory(w.History, uuid.Nil, next.ID))
+	s.promotionHistory[len(s.promotionHistory)] = copyHistory(w.History, uuid.Nil, next.ID)
 	return nil
 }
 
 func (s *MemoryStore) PromotionHistory(_ context.Context, kind PromotionKind) ([]HistoryEntry, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.db.Begin().End()
 	pr, ok := s.promotions[kind]
 	if !ok {
 		return []HistoryEntry{}, nil
@@ -197,10 +239,43 @@ func (s *MemoryStore) PromotionHistory(_ context.Context, kind PromotionKind) ([
 }
 
 func (s *MemoryStore) ClientHasPaidChatStart(ctx context.Context, clientID uuid.UUID) (bool, error) {
-	if s.HasPaidChatStart == nil {
-		return false, nil
+	tx := s.db.Begin()
+	if !tx.Has("payment_sessions") {
+		tx.End()
+		if s.HasPaidChatStart == nil {
+			return false, nil
+		}
+		return s.HasPaidChatStart(ctx, clientID)
 	}
-	return s.HasPaidChatStart(ctx, clientID)
+	defer tx.End()
+	// The payment side's rule, as the Postgres statement reads it: a chat_start that was
+	// paid and is not (being) given back in full — a free one included.
+	var paid []memdb.Row
+	for p := range tx.Rows("payment_sessions") {
+		if memdb.Col[uuid.UUID](p, "client_id") != clientID || memdb.Col[string](p, "purpose") != "chat_start" {
+			continue
+		}
+		switch memdb.Col[string](p, "status") {
+		case "paid", "partially_refunded", "refund_failed":
+			paid = append(paid, p)
+		}
+	}
+	for _, p := range paid {
+		amount := memdb.Col[int64](p, "amount")
+		if amount == 0 {
+			return true, nil
+		}
+		var refunded int64
+		for r := range tx.Rows("payment_refunds") {
+			if memdb.Col[uuid.UUID](r, "payment_id") == memdb.Col[uuid.UUID](p, "id") {
+				refunded += memdb.Col[int64](r, "amount")
+			}
+		}
+		if amount > refunded {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // normaliseTier stores times the way Postgres does: UTC, microsecond precision.
@@ -235,7 +310,7 @@ func cloneJSON(b json.RawMessage) json.RawMessage {
 
 // newestFirst returns the matching entries by changed_at descending (later insert first on
 // a tie), as copies.
-func newestFirst(all []HistoryEntry, match func(HistoryEntry) bool) []HistoryEntry {
+func newestFirst(all memdb.Table[int, HistoryEntry], match func(HistoryEntry) bool) []HistoryEntry {
 	out := []HistoryEntry{}
 	for i := len(all) - 1; i >= 0; i-- {
 		if match(all[i]) {

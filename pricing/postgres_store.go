@@ -13,19 +13,19 @@ import (
 	"github.com/curhat/curhat/internal/pgutil"
 )
 
-// PostgresStore is the Store on the pricing_* tables of SPEC §3 (pgx + squirrel).
+// PostgresStore is the Store on the pricing_* tables (pgx + squirrel).
 type PostgresStore struct {
 	db DB
 }
 
-var _ Store = (*PostgresStore)(nil)
+var _ TxStore = (*PostgresStore)(nil)
 
 // NewPostgresStore returns a Store on db (a *pgxpool.Pool, or a pgx.Tx whose commit or
 // rollback decides the store's writes), whose schema must be migrated (curhat.Migrate).
 func NewPostgresStore(db DB) *PostgresStore { return &PostgresStore{db: db} }
 
 // WithTx returns a copy of s whose every statement runs in tx, the caller's transaction.
-func (s *PostgresStore) WithTx(tx pgx.Tx) *PostgresStore { return &PostgresStore{db: tx} }
+func (s *PostgresStore) WithTx(tx pgx.Tx) Store { return &PostgresStore{db: tx} }
 
 const tierColumns = "id, mode, minutes, price, currency, label, sort_order, is_active, created_at, updated_at"
 

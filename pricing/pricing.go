@@ -26,7 +26,7 @@ var (
 	// Reactivate it instead of creating a twin.
 	ErrDuplicateTier = errors.New("a tier with this mode and minutes already exists")
 	// ErrNoTier: there is no active tier for the (mode, minutes) asked for. It is the one
-	// value pairing and extension return too (core.ErrNoTier).
+	// value pairing and extension return too (curhat.ErrNoTier).
 	ErrNoTier = core.ErrNoTier
 )
 
@@ -59,12 +59,8 @@ type Config struct {
 
 // WithDefaults returns a copy of c with every zero field set to its default.
 func (c *Config) WithDefaults() Config {
-	var out Config
-	if c != nil {
-		out = *c
-	}
-	out.Logger = cmp.Or(out.Logger, slog.New(slog.DiscardHandler))
-	out.Clock = clock.Or(out.Clock)
+	out := core.Deref(c)
+	out.Logger, out.Clock = core.LoggerOr(out.Logger), clock.Or(out.Clock)
 	out.Currency = cmp.Or(out.Currency, DefaultCurrency)
 	return out
 }

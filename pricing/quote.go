@@ -12,7 +12,16 @@ import (
 
 // Quote is the price of a session or extension for one client, ready to be frozen into a
 // payment session (payment.CreateParams).
-type Quote = core.Quote
+type Quote struct {
+	TierID         uuid.UUID
+	Mode           Mode
+	Minutes        int
+	BaseAmount     int64
+	DiscountAmount int64
+	// Amount is BaseAmount - DiscountAmount.
+	Amount   int64
+	Currency string
+}
 
 // Quote prices (mode, minutes) for a client from the current rows (no cache: an operator
 // edit applies to the very next quote). The first-session discount applies to an eligible
@@ -94,7 +103,7 @@ type CatalogTier struct {
 	DiscountedPrice *int64
 }
 
-// Catalog returns the client's price list (SPEC §13 GET /api/client/chat/pricing).
+// Catalog returns the client's price list (GET /api/client/chat/pricing of the reference server).
 func (p *PricingStore) Catalog(ctx context.Context, clientID uuid.UUID) (Catalog, error) {
 	tiers, err := p.store.ListTiers(ctx, ListTiersParams{})
 	if err != nil {

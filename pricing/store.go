@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/curhat/curhat/internal/pgutil"
 )
@@ -57,6 +58,18 @@ type Store interface {
 	ClientHasPaidChatStart(ctx context.Context, clientID uuid.UUID) (bool, error)
 }
 
+// TxStore is a Store that can run in the caller's transaction: what PricingStore.CreateTierTx and UpdateTierTx need
+// of the store (else ErrNoTx). PostgresStore is one. A host's wrapper around it (tracing,
+// metrics) keeps the …Tx methods by being one too: embedding *PostgresStore gives it
+// WithTx, and a WithTx of its own that wraps what the inner store's returns keeps the
+// wrapper in the transaction as well.
+type TxStore interface {
+	Store
+	// WithTx returns the store with every statement run in tx, the caller's transaction
+	// (the store's own transactions become savepoints of it).
+	WithTx(tx pgx.Tx) Store
+}
+
 // TierWrite is one tier row written by Store.InsertTier or Store.UpdateTiers, together
 // with its audit row.
 type TierWrite struct {
@@ -81,5 +94,7 @@ type PromotionWrite struct {
 	History           HistoryEntry
 }
 
-// DB is what NewPostgresStore takes: a *pgxpool.Pool, or a pgx.Tx (curhat.DB).
+// DB is what NewPostgresStore takes: a *pgxpool.Pool, or a pgx.Tx (curhat.DB). Its
+// methods are pgx's: Exec, Query and QueryRow run a statement; Begin starts a transaction
+// (a savepoint inside a pgx.Tx).
 type DB = pgutil.DB

@@ -15,16 +15,31 @@ import (
 )
 
 // Mode says what a tier prices: a new chat session or an extension of a running one.
-type Mode = core.Mode
+type Mode string
 
 const (
-	ModeSession   = core.ModeSession
-	ModeExtension = core.ModeExtension
+	// ModeSession prices a new chat session.
+	ModeSession Mode = "session"
+	// ModeExtension prices more minutes on a running chat session.
+	ModeExtension Mode = "extension"
 )
 
 // Tier is the price of (mode, minutes). Mode and Minutes are its natural key and never
 // change; to change a duration, deactivate the tier and create another.
-type Tier = core.Tier
+type Tier struct {
+	ID      uuid.UUID
+	Mode    Mode
+	Minutes int
+	// Price is in the currency's smallest unit.
+	Price     int64
+	Currency  string
+	Label     string
+	SortOrder int
+	IsActive  bool
+	CreatedAt time.Time
+	// UpdatedAt is the optimistic-lock token: pass it back as ExpectedUpdatedAt.
+	UpdatedAt time.Time
+}
 
 // ListTiersParams filters ListTiers.
 type ListTiersParams struct {
@@ -199,7 +214,7 @@ func placeTier(existing []Tier, tier Tier, now time.Time, changedBy string) (int
 
 // CreateTierTx is CreateTier inside tx, the caller's transaction: the tier and its history
 // row commit or roll back with it (an operator action the host records in its own tables
-// too). It needs the Postgres store (else ErrNoTx).
+// too). It needs a TxStore (else ErrNoTx).
 func (p *PricingStore) CreateTierTx(ctx context.Context, tx pgx.Tx, params CreateTierParams) (Tier, error) {
 	inTx, err := p.inTx(tx)
 	if err != nil {
@@ -209,7 +224,7 @@ func (p *PricingStore) CreateTierTx(ctx context.Context, tx pgx.Tx, params Creat
 }
 
 // UpdateTierTx is UpdateTier inside tx, the caller's transaction: the row is locked and
-// written, with its history row, in tx. It needs the Postgres store (else ErrNoTx).
+// written, with its history row, in tx. It needs a TxStore (else ErrNoTx).
 func (p *PricingStore) UpdateTierTx(ctx context.Context, tx pgx.Tx, params UpdateTierParams) (Tier, error) {
 	inTx, err := p.inTx(tx)
 	if err != nil {
@@ -218,13 +233,13 @@ func (p *PricingStore) UpdateTierTx(ctx context.Context, tx pgx.Tx, params Updat
 	return inTx.UpdateTier(ctx, params)
 }
 
-// inTx is p over its Postgres store joined to tx.
+// inTx is p over its store joined to tx.
 func (p *PricingStore) inTx(tx pgx.Tx) (*PricingStore, error) {
-	ps, ok := p.store.(*PostgresStore)
+	ts, ok := p.store.(TxStore)
 	if !ok {
 		return nil, fmt.Errorf("a store of type %T: %w", p.store, core.ErrNoTx)
 	}
-	return &PricingStore{store: ps.WithTx(tx), cfg: p.cfg}, nil
+	return &PricingStore{store: ts.WithTx(tx), cfg: p.cfg}, nil
 }
 
 // UpdateTier changes a tier's price and/or label if it still carries ExpectedUpdatedAt;

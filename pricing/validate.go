@@ -8,7 +8,7 @@ import (
 	"github.com/curhat/curhat/internal/core"
 )
 
-// Validation limits (SPEC §8).
+// Validation limits.
 const (
 	MinMinutes     = 1
 	MaxMinutes     = 1440
@@ -16,7 +16,7 @@ const (
 	MaxLabelLength = 100 // characters (runes), like Postgres length()
 )
 
-// Field names used in *core.ValidationError, matching the JSON of the HTTP API.
+// Field names used in *curhat.ValidationError, matching the JSON of the HTTP API.
 const (
 	fieldMode              = "mode"
 	fieldMinutes           = "minutes"

@@ -15,7 +15,7 @@ import (
 	"github.com/curhat/curhat/internal/lifecycle"
 )
 
-// Cadences of the sweeps of SPEC §6 (hosts map the environment variables onto them).
+// Cadences of the sweeps (hosts map the environment variables onto them).
 const (
 	// DefaultAutoOfflineInterval: MITRA_AUTO_OFFLINE_SWEEP_SECONDS.
 	DefaultAutoOfflineInterval = 30 * time.Second
@@ -28,7 +28,7 @@ const (
 	// DefaultTimeoutsSweepInterval: PAIRING_SWEEP_SECONDS.
 	DefaultTimeoutsSweepInterval = 1 * time.Second
 	// DefaultPaymentRefundRetryInterval: PAYMENT_REFUND_RETRY_SECONDS, the cadence of the
-	// refund retry sweep (SPEC §18) and the base of its backoff.
+	// refund retry sweep and the base of its backoff.
 	DefaultPaymentRefundRetryInterval = 60 * time.Second
 )
 
@@ -129,8 +129,7 @@ func (c Config) WithDefaults() Config {
 		c.Jitter = maxJitter
 	}
 	c.Timeout = cmp.Or(c.Timeout, c.Interval)
-	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
-	c.Clock = clock.Or(c.Clock)
+	c.Logger, c.Clock = core.LoggerOr(c.Logger), clock.Or(c.Clock)
 	if c.Lock != nil {
 		c.LockTTL = cmp.Or(c.LockTTL, time.Duration(float64(c.Interval)*(1-c.Jitter)))
 		c.Timeout = min(c.Timeout, c.LockTTL)

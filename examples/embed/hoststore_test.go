@@ -9,9 +9,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
+	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/pricing"
 	"github.com/curhat/curhat/pricing/pricingtest"
 )
@@ -105,7 +107,29 @@ func (s *docStore) ActiveTier(_ context.Context, mode pricing.Mode, minutes int)
 	return pricing.Tier{}, fmt.Errorf("%s tier of %d minutes: %w", mode, minutes, pricing.ErrNotFound)
 }
 
+// checkTier refuses what the SDK's schema refuses (the checks of pricing_tiers), with the
+// error Postgres gives: the contract holds every Store to it.
+func checkTier(t pricing.Tier) error {
+	check := func(name string) error { return curhat.Invalid("pricing_tiers_"+name, "violates a database check") }
+	switch {
+	case t.Mode != pricing.ModeSession && t.Mode != pricing.ModeExtension:
+		return check("mode_check")
+	case t.Minutes < 1 || t.Minutes > 1440:
+		return check("minutes_check")
+	case t.Price < 0 || t.Price > pricing.MaxPrice:
+		return check("price_check")
+	case utf8.RuneCountInString(t.Label) > 100:
+		return check("label_check")
+	case t.Mode == pricing.ModeExtension && t.Price == 0:
+		return check("check")
+	}
+	return nil
+}
+
 func (s *docStore) InsertTier(_ context.Context, w pricing.TierWrite) error {
+	if err := checkTier(w.Tier); err != nil {
+		return err
+	}
 	return s.update(func(next *catalog) error {
 		for _, t := range next.Tiers {
 			if t.Mode == w.Tier.Mode && t.Minutes == w.Tier.Minutes {
@@ -136,6 +160,9 @@ func applyTierWrites(next *catalog, ws []pricing.TierWrite) error {
 		}
 		cur.Price, cur.Label, cur.SortOrder, cur.IsActive, cur.UpdatedAt =
 			w.Tier.Price, w.Tier.Label, w.Tier.SortOrder, w.Tier.IsActive, w.Tier.UpdatedAt
+		if err := checkTier(cur); err != nil {
+			return err
+		}
 		next.Tiers[i] = cur
 		next.TierHistory = append(next.TierHistory, w.History)
 	}

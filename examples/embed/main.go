@@ -1,6 +1,7 @@
 // Command embed builds the whole product with one curhat.Client and runs a paid blast end
-// to end: a tier, a mitra online, a client who pays, the mitra who accepts. It runs on the
-// in-memory stores by default; with DATABASE_URL (and VALKEY_URL) on Postgres and Valkey.
+// to end: a tier, a mitra online, a client registered who pays, the mitra who accepts. It
+// runs on the in-memory stores by default; with DATABASE_URL (and VALKEY_URL) on Postgres
+// and Valkey.
 //
 //	go run ./examples/embed
 //	DATABASE_URL=postgres://127.0.0.1:5432/test VALKEY_URL=redis://127.0.0.1:6379 go run ./examples/embed
@@ -15,7 +16,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/valkey-io/valkey-go"
 
@@ -40,7 +40,7 @@ func main() {
 // mitra's accept.
 func run(ctx context.Context, out io.Writer, log *slog.Logger, databaseURL, valkeyURL string) error {
 	gateway := payment.NewFakeGateway() // your payment provider's adapter in production
-	c, newAccount, closeAll, err := open(ctx, &curhat.Config{Logger: log, Gateway: gateway}, databaseURL, valkeyURL)
+	c, closeAll, err := open(ctx, &curhat.Config{Logger: log, Gateway: gateway}, databaseURL, valkeyURL)
 	if err != nil {
 		return err
 	}
@@ -60,11 +60,13 @@ func run(ctx context.Context, out io.Writer, log *slog.Logger, databaseURL, valk
 	if err := c.SetMitraOnline(ctx, mitra.ID); err != nil { // and offered the blasts still searching
 		return err
 	}
-	client, err := newAccount(ctx)
+	// Once per client, at the host's sign-up: under the host's own account id (or one the
+	// SDK makes, as here). Registering again with the same id and name is harmless.
+	client, err := c.RegisterClient(ctx, pairing.RegisterClientParams{DisplayName: "Dewi"})
 	if err != nil {
 		return err
 	}
-	pr, pay, err := c.Pairing().StartBlast(ctx, pairing.StartParams{ClientID: client, Minutes: 30})
+	pr, pay, err := c.Pairing().StartBlast(ctx, pairing.StartParams{ClientID: client.ID, Minutes: 30})
 	if err != nil {
 		return err
 	}
@@ -79,45 +81,38 @@ func run(ctx context.Context, out io.Writer, log *slog.Logger, databaseURL, valk
 	return nil
 }
 
-// open builds the Client: in memory, or over Postgres (migrated) and Valkey. newAccount
-// creates the host's own client account (a row of clients in Postgres).
-func open(ctx context.Context, cfg *curhat.Config, databaseURL, valkeyURL string) (
-	c *curhat.Client, newAccount func(context.Context) (uuid.UUID, error), closeAll func(), err error,
-) {
+// open builds the Client: in memory, or over Postgres (migrated) and Valkey.
+func open(ctx context.Context, cfg *curhat.Config, databaseURL, valkeyURL string) (c *curhat.Client, closeAll func(), err error) {
 	if databaseURL == "" {
 		c, err = curhat.NewMemoryClient(cfg)
-		return c, func(context.Context) (uuid.UUID, error) { return uuid.New(), nil }, func() {}, err
+		return c, func() {}, err
 	}
 	pool, err := pgxpool.New(ctx, databaseURL)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	closeAll = pool.Close
 	if _, err := curhat.Migrate(ctx, pool); err != nil { // or hand curhat.Migrations() to your tool
 		closeAll()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	var vk valkey.Client
 	if valkeyURL != "" {
 		opt, err := valkey.ParseURL(valkeyURL)
 		if err != nil {
 			closeAll()
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		opt.ForceSingleClient = true
 		if vk, err = valkey.NewClient(opt); err != nil {
 			closeAll()
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		closeAll = func() { vk.Close(); pool.Close() }
 	}
-	newAccount = func(ctx context.Context) (id uuid.UUID, err error) {
-		err = pool.QueryRow(ctx, `INSERT INTO clients (display_name) VALUES ('Dewi') RETURNING id`).Scan(&id)
-		return id, err
-	}
 	if c, err = curhat.NewClient(pool, vk, cfg); err != nil {
 		closeAll()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return c, newAccount, closeAll, nil
+	return c, closeAll, nil
 }

@@ -10,11 +10,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/pairing"
 )
 
-// The reference server's own accounts: clients and bearer tokens (auth_sessions). Hosts
-// embedding the SDK bring their own authentication; this is what the mobile apps of the
-// reference deployment talk to.
+// The reference server's own accounts: bearer tokens (auth_sessions), and the clients it
+// registers with the SDK (curhat.Client.RegisterClient). Hosts embedding the SDK bring
+// their own authentication; this is what the mobile apps of the reference deployment talk
+// to.
 
 // SubjectKind is who a token belongs to.
 type SubjectKind string
@@ -25,11 +27,24 @@ const (
 	SubjectOperator SubjectKind = "operator"
 )
 
-// Client is a paying customer.
+// Client is a paying customer, as the API shows it.
 type Client struct {
 	ID          uuid.UUID `json:"id"`
 	DisplayName string    `json:"display_name"`
 	CreatedAt   time.Time `json:"created_at"`
+}
+
+// registerClient registers a new client with the SDK (its clients table, in Postgres or in
+// memory), under an id the SDK makes.
+func (a *App) registerClient(ctx context.Context, displayName string) (Client, error) {
+	c, err := a.client.RegisterClient(ctx, pairing.RegisterClientParams{DisplayName: displayName})
+	return Client(c), err
+}
+
+// getClient reads a client registered with the SDK (ErrNotFound if none).
+func (a *App) getClient(ctx context.Context, id uuid.UUID) (Client, error) {
+	c, err := a.pairer.GetClient(ctx, id)
+	return Client(c), err
 }
 
 // authSession is one auth_sessions row.
@@ -45,10 +60,8 @@ type authSession struct {
 	MitraDeactivated bool
 }
 
-// accountStore is the durable side of clients and tokens.
+// accountStore is the durable side of tokens.
 type accountStore interface {
-	CreateClient(ctx context.Context, displayName string, now time.Time) (Client, error)
-	GetClient(ctx context.Context, id uuid.UUID) (Client, error)
 	CreateAuthSession(ctx context.Context, s authSession, now time.Time) error
 	// LookupToken returns the session whose token_hash is hash (ErrNotFound if none), in
 	// one round trip with whether its subject is a deactivated mitra.
@@ -62,19 +75,6 @@ type accountStore interface {
 
 // pgAccounts stores accounts in Postgres.
 type pgAccounts struct{ pool *pgxpool.Pool }
-
-func (s pgAccounts) CreateClient(ctx context.Context, name string, now time.Time) (Client, error) {
-	c := Client{ID: uuid.New(), DisplayName: name, CreatedAt: now}
-	_, err := s.pool.Exec(ctx, "INSERT INTO clients (id, display_name, created_at) VALUES ($1, $2, $3)", c.ID, c.DisplayName, c.CreatedAt)
-	return c, curhat.TranslatePostgresError(err)
-}
-
-func (s pgAccounts) GetClient(ctx context.Context, id uuid.UUID) (Client, error) {
-	var c Client
-	err := s.pool.QueryRow(ctx, "SELECT id, display_name, created_at FROM clients WHERE id = $1", id).
-		Scan(&c.ID, &c.DisplayName, &c.CreatedAt)
-	return c, curhat.TranslatePostgresError(err)
-}
 
 func (s pgAccounts) CreateAuthSession(ctx context.Context, a authSession, now time.Time) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO auth_sessions (id, subject_kind, subject_id, token_hash, expires_at, created_at)
@@ -116,30 +116,11 @@ type memAccounts struct {
 	mitraActive func(ctx context.Context, id uuid.UUID) bool
 
 	mu       sync.Mutex
-	clients  map[uuid.UUID]Client
 	sessions map[string]*authSession // by token hash
 }
 
 func newMemAccounts() *memAccounts {
-	return &memAccounts{clients: map[uuid.UUID]Client{}, sessions: map[string]*authSession{}}
-}
-
-func (s *memAccounts) CreateClient(_ context.Context, name string, now time.Time) (Client, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := Client{ID: uuid.New(), DisplayName: name, CreatedAt: now}
-	s.clients[c.ID] = c
-	return c, nil
-}
-
-func (s *memAccounts) GetClient(_ context.Context, id uuid.UUID) (Client, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.clients[id]
-	if !ok {
-		return Client{}, curhat.ErrNotFound
-	}
-	return c, nil
+	return &memAccounts{sessions: map[string]*authSession{}}
 }
 
 func (s *memAccounts) CreateAuthSession(_ context.Context, a authSession, _ time.Time) error {

@@ -20,7 +20,7 @@ func (a *App) setMitraActive(ctx context.Context, id uuid.UUID, active bool) (av
 func (a *App) subjectExists(r *http.Request, kind SubjectKind, id uuid.UUID) error {
 	switch kind {
 	case SubjectClient:
-		_, err := a.accounts.GetClient(r.Context(), id)
+		_, err := a.getClient(r.Context(), id)
 		return err
 	case SubjectMitra:
 		_, err := a.mirror.GetMitra(r.Context(), id)

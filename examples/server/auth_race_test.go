@@ -145,7 +145,7 @@ func newSubject(t *testing.T, ts *testServer, kind SubjectKind, i int) uuid.UUID
 		require.NoError(t, err)
 		return m.ID
 	}
-	c, err := ts.app.accounts.CreateClient(ctx, fmt.Sprint("client ", i), ts.clock.Now())
+	c, err := ts.app.registerClient(ctx, fmt.Sprint("client ", i))
 	require.NoError(t, err)
 	return c.ID
 }

@@ -66,7 +66,7 @@ func newBenchServer(b *testing.B) *benchServer {
 	require.NoError(b, app.mirror.SetOnline(ctx, m.ID))
 	mtok, _, err := app.auth.issue(ctx, SubjectMitra, m.ID, time.Hour)
 	require.NoError(b, err)
-	c, err := app.accounts.CreateClient(ctx, "bench client", time.Now())
+	c, err := app.registerClient(ctx, "bench client")
 	require.NoError(b, err)
 	ctok, _, err := app.auth.issue(ctx, SubjectClient, c.ID, time.Hour)
 	require.NoError(b, err)

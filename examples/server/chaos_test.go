@@ -23,9 +23,8 @@ import (
 // restarts and freezes Valkey and restarts Postgres (private servers on free loopback
 // ports: the shared ones are never touched), deactivates busy mitras (their chats continue
 // as prepaid blasts, refunded in part when nobody takes them) and makes the payment
-// provider refuse some refunds, then checks that nothing was lost or charged twice (SPEC
-// §16) and that every paid amount ended in what it paid for or in refunds adding up to it
-// (SPEC §18: payment.Reconcile is empty).
+// provider refuse some refunds, then checks that nothing was lost or charged twice  and that every paid amount ended in what it paid for or in refunds adding up to it
+// (payment.Reconcile is empty).
 //
 // Load duration: CURHAT_CHAOS_DURATION (a Go duration, e.g. 10m) when set; otherwise 30 s,
 // or 12 s with -short. Setup, draining and the final checks add 20–40 s.

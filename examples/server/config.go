@@ -13,7 +13,7 @@ import (
 	"github.com/curhat/curhat/sweeps"
 )
 
-// Config is the server configuration; main fills it from the environment (SPEC §13).
+// Config is the server configuration; main fills it from the environment.
 type Config struct {
 	Addr                 string        // ADDR, default ":8080"
 	DatabaseURL          string        // DATABASE_URL; empty with VALKEY_URL empty → in-memory mode

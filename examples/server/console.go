@@ -1,6 +1,6 @@
 package main
 
-// The operator console (SPEC §17): plain HTML, CSS and JavaScript modules under console/,
+// The operator console: plain HTML, CSS and JavaScript modules under console/,
 // embedded in the binary and served at /console/ — no build step, nothing fetched from
 // another host, so it works on a machine without internet. The page signs in with an
 // operator token and calls the same /api/internal routes as curl would.

@@ -13,7 +13,7 @@ import (
 	"github.com/curhat/curhat/pairing"
 )
 
-// The operators' event stream, GET /api/internal/events (SPEC §17): the console's
+// The operators' event stream, GET /api/internal/events: the console's
 // dashboard follows it instead of polling. It carries two kinds of events:
 //
 //   - dashboard: the dashboard's numbers, whenever one of them changed, and once to each

@@ -87,7 +87,7 @@ func (a *App) seedDemo(ctx context.Context, out io.Writer, pace demoPace) error 
 		fmt.Fprintf(out, "  mitra  %-14s id=%s online=%-5v token=%s\n", name, m.ID, online, tok)
 	}
 	for _, name := range []string{"Client Dewi", "Client Eko"} {
-		c, err := a.accounts.CreateClient(ctx, name, a.clock.Now().UTC().Truncate(time.Microsecond))
+		c, err := a.registerClient(ctx, name)
 		if err != nil {
 			return err
 		}

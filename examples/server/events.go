@@ -510,13 +510,13 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, c caller, o
 		hub.unsubscribe(st)
 		return err
 	}
-	// A mitra's stream is a lease of its device (SPEC §20): no heartbeat is needed while
+	// A mitra's stream is a lease of its device: no heartbeat is needed while
 	// it is open, and when it closes the mitra stays reachable for the reconnect grace.
 	// The app is told whether it is online now, and whenever that changes.
 	var lease *availability.Stream
 	if c.Kind == SubjectMitra {
 		lease, err = s.app.mirror.OpenStream(r.Context(), availability.StreamParams{MitraID: c.ID, Device: device,
-			OnPresence: func(online bool) { s.sendPresence(st, device, lease, online, false) }})
+			OnPresence: func(online bool) { s.sendPresence(st, device, nil, online, false) }})
 		if err != nil {
 			hub.unsubscribe(st)
 			return err
@@ -647,6 +647,8 @@ func (s *Server) serveHandlerStream(w http.ResponseWriter, r *http.Request, st *
 // sendPresence queues a presence event on a mitra's stream: the lease's state when the
 // stream opens (first), then each change the lease reports. A change reported before the
 // first is dropped: the first, read after it, says the same.
+// lease is read only for the first event (first), so a refresh racing the stream's opening
+// never reads it.
 func (s *Server) sendPresence(st *stream, device string, lease *availability.Stream, online, first bool) {
 	st.mu.Lock()
 	if !first && !st.presenceReady {

@@ -229,7 +229,7 @@ func TestEvents_EveryDocumentedKindIsSentAndMatchesItsSchema(t *testing.T) {
 
 func TestEvents_EveryKindIsInTheReadme(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile("../../README.md")
+	raw, err := os.ReadFile("README.md") // examples/server/README.md, section "Events"
 	require.NoError(t, err)
 	for _, kind := range append(sdkEventKinds(t), serverEventKinds...) {
 		require.Contains(t, string(raw), "| `"+kind+"` |", "README.md's table of events lacks %s", kind)

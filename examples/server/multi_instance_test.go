@@ -28,7 +28,7 @@ import (
 )
 
 // Several reference-server instances over one Postgres and one Valkey, all with their
-// sweeps on, on the real clock (SPEC §6: "safe to run in several instances at once").
+// sweeps on, on the real clock (every sweep is safe to run in several instances at once).
 // Each instance is an App behind its own httptest server; a "fleet" is the set of them.
 
 // fleetSweepTimings are short so that the sweeps race each other many times per test.

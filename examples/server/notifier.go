@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/pairing"
 )
 
 // hubNotifier publishes the SDK's events (pairing and extensions alike) to the event
@@ -16,9 +16,9 @@ type hubNotifier struct {
 	clock func() time.Time
 }
 
-var _ curhat.MitrasNotifier = hubNotifier{}
+var _ pairing.MitrasNotifier = hubNotifier{}
 
-func (n hubNotifier) Notify(ctx context.Context, e curhat.Event) {
+func (n hubNotifier) Notify(ctx context.Context, e pairing.Event) {
 	frame := n.frame(e)
 	if e.ClientID != nil {
 		n.hub.publishTo(ctx, e.Kind, SubjectClient, []uuid.UUID{*e.ClientID}, frame)
@@ -30,12 +30,12 @@ func (n hubNotifier) Notify(ctx context.Context, e curhat.Event) {
 
 // NotifyMitras sends one event to many mitras (a blast's offers, their dismissals): it is
 // encoded once and published in one bus message, whatever the number of mitras.
-func (n hubNotifier) NotifyMitras(ctx context.Context, e curhat.Event, mitras []uuid.UUID) {
+func (n hubNotifier) NotifyMitras(ctx context.Context, e pairing.Event, mitras []uuid.UUID) {
 	n.hub.publishTo(ctx, e.Kind, SubjectMitra, mitras, n.frame(e))
 }
 
 // frame is the event's SSE frame; its data carries the ids of what it is about.
-func (n hubNotifier) frame(e curhat.Event) []byte {
+func (n hubNotifier) frame(e pairing.Event) []byte {
 	data := eventData(e.Data, "pairing_id", e.PairingID, "chat_session_id", e.ChatSessionID, "extension_id", e.ExtensionID)
 	return encodeFrame(e.Kind, data, n.clock())
 }

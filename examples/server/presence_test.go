@@ -15,7 +15,7 @@ import (
 	"github.com/curhat/curhat/availability"
 )
 
-// Presence per device (SPEC §20): X-Device-Id, one device signing off, event streams as
+// Presence per device: X-Device-Id, one device signing off, event streams as
 // leases and the reconnect grace.
 
 // device is the X-Device-Id header of a request.

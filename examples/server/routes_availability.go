@@ -20,7 +20,7 @@ func (s *Server) availabilityRoutes() {
 }
 
 // deviceHeader names the mitra's device on a heartbeat, going online and an event stream
-// (SPEC §20); without it the request is the default device's.
+//; without it the request is the default device's.
 const deviceHeader = "X-Device-Id"
 
 // deviceOf returns the device a mitra's request names: availability.DefaultDevice without

@@ -13,7 +13,6 @@ import (
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/pairing"
-	"github.com/curhat/curhat/payment"
 )
 
 func (s *Server) chatRoutes() {
@@ -108,12 +107,6 @@ func strPtr(s string) *string {
 	return &s
 }
 
-func pairingPaymentJSON(p pairing.Payment) paymentJSON {
-	return toPaymentJSON(payment.Session{ID: p.ID, Purpose: payment.Purpose(p.Purpose), Status: payment.Status(p.Status),
-		BaseAmount: p.BaseAmount, DiscountAmount: p.DiscountAmount, Amount: p.Amount, RefundedAmount: p.RefundedAmount,
-		Currency: p.Currency, ExpiresAt: p.ExpiresAt, CheckoutURL: p.CheckoutURL, PaidAt: p.PaidAt, CreatedAt: p.CreatedAt})
-}
-
 // validMinutes checks a minutes field of a request body.
 func validMinutes(m *int) (int, error) {
 	if m == nil {
@@ -146,7 +139,7 @@ func (s *Server) chatStart(w http.ResponseWriter, r *http.Request, c caller) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"pairing": toPairingJSON(p), "payment": pairingPaymentJSON(pay)})
+	writeJSON(w, http.StatusCreated, map[string]any{"pairing": toPairingJSON(p), "payment": toPaymentJSON(pay)})
 	return nil
 }
 
@@ -207,7 +200,7 @@ func (s *Server) chatFallback(w http.ResponseWriter, r *http.Request, c caller) 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"pairing": toPairingJSON(p), "payment": pairingPaymentJSON(pay)})
+	writeJSON(w, http.StatusOK, map[string]any{"pairing": toPairingJSON(p), "payment": toPaymentJSON(pay)})
 	return nil
 }
 

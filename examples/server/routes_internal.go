@@ -150,7 +150,7 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, _ caller) 
 	if err := validDisplayName(body.DisplayName); err != nil {
 		return err
 	}
-	c, err := s.app.accounts.CreateClient(r.Context(), strings.TrimSpace(body.DisplayName), s.app.clock.Now().UTC().Truncate(time.Microsecond))
+	c, err := s.app.registerClient(r.Context(), strings.TrimSpace(body.DisplayName))
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ type mitraRowJSON struct {
 	// AwayReason is why the system took the mitra offline (missed_offers); null when it
 	// did not, or the mitra went online since.
 	AwayReason *string `json:"away_reason"`
-	// DeviceCount is the devices holding a live lease (SPEC §20).
+	// DeviceCount is the devices holding a live lease.
 	DeviceCount int       `json:"device_count"`
 	CreatedAt   time.Time `json:"created_at"`
 }

@@ -16,7 +16,7 @@ import (
 // The pricing errors that the shared error table does not know yet (stale writes and
 // unknown tiers map through curhat.ErrStaleWrite and curhat.ErrNotFound already).
 
-// pricingAPI serves the pricing routes of SPEC §13.
+// pricingAPI serves the pricing routes.
 type pricingAPI struct {
 	ps *pricing.PricingStore
 }

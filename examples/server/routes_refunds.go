@@ -11,7 +11,7 @@ import (
 	"github.com/curhat/curhat/payment"
 )
 
-// Refunds for operators (SPEC §18): the list, a retry now, and the fake gateway's switch
+// Refunds for operators: the list, a retry now, and the fake gateway's switch
 // that refuses the next refunds so retries can be tested black-box.
 
 // maxFakeRefundFailures bounds POST /api/internal/fake-gateway/refund-failures.

@@ -63,7 +63,7 @@ func startServe(t *testing.T, app *App) *served {
 func newSubjectToken(t *testing.T, app *App) (uuid.UUID, string) {
 	t.Helper()
 	ctx := context.Background()
-	c, err := app.accounts.CreateClient(ctx, "Dewi", app.clock.Now())
+	c, err := app.registerClient(ctx, "Dewi")
 	require.NoError(t, err)
 	tok, _, err := app.auth.issue(ctx, SubjectClient, c.ID, time.Hour)
 	require.NoError(t, err)

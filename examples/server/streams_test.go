@@ -273,7 +273,7 @@ func TestEvents_KeepAlivePassClosesStreamsWhoseTokenExpiredOrWasRevoked(t *testi
 	t.Parallel()
 	ts := newTestServer(t, memoryBackend)
 	ctx := context.Background()
-	expiring, err := ts.app.accounts.CreateClient(ctx, "Dewi", ts.clock.Now())
+	expiring, err := ts.app.registerClient(ctx, "Dewi")
 	require.NoError(t, err)
 	shortTok, _, err := ts.app.auth.issue(ctx, SubjectClient, expiring.ID, time.Minute)
 	require.NoError(t, err)

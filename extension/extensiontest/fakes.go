@@ -10,6 +10,7 @@ import (
 
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/pairing"
 )
 
 // Sessions is an in-memory extension.Sessions: a table of chat sessions the test fills
@@ -17,7 +18,7 @@ import (
 // Store.ExtendSession needs.
 type Sessions struct {
 	mu       sync.Mutex
-	sessions map[uuid.UUID]extension.ChatSession
+	sessions map[uuid.UUID]pairing.ChatSession
 	extended []Extended
 }
 
@@ -31,10 +32,10 @@ type Extended struct {
 var _ extension.Sessions = (*Sessions)(nil)
 
 // NewSessions returns an empty table.
-func NewSessions() *Sessions { return &Sessions{sessions: map[uuid.UUID]extension.ChatSession{}} }
+func NewSessions() *Sessions { return &Sessions{sessions: map[uuid.UUID]pairing.ChatSession{}} }
 
 // Add stores (or replaces) a chat session.
-func (s *Sessions) Add(info extension.ChatSession) {
+func (s *Sessions) Add(info pairing.ChatSession) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sessions[info.ID] = cloneInfo(info)
@@ -42,10 +43,10 @@ func (s *Sessions) Add(info extension.ChatSession) {
 
 // StartActive adds an active session between client and mitra that ends in minutes from
 // now and returns it.
-func (s *Sessions) StartActive(clientID, mitraID uuid.UUID, now time.Time, minutes int) extension.ChatSession {
+func (s *Sessions) StartActive(clientID, mitraID uuid.UUID, now time.Time, minutes int) pairing.ChatSession {
 	start := normalTime(now)
-	info := extension.ChatSession{
-		ID: uuid.New(), ClientID: clientID, MitraID: mitraID, Status: extension.SessionActive,
+	info := pairing.ChatSession{
+		ID: uuid.New(), ClientID: clientID, MitraID: mitraID, Status: pairing.SessionActive,
 		StartedAt: new(start), EndsAt: new(normalTime(now.Add(time.Duration(minutes) * time.Minute))), Minutes: minutes,
 		PairingID: uuid.New(), CreatedAt: start, UpdatedAt: start,
 	}
@@ -54,7 +55,7 @@ func (s *Sessions) StartActive(clientID, mitraID uuid.UUID, now time.Time, minut
 }
 
 // SetStatus changes a session's status (for example to "ended").
-func (s *Sessions) SetStatus(id uuid.UUID, status extension.SessionStatus) {
+func (s *Sessions) SetStatus(id uuid.UUID, status pairing.SessionStatus) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if info, ok := s.sessions[id]; ok {
@@ -64,12 +65,12 @@ func (s *Sessions) SetStatus(id uuid.UUID, status extension.SessionStatus) {
 }
 
 // GetChatSession returns the session, or ErrNotFound.
-func (s *Sessions) GetChatSession(_ context.Context, id uuid.UUID) (extension.ChatSession, error) {
+func (s *Sessions) GetChatSession(_ context.Context, id uuid.UUID) (pairing.ChatSession, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	info, ok := s.sessions[id]
 	if !ok {
-		return extension.ChatSession{}, fmt.Errorf("chat session %s: %w", id, core.ErrNotFound)
+		return pairing.ChatSession{}, fmt.Errorf("chat session %s: %w", id, core.ErrNotFound)
 	}
 	return cloneInfo(info), nil
 }
@@ -91,12 +92,12 @@ func (s *Sessions) ExtendedCalls() []Extended {
 // Extend grows the ends_at and minutes of a session that is active and ends after at
 // (Store.ExtendSession). Any other session, or an unknown one, is left alone with
 // ok=false.
-func (s *Sessions) Extend(_ context.Context, id uuid.UUID, minutes int, at time.Time) (extension.ChatSession, bool, error) {
+func (s *Sessions) Extend(_ context.Context, id uuid.UUID, minutes int, at time.Time) (pairing.ChatSession, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	info, ok := s.sessions[id]
-	if !ok || info.Status != extension.SessionActive || info.EndsAt == nil || !info.EndsAt.After(at) {
-		return extension.ChatSession{}, false, nil
+	if !ok || info.Status != pairing.SessionActive || info.EndsAt == nil || !info.EndsAt.After(at) {
+		return pairing.ChatSession{}, false, nil
 	}
 	info.EndsAt = new(info.EndsAt.Add(time.Duration(minutes) * time.Minute))
 	info.Minutes += minutes
@@ -105,7 +106,7 @@ func (s *Sessions) Extend(_ context.Context, id uuid.UUID, minutes int, at time.
 	return cloneInfo(info), true, nil
 }
 
-func cloneInfo(info extension.ChatSession) extension.ChatSession {
+func cloneInfo(info pairing.ChatSession) pairing.ChatSession {
 	for _, t := range []**time.Time{&info.StartedAt, &info.EndsAt, &info.EndedAt} {
 		if *t != nil {
 			*t = new(**t)
@@ -198,41 +199,6 @@ func (s *Settings) TargetedTimeout(context.Context) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.timeout
-}
-
-// Notifier is an extension.Notifier that records every event.
-type Notifier struct {
-	mu     sync.Mutex
-	events []extension.Event
-}
-
-var _ extension.Notifier = (*Notifier)(nil)
-
-// NewNotifier returns an empty recorder.
-func NewNotifier() *Notifier { return &Notifier{} }
-
-func (n *Notifier) Notify(_ context.Context, e extension.Event) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.events = append(n.events, e)
-}
-
-// Events returns the events so far, oldest first.
-func (n *Notifier) Events() []extension.Event {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return append([]extension.Event(nil), n.events...)
-}
-
-// Kinds returns the kinds of the events so far, oldest first.
-func (n *Notifier) Kinds() []string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	out := make([]string, len(n.events))
-	for i, e := range n.events {
-		out[i] = e.Kind
-	}
-	return out
 }
 
 // normalTime is t as Postgres keeps a timestamptz: UTC, microseconds.

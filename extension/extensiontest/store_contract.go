@@ -9,6 +9,7 @@ import (
 
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/internal/check"
+	"github.com/curhat/curhat/pairing"
 )
 
 // StoreHarness is one extension.Store under test, with the facts it reads or writes but
@@ -21,18 +22,18 @@ type StoreHarness struct {
 	Store extension.Store
 	// StartSession starts an active chat session between a new client and a new mitra,
 	// from now for minutes, and returns it as Session reads it.
-	StartSession func(t *testing.T, now time.Time, minutes int) extension.ChatSession
+	StartSession func(t *testing.T, now time.Time, minutes int) pairing.ChatSession
 	// EndSession ends an active chat session (status ended), as the pairing domain does.
 	EndSession func(t *testing.T, id uuid.UUID)
 	// Session reads a chat session as it is now: ApplyPayment must have grown its ends_at
 	// and minutes in the same transaction as it marked the extension paid.
-	Session func(t *testing.T, id uuid.UUID) extension.ChatSession
+	Session func(t *testing.T, id uuid.UUID) pairing.ChatSession
 	// Tier returns the id of the extension price tier of minutes, creating it (or setting
 	// its price) as the pricing domain does.
 	Tier func(t *testing.T, minutes int, price int64) uuid.UUID
 	// Payment creates a pending payment session for extension e of chat session s, as the
 	// payment domain does, and returns its id.
-	Payment func(t *testing.T, s extension.ChatSession, e extension.Extension) uuid.UUID
+	Payment func(t *testing.T, s pairing.ChatSession, e extension.Extension) uuid.UUID
 }
 
 // t0 is the base time of the suite.
@@ -41,7 +42,7 @@ var t0 = time.Date(2026, 5, 3, 23, 2, 49, 0, time.UTC)
 // fixture is one chat session with an extension tier, over the store under test.
 type fixture struct {
 	h    StoreHarness
-	sess extension.ChatSession
+	sess pairing.ChatSession
 	tier uuid.UUID
 }
 
@@ -325,7 +326,7 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 			check.NoError(t, err)
 			check.Equal(t, extension.StatusApproved, got.Status, "the extension is not marked paid")
 			over := h.Session(t, x.sess.ID)
-			check.Equal(t, extension.SessionActive, over.Status)
+			check.Equal(t, pairing.SessionActive, over.Status)
 			check.Equal(t, 30, over.Minutes)
 			check.Equal(t, *x.sess.EndsAt, *over.EndsAt)
 		}
@@ -426,4 +427,6 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 			check.Equal(t, 1, n, "extension %s expired by %d callers", id, n)
 		}
 	})
+
+	runConstraintContract(t, newHarness)
 }

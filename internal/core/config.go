@@ -1,5 +1,28 @@
 package core
 
+import "log/slog"
+
+// Deref returns *c, or the zero value when c is nil: what every Config.WithDefaults starts
+// from, a nil config meaning every default.
+func Deref[T any](c *T) T {
+	if c == nil {
+		var zero T
+		return zero
+	}
+	return *c
+}
+
+// discard is the default Logger of every Config.
+var discard = slog.New(slog.DiscardHandler)
+
+// LoggerOr returns l, or a logger that discards everything when l is nil.
+func LoggerOr(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return discard
+	}
+	return l
+}
+
 // FirstError returns the first error that is not nil (the check a validate method reports).
 func FirstError(errs ...error) error {
 	for _, err := range errs {

@@ -2,7 +2,7 @@ package core
 
 import "time"
 
-// Defaults of the operator-editable runtime settings (SPEC §7), served while a key has
+// Defaults of the operator-editable runtime settings, served while a key has
 // never been set, and used by a domain whose Settings dependency is nil.
 const (
 	DefaultPairingBlastTimeout        = 60 * time.Second
@@ -12,7 +12,7 @@ const (
 	DefaultMitraMaxConcurrentSessions = 1
 )
 
-// Defaults of the pairing policies (SPEC §19): each is off, so that the seed's blast is
+// Defaults of the pairing policies: each is off, so that the seed's blast is
 // what a deployment gets until an operator turns one on.
 const (
 	DefaultPairingQueueEnabled         = false

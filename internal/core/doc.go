@@ -1,9 +1,9 @@
 // Package core holds what every curhat domain shares and no domain owns: the error
-// vocabulary, the runtime defaults, and the value types that travel between domains (a
-// quote, a payment, a chat session, an event). It imports nothing but the standard
-// library and uuid, so every domain can depend on it without depending on another.
+// vocabulary, the validation helpers, the paging rule and the runtime defaults. It imports
+// nothing but the standard library, so every domain can depend on it without depending on
+// another. The value types that travel between the domains are not here: each is declared
+// in the domain that owns it (pricing.Quote, payment.Session, pairing.ChatSession).
 //
-// Hosts never import it: the root package and the domain packages re-export each of these
-// names by alias (curhat.ErrNotFound, payment.Session, pricing.Quote,
-// pairing.ChatSession), so the value a domain returns is the very value another accepts.
+// Hosts never import it: the root package re-exports the errors (curhat.ErrNotFound is
+// core.ErrNotFound) and ValidationError, so errors.Is and errors.As work with either name.
 package core

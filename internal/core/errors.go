@@ -29,8 +29,9 @@ var (
 	// an extension, its price is 0 (extensions are never free).
 	ErrNoTier = errors.New("no active price tier for this duration")
 	// ErrNoTx: a …Tx method was called on a service whose store cannot join the caller's
-	// transaction (only the Postgres stores can).
-	ErrNoTx = errors.New("this service's store cannot run in the caller's transaction: only the Postgres store can")
+	// transaction: it is not the domain's TxStore (the Postgres store, or a wrapper of it
+	// with a WithTx method).
+	ErrNoTx = errors.New("this service's store cannot run in the caller's transaction: it has no WithTx (TxStore)")
 )
 
 // ValidationError reports one invalid input field. Use errors.As to read Field.

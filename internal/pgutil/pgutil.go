@@ -63,11 +63,14 @@ const (
 	codeSerializationFailure = "40001"
 	codeDeadlockDetected     = "40P01"
 	codeCheckViolation       = "23514"
+	codeForeignKeyViolation  = "23503"
 )
 
 // Translate maps driver errors to the shared domain errors:
 //   - pgx.ErrNoRows → core.ErrNotFound
 //   - unique violation → core.ErrConflict (wrapping the constraint name)
+//   - foreign-key violation → core.ErrNotFound (wrapping the constraint name): the row
+//     referred to does not exist
 //   - serialization failure / deadlock → core.ErrStaleWrite
 //   - connection failures → core.ErrUnavailable
 //
@@ -89,6 +92,8 @@ func Translate(err error) error {
 		switch pgErr.Code {
 		case codeUniqueViolation:
 			return fmt.Errorf("%w: %s", core.ErrConflict, pgErr.ConstraintName)
+		case codeForeignKeyViolation:
+			return fmt.Errorf("%w: %s", core.ErrNotFound, pgErr.ConstraintName)
 		case codeSerializationFailure, codeDeadlockDetected:
 			return fmt.Errorf("%w: %s", core.ErrStaleWrite, pgErr.Message)
 		case codeCheckViolation:

@@ -30,5 +30,9 @@ func TestTranslate_MapsDriverErrorsToDomainErrors(t *testing.T) {
 	_, err = db.Pool.Exec(ctx, "INSERT INTO pricing_tiers (mode, minutes, price) VALUES ('session', 0, 1)")
 	require.True(t, errors.As(pgutil.Translate(err), &ve), "check violation: %v", err)
 
+	_, err = db.Pool.Exec(ctx, "INSERT INTO pairings (client_id, type, status, minutes) VALUES (gen_random_uuid(), 'blast', 'searching', 30)")
+	require.ErrorIs(t, pgutil.Translate(err), core.ErrNotFound, "a foreign key to no row: %v", err)
+	require.ErrorContains(t, pgutil.Translate(err), "pairings_client_id_fkey")
+
 	require.NoError(t, pgutil.Translate(nil))
 }

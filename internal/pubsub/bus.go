@@ -85,11 +85,8 @@ type Config struct {
 // WithDefaults returns a copy of c with every zero field set to its default (and
 // BackoffMax raised to BackoffMin when only BackoffMin is set above its default).
 func (c *Config) WithDefaults() Config {
-	var out Config
-	if c != nil {
-		out = *c
-	}
-	out.Logger = cmp.Or(out.Logger, slog.New(slog.DiscardHandler))
+	out := core.Deref(c)
+	out.Logger = core.LoggerOr(out.Logger)
 	out.Buffer = cmp.Or(out.Buffer, DefaultBuffer)
 	out.PublishTimeout = cmp.Or(out.PublishTimeout, DefaultPublishTimeout)
 	out.BackoffMin = cmp.Or(out.BackoffMin, DefaultBackoffMin)

@@ -33,7 +33,7 @@
 // # Valkey
 //
 // Topic t travels on the channel key prefix + t, so that with the default key names the
-// runtime config topic is SPEC §4's "config:invalidate". On a cluster the bus uses sharded
+// runtime config topic is the shared "config:invalidate". On a cluster the bus uses sharded
 // pub/sub (SPUBLISH, SSUBSCRIBE), which keeps a channel's messages in order.
 //
 // Each subscription holds its own dedicated connection, so that the bus, not the client's

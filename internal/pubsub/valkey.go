@@ -12,7 +12,7 @@ import (
 )
 
 // Valkey is a bus over Valkey pub/sub: topic t travels on the channel prefix+t, so that
-// with the default (empty) key prefix the runtime config topic is SPEC §4's
+// with the default (empty) key prefix the runtime config topic is the shared
 // "config:invalidate" byte for byte.
 //
 // On a cluster it uses sharded pub/sub (SPUBLISH and SSUBSCRIBE, Valkey and Redis 7.0 or

@@ -3,7 +3,7 @@ package valkeyutil
 import "strings"
 
 // Names builds the Valkey key names of the product. The zero value gives the default names
-// of SPEC §4 byte for byte.
+// that existing deployments read, byte for byte.
 type Names struct {
 	prefix string
 }

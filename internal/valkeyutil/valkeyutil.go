@@ -1,5 +1,5 @@
 // Package valkeyutil builds valkey-go clients from URLs, names the Valkey keys of the
-// product (SPEC §4), with the optional prefix and the cluster-safe hash tag, and runs Lua
+// product, with the optional prefix and the cluster-safe hash tag, and runs Lua
 // scripts in pipelines (Script).
 package valkeyutil
 

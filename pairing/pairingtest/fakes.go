@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/pricing"
 )
 
 // Availability is an in-memory pairing.Availability: mitras are online (reachable) when
@@ -214,7 +215,7 @@ func (q *Quoter) SetDiscount(amount int64) {
 }
 
 // sessionMode is what the Pairer quotes (pricing.ModeSession).
-const sessionMode pairing.PriceMode = "session"
+const sessionMode pricing.Mode = "session"
 
 var tierNamespace = uuid.MustParse("3d0c8a0e-5a43-4b8e-9c4f-7f1f2f6f5a01")
 
@@ -223,15 +224,15 @@ func TierID(minutes int) uuid.UUID {
 	return uuid.NewSHA1(tierNamespace, fmt.Appendf(nil, "session:%d", minutes))
 }
 
-func (q *Quoter) Quote(_ context.Context, _ uuid.UUID, mode pairing.PriceMode, minutes int) (pairing.Quote, error) {
+func (q *Quoter) Quote(_ context.Context, _ uuid.UUID, mode pricing.Mode, minutes int) (pricing.Quote, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	price, ok := q.prices[minutes]
 	if mode != sessionMode || !ok {
-		return pairing.Quote{}, fmt.Errorf("%s of %d minutes: %w", mode, minutes, pairing.ErrNoTier)
+		return pricing.Quote{}, fmt.Errorf("%s of %d minutes: %w", mode, minutes, pairing.ErrNoTier)
 	}
 	d := min(q.discount, price)
-	return pairing.Quote{TierID: TierID(minutes), Mode: mode, Minutes: minutes, BaseAmount: price, DiscountAmount: d,
+	return pricing.Quote{TierID: TierID(minutes), Mode: mode, Minutes: minutes, BaseAmount: price, DiscountAmount: d,
 		Amount: price - d, Currency: "IDR"}, nil
 }
 

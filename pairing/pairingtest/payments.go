@@ -22,8 +22,8 @@ type RefundListener interface {
 // created paid when free, Cancel refunding a session paid in between, a payment arriving
 // after cancellation or expiry refunded at once and never handed to the handler, partial
 // refunds recorded before they are sent and retried by RetryRefunds. Wire its
-// RecordRefunds into the pairing store's (Store.RecordRefunds) so that the refunds a
-// transition owes are recorded with it.
+// RecordRefunds into a pairing.MemoryStore built alone (MemoryStore.RecordRefunds) so that
+// the refunds a transition owes are recorded with it.
 type Payments struct {
 	// Now tells the time (defaults to the wall clock).
 	Now func() time.Time
@@ -47,7 +47,8 @@ func NewPayments() *Payments { return NewPaymentsOver(payment.NewMemoryStore()) 
 
 // NewPaymentsOver returns a Payments over store — payment.NewPostgresStore when the
 // pairing store is Postgres, so that the refunds its transitions record
-// (payment.RecordRefundTx) land next to the payments. A nil store is an empty in-memory one.
+// (payment.RecordRefundTx) land next to the payments (in memory, a payment store over the
+// pairing store's database does the same). A nil store is an empty in-memory one.
 func NewPaymentsOver(store payment.Store) *Payments {
 	if store == nil {
 		store = payment.NewMemoryStore()
@@ -99,12 +100,12 @@ func (p *Payments) now() time.Time {
 	return time.Now().UTC()
 }
 
-func (p *Payments) Create(ctx context.Context, params pairing.CreatePaymentParams) (pairing.Payment, bool, error) {
+func (p *Payments) Create(ctx context.Context, params payment.CreateParams) (payment.Session, bool, error) {
 	p.mu.Lock()
 	createErr := p.createErr
 	p.mu.Unlock()
 	if createErr != nil {
-		return pairing.Payment{}, false, createErr
+		return payment.Session{}, false, createErr
 	}
 	s, replayed, err := p.svc.Create(ctx, params)
 	if err == nil && !replayed {
@@ -115,35 +116,35 @@ func (p *Payments) Create(ctx context.Context, params pairing.CreatePaymentParam
 	return s, replayed, err
 }
 
-func (p *Payments) Get(ctx context.Context, id uuid.UUID) (pairing.Payment, error) {
+func (p *Payments) Get(ctx context.Context, id uuid.UUID) (payment.Session, error) {
 	return p.svc.Get(ctx, id)
 }
 
-func (p *Payments) FindByIdempotencyKey(ctx context.Context, clientID uuid.UUID, key string) (pairing.Payment, error) {
+func (p *Payments) FindByIdempotencyKey(ctx context.Context, clientID uuid.UUID, key string) (payment.Session, error) {
 	return p.svc.FindByIdempotencyKey(ctx, clientID, key)
 }
 
-func (p *Payments) Cancel(ctx context.Context, id uuid.UUID) (pairing.Payment, error) {
+func (p *Payments) Cancel(ctx context.Context, id uuid.UUID) (payment.Session, error) {
 	return p.svc.Cancel(ctx, id)
 }
 
-func (p *Payments) Refund(ctx context.Context, id uuid.UUID, reason string) (pairing.Payment, error) {
+func (p *Payments) Refund(ctx context.Context, id uuid.UUID, reason string) (payment.Session, error) {
 	return p.svc.Refund(ctx, id, reason)
 }
 
-func (p *Payments) SettleRefunds(ctx context.Context, cause string, retryFailed bool) (pairing.RefundSummary, error) {
+func (p *Payments) SettleRefunds(ctx context.Context, cause string, retryFailed bool) (payment.RefundSummary, error) {
 	return p.svc.SettleRefunds(ctx, cause, retryFailed)
 }
 
 // RecordRefunds records a refund intent in the payment store: the hook of the in-memory
 // pairing store (Store.RecordRefunds).
-func (p *Payments) RecordRefunds(ctx context.Context, r pairing.RefundIntent, at time.Time) ([]pairing.RecordedRefund, error) {
+func (p *Payments) RecordRefunds(ctx context.Context, r payment.RefundOrder, at time.Time) ([]payment.Refund, error) {
 	return RecordRefunds(ctx, p.store, r, at)
 }
 
 // RecordRefunds records a refund intent in a payment store and returns what it recorded:
 // what a Store.RecordRefunds hook does.
-func RecordRefunds(ctx context.Context, store payment.Store, r pairing.RefundIntent, at time.Time) ([]pairing.RecordedRefund, error) {
+func RecordRefunds(ctx context.Context, store payment.Store, r payment.RefundOrder, at time.Time) ([]payment.Refund, error) {
 	return store.RecordRefund(ctx, payment.RefundRecord{RefundOrder: r, At: at})
 }
 
@@ -187,11 +188,11 @@ func (p *Payments) Refunds(id uuid.UUID) int { return p.gateway.RefundsFor(id) }
 func (p *Payments) RefundedAmount(id uuid.UUID) int64 { return p.gateway.RefundedAmount(id) }
 
 // All returns every payment session created through p.
-func (p *Payments) All() []pairing.Payment {
+func (p *Payments) All() []payment.Session {
 	p.mu.Lock()
 	ids := append([]uuid.UUID(nil), p.created...)
 	p.mu.Unlock()
-	out := make([]pairing.Payment, 0, len(ids))
+	out := make([]payment.Session, 0, len(ids))
 	for _, id := range ids {
 		if s, err := p.svc.Get(context.Background(), id); err == nil {
 			out = append(out, s)

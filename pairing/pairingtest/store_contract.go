@@ -630,6 +630,7 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 	})
 
 	runPolicyContract(t, newHarness)
+	runConstraintContract(t, newHarness)
 }
 
 func ptr[T any](v T) *T { return &v }

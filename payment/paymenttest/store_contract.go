@@ -913,4 +913,6 @@ func runRefundContract(t *testing.T, newHarness func(t *testing.T) StoreHarness)
 		check.NoKey(t, got, stuck.ID, "a pending refund is stuck only past the grace")
 		check.HasKey(t, got, refusedRefund.ID)
 	})
+
+	runConstraintContract(t, newHarness)
 }

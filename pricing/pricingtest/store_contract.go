@@ -627,6 +627,8 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 			check.Equal(t, want, paid, "ClientHasPaidChatStart(%s)", client)
 		}
 	})
+
+	runConstraintContract(t, newHarness)
 }
 
 func tierFromJSON(t *testing.T, raw json.RawMessage) pricing.Tier {

@@ -1,8 +1,4 @@
-// Package refundtx records refunds (payment_refunds) inside any Postgres transaction: the
-// payment store's own, or the pairing store's when a blast that fails owes its client
-// money, so that the decision and the refund commit together. It is the one place that
-// knows how a refund row is recorded and read.
-package refundtx
+package payment
 
 import (
 	"context"
@@ -13,28 +9,30 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/pgutil"
 )
 
-// Columns reads a refund with its payment's currency and charge reference: the refunds
-// table is r, the payment p.
-const Columns = `r.id, r.payment_id, r.amount, p.currency, r.cause, r.reason, r.status, r.provider_ref, r.attempts,
+// The SQL of payment_refunds, shared by the PostgresStore and RecordRefundTx (the caller's
+// transaction): the one place that knows how a refund row is recorded and read.
+
+// refundColumns reads a refund with its payment's currency and charge reference: the
+// refunds table is r, the payment p.
+const refundColumns = `r.id, r.payment_id, r.amount, p.currency, r.cause, r.reason, r.status, r.provider_ref, r.attempts,
 r.next_attempt_at, r.last_error, r.created_at, r.updated_at, p.provider_ref`
 
-// Select reads refunds (add a WHERE on r or p).
-const Select = `SELECT ` + Columns + ` FROM payment_refunds r JOIN payment_sessions p ON p.id = r.payment_id`
+// selectRefunds reads refunds (add a WHERE on r or p).
+const selectRefunds = `SELECT ` + refundColumns + ` FROM payment_refunds r JOIN payment_sessions p ON p.id = r.payment_id`
 
-// Scan reads one row of Columns.
-func Scan(row pgx.Row) (core.Refund, error) {
+// scanRefund reads one row of refundColumns.
+func scanRefund(row pgx.Row) (Refund, error) {
 	var (
-		r                               core.Refund
+		r                               Refund
 		providerRef, lastErr, chargeRef *string
 	)
 	err := row.Scan(&r.ID, &r.PaymentID, &r.Amount, &r.Currency, &r.Cause, &r.Reason, &r.Status, &providerRef, &r.Attempts,
 		&r.NextAttemptAt, &lastErr, &r.CreatedAt, &r.UpdatedAt, &chargeRef)
 	if err != nil {
-		return core.Refund{}, err
+		return Refund{}, err
 	}
 	r.ProviderRef, r.LastError, r.ChargeRef = pgutil.Deref(providerRef), pgutil.Deref(lastErr), pgutil.Deref(chargeRef)
 	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
@@ -42,30 +40,31 @@ func Scan(row pgx.Row) (core.Refund, error) {
 	return r, nil
 }
 
-// Collect reads every row of a query of Columns.
-func Collect(rows pgx.Rows, err error) ([]core.Refund, error) {
+// collectRefunds reads every row of a query of refundColumns.
+func collectRefunds(rows pgx.Rows, err error) ([]Refund, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (core.Refund, error) { return Scan(r) })
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Refund, error) { return scanRefund(r) })
 }
 
-// refundable is a payment row as Record sees it, locked.
+// refundable is a payment row as recordRefunds sees it, locked.
 type refundable struct {
-	status   core.PaymentStatus
+	status   Status
 	amount   int64
 	reserved int64 // the sum of all its refunds
 }
 
-// Record records the refunds of r in db (a transaction), r already validated. It locks the
-// payments of r.From (in id order, so concurrent recorders cannot deadlock), and for each,
-// in r.From's order: returns the refund of r.Cause recorded earlier if there is one; skips
-// a payment never charged (or, for a late payment, refuses one that is not closed:
-// ErrInvalidState); otherwise inserts a pending refund of what remains of the payment (its
-// amount less all its refunds, whatever their status) up to what r.Amount still asks for.
-// An unknown payment is ErrNotFound. Driver errors are returned as they are.
-func Record(ctx context.Context, db pgutil.DB, r core.RefundRecord) ([]core.Refund, error) {
-	from := dedupe(r.From)
+// recordRefunds records the refunds of r in db (a transaction), r already validated. It
+// locks the payments of r.From (in id order, so concurrent recorders cannot deadlock),
+// and for each, in r.From's order: returns the refund of r.Cause recorded earlier if
+// there is one; skips a payment never charged (or, for a late payment, refuses one that
+// is not closed: ErrInvalidState); otherwise inserts a pending refund of what remains of
+// the payment (its amount less all its refunds, whatever their status) up to what
+// r.Amount still asks for. An unknown payment is ErrNotFound. Driver errors are returned
+// as they are.
+func recordRefunds(ctx context.Context, db pgutil.DB, r RefundRecord) ([]Refund, error) {
+	from := dedupeIDs(r.From)
 	at := r.At.UTC().Truncate(time.Microsecond)
 	// Lock first, then read the refunds in a statement of their own: under READ COMMITTED
 	// a statement that waited for a lock still reads with the snapshot it started with, so
@@ -95,15 +94,15 @@ func Record(ctx context.Context, db pgutil.DB, r core.RefundRecord) ([]core.Refu
 	ids := make([]uuid.UUID, len(from))
 	for i, id := range from {
 		if payments[id] == nil {
-			return nil, fmt.Errorf("payment %s: %w", id, core.ErrNotFound)
+			return nil, fmt.Errorf("payment %s: %w", id, ErrNotFound)
 		}
-		ids[i] = core.RefundID(id, r.Cause)
+		ids[i] = RefundID(id, r.Cause)
 	}
-	existing, err := Collect(db.Query(ctx, Select+` WHERE r.id = ANY($1)`, ids))
+	existing, err := collectRefunds(db.Query(ctx, selectRefunds+` WHERE r.id = ANY($1)`, ids))
 	if err != nil {
 		return nil, err
 	}
-	byID := map[uuid.UUID]core.Refund{}
+	byID := map[uuid.UUID]Refund{}
 	for _, x := range existing {
 		byID[x.ID] = x
 	}
@@ -122,7 +121,7 @@ func Record(ctx context.Context, db pgutil.DB, r core.RefundRecord) ([]core.Refu
 		p := payments[id]
 		switch {
 		case r.Late && !p.status.Closed():
-			return nil, fmt.Errorf("late payment %s is %s, not closed: %w", id, p.status, core.ErrInvalidState)
+			return nil, fmt.Errorf("late payment %s is %s, not closed: %w", id, p.status, ErrInvalidState)
 		case r.Late:
 			if _, err := db.Exec(ctx, `UPDATE payment_sessions SET status = 'paid', paid_at = $2, handled_at = $2, updated_at = $2,
 				provider_ref = COALESCE(provider_ref, $3) WHERE id = $1`, id, at, pgutil.Nullable(r.ProviderRef)); err != nil {
@@ -150,17 +149,17 @@ func Record(ctx context.Context, db pgutil.DB, r core.RefundRecord) ([]core.Refu
 	if len(recorded) == 0 {
 		return nil, nil
 	}
-	out, err := Collect(db.Query(ctx, Select+` WHERE r.id = ANY($1)`, recorded))
+	out, err := collectRefunds(db.Query(ctx, selectRefunds+` WHERE r.id = ANY($1)`, recorded))
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(a, b core.Refund) int {
+	slices.SortFunc(out, func(a, b Refund) int {
 		return slices.Index(recorded, a.ID) - slices.Index(recorded, b.ID)
 	})
 	return out, nil
 }
 
-func dedupe(ids []uuid.UUID) []uuid.UUID {
+func dedupeIDs(ids []uuid.UUID) []uuid.UUID {
 	out := make([]uuid.UUID, 0, len(ids))
 	for _, id := range ids {
 		if !slices.Contains(out, id) {
