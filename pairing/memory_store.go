@@ -751,13 +751,7 @@ func (s *MemoryStore) ListFailures(_ context.Context, f FailureFilter) ([]Failur
 	slices.SortFunc(all, func(a, b Failure) int {
 		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), compareIDs(b.ID, a.ID))
 	})
-	page, size := max(f.Page, 1), f.PageSize
-	if size <= 0 {
-		size = DefaultFailurePageSize
-	}
-	start := min((page-1)*size, len(all))
-	end := min(start+size, len(all))
-	return slices.Clone(all[start:end]), len(all), nil
+	return memdb.Page(all, f.Page, f.PageSize, DefaultFailurePageSize), len(all), nil
 }
 
 func (s *MemoryStore) GetFailure(_ context.Context, id uuid.UUID) (Failure, error) {

@@ -263,13 +263,7 @@ func (s *MemoryStore) ListRefunds(_ context.Context, f RefundFilter) ([]Refund, 
 	slices.SortFunc(all, func(a, b Refund) int {
 		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), slices.Compare(b.ID[:], a.ID[:]))
 	})
-	page, size := max(f.Page, 1), f.PageSize
-	if size <= 0 {
-		size = DefaultRefundPageSize
-	}
-	start := min((page-1)*size, len(all))
-	end := min(start+size, len(all))
-	return slices.Clone(all[start:end]), len(all), nil
+	return memdb.Page(all, f.Page, f.PageSize, DefaultRefundPageSize), len(all), nil
 }
 
 // Reconcile applies the rules of the Postgres store's statement in one transaction,

@@ -205,3 +205,14 @@ func Col[T any](r Row, name string) T {
 	}
 	return t
 }
+
+// Page returns page (1-based; below 1 is the first) of rows, size rows a page (0 or less:
+// defaultSize), as a copy: the in-memory twin of LIMIT … OFFSET over rows already sorted.
+func Page[T any](rows []T, page, size, defaultSize int) []T {
+	if size <= 0 {
+		size = defaultSize
+	}
+	start := min((max(page, 1)-1)*size, len(rows))
+	end := min(start+size, len(rows))
+	return append([]T(nil), rows[start:end]...)
+}

@@ -115,3 +115,14 @@ func TestTx_UseAfterEndPanics(t *testing.T) {
 	tx.End()
 	require.Panics(t, func() { tx.Has("clients") })
 }
+
+func TestPage_CutsLikeLimitOffset(t *testing.T) {
+	rows := []int{1, 2, 3, 4, 5}
+	require.Equal(t, []int{1, 2}, memdb.Page(rows, 1, 2, 10))
+	require.Equal(t, []int{5}, memdb.Page(rows, 3, 2, 10))
+	require.Empty(t, memdb.Page(rows, 4, 2, 10))
+	require.Equal(t, []int{1, 2, 3}, memdb.Page(rows, 0, 0, 3), "page 0 is the first; size 0 the default")
+	page := memdb.Page(rows, 1, 2, 10)
+	page[0] = 9
+	require.Equal(t, 1, rows[0], "a copy")
+}
