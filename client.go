@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -78,7 +77,8 @@ type Config struct {
 	// are revoked in the deactivation's transaction already.
 	OnMitraDeactivated func(ctx context.Context, mitraID uuid.UUID)
 	// AvailabilityHooks, PaymentHooks, PairingHooks and SweepHooks report to a metrics
-	// system. Optional.
+	// system: each is a struct of optional funcs (a nil one is not called). The zero
+	// values report nothing.
 	AvailabilityHooks availability.Hooks
 	PaymentHooks      payment.Hooks
 	PairingHooks      pairing.Hooks
@@ -131,19 +131,14 @@ func (c *Config) validate() error {
 
 // withDefaults returns a copy of c with every zero field set to its default.
 func (c *Config) withDefaults() Config {
-	out := *c
+	out := core.Deref(c)
 	out.Logger, out.Clock = core.LoggerOr(out.Logger), clock.Or(out.Clock)
 	out.UnsettledGrace = cmp.Or(out.UnsettledGrace, DefaultUnsettledGrace)
-	if out.Notifier == nil {
-		out.Notifier = pairing.DiscardNotifier{}
+	out.Notifier = cmp.Or[pairing.Notifier](out.Notifier, pairing.DiscardNotifier{})
+	for _, sw := range clientSweeps {
+		every := sw.every(&out.Sweeps)
+		*every = cmp.Or(*every, sw.interval)
 	}
-	s := &out.Sweeps
-	s.AutoOffline = cmp.Or(s.AutoOffline, sweeps.DefaultAutoOfflineInterval)
-	s.HeartbeatMirror = cmp.Or(s.HeartbeatMirror, sweeps.DefaultHeartbeatMirrorInterval)
-	s.OnlineMirrorReseed = cmp.Or(s.OnlineMirrorReseed, sweeps.DefaultOnlineMirrorReseedInterval)
-	s.StalePayments = cmp.Or(s.StalePayments, sweeps.DefaultPaymentSweepInterval)
-	s.Timeouts = cmp.Or(s.Timeouts, sweeps.DefaultTimeoutsSweepInterval)
-	s.RefundRetry = cmp.Or(s.RefundRetry, sweeps.DefaultPaymentRefundRetryInterval)
 	return out
 }
 
@@ -169,11 +164,9 @@ type Client struct {
 	exts     *extension.Service
 	sweeps   []*sweeps.Sweep
 
-	mu        sync.Mutex
-	started   bool
-	stopped   bool
-	stoppedCh chan struct{}
-	stopOnce  sync.Once
+	// life is the Client's own Start/Stop state; its background work is the services'
+	// (awaitStopped).
+	life *lifecycle.Lifecycle
 }
 
 // NewClient builds a Client over Postgres (db: a *pgxpool.Pool whose schema Migrate
@@ -224,7 +217,7 @@ func queueIndex(vk valkey.Client, names KeyNames) pairing.QueueIndex {
 }
 
 func newClient(cfg *Config) *Client {
-	c := &Client{cfg: cfg.withDefaults(), stoppedCh: make(chan struct{})}
+	c := &Client{cfg: cfg.withDefaults(), life: lifecycle.New()}
 	c.log = c.cfg.Logger
 	return c
 }
@@ -238,20 +231,36 @@ func newClient(cfg *Config) *Client {
 // start-up work only: the background work runs until Stop. A failure stops what started
 // and is returned; a Client starts once.
 func (c *Client) Start(ctx context.Context) error {
-	c.mu.Lock()
-	if c.started || c.stopped {
-		c.mu.Unlock()
+	bg, ok := c.life.Start(context.WithoutCancel(ctx))
+	if !ok {
 		return errors.New("curhat: Client already started or stopped")
 	}
-	c.started = true
-	c.mu.Unlock()
-	bg := context.WithoutCancel(ctx)
+	go c.awaitStopped(bg)
 	if err := c.start(ctx, bg); err != nil {
-		stopCtx, cancel := context.WithTimeout(bg, 10*time.Second)
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		return errors.Join(fmt.Errorf("curhat: start: %w", err), c.Stop(stopCtx))
 	}
 	return nil
+}
+
+// awaitStopped is the Client's background work as its lifecycle sees it: it ends once Stop
+// cancelled bg and every service it started has stopped.
+func (c *Client) awaitStopped(bg context.Context) {
+	defer c.life.Finished()
+	<-bg.Done()
+	for _, ch := range c.servicesStopped() {
+		<-ch
+	}
+}
+
+// servicesStopped are the Stopped channels of what Start starts.
+func (c *Client) servicesStopped() []<-chan struct{} {
+	done := make([]<-chan struct{}, 0, len(c.sweeps)+4)
+	for _, s := range c.sweeps {
+		done = append(done, s.Stopped())
+	}
+	return append(done, c.mirror.Stopped(), c.pairer.Stopped(), c.exts.Stopped(), c.runtime.Stopped())
 }
 
 func (c *Client) start(ctx, bg context.Context) error {
@@ -285,34 +294,23 @@ func (c *Client) start(ctx, bg context.Context) error {
 // Start. The services keep answering calls afterwards (nothing runs in the background).
 // The Client closes neither db nor the Valkey client: they are the host's.
 func (c *Client) Stop(ctx context.Context) error {
-	c.mu.Lock()
-	c.stopped = true
-	c.mu.Unlock()
+	// The services stop one after the other, the sweeps first (their runs use the others),
+	// before the Client's lifecycle cancels what may be left.
 	var errs []error
-	var done []<-chan struct{}
 	for _, s := range c.sweeps {
 		errs = append(errs, s.Stop(ctx))
-		done = append(done, s.Stopped())
 	}
 	errs = append(errs, c.mirror.Stop(ctx), c.pairer.Stop(ctx), c.exts.Stop(ctx), c.runtime.Stop(ctx))
-	done = append(done, c.mirror.Stopped(), c.pairer.Stopped(), c.exts.Stopped(), c.runtime.Stopped())
-	c.stopOnce.Do(func() {
-		go func() {
-			for _, ch := range done {
-				<-ch
-			}
-			close(c.stoppedCh)
-		}()
-	})
+	lifeErr := c.life.Stop(ctx)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("curhat: stop: %w", err)
 	}
-	return lifecycle.Wait(ctx, c.stoppedCh)
+	return lifeErr
 }
 
 // Stopped is closed once Stop has ended all the background work (at once by a Stop before
 // Start).
-func (c *Client) Stopped() <-chan struct{} { return c.stoppedCh }
+func (c *Client) Stopped() <-chan struct{} { return c.life.Stopped() }
 
 // Bus is the pub/sub bus the Client's runtime config uses (Config.Bus), for the host's
 // own messages between instances: its topics must not be "config:invalidate".

@@ -38,7 +38,7 @@ func (e *events) kinds(recipient uuid.UUID) []string {
 	var out []string
 	for _, ev := range e.list {
 		if (ev.ClientID != nil && *ev.ClientID == recipient) || (ev.MitraID != nil && *ev.MitraID == recipient) {
-			out = append(out, ev.Kind)
+			out = append(out, ev.Kind())
 		}
 	}
 	return out
@@ -231,11 +231,11 @@ func TestClient_TheSweepsRunOnTheClientsClock(t *testing.T) {
 	ran := make(chan string, 16)
 	c, err := curhat.NewMemoryClient(&curhat.Config{
 		Gateway: payment.NewFakeGateway(), Clock: clk,
-		SweepHooks: sweeps.HooksFunc(func(name string, _ sweeps.Report, err error) {
+		SweepHooks: sweeps.Hooks{SweepRun: func(name string, _ sweeps.Report, err error) {
 			if err == nil {
 				ran <- name
 			}
-		}),
+		}},
 		Sweeps: curhat.SweepsConfig{Timeouts: time.Minute, AutoOffline: curhat.SweepOff, HeartbeatMirror: curhat.SweepOff,
 			OnlineMirrorReseed: curhat.SweepOff, StalePayments: curhat.SweepOff, RefundRetry: curhat.SweepOff},
 	})

@@ -2,8 +2,6 @@ package curhat
 
 import (
 	"context"
-	"errors"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -12,7 +10,6 @@ import (
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/pricing"
-	"github.com/curhat/curhat/sweeps"
 )
 
 // The ports one domain declares for another, satisfied by the other's service as it is.
@@ -129,68 +126,4 @@ type laterExtensions struct{ c *Client }
 
 func (l laterExtensions) PaidExtensions(ctx context.Context, chatSessionID uuid.UUID) ([]pairing.PaidExtension, error) {
 	return l.c.exts.PaidExtensions(ctx, chatSessionID)
-}
-
-// minSweepRunTimeout is the least time one run of a sweep gets, however short its
-// interval: a run cut short at every cycle (a loaded database, a slow gateway) would never
-// get through its first due row, and the rows behind it would wait forever. With a Lock the
-// run is still capped by the lock's TTL.
-const minSweepRunTimeout = 2 * time.Second
-
-// buildSweeps makes the sweeps at their cadences (none when disabled).
-func (c *Client) buildSweeps() error {
-	sc := c.cfg.Sweeps
-	if sc.Disabled {
-		return nil
-	}
-	var errs []error
-	add := func(name string, every time.Duration, job sweeps.Job) {
-		if every < 0 {
-			return // SweepOff
-		}
-		s, err := sweeps.New(job, sweeps.Config{
-			Name: name, Interval: every, Timeout: max(every, minSweepRunTimeout),
-			Logger: c.log, Hooks: c.cfg.SweepHooks, Lock: sc.Lock, Clock: c.cfg.Clock,
-		})
-		errs = append(errs, err)
-		if err == nil {
-			c.sweeps = append(c.sweeps, s)
-		}
-	}
-	add("auto_offline", sc.AutoOffline, func(ctx context.Context) (sweeps.Report, error) {
-		r, err := c.mirror.AutoOffline(ctx)
-		return sweeps.Report{Counts: map[string]int{"offlined": r.Offlined}}, err
-	})
-	add("heartbeat_mirror", sc.HeartbeatMirror, func(ctx context.Context) (sweeps.Report, error) {
-		r, err := c.mirror.MirrorHeartbeats(ctx)
-		return sweeps.Report{Counts: map[string]int{"updated": r.Updated}}, err
-	})
-	add("online_mirror_reseed", sc.OnlineMirrorReseed, func(ctx context.Context) (sweeps.Report, error) {
-		r, err := c.mirror.SeedFromPostgres(ctx)
-		// The pairing queue's index is as disposable as the mirror: rebuilt with it.
-		return sweeps.Report{Counts: map[string]int{"mitras": r.Mitras}}, errors.Join(err, c.pairer.RebuildQueueIndex(ctx))
-	})
-	add("stale_payments", sc.StalePayments, func(ctx context.Context) (sweeps.Report, error) {
-		r, err := c.payments.ExpireStale(ctx)
-		return sweeps.Report{Counts: map[string]int{"expired": r.Expired, "handler_errors": r.HandlerErrors}}, err
-	})
-	add("refund_retry", sc.RefundRetry, func(ctx context.Context) (sweeps.Report, error) {
-		r, err := c.payments.RetryRefunds(ctx)
-		// Failure rows whose refunds went through while the notice was lost say so now.
-		n, syncErr := c.pairer.SyncFailureRefunds(ctx)
-		return sweeps.Report{Counts: map[string]int{
-			"attempted": r.Attempted, "succeeded": r.Succeeded, "failed": r.Failed, "gave_up": r.GaveUp,
-			"failure_rows_refunded": n,
-		}}, errors.Join(err, syncErr)
-	})
-	add("timeouts", sc.Timeouts, func(ctx context.Context) (sweeps.Report, error) {
-		r, err := c.pairer.SweepTimeouts(ctx)
-		n, extErr := c.exts.SweepExpired(ctx)
-		return sweeps.Report{Counts: map[string]int{
-			"pairings_timed_out": r.PairingsTimedOut, "sessions_expired": r.SessionsExpired,
-			"abandoned": r.Abandoned, "orphans": r.Orphans, "extensions_expired": n,
-			"rings_added": r.RingsAdded, "queued_offers_lapsed": r.OffersLapsed,
-		}}, errors.Join(err, extErr)
-	})
-	return errors.Join(errs...)
 }

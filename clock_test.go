@@ -76,7 +76,7 @@ func TestClock_AHostClockDrivesASweep(t *testing.T) {
 		return sweeps.Report{Counts: map[string]int{"done": 1}}, nil
 	}, sweeps.Config{
 		Name: "host_clock", Interval: time.Minute, Jitter: sweeps.NoJitter, Clock: clk,
-		Hooks: sweeps.HooksFunc(func(_ string, r sweeps.Report, _ error) { reports <- r }),
+		Hooks: sweeps.Hooks{SweepRun: func(_ string, r sweeps.Report, _ error) { reports <- r }},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -63,7 +63,8 @@ type Config struct {
 	ReconnectGrace time.Duration
 	// MaxDevices: see DefaultMaxDevices. Defaults to 10.
 	MaxDevices int
-	// Hooks receives counts for metrics. Defaults to none.
+	// Hooks report counts to a metrics system (Counters.Hooks counts them). The zero
+	// value reports nothing.
 	Hooks Hooks
 }
 
@@ -97,44 +98,41 @@ func (c *Config) WithDefaults() Config {
 	if out.DefaultMaxSessions == nil {
 		out.DefaultMaxSessions = func(context.Context) int { return DefaultMaxSessions }
 	}
-	if out.Hooks == nil {
-		out.Hooks = NopHooks{}
-	}
 	return out
 }
 
-// Hooks receives what a metrics system counts. Implementations must be fast and safe for
-// concurrent use.
-type Hooks interface {
+// Hooks report what a metrics system counts. Every field is optional: a nil one is not
+// called. They run synchronously on the request and sweep paths, so they must be fast and
+// safe for concurrent use.
+type Hooks struct {
 	// ValkeyFallback: a read (op) was answered from Postgres because Valkey failed with err.
-	ValkeyFallback(op string, err error)
-	// ValkeyWriteFailed: a Valkey write after a Postgres commit failed; the mirror drifts
-	// until the next reseed (which the Mirror requests).
-	ValkeyWriteFailed(op string, err error)
+	ValkeyFallback func(op string, err error)
+	// ValkeyWriteFailed: a Valkey write (op) after a Postgres commit failed with err; the
+	// mirror drifts until the next reseed (which the Mirror requests).
+	ValkeyWriteFailed func(op string, err error)
 	// Seeded: a seed ran (err is nil when it succeeded).
-	Seeded(r SeedReport, err error)
+	Seeded func(r SeedReport, err error)
 }
 
-// NopHooks ignores everything.
-type NopHooks struct{}
-
-func (NopHooks) ValkeyFallback(string, error)    {}
-func (NopHooks) ValkeyWriteFailed(string, error) {}
-func (NopHooks) Seeded(SeedReport, error)        {}
-
-// Counters is a Hooks that counts, for tests and simple metrics endpoints.
+// Counters counts what Hooks report, for tests and simple metrics endpoints: pass
+// Counters.Hooks() as Config.Hooks. The zero value is ready to use.
 type Counters struct {
 	fallbacks, writeFailures, seeds, seedFailures atomic.Int64
 }
 
-func (c *Counters) ValkeyFallback(string, error)    { c.fallbacks.Add(1) }
-func (c *Counters) ValkeyWriteFailed(string, error) { c.writeFailures.Add(1) }
-func (c *Counters) Seeded(_ SeedReport, err error) {
-	if err != nil {
-		c.seedFailures.Add(1)
-		return
+// Hooks returns the hooks that count into c.
+func (c *Counters) Hooks() Hooks {
+	return Hooks{
+		ValkeyFallback:    func(string, error) { c.fallbacks.Add(1) },
+		ValkeyWriteFailed: func(string, error) { c.writeFailures.Add(1) },
+		Seeded: func(_ SeedReport, err error) {
+			if err != nil {
+				c.seedFailures.Add(1)
+				return
+			}
+			c.seeds.Add(1)
+		},
 	}
-	c.seeds.Add(1)
 }
 
 // Fallbacks is the number of reads answered from Postgres.

@@ -249,7 +249,7 @@ func setup(t testing.TB, kind string, o setupOptions) *bundle {
 		b.cfg.ValkeyTimeout = 2 * time.Second
 	}
 	b.cfg.Clock = b.clock
-	b.cfg.Hooks = b.hooks
+	b.cfg.Hooks = b.hooks.Hooks()
 	var err error
 	b.mirror, err = availability.NewMirror(b.store, b.cache, &b.cfg)
 	require.NoError(t, err)
@@ -290,7 +290,7 @@ func (b *bundle) requireNoDrift(t testing.TB) {
 // postgresOnly is a Mirror over the same Store without Valkey: the reference answers.
 func (b *bundle) postgresOnly() *availability.Mirror {
 	cfg := b.cfg
-	cfg.Hooks = nil
+	cfg.Hooks = availability.Hooks{}
 	m, err := availability.NewMirror(b.store, nil, &cfg)
 	if err != nil {
 		panic(err) // the bundle's config was valid for its own mirror

@@ -26,7 +26,7 @@ func TestFindAvailable_AllFollowsChangesMadeThroughAnotherInstance(t *testing.T)
 			otherCache = availability.NewValkeyCache(b.client, availability.CacheConfig{Names: b.names, ChunkSize: 2})
 		}
 		cfg := b.cfg
-		cfg.Hooks = nil
+		cfg.Hooks = availability.Hooks{}
 		other, err := availability.NewMirror(b.store, otherCache, &cfg)
 		require.NoError(t, err)
 		ref := b.postgresOnly()

@@ -13,7 +13,7 @@ import (
 func ExampleNewMemoryCache() {
 	ctx := context.Background()
 	hooks := &availability.Counters{}
-	mirror, err := availability.NewMirror(availability.NewMemoryStore(), availability.NewMemoryCache(), &availability.Config{Hooks: hooks})
+	mirror, err := availability.NewMirror(availability.NewMemoryStore(), availability.NewMemoryCache(), &availability.Config{Hooks: hooks.Hooks()})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -32,7 +32,7 @@ func ExampleMemoryCache_SetDown() {
 	ctx := context.Background()
 	cache := availability.NewMemoryCache()
 	hooks := &availability.Counters{}
-	mirror, err := availability.NewMirror(availability.NewMemoryStore(), cache, &availability.Config{Hooks: hooks})
+	mirror, err := availability.NewMirror(availability.NewMemoryStore(), cache, &availability.Config{Hooks: hooks.Hooks()})
 	if err != nil {
 		fmt.Println(err)
 		return

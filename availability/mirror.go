@@ -108,7 +108,9 @@ func (m *Mirror) requestReseed() {
 
 // fallback records that a read is answered from Postgres.
 func (m *Mirror) fallback(op string, err error) {
-	m.cfg.Hooks.ValkeyFallback(op, err)
+	if h := m.cfg.Hooks.ValkeyFallback; h != nil {
+		h(op, err)
+	}
 	m.log.Debug("valkey read failed, answering from postgres", "op", op, "err", err)
 	if errors.Is(err, ErrNotSeeded) {
 		m.notSeeded(op)
@@ -133,7 +135,9 @@ func (m *Mirror) notSeeded(op string) {
 
 // writeFailed records a Valkey write that failed after Postgres committed.
 func (m *Mirror) writeFailed(op string, err error) {
-	m.cfg.Hooks.ValkeyWriteFailed(op, err)
+	if h := m.cfg.Hooks.ValkeyWriteFailed; h != nil {
+		h(op, err)
+	}
 	m.log.Warn("valkey mirror write failed after postgres commit; reseed requested", "op", op, "err", err)
 	m.requestReseed()
 }

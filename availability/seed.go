@@ -47,7 +47,9 @@ func (m *Mirror) SeedFromPostgres(ctx context.Context) (SeedReport, error) {
 	began := time.Now()
 	rep, err := m.seed(ctx)
 	rep.Duration = time.Since(began)
-	m.cfg.Hooks.Seeded(rep, err)
+	if h := m.cfg.Hooks.Seeded; h != nil {
+		h(rep, err)
+	}
 	if err != nil {
 		m.reseed.Store(true)
 		m.log.Warn("availability seed failed", "err", err, "duration", rep.Duration)

@@ -21,10 +21,6 @@ import (
 // reconnect within it (on any instance) changes nothing anybody sees, and past it the
 // stream's lease ends (the mitra goes offline if it was the last).
 
-// EventPresence is the kind of the event a host sends an app on its stream with what
-// OnPresence reports (the reference server's "presence": {device_id, online}).
-const EventPresence = "presence"
-
 // StreamParams describe the event stream of Mirror.OpenStream.
 type StreamParams struct {
 	MitraID uuid.UUID

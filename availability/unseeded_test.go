@@ -66,7 +66,7 @@ func TestUnseededCache_ReadsFallBackWithOneWarningPerInterval(t *testing.T) {
 // newMemoryMirror is a Mirror over the in-memory Store and a cache as NewCache returns it.
 func newMemoryMirror(store availability.Store, logs *logRecorder, hooks *availability.Counters) (*availability.Mirror, *availability.MemoryCache) {
 	cache := availability.NewMemoryCache()
-	m, err := availability.NewMirror(store, cache, &availability.Config{Clock: clock.NewFake(T0), Logger: slog.New(logs), Hooks: hooks})
+	m, err := availability.NewMirror(store, cache, &availability.Config{Clock: clock.NewFake(T0), Logger: slog.New(logs), Hooks: hooks.Hooks()})
 	if err != nil {
 		panic(err) // a valid config
 	}

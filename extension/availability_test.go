@@ -29,7 +29,7 @@ func TestIntegration_OfflineSafeguardFollowsTheAvailabilityMirrorWithValkeyUpAnd
 	b := setup(t, extension.NewPostgresStore(db.Pool), f, db.Pool)
 	counters := &availability.Counters{}
 	mirror, err := availability.NewMirror(availability.NewPostgresStore(db.Pool),
-		availability.NewValkeyCache(client, availability.CacheConfig{}), &availability.Config{Clock: b.clock, Hooks: counters})
+		availability.NewValkeyCache(client, availability.CacheConfig{}), &availability.Config{Clock: b.clock, Hooks: counters.Hooks()})
 	require.NoError(t, err)
 	ctx := ctxT(t)
 	_, err = mirror.SeedFromPostgres(ctx)

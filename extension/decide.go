@@ -20,7 +20,7 @@ import (
 //
 // Approval charges: the returned payment session, created with the amount frozen when
 // the extension was requested, is what the client pays; the client is told
-// (EventExtensionApproved, with the payment in Data).
+// (ExtensionApprovedEvent, with the payment to pay).
 func (s *Service) Approve(ctx context.Context, mitraID, extensionID uuid.UUID) (Extension, payment.Session, error) {
 	e, sess, err := s.loadForMitra(ctx, mitraID, extensionID)
 	if err != nil {
@@ -61,11 +61,9 @@ func (s *Service) Approve(ctx context.Context, mitraID, extensionID uuid.UUID) (
 	}
 	s.log.InfoContext(ctx, "extension: approved by the mitra", "extension_id", linked.ID, "chat_session_id", sess.ID,
 		"payment_id", pay.ID, "minutes", linked.Minutes, "amount", linked.Amount)
-	data := extensionData(linked)
-	data["payment"] = paymentData(pay)
 	s.notify(ctx, pairing.Event{
-		Kind: EventExtensionApproved, ClientID: ptr(sess.ClientID), ChatSessionID: ptr(sess.ID), ExtensionID: ptr(linked.ID),
-		Data: data,
+		ClientID: ptr(sess.ClientID),
+		Payload:  ExtensionApprovedEvent{Summary: summarize(linked), Payment: pairing.NewPaymentToPay(pay)},
 	})
 	return linked, pay, nil
 }
@@ -103,8 +101,8 @@ func (s *Service) Reject(ctx context.Context, mitraID, extensionID uuid.UUID, re
 	s.disarm(e.ID)
 	s.log.InfoContext(ctx, "extension: rejected by the mitra", "extension_id", e.ID, "chat_session_id", sess.ID, "reason", reason)
 	s.notify(ctx, pairing.Event{
-		Kind: EventExtensionRejected, ClientID: ptr(sess.ClientID), ChatSessionID: ptr(sess.ID), ExtensionID: ptr(e.ID),
-		Data: extensionData(rejected),
+		ClientID: ptr(sess.ClientID),
+		Payload:  ExtensionRejectedEvent{Summary: summarize(rejected)},
 	})
 	return rejected, nil
 }
@@ -221,24 +219,11 @@ func (s *Service) expired(ctx context.Context, e Extension, reason string) {
 		return
 	}
 	ev := pairing.Event{
-		Kind: EventExtensionExpired, ClientID: ptr(sess.ClientID), ChatSessionID: ptr(sess.ID), ExtensionID: ptr(e.ID),
-		Data: extensionData(e),
+		ClientID: ptr(sess.ClientID),
+		Payload:  ExtensionExpiredEvent{Summary: summarize(e), Reason: reason},
 	}
-	ev.Data["reason"] = reason
 	if e.DecidedBy == "" {
 		ev.MitraID = ptr(sess.MitraID)
 	}
 	s.notify(ctx, ev)
-}
-
-// paymentData is the event payload describing a payment session to pay.
-func paymentData(p payment.Session) map[string]any {
-	return map[string]any{
-		"id":           p.ID.String(),
-		"status":       string(p.Status),
-		"amount":       p.Amount,
-		"currency":     p.Currency,
-		"checkout_url": p.CheckoutURL,
-		"expires_at":   p.ExpiresAt,
-	}
 }

@@ -78,24 +78,6 @@ func (DefaultSettings) TargetedTimeout(context.Context) time.Duration {
 	return core.DefaultPairingTargetedTimeout
 }
 
-// Event kinds sent through the Notifier.
-const (
-	// EventExtensionRequested: to the mitra — decide on this extension (auto-approval off).
-	EventExtensionRequested = "extension_requested"
-	// EventExtensionApproved: to the mitra when auto-approval decided (its card says
-	// "approved automatically"), to the client when the mitra approved (Data carries the
-	// payment to pay).
-	EventExtensionApproved = "extension_approved"
-	// EventExtensionRejected: to the client — the mitra rejected the extension.
-	EventExtensionRejected = "extension_rejected"
-	// EventExtensionExpired: to the client (and, for an undecided request, to the mitra)
-	// — nobody decided in time, the payment failed or expired, or the session ended first.
-	EventExtensionExpired = "extension_expired"
-	// EventSessionExtended: to both parties — the extension is paid; Data has the new
-	// ends_at and minutes.
-	EventSessionExtended = "session_extended"
-)
-
 // Deps are the services a Service works with. Sessions, Reachability, Payments and Quoter
 // are required; Settings defaults to DefaultSettings, Notifier to dropping events.
 type Deps struct {

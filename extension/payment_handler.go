@@ -40,15 +40,16 @@ func (s *Service) PaymentPaid(ctx context.Context, p payment.Session) error {
 		sess := res.Session
 		s.log.InfoContext(ctx, "extension: paid, session extended", "extension_id", e.ID, "chat_session_id", sess.ID,
 			"payment_id", p.ID, "minutes", e.Minutes, "ends_at", sess.EndsAt)
-		if sess.EndsAt != nil {
-			s.sessions.SessionExtended(ctx, sess.ID, *sess.EndsAt, sess.Minutes)
+		if sess.EndsAt == nil {
+			// An applied extension grew an active session, which has an end; without
+			// one there is nothing to re-arm nor to announce.
+			s.log.WarnContext(ctx, "extension: applied to a session without ends_at", "extension_id", e.ID, "chat_session_id", sess.ID)
+			return nil
 		}
-		data := extensionData(e)
-		data["ends_at"] = sess.EndsAt
-		data["total_minutes"] = sess.Minutes
+		s.sessions.SessionExtended(ctx, sess.ID, *sess.EndsAt, sess.Minutes)
 		s.notify(ctx, pairing.Event{
-			Kind: EventSessionExtended, ClientID: ptr(sess.ClientID), MitraID: ptr(sess.MitraID),
-			ChatSessionID: ptr(sess.ID), ExtensionID: ptr(e.ID), Data: data,
+			ClientID: ptr(sess.ClientID), MitraID: ptr(sess.MitraID),
+			Payload: SessionExtendedEvent{Summary: summarize(e), EndsAt: *sess.EndsAt, TotalMinutes: sess.Minutes},
 		})
 		return nil
 	case AlreadyApplied:

@@ -108,8 +108,8 @@ func (s *Service) Request(ctx context.Context, p RequestParams) (Extension, *pay
 	s.log.InfoContext(ctx, "extension: approved automatically", "extension_id", linked.ID,
 		"chat_session_id", sess.ID, "payment_id", pay.ID, "minutes", linked.Minutes, "amount", linked.Amount)
 	s.notify(ctx, pairing.Event{
-		Kind: EventExtensionApproved, MitraID: ptr(sess.MitraID), ChatSessionID: ptr(sess.ID), ExtensionID: ptr(linked.ID),
-		Data: extensionData(linked),
+		MitraID: ptr(sess.MitraID),
+		Payload: ExtensionApprovedEvent{Summary: summarize(linked)},
 	})
 	return linked, &pay, nil
 }
@@ -126,11 +126,9 @@ func (s *Service) requestDecision(ctx context.Context, e Extension, sess pairing
 	s.arm(stored.ID, timeout)
 	s.log.InfoContext(ctx, "extension: requested", "extension_id", stored.ID, "chat_session_id", sess.ID,
 		"mitra_id", sess.MitraID, "timeout", timeout)
-	data := extensionData(stored)
-	data["expires_at"] = stored.CreatedAt.Add(timeout)
 	s.notify(ctx, pairing.Event{
-		Kind: EventExtensionRequested, MitraID: ptr(sess.MitraID), ChatSessionID: ptr(sess.ID), ExtensionID: ptr(stored.ID),
-		Data: data,
+		MitraID: ptr(sess.MitraID),
+		Payload: ExtensionRequestedEvent{Summary: summarize(stored), ExpiresAt: stored.CreatedAt.Add(timeout)},
 	})
 	return stored, nil, nil
 }
@@ -184,24 +182,3 @@ func (s *Service) withdraw(ctx context.Context, paymentID uuid.UUID) {
 }
 
 func samePayment(linked *uuid.UUID, id uuid.UUID) bool { return linked != nil && *linked == id }
-
-// extensionData is the event payload describing e.
-func extensionData(e Extension) map[string]any {
-	d := map[string]any{
-		"extension_id":    e.ID.String(),
-		"chat_session_id": e.ChatSessionID.String(),
-		"minutes":         e.Minutes,
-		"amount":          e.Amount,
-		"status":          string(e.Status),
-	}
-	if e.DecidedBy != "" {
-		d["decided_by"] = string(e.DecidedBy)
-	}
-	if e.RejectReason != "" {
-		d["reject_reason"] = e.RejectReason
-	}
-	if e.PaymentSessionID != nil {
-		d["payment_id"] = e.PaymentSessionID.String()
-	}
-	return d
-}

@@ -114,7 +114,7 @@ func eachBundle(t *testing.T, fn func(t *testing.T, b *bundle)) {
 func eventsOf(n *pairingtest.Notifier, kind string) []pairing.Event {
 	var out []pairing.Event
 	for _, e := range n.Events() {
-		if e.Kind == kind {
+		if e.Kind() == kind {
 			out = append(out, e)
 		}
 	}
@@ -154,7 +154,7 @@ func TestRequest_AutoApprovesAndChargesWhenMitraReachable(t *testing.T) {
 		ev := eventsOf(b.notes, extension.EventExtensionApproved)
 		require.Len(t, ev, 1)
 		require.Equal(t, s.MitraID, *ev[0].MitraID, "the mitra's card says it was approved automatically")
-		require.Equal(t, "auto", ev[0].Data["decided_by"])
+		require.Equal(t, extension.DecidedByAuto, ev[0].Payload.(extension.ExtensionApprovedEvent).DecidedBy)
 	})
 }
 
@@ -411,8 +411,8 @@ func TestManual_RequestWaitsForTheMitraWhoseApprovalCharges(t *testing.T) {
 		require.Len(t, asked, 1)
 		require.Equal(t, s.MitraID, *asked[0].MitraID)
 		require.Nil(t, asked[0].ClientID)
-		require.Equal(t, e.ID, *asked[0].ExtensionID)
-		require.Equal(t, t0.Add(20*time.Second), asked[0].Data["expires_at"])
+		require.Equal(t, e.ID, asked[0].Payload.(extension.ExtensionRequestedEvent).ExtensionID)
+		require.Equal(t, t0.Add(20*time.Second), asked[0].Payload.(extension.ExtensionRequestedEvent).ExpiresAt)
 
 		b.clock.Advance(10 * time.Second)
 		approved, p, err := b.svc.Approve(ctxT(t), s.MitraID, e.ID)
@@ -429,7 +429,7 @@ func TestManual_RequestWaitsForTheMitraWhoseApprovalCharges(t *testing.T) {
 		told := eventsOf(b.notes, extension.EventExtensionApproved)
 		require.Len(t, told, 1)
 		require.Equal(t, s.ClientID, *told[0].ClientID)
-		require.Equal(t, p.ID.String(), told[0].Data["payment"].(map[string]any)["id"])
+		require.Equal(t, p.ID, told[0].Payload.(extension.ExtensionApprovedEvent).Payment.ID)
 
 		// The deadline timer was disarmed: nothing expires later.
 		b.clock.Advance(time.Minute)
@@ -477,7 +477,7 @@ func TestManual_UndecidedRequestExpiresAfterTheTargetedTimeout(t *testing.T) {
 		require.Len(t, expired, 1)
 		require.Equal(t, s.ClientID, *expired[0].ClientID)
 		require.Equal(t, s.MitraID, *expired[0].MitraID, "the mitra's card goes away")
-		require.Equal(t, "timeout", expired[0].Data["reason"])
+		require.Equal(t, "timeout", expired[0].Payload.(extension.ExtensionExpiredEvent).Reason)
 
 		_, _, err = b.svc.Approve(ctxT(t), s.MitraID, e.ID)
 		require.ErrorIs(t, err, extension.ErrInvalidState)
@@ -655,8 +655,8 @@ func TestPaid_ExtendsTheSessionAndMovesItsTimer(t *testing.T) {
 		require.Len(t, ext, 1)
 		require.Equal(t, s.ClientID, *ext[0].ClientID)
 		require.Equal(t, s.MitraID, *ext[0].MitraID)
-		require.Equal(t, &newEnd, ext[0].Data["ends_at"])
-		require.Equal(t, 30+tierMinutes, ext[0].Data["total_minutes"])
+		require.Equal(t, newEnd, ext[0].Payload.(extension.SessionExtendedEvent).EndsAt)
+		require.Equal(t, 30+tierMinutes, ext[0].Payload.(extension.SessionExtendedEvent).TotalMinutes)
 
 		// A duplicate webhook and an operator's redelivery change nothing.
 		_, err = b.payments.MarkPaid(ctxT(t), pay.ID, pay.ProviderRef)
@@ -700,7 +700,7 @@ func TestPaid_AfterTheSessionEndedIsRefunded(t *testing.T) {
 		require.Empty(t, eventsOf(b.notes, extension.EventSessionExtended))
 		expired := eventsOf(b.notes, extension.EventExtensionExpired)
 		require.Len(t, expired, 1)
-		require.Equal(t, "session_ended", expired[0].Data["reason"])
+		require.Equal(t, "session_ended", expired[0].Payload.(extension.ExtensionExpiredEvent).Reason)
 
 		_, err = b.payments.Redeliver(ctxT(t), pay.ID)
 		require.NoError(t, err)
@@ -731,7 +731,7 @@ func TestPaid_AfterTheSessionsEndIsRefundedBeforeItsExpiryRuns(t *testing.T) {
 		require.Empty(t, eventsOf(b.notes, extension.EventSessionExtended))
 		expired := eventsOf(b.notes, extension.EventExtensionExpired)
 		require.Len(t, expired, 1)
-		require.Equal(t, "session_ended", expired[0].Data["reason"])
+		require.Equal(t, "session_ended", expired[0].Payload.(extension.ExtensionExpiredEvent).Reason)
 	})
 }
 
@@ -768,7 +768,7 @@ func TestPaymentClosed_ExpiresTheApprovedExtension(t *testing.T) {
 		require.Equal(t, extension.StatusExpired, b.get(t, e.ID).Status)
 		expired := eventsOf(b.notes, extension.EventExtensionExpired)
 		require.Len(t, expired, 1)
-		require.Equal(t, "payment_expired", expired[0].Data["reason"])
+		require.Equal(t, "payment_expired", expired[0].Payload.(extension.ExtensionExpiredEvent).Reason)
 		require.Nil(t, expired[0].MitraID)
 
 		// A late payment is refunded by the payment side and extends nothing.
@@ -820,7 +820,7 @@ func TestSweep_ExpiresAnApprovalThatNeverGotItsPayment(t *testing.T) {
 		require.Equal(t, extension.StatusExpired, b.get(t, orphan.ID).Status)
 		expired := eventsOf(b.notes, extension.EventExtensionExpired)
 		require.Len(t, expired, 1)
-		require.Equal(t, "charge_missing", expired[0].Data["reason"])
+		require.Equal(t, "charge_missing", expired[0].Payload.(extension.ExtensionExpiredEvent).Reason)
 
 		_, _, err = b.request(t, s)
 		require.NoError(t, err)

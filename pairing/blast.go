@@ -189,8 +189,8 @@ func (p *Pairer) declineBlast(ctx context.Context, pairingID uuid.UUID, pay paym
 	switch {
 	case terr == nil:
 		p.notify(ctx, Event{
-			Kind: EventPairingCancelled, ClientID: ptr(res.Pairing.ClientID), PairingID: ptr(pairingID),
-			Data: map[string]any{"pairing_id": pairingID.String(), "reason": string(ReasonPaymentDeclined)},
+			ClientID: ptr(res.Pairing.ClientID),
+			Payload:  PairingCancelledEvent{PairingID: pairingID, Reason: ReasonPaymentDeclined},
 		})
 	case !isState(terr):
 		p.log.WarnContext(ctx, "cancel a pairing whose payment was declined; the sweeps will", "pairing_id", pairingID, "err", terr)
@@ -302,8 +302,8 @@ func (p *Pairer) blastPaid(ctx context.Context, pr Pairing, pay payment.Session)
 	}
 	pr = res.Pairing
 	p.notify(ctx, Event{
-		Kind: EventPaymentPaid, ClientID: ptr(pr.ClientID), PairingID: ptr(pr.ID),
-		Data: map[string]any{"payment_id": paymentID.String(), "pairing_id": pr.ID.String()},
+		ClientID: ptr(pr.ClientID),
+		Payload:  PaymentPaidEvent{PaymentID: paymentID, PairingID: pr.ID},
 	})
 	return p.fanOut(ctx, pr)
 }
@@ -360,19 +360,13 @@ func (p *Pairer) notifyOffer(ctx context.Context, pr Pairing, mitraID uuid.UUID)
 
 // notifyOffers tells each of mitras of its new offer of pr: one event for them all.
 func (p *Pairer) notifyOffers(ctx context.Context, pr Pairing, mitras []uuid.UUID) {
-	data := map[string]any{"pairing_id": pr.ID.String(), "type": string(pr.Type), "minutes": pr.Minutes,
-		"queued": pr.Status == StatusQueued}
-	if pr.ExpiresAt != nil {
-		data["expires_at"] = *pr.ExpiresAt
-	}
-	p.notifyMitras(ctx, Event{Kind: EventPairingOffer, PairingID: ptr(pr.ID), Data: data}, mitras)
+	p.notifyMitras(ctx, Event{Payload: PairingOfferEvent{
+		PairingID: pr.ID, Type: pr.Type, Minutes: pr.Minutes, ExpiresAt: pr.ExpiresAt, Queued: pr.Status == StatusQueued,
+	}}, mitras)
 }
 
-func (p *Pairer) notifyDismissed(ctx context.Context, pairingID uuid.UUID, mitras []uuid.UUID, reason string) {
-	p.notifyMitras(ctx, Event{
-		Kind: EventOfferDismissed, PairingID: ptr(pairingID),
-		Data: map[string]any{"pairing_id": pairingID.String(), "reason": reason},
-	}, mitras)
+func (p *Pairer) notifyDismissed(ctx context.Context, pairingID uuid.UUID, mitras []uuid.UUID, reason DismissReason) {
+	p.notifyMitras(ctx, Event{Payload: OfferDismissedEvent{PairingID: pairingID, Reason: reason}}, mitras)
 }
 
 // failBlast fails a searching (or queued) blast: its offers expire, and in the same
@@ -408,16 +402,15 @@ func (p *Pairer) failBlast(ctx context.Context, pr Pairing, reason Reason, dueBy
 	if len(res.Refunds) > 0 && p.settleRefunds(ctx, pr.ID) {
 		failure = p.markRefunded(ctx, failure)
 	}
-	p.notifyDismissed(ctx, pr.ID, res.Closed, "expired")
+	p.notifyDismissed(ctx, pr.ID, res.Closed, DismissExpired)
 	p.offersMissed(ctx, res.Closed)
 	if from == StatusQueued {
 		defer p.leftQueue(ctx, pr, QueueTimedOut, res.Closed)
 	}
 	p.notify(ctx, Event{
-		Kind: EventPairingFailed, ClientID: ptr(pr.ClientID), PairingID: ptr(pr.ID),
-		Data: map[string]any{
-			"pairing_id": pr.ID.String(), "reason": string(reason),
-			"amount": failure.Amount, "refund_status": string(failure.RefundStatus),
+		ClientID: ptr(pr.ClientID),
+		Payload: PairingFailedEvent{
+			PairingID: pr.ID, Reason: reason, Amount: failure.Amount, RefundStatus: failure.RefundStatus,
 		},
 	})
 	return nil
@@ -462,7 +455,7 @@ func (p *Pairer) closeBlastPayment(ctx context.Context, pr Pairing, status payme
 		return
 	}
 	p.notify(ctx, Event{
-		Kind: EventPairingCancelled, ClientID: ptr(pr.ClientID), PairingID: ptr(pr.ID),
-		Data: map[string]any{"pairing_id": pr.ID.String(), "reason": string(res.Pairing.FailureReason)},
+		ClientID: ptr(pr.ClientID),
+		Payload:  PairingCancelledEvent{PairingID: pr.ID, Reason: res.Pairing.FailureReason},
 	})
 }

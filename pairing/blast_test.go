@@ -201,7 +201,7 @@ func TestStartBlast_DeclinedPaymentCancelsThePairingAndTheSameKeyReplaysTheDecli
 		require.Equal(t, &pay.ID, pr.PaymentSessionID)
 		cancelled := e.notifier.Find(pairing.EventPairingCancelled, client)
 		require.Len(t, cancelled, 1)
-		require.Equal(t, string(pairing.ReasonPaymentDeclined), cancelled[0].Data["reason"])
+		require.Equal(t, pairing.ReasonPaymentDeclined, cancelled[0].Payload.(pairing.PairingCancelledEvent).Reason)
 
 		e.payments.Gateway().FailCharges(false)
 		_, _, err = e.p.StartBlast(ctx, params)
@@ -277,7 +277,7 @@ func TestPaymentPaid_StartsSearchingAndOffersEveryAvailableMitra(t *testing.T) {
 		require.Empty(t, e.offers(t, offline))
 		paid := e.notifier.Find(pairing.EventPaymentPaid, pr.ClientID)
 		require.Len(t, paid, 1)
-		require.Equal(t, pay.ID.String(), paid[0].Data["payment_id"])
+		require.Equal(t, pay.ID, paid[0].Payload.(pairing.PaymentPaidEvent).PaymentID)
 	})
 }
 
@@ -335,8 +335,8 @@ func TestPaymentPaid_WithNoAvailableMitraFailsRefundsAndRecordsTheFailure(t *tes
 
 		failed := e.notifier.Find(pairing.EventPairingFailed, pr.ClientID)
 		require.Len(t, failed, 1)
-		require.Equal(t, "no_mitra_available", failed[0].Data["reason"])
-		require.Equal(t, "refunded", failed[0].Data["refund_status"])
+		require.Equal(t, pairing.ReasonNoMitraAvailable, failed[0].Payload.(pairing.PairingFailedEvent).Reason)
+		require.Equal(t, pairing.RefundRefunded, failed[0].Payload.(pairing.PairingFailedEvent).RefundStatus)
 	})
 }
 
@@ -441,7 +441,7 @@ func TestBlastTimeout_FailsRefundsAndExpiresOffersAtTheDeadline(t *testing.T) {
 			require.Empty(t, e.offers(t, m))
 			dismissed := e.notifier.Find(pairing.EventOfferDismissed, m)
 			require.Len(t, dismissed, 1)
-			require.Equal(t, "expired", dismissed[0].Data["reason"])
+			require.Equal(t, pairing.DismissExpired, dismissed[0].Payload.(pairing.OfferDismissedEvent).Reason)
 		}
 		fs := e.failures(t, pairing.FailureFilter{Reason: "timeout"})
 		require.Len(t, fs, 1)
@@ -603,7 +603,7 @@ func TestAccept_MatchesStartsTheSessionAndDismissesTheOthers(t *testing.T) {
 		require.Empty(t, e.offers(t, other))
 		dismissed := e.notifier.Find(pairing.EventOfferDismissed, other)
 		require.Len(t, dismissed, 1)
-		require.Equal(t, "matched", dismissed[0].Data["reason"])
+		require.Equal(t, pairing.DismissMatched, dismissed[0].Payload.(pairing.OfferDismissedEvent).Reason)
 		for _, who := range []uuid.UUID{winner, pr.ClientID} {
 			require.Len(t, e.notifier.Find(pairing.EventPairingMatched, who), 1)
 			require.Len(t, e.notifier.Find(pairing.EventSessionStarted, who), 1)
@@ -829,7 +829,7 @@ func TestCancel_SearchingBlastIsRefundedAndItsOffersDismissed(t *testing.T) {
 		require.Empty(t, e.offers(t, m))
 		dismissed := e.notifier.Find(pairing.EventOfferDismissed, m)
 		require.Len(t, dismissed, 1)
-		require.Equal(t, "cancelled", dismissed[0].Data["reason"])
+		require.Equal(t, pairing.DismissCancelled, dismissed[0].Payload.(pairing.OfferDismissedEvent).Reason)
 		require.Empty(t, e.failures(t, pairing.FailureFilter{}))
 		require.Zero(t, e.p.Timers())
 

@@ -72,10 +72,10 @@ func (p *Pairer) Cancel(ctx context.Context, clientID, pairingID uuid.UUID) (Pai
 		}
 		p.unschedule(timerKey{pairingDeadline, pr.ID})
 		p.unschedule(timerKey{ringTick, pr.ID})
-		p.notifyDismissed(ctx, pr.ID, res.Closed, "cancelled")
+		p.notifyDismissed(ctx, pr.ID, res.Closed, DismissCancelled)
 		p.notify(ctx, Event{
-			Kind: EventPairingCancelled, ClientID: ptr(pr.ClientID), PairingID: ptr(pr.ID),
-			Data: map[string]any{"pairing_id": pr.ID.String(), "reason": string(res.Pairing.FailureReason)},
+			ClientID: ptr(pr.ClientID),
+			Payload:  PairingCancelledEvent{PairingID: pr.ID, Reason: res.Pairing.FailureReason},
 		})
 		if len(res.Refunds) > 0 {
 			p.settleRefunds(ctx, pr.ID)

@@ -64,7 +64,8 @@ type Config struct {
 	QueueNotifyLimit int
 	// DispatchBatch: see DefaultDispatchBatch. Defaults to 50.
 	DispatchBatch int
-	// Hooks report what the pairing policies do (queue waits, rings, mitras sent away).
+	// Hooks report what the pairing policies do (queue waits, rings, mitras sent away) to
+	// a metrics system. The zero value reports nothing.
 	Hooks Hooks
 }
 

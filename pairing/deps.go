@@ -82,35 +82,6 @@ type Settings interface {
 	MitraMaxConcurrentSessions(ctx context.Context) int
 }
 
-// Event kinds sent through the Notifier.
-const (
-	EventPairingOffer        = "pairing_offer"        // to a mitra: a new offer
-	EventOfferDismissed      = "offer_dismissed"      // to a mitra: an offer is gone (Data reason: matched, cancelled, expired)
-	EventPairingMatched      = "pairing_matched"      // to both parties; a targeted chat's client gets its payment (Data payment)
-	EventPairingFailed       = "pairing_failed"       // to the client: a blast failed (refund status in Data)
-	EventPairingCancelled    = "pairing_cancelled"    // to the client: the pairing was cancelled (by the client, payment closed, abandoned)
-	EventTargetedUnavailable = "targeted_unavailable" // to the client: "Curhat lagi" mitra unavailable, fallback possible
-	EventPaymentPaid         = "payment_paid"         // to the client
-	EventSessionStarted      = "session_started"      // to both parties
-	EventSessionEnded        = "session_ended"        // to both parties (Data reason)
-	EventQueuePosition       = "queue_position"       // to the client: its queued blast's place and the wait estimate changed
-	EventMitraAway           = "mitra_away"           // to a mitra: it was taken offline (Data reason: missed_offers)
-)
-
-// Event is one realtime notification, from the Pairer or from the extension service. Its
-// recipients are ClientID and/or MitraID (both set: both parties get it). The other ids
-// say what it is about; Data repeats them as strings so that it stands alone as a payload.
-type Event struct {
-	// Kind is one of the Event… constants here or in package extension.
-	Kind          string
-	ClientID      *uuid.UUID
-	MitraID       *uuid.UUID
-	PairingID     *uuid.UUID
-	ChatSessionID *uuid.UUID
-	ExtensionID   *uuid.UUID
-	Data          map[string]any
-}
-
 // Notifier delivers events, best effort: an app that misses one re-reads by polling.
 type Notifier interface {
 	Notify(ctx context.Context, e Event)

@@ -53,8 +53,8 @@ func (p *Pairer) sendAway(ctx context.Context, mitraID uuid.UUID, missed int) {
 		h(AwayMissedOffers)
 	}
 	p.notify(ctx, Event{
-		Kind: EventMitraAway, MitraID: ptr(mitraID),
-		Data: map[string]any{"reason": AwayMissedOffers, "missed_offers": missed},
+		MitraID: ptr(mitraID),
+		Payload: MitraAwayEvent{Reason: AwayMissedOffers, MissedOffers: missed},
 	})
 }
 

@@ -42,7 +42,7 @@ func TestMissedOffers_TwoUnansweredBlastsTakeTheMitraOfflineAndTheThirdFindsNobo
 		require.Equal(t, pairing.AwayMissedOffers, e.avail.AwayReason(m))
 		told := e.notifier.Find(pairing.EventMitraAway, m)
 		require.Len(t, told, 1)
-		require.Equal(t, map[string]any{"reason": "missed_offers", "missed_offers": 2}, told[0].Data)
+		require.Equal(t, pairing.MitraAwayEvent{Reason: "missed_offers", MissedOffers: 2}, told[0].Payload)
 		require.Equal(t, []string{"missed_offers"}, away)
 
 		third, _ := e.paidBlast(t, 10)

@@ -41,7 +41,7 @@ func (p *Pairer) Accept(ctx context.Context, mitraID, pairingID uuid.UUID) (Chat
 	p.unschedule(timerKey{pairingDeadline, pr.ID})
 	p.unschedule(timerKey{ringTick, pr.ID})
 	p.capacityChanged(ctx, mitraID, false)
-	p.notifyDismissed(ctx, pr.ID, res.Dismissed, "matched")
+	p.notifyDismissed(ctx, pr.ID, res.Dismissed, DismissMatched)
 	p.answered(ctx, mitraID)
 	p.matchedPolicies(ctx, pr, res)
 	if s.Status == SessionPendingPayment {
@@ -162,7 +162,7 @@ func (p *Pairer) matchedPolicies(ctx context.Context, pr Pairing, res AcceptResu
 	}
 	for _, r := range res.Released {
 		p.unschedule(timerKey{queuedOfferDeadline, r.PairingID})
-		p.notifyDismissed(ctx, r.PairingID, []uuid.UUID{r.MitraID}, "matched")
+		p.notifyDismissed(ctx, r.PairingID, []uuid.UUID{r.MitraID}, DismissMatched)
 	}
 	if err := p.dispatchQueue(ctx, res.Session.MitraID); err != nil {
 		p.log.WarnContext(ctx, "offer released queued pairings elsewhere; the timeouts sweep does it again", "err", err)
@@ -174,37 +174,22 @@ func (p *Pairer) matchedPolicies(ctx context.Context, pr Pairing, res AcceptResu
 // so the app can open its checkout at once instead of polling for it; the mitra's does
 // not.
 func (p *Pairer) notifyMatched(ctx context.Context, pr Pairing, s ChatSession, pay *payment.Session) {
-	data := func() map[string]any {
-		return map[string]any{
-			"pairing_id": pr.ID.String(), "chat_session_id": s.ID.String(),
-			"mitra_id": s.MitraID.String(), "status": string(s.Status),
-		}
-	}
+	matched := PairingMatchedEvent{PairingID: pr.ID, ChatSessionID: s.ID, MitraID: s.MitraID, Status: s.Status}
 	if pay == nil {
-		p.notify(ctx, Event{
-			Kind: EventPairingMatched, ClientID: ptr(s.ClientID), MitraID: ptr(s.MitraID),
-			PairingID: ptr(pr.ID), ChatSessionID: ptr(s.ID), Data: data(),
-		})
+		p.notify(ctx, Event{ClientID: ptr(s.ClientID), MitraID: ptr(s.MitraID), Payload: matched})
 		return
 	}
-	client := data()
-	client["payment"] = map[string]any{
-		"id": pay.ID.String(), "status": string(pay.Status), "amount": pay.Amount, "currency": pay.Currency,
-		"checkout_url": pay.CheckoutURL, "expires_at": pay.ExpiresAt,
-	}
-	p.notify(ctx, Event{Kind: EventPairingMatched, ClientID: ptr(s.ClientID), PairingID: ptr(pr.ID), ChatSessionID: ptr(s.ID), Data: client})
-	p.notify(ctx, Event{Kind: EventPairingMatched, MitraID: ptr(s.MitraID), PairingID: ptr(pr.ID), ChatSessionID: ptr(s.ID), Data: data()})
+	client := matched
+	client.Payment = NewPaymentToPay(*pay)
+	p.notify(ctx, Event{ClientID: ptr(s.ClientID), Payload: client})
+	p.notify(ctx, Event{MitraID: ptr(s.MitraID), Payload: matched})
 }
 
 func (p *Pairer) sessionStarted(ctx context.Context, s ChatSession) {
 	p.armExpiry(s)
-	data := map[string]any{"chat_session_id": s.ID.String(), "pairing_id": s.PairingID.String(), "minutes": s.Minutes}
-	if s.EndsAt != nil {
-		data["ends_at"] = *s.EndsAt
-	}
 	p.notify(ctx, Event{
-		Kind: EventSessionStarted, ClientID: ptr(s.ClientID), MitraID: ptr(s.MitraID),
-		PairingID: ptr(s.PairingID), ChatSessionID: ptr(s.ID), Data: data,
+		ClientID: ptr(s.ClientID), MitraID: ptr(s.MitraID),
+		Payload: SessionStartedEvent{ChatSessionID: s.ID, PairingID: s.PairingID, Minutes: s.Minutes, EndsAt: s.EndsAt},
 	})
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -258,7 +257,7 @@ func (p *Pairer) capacityChanged(ctx context.Context, mitraID uuid.UUID, freed b
 func (p *Pairer) notify(ctx context.Context, e Event) { p.notifier.Notify(ctx, e) }
 
 // notifyMitras sends e (MitraID unset) to every mitra of mitras: in one call when the
-// Notifier is a MitrasNotifier, else one Notify per mitra (each its own copy of Data).
+// Notifier is a MitrasNotifier, else one Notify per mitra.
 func (p *Pairer) notifyMitras(ctx context.Context, e Event, mitras []uuid.UUID) {
 	if len(mitras) == 0 {
 		return
@@ -270,7 +269,6 @@ func (p *Pairer) notifyMitras(ctx context.Context, e Event, mitras []uuid.UUID) 
 	for _, m := range mitras {
 		one := e
 		one.MitraID = ptr(m)
-		one.Data = maps.Clone(e.Data)
 		p.notify(ctx, one)
 	}
 }

@@ -98,8 +98,9 @@ const (
 	QueueCancelled QueueOutcome = "cancelled"
 )
 
-// Hooks report what the pairing policies did, to a metrics system. Every field is
-// optional.
+// Hooks report what the pairing policies did to a metrics system. Every field is
+// optional: a nil one is not called. They run synchronously on the pairing path: keep them
+// cheap.
 type Hooks struct {
 	// QueueLeft: a pairing left the queue after waiting waited since it was paid.
 	QueueLeft func(outcome QueueOutcome, waited time.Duration)

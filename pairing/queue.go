@@ -140,7 +140,7 @@ func (p *Pairer) enqueue(ctx context.Context, pr Pairing, dueBy *time.Time) (boo
 	}
 	p.unschedule(timerKey{ringTick, pr.ID})
 	p.armDeadline(res.Pairing)
-	p.notifyDismissed(ctx, pr.ID, res.Closed, "expired")
+	p.notifyDismissed(ctx, pr.ID, res.Closed, DismissExpired)
 	p.offersMissed(ctx, res.Closed)
 	p.syncQueue(ctx, pr.ID)
 	p.notifyQueue(ctx, &pr.ID)
@@ -204,11 +204,11 @@ func (p *Pairer) notifyQueue(ctx context.Context, from *uuid.UUID) {
 }
 
 func (p *Pairer) notifyPosition(ctx context.Context, pr Pairing, position int, est *time.Duration) {
-	data := map[string]any{"pairing_id": pr.ID.String(), "queue_position": position, "estimated_wait_seconds": nil}
+	ev := QueuePositionEvent{PairingID: pr.ID, QueuePosition: position}
 	if est != nil {
-		data["estimated_wait_seconds"] = WaitSeconds(*est)
+		ev.EstimatedWaitSeconds = ptr(WaitSeconds(*est))
 	}
-	p.notify(ctx, Event{Kind: EventQueuePosition, ClientID: ptr(pr.ClientID), PairingID: ptr(pr.ID), Data: data})
+	p.notify(ctx, Event{ClientID: ptr(pr.ClientID), Payload: ev})
 }
 
 // WaitSeconds is an estimate in whole seconds, as clients are shown it (rounded up: a
@@ -282,7 +282,7 @@ func (p *Pairer) expireLapsed(ctx context.Context, pairingID *uuid.UUID) (int, e
 	}
 	var mitras []uuid.UUID
 	for _, r := range refs {
-		p.notifyDismissed(ctx, r.PairingID, []uuid.UUID{r.MitraID}, "expired")
+		p.notifyDismissed(ctx, r.PairingID, []uuid.UUID{r.MitraID}, DismissExpired)
 		mitras = append(mitras, r.MitraID)
 	}
 	p.offersMissed(ctx, mitras)

@@ -46,12 +46,12 @@ func (e *env) queueStatus(t *testing.T, id uuid.UUID) pairing.QueueStatus {
 	return st
 }
 
-// lastPosition returns the data of the latest queue_position event of a client.
-func (e *env) lastPosition(t *testing.T, client uuid.UUID) map[string]any {
+// lastPosition returns the latest queue_position event of a client.
+func (e *env) lastPosition(t *testing.T, client uuid.UUID) pairing.QueuePositionEvent {
 	t.Helper()
-	evs := e.notifier.Find(pairing.EventQueuePosition, client)
+	evs := pairingtest.Payloads[pairing.QueuePositionEvent](e.notifier, client)
 	require.NotEmpty(t, evs, "a queue_position event")
-	return evs[len(evs)-1].Data
+	return evs[len(evs)-1]
 }
 
 func offerIDs(offers []pairing.Offer) []uuid.UUID {
@@ -75,9 +75,9 @@ func TestQueue_TwoPaidClientsWithNobodyOnlineGetPositionsOneAndTwo(t *testing.T)
 		require.Equal(t, t0.Add(5*time.Minute), *first.ExpiresAt, "max wait from the payment")
 		require.Equal(t, pairing.QueueStatus{Position: 1}, e.queueStatus(t, first.ID), "no estimate before a queued match")
 		require.Equal(t, pairing.QueueStatus{Position: 2}, e.queueStatus(t, second.ID))
-		require.Equal(t, map[string]any{"pairing_id": first.ID.String(), "queue_position": 1, "estimated_wait_seconds": nil},
+		require.Equal(t, pairing.QueuePositionEvent{PairingID: first.ID, QueuePosition: 1, EstimatedWaitSeconds: nil},
 			e.lastPosition(t, first.ClientID))
-		require.Equal(t, 2, e.lastPosition(t, second.ClientID)["queue_position"])
+		require.Equal(t, 2, e.lastPosition(t, second.ClientID).QueuePosition)
 		require.Empty(t, e.failures(t, pairing.FailureFilter{}))
 		n, err := e.p.QueueLength(context.Background())
 		require.NoError(t, err)
@@ -102,7 +102,7 @@ func TestQueue_AMitraComingOnlineIsOfferedTheHeadOnlyAndTheNextMovesUp(t *testin
 			"client 1 only, for the one-to-one countdown")
 		offerEvents := e.notifier.Find(pairing.EventPairingOffer, m)
 		require.Len(t, offerEvents, 1)
-		require.Equal(t, t0.Add(50*time.Second), offerEvents[0].Data["expires_at"])
+		require.Equal(t, t0.Add(50*time.Second), *offerEvents[0].Payload.(pairing.PairingOfferEvent).ExpiresAt)
 		require.Equal(t, 1, e.queueStatus(t, first.ID).Position, "offered, it keeps its place")
 
 		s, err := e.p.Accept(context.Background(), m, first.ID)
@@ -113,7 +113,8 @@ func TestQueue_AMitraComingOnlineIsOfferedTheHeadOnlyAndTheNextMovesUp(t *testin
 		require.Equal(t, 1, st.Position, "after the match client 2 is first")
 		require.NotNil(t, st.EstimatedWait)
 		require.Equal(t, 30*time.Second, *st.EstimatedWait, "the first queued wait, from payment to match")
-		require.Equal(t, map[string]any{"pairing_id": second.ID.String(), "queue_position": 1, "estimated_wait_seconds": int64(30)},
+		wait := int64(30)
+		require.Equal(t, pairing.QueuePositionEvent{PairingID: second.ID, QueuePosition: 1, EstimatedWaitSeconds: &wait},
 			e.lastPosition(t, second.ClientID))
 		require.Empty(t, e.offers(t, m), "a mitra at capacity holds no queued offer")
 	})
@@ -153,7 +154,7 @@ func TestQueue_MaxWaitFailsWithQueueTimeoutAndRefundsExactlyOnce(t *testing.T) {
 		require.Equal(t, int64(10000), fails[0].Amount)
 		failed := e.notifier.Find(pairing.EventPairingFailed, pr.ClientID)
 		require.Len(t, failed, 1)
-		require.Equal(t, "queue_timeout", failed[0].Data["reason"])
+		require.Equal(t, pairing.ReasonQueueTimeout, failed[0].Payload.(pairing.PairingFailedEvent).Reason)
 		require.Equal(t, pairing.StatusFailed, e.pairing(t, other.ID).Status)
 
 		// Other instances' sweeps and a restarted instance find nothing left to do.
@@ -207,7 +208,7 @@ func TestQueue_CancelWhileQueuedRefunds(t *testing.T) {
 		require.Empty(t, e.failures(t, pairing.FailureFilter{PairingID: &first.ID}), "a cancellation is not a failure")
 		dismissed := e.notifier.Find(pairing.EventOfferDismissed, m)
 		require.Len(t, dismissed, 1)
-		require.Equal(t, "cancelled", dismissed[0].Data["reason"])
+		require.Equal(t, pairing.DismissCancelled, dismissed[0].Payload.(pairing.OfferDismissedEvent).Reason)
 		require.Equal(t, []uuid.UUID{second.ID}, offerIDs(e.offers(t, m)), "the freed slot takes the next")
 		require.Equal(t, 1, e.queueStatus(t, second.ID).Position)
 		_, err = e.p.QueueStatus(context.Background(), first.ID)
@@ -255,7 +256,7 @@ func TestQueue_ALapsedOfferKeepsThePlaceAndGoesToAnotherSlotFirst(t *testing.T) 
 		require.Equal(t, 1, e.queueStatus(t, first.ID).Position)
 		lapsed := e.notifier.Find(pairing.EventOfferDismissed, m1)
 		require.Len(t, lapsed, 1)
-		require.Equal(t, "expired", lapsed[0].Data["reason"])
+		require.Equal(t, pairing.DismissExpired, lapsed[0].Payload.(pairing.OfferDismissedEvent).Reason)
 		require.Empty(t, e.offers(t, m2)[1:], "m2's slot is taken by its own offer")
 		require.Equal(t, []uuid.UUID{first.ID}, offerIDs(e.offers(t, m1)),
 			"no other slot is free: the lapsed pairing may come back to the same mitra")
@@ -304,7 +305,7 @@ func TestQueue_ABlastWhoseOffersAllLapseIsQueuedFromItsPayment(t *testing.T) {
 		require.Equal(t, payment.StatusPaid, e.payment(t, pay.ID).Status)
 		dismissed := e.notifier.Find(pairing.EventOfferDismissed, m)
 		require.Len(t, dismissed, 1)
-		require.Equal(t, "expired", dismissed[0].Data["reason"])
+		require.Equal(t, pairing.DismissExpired, dismissed[0].Payload.(pairing.OfferDismissedEvent).Reason)
 		offers := e.offers(t, m)
 		require.Len(t, offers, 1, "its slot is free: the queued pairing is offered to it again, one to one")
 		require.True(t, offers[0].Queued)

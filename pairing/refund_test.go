@@ -107,7 +107,7 @@ func TestReroute_FailedPrepaidBlastRefundsUnusedMinutes(t *testing.T) {
 		require.Equal(t, int64(want), e.payments.RefundedAmount(orig))
 		ev := e.notifier.Find(pairing.EventPairingFailed, s.ClientID)
 		require.Len(t, ev, 1)
-		require.Equal(t, int64(want), ev[0].Data["amount"])
+		require.Equal(t, int64(want), ev[0].Payload.(pairing.PairingFailedEvent).Amount)
 	})
 }
 

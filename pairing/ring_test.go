@@ -71,7 +71,7 @@ func TestRing_TheTwoIdleLongestAreOfferedFirstAndTheOthersJoinAtTheInterval(t *t
 		for _, m := range mitras[:3] {
 			d := e.notifier.Find(pairing.EventOfferDismissed, m)
 			require.Len(t, d, 1)
-			require.Equal(t, "matched", d[0].Data["reason"])
+			require.Equal(t, pairing.DismissMatched, d[0].Payload.(pairing.OfferDismissedEvent).Reason)
 		}
 		mu.Lock()
 		require.Equal(t, []int{1}, rings, "matched at the second ring")

@@ -107,9 +107,8 @@ func (p *Pairer) withdrawSessionPayment(ctx context.Context, s ChatSession) {
 func (p *Pairer) sessionClosed(ctx context.Context, s ChatSession) {
 	p.unschedule(timerKey{sessionExpiry, s.ID})
 	p.notify(ctx, Event{
-		Kind: EventSessionEnded, ClientID: ptr(s.ClientID), MitraID: ptr(s.MitraID),
-		PairingID: ptr(s.PairingID), ChatSessionID: ptr(s.ID),
-		Data: map[string]any{"chat_session_id": s.ID.String(), "status": string(s.Status), "reason": string(s.EndReason)},
+		ClientID: ptr(s.ClientID), MitraID: ptr(s.MitraID),
+		Payload: SessionEndedEvent{ChatSessionID: s.ID, PairingID: s.PairingID, Status: s.Status, Reason: s.EndReason},
 	})
 	p.capacityChanged(ctx, s.MitraID, true)
 }

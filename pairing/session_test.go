@@ -50,7 +50,7 @@ func TestEndSession_EitherPartyEndsItWithTheirReason(t *testing.T) {
 			for _, who := range []uuid.UUID{s.ClientID, s.MitraID} {
 				got := e.notifier.Find(pairing.EventSessionEnded, who)
 				require.Len(t, got, 1)
-				require.Equal(t, string(tc.reason), got[0].Data["reason"])
+				require.Equal(t, tc.reason, got[0].Payload.(pairing.SessionEndedEvent).Reason)
 			}
 			require.Zero(t, e.avail.Capacity(s.MitraID))
 

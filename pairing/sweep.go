@@ -169,8 +169,8 @@ func (p *Pairer) cancelStale(ctx context.Context, q PairingQuery, reason Reason)
 		}
 		n++
 		p.notify(ctx, Event{
-			Kind: EventPairingCancelled, ClientID: ptr(pr.ClientID), PairingID: ptr(pr.ID),
-			Data: map[string]any{"pairing_id": pr.ID.String(), "reason": string(reason)},
+			ClientID: ptr(pr.ClientID),
+			Payload:  PairingCancelledEvent{PairingID: pr.ID, Reason: reason},
 		})
 		if res.Pairing.PaymentSessionID != nil {
 			// Attached between the re-read and the transition: withdraw it.

@@ -88,8 +88,8 @@ func (p *Pairer) targetedPaid(ctx context.Context, pr Pairing, pay payment.Sessi
 	}
 	p.capacityChanged(ctx, s.MitraID, false)
 	p.notify(ctx, Event{
-		Kind: EventPaymentPaid, ClientID: ptr(s.ClientID), PairingID: ptr(pr.ID), ChatSessionID: ptr(s.ID),
-		Data: map[string]any{"payment_id": pay.ID.String(), "pairing_id": pr.ID.String(), "chat_session_id": s.ID.String()},
+		ClientID: ptr(s.ClientID),
+		Payload:  PaymentPaidEvent{PaymentID: pay.ID, PairingID: pr.ID, ChatSessionID: ptr(s.ID)},
 	})
 	p.sessionStarted(ctx, s)
 	return nil
@@ -133,11 +133,11 @@ func (p *Pairer) targetedUnavailable(ctx context.Context, pr Pairing, reason Rea
 		return err
 	}
 	p.unschedule(timerKey{pairingDeadline, pr.ID})
-	p.notifyDismissed(ctx, pr.ID, res.Closed, "expired")
+	p.notifyDismissed(ctx, pr.ID, res.Closed, DismissExpired)
 	p.offersMissed(ctx, res.Closed)
 	p.notify(ctx, Event{
-		Kind: EventTargetedUnavailable, ClientID: ptr(pr.ClientID), PairingID: ptr(pr.ID),
-		Data: map[string]any{"pairing_id": pr.ID.String(), "reason": string(reason)},
+		ClientID: ptr(pr.ClientID),
+		Payload:  TargetedUnavailableEvent{PairingID: pr.ID, Reason: reason},
 	})
 	return nil
 }
@@ -193,8 +193,8 @@ func (p *Pairer) StartTargeted(ctx context.Context, clientID, mitraID uuid.UUID,
 	}
 	if pr.Status == StatusTargetedUnavailable {
 		p.notify(ctx, Event{
-			Kind: EventTargetedUnavailable, ClientID: ptr(clientID), PairingID: ptr(pr.ID),
-			Data: map[string]any{"pairing_id": pr.ID.String(), "reason": string(pr.FailureReason)},
+			ClientID: ptr(clientID),
+			Payload:  TargetedUnavailableEvent{PairingID: pr.ID, Reason: pr.FailureReason},
 		})
 		return pr, nil
 	}

@@ -125,13 +125,13 @@ func TestTargeted_AcceptHoldsCapacityInPendingPaymentAndPaymentActivates(t *test
 		require.Equal(t, 1, e.payments.Created())
 		matched := e.notifier.Find(pairing.EventPairingMatched, client)
 		require.Len(t, matched, 1)
-		require.Equal(t, map[string]any{
-			"id": pay.ID.String(), "status": string(pay.Status), "amount": int64(10000), "currency": pay.Currency,
-			"checkout_url": pay.CheckoutURL, "expires_at": pay.ExpiresAt,
-		}, matched[0].Data["payment"], "the client pays without polling for the payment")
+		require.Equal(t, &pairing.PaymentToPay{
+			ID: pay.ID, Status: pay.Status, Amount: 10000, Currency: pay.Currency,
+			CheckoutURL: pay.CheckoutURL, ExpiresAt: pay.ExpiresAt,
+		}, matched[0].Payload.(pairing.PairingMatchedEvent).Payment, "the client pays without polling for the payment")
 		mitraMatched := e.notifier.Find(pairing.EventPairingMatched, m)
 		require.Len(t, mitraMatched, 1)
-		require.NotContains(t, mitraMatched[0].Data, "payment", "the mitra does not pay")
+		require.Nil(t, mitraMatched[0].Payload.(pairing.PairingMatchedEvent).Payment, "the mitra does not pay")
 		require.Empty(t, e.notifier.Find(pairing.EventSessionStarted, client), "not before payment")
 		require.Zero(t, e.p.Timers(), "the targeted deadline is off")
 
@@ -285,7 +285,7 @@ func TestTargeted_DeclineMakesItUnavailableWithAFailureRowAndNoCharge(t *testing
 		require.Zero(t, e.payments.Created())
 		ev := e.notifier.Find(pairing.EventTargetedUnavailable, client)
 		require.Len(t, ev, 1)
-		require.Equal(t, "targeted_declined", ev[0].Data["reason"])
+		require.Equal(t, pairing.ReasonTargetedDeclined, ev[0].Payload.(pairing.TargetedUnavailableEvent).Reason)
 		require.Zero(t, e.p.Timers())
 
 		_, err = e.p.Accept(ctx, m, pr.ID)
@@ -423,8 +423,7 @@ func TestCancel_TargetedUnavailableTellsTheClient(t *testing.T) {
 		require.Equal(t, pairing.StatusCancelled, got.Status)
 		cancelled := e.notifier.Find(pairing.EventPairingCancelled, client)
 		require.Len(t, cancelled, 1)
-		require.Equal(t, pr.ID.String(), cancelled[0].Data["pairing_id"])
-		require.Equal(t, string(pairing.ReasonClientCancelled), cancelled[0].Data["reason"])
+		require.Equal(t, pairing.PairingCancelledEvent{PairingID: pr.ID, Reason: pairing.ReasonClientCancelled}, cancelled[0].Payload)
 
 		_, err = e.p.Cancel(ctx, client, pr.ID)
 		require.NoError(t, err)

@@ -1,6 +1,7 @@
 package payment
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -80,11 +81,12 @@ type Config struct {
 	RefundLease time.Duration
 	// RefundBatchSize is how many refunds RetryRefunds claims at a time. Defaults to 100.
 	RefundBatchSize int
-	// Hooks report refunds, for metrics.
+	// Hooks report refunds to a metrics system. The zero value reports nothing.
 	Hooks Hooks
 }
 
-// Hooks are optional callbacks for metrics. They run synchronously: keep them cheap.
+// Hooks report refunds to a metrics system. Every field is optional: a nil one is not
+// called. They run synchronously on the refund path: keep them cheap.
 type Hooks struct {
 	// RefundIssued is called after the gateway made a refund (r succeeded; r.Amount is
 	// what went back).
@@ -114,30 +116,14 @@ func (c *Config) validate() error {
 func (c *Config) WithDefaults() Config {
 	out := core.Deref(c)
 	out.Logger, out.Clock = core.LoggerOr(out.Logger), clock.Or(out.Clock)
-	if out.ReplayWait <= 0 {
-		out.ReplayWait = DefaultReplayWait
-	}
-	if out.ExpireBatchSize <= 0 {
-		out.ExpireBatchSize = DefaultExpireBatchSize
-	}
-	if out.RedeliverAfter <= 0 {
-		out.RedeliverAfter = DefaultRedeliverAfter
-	}
-	if out.DetachedTimeout <= 0 {
-		out.DetachedTimeout = DefaultDetachedTimeout
-	}
-	if out.RefundRetryBase <= 0 {
-		out.RefundRetryBase = DefaultRefundRetryBase
-	}
-	if out.RefundMaxAttempts <= 0 {
-		out.RefundMaxAttempts = DefaultRefundMaxAttempts
-	}
-	if out.RefundLease <= 0 {
-		out.RefundLease = 2 * out.DetachedTimeout
-	}
-	if out.RefundBatchSize <= 0 {
-		out.RefundBatchSize = DefaultRefundBatchSize
-	}
+	out.ReplayWait = cmp.Or(out.ReplayWait, DefaultReplayWait)
+	out.ExpireBatchSize = cmp.Or(out.ExpireBatchSize, DefaultExpireBatchSize)
+	out.RedeliverAfter = cmp.Or(out.RedeliverAfter, DefaultRedeliverAfter)
+	out.DetachedTimeout = cmp.Or(out.DetachedTimeout, DefaultDetachedTimeout)
+	out.RefundRetryBase = cmp.Or(out.RefundRetryBase, DefaultRefundRetryBase)
+	out.RefundMaxAttempts = cmp.Or(out.RefundMaxAttempts, DefaultRefundMaxAttempts)
+	out.RefundLease = cmp.Or(out.RefundLease, 2*out.DetachedTimeout)
+	out.RefundBatchSize = cmp.Or(out.RefundBatchSize, DefaultRefundBatchSize)
 	return out
 }
 

@@ -19,9 +19,9 @@ func Example() {
 		Name:     "stale_payments",
 		Interval: sweeps.DefaultPaymentSweepInterval,
 		Lock:     locker,
-		Hooks: sweeps.HooksFunc(func(name string, r sweeps.Report, err error) {
+		Hooks: sweeps.Hooks{SweepRun: func(name string, r sweeps.Report, err error) {
 			fmt.Println(name, r.Counts, r.Skipped, err)
-		}),
+		}},
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -62,17 +62,14 @@ type Report struct {
 	Skipped bool
 }
 
-// Hooks receives the outcome of every cycle (for metrics). SweepRun is called after each
-// run, failed run and skipped cycle, but not for a run interrupted by Stop.
-type Hooks interface {
-	SweepRun(name string, r Report, err error)
+// Hooks report the outcome of every cycle, for metrics. Every field is optional: a nil one
+// is not called.
+type Hooks struct {
+	// SweepRun is called after each run, failed run and skipped cycle (Report.Skipped),
+	// but not for a run interrupted by Stop. It runs on the sweep's goroutine; a panic in
+	// it is recovered and logged.
+	SweepRun func(name string, r Report, err error)
 }
-
-// HooksFunc adapts a function to Hooks.
-type HooksFunc func(name string, r Report, err error)
-
-// SweepRun implements Hooks.
-func (f HooksFunc) SweepRun(name string, r Report, err error) { f(name, r, err) }
 
 // Config configures a Sweep. The zero value works (a job run every minute).
 type Config struct {
@@ -91,7 +88,7 @@ type Config struct {
 	RunAtStart bool
 	// Logger receives a line per run. Defaults to discarding.
 	Logger *slog.Logger
-	// Hooks receives every cycle's outcome. Optional.
+	// Hooks receive every cycle's outcome. The zero value reports nothing.
 	Hooks Hooks
 	// Lock, when set, lets one instance per cycle run the job: the lock is taken before a
 	// run and kept until LockTTL expires (released early only when the run fails, so that
@@ -117,24 +114,25 @@ func (c Config) validate() error {
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.
-func (c Config) WithDefaults() Config {
-	c.Name = cmp.Or(c.Name, "sweep")
-	c.Interval = cmp.Or(c.Interval, DefaultInterval)
+func (c *Config) WithDefaults() Config {
+	out := core.Deref(c)
+	out.Logger, out.Clock = core.LoggerOr(out.Logger), clock.Or(out.Clock)
+	out.Name = cmp.Or(out.Name, "sweep")
+	out.Interval = cmp.Or(out.Interval, DefaultInterval)
 	switch {
-	case c.Jitter == 0:
-		c.Jitter = DefaultJitter
-	case c.Jitter < 0:
-		c.Jitter = 0
-	case c.Jitter > maxJitter:
-		c.Jitter = maxJitter
+	case out.Jitter == 0:
+		out.Jitter = DefaultJitter
+	case out.Jitter < 0:
+		out.Jitter = 0
+	case out.Jitter > maxJitter:
+		out.Jitter = maxJitter
 	}
-	c.Timeout = cmp.Or(c.Timeout, c.Interval)
-	c.Logger, c.Clock = core.LoggerOr(c.Logger), clock.Or(c.Clock)
-	if c.Lock != nil {
-		c.LockTTL = cmp.Or(c.LockTTL, time.Duration(float64(c.Interval)*(1-c.Jitter)))
-		c.Timeout = min(c.Timeout, c.LockTTL)
+	out.Timeout = cmp.Or(out.Timeout, out.Interval)
+	if out.Lock != nil {
+		out.LockTTL = cmp.Or(out.LockTTL, time.Duration(float64(out.Interval)*(1-out.Jitter)))
+		out.Timeout = min(out.Timeout, out.LockTTL)
 	}
-	return c
+	return out
 }
 
 // Sweep runs a Job on a jittered cadence until stopped.
@@ -288,7 +286,8 @@ func (s *Sweep) log(r Report, err error) {
 }
 
 func (s *Sweep) hook(r Report, err error) {
-	if s.cfg.Hooks == nil {
+	h := s.cfg.Hooks.SweepRun
+	if h == nil {
 		return
 	}
 	defer func() {
@@ -296,5 +295,5 @@ func (s *Sweep) hook(r Report, err error) {
 			s.cfg.Logger.Error("sweep hooks panicked", "sweep", s.cfg.Name, "panic", p)
 		}
 	}()
-	s.cfg.Hooks.SweepRun(s.cfg.Name, r, err)
+	h(s.cfg.Name, r, err)
 }

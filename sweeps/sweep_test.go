@@ -102,7 +102,7 @@ func TestSweep_RunsOnItsCadenceUntilStopped(t *testing.T) {
 	t.Parallel()
 	var runs atomic.Int64
 	hooks := &recorder{}
-	s, err := sweeps.New(countingJob(&runs), sweeps.Config{Name: "tick", Interval: 5 * time.Millisecond, Hooks: hooks})
+	s, err := sweeps.New(countingJob(&runs), sweeps.Config{Name: "tick", Interval: 5 * time.Millisecond, Hooks: sweeps.Hooks{SweepRun: hooks.SweepRun}})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	waitFor(t, 5*time.Second, "3 runs", func() bool { return runs.Load() >= 3 })
@@ -176,7 +176,7 @@ func TestSweep_RunOnceReportsCountsAndDuration(t *testing.T) {
 	s, err := sweeps.New(func(context.Context) (sweeps.Report, error) {
 		clk.Advance(250 * time.Millisecond)
 		return sweeps.Report{Counts: map[string]int{"offlined": 3}}, nil
-	}, sweeps.Config{Name: "auto_offline", Clock: clk, Hooks: hooks})
+	}, sweeps.Config{Name: "auto_offline", Clock: clk, Hooks: sweeps.Hooks{SweepRun: hooks.SweepRun}})
 	require.NoError(t, err)
 
 	r, err := s.RunOnce(context.Background())
@@ -198,7 +198,7 @@ func TestSweep_JobErrorIsReportedAndTheLoopContinues(t *testing.T) {
 			return sweeps.Report{}, boom
 		}
 		return sweeps.Report{}, nil
-	}, sweeps.Config{Name: "auto_offline", Interval: 2 * time.Millisecond, RunAtStart: true, Hooks: hooks, Logger: log})
+	}, sweeps.Config{Name: "auto_offline", Interval: 2 * time.Millisecond, RunAtStart: true, Hooks: sweeps.Hooks{SweepRun: hooks.SweepRun}, Logger: log})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	waitFor(t, 5*time.Second, "runs after the failure", func() bool { return runs.Load() >= 3 })
@@ -220,7 +220,7 @@ func TestSweep_PanickingJobIsRecoveredAndTheLoopContinues(t *testing.T) {
 	s, err := sweeps.New(func(context.Context) (sweeps.Report, error) {
 		runs.Add(1)
 		panic("nil map")
-	}, sweeps.Config{Name: "payments", Interval: 2 * time.Millisecond, RunAtStart: true, Hooks: hooks})
+	}, sweeps.Config{Name: "payments", Interval: 2 * time.Millisecond, RunAtStart: true, Hooks: sweeps.Hooks{SweepRun: hooks.SweepRun}})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	waitFor(t, 5*time.Second, "runs after the panic", func() bool { return runs.Load() >= 3 })
@@ -241,7 +241,7 @@ func TestSweep_TimeoutBoundsOneRun(t *testing.T) {
 	s, err := sweeps.New(func(ctx context.Context) (sweeps.Report, error) {
 		<-ctx.Done()
 		return sweeps.Report{}, ctx.Err()
-	}, sweeps.Config{Name: "reseed", Timeout: 10 * time.Millisecond, Hooks: hooks, Logger: log})
+	}, sweeps.Config{Name: "reseed", Timeout: 10 * time.Millisecond, Hooks: sweeps.Hooks{SweepRun: hooks.SweepRun}, Logger: log})
 	require.NoError(t, err)
 	_, err = s.RunOnce(context.Background())
 	require.ErrorIs(t, err, context.DeadlineExceeded)
@@ -260,7 +260,7 @@ func TestSweep_StopCancelsARunningJobWithoutNoise(t *testing.T) {
 		<-ctx.Done()
 		finished.Store(true)
 		return sweeps.Report{}, ctx.Err()
-	}, sweeps.Config{Name: "heartbeat_mirror", Interval: time.Hour, RunAtStart: true, Hooks: hooks, Logger: log})
+	}, sweeps.Config{Name: "heartbeat_mirror", Interval: time.Hour, RunAtStart: true, Hooks: sweeps.Hooks{SweepRun: hooks.SweepRun}, Logger: log})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	<-started
@@ -389,7 +389,7 @@ func TestSweep_LockLetsOneInstancePerCycleRun(t *testing.T) {
 	for _, c := range []valkey.Client{v.Client, other} {
 		l := recordingLocker{Locker: sweeps.NewValkeyLocker(c, v.Prefix), mu: &mu, grants: &grants}
 		s, err := sweeps.New(job, sweeps.Config{Name: "reseed", Interval: interval, Jitter: sweeps.NoJitter,
-			RunAtStart: true, Lock: l, Hooks: hooks})
+			RunAtStart: true, Lock: l, Hooks: sweeps.Hooks{SweepRun: hooks.SweepRun}})
 		require.NoError(t, err)
 		require.NoError(t, s.Start(context.Background()))
 		ss = append(ss, s)

@@ -204,7 +204,7 @@ func (a *App) build() error {
 		AvailabilityHooks:  availabilityHooks(a.hooks),
 		PaymentHooks:       paymentHooks(a.hooks),
 		PairingHooks:       pairingHooks(a.hooks),
-		SweepHooks:         sweeps.HooksFunc(a.sweepRun),
+		SweepHooks:         sweeps.Hooks{SweepRun: a.sweepRun},
 		OnMitraDeactivated: a.mitraDeactivated,
 		Sweeps: curhat.SweepsConfig{
 			Disabled:           !a.cfg.Sweeps,

@@ -60,6 +60,7 @@ func (s *interleavedLookups) interleave(step func()) {
 }
 
 func TestAuth_RevocationThatOvertakesALookupIsNeverUndoneByIt(t *testing.T) {
+	t.Parallel()
 	// Postgres, Valkey and the SDK's deactivation take a few milliseconds a trial.
 	for b, trials := range map[backend]int{memoryBackend: 1000, realBackend: 250} {
 		t.Run(b.String(), func(t *testing.T) {
@@ -294,6 +295,7 @@ func requireAccountClosedLast(t *testing.T, events []string) {
 }
 
 func TestEvents_DeactivatedMitrasStreamIsToldWhyBeforeItCloses(t *testing.T) {
+	t.Parallel()
 	t.Run("HTTP/1.1", func(t *testing.T) {
 		bothBackends(t, func(t *testing.T, ts *testServer) {
 			url := ts.http.URL + "/api/mitra/events"

@@ -18,6 +18,7 @@ import (
 )
 
 func TestLogout_RevokesPresentedToken(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		clientID, tok := ts.newClient("Dewi")
 		sibling := ts.token("client", clientID)
@@ -54,6 +55,7 @@ func TestLogout_RevokesPresentedToken(t *testing.T) {
 }
 
 func TestTokens_TTLBounds(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		clientID, _ := ts.newClient("Dewi")
 		mint := func(ttl any) response {
@@ -80,6 +82,7 @@ func TestTokens_TTLBounds(t *testing.T) {
 }
 
 func TestAuth_DeactivatedMitraGets403(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		mitraID, tok := ts.newMitra("Ayu")
 		ts.must(http.StatusOK, "POST", "/api/mitra/status/online", tok, nil)

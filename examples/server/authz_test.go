@@ -310,6 +310,7 @@ func TestAuthz_MatrixCoversEveryRoute(t *testing.T) {
 }
 
 func TestAuthz_EveryRouteRefusesOrServesEachKindOfCaller(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		f := newAuthzFixture(t, ts)
 		rows := authzRows()

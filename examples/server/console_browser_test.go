@@ -521,6 +521,7 @@ var consoleScenarios = []consoleScenario{
 // TestConsole_Browser runs the scenarios in one Chromium: all of them in memory, the
 // ones that touch the backend again over Postgres + Valkey.
 func TestConsole_Browser(t *testing.T) {
+	t.Parallel()
 	b := newConsoleBrowser(t)
 	started := time.Now()
 	for _, be := range []backend{memoryBackend, realBackend} {

@@ -15,6 +15,7 @@ import (
 )
 
 func TestConsole_ServesEmbeddedFilesWithSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		page := ts.do("GET", "/console/", "", nil)
 		require.Equal(t, http.StatusOK, page.Status)
@@ -132,6 +133,7 @@ func mitraRows(t *testing.T, ts *testServer, query string) (names []string, rows
 }
 
 func TestConsole_MitraListSearchesFiltersPagesAndValidates(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		ayu := ts.must(201, "POST", "/api/internal/mitras", ts.op, map[string]any{"display_name": "Ayu", "max_concurrent_sessions": 3})
@@ -206,6 +208,7 @@ func TestConsole_MitraListSearchesFiltersPagesAndValidates(t *testing.T) {
 }
 
 func TestConsole_OperatorEventsCarryTheDashboardAndNewFailures(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		url := ts.http.URL + "/api/internal/events"

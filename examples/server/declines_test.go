@@ -21,6 +21,7 @@ func (ts *testServer) startKeyed(token, key string) response {
 // (nothing is asked of the provider again, even once it would accept), and a new key is
 // a new attempt that pays as usual.
 func TestChatStart_DeclinedChargeIs402AndTheSameKeyReplaysIt(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		clientID, clientTok := ts.newClient("Dewi")
@@ -71,6 +72,7 @@ func TestChatStart_GatewayOutageIs503NotADecline(t *testing.T) {
 // payment linked and the session's slot free, so that the next request (a new attempt)
 // is approved and charged once the provider accepts.
 func TestExtensions_DeclinedChargeIs402AndTheNextRequestPays(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		_, mitraTok := ts.onlineMitra("Ayu")

@@ -27,14 +27,22 @@ type event struct {
 	Kind      string
 	Recipient SubjectKind
 	SubjectID uuid.UUID
-	Data      map[string]any
+	Data      any
 	At        time.Time
+}
+
+// frameBody is the JSON of an event's data line: its kind, its data (for the SDK's
+// events, the pairing.Event's payload as it is) and when the server sent it.
+type frameBody struct {
+	Kind string    `json:"kind"`
+	Data any       `json:"data"`
+	At   time.Time `json:"at"`
 }
 
 // encodeFrame is the Server-Sent-Events frame of an event, encoded once and written as it
 // is to every stream that gets it.
-func encodeFrame(kind string, data map[string]any, at time.Time) []byte {
-	body, err := json.Marshal(map[string]any{"kind": kind, "data": data, "at": at.UTC()})
+func encodeFrame(kind string, data any, at time.Time) []byte {
+	body, err := json.Marshal(frameBody{Kind: kind, Data: data, At: at.UTC()})
 	if err != nil {
 		return nil
 	}
@@ -659,7 +667,7 @@ func (s *Server) sendPresence(st *stream, device string, lease *availability.Str
 		st.presenceReady = true
 		online = lease.Online()
 	}
-	kick := st.queue(encodeFrame(eventPresence, map[string]any{"device_id": device, "online": online}, s.app.clock.Now()))
+	kick := st.queue(encodeFrame(eventPresence, availability.PresenceEvent{DeviceID: device, Online: online}, s.app.clock.Now()))
 	st.mu.Unlock()
 	if kick {
 		st.kick()

@@ -150,6 +150,7 @@ func (l *eventLog) seen() []string {
 // Every kind of each stream is sent at least once by a walk through the product, and each
 // payload matches its schema (the contract check fails the test otherwise).
 func TestEvents_EveryDocumentedKindIsSentAndMatchesItsSchema(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		ayuID, ayu := ts.onlineMitra("Ayu")

@@ -31,6 +31,7 @@ func (ts *testServer) checkout(checkoutURL, outcome string) (int, http.Header, s
 }
 
 func TestFakeCheckout_PageIsSelfContainedAndPaysThroughTheWebhook(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		_, mitraTok := ts.onlineMitra("Ayu")
@@ -86,6 +87,7 @@ func TestFakeCheckout_PageIsSelfContainedAndPaysThroughTheWebhook(t *testing.T) 
 // reached through its link, like a provider's invoice URL: a token the server signs, which
 // the payment id alone does not give. The old form, the payment id in the path, is gone.
 func TestFakeCheckout_LinkIsAnUnguessableTokenNotThePaymentID(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		_, clientTok := ts.newClient("Dewi")

@@ -1,9 +1,9 @@
 package main
 
 // Prometheus metrics of the reference server. The SDK packages know nothing of Prometheus:
-// they report through small hook interfaces (sweeps.Hooks, availability.Hooks,
-// payment.Hooks), and this file turns those calls into series on a private registry,
-// served at GET /metrics.
+// they report through hooks, structs of optional funcs (sweeps.Hooks, availability.Hooks,
+// payment.Hooks, pairing.Hooks), and this file turns those calls into series on a private
+// registry, served at GET /metrics.
 //
 // GET /metrics is public, on the API port by default, like /healthz: Prometheus scrapers
 // usually carry no bearer token, and nothing in it names a client, a mitra or an amount.
@@ -42,8 +42,8 @@ const (
 // Postgres write.
 var requestBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
-// promMetrics implements metrics (requests, sweeps), availability.Hooks and the payment
-// refund hooks on a private registry, and serves it.
+// promMetrics implements metrics (requests, sweeps) and the funcs of the availability,
+// payment and pairing hooks on a private registry, and serves it.
 type promMetrics struct {
 	registry *prometheus.Registry
 	handler  http.Handler
@@ -228,7 +228,7 @@ func requestTimer(m metrics, route string) func(status int, d time.Duration) {
 	return func(status int, d time.Duration) { m.RequestDone(route, status, d) }
 }
 
-// SweepRun implements metrics (sweeps.Hooks).
+// SweepRun implements metrics (the App hands it to sweeps.Hooks).
 func (m *promMetrics) SweepRun(name string, r sweeps.Report, err error) {
 	switch {
 	case r.Skipped:
@@ -249,16 +249,13 @@ func (m *promMetrics) SweepRun(name string, r sweeps.Report, err error) {
 	}
 }
 
-// ValkeyFallback implements availability.Hooks.
-func (m *promMetrics) ValkeyFallback(op string, _ error) { m.fallbacks.WithLabelValues(op).Inc() }
+func (m *promMetrics) valkeyFallback(op string, _ error) { m.fallbacks.WithLabelValues(op).Inc() }
 
-// ValkeyWriteFailed implements availability.Hooks.
-func (m *promMetrics) ValkeyWriteFailed(op string, _ error) {
+func (m *promMetrics) valkeyWriteFailed(op string, _ error) {
 	m.writeFailures.WithLabelValues(op).Inc()
 }
 
-// Seeded implements availability.Hooks.
-func (m *promMetrics) Seeded(r availability.SeedReport, err error) {
+func (m *promMetrics) seeded(r availability.SeedReport, err error) {
 	if err != nil {
 		m.seeds.WithLabelValues("error").Inc()
 		return
@@ -295,10 +292,10 @@ func pairingHooks(m metrics) pairing.Hooks {
 
 // availabilityHooks returns the availability hooks of the server's metrics.
 func availabilityHooks(m metrics) availability.Hooks {
-	if h, ok := m.(availability.Hooks); ok {
-		return h
+	if p, ok := m.(*promMetrics); ok {
+		return availability.Hooks{ValkeyFallback: p.valkeyFallback, ValkeyWriteFailed: p.valkeyWriteFailed, Seeded: p.seeded}
 	}
-	return availability.NopHooks{}
+	return availability.Hooks{}
 }
 
 // paymentHooks returns the payment hooks of the server's metrics.

@@ -212,6 +212,7 @@ func TestMetrics_CountsValkeyFallbacksWhileValkeyIsDown(t *testing.T) {
 }
 
 func TestDashboard_DriftIsNullWithoutValkeyAndZeroWhenInSync(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		_, tok := ts.newMitra("Ayu")
 		ts.must(200, "POST", "/api/mitra/status/online", tok, nil)

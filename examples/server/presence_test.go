@@ -74,6 +74,7 @@ func TestPresence_BadDeviceIDsAre400(t *testing.T) {
 }
 
 func TestPresence_TwoDevicesOneLeavesTheMitraStaysOnlineTheOtherGoesStaleAutoOffline(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		id, tok := ts.newMitra("Ayu")
 		ts.deviceDo(200, "POST", "/api/mitra/status/online", tok, "phone", nil)
@@ -151,6 +152,7 @@ func (ts *testServer) requireStreaming(tok, dev string, want bool) {
 }
 
 func TestPresence_AStreamIsALeaseAndAReconnectWithinTheGraceChangesNothing(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		id, tok := ts.newMitra("Ayu")
 		_, clientTok := ts.newClient("Dewi")
@@ -199,6 +201,7 @@ func TestPresence_AStreamIsALeaseAndAReconnectWithinTheGraceChangesNothing(t *te
 }
 
 func TestPresence_DuringTheGraceTheMitraKeepsItsOffers(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		_, tok := ts.newMitra("Ayu")
@@ -324,6 +327,7 @@ func TestMultiInstance_AStreamOnOneInstanceAndHeartbeatsOnAnotherAgree(t *testin
 // event with the write. The test servers' clock is fake and never advanced here, so no
 // refresh pass of the streams' leases runs: the event cannot come from one.
 func TestPresence_GoingOfflineOrOnlineSendsThePresenceEventAtOnce(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		_, tok := ts.newMitra("Ayu")
 		url := ts.http.URL + "/api/mitra/events"

@@ -19,8 +19,8 @@ func (s *Server) availabilityRoutes() {
 	s.handle("GET", "/api/client/mitra-availability", roleClient, s.beacon)
 }
 
-// deviceHeader names the mitra's device on a heartbeat, going online and an event stream
-//; without it the request is the default device's.
+// deviceHeader names the mitra's device on a heartbeat, going online and an event stream; without it
+// the request is the default device's.
 const deviceHeader = "X-Device-Id"
 
 // deviceOf returns the device a mitra's request names: availability.DefaultDevice without

@@ -11,6 +11,7 @@ import (
 )
 
 func TestAvailabilityRoutes_OnlineHeartbeatBeaconDashboard(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		_, mitraTok := ts.newMitra("Ayu")
 		_, clientTok := ts.newClient("Dewi")
@@ -46,6 +47,7 @@ func TestAvailabilityRoutes_OnlineHeartbeatBeaconDashboard(t *testing.T) {
 }
 
 func TestAvailabilityRoutes_DeactivatedMitraHeartbeatIs403(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		id, tok := ts.newMitra("Ayu")
 		ts.must(200, "POST", "/api/mitra/status/online", tok, nil)
@@ -88,6 +90,7 @@ func TestAuth_SteadyStateBeaconSkipsPostgres(t *testing.T) {
 
 // The beacon may be SnapshotTTL old for clients; the dashboard counts now.
 func TestDashboard_AvailableCountIsFreshWhileTheBeaconIsCached(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		_, mitraTok := ts.onlineMitra("Ayu")
@@ -117,6 +120,7 @@ func TestDashboard_AvailableCountIsFreshWhileTheBeaconIsCached(t *testing.T) {
 // chat sessions waiting for their payment: a blast's payment is pending before any chat
 // session exists, a targeted chat's session waits for its payment.
 func TestDashboard_PendingPaymentsCountsPaymentsNotTheSessionsAwaitingPayment(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		_, clientTok := ts.newClient("Dewi")

@@ -68,6 +68,7 @@ func obj(m map[string]any, key string) map[string]any {
 }
 
 func TestChatFlow_BlastPayAcceptExtendEnd(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		_, clientTok := ts.newClient("Dewi")
@@ -136,6 +137,7 @@ func TestChatFlow_BlastPayAcceptExtendEnd(t *testing.T) {
 }
 
 func TestChatFlow_EndByClientAndCrossAccessIsNotFound(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		_, clientTok := ts.newClient("Dewi")
@@ -170,6 +172,7 @@ func TestChatFlow_EndByClientAndCrossAccessIsNotFound(t *testing.T) {
 }
 
 func TestChatFlow_NoMitraFailsRefundsAndOperatorsResolve(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		_, clientTok := ts.newClient("Dewi")
@@ -202,6 +205,7 @@ func TestChatFlow_NoMitraFailsRefundsAndOperatorsResolve(t *testing.T) {
 }
 
 func TestChatFlow_ReturningDeclineFallbackAndCancel(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		_, clientTok := ts.newClient("Dewi")
@@ -241,6 +245,7 @@ func TestChatFlow_ReturningDeclineFallbackAndCancel(t *testing.T) {
 }
 
 func TestWebhook_RefusesBadSignatures(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		body := `{"payment_id":"` + uuid.NewString() + `","status":"paid","provider_ref":"x"}`
 		for _, sig := range []string{"", "zz", signBody("wrong-secret", []byte(body))} {
@@ -259,6 +264,7 @@ func TestWebhook_RefusesBadSignatures(t *testing.T) {
 }
 
 func TestEvents_MitraReceivesOfferOverSSE(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		_, clientTok := ts.newClient("Dewi")

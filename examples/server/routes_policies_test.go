@@ -49,6 +49,7 @@ func (ts *testServer) offerIDs(mitraTok string) []string {
 func (ts *testServer) charges() int { return len(ts.app.fakeGateway.Charges()) }
 
 func TestQueueRoutes_PaidClientsWaitInOrderAndAMitraOnlineTakesTheFirst(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		ts.setConfig("pairing_queue_enabled", true)
@@ -89,6 +90,7 @@ func TestQueueRoutes_PaidClientsWaitInOrderAndAMitraOnlineTakesTheFirst(t *testi
 }
 
 func TestQueueRoutes_AStartBeyondTheMaxLengthIs409QueueFullWithNoPayment(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		ts.setConfig("pairing_queue_enabled", true)
@@ -112,6 +114,7 @@ func TestQueueRoutes_AStartBeyondTheMaxLengthIs409QueueFullWithNoPayment(t *test
 }
 
 func TestQueueRoutes_MaxWaitFailsWithQueueTimeoutRefundedOnce(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		ts.setConfig("pairing_queue_enabled", true)
@@ -136,6 +139,7 @@ func TestQueueRoutes_MaxWaitFailsWithQueueTimeoutRefundedOnce(t *testing.T) {
 }
 
 func TestQueueRoutes_CancelWhileQueuedRefunds(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		ts.setConfig("pairing_queue_enabled", true)
@@ -162,6 +166,7 @@ func (ts *testServer) onlineOneSecondApart(n int) []string {
 }
 
 func TestRingRoutes_TheTwoIdleLongestFirstThenEveryoneAndALateAcceptIsAlreadyMatched(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		ts.setConfig("pairing_offer_policy", "ring")
@@ -194,6 +199,7 @@ func TestRingRoutes_TheTwoIdleLongestFirstThenEveryoneAndALateAcceptIsAlreadyMat
 // Fairness, short, through the server and the Valkey mirror: 10 equally available mitras
 // that always accept share 60 blasts.
 func TestRingRoutes_TenMitrasShareSixtyBlastsFairly(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		ts.setConfig("pairing_offer_policy", "ring")
@@ -230,6 +236,7 @@ func TestRingRoutes_TenMitrasShareSixtyBlastsFairly(t *testing.T) {
 }
 
 func TestMissedOffersRoutes_TwoUnansweredBlastsSendTheMitraAwayUntilItGoesOnline(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		ts.setConfig("mitra_missed_offers_before_away", 2)
@@ -293,6 +300,7 @@ func TestConfigRoutes_PairingPolicyKeysAreValidated(t *testing.T) {
 }
 
 func TestMetrics_PairingPoliciesQueueLengthWaitRingsAndMitrasSentAway(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		ts.setConfig("pairing_queue_enabled", true)

@@ -28,6 +28,7 @@ func (r response) errorField() string {
 }
 
 func TestPricingRoutes_TierLifecycleWithOptimisticLocking(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		s30 := ts.createTier("session", 30, 25000)
 		require.Equal(t, "session", s30["mode"])
@@ -101,6 +102,7 @@ func TestPricingRoutes_TierLifecycleWithOptimisticLocking(t *testing.T) {
 }
 
 func TestPricingRoutes_FirstSessionDiscountAndClientPricing(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		s30 := ts.createTier("session", 30, 25000)
 		ts.createTier("session", 60, 45000)
@@ -165,6 +167,7 @@ func TestPricingRoutes_ClientWithPaidChatStartGetsNoDiscount(t *testing.T) {
 }
 
 func TestPricingRoutes_BadInputIs400NamingTheField(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		s30 := ts.createTier("session", 30, 25000)
 		ext := ts.createTier("extension", 10, 8000)
@@ -284,6 +287,7 @@ func TestPricingRoutes_InternalRoutesAreOperatorOnly(t *testing.T) {
 }
 
 func TestPricingRoutes_NewTierTakesItsPlaceByMinutes(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		for _, m := range []int{15, 30, 60, 45} {
 			ts.createTier("session", m, int64(m)*1000)

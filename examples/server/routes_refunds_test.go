@@ -71,6 +71,7 @@ func (ts *testServer) activeSession(mitraTok string) (clientTok, sessionID, paym
 }
 
 func TestRefundRoutes_ListTheFailedRefundsAndRetryOneNow(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		ts.refuseRefunds(1)
@@ -179,6 +180,7 @@ func (ts *testServer) sibling(gateway payment.Gateway) *testServer {
 }
 
 func TestRefundRoutes_ConcurrentRetriesOfOneRefundMakeOneAttempt(t *testing.T) {
+	t.Parallel()
 	for _, b := range []backend{memoryBackend, realBackend} {
 		t.Run(b.String(), func(t *testing.T) {
 			t.Parallel()
@@ -275,6 +277,7 @@ func TestRefundRoutes_ConcurrentRetriesOfOneRefundMakeOneAttempt(t *testing.T) {
 }
 
 func TestFakeGatewayRoute_RefusesTheNextRefunds(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, memoryBackend)
 	ts.tiers()
 	for _, body := range []any{map[string]any{}, map[string]any{"count": -1}, map[string]any{"count": 1001},
@@ -302,6 +305,7 @@ func TestFakeGatewayRoute_RefusesTheNextRefunds(t *testing.T) {
 type providerGateway struct{ payment.Gateway }
 
 func TestFakeGatewayRoute_IsNotFoundWithoutTheFakeGateway(t *testing.T) {
+	t.Parallel()
 	ts := newTestServerWith(t, memoryBackend, func(o *appOptions) { o.Gateway = providerGateway{payment.NewFakeGateway()} })
 	require.Nil(t, ts.app.fakeGateway)
 	res := ts.do("POST", "/api/internal/fake-gateway/refund-failures", ts.op, map[string]any{"count": 1})
@@ -313,6 +317,7 @@ func TestFakeGatewayRoute_IsNotFoundWithoutTheFakeGateway(t *testing.T) {
 }
 
 func TestDashboard_CountsPaidMoneyWithoutAnOutcomeAfterTenMinutes(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		unsettled := func() any { return ts.must(200, "GET", "/api/internal/dashboard", ts.op, nil)["unsettled_payments"] }
@@ -330,6 +335,7 @@ func TestDashboard_CountsPaidMoneyWithoutAnOutcomeAfterTenMinutes(t *testing.T) 
 }
 
 func TestReroute_DeactivatingTheOnlyBusyMitraRefundsTheUnusedMinutesAndExtension(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers() // 30 minutes for 25000, 10 more for 10000
 		mitraID, mitraTok := ts.onlineMitra("Ayu")
@@ -365,6 +371,7 @@ func TestReroute_DeactivatingTheOnlyBusyMitraRefundsTheUnusedMinutesAndExtension
 }
 
 func TestRefunds_EverySourceIsRetriedUntilItGoesThrough(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ctx := context.Background()
 		ts.tiers()

@@ -8,6 +8,7 @@ import (
 )
 
 func TestChatFlow_LateMitraGetsSearchingBlast(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		_, clientTok := ts.newClient("Dewi")
@@ -26,6 +27,7 @@ func TestChatFlow_LateMitraGetsSearchingBlast(t *testing.T) {
 }
 
 func TestChatFlow_RerouteCreditsRemainingMinutesWithoutCharge(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		_, clientTok := ts.newClient("Dewi")
@@ -57,6 +59,7 @@ func TestChatFlow_RerouteCreditsRemainingMinutesWithoutCharge(t *testing.T) {
 }
 
 func TestChatFlow_DeactivationEndsSessionsAndStartsPrepaidBlast(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		clientID, clientTok := ts.newClient("Dewi")

@@ -12,6 +12,7 @@ import (
 )
 
 func TestAuth_RefusesMissingWrongExpiredAndRevokedTokens(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		mitraID, mitraTok := ts.newMitra("Ayu")
 		const path = "/api/mitra/status"
@@ -50,6 +51,7 @@ func TestAuth_RefusesMissingWrongExpiredAndRevokedTokens(t *testing.T) {
 }
 
 func TestAuth_RoleMismatchIsForbidden(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		_, clientTok := ts.newClient("Dewi")
 		_, mitraTok := ts.newMitra("Ayu")
@@ -75,6 +77,7 @@ func TestAuth_SteadyStateHeartbeatSkipsPostgres(t *testing.T) {
 }
 
 func TestDecode_BadInputGets4xxWithCode(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		cases := []struct {
 			name, method, path string
@@ -111,6 +114,7 @@ func TestDecode_BadInputGets4xxWithCode(t *testing.T) {
 }
 
 func TestInternal_CreateMitraClientAndTokens(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		m := ts.must(201, "POST", "/api/internal/mitras", ts.op, map[string]any{"display_name": "Ayu", "max_concurrent_sessions": 2})
 		require.Equal(t, "Ayu", m["display_name"])
@@ -128,6 +132,7 @@ func TestInternal_CreateMitraClientAndTokens(t *testing.T) {
 }
 
 func TestConfig_ListAndPut(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		list := ts.must(200, "GET", "/api/internal/config", ts.op, nil)
 		items := list["items"].([]any)
@@ -138,6 +143,7 @@ func TestConfig_ListAndPut(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.must(200, "GET", "/healthz", "", nil)
 		r := ts.must(200, "GET", "/readyz", "", nil)

@@ -295,6 +295,7 @@ func TestEvents_KeepAlivePassClosesStreamsWhoseTokenExpiredOrWasRevoked(t *testi
 }
 
 func TestEvents_AcceptBurstHasExactlyOneWinner(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		const n = 100
 		ts.tiers()

@@ -42,6 +42,7 @@ func (ts *testServer) pendingPayment() string {
 }
 
 func TestWebhook_ProviderRefMismatch(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		ts.onlineMitra("Ayu") // so that the paid blast searches instead of being refunded
@@ -72,6 +73,7 @@ func TestWebhook_ProviderRefMismatch(t *testing.T) {
 }
 
 func TestWebhook_ToleratesUnknownFields(t *testing.T) {
+	t.Parallel()
 	bothBackends(t, func(t *testing.T, ts *testServer) {
 		ts.tiers()
 		ts.onlineMitra("Ayu") // so that the paid blast searches instead of being refunded

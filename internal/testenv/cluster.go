@@ -39,16 +39,30 @@ type clusterNode struct {
 }
 
 // shared is the package's cluster: started by the first StartCluster, stopped when the last
-// test holding it has ended.
+// test holding it has ended, or, under VerifyNoLeaks, when the package's tests are done
+// (starting a cluster takes two seconds, and tests that do not overlap would each pay them).
 var shared struct {
 	mu      sync.Mutex
 	cluster *Cluster
 	users   int
+	// untilExit keeps the cluster between tests; stopSharedCluster stops it.
+	untilExit bool
+}
+
+// stopSharedCluster stops the package's cluster once no test holds it.
+func stopSharedCluster() {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	shared.untilExit = false
+	if shared.cluster != nil && shared.users == 0 {
+		shared.cluster.stop()
+		shared.cluster = nil
+	}
 }
 
 // StartCluster returns a running 3-master cluster, shared with the other tests of the
-// package running at the same time, stopped when the last of them ends. Without
-// redis-server or redis-cli the test is skipped (failed under CURHAT_REQUIRE_SERVICES=1).
+// package (see shared for when it stops). Without redis-server or redis-cli the test is
+// skipped (failed under CURHAT_REQUIRE_SERVICES=1).
 func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
 	for _, bin := range []string{"redis-server", "redis-cli"} {
@@ -78,7 +92,7 @@ func StartCluster(t testing.TB) *Cluster {
 		shared.mu.Lock()
 		defer shared.mu.Unlock()
 		shared.users--
-		if shared.users == 0 && shared.cluster == c {
+		if shared.users == 0 && shared.cluster == c && !shared.untilExit {
 			c.stop()
 			shared.cluster = nil
 		}

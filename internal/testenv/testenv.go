@@ -70,7 +70,7 @@ func admin() (*pgxpool.Pool, error) {
 			adminErr = err
 			return
 		}
-		cfg.MaxConns = 2
+		cfg.MaxConns = 4
 		cfg.ConnConfig.ConnectTimeout = 3 * time.Second
 		adminPool, adminErr = pgxpool.NewWithConfig(ctx, cfg)
 		if adminErr == nil {
@@ -93,8 +93,9 @@ type PGOptions struct {
 	Configure func(*pgxpool.Config) // e.g. to install a tracer
 }
 
-// Postgres returns a pool on a fresh schema with every migration applied. The schema is
-// dropped when the test ends.
+// Postgres returns a pool on a schema of its own with every migration applied, holding
+// what a freshly migrated schema holds. When the test ends the schema is emptied for a
+// later test of the package (see pgschemas.go), or dropped if the test changed its shape.
 func Postgres(t testing.TB) *DB { return PostgresWith(t, PGOptions{}) }
 
 // PostgresWith is Postgres with options.
@@ -106,13 +107,23 @@ func PostgresWith(t testing.TB, o PGOptions) *DB {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	schema := "t_" + RandomSuffix(6)
-	if _, err := ap.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
+	owner, err := schemaOwner(ctx, ap)
+	if err != nil {
+		t.Fatalf("schema owner lock: %v", err)
+	}
+	schema, reused := takeSchema()
+	if !reused {
+		schema = reusedSchemaPrefix + owner + "_" + RandomSuffix(6)
+		if _, err := ap.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+			t.Fatalf("create schema: %v", err)
+		}
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), recycleTimeout)
 		defer cancel()
+		if recycleSchema(ctx, ap, schema) {
+			return
+		}
 		if _, err := ap.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
 			t.Logf("drop schema %s: %v", schema, err)
 		}
@@ -142,8 +153,14 @@ func PostgresWith(t testing.TB, o PGOptions) *DB {
 		t.Fatalf("open pool: %v", err)
 	}
 	t.Cleanup(db.Pool.Close)
+	if reused {
+		return db
+	}
 	if _, err := migrations.Apply(ctx, db.Pool); err != nil {
 		t.Fatalf("migrate: %v", err)
+	}
+	if err := noteFreshSchema(ctx, ap, schema); err != nil {
+		t.Fatalf("note the migrated schema: %v", err)
 	}
 	return db
 }

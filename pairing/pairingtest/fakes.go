@@ -333,12 +333,25 @@ func (n *Notifier) Events() []pairing.Event {
 func (n *Notifier) Find(kind string, recipient uuid.UUID) []pairing.Event {
 	var out []pairing.Event
 	for _, e := range n.Events() {
-		if e.Kind != kind {
-			continue
-		}
-		if (e.ClientID != nil && *e.ClientID == recipient) || (e.MitraID != nil && *e.MitraID == recipient) {
+		if e.Kind() == kind && sentTo(e, recipient) {
 			out = append(out, e)
 		}
 	}
 	return out
+}
+
+// Payloads returns the payloads of type T (one of the …Event types of pairing or
+// extension) of the events n recorded for recipient (a client or mitra id).
+func Payloads[T pairing.EventPayload](n *Notifier, recipient uuid.UUID) []T {
+	var out []T
+	for _, e := range n.Events() {
+		if p, ok := e.Payload.(T); ok && sentTo(e, recipient) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func sentTo(e pairing.Event, recipient uuid.UUID) bool {
+	return (e.ClientID != nil && *e.ClientID == recipient) || (e.MitraID != nil && *e.MitraID == recipient)
 }
