@@ -41,6 +41,8 @@ type App struct {
 
 	pool     *pgxpool.Pool // nil in memory mode
 	ownsPool bool          // the App opened pool and closes it
+	// migrated is the schema versions Start applied to the database (none: it was current).
+	migrated []int
 	pgCount  statementCounter
 	valkey   valkey.Client // nil without VALKEY_URL
 	names    curhat.KeyNames
@@ -140,9 +142,11 @@ func (a *App) connect(ctx context.Context, opts appOptions) error {
 		a.pool = pool
 		a.ownsPool = true
 	}
-	if _, err := curhat.Migrate(ctx, a.pool); err != nil {
+	applied, err := curhat.Migrate(ctx, a.pool)
+	if err != nil {
 		return err
 	}
+	a.migrated = applied
 	a.accounts = pgAccounts{pool: a.pool}
 	if a.cfg.ValkeyURL == "" {
 		a.log.Warn("VALKEY_URL unset: running on Postgres only (no mirror, no cross-instance events)")

@@ -17,3 +17,18 @@ func printBanner(w io.Writer, addr net.Addr, pid int) {
 	fmt.Fprintf(w, "stop: Ctrl-C here, or kill %d (this pid: killing `go run` leaves the server running)\n", pid)
 	fmt.Fprintf(w, "console: %s (sign in with OPERATOR_TOKEN)\n", console)
 }
+
+// printPostgresStart tells, in Postgres mode, what the start migrated and whether clients
+// can start a chat yet: with no session price tier, every chat start is refused until an
+// operator adds one.
+func printPostgresStart(w io.Writer, migrated []int, sessionTiers int, demoData bool) {
+	if len(migrated) == 0 {
+		fmt.Fprintln(w, "postgres: the schema is current (no migration applied)")
+	} else {
+		fmt.Fprintf(w, "postgres: applied migrations %v\n", migrated)
+	}
+	if sessionTiers == 0 && !demoData {
+		fmt.Fprintln(w, "pricing: no session price tiers yet, so no client can start a chat: add them on the console's Pricing page "+
+			"or with POST /api/internal/pricing/tiers {mode, minutes, price}, or restart with DEMO_DATA=true for demo tiers, mitras and clients")
+	}
+}

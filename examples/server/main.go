@@ -20,6 +20,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/curhat/curhat/pricing"
 )
 
 func main() {
@@ -63,6 +65,15 @@ func run(log *slog.Logger) error {
 		}
 	}
 
+	var sessionTiers int
+	if !cfg.InMemory {
+		tiers, err := app.client.Pricing().ListTiers(startCtx, pricing.ListTiersParams{Mode: pricing.ModeSession})
+		if err != nil {
+			return fmt.Errorf("list price tiers: %w", err)
+		}
+		sessionTiers = len(tiers)
+	}
+
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -84,6 +95,9 @@ func run(log *slog.Logger) error {
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "mode", mode, "payment_gateway", cfg.PaymentGateway)
 	printBanner(os.Stdout, ln.Addr(), os.Getpid())
+	if !cfg.InMemory {
+		printPostgresStart(os.Stdout, app.migrated, sessionTiers, cfg.DemoData)
+	}
 	if cfg.PaymentGateway == GatewayFake {
 		fmt.Printf("payments: PAYMENT_GATEWAY=%s: nothing is charged; checkout links open a page on this server that pays or fails them\n", GatewayFake)
 	}
