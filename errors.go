@@ -17,7 +17,9 @@ var (
 	// ErrUnavailable: a backend (Postgres, or Valkey for the Bus) cannot be reached; retry
 	// later.
 	ErrUnavailable = core.ErrUnavailable
-	// ErrConflict: a uniqueness rule refused the write (for example a duplicate tier).
+	// ErrConflict: a uniqueness rule refused the write (for example a client id
+	// registered under another name, or an idempotency key reused for another purpose; a
+	// duplicate price tier is pricing.ErrDuplicateTier).
 	ErrConflict = core.ErrConflict
 	// ErrPaymentDeclined: the payment provider declined the charge (a card refused, a
 	// wallet without funds). Nothing was charged and the same request gets the same answer:

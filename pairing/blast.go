@@ -193,7 +193,7 @@ func (p *Pairer) declineBlast(ctx context.Context, pairingID uuid.UUID, pay paym
 			Payload:  PairingCancelledEvent{PairingID: pairingID, Reason: ReasonPaymentDeclined},
 		})
 	case !isState(terr):
-		p.log.WarnContext(ctx, "cancel a pairing whose payment was declined; the sweeps will", "pairing_id", pairingID, "err", terr)
+		p.log.WarnContext(ctx, "cancel a pairing whose payment was declined; the stale-payments sweep redelivers the failed payment, which cancels it", "pairing_id", pairingID, "err", terr)
 	}
 	return Pairing{}, payment.Session{}, err
 }
@@ -217,7 +217,7 @@ func (p *Pairer) settleBlastPayment(ctx context.Context, pairingID uuid.UUID, pa
 			return Pairing{}, payment.Session{}, fmt.Errorf("start blast: free session: %w", err)
 		}
 	case pay.Status.Closed():
-		p.closeBlastPayment(ctx, pr, pay.Status)
+		p.closeBlastPayment(ctx, pr, pay)
 	case pay.Status == payment.StatusPending && pr.Status != StatusAwaitingPayment:
 		if cancelled, err := p.payments.Cancel(ctx, pay.ID); err == nil {
 			pay = cancelled
@@ -433,16 +433,21 @@ func (p *Pairer) PaymentClosed(ctx context.Context, pay payment.Session) error {
 	if pr.Type == TypeTargeted && pr.Status == StatusMatched {
 		return p.targetedPaymentClosed(ctx, pr, pay)
 	}
-	p.closeBlastPayment(ctx, pr, pay.Status)
+	p.closeBlastPayment(ctx, pr, pay)
 	return nil
 }
 
-func (p *Pairer) closeBlastPayment(ctx context.Context, pr Pairing, status payment.Status) {
+func (p *Pairer) closeBlastPayment(ctx context.Context, pr Pairing, pay payment.Session) {
 	reason := ReasonPaymentExpired
-	switch status {
-	case payment.StatusFailed:
+	switch {
+	case pay.Declined():
+		// A decline whose cancel did not happen at once (declineBlast failed or died)
+		// arrives here through the payment's redelivery: a replay of its key must still
+		// answer the decline.
+		reason = ReasonPaymentDeclined
+	case pay.Status == payment.StatusFailed:
 		reason = ReasonPaymentFailed
-	case payment.StatusCancelled:
+	case pay.Status == payment.StatusCancelled:
 		reason = ReasonPaymentCancelled
 	}
 	res, err := p.store.Transition(ctx, PairingTransition{

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -886,5 +887,53 @@ func TestSweepTimeouts_CancelsAwaitingPaymentPairingsLeftWithoutPayment(t *testi
 		got := e.pairing(t, pr.ID)
 		require.Equal(t, pairing.StatusCancelled, got.Status)
 		require.Equal(t, pairing.ReasonPaymentNotCreated, got.FailureReason)
+	})
+}
+
+// cancelRefused refuses the cancel of a declined blast while on: the process died (or
+// Postgres failed) between attaching the declined payment and cancelling the pairing.
+type cancelRefused struct {
+	pairing.Store
+	on atomic.Bool
+}
+
+func (c *cancelRefused) Transition(ctx context.Context, t pairing.PairingTransition) (pairing.TransitionResult, error) {
+	if c.on.Load() && t.FailureReason == pairing.ReasonPaymentDeclined {
+		return pairing.TransitionResult{}, errors.New("connection lost")
+	}
+	return c.Store.Transition(ctx, t)
+}
+
+func TestStartBlast_DeclineLeftHalfDoneIsFinishedByTheRedeliveryOfItsPayment(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		refused := &cancelRefused{}
+		refused.on.Store(true)
+		e := newEnv(t, b, withStore(func(s pairing.Store) pairing.Store { refused.Store = s; return refused }))
+		ctx := context.Background()
+		client := e.fx.client(t)
+		params := pairing.StartParams{ClientID: client, Minutes: 10, IdempotencyKey: "card-1"}
+		e.payments.Gateway().FailCharges(true)
+		_, _, err := e.p.StartBlast(ctx, params)
+		require.ErrorIs(t, err, pairing.ErrPaymentDeclined)
+		pay, err := e.payments.FindByIdempotencyKey(ctx, client, "card-1")
+		require.NoError(t, err)
+		require.Equal(t, pairing.StatusAwaitingPayment, e.pairing(t, *pay.PairingID).Status, "the cancel was lost")
+
+		refused.on.Store(false)
+		e.clock.Advance(payment.DefaultRedeliverAfter + time.Second)
+		rep, err := e.payments.Service().ExpireStale(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Redelivered, "the failed payment's outcome was never delivered")
+		pr := e.pairing(t, *pay.PairingID)
+		require.Equal(t, pairing.StatusCancelled, pr.Status, "the client's open-pairing slot is free again")
+		require.Equal(t, pairing.ReasonPaymentDeclined, pr.FailureReason)
+
+		e.payments.Gateway().FailCharges(false)
+		_, _, err = e.p.StartBlast(ctx, params)
+		require.ErrorIs(t, err, pairing.ErrPaymentDeclined, "the same key still replays the decline")
+		params.IdempotencyKey = "card-2"
+		_, _, err = e.p.StartBlast(ctx, params)
+		require.NoError(t, err, "a new key is a new attempt")
 	})
 }

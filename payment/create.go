@@ -183,7 +183,7 @@ func (s *Service) replayOutcome(sess Session) (Session, error) {
 	if sess.Status != StatusFailed || sess.ProviderRef != "" || sess.Amount == 0 {
 		return sess, nil
 	}
-	if sess.IdempotencyKey != "" {
+	if sess.Declined() {
 		return sess, fmt.Errorf("create charge for payment %s: the provider declined the first request: %w", sess.ID, ErrPaymentDeclined)
 	}
 	return sess, fmt.Errorf("create charge for payment %s: %w (the gateway failed the first request)", sess.ID, ErrUnavailable)

@@ -140,6 +140,13 @@ type Session struct {
 	UpdatedAt time.Time
 }
 
+// Declined reports whether the provider declined the session's charge: Create marked it
+// failed without a provider reference and kept its idempotency key, so that a replay of
+// the key answers the decline (an outage releases the key instead).
+func (s Session) Declined() bool {
+	return s.Status == StatusFailed && s.ProviderRef == "" && s.Amount > 0 && s.IdempotencyKey != ""
+}
+
 // CreateParams describes a new payment session. The amounts come from a pricing quote.
 type CreateParams struct {
 	// ID of the new session; generated when zero. A caller that must write the id

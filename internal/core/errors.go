@@ -19,7 +19,9 @@ var (
 	ErrDeactivated = errors.New("mitra is deactivated")
 	// ErrUnavailable: the durable store (Postgres) cannot be reached; retry later.
 	ErrUnavailable = errors.New("service temporarily unavailable")
-	// ErrConflict: a uniqueness rule refused the write (for example a duplicate tier).
+	// ErrConflict: a uniqueness rule refused the write (for example a client id
+	// registered under another name, or an idempotency key reused for another purpose; a
+	// duplicate price tier is pricing.ErrDuplicateTier).
 	ErrConflict = errors.New("conflict")
 	// ErrPaymentDeclined: the payment provider declined the charge. Nothing was charged,
 	// and retrying the same request will not change the answer; the client pays another
