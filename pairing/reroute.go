@@ -130,7 +130,8 @@ const maxSessionReads = 4
 // ends_at and minutes, a payment activated it — while it still holds, write runs again on
 // the session read anew, at most maxSessionReads times in all: what the write decides
 // (the minutes a reroute carries, whether anything is left) is never decided on a stale
-// read. A session that ended meanwhile, or that did not change, keeps the refusal.
+// read. A session that ended meanwhile, or that did not change, keeps the refusal; one
+// still changing after the last read is ErrConflict, never taken for ended.
 func (p *Pairer) onSessionAsRead(ctx context.Context, s ChatSession, write func(ChatSession) error) error {
 	for range maxSessionReads - 1 {
 		err := write(s)
@@ -146,7 +147,16 @@ func (p *Pairer) onSessionAsRead(ctx context.Context, s ChatSession, write func(
 		}
 		s = cur
 	}
-	return write(s)
+	err := write(s)
+	if !isState(err) || errors.Is(err, errNothingLeft) {
+		return err
+	}
+	if cur, gerr := p.store.GetChatSession(ctx, s.ID); gerr == nil && cur.Holds() && !sameSessionState(cur, s) {
+		// Still changing after every read: not "ended by someone else", which callers
+		// skip; the caller must hear that nothing was done.
+		return fmt.Errorf("chat session %s changed under each of %d guarded writes: %w", s.ID, maxSessionReads, ErrConflict)
+	}
+	return err
 }
 
 // sameSessionState reports whether a and b agree on what a guarded write of a session

@@ -236,3 +236,41 @@ func TestEndMitraSessions_ExtensionPaidInTheLastMinuteIsContinuedNotEnded(t *tes
 		require.Equal(t, int64(5000), e.payments.RefundedAmount(ext.ID))
 	})
 }
+
+// alwaysExtended pays an extension of the session before every ending write: the session
+// changes under each guarded write.
+type alwaysExtended struct {
+	pairing.Store
+	extend func()
+}
+
+func (a *alwaysExtended) EndChatSession(ctx context.Context, t pairing.SessionTransition) (pairing.ChatSession, error) {
+	if a.extend != nil {
+		a.extend()
+	}
+	return a.Store.EndChatSession(ctx, t)
+}
+
+func (a *alwaysExtended) Reroute(ctx context.Context, p pairing.RerouteParams) (pairing.ChatSession, pairing.Pairing, error) {
+	if a.extend != nil {
+		a.extend()
+	}
+	return a.Store.Reroute(ctx, p)
+}
+
+func TestEndMitraSessions_ASessionThatKeepsChangingIsReportedNotSkipped(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		changing := &alwaysExtended{}
+		e := newEnv(t, b, withStore(func(s pairing.Store) pairing.Store { changing.Store = s; return changing }))
+		s := e.matched(t, 10)
+		e.clock.Advance(3 * time.Minute)
+		minutes := 4
+		changing.extend = func() { minutes++; e.extend(t, s, minutes, 5000) } // a tier per length
+
+		_, err := e.p.EndMitraSessions(context.Background(), s.MitraID, pairing.EndMitraDeactivated)
+		require.ErrorIs(t, err, pairing.ErrConflict, "the caller hears the session was left running")
+		require.NotErrorIs(t, err, pairing.ErrInvalidState)
+		require.Equal(t, pairing.SessionActive, e.session(t, s.ID).Status)
+	})
+}
