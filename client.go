@@ -18,6 +18,8 @@ import (
 	"github.com/curhat/curhat/internal/lifecycle"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/ledger"
+	"github.com/curhat/curhat/payment/payout"
 	"github.com/curhat/curhat/pricing"
 	"github.com/curhat/curhat/sweeps"
 )
@@ -49,6 +51,10 @@ type Config struct {
 	ValkeyClientCache bool
 	// Gateway is the payment provider (payment.NewFakeGateway is a fake one). Required.
 	Gateway payment.Gateway
+	// Payouts is the payout provider that pays the mitras their earnings
+	// (payout.NewFakeProvider is a fake one). Nil: nothing is paid out (payout runs answer
+	// payout.ErrNoProvider); destinations and the earnings still work.
+	Payouts payout.Payouts
 	// Notifier receives the pairing and extension events (best effort). Defaults to
 	// dropping them.
 	Notifier pairing.Notifier
@@ -111,6 +117,12 @@ type SweepsConfig struct {
 	// RefundRetry retries refused and unsent refunds; it is also the base of their
 	// backoff. Defaults to sweeps.DefaultPaymentRefundRetryInterval (60 s).
 	RefundRetry time.Duration
+	// EarningsClearance makes available the mitras' earnings whose clearance is due.
+	// Defaults to sweeps.DefaultEarningsClearanceInterval (300 s).
+	EarningsClearance time.Duration
+	// PayoutRetry sends again the payouts whose send was cut short (the provider down, a
+	// crash). Defaults to sweeps.DefaultPayoutRetryInterval (60 s).
+	PayoutRetry time.Duration
 	// Lock, when set, lets one instance per cycle run each sweep (sweeps.NewValkeyLocker).
 	Lock sweeps.Locker
 }
@@ -160,6 +172,8 @@ type Client struct {
 	mirror   *availability.Mirror
 	pricing  *pricing.PricingStore
 	payments *payment.Service
+	ledger   ledger.Store
+	payouts  *payout.Service
 	pairer   *pairing.Pairer
 	exts     *extension.Service
 	sweeps   []*sweeps.Sweep
@@ -198,6 +212,8 @@ func NewClient(db DB, vk valkey.Client, cfg *Config) (*Client, error) {
 		cache:   cache,
 		prices:  pricing.NewPostgresStore(db),
 		pays:    payment.NewPostgresStore(db),
+		ledger:  ledger.NewPostgresStore(db),
+		payouts: payout.NewPostgresStore(db),
 		pairing: pairing.NewPostgresStore(db),
 		queue:   queueIndex(vk, c.cfg.KeyNames),
 		exts:    extension.NewPostgresStore(db),
@@ -327,6 +343,13 @@ func (c *Client) Pricing() *pricing.PricingStore { return c.pricing }
 
 // Payments is the payment sessions, the webhook side (MarkPaid, MarkFailed) and refunds.
 func (c *Client) Payments() *payment.Service { return c.payments }
+
+// Ledger is the earnings ledger: balances, a mitra's earnings and statement, clearance and
+// the invariants (ledger.Store).
+func (c *Client) Ledger() ledger.Store { return c.ledger }
+
+// Payouts is the mitras' payout destinations and the payout runs.
+func (c *Client) Payouts() *payout.Service { return c.payouts }
 
 // Pairing is blasts, "Curhat lagi", chat sessions and failed pairings.
 func (c *Client) Pairing() *pairing.Pairer { return c.pairer }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/curhat/curhat/availability"
 	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/payment/ledger"
 )
 
 // The flows that span several domains: what a host did by hand, calling one service after
@@ -141,6 +142,16 @@ func (c *Client) DashboardCounts(ctx context.Context) (Dashboard, error) {
 		return d, fmt.Errorf("dashboard: %w", err)
 	}
 	return d, nil
+}
+
+// LedgerFindings is what breaks the ledger's invariants (ledger.Store.Check), payments
+// still holding funds counted after a grace of Config.UnsettledGrace. It should be empty.
+func (c *Client) LedgerFindings(ctx context.Context) ([]ledger.Finding, error) {
+	out, err := c.ledger.Check(ctx, c.cfg.Clock.Now().Add(-c.cfg.UnsettledGrace))
+	if err != nil {
+		return nil, fmt.Errorf("ledger findings: %w", err)
+	}
+	return out, nil
 }
 
 // UnsettledPayments counts what payment.Service.Reconcile finds with a grace of

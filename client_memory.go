@@ -8,6 +8,8 @@ import (
 	"github.com/curhat/curhat/internal/memdb"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/ledger"
+	"github.com/curhat/curhat/payment/payout"
 	"github.com/curhat/curhat/pricing"
 )
 
@@ -29,7 +31,8 @@ func NewMemoryClient(cfg *Config) (*Client, error) {
 	err := c.build(stores{
 		config: NewMemoryConfigStore(), bus: c.cfg.Bus,
 		avail: availability.NewMemoryStoreIn(db), cache: availability.NewMemoryCache(),
-		prices: pricing.NewMemoryStoreIn(db), pays: payment.NewMemoryStoreIn(db),
+		prices: pricing.NewMemoryStoreIn(db), pays: payment.NewMemoryStoreIn(db), ledger: ledger.NewMemoryStoreIn(db),
+		payouts: payout.NewMemoryStoreIn(db),
 		pairing: pairing.NewMemoryStoreIn(db), exts: extension.NewMemoryStoreIn(db),
 	})
 	if err != nil {

@@ -98,7 +98,31 @@ var clientSweeps = []clientSweep{
 			}}, errors.Join(err, extErr)
 		},
 	},
+	{
+		name:     "earnings_clearance",
+		doc:      "makes available the mitras' earnings whose clearance is due, settling what they owe first",
+		interval: sweeps.DefaultEarningsClearanceInterval,
+		every:    func(s *SweepsConfig) *time.Duration { return &s.EarningsClearance },
+		run: func(ctx context.Context, c *Client) (sweeps.Report, error) {
+			n, err := c.ledger.Clear(ctx, c.cfg.Clock.Now(), clearanceBatch)
+			return sweeps.Report{Counts: map[string]int{"cleared": n}}, err
+		},
+	},
+	{
+		name:     "payout_retry",
+		doc:      "sends again the payouts whose send was cut short (the provider down, a crash)",
+		interval: sweeps.DefaultPayoutRetryInterval,
+		every:    func(s *SweepsConfig) *time.Duration { return &s.PayoutRetry },
+		run: func(ctx context.Context, c *Client) (sweeps.Report, error) {
+			n, err := c.payouts.RetryPending(ctx, 0)
+			return sweeps.Report{Counts: map[string]int{"sent": n}}, err
+		},
+	},
 }
+
+// clearanceBatch bounds the earnings one clearance run makes available; the next run takes
+// the rest.
+const clearanceBatch = 1000
 
 // minSweepRunTimeout is the least time one run of a sweep gets, however short its
 // interval: a run cut short at every cycle (a loaded database, a slow gateway) would never

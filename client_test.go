@@ -208,6 +208,8 @@ func TestClient_OwnsEverySweepAtItsDefaultCadenceUnlessTheHostSaysOtherwise(t *t
 		"stale_payments":       sweeps.DefaultPaymentSweepInterval,
 		"timeouts":             sweeps.DefaultTimeoutsSweepInterval,
 		"refund_retry":         sweeps.DefaultPaymentRefundRetryInterval,
+		"earnings_clearance":   sweeps.DefaultEarningsClearanceInterval,
+		"payout_retry":         sweeps.DefaultPayoutRetryInterval,
 	}, cadences(c))
 	require.NoError(t, c.Stop(context.Background()), "never started: Stop is safe")
 
@@ -218,7 +220,7 @@ func TestClient_OwnsEverySweepAtItsDefaultCadenceUnlessTheHostSaysOtherwise(t *t
 	got := cadences(c)
 	require.Equal(t, 5*time.Second, got["timeouts"])
 	require.NotContains(t, got, "heartbeat_mirror")
-	require.Len(t, got, 5)
+	require.Len(t, got, 7)
 
 	c, err = curhat.NewMemoryClient(&curhat.Config{Gateway: payment.NewFakeGateway(), Sweeps: curhat.SweepsConfig{Disabled: true}})
 	require.NoError(t, err)
@@ -237,7 +239,8 @@ func TestClient_TheSweepsRunOnTheClientsClock(t *testing.T) {
 			}
 		}},
 		Sweeps: curhat.SweepsConfig{Timeouts: time.Minute, AutoOffline: curhat.SweepOff, HeartbeatMirror: curhat.SweepOff,
-			OnlineMirrorReseed: curhat.SweepOff, StalePayments: curhat.SweepOff, RefundRetry: curhat.SweepOff},
+			OnlineMirrorReseed: curhat.SweepOff, StalePayments: curhat.SweepOff, RefundRetry: curhat.SweepOff,
+			EarningsClearance: curhat.SweepOff, PayoutRetry: curhat.SweepOff},
 	})
 	require.NoError(t, err)
 	startClient(t, c)

@@ -9,6 +9,8 @@ import (
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/ledger"
+	"github.com/curhat/curhat/payment/payout"
 	"github.com/curhat/curhat/pricing"
 )
 
@@ -38,6 +40,8 @@ type stores struct {
 	cache   availability.Cache // nil: Postgres only
 	prices  pricing.Store
 	pays    payment.Store
+	ledger  ledger.Store
+	payouts payout.Store
 	pairing pairing.Store
 	// queue indexes the pairing queue in Valkey (nil: positions come from the store).
 	queue pairing.QueueIndex
@@ -54,6 +58,7 @@ func (c *Client) build(s stores) error {
 		s.bus = NewMemoryBus()
 	}
 	c.bus = s.bus
+	c.ledger = s.ledger
 	if c.runtime, err = NewRuntimeConfig(s.config, s.bus, &RuntimeConfigOptions{Logger: log, Clock: clk}); err != nil {
 		return err
 	}
@@ -67,8 +72,14 @@ func (c *Client) build(s stores) error {
 		return err
 	}
 	if c.payments, err = payment.NewService(s.pays, cfg.Gateway, &payment.Config{
-		Logger: log, Clock: clk, TTL: c.runtime.PaymentSessionTTL, Hooks: cfg.PaymentHooks,
+		Logger: log, Clock: clk, TTL: c.runtime.PaymentSessionTTL, FeePercent: c.runtime.PlatformFeePercent,
+		Hooks:           cfg.PaymentHooks,
 		RefundRetryBase: max(cfg.Sweeps.RefundRetry, 0),
+	}); err != nil {
+		return err
+	}
+	if c.payouts, err = payout.NewService(s.payouts, cfg.Payouts, &payout.Config{
+		Logger: log, Clock: clk, Minimum: c.runtime.PayoutMinimum, Currency: cfg.Currency,
 	}); err != nil {
 		return err
 	}

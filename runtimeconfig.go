@@ -350,6 +350,21 @@ func (c *RuntimeConfig) TargetedTimeout(ctx context.Context) time.Duration {
 	return time.Duration(c.value(ctx, KeyPairingTargetedTimeout).(int64)) * time.Second
 }
 
+// PlatformFeePercent is the platform's share of what a payment delivers, in percent.
+func (c *RuntimeConfig) PlatformFeePercent(ctx context.Context) int {
+	return int(c.value(ctx, KeyPlatformFeePercent).(int64))
+}
+
+// EarningsClearance is how long after a session's end its earning becomes available.
+func (c *RuntimeConfig) EarningsClearance(ctx context.Context) time.Duration {
+	return time.Duration(c.value(ctx, KeyEarningsClearanceHours).(int64)) * time.Hour
+}
+
+// PayoutMinimum is the least available balance a payout run pays to a mitra.
+func (c *RuntimeConfig) PayoutMinimum(ctx context.Context) int64 {
+	return c.value(ctx, KeyPayoutMinimumAmount).(int64)
+}
+
 // PaymentSessionTTL is how long a new payment session stays payable.
 func (c *RuntimeConfig) PaymentSessionTTL(ctx context.Context) time.Duration {
 	return time.Duration(c.value(ctx, KeyPaymentSessionTTL).(int64)) * time.Second

@@ -29,6 +29,16 @@ const (
 	// KeyMitraMaxConcurrentSessions: default capacity of a mitra whose own maximum is NULL
 	// (integer, 1..100).
 	KeyMitraMaxConcurrentSessions ConfigKey = "mitra_max_concurrent_sessions"
+	// KeyPlatformFeePercent: the platform's share of what a payment delivers, fixed on
+	// each payment when it is paid (integer percent, 0..100).
+	KeyPlatformFeePercent ConfigKey = "platform_fee_percent"
+	// KeyEarningsClearanceHours: how long after a session's end its earning becomes
+	// available to pay out; the due time is fixed when the earning is posted (integer
+	// hours, 0..2160).
+	KeyEarningsClearanceHours ConfigKey = "earnings_clearance_hours"
+	// KeyPayoutMinimumAmount: the least available balance a payout run pays to a mitra
+	// (integer amount in the smallest unit, 0..100000000).
+	KeyPayoutMinimumAmount ConfigKey = "payout_minimum_amount"
 )
 
 // The pairing policies, each off by default (the defaults keep the seed's
@@ -69,6 +79,9 @@ const (
 	DefaultPairingRingSize             = core.DefaultPairingRingSize
 	DefaultPairingRingInterval         = core.DefaultPairingRingInterval
 	DefaultMitraMissedOffersBeforeAway = core.DefaultMitraMissedOffersBeforeAway
+	DefaultPlatformFeePercent          = 30
+	DefaultEarningsClearanceHours      = 72
+	DefaultPayoutMinimumAmount         = 50000
 )
 
 // ErrUnknownConfigKey is returned (wrapping a *ValidationError on field "key") when a key
@@ -106,6 +119,9 @@ var configSpecs = []configSpec{
 	{key: KeyPairingRingSize, kind: kindInt, min: 1, max: 100, def: int64(DefaultPairingRingSize)},
 	{key: KeyPairingRingInterval, kind: kindInt, min: 1, max: 300, def: int64(DefaultPairingRingInterval / time.Second)},
 	{key: KeyMitraMissedOffersBeforeAway, kind: kindInt, min: 0, max: 100, def: int64(DefaultMitraMissedOffersBeforeAway)},
+	{key: KeyPlatformFeePercent, kind: kindInt, min: 0, max: 100, def: int64(DefaultPlatformFeePercent)},
+	{key: KeyEarningsClearanceHours, kind: kindInt, min: 0, max: 2160, def: int64(DefaultEarningsClearanceHours)},
+	{key: KeyPayoutMinimumAmount, kind: kindInt, min: 0, max: 100000000, def: int64(DefaultPayoutMinimumAmount)},
 }
 
 func lookupSpec(key ConfigKey) (configSpec, bool) {

@@ -110,10 +110,12 @@ func TestRuntimeConfig_ServesDefaultsWhileUnset(t *testing.T) {
 	require.Equal(t, 3, b.rc.RingSize(ctx))
 	require.Equal(t, 10*time.Second, b.rc.RingInterval(ctx))
 	require.Zero(t, b.rc.MissedOffersBeforeAway(ctx))
+	require.Equal(t, 30, b.rc.PlatformFeePercent(ctx))
+	require.Equal(t, 72*time.Hour, b.rc.EarningsClearance(ctx))
 
 	items, err := b.rc.List(ctx)
 	require.NoError(t, err)
-	require.Len(t, items, 12)
+	require.Len(t, items, 15)
 	want := map[curhat.ConfigKey]string{
 		curhat.KeyPairingBlastTimeout:         `60`,
 		curhat.KeyPairingTargetedTimeout:      `20`,
@@ -127,6 +129,9 @@ func TestRuntimeConfig_ServesDefaultsWhileUnset(t *testing.T) {
 		curhat.KeyPairingRingSize:             `3`,
 		curhat.KeyPairingRingInterval:         `10`,
 		curhat.KeyMitraMissedOffersBeforeAway: `0`,
+		curhat.KeyPlatformFeePercent:          `30`,
+		curhat.KeyEarningsClearanceHours:      `72`,
+		curhat.KeyPayoutMinimumAmount:         `50000`,
 	}
 	for i, it := range items {
 		require.Equal(t, curhat.ConfigKeys()[i], it.Key)
@@ -157,6 +162,9 @@ func TestRuntimeConfig_SetIsReadBackByGettersAndList(t *testing.T) {
 		{"pairing_ring_size", `2`},
 		{"pairing_ring_interval_seconds", `5`},
 		{"mitra_missed_offers_before_away", `3`},
+		{"platform_fee_percent", `15`},
+		{"earnings_clearance_hours", `336`},
+		{"payout_minimum_amount", `75000`},
 	}
 	for _, s := range sets {
 		it, err := b.rc.Set(ctx, s.key, json.RawMessage(s.value), "op-7")
@@ -179,6 +187,9 @@ func TestRuntimeConfig_SetIsReadBackByGettersAndList(t *testing.T) {
 	require.Equal(t, 2, b.rc.RingSize(ctx))
 	require.Equal(t, 5*time.Second, b.rc.RingInterval(ctx))
 	require.Equal(t, 3, b.rc.MissedOffersBeforeAway(ctx))
+	require.Equal(t, 15, b.rc.PlatformFeePercent(ctx))
+	require.Equal(t, 336*time.Hour, b.rc.EarningsClearance(ctx))
+	require.Equal(t, int64(75000), b.rc.PayoutMinimum(ctx))
 
 	items, err := b.rc.List(ctx)
 	require.NoError(t, err)

@@ -49,7 +49,8 @@ func NewMemoryStore() *MemoryStore { return NewMemoryStoreIn(memdb.New()) }
 // NewMemoryStore, or curhat.NewMemoryClient for the whole product.
 func NewMemoryStoreIn(db *memdb.DB) *MemoryStore {
 	return &MemoryStore{db: db, rows: memdb.NewTable[uuid.UUID, Extension](db, "extensions", func(e Extension) memdb.Row {
-		return memdb.Row{"status": string(e.Status), "payment_session_id": e.PaymentSessionID}
+		return memdb.Row{"status": string(e.Status), "payment_session_id": e.PaymentSessionID,
+			"chat_session_id": e.ChatSessionID, "amount": e.Amount}
 	})}
 }
 

@@ -82,6 +82,17 @@ type Settings interface {
 	MitraMaxConcurrentSessions(ctx context.Context) int
 }
 
+// ClearanceSettings is what the Pairer asks its Settings, when they have it, of the
+// earnings ledger; *curhat.RuntimeConfig has it. Settings without it clear earnings
+// DefaultEarningsClearance after a session ends.
+type ClearanceSettings interface {
+	// EarningsClearance is how long after a session's end its earning becomes available.
+	EarningsClearance(ctx context.Context) time.Duration
+}
+
+// DefaultEarningsClearance is the clearance of Settings that are not ClearanceSettings.
+const DefaultEarningsClearance = 72 * time.Hour
+
 // Notifier delivers events, best effort: an app that misses one re-reads by polling.
 type Notifier interface {
 	Notify(ctx context.Context, e Event)

@@ -14,6 +14,7 @@ import (
 	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/memdb"
 	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/ledger"
 )
 
 // MemoryMitra is a mitra as PutMitra registers it in a MemoryStore built alone: what the
@@ -116,7 +117,8 @@ func NewMemoryStoreIn(db *memdb.DB) *MemoryStore {
 
 // memPairingColumns is what the payment store reads of a pairing (Reconcile).
 func memPairingColumns(p Pairing) memdb.Row {
-	return memdb.Row{"payment_session_id": p.PaymentSessionID}
+	return memdb.Row{"payment_session_id": p.PaymentSessionID, "prepaid": p.Prepaid, "status": string(p.Status),
+		"chat_session_id": p.ChatSessionID}
 }
 
 // memSessionColumns is what other domains read of a chat session: availability counts a
@@ -690,10 +692,20 @@ func (s *MemoryStore) guardSession(id uuid.UUID, from []SessionStatus, dueBy, en
 }
 
 func (s *MemoryStore) EndChatSession(_ context.Context, t SessionTransition) (ChatSession, error) {
-	defer s.db.Begin().End()
-	return s.endSession(t)
+	tx := s.db.Begin()
+	defer tx.End()
+	c, err := s.endSession(t)
+	if err != nil || t.To != SessionEnded {
+		return c, err
+	}
+	err = ledger.PostSessionValueIn(tx, ledger.SessionEnd{
+		SessionID: c.ID, MitraID: c.MitraID, PairingID: c.PairingID, Minutes: c.Minutes, At: t.Now,
+		ClearsAt: clearsAt(t.ClearsAt, t.Now),
+	})
+	return c, err
 }
 
+// endSession writes the end of a session as t says, or refuses it with nothing written.
 func (s *MemoryStore) endSession(t SessionTransition) (ChatSession, error) {
 	c, err := s.guardSession(t.ID, t.From, t.DueBy, t.EndsAt)
 	if err != nil {
@@ -729,7 +741,18 @@ func (s *MemoryStore) Reroute(_ context.Context, r RerouteParams) (ChatSession, 
 		return ChatSession{}, Pairing{}, err
 	}
 	s.pairings[r.Pairing.ID] = r.Pairing
-	return c, r.Pairing, nil
+	err = ledger.PostSessionValueIn(tx, ledger.SessionEnd{
+		SessionID: c.ID, MitraID: c.MitraID, PairingID: c.PairingID, CarryTo: &r.Pairing.ID,
+		CarryMinutes: r.Pairing.Minutes, Minutes: c.Minutes, At: r.Now, ClearsAt: clearsAt(r.ClearsAt, r.Now),
+	})
+	return c, r.Pairing, err
+}
+
+func (s *MemoryStore) CarryOver(_ context.Context, pairingID uuid.UUID) ([]ledger.Part, bool, error) {
+	tx := s.db.Begin()
+	defer tx.End()
+	parts, kept := ledger.CarryOverIn(tx, pairingID)
+	return parts, kept, nil
 }
 
 func (s *MemoryStore) ListFailures(_ context.Context, f FailureFilter) ([]Failure, int, error) {

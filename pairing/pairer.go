@@ -167,6 +167,15 @@ func (p *Pairer) Stopped() <-chan struct{} { return p.running.Drained() }
 // is compared agree in memory and in Postgres.
 func (p *Pairer) now() time.Time { return p.clock.Now().UTC().Truncate(time.Microsecond) }
 
+// clearsAt is when the earning of a session ending at now becomes available.
+func (p *Pairer) clearsAt(ctx context.Context, now time.Time) time.Time {
+	d := DefaultEarningsClearance
+	if c, ok := p.settings.(ClearanceSettings); ok {
+		d = c.EarningsClearance(ctx)
+	}
+	return now.Add(d)
+}
+
 // schedule (re)arms the timer of key to run fn at at. A timer that was replaced or
 // stopped meanwhile does nothing when it fires.
 func (p *Pairer) schedule(key timerKey, at time.Time, fn func(ctx context.Context)) {

@@ -13,6 +13,7 @@ import (
 	"github.com/curhat/curhat/internal/pgutil"
 	"github.com/curhat/curhat/internal/sessionsql"
 	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/ledger"
 )
 
 // PostgresStore is the Store on the pairings, pairing_offers, chat_sessions and
@@ -560,7 +561,41 @@ func (s *PostgresStore) EndChatSession(ctx context.Context, t SessionTransition)
 	if t.EndsAt != nil {
 		b = b.Where(sq.Eq{"ends_at": *t.EndsAt})
 	}
-	return guardedSessionUpdate(ctx, s.db, t.ID, b)
+	if t.To != SessionEnded {
+		return guardedSessionUpdate(ctx, s.db, t.ID, b)
+	}
+	// The value is posted to the ledger in the same statement (one round trip).
+	query, args, err := b.Suffix("RETURNING " + sessionColumns).ToSql()
+	if err != nil {
+		return ChatSession{}, fmt.Errorf("build chat session update: %w", err)
+	}
+	n := len(args)
+	clears := t.ClearsAt
+	if clears.IsZero() {
+		clears = t.Now
+	}
+	args = append(args, ledger.TxnID(ledger.KindSessionValue, t.ID), t.Now, clears)
+	query = fmt.Sprintf(`WITH s AS (%s) SELECT %s FROM s
+		WHERE ledger_post_session_value($%d, 'session_value', s.id, s.mitra_id, s.pairing_id, NULL, 0, s.minutes, $%d, $%d) IS NOT NULL`,
+		query, sessionColumns, n+1, n+2, n+3)
+	sess, err := scanSession(s.db.QueryRow(ctx, query, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return guardedSessionUpdate(ctx, s.db, t.ID, b) // matches nothing: says why
+	}
+	return sess, pgutil.Translate(err)
+}
+
+func (s *PostgresStore) CarryOver(ctx context.Context, pairingID uuid.UUID) ([]ledger.Part, bool, error) {
+	parts, err := ledger.NewPostgresStore(s.db).CarryOver(ctx, pairingID)
+	return parts, err == nil, err
+}
+
+// clearsAt is a transition's ClearsAt, or now when it has none.
+func clearsAt(at, now time.Time) time.Time {
+	if at.IsZero() {
+		return now
+	}
+	return at
 }
 
 // guardedSessionUpdate runs a guarded session update: no row means ErrNotFound or
@@ -599,8 +634,13 @@ func (s *PostgresStore) Reroute(ctx context.Context, r RerouteParams) (ChatSessi
 		if err != nil {
 			return err
 		}
-		p, err = insertPairing(ctx, tx, r.Pairing)
-		return err
+		if p, err = insertPairing(ctx, tx, r.Pairing); err != nil {
+			return err
+		}
+		return ledger.PostSessionValueTx(ctx, tx, ledger.SessionEnd{
+			SessionID: sess.ID, MitraID: sess.MitraID, PairingID: sess.PairingID, CarryTo: &p.ID,
+			CarryMinutes: p.Minutes, Minutes: sess.Minutes, At: r.Now, ClearsAt: clearsAt(r.ClearsAt, r.Now),
+		})
 	})
 	return sess, p, err
 }

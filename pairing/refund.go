@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/ledger"
 )
 
 // Money a pairing owes. A blast that stops searching without a match — it
@@ -63,81 +63,102 @@ func (p *Pairer) refundIntent(ctx context.Context, pr Pairing, reason string) (*
 		}
 		return &payment.RefundOrder{Cause: RefundCause(pr.ID), Reason: reason, From: []uuid.UUID{*pr.PaymentSessionID}}, nil
 	}
-	value, from, err := p.prepaidValue(ctx, pr, 0)
+	amount, from, caps, err := p.carried(ctx, pr)
 	if err != nil {
 		return nil, fmt.Errorf("what prepaid pairing %s carries: %w", pr.ID, err)
 	}
-	amount := new(big.Int).Quo(value.Num(), value.Denom()) // floor: the value is not negative
-	if amount.Sign() <= 0 || len(from) == 0 {
+	if amount <= 0 || len(from) == 0 {
 		return nil, nil
 	}
 	return &payment.RefundOrder{Cause: RefundCause(pr.ID), Reason: "unused minutes of a rerouted chat: " + reason,
-		From: from, Amount: amount.Int64()}, nil
+		From: from, Amount: amount, Caps: caps}, nil
 }
 
-// prepaidValue is what a prepaid pairing carries: the value of the session it continues
-// × its minutes / that session's minutes, and the payments behind it, newest first.
-func (p *Pairer) prepaidValue(ctx context.Context, pr Pairing, depth int) (*big.Rat, []uuid.UUID, error) {
+// carried is what a prepaid pairing carries and the payments behind it, newest first: the
+// carry-over the ledger recorded when the session it continues ended — the one amount
+// that is the continuation's value or, if it fails, its refund. A store that keeps no
+// ledger (a pairing store built alone) has none: the same rule, ledger.CarryAmount, is
+// applied along the chain of sessions instead.
+// With the ledger's carry-over, caps holds each payment's part.
+func (p *Pairer) carried(ctx context.Context, pr Pairing) (amount int64, from []uuid.UUID, caps map[uuid.UUID]int64, err error) {
+	parts, kept, err := p.store.CarryOver(ctx, pr.ID)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if kept {
+		caps = map[uuid.UUID]int64{}
+		for _, part := range parts {
+			amount += part.Amount
+			from = append(from, part.PaymentID)
+			caps[part.PaymentID] = part.Amount
+		}
+		return amount, from, caps, nil
+	}
+	amount, from, err = p.prepaidValue(ctx, pr, 0)
+	return amount, from, nil, err
+}
+
+// prepaidValue is what a prepaid pairing carries when no ledger recorded it:
+// ledger.CarryAmount of the value of the session it continues for its minutes of that
+// session's, and the payments behind it, newest first.
+func (p *Pairer) prepaidValue(ctx context.Context, pr Pairing, depth int) (int64, []uuid.UUID, error) {
 	if depth > maxRerouteChain {
-		return nil, nil, fmt.Errorf("a chain of more than %d rerouted sessions: %w", maxRerouteChain, ErrInvalidState)
+		return 0, nil, fmt.Errorf("a chain of more than %d rerouted sessions: %w", maxRerouteChain, ErrInvalidState)
 	}
 	origin, err := p.rerouteOrigin(ctx, pr)
 	if err != nil {
-		return nil, nil, err
+		return 0, nil, err
 	}
 	if origin == nil {
 		// No session ended into this pairing: nothing was paid for it.
 		p.log.WarnContext(ctx, "a prepaid pairing continues no session; it carries nothing", "pairing_id", pr.ID)
-		return new(big.Rat), nil, nil
+		return 0, nil, nil
 	}
 	s, err := p.store.GetChatSession(ctx, *origin)
 	if err != nil {
-		return nil, nil, err
+		return 0, nil, err
 	}
 	value, from, err := p.sessionValue(ctx, s, depth)
 	if err != nil {
-		return nil, nil, err
+		return 0, nil, err
 	}
-	if s.Minutes < 1 {
-		return new(big.Rat), from, nil
-	}
-	return value.Mul(value, big.NewRat(int64(pr.Minutes), int64(s.Minutes))), from, nil
+	return ledger.CarryAmount(value, pr.Minutes, s.Minutes), from, nil
 }
 
 // sessionValue is what the client paid for a chat session — its pairing's payment, or
 // what a prepaid pairing carried, plus its applied extensions — and the payments behind
 // it, newest first.
-func (p *Pairer) sessionValue(ctx context.Context, s ChatSession, depth int) (*big.Rat, []uuid.UUID, error) {
-	value := new(big.Rat)
+func (p *Pairer) sessionValue(ctx context.Context, s ChatSession, depth int) (int64, []uuid.UUID, error) {
+	var value int64
 	var from []uuid.UUID
 	if p.extensions != nil {
 		exts, err := p.extensions.PaidExtensions(ctx, s.ID)
 		if err != nil {
-			return nil, nil, fmt.Errorf("extensions of chat session %s: %w", s.ID, err)
+			return 0, nil, fmt.Errorf("extensions of chat session %s: %w", s.ID, err)
 		}
 		for i := len(exts) - 1; i >= 0; i-- {
-			value.Add(value, new(big.Rat).SetInt64(exts[i].Amount))
+			value += exts[i].Amount
 			from = append(from, exts[i].PaymentID)
 		}
 	}
 	pr, err := p.store.GetPairing(ctx, s.PairingID)
 	if err != nil {
-		return nil, nil, err
+		return 0, nil, err
 	}
 	switch {
 	case pr.Prepaid:
 		carried, before, err := p.prepaidValue(ctx, pr, depth+1)
 		if err != nil {
-			return nil, nil, err
+			return 0, nil, err
 		}
-		value.Add(value, carried)
+		value += carried
 		from = append(from, before...)
 	case pr.PaymentSessionID != nil:
 		pay, err := p.payments.Get(ctx, *pr.PaymentSessionID)
 		if err != nil {
-			return nil, nil, fmt.Errorf("payment of chat session %s: %w", s.ID, err)
+			return 0, nil, fmt.Errorf("payment of chat session %s: %w", s.ID, err)
 		}
-		value.Add(value, new(big.Rat).SetInt64(pay.Amount))
+		value += pay.Amount
 		from = append(from, pay.ID)
 	}
 	return value, from, nil

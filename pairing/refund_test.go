@@ -11,6 +11,7 @@ import (
 
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/ledger"
 )
 
 // extend applies a paid extension to an active session, as the extension service would:
@@ -299,13 +300,26 @@ func (f failingReads) Get(ctx context.Context, id uuid.UUID) (payment.Session, e
 	return f.recordingPayments.Get(ctx, id)
 }
 
+// failingCarry is a store whose reads of a carry-over fail while *fail.
+type failingCarry struct {
+	pairing.Store
+	fail *bool
+}
+
+func (f failingCarry) CarryOver(ctx context.Context, pairingID uuid.UUID) ([]ledger.Part, bool, error) {
+	if *f.fail {
+		return nil, false, errors.New("database unavailable")
+	}
+	return f.Store.CarryOver(ctx, pairingID)
+}
+
 func TestReroute_PrepaidBlastWaitsUntilWhatItOwesCanBeRead(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		ctx := context.Background()
 		fail := false
-		p, err := pairing.NewPairer(e.store, pairing.Deps{
+		p, err := pairing.NewPairer(failingCarry{e.store, &fail}, pairing.Deps{
 			Availability: e.avail, Payments: failingReads{recordingPayments{e.payments, e.fx}, &fail}, Quoter: e.quoter,
 			Settings: e.settings, Notifier: e.notifier,
 		}, &e.cfg)

@@ -98,7 +98,7 @@ func (p *Pairer) rerouteWrite(ctx context.Context, s ChatSession, reason EndReas
 		return ChatSession{}, Pairing{}, errNothingLeft
 	}
 	return p.store.Reroute(ctx, RerouteParams{
-		SessionID: s.ID, Reason: reason, Now: now, EndsAt: *s.EndsAt, Minutes: s.Minutes,
+		SessionID: s.ID, Reason: reason, Now: now, EndsAt: *s.EndsAt, Minutes: s.Minutes, ClearsAt: p.clearsAt(ctx, now),
 		Pairing: Pairing{
 			ID: rerouteID(s.ID), ClientID: s.ClientID, Type: TypeBlast, Status: StatusSearching,
 			Minutes: minutes, Prepaid: true, ExpiresAt: ptr(now.Add(p.settings.BlastTimeout(ctx))),

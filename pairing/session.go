@@ -77,8 +77,9 @@ func (p *Pairer) EndSession(ctx context.Context, params EndParams) (ChatSession,
 	if s.Status == SessionPendingPayment {
 		to = SessionCancelled
 	}
+	now := p.now()
 	ended, err := p.store.EndChatSession(ctx, SessionTransition{
-		ID: s.ID, From: []SessionStatus{s.Status}, To: to, Reason: reason, Now: p.now(),
+		ID: s.ID, From: []SessionStatus{s.Status}, To: to, Reason: reason, Now: now, ClearsAt: p.clearsAt(ctx, now),
 	})
 	if err != nil {
 		return ChatSession{}, fmt.Errorf("end chat session %s: %w", params.SessionID, err)
@@ -119,6 +120,7 @@ func (p *Pairer) expireSession(ctx context.Context, id uuid.UUID) (bool, error) 
 	now := p.now()
 	s, err := p.store.EndChatSession(ctx, SessionTransition{
 		ID: id, From: []SessionStatus{SessionActive}, To: SessionEnded, Reason: EndExpired, DueBy: &now, Now: now,
+		ClearsAt: p.clearsAt(ctx, now),
 	})
 	if isState(err) {
 		cur, gerr := p.store.GetChatSession(ctx, id)
@@ -191,7 +193,8 @@ func (p *Pairer) endForMitra(ctx context.Context, s ChatSession, reason EndReaso
 	var next *Pairing
 	err := p.onSessionAsRead(ctx, s, func(s ChatSession) error {
 		out, next = ChatSession{}, nil
-		t := SessionTransition{ID: s.ID, From: []SessionStatus{s.Status}, To: SessionEnded, Reason: reason, Now: now}
+		t := SessionTransition{ID: s.ID, From: []SessionStatus{s.Status}, To: SessionEnded, Reason: reason, Now: now,
+			ClearsAt: p.clearsAt(ctx, now)}
 		switch {
 		case s.Status == SessionPendingPayment:
 			t.To = SessionCancelled

@@ -9,6 +9,7 @@ import (
 	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/pgutil"
 	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/ledger"
 )
 
 // Store is the durable truth of clients, pairings, offers, chat sessions and failures
@@ -97,6 +98,11 @@ type Store interface {
 	SetFailureRefunded(ctx context.Context, id uuid.UUID) (Failure, error)
 	// ResolveFailure closes an open failure (else ErrInvalidState).
 	ResolveFailure(ctx context.Context, id uuid.UUID, by, note string, at time.Time) (Failure, error)
+
+	// CarryOver returns what the session a prepaid pairing continues handed to it when it
+	// ended (the ledger's carry-over rows), per payment, newest payment first. kept is
+	// false when the store keeps no ledger (a MemoryStore built alone).
+	CarryOver(ctx context.Context, pairingID uuid.UUID) (parts []ledger.Part, kept bool, err error)
 
 	// The pairing policies: the queue, rings, missed offers (see PolicyStore).
 	PolicyStore
@@ -245,6 +251,9 @@ type SessionTransition struct {
 	// decision.
 	EndsAt *time.Time
 	Now    time.Time
+	// ClearsAt is when the earning of a session that ends (To SessionEnded) becomes
+	// available: its value is posted to the ledger in the same transaction (zero: at Now).
+	ClearsAt time.Time
 }
 
 // RerouteParams ends an active session and starts the prepaid blast that continues it.
@@ -258,8 +267,11 @@ type RerouteParams struct {
 	// and the blast would carry minutes (and a refund) counted without it.
 	EndsAt  time.Time
 	Minutes int
-	// Pairing is the new prepaid blast, inserted as given.
-	Pairing Pairing
+	// Pairing is the new prepaid blast, inserted as given. The session's value less the
+	// carry-over the blast takes (its minutes of the session's) is posted to the ledger in
+	// the same transaction, the earning clearing at ClearsAt (zero: at Now).
+	Pairing  Pairing
+	ClearsAt time.Time
 }
 
 // Paging of ListFailures: FailureFilter.PageSize defaults to DefaultFailurePageSize and is

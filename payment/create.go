@@ -83,6 +83,7 @@ func (s *Service) create(ctx context.Context, store Store, p CreateParams) (sess
 	if row.Amount == 0 {
 		row.Status = StatusPaid
 		row.PaidAt = &now
+		row.PlatformFeePercent = s.feePercent(ctx)
 	}
 
 	stored, inserted, err := store.Insert(ctx, row)

@@ -30,4 +30,8 @@
 //
 // A session whose amount is 0 (a full discount) is created paid and never reaches the
 // gateway.
+//
+// The books: a payment paid and a refund that went through are posted to the earnings
+// ledger (package payment/ledger) in the same transaction as the change, and a payment
+// keeps the platform's fee percent (Config.FeePercent) it was paid under.
 package payment

@@ -31,7 +31,7 @@ func (s *Service) MarkPaid(ctx context.Context, id uuid.UUID, providerRef string
 	now := s.now()
 	sess, changed, err := s.store.Transition(ctx, Transition{
 		ID: id, From: []Status{StatusPending}, To: StatusPaid, Expiry: BeforeExpiry,
-		At: now, ProviderRef: providerRef, SetPaidAt: true,
+		At: now, ProviderRef: providerRef, SetPaidAt: true, FeePercent: s.feePercent(ctx),
 	})
 	if err != nil {
 		return Session{}, fmt.Errorf("mark payment %s paid: %w", id, err)

@@ -10,7 +10,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/memdb"
+	"github.com/curhat/curhat/payment/ledger"
 )
 
 // The refunds of the in-memory MemoryStore: the rules of the Postgres one, each call one
@@ -42,8 +44,9 @@ func (s *MemoryStore) RecordRefund(_ context.Context, r RefundRecord) ([]Refund,
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	defer s.db.Begin().End()
-	return s.record(r)
+	tx := s.db.Begin()
+	defer tx.End()
+	return s.record(tx, r)
 }
 
 // RecordRefundIn records the refunds of r inside tx, a transaction of the in-memory
@@ -59,11 +62,11 @@ func RecordRefundIn(tx *memdb.Tx, r RefundRecord) ([]Refund, error) {
 	if !ok || !ok2 {
 		return nil, errors.New("record refund: no payment store over this database")
 	}
-	return memTables{sessions: sessions, refunds: refunds}.record(r)
+	return memTables{sessions: sessions, refunds: refunds}.record(tx, r)
 }
 
 // record records the refunds of r, validated (Store.RecordRefund).
-func (s memTables) record(r RefundRecord) ([]Refund, error) {
+func (s memTables) record(tx *memdb.Tx, r RefundRecord) ([]Refund, error) {
 	at := truncate(r.At)
 	var from []uuid.UUID
 	for _, id := range r.From {
@@ -97,6 +100,11 @@ func (s memTables) record(r RefundRecord) ([]Refund, error) {
 			if p.ProviderRef == "" {
 				p.ProviderRef = r.ProviderRef
 			}
+			if txn, ok := ledger.PaymentPaid(p.ID, p.Amount, p.Currency, at); ok {
+				if _, err := ledger.PostIn(tx, txn); err != nil {
+					return nil, err
+				}
+			}
 			s.sessions[id] = p
 		case !p.Status.Charged():
 			continue
@@ -104,6 +112,9 @@ func (s memTables) record(r RefundRecord) ([]Refund, error) {
 		take := p.Amount - s.reserved(id)
 		if r.Amount > 0 {
 			take = min(take, wanted)
+		}
+		if r.Caps != nil {
+			take = min(take, r.Caps[id])
 		}
 		if take <= 0 {
 			continue
@@ -180,7 +191,8 @@ func (s *MemoryStore) ClaimDueRefunds(_ context.Context, at time.Time, lease tim
 }
 
 func (s *MemoryStore) FinishRefund(_ context.Context, o RefundAttempt) (Refund, bool, error) {
-	defer s.db.Begin().End()
+	tx := s.db.Begin()
+	defer tx.End()
 	r, ok := s.refunds[o.ID]
 	if !ok {
 		return Refund{}, false, fmt.Errorf("get refund %s: %w", o.ID, ErrNotFound)
@@ -199,6 +211,13 @@ func (s *MemoryStore) FinishRefund(_ context.Context, o RefundAttempt) (Refund, 
 		}
 	default:
 		return s.view(r), false, nil
+	}
+	if o.Succeeded {
+		p := s.sessions[r.PaymentID]
+		if err := ledger.PostRefundIn(tx, ledger.RefundPosting{RefundID: r.ID, PaymentID: r.PaymentID, Amount: r.Amount,
+			Currency: p.Currency, FeePercent: core.Deref(p.PlatformFeePercent), At: at}); err != nil {
+			return Refund{}, false, fmt.Errorf("record outcome of refund %s: %w", o.ID, err)
+		}
 	}
 	r.UpdatedAt = at
 	s.refunds[r.ID] = r

@@ -10,6 +10,7 @@ import (
 
 	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/memdb"
+	"github.com/curhat/curhat/payment/ledger"
 )
 
 // MemoryStore is an in-memory Store over a memdb database: its tables payment_sessions
@@ -58,11 +59,13 @@ func NewMemoryStore() *MemoryStore { return NewMemoryStoreIn(memdb.New()) }
 func NewMemoryStoreIn(db *memdb.DB) *MemoryStore {
 	return &MemoryStore{db: db, memTables: memTables{
 		sessions: memdb.NewTable[uuid.UUID, Session](db, "payment_sessions", func(s Session) memdb.Row {
-			return memdb.Row{"id": s.ID, "client_id": s.ClientID, "purpose": string(s.Purpose), "status": string(s.Status), "amount": s.Amount}
+			return memdb.Row{"id": s.ID, "client_id": s.ClientID, "purpose": string(s.Purpose), "status": string(s.Status),
+				"amount": s.Amount, "currency": s.Currency, "paid_at": s.PaidAt, "created_at": s.CreatedAt,
+				"platform_fee_percent": s.PlatformFeePercent, "pairing_id": s.PairingID, "chat_session_id": s.ChatSessionID}
 		}),
 		byKey: memdb.NewTable[idemKey, uuid.UUID](db, "payment_sessions_idem_uidx", nil),
 		refunds: memdb.NewTable[uuid.UUID, Refund](db, "payment_refunds", func(r Refund) memdb.Row {
-			return memdb.Row{"payment_id": r.PaymentID, "amount": r.Amount}
+			return memdb.Row{"payment_id": r.PaymentID, "amount": r.Amount, "status": string(r.Status), "created_at": r.CreatedAt}
 		}),
 	}}
 }
@@ -180,7 +183,8 @@ func (s *MemoryStore) SetCharge(_ context.Context, id uuid.UUID, charge Charge, 
 }
 
 func (s *MemoryStore) Transition(_ context.Context, t Transition) (Session, bool, error) {
-	defer s.db.Begin().End()
+	tx := s.db.Begin()
+	defer tx.End()
 	sess, ok := s.sessions[t.ID]
 	if !ok {
 		return Session{}, false, fmt.Errorf("get payment session %s: %w", t.ID, ErrNotFound)
@@ -199,6 +203,16 @@ func (s *MemoryStore) Transition(_ context.Context, t Transition) (Session, bool
 	if t.ClearIdempotencyKey && sess.IdempotencyKey != "" {
 		delete(s.byKey, idemKey{sess.ClientID, sess.IdempotencyKey})
 		sess.IdempotencyKey = ""
+	}
+	if t.FeePercent != nil {
+		sess.PlatformFeePercent = ptr(*t.FeePercent)
+	}
+	if t.To == StatusPaid {
+		if txn, ok := ledger.PaymentPaid(sess.ID, sess.Amount, sess.Currency, at); ok {
+			if _, err := ledger.PostIn(tx, txn); err != nil {
+				return Session{}, false, fmt.Errorf("payment session %s to %s: %w", t.ID, t.To, err)
+			}
+		}
 	}
 	s.sessions[t.ID] = sess
 	return clone(sess), true, nil
@@ -293,6 +307,8 @@ func normalize(sess Session) Session {
 	return clone(sess)
 }
 
+func ptr[T any](v T) *T { return &v }
+
 func truncate(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
 // clone copies the pointer fields, so that callers never share memory with the store.
@@ -307,6 +323,9 @@ func clone(sess Session) Session {
 	if sess.HandledAt != nil {
 		t := *sess.HandledAt
 		sess.HandledAt = &t
+	}
+	if sess.PlatformFeePercent != nil {
+		sess.PlatformFeePercent = ptr(*sess.PlatformFeePercent)
 	}
 	return sess
 }

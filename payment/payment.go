@@ -124,6 +124,9 @@ type Session struct {
 	Status         Status
 	// RefundedAmount is the sum of the session's succeeded refunds (0..Amount).
 	RefundedAmount int64
+	// PlatformFeePercent is the platform's share of what the payment delivers, fixed when
+	// it was paid (nil: not paid yet, or paid before the ledger).
+	PlatformFeePercent *int
 	// ProviderRef is the gateway's reference of the charge.
 	ProviderRef string
 	// CheckoutURL is where the client pays.

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/curhat/curhat/internal/pgutil"
+	"github.com/curhat/curhat/payment/ledger"
 )
 
 // The SQL of payment_refunds, shared by the PostgresStore and RecordRefundTx (the caller's
@@ -123,9 +124,16 @@ func recordRefunds(ctx context.Context, db pgutil.DB, r RefundRecord) ([]Refund,
 		case r.Late && !p.status.Closed():
 			return nil, fmt.Errorf("late payment %s is %s, not closed: %w", id, p.status, ErrInvalidState)
 		case r.Late:
-			if _, err := db.Exec(ctx, `UPDATE payment_sessions SET status = 'paid', paid_at = $2, handled_at = $2, updated_at = $2,
-				provider_ref = COALESCE(provider_ref, $3) WHERE id = $1`, id, at, pgutil.Nullable(r.ProviderRef)); err != nil {
+			var currency string
+			if err := db.QueryRow(ctx, `UPDATE payment_sessions SET status = 'paid', paid_at = $2, handled_at = $2, updated_at = $2,
+				provider_ref = COALESCE(provider_ref, $3) WHERE id = $1 RETURNING currency`, id, at,
+				pgutil.Nullable(r.ProviderRef)).Scan(&currency); err != nil {
 				return nil, err
+			}
+			if txn, ok := ledger.PaymentPaid(id, p.amount, currency, at); ok {
+				if _, err := ledger.PostTx(ctx, db, txn); err != nil {
+					return nil, err
+				}
 			}
 		case !p.status.Charged():
 			continue // never charged: nothing to give back
@@ -133,6 +141,9 @@ func recordRefunds(ctx context.Context, db pgutil.DB, r RefundRecord) ([]Refund,
 		take := p.amount - p.reserved
 		if r.Amount > 0 {
 			take = min(take, wanted)
+		}
+		if r.Caps != nil {
+			take = min(take, r.Caps[id])
 		}
 		if take <= 0 {
 			continue

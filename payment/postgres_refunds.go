@@ -12,7 +12,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/pgutil"
+	"github.com/curhat/curhat/payment/ledger"
 )
 
 // RecordRefundTx records the refunds of r inside tx, the caller's transaction — for a
@@ -165,6 +167,18 @@ func (p *PostgresStore) FinishRefund(ctx context.Context, o RefundAttempt) (Refu
 		if changed = tag.RowsAffected() == 1; !changed {
 			return nil
 		}
+		if o.Succeeded {
+			var r ledger.RefundPosting
+			var pct *int
+			if err := tx.QueryRow(ctx, `SELECT r.amount, p.currency, p.platform_fee_percent FROM payment_refunds r
+				JOIN payment_sessions p ON p.id = r.payment_id WHERE r.id = $1`, o.ID).Scan(&r.Amount, &r.Currency, &pct); err != nil {
+				return err
+			}
+			r.RefundID, r.PaymentID, r.FeePercent, r.At = o.ID, paymentID, core.Deref(pct), at
+			if err := ledger.PostRefundTx(ctx, tx, r); err != nil {
+				return err
+			}
+		}
 		_, err = tx.Exec(ctx, settlePaymentSQL, paymentID, at)
 		return err
 	})
@@ -252,7 +266,7 @@ func (p *PostgresStore) Reconcile(ctx context.Context, cutoff time.Time) ([]Unse
 		)
 		err := r.Scan(&s.ID, &s.ClientID, &s.Purpose, &s.PairingID, &s.ChatSessionID, &s.ExtensionID, &s.TierID,
 			&s.Minutes, &s.BaseAmount, &s.DiscountAmount, &s.Amount, &s.Currency, &s.Status, &providerRef,
-			&checkout, &idem, &s.ExpiresAt, &s.PaidAt, &s.CreatedAt, &s.UpdatedAt, &s.HandledAt, &s.RefundedAmount,
+			&checkout, &idem, &s.ExpiresAt, &s.PaidAt, &s.CreatedAt, &s.UpdatedAt, &s.HandledAt, &s.RefundedAmount, &s.PlatformFeePercent,
 			&u.Delivered, &u.FailedRefunds, &u.StuckRefunds)
 		if err != nil {
 			return Unsettled{}, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/curhat/curhat/internal/core"
 	"github.com/curhat/curhat/internal/pgutil"
+	"github.com/curhat/curhat/payment/ledger"
 )
 
 // PostgresStore is the Store over the payment_sessions table.
@@ -35,6 +36,7 @@ var sessionColumns = []string{
 	"id", "client_id", "purpose", "pairing_id", "chat_session_id", "extension_id", "tier_id", "minutes",
 	"base_amount", "discount_amount", "amount", "currency", "status", "provider_ref", "checkout_url",
 	"idempotency_key", "expires_at", "paid_at", "created_at", "updated_at", "handled_at", "refunded_amount",
+	"platform_fee_percent",
 }
 
 var returningSession = "RETURNING " + strings.Join(sessionColumns, ", ")
@@ -47,7 +49,8 @@ func scanSession(row pgx.Row) (Session, error) {
 	)
 	err := row.Scan(&s.ID, &s.ClientID, &s.Purpose, &s.PairingID, &s.ChatSessionID, &s.ExtensionID, &s.TierID,
 		&s.Minutes, &s.BaseAmount, &s.DiscountAmount, &s.Amount, &s.Currency, &s.Status, &providerRef,
-		&checkoutURL, &idempotent, &s.ExpiresAt, &s.PaidAt, &s.CreatedAt, &s.UpdatedAt, &s.HandledAt, &s.RefundedAmount)
+		&checkoutURL, &idempotent, &s.ExpiresAt, &s.PaidAt, &s.CreatedAt, &s.UpdatedAt, &s.HandledAt, &s.RefundedAmount,
+		&s.PlatformFeePercent)
 	if err != nil {
 		return Session{}, err
 	}
@@ -76,7 +79,7 @@ func (p *PostgresStore) Insert(ctx context.Context, s Session) (Session, bool, e
 		s.ID, s.ClientID, s.Purpose, s.PairingID, s.ChatSessionID, s.ExtensionID, s.TierID, s.Minutes,
 		s.BaseAmount, s.DiscountAmount, s.Amount, s.Currency, s.Status, pgutil.Nullable(s.ProviderRef),
 		pgutil.Nullable(s.CheckoutURL), pgutil.Nullable(s.IdempotencyKey), s.ExpiresAt, s.PaidAt, s.CreatedAt, s.UpdatedAt,
-		s.HandledAt, s.RefundedAmount,
+		s.HandledAt, s.RefundedAmount, s.PlatformFeePercent,
 	)
 	if s.IdempotencyKey == "" {
 		stored, err := p.queryOne(ctx, insert.Suffix(returningSession))
@@ -161,6 +164,9 @@ func (p *PostgresStore) Transition(ctx context.Context, t Transition) (Session, 
 	if t.SetPaidAt {
 		update = update.Set("paid_at", t.At)
 	}
+	if t.FeePercent != nil {
+		update = update.Set("platform_fee_percent", *t.FeePercent)
+	}
 	if t.ClearIdempotencyKey {
 		update = update.Set("idempotency_key", nil)
 	}
@@ -170,7 +176,13 @@ func (p *PostgresStore) Transition(ctx context.Context, t Transition) (Session, 
 	case AfterExpiry:
 		update = update.Where(sq.LtOrEq{"expires_at": t.At})
 	}
-	s, err := p.queryOne(ctx, update.Suffix(returningSession))
+	var s Session
+	var err error
+	if t.To == StatusPaid {
+		s, err = p.transitionPaid(ctx, update, t)
+	} else {
+		s, err = p.queryOne(ctx, update.Suffix(returningSession))
+	}
 	if errors.Is(err, ErrNotFound) {
 		// The guard did not hold (or there is no such row): report the row as it is.
 		cur, err := p.Get(ctx, t.ID)
@@ -180,6 +192,26 @@ func (p *PostgresStore) Transition(ctx context.Context, t Transition) (Session, 
 		return Session{}, false, fmt.Errorf("payment session %s to %s: %w", t.ID, t.To, err)
 	}
 	return s, true, nil
+}
+
+// transitionPaid runs update, a transition to paid, and posts the payment to the ledger
+// (gateway +amount, client_funds −amount) in the same statement.
+func (p *PostgresStore) transitionPaid(ctx context.Context, update sq.UpdateBuilder, t Transition) (Session, error) {
+	query, args, err := update.Suffix(returningSession).ToSql()
+	if err != nil {
+		return Session{}, fmt.Errorf("build payment query: %w", err)
+	}
+	n := len(args)
+	args = append(args, ledger.TxnID(ledger.KindPaymentPaid, t.ID), t.At.UTC().Truncate(time.Microsecond))
+	query = fmt.Sprintf(`WITH u AS (%[1]s),
+	t AS (INSERT INTO ledger_txns (id, kind, created_at) SELECT $%[2]d, 'payment_paid', $%[3]d FROM u WHERE u.amount > 0
+	      ON CONFLICT (id) DO NOTHING RETURNING id),
+	e AS (INSERT INTO ledger_entries (txn_id, kind, account, payment_id, amount, currency, created_at)
+	      SELECT t.id, 'payment_paid', v.account, u.id, v.sign * u.amount, u.currency, $%[3]d
+	      FROM t, u, (VALUES ('gateway', 1), ('client_funds', -1)) AS v(account, sign))
+	SELECT %[4]s FROM u`, query, n+1, n+2, strings.Join(sessionColumns, ", "))
+	s, err := scanSession(p.db.QueryRow(ctx, query, args...))
+	return s, translate(err)
 }
 
 // expirePendingSQL claims a batch with SKIP LOCKED so that concurrent sweeps split the

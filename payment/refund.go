@@ -129,6 +129,9 @@ type RefundOrder struct {
 	From []uuid.UUID
 	// Amount is the total to give back; 0 means all that remains of every payment in From.
 	Amount int64
+	// Caps, when set, bounds what each payment gives (a payment missing from it gives
+	// nothing): the parts of a carry-over, each from the payment it came from.
+	Caps map[uuid.UUID]int64
 }
 
 // Validate reports what is wrong with o (a *ValidationError naming the field), or nil.

@@ -51,6 +51,9 @@ type Config struct {
 	// the runtime setting payment_session_ttl_seconds). Nil, or a non-positive result,
 	// means DefaultTTL.
 	TTL func(ctx context.Context) time.Duration
+	// FeePercent returns the platform's share (0..100) fixed on each payment when it is
+	// paid (wire it to curhat.RuntimeConfig.PlatformFeePercent). Nil: 0.
+	FeePercent func(ctx context.Context) int
 	// ReplayWait bounds how long a Create replayed with an idempotency key waits for the
 	// first call to obtain its charge, measured on the wall clock. Defaults to 10 seconds.
 	ReplayWait time.Duration
@@ -210,6 +213,15 @@ func (s *Service) CountPending(ctx context.Context) (int, error) {
 func (s *Service) now() time.Time { return s.cfg.Clock.Now().UTC().Truncate(time.Microsecond) }
 
 // ttl is the lifetime of a new session.
+// feePercent is the platform's share to fix on a payment paid now.
+func (s *Service) feePercent(ctx context.Context) *int {
+	pct := 0
+	if s.cfg.FeePercent != nil {
+		pct = min(max(s.cfg.FeePercent(ctx), 0), 100)
+	}
+	return &pct
+}
+
 func (s *Service) ttl(ctx context.Context) time.Duration {
 	if s.cfg.TTL != nil {
 		if d := s.cfg.TTL(ctx); d > 0 {

@@ -109,6 +109,10 @@ type Transition struct {
 	ProviderRef string
 	// SetPaidAt writes paid_at = At.
 	SetPaidAt bool
+	// FeePercent, when set, is written to platform_fee_percent. A transition to paid also
+	// posts the payment to the ledger (gateway +amount, client_funds −amount) in the same
+	// transaction.
+	FeePercent *int
 	// ClearIdempotencyKey sets idempotency_key to NULL, so that the key may be used again.
 	ClearIdempotencyKey bool
 }

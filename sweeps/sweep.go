@@ -30,6 +30,12 @@ const (
 	// DefaultPaymentRefundRetryInterval: PAYMENT_REFUND_RETRY_SECONDS, the cadence of the
 	// refund retry sweep and the base of its backoff.
 	DefaultPaymentRefundRetryInterval = 60 * time.Second
+	// DefaultEarningsClearanceInterval: EARNINGS_CLEARANCE_SWEEP_SECONDS, the cadence of the
+	// sweep that makes due earnings available.
+	DefaultEarningsClearanceInterval = 300 * time.Second
+	// DefaultPayoutRetryInterval: PAYOUT_RETRY_SECONDS, the cadence of the sweep that sends
+	// again the payouts whose send was cut short.
+	DefaultPayoutRetryInterval = 60 * time.Second
 )
 
 // Defaults of Config.

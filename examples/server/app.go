@@ -26,6 +26,10 @@ import (
 // valkeyTimeout bounds every Valkey call the server itself makes (pub/sub publish, ping).
 const valkeyTimeout = 300 * time.Millisecond
 
+// serverCurrency is the currency of this server's price tiers (curhat.Config.Currency),
+// and what the earnings routes name while the ledger holds no line yet.
+const serverCurrency = pricing.DefaultCurrency
+
 // busBuffer is how many messages may wait for one bus subscriber (a blast's offers are
 // one message).
 const busBuffer = 16 * 1024
@@ -113,7 +117,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger, opts appOptions) 
 	if a.clock == nil {
 		a.clock = curhat.WallClock()
 	}
-	a.hooks = newPromMetrics(log, a.driftReport, a.queueLength)
+	a.hooks = newPromMetrics(log, a.driftReport, a.queueLength, a.ledgerImbalance)
 	a.bgCtx, a.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
 	a.names = curhat.NewKeyNames(cfg.ValkeyKeyPrefix, cfg.ValkeyCluster)
 	if err := a.connect(ctx, opts); err != nil {
@@ -197,6 +201,7 @@ func (a *App) build() error {
 	cfg := &curhat.Config{
 		Logger:             a.log,
 		Clock:              a.clock,
+		Currency:           serverCurrency,
 		KeyNames:           a.names,
 		ValkeyClientCache:  a.cfg.ValkeyClientCache,
 		Gateway:            a.gateway,
@@ -218,6 +223,7 @@ func (a *App) build() error {
 			StalePayments:      a.cfg.PaymentSweepInterval,
 			Timeouts:           a.cfg.TimeoutsSweepInterval,
 			RefundRetry:        a.cfg.PaymentRefundRetry,
+			EarningsClearance:  a.cfg.EarningsClearance,
 		},
 	}
 	var err error
@@ -244,6 +250,16 @@ func (a *App) queueLength(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	return a.pairer.QueueLength(ctx)
+}
+
+// ledgerImbalance is the sum of every signed ledger line, 0 while the books balance (0
+// before the client is built).
+func (a *App) ledgerImbalance(ctx context.Context) (int64, error) {
+	if a.client == nil {
+		return 0, nil
+	}
+	b, err := a.client.Ledger().Balance(ctx)
+	return b.Imbalance, err
 }
 
 // sweepRun reports a sweep's cycle to the metrics the App holds then (a test may wrap

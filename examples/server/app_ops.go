@@ -47,6 +47,11 @@ type dashboardJSON struct {
 	// curhat.DefaultUnsettledGrace: paid money with neither its chat or extension delivered
 	// nor refunds adding up to it, and refunds that have not gone through.
 	UnsettledPayments int `json:"unsettled_payments"`
+	// LedgerImbalance is the sum of every signed line of the earnings ledger: 0 while the
+	// books balance.
+	LedgerImbalance int64 `json:"ledger_imbalance"`
+	// PlatformRevenueToday is the platform's fees posted to the ledger today (UTC).
+	PlatformRevenueToday int64 `json:"platform_revenue_today"`
 	// Drift compares the Valkey mirror with Postgres; null without Valkey (drift.go).
 	Drift *driftJSON `json:"drift"`
 }
@@ -56,10 +61,15 @@ func (a *App) dashboard(ctx context.Context) (dashboardJSON, error) {
 	if err != nil {
 		return dashboardJSON{}, err
 	}
+	imbalance, revenue, err := a.ledgerDashboard(ctx)
+	if err != nil {
+		return dashboardJSON{}, err
+	}
 	return dashboardJSON{
 		OnlineCount: d.OnlineCount, AvailableCount: d.AvailableCount, BusyCount: d.BusyCount, ActiveSessions: d.ActiveSessions,
 		AwaitingPaymentSessions: d.AwaitingPaymentSessions, PendingPaymentSessions: d.AwaitingPaymentSessions,
 		PendingPayments: d.PendingPayments, UnsettledPayments: d.UnsettledPayments,
+		LedgerImbalance: imbalance, PlatformRevenueToday: revenue,
 		Drift: a.dashboardDrift(ctx),
 	}, nil
 }

@@ -137,6 +137,10 @@ func authzRows() map[string]authzRow {
 		"POST /api/internal/refunds/{id}/retry": {owner: 200, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: "/api/internal/refunds/" + f.failedRefund() + "/retry"}
 		}},
+		"GET /api/internal/ledger/balance": {owner: 200},
+		"GET /api/internal/mitras/{id}/earnings": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/mitras/" + f.mitra.String() + "/earnings"}
+		}},
 		"POST /api/internal/fake-gateway/refund-failures": {owner: 200,
 			setup: req("/api/internal/fake-gateway/refund-failures", map[string]any{"count": 0})},
 		"POST /api/internal/failed-pairings/{id}/actions": {owner: 200, setup: func(f *authzFixture) authzRequest {
@@ -256,7 +260,9 @@ func authzRows() map[string]authzRow {
 		"POST /api/mitra/extensions/{id}/reject": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: "/api/mitra/extensions/" + f.requestedExtension() + "/reject"}
 		}},
-		"GET /api/mitra/events": {owner: 200, other: 200},
+		"GET /api/mitra/earnings":         {owner: 200, other: 200},
+		"GET /api/mitra/earnings/entries": {owner: 200, other: 200, setup: path("/api/mitra/earnings/entries?page=1&page_size=5")},
+		"GET /api/mitra/events":           {owner: 200, other: 200},
 		"POST /api/mitra/logout": {owner: 204, other: 204, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: "/api/mitra/logout", tokens: map[subject]string{
 				subjMitra: f.ts.token("mitra", f.mitra), subjOtherMitra: f.ts.token("mitra", f.otherMitra)}}

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/curhat/curhat/internal/testenv"
+	"github.com/curhat/curhat/payment/ledger"
 )
 
 // The chaos test drives the client and mitra flows across three instances while it kills,
@@ -766,6 +767,18 @@ func (c *chaos) violations() []string {
 	}
 	if err != nil || rows.Err() != nil {
 		out = append(out, fmt.Sprintf("list payments: %v %v", err, rows.Err()))
+	}
+	// The earnings ledger balances and breaks no invariant.
+	books := ledger.NewPostgresStore(c.f.db)
+	if b, err := books.Balance(ctx); err != nil || b.Imbalance != 0 {
+		out = append(out, fmt.Sprintf("ledger imbalance %d (%v)", b.Imbalance, err))
+	}
+	findings, err := books.Check(ctx, time.Now())
+	if err != nil {
+		out = append(out, fmt.Sprintf("ledger check: %v", err))
+	}
+	for _, f := range findings {
+		out = append(out, fmt.Sprintf("ledger: %s payment %v mitra %v txn %v %s %d", f.Reason, f.PaymentID, f.MitraID, f.TxnID, f.Account, f.Amount))
 	}
 	for _, u := range c.f.unsettled() {
 		out = append(out, fmt.Sprintf("unsettled payment (Reconcile): %s %s %s amount %d refunded %d delivered %v failed refunds %d stuck %d",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/sweeps"
 )
 
 func envOf(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
@@ -143,4 +145,45 @@ func TestConfig_ServerSettingsFromEnvironment(t *testing.T) {
 	}
 	_, err = configFromEnv(envOf(map[string]string{"ADDR": ":9000", "METRICS_ADDR": ":9000"}))
 	require.ErrorContains(t, err, "METRICS_ADDR")
+}
+
+// Each sweep's cadence has its variable, with the SDK's default when unset; the App hands
+// each to its sweep (TestEarningsRoutes_… checks the earnings clearance's end to end).
+func TestConfig_SweepCadencesFromEnvironment(t *testing.T) {
+	t.Parallel()
+	cfg, err := configFromEnv(envOf(nil))
+	require.NoError(t, err)
+	cadences := []struct {
+		env string
+		got *time.Duration
+		def time.Duration
+	}{
+		{"MITRA_AUTO_OFFLINE_SWEEP_SECONDS", &cfg.AutoOfflineInterval, sweeps.DefaultAutoOfflineInterval},
+		{"HEARTBEAT_MIRROR_INTERVAL_SECONDS", &cfg.HeartbeatMirrorEvery, sweeps.DefaultHeartbeatMirrorInterval},
+		{"VALKEY_ONLINE_MIRROR_SWEEP_SECONDS", &cfg.OnlineMirrorReseed, sweeps.DefaultOnlineMirrorReseedInterval},
+		{"PAYMENT_SESSION_SWEEP_SECONDS", &cfg.PaymentSweepInterval, sweeps.DefaultPaymentSweepInterval},
+		{"PAIRING_SWEEP_SECONDS", &cfg.TimeoutsSweepInterval, sweeps.DefaultTimeoutsSweepInterval},
+		{"PAYMENT_REFUND_RETRY_SECONDS", &cfg.PaymentRefundRetry, sweeps.DefaultPaymentRefundRetryInterval},
+		{"EARNINGS_CLEARANCE_SWEEP_SECONDS", &cfg.EarningsClearance, sweeps.DefaultEarningsClearanceInterval},
+	}
+	for _, c := range cadences {
+		require.Equal(t, c.def, *c.got, "%s unset", c.env)
+	}
+	require.Equal(t, 300*time.Second, cfg.EarningsClearance)
+
+	env := map[string]string{}
+	for i, c := range cadences {
+		env[c.env] = strconv.Itoa(i + 2)
+	}
+	cfg, err = configFromEnv(envOf(env))
+	require.NoError(t, err)
+	for i, c := range cadences {
+		require.Equal(t, time.Duration(i+2)*time.Second, *c.got, c.env)
+	}
+	for _, c := range cadences {
+		for _, bad := range []string{"0", "-1", "x", "86401"} {
+			_, err := configFromEnv(envOf(map[string]string{c.env: bad}))
+			require.ErrorContains(t, err, c.env, "%s=%s", c.env, bad)
+		}
+	}
 }

@@ -632,6 +632,9 @@ func scenarioEveryPage(t *testing.T, b *consoleBrowser, be backend) {
 
 	tb := env.signedIn("page")
 	tb.waitFor("the dashboard's counts", `document.getElementById("count-active-sessions").textContent === "1"`)
+	// Nothing earned yet: the session is in progress, and the books balance.
+	tb.waitFor("the ledger's cards", `document.getElementById("count-ledger-imbalance").textContent === "0" &&
+		document.getElementById("count-platform-revenue-today").textContent === "0"`)
 	tb.waitText("#live-state", "Live")
 	tb.screenshot("1-dashboard")
 	for i, p := range []struct{ link, ready string }{

@@ -30,8 +30,9 @@ const (
 	// busy, sessions) and the newest failed pairings.
 	operatorFeedEvery = time.Second
 	// operatorFeedSlowEvery is how often it reads what costs more: the unsettled payments
-	// (payment.Reconcile reads every charged payment) and the mirror's drift (every mitra,
-	// in Postgres and in Valkey).
+	// (payment.Reconcile reads every charged payment), the ledger's imbalance and today's
+	// revenue (the balance sums every ledger line) and the mirror's drift (every mitra, in
+	// Postgres and in Valkey).
 	operatorFeedSlowEvery = 10 * time.Second
 	// operatorFeedPassTimeout bounds one pass: a hung backend delays the events, it does
 	// not pile passes up.
@@ -125,6 +126,10 @@ func (f *operatorFeed) pass(ctx context.Context) {
 	d.PendingPaymentSessions = counts.AwaitingPaymentSessions
 	if f.sent == nil || now.Sub(f.slowAt) >= operatorFeedSlowEvery {
 		if d.UnsettledPayments, err = a.client.UnsettledPayments(ctx); err != nil {
+			f.passFailed(ctx, err)
+			return
+		}
+		if d.LedgerImbalance, d.PlatformRevenueToday, err = a.ledgerDashboard(ctx); err != nil {
 			f.passFailed(ctx, err)
 			return
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/ledger"
 	"github.com/curhat/curhat/pricing"
 )
 
@@ -117,6 +118,58 @@ type failureJSON struct {
 	ResolvedAt    *time.Time            `json:"resolved_at"`
 	Note          string                `json:"note"`
 	CreatedAt     time.Time             `json:"created_at"`
+}
+
+// earningsJSON is the API shape of a mitra's balances (ledger.Earnings), each a positive
+// amount held for the mitra or, for receivable, owed by it.
+type earningsJSON struct {
+	Currency   string `json:"currency"`
+	Pending    int64  `json:"pending"`
+	Available  int64  `json:"available"`
+	InFlight   int64  `json:"in_flight"`
+	PaidOut    int64  `json:"paid_out"`
+	Receivable int64  `json:"receivable"`
+	// NextClearanceAt is when the next pending earning becomes available; null when none
+	// waits.
+	NextClearanceAt *time.Time `json:"next_clearance_at"`
+}
+
+// ledgerEntryJSON is one line of a mitra's statement (a ledger.Entry). Amount is from the
+// mitra's side: the signed line negated, so an earning credited to mitra_pending is
+// positive and what is taken back negative.
+type ledgerEntryJSON struct {
+	TxnID         uuid.UUID      `json:"txn_id"`
+	Kind          ledger.Kind    `json:"kind"`
+	Account       ledger.Account `json:"account"`
+	Amount        int64          `json:"amount"`
+	ChatSessionID *uuid.UUID     `json:"chat_session_id"`
+	PayoutID      *uuid.UUID     `json:"payout_id"`
+	CreatedAt     time.Time      `json:"created_at"`
+}
+
+func toLedgerEntryJSON(e ledger.Entry) ledgerEntryJSON {
+	return ledgerEntryJSON{TxnID: e.TxnID, Kind: e.Kind, Account: e.Account, Amount: -e.Amount,
+		ChatSessionID: e.ChatSessionID, PayoutID: e.PayoutID, CreatedAt: e.CreatedAt.UTC()}
+}
+
+// ledgerBalanceJSON is GET /api/internal/ledger/balance (a ledger.Balance): each account's
+// balance as a positive amount held or owed, summed over all mitras, and the imbalance,
+// the sum of every signed line (0 while the books balance).
+type ledgerBalanceJSON struct {
+	Currency  string             `json:"currency"`
+	Accounts  ledgerAccountsJSON `json:"accounts"`
+	Imbalance int64              `json:"imbalance"`
+}
+
+// ledgerAccountsJSON has a field per ledger.Account, in the order of ledger.Accounts.
+type ledgerAccountsJSON struct {
+	Gateway         int64 `json:"gateway"`
+	ClientFunds     int64 `json:"client_funds"`
+	PlatformRevenue int64 `json:"platform_revenue"`
+	MitraPending    int64 `json:"mitra_pending"`
+	MitraAvailable  int64 `json:"mitra_available"`
+	PayoutsInFlight int64 `json:"payouts_in_flight"`
+	MitraReceivable int64 `json:"mitra_receivable"`
 }
 
 // staleCurrentJSON is the "current" row of a 409 STALE_WRITE body in its API shape.

@@ -32,7 +32,8 @@ import (
 const metricsNamespace = "curhat"
 
 // Drift is checked at scrape time, at most once per driftMaxAge (a check reads every
-// mitra from Postgres and Valkey: O(mitras)), and never for longer than driftTimeout.
+// mitra from Postgres and Valkey: O(mitras)), and never for longer than driftTimeout. The
+// ledger's imbalance is read the same way (the balance sums every ledger line).
 const (
 	driftMaxAge  = 30 * time.Second
 	driftTimeout = 2 * time.Second
@@ -66,7 +67,8 @@ type promMetrics struct {
 	ringMatched prometheus.Histogram
 	mitrasAway  *prometheus.CounterVec
 
-	drift *driftCollector
+	drift  *driftCollector
+	ledger *imbalanceCollector
 }
 
 // queueWaitBuckets span a queue that empties within seconds to the longest wait allowed
@@ -75,8 +77,9 @@ var queueWaitBuckets = []float64{1, 5, 10, 30, 60, 120, 300, 600, 1200, 3600}
 
 // newPromMetrics builds the registry. drift reports the mirror's drift; it returns a nil
 // report when there is no Valkey mirror to compare. queueLength counts the pairing queue.
+// imbalance sums every signed line of the earnings ledger.
 func newPromMetrics(log *slog.Logger, drift func(ctx context.Context) (*availability.DriftReport, error),
-	queueLength func(ctx context.Context) (int, error)) *promMetrics {
+	queueLength func(ctx context.Context) (int, error), imbalance func(ctx context.Context) (int64, error)) *promMetrics {
 	m := &promMetrics{registry: prometheus.NewRegistry()}
 	f := func(c prometheus.Collector) { m.registry.MustRegister(c) }
 	ns := metricsNamespace
@@ -165,6 +168,8 @@ func newPromMetrics(log *slog.Logger, drift func(ctx context.Context) (*availabi
 	}
 	m.drift = &driftCollector{check: drift, maxAge: driftMaxAge, timeout: driftTimeout}
 	f(m.drift)
+	m.ledger = &imbalanceCollector{check: imbalance, maxAge: driftMaxAge, timeout: driftTimeout}
+	f(m.ledger)
 	// The Go runtime's own figures, and from runtime/metrics the live heap, goroutine stacks
 	// and goroutines: what one idle event stream costs is their growth per stream.
 	f(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{
@@ -417,6 +422,43 @@ func (c *driftCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(driftSeededDesc, prometheus.GaugeValue, boolGauge(c.report.Seeded))
 	ch <- prometheus.MustNewConstMetric(driftAgeDesc, prometheus.GaugeValue, float64(c.reportAt.UnixNano())/1e9)
+}
+
+// imbalanceCollector exports the earnings ledger's imbalance, read at scrape time and
+// cached for maxAge. A failed read keeps the last value read (none before the first
+// success): an alert on a non-zero imbalance must not fire because Postgres was slow.
+type imbalanceCollector struct {
+	check   func(ctx context.Context) (int64, error)
+	maxAge  time.Duration
+	timeout time.Duration
+
+	mu        sync.Mutex // one read at a time; concurrent scrapes share its result
+	checkedAt time.Time  // of the latest read
+	checked   bool       // a read ran
+	value     int64      // of the last successful read
+	ok        bool       // a read succeeded
+}
+
+var imbalanceDesc = prometheus.NewDesc(metricsNamespace+"_ledger_imbalance",
+	"Sum of every signed line of the earnings ledger (minor units); anything but 0 means the books do not balance.", nil, nil)
+
+func (c *imbalanceCollector) Describe(ch chan<- *prometheus.Desc) { ch <- imbalanceDesc }
+
+func (c *imbalanceCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.checked || time.Since(c.checkedAt) >= c.maxAge {
+		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+		v, err := c.check(ctx)
+		cancel()
+		c.checked, c.checkedAt = true, time.Now()
+		if err == nil {
+			c.value, c.ok = v, true
+		}
+	}
+	if c.ok {
+		ch <- prometheus.MustNewConstMetric(imbalanceDesc, prometheus.GaugeValue, float64(c.value))
+	}
 }
 
 func boolGauge(b bool) float64 {

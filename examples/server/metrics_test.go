@@ -112,6 +112,7 @@ func TestMetrics_ScrapeShowsLatencyPerRoutePatternAndRefunds(t *testing.T) {
 	require.Equal(t, float64(1), m.must(t, "curhat_payment_refunds_total", "outcome", "failed"))
 	require.Equal(t, float64(25000), m.must(t, "curhat_payment_refunded_amount_total"))
 	require.Equal(t, float64(1), m.must(t, "curhat_valkey_seeds_total", "outcome", "ok"), "the start-up seed")
+	require.Equal(t, float64(0), m.must(t, "curhat_ledger_imbalance"), "paid, refunded: the books balance")
 	_, hasDrift := m.value("curhat_mirror_drift_differences")
 	require.False(t, hasDrift, "no Valkey, no drift series")
 	require.Contains(t, m.raw, "go_goroutines")

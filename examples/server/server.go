@@ -74,6 +74,7 @@ func (s *Server) registerRoutes() {
 	s.availabilityRoutes()
 	s.chatRoutes()
 	s.refundRoutes()
+	s.earningsRoutes()
 	s.pricingRoutes()
 	s.tokenRoutes()
 	if s.app.fakeGateway != nil {

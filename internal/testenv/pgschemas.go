@@ -154,6 +154,10 @@ func recycleSchema(ctx context.Context, ap *pgxpool.Pool, schema string) bool {
 		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
 			return err
 		}
+		// The ledger is append-only; a test database is wiped all the same.
+		if _, err := tx.Exec(ctx, "SET LOCAL curhat.ledger_erase = 'on'"); err != nil {
+			return err
+		}
 		// DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE replaces every
 		// table's and index's files (most of a second). One statement deletes from every
 		// table, so the foreign keys are checked once all of them are empty.

@@ -19,6 +19,9 @@ const help = {
   pairing_ring_size: "Mitras per ring (1–100).",
   pairing_ring_interval_seconds: "When the next ring joins (seconds, 1–300).",
   mitra_missed_offers_before_away: "Offers a mitra may let lapse in a row before going offline as away; 0 turns it off (0–100).",
+  platform_fee_percent: "The platform's share of what a payment delivers, fixed on each payment when it is paid; the rest is the mitra's earning (percent, 0–100).",
+  earnings_clearance_hours: "How long after a chat session ends its earning becomes available to pay out; fixed when the earning is posted (hours, 0–2160).",
+  payout_minimum_amount: "The least available balance a payout run pays out to a mitra (0–100000000, in the smallest unit of the currency).",
 };
 
 function humanize(key) {

@@ -18,7 +18,15 @@ const counts = [
   ["awaiting_payment_sessions", "Sessions awaiting payment", "count-awaiting-payment-sessions"],
   ["drift", "Mirror drift", "count-drift"],
   ["unsettled_payments", "Unsettled payments", "count-unsettled"],
+  ["ledger_imbalance", "Ledger imbalance", "count-ledger-imbalance"],
+  ["platform_revenue_today", "Platform revenue today (UTC)", "count-platform-revenue-today"],
 ];
+
+function countText(d, key) {
+  if (key === "drift") return driftText(d.drift);
+  if (key === "platform_revenue_today") return money(d[key], "");
+  return String(d[key] ?? "—");
+}
 
 function driftText(drift) {
   if (drift === null || drift === undefined) return "no mirror";
@@ -61,7 +69,7 @@ export async function mount(root, signal) {
 
   const show = (d) => {
     for (const [key] of counts) {
-      values[key].textContent = key === "drift" ? driftText(d.drift) : String(d[key] ?? "—");
+      values[key].textContent = countText(d, key);
     }
     if (d.drift && d.drift.error) driftNote.textContent = d.drift.error;
     else if (d.drift && d.drift.differences) {
