@@ -19,6 +19,7 @@ import (
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/payout"
 	"github.com/curhat/curhat/pricing"
 	"github.com/curhat/curhat/sweeps"
 )
@@ -64,6 +65,12 @@ type App struct {
 	// checkout is the gateway when the fake is in use: its checkout links open this
 	// server's checkout page (fake_checkout.go).
 	checkout *fakeCheckout
+	// payouts is the payout provider: a test's, or the fake one, which comes with the fake
+	// gateway (PAYMENT_GATEWAY=fake: nothing is paid); nil with any other gateway, and
+	// payout runs answer 409 NO_PAYOUT_PROVIDER. fakePayouts is it while it is the fake:
+	// POST /api/internal/fake-gateway/payout-failures drives it.
+	payouts     payout.Payouts
+	fakePayouts *payout.FakeProvider
 
 	// The client's services, as the handlers use them.
 	runtime  *curhat.RuntimeConfig
@@ -102,6 +109,9 @@ type appOptions struct {
 	// fake, as they would share one provider; or a gateway that is not the fake, whose
 	// server then has none of the fake's routes).
 	Gateway payment.Gateway
+	// Payouts replaces the payout provider (several instances sharing one fake provider,
+	// as they would share one real one).
+	Payouts payout.Payouts
 	// WrapHandler wraps the API handler that serve builds (tests check every exchange
 	// against openapi.json).
 	WrapHandler func(http.Handler) http.Handler
@@ -113,11 +123,13 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger, opts appOptions) 
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, clock: opts.Clock, hooks: noMetrics{}, gateway: opts.Gateway, wrapHandler: opts.WrapHandler}
+	a := &App{cfg: cfg, log: log, clock: opts.Clock, hooks: noMetrics{}, gateway: opts.Gateway, payouts: opts.Payouts,
+		wrapHandler: opts.WrapHandler}
 	if a.clock == nil {
 		a.clock = curhat.WallClock()
 	}
-	a.hooks = newPromMetrics(log, a.driftReport, a.queueLength, a.ledgerImbalance)
+	a.hooks = newPromMetrics(log, scrapeSources{Drift: a.driftReport, QueueLength: a.queueLength,
+		Imbalance: a.ledgerImbalance, Payouts: a.payoutStats})
 	a.bgCtx, a.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
 	a.names = curhat.NewKeyNames(cfg.ValkeyKeyPrefix, cfg.ValkeyCluster)
 	if err := a.connect(ctx, opts); err != nil {
@@ -197,7 +209,11 @@ func (a *App) build() error {
 	if a.fakeGateway != nil {
 		a.checkout = newFakeCheckout(a.gateway, a.cfg.PublicURL, a.cfg.PaymentWebhookSecret)
 		a.gateway = a.checkout
+		if a.payouts == nil {
+			a.payouts = payout.NewFakeProvider()
+		}
 	}
+	a.fakePayouts, _ = a.payouts.(*payout.FakeProvider)
 	cfg := &curhat.Config{
 		Logger:             a.log,
 		Clock:              a.clock,
@@ -205,6 +221,7 @@ func (a *App) build() error {
 		KeyNames:           a.names,
 		ValkeyClientCache:  a.cfg.ValkeyClientCache,
 		Gateway:            a.gateway,
+		Payouts:            a.payouts,
 		Bus:                a.bus,
 		Notifier:           hubNotifier{hub: a.events, clock: a.clock.Now},
 		StaleThreshold:     a.cfg.HeartbeatStale,
@@ -224,6 +241,7 @@ func (a *App) build() error {
 			Timeouts:           a.cfg.TimeoutsSweepInterval,
 			RefundRetry:        a.cfg.PaymentRefundRetry,
 			EarningsClearance:  a.cfg.EarningsClearance,
+			PayoutRetry:        a.cfg.PayoutRetry,
 		},
 	}
 	var err error
@@ -260,6 +278,15 @@ func (a *App) ledgerImbalance(ctx context.Context) (int64, error) {
 	}
 	b, err := a.client.Ledger().Balance(ctx)
 	return b.Imbalance, err
+}
+
+// payoutStats counts the payouts by status and sums what was paid out (nothing before the
+// client is built).
+func (a *App) payoutStats(ctx context.Context) (payout.Stats, error) {
+	if a.client == nil {
+		return payout.Stats{}, nil
+	}
+	return a.client.Payouts().Stats(ctx)
 }
 
 // sweepRun reports a sweep's cycle to the metrics the App holds then (a test may wrap

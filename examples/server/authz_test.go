@@ -143,6 +143,14 @@ func authzRows() map[string]authzRow {
 		}},
 		"POST /api/internal/fake-gateway/refund-failures": {owner: 200,
 			setup: req("/api/internal/fake-gateway/refund-failures", map[string]any{"count": 0})},
+		"POST /api/internal/fake-gateway/payout-failures": {owner: 200,
+			setup: req("/api/internal/fake-gateway/payout-failures", map[string]any{"count": 0})},
+		"PUT /api/internal/mitras/{id}/payout-destination": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/mitras/" + f.mitra.String() + "/payout-destination", body: testDestination}
+		}},
+		// Nobody has an available balance: the run creates nothing.
+		"POST /api/internal/payouts/run": {owner: 200, setup: req("/api/internal/payouts/run", map[string]any{})},
+		"GET /api/internal/payouts":      {owner: 200, setup: path("/api/internal/payouts?status=succeeded&page_size=5")},
 		"POST /api/internal/failed-pairings/{id}/actions": {owner: 200, setup: func(f *authzFixture) authzRequest {
 			_, pairingID := f.declinedTargeted()
 			return authzRequest{path: "/api/internal/failed-pairings/" + f.failureOf(pairingID) + "/actions",
@@ -263,6 +271,14 @@ func authzRows() map[string]authzRow {
 		"GET /api/mitra/earnings":         {owner: 200, other: 200},
 		"GET /api/mitra/earnings/entries": {owner: 200, other: 200, setup: path("/api/mitra/earnings/entries?page=1&page_size=5")},
 		"GET /api/mitra/events":           {owner: 200, other: 200},
+		// Both mitras have a destination (each may read its own only).
+		"GET /api/mitra/payout-destination": {owner: 200, other: 200, setup: func(f *authzFixture) authzRequest {
+			for _, id := range []uuid.UUID{f.mitra, f.otherMitra} {
+				f.ts.must(200, "PUT", "/api/internal/mitras/"+id.String()+"/payout-destination", f.ts.op, testDestination)
+			}
+			return authzRequest{path: "/api/mitra/payout-destination"}
+		}},
+		"PUT /api/mitra/payout-destination": {owner: 200, other: 200, setup: req("/api/mitra/payout-destination", testDestination)},
 		"POST /api/mitra/logout": {owner: 204, other: 204, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: "/api/mitra/logout", tokens: map[subject]string{
 				subjMitra: f.ts.token("mitra", f.mitra), subjOtherMitra: f.ts.token("mitra", f.otherMitra)}}

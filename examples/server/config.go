@@ -41,6 +41,7 @@ type Config struct {
 	TimeoutsSweepInterval   time.Duration // PAIRING_SWEEP_SECONDS (1)
 	PaymentRefundRetry      time.Duration // PAYMENT_REFUND_RETRY_SECONDS (60): refund retry sweep, base of its backoff
 	EarningsClearance       time.Duration // EARNINGS_CLEARANCE_SWEEP_SECONDS (300): earnings clearance sweep
+	PayoutRetry             time.Duration // PAYOUT_RETRY_SECONDS (60): sends again the payouts whose send was cut short
 	ShutdownGrace           time.Duration // SHUTDOWN_GRACE_SECONDS (10)
 	ReadTimeout             time.Duration // HTTP_READ_TIMEOUT_SECONDS (10): headers and body of a request
 	MetricsAddr             string        // METRICS_ADDR: serve GET /metrics there instead of on ADDR
@@ -105,6 +106,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		{"PAIRING_SWEEP_SECONDS", &c.TimeoutsSweepInterval, sweeps.DefaultTimeoutsSweepInterval},
 		{"PAYMENT_REFUND_RETRY_SECONDS", &c.PaymentRefundRetry, sweeps.DefaultPaymentRefundRetryInterval},
 		{"EARNINGS_CLEARANCE_SWEEP_SECONDS", &c.EarningsClearance, sweeps.DefaultEarningsClearanceInterval},
+		{"PAYOUT_RETRY_SECONDS", &c.PayoutRetry, sweeps.DefaultPayoutRetryInterval},
 		{"SHUTDOWN_GRACE_SECONDS", &c.ShutdownGrace, 10 * time.Second},
 		{"HTTP_READ_TIMEOUT_SECONDS", &c.ReadTimeout, DefaultReadTimeout},
 	}

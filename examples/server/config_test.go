@@ -165,11 +165,13 @@ func TestConfig_SweepCadencesFromEnvironment(t *testing.T) {
 		{"PAIRING_SWEEP_SECONDS", &cfg.TimeoutsSweepInterval, sweeps.DefaultTimeoutsSweepInterval},
 		{"PAYMENT_REFUND_RETRY_SECONDS", &cfg.PaymentRefundRetry, sweeps.DefaultPaymentRefundRetryInterval},
 		{"EARNINGS_CLEARANCE_SWEEP_SECONDS", &cfg.EarningsClearance, sweeps.DefaultEarningsClearanceInterval},
+		{"PAYOUT_RETRY_SECONDS", &cfg.PayoutRetry, sweeps.DefaultPayoutRetryInterval},
 	}
 	for _, c := range cadences {
 		require.Equal(t, c.def, *c.got, "%s unset", c.env)
 	}
 	require.Equal(t, 300*time.Second, cfg.EarningsClearance)
+	require.Equal(t, 60*time.Second, cfg.PayoutRetry)
 
 	env := map[string]string{}
 	for i, c := range cadences {

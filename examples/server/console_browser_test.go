@@ -513,6 +513,7 @@ var consoleScenarios = []consoleScenario{
 	{name: "Mitras_SearchCreateDeactivateReactivate", run: scenarioMitras},
 	{name: "Config_ShowsTheAPIValidationMessage", run: scenarioConfig, memoryOnly: true},
 	{name: "FailedPairings_FilterRefundResolveAndRetryARefund", run: scenarioFailures},
+	{name: "Earnings_BalancesOnTheMitrasPageAndAPayoutRunAfterConfirming", run: scenarioEarnings, memoryOnly: true},
 	{name: "Dashboard_CountsFollowAMitraGoingOnline", run: scenarioDashboardLive},
 	{name: "CORS_ConsoleOnAnotherOriginEditsAPrice", run: scenarioCrossOrigin, memoryOnly: true},
 	{name: "Safety_AnAPIOriginInTheAddressIsIgnored", run: scenarioAPIParameterIgnored, memoryOnly: true},
@@ -562,7 +563,7 @@ func scenarioSignIn(t *testing.T, b *consoleBrowser, be backend) {
 	tb.fill("textbox", "Operator token", env.ts.op)
 	tb.click("button", "Sign in")
 	tb.heading("Dashboard")
-	for _, link := range []string{"Dashboard", "Mitras", "Pricing", "Config", "Failed pairings"} {
+	for _, link := range []string{"Dashboard", "Mitras", "Pricing", "Config", "Failed pairings", "Earnings"} {
 		tb.byRole("link", link)
 	}
 	// The token is in this tab's sessionStorage, and nowhere a URL, a cookie or a page
@@ -642,6 +643,7 @@ func scenarioEveryPage(t *testing.T, b *consoleBrowser, be backend) {
 		{"Pricing", `#discount-form`},
 		{"Config", `#config-list form`},
 		{"Failed pairings", `#refund-table tbody tr[data-id]`},
+		{"Earnings", `#payout-table`},
 		{"Dashboard", `#count-online`},
 	} {
 		tb.goTo(p.link)
@@ -653,7 +655,7 @@ func scenarioEveryPage(t *testing.T, b *consoleBrowser, be backend) {
 		}
 	}
 	// Every input of every page has a label (an accessible name).
-	for _, p := range []string{"Mitras", "Pricing", "Config", "Failed pairings"} {
+	for _, p := range []string{"Mitras", "Pricing", "Config", "Failed pairings", "Earnings"} {
 		tb.goTo(p)
 		tb.waitFor(p+" inputs", `document.querySelectorAll("main input, main select, main textarea").length > 0`)
 		unlabelled := eval[[]string](tb, `[...document.querySelectorAll("main input, main select, main textarea")]
@@ -903,6 +905,55 @@ func scenarioMitras(t *testing.T, b *consoleBrowser, be backend) {
 	tb.click("button", "Create mitra")
 	tb.waitFor("the max error", `document.querySelector("#mitra-table") && [...document.querySelectorAll(".error")].some((e) => e.textContent.includes("max_concurrent_sessions"))`)
 	tb.requireClean(400)
+}
+
+// scenarioEarnings: Ayu's session earned 17,500 (25,000 less the 30 % fee), available at
+// once; the operator sees it on the Mitras page and the Earnings page, runs payouts after
+// confirming, and sees the payout. The API's side, on both backends, is
+// routes_payouts_test.go's.
+func scenarioEarnings(t *testing.T, b *consoleBrowser, be backend) {
+	env := newConsoleEnv(t, b, be, func(c *Config) { c.Sweeps, c.EarningsClearance, c.PayoutRetry = true, time.Hour, time.Hour })
+	ts, ayu := env.ts, env.mitras["Bestie Ayu"]
+	ts.setConfig("earnings_clearance_hours", 0)
+	ts.setConfig("payout_minimum_amount", 10000)
+	ts.earn(ts.token("mitra", ayu))
+	ts.must(200, "PUT", "/api/internal/mitras/"+ayu.String()+"/payout-destination", ts.op, testDestination)
+
+	tb := env.signedIn("earnings")
+	tb.goTo("Mitras")
+	row := fmt.Sprintf(`#mitra-table tr[data-id=%s]`, js(ayu.String()))
+	tb.waitText(row+" .balance-available", "17,500 IDR")
+	tb.waitText(row+" .balance-pending", "0 IDR")
+
+	tb.goTo("Earnings")
+	tb.waitText("#balance-mitra_available", "17,500 IDR")
+	tb.waitText("#balance-gateway", "25,000 IDR")
+	tb.waitText("#payout-table", "No payout matches.")
+	// "Cancel" pays nothing; "Pay out" runs them.
+	tb.click("button", "Run payouts")
+	tb.byRole("dialog", "Run payouts now?")
+	tb.click("button", "Cancel")
+	tb.waitFor("the dialog to close", `!document.querySelector("dialog")`)
+	tb.click("button", "Run payouts")
+	tb.click("button", "Pay out")
+	tb.waitText("#payout-run-status", "1 payout created: 1 succeeded.")
+	tb.waitText("#payout-table tbody tr[data-id]", "succeeded")
+	tb.waitText("#payout-table tbody tr[data-id]", "Bestie Ayu")
+	tb.waitText("#payout-table tbody tr[data-id]", "17,500 IDR")
+	tb.waitFor("the balances after the run", `document.getElementById("balance-mitra_available").textContent === "0 IDR" &&
+		document.getElementById("balance-gateway").textContent === "7,500 IDR"`)
+	items, total := ts.payouts("status=succeeded")
+	require.Equal(t, float64(1), total)
+	require.Equal(t, ayu.String(), items[0]["mitra_id"])
+	tb.screenshot("earnings")
+	tb.choose("Payout status", "Failed")
+	tb.click("button", "Show payouts")
+	tb.waitText("#payout-table", "No payout matches.")
+	tb.choose("Payout status", "Any")
+	tb.choose("Mitra", "Bestie Ayu")
+	tb.click("button", "Show payouts")
+	tb.waitText("#payout-table tbody tr[data-id]", "Bestie Ayu")
+	tb.requireClean()
 }
 
 func scenarioConfig(t *testing.T, b *consoleBrowser, be backend) {

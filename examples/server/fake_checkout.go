@@ -111,6 +111,7 @@ func (s *Server) fakeGatewayRoutes() {
 	s.handle("POST", fakeCheckoutPath+"{token}", rolePublic, s.fakeCheckoutComplete)
 	s.webhookRoutes()
 	s.handle("POST", "/api/internal/fake-gateway/refund-failures", roleOperator, s.fakeRefundFailures)
+	s.handle("POST", "/api/internal/fake-gateway/payout-failures", roleOperator, s.fakePayoutFailures)
 }
 
 // errNoCheckout: the token names no payment (a link this server did not make, or the old

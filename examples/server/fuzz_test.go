@@ -297,6 +297,10 @@ var fuzzTargets = map[string]fuzzTarget{
 		{"PUT", "/api/internal/config/extension_auto_approve", roleOperator},
 		{"PUT", "/api/internal/config/mitra_max_concurrent_sessions", roleOperator},
 		{"POST", "/api/internal/fake-gateway/refund-failures", roleOperator},
+		{"POST", "/api/internal/payouts/run", roleOperator},
+		{"PUT", "/api/internal/mitras/@mitra2/payout-destination", roleOperator},
+		{"PUT", "/api/mitra/payout-destination", roleMitra},
+		{"POST", "/api/internal/fake-gateway/payout-failures", roleOperator},
 	}, nil),
 	"FuzzPricingBodies": bodyTarget([]fuzzRoute{
 		{"POST", tiersPath, roleOperator},
@@ -361,10 +365,11 @@ var queryRoutes = []fuzzRoute{
 	{"GET", "/api/mitra/chat-sessions", roleMitra},
 	{"GET", tiersPath, roleOperator},
 	{"GET", "/api/internal/refunds", roleOperator},
+	{"GET", "/api/internal/payouts", roleOperator},
 }
 
 // runQuery: (selector uint8, query string) — the filters of failed pairings, a mitra's
-// sessions and the tier list.
+// sessions, the tier list, refunds and payouts.
 func runQuery(t *testing.T, fs *fuzzServer, args []any) {
 	r, query := pick(queryRoutes, args[0].(uint8)), fs.expand(args[1].(string))
 	// A raw query as a client would send it; one that is not a valid request target is
@@ -411,7 +416,8 @@ func fuzzBackend() backend {
 	return memoryBackend
 }
 
-// FuzzOperatorBodies: mitras, mitra status, clients, tokens and runtime config.
+// FuzzOperatorBodies: mitras, mitra status, clients, tokens, runtime config, the fake
+// gateway's switches, payout destinations and payout runs.
 func FuzzOperatorBodies(f *testing.F) {
 	fs, run := newFuzzServer(f, fuzzBackend()), fuzzTargets["FuzzOperatorBodies"].run
 	f.Fuzz(func(t *testing.T, sel uint8, extra string, body []byte) { run(t, fs, []any{sel, extra, body}) })

@@ -16,6 +16,7 @@ import (
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/payout"
 	"github.com/curhat/curhat/pricing"
 )
 
@@ -76,6 +77,8 @@ var errorTable = []errorMapping{
 	{pairing.ErrQueueFull, http.StatusConflict, "QUEUE_FULL", "too many paid chats are waiting for a bestie; try again later", ""},
 	{extension.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE", "the mitra is not available", ""},
 	{payment.ErrRefundInFlight, http.StatusConflict, "REFUND_IN_FLIGHT", "an attempt of this refund is in flight; retry once it ended", ""},
+	// A server without a payout provider is configured so: retrying will not help.
+	{payout.ErrNoProvider, http.StatusConflict, "NO_PAYOUT_PROVIDER", "no payout provider is configured: nothing can be paid out", ""},
 	{curhat.ErrNotFound, http.StatusNotFound, "NOT_FOUND", "not found", ""},
 	{curhat.ErrStaleWrite, http.StatusConflict, "STALE_WRITE", "the row changed since it was read; retry with its current updated_at", ""},
 	{curhat.ErrDeactivated, http.StatusForbidden, "MITRA_DEACTIVATED", "this mitra account is deactivated", ""},

@@ -26,6 +26,7 @@ import (
 	"github.com/curhat/curhat/availability"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/payout"
 	"github.com/curhat/curhat/sweeps"
 )
 
@@ -33,7 +34,8 @@ const metricsNamespace = "curhat"
 
 // Drift is checked at scrape time, at most once per driftMaxAge (a check reads every
 // mitra from Postgres and Valkey: O(mitras)), and never for longer than driftTimeout. The
-// ledger's imbalance is read the same way (the balance sums every ledger line).
+// ledger's imbalance (the balance sums every ledger line) and the payouts by status are
+// read the same way.
 const (
 	driftMaxAge  = 30 * time.Second
 	driftTimeout = 2 * time.Second
@@ -67,19 +69,30 @@ type promMetrics struct {
 	ringMatched prometheus.Histogram
 	mitrasAway  *prometheus.CounterVec
 
-	drift  *driftCollector
-	ledger *imbalanceCollector
+	drift   *driftCollector
+	ledger  *imbalanceCollector
+	payouts *payoutsCollector
 }
 
 // queueWaitBuckets span a queue that empties within seconds to the longest wait allowed
 // (pairing_queue_max_wait_seconds, 3600).
 var queueWaitBuckets = []float64{1, 5, 10, 30, 60, 120, 300, 600, 1200, 3600}
 
-// newPromMetrics builds the registry. drift reports the mirror's drift; it returns a nil
-// report when there is no Valkey mirror to compare. queueLength counts the pairing queue.
-// imbalance sums every signed line of the earnings ledger.
-func newPromMetrics(log *slog.Logger, drift func(ctx context.Context) (*availability.DriftReport, error),
-	queueLength func(ctx context.Context) (int, error), imbalance func(ctx context.Context) (int64, error)) *promMetrics {
+// scrapeSources are what the metrics read at scrape time.
+type scrapeSources struct {
+	// Drift reports the mirror's drift: a nil report when there is no Valkey mirror to
+	// compare.
+	Drift func(ctx context.Context) (*availability.DriftReport, error)
+	// QueueLength counts the pairing queue.
+	QueueLength func(ctx context.Context) (int, error)
+	// Imbalance sums every signed line of the earnings ledger.
+	Imbalance func(ctx context.Context) (int64, error)
+	// Payouts counts the payouts by status and sums what was paid out.
+	Payouts func(ctx context.Context) (payout.Stats, error)
+}
+
+// newPromMetrics builds the registry over what src reads at scrape time.
+func newPromMetrics(log *slog.Logger, src scrapeSources) *promMetrics {
 	m := &promMetrics{registry: prometheus.NewRegistry()}
 	f := func(c prometheus.Collector) { m.registry.MustRegister(c) }
 	ns := metricsNamespace
@@ -146,7 +159,7 @@ func newPromMetrics(log *slog.Logger, drift func(ctx context.Context) (*availabi
 	}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), driftTimeout)
 		defer cancel()
-		n, err := queueLength(ctx)
+		n, err := src.QueueLength(ctx)
 		if err != nil {
 			return -1
 		}
@@ -166,10 +179,12 @@ func newPromMetrics(log *slog.Logger, drift func(ctx context.Context) (*availabi
 	for _, outcome := range []string{"issued", "failed"} {
 		m.refunds.WithLabelValues(outcome)
 	}
-	m.drift = &driftCollector{check: drift, maxAge: driftMaxAge, timeout: driftTimeout}
+	m.drift = &driftCollector{check: src.Drift, maxAge: driftMaxAge, timeout: driftTimeout}
 	f(m.drift)
-	m.ledger = &imbalanceCollector{check: imbalance, maxAge: driftMaxAge, timeout: driftTimeout}
+	m.ledger = &imbalanceCollector{scrapeRead[int64]{read: src.Imbalance, maxAge: driftMaxAge, timeout: driftTimeout}}
 	f(m.ledger)
+	m.payouts = &payoutsCollector{scrapeRead[payout.Stats]{read: src.Payouts, maxAge: driftMaxAge, timeout: driftTimeout}}
+	f(m.payouts)
 	// The Go runtime's own figures, and from runtime/metrics the live heap, goroutine stacks
 	// and goroutines: what one idle event stream costs is their growth per stream.
 	f(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{
@@ -424,20 +439,40 @@ func (c *driftCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(driftAgeDesc, prometheus.GaugeValue, float64(c.reportAt.UnixNano())/1e9)
 }
 
-// imbalanceCollector exports the earnings ledger's imbalance, read at scrape time and
-// cached for maxAge. A failed read keeps the last value read (none before the first
-// success): an alert on a non-zero imbalance must not fire because Postgres was slow.
-type imbalanceCollector struct {
-	check   func(ctx context.Context) (int64, error)
+// scrapeRead is a value read at scrape time, at most once per maxAge and never for longer
+// than timeout. A failed read keeps the last value read (none before the first success):
+// an alert on a non-zero imbalance, say, must not fire because Postgres was slow.
+type scrapeRead[T any] struct {
+	read    func(ctx context.Context) (T, error)
 	maxAge  time.Duration
 	timeout time.Duration
 
 	mu        sync.Mutex // one read at a time; concurrent scrapes share its result
 	checkedAt time.Time  // of the latest read
 	checked   bool       // a read ran
-	value     int64      // of the last successful read
+	value     T          // of the last successful read
 	ok        bool       // a read succeeded
 }
+
+// get returns the last value read, reading it again first when it is maxAge old; false
+// while no read has succeeded.
+func (r *scrapeRead[T]) get() (T, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.checked || time.Since(r.checkedAt) >= r.maxAge {
+		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+		v, err := r.read(ctx)
+		cancel()
+		r.checked, r.checkedAt = true, time.Now()
+		if err == nil {
+			r.value, r.ok = v, true
+		}
+	}
+	return r.value, r.ok
+}
+
+// imbalanceCollector exports the earnings ledger's imbalance.
+type imbalanceCollector struct{ scrapeRead[int64] }
 
 var imbalanceDesc = prometheus.NewDesc(metricsNamespace+"_ledger_imbalance",
 	"Sum of every signed line of the earnings ledger (minor units); anything but 0 means the books do not balance.", nil, nil)
@@ -445,20 +480,39 @@ var imbalanceDesc = prometheus.NewDesc(metricsNamespace+"_ledger_imbalance",
 func (c *imbalanceCollector) Describe(ch chan<- *prometheus.Desc) { ch <- imbalanceDesc }
 
 func (c *imbalanceCollector) Collect(ch chan<- prometheus.Metric) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.checked || time.Since(c.checkedAt) >= c.maxAge {
-		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-		v, err := c.check(ctx)
-		cancel()
-		c.checked, c.checkedAt = true, time.Now()
-		if err == nil {
-			c.value, c.ok = v, true
-		}
+	if v, ok := c.get(); ok {
+		ch <- prometheus.MustNewConstMetric(imbalanceDesc, prometheus.GaugeValue, float64(v))
 	}
-	if c.ok {
-		ch <- prometheus.MustNewConstMetric(imbalanceDesc, prometheus.GaugeValue, float64(c.value))
+}
+
+// payoutsCollector exports the payouts by status and the amount paid out.
+type payoutsCollector struct{ scrapeRead[payout.Stats] }
+
+var (
+	payoutsDesc = prometheus.NewDesc(metricsNamespace+"_payouts",
+		"Payouts to mitras by status (pending, processing, succeeded, failed, reversed).", []string{"status"}, nil)
+	paidOutDesc = prometheus.NewDesc(metricsNamespace+"_payouts_paid_out_amount",
+		"Sum of the succeeded payouts (minor units), reversed ones not included.", nil, nil)
+)
+
+// payoutStatuses are always exported (0 when none) so that the series exist.
+var payoutStatuses = []payout.Status{payout.StatusPending, payout.StatusProcessing, payout.StatusSucceeded,
+	payout.StatusFailed, payout.StatusReversed}
+
+func (c *payoutsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- payoutsDesc
+	ch <- paidOutDesc
+}
+
+func (c *payoutsCollector) Collect(ch chan<- prometheus.Metric) {
+	st, ok := c.get()
+	if !ok {
+		return
 	}
+	for _, s := range payoutStatuses {
+		ch <- prometheus.MustNewConstMetric(payoutsDesc, prometheus.GaugeValue, float64(st.ByStatus[s]), string(s))
+	}
+	ch <- prometheus.MustNewConstMetric(paidOutDesc, prometheus.GaugeValue, float64(st.PaidOut))
 }
 
 func boolGauge(b bool) float64 {

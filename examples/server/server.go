@@ -75,6 +75,7 @@ func (s *Server) registerRoutes() {
 	s.chatRoutes()
 	s.refundRoutes()
 	s.earningsRoutes()
+	s.payoutRoutes()
 	s.pricingRoutes()
 	s.tokenRoutes()
 	if s.app.fakeGateway != nil {

@@ -7,6 +7,7 @@ import * as mitras from "./mitras.js";
 import * as pricing from "./pricing.js";
 import * as config from "./config.js";
 import * as failures from "./failures.js";
+import * as earnings from "./earnings.js";
 
 const pages = {
   dashboard,
@@ -14,6 +15,7 @@ const pages = {
   pricing,
   config,
   "failed-pairings": failures,
+  earnings,
 };
 
 const $ = (id) => document.getElementById(id);

@@ -1,7 +1,8 @@
-// Mitras: search, pages, create, deactivate / reactivate with a confirmation.
+// Mitras: search, pages, create, deactivate / reactivate with a confirmation; each
+// mitra's available and pending earnings.
 
 import { call, query } from "./api.js";
-import { announce, badge, confirm, describe, field, h, pager, select, showError, time } from "./ui.js";
+import { announce, badge, confirm, describe, field, h, money, pager, select, showError, time } from "./ui.js";
 
 export const title = "Mitras";
 
@@ -64,7 +65,7 @@ export async function mount(root, signal) {
   const table = (list) => {
     const body = h("tbody");
     for (const m of list.items) body.append(row(m));
-    if (list.items.length === 0) body.append(h("tr", {}, h("td", { colspan: "8", class: "muted", text: "No mitra matches." })));
+    if (list.items.length === 0) body.append(h("tr", {}, h("td", { colspan: "10", class: "muted", text: "No mitra matches." })));
     return h(
       "div",
       { class: "table-wrap" },
@@ -83,6 +84,8 @@ export async function mount(root, signal) {
             h("th", { scope: "col", text: "Reachable" }),
             h("th", { scope: "col", class: "num", text: "Devices" }),
             h("th", { scope: "col", class: "num", text: "Sessions in use / max" }),
+            h("th", { scope: "col", class: "num", text: "Available" }),
+            h("th", { scope: "col", class: "num", text: "Pending" }),
             h("th", { scope: "col", text: "Account" }),
             h("th", { scope: "col", text: "Created" }),
             h("th", { scope: "col", text: "Actions" }),
@@ -122,6 +125,20 @@ export async function mount(root, signal) {
       announce(`${m.display_name} ${deactivate ? "deactivated" : "reactivated"}.`);
       await load();
     });
+    // The balances come one request per row, after the table is shown.
+    const available = h("td", { class: "num balance-available", text: "…" });
+    const pending = h("td", { class: "num balance-pending", text: "…" });
+    call("GET", `/api/internal/mitras/${m.id}/earnings`, undefined, { signal }).then(
+      (e) => {
+        available.textContent = money(e.available, e.currency);
+        pending.textContent = money(e.pending, e.currency);
+      },
+      (err) => {
+        if (err.name === "AbortError") return;
+        available.textContent = pending.textContent = "—";
+        available.title = describe(err);
+      },
+    );
     return h(
       "tr",
       { class: m.is_active ? "" : "inactive", "data-id": m.id },
@@ -130,6 +147,8 @@ export async function mount(root, signal) {
       h("td", {}, badge(m.reachable, "reachable", "not reachable")),
       h("td", { class: "num", text: String(m.device_count) }),
       h("td", { class: "num", text: `${m.active_sessions} / ${m.max_concurrent_sessions}` }),
+      available,
+      pending,
       h("td", {}, m.is_active ? badge(true, "active", "") : h("span", { class: "badge bad", text: "deactivated" })),
       h("td", { text: time(m.created_at) }),
       h("td", {}, h("div", { class: "actions" }, toggle, status)),

@@ -260,4 +260,3 @@ func RunContract(t *testing.T, newHarness func(t *testing.T) Harness) {
 		check.Equal(t, pa.ID, due[0].ID)
 	})
 }
-
