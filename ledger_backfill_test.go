@@ -103,7 +103,7 @@ func TestLedger_TheBackfillOfADatabaseWithHistoryBalances(t *testing.T) {
 	// The same history, before the ledger existed.
 	require.NoError(t, pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
 		for _, q := range []string{"SET LOCAL curhat.ledger_erase = 'on'", "DELETE FROM ledger_entries",
-			"DELETE FROM ledger_txns", "DELETE FROM ledger_carry_overs"} {
+			"DELETE FROM ledger_txns", "DELETE FROM ledger_carry_overs", "DELETE FROM ledger_clearance_due"} {
 			if _, err := tx.Exec(ctx, q); err != nil {
 				return err
 			}

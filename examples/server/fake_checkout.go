@@ -94,8 +94,10 @@ func (l checkoutLinks) token(id uuid.UUID) string {
 }
 
 // payment is the payment id that token names, false for a token these links did not make.
+// The decoding is strict: a token differing only in the unused low bits of its last
+// character is another string, not another spelling of the same link.
 func (l checkoutLinks) payment(token string) (uuid.UUID, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(token)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(raw) != len(uuid.UUID{})+checkoutMACBytes {
 		return uuid.Nil, false
 	}

@@ -374,18 +374,21 @@ func sessionValue(e SessionEnd, kind Kind, cs []Contribution) (t Txn, ok bool, c
 
 // Consumed is a session value's line of a payment, what a reversal may take back from: the
 // session, its mitra (uuid.Nil when the fee took all of it: the mitra earned nothing),
-// what the line gave and what reversals took from it already.
+// what the line gave and what reversals took from it already, and what is left of the
+// session's earning in mitra_pending (0 once it cleared).
 type Consumed struct {
-	ChatSessionID, MitraID uuid.UUID
-	Value, Reversed        int64
+	ChatSessionID, MitraID   uuid.UUID
+	Value, Reversed, Pending int64
 }
 
 // reversal is the earning_reversed transaction that takes back short (what a refund of
 // the payment took beyond what it held) from the sessions that consumed it, newest first
-// (consumed newest first), the mitra's part from mitra_pending, then mitra_available, then
-// mitra_receivable (balances: what the mitra's pending and available hold now, by mitra).
+// (consumed newest first). The mitra's part comes from mitra_pending up to what is left of
+// that session's own earning there — never from another session's earning, which clears
+// at its own time — then from mitra_available (available: what each mitra's holds now),
+// then mitra_receivable.
 func reversal(refundID, paymentID uuid.UUID, short int64, percent int, currency string, at time.Time,
-	consumed []Consumed, pending, available map[uuid.UUID]int64) (Txn, bool) {
+	consumed []Consumed, available map[uuid.UUID]int64) (Txn, bool) {
 	t := Txn{ID: TxnID(KindEarningReversed, refundID), Kind: KindEarningReversed, At: at}
 	pid := paymentID
 	for _, c := range consumed {
@@ -411,8 +414,7 @@ func reversal(refundID, paymentID uuid.UUID, short int64, percent int, currency 
 			take := e
 			switch a {
 			case AccountMitraPending:
-				take = min(e, max(pending[mid], 0))
-				pending[mid] -= take
+				take = min(e, max(c.Pending, 0))
 			case AccountMitraAvailable:
 				take = min(e, max(available[mid], 0))
 				available[mid] -= take
@@ -427,7 +429,7 @@ func reversal(refundID, paymentID uuid.UUID, short int64, percent int, currency 
 }
 
 // clearance is the earning_cleared transaction of a session's earning: earning (what is
-// left of it after reversals, at most the mitra's pending balance) leaves mitra_pending,
+// left of it after reversals, at most the mitra's pending balance: a guard) leaves mitra_pending,
 // settles receivable (the mitra's receivable balance) first and the rest becomes available.
 func clearance(sessionID, mitraID uuid.UUID, earning, pending, receivable int64, currency string, at time.Time) (Txn, bool) {
 	e := min(earning, pending)

@@ -250,12 +250,11 @@ func PostRefundIn(tx *memdb.Tx, r RefundPosting) error {
 		return nil
 	}
 	consumed := l.consumed(r.PaymentID)
-	pending, available := map[uuid.UUID]int64{}, map[uuid.UUID]int64{}
+	available := map[uuid.UUID]int64{}
 	for _, c := range consumed {
-		pending[c.MitraID] = AccountMitraPending.Held(l.mitraSum(c.MitraID, AccountMitraPending))
 		available[c.MitraID] = AccountMitraAvailable.Held(l.mitraSum(c.MitraID, AccountMitraAvailable))
 	}
-	t, ok := reversal(r.RefundID, r.PaymentID, short, r.FeePercent, r.Currency, r.At, consumed, pending, available)
+	t, ok := reversal(r.RefundID, r.PaymentID, short, r.FeePercent, r.Currency, r.At, consumed, available)
 	if !ok {
 		return nil
 	}
@@ -295,6 +294,7 @@ func (l memLedger) consumed(paymentID uuid.UUID) []Consumed {
 				it.c.MitraID = *e.MitraID
 			}
 		}
+		it.c.Pending = l.unclearedEarning(sid)
 		if it.c.Value > 0 {
 			items = append(items, *it)
 		}
@@ -315,6 +315,22 @@ func HeldIn(tx *memdb.Tx, mitraID uuid.UUID, a Account) int64 {
 		return 0
 	}
 	return a.Held(l.mitraSum(mitraID, a))
+}
+
+// unclearedEarning is what is left in mitra_pending of a session's earning: its value's
+// mitra_pending credit less what reversals took from it, 0 once it cleared.
+func (l memLedger) unclearedEarning(sessionID uuid.UUID) int64 {
+	var left int64
+	for _, e := range l.entries {
+		if e.ChatSessionID == nil || *e.ChatSessionID != sessionID || e.Account != AccountMitraPending {
+			continue
+		}
+		if e.Kind == KindEarningCleared {
+			return 0
+		}
+		left -= e.Amount // the value's credit (−E) and the reversals' debits (+)
+	}
+	return max(left, 0)
 }
 
 func (l memLedger) mitraSum(mitraID uuid.UUID, a Account) int64 {
@@ -348,12 +364,6 @@ func (s *MemoryStore) Earnings(_ context.Context, mitraID uuid.UUID) (Earnings, 
 	defer end()
 	var out Earnings
 	sums := map[Account]int64{}
-	cleared := map[uuid.UUID]bool{}
-	for _, e := range l.entries {
-		if e.Kind == KindEarningCleared && e.ChatSessionID != nil {
-			cleared[*e.ChatSessionID] = true
-		}
-	}
 	for _, e := range l.entries {
 		if e.MitraID == nil || *e.MitraID != mitraID {
 			continue
@@ -366,7 +376,7 @@ func (s *MemoryStore) Earnings(_ context.Context, mitraID uuid.UUID) (Earnings, 
 		case e.Kind == KindPayoutReversed && e.Account == AccountMitraAvailable:
 			out.PaidOut += e.Amount
 		}
-		if e.ClearsAt != nil && e.Account == AccountMitraPending && !cleared[*e.ChatSessionID] &&
+		if e.ClearsAt != nil && e.Account == AccountMitraPending && l.unclearedEarning(*e.ChatSessionID) > 0 &&
 			(out.NextClearanceAt == nil || e.ClearsAt.Before(*out.NextClearanceAt)) {
 			t := *e.ClearsAt
 			out.NextClearanceAt = &t
@@ -416,23 +426,13 @@ type dueEarning struct {
 func (s *MemoryStore) Clear(_ context.Context, at time.Time, limit int) (int, error) {
 	l, end := s.begin()
 	defer end()
-	cleared := map[uuid.UUID]bool{}
-	reversed := map[uuid.UUID]int64{}
-	for _, e := range l.entries {
-		if e.ChatSessionID == nil {
-			continue
-		}
-		switch {
-		case e.Kind == KindEarningCleared:
-			cleared[*e.ChatSessionID] = true
-		case e.Kind == KindEarningReversed && e.Account == AccountMitraPending:
-			reversed[*e.ChatSessionID] += e.Amount
-		}
-	}
 	var due []dueEarning
 	for _, e := range l.entries {
-		if e.Account == AccountMitraPending && e.ClearsAt != nil && !e.ClearsAt.After(at) && !cleared[*e.ChatSessionID] {
-			due = append(due, dueEarning{sessionID: *e.ChatSessionID, mitraID: *e.MitraID, earning: -e.Amount,
+		if e.Account != AccountMitraPending || e.ClearsAt == nil || e.ClearsAt.After(at) {
+			continue
+		}
+		if left := l.unclearedEarning(*e.ChatSessionID); left > 0 {
+			due = append(due, dueEarning{sessionID: *e.ChatSessionID, mitraID: *e.MitraID, earning: left,
 				currency: e.Currency, clearsAt: *e.ClearsAt})
 		}
 	}
@@ -446,11 +446,8 @@ func (s *MemoryStore) Clear(_ context.Context, at time.Time, limit int) (int, er
 		}
 		pending := AccountMitraPending.Held(l.mitraSum(d.mitraID, AccountMitraPending))
 		receivable := AccountMitraReceivable.Held(l.mitraSum(d.mitraID, AccountMitraReceivable))
-		t, ok := clearance(d.sessionID, d.mitraID, d.earning-reversed[d.sessionID], pending, receivable, d.currency, at)
+		t, ok := clearance(d.sessionID, d.mitraID, d.earning, pending, receivable, d.currency, at)
 		if !ok {
-			// Nothing left of it to clear: mark it cleared with nothing moved is not
-			// possible in a balanced ledger, so it stays out of the next sweeps by its
-			// zero remainder.
 			continue
 		}
 		if _, err := l.post(t); err != nil {

@@ -36,11 +36,8 @@ func PostTx(ctx context.Context, db DB, t Txn) (bool, error) {
 	var b strings.Builder
 	args := []any{t.ID, string(t.Kind), at}
 	b.WriteString(`WITH t AS (INSERT INTO ledger_txns (id, kind, created_at) VALUES ($1, $2, $3)
-		ON CONFLICT (id) DO NOTHING RETURNING id)
-	INSERT INTO ledger_entries (txn_id, kind, account, mitra_id, payment_id, chat_session_id, payout_id, amount, currency,
-		clears_at, created_at)
-	SELECT t.id, $2, v.account, v.mitra_id, v.payment_id, v.chat_session_id, v.payout_id, v.amount, v.currency, v.clears_at, $3
-	FROM t, (VALUES `)
+		ON CONFLICT (id) DO NOTHING RETURNING id),
+	v (account, mitra_id, payment_id, chat_session_id, payout_id, amount, currency, clears_at) AS (VALUES `)
 	for i, l := range t.Lines {
 		if i > 0 {
 			b.WriteString(", ")
@@ -50,12 +47,21 @@ func PostTx(ctx context.Context, db DB, t Txn) (bool, error) {
 			n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
 		args = append(args, string(l.Account), l.MitraID, l.PaymentID, l.ChatSessionID, l.PayoutID, l.Amount, l.Currency, l.ClearsAt)
 	}
-	b.WriteString(`) AS v(account, mitra_id, payment_id, chat_session_id, payout_id, amount, currency, clears_at)`)
-	tag, err := db.Exec(ctx, b.String(), args...)
-	if err != nil {
+	b.WriteString(`),
+	e AS (INSERT INTO ledger_entries (txn_id, kind, account, mitra_id, payment_id, chat_session_id, payout_id, amount, currency,
+		clears_at, created_at)
+		SELECT t.id, $2, v.account, v.mitra_id, v.payment_id, v.chat_session_id, v.payout_id, v.amount, v.currency, v.clears_at, $3
+		FROM t, v),
+	d AS (INSERT INTO ledger_clearance_due (chat_session_id, mitra_id, clears_at)
+		SELECT v.chat_session_id, v.mitra_id, v.clears_at FROM t, v
+		WHERE v.account = 'mitra_pending' AND v.clears_at IS NOT NULL AND v.chat_session_id IS NOT NULL
+		ON CONFLICT (chat_session_id) DO NOTHING)
+	SELECT count(*) FROM t`)
+	var posted int
+	if err := db.QueryRow(ctx, b.String(), args...).Scan(&posted); err != nil {
 		return false, fmt.Errorf("post ledger %s %s: %w", t.Kind, t.ID, pgutil.Translate(err))
 	}
-	return tag.RowsAffected() > 0, nil
+	return posted > 0, nil
 }
 
 // PostSessionValueTx posts the value of a chat session that ends now in tx, the
@@ -123,23 +129,26 @@ func PostRefundTx(ctx context.Context, tx DB, r RefundPosting) error {
 		if err != nil {
 			return err
 		}
-		pending, available := map[uuid.UUID]int64{}, map[uuid.UUID]int64{}
+		available := map[uuid.UUID]int64{}
 		for _, c := range consumed {
-			if _, ok := pending[c.MitraID]; ok || c.MitraID == uuid.Nil {
+			if _, ok := available[c.MitraID]; ok || c.MitraID == uuid.Nil {
 				continue
 			}
 			if err := lockMitra(ctx, tx, c.MitraID); err != nil {
 				return err
 			}
-			var p, a int64
-			if err := tx.QueryRow(ctx, `SELECT COALESCE(-sum(amount) FILTER (WHERE account = 'mitra_pending'), 0),
-				COALESCE(-sum(amount) FILTER (WHERE account = 'mitra_available'), 0)
-				FROM ledger_entries WHERE mitra_id = $1`, c.MitraID).Scan(&p, &a); err != nil {
+			var a int64
+			if err := tx.QueryRow(ctx, `SELECT COALESCE(-sum(amount), 0) FROM ledger_entries
+				WHERE mitra_id = $1 AND account = 'mitra_available'`, c.MitraID).Scan(&a); err != nil {
 				return err
 			}
-			pending[c.MitraID], available[c.MitraID] = p, a
+			available[c.MitraID] = a
 		}
-		t, ok := reversal(r.RefundID, r.PaymentID, short, r.FeePercent, r.Currency, r.At, consumed, pending, available)
+		// What is left of each session's own earning is read under its mitra's lock.
+		if consumed, err = pgConsumed(ctx, tx, r.PaymentID); err != nil {
+			return err
+		}
+		t, ok := reversal(r.RefundID, r.PaymentID, short, r.FeePercent, r.Currency, r.At, consumed, available)
 		if !ok {
 			return nil
 		}
@@ -148,12 +157,18 @@ func PostRefundTx(ctx context.Context, tx DB, r RefundPosting) error {
 	})
 }
 
+// unclearedSQL is what is left in mitra_pending of the earning of the session $1 (0 once
+// it cleared).
+const unclearedSQL = `(SELECT CASE WHEN bool_or(u.kind = 'earning_cleared') THEN 0 ELSE GREATEST(-COALESCE(sum(u.amount), 0), 0) END
+	FROM ledger_entries u WHERE u.chat_session_id = %s AND u.account = 'mitra_pending')`
+
 // pgConsumed lists the session values that took money of a payment, newest first.
 func pgConsumed(ctx context.Context, tx DB, paymentID uuid.UUID) ([]Consumed, error) {
 	rows, err := tx.Query(ctx, `
 		SELECT e.chat_session_id, m.mitra_id,
 		       COALESCE(sum(e.amount) FILTER (WHERE e.kind IN ('session_value', 'backfill')), 0),
-		       COALESCE(-sum(e.amount) FILTER (WHERE e.kind = 'earning_reversed'), 0)
+		       COALESCE(-sum(e.amount) FILTER (WHERE e.kind = 'earning_reversed'), 0),
+		       `+fmt.Sprintf(unclearedSQL, "e.chat_session_id")+`
 		FROM ledger_entries e
 		LEFT JOIN LATERAL (SELECT mitra_id FROM ledger_entries x
 		              WHERE x.chat_session_id = e.chat_session_id AND x.account = 'mitra_pending'
@@ -168,7 +183,7 @@ func pgConsumed(ctx context.Context, tx DB, paymentID uuid.UUID) ([]Consumed, er
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Consumed, error) {
 		var c Consumed
 		var mitra *uuid.UUID
-		err := row.Scan(&c.ChatSessionID, &mitra, &c.Value, &c.Reversed)
+		err := row.Scan(&c.ChatSessionID, &mitra, &c.Value, &c.Reversed, &c.Pending)
 		if mitra != nil {
 			c.MitraID = *mitra
 		}
@@ -217,9 +232,8 @@ func (s *PostgresStore) Earnings(ctx context.Context, mitraID uuid.UUID) (Earnin
 		       COALESCE(sum(amount) FILTER (WHERE account = 'mitra_receivable'), 0),
 		       COALESCE(sum(amount) FILTER (WHERE (kind = 'payout_succeeded' AND account = 'payouts_in_flight')
 		                                       OR (kind = 'payout_reversed' AND account = 'mitra_available')), 0),
-		       min(clears_at) FILTER (WHERE account = 'mitra_pending' AND clears_at IS NOT NULL AND NOT EXISTS (
-		           SELECT 1 FROM ledger_entries c WHERE c.chat_session_id = ledger_entries.chat_session_id
-		              AND c.kind = 'earning_cleared'))
+		       (SELECT min(d.clears_at) FROM ledger_clearance_due d WHERE d.mitra_id = $1
+		           AND `+fmt.Sprintf(unclearedSQL, "d.chat_session_id")+` > 0)
 		FROM ledger_entries WHERE mitra_id = $1`, mitraID).
 		Scan(&cur, &e.Pending, &e.Available, &e.InFlight, &e.Receivable, &e.PaidOut, &e.NextClearanceAt)
 	if err != nil {
@@ -263,21 +277,26 @@ func (s *PostgresStore) Entries(ctx context.Context, f EntryFilter) ([]Entry, in
 	return out, total, nil
 }
 
-// dueSQL lists earnings due for clearance: a session's mitra_pending line (its value or
-// its backfill) with no clearance yet, less what reversals took from pending.
-const dueSQL = `
-SELECT e.chat_session_id, e.mitra_id, -e.amount - COALESCE((SELECT sum(r.amount) FROM ledger_entries r
-           WHERE r.chat_session_id = e.chat_session_id AND r.kind = 'earning_reversed' AND r.account = 'mitra_pending'), 0),
-       e.currency
-FROM ledger_entries e
-WHERE e.kind IN ('session_value', 'backfill') AND e.account = 'mitra_pending' AND e.clears_at <= $1
-  AND NOT EXISTS (SELECT 1 FROM ledger_entries c WHERE c.chat_session_id = e.chat_session_id AND c.kind = 'earning_cleared')
-ORDER BY e.clears_at, e.chat_session_id
+// dueSQL lists earnings due for clearance from the work list ledger_clearance_due, with
+// what is left in mitra_pending of each (its value or its backfill, less what reversals
+// took back). Clear removes the rows with nothing left before it reads a batch.
+var dueSQL = `
+SELECT d.chat_session_id, d.mitra_id, ` + fmt.Sprintf(unclearedSQL, "d.chat_session_id") + `,
+       (SELECT min(currency) FROM ledger_entries c WHERE c.chat_session_id = d.chat_session_id AND c.account = 'mitra_pending')
+FROM ledger_clearance_due d
+WHERE d.clears_at <= $1
+ORDER BY d.clears_at, d.chat_session_id
 LIMIT $2`
 
 func (s *PostgresStore) Clear(ctx context.Context, at time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		limit = 1000
+	}
+	// Earnings that reversals took back entirely have nothing to clear: off the list first,
+	// so that they never take a place in the batch.
+	if _, err := s.db.Exec(ctx, `DELETE FROM ledger_clearance_due d WHERE d.clears_at <= $1 AND `+
+		fmt.Sprintf(unclearedSQL, "d.chat_session_id")+` = 0`, at); err != nil {
+		return 0, fmt.Errorf("earnings due: %w", pgutil.Translate(err))
 	}
 	rows, err := s.db.Query(ctx, dueSQL, at, limit)
 	if err != nil {
@@ -285,7 +304,11 @@ func (s *PostgresStore) Clear(ctx context.Context, at time.Time, limit int) (int
 	}
 	due, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (dueEarning, error) {
 		var d dueEarning
-		err := row.Scan(&d.sessionID, &d.mitraID, &d.earning, &d.currency)
+		var cur *string
+		err := row.Scan(&d.sessionID, &d.mitraID, &d.earning, &cur)
+		if cur != nil {
+			d.currency = *cur
+		}
 		return d, err
 	})
 	if err != nil {
@@ -298,25 +321,23 @@ func (s *PostgresStore) Clear(ctx context.Context, at time.Time, limit int) (int
 			if err := lockMitra(ctx, tx, d.mitraID); err != nil {
 				return err
 			}
-			var pending, receivable int64
-			var cleared bool
+			// Read again under the lock: a reversal or another instance may have moved it.
+			var pending, receivable, left int64
 			if err := tx.QueryRow(ctx, `SELECT
 				COALESCE(-sum(amount) FILTER (WHERE account = 'mitra_pending'), 0),
 				COALESCE(sum(amount) FILTER (WHERE account = 'mitra_receivable'), 0),
-				EXISTS (SELECT 1 FROM ledger_txns WHERE id = $2)
-				FROM ledger_entries WHERE mitra_id = $1`, d.mitraID, TxnID(KindEarningCleared, d.sessionID)).
-				Scan(&pending, &receivable, &cleared); err != nil {
+				`+fmt.Sprintf(unclearedSQL, "$2::uuid")+`
+				FROM ledger_entries WHERE mitra_id = $1`, d.mitraID, d.sessionID).
+				Scan(&pending, &receivable, &left); err != nil {
 				return err
 			}
-			if cleared {
-				return nil
+			if t, ok := clearance(d.sessionID, d.mitraID, left, pending, receivable, d.currency, at); ok {
+				var err error
+				if posted, err = PostTx(ctx, tx, t); err != nil {
+					return err
+				}
 			}
-			t, ok := clearance(d.sessionID, d.mitraID, d.earning, pending, receivable, d.currency, at)
-			if !ok {
-				return nil
-			}
-			var err error
-			posted, err = PostTx(ctx, tx, t)
+			_, err := tx.Exec(ctx, `DELETE FROM ledger_clearance_due WHERE chat_session_id = $1`, d.sessionID)
 			return err
 		})
 		if err != nil {

@@ -63,8 +63,8 @@ func TestSessionValueCarriesFromTheNewestPaymentAndChargesEachItsOwnFee(t *testi
 func TestReversalTakesFromPendingThenAvailableThenReceivable(t *testing.T) {
 	t.Parallel()
 	m, s, p, r := uuid.New(), uuid.New(), uuid.New(), uuid.New()
-	txn, ok := reversal(r, p, 30000, 30, "IDR", time.Unix(0, 0), []Consumed{{ChatSessionID: s, MitraID: m, Value: 30000}},
-		map[uuid.UUID]int64{m: 1000}, map[uuid.UUID]int64{m: 5000})
+	txn, ok := reversal(r, p, 30000, 30, "IDR", time.Unix(0, 0), []Consumed{{ChatSessionID: s, MitraID: m, Value: 30000, Pending: 1000}},
+		map[uuid.UUID]int64{m: 5000})
 	require.True(t, ok)
 	require.NoError(t, txn.Validate())
 	got := map[Account]int64{}

@@ -45,9 +45,6 @@ CREATE INDEX ledger_entries_payment_idx ON ledger_entries (payment_id) WHERE acc
 CREATE INDEX ledger_entries_mitra_idx ON ledger_entries (mitra_id, created_at DESC, seq DESC) WHERE mitra_id IS NOT NULL;
 -- A session's value, reversals and clearance.
 CREATE INDEX ledger_entries_session_idx ON ledger_entries (chat_session_id) WHERE chat_session_id IS NOT NULL;
--- Earnings waiting for their clearance.
-CREATE INDEX ledger_entries_clears_idx ON ledger_entries (clears_at)
-    WHERE kind IN ('session_value', 'backfill') AND account = 'mitra_pending';
 CREATE INDEX ledger_entries_payout_idx ON ledger_entries (payout_id) WHERE payout_id IS NOT NULL;
 
 -- Append-only. Deleting is allowed only to wipe a test database, which says so with
@@ -88,6 +85,17 @@ CREATE TABLE ledger_carry_overs (
     amount     bigint NOT NULL CHECK (amount > 0),
     PRIMARY KEY (pairing_id, payment_id)
 );
+
+-- The earnings waiting for their clearance: a work list, not part of the books. A row is
+-- added with a session's earning and removed when it clears or nothing is left of it, so
+-- that the clearance sweep reads what is due, not the whole history.
+CREATE TABLE ledger_clearance_due (
+    chat_session_id uuid PRIMARY KEY REFERENCES chat_sessions (id),
+    mitra_id        uuid NOT NULL REFERENCES mitras (id),
+    clears_at       timestamptz NOT NULL
+);
+CREATE INDEX ledger_clearance_due_idx ON ledger_clearance_due (clears_at);
+CREATE INDEX ledger_clearance_due_mitra_idx ON ledger_clearance_due (mitra_id, clears_at);
 
 -- ledger_post_session_value posts the value of a chat session that ends now, in the
 -- caller's transaction (kind session_value; backfill for the history). The in-memory
@@ -184,6 +192,8 @@ BEGIN
     IF earning > 0 THEN
         INSERT INTO ledger_entries (txn_id, kind, account, mitra_id, chat_session_id, amount, currency, clears_at, created_at)
         VALUES (p_txn, p_kind, 'mitra_pending', p_mitra, p_session, -earning, cur, p_clears_at, p_at);
+        INSERT INTO ledger_clearance_due (chat_session_id, mitra_id, clears_at) VALUES (p_session, p_mitra, p_clears_at)
+            ON CONFLICT (chat_session_id) DO NOTHING;
     END IF;
     IF fees > 0 THEN
         INSERT INTO ledger_entries (txn_id, kind, account, chat_session_id, amount, currency, created_at)
