@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -143,7 +142,7 @@ func (s *Server) runPayouts(w http.ResponseWriter, r *http.Request, _ caller) er
 	}
 	rep, err := s.app.client.Payouts().Run(r.Context(), p)
 	if p.MitraID != nil && errors.Is(err, curhat.ErrInvalidState) {
-		return newAPIError(http.StatusConflict, "NOT_ELIGIBLE", "%s", s.notEligibleReason(r.Context(), *p.MitraID))
+		return newAPIError(http.StatusConflict, "NOT_ELIGIBLE", "%s", notEligibleReason(err))
 	}
 	if err != nil {
 		return err
@@ -156,33 +155,23 @@ func (s *Server) runPayouts(w http.ResponseWriter, r *http.Request, _ caller) er
 	return nil
 }
 
-// notEligibleReason says why a run created no payout for the mitra, in the order the SDK
-// checks (a destination, no open payout, the minimum). The SDK's error says it too, but
-// its text names internal ids and is not the answer's; this reads the same facts again.
-func (s *Server) notEligibleReason(ctx context.Context, mitraID uuid.UUID) string {
-	const generic = "the mitra is not eligible for a payout now: it needs a payout destination, no open payout and an available balance of at least payout_minimum_amount"
-	svc := s.app.client.Payouts()
-	if _, err := svc.Destination(ctx, mitraID); errors.Is(err, payout.ErrNotFound) {
+// notEligibleReason says why a run created no payout for the mitra, from the SDK's
+// reason (its error text names internal ids and is not the answer's).
+func notEligibleReason(err error) string {
+	var ne *payout.NotEligibleError
+	if !errors.As(err, &ne) {
+		return "the mitra is not eligible for a payout now: it needs a payout destination, no open payout and an available balance of at least payout_minimum_amount"
+	}
+	switch ne.Reason {
+	case payout.ReasonNoDestination:
 		return "the mitra has no payout destination"
-	}
-	for _, st := range []payout.Status{payout.StatusPending, payout.StatusProcessing} {
-		if _, n, err := svc.List(ctx, payout.Filter{Status: st, MitraID: &mitraID, PageSize: 1}); err == nil && n > 0 {
-			return "the mitra has an open payout (" + string(st) + "): a new one waits until it succeeds or fails"
-		}
-	}
-	e, err := s.app.client.Ledger().Earnings(ctx, mitraID)
-	if err != nil {
-		return generic
-	}
-	minimum := s.app.runtime.PayoutMinimum(ctx)
-	switch {
-	case e.Available <= 0:
+	case payout.ReasonOpenPayout:
+		return "the mitra has an open payout: a new one waits until it succeeds or fails"
+	case payout.ReasonNoBalance:
 		return "the mitra has no available balance to pay out"
-	case e.Available < minimum:
-		return "the mitra's available balance, " + strconv.FormatInt(e.Available, 10) +
-			", is below payout_minimum_amount, " + strconv.FormatInt(minimum, 10)
 	}
-	return generic
+	return "the mitra's available balance, " + strconv.FormatInt(ne.Available, 10) +
+		", is below payout_minimum_amount, " + strconv.FormatInt(ne.Minimum, 10)
 }
 
 // listPayouts is GET /api/internal/payouts?status=&mitra_id=&page=&page_size=, newest

@@ -96,7 +96,7 @@ func (s *MemoryStore) Create(_ context.Context, c CreateParams) (Payout, error) 
 	defer tx.End()
 	d, ok := s.destinations[c.MitraID]
 	if !ok {
-		return Payout{}, fmt.Errorf("create the payout of mitra %s: mitra %s has no payout destination: %w", c.MitraID, c.MitraID, ErrInvalidState)
+		return Payout{}, fmt.Errorf("create the payout of mitra %s: %w", c.MitraID, &NotEligibleError{MitraID: c.MitraID, Reason: ReasonNoDestination})
 	}
 	available := ledger.HeldIn(tx, c.MitraID, ledger.AccountMitraAvailable)
 	if err := eligible(c, available, s.open(c.MitraID)); err != nil {

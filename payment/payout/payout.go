@@ -25,6 +25,7 @@ package payout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"time"
 	"unicode/utf8"
@@ -47,6 +48,40 @@ var (
 // ValidationError reports one invalid input field (curhat.ValidationError): Field names it,
 // Reason says what is wrong; Error returns "invalid <Field>: <Reason>".
 type ValidationError = core.ValidationError
+
+// Reasons a mitra gets no payout (NotEligibleError.Reason).
+const (
+	ReasonNoDestination = "no_destination"
+	ReasonOpenPayout    = "open_payout"
+	ReasonNoBalance     = "no_balance"
+	ReasonBelowMinimum  = "below_minimum"
+)
+
+// NotEligibleError says why a mitra gets no payout now (Store.Create, Service.Run for one
+// mitra). It wraps ErrInvalidState.
+type NotEligibleError struct {
+	MitraID uuid.UUID
+	// Reason is one of the Reason… constants.
+	Reason string
+	// Available and Minimum are the balance and the minimum compared (below_minimum,
+	// no_balance).
+	Available, Minimum int64
+}
+
+func (e *NotEligibleError) Error() string {
+	switch e.Reason {
+	case ReasonNoDestination:
+		return fmt.Sprintf("mitra %s has no payout destination", e.MitraID)
+	case ReasonOpenPayout:
+		return fmt.Sprintf("mitra %s has an open payout", e.MitraID)
+	case ReasonNoBalance:
+		return fmt.Sprintf("mitra %s has no available balance", e.MitraID)
+	}
+	return fmt.Sprintf("mitra %s has %d available, below the minimum %d", e.MitraID, e.Available, e.Minimum)
+}
+
+// Unwrap makes errors.Is(err, ErrInvalidState) hold.
+func (e *NotEligibleError) Unwrap() error { return ErrInvalidState }
 
 // Status is where a payout stands.
 type Status string

@@ -101,7 +101,7 @@ func (s *PostgresStore) Create(ctx context.Context, c CreateParams) (Payout, err
 		}
 		d, err := s.inTx(tx).GetDestination(ctx, c.MitraID)
 		if errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("mitra %s has no payout destination: %w", c.MitraID, ErrInvalidState)
+			return &NotEligibleError{MitraID: c.MitraID, Reason: ReasonNoDestination}
 		}
 		if err != nil {
 			return err
@@ -137,9 +137,11 @@ func (s *PostgresStore) Create(ctx context.Context, c CreateParams) (Payout, err
 func eligible(c CreateParams, available int64, open bool) error {
 	switch {
 	case open:
-		return fmt.Errorf("mitra %s has an open payout: %w", c.MitraID, ErrInvalidState)
-	case available <= 0 || available < c.Minimum:
-		return fmt.Errorf("mitra %s has %d available, below the minimum %d: %w", c.MitraID, available, c.Minimum, ErrInvalidState)
+		return &NotEligibleError{MitraID: c.MitraID, Reason: ReasonOpenPayout}
+	case available <= 0:
+		return &NotEligibleError{MitraID: c.MitraID, Reason: ReasonNoBalance, Available: available, Minimum: c.Minimum}
+	case available < c.Minimum:
+		return &NotEligibleError{MitraID: c.MitraID, Reason: ReasonBelowMinimum, Available: available, Minimum: c.Minimum}
 	}
 	return nil
 }

@@ -111,7 +111,7 @@ type RunReport struct {
 // Run creates one payout per mitra whose available balance is at least the minimum, who
 // has a destination and no open payout, and sends each. Concurrent runs, on any number of
 // instances, create one payout per mitra. A mitra asked for by RunParams.MitraID that is
-// not eligible is an error wrapping ErrInvalidState that says why.
+// not eligible is a *NotEligibleError (it wraps ErrInvalidState) that says why.
 func (s *Service) Run(ctx context.Context, p RunParams) (RunReport, error) {
 	if s.provider == nil {
 		return RunReport{}, ErrNoProvider

@@ -165,10 +165,13 @@ func TestRun_AMitraBelowTheMinimumOrWithoutADestinationGetsNone(t *testing.T) {
 		require.Empty(t, rep.Created)
 		_, err = w.svc.Run(w.ctx, payout.RunParams{MitraID: &low})
 		require.ErrorIs(t, err, payout.ErrInvalidState)
-		require.ErrorContains(t, err, "below the minimum")
+		var ne *payout.NotEligibleError
+		require.ErrorAs(t, err, &ne)
+		require.Equal(t, payout.NotEligibleError{MitraID: low, Reason: payout.ReasonBelowMinimum, Available: 49999,
+			Minimum: payout.DefaultMinimum}, *ne)
 		_, err = w.svc.Run(w.ctx, payout.RunParams{MitraID: &nowhere})
-		require.ErrorIs(t, err, payout.ErrInvalidState)
-		require.ErrorContains(t, err, "no payout destination")
+		require.ErrorAs(t, err, &ne)
+		require.Equal(t, payout.ReasonNoDestination, ne.Reason)
 	})
 }
 

@@ -23,8 +23,8 @@ type Store interface {
 	Eligible(ctx context.Context, minimum int64, limit int) ([]uuid.UUID, error)
 	// Create creates a pending payout of all of the mitra's available balance and posts
 	// payout_created, in one transaction under the mitra's ledger lock, when the mitra is
-	// eligible; otherwise it creates nothing and returns an error wrapping ErrInvalidState
-	// that says why. Of concurrent calls for one mitra, one creates.
+	// eligible; otherwise it creates nothing and returns a *NotEligibleError (it wraps
+	// ErrInvalidState) that says why. Of concurrent calls for one mitra, one creates.
 	Create(ctx context.Context, c CreateParams) (Payout, error)
 	// Claim takes a pending payout for a send: attempts + 1 and updated_at = at, if it is
 	// still pending with the attempts the caller read. It returns the row and whether
