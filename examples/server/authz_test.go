@@ -138,6 +138,7 @@ func authzRows() map[string]authzRow {
 			return authzRequest{path: "/api/internal/refunds/" + f.failedRefund() + "/retry"}
 		}},
 		"GET /api/internal/ledger/balance": {owner: 200},
+		"GET /api/internal/ledger/findings": {owner: 200},
 		"GET /api/internal/mitras/{id}/earnings": {owner: 200, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: "/api/internal/mitras/" + f.mitra.String() + "/earnings"}
 		}},

@@ -27,7 +27,39 @@ func (s *Server) earningsRoutes() {
 	s.handle("GET", "/api/mitra/earnings", roleMitra, s.myEarnings)
 	s.handle("GET", "/api/mitra/earnings/entries", roleMitra, s.myEarningEntries)
 	s.handle("GET", "/api/internal/ledger/balance", roleOperator, s.ledgerBalance)
+	s.handle("GET", "/api/internal/ledger/findings", roleOperator, s.ledgerFindings)
 	s.handle("GET", "/api/internal/mitras/{id}/earnings", roleOperator, s.mitraEarnings)
+}
+
+// ledgerFindingJSON is one broken invariant of the ledger.
+type ledgerFindingJSON struct {
+	Reason    string     `json:"reason"`
+	TxnID     *uuid.UUID `json:"txn_id"`
+	PaymentID *uuid.UUID `json:"payment_id"`
+	MitraID   *uuid.UUID `json:"mitra_id"`
+	Account   *string    `json:"account"`
+	Amount    int64      `json:"amount"`
+}
+
+// ledgerFindings is GET /api/internal/ledger/findings: what breaks the ledger's invariants
+// (curhat.Client.LedgerFindings), each with its reason; empty when the books are sound. It
+// reads every line: for an operator's check, not a live view.
+func (s *Server) ledgerFindings(w http.ResponseWriter, r *http.Request, _ caller) error {
+	findings, err := s.app.client.LedgerFindings(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]ledgerFindingJSON, 0, len(findings))
+	for _, f := range findings {
+		j := ledgerFindingJSON{Reason: f.Reason, TxnID: f.TxnID, PaymentID: f.PaymentID, MitraID: f.MitraID, Amount: f.Amount}
+		if f.Account != "" {
+			a := string(f.Account)
+			j.Account = &a
+		}
+		out = append(out, j)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	return nil
 }
 
 // myEarnings is GET /api/mitra/earnings: the caller's balances.

@@ -98,6 +98,8 @@ func TestEarningsRoutes_AnEndedSessionEarnsPendingThenTheSweepMakesItAvailable(t
 			require.Equal(t, float64(0), bal["imbalance"])
 			_, r = ts.runSweep("earnings_clearance")
 			require.Equal(t, 0, r.Counts["cleared"], "cleared once")
+			sound := ts.must(200, "GET", "/api/internal/ledger/findings", ts.op, nil)
+			require.Equal(t, []any{}, sound["items"], "the books are sound")
 
 			// The statement, newest first: the clearance takes the earning out of pending (−)
 			// and puts it in available (+); one line per page.
