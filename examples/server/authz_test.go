@@ -137,7 +137,7 @@ func authzRows() map[string]authzRow {
 		"POST /api/internal/refunds/{id}/retry": {owner: 200, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: "/api/internal/refunds/" + f.failedRefund() + "/retry"}
 		}},
-		"GET /api/internal/ledger/balance": {owner: 200},
+		"GET /api/internal/ledger/balance":  {owner: 200},
 		"GET /api/internal/ledger/findings": {owner: 200},
 		"GET /api/internal/mitras/{id}/earnings": {owner: 200, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: "/api/internal/mitras/" + f.mitra.String() + "/earnings"}
