@@ -105,6 +105,7 @@ func (s *Service) create(ctx context.Context, store Store, p CreateParams) (sess
 
 	charge, gwErr := s.gw.CreateCharge(ctx, ChargeRequest{
 		PaymentID: stored.ID, ClientID: stored.ClientID, Amount: stored.Amount, Currency: stored.Currency,
+		ExpiresAt: stored.ExpiresAt,
 	})
 	cctx, cancel := s.detached(ctx)
 	defer cancel()

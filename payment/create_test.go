@@ -37,7 +37,8 @@ func TestCreate_FreezesAmountsAndChargesOnce(t *testing.T) {
 
 		charges := r.gw.Charges()
 		require.Len(t, charges, 1)
-		require.Equal(t, payment.ChargeRequest{PaymentID: sess.ID, ClientID: p.ClientID, Amount: 37500, Currency: "IDR"}, charges[0])
+		require.Equal(t, payment.ChargeRequest{PaymentID: sess.ID, ClientID: p.ClientID, Amount: 37500, Currency: "IDR",
+			ExpiresAt: sess.ExpiresAt}, charges[0], "the invoice's duration: until the payment expires")
 
 		got, err := r.svc.Get(context.Background(), sess.ID)
 		require.NoError(t, err)

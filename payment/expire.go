@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // ExpireReport says what one ExpireStale pass did.
@@ -18,6 +20,36 @@ type ExpireReport struct {
 	Redelivered int
 	// Duration is the wall-clock time the pass took.
 	Duration time.Duration
+}
+
+// expireCharge expires at the provider the charge of a session the SDK expired, when the
+// gateway can (ChargeExpirer), so that it cannot be paid there any more. Best effort: a
+// charge paid meanwhile confirms late and is refunded as a late payment; one the provider
+// could not be asked about expires there at its own deadline.
+func (s *Service) expireCharge(ctx context.Context, sess Session) {
+	exp, ok := s.gw.(ChargeExpirer)
+	if !ok || sess.ProviderRef == "" {
+		return
+	}
+	if err := exp.ExpireCharge(ctx, sess.ProviderRef); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "payment: expire the charge at the provider", "payment_id", sess.ID,
+			"provider_ref", sess.ProviderRef, "err", err)
+	}
+}
+
+// MarkExpired records the provider's word that a pending session's charge expired (its
+// callback): the session expires now, as the sweep would, and what waited for it is
+// released. A session no longer pending is returned as it is.
+func (s *Service) MarkExpired(ctx context.Context, id uuid.UUID) (Session, error) {
+	sess, changed, err := s.store.Transition(ctx, Transition{ID: id, From: []Status{StatusPending}, To: StatusExpired, At: s.now()})
+	if err != nil {
+		return Session{}, fmt.Errorf("mark payment %s expired: %w", id, err)
+	}
+	if !changed {
+		return sess, nil
+	}
+	s.cfg.Logger.InfoContext(ctx, "payment: expired at the provider", "payment_id", id, "purpose", sess.Purpose)
+	return s.deliverClosed(ctx, sess)
 }
 
 // ExpireStale expires every pending session past its expires_at, in batches of
@@ -40,6 +72,7 @@ func (s *Service) ExpireStale(ctx context.Context) (ExpireReport, error) {
 		rep.Expired += len(rows)
 		for _, sess := range rows {
 			s.cfg.Logger.InfoContext(ctx, "payment: expired", "payment_id", sess.ID, "purpose", sess.Purpose)
+			s.expireCharge(ctx, sess)
 			if _, err := s.deliverClosed(ctx, sess); err != nil {
 				rep.HandlerErrors++
 				if firstErr == nil {

@@ -37,6 +37,9 @@ type FakeGateway struct {
 	failRefunds     bool
 	failNextRefunds int
 	refusedRefund   int
+	refundAnswer    error    // Refund's answer while not nil (FailRefundsWith)
+	processing      bool     // accepted refunds answer processing (ProcessRefunds)
+	keys            []string // the idempotency key of every Refund call
 }
 
 var _ Gateway = (*FakeGateway)(nil)
@@ -75,7 +78,14 @@ func (g *FakeGateway) Refund(ctx context.Context, req RefundRequest) (RefundRece
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.calls[req.RefundID]++
+	g.keys = append(g.keys, req.IdempotencyKey)
 	receipt := RefundReceipt{ProviderRef: "fake_rf_" + req.RefundID.String()}
+	if g.refundAnswer != nil {
+		return RefundReceipt{}, g.refundAnswer
+	}
+	if g.processing {
+		receipt.Status = RefundProcessing
+	}
 	if req.RefundID != uuid.Nil && g.made[req.RefundID] {
 		return receipt, nil
 	}
@@ -116,6 +126,29 @@ func (g *FakeGateway) FailRefunds(fail bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.failRefunds = fail
+}
+
+// FailRefundsWith makes Refund answer err from now on (an error wrapping ErrUnavailable
+// for an outage, or ErrRefundNotPossible); nil answers again as the other settings say.
+func (g *FakeGateway) FailRefundsWith(err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.refundAnswer = err
+}
+
+// ProcessRefunds makes accepted refunds answer processing (true): the provider settles
+// them later and its word comes through Service.RefundOutcome.
+func (g *FakeGateway) ProcessRefunds(on bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.processing = on
+}
+
+// RefundKeys returns the idempotency key of every Refund call, oldest first.
+func (g *FakeGateway) RefundKeys() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.keys...)
 }
 
 // FailNextRefunds makes Refund refuse the next n refunds (whichever they are), then

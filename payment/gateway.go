@@ -2,6 +2,8 @@ package payment
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -41,6 +43,24 @@ type ChargeRequest struct {
 	ClientID  uuid.UUID
 	Amount    int64
 	Currency  string
+	// ExpiresAt is when the payment stops being payable (an invoice's duration).
+	ExpiresAt time.Time
+}
+
+// ErrRefundNotPossible: the provider can never make this refund (a payment channel
+// without refunds, the refund window passed). A Gateway wraps it; the refund becomes
+// manual: never retried, paid by hand and recorded with Service.SettleManually.
+var ErrRefundNotPossible = errors.New("the provider cannot make this refund")
+
+// ErrChargePaid: a charge the caller asked to expire was paid already (ChargeExpirer).
+var ErrChargePaid = errors.New("the charge was paid already")
+
+// ChargeExpirer is a Gateway that can expire a charge at the provider (an invoice), so
+// that a payment the SDK expires cannot be paid there any more. ExpireStale calls it for
+// each payment it expired; a charge already expired is no error, one paid meanwhile is
+// ErrChargePaid (its confirmation arrives late and is refunded as a late payment).
+type ChargeExpirer interface {
+	ExpireCharge(ctx context.Context, providerRef string) error
 }
 
 // Charge is the provider's answer to CreateCharge.
@@ -61,10 +81,16 @@ type RefundRequest struct {
 	Currency string
 	// Reason is free text for the provider's records (for example "late_payment").
 	Reason string
+	// IdempotencyKey is the key to send to the provider (Refund.IdempotencyKey): the same
+	// while an earlier attempt's outcome is unknown, a new one after a final refusal.
+	IdempotencyKey string
 }
 
-// RefundReceipt is the provider's answer to a refund it made.
+// RefundReceipt is the provider's answer to a refund it accepted.
 type RefundReceipt struct {
 	// ProviderRef is the provider's reference of the refund (may be empty).
 	ProviderRef string
+	// Status is RefundSucceeded (or empty): made now; or RefundProcessing: accepted, its
+	// outcome comes later (Service.RefundOutcome, the provider's callback).
+	Status RefundStatus
 }

@@ -101,8 +101,10 @@ func TestMarkPaid_AfterFailedRefundsAndStartsNothing(t *testing.T) {
 		require.Zero(t, r.handler.paidCalls(sess.ID))
 		require.Equal(t, 1, r.gw.RefundsFor(sess.ID))
 		refund := r.gw.Refunds()[0]
-		require.Equal(t, payment.RefundRequest{RefundID: payment.RefundID(sess.ID, payment.CauseLatePayment), PaymentID: sess.ID,
-			ProviderRef: sess.ProviderRef, Amount: sess.Amount, Currency: "IDR", Reason: "late_payment"}, refund)
+		rid := payment.RefundID(sess.ID, payment.CauseLatePayment)
+		require.Equal(t, payment.RefundRequest{RefundID: rid, PaymentID: sess.ID,
+			ProviderRef: sess.ProviderRef, Amount: sess.Amount, Currency: "IDR", Reason: "late_payment",
+			IdempotencyKey: rid.String()}, refund, "the first key is the refund's id")
 
 		_, err = r.svc.MarkPaid(ctx, sess.ID, sess.ProviderRef)
 		require.NoError(t, err)

@@ -150,7 +150,9 @@ func (s *MemoryStore) ClaimRefund(_ context.Context, c RefundClaim) (Refund, boo
 	switch {
 	case may:
 		return s.claim(r, at, c.Lease), true, nil
-	case inFlight:
+	case r.Status == RefundManual && c.Mode == ClaimNow:
+		return s.view(r), false, fmt.Errorf("claim refund %s: the provider cannot make it; settle it by hand: %w", c.ID, ErrInvalidState)
+	case inFlight || (r.Status == RefundProcessing && c.Mode == ClaimNow):
 		return s.view(r), false, fmt.Errorf("claim refund %s: %w", c.ID, ErrRefundInFlight)
 	}
 	return s.view(r), false, nil
@@ -198,16 +200,25 @@ func (s *MemoryStore) FinishRefund(_ context.Context, o RefundAttempt) (Refund, 
 		return Refund{}, false, fmt.Errorf("get refund %s: %w", o.ID, ErrNotFound)
 	}
 	at := truncate(o.At)
-	open := r.Status == RefundPending || r.Status == RefundFailed
+	open := r.Status == RefundPending || r.Status == RefundFailed || r.Status == RefundProcessing
 	switch {
-	case o.Succeeded && open:
+	case o.Succeeded && o.Manual && r.Status == RefundManual:
+		r.Status, r.ProviderRef, r.NextAttemptAt, r.Note = RefundSucceeded, o.ProviderRef, nil, o.Note
+	case o.Succeeded && !o.Manual && open:
 		r.Status, r.ProviderRef, r.NextAttemptAt, r.LastError = RefundSucceeded, o.ProviderRef, nil, ""
-	case !o.Succeeded && open && r.Attempts == o.Attempt:
+	case o.Processing && r.Status == RefundPending && r.Attempts == o.Attempt:
+		r.Status, r.ProviderRef, r.NextAttemptAt = RefundProcessing, o.ProviderRef, nil
+	case o.NotPossible && (r.Status == RefundPending || r.Status == RefundProcessing) && r.Attempts == o.Attempt:
+		r.Status, r.LastError, r.NextAttemptAt = RefundManual, o.Error, nil
+	case !o.Succeeded && !o.Processing && !o.NotPossible && open && r.Attempts == o.Attempt:
 		r.Status, r.LastError = RefundFailed, o.Error
 		r.NextAttemptAt = nil
 		if o.NextAttemptAt != nil {
 			t := truncate(*o.NextAttemptAt)
 			r.NextAttemptAt = &t
+		}
+		if o.NewKey {
+			r.KeyAttempt = r.Attempts + 1
 		}
 	default:
 		return s.view(r), false, nil
@@ -240,7 +251,7 @@ func (s *MemoryStore) settle(paymentID uuid.UUID, at time.Time) {
 		switch r.Status {
 		case RefundSucceeded:
 			succeeded += r.Amount
-		case RefundFailed:
+		case RefundFailed, RefundManual:
 			failed++
 		}
 	}
@@ -314,9 +325,9 @@ func (s *MemoryStore) Reconcile(ctx context.Context, cutoff time.Time) ([]Unsett
 				continue
 			}
 			switch r.Status {
-			case RefundFailed:
+			case RefundFailed, RefundManual:
 				c.u.FailedRefunds++
-			case RefundPending:
+			case RefundPending, RefundProcessing:
 				c.u.StuckRefunds++
 			}
 		}

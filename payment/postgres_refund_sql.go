@@ -19,7 +19,7 @@ import (
 // refundColumns reads a refund with its payment's currency and charge reference: the
 // refunds table is r, the payment p.
 const refundColumns = `r.id, r.payment_id, r.amount, p.currency, r.cause, r.reason, r.status, r.provider_ref, r.attempts,
-r.next_attempt_at, r.last_error, r.created_at, r.updated_at, p.provider_ref`
+r.next_attempt_at, r.last_error, r.created_at, r.updated_at, p.provider_ref, r.key_attempt, r.note`
 
 // selectRefunds reads refunds (add a WHERE on r or p).
 const selectRefunds = `SELECT ` + refundColumns + ` FROM payment_refunds r JOIN payment_sessions p ON p.id = r.payment_id`
@@ -28,14 +28,15 @@ const selectRefunds = `SELECT ` + refundColumns + ` FROM payment_refunds r JOIN 
 func scanRefund(row pgx.Row) (Refund, error) {
 	var (
 		r                               Refund
-		providerRef, lastErr, chargeRef *string
+		providerRef, lastErr, chargeRef, note *string
 	)
 	err := row.Scan(&r.ID, &r.PaymentID, &r.Amount, &r.Currency, &r.Cause, &r.Reason, &r.Status, &providerRef, &r.Attempts,
-		&r.NextAttemptAt, &lastErr, &r.CreatedAt, &r.UpdatedAt, &chargeRef)
+		&r.NextAttemptAt, &lastErr, &r.CreatedAt, &r.UpdatedAt, &chargeRef, &r.KeyAttempt, &note)
 	if err != nil {
 		return Refund{}, err
 	}
 	r.ProviderRef, r.LastError, r.ChargeRef = pgutil.Deref(providerRef), pgutil.Deref(lastErr), pgutil.Deref(chargeRef)
+	r.Note = pgutil.Deref(note)
 	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
 	r.NextAttemptAt = pgutil.UTCPtr(r.NextAttemptAt)
 	return r, nil

@@ -89,6 +89,9 @@ func (p *PostgresStore) ClaimRefund(ctx context.Context, c RefundClaim) (Refund,
 // refund in flight only, so any other cur was in flight when the UPDATE ran (the attempt
 // may have ended since); ClaimFirst refuses every attempted refund, in flight or not.
 func claimRefused(c RefundClaim, cur Refund) error {
+	if cur.Status == RefundManual {
+		return fmt.Errorf("claim refund %s: the provider cannot make it; settle it by hand: %w", c.ID, ErrInvalidState)
+	}
 	inFlight := cur.Status == RefundPending && cur.Attempts > 0 && cur.NextAttemptAt != nil && cur.NextAttemptAt.After(c.At)
 	if inFlight || (c.Mode == ClaimNow && cur.Status != RefundSucceeded) {
 		return fmt.Errorf("claim refund %s: %w", c.ID, ErrRefundInFlight)
@@ -133,7 +136,7 @@ const settlePaymentSQL = `UPDATE payment_sessions p SET
                   ELSE 'paid' END,
     updated_at = $2
 FROM (SELECT COALESCE(sum(amount) FILTER (WHERE status = 'succeeded'), 0) AS succeeded,
-             count(*) FILTER (WHERE status = 'failed') AS failed
+             count(*) FILTER (WHERE status IN ('failed', 'manual')) AS failed
       FROM payment_refunds WHERE payment_id = $1) s
 WHERE p.id = $1 AND p.status IN ('paid', 'partially_refunded', 'refunded', 'refund_failed')`
 
@@ -152,14 +155,28 @@ func (p *PostgresStore) FinishRefund(ctx context.Context, o RefundAttempt) (Refu
 		}
 		var tag pgconn.CommandTag
 		var err error
-		if o.Succeeded {
+		switch {
+		case o.Succeeded && o.Manual:
 			tag, err = tx.Exec(ctx, `UPDATE payment_refunds SET status = 'succeeded', provider_ref = $2, next_attempt_at = NULL,
-				last_error = NULL, updated_at = $3 WHERE id = $1 AND status IN ('pending', 'failed')`,
+				note = $4, updated_at = $3 WHERE id = $1 AND status = 'manual'`,
+				o.ID, pgutil.Nullable(o.ProviderRef), at, pgutil.Nullable(o.Note))
+		case o.Succeeded:
+			tag, err = tx.Exec(ctx, `UPDATE payment_refunds SET status = 'succeeded', provider_ref = $2, next_attempt_at = NULL,
+				last_error = NULL, updated_at = $3 WHERE id = $1 AND status IN ('pending', 'failed', 'processing')`,
 				o.ID, pgutil.Nullable(o.ProviderRef), at)
-		} else {
+		case o.Processing:
+			tag, err = tx.Exec(ctx, `UPDATE payment_refunds SET status = 'processing', provider_ref = $2, next_attempt_at = NULL,
+				updated_at = $3 WHERE id = $1 AND status = 'pending' AND attempts = $4`,
+				o.ID, pgutil.Nullable(o.ProviderRef), at, o.Attempt)
+		case o.NotPossible:
+			tag, err = tx.Exec(ctx, `UPDATE payment_refunds SET status = 'manual', last_error = $2, next_attempt_at = NULL,
+				updated_at = $3 WHERE id = $1 AND status IN ('pending', 'processing') AND attempts = $4`,
+				o.ID, pgutil.Nullable(o.Error), at, o.Attempt)
+		default:
 			tag, err = tx.Exec(ctx, `UPDATE payment_refunds SET status = 'failed', last_error = $2, next_attempt_at = $3,
-				updated_at = $4 WHERE id = $1 AND status IN ('pending', 'failed') AND attempts = $5`,
-				o.ID, pgutil.Nullable(o.Error), o.NextAttemptAt, at, o.Attempt)
+				updated_at = $4, key_attempt = CASE WHEN $6 THEN attempts + 1 ELSE key_attempt END
+				WHERE id = $1 AND status IN ('pending', 'failed', 'processing') AND attempts = $5`,
+				o.ID, pgutil.Nullable(o.Error), o.NextAttemptAt, at, o.Attempt, o.NewKey)
 		}
 		if err != nil {
 			return err
@@ -246,9 +263,9 @@ CROSS JOIN LATERAL (SELECT CASE WHEN p.purpose = 'chat_start' THEN EXISTS (
     ELSE EXISTS (
         SELECT 1 FROM extensions e WHERE e.id = p.extension_id AND e.payment_session_id = p.id AND e.status = 'paid')
     END AS delivered) d
-CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE r.status = 'failed') AS failed,
-        count(*) FILTER (WHERE r.status = 'pending') AS stuck
-    FROM payment_refunds r WHERE r.payment_id = p.id AND r.status IN ('pending', 'failed') AND r.created_at <= $1) f
+CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE r.status IN ('failed', 'manual')) AS failed,
+        count(*) FILTER (WHERE r.status IN ('pending', 'processing')) AS stuck
+    FROM payment_refunds r WHERE r.payment_id = p.id AND r.status <> 'succeeded' AND r.created_at <= $1) f
 WHERE p.amount > 0 AND p.paid_at IS NOT NULL AND p.status IN ('paid', 'partially_refunded', 'refund_failed')
   AND ((p.paid_at <= $1 AND NOT d.delivered AND p.refunded_amount < p.amount) OR f.failed > 0 OR f.stuck > 0)
 ORDER BY p.paid_at, p.id`

@@ -15,7 +15,8 @@ type Unsettled struct {
 	// chat_start), or the extension was applied to its session (an extension).
 	Delivered bool
 	// FailedRefunds and StuckRefunds count its refunds recorded before the grace that have
-	// not gone through: refused (failed), or still pending.
+	// not gone through: refused (failed) or to be paid by hand (manual), or still pending
+	// or processing at the provider.
 	FailedRefunds, StuckRefunds int
 }
 

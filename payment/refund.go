@@ -52,11 +52,22 @@ const (
 	// Config.RefundMaxAttempts attempts, then it stays failed until an operator retries it.
 	// A retry's claim makes it pending again while the attempt is in flight.
 	RefundFailed RefundStatus = "failed"
+	// RefundProcessing: the provider accepted the refund and settles it later; its
+	// outcome comes through Service.RefundOutcome (the provider's callback). Not retried.
+	RefundProcessing RefundStatus = "processing"
+	// RefundManual: the provider cannot make this refund (a channel without refunds, the
+	// refund window passed). Never retried: an operator pays it by hand and records it
+	// (Service.SettleManually).
+	RefundManual RefundStatus = "manual"
 )
 
 // Valid reports whether s is one of the known refund statuses.
 func (s RefundStatus) Valid() bool {
-	return s == RefundPending || s == RefundSucceeded || s == RefundFailed
+	switch s {
+	case RefundPending, RefundSucceeded, RefundFailed, RefundProcessing, RefundManual:
+		return true
+	}
+	return false
 }
 
 // Refund is one payment_refunds row.
@@ -83,10 +94,25 @@ type Refund struct {
 	NextAttemptAt *time.Time
 	// LastError is the gateway's answer to the last refused attempt ("" if none).
 	LastError string
+	// KeyAttempt is the attempt that started the idempotency key the provider gets (see
+	// IdempotencyKey): 0 until an attempt is refused for good.
+	KeyAttempt int
+	// Note is an operator's record of a refund settled by hand.
+	Note string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	// ChargeRef is the payment's provider_ref: the charge this refund gives back.
 	ChargeRef string
+}
+
+// IdempotencyKey is the key the provider gets for the next attempt of r: its id while
+// earlier attempts' outcomes were unknown (an outage: the same key finds the refund the
+// provider may have made), "<id>:<attempt>" after a final refusal (a new request).
+func (r Refund) IdempotencyKey() string {
+	if r.KeyAttempt == 0 {
+		return r.ID.String()
+	}
+	return fmt.Sprintf("%s:%d", r.ID, r.KeyAttempt)
 }
 
 // Causes of the refunds the payment service decides by itself.
@@ -208,6 +234,17 @@ type RefundAttempt struct {
 	// Attempt is the refund's Attempts as claimed for this attempt.
 	Attempt   int
 	Succeeded bool
+	// Processing: the provider accepted it and settles it later (pending → processing).
+	Processing bool
+	// NotPossible: the provider can never make it (pending or processing → manual).
+	NotPossible bool
+	// NewKey: a refusal that is final for this key; the next attempt gets a new one
+	// (KeyAttempt = Attempt + 1).
+	NewKey bool
+	// Manual: Succeeded records an operator's payment by hand of a manual refund (with
+	// Note), not the provider's.
+	Manual bool
+	Note   string
 	// ProviderRef is the gateway's reference of the refund (success).
 	ProviderRef string
 	// Error is the gateway's refusal (failure).

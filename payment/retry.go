@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/curhat/curhat/internal/core"
 	"github.com/google/uuid"
 )
 
@@ -18,6 +19,9 @@ type RetryReport struct {
 	// GaveUp counts the refused refunds that used up Config.RefundMaxAttempts: they stay
 	// failed until an operator retries them (RetryRefund).
 	GaveUp int
+	// Processing counts the refunds the provider accepted to settle later; Manual those
+	// it can never make (paid by hand: SettleManually).
+	Processing, Manual int
 	// Errors counts the attempts whose outcome could not be recorded (they are attempted
 	// again when their lease ends).
 	Errors int
@@ -60,6 +64,10 @@ func (s *Service) RetryRefunds(ctx context.Context) (RetryReport, error) {
 				}
 			case done.Status == RefundSucceeded:
 				rep.Succeeded++
+			case done.Status == RefundProcessing:
+				rep.Processing++
+			case done.Status == RefundManual:
+				rep.Manual++
 			default:
 				rep.Failed++
 				if done.NextAttemptAt == nil {
@@ -156,14 +164,22 @@ func (s *Service) send(ctx context.Context, r Refund) (Refund, error) {
 		"provider_ref", r.ChargeRef, "amount", r.Amount, "attempt", r.Attempts, "reason", r.Reason)
 	receipt, gwErr := s.gw.Refund(dctx, RefundRequest{
 		RefundID: r.ID, PaymentID: r.PaymentID, ProviderRef: r.ChargeRef, Amount: r.Amount,
-		Currency: r.Currency, Reason: r.Reason,
+		Currency: r.Currency, Reason: r.Reason, IdempotencyKey: r.IdempotencyKey(),
 	})
 	now := s.now()
 	o := RefundAttempt{ID: r.ID, Attempt: r.Attempts, At: now}
-	if gwErr == nil {
+	switch {
+	case gwErr == nil && receipt.Status == RefundProcessing:
+		o.Processing, o.ProviderRef = true, receipt.ProviderRef
+	case gwErr == nil:
 		o.Succeeded, o.ProviderRef = true, receipt.ProviderRef
-	} else {
+	case errors.Is(gwErr, ErrRefundNotPossible):
+		o.NotPossible, o.Error = true, truncateText(gwErr.Error(), maxErrorLen)
+	default:
 		o.Error = truncateText(gwErr.Error(), maxErrorLen)
+		// A refusal is final for its key; an outage leaves the outcome unknown, and the
+		// same key finds a refund the provider did make.
+		o.NewKey = !errors.Is(gwErr, ErrUnavailable)
 		if r.Attempts < s.cfg.RefundMaxAttempts {
 			next := now.Add(s.backoff(r.Attempts))
 			o.NextAttemptAt = &next
@@ -178,7 +194,25 @@ func (s *Service) send(ctx context.Context, r Refund) (Refund, error) {
 	if !changed {
 		return done, nil // a later attempt decided meanwhile
 	}
-	if gwErr == nil {
+	return s.refundDecided(ctx, dctx, done, gwErr)
+}
+
+// refundDecided reports a refund's recorded outcome: logs, hooks and the listener.
+func (s *Service) refundDecided(ctx, dctx context.Context, done Refund, gwErr error) (Refund, error) {
+	r := done
+	switch done.Status {
+	case RefundProcessing:
+		s.cfg.Logger.InfoContext(ctx, "payment: refund accepted, the provider settles it later", "refund_id", r.ID, "payment_id", r.PaymentID)
+		return done, nil
+	case RefundManual:
+		s.cfg.Logger.WarnContext(ctx, "payment: the provider cannot make the refund; it must be paid by hand", "refund_id", r.ID,
+			"payment_id", r.PaymentID, "err", gwErr)
+		if h := s.cfg.Hooks.RefundFailed; h != nil {
+			h(ctx, done, gwErr)
+		}
+		return done, nil
+	}
+	if done.Status == RefundSucceeded {
 		s.cfg.Logger.InfoContext(ctx, "payment: refunded", "refund_id", r.ID, "payment_id", r.PaymentID, "amount", r.Amount)
 		if h := s.cfg.Hooks.RefundIssued; h != nil {
 			h(ctx, done)
@@ -188,12 +222,85 @@ func (s *Service) send(ctx context.Context, r Refund) (Refund, error) {
 		}
 		return done, nil
 	}
+	if gwErr == nil {
+		gwErr = errors.New(done.LastError)
+	}
 	s.cfg.Logger.WarnContext(ctx, "payment: gateway refused the refund", "refund_id", r.ID, "payment_id", r.PaymentID,
 		"attempt", r.Attempts, "next_attempt_at", fmtTime(done.NextAttemptAt), "err", gwErr)
 	if h := s.cfg.Hooks.RefundFailed; h != nil {
 		h(ctx, done, gwErr)
 	}
 	return done, nil
+}
+
+// RefundOutcome is a provider's later word on a refund it accepted (its callback).
+type RefundOutcome struct {
+	RefundID  uuid.UUID
+	Succeeded bool
+	// ProviderRef is the provider's reference of the refund.
+	ProviderRef string
+	// Reason is why it failed; NotPossible: the provider can never make it (manual).
+	Reason      string
+	NotPossible bool
+}
+
+// RefundOutcome records what the provider says of a refund it accepted (processing) — or
+// of one whose answer was lost (pending, failed): a success records it and posts it; a
+// failure makes it failed (retried with a new key) or, NotPossible, manual. A duplicate or
+// a word on a refund already decided changes nothing and returns it as it is. An unknown
+// refund is ErrNotFound.
+func (s *Service) RefundOutcome(ctx context.Context, o RefundOutcome) (Refund, error) {
+	r, err := s.store.GetRefund(ctx, o.RefundID)
+	if err != nil {
+		return Refund{}, fmt.Errorf("refund outcome %s: %w", o.RefundID, err)
+	}
+	now := s.now()
+	a := RefundAttempt{ID: r.ID, Attempt: r.Attempts, At: now, ProviderRef: o.ProviderRef}
+	var gwErr error
+	switch {
+	case o.Succeeded:
+		a.Succeeded = true
+	case o.NotPossible:
+		a.NotPossible, a.Error = true, truncateText(o.Reason, maxErrorLen)
+		gwErr = fmt.Errorf("%s: %w", o.Reason, ErrRefundNotPossible)
+	default:
+		a.Error, a.NewKey = truncateText(o.Reason, maxErrorLen), true
+		gwErr = errors.New(o.Reason)
+		if r.Attempts < s.cfg.RefundMaxAttempts {
+			next := now.Add(s.backoff(r.Attempts))
+			a.NextAttemptAt = &next
+		}
+	}
+	dctx, cancel := s.detached(ctx)
+	defer cancel()
+	done, changed, err := s.store.FinishRefund(dctx, a)
+	if err != nil {
+		return Refund{}, fmt.Errorf("refund outcome %s: %w", o.RefundID, err)
+	}
+	if !changed {
+		return done, nil
+	}
+	return s.refundDecided(ctx, dctx, done, gwErr)
+}
+
+// SettleManually records that an operator paid a manual refund by hand (note says how),
+// and posts it to the ledger like a refund the provider made. Any other status is
+// ErrInvalidState; an unknown refund ErrNotFound.
+func (s *Service) SettleManually(ctx context.Context, id uuid.UUID, note string) (Refund, error) {
+	if len(note) > MaxRefundReasonLen || !validText(note) {
+		return Refund{}, core.Invalid("note", "must be at most %d bytes of UTF-8 text", MaxRefundReasonLen)
+	}
+	dctx, cancel := s.detached(ctx)
+	defer cancel()
+	done, changed, err := s.store.FinishRefund(dctx, RefundAttempt{ID: id, Succeeded: true, Manual: true, Note: note,
+		ProviderRef: "manual", At: s.now()})
+	if err != nil {
+		return Refund{}, fmt.Errorf("settle refund %s by hand: %w", id, err)
+	}
+	if !changed {
+		return done, fmt.Errorf("settle refund %s by hand: it is %s, not manual: %w", id, done.Status, ErrInvalidState)
+	}
+	return s.refundDecided(ctx, dctx, done, nil)
 }
 
 // backoff is the wait after the attempts-th refused attempt:

@@ -50,8 +50,9 @@ func TestRefundPart_GivesBackPartOfAPayment(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, out, 1)
 		require.Equal(t, payment.RefundSucceeded, out[0].Status)
-		require.Equal(t, []payment.RefundRequest{{RefundID: payment.RefundID(sess.ID, "reroute:x"), PaymentID: sess.ID,
-			ProviderRef: sess.ProviderRef, Amount: 20000, Currency: "IDR", Reason: "unused minutes"}}, r.gw.Refunds())
+		rid := payment.RefundID(sess.ID, "reroute:x")
+		require.Equal(t, []payment.RefundRequest{{RefundID: rid, PaymentID: sess.ID,
+			ProviderRef: sess.ProviderRef, Amount: 20000, Currency: "IDR", Reason: "unused minutes", IdempotencyKey: rid.String()}}, r.gw.Refunds())
 		got, err := r.svc.Get(ctx, sess.ID)
 		require.NoError(t, err)
 		require.Equal(t, payment.StatusPartiallyRefunded, got.Status)
