@@ -27,7 +27,7 @@ const selectRefunds = `SELECT ` + refundColumns + ` FROM payment_refunds r JOIN 
 // scanRefund reads one row of refundColumns.
 func scanRefund(row pgx.Row) (Refund, error) {
 	var (
-		r                               Refund
+		r                                     Refund
 		providerRef, lastErr, chargeRef, note *string
 	)
 	err := row.Scan(&r.ID, &r.PaymentID, &r.Amount, &r.Currency, &r.Cause, &r.Reason, &r.Status, &providerRef, &r.Attempts,

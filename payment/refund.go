@@ -98,7 +98,7 @@ type Refund struct {
 	// IdempotencyKey): 0 until an attempt is refused for good.
 	KeyAttempt int
 	// Note is an operator's record of a refund settled by hand.
-	Note string
+	Note      string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	// ChargeRef is the payment's provider_ref: the charge this refund gives back.
