@@ -137,6 +137,10 @@ func authzRows() map[string]authzRow {
 		"POST /api/internal/refunds/{id}/retry": {owner: 200, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: "/api/internal/refunds/" + f.failedRefund() + "/retry"}
 		}},
+		"POST /api/internal/refunds/{id}/settle-manually": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/refunds/" + f.refundIn("not_possible", "manual") + "/settle-manually",
+				body: map[string]any{"note": "bank transfer BT-1"}}
+		}},
 		"GET /api/internal/ledger/balance":  {owner: 200},
 		"GET /api/internal/ledger/findings": {owner: 200},
 		"GET /api/internal/mitras/{id}/earnings": {owner: 200, setup: func(f *authzFixture) authzRequest {
@@ -144,6 +148,10 @@ func authzRows() map[string]authzRow {
 		}},
 		"POST /api/internal/fake-gateway/refund-failures": {owner: 200,
 			setup: req("/api/internal/fake-gateway/refund-failures", map[string]any{"count": 0})},
+		"POST /api/internal/fake-gateway/refunds/{id}/outcome": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/fake-gateway/refunds/" + f.refundIn("processing", "processing") + "/outcome",
+				body: map[string]any{"succeeded": true}}
+		}},
 		"POST /api/internal/fake-gateway/payout-failures": {owner: 200,
 			setup: req("/api/internal/fake-gateway/payout-failures", map[string]any{"count": 0})},
 		"PUT /api/internal/mitras/{id}/payout-destination": {owner: 200, setup: func(f *authzFixture) authzRequest {
@@ -555,20 +563,27 @@ func (f *authzFixture) declinedTargeted() (fixtureClient, string) {
 // its refund; it returns the refund's id.
 func (f *authzFixture) failedRefund() string {
 	f.t.Helper()
+	return f.refundIn("refuse", "failed")
+}
+
+// refundIn: a fresh client's paid blast fails (nobody online) and the fake gateway answers
+// its refund as mode says (refund-failures); it returns the id of the refund, now in status.
+func (f *authzFixture) refundIn(mode, status string) string {
+	f.t.Helper()
 	f.ts.must(200, "POST", "/api/mitra/status/offline", f.mitraTok, nil)
 	f.ts.must(200, "POST", "/api/mitra/status/offline", f.otherMitraTok, nil)
 	defer f.baseline()
 	c := f.freshClient()
 	start := f.ts.must(201, "POST", "/api/client/chat/start", c.tok, map[string]any{"minutes": 30})
 	payID := start["payment"].(map[string]any)["id"].(string)
-	f.ts.must(200, "POST", "/api/internal/fake-gateway/refund-failures", f.ts.op, map[string]any{"count": 1})
+	f.ts.must(200, "POST", "/api/internal/fake-gateway/refund-failures", f.ts.op, map[string]any{"count": 1, "mode": mode})
 	f.pay(payID)
-	for _, it := range f.ts.must(200, "GET", "/api/internal/refunds?status=failed&page_size=100", f.ts.op, nil)["items"].([]any) {
+	for _, it := range f.ts.must(200, "GET", "/api/internal/refunds?page_size=100&status="+status, f.ts.op, nil)["items"].([]any) {
 		if it := it.(map[string]any); it["payment_id"] == payID {
 			return it["id"].(string)
 		}
 	}
-	f.t.Fatalf("no failed refund of payment %s", payID)
+	f.t.Fatalf("no %s refund of payment %s", status, payID)
 	return ""
 }
 

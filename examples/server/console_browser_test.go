@@ -512,7 +512,7 @@ var consoleScenarios = []consoleScenario{
 	{name: "Pricing_DiscountFormSavesAndResolvesAStaleWrite", run: scenarioDiscount, memoryOnly: true},
 	{name: "Mitras_SearchCreateDeactivateReactivate", run: scenarioMitras},
 	{name: "Config_ShowsTheAPIValidationMessage", run: scenarioConfig, memoryOnly: true},
-	{name: "FailedPairings_FilterRefundResolveAndRetryARefund", run: scenarioFailures},
+	{name: "FailedPairings_FilterRefundResolveRetryARefundAndSettleOneByHand", run: scenarioFailures},
 	{name: "Earnings_BalancesOnTheMitrasPageAndAPayoutRunAfterConfirming", run: scenarioEarnings, memoryOnly: true},
 	{name: "Dashboard_CountsFollowAMitraGoingOnline", run: scenarioDashboardLive},
 	{name: "CORS_ConsoleOnAnotherOriginEditsAPrice", run: scenarioCrossOrigin, memoryOnly: true},
@@ -1052,6 +1052,26 @@ func scenarioFailures(t *testing.T, b *consoleBrowser, be backend) {
 	tb.choose("Refund status", "Succeeded")
 	tb.click("button", "Show refunds")
 	tb.waitFor("three refunds", `document.querySelectorAll("#refund-table tbody tr[data-id]").length === 3`)
+
+	// A refund the provider can never make waits to be paid by hand; it is settled with a note.
+	env.ts.must(200, "POST", "/api/internal/fake-gateway/refund-failures", env.ts.op, map[string]any{"count": 1, "mode": "not_possible"})
+	env.failedBlast(false)
+	tb.click("button", "Show refunds")
+	tb.waitText("#manual-refunds", "1 refund waits to be paid by hand")
+	tb.click("button", "Show manual refunds")
+	tb.waitFor("the manual refund", `document.querySelectorAll("#refund-table tbody tr[data-status=manual]").length === 1`)
+	tb.click("button", fmt.Sprintf("Settle manually the refund of 25,000 IDR from %s", env.ts.clock.Now().UTC().Format("2006-01-02 15:04")+" UTC"))
+	tb.byRole("dialog", "Settle the refund by hand")
+	tb.fill("textbox", "Note", "bank transfer BT-7")
+	tb.screenshot("settle-manually")
+	tb.click("button", "Record as paid")
+	tb.waitText("#refund-table", "No refund matches.")
+	tb.waitFor("no manual refund left", `document.getElementById("manual-refunds").textContent === ""`)
+	var notes []any
+	for _, it := range env.ts.must(200, "GET", "/api/internal/refunds?status=succeeded", env.ts.op, nil)["items"].([]any) {
+		notes = append(notes, it.(map[string]any)["note"])
+	}
+	require.ElementsMatch(t, []any{nil, nil, nil, "bank transfer BT-7"}, notes)
 	for _, it := range env.ts.must(200, "GET", "/api/internal/failed-pairings?page_size=100", env.ts.op, nil)["items"].([]any) {
 		require.Equal(t, "refunded", it.(map[string]any)["refund_status"], "%v", it)
 	}

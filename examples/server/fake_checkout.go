@@ -1,7 +1,7 @@
 package main
 
 // The fake payment gateway's routes: its checkout page, its signed webhook and the
-// operators' switch that makes it refuse refunds. A real provider hosts the page behind a
+// operators' switches for its refunds (fake_refunds.go) and payouts. A real provider hosts the page behind a
 // payment's checkout_url and confirms the payment through its webhook; with the fake
 // gateway (PAYMENT_GATEWAY=fake) this server plays the provider: checkout_url opens a small
 // page here whose two buttons pay the payment or make it fail, and the answer goes through
@@ -39,11 +39,13 @@ import (
 // fakeCheckoutPath is where the checkout page of a link's {token} is.
 const fakeCheckoutPath = "/fake-gateway/checkout/"
 
-// fakeCheckout is the fake gateway with its checkout links pointing at this server's page.
+// fakeCheckout is the fake gateway with its checkout links pointing at this server's page,
+// and its refunds answered as the operators' switch says (fake_refunds.go).
 type fakeCheckout struct {
 	payment.Gateway
-	links checkoutLinks
-	base  atomic.Pointer[string] // PUBLIC_URL
+	links   checkoutLinks
+	base    atomic.Pointer[string] // PUBLIC_URL
+	refunds fakeRefundSwitch
 }
 
 // newFakeCheckout wraps the fake gateway g; secret (PAYMENT_WEBHOOK_SECRET) keys its links.
@@ -113,6 +115,7 @@ func (s *Server) fakeGatewayRoutes() {
 	s.handle("POST", fakeCheckoutPath+"{token}", rolePublic, s.fakeCheckoutComplete)
 	s.webhookRoutes()
 	s.handle("POST", "/api/internal/fake-gateway/refund-failures", roleOperator, s.fakeRefundFailures)
+	s.handle("POST", "/api/internal/fake-gateway/refunds/{id}/outcome", roleOperator, s.fakeRefundOutcome)
 	s.handle("POST", "/api/internal/fake-gateway/payout-failures", roleOperator, s.fakePayoutFailures)
 }
 

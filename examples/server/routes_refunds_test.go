@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -281,7 +282,7 @@ func TestFakeGatewayRoute_RefusesTheNextRefunds(t *testing.T) {
 	ts := newTestServer(t, memoryBackend)
 	ts.tiers()
 	for _, body := range []any{map[string]any{}, map[string]any{"count": -1}, map[string]any{"count": 1001},
-		map[string]any{"count": "2"}, map[string]any{"count": 2, "extra": true}} {
+		map[string]any{"count": "2"}, map[string]any{"count": 2, "extra": true}, map[string]any{"count": 2, "mode": "sometimes"}} {
 		res := ts.do("POST", "/api/internal/fake-gateway/refund-failures", ts.op, body)
 		require.Equal(t, 400, res.Status, "%v", body)
 		require.Equal(t, "VALIDATION_FAILED", res.ErrorCode(), "%v", body)
@@ -417,6 +418,171 @@ func TestRefunds_EverySourceIsRetriedUntilItGoesThrough(t *testing.T) {
 		require.Len(t, ts.refunds("succeeded"), 5)
 		for _, it := range ts.must(200, "GET", "/api/internal/failed-pairings", ts.op, nil)["items"].([]any) {
 			require.Equal(t, "refunded", it.(map[string]any)["refund_status"])
+		}
+		ts.requireSettled()
+	})
+}
+
+// setRefundMode tells the fake gateway, through the operator route, to answer the next
+// count refunds as mode says (refuse, not_possible, processing).
+func (ts *testServer) setRefundMode(mode string, count int) {
+	ts.t.Helper()
+	got := ts.must(200, "POST", "/api/internal/fake-gateway/refund-failures", ts.op, map[string]any{"count": count, "mode": mode})
+	require.Equal(ts.t, map[string]any{"count": float64(count), "mode": mode}, got)
+}
+
+// findingsAbout returns the ledger's findings that name the payment payID.
+func (ts *testServer) findingsAbout(payID string) []any {
+	ts.t.Helper()
+	var out []any
+	for _, it := range ts.must(200, "GET", "/api/internal/ledger/findings", ts.op, nil)["items"].([]any) {
+		if it.(map[string]any)["payment_id"] == payID {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+func TestRefundRoutes_ARefundTheProviderCannotMakeIsManualAndSettledByHand(t *testing.T) {
+	t.Parallel()
+	bothBackends(t, func(t *testing.T, ts *testServer) {
+		ctx := context.Background()
+		ts.tiers()
+		ts.setRefundMode("not_possible", 1)
+		clientTok, payID := ts.failedBlast()
+
+		manual := ts.refunds("manual")
+		require.Len(t, manual, 1)
+		r := manual[0]
+		id := r["id"].(string)
+		require.Equal(t, payID, r["payment_id"])
+		require.Equal(t, "manual", r["status"])
+		require.Equal(t, float64(1), r["attempts"])
+		require.Nil(t, r["next_attempt_at"], "never retried")
+		require.Contains(t, r["last_error"], "takes no refunds")
+		require.Nil(t, r["note"])
+		require.Empty(t, ts.refunds("failed"))
+		pay := ts.must(200, "GET", "/api/client/payments/"+payID, clientTok, nil)
+		require.Equal(t, "refund_failed", pay["status"])
+		require.Equal(t, float64(0), pay["refunded_amount"])
+
+		// The sweep leaves it; a retry says it must be paid by hand.
+		ts.clock.Advance(time.Hour)
+		rep, err := ts.app.payments.RetryRefunds(ctx)
+		require.NoError(t, err)
+		require.Zero(t, rep.Attempted, "%+v", rep)
+		res := ts.do("POST", "/api/internal/refunds/"+id+"/retry", ts.op, nil)
+		require.Equal(t, 409, res.Status)
+		require.Equal(t, "REFUND_MANUAL", res.ErrorCode())
+		require.Contains(t, res.Body["error"].(map[string]any)["message"], "by hand")
+		require.Equal(t, "manual", ts.refunds("")[0]["status"])
+		require.Zero(t, ts.app.fakeGateway.RefundsFor(uuid.MustParse(payID)))
+		require.NotEmpty(t, ts.findingsAbout(payID), "the ledger holds its money for nobody until it is settled")
+
+		for _, body := range []any{map[string]any{}, map[string]any{"note": ""}, map[string]any{"note": " \n"},
+			map[string]any{"note": strings.Repeat("é", 251)}, map[string]any{"note": 5}, map[string]any{"note": "a\x00b"},
+			map[string]any{"note": "paid", "by": "me"}} {
+			res := ts.do("POST", "/api/internal/refunds/"+id+"/settle-manually", ts.op, body)
+			require.Equal(t, 400, res.Status, "%v", body)
+			require.Equal(t, "VALIDATION_FAILED", res.ErrorCode(), "%v", body)
+		}
+		note := map[string]any{"note": "bank transfer BT-0042 to the client's account"}
+		require.Equal(t, 404, ts.do("POST", "/api/internal/refunds/"+uuid.NewString()+"/settle-manually", ts.op, note).Status)
+		require.Equal(t, "INVALID_ID", ts.do("POST", "/api/internal/refunds/nope/settle-manually", ts.op, note).ErrorCode())
+
+		done := ts.must(200, "POST", "/api/internal/refunds/"+id+"/settle-manually", ts.op, note)
+		require.Equal(t, "succeeded", done["status"])
+		require.Equal(t, note["note"], done["note"])
+		require.Equal(t, float64(25000), done["amount"])
+		require.Equal(t, float64(1), done["attempts"], "settling is no attempt at the provider")
+		require.Contains(t, done["last_error"], "takes no refunds", "why the provider could not stays on record")
+		res = ts.do("POST", "/api/internal/refunds/"+id+"/settle-manually", ts.op, note)
+		require.Equal(t, 409, res.Status, "settled once")
+		require.Equal(t, "NOT_MANUAL", res.ErrorCode())
+		require.Contains(t, res.Body["error"].(map[string]any)["message"], "succeeded")
+		res = ts.do("POST", "/api/internal/refunds/"+id+"/retry", ts.op, nil)
+		require.Equal(t, 409, res.Status)
+		require.Equal(t, "INVALID_STATE", res.ErrorCode())
+
+		require.Empty(t, ts.refunds("manual"))
+		require.Equal(t, note["note"], ts.refunds("succeeded")[0]["note"])
+		pay = ts.must(200, "GET", "/api/client/payments/"+payID, clientTok, nil)
+		require.Equal(t, "refunded", pay["status"])
+		require.Equal(t, float64(25000), pay["refunded_amount"])
+		fails := ts.must(200, "GET", "/api/internal/failed-pairings", ts.op, nil)["items"].([]any)
+		require.Equal(t, "refunded", fails[0].(map[string]any)["refund_status"])
+		require.Empty(t, ts.findingsAbout(payID))
+		require.Zero(t, ts.app.fakeGateway.RefundsFor(uuid.MustParse(payID)), "paid by hand, not by the provider")
+		ts.requireSettled()
+	})
+}
+
+func TestFakeGatewayRoutes_AProcessingRefundIsDecidedByItsOutcome(t *testing.T) {
+	t.Parallel()
+	bothBackends(t, func(t *testing.T, ts *testServer) {
+		ctx := context.Background()
+		ts.tiers()
+		ts.setRefundMode("processing", 3)
+		toks := map[string]string{}
+		var paid, failed, impossible string
+		for _, payID := range []*string{&paid, &failed, &impossible} {
+			var tok string
+			tok, *payID = ts.failedBlast()
+			toks[*payID] = tok
+		}
+		ids := map[string]string{}
+		for _, r := range ts.refunds("processing") {
+			ids[r["payment_id"].(string)] = r["id"].(string)
+			require.Nil(t, r["next_attempt_at"])
+		}
+		require.Len(t, ids, 3)
+		outcome := func(payID string) string { return "/api/internal/fake-gateway/refunds/" + ids[payID] + "/outcome" }
+
+		// The provider has them: neither a retry nor the sweep sends them again.
+		res := ts.do("POST", "/api/internal/refunds/"+ids[paid]+"/retry", ts.op, nil)
+		require.Equal(t, 409, res.Status)
+		require.Equal(t, "REFUND_IN_FLIGHT", res.ErrorCode())
+		ts.clock.Advance(time.Hour)
+		rep, err := ts.app.payments.RetryRefunds(ctx)
+		require.NoError(t, err)
+		require.Zero(t, rep.Attempted, "%+v", rep)
+
+		for _, body := range []any{map[string]any{}, map[string]any{"succeeded": "yes"},
+			map[string]any{"succeeded": true, "not_possible": true}, map[string]any{"succeeded": true, "reason": "x"},
+			map[string]any{"succeeded": false, "reason": strings.Repeat("x", 501)}, map[string]any{"succeeded": true, "extra": 1}} {
+			res := ts.do("POST", outcome(paid), ts.op, body)
+			require.Equal(t, 400, res.Status, "%v", body)
+			require.Equal(t, "VALIDATION_FAILED", res.ErrorCode(), "%v", body)
+		}
+		require.Equal(t, 404, ts.do("POST", "/api/internal/fake-gateway/refunds/"+uuid.NewString()+"/outcome", ts.op,
+			map[string]any{"succeeded": true}).Status)
+
+		// Succeeded: the payment is refunded; the same word again changes nothing.
+		done := ts.must(200, "POST", outcome(paid), ts.op, map[string]any{"succeeded": true})
+		require.Equal(t, "succeeded", done["status"])
+		require.Equal(t, done, ts.must(200, "POST", outcome(paid), ts.op, map[string]any{"succeeded": false}))
+
+		// Failed: retried by the sweep with a new idempotency key, and made then.
+		f := ts.must(200, "POST", outcome(failed), ts.op, map[string]any{"succeeded": false, "reason": "the bank refused the account"})
+		require.Equal(t, "failed", f["status"])
+		require.Equal(t, "the bank refused the account", f["last_error"])
+		require.NotNil(t, f["next_attempt_at"])
+		ts.clock.Advance(payment.DefaultRefundRetryBase)
+		rep, err = ts.app.payments.RetryRefunds(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Succeeded)
+		require.Contains(t, ts.app.fakeGateway.RefundKeys(), ids[failed]+":2", "a new key after a final refusal")
+
+		// Not possible: manual, then settled by hand.
+		m := ts.must(200, "POST", outcome(impossible), ts.op, map[string]any{"succeeded": false, "not_possible": true})
+		require.Equal(t, "manual", m["status"])
+		ts.must(200, "POST", "/api/internal/refunds/"+ids[impossible]+"/settle-manually", ts.op, map[string]any{"note": "cash at the office"})
+
+		require.Len(t, ts.refunds("succeeded"), 3)
+		for payID, tok := range toks {
+			pay := ts.must(200, "GET", "/api/client/payments/"+payID, tok, nil)
+			require.Equal(t, "refunded", pay["status"])
+			require.Equal(t, float64(25000), pay["refunded_amount"])
 		}
 		ts.requireSettled()
 	})

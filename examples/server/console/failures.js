@@ -1,5 +1,6 @@
 // Failed pairings: filters, pages, an action menu per row (refund, resolve with a note);
-// and the refunds, with a retry for those the gateway refused.
+// and the refunds, with a retry for those the gateway refused and, for those it can never
+// make (manual), the record that an operator paid them by hand.
 
 import { call, query } from "./api.js";
 import { announce, describe, field, h, money, nextId, pager, promptText, select, showError, time } from "./ui.js";
@@ -28,9 +29,10 @@ function dayStart(v, next = false) {
 
 export async function mount(root, signal) {
   root.append(h("h1", { text: "Failed pairings" }));
-  const refunds = refundsSection(signal);
-  // A failure's refund action changes the refunds too.
-  const failures = failuresSection(signal, () => refunds.load());
+  // A failure's refund action changes the refunds, and a refund settled by hand its failure.
+  let failures = null;
+  const refunds = refundsSection(signal, () => failures.load());
+  failures = failuresSection(signal, () => refunds.load());
   root.append(failures.el, refunds.el);
   await Promise.all([failures.load(), refunds.load()]);
 }
@@ -241,22 +243,72 @@ function actionMenu(label, items) {
   return wrap;
 }
 
-function refundsSection(signal) {
+const refundStatuses = [
+  ["", "Any"],
+  ["pending", "Pending"],
+  ["processing", "Processing"],
+  ["succeeded", "Succeeded"],
+  ["failed", "Failed"],
+  ["manual", "Manual (pay by hand)"],
+];
+
+function refundsSection(signal, failuresChanged) {
   const state = { status: "failed", page: 1 };
-  const status = field("Refund status", select([["", "Any"], ["pending", "Pending"], ["succeeded", "Succeeded"], ["failed", "Failed"]], "failed", "refund-status"));
+  const status = field("Refund status", select(refundStatuses, "failed", "refund-status"));
   const titleId = nextId("refunds");
   const form = h("form", { class: "inline-fields", "aria-label": "Filter refunds", novalidate: true }, status.wrap, h("button", { type: "submit", text: "Show refunds" }));
   const listError = h("p", { class: "error", "aria-live": "polite" });
+  // Manual refunds wait for an operator whatever the filter shows: say so.
+  const manualNote = h("p", { id: "manual-refunds", "aria-live": "polite" });
   const area = h("div");
   const el = h(
     "section",
     { "aria-labelledby": titleId },
     h("h2", { id: titleId, text: "Refunds" }),
-    h("p", { class: "hint", text: "Refunds the gateway refused are retried with backoff, at most 10 times; “Retry now” makes one attempt at once." }),
+    h("p", {
+      class: "hint",
+      text:
+        "Refunds the gateway refused are retried with backoff, at most 10 times; “Retry now” makes one attempt at once. Processing ones wait for the provider's word. " +
+        "Manual ones the provider can never make: pay the client by hand, then “Settle manually” records it with a note.",
+    }),
     h("div", { class: "panel" }, form),
+    manualNote,
     listError,
     area,
   );
+  const show = (value) => {
+    status.input.value = value;
+    state.status = value;
+    state.page = 1;
+    load();
+  };
+  const countManual = async () => {
+    if (state.status === "manual") {
+      manualNote.replaceChildren();
+      return;
+    }
+    let list;
+    try {
+      list = await call("GET", "/api/internal/refunds" + query({ status: "manual", page_size: 1 }), undefined, { signal });
+    } catch (err) {
+      if (err.name !== "AbortError") manualNote.replaceChildren();
+      return;
+    }
+    if (list.total === 0) {
+      manualNote.replaceChildren();
+      return;
+    }
+    const noun = list.total === 1 ? "1 refund waits" : `${list.total} refunds wait`;
+    manualNote.replaceChildren(
+      h("span", { class: "badge bad", text: `${noun} to be paid by hand` }),
+      " ",
+      h("button", { type: "button", class: "secondary small", text: "Show manual refunds", on: { click: () => show("manual") } }),
+    );
+  };
+  const changed = async () => {
+    await load();
+    await failuresChanged();
+  };
   const load = async () => {
     listError.textContent = "";
     let list;
@@ -268,42 +320,7 @@ function refundsSection(signal) {
       return;
     }
     const body = h("tbody");
-    for (const r of list.items) {
-      const rowStatus = h("span", { "aria-live": "polite" });
-      const retry = h("button", {
-        type: "button",
-        class: "small",
-        text: "Retry now",
-        "aria-label": `Retry the refund of ${money(r.amount, r.currency)} from ${time(r.created_at)}`,
-        hidden: r.status === "succeeded",
-      });
-      retry.addEventListener("click", async () => {
-        let res;
-        try {
-          res = await call("POST", `/api/internal/refunds/${r.id}/retry`);
-        } catch (err) {
-          rowStatus.className = "error";
-          rowStatus.textContent = describe(err);
-          return;
-        }
-        announce(res.status === "succeeded" ? "Refund went through." : `Refund ${res.status}.`);
-        await load();
-      });
-      body.append(
-        h(
-          "tr",
-          { "data-id": r.id },
-          h("td", { text: time(r.created_at) }),
-          h("td", { class: "num", text: money(r.amount, r.currency) }),
-          h("td", { text: human(r.reason) }),
-          h("td", {}, h("span", { class: "badge " + (r.status === "failed" ? "bad" : r.status === "succeeded" ? "yes" : "no"), text: r.status })),
-          h("td", { class: "num", text: String(r.attempts) }),
-          h("td", { text: time(r.next_attempt_at) }),
-          h("td", { text: r.last_error || "" }),
-          h("td", {}, retry, rowStatus),
-        ),
-      );
-    }
+    for (const r of list.items) body.append(refundRow(r, changed));
     if (list.items.length === 0) body.append(h("tr", {}, h("td", { colspan: "8", class: "muted", text: "No refund matches." })));
     area.replaceChildren(
       h(
@@ -316,7 +333,7 @@ function refundsSection(signal) {
           h(
             "thead",
             {},
-            h("tr", {}, ...["Created", "Amount", "Reason", "Status", "Attempts", "Next attempt", "Last error", "Action"].map((t) => h("th", { scope: "col", text: t }))),
+            h("tr", {}, ...["Created", "Amount", "Reason", "Status", "Attempts", "Next attempt", "Details", "Action"].map((t) => h("th", { scope: "col", text: t }))),
           ),
           body,
         ),
@@ -326,12 +343,83 @@ function refundsSection(signal) {
         load();
       }),
     );
+    await countManual();
   };
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    state.status = status.input.value;
-    state.page = 1;
-    load();
+    show(status.input.value);
   });
   return { el, load };
+}
+
+const refundBadge = { failed: "bad", manual: "bad", succeeded: "yes" };
+
+// refundRow is one refund: "Retry now" while the gateway may still make it (pending,
+// failed), "Settle manually…" when it never will (manual).
+function refundRow(r, changed) {
+  const rowStatus = h("span", { "aria-live": "polite" });
+  const what = `the refund of ${money(r.amount, r.currency)} from ${time(r.created_at)}`;
+  const fail = (err) => {
+    rowStatus.className = "error";
+    rowStatus.textContent = describe(err);
+  };
+  let action = null;
+  if (r.status === "pending" || r.status === "failed") {
+    action = h("button", { type: "button", class: "small", text: "Retry now", "aria-label": `Retry ${what}` });
+    action.addEventListener("click", async () => {
+      let res;
+      try {
+        res = await call("POST", `/api/internal/refunds/${r.id}/retry`);
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      announce(res.status === "succeeded" ? "Refund went through." : `Refund ${res.status}.`);
+      await changed();
+    });
+  } else if (r.status === "manual") {
+    action = h("button", { type: "button", class: "small", text: "Settle manually…", "aria-label": `Settle manually ${what}` });
+    action.addEventListener("click", async () => {
+      let failure = null;
+      const note = await promptText({
+        title: "Settle the refund by hand",
+        message:
+          `The payment provider cannot make this refund of ${money(r.amount, r.currency)}` +
+          (r.last_error ? ` (${r.last_error})` : "") +
+          ". Pay it to the client by hand first: recording it marks it succeeded, for good. The note says how it was paid.",
+        label: "Note",
+        maxLength: 500,
+        confirmLabel: "Record as paid",
+        check: async (value) => {
+          if (!value.trim()) return "Say how the refund was paid, for example the bank transfer's reference.";
+          try {
+            await call("POST", `/api/internal/refunds/${r.id}/settle-manually`, { note: value });
+          } catch (err) {
+            failure = err;
+            return describe(err);
+          }
+          return "";
+        },
+      });
+      if (note === null) {
+        if (failure) await changed(); // it may have changed meanwhile (409): show it as it is
+        return;
+      }
+      announce("Refund recorded as paid by hand.");
+      await changed();
+    });
+  }
+  const details = r.note ? `Paid by hand: ${r.note}` : r.last_error || "";
+  return h(
+    "tr",
+    { "data-id": r.id, "data-status": r.status },
+    h("td", { text: time(r.created_at) }),
+    h("td", { class: "num", text: money(r.amount, r.currency) }),
+    h("td", { text: human(r.reason) }),
+    h("td", {}, h("span", { class: "badge " + (refundBadge[r.status] || "no"), text: r.status })),
+    h("td", { class: "num", text: String(r.attempts) }),
+    h("td", { text: time(r.next_attempt_at) }),
+    h("td", { text: details }),
+    h("td", {}, action, rowStatus),
+  );
 }

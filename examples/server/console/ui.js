@@ -127,11 +127,11 @@ export function confirm({ title, message, confirmLabel, danger = false }) {
 
 // prompt asks for a text in a modal dialog; it resolves to the text, or null when
 // cancelled. check(text) may return an error message that keeps the dialog open.
-export function promptText({ title, message, label, confirmLabel, check }) {
+export function promptText({ title, message, label, confirmLabel, check, maxLength = 2000 }) {
   return new Promise((resolve) => {
     const back = document.activeElement;
     const titleId = nextId("dlg");
-    const input = h("textarea", { maxlength: "2000" });
+    const input = h("textarea", { maxlength: String(maxLength) });
     const f = field(label, input);
     const yes = h("button", { type: "submit", text: confirmLabel });
     const no = h("button", { type: "button", class: "secondary", text: "Cancel" });
