@@ -20,6 +20,7 @@ import (
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/payment/payout"
+	"github.com/curhat/curhat/payment/xendit"
 	"github.com/curhat/curhat/pricing"
 	"github.com/curhat/curhat/sweeps"
 )
@@ -65,10 +66,14 @@ type App struct {
 	// checkout is the gateway when the fake is in use: its checkout links open this
 	// server's checkout page (fake_checkout.go).
 	checkout *fakeCheckout
-	// payouts is the payout provider: a test's, or the fake one, which comes with the fake
-	// gateway (PAYMENT_GATEWAY=fake: nothing is paid); nil with any other gateway, and
-	// payout runs answer 409 NO_PAYOUT_PROVIDER. fakePayouts is it while it is the fake:
-	// POST /api/internal/fake-gateway/payout-failures drives it.
+	// xendit is the gateway and the payout provider while Xendit is the one in use
+	// (PAYMENT_GATEWAY=xendit): its callback routes exist only then (routes_xendit.go).
+	xendit *xendit.Client
+	// payouts is the payout provider: a test's, the fake one, which comes with the fake
+	// gateway (PAYMENT_GATEWAY=fake: nothing is paid), or Xendit, which comes with Xendit;
+	// nil with any other gateway, and payout runs answer 409 NO_PAYOUT_PROVIDER.
+	// fakePayouts is it while it is the fake: POST /api/internal/fake-gateway/payout-failures
+	// drives it.
 	payouts     payout.Payouts
 	fakePayouts *payout.FakeProvider
 
@@ -115,6 +120,9 @@ type appOptions struct {
 	// WrapHandler wraps the API handler that serve builds (tests check every exchange
 	// against openapi.json).
 	WrapHandler func(http.Handler) http.Handler
+	// XenditHTTPClient sends the Xendit gateway's requests (a test's fake Xendit) instead
+	// of a client of the gateway's own.
+	XenditHTTPClient *http.Client
 }
 
 // NewApp connects to the configured backends (or none, in memory) and builds the SDK
@@ -136,7 +144,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger, opts appOptions) 
 		a.Close(ctx)
 		return nil, err
 	}
-	if err := a.build(); err != nil {
+	if err := a.build(opts); err != nil {
 		a.Close(ctx)
 		return nil, err
 	}
@@ -193,7 +201,7 @@ func newValkeyClient(cfg Config) (valkey.Client, error) {
 }
 
 // build makes the accounts' authenticator, the event hub and the SDK client.
-func (a *App) build() error {
+func (a *App) build(opts appOptions) error {
 	a.wireAuth()
 	// The gateway PAYMENT_GATEWAY names (validate knows it), unless a test gave its own.
 	// In memory the fake is the default.
@@ -201,6 +209,15 @@ func (a *App) build() error {
 		switch cmp.Or(a.cfg.PaymentGateway, GatewayFake) {
 		case GatewayFake:
 			a.gateway = payment.NewFakeGateway()
+		case GatewayXendit:
+			xc, err := xendit.New(xendit.Config{
+				SecretKey: a.cfg.XenditSecretKey, CallbackToken: a.cfg.XenditCallbackToken,
+				APIURL: a.cfg.XenditAPIURL, HTTPClient: opts.XenditHTTPClient, Now: a.clock.Now,
+			})
+			if err != nil {
+				return err
+			}
+			a.gateway = xc
 		default:
 			return fmt.Errorf("PAYMENT_GATEWAY=%q: no such gateway", a.cfg.PaymentGateway)
 		}
@@ -212,6 +229,10 @@ func (a *App) build() error {
 		if a.payouts == nil {
 			a.payouts = payout.NewFakeProvider()
 		}
+	}
+	// Xendit pays the payouts too (its disbursements), with the same account.
+	if a.xendit, _ = a.gateway.(*xendit.Client); a.xendit != nil && a.payouts == nil {
+		a.payouts = a.xendit
 	}
 	a.fakePayouts, _ = a.payouts.(*payout.FakeProvider)
 	cfg := &curhat.Config{

@@ -32,3 +32,20 @@ func printPostgresStart(w io.Writer, migrated []int, sessionTiers int, demoData 
 			"or with POST /api/internal/pricing/tiers {mode, minutes, price}, or restart with DEMO_DATA=true for demo tiers, mitras and clients")
 	}
 }
+
+// printPayments says which payment gateway takes the money: the fake one charges nothing;
+// Xendit needs this server's callback URLs in its dashboard.
+func printPayments(w io.Writer, cfg Config) {
+	switch cfg.PaymentGateway {
+	case GatewayFake:
+		fmt.Fprintf(w, "payments: PAYMENT_GATEWAY=%s: nothing is charged; checkout links open a page on this server that pays or fails them\n", GatewayFake)
+	case GatewayXendit:
+		fmt.Fprintf(w, "payments: PAYMENT_GATEWAY=%s through %s; in Xendit's dashboard, with the verification token XENDIT_CALLBACK_TOKEN, set the callback URLs:\n",
+			GatewayXendit, cfg.XenditAPIURL)
+		for _, cb := range []struct{ what, path string }{
+			{"invoices paid and expired", xenditInvoicePath}, {"refunds", xenditRefundPath}, {"payouts", xenditPayoutPath},
+		} {
+			fmt.Fprintf(w, "  %-26s %s%s\n", cb.what+":", cfg.PublicURL, cb.path)
+		}
+	}
+}

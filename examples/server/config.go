@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/payment/xendit"
 	"github.com/curhat/curhat/sweeps"
 )
 
@@ -22,8 +23,11 @@ type Config struct {
 	ValkeyKeyPrefix      string        // VALKEY_KEY_PREFIX
 	ValkeyClientCache    bool          // VALKEY_CLIENT_CACHE (default on): server-assisted client-side caching
 	OperatorToken        string        // OPERATOR_TOKEN; ≥ 32 bytes with DATABASE_URL, generated and printed in memory mode
-	PaymentGateway       string        // PAYMENT_GATEWAY: GatewayFake (the only one so far); default fake in memory mode, required with DATABASE_URL
+	PaymentGateway       string        // PAYMENT_GATEWAY: GatewayFake or GatewayXendit; default fake in memory mode, required with DATABASE_URL
 	PaymentWebhookSecret string        // PAYMENT_WEBHOOK_SECRET: signs the fake gateway's webhook and checkout links; same rule as OPERATOR_TOKEN
+	XenditSecretKey      string        // XENDIT_SECRET_KEY: the Xendit account's secret API key; required with PAYMENT_GATEWAY=xendit
+	XenditCallbackToken  string        // XENDIT_CALLBACK_TOKEN: the Xendit account's callback verification token; required with PAYMENT_GATEWAY=xendit
+	XenditAPIURL         string        // XENDIT_API_URL: default xendit.DefaultAPIURL
 	AuthCacheTTL         time.Duration // AUTH_CACHE_SECONDS (30)
 	DemoData             bool          // DEMO_DATA (default: on in memory mode)
 	DemoMitras           string        // DEMO_MITRAS: auto (default with demo data: the demo mitras heartbeat and accept offers) or off
@@ -61,6 +65,9 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		ValkeyKeyPrefix:      getenv("VALKEY_KEY_PREFIX"),
 		OperatorToken:        getenv("OPERATOR_TOKEN"),
 		PaymentWebhookSecret: getenv("PAYMENT_WEBHOOK_SECRET"),
+		XenditSecretKey:      strings.TrimSpace(getenv("XENDIT_SECRET_KEY")),
+		XenditCallbackToken:  strings.TrimSpace(getenv("XENDIT_CALLBACK_TOKEN")),
+		XenditAPIURL:         strings.TrimRight(strings.TrimSpace(getenv("XENDIT_API_URL")), "/"),
 	}
 	c.InMemory = c.DatabaseURL == "" && c.ValkeyURL == ""
 	if c.DatabaseURL == "" && c.ValkeyURL != "" {
@@ -71,6 +78,9 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	c.PaymentGateway = strings.ToLower(strings.TrimSpace(getenv("PAYMENT_GATEWAY")))
 	if c.PaymentGateway == "" && c.InMemory {
 		c.PaymentGateway = GatewayFake
+	}
+	if c.PaymentGateway == GatewayXendit && c.XenditAPIURL == "" {
+		c.XenditAPIURL = xendit.DefaultAPIURL
 	}
 	if err := c.validateGateway(); err != nil {
 		return c, err
@@ -176,21 +186,47 @@ const (
 	// signed webhook: nothing is charged, and anyone with a checkout link can mark its
 	// payment paid. For demos and tests.
 	GatewayFake = "fake"
+	// GatewayXendit is Xendit (payment/xendit): invoices, refunds and payouts through its
+	// API, confirmed by its callbacks (routes_xendit.go).
+	GatewayXendit = "xendit"
 )
 
 // validateGateway checks PaymentGateway: required with DATABASE_URL, one of the known
-// values.
+// values, with the settings that gateway needs.
 func (c Config) validateGateway() error {
 	switch c.PaymentGateway {
 	case GatewayFake:
 		return nil
+	case GatewayXendit:
+		return c.validateXendit()
 	case "":
 		if c.InMemory {
 			return nil // configFromEnv fills in the default
 		}
-		return fmt.Errorf("PAYMENT_GATEWAY is required with DATABASE_URL: set PAYMENT_GATEWAY=%s to take payments through the fake gateway (nothing is charged; for demos and tests)", GatewayFake)
+		return fmt.Errorf("PAYMENT_GATEWAY is required with DATABASE_URL: set PAYMENT_GATEWAY=%s to take payments through Xendit, "+
+			"or %s to take them through the fake gateway (nothing is charged; for demos and tests)", GatewayXendit, GatewayFake)
 	}
-	return fmt.Errorf("PAYMENT_GATEWAY=%q: want %s (the fake gateway; nothing is charged)", c.PaymentGateway, GatewayFake)
+	return fmt.Errorf("PAYMENT_GATEWAY=%q: want %s (Xendit) or %s (the fake gateway; nothing is charged)", c.PaymentGateway, GatewayXendit, GatewayFake)
+}
+
+// validateXendit checks the settings of PAYMENT_GATEWAY=xendit. The errors name the
+// variable, never its value.
+func (c Config) validateXendit() error {
+	switch {
+	case c.XenditSecretKey == "":
+		return fmt.Errorf("XENDIT_SECRET_KEY is required with PAYMENT_GATEWAY=%s: the secret API key from Xendit's dashboard "+
+			"(Settings → API keys), with the money-in and money-out permissions", GatewayXendit)
+	case c.XenditCallbackToken == "":
+		return fmt.Errorf("XENDIT_CALLBACK_TOKEN is required with PAYMENT_GATEWAY=%s: the callback verification token from Xendit's "+
+			"dashboard (Settings → Webhooks); callbacks without it are refused", GatewayXendit)
+	}
+	if c.XenditAPIURL != "" {
+		u, err := url.Parse(c.XenditAPIURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("XENDIT_API_URL=%q: want an absolute http(s) URL (unset: %s)", c.XenditAPIURL, xendit.DefaultAPIURL)
+		}
+	}
+	return nil
 }
 
 // secrets are the secrets the configuration needs: the operator token, and the webhook

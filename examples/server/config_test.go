@@ -88,8 +88,9 @@ func TestConfig_RefusesPostgresModeWithoutPaymentGateway(t *testing.T) {
 		{"postgres with blanks", with("PAYMENT_GATEWAY", "  "), "", "PAYMENT_GATEWAY is required with DATABASE_URL"},
 		{"postgres with the fake", with("PAYMENT_GATEWAY", "fake"), GatewayFake, ""},
 		{"case does not matter", with("PAYMENT_GATEWAY", " Fake "), GatewayFake, ""},
-		{"unknown value", with("PAYMENT_GATEWAY", "stripe"), "", `PAYMENT_GATEWAY="stripe": want fake`},
-		{"unknown value in memory", map[string]string{"PAYMENT_GATEWAY": "xendit"}, "", `PAYMENT_GATEWAY="xendit": want fake`},
+		{"postgres with xendit", with("PAYMENT_GATEWAY", "xendit", "XENDIT_SECRET_KEY", "xnd_development_k", "XENDIT_CALLBACK_TOKEN", "cb"), GatewayXendit, ""},
+		{"unknown value", with("PAYMENT_GATEWAY", "stripe"), "", `PAYMENT_GATEWAY="stripe": want xendit (Xendit) or fake`},
+		{"unknown value in memory", map[string]string{"PAYMENT_GATEWAY": "paypal"}, "", `PAYMENT_GATEWAY="paypal": want xendit (Xendit) or fake`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -152,7 +152,7 @@ func (c *apiContract) check(r *http.Request, body []byte, rec *contractWriter) [
 	}
 	in := &openapi3filter.RequestValidationInput{
 		Request: req, PathParams: params, Route: route,
-		Options: &openapi3filter.Options{AuthenticationFunc: bearerPresent},
+		Options: &openapi3filter.Options{AuthenticationFunc: credentialsPresent},
 	}
 	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil && status < 400 {
 		problems = append(problems, fmt.Sprintf("the document refuses this request (%s) but the server answered %d", firstLine(err), status))
@@ -170,10 +170,18 @@ func (c *apiContract) check(r *http.Request, body []byte, rec *contractWriter) [
 	return problems
 }
 
-// bearerPresent is the document's security as the server reads it: a bearer token is
-// present (whether it is a valid one is the server's answer to check).
-func bearerPresent(_ context.Context, in *openapi3filter.AuthenticationInput) error {
-	if !strings.HasPrefix(in.RequestValidationInput.Request.Header.Get("Authorization"), "Bearer ") {
+// credentialsPresent is the document's security as the server reads it: a bearer token,
+// or the header of an apiKey scheme (Xendit's callback token), is present (whether it is
+// a valid one is the server's answer to check).
+func credentialsPresent(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	h := in.RequestValidationInput.Request.Header
+	if s := in.SecurityScheme; s != nil && s.Type == "apiKey" && s.In == "header" {
+		if h.Get(s.Name) == "" {
+			return fmt.Errorf("no %s header", s.Name)
+		}
+		return nil
+	}
+	if !strings.HasPrefix(h.Get("Authorization"), "Bearer ") {
 		return errors.New("no bearer token")
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/payment/payout"
+	"github.com/curhat/curhat/payment/xendit"
 	"github.com/curhat/curhat/pricing"
 )
 
@@ -88,6 +89,9 @@ var errorTable = []errorMapping{
 	// Idempotency-Key) gets it again, and nothing was charged.
 	{curhat.ErrPaymentDeclined, http.StatusPaymentRequired, "PAYMENT_DECLINED", "the payment provider declined the charge and nothing was charged; pay another way", ""},
 	{curhat.ErrUnavailable, http.StatusServiceUnavailable, "UNAVAILABLE", "a backing service is unavailable; retry later", ""},
+	// Xendit's callbacks (routes_xendit.go).
+	{xendit.ErrCallbackToken, http.StatusUnauthorized, "UNAUTHENTICATED", "x-callback-token is missing or is not XENDIT_CALLBACK_TOKEN", ""},
+	{xendit.ErrInvalidCallback, http.StatusBadRequest, "VALIDATION_FAILED", "the callback is not JSON or lacks a field its event needs", ""},
 }
 
 // staleCurrent lets a stale-write error carry the current row into the 409 body.

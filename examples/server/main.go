@@ -56,7 +56,7 @@ func run(log *slog.Logger) error {
 	if cfg.OperatorTokenGenerated {
 		fmt.Printf("OPERATOR_TOKEN=%s\n", cfg.OperatorToken)
 	}
-	if cfg.WebhookSecretGenerated {
+	if cfg.WebhookSecretGenerated && cfg.PaymentGateway == GatewayFake { // only the fake gateway uses it
 		fmt.Printf("PAYMENT_WEBHOOK_SECRET=%s\n", cfg.PaymentWebhookSecret)
 	}
 	if cfg.DemoData {
@@ -98,9 +98,7 @@ func run(log *slog.Logger) error {
 	if !cfg.InMemory {
 		printPostgresStart(os.Stdout, app.migrated, sessionTiers, cfg.DemoData)
 	}
-	if cfg.PaymentGateway == GatewayFake {
-		fmt.Printf("payments: PAYMENT_GATEWAY=%s: nothing is charged; checkout links open a page on this server that pays or fails them\n", GatewayFake)
-	}
+	printPayments(os.Stdout, cfg)
 	return serve(ctx, app, ln, metricsLn)
 }
 

@@ -28,7 +28,7 @@ import (
 type role uint8
 
 const (
-	rolePublic   role = iota // no token (health, webhook with its own signature)
+	rolePublic   role = iota // no token (health, webhooks and callbacks with their own signature or token)
 	roleOperator             // /api/internal
 	roleClient               // /api/client
 	roleMitra                // /api/mitra
@@ -80,6 +80,9 @@ func (s *Server) registerRoutes() {
 	s.tokenRoutes()
 	if s.app.fakeGateway != nil {
 		s.fakeGatewayRoutes() // its checkout page, its webhook: only while it is in use
+	}
+	if s.app.xendit != nil {
+		s.xenditRoutes() // its callbacks: only while it is in use
 	}
 	if s.app.cfg.MetricsAddr == "" {
 		s.metricsRoutes()
