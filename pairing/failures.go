@@ -69,6 +69,15 @@ func joinReasons() string {
 	return strings.Join(s, ", ")
 }
 
+// GetFailure returns a failed pairing's row, or ErrNotFound.
+func (p *Pairer) GetFailure(ctx context.Context, id uuid.UUID) (Failure, error) {
+	f, err := p.store.GetFailure(ctx, id)
+	if err != nil {
+		return Failure{}, fmt.Errorf("failure %s: %w", id, err)
+	}
+	return f, nil
+}
+
 // FailureActionParams is an operator's action on a failed pairing.
 type FailureActionParams struct {
 	// ID is the failure's (pairing_failures.id).

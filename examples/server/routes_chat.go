@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/payment"
 )
 
 func (s *Server) chatRoutes() {
@@ -516,9 +518,23 @@ func (s *Server) failureAction(w http.ResponseWriter, r *http.Request, c caller)
 	f, err := s.app.pairer.FailureAction(r.Context(), pairing.FailureActionParams{
 		ID: id, Action: body.Action, Note: body.Note, Operator: c.operatorName(),
 	})
+	if errors.Is(err, curhat.ErrInvalidState) && body.Action == pairing.ActionRefund && s.failureRefundIsManual(r.Context(), id) {
+		return errRefundManual
+	}
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, failureJSON(f))
 	return nil
+}
+
+// failureRefundIsManual reports whether a failed pairing's refund is one the provider
+// cannot make (manual): its refund action then says to settle it by hand.
+func (s *Server) failureRefundIsManual(ctx context.Context, failureID uuid.UUID) bool {
+	f, err := s.app.pairer.GetFailure(ctx, failureID)
+	if err != nil {
+		return false
+	}
+	refunds, _, err := s.app.payments.ListRefunds(ctx, payment.RefundFilter{Cause: pairing.RefundCause(f.PairingID), Status: payment.RefundManual})
+	return err == nil && len(refunds) > 0
 }

@@ -475,6 +475,13 @@ func TestRefundRoutes_ARefundTheProviderCannotMakeIsManualAndSettledByHand(t *te
 		require.Equal(t, 409, res.Status)
 		require.Equal(t, "REFUND_MANUAL", res.ErrorCode())
 		require.Contains(t, res.Body["error"].(map[string]any)["message"], "by hand")
+		// The failed pairing's refund action says the same.
+		failures := ts.must(200, "GET", "/api/internal/failed-pairings", ts.op, nil)["items"].([]any)
+		require.Len(t, failures, 1)
+		fid := failures[0].(map[string]any)["id"].(string)
+		res = ts.do("POST", "/api/internal/failed-pairings/"+fid+"/actions", ts.op, map[string]any{"action": "refund"})
+		require.Equal(t, 409, res.Status)
+		require.Equal(t, "REFUND_MANUAL", res.ErrorCode())
 		require.Equal(t, "manual", ts.refunds("")[0]["status"])
 		require.Zero(t, ts.app.fakeGateway.RefundsFor(uuid.MustParse(payID)))
 		require.NotEmpty(t, ts.findingsAbout(payID), "the ledger holds its money for nobody until it is settled")
