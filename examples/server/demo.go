@@ -105,7 +105,11 @@ func (a *App) seedDemo(ctx context.Context, out io.Writer, pace demoPace) error 
 		fmt.Fprintf(out, "  DEMO_MITRAS=off: drive the mitras with their tokens; a mitra that sends no heartbeat for MITRA_HEARTBEAT_STALE_SECONDS (%v) goes offline\n",
 			a.staleThreshold())
 	}
-	fmt.Fprintln(out, "  payments: open a payment's checkout_url (the fake gateway's page on this server) to pay it or make it fail")
+	if a.fakeGateway != nil {
+		fmt.Fprintln(out, "  payments: open a payment's checkout_url (the fake gateway's page on this server) to pay it or make it fail")
+	} else {
+		fmt.Fprintln(out, "  payments: a payment's checkout_url is the provider's page; its callback marks it paid")
+	}
 	return nil
 }
 
