@@ -2,6 +2,7 @@ package payment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,15 +24,28 @@ type ExpireReport struct {
 }
 
 // expireCharge expires at the provider the charge of a session the SDK expired, when the
-// gateway can (ChargeExpirer), so that it cannot be paid there any more. Best effort: a
-// charge paid meanwhile confirms late and is refunded as a late payment; one the provider
-// could not be asked about expires there at its own deadline.
+// gateway can (ChargeExpirer), so that it cannot be paid there any more. A charge the
+// provider says was paid (its confirmation late, or lost) is a late payment at once: the
+// session becomes paid and is refunded in full, so the money never stays at the provider
+// with neither a chat nor a refund. One the provider could not be asked about expires
+// there at its own deadline (the invoice's duration is the session's), and a confirmation
+// that arrives after it is refunded the same way.
 func (s *Service) expireCharge(ctx context.Context, sess Session) {
 	exp, ok := s.gw.(ChargeExpirer)
 	if !ok || sess.ProviderRef == "" {
 		return
 	}
-	if err := exp.ExpireCharge(ctx, sess.ProviderRef); err != nil {
+	err := exp.ExpireCharge(ctx, sess.ProviderRef)
+	if errors.Is(err, ErrChargePaid) {
+		s.cfg.Logger.InfoContext(ctx, "payment: the provider says the expired charge was paid; refunding it as a late payment",
+			"payment_id", sess.ID, "provider_ref", sess.ProviderRef)
+		if _, err := s.MarkPaid(ctx, sess.ID, sess.ProviderRef); err != nil {
+			s.cfg.Logger.WarnContext(ctx, "payment: refund a charge paid after its session expired; its confirmation refunds it",
+				"payment_id", sess.ID, "err", err)
+		}
+		return
+	}
+	if err != nil {
 		s.cfg.Logger.WarnContext(ctx, "payment: expire the charge at the provider", "payment_id", sess.ID,
 			"provider_ref", sess.ProviderRef, "err", err)
 	}

@@ -37,7 +37,9 @@ type FakeGateway struct {
 	failRefunds     bool
 	failNextRefunds int
 	refusedRefund   int
-	refundAnswer    error    // Refund's answer while not nil (FailRefundsWith)
+	refundAnswer    error            // Refund's answer while not nil (FailRefundsWith)
+	nextAnswer      FakeRefundAnswer // how the next nextCount new refunds are answered
+	nextCount       int
 	processing      bool     // accepted refunds answer processing (ProcessRefunds)
 	keys            []string // the idempotency key of every Refund call
 }
@@ -83,6 +85,18 @@ func (g *FakeGateway) Refund(ctx context.Context, req RefundRequest) (RefundRece
 	if g.refundAnswer != nil {
 		return RefundReceipt{}, g.refundAnswer
 	}
+	if g.nextCount > 0 && !g.made[req.RefundID] {
+		g.nextCount--
+		switch g.nextAnswer {
+		case FakeRefundNotPossible:
+			return RefundReceipt{}, ErrFakeRefundNotPossible
+		case FakeRefundProcessing:
+			receipt.Status = RefundProcessing
+		default:
+			g.refusedRefund++
+			return RefundReceipt{}, ErrFakeRefundDeclined
+		}
+	}
 	if g.processing {
 		receipt.Status = RefundProcessing
 	}
@@ -126,6 +140,32 @@ func (g *FakeGateway) FailRefunds(fail bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.failRefunds = fail
+}
+
+// FakeRefundAnswer is how AnswerNextRefunds has the fake answer refunds.
+type FakeRefundAnswer string
+
+// The answers of AnswerNextRefunds.
+const (
+	// FakeRefundRefuse: ErrFakeRefundDeclined (the retry sweep tries again).
+	FakeRefundRefuse FakeRefundAnswer = "refuse"
+	// FakeRefundNotPossible: ErrFakeRefundNotPossible (the refund becomes manual).
+	FakeRefundNotPossible FakeRefundAnswer = "not_possible"
+	// FakeRefundProcessing: accepted, settled later (Service.RefundOutcome decides).
+	FakeRefundProcessing FakeRefundAnswer = "processing"
+)
+
+// ErrFakeRefundNotPossible is the fake's answer to a refund it can never make: it wraps
+// ErrRefundNotPossible.
+var ErrFakeRefundNotPossible = fmt.Errorf("fake gateway: the payment channel takes no refunds: %w", ErrRefundNotPossible)
+
+// AnswerNextRefunds makes the fake answer the next n new refunds (a refund already made
+// is answered as it was) as answer says, then as its other settings say; a call replaces
+// the previous one, and n ≤ 0 cancels it. It counts apart from FailNextRefunds.
+func (g *FakeGateway) AnswerNextRefunds(n int, answer FakeRefundAnswer) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.nextAnswer, g.nextCount = answer, max(n, 0)
 }
 
 // FailRefundsWith makes Refund answer err from now on (an error wrapping ErrUnavailable

@@ -58,7 +58,8 @@ var ErrChargePaid = errors.New("the charge was paid already")
 // ChargeExpirer is a Gateway that can expire a charge at the provider (an invoice), so
 // that a payment the SDK expires cannot be paid there any more. ExpireStale calls it for
 // each payment it expired; a charge already expired is no error, one paid meanwhile is
-// ErrChargePaid (its confirmation arrives late and is refunded as a late payment).
+// ErrChargePaid: the payment is then confirmed as a late one at once (paid and refunded
+// in full), whether or not the provider's confirmation ever arrives.
 type ChargeExpirer interface {
 	ExpireCharge(ctx context.Context, providerRef string) error
 }

@@ -134,3 +134,58 @@ func TestRefundOutcome_AFailureRetriesWithANewKey(t *testing.T) {
 		require.Equal(t, payment.RefundManual, manual.Status)
 	})
 }
+
+// expiringGateway is the fake gateway with ChargeExpirer: the charges it was told were
+// paid at the provider answer ErrChargePaid.
+type expiringGateway struct {
+	*payment.FakeGateway
+	paid    map[string]bool
+	expired []string
+}
+
+func (g *expiringGateway) ExpireCharge(_ context.Context, ref string) error {
+	g.expired = append(g.expired, ref)
+	if g.paid[ref] {
+		return payment.ErrChargePaid
+	}
+	return nil
+}
+
+// A session the SDK expires has its charge expired at the provider; one the provider says
+// was paid (its confirmation lost) is refunded at once, never left at the provider.
+func TestExpireStale_AChargePaidAtTheProviderIsRefundedWhenItsSessionExpires(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, e *env) {
+		r := newRig(t, e)
+		ctx := context.Background()
+		gw := &expiringGateway{FakeGateway: r.gw, paid: map[string]bool{}}
+		svc, err := payment.NewService(e.store, gw, &payment.Config{Clock: r.clock})
+		require.NoError(t, err)
+		svc.SetHandler(payment.PurposeChatStart, r.handler)
+		unpaid, _, err := svc.Create(ctx, r.params(payment.PurposeChatStart))
+		require.NoError(t, err)
+		lost, _, err := svc.Create(ctx, r.params(payment.PurposeChatStart))
+		require.NoError(t, err)
+		gw.paid[lost.ProviderRef] = true
+
+		r.clock.Advance(payment.DefaultTTL + time.Second)
+		rep, err := svc.ExpireStale(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 2, rep.Expired)
+		require.ElementsMatch(t, []string{unpaid.ProviderRef, lost.ProviderRef}, gw.expired)
+		got, err := svc.Get(ctx, unpaid.ID)
+		require.NoError(t, err)
+		require.Equal(t, payment.StatusExpired, got.Status)
+		got, err = svc.Get(ctx, lost.ID)
+		require.NoError(t, err)
+		require.Equal(t, payment.StatusRefunded, got.Status, "paid at the provider: refunded in full")
+		require.Equal(t, got.Amount, got.RefundedAmount)
+		require.Equal(t, 1, r.gw.RefundsFor(lost.ID))
+		require.Zero(t, r.handler.paidCalls(lost.ID), "nothing starts from it")
+
+		again, err := svc.MarkPaid(ctx, lost.ID, lost.ProviderRef)
+		require.NoError(t, err, "its confirmation, arriving at last, is a duplicate")
+		require.Equal(t, payment.StatusRefunded, again.Status)
+		require.Equal(t, 1, r.gw.RefundsFor(lost.ID))
+	})
+}

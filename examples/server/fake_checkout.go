@@ -43,9 +43,8 @@ const fakeCheckoutPath = "/fake-gateway/checkout/"
 // and its refunds answered as the operators' switch says (fake_refunds.go).
 type fakeCheckout struct {
 	payment.Gateway
-	links   checkoutLinks
-	base    atomic.Pointer[string] // PUBLIC_URL
-	refunds fakeRefundSwitch
+	links checkoutLinks
+	base  atomic.Pointer[string] // PUBLIC_URL
 }
 
 // newFakeCheckout wraps the fake gateway g; secret (PAYMENT_WEBHOOK_SECRET) keys its links.

@@ -9,10 +9,7 @@ package main
 // the gateway in use.
 
 import (
-	"context"
-	"fmt"
 	"net/http"
-	"sync"
 
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/payment"
@@ -34,49 +31,6 @@ const (
 	// POST /api/internal/fake-gateway/refunds/{id}/outcome.
 	fakeRefundProcessing fakeRefundMode = "processing"
 )
-
-// errFakeRefundNotPossible is the fake provider's answer to a refund it cannot make.
-var errFakeRefundNotPossible = fmt.Errorf("fake gateway: the payment channel takes no refunds: %w", payment.ErrRefundNotPossible)
-
-// fakeRefundSwitch answers the next count refunds as mode says. Refusals are the fake
-// gateway's own (payment.FakeGateway.FailNextRefunds); this holds the other modes.
-type fakeRefundSwitch struct {
-	mu    sync.Mutex
-	mode  fakeRefundMode
-	count int
-}
-
-func (s *fakeRefundSwitch) set(mode fakeRefundMode, count int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.mode, s.count = mode, count
-}
-
-// take uses up one of the refunds singled out and returns its mode ("" once none is left).
-func (s *fakeRefundSwitch) take() fakeRefundMode {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.count == 0 {
-		return ""
-	}
-	s.count--
-	return s.mode
-}
-
-// Refund answers as the switch says, else as the fake gateway does.
-func (g *fakeCheckout) Refund(ctx context.Context, req payment.RefundRequest) (payment.RefundReceipt, error) {
-	switch g.refunds.take() {
-	case fakeRefundNotPossible:
-		return payment.RefundReceipt{}, errFakeRefundNotPossible
-	case fakeRefundProcessing:
-		receipt, err := g.Gateway.Refund(ctx, req)
-		if err == nil {
-			receipt.Status = payment.RefundProcessing
-		}
-		return receipt, err
-	}
-	return g.Gateway.Refund(ctx, req)
-}
 
 // fakeRefundFailures sets how the fake gateway answers the next count refunds: mode
 // refuse (the default), not_possible or processing. A call replaces the previous one;
@@ -105,12 +59,9 @@ func (s *Server) fakeRefundFailures(w http.ResponseWriter, r *http.Request, _ ca
 		mode = fakeRefundMode(*body.Mode)
 	}
 	switch mode {
-	case fakeRefundRefuse:
-		s.app.checkout.refunds.set("", 0)
-		fake.FailNextRefunds(*body.Count)
-	case fakeRefundNotPossible, fakeRefundProcessing:
+	case fakeRefundRefuse, fakeRefundNotPossible, fakeRefundProcessing:
 		fake.FailNextRefunds(0)
-		s.app.checkout.refunds.set(mode, *body.Count)
+		fake.AnswerNextRefunds(*body.Count, payment.FakeRefundAnswer(mode))
 	default:
 		return curhat.Invalid("mode", "must be refuse, not_possible or processing")
 	}
@@ -157,7 +108,7 @@ func (s *Server) fakeRefundOutcome(w http.ResponseWriter, r *http.Request, _ cal
 		}
 		o.Reason = *body.Reason
 	case o.NotPossible:
-		o.Reason = errFakeRefundNotPossible.Error()
+		o.Reason = payment.ErrFakeRefundNotPossible.Error()
 	case !o.Succeeded:
 		o.Reason = payment.ErrFakeRefundDeclined.Error()
 	}
