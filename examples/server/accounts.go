@@ -58,6 +58,9 @@ type authSession struct {
 	// MitraDeactivated: the subject is a mitra that an operator deactivated (LookupToken
 	// fills it, so that the answer can say so instead of "sign in again").
 	MitraDeactivated bool
+	// OperatorRole is the role of an operator subject ("" when its account does not
+	// exist or is deactivated: the token is refused); LookupToken fills it.
+	OperatorRole string
 }
 
 // accountStore is the durable side of tokens.
@@ -71,6 +74,8 @@ type accountStore interface {
 	RevokeToken(ctx context.Context, hash string, now time.Time) error
 	// RevokeSubject revokes every token of a subject (idempotent).
 	RevokeSubject(ctx context.Context, kind SubjectKind, id uuid.UUID, now time.Time) error
+
+	operatorStore // operators.go, audit.go
 }
 
 // pgAccounts stores accounts in Postgres.
@@ -85,10 +90,12 @@ func (s pgAccounts) CreateAuthSession(ctx context.Context, a authSession, now ti
 func (s pgAccounts) LookupToken(ctx context.Context, hash string) (authSession, error) {
 	var a authSession
 	err := s.pool.QueryRow(ctx, `SELECT a.id, a.subject_kind, a.subject_id, a.token_hash, a.expires_at, a.revoked_at,
-			coalesce(NOT m.is_active, false)
-		FROM auth_sessions a LEFT JOIN mitras m ON a.subject_kind = 'mitra' AND m.id = a.subject_id
+			coalesce(NOT m.is_active, false), CASE WHEN o.is_active THEN o.role ELSE '' END
+		FROM auth_sessions a
+		LEFT JOIN mitras m ON a.subject_kind = 'mitra' AND m.id = a.subject_id
+		LEFT JOIN operators o ON a.subject_kind = 'operator' AND o.id = a.subject_id
 		WHERE a.token_hash = $1`, hash).
-		Scan(&a.ID, &a.SubjectKind, &a.SubjectID, &a.TokenHash, &a.ExpiresAt, &a.RevokedAt, &a.MitraDeactivated)
+		Scan(&a.ID, &a.SubjectKind, &a.SubjectID, &a.TokenHash, &a.ExpiresAt, &a.RevokedAt, &a.MitraDeactivated, &a.OperatorRole)
 	return a, curhat.TranslatePostgresError(err)
 }
 
@@ -115,12 +122,15 @@ type memAccounts struct {
 	// every mitra is. Called without mu held: deactivation calls RevokeSubject.
 	mitraActive func(ctx context.Context, id uuid.UUID) bool
 
-	mu       sync.Mutex
-	sessions map[string]*authSession // by token hash
+	mu        sync.Mutex
+	sessions  map[string]*authSession // by token hash
+	operators map[uuid.UUID]Operator
+	audit     []auditEntry // oldest first
+	auditSeq  int64
 }
 
 func newMemAccounts() *memAccounts {
-	return &memAccounts{sessions: map[string]*authSession{}}
+	return &memAccounts{sessions: map[string]*authSession{}, operators: map[uuid.UUID]Operator{}}
 }
 
 func (s *memAccounts) CreateAuthSession(_ context.Context, a authSession, _ time.Time) error {
@@ -139,6 +149,9 @@ func (s *memAccounts) LookupToken(ctx context.Context, hash string) (authSession
 	var out authSession
 	if ok {
 		out = *a
+		if o := s.operators[out.SubjectID]; out.SubjectKind == SubjectOperator && o.IsActive {
+			out.OperatorRole = o.Role
+		}
 	}
 	s.mu.Unlock()
 	if !ok {

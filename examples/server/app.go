@@ -56,6 +56,7 @@ type App struct {
 	client   *curhat.Client
 	bus      curhat.Bus // config invalidations, token revocations and events, across instances
 	accounts accountStore
+	started  time.Time // when the App was built: the bootstrap operator's created_at
 	auth     *authenticator
 	events   *eventHub
 	gateway  payment.Gateway
@@ -136,6 +137,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger, opts appOptions) 
 	if a.clock == nil {
 		a.clock = curhat.WallClock()
 	}
+	a.started = a.clock.Now().UTC().Truncate(time.Microsecond)
 	a.hooks = newPromMetrics(log, scrapeSources{Drift: a.driftReport, QueueLength: a.queueLength,
 		Imbalance: a.ledgerImbalance, Payouts: a.payoutStats})
 	a.bgCtx, a.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -394,9 +396,12 @@ func (a *App) pgQueries() int64 {
 type metrics interface {
 	RequestDone(route string, status int, d time.Duration)
 	SweepRun(name string, r sweeps.Report, err error)
+	// AuditFailed counts an operator write whose audit row could not be stored.
+	AuditFailed()
 }
 
 type noMetrics struct{}
 
 func (noMetrics) RequestDone(string, int, time.Duration) {}
 func (noMetrics) SweepRun(string, sweeps.Report, error)  {}
+func (noMetrics) AuditFailed()                           {}

@@ -25,6 +25,12 @@ func (a *App) subjectExists(r *http.Request, kind SubjectKind, id uuid.UUID) err
 	case SubjectMitra:
 		_, err := a.mirror.GetMitra(r.Context(), id)
 		return err
+	case SubjectOperator:
+		o, err := a.accounts.GetOperator(r.Context(), id)
+		if err == nil && !o.IsActive {
+			return errOperatorDeactivated
+		}
+		return err
 	}
 	return nil
 }

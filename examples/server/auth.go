@@ -23,18 +23,19 @@ import (
 type caller struct {
 	Kind SubjectKind
 	ID   uuid.UUID // uuid.Nil for the bootstrap operator
+	// Role is an operator's role (roleViewer, roleSupport or roleAdmin); rolePublic for
+	// clients and mitras.
+	Role role
+	// audited is set on an operator's write request: s.audit marks it (audit.go).
+	audited *auditMark
 	// token is the hash of the bearer token the request came with (zero for the bootstrap
 	// operator): logout revokes it, and an event stream is closed when it is revoked.
 	token tokenHash
 }
 
-// operatorName identifies an operator in audit rows (changed_by, resolved_by).
-func (c caller) operatorName() string {
-	if c.ID == uuid.Nil {
-		return "operator:bootstrap"
-	}
-	return "operator:" + c.ID.String()
-}
+// changedBy identifies an operator in the rows it changes (changed_by, resolved_by): its
+// id, the nil UUID for the bootstrap operator.
+func (c caller) changedBy() string { return c.ID.String() }
 
 // DefaultAuthCacheTTL bounds how long a verified token is trusted from process memory
 // without asking Postgres. Revocations are pushed to every instance at once over the bus
@@ -218,7 +219,7 @@ func (a *authenticator) verify(ctx context.Context, token string) (caller, error
 	}
 	sum := sumToken(token)
 	if subtle.ConstantTimeCompare(sum[:], a.bootstrapHash) == 1 {
-		return caller{Kind: SubjectOperator}, nil
+		return caller{Kind: SubjectOperator, Role: roleAdmin}, nil
 	}
 	if !wellFormed(token) {
 		return caller{}, errUnauthenticated
@@ -294,8 +295,11 @@ func (a *authenticator) lookup(ctx context.Context, sum tokenHash, now time.Time
 		return cachedToken{}, refusedToken{err: errMitraDeactivated, until: now.Add(a.refusedTTL), who: who}, nil
 	case s.RevokedAt != nil || !now.Before(s.ExpiresAt):
 		return cachedToken{}, refusedToken{err: errUnauthenticated, until: now.Add(a.refusedTTL), who: who}, nil
+	case s.SubjectKind == SubjectOperator && operatorRoles[s.OperatorRole] == rolePublic:
+		// Its account does not exist or was deactivated.
+		return cachedToken{}, refusedToken{err: errOperatorInactive, until: now.Add(a.refusedTTL), who: who}, nil
 	}
-	c := caller{Kind: s.SubjectKind, ID: s.SubjectID, token: sum}
+	c := caller{Kind: s.SubjectKind, ID: s.SubjectID, Role: operatorRoles[s.OperatorRole], token: sum}
 	return cachedToken{caller: c, expiresAt: s.ExpiresAt, cachedAt: now}, refusedToken{}, nil
 }
 

@@ -31,15 +31,20 @@ const (
 	subjMitra                           // the mitra owning the row's resources
 	subjOtherMitra                      // a mitra owning none of them
 	subjDeactivatedMitra                // a mitra deactivated after its token was minted (403 MITRA_DEACTIVATED)
-	subjOperator                        // the bootstrap operator
+	subjInactiveOperator                // an operator deactivated after its token was minted (401)
+	subjViewer                          // an operator account with the viewer role
+	subjSupport                         // an operator account with the support role
+	subjAdmin                           // an operator account with the admin role
+	subjBootstrap                       // the OPERATOR_TOKEN of the environment (an admin)
 )
 
 var allSubjects = []subject{subjNone, subjExpired, subjRevoked, subjClient, subjOtherClient,
-	subjMitra, subjOtherMitra, subjDeactivatedMitra, subjOperator}
+	subjMitra, subjOtherMitra, subjDeactivatedMitra, subjInactiveOperator, subjViewer, subjSupport, subjAdmin, subjBootstrap}
 
 func (s subject) String() string {
 	return [...]string{"no token", "expired token", "revoked token", "client", "another client",
-		"mitra", "another mitra", "deactivated mitra", "operator"}[s]
+		"mitra", "another mitra", "deactivated mitra", "deactivated operator", "viewer", "support", "admin",
+		"bootstrap operator"}[s]
 }
 
 // role is the role the subject's token passes as; rolePublic when it passes as none.
@@ -49,10 +54,28 @@ func (s subject) role() role {
 		return roleClient
 	case subjMitra, subjOtherMitra:
 		return roleMitra
-	case subjOperator:
-		return roleOperator
+	case subjViewer:
+		return roleViewer
+	case subjSupport:
+		return roleSupport
+	case subjAdmin, subjBootstrap:
+		return roleAdmin
 	}
 	return rolePublic
+}
+
+// owner reports whether s is served as the owner of a route of role r: the owning client
+// or mitra, or an operator whose role is r's or above.
+func (s subject) owner(r role) bool {
+	switch {
+	case r.operator():
+		return s.role() >= r
+	case r == roleClient:
+		return s == subjClient
+	case r == roleMitra:
+		return s == subjMitra
+	}
+	return false
 }
 
 // authzRow is the expectation of one route.
@@ -126,6 +149,15 @@ func authzRows() map[string]authzRow {
 		"POST /api/internal/tokens/revoke": {owner: 204, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: "/api/internal/tokens/revoke", body: map[string]any{"subject_kind": "client", "subject_id": f.freshClient().id.String()}}
 		}},
+		"GET /api/internal/operators/me": {owner: 200},
+		"GET /api/internal/operators":    {owner: 200},
+		"POST /api/internal/operators": {owner: 201,
+			setup: req("/api/internal/operators", map[string]any{"display_name": "Matrix", "role": "viewer"})},
+		"PATCH /api/internal/operators/{id}": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			id, _ := f.ts.newOperator("viewer")
+			return authzRequest{path: "/api/internal/operators/" + id.String(), body: map[string]any{"role": "support"}}
+		}},
+		"GET /api/internal/audit":  {owner: 200, setup: path("/api/internal/audit?action=operator.create&page_size=5")},
 		"GET /api/internal/config": {owner: 200},
 		"PUT /api/internal/config/{key}": {owner: 200,
 			setup: req("/api/internal/config/pairing_blast_timeout_seconds", map[string]any{"value": 60})},
@@ -165,23 +197,29 @@ func authzRows() map[string]authzRow {
 			return authzRequest{path: "/api/internal/failed-pairings/" + f.failureOf(pairingID) + "/actions",
 				body: map[string]any{"action": "resolve", "note": "checked with the client"}}
 		}},
-		"GET " + tiersPath:  {owner: 200},
-		"POST " + tiersPath: {owner: 201, setup: req(tiersPath, map[string]any{"mode": "session", "minutes": 45, "price": 30000})},
+		"GET " + tiersPath: {owner: 200},
+		"POST " + tiersPath: {owner: 201, setup: func(f *authzFixture) authzRequest { // minutes no tier has yet
+			f.minutes++
+			return authzRequest{path: tiersPath, body: map[string]any{"mode": "session", "minutes": 200 + f.minutes, "price": 30000}}
+		}},
 		"POST " + tiersPath + "/reorder": {owner: 200, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: tiersPath + "/reorder", body: map[string]any{"mode": "extension", "tiers": []any{
 				map[string]any{"id": f.extTier, "expected_updated_at": f.tierUpdatedAt(f.extTier)},
 			}}}
 		}},
 		"PATCH " + tiersPath + "/{id}": {owner: 200, setup: func(f *authzFixture) authzRequest {
-			t := f.ts.createTier("session", 61, 40000)
+			f.minutes++
+			t := f.ts.createTier("session", 300+f.minutes, 40000)
 			return authzRequest{path: tiersPath + "/" + t["id"].(string), body: map[string]any{"expected_updated_at": t["updated_at"], "price": 41000}}
 		}},
 		"POST " + tiersPath + "/{id}/deactivate": {owner: 200, setup: func(f *authzFixture) authzRequest {
-			t := f.ts.createTier("session", 62, 40000)
+			f.minutes++
+			t := f.ts.createTier("session", 300+f.minutes, 40000)
 			return authzRequest{path: tiersPath + "/" + t["id"].(string) + "/deactivate", body: map[string]any{"expected_updated_at": t["updated_at"]}}
 		}},
 		"POST " + tiersPath + "/{id}/reactivate": {owner: 200, setup: func(f *authzFixture) authzRequest {
-			t := f.ts.createTier("session", 63, 40000)
+			f.minutes++
+			t := f.ts.createTier("session", 300+f.minutes, 40000)
 			id := t["id"].(string)
 			off := f.ts.must(200, "POST", tiersPath+"/"+id+"/deactivate", f.ts.op, map[string]any{"expected_updated_at": t["updated_at"]})
 			return authzRequest{path: tiersPath + "/" + id + "/reactivate", body: map[string]any{"expected_updated_at": off["updated_at"]}}
@@ -304,10 +342,10 @@ func (row authzRow) expected(r route, s subject) int {
 		return http.StatusForbidden
 	case s.role() == rolePublic:
 		return http.StatusUnauthorized
-	case s.role() != r.Role:
-		return http.StatusForbidden
-	case s == subjClient || s == subjMitra || s == subjOperator:
+	case s.owner(r.Role):
 		return row.owner
+	case r.Role.operator() || s.role() != r.Role:
+		return http.StatusForbidden // a lesser operator role, or another kind of caller
 	default:
 		return row.other
 	}
@@ -328,7 +366,7 @@ func TestAuthz_MatrixCoversEveryRoute(t *testing.T) {
 			continue
 		}
 		require.NotZero(t, row.owner, "%s needs an owner status", key)
-		if r.Role != roleOperator {
+		if !r.Role.operator() {
 			require.NotZero(t, row.other, "%s needs a status for the other %s", key, r.Role)
 		}
 		if strings.Contains(r.Path, "{") {
@@ -355,12 +393,22 @@ func TestAuthz_EveryRouteRefusesOrServesEachKindOfCaller(t *testing.T) {
 				if row.setup != nil {
 					rq = row.setup(f)
 				}
-				// The owner goes last: its request may change what the others would see.
-				order := slices.DeleteFunc(slices.Clone(allSubjects), func(s subject) bool {
-					return s == subjClient || s == subjMitra || s == subjOperator
-				})
-				order = append(order, subjOperator, subjMitra, subjClient)
+				// The owners go last: their requests may change what the others would see.
+				// Each operator the route admits acts on what a setup of its own made (the
+				// first one on rq's).
+				order := slices.DeleteFunc(slices.Clone(allSubjects), func(s subject) bool { return s.owner(r.Role) })
+				for _, s := range allSubjects {
+					if s.owner(r.Role) {
+						order = append(order, s)
+					}
+				}
+				served := 0
 				for _, s := range order {
+					if r.Role.operator() && s.owner(r.Role) {
+						if served++; served > 1 && row.setup != nil {
+							rq = row.setup(f)
+						}
+					}
 					tok := f.tokens[s]
 					if s == subjClient && rq.client != "" {
 						tok = rq.client
@@ -368,6 +416,7 @@ func TestAuthz_EveryRouteRefusesOrServesEachKindOfCaller(t *testing.T) {
 					if t, ok := rq.tokens[s]; ok {
 						tok = t
 					}
+					audited := f.auditCount(s)
 					status, body := f.call(r.Method, rq.path, tok, rq.body)
 					want := row.expected(r, s)
 					require.Equal(t, want, status, "%s %s as %s: %s", r.Method, rq.path, s, body)
@@ -381,8 +430,18 @@ func TestAuthz_EveryRouteRefusesOrServesEachKindOfCaller(t *testing.T) {
 								code = `"MITRA_DEACTIVATED"`
 							}
 							require.Contains(t, string(body), code, "as %s", s)
+							if r.Role.operator() && s.role().operator() {
+								require.Contains(t, string(body), "needs the "+r.Role.String()+" role", "as %s", s)
+							}
 						}
 					}
+					// Every operator write is audited, under the operator who made it; a
+					// read or a refused request is not.
+					wantRows := audited
+					if r.Role.operator() && r.Method != http.MethodGet && status/100 == 2 {
+						wantRows++
+					}
+					require.Equal(t, wantRows, f.auditCount(s), "audit rows of %s after %s %s", s, r.Method, rq.path)
 				}
 				if row.after != nil {
 					row.after(f)
@@ -394,9 +453,11 @@ func TestAuthz_EveryRouteRefusesOrServesEachKindOfCaller(t *testing.T) {
 
 // authzFixture holds the callers of the matrix and builds what rows act on.
 type authzFixture struct {
-	t      *testing.T
-	ts     *testServer
-	tokens map[subject]string
+	t         *testing.T
+	ts        *testServer
+	tokens    map[subject]string
+	operators map[subject]uuid.UUID // the operator subjects' ids (the bootstrap's is the nil UUID)
+	minutes   int                   // the last tier minutes a row used (each row's own)
 
 	client                   uuid.UUID // "client"
 	mitra                    uuid.UUID // "mitra": online, capacity 100
@@ -442,9 +503,25 @@ func newAuthzFixture(t *testing.T, ts *testServer) *authzFixture {
 
 	f.tokens[subjMitra], f.tokens[subjOtherMitra] = f.mitraTok, f.otherMitraTok
 	f.tokens[subjDeactivatedMitra] = deactivatedTok
-	f.tokens[subjOperator] = ts.op
+	f.operators = map[subject]uuid.UUID{subjBootstrap: uuid.Nil}
+	for s, name := range map[subject]string{subjViewer: "viewer", subjSupport: "support", subjAdmin: "admin", subjInactiveOperator: "viewer"} {
+		f.operators[s], f.tokens[s] = ts.newOperator(name)
+	}
+	ts.must(200, "PATCH", "/api/internal/operators/"+f.operators[subjInactiveOperator].String(), ts.op, map[string]any{"is_active": false})
+	f.tokens[subjBootstrap] = ts.op
 	f.tokens[subjNone] = ""
 	return f
+}
+
+// auditCount is the number of audit rows written by operator subject s (0 for others).
+func (f *authzFixture) auditCount(s subject) int {
+	id, ok := f.operators[s]
+	if !ok {
+		return 0
+	}
+	_, total, err := f.ts.app.accounts.ListAudit(context.Background(), auditFilter{OperatorID: &id, Page: 1, PageSize: 1})
+	require.NoError(f.t, err)
+	return total
 }
 
 func (f *authzFixture) freshClient() fixtureClient {

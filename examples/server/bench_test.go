@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -116,4 +119,42 @@ func BenchmarkBeaconRequest(b *testing.B) {
 	req := httptest.NewRequest("GET", "/api/client/mitra-availability", nil)
 	req.Header.Set("Authorization", s.client)
 	s.run(b, req)
+}
+
+// BenchmarkOperatorWriteAudit: what the audit adds to an operator write on Postgres — the
+// row's insert alone, and a whole write that carries it (a mitra's status set to what it
+// is: a read of the row before, the write, the audit row).
+func BenchmarkOperatorWriteAudit(b *testing.B) {
+	s := newBenchServer(b)
+	ctx := context.Background()
+	app := s.srv.app
+	b.Run("append_row", func(b *testing.B) {
+		before := s.queries.Count()
+		b.ReportAllocs()
+		for b.Loop() {
+			e := auditEntry{ID: uuid.New(), Action: "mitra.status", TargetKind: "mitra", TargetID: uuid.NewString(),
+				Before: json.RawMessage(`{"is_active":true}`), After: json.RawMessage(`{"is_active":true}`), At: time.Now()}
+			if err := app.accounts.AppendAudit(ctx, e); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(s.queries.Count()-before)/float64(b.N), "pg-stmt/op")
+	})
+	b.Run("mitra_status_request", func(b *testing.B) {
+		m, err := app.mirror.CreateMitra(ctx, availability.CreateMitraParams{DisplayName: "audited"})
+		require.NoError(b, err)
+		w := &benchWriter{h: http.Header{}}
+		before := s.queries.Count()
+		b.ReportAllocs()
+		for b.Loop() {
+			req := httptest.NewRequest("PATCH", "/api/internal/mitras/"+m.ID.String()+"/status", strings.NewReader(`{"is_active":true}`))
+			req.Header.Set("Authorization", "Bearer "+app.cfg.OperatorToken)
+			w.reset()
+			s.srv.ServeHTTP(w, req)
+			if w.code != http.StatusOK {
+				b.Fatalf("status %d", w.code)
+			}
+		}
+		b.ReportMetric(float64(s.queries.Count()-before)/float64(b.N), "pg-stmt/op")
+	})
 }

@@ -69,9 +69,9 @@ func (s *Server) consoleRoutes() {
 	s.handle("GET", "/console/{file}", rolePublic, func(w http.ResponseWriter, r *http.Request, _ caller) error {
 		return serveConsoleFile(w, r, r.PathValue("file"))
 	})
-	s.handle("GET", "/api/internal/mitras", roleOperator, s.listMitras)
+	s.handle("GET", "/api/internal/mitras", roleViewer, s.listMitras)
 	s.feed = newOperatorFeed(s.app)
-	s.handle("GET", "/api/internal/events", roleOperator, s.operatorEvents)
+	s.handle("GET", "/api/internal/events", roleViewer, s.operatorEvents)
 }
 
 var errNoConsoleFile = newAPIError(http.StatusNotFound, "NOT_FOUND", "no such console file")

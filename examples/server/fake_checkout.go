@@ -113,9 +113,9 @@ func (s *Server) fakeGatewayRoutes() {
 	s.handle("GET", fakeCheckoutPath+"{token}", rolePublic, s.fakeCheckoutPage)
 	s.handle("POST", fakeCheckoutPath+"{token}", rolePublic, s.fakeCheckoutComplete)
 	s.webhookRoutes()
-	s.handle("POST", "/api/internal/fake-gateway/refund-failures", roleOperator, s.fakeRefundFailures)
-	s.handle("POST", "/api/internal/fake-gateway/refunds/{id}/outcome", roleOperator, s.fakeRefundOutcome)
-	s.handle("POST", "/api/internal/fake-gateway/payout-failures", roleOperator, s.fakePayoutFailures)
+	s.handle("POST", "/api/internal/fake-gateway/refund-failures", roleAdmin, s.fakeRefundFailures)
+	s.handle("POST", "/api/internal/fake-gateway/refunds/{id}/outcome", roleAdmin, s.fakeRefundOutcome)
+	s.handle("POST", "/api/internal/fake-gateway/payout-failures", roleAdmin, s.fakePayoutFailures)
 }
 
 // errNoCheckout: the token names no payment (a link this server did not make, or the old

@@ -36,7 +36,7 @@ const (
 // refuse (the default), not_possible or processing. A call replaces the previous one;
 // count 0 makes every refund go through at once again. Without the fake gateway the route
 // does not exist: 404 NOT_FOUND.
-func (s *Server) fakeRefundFailures(w http.ResponseWriter, r *http.Request, _ caller) error {
+func (s *Server) fakeRefundFailures(w http.ResponseWriter, r *http.Request, c caller) error {
 	fake := s.app.fakeGateway
 	if fake == nil || s.app.checkout == nil {
 		return newAPIError(http.StatusNotFound, "NOT_FOUND", "the payment gateway is not the fake one")
@@ -65,6 +65,7 @@ func (s *Server) fakeRefundFailures(w http.ResponseWriter, r *http.Request, _ ca
 	default:
 		return curhat.Invalid("mode", "must be refuse, not_possible or processing")
 	}
+	s.audit(r, c, "fake_gateway.refund_failures", "fake_gateway", "refunds", nil, map[string]any{"count": *body.Count, "mode": mode})
 	writeJSON(w, http.StatusOK, map[string]any{"count": *body.Count, "mode": mode})
 	return nil
 }
@@ -73,7 +74,7 @@ func (s *Server) fakeRefundFailures(w http.ResponseWriter, r *http.Request, _ ca
 // (processing), delivered as a real provider's callback is (payment.Service.RefundOutcome):
 // succeeded; failed, and retried with a new idempotency key; or, with not_possible, never
 // possible: manual. A refund already decided is answered as it is; an unknown one is 404.
-func (s *Server) fakeRefundOutcome(w http.ResponseWriter, r *http.Request, _ caller) error {
+func (s *Server) fakeRefundOutcome(w http.ResponseWriter, r *http.Request, c caller) error {
 	if s.app.fakeGateway == nil {
 		return newAPIError(http.StatusNotFound, "NOT_FOUND", "the payment gateway is not the fake one")
 	}
@@ -112,10 +113,15 @@ func (s *Server) fakeRefundOutcome(w http.ResponseWriter, r *http.Request, _ cal
 	case !o.Succeeded:
 		o.Reason = payment.ErrFakeRefundDeclined.Error()
 	}
+	before, err := s.app.payments.GetRefund(r.Context(), id)
+	if err != nil {
+		return err
+	}
 	ref, err := s.app.payments.RefundOutcome(r.Context(), o)
 	if err != nil {
 		return err
 	}
+	s.audit(r, c, "fake_gateway.refund_outcome", "refund", id.String(), toRefundJSON(before), toRefundJSON(ref))
 	writeJSON(w, http.StatusOK, toRefundJSON(ref))
 	return nil
 }

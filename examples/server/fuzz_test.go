@@ -200,7 +200,7 @@ func (fs *fuzzServer) expand(s string) string {
 
 func (fs *fuzzServer) token(who role) string {
 	switch who {
-	case roleOperator:
+	case roleAdmin:
 		return fs.op
 	case roleClient:
 		return fs.clientTok
@@ -287,28 +287,28 @@ type fuzzTarget struct {
 
 var fuzzTargets = map[string]fuzzTarget{
 	"FuzzOperatorBodies": bodyTarget([]fuzzRoute{
-		{"POST", "/api/internal/mitras", roleOperator},
-		{"PATCH", "/api/internal/mitras/@mitra2/status", roleOperator},
-		{"POST", "/api/internal/clients", roleOperator},
-		{"POST", "/api/internal/tokens", roleOperator},
-		{"PUT", "/api/internal/config/pairing_blast_timeout_seconds", roleOperator},
-		{"PUT", "/api/internal/config/pairing_targeted_timeout_seconds", roleOperator},
-		{"PUT", "/api/internal/config/payment_session_ttl_seconds", roleOperator},
-		{"PUT", "/api/internal/config/extension_auto_approve", roleOperator},
-		{"PUT", "/api/internal/config/mitra_max_concurrent_sessions", roleOperator},
-		{"POST", "/api/internal/fake-gateway/refund-failures", roleOperator},
-		{"POST", "/api/internal/payouts/run", roleOperator},
-		{"PUT", "/api/internal/mitras/@mitra2/payout-destination", roleOperator},
+		{"POST", "/api/internal/mitras", roleAdmin},
+		{"PATCH", "/api/internal/mitras/@mitra2/status", roleAdmin},
+		{"POST", "/api/internal/clients", roleAdmin},
+		{"POST", "/api/internal/tokens", roleAdmin},
+		{"PUT", "/api/internal/config/pairing_blast_timeout_seconds", roleAdmin},
+		{"PUT", "/api/internal/config/pairing_targeted_timeout_seconds", roleAdmin},
+		{"PUT", "/api/internal/config/payment_session_ttl_seconds", roleAdmin},
+		{"PUT", "/api/internal/config/extension_auto_approve", roleAdmin},
+		{"PUT", "/api/internal/config/mitra_max_concurrent_sessions", roleAdmin},
+		{"POST", "/api/internal/fake-gateway/refund-failures", roleAdmin},
+		{"POST", "/api/internal/payouts/run", roleAdmin},
+		{"PUT", "/api/internal/mitras/@mitra2/payout-destination", roleAdmin},
 		{"PUT", "/api/mitra/payout-destination", roleMitra},
-		{"POST", "/api/internal/fake-gateway/payout-failures", roleOperator},
+		{"POST", "/api/internal/fake-gateway/payout-failures", roleAdmin},
 	}, nil),
 	"FuzzPricingBodies": bodyTarget([]fuzzRoute{
-		{"POST", tiersPath, roleOperator},
-		{"PATCH", tiersPath + "/@tier", roleOperator},
-		{"POST", tiersPath + "/@tier/deactivate", roleOperator},
-		{"POST", tiersPath + "/@tier/reactivate", roleOperator},
-		{"POST", tiersPath + "/reorder", roleOperator},
-		{"PUT", promoPath, roleOperator},
+		{"POST", tiersPath, roleAdmin},
+		{"PATCH", tiersPath + "/@tier", roleAdmin},
+		{"POST", tiersPath + "/@tier/deactivate", roleAdmin},
+		{"POST", tiersPath + "/@tier/reactivate", roleAdmin},
+		{"POST", tiersPath + "/reorder", roleAdmin},
+		{"PUT", promoPath, roleAdmin},
 	}, nil),
 	"FuzzPairingBodies": bodyTarget([]fuzzRoute{
 		{"POST", "/api/client/chat/start", roleClient},
@@ -316,7 +316,7 @@ var fuzzTargets = map[string]fuzzTarget{
 		{"POST", "/api/client/chat/cancel", roleClient},
 		{"POST", "/api/client/chat/fallback-to-blast", roleClient},
 		{"POST", "/api/client/chat-sessions/@session/extensions", roleClient},
-		{"POST", "/api/internal/failed-pairings/@failure/actions", roleOperator},
+		{"POST", "/api/internal/failed-pairings/@failure/actions", roleAdmin},
 	}, func(extra string) map[string]string {
 		if extra == "" {
 			return nil
@@ -361,11 +361,11 @@ func runWebhook(t *testing.T, fs *fuzzServer, args []any) {
 }
 
 var queryRoutes = []fuzzRoute{
-	{"GET", "/api/internal/failed-pairings", roleOperator},
+	{"GET", "/api/internal/failed-pairings", roleAdmin},
 	{"GET", "/api/mitra/chat-sessions", roleMitra},
-	{"GET", tiersPath, roleOperator},
-	{"GET", "/api/internal/refunds", roleOperator},
-	{"GET", "/api/internal/payouts", roleOperator},
+	{"GET", tiersPath, roleAdmin},
+	{"GET", "/api/internal/refunds", roleAdmin},
+	{"GET", "/api/internal/payouts", roleAdmin},
 }
 
 // runQuery: (selector uint8, query string) — the filters of failed pairings, a mitra's

@@ -222,3 +222,12 @@ func (ts *testServer) token(kind string, id uuid.UUID) string {
 	tok := ts.must(201, "POST", "/api/internal/tokens", ts.op, map[string]any{"subject_kind": kind, "subject_id": id.String()})
 	return tok["token"].(string)
 }
+
+// newOperator creates an operator account with role (through the API, as the bootstrap
+// admin) and mints its token.
+func (ts *testServer) newOperator(role string) (uuid.UUID, string) {
+	ts.t.Helper()
+	o := ts.must(201, "POST", "/api/internal/operators", ts.op, map[string]any{"display_name": "Op " + role, "role": role})
+	id := uuid.MustParse(o["id"].(string))
+	return id, ts.token("operator", id)
+}

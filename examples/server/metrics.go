@@ -69,6 +69,8 @@ type promMetrics struct {
 	ringMatched prometheus.Histogram
 	mitrasAway  *prometheus.CounterVec
 
+	auditFailures prometheus.Counter
+
 	drift   *driftCollector
 	ledger  *imbalanceCollector
 	payouts *payoutsCollector
@@ -153,6 +155,10 @@ func newPromMetrics(log *slog.Logger, src scrapeSources) *promMetrics {
 		Namespace: ns, Name: "mitras_sent_away_total",
 		Help: "Mitras taken offline by the system, by reason (missed_offers).",
 	}, []string{"reason"})
+	m.auditFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Name: "audit_failures_total",
+		Help: "Operator writes whose audit row could not be stored (the write stands; its row is in the error log).",
+	})
 	queueLen := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: ns, Name: "pairing_queue_length",
 		Help: "Paid blasts waiting in the queue (read at scrape time; -1 when it cannot be counted).",
@@ -166,7 +172,7 @@ func newPromMetrics(log *slog.Logger, src scrapeSources) *promMetrics {
 		return float64(n)
 	})
 	for _, c := range []prometheus.Collector{m.requests, m.sweepRuns, m.sweepDuration, m.sweepCounts, m.fallbacks,
-		m.writeFailures, m.seeds, m.seedMitras, m.refunds, m.refundedAmount, m.queueWait, m.ringMatched, m.mitrasAway, queueLen} {
+		m.writeFailures, m.seeds, m.seedMitras, m.refunds, m.refundedAmount, m.queueWait, m.ringMatched, m.mitrasAway, m.auditFailures, queueLen} {
 		f(c)
 	}
 	for _, outcome := range []pairing.QueueOutcome{pairing.QueueMatched, pairing.QueueTimedOut, pairing.QueueCancelled} {
@@ -268,6 +274,8 @@ func (m *promMetrics) SweepRun(name string, r sweeps.Report, err error) {
 		}
 	}
 }
+
+func (m *promMetrics) AuditFailed() { m.auditFailures.Inc() }
 
 func (m *promMetrics) valkeyFallback(op string, _ error) { m.fallbacks.WithLabelValues(op).Inc() }
 

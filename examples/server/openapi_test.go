@@ -80,6 +80,12 @@ func TestOpenAPI_SecurityAndErrorsFollowTheRoutes(t *testing.T) {
 			want[401] = true
 		} else if r.Role == rolePublic {
 			require.Empty(t, *op.Security, "%s is public", name)
+		} else if r.Role.operator() {
+			// One scheme for every operator; the least role it needs in x-curhat-role.
+			require.Equal(t, openapi3.SecurityRequirements{{"operator": []string{}}}, *op.Security, name)
+			require.Equal(t, []string{"operator"}, op.Tags, name)
+			require.Equal(t, r.Role.String(), op.Extensions["x-curhat-role"], "%s: x-curhat-role", name)
+			want[401], want[403], want[503] = true, true, true
 		} else {
 			require.Equal(t, openapi3.SecurityRequirements{{r.Role.String(): []string{}}}, *op.Security, name)
 			require.Equal(t, []string{r.Role.String()}, op.Tags, name)

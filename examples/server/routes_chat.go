@@ -40,8 +40,8 @@ func (s *Server) chatRoutes() {
 	s.handle("POST", "/api/mitra/extensions/{id}/reject", roleMitra, s.rejectExtension)
 	s.handle("GET", "/api/mitra/events", roleMitra, s.serveSSE)
 	// Operators.
-	s.handle("GET", "/api/internal/failed-pairings", roleOperator, s.listFailures)
-	s.handle("POST", "/api/internal/failed-pairings/{id}/actions", roleOperator, s.failureAction)
+	s.handle("GET", "/api/internal/failed-pairings", roleViewer, s.listFailures)
+	s.handle("POST", "/api/internal/failed-pairings/{id}/actions", roleSupport, s.failureAction)
 }
 
 // ---- shapes ----
@@ -515,8 +515,12 @@ func (s *Server) failureAction(w http.ResponseWriter, r *http.Request, c caller)
 	if err := validText("note", body.Note); err != nil {
 		return err
 	}
+	before, err := s.app.pairer.GetFailure(r.Context(), id)
+	if err != nil {
+		return err
+	}
 	f, err := s.app.pairer.FailureAction(r.Context(), pairing.FailureActionParams{
-		ID: id, Action: body.Action, Note: body.Note, Operator: c.operatorName(),
+		ID: id, Action: body.Action, Note: body.Note, Operator: c.changedBy(),
 	})
 	if errors.Is(err, curhat.ErrInvalidState) && body.Action == pairing.ActionRefund && s.failureRefundIsManual(r.Context(), id) {
 		return errRefundManual
@@ -524,6 +528,7 @@ func (s *Server) failureAction(w http.ResponseWriter, r *http.Request, c caller)
 	if err != nil {
 		return err
 	}
+	s.audit(r, c, "failed_pairing."+body.Action, "failed_pairing", id.String(), failureJSON(before), failureJSON(f))
 	writeJSON(w, http.StatusOK, failureJSON(f))
 	return nil
 }

@@ -194,7 +194,7 @@ func TestChatFlow_NoMitraFailsRefundsAndOperatorsResolve(t *testing.T) {
 		fid := item["id"].(string)
 		res := ts.must(200, "POST", "/api/internal/failed-pairings/"+fid+"/actions", ts.op, map[string]any{"action": "resolve", "note": "called the client"})
 		require.Equal(t, "resolved", res["status"])
-		require.Equal(t, "operator:bootstrap", res["resolved_by"])
+		require.Equal(t, uuid.Nil.String(), res["resolved_by"])
 		r := ts.do("POST", "/api/internal/failed-pairings/"+fid+"/actions", ts.op, map[string]any{"action": "resolve"})
 		require.Equal(t, 409, r.Status)
 		require.Equal(t, "INVALID_STATE", r.ErrorCode())

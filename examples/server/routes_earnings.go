@@ -26,9 +26,9 @@ const (
 func (s *Server) earningsRoutes() {
 	s.handle("GET", "/api/mitra/earnings", roleMitra, s.myEarnings)
 	s.handle("GET", "/api/mitra/earnings/entries", roleMitra, s.myEarningEntries)
-	s.handle("GET", "/api/internal/ledger/balance", roleOperator, s.ledgerBalance)
-	s.handle("GET", "/api/internal/ledger/findings", roleOperator, s.ledgerFindings)
-	s.handle("GET", "/api/internal/mitras/{id}/earnings", roleOperator, s.mitraEarnings)
+	s.handle("GET", "/api/internal/ledger/balance", roleViewer, s.ledgerBalance)
+	s.handle("GET", "/api/internal/ledger/findings", roleViewer, s.ledgerFindings)
+	s.handle("GET", "/api/internal/mitras/{id}/earnings", roleViewer, s.mitraEarnings)
 }
 
 // ledgerFindingJSON is one broken invariant of the ledger.

@@ -22,14 +22,14 @@ const (
 )
 
 func (s *Server) internalRoutes() {
-	s.handle("POST", "/api/internal/mitras", roleOperator, s.createMitra)
-	s.handle("GET", "/api/internal/mitras/{id}", roleOperator, s.getMitra)
-	s.handle("PATCH", "/api/internal/mitras/{id}/status", roleOperator, s.setMitraStatus)
-	s.handle("POST", "/api/internal/clients", roleOperator, s.createClient)
-	s.handle("POST", "/api/internal/tokens", roleOperator, s.createToken)
-	s.handle("GET", "/api/internal/config", roleOperator, s.listConfig)
-	s.handle("PUT", "/api/internal/config/{key}", roleOperator, s.putConfig)
-	s.handle("GET", "/api/internal/dashboard", roleOperator, s.dashboard)
+	s.handle("POST", "/api/internal/mitras", roleSupport, s.createMitra)
+	s.handle("GET", "/api/internal/mitras/{id}", roleViewer, s.getMitra)
+	s.handle("PATCH", "/api/internal/mitras/{id}/status", roleSupport, s.setMitraStatus)
+	s.handle("POST", "/api/internal/clients", roleSupport, s.createClient)
+	s.handle("POST", "/api/internal/tokens", roleSupport, s.createToken)
+	s.handle("GET", "/api/internal/config", roleViewer, s.listConfig)
+	s.handle("PUT", "/api/internal/config/{key}", roleAdmin, s.putConfig)
+	s.handle("GET", "/api/internal/dashboard", roleViewer, s.dashboard)
 }
 
 // mitraJSON is the API shape of a mitra.
@@ -71,7 +71,7 @@ func validDisplayName(name string) error {
 	return validText("display_name", name)
 }
 
-func (s *Server) createMitra(w http.ResponseWriter, r *http.Request, _ caller) error {
+func (s *Server) createMitra(w http.ResponseWriter, r *http.Request, c caller) error {
 	var body struct {
 		DisplayName           string `json:"display_name"`
 		MaxConcurrentSessions *int   `json:"max_concurrent_sessions"`
@@ -90,6 +90,7 @@ func (s *Server) createMitra(w http.ResponseWriter, r *http.Request, _ caller) e
 	if err != nil {
 		return err
 	}
+	s.audit(r, c, "mitra.create", "mitra", m.ID.String(), nil, toMitraJSON(m))
 	writeJSON(w, http.StatusCreated, toMitraJSON(m))
 	return nil
 }
@@ -113,7 +114,7 @@ func (s *Server) getMitra(w http.ResponseWriter, r *http.Request, _ caller) erro
 	return nil
 }
 
-func (s *Server) setMitraStatus(w http.ResponseWriter, r *http.Request, _ caller) error {
+func (s *Server) setMitraStatus(w http.ResponseWriter, r *http.Request, c caller) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
@@ -127,6 +128,10 @@ func (s *Server) setMitraStatus(w http.ResponseWriter, r *http.Request, _ caller
 	if body.IsActive == nil {
 		return curhat.Invalid("is_active", "is required")
 	}
+	before, err := s.app.mirror.GetMitra(r.Context(), id)
+	if err != nil {
+		return err
+	}
 	m, err := s.app.setMitraActive(r.Context(), id, *body.IsActive)
 	if err != nil {
 		return err
@@ -136,11 +141,12 @@ func (s *Server) setMitraStatus(w http.ResponseWriter, r *http.Request, _ caller
 		// ones minted since answer at once, the ones the deactivation revoked say 401.
 		s.app.auth.revoked(r.Context(), SubjectMitra, id)
 	}
+	s.audit(r, c, "mitra.status", "mitra", id.String(), toMitraJSON(before), toMitraJSON(m))
 	writeJSON(w, http.StatusOK, toMitraJSON(m))
 	return nil
 }
 
-func (s *Server) createClient(w http.ResponseWriter, r *http.Request, _ caller) error {
+func (s *Server) createClient(w http.ResponseWriter, r *http.Request, op caller) error {
 	var body struct {
 		DisplayName string `json:"display_name"`
 	}
@@ -154,11 +160,12 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, _ caller) 
 	if err != nil {
 		return err
 	}
+	s.audit(r, op, "client.create", "client", c.ID.String(), nil, c)
 	writeJSON(w, http.StatusCreated, c)
 	return nil
 }
 
-func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ caller) error {
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c caller) error {
 	var body struct {
 		SubjectKind string `json:"subject_kind"`
 		SubjectID   string `json:"subject_id"`
@@ -170,6 +177,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ caller) e
 	kind := SubjectKind(body.SubjectKind)
 	if kind != SubjectClient && kind != SubjectMitra && kind != SubjectOperator {
 		return curhat.Invalid("subject_kind", "must be client, mitra or operator")
+	}
+	if kind == SubjectOperator && c.Role < roleAdmin {
+		return errNeedsRole(roleAdmin, c.Role) // only an admin makes operators' tokens
 	}
 	id, err := bodyID("subject_id", body.SubjectID)
 	if err != nil {
@@ -191,6 +201,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ caller) e
 	if err != nil {
 		return err
 	}
+	// The token itself is never recorded: the row says whose it is and until when.
+	s.audit(r, c, "token.mint", string(kind), id.String(), nil,
+		map[string]any{"subject_kind": kind, "subject_id": id, "expires_at": exp.UTC()})
 	writeJSON(w, http.StatusCreated, map[string]any{"token": token, "expires_at": exp.UTC()})
 	return nil
 }
@@ -218,10 +231,20 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request, c caller) err
 	if len(body.Value) == 0 {
 		return curhat.Invalid("value", "is required")
 	}
-	it, err := s.app.runtime.Set(r.Context(), r.PathValue("key"), body.Value, c.operatorName())
+	key := r.PathValue("key")
+	var before any
+	if items, err := s.app.runtime.List(r.Context()); err == nil {
+		for _, it := range items {
+			if string(it.Key) == key {
+				before = map[string]any{"key": it.Key, "value": it.Value, "updated_at": utcPtr(it.UpdatedAt)}
+			}
+		}
+	}
+	it, err := s.app.runtime.Set(r.Context(), key, body.Value, c.changedBy())
 	if err != nil {
 		return err
 	}
+	s.audit(r, c, "config.set", "config", string(it.Key), before, map[string]any{"key": it.Key, "value": it.Value, "updated_at": utcPtr(it.UpdatedAt)})
 	writeJSON(w, http.StatusOK, map[string]any{"key": it.Key, "value": it.Value, "updated_at": utcPtr(it.UpdatedAt)})
 	return nil
 }

@@ -28,9 +28,9 @@ const (
 func (s *Server) payoutRoutes() {
 	s.handle("GET", "/api/mitra/payout-destination", roleMitra, s.myPayoutDestination)
 	s.handle("PUT", "/api/mitra/payout-destination", roleMitra, s.putMyPayoutDestination)
-	s.handle("PUT", "/api/internal/mitras/{id}/payout-destination", roleOperator, s.putMitraPayoutDestination)
-	s.handle("POST", "/api/internal/payouts/run", roleOperator, s.runPayouts)
-	s.handle("GET", "/api/internal/payouts", roleOperator, s.listPayouts)
+	s.handle("PUT", "/api/internal/mitras/{id}/payout-destination", roleAdmin, s.putMitraPayoutDestination)
+	s.handle("POST", "/api/internal/payouts/run", roleAdmin, s.runPayouts)
+	s.handle("GET", "/api/internal/payouts", roleViewer, s.listPayouts)
 	// POST /api/internal/fake-gateway/payout-failures is among the fake gateway's routes
 	// (fake_checkout.go): it exists only while the fake is in use.
 }
@@ -41,6 +41,11 @@ type payoutDestinationJSON struct {
 	AccountNumber     string    `json:"account_number"`
 	AccountHolderName string    `json:"account_holder_name"`
 	UpdatedAt         time.Time `json:"updated_at"`
+}
+
+func toPayoutDestinationJSON(d payout.Destination) payoutDestinationJSON {
+	return payoutDestinationJSON{ChannelCode: d.ChannelCode, AccountNumber: d.AccountNumber,
+		AccountHolderName: d.AccountHolderName, UpdatedAt: d.UpdatedAt.UTC()}
 }
 
 // payoutJSON is the API shape of a payout.
@@ -69,29 +74,28 @@ func (s *Server) myPayoutDestination(w http.ResponseWriter, r *http.Request, c c
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, payoutDestinationJSON{ChannelCode: d.ChannelCode, AccountNumber: d.AccountNumber,
-		AccountHolderName: d.AccountHolderName, UpdatedAt: d.UpdatedAt.UTC()})
+	writeJSON(w, http.StatusOK, toPayoutDestinationJSON(d))
 	return nil
 }
 
 // putMyPayoutDestination is PUT /api/mitra/payout-destination: the caller's own.
 func (s *Server) putMyPayoutDestination(w http.ResponseWriter, r *http.Request, c caller) error {
-	return s.putPayoutDestination(w, r, c.ID)
+	return s.putPayoutDestination(w, r, c, c.ID)
 }
 
 // putMitraPayoutDestination is PUT /api/internal/mitras/{id}/payout-destination: any
 // mitra's (404 for a mitra that does not exist).
-func (s *Server) putMitraPayoutDestination(w http.ResponseWriter, r *http.Request, _ caller) error {
+func (s *Server) putMitraPayoutDestination(w http.ResponseWriter, r *http.Request, c caller) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
-	return s.putPayoutDestination(w, r, id)
+	return s.putPayoutDestination(w, r, c, id)
 }
 
 // putPayoutDestination sets where mitraID is paid; the SDK checks the fields (400
-// VALIDATION_FAILED naming the first one that is wrong).
-func (s *Server) putPayoutDestination(w http.ResponseWriter, r *http.Request, mitraID uuid.UUID) error {
+// VALIDATION_FAILED naming the first one that is wrong). An operator's change is audited.
+func (s *Server) putPayoutDestination(w http.ResponseWriter, r *http.Request, c caller, mitraID uuid.UUID) error {
 	var body struct {
 		ChannelCode       string `json:"channel_code"`
 		AccountNumber     string `json:"account_number"`
@@ -100,13 +104,21 @@ func (s *Server) putPayoutDestination(w http.ResponseWriter, r *http.Request, mi
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
 	}
+	var before any
+	if c.Kind == SubjectOperator {
+		if d, err := s.app.client.Payouts().Destination(r.Context(), mitraID); err == nil {
+			before = toPayoutDestinationJSON(d)
+		}
+	}
 	d, err := s.app.client.Payouts().SetDestination(r.Context(), payout.Destination{MitraID: mitraID,
 		ChannelCode: body.ChannelCode, AccountNumber: body.AccountNumber, AccountHolderName: body.AccountHolderName})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, payoutDestinationJSON{ChannelCode: d.ChannelCode, AccountNumber: d.AccountNumber,
-		AccountHolderName: d.AccountHolderName, UpdatedAt: d.UpdatedAt.UTC()})
+	if c.Kind == SubjectOperator {
+		s.audit(r, c, "payout_destination.set", "mitra", mitraID.String(), before, toPayoutDestinationJSON(d))
+	}
+	writeJSON(w, http.StatusOK, toPayoutDestinationJSON(d))
 	return nil
 }
 
@@ -115,7 +127,7 @@ func (s *Server) putPayoutDestination(w http.ResponseWriter, r *http.Request, mi
 // which lists them as they stand after their send. A mitra asked for that is not eligible
 // is 409 NOT_ELIGIBLE saying why; a server without a payout provider 409
 // NO_PAYOUT_PROVIDER.
-func (s *Server) runPayouts(w http.ResponseWriter, r *http.Request, _ caller) error {
+func (s *Server) runPayouts(w http.ResponseWriter, r *http.Request, c caller) error {
 	raw, err := readBody(w, r)
 	if err != nil {
 		return err
@@ -151,6 +163,11 @@ func (s *Server) runPayouts(w http.ResponseWriter, r *http.Request, _ caller) er
 	for _, it := range rep.Created {
 		out = append(out, toPayoutJSON(it))
 	}
+	target := ""
+	if p.MitraID != nil {
+		target = p.MitraID.String()
+	}
+	s.audit(r, c, "payouts.run", "payouts", target, nil, map[string]any{"items": out})
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
 	return nil
 }
@@ -214,7 +231,7 @@ func (s *Server) listPayouts(w http.ResponseWriter, r *http.Request, _ caller) e
 // fakePayoutFailures tells the fake payout provider to refuse the next count payouts (0
 // stops refusing): each is failed and its amount available again. Without the fake
 // provider the route does not exist: 404 NOT_FOUND.
-func (s *Server) fakePayoutFailures(w http.ResponseWriter, r *http.Request, _ caller) error {
+func (s *Server) fakePayoutFailures(w http.ResponseWriter, r *http.Request, c caller) error {
 	fake := s.app.fakePayouts
 	if fake == nil {
 		return newAPIError(http.StatusNotFound, "NOT_FOUND", "the payout provider is not the fake one")
@@ -232,6 +249,7 @@ func (s *Server) fakePayoutFailures(w http.ResponseWriter, r *http.Request, _ ca
 		return curhat.Invalid("count", "must be 0..%d", maxFakePayoutFailures)
 	}
 	fake.FailNext(*body.Count)
+	s.audit(r, c, "fake_gateway.payout_failures", "fake_gateway", "payouts", nil, map[string]any{"count": *body.Count})
 	writeJSON(w, http.StatusOK, map[string]any{"count": *body.Count})
 	return nil
 }

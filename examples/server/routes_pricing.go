@@ -18,22 +18,23 @@ import (
 
 // pricingAPI serves the pricing routes.
 type pricingAPI struct {
-	ps *pricing.PricingStore
+	ps    *pricing.PricingStore
+	audit func(r *http.Request, c caller, action, targetKind, targetID string, before, after any)
 }
 
 func (s *Server) pricingRoutes() {
-	api := &pricingAPI{ps: s.app.pricing}
+	api := &pricingAPI{ps: s.app.pricing, audit: s.audit}
 	const base = "/api/internal/pricing"
-	s.handle("GET", base+"/tiers", roleOperator, api.listTiers)
-	s.handle("POST", base+"/tiers", roleOperator, api.createTier)
-	s.handle("POST", base+"/tiers/reorder", roleOperator, api.reorderTiers)
-	s.handle("PATCH", base+"/tiers/{id}", roleOperator, api.updateTier)
-	s.handle("POST", base+"/tiers/{id}/deactivate", roleOperator, api.deactivateTier)
-	s.handle("POST", base+"/tiers/{id}/reactivate", roleOperator, api.reactivateTier)
-	s.handle("GET", base+"/tiers/{id}/history", roleOperator, api.tierHistory)
-	s.handle("GET", base+"/promotions/first-session", roleOperator, api.getFirstSession)
-	s.handle("PUT", base+"/promotions/first-session", roleOperator, api.putFirstSession)
-	s.handle("GET", base+"/promotions/first-session/history", roleOperator, api.firstSessionHistory)
+	s.handle("GET", base+"/tiers", roleViewer, api.listTiers)
+	s.handle("POST", base+"/tiers", roleAdmin, api.createTier)
+	s.handle("POST", base+"/tiers/reorder", roleAdmin, api.reorderTiers)
+	s.handle("PATCH", base+"/tiers/{id}", roleAdmin, api.updateTier)
+	s.handle("POST", base+"/tiers/{id}/deactivate", roleAdmin, api.deactivateTier)
+	s.handle("POST", base+"/tiers/{id}/reactivate", roleAdmin, api.reactivateTier)
+	s.handle("GET", base+"/tiers/{id}/history", roleViewer, api.tierHistory)
+	s.handle("GET", base+"/promotions/first-session", roleViewer, api.getFirstSession)
+	s.handle("PUT", base+"/promotions/first-session", roleAdmin, api.putFirstSession)
+	s.handle("GET", base+"/promotions/first-session/history", roleViewer, api.firstSessionHistory)
 	s.handle("GET", "/api/client/chat/pricing", roleClient, api.clientPricing)
 }
 
@@ -80,11 +81,12 @@ func (api *pricingAPI) createTier(w http.ResponseWriter, r *http.Request, c call
 		return curhat.Invalid("price", "is required")
 	}
 	tier, err := api.ps.CreateTier(r.Context(), pricing.CreateTierParams{
-		Mode: pricing.Mode(body.Mode), Minutes: *body.Minutes, Price: *body.Price, Label: body.Label, ChangedBy: c.operatorName(),
+		Mode: pricing.Mode(body.Mode), Minutes: *body.Minutes, Price: *body.Price, Label: body.Label, ChangedBy: c.changedBy(),
 	})
 	if err != nil {
 		return err
 	}
+	api.audit(r, c, "pricing.tier.create", "pricing_tier", tier.ID.String(), nil, tierJSON(tier))
 	writeJSON(w, http.StatusCreated, tierJSON(tier))
 	return nil
 }
@@ -109,26 +111,31 @@ func (api *pricingAPI) updateTier(w http.ResponseWriter, r *http.Request, c call
 	if err != nil {
 		return err
 	}
+	before, err := api.ps.GetTier(r.Context(), id)
+	if err != nil {
+		return err
+	}
 	tier, err := api.ps.UpdateTier(r.Context(), pricing.UpdateTierParams{
 		ID: id, ExpectedUpdatedAt: expected, Price: body.Price, Label: body.Label,
-		Mode: body.Mode, Minutes: body.Minutes, ChangedBy: c.operatorName(),
+		Mode: body.Mode, Minutes: body.Minutes, ChangedBy: c.changedBy(),
 	})
 	if err != nil {
 		return err
 	}
+	api.audit(r, c, "pricing.tier.update", "pricing_tier", id.String(), tierJSON(before), tierJSON(tier))
 	writeJSON(w, http.StatusOK, tierJSON(tier))
 	return nil
 }
 
 func (api *pricingAPI) deactivateTier(w http.ResponseWriter, r *http.Request, c caller) error {
-	return api.setActive(w, r, c, api.ps.DeactivateTier)
+	return api.setActive(w, r, c, "pricing.tier.deactivate", api.ps.DeactivateTier)
 }
 
 func (api *pricingAPI) reactivateTier(w http.ResponseWriter, r *http.Request, c caller) error {
-	return api.setActive(w, r, c, api.ps.ReactivateTier)
+	return api.setActive(w, r, c, "pricing.tier.reactivate", api.ps.ReactivateTier)
 }
 
-func (api *pricingAPI) setActive(w http.ResponseWriter, r *http.Request, c caller,
+func (api *pricingAPI) setActive(w http.ResponseWriter, r *http.Request, c caller, action string,
 	op func(ctx context.Context, id uuid.UUID, expected time.Time, by string) (pricing.Tier, error)) error {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -144,10 +151,15 @@ func (api *pricingAPI) setActive(w http.ResponseWriter, r *http.Request, c calle
 	if err != nil {
 		return err
 	}
-	tier, err := op(r.Context(), id, expected, c.operatorName())
+	before, err := api.ps.GetTier(r.Context(), id)
 	if err != nil {
 		return err
 	}
+	tier, err := op(r.Context(), id, expected, c.changedBy())
+	if err != nil {
+		return err
+	}
+	api.audit(r, c, action, "pricing_tier", id.String(), tierJSON(before), tierJSON(tier))
 	writeJSON(w, http.StatusOK, tierJSON(tier))
 	return nil
 }
@@ -175,12 +187,17 @@ func (api *pricingAPI) reorderTiers(w http.ResponseWriter, r *http.Request, c ca
 		}
 		items[i] = pricing.ReorderItem{ID: id, ExpectedUpdatedAt: expected}
 	}
+	before, err := api.ps.ListTiers(r.Context(), pricing.ListTiersParams{Mode: pricing.Mode(body.Mode), IncludeInactive: true})
+	if err != nil {
+		return err
+	}
 	tiers, err := api.ps.ReorderTiers(r.Context(), pricing.ReorderParams{
-		Mode: pricing.Mode(body.Mode), Tiers: items, ChangedBy: c.operatorName(),
+		Mode: pricing.Mode(body.Mode), Tiers: items, ChangedBy: c.changedBy(),
 	})
 	if err != nil {
 		return err
 	}
+	api.audit(r, c, "pricing.tier.reorder", "pricing_mode", body.Mode, tierOrder(before), tierOrder(tiers))
 	writeJSON(w, http.StatusOK, map[string]any{"tiers": toTiersJSON(tiers)})
 	return nil
 }
@@ -232,16 +249,30 @@ func (api *pricingAPI) putFirstSession(w http.ResponseWriter, r *http.Request, c
 	case body.DiscountPercent == nil:
 		return curhat.Invalid("discount_percent", "is required")
 	}
+	var before any
+	if cur, err := api.ps.GetFirstSessionDiscount(r.Context()); err == nil {
+		before = promotionJSON(cur)
+	}
 	pr, err := api.ps.UpdateFirstSessionDiscount(r.Context(), pricing.UpdatePromotionParams{
 		ExpectedUpdatedAt: expected, Enabled: *body.Enabled, DiscountPercent: *body.DiscountPercent,
 		MaxDiscountAmount: body.MaxDiscountAmount, EligibleMinutes: body.EligibleMinutes, Label: body.Label,
-		ChangedBy: c.operatorName(),
+		ChangedBy: c.changedBy(),
 	})
 	if err != nil {
 		return err
 	}
+	api.audit(r, c, "pricing.promotion.update", "promotion", pr.ID.String(), before, promotionJSON(pr))
 	writeJSON(w, http.StatusOK, promotionJSON(pr))
 	return nil
+}
+
+// tierOrder is a mode's tiers in their order, as a reorder's audit row shows them.
+func tierOrder(tiers []pricing.Tier) map[string]any {
+	ids := make([]uuid.UUID, 0, len(tiers))
+	for _, t := range tiers {
+		ids = append(ids, t.ID)
+	}
+	return map[string]any{"order": ids}
 }
 
 func (api *pricingAPI) firstSessionHistory(w http.ResponseWriter, r *http.Request, _ caller) error {

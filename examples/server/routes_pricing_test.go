@@ -91,7 +91,7 @@ func TestPricingRoutes_TierLifecycleWithOptimisticLocking(t *testing.T) {
 		for _, e := range entries {
 			e := e.(map[string]any)
 			kinds = append(kinds, e["change_kind"].(string))
-			require.Equal(t, "operator:bootstrap", e["changed_by"])
+			require.Equal(t, uuid.Nil.String(), e["changed_by"])
 		}
 		require.Equal(t, []string{"reorder", "reactivate", "deactivate", "update", "create"}, kinds)
 		require.Nil(t, entries[4].(map[string]any)["before"])

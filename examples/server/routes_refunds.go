@@ -18,9 +18,9 @@ import (
 // make refunds refused, impossible or slow are in fake_refunds.go.
 
 func (s *Server) refundRoutes() {
-	s.handle("GET", "/api/internal/refunds", roleOperator, s.listRefunds)
-	s.handle("POST", "/api/internal/refunds/{id}/retry", roleOperator, s.retryRefund)
-	s.handle("POST", "/api/internal/refunds/{id}/settle-manually", roleOperator, s.settleRefundManually)
+	s.handle("GET", "/api/internal/refunds", roleViewer, s.listRefunds)
+	s.handle("POST", "/api/internal/refunds/{id}/retry", roleSupport, s.retryRefund)
+	s.handle("POST", "/api/internal/refunds/{id}/settle-manually", roleSupport, s.settleRefundManually)
 	// POST /api/internal/fake-gateway/refund-failures and …/refunds/{id}/outcome are among
 	// the fake gateway's routes (fake_checkout.go): they exist only while the fake is in use.
 }
@@ -83,8 +83,12 @@ func (s *Server) listRefunds(w http.ResponseWriter, r *http.Request, _ caller) e
 // any instance (or processing: the provider has it) 409 REFUND_IN_FLIGHT
 // (payment.ErrRefundInFlight), and a manual one 409 REFUND_MANUAL: the provider can
 // never make it, so an operator pays it by hand and records that (settle-manually).
-func (s *Server) retryRefund(w http.ResponseWriter, r *http.Request, _ caller) error {
+func (s *Server) retryRefund(w http.ResponseWriter, r *http.Request, c caller) error {
 	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	before, err := s.app.payments.GetRefund(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -92,13 +96,14 @@ func (s *Server) retryRefund(w http.ResponseWriter, r *http.Request, _ caller) e
 	if errors.Is(err, curhat.ErrInvalidState) {
 		// The SDK refuses a succeeded refund and a manual one alike; the operator's next
 		// step differs, so the answer says which.
-		if cur, gerr := s.app.payments.GetRefund(r.Context(), id); gerr == nil && cur.Status == payment.RefundManual {
+		if before.Status == payment.RefundManual {
 			return errRefundManual
 		}
 	}
 	if err != nil {
 		return err
 	}
+	s.audit(r, c, "refund.retry", "refund", id.String(), toRefundJSON(before), toRefundJSON(ref))
 	writeJSON(w, http.StatusOK, toRefundJSON(ref))
 	return nil
 }
@@ -131,6 +136,10 @@ func (s *Server) settleRefundManually(w http.ResponseWriter, r *http.Request, c 
 	if err := validText("note", *body.Note); err != nil {
 		return err
 	}
+	before, err := s.app.payments.GetRefund(r.Context(), id)
+	if err != nil {
+		return err
+	}
 	ref, err := s.app.payments.SettleManually(r.Context(), id, *body.Note)
 	if errors.Is(err, curhat.ErrInvalidState) {
 		if ref.Status == "" {
@@ -143,7 +152,8 @@ func (s *Server) settleRefundManually(w http.ResponseWriter, r *http.Request, c 
 		return err
 	}
 	s.app.log.InfoContext(r.Context(), "refund settled by hand", "refund_id", ref.ID, "payment_id", ref.PaymentID,
-		"amount", ref.Amount, "operator", c.operatorName())
+		"amount", ref.Amount, "operator_id", c.ID)
+	s.audit(r, c, "refund.settle_manually", "refund", id.String(), toRefundJSON(before), toRefundJSON(ref))
 	writeJSON(w, http.StatusOK, toRefundJSON(ref))
 	return nil
 }

@@ -24,19 +24,25 @@ import (
 	"time"
 )
 
-// role is who may call a route.
+// role is who may call a route. The operator roles are ranked: a route of roleSupport
+// admits support operators and admins (SPEC §24).
 type role uint8
 
 const (
-	rolePublic   role = iota // no token (health, webhooks and callbacks with their own signature or token)
-	roleOperator             // /api/internal
-	roleClient               // /api/client
-	roleMitra                // /api/mitra
+	rolePublic  role = iota // no token (health, webhooks and callbacks with their own signature or token)
+	roleClient              // /api/client
+	roleMitra               // /api/mitra
+	roleViewer              // /api/internal, reading
+	roleSupport             // /api/internal, the day-to-day writes
+	roleAdmin               // /api/internal, everything: pricing, config, operators, payouts
 )
 
 func (r role) String() string {
-	return [...]string{"public", "operator", "client", "mitra"}[r]
+	return [...]string{"public", "client", "mitra", "viewer", "support", "admin"}[r]
 }
+
+// operator reports whether r is one of the operator roles.
+func (r role) operator() bool { return r >= roleViewer }
 
 // handlerFunc handles an authenticated request; a returned error is written by the server.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c caller) error
@@ -78,6 +84,8 @@ func (s *Server) registerRoutes() {
 	s.payoutRoutes()
 	s.pricingRoutes()
 	s.tokenRoutes()
+	s.operatorRoutes()
+	s.auditRoutes()
 	if s.app.fakeGateway != nil {
 		s.fakeGatewayRoutes() // its checkout page, its webhook: only while it is in use
 	}
@@ -129,8 +137,16 @@ func (s *Server) wrap(name string, who role, h handlerFunc) http.HandlerFunc {
 			writeError(sw, r, s.log, err)
 			return
 		}
+		if who.operator() && r.Method != http.MethodGet {
+			c.audited = &auditMark{}
+		}
 		if err := h(sw, r, c); err != nil {
 			writeError(sw, r, s.log, err)
+			return
+		}
+		if c.audited != nil && !c.audited.recorded && sw.status/100 == 2 {
+			s.log.ErrorContext(r.Context(), "operator write answered without an audit row",
+				"request_id", w.Header().Get(requestIDHeader), "route", name, "operator_id", c.ID)
 		}
 	}
 }
@@ -200,9 +216,6 @@ func (w *statusWriter) Flush() {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// roleSubjects is the kind of subject each role admits.
-var roleSubjects = [...]SubjectKind{roleOperator: SubjectOperator, roleClient: SubjectClient, roleMitra: SubjectMitra}
-
 // authorize checks the bearer token against the route's role.
 func (s *Server) authorize(r *http.Request, who role) (caller, error) {
 	if who == rolePublic {
@@ -212,10 +225,24 @@ func (s *Server) authorize(r *http.Request, who role) (caller, error) {
 	if err != nil {
 		return caller{}, err
 	}
-	if c.Kind != roleSubjects[who] {
+	switch {
+	case who.operator() && c.Kind == SubjectOperator:
+		if c.Role < who {
+			return caller{}, errNeedsRole(who, c.Role)
+		}
+	case who == roleClient && c.Kind == SubjectClient, who == roleMitra && c.Kind == SubjectMitra:
+	default:
 		return caller{}, errForbidden
 	}
 	return c, nil
+}
+
+// errNeedsRole refuses an operator whose role is below the one a request needs, saying
+// which role it needs and which one the operator has.
+func errNeedsRole(need, have role) *apiError {
+	e := newAPIError(http.StatusForbidden, "FORBIDDEN", "this needs the %s role; you are signed in as %s", need, have)
+	e.Details = map[string]any{"required_role": need.String(), "role": have.String()}
+	return e
 }
 
 func (s *Server) healthRoutes() {

@@ -154,8 +154,11 @@ func recycleSchema(ctx context.Context, ap *pgxpool.Pool, schema string) bool {
 		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
 			return err
 		}
-		// The ledger is append-only; a test database is wiped all the same.
+		// The ledger and the operator audit are append-only; a test database is wiped all the same.
 		if _, err := tx.Exec(ctx, "SET LOCAL curhat.ledger_erase = 'on'"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "SET LOCAL curhat.audit_erase = 'on'"); err != nil {
 			return err
 		}
 		// DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE replaces every
