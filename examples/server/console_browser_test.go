@@ -804,9 +804,9 @@ func scenarioTierActive(t *testing.T, b *consoleBrowser, be backend) {
 
 	tb.click("button", "History of the 15 min session tier")
 	require.Equal(t, "true", eval[string](tb, `document.querySelector('tr[data-minutes="15"] button[aria-expanded]').getAttribute("aria-expanded")`))
-	tb.waitText(`#tier-table-session`, "reactivate by operator:bootstrap")
-	tb.waitText(`#tier-table-session`, "deactivate by operator:bootstrap")
-	tb.waitText(`#tier-table-session`, "create by operator:bootstrap")
+	tb.waitText(`#tier-table-session`, "reactivate by Bootstrap admin")
+	tb.waitText(`#tier-table-session`, "deactivate by Bootstrap admin")
+	tb.waitText(`#tier-table-session`, "create by Bootstrap admin")
 	tb.requireClean()
 }
 
@@ -1043,7 +1043,7 @@ func scenarioFailures(t *testing.T, b *consoleBrowser, be backend) {
 	tb.choose("Status", "Resolved")
 	tb.click("button", "Apply filters")
 	tb.waitText(row(refunded), "called the client, refund confirmed")
-	tb.waitText(row(refunded), "resolved by operator:bootstrap")
+	tb.waitText(row(refunded), "resolved by Bootstrap admin")
 
 	// The refunds list: the one still refused, retried now.
 	tb.waitFor("one failed refund", `document.querySelectorAll("#refund-table tbody tr[data-id]").length === 1`)

@@ -10,6 +10,9 @@
 // token would go to whatever origin it named.
 
 const TOKEN_KEY = "curhat.operatorToken";
+// Who the token is: {id, display_name, role}, from GET /api/internal/operators/me. The
+// console reads the role to show only what it may use; the API decides either way.
+const OPERATOR_KEY = "curhat.operator";
 
 function apiBase() {
   const given = document.querySelector('meta[name="curhat-api"]')?.getAttribute("content");
@@ -35,6 +38,21 @@ export function setToken(token) {
 
 export function clearToken() {
   sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(OPERATOR_KEY);
+}
+
+// getOperator returns the signed-in operator, {id, display_name, role}, or null.
+export function getOperator() {
+  try {
+    const o = JSON.parse(sessionStorage.getItem(OPERATOR_KEY) || "null");
+    return o && typeof o === "object" ? o : null;
+  } catch {
+    return null;
+  }
+}
+
+export function setOperator(o) {
+  sessionStorage.setItem(OPERATOR_KEY, JSON.stringify({ id: o.id, display_name: o.display_name, role: o.role }));
 }
 
 // ApiError is an answer other than 2xx: the API's error envelope, or a network failure
@@ -47,16 +65,26 @@ export class ApiError extends Error {
     this.code = e.code || (status ? "HTTP_" + status : "NETWORK");
     this.field = e.field || "";
     this.current = e.current;
+    // A 403 FORBIDDEN names the role the route needs and the caller's role now.
+    this.requiredRole = e.required_role || "";
+    this.role = e.role || "";
     this.requestId = requestId || "";
   }
 }
 
 let onSignedOut = () => {};
+let onForbidden = () => {};
 
 // whenSignedOut sets what happens when the API refuses the stored token (revoked or
 // expired): the app shows the sign-in page.
 export function whenSignedOut(fn) {
   onSignedOut = fn;
+}
+
+// whenForbidden sets what happens when the API refuses a request for the operator's role
+// (403 FORBIDDEN): the role may have changed since sign-in, and the error tells it.
+export function whenForbidden(fn) {
+  onForbidden = fn;
 }
 
 // call sends one request. body, when given, is sent as JSON. options.token replaces the
@@ -88,6 +116,7 @@ export async function call(method, path, body, options = {}) {
   if (!res.ok) {
     const err = new ApiError(res.status, data, res.headers.get("X-Request-Id"));
     if (res.status === 401 && options.token === undefined) onSignedOut(err);
+    if (res.status === 403 && err.code === "FORBIDDEN" && options.token === undefined) onForbidden(err);
     throw err;
   }
   return data;

@@ -1,13 +1,16 @@
-// The console's shell: sign-in, sign-out, navigation between the pages.
+// The console's shell: sign-in, sign-out, who is signed in and with which role, navigation
+// between the pages the role may use.
 
-import { call, clearToken, getToken, setToken, whenSignedOut } from "./api.js";
-import { announce, describe } from "./ui.js";
+import { call, clearToken, getOperator, getToken, setOperator, setToken, whenForbidden, whenSignedOut } from "./api.js";
+import { announce, can, describe, h, needsRole } from "./ui.js";
 import * as dashboard from "./dashboard.js";
 import * as mitras from "./mitras.js";
 import * as pricing from "./pricing.js";
 import * as config from "./config.js";
 import * as failures from "./failures.js";
 import * as earnings from "./earnings.js";
+import * as audit from "./audit.js";
+import * as operators from "./operators.js";
 
 const pages = {
   dashboard,
@@ -16,11 +19,27 @@ const pages = {
   config,
   "failed-pairings": failures,
   earnings,
+  audit,
+  operators,
 };
+
+// ME answers who a token is: {id, display_name, role, …}, for any operator.
+const ME = "/api/internal/operators/me";
 
 const $ = (id) => document.getElementById(id);
 
 let current = null; // { controller } of the page shown
+// justSignedIn: the operator was read from the API by the sign-in itself; every other
+// page shown reads it again first, so that a role changed meanwhile shows.
+let justSignedIn = false;
+
+// showOperator shows who is signed in and offers the links of the pages the role may use.
+function showOperator() {
+  const o = getOperator();
+  $("whoami-text").textContent = o ? `${o.display_name} · ${o.role}` : "";
+  $("whoami").hidden = !o;
+  for (const li of $("nav").querySelectorAll("li[data-requires]")) li.hidden = !can(li.dataset.requires);
+}
 
 function leavePage() {
   if (current) current.controller.abort();
@@ -32,6 +51,7 @@ function showSignIn(message) {
   leavePage();
   $("nav").hidden = true;
   $("sign-out").hidden = true;
+  $("whoami").hidden = true;
   $("signin").hidden = false;
   document.title = "Sign in · curhat operator console";
   const input = $("token");
@@ -65,11 +85,29 @@ async function render() {
   const controller = new AbortController();
   current = { controller };
   const root = $("view");
+  showOperator();
+  if (!justSignedIn) {
+    try {
+      setOperator(await call("GET", ME, undefined, { signal: controller.signal }));
+    } catch (err) {
+      if (controller.signal.aborted || (err && err.name === "AbortError")) return;
+      // 401: signed out, the sign-in page says why. Otherwise the page goes on with the
+      // role as last known (the API decides anyway), and says what went wrong.
+      if (err.status === 401) return;
+      root.append(h("p", { class: "error", role: "alert", text: `Could not check your role: ${describe(err)}` }));
+    }
+    showOperator();
+  }
+  justSignedIn = false;
   try {
-    await page.mount(root, controller.signal);
+    if (!can(page.requires)) {
+      root.append(h("h1", { text: page.title }), h("p", { class: "error", role: "alert", text: needsRole(page.requires, `The ${page.title} page`) }));
+    } else {
+      await page.mount(root, controller.signal);
+    }
   } catch (err) {
     if (err && err.name === "AbortError") return;
-    root.append(Object.assign(document.createElement("p"), { className: "error", textContent: describe(err) }));
+    root.append(h("p", { class: "error", role: "alert", text: describe(err) }));
   }
   // Move focus to the page's heading so that keyboard and screen-reader users start there,
   // unless the operator already went into the page while it loaded.
@@ -91,9 +129,10 @@ async function signIn(event) {
     input.focus();
     return;
   }
+  let me;
   try {
-    // Any operator route tells whether the token is an operator's.
-    await call("GET", "/api/internal/dashboard", undefined, { token });
+    // Who the token is, and whether it is an operator's at all.
+    me = await call("GET", ME, undefined, { token });
   } catch (err) {
     error.textContent = describe(err);
     input.setAttribute("aria-invalid", "true");
@@ -103,7 +142,9 @@ async function signIn(event) {
   input.value = "";
   error.textContent = "";
   setToken(token);
-  announce("Signed in.");
+  setOperator(me);
+  justSignedIn = true;
+  announce(`Signed in as ${me.display_name}, ${me.role}.`);
   if (location.hash === "" || location.hash === "#/" || !pages[location.hash.slice(2)]) location.hash = "#/dashboard";
   else render();
 }
@@ -117,6 +158,15 @@ function signOut() {
 whenSignedOut((err) => {
   clearToken();
   showSignIn(`Signed out: ${describe(err)}`);
+});
+
+// A refusal for the role tells the role the operator has now (changed since the page was
+// shown): the header and the links follow at once; the page's controls on the next page.
+whenForbidden((err) => {
+  const o = getOperator();
+  if (!o || !err.role || err.role === o.role) return;
+  setOperator({ ...o, role: err.role });
+  showOperator();
 });
 
 $("signin-form").addEventListener("submit", signIn);

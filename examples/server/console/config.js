@@ -2,7 +2,7 @@
 // message shows beside the input.
 
 import { call } from "./api.js";
-import { announce, describe, field, h, time } from "./ui.js";
+import { announce, describe, field, h, permission, time } from "./ui.js";
 
 export const title = "Config";
 
@@ -31,12 +31,15 @@ function humanize(key) {
 
 export async function mount(root, signal) {
   const { items } = await call("GET", "/api/internal/config", undefined, { signal });
+  const writes = permission("admin", "changing the config");
   root.append(
     h("h1", { text: "Config" }),
+    writes.note,
     h("p", { class: "hint", text: "Runtime settings, read by every instance; a change applies at once." }),
   );
   const list = h("div", { id: "config-list" });
   for (const item of items) list.append(configRow(item));
+  writes.lock(list);
   root.append(list);
 }
 

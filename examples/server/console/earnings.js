@@ -2,7 +2,7 @@
 // their status, filtered and paged, and a payout run after a confirmation.
 
 import { call, query } from "./api.js";
-import { announce, confirm, describe, field, h, money, nextId, pager, select, time } from "./ui.js";
+import { announce, confirm, describe, field, h, money, nextId, pager, permission, select, time } from "./ui.js";
 
 export const title = "Earnings";
 
@@ -33,10 +33,12 @@ export async function mount(root, signal) {
   const names = new Map(); // mitra id → display name, for the payouts table
   const balances = balancesSection(signal);
   const payouts = payoutsSection(signal, names);
+  const writes = permission("admin", "running payouts");
   const run = runSection(async () => {
     await Promise.all([balances.load(), payouts.load()]);
   });
-  root.append(h("h1", { text: "Earnings" }), balances.el, run.el, payouts.el);
+  writes.lock(run.el);
+  root.append(h("h1", { text: "Earnings" }), writes.note, balances.el, run.el, payouts.el);
   // The mitra filter offers the first 100 mitras by name; the table shows a mitra's id
   // when its name is not among them.
   const list = await call("GET", "/api/internal/mitras" + query({ page_size: 100 }), undefined, { signal });

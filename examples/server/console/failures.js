@@ -3,7 +3,7 @@
 // make (manual), the record that an operator paid them by hand.
 
 import { call, query } from "./api.js";
-import { announce, describe, field, h, money, nextId, pager, promptText, select, showError, time } from "./ui.js";
+import { announce, describe, field, h, money, nextId, operatorLabel, pager, permission, promptText, select, showError, time } from "./ui.js";
 
 export const title = "Failed pairings";
 
@@ -27,8 +27,14 @@ function dayStart(v, next = false) {
   return d.toISOString().replace(".000Z", "Z");
 }
 
+// writes: whether the operator's role may act on failed pairings and refunds (support);
+// when not, the action menus and refund buttons are disabled and the page says why. Set
+// by mount, before any row is built.
+let writes;
+
 export async function mount(root, signal) {
-  root.append(h("h1", { text: "Failed pairings" }));
+  writes = permission("support", "acting on failed pairings and refunds (refund, resolve, retry, settle by hand)");
+  root.append(h("h1", { text: "Failed pairings" }), writes.note);
   // A failure's refund action changes the refunds, and a refund settled by hand its failure.
   let failures = null;
   const refunds = refundsSection(signal, () => failures.load());
@@ -128,7 +134,7 @@ function failuresSection(signal, refundsChanged) {
 }
 
 function failureRow(f, reload) {
-  const note = f.status === "resolved" ? `resolved by ${f.resolved_by} ${time(f.resolved_at)}${f.note ? ": " + f.note : ""}` : "";
+  const note = f.status === "resolved" ? `resolved by ${operatorLabel(f.resolved_by)} ${time(f.resolved_at)}${f.note ? ": " + f.note : ""}` : "";
   const rowStatus = h("span", { "aria-live": "polite" });
   const menu = actionMenu(`Actions for the failed pairing of ${time(f.created_at)}`, [
     {
@@ -174,6 +180,7 @@ function failureRow(f, reload) {
       },
     },
   ]);
+  writes.lock(menu);
   return h(
     "tr",
     { "data-id": f.id, "data-pairing-id": f.pairing_id },
@@ -409,6 +416,7 @@ function refundRow(r, changed) {
       await changed();
     });
   }
+  if (action) writes.lock(action);
   const details = r.note ? `Paid by hand: ${r.note}` : r.last_error || "";
   return h(
     "tr",

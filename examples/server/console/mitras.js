@@ -2,7 +2,7 @@
 // mitra's available and pending earnings.
 
 import { call, query } from "./api.js";
-import { announce, badge, confirm, describe, field, h, money, pager, select, showError, time } from "./ui.js";
+import { announce, badge, confirm, describe, field, h, money, pager, permission, select, showError, time } from "./ui.js";
 
 export const title = "Mitras";
 
@@ -10,6 +10,7 @@ const PAGE_SIZE = 20;
 
 export async function mount(root, signal) {
   const state = { q: "", is_active: "", online: "", page: 1 };
+  const writes = permission("support", "creating, deactivating and reactivating mitras");
 
   // Search.
   const q = field("Search", h("input", { type: "search", class: "medium", id: "mitra-search", placeholder: "name or id" }));
@@ -37,7 +38,8 @@ export async function mount(root, signal) {
 
   const listError = h("p", { class: "error", "aria-live": "polite" });
   const listArea = h("div");
-  root.append(h("h1", { text: "Mitras" }), searchForm, listError, listArea, createForm);
+  writes.lock(createForm);
+  root.append(h("h1", { text: "Mitras" }), writes.note, searchForm, listError, listArea, createForm);
 
   const load = async () => {
     listError.textContent = "";
@@ -104,6 +106,7 @@ export async function mount(root, signal) {
       text: m.is_active ? "Deactivate" : "Reactivate",
       "aria-label": `${m.is_active ? "Deactivate" : "Reactivate"} ${m.display_name}`,
     });
+    writes.lock(toggle);
     toggle.addEventListener("click", async () => {
       const deactivate = m.is_active;
       const ok = await confirm({

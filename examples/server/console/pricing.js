@@ -4,7 +4,7 @@
 // re-apply the edit on top of them or to discard it.
 
 import { call } from "./api.js";
-import { announce, describe, field, h, money, nextId, showError, time } from "./ui.js";
+import { announce, describe, field, h, money, nextId, operatorLabel, permission, showError, time } from "./ui.js";
 
 export const title = "Pricing";
 
@@ -18,8 +18,14 @@ const modes = [
   ["extension", "Extension tiers", "More minutes during a chat (never free)."],
 ];
 
+// writes: whether the operator's role may change prices (admin); when not, every control
+// that writes is disabled (History stays) and the page says why.
+// Set by mount, before any row is built.
+let writes;
+
 export async function mount(root, signal) {
-  root.append(h("h1", { text: "Pricing" }));
+  writes = permission("admin", "changing prices");
+  root.append(h("h1", { text: "Pricing" }), writes.note);
   const { tiers } = await call("GET", TIERS + "?include_inactive=true", undefined, { signal });
   for (const [mode, heading, hint] of modes) {
     const table = new TierTable(mode, heading, hint);
@@ -176,6 +182,7 @@ class TierTable {
       formError,
       status,
     );
+    writes.lock(form);
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       for (const f of [minutes, price, label]) showError(f, null);
@@ -241,6 +248,7 @@ class TierRow {
     // Below the row, across the table: a stale write's choice, and the history.
     this.historyBox = h("div", { hidden: true }, h("strong", { text: `History of the ${name} tier` }), this.historyList);
     this.historyRow = h("tr", { class: "detail", hidden: true, "data-detail": String(tier.minutes) }, h("td", { colspan: "6" }, this.conflict, this.historyBox));
+    writes.lock(this.priceField.input, this.labelField.input, this.saveBtn, this.resetBtn, this.activeBtn, this.upBtn, this.downBtn);
     this.show();
     this.markDirty();
   }
@@ -251,7 +259,7 @@ class TierRow {
 
   markDirty() {
     const d = this.dirty();
-    this.saveBtn.disabled = !d;
+    this.saveBtn.disabled = !d || !writes.allowed;
     this.resetBtn.hidden = !d;
     if (d) this.status.textContent = "";
   }
@@ -279,8 +287,8 @@ class TierRow {
 
   position(i, n) {
     this.orderCell.textContent = String(i + 1);
-    this.upBtn.disabled = i === 0;
-    this.downBtn.disabled = i === n - 1;
+    this.upBtn.disabled = i === 0 || !writes.allowed;
+    this.downBtn.disabled = i === n - 1 || !writes.allowed;
   }
 
   // showConflict puts a stale write's box under the row (null removes it).
@@ -392,7 +400,7 @@ function historyItem(e) {
     if (e.before && b[k] !== a[k]) changes.push(`${k.replace("_", " ")} ${JSON.stringify(b[k])} → ${JSON.stringify(a[k])}`);
   }
   if (!e.before) changes.push(`price ${a.price}, label ${JSON.stringify(a.label)}`);
-  return h("li", { text: `${time(e.changed_at)} · ${e.change_kind} by ${e.changed_by}${changes.length ? " · " + changes.join("; ") : ""}` });
+  return h("li", { text: `${time(e.changed_at)} · ${e.change_kind} by ${operatorLabel(e.changed_by)}${changes.length ? " · " + changes.join("; ") : ""}` });
 }
 
 // ---- first-session discount: a buffered form (edit, then save) ----
@@ -451,7 +459,7 @@ function discountForm(initial) {
   const markDirty = () => {
     const d = !same(values(), loadedValues());
     dirtyNote.textContent = d ? "Unsaved changes" : "";
-    resetBtn.disabled = !d;
+    resetBtn.disabled = !d || !writes.allowed;
     if (d) status.textContent = "";
   };
   const clear = () => {
@@ -511,6 +519,7 @@ function discountForm(initial) {
     markDirty();
   });
   fill(promo);
+  writes.lock(form);
   markDirty();
   return form;
 }

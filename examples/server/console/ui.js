@@ -1,6 +1,8 @@
 // Small DOM helpers. API data only ever reaches the page as text (textContent, value),
 // never as HTML.
 
+import { getOperator } from "./api.js";
+
 let uid = 0;
 
 // nextId returns a fresh element id with the given prefix.
@@ -177,4 +179,67 @@ export function select(options, value, id) {
   for (const [v, t] of options) s.append(h("option", { value: v, text: t }));
   s.value = value ?? "";
   return s;
+}
+
+// ---- roles: what the signed-in operator may use ----
+//
+// The console shows what the operator's role allows; the API decides either way (a 403
+// FORBIDDEN whose message shows like any other error). Each role can do what the one
+// before it can: viewer (reads), support (day-to-day writes), admin (everything).
+
+const ROLES = ["viewer", "support", "admin"];
+
+// role is the signed-in operator's role ("" when unknown: nothing is allowed but reads).
+export function role() {
+  return getOperator()?.role || "";
+}
+
+// can tells whether the signed-in operator's role is required or above.
+export function can(required) {
+  if (!required || required === "viewer") return true;
+  const need = ROLES.indexOf(required);
+  const have = ROLES.indexOf(role());
+  return need >= 0 && have >= need;
+}
+
+// needsRole is the sentence saying which role doing needs: "changing prices needs the
+// admin role; you are signed in as support."
+export function needsRole(required, doing) {
+  const which = required === "admin" ? "the admin role" : `the ${required} or admin role`;
+  return `${doing} needs ${which}; you are signed in as ${role() || "an operator without a role"}.`;
+}
+
+// permission is what a page's writes of one kind need: { allowed, note, lock }. note is
+// the visible "Read only: …" note when the role may not (an empty text node when it may,
+// so that a page appends it either way); lock(...els) then disables the given controls
+// and every control inside the given elements, each described by the note.
+export function permission(required, doing) {
+  const allowed = can(required);
+  const note = allowed ? document.createTextNode("") : h("p", { class: "read-only", role: "note", id: nextId("read-only"), text: "Read only: " + needsRole(required, doing) });
+  const lock = (...els) => {
+    if (allowed) return;
+    for (const el of els) {
+      if (!el) continue;
+      const controls = el.matches("input, select, textarea, button") ? [el] : el.querySelectorAll("input, select, textarea, button");
+      for (const c of controls) {
+        c.disabled = true;
+        const by = (c.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+        if (!by.includes(note.id)) c.setAttribute("aria-describedby", [...by, note.id].join(" "));
+      }
+    }
+  };
+  return { allowed, note, lock };
+}
+
+// The bootstrap admin (the server's OPERATOR_TOKEN) acts as the nil UUID.
+const BOOTSTRAP_ID = "00000000-0000-0000-0000-000000000000";
+
+// operatorLabel names the operator a row was changed or resolved by (changed_by,
+// resolved_by: the operator's id): "Bootstrap admin", the signed-in operator's own name,
+// or the id (only admins may list the other operators' names).
+export function operatorLabel(id) {
+  if (id === BOOTSTRAP_ID) return "Bootstrap admin";
+  const me = getOperator();
+  if (me && me.id === id) return me.display_name;
+  return id;
 }
