@@ -12,6 +12,7 @@ import (
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/chat"
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/internal/clock"
 	"github.com/curhat/curhat/internal/core"
@@ -55,7 +56,7 @@ type Config struct {
 	// (payout.NewFakeProvider is a fake one). Nil: nothing is paid out (payout runs answer
 	// payout.ErrNoProvider); destinations and the earnings still work.
 	Payouts payout.Payouts
-	// Notifier receives the pairing and extension events (best effort). Defaults to
+	// Notifier receives the pairing, extension and chat events (best effort). Defaults to
 	// dropping them.
 	Notifier pairing.Notifier
 	// Bus carries the runtime config's invalidations between instances, and is what
@@ -155,9 +156,9 @@ func (c *Config) withDefaults() Config {
 }
 
 // Client is the whole product in one value: the runtime config, the availability mirror,
-// pricing, payments, pairing and extensions, wired to each other, and the sweeps that keep
-// them consistent. NewClient builds it over Postgres (and Valkey), NewMemoryClient over
-// in-memory stores. Start runs the background work; Stop ends it.
+// pricing, payments, pairing, extensions and the chat, wired to each other, and the sweeps
+// that keep them consistent. NewClient builds it over Postgres (and Valkey),
+// NewMemoryClient over in-memory stores. Start runs the background work; Stop ends it.
 //
 // Each service stays usable on its own: the accessors return them (Pairing, Payments, …)
 // for everything the Client does not wrap, and a host that wants one piece only builds
@@ -176,6 +177,7 @@ type Client struct {
 	payouts  *payout.Service
 	pairer   *pairing.Pairer
 	exts     *extension.Service
+	chat     *chat.Service
 	sweeps   []*sweeps.Sweep
 
 	// life is the Client's own Start/Stop state; its background work is the services'
@@ -217,11 +219,22 @@ func NewClient(db DB, vk valkey.Client, cfg *Config) (*Client, error) {
 		pairing: pairing.NewPostgresStore(db),
 		queue:   queueIndex(vk, c.cfg.KeyNames),
 		exts:    extension.NewPostgresStore(db),
+		chat:    chat.NewPostgresStore(db),
+		limiter: chatLimiter(vk, c.cfg.KeyNames),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("curhat.NewClient: %w", err)
 	}
 	return c, nil
+}
+
+// chatLimiter counts the senders' messages in Valkey, across instances (nil without Valkey:
+// each instance counts its own).
+func chatLimiter(vk valkey.Client, names KeyNames) chat.RateLimiter {
+	if vk == nil {
+		return nil
+	}
+	return chat.NewValkeyRateLimiter(vk, chat.ValkeyRateLimiterConfig{Names: names})
 }
 
 // queueIndex is the pairing queue's index in Valkey (nil without Valkey).
@@ -356,6 +369,10 @@ func (c *Client) Pairing() *pairing.Pairer { return c.pairer }
 
 // Extensions is the extensions of running chat sessions.
 func (c *Client) Extensions() *extension.Service { return c.exts }
+
+// Chat is the messages of chat sessions between their client and mitra (send, history,
+// read receipts), and the activity a host with its own chat reports instead.
+func (c *Client) Chat() *chat.Service { return c.chat }
 
 // Sweeps are the background sweeps the Client runs (none when SweepsConfig.Disabled),
 // for RunOnce (an operator's "run now", a test) and their names and cadences.

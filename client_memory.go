@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/chat"
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/internal/memdb"
 	"github.com/curhat/curhat/pairing"
@@ -34,6 +35,7 @@ func NewMemoryClient(cfg *Config) (*Client, error) {
 		prices: pricing.NewMemoryStoreIn(db), pays: payment.NewMemoryStoreIn(db), ledger: ledger.NewMemoryStoreIn(db),
 		payouts: payout.NewMemoryStoreIn(db),
 		pairing: pairing.NewMemoryStoreIn(db), exts: extension.NewMemoryStoreIn(db),
+		chat: chat.NewMemoryStoreIn(db),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("curhat.NewMemoryClient: %w", err)

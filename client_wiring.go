@@ -6,6 +6,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/chat"
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
@@ -30,6 +31,7 @@ var (
 	_ extension.Quoter       = (*pricing.PricingStore)(nil)
 	_ extension.Reachability = (*availability.Mirror)(nil)
 	_ extension.Settings     = (*RuntimeConfig)(nil)
+	_ chat.Settings          = (*RuntimeConfig)(nil)
 )
 
 // stores are what a Client is built over: Postgres (and Valkey) or in memory.
@@ -46,6 +48,10 @@ type stores struct {
 	// queue indexes the pairing queue in Valkey (nil: positions come from the store).
 	queue pairing.QueueIndex
 	exts  extension.Store
+	chat  chat.Store
+	// limiter counts the chat senders' messages across instances (nil: each instance
+	// counts its own).
+	limiter chat.RateLimiter
 }
 
 // build makes every service over s and wires them to each other: the runtime settings
@@ -103,6 +109,13 @@ func (c *Client) build(s stores) error {
 		Settings:     c.runtime,
 		Notifier:     cfg.Notifier,
 	}, &extension.Config{Logger: log, Clock: clk}); err != nil {
+		return err
+	}
+	if c.chat, err = chat.NewService(s.chat, chat.Deps{
+		Settings: c.runtime,
+		Notifier: cfg.Notifier,
+		Limiter:  s.limiter,
+	}, &chat.Config{Logger: log, Clock: clk}); err != nil {
 		return err
 	}
 	c.payments.SetHandler(payment.PurposeChatStart, c.pairer)

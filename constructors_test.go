@@ -8,6 +8,7 @@ import (
 
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/chat"
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/extension/extensiontest"
 	"github.com/curhat/curhat/pairing"
@@ -74,6 +75,10 @@ func TestConstructors_RefuseBadInputNamingTheField(t *testing.T) {
 		{"extensions with a negative orphan TTL", func() error {
 			return ignore(extension.NewService(extension.NewMemoryStore(), extDeps, &extension.Config{OrphanTTL: -time.Minute}))
 		}, "Config.OrphanTTL"},
+		{"chat without a store", func() error { return ignore(chat.NewService(nil, chat.Deps{}, nil)) }, "store"},
+		{"chat with a negative history after the end", func() error {
+			return ignore(chat.NewService(chat.NewMemoryStore(), chat.Deps{}, &chat.Config{HistoryAfterEnd: -time.Hour}))
+		}, "Config.HistoryAfterEnd"},
 		{"sweep without a job", func() error { return ignore(sweeps.New(nil, sweeps.Config{})) }, "job"},
 		{"sweep with a negative interval", func() error { return ignore(sweeps.New(job, sweeps.Config{Interval: -time.Second})) }, "Config.Interval"},
 		{"sweep with a negative timeout", func() error { return ignore(sweeps.New(job, sweeps.Config{Timeout: -time.Second})) }, "Config.Timeout"},

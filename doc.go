@@ -8,7 +8,7 @@
 // what Postgres refuses (a pairing of a client never registered is ErrNotFound in both).
 // Start runs the background work, Stop ends it; the accessors (Pairing, Payments, …)
 // reach each service, and the Client's own methods run the flows that span several
-// (RegisterClient, SetMitraActive, SetMitraOnline, Dashboard, Drift).
+// (RegisterClient, SetMitraActive, SetMitraOnline, Dashboard, Drift, Stats).
 //
 // Each service stays usable alone: the domain packages (availability, pricing, payment,
 // pairing, extension, sweeps) each expose a typed service over small Store (Postgres) and

@@ -365,6 +365,12 @@ func (c *RuntimeConfig) PayoutMinimum(ctx context.Context) int64 {
 	return c.value(ctx, KeyPayoutMinimumAmount).(int64)
 }
 
+// ChatMessageRatePerMinute is how many messages a sender may send in a chat session in any
+// minute.
+func (c *RuntimeConfig) ChatMessageRatePerMinute(ctx context.Context) int {
+	return int(c.value(ctx, KeyChatMessageRatePerMinute).(int64))
+}
+
 // PaymentSessionTTL is how long a new payment session stays payable.
 func (c *RuntimeConfig) PaymentSessionTTL(ctx context.Context) time.Duration {
 	return time.Duration(c.value(ctx, KeyPaymentSessionTTL).(int64)) * time.Second

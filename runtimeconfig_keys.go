@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/curhat/curhat/chat"
 	"github.com/curhat/curhat/internal/core"
 )
 
@@ -39,6 +40,9 @@ const (
 	// KeyPayoutMinimumAmount: the least available balance a payout run pays to a mitra
 	// (integer amount in the smallest unit, 0..100000000).
 	KeyPayoutMinimumAmount ConfigKey = "payout_minimum_amount"
+	// KeyChatMessageRatePerMinute: messages a sender may send in a chat session in any
+	// minute; past it a message is refused (chat.ErrRateLimited) (integer, 1..600).
+	KeyChatMessageRatePerMinute ConfigKey = "chat_message_rate_per_minute"
 )
 
 // The pairing policies, each off by default (the defaults keep the seed's
@@ -82,6 +86,7 @@ const (
 	DefaultPlatformFeePercent          = 30
 	DefaultEarningsClearanceHours      = 72
 	DefaultPayoutMinimumAmount         = 50000
+	DefaultChatMessageRatePerMinute    = chat.DefaultRatePerMinute
 )
 
 // ErrUnknownConfigKey is returned (wrapping a *ValidationError on field "key") when a key
@@ -122,6 +127,7 @@ var configSpecs = []configSpec{
 	{key: KeyPlatformFeePercent, kind: kindInt, min: 0, max: 100, def: int64(DefaultPlatformFeePercent)},
 	{key: KeyEarningsClearanceHours, kind: kindInt, min: 0, max: 2160, def: int64(DefaultEarningsClearanceHours)},
 	{key: KeyPayoutMinimumAmount, kind: kindInt, min: 0, max: 100000000, def: int64(DefaultPayoutMinimumAmount)},
+	{key: KeyChatMessageRatePerMinute, kind: kindInt, min: 1, max: 600, def: int64(DefaultChatMessageRatePerMinute)},
 }
 
 func lookupSpec(key ConfigKey) (configSpec, bool) {

@@ -112,10 +112,11 @@ func TestRuntimeConfig_ServesDefaultsWhileUnset(t *testing.T) {
 	require.Zero(t, b.rc.MissedOffersBeforeAway(ctx))
 	require.Equal(t, 30, b.rc.PlatformFeePercent(ctx))
 	require.Equal(t, 72*time.Hour, b.rc.EarningsClearance(ctx))
+	require.Equal(t, 60, b.rc.ChatMessageRatePerMinute(ctx))
 
 	items, err := b.rc.List(ctx)
 	require.NoError(t, err)
-	require.Len(t, items, 15)
+	require.Len(t, items, 16)
 	want := map[curhat.ConfigKey]string{
 		curhat.KeyPairingBlastTimeout:         `60`,
 		curhat.KeyPairingTargetedTimeout:      `20`,
@@ -132,6 +133,7 @@ func TestRuntimeConfig_ServesDefaultsWhileUnset(t *testing.T) {
 		curhat.KeyPlatformFeePercent:          `30`,
 		curhat.KeyEarningsClearanceHours:      `72`,
 		curhat.KeyPayoutMinimumAmount:         `50000`,
+		curhat.KeyChatMessageRatePerMinute:    `60`,
 	}
 	for i, it := range items {
 		require.Equal(t, curhat.ConfigKeys()[i], it.Key)
@@ -165,6 +167,7 @@ func TestRuntimeConfig_SetIsReadBackByGettersAndList(t *testing.T) {
 		{"platform_fee_percent", `15`},
 		{"earnings_clearance_hours", `336`},
 		{"payout_minimum_amount", `75000`},
+		{"chat_message_rate_per_minute", `20`},
 	}
 	for _, s := range sets {
 		it, err := b.rc.Set(ctx, s.key, json.RawMessage(s.value), "op-7")
@@ -190,6 +193,7 @@ func TestRuntimeConfig_SetIsReadBackByGettersAndList(t *testing.T) {
 	require.Equal(t, 15, b.rc.PlatformFeePercent(ctx))
 	require.Equal(t, 336*time.Hour, b.rc.EarningsClearance(ctx))
 	require.Equal(t, int64(75000), b.rc.PayoutMinimum(ctx))
+	require.Equal(t, 20, b.rc.ChatMessageRatePerMinute(ctx))
 
 	items, err := b.rc.List(ctx)
 	require.NoError(t, err)
@@ -260,6 +264,10 @@ func TestRuntimeConfig_SetValidatesKeyAndValue(t *testing.T) {
 		{name: "missed offers off", key: "mitra_missed_offers_before_away", value: `0`, stored: `0`},
 		{name: "missed offers above range", key: "mitra_missed_offers_before_away", value: `101`, field: "value"},
 		{name: "missed offers negative", key: "mitra_missed_offers_before_away", value: `-1`, field: "value"},
+		{name: "chat rate lower bound", key: "chat_message_rate_per_minute", value: `1`, stored: `1`},
+		{name: "chat rate upper bound", key: "chat_message_rate_per_minute", value: `600`, stored: `600`},
+		{name: "chat rate zero", key: "chat_message_rate_per_minute", value: `0`, field: "value"},
+		{name: "chat rate above range", key: "chat_message_rate_per_minute", value: `601`, field: "value"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -48,8 +48,14 @@ type Mitra struct {
 	// AwayReason says why the system took the mitra offline (AwayMissedOffers); "" when
 	// it did not. Going online clears it.
 	AwayReason string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Labels are what routing matches a client's preferences against (operators set them).
+	Labels Labels
+	// ProfileUpdatedAt is when the profile (display name, maximum, labels) last changed:
+	// the token of UpdateProfile's optimistic lock. Presence never moves it; UpdatedAt
+	// moves on every write.
+	ProfileUpdatedAt time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // CreateMitraParams are the fields of a new mitra.

@@ -42,7 +42,7 @@ func NewMemoryStore() *MemoryStore { return NewMemoryStoreIn(memdb.New()) }
 // NewMemoryStore, or curhat.NewMemoryClient for the whole product.
 func NewMemoryStoreIn(db *memdb.DB) *MemoryStore {
 	return &MemoryStore{db: db, mitras: memdb.NewTable[uuid.UUID, *Mitra](db, "mitras", func(m *Mitra) memdb.Row {
-		return memdb.Row{"is_active": m.IsActive, "max_concurrent_sessions": m.MaxConcurrentSessions}
+		return memdb.Row{"is_active": m.IsActive, "max_concurrent_sessions": m.MaxConcurrentSessions, "display_name": m.DisplayName}
 	})}
 }
 
@@ -118,6 +118,7 @@ func clone(m *Mitra) Mitra {
 		n := *m.MaxConcurrentSessions
 		c.MaxConcurrentSessions = &n
 	}
+	c.Labels = m.Labels.clone()
 	return c
 }
 
@@ -128,7 +129,7 @@ func (s *MemoryStore) CreateMitra(ctx context.Context, p CreateMitraParams) (Mit
 	}
 	defer s.db.Begin().End()
 	now := s.stamp()
-	m := &Mitra{ID: uuid.New(), DisplayName: p.DisplayName, IsActive: true, CreatedAt: now, UpdatedAt: now}
+	m := &Mitra{ID: uuid.New(), DisplayName: p.DisplayName, IsActive: true, ProfileUpdatedAt: now, CreatedAt: now, UpdatedAt: now}
 	if p.MaxConcurrentSessions != nil {
 		n := *p.MaxConcurrentSessions
 		m.MaxConcurrentSessions = &n

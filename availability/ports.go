@@ -69,6 +69,9 @@ type Store interface {
 	// descending), from q.Offset, at most q.Limit of them (Reachable left false), and how
 	// many match in all.
 	ListMitras(ctx context.Context, q MitraListQuery) ([]ListedMitra, int, error)
+
+	// Operators' profile edits (see ProfileStore).
+	ProfileStore
 }
 
 // TxStore is a Store that can run in the caller's transaction: what Mirror.CreateMitraTx

@@ -41,7 +41,7 @@ func (s *PostgresStore) WithTx(tx pgx.Tx) Store {
 
 var _ TxStore = (*PostgresStore)(nil)
 
-const mitraColumns = `id, display_name, is_active, is_online, last_heartbeat_at, max_concurrent_sessions, away_reason, created_at, updated_at`
+const mitraColumns = `id, display_name, is_active, is_online, last_heartbeat_at, max_concurrent_sessions, away_reason, labels, profile_updated_at, created_at, updated_at`
 
 // bumpUpdatedAt makes updated_at strictly increase on every write, so that it can serve as
 // a token (RestoreOnline) even for two writes within one microsecond.
@@ -61,14 +61,18 @@ const lockNamespace = 0x61766c31
 func scanMitra(row pgx.Row) (Mitra, error) {
 	var m Mitra
 	var away *string
+	var labels []byte
 	err := row.Scan(&m.ID, &m.DisplayName, &m.IsActive, &m.IsOnline, &m.LastHeartbeatAt,
-		&m.MaxConcurrentSessions, &away, &m.CreatedAt, &m.UpdatedAt)
+		&m.MaxConcurrentSessions, &away, &labels, &m.ProfileUpdatedAt, &m.CreatedAt, &m.UpdatedAt)
 	if err != nil {
 		return Mitra{}, pgutil.Translate(err)
 	}
+	if m.Labels, err = decodeLabels(labels); err != nil {
+		return Mitra{}, fmt.Errorf("mitra %s: %w", m.ID, err)
+	}
 	m.AwayReason = pgutil.Deref(away)
 	utcPtr(m.LastHeartbeatAt)
-	m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
+	m.ProfileUpdatedAt, m.CreatedAt, m.UpdatedAt = m.ProfileUpdatedAt.UTC(), m.CreatedAt.UTC(), m.UpdatedAt.UTC()
 	return m, nil
 }
 

@@ -2,6 +2,7 @@ package availability
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/curhat/curhat/internal/pgutil"
 )
@@ -18,7 +19,8 @@ const listWhere = `($1 = '' OR strpos(lower(m.display_name), lower($1)) > 0 OR m
 func (s *PostgresStore) ListMitras(ctx context.Context, q MitraListQuery) ([]ListedMitra, int, error) {
 	args := []any{q.Query, q.IsActive, q.Online, q.AtCapacity, q.DefaultMax}
 	rows, err := s.db.Query(ctx, `SELECT m.id, m.display_name, m.is_active, m.is_online, m.last_heartbeat_at,
-			m.max_concurrent_sessions, m.away_reason, m.created_at, m.updated_at, COALESCE(s.n, 0), count(*) OVER ()
+			m.max_concurrent_sessions, m.away_reason, m.labels, m.profile_updated_at, m.created_at, m.updated_at,
+			COALESCE(s.n, 0), count(*) OVER ()
 		FROM mitras m `+openSessionsJoin+`
 		WHERE `+listWhere+`
 		ORDER BY m.created_at DESC, m.id DESC LIMIT $6 OFFSET $7`, append(args, q.Limit, q.Offset)...)
@@ -32,13 +34,18 @@ func (s *PostgresStore) ListMitras(ctx context.Context, q MitraListQuery) ([]Lis
 		var r ListedMitra
 		var open int64
 		var away *string
+		var labels []byte
 		if err := rows.Scan(&r.ID, &r.DisplayName, &r.IsActive, &r.IsOnline, &r.LastHeartbeatAt,
-			&r.MaxConcurrentSessions, &away, &r.CreatedAt, &r.UpdatedAt, &open, &total); err != nil {
+			&r.MaxConcurrentSessions, &away, &labels, &r.ProfileUpdatedAt, &r.CreatedAt, &r.UpdatedAt, &open, &total); err != nil {
 			return nil, 0, pgutil.Translate(err)
+		}
+		var err error
+		if r.Labels, err = decodeLabels(labels); err != nil {
+			return nil, 0, fmt.Errorf("mitra %s: %w", r.ID, err)
 		}
 		r.AwayReason = pgutil.Deref(away)
 		utcPtr(r.LastHeartbeatAt)
-		r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
+		r.ProfileUpdatedAt, r.CreatedAt, r.UpdatedAt = r.ProfileUpdatedAt.UTC(), r.CreatedAt.UTC(), r.UpdatedAt.UTC()
 		r.OpenSessions = int(open)
 		out = append(out, r)
 	}

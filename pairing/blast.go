@@ -45,7 +45,8 @@ func blastID(clientID uuid.UUID, key string) uuid.UUID {
 // It fails with a validation error for minutes outside 1..1440, ErrNoTier when no session
 // tier has that many minutes, and ErrInvalidState when the client already has an open
 // pairing (awaiting_payment, searching, targeted_waiting or targeted_unavailable): one
-// request at a time, so that a double tap never pays for two blasts. A payment that comes
+// request at a time, so that a double tap never pays for two blasts. A client an operator
+// suspended gets ErrClientSuspended, before anything is charged. A payment that comes
 // back already paid (a free, fully discounted session) starts the search at once.
 //
 // With an IdempotencyKey, a retry returns the pairing and payment of the first call as

@@ -23,7 +23,10 @@ const MaxClientNameLength = 200
 type Client struct {
 	ID          uuid.UUID
 	DisplayName string
-	CreatedAt   time.Time
+	// IsActive is false while an operator has the client suspended (SetClientActive): it
+	// cannot start a chat.
+	IsActive  bool
+	CreatedAt time.Time
 }
 
 // RegisterClientParams registers a client.
@@ -59,7 +62,7 @@ func (p *Pairer) RegisterClient(ctx context.Context, params RegisterClientParams
 	if err := params.Validate(); err != nil {
 		return Client{}, err
 	}
-	c := Client{ID: params.ID, DisplayName: strings.TrimSpace(params.DisplayName), CreatedAt: p.now()}
+	c := Client{ID: params.ID, DisplayName: strings.TrimSpace(params.DisplayName), IsActive: true, CreatedAt: p.now()}
 	if c.ID == uuid.Nil {
 		c.ID = uuid.New()
 	}

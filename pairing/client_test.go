@@ -21,7 +21,7 @@ func TestRegisterClient_IsIdempotentForTheSameNameAndConflictsForAnother(t *test
 		id := uuid.New()
 		c, err := e.p.RegisterClient(ctx, pairing.RegisterClientParams{ID: id, DisplayName: "  Dewi "})
 		require.NoError(t, err)
-		require.Equal(t, pairing.Client{ID: id, DisplayName: "Dewi", CreatedAt: t0}, c, "the host's id, the name trimmed")
+		require.Equal(t, pairing.Client{ID: id, DisplayName: "Dewi", IsActive: true, CreatedAt: t0}, c, "the host's id, the name trimmed")
 
 		e.clock.Advance(time.Minute)
 		again, err := e.p.RegisterClient(ctx, pairing.RegisterClientParams{ID: id, DisplayName: "Dewi"})

@@ -49,4 +49,7 @@ var (
 	// ErrQueueFull: the queue of paid blasts holds pairing_queue_max_length pairings
 	// already; nothing was created or charged (HTTP 409 QUEUE_FULL).
 	ErrQueueFull = errors.New("the pairing queue is full")
+	// ErrClientSuspended: an operator suspended the client (SetClientActive): it cannot
+	// start a chat until it is reinstated (HTTP 403 CLIENT_SUSPENDED).
+	ErrClientSuspended = errors.New("the client is suspended")
 )

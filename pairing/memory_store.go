@@ -24,6 +24,8 @@ type MemoryMitra struct {
 	Active bool
 	// MaxConcurrentSessions is the mitra's own maximum; 0 means the runtime default.
 	MaxConcurrentSessions int
+	// DisplayName is the name operators see in the lists of live work.
+	DisplayName string
 }
 
 // MemoryStore is an in-memory Store over a memdb database: its tables (clients, pairings,
@@ -93,7 +95,7 @@ func NewMemoryStore() *MemoryStore {
 		if m.MaxConcurrentSessions > 0 {
 			max = &m.MaxConcurrentSessions
 		}
-		return memdb.Row{"is_active": m.Active, "max_concurrent_sessions": max}
+		return memdb.Row{"is_active": m.Active, "max_concurrent_sessions": max, "display_name": m.DisplayName}
 	})
 	return s
 }
@@ -174,6 +176,7 @@ func (s *MemoryStore) CreateClient(_ context.Context, c Client) (Client, error) 
 		return cur, nil
 	}
 	c.CreatedAt = c.CreatedAt.UTC().Truncate(time.Microsecond)
+	c.IsActive = true // as the column's default
 	s.clients[c.ID] = c
 	return c, nil
 }
@@ -218,8 +221,12 @@ func (s *MemoryStore) CreatePairing(_ context.Context, p Pairing) (Pairing, erro
 	tx := s.db.Begin()
 	defer tx.End()
 	// In the order of the Postgres store: the client, the id, the open pairing, the row.
-	if tx.Missing("clients", p.ClientID) {
+	client, ok := s.clients[p.ClientID]
+	if !ok {
 		return Pairing{}, notFound("client", p.ClientID)
+	}
+	if !client.IsActive {
+		return Pairing{}, fmt.Errorf("client %s: %w", p.ClientID, ErrClientSuspended)
 	}
 	if _, ok := s.pairings[p.ID]; ok {
 		return Pairing{}, fmt.Errorf("pairing %s exists: %w", p.ID, ErrConflict)
@@ -336,6 +343,9 @@ func (s *MemoryStore) Transition(ctx context.Context, t PairingTransition) (Tran
 	}
 	if t.To != StatusSearching {
 		p.NextRingAt = nil
+	}
+	if t.To.Final() {
+		p.ClosedAt = &t.Now
 	}
 	s.pairings[p.ID] = p
 	res := TransitionResult{Pairing: p, Refunds: refunds}
@@ -539,7 +549,7 @@ func (s *MemoryStore) AcceptOffer(_ context.Context, a AcceptParams) (AcceptResu
 		return AcceptResult{}, notFound("chat session", *sess.ReroutedFromID)
 	}
 	s.sessions[sess.ID] = sess
-	p.Status, p.MatchedMitraID, p.ChatSessionID, p.UpdatedAt = StatusMatched, &a.MitraID, &sess.ID, a.Now
+	p.Status, p.MatchedMitraID, p.ChatSessionID, p.UpdatedAt, p.ClosedAt = StatusMatched, &a.MitraID, &sess.ID, a.Now, &a.Now
 	s.pairings[p.ID] = p
 	o.status, o.updatedAt = OfferAccepted, a.Now
 	s.offers[k] = o

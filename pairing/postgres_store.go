@@ -36,7 +36,7 @@ func (s *PostgresStore) WithTx(tx pgx.Tx) *PostgresStore { return &PostgresStore
 
 const (
 	pairingColumns = "id, client_id, type, target_mitra_id, status, minutes, payment_session_id, prepaid, expires_at, " +
-		"matched_mitra_id, chat_session_id, failure_reason, paid_at, queued_at, rings, next_ring_at, created_at, updated_at"
+		"matched_mitra_id, chat_session_id, failure_reason, paid_at, queued_at, rings, next_ring_at, created_at, updated_at, closed_at"
 	sessionColumns = sessionsql.Columns
 	failureColumns = "id, pairing_id, client_id, type, target_mitra_id, reason, offered_count, amount, refund_status, " +
 		"status, resolved_by, resolved_at, note, created_at"
@@ -48,12 +48,13 @@ func scanPairing(row pgx.Row) (Pairing, error) {
 	var reason *string
 	if err := row.Scan(&p.ID, &p.ClientID, &typ, &p.TargetMitraID, &status, &p.Minutes, &p.PaymentSessionID, &p.Prepaid,
 		&p.ExpiresAt, &p.MatchedMitraID, &p.ChatSessionID, &reason, &p.PaidAt, &p.QueuedAt, &p.Rings, &p.NextRingAt,
-		&p.CreatedAt, &p.UpdatedAt); err != nil {
+		&p.CreatedAt, &p.UpdatedAt, &p.ClosedAt); err != nil {
 		return Pairing{}, err
 	}
 	p.Type, p.Status, p.FailureReason = Type(typ), Status(status), Reason(pgutil.Deref(reason))
 	p.ExpiresAt, p.PaidAt, p.QueuedAt, p.NextRingAt = pgutil.UTCPtr(p.ExpiresAt), pgutil.UTCPtr(p.PaidAt),
 		pgutil.UTCPtr(p.QueuedAt), pgutil.UTCPtr(p.NextRingAt)
+	p.ClosedAt = pgutil.UTCPtr(p.ClosedAt)
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	return p, nil
 }
@@ -128,13 +129,18 @@ func (s *PostgresStore) CreatePairing(ctx context.Context, p Pairing) (Pairing, 
 	var out Pairing
 	err := pgutil.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		// Serialise the open-pairing check per client (NO KEY UPDATE: foreign-key checks
-		// of other inserts that reference the client are not blocked).
-		var one int
-		if err := tx.QueryRow(ctx, "SELECT 1 FROM clients WHERE id = $1 FOR NO KEY UPDATE", p.ClientID).Scan(&one); err != nil {
+		// of other inserts that reference the client are not blocked). The lock reads the
+		// suspension too: a suspension that commits first is seen, one that commits after
+		// waits for this pairing (an operator ends it separately).
+		var active bool
+		if err := tx.QueryRow(ctx, "SELECT is_active FROM clients WHERE id = $1 FOR NO KEY UPDATE", p.ClientID).Scan(&active); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return fmt.Errorf("client %s: %w", p.ClientID, ErrNotFound)
 			}
 			return err
+		}
+		if !active {
+			return fmt.Errorf("client %s: %w", p.ClientID, ErrClientSuspended)
 		}
 		var exists bool
 		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pairings WHERE id = $1)", p.ID).Scan(&exists); err != nil {
@@ -162,10 +168,10 @@ func insertPairing(ctx context.Context, db pgutil.DB, p Pairing) (Pairing, error
 	return queryOne(ctx, db, pgutil.SQL.Insert("pairings").
 		Columns("id", "client_id", "type", "target_mitra_id", "status", "minutes", "payment_session_id", "prepaid",
 			"expires_at", "matched_mitra_id", "chat_session_id", "failure_reason", "paid_at", "queued_at", "rings",
-			"next_ring_at", "created_at", "updated_at").
+			"next_ring_at", "created_at", "updated_at", "closed_at").
 		Values(p.ID, p.ClientID, string(p.Type), p.TargetMitraID, string(p.Status), p.Minutes, p.PaymentSessionID, p.Prepaid,
 			p.ExpiresAt, p.MatchedMitraID, p.ChatSessionID, pgutil.Nullable(string(p.FailureReason)), p.PaidAt, p.QueuedAt,
-			p.Rings, p.NextRingAt, p.CreatedAt, p.UpdatedAt).
+			p.Rings, p.NextRingAt, p.CreatedAt, p.UpdatedAt, p.ClosedAt).
 		Suffix("RETURNING "+pairingColumns), scanPairing)
 }
 
@@ -238,6 +244,9 @@ func (s *PostgresStore) Transition(ctx context.Context, t PairingTransition) (Tr
 		}
 		if t.To != StatusSearching {
 			b = b.Set("next_ring_at", nil)
+		}
+		if t.To.Final() {
+			b = b.Set("closed_at", t.Now)
 		}
 		p, err := queryOne(ctx, tx, b.Suffix("RETURNING "+pairingColumns), scanPairing)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -455,7 +464,7 @@ func (s *PostgresStore) AcceptOffer(ctx context.Context, a AcceptParams) (Accept
 		}
 		if p, err = queryOne(ctx, tx, pgutil.SQL.Update("pairings").
 			Set("status", string(StatusMatched)).Set("matched_mitra_id", a.MitraID).Set("chat_session_id", sess.ID).
-			Set("updated_at", a.Now).Where(sq.Eq{"id": p.ID}).
+			Set("updated_at", a.Now).Set("closed_at", a.Now).Where(sq.Eq{"id": p.ID}).
 			Suffix("RETURNING "+pairingColumns), scanPairing); err != nil {
 			return err
 		}

@@ -21,17 +21,18 @@ import (
 // schema refuse it, and a value outside a column's check (a status, minutes) with a
 // *ValidationError naming the check.
 type Store interface {
-	// CreateClient inserts c. When c.ID exists it inserts nothing and returns the stored
-	// client if its display name is c.DisplayName (a retried registration), else
-	// ErrConflict.
+	// CreateClient inserts c, active whatever c.IsActive says (a client is registered
+	// active). When c.ID exists it inserts nothing and returns the stored client if its
+	// display name is c.DisplayName (a retried registration), else ErrConflict.
 	CreateClient(ctx context.Context, c Client) (Client, error)
 	// GetClient returns a client, or ErrNotFound.
 	GetClient(ctx context.Context, id uuid.UUID) (Client, error)
 
 	// CreatePairing inserts p. It fails with ErrNotFound when its client (or target mitra)
-	// does not exist, with ErrConflict when p.ID exists, and with ErrInvalidState when the
-	// client already has an open pairing (see OpenStatuses); the checks and the insert are
-	// serialised per client.
+	// does not exist, with ErrClientSuspended when the client is suspended, with
+	// ErrConflict when p.ID exists, and with ErrInvalidState when the client already has
+	// an open pairing (see OpenStatuses); the checks and the insert are serialised per
+	// client.
 	CreatePairing(ctx context.Context, p Pairing) (Pairing, error)
 	GetPairing(ctx context.Context, id uuid.UUID) (Pairing, error)
 	// ListPairings returns the pairings matching q, oldest first.
@@ -106,6 +107,14 @@ type Store interface {
 
 	// The pairing policies: the queue, rings, missed offers (see PolicyStore).
 	PolicyStore
+	// Clients for operators: suspension and search (see ClientStore).
+	ClientStore
+	// Operators' live work: waiting pairings and running chats (see LiveStore).
+	LiveStore
+	// Operators' lookups of a client's story (see LookupStore).
+	LookupStore
+	// Operators' end of a chat session, with its refund (see OperatorEndStore).
+	OperatorEndStore
 }
 
 // PairingQuery selects pairings (for sweeps and timer restore). Zero fields do not filter.

@@ -147,7 +147,8 @@ func (p *Pairer) targetedUnavailable(ctx context.Context, pr Pairing, reason Rea
 //
 // It fails with ErrNoPreviousSession unless the client has an ended chat session with the
 // mitra, ErrMitraUnavailable when the mitra has been deactivated, ErrNoTier when no tier
-// has that many minutes, and ErrInvalidState when the client already has an open pairing.
+// has that many minutes, ErrClientSuspended when an operator suspended the client, and
+// ErrInvalidState when the client already has an open pairing.
 // A mitra that is not reachable, or at capacity, gets no offer: the pairing is created
 // directly in targeted_unavailable (failure_reason mitra_unreachable, no failure row —
 // nobody was offered anything and nothing was charged), and the client may fall back to a
@@ -216,6 +217,7 @@ func (p *Pairer) StartTargeted(ctx context.Context, clientID, mitraID uuid.UUID,
 // pairing and payment. Other states: ErrInvalidState; another client's pairing: ErrNotFound.
 // A charge the provider declines is ErrPaymentDeclined, and cancels the pairing
 // (ReasonPaymentDeclined): a retried call answers it again; the client starts a new blast.
+// A suspended client gets ErrClientSuspended, and nothing is charged.
 func (p *Pairer) FallbackToBlast(ctx context.Context, clientID, pairingID uuid.UUID) (Pairing, payment.Session, error) {
 	pr, err := p.store.GetPairing(ctx, pairingID)
 	if err != nil {
@@ -238,6 +240,9 @@ func (p *Pairer) FallbackToBlast(ctx context.Context, clientID, pairingID uuid.U
 		// A retry after the payment could not be created: create it now.
 	case pr.Status != StatusTargetedUnavailable:
 		return Pairing{}, payment.Session{}, fmt.Errorf("fallback pairing %s: it is %s %s: %w", pairingID, pr.Type, pr.Status, ErrInvalidState)
+	}
+	if err := p.refuseSuspended(ctx, clientID); err != nil {
+		return Pairing{}, payment.Session{}, fmt.Errorf("fallback pairing %s: %w", pairingID, err)
 	}
 	q, err := p.quote(ctx, clientID, pr.Minutes)
 	if err != nil {

@@ -57,6 +57,12 @@ func (s Status) Open() bool {
 	return false
 }
 
+// Final reports whether s is a status a pairing never leaves: matched, failed or
+// cancelled. Entering one stamps Pairing.ClosedAt.
+func (s Status) Final() bool {
+	return s == StatusMatched || s == StatusFailed || s == StatusCancelled
+}
+
 // Waiting reports whether a pairing in s has live offers and a running deadline that the
 // offers share. A queued pairing has a deadline too, but its offers (one at a time) each
 // have their own: see Deadlined.
@@ -136,6 +142,9 @@ type Pairing struct {
 	PaidAt *time.Time
 	// QueuedAt is when the blast first entered the queue (nil: it never did).
 	QueuedAt *time.Time
+	// ClosedAt is when the pairing reached its final status (see Status.Final): when it
+	// matched, failed or was cancelled. Nil while it is open. Statistics count by it.
+	ClosedAt *time.Time
 	// Rings counts the rings of mitras a searching blast was offered to under the ring
 	// policy (0: the blast policy, every available mitra at once); NextRingAt is when the
 	// next ring joins (nil: no further ring).
@@ -194,6 +203,9 @@ const (
 	EndPaymentExpired   EndReason = "payment_expired"
 	EndPaymentFailed    EndReason = "payment_failed"
 	EndCancelled        EndReason = "cancelled"
+	// EndOperatorEnded: an operator ended the active session (Pairer.EndByOperator),
+	// with the refund they chose.
+	EndOperatorEnded EndReason = "operator_ended"
 )
 
 // ChatSession is one chat_sessions row: a paid conversation between a client and a mitra.

@@ -14,7 +14,8 @@ func TestStoreContract(t *testing.T) {
 			t.Parallel()
 			paymenttest.RunStoreContract(t, func(t *testing.T) paymenttest.StoreHarness {
 				e := b.open(t)
-				return paymenttest.StoreHarness{Store: e.store, SameData: e.sameData, Refs: e.harnessRefs, Deliver: e.deliver}
+				return paymenttest.StoreHarness{Store: e.store, SameData: e.sameData, Refs: e.harnessRefs, Deliver: e.deliver,
+					Consume: e.consume}
 			})
 		})
 	}

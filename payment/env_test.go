@@ -16,6 +16,7 @@ import (
 	"github.com/curhat/curhat/internal/testenv"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/payment/ledger"
 	"github.com/curhat/curhat/payment/paymenttest"
 	"github.com/curhat/curhat/pricing"
 )
@@ -38,6 +39,18 @@ type env struct {
 	// deliver makes what a charged session paid for happen: a chat session of its pairing
 	// starts (chat_start), its extension is applied (extension).
 	deliver func(t *testing.T, s payment.Session)
+	// consume posts the value of a chat session of s's pairing that took amount of the
+	// charged chat_start session s, as the pairing store does when the session ends.
+	consume func(t *testing.T, s payment.Session, amount int64)
+}
+
+// sessionValue is a chat session's value that takes amount of payment p to the
+// platform (the earning's split does not matter to the payment store).
+func sessionValue(p payment.Session, chatSessionID uuid.UUID, amount int64) ledger.Txn {
+	return ledger.Txn{ID: uuid.New(), Kind: ledger.KindSessionValue, At: t0, Lines: []ledger.Line{
+		{Account: ledger.AccountClientFunds, PaymentID: &p.ID, ChatSessionID: &chatSessionID, Amount: amount, Currency: p.Currency},
+		{Account: ledger.AccountPlatformRevenue, ChatSessionID: &chatSessionID, Amount: -amount, Currency: p.Currency},
+	}}
 }
 
 type backend struct {
@@ -69,6 +82,7 @@ func openMemory(t *testing.T) *env {
 	db := memdb.New()
 	s := payment.NewMemoryStoreIn(db)
 	pairs, exts := pairing.NewMemoryStoreIn(db), extension.NewMemoryStoreIn(db)
+	books := ledger.NewMemoryStoreIn(db)
 	prices, err := pricing.NewPricingStore(pricing.NewMemoryStoreIn(db), nil)
 	require.NoError(t, err)
 	tier := func(mode pricing.Mode, minutes int, price int64) uuid.UUID {
@@ -102,6 +116,13 @@ func openMemory(t *testing.T) *env {
 			_, err := pairs.AttachPayment(ctx, *p.PairingID, p.ID, now)
 			require.NoError(t, err)
 			pairs.PutChatSession(chatSession(p.ClientID, *p.PairingID))
+		},
+		consume: func(t *testing.T, p payment.Session, amount int64) {
+			t.Helper()
+			chat := chatSession(p.ClientID, *p.PairingID)
+			pairs.PutChatSession(chat)
+			_, err := books.Post(ctx, sessionValue(p, chat.ID, amount))
+			require.NoError(t, err)
 		},
 		store:    s,
 		sameData: func() payment.Store { return payment.NewMemoryStoreIn(db) },
@@ -156,6 +177,14 @@ func openPostgres(t *testing.T) *env {
 				VALUES ($1, $2, $3, 'active', 30, now(), $4)`, chat, p.ClientID, mitra, *p.PairingID)
 			exec(`UPDATE pairings SET status = 'matched', payment_session_id = $2, chat_session_id = $3 WHERE id = $1`,
 				*p.PairingID, p.ID, chat)
+		},
+		consume: func(t *testing.T, p payment.Session, amount int64) {
+			t.Helper()
+			chat := uuid.New()
+			exec(`INSERT INTO chat_sessions (id, client_id, mitra_id, status, minutes, started_at, pairing_id)
+				VALUES ($1, $2, $3, 'active', 30, now(), $4)`, chat, p.ClientID, mitra, *p.PairingID)
+			_, err := ledger.PostTx(ctx, db.Pool, sessionValue(p, chat, amount))
+			require.NoError(t, err)
 		},
 		store:    payment.NewPostgresStore(db.Pool),
 		sameData: func() payment.Store { return payment.NewPostgresStore(db.Pool) },

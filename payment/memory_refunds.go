@@ -92,6 +92,11 @@ func (s memTables) record(tx *memdb.Tx, r RefundRecord) ([]Refund, error) {
 			break
 		}
 		p := s.sessions[id]
+		if r.Exact {
+			if err := r.checkExact(id, p.Status, p.Amount, s.reserved(id), ledger.ConsumedIn(tx, id)); err != nil {
+				return nil, fmt.Errorf("record refund (%s): %w", r.Cause, err)
+			}
+		}
 		switch {
 		case r.Late && !p.Status.Closed():
 			return nil, fmt.Errorf("record refund (%s): late payment %s is %s, not closed: %w", r.Cause, id, p.Status, ErrInvalidState)

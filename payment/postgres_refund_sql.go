@@ -63,8 +63,8 @@ type refundable struct {
 // there is one; skips a payment never charged (or, for a late payment, refuses one that
 // is not closed: ErrInvalidState); otherwise inserts a pending refund of what remains of
 // the payment (its amount less all its refunds, whatever their status) up to what
-// r.Amount still asks for. An unknown payment is ErrNotFound. Driver errors are returned
-// as they are.
+// r.Amount still asks for — an exact one all of r.Amount or nothing (RefundOrder.Exact).
+// An unknown payment is ErrNotFound. Driver errors are returned as they are.
 func recordRefunds(ctx context.Context, db pgutil.DB, r RefundRecord) ([]Refund, error) {
 	from := dedupeIDs(r.From)
 	at := r.At.UTC().Truncate(time.Microsecond)
@@ -121,6 +121,15 @@ func recordRefunds(ctx context.Context, db pgutil.DB, r RefundRecord) ([]Refund,
 			break
 		}
 		p := payments[id]
+		if r.Exact {
+			consumed, err := ledger.ConsumedTx(ctx, db, id)
+			if err != nil {
+				return nil, err
+			}
+			if err := r.checkExact(id, p.status, p.amount, p.reserved, consumed); err != nil {
+				return nil, err
+			}
+		}
 		switch {
 		case r.Late && !p.status.Closed():
 			return nil, fmt.Errorf("late payment %s is %s, not closed: %w", id, p.status, ErrInvalidState)

@@ -158,6 +158,17 @@ type RefundOrder struct {
 	// Caps, when set, bounds what each payment gives (a payment missing from it gives
 	// nothing): the parts of a carry-over, each from the payment it came from.
 	Caps map[uuid.UUID]int64
+	// Exact: all of Amount or nothing (an operator's refund, see OperatorRefund). From is
+	// one payment, charged (else ErrInvalidState), and what is left of it — its amount
+	// less all its refunds, whatever their status — must cover Amount, else a
+	// *RefundLimitError wrapping ErrRefundExceedsRemainder; nothing is recorded then. A
+	// refund of the cause recorded earlier is returned as it is, whatever Amount says.
+	Exact bool
+	// KeepEarnings, with Exact: Amount must also fit in what is left of the payment that
+	// no chat session has earned (Unearned), else a *RefundLimitError wrapping
+	// ErrEarningsNotReversed. Without it, an exact refund may take earned money: when it
+	// goes through, the ledger takes the earnings back (earning_reversed).
+	KeepEarnings bool
 }
 
 // Validate reports what is wrong with o (a *ValidationError naming the field), or nil.
@@ -171,6 +182,10 @@ func (o RefundOrder) Validate() error {
 		return core.Invalid("from", "names no payment")
 	case o.Amount < 0:
 		return core.Invalid("amount", "must not be negative, not %d", o.Amount)
+	case o.Exact && (len(o.From) != 1 || o.Amount == 0 || o.Caps != nil):
+		return core.Invalid("from", "an exact refund takes an amount from one payment, without caps")
+	case o.KeepEarnings && !o.Exact:
+		return core.Invalid("keep_earnings", "applies to an exact refund only")
 	}
 	for _, id := range o.From {
 		if id == uuid.Nil {

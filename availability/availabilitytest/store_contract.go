@@ -500,4 +500,6 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 		check.Equal(t, availability.AwayMissedOffers, rows[0].AwayReason)
 		check.False(t, rows[0].IsOnline)
 	})
+
+	runProfileContract(t, newHarness)
 }

@@ -31,7 +31,9 @@ const (
 type Client struct {
 	ID          uuid.UUID `json:"id"`
 	DisplayName string    `json:"display_name"`
-	CreatedAt   time.Time `json:"created_at"`
+	// IsActive is false while an operator has the client suspended.
+	IsActive  bool      `json:"is_active"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // registerClient registers a new client with the SDK (its clients table, in Postgres or in
@@ -61,13 +63,16 @@ type authSession struct {
 	// OperatorRole is the role of an operator subject ("" when its account does not
 	// exist or is deactivated: the token is refused); LookupToken fills it.
 	OperatorRole string
+	// ClientSuspended: the subject is a client that an operator suspended (LookupToken
+	// fills it, so that the answer can say so instead of "sign in again").
+	ClientSuspended bool
 }
 
 // accountStore is the durable side of tokens.
 type accountStore interface {
 	CreateAuthSession(ctx context.Context, s authSession, now time.Time) error
 	// LookupToken returns the session whose token_hash is hash (ErrNotFound if none), in
-	// one round trip with whether its subject is a deactivated mitra.
+	// one round trip with whether its subject is a deactivated mitra or a suspended client.
 	LookupToken(ctx context.Context, hash string) (authSession, error)
 	// RevokeToken revokes the token whose token_hash is hash (idempotent; ErrNotFound if
 	// there is none).
@@ -90,12 +95,14 @@ func (s pgAccounts) CreateAuthSession(ctx context.Context, a authSession, now ti
 func (s pgAccounts) LookupToken(ctx context.Context, hash string) (authSession, error) {
 	var a authSession
 	err := s.pool.QueryRow(ctx, `SELECT a.id, a.subject_kind, a.subject_id, a.token_hash, a.expires_at, a.revoked_at,
-			coalesce(NOT m.is_active, false), CASE WHEN o.is_active THEN o.role ELSE '' END
+			coalesce(NOT m.is_active, false), CASE WHEN o.is_active THEN o.role ELSE '' END, coalesce(NOT c.is_active, false)
 		FROM auth_sessions a
 		LEFT JOIN mitras m ON a.subject_kind = 'mitra' AND m.id = a.subject_id
 		LEFT JOIN operators o ON a.subject_kind = 'operator' AND o.id = a.subject_id
+		LEFT JOIN clients c ON a.subject_kind = 'client' AND c.id = a.subject_id
 		WHERE a.token_hash = $1`, hash).
-		Scan(&a.ID, &a.SubjectKind, &a.SubjectID, &a.TokenHash, &a.ExpiresAt, &a.RevokedAt, &a.MitraDeactivated, &a.OperatorRole)
+		Scan(&a.ID, &a.SubjectKind, &a.SubjectID, &a.TokenHash, &a.ExpiresAt, &a.RevokedAt, &a.MitraDeactivated, &a.OperatorRole,
+			&a.ClientSuspended)
 	return a, curhat.TranslatePostgresError(err)
 }
 
@@ -121,6 +128,9 @@ type memAccounts struct {
 	// mitraActive tells whether a mitra is active (the availability store knows); nil:
 	// every mitra is. Called without mu held: deactivation calls RevokeSubject.
 	mitraActive func(ctx context.Context, id uuid.UUID) bool
+	// clientActive tells whether a client is active, not suspended (the SDK's client
+	// store knows); nil: every client is. Called without mu held.
+	clientActive func(ctx context.Context, id uuid.UUID) bool
 
 	mu        sync.Mutex
 	sessions  map[string]*authSession // by token hash
@@ -159,6 +169,9 @@ func (s *memAccounts) LookupToken(ctx context.Context, hash string) (authSession
 	}
 	if out.SubjectKind == SubjectMitra && s.mitraActive != nil {
 		out.MitraDeactivated = !s.mitraActive(ctx, out.SubjectID)
+	}
+	if out.SubjectKind == SubjectClient && s.clientActive != nil {
+		out.ClientSuspended = !s.clientActive(ctx, out.SubjectID)
 	}
 	return out, nil
 }

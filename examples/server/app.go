@@ -139,7 +139,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger, opts appOptions) 
 	}
 	a.started = a.clock.Now().UTC().Truncate(time.Microsecond)
 	a.hooks = newPromMetrics(log, scrapeSources{Drift: a.driftReport, QueueLength: a.queueLength,
-		Imbalance: a.ledgerImbalance, Payouts: a.payoutStats})
+		Imbalance: a.ledgerImbalance, Payouts: a.payoutStats, Waiting: a.waitingNow})
 	a.bgCtx, a.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
 	a.names = curhat.NewKeyNames(cfg.ValkeyKeyPrefix, cfg.ValkeyCluster)
 	if err := a.connect(ctx, opts); err != nil {

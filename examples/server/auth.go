@@ -77,6 +77,10 @@ const revokeTokenPrefix = "token:"
 // streams get an account_closed event with this reason before they close.
 const reasonMitraDeactivated = "mitra_deactivated"
 
+// reasonClientSuspended is why a suspended client's account was closed (its streams get
+// account_closed with it, as a deactivated mitra's do).
+const reasonClientSuspended = "client_suspended"
+
 // revocation is what a revocation message revoked: one token, or every token of a subject.
 type revocation struct {
 	byToken bool
@@ -156,7 +160,7 @@ func parseRevocation(msg string) (revocation, bool) {
 	if err != nil {
 		return revocation{}, false
 	}
-	if closed != reasonMitraDeactivated {
+	if closed != reasonMitraDeactivated && closed != reasonClientSuspended {
 		closed = "" // a reason this instance does not know: the tokens are revoked all the same
 	}
 	return revocation{subject: subjectKey{SubjectKind(kind), sid}, closed: closed}, true
@@ -211,8 +215,9 @@ func sumToken(token string) tokenHash {
 	return sha256.Sum256(buf[:n])
 }
 
-// verify returns the caller a token belongs to, errUnauthenticated, or
-// errMitraDeactivated for a token of a mitra that an operator deactivated.
+// verify returns the caller a token belongs to, errUnauthenticated, errMitraDeactivated
+// for a token of a mitra that an operator deactivated, or errClientSuspended for a token
+// of a client that an operator suspended.
 func (a *authenticator) verify(ctx context.Context, token string) (caller, error) {
 	if token == "" || len(token) > 512 {
 		return caller{}, errUnauthenticated
@@ -293,6 +298,9 @@ func (a *authenticator) lookup(ctx context.Context, sum tokenHash, now time.Time
 		// Whether or not the deactivation revoked this token: the app must tell "you were
 		// deactivated" from "sign in again".
 		return cachedToken{}, refusedToken{err: errMitraDeactivated, until: now.Add(a.refusedTTL), who: who}, nil
+	case s.ClientSuspended:
+		// Likewise: "you were suspended", whether the token was minted before or after.
+		return cachedToken{}, refusedToken{err: errClientSuspended, until: now.Add(a.refusedTTL), who: who}, nil
 	case s.RevokedAt != nil || !now.Before(s.ExpiresAt):
 		return cachedToken{}, refusedToken{err: errUnauthenticated, until: now.Add(a.refusedTTL), who: who}, nil
 	case s.SubjectKind == SubjectOperator && operatorRoles[s.OperatorRole] == rolePublic:
@@ -439,6 +447,11 @@ func (a *App) wireAuth() {
 		m.mitraActive = func(ctx context.Context, id uuid.UUID) bool {
 			mt, err := a.mirror.GetMitra(ctx, id)
 			return err != nil || mt.IsActive
+		}
+		// Likewise for clients: the SDK's client store knows who is suspended.
+		m.clientActive = func(ctx context.Context, id uuid.UUID) bool {
+			c, err := a.pairer.GetClient(ctx, id)
+			return err != nil || c.IsActive
 		}
 	}
 	a.auth = newAuthenticator(a.accounts, a.clock, a.cfg.AuthCacheTTL, a.cfg.OperatorToken, a.bus, a.log)

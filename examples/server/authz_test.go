@@ -102,6 +102,8 @@ type authzRequest struct {
 	// tokens replace the fixture's tokens of some subjects for this row (a logout revokes
 	// the token it is called with).
 	tokens map[subject]string
+	// header holds request headers: name, value, … (an operator refund's Idempotency-Key).
+	header []string
 }
 
 const (
@@ -178,6 +180,10 @@ func authzRows() map[string]authzRow {
 		"GET /api/internal/mitras/{id}/earnings": {owner: 200, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: "/api/internal/mitras/" + f.mitra.String() + "/earnings"}
 		}},
+		"GET /api/internal/stats": {owner: 200, setup: path("/api/internal/stats?window=1h")},
+		"GET /api/internal/mitras/{id}/stats": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/mitras/" + f.mitra.String() + "/stats?window=24h"}
+		}},
 		"POST /api/internal/fake-gateway/refund-failures": {owner: 200,
 			setup: req("/api/internal/fake-gateway/refund-failures", map[string]any{"count": 0})},
 		"POST /api/internal/fake-gateway/refunds/{id}/outcome": {owner: 200, setup: func(f *authzFixture) authzRequest {
@@ -234,6 +240,39 @@ func authzRows() map[string]authzRow {
 		}},
 		"GET " + promoPath + "/history": {owner: 200},
 
+		// A payment's story, a client's timeline, operator refunds and session ends.
+		"GET /api/internal/payments/{id}": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/payments/" + f.activeSession(f.mitraTok).payment}
+		}},
+		"POST /api/internal/payments/{id}/refunds": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/payments/" + f.activeSession(f.mitraTok).payment + "/refunds",
+				body: map[string]any{"amount": 1000, "reason": "matrix"}, header: []string{"Idempotency-Key", uuid.NewString()}}
+		}},
+		"GET /api/internal/clients/{id}/timeline": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/clients/" + f.client.String() + "/timeline"}
+		}},
+		"POST /api/internal/chat-sessions/{id}/end": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/chat-sessions/" + f.activeSession(f.mitraTok).session + "/end",
+				body: map[string]any{"reason": "matrix", "refund": "unused"}}
+		}},
+
+		// Live work, clients and mitra profiles.
+		"GET /api/internal/pairings":      {owner: 200, setup: path("/api/internal/pairings?status=searching&page_size=5")},
+		"GET /api/internal/chat-sessions": {owner: 200, setup: path("/api/internal/chat-sessions?status=active&page_size=5")},
+		"GET /api/internal/clients":       {owner: 200, setup: path("/api/internal/clients?q=dewi&page_size=5")},
+		"GET /api/internal/clients/{id}": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/clients/" + f.client.String()}
+		}},
+		"PATCH /api/internal/clients/{id}/status": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/clients/" + f.freshClient().id.String() + "/status", body: map[string]any{"is_active": false}}
+		}},
+		"PATCH /api/internal/mitras/{id}": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			id, _ := f.newMitra()
+			m := f.ts.must(200, "GET", "/api/internal/mitras/"+id.String(), f.ts.op, nil)
+			return authzRequest{path: "/api/internal/mitras/" + id.String(),
+				body: map[string]any{"expected_profile_updated_at": m["profile_updated_at"], "display_name": "Ayu Lestari"}}
+		}},
+
 		// Clients.
 		"GET /api/client/chat/pricing":       {owner: 200, other: 200},
 		"GET /api/client/mitra-availability": {owner: 200, other: 200},
@@ -285,6 +324,19 @@ func authzRows() map[string]authzRow {
 			f.ts.must(200, "POST", "/api/mitra/status/offline", f.spareTok, nil)
 			return authzRequest{path: "/api/client/chat-sessions/" + s.session + "/reroute", client: s.client.tok}
 		}},
+		"POST /api/client/chat-sessions/{id}/messages": {owner: 201, other: 404, setup: func(f *authzFixture) authzRequest {
+			s := f.activeSession(f.mitraTok)
+			return authzRequest{path: "/api/client/chat-sessions/" + s.session + "/messages", client: s.client.tok,
+				body: map[string]any{"text": "halo", "client_msg_id": uuid.NewString()}}
+		}},
+		"GET /api/client/chat-sessions/{id}/messages": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
+			s := f.activeSession(f.mitraTok)
+			return authzRequest{path: "/api/client/chat-sessions/" + s.session + "/messages?after_seq=0&limit=10", client: s.client.tok}
+		}},
+		"POST /api/client/chat-sessions/{id}/read": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
+			s := f.activeSession(f.mitraTok)
+			return authzRequest{path: "/api/client/chat-sessions/" + s.session + "/read", client: s.client.tok, body: map[string]any{"seq": 0}}
+		}},
 		"GET /api/client/events": {owner: 200, other: 200},
 		"POST /api/client/logout": {owner: 204, other: 204, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: "/api/client/logout", tokens: map[subject]string{
@@ -314,6 +366,17 @@ func authzRows() map[string]authzRow {
 		}},
 		"POST /api/mitra/extensions/{id}/reject": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: "/api/mitra/extensions/" + f.requestedExtension() + "/reject"}
+		}},
+		"POST /api/mitra/chat-sessions/{id}/messages": {owner: 201, other: 404, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/mitra/chat-sessions/" + f.activeSession(f.mitraTok).session + "/messages",
+				body: map[string]any{"text": "halo juga", "client_msg_id": uuid.NewString()}}
+		}},
+		"GET /api/mitra/chat-sessions/{id}/messages": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/mitra/chat-sessions/" + f.activeSession(f.mitraTok).session + "/messages"}
+		}},
+		"POST /api/mitra/chat-sessions/{id}/read": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/mitra/chat-sessions/" + f.activeSession(f.mitraTok).session + "/read",
+				body: map[string]any{"seq": 5}}
 		}},
 		"GET /api/mitra/earnings":         {owner: 200, other: 200},
 		"GET /api/mitra/earnings/entries": {owner: 200, other: 200, setup: path("/api/mitra/earnings/entries?page=1&page_size=5")},
@@ -417,7 +480,7 @@ func TestAuthz_EveryRouteRefusesOrServesEachKindOfCaller(t *testing.T) {
 						tok = t
 					}
 					audited := f.auditCount(s)
-					status, body := f.call(r.Method, rq.path, tok, rq.body)
+					status, body := f.call(r.Method, rq.path, tok, rq.body, rq.header...)
 					want := row.expected(r, s)
 					require.Equal(t, want, status, "%s %s as %s: %s", r.Method, rq.path, s, body)
 					if r.Role != rolePublic {
@@ -545,7 +608,7 @@ func (f *authzFixture) baseline() {
 
 // call sends a request and returns the status and body. An event stream is closed as
 // soon as its headers arrive.
-func (f *authzFixture) call(method, path, tok string, body any) (int, []byte) {
+func (f *authzFixture) call(method, path, tok string, body any, header ...string) (int, []byte) {
 	f.t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -559,6 +622,9 @@ func (f *authzFixture) call(method, path, tok string, body any) (int, []byte) {
 	require.NoError(f.t, err)
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := f.ts.http.Client().Do(req)
 	require.NoError(f.t, err)

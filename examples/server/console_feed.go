@@ -18,7 +18,9 @@ import (
 //
 //   - dashboard: the dashboard's numbers, whenever one of them changed, and once to each
 //     stream that just opened;
-//   - failed_pairing: a failed pairing row, when it appears.
+//   - failed_pairing: a failed pairing row, when it appears;
+//   - stats: the statistics of the last 5 minutes (GET /api/internal/stats?window=5m),
+//     every operatorStatsEvery and once to each stream that just opened.
 //
 // The numbers come from many writers on every instance (pings, sessions, payments, the
 // sweeps), so instead of hooking each of them, one watcher per instance reads what the
@@ -37,12 +39,17 @@ const (
 	// operatorFeedPassTimeout bounds one pass: a hung backend delays the events, it does
 	// not pile passes up.
 	operatorFeedPassTimeout = 5 * time.Second
+	// operatorStatsEvery is how often the watcher reads the statistics of the stats event
+	// (three statements over the rows of the last 5 minutes: 2 ms with 100,000 pairings a
+	// day), whether they changed or not: "the last 5 minutes" moves with the clock.
+	operatorStatsEvery = 5 * time.Second
 )
 
 // Kinds of the operators' events.
 const (
 	eventDashboard     = "dashboard"
 	eventFailedPairing = "failed_pairing"
+	eventStats         = "stats"
 )
 
 // operatorFeed is the watcher of one instance.
@@ -59,6 +66,7 @@ type operatorFeed struct {
 	slowAt    time.Time
 	failures  map[uuid.UUID]bool // the newest failure rows seen at the last pass
 	failureAt time.Time          // the oldest of them
+	statsAt   time.Time          // when the stats event was last sent
 }
 
 func newOperatorFeed(app *App) *operatorFeed { return &operatorFeed{app: app} }
@@ -142,6 +150,22 @@ func (f *operatorFeed) pass(ctx context.Context) {
 		f.send(eventDashboard, d)
 	}
 	f.newFailures(ctx)
+	if opened || now.Sub(f.statsAt) >= operatorStatsEvery {
+		f.sendStats(ctx, now)
+	}
+}
+
+// sendStats reads the statistics of the stats event and sends them to every operator
+// stream of this instance: one read per instance and interval, whatever the number of
+// streams.
+func (f *operatorFeed) sendStats(ctx context.Context, now time.Time) {
+	st, err := f.app.stats(ctx, streamStatsWindow)
+	if err != nil {
+		f.passFailed(ctx, err)
+		return
+	}
+	f.statsAt = now
+	f.send(eventStats, st)
 }
 
 func (f *operatorFeed) passFailed(ctx context.Context, err error) {

@@ -19,7 +19,7 @@ import (
 const bootstrapOperatorID = "00000000-0000-0000-0000-000000000000"
 
 // everyRoleLinks are the navigation links of every role; admins also have "Operators".
-var everyRoleLinks = []string{"Dashboard", "Mitras", "Pricing", "Config", "Failed pairings", "Earnings", "Audit"}
+var everyRoleLinks = []string{"Dashboard", "Mitras", "Pricing", "Config", "Failed pairings", "Live", "Payments", "Clients", "Earnings", "Audit"}
 
 // newOperator creates an operator account with role through the API, as the bootstrap
 // admin, and mints it a token.
@@ -142,7 +142,7 @@ func scenarioRoleViewer(t *testing.T, b *consoleBrowser, be backend) {
 	const why = "needs the support or admin role; you are signed in as viewer."
 	tb.goTo("Mitras")
 	tb.waitFor("the mitras", `document.querySelectorAll("#mitra-table tbody tr[data-id]").length === 3`)
-	tb.requireReadOnly("Read only: creating, deactivating and reactivating mitras "+why,
+	tb.requireReadOnly("Read only: creating, editing, deactivating and reactivating mitras "+why,
 		`#mitra-table tbody button, form[aria-labelledby="create-mitra-title"] input, form[aria-labelledby="create-mitra-title"] button`)
 	require.False(t, eval[bool](tb, `document.getElementById("mitra-search").disabled`), "searching is reading")
 	tb.fill("searchbox", "Search", "citra")
@@ -319,7 +319,7 @@ func scenarioRoleLowered(t *testing.T, b *consoleBrowser, be backend) {
 	tb.goTo("Dashboard")
 	tb.goTo("Mitras")
 	tb.waitFor("the mitras", `document.querySelectorAll("#mitra-table tbody tr[data-id]").length === 3`)
-	tb.requireReadOnly("Read only: creating, deactivating and reactivating mitras needs the support or admin role; you are signed in as viewer.",
+	tb.requireReadOnly("Read only: creating, editing, deactivating and reactivating mitras needs the support or admin role; you are signed in as viewer.",
 		`#mitra-table tbody button`)
 	tb.requireClean(403)
 }

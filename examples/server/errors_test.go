@@ -140,7 +140,7 @@ func TestRouter_NotFoundIsJSON(t *testing.T) {
 	require.Equal(t, "POST", r.Header.Get("Allow"))
 	r = ts.do("POST", "/api/internal/mitras/"+uuid.NewString(), ts.op, `{}`)
 	require.Equal(t, http.StatusMethodNotAllowed, r.Status)
-	require.Equal(t, "GET, HEAD", r.Header.Get("Allow"))
+	require.Equal(t, "GET, HEAD, PATCH", r.Header.Get("Allow"))
 
 	// Patterns with parameters: a missing segment is no route.
 	r = ts.do("GET", "/api/client/pairings/", "", nil)

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/chat"
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
@@ -70,6 +71,11 @@ func eventPayloadSamples() []pairing.EventPayload {
 		extension.ExtensionExpiredEvent{Summary: requested, Reason: "timeout"},
 		extension.SessionExtendedEvent{Summary: paid, EndsAt: at.Add(40 * time.Minute), TotalMinutes: 40},
 		availability.PresenceEvent{DeviceID: "phone-1", Online: true},
+		chat.MessageEvent{ChatSessionID: id(), ID: id(), Seq: 1, Sender: pairing.PartyClient, Text: "halo", Flags: []chat.Flag{},
+			CreatedAt: at},
+		chat.MessageEvent{ChatSessionID: id(), ID: id(), Seq: 7, Sender: pairing.PartyMitra, Text: "[hidden]",
+			Flags: []chat.Flag{"contact"}, CreatedAt: at},
+		chat.MessageReadEvent{ChatSessionID: id(), Reader: pairing.PartyMitra, Seq: 7},
 	}
 }
 

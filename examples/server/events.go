@@ -463,8 +463,8 @@ func (h *eventHub) write(ctx context.Context) {
 }
 
 // keepAlive is one pass over every stream: a stream whose token was revoked, expired or
-// whose subject was deactivated since it opened is closed (a deactivated mitra's after an
-// account_closed event), the others get a keep-alive.
+// whose subject was deactivated since it opened is closed (a deactivated mitra's or a
+// suspended client's after an account_closed event), the others get a keep-alive.
 func (h *eventHub) keepAlive(ctx context.Context) {
 	h.mu.RLock()
 	all := make([]*stream, 0, h.open)
@@ -483,6 +483,9 @@ func (h *eventHub) keepAlive(ctx context.Context) {
 			switch {
 			case errors.Is(err, errMitraDeactivated):
 				st.finish(h.accountClosedFrame(reasonMitraDeactivated))
+				continue
+			case errors.Is(err, errClientSuspended):
+				st.finish(h.accountClosedFrame(reasonClientSuspended))
 				continue
 			case errors.As(err, &ae):
 				st.end()
@@ -675,7 +678,7 @@ func (s *Server) sendPresence(st *stream, device string, lease *availability.Str
 }
 
 // eventAccountClosed is a stream's last event when its subject's account was closed (a
-// mitra deactivated): data {reason}. A stream closed because its token was revoked (a
+// mitra deactivated, a client suspended): data {reason}. A stream closed because its token was revoked (a
 // logout) gets none.
 const eventAccountClosed = "account_closed"
 

@@ -155,7 +155,7 @@ func TestEvents_EveryDocumentedKindIsSentAndMatchesItsSchema(t *testing.T) {
 		ts.tiers()
 		ayuID, ayu := ts.onlineMitra("Ayu")
 		bimaID, bima := ts.onlineMitra("Bima")
-		_, dewi := ts.newClient("Dewi")
+		dewiID, dewi := ts.newClient("Dewi")
 		url := ts.http.URL
 		clientEvents := collectEvents(openStream(t, ts.http.Client(), url+"/api/client/events", dewi))
 		ayuEvents := collectEvents(openStream(t, ts.http.Client(), url+"/api/mitra/events", ayu))
@@ -185,6 +185,12 @@ func TestEvents_EveryDocumentedKindIsSentAndMatchesItsSchema(t *testing.T) {
 		ts.clock.Advance(time.Minute)
 		_, err := ts.app.exts.SweepExpired(t.Context())
 		require.NoError(t, err)
+		// A message each way, each party reading what it has.
+		for _, s := range []struct{ party, tok string }{{"client", dewi}, {"mitra", ayu}} {
+			chat := "/api/" + s.party + "/chat-sessions/" + sessionID
+			ts.must(201, "POST", chat+"/messages", s.tok, map[string]any{"text": "halo", "client_msg_id": s.party + "-1"})
+			ts.must(200, "POST", chat+"/read", s.tok, map[string]any{"seq": 2})
+		}
 		ts.must(200, "POST", "/api/client/chat-sessions/"+sessionID+"/end", dewi, nil)
 
 		// "Curhat lagi": declined, then the fallback blast's payment fails.
@@ -218,6 +224,8 @@ func TestEvents_EveryDocumentedKindIsSentAndMatchesItsSchema(t *testing.T) {
 
 		// Bima is deactivated: its stream is told so, then closed.
 		ts.must(200, "PATCH", "/api/internal/mitras/"+bimaID.String()+"/status", ts.op, map[string]any{"is_active": false})
+		// Dewi is suspended: likewise.
+		ts.must(200, "PATCH", "/api/internal/clients/"+dewiID.String()+"/status", ts.op, map[string]any{"is_active": false})
 
 		want := map[string][]string{"client": documentedEventKinds(t, "ClientEvent"), "mitra": documentedEventKinds(t, "MitraEvent")}
 		require.Eventually(t, func() bool {

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/chat"
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
@@ -76,8 +77,15 @@ var errorTable = []errorMapping{
 	{pairing.ErrNoPreviousSession, http.StatusConflict, "NO_PREVIOUS_SESSION", "no previous chat session with this mitra", ""},
 	{pairing.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE", "the mitra is not available", ""},
 	{pairing.ErrQueueFull, http.StatusConflict, "QUEUE_FULL", "too many paid chats are waiting for a bestie; try again later", ""},
+	{pairing.ErrClientSuspended, http.StatusForbidden, "CLIENT_SUSPENDED", "this client account is suspended", ""},
 	{extension.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE", "the mitra is not available", ""},
+	// A chat message past chat_message_rate_per_minute (routes_messages.go adds Retry-After).
+	{chat.ErrRateLimited, http.StatusTooManyRequests, "RATE_LIMITED", "too many messages in the last minute; send again after Retry-After seconds", ""},
 	{payment.ErrRefundInFlight, http.StatusConflict, "REFUND_IN_FLIGHT", "an attempt of this refund is in flight; retry once it ended", ""},
+	// An operator's refund (routes_payments_ops.go adds error.remaining and error.unearned).
+	{payment.ErrRefundExceedsRemainder, http.StatusConflict, "REFUND_EXCEEDS_REMAINING", "the refund asks for more than is left of the payment; error.remaining says how much is left", ""},
+	{payment.ErrEarningsNotReversed, http.StatusConflict, "EARNING_REVERSAL_REQUIRED", "the refund takes money a chat session already earned: send reverse_earning: true to take it back from the mitra, or refund at most error.unearned", ""},
+	{payment.ErrIdempotencyKeyReused, http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key made a refund of another amount or reason: use a new key for a new refund", ""},
 	// A server without a payout provider is configured so: retrying will not help.
 	{payout.ErrNoProvider, http.StatusConflict, "NO_PAYOUT_PROVIDER", "no payout provider is configured: nothing can be paid out", ""},
 	{curhat.ErrNotFound, http.StatusNotFound, "NOT_FOUND", "not found", ""},

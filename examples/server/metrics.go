@@ -74,6 +74,7 @@ type promMetrics struct {
 	drift   *driftCollector
 	ledger  *imbalanceCollector
 	payouts *payoutsCollector
+	waiting *waitingCollector
 }
 
 // queueWaitBuckets span a queue that empties within seconds to the longest wait allowed
@@ -91,6 +92,8 @@ type scrapeSources struct {
 	Imbalance func(ctx context.Context) (int64, error)
 	// Payouts counts the payouts by status and sums what was paid out.
 	Payouts func(ctx context.Context) (payout.Stats, error)
+	// Waiting counts the paid blasts waiting for a mitra and the longest wait.
+	Waiting func(ctx context.Context) (pairing.Waiting, error)
 }
 
 // newPromMetrics builds the registry over what src reads at scrape time.
@@ -191,6 +194,9 @@ func newPromMetrics(log *slog.Logger, src scrapeSources) *promMetrics {
 	f(m.ledger)
 	m.payouts = &payoutsCollector{scrapeRead[payout.Stats]{read: src.Payouts, maxAge: driftMaxAge, timeout: driftTimeout}}
 	f(m.payouts)
+	// Read at every scrape (one indexed read of the open pairings), both gauges from it.
+	m.waiting = &waitingCollector{scrapeRead[pairing.Waiting]{read: src.Waiting, timeout: driftTimeout}}
+	f(m.waiting)
 	// The Go runtime's own figures, and from runtime/metrics the live heap, goroutine stacks
 	// and goroutines: what one idle event stream costs is their growth per stream.
 	f(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{
@@ -521,6 +527,31 @@ func (c *payoutsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(payoutsDesc, prometheus.GaugeValue, float64(st.ByStatus[s]), string(s))
 	}
 	ch <- prometheus.MustNewConstMetric(paidOutDesc, prometheus.GaugeValue, float64(st.PaidOut))
+}
+
+// waitingCollector exports the paid blasts waiting for a mitra and the longest wait (the
+// waiting_now and longest_waiting_seconds of GET /api/internal/stats).
+type waitingCollector struct{ scrapeRead[pairing.Waiting] }
+
+var (
+	waitingDesc = prometheus.NewDesc(metricsNamespace+"_pairings_waiting",
+		"Paid blasts looking for a mitra now, searching or queued (read at scrape time).", nil, nil)
+	longestWaitDesc = prometheus.NewDesc(metricsNamespace+"_pairings_longest_wait_seconds",
+		"How long the paid blast waiting longest has waited since its payment; 0 when none waits (read at scrape time).", nil, nil)
+)
+
+func (c *waitingCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- waitingDesc
+	ch <- longestWaitDesc
+}
+
+func (c *waitingCollector) Collect(ch chan<- prometheus.Metric) {
+	w, ok := c.get()
+	if !ok {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(waitingDesc, prometheus.GaugeValue, float64(w.Count))
+	ch <- prometheus.MustNewConstMetric(longestWaitDesc, prometheus.GaugeValue, w.Longest.Seconds())
 }
 
 func boolGauge(b bool) float64 {

@@ -47,12 +47,17 @@ type mitraJSON struct {
 	UpdatedAt  time.Time `json:"updated_at"`
 	// DeviceCount is the devices holding a live lease (GET /api/internal/mitras/{id} only).
 	DeviceCount *int `json:"device_count,omitempty"`
+	// ProfileUpdatedAt is the token of a profile edit (PATCH /api/internal/mitras/{id},
+	// routes_mitra_profile.go); presence never moves it. Labels are set by the same edit.
+	ProfileUpdatedAt time.Time  `json:"profile_updated_at"`
+	Labels           labelsJSON `json:"labels"`
 }
 
 func toMitraJSON(m availability.Mitra) mitraJSON {
 	return mitraJSON{ID: m.ID, DisplayName: m.DisplayName, IsActive: m.IsActive, IsOnline: m.IsOnline,
 		LastHeartbeatAt: utcPtr(m.LastHeartbeatAt), MaxConcurrentSessions: m.MaxConcurrentSessions,
-		AwayReason: strPtr(m.AwayReason), CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC()}
+		AwayReason: strPtr(m.AwayReason), CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(),
+		ProfileUpdatedAt: m.ProfileUpdatedAt.UTC(), Labels: toLabelsJSON(m.Labels)}
 }
 
 func utcPtr(t *time.Time) *time.Time {

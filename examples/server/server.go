@@ -79,13 +79,17 @@ func (s *Server) registerRoutes() {
 	s.internalRoutes()
 	s.availabilityRoutes()
 	s.chatRoutes()
+	s.messageRoutes()
 	s.refundRoutes()
+	s.paymentOpsRoutes()
 	s.earningsRoutes()
 	s.payoutRoutes()
 	s.pricingRoutes()
 	s.tokenRoutes()
 	s.operatorRoutes()
 	s.auditRoutes()
+	s.statsRoutes()
+	s.workRoutes()
 	if s.app.fakeGateway != nil {
 		s.fakeGatewayRoutes() // its checkout page, its webhook: only while it is in use
 	}

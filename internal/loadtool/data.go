@@ -78,6 +78,7 @@ type dataset struct {
 	atCapacity int
 	sample     []uuid.UUID // online mitras under capacity, pinged by the load
 	mitraToks  []string    // one token per sample mitra
+	clients    []uuid.UUID // the clients, in the order of clientToks
 	clientToks []string
 	insertedAt time.Time
 }
@@ -143,6 +144,7 @@ func createDataset(ctx context.Context, admin *pgxpool.Pool, databaseURL string,
 	if clientIDs, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID]); err != nil {
 		return d, err
 	}
+	d.clients = clientIDs
 	if d.mitraToks, err = d.insertTokens(ctx, "mitra", d.sample); err != nil {
 		return d, err
 	}

@@ -22,7 +22,11 @@
 //   - pairing-statements: Postgres statements from chat/start to matched for each -fanouts;
 //   - accept-burst: 100 mitras accept one offer at once (the winner's 200, the losers' 409);
 //   - match-throughput: 1k mitras accepting every offer, -concurrency clients paying blasts;
-//   - queue: position, length and offer-the-head with 10k queued pairings.
+//   - queue: position, length and offer-the-head with 10k queued pairings;
+//   - message-delivery, for each -sessions N: N active chat sessions with the mitra's event
+//     stream open, the clients sending -message-rate messages a second in all, send → the
+//     message event on the mitra's stream, beside a bare relay (POST /relay/{id} to one
+//     stream) at the same rate.
 //
 // The reference server is built from ./examples/server and run as a child process (sweeps
 // off), its Postgres behind a loopback proxy that counts round trips; the floors run in
@@ -65,11 +69,13 @@ type options struct {
 	redisServer string
 	serverBin   string
 	tokens      int
+	sessions    []int
+	messageRate float64
 }
 
 func main() {
 	var o options
-	var sizes, streams, fanouts, scen string
+	var sizes, streams, fanouts, sessions, scen string
 	var bareAddr, bareKey string
 	flag.StringVar(&scen, "scenario", "all", "scenarios to run, comma-separated ("+scenarioNames()+"), or all")
 	flag.StringVar(&sizes, "n", "1000,10000,100000", "numbers of online mitras of hot-paths and sweeps, comma-separated: one table each")
@@ -84,12 +90,14 @@ func main() {
 	flag.StringVar(&o.redisServer, "redis-server", "redis-server", `redis-server binary for the sweep measurements (SLOWLOG); "" measures the sweeps on -valkey-url without SLOWLOG`)
 	flag.StringVar(&o.serverBin, "server-bin", "", "prebuilt reference server binary (default: go build ./examples/server)")
 	flag.IntVar(&o.tokens, "tokens", 1000, "mitras whose tokens the HTTP heartbeat load cycles through")
+	flag.StringVar(&sessions, "sessions", "1000", "chat sessions open at once in message-delivery, comma-separated: one row pair each")
+	flag.Float64Var(&o.messageRate, "message-rate", 500, "messages a second message-delivery sends in all, over the sessions")
 	flag.StringVar(&bareAddr, "serve-bare", "", "internal: serve the bare floor handlers on this address")
 	flag.StringVar(&bareKey, "bare-key", "", "internal: the key the bare SET handler writes")
 	flag.Parse()
 
 	if bareAddr != "" {
-		if err := serveBare(bareAddr, o.valkeyURL, bareKey); err != nil {
+		if err := serveBare(bareAddr, o.valkeyURL, bareKey, o.databaseURL); err != nil {
 			fmt.Fprintln(os.Stderr, "bare server:", err)
 			os.Exit(1)
 		}
@@ -99,7 +107,9 @@ func main() {
 	if o.sizes, err = parseSizes("-n", sizes, 100); err == nil {
 		if o.streams, err = parseSizes("-streams", streams, 1); err == nil {
 			if o.fanouts, err = parseSizes("-fanouts", fanouts, 1); err == nil {
-				o.scenarios, err = parseScenarios(scen)
+				if o.sessions, err = parseSizes("-sessions", sessions, 1); err == nil {
+					o.scenarios, err = parseScenarios(scen)
+				}
 			}
 		}
 	}
@@ -109,6 +119,10 @@ func main() {
 	}
 	o.concurrency = max(o.concurrency, 1)
 	o.blasts = max(o.blasts, 1)
+	if o.messageRate <= 0 {
+		fmt.Fprintln(os.Stderr, "-message-rate: must be above 0")
+		os.Exit(2)
+	}
 	raiseFileLimit()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -229,7 +243,7 @@ func (t *tool) startBare(ctx context.Context) error {
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	t.bareKey = "loadtool" + randomHex(4) + ":bare"
 	t.bare, err = startChild("bare server", t.dir+"/bare.log", nil, self,
-		"-serve-bare", addr, "-valkey-url", t.o.valkeyURL, "-bare-key", t.bareKey)
+		"-serve-bare", addr, "-valkey-url", t.o.valkeyURL, "-bare-key", t.bareKey, "-database-url", t.o.databaseURL)
 	if err != nil {
 		return err
 	}

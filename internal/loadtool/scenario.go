@@ -25,6 +25,7 @@ var scenarios = []scenario{
 	{"accept-burst", (*tool).acceptBurst},
 	{"match-throughput", (*tool).matchThroughput},
 	{"queue", (*tool).queueScenario},
+	{"message-delivery", (*tool).messageDelivery},
 }
 
 func scenarioNames() string {

@@ -31,6 +31,11 @@ type sseHandler func(stream int, kind string, data []byte, at time.Time)
 // has read its first event or comment (the server holds it then). A stream that cannot
 // be opened fails the whole set (what is open is closed).
 func openStreams(ctx context.Context, addr, path string, tokens []string, on sseHandler) (*streamSet, error) {
+	return openStreamsAt(ctx, addr, func(int) string { return path }, tokens, on)
+}
+
+// openStreamsAt is openStreams with a path of each stream's own (pathOf(i)).
+func openStreamsAt(ctx context.Context, addr string, pathOf func(i int) string, tokens []string, on sseHandler) (*streamSet, error) {
 	s := &streamSet{conns: make([]net.Conn, len(tokens))}
 	const dialers = 64
 	var next atomic.Int64
@@ -43,7 +48,7 @@ func openStreams(ctx context.Context, addr, path string, tokens []string, on sse
 					errs <- ctx.Err()
 					return
 				}
-				if err := s.open(ctx, i, addr, path, tokens[i], on); err != nil {
+				if err := s.open(ctx, i, addr, pathOf(i), tokens[i], on); err != nil {
 					errs <- fmt.Errorf("stream %d of %d: %w", i+1, len(tokens), err)
 					next.Store(int64(len(tokens))) // stop the others
 					return

@@ -631,6 +631,8 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 
 	runPolicyContract(t, newHarness)
 	runConstraintContract(t, newHarness)
+	runOperationsContract(t, newHarness)
+	runLookupContract(t, newHarness)
 }
 
 func ptr[T any](v T) *T { return &v }

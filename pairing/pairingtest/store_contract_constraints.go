@@ -19,7 +19,7 @@ func runConstraintContract(t *testing.T, newHarness func(t *testing.T) StoreHarn
 	t.Run("CreateClientIsIdempotentForTheSameNameAndRefusesAnother", func(t *testing.T) {
 		t.Parallel()
 		c := contract{newHarness(t)}
-		want := pairing.Client{ID: uuid.New(), DisplayName: "Dewi", CreatedAt: t0}
+		want := pairing.Client{ID: uuid.New(), DisplayName: "Dewi", IsActive: true, CreatedAt: t0}
 		got, err := c.Store.CreateClient(check.Context(t), want)
 		check.NoError(t, err)
 		check.Equal(t, want, got)

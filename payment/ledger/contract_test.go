@@ -34,6 +34,7 @@ func TestContract(t *testing.T) {
 					return id
 				},
 				Session: func(*testing.T, uuid.UUID) uuid.UUID { return uuid.New() },
+				Payment: func(*testing.T) uuid.UUID { return uuid.New() },
 			}
 		})
 	})
@@ -57,6 +58,17 @@ func TestContract(t *testing.T) {
 						p AS (INSERT INTO pairings (client_id, type, status, minutes) SELECT id, 'blast', 'matched', 30 FROM c RETURNING id, client_id)
 						INSERT INTO chat_sessions (client_id, mitra_id, status, minutes, pairing_id)
 						SELECT p.client_id, $1, 'ended', 30, p.id FROM p RETURNING id`, mitra).Scan(&id))
+					return id
+				},
+				Payment: func(t *testing.T) uuid.UUID {
+					var id uuid.UUID
+					require.NoError(t, db.Pool.QueryRow(ctx, `
+						WITH c AS (INSERT INTO clients (display_name) VALUES ('c') RETURNING id),
+						tr AS (INSERT INTO pricing_tiers (mode, minutes, price) VALUES ('session', 30, 1000)
+						       ON CONFLICT (mode, minutes) DO UPDATE SET price = EXCLUDED.price RETURNING id)
+						INSERT INTO payment_sessions (client_id, purpose, tier_id, minutes, base_amount, amount, currency, status,
+						                              expires_at, paid_at)
+						SELECT c.id, 'chat_start', tr.id, 30, 1000, 1000, 'IDR', 'paid', now(), now() FROM c, tr RETURNING id`).Scan(&id))
 					return id
 				},
 			}

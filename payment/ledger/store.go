@@ -38,6 +38,8 @@ type Store interface {
 	Check(ctx context.Context, cutoff time.Time) ([]Finding, error)
 	// Revenue sums platform_revenue posted in [from, to).
 	Revenue(ctx context.Context, from, to time.Time) (int64, error)
+	// The transactions of a payment's story, for operators (see LookupStore).
+	LookupStore
 }
 
 // Balance is every account's balance, summed over all mitras, as a positive amount held

@@ -34,6 +34,10 @@ type StoreHarness struct {
 	// chat session of its pairing starts (chat_start), its extension is applied
 	// (extension). Reconcile must then count the session as delivered.
 	Deliver func(t *testing.T, s payment.Session)
+	// Consume posts to the ledger the value of a chat session that took amount of the
+	// charged chat_start session s, as the pairing store does when the session it paid
+	// for ends. Nil: the store keeps no ledger, and the cases that need it are skipped.
+	Consume func(t *testing.T, s payment.Session, amount int64)
 }
 
 // Refs are the rows of other domains one payment session points at.
@@ -150,6 +154,7 @@ func ptr[T any](v T) *T { return &v }
 func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) {
 	runSessionContract(t, newHarness)
 	runRefundContract(t, newHarness)
+	runExactRefundContract(t, newHarness)
 }
 
 // runSessionContract pins the payment sessions: insert, idempotency keys, guarded

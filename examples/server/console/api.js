@@ -69,6 +69,9 @@ export class ApiError extends Error {
     this.requiredRole = e.required_role || "";
     this.role = e.role || "";
     this.requestId = requestId || "";
+    // The error object as the API sent it, with the fields some errors add (a refund's
+    // remaining and unearned amounts).
+    this.details = e;
   }
 }
 
@@ -88,10 +91,11 @@ export function whenForbidden(fn) {
 }
 
 // call sends one request. body, when given, is sent as JSON. options.token replaces the
-// stored token (sign-in checks a token before storing it).
+// stored token (sign-in checks a token before storing it); options.headers adds headers
+// (an Idempotency-Key).
 export async function call(method, path, body, options = {}) {
   const token = options.token ?? getToken();
-  const headers = { Authorization: "Bearer " + token, Accept: "application/json" };
+  const headers = { ...options.headers, Authorization: "Bearer " + token, Accept: "application/json" };
   const init = { method, headers, cache: "no-store", signal: options.signal };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";

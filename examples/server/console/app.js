@@ -8,6 +8,9 @@ import * as mitras from "./mitras.js";
 import * as pricing from "./pricing.js";
 import * as config from "./config.js";
 import * as failures from "./failures.js";
+import * as live from "./live.js";
+import * as payments from "./payments.js";
+import * as clients from "./clients.js";
 import * as earnings from "./earnings.js";
 import * as audit from "./audit.js";
 import * as operators from "./operators.js";
@@ -18,6 +21,9 @@ const pages = {
   pricing,
   config,
   "failed-pairings": failures,
+  live,
+  payments,
+  clients,
   earnings,
   audit,
   operators,
@@ -27,6 +33,19 @@ const pages = {
 const ME = "/api/internal/operators/me";
 
 const $ = (id) => document.getElementById(id);
+
+// route reads the address: "#/clients/<id>" is the page "clients" with the parameter
+// "<id>" (a payment's or a client's page has its own address, for links and bookmarks).
+function route() {
+  const [name, ...rest] = location.hash.replace(/^#\/?/, "").split("/");
+  let param = rest.join("/");
+  try {
+    param = decodeURIComponent(param);
+  } catch {
+    // not decodable: the page says it is not an id
+  }
+  return { name, param };
+}
 
 let current = null; // { controller } of the page shown
 // justSignedIn: the operator was read from the API by the sign-in itself; every other
@@ -67,7 +86,7 @@ async function render() {
     showSignIn();
     return;
   }
-  const name = location.hash.replace(/^#\/?/, "");
+  const { name, param } = route();
   if (!pages[name]) {
     location.replace("#/dashboard");
     return;
@@ -103,7 +122,7 @@ async function render() {
     if (!can(page.requires)) {
       root.append(h("h1", { text: page.title }), h("p", { class: "error", role: "alert", text: needsRole(page.requires, `The ${page.title} page`) }));
     } else {
-      await page.mount(root, controller.signal);
+      await page.mount(root, controller.signal, param);
     }
   } catch (err) {
     if (err && err.name === "AbortError") return;
@@ -145,7 +164,7 @@ async function signIn(event) {
   setOperator(me);
   justSignedIn = true;
   announce(`Signed in as ${me.display_name}, ${me.role}.`);
-  if (location.hash === "" || location.hash === "#/" || !pages[location.hash.slice(2)]) location.hash = "#/dashboard";
+  if (!pages[route().name]) location.hash = "#/dashboard";
   else render();
 }
 

@@ -1,8 +1,11 @@
 // Mitras: search, pages, create, deactivate / reactivate with a confirmation; each
-// mitra's available and pending earnings.
+// mitra's available and pending earnings; "Edit" opens a mitra's profile (display name,
+// max concurrent sessions, labels) under its row, locked on the profile_updated_at it was
+// loaded with: a 409 STALE_WRITE keeps the operator's edit, shows the current values and
+// offers to re-apply the edit on top of them or to discard it (as the Pricing page does).
 
 import { call, query } from "./api.js";
-import { announce, badge, confirm, describe, field, h, money, pager, permission, select, showError, time } from "./ui.js";
+import { announce, badge, confirm, describe, field, h, money, nextId, pager, permission, select, showError, time } from "./ui.js";
 
 export const title = "Mitras";
 
@@ -10,7 +13,10 @@ const PAGE_SIZE = 20;
 
 export async function mount(root, signal) {
   const state = { q: "", is_active: "", online: "", page: 1 };
-  const writes = permission("support", "creating, deactivating and reactivating mitras");
+  const writes = permission("support", "creating, editing, deactivating and reactivating mitras");
+  // The open profile editors by mitra id: they stay open, with their edits, when the list
+  // is read again.
+  const editors = new Map();
 
   // Search.
   const q = field("Search", h("input", { type: "search", class: "medium", id: "mitra-search", placeholder: "name or id" }));
@@ -58,15 +64,18 @@ export async function mount(root, signal) {
       else listError.textContent = describe(err);
       return;
     }
+    const focused = document.activeElement;
     listArea.replaceChildren(table(list), pager(list, "mitras", (p) => {
       state.page = p;
       load();
     }));
+    // A control of an editor had the focus: the editor was moved into the new table.
+    if (focused && focused !== document.activeElement && focused.isConnected) focused.focus();
   };
 
   const table = (list) => {
     const body = h("tbody");
-    for (const m of list.items) body.append(row(m));
+    for (const m of list.items) body.append(...row(m));
     if (list.items.length === 0) body.append(h("tr", {}, h("td", { colspan: "10", class: "muted", text: "No mitra matches." })));
     return h(
       "div",
@@ -107,6 +116,53 @@ export async function mount(root, signal) {
       "aria-label": `${m.is_active ? "Deactivate" : "Reactivate"} ${m.display_name}`,
     });
     writes.lock(toggle);
+    const detailId = nextId("mitra-edit");
+    const edit = h("button", {
+      type: "button",
+      class: "secondary small",
+      text: "Edit",
+      "aria-label": `Edit ${m.display_name}`,
+      "aria-expanded": "false",
+      "aria-controls": detailId,
+    });
+    writes.lock(edit);
+    const detail = h("tr", { class: "detail", id: detailId, hidden: true, "data-edit": m.id }, h("td", { colspan: "10" }));
+    const editor = editors.get(m.id);
+    if (editor) {
+      detail.hidden = false;
+      detail.firstChild.append(editor.el);
+      edit.setAttribute("aria-expanded", "true");
+      editor.closed = () => closeEditor();
+    }
+    const closeEditor = () => {
+      editors.delete(m.id);
+      detail.hidden = true;
+      detail.firstChild.replaceChildren();
+      edit.setAttribute("aria-expanded", "false");
+      edit.focus();
+    };
+    edit.addEventListener("click", async () => {
+      if (editors.has(m.id)) {
+        closeEditor();
+        return;
+      }
+      status.className = "status-ok";
+      status.textContent = "";
+      let full;
+      try {
+        full = await call("GET", `/api/internal/mitras/${m.id}`);
+      } catch (err) {
+        status.className = "error";
+        status.textContent = describe(err);
+        return;
+      }
+      const ed = profileEditor(full, { closed: () => closeEditor(), saved: () => load() });
+      editors.set(m.id, ed);
+      detail.firstChild.replaceChildren(ed.el);
+      detail.hidden = false;
+      edit.setAttribute("aria-expanded", "true");
+      ed.first.focus();
+    });
     toggle.addEventListener("click", async () => {
       const deactivate = m.is_active;
       const ok = await confirm({
@@ -142,7 +198,7 @@ export async function mount(root, signal) {
         available.title = describe(err);
       },
     );
-    return h(
+    return [h(
       "tr",
       { class: m.is_active ? "" : "inactive", "data-id": m.id },
       h("th", { scope: "row", text: m.display_name }),
@@ -154,8 +210,8 @@ export async function mount(root, signal) {
       pending,
       h("td", {}, m.is_active ? badge(true, "active", "") : h("span", { class: "badge bad", text: "deactivated" })),
       h("td", { text: time(m.created_at) }),
-      h("td", {}, h("div", { class: "actions" }, toggle, status)),
-    );
+      h("td", {}, h("div", { class: "actions" }, edit, toggle, status)),
+    ), detail];
   };
 
   searchForm.addEventListener("submit", (e) => {
@@ -189,4 +245,169 @@ export async function mount(root, signal) {
   });
 
   await load();
+}
+
+const STALE = "STALE_WRITE";
+const CHANGED = "Changed by someone else.";
+
+const genders = [
+  ["", "Not set"],
+  ["female", "Female"],
+  ["male", "Male"],
+  ["other", "Other"],
+];
+
+// list reads a comma-separated field: its items, trimmed, the empty ones left out.
+function list(text) {
+  return text.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+// profileText describes a mitra's profile in one sentence.
+function profileText(m) {
+  const l = m.labels || {};
+  const langs = (l.languages || []).join(", ") || "none";
+  const topics = (l.topics || []).join(", ") || "none";
+  const max = m.max_concurrent_sessions ?? "the default";
+  return `name “${m.display_name}”, max concurrent sessions ${max}, languages ${langs}, topics ${topics}, gender ${l.gender || "not set"}`;
+}
+
+// profileEditor is the edit form of a mitra's profile. It carries the profile_updated_at
+// the mitra was loaded with and sends only what the operator changed from it; a stale
+// write keeps the edit in the form, shows the mitra as it is now, and offers to send the
+// same changes again on the current token ("Re-apply my edit") or to take the current
+// values ("Discard my edit"). on.closed: the operator closed it; on.saved: a save went
+// through (the list is read again).
+function profileEditor(mitra, on) {
+  let loaded = mitra;
+  const name = loaded.display_name;
+  const named = (what) => `${what} of ${name}`;
+  const display = field("Display name", h("input", { type: "text", class: "medium", maxlength: "200", "aria-label": named("Display name") }));
+  const max = field("Max concurrent sessions", h("input", { type: "number", class: "narrow", min: "1", max: "100", "aria-label": named("Max concurrent sessions") }), {
+    hint: "Empty: the default of the config",
+  });
+  const languages = field("Languages", h("input", { type: "text", class: "medium", spellcheck: "false", autocomplete: "off", "aria-label": named("Languages") }), {
+    hint: "ISO 639-1 codes, comma-separated: id, en, jv",
+  });
+  const topics = field("Topics", h("input", { type: "text", class: "medium", "aria-label": named("Topics") }), { hint: "Comma-separated" });
+  const gender = field("Gender", select(genders, ""), {});
+  gender.input.setAttribute("aria-label", named("Gender"));
+  const fields = {
+    display_name: display,
+    max_concurrent_sessions: max,
+    "labels.languages": languages,
+    "labels.topics": topics,
+    "labels.gender": gender,
+    labels: languages,
+  };
+  const conflict = h("div");
+  const formError = h("p", { class: "error", "aria-live": "polite" });
+  const status = h("p", { class: "status-ok", "aria-live": "polite" });
+  const save = h("button", { type: "submit", text: "Save", "aria-label": `Save the profile of ${name}` });
+  const close = h("button", { type: "button", class: "secondary", text: "Close", "aria-label": `Close the profile of ${name}` });
+  const titleId = nextId("edit-title");
+  const form = h(
+    "form",
+    { class: "edit-form", "aria-labelledby": titleId, novalidate: true, "data-mitra": mitra.id },
+    h("h3", { id: titleId, text: `Profile of ${name}` }),
+    h("div", { class: "inline-fields" }, display.wrap, max.wrap, languages.wrap, topics.wrap, gender.wrap),
+    conflict,
+    formError,
+    h("div", { class: "actions" }, save, close),
+    status,
+  );
+
+  const fill = (m) => {
+    const l = m.labels || {};
+    display.input.value = m.display_name;
+    max.input.value = m.max_concurrent_sessions === null || m.max_concurrent_sessions === undefined ? "" : String(m.max_concurrent_sessions);
+    languages.input.value = (l.languages || []).join(", ");
+    topics.input.value = (l.topics || []).join(", ");
+    gender.input.value = l.gender || "";
+  };
+  const clear = () => {
+    for (const f of new Set(Object.values(fields))) showError(f, null);
+    formError.textContent = "";
+    conflict.replaceChildren();
+    status.textContent = "";
+  };
+  // changes are the fields the operator changed from the profile as loaded.
+  const changes = () => {
+    const body = {};
+    const l = loaded.labels || {};
+    if (display.input.value !== loaded.display_name) body.display_name = display.input.value;
+    const maxText = max.input.value.trim();
+    const loadedMax = loaded.max_concurrent_sessions === null || loaded.max_concurrent_sessions === undefined ? "" : String(loaded.max_concurrent_sessions);
+    if (maxText !== loadedMax) body.max_concurrent_sessions = maxText === "" ? null : Number.isFinite(Number(maxText)) ? Number(maxText) : maxText;
+    const labels = { languages: list(languages.input.value), topics: list(topics.input.value), gender: gender.input.value || null };
+    const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+    if (!same(labels.languages, l.languages || []) || !same(labels.topics, l.topics || []) || labels.gender !== (l.gender || null)) body.labels = labels;
+    return body;
+  };
+
+  // send saves the changes on token; a stale write shows the choice.
+  const send = async (body, token) => {
+    clear();
+    let m;
+    try {
+      m = await call("PATCH", `/api/internal/mitras/${mitra.id}`, { expected_profile_updated_at: token, ...body });
+    } catch (err) {
+      if (err.code === STALE && err.current) {
+        const current = err.current;
+        const reapply = h("button", { type: "button", class: "small", text: "Re-apply my edit", on: { click: () => send(body, current.profile_updated_at) } });
+        const discard = h("button", {
+          type: "button",
+          class: "secondary small",
+          text: "Discard my edit",
+          on: {
+            click: () => {
+              loaded = current;
+              fill(current);
+              clear();
+              display.input.focus();
+            },
+          },
+        });
+        conflict.replaceChildren(
+          h(
+            "div",
+            { class: "conflict", role: "alert" },
+            h("p", {}, h("strong", { text: CHANGED }), " ", `Now: ${profileText(current)} (updated ${time(current.profile_updated_at)}). Your edit is kept.`),
+            h("div", { class: "actions" }, reapply, discard),
+          ),
+        );
+        return;
+      }
+      const f = fields[err.field];
+      if (f) showError(f, err);
+      else formError.textContent = describe(err);
+      return;
+    }
+    loaded = m;
+    fill(m);
+    status.textContent = "Saved.";
+    announce(`Profile of ${m.display_name} saved.`);
+    await on.saved(m);
+  };
+
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const body = changes();
+    if (Object.keys(body).length === 0) {
+      clear();
+      status.textContent = "Nothing changed.";
+      return;
+    }
+    send(body, loaded.profile_updated_at);
+  });
+  close.addEventListener("click", () => on.closed());
+  form.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") {
+      e.preventDefault();
+      on.closed();
+    }
+  });
+  fill(loaded);
+  const ed = { el: form, first: display.input };
+  Object.defineProperty(ed, "closed", { set: (fn) => (on.closed = fn) });
+  return ed;
 }

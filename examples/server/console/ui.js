@@ -90,6 +90,43 @@ export function time(iso) {
   return d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
 }
 
+// timeSeconds shows an RFC 3339 time to the second: "2026-05-25 10:07:42 UTC" (a
+// timeline's steps often share a minute).
+export function timeSeconds(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toISOString().slice(0, 19).replace("T", " ") + " UTC";
+}
+
+// duration shows a number of seconds as "45 s", "12 min 05 s" or "2 h 03 min".
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined || seconds === "" || !Number.isFinite(Number(seconds))) return "—";
+  let s = Math.max(0, Math.round(Number(seconds)));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  s %= 60;
+  if (m < 60) return `${m} min ${String(s).padStart(2, "0")} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+}
+
+// human turns an API word into text: "targeted_waiting" → "targeted waiting".
+export function human(s) {
+  return String(s ?? "").replaceAll("_", " ");
+}
+
+// newIdempotencyKey is a fresh random UUID for an Idempotency-Key header.
+// crypto.randomUUID needs a secure context (https, or localhost); a console served over
+// plain http elsewhere builds the same from crypto.getRandomValues.
+export function newIdempotencyKey() {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const x = [...b].map((v) => v.toString(16).padStart(2, "0")).join("");
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
 export function badge(on, yes, no) {
   return h("span", { class: "badge " + (on ? "yes" : "no"), text: on ? yes : no });
 }
@@ -162,6 +199,55 @@ export function promptText({ title, message, label, confirmLabel, check, maxLeng
     document.body.append(dlg);
     dlg.showModal();
     input.focus();
+  });
+}
+
+// formDialog opens a modal dialog holding a form: its title, its content (the fields and
+// any text, as nodes) and the button confirmLabel beside "Cancel". On confirm,
+// submit() runs; it resolves true to close the dialog (formDialog then resolves true) or
+// false to keep it open showing its errors. While a submit runs, the buttons are
+// disabled and a second confirm (a double click, Enter twice) does nothing. "Cancel" and
+// Escape resolve false. The focus goes to first (or the first field) and returns where it
+// was.
+export function formDialog({ title, content, confirmLabel, danger = false, submit, first, id }) {
+  return new Promise((resolve) => {
+    const back = document.activeElement;
+    const titleId = nextId("dlg");
+    const yes = h("button", { type: "submit", class: danger ? "danger" : "", text: confirmLabel });
+    const no = h("button", { type: "button", class: "secondary", text: "Cancel" });
+    const form = h("form", { method: "dialog", novalidate: true }, ...content, h("div", { class: "actions" }, yes, no));
+    const dlg = h("dialog", { "aria-labelledby": titleId, id }, h("h2", { id: titleId, text: title }), form);
+    let busy = false;
+    const done = (answer) => {
+      dlg.close();
+      dlg.remove();
+      if (back && back.isConnected) back.focus();
+      resolve(answer);
+    };
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (busy) return;
+      busy = true;
+      yes.disabled = no.disabled = true;
+      dlg.setAttribute("aria-busy", "true");
+      let close = false;
+      try {
+        close = await submit();
+      } finally {
+        busy = false;
+        yes.disabled = no.disabled = false;
+        dlg.removeAttribute("aria-busy");
+      }
+      if (close) done(true);
+    });
+    no.addEventListener("click", () => done(false));
+    dlg.addEventListener("cancel", (e) => {
+      e.preventDefault();
+      if (!busy) done(false);
+    });
+    document.body.append(dlg);
+    dlg.showModal();
+    (first || form.querySelector("input, select, textarea") || no).focus();
   });
 }
 

@@ -25,6 +25,8 @@ type Harness struct {
 	// Session creates a chat session of the mitra, as the pairing domain does, and returns
 	// its id.
 	Session func(t *testing.T, mitraID uuid.UUID) uuid.UUID
+	// Payment creates a payment session, as the payment domain does, and returns its id.
+	Payment func(t *testing.T) uuid.UUID
 }
 
 func (h Harness) same() ledger.Store {
@@ -256,4 +258,6 @@ func RunContract(t *testing.T, newHarness func(t *testing.T) Harness) {
 		check.NoError(t, err)
 		check.Len(t, parts, 0)
 	})
+
+	runLookupContract(t, newHarness)
 }
