@@ -22,6 +22,7 @@ import (
 	"github.com/curhat/curhat/payment/ledger"
 	"github.com/curhat/curhat/payment/payout"
 	"github.com/curhat/curhat/pricing"
+	"github.com/curhat/curhat/safety"
 	"github.com/curhat/curhat/sweeps"
 )
 
@@ -83,6 +84,11 @@ type Config struct {
 	// mitra (its cached tokens, its open streams). With Postgres the mitra's auth sessions
 	// are revoked in the deactivation's transaction already.
 	OnMitraDeactivated func(ctx context.Context, mitraID uuid.UUID)
+	// ReportActs does what resolving a report does to the reported party (deactivate a
+	// mitra, suspend a client, refund the session's client), with what the host holds
+	// besides the SDK: Client.Reports calls it. Nil: those outcomes fail with
+	// safety.ErrNoReportActs; no_action and warned still work.
+	ReportActs safety.ReportActs
 	// AvailabilityHooks, PaymentHooks, PairingHooks and SweepHooks report to a metrics
 	// system: each is a struct of optional funcs (a nil one is not called). The zero
 	// values report nothing.
@@ -92,6 +98,24 @@ type Config struct {
 	SweepHooks        sweeps.Hooks
 	// Sweeps sets the cadences of the background sweeps the Client owns.
 	Sweeps SweepsConfig
+	// Screener screens every chat message before it is stored and delivered (see
+	// chat.Screener). Defaults to safety.NewScreener over the runtime config: contact
+	// details masked in every message, a client's message matching a crisis term
+	// (safety_crisis_terms) flagged "crisis". A host's own screener replaces it;
+	// ScreeningOff turns screening off. Whichever screener flags a client's message
+	// "crisis", the Client's safety alerts act on it (SafetyAlerts).
+	Screener chat.Screener
+}
+
+// ScreeningOff, as Config.Screener, turns the screening of chat messages off: they are
+// stored and delivered as sent, and no alert is raised.
+var ScreeningOff chat.Screener = screeningOff{}
+
+// screeningOff is ScreeningOff's type: a screener that changes nothing (never called).
+type screeningOff struct{}
+
+func (screeningOff) Screen(_ context.Context, s chat.Screening) (chat.Screening, error) {
+	return s, nil
 }
 
 // SweepsConfig sets the cadence of each sweep (0: the default; SweepOff, or any
@@ -124,6 +148,13 @@ type SweepsConfig struct {
 	// PayoutRetry sends again the payouts whose send was cut short (the provider down, a
 	// crash). Defaults to sweeps.DefaultPayoutRetryInterval (60 s).
 	PayoutRetry time.Duration
+	// NoShow ends the chat sessions whose mitra showed no activity within
+	// mitra_first_reply_seconds of the start (a session ends at most about one interval
+	// after its deadline). Defaults to sweeps.DefaultNoShowInterval (15 s).
+	NoShow time.Duration
+	// ChatRetention deletes the chat messages older than chat_message_retention_days
+	// (but those open reports hold). Defaults to sweeps.DefaultChatRetentionInterval (1 h).
+	ChatRetention time.Duration
 	// Lock, when set, lets one instance per cycle run each sweep (sweeps.NewValkeyLocker).
 	Lock sweeps.Locker
 }
@@ -178,6 +209,8 @@ type Client struct {
 	pairer   *pairing.Pairer
 	exts     *extension.Service
 	chat     *chat.Service
+	alerts   *safety.Alerts
+	reports  *safety.Reports
 	sweeps   []*sweeps.Sweep
 
 	// life is the Client's own Start/Stop state; its background work is the services'
@@ -221,6 +254,8 @@ func NewClient(db DB, vk valkey.Client, cfg *Config) (*Client, error) {
 		exts:    extension.NewPostgresStore(db),
 		chat:    chat.NewPostgresStore(db),
 		limiter: chatLimiter(vk, c.cfg.KeyNames),
+		reports: safety.NewPostgresReportStore(db),
+		alerts:  safety.NewPostgresAlertStore(db),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("curhat.NewClient: %w", err)
@@ -373,6 +408,14 @@ func (c *Client) Extensions() *extension.Service { return c.exts }
 // Chat is the messages of chat sessions between their client and mitra (send, history,
 // read receipts), and the activity a host with its own chat reports instead.
 func (c *Client) Chat() *chat.Service { return c.chat }
+
+// Reports returns the parties' reports of their chat sessions and their resolution
+// (safety.Reports; its Store serves the retention sweep and the erasure of a client).
+func (c *Client) Reports() *safety.Reports { return c.reports }
+
+// SafetyAlerts is the operators' queue of crisis messages (list, acknowledge), and what
+// acts on them: the client's resources event, the alert, the operators' notification.
+func (c *Client) SafetyAlerts() *safety.Alerts { return c.alerts }
 
 // Sweeps are the background sweeps the Client runs (none when SweepsConfig.Disabled),
 // for RunOnce (an operator's "run now", a test) and their names and cadences.

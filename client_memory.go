@@ -12,6 +12,7 @@ import (
 	"github.com/curhat/curhat/payment/ledger"
 	"github.com/curhat/curhat/payment/payout"
 	"github.com/curhat/curhat/pricing"
+	"github.com/curhat/curhat/safety"
 )
 
 // NewMemoryClient builds a Client over the in-memory stores of the domains, for tests and
@@ -35,7 +36,8 @@ func NewMemoryClient(cfg *Config) (*Client, error) {
 		prices: pricing.NewMemoryStoreIn(db), pays: payment.NewMemoryStoreIn(db), ledger: ledger.NewMemoryStoreIn(db),
 		payouts: payout.NewMemoryStoreIn(db),
 		pairing: pairing.NewMemoryStoreIn(db), exts: extension.NewMemoryStoreIn(db),
-		chat: chat.NewMemoryStoreIn(db),
+		chat: chat.NewMemoryStoreIn(db), reports: safety.NewMemoryReportStoreIn(db),
+		alerts: safety.NewMemoryAlertStoreIn(db),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("curhat.NewMemoryClient: %w", err)

@@ -118,6 +118,26 @@ var clientSweeps = []clientSweep{
 			return sweeps.Report{Counts: map[string]int{"sent": n}}, err
 		},
 	},
+	{
+		name:     "no_show",
+		doc:      "ends mitra_no_show, refunding the client in full, the chat sessions whose mitra showed no activity within mitra_first_reply_seconds",
+		interval: sweeps.DefaultNoShowInterval,
+		every:    func(s *SweepsConfig) *time.Duration { return &s.NoShow },
+		run: func(ctx context.Context, c *Client) (sweeps.Report, error) {
+			n, err := c.pairer.SweepNoShows(ctx)
+			return sweeps.Report{Counts: map[string]int{"ended": n}}, err
+		},
+	},
+	{
+		name:     "chat_retention",
+		doc:      "deletes the chat messages older than chat_message_retention_days, but those open reports hold",
+		interval: sweeps.DefaultChatRetentionInterval,
+		every:    func(s *SweepsConfig) *time.Duration { return &s.ChatRetention },
+		run: func(ctx context.Context, c *Client) (sweeps.Report, error) {
+			n, err := c.chat.SweepRetention(ctx)
+			return sweeps.Report{Counts: map[string]int{"deleted": n}}, err
+		},
+	},
 }
 
 // clearanceBatch bounds the earnings one clearance run makes available; the next run takes

@@ -210,6 +210,8 @@ func TestClient_OwnsEverySweepAtItsDefaultCadenceUnlessTheHostSaysOtherwise(t *t
 		"refund_retry":         sweeps.DefaultPaymentRefundRetryInterval,
 		"earnings_clearance":   sweeps.DefaultEarningsClearanceInterval,
 		"payout_retry":         sweeps.DefaultPayoutRetryInterval,
+		"no_show":              sweeps.DefaultNoShowInterval,
+		"chat_retention":       sweeps.DefaultChatRetentionInterval,
 	}, cadences(c))
 	require.NoError(t, c.Stop(context.Background()), "never started: Stop is safe")
 
@@ -220,7 +222,7 @@ func TestClient_OwnsEverySweepAtItsDefaultCadenceUnlessTheHostSaysOtherwise(t *t
 	got := cadences(c)
 	require.Equal(t, 5*time.Second, got["timeouts"])
 	require.NotContains(t, got, "heartbeat_mirror")
-	require.Len(t, got, 7)
+	require.Len(t, got, 9)
 
 	c, err = curhat.NewMemoryClient(&curhat.Config{Gateway: payment.NewFakeGateway(), Sweeps: curhat.SweepsConfig{Disabled: true}})
 	require.NoError(t, err)
@@ -240,7 +242,8 @@ func TestClient_TheSweepsRunOnTheClientsClock(t *testing.T) {
 		}},
 		Sweeps: curhat.SweepsConfig{Timeouts: time.Minute, AutoOffline: curhat.SweepOff, HeartbeatMirror: curhat.SweepOff,
 			OnlineMirrorReseed: curhat.SweepOff, StalePayments: curhat.SweepOff, RefundRetry: curhat.SweepOff,
-			EarningsClearance: curhat.SweepOff, PayoutRetry: curhat.SweepOff},
+			EarningsClearance: curhat.SweepOff, PayoutRetry: curhat.SweepOff, NoShow: curhat.SweepOff,
+			ChatRetention: curhat.SweepOff},
 	})
 	require.NoError(t, err)
 	startClient(t, c)

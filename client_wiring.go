@@ -13,6 +13,7 @@ import (
 	"github.com/curhat/curhat/payment/ledger"
 	"github.com/curhat/curhat/payment/payout"
 	"github.com/curhat/curhat/pricing"
+	"github.com/curhat/curhat/safety"
 )
 
 // The ports one domain declares for another, satisfied by the other's service as it is.
@@ -32,6 +33,10 @@ var (
 	_ extension.Reachability = (*availability.Mirror)(nil)
 	_ extension.Settings     = (*RuntimeConfig)(nil)
 	_ chat.Settings          = (*RuntimeConfig)(nil)
+	_ pairing.NoShowSettings = (*RuntimeConfig)(nil)
+	_ chat.RetentionSettings = (*RuntimeConfig)(nil)
+	_ safety.Settings        = (*RuntimeConfig)(nil)
+	_ chat.FlagHandler       = (*safety.Alerts)(nil)
 )
 
 // stores are what a Client is built over: Postgres (and Valkey) or in memory.
@@ -52,6 +57,8 @@ type stores struct {
 	// limiter counts the chat senders' messages across instances (nil: each instance
 	// counts its own).
 	limiter chat.RateLimiter
+	reports safety.ReportStore
+	alerts  safety.AlertStore
 }
 
 // build makes every service over s and wires them to each other: the runtime settings
@@ -111,11 +118,32 @@ func (c *Client) build(s stores) error {
 	}, &extension.Config{Logger: log, Clock: clk}); err != nil {
 		return err
 	}
+	// The screening: the host's screener, or the SDK's; the alerts follow the crisis flag
+	// whichever screener set it.
+	if c.alerts, err = safety.NewAlerts(s.alerts, safety.AlertsDeps{Settings: c.runtime, Notifier: cfg.Notifier},
+		&safety.AlertsConfig{Logger: log, Clock: clk}); err != nil {
+		return err
+	}
+	screener := cfg.Screener
+	switch screener {
+	case nil:
+		screener = safety.NewScreener(c.runtime)
+	case ScreeningOff:
+		screener = nil
+	}
 	if c.chat, err = chat.NewService(s.chat, chat.Deps{
 		Settings: c.runtime,
 		Notifier: cfg.Notifier,
 		Limiter:  s.limiter,
+		Screener: screener,
+		Flagged:  c.alerts,
 	}, &chat.Config{Logger: log, Clock: clk}); err != nil {
+		return err
+	}
+	if c.reports, err = safety.NewReports(s.reports, safety.ReportsDeps{
+		Notifier: cfg.Notifier,
+		Acts:     cfg.ReportActs,
+	}, &safety.ReportsConfig{Logger: log, Clock: clk}); err != nil {
 		return err
 	}
 	c.payments.SetHandler(payment.PurposeChatStart, c.pairer)

@@ -17,7 +17,7 @@ const module = "github.com/curhat/curhat"
 
 // The domains of the SDK. None imports the root package (which imports them all, to
 // compose them); each may import the domains listed for it in domainImports and no other.
-var domains = []string{"availability", "pricing", "payment", "pairing", "extension", "chat", "sweeps"}
+var domains = []string{"availability", "pricing", "payment", "pairing", "extension", "chat", "safety", "sweeps"}
 
 // domainImports is the one direction in which the domains may import each other,
 // pricing ← payment ← pairing ← extension: each value type is declared by the domain that
@@ -31,6 +31,7 @@ var domainImports = map[string][]string{
 	"pairing":      {"payment", "pricing"},
 	"extension":    {"pairing", "payment", "pricing"},
 	"chat":         {"pairing"},
+	"safety":       {"chat", "pairing"},
 }
 
 type listedPackage struct {

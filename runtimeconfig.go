@@ -112,7 +112,7 @@ type RuntimeConfig struct {
 }
 
 type cachedValue struct {
-	value    any // int64, bool or string
+	value    any // int64, bool, string or []string (shared: never modified)
 	loadedAt time.Time
 	failed   bool // the store failed: value is a fallback, retried after ErrorRetry
 }
@@ -371,6 +371,18 @@ func (c *RuntimeConfig) ChatMessageRatePerMinute(ctx context.Context) int {
 	return int(c.value(ctx, KeyChatMessageRatePerMinute).(int64))
 }
 
+// MitraFirstReplyTimeout is how long after a chat session's start its mitra must have
+// shown activity before the session ends mitra_no_show (0: never).
+func (c *RuntimeConfig) MitraFirstReplyTimeout(ctx context.Context) time.Duration {
+	return time.Duration(c.value(ctx, KeyMitraFirstReplySeconds).(int64)) * time.Second
+}
+
+// ChatMessageRetention is how long chat messages are kept (those an open report refers to
+// stay longer).
+func (c *RuntimeConfig) ChatMessageRetention(ctx context.Context) time.Duration {
+	return time.Duration(c.value(ctx, KeyChatMessageRetentionDays).(int64)) * 24 * time.Hour
+}
+
 // PaymentSessionTTL is how long a new payment session stays payable.
 func (c *RuntimeConfig) PaymentSessionTTL(ctx context.Context) time.Duration {
 	return time.Duration(c.value(ctx, KeyPaymentSessionTTL).(int64)) * time.Second
@@ -421,6 +433,17 @@ func (c *RuntimeConfig) RingInterval(ctx context.Context) time.Duration {
 // offline (0: never).
 func (c *RuntimeConfig) MissedOffersBeforeAway(ctx context.Context) int {
 	return int(c.value(ctx, KeyMitraMissedOffersBeforeAway).(int64))
+}
+
+// SafetyCrisisTerms is the words and phrases that flag a client's message "crisis". The
+// slice is shared by every caller until the setting changes: read it, never modify it.
+func (c *RuntimeConfig) SafetyCrisisTerms(ctx context.Context) []string {
+	return c.value(ctx, KeySafetyCrisisTerms).([]string)
+}
+
+// SafetyResourcesText is what a client whose message matched a crisis term is sent.
+func (c *RuntimeConfig) SafetyResourcesText(ctx context.Context) string {
+	return c.value(ctx, KeySafetyResourcesText).(string)
 }
 
 // value returns the current value of key: from the cache while it is trusted, otherwise

@@ -9,9 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/curhat/curhat/chat"
 	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/safety"
 )
 
 // ConfigKey names one operator-editable runtime setting (a row of app_config).
@@ -43,6 +45,14 @@ const (
 	// KeyChatMessageRatePerMinute: messages a sender may send in a chat session in any
 	// minute; past it a message is refused (chat.ErrRateLimited) (integer, 1..600).
 	KeyChatMessageRatePerMinute ConfigKey = "chat_message_rate_per_minute"
+	// KeyMitraFirstReplySeconds: how long after a chat session's start its mitra must have
+	// sent a message (or shown activity its host reported), else the session ends
+	// mitra_no_show and the client is refunded in full (integer seconds, 0..1800; 0 turns
+	// the rule off).
+	KeyMitraFirstReplySeconds ConfigKey = "mitra_first_reply_seconds"
+	// KeyChatMessageRetentionDays: chat messages older than this are deleted, but for
+	// those an open report refers to (integer days, 1..3650).
+	KeyChatMessageRetentionDays ConfigKey = "chat_message_retention_days"
 )
 
 // The pairing policies, each off by default (the defaults keep the seed's
@@ -69,6 +79,22 @@ const (
 	KeyMitraMissedOffersBeforeAway ConfigKey = "mitra_missed_offers_before_away"
 )
 
+// The safety screening of chat messages (package safety).
+const (
+	// KeySafetyCrisisTerms: the words and phrases that flag a client's message "crisis",
+	// send the client the resources text and raise an operator alert (a list of 1..200
+	// strings, each 1..100 characters holding a word; matched case-insensitively,
+	// NFKC-normalised, on whole words). Defaults to safety.DefaultCrisisTerms().
+	KeySafetyCrisisTerms ConfigKey = "safety_crisis_terms"
+	// KeySafetyResourcesText: what a client whose message matched a crisis term is sent
+	// (a string of 1..2000 characters, not only blanks).
+	KeySafetyResourcesText ConfigKey = "safety_resources_text"
+)
+
+// DefaultSafetyResourcesText is the default of safety_resources_text (the default of
+// safety_crisis_terms is safety.DefaultCrisisTerms()).
+const DefaultSafetyResourcesText = safety.DefaultResourcesText
+
 // Defaults of the runtime settings, served while a key has never been set.
 const (
 	DefaultPairingBlastTimeout         = core.DefaultPairingBlastTimeout
@@ -87,6 +113,8 @@ const (
 	DefaultEarningsClearanceHours      = 72
 	DefaultPayoutMinimumAmount         = 50000
 	DefaultChatMessageRatePerMinute    = chat.DefaultRatePerMinute
+	DefaultMitraFirstReplySeconds      = 0
+	DefaultChatMessageRetentionDays    = chat.DefaultRetentionDays
 )
 
 // ErrUnknownConfigKey is returned (wrapping a *ValidationError on field "key") when a key
@@ -99,6 +127,8 @@ const (
 	kindInt configKind = iota
 	kindBool
 	kindEnum
+	kindString // min..max characters, not only blanks
+	kindList   // min..max strings, each itemMin..itemMax characters after trimming blanks
 )
 
 // configSpec describes one key: its type, range and default. The table below is the single
@@ -108,7 +138,10 @@ type configSpec struct {
 	kind     configKind
 	min, max int64
 	values   []string // kindEnum: the allowed strings
-	def      any      // int64, bool or string
+	// kindList: the bounds of each item, and a check of its own (nil: none).
+	itemMin, itemMax int64
+	item             func(string) error
+	def              any // int64, bool, string or []string
 }
 
 var configSpecs = []configSpec{
@@ -128,6 +161,11 @@ var configSpecs = []configSpec{
 	{key: KeyEarningsClearanceHours, kind: kindInt, min: 0, max: 2160, def: int64(DefaultEarningsClearanceHours)},
 	{key: KeyPayoutMinimumAmount, kind: kindInt, min: 0, max: 100000000, def: int64(DefaultPayoutMinimumAmount)},
 	{key: KeyChatMessageRatePerMinute, kind: kindInt, min: 1, max: 600, def: int64(DefaultChatMessageRatePerMinute)},
+	{key: KeyMitraFirstReplySeconds, kind: kindInt, min: 0, max: 1800, def: int64(DefaultMitraFirstReplySeconds)},
+	{key: KeyChatMessageRetentionDays, kind: kindInt, min: 1, max: 3650, def: int64(DefaultChatMessageRetentionDays)},
+	{key: KeySafetyCrisisTerms, kind: kindList, min: 1, max: safety.MaxCrisisTerms, itemMin: 1, itemMax: safety.MaxCrisisTermLength,
+		item: safety.CheckTerm, def: safety.DefaultCrisisTerms()},
+	{key: KeySafetyResourcesText, kind: kindString, min: 1, max: safety.MaxResourcesTextLength, def: DefaultSafetyResourcesText},
 }
 
 func lookupSpec(key ConfigKey) (configSpec, bool) {
@@ -197,6 +235,17 @@ func (s configSpec) parse(raw json.RawMessage) (any, error) {
 			return v, nil
 		}
 		return nil, Invalid("value", "%s must be one of the strings %s", s.key, strings.Join(quoted(s.values), ", "))
+	case kindString:
+		v, ok := jsonString(raw)
+		if !ok {
+			return nil, Invalid("value", "%s must be a string of %d to %d characters", s.key, s.min, s.max)
+		}
+		if err := s.checkString(v, s.min, s.max, "", "value"); err != nil {
+			return nil, err
+		}
+		return v, nil
+	case kindList:
+		return s.parseList(raw)
 	default:
 		n, err := strconv.ParseInt(string(raw), 10, 64)
 		if err != nil {
@@ -216,9 +265,75 @@ func (s configSpec) encode(v any) json.RawMessage {
 	case int64:
 		return json.RawMessage(strconv.FormatInt(x, 10))
 	case string:
-		return json.RawMessage(strconv.Quote(x))
+		return encodeJSON(x)
+	case []string:
+		return encodeJSON(x)
 	}
 	panic(fmt.Sprintf("curhat: config value of unexpected type %T", v))
+}
+
+// parseList decodes a JSON array of strings: each trimmed of blanks, within the item
+// bounds and passing the key's own check; min..max of them.
+func (s configSpec) parseList(raw json.RawMessage) (any, error) {
+	var items []*string
+	if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &items) != nil {
+		return nil, Invalid("value", "%s must be a list of %d to %d strings", s.key, s.min, s.max)
+	}
+	if n := int64(len(items)); n < s.min || n > s.max {
+		return nil, Invalid("value", "%s must hold %d to %d strings, not %d", s.key, s.min, s.max, n)
+	}
+	out := make([]string, len(items))
+	for i, it := range items {
+		if it == nil {
+			return nil, Invalid("value", "%s item %d must be a string, not null", s.key, i+1)
+		}
+		v := strings.TrimSpace(*it)
+		if err := s.checkString(v, s.itemMin, s.itemMax, fmt.Sprintf(" item %d", i+1), "value"); err != nil {
+			return nil, err
+		}
+		if s.item != nil {
+			if err := s.item(v); err != nil {
+				return nil, Invalid("value", "%s item %d: %v", s.key, i+1, err)
+			}
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// checkString applies the bounds of a string (in characters) of the key: not only blanks,
+// no NUL (Postgres's jsonb cannot hold one).
+func (s configSpec) checkString(v string, lo, hi int64, what, field string) error {
+	n := int64(utf8.RuneCountInString(v))
+	switch {
+	case strings.TrimSpace(v) == "" && lo > 0:
+		return Invalid(field, "%s%s must not be empty or only blanks", s.key, what)
+	case n < lo || n > hi:
+		return Invalid(field, "%s%s must be %d to %d characters, not %d", s.key, what, lo, hi, n)
+	case strings.ContainsRune(v, 0):
+		return Invalid(field, "%s%s must not contain NUL characters", s.key, what)
+	}
+	return nil
+}
+
+// jsonString decodes raw when it is a JSON string.
+func jsonString(raw json.RawMessage) (string, bool) {
+	var v string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &v) != nil {
+		return "", false
+	}
+	return v, true
+}
+
+// encodeJSON is v's JSON, without the HTML escapes of json.Marshal ("<" stays "<").
+func encodeJSON(v any) json.RawMessage {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic(fmt.Sprintf("curhat: encode config value: %v", err))
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 func quoted(ss []string) []string {

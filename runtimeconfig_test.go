@@ -13,6 +13,7 @@ import (
 
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/safety"
 )
 
 // countingStore counts Gets and can be made to fail or to block.
@@ -113,10 +114,14 @@ func TestRuntimeConfig_ServesDefaultsWhileUnset(t *testing.T) {
 	require.Equal(t, 30, b.rc.PlatformFeePercent(ctx))
 	require.Equal(t, 72*time.Hour, b.rc.EarningsClearance(ctx))
 	require.Equal(t, 60, b.rc.ChatMessageRatePerMinute(ctx))
+	require.Zero(t, b.rc.MitraFirstReplyTimeout(ctx), "the no-show rule is off by default")
+	require.Equal(t, 90*24*time.Hour, b.rc.ChatMessageRetention(ctx))
+	require.Equal(t, safety.DefaultCrisisTerms(), b.rc.SafetyCrisisTerms(ctx))
+	require.Equal(t, safety.DefaultResourcesText, b.rc.SafetyResourcesText(ctx))
 
 	items, err := b.rc.List(ctx)
 	require.NoError(t, err)
-	require.Len(t, items, 16)
+	require.Len(t, items, 20)
 	want := map[curhat.ConfigKey]string{
 		curhat.KeyPairingBlastTimeout:         `60`,
 		curhat.KeyPairingTargetedTimeout:      `20`,
@@ -134,6 +139,10 @@ func TestRuntimeConfig_ServesDefaultsWhileUnset(t *testing.T) {
 		curhat.KeyEarningsClearanceHours:      `72`,
 		curhat.KeyPayoutMinimumAmount:         `50000`,
 		curhat.KeyChatMessageRatePerMinute:    `60`,
+		curhat.KeyMitraFirstReplySeconds:      `0`,
+		curhat.KeyChatMessageRetentionDays:    `90`,
+		curhat.KeySafetyCrisisTerms:           jsonOf(t, safety.DefaultCrisisTerms()),
+		curhat.KeySafetyResourcesText:         jsonOf(t, safety.DefaultResourcesText),
 	}
 	for i, it := range items {
 		require.Equal(t, curhat.ConfigKeys()[i], it.Key)
@@ -168,6 +177,10 @@ func TestRuntimeConfig_SetIsReadBackByGettersAndList(t *testing.T) {
 		{"earnings_clearance_hours", `336`},
 		{"payout_minimum_amount", `75000`},
 		{"chat_message_rate_per_minute", `20`},
+		{"mitra_first_reply_seconds", `45`},
+		{"chat_message_retention_days", `30`},
+		{"safety_crisis_terms", `["putus asa","ingin mati"]`},
+		{"safety_resources_text", `"Hubungi 119 ext 8."`},
 	}
 	for _, s := range sets {
 		it, err := b.rc.Set(ctx, s.key, json.RawMessage(s.value), "op-7")
@@ -194,6 +207,10 @@ func TestRuntimeConfig_SetIsReadBackByGettersAndList(t *testing.T) {
 	require.Equal(t, 336*time.Hour, b.rc.EarningsClearance(ctx))
 	require.Equal(t, int64(75000), b.rc.PayoutMinimum(ctx))
 	require.Equal(t, 20, b.rc.ChatMessageRatePerMinute(ctx))
+	require.Equal(t, 45*time.Second, b.rc.MitraFirstReplyTimeout(ctx))
+	require.Equal(t, 30*24*time.Hour, b.rc.ChatMessageRetention(ctx))
+	require.Equal(t, []string{"putus asa", "ingin mati"}, b.rc.SafetyCrisisTerms(ctx))
+	require.Equal(t, "Hubungi 119 ext 8.", b.rc.SafetyResourcesText(ctx))
 
 	items, err := b.rc.List(ctx)
 	require.NoError(t, err)
@@ -268,6 +285,14 @@ func TestRuntimeConfig_SetValidatesKeyAndValue(t *testing.T) {
 		{name: "chat rate upper bound", key: "chat_message_rate_per_minute", value: `600`, stored: `600`},
 		{name: "chat rate zero", key: "chat_message_rate_per_minute", value: `0`, field: "value"},
 		{name: "chat rate above range", key: "chat_message_rate_per_minute", value: `601`, field: "value"},
+		{name: "first reply off", key: "mitra_first_reply_seconds", value: `0`, stored: `0`},
+		{name: "first reply upper bound", key: "mitra_first_reply_seconds", value: `1800`, stored: `1800`},
+		{name: "first reply above range", key: "mitra_first_reply_seconds", value: `1801`, field: "value"},
+		{name: "first reply negative", key: "mitra_first_reply_seconds", value: `-1`, field: "value"},
+		{name: "retention lower bound", key: "chat_message_retention_days", value: `1`, stored: `1`},
+		{name: "retention upper bound", key: "chat_message_retention_days", value: `3650`, stored: `3650`},
+		{name: "retention zero", key: "chat_message_retention_days", value: `0`, field: "value"},
+		{name: "retention above range", key: "chat_message_retention_days", value: `3651`, field: "value"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

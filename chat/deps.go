@@ -57,9 +57,29 @@ type Screener interface {
 	Screen(ctx context.Context, s Screening) (Screening, error)
 }
 
+// FlagHandler acts on the messages a Screener flagged (the safety alerts of crisis
+// messages, in package safety). The Service calls it for each message stored with at
+// least one flag, once the store holds it and the other party's event is sent — on a replay
+// too, so that a send whose handler failed, sent again with the same client_msg_id, gets
+// another call: make what it does idempotent by the message's ID. Its error is returned by
+// Send, although the message is stored (the app sends it again, and the replay calls the
+// handler again).
+type FlagHandler interface {
+	MessageFlagged(ctx context.Context, f Flagged) error
+}
+
+// Flagged is a stored message with at least one flag, and the parties of its session.
+type Flagged struct {
+	Message           Message
+	ClientID, MitraID uuid.UUID
+	// Replayed: the send answered the sender's message stored before with the same
+	// client_msg_id.
+	Replayed bool
+}
+
 // Deps are what a Service works with besides its Store. Every field is optional: Settings
 // defaults to DefaultSettings, Notifier to dropping events, Limiter to a
-// NewMemoryRateLimiter (this instance's count only), Screener to none.
+// NewMemoryRateLimiter (this instance's count only), Screener and Flagged to none.
 type Deps struct {
 	Settings Settings
 	// Notifier gets the message and message_read events (pairing.Event, Payload
@@ -70,4 +90,6 @@ type Deps struct {
 	// instead until it answers again.
 	Limiter  RateLimiter
 	Screener Screener
+	// Flagged is told of every message stored with a flag (safety.Alerts).
+	Flagged FlagHandler
 }

@@ -6,7 +6,8 @@
 // A Service sits over a Store (NewPostgresStore, or NewMemoryStore) and the small
 // interfaces of Deps: the runtime Settings (*curhat.RuntimeConfig), a pairing.Notifier for
 // the events, a RateLimiter (NewValkeyRateLimiter across instances, NewMemoryRateLimiter on
-// one) and, later, a Screener. curhat.NewClient wires it all (Client.Chat).
+// one), a Screener and a FlagHandler (package safety: contact details masked, crisis
+// messages flagged and acted on). curhat.NewClient wires it all (Client.Chat).
 //
 // The rules the Service owns:
 //
@@ -23,6 +24,10 @@
 //   - ReportActivity: a host whose own chat carries the messages reports a party's
 //     activity instead; Activity reads the last of each party (a message counts), for the
 //     rules that ask whether a party showed up.
+//   - Retention (SweepRetention) and a client's erasure (DeleteClientMessages): messages
+//     older than chat_message_retention_days, and every message of an erased client's
+//     sessions, are deleted a batch at a time — never those an open safety report holds
+//     (see RetentionStore). Archive reads a session's kept messages for a party's export.
 //
 // Cost: a send is one Postgres statement (the session and sender checked, the replay
 // looked up, the seq taken from the session's chat_threads row and the message inserted,

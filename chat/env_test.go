@@ -16,6 +16,7 @@ import (
 	"github.com/curhat/curhat/internal/memdb"
 	"github.com/curhat/curhat/internal/testenv"
 	"github.com/curhat/curhat/pairing"
+	"github.com/curhat/curhat/safety"
 )
 
 func TestMain(m *testing.M) { testenv.VerifyNoLeaks(m) }
@@ -40,17 +41,25 @@ type facts interface {
 	endSession(t testing.TB, id uuid.UUID, at time.Time)
 }
 
+// reportFacts files safety reports where the store reads them (memory-alone has none).
+type reportFacts interface {
+	// report files an open report of s by its client naming messageIDs; resolve resolves it.
+	report(t testing.TB, s pairing.ChatSession, messageIDs []uuid.UUID) (resolve func(t testing.TB))
+}
+
 // memFacts writes sessions through the pairing and availability memory stores, over one
 // database with the chat store, as curhat.NewMemoryClient builds it.
 type memFacts struct {
-	pairs  *pairing.MemoryStore
-	mitras *availability.MemoryStore
+	pairs   *pairing.MemoryStore
+	mitras  *availability.MemoryStore
+	reports *safety.MemoryReportStore
 }
 
 func openMemory() (*chat.MemoryStore, *chat.MemoryStore, *memFacts) {
 	db := memdb.New()
 	store := chat.NewMemoryStoreIn(db)
-	return store, chat.NewMemoryStoreIn(db), &memFacts{pairs: pairing.NewMemoryStoreIn(db), mitras: availability.NewMemoryStoreIn(db)}
+	return store, chat.NewMemoryStoreIn(db), &memFacts{pairs: pairing.NewMemoryStoreIn(db), mitras: availability.NewMemoryStoreIn(db),
+		reports: safety.NewMemoryReportStoreIn(db)}
 }
 
 func (f *memFacts) session(t testing.TB, now time.Time, minutes int, status pairing.SessionStatus) pairing.ChatSession {
@@ -90,6 +99,20 @@ func (f *memFacts) endSession(t testing.TB, id uuid.UUID, at time.Time) {
 		Reason: pairing.EndClientEnded, Now: at.UTC().Truncate(time.Microsecond),
 	})
 	require.NoError(t, err)
+}
+
+func (f *memFacts) report(t testing.TB, s pairing.ChatSession, messageIDs []uuid.UUID) func(t testing.TB) {
+	t.Helper()
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	res, err := f.reports.FileReport(ctxT(t), safety.Report{ID: uuid.New(), ChatSessionID: s.ID, Reporter: pairing.PartyClient,
+		ReporterID: s.ClientID, Reason: safety.ReasonOther, MessageIDs: messageIDs, DueAt: at.Add(72 * time.Hour), CreatedAt: at})
+	require.NoError(t, err)
+	require.Equal(t, safety.Filed, res.Outcome)
+	return func(t testing.TB) {
+		_, err := f.reports.ResolveReport(ctxT(t), safety.Resolution{ReportID: res.Report.ID, Outcome: safety.OutcomeNoAction,
+			Note: "done", OperatorID: uuid.New(), At: at})
+		require.NoError(t, err)
+	}
 }
 
 // aloneFacts writes sessions straight into a chat store built alone (NewMemoryStore).
@@ -181,6 +204,20 @@ func (f pgFacts) endSession(t testing.TB, id uuid.UUID, at time.Time) {
 	require.EqualValues(t, 1, tag.RowsAffected())
 }
 
+func (f pgFacts) report(t testing.TB, s pairing.ChatSession, messageIDs []uuid.UUID) func(t testing.TB) {
+	t.Helper()
+	id := uuid.New()
+	_, err := f.pool.Exec(ctxT(t), `INSERT INTO safety_reports (id, chat_session_id, reporter, reporter_id, reported, reported_id,
+		reason, message_ids, status, due_at, created_at) VALUES ($1, $2, 'client', $3, 'mitra', $4, 'other', $5, 'open', now() + interval '72 hours', now())`,
+		id, s.ID, s.ClientID, s.MitraID, messageIDs)
+	require.NoError(t, err)
+	return func(t testing.TB) {
+		_, err := f.pool.Exec(ctxT(t), `UPDATE safety_reports SET status = 'resolved', outcome = 'no_action', resolution_note = 'done',
+			resolved_at = now() WHERE id = $1`, id)
+		require.NoError(t, err)
+	}
+}
+
 // backend opens a store (and a twin over the same data) with its facts.
 type backend struct {
 	name string
@@ -204,7 +241,7 @@ var backends = []backend{
 
 // harness hands a store and its facts to the contract suite.
 func harness(store, twin chat.Store, f facts) chattest.StoreHarness {
-	return chattest.StoreHarness{
+	h := chattest.StoreHarness{
 		Store: store, Twin: twin,
 		StartSession: func(t *testing.T, now time.Time, minutes int) pairing.ChatSession {
 			return f.startSession(t, now, minutes)
@@ -212,6 +249,13 @@ func harness(store, twin chat.Store, f facts) chattest.StoreHarness {
 		PendingSession: func(t *testing.T, now time.Time) pairing.ChatSession { return f.pendingSession(t, now) },
 		EndSession:     func(t *testing.T, id uuid.UUID, at time.Time) { f.endSession(t, id, at) },
 	}
+	if r, ok := f.(reportFacts); ok {
+		h.Report = func(t *testing.T, s pairing.ChatSession, messageIDs []uuid.UUID) func(t *testing.T) {
+			resolve := r.report(t, s, messageIDs)
+			return func(t *testing.T) { resolve(t) }
+		}
+	}
+	return h
 }
 
 // eachBackend runs fn once per backend, in parallel subtests.

@@ -52,7 +52,10 @@ func NewMemoryStoreIn(db *memdb.DB) *MemoryStore {
 		db: db,
 		// The pairing store registers it with its columns when it is built over db too.
 		sessions: memdb.NewTable[uuid.UUID, pairing.ChatSession](db, "chat_sessions", nil),
-		threads:  memdb.NewTable[uuid.UUID, *memThread](db, "chat_threads", nil),
+		// The pairing store reads the mitra's activity (the no-show rule).
+		threads: memdb.NewTable[uuid.UUID, *memThread](db, "chat_threads", func(t *memThread) memdb.Row {
+			return memdb.Row{"client_active_at": copyTime(t.ClientActiveAt), "mitra_active_at": copyTime(t.MitraActiveAt)}
+		}),
 		messages: memdb.NewTable[uuid.UUID, Message](db, "chat_messages", func(m Message) memdb.Row {
 			return memdb.Row{"chat_session_id": m.ChatSessionID, "seq": m.Seq, "sender": string(m.Sender),
 				"created_at": m.CreatedAt}
@@ -152,7 +155,9 @@ func (s *MemoryStore) History(_ context.Context, q HistoryQuery) (HistoryResult,
 	}
 	out.Thread = t.snapshot()
 	for seq := max(q.AfterSeq, 0); seq < int64(len(t.bySeq)) && len(out.Messages) < q.Limit; seq++ {
-		out.Messages = append(out.Messages, cloneMessage(s.messages[t.bySeq[seq]]))
+		if m, ok := s.messages[t.bySeq[seq]]; ok { // else deleted (retention, erasure)
+			out.Messages = append(out.Messages, cloneMessage(m))
+		}
 	}
 	return out, nil
 }

@@ -39,6 +39,7 @@ type Service struct {
 	// local counts on this instance while the shared limiter fails.
 	local    *MemoryRateLimiter
 	screener Screener
+	flagged  FlagHandler
 	cfg      Config
 	log      *slog.Logger
 	clock    clock.Clock
@@ -54,7 +55,7 @@ func NewService(store Store, deps Deps, cfg *Config) (*Service, error) {
 	}
 	c := cfg.WithDefaults()
 	s := &Service{store: store, settings: deps.Settings, notifier: deps.Notifier, limiter: deps.Limiter,
-		local: NewMemoryRateLimiter(), screener: deps.Screener, cfg: c, log: c.Logger, clock: c.Clock}
+		local: NewMemoryRateLimiter(), screener: deps.Screener, flagged: deps.Flagged, cfg: c, log: c.Logger, clock: c.Clock}
 	if s.settings == nil {
 		s.settings = DefaultSettings{}
 	}
@@ -75,7 +76,8 @@ func NewService(store Store, deps Deps, cfg *Config) (*Service, error) {
 // (a replay: the first message, whatever the session's state since, and its event sent
 // again). A session of which the sender is not the party is ErrNotFound; one that is not
 // active, or whose ends_at has passed, ErrInvalidState. Sending counts as the sender's
-// activity.
+// activity. A message stored with flags goes to Deps.Flagged last; its error is returned
+// although the message is stored (sending it again replays it and calls Flagged again).
 func (s *Service) Send(ctx context.Context, p SendParams) (Message, error) {
 	if err := p.validate(); err != nil {
 		return Message{}, err
@@ -113,6 +115,13 @@ func (s *Service) Send(ctx context.Context, p SendParams) (Message, error) {
 			endedNote(res.Session, now), ErrInvalidState)
 	}
 	s.notify(ctx, res.Session, other(p.Sender), messageEvent(res.Message))
+	if s.flagged != nil && len(res.Message.Flags) > 0 {
+		f := Flagged{Message: res.Message, ClientID: res.Session.ClientID, MitraID: res.Session.MitraID, Replayed: res.Outcome == Replayed}
+		if err := s.flagged.MessageFlagged(ctx, f); err != nil {
+			return Message{}, fmt.Errorf("send a message to chat session %s: stored, but its flags were not acted on (send it again): %w",
+				p.ChatSessionID, err)
+		}
+	}
 	return res.Message, nil
 }
 

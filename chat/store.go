@@ -45,6 +45,9 @@ type Store interface {
 	// Thread returns the session's thread (the zero Thread when it has none), or
 	// ErrNotFound when there is no such session.
 	Thread(ctx context.Context, sessionID uuid.UUID) (Thread, error)
+
+	// The retention limit and a client's erasure (see RetentionStore).
+	RetentionStore
 }
 
 // Session is what a store call saw of a chat session, for the Service's rules.

@@ -18,8 +18,10 @@ type AcceptCheck struct {
 	// OfferExpiresAt is the offer's own deadline (offers of queued pairings); nil: the
 	// pairing's deadline is the offer's.
 	OfferExpiresAt *time.Time
-	MitraActive    bool
-	OpenSessions   int
+	// Blocked: the pairing's client and the mitra are blocked (BlockStore).
+	Blocked      bool
+	MitraActive  bool
+	OpenSessions int
 	// MaxSessions is the mitra's own maximum, or AcceptParams.DefaultMaxSessions.
 	MaxSessions int
 	Now         time.Time
@@ -37,6 +39,8 @@ func CheckAccept(c AcceptCheck) (replay bool, err error) {
 		return false, ErrAlreadyMatched
 	case c.Offer == OfferDeclined:
 		return false, fmt.Errorf("the offer was declined: %w", ErrNotFound)
+	case c.Blocked:
+		return false, fmt.Errorf("client %s and mitra %s: %w", p.ClientID, c.MitraID, ErrBlocked)
 	case p.Status == StatusQueued && (c.OfferExpiresAt == nil || !c.Now.Before(*c.OfferExpiresAt)):
 		return false, fmt.Errorf("the offer of a queued pairing lapsed: %w", ErrExpired)
 	case !p.Status.Deadlined():

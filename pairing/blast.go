@@ -310,8 +310,9 @@ func (p *Pairer) blastPaid(ctx context.Context, pr Pairing, pay payment.Session)
 }
 
 // fanOut starts a searching blast: its deadline timer, then offers to every available
-// mitra (up to FanoutCap), or to its first ring under the ring policy. Nobody available
-// fails it at once — or, with the queue on, queues it; so does a queue where others wait.
+// mitra not blocked with its client (up to FanoutCap), or to its first ring under the ring
+// policy. Nobody available fails it at once — or, with the queue on, queues it; so does a
+// queue where others wait.
 func (p *Pairer) fanOut(ctx context.Context, pr Pairing) error {
 	p.armDeadline(pr)
 	if p.queueFirst(ctx) {
@@ -327,7 +328,8 @@ func (p *Pairer) fanOut(ctx context.Context, pr Pairing) error {
 		}
 		return nil
 	}
-	exclude, err := p.store.OfferedMitras(ctx, pr.ID)
+	// Those offered it already, and those blocked with its client, in one read.
+	exclude, err := p.store.ExcludedMitras(ctx, pr.ID, pr.ClientID)
 	if err != nil {
 		return fmt.Errorf("blast %s: %w", pr.ID, err)
 	}

@@ -23,10 +23,12 @@ const MaxClientNameLength = 200
 type Client struct {
 	ID          uuid.UUID
 	DisplayName string
-	// IsActive is false while an operator has the client suspended (SetClientActive): it
-	// cannot start a chat.
+	// IsActive is false while an operator has the client suspended (SetClientActive), and
+	// once it was erased: it cannot start a chat.
 	IsActive  bool
 	CreatedAt time.Time
+	// ErasedAt is when the client was erased (EraseClient); nil: it was not.
+	ErasedAt *time.Time
 }
 
 // RegisterClientParams registers a client.

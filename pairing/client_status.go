@@ -23,7 +23,7 @@ type ClientStore interface {
 	// revokes every token of the client in the same transaction where the store keeps them
 	// (the Postgres store: auth_sessions of subject_kind client, as the availability
 	// store's deactivation does for mitras); the in-memory store keeps none, so its host
-	// revokes its own.
+	// revokes its own. An erased client (EraseClient) is not reinstated: ErrInvalidState.
 	SetClientActive(ctx context.Context, id uuid.UUID, active bool) (Client, error)
 	// ListClients returns one page of the clients matching q, newest first (created_at,
 	// then id, both descending), and how many match in all. q is normalised already.

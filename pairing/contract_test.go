@@ -2,6 +2,9 @@ package pairing_test
 
 import (
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/curhat/curhat/pairing/pairingtest"
 )
@@ -18,6 +21,8 @@ func TestStoreContract(t *testing.T) {
 				Client:    fx.client,
 				Mitra:     fx.mitra,
 				SetActive: fx.setActive,
+				// What the chat records of a mitra (the no-show's reads).
+				MitraActive: func(t *testing.T, id uuid.UUID, at time.Time) { reportMitraActivity(t, fx, id, at) },
 			}
 		})
 	})

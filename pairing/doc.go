@@ -47,6 +47,18 @@
 // mitras idle longest; and mitras taken offline (Away) after missed offers. See Policies
 // for the rules, PolicyStore for what the Store keeps.
 //
+// Blocks: a client may block a mitra, and a mitra a client it had a chat session with
+// (Block, Unblock, ListBlocks). A pair blocked by either side is never offered to each
+// other — blasts and the prepaid blasts of reroutes, rings, the queue, a mitra joining
+// late — "Curhat lagi" between them is ErrBlocked, and an accept a block overtook is
+// refused; the Store enforces it in the statements that offer and accept (BlockStore).
+//
+// Trust: with mitra_first_reply_seconds set (NoShowSettings), SweepNoShows ends
+// mitra_no_show the active sessions whose mitra showed no activity in the chat within that
+// long of the start, refunds the client in full and counts the mitra a missed offer
+// (no_show.go); EraseClient scrubs a client in place for its erasure, its money records
+// kept under the same id (erasure.go).
+//
 // Money: a blast that stops searching without a match gives back what it was
 // paid with — all of a paid blast's payment; for a prepaid blast (Reroute, or a
 // deactivated mitra's session continuing) the unused part of the session it continues,

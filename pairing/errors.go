@@ -52,4 +52,8 @@ var (
 	// ErrClientSuspended: an operator suspended the client (SetClientActive): it cannot
 	// start a chat until it is reinstated (HTTP 403 CLIENT_SUSPENDED).
 	ErrClientSuspended = errors.New("the client is suspended")
+	// ErrBlocked: the client and the mitra are blocked — one of them blocked the other
+	// (Pairer.Block) — so no chat is offered between them: "Curhat lagi" with that mitra,
+	// or an accept of an offer the block overtook (HTTP 409 BLOCKED).
+	ErrBlocked = errors.New("the client and the mitra are blocked")
 )

@@ -3,6 +3,7 @@ package pairing
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/google/uuid"
@@ -17,6 +18,9 @@ func (s *MemoryStore) SetClientActive(_ context.Context, id uuid.UUID, active bo
 	c, ok := s.clients[id]
 	if !ok {
 		return Client{}, notFound("client", id)
+	}
+	if active && c.ErasedAt != nil {
+		return Client{}, fmt.Errorf("client %s was erased: %w", id, ErrInvalidState)
 	}
 	c.IsActive = active
 	s.clients[id] = c

@@ -4,17 +4,30 @@ import (
 	"context"
 	"errors"
 
+	"github.com/curhat/curhat/internal/memdb"
 	"github.com/curhat/curhat/payment"
 	"github.com/curhat/curhat/payment/ledger"
 )
 
 func (s *MemoryStore) EndChatSessionRefunding(ctx context.Context, t SessionTransition, refund *payment.RefundOrder) (ChatSession, []payment.Refund, error) {
+	return s.endRefunding(ctx, t, refund, nil)
+}
+
+// endRefunding is EndChatSessionRefunding with guard (when not nil) checked, in the same
+// transaction, after the session's own guard.
+func (s *MemoryStore) endRefunding(ctx context.Context, t SessionTransition, refund *payment.RefundOrder, guard func(tx *memdb.Tx, c ChatSession) error) (ChatSession, []payment.Refund, error) {
 	tx := s.db.Begin()
 	defer tx.End()
 	// As the Postgres store: the guard first; then the refund, which may fail before
 	// anything is written; then the end and its value.
-	if _, err := s.guardSession(t.ID, t.From, t.DueBy, t.EndsAt); err != nil {
+	c, err := s.guardSession(t.ID, t.From, t.DueBy, t.EndsAt)
+	if err != nil {
 		return ChatSession{}, nil, err
+	}
+	if guard != nil {
+		if err := guard(tx, c); err != nil {
+			return ChatSession{}, nil, err
+		}
 	}
 	var refunds []payment.Refund
 	if refund != nil {
@@ -31,7 +44,7 @@ func (s *MemoryStore) EndChatSessionRefunding(ctx context.Context, t SessionTran
 			return ChatSession{}, nil, err
 		}
 	}
-	c, err := s.endSession(t)
+	c, err = s.endSession(t)
 	if err != nil || t.To != SessionEnded {
 		return c, refunds, err
 	}

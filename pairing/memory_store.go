@@ -59,6 +59,7 @@ type MemoryStore struct {
 	stats    memdb.Table[uuid.UUID, mitraStats]
 	// estimate is the one row of the shared wait estimate.
 	estimate memdb.Table[bool, queueEstimate]
+	blocks   memdb.Table[blockKey, Block]
 }
 
 type offerKey struct{ pairingID, mitraID uuid.UUID }
@@ -114,6 +115,7 @@ func NewMemoryStoreIn(db *memdb.DB) *MemoryStore {
 		failures: memdb.NewTable[uuid.UUID, Failure](db, "pairing_failures", nil),
 		stats:    memdb.NewTable[uuid.UUID, mitraStats](db, "pairing_mitra_stats", nil),
 		estimate: memdb.NewTable[bool, queueEstimate](db, "pairing_queue_estimate", nil),
+		blocks:   memdb.NewTable[blockKey, Block](db, "pairing_blocks", nil),
 	}
 }
 
@@ -423,7 +425,7 @@ func (s *MemoryStore) InsertOffers(_ context.Context, pairingID uuid.UUID, mitra
 	var offered []uuid.UUID
 	for _, m := range mitraIDs {
 		k := offerKey{pairingID, m}
-		if _, ok := s.offers[k]; ok {
+		if _, ok := s.offers[k]; ok || s.blocked(p.ClientID, m) {
 			continue
 		}
 		s.offers[k] = offer{status: OfferOffered, createdAt: now, updatedAt: now}
@@ -502,7 +504,7 @@ func (s *MemoryStore) PairingsToOffer(_ context.Context, mitraID uuid.UUID, now 
 		if p.Status != StatusSearching || p.Type != TypeBlast || p.ExpiresAt == nil || !p.ExpiresAt.After(now) || p.Rings > 0 {
 			continue
 		}
-		if _, offered := s.offers[offerKey{p.ID, mitraID}]; offered {
+		if _, offered := s.offers[offerKey{p.ID, mitraID}]; offered || s.blocked(p.ClientID, mitraID) {
 			continue
 		}
 		out = append(out, p)
@@ -532,8 +534,8 @@ func (s *MemoryStore) AcceptOffer(_ context.Context, a AcceptParams) (AcceptResu
 		maxSessions = m.MaxConcurrentSessions
 	}
 	replay, err := CheckAccept(AcceptCheck{
-		Pairing: p, MitraID: a.MitraID, Offer: o.status, OfferExpiresAt: o.expiresAt, MitraActive: m.Active,
-		OpenSessions: s.openSessions(a.MitraID), MaxSessions: maxSessions, Now: a.Now,
+		Pairing: p, MitraID: a.MitraID, Offer: o.status, OfferExpiresAt: o.expiresAt, Blocked: s.blocked(p.ClientID, a.MitraID),
+		MitraActive: m.Active, OpenSessions: s.openSessions(a.MitraID), MaxSessions: maxSessions, Now: a.Now,
 	})
 	if err != nil {
 		return AcceptResult{}, err

@@ -103,7 +103,7 @@ func (s *MemoryStore) OfferQueued(_ context.Context, q OfferQueuedParams) (Offer
 			if free <= 0 {
 				break
 			}
-			if p.ExpiresAt == nil || !p.ExpiresAt.After(q.Now) || s.held(p, q.Now) {
+			if p.ExpiresAt == nil || !p.ExpiresAt.After(q.Now) || s.held(p, q.Now) || s.blocked(p.ClientID, q.MitraID) {
 				continue
 			}
 			k := offerKey{p.ID, q.MitraID}

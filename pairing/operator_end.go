@@ -97,21 +97,8 @@ func (p *Pairer) EndByOperator(ctx context.Context, params OperatorEndParams) (C
 		return ChatSession{}, nil, fmt.Errorf("operator end of chat session %s: it is %s, not active: %w",
 			params.SessionID, s.Status, ErrInvalidState)
 	}
-	now := p.now()
-	var ended ChatSession
-	var refunds []payment.Refund
-	// Decided on the session as read: an extension paid meanwhile moves ends_at, and the
-	// refund is decided again on the session as it is then.
-	err = p.onSessionAsRead(ctx, s, func(s ChatSession) error {
-		order, err := p.operatorRefundOrder(ctx, s, params, now)
-		if err != nil {
-			return err
-		}
-		ended, refunds, err = p.store.EndChatSessionRefunding(ctx, SessionTransition{
-			ID: s.ID, From: []SessionStatus{SessionActive}, To: SessionEnded, Reason: EndOperatorEnded, EndsAt: s.EndsAt,
-			Now: now, ClearsAt: p.clearsAt(ctx, now),
-		}, order)
-		return err
+	ended, refunds, err := p.endRefunding(ctx, s, refundingEnd{
+		Reason: EndOperatorEnded, Refund: params.Refund, Cause: OperatorEndCause(s.ID), Why: params.Reason,
 	})
 	if err != nil {
 		return ChatSession{}, nil, fmt.Errorf("operator end of chat session %s: %w", params.SessionID, err)
@@ -119,15 +106,52 @@ func (p *Pairer) EndByOperator(ctx context.Context, params OperatorEndParams) (C
 	p.log.InfoContext(ctx, "chat session ended by an operator", "chat_session_id", ended.ID, "refund", params.Refund,
 		"refunds", len(refunds))
 	if len(refunds) > 0 {
-		p.sendOperatorRefunds(ctx, ended.ID)
+		p.sendEndRefunds(ctx, ended.ID, OperatorEndCause(ended.ID))
 	}
 	p.sessionClosed(ctx, ended)
 	return ended, refunds, nil
 }
 
-// operatorRefundOrder is what ending s at now gives back as params chooses (nil: nothing).
-func (p *Pairer) operatorRefundOrder(ctx context.Context, s ChatSession, params OperatorEndParams, now time.Time) (*payment.RefundOrder, error) {
-	if params.Refund == EndRefundNone {
+// refundingEnd is an end of an active chat session that gives the client back what Refund
+// chooses: an operator's (EndByOperator) or a no-show's (SweepNoShows).
+type refundingEnd struct {
+	Reason EndReason
+	Refund EndRefund
+	// Cause is the refund's cause (one session is refunded under it once); Why its reason.
+	Cause, Why string
+	// MitraSilent also requires that the mitra showed no activity (NoShowStore).
+	MitraSilent bool
+}
+
+// endRefunding ends the active session s as e says and records its refund in the same
+// transaction. The refund is decided on the session as read: an extension paid meanwhile
+// moves ends_at, and the refund is decided again on the session as it is then.
+func (p *Pairer) endRefunding(ctx context.Context, s ChatSession, e refundingEnd) (ChatSession, []payment.Refund, error) {
+	now := p.now()
+	var ended ChatSession
+	var refunds []payment.Refund
+	err := p.onSessionAsRead(ctx, s, func(s ChatSession) error {
+		order, err := p.endRefundOrder(ctx, s, e, now)
+		if err != nil {
+			return err
+		}
+		t := SessionTransition{
+			ID: s.ID, From: []SessionStatus{SessionActive}, To: SessionEnded, Reason: e.Reason, EndsAt: s.EndsAt,
+			Now: now, ClearsAt: p.clearsAt(ctx, now),
+		}
+		if e.MitraSilent {
+			ended, refunds, err = p.store.EndSilentSession(ctx, t, order)
+		} else {
+			ended, refunds, err = p.store.EndChatSessionRefunding(ctx, t, order)
+		}
+		return err
+	})
+	return ended, refunds, err
+}
+
+// endRefundOrder is what ending s at now gives back as e chooses (nil: nothing).
+func (p *Pairer) endRefundOrder(ctx context.Context, s ChatSession, e refundingEnd, now time.Time) (*payment.RefundOrder, error) {
+	if e.Refund == EndRefundNone {
 		return nil, nil
 	}
 	paid, from, caps, err := p.paidFor(ctx, s)
@@ -135,7 +159,7 @@ func (p *Pairer) operatorRefundOrder(ctx context.Context, s ChatSession, params 
 		return nil, fmt.Errorf("what the client paid for chat session %s: %w", s.ID, err)
 	}
 	amount := paid
-	if params.Refund == EndRefundUnused {
+	if e.Refund == EndRefundUnused {
 		var left int64
 		if s.EndsAt != nil && s.EndsAt.After(now) {
 			left = int64(s.EndsAt.Sub(now) / time.Second)
@@ -145,7 +169,7 @@ func (p *Pairer) operatorRefundOrder(ctx context.Context, s ChatSession, params 
 	if amount <= 0 || len(from) == 0 {
 		return nil, nil
 	}
-	return &payment.RefundOrder{Cause: OperatorEndCause(s.ID), Reason: params.Reason, From: from, Amount: amount, Caps: caps}, nil
+	return &payment.RefundOrder{Cause: e.Cause, Reason: e.Why, From: from, Amount: amount, Caps: caps}, nil
 }
 
 // paidFor is what the client paid for chat session s and the payments behind it, newest
@@ -210,21 +234,21 @@ func unusedPart(paid, left, total int64) int64 {
 	return q*left + r*left/total
 }
 
-// sendOperatorRefunds sends the refunds an operator's end just recorded. What did not go
-// through is logged: the payment side retries it. The work is detached from ctx's
-// cancellation: the end is committed.
-func (p *Pairer) sendOperatorRefunds(ctx context.Context, sessionID uuid.UUID) {
+// sendEndRefunds sends the refunds an end of a chat session just recorded under cause.
+// What did not go through is logged: the payment side retries it. The work is detached
+// from ctx's cancellation: the end is committed.
+func (p *Pairer) sendEndRefunds(ctx context.Context, sessionID uuid.UUID, cause string) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.TimerTimeout)
 	defer cancel()
-	sum, err := p.payments.SettleRefunds(dctx, OperatorEndCause(sessionID), false)
+	sum, err := p.payments.SettleRefunds(dctx, cause, false)
 	if err != nil {
-		p.log.WarnContext(ctx, "send the refunds of an operator's end; the payment side retries them",
-			"chat_session_id", sessionID, "err", err)
+		p.log.WarnContext(ctx, "send the refunds of a chat session's end; the payment side retries them",
+			"chat_session_id", sessionID, "cause", cause, "err", err)
 		return
 	}
 	if !sum.Settled() {
-		p.log.WarnContext(ctx, "refunds of an operator's end did not all go through; the payment side retries them",
-			"chat_session_id", sessionID, "recorded", sum.Recorded, "succeeded", sum.Succeeded, "failed", sum.Failed,
-			"pending", sum.Pending)
+		p.log.WarnContext(ctx, "refunds of a chat session's end did not all go through; the payment side retries them",
+			"chat_session_id", sessionID, "cause", cause, "recorded", sum.Recorded, "succeeded", sum.Succeeded,
+			"failed", sum.Failed, "pending", sum.Pending)
 	}
 }

@@ -11,12 +11,12 @@ import (
 	"github.com/curhat/curhat/internal/pgutil"
 )
 
-const clientColumns = "id, display_name, is_active, created_at"
+const clientColumns = "id, display_name, is_active, created_at, erased_at"
 
 func scanClient(row pgx.Row) (Client, error) {
 	var c Client
-	err := row.Scan(&c.ID, &c.DisplayName, &c.IsActive, &c.CreatedAt)
-	c.CreatedAt = c.CreatedAt.UTC()
+	err := row.Scan(&c.ID, &c.DisplayName, &c.IsActive, &c.CreatedAt, &c.ErasedAt)
+	c.CreatedAt, c.ErasedAt = c.CreatedAt.UTC(), pgutil.UTCPtr(c.ErasedAt)
 	return c, err
 }
 
@@ -50,8 +50,14 @@ func (s *PostgresStore) SetClientActive(ctx context.Context, id uuid.UUID, activ
 	var c Client
 	err := pgutil.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		var err error
-		c, err = scanClient(tx.QueryRow(ctx, `UPDATE clients SET is_active = $2 WHERE id = $1 RETURNING `+clientColumns, id, active))
+		// An erased client stays closed.
+		c, err = scanClient(tx.QueryRow(ctx, `UPDATE clients SET is_active = $2 WHERE id = $1 AND (erased_at IS NULL OR NOT $2)
+			RETURNING `+clientColumns, id, active))
 		if errors.Is(err, pgx.ErrNoRows) {
+			var erased bool
+			if err := tx.QueryRow(ctx, `SELECT erased_at IS NOT NULL FROM clients WHERE id = $1`, id).Scan(&erased); err == nil && erased {
+				return fmt.Errorf("client %s was erased: %w", id, ErrInvalidState)
+			}
 			return fmt.Errorf("client %s: %w", id, ErrNotFound)
 		}
 		if err != nil || active {
@@ -89,10 +95,10 @@ func (s *PostgresStore) ListClients(ctx context.Context, q ClientQuery) ([]Clien
 	total := 0
 	for rows.Next() {
 		var c Client
-		if err := rows.Scan(&c.ID, &c.DisplayName, &c.IsActive, &c.CreatedAt, &total); err != nil {
+		if err := rows.Scan(&c.ID, &c.DisplayName, &c.IsActive, &c.CreatedAt, &c.ErasedAt, &total); err != nil {
 			return nil, 0, pgutil.Translate(err)
 		}
-		c.CreatedAt = c.CreatedAt.UTC()
+		c.CreatedAt, c.ErasedAt = c.CreatedAt.UTC(), pgutil.UTCPtr(c.ErasedAt)
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {

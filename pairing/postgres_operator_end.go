@@ -12,6 +12,12 @@ import (
 )
 
 func (s *PostgresStore) EndChatSessionRefunding(ctx context.Context, t SessionTransition, refund *payment.RefundOrder) (ChatSession, []payment.Refund, error) {
+	return s.endRefunding(ctx, t, refund, nil)
+}
+
+// endRefunding is EndChatSessionRefunding with guard (when not nil) added to the session
+// update's guard.
+func (s *PostgresStore) endRefunding(ctx context.Context, t SessionTransition, refund *payment.RefundOrder, guard sq.Sqlizer) (ChatSession, []payment.Refund, error) {
 	var sess ChatSession
 	var refunds []payment.Refund
 	err := pgutil.InTx(ctx, s.db, func(tx pgx.Tx) error {
@@ -24,6 +30,9 @@ func (s *PostgresStore) EndChatSessionRefunding(ctx context.Context, t SessionTr
 		}
 		if t.EndsAt != nil {
 			b = b.Where(sq.Eq{"ends_at": *t.EndsAt})
+		}
+		if guard != nil {
+			b = b.Where(guard)
 		}
 		var err error
 		if sess, err = guardedSessionUpdate(ctx, tx, t.ID, b); err != nil {

@@ -94,6 +94,7 @@ func (s *PostgresStore) OfferQueued(ctx context.Context, q OfferQueuedParams) (O
 					Where("NOT EXISTS (SELECT 1 FROM pairing_offers o WHERE o.pairing_id = p.id AND o.status = 'offered' AND o.expires_at > ?)", q.Now).
 					Where(`NOT EXISTS (SELECT 1 FROM pairing_offers o WHERE o.pairing_id = p.id AND o.mitra_id = ?
 						AND o.status IN ('offered', 'declined', 'accepted'))`, q.MitraID).
+					Where("NOT EXISTS (SELECT 1 FROM pairing_blocks b WHERE b.client_id = p.client_id AND b.mitra_id = ?)", q.MitraID).
 					OrderBy("p.paid_at", "p.id").Limit(uint64(free)).Suffix("FOR UPDATE OF p SKIP LOCKED"), scanPairing)
 				if err != nil {
 					return err
@@ -103,15 +104,23 @@ func (s *PostgresStore) OfferQueued(ctx context.Context, q OfferQueuedParams) (O
 					if p.ExpiresAt.Before(deadline) {
 						deadline = *p.ExpiresAt
 					}
-					if _, err := tx.Exec(ctx, `INSERT INTO pairing_offers (pairing_id, mitra_id, status, expires_at, created_at, updated_at)
-						VALUES ($1, $2, 'offered', $3, $4, $4)
+					// The read above saw the offers as they were when it began; another
+					// instance's offer of this pairing may have committed before its row
+					// lock was taken here. This statement begins after the lock: it sees
+					// that offer, and then offers nothing.
+					tag, err := tx.Exec(ctx, `INSERT INTO pairing_offers (pairing_id, mitra_id, status, expires_at, created_at, updated_at)
+						SELECT $1, $2, 'offered', $3, $4, $4
+						WHERE NOT EXISTS (SELECT 1 FROM pairing_offers o WHERE o.pairing_id = $1 AND o.status = 'offered' AND o.expires_at > $4)
 						ON CONFLICT (pairing_id, mitra_id) DO UPDATE SET status = 'offered', expires_at = $3, updated_at = $4`,
-						p.ID, q.MitraID, deadline, q.Now); err != nil {
+						p.ID, q.MitraID, deadline, q.Now)
+					if err != nil {
 						return err
 					}
-					res.Offered = append(res.Offered, QueuedOffer{Pairing: p, ExpiresAt: deadline})
+					if tag.RowsAffected() > 0 {
+						res.Offered = append(res.Offered, QueuedOffer{Pairing: p, ExpiresAt: deadline})
+					}
 				}
-				res.FreeSlots = free - len(heads)
+				res.FreeSlots = free - len(res.Offered)
 			}
 		}
 		return tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pairings p

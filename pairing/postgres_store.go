@@ -329,11 +329,14 @@ func (s *PostgresStore) InsertOffers(ctx context.Context, pairingID uuid.UUID, m
 		if !p.Status.Waiting() || p.ExpiresAt == nil || !p.ExpiresAt.After(now) {
 			return nil
 		}
+		// A mitra blocked with the client is left out: a block that committed after the
+		// caller chose the mitras still wins (PutBlock waits for this row lock).
 		rows, err := tx.Query(ctx, `
 			INSERT INTO pairing_offers (pairing_id, mitra_id, status, created_at, updated_at)
 			SELECT $1, m, 'offered', $3, $3 FROM unnest($2::uuid[]) AS m
+			WHERE NOT EXISTS (SELECT 1 FROM pairing_blocks b WHERE b.client_id = $4 AND b.mitra_id = m)
 			ON CONFLICT (pairing_id, mitra_id) DO NOTHING
-			RETURNING mitra_id`, pairingID, mitraIDs, now)
+			RETURNING mitra_id`, pairingID, mitraIDs, now, p.ClientID)
 		if err != nil {
 			return err
 		}
@@ -390,6 +393,7 @@ func (s *PostgresStore) PairingsToOffer(ctx context.Context, mitraID uuid.UUID, 
 		Where(sq.Eq{"p.status": string(StatusSearching), "p.type": string(TypeBlast), "p.rings": 0}).
 		Where(sq.Gt{"p.expires_at": now}).
 		Where("NOT EXISTS (SELECT 1 FROM pairing_offers o WHERE o.pairing_id = p.id AND o.mitra_id = ?)", mitraID).
+		Where("NOT EXISTS (SELECT 1 FROM pairing_blocks b WHERE b.client_id = p.client_id AND b.mitra_id = ?)", mitraID).
 		OrderBy("p.created_at", "p.id")
 	if limit > 0 {
 		b = b.Limit(uint64(limit))
@@ -420,8 +424,11 @@ func (s *PostgresStore) AcceptOffer(ctx context.Context, a AcceptParams) (Accept
 		}
 		var offer string
 		var offerExpires *time.Time
-		err = tx.QueryRow(ctx, "SELECT status, expires_at FROM pairing_offers WHERE pairing_id = $1 AND mitra_id = $2",
-			a.PairingID, a.MitraID).Scan(&offer, &offerExpires)
+		var blocked bool
+		err = tx.QueryRow(ctx, `SELECT status, expires_at,
+				EXISTS (SELECT 1 FROM pairing_blocks WHERE client_id = $3 AND mitra_id = $2)
+			FROM pairing_offers WHERE pairing_id = $1 AND mitra_id = $2`,
+			a.PairingID, a.MitraID, p.ClientID).Scan(&offer, &offerExpires, &blocked)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("no offer for mitra %s: %w", a.MitraID, ErrNotFound)
 		}
@@ -438,8 +445,8 @@ func (s *PostgresStore) AcceptOffer(ctx context.Context, a AcceptParams) (Accept
 			limit = *max
 		}
 		replay, err := CheckAccept(AcceptCheck{
-			Pairing: p, MitraID: a.MitraID, Offer: OfferStatus(offer), OfferExpiresAt: offerExpires, MitraActive: active,
-			OpenSessions: open, MaxSessions: limit, Now: a.Now,
+			Pairing: p, MitraID: a.MitraID, Offer: OfferStatus(offer), OfferExpiresAt: offerExpires, Blocked: blocked,
+			MitraActive: active, OpenSessions: open, MaxSessions: limit, Now: a.Now,
 		})
 		if err != nil {
 			return err

@@ -20,8 +20,9 @@ func (p *Pairer) ringPolicy(ctx context.Context) bool {
 }
 
 // offerRing offers a searching blast its next ring: the RingSize available mitras idle
-// longest that were never offered it — the requested mitra of a "Curhat lagi" fallback
-// first, in the first ring — and schedules the ring after it (while before the deadline).
+// longest that were never offered it and are not blocked with its client — the requested
+// mitra of a "Curhat lagi" fallback first, in the first ring — and schedules the ring
+// after it (while before the deadline).
 // It returns how many mitras it offered the blast, and whether this call claimed the ring
 // (false: another instance did, or the blast stopped searching).
 func (p *Pairer) offerRing(ctx context.Context, pr Pairing) (offered int, claimed bool, err error) {
@@ -44,7 +45,7 @@ func (p *Pairer) offerRing(ctx context.Context, pr Pairing) (offered int, claime
 
 // offerRingTo offers ring number ring of a blast whose ring was just claimed.
 func (p *Pairer) offerRingTo(ctx context.Context, pr Pairing, ring int, now time.Time) (int, error) {
-	exclude, err := p.store.OfferedMitras(ctx, pr.ID)
+	exclude, err := p.store.ExcludedMitras(ctx, pr.ID, pr.ClientID)
 	if err != nil {
 		return 0, fmt.Errorf("ring %d of blast %s: %w", ring, pr.ID, err)
 	}

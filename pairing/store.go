@@ -48,9 +48,9 @@ type Store interface {
 	FallbackToBlast(ctx context.Context, id uuid.UUID, now time.Time) (Pairing, error)
 
 	// InsertOffers offers a waiting pairing (searching or targeted_waiting, deadline not
-	// passed at now) to mitras that have no offer for it yet, and returns those offered. A
-	// pairing no longer waiting gets no offers (and no error): an offer never outlives its
-	// pairing.
+	// passed at now) to mitras that have no offer for it yet and are not blocked with its
+	// client (BlockStore), and returns those offered. A pairing no longer waiting gets no
+	// offers (and no error): an offer never outlives its pairing.
 	InsertOffers(ctx context.Context, pairingID uuid.UUID, mitraIDs []uuid.UUID, now time.Time) ([]uuid.UUID, error)
 	// OfferedMitras returns every mitra offered the pairing, whatever the offer's status.
 	OfferedMitras(ctx context.Context, pairingID uuid.UUID) ([]uuid.UUID, error)
@@ -61,9 +61,10 @@ type Store interface {
 	// DeclineOffer marks the mitra's live offer declined and returns the pairing;
 	// ErrNotFound when there is no such live offer.
 	DeclineOffer(ctx context.Context, mitraID, pairingID uuid.UUID, now time.Time) (Pairing, error)
-	// PairingsToOffer returns searching blasts whose deadline is after now and that were
-	// never offered to the mitra, oldest first, at most limit. Blasts offered ring by ring
-	// (Rings > 0) are not: their rings pick who is offered next.
+	// PairingsToOffer returns searching blasts whose deadline is after now, that were
+	// never offered to the mitra and whose client is not blocked with it, oldest first, at
+	// most limit. Blasts offered ring by ring (Rings > 0) are not: their rings pick who is
+	// offered next.
 	PairingsToOffer(ctx context.Context, mitraID uuid.UUID, now time.Time, limit int) ([]Pairing, error)
 	// AcceptOffer claims a pairing for a mitra; see AcceptParams for the checks.
 	AcceptOffer(ctx context.Context, a AcceptParams) (AcceptResult, error)
@@ -115,6 +116,13 @@ type Store interface {
 	LookupStore
 	// Operators' end of a chat session, with its refund (see OperatorEndStore).
 	OperatorEndStore
+	// The no-show rule: sessions whose mitra never showed up (see NoShowStore).
+	NoShowStore
+	// A client's erasure and the pages of its export (see ErasureStore).
+	ErasureStore
+	// Blocks between clients and mitras, which every offer and accept honours (see
+	// BlockStore).
+	BlockStore
 }
 
 // PairingQuery selects pairings (for sweeps and timer restore). Zero fields do not filter.
@@ -182,7 +190,7 @@ type TransitionResult struct {
 // store checks, in this order: the mitra exists (ErrNotFound); it holds an offer for the
 // pairing that it did not decline (ErrNotFound); the pairing is not matched
 // (ErrAlreadyMatched — unless matched to this very mitra, which replays the result); the
-// pairing is waiting (or queued), the offer live and the deadlines — the pairing's, and
+// pairing's client and the mitra are not blocked (ErrBlocked); the pairing is waiting (or queued), the offer live and the deadlines — the pairing's, and
 // the offer's own for a queued pairing — after Now (ErrExpired); the mitra is active
 // (ErrDeactivated); its active + pending_payment sessions are fewer than its maximum, or
 // DefaultMaxSessions when it has none (ErrAtCapacity). Then it inserts the chat session —

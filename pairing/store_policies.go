@@ -73,7 +73,9 @@ type PolicyStore interface {
 //   - is queued with its deadline after Now,
 //   - no live offer holds (an offer whose own deadline passed holds nothing), and
 //   - the mitra has not declined, accepted or still holds (an offer of it that lapsed or
-//     was dismissed may be made again).
+//     was dismissed may be made again), and
+//   - whose client is not blocked with the mitra (BlockStore): passed over, it keeps its
+//     place for the others.
 //
 // Each offer's deadline is Now + OfferTTL, or the pairing's deadline when that is sooner.
 // Concurrent calls (for other mitras, on other instances) never offer one queued pairing

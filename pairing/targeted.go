@@ -145,9 +145,10 @@ func (p *Pairer) targetedUnavailable(ctx context.Context, pr Pairing, reason Rea
 // StartTargeted asks a previous mitra for another chat ("Curhat lagi"). Nothing is
 // charged until the mitra accepts.
 //
-// It fails with ErrNoPreviousSession unless the client has an ended chat session with the
-// mitra, ErrMitraUnavailable when the mitra has been deactivated, ErrNoTier when no tier
-// has that many minutes, ErrClientSuspended when an operator suspended the client, and
+// It fails with ErrBlocked when the client or the mitra blocked the other (see Block),
+// ErrNoPreviousSession unless the client has an ended chat session with the mitra,
+// ErrMitraUnavailable when the mitra has been deactivated, ErrNoTier when no tier has that
+// many minutes, ErrClientSuspended when an operator suspended the client, and
 // ErrInvalidState when the client already has an open pairing.
 // A mitra that is not reachable, or at capacity, gets no offer: the pairing is created
 // directly in targeted_unavailable (failure_reason mitra_unreachable, no failure row —
@@ -156,6 +157,13 @@ func (p *Pairer) targetedUnavailable(ctx context.Context, pr Pairing, reason Rea
 func (p *Pairer) StartTargeted(ctx context.Context, clientID, mitraID uuid.UUID, minutes int) (Pairing, error) {
 	if err := errors.Join(requireID("client_id", clientID), requireID("mitra_id", mitraID), validateMinutes(minutes)); err != nil {
 		return Pairing{}, err
+	}
+	blocked, err := p.store.Blocked(ctx, clientID, mitraID)
+	if err != nil {
+		return Pairing{}, fmt.Errorf("start targeted: %w", err)
+	}
+	if blocked {
+		return Pairing{}, fmt.Errorf("start targeted with mitra %s: %w", mitraID, ErrBlocked)
 	}
 	had, err := p.store.HasEndedSession(ctx, clientID, mitraID)
 	if err != nil {

@@ -206,6 +206,9 @@ const (
 	// EndOperatorEnded: an operator ended the active session (Pairer.EndByOperator),
 	// with the refund they chose.
 	EndOperatorEnded EndReason = "operator_ended"
+	// EndMitraNoShow: the mitra showed no activity within mitra_first_reply_seconds of
+	// the start (Pairer.SweepNoShows); the client was refunded in full.
+	EndMitraNoShow EndReason = "mitra_no_show"
 )
 
 // ChatSession is one chat_sessions row: a paid conversation between a client and a mitra.

@@ -36,6 +36,13 @@ const (
 	// DefaultPayoutRetryInterval: PAYOUT_RETRY_SECONDS, the cadence of the sweep that sends
 	// again the payouts whose send was cut short.
 	DefaultPayoutRetryInterval = 60 * time.Second
+	// DefaultNoShowInterval: NO_SHOW_SWEEP_SECONDS, the cadence of the sweep that ends the
+	// sessions whose mitra never showed up (mitra_first_reply_seconds): how late after the
+	// deadline one may end.
+	DefaultNoShowInterval = 15 * time.Second
+	// DefaultChatRetentionInterval: CHAT_RETENTION_SWEEP_SECONDS, the cadence of the sweep
+	// that deletes the chat messages older than chat_message_retention_days.
+	DefaultChatRetentionInterval = time.Hour
 )
 
 // Defaults of Config.

@@ -31,6 +31,10 @@ type StoreHarness struct {
 	PendingSession func(t *testing.T, now time.Time) pairing.ChatSession
 	// EndSession ends an active chat session at at (status ended).
 	EndSession func(t *testing.T, id uuid.UUID, at time.Time)
+	// Report files an open report of session s by its client naming messageIDs (the
+	// safety reports the store reads), and returns what resolves it; nil when the store
+	// sees no reports (a memory store built alone).
+	Report func(t *testing.T, s pairing.ChatSession, messageIDs []uuid.UUID) (resolve func(t *testing.T))
 }
 
 // t0 is the base time of the suite.
@@ -84,6 +88,7 @@ func seqs(ms []chat.Message) []int64 {
 // (chat.NewPostgresStore, chat.NewMemoryStore, a host's own) must pass it. Each behaviour
 // is a parallel subtest over its own harness from newHarness.
 func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) {
+	runRetentionContract(t, newHarness)
 	t.Run("SendNumbersTheMessagesOfASessionFromOneAndStoresThemAtPostgresPrecision", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)

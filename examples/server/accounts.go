@@ -34,19 +34,34 @@ type Client struct {
 	// IsActive is false while an operator has the client suspended.
 	IsActive  bool      `json:"is_active"`
 	CreatedAt time.Time `json:"created_at"`
+	// WarningsCount is how many of the reports against the client were resolved
+	// "warned" (routes_reports.go); filled where operators read a client.
+	WarningsCount int `json:"warnings_count"`
+	// ErasedAt is when the client erased its data (DELETE /api/client/me); null: it did
+	// not. An erased client is closed for good (is_active false).
+	ErasedAt *time.Time `json:"erased_at"`
+}
+
+func toClient(c pairing.Client) Client {
+	return Client{ID: c.ID, DisplayName: c.DisplayName, IsActive: c.IsActive, CreatedAt: c.CreatedAt, ErasedAt: c.ErasedAt}
 }
 
 // registerClient registers a new client with the SDK (its clients table, in Postgres or in
 // memory), under an id the SDK makes.
 func (a *App) registerClient(ctx context.Context, displayName string) (Client, error) {
 	c, err := a.client.RegisterClient(ctx, pairing.RegisterClientParams{DisplayName: displayName})
-	return Client(c), err
+	return toClient(c), err
 }
 
-// getClient reads a client registered with the SDK (ErrNotFound if none).
+// getClient reads a client registered with the SDK (ErrNotFound if none), with its
+// warnings count.
 func (a *App) getClient(ctx context.Context, id uuid.UUID) (Client, error) {
 	c, err := a.pairer.GetClient(ctx, id)
-	return Client(c), err
+	if err != nil {
+		return Client{}, err
+	}
+	out := toClient(c)
+	return out, a.clientWarnings(ctx, &out)
 }
 
 // authSession is one auth_sessions row.
@@ -66,6 +81,9 @@ type authSession struct {
 	// ClientSuspended: the subject is a client that an operator suspended (LookupToken
 	// fills it, so that the answer can say so instead of "sign in again").
 	ClientSuspended bool
+	// ClientErased: the subject is a client that erased its data (DELETE
+	// /api/client/me): every token of it is refused, one minted since included.
+	ClientErased bool
 }
 
 // accountStore is the durable side of tokens.
@@ -95,14 +113,15 @@ func (s pgAccounts) CreateAuthSession(ctx context.Context, a authSession, now ti
 func (s pgAccounts) LookupToken(ctx context.Context, hash string) (authSession, error) {
 	var a authSession
 	err := s.pool.QueryRow(ctx, `SELECT a.id, a.subject_kind, a.subject_id, a.token_hash, a.expires_at, a.revoked_at,
-			coalesce(NOT m.is_active, false), CASE WHEN o.is_active THEN o.role ELSE '' END, coalesce(NOT c.is_active, false)
+			coalesce(NOT m.is_active, false), CASE WHEN o.is_active THEN o.role ELSE '' END, coalesce(NOT c.is_active, false),
+			c.erased_at IS NOT NULL
 		FROM auth_sessions a
 		LEFT JOIN mitras m ON a.subject_kind = 'mitra' AND m.id = a.subject_id
 		LEFT JOIN operators o ON a.subject_kind = 'operator' AND o.id = a.subject_id
 		LEFT JOIN clients c ON a.subject_kind = 'client' AND c.id = a.subject_id
 		WHERE a.token_hash = $1`, hash).
 		Scan(&a.ID, &a.SubjectKind, &a.SubjectID, &a.TokenHash, &a.ExpiresAt, &a.RevokedAt, &a.MitraDeactivated, &a.OperatorRole,
-			&a.ClientSuspended)
+			&a.ClientSuspended, &a.ClientErased)
 	return a, curhat.TranslatePostgresError(err)
 }
 
@@ -131,6 +150,9 @@ type memAccounts struct {
 	// clientActive tells whether a client is active, not suspended (the SDK's client
 	// store knows); nil: every client is. Called without mu held.
 	clientActive func(ctx context.Context, id uuid.UUID) bool
+	// clientErased tells whether a client erased its data; nil: none did. Called without
+	// mu held.
+	clientErased func(ctx context.Context, id uuid.UUID) bool
 
 	mu        sync.Mutex
 	sessions  map[string]*authSession // by token hash
@@ -172,6 +194,9 @@ func (s *memAccounts) LookupToken(ctx context.Context, hash string) (authSession
 	}
 	if out.SubjectKind == SubjectClient && s.clientActive != nil {
 		out.ClientSuspended = !s.clientActive(ctx, out.SubjectID)
+	}
+	if out.SubjectKind == SubjectClient && s.clientErased != nil {
+		out.ClientErased = s.clientErased(ctx, out.SubjectID)
 	}
 	return out, nil
 }

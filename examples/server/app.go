@@ -255,6 +255,7 @@ func (a *App) build(opts appOptions) error {
 		PairingHooks:       pairingHooks(a.hooks),
 		SweepHooks:         sweeps.Hooks{SweepRun: a.sweepRun},
 		OnMitraDeactivated: a.mitraDeactivated,
+		ReportActs:         reportActs{a},
 		Sweeps: curhat.SweepsConfig{
 			Disabled:           !a.cfg.Sweeps,
 			AutoOffline:        a.cfg.AutoOfflineInterval,
@@ -265,6 +266,8 @@ func (a *App) build(opts appOptions) error {
 			RefundRetry:        a.cfg.PaymentRefundRetry,
 			EarningsClearance:  a.cfg.EarningsClearance,
 			PayoutRetry:        a.cfg.PayoutRetry,
+			NoShow:             a.cfg.NoShowSweep,
+			ChatRetention:      a.cfg.ChatRetentionSweep,
 		},
 	}
 	var err error

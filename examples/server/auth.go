@@ -81,6 +81,9 @@ const reasonMitraDeactivated = "mitra_deactivated"
 // account_closed with it, as a deactivated mitra's do).
 const reasonClientSuspended = "client_suspended"
 
+// reasonClientErased is why the account of a client that erased its data was closed.
+const reasonClientErased = "client_erased"
+
 // revocation is what a revocation message revoked: one token, or every token of a subject.
 type revocation struct {
 	byToken bool
@@ -160,7 +163,7 @@ func parseRevocation(msg string) (revocation, bool) {
 	if err != nil {
 		return revocation{}, false
 	}
-	if closed != reasonMitraDeactivated && closed != reasonClientSuspended {
+	if closed != reasonMitraDeactivated && closed != reasonClientSuspended && closed != reasonClientErased {
 		closed = "" // a reason this instance does not know: the tokens are revoked all the same
 	}
 	return revocation{subject: subjectKey{SubjectKind(kind), sid}, closed: closed}, true
@@ -294,6 +297,9 @@ func (a *authenticator) lookup(ctx context.Context, sum tokenHash, now time.Time
 	}
 	who := subjectKey{s.SubjectKind, s.SubjectID}
 	switch {
+	case s.ClientErased:
+		// Its account is gone (an erased client is closed too: checked first).
+		return cachedToken{}, refusedToken{err: errClientErased, until: now.Add(a.refusedTTL), who: who}, nil
 	case s.MitraDeactivated:
 		// Whether or not the deactivation revoked this token: the app must tell "you were
 		// deactivated" from "sign in again".
@@ -452,6 +458,10 @@ func (a *App) wireAuth() {
 		m.clientActive = func(ctx context.Context, id uuid.UUID) bool {
 			c, err := a.pairer.GetClient(ctx, id)
 			return err != nil || c.IsActive
+		}
+		m.clientErased = func(ctx context.Context, id uuid.UUID) bool {
+			c, err := a.pairer.GetClient(ctx, id)
+			return err == nil && c.ErasedAt != nil
 		}
 	}
 	a.auth = newAuthenticator(a.accounts, a.clock, a.cfg.AuthCacheTTL, a.cfg.OperatorToken, a.bus, a.log)

@@ -90,6 +90,9 @@ type authzRow struct {
 	owner, other int
 	// after restores what the request changed that later rows rely on.
 	after func(f *authzFixture)
+	// auditedRead marks an operator GET whose every 2xx answer writes an audit row (a read
+	// of what operators may see only with a trace: a chat session's messages).
+	auditedRead bool
 }
 
 // authzRequest is one row's request.
@@ -266,6 +269,29 @@ func authzRows() map[string]authzRow {
 		"PATCH /api/internal/clients/{id}/status": {owner: 200, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: "/api/internal/clients/" + f.freshClient().id.String() + "/status", body: map[string]any{"is_active": false}}
 		}},
+		// Safety alerts (routes_safety.go).
+		"GET /api/internal/safety-alerts": {owner: 200, setup: path("/api/internal/safety-alerts?status=open&page_size=5")},
+		"POST /api/internal/safety-alerts/{id}/ack": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/safety-alerts/" + f.crisisAlert() + "/ack"}
+		}},
+		// Reports (routes_reports.go).
+		"POST /api/client/reports": {owner: 201, other: 404, setup: func(f *authzFixture) authzRequest {
+			s := f.activeSession(f.mitraTok)
+			return authzRequest{path: "/api/client/reports", client: s.client.tok,
+				body: map[string]any{"chat_session_id": s.session, "reason": "spam"}}
+		}},
+		"POST /api/mitra/reports": {owner: 201, other: 404, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/mitra/reports",
+				body: map[string]any{"chat_session_id": f.activeSession(f.mitraTok).session, "reason": "harassment"}}
+		}},
+		"GET /api/internal/reports": {owner: 200, setup: path("/api/internal/reports?status=open&page_size=5")},
+		"POST /api/internal/reports/{id}/resolve": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/reports/" + f.openReport() + "/resolve",
+				body: map[string]any{"outcome": "no_action", "note": "matrix"}}
+		}},
+		"GET /api/internal/chat-sessions/{id}/messages": {owner: 200, auditedRead: true, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/chat-sessions/" + f.activeSession(f.mitraTok).session + "/messages"}
+		}},
 		"PATCH /api/internal/mitras/{id}": {owner: 200, setup: func(f *authzFixture) authzRequest {
 			id, _ := f.newMitra()
 			m := f.ts.must(200, "GET", "/api/internal/mitras/"+id.String(), f.ts.op, nil)
@@ -337,9 +363,27 @@ func authzRows() map[string]authzRow {
 			s := f.activeSession(f.mitraTok)
 			return authzRequest{path: "/api/client/chat-sessions/" + s.session + "/read", client: s.client.tok, body: map[string]any{"seq": 0}}
 		}},
+		// Blocks act on a fresh mitra (or a fresh client): the other rows' pairs stay unblocked.
+		"POST /api/client/blocks": {owner: 201, other: 201, setup: func(f *authzFixture) authzRequest {
+			m, _ := f.newMitra()
+			return authzRequest{path: "/api/client/blocks", body: map[string]any{"mitra_id": m.String()}}
+		}},
+		"DELETE /api/client/blocks/{mitra_id}": {owner: 204, other: 204, setup: func(f *authzFixture) authzRequest {
+			m, _ := f.newMitra()
+			f.ts.must(201, "POST", "/api/client/blocks", f.tokens[subjClient], map[string]any{"mitra_id": m.String()})
+			return authzRequest{path: "/api/client/blocks/" + m.String()}
+		}},
+		"GET /api/client/blocks": {owner: 200, other: 200},
 		"GET /api/client/events": {owner: 200, other: 200},
 		"POST /api/client/logout": {owner: 204, other: 204, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: "/api/client/logout", tokens: map[subject]string{
+				subjClient: f.freshClient().tok, subjOtherClient: f.freshClient().tok}}
+		}},
+		// Each client exports its own data; each erases a fresh client of its own (the other
+		// rows need theirs).
+		"GET /api/client/me/export": {owner: 200, other: 200},
+		"DELETE /api/client/me": {owner: 200, other: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/client/me", tokens: map[subject]string{
 				subjClient: f.freshClient().tok, subjOtherClient: f.freshClient().tok}}
 		}},
 
@@ -378,6 +422,17 @@ func authzRows() map[string]authzRow {
 			return authzRequest{path: "/api/mitra/chat-sessions/" + f.activeSession(f.mitraTok).session + "/read",
 				body: map[string]any{"seq": 5}}
 		}},
+		// Another mitra had no chat session with the client: 404.
+		"POST /api/mitra/blocks": {owner: 201, other: 404, setup: func(f *authzFixture) authzRequest {
+			s := f.activeSession(f.mitraTok)
+			return authzRequest{path: "/api/mitra/blocks", body: map[string]any{"client_id": s.client.id.String()}}
+		}},
+		"DELETE /api/mitra/blocks/{client_id}": {owner: 204, other: 404, setup: func(f *authzFixture) authzRequest {
+			s := f.activeSession(f.mitraTok)
+			f.ts.must(201, "POST", "/api/mitra/blocks", f.mitraTok, map[string]any{"client_id": s.client.id.String()})
+			return authzRequest{path: "/api/mitra/blocks/" + s.client.id.String()}
+		}},
+		"GET /api/mitra/blocks":           {owner: 200, other: 200},
 		"GET /api/mitra/earnings":         {owner: 200, other: 200},
 		"GET /api/mitra/earnings/entries": {owner: 200, other: 200, setup: path("/api/mitra/earnings/entries?page=1&page_size=5")},
 		"GET /api/mitra/events":           {owner: 200, other: 200},
@@ -434,6 +489,9 @@ func TestAuthz_MatrixCoversEveryRoute(t *testing.T) {
 		}
 		if strings.Contains(r.Path, "{") {
 			require.NotNil(t, row.setup, "%s has path parameters: its row must build the path", key)
+		}
+		if row.auditedRead {
+			require.True(t, r.Role.operator() && r.Method == http.MethodGet, "%s: only an operator's GET is an audited read", key)
 		}
 	}
 	for key := range rows {
@@ -498,10 +556,10 @@ func TestAuthz_EveryRouteRefusesOrServesEachKindOfCaller(t *testing.T) {
 							}
 						}
 					}
-					// Every operator write is audited, under the operator who made it; a
-					// read or a refused request is not.
+					// Every operator write is audited, under the operator who made it, and so
+					// is an audited read; any other read, or a refused request, is not.
 					wantRows := audited
-					if r.Role.operator() && r.Method != http.MethodGet && status/100 == 2 {
+					if r.Role.operator() && (r.Method != http.MethodGet || row.auditedRead) && status/100 == 2 {
 						wantRows++
 					}
 					require.Equal(t, wantRows, f.auditCount(s), "audit rows of %s after %s %s", s, r.Method, rq.path)

@@ -46,6 +46,8 @@ type Config struct {
 	PaymentRefundRetry      time.Duration // PAYMENT_REFUND_RETRY_SECONDS (60): refund retry sweep, base of its backoff
 	EarningsClearance       time.Duration // EARNINGS_CLEARANCE_SWEEP_SECONDS (300): earnings clearance sweep
 	PayoutRetry             time.Duration // PAYOUT_RETRY_SECONDS (60): sends again the payouts whose send was cut short
+	NoShowSweep             time.Duration // NO_SHOW_SWEEP_SECONDS (15): ends the sessions whose mitra never showed up (mitra_first_reply_seconds)
+	ChatRetentionSweep      time.Duration // CHAT_RETENTION_SWEEP_SECONDS (3600): deletes the messages older than chat_message_retention_days
 	ShutdownGrace           time.Duration // SHUTDOWN_GRACE_SECONDS (10)
 	ReadTimeout             time.Duration // HTTP_READ_TIMEOUT_SECONDS (10): headers and body of a request
 	MetricsAddr             string        // METRICS_ADDR: serve GET /metrics there instead of on ADDR
@@ -117,6 +119,8 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		{"PAYMENT_REFUND_RETRY_SECONDS", &c.PaymentRefundRetry, sweeps.DefaultPaymentRefundRetryInterval},
 		{"EARNINGS_CLEARANCE_SWEEP_SECONDS", &c.EarningsClearance, sweeps.DefaultEarningsClearanceInterval},
 		{"PAYOUT_RETRY_SECONDS", &c.PayoutRetry, sweeps.DefaultPayoutRetryInterval},
+		{"NO_SHOW_SWEEP_SECONDS", &c.NoShowSweep, sweeps.DefaultNoShowInterval},
+		{"CHAT_RETENTION_SWEEP_SECONDS", &c.ChatRetentionSweep, sweeps.DefaultChatRetentionInterval},
 		{"SHUTDOWN_GRACE_SECONDS", &c.ShutdownGrace, 10 * time.Second},
 		{"HTTP_READ_TIMEOUT_SECONDS", &c.ReadTimeout, DefaultReadTimeout},
 	}

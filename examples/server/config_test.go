@@ -167,12 +167,16 @@ func TestConfig_SweepCadencesFromEnvironment(t *testing.T) {
 		{"PAYMENT_REFUND_RETRY_SECONDS", &cfg.PaymentRefundRetry, sweeps.DefaultPaymentRefundRetryInterval},
 		{"EARNINGS_CLEARANCE_SWEEP_SECONDS", &cfg.EarningsClearance, sweeps.DefaultEarningsClearanceInterval},
 		{"PAYOUT_RETRY_SECONDS", &cfg.PayoutRetry, sweeps.DefaultPayoutRetryInterval},
+		{"NO_SHOW_SWEEP_SECONDS", &cfg.NoShowSweep, sweeps.DefaultNoShowInterval},
+		{"CHAT_RETENTION_SWEEP_SECONDS", &cfg.ChatRetentionSweep, sweeps.DefaultChatRetentionInterval},
 	}
 	for _, c := range cadences {
 		require.Equal(t, c.def, *c.got, "%s unset", c.env)
 	}
 	require.Equal(t, 300*time.Second, cfg.EarningsClearance)
 	require.Equal(t, 60*time.Second, cfg.PayoutRetry)
+	require.Equal(t, 15*time.Second, cfg.NoShowSweep)
+	require.Equal(t, time.Hour, cfg.ChatRetentionSweep)
 
 	env := map[string]string{}
 	for i, c := range cadences {

@@ -21,6 +21,8 @@ import (
 //   - failed_pairing: a failed pairing row, when it appears;
 //   - stats: the statistics of the last 5 minutes (GET /api/internal/stats?window=5m),
 //     every operatorStatsEvery and once to each stream that just opened.
+//   - safety_alert: a new safety alert — not from this watcher: the SDK's alerts publish it
+//     on the bus as the alert is stored (hubNotifier.NotifyAlert, routes_safety.go).
 //
 // The numbers come from many writers on every instance (pings, sessions, payments, the
 // sweeps), so instead of hooking each of them, one watcher per instance reads what the

@@ -19,7 +19,7 @@ import (
 const bootstrapOperatorID = "00000000-0000-0000-0000-000000000000"
 
 // everyRoleLinks are the navigation links of every role; admins also have "Operators".
-var everyRoleLinks = []string{"Dashboard", "Mitras", "Pricing", "Config", "Failed pairings", "Live", "Payments", "Clients", "Earnings", "Audit"}
+var everyRoleLinks = []string{"Dashboard", "Mitras", "Pricing", "Config", "Failed pairings", "Live", "Safety", "Payments", "Clients", "Earnings", "Audit"}
 
 // newOperator creates an operator account with role through the API, as the bootstrap
 // admin, and mints it a token.

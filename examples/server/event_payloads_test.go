@@ -26,6 +26,7 @@ import (
 	"github.com/curhat/curhat/extension"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/payment"
+	"github.com/curhat/curhat/safety"
 )
 
 // eventPayloadSamples are representative payloads of every SDK event kind: each type with
@@ -76,6 +77,8 @@ func eventPayloadSamples() []pairing.EventPayload {
 		chat.MessageEvent{ChatSessionID: id(), ID: id(), Seq: 7, Sender: pairing.PartyMitra, Text: "[hidden]",
 			Flags: []chat.Flag{"contact"}, CreatedAt: at},
 		chat.MessageReadEvent{ChatSessionID: id(), Reader: pairing.PartyMitra, Seq: 7},
+		safety.SafetyResourcesEvent{ChatSessionID: id(), MessageID: id(), Text: safety.DefaultResourcesText},
+		safety.WarningEvent{ReportID: id(), Note: "Tolong jaga sopan santun."},
 	}
 }
 

@@ -280,6 +280,10 @@ func (h *eventHub) follow(ctx context.Context) {
 			if err := json.Unmarshal(raw, &w); err != nil || len(w.Subjects)%16 != 0 || len(w.Frame) == 0 {
 				return
 			}
+			if w.Recipient == SubjectOperator && len(w.Subjects) == 0 {
+				h.deliverToKind(SubjectOperator, w.Frame) // every operator (publishToOperators)
+				return
+			}
 			h.deliver(w.Recipient, w.Subjects, w.Frame)
 		},
 		Reset: func(r curhat.BusReset) { h.following.Store(r.Subscribed) },
@@ -307,6 +311,21 @@ func (h *eventHub) publishTo(ctx context.Context, kind string, recipient Subject
 	if err := h.bus.Publish(ctx, eventsTopic, raw); err != nil {
 		h.log.WarnContext(ctx, "event not published; the app will see the change when it polls",
 			"kind", kind, "recipients", len(ids), "err", err)
+	}
+}
+
+// publishToOperators sends one event (its frame) to every operator's stream, on every
+// instance: a wire event for operators that names no subject.
+func (h *eventHub) publishToOperators(ctx context.Context, kind string, frame []byte) {
+	if frame == nil {
+		return
+	}
+	raw, err := json.Marshal(wireEvent{Recipient: SubjectOperator, Frame: frame})
+	if err != nil {
+		return
+	}
+	if err := h.bus.Publish(ctx, eventsTopic, raw); err != nil {
+		h.log.WarnContext(ctx, "operator event not published; the console sees it when it reads the list", "kind", kind, "err", err)
 	}
 }
 
@@ -486,6 +505,9 @@ func (h *eventHub) keepAlive(ctx context.Context) {
 				continue
 			case errors.Is(err, errClientSuspended):
 				st.finish(h.accountClosedFrame(reasonClientSuspended))
+				continue
+			case errors.Is(err, errClientErased):
+				st.finish(h.accountClosedFrame(reasonClientErased))
 				continue
 			case errors.As(err, &ae):
 				st.end()

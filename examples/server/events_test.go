@@ -191,7 +191,16 @@ func TestEvents_EveryDocumentedKindIsSentAndMatchesItsSchema(t *testing.T) {
 			ts.must(201, "POST", chat+"/messages", s.tok, map[string]any{"text": "halo", "client_msg_id": s.party + "-1"})
 			ts.must(200, "POST", chat+"/read", s.tok, map[string]any{"seq": 2})
 		}
+		// A crisis term: the client is sent the help (safety_resources).
+		ts.must(201, "POST", "/api/client/chat-sessions/"+sessionID+"/messages", dewi,
+			map[string]any{"text": "aku ingin mati", "client_msg_id": "client-crisis"})
 		ts.must(200, "POST", "/api/client/chat-sessions/"+sessionID+"/end", dewi, nil)
+		// Each reports the other, and each is warned.
+		for _, s := range []struct{ party, tok string }{{"client", dewi}, {"mitra", ayu}} {
+			rep := ts.must(201, "POST", "/api/"+s.party+"/reports", s.tok, map[string]any{"chat_session_id": sessionID, "reason": "spam"})
+			ts.must(200, "POST", "/api/internal/reports/"+rep["id"].(string)+"/resolve", ts.op,
+				map[string]any{"outcome": "warned", "note": "Tolong jaga sopan santun."})
+		}
 
 		// "Curhat lagi": declined, then the fallback blast's payment fails.
 		returning := ts.must(201, "POST", "/api/client/chat/returning", dewi, map[string]any{"mitra_id": ayuID.String(), "minutes": 30})
@@ -224,10 +233,15 @@ func TestEvents_EveryDocumentedKindIsSentAndMatchesItsSchema(t *testing.T) {
 
 		// Bima is deactivated: its stream is told so, then closed.
 		ts.must(200, "PATCH", "/api/internal/mitras/"+bimaID.String()+"/status", ts.op, map[string]any{"is_active": false})
-		// Dewi is suspended: likewise.
+		want := map[string][]string{"client": documentedEventKinds(t, "ClientEvent"), "mitra": documentedEventKinds(t, "MitraEvent")}
+		// Dewi is suspended: likewise. Its stream closes at once, so what was sent to it
+		// before must have arrived first (events still on their way to a closed account's
+		// stream are not delivered).
+		beforeClose := slices.DeleteFunc(slices.Clone(want["client"]), func(k string) bool { return k == eventAccountClosed })
+		require.Eventually(t, func() bool { return slices.Equal(beforeClose, clientEvents.seen()) }, 5*time.Second, 10*time.Millisecond,
+			"client saw %v before its suspension; want %v", clientEvents.seen(), beforeClose)
 		ts.must(200, "PATCH", "/api/internal/clients/"+dewiID.String()+"/status", ts.op, map[string]any{"is_active": false})
 
-		want := map[string][]string{"client": documentedEventKinds(t, "ClientEvent"), "mitra": documentedEventKinds(t, "MitraEvent")}
 		require.Eventually(t, func() bool {
 			mitra := slices.Compact(slices.Sorted(slices.Values(append(ayuEvents.seen(), bimaEvents.seen()...))))
 			return slices.Equal(want["client"], clientEvents.seen()) && slices.Equal(want["mitra"], mitra)

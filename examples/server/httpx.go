@@ -20,6 +20,7 @@ import (
 	"github.com/curhat/curhat/payment/payout"
 	"github.com/curhat/curhat/payment/xendit"
 	"github.com/curhat/curhat/pricing"
+	"github.com/curhat/curhat/safety"
 )
 
 // apiError is an error with its HTTP status and code, as written to the client.
@@ -78,6 +79,8 @@ var errorTable = []errorMapping{
 	{pairing.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE", "the mitra is not available", ""},
 	{pairing.ErrQueueFull, http.StatusConflict, "QUEUE_FULL", "too many paid chats are waiting for a bestie; try again later", ""},
 	{pairing.ErrClientSuspended, http.StatusForbidden, "CLIENT_SUSPENDED", "this client account is suspended", ""},
+	// Either side blocked the other (routes_blocks.go): "Curhat lagi", or an accept the block overtook.
+	{pairing.ErrBlocked, http.StatusConflict, "BLOCKED", "this client and this mitra are blocked: no chat between them", ""},
 	{extension.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE", "the mitra is not available", ""},
 	// A chat message past chat_message_rate_per_minute (routes_messages.go adds Retry-After).
 	{chat.ErrRateLimited, http.StatusTooManyRequests, "RATE_LIMITED", "too many messages in the last minute; send again after Retry-After seconds", ""},
@@ -88,6 +91,9 @@ var errorTable = []errorMapping{
 	{payment.ErrIdempotencyKeyReused, http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key made a refund of another amount or reason: use a new key for a new refund", ""},
 	// A server without a payout provider is configured so: retrying will not help.
 	{payout.ErrNoProvider, http.StatusConflict, "NO_PAYOUT_PROVIDER", "no payout provider is configured: nothing can be paid out", ""},
+	// A second open report of one reporter about one session (routes_reports.go adds
+	// error.report_id).
+	{safety.ErrReportOpen, http.StatusConflict, "REPORT_ALREADY_OPEN", "you have an open report of this chat session; operators will answer it (error.report_id)", ""},
 	{curhat.ErrNotFound, http.StatusNotFound, "NOT_FOUND", "not found", ""},
 	{curhat.ErrStaleWrite, http.StatusConflict, "STALE_WRITE", "the row changed since it was read; retry with its current updated_at", ""},
 	{curhat.ErrDeactivated, http.StatusForbidden, "MITRA_DEACTIVATED", "this mitra account is deactivated", ""},

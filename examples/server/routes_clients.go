@@ -46,8 +46,13 @@ func (s *Server) listClients(w http.ResponseWriter, r *http.Request, _ caller) e
 		return err
 	}
 	out := make([]Client, 0, len(items))
-	for _, c := range items {
-		out = append(out, Client(c))
+	warned := make([]*Client, len(items))
+	for i, c := range items {
+		out = append(out, toClient(c))
+		warned[i] = &out[i]
+	}
+	if err := s.app.clientWarnings(r.Context(), warned...); err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": out, "page": page, "page_size": size, "total": total})
 	return nil
@@ -159,6 +164,7 @@ func (s *Server) setClientStatus(w http.ResponseWriter, r *http.Request, c calle
 	if err != nil {
 		return err
 	}
+	after.WarningsCount = before.WarningsCount // a status change warns nobody
 	s.audit(r, c, "client.status", "client", id.String(), before, after)
 	writeJSON(w, http.StatusOK, after)
 	return nil
@@ -177,7 +183,7 @@ func (a *App) setClientActive(ctx context.Context, id uuid.UUID, active bool) (C
 	}
 	if active {
 		a.auth.revoked(ctx, SubjectClient, id)
-		return Client(c), nil
+		return toClient(c), nil
 	}
 	if m, ok := a.accounts.(*memAccounts); ok {
 		if err := m.RevokeSubject(ctx, SubjectClient, id, a.clock.Now()); err != nil {
@@ -185,5 +191,5 @@ func (a *App) setClientActive(ctx context.Context, id uuid.UUID, active bool) (C
 		}
 	}
 	a.auth.accountClosed(ctx, SubjectClient, id, reasonClientSuspended)
-	return Client(c), nil
+	return toClient(c), nil
 }

@@ -113,7 +113,7 @@ func TestClientRoutes_FindByNameOrIDAndSeeOneAtAGlance(t *testing.T) {
 		got := items(page)
 		require.Equal(t, []any{kartikaID.String(), dewiID.String()}, []any{got[0]["id"], got[1]["id"]}, "newest first")
 		require.Equal(t, map[string]any{"id": dewiID.String(), "display_name": "Dewi Lestari", "is_active": true,
-			"created_at": got[1]["created_at"]}, got[1])
+			"created_at": got[1]["created_at"], "warnings_count": float64(0), "erased_at": nil}, got[1])
 		page = ts.must(200, "GET", "/api/internal/clients?q="+dewiID.String(), viewer, nil)
 		require.Equal(t, float64(1), page["total"])
 		page = ts.must(200, "GET", "/api/internal/clients?page=2&page_size=2", viewer, nil)

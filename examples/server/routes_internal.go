@@ -51,6 +51,9 @@ type mitraJSON struct {
 	// routes_mitra_profile.go); presence never moves it. Labels are set by the same edit.
 	ProfileUpdatedAt time.Time  `json:"profile_updated_at"`
 	Labels           labelsJSON `json:"labels"`
+	// WarningsCount is how many of the reports against the mitra were resolved "warned"
+	// (routes_reports.go): filled by mitraWarnings where an answer reads it.
+	WarningsCount int `json:"warnings_count"`
 }
 
 func toMitraJSON(m availability.Mitra) mitraJSON {
@@ -115,6 +118,9 @@ func (s *Server) getMitra(w http.ResponseWriter, r *http.Request, _ caller) erro
 	}
 	out := toMitraJSON(m)
 	out.DeviceCount = new(len(devices))
+	if err := s.app.mitraWarnings(r.Context(), &out); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -137,6 +143,10 @@ func (s *Server) setMitraStatus(w http.ResponseWriter, r *http.Request, c caller
 	if err != nil {
 		return err
 	}
+	prev := toMitraJSON(before)
+	if err := s.app.mitraWarnings(r.Context(), &prev); err != nil {
+		return err
+	}
 	m, err := s.app.setMitraActive(r.Context(), id, *body.IsActive)
 	if err != nil {
 		return err
@@ -146,8 +156,10 @@ func (s *Server) setMitraStatus(w http.ResponseWriter, r *http.Request, c caller
 		// ones minted since answer at once, the ones the deactivation revoked say 401.
 		s.app.auth.revoked(r.Context(), SubjectMitra, id)
 	}
-	s.audit(r, c, "mitra.status", "mitra", id.String(), toMitraJSON(before), toMitraJSON(m))
-	writeJSON(w, http.StatusOK, toMitraJSON(m))
+	out := toMitraJSON(m)
+	out.WarningsCount = prev.WarningsCount // a status change warns nobody
+	s.audit(r, c, "mitra.status", "mitra", id.String(), prev, out)
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -105,6 +105,10 @@ func (s *Server) updateMitraProfile(w http.ResponseWriter, r *http.Request, c ca
 	if err != nil {
 		return err
 	}
+	prev := toMitraJSON(before)
+	if err := s.app.mitraWarnings(r.Context(), &prev); err != nil {
+		return err
+	}
 	m, err := s.app.mirror.UpdateProfile(r.Context(), p)
 	var stale *availability.StaleProfileError
 	if errors.As(err, &stale) {
@@ -123,7 +127,9 @@ func (s *Server) updateMitraProfile(w http.ResponseWriter, r *http.Request, c ca
 			s.app.log.WarnContext(r.Context(), "offer a mitra whose maximum changed what waits", "mitra", id, "err", err)
 		}
 	}
-	s.audit(r, c, "mitra.profile", "mitra", id.String(), toMitraJSON(before), toMitraJSON(m))
-	writeJSON(w, http.StatusOK, toMitraJSON(m))
+	out := toMitraJSON(m)
+	out.WarningsCount = prev.WarningsCount // a profile edit warns nobody
+	s.audit(r, c, "mitra.profile", "mitra", id.String(), prev, out)
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

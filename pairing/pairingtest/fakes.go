@@ -253,12 +253,17 @@ type Settings struct {
 	Interval time.Duration
 	// MissedBeforeAway is mitra_missed_offers_before_away (0: off).
 	MissedBeforeAway int
+	// FirstReply is mitra_first_reply_seconds (0: the no-show rule is off).
+	FirstReply time.Duration
 }
 
 var (
-	_ pairing.Settings = Settings{}
-	_ pairing.Policies = Settings{}
+	_ pairing.Settings       = Settings{}
+	_ pairing.Policies       = Settings{}
+	_ pairing.NoShowSettings = Settings{}
 )
+
+func (s Settings) MitraFirstReplyTimeout(context.Context) time.Duration { return s.FirstReply }
 
 func (s Settings) QueueEnabled(context.Context) bool { return s.Queue }
 

@@ -27,6 +27,10 @@ type StoreHarness struct {
 	// SetActive deactivates or reactivates a mitra, as an operator does through the
 	// availability domain.
 	SetActive func(t *testing.T, id uuid.UUID, active bool)
+	// MitraActive records activity of an active session's mitra at at, as the chat domain
+	// does (chat_threads); nil when the store reads no chat (the no-show's guard is then
+	// not exercised).
+	MitraActive func(t *testing.T, sessionID uuid.UUID, at time.Time)
 }
 
 // t0 is the base time of the suite.
@@ -633,6 +637,8 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 	runConstraintContract(t, newHarness)
 	runOperationsContract(t, newHarness)
 	runLookupContract(t, newHarness)
+	runBlockContract(t, newHarness)
+	runTrustContract(t, newHarness)
 }
 
 func ptr[T any](v T) *T { return &v }

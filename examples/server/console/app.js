@@ -9,6 +9,7 @@ import * as pricing from "./pricing.js";
 import * as config from "./config.js";
 import * as failures from "./failures.js";
 import * as live from "./live.js";
+import * as safety from "./safety.js";
 import * as payments from "./payments.js";
 import * as clients from "./clients.js";
 import * as earnings from "./earnings.js";
@@ -22,6 +23,7 @@ const pages = {
   config,
   "failed-pairings": failures,
   live,
+  safety,
   payments,
   clients,
   earnings,

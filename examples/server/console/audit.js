@@ -25,6 +25,9 @@ const knownActions = [
   "refund.retry",
   "refund.settle_manually",
   "payout.run",
+  "safety_alert.ack",
+  "report.resolve",
+  "chat_session.read_messages",
 ];
 
 export async function mount(root, signal) {

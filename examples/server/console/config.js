@@ -1,5 +1,6 @@
-// Config: every app_config key with an input of its type; the API validates, and its
-// message shows beside the input.
+// Config: every app_config key with an input of its type (a number, a checkbox, a text, a
+// longer text, or a list edited one item per line); the API validates, and its message
+// shows beside the input.
 
 import { call } from "./api.js";
 import { announce, describe, field, h, permission, time } from "./ui.js";
@@ -22,7 +23,15 @@ const help = {
   platform_fee_percent: "The platform's share of what a payment delivers, fixed on each payment when it is paid; the rest is the mitra's earning (percent, 0–100).",
   earnings_clearance_hours: "How long after a chat session ends its earning becomes available to pay out; fixed when the earning is posted (hours, 0–2160).",
   payout_minimum_amount: "The least available balance a payout run pays out to a mitra (0–100000000, in the smallest unit of the currency).",
+  chat_message_rate_per_minute: "Messages a sender may send in a chat session in any minute; past it a message is refused (1–600).",
+  mitra_first_reply_seconds: "How long after a chat starts its mitra must have replied, else the chat ends as a no-show and the client is refunded in full (seconds, 0–1800; 0 turns it off).",
+  chat_message_retention_days: "Chat messages older than this are deleted, but for those an open report refers to (days, 1–3650).",
+  safety_crisis_terms: "Words and phrases that flag a client's message as a crisis: the client is sent the resources text and the operators get a safety alert. Matched on whole words, ignoring case.",
+  safety_resources_text: "What a client whose message matched a crisis term is sent at once: where to find help.",
 };
+
+// Text keys edited in a multi-line box (the others are one line).
+const longText = new Set(["safety_resources_text"]);
 
 function humanize(key) {
   const s = key.replaceAll("_", " ").replace(/\bttl\b/, "TTL");
@@ -46,11 +55,18 @@ export async function mount(root, signal) {
 function configRow(item) {
   const isBool = typeof item.value === "boolean";
   const isNumber = typeof item.value === "number";
+  const isList = Array.isArray(item.value);
+  const isLong = !isList && typeof item.value === "string" && (longText.has(item.key) || item.value.length > 80 || item.value.includes("\n"));
   const id = "config-" + item.key;
-  const input = isBool
-    ? h("input", { type: "checkbox", id, checked: item.value })
-    : h("input", { type: isNumber ? "number" : "text", id, class: "medium", value: String(item.value), step: isNumber ? "1" : null });
-  const f = field(humanize(item.key), input, { hint: help[item.key] || "" });
+  let input;
+  if (isBool) input = h("input", { type: "checkbox", id, checked: item.value });
+  else if (isList) {
+    // One item per line: the textarea's value is the list joined by line breaks.
+    input = h("textarea", { id, rows: String(Math.min(10, Math.max(4, item.value.length + 1))), spellcheck: "false", value: item.value.join("\n") });
+  } else if (isLong) input = h("textarea", { id, rows: "5", value: item.value });
+  else input = h("input", { type: isNumber ? "number" : "text", id, class: "medium", value: String(item.value), step: isNumber ? "1" : null });
+  const hint = [help[item.key] || "", isList ? "One per line; blank lines are left out." : ""].filter(Boolean).join(" ");
+  const f = field(humanize(item.key), input, { hint });
   if (isBool) {
     // A checkbox reads best with its label after it.
     const label = f.wrap.querySelector("label");
@@ -79,6 +95,12 @@ function configRow(item) {
       // what it accepts.
       const raw = input.value.trim();
       value = raw !== "" && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+    } else if (isList) {
+      // Each line an item, trimmed; blank lines left out. The API checks the items.
+      value = input.value
+        .split("\n")
+        .map((line) => line.trim())
+        .filter((line) => line !== "");
     } else value = input.value;
     let saved;
     try {
@@ -90,6 +112,7 @@ function configRow(item) {
       return;
     }
     if (isBool) input.checked = saved.value;
+    else if (isList) input.value = saved.value.join("\n");
     else input.value = String(saved.value);
     updated.textContent = `updated ${time(saved.updated_at)}`;
     status.textContent = "Saved.";
