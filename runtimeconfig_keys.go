@@ -293,7 +293,11 @@ func (s configSpec) parseList(raw json.RawMessage) (any, error) {
 		}
 		if s.item != nil {
 			if err := s.item(v); err != nil {
-				return nil, Invalid("value", "%s item %d: %v", s.key, i+1, err)
+				reason := err.Error()
+				if ve, ok := errors.AsType[*core.ValidationError](err); ok {
+					reason = ve.Reason // the rule alone: the field is this key's value
+				}
+				return nil, Invalid("value", "%s item %d: %s", s.key, i+1, reason)
 			}
 		}
 		out[i] = v

@@ -100,6 +100,15 @@ func TestRuntimeConfig_ValidatesStringAndListValues(t *testing.T) {
 	}
 }
 
+// A refused item's reason reads once, with the item it is about.
+func TestRuntimeConfig_ARefusedListItemSaysWhichAndWhy(t *testing.T) {
+	t.Parallel()
+	rc, err := curhat.NewRuntimeConfig(curhat.NewMemoryConfigStore(), nil, nil)
+	require.NoError(t, err)
+	_, err = rc.Set(context.Background(), "safety_crisis_terms", json.RawMessage(`["bunuh diri", "!!!"]`), "op")
+	require.EqualError(t, err, `invalid value: safety_crisis_terms item 2: the crisis term "!!!" holds no word (letters or digits)`)
+}
+
 // Postgres keeps the value as jsonb (reformatted): the getters and List read it back.
 func TestRuntimeConfig_ListAndStringRoundTripThroughPostgres(t *testing.T) {
 	t.Parallel()
