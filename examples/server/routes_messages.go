@@ -93,21 +93,9 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, c caller) 
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	after, limit := int64(0), chat.DefaultHistoryLimit
-	if v := q.Get("after_seq"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			return curhat.Invalid("after_seq", "must be an integer of at least 0")
-		}
-		after = n
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > chat.MaxHistoryLimit {
-			return curhat.Invalid("limit", "must be an integer in 1..%d", chat.MaxHistoryLimit)
-		}
-		limit = n
+	after, limit, err := seqPage(r, chat.DefaultHistoryLimit, chat.MaxHistoryLimit)
+	if err != nil {
+		return err
 	}
 	h, err := s.app.client.Chat().History(r.Context(), chat.HistoryParams{ChatSessionID: id, Reader: party(c), ReaderID: c.ID,
 		AfterSeq: after, Limit: limit})
@@ -146,4 +134,26 @@ func (s *Server) readMessages(w http.ResponseWriter, r *http.Request, c caller) 
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"chat_session_id": mark.ChatSessionID, "reader": string(mark.Reader), "seq": mark.Seq})
 	return nil
+}
+
+// seqPage reads ?after_seq= (at least 0, default 0) and ?limit= (1..maxLimit, default
+// defLimit): a page of a session's messages.
+func seqPage(r *http.Request, defLimit, maxLimit int) (after int64, limit int, err error) {
+	q := r.URL.Query()
+	limit = defLimit
+	if v := q.Get("after_seq"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return 0, 0, curhat.Invalid("after_seq", "must be an integer of at least 0")
+		}
+		after = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLimit {
+			return 0, 0, curhat.Invalid("limit", "must be an integer in 1..%d", maxLimit)
+		}
+		limit = n
+	}
+	return after, limit, nil
 }

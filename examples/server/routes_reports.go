@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -220,21 +219,9 @@ func (s *Server) readSessionMessages(w http.ResponseWriter, r *http.Request, c c
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	after, limit := int64(0), safety.DefaultTranscriptLimit
-	if v := q.Get("after_seq"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			return curhat.Invalid("after_seq", "must be an integer of at least 0")
-		}
-		after = n
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > safety.MaxTranscriptLimit {
-			return curhat.Invalid("limit", "must be an integer in 1..%d", safety.MaxTranscriptLimit)
-		}
-		limit = n
+	after, limit, err := seqPage(r, safety.DefaultTranscriptLimit, safety.MaxTranscriptLimit)
+	if err != nil {
+		return err
 	}
 	t, err := s.app.client.Reports().Transcript(r.Context(), safety.TranscriptQuery{ChatSessionID: id, AfterSeq: after, Limit: limit})
 	if err != nil {

@@ -5,7 +5,7 @@
 // Rows are kept and updated in place, so that a control keeps the focus.
 
 import { ApiError, call, query } from "./api.js";
-import { describe, duration, field, formDialog, h, human, money, nextId, pager, permission, select, showError, time } from "./ui.js";
+import { describe, duration, field, formDialog, h, human, keyedRows, money, nextId, pager, permission, select, showError, time } from "./ui.js";
 
 export const title = "Live";
 
@@ -100,40 +100,6 @@ export async function mount(root, signal) {
       await refresh();
     }
   })();
-}
-
-// keyedRows keeps a table body's rows by id: rows of ids still listed are updated in
-// place and moved only when out of order, new ones built, the others removed.
-function keyedRows(body, emptyRow, build) {
-  const rows = new Map(); // id → { tr, update, tick }
-  const set = (items) => {
-    const seen = new Set(items.map((it) => it.id));
-    for (const [id, row] of rows) {
-      if (!seen.has(id)) {
-        row.tr.remove();
-        rows.delete(id);
-      }
-    }
-    if (items.length === 0) {
-      if (!emptyRow.isConnected) body.append(emptyRow);
-      return;
-    }
-    emptyRow.remove();
-    items.forEach((it, i) => {
-      let row = rows.get(it.id);
-      if (row) row.update(it);
-      else {
-        row = build(it);
-        rows.set(it.id, row);
-      }
-      const at = body.children[i];
-      if (at !== row.tr) body.insertBefore(row.tr, at || null);
-    });
-  };
-  const tick = () => {
-    for (const row of rows.values()) row.tick();
-  };
-  return { set, tick };
 }
 
 // pagerArea shows a list's pager, built again only when the list's pages changed (a

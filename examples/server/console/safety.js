@@ -7,7 +7,7 @@
 // the focus while the list changes.
 
 import { ApiError, call, query, stream } from "./api.js";
-import { announce, describe, field, formDialog, h, human, nextId, operatorLabel, pager, permission, select, showError, time, timeSeconds } from "./ui.js";
+import { announce, describe, field, formDialog, h, human, keyedRows, nextId, operatorLabel, pager, permission, select, showError, time, timeSeconds } from "./ui.js";
 
 export const title = "Safety";
 
@@ -189,37 +189,6 @@ function partyName(kind, id, names, whenNamed) {
     if (whenNamed) whenNamed(name || id);
   });
   return el;
-}
-
-// keyedRows keeps a table body's rows by id: the rows of ids still listed are updated in
-// place and moved only when out of order, new ones built, the others removed.
-function keyedRows(body, emptyRow, build) {
-  const rows = new Map(); // id → { tr, update }
-  const set = (items) => {
-    const seen = new Set(items.map((it) => it.id));
-    for (const [id, row] of rows) {
-      if (!seen.has(id)) {
-        row.tr.remove();
-        rows.delete(id);
-      }
-    }
-    if (items.length === 0) {
-      if (!emptyRow.isConnected) body.append(emptyRow);
-      return;
-    }
-    emptyRow.remove();
-    items.forEach((it, i) => {
-      let row = rows.get(it.id);
-      if (row) row.update(it);
-      else {
-        row = build(it);
-        rows.set(it.id, row);
-      }
-      const at = body.children[i];
-      if (at !== row.tr) body.insertBefore(row.tr, at || null);
-    });
-  };
-  return { set, has: (id) => rows.has(id) };
 }
 
 // pagerArea shows a list's pager, built again only when the list's pages changed (a

@@ -329,3 +329,38 @@ export function operatorLabel(id) {
   if (me && me.id === id) return me.display_name;
   return id;
 }
+
+// keyedRows keeps a table body's rows by id: rows of ids still listed are updated in
+// place and moved only when out of order, new ones built, the others removed. build(item)
+// returns {tr, update(item), tick?()}: tick() calls every row's tick (a countdown).
+export function keyedRows(body, emptyRow, build) {
+  const rows = new Map(); // id → { tr, update, tick? }
+  const set = (items) => {
+    const seen = new Set(items.map((it) => it.id));
+    for (const [id, row] of rows) {
+      if (!seen.has(id)) {
+        row.tr.remove();
+        rows.delete(id);
+      }
+    }
+    if (items.length === 0) {
+      if (!emptyRow.isConnected) body.append(emptyRow);
+      return;
+    }
+    emptyRow.remove();
+    items.forEach((it, i) => {
+      let row = rows.get(it.id);
+      if (row) row.update(it);
+      else {
+        row = build(it);
+        rows.set(it.id, row);
+      }
+      const at = body.children[i];
+      if (at !== row.tr) body.insertBefore(row.tr, at || null);
+    });
+  };
+  const tick = () => {
+    for (const row of rows.values()) row.tick?.();
+  };
+  return { set, tick, has: (id) => rows.has(id) };
+}
