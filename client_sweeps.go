@@ -95,6 +95,7 @@ var clientSweeps = []clientSweep{
 				"pairings_timed_out": r.PairingsTimedOut, "sessions_expired": r.SessionsExpired,
 				"abandoned": r.Abandoned, "orphans": r.Orphans, "extensions_expired": n,
 				"rings_added": r.RingsAdded, "queued_offers_lapsed": r.OffersLapsed,
+				"wrapups_ended": r.WrapupsEnded,
 			}}, errors.Join(err, extErr)
 		},
 	},

@@ -78,6 +78,7 @@ func (c *Client) build(s stores) error {
 	if c.mirror, err = availability.NewMirror(s.avail, s.cache, &availability.Config{
 		Logger: log, Clock: clk, StaleThreshold: cfg.StaleThreshold, ReconnectGrace: cfg.ReconnectGrace,
 		DefaultMaxSessions: c.runtime.MitraMaxConcurrentSessions, Hooks: cfg.AvailabilityHooks,
+		Wrapup: c.runtime.MitraWrapup,
 	}); err != nil {
 		return err
 	}
@@ -105,6 +106,7 @@ func (c *Client) build(s stores) error {
 		Extensions:   laterExtensions{c},
 		Away:         c.mirror,
 		QueueIndex:   s.queue,
+		Labels:       pairingLabels{c.mirror},
 	}, &pairing.Config{Logger: log, Clock: clk, FanoutCap: cfg.FanoutCap, Hooks: cfg.PairingHooks}); err != nil {
 		return err
 	}
@@ -155,6 +157,18 @@ func (c *Client) build(s stores) error {
 		}
 	})
 	return c.buildSweeps()
+}
+
+// pairingLabels is the routing steps' view of the mirror's labels.
+type pairingLabels struct{ m *availability.Mirror }
+
+func (a pairingLabels) MatchingMitras(ctx context.Context, p pairing.Preferences, match pairing.RouteMatch, ids []uuid.UUID, limit int) ([]uuid.UUID, error) {
+	if match == pairing.MatchAny {
+		return ids, nil
+	}
+	return a.m.FilterByLabels(ctx, ids, limit, func(l availability.Labels) bool {
+		return p.Matches(match, l.Languages, l.Topics, l.Gender)
+	})
 }
 
 // pairingAvailability is the pairer's view of the mirror (its FindAvailable takes options).

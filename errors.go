@@ -1,6 +1,9 @@
 package curhat
 
-import "github.com/curhat/curhat/internal/core"
+import (
+	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/pairing"
+)
 
 // Sentinel errors shared by every domain package. They are the very values the domain
 // packages return (availability.ErrNotFound == curhat.ErrNotFound), so errors.Is works
@@ -33,6 +36,9 @@ var (
 	// transaction: it is not the domain's TxStore (the Postgres store, or a wrapper of it
 	// with a WithTx method).
 	ErrNoTx = core.ErrNoTx
+	// ErrAlreadyRated: the chat session has a rating already (Client.RateSession): each is
+	// rated once. The value pairing returns.
+	ErrAlreadyRated = pairing.ErrAlreadyRated
 )
 
 // ValidationError reports one invalid input field: Field names it (as the HTTP API's JSON

@@ -19,3 +19,9 @@ func TestErrNoTier_IsOneValueEverywhere(t *testing.T) {
 		}
 	}
 }
+
+func TestErrAlreadyRated_IsPairingsValue(t *testing.T) {
+	if curhat.ErrAlreadyRated != pairing.ErrAlreadyRated || !errors.Is(pairing.ErrAlreadyRated, curhat.ErrAlreadyRated) {
+		t.Error("curhat.ErrAlreadyRated is not pairing.ErrAlreadyRated")
+	}
+}

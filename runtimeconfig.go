@@ -107,12 +107,14 @@ type RuntimeConfig struct {
 	subscribed bool
 	resets     int // subscribe events seen (the first is not a change)
 	listeners  []func(ConfigKey)
+	// routes is what RoutingSteps serves for the values last read.
+	routes routeFit
 
 	life *lifecycle.Lifecycle
 }
 
 type cachedValue struct {
-	value    any // int64, bool, string or []string (shared: never modified)
+	value    any // int64, bool, string, []string, []pairing.RoutingStep or pairing.RankWeights (shared: never modified)
 	loadedAt time.Time
 	failed   bool // the store failed: value is a fallback, retried after ErrorRetry
 }
@@ -304,7 +306,9 @@ func (c *RuntimeConfig) List(ctx context.Context) ([]ConfigItem, error) {
 // Set validates value for key, stores it, drops this instance's cached copy and publishes
 // the key so that every instance drops its own. An unknown key fails with an error
 // wrapping ErrUnknownConfigKey and a *ValidationError on "key"; an ill-typed or
-// out-of-range value with a *ValidationError on "value". A failed publish is logged, not
+// out-of-range value with a *ValidationError on "value", as does a value that does not
+// fit another setting as stored (routing steps lasting as long as the blast timeout, or a
+// blast timeout no longer than the stored routing steps' timed steps). A failed publish is logged, not
 // returned: the store has the write, and other instances pick it up within MaxAge.
 func (c *RuntimeConfig) Set(ctx context.Context, key string, value json.RawMessage, updatedBy string) (ConfigItem, error) {
 	k, err := ParseConfigKey(key)
@@ -314,6 +318,9 @@ func (c *RuntimeConfig) Set(ctx context.Context, key string, value json.RawMessa
 	spec, _ := lookupSpec(k)
 	v, err := spec.parse(value)
 	if err != nil {
+		return ConfigItem{}, err
+	}
+	if err := c.checkAcross(ctx, k, v); err != nil {
 		return ConfigItem{}, err
 	}
 	e, err := c.store.Put(ctx, ConfigEntry{Key: k, Value: spec.encode(v), UpdatedBy: updatedBy})

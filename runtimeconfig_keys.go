@@ -13,6 +13,7 @@ import (
 
 	"github.com/curhat/curhat/chat"
 	"github.com/curhat/curhat/internal/core"
+	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/safety"
 )
 
@@ -91,6 +92,24 @@ const (
 	KeySafetyResourcesText ConfigKey = "safety_resources_text"
 )
 
+// Routing quality (SPEC §26).
+const (
+	// KeyPairingRoutingSteps: how a blast widens, step by step, from the mitras matching
+	// every preference of the client to everyone (a list of 1..10 objects {"match":
+	// "all"|"language"|"any", "seconds": 1..3600}; every step but the last timed and not
+	// any, the last any without seconds; the timed steps together shorter than
+	// pairing_blast_timeout_seconds). Defaults to [{"match":"all","seconds":20},
+	// {"match":"language","seconds":20},{"match":"any"}].
+	KeyPairingRoutingSteps ConfigKey = "pairing_routing_steps"
+	// KeyPairingRankWeights: the weights of a ring's order and of the choice of the mitra
+	// the head of the queue goes to (an object {"rating", "accept", "idle"}, each a number
+	// from 0 to 1). Defaults to {"rating":0,"accept":0,"idle":1}: the longest idle first.
+	KeyPairingRankWeights ConfigKey = "pairing_rank_weights"
+	// KeyMitraWrapupSeconds: after a chat session of a mitra ends, how long it is offered
+	// nothing and not counted available (integer seconds, 0..600; 0: no pause).
+	KeyMitraWrapupSeconds ConfigKey = "mitra_wrapup_seconds"
+)
+
 // DefaultSafetyResourcesText is the default of safety_resources_text (the default of
 // safety_crisis_terms is safety.DefaultCrisisTerms()).
 const DefaultSafetyResourcesText = safety.DefaultResourcesText
@@ -115,6 +134,7 @@ const (
 	DefaultChatMessageRatePerMinute    = chat.DefaultRatePerMinute
 	DefaultMitraFirstReplySeconds      = 0
 	DefaultChatMessageRetentionDays    = chat.DefaultRetentionDays
+	DefaultMitraWrapup                 = pairing.DefaultMitraWrapup
 )
 
 // ErrUnknownConfigKey is returned (wrapping a *ValidationError on field "key") when a key
@@ -129,6 +149,10 @@ const (
 	kindEnum
 	kindString // min..max characters, not only blanks
 	kindList   // min..max strings, each itemMin..itemMax characters after trimming blanks
+	// kindObject: a JSON object of known fields, decoded and checked by decode.
+	kindObject
+	// kindObjectList: a list of min..max JSON objects, decoded and checked by decode.
+	kindObjectList
 )
 
 // configSpec describes one key: its type, range and default. The table below is the single
@@ -141,7 +165,10 @@ type configSpec struct {
 	// kindList: the bounds of each item, and a check of its own (nil: none).
 	itemMin, itemMax int64
 	item             func(string) error
-	def              any // int64, bool, string or []string
+	// kindObject, kindObjectList: the typed value of raw, or the fault, worded to follow
+	// the key's name (the key is prepended).
+	decode func(raw json.RawMessage) (any, error)
+	def    any // int64, bool, string, []string, []pairing.RoutingStep or pairing.RankWeights
 }
 
 var configSpecs = []configSpec{
@@ -166,6 +193,11 @@ var configSpecs = []configSpec{
 	{key: KeySafetyCrisisTerms, kind: kindList, min: 1, max: safety.MaxCrisisTerms, itemMin: 1, itemMax: safety.MaxCrisisTermLength,
 		item: safety.CheckTerm, def: safety.DefaultCrisisTerms()},
 	{key: KeySafetyResourcesText, kind: kindString, min: 1, max: safety.MaxResourcesTextLength, def: DefaultSafetyResourcesText},
+	{key: KeyPairingRoutingSteps, kind: kindObjectList, min: 1, max: pairing.MaxRoutingSteps, decode: decodeRoutingSteps,
+		def: pairing.DefaultRoutingSteps()},
+	{key: KeyPairingRankWeights, kind: kindObject, decode: decodeRankWeights, def: pairing.DefaultRankWeights},
+	{key: KeyMitraWrapupSeconds, kind: kindInt, min: 0, max: int64(pairing.MaxMitraWrapup / time.Second),
+		def: int64(DefaultMitraWrapup / time.Second)},
 }
 
 func lookupSpec(key ConfigKey) (configSpec, bool) {
@@ -246,6 +278,12 @@ func (s configSpec) parse(raw json.RawMessage) (any, error) {
 		return v, nil
 	case kindList:
 		return s.parseList(raw)
+	case kindObject, kindObjectList:
+		v, err := s.decode(raw)
+		if err != nil {
+			return nil, Invalid("value", "%s %s", s.key, err)
+		}
+		return v, nil
 	default:
 		n, err := strconv.ParseInt(string(raw), 10, 64)
 		if err != nil {
@@ -268,6 +306,10 @@ func (s configSpec) encode(v any) json.RawMessage {
 		return encodeJSON(x)
 	case []string:
 		return encodeJSON(x)
+	case []pairing.RoutingStep:
+		return encodeJSON(routingStepsJSON(x))
+	case pairing.RankWeights:
+		return encodeJSON(rankWeightsJSON(x))
 	}
 	panic(fmt.Sprintf("curhat: config value of unexpected type %T", v))
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/internal/clock"
+	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/safety"
 )
 
@@ -121,7 +122,7 @@ func TestRuntimeConfig_ServesDefaultsWhileUnset(t *testing.T) {
 
 	items, err := b.rc.List(ctx)
 	require.NoError(t, err)
-	require.Len(t, items, 20)
+	require.Len(t, items, 23)
 	want := map[curhat.ConfigKey]string{
 		curhat.KeyPairingBlastTimeout:         `60`,
 		curhat.KeyPairingTargetedTimeout:      `20`,
@@ -143,6 +144,9 @@ func TestRuntimeConfig_ServesDefaultsWhileUnset(t *testing.T) {
 		curhat.KeyChatMessageRetentionDays:    `90`,
 		curhat.KeySafetyCrisisTerms:           jsonOf(t, safety.DefaultCrisisTerms()),
 		curhat.KeySafetyResourcesText:         jsonOf(t, safety.DefaultResourcesText),
+		curhat.KeyPairingRoutingSteps:         `[{"match":"all","seconds":20},{"match":"language","seconds":20},{"match":"any"}]`,
+		curhat.KeyPairingRankWeights:          `{"rating":0,"accept":0,"idle":1}`,
+		curhat.KeyMitraWrapupSeconds:          `0`,
 	}
 	for i, it := range items {
 		require.Equal(t, curhat.ConfigKeys()[i], it.Key)
@@ -181,6 +185,9 @@ func TestRuntimeConfig_SetIsReadBackByGettersAndList(t *testing.T) {
 		{"chat_message_retention_days", `30`},
 		{"safety_crisis_terms", `["putus asa","ingin mati"]`},
 		{"safety_resources_text", `"Hubungi 119 ext 8."`},
+		{"pairing_routing_steps", `[{"match":"all","seconds":30},{"match":"any"}]`},
+		{"pairing_rank_weights", `{"rating":0.5,"accept":0.5,"idle":0}`},
+		{"mitra_wrapup_seconds", `60`},
 	}
 	for _, s := range sets {
 		it, err := b.rc.Set(ctx, s.key, json.RawMessage(s.value), "op-7")
@@ -211,6 +218,9 @@ func TestRuntimeConfig_SetIsReadBackByGettersAndList(t *testing.T) {
 	require.Equal(t, 30*24*time.Hour, b.rc.ChatMessageRetention(ctx))
 	require.Equal(t, []string{"putus asa", "ingin mati"}, b.rc.SafetyCrisisTerms(ctx))
 	require.Equal(t, "Hubungi 119 ext 8.", b.rc.SafetyResourcesText(ctx))
+	require.Equal(t, []pairing.RoutingStep{{Match: pairing.MatchAll, Seconds: 30}, {Match: pairing.MatchAny}}, b.rc.RoutingSteps(ctx))
+	require.Equal(t, pairing.RankWeights{Rating: 0.5, Accept: 0.5}, b.rc.RankWeights(ctx))
+	require.Equal(t, time.Minute, b.rc.MitraWrapup(ctx))
 
 	items, err := b.rc.List(ctx)
 	require.NoError(t, err)

@@ -93,6 +93,10 @@ type MitraState struct {
 	MaxConcurrentSessions *int
 	// OpenSessions is the capacity in use: chat sessions in active or pending_payment.
 	OpenSessions int
+	// InWrapup: a chat session of the mitra ended less than the wrap-up ago
+	// (Config.Wrapup); the mitra is then offered nothing, as if at capacity. The store
+	// reads it only when asked (a wrap-up above 0); otherwise it is false.
+	InWrapup bool
 }
 
 // MaxSessions is the mitra's own maximum, or defaultMax when it has none.
@@ -103,9 +107,11 @@ func (s MitraState) MaxSessions(defaultMax int) int {
 	return defaultMax
 }
 
-// AtCapacity reports whether every slot of the mitra is taken.
+// AtCapacity reports whether every slot of the mitra is taken, or the mitra is in its
+// wrap-up: either way it takes no new chat session, and the mirror keeps it out of the
+// available index and count.
 func (s MitraState) AtCapacity(defaultMax int) bool {
-	return s.OpenSessions >= s.MaxSessions(defaultMax)
+	return s.InWrapup || s.OpenSessions >= s.MaxSessions(defaultMax)
 }
 
 // Reachable reports whether the mitra is online, active and pinged at or after freshAfter.
@@ -141,6 +147,9 @@ type AvailableQuery struct {
 	DefaultMax int
 	Limit      int
 	Exclude    []uuid.UUID
+	// EndedAfter: a mitra with a chat session that ended after it is in its wrap-up, not
+	// available. The zero time: no wrap-up (no chat session is read for it).
+	EndedAfter time.Time
 }
 
 // Snapshot is the availability beacon: how many mitras were available, and when.

@@ -35,6 +35,8 @@ type benchEnv struct {
 	queries                *pgutil.QueryCounter
 	ids                    []uuid.UUID
 	freshAfter             time.Time
+	// wrapupMirror is valkeyMirror with a wrap-up of a minute (what the wrap-up costs).
+	wrapupMirror *availability.Mirror
 }
 
 func newBenchEnv(b *testing.B, n int) *benchEnv {
@@ -74,6 +76,10 @@ func newBenchEnv(b *testing.B, n int) *benchEnv {
 	e.valkeyMirror, err = availability.NewMirror(e.store, e.cache, cfg)
 	require.NoError(b, err)
 	e.pgMirror, err = availability.NewMirror(e.store, nil, cfg)
+	require.NoError(b, err)
+	wcfg := *cfg
+	wcfg.Wrapup = func(context.Context) time.Duration { return time.Minute }
+	e.wrapupMirror, err = availability.NewMirror(e.store, e.cache, &wcfg)
 	require.NoError(b, err)
 	e.freshAfter = now.Add(-availability.DefaultStaleThreshold)
 	seedStart := time.Now()
@@ -172,7 +178,7 @@ func BenchmarkMirror(b *testing.B) {
 			})
 			b.Run("CountAvailable_recompute/postgres", func(b *testing.B) {
 				e.run(b, func(int) {
-					if _, err := e.store.CountAvailable(ctx, e.freshAfter, 1); err != nil {
+					if _, err := e.store.CountAvailable(ctx, availability.AvailableQuery{FreshAfter: e.freshAfter, DefaultMax: 1}); err != nil {
 						b.Fatal(err)
 					}
 				})
@@ -194,6 +200,28 @@ func BenchmarkMirror(b *testing.B) {
 			b.Run("Seed/valkey", func(b *testing.B) {
 				e.run(b, func(int) {
 					if _, err := e.valkeyMirror.SeedFromPostgres(ctx); err != nil {
+						b.Fatal(err)
+					}
+				})
+			})
+			// With mitra_wrapup_seconds on, the seed and a sync read the recent ends too.
+			b.Run("Seed_wrapup/valkey", func(b *testing.B) {
+				e.run(b, func(int) {
+					if _, err := e.wrapupMirror.SeedFromPostgres(ctx); err != nil {
+						b.Fatal(err)
+					}
+				})
+			})
+			b.Run("RecomputeCapacity/valkey", func(b *testing.B) {
+				e.run(b, func(i int) {
+					if _, err := e.valkeyMirror.RecomputeCapacity(ctx, e.ids[i%len(e.ids)]); err != nil {
+						b.Fatal(err)
+					}
+				})
+			})
+			b.Run("RecomputeCapacity_wrapup/valkey", func(b *testing.B) {
+				e.run(b, func(i int) {
+					if _, err := e.wrapupMirror.RecomputeCapacity(ctx, e.ids[i%len(e.ids)]); err != nil {
 						b.Fatal(err)
 					}
 				})

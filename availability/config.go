@@ -58,6 +58,10 @@ type Config struct {
 	// example RuntimeConfig.MitraMaxConcurrentSessions). Defaults to 1. A change of the
 	// value is picked up by the watchdog, which reseeds the at-capacity index.
 	DefaultMaxSessions func(ctx context.Context) int
+	// Wrapup returns the runtime setting mitra_wrapup_seconds (for example
+	// RuntimeConfig.MitraWrapup): after a chat session of a mitra ends, how long the mitra
+	// is offered nothing and not counted available. Defaults to none (0). See wrapup.go.
+	Wrapup func(ctx context.Context) time.Duration
 	// ReconnectGrace: see DefaultReconnectGrace. Defaults to 20 seconds; a grace longer
 	// than StaleThreshold ends with the stream's lease, at StaleThreshold.
 	ReconnectGrace time.Duration
@@ -97,6 +101,9 @@ func (c *Config) WithDefaults() Config {
 	out.MaxDevices = cmp.Or(out.MaxDevices, DefaultMaxDevices)
 	if out.DefaultMaxSessions == nil {
 		out.DefaultMaxSessions = func(context.Context) int { return DefaultMaxSessions }
+	}
+	if out.Wrapup == nil {
+		out.Wrapup = func(context.Context) time.Duration { return 0 }
 	}
 	return out
 }

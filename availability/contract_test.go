@@ -76,11 +76,21 @@ func (f *sessionFacts) setOpen(t testing.TB, mitraID uuid.UUID, n int) {
 	}
 }
 
+func (f *sessionFacts) endSession(_ testing.TB, mitraID uuid.UUID, at time.Time) {
+	start := at.Add(-30 * time.Minute)
+	f.pairs.PutChatSession(pairing.ChatSession{
+		ID: uuid.New(), ClientID: uuid.New(), MitraID: mitraID, Status: pairing.SessionEnded, Minutes: 30,
+		StartedAt: &start, EndsAt: &at, EndedAt: &at, EndReason: pairing.EndClientEnded, PairingID: uuid.New(),
+		CreatedAt: start, UpdatedAt: at,
+	})
+}
+
 // storeHarness hands a store and the facts of its backend to the contract suite.
 func storeHarness(s availability.Store, f facts) availabilitytest.StoreHarness {
 	return availabilitytest.StoreHarness{
 		Store:            s,
 		SetOpenSessions:  func(t *testing.T, id uuid.UUID, n int) { f.setOpen(t, id, n) },
+		EndSession:       func(t *testing.T, id uuid.UUID, at time.Time) { f.endSession(t, id, at) },
 		AddAuthSession:   func(t *testing.T, id uuid.UUID) { f.addAuth(t, id) },
 		LiveAuthSessions: func(t *testing.T, id uuid.UUID) int { return f.liveAuth(t, id) },
 	}

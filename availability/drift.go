@@ -17,7 +17,7 @@ func (m *Mirror) Drift(ctx context.Context) (DriftReport, error) {
 	if m.cache == nil {
 		return DriftReport{Seeded: true}, nil
 	}
-	states, err := m.store.AllStates(ctx)
+	states, err := m.store.AllStates(ctx, m.endedAfter(ctx))
 	if err != nil {
 		return DriftReport{}, fmt.Errorf("drift: read mitras: %w", err)
 	}

@@ -36,6 +36,8 @@ func ptr[T any](v T) *T { return &v }
 type facts interface {
 	// setOpen makes the mitra hold exactly n active chat sessions.
 	setOpen(t testing.TB, mitraID uuid.UUID, n int)
+	// endSession records a chat session of the mitra that ended (status ended) at at.
+	endSession(t testing.TB, mitraID uuid.UUID, at time.Time)
 	addAuth(t testing.TB, mitraID uuid.UUID)
 	liveAuth(t testing.TB, mitraID uuid.UUID) int
 }
@@ -80,6 +82,14 @@ func (f *pgFacts) setOpen(t testing.TB, mitraID uuid.UUID, n int) {
 	}
 }
 
+func (f *pgFacts) endSession(t testing.TB, mitraID uuid.UUID, at time.Time) {
+	t.Helper()
+	id := f.openSession(t, mitraID, "active")
+	_, err := f.pool.Exec(ctxT(t), `UPDATE chat_sessions SET status = 'ended', end_reason = 'client_ended', ended_at = $2,
+		updated_at = now() WHERE id = $1`, id, at)
+	require.NoError(t, err)
+}
+
 func (f *pgFacts) addAuth(t testing.TB, mitraID uuid.UUID) {
 	t.Helper()
 	_, err := f.pool.Exec(ctxT(t), `INSERT INTO auth_sessions (subject_kind, subject_id, token_hash, expires_at)
@@ -97,17 +107,23 @@ func (f *pgFacts) liveAuth(t testing.TB, mitraID uuid.UUID) int {
 
 // memFacts plugs the same facts into an availability.MemoryStore, as a host would.
 type memFacts struct {
-	mu   sync.Mutex
-	open map[uuid.UUID]int
-	auth map[uuid.UUID]int
+	mu    sync.Mutex
+	open  map[uuid.UUID]int
+	auth  map[uuid.UUID]int
+	ended map[uuid.UUID]time.Time
 }
 
 func newMemFacts(s *availability.MemoryStore) *memFacts {
-	f := &memFacts{open: map[uuid.UUID]int{}, auth: map[uuid.UUID]int{}}
+	f := &memFacts{open: map[uuid.UUID]int{}, auth: map[uuid.UUID]int{}, ended: map[uuid.UUID]time.Time{}}
 	s.SetOpenSessions(func(_ context.Context, id uuid.UUID) (int, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return f.open[id], nil
+	})
+	s.SetLastSessionEnd(func(_ context.Context, id uuid.UUID) (time.Time, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.ended[id], nil
 	})
 	s.SetOnDeactivate(func(_ context.Context, id uuid.UUID) error {
 		f.mu.Lock()
@@ -122,6 +138,14 @@ func (f *memFacts) setOpen(_ testing.TB, id uuid.UUID, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.open[id] = n
+}
+
+func (f *memFacts) endSession(_ testing.TB, id uuid.UUID, at time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if at.After(f.ended[id]) {
+		f.ended[id] = at
+	}
 }
 
 func (f *memFacts) addAuth(_ testing.TB, id uuid.UUID) {

@@ -30,6 +30,7 @@ type MemoryStore struct {
 
 	hooksMu      sync.RWMutex
 	openSessions func(ctx context.Context, mitraID uuid.UUID) (int, error)
+	lastEnded    func(ctx context.Context, mitraID uuid.UUID) (time.Time, error)
 	onDeactivate func(ctx context.Context, mitraID uuid.UUID) error
 }
 
@@ -55,6 +56,16 @@ func (s *MemoryStore) SetOpenSessions(fn func(ctx context.Context, mitraID uuid.
 	s.hooksMu.Lock()
 	defer s.hooksMu.Unlock()
 	s.openSessions = fn
+}
+
+// SetLastSessionEnd sets the function returning when a mitra's last chat session ended
+// (the zero time: none) when the store's database has no chat_sessions table (a store
+// built alone): the wrap-up's rule (MitraState.InWrapup). It is called outside the store's
+// transactions.
+func (s *MemoryStore) SetLastSessionEnd(fn func(ctx context.Context, mitraID uuid.UUID) (time.Time, error)) {
+	s.hooksMu.Lock()
+	defer s.hooksMu.Unlock()
+	s.lastEnded = fn
 }
 
 // SetOnDeactivate sets the function called when a mitra is deactivated, to revoke its auth
@@ -96,6 +107,38 @@ func openCounts(tx *memdb.Tx) (map[uuid.UUID]int, bool) {
 		}
 	}
 	return n, true
+}
+
+// endedAfter returns the mitras with a chat session (status ended) that ended after
+// after, from chat_sessions; false when the database has no such table.
+func endedAfter(tx *memdb.Tx, after time.Time) (map[uuid.UUID]bool, bool) {
+	if !tx.Has("chat_sessions") {
+		return nil, false
+	}
+	out := map[uuid.UUID]bool{}
+	for row := range tx.Rows("chat_sessions") {
+		if at := memdb.Col[*time.Time](row, "ended_at"); memdb.Col[string](row, "status") == "ended" && at != nil && at.After(after) {
+			out[memdb.Col[uuid.UUID](row, "mitra_id")] = true
+		}
+	}
+	return out, true
+}
+
+// inWrapup tells whether a mitra ended a chat session after after: from ended, the set of
+// a snapshot, or (nil: the database has no chat sessions) from SetLastSessionEnd's
+// function, called outside the transaction.
+func (s *MemoryStore) inWrapup(ctx context.Context, ended map[uuid.UUID]bool, id uuid.UUID, after time.Time) (bool, error) {
+	if ended != nil {
+		return ended[id], nil
+	}
+	s.hooksMu.RLock()
+	fn := s.lastEnded
+	s.hooksMu.RUnlock()
+	if fn == nil {
+		return false, nil
+	}
+	at, err := fn(ctx, id)
+	return at.After(after), err
 }
 
 // stamp returns a strictly increasing time, like updated_at in Postgres.
@@ -238,10 +281,20 @@ func (s *MemoryStore) Heartbeat(ctx context.Context, id uuid.UUID, at time.Time)
 // snapshot copies the rows of ids (nil: all) in one transaction, with their open
 // sessions when the database has chat sessions (open is nil otherwise).
 func (s *MemoryStore) snapshot(ids []uuid.UUID) (rows []Mitra, open map[uuid.UUID]int) {
+	rows, open, _ = s.snapshotEnded(ids, time.Time{})
+	return rows, open
+}
+
+// snapshotEnded is snapshot with, for a non-zero after, the mitras that ended a chat
+// session after it (ended is nil otherwise, or when the database has no chat sessions).
+func (s *MemoryStore) snapshotEnded(ids []uuid.UUID, after time.Time) (rows []Mitra, open map[uuid.UUID]int, ended map[uuid.UUID]bool) {
 	tx := s.db.Begin()
 	defer tx.End()
 	open, _ = openCounts(tx)
-	return s.rows(ids), open
+	if !after.IsZero() {
+		ended, _ = endedAfter(tx, after)
+	}
+	return s.rows(ids), open, ended
 }
 
 func (s *MemoryStore) rows(ids []uuid.UUID) []Mitra {
@@ -262,41 +315,44 @@ func (s *MemoryStore) rows(ids []uuid.UUID) []Mitra {
 	return out
 }
 
-func (s *MemoryStore) states(ctx context.Context, ids []uuid.UUID) ([]MitraState, error) {
-	rows, open := s.snapshot(ids)
+func (s *MemoryStore) states(ctx context.Context, ids []uuid.UUID, endedAfter time.Time) ([]MitraState, error) {
+	rows, open, ended := s.snapshotEnded(ids, endedAfter)
 	out := make([]MitraState, 0, len(rows))
 	for _, m := range rows {
 		n, err := s.countOpen(ctx, open, m.ID)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, MitraState{
+		st := MitraState{
 			ID: m.ID, IsActive: m.IsActive, IsOnline: m.IsOnline, LastHeartbeatAt: m.LastHeartbeatAt,
 			MaxConcurrentSessions: m.MaxConcurrentSessions, OpenSessions: n,
-		})
+		}
+		if !endedAfter.IsZero() {
+			if st.InWrapup, err = s.inWrapup(ctx, ended, m.ID, endedAfter); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, st)
 	}
 	return out, nil
 }
 
 func (s *MemoryStore) States(ctx context.Context, ids []uuid.UUID) ([]MitraState, error) {
-	if ids == nil {
-		ids = []uuid.UUID{}
-	}
-	return s.states(ctx, ids)
+	return s.states(ctx, nonNil(ids), time.Time{})
 }
 
-func (s *MemoryStore) LockStates(ctx context.Context, ids []uuid.UUID, fn func([]MitraState) error) error {
+func (s *MemoryStore) LockStates(ctx context.Context, ids []uuid.UUID, endedAfter time.Time, fn func([]MitraState) error) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
-	states, err := s.States(ctx, ids)
+	states, err := s.states(ctx, nonNil(ids), endedAfter)
 	if err != nil {
 		return err
 	}
 	return fn(states)
 }
 
-func (s *MemoryStore) AllStates(ctx context.Context) ([]MitraState, error) {
-	return s.states(ctx, nil)
+func (s *MemoryStore) AllStates(ctx context.Context, endedAfter time.Time) ([]MitraState, error) {
+	return s.states(ctx, nil, endedAfter)
 }
 
 func (s *MemoryStore) OfflineStale(ctx context.Context, ids []uuid.UUID, staleBefore time.Time) (OfflineResult, error) {
@@ -383,7 +439,7 @@ func (s *MemoryStore) IsReachable(ctx context.Context, id uuid.UUID, freshAfter 
 }
 
 func (s *MemoryStore) available(ctx context.Context, q AvailableQuery) ([]MitraState, error) {
-	all, err := s.AllStates(ctx)
+	all, err := s.AllStates(ctx, q.EndedAfter)
 	if err != nil {
 		return nil, err
 	}
@@ -412,8 +468,8 @@ func (s *MemoryStore) FindAvailable(ctx context.Context, q AvailableQuery) ([]uu
 	return out, nil
 }
 
-func (s *MemoryStore) CountAvailable(ctx context.Context, freshAfter time.Time, defaultMax int) (int, error) {
-	av, err := s.available(ctx, AvailableQuery{FreshAfter: freshAfter, DefaultMax: defaultMax})
+func (s *MemoryStore) CountAvailable(ctx context.Context, q AvailableQuery) (int, error) {
+	av, err := s.available(ctx, q)
 	return len(av), err
 }
 

@@ -53,6 +53,10 @@ type Mirror struct {
 
 	life *lifecycle.Lifecycle
 
+	// labels is the in-process copy of the routing labels (labels.go); nil when the store
+	// has none.
+	labels *labelIndex
+
 	// streams are the event streams open on this instance, whose device leases the Mirror
 	// keeps alive (stream.go).
 	streams streamRegistry
@@ -74,6 +78,7 @@ func NewMirror(store Store, cache Cache, cfg *Config) (*Mirror, error) {
 		nudge:   make(chan struct{}, 1),
 		life:    lifecycle.New(),
 		streams: newStreamRegistry(),
+		labels:  newLabelIndex(store, DefaultLabelRefresh, c.Clock.Now),
 	}, nil
 }
 
@@ -202,7 +207,7 @@ func readThrough[T any](ctx context.Context, m *Mirror, op string, fromValkey, f
 // order. A Postgres error is returned; a Valkey error is counted and requests a reseed.
 func (m *Mirror) sync(ctx context.Context, op string, ids ...uuid.UUID) ([]MitraState, error) {
 	var out []MitraState
-	err := m.store.LockStates(ctx, ids, func(states []MitraState) error {
+	err := m.store.LockStates(ctx, ids, m.endedAfter(ctx), func(states []MitraState) error {
 		out = states
 		if m.cache == nil || len(states) == 0 {
 			return nil

@@ -34,15 +34,16 @@ type Store interface {
 	// last_heartbeat_at update that never moves it back. It reports is_online.
 	Heartbeat(ctx context.Context, id uuid.UUID, at time.Time) (online bool, err error)
 
-	// States returns the state of each existing mitra among ids.
+	// States returns the state of each existing mitra among ids (InWrapup false).
 	States(ctx context.Context, ids []uuid.UUID) ([]MitraState, error)
 	// LockStates reads the state of each existing mitra among ids while holding a lock per
 	// mitra, and keeps the locks until fn returns. Mirror updates of one mitra are applied to
 	// Valkey inside fn, so they reach Valkey in the order Postgres saw them, across
-	// instances.
-	LockStates(ctx context.Context, ids []uuid.UUID, fn func([]MitraState) error) error
-	// AllStates is one consistent snapshot of every mitra.
-	AllStates(ctx context.Context) ([]MitraState, error)
+	// instances. A mitra with a chat session (status ended) that ended after endedAfter is
+	// InWrapup; the zero endedAfter reads no chat session for it (InWrapup false).
+	LockStates(ctx context.Context, ids []uuid.UUID, endedAfter time.Time, fn func([]MitraState) error) error
+	// AllStates is one consistent snapshot of every mitra, InWrapup as in LockStates.
+	AllStates(ctx context.Context, endedAfter time.Time) ([]MitraState, error)
 
 	// OfflineStale sets offline each online mitra among ids (nil: every mitra) whose
 	// last_heartbeat_at is before staleBefore (or unset), and classifies the others.
@@ -62,7 +63,8 @@ type Store interface {
 	// The read paths, used when Valkey cannot answer.
 	IsReachable(ctx context.Context, id uuid.UUID, freshAfter time.Time) (bool, error)
 	FindAvailable(ctx context.Context, q AvailableQuery) ([]uuid.UUID, error)
-	CountAvailable(ctx context.Context, freshAfter time.Time, defaultMax int) (int, error)
+	// CountAvailable counts what FindAvailable would return without a Limit.
+	CountAvailable(ctx context.Context, q AvailableQuery) (int, error)
 	OnlineCount(ctx context.Context) (int, error)
 
 	// ListMitras returns the mitras matching q, newest first (created_at, then id, both

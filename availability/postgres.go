@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -165,11 +166,16 @@ func (s *PostgresStore) Heartbeat(ctx context.Context, id uuid.UUID, at time.Tim
 func scanStates(rows pgx.Rows) ([]MitraState, error) {
 	defer rows.Close()
 	var out []MitraState
+	wrapup := len(rows.FieldDescriptions()) > 6 // the statements that read the wrap-up
 	for rows.Next() {
 		var st MitraState
 		var max *int32
 		var n int64
-		if err := rows.Scan(&st.ID, &st.IsActive, &st.IsOnline, &st.LastHeartbeatAt, &max, &n); err != nil {
+		dest := []any{&st.ID, &st.IsActive, &st.IsOnline, &st.LastHeartbeatAt, &max, &n}
+		if wrapup {
+			dest = append(dest, &st.InWrapup)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, pgutil.Translate(err)
 		}
 		utcPtr(st.LastHeartbeatAt)
@@ -195,6 +201,19 @@ func nonNil(ids []uuid.UUID) []uuid.UUID {
 
 const statesByIDs = `SELECT ` + stateColumns + ` FROM mitras m ` + openSessionsJoin + ` WHERE m.id = ANY($1)`
 
+// The wrap-up (wrapup.go): a mitra with a chat session that ended after a time ($2 of
+// statesByIDsWrapup, $1 of allStatesWrapup, $4 of the available queries). Read by mitra
+// (chat_sessions_mitra_ended_idx) for a few mitras, as one hashed set of the recent ends
+// (chat_sessions_ended_idx) for all of them; only when the wrap-up is on, so that the
+// statements above cost what they did without it.
+const (
+	statesByIDsWrapup = `SELECT ` + stateColumns + `, EXISTS (SELECT 1 FROM chat_sessions e
+		WHERE e.mitra_id = m.id AND e.status = 'ended' AND e.ended_at > $2)
+		FROM mitras m ` + openSessionsJoin + ` WHERE m.id = ANY($1)`
+	allStatesWrapup = `SELECT ` + stateColumns + `, ` + inWrapupSet + `$1) FROM mitras m ` + openSessionsJoin
+	inWrapupSet     = `m.id IN (SELECT e.mitra_id FROM chat_sessions e WHERE e.status = 'ended' AND e.ended_at > `
+)
+
 func (s *PostgresStore) States(ctx context.Context, ids []uuid.UUID) ([]MitraState, error) {
 	rows, err := s.db.Query(ctx, statesByIDs, nonNil(ids))
 	if err != nil {
@@ -203,7 +222,7 @@ func (s *PostgresStore) States(ctx context.Context, ids []uuid.UUID) ([]MitraSta
 	return scanStates(rows)
 }
 
-func (s *PostgresStore) LockStates(ctx context.Context, ids []uuid.UUID, fn func([]MitraState) error) error {
+func (s *PostgresStore) LockStates(ctx context.Context, ids []uuid.UUID, endedAfter time.Time, fn func([]MitraState) error) error {
 	return pgutil.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		// Transaction-scoped advisory locks, taken in key order so that two overlapping
 		// batches cannot deadlock; they never block the row locks other packages take.
@@ -214,7 +233,11 @@ func (s *PostgresStore) LockStates(ctx context.Context, ids []uuid.UUID, fn func
 		}
 		// A new statement, hence (READ COMMITTED) a snapshot taken after the locks: it sees
 		// every write whose mirror update was applied by the previous holder.
-		rows, err := tx.Query(ctx, statesByIDs, nonNil(ids))
+		query, args := statesByIDs, []any{nonNil(ids)}
+		if !endedAfter.IsZero() {
+			query, args = statesByIDsWrapup, append(args, endedAfter)
+		}
+		rows, err := tx.Query(ctx, query, args...)
 		if err != nil {
 			return err
 		}
@@ -226,8 +249,12 @@ func (s *PostgresStore) LockStates(ctx context.Context, ids []uuid.UUID, fn func
 	})
 }
 
-func (s *PostgresStore) AllStates(ctx context.Context) ([]MitraState, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+stateColumns+` FROM mitras m `+openSessionsJoin)
+func (s *PostgresStore) AllStates(ctx context.Context, endedAfter time.Time) ([]MitraState, error) {
+	query, args := `SELECT `+stateColumns+` FROM mitras m `+openSessionsJoin, []any(nil)
+	if !endedAfter.IsZero() {
+		query, args = allStatesWrapup, []any{endedAfter}
+	}
+	rows, err := s.db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, pgutil.Translate(err)
 	}
@@ -384,14 +411,26 @@ const availableWhere = `m.is_online AND m.is_active AND m.last_heartbeat_at >= $
 	AND COALESCE(s.n, 0) < COALESCE(m.max_concurrent_sessions, $2)
 	AND NOT (m.id = ANY($3))`
 
+// availableQuery is the WHERE clause and arguments of q, the wrap-up's set excluded when
+// q has one.
+func availableQuery(q AvailableQuery) (string, []any) {
+	where, args := availableWhere, []any{q.FreshAfter, q.DefaultMax, nonNil(q.Exclude)}
+	if !q.EndedAfter.IsZero() {
+		args = append(args, q.EndedAfter)
+		where += ` AND NOT ` + inWrapupSet + `$` + strconv.Itoa(len(args)) + `)`
+	}
+	return where, args
+}
+
 func (s *PostgresStore) FindAvailable(ctx context.Context, q AvailableQuery) ([]uuid.UUID, error) {
 	var limit *int
 	if q.Limit > 0 {
 		limit = &q.Limit
 	}
+	where, args := availableQuery(q)
+	args = append(args, limit)
 	rows, err := s.db.Query(ctx, `SELECT m.id FROM mitras m `+openSessionsJoin+`
-		WHERE `+availableWhere+` ORDER BY m.last_heartbeat_at DESC LIMIT $4`,
-		q.FreshAfter, q.DefaultMax, nonNil(q.Exclude), limit)
+		WHERE `+where+` ORDER BY m.last_heartbeat_at DESC LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
 		return nil, pgutil.Translate(err)
 	}
@@ -399,10 +438,10 @@ func (s *PostgresStore) FindAvailable(ctx context.Context, q AvailableQuery) ([]
 	return ids, pgutil.Translate(err)
 }
 
-func (s *PostgresStore) CountAvailable(ctx context.Context, freshAfter time.Time, defaultMax int) (int, error) {
+func (s *PostgresStore) CountAvailable(ctx context.Context, q AvailableQuery) (int, error) {
+	where, args := availableQuery(q)
 	var n int
-	err := s.db.QueryRow(ctx, `SELECT count(*) FROM mitras m `+openSessionsJoin+` WHERE `+availableWhere,
-		freshAfter, defaultMax, []uuid.UUID{}).Scan(&n)
+	err := s.db.QueryRow(ctx, `SELECT count(*) FROM mitras m `+openSessionsJoin+` WHERE `+where, args...).Scan(&n)
 	return n, pgutil.Translate(err)
 }
 

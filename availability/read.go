@@ -3,6 +3,7 @@ package availability
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -25,7 +26,8 @@ func (m *Mirror) FindAvailable(ctx context.Context, opts FindOptions) ([]uuid.UU
 	if opts.Limit < 0 {
 		return nil, core.Invalid("limit", "must not be negative")
 	}
-	q := AvailableQuery{FreshAfter: m.freshAfter(), DefaultMax: m.defaultMax(ctx), Limit: opts.Limit, Exclude: opts.Exclude}
+	q := AvailableQuery{FreshAfter: m.freshAfter(), DefaultMax: m.defaultMax(ctx), Limit: opts.Limit, Exclude: opts.Exclude,
+		EndedAfter: m.endedAfter(ctx)}
 	return readThrough(ctx, m, "find_available",
 		func(ctx context.Context) ([]uuid.UUID, error) { return m.cache.FindAvailable(ctx, q) },
 		func(ctx context.Context) ([]uuid.UUID, error) { return m.store.FindAvailable(ctx, q) })
@@ -46,7 +48,7 @@ func (m *Mirror) AvailableCount(ctx context.Context) (int, error) {
 	fresh := m.freshAfter()
 	return readThrough(ctx, m, "available_count",
 		func(ctx context.Context) (int, error) { return m.cache.CountAvailable(ctx, fresh) },
-		func(ctx context.Context) (int, error) { return m.store.CountAvailable(ctx, fresh, m.defaultMax(ctx)) })
+		func(ctx context.Context) (int, error) { return m.storeCount(ctx, fresh) })
 }
 
 // Status is a mitra's own view of its status. Online, IsActive and the capacity come from
@@ -90,6 +92,11 @@ func (m *Mirror) Status(ctx context.Context, id uuid.UUID) (MitraStatus, error) 
 		MaxConcurrentSessions: s.MaxSessions(m.defaultMax(ctx)),
 		Devices:               devices,
 	}, nil
+}
+
+// storeCount counts the available mitras in Postgres.
+func (m *Mirror) storeCount(ctx context.Context, freshAfter time.Time) (int, error) {
+	return m.store.CountAvailable(ctx, AvailableQuery{FreshAfter: freshAfter, DefaultMax: m.defaultMax(ctx), EndedAfter: m.endedAfter(ctx)})
 }
 
 // refreshCall is one beacon recompute shared by every caller that missed meanwhile.
@@ -187,7 +194,7 @@ func (m *Mirror) refreshBeacon(ctx context.Context) (Snapshot, error) {
 	}
 	if !counted {
 		var err error
-		if n, err = m.store.CountAvailable(ctx, fresh, m.defaultMax(ctx)); err != nil {
+		if n, err = m.storeCount(ctx, fresh); err != nil {
 			return Snapshot{}, fmt.Errorf("count available mitras: %w", err)
 		}
 	}

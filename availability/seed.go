@@ -64,7 +64,7 @@ func (m *Mirror) SeedFromPostgres(ctx context.Context) (SeedReport, error) {
 func (m *Mirror) seed(ctx context.Context) (SeedReport, error) {
 	at := m.now()
 	started := at.Add(-seedClockSkew)
-	states, err := m.store.AllStates(ctx)
+	states, err := m.store.AllStates(ctx, m.endedAfter(ctx))
 	if err != nil {
 		return SeedReport{}, fmt.Errorf("read mitras: %w", err)
 	}
@@ -101,7 +101,7 @@ func (m *Mirror) seed(ctx context.Context) (SeedReport, error) {
 // syncStrict is sync where a Valkey failure is an error too (the seed must not report
 // success over a gap).
 func (m *Mirror) syncStrict(ctx context.Context, ids []uuid.UUID) error {
-	return m.store.LockStates(ctx, ids, func(states []MitraState) error {
+	return m.store.LockStates(ctx, ids, m.endedAfter(ctx), func(states []MitraState) error {
 		if len(states) == 0 {
 			return nil
 		}

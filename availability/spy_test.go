@@ -167,8 +167,8 @@ type spyStore struct {
 	afterAllStates func()
 }
 
-func (s *spyStore) AllStates(ctx context.Context) ([]availability.MitraState, error) {
-	states, err := s.Store.AllStates(ctx)
+func (s *spyStore) AllStates(ctx context.Context, endedAfter time.Time) ([]availability.MitraState, error) {
+	states, err := s.Store.AllStates(ctx, endedAfter)
 	s.mu.Lock()
 	fn := s.afterAllStates
 	s.afterAllStates = nil

@@ -21,6 +21,9 @@ type StartParams struct {
 	// the same key returns the same pairing and payment, never a second charge — also when
 	// the calls run concurrently.
 	IdempotencyKey string
+	// Preferences (optional) route the blast first to the mitras that fit them, widening
+	// by pairing_routing_steps (see Pairer: routing).
+	Preferences *Preferences
 }
 
 // maxIdempotencyKeyLen matches the payment side's bound.
@@ -66,6 +69,10 @@ func (p *Pairer) StartBlast(ctx context.Context, params StartParams) (Pairing, p
 	if len(params.IdempotencyKey) > maxIdempotencyKeyLen {
 		return Pairing{}, payment.Session{}, core.Invalid("idempotency_key", "must be at most %d characters", maxIdempotencyKeyLen)
 	}
+	prefs, err := normalPreferences(params.Preferences)
+	if err != nil {
+		return Pairing{}, payment.Session{}, err
+	}
 	id := uuid.New()
 	if params.IdempotencyKey != "" {
 		id = blastID(params.ClientID, params.IdempotencyKey)
@@ -87,7 +94,7 @@ func (p *Pairer) StartBlast(ctx context.Context, params StartParams) (Pairing, p
 	now := p.now()
 	pr, err := p.store.CreatePairing(ctx, Pairing{
 		ID: id, ClientID: params.ClientID, Type: TypeBlast, Status: StatusAwaitingPayment,
-		Minutes: params.Minutes, CreatedAt: now, UpdatedAt: now,
+		Minutes: params.Minutes, Preferences: prefs, CreatedAt: now, UpdatedAt: now,
 	})
 	if errors.Is(err, ErrConflict) && params.IdempotencyKey != "" {
 		// An identical call won the race for the row: answer as its replay.
@@ -284,7 +291,7 @@ func (p *Pairer) blastPaid(ctx context.Context, pr Pairing, pay payment.Session)
 	}
 	res, err := p.store.Transition(ctx, PairingTransition{
 		ID: pr.ID, From: []Status{StatusAwaitingPayment}, To: StatusSearching,
-		ExpiresAt: ptr(now.Add(p.settings.BlastTimeout(ctx))), PaidAt: &paidAt, Now: now,
+		ExpiresAt: ptr(now.Add(p.settings.BlastTimeout(ctx))), PaidAt: &paidAt, Routing: p.startRouting(ctx, pr, now), Now: now,
 	})
 	if isState(err) {
 		cur, gerr := p.store.GetPairing(ctx, pr.ID)
@@ -309,12 +316,13 @@ func (p *Pairer) blastPaid(ctx context.Context, pr Pairing, pay payment.Session)
 	return p.fanOut(ctx, pr)
 }
 
-// fanOut starts a searching blast: its deadline timer, then offers to every available
-// mitra not blocked with its client (up to FanoutCap), or to its first ring under the ring
-// policy. Nobody available fails it at once — or, with the queue on, queues it; so does a
-// queue where others wait.
+// fanOut starts a searching blast: its deadline and routing timers, then offers to every
+// available mitra fitting its routing step and not blocked with its client (up to
+// FanoutCap), or to its first ring under the ring policy. Nobody available at any step
+// fails it at once — or, with the queue on, queues it; so does a queue where others wait.
 func (p *Pairer) fanOut(ctx context.Context, pr Pairing) error {
 	p.armDeadline(pr)
+	p.armStep(pr)
 	if p.queueFirst(ctx) {
 		return p.nobodyAvailable(ctx, pr)
 	}
@@ -328,24 +336,18 @@ func (p *Pairer) fanOut(ctx context.Context, pr Pairing) error {
 		}
 		return nil
 	}
-	// Those offered it already, and those blocked with its client, in one read.
-	exclude, err := p.store.ExcludedMitras(ctx, pr.ID, pr.ClientID)
-	if err != nil {
-		return fmt.Errorf("blast %s: %w", pr.ID, err)
+	// An error leaves the deadline running: the blast fails (and refunds) then if nobody
+	// joins.
+	pr, n, err := p.offerBlastTo(ctx, pr)
+	if errors.Is(err, errStepMoved) {
+		return nil // another instance widened it and offers the step
 	}
-	ids, err := p.avail.FindAvailable(ctx, p.cfg.FanoutCap, exclude)
 	if err != nil {
-		// The deadline still runs: the blast fails (and refunds) then if nobody joins.
-		return fmt.Errorf("blast %s: find available mitras: %w", pr.ID, err)
+		return err
 	}
-	if len(ids) == 0 {
+	if n == 0 {
 		return p.nobodyAvailable(ctx, pr)
 	}
-	offered, err := p.store.InsertOffers(ctx, pr.ID, ids, p.now())
-	if err != nil {
-		return fmt.Errorf("blast %s: offer: %w", pr.ID, err)
-	}
-	p.notifyOffers(ctx, pr, offered)
 	return nil
 }
 
@@ -401,6 +403,7 @@ func (p *Pairer) failBlast(ctx context.Context, pr Pairing, reason Reason, dueBy
 	}
 	p.unschedule(timerKey{pairingDeadline, pr.ID})
 	p.unschedule(timerKey{ringTick, pr.ID})
+	p.unschedule(timerKey{stepTick, pr.ID})
 	failure := *res.Failure
 	if len(res.Refunds) > 0 && p.settleRefunds(ctx, pr.ID) {
 		failure = p.markRefunded(ctx, failure)

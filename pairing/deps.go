@@ -129,4 +129,7 @@ type Deps struct {
 	Policies     Policies
 	Away         Away
 	QueueIndex   QueueIndex
+	// Labels filters mitras by routing labels (routing steps); nil: no mitra has labels,
+	// so a blast with preferences reaches everyone only at its last step, any.
+	Labels Labels
 }

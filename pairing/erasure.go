@@ -32,6 +32,8 @@ type ErasureStore interface {
 	// EraseClient scrubs the client (see above) at at — display name ErasedClientName,
 	// is_active false, erased_at at — and revokes its tokens in the same transaction where
 	// the store keeps them (the Postgres store: auth_sessions, as SetClientActive does).
+	// The comments of its ratings are cleared in the same transaction; their stars stay
+	// and still count in the mitras' ratings.
 	// A client with an open pairing, or a chat session active or pending_payment, is
 	// ErrInvalidState (the error names it) and nothing changes; an unknown one ErrNotFound.
 	// An erased client is returned as it is: erasing twice changes nothing.

@@ -2,6 +2,7 @@ package pairing
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/curhat/curhat/internal/core"
 )
@@ -56,4 +57,14 @@ var (
 	// (Pairer.Block) — so no chat is offered between them: "Curhat lagi" with that mitra,
 	// or an accept of an offer the block overtook (HTTP 409 BLOCKED).
 	ErrBlocked = errors.New("the client and the mitra are blocked")
+	// ErrAlreadyRated: the chat session has a rating already — each is rated once, and of
+	// two ratings sent at once only one is kept (HTTP 409 ALREADY_RATED).
+	ErrAlreadyRated = errors.New("the chat session is rated already")
+	// ErrSessionNotEnded: the chat session may be rated once it ended only (it is active,
+	// waits for its payment, or was cancelled before it started). It is an ErrInvalidState
+	// (HTTP 409 INVALID_STATE).
+	ErrSessionNotEnded = fmt.Errorf("only an ended chat session may be rated: %w", core.ErrInvalidState)
+	// ErrRatingWindowClosed: the chat session ended more than RatingWindow ago. It is an
+	// ErrInvalidState (HTTP 409 INVALID_STATE).
+	ErrRatingWindowClosed = fmt.Errorf("a chat session may be rated within 7 days of its end only: %w", core.ErrInvalidState)
 )

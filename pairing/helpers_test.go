@@ -182,6 +182,8 @@ type env struct {
 	p        *pairing.Pairer
 	// extensions are the applied extensions the Pairer is told of.
 	extensions *pairingtest.Extensions
+	// labels are the mitras' routing labels.
+	labels *pairingtest.Labels
 }
 
 type envOption func(*env)
@@ -199,7 +201,7 @@ func newEnv(t *testing.T, b backend, opts ...envOption) *env {
 	t.Helper()
 	store, fx := b.open(t)
 	e := &env{
-		store: store, fx: fx, clock: clock.NewFake(t0), extensions: pairingtest.NewExtensions(),
+		store: store, fx: fx, clock: clock.NewFake(t0), extensions: pairingtest.NewExtensions(), labels: pairingtest.NewLabels(),
 		quoter:   pairingtest.NewQuoter(map[int]int64{5: 5000, 10: 10000, 15: 15000, 30: 25000}),
 		notifier: &pairingtest.Notifier{},
 		settings: pairingtest.Settings{Blast: 60 * time.Second, Targeted: 20 * time.Second, MaxSessions: 1},
@@ -237,7 +239,7 @@ func (e *env) newPairer(t *testing.T) *pairing.Pairer { return e.newPairerWith(t
 func (e *env) newPairerWith(t *testing.T, cfg *pairing.Config) *pairing.Pairer {
 	p, err := pairing.NewPairer(e.store, pairing.Deps{
 		Availability: e.avail, Payments: recordingPayments{e.payments, e.fx}, Quoter: e.quoter, Settings: e.settings, Notifier: e.notifier,
-		Extensions: e.extensions,
+		Extensions: e.extensions, Labels: e.labels,
 	}, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, p.Stop(context.Background())) })

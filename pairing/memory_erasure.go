@@ -32,6 +32,7 @@ func (s *MemoryStore) EraseClient(_ context.Context, id uuid.UUID, at time.Time)
 	at = at.UTC().Truncate(time.Microsecond)
 	c.DisplayName, c.IsActive, c.ErasedAt = ErasedClientName, false, &at
 	s.clients[id] = c
+	s.eraseRatingComments(id)
 	return c, nil
 }
 

@@ -60,6 +60,10 @@ type MemoryStore struct {
 	// estimate is the one row of the shared wait estimate.
 	estimate memdb.Table[bool, queueEstimate]
 	blocks   memdb.Table[blockKey, Block]
+	// ratings are keyed by their chat session (one rating each); totals are the mitras'
+	// running totals of ratings.
+	ratings memdb.Table[uuid.UUID, Rating]
+	totals  memdb.Table[uuid.UUID, RatingSummary]
 }
 
 type offerKey struct{ pairingID, mitraID uuid.UUID }
@@ -76,6 +80,7 @@ type offer struct {
 type mitraStats struct {
 	missed    int
 	idleSince *time.Time
+	answers   OfferAnswers
 }
 
 // queueEstimate is the wait estimate in seconds over samples waits.
@@ -116,6 +121,8 @@ func NewMemoryStoreIn(db *memdb.DB) *MemoryStore {
 		stats:    memdb.NewTable[uuid.UUID, mitraStats](db, "pairing_mitra_stats", nil),
 		estimate: memdb.NewTable[bool, queueEstimate](db, "pairing_queue_estimate", nil),
 		blocks:   memdb.NewTable[blockKey, Block](db, "pairing_blocks", nil),
+		ratings:  memdb.NewTable[uuid.UUID, Rating](db, "chat_ratings", nil),
+		totals:   memdb.NewTable[uuid.UUID, RatingSummary](db, "mitra_rating_totals", nil),
 	}
 }
 
@@ -128,7 +135,7 @@ func memPairingColumns(p Pairing) memdb.Row {
 // memSessionColumns is what other domains read of a chat session: availability counts a
 // mitra's open sessions, the payment store's Reconcile asks whether one started.
 func memSessionColumns(c ChatSession) memdb.Row {
-	return memdb.Row{"mitra_id": c.MitraID, "pairing_id": c.PairingID, "status": string(c.Status), "started_at": c.StartedAt}
+	return memdb.Row{"mitra_id": c.MitraID, "pairing_id": c.PairingID, "status": string(c.Status), "started_at": c.StartedAt, "ended_at": c.EndedAt}
 }
 
 // PutMitra registers or replaces a mitra of a store built alone (NewMemoryStore). Over a
@@ -264,6 +271,7 @@ func (s *MemoryStore) ListPairings(_ context.Context, q PairingQuery) ([]Pairing
 		case q.UpdatedBefore != nil && !p.UpdatedAt.Before(*q.UpdatedBefore):
 		case q.WithoutPayment && p.PaymentSessionID != nil:
 		case q.RingDueBy != nil && (p.NextRingAt == nil || p.NextRingAt.After(*q.RingDueBy)):
+		case q.StepDueBy != nil && (p.NextStepAt == nil || p.NextStepAt.After(*q.StepDueBy)):
 		default:
 			out = append(out, p)
 		}
@@ -344,7 +352,10 @@ func (s *MemoryStore) Transition(ctx context.Context, t PairingTransition) (Tran
 		p.PaidAt = cmp.Or(p.PaidAt, &t.Now)
 	}
 	if t.To != StatusSearching {
-		p.NextRingAt = nil
+		p.NextRingAt, p.NextStepAt = nil, nil
+	}
+	if r := t.Routing; r != nil {
+		p.RoutingSteps, p.RoutingStep, p.NextStepAt = r.Steps, r.Step, r.NextStepAt
 	}
 	if t.To.Final() {
 		p.ClosedAt = &t.Now
@@ -358,6 +369,7 @@ func (s *MemoryStore) Transition(ctx context.Context, t PairingTransition) (Tran
 		if t.OfferStatus != "" && o.status == OfferOffered {
 			o.status, o.updatedAt = t.OfferStatus, t.Now
 			s.offers[k] = o
+			s.countAnswer(k.mitraID, t.OfferStatus)
 			res.Closed = append(res.Closed, k.mitraID)
 		}
 	}
@@ -494,6 +506,7 @@ func (s *MemoryStore) DeclineOffer(_ context.Context, mitraID, pairingID uuid.UU
 	}
 	o.status, o.updatedAt = OfferDeclined, now
 	s.offers[k] = o
+	s.countAnswer(mitraID, OfferDeclined)
 	return s.pairings[pairingID], nil
 }
 
@@ -555,6 +568,7 @@ func (s *MemoryStore) AcceptOffer(_ context.Context, a AcceptParams) (AcceptResu
 	s.pairings[p.ID] = p
 	o.status, o.updatedAt = OfferAccepted, a.Now
 	s.offers[k] = o
+	s.countAnswer(a.MitraID, OfferAccepted)
 	res := AcceptResult{Pairing: p, Session: sess}
 	for _, ok := range s.offerKeys(p.ID) {
 		other := s.offers[ok]

@@ -155,6 +155,7 @@ func (s *MemoryStore) ExpireLapsedOffers(_ context.Context, q LapsedOffersParams
 		o := s.offers[k]
 		o.status, o.updatedAt = OfferExpired, q.Now
 		s.offers[k] = o
+		s.countAnswer(k.mitraID, OfferExpired)
 		out = append(out, OfferRef{PairingID: k.pairingID, MitraID: k.mitraID})
 	}
 	return out, nil

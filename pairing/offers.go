@@ -235,6 +235,9 @@ func (p *Pairer) MitraAvailable(ctx context.Context, mitraID uuid.UUID) error {
 	if !reachable {
 		return nil
 	}
+	if resting, err := p.inWrapup(ctx, mitraID); err != nil || resting {
+		return err // offered nothing during its wrap-up (wrapup.go)
+	}
 	info, err := p.store.MitraInfo(ctx, mitraID)
 	if errors.Is(err, ErrNotFound) {
 		return nil
@@ -260,6 +263,12 @@ func (p *Pairer) MitraAvailable(ctx context.Context, mitraID uuid.UUID) error {
 		return fmt.Errorf("mitra %s available: %w", mitraID, err)
 	}
 	for _, pr := range pending {
+		if ok, err := p.fits(ctx, pr, mitraID); err != nil || !ok {
+			if err != nil {
+				return fmt.Errorf("mitra %s available: routing of %s: %w", mitraID, pr.ID, err)
+			}
+			continue // not (yet) for this mitra: its routing step is narrower
+		}
 		offered, err := p.store.InsertOffers(ctx, pr.ID, []uuid.UUID{mitraID}, now)
 		if err != nil {
 			return fmt.Errorf("mitra %s available: offer %s: %w", mitraID, pr.ID, err)

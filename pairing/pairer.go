@@ -34,6 +34,7 @@ type Pairer struct {
 	policies   Policies
 	away       Away       // nil: the missed-offer policy cannot take a mitra offline
 	index      QueueIndex // nil: positions and the length come from the Store
+	labels     Labels     // nil: no mitra has labels
 	cfg        Config
 	log        *slog.Logger
 	clock      clock.Clock
@@ -53,6 +54,7 @@ type Pairer struct {
 	started bool
 	stopped bool
 	running *lifecycle.InFlight // timer callbacks in flight
+	wrapups wrapupSweep         // what the timeouts sweep remembers of the wrap-ups (wrapup.go)
 }
 
 type timerKind uint8
@@ -64,6 +66,8 @@ const (
 	ringTick
 	// queuedOfferDeadline ends the live offer of a queued pairing (one at a time).
 	queuedOfferDeadline
+	// stepTick widens a blast to its next routing step.
+	stepTick
 )
 
 type timerKey struct {
@@ -100,6 +104,7 @@ func NewPairer(store Store, deps Deps, cfg *Config) (*Pairer, error) {
 		policies:   deps.Policies,
 		away:       deps.Away,
 		index:      deps.QueueIndex,
+		labels:     deps.Labels,
 		cfg:        c,
 		log:        c.Logger,
 		clock:      c.Clock,

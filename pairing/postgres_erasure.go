@@ -54,7 +54,10 @@ func (s *PostgresStore) EraseClient(ctx context.Context, id uuid.UUID, at time.T
 		}
 		_, err = tx.Exec(ctx, `UPDATE auth_sessions SET revoked_at = $2
 			WHERE subject_kind = 'client' AND subject_id = $1 AND revoked_at IS NULL`, id, at)
-		return err
+		if err != nil {
+			return err
+		}
+		return eraseRatingComments(ctx, tx, id)
 	})
 	if err != nil {
 		return Client{}, pgutil.Translate(err)

@@ -163,13 +163,14 @@ func (s *PostgresStore) ExpireLapsedOffers(ctx context.Context, q LapsedOffersPa
 	if q.Limit > 0 {
 		limit = &q.Limit
 	}
-	rows, err := s.db.Query(ctx, `UPDATE pairing_offers SET status = 'expired', updated_at = $1
+	rows, err := s.db.Query(ctx, `WITH d AS (UPDATE pairing_offers SET status = 'expired', updated_at = $1
 		WHERE status = 'offered' AND (pairing_id, mitra_id) IN (
 			SELECT pairing_id, mitra_id FROM pairing_offers
 			WHERE status = 'offered' AND expires_at IS NOT NULL AND expires_at <= $1
 				AND ($2::uuid IS NULL OR pairing_id = $2)
 			ORDER BY expires_at, pairing_id, mitra_id LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING pairing_id, mitra_id`, q.Now, q.PairingID, limit)
+		RETURNING pairing_id, mitra_id) `+countAnswers("offers_lapsed", "$1")+` SELECT pairing_id, mitra_id FROM d`,
+		q.Now, q.PairingID, limit)
 	if err != nil {
 		return nil, pgutil.Translate(err)
 	}

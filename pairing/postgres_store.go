@@ -36,7 +36,8 @@ func (s *PostgresStore) WithTx(tx pgx.Tx) *PostgresStore { return &PostgresStore
 
 const (
 	pairingColumns = "id, client_id, type, target_mitra_id, status, minutes, payment_session_id, prepaid, expires_at, " +
-		"matched_mitra_id, chat_session_id, failure_reason, paid_at, queued_at, rings, next_ring_at, created_at, updated_at, closed_at"
+		"matched_mitra_id, chat_session_id, failure_reason, paid_at, queued_at, rings, next_ring_at, created_at, updated_at, closed_at, " +
+		"preferences, routing_steps, routing_step, next_step_at"
 	sessionColumns = sessionsql.Columns
 	failureColumns = "id, pairing_id, client_id, type, target_mitra_id, reason, offered_count, amount, refund_status, " +
 		"status, resolved_by, resolved_at, note, created_at"
@@ -46,11 +47,18 @@ func scanPairing(row pgx.Row) (Pairing, error) {
 	var p Pairing
 	var typ, status string
 	var reason *string
+	var prefs, steps []byte
+	var step int16
 	if err := row.Scan(&p.ID, &p.ClientID, &typ, &p.TargetMitraID, &status, &p.Minutes, &p.PaymentSessionID, &p.Prepaid,
 		&p.ExpiresAt, &p.MatchedMitraID, &p.ChatSessionID, &reason, &p.PaidAt, &p.QueuedAt, &p.Rings, &p.NextRingAt,
-		&p.CreatedAt, &p.UpdatedAt, &p.ClosedAt); err != nil {
+		&p.CreatedAt, &p.UpdatedAt, &p.ClosedAt, &prefs, &steps, &step, &p.NextStepAt); err != nil {
 		return Pairing{}, err
 	}
+	if err := decodeRouting(&p, prefs, steps); err != nil {
+		return Pairing{}, err
+	}
+	p.RoutingStep = int(step)
+	p.NextStepAt = pgutil.UTCPtr(p.NextStepAt)
 	p.Type, p.Status, p.FailureReason = Type(typ), Status(status), Reason(pgutil.Deref(reason))
 	p.ExpiresAt, p.PaidAt, p.QueuedAt, p.NextRingAt = pgutil.UTCPtr(p.ExpiresAt), pgutil.UTCPtr(p.PaidAt),
 		pgutil.UTCPtr(p.QueuedAt), pgutil.UTCPtr(p.NextRingAt)
@@ -168,10 +176,11 @@ func insertPairing(ctx context.Context, db pgutil.DB, p Pairing) (Pairing, error
 	return queryOne(ctx, db, pgutil.SQL.Insert("pairings").
 		Columns("id", "client_id", "type", "target_mitra_id", "status", "minutes", "payment_session_id", "prepaid",
 			"expires_at", "matched_mitra_id", "chat_session_id", "failure_reason", "paid_at", "queued_at", "rings",
-			"next_ring_at", "created_at", "updated_at", "closed_at").
+			"next_ring_at", "created_at", "updated_at", "closed_at", "preferences", "routing_steps", "routing_step", "next_step_at").
 		Values(p.ID, p.ClientID, string(p.Type), p.TargetMitraID, string(p.Status), p.Minutes, p.PaymentSessionID, p.Prepaid,
 			p.ExpiresAt, p.MatchedMitraID, p.ChatSessionID, pgutil.Nullable(string(p.FailureReason)), p.PaidAt, p.QueuedAt,
-			p.Rings, p.NextRingAt, p.CreatedAt, p.UpdatedAt, p.ClosedAt).
+			p.Rings, p.NextRingAt, p.CreatedAt, p.UpdatedAt, p.ClosedAt, jsonOrNull(p.Preferences), jsonOrNull(p.RoutingSteps),
+			p.RoutingStep, p.NextStepAt).
 		Suffix("RETURNING "+pairingColumns), scanPairing)
 }
 
@@ -196,6 +205,9 @@ func (s *PostgresStore) ListPairings(ctx context.Context, q PairingQuery) ([]Pai
 	}
 	if q.RingDueBy != nil {
 		b = b.Where(sq.LtOrEq{"next_ring_at": *q.RingDueBy})
+	}
+	if q.StepDueBy != nil {
+		b = b.Where(sq.LtOrEq{"next_step_at": *q.StepDueBy})
 	}
 	if q.Limit > 0 {
 		b = b.Limit(uint64(q.Limit))
@@ -243,7 +255,10 @@ func (s *PostgresStore) Transition(ctx context.Context, t PairingTransition) (Tr
 			}
 		}
 		if t.To != StatusSearching {
-			b = b.Set("next_ring_at", nil)
+			b = b.Set("next_ring_at", nil).Set("next_step_at", nil)
+		}
+		if r := t.Routing; r != nil {
+			b = b.Set("routing_steps", jsonOrNull(r.Steps)).Set("routing_step", r.Step).Set("next_step_at", r.NextStepAt)
 		}
 		if t.To.Final() {
 			b = b.Set("closed_at", t.Now)
@@ -267,11 +282,15 @@ func (s *PostgresStore) Transition(ctx context.Context, t PairingTransition) (Tr
 			}
 		}
 		if t.OfferStatus != "" {
-			res.Closed, err = queryAll(ctx, tx, pgutil.SQL.Update("pairing_offers").
+			q := pgutil.SQL.Update("pairing_offers").
 				Set("status", string(t.OfferStatus)).Set("updated_at", t.Now).
 				Where(sq.Eq{"pairing_id": t.ID, "status": string(OfferOffered)}).
-				Suffix("RETURNING mitra_id"), scanUUID)
-			if err != nil {
+				Suffix("RETURNING mitra_id")
+			if t.OfferStatus == OfferExpired {
+				q = q.Prefix("WITH d AS (").Suffix(") "+countAnswers("offers_lapsed", "?::timestamptz")+
+					" SELECT mitra_id FROM d", t.Now)
+			}
+			if res.Closed, err = queryAll(ctx, tx, q, scanUUID); err != nil {
 				return err
 			}
 		}
@@ -377,8 +396,9 @@ func (s *PostgresStore) ListOffers(ctx context.Context, mitraID uuid.UUID, now t
 }
 
 func (s *PostgresStore) DeclineOffer(ctx context.Context, mitraID, pairingID uuid.UUID, now time.Time) (Pairing, error) {
-	tag, err := s.db.Exec(ctx, `UPDATE pairing_offers SET status = 'declined', updated_at = $3
-		WHERE pairing_id = $1 AND mitra_id = $2 AND status = 'offered'`, pairingID, mitraID, now)
+	tag, err := s.db.Exec(ctx, `WITH d AS (UPDATE pairing_offers SET status = 'declined', updated_at = $3
+		WHERE pairing_id = $1 AND mitra_id = $2 AND status = 'offered' RETURNING mitra_id) `+
+		countAnswers("offers_declined", "$3")+` SELECT mitra_id FROM d`, pairingID, mitraID, now)
 	if err != nil {
 		return Pairing{}, pgutil.Translate(err)
 	}
@@ -475,8 +495,9 @@ func (s *PostgresStore) AcceptOffer(ctx context.Context, a AcceptParams) (Accept
 			Suffix("RETURNING "+pairingColumns), scanPairing); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE pairing_offers SET status = 'accepted', updated_at = $3
-			WHERE pairing_id = $1 AND mitra_id = $2`, p.ID, a.MitraID, a.Now); err != nil {
+		if _, err := tx.Exec(ctx, `WITH d AS (UPDATE pairing_offers SET status = 'accepted', updated_at = $3
+			WHERE pairing_id = $1 AND mitra_id = $2 RETURNING mitra_id) `+countAnswers("offers_accepted", "$3")+
+			` SELECT mitra_id FROM d`, p.ID, a.MitraID, a.Now); err != nil {
 			return err
 		}
 		dismissed, err := queryAll(ctx, tx, pgutil.SQL.Update("pairing_offers").

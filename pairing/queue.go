@@ -246,7 +246,7 @@ func (p *Pairer) dispatchQueue(ctx context.Context, skip ...uuid.UUID) error {
 	if err != nil || len(ids) == 0 {
 		return err
 	}
-	ordered, err := p.store.IdleOrder(ctx, ids, p.cfg.DispatchBatch)
+	ordered, err := p.rankOrder(ctx, ids, p.cfg.DispatchBatch)
 	if err != nil {
 		return fmt.Errorf("dispatch the queue: %w", err)
 	}

@@ -102,7 +102,7 @@ func (p *Pairer) rerouteWrite(ctx context.Context, s ChatSession, reason EndReas
 		Pairing: Pairing{
 			ID: rerouteID(s.ID), ClientID: s.ClientID, Type: TypeBlast, Status: StatusSearching,
 			Minutes: minutes, Prepaid: true, ExpiresAt: ptr(now.Add(p.settings.BlastTimeout(ctx))),
-			PaidAt: ptr(now), CreatedAt: now, UpdatedAt: now,
+			PaidAt: ptr(now), RoutingStep: p.anyStep(ctx), CreatedAt: now, UpdatedAt: now,
 		},
 	})
 }

@@ -2,6 +2,7 @@ package pairing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -53,6 +54,11 @@ func (p *Pairer) offerRingTo(ctx context.Context, pr Pairing, ring int, now time
 	if err != nil {
 		return 0, fmt.Errorf("ring %d of blast %s: find available mitras: %w", ring, pr.ID, err)
 	}
+	if pr, ids, err = p.routed(ctx, pr, ids, 0); errors.Is(err, errStepMoved) {
+		return 0, nil // the widening's own instance: the next ring draws from its step
+	} else if err != nil {
+		return 0, fmt.Errorf("ring %d of blast %s: %w", ring, pr.ID, err)
+	}
 	size := p.policies.RingSize(ctx)
 	var mitras []uuid.UUID
 	if t := pr.TargetMitraID; ring == 0 && t != nil && slices.Contains(ids, *t) {
@@ -60,7 +66,7 @@ func (p *Pairer) offerRingTo(ctx context.Context, pr Pairing, ring int, now time
 		ids = slices.DeleteFunc(ids, func(id uuid.UUID) bool { return id == *t })
 	}
 	if size > len(mitras) && len(ids) > 0 {
-		idlest, err := p.store.IdleOrder(ctx, ids, size-len(mitras))
+		idlest, err := p.rankOrder(ctx, ids, size-len(mitras))
 		if err != nil {
 			return 0, fmt.Errorf("ring %d of blast %s: %w", ring, pr.ID, err)
 		}

@@ -111,7 +111,7 @@ func (p *Pairer) sessionClosed(ctx context.Context, s ChatSession) {
 		ClientID: ptr(s.ClientID), MitraID: ptr(s.MitraID),
 		Payload: SessionEndedEvent{ChatSessionID: s.ID, PairingID: s.PairingID, Status: s.Status, Reason: s.EndReason},
 	})
-	p.capacityChanged(ctx, s.MitraID, true)
+	p.sessionFreed(ctx, s) // capacityChanged, or the wrap-up first (wrapup.go)
 }
 
 // expireSession ends an active session whose ends_at has come. A session extended

@@ -123,6 +123,11 @@ type Store interface {
 	// Blocks between clients and mitras, which every offer and accept honours (see
 	// BlockStore).
 	BlockStore
+	// Ratings of chat sessions and each mitra's running total (see RatingStore).
+	RatingStore
+	// Routing steps and the ranking's acceptance counts (see RoutingStore).
+	RoutingStore
+	WrapupStore // when mitras' chat sessions ended: the wrap-up (wrapup.go)
 }
 
 // PairingQuery selects pairings (for sweeps and timer restore). Zero fields do not filter.
@@ -136,13 +141,16 @@ type PairingQuery struct {
 	WithoutPayment bool
 	// RingDueBy keeps pairings whose next ring is due at or before it.
 	RingDueBy *time.Time
+	// StepDueBy keeps pairings whose widening to the next routing step is due at or
+	// before it.
+	StepDueBy *time.Time
 	// Limit bounds the result (0 = no bound).
 	Limit int
 }
 
 // PairingTransition is one guarded status change of a pairing. Entering StatusQueued
 // stamps QueuedAt (the first time only) and PaidAt if the pairing has none; every status
-// but StatusSearching clears NextRingAt.
+// but StatusSearching clears NextRingAt and NextStepAt.
 type PairingTransition struct {
 	ID uuid.UUID
 	// From: the pairing must be in one of these, else ErrInvalidState and nothing changes.
@@ -155,6 +163,8 @@ type PairingTransition struct {
 	ExpiresAt *time.Time
 	// PaidAt, when set, becomes the pairing's PaidAt.
 	PaidAt *time.Time
+	// Routing, when set, becomes the pairing's routing steps, step and widening time.
+	Routing *RoutingState
 	// FailureReason, when set, is written to pairings.failure_reason.
 	FailureReason Reason
 	// OfferStatus, when set, is what the pairing's live offers become.

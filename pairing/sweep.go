@@ -50,6 +50,9 @@ type TimeoutReport struct {
 	Abandoned int
 	// Orphans: awaiting_payment pairings cancelled after Config.OrphanTTL without a payment.
 	Orphans int
+	// WrapupsEnded: mitras made available at the end of a wrap-up no timer of this
+	// instance ended (wrapup.go).
+	WrapupsEnded int
 }
 
 // SweepTimeouts backs up the in-process timers (run it every PAIRING_SWEEP_SECONDS):
@@ -102,6 +105,16 @@ func (p *Pairer) SweepTimeouts(ctx context.Context) (TimeoutReport, error) {
 		}
 	}
 
+	steps, err := p.store.ListPairings(ctx, PairingQuery{
+		Statuses: []Status{StatusSearching}, StepDueBy: &now, Limit: p.cfg.SweepBatch,
+	})
+	errs = append(errs, err)
+	for _, pr := range steps {
+		if err := p.widen(ctx, pr.ID); err != nil {
+			errs = append(errs, fmt.Errorf("pairing %s: %w", pr.ID, err))
+		}
+	}
+
 	lapsed, err := p.expireLapsed(ctx, nil)
 	rep.OffersLapsed = lapsed
 	errs = append(errs, err)
@@ -131,6 +144,9 @@ func (p *Pairer) SweepTimeouts(ctx context.Context) (TimeoutReport, error) {
 		UpdatedBefore: ptr(now.Add(-p.cfg.OrphanTTL)), Limit: p.cfg.SweepBatch,
 	}, ReasonPaymentNotCreated)
 	rep.Orphans = n
+	errs = append(errs, err)
+
+	rep.WrapupsEnded, err = p.sweepWrapups(ctx, now)
 	errs = append(errs, err)
 
 	if err := errors.Join(errs...); err != nil {
@@ -214,6 +230,7 @@ func (p *Pairer) restoreTimers(ctx context.Context) (int, error) {
 		}
 		p.armDeadline(pr)
 		p.armRing(pr)
+		p.armStep(pr)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return len(sessions) + len(pairings), fmt.Errorf("restore timers: %w", err)

@@ -150,7 +150,7 @@ func (p *Pairer) targetedUnavailable(ctx context.Context, pr Pairing, reason Rea
 // ErrMitraUnavailable when the mitra has been deactivated, ErrNoTier when no tier has that
 // many minutes, ErrClientSuspended when an operator suspended the client, and
 // ErrInvalidState when the client already has an open pairing.
-// A mitra that is not reachable, or at capacity, gets no offer: the pairing is created
+// A mitra that is not reachable, at capacity or in its wrap-up gets no offer: the pairing is created
 // directly in targeted_unavailable (failure_reason mitra_unreachable, no failure row —
 // nobody was offered anything and nothing was charged), and the client may fall back to a
 // blast. Otherwise the pairing waits in targeted_waiting for TargetedTimeout.
@@ -191,7 +191,15 @@ func (p *Pairer) StartTargeted(ctx context.Context, clientID, mitraID uuid.UUID,
 		ID: uuid.New(), ClientID: clientID, Type: TypeTargeted, TargetMitraID: ptr(mitraID),
 		Minutes: minutes, CreatedAt: now, UpdatedAt: now,
 	}
-	if reachable && info.OpenSessions < p.maxSessions(ctx, info) {
+	free := reachable && info.OpenSessions < p.maxSessions(ctx, info)
+	if free {
+		resting, err := p.inWrapup(ctx, mitraID) // offered nothing during its wrap-up (wrapup.go)
+		if err != nil {
+			return Pairing{}, fmt.Errorf("start targeted with mitra %s: %w", mitraID, err)
+		}
+		free = !resting
+	}
+	if free {
 		pr.Status = StatusTargetedWaiting
 		pr.ExpiresAt = ptr(now.Add(p.settings.TargetedTimeout(ctx)))
 	} else {

@@ -150,8 +150,18 @@ type Pairing struct {
 	// next ring joins (nil: no further ring).
 	Rings      int
 	NextRingAt *time.Time
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Preferences are what the client asked of the mitra (nil: nothing). RoutingSteps are
+	// the steps the blast routes by, copied from pairing_routing_steps when it started
+	// searching (nil without preferences: it is offered as the any step). RoutingStep is
+	// the 0-based step it is at (without preferences, the index of the last step, any);
+	// NextStepAt is when it widens to the next step (nil: at the last step, or not
+	// searching). See Pairer (routing).
+	Preferences  *Preferences
+	RoutingSteps []RoutingStep
+	RoutingStep  int
+	NextStepAt   *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // OfferStatus is the state of one offer (column pairing_offers.status).

@@ -22,6 +22,10 @@ type StoreHarness struct {
 	// pending_payment, which States and the capacity rules of FindAvailable and
 	// CountAvailable must then see.
 	SetOpenSessions func(t *testing.T, mitraID uuid.UUID, n int)
+	// EndSession records a chat session of the mitra that ended (status ended) at at: the
+	// wrap-up's rule (LockStates, AllStates, FindAvailable and CountAvailable with a cut).
+	// Nil skips that part of the suite.
+	EndSession func(t *testing.T, mitraID uuid.UUID, at time.Time)
 	// AddAuthSession gives the mitra one more live (unrevoked) auth session. Deactivating
 	// the mitra must revoke them all, in the same transaction.
 	AddAuthSession func(t *testing.T, mitraID uuid.UUID)
@@ -223,19 +227,19 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 		h.SetOpenSessions(t, a.ID, 0)
 		check.Zero(t, stateOf(t, h.Store, a.ID).OpenSessions)
 
-		all, err := h.Store.AllStates(ctx)
+		all, err := h.Store.AllStates(ctx, time.Time{})
 		check.NoError(t, err)
 		check.Len(t, all, 2)
 
 		var seen []availability.MitraState
-		check.NoError(t, h.Store.LockStates(ctx, []uuid.UUID{b.ID}, func(s []availability.MitraState) error {
+		check.NoError(t, h.Store.LockStates(ctx, []uuid.UUID{b.ID}, time.Time{}, func(s []availability.MitraState) error {
 			seen = s
 			return nil
 		}))
 		check.Len(t, seen, 1)
 		check.Equal(t, b.ID, seen[0].ID)
 		boom := errors.New("boom")
-		check.ErrorIs(t, h.Store.LockStates(ctx, []uuid.UUID{b.ID}, func([]availability.MitraState) error { return boom }), boom)
+		check.ErrorIs(t, h.Store.LockStates(ctx, []uuid.UUID{b.ID}, time.Time{}, func([]availability.MitraState) error { return boom }), boom)
 	})
 
 	t.Run("ReadFallbacksFollowTheDefinitionOfAvailable", func(t *testing.T) {
@@ -289,7 +293,7 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 		check.NoError(t, err)
 		check.ElementsMatch(t, []uuid.UUID{avail1, avail2, full, two.ID, m2.ID}, ids, "default capacity from the caller")
 
-		n, err := h.Store.CountAvailable(ctx, fresh, 1)
+		n, err := h.Store.CountAvailable(ctx, availability.AvailableQuery{FreshAfter: fresh, DefaultMax: 1})
 		check.NoError(t, err)
 		check.Equal(t, 3, n)
 
@@ -403,7 +407,7 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 		done := make(chan error, 2)
 		for range 2 {
 			go func() {
-				done <- h.Store.LockStates(ctx, []uuid.UUID{id}, func([]availability.MitraState) error {
+				done <- h.Store.LockStates(ctx, []uuid.UUID{id}, time.Time{}, func([]availability.MitraState) error {
 					if inside.Add(1) > 1 {
 						overlaps.Add(1)
 					}
@@ -502,4 +506,5 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 	})
 
 	runProfileContract(t, newHarness)
+	runWrapupContract(t, newHarness)
 }

@@ -37,7 +37,7 @@ func runProfileContract(t *testing.T, newHarness func(t *testing.T) StoreHarness
 		_, err = h.Store.OfflineStale(ctx, []uuid.UUID{m.ID}, t0.Add(time.Hour))
 		check.NoError(t, err)
 		h.SetOpenSessions(t, m.ID, 1)
-		check.NoError(t, h.Store.LockStates(ctx, []uuid.UUID{m.ID}, func([]availability.MitraState) error { return nil }))
+		check.NoError(t, h.Store.LockStates(ctx, []uuid.UUID{m.ID}, time.Time{}, func([]availability.MitraState) error { return nil }))
 		_, err = h.Store.SetOffline(ctx, m.ID)
 		check.NoError(t, err)
 

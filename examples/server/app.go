@@ -96,6 +96,8 @@ type App struct {
 
 	demoMu sync.Mutex
 	demo   *demoPlayer // DEMO_MITRAS=auto (demo.go)
+	// demoLogins are the demo tokens the banner offers the apps (demo.go, banner.go).
+	demoLogins appLogins
 
 	bgCtx    context.Context
 	bgCancel context.CancelFunc

@@ -130,6 +130,14 @@ func authzRows() map[string]authzRow {
 		"GET /console":        {public: 200}, // redirected to /console/ (the client follows)
 		"GET /console/{$}":    {public: 200, setup: path("/console/")},
 		"GET /console/{file}": {public: 200, setup: path("/console/app.js")},
+
+		// The apps.
+		"GET /app/client":        {public: 200}, // redirected to /app/client/ (the client follows)
+		"GET /app/client/{$}":    {public: 200, setup: path("/app/client/")},
+		"GET /app/client/{file}": {public: 200, setup: path("/app/client/app.js")},
+		"GET /app/mitra":         {public: 200},
+		"GET /app/mitra/{$}":     {public: 200, setup: path("/app/mitra/")},
+		"GET /app/mitra/{file}":  {public: 200, setup: path("/app/mitra/api.js")},
 		"GET /fake-gateway/checkout/{token}": {public: 200, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: f.checkoutPath(f.activeSession(f.mitraTok).payment)}
 		}},
@@ -330,6 +338,8 @@ func authzRows() map[string]authzRow {
 			s := f.activeSession(f.mitraTok)
 			return authzRequest{path: "/api/client/payments/" + s.payment, client: s.client.tok}
 		}},
+		"GET /api/client/chat-sessions": {owner: 200, other: 200, setup: path("/api/client/chat-sessions?page=1")},
+		"GET /api/client/pairings":      {owner: 200, other: 200, setup: path("/api/client/pairings?status=open")},
 		"GET /api/client/chat-sessions/{id}": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
 			s := f.activeSession(f.mitraTok)
 			return authzRequest{path: "/api/client/chat-sessions/" + s.session, client: s.client.tok}
@@ -362,6 +372,18 @@ func authzRows() map[string]authzRow {
 		"POST /api/client/chat-sessions/{id}/read": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
 			s := f.activeSession(f.mitraTok)
 			return authzRequest{path: "/api/client/chat-sessions/" + s.session + "/read", client: s.client.tok, body: map[string]any{"seq": 0}}
+		}},
+		// Ratings (routes_ratings.go): each row rates a session of its own.
+		"POST /api/client/chat-sessions/{id}/rating": {owner: 201, other: 404, setup: func(f *authzFixture) authzRequest {
+			s := f.endedSession()
+			return authzRequest{path: "/api/client/chat-sessions/" + s.session + "/rating", client: s.client.tok,
+				body: map[string]any{"stars": 5, "comment": "makasih"}}
+		}},
+		"GET /api/internal/mitras/{id}/ratings": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/mitras/" + f.mitra.String() + "/ratings?page=1"}
+		}},
+		"POST /api/internal/ratings/{id}/hide": {owner: 200, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/internal/ratings/" + f.ratingWithComment() + "/hide"}
 		}},
 		// Blocks act on a fresh mitra (or a fresh client): the other rows' pairs stay unblocked.
 		"POST /api/client/blocks": {owner: 201, other: 201, setup: func(f *authzFixture) authzRequest {

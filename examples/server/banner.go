@@ -49,3 +49,26 @@ func printPayments(w io.Writer, cfg Config) {
 		}
 	}
 }
+
+// appLogins are tokens to paste into the apps' sign-in (the demo's; empty without demo
+// data).
+type appLogins struct {
+	Client, ClientName string
+	Mitra, MitraName   string
+}
+
+// printApps says where the client and mitra apps are, with a token for each when the
+// demo made them. With DEMO_MITRAS=auto the client app alone plays the whole product: the
+// server's demo mitras accept its chats.
+func printApps(w io.Writer, addr net.Addr, logins appLogins) {
+	for _, app := range []struct{ name, label, token, who string }{
+		{"client", "Token klien", logins.Client, logins.ClientName},
+		{"mitra", "Token mitra", logins.Mitra, logins.MitraName},
+	} {
+		if app.token == "" {
+			fmt.Fprintf(w, "%s app: %s (sign in with a %s token)\n", app.name, appURL(addr, app.name), app.name)
+			continue
+		}
+		fmt.Fprintf(w, "%s app: %s (%s, %s: %s)\n", app.name, appURL(addr, app.name), app.label, app.who, app.token)
+	}
+}

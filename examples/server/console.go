@@ -76,29 +76,13 @@ func (s *Server) consoleRoutes() {
 
 var errNoConsoleFile = newAPIError(http.StatusNotFound, "NOT_FOUND", "no such console file")
 
-// serveConsoleFile answers one embedded file. The files change only with the binary: a
-// browser revalidates (no-cache) and gets 304 while the ETag holds.
+// serveConsoleFile answers one embedded file of the console (writeAsset).
 func serveConsoleFile(w http.ResponseWriter, r *http.Request, name string) error {
 	a, ok := consoleAssets()[name]
 	if !ok {
 		return errNoConsoleFile
 	}
-	h := w.Header()
-	for k, v := range consoleSecurityHeaders {
-		h.Set(k, v)
-	}
-	h.Set("Cache-Control", "no-cache")
-	h.Set("ETag", a.etag)
-	if etagMatches(r.Header.Get("If-None-Match"), a.etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return nil
-	}
-	h.Set("Content-Type", a.contentType)
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(a.body)
-	}
-	return nil
+	return writeAsset(w, r, a)
 }
 
 // etagMatches reads If-None-Match: a list of entity tags, or "*".

@@ -983,6 +983,29 @@ func scenarioConfig(t *testing.T, b *consoleBrowser, be backend) {
 	}
 	require.Equal(t, float64(45), values["pairing_blast_timeout_seconds"])
 	require.Equal(t, false, values["extension_auto_approve"])
+
+	// A list of objects is edited as JSON: a refused value shows the API's message, an
+	// accepted one is shown back as the API stored it.
+	stepsSel := "#config-pairing_routing_steps-error"
+	tb.fill("textbox", "Pairing routing steps", `[{"match":"all","seconds":20},{"match":"language","seconds":20}]`)
+	tb.click("button", "Save Pairing routing steps")
+	tb.waitFor("the API's message", fmt.Sprintf(`document.querySelector(%s).textContent !== ""`, js(stepsSel)))
+	msg = eval[string](tb, fmt.Sprintf(`document.querySelector(%s).textContent`, js(stepsSel)))
+	require.Contains(t, msg, "pairing_routing_steps step 2: the last step must be any")
+	require.Equal(t, "true", eval[string](tb, `document.getElementById("config-pairing_routing_steps").getAttribute("aria-invalid")`))
+	tb.fill("textbox", "Pairing routing steps", `[{"match":"language", "seconds":15}, {"match":"any"}]`)
+	tb.click("button", "Save Pairing routing steps")
+	tb.waitText(`form[data-key="pairing_routing_steps"]`, "Saved.")
+	require.Equal(t, "[\n  {\"match\":\"language\",\"seconds\":15},\n  {\"match\":\"any\"}\n]", tb.value("textbox", "Pairing routing steps"))
+	tb.fill("textbox", "Pairing rank weights", `{"rating":1.5,"accept":0,"idle":1}`)
+	tb.click("button", "Save Pairing rank weights")
+	tb.waitText("#config-pairing_rank_weights-error", "rating must be 0..1, not 1.5")
+	for _, it := range env.ts.must(200, "GET", "/api/internal/config", env.ts.op, nil)["items"].([]any) {
+		it := it.(map[string]any)
+		values[it["key"].(string)] = it["value"]
+	}
+	require.Equal(t, []any{map[string]any{"match": "language", "seconds": float64(15)}, map[string]any{"match": "any"}}, values["pairing_routing_steps"])
+	require.Equal(t, map[string]any{"rating": float64(0), "accept": float64(0), "idle": float64(1)}, values["pairing_rank_weights"], "the refused weights are not written")
 	tb.requireClean(400)
 }
 

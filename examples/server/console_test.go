@@ -147,7 +147,7 @@ func TestConsole_MitraListSearchesFiltersPagesAndValidates(t *testing.T) {
 		require.Equal(t, float64(3), total)
 		require.Equal(t, map[string]any{"id": ayu["id"], "display_name": "Ayu", "is_active": true, "online": false, "reachable": false,
 			"active_sessions": float64(0), "max_concurrent_sessions": float64(3), "created_at": ayu["created_at"],
-			"away_reason": nil, "device_count": float64(0)}, rows["Ayu"])
+			"away_reason": nil, "device_count": float64(0), "rating": float64(4), "ratings_count": float64(0)}, rows["Ayu"])
 		require.Equal(t, true, rows["Bima"]["online"])
 		require.Equal(t, float64(1), rows["Bima"]["device_count"], "its default device's lease")
 		require.Equal(t, true, rows["Bima"]["reachable"])

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curhat/curhat/availability"
+	"github.com/curhat/curhat/chat"
 	"github.com/curhat/curhat/pairing"
 	"github.com/curhat/curhat/pricing"
 )
@@ -85,6 +86,10 @@ func (a *App) seedDemo(ctx context.Context, out io.Writer, pace demoPace) error 
 			return err
 		}
 		fmt.Fprintf(out, "  mitra  %-14s id=%s online=%-5v token=%s\n", name, m.ID, online, tok)
+		if !online {
+			// The mitra app's: the server never plays this one, whatever DEMO_MITRAS says.
+			a.demoLogins.Mitra, a.demoLogins.MitraName = tok, name
+		}
 	}
 	for _, name := range []string{"Client Dewi", "Client Eko"} {
 		c, err := a.registerClient(ctx, name)
@@ -96,6 +101,9 @@ func (a *App) seedDemo(ctx context.Context, out io.Writer, pace demoPace) error 
 			return err
 		}
 		fmt.Fprintf(out, "  client %-14s id=%s token=%s\n", name, c.ID, tok)
+		if a.demoLogins.Client == "" {
+			a.demoLogins.Client, a.demoLogins.ClientName = tok, name
+		}
 	}
 	if auto {
 		fmt.Fprintf(out, "  DEMO_MITRAS=auto: the server plays the online mitras: they heartbeat every %v and accept offers after %v–%v (DEMO_MITRAS=off to drive them yourself)\n",
@@ -153,6 +161,7 @@ func (a *App) runDemoMitras(ctx context.Context, mitras []uuid.UUID, pace demoPa
 	var lastBeat time.Time
 	due := map[uuid.UUID]time.Time{} // pairing → when its mitra accepts
 	mitraOf := map[uuid.UUID]uuid.UUID{}
+	read := map[uuid.UUID]int64{} // chat session → the last message a demo mitra read
 	for {
 		now := time.Now()
 		if now.Sub(lastBeat) >= pace.Heartbeat {
@@ -193,10 +202,55 @@ func (a *App) runDemoMitras(ctx context.Context, mitras []uuid.UUID, pace demoPa
 				a.log.WarnContext(ctx, "demo mitra accept", "pairing", pid, "err", err)
 			}
 		}
+		a.replyAsDemoMitras(ctx, mitras, read)
 		select {
 		case <-ctx.Done():
 			return
 		case <-poll.C:
+		}
+	}
+}
+
+// demoReplies are what a demo mitra answers a client's messages with, in turn.
+var demoReplies = []string{
+	"Aku di sini, cerita aja ya.",
+	"Hmm, aku dengerin. Terus gimana rasanya?",
+	"Wajar kok kalau kamu merasa begitu.",
+	"Makasih sudah cerita. Apa yang paling bikin berat?",
+}
+
+// replyAsDemoMitras answers the clients in the demo mitras' running chats: once per batch
+// of new messages whose last is the client's, so that the client app alone plays the whole
+// product. read holds the last message each demo mitra read of each running chat.
+func (a *App) replyAsDemoMitras(ctx context.Context, mitras []uuid.UUID, read map[uuid.UUID]int64) {
+	running := map[uuid.UUID]bool{}
+	for _, id := range mitras {
+		sessions, err := a.pairer.ListChatSessions(ctx, pairing.ListSessionsParams{MitraID: &id, Status: pairing.SessionActive})
+		if err != nil {
+			continue
+		}
+		for _, cs := range sessions {
+			running[cs.ID] = true
+			h, err := a.client.Chat().History(ctx, chat.HistoryParams{ChatSessionID: cs.ID, Reader: pairing.PartyMitra,
+				ReaderID: id, AfterSeq: read[cs.ID], Limit: chat.MaxHistoryLimit})
+			if err != nil || len(h.Messages) == 0 {
+				continue
+			}
+			last := h.Messages[len(h.Messages)-1]
+			read[cs.ID] = last.Seq
+			if last.Sender != pairing.PartyClient {
+				continue
+			}
+			_, err = a.client.Chat().Send(ctx, chat.SendParams{ChatSessionID: cs.ID, Sender: pairing.PartyMitra, SenderID: id,
+				ClientMsgID: fmt.Sprintf("demo-reply-%d", last.Seq), Text: demoReplies[int(last.Seq)%len(demoReplies)]})
+			if err != nil && ctx.Err() == nil {
+				a.log.WarnContext(ctx, "demo mitra reply", "chat_session", cs.ID, "err", err)
+			}
+		}
+	}
+	for id := range read {
+		if !running[id] {
+			delete(read, id) // ended: nothing more to answer
 		}
 	}
 }

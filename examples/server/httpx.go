@@ -81,6 +81,10 @@ var errorTable = []errorMapping{
 	{pairing.ErrClientSuspended, http.StatusForbidden, "CLIENT_SUSPENDED", "this client account is suspended", ""},
 	// Either side blocked the other (routes_blocks.go): "Curhat lagi", or an accept the block overtook.
 	{pairing.ErrBlocked, http.StatusConflict, "BLOCKED", "this client and this mitra are blocked: no chat between them", ""},
+	// A chat session is rated once, after it ended, within 7 days of its end (routes_ratings.go).
+	{pairing.ErrAlreadyRated, http.StatusConflict, "ALREADY_RATED", "this chat session is rated already: each is rated once", ""},
+	{pairing.ErrSessionNotEnded, http.StatusConflict, "INVALID_STATE", "only an ended chat session may be rated", ""},
+	{pairing.ErrRatingWindowClosed, http.StatusConflict, "INVALID_STATE", "a chat session may be rated within 7 days of its end only", ""},
 	{extension.ErrMitraUnavailable, http.StatusConflict, "MITRA_UNAVAILABLE", "the mitra is not available", ""},
 	// A chat message past chat_message_rate_per_minute (routes_messages.go adds Retry-After).
 	{chat.ErrRateLimited, http.StatusTooManyRequests, "RATE_LIMITED", "too many messages in the last minute; send again after Retry-After seconds", ""},

@@ -95,6 +95,7 @@ func run(log *slog.Logger) error {
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "mode", mode, "payment_gateway", cfg.PaymentGateway)
 	printBanner(os.Stdout, ln.Addr(), os.Getpid())
+	printApps(os.Stdout, ln.Addr(), app.demoLogins)
 	if !cfg.InMemory {
 		printPostgresStart(os.Stdout, app.migrated, sessionTiers, cfg.DemoData)
 	}

@@ -62,12 +62,38 @@ type pairingJSON struct {
 	// known.
 	QueuePosition        *int   `json:"queue_position"`
 	EstimatedWaitSeconds *int64 `json:"estimated_wait_seconds"`
+	// Preferences are the client's (null: none); RoutingStep the 0-based routing step the
+	// blast is at (SPEC §26).
+	Preferences *preferencesJSON `json:"preferences"`
+	RoutingStep int              `json:"routing_step"`
+}
+
+// preferencesJSON is a client's preferences (SPEC §26) on chat/start and on a pairing.
+type preferencesJSON struct {
+	Language string   `json:"language,omitempty"`
+	Topics   []string `json:"topics,omitempty"`
+	Gender   string   `json:"gender,omitempty"`
+}
+
+func toPreferencesJSON(p *pairing.Preferences) *preferencesJSON {
+	if p == nil {
+		return nil
+	}
+	return &preferencesJSON{Language: p.Language, Topics: p.Topics, Gender: p.Gender}
+}
+
+func (p *preferencesJSON) sdk() *pairing.Preferences {
+	if p == nil {
+		return nil
+	}
+	return &pairing.Preferences{Language: p.Language, Topics: p.Topics, Gender: p.Gender}
 }
 
 func toPairingJSON(p pairing.Pairing) pairingJSON {
 	return pairingJSON{ID: p.ID, Type: string(p.Type), Status: string(p.Status), TargetMitraID: p.TargetMitraID,
 		Minutes: p.Minutes, Prepaid: p.Prepaid, ExpiresAt: utcPtr(p.ExpiresAt), ChatSessionID: p.ChatSessionID,
-		FailureReason: strPtr(string(p.FailureReason)), CreatedAt: p.CreatedAt.UTC()}
+		FailureReason: strPtr(string(p.FailureReason)), CreatedAt: p.CreatedAt.UTC(),
+		Preferences: toPreferencesJSON(p.Preferences), RoutingStep: p.RoutingStep}
 }
 
 type sessionJSON struct {
@@ -80,6 +106,10 @@ type sessionJSON struct {
 	EndsAt    *time.Time `json:"ends_at"`
 	EndedAt   *time.Time `json:"ended_at"`
 	EndReason *string    `json:"end_reason"`
+	// MitraDisplayName is the mitra's name in the client's answers, ClientDisplayName the
+	// client's in the mitra's (routes_client_history.go); neither in the others.
+	MitraDisplayName  string `json:"mitra_display_name,omitempty"`
+	ClientDisplayName string `json:"client_display_name,omitempty"`
 }
 
 func toSessionJSON(c pairing.ChatSession) sessionJSON {
@@ -124,7 +154,8 @@ func validMinutes(m *int) (int, error) {
 
 func (s *Server) chatStart(w http.ResponseWriter, r *http.Request, c caller) error {
 	var body struct {
-		Minutes *int `json:"minutes"`
+		Minutes     *int             `json:"minutes"`
+		Preferences *preferencesJSON `json:"preferences"`
 	}
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
@@ -137,7 +168,9 @@ func (s *Server) chatStart(w http.ResponseWriter, r *http.Request, c caller) err
 	if len(key) > 200 {
 		return curhat.Invalid("Idempotency-Key", "must be at most 200 characters")
 	}
-	p, pay, err := s.app.pairer.StartBlast(r.Context(), pairing.StartParams{ClientID: c.ID, Minutes: minutes, IdempotencyKey: key})
+	p, pay, err := s.app.pairer.StartBlast(r.Context(), pairing.StartParams{
+		ClientID: c.ID, Minutes: minutes, IdempotencyKey: key, Preferences: body.Preferences.sdk(),
+	})
 	if err != nil {
 		return err
 	}
@@ -218,33 +251,9 @@ func (s *Server) clientPairing(w http.ResponseWriter, r *http.Request, c caller)
 	if p.ClientID != c.ID {
 		return curhat.ErrNotFound
 	}
-	pj := toPairingJSON(p)
-	if p.Status == pairing.StatusQueued {
-		st, err := s.app.pairer.QueueStatus(r.Context(), p.ID)
-		switch {
-		case err == nil:
-			pj.QueuePosition = &st.Position
-			if st.EstimatedWait != nil {
-				pj.EstimatedWaitSeconds = new(pairing.WaitSeconds(*st.EstimatedWait))
-			}
-		case !errors.Is(err, curhat.ErrInvalidState): // matched or cancelled since the read: no place
-			return err
-		}
-	}
-	out := map[string]any{"pairing": pj, "payment": nil, "chat_session": nil}
-	if p.PaymentSessionID != nil {
-		pay, err := s.app.payments.Get(r.Context(), *p.PaymentSessionID)
-		if err != nil {
-			return err
-		}
-		out["payment"] = toPaymentJSON(pay)
-	}
-	if p.ChatSessionID != nil {
-		cs, err := s.app.pairer.GetChatSession(r.Context(), *p.ChatSessionID)
-		if err != nil {
-			return err
-		}
-		out["chat_session"] = toSessionJSON(cs)
+	out, err := s.pairingView(r.Context(), s.namesFor(c), p)
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -287,7 +296,11 @@ func (s *Server) clientSession(w http.ResponseWriter, r *http.Request, c caller)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toSessionJSON(cs))
+	js, err := s.namesFor(c).session(r.Context(), cs)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, js)
 	return nil
 }
 
@@ -300,7 +313,11 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request, c caller, by
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"chat_session": toSessionJSON(out)})
+	js, err := s.namesFor(c).session(r.Context(), out)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"chat_session": js})
 	return nil
 }
 
@@ -383,10 +400,15 @@ func (s *Server) listOffers(w http.ResponseWriter, r *http.Request, c caller) er
 	if err != nil {
 		return err
 	}
+	names := s.namesFor(c)
 	out := make([]map[string]any, 0, len(offers))
 	for _, o := range offers {
+		name, err := names.offerClientName(r.Context(), o.PairingID)
+		if err != nil {
+			return err
+		}
 		out = append(out, map[string]any{"pairing_id": o.PairingID, "type": o.Type, "minutes": o.Minutes,
-			"expires_at": o.ExpiresAt.UTC(), "queued": o.Queued})
+			"expires_at": o.ExpiresAt.UTC(), "queued": o.Queued, "client_display_name": name})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"offers": out})
 	return nil
@@ -401,7 +423,11 @@ func (s *Server) acceptOffer(w http.ResponseWriter, r *http.Request, c caller) e
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"chat_session": toSessionJSON(cs)})
+	js, err := s.namesFor(c).session(r.Context(), cs)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"chat_session": js})
 	return nil
 }
 
@@ -431,9 +457,14 @@ func (s *Server) mitraSessions(w http.ResponseWriter, r *http.Request, c caller)
 	if err != nil {
 		return err
 	}
+	names := s.namesFor(c)
 	out := make([]sessionJSON, 0, len(list))
 	for _, cs := range list {
-		out = append(out, toSessionJSON(cs))
+		js, err := names.session(r.Context(), cs)
+		if err != nil {
+			return err
+		}
+		out = append(out, js)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"chat_sessions": out})
 	return nil

@@ -51,13 +51,18 @@ type waitingPairingJSON struct {
 	ChatSessionID *uuid.UUID `json:"chat_session_id"`
 	// ExpiresAt is the deadline of a searching, targeted_waiting or queued pairing.
 	ExpiresAt *time.Time `json:"expires_at"`
+	// RoutingStep is the blast's 0-based routing step, RoutingMatch what that step asks
+	// of a mitra (all, language or any; SPEC §26).
+	RoutingStep  int    `json:"routing_step"`
+	RoutingMatch string `json:"routing_match"`
 }
 
 func toWaitingPairingJSON(w pairing.WaitingPairing, now time.Time) waitingPairingJSON {
 	return waitingPairingJSON{ID: w.ID, Status: string(w.Waiting), Type: string(w.Type), ClientID: w.ClientID,
 		ClientName: w.ClientName, Minutes: w.Minutes, AgeSeconds: secondsBetween(w.CreatedAt, now),
 		CreatedAt: w.CreatedAt.UTC(), OffersSent: w.Offers, TargetMitraID: w.TargetMitraID, PaymentID: w.PaymentSessionID,
-		ChatSessionID: w.ChatSessionID, ExpiresAt: utcPtr(w.ExpiresAt)}
+		ChatSessionID: w.ChatSessionID, ExpiresAt: utcPtr(w.ExpiresAt),
+		RoutingStep: w.RoutingStep, RoutingMatch: string(w.StepMatch())}
 }
 
 // secondsBetween is the whole seconds from a to b, never below 0.

@@ -55,7 +55,7 @@ func TestLiveRoutes_WaitingPairingsLongestWaitingFirstWithAgeOffersAndPayment(t 
 		require.Equal(t, map[string]any{"id": dewiPairing, "status": "awaiting_payment", "type": "blast",
 			"client_id": dewiID.String(), "client_name": "Dewi", "minutes": float64(30), "age_seconds": float64(18),
 			"created_at": got[0]["created_at"], "offers_sent": float64(0), "target_mitra_id": nil, "payment_id": dewiPayment,
-			"chat_session_id": nil, "expires_at": nil}, got[0], "the longest waiting first")
+			"chat_session_id": nil, "expires_at": nil, "routing_step": float64(0), "routing_match": "any"}, got[0], "the longest waiting first")
 		require.Equal(t, sariPairing, got[1]["id"])
 		require.Equal(t, "awaiting_payment", got[1]["status"], "a \"Curhat lagi\" accepted, waiting for the payment")
 		require.Equal(t, "targeted", got[1]["type"])
@@ -68,7 +68,7 @@ func TestLiveRoutes_WaitingPairingsLongestWaitingFirstWithAgeOffersAndPayment(t 
 		require.Equal(t, map[string]any{"id": rinaPairing, "status": "searching", "type": "blast", "client_id": rinaID.String(),
 			"client_name": "Rina", "minutes": float64(30), "age_seconds": float64(3), "created_at": got[2]["created_at"],
 			"offers_sent": float64(1), "target_mitra_id": nil, "payment_id": rinaPayment, "chat_session_id": nil,
-			"expires_at": got[2]["expires_at"]}, got[2])
+			"expires_at": got[2]["expires_at"], "routing_step": float64(2), "routing_match": "any"}, got[2], "no preferences: at any")
 		require.NotNil(t, got[2]["expires_at"], "a searching blast has a deadline")
 
 		only := items(ts.must(200, "GET", "/api/internal/pairings?status=awaiting_payment", viewer, nil))

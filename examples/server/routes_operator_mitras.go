@@ -30,6 +30,10 @@ type mitraRowJSON struct {
 	// DeviceCount is the devices holding a live lease.
 	DeviceCount int       `json:"device_count"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Rating is the mitra's Bayesian average rating (4.0 while it has none) and
+	// RatingsCount how many ratings it has.
+	Rating       float64 `json:"rating"`
+	RatingsCount int     `json:"ratings_count"`
 }
 
 // listMitras is GET /api/internal/mitras?q=&is_active=&online=&page=&page_size=.
@@ -78,12 +82,17 @@ func (s *Server) listMitras(w http.ResponseWriter, r *http.Request, _ caller) er
 	if err != nil {
 		return err
 	}
+	ratings, err := s.app.client.RatingSummaries(r.Context(), ids) // one read of the page's totals
+	if err != nil {
+		return err
+	}
 	items := make([]mitraRowJSON, 0, len(list.Items))
 	for _, m := range list.Items {
 		items = append(items, mitraRowJSON{ID: m.ID, DisplayName: m.DisplayName, IsActive: m.IsActive,
 			Online: m.IsOnline && m.IsActive, Reachable: m.Reachable, ActiveSessions: m.OpenSessions,
 			MaxConcurrentSessions: m.MaxSessions, AwayReason: strPtr(m.AwayReason),
-			DeviceCount: len(devices[m.ID]), CreatedAt: m.CreatedAt.UTC()})
+			DeviceCount: len(devices[m.ID]), CreatedAt: m.CreatedAt.UTC(),
+			Rating: ratings[m.ID].Average, RatingsCount: ratings[m.ID].Count})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "page": p.Page, "page_size": p.PageSize, "total": list.Total})
 	return nil

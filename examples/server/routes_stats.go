@@ -121,13 +121,17 @@ type mitraStatsJSON struct {
 	AcceptanceRate *float64 `json:"acceptance_rate"`
 	Sessions       int      `json:"sessions"`
 	MinutesServed  float64  `json:"minutes_served"`
-	// Rating comes with the ratings of routing quality (SPEC §26); null until then.
-	Rating *float64 `json:"rating"`
+	// Rating is the mitra's rating over all its ratings, not the window's: the Bayesian
+	// average (C × m + Σ stars) / (C + n), m = 4.0, C = 10 — 4.0 while it has none.
+	Rating float64 `json:"rating"`
+	// RatingsCount is how many ratings it has (n).
+	RatingsCount int `json:"ratings_count"`
 }
 
-func toMitraStatsJSON(id uuid.UUID, window string, st pairing.MitraStats) mitraStatsJSON {
+func toMitraStatsJSON(id uuid.UUID, window string, st pairing.MitraStats, rating pairing.RatingSummary) mitraStatsJSON {
 	out := mitraStatsJSON{MitraID: id, Window: window, OffersReceived: st.OffersReceived, Accepted: st.Accepted,
-		Declined: st.Declined, Lapsed: st.Lapsed, Sessions: st.Sessions, MinutesServed: st.Served.Minutes()}
+		Declined: st.Declined, Lapsed: st.Lapsed, Sessions: st.Sessions, MinutesServed: st.Served.Minutes(),
+		Rating: rating.Average, RatingsCount: rating.Count}
 	if rate, ok := st.AcceptanceRate(); ok {
 		out.AcceptanceRate = &rate
 	}
@@ -147,7 +151,11 @@ func (s *Server) getMitraStats(w http.ResponseWriter, r *http.Request, _ caller)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toMitraStatsJSON(id, window, st))
+	ratings, err := s.app.client.RatingSummaries(r.Context(), []uuid.UUID{id})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toMitraStatsJSON(id, window, st, ratings[id]))
 	return nil
 }
 

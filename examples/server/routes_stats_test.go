@@ -152,10 +152,10 @@ func wantMitraStats(a, b uuid.UUID) map[uuid.UUID]map[string]any {
 	return map[uuid.UUID]map[string]any{
 		// Offered C1, C5, C6; accepted C1, C5 lapsed. C1's chat from T+1m to T+7m.
 		a: {"mitra_id": a.String(), "window": "1h", "offers_received": 3, "accepted": 1, "declined": 0, "lapsed": 1,
-			"acceptance_rate": 0.5, "sessions": 1, "minutes_served": 6, "rating": nil},
+			"acceptance_rate": 0.5, "sessions": 1, "minutes_served": 6, "rating": 4.0, "ratings_count": 0},
 		// Offered C1, C2; declined C1, accepted C2. C2's chat from T+3m30s, running.
 		b: {"mitra_id": b.String(), "window": "1h", "offers_received": 2, "accepted": 1, "declined": 1, "lapsed": 0,
-			"acceptance_rate": 0.5, "sessions": 1, "minutes_served": 8.5, "rating": nil},
+			"acceptance_rate": 0.5, "sessions": 1, "minutes_served": 8.5, "rating": 4.0, "ratings_count": 0},
 	}
 }
 
@@ -219,7 +219,8 @@ func TestStats_WindowIsValidated(t *testing.T) {
 		// An empty marketplace: zeros, and null where nothing matched or was decided.
 		got := ts.must(200, "GET", "/api/internal/mitras/"+mitra.String()+"/stats?window=5m", ts.op, nil)
 		require.Nil(t, got["acceptance_rate"])
-		require.Nil(t, got["rating"])
+		require.EqualValues(t, 4.0, got["rating"], "no ratings: the prior")
+		require.EqualValues(t, 0, got["ratings_count"])
 		require.EqualValues(t, 0, got["minutes_served"])
 		st := ts.must(200, "GET", "/api/internal/stats?window=24h", ts.op, nil)
 		require.Nil(t, st["asa_seconds"])

@@ -83,6 +83,7 @@ func (s *Server) registerRoutes() {
 	s.safetyRoutes()
 	s.reportRoutes()
 	s.blockRoutes()
+	s.ratingRoutes()
 	s.clientDataRoutes()
 	s.refundRoutes()
 	s.paymentOpsRoutes()
@@ -105,6 +106,8 @@ func (s *Server) registerRoutes() {
 	}
 	s.openAPIRoutes()
 	s.consoleRoutes()
+	s.clientHistoryRoutes()
+	s.appRoutes()
 }
 
 // ServeHTTP names the request (X-Request-Id, on every answer and in the log lines about it)

@@ -4,6 +4,7 @@
 //	go run ./internal/loadtool
 //	go run ./internal/loadtool -scenario hot-paths -n 1000,10000 -duration 3s -concurrency 32
 //	go run ./internal/loadtool -scenario offer-delivery,stream-cost -streams 10000
+//	go run ./internal/loadtool -scenario routing -routing-blasts 2000 -routing-n 1000,10000
 //
 // Scenarios (-scenario, default all, in this order):
 //
@@ -26,7 +27,14 @@
 //   - message-delivery, for each -sessions N: N active chat sessions with the mitra's event
 //     stream open, the clients sending -message-rate messages a second in all, send → the
 //     message event on the mitra's stream, beside a bare relay (POST /relay/{id} to one
-//     stream) at the same rate.
+//     stream) at the same rate;
+//   - routing (SPEC §26), in process over the SDK: fairness — 50 equal mitras,
+//     -routing-blasts blasts in sequence, each accepted and ended at once, under the ring
+//     policy (ring of 3) beside the blast policy: offers and matches per mitra and their
+//     Gini coefficients; label filtering — for each -routing-n N, N labelled mitras (one
+//     in ten fits the preferences): the offer path (MarkPaid to offers inserted) of blasts
+//     with preferences beside blasts without, under the blast policy (-routing-fanout cap)
+//     and the ring policy.
 //
 // The reference server is built from ./examples/server and run as a child process (sweeps
 // off), its Postgres behind a loopback proxy that counts round trips; the floors run in
@@ -71,11 +79,16 @@ type options struct {
 	tokens      int
 	sessions    []int
 	messageRate float64
+	// routing
+	routingSizes   []int
+	routingBlasts  int
+	routingSamples int
+	routingFanout  int
 }
 
 func main() {
 	var o options
-	var sizes, streams, fanouts, sessions, scen string
+	var sizes, streams, fanouts, sessions, routingSizes, scen string
 	var bareAddr, bareKey string
 	flag.StringVar(&scen, "scenario", "all", "scenarios to run, comma-separated ("+scenarioNames()+"), or all")
 	flag.StringVar(&sizes, "n", "1000,10000,100000", "numbers of online mitras of hot-paths and sweeps, comma-separated: one table each")
@@ -92,6 +105,10 @@ func main() {
 	flag.IntVar(&o.tokens, "tokens", 1000, "mitras whose tokens the HTTP heartbeat load cycles through")
 	flag.StringVar(&sessions, "sessions", "1000", "chat sessions open at once in message-delivery, comma-separated: one row pair each")
 	flag.Float64Var(&o.messageRate, "message-rate", 500, "messages a second message-delivery sends in all, over the sessions")
+	flag.StringVar(&routingSizes, "routing-n", "1000,10000", "numbers of available labelled mitras of routing's label cost, comma-separated: two rows each")
+	flag.IntVar(&o.routingBlasts, "routing-blasts", 2000, "blasts of each fairness run of routing")
+	flag.IntVar(&o.routingSamples, "routing-samples", 200, "blasts measured per side (with and without preferences) of each row of routing's label cost")
+	flag.IntVar(&o.routingFanout, "routing-fanout", 100, "FanoutCap of routing's label cost under the blast policy")
 	flag.StringVar(&bareAddr, "serve-bare", "", "internal: serve the bare floor handlers on this address")
 	flag.StringVar(&bareKey, "bare-key", "", "internal: the key the bare SET handler writes")
 	flag.Parse()
@@ -108,7 +125,9 @@ func main() {
 		if o.streams, err = parseSizes("-streams", streams, 1); err == nil {
 			if o.fanouts, err = parseSizes("-fanouts", fanouts, 1); err == nil {
 				if o.sessions, err = parseSizes("-sessions", sessions, 1); err == nil {
-					o.scenarios, err = parseScenarios(scen)
+					if o.routingSizes, err = parseSizes("-routing-n", routingSizes, 20); err == nil {
+						o.scenarios, err = parseScenarios(scen)
+					}
 				}
 			}
 		}
@@ -119,6 +138,7 @@ func main() {
 	}
 	o.concurrency = max(o.concurrency, 1)
 	o.blasts = max(o.blasts, 1)
+	o.routingBlasts, o.routingSamples, o.routingFanout = max(o.routingBlasts, 1), max(o.routingSamples, 1), max(o.routingFanout, 1)
 	if o.messageRate <= 0 {
 		fmt.Fprintln(os.Stderr, "-message-rate: must be above 0")
 		os.Exit(2)

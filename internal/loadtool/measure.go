@@ -155,7 +155,7 @@ func (t *tool) reads(ctx context.Context, d *dataset, rep *report, vm, pm *avail
 			_, err := cache.CountAvailable(ctx, fresh())
 			return err
 		}, func(ctx context.Context, _, _ int) error {
-			_, err := store.CountAvailable(ctx, fresh(), availability.DefaultMaxSessions)
+			_, err := store.CountAvailable(ctx, availability.AvailableQuery{FreshAfter: fresh(), DefaultMax: availability.DefaultMaxSessions})
 			return err
 		}},
 	}

@@ -26,6 +26,7 @@ var scenarios = []scenario{
 	{"match-throughput", (*tool).matchThroughput},
 	{"queue", (*tool).queueScenario},
 	{"message-delivery", (*tool).messageDelivery},
+	{"routing", (*tool).routingScenario},
 }
 
 func scenarioNames() string {

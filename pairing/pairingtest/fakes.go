@@ -28,6 +28,10 @@ type Availability struct {
 	away       map[uuid.UUID]string
 	findErr    error
 	reachErr   error
+	// wrapup and now: a mitra whose last session ended less than wrapup ago is not
+	// available (SetWrapup).
+	wrapup time.Duration
+	now    func() time.Time
 }
 
 var (
@@ -51,6 +55,14 @@ func (a *Availability) SetOnline(id uuid.UUID, online bool) {
 		a.online = append(a.online, id)
 		delete(a.away, id)
 	}
+}
+
+// SetWrapup makes a mitra whose last chat session ended less than w ago (by now) not
+// available, as the real mirror does (0: no wrap-up).
+func (a *Availability) SetWrapup(w time.Duration, now func() time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.wrapup, a.now = w, now
 }
 
 // FailFind makes FindAvailable fail with err (nil: work again).
@@ -105,7 +117,17 @@ func (a *Availability) hasRoom(ctx context.Context, id uuid.UUID) (bool, error) 
 	if info.MaxConcurrentSessions > 0 {
 		limit = info.MaxConcurrentSessions
 	}
-	return info.Active && info.OpenSessions < limit, nil
+	if !info.Active || info.OpenSessions >= limit {
+		return false, nil
+	}
+	a.mu.Lock()
+	w, now := a.wrapup, a.now
+	a.mu.Unlock()
+	if w <= 0 {
+		return true, nil
+	}
+	last, err := a.store.LastSessionEnd(ctx, id)
+	return last.IsZero() || !last.Add(w).After(now()), err
 }
 
 func (a *Availability) IsReachable(ctx context.Context, id uuid.UUID) (bool, error) {
@@ -255,13 +277,37 @@ type Settings struct {
 	MissedBeforeAway int
 	// FirstReply is mitra_first_reply_seconds (0: the no-show rule is off).
 	FirstReply time.Duration
+	// Steps is pairing_routing_steps (nil: pairing.DefaultRoutingSteps); Weights is
+	// pairing_rank_weights (nil: pairing.DefaultRankWeights).
+	Steps   []pairing.RoutingStep
+	Weights *pairing.RankWeights
+	// Wrapup is mitra_wrapup_seconds (0: no wrap-up).
+	Wrapup time.Duration
 }
 
 var (
-	_ pairing.Settings       = Settings{}
-	_ pairing.Policies       = Settings{}
-	_ pairing.NoShowSettings = Settings{}
+	_ pairing.Settings        = Settings{}
+	_ pairing.Policies        = Settings{}
+	_ pairing.NoShowSettings  = Settings{}
+	_ pairing.RoutingSettings = Settings{}
+	_ pairing.WrapupSettings  = Settings{}
 )
+
+func (s Settings) MitraWrapup(context.Context) time.Duration { return s.Wrapup }
+
+func (s Settings) RoutingSteps(context.Context) []pairing.RoutingStep {
+	if s.Steps == nil {
+		return pairing.DefaultRoutingSteps()
+	}
+	return s.Steps
+}
+
+func (s Settings) RankWeights(context.Context) pairing.RankWeights {
+	if s.Weights == nil {
+		return pairing.DefaultRankWeights
+	}
+	return *s.Weights
+}
 
 func (s Settings) MitraFirstReplyTimeout(context.Context) time.Duration { return s.FirstReply }
 

@@ -639,6 +639,8 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 	runLookupContract(t, newHarness)
 	runBlockContract(t, newHarness)
 	runTrustContract(t, newHarness)
+	runWrapupContract(t, newHarness)
+	runRatingContract(t, newHarness)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -1,6 +1,6 @@
 // Config: every app_config key with an input of its type (a number, a checkbox, a text, a
-// longer text, or a list edited one item per line); the API validates, and its message
-// shows beside the input.
+// longer text, a list edited one item per line, or an object or a list of objects edited as
+// JSON); the API validates, and its message shows beside the input.
 
 import { call } from "./api.js";
 import { announce, describe, field, h, permission, time } from "./ui.js";
@@ -28,6 +28,11 @@ const help = {
   chat_message_retention_days: "Chat messages older than this are deleted, but for those an open report refers to (days, 1–3650).",
   safety_crisis_terms: "Words and phrases that flag a client's message as a crisis: the client is sent the resources text and the operators get a safety alert. Matched on whole words, ignoring case.",
   safety_resources_text: "What a client whose message matched a crisis term is sent at once: where to find help.",
+  pairing_routing_steps:
+    "How a blast widens: each step offers it to the mitras matching the client's preferences (all: every preference; language: the client's language) for its seconds, then the next; the last step is any (every available mitra), without seconds. The timed steps together must be shorter than the blast timeout. A client without preferences starts at any.",
+  pairing_rank_weights:
+    "The order of ring offers and of who gets the head of the queue: rating × mitra rating + accept × acceptance rate + idle × longest idle, each weight from 0 to 1. {\"rating\":0,\"accept\":0,\"idle\":1} is the longest idle first.",
+  mitra_wrapup_seconds: "After a chat session ends, how long its mitra is offered nothing and not counted available (seconds, 0–600; 0 turns it off).",
 };
 
 // Text keys edited in a multi-line box (the others are one line).
@@ -52,20 +57,39 @@ export async function mount(root, signal) {
   root.append(list);
 }
 
+// isStructured tells an object, or a list of objects, from the other values: it is edited as
+// JSON.
+function isStructured(value) {
+  if (Array.isArray(value)) return value.some((v) => v !== null && typeof v === "object");
+  return value !== null && typeof value === "object";
+}
+
+// asJSON shows a structured value: a list one item per line, an object on one line.
+function asJSON(value) {
+  if (!Array.isArray(value)) return JSON.stringify(value);
+  return "[\n" + value.map((v) => "  " + JSON.stringify(v)).join(",\n") + "\n]";
+}
+
 function configRow(item) {
   const isBool = typeof item.value === "boolean";
   const isNumber = typeof item.value === "number";
-  const isList = Array.isArray(item.value);
-  const isLong = !isList && typeof item.value === "string" && (longText.has(item.key) || item.value.length > 80 || item.value.includes("\n"));
+  const isJSON = isStructured(item.value);
+  const isList = !isJSON && Array.isArray(item.value);
+  const isLong = !isList && !isJSON && typeof item.value === "string" && (longText.has(item.key) || item.value.length > 80 || item.value.includes("\n"));
   const id = "config-" + item.key;
   let input;
   if (isBool) input = h("input", { type: "checkbox", id, checked: item.value });
-  else if (isList) {
+  else if (isJSON) {
+    const text = asJSON(item.value);
+    input = h("textarea", { id, rows: String(Math.min(12, Math.max(2, text.split("\n").length + 1))), spellcheck: "false", value: text });
+  } else if (isList) {
     // One item per line: the textarea's value is the list joined by line breaks.
     input = h("textarea", { id, rows: String(Math.min(10, Math.max(4, item.value.length + 1))), spellcheck: "false", value: item.value.join("\n") });
   } else if (isLong) input = h("textarea", { id, rows: "5", value: item.value });
   else input = h("input", { type: isNumber ? "number" : "text", id, class: "medium", value: String(item.value), step: isNumber ? "1" : null });
-  const hint = [help[item.key] || "", isList ? "One per line; blank lines are left out." : ""].filter(Boolean).join(" ");
+  const hint = [help[item.key] || "", isList ? "One per line; blank lines are left out." : "", isJSON ? "Written as JSON." : ""]
+    .filter(Boolean)
+    .join(" ");
   const f = field(humanize(item.key), input, { hint });
   if (isBool) {
     // A checkbox reads best with its label after it.
@@ -89,7 +113,17 @@ function configRow(item) {
     input.removeAttribute("aria-invalid");
     status.textContent = "";
     let value;
-    if (isBool) value = input.checked;
+    if (isJSON) {
+      // The API checks the value; what is not JSON at all cannot be sent as one.
+      try {
+        value = JSON.parse(input.value);
+      } catch (err) {
+        f.error.textContent = `This is not JSON: ${err.message}`;
+        input.setAttribute("aria-invalid", "true");
+        input.focus();
+        return;
+      }
+    } else if (isBool) value = input.checked;
     else if (isNumber) {
       // What was typed goes to the API as it is (a number when it is one): the API says
       // what it accepts.
@@ -112,6 +146,7 @@ function configRow(item) {
       return;
     }
     if (isBool) input.checked = saved.value;
+    else if (isJSON) input.value = asJSON(saved.value);
     else if (isList) input.value = saved.value.join("\n");
     else input.value = String(saved.value);
     updated.textContent = `updated ${time(saved.updated_at)}`;

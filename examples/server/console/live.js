@@ -22,6 +22,8 @@ const statuses = [
 ];
 
 const statusText = Object.fromEntries(statuses.filter(([v]) => v));
+// routingText names a routing step's match (SPEC §26) on a waiting blast.
+const routingText = { all: "every preference", language: "language" };
 
 // refunds are the choices of "End chat…", as the API names them.
 const refunds = [
@@ -228,7 +230,7 @@ function waitingRow(p) {
     setText(clientLink, next.client_name || next.client_id);
     setText(statusBadge, statusText[next.status] || human(next.status));
     statusBadge.className = "badge " + (next.status === "targeted_unavailable" ? "bad" : next.status === "searching" ? "yes" : "no");
-    setText(type, next.type === "targeted" ? "Targeted (Curhat lagi)" : human(next.type));
+    setText(type, next.type === "targeted" ? "Targeted (Curhat lagi)" : human(next.type) + (next.routing_match && next.routing_match !== "any" ? ` · routed: ${routingText[next.routing_match] || next.routing_match}` : ""));
     setText(minutes, String(next.minutes));
     setText(offers, String(next.offers_sent));
     if (paymentShown !== (next.payment_id || "")) {

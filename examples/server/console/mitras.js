@@ -3,6 +3,9 @@
 // max concurrent sessions, labels) under its row, locked on the profile_updated_at it was
 // loaded with: a 409 STALE_WRITE keeps the operator's edit, shows the current values and
 // offers to re-apply the edit on top of them or to discard it (as the Pricing page does).
+// Each row shows the mitra's rating ("4.3 ★ (12)": the Bayesian average of its ratings and
+// how many) linking to its ratings (#/mitras/<id>/ratings), newest first, where support
+// may hide a comment (the rating and its stars stay).
 
 import { call, query } from "./api.js";
 import { announce, badge, confirm, describe, field, h, money, nextId, pager, permission, select, showError, time } from "./ui.js";
@@ -11,7 +14,9 @@ export const title = "Mitras";
 
 const PAGE_SIZE = 20;
 
-export async function mount(root, signal) {
+export async function mount(root, signal, param) {
+  const ratingsOf = /^([0-9a-f-]{36})\/ratings$/i.exec(param || "");
+  if (ratingsOf) return mountRatings(root, signal, ratingsOf[1]);
   const state = { q: "", is_active: "", online: "", page: 1 };
   const writes = permission("support", "creating, editing, deactivating and reactivating mitras");
   // The open profile editors by mitra id: they stay open, with their edits, when the list
@@ -76,7 +81,7 @@ export async function mount(root, signal) {
   const table = (list) => {
     const body = h("tbody");
     for (const m of list.items) body.append(...row(m));
-    if (list.items.length === 0) body.append(h("tr", {}, h("td", { colspan: "10", class: "muted", text: "No mitra matches." })));
+    if (list.items.length === 0) body.append(h("tr", {}, h("td", { colspan: "11", class: "muted", text: "No mitra matches." })));
     return h(
       "div",
       { class: "table-wrap" },
@@ -95,6 +100,7 @@ export async function mount(root, signal) {
             h("th", { scope: "col", text: "Reachable" }),
             h("th", { scope: "col", class: "num", text: "Devices" }),
             h("th", { scope: "col", class: "num", text: "Sessions in use / max" }),
+            h("th", { scope: "col", class: "num", text: "Rating" }),
             h("th", { scope: "col", class: "num", text: "Available" }),
             h("th", { scope: "col", class: "num", text: "Pending" }),
             h("th", { scope: "col", text: "Account" }),
@@ -126,7 +132,7 @@ export async function mount(root, signal) {
       "aria-controls": detailId,
     });
     writes.lock(edit);
-    const detail = h("tr", { class: "detail", id: detailId, hidden: true, "data-edit": m.id }, h("td", { colspan: "10" }));
+    const detail = h("tr", { class: "detail", id: detailId, hidden: true, "data-edit": m.id }, h("td", { colspan: "11" }));
     const editor = editors.get(m.id);
     if (editor) {
       detail.hidden = false;
@@ -206,6 +212,7 @@ export async function mount(root, signal) {
       h("td", {}, badge(m.reachable, "reachable", "not reachable")),
       h("td", { class: "num", text: String(m.device_count) }),
       h("td", { class: "num", text: `${m.active_sessions} / ${m.max_concurrent_sessions}` }),
+      h("td", { class: "num rating" }, ratingLink(m)),
       available,
       pending,
       h("td", {}, m.is_active ? badge(true, "active", "") : h("span", { class: "badge bad", text: "deactivated" })),
@@ -410,4 +417,153 @@ function profileEditor(mitra, on) {
   const ed = { el: form, first: display.input };
   Object.defineProperty(ed, "closed", { set: (fn) => (on.closed = fn) });
   return ed;
+}
+
+// ---- ratings ----
+
+// ratingText is a mitra's rating as the list shows it: "4.3 ★ (12)".
+function ratingText(rating, count) {
+  return `${Number(rating).toFixed(1)} ★ (${count})`;
+}
+
+// ratingLink opens the mitra's ratings; its name says whose they are.
+function ratingLink(m) {
+  return h(
+    "a",
+    { href: `#/mitras/${encodeURIComponent(m.id)}/ratings` },
+    ratingText(m.rating, m.ratings_count),
+    h("span", { class: "sr-only", text: ` — ratings of ${m.display_name}` }),
+  );
+}
+
+// stars shows 1..5 stars, read out as "4 of 5 stars".
+function stars(n) {
+  return h("span", { class: "stars", role: "img", "aria-label": `${n} of 5 stars`, text: "★".repeat(n) + "☆".repeat(5 - n) });
+}
+
+// excerpt is the first words of a comment, for a control's name.
+function excerpt(text) {
+  return text.length > 40 ? text.slice(0, 40) + "…" : text;
+}
+
+// mountRatings is #/mitras/<id>/ratings: the mitra's rating and its ratings, newest first,
+// a page at a time; support hides a comment after confirming (the stars still count).
+async function mountRatings(root, signal, id) {
+  const hides = permission("support", "hiding rating comments");
+  const heading = h("h1", { text: "Ratings" });
+  const summary = h("p", { id: "rating-summary" });
+  const listError = h("p", { class: "error", "aria-live": "polite" });
+  const listArea = h("div");
+  root.append(
+    h("p", {}, h("a", { href: "#/mitras", text: "← All mitras" })),
+    heading,
+    summary,
+    h("p", {
+      class: "hint",
+      text: "A mitra's rating is the Bayesian average of its ratings, (10 × 4.0 + the sum of the stars) / (10 + the number of ratings): 4.0 until it has any. A hidden comment's stars still count.",
+    }),
+    hides.note,
+    listError,
+    listArea,
+  );
+  let name = "this mitra";
+  try {
+    name = (await call("GET", `/api/internal/mitras/${encodeURIComponent(id)}`, undefined, { signal })).display_name;
+    heading.textContent = `Ratings of ${name}`;
+  } catch (err) {
+    if (err.name === "AbortError") return;
+    listError.textContent = describe(err);
+    return;
+  }
+  let page = 1;
+
+  const load = async () => {
+    listError.textContent = "";
+    let list;
+    try {
+      list = await call("GET", `/api/internal/mitras/${encodeURIComponent(id)}/ratings` + query({ page, page_size: PAGE_SIZE }), undefined, { signal });
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      listError.textContent = describe(err);
+      return;
+    }
+    const n = list.ratings_count;
+    summary.textContent = `Rating ${Number(list.rating).toFixed(1)} ★ from ${n === 1 ? "1 rating" : `${n} ratings`}.`;
+    const body = h("tbody");
+    for (const r of list.items) body.append(row(r));
+    if (list.items.length === 0) body.append(h("tr", {}, h("td", { colspan: "5", class: "muted", text: "No rating yet." })));
+    listArea.replaceChildren(
+      h(
+        "div",
+        { class: "table-wrap" },
+        h(
+          "table",
+          { id: "rating-table" },
+          h("caption", { text: `Ratings of ${name}, newest first` }),
+          h(
+            "thead",
+            {},
+            h(
+              "tr",
+              {},
+              h("th", { scope: "col", text: "Stars" }),
+              h("th", { scope: "col", text: "Comment" }),
+              h("th", { scope: "col", text: "Client" }),
+              h("th", { scope: "col", text: "Rated" }),
+              h("th", { scope: "col", text: "Actions" }),
+            ),
+          ),
+          body,
+        ),
+      ),
+      pager(list, "ratings", (p) => {
+        page = p;
+        load();
+      }),
+    );
+  };
+
+  const row = (r) => {
+    const status = h("span", { class: "status-ok", "aria-live": "polite" });
+    let comment;
+    if (r.comment_hidden) comment = h("td", {}, h("span", { class: "badge bad", text: "hidden" }), " ", h("span", { class: "muted", text: `Comment hidden ${time(r.comment_hidden_at)}` }));
+    else if (r.comment === null) comment = h("td", { class: "muted", text: "No comment" });
+    else comment = h("td", { class: "comment", text: r.comment });
+    const actions = h("div", { class: "actions" });
+    if (!r.comment_hidden && r.comment !== null) {
+      const hide = h("button", { type: "button", class: "danger small", text: "Hide comment", "aria-label": `Hide the comment “${excerpt(r.comment)}”` });
+      hides.lock(hide);
+      hide.addEventListener("click", async () => {
+        const ok = await confirm({
+          title: "Hide this comment?",
+          message: "Nobody sees the comment any more. The rating stays, and its stars still count in the mitra's rating.",
+          confirmLabel: "Hide comment",
+          danger: true,
+        });
+        if (!ok) return;
+        try {
+          await call("POST", `/api/internal/ratings/${encodeURIComponent(r.id)}/hide`);
+        } catch (err) {
+          status.className = "error";
+          status.textContent = describe(err);
+          return;
+        }
+        announce("Comment hidden.");
+        await load();
+      });
+      actions.append(hide);
+    }
+    actions.append(status);
+    return h(
+      "tr",
+      { "data-id": r.id, class: r.comment_hidden ? "hidden-comment" : "" },
+      h("td", {}, stars(r.stars)),
+      comment,
+      h("td", { class: "id", text: r.client_id }),
+      h("td", { text: time(r.created_at) }),
+      h("td", {}, actions),
+    );
+  };
+
+  await load();
 }

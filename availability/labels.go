@@ -1,0 +1,162 @@
+package availability
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Routing labels on the offer path (SPEC §26). A blast's routing step filters the
+// available mitras by their labels; reading them from Postgres per offer would put a
+// query on every blast, ring and late join. The Mirror keeps them in process instead:
+// a copy of every labelled mitra, loaded once, then refreshed at most every
+// LabelRefresh by one query returning only the mitras whose profile changed since the
+// last refresh (an index on profile_updated_at; usually no row), and at once after an
+// edit made through this Mirror. An edit made on another instance is seen within
+// LabelRefresh. Memory: a map entry per labelled mitra.
+
+// LabelStore is what the Mirror reads labels from; PostgresStore and MemoryStore have it.
+type LabelStore interface {
+	// LabelsChangedSince returns the labels of the mitras whose profile changed at or
+	// after since (the zero time: of every mitra having labels), and the store's clock
+	// reading as the next call's since. A mitra whose labels were cleared comes back with
+	// empty Labels.
+	LabelsChangedSince(ctx context.Context, since time.Time) ([]MitraLabels, time.Time, error)
+}
+
+// MitraLabels are the labels of one mitra.
+type MitraLabels struct {
+	ID     uuid.UUID
+	Labels Labels
+}
+
+// labelOverlap re-reads the profiles changed shortly before the last refresh: an edit
+// whose transaction started before that refresh's clock reading but committed after it.
+const labelOverlap = time.Minute
+
+// DefaultLabelRefresh is Config.LabelRefresh's default.
+const DefaultLabelRefresh = 2 * time.Second
+
+type labelIndex struct {
+	store LabelStore
+	every time.Duration
+	now   func() time.Time
+
+	mu    sync.Mutex // one refresh at a time
+	state atomic.Pointer[labelState]
+	dirty atomic.Bool
+}
+
+type labelState struct {
+	labels   map[uuid.UUID]Labels // labelled mitras only
+	since    time.Time            // the store's clock at the last refresh
+	loadedAt time.Time            // the index's clock at the last refresh
+}
+
+func newLabelIndex(store Store, every time.Duration, now func() time.Time) *labelIndex {
+	ls, ok := store.(LabelStore)
+	if !ok {
+		return nil
+	}
+	return &labelIndex{store: ls, every: every, now: now}
+}
+
+// current returns labels no older than every (or than the last invalidation).
+func (x *labelIndex) current(ctx context.Context) (*labelState, error) {
+	if st := x.state.Load(); st != nil && !x.dirty.Load() && x.now().Sub(st.loadedAt) < x.every {
+		return st, nil
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	st := x.state.Load()
+	if st != nil && !x.dirty.Load() && x.now().Sub(st.loadedAt) < x.every {
+		return st, nil // refreshed while this call waited
+	}
+	x.dirty.Store(false)
+	var since time.Time
+	if st != nil {
+		since = st.since.Add(-labelOverlap)
+	}
+	changed, storeNow, err := x.store.LabelsChangedSince(ctx, since)
+	if err != nil {
+		x.dirty.Store(st != nil) // try again at the next call
+		if st != nil {
+			return st, fmt.Errorf("refresh mitra labels: %w", err)
+		}
+		return nil, fmt.Errorf("load mitra labels: %w", err)
+	}
+	next := &labelState{since: storeNow, loadedAt: x.now()}
+	if st == nil {
+		next.labels = make(map[uuid.UUID]Labels, len(changed))
+	} else if len(changed) == 0 {
+		next.labels = st.labels // nothing changed: share the map (never written after publication)
+	} else {
+		next.labels = make(map[uuid.UUID]Labels, len(st.labels)+len(changed))
+		for id, l := range st.labels {
+			next.labels[id] = l
+		}
+	}
+	for _, c := range changed {
+		if c.Labels.empty() {
+			delete(next.labels, c.ID)
+		} else {
+			next.labels[c.ID] = c.Labels
+		}
+	}
+	x.state.Store(next)
+	return next, nil
+}
+
+func (l Labels) empty() bool { return len(l.Languages) == 0 && len(l.Topics) == 0 && l.Gender == "" }
+
+// FilterByLabels returns the first limit (0: all) mitras of ids, in their order, whose
+// labels keep accepts (a mitra without labels is offered as empty Labels), from the
+// in-process copy of the
+// labels (see above): no store read unless the copy is due for its refresh. A refresh
+// that fails serves the last copy (and logs); with no copy at all it is an error. The
+// routing steps of pairing call it with the client's preferences.
+func (m *Mirror) FilterByLabels(ctx context.Context, ids []uuid.UUID, limit int, keep func(Labels) bool) ([]uuid.UUID, error) {
+	if len(ids) == 0 {
+		return ids, nil
+	}
+	st, err := m.labelState(ctx)
+	if st == nil {
+		return nil, err
+	}
+	keepUnlabelled := keep(Labels{}) // most mitras: asked once
+	var out []uuid.UUID
+	for _, id := range ids {
+		l, labelled := st.labels[id]
+		if labelled && keep(l) || !labelled && keepUnlabelled {
+			out = append(out, id)
+			if len(out) == limit {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+func (m *Mirror) labelState(ctx context.Context) (*labelState, error) {
+	if m.labels == nil {
+		return &labelState{}, nil // a store without labels: nobody has any
+	}
+	st, err := m.labels.current(ctx)
+	if err != nil && st != nil {
+		m.log.WarnContext(ctx, "refresh of mitra labels failed; routing uses the last copy", "err", err)
+		err = nil
+	}
+	return st, err
+}
+
+// invalidateLabels makes the next read refresh the labels (after an edit through this
+// Mirror).
+func (m *Mirror) invalidateLabels() {
+	if m.labels != nil {
+		m.labels.dirty.Store(true)
+	}
+}

@@ -1,0 +1,49 @@
+package pairing
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// countAnswer counts a decided offer of the mitra (inside a transaction of s.db).
+func (s *MemoryStore) countAnswer(mitraID uuid.UUID, status OfferStatus) {
+	st := s.stats[mitraID]
+	switch status {
+	case OfferAccepted:
+		st.answers.Accepted++
+	case OfferDeclined:
+		st.answers.Declined++
+	case OfferExpired:
+		st.answers.Lapsed++
+	default:
+		return // dismissed: not the mitra's decision
+	}
+	s.stats[mitraID] = st
+}
+
+func (s *MemoryStore) AdvanceStep(_ context.Context, r StepParams) (Pairing, error) {
+	defer s.db.Begin().End()
+	p, ok := s.pairings[r.ID]
+	if !ok {
+		return Pairing{}, notFound("pairing", r.ID)
+	}
+	if p.Status != StatusSearching || p.RoutingStep != r.From {
+		return Pairing{}, fmt.Errorf("pairing %s is %s at routing step %d: %w", r.ID, p.Status, p.RoutingStep, ErrInvalidState)
+	}
+	p.RoutingStep, p.NextStepAt, p.UpdatedAt = r.To, r.NextStepAt, r.Now
+	s.pairings[p.ID] = p
+	return p, nil
+}
+
+func (s *MemoryStore) OfferAnswers(_ context.Context, mitraIDs []uuid.UUID) (map[uuid.UUID]OfferAnswers, error) {
+	defer s.db.Begin().End()
+	out := map[uuid.UUID]OfferAnswers{}
+	for _, id := range mitraIDs {
+		if st, ok := s.stats[id]; ok && st.answers != (OfferAnswers{}) {
+			out[id] = st.answers
+		}
+	}
+	return out, nil
+}
