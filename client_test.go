@@ -2,6 +2,7 @@ package curhat_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -82,6 +83,42 @@ func newMemoryBundle(t *testing.T) clientBundle {
 	require.NoError(t, err)
 	startClient(t, c)
 	return clientBundle{c: c, gateway: gw, events: ev, clock: clk}
+}
+
+// eachBundle runs fn on a Client in memory and one over Postgres + Valkey, in parallel.
+func eachBundle(t *testing.T, fn func(t *testing.T, b clientBundle)) {
+	t.Helper()
+	for name, open := range map[string]func(*testing.T) clientBundle{"memory": newMemoryBundle, "postgres+valkey": newPostgresBundle} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, open(t))
+		})
+	}
+}
+
+// sessionTierAnd creates a 30-minute session tier and sets the runtime settings.
+func (b clientBundle) sessionTierAnd(t *testing.T, settings map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := b.c.Pricing().CreateTier(ctx, pricing.CreateTierParams{Mode: pricing.ModeSession, Minutes: 30, Price: 25000, ChangedBy: "op"})
+	require.NoError(t, err)
+	for key, value := range settings {
+		_, err := b.c.Runtime().Set(ctx, key, json.RawMessage(value), "op")
+		require.NoError(t, err)
+	}
+}
+
+// paidBlast starts a 30-minute blast for a new client, pays it, and returns it as it is now.
+func (b clientBundle) paidBlast(t *testing.T) pairing.Pairing {
+	t.Helper()
+	ctx := context.Background()
+	pr, pay, err := b.c.Pairing().StartBlast(ctx, pairing.StartParams{ClientID: b.newClient(t), Minutes: 30})
+	require.NoError(t, err)
+	_, err = b.c.Payments().MarkPaid(ctx, pay.ID, "fake_ch_"+pay.ID.String())
+	require.NoError(t, err)
+	pr, err = b.c.Pairing().GetPairing(ctx, pr.ID)
+	require.NoError(t, err)
+	return pr
 }
 
 func newPostgresBundle(t *testing.T) clientBundle {

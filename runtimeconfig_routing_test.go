@@ -94,26 +94,7 @@ func TestRuntimeConfig_ValidatesRoutingAndWrapupValues(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			store := curhat.NewMemoryConfigStore()
-			rc, err := curhat.NewRuntimeConfig(store, nil, nil)
-			require.NoError(t, err)
-			it, err := rc.Set(context.Background(), tc.key, json.RawMessage(tc.value), "op")
-			if tc.stored != "" {
-				require.NoError(t, err)
-				require.Equal(t, tc.stored, string(it.Value), "answered canonically")
-				e, err := store.Get(context.Background(), curhat.ConfigKey(tc.key))
-				require.NoError(t, err)
-				require.Equal(t, tc.stored, string(e.Value), "stored canonically")
-				return
-			}
-			var ve *curhat.ValidationError
-			require.True(t, errors.As(err, &ve), "want a ValidationError, got %v", err)
-			require.Equal(t, "value", ve.Field)
-			require.True(t, strings.HasPrefix(ve.Reason, tc.key), "the message names the key: %q", ve.Reason)
-			require.Contains(t, ve.Reason, tc.reason)
-			list, err := store.List(context.Background())
-			require.NoError(t, err)
-			require.Empty(t, list, "nothing written")
+			requireConfigWrite(t, tc.key, tc.value, tc.stored, tc.reason)
 		})
 	}
 }
@@ -313,4 +294,34 @@ func TestRuntimeConfig_ObjectsRoundTripThroughPostgres(t *testing.T) {
 	// The check across keys reads Postgres too.
 	_, err = fresh.Set(ctx, "pairing_blast_timeout_seconds", json.RawMessage(`10`), "op")
 	require.ErrorContains(t, err, "pairing_routing_steps (10 s together)")
+}
+
+// requireConfigWrite sets key to value on a fresh RuntimeConfig. With stored given, the
+// write is accepted, answered and stored as stored; else it is refused with a
+// ValidationError on "value" — whose reason names the key and holds reason, when given —
+// and nothing is written.
+func requireConfigWrite(t *testing.T, key, value, stored, reason string) {
+	t.Helper()
+	store := curhat.NewMemoryConfigStore()
+	rc, err := curhat.NewRuntimeConfig(store, nil, nil)
+	require.NoError(t, err)
+	it, err := rc.Set(context.Background(), key, json.RawMessage(value), "op")
+	if stored != "" {
+		require.NoError(t, err)
+		require.Equal(t, stored, string(it.Value), "answered canonically")
+		e, err := store.Get(context.Background(), curhat.ConfigKey(key))
+		require.NoError(t, err)
+		require.Equal(t, stored, string(e.Value), "stored canonically")
+		return
+	}
+	var ve *curhat.ValidationError
+	require.True(t, errors.As(err, &ve), "want a ValidationError, got %v", err)
+	require.Equal(t, "value", ve.Field)
+	if reason != "" {
+		require.True(t, strings.HasPrefix(ve.Reason, key), "the message names the key: %q", ve.Reason)
+		require.Contains(t, ve.Reason, reason)
+	}
+	list, err := store.List(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, list, "nothing written")
 }

@@ -3,7 +3,6 @@ package curhat_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -78,24 +77,7 @@ func TestRuntimeConfig_ValidatesStringAndListValues(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			store := curhat.NewMemoryConfigStore()
-			rc, err := curhat.NewRuntimeConfig(store, nil, nil)
-			require.NoError(t, err)
-			it, err := rc.Set(context.Background(), tc.key, json.RawMessage(tc.value), "op")
-			if tc.stored != "" {
-				require.NoError(t, err)
-				require.Equal(t, tc.stored, string(it.Value), "answered canonically")
-				e, err := store.Get(context.Background(), curhat.ConfigKey(tc.key))
-				require.NoError(t, err)
-				require.Equal(t, tc.stored, string(e.Value), "stored canonically")
-				return
-			}
-			var ve *curhat.ValidationError
-			require.True(t, errors.As(err, &ve), "want a ValidationError, got %v", err)
-			require.Equal(t, "value", ve.Field)
-			list, err := store.List(context.Background())
-			require.NoError(t, err)
-			require.Empty(t, list, "nothing written")
+			requireConfigWrite(t, tc.key, tc.value, tc.stored, "")
 		})
 	}
 }

@@ -38,7 +38,7 @@ func TestApps_ServedFromTheBinaryWithTheConsolesSecurityHeaders(t *testing.T) {
 		require.NotRegexp(t, `<script>|<style>|\sstyle="|\son[a-z]+="|https?://`, string(page.Raw))
 
 		// Every file the page and its modules load is served.
-		for _, f := range []string{"app.js", "api.js", "ui.js", "chat.js", "app.css", "favicon.svg"} {
+		for _, f := range []string{"app.js", "api.js", "ui.js", "chat.js", "shell.js", "app.css", "favicon.svg"} {
 			r := ts.do("GET", "/app/"+app.name+"/"+f, "", nil)
 			require.Equal(t, http.StatusOK, r.Status, "%s/%s", app.name, f)
 			require.Equal(t, "default-src 'self'", r.Header.Get("Content-Security-Policy"))

@@ -353,6 +353,10 @@ func authzRows() map[string]authzRow {
 			return authzRequest{path: "/api/client/chat-sessions/" + s.session + "/extensions", client: s.client.tok,
 				body: map[string]any{"minutes": 10}}
 		}},
+		"GET /api/client/chat-sessions/{id}/extensions": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
+			s := f.activeSession(f.mitraTok)
+			return authzRequest{path: "/api/client/chat-sessions/" + s.session + "/extensions", client: s.client.tok}
+		}},
 		"POST /api/client/chat-sessions/{id}/reroute": {owner: 201, other: 404, setup: func(f *authzFixture) authzRequest {
 			// The session's mitra (the spare one) goes offline: the client may reroute.
 			f.ts.must(200, "POST", "/api/mitra/status/online", f.spareTok, nil)
@@ -426,6 +430,9 @@ func authzRows() map[string]authzRow {
 		"GET /api/mitra/chat-sessions": {owner: 200, other: 200, setup: path("/api/mitra/chat-sessions?status=active")},
 		"POST /api/mitra/chat-sessions/{id}/end": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: "/api/mitra/chat-sessions/" + f.activeSession(f.mitraTok).session + "/end"}
+		}},
+		"GET /api/mitra/chat-sessions/{id}/extensions": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
+			return authzRequest{path: "/api/mitra/chat-sessions/" + f.activeSession(f.mitraTok).session + "/extensions"}
 		}},
 		"POST /api/mitra/extensions/{id}/approve": {owner: 200, other: 404, setup: func(f *authzFixture) authzRequest {
 			return authzRequest{path: "/api/mitra/extensions/" + f.requestedExtension() + "/approve"}

@@ -125,6 +125,9 @@ type extensionJSON struct {
 	Status        string    `json:"status"`
 	DecidedBy     *string   `json:"decided_by"`
 	RejectReason  *string   `json:"reject_reason"`
+	// ExpiresAt is when a request waiting for the mitra's answer lapses (the lists of a
+	// session's extensions only).
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 func toExtensionJSON(e extension.Extension) extensionJSON {

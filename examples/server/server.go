@@ -79,6 +79,7 @@ func (s *Server) registerRoutes() {
 	s.internalRoutes()
 	s.availabilityRoutes()
 	s.chatRoutes()
+	s.sessionExtensionRoutes()
 	s.messageRoutes()
 	s.safetyRoutes()
 	s.reportRoutes()

@@ -9,6 +9,10 @@
 // CORS_ALLOWED_ORIGINS). Never from the page's address: anybody can write a link, and the
 // token would go to whatever origin it named.
 
+import { ApiError, answerError, openStream, readEvents, request } from "./http.js";
+
+export { ApiError };
+
 const TOKEN_KEY = "curhat.operatorToken";
 // Who the token is: {id, display_name, role}, from GET /api/internal/operators/me. The
 // console reads the role to show only what it may use; the API decides either way.
@@ -55,26 +59,6 @@ export function setOperator(o) {
   sessionStorage.setItem(OPERATOR_KEY, JSON.stringify({ id: o.id, display_name: o.display_name, role: o.role }));
 }
 
-// ApiError is an answer other than 2xx: the API's error envelope, or a network failure
-// (status 0).
-export class ApiError extends Error {
-  constructor(status, body, requestId) {
-    const e = (body && body.error) || {};
-    super(e.message || (status ? `the server answered ${status}` : "the server could not be reached"));
-    this.status = status;
-    this.code = e.code || (status ? "HTTP_" + status : "NETWORK");
-    this.field = e.field || "";
-    this.current = e.current;
-    // A 403 FORBIDDEN names the role the route needs and the caller's role now.
-    this.requiredRole = e.required_role || "";
-    this.role = e.role || "";
-    this.requestId = requestId || "";
-    // The error object as the API sent it, with the fields some errors add (a refund's
-    // remaining and unearned amounts).
-    this.details = e;
-  }
-}
-
 let onSignedOut = () => {};
 let onForbidden = () => {};
 
@@ -94,36 +78,12 @@ export function whenForbidden(fn) {
 // stored token (sign-in checks a token before storing it); options.headers adds headers
 // (an Idempotency-Key).
 export async function call(method, path, body, options = {}) {
-  const token = options.token ?? getToken();
-  const headers = { ...options.headers, Authorization: "Bearer " + token, Accept: "application/json" };
-  const init = { method, headers, cache: "no-store", signal: options.signal };
-  if (body !== undefined) {
-    headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let res;
-  try {
-    res = await fetch(base + path, init);
-  } catch (err) {
-    if (err && err.name === "AbortError") throw err;
-    throw new ApiError(0, null);
-  }
-  const text = await res.text();
-  let data = null;
-  if (text) {
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = null;
-    }
-  }
-  if (!res.ok) {
-    const err = new ApiError(res.status, data, res.headers.get("X-Request-Id"));
-    if (res.status === 401 && options.token === undefined) onSignedOut(err);
-    if (res.status === 403 && err.code === "FORBIDDEN" && options.token === undefined) onForbidden(err);
-    throw err;
-  }
-  return data;
+  const { res, data } = await request(method, base + path, body, { ...options, token: options.token ?? getToken() });
+  if (res.ok) return data;
+  const err = answerError(res, data);
+  if (res.status === 401 && options.token === undefined) onSignedOut(err);
+  if (res.status === 403 && err.code === "FORBIDDEN" && options.token === undefined) onForbidden(err);
+  throw err;
 }
 
 // query builds "?a=1&b=2" from the non-empty values of params.
@@ -143,52 +103,11 @@ export function query(params) {
 export async function stream(path, { signal, onOpen, onEvent }) {
   let res;
   try {
-    res = await fetch(base + path, {
-      headers: { Authorization: "Bearer " + getToken(), Accept: "text/event-stream" },
-      cache: "no-store",
-      signal,
-    });
+    res = await openStream(base + path, { token: getToken(), signal });
   } catch (err) {
-    if (err && err.name === "AbortError") throw err;
-    throw new ApiError(0, null);
-  }
-  if (!res.ok || !res.body) {
-    let data = null;
-    try {
-      data = await res.json();
-    } catch {
-      data = null;
-    }
-    const err = new ApiError(res.status, data, res.headers.get("X-Request-Id"));
-    if (res.status === 401) onSignedOut(err);
+    if (err instanceof ApiError && err.status === 401) onSignedOut(err);
     throw err;
   }
   onOpen();
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buf += value.replace(/\r\n/g, "\n");
-    let cut;
-    while ((cut = buf.indexOf("\n\n")) >= 0) {
-      const frame = buf.slice(0, cut);
-      buf = buf.slice(cut + 2);
-      let kind = "message";
-      const data = [];
-      for (const line of frame.split("\n")) {
-        if (line.startsWith(":")) continue;
-        if (line.startsWith("event:")) kind = line.slice(6).trim();
-        else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
-      }
-      if (data.length === 0) continue;
-      let payload;
-      try {
-        payload = JSON.parse(data.join("\n"));
-      } catch {
-        continue; // a frame that is not JSON is skipped
-      }
-      onEvent(kind, payload);
-    }
-  }
+  await readEvents(res, onEvent);
 }

@@ -3,6 +3,7 @@
 
 import { call, clearToken, getOperator, getToken, setOperator, setToken, whenForbidden, whenSignedOut } from "./api.js";
 import { announce, can, describe, h, needsRole } from "./ui.js";
+import { tokenForm } from "./signin.js";
 import * as dashboard from "./dashboard.js";
 import * as mitras from "./mitras.js";
 import * as pricing from "./pricing.js";
@@ -75,12 +76,7 @@ function showSignIn(message) {
   $("whoami").hidden = true;
   $("signin").hidden = false;
   document.title = "Sign in · curhat operator console";
-  const input = $("token");
-  input.value = "";
-  $("token-error").textContent = message || "";
-  if (message) input.setAttribute("aria-invalid", "true");
-  else input.removeAttribute("aria-invalid");
-  input.focus();
+  signInForm.show(message);
 }
 
 async function render() {
@@ -139,36 +135,19 @@ async function render() {
   }
 }
 
-async function signIn(event) {
-  event.preventDefault();
-  const input = $("token");
-  const token = input.value.trim();
-  const error = $("token-error");
-  if (!token) {
-    error.textContent = "Enter the operator token.";
-    input.setAttribute("aria-invalid", "true");
-    input.focus();
-    return;
-  }
-  let me;
-  try {
-    // Who the token is, and whether it is an operator's at all.
-    me = await call("GET", ME, undefined, { token });
-  } catch (err) {
-    error.textContent = describe(err);
-    input.setAttribute("aria-invalid", "true");
-    input.focus();
-    return;
-  }
-  input.value = "";
-  error.textContent = "";
-  setToken(token);
-  setOperator(me);
-  justSignedIn = true;
-  announce(`Signed in as ${me.display_name}, ${me.role}.`);
-  if (!pages[route().name]) location.hash = "#/dashboard";
-  else render();
-}
+const signInForm = tokenForm({
+  empty: "Enter the operator token.",
+  // Who the token is, and whether it is an operator's at all.
+  check: (token) => call("GET", ME, undefined, { token }),
+  signedIn: (token, me) => {
+    setToken(token);
+    setOperator(me);
+    justSignedIn = true;
+    announce(`Signed in as ${me.display_name}, ${me.role}.`);
+    if (!pages[route().name]) location.hash = "#/dashboard";
+    else render();
+  },
+});
 
 function signOut() {
   clearToken();
@@ -190,7 +169,6 @@ whenForbidden((err) => {
   showOperator();
 });
 
-$("signin-form").addEventListener("submit", signIn);
 $("sign-out").addEventListener("click", signOut);
 window.addEventListener("hashchange", render);
 render();

@@ -4,7 +4,7 @@
 // that a double click or a retry after a lost answer never refunds twice.
 
 import { call } from "./api.js";
-import { describe, field, formDialog, h, human, money, newIdempotencyKey, permission, showError, time } from "./ui.js";
+import { describe, field, formDialog, h, human, money, newUUID, permission, showError, time } from "./ui.js";
 import { timelineList } from "./timeline.js";
 
 export const title = "Payments";
@@ -175,7 +175,7 @@ function numberOrText(v) {
 // the refund with the dialog's one Idempotency-Key; it resolves to the sentence saying
 // what happened, or "" when cancelled.
 async function refundDialog(p, left) {
-  const key = newIdempotencyKey();
+  const key = newUUID();
   const amount = field("Amount", h("input", { type: "number", class: "medium", min: "1", max: String(left), step: "1", id: "refund-amount", value: String(left) }), {
     hint: `At most ${money(left, p.currency)}, what is left of this payment.`,
   });

@@ -1,81 +1,12 @@
-// Small DOM helpers. API data only ever reaches the page as text (textContent, value),
-// never as HTML.
+// The console's DOM helpers, and the ones it shares with the apps (dom.js, http.js), so
+// that a page imports them all from here. API data only ever reaches the page as text
+// (textContent, value), never as HTML.
 
 import { getOperator } from "./api.js";
+import { field, h, nextId, showError } from "./dom.js";
 
-let uid = 0;
-
-// nextId returns a fresh element id with the given prefix.
-export function nextId(prefix) {
-  uid += 1;
-  return `${prefix}-${uid}`;
-}
-
-// h creates an element. props: class, text, on (event → handler), and attributes
-// (a boolean true sets an empty attribute, false or null leaves it out; "hidden",
-// "disabled", "checked" and "value" are set as properties). children: nodes or strings.
-export function h(tag, props = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") el.className = v;
-    else if (k === "text") el.textContent = String(v);
-    else if (k === "on") for (const [ev, fn] of Object.entries(v)) el.addEventListener(ev, fn);
-    else if (k === "hidden" || k === "disabled" || k === "checked" || k === "value") el[k] = v;
-    else el.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const c of children.flat()) {
-    if (c === undefined || c === null || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
-
-// announce tells screen readers (and the tests) about an outcome that has no place of
-// its own on the page.
-export function announce(message) {
-  const a = document.getElementById("announcer");
-  a.textContent = "";
-  // A new text node on the next frame: the same message twice is announced twice.
-  requestAnimationFrame(() => {
-    a.textContent = message;
-  });
-}
-
-// field builds a labelled input with its error line: { wrap, input, error }.
-export function field(labelText, input, { hint } = {}) {
-  const id = input.id || nextId("f");
-  input.id = id;
-  const error = h("p", { class: "error", id: id + "-error", "aria-live": "polite" });
-  const described = [error.id];
-  let hintEl = null;
-  if (hint) {
-    hintEl = h("span", { class: "hint", id: id + "-hint", text: hint });
-    described.unshift(hintEl.id);
-  }
-  input.setAttribute("aria-describedby", described.join(" "));
-  const wrap = h("div", { class: "field" }, h("label", { for: id, text: labelText }), input, hintEl, error);
-  return { wrap, input, error };
-}
-
-// showError puts an error's message beside an input (or clears it with null).
-export function showError(f, err) {
-  if (!err) {
-    f.error.textContent = "";
-    f.input.removeAttribute("aria-invalid");
-    return;
-  }
-  f.error.textContent = describe(err);
-  f.input.setAttribute("aria-invalid", "true");
-}
-
-// describe turns an error into the sentence shown to the operator: the API's message,
-// and the request id to find it in the server's log when the server failed.
-export function describe(err) {
-  if (!err) return "";
-  if (err.status >= 500 && err.requestId) return `${err.message} (request ${err.requestId})`;
-  return err.message || String(err);
-}
+export { announce, field, h, nextId, showError } from "./dom.js";
+export { describe, newUUID } from "./http.js";
 
 export function money(amount, currency) {
   if (amount === null || amount === undefined) return "—";
@@ -113,18 +44,6 @@ export function duration(seconds) {
 // human turns an API word into text: "targeted_waiting" → "targeted waiting".
 export function human(s) {
   return String(s ?? "").replaceAll("_", " ");
-}
-
-// newIdempotencyKey is a fresh random UUID for an Idempotency-Key header.
-// crypto.randomUUID needs a secure context (https, or localhost); a console served over
-// plain http elsewhere builds the same from crypto.getRandomValues.
-export function newIdempotencyKey() {
-  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const x = [...b].map((v) => v.toString(16).padStart(2, "0")).join("");
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
 
 export function badge(on, yes, no) {

@@ -9,13 +9,12 @@
 // meanwhile are lost) and every RECHECK_EVERY while it waits. A reload resumes from GET
 // /api/client/pairings?status=open and the history.
 
-import { call, clearToken, follow, getToken, newId, setToken, useTokenKey, whenSignedOut } from "./api.js";
-import { alertBox, announce, clockText, confirmDialog, dateText, describe, field, h, modal, rupiah, secondsUntil, showConnection, showError, ticker } from "./ui.js";
-import { chatView } from "./chat.js";
+import { call, follow, newUUID, useTokenKey } from "./api.js";
+import { alertBox, announce, clockText, confirmDialog, dateText, endedSection, field, h, homeButton, modal, openChatButton, rupiah, secondsUntil, showError, ticker } from "./ui.js";
+import { chatView, endButton, screenOf } from "./chat.js";
+import { run, screen, show } from "./shell.js";
 
 useTokenKey("curhat.clientToken");
-
-const $ = (id) => document.getElementById(id);
 
 // BEACON_EVERY: how often the home screen reads the availability beacon (the server
 // caches it for 10 s). RECHECK_EVERY: how often a waiting screen re-reads its pairing,
@@ -35,36 +34,7 @@ const state = {
   minutes: null, // the duration chosen
 };
 
-let events = null; // the event stream followed
-let screen = null; // the screen shown: {name, key, el, update?, stop?, onExtension?, chat?}
-
 // ---- screens ----
-
-function leave() {
-  if (screen && screen.stop) screen.stop();
-  screen = null;
-  $("view").replaceChildren();
-}
-
-// show puts a screen up, or updates the one shown when it is the same (name and key):
-// what the client typed or chose stays.
-function show(name, key, build) {
-  if (screen && screen.name === name && screen.key === key) {
-    if (screen.update) screen.update();
-    return screen;
-  }
-  leave();
-  screen = build();
-  screen.name = name;
-  screen.key = key;
-  $("view").append(screen.el);
-  const heading = screen.el.querySelector("h1");
-  if (heading && !screen.keepFocus) {
-    heading.tabIndex = -1;
-    heading.focus();
-  }
-  return screen;
-}
 
 // every runs fn every ms until the screen goes (its stop).
 function every(ms, fn) {
@@ -115,10 +85,7 @@ async function resync() {
     homeError(err);
   }
   const active = state.sessions.find((s) => s.status === "active");
-  if (active) {
-    state.chat = active;
-    return chatScreen();
-  }
+  if (active) return chatScreen(active);
   homeScreen();
 }
 
@@ -304,12 +271,7 @@ function buildHome() {
           li.append(again);
         }
         if (s.status === "active") {
-          const open = h("button", { type: "button", class: "small", text: "Buka chat", "aria-describedby": whoID });
-          open.addEventListener("click", () => {
-            state.chat = s;
-            chatScreen();
-          });
-          li.append(open);
+          li.append(openChatButton(whoID, () => chatScreen(s)));
         }
         return li;
       }),
@@ -324,7 +286,7 @@ function buildHome() {
     }
     start.disabled = true;
     try {
-      const res = await call("POST", "/api/client/chat/start", { minutes: state.minutes }, { headers: { "Idempotency-Key": newId() } });
+      const res = await call("POST", "/api/client/chat/start", { minutes: state.minutes }, { headers: { "Idempotency-Key": newUUID() } });
       state.current = { pairing: res.pairing, payment: res.payment, chat_session: null };
       state.failure = null;
       showCurrent();
@@ -409,22 +371,29 @@ function paymentScreen() {
       if (p.status === "paid") expiry.textContent = "Dibayar. Menunggu server…";
     };
     update();
-    const tick = ticker(() => {
+    return waiting({ el, alert, update, cancel }, () => {
       const p = state.current && state.current.payment;
       if (p && p.status === "pending") expiry.textContent = `Bayar dalam ${clockText(secondsUntil(p.expires_at))}`;
     });
-    cancel.addEventListener("click", () => cancelCurrent(alert, cancel));
-    const stopCheck = every(RECHECK_EVERY, refreshCurrent);
-    return {
-      el,
-      alert,
-      update,
-      stop() {
-        tick.stop();
-        stopCheck();
-      },
-    };
   });
+}
+
+// waiting is a screen that waits on the pairing followed: tick() runs every second (its
+// countdown), its "Batal" (cancel) cancels the pairing, and the pairing is re-read every
+// RECHECK_EVERY should an event have been lost.
+function waiting({ el, alert, update, cancel }, tick) {
+  const ticking = ticker(tick);
+  cancel.addEventListener("click", () => cancelCurrent(alert, cancel));
+  const stopCheck = every(RECHECK_EVERY, refreshCurrent);
+  return {
+    el,
+    alert,
+    update,
+    stop() {
+      ticking.stop();
+      stopCheck();
+    },
+  };
 }
 
 // cancelCurrent cancels the pairing followed (a paid one is refunded) and goes home.
@@ -469,20 +438,10 @@ function searchingScreen() {
       alert.el,
       cancel,
     );
-    const tick = ticker(() => {
+    return waiting({ el, alert, cancel }, () => {
       const exp = state.current && state.current.pairing.expires_at;
       left.textContent = exp ? `Paling lama ${clockText(secondsUntil(exp))} lagi` : "";
     });
-    cancel.addEventListener("click", () => cancelCurrent(alert, cancel));
-    const stopCheck = every(RECHECK_EVERY, refreshCurrent);
-    return {
-      el,
-      alert,
-      stop() {
-        tick.stop();
-        stopCheck();
-      },
-    };
   });
 }
 
@@ -512,21 +471,10 @@ function queuedScreen() {
           : `Perkiraan tunggu ± ${Math.max(1, Math.round(p.estimated_wait_seconds / 60))} menit`;
     };
     update();
-    const tick = ticker(() => {
+    return waiting({ el, alert, update, cancel }, () => {
       const exp = state.current && state.current.pairing.expires_at;
       left.textContent = exp ? `Paling lama ${clockText(secondsUntil(exp))} lagi; lewat dari itu pembayaranmu dikembalikan.` : "";
     });
-    cancel.addEventListener("click", () => cancelCurrent(alert, cancel));
-    const stopCheck = every(RECHECK_EVERY, refreshCurrent);
-    return {
-      el,
-      alert,
-      update,
-      stop() {
-        tick.stop();
-        stopCheck();
-      },
-    };
   });
 }
 
@@ -554,19 +502,27 @@ function targetedScreen() {
       if (exp && secondsUntil(exp) === 0) refreshCurrentSoon();
     });
     const stopCheck = every(RECHECK_EVERY, refreshCurrent);
-    return {
-      el: home.el,
-      alert,
-      keepFocus: true,
-      update: home.update,
-      stop() {
-        tick.stop();
-        stopCheck();
-        home.stop();
-        m.close();
-      },
-    };
+    return overHome(home, m, alert, () => {
+      tick.stop();
+      stopCheck();
+    });
   });
+}
+
+// overHome is a screen whose dialog (a modal) stands over the home screen: the dialog
+// holds the focus, and taking the screen down closes it (after stop, if given).
+function overHome(home, dialog, alert, stop) {
+  return {
+    el: home.el,
+    alert,
+    keepFocus: true,
+    update: home.update,
+    stop() {
+      if (stop) stop();
+      home.stop();
+      dialog.close();
+    },
+  };
 }
 
 // refreshCurrentSoon re-reads the pairing once a countdown ran out, at most once a second.
@@ -610,16 +566,7 @@ function unavailableScreen() {
         },
       ],
     });
-    return {
-      el: home.el,
-      alert,
-      keepFocus: true,
-      update: home.update,
-      stop() {
-        home.stop();
-        m.close();
-      },
-    };
+    return overHome(home, m, alert);
   });
 }
 
@@ -654,8 +601,7 @@ function failedScreen() {
     const stopCheck = every(RECHECK_EVERY, () => {
       if (!settled) refreshCurrent();
     });
-    const back = h("button", { type: "button", class: "wide", text: "Kembali ke beranda" });
-    back.addEventListener("click", () => {
+    const back = homeButton(() => {
       state.current = null;
       state.failure = null;
       resync();
@@ -677,11 +623,21 @@ function failedScreen() {
 
 // ---- chatting ----
 
-function chatScreen() {
-  const cs = state.chat;
+// chatScreen shows the chat of the session cs (state.chat unless given).
+function chatScreen(cs = state.chat) {
+  state.chat = cs;
   return show("chat", cs.id, () => {
     const more = h("button", { type: "button", class: "secondary", text: "Tambah waktu" });
-    const end = h("button", { type: "button", class: "danger", text: "Akhiri" });
+    const end = endButton(`Curhat dengan ${cs.mitra_display_name} berakhir sekarang; sisa waktu tidak dikembalikan.`, async () => {
+      try {
+        const res = await call("POST", `/api/client/chat-sessions/${cs.id}/end`);
+        state.chat = res.chat_session;
+        endedScreen();
+      } catch (err) {
+        chat.error(err);
+        refreshChat();
+      }
+    });
     const chat = chatView({
       session: cs,
       me: "client",
@@ -707,30 +663,7 @@ function chatScreen() {
       if (ext) ext.remove();
       ext = extensionCard(chat);
     });
-    end.addEventListener("click", async () => {
-      const ok = await confirmDialog({
-        title: "Akhiri sesi?",
-        message: `Curhat dengan ${cs.mitra_display_name} berakhir sekarang; sisa waktu tidak dikembalikan.`,
-        confirmLabel: "Ya, akhiri",
-        danger: true,
-      });
-      if (!ok) return;
-      try {
-        const res = await call("POST", `/api/client/chat-sessions/${cs.id}/end`);
-        state.chat = res.chat_session;
-        endedScreen();
-      } catch (err) {
-        chat.error(err);
-        refreshChat();
-      }
-    });
-    return {
-      el: chat.el,
-      chat,
-      alert: { show: (err) => chat.error(err) },
-      update() {
-        chat.setSession(state.chat);
-      },
+    return screenOf(chat, () => state.chat, {
       onExtension(kind, d) {
         if (d.chat_session_id !== cs.id) return;
         if (!ext || !ext.isConnected || ext.finished) {
@@ -739,10 +672,7 @@ function chatScreen() {
         }
         ext.onEvent(kind, d);
       },
-      stop() {
-        chat.stop();
-      },
-    };
+    });
   });
 }
 
@@ -923,16 +853,12 @@ function endedScreen() {
     const report = h("button", { type: "button", class: "secondary", text: "Laporkan" });
     report.addEventListener("click", () => reportDialog(cs, done));
 
-    const back = h("button", { type: "button", class: "wide", text: "Kembali ke beranda" });
-    back.addEventListener("click", () => {
+    const back = homeButton(() => {
       state.chat = null;
       resync();
     });
     return {
-      el: h(
-        "section",
-        { "aria-labelledby": "ended-title" },
-        h("h1", { id: "ended-title", text: "Sesi selesai" }),
+      el: endedSection(
         h("p", { class: "lead", text: `Curhat dengan ${name} selesai. ${why}`.trim() }),
         h("h2", { text: `Bagaimana ${name} menemanimu?` }),
         rateForm,
@@ -1048,85 +974,15 @@ function showWarning(note) {
 
 // ---- signing in and out ----
 
-function signedIn() {
-  $("signin").hidden = true;
-  $("sign-out").hidden = false;
-  $("connection").hidden = false;
-  document.title = "curhat";
-  let opened = false;
-  events = follow("/api/client/events", {
-    onState: showConnection,
-    onOpen: () => {
-      opened = true;
-      resync();
-    },
-    onEvent,
-  });
-  // Show the page even while the stream cannot open; it re-reads once it does.
-  setTimeout(() => {
-    if (!opened && getToken()) resync();
-  }, 3000);
-}
-
-function showSignIn(message) {
-  if (events) events.stop();
-  events = null;
-  leave();
-  Object.assign(state, { current: null, failure: null, chat: null, sessions: [], blocked: new Set(), beacon: null, pricing: null });
-  $("sign-out").hidden = true;
-  $("connection").hidden = true;
-  $("signin").hidden = false;
-  document.title = "Masuk · curhat";
-  const input = $("token");
-  input.value = "";
-  $("token-error").textContent = message || "";
-  if (message) input.setAttribute("aria-invalid", "true");
-  else input.removeAttribute("aria-invalid");
-  input.focus();
-}
-
-async function signIn(event) {
-  event.preventDefault();
-  const input = $("token");
-  const error = $("token-error");
-  const token = input.value.trim();
-  if (!token) {
-    error.textContent = "Tempel token klien dulu.";
-    input.setAttribute("aria-invalid", "true");
-    input.focus();
-    return;
-  }
-  try {
-    // Whether the token is a client's at all: a mitra's or an operator's is refused.
-    await call("GET", "/api/client/mitra-availability", undefined, { token });
-  } catch (err) {
-    error.textContent = describe(err);
-    input.setAttribute("aria-invalid", "true");
-    input.focus();
-    return;
-  }
-  input.value = "";
-  error.textContent = "";
-  input.removeAttribute("aria-invalid");
-  setToken(token);
-  announce("Berhasil masuk.");
-  signedIn();
-}
-
-// Keluar forgets the token in this tab; the token itself stays valid (a pasted demo token
-// keeps working elsewhere).
-function signOut() {
-  clearToken();
-  showSignIn();
-  announce("Kamu sudah keluar.");
-}
-
-whenSignedOut((err) => {
-  clearToken();
-  showSignIn(`Keluar: ${describe(err)}`);
+run({
+  title: "curhat",
+  tokenMissing: "Tempel token klien dulu.",
+  // Whether the token is a client's at all: a mitra's or an operator's is refused.
+  check: (token) => call("GET", "/api/client/mitra-availability", undefined, { token }),
+  follow: (handlers) => follow("/api/client/events", handlers),
+  onEvent,
+  resync,
+  signedOut() {
+    Object.assign(state, { current: null, failure: null, chat: null, sessions: [], blocked: new Set(), beacon: null, pricing: null });
+  },
 });
-
-$("signin-form").addEventListener("submit", signIn);
-$("sign-out").addEventListener("click", signOut);
-if (getToken()) signedIn();
-else showSignIn();

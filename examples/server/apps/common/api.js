@@ -6,7 +6,13 @@
 // API is the page's own origin.
 //
 // Every route an app calls is written out in a call of its own (method and path), so
-// that the tests can read them from the files and find each in openapi.json.
+// that the tests can read them from the files and find each in openapi.json. What the
+// apps and the console do alike (the request, the error, reading an event stream) is the
+// console's http.js, served at /console/http.js.
+
+import { ApiError, answerError, openStream, readEvents, request } from "/console/http.js";
+
+export { ApiError, newUUID } from "/console/http.js";
 
 let tokenKey = "curhat.token";
 
@@ -25,19 +31,6 @@ export function setToken(token) {
 
 export function clearToken() {
   sessionStorage.removeItem(tokenKey);
-}
-
-// ApiError is an answer other than 2xx: the API's error envelope, or a network failure
-// (status 0).
-export class ApiError extends Error {
-  constructor(status, body, requestId) {
-    const e = (body && body.error) || {};
-    super(e.message || (status ? `server menjawab ${status}` : "server tidak dapat dihubungi"));
-    this.status = status;
-    this.code = e.code || (status ? "HTTP_" + status : "NETWORK");
-    this.field = e.field || "";
-    this.requestId = requestId || "";
-  }
 }
 
 let onSignedOut = () => {};
@@ -68,38 +61,14 @@ export function serverNow() {
 // call sends one request; body, when given, is sent as JSON. options.token replaces the
 // stored token (sign-in checks a token before storing it); options.headers adds headers.
 export async function call(method, path, body, options = {}) {
-  const token = options.token ?? getToken();
-  const headers = { ...options.headers, Authorization: "Bearer " + token, Accept: "application/json" };
-  const init = { method, headers, cache: "no-store", signal: options.signal };
-  if (body !== undefined) {
-    headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let res;
-  try {
-    res = await fetch(path, init);
-  } catch (err) {
-    if (err && err.name === "AbortError") throw err;
-    throw new ApiError(0, null);
-  }
+  const { res, data } = await request(method, path, body, { ...options, token: options.token ?? getToken() });
   learnClock(res);
-  const text = await res.text();
-  let data = null;
-  if (text) {
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = null;
-    }
+  if (res.ok) return data;
+  const err = answerError(res, data);
+  if (options.token === undefined && (res.status === 401 || err.code === "MITRA_DEACTIVATED" || err.code === "CLIENT_SUSPENDED")) {
+    onSignedOut(err);
   }
-  if (!res.ok) {
-    const err = new ApiError(res.status, data, res.headers.get("X-Request-Id"));
-    if (options.token === undefined && (res.status === 401 || err.code === "MITRA_DEACTIVATED" || err.code === "CLIENT_SUSPENDED")) {
-      onSignedOut(err);
-    }
-    throw err;
-  }
-  return data;
+  throw err;
 }
 
 // stream reads the Server-Sent Events of path through fetch (EventSource cannot send the
@@ -107,52 +76,13 @@ export async function call(method, path, body, options = {}) {
 // the stream is open. It returns when the stream ends; it throws ApiError when the stream
 // is refused, and AbortError when signal aborts.
 async function stream(path, { signal, headers, onOpen, onEvent }) {
-  let res;
-  try {
-    res = await fetch(path, {
-      headers: { ...headers, Authorization: "Bearer " + getToken(), Accept: "text/event-stream" },
-      cache: "no-store",
-      signal,
-    });
-  } catch (err) {
-    if (err && err.name === "AbortError") throw err;
-    throw new ApiError(0, null);
-  }
-  if (!res.ok || !res.body) {
-    let data = null;
-    try {
-      data = await res.json();
-    } catch {
-      data = null;
-    }
-    throw new ApiError(res.status, data, res.headers.get("X-Request-Id"));
-  }
+  const res = await openStream(path, { token: getToken(), headers, signal });
   learnClock(res);
   onOpen();
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buf += value.replace(/\r\n/g, "\n");
-    let cut;
-    while ((cut = buf.indexOf("\n\n")) >= 0) {
-      const frame = buf.slice(0, cut);
-      buf = buf.slice(cut + 2);
-      const data = [];
-      for (const line of frame.split("\n")) {
-        if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
-      }
-      if (data.length === 0) continue; // a comment: connected, keep-alive
-      let body;
-      try {
-        body = JSON.parse(data.join("\n"));
-      } catch {
-        continue; // a frame that is not JSON is skipped
-      }
-      if (body && typeof body.kind === "string") onEvent(body.kind, body.data || {}, body.at);
-    }
-  }
+  // An app's event says what it is in its data: {kind, data, at}.
+  await readEvents(res, (_, body) => {
+    if (body && typeof body.kind === "string") onEvent(body.kind, body.data || {}, body.at);
+  });
 }
 
 // Reconnect delays: 1 s doubling to 30 s, each with up to a third more at random so that
@@ -220,16 +150,4 @@ export function follow(path, { headers, onEvent, onOpen, onState }) {
       if (wake) wake();
     },
   };
-}
-
-// newId is a fresh random UUID (a message's client_msg_id, a device id).
-// crypto.randomUUID needs a secure context (https, or localhost); an app served over plain
-// http elsewhere builds the same from crypto.getRandomValues.
-export function newId() {
-  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const x = [...b].map((v) => v.toString(16).padStart(2, "0")).join("");
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }

@@ -2,10 +2,11 @@
 // the messages (kept by seq: an event may come twice, and after a reconnect the missed
 // ones are read with after_seq), the field "Pesan" and "Kirim", and the app's own
 // buttons below. The app passes the routes of its side (api.messages, api.send), so that
-// every path it calls is written in its own file.
+// every path it calls is written in its own file. screenOf makes the chat the screen
+// shown; endButton is its "Akhiri".
 
-import { newId } from "./api.js";
-import { h, alertBox, clockText, secondsUntil, ticker } from "./ui.js";
+import { newUUID } from "./api.js";
+import { h, alertBox, clockText, confirmDialog, secondsUntil, ticker } from "./ui.js";
 
 // MAX_TEXT is the longest message the API takes, in characters.
 const MAX_TEXT = 4000;
@@ -110,7 +111,7 @@ export function chatView({ session, me, otherName, api, actions = [], onTimeUp }
     send.disabled = true;
     alert.clear();
     // One client_msg_id per message typed: a retry after a lost answer is not sent twice.
-    const clientMsgID = form.dataset.pending && form.dataset.pendingText === text ? form.dataset.pending : newId();
+    const clientMsgID = form.dataset.pending && form.dataset.pendingText === text ? form.dataset.pending : newUUID();
     form.dataset.pending = clientMsgID;
     form.dataset.pendingText = text;
     try {
@@ -165,4 +166,34 @@ export function chatView({ session, me, otherName, api, actions = [], onTimeUp }
       tick.stop();
     },
   };
+}
+
+// screenOf is the chat as the screen shown (shell.js show): its errors show in the chat,
+// update() takes the session as it is now (session()), and more adds the app's own
+// (onExtension; a stop of its own runs after the chat's).
+export function screenOf(chat, session, { stop, ...more } = {}) {
+  return {
+    ...more,
+    el: chat.el,
+    chat,
+    alert: { show: (err) => chat.error(err) },
+    update() {
+      chat.setSession(session());
+    },
+    stop() {
+      chat.stop();
+      if (stop) stop();
+    },
+  };
+}
+
+// endButton is "Akhiri": it asks first (message: what ending now means for this side)
+// and runs end() once the user confirms.
+export function endButton(message, end) {
+  const button = h("button", { type: "button", class: "danger", text: "Akhiri" });
+  button.addEventListener("click", async () => {
+    const ok = await confirmDialog({ title: "Akhiri sesi?", message, confirmLabel: "Ya, akhiri", danger: true });
+    if (ok) await end();
+  });
+  return button;
 }

@@ -1,81 +1,13 @@
-// Small DOM helpers shared by the apps. Text from the API only ever reaches the page as
-// text (textContent, value), never as HTML.
+// The DOM helpers of the apps. Text from the API only ever reaches the page as text
+// (textContent, value), never as HTML. The ones the console has too (h, field, announce,
+// describe, …) are the console's, from /console/dom.js and /console/http.js.
 
+import { h, nextId } from "/console/dom.js";
+import { describe } from "/console/http.js";
 import { serverNow } from "./api.js";
 
-let uid = 0;
-
-// nextId returns a fresh element id with the given prefix.
-export function nextId(prefix) {
-  uid += 1;
-  return `${prefix}-${uid}`;
-}
-
-// h creates an element. props: class, text, on (event → handler), and attributes (a
-// boolean true sets an empty attribute, false or null leaves it out; "hidden",
-// "disabled", "checked" and "value" are set as properties). children: nodes or strings.
-export function h(tag, props = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") el.className = v;
-    else if (k === "text") el.textContent = String(v);
-    else if (k === "on") for (const [ev, fn] of Object.entries(v)) el.addEventListener(ev, fn);
-    else if (k === "hidden" || k === "disabled" || k === "checked" || k === "value") el[k] = v;
-    else el.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const c of children.flat()) {
-    if (c === undefined || c === null || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
-
-// announce tells screen readers (and the tests) about an outcome that has no place of its
-// own on the page.
-export function announce(message) {
-  const a = document.getElementById("announcer");
-  a.textContent = "";
-  // A new text node on the next frame: the same message twice is announced twice.
-  requestAnimationFrame(() => {
-    a.textContent = message;
-  });
-}
-
-// field builds a labelled input with its error line: { wrap, input, error }.
-export function field(labelText, input, { hint } = {}) {
-  const id = input.id || nextId("f");
-  input.id = id;
-  const error = h("p", { class: "error", id: id + "-error", "aria-live": "polite" });
-  const described = [error.id];
-  let hintEl = null;
-  if (hint) {
-    hintEl = h("span", { class: "hint", id: id + "-hint", text: hint });
-    described.unshift(hintEl.id);
-  }
-  input.setAttribute("aria-describedby", described.join(" "));
-  const wrap = h("div", { class: "field" }, h("label", { for: id, text: labelText }), input, hintEl, error);
-  return { wrap, input, error };
-}
-
-// showError puts an error's message beside an input (or clears it with null).
-export function showError(f, err) {
-  if (!err) {
-    f.error.textContent = "";
-    f.input.removeAttribute("aria-invalid");
-    return;
-  }
-  f.error.textContent = describe(err);
-  f.input.setAttribute("aria-invalid", "true");
-}
-
-// describe is the sentence shown for an error: the API's message, and the request id to
-// find it in the server's log when the server failed.
-export function describe(err) {
-  if (!err) return "";
-  if (err.status >= 500 && err.requestId) return `${err.message} (permintaan ${err.requestId})`;
-  return err.message || String(err);
-}
+export { announce, field, h, showError } from "/console/dom.js";
+export { describe } from "/console/http.js";
 
 // alertBox is a place for the errors of a part of the page: show(err) says the API's
 // message (role="alert": read out at once), clear() empties it.
@@ -190,6 +122,23 @@ export function confirmDialog({ title, message, confirmLabel, danger = false }) 
       ],
     });
   });
+}
+
+// openChatButton is "Buka chat" on a list's row: whoID names the element saying whose chat
+// it is.
+export function openChatButton(whoID, onClick) {
+  return h("button", { type: "button", class: "small", text: "Buka chat", "aria-describedby": whoID, on: { click: onClick } });
+}
+
+// endedSection is the screen of a session that ended: "Sesi selesai", then what the app
+// says of it (nodes).
+export function endedSection(...nodes) {
+  return h("section", { "aria-labelledby": "ended-title" }, h("h1", { id: "ended-title", text: "Sesi selesai" }), ...nodes);
+}
+
+// homeButton is "Kembali ke beranda", at the foot of a screen that ends something.
+export function homeButton(onClick) {
+  return h("button", { type: "button", class: "wide", text: "Kembali ke beranda", on: { click: onClick } });
 }
 
 // connectionBadge shows the state of the event stream: "Terhubung", "Menyambung…",

@@ -10,13 +10,12 @@
 // event stream says something changed, when it reconnects (events sent meanwhile are
 // lost) and every RECHECK_EVERY.
 
-import { call, clearToken, follow, getToken, newId, setToken, useTokenKey, whenSignedOut } from "./api.js";
-import { alertBox, announce, clockText, confirmDialog, dateText, describe, field, h, rupiah, secondsUntil, showConnection, showError, ticker } from "./ui.js";
-import { chatView } from "./chat.js";
+import { call, follow, newUUID, useTokenKey } from "./api.js";
+import { alertBox, announce, clockText, dateText, endedSection, field, h, homeButton, openChatButton, rupiah, secondsUntil, showError, ticker } from "./ui.js";
+import { chatView, endButton, screenOf } from "./chat.js";
+import { run, screen, show } from "./shell.js";
 
 useTokenKey("curhat.mitraToken");
-
-const $ = (id) => document.getElementById(id);
 
 // HEARTBEAT_EVERY: how often an online page heartbeats (well within the server's stale
 // threshold, 30 s by default). RECHECK_EVERY: how often the offers and sessions are
@@ -29,7 +28,7 @@ const DEVICE_KEY = "curhat.mitraDevice";
 function deviceID() {
   let id = sessionStorage.getItem(DEVICE_KEY);
   if (!id) {
-    id = "web-" + newId().slice(0, 8);
+    id = "web-" + newUUID().slice(0, 8);
     sessionStorage.setItem(DEVICE_KEY, id);
   }
   return id;
@@ -49,34 +48,8 @@ const state = {
   destination: null,
 };
 
-let events = null;
-let screen = null; // {name, key, el, update?, stop?, chat?}
 let heartbeat = null;
 let recheck = null;
-
-function leave() {
-  if (screen && screen.stop) screen.stop();
-  screen = null;
-  $("view").replaceChildren();
-}
-
-function show(name, key, build) {
-  if (screen && screen.name === name && screen.key === key) {
-    if (screen.update) screen.update();
-    return screen;
-  }
-  leave();
-  screen = build();
-  screen.name = name;
-  screen.key = key;
-  $("view").append(screen.el);
-  const heading = screen.el.querySelector("h1");
-  if (heading) {
-    heading.tabIndex = -1;
-    heading.focus();
-  }
-  return screen;
-}
 
 // ---- reading the server ----
 
@@ -261,14 +234,7 @@ function buildHome() {
         const whoID = `who-${s.id}`;
         const li = h("li", {}, h("span", { id: whoID, class: "who" }, h("strong", { text: s.client_display_name }), " ", h("span", { class: "muted", text: `${s.minutes} menit` })));
         if (s.status === "pending_payment") li.append(h("span", { class: "muted", text: "Menunggu pembayaran klien" }));
-        else {
-          const open = h("button", { type: "button", class: "small", text: "Buka chat", "aria-describedby": whoID });
-          open.addEventListener("click", () => {
-            state.chat = s;
-            chatScreen();
-          });
-          li.append(open);
-        }
+        else li.append(openChatButton(whoID, () => chatScreen(s)));
         return li;
       }),
     );
@@ -412,11 +378,21 @@ function destinationForm() {
 
 // ---- chatting ----
 
-function chatScreen() {
-  const cs = state.chat;
+// chatScreen shows the chat of the session cs (state.chat unless given).
+function chatScreen(cs = state.chat) {
+  state.chat = cs;
   return show("chat", cs.id, () => {
     const back = h("button", { type: "button", class: "secondary", text: "Kembali" });
-    const end = h("button", { type: "button", class: "danger", text: "Akhiri" });
+    const end = endButton(`Sesi dengan ${cs.client_display_name} berakhir sekarang.`, async () => {
+      try {
+        const res = await call("POST", `/api/mitra/chat-sessions/${cs.id}/end`);
+        state.chat = null;
+        state.ended = res.chat_session;
+        endedScreen();
+      } catch (err) {
+        chat.error(err);
+      }
+    });
     const chat = chatView({
       session: cs,
       me: "mitra",
@@ -434,42 +410,35 @@ function chatScreen() {
       homeScreen();
       refresh();
     });
-    end.addEventListener("click", async () => {
-      const ok = await confirmDialog({
-        title: "Akhiri sesi?",
-        message: `Sesi dengan ${cs.client_display_name} berakhir sekarang.`,
-        confirmLabel: "Ya, akhiri",
-        danger: true,
-      });
-      if (!ok) return;
-      try {
-        const res = await call("POST", `/api/mitra/chat-sessions/${cs.id}/end`);
-        state.chat = null;
-        state.ended = res.chat_session;
-        endedScreen();
-      } catch (err) {
-        chat.error(err);
-      }
-    });
     const card = extensionCard(chat, cs);
     const last = state.ext.get(cs.id);
     if (last) card.onEvent(last.kind, last.d);
-    return {
-      el: chat.el,
-      chat,
-      alert: { show: (err) => chat.error(err) },
-      update() {
-        chat.setSession(state.chat);
-      },
+    rereadExtension(card, cs);
+    return screenOf(chat, () => state.chat, {
       onExtension(kind, d) {
         card.onEvent(kind, d);
       },
-      stop() {
-        chat.stop();
-        card.stop();
-      },
-    };
+      stop: card.stop,
+    });
   });
+}
+
+// rereadExtension asks the server for the chat's extensions (events are best effort: a
+// request sent while the stream was down reaches the page only this way) and shows one
+// still waiting for the mitra's answer.
+async function rereadExtension(card, cs) {
+  try {
+    const { extensions } = await call("GET", `/api/mitra/chat-sessions/${cs.id}/extensions`);
+    const e = extensions[extensions.length - 1];
+    if (!e || e.status !== "requested" || !e.expires_at) return;
+    const shown = state.ext.get(cs.id);
+    if (shown && shown.kind === "extension_requested" && shown.d.extension_id === e.id) return;
+    const d = { extension_id: e.id, chat_session_id: e.chat_session_id, minutes: e.minutes, amount: e.amount, expires_at: e.expires_at };
+    state.ext.set(cs.id, { kind: "extension_requested", d });
+    card.onEvent("extension_requested", d);
+  } catch {
+    // The stream's next event, or the next re-read, shows it.
+  }
 }
 
 // extensionCard is the extension of the chat as the mitra sees it: a request to approve
@@ -582,16 +551,12 @@ function endedScreen() {
         operator_ended: "Sesi diakhiri oleh tim curhat.",
         mitra_no_show: "Sesi berakhir karena belum ada balasan darimu; klien dikembalikan dananya.",
       }[cs.end_reason] || "";
-    const back = h("button", { type: "button", class: "wide", text: "Kembali ke beranda" });
-    back.addEventListener("click", () => {
+    const back = homeButton(() => {
       state.ended = null;
       resync();
     });
     return {
-      el: h(
-        "section",
-        { "aria-labelledby": "ended-title" },
-        h("h1", { id: "ended-title", text: "Sesi selesai" }),
+      el: endedSection(
         h("p", { class: "lead", text: `Sesi dengan ${cs.client_display_name} (${cs.minutes} menit) selesai. ${why}`.trim() }),
         h("p", { class: "hint", text: "Pendapatan dari sesi ini masuk ke saldo tertunda." }),
         back,
@@ -631,10 +596,7 @@ function onEvent(kind, d) {
       refresh().then(() => {
         // The targeted chat this mitra accepted is paid: open it.
         const cs = state.sessions.find((s) => s.id === d.chat_session_id && s.status === "active");
-        if (kind === "session_started" && cs && !state.chat && (!screen || screen.name === "home")) {
-          state.chat = cs;
-          chatScreen();
-        }
+        if (kind === "session_started" && cs && !state.chat && (!screen || screen.name === "home")) chatScreen(cs);
       });
       return;
     case "session_ended":
@@ -670,97 +632,31 @@ function onEvent(kind, d) {
 
 // ---- signing in and out ----
 
-function signedIn() {
-  $("signin").hidden = true;
-  $("sign-out").hidden = false;
-  $("connection").hidden = false;
-  document.title = "curhat mitra";
-  let opened = false;
-  events = follow("/api/mitra/events", {
-    headers: device(),
-    onState: showConnection,
-    onOpen: () => {
-      opened = true;
-      resync();
-    },
-    onEvent,
-  });
-  setTimeout(() => {
-    if (!opened && getToken()) resync();
-  }, 3000);
-  recheck = setInterval(refresh, RECHECK_EVERY);
-}
-
-function showSignIn(message) {
-  if (events) events.stop();
-  events = null;
-  if (recheck) clearInterval(recheck);
-  recheck = null;
-  state.online = false;
-  beat();
-  leave();
-  Object.assign(state, { status: null, offers: [], sessions: [], chat: null, ended: null, ext: new Map(), earnings: null, destination: null });
-  $("sign-out").hidden = true;
-  $("connection").hidden = true;
-  $("signin").hidden = false;
-  document.title = "Masuk · curhat mitra";
-  const input = $("token");
-  input.value = "";
-  $("token-error").textContent = message || "";
-  if (message) input.setAttribute("aria-invalid", "true");
-  else input.removeAttribute("aria-invalid");
-  input.focus();
-}
-
-async function signIn(event) {
-  event.preventDefault();
-  const input = $("token");
-  const error = $("token-error");
-  const token = input.value.trim();
-  if (!token) {
-    error.textContent = "Tempel token mitra dulu.";
-    input.setAttribute("aria-invalid", "true");
-    input.focus();
-    return;
-  }
-  try {
-    // Whether the token is a mitra's at all: a client's or an operator's is refused.
-    await call("GET", "/api/mitra/status", undefined, { token });
-  } catch (err) {
-    error.textContent = describe(err);
-    input.setAttribute("aria-invalid", "true");
-    input.focus();
-    return;
-  }
-  input.value = "";
-  error.textContent = "";
-  input.removeAttribute("aria-invalid");
-  setToken(token);
-  announce("Berhasil masuk.");
-  signedIn();
-}
-
-// Keluar takes this device offline and forgets the token in this tab; the token itself
-// stays valid.
-async function signOut() {
-  if (state.online) {
+run({
+  title: "curhat mitra",
+  tokenMissing: "Tempel token mitra dulu.",
+  // Whether the token is a mitra's at all: a client's or an operator's is refused.
+  check: (token) => call("GET", "/api/mitra/status", undefined, { token }),
+  follow: (handlers) => follow("/api/mitra/events", { ...handlers, headers: device() }),
+  onEvent,
+  resync,
+  signedIn() {
+    recheck = setInterval(refresh, RECHECK_EVERY);
+  },
+  // Keluar takes this device offline first.
+  async signingOut() {
+    if (!state.online) return;
     try {
       await call("POST", "/api/mitra/status/offline", { device_id: deviceID() });
     } catch {
       // the lease ends by itself when it goes stale
     }
-  }
-  clearToken();
-  showSignIn();
-  announce("Kamu sudah keluar.");
-}
-
-whenSignedOut((err) => {
-  clearToken();
-  showSignIn(`Keluar: ${describe(err)}`);
+  },
+  signedOut() {
+    if (recheck) clearInterval(recheck);
+    recheck = null;
+    state.online = false;
+    beat();
+    Object.assign(state, { status: null, offers: [], sessions: [], chat: null, ended: null, ext: new Map(), earnings: null, destination: null });
+  },
 });
-
-$("signin-form").addEventListener("submit", signIn);
-$("sign-out").addEventListener("click", signOut);
-if (getToken()) signedIn();
-else showSignIn();
