@@ -3,6 +3,9 @@ package availability
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,10 +54,54 @@ type labelIndex struct {
 	dirty atomic.Bool
 }
 
+// labelState is one copy of the labels. Mitras share few distinct label sets, so each set
+// is kept once and a filter asks its question once per set, not once per mitra.
 type labelState struct {
-	labels   map[uuid.UUID]Labels // labelled mitras only
-	since    time.Time            // the store's clock at the last refresh
-	loadedAt time.Time            // the index's clock at the last refresh
+	sets     []Labels            // the distinct label sets
+	setOf    map[string]int32    // a set's key (labelKey) → its index in sets
+	of       map[uuid.UUID]int32 // labelled mitra → the index of its labels in sets
+	since    time.Time           // the store's clock at the last refresh
+	loadedAt time.Time           // the index's clock at the last refresh
+}
+
+// labelKey is one string per distinct label set (topics hold no NUL: Labels.Validate).
+func labelKey(l Labels) string {
+	return strings.Join(l.Languages, "\x00") + "\x01" + strings.Join(l.Topics, "\x00") + "\x01" + l.Gender
+}
+
+// with returns a copy of st with changed applied (a copy shares nothing st's readers
+// see change), or st's maps as they are when changed changes nothing.
+func (st *labelState) with(changed []MitraLabels) *labelState {
+	var diff []MitraLabels
+	for _, c := range changed {
+		i, labelled := st.of[c.ID]
+		if labelled && !c.Labels.empty() && labelKey(st.sets[i]) == labelKey(c.Labels) || !labelled && c.Labels.empty() {
+			continue // re-read unchanged (the overlap of refreshes)
+		}
+		diff = append(diff, c)
+	}
+	if len(diff) == 0 {
+		return &labelState{sets: st.sets, setOf: st.setOf, of: st.of}
+	}
+	next := &labelState{sets: slices.Clip(st.sets), setOf: maps.Clone(st.setOf), of: maps.Clone(st.of)}
+	if next.setOf == nil {
+		next.setOf, next.of = map[string]int32{}, map[uuid.UUID]int32{}
+	}
+	for _, c := range diff {
+		if c.Labels.empty() {
+			delete(next.of, c.ID)
+			continue
+		}
+		k := labelKey(c.Labels)
+		i, ok := next.setOf[k]
+		if !ok {
+			i = int32(len(next.sets))
+			next.sets = append(next.sets, c.Labels)
+			next.setOf[k] = i
+		}
+		next.of[c.ID] = i
+	}
+	return next
 }
 
 func newLabelIndex(store Store, every time.Duration, now func() time.Time) *labelIndex {
@@ -89,24 +136,11 @@ func (x *labelIndex) current(ctx context.Context) (*labelState, error) {
 		}
 		return nil, fmt.Errorf("load mitra labels: %w", err)
 	}
-	next := &labelState{since: storeNow, loadedAt: x.now()}
 	if st == nil {
-		next.labels = make(map[uuid.UUID]Labels, len(changed))
-	} else if len(changed) == 0 {
-		next.labels = st.labels // nothing changed: share the map (never written after publication)
-	} else {
-		next.labels = make(map[uuid.UUID]Labels, len(st.labels)+len(changed))
-		for id, l := range st.labels {
-			next.labels[id] = l
-		}
+		st = &labelState{}
 	}
-	for _, c := range changed {
-		if c.Labels.empty() {
-			delete(next.labels, c.ID)
-		} else {
-			next.labels[c.ID] = c.Labels
-		}
-	}
+	next := st.with(changed)
+	next.since, next.loadedAt = storeNow, x.now()
 	x.state.Store(next)
 	return next, nil
 }
@@ -127,11 +161,18 @@ func (m *Mirror) FilterByLabels(ctx context.Context, ids []uuid.UUID, limit int,
 	if st == nil {
 		return nil, err
 	}
-	keepUnlabelled := keep(Labels{}) // most mitras: asked once
+	keepUnlabelled := keep(Labels{})   // most mitras: asked once
+	fits := make([]int8, len(st.sets)) // per label set: 0 not asked yet, 1 kept, -1 not
 	var out []uuid.UUID
 	for _, id := range ids {
-		l, labelled := st.labels[id]
-		if labelled && keep(l) || !labelled && keepUnlabelled {
+		i, labelled := st.of[id]
+		if labelled && fits[i] == 0 {
+			fits[i] = -1
+			if keep(st.sets[i]) {
+				fits[i] = 1
+			}
+		}
+		if labelled && fits[i] == 1 || !labelled && keepUnlabelled {
 			out = append(out, id)
 			if len(out) == limit {
 				break

@@ -80,3 +80,26 @@ func TestFilterByLabels_SeesAnotherInstancesEditWithinTheRefresh(t *testing.T) {
 	b.clock.Advance(availability.DefaultLabelRefresh + time.Millisecond)
 	require.Empty(t, match())
 }
+
+// Mitras sharing their labels are asked about once: the filter's question is put once per
+// distinct label set, not once per mitra.
+func TestFilterByLabels_AsksOncePerDistinctLabelSet(t *testing.T) {
+	t.Parallel()
+	b := setup(t, kindMemory, setupOptions{})
+	var ids []uuid.UUID
+	for i := range 6 {
+		id := b.newMitra(t)
+		ids = append(ids, id)
+		lang := []string{"id", "jv"}[i%2]
+		labelEdit(t, b.mirror, id, availability.Labels{Languages: []string{lang}, Topics: []string{"work"}})
+	}
+	ids = append(ids, b.newMitra(t)) // no labels
+	asked := 0
+	got, err := b.mirror.FilterByLabels(ctxT(t), ids, 0, func(l availability.Labels) bool {
+		asked++
+		return slices.Contains(l.Languages, "jv")
+	})
+	require.NoError(t, err)
+	require.Equal(t, []uuid.UUID{ids[1], ids[3], ids[5]}, got)
+	require.Equal(t, 3, asked, "two label sets and the empty one")
+}

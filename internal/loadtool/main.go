@@ -51,6 +51,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -89,7 +90,7 @@ type options struct {
 func main() {
 	var o options
 	var sizes, streams, fanouts, sessions, routingSizes, scen string
-	var bareAddr, bareKey string
+	var bareAddr, bareKey, cpuProfile string
 	flag.StringVar(&scen, "scenario", "all", "scenarios to run, comma-separated ("+scenarioNames()+"), or all")
 	flag.StringVar(&sizes, "n", "1000,10000,100000", "numbers of online mitras of hot-paths and sweeps, comma-separated: one table each")
 	flag.StringVar(&streams, "streams", "1000,10000", "open mitra event streams of offer-delivery, comma-separated (stream-cost uses the largest)")
@@ -109,6 +110,7 @@ func main() {
 	flag.IntVar(&o.routingBlasts, "routing-blasts", 2000, "blasts of each fairness run of routing")
 	flag.IntVar(&o.routingSamples, "routing-samples", 200, "blasts measured per side (with and without preferences) of each row of routing's label cost")
 	flag.IntVar(&o.routingFanout, "routing-fanout", 100, "FanoutCap of routing's label cost under the blast policy")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the tool's own process (the in-process scenarios: routing) to this file")
 	flag.StringVar(&bareAddr, "serve-bare", "", "internal: serve the bare floor handlers on this address")
 	flag.StringVar(&bareKey, "bare-key", "", "internal: the key the bare SET handler writes")
 	flag.Parse()
@@ -144,6 +146,20 @@ func main() {
 		os.Exit(2)
 	}
 	raiseFileLimit()
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "-cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() { // a second Ctrl-C while cleaning up exits at once
