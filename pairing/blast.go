@@ -401,9 +401,7 @@ func (p *Pairer) failBlast(ctx context.Context, pr Pairing, reason Reason, dueBy
 	if err != nil {
 		return fmt.Errorf("fail blast %s: %w", pr.ID, err)
 	}
-	p.unschedule(timerKey{pairingDeadline, pr.ID})
-	p.unschedule(timerKey{ringTick, pr.ID})
-	p.unschedule(timerKey{stepTick, pr.ID})
+	p.stopWaiting(pr.ID)
 	failure := *res.Failure
 	if len(res.Refunds) > 0 && p.settleRefunds(ctx, pr.ID) {
 		failure = p.markRefunded(ctx, failure)

@@ -70,8 +70,7 @@ func (p *Pairer) Cancel(ctx context.Context, clientID, pairingID uuid.UUID) (Pai
 		if err != nil {
 			return Pairing{}, fmt.Errorf("cancel pairing %s: %w", pairingID, err)
 		}
-		p.unschedule(timerKey{pairingDeadline, pr.ID})
-		p.unschedule(timerKey{ringTick, pr.ID})
+		p.stopWaiting(pr.ID)
 		p.notifyDismissed(ctx, pr.ID, res.Closed, DismissCancelled)
 		p.notify(ctx, Event{
 			ClientID: ptr(pr.ClientID),

@@ -38,8 +38,7 @@ func (p *Pairer) Accept(ctx context.Context, mitraID, pairingID uuid.UUID) (Chat
 		return res.Session, nil
 	}
 	pr, s := res.Pairing, res.Session
-	p.unschedule(timerKey{pairingDeadline, pr.ID})
-	p.unschedule(timerKey{ringTick, pr.ID})
+	p.stopWaiting(pr.ID)
 	p.capacityChanged(ctx, mitraID, false)
 	p.notifyDismissed(ctx, pr.ID, res.Dismissed, DismissMatched)
 	p.answered(ctx, mitraID)

@@ -211,6 +211,14 @@ func (p *Pairer) schedule(key timerKey, at time.Time, fn func(ctx context.Contex
 	p.timers[key] = t
 }
 
+// stopWaiting drops the timers of a pairing that stopped waiting (matched, failed or
+// cancelled): its deadline, its next ring and its next routing step.
+func (p *Pairer) stopWaiting(id uuid.UUID) {
+	for _, kind := range []timerKind{pairingDeadline, ringTick, stepTick} {
+		p.unschedule(timerKey{kind, id})
+	}
+}
+
 func (p *Pairer) unschedule(key timerKey) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -139,6 +139,7 @@ func (p *Pairer) enqueue(ctx context.Context, pr Pairing, dueBy *time.Time) (boo
 		return true, fmt.Errorf("queue blast %s: %w", pr.ID, err)
 	}
 	p.unschedule(timerKey{ringTick, pr.ID})
+	p.unschedule(timerKey{stepTick, pr.ID}) // the queue is first in, first out: no routing
 	p.armDeadline(res.Pairing)
 	p.notifyDismissed(ctx, pr.ID, res.Closed, DismissExpired)
 	p.offersMissed(ctx, res.Closed)

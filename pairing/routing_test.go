@@ -241,3 +241,21 @@ func TestRouting_TheFanOutCapCountsOnlyTheMitrasThatFit(t *testing.T) {
 		require.Subset(t, fit, got, "only mitras fitting step 0")
 	})
 }
+
+func TestRouting_AMatchOrACancelLeavesNoWideningTimer(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		ayu := e.labelled(t, ayuLabels)
+		pr := e.preferredBlast(t, wantAyu)
+		require.NotNil(t, pr.NextStepAt)
+		_, err := e.p.Cancel(context.Background(), pr.ClientID, pr.ID)
+		require.NoError(t, err)
+		require.Zero(t, e.clock.Pending(), "no deadline or widening timer left behind")
+
+		pr = e.preferredBlast(t, wantAyu)
+		_, err = e.p.Accept(context.Background(), ayu, pr.ID)
+		require.NoError(t, err)
+		require.Equal(t, countSessionTimers(e), e.clock.Pending(), "only the session's expiry")
+	})
+}
