@@ -47,6 +47,16 @@
 // mitras idle longest; and mitras taken offline (Away) after missed offers. See Policies
 // for the rules, PolicyStore for what the Store keeps.
 //
+// Routing quality (routing.go, rank.go, wrapup.go, ratings.go): a blast with the client's
+// Preferences is offered first to the mitras whose labels fit every preference, widening
+// by the steps of pairing_routing_steps (RoutingSettings) on a timer backed by
+// SweepTimeouts, down to everyone; the labels come from Deps.Labels, in process, never a
+// Store read per offer. Rings, and which free mitra gets the head of the queue, follow
+// pairing_rank_weights (RankMitras: rating, acceptance, idle time; longest idle by
+// default). After a session a mitra pauses for mitra_wrapup_seconds (WrapupSettings). A
+// client rates an ended session once (Rate; ErrAlreadyRated), and a mitra's rating is the
+// Bayesian average of its ratings (BayesianRating).
+//
 // Blocks: a client may block a mitra, and a mitra a client it had a chat session with
 // (Block, Unblock, ListBlocks). A pair blocked by either side is never offered to each
 // other — blasts and the prepaid blasts of reroutes, rings, the queue, a mitra joining

@@ -51,3 +51,43 @@ func ExamplePairer_StartBlast() {
 	// active 30
 	// matched
 }
+
+// A blast with the client's preferences: the mitra fitting every preference is offered
+// it first (routing step 0); everyone else only when the steps have widened to any.
+func ExamplePairer_StartBlast_preferences() {
+	ctx := context.Background()
+	store := pairing.NewMemoryStore()
+	avail := pairingtest.NewAvailability(store, 1)
+	payments := pairingtest.NewPayments()
+	store.RecordRefunds = payments.RecordRefunds
+	labels := pairingtest.NewLabels() // the SDK wires availability.Mirror's labels here
+	p, err := pairing.NewPairer(store, pairing.Deps{
+		Availability: avail, Payments: payments, Quoter: pairingtest.NewQuoter(map[int]int64{30: 25000}), Labels: labels,
+	}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer p.Stop(ctx)
+	payments.SetHandler(p)
+
+	ayu, budi := uuid.New(), uuid.New()
+	for _, m := range []uuid.UUID{ayu, budi} {
+		store.PutMitra(pairing.MemoryMitra{ID: m, Active: true})
+		avail.SetOnline(m, true)
+	}
+	labels.Set(ayu, pairingtest.MitraLabels{Languages: []string{"id"}, Topics: []string{"keluarga"}, Gender: "female"})
+
+	client, _ := p.RegisterClient(ctx, pairing.RegisterClientParams{DisplayName: "Dewi"})
+	pr, pay, _ := p.StartBlast(ctx, pairing.StartParams{ClientID: client.ID, Minutes: 30,
+		Preferences: &pairing.Preferences{Language: "id", Topics: []string{"Keluarga"}}})
+	_ = payments.Pay(ctx, pay.ID)
+	pr, _ = p.GetPairing(ctx, pr.ID)
+	ayuOffers, _ := p.ListOffers(ctx, ayu)
+	budiOffers, _ := p.ListOffers(ctx, budi)
+	fmt.Println("routing step", pr.RoutingStep, "of", len(pr.RoutingSteps), pr.RoutingSteps[pr.RoutingStep].Match)
+	fmt.Println("offers:", len(ayuOffers), len(budiOffers))
+	// Output:
+	// routing step 0 of 3 all
+	// offers: 1 0
+}
