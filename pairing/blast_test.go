@@ -272,7 +272,8 @@ func TestPaymentPaid_StartsSearchingAndOffersEveryAvailableMitra(t *testing.T) {
 		for _, m := range []uuid.UUID{m1, m2} {
 			offers := e.offers(t, m)
 			require.Len(t, offers, 1)
-			require.Equal(t, pairing.Offer{PairingID: pr.ID, Type: pairing.TypeBlast, Minutes: 10, ExpiresAt: t0.Add(time.Minute), OfferedAt: t0}, offers[0])
+			require.Equal(t, pairing.Offer{PairingID: pr.ID, Type: pairing.TypeBlast, Minutes: 10, ExpiresAt: t0.Add(time.Minute), OfferedAt: t0,
+				ClientID: pr.ClientID, ClientDisplayName: "client"}, offers[0])
 			require.Len(t, e.notifier.Find(pairing.EventPairingOffer, m), 1)
 		}
 		require.Empty(t, e.offers(t, offline))

@@ -468,7 +468,8 @@ func (s *MemoryStore) ListOffers(_ context.Context, mitraID uuid.UUID, now time.
 			continue
 		}
 		out = append(out, Offer{PairingID: p.ID, Type: p.Type, Minutes: p.Minutes, ExpiresAt: deadline,
-			OfferedAt: o.createdAt, Queued: p.Status == StatusQueued})
+			OfferedAt: o.createdAt, Queued: p.Status == StatusQueued, ClientID: p.ClientID,
+			ClientDisplayName: s.clients[p.ClientID].DisplayName})
 	}
 	slices.SortFunc(out, func(a, b Offer) int {
 		pa, pb := s.pairings[a.PairingID], s.pairings[b.PairingID]

@@ -376,8 +376,8 @@ func (s *PostgresStore) ListOffers(ctx context.Context, mitraID uuid.UUID, now t
 	// pairing's.
 	const deadline = "LEAST(COALESCE(o.expires_at, p.expires_at), p.expires_at)"
 	offers, err := queryAll(ctx, s.db, pgutil.SQL.
-		Select("o.pairing_id", "p.type", "p.minutes", deadline, "o.created_at", "p.status = 'queued'").
-		From("pairing_offers o").Join("pairings p ON p.id = o.pairing_id").
+		Select("o.pairing_id", "p.type", "p.minutes", deadline, "o.created_at", "p.status = 'queued'", "c.id", "c.display_name").
+		From("pairing_offers o").Join("pairings p ON p.id = o.pairing_id").Join("clients c ON c.id = p.client_id").
 		Where(sq.Eq{"o.mitra_id": mitraID, "o.status": string(OfferOffered)}).
 		Where(sq.Or{
 			sq.Eq{"p.status": []string{string(StatusSearching), string(StatusTargetedWaiting)}},
@@ -388,7 +388,7 @@ func (s *PostgresStore) ListOffers(ctx context.Context, mitraID uuid.UUID, now t
 		func(row pgx.Row) (Offer, error) {
 			var o Offer
 			var typ string
-			err := row.Scan(&o.PairingID, &typ, &o.Minutes, &o.ExpiresAt, &o.OfferedAt, &o.Queued)
+			err := row.Scan(&o.PairingID, &typ, &o.Minutes, &o.ExpiresAt, &o.OfferedAt, &o.Queued, &o.ClientID, &o.ClientDisplayName)
 			o.Type, o.ExpiresAt, o.OfferedAt = Type(typ), o.ExpiresAt.UTC(), o.OfferedAt.UTC()
 			return o, err
 		})

@@ -98,7 +98,8 @@ func TestQueue_AMitraComingOnlineIsOfferedTheHeadOnlyAndTheNextMovesUp(t *testin
 		e.comeOnline(t, m)
 		offers := e.offers(t, m)
 		require.Equal(t, []pairing.Offer{{PairingID: first.ID, Type: pairing.TypeBlast, Minutes: 10,
-			ExpiresAt: t0.Add(50 * time.Second), OfferedAt: t0.Add(30 * time.Second), Queued: true}}, offers,
+			ExpiresAt: t0.Add(50 * time.Second), OfferedAt: t0.Add(30 * time.Second), Queued: true,
+			ClientID: first.ClientID, ClientDisplayName: "client"}}, offers,
 			"client 1 only, for the one-to-one countdown")
 		offerEvents := e.notifier.Find(pairing.EventPairingOffer, m)
 		require.Len(t, offerEvents, 1)

@@ -186,6 +186,10 @@ type Offer struct {
 	OfferedAt time.Time
 	// Queued marks the offer of a queued pairing (it holds one of the mitra's free slots).
 	Queued bool
+	// ClientID and ClientDisplayName are the pairing's client, as the mitra is shown it
+	// (read with the offer: no lookup per offer).
+	ClientID          uuid.UUID
+	ClientDisplayName string
 }
 
 // SessionStatus is the state of a chat session (column chat_sessions.status).

@@ -403,15 +403,10 @@ func (s *Server) listOffers(w http.ResponseWriter, r *http.Request, c caller) er
 	if err != nil {
 		return err
 	}
-	names := s.namesFor(c)
 	out := make([]map[string]any, 0, len(offers))
 	for _, o := range offers {
-		name, err := names.offerClientName(r.Context(), o.PairingID)
-		if err != nil {
-			return err
-		}
 		out = append(out, map[string]any{"pairing_id": o.PairingID, "type": o.Type, "minutes": o.Minutes,
-			"expires_at": o.ExpiresAt.UTC(), "queued": o.Queued, "client_display_name": name})
+			"expires_at": o.ExpiresAt.UTC(), "queued": o.Queued, "client_display_name": o.ClientDisplayName})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"offers": out})
 	return nil

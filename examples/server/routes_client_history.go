@@ -191,12 +191,3 @@ func (n *partyNames) session(ctx context.Context, cs pairing.ChatSession) (sessi
 	js.ClientDisplayName = name
 	return js, err
 }
-
-// offerClientName is the display name of the client of an offer's pairing.
-func (n *partyNames) offerClientName(ctx context.Context, pairingID uuid.UUID) (string, error) {
-	p, err := n.s.app.pairer.GetPairing(ctx, pairingID)
-	if err != nil {
-		return "", err
-	}
-	return n.name(ctx, p.ClientID)
-}

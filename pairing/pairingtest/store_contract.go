@@ -207,10 +207,17 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 		c.offer(t, sooner, m)
 		offers, err := c.Store.ListOffers(check.Context(t), m, t0)
 		check.NoError(t, err)
+		name := func(id uuid.UUID) string {
+			cl, err := c.Store.GetClient(check.Context(t), id)
+			check.NoError(t, err)
+			return cl.DisplayName
+		}
 		check.Equal(t, []pairing.Offer{
-			{PairingID: sooner.ID, Type: pairing.TypeTargeted, Minutes: 5, ExpiresAt: t0.Add(20 * time.Second), OfferedAt: t0},
-			{PairingID: later.ID, Type: pairing.TypeBlast, Minutes: 10, ExpiresAt: t0.Add(time.Minute), OfferedAt: t0},
-		}, offers)
+			{PairingID: sooner.ID, Type: pairing.TypeTargeted, Minutes: 5, ExpiresAt: t0.Add(20 * time.Second), OfferedAt: t0,
+				ClientID: sooner.ClientID, ClientDisplayName: name(sooner.ClientID)},
+			{PairingID: later.ID, Type: pairing.TypeBlast, Minutes: 10, ExpiresAt: t0.Add(time.Minute), OfferedAt: t0,
+				ClientID: later.ClientID, ClientDisplayName: name(later.ClientID)},
+		}, offers, "each with its client, as the mitra is shown it")
 		offers, err = c.Store.ListOffers(check.Context(t), m, t0.Add(20*time.Second))
 		check.NoError(t, err)
 		check.Len(t, offers, 1, "the targeted one reached its deadline")
