@@ -3,6 +3,7 @@ package pairing
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 )
@@ -46,4 +47,14 @@ func (s *MemoryStore) OfferAnswers(_ context.Context, mitraIDs []uuid.UUID) (map
 		}
 	}
 	return out, nil
+}
+
+// clonePreferences is a copy of p that shares no slice with it.
+func clonePreferences(p *Preferences) *Preferences {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	c.Topics = slices.Clone(p.Topics)
+	return &c
 }

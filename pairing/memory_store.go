@@ -248,6 +248,7 @@ func (s *MemoryStore) CreatePairing(_ context.Context, p Pairing) (Pairing, erro
 	if err := checkPairing(tx, p); err != nil {
 		return Pairing{}, err
 	}
+	p.Preferences, p.RoutingSteps = clonePreferences(p.Preferences), slices.Clone(p.RoutingSteps) // as a row: not the caller's
 	s.pairings[p.ID] = p
 	return p, nil
 }
@@ -355,7 +356,7 @@ func (s *MemoryStore) Transition(ctx context.Context, t PairingTransition) (Tran
 		p.NextRingAt, p.NextStepAt = nil, nil
 	}
 	if r := t.Routing; r != nil {
-		p.RoutingSteps, p.RoutingStep, p.NextStepAt = r.Steps, r.Step, r.NextStepAt
+		p.RoutingSteps, p.RoutingStep, p.NextStepAt = slices.Clone(r.Steps), r.Step, r.NextStepAt
 	}
 	if t.To.Final() {
 		p.ClosedAt = &t.Now

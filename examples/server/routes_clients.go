@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/curhat/curhat"
 	"github.com/curhat/curhat/pairing"
 )
 
@@ -143,24 +142,15 @@ func (s *Server) getClientOverview(w http.ResponseWriter, r *http.Request, _ cal
 // setClientStatus is PATCH /api/internal/clients/{id}/status {is_active}: suspend or
 // reinstate a client (audited client.status, the client before and after).
 func (s *Server) setClientStatus(w http.ResponseWriter, r *http.Request, c caller) error {
-	id, err := pathID(r, "id")
+	id, active, err := activeRequest(w, r)
 	if err != nil {
 		return err
-	}
-	var body struct {
-		IsActive *bool `json:"is_active"`
-	}
-	if err := decodeJSON(w, r, &body); err != nil {
-		return err
-	}
-	if body.IsActive == nil {
-		return curhat.Invalid("is_active", "is required")
 	}
 	before, err := s.app.getClient(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	after, err := s.app.setClientActive(r.Context(), id, *body.IsActive)
+	after, err := s.app.setClientActive(r.Context(), id, active)
 	if err != nil {
 		return err
 	}

@@ -126,18 +126,9 @@ func (s *Server) getMitra(w http.ResponseWriter, r *http.Request, _ caller) erro
 }
 
 func (s *Server) setMitraStatus(w http.ResponseWriter, r *http.Request, c caller) error {
-	id, err := pathID(r, "id")
+	id, active, err := activeRequest(w, r)
 	if err != nil {
 		return err
-	}
-	var body struct {
-		IsActive *bool `json:"is_active"`
-	}
-	if err := decodeJSON(w, r, &body); err != nil {
-		return err
-	}
-	if body.IsActive == nil {
-		return curhat.Invalid("is_active", "is required")
 	}
 	before, err := s.app.mirror.GetMitra(r.Context(), id)
 	if err != nil {
@@ -147,11 +138,11 @@ func (s *Server) setMitraStatus(w http.ResponseWriter, r *http.Request, c caller
 	if err := s.app.mitraWarnings(r.Context(), &prev); err != nil {
 		return err
 	}
-	m, err := s.app.setMitraActive(r.Context(), id, *body.IsActive)
+	m, err := s.app.setMitraActive(r.Context(), id, active)
 	if err != nil {
 		return err
 	}
-	if *body.IsActive {
+	if active {
 		// Every instance forgets that the mitra's tokens were refused as deactivated: the
 		// ones minted since answer at once, the ones the deactivation revoked say 401.
 		s.app.auth.revoked(r.Context(), SubjectMitra, id)
@@ -264,4 +255,23 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request, c caller) err
 	s.audit(r, c, "config.set", "config", string(it.Key), before, map[string]any{"key": it.Key, "value": it.Value, "updated_at": utcPtr(it.UpdatedAt)})
 	writeJSON(w, http.StatusOK, map[string]any{"key": it.Key, "value": it.Value, "updated_at": utcPtr(it.UpdatedAt)})
 	return nil
+}
+
+// activeRequest reads the {id} and the body {is_active} of a request that suspends or
+// reinstates an account (a mitra's, a client's).
+func activeRequest(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return uuid.Nil, false, err
+	}
+	var body struct {
+		IsActive *bool `json:"is_active"`
+	}
+	if err := decodeJSON(w, r, &body); err != nil {
+		return uuid.Nil, false, err
+	}
+	if body.IsActive == nil {
+		return uuid.Nil, false, curhat.Invalid("is_active", "is required")
+	}
+	return id, *body.IsActive, nil
 }

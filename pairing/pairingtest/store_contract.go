@@ -648,6 +648,7 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 	runTrustContract(t, newHarness)
 	runWrapupContract(t, newHarness)
 	runRatingContract(t, newHarness)
+	runRoutingContract(t, newHarness)
 }
 
 func ptr[T any](v T) *T { return &v }

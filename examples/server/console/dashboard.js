@@ -2,8 +2,8 @@
 // polling every 2 s while the stream cannot be had; and the statistics of a window (5
 // minutes, an hour, a day), from the stream's stats events (at least every 5 s).
 
-import { ApiError, call, query, stream } from "./api.js";
-import { describe, duration, field, h, money, select, time } from "./ui.js";
+import { call, query } from "./api.js";
+import { describe, duration, field, followEvents, h, money, select, time } from "./ui.js";
 
 export const title = "Dashboard";
 
@@ -38,16 +38,6 @@ function driftText(drift) {
   if (drift === null || drift === undefined) return "no mirror";
   if (drift.differences === null || drift.differences === undefined) return "check failed";
   return String(drift.differences);
-}
-
-function wait(ms, signal) {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
 }
 
 const windows = [
@@ -237,41 +227,17 @@ function statsSection(signal) {
 
 // follow keeps the counts current until signal aborts: the event stream while it can be
 // had, polling every 2 s while it cannot (too many streams open, a proxy that buffers).
-async function follow(signal, live, show, failed, stats) {
-  while (!signal.aborted) {
-    try {
-      await stream("/api/internal/events", {
-        signal,
-        onOpen: () => {
-          live.textContent = "Live";
-          live.classList.add("on");
-        },
-        onEvent: (kind, e) => {
-          if (kind === "dashboard") show(e.data);
-          else if (kind === "failed_pairing") failed(e.data);
-          else if (kind === "stats") stats.event(e.data);
-        },
-      });
-    } catch (err) {
-      if (signal.aborted || (err && err.name === "AbortError")) return;
-      if (err instanceof ApiError && err.status === 401) return;
-    }
-    if (signal.aborted) return;
-    // The stream ended or was refused: poll until it can be tried again.
-    live.classList.remove("on");
-    live.textContent = "Updating every 2 s";
-    const until = Date.now() + RETRY_MS;
-    while (!signal.aborted && Date.now() < until) {
-      await wait(POLL_MS, signal);
-      if (signal.aborted) return;
-      try {
-        show(await call("GET", "/api/internal/dashboard", undefined, { signal }));
-        stats.poll();
-      } catch (err) {
-        if (signal.aborted || (err && err.name === "AbortError")) return;
-        if (err instanceof ApiError && err.status === 401) return;
-        live.textContent = "Cannot reach the server; retrying";
-      }
-    }
-  }
+function follow(signal, live, show, failed, stats) {
+  return followEvents({
+    signal, live, pollMs: POLL_MS, retryMs: RETRY_MS, failText: "Cannot reach the server; retrying",
+    onEvent: (kind, e) => {
+      if (kind === "dashboard") show(e.data);
+      else if (kind === "failed_pairing") failed(e.data);
+      else if (kind === "stats") stats.event(e.data);
+    },
+    poll: async () => {
+      show(await call("GET", "/api/internal/dashboard", undefined, { signal }));
+      stats.poll();
+    },
+  });
 }

@@ -5,7 +5,7 @@
 // Rows are kept and updated in place, so that a control keeps the focus.
 
 import { ApiError, call, query } from "./api.js";
-import { describe, duration, field, formDialog, h, human, keyedRows, money, nextId, pager, permission, select, showError, time } from "./ui.js";
+import { describe, duration, field, formDialog, h, human, keyedRows, money, nextId, pagerArea, permission, select, showError, time, wait } from "./ui.js";
 
 export const title = "Live";
 
@@ -31,16 +31,6 @@ const refunds = [
   ["unused", "Refund the unused time", "The minutes not chatted yet, in proportion to the price paid."],
   ["full", "Refund in full", "Everything the client paid for this chat."],
 ];
-
-function wait(ms, signal) {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
-}
 
 // setText changes a node's text only when it differs (a focused link inside stays).
 function setText(el, text) {
@@ -102,22 +92,6 @@ export async function mount(root, signal) {
       await refresh();
     }
   })();
-}
-
-// pagerArea shows a list's pager, built again only when the list's pages changed (a
-// focused "Next page" keeps the focus between two reads).
-function pagerArea(noun, go) {
-  const el = h("div");
-  let shown = "";
-  const set = (list) => {
-    const key = `${list.page}/${list.page_size}/${list.total}`;
-    if (key === shown) return;
-    shown = key;
-    const hadFocus = el.contains(document.activeElement);
-    el.replaceChildren(list.total > list.page_size || list.page > 1 ? pager(list, noun, go) : "");
-    if (hadFocus) el.querySelector("button:not(:disabled)")?.focus();
-  };
-  return { el, set };
 }
 
 function waitingSection(state, signal) {

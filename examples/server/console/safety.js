@@ -6,8 +6,8 @@
 // resolving need support. Rows are kept and updated in place, so that a control keeps
 // the focus while the list changes.
 
-import { ApiError, call, query, stream } from "./api.js";
-import { announce, describe, field, formDialog, h, human, keyedRows, nextId, operatorLabel, pager, permission, select, showError, time, timeSeconds } from "./ui.js";
+import { call, query } from "./api.js";
+import { announce, describe, field, followEvents, formDialog, h, human, keyedRows, nextId, operatorLabel, pagerArea, permission, select, showError, time, timeSeconds } from "./ui.js";
 
 export const title = "Safety";
 
@@ -74,16 +74,6 @@ const outcomeText = {
   refunded: "Refunded",
 };
 
-function wait(ms, signal) {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
-}
-
 // put replaces an element's children with the given nodes, leaving out the absent ones
 // (null, false).
 function put(el, ...nodes) {
@@ -124,35 +114,18 @@ export async function mount(root, signal) {
 // follow keeps the alerts current until signal aborts: the operators' event stream while
 // it can be had (a safety_alert event puts the alert on top at once), reading the list
 // again every 5 s while it cannot.
-async function follow(signal, live, alerts) {
-  while (!signal.aborted) {
-    try {
-      await stream("/api/internal/events", {
-        signal,
-        onOpen: () => {
-          live.textContent = "Live";
-          live.classList.add("on");
-          // An alert raised before the stream opened has no event here: read them once.
-          alerts.load();
-        },
-        onEvent: (kind, e) => {
-          if (kind === "safety_alert" && e && e.data) alerts.arrived(e.data);
-        },
-      });
-    } catch (err) {
-      if (aborted(signal, err)) return;
-      if (err instanceof ApiError && err.status === 401) return;
-    }
-    if (signal.aborted) return;
-    live.classList.remove("on");
-    live.textContent = "Updating every 5 s";
-    const until = Date.now() + RETRY_MS;
-    while (!signal.aborted && Date.now() < until) {
-      await wait(POLL_MS, signal);
-      if (signal.aborted) return;
-      if (!(await alerts.load()) && !signal.aborted) live.textContent = "Cannot read the alerts; retrying";
-    }
-  }
+function follow(signal, live, alerts) {
+  return followEvents({
+    signal, live, pollMs: POLL_MS, retryMs: RETRY_MS, failText: "Cannot read the alerts; retrying",
+    // An alert raised before the stream opened has no event here: read them once.
+    onOpen: () => alerts.load(),
+    onEvent: (kind, e) => {
+      if (kind === "safety_alert" && e && e.data) alerts.arrived(e.data);
+    },
+    poll: async () => {
+      if (!(await alerts.load()) && !signal.aborted) throw new Error("the alerts could not be read");
+    },
+  });
 }
 
 // nameBook looks up the display names of clients and mitras, once each while the page is
@@ -189,22 +162,6 @@ function partyName(kind, id, names, whenNamed) {
     if (whenNamed) whenNamed(name || id);
   });
   return el;
-}
-
-// pagerArea shows a list's pager, built again only when the list's pages changed (a
-// focused "Next page" keeps the focus).
-function pagerArea(noun, go) {
-  const el = h("div");
-  let shown = "";
-  const set = (list) => {
-    const key = `${list.page}/${list.page_size}/${list.total}`;
-    if (key === shown) return;
-    shown = key;
-    const hadFocus = el.contains(document.activeElement);
-    el.replaceChildren(list.total > list.page_size || list.page > 1 ? pager(list, noun, go) : "");
-    if (hadFocus) el.querySelector("button:not(:disabled)")?.focus();
-  };
-  return { el, set };
 }
 
 // ---- alerts ----

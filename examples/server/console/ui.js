@@ -2,7 +2,7 @@
 // that a page imports them all from here. API data only ever reaches the page as text
 // (textContent, value), never as HTML.
 
-import { getOperator } from "./api.js";
+import { ApiError, getOperator, stream } from "./api.js";
 import { field, h, nextId, showError } from "./dom.js";
 
 export { announce, field, h, nextId, showError } from "./dom.js";
@@ -176,6 +176,71 @@ export function pager(list, noun, go) {
   const prev = h("button", { type: "button", class: "secondary small", text: "Previous page", disabled: list.page <= 1, on: { click: () => go(list.page - 1) } });
   const next = h("button", { type: "button", class: "secondary small", text: "Next page", disabled: list.page >= pages, on: { click: () => go(list.page + 1) } });
   return h("nav", { class: "pager", "aria-label": `${noun} pages` }, prev, h("span", { text: `Page ${list.page} of ${pages} · ${list.total} ${noun}` }), next);
+}
+
+// pagerArea shows a list's pager, built again only when the list's pages changed (a
+// focused "Next page" keeps the focus between two reads): set(list) after each read.
+export function pagerArea(noun, go) {
+  const el = h("div");
+  let shown = "";
+  const set = (list) => {
+    const key = `${list.page}/${list.page_size}/${list.total}`;
+    if (key === shown) return;
+    shown = key;
+    const hadFocus = el.contains(document.activeElement);
+    el.replaceChildren(list.total > list.page_size || list.page > 1 ? pager(list, noun, go) : "");
+    if (hadFocus) el.querySelector("button:not(:disabled)")?.focus();
+  };
+  return { el, set };
+}
+
+// wait resolves after ms, or as soon as signal aborts.
+export function wait(ms, signal) {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}
+
+// followEvents keeps the operators' event stream open until signal aborts, the badge live
+// saying "Live" while it is (onOpen runs then, onEvent for each event). When the stream
+// ends or is refused (too many streams open, a proxy that buffers), poll() runs every
+// pollMs for retryMs — the badge says so, and failText while a poll fails — then the
+// stream is tried again. A 401 stops it: the sign-in takes over.
+export async function followEvents({ signal, live, onOpen, onEvent, poll, pollMs, retryMs, failText }) {
+  const over = (err) => signal.aborted || (err && err.name === "AbortError") || (err instanceof ApiError && err.status === 401);
+  while (!signal.aborted) {
+    try {
+      await stream("/api/internal/events", {
+        signal,
+        onOpen: () => {
+          live.textContent = "Live";
+          live.classList.add("on");
+          if (onOpen) onOpen();
+        },
+        onEvent,
+      });
+    } catch (err) {
+      if (over(err)) return;
+    }
+    if (signal.aborted) return;
+    live.classList.remove("on");
+    live.textContent = `Updating every ${pollMs / 1000} s`;
+    const until = Date.now() + retryMs;
+    while (!signal.aborted && Date.now() < until) {
+      await wait(pollMs, signal);
+      if (signal.aborted) return;
+      try {
+        await poll();
+      } catch (err) {
+        if (over(err)) return;
+        live.textContent = failText;
+      }
+    }
+  }
 }
 
 // select builds a <select> from [value, text] pairs.
