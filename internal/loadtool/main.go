@@ -23,6 +23,9 @@
 //   - pairing-statements: Postgres statements from chat/start to matched for each -fanouts;
 //   - accept-burst: 100 mitras accept one offer at once (the winner's 200, the losers' 409);
 //   - match-throughput: 1k mitras accepting every offer, -concurrency clients paying blasts;
+//   - stats-under-load: match-throughput over a day of history (100k pairings), without
+//     and with an operator's console open (its event stream, the day's statistics read
+//     every second): the pairing figures side by side and the statistics' latency;
 //   - queue: position, length and offer-the-head with 10k queued pairings;
 //   - message-delivery, for each -sessions N: N active chat sessions with the mitra's event
 //     stream open, the clients sending -message-rate messages a second in all, send → the

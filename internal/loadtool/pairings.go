@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/curhat/curhat/internal/benchdata"
 	"github.com/google/uuid"
 )
 
@@ -316,34 +317,60 @@ func (t *tool) matchThroughput(ctx context.Context) error {
 		throughputMitras, t.o.concurrency, throughputWait, window)
 	fmt.Println("| mitras | clients | blasts paid | matched | matched/s | webhook → matched p50 / p99 | accepts per match (200 + 409) | Postgres statements per match | waited out |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
-	row, err := t.matchThroughputRun(ctx, window)
+	res, err := t.matchThroughputRun(ctx, window, throughputOptions{})
 	if err != nil {
 		fmt.Printf("| %d | skipped: %v | | | | | | | |\n\n", throughputMitras, oneLine(err))
 		return nil
 	}
-	fmt.Println(row)
+	fmt.Println(res.row)
 	fmt.Println()
 	return nil
 }
 
-func (t *tool) matchThroughputRun(ctx context.Context, window time.Duration) (string, error) {
+// throughputOptions are what a match-throughput run adds to the marketplace it loads.
+type throughputOptions struct {
+	// history is how many past pairings (benchdata.History, over the last 24 hours) the
+	// database holds before the run.
+	history int
+	// operator opens an operator's console during the window: the operators' event
+	// stream (the dashboard's feed) and GET /api/internal/stats?window=24h every
+	// statsEvery.
+	operator   bool
+	statsEvery time.Duration
+}
+
+// throughputResult is one run's table row and, with an operator, the latencies of its
+// statistics reads (failed reads counted apart).
+type throughputResult struct {
+	row         string
+	statsReads  []time.Duration
+	statsFailed int
+}
+
+func (t *tool) matchThroughputRun(ctx context.Context, window time.Duration, o throughputOptions) (res throughputResult, err error) {
 	d, err := createDataset(ctx, t.admin, t.o.databaseURL, throughputMitras, 0, throughputMitras, t.o.concurrency)
 	if d != nil {
 		defer d.drop(t.admin, t.valkey)
 	}
 	if err != nil {
-		return "", err
+		return res, err
+	}
+	if o.history > 0 {
+		logf("match-throughput: writing %d past pairings", o.history)
+		if err := benchdata.History(ctx, d.pool, time.Now(), o.history, 24*time.Hour); err != nil {
+			return res, fmt.Errorf("history: %w", err)
+		}
 	}
 	s, err := t.startServer(ctx, d, "match-throughput", append(pairingEnv, "SSE_MAX_STREAMS="+strconv.Itoa(throughputMitras+1000))...)
 	if err != nil {
-		return "", err
+		return res, err
 	}
 	defer s.close()
 	if err := s.sessionTier(ctx); err != nil {
-		return "", err
+		return res, err
 	}
 	if err := s.warm(ctx, "/api/client/mitra-availability", d.clientToks); err != nil {
-		return "", err
+		return res, err
 	}
 	var mu sync.Mutex
 	type wait struct {
@@ -414,9 +441,20 @@ func (t *tool) matchThroughputRun(ctx context.Context, window time.Duration) (st
 	logf("match-throughput: opening %d streams", throughputMitras)
 	ss, err := openStreams(ctx, s.addr, "/api/mitra/events", d.mitraToks, onEvent)
 	if err != nil {
-		return "", err
+		return res, err
 	}
 	defer ss.close()
+
+	if o.operator {
+		// The console's dashboard: its event stream (the instance's watcher reads the
+		// counts every second, the costlier figures every 10 s, the 5-minute statistics
+		// every 5 s while it is open).
+		ops, err := openStreams(ctx, s.addr, "/api/internal/events", []string{s.opToken}, func(int, string, []byte, time.Time) {})
+		if err != nil {
+			return res, fmt.Errorf("operator stream: %w", err)
+		}
+		defer ops.close()
+	}
 
 	var missed, paidN atomic.Int64
 	var firstErr atomic.Value
@@ -434,6 +472,29 @@ func (t *tool) matchThroughputRun(ctx context.Context, window time.Duration) (st
 	})
 	defer stop.Stop()
 	var wg sync.WaitGroup
+	if o.operator {
+		wg.Go(func() {
+			tick := time.NewTicker(o.statsEvery)
+			defer tick.Stop()
+			for {
+				select {
+				case <-wctx.Done():
+					return
+				case <-tick.C:
+				}
+				began := time.Now()
+				code, _, err := s.call(wctx, "GET", "/api/internal/stats?window=24h", s.opToken, nil)
+				switch {
+				case wctx.Err() != nil:
+					return
+				case err != nil || code != http.StatusOK:
+					res.statsFailed++
+				default:
+					res.statsReads = append(res.statsReads, time.Since(began))
+				}
+			}
+		})
+	}
 	for w := range t.o.concurrency {
 		wg.Add(1)
 		go func() {
@@ -478,10 +539,10 @@ func (t *tool) matchThroughputRun(ctx context.Context, window time.Duration) (st
 	select {
 	case <-snapped:
 	case <-ctx.Done():
-		return "", ctx.Err()
+		return res, ctx.Err()
 	}
 	if v := firstErr.Load(); v != nil {
-		return "", v.(error)
+		return res, v.(error)
 	}
 	if v := acceptErr.Load(); v != nil {
 		logf("match-throughput: an accept failed: %v", v)
@@ -496,8 +557,9 @@ func (t *tool) matchThroughputRun(ctx context.Context, window time.Duration) (st
 		}
 		return fmt.Sprintf("%.1f", float64(x)/float64(m))
 	}
-	return fmt.Sprintf("| %d | %d | %d | %d | **%.2f/s** | %s | %s | **%s** | %d |", throughputMitras, t.o.concurrency, paidN.Load(), m,
-		float64(m)/window.Seconds(), p50p99(lats), perMatch(acceptsIn.Load()), perMatch(trips.Load()), missed.Load()), nil
+	res.row = fmt.Sprintf("| %d | %d | %d | %d | **%.2f/s** | %s | %s | **%s** | %d |", throughputMitras, t.o.concurrency, paidN.Load(), m,
+		float64(m)/window.Seconds(), p50p99(lats), perMatch(acceptsIn.Load()), perMatch(trips.Load()), missed.Load())
+	return res, nil
 }
 
 // mitraApp holds the offers a mitra's app has and not yet tried.

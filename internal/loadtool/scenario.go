@@ -24,6 +24,7 @@ var scenarios = []scenario{
 	{"pairing-statements", (*tool).pairingStatements},
 	{"accept-burst", (*tool).acceptBurst},
 	{"match-throughput", (*tool).matchThroughput},
+	{"stats-under-load", (*tool).statsUnderLoad},
 	{"queue", (*tool).queueScenario},
 	{"message-delivery", (*tool).messageDelivery},
 	{"routing", (*tool).routingScenario},
