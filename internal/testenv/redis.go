@@ -1,12 +1,15 @@
 package testenv
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -31,17 +34,28 @@ func StartRedis(t testing.TB) *RedisServer {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		unavailable(t, "redis-server binary", err)
 	}
-	port, err := FreePort()
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	s := &RedisServer{t: t, dir: t.TempDir()}
+	t.Cleanup(func() { _ = s.Stop() })
+	// A port free a moment ago may be taken by the time the server binds it (by another
+	// test's server or a connection's ephemeral port): then another port.
+	var err error
+	for range 5 {
+		if s.port, err = FreePort(); err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		if err = s.Start(); !errors.Is(err, errNotOurs) {
+			break
+		}
 	}
-	s := &RedisServer{t: t, port: port, dir: t.TempDir()}
-	if err := s.Start(); err != nil {
+	if err != nil {
 		t.Fatalf("start redis-server: %v", err)
 	}
-	t.Cleanup(func() { _ = s.Stop() })
 	return s
 }
+
+// errNotOurs: what answers on the server's port is another process (its own could not bind
+// the port).
+var errNotOurs = errors.New("another process answers on the port")
 
 // FreePort returns a TCP port that was free on 127.0.0.1 a moment ago.
 func FreePort() (int, error) {
@@ -59,7 +73,9 @@ func (s *RedisServer) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port)
 // URL is redis://host:port.
 func (s *RedisServer) URL() string { return "redis://" + s.Addr() }
 
-// Start launches the server (again) on the same port and waits until it answers.
+// Start launches the server (again) on the same port and waits until it answers, checking
+// that the server answering is this process: a test that pauses or stops it must not
+// reach another test's server instead.
 func (s *RedisServer) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -76,21 +92,56 @@ func (s *RedisServer) Start() error {
 		return err
 	}
 	s.cmd = cmd
+	exited := make(chan struct{})
+	go func() {
+		// The process's own exit (it could not bind the port) ends the wait below; Stop
+		// reaps it as usual.
+		_, _ = cmd.Process.Wait()
+		close(exited)
+	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", s.Addr(), 200*time.Millisecond); err == nil {
-			_ = c.SetDeadline(time.Now().Add(time.Second))
-			_, _ = c.Write([]byte("PING\r\n"))
-			buf := make([]byte, 16)
-			n, _ := c.Read(buf)
-			c.Close()
-			if n > 0 && string(buf[:n]) == "+PONG\r\n" {
-				return nil
-			}
+		switch pid, err := serverPID(s.Addr()); {
+		case err == nil && pid == cmd.Process.Pid:
+			return nil
+		case err == nil:
+			s.kill()
+			return fmt.Errorf("redis-server on %s: process %d answers, not %d: %w", s.Addr(), pid, cmd.Process.Pid, errNotOurs)
 		}
-		time.Sleep(20 * time.Millisecond) // polling for readiness, not for an outcome
+		select {
+		case <-exited:
+			s.cmd = nil
+			return fmt.Errorf("redis-server on %s exited: %w", s.Addr(), errNotOurs)
+		case <-time.After(20 * time.Millisecond): // polling for readiness, not for an outcome
+		}
 	}
 	return fmt.Errorf("redis-server on %s did not answer within 10s", s.Addr())
+}
+
+// serverPID asks the server at addr for its process id (INFO server).
+func serverPID(addr string) (int, error) {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("INFO server\r\n")); err != nil {
+		return 0, err
+	}
+	r := bufio.NewReader(c)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return 0, err
+		}
+		if v, ok := strings.CutPrefix(line, "process_id:"); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+		if strings.HasPrefix(line, "-") {
+			return 0, fmt.Errorf("INFO: %s", strings.TrimSpace(line))
+		}
+	}
 }
 
 // Stop kills the server (its data is lost: it keeps nothing on disk) and waits for it.
@@ -100,11 +151,16 @@ func (s *RedisServer) Stop() error {
 	if s.cmd == nil {
 		return nil
 	}
+	s.kill()
+	return nil
+}
+
+// kill kills the process and waits for it (s.mu held).
+func (s *RedisServer) kill() {
 	_ = s.cmd.Process.Signal(syscall.SIGCONT) // a paused process cannot die of SIGKILL until resumed on some kernels
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
 	s.cmd = nil
-	return nil
 }
 
 // Restart stops and starts the server: a restart with data loss.
