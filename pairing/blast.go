@@ -214,6 +214,9 @@ func (p *Pairer) settleBlastPayment(ctx context.Context, pairingID uuid.UUID, pa
 	if err != nil {
 		return Pairing{}, payment.Session{}, fmt.Errorf("start blast: attach payment: %w", err)
 	}
+	// The pairing as attached is the answer unless the payment moved it (a free session
+	// started its search, a closed payment cancelled it): then it is read again.
+	moved := pay.Status == payment.StatusPaid || pay.Status.Closed()
 	switch {
 	case pay.Status == payment.StatusPaid:
 		if err := p.blastPaid(ctx, pr, pay); isState(err) {
@@ -231,8 +234,10 @@ func (p *Pairer) settleBlastPayment(ctx context.Context, pairingID uuid.UUID, pa
 			pay = cancelled
 		}
 	}
-	if pr, err = p.store.GetPairing(ctx, pairingID); err != nil {
-		return Pairing{}, payment.Session{}, fmt.Errorf("start blast: %w", err)
+	if moved {
+		if pr, err = p.store.GetPairing(ctx, pairingID); err != nil {
+			return Pairing{}, payment.Session{}, fmt.Errorf("start blast: %w", err)
+		}
 	}
 	return pr, pay, nil
 }

@@ -938,3 +938,48 @@ func TestStartBlast_DeclineLeftHalfDoneIsFinishedByTheRedeliveryOfItsPayment(t *
 		require.NoError(t, err, "a new key is a new attempt")
 	})
 }
+
+// searchRefused refuses, while on, the move of a paid blast to searching: the process died
+// (or Postgres failed) between the payment's paid and the start of the search.
+type searchRefused struct {
+	pairing.Store
+	on atomic.Bool
+}
+
+func (s *searchRefused) Transition(ctx context.Context, t pairing.PairingTransition) (pairing.TransitionResult, error) {
+	if s.on.Load() && t.To == pairing.StatusSearching {
+		return pairing.TransitionResult{}, errors.New("connection lost")
+	}
+	return s.Store.Transition(ctx, t)
+}
+
+func TestPaymentPaid_ASearchThatDidNotStartIsStartedByTheRedeliveryOfItsPayment(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		refused := &searchRefused{}
+		refused.on.Store(true)
+		e := newEnv(t, b, withStore(func(s pairing.Store) pairing.Store { refused.Store = s; return refused }))
+		ctx := context.Background()
+		m := e.onlineMitra(t)
+		pr, pay, err := e.p.StartBlast(ctx, pairing.StartParams{ClientID: e.fx.client(t), Minutes: 10})
+		require.NoError(t, err)
+		require.Error(t, e.payments.Pay(ctx, pay.ID), "paid, but the search did not start")
+		require.Equal(t, payment.StatusPaid, e.payment(t, pay.ID).Status)
+		require.Equal(t, pairing.StatusAwaitingPayment, e.pairing(t, pr.ID).Status)
+		require.Empty(t, e.offers(t, m))
+
+		refused.on.Store(false)
+		e.clock.Advance(payment.DefaultRedeliverAfter + time.Second)
+		rep, err := e.payments.Service().ExpireStale(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Redelivered, "the paid payment was never delivered")
+		require.Equal(t, pairing.StatusSearching, e.pairing(t, pr.ID).Status)
+		require.Len(t, e.offers(t, m), 1, "offered once")
+
+		e.clock.Advance(payment.DefaultRedeliverAfter + time.Second)
+		rep, err = e.payments.Service().ExpireStale(ctx)
+		require.NoError(t, err)
+		require.Zero(t, rep.Redelivered, "delivered now")
+		require.Len(t, e.notifier.Find(pairing.EventPairingOffer, m), 1, "one offer event")
+	})
+}

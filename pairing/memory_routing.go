@@ -14,8 +14,10 @@ func (s *MemoryStore) countAnswer(mitraID uuid.UUID, status OfferStatus) {
 	switch status {
 	case OfferAccepted:
 		st.answers.Accepted++
+		st.missed = 0 // an answer: the offers missed in a row start again
 	case OfferDeclined:
 		st.answers.Declined++
+		st.missed = 0
 	case OfferExpired:
 		st.answers.Lapsed++
 	default:

@@ -555,8 +555,9 @@ func (s *MemoryStore) AcceptOffer(_ context.Context, a AcceptParams) (AcceptResu
 	if err != nil {
 		return AcceptResult{}, err
 	}
+	name := s.clients[p.ClientID].DisplayName
 	if replay {
-		return AcceptResult{Pairing: p, Session: s.sessions[*p.ChatSessionID], Replayed: true}, nil
+		return AcceptResult{Pairing: p, Session: s.sessions[*p.ChatSessionID], Replayed: true, ClientDisplayName: name}, nil
 	}
 	sess := NewAcceptedSession(p, a)
 	if _, ok := s.sessions[sess.ID]; ok {
@@ -571,7 +572,7 @@ func (s *MemoryStore) AcceptOffer(_ context.Context, a AcceptParams) (AcceptResu
 	o.status, o.updatedAt = OfferAccepted, a.Now
 	s.offers[k] = o
 	s.countAnswer(a.MitraID, OfferAccepted)
-	res := AcceptResult{Pairing: p, Session: sess}
+	res := AcceptResult{Pairing: p, Session: sess, ClientDisplayName: name}
 	for _, ok := range s.offerKeys(p.ID) {
 		other := s.offers[ok]
 		if other.status == OfferOffered {

@@ -9,7 +9,8 @@ import (
 
 // Missed offers (Policies.MissedOffersBeforeAway): offers that end at their deadline
 // without an answer, counted per mitra in the Store (so across instances), take a mitra
-// offline after that many in a row.
+// offline after that many in a row. An answer (an accept, a decline) starts the count
+// again in the Store's own write of it (AcceptOffer, DeclineOffer).
 
 // offersMissed counts a miss for each mitra whose offer lapsed (a mitra twice, twice) and
 // takes offline those that reached the policy's count with it.
@@ -56,16 +57,6 @@ func (p *Pairer) sendAway(ctx context.Context, mitraID uuid.UUID, missed int) {
 		MitraID: ptr(mitraID),
 		Payload: MitraAwayEvent{Reason: AwayMissedOffers, MissedOffers: missed},
 	})
-}
-
-// answered starts a mitra's count of missed offers again (it accepted or declined one).
-func (p *Pairer) answered(ctx context.Context, mitraID uuid.UUID) {
-	if p.policies.MissedOffersBeforeAway(ctx) <= 0 {
-		return
-	}
-	if err := p.store.ResetMissedOffers(ctx, mitraID, p.now()); err != nil {
-		p.log.WarnContext(ctx, "reset a mitra's missed offers", "mitra_id", mitraID, "err", err)
-	}
 }
 
 // MitraOnline is told that a mitra went online (availability's SetOnline; the client's

@@ -30,25 +30,42 @@ func (p *Pairer) ListOffers(ctx context.Context, mitraID uuid.UUID) ([]Offer, er
 // in pending_payment, holding the mitra's capacity, for the chat_start payment created
 // here. The other offers are dismissed and their mitras told.
 func (p *Pairer) Accept(ctx context.Context, mitraID, pairingID uuid.UUID) (ChatSession, error) {
+	a, err := p.AcceptOffer(ctx, mitraID, pairingID)
+	return a.Session, err
+}
+
+// AcceptedOffer is what AcceptOffer returns.
+type AcceptedOffer struct {
+	// Session is the chat session the accept started (or the one it started before, when
+	// the pairing was already matched to this mitra).
+	Session ChatSession
+	// ClientDisplayName is the display name of the session's client, read by the accept
+	// itself: what the mitra's app shows at once, with no lookup of its own.
+	ClientDisplayName string
+}
+
+// AcceptOffer is Accept, with the display name of the client the mitra accepted.
+func (p *Pairer) AcceptOffer(ctx context.Context, mitraID, pairingID uuid.UUID) (AcceptedOffer, error) {
 	res, err := p.claim(ctx, mitraID, pairingID)
 	if err != nil {
-		return ChatSession{}, fmt.Errorf("accept pairing %s: %w", pairingID, err)
+		return AcceptedOffer{}, fmt.Errorf("accept pairing %s: %w", pairingID, err)
 	}
 	if res.Replayed {
-		return res.Session, nil
+		return AcceptedOffer{Session: res.Session, ClientDisplayName: res.ClientDisplayName}, nil
 	}
 	pr, s := res.Pairing, res.Session
 	p.stopWaiting(pr.ID)
 	p.capacityChanged(ctx, mitraID, false)
 	p.notifyDismissed(ctx, pr.ID, res.Dismissed, DismissMatched)
-	p.answered(ctx, mitraID)
 	p.matchedPolicies(ctx, pr, res)
 	if s.Status == SessionPendingPayment {
-		return p.chargeTargeted(ctx, pr, s) // tells both parties, the client with the payment
+		// Tells both parties, the client with the payment.
+		s, err = p.chargeTargeted(ctx, pr, s)
+		return AcceptedOffer{Session: s, ClientDisplayName: res.ClientDisplayName}, err
 	}
 	p.notifyMatched(ctx, pr, s, nil)
 	p.sessionStarted(ctx, s)
-	return s, nil
+	return AcceptedOffer{Session: s, ClientDisplayName: res.ClientDisplayName}, nil
 }
 
 // claim is the Store's accept, one at a time per pairing on this instance (acceptGates):
@@ -202,7 +219,6 @@ func (p *Pairer) Decline(ctx context.Context, mitraID, pairingID uuid.UUID) erro
 	if err != nil {
 		return fmt.Errorf("decline pairing %s: %w", pairingID, err)
 	}
-	p.answered(ctx, mitraID)
 	if pr.Status == StatusQueued {
 		p.unschedule(timerKey{queuedOfferDeadline, pr.ID})
 		if err := errors.Join(p.dispatchQueue(ctx, mitraID), p.MitraAvailable(ctx, mitraID)); err != nil {

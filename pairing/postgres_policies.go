@@ -134,22 +134,6 @@ func (s *PostgresStore) OfferQueued(ctx context.Context, q OfferQueuedParams) (O
 	return res, nil
 }
 
-// releaseQueuedOffers dismisses the live offers of queued pairings the mitra holds beyond
-// free (its slots not used by sessions), those furthest back in the queue first, inside
-// an accept's transaction.
-func releaseQueuedOffers(ctx context.Context, tx pgx.Tx, mitraID uuid.UUID, free int, now time.Time) ([]OfferRef, error) {
-	rows, err := tx.Query(ctx, `UPDATE pairing_offers SET status = 'dismissed', updated_at = $1
-		WHERE (pairing_id, mitra_id) IN (
-			SELECT o.pairing_id, o.mitra_id FROM pairing_offers o JOIN pairings p ON p.id = o.pairing_id
-			WHERE o.mitra_id = $2 AND p.status = 'queued' AND `+liveQueuedOffer+`
-			ORDER BY p.paid_at, p.id OFFSET $3)
-		RETURNING pairing_id, mitra_id`, now, mitraID, max(free, 0))
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, scanOfferRef)
-}
-
 func scanOfferRef(row pgx.CollectableRow) (OfferRef, error) {
 	var r OfferRef
 	err := row.Scan(&r.PairingID, &r.MitraID)
@@ -248,7 +232,7 @@ func (s *PostgresStore) RecordMissedOffers(ctx context.Context, mitraIDs []uuid.
 		SELECT m, count(*), $2 FROM unnest($1::uuid[]) AS m GROUP BY m ORDER BY m
 		ON CONFLICT (mitra_id) DO UPDATE SET missed_offers = pairing_mitra_stats.missed_offers + EXCLUDED.missed_offers,
 			updated_at = EXCLUDED.updated_at
-		RETURNING mitra_id, missed_offers`, mitraIDs, now)
+		RETURNING mitra_id, missed_offers`, uuidArray(mitraIDs), now)
 	if err != nil {
 		return nil, pgutil.Translate(err)
 	}
@@ -280,7 +264,7 @@ func (s *PostgresStore) IdleOrder(ctx context.Context, mitraIDs []uuid.UUID, lim
 	sql := `SELECT m FROM (SELECT DISTINCT m FROM unnest($1::uuid[]) AS m) ids
 		LEFT JOIN pairing_mitra_stats s ON s.mitra_id = ids.m
 		ORDER BY s.idle_since NULLS FIRST, m`
-	args := []any{mitraIDs}
+	args := []any{uuidArray(mitraIDs)}
 	if limit > 0 {
 		sql += " LIMIT $2"
 		args = append(args, limit)

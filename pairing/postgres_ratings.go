@@ -152,7 +152,7 @@ func (s *PostgresStore) RatingSummaries(ctx context.Context, mitraIDs []uuid.UUI
 	if len(mitraIDs) == 0 {
 		return out, nil
 	}
-	rows, err := s.db.Query(ctx, "SELECT mitra_id, ratings, stars_sum FROM mitra_rating_totals WHERE mitra_id = ANY($1)", mitraIDs)
+	rows, err := s.db.Query(ctx, "SELECT mitra_id, ratings, stars_sum FROM mitra_rating_totals WHERE mitra_id = ANY($1)", uuidArray(mitraIDs))
 	if err != nil {
 		return nil, pgutil.Translate(err)
 	}

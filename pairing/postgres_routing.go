@@ -16,12 +16,18 @@ import (
 // countAnswers is the part of a statement that counts the offers its CTE d decided (d
 // returns a mitra_id per offer) into pairing_mitra_stats.column, at now (a placeholder):
 // the ranking's acceptance rate is kept in the statement that decides, never in one more.
-// Rows are upserted in mitra order, as every writer of pairing_mitra_stats does.
+// Rows are upserted in mitra order, as every writer of pairing_mitra_stats does. An
+// accepted or declined offer is the mitra's answer: it also starts its count of offers
+// missed in a row again (what ResetMissedOffers does), in the same statement.
 func countAnswers(column, now string) string {
+	reset := "missed_offers = 0, "
+	if column == "offers_lapsed" {
+		reset = ""
+	}
 	return `, counted AS (INSERT INTO pairing_mitra_stats (mitra_id, ` + column + `, updated_at)
 		SELECT mitra_id, count(*), ` + now + ` FROM d GROUP BY mitra_id ORDER BY mitra_id
 		ON CONFLICT (mitra_id) DO UPDATE SET ` + column + ` = pairing_mitra_stats.` + column + ` + EXCLUDED.` + column + `,
-			updated_at = EXCLUDED.updated_at)`
+			` + reset + `updated_at = EXCLUDED.updated_at)`
 }
 
 // storedPreferences and storedStep are the JSON of pairings.preferences and
@@ -107,7 +113,7 @@ func (s *PostgresStore) OfferAnswers(ctx context.Context, mitraIDs []uuid.UUID) 
 		return out, nil
 	}
 	rows, err := s.db.Query(ctx, `SELECT mitra_id, offers_accepted, offers_declined, offers_lapsed
-		FROM pairing_mitra_stats WHERE mitra_id = ANY($1)`, mitraIDs)
+		FROM pairing_mitra_stats WHERE mitra_id = ANY($1)`, uuidArray(mitraIDs))
 	if err != nil {
 		return nil, pgutil.Translate(err)
 	}

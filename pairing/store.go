@@ -49,8 +49,9 @@ type Store interface {
 
 	// InsertOffers offers a waiting pairing (searching or targeted_waiting, deadline not
 	// passed at now) to mitras that have no offer for it yet and are not blocked with its
-	// client (BlockStore), and returns those offered. A pairing no longer waiting gets no
-	// offers (and no error): an offer never outlives its pairing.
+	// client (BlockStore), and returns those offered, in the order of mitraIDs. A pairing
+	// no longer waiting gets no offers (and no error): an offer never outlives its pairing.
+	// An unknown pairing, or a mitra that does not exist, is ErrNotFound and offers nothing.
 	InsertOffers(ctx context.Context, pairingID uuid.UUID, mitraIDs []uuid.UUID, now time.Time) ([]uuid.UUID, error)
 	// OfferedMitras returns every mitra offered the pairing, whatever the offer's status.
 	OfferedMitras(ctx context.Context, pairingID uuid.UUID) ([]uuid.UUID, error)
@@ -58,15 +59,17 @@ type Store interface {
 	// ones before their own deadline — most urgent (earliest deadline) first, then oldest
 	// first.
 	ListOffers(ctx context.Context, mitraID uuid.UUID, now time.Time) ([]Offer, error)
-	// DeclineOffer marks the mitra's live offer declined and returns the pairing;
-	// ErrNotFound when there is no such live offer.
+	// DeclineOffer marks the mitra's live offer declined (counted in its answers, its
+	// offers missed in a row back to 0) and returns the pairing; ErrNotFound when there is
+	// no such live offer.
 	DeclineOffer(ctx context.Context, mitraID, pairingID uuid.UUID, now time.Time) (Pairing, error)
 	// PairingsToOffer returns searching blasts whose deadline is after now, that were
 	// never offered to the mitra and whose client is not blocked with it, oldest first, at
 	// most limit. Blasts offered ring by ring (Rings > 0) are not: their rings pick who is
 	// offered next.
 	PairingsToOffer(ctx context.Context, mitraID uuid.UUID, now time.Time, limit int) ([]Pairing, error)
-	// AcceptOffer claims a pairing for a mitra; see AcceptParams for the checks.
+	// AcceptOffer claims a pairing for a mitra; see AcceptParams for the checks. The
+	// mitra's offer is counted in its answers and its offers missed in a row go back to 0.
 	AcceptOffer(ctx context.Context, a AcceptParams) (AcceptResult, error)
 
 	// MitraInfo returns what the store knows of a mitra's capacity (ErrNotFound if none).
@@ -228,6 +231,9 @@ type AcceptResult struct {
 	Released []OfferRef
 	// Replayed: the pairing was already matched to this mitra; nothing changed.
 	Replayed bool
+	// ClientDisplayName is the display name of the pairing's client, read with the accept
+	// (the mitra app shows it at once).
+	ClientDisplayName string
 }
 
 // MitraInfo is a mitra's capacity as the durable store sees it.

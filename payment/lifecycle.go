@@ -28,13 +28,29 @@ import (
 // outcome (refund_failed), not an error; an error wrapping a handler's failure comes back
 // with the session, whose transition is kept.
 func (s *Service) MarkPaid(ctx context.Context, id uuid.UUID, providerRef string) (Session, error) {
+	return s.markPaid(ctx, id, providerRef, false)
+}
+
+// MarkPaidMatching is MarkPaid for a confirmation that names its charge (a webhook): a
+// providerRef other than the one the session has is refused with ErrProviderRefMismatch
+// (the session comes back with it) and nothing changes, whatever the session's status.
+// The check is part of MarkPaid's guarded write: no read of the session before it.
+func (s *Service) MarkPaidMatching(ctx context.Context, id uuid.UUID, providerRef string) (Session, error) {
+	return s.markPaid(ctx, id, providerRef, true)
+}
+
+func (s *Service) markPaid(ctx context.Context, id uuid.UUID, providerRef string, matchRef bool) (Session, error) {
 	now := s.now()
-	sess, changed, err := s.store.Transition(ctx, Transition{
+	t := Transition{
 		ID: id, From: []Status{StatusPending}, To: StatusPaid, Expiry: BeforeExpiry,
-		At: now, ProviderRef: providerRef, SetPaidAt: true, FeePercent: s.feePercent(ctx),
-	})
+		At: now, ProviderRef: providerRef, MatchProviderRef: matchRef, SetPaidAt: true, FeePercent: s.feePercent(ctx),
+	}
+	sess, changed, err := s.store.Transition(ctx, t)
 	if err != nil {
 		return Session{}, fmt.Errorf("mark payment %s paid: %w", id, err)
+	}
+	if !changed && t.refMismatch(sess) {
+		return sess, fmt.Errorf("mark payment %s paid: %w", id, ErrProviderRefMismatch)
 	}
 	if changed {
 		s.cfg.Logger.InfoContext(ctx, "payment: paid", "payment_id", id, "purpose", sess.Purpose, "amount", sess.Amount)

@@ -59,6 +59,31 @@ func TestMarkPaid_RecordsTheWebhookReferenceOnlyWhenNoneIsKnown(t *testing.T) {
 	require.Equal(t, sess.ProviderRef, paid.ProviderRef, "the charge's reference is what a refund needs")
 }
 
+func TestMarkPaidMatching_RefusesAnotherChargeWhateverTheStatusAndChangesNothing(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, e *env) {
+		r := newRig(t, e)
+		ctx := context.Background()
+		sess := r.create(t)
+		got, err := r.svc.MarkPaidMatching(ctx, sess.ID, "other-ref")
+		require.ErrorIs(t, err, payment.ErrProviderRefMismatch)
+		require.Equal(t, sess, got, "the session comes back as it is")
+		require.Zero(t, r.handler.paidCalls(sess.ID))
+
+		paid, err := r.svc.MarkPaidMatching(ctx, sess.ID, sess.ProviderRef)
+		require.NoError(t, err)
+		require.Equal(t, payment.StatusPaid, paid.Status)
+		require.Equal(t, 1, r.handler.paidCalls(sess.ID))
+
+		_, err = r.svc.MarkPaidMatching(ctx, sess.ID, "other-ref")
+		require.ErrorIs(t, err, payment.ErrProviderRefMismatch, "a paid session too")
+		again, err := r.svc.MarkPaidMatching(ctx, sess.ID, sess.ProviderRef)
+		require.NoError(t, err)
+		require.Equal(t, paid, again, "a duplicate of its own charge changes nothing")
+		require.Equal(t, 1, r.handler.paidCalls(sess.ID))
+	})
+}
+
 func TestMarkFailed_AfterPaidChangesNothing(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *env) {

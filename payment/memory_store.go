@@ -190,7 +190,7 @@ func (s *MemoryStore) Transition(_ context.Context, t Transition) (Session, bool
 		return Session{}, false, fmt.Errorf("get payment session %s: %w", t.ID, ErrNotFound)
 	}
 	at := truncate(t.At)
-	if !slices.Contains(t.From, sess.Status) || !t.Expiry.Holds(sess.ExpiresAt, at) {
+	if !slices.Contains(t.From, sess.Status) || !t.Expiry.Holds(sess.ExpiresAt, at) || t.refMismatch(sess) {
 		return clone(sess), false, nil
 	}
 	sess.Status, sess.UpdatedAt = t.To, at

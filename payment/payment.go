@@ -30,6 +30,10 @@ var (
 	// sending it. It wraps ErrConflict: ask again once that attempt ended, or its lease did
 	// (its process died).
 	ErrRefundInFlight = fmt.Errorf("an attempt of the refund is in flight: %w", core.ErrConflict)
+	// ErrProviderRefMismatch: a confirmation names a charge other than the one the payment
+	// session was created with (MarkPaidMatching) — a misrouted or replayed confirmation,
+	// not applied. It wraps ErrConflict.
+	ErrProviderRefMismatch = fmt.Errorf("the provider_ref is not the payment's charge: %w", core.ErrConflict)
 )
 
 // Purpose says what a payment session pays for, and so which Handler it triggers.

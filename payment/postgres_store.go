@@ -160,6 +160,9 @@ func (p *PostgresStore) Transition(ctx context.Context, t Transition) (Session, 
 		Where(sq.Eq{"id": t.ID, "status": from})
 	if t.ProviderRef != "" {
 		update = update.Set("provider_ref", sq.Expr("COALESCE(provider_ref, ?)", t.ProviderRef))
+		if t.MatchProviderRef {
+			update = update.Where(sq.Or{sq.Eq{"provider_ref": nil}, sq.Eq{"provider_ref": t.ProviderRef}})
+		}
 	}
 	if t.SetPaidAt {
 		update = update.Set("paid_at", t.At)

@@ -107,6 +107,9 @@ type Transition struct {
 	At time.Time
 	// ProviderRef is written when not empty and the row has none yet.
 	ProviderRef string
+	// MatchProviderRef, with a ProviderRef, restricts the transition to a row whose
+	// provider_ref is unset or is ProviderRef (a confirmation that names its charge).
+	MatchProviderRef bool
 	// SetPaidAt writes paid_at = At.
 	SetPaidAt bool
 	// FeePercent, when set, is written to platform_fee_percent. A transition to paid also
@@ -115,6 +118,12 @@ type Transition struct {
 	FeePercent *int
 	// ClearIdempotencyKey sets idempotency_key to NULL, so that the key may be used again.
 	ClearIdempotencyKey bool
+}
+
+// refMismatch reports whether t, a transition that must match its ProviderRef, names a
+// charge other than the one sess has.
+func (t Transition) refMismatch(sess Session) bool {
+	return t.MatchProviderRef && t.ProviderRef != "" && sess.ProviderRef != "" && sess.ProviderRef != t.ProviderRef
 }
 
 // ExpiryGuard restricts a Transition by the row's expires_at compared with Transition.At.

@@ -104,8 +104,12 @@ type App struct {
 	closeMu  sync.Once
 }
 
-// statementCounter counts the statements sent to Postgres (a test's pgx tracer).
-type statementCounter interface{ Count() int64 }
+// statementCounter counts the statements sent to Postgres (a test's pgx tracer): Count
+// the round trips (a batch counting as one), Statements each statement.
+type statementCounter interface {
+	Count() int64
+	Statements() int64
+}
 
 // appOptions are test seams.
 type appOptions struct {
@@ -388,13 +392,21 @@ func (a *App) readiness(ctx context.Context) (pg, vk string) {
 	return pg, vk
 }
 
-// pgQueries returns the number of statements sent to Postgres so far (0 without a test's
-// counter).
+// pgQueries returns the number of statements sent to Postgres so far, a batch counting
+// as one (0 without a test's counter).
 func (a *App) pgQueries() int64 {
 	if a.pgCount == nil {
 		return 0
 	}
 	return a.pgCount.Count()
+}
+
+// pgStatements is pgQueries with each statement of a batch counted.
+func (a *App) pgStatements() int64 {
+	if a.pgCount == nil {
+		return 0
+	}
+	return a.pgCount.Statements()
 }
 
 // metrics receives what operators watch; the Prometheus adapter implements it.

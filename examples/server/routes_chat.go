@@ -417,14 +417,13 @@ func (s *Server) acceptOffer(w http.ResponseWriter, r *http.Request, c caller) e
 	if err != nil {
 		return err
 	}
-	cs, err := s.app.pairer.Accept(r.Context(), c.ID, id)
+	a, err := s.app.pairer.AcceptOffer(r.Context(), c.ID, id)
 	if err != nil {
 		return err
 	}
-	js, err := s.namesFor(c).session(r.Context(), cs)
-	if err != nil {
-		return err
-	}
+	// The client's name comes back with the accept: no lookup of its own.
+	js := toSessionJSON(a.Session)
+	js.ClientDisplayName = a.ClientDisplayName
 	writeJSON(w, http.StatusOK, map[string]any{"chat_session": js})
 	return nil
 }

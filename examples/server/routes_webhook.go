@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 
+	"github.com/google/uuid"
+
 	"github.com/curhat/curhat"
+	"github.com/curhat/curhat/payment"
 )
 
 func (s *Server) webhookRoutes() {
@@ -49,14 +54,16 @@ func signBody(secret string, body []byte) string {
 }
 
 // errProviderRefMismatch: the webhook names a charge other than the one the payment was
-// created with — a misrouted or forged-by-replay confirmation, not to be applied.
+// created with — a misrouted or forged-by-replay confirmation, not to be applied
+// (payment.ErrProviderRefMismatch).
 var errProviderRefMismatch = newAPIError(http.StatusConflict, "PROVIDER_REF_MISMATCH",
 	"provider_ref does not match the payment's charge")
 
 // paymentWebhook receives the provider's confirmation. The signature is checked over the
 // raw body before anything is parsed; duplicates are no-ops (MarkPaid/MarkFailed are
 // idempotent). Fields the provider adds are ignored; provider_ref, when both the payment
-// and the webhook have one, must be the payment's.
+// and the webhook have one, must be the payment's. The answer is the payment as the
+// confirmation left it.
 func (s *Server) paymentWebhook(w http.ResponseWriter, r *http.Request, _ caller) error {
 	raw, err := readBody(w, r)
 	if err != nil {
@@ -86,29 +93,36 @@ func (s *Server) paymentWebhook(w http.ResponseWriter, r *http.Request, _ caller
 	if body.Status != "paid" && body.Status != "failed" {
 		return curhat.Invalid("status", "must be paid or failed")
 	}
-	if body.ProviderRef != "" {
-		p, err := s.app.payments.Get(r.Context(), id)
-		if err != nil {
-			return err
-		}
-		if p.ProviderRef != "" && p.ProviderRef != body.ProviderRef {
-			s.log.WarnContext(r.Context(), "webhook refused: provider_ref is not the payment's", "request_id", w.Header().Get(requestIDHeader),
-				"payment", id, "status", body.Status, "payment_provider_ref", p.ProviderRef, "webhook_provider_ref", body.ProviderRef)
-			return errProviderRefMismatch
-		}
-	}
+	var p payment.Session
 	if body.Status == "paid" {
-		_, err = s.app.payments.MarkPaid(r.Context(), id, body.ProviderRef)
+		// The provider_ref is checked in the write itself (no read before it).
+		p, err = s.app.payments.MarkPaidMatching(r.Context(), id, body.ProviderRef)
 	} else {
-		_, err = s.app.payments.MarkFailed(r.Context(), id, body.ProviderRef)
+		p, err = s.markFailed(r.Context(), id, body.ProviderRef)
 	}
-	if err != nil {
-		return err
+	if errors.Is(err, payment.ErrProviderRefMismatch) {
+		s.log.WarnContext(r.Context(), "webhook refused: provider_ref is not the payment's", "request_id", w.Header().Get(requestIDHeader),
+			"payment", id, "status", body.Status, "payment_provider_ref", p.ProviderRef, "webhook_provider_ref", body.ProviderRef)
+		return errProviderRefMismatch
 	}
-	p, err := s.app.payments.Get(r.Context(), id)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"payment": toPaymentJSON(p)})
 	return nil
+}
+
+// markFailed applies a "failed" confirmation, unless it names a charge other than the
+// payment's (payment.ErrProviderRefMismatch, with the payment as it is).
+func (s *Server) markFailed(ctx context.Context, id uuid.UUID, providerRef string) (payment.Session, error) {
+	if providerRef != "" {
+		p, err := s.app.payments.Get(ctx, id)
+		if err != nil {
+			return p, err
+		}
+		if p.ProviderRef != "" && p.ProviderRef != providerRef {
+			return p, payment.ErrProviderRefMismatch
+		}
+	}
+	return s.app.payments.MarkFailed(ctx, id, providerRef)
 }

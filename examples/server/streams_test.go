@@ -345,28 +345,48 @@ func TestEvents_AcceptBurstHasExactlyOneWinner(t *testing.T) {
 }
 
 // TestEvents_PostgresStatementsFromStartToMatchedDoNotGrowWithTheFanOut counts the
-// statements of a paid blast, from chat/start to its accept, at two fan-outs.
+// statements of a paid blast, step by step from chat/start to its accept, at two
+// fan-outs: the same, and the numbers pinned (issue 34: at most 25 per pairing). Each step
+// is counted twice: its statements, and its round trips (a batch counting as one, as the
+// load tool counts on the wire). The steps are the SDK's (TestPairing_PostgresStatementsPerStepArePinned
+// in the root package says what each one is): the routes add nothing — the webhook checks
+// provider_ref in the payment's own write and answers with the payment it returns, and the
+// accept returns the client's display name.
 func TestEvents_PostgresStatementsFromStartToMatchedDoNotGrowWithTheFanOut(t *testing.T) {
 	t.Parallel()
-	measure := func(n int) int64 {
+	type count struct{ statements, roundTrips int64 }
+	type steps struct{ start, webhook, accept count }
+	measure := func(n int) steps {
 		ts := newTestServer(t, realBackend)
 		ts.tiers()
 		ts.setConfig("mitra_missed_offers_before_away", 3)
 		_, clientTok := ts.newClient("Dewi")
 		_, toks := ts.fastMitras(n)
-		blast := func() int64 {
-			before := ts.app.pgQueries()
-			pid, _ := ts.paidStart(clientTok)
+		now := func() count { return count{ts.app.pgStatements(), ts.app.pgQueries()} }
+		since := func(c count) count {
+			n := now()
+			return count{n.statements - c.statements, n.roundTrips - c.roundTrips}
+		}
+		blast := func() steps {
+			var s steps
+			c := now()
+			start := ts.must(201, "POST", "/api/client/chat/start", clientTok, map[string]any{"minutes": 30})
+			s.start, c = since(c), now()
+			require.Equal(t, 200, ts.webhook(obj(start, "payment")["id"], "paid").Status)
+			s.webhook, c = since(c), now()
+			pid := obj(start, "pairing")["id"].(string)
 			cs := obj(ts.must(200, "POST", "/api/mitra/pairing-offers/"+pid+"/accept", toks[0], nil), "chat_session")
-			used := ts.app.pgQueries() - before
+			s.accept = since(c)
+			require.Equal(t, "Dewi", cs["client_display_name"], "the accept answers with the client's name")
 			ts.must(200, "POST", "/api/client/chat-sessions/"+cs["id"].(string)+"/end", clientTok, nil)
-			return used
+			return s
 		}
 		blast() // warms the caches (tokens, config, prices)
 		return blast()
 	}
 	few, many := measure(3), measure(60)
-	require.Equal(t, few, many, "statements from chat/start to matched: %d with 3 mitras, %d with 60", few, many)
+	require.Equal(t, few, many, "statements from chat/start to matched: %+v with 3 mitras, %+v with 60", few, many)
+	require.Equal(t, steps{start: count{6, 6}, webhook: count{7, 6}, accept: count{10, 10}}, few)
 }
 
 func TestEvents_HTTP2StreamsAreWrittenByTheirHandler(t *testing.T) {

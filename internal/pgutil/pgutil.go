@@ -146,13 +146,22 @@ func IsConnectionError(err error) bool {
 
 // QueryCounter is a pgx tracer that counts statements sent to Postgres (queries, batches
 // and copies), so tests and the load tool can prove a hot path makes no round trip.
-type QueryCounter struct{ n atomic.Int64 }
+type QueryCounter struct {
+	n atomic.Int64
+	// statements counts each statement of a batch on its own.
+	statements atomic.Int64
+}
 
-// Count returns the number of statements traced so far.
+// Count returns the number of statements traced so far, a batch counting as one: the
+// round trips.
 func (c *QueryCounter) Count() int64 { return c.n.Load() }
+
+// Statements returns the number of statements traced so far, each one of a batch counted.
+func (c *QueryCounter) Statements() int64 { return c.statements.Load() }
 
 func (c *QueryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
 	c.n.Add(1)
+	c.statements.Add(1)
 	return ctx
 }
 
@@ -163,11 +172,15 @@ func (c *QueryCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.T
 	return ctx
 }
 
-func (c *QueryCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
-func (c *QueryCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+func (c *QueryCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {
+	c.statements.Add(1)
+}
+
+func (c *QueryCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 func (c *QueryCounter) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceCopyFromStartData) context.Context {
 	c.n.Add(1)
+	c.statements.Add(1)
 	return ctx
 }
 

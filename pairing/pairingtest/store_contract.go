@@ -642,6 +642,7 @@ func RunStoreContract(t *testing.T, newHarness func(t *testing.T) StoreHarness) 
 
 	runPolicyContract(t, newHarness)
 	runConstraintContract(t, newHarness)
+	runPairingPathContract(t, newHarness)
 	runOperationsContract(t, newHarness)
 	runLookupContract(t, newHarness)
 	runBlockContract(t, newHarness)

@@ -312,6 +312,36 @@ func runSessionContract(t *testing.T, newHarness func(t *testing.T) StoreHarness
 		check.Equal(t, at, *refunded.PaidAt)
 	})
 
+	t.Run("TransitionThatMustMatchItsProviderRefRefusesAnotherCharge", func(t *testing.T) {
+		t.Parallel()
+		e := env{newHarness(t)}
+		s := e.insert(t, e.row(t, payment.PurposeChatStart))
+		_, err := e.Store.SetCharge(check.Context(t), s.ID, payment.Charge{ProviderRef: "ref-1"}, t0)
+		check.NoError(t, err)
+		toPaid := payment.Transition{
+			ID: s.ID, From: []payment.Status{payment.StatusPending}, To: payment.StatusPaid, At: t0.Add(time.Second),
+			ProviderRef: "ref-2", MatchProviderRef: true,
+		}
+		got, changed, err := e.Store.Transition(check.Context(t), toPaid)
+		check.NoError(t, err)
+		check.False(t, changed, "another charge")
+		check.Equal(t, payment.StatusPending, got.Status)
+		check.Equal(t, "ref-1", got.ProviderRef)
+
+		toPaid.ProviderRef = "ref-1"
+		got, changed, err = e.Store.Transition(check.Context(t), toPaid)
+		check.NoError(t, err)
+		check.True(t, changed, "its own charge")
+		check.Equal(t, payment.StatusPaid, got.Status)
+
+		other := e.insert(t, e.row(t, payment.PurposeChatStart))
+		toPaid.ID, toPaid.ProviderRef = other.ID, "ref-3"
+		got, changed, err = e.Store.Transition(check.Context(t), toPaid)
+		check.NoError(t, err)
+		check.True(t, changed, "a session without a charge yet takes the one named")
+		check.Equal(t, "ref-3", got.ProviderRef)
+	})
+
 	t.Run("TransitionExpiryGuardsMeetAtExpiresAt", func(t *testing.T) {
 		t.Parallel()
 		e := env{newHarness(t)}
