@@ -19,16 +19,17 @@ const (
 	DefaultDevice = "default"
 	// MaxDeviceIDLength is the longest device id.
 	MaxDeviceIDLength = 64
-	// DefaultMaxDevices is how many device leases one mitra holds at most: a new device
-	// beyond it evicts the lease that ends first (an open stream's last), so that a
-	// client inventing ids cannot grow a mitra's leases without bound.
+	// DefaultMaxDevices is how many device leases one mitra holds at most (the unnamed
+	// one aside): a new device beyond it evicts the lease that ends first (an open
+	// stream's last), so that a client inventing ids cannot grow a mitra's leases without
+	// bound.
 	DefaultMaxDevices = 10
 	// UnnamedDevice holds the lease a seed gives an online mitra whose heartbeat in
 	// Postgres is fresher than every lease Valkey holds (after Valkey lost its data, or
 	// pings that fell back to Postgres during an outage): some device sent that ping, and
-	// Postgres knows no devices. It is no valid device id, Devices does not list it, and
-	// it ends when it goes stale, so that a device signing off meanwhile cannot take the
-	// mitra offline under its other devices' feet.
+	// Postgres knows no devices. It is no valid device id, Devices does not list it, it
+	// counts for no bound on the devices, and it ends when it goes stale, so that a device
+	// signing off meanwhile cannot take the mitra offline under its other devices' feet.
 	UnnamedDevice = "*"
 	// DefaultReconnectGrace is how long a mitra whose last event stream dropped stays
 	// reachable on that stream's lease: a reconnect within it changes nothing anybody sees

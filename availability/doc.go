@@ -36,6 +36,7 @@
 //	mitras:available_seq    STRING  count of the membership changes of the available index
 //	mitras:available_changes ZSET   mitra → number of its last such change (reset by each seed)
 //	mitra:devices:<id>      HASH    an online mitra's device leases (see Devices)
+//	mitras:unnamed_leases   HASH    online mitra → its unnamed lease, unix ms (see Devices)
 //
 // # Hot paths
 //
@@ -45,22 +46,38 @@
 // unknown — gets online=false and nothing is written, so a heartbeat key exists only for an
 // online mitra. The app then calls SetOnline to come back. For an online mitra the script
 // runs five commands: the marker check, one ZADD XX GT CH on the heartbeat index (which holds
-// exactly the online mitras, never behind the string) that both finds the mitra online and
-// tells whether the ping is newer, then the string and the available index (XX), then the
-// device's lease (an HGET, and an HSET when the ping is newer than the device's last).
+// exactly the online mitras, never behind the string nor any lease) that both finds the
+// mitra online and tells whether the ping is newer, then the string and the available index
+// (XX), then the device's heartbeat, one HSET of its own field, unread: a ping newer than
+// the mitra's heartbeat is newer than every lease. A ping that is not newer (another
+// device's in the same millisecond, or from an instance whose clock is behind) reads the
+// device's field first and only moves it forward.
 //
 // # Devices
 //
 // A mitra may be signed in on several devices (a phone and a tablet). Each device holds its
-// own lease in mitra:devices:<id>, a HASH device → "HHHHHHHHHHHHH:SSSSSSSSSSSSS:O": the
-// device's last heartbeat and the last contact of its event stream (unix milliseconds, 13
-// digits: they compare as strings) and whether that stream is open. A device's lease is the
-// later of the two, and the mitra's heartbeat — mitra:heartbeat:<id> and the index, keeping
-// their meaning — is its freshest lease: every write of a lease is a ping of the mitra, and
-// none is ever fresher than the heartbeat. The key shares the hash tag of every other key in
-// cluster mode, so each script stays in one slot; it exists only for an online mitra (every
-// script that takes a mitra offline deletes it), and holds at most Config.MaxDevices leases
-// (10): a new device beyond them evicts the lease that ends first, an open stream's last.
+// own lease in mitra:devices:<id>, a HASH of two fields a device: device →
+// "HHHHHHHHHHHHH", the device's last heartbeat, and device:s → "SSSSSSSSSSSSS:O", the last
+// contact of its event stream and whether that stream is open (unix milliseconds, 13
+// digits: they compare as strings; the second field only once the device had a stream).
+// The heartbeat has a field of its own so that a ping writes it without reading the lease.
+// A device's lease is the later of the two, and the mitra's heartbeat — mitra:heartbeat:<id>
+// and the index, keeping their meaning — is its freshest lease: every write of a lease is a
+// ping of the mitra, and none is ever fresher than the heartbeat. The key shares the hash
+// tag of every other key in cluster mode, so each script stays in one slot; it exists only
+// for an online mitra (every script that takes a mitra offline deletes it), and holds at
+// most Config.MaxDevices devices (10): a new device beyond them evicts the lease that ends
+// first, an open stream's last. A device that signed off keeps an empty lease: its field
+// holds zeros in the layout before (below), so that instances still running that layout
+// during an upgrade recognise it too.
+//
+// Hashes written before this layout held both parts in the device's field
+// ("HHHHHHHHHHHHH:SSSSSSSSSSSSS:O", and the unnamed lease as the field "*"). They need no
+// migration: a value of that form without a device:s field is read as its heartbeat and its
+// stream part (a signed-off device's, all zeros, stays signed off), and the next write of
+// the device replaces it — a heartbeat writes the heartbeat field alone, so an open
+// stream's part is then rebuilt by the next refresh pass (within half a ReconnectGrace);
+// an old "*" field is read as the mitra's unnamed lease.
 //
 //   - HeartbeatDevice (Heartbeat: DefaultDevice) pings from one device, creating its lease;
 //     SetOnlineDevice (SetOnline) goes online from one. Still one round trip.
@@ -87,7 +104,11 @@
 //     pings that fell back to Postgres) it gives it the unnamed lease UnnamedDevice, some
 //     device's that nobody can name, which holds the mitra until it goes stale rather than
 //     let a device signing off take it offline under its other devices' feet. A heartbeat no
-//     lease explains stands the same way.
+//     lease explains stands the same way. The unnamed leases of all mitras are one HASH,
+//     mitras:unnamed_leases (mitra → unix ms), so that a seed writes a chunk's with one
+//     command and creates no key per mitra for them; every script that takes a mitra offline
+//     drops its field, as it deletes its device hash. The unnamed lease counts for no bound
+//     (MaxDevices is about named devices) and is never evicted.
 //   - When Valkey fails, device ids are ignored: a ping goes to Postgres as before, a
 //     stream's refresh moves last_heartbeat_at forward (one statement per pass), and a
 //     device signing off is the seed's offline (the other devices learn it at their next
@@ -138,12 +159,15 @@
 //
 // # Seed and watchdog
 //
-// SeedFromPostgres builds the sets and indexes aside under temporary keys (one script per
-// chunk of rows, each kind of key written with one variadic command) and swaps them in with
-// one script, so no reader sees a half-built set; it never replaces a heartbeat Valkey
-// holds with an older one from Postgres. The swap keeps the old heartbeat index for a
-// moment: the pings it received while the seed was building are merged into the new
-// indexes afterwards, a page at a time (ZADD XX GT), so that the swap itself stays O(1). A write that commits after the seed read Postgres
+// SeedFromPostgres builds the sets and indexes aside under temporary keys and swaps them in
+// with one script, so no reader sees a half-built set; it never replaces a heartbeat Valkey
+// holds with an older one from Postgres. Each chunk of rows is one round trip, each kind of
+// write of the chunk one variadic command: plain commands for what does not depend on what
+// Valkey holds (the temporary sets, the capacities, the keys of the mitras that are not
+// online), one script for the online mitras' scores, heartbeats and unnamed leases. The
+// swap keeps the old heartbeat index for a moment: the pings it received while the seed
+// was building are merged into the new indexes afterwards, a page at a time (ZADD XX GT),
+// so that the swap itself stays O(1). A write that commits after the seed read Postgres
 // can reach the old sets just before the swap: every mirror write is noted in the sync
 // journal, the swap returns those written since the seed began, and the seed re-syncs them
 // from Postgres. What is left is a write whose own Valkey write failed: it requested a

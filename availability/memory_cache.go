@@ -198,13 +198,23 @@ func (c *MemoryCache) ping(id uuid.UUID, at time.Time) {
 	}
 }
 
-// evict drops the leases that end first (open streams' last) until limit are left
-// (DefaultMaxDevices when limit is 0), never keep's.
+// named counts the leases of named devices: the unnamed lease a seed gives is kept aside
+// (in Valkey, in a hash shared by every mitra) and counts for no bound.
+func named(ls map[string]*lease) int {
+	if _, ok := ls[UnnamedDevice]; ok {
+		return len(ls) - 1
+	}
+	return len(ls)
+}
+
+// evict drops the leases of named devices that end first (open streams' last) until
+// limit are left (DefaultMaxDevices when limit is 0), never keep's.
 func evict(ls map[string]*lease, keep string, limit int) {
 	if limit <= 0 {
 		limit = DefaultMaxDevices
 	}
-	if len(ls) <= limit {
+	n := named(ls)
+	if n <= limit {
 		return
 	}
 	type cand struct {
@@ -214,7 +224,7 @@ func evict(ls map[string]*lease, keep string, limit int) {
 	}
 	var cs []cand
 	for device, l := range ls {
-		if device != keep {
+		if device != keep && device != UnnamedDevice {
 			cs = append(cs, cand{device, l.open, l.at()})
 		}
 	}
@@ -227,7 +237,7 @@ func evict(ls map[string]*lease, keep string, limit int) {
 		}
 		return cmp.Or(a.at.Compare(b.at), strings.Compare(a.device, b.device))
 	})
-	for _, x := range cs[:len(ls)-limit] {
+	for _, x := range cs[:n-limit] {
 		delete(ls, x.device)
 	}
 }
@@ -300,14 +310,17 @@ func (c *MemoryCache) EndDevice(ctx context.Context, p EndDeviceParams) (DeviceE
 	if limit <= 0 {
 		limit = DefaultMaxDevices
 	}
-	if p.StreamClosedAt == nil && (l != nil || len(ls) < limit) {
+	switch {
+	case p.Device == UnnamedDevice:
+		delete(ls, p.Device) // named only here: it is no device that could sign in again
+	case p.StreamClosedAt == nil && (l != nil || named(ls) < limit):
 		if ls == nil {
 			ls = map[string]*lease{}
 			c.devices[id] = ls
 		}
 		ls[p.Device] = &lease{} // signed off: its stream does not bring it back
 	}
-	if l != nil {
+	if l != nil && p.Device != UnnamedDevice {
 		switch {
 		case p.StreamClosedAt == nil:
 		case msOf(l.heartbeat) < fresh:

@@ -167,14 +167,19 @@ func scanStates(rows pgx.Rows) ([]MitraState, error) {
 	defer rows.Close()
 	var out []MitraState
 	wrapup := len(rows.FieldDescriptions()) > 6 // the statements that read the wrap-up
+	// One set of scan targets for every row (a seed reads every mitra). The id is scanned as
+	// its 16 bytes: as a uuid.UUID (an sql.Scanner) pgx would format it as text and parse it
+	// back.
+	var st MitraState
+	var max *int32
+	var n int64
+	dest := []any{(*[16]byte)(&st.ID), &st.IsActive, &st.IsOnline, &st.LastHeartbeatAt, &max, &n}
+	if wrapup {
+		dest = append(dest, &st.InWrapup)
+	}
 	for rows.Next() {
-		var st MitraState
-		var max *int32
-		var n int64
-		dest := []any{&st.ID, &st.IsActive, &st.IsOnline, &st.LastHeartbeatAt, &max, &n}
-		if wrapup {
-			dest = append(dest, &st.InWrapup)
-		}
+		// Each row from zero values: the previous row's pointers are in out.
+		st, max = MitraState{}, nil
 		if err := rows.Scan(dest...); err != nil {
 			return nil, pgutil.Translate(err)
 		}

@@ -23,7 +23,7 @@ func (v *ValkeyCache) Apply(ctx context.Context, p ApplyParams) error {
 		calls[i] = valkeyutil.Call{
 			Keys: []string{v.keys.online, v.keys.deactivated, v.keys.atCapacity, v.keys.index,
 				v.n.Heartbeat(s), v.n.Capacity(s), v.keys.journal, v.keys.available,
-				v.keys.availableSeq, v.keys.availableChanges, v.n.Devices(s)},
+				v.keys.availableSeq, v.keys.availableChanges, v.n.Devices(s), v.keys.unnamed},
 			Args: []string{s, bit(st.IsActive), bit(st.IsOnline), heartbeatArg(st.LastHeartbeatAt),
 				strconv.Itoa(st.OpenSessions), bit(st.AtCapacity(p.DefaultMax)), now, retention},
 		}

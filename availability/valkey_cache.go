@@ -70,7 +70,9 @@ type CacheConfig struct {
 //     membership changes of the available index, which the process-memory copy behind
 //     FindAvailable follows (see localIndex);
 //   - mitra:devices:<id> (HASH): an online mitra's device leases, device → last
-//     heartbeat, last stream contact, stream open (see luaDevices).
+//     heartbeat and device:s → last stream contact, stream open (see luaDevices);
+//   - mitras:unnamed_leases (HASH): online mitra → the unnamed lease a seed gave it (unix
+//     ms), one hash for every mitra so that a seed writes a chunk's in one command.
 //
 // Every method does a bounded number of round trips, each of them a small command:
 // nothing blocks Valkey for long whatever the number of mitras.
@@ -100,6 +102,8 @@ type cacheKeys struct {
 	// availableSeq counts the membership changes of the available index; availableChanges
 	// maps a mitra to the sequence number of its last one.
 	availableSeq, availableChanges string
+	// unnamed maps an online mitra to its unnamed lease (UnnamedDevice).
+	unnamed string
 }
 
 // NewValkeyCache returns a Cache over client.
@@ -116,6 +120,7 @@ func NewValkeyCache(client valkey.Client, cfg CacheConfig) *ValkeyCache {
 			journal:      n.Key("mitras:sync_journal"),
 			availableSeq: n.Key("mitras:available_seq"), availableChanges: n.Key("mitras:available_changes"),
 			heartbeatPrefix: n.Heartbeat(""), devicesPrefix: n.Devices(""),
+			unnamed: n.Key("mitras:unnamed_leases"),
 		},
 		// Every script is idempotent but the swap (a second RENAME would find no temporary
 		// key and drop the live set).

@@ -7,7 +7,9 @@ package availability
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -75,7 +77,7 @@ func (v *ValkeyCache) EndDevice(ctx context.Context, p EndDeviceParams) (DeviceE
 		part = string(appendMillis13(nil, *p.StreamClosedAt)) + ":0"
 	}
 	arr, err := v.end.Exec(ctx, v.c,
-		[]string{v.keys.marker, v.n.Heartbeat(s), v.keys.index, v.keys.available, v.n.Devices(s)},
+		[]string{v.keys.marker, v.n.Heartbeat(s), v.keys.index, v.keys.available, v.n.Devices(s), v.keys.unnamed},
 		[]string{s, p.Device, part, ms(p.FreshAfter), strconv.Itoa(maxDevices(p.MaxDevices))}).ToArray()
 	if err != nil {
 		return DeviceEnd{}, translate(err)
@@ -106,10 +108,11 @@ func (v *ValkeyCache) EndDevice(ctx context.Context, p EndDeviceParams) (DeviceE
 }
 
 func (v *ValkeyCache) Devices(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]DeviceLease, error) {
-	cmds := make(valkey.Commands, 0, 1+len(ids))
+	cmds := make(valkey.Commands, 0, 1+2*len(ids))
 	cmds = append(cmds, v.c.B().Exists().Key(v.keys.marker).Build())
 	for _, id := range ids {
-		cmds = append(cmds, v.c.B().Hgetall().Key(v.n.Devices(id.String())).Build())
+		s := id.String()
+		cmds = append(cmds, v.c.B().Hgetall().Key(v.n.Devices(s)).Build(), v.c.B().Hget().Key(v.keys.unnamed).Field(s).Build())
 	}
 	res := v.doMulti(ctx, cmds...)
 	if err := v.seeded(res[0]); err != nil {
@@ -117,28 +120,63 @@ func (v *ValkeyCache) Devices(ctx context.Context, ids []uuid.UUID) (map[uuid.UU
 	}
 	out := make(map[uuid.UUID][]DeviceLease, len(ids))
 	for i, id := range ids {
-		m, err := res[1+i].AsStrMap()
+		m, err := res[1+2*i].AsStrMap()
 		if err != nil {
 			return nil, translate(err)
 		}
-		if leases := parseLeases(m); len(leases) > 0 {
+		unnamed, err := res[2+2*i].ToString()
+		if err != nil && !valkey.IsValkeyNil(err) {
+			return nil, translate(err)
+		}
+		if leases := parseLeases(m, unnamed); len(leases) > 0 {
 			out[id] = leases
 		}
 	}
 	return out, nil
 }
 
-// parseLeases reads the fields of a mitra:devices:<id> hash (unreadable values are
-// skipped).
-func parseLeases(m map[string]string) []DeviceLease {
-	out := make([]DeviceLease, 0, len(m))
-	for device, raw := range m {
-		hb, ok1 := parseMillis13(raw, 0)
-		st, ok2 := parseMillis13(raw, 14)
-		if !ok1 || !ok2 || len(raw) != 29 {
-			continue
+// parseLeases reads the fields of a mitra:devices:<id> hash (see luaDevices; the layout
+// before, both parts in the device's field, read too) and the mitra's unnamed lease
+// (unix ms, "" for none). Unreadable values are skipped.
+func parseLeases(m map[string]string, unnamed string) []DeviceLease {
+	out := make([]DeviceLease, 0, len(m)+1)
+	for field, raw := range m {
+		device, isStream := strings.CutSuffix(field, ":s")
+		if isStream {
+			if _, ok := m[device]; ok {
+				continue // read with the device's heartbeat field
+			}
+			raw = ""
 		}
-		out = append(out, DeviceLease{Device: device, Heartbeat: hb, Stream: st, StreamOpen: raw[28] == '1'})
+		l := DeviceLease{Device: device}
+		ok := true
+		if raw != "" {
+			l.Heartbeat, ok = parseMillis13(raw, 0)
+		}
+		part, has := m[device+":s"]
+		if !has && len(raw) == 29 {
+			part, has = raw[14:], true
+		}
+		if has {
+			st, okStream := parseMillis13(part, 0)
+			if okStream && len(part) == 15 {
+				l.Stream, l.StreamOpen = st, part[14] == '1'
+			} else {
+				ok = false
+			}
+		}
+		if ok {
+			out = append(out, l)
+		}
+	}
+	if ms, ok := parseMillis13(unnamed, 0); ok && len(unnamed) == 13 {
+		at := slices.IndexFunc(out, func(l DeviceLease) bool { return l.Device == UnnamedDevice })
+		switch {
+		case at < 0:
+			out = append(out, DeviceLease{Device: UnnamedDevice, Heartbeat: ms})
+		case out[at].Lease().Before(ms):
+			out[at] = DeviceLease{Device: UnnamedDevice, Heartbeat: ms}
+		}
 	}
 	return out
 }

@@ -76,30 +76,34 @@ func (v *ValkeyCache) Dump(ctx context.Context, ids []uuid.UUID) (Dump, error) {
 	}
 	for start := 0; start < len(list); start += v.cfg.ChunkSize {
 		group := list[start:min(start+v.cfg.ChunkSize, len(list))]
-		cmds := make(valkey.Commands, 0, 3*len(group))
+		cmds := make(valkey.Commands, 0, 4*len(group))
 		for _, id := range group {
 			s := id.String()
 			cmds = append(cmds, v.c.B().Get().Key(v.n.Heartbeat(s)).Build(), v.c.B().Get().Key(v.n.Capacity(s)).Build(),
-				v.c.B().Hgetall().Key(v.n.Devices(s)).Build())
+				v.c.B().Hgetall().Key(v.n.Devices(s)).Build(), v.c.B().Hget().Key(v.keys.unnamed).Field(s).Build())
 		}
 		res := v.doMulti(ctx, cmds...)
 		for i, id := range group {
-			if raw, err := res[3*i].ToString(); err == nil {
+			if raw, err := res[4*i].ToString(); err == nil {
 				at, _ := ParseHeartbeat(raw)
 				d.Heartbeats[id] = at
 			} else if !valkey.IsValkeyNil(err) {
 				return Dump{}, translate(err)
 			}
-			if c, err := res[3*i+1].AsInt64(); err == nil {
+			if c, err := res[4*i+1].AsInt64(); err == nil {
 				d.Capacity[id] = int(c)
 			} else if !valkey.IsValkeyNil(err) {
 				return Dump{}, translate(err)
 			}
-			m, err := res[3*i+2].AsStrMap()
+			m, err := res[4*i+2].AsStrMap()
 			if err != nil {
 				return Dump{}, translate(err)
 			}
-			if leases := parseLeases(m); len(leases) > 0 {
+			unnamed, err := res[4*i+3].ToString()
+			if err != nil && !valkey.IsValkeyNil(err) {
+				return Dump{}, translate(err)
+			}
+			if leases := parseLeases(m, unnamed); len(leases) > 0 {
 				d.Devices[id] = leases
 			}
 		}

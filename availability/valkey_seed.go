@@ -151,40 +151,87 @@ func (v *ValkeyCache) mergePings(ctx context.Context, oldIndex string, since tim
 // seedRoundTripsInFlight is how many round trips of seed chunks are sent at a time.
 const seedRoundTripsInFlight = 2
 
+// seedBatch is one round trip's worth of a seed: the chunk scripts of its online mitras and
+// the plain commands of all of its rows.
+type seedBatch struct {
+	calls []valkeyutil.Call
+	cmds  valkey.Commands
+}
+
 // buildSeed writes the seed's rows into the temporary keys tmp.
 func (v *ValkeyCache) buildSeed(ctx context.Context, seed SeedData, tmp [5]string, ttl string) error {
-	// A few milliseconds of server time per call: three keys a row (the two strings and the
-	// unnamed lease) and three set inserts take a call of 250 rows to about 11 ms at 100k
-	// mitras, 166 rows to about 7 ms.
+	// A few milliseconds of server time per round trip: per row two keys (the two strings),
+	// its unnamed lease (one field of a hash shared by every mitra) and three set inserts.
 	rowsPerCall := max(v.cfg.ChunkSize/6, 1)
-	build := func(rows []MitraState) valkeyutil.Call {
-		keys := append(make([]string, 0, len(tmp)+1+3*len(rows)), tmp[:]...)
-		keys = append(keys, v.keys.index)
-		args := append(make([]string, 0, 1+5*len(rows)), ttl)
+	// chunk adds the writes of rows to b: the script for the online ones (their scores
+	// depend on what Valkey holds), plain commands for the rest.
+	chunk := func(b *seedBatch, rows []MitraState) {
+		keys := append(make([]string, 0, 4+len(rows)), tmp[3], tmp[4], v.keys.index, v.keys.unnamed)
+		args := append(make([]string, 0, 1+4*len(rows)), ttl)
+		online := v.c.B().Sadd().Key(tmp[0]).Member()
+		deact := v.c.B().Sadd().Key(tmp[1]).Member()
+		full := v.c.B().Sadd().Key(tmp[2]).Member()
+		caps := v.c.B().Mset().KeyValue()
+		var gone, goneIDs []string // the keys and unnamed leases of the mitras not online
+		var nOnline, nDeact, nFull int
 		for _, st := range rows {
 			s := st.ID.String()
-			keys = append(keys, v.n.Heartbeat(s), v.n.Capacity(s), v.n.Devices(s))
-			flags := bit(st.IsActive) + bit(st.IsOnline) + bit(st.AtCapacity(seed.DefaultMax))
+			caps = caps.KeyValue(v.n.Capacity(s), strconv.Itoa(st.OpenSessions))
+			atCap := st.AtCapacity(seed.DefaultMax)
+			if atCap {
+				full, nFull = full.Member(s), nFull+1
+			}
+			if !st.IsActive {
+				deact, nDeact = deact.Member(s), nDeact+1
+			}
+			if !st.IsActive || !st.IsOnline {
+				gone = append(gone, v.n.Heartbeat(s), v.n.Devices(s))
+				goneIDs = append(goneIDs, s)
+				continue
+			}
+			online, nOnline = online.Member(s), nOnline+1
 			pgMS := ""
 			if st.LastHeartbeatAt != nil {
 				pgMS = string(appendMillis13(nil, *st.LastHeartbeatAt))
 			}
-			args = append(args, s, flags, heartbeatArg(st.LastHeartbeatAt), pgMS, strconv.Itoa(st.OpenSessions))
+			keys = append(keys, v.n.Heartbeat(s))
+			args = append(args, s, bit(atCap), heartbeatArg(st.LastHeartbeatAt), pgMS)
 		}
-		return valkeyutil.Call{Keys: keys, Args: args}
+		b.cmds = append(b.cmds, caps.Build())
+		if nOnline > 0 {
+			b.cmds = append(b.cmds, online.Build())
+			b.calls = append(b.calls, valkeyutil.Call{Keys: keys, Args: args})
+		}
+		if nDeact > 0 {
+			b.cmds = append(b.cmds, deact.Build())
+		}
+		if nFull > 0 {
+			b.cmds = append(b.cmds, full.Build())
+		}
+		if len(gone) > 0 {
+			b.cmds = append(b.cmds, v.c.B().Del().Key(gone...).Build(),
+				v.c.B().Hdel().Key(v.keys.unnamed).Field(goneIDs...).Build())
+		}
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan []valkeyutil.Call)
+	batches := make(chan seedBatch)
 	errs := make(chan error, seedRoundTripsInFlight)
 	var wg sync.WaitGroup
 	for range seedRoundTripsInFlight {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for batch := range batches {
-				if err := firstError(v.execMulti(ctx, v.chunk, batch)); err != nil {
+			for b := range batches {
+				for i, c := range b.cmds { // idempotent, as the script is: resent after a broken connection
+					b.cmds[i] = c.ToRetryable()
+				}
+				err := firstError(v.doMulti(ctx, b.cmds...))
+				if err == nil {
+					err = firstError(v.execMulti(ctx, v.chunk, b.calls))
+				}
+				if err != nil {
 					errs <- err
 					cancel()
 					for range batches { // let the producer finish
@@ -201,12 +248,17 @@ func (v *ValkeyCache) buildSeed(ctx context.Context, seed SeedData, tmp [5]strin
 produce:
 	for start := 0; start < len(states); start += perBatch {
 		rows := states[start:min(start+perBatch, len(states))]
-		batch := make([]valkeyutil.Call, 0, scriptsPerRoundTrip)
+		var b seedBatch
 		for at := 0; at < len(rows); at += rowsPerCall {
-			batch = append(batch, build(rows[at:min(at+rowsPerCall, len(rows))]))
+			chunk(&b, rows[at:min(at+rowsPerCall, len(rows))])
+		}
+		// The temporary sets expire if the seed dies before its swap: each batch that
+		// creates one sets its expiry after creating it.
+		for _, k := range tmp[:3] {
+			b.cmds = append(b.cmds, v.c.B().Expire().Key(k).Seconds(int64(seedTempTTL.Seconds())).Build())
 		}
 		select {
-		case batches <- batch:
+		case batches <- b:
 		case <-ctx.Done():
 			break produce
 		}
@@ -232,19 +284,28 @@ func (v *ValkeyCache) dropTemp(tmp [5]string) {
 // first), then id: about the order of the scores the seed writes (a heartbeat that Valkey
 // holds is later than Postgres's by at most a heartbeat mirror interval).
 func byHeartbeat(states []MitraState) []MitraState {
-	out := slices.Clone(states)
-	slices.SortFunc(out, func(a, b MitraState) int {
-		var x, y int64
-		if a.LastHeartbeatAt != nil {
-			x = a.LastHeartbeatAt.UnixMilli()
+	// Sorted as small keys with the heartbeat in unix ms computed once, not as the states
+	// themselves (100k of them at each seed).
+	type key struct {
+		ms int64
+		i  int
+	}
+	keys := make([]key, len(states))
+	for i, st := range states {
+		keys[i].i = i
+		if st.LastHeartbeatAt != nil {
+			keys[i].ms = st.LastHeartbeatAt.UnixMilli()
 		}
-		if b.LastHeartbeatAt != nil {
-			y = b.LastHeartbeatAt.UnixMilli()
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if a.ms != b.ms {
+			return cmp.Compare(a.ms, b.ms)
 		}
-		if x != y {
-			return cmp.Compare(x, y)
-		}
-		return bytes.Compare(a.ID[:], b.ID[:])
+		return bytes.Compare(states[a.i].ID[:], states[b.i].ID[:])
 	})
+	out := make([]MitraState, len(states))
+	for j, k := range keys {
+		out[j] = states[k.i]
+	}
 	return out
 }

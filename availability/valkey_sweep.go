@@ -52,7 +52,7 @@ func (v *ValkeyCache) Offline(ctx context.Context, p OfflineParams) (revived, fa
 	var groups [][]uuid.UUID
 	for start := 0; start < len(ids); start += per {
 		group := ids[start:min(start+per, len(ids))]
-		keys := []string{v.keys.online, v.keys.index, v.keys.journal, v.keys.available, v.keys.availableSeq, v.keys.availableChanges}
+		keys := []string{v.keys.online, v.keys.index, v.keys.journal, v.keys.available, v.keys.availableSeq, v.keys.availableChanges, v.keys.unnamed}
 		args := []string{FormatHeartbeat(p.StaleBefore), now}
 		for _, id := range group {
 			s := id.String()

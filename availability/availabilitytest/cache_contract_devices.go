@@ -345,7 +345,8 @@ func runDeviceContract(t *testing.T, newHarness func(t *testing.T) CacheHarness)
 		}
 		seed(t, c, 1, st(on, true, true, d(0), 0), st(off, true, false, d(0), 0))
 		check.Equal(t, map[string]availability.DeviceLease{"phone": {Device: "phone", Heartbeat: t0.Add(time.Second)}}, leasesOf(t, c, on))
-		check.Len(t, leasesOf(t, c, off), 0)
+		check.Len(t, allLeasesOf(t, c, off), 0, "the unnamed lease of the first seed goes too")
+		check.HasKey(t, allLeasesOf(t, c, on), availability.UnnamedDevice, "an online mitra keeps it")
 		check.Equal(t, t0.Add(time.Second), dump(t, c, on).Heartbeats[on])
 	})
 
