@@ -28,7 +28,7 @@ func (c counts) minus(o counts) counts {
 }
 
 // TestPairing_PostgresStatementsPerStepArePinned pins the Postgres statements of one paid
-// blast, step by step, at two fan-outs (issue 34: at most 25 from start to match):
+// blast, step by step, at two fan-outs (the target: at most 25 from start to match):
 //
 //   - start (6): the tier and the promotion (pricing), the pairing (one INSERT: the
 //     client's lock and the one-open-pairing index in it), the payment and its charge, the

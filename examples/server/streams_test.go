@@ -346,7 +346,7 @@ func TestEvents_AcceptBurstHasExactlyOneWinner(t *testing.T) {
 
 // TestEvents_PostgresStatementsFromStartToMatchedDoNotGrowWithTheFanOut counts the
 // statements of a paid blast, step by step from chat/start to its accept, at two
-// fan-outs: the same, and the numbers pinned (issue 34: at most 25 per pairing). Each step
+// fan-outs: the same, and the numbers pinned (the target: at most 25 per pairing). Each step
 // is counted twice: its statements, and its round trips (a batch counting as one, as the
 // load tool counts on the wire). The steps are the SDK's (TestPairing_PostgresStatementsPerStepArePinned
 // in the root package says what each one is): the routes add nothing — the webhook checks
