@@ -62,24 +62,18 @@ func (ts *testServer) say(p chatPair, party, clientMsgID, text string) map[strin
 // awaitKind returns the data of the next event of kind on s (others are skipped).
 func awaitKind(t *testing.T, s *testStream, kind string, within time.Duration) map[string]any {
 	t.Helper()
-	deadline := time.After(within)
-	for {
-		select {
-		case raw := <-s.events:
-			var e struct {
-				Kind string         `json:"kind"`
-				Data map[string]any `json:"data"`
-			}
-			require.NoError(t, json.Unmarshal([]byte(raw), &e))
-			if e.Kind == kind {
-				return e.Data
-			}
-		case <-s.closed:
-			t.Fatalf("the stream ended before a %s event", kind)
-		case <-deadline:
-			t.Fatalf("no %s event within %v", kind, within)
-		}
+	type frame struct {
+		Kind string         `json:"kind"`
+		Data map[string]any `json:"data"`
 	}
+	raw := s.await(t, within, "a "+kind+" event", func(data string) bool {
+		var e frame
+		require.NoError(t, json.Unmarshal([]byte(data), &e))
+		return e.Kind == kind
+	})
+	var e frame
+	require.NoError(t, json.Unmarshal([]byte(raw), &e))
+	return e.Data
 }
 
 func seqOf(m map[string]any) int64 { return int64(m["seq"].(float64)) }

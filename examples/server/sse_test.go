@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -93,17 +94,34 @@ func (s *testStream) requireClosedWithin(t *testing.T, d time.Duration, what str
 // requireEvent fails unless an event whose data contains want arrives within d.
 func (s *testStream) requireEvent(t *testing.T, d time.Duration, want string) {
 	t.Helper()
+	s.await(t, d, fmt.Sprintf("an event with %q", want), func(data string) bool { return strings.Contains(data, want) })
+}
+
+// await returns the data of the first event match accepts, failing after d or once the
+// stream ended. The events read before the end are looked at first: a select would pick
+// the end as often as an event that arrived just before it.
+func (s *testStream) await(t *testing.T, d time.Duration, what string, match func(data string) bool) string {
+	t.Helper()
 	deadline := time.After(d)
 	for {
 		select {
 		case data := <-s.events:
-			if strings.Contains(data, want) {
-				return
+			if match(data) {
+				return data
 			}
 		case <-s.closed:
-			t.Fatalf("the stream ended before an event with %q", want)
+			for {
+				select {
+				case data := <-s.events:
+					if match(data) {
+						return data
+					}
+				default:
+					t.Fatalf("the stream ended before %s", what)
+				}
+			}
 		case <-deadline:
-			t.Fatalf("no event with %q within %v", want, d)
+			t.Fatalf("no %s within %v", what, d)
 		}
 	}
 }
