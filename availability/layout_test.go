@@ -3,13 +3,11 @@ package availability_test
 import (
 	"context"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
-	"github.com/valkey-io/valkey-go"
 
 	"github.com/curhat/curhat/availability"
 	"github.com/curhat/curhat/internal/testenv"
@@ -18,30 +16,6 @@ import (
 // The key layout of the device leases, pinned by what Valkey itself counts: the commands a
 // private redis-server ran (INFO commandstats, every command of a script included) and the
 // keys it holds. Nothing else talks to that server, and the fake clock runs no watchdog.
-
-// commandStats returns the calls of each command since the last resetStats.
-func commandStats(t testing.TB, c valkey.Client) map[string]int64 {
-	t.Helper()
-	info, err := c.Do(ctxT(t), c.B().Info().Section("commandstats").Build()).ToString()
-	require.NoError(t, err)
-	out := map[string]int64{}
-	for line := range strings.SplitSeq(info, "\n") {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
-		if !ok {
-			continue
-		}
-		calls, _, _ := strings.Cut(rest, ",")
-		n, err := strconv.ParseInt(calls, 10, 64)
-		require.NoError(t, err, line)
-		out[strings.TrimPrefix(name, "cmdstat_")] = n
-	}
-	return out
-}
-
-func resetStats(t testing.TB, c valkey.Client) {
-	t.Helper()
-	require.NoError(t, c.Do(ctxT(t), c.B().ConfigResetstat().Build()).Error())
-}
 
 // private is a Mirror over Postgres and a private redis-server, seeded.
 func private(t *testing.T) *bundle {
@@ -60,7 +34,7 @@ func TestHeartbeat_ANewerPingWritesTheDevicesHeartbeatUnreadInFiveCommands(t *te
 	}
 	raw := b.client.Client
 
-	resetStats(t, raw)
+	testenv.ResetCommandStats(t, raw)
 	const pings = 60
 	for i := range pings {
 		b.clock.Advance(time.Millisecond)
@@ -74,7 +48,7 @@ func TestHeartbeat_ANewerPingWritesTheDevicesHeartbeatUnreadInFiveCommands(t *te
 		require.NoError(t, err)
 		require.True(t, online)
 	}
-	got := commandStats(t, raw)
+	got := testenv.CommandCalls(t, raw)
 	delete(got, "config|resetstat")
 	require.Equal(t, map[string]int64{
 		"evalsha": pings, // one round trip each
@@ -86,10 +60,10 @@ func TestHeartbeat_ANewerPingWritesTheDevicesHeartbeatUnreadInFiveCommands(t *te
 
 	// A ping that is not newer than the mitra's heartbeat (another device's in the same
 	// millisecond, or an instance whose clock is behind) reads the device's field first.
-	resetStats(t, raw)
+	testenv.ResetCommandStats(t, raw)
 	_, err := b.mirror.HeartbeatDevice(ctx, id, "phone")
 	require.NoError(t, err)
-	got = commandStats(t, raw)
+	got = testenv.CommandCalls(t, raw)
 	require.Equal(t, int64(1), got["hget"])
 	require.Equal(t, int64(1), got["hset"], "the phone's last ping was older")
 	require.Zero(t, got["set"], "the mitra's heartbeat does not move")
@@ -103,7 +77,7 @@ func TestSeed_TwoKeysAMitraAndTheUnnamedLeasesInOneHashWrittenOnceAChunk(t *test
 	const n = 1000
 	bulkMitras(t, b.db.Pool, n, true, T0)
 	raw := b.client.Client
-	resetStats(t, raw)
+	testenv.ResetCommandStats(t, raw)
 	rep, err := b.mirror.SeedFromPostgres(ctx)
 	require.NoError(t, err)
 	require.Equal(t, n, rep.Mitras)
@@ -120,9 +94,9 @@ func TestSeed_TwoKeysAMitraAndTheUnnamedLeasesInOneHashWrittenOnceAChunk(t *test
 	size, err := raw.Do(ctx, raw.B().Dbsize().Build()).AsInt64()
 	require.NoError(t, err)
 	require.Less(t, size, int64(2*n+20), "the heartbeat and capacity strings, and a few shared keys")
-	chunks := commandStats(t, raw)["evalsha"] - 1 // the swap
+	chunks := testenv.CommandCalls(t, raw)["evalsha"] - 1 // the swap
 	require.Positive(t, chunks)
-	require.Equal(t, chunks, commandStats(t, raw)["hset"], "one HSET a chunk")
+	require.Equal(t, chunks, testenv.CommandCalls(t, raw)["hset"], "one HSET a chunk")
 
 	// Going offline drops the unnamed lease from the shared hash.
 	id := b.onlineMitra(t)

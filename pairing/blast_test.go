@@ -891,24 +891,29 @@ func TestSweepTimeouts_CancelsAwaitingPaymentPairingsLeftWithoutPayment(t *testi
 	})
 }
 
-// cancelRefused refuses the cancel of a declined blast while on: the process died (or
-// Postgres failed) between attaching the declined payment and cancelling the pairing.
-type cancelRefused struct {
+// transitionRefused refuses, while on, the transitions refuses picks: the process died (or
+// Postgres failed) just before them.
+type transitionRefused struct {
 	pairing.Store
-	on atomic.Bool
+	on      atomic.Bool
+	refuses func(pairing.PairingTransition) bool
 }
 
-func (c *cancelRefused) Transition(ctx context.Context, t pairing.PairingTransition) (pairing.TransitionResult, error) {
-	if c.on.Load() && t.FailureReason == pairing.ReasonPaymentDeclined {
+func (r *transitionRefused) Transition(ctx context.Context, t pairing.PairingTransition) (pairing.TransitionResult, error) {
+	if r.on.Load() && r.refuses(t) {
 		return pairing.TransitionResult{}, errors.New("connection lost")
 	}
-	return c.Store.Transition(ctx, t)
+	return r.Store.Transition(ctx, t)
 }
 
 func TestStartBlast_DeclineLeftHalfDoneIsFinishedByTheRedeliveryOfItsPayment(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
-		refused := &cancelRefused{}
+		// The cancel of the declined blast is lost: between attaching the declined payment
+		// and cancelling the pairing.
+		refused := &transitionRefused{refuses: func(t pairing.PairingTransition) bool {
+			return t.FailureReason == pairing.ReasonPaymentDeclined
+		}}
 		refused.on.Store(true)
 		e := newEnv(t, b, withStore(func(s pairing.Store) pairing.Store { refused.Store = s; return refused }))
 		ctx := context.Background()
@@ -939,24 +944,11 @@ func TestStartBlast_DeclineLeftHalfDoneIsFinishedByTheRedeliveryOfItsPayment(t *
 	})
 }
 
-// searchRefused refuses, while on, the move of a paid blast to searching: the process died
-// (or Postgres failed) between the payment's paid and the start of the search.
-type searchRefused struct {
-	pairing.Store
-	on atomic.Bool
-}
-
-func (s *searchRefused) Transition(ctx context.Context, t pairing.PairingTransition) (pairing.TransitionResult, error) {
-	if s.on.Load() && t.To == pairing.StatusSearching {
-		return pairing.TransitionResult{}, errors.New("connection lost")
-	}
-	return s.Store.Transition(ctx, t)
-}
-
 func TestPaymentPaid_ASearchThatDidNotStartIsStartedByTheRedeliveryOfItsPayment(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
-		refused := &searchRefused{}
+		// The move to searching is lost: between the payment's paid and the search.
+		refused := &transitionRefused{refuses: func(t pairing.PairingTransition) bool { return t.To == pairing.StatusSearching }}
 		refused.on.Store(true)
 		e := newEnv(t, b, withStore(func(s pairing.Store) pairing.Store { refused.Store = s; return refused }))
 		ctx := context.Background()

@@ -1,41 +1,15 @@
 package main
 
 import (
-	"context"
 	"net/http"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/valkey-io/valkey-go"
 
 	"github.com/curhat/curhat/internal/testenv"
 	"github.com/curhat/curhat/internal/valkeyutil"
 )
-
-// commandCalls returns the calls of each command a redis-server ran since its last CONFIG
-// RESETSTAT (INFO commandstats: a script's own commands included).
-func commandCalls(t *testing.T, c valkey.Client) map[string]int64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	info, err := c.Do(ctx, c.B().Info().Section("commandstats").Build()).ToString()
-	require.NoError(t, err)
-	out := map[string]int64{}
-	for line := range strings.SplitSeq(info, "\n") {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
-		if !ok {
-			continue
-		}
-		calls, _, _ := strings.Cut(rest, ",")
-		n, err := strconv.ParseInt(calls, 10, 64)
-		require.NoError(t, err, line)
-		out[strings.TrimPrefix(name, "cmdstat_")] = n
-	}
-	return out
-}
 
 // TestHeartbeat_OneValkeyRoundTripAndNoPostgresPerRequest pins the HTTP heartbeat, with and
 // without X-Device-Id, to what Valkey itself counts on a private server (nothing else talks
@@ -67,9 +41,7 @@ func TestHeartbeat_OneValkeyRoundTripAndNoPostgresPerRequest(t *testing.T) {
 	raw, err := valkeyutil.NewClient(valkeyutil.Options{URL: srv.URL()})
 	require.NoError(t, err)
 	t.Cleanup(raw.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	require.NoError(t, raw.Do(ctx, raw.B().ConfigResetstat().Build()).Error())
+	testenv.ResetCommandStats(t, raw)
 	pg := ts.app.pgQueries()
 	const requests = 40
 	for i := range requests {
@@ -80,7 +52,7 @@ func TestHeartbeat_OneValkeyRoundTripAndNoPostgresPerRequest(t *testing.T) {
 		}
 	}
 	require.Equal(t, pg, ts.app.pgQueries(), "no Postgres statement")
-	got := commandCalls(t, raw)
+	got := testenv.CommandCalls(t, raw)
 	delete(got, "config|resetstat")
 	require.Equal(t, map[string]int64{
 		"evalsha": requests,
