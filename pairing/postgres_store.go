@@ -477,12 +477,9 @@ type batchSender interface {
 // refused them.
 func readInsertedOffers(rows pgx.Rows, pairingID uuid.UUID) ([]uuid.UUID, error) {
 	var offered []uuid.UUID
-	err := forEachRow(rows, func(row pgx.CollectableRow) error {
-		var id *uuid.UUID
-		var refused *string
-		if err := row.Scan(&id, &refused); err != nil {
-			return err
-		}
+	var id *uuid.UUID
+	var refused *string
+	_, err := pgx.ForEachRow(rows, []any{&id, &refused}, func() error {
 		switch {
 		case refused == nil:
 			offered = append(offered, *id)
@@ -640,12 +637,9 @@ func (s *PostgresStore) AcceptOffer(ctx context.Context, a AcceptParams) (Accept
 		if err != nil {
 			return err
 		}
-		err = forEachRow(rows, func(row pgx.CollectableRow) error {
-			var pairingID *uuid.UUID
-			var mitraID uuid.UUID
-			if err := row.Scan(&pairingID, &mitraID); err != nil {
-				return err
-			}
+		var pairingID *uuid.UUID
+		var mitraID uuid.UUID
+		_, err = pgx.ForEachRow(rows, []any{&pairingID, &mitraID}, func() error {
 			if pairingID == nil {
 				res.Dismissed = append(res.Dismissed, mitraID)
 			} else {
@@ -683,17 +677,6 @@ type rowWith struct {
 }
 
 func (r rowWith) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.extra...)...) }
-
-// forEachRow calls fn for each of rows, and closes them.
-func forEachRow(rows pgx.Rows, fn func(pgx.CollectableRow) error) error {
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
 
 func (s *PostgresStore) MitraInfo(ctx context.Context, mitraID uuid.UUID) (MitraInfo, error) {
 	var info MitraInfo

@@ -16,10 +16,13 @@ import (
 
 const wrapup = 30 * time.Second
 
-// withWrapup is the env's settings with mitra_wrapup_seconds w (and the queue when queue),
-// the fake mirror keeping a mitra in its wrap-up unavailable as the real one does.
-func withWrapup(e *env, w time.Duration) {
-	e.avail.SetWrapup(w, e.clock.Now)
+// wrapupEnv is an env with the policies s (mitra_wrapup_seconds s.Wrapup), its fake mirror
+// keeping a mitra in its wrap-up unavailable as the real one does.
+func wrapupEnv(t *testing.T, b backend, s pairingtest.Settings) *env {
+	t.Helper()
+	e := newEnv(t, b, policies(s))
+	e.avail.SetWrapup(s.Wrapup, e.clock.Now)
+	return e
 }
 
 // chatOf starts a paid blast that the mitra m (the only one available) accepts.
@@ -49,8 +52,7 @@ func (e *env) available(t *testing.T) []uuid.UUID {
 func TestWrapup_AMitraIsOfferedNothingUntilItEndsThenTheHeadOfTheQueue(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
-		e := newEnv(t, b, policies(pairingtest.Settings{Queue: true, Wrapup: wrapup}))
-		withWrapup(e, wrapup)
+		e := wrapupEnv(t, b, pairingtest.Settings{Queue: true, Wrapup: wrapup})
 		ctx := context.Background()
 		m := e.newMitra(t)
 		e.comeOnline(t, m)
@@ -89,8 +91,7 @@ func TestWrapup_AMitraIsOfferedNothingUntilItEndsThenTheHeadOfTheQueue(t *testin
 func TestWrapup_ABlastSearchingMeanwhileReachesTheMitraWhenItEnds(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
-		e := newEnv(t, b, policies(pairingtest.Settings{Wrapup: wrapup}))
-		withWrapup(e, wrapup)
+		e := wrapupEnv(t, b, pairingtest.Settings{Wrapup: wrapup})
 		m, other := e.onlineMitra(t), e.newMitra(t)
 		s := e.chatOf(t, m)
 		e.clock.Advance(time.Minute)
@@ -118,8 +119,7 @@ func TestWrapup_ABlastSearchingMeanwhileReachesTheMitraWhenItEnds(t *testing.T) 
 func TestWrapup_ALaterEndProlongsIt(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
-		e := newEnv(t, b, policies(pairingtest.Settings{Queue: true, Wrapup: wrapup, MaxSessions: 2}))
-		withWrapup(e, wrapup)
+		e := wrapupEnv(t, b, pairingtest.Settings{Queue: true, Wrapup: wrapup, MaxSessions: 2})
 		m := e.newMitra(t)
 		e.comeOnline(t, m)
 		first := e.chatOf(t, m)
@@ -140,8 +140,7 @@ func TestWrapup_ALaterEndProlongsIt(t *testing.T) {
 func TestWrapup_TheSweepEndsAWrapupNoTimerRan(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
-		e := newEnv(t, b, policies(pairingtest.Settings{Queue: true, Wrapup: wrapup}))
-		withWrapup(e, wrapup)
+		e := wrapupEnv(t, b, pairingtest.Settings{Queue: true, Wrapup: wrapup})
 		ctx := context.Background()
 		m := e.newMitra(t)
 		e.comeOnline(t, m)
@@ -183,8 +182,7 @@ func TestWrapup_TheSweepEndsAWrapupNoTimerRan(t *testing.T) {
 func TestWrapup_TheSweepLooksBackABoundedTime(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
-		e := newEnv(t, b, policies(pairingtest.Settings{Wrapup: wrapup}))
-		withWrapup(e, wrapup)
+		e := wrapupEnv(t, b, pairingtest.Settings{Wrapup: wrapup})
 		m := e.onlineMitra(t)
 		e.endByClient(t, e.chatOf(t, m))
 		require.NoError(t, e.p.Stop(context.Background()))
@@ -198,8 +196,7 @@ func TestWrapup_TheSweepLooksBackABoundedTime(t *testing.T) {
 func TestWrapup_CurhatLagiWaitsForTheWrapup(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
-		e := newEnv(t, b, policies(pairingtest.Settings{Wrapup: wrapup}))
-		withWrapup(e, wrapup)
+		e := wrapupEnv(t, b, pairingtest.Settings{Wrapup: wrapup})
 		ctx := context.Background()
 		m := e.onlineMitra(t)
 		s := e.endByClient(t, e.chatOf(t, m))
@@ -222,8 +219,7 @@ func TestWrapup_CurhatLagiWaitsForTheWrapup(t *testing.T) {
 func TestWrapup_OffLeavesTheFreedMitraAvailableAtOnce(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
-		e := newEnv(t, b, policies(pairingtest.Settings{Queue: true}))
-		withWrapup(e, 0)
+		e := wrapupEnv(t, b, pairingtest.Settings{Queue: true})
 		m := e.newMitra(t)
 		e.comeOnline(t, m)
 		s := e.chatOf(t, m)
